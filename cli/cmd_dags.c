@@ -1,0 +1,276 @@
+/*
+ * cmd_dags.c - `updraft dags ...`, with Airflow's verbs and output.
+ *
+ * `validate` needs no database: teams run it in their own CI on the DAG
+ * folder. It prints every problem as path:line:col: message and exits 1
+ * when any file has an error (warnings alone exit 0).
+ */
+#include <cjson/cJSON.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+#include "common/dag.h"
+#include "common/dagrun.h"
+#include "common/timeutil.h"
+
+/* --- validate ----------------------------------------------------------- */
+
+typedef struct validate_state {
+    const char *root;
+    int files, dags, errors, warnings;
+} validate_state_t;
+
+static validate_state_t *vstate; /* nftw has no user pointer */
+
+static void validate_one(const char *path, const char *root, validate_state_t *st)
+{
+    dag_list_t dags;
+    dag_diags_t diags;
+    dag_list_init(&dags);
+    dag_diags_init(&diags);
+    dag_load_file(path, root, &dags, &diags);
+    char *text = dag_diags_format(&diags, true);
+    if (text && *text)
+        fputs(text, stdout);
+    free(text);
+    size_t errs = dag_diags_errors(&diags);
+    st->files++;
+    st->dags += (int)dags.n;
+    st->errors += (int)errs;
+    st->warnings += (int)(diags.n - errs);
+    dag_list_free(&dags);
+    dag_diags_free(&diags);
+}
+
+static int validate_visit(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    const char *base = path + ftw->base;
+    if (ftw->level > 0 && base[0] == '.')
+        return type == FTW_D ? FTW_SKIP_SUBTREE : 0;
+    if (type == FTW_F && dag_is_dag_file(base))
+        validate_one(path, vstate->root, vstate);
+    return 0;
+}
+
+static int cmd_validate(int argc, char **argv)
+{
+    validate_state_t st = {0};
+    if (argc < 1) {
+        fprintf(stderr, "usage: updraft dags validate PATH...\n");
+        return 2;
+    }
+    for (int i = 0; i < argc; i++) {
+        struct stat sb;
+        if (stat(argv[i], &sb) != 0) {
+            printf("%s:0:0: cannot read: no such file or directory\n", argv[i]);
+            st.errors++;
+            continue;
+        }
+        if (S_ISDIR(sb.st_mode)) {
+            st.root = argv[i];
+            vstate = &st;
+            nftw(argv[i], validate_visit, 32, FTW_ACTIONRETVAL);
+            vstate = NULL;
+        } else {
+            validate_one(argv[i], NULL, &st);
+        }
+    }
+    fprintf(stderr, "%d file%s, %d DAG%s, %d error%s, %d warning%s\n", st.files,
+            st.files == 1 ? "" : "s", st.dags, st.dags == 1 ? "" : "s", st.errors,
+            st.errors == 1 ? "" : "s", st.warnings, st.warnings == 1 ? "" : "s");
+    return st.errors ? 1 : 0;
+}
+
+/* --- list --------------------------------------------------------------- */
+
+static void rule(int width)
+{
+    for (int i = 0; i < width; i++)
+        putchar('=');
+}
+
+static int cmd_list(const config_t *cfg, int argc, char **argv)
+{
+    const char *format = "table";
+    for (int i = 0; i < argc; i++) {
+        if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) && i + 1 < argc)
+            format = argv[++i];
+        else {
+            fprintf(stderr, "usage: updraft dags list [-o table|json|plain]\n");
+            return 2;
+        }
+    }
+    db_t *db = cli_connect(cfg, true);
+    if (!db)
+        return 1;
+    PGresult *r = db_query(db, NULL,
+                           "SELECT dag_id, fileloc, owners, is_paused FROM dag"
+                           " WHERE is_active ORDER BY dag_id",
+                           0, NULL);
+    if (!r) {
+        fprintf(stderr, "updraft: %s\n", db_error(db));
+        db_close(db);
+        return 1;
+    }
+    int n = PQntuples(r);
+    if (!strcmp(format, "json")) {
+        cJSON *arr = cJSON_CreateArray();
+        for (int i = 0; i < n; i++) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "dag_id", db_get_str(r, i, 0));
+            cJSON_AddStringToObject(o, "fileloc", db_get_str(r, i, 1));
+            cJSON_AddStringToObject(o, "owners", db_get_str(r, i, 2));
+            cJSON_AddStringToObject(o, "is_paused", db_get_bool(r, i, 3) ? "True" : "False");
+            cJSON_AddItemToArray(arr, o);
+        }
+        char *s = cJSON_PrintUnformatted(arr);
+        if (s)
+            puts(s);
+        free(s);
+        cJSON_Delete(arr);
+    } else {
+        int w0 = 6, w1 = 7, w2 = 6;
+        for (int i = 0; i < n; i++) {
+            int a = (int)strlen(db_get_str(r, i, 0)), b = (int)strlen(db_get_str(r, i, 1)),
+                c = (int)strlen(db_get_str(r, i, 2));
+            w0 = a > w0 ? a : w0;
+            w1 = b > w1 ? b : w1;
+            w2 = c > w2 ? c : w2;
+        }
+        bool plain = !strcmp(format, "plain");
+        if (!plain) {
+            printf("%-*s | %-*s | %-*s | is_paused\n", w0, "dag_id", w1, "fileloc", w2, "owners");
+            rule(w0);
+            fputs("=+=", stdout);
+            rule(w1);
+            fputs("=+=", stdout);
+            rule(w2);
+            fputs("=+==========\n", stdout);
+        }
+        for (int i = 0; i < n; i++)
+            printf(plain ? "%-*s %-*s %-*s %s\n" : "%-*s | %-*s | %-*s | %s\n", w0,
+                   db_get_str(r, i, 0), w1, db_get_str(r, i, 1), w2, db_get_str(r, i, 2),
+                   db_get_bool(r, i, 3) ? "True" : "False");
+    }
+    PQclear(r);
+    db_close(db);
+    return 0;
+}
+
+static int cmd_list_import_errors(const config_t *cfg)
+{
+    db_t *db = cli_connect(cfg, true);
+    if (!db)
+        return 1;
+    PGresult *r = db_query(db, NULL, "SELECT filename, stack_trace FROM import_error ORDER BY filename",
+                           0, NULL);
+    if (!r) {
+        fprintf(stderr, "updraft: %s\n", db_error(db));
+        db_close(db);
+        return 1;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *trace = db_get_str(r, i, 1);
+        size_t len = strlen(trace);
+        printf("%s%s", trace, len && trace[len - 1] == '\n' ? "" : "\n");
+    }
+    int n = PQntuples(r);
+    PQclear(r);
+    db_close(db);
+    return n ? 1 : 0;
+}
+
+/* --- trigger, pause ----------------------------------------------------- */
+
+static int cmd_trigger(const config_t *cfg, int argc, char **argv)
+{
+    const char *dag_id = NULL, *conf = NULL, *run_id = NULL, *logical = NULL;
+    for (int i = 0; i < argc; i++) {
+        if ((!strcmp(argv[i], "--conf") || !strcmp(argv[i], "-c")) && i + 1 < argc)
+            conf = argv[++i];
+        else if ((!strcmp(argv[i], "--run-id") || !strcmp(argv[i], "-r")) && i + 1 < argc)
+            run_id = argv[++i];
+        else if ((!strcmp(argv[i], "--logical-date") || !strcmp(argv[i], "--exec-date") ||
+                  !strcmp(argv[i], "-e")) && i + 1 < argc)
+            logical = argv[++i];
+        else if (argv[i][0] != '-' && !dag_id)
+            dag_id = argv[i];
+        else {
+            dag_id = NULL;
+            break;
+        }
+    }
+    if (!dag_id) {
+        fprintf(stderr, "usage: updraft dags trigger DAG_ID [--conf JSON] [--run-id ID] [--logical-date TS]\n");
+        return 2;
+    }
+    dagrun_spec_t spec = {.dag_id = dag_id, .run_id = run_id, .type = DAGRUN_MANUAL,
+                          .logical_date = TS_NONE, .interval_start = TS_NONE,
+                          .interval_end = TS_NONE, .conf_json = conf};
+    if (logical && ts_parse(logical, &spec.logical_date) != 0) {
+        fprintf(stderr, "updraft: invalid logical date '%s' (expected ISO 8601)\n", logical);
+        return 2;
+    }
+    db_t *db = cli_connect(cfg, true);
+    if (!db)
+        return 1;
+    char err[512], rid[DAGRUN_ID_MAX + 1];
+    int64_t id;
+    int rc = dagrun_create(db, &spec, &id, rid, err, sizeof(err));
+    db_close(db);
+    if (rc != 0) {
+        fprintf(stderr, "updraft: %s\n", err);
+        return rc == DAGRUN_ERR_INVALID ? 2 : 1;
+    }
+    printf("Created <DagRun %s @ %s: %s, state:queued, externally triggered: True>\n", dag_id,
+           logical ? logical : "now", rid);
+    return 0;
+}
+
+static int cmd_pause(const config_t *cfg, const char *dag_id, bool pause)
+{
+    db_t *db = cli_connect(cfg, true);
+    if (!db)
+        return 1;
+    const char *params[] = {dag_id, pause ? "true" : "false"};
+    long n = db_exec(db, NULL, "UPDATE dag SET is_paused = $2::boolean WHERE dag_id = $1", 2, params);
+    if (n > 0)
+        db_exec(db, NULL, "SELECT pg_notify('updraft_scheduler', '')", 0, NULL);
+    if (n < 0)
+        fprintf(stderr, "updraft: %s\n", db_error(db));
+    db_close(db);
+    if (n < 0)
+        return 1;
+    if (n == 0) {
+        fprintf(stderr, "updraft: dag '%s' not found\n", dag_id);
+        return 1;
+    }
+    printf("Dag: %s, paused: %s\n", dag_id, pause ? "True" : "False");
+    return 0;
+}
+
+int cli_dags(const config_t *cfg, int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: updraft dags list|list-import-errors|validate|trigger|pause|unpause ...\n");
+        return 2;
+    }
+    const char *verb = argv[1];
+    if (!strcmp(verb, "validate"))
+        return cmd_validate(argc - 2, argv + 2);
+    if (!strcmp(verb, "list"))
+        return cmd_list(cfg, argc - 2, argv + 2);
+    if (!strcmp(verb, "list-import-errors"))
+        return cmd_list_import_errors(cfg);
+    if (!strcmp(verb, "trigger"))
+        return cmd_trigger(cfg, argc - 2, argv + 2);
+    if ((!strcmp(verb, "pause") || !strcmp(verb, "unpause")) && argc == 3)
+        return cmd_pause(cfg, argv[2], !strcmp(verb, "pause"));
+    fprintf(stderr, "updraft: unknown or incomplete dags command '%s'\n", verb);
+    return 2;
+}

@@ -1,0 +1,67 @@
+/*
+ * updraft - the operator's command line, with Airflow's verbs:
+ *
+ *   updraft db migrate | check
+ *   updraft dags list [-o table|json] | list-import-errors | validate PATH...
+ *   updraft dags trigger DAG_ID [--conf JSON] [--run-id ID] [--logical-date TS]
+ *   updraft dags pause DAG_ID | unpause DAG_ID
+ *   updraft standalone
+ *
+ * Single-threaded; every command opens what it needs and exits.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/log.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage: updraft [--config PATH] [--print-config] COMMAND ...\n"
+          "\n"
+          "commands:\n"
+          "  db migrate                 apply the schema migrations\n"
+          "  db check                   exit 0 when the database is reachable and migrated\n"
+          "  dags list [-o table|json]  list the DAGs in the database\n"
+          "  dags list-import-errors    list DAG files that failed to load\n"
+          "  dags validate PATH...      check DAG files (no database needed)\n"
+          "  dags trigger DAG_ID [--conf JSON] [--run-id ID] [--logical-date TS]\n"
+          "  dags pause DAG_ID | dags unpause DAG_ID\n"
+          "  standalone                 private Postgres + Redis and every daemon, for trying updraft\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    config_t cfg;
+    log_init("cli", LOG_LEVEL_WARN);
+    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
+        usage(stdout);
+        return 0;
+    }
+    /* standalone and validate must work before any config or database exists. */
+    if (argc >= 2 && !strcmp(argv[1], "standalone"))
+        return cli_standalone(argv[0], argc - 1, argv + 1);
+    int rc = config_from_args(&argc, argv, &cfg);
+    if (rc != 0)
+        return rc > 0 ? 0 : 1;
+    log_level_t lvl;
+    if (log_parse_level(cfg.logging.level, &lvl) == 0 && lvl > LOG_LEVEL_WARN)
+        log_set_level(lvl);
+    if (argc < 2) {
+        usage(stderr);
+        config_free(&cfg);
+        return 2;
+    }
+    if (!strcmp(argv[1], "db"))
+        rc = cli_db(&cfg, argc - 1, argv + 1);
+    else if (!strcmp(argv[1], "dags"))
+        rc = cli_dags(&cfg, argc - 1, argv + 1);
+    else {
+        fprintf(stderr, "updraft: unknown command '%s'\n", argv[1]);
+        usage(stderr);
+        rc = 2;
+    }
+    config_free(&cfg);
+    return rc;
+}

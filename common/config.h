@@ -1,0 +1,84 @@
+/*
+ * config.h - the one configuration every updraft binary reads.
+ *
+ * Sources, later ones winning: built-in defaults, the YAML file (--config
+ * PATH, else $UPDRAFT_CONFIG, else ./updraft.yaml if it exists), then
+ * environment variables UPDRAFT__SECTION__KEY (as Airflow's
+ * AIRFLOW__CORE__DAGS_FOLDER), e.g. UPDRAFT__DATABASE__URL.
+ *
+ * Every key lives in one table in config.c (section, key, type, default,
+ * bounds, secret flag); the YAML file is read with libcyaml against a schema
+ * built from the same table, so a key is added in one place. Unknown keys
+ * and out-of-range values are errors that name the key.
+ */
+#ifndef UPDRAFT_CONFIG_H
+#define UPDRAFT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct config {
+    struct {
+        char *dags_folder;                /* default "./dags" */
+        bool dags_are_paused_at_creation; /* default true */
+        char *hostname;                   /* default: gethostname() (empty = that) */
+    } core;
+    struct {
+        char *url;                        /* secret-bearing; default "postgresql:///updraft" */
+    } database;
+    struct {
+        char *url;                        /* secret-bearing; default "redis://127.0.0.1:6379/0" */
+        int timeout_ms;                   /* default 5000, 100..600000 */
+    } redis;
+    struct {
+        char *listen;                     /* default "127.0.0.1:8080" */
+        char *base_url;                   /* default "http://127.0.0.1:8080" */
+        int threads;                      /* default 8, 1..256 */
+    } webserver;
+    struct {
+        int dag_dir_list_interval;        /* seconds between folder scans, default 5, 1..86400 */
+        bool catchup_by_default;          /* default true */
+        int heartbeat_sec;                /* default 5, 1..3600 */
+        int queued_resend_after_sec;      /* default 30, 1..86400 */
+        int max_tis_per_query;            /* default 512, 1..100000 */
+    } scheduler;
+    struct {
+        char *queues;                     /* comma-separated, default "default" */
+        int concurrency;                  /* default 16, 1..4096 */
+        int heartbeat_sec;                /* default 5, 1..3600 */
+        int log_flush_ms;                 /* default 200, 10..60000 */
+        int max_log_bytes_per_try;        /* default 10485760, 1024..1073741824 */
+    } worker;
+    struct {
+        char *level;                      /* debug|info|warning|error, default "info" */
+    } logging;
+} config_t;
+
+/*
+ * Loads the configuration. path may be NULL (then $UPDRAFT_CONFIG, then
+ * ./updraft.yaml if present, else defaults only). On error returns -1 and
+ * writes a message naming the file/key ("path:line:col: ..." for YAML
+ * problems) into err. The result is freed with config_free().
+ */
+int config_load(const char *path, config_t *out, char *err, size_t errlen);
+void config_free(config_t *c);
+
+/* Writes every key as YAML, secrets (passwords in URLs) masked as ***. */
+void config_print(const config_t *c, FILE *f);
+
+/*
+ * Copies url into buf with any password replaced by "***" (postgresql://
+ * and redis:// URIs, and libpq "password=" keywords). For logs.
+ */
+void config_mask_url(const char *url, char *buf, size_t buflen);
+
+/*
+ * Common flag handling for every binary: looks for --config PATH /
+ * --config=PATH and --print-config in argv, removing them. Loads the config.
+ * Returns 0 to continue, 1 when --print-config printed and the caller should
+ * exit 0, -1 on error (message printed to stderr).
+ */
+int config_from_args(int *argc, char **argv, config_t *out);
+
+#endif

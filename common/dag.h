@@ -1,0 +1,144 @@
+/*
+ * dag.h - the DAG model, its YAML loader, and its serialized form.
+ *
+ * DAG files are dag-factory YAML (docs/dag-format.md). dag_load_file()
+ * turns one file into zero or more dag_t plus diagnostics; the scheduler
+ * stores each DAG as JSON (dag_to_json) in dag_version.data, and workers and
+ * the webserver read it back with dag_from_json. The JSON layout is the
+ * "Serialized DAG" contract in proto/PROTOCOL.md.
+ *
+ * Structs are plain data: everything a dag_t points to is owned by it and
+ * released by dag_free().
+ */
+#ifndef UPDRAFT_DAG_H
+#define UPDRAFT_DAG_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/timeutil.h"
+
+#define DAG_ID_MAX 250          /* Airflow's limit for dag_id and task_id */
+#define DAG_FILE_MAX (4 << 20)  /* a DAG file larger than this is refused before reading */
+
+typedef enum dag_operator {
+    DAG_OP_BASH = 0,
+    DAG_OP_EMPTY
+} dag_operator_t;
+
+typedef struct dag_env {
+    char *name;
+    char *value;
+} dag_env_t;
+
+typedef struct dag_task {
+    char *task_id;
+    dag_operator_t op;
+    char *bash_command;     /* bash: required */
+    dag_env_t *env;         /* bash: extra environment */
+    size_t n_env;
+    bool append_env;        /* bash: keep the worker's environment (Airflow default false -> we keep PATH etc.) */
+    char *cwd;              /* bash: working directory, NULL = a fresh temp dir */
+    char *owner;            /* default "airflow" */
+    int retries;            /* default 0 */
+    int retry_delay_sec;    /* default 300 */
+    char *queue;            /* default "default" */
+    char *pool;             /* default "default_pool" */
+    int pool_slots;         /* default 1 */
+    int priority_weight;    /* default 1 */
+    char *trigger_rule;     /* default "all_success" */
+    int execution_timeout_sec; /* 0 = none */
+    char **upstream;        /* task ids this task depends on */
+    size_t n_upstream;
+    char **downstream;      /* computed from upstream */
+    size_t n_downstream;
+    int line, col;          /* where the task is declared (1-based), 0 if unknown */
+} dag_task_t;
+
+typedef struct dag {
+    char *dag_id;
+    char *fileloc;          /* path of the file it came from */
+    char *description;
+    char *schedule;         /* NULL = manual only; else as written (cron or preset) */
+    ts_us_t start_date;     /* TS_NONE if absent */
+    ts_us_t end_date;       /* TS_NONE if absent */
+    int catchup;            /* -1 = not set (config default applies), 0, 1 */
+    char **tags;
+    size_t n_tags;
+    char *owner;            /* owners shown in the API: from default_args.owner */
+    int max_active_runs;    /* default 16 */
+    int max_active_tasks;   /* default 16 */
+    int is_paused_upon_creation; /* -1 = not set, 0, 1 */
+    dag_task_t *tasks;      /* topologically sorted: upstream before downstream */
+    size_t n_tasks;
+} dag_t;
+
+/* Diagnostics: one problem each, printed as "path:line:col: message". */
+typedef struct dag_diag {
+    char *path;
+    int line, col;          /* 1-based; 0 when the problem has no position */
+    bool warning;           /* warnings do not stop a DAG from loading */
+    char *message;
+} dag_diag_t;
+
+typedef struct dag_diags {
+    dag_diag_t *items;
+    size_t n, cap;
+} dag_diags_t;
+
+void dag_diags_init(dag_diags_t *d);
+void dag_diags_free(dag_diags_t *d);
+size_t dag_diags_errors(const dag_diags_t *d);
+/* Adds one diagnostic (message printf-style). */
+void dag_diags_add(dag_diags_t *d, const char *path, int line, int col, bool warning,
+                   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/*
+ * Formats diagnostics one per line: "path:line:col: message" for errors,
+ * "path:line:col: warning: message" for warnings (when with_warnings).
+ * Returns a malloc'd string ("" when nothing), caller frees.
+ */
+char *dag_diags_format(const dag_diags_t *d, bool with_warnings);
+
+typedef struct dag_list {
+    dag_t **items;
+    size_t n, cap;
+} dag_list_t;
+
+void dag_list_init(dag_list_t *l);
+/* Frees the DAGs too. */
+void dag_list_free(dag_list_t *l);
+
+/*
+ * Loads every DAG in one YAML file. root: the DAGs folder; defaults.yml /
+ * defaults.yaml files in the file's folder and each parent up to root are
+ * merged in (nearest wins); root NULL means only the file's own folder.
+ * DAGs that load are appended to out, every problem to diags. A DAG with an
+ * error is not appended; the other DAGs of the file still are. Returns the
+ * number of errors added (0 = the file is clean), or -1 if the file cannot
+ * be read at all (also reported in diags).
+ */
+int dag_load_file(const char *path, const char *root, dag_list_t *out, dag_diags_t *diags);
+
+/*
+ * Same from memory (name is used for fileloc and diagnostics; defaults files
+ * are not consulted). text need not be NUL-terminated.
+ */
+int dag_load_buffer(const char *name, const char *text, size_t len, dag_list_t *out,
+                    dag_diags_t *diags);
+
+/* True for file names the DAG processor reads: *.yaml / *.yml, not defaults.y*ml. */
+bool dag_is_dag_file(const char *filename);
+
+void dag_free(dag_t *dag);
+/* Index of task_id in dag->tasks, or -1. */
+int dag_find_task(const dag_t *dag, const char *task_id);
+/* Airflow's operator class name for the API: "BashOperator", "EmptyOperator". */
+const char *dag_operator_name(dag_operator_t op);
+
+/* Serialized form (cJSON tree, caller cJSON_Delete()s); NULL on OOM. */
+cJSON *dag_to_json(const dag_t *dag);
+/* Reads the serialized form back. NULL with err filled if it is malformed. */
+dag_t *dag_from_json(const cJSON *json, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * queue.h - the Redis stream transport between scheduler and workers.
+ *
+ * One stream per queue ("updraft:q:<queue>"), one consumer group
+ * ("updraft-workers") shared by every worker. Redis only carries wake-ups:
+ * Postgres holds the truth, so every call here may fail without losing
+ * work (the scheduler re-sends queued rows; the claim fences duplicates).
+ * One queue_t per thread.
+ */
+#ifndef UPDRAFT_QUEUE_H
+#define UPDRAFT_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/queue_msg.h"
+
+#define QUEUE_GROUP "updraft-workers"
+#define QUEUE_STREAM_PREFIX "updraft:q:"
+#define QUEUE_NAME_MAX 128
+
+typedef struct queue queue_t;
+
+typedef struct queue_delivery {
+    char queue[QUEUE_NAME_MAX]; /* queue name, without the stream prefix */
+    char entry_id[48];          /* stream entry id, for queue_ack */
+    bool valid;                 /* false: undecodable entry (ack and drop it) */
+    queue_msg_t msg;
+} queue_delivery_t;
+
+/*
+ * url: redis://[:password@]host[:port][/db] or unix:///path/to/redis.sock.
+ * One connection attempt; NULL with err filled on failure. Reads and writes
+ * time out after timeout_ms (blocking reads add their block time).
+ */
+queue_t *queue_connect(const char *url, int timeout_ms, char *err, size_t errlen);
+void queue_close(queue_t *q);
+/* Reconnects if needed, with capped jittered backoff up to max_wait_ms (<0: until *stop). */
+int queue_ensure(queue_t *q, int max_wait_ms, volatile const bool *stop);
+bool queue_ok(const queue_t *q);
+
+/* Validates a queue name ([A-Za-z0-9_.:-], 1..QUEUE_NAME_MAX-1 chars). */
+bool queue_name_valid(const char *name);
+
+/*
+ * XADDs msgs[i] to the stream of queues[i], all in one pipeline (one round
+ * trip). Returns the number sent, or -1 on a connection error.
+ */
+int queue_publish(queue_t *q, const char *const *queues, const queue_msg_t *msgs, size_t n);
+
+/*
+ * XREADGROUP on the given queues (creating the group when missing), up to
+ * count entries, blocking up to block_ms. Fills out[0..*nout). Returns 0 (also
+ * when nothing arrived) or -1 on a connection error.
+ */
+int queue_read(queue_t *q, const char *consumer, const char *const *queues, size_t nq, int count,
+               int block_ms, queue_delivery_t *out, size_t *nout);
+
+/* XACK + XDEL of one delivery. 0 or -1. */
+int queue_ack(queue_t *q, const queue_delivery_t *d);
+
+#endif

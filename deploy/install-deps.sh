@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs what updraft needs to build, test and run standalone on Debian 12.
+# Idempotent: it asks pkg-config and `command -v` first and calls apt-get
+# only for what is missing. Needs root (or sudo) only when something is.
+set -euo pipefail
+
+need=()
+pc() { pkg-config --exists "$1" 2>/dev/null || need+=("$2"); }
+cmd() { command -v "$1" >/dev/null 2>&1 || need+=("$2"); }
+file() { [ -e "$1" ] || need+=("$2"); }
+
+cmd cc gcc
+cmd make make
+cmd pkg-config pkg-config
+pc hiredis libhiredis-dev
+pc libpq libpq-dev
+pc libcyaml libcyaml-dev
+pc yaml-0.1 libyaml-dev
+pc libcurl libcurl4-openssl-dev
+pc libcjson libcjson-dev
+file /usr/include/civetweb.h libcivetweb-dev
+pc cmocka libcmocka-dev
+pc libxcrypt libcrypt-dev
+pc openssl libssl-dev
+cmd redis-server redis-server
+cmd redis-cli redis-tools
+cmd curl curl
+cmd jq jq
+cmd python3 python3
+cmd runuser util-linux
+# The Postgres server binaries (initdb, pg_ctl, postgres) live outside PATH on Debian.
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  need+=(postgresql)
+fi
+
+if [ "${#need[@]}" -eq 0 ]; then
+  echo "install-deps: nothing missing"
+  exit 0
+fi
+
+# De-duplicate.
+mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
+echo "install-deps: installing ${need[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# Debian starts packaged daemons on install; updraft runs its own private
+# instances, so leave any system-wide ones alone but never depend on them.
+echo "install-deps: done"

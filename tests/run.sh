@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Runs every test and ends with one line "N passed, N failed".
+#   unit:        every cmocka binary in $O/tests/test_*
+#   fuzz replay: every fuzz target over its checked-in corpus (one check each)
+#   integration: every tests/integration/test_*.sh (TAP-style "ok"/"not ok" lines)
+# ONLY=unit|fuzz|integration limits the run. Exit status 1 when anything failed.
+set -u
+cd "$(dirname "$0")/.."
+O=${O:-build}
+BIN=${BIN:-bin}
+export UPDRAFT_BIN=$PWD/$BIN
+ONLY=${ONLY:-}
+passed=0
+failed=0
+logdir=$(mktemp -d)
+trap 'rm -rf "$logdir"' EXIT
+
+want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
+
+if want unit; then
+  for t in "$O"/tests/test_*; do
+    [ -x "$t" ] || continue
+    name=$(basename "$t")
+    out="$logdir/$name.log"
+    "$t" >"$out" 2>&1
+    rc=$?
+    p=$(grep -Eo '^\[  PASSED  \] [0-9]+' "$out" | grep -Eo '[0-9]+$' | tail -1)
+    f=$(grep -Eo '^\[  FAILED  \] [0-9]+' "$out" | grep -Eo '[0-9]+$' | tail -1)
+    p=${p:-0}; f=${f:-0}
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi   # crashed before reporting
+    passed=$((passed + p)); failed=$((failed + f))
+    echo "unit $name: $p passed, $f failed"
+    [ "$f" -ne 0 ] && sed 's/^/    /' "$out" | grep -v '^\s*\[ \(RUN\|       OK\) ' | tail -40
+  done
+fi
+
+if want fuzz; then
+  for t in "$O"/tests/fuzz_*; do
+    [ -x "$t" ] || continue
+    name=${t##*/fuzz_}
+    corpus=tests/fuzz/corpus/$name
+    if [ ! -d "$corpus" ]; then
+      echo "fuzz $name: no corpus at $corpus"; failed=$((failed + 1)); continue
+    fi
+    if "$t" "$corpus" >"$logdir/fuzz_$name.log" 2>&1; then
+      passed=$((passed + 1)); echo "fuzz $name: $(tail -1 "$logdir/fuzz_$name.log")"
+    else
+      failed=$((failed + 1)); echo "fuzz $name: FAILED"; tail -30 "$logdir/fuzz_$name.log" | sed 's/^/    /'
+    fi
+  done
+fi
+
+if want integration; then
+  for s in tests/integration/test_*.sh; do
+    [ -f "$s" ] || continue
+    name=$(basename "$s" .sh)
+    out="$logdir/$name.log"
+    timeout 600 bash "$s" >"$out" 2>&1
+    rc=$?
+    p=$(grep -c '^ok ' "$out")
+    f=$(grep -c '^not ok ' "$out")
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "integration $name: exited $rc"; fi
+    passed=$((passed + p)); failed=$((failed + f))
+    echo "integration $name: $p passed, $f failed"
+    if [ "$f" -ne 0 ]; then grep -v '^ok ' "$out" | tail -60 | sed 's/^/    /'; fi
+  done
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
