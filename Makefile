@@ -38,7 +38,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/tests/%)
 
-.PHONY: all deps test unit integration asan standalone clean format fuzz-build
+.PHONY: all deps test unit integration asan standalone clean format fuzz-build fuzz
 
 all: $(PROGS)
 
@@ -83,6 +83,20 @@ $(O)/tests/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB) $(LDLIBS)
 
 fuzz-build: $(FUZZ_BIN)
+
+# Coverage-guided fuzzing with libFuzzer (needs clang): every target for
+# FUZZ_SECONDS, starting from its corpus; new finds go to build/fuzz/new-<name>.
+FUZZ_SECONDS ?= 60
+fuzz: $(O)/gen/migrations.c
+	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
+	@mkdir -p build/fuzz
+	@for src in $(FUZZ_SRC); do \
+	  name=$$(basename $$src .c); short=$${name#fuzz_}; \
+	  clang -g -O1 -std=c11 -D_GNU_SOURCE -I. -I$(O)/gen $(shell pkg-config --cflags $(PKGS)) \
+	    -fsanitize=fuzzer,address,undefined -o build/fuzz/$$name $$src $(LIB_SRC) $(O)/gen/migrations.c $(LDLIBS) || exit 1; \
+	  mkdir -p build/fuzz/new-$$short; \
+	  build/fuzz/$$name -max_total_time=$(FUZZ_SECONDS) build/fuzz/new-$$short tests/fuzz/corpus/$$short || exit 1; \
+	done
 
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(FUZZ_BIN)

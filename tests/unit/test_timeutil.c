@@ -1,0 +1,65 @@
+/* Unit tests for common/timeutil.c: ISO 8601 parsing and formatting. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "common/timeutil.h"
+
+static ts_us_t parse_ok(const char *s)
+{
+    ts_us_t t = 0;
+    assert_int_equal(ts_parse(s, &t), 0);
+    return t;
+}
+
+static void test_parse_forms(void **state)
+{
+    (void)state;
+    char buf[TS_ISO_LEN];
+    /* 2024-01-01T00:00:00Z = 1704067200 */
+    assert_int_equal(parse_ok("2024-01-01"), INT64_C(1704067200) * TS_US_PER_SEC);
+    assert_int_equal(parse_ok("2024-01-01T00:00:00Z"), INT64_C(1704067200) * TS_US_PER_SEC);
+    assert_int_equal(parse_ok("2024-01-01 10:00:00"), INT64_C(1704103200) * TS_US_PER_SEC);
+    assert_int_equal(parse_ok("2024-01-01T12:00:00+02:00"), INT64_C(1704103200) * TS_US_PER_SEC);
+    assert_int_equal(parse_ok("2024-01-01 10:00:00.5+00"), INT64_C(1704103200500000));
+    assert_int_equal(parse_ok("2024-01-01T10:00"), INT64_C(1704103200) * TS_US_PER_SEC);
+    assert_string_equal(ts_format_iso(parse_ok("2024-02-29T23:59:59.000001-01:30"), buf),
+                        "2024-03-01T01:29:59.000001+00:00");
+}
+
+static void test_parse_rejects(void **state)
+{
+    (void)state;
+    ts_us_t t = 42;
+    assert_int_equal(ts_parse("2023-02-29", &t), -1); /* not a leap year */
+    assert_int_equal(ts_parse("2024-13-01", &t), -1);
+    assert_int_equal(ts_parse("2024-01-01T25:00:00", &t), -1);
+    assert_int_equal(ts_parse("yesterday", &t), -1);
+    assert_int_equal(ts_parse("2024-01-01T10:00:00+0x", &t), -1);
+    assert_int_equal(ts_parse("", &t), -1);
+    assert_int_equal(ts_parse(NULL, &t), -1);
+    assert_int_equal(t, 42);
+}
+
+static void test_format(void **state)
+{
+    (void)state;
+    char buf[TS_ISO_LEN];
+    assert_string_equal(ts_format_iso(INT64_C(1710068400123456), buf), "2024-03-10T11:00:00.123456+00:00");
+    assert_string_equal(ts_format_iso_sec(INT64_C(1710068400123456), buf), "2024-03-10T11:00:00+00:00");
+    /* before the epoch the microseconds still count forward */
+    assert_string_equal(ts_format_iso(-1, buf), "1969-12-31T23:59:59.999999+00:00");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_forms),
+        cmocka_unit_test(test_parse_rejects),
+        cmocka_unit_test(test_format),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
