@@ -9,6 +9,34 @@
  * Data intervals follow Airflow 2's CronDataIntervalTimetable: a run covers
  * [interval_start, interval_end), its logical date is interval_start, and it
  * becomes due once interval_end has passed.
+ *
+ * Syntax, as croniter (which Airflow uses) reads it:
+ * - fields: minute 0-59, hour 0-23, day-of-month 1-31, month 1-12 or
+ *   JAN-DEC, day-of-week 0-7 or SUN-SAT (0 and 7 are Sunday); names are
+ *   case-insensitive; items are '*', a, a-b, each with an optional /n, in
+ *   comma lists; "a/n" means a-max/n; '?' is '*' in the two day fields;
+ * - a day-of-week range may end in Sunday ("FRI-SUN" = 5-7); other
+ *   reversed ranges are errors; croniter's L, W and # are not supported;
+ * - a field covering all its values ("*", "*\/1", "0-6") counts as '*'.
+ *   When day-of-month and day-of-week are both restricted a day matches if
+ *   either does (OR); otherwise both must;
+ * - presets are case-insensitive; NULL, "", "None", "null", "~" are none.
+ *
+ * Times: fire times are whole UTC minutes. Times outside the years
+ * 1..9999 have no fire times. An expression that can never fire (as
+ * "0 0 30 2 *") is recognised up front; otherwise the search is bounded
+ * (every other expression fires at least once in 8 years).
+ *
+ * Intervals, where this differs from or narrows Airflow:
+ * - the previous run is given by its start only; its end is taken as the
+ *   next fire after that start (Airflow reads the stored end and aligns it
+ *   back to the schedule; the two agree unless the schedule changed);
+ * - catchup=false follows _skip_to_latest in its default form
+ *   (catchup_false_no_dagrun_airflow_2_fix off): the latest interval whose
+ *   end is at or before now, never earlier than start_date aligned forward;
+ * - "strictly before t" (Airflow's _get_prev) is schedule_prev_fire(t - 1us);
+ * - an interval whose start is after end_date is not scheduled; a start
+ *   equal to end_date still is (Airflow compares start > end_date).
  */
 #ifndef UPDRAFT_CRON_H
 #define UPDRAFT_CRON_H

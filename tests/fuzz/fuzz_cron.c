@@ -1,0 +1,62 @@
+/*
+ * fuzz_cron.c - schedule_parse on arbitrary bytes, then fire-time and
+ * interval queries at a few fixed and input-derived times. Checks the
+ * invariants: next > t, prev <= t, next(prev(t)) > prev(t), and that an
+ * error message is always a terminated string.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cron.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char text[512];
+    char err[128];
+    schedule_t s;
+    uint64_t seed = 0;
+
+    if (size > sizeof(text) - 1)
+        size = sizeof(text) - 1;
+    memcpy(text, data, size);
+    text[size] = '\0';
+    for (size_t i = 0; i < size; i++)
+        seed = seed * 131 + data[i];
+
+    memset(err, 'x', sizeof(err));
+    if (schedule_parse(text, &s, err, sizeof(err)) != 0) {
+        if (memchr(err, '\0', sizeof(err)) == NULL)
+            abort();
+        return 0;
+    }
+
+    /* 2024-01-01, 1970-01-01, year 1 and 9999 edges, and an input-derived
+     * time within 1900..2100 */
+    const ts_us_t times[] = {
+        INT64_C(1704067200000000),
+        0,
+        INT64_C(-62135596800000000),
+        INT64_C(253402300740000000),
+        INT64_C(-2208988800000000) + (ts_us_t)(seed % UINT64_C(6311390400000000)),
+    };
+    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+        ts_us_t t = times[i], next, prev, again;
+        if (schedule_next_fire(&s, t, &next) == 0 && next <= t)
+            abort();
+        if (schedule_prev_fire(&s, t, &prev) == 0) {
+            if (prev > t)
+                abort();
+            if (schedule_next_fire(&s, prev, &again) == 0 && again <= prev)
+                abort();
+        }
+        ts_us_t a, b;
+        if (schedule_next_interval(&s, TS_NONE, t, TS_NONE, times[0], (seed & 1) != 0, &a, &b) ==
+                1 &&
+            b < a)
+            abort();
+    }
+    return 0;
+}

@@ -1,0 +1,407 @@
+/*
+ * test_config.c - defaults, file values, environment overrides, errors,
+ * masking, printing and flag handling of the configuration.
+ *
+ * Each test runs in a fresh temporary directory (for ./updraft.yaml) with
+ * every UPDRAFT_* variable removed from the environment.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/config.h"
+
+static char tmpdir[256];
+static char origdir[4096];
+
+static void clear_env(void)
+{
+    /* removing changes environ, so restart the scan after each removal */
+    for (;;) {
+        char name[256] = "";
+        for (char **e = environ; e && *e; e++) {
+            if (strncmp(*e, "UPDRAFT_", 8) == 0) {
+                size_t n = strcspn(*e, "=");
+                if (n >= sizeof(name))
+                    n = sizeof(name) - 1;
+                memcpy(name, *e, n);
+                name[n] = '\0';
+                break;
+            }
+        }
+        if (name[0] == '\0')
+            return;
+        unsetenv(name);
+    }
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    clear_env();
+    if (getcwd(origdir, sizeof(origdir)) == NULL)
+        return -1;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/updraft-test-config-XXXXXX");
+    if (mkdtemp(tmpdir) == NULL || chdir(tmpdir) != 0)
+        return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    clear_env();
+    unlink("updraft.yaml");
+    unlink("other.yaml");
+    unlink("printed.yaml");
+    if (chdir(origdir) != 0)
+        return -1;
+    rmdir(tmpdir);
+    return 0;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void assert_contains(const char *hay, const char *needle)
+{
+    if (strstr(hay, needle) == NULL)
+        fail_msg("'%s' does not contain '%s'", hay, needle);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    config_t c;
+    char err[512] = "";
+    assert_int_equal(config_load(NULL, &c, err, sizeof(err)), 0);
+    assert_string_equal(c.core.dags_folder, "./dags");
+    assert_true(c.core.dags_are_paused_at_creation);
+    char host[256];
+    assert_int_equal(gethostname(host, sizeof(host)), 0);
+    assert_string_equal(c.core.hostname, host);
+    assert_string_equal(c.database.url, "postgresql:///updraft");
+    assert_string_equal(c.redis.url, "redis://127.0.0.1:6379/0");
+    assert_int_equal(c.redis.timeout_ms, 5000);
+    assert_string_equal(c.webserver.listen, "127.0.0.1:8080");
+    assert_string_equal(c.webserver.base_url, "http://127.0.0.1:8080");
+    assert_int_equal(c.webserver.threads, 8);
+    assert_int_equal(c.scheduler.dag_dir_list_interval, 5);
+    assert_true(c.scheduler.catchup_by_default);
+    assert_int_equal(c.scheduler.heartbeat_sec, 5);
+    assert_int_equal(c.scheduler.queued_resend_after_sec, 30);
+    assert_int_equal(c.scheduler.max_tis_per_query, 512);
+    assert_string_equal(c.worker.queues, "default");
+    assert_int_equal(c.worker.concurrency, 16);
+    assert_int_equal(c.worker.heartbeat_sec, 5);
+    assert_int_equal(c.worker.log_flush_ms, 200);
+    assert_int_equal(c.worker.max_log_bytes_per_try, 10485760);
+    assert_string_equal(c.logging.level, "info");
+    config_free(&c);
+    assert_null(c.database.url);
+    config_free(&c); /* twice is harmless */
+}
+
+static void test_file_values(void **state)
+{
+    (void)state;
+    config_t c;
+    char err[512] = "";
+    write_file("other.yaml", "# comment\n"
+                             "core:\n"
+                             "  dags_folder: /srv/dags\n"
+                             "  dags_are_paused_at_creation: no\n"
+                             "  hostname: node-1\n"
+                             "database:\n"
+                             "  url: \"postgresql://u:pw@db/updraft\"\n"
+                             "redis:\n"
+                             "  timeout_ms: 250\n"
+                             "webserver:\n" /* a section with every key commented out */
+                             "  # threads: 4\n"
+                             "worker: {concurrency: 8, queues: \"default,gpu\"}\n"
+                             "logging:\n"
+                             "  level: debug\n");
+    assert_int_equal(config_load("other.yaml", &c, err, sizeof(err)), 0);
+    assert_string_equal(c.core.dags_folder, "/srv/dags");
+    assert_false(c.core.dags_are_paused_at_creation);
+    assert_string_equal(c.core.hostname, "node-1");
+    assert_string_equal(c.database.url, "postgresql://u:pw@db/updraft");
+    assert_int_equal(c.redis.timeout_ms, 250);
+    assert_string_equal(c.redis.url, "redis://127.0.0.1:6379/0"); /* untouched default */
+    assert_int_equal(c.webserver.threads, 8);
+    assert_int_equal(c.worker.concurrency, 8);
+    assert_string_equal(c.worker.queues, "default,gpu");
+    assert_string_equal(c.logging.level, "debug");
+    config_free(&c);
+}
+
+static void test_lookup_order(void **state)
+{
+    (void)state;
+    config_t c;
+    char err[512] = "";
+    /* ./updraft.yaml when nothing else names a file */
+    write_file("updraft.yaml", "worker:\n  concurrency: 3\n");
+    assert_int_equal(config_load(NULL, &c, err, sizeof(err)), 0);
+    assert_int_equal(c.worker.concurrency, 3);
+    config_free(&c);
+    /* $UPDRAFT_CONFIG wins over ./updraft.yaml */
+    write_file("other.yaml", "worker:\n  concurrency: 5\n");
+    setenv("UPDRAFT_CONFIG", "other.yaml", 1);
+    assert_int_equal(config_load(NULL, &c, err, sizeof(err)), 0);
+    assert_int_equal(c.worker.concurrency, 5);
+    config_free(&c);
+    /* an explicit path wins over both */
+    assert_int_equal(config_load("updraft.yaml", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.worker.concurrency, 3);
+    config_free(&c);
+    /* a named file that does not exist is an error */
+    assert_int_equal(config_load("missing.yaml", &c, err, sizeof(err)), -1);
+    assert_contains(err, "missing.yaml");
+    assert_null(c.database.url);
+}
+
+static void test_env_overrides(void **state)
+{
+    (void)state;
+    config_t c;
+    char err[512] = "";
+    write_file("other.yaml",
+               "worker:\n  concurrency: 8\ncore:\n  dags_are_paused_at_creation: true\n");
+    setenv("UPDRAFT__WORKER__CONCURRENCY", "4", 1);
+    setenv("UPDRAFT__CORE__DAGS_ARE_PAUSED_AT_CREATION", "OFF", 1);
+    setenv("UPDRAFT__DATABASE__URL", "postgresql://x@h/db", 1);
+    setenv("UPDRAFT__CORE__NO_SUCH_KEY", "1", 1); /* a warning only */
+    assert_int_equal(config_load("other.yaml", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.worker.concurrency, 4);
+    assert_false(c.core.dags_are_paused_at_creation);
+    assert_string_equal(c.database.url, "postgresql://x@h/db");
+    config_free(&c);
+
+    const char *truthy[] = {"true", "1", "YES", "On"};
+    for (size_t i = 0; i < 4; i++) {
+        setenv("UPDRAFT__SCHEDULER__CATCHUP_BY_DEFAULT", truthy[i], 1);
+        setenv("UPDRAFT__CORE__DAGS_ARE_PAUSED_AT_CREATION", "0", 1);
+        assert_int_equal(config_load(NULL, &c, err, sizeof(err)), 0);
+        assert_true(c.scheduler.catchup_by_default);
+        assert_false(c.core.dags_are_paused_at_creation);
+        config_free(&c);
+    }
+}
+
+static void test_env_errors(void **state)
+{
+    (void)state;
+    config_t c;
+    char err[512] = "";
+    setenv("UPDRAFT__WORKER__CONCURRENCY", "lots", 1);
+    assert_int_equal(config_load(NULL, &c, err, sizeof(err)), -1);
+    assert_contains(err, "UPDRAFT__WORKER__CONCURRENCY");
+    assert_contains(err, "not an integer");
+    assert_null(c.core.dags_folder); /* nothing left allocated */
+
+    setenv("UPDRAFT__WORKER__CONCURRENCY", "0", 1);
+    assert_int_equal(config_load(NULL, &c, err, sizeof(err)), -1);
+    assert_contains(err, "worker.concurrency: 0 is out of range 1..4096");
+
+    unsetenv("UPDRAFT__WORKER__CONCURRENCY");
+    setenv("UPDRAFT__CORE__DAGS_ARE_PAUSED_AT_CREATION", "maybe", 1);
+    assert_int_equal(config_load(NULL, &c, err, sizeof(err)), -1);
+    assert_contains(err, "UPDRAFT__CORE__DAGS_ARE_PAUSED_AT_CREATION");
+    assert_contains(err, "not a boolean");
+
+    unsetenv("UPDRAFT__CORE__DAGS_ARE_PAUSED_AT_CREATION");
+    setenv("UPDRAFT__DATABASE__URL", "", 1);
+    assert_int_equal(config_load(NULL, &c, err, sizeof(err)), -1);
+    assert_contains(err, "UPDRAFT__DATABASE__URL: database.url: must not be empty");
+
+    unsetenv("UPDRAFT__DATABASE__URL");
+    setenv("UPDRAFT__LOGGING__LEVEL", "chatty", 1);
+    assert_int_equal(config_load(NULL, &c, err, sizeof(err)), -1);
+    assert_contains(err, "logging.level");
+}
+
+static void expect_file_error(const char *text, const char *want1, const char *want2)
+{
+    config_t c;
+    char err[512] = "";
+    write_file("other.yaml", text);
+    assert_int_equal(config_load("other.yaml", &c, err, sizeof(err)), -1);
+    assert_contains(err, want1);
+    if (want2)
+        assert_contains(err, want2);
+}
+
+static void test_file_errors(void **state)
+{
+    (void)state;
+    /* unknown keys and sections, with the position libcyaml reports */
+    expect_file_error("core:\n  dags_foldr: x\n", "other.yaml:2:3: unknown key 'core.dags_foldr'",
+                      NULL);
+    expect_file_error("cor:\n  dags_folder: x\n", "other.yaml:1:1: unknown key 'cor'", NULL);
+    /* values typed here, positioned by the libyaml pass */
+    expect_file_error("redis:\n  timeout_ms: 50\n",
+                      "other.yaml:2:15: redis.timeout_ms: 50 is out of range 100..600000", NULL);
+    expect_file_error("worker:\n  concurrency: 12abc\n", "other.yaml:2:16: worker.concurrency",
+                      "not an integer");
+    expect_file_error("core:\n  dags_are_paused_at_creation: maybe\n",
+                      "core.dags_are_paused_at_creation", "not a boolean");
+    /* structure */
+    expect_file_error("worker:\n  concurrency: [1, 2]\n", "other.yaml:2:16", "worker.concurrency");
+    expect_file_error("core:\n  hostname: a\n  hostname: b\n", "other.yaml", "hostname");
+    expect_file_error("core: {dags_folder: x\n", "other.yaml", "did not find expected");
+    expect_file_error("- 1\n- 2\n", "other.yaml", "expecting MAPPING");
+}
+
+static void test_empty_file(void **state)
+{
+    (void)state;
+    config_t c;
+    char err[512] = "";
+    write_file("other.yaml", "# nothing set\n");
+    assert_int_equal(config_load("other.yaml", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.worker.concurrency, 16);
+    config_free(&c);
+    /* an empty or null value in the file means "unset": the default */
+    write_file("other.yaml", "database:\n  url: \"\"\nworker:\n  concurrency: ~\ncore:\n");
+    assert_int_equal(config_load("other.yaml", &c, err, sizeof(err)), 0);
+    assert_string_equal(c.database.url, "postgresql:///updraft");
+    assert_int_equal(c.worker.concurrency, 16);
+    config_free(&c);
+}
+
+static void check_mask(const char *in, const char *want)
+{
+    char buf[256];
+    config_mask_url(in, buf, sizeof(buf));
+    assert_string_equal(buf, want);
+}
+
+static void test_mask_url(void **state)
+{
+    (void)state;
+    check_mask("postgresql://user:s3cret@db.example.com:5432/updraft",
+               "postgresql://user:***@db.example.com:5432/updraft");
+    check_mask("postgres://user:p@ss@db/x", "postgres://user:***@db/x");
+    check_mask("redis://:pw@host:6379/0", "redis://:***@host:6379/0");
+    check_mask("redis://user:pw@host", "redis://user:***@host");
+    check_mask("rediss://user:pw@host:6380", "rediss://user:***@host:6380");
+    check_mask("postgresql:///updraft", "postgresql:///updraft");
+    check_mask("postgresql://user@host/db", "postgresql://user@host/db");
+    check_mask("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0");
+    check_mask("postgresql://h/db?user=u&password=s3cret&sslmode=require",
+               "postgresql://h/db?user=u&password=***&sslmode=require");
+    check_mask("host=db user=u password=s3cret dbname=x", "host=db user=u password=*** dbname=x");
+    check_mask("host=db PASSWORD = 'a b\\' c' dbname=x", "host=db PASSWORD = *** dbname=x");
+    check_mask("password=s3cret", "password=***");
+    check_mask("host=db passwordfile=x", "host=db passwordfile=x");
+    check_mask("", "");
+    char small[12];
+    config_mask_url("postgresql://u:pw@h/d", small, sizeof(small));
+    assert_string_equal(small, "postgresql:"); /* truncated, still terminated */
+}
+
+static void test_print(void **state)
+{
+    (void)state;
+    config_t c, again;
+    char err[512] = "";
+    setenv("UPDRAFT__DATABASE__URL", "postgresql://u:topsecret@db/updraft", 1);
+    setenv("UPDRAFT__REDIS__URL", "redis://:alsosecret@cache:6379/0", 1);
+    setenv("UPDRAFT__CORE__DAGS_FOLDER", "/srv/\"odd\" dags", 1);
+    assert_int_equal(config_load(NULL, &c, err, sizeof(err)), 0);
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    config_print(&c, f);
+    fclose(f);
+    assert_null(strstr(text, "topsecret"));
+    assert_null(strstr(text, "alsosecret"));
+    assert_contains(text, "database:\n  url: \"postgresql://u:***@db/updraft\"\n");
+    assert_contains(text, "redis:\n  url: \"redis://:***@cache:6379/0\"\n  timeout_ms: 5000\n");
+    assert_contains(text, "worker:\n  queues: \"default\"\n  concurrency: 16\n");
+    assert_contains(text, "  dags_are_paused_at_creation: true\n");
+    /* what is printed loads back to the same values */
+    write_file("printed.yaml", text);
+    free(text);
+    clear_env();
+    assert_int_equal(config_load("printed.yaml", &again, err, sizeof(err)), 0);
+    assert_string_equal(again.core.dags_folder, "/srv/\"odd\" dags");
+    assert_string_equal(again.database.url, "postgresql://u:***@db/updraft");
+    assert_int_equal(again.worker.concurrency, c.worker.concurrency);
+    assert_string_equal(again.core.hostname, c.core.hostname);
+    config_free(&again);
+    config_free(&c);
+}
+
+static void test_from_args(void **state)
+{
+    (void)state;
+    config_t c;
+    write_file("other.yaml", "worker:\n  concurrency: 7\n");
+    char a0[] = "updraft-worker", a1[] = "--queues", a2[] = "gpu", a3[] = "--config",
+         a4[] = "other.yaml", a5[] = "-v";
+    char *argv[] = {a0, a1, a2, a3, a4, a5, NULL};
+    int argc = 6;
+    assert_int_equal(config_from_args(&argc, argv, &c), 0);
+    assert_int_equal(argc, 4);
+    assert_string_equal(argv[1], "--queues");
+    assert_string_equal(argv[2], "gpu");
+    assert_string_equal(argv[3], "-v");
+    assert_null(argv[4]);
+    assert_int_equal(c.worker.concurrency, 7);
+    config_free(&c);
+
+    char b0[] = "updraft", b1[] = "--config=other.yaml", b2[] = "--print-config";
+    char *argv2[] = {b0, b1, b2, NULL};
+    argc = 3;
+    FILE *saved = stdout;
+    stdout = fopen("/dev/null", "w");
+    int rc = config_from_args(&argc, argv2, &c);
+    fclose(stdout);
+    stdout = saved;
+    assert_int_equal(rc, 1);
+    assert_int_equal(argc, 1);
+    assert_null(argv2[1]);
+
+    char d0[] = "updraft", d1[] = "--config";
+    char *argv3[] = {d0, d1, NULL};
+    argc = 2;
+    assert_int_equal(config_from_args(&argc, argv3, &c), -1);
+
+    char e0[] = "updraft", e1[] = "--config", e2[] = "missing.yaml";
+    char *argv4[] = {e0, e1, e2, NULL};
+    argc = 3;
+    assert_int_equal(config_from_args(&argc, argv4, &c), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lookup_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_env_overrides, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_env_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mask_url, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_print, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_from_args, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
