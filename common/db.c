@@ -46,6 +46,10 @@ static void set_error(db_t *db, const PGresult *r)
     size_t n = strlen(db->error);
     while (n > 0 && (db->error[n - 1] == '\n' || db->error[n - 1] == ' '))
         db->error[--n] = '\0';
+    /* One event, one log line: libpq's messages span lines. */
+    for (char *p = db->error; *p; p++)
+        if (*p == '\n' || *p == '\t')
+            *p = ' ';
 }
 
 static PGconn *open_conn(const char *conninfo, char *err, size_t errlen)
@@ -60,6 +64,9 @@ static PGconn *open_conn(const char *conninfo, char *err, size_t errlen)
         size_t n = strlen(err);
         while (n > 0 && err[n - 1] == '\n')
             err[--n] = '\0';
+        for (char *p = err; *p; p++)
+            if (*p == '\n' || *p == '\t')
+                *p = ' ';
         PQfinish(pg);
         return NULL;
     }

@@ -1,0 +1,1284 @@
+/*
+ * api.c - /health and the REST API v1 handlers (see api.h, docs/api.md).
+ *
+ * Shapes, parameter names, defaults and error bodies follow Airflow 2's
+ * stable API (shared/reference/airflow-rest-api-v1.yaml). Timestamps are
+ * selected as epoch microseconds and formatted with ts_format_iso, so they
+ * read 2024-03-10T11:00:00.123456+00:00 whatever the session time zone.
+ *
+ * Collections run two statements with the same WHERE clause: a count for
+ * total_entries and the page. Filters are appended to the WHERE clause as
+ * constant text with numbered parameters ($n); client text only ever
+ * travels as a parameter value, and order_by resolves to a constant column
+ * expression through httpq_order_by.
+ */
+#include "webserver/api.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/dagrun.h"
+#include "common/db.h"
+#include "common/httpq.h"
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "webserver/http.h"
+
+#define TS HTTP_SQL_TS
+
+#define PAGE_DEFAULT 100
+#define PAGE_MAX 1000
+#define LOG_PAGE_BYTES (1 << 20)     /* log bytes per response without full_content */
+#define LOG_FULL_MAX (64 << 20)      /* hard cap even with full_content */
+#define LOG_BATCH_ROWS "500"
+#define HEALTH_THRESHOLD_SEC "30"    /* Airflow's scheduler_health_check_threshold */
+
+/* ---- request context and routes ---------------------------------------- */
+
+typedef struct req {
+    struct mg_connection *conn;
+    const api_t *api;
+    httpq_t q;
+    const char *cap[4]; /* path captures ({} in the pattern), URL-decoded */
+    size_t ncap;
+    db_t *db;           /* NULL only for ROUTE_DB_OPTIONAL routes */
+} req_t;
+
+/* A handler sends exactly one response and returns its HTTP status. */
+typedef int (*handler_fn)(req_t *r);
+
+#define ROUTE_PUBLIC 0x1      /* needs no login (health) */
+#define ROUTE_DB_OPTIONAL 0x2 /* runs without a database connection */
+
+typedef struct route {
+    const char *method;
+    const char *pattern;
+    handler_fn fn;
+    const char *const *params; /* allowed query parameters, NULL-terminated */
+    unsigned flags;
+} route_t;
+
+/* ---- SQL building -------------------------------------------------------- */
+
+#define SQLB_MAX_PARAMS 32
+#define SQLB_MAX_SQL 4096
+
+typedef struct sqlb {
+    char sql[SQLB_MAX_SQL];
+    size_t len;
+    bool overflow;
+    const char *params[SQLB_MAX_PARAMS];
+    int n;
+    char num[SQLB_MAX_PARAMS][TS_ISO_LEN];
+    char *heap[SQLB_MAX_PARAMS];
+    int nheap;
+} sqlb_t;
+
+static void sqlb_add(sqlb_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sqlb_add(sqlb_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    int w;
+
+    if (b->overflow)
+        return;
+    va_start(ap, fmt);
+    w = vsnprintf(b->sql + b->len, sizeof(b->sql) - b->len, fmt, ap);
+    va_end(ap);
+    if (w < 0 || (size_t)w >= sizeof(b->sql) - b->len)
+        b->overflow = true;
+    else
+        b->len += (size_t)w;
+}
+
+/* Adds a parameter (borrowed; must live until the query ran); its $n. */
+static int sqlb_param(sqlb_t *b, const char *v)
+{
+    if (b->n >= SQLB_MAX_PARAMS) {
+        b->overflow = true;
+        return 1;
+    }
+    b->params[b->n] = v;
+    return ++b->n;
+}
+
+static int sqlb_param_i64(sqlb_t *b, int64_t v)
+{
+    if (b->n >= SQLB_MAX_PARAMS) {
+        b->overflow = true;
+        return 1;
+    }
+    snprintf(b->num[b->n], sizeof(b->num[b->n]), "%" PRId64, v);
+    return sqlb_param(b, b->num[b->n]);
+}
+
+static int sqlb_param_ts(sqlb_t *b, ts_us_t t)
+{
+    if (b->n >= SQLB_MAX_PARAMS) {
+        b->overflow = true;
+        return 1;
+    }
+    ts_format_iso(t, b->num[b->n]);
+    return sqlb_param(b, b->num[b->n]);
+}
+
+/* Takes ownership of v (malloc'd or cJSON-allocated text). */
+static int sqlb_param_own(sqlb_t *b, char *v)
+{
+    if (!v || b->nheap >= SQLB_MAX_PARAMS) {
+        cJSON_free(v);
+        b->overflow = true;
+        return 1;
+    }
+    b->heap[b->nheap++] = v;
+    return sqlb_param(b, v);
+}
+
+static void sqlb_free(sqlb_t *b)
+{
+    for (int i = 0; i < b->nheap; i++)
+        cJSON_free(b->heap[i]);
+    b->nheap = 0;
+}
+
+/* ---- shared responses ---------------------------------------------------- */
+
+static int bad_request(req_t *r, const char *detail)
+{
+    http_send_problem(r->conn, 400, NULL, "%s", detail);
+    return 400;
+}
+
+static int not_found(req_t *r, const char *title, const char *detail_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int not_found(req_t *r, const char *title, const char *detail_fmt, ...)
+{
+    char detail[768];
+    va_list ap;
+
+    va_start(ap, detail_fmt);
+    vsnprintf(detail, sizeof(detail), detail_fmt, ap);
+    va_end(ap);
+    http_send_problem(r->conn, 404, title, "%s", detail);
+    return 404;
+}
+
+/* A statement failed: 503 if the connection is gone, else 500. */
+static int db_failed(req_t *r)
+{
+    if (!db_ok(r->db)) {
+        http_send_problem(r->conn, 503, NULL, "the metadata database is unavailable");
+        return 503;
+    }
+    http_send_problem(r->conn, 500, NULL, "database error (sqlstate %s)", db_sqlstate(r->db));
+    return 500;
+}
+
+static int send_json(req_t *r, int status, cJSON *json)
+{
+    if (!json) {
+        http_send_problem(r->conn, 500, NULL, "out of memory");
+        return 500;
+    }
+    http_send_json(r->conn, status, json);
+    cJSON_Delete(json);
+    return status;
+}
+
+/*
+ * A timestamp query parameter, read as Airflow's format_datetime does: a
+ * space stands for '+' (an unencoded offset) unless the value ends in Z.
+ */
+static int query_ts(req_t *r, const char *key, bool *present, ts_us_t *out, char *err,
+                    size_t errlen)
+{
+    const char *v = httpq_get(&r->q, key);
+    char buf[64];
+    size_t n;
+
+    *present = false;
+    if (!v)
+        return 0;
+    n = strlen(v);
+    if (n == 0 || n >= sizeof(buf))
+        goto bad;
+    memcpy(buf, v, n + 1);
+    if (buf[n - 1] != 'Z')
+        for (size_t i = 11; i < n; i++)
+            if (buf[i] == ' ')
+                buf[i] = '+';
+    if (ts_parse(buf, out) < 0)
+        goto bad;
+    *present = true;
+    return 0;
+bad:
+    snprintf(err, errlen, "Incorrect datetime argument for %s", key);
+    return -1;
+}
+
+/* Appends " AND <col> >= $n" / "<= $n" for key_gte / key_lte. */
+static int filter_ts_range(req_t *r, sqlb_t *b, const char *key, const char *col, char *err,
+                           size_t errlen)
+{
+    static const char *const ops[2] = {">=", "<="};
+    static const char *const sfx[2] = {"_gte", "_lte"};
+
+    for (int i = 0; i < 2; i++) {
+        char name[64];
+        bool present;
+        ts_us_t t;
+
+        snprintf(name, sizeof(name), "%s%s", key, sfx[i]);
+        if (query_ts(r, name, &present, &t, err, errlen) < 0)
+            return -1;
+        if (present)
+            sqlb_add(b, " AND %s %s $%d::timestamptz", col, ops[i], sqlb_param_ts(b, t));
+    }
+    return 0;
+}
+
+/* Appends " AND <col> IN (values of the repeated parameter key)". */
+static void filter_list(req_t *r, sqlb_t *b, const char *key, const char *col)
+{
+    size_t n = httpq_count(&r->q, key);
+    cJSON *arr;
+
+    if (n == 0)
+        return;
+    arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < n; i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateString(httpq_get_nth(&r->q, key, i)));
+    sqlb_add(b, " AND %s IN (SELECT jsonb_array_elements_text($%d::jsonb))", col,
+             sqlb_param_own(b, arr ? cJSON_PrintUnformatted(arr) : NULL));
+    cJSON_Delete(arr);
+}
+
+typedef cJSON *(*row_fn)(const PGresult *res, int row);
+
+/*
+ * Runs "SELECT count(*) FROM <from> WHERE <b>" and the page
+ * "SELECT <cols> FROM <from> WHERE <b> ORDER BY <order> LIMIT OFFSET" and
+ * sends {"<name>": [...], "total_entries": N}.
+ */
+static int send_collection(req_t *r, const char *name, const char *cols, const char *from,
+                           sqlb_t *b, const char *order, int64_t limit, int64_t offset,
+                           row_fn to_json)
+{
+    char *sql = NULL;
+    PGresult *cnt = NULL, *page = NULL;
+    cJSON *out = NULL, *arr;
+    int status, nwhere = b->n;
+
+    if (b->overflow) {
+        status = bad_request(r, "too many filters");
+        goto out;
+    }
+    if (asprintf(&sql, "SELECT count(*) FROM %s WHERE true%s", from, b->sql) < 0) {
+        sql = NULL;
+        status = send_json(r, 500, NULL);
+        goto out;
+    }
+    cnt = db_query(r->db, NULL, sql, nwhere, b->params);
+    free(sql);
+    sql = NULL;
+    if (!cnt) {
+        status = db_failed(r);
+        goto out;
+    }
+    {
+        int pl = sqlb_param_i64(b, limit);
+        int po = sqlb_param_i64(b, offset);
+        if (asprintf(&sql, "SELECT %s FROM %s WHERE true%s ORDER BY %s LIMIT $%d OFFSET $%d",
+                     cols, from, b->sql, order, pl, po) < 0) {
+            sql = NULL;
+            status = send_json(r, 500, NULL);
+            goto out;
+        }
+    }
+    page = db_query(r->db, NULL, sql, b->n, b->params);
+    if (!page) {
+        status = db_failed(r);
+        goto out;
+    }
+    out = cJSON_CreateObject();
+    arr = cJSON_AddArrayToObject(out, name);
+    for (int i = 0; arr && i < PQntuples(page); i++)
+        cJSON_AddItemToArray(arr, to_json(page, i));
+    cJSON_AddNumberToObject(out, "total_entries", (double)db_get_i64(cnt, 0, 0));
+    status = send_json(r, 200, out);
+out:
+    free(sql);
+    PQclear(cnt);
+    PQclear(page);
+    return status;
+}
+
+/* ---- health -------------------------------------------------------------- */
+
+static int get_health(req_t *r)
+{
+    static const char *const sql =
+        "SELECT " TS("latest_heartbeat") ", state = 'running' AND latest_heartbeat > "
+        "now() - interval '" HEALTH_THRESHOLD_SEC " seconds' FROM job "
+        "WHERE job_type = 'SchedulerJob' ORDER BY state = 'running' DESC, "
+        "latest_heartbeat DESC LIMIT 1";
+    cJSON *out = cJSON_CreateObject(), *md, *sch;
+    PGresult *res = r->db ? db_query(r->db, "api_health", sql, 0, NULL) : NULL;
+    bool db_healthy = res != NULL, alive = false;
+
+    md = cJSON_AddObjectToObject(out, "metadatabase");
+    cJSON_AddStringToObject(md, "status", db_healthy ? "healthy" : "unhealthy");
+    sch = cJSON_AddObjectToObject(out, "scheduler");
+    if (res && PQntuples(res) > 0) {
+        alive = db_get_bool(res, 0, 1);
+        http_json_add_ts(sch, "latest_scheduler_heartbeat", res, 0, 0);
+    } else {
+        cJSON_AddNullToObject(sch, "latest_scheduler_heartbeat");
+    }
+    cJSON_AddStringToObject(sch, "status", alive ? "healthy" : "unhealthy");
+    PQclear(res);
+    return send_json(r, 200, out);
+}
+
+/* ---- DAGs ---------------------------------------------------------------- */
+
+#define DAG_COLS                                                                                  \
+    "d.dag_id, d.is_paused, d.is_active, " TS("d.last_parsed_time") ", d.fileloc, "               \
+    "translate(encode(convert_to(d.fileloc, 'UTF8'), 'base64'), E'+/=\\n', '-_'), d.owners, "     \
+    "d.description, d.schedule, array_to_json(d.tags)::text, d.max_active_tasks, "                \
+    "d.max_active_runs, EXISTS (SELECT 1 FROM import_error ie WHERE ie.filename = d.fileloc), "   \
+    TS("d.next_dagrun") ", " TS("d.next_dagrun_create_after")
+
+enum { DC_ID, DC_PAUSED, DC_ACTIVE, DC_PARSED, DC_FILELOC, DC_TOKEN, DC_OWNERS, DC_DESC,
+       DC_SCHEDULE, DC_TAGS, DC_MAX_TASKS, DC_MAX_RUNS, DC_IMPORT_ERR, DC_NEXT, DC_NEXT_AFTER };
+
+/* What Airflow's timetable_description says for the presets. */
+static const char *schedule_description(const char *schedule)
+{
+    static const struct { const char *preset, *text; } presets[] = {
+        {"@once", "Once, as soon as possible"},
+        {"@hourly", "At 0 minutes past the hour"},
+        {"@daily", "At 00:00"},
+        {"@midnight", "At 00:00"},
+        {"@weekly", "At 00:00, only on Sunday"},
+        {"@monthly", "At 00:00, on day 1 of the month"},
+        {"@yearly", "At 00:00, on day 1 of the month, only in January"},
+        {"@annually", "At 00:00, on day 1 of the month, only in January"},
+    };
+    if (!schedule)
+        return "Never, external triggers only";
+    for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++)
+        if (strcmp(schedule, presets[i].preset) == 0)
+            return presets[i].text;
+    return schedule;
+}
+
+static cJSON *dag_json(const PGresult *res, int i)
+{
+    cJSON *o = cJSON_CreateObject(), *owners, *tags, *tag_names;
+    const char *schedule = db_get_str(res, i, DC_SCHEDULE);
+    const char *ow = db_get_str(res, i, DC_OWNERS);
+
+    if (!o)
+        return NULL;
+    http_json_add_str(o, "dag_id", res, i, DC_ID);
+    http_json_add_str(o, "dag_display_name", res, i, DC_ID);
+    cJSON_AddNullToObject(o, "root_dag_id");
+    http_json_add_bool(o, "is_paused", res, i, DC_PAUSED);
+    http_json_add_bool(o, "is_active", res, i, DC_ACTIVE);
+    cJSON_AddFalseToObject(o, "is_subdag");
+    http_json_add_ts(o, "last_parsed_time", res, i, DC_PARSED);
+    cJSON_AddNullToObject(o, "last_pickled");
+    cJSON_AddNullToObject(o, "last_expired");
+    cJSON_AddNullToObject(o, "scheduler_lock");
+    cJSON_AddNullToObject(o, "pickle_id");
+    cJSON_AddStringToObject(o, "default_view", "grid");
+    http_json_add_str(o, "fileloc", res, i, DC_FILELOC);
+    http_json_add_str(o, "file_token", res, i, DC_TOKEN);
+    owners = cJSON_AddArrayToObject(o, "owners");
+    while (owners && ow && *ow) {
+        const char *comma = strchr(ow, ',');
+        size_t len = comma ? (size_t)(comma - ow) : strlen(ow);
+        char buf[256];
+        while (len > 0 && *ow == ' ') {
+            ow++;
+            len--;
+        }
+        while (len > 0 && ow[len - 1] == ' ')
+            len--;
+        if (len > 0 && len < sizeof(buf)) {
+            memcpy(buf, ow, len);
+            buf[len] = '\0';
+            cJSON_AddItemToArray(owners, cJSON_CreateString(buf));
+        }
+        ow = comma ? comma + 1 : NULL;
+    }
+    http_json_add_str(o, "description", res, i, DC_DESC);
+    if (schedule) {
+        cJSON *si = cJSON_AddObjectToObject(o, "schedule_interval");
+        cJSON_AddStringToObject(si, "__type", "CronExpression");
+        cJSON_AddStringToObject(si, "value", schedule);
+    } else {
+        cJSON_AddNullToObject(o, "schedule_interval");
+    }
+    cJSON_AddStringToObject(o, "timetable_description", schedule_description(schedule));
+    tags = cJSON_AddArrayToObject(o, "tags");
+    tag_names = cJSON_Parse(db_get_str(res, i, DC_TAGS) ? db_get_str(res, i, DC_TAGS) : "[]");
+    for (cJSON *t = tag_names ? tag_names->child : NULL; tags && t; t = t->next) {
+        cJSON *to = cJSON_CreateObject();
+        if (cJSON_IsString(t))
+            cJSON_AddStringToObject(to, "name", t->valuestring);
+        cJSON_AddItemToArray(tags, to);
+    }
+    cJSON_Delete(tag_names);
+    http_json_add_int(o, "max_active_tasks", res, i, DC_MAX_TASKS);
+    http_json_add_int(o, "max_active_runs", res, i, DC_MAX_RUNS);
+    cJSON_AddNumberToObject(o, "max_consecutive_failed_dag_runs", 0);
+    cJSON_AddFalseToObject(o, "has_task_concurrency_limits");
+    http_json_add_bool(o, "has_import_errors", res, i, DC_IMPORT_ERR);
+    http_json_add_ts(o, "next_dagrun", res, i, DC_NEXT);
+    http_json_add_ts(o, "next_dagrun_data_interval_start", res, i, DC_NEXT);
+    http_json_add_ts(o, "next_dagrun_data_interval_end", res, i, DC_NEXT_AFTER);
+    http_json_add_ts(o, "next_dagrun_create_after", res, i, DC_NEXT_AFTER);
+    return o;
+}
+
+static const httpq_sort_t dag_sorts[] = {
+    {"dag_id", "d.dag_id"},
+    {"dag_display_name", "d.dag_id"},
+    {"fileloc", "d.fileloc"},
+    {"is_paused", "d.is_paused"},
+    {"last_parsed_time", "d.last_parsed_time"},
+    {"next_dagrun", "d.next_dagrun"},
+};
+
+static int get_dags(req_t *r)
+{
+    sqlb_t b = {0};
+    char err[256], order[128];
+    const char *sort_sql;
+    bool desc, flag;
+    int64_t limit, offset;
+    int rc, status;
+
+    if (httpq_get_page(&r->q, PAGE_DEFAULT, PAGE_MAX, &limit, &offset, err, sizeof(err)) < 0 ||
+        httpq_order_by(httpq_get(&r->q, "order_by"), dag_sorts,
+                       sizeof(dag_sorts) / sizeof(dag_sorts[0]), "dag_id", &sort_sql, &desc, err,
+                       sizeof(err)) < 0)
+        return bad_request(r, err);
+    rc = httpq_get_bool(&r->q, "only_active", &flag, err, sizeof(err));
+    if (rc < 0)
+        return bad_request(r, err);
+    if (rc == 0 || flag)
+        sqlb_add(&b, " AND d.is_active");
+    rc = httpq_get_bool(&r->q, "paused", &flag, err, sizeof(err));
+    if (rc < 0)
+        return bad_request(r, err);
+    if (rc == 1)
+        sqlb_add(&b, " AND d.is_paused = $%d", sqlb_param(&b, flag ? "true" : "false"));
+    if (httpq_get(&r->q, "dag_id_pattern"))
+        sqlb_add(&b, " AND d.dag_id ILIKE '%%' || $%d || '%%'",
+                 sqlb_param(&b, httpq_get(&r->q, "dag_id_pattern")));
+    if (httpq_count(&r->q, "tags") > 0) {
+        size_t n = httpq_count(&r->q, "tags");
+        cJSON *arr = cJSON_CreateArray();
+        for (size_t i = 0; arr && i < n; i++)
+            cJSON_AddItemToArray(arr, cJSON_CreateString(httpq_get_nth(&r->q, "tags", i)));
+        sqlb_add(&b, " AND d.tags && ARRAY(SELECT jsonb_array_elements_text($%d::jsonb))",
+                 sqlb_param_own(&b, arr ? cJSON_PrintUnformatted(arr) : NULL));
+        cJSON_Delete(arr);
+    }
+    snprintf(order, sizeof(order), "%s %s NULLS LAST, d.dag_id", sort_sql, desc ? "DESC" : "ASC");
+    status = send_collection(r, "dags", DAG_COLS, "dag d", &b, order, limit, offset, dag_json);
+    sqlb_free(&b);
+    return status;
+}
+
+static int send_dag(req_t *r, const char *dag_id)
+{
+    const char *params[1] = {dag_id};
+    PGresult *res = db_query(r->db, "api_get_dag",
+                             "SELECT " DAG_COLS " FROM dag d WHERE d.dag_id = $1", 1, params);
+    int status;
+
+    if (!res)
+        return db_failed(r);
+    if (PQntuples(res) == 0)
+        status = not_found(r, "DAG not found", "DAG with dag_id: '%s' not found", dag_id);
+    else
+        status = send_json(r, 200, dag_json(res, 0));
+    PQclear(res);
+    return status;
+}
+
+static int get_dag(req_t *r)
+{
+    return send_dag(r, r->cap[0]);
+}
+
+static int patch_dag(req_t *r)
+{
+    const char *dag_id = r->cap[0];
+    const char *mask = httpq_get(&r->q, "update_mask");
+    char err[256];
+    int status = 0;
+    cJSON *body, *paused;
+    const char *params[2];
+    long n;
+
+    if (mask) {
+        /* Only is_paused can be edited, as in Airflow; the mask may be
+         * repeated or comma-separated but must name nothing else. */
+        for (size_t i = 0; i < httpq_count(&r->q, "update_mask"); i++) {
+            const char *m = httpq_get_nth(&r->q, "update_mask", i);
+            const char *p = m;
+            while (*p) {
+                const char *comma = strchr(p, ',');
+                size_t len = comma ? (size_t)(comma - p) : strlen(p);
+                while (len > 0 && *p == ' ') {
+                    p++;
+                    len--;
+                }
+                while (len > 0 && p[len - 1] == ' ')
+                    len--;
+                if (!(len == 9 && memcmp(p, "is_paused", 9) == 0))
+                    return bad_request(r, "Only `is_paused` field can be edited through the "
+                                          "REST API");
+                p = comma ? comma + 1 : p + strlen(p);
+            }
+        }
+    }
+    body = http_read_json_object(r->conn, &status, err, sizeof(err));
+    if (!body) {
+        http_send_problem(r->conn, status, NULL, "%s", err);
+        return status;
+    }
+    paused = cJSON_GetObjectItemCaseSensitive(body, "is_paused");
+    if (!cJSON_IsBool(paused)) {
+        cJSON_Delete(body);
+        return bad_request(r, "{'is_paused': ['Not a valid boolean.']}");
+    }
+    params[0] = dag_id;
+    params[1] = cJSON_IsTrue(paused) ? "true" : "false";
+    cJSON_Delete(body);
+    n = db_exec(r->db, "api_patch_dag", "UPDATE dag SET is_paused = $2 WHERE dag_id = $1", 2,
+                params);
+    if (n < 0)
+        return db_failed(r);
+    if (n == 0)
+        return not_found(r, "DAG not found", "Dag with id: '%s' not found", dag_id);
+    /* A hint only: the scheduler's periodic pass picks the change up anyway. */
+    if (db_simple(r->db, "NOTIFY updraft_scheduler") < 0)
+        log_warn("notify failed after unpausing dag_id=%s", dag_id);
+    log_info("dag %s dag_id=%s", params[1][0] == 't' ? "paused" : "unpaused", dag_id);
+    return send_dag(r, dag_id);
+}
+
+/* ---- DAG runs ------------------------------------------------------------ */
+
+#define RUN_COLS                                                                                  \
+    "dr.run_id, dr.dag_id, " TS("dr.logical_date") ", " TS("dr.start_date") ", "                  \
+    TS("dr.end_date") ", " TS("dr.data_interval_start") ", " TS("dr.data_interval_end") ", "      \
+    TS("dr.last_scheduling_decision") ", dr.run_type, dr.state, dr.external_trigger, "            \
+    "dr.conf::text, dr.note"
+
+enum { RC_RUN_ID, RC_DAG_ID, RC_LOGICAL, RC_START, RC_END, RC_DI_START, RC_DI_END, RC_LSD,
+       RC_TYPE, RC_STATE, RC_EXTERNAL, RC_CONF, RC_NOTE };
+
+static cJSON *run_json(const PGresult *res, int i)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    if (!o)
+        return NULL;
+    http_json_add_str(o, "dag_run_id", res, i, RC_RUN_ID);
+    http_json_add_str(o, "dag_id", res, i, RC_DAG_ID);
+    http_json_add_ts(o, "logical_date", res, i, RC_LOGICAL);
+    http_json_add_ts(o, "execution_date", res, i, RC_LOGICAL);
+    http_json_add_ts(o, "start_date", res, i, RC_START);
+    http_json_add_ts(o, "end_date", res, i, RC_END);
+    http_json_add_ts(o, "data_interval_start", res, i, RC_DI_START);
+    http_json_add_ts(o, "data_interval_end", res, i, RC_DI_END);
+    http_json_add_ts(o, "last_scheduling_decision", res, i, RC_LSD);
+    http_json_add_str(o, "run_type", res, i, RC_TYPE);
+    http_json_add_str(o, "state", res, i, RC_STATE);
+    http_json_add_bool(o, "external_trigger", res, i, RC_EXTERNAL);
+    http_json_add_raw(o, "conf", res, i, RC_CONF);
+    http_json_add_str(o, "note", res, i, RC_NOTE);
+    return o;
+}
+
+static const httpq_sort_t run_sorts[] = {
+    {"id", "dr.id"},
+    {"state", "dr.state"},
+    {"dag_id", "dr.dag_id"},
+    {"execution_date", "dr.logical_date"},
+    {"logical_date", "dr.logical_date"},
+    {"dag_run_id", "dr.run_id"},
+    {"start_date", "dr.start_date"},
+    {"end_date", "dr.end_date"},
+    {"external_trigger", "dr.external_trigger"},
+    {"conf", "dr.conf"},
+};
+
+static int get_dag_runs(req_t *r)
+{
+    sqlb_t b = {0};
+    char err[256], order[128];
+    const char *sort_sql;
+    bool desc;
+    int64_t limit, offset;
+    int status;
+
+    if (httpq_get_page(&r->q, PAGE_DEFAULT, PAGE_MAX, &limit, &offset, err, sizeof(err)) < 0 ||
+        httpq_order_by(httpq_get(&r->q, "order_by"), run_sorts,
+                       sizeof(run_sorts) / sizeof(run_sorts[0]), "id", &sort_sql, &desc, err,
+                       sizeof(err)) < 0)
+        return bad_request(r, err);
+    /* "~" lists the runs of every DAG, as in Airflow. */
+    if (strcmp(r->cap[0], "~") != 0)
+        sqlb_add(&b, " AND dr.dag_id = $%d", sqlb_param(&b, r->cap[0]));
+    if (filter_ts_range(r, &b, "execution_date", "dr.logical_date", err, sizeof(err)) < 0 ||
+        filter_ts_range(r, &b, "start_date", "dr.start_date", err, sizeof(err)) < 0 ||
+        filter_ts_range(r, &b, "end_date", "dr.end_date", err, sizeof(err)) < 0) {
+        sqlb_free(&b);
+        return bad_request(r, err);
+    }
+    filter_list(r, &b, "state", "dr.state");
+    snprintf(order, sizeof(order), "%s %s NULLS LAST, dr.id", sort_sql, desc ? "DESC" : "ASC");
+    status = send_collection(r, "dag_runs", RUN_COLS, "dag_run dr", &b, order, limit, offset,
+                             run_json);
+    sqlb_free(&b);
+    return status;
+}
+
+static int get_dag_run(req_t *r)
+{
+    const char *params[2] = {r->cap[0], r->cap[1]};
+    PGresult *res = db_query(r->db, "api_get_dag_run",
+                             "SELECT " RUN_COLS " FROM dag_run dr "
+                             "WHERE dr.dag_id = $1 AND dr.run_id = $2",
+                             2, params);
+    int status;
+
+    if (!res)
+        return db_failed(r);
+    if (PQntuples(res) == 0)
+        status = not_found(r, "DAGRun not found",
+                           "DAGRun with DAG ID: '%s' and DagRun ID: '%s' not found", r->cap[0],
+                           r->cap[1]);
+    else
+        status = send_json(r, 200, run_json(res, 0));
+    PQclear(res);
+    return status;
+}
+
+/* A nullable string member of a request body; -1 when it has another type. */
+static int body_str(const cJSON *body, const char *key, const char **out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, key);
+
+    *out = NULL;
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    if (!cJSON_IsString(v))
+        return -1;
+    *out = v->valuestring;
+    return 0;
+}
+
+static int body_ts(const cJSON *body, const char *key, ts_us_t *out, char *err, size_t errlen)
+{
+    const char *s;
+
+    *out = TS_NONE;
+    if (body_str(body, key, &s) < 0 || (s && ts_parse(s, out) < 0)) {
+        snprintf(err, errlen, "{'%s': ['Not a valid datetime.']}", key);
+        return -1;
+    }
+    return 0;
+}
+
+static int post_dag_run(req_t *r)
+{
+    static const char *const known[] = {"dag_run_id", "logical_date", "execution_date",
+                                        "conf", "note", "data_interval_start",
+                                        "data_interval_end", NULL};
+    const char *dag_id = r->cap[0];
+    char err[512], run_id[DAGRUN_ID_MAX + 1], *conf_text = NULL;
+    dagrun_spec_t spec = {0};
+    ts_us_t logical, exec_date;
+    const char *note = NULL;
+    const cJSON *conf;
+    int64_t id = 0;
+    int status = 0, rc;
+    cJSON *body = http_read_json_object(r->conn, &status, err, sizeof(err));
+    PGresult *res = NULL;
+
+    if (!body) {
+        http_send_problem(r->conn, status, NULL, "%s", err);
+        return status;
+    }
+    for (const cJSON *it = body->child; it; it = it->next) {
+        bool ok = false;
+        for (size_t i = 0; known[i]; i++)
+            ok = ok || strcmp(it->string, known[i]) == 0;
+        if (!ok) {
+            char k[80];
+            snprintf(k, sizeof(k), "%.64s", it->string);
+            snprintf(err, sizeof(err), "{'%s': ['Unknown field.']}", k);
+            status = bad_request(r, err);
+            goto out;
+        }
+    }
+    spec.dag_id = dag_id;
+    spec.type = DAGRUN_MANUAL;
+    if (body_str(body, "dag_run_id", &spec.run_id) < 0) {
+        status = bad_request(r, "{'dag_run_id': ['Not a valid string.']}");
+        goto out;
+    }
+    if (spec.run_id && !dagrun_run_id_valid(spec.run_id)) {
+        status = bad_request(r, "The provided run ID does not match the pattern "
+                                "^[A-Za-z0-9_.~:+-]+$ (at most 250 characters)");
+        goto out;
+    }
+    if (body_ts(body, "logical_date", &logical, err, sizeof(err)) < 0 ||
+        body_ts(body, "execution_date", &exec_date, err, sizeof(err)) < 0 ||
+        body_ts(body, "data_interval_start", &spec.interval_start, err, sizeof(err)) < 0 ||
+        body_ts(body, "data_interval_end", &spec.interval_end, err, sizeof(err)) < 0) {
+        status = bad_request(r, err);
+        goto out;
+    }
+    if (logical != TS_NONE && exec_date != TS_NONE && logical != exec_date) {
+        status = bad_request(r, "logical_date conflicts with execution_date");
+        goto out;
+    }
+    spec.logical_date = logical != TS_NONE ? logical : exec_date;
+    if ((spec.interval_start == TS_NONE) != (spec.interval_end == TS_NONE)) {
+        status = bad_request(r, "data_interval_start and data_interval_end must be given "
+                                "together");
+        goto out;
+    }
+    if (spec.interval_start != TS_NONE && spec.interval_start > spec.interval_end) {
+        status = bad_request(r, "data_interval_start must not be after data_interval_end");
+        goto out;
+    }
+    conf = cJSON_GetObjectItemCaseSensitive(body, "conf");
+    if (conf && !cJSON_IsNull(conf)) {
+        if (!cJSON_IsObject(conf)) {
+            status = bad_request(r, "{'conf': ['Not a valid mapping type.']}");
+            goto out;
+        }
+        conf_text = cJSON_PrintUnformatted(conf);
+        if (!conf_text) {
+            status = send_json(r, 500, NULL);
+            goto out;
+        }
+        spec.conf_json = conf_text;
+    }
+    if (body_str(body, "note", &note) < 0) {
+        status = bad_request(r, "{'note': ['Not a valid string.']}");
+        goto out;
+    }
+
+    rc = dagrun_create(r->db, &spec, &id, run_id, err, sizeof(err));
+    switch (rc) {
+    case 0:
+        break;
+    case DAGRUN_ERR_CONFLICT:
+        http_send_problem(r->conn, 409, "DAGRun already exists", "%s", err);
+        status = 409;
+        goto out;
+    case DAGRUN_ERR_NO_DAG:
+        http_send_problem(r->conn, 404, "DAG not found", "%s", err);
+        status = 404;
+        goto out;
+    case DAGRUN_ERR_INVALID:
+        status = bad_request(r, err);
+        goto out;
+    default:
+        status = db_failed(r);
+        goto out;
+    }
+    {
+        char idbuf[32];
+        const char *params[2] = {idbuf, note};
+        snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
+        if (note && db_exec(r->db, "api_set_run_note",
+                            "UPDATE dag_run SET note = $2 WHERE id = $1", 2, params) < 0) {
+            status = db_failed(r);
+            goto out;
+        }
+        res = db_query(r->db, "api_get_dag_run_by_id",
+                       "SELECT " RUN_COLS " FROM dag_run dr WHERE dr.id = $1", 1, params);
+    }
+    if (!res) {
+        status = db_failed(r);
+        goto out;
+    }
+    if (PQntuples(res) == 0) {
+        http_send_problem(r->conn, 500, NULL, "the new DAG run vanished");
+        status = 500;
+        goto out;
+    }
+    status = send_json(r, 200, run_json(res, 0));
+out:
+    PQclear(res);
+    cJSON_free(conf_text);
+    cJSON_Delete(body);
+    return status;
+}
+
+/* ---- task instances ------------------------------------------------------ */
+
+#define TI_COLS                                                                                   \
+    "ti.task_id, ti.dag_id, ti.run_id, " TS("dr.logical_date") ", " TS("ti.start_date") ", "      \
+    TS("ti.end_date") ", ti.duration, ti.state, ti.try_number, ti.map_index, ti.max_tries, "      \
+    "ti.hostname, ti.pool, ti.pool_slots, ti.queue, ti.priority_weight, ti.operator, "            \
+    TS("ti.queued_at") ", ti.pid"
+#define TI_FROM "task_instance ti JOIN dag_run dr ON dr.id = ti.dag_run_id"
+
+enum { TC_TASK, TC_DAG, TC_RUN, TC_EXEC, TC_START, TC_END, TC_DURATION, TC_STATE, TC_TRY,
+       TC_MAP, TC_MAX_TRIES, TC_HOST, TC_POOL, TC_SLOTS, TC_QUEUE, TC_PRIO, TC_OP, TC_QUEUED,
+       TC_PID };
+
+static cJSON *ti_json(const PGresult *res, int i)
+{
+    cJSON *o = cJSON_CreateObject();
+    const char *state = db_get_str(res, i, TC_STATE);
+
+    if (!o)
+        return NULL;
+    http_json_add_str(o, "task_id", res, i, TC_TASK);
+    http_json_add_str(o, "task_display_name", res, i, TC_TASK);
+    http_json_add_str(o, "dag_id", res, i, TC_DAG);
+    http_json_add_str(o, "dag_run_id", res, i, TC_RUN);
+    http_json_add_ts(o, "execution_date", res, i, TC_EXEC);
+    http_json_add_ts(o, "start_date", res, i, TC_START);
+    http_json_add_ts(o, "end_date", res, i, TC_END);
+    if (PQgetisnull(res, i, TC_DURATION))
+        cJSON_AddNullToObject(o, "duration");
+    else
+        cJSON_AddNumberToObject(o, "duration", strtod(PQgetvalue(res, i, TC_DURATION), NULL));
+    if (!state || strcmp(state, "none") == 0)
+        cJSON_AddNullToObject(o, "state");
+    else
+        cJSON_AddStringToObject(o, "state", state);
+    http_json_add_int(o, "try_number", res, i, TC_TRY);
+    http_json_add_int(o, "map_index", res, i, TC_MAP);
+    cJSON_AddNullToObject(o, "rendered_map_index");
+    http_json_add_int(o, "max_tries", res, i, TC_MAX_TRIES);
+    http_json_add_str(o, "hostname", res, i, TC_HOST);
+    cJSON_AddStringToObject(o, "unixname", "");
+    http_json_add_str(o, "pool", res, i, TC_POOL);
+    http_json_add_int(o, "pool_slots", res, i, TC_SLOTS);
+    http_json_add_str(o, "queue", res, i, TC_QUEUE);
+    http_json_add_int(o, "priority_weight", res, i, TC_PRIO);
+    http_json_add_str(o, "operator", res, i, TC_OP);
+    http_json_add_ts(o, "queued_when", res, i, TC_QUEUED);
+    http_json_add_int(o, "pid", res, i, TC_PID);
+    cJSON_AddNullToObject(o, "executor");
+    cJSON_AddStringToObject(o, "executor_config", "{}");
+    cJSON_AddNullToObject(o, "note");
+    cJSON_AddNullToObject(o, "sla_miss");
+    cJSON_AddObjectToObject(o, "rendered_fields");
+    cJSON_AddNullToObject(o, "trigger");
+    cJSON_AddNullToObject(o, "triggerer_job");
+    return o;
+}
+
+/* duration_gte / duration_lte: seconds, as numbers. */
+static int filter_duration(req_t *r, sqlb_t *b, char *err, size_t errlen)
+{
+    static const char *const keys[2] = {"duration_gte", "duration_lte"};
+    static const char *const ops[2] = {">=", "<="};
+
+    for (int i = 0; i < 2; i++) {
+        const char *v = httpq_get(&r->q, keys[i]);
+        char *end;
+        double d;
+        if (!v)
+            continue;
+        errno = 0;
+        d = strtod(v, &end);
+        if (!*v || *end || errno || !isfinite(d) || strlen(v) > 32) {
+            snprintf(err, errlen, "'%.32s' is not of type 'number' - '%s'", v, keys[i]);
+            return -1;
+        }
+        sqlb_add(b, " AND ti.duration %s $%d::float8", ops[i], sqlb_param(b, v));
+    }
+    return 0;
+}
+
+static int get_task_instances(req_t *r)
+{
+    sqlb_t b = {0};
+    char err[256];
+    int64_t limit, offset;
+    int status;
+
+    if (httpq_get_page(&r->q, PAGE_DEFAULT, PAGE_MAX, &limit, &offset, err, sizeof(err)) < 0)
+        return bad_request(r, err);
+    if (strcmp(r->cap[0], "~") != 0)
+        sqlb_add(&b, " AND ti.dag_id = $%d", sqlb_param(&b, r->cap[0]));
+    if (strcmp(r->cap[1], "~") != 0)
+        sqlb_add(&b, " AND ti.run_id = $%d", sqlb_param(&b, r->cap[1]));
+    if (filter_ts_range(r, &b, "execution_date", "dr.logical_date", err, sizeof(err)) < 0 ||
+        filter_ts_range(r, &b, "start_date", "ti.start_date", err, sizeof(err)) < 0 ||
+        filter_ts_range(r, &b, "end_date", "ti.end_date", err, sizeof(err)) < 0 ||
+        filter_ts_range(r, &b, "updated_at", "ti.updated_at", err, sizeof(err)) < 0 ||
+        filter_duration(r, &b, err, sizeof(err)) < 0) {
+        sqlb_free(&b);
+        return bad_request(r, err);
+    }
+    filter_list(r, &b, "state", "ti.state");
+    filter_list(r, &b, "pool", "ti.pool");
+    filter_list(r, &b, "queue", "ti.queue");
+    /* Every task instance runs on the default executor (null). */
+    if (httpq_count(&r->q, "executor") > 0)
+        sqlb_add(&b, " AND false");
+    status = send_collection(r, "task_instances", TI_COLS, TI_FROM, &b, "ti.id", limit, offset,
+                             ti_json);
+    sqlb_free(&b);
+    return status;
+}
+
+static int get_task_instance(req_t *r)
+{
+    const char *params[3] = {r->cap[0], r->cap[1], r->cap[2]};
+    PGresult *res = db_query(r->db, "api_get_ti",
+                             "SELECT " TI_COLS " FROM " TI_FROM " WHERE ti.dag_id = $1 AND "
+                             "ti.run_id = $2 AND ti.task_id = $3 AND ti.map_index = -1",
+                             3, params);
+    int status;
+
+    if (!res)
+        return db_failed(r);
+    if (PQntuples(res) == 0)
+        status = not_found(r, "Task instance not found",
+                           "Task instance not found for DAG run '%s' of DAG '%s'", r->cap[1],
+                           r->cap[0]);
+    else
+        status = send_json(r, 200, ti_json(res, 0));
+    PQclear(res);
+    return status;
+}
+
+/* ---- logs ---------------------------------------------------------------- */
+
+/*
+ * The continuation token is "u" followed by the id of the last log row the
+ * client has, in 16 hex digits: opaque to clients, and checked strictly.
+ */
+static int token_parse(const char *tok, int64_t *last_id)
+{
+    uint64_t v = 0;
+
+    if (strlen(tok) != 17 || tok[0] != 'u')
+        return -1;
+    for (int i = 1; i < 17; i++) {
+        char c = tok[i];
+        int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+        if (d < 0)
+            return -1;
+        v = v * 16 + (uint64_t)d;
+    }
+    if (v > (uint64_t)INT64_MAX)
+        return -1;
+    *last_id = (int64_t)v;
+    return 0;
+}
+
+static void token_format(int64_t last_id, char *buf, size_t len)
+{
+    snprintf(buf, len, "u%016" PRIx64, (uint64_t)last_id);
+}
+
+static int get_log(req_t *r)
+{
+    const char *tok = httpq_get(&r->q, "token");
+    char err[256], tokbuf[32], idbuf[32], trybuf[16], lastbuf[32], mapbuf[16];
+    int64_t try_number, map_index, last_id = 0;
+    bool full = false;
+    size_t cap, len = 0, alloc = 0;
+    char *content = NULL, *end;
+    PGresult *res;
+    int status;
+
+    errno = 0;
+    try_number = strtoll(r->cap[3], &end, 10);
+    if (!*r->cap[3] || *end || errno || try_number < 0 || try_number > INT_MAX)
+        return bad_request(r, "task_try_number must be a non-negative integer");
+    if (httpq_get_i64(&r->q, "map_index", -1, -1, INT_MAX, &map_index, err, sizeof(err)) < 0 ||
+        httpq_get_bool(&r->q, "full_content", &full, err, sizeof(err)) < 0)
+        return bad_request(r, err);
+    if (tok && token_parse(tok, &last_id) < 0)
+        return bad_request(r, "Bad Signature. Please use only the tokens provided by the API.");
+    snprintf(mapbuf, sizeof(mapbuf), "%" PRId64, map_index);
+    {
+        const char *params[4] = {r->cap[0], r->cap[1], r->cap[2], mapbuf};
+        res = db_query(r->db, "api_log_ti",
+                       "SELECT id FROM task_instance WHERE dag_id = $1 AND run_id = $2 AND "
+                       "task_id = $3 AND map_index = $4::int",
+                       4, params);
+    }
+    if (!res)
+        return db_failed(r);
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return not_found(r, "TaskInstance not found",
+                         "Task instance did not exist in the DB (run '%s', task '%s')", r->cap[1],
+                         r->cap[2]);
+    }
+    snprintf(idbuf, sizeof(idbuf), "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    snprintf(trybuf, sizeof(trybuf), "%" PRId64, try_number);
+
+    cap = full ? LOG_FULL_MAX : LOG_PAGE_BYTES;
+    for (;;) {
+        const char *params[3] = {idbuf, trybuf, lastbuf};
+        int n;
+        bool stop = false;
+
+        snprintf(lastbuf, sizeof(lastbuf), "%" PRId64, last_id);
+        res = db_query(r->db, "api_log_rows",
+                       "SELECT id, data FROM task_log WHERE ti_id = $1 AND try_number = $2 "
+                       "AND id > $3 ORDER BY id LIMIT " LOG_BATCH_ROWS,
+                       3, params);
+        if (!res) {
+            free(content);
+            return db_failed(r);
+        }
+        n = PQntuples(res);
+        for (int i = 0; i < n; i++) {
+            size_t dl = (size_t)PQgetlength(res, i, 1);
+            if (len > 0 && len + dl > cap) {
+                stop = true; /* the rest is for the next request, by token */
+                break;
+            }
+            if (len + dl + 1 > alloc) {
+                size_t na = alloc ? alloc : 4096;
+                char *nc;
+                while (na < len + dl + 1)
+                    na *= 2;
+                nc = realloc(content, na);
+                if (!nc) {
+                    PQclear(res);
+                    free(content);
+                    return send_json(r, 500, NULL);
+                }
+                content = nc;
+                alloc = na;
+            }
+            memcpy(content + len, PQgetvalue(res, i, 1), dl);
+            len += dl;
+            last_id = db_get_i64(res, i, 0);
+        }
+        PQclear(res);
+        if (stop || n < atoi(LOG_BATCH_ROWS))
+            break;
+    }
+    if (!content) {
+        content = strdup("");
+        if (!content)
+            return send_json(r, 500, NULL);
+    }
+    content[len] = '\0';
+    token_format(last_id, tokbuf, sizeof(tokbuf));
+    if (http_prefers_text(r->conn)) {
+        http_send(r->conn, 200, "text/plain; charset=utf-8", content, len);
+        status = 200;
+    } else {
+        cJSON *o = cJSON_CreateObject();
+        if (o) {
+            cJSON_AddStringToObject(o, "continuation_token", tokbuf);
+            cJSON_AddStringToObject(o, "content", content);
+        }
+        status = send_json(r, 200, o);
+    }
+    free(content);
+    return status;
+}
+
+/* ---- import errors ------------------------------------------------------- */
+
+#define IE_COLS "ie.id, " TS("ie.\"timestamp\"") ", ie.filename, ie.stack_trace"
+
+static cJSON *import_error_json(const PGresult *res, int i)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    if (!o)
+        return NULL;
+    http_json_add_int(o, "import_error_id", res, i, 0);
+    http_json_add_ts(o, "timestamp", res, i, 1);
+    http_json_add_str(o, "filename", res, i, 2);
+    http_json_add_str(o, "stack_trace", res, i, 3);
+    return o;
+}
+
+static const httpq_sort_t ie_sorts[] = {
+    {"import_error_id", "ie.id"},
+    {"timestamp", "ie.\"timestamp\""},
+    {"filename", "ie.filename"},
+};
+
+static int get_import_errors(req_t *r)
+{
+    sqlb_t b = {0};
+    char err[256], order[128];
+    const char *sort_sql;
+    bool desc;
+    int64_t limit, offset;
+
+    if (httpq_get_page(&r->q, PAGE_DEFAULT, PAGE_MAX, &limit, &offset, err, sizeof(err)) < 0 ||
+        httpq_order_by(httpq_get(&r->q, "order_by"), ie_sorts,
+                       sizeof(ie_sorts) / sizeof(ie_sorts[0]), "import_error_id", &sort_sql,
+                       &desc, err, sizeof(err)) < 0)
+        return bad_request(r, err);
+    snprintf(order, sizeof(order), "%s %s, ie.id", sort_sql, desc ? "DESC" : "ASC");
+    return send_collection(r, "import_errors", IE_COLS, "import_error ie", &b, order, limit,
+                           offset, import_error_json);
+}
+
+static int get_import_error(req_t *r)
+{
+    const char *params[1] = {r->cap[0]};
+    PGresult *res;
+    char *end;
+    long long id;
+    int status;
+
+    errno = 0;
+    id = strtoll(r->cap[0], &end, 10);
+    if (!*r->cap[0] || *end || errno || id < 0)
+        return bad_request(r, "import_error_id must be an integer");
+    res = db_query(r->db, "api_get_import_error",
+                   "SELECT " IE_COLS " FROM import_error ie WHERE ie.id = $1", 1, params);
+    if (!res)
+        return db_failed(r);
+    if (PQntuples(res) == 0)
+        status = not_found(r, "Import error not found",
+                           "The ImportError with import_error_id: `%s` was not found",
+                           r->cap[0]);
+    else
+        status = send_json(r, 200, import_error_json(res, 0));
+    PQclear(res);
+    return status;
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+static const char *const p_none[] = {NULL};
+static const char *const p_dags[] = {"limit", "offset", "order_by", "tags", "only_active",
+                                     "paused", "dag_id_pattern", NULL};
+static const char *const p_patch_dag[] = {"update_mask", NULL};
+static const char *const p_runs[] = {"limit", "offset", "order_by", "execution_date_gte",
+                                     "execution_date_lte", "start_date_gte", "start_date_lte",
+                                     "end_date_gte", "end_date_lte", "state", NULL};
+static const char *const p_tis[] = {"limit", "offset", "execution_date_gte",
+                                    "execution_date_lte", "start_date_gte", "start_date_lte",
+                                    "end_date_gte", "end_date_lte", "updated_at_gte",
+                                    "updated_at_lte", "duration_gte", "duration_lte", "state",
+                                    "pool", "queue", "executor", NULL};
+static const char *const p_log[] = {"full_content", "map_index", "token", NULL};
+static const char *const p_page[] = {"limit", "offset", "order_by", NULL};
+
+#define V1 "/api/v1"
+#define RUN V1 "/dags/{}/dagRuns/{}"
+
+static const route_t routes[] = {
+    {"GET", "/health", get_health, p_none, ROUTE_PUBLIC | ROUTE_DB_OPTIONAL},
+    {"GET", V1 "/health", get_health, p_none, ROUTE_PUBLIC | ROUTE_DB_OPTIONAL},
+    {"GET", V1 "/dags", get_dags, p_dags, 0},
+    {"GET", V1 "/dags/{}", get_dag, p_none, 0},
+    {"PATCH", V1 "/dags/{}", patch_dag, p_patch_dag, 0},
+    {"GET", V1 "/dags/{}/dagRuns", get_dag_runs, p_runs, 0},
+    {"POST", V1 "/dags/{}/dagRuns", post_dag_run, p_none, 0},
+    {"GET", RUN, get_dag_run, p_none, 0},
+    {"GET", RUN "/taskInstances", get_task_instances, p_tis, 0},
+    {"GET", RUN "/taskInstances/{}", get_task_instance, p_none, 0},
+    {"GET", RUN "/taskInstances/{}/logs/{}", get_log, p_log, 0},
+    {"GET", V1 "/importErrors", get_import_errors, p_page, 0},
+    {"GET", V1 "/importErrors/{}", get_import_error, p_none, 0},
+};
+
+/* Runs a matched route: query parsing, database, handler. */
+static int run_route(const api_t *api, struct mg_connection *conn, const route_t *rt,
+                     const httpq_path_t *path)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    req_t r = {.conn = conn, .api = api};
+    char err[256];
+    int status;
+
+    httpq_path_match(path, rt->pattern, r.cap, 4, &r.ncap);
+    if (httpq_parse(&r.q, ri->query_string, err, sizeof(err)) < 0 ||
+        httpq_check_allowed(&r.q, rt->params, err, sizeof(err)) < 0) {
+        http_send_problem(conn, 400, NULL, "%s", err);
+        status = 400;
+        goto out;
+    }
+    r.db = dbpool_acquire(api->pool, api->db_wait_ms, err, sizeof(err));
+    if (!r.db && !(rt->flags & ROUTE_DB_OPTIONAL)) {
+        log_warn("no database connection for request error=\"%s\"", err);
+        http_send_problem(conn, 503, NULL, "the metadata database is unavailable");
+        status = 503;
+        goto out;
+    }
+    status = rt->fn(&r);
+out:
+    dbpool_release(api->pool, r.db);
+    httpq_free(&r.q);
+    return status;
+}
+
+int api_handle_request(struct mg_connection *conn, void *cbdata)
+{
+    const api_t *api = cbdata;
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    const char *uri = ri->local_uri_raw ? ri->local_uri_raw : ri->local_uri;
+    httpq_path_t path;
+    const route_t *match = NULL;
+    bool path_known = false;
+    char err[256];
+    int64_t t0 = ts_mono_us();
+    int status;
+
+    if (!uri || httpq_path_split(uri, true, &path, err, sizeof(err)) < 0) {
+        http_send_problem(conn, 400, NULL, "%s", uri ? err : "missing request path");
+        return 400;
+    }
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (!httpq_path_match(&path, routes[i].pattern, NULL, 0, NULL))
+            continue;
+        path_known = true;
+        if (strcmp(routes[i].method, ri->request_method) == 0) {
+            match = &routes[i];
+            break;
+        }
+    }
+    if (match) {
+        status = run_route(api, conn, match, &path);
+    } else if (path_known) {
+        http_send_problem(conn, 405, NULL, "The method is not allowed for the requested URL.");
+        status = 405;
+    } else {
+        http_send_problem(conn, 404, NULL,
+                          "The requested URL was not found on the server. If you entered the "
+                          "URL manually please check your spelling and try again.");
+        status = 404;
+    }
+    httpq_path_free(&path);
+    if (status >= 500)
+        log_warn("request failed method=%s status=%d", ri->request_method, status);
+    log_debug("request method=%s status=%d us=%lld", ri->request_method, status,
+              (long long)(ts_mono_us() - t0));
+    return status;
+}

@@ -1,0 +1,29 @@
+/*
+ * api.h - the webserver's routes: /health and the REST API v1, which
+ * follows Airflow 2's stable API (docs/api.md lists what is implemented).
+ *
+ * One table maps (method, path pattern) to a handler; the dispatcher parses
+ * the path and query string, checks the query parameters against the
+ * route's list, lends the handler a database connection, and turns every
+ * failure into an RFC 7807 problem body. Authentication will wrap the
+ * handler call in the same place.
+ */
+#ifndef UPDRAFT_WEBSERVER_API_H
+#define UPDRAFT_WEBSERVER_API_H
+
+#include <civetweb.h>
+
+#include "common/config.h"
+#include "webserver/dbpool.h"
+
+typedef struct api {
+    const config_t *cfg; /* borrowed, outlives the server */
+    dbpool_t *pool;      /* borrowed */
+    int db_wait_ms;      /* how long a request waits for a lost database */
+} api_t;
+
+/* civetweb request handler for every path; cbdata is an api_t. Returns the
+ * HTTP status sent. */
+int api_handle_request(struct mg_connection *conn, void *cbdata);
+
+#endif

@@ -1,0 +1,356 @@
+/*
+ * http.c - response and request helpers for the webserver (see http.h).
+ *
+ * Every response goes out with an explicit Content-Length so connections
+ * can be kept alive, and with Cache-Control: no-store since API answers
+ * describe live state.
+ */
+#include "webserver/http.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+#include "common/timeutil.h"
+
+#define PROBLEM_BASE "https://airflow.apache.org/docs/apache-airflow/stable/stable-rest-api-ref.html#section/Errors/"
+
+int http_send(struct mg_connection *conn, int status, const char *content_type, const char *body,
+              size_t len)
+{
+    char clen[32];
+
+    snprintf(clen, sizeof(clen), "%zu", len);
+    if (mg_response_header_start(conn, status) < 0)
+        return -1;
+    mg_response_header_add(conn, "Content-Type", content_type, -1);
+    mg_response_header_add(conn, "Content-Length", clen, -1);
+    mg_response_header_add(conn, "Cache-Control", "no-store", -1);
+    if (mg_response_header_send(conn) < 0)
+        return -1;
+    if (len > 0 && mg_write(conn, body, len) < 0)
+        return -1;
+    return 0;
+}
+
+int http_send_json(struct mg_connection *conn, int status, const cJSON *json)
+{
+    char *text = cJSON_PrintUnformatted(json);
+    int rc;
+
+    if (!text)
+        return http_send_problem(conn, 500, NULL, "out of memory");
+    rc = http_send(conn, status, "application/json", text, strlen(text));
+    cJSON_free(text);
+    return rc;
+}
+
+static const char *status_title(int status)
+{
+    switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Request Entity Too Large";
+    case 415: return "Unsupported Media Type";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Error";
+    }
+}
+
+/* The anchor in Airflow's API reference that documents the problem type. */
+static const char *status_type(int status)
+{
+    switch (status) {
+    case 400: return "BadRequest";
+    case 401: return "Unauthenticated";
+    case 403: return "PermissionDenied";
+    case 404: return "NotFound";
+    case 405: return "MethodNotAllowed";
+    case 406: return "NotAcceptable";
+    case 409: return "AlreadyExists";
+    default: return "Unknown";
+    }
+}
+
+int http_send_problem(struct mg_connection *conn, int status, const char *title,
+                      const char *detail_fmt, ...)
+{
+    char detail[1024], type[256];
+    va_list ap;
+    cJSON *o;
+    char *text;
+    int rc;
+
+    va_start(ap, detail_fmt);
+    vsnprintf(detail, sizeof(detail), detail_fmt, ap);
+    va_end(ap);
+    snprintf(type, sizeof(type), PROBLEM_BASE "%s", status_type(status));
+
+    o = cJSON_CreateObject();
+    if (o) {
+        cJSON_AddStringToObject(o, "detail", detail);
+        cJSON_AddNumberToObject(o, "status", status);
+        cJSON_AddStringToObject(o, "title", title ? title : status_title(status));
+        cJSON_AddStringToObject(o, "type", type);
+    }
+    text = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (!text) {
+        static const char oom[] = "{\"status\":500,\"title\":\"Internal Server Error\","
+                                  "\"type\":\"about:blank\",\"detail\":\"out of memory\"}";
+        return http_send(conn, 500, "application/problem+json", oom, sizeof(oom) - 1);
+    }
+    rc = http_send(conn, status, "application/problem+json", text, strlen(text));
+    cJSON_free(text);
+    return rc;
+}
+
+int http_read_body(struct mg_connection *conn, size_t max, char **out, size_t *len, char *err,
+                   size_t errlen)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    long long clen = ri->content_length;
+    size_t cap, n = 0;
+    char *buf;
+
+    *out = NULL;
+    *len = 0;
+    if (clen > (long long)max) {
+        snprintf(err, errlen, "request body larger than %zu bytes", max);
+        return 413;
+    }
+    cap = clen >= 0 ? (size_t)clen : max + 1;
+    if (clen < 0 && cap > 65536)
+        cap = 65536; /* unknown length: grow as data arrives */
+    buf = malloc(cap + 1);
+    if (!buf) {
+        snprintf(err, errlen, "out of memory");
+        return 500;
+    }
+    for (;;) {
+        int got;
+        if (n == cap) {
+            char *nb;
+            if (clen >= 0)
+                break;
+            if (cap > max) {
+                free(buf);
+                snprintf(err, errlen, "request body larger than %zu bytes", max);
+                return 413;
+            }
+            cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            nb = realloc(buf, cap + 1);
+            if (!nb) {
+                free(buf);
+                snprintf(err, errlen, "out of memory");
+                return 500;
+            }
+            buf = nb;
+        }
+        got = mg_read(conn, buf + n, cap - n);
+        if (got < 0) {
+            free(buf);
+            snprintf(err, errlen, "error reading request body");
+            return 400;
+        }
+        if (got == 0)
+            break;
+        n += (size_t)got;
+    }
+    if (n > max) {
+        free(buf);
+        snprintf(err, errlen, "request body larger than %zu bytes", max);
+        return 413;
+    }
+    if (clen >= 0 && n != (size_t)clen) {
+        free(buf);
+        snprintf(err, errlen, "request body shorter than its Content-Length");
+        return 400;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+cJSON *http_read_json_object(struct mg_connection *conn, int *status, char *err, size_t errlen)
+{
+    const char *ctype = mg_get_header(conn, "Content-Type");
+    char *body = NULL;
+    size_t len = 0;
+    cJSON *json = NULL;
+    int rc;
+
+    if (ctype && strncasecmp(ctype, "application/json", 16) != 0 &&
+        strncasecmp(ctype, "application/merge-patch+json", 28) != 0) {
+        *status = 415;
+        snprintf(err, errlen, "Content-Type must be application/json");
+        return NULL;
+    }
+    rc = http_read_body(conn, HTTP_MAX_BODY, &body, &len, err, errlen);
+    if (rc != 0) {
+        *status = rc;
+        return NULL;
+    }
+    if (len == 0) {
+        *status = 400;
+        snprintf(err, errlen, "Request body must not be empty");
+        goto out;
+    }
+    if (memchr(body, '\0', len)) {
+        *status = 400;
+        snprintf(err, errlen, "Request body is not valid JSON");
+        goto out;
+    }
+    json = cJSON_ParseWithLengthOpts(body, len + 1, NULL, 1);
+    if (!json) {
+        *status = 400;
+        snprintf(err, errlen, "Request body is not valid JSON");
+        goto out;
+    }
+    if (!cJSON_IsObject(json)) {
+        cJSON_Delete(json);
+        json = NULL;
+        *status = 400;
+        snprintf(err, errlen, "Request body must be a JSON object");
+    }
+out:
+    free(body);
+    return json;
+}
+
+/* The q value of one Accept entry ("text/plain;q=0.5" -> 0.5). */
+static double accept_q(const char *params, size_t len)
+{
+    const char *p = params, *end = params + len;
+    while (p < end) {
+        const char *semi = memchr(p, ';', (size_t)(end - p));
+        const char *e = semi ? semi : end;
+        while (p < e && (*p == ' ' || *p == '\t'))
+            p++;
+        if (e - p > 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
+            char num[16];
+            size_t nl = (size_t)(e - p - 2);
+            char *stop;
+            double q;
+            if (nl >= sizeof(num))
+                return 0;
+            memcpy(num, p + 2, nl);
+            num[nl] = '\0';
+            q = strtod(num, &stop);
+            return (stop == num || q < 0) ? 0 : q > 1 ? 1 : q;
+        }
+        p = semi ? semi + 1 : end;
+    }
+    return 1;
+}
+
+bool http_prefers_text(const struct mg_connection *conn)
+{
+    const char *accept = mg_get_header(conn, "Accept");
+    double q_text = 0, q_json = 0, q_any = 0;
+    const char *p;
+
+    if (!accept)
+        return false;
+    p = accept;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        const char *e = comma ? comma : p + strlen(p);
+        const char *semi;
+        size_t tl;
+        double q;
+
+        while (p < e && (*p == ' ' || *p == '\t'))
+            p++;
+        semi = memchr(p, ';', (size_t)(e - p));
+        tl = (size_t)((semi ? semi : e) - p);
+        while (tl > 0 && (p[tl - 1] == ' ' || p[tl - 1] == '\t'))
+            tl--;
+        q = semi ? accept_q(semi + 1, (size_t)(e - semi - 1)) : 1;
+        if ((tl == 10 && strncasecmp(p, "text/plain", 10) == 0) ||
+            (tl == 6 && strncasecmp(p, "text/*", 6) == 0))
+            q_text = q > q_text ? q : q_text;
+        else if (tl == 16 && strncasecmp(p, "application/json", 16) == 0)
+            q_json = q > q_json ? q : q_json;
+        else if ((tl == 3 && strncmp(p, "*/*", 3) == 0) ||
+                 (tl == 13 && strncasecmp(p, "application/*", 13) == 0))
+            q_any = q > q_any ? q : q_any;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    /* As Airflow, text/plain wins a tie with application/json; unlike
+     * Airflow, a bare wildcard keeps the JSON default. */
+    return q_text > 0 && q_text >= q_json && q_text >= q_any;
+}
+
+void http_json_add_ts(cJSON *obj, const char *name, const PGresult *r, int row, int col)
+{
+    char buf[TS_ISO_LEN];
+    const char *v;
+    char *end;
+    long long us;
+
+    if (PQgetisnull(r, row, col)) {
+        cJSON_AddNullToObject(obj, name);
+        return;
+    }
+    v = PQgetvalue(r, row, col);
+    errno = 0;
+    us = strtoll(v, &end, 10);
+    if (errno || *end || end == v) {
+        cJSON_AddNullToObject(obj, name);
+        return;
+    }
+    cJSON_AddStringToObject(obj, name, ts_format_iso((ts_us_t)us, buf));
+}
+
+void http_json_add_str(cJSON *obj, const char *name, const PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col))
+        cJSON_AddNullToObject(obj, name);
+    else
+        cJSON_AddStringToObject(obj, name, PQgetvalue(r, row, col));
+}
+
+void http_json_add_int(cJSON *obj, const char *name, const PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col))
+        cJSON_AddNullToObject(obj, name);
+    else
+        cJSON_AddNumberToObject(obj, name, (double)strtoll(PQgetvalue(r, row, col), NULL, 10));
+}
+
+void http_json_add_bool(cJSON *obj, const char *name, const PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col))
+        cJSON_AddNullToObject(obj, name);
+    else
+        cJSON_AddBoolToObject(obj, name, PQgetvalue(r, row, col)[0] == 't');
+}
+
+void http_json_add_raw(cJSON *obj, const char *name, const PGresult *r, int row, int col)
+{
+    cJSON *v = NULL;
+
+    if (!PQgetisnull(r, row, col)) {
+        const char *text = PQgetvalue(r, row, col);
+        v = cJSON_ParseWithLengthOpts(text, (size_t)PQgetlength(r, row, col) + 1, NULL, 1);
+    }
+    if (v)
+        cJSON_AddItemToObject(obj, name, v);
+    else
+        cJSON_AddNullToObject(obj, name);
+}

@@ -1,0 +1,69 @@
+/*
+ * http.h - response and request helpers shared by the webserver's handlers:
+ * JSON and problem bodies, request bodies, content negotiation, and the
+ * JSON shapes every resource shares (timestamps, nullable strings).
+ *
+ * Errors follow Airflow's API: an RFC 7807 problem body
+ * {"type", "title", "status", "detail"} with Content-Type
+ * application/problem+json.
+ */
+#ifndef UPDRAFT_WEBSERVER_HTTP_H
+#define UPDRAFT_WEBSERVER_HTTP_H
+
+#include <civetweb.h>
+#include <cjson/cJSON.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define HTTP_MAX_BODY (1 << 20) /* request bodies above 1 MiB are refused (413) */
+
+/* Sends status with the given body and Content-Type. 0, or -1 on I/O error. */
+int http_send(struct mg_connection *conn, int status, const char *content_type, const char *body,
+              size_t len);
+/* Serializes json (not consumed) and sends it as application/json. */
+int http_send_json(struct mg_connection *conn, int status, const cJSON *json);
+/*
+ * Sends a problem body. title NULL: the standard title of the status
+ * ("Not Found"). detail is printf-style.
+ */
+int http_send_problem(struct mg_connection *conn, int status, const char *title,
+                      const char *detail_fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * Reads the request body, refusing more than max bytes. Returns 0 with a
+ * malloc'd NUL-terminated copy in *out (caller frees; "" for no body) and
+ * its length in *len; or an HTTP status (400, 411, 413) with err filled.
+ */
+int http_read_body(struct mg_connection *conn, size_t max, char **out, size_t *len, char *err,
+                   size_t errlen);
+/*
+ * Reads and parses a JSON body, which must be an object. Returns the tree
+ * (caller cJSON_Delete()s) or NULL with *status (400, 413, 415) and err set.
+ */
+cJSON *http_read_json_object(struct mg_connection *conn, int *status, char *err, size_t errlen);
+
+/*
+ * True when the Accept header prefers text/plain over application/json
+ * (a missing header or a bare * / * keeps JSON).
+ */
+bool http_prefers_text(const struct mg_connection *conn);
+
+/*
+ * Adds name: ISO 8601 timestamp from a result field holding epoch
+ * microseconds (as selected by HTTP_SQL_TS), or null.
+ */
+void http_json_add_ts(cJSON *obj, const char *name, const PGresult *r, int row, int col);
+/* Adds name: the field's text, or null when SQL NULL. */
+void http_json_add_str(cJSON *obj, const char *name, const PGresult *r, int row, int col);
+/* Adds name: the field as an integer (as a JSON number), or null. */
+void http_json_add_int(cJSON *obj, const char *name, const PGresult *r, int row, int col);
+/* Adds name: the field ('t'/'f') as a boolean, or null. */
+void http_json_add_bool(cJSON *obj, const char *name, const PGresult *r, int row, int col);
+/* Adds name: the field (JSON text) parsed, or null when NULL or unparsable. */
+void http_json_add_raw(cJSON *obj, const char *name, const PGresult *r, int row, int col);
+
+/* SQL for a timestamptz column as epoch microseconds (int8), NULL stays NULL. */
+#define HTTP_SQL_TS(col) "(extract(epoch from " col ") * 1000000)::int8"
+
+#endif

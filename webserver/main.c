@@ -1,0 +1,75 @@
+/*
+ * updraft-webserver - the REST API (and later the UI) over Postgres.
+ *
+ *   updraft-webserver [--config PATH] [--print-config] [--listen HOST:PORT]
+ *
+ * Threads: the main thread loads the config, starts civetweb and waits for
+ * SIGINT/SIGTERM; civetweb's master thread accepts connections; its
+ * webserver.threads worker threads run the handlers (api.c), each request
+ * borrowing one Postgres connection from the pool (dbpool.c) for its
+ * duration. Nothing else is shared between requests.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "webserver/server.h"
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: updraft-webserver [--config PATH] [--print-config] [--listen HOST:PORT]\n");
+}
+
+int main(int argc, char **argv)
+{
+    config_t cfg;
+    const char *listen = NULL;
+    log_level_t level = LOG_LEVEL_INFO;
+    struct sigaction sa;
+    int rc;
+
+    rc = config_from_args(&argc, argv, &cfg);
+    if (rc != 0)
+        return rc > 0 ? 0 : 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
+            listen = argv[++i];
+        } else if (strncmp(argv[i], "--listen=", 9) == 0) {
+            listen = argv[i] + 9;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            config_free(&cfg);
+            return 0;
+        } else {
+            fprintf(stderr, "updraft-webserver: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            config_free(&cfg);
+            return 2;
+        }
+    }
+    if (log_parse_level(cfg.logging.level, &level) < 0)
+        level = LOG_LEVEL_INFO;
+    log_init("webserver", level);
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+
+    rc = server_run(&cfg, listen ? listen : cfg.webserver.listen, &g_stop);
+    config_free(&cfg);
+    return rc == 0 ? 0 : 1;
+}

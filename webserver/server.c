@@ -1,0 +1,95 @@
+/*
+ * server.c - starts civetweb hardened for an API server (see server.h).
+ *
+ * No document_root: civetweb serves no files, lists no directories and
+ * runs no CGI; every path goes to api_handle_request. URL decoding of the
+ * path is left to us (decode_url=no) so that an encoded '/' inside a
+ * segment cannot change which route matches.
+ */
+#include "webserver/server.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <civetweb.h>
+
+#include "common/log.h"
+#include "webserver/api.h"
+#include "webserver/dbpool.h"
+
+#define DB_WAIT_MS 500
+
+static int on_log_message(const struct mg_connection *conn, const char *message)
+{
+    (void)conn;
+    log_warn("civetweb: %s", message);
+    return 1;
+}
+
+static bool listen_valid(const char *listen)
+{
+    if (!listen || !*listen || strlen(listen) > 256)
+        return false;
+    for (const char *p = listen; *p; p++)
+        if (*p == ',' || *p == ' ' || *p == '\t' || (unsigned char)*p < 0x20)
+            return false; /* one address only: a comma would add listeners */
+    return strrchr(listen, ':') != NULL;
+}
+
+int server_run(const config_t *cfg, const char *listen, volatile sig_atomic_t *stop)
+{
+    char threads[16];
+    const char *options[] = {
+        "listening_ports", listen,
+        "num_threads", threads,
+        "request_timeout_ms", "30000",
+        "keep_alive_timeout_ms", "5000",
+        "enable_keep_alive", "yes",
+        "max_request_size", "16384",
+        "enable_directory_listing", "no",
+        "decode_url", "no",
+        "additional_header", "X-Content-Type-Options: nosniff",
+        NULL,
+    };
+    struct mg_callbacks cb;
+    struct mg_context *ctx = NULL;
+    struct mg_server_port ports[4];
+    api_t api = {.cfg = cfg, .db_wait_ms = DB_WAIT_MS};
+    int n, rc = -1;
+
+    if (!listen_valid(listen)) {
+        log_error("invalid listen address, expected HOST:PORT listen=%s", listen ? listen : "");
+        return -1;
+    }
+    snprintf(threads, sizeof(threads), "%d", cfg->webserver.threads);
+    api.pool = dbpool_new(cfg->database.url, (size_t)cfg->webserver.threads);
+    if (!api.pool) {
+        log_error("out of memory");
+        return -1;
+    }
+    memset(&cb, 0, sizeof(cb));
+    cb.log_message = on_log_message;
+    mg_init_library(0);
+    ctx = mg_start(&cb, NULL, options);
+    if (!ctx) {
+        log_error("cannot start http server listen=%s", listen);
+        goto out;
+    }
+    mg_set_request_handler(ctx, "/", api_handle_request, &api);
+    n = mg_get_server_ports(ctx, 4, ports);
+    log_info("webserver listening listen=%s port=%d threads=%d", listen,
+             n > 0 ? ports[0].port : 0, cfg->webserver.threads);
+    while (!*stop) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    log_info("webserver stopping");
+    rc = 0;
+out:
+    if (ctx)
+        mg_stop(ctx);
+    mg_exit_library();
+    dbpool_free(api.pool);
+    return rc;
+}
