@@ -1,0 +1,143 @@
+/*
+ * enqueue.c - see enqueue.h.
+ */
+#include "scheduler/enqueue.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/timeutil.h"
+
+/* Key of the advisory lock that serializes the critical section ("updr"). */
+#define ENQUEUE_LOCK_KEY "1970300018"
+
+/*
+ * Publishes the (id, try_number, queue) rows of r. Returns the number of
+ * rows whose message went out; *failed when the pipeline did not.
+ */
+static size_t publish_rows(queue_t *q, const PGresult *r, bool *failed)
+{
+    size_t n = (size_t)PQntuples(r), m = 0;
+    *failed = false;
+    if (n == 0)
+        return 0;
+    if (!q || !queue_ok(q)) {
+        *failed = true;
+        return 0;
+    }
+    const char **queues = calloc(n, sizeof(*queues));
+    queue_msg_t *msgs = calloc(n, sizeof(*msgs));
+    if (!queues || !msgs) {
+        *failed = true;
+        goto out;
+    }
+    ts_us_t now = ts_now();
+    for (size_t i = 0; i < n; i++) {
+        const char *queue = PQgetvalue(r, (int)i, 2);
+        if (!queue_name_valid(queue)) {
+            log_warn("invalid queue name, task left queued ti_id=%s queue=\"%.64s\"",
+                     PQgetvalue(r, (int)i, 0), queue);
+            continue;
+        }
+        queues[m] = queue;
+        msgs[m].ti_id = db_get_i64(r, (int)i, 0);
+        msgs[m].try_number = db_get_int(r, (int)i, 1);
+        msgs[m].enqueued_us = now;
+        log_debug("enqueue ti_id=%lld try=%d queue=%s", (long long)msgs[m].ti_id,
+                  msgs[m].try_number, queue);
+        m++;
+    }
+    if (m > 0 && queue_publish(q, queues, msgs, m) < 0) {
+        log_warn("publishing to redis failed; the resend pass will retry count=%zu", m);
+        *failed = true;
+        m = 0;
+    }
+out:
+    free(queues);
+    free(msgs);
+    return m;
+}
+
+int enqueue_scheduled(db_t *db, queue_t *q, int max, size_t *n_queued, bool *publish_failed)
+{
+    char lim[16];
+    PGresult *r = NULL;
+    *n_queued = 0;
+    *publish_failed = false;
+    snprintf(lim, sizeof(lim), "%d", max);
+    const char *p[] = {lim};
+
+    if (db_begin(db) < 0)
+        return -1;
+    r = db_query(db, "enqueue_lock", "SELECT pg_try_advisory_xact_lock(" ENQUEUE_LOCK_KEY ")", 0,
+                 NULL);
+    if (!r)
+        goto fail;
+    if (!db_get_bool(r, 0, 0)) {
+        log_debug("another scheduler holds the enqueue lock");
+        PQclear(r);
+        db_rollback(db);
+        return 0;
+    }
+    PQclear(r);
+    r = db_query(db, "enqueue_take",
+                 "WITH cand AS ("
+                 "  SELECT id, dag_id, row_number() OVER (PARTITION BY dag_id"
+                 "    ORDER BY priority_weight DESC, id) AS rn"
+                 "  FROM (SELECT id, dag_id, priority_weight FROM task_instance"
+                 "        WHERE state = 'scheduled' ORDER BY priority_weight DESC, id"
+                 "        LIMIT $1::int) s"
+                 "), active AS ("
+                 "  SELECT dag_id, count(*) AS n FROM task_instance"
+                 "  WHERE state IN ('queued', 'running') AND dag_id IN (SELECT dag_id FROM cand)"
+                 "  GROUP BY dag_id"
+                 ")"
+                 " UPDATE task_instance t SET state = 'queued', try_number = t.try_number + 1,"
+                 "   queued_at = now(), hostname = '', updated_at = now()"
+                 " FROM cand c JOIN dag d ON d.dag_id = c.dag_id"
+                 "   LEFT JOIN active a ON a.dag_id = c.dag_id"
+                 " WHERE t.id = c.id AND t.state = 'scheduled'"
+                 "   AND c.rn + coalesce(a.n, 0) <= d.max_active_tasks"
+                 " RETURNING t.id, t.try_number, t.queue",
+                 1, p);
+    if (!r)
+        goto fail;
+    if (db_commit(db) < 0)
+        goto fail;
+    *n_queued = (size_t)PQntuples(r);
+    publish_rows(q, r, publish_failed);
+    PQclear(r);
+    return 0;
+fail:
+    PQclear(r);
+    db_rollback(db);
+    return -1;
+}
+
+int enqueue_resend(db_t *db, queue_t *q, int older_than_sec, int max, size_t *n_sent,
+                   bool *publish_failed)
+{
+    char secs[16], lim[16];
+    *n_sent = 0;
+    *publish_failed = false;
+    snprintf(secs, sizeof(secs), "%d", older_than_sec);
+    snprintf(lim, sizeof(lim), "%d", max);
+    const char *p[] = {secs, lim};
+    PGresult *r = db_query(db, "enqueue_resend",
+                           "UPDATE task_instance t SET queued_at = now()"
+                           " FROM (SELECT id FROM task_instance WHERE state = 'queued'"
+                           "   AND queued_at <= now() - make_interval(secs => $1::int)"
+                           "   ORDER BY queued_at LIMIT $2::int FOR UPDATE SKIP LOCKED) s"
+                           " WHERE t.id = s.id AND t.state = 'queued'"
+                           " RETURNING t.id, t.try_number, t.queue",
+                           2, p);
+    if (!r)
+        return -1;
+    if (PQntuples(r) > 0)
+        log_info("re-sending queued task instances count=%d", PQntuples(r));
+    *n_sent = publish_rows(q, r, publish_failed);
+    PQclear(r);
+    return 0;
+}

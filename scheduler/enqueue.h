@@ -1,0 +1,40 @@
+/*
+ * enqueue.h - moving 'scheduled' task instances to 'queued' and sending
+ * them to the workers' Redis streams; re-sending 'queued' ones whose
+ * message may have been lost.
+ *
+ * Both are commit-then-XADD (proto/PROTOCOL.md): the row change commits
+ * first, then every message of the batch goes out in one pipeline. A crash
+ * or a Redis failure between the two leaves 'queued' rows without a
+ * message, which the resend pass covers; duplicates are fenced by the
+ * worker's claim.
+ */
+#ifndef UPDRAFT_SCHEDULER_ENQUEUE_H
+#define UPDRAFT_SCHEDULER_ENQUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/db.h"
+#include "common/queue.h"
+
+/*
+ * The critical section: under pg_try_advisory_xact_lock (one scheduler at a
+ * time; the others skip it), takes up to max 'scheduled' task instances by
+ * priority_weight DESC, id, leaving out those over their DAG's
+ * max_active_tasks (queued + running), and marks them queued with the next
+ * try number. Then publishes them (q may be NULL or broken: the rows stay
+ * queued for the resend pass). *n_queued: rows queued; *publish_failed:
+ * true when the XADDs did not go out. Returns 0, or -1 on a database error.
+ */
+int enqueue_scheduled(db_t *db, queue_t *q, int max, size_t *n_queued, bool *publish_failed);
+
+/*
+ * Re-sends up to max 'queued' task instances whose queued_at is older than
+ * older_than_sec (0: all of them), refreshing queued_at so that they are
+ * not re-sent on every pass. Returns 0, or -1 on a database error.
+ */
+int enqueue_resend(db_t *db, queue_t *q, int older_than_sec, int max, size_t *n_sent,
+                   bool *publish_failed);
+
+#endif

@@ -1,0 +1,429 @@
+/*
+ * loop.c - see loop.h.
+ *
+ * One iteration ("pass"):
+ *   1. heartbeat the job row every heartbeat_sec;
+ *   2. create the due scheduled runs (runs.c);
+ *   3. plan the runs named by NOTIFY payloads and those with a retry due;
+ *      every heartbeat_sec (and after a reconnect, when notifications may
+ *      have been lost) all live runs instead (planrun.c);
+ *   4. enqueue 'scheduled' task instances, then re-send stale 'queued'
+ *      ones (enqueue.c).
+ * Then it sleeps in poll() until a notification, a wake-up from the DAG
+ * processor, or the next due time (next run creation, next retry, next
+ * resend), bounded by the next full pass.
+ *
+ * A failed statement rolls back its unit of work; the pass is abandoned,
+ * and the next one starts with db_ensure() (and a backoff wait) so that a
+ * Postgres outage costs only the time it lasts. Redis failures leave
+ * 'queued' rows behind; once Redis is back every queued row is re-sent.
+ */
+#include "scheduler/loop.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "common/db.h"
+#include "common/log.h"
+#include "common/queue.h"
+#include "common/timeutil.h"
+#include "scheduler/enqueue.h"
+#include "scheduler/planrun.h"
+#include "scheduler/runs.h"
+
+#define LOOP_CHANNEL "updraft_scheduler"
+#define LOOP_MAX_LIVE_RUNS 100000 /* runs planned by one full pass */
+#define LOOP_MAX_PENDING 65536    /* notified run ids remembered between passes */
+#define LOOP_VERSION_CACHE 256
+#define LOOP_BACKOFF_MIN_MS 100
+#define LOOP_BACKOFF_MAX_MS 5000
+
+void loop_wake(int fd)
+{
+    uint64_t one = 1;
+    ssize_t w = write(fd, &one, sizeof(one));
+    (void)w;
+}
+
+typedef struct pending {
+    int64_t *ids;
+    size_t n, cap;
+    bool all; /* plan every live run */
+} pending_t;
+
+static void pending_add(pending_t *p, int64_t id)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (p->ids[i] == id)
+            return;
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 64;
+        int64_t *ids = cap <= LOOP_MAX_PENDING ? realloc(p->ids, cap * sizeof(*ids)) : NULL;
+        if (!ids) {
+            p->all = true; /* too many to remember: plan everything instead */
+            return;
+        }
+        p->ids = ids;
+        p->cap = cap;
+    }
+    p->ids[p->n++] = id;
+}
+
+/*
+ * Collects the notifications libpq holds. Payload "<dag_run.id>" names a
+ * run; anything else means "something changed". Returns how many arrived,
+ * -1 when the connection broke.
+ */
+static int drain_notifies(db_t *db, pending_t *p)
+{
+    PGconn *pg = db_pg(db);
+    if (!pg || !PQconsumeInput(pg) || PQstatus(pg) != CONNECTION_OK)
+        return -1;
+    int n = 0;
+    PGnotify *nt;
+    while ((nt = PQnotifies(pg)) != NULL) {
+        char *end = NULL;
+        errno = 0;
+        long long id = strtoll(nt->extra, &end, 10);
+        if (nt->extra[0] && end && *end == '\0' && errno == 0 && id > 0)
+            pending_add(p, (int64_t)id);
+        else
+            p->all = true;
+        PQfreemem(nt);
+        n++;
+    }
+    return n;
+}
+
+static void drain_eventfd(int fd)
+{
+    uint64_t v;
+    ssize_t r = read(fd, &v, sizeof(v));
+    (void)r;
+}
+
+/* Sleeps up to ms, waking early on fd (eventfd); drains it. */
+static void wait_on(int fd, int ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    if (poll(&pfd, 1, ms) > 0)
+        drain_eventfd(fd);
+}
+
+static int job_start(db_t *db, const char *hostname, int64_t *job_id)
+{
+    char pid[16];
+    snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    const char *p[] = {hostname, pid};
+    PGresult *r = db_query(db, "loop_job_insert",
+                           "INSERT INTO job (job_type, hostname, pid) VALUES ('SchedulerJob', $1,"
+                           " $2::int) RETURNING id",
+                           2, p);
+    if (!r)
+        return -1;
+    *job_id = db_get_i64(r, 0, 0);
+    PQclear(r);
+    log_info("scheduler job started job_id=%" PRId64 " hostname=%s", *job_id, hostname);
+    return 0;
+}
+
+static int job_update(db_t *db, int64_t job_id, const char *state)
+{
+    char id[24];
+    snprintf(id, sizeof(id), "%" PRId64, job_id);
+    const char *p[] = {id, state};
+    return db_exec(db, "loop_job_update",
+                   "UPDATE job SET latest_heartbeat = now(), state = $2,"
+                   " end_date = CASE WHEN $2 = 'running' THEN NULL ELSE now() END"
+                   " WHERE id = $1::bigint",
+                   2, p) < 0
+               ? -1
+               : 0;
+}
+
+/* Runs with an up_for_retry task instance whose time has come. */
+static int add_retry_due(db_t *db, pending_t *p)
+{
+    PGresult *r = db_query(db, "loop_retry_due",
+                           "SELECT DISTINCT dag_run_id FROM task_instance"
+                           " WHERE state = 'up_for_retry' AND next_try_at <= now() LIMIT 10000",
+                           0, NULL);
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++)
+        pending_add(p, db_get_i64(r, i, 0));
+    PQclear(r);
+    return 0;
+}
+
+/*
+ * Seconds until the next due thing: a run to create (of a DAG below its
+ * max_active_runs), a retry, a resend. *secs is large when nothing is due.
+ */
+static int next_due_in(db_t *db, int resend_after, double *secs)
+{
+    char ra[16];
+    snprintf(ra, sizeof(ra), "%d", resend_after);
+    const char *p[] = {ra};
+    PGresult *r = db_query(
+        db, "loop_next_due",
+        "SELECT extract(epoch FROM least("
+        " (SELECT min(next_dagrun_create_after) FROM dag d WHERE is_active AND NOT is_paused"
+        "   AND schedule IS NOT NULL AND (SELECT count(*) FROM dag_run dr"
+        "     WHERE dr.dag_id = d.dag_id AND dr.state IN ('queued', 'running'))"
+        "     < d.max_active_runs),"
+        " (SELECT min(next_try_at) FROM task_instance WHERE state = 'up_for_retry'),"
+        " (SELECT min(queued_at) FROM task_instance WHERE state = 'queued')"
+        "   + make_interval(secs => $1::int)) - now())::float8",
+        1, p);
+    if (!r)
+        return -1;
+    *secs = PQgetisnull(r, 0, 0) ? 1e9 : strtod(PQgetvalue(r, 0, 0), NULL);
+    PQclear(r);
+    return 0;
+}
+
+typedef struct loop_state {
+    loop_args_t *a;
+    db_t *db;
+    queue_t *q;
+    planrun_cache_t *cache;
+    pending_t pending;
+    int64_t job_id;
+    int64_t next_heartbeat_us;  /* monotonic */
+    int64_t next_full_us;       /* monotonic */
+    int64_t next_queue_try_us;  /* monotonic; Redis reconnect backoff */
+    int queue_backoff_ms;
+    bool resend_all;            /* Redis failed: re-send every queued row once it is back */
+    bool again;                 /* more work is likely: do not sleep */
+} loop_state_t;
+
+static void queue_check(loop_state_t *s)
+{
+    const config_t *cfg = s->a->cfg;
+    int64_t now = ts_mono_us();
+    if (s->q && queue_ok(s->q))
+        return;
+    if (now < s->next_queue_try_us)
+        return;
+    bool up = false;
+    if (!s->q) {
+        char err[256];
+        s->q = queue_connect(cfg->redis.url, cfg->redis.timeout_ms, err, sizeof(err));
+        up = s->q != NULL;
+        if (!up)
+            log_warn("redis unavailable error=\"%s\"", err);
+    } else {
+        up = queue_ensure(s->q, 0, s->a->stop) == 0;
+    }
+    if (up) {
+        s->queue_backoff_ms = 0;
+        s->resend_all = true;
+        return;
+    }
+    s->queue_backoff_ms = s->queue_backoff_ms ? s->queue_backoff_ms * 2 : LOOP_BACKOFF_MIN_MS;
+    if (s->queue_backoff_ms > LOOP_BACKOFF_MAX_MS)
+        s->queue_backoff_ms = LOOP_BACKOFF_MAX_MS;
+    s->next_queue_try_us = now + (int64_t)s->queue_backoff_ms * 1000;
+}
+
+/* One pass. Returns 0, or -1 on a database error. */
+static int loop_pass(loop_state_t *s)
+{
+    const config_t *cfg = s->a->cfg;
+    int64_t now = ts_mono_us();
+    int hb_us = cfg->scheduler.heartbeat_sec * 1000000;
+    s->again = false;
+
+    if (s->job_id == 0) {
+        if (job_start(s->db, s->a->hostname, &s->job_id) < 0)
+            return -1;
+        s->next_heartbeat_us = now + hb_us;
+    } else if (now >= s->next_heartbeat_us) {
+        if (job_update(s->db, s->job_id, "running") < 0)
+            return -1;
+        s->next_heartbeat_us = now + hb_us;
+    }
+
+    int created = 0;
+    if (runs_create_due(s->db, &created) < 0)
+        return -1;
+    if (created > 0)
+        s->again = true; /* catchup: the next interval may be due too */
+
+    if (add_retry_due(s->db, &s->pending) < 0)
+        return -1;
+    if (drain_notifies(s->db, &s->pending) < 0)
+        return -1;
+    bool full = s->pending.all || now >= s->next_full_us;
+    int64_t *ids = s->pending.ids;
+    size_t n = s->pending.n;
+    int64_t *live = NULL;
+    if (full) {
+        if (planrun_list_live(s->db, LOOP_MAX_LIVE_RUNS, &live, &n) < 0)
+            return -1;
+        ids = live;
+        s->next_full_us = now + hb_us;
+        log_debug("full planning pass runs=%zu", n);
+    }
+    /* Planned runs leave the pending set whatever happens below: a failure
+     * reconnects and forces a full pass. */
+    s->pending.n = 0;
+    s->pending.all = false;
+    size_t scheduled = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && !*s->a->stop; i++) {
+        planrun_result_t res;
+        if (planrun_plan(s->db, s->cache, ids[i], &res) < 0) {
+            rc = -1;
+            break;
+        }
+        scheduled += res.n_scheduled;
+        if (res.finished)
+            s->again = true; /* max_active_runs may allow the next run now */
+    }
+    free(live);
+    if (rc < 0)
+        return -1;
+
+    queue_check(s);
+    size_t queued = 0, sent = 0;
+    bool pub_failed = false;
+    if (enqueue_scheduled(s->db, s->q, cfg->scheduler.max_tis_per_query, &queued, &pub_failed) <
+        0)
+        return -1;
+    if (queued > 0)
+        log_debug("queued task instances count=%zu", queued);
+    if (queued >= (size_t)cfg->scheduler.max_tis_per_query)
+        s->again = true;
+    if (pub_failed)
+        s->resend_all = true;
+
+    if (s->q && queue_ok(s->q)) {
+        bool all = s->resend_all;
+        if (enqueue_resend(s->db, s->q, all ? 0 : cfg->scheduler.queued_resend_after_sec,
+                           cfg->scheduler.max_tis_per_query, &sent, &pub_failed) < 0)
+            return -1;
+        s->resend_all = pub_failed;
+    }
+    (void)scheduled;
+    return 0;
+}
+
+/* Milliseconds to sleep before the next pass. */
+static int loop_timeout_ms(loop_state_t *s)
+{
+    const config_t *cfg = s->a->cfg;
+    if (s->again || s->pending.n > 0 || s->pending.all)
+        return 0;
+    int64_t now = ts_mono_us();
+    int64_t until_full = s->next_full_us - now;
+    int64_t until_hb = s->next_heartbeat_us - now;
+    int64_t t = until_full < until_hb ? until_full : until_hb;
+    double due;
+    if (next_due_in(s->db, cfg->scheduler.queued_resend_after_sec, &due) == 0) {
+        /* Past due yet not handled (held by another scheduler): look again soon. */
+        int64_t d = due <= 0 ? 250000 : (int64_t)(due * 1e6) + 1000;
+        if (d < t)
+            t = d;
+    }
+    if (!s->q || !queue_ok(s->q)) {
+        int64_t d = s->next_queue_try_us - now; /* Redis is down: try again on time */
+        if (d < t)
+            t = d;
+    }
+    if (t < 0)
+        t = 0;
+    return (int)(t / 1000);
+}
+
+static void loop_wait(loop_state_t *s, int ms)
+{
+    struct pollfd pfd[2] = {{.fd = s->a->wake_fd, .events = POLLIN},
+                            {.fd = db_socket(s->db), .events = POLLIN}};
+    int nfds = pfd[1].fd >= 0 ? 2 : 1;
+    int r = poll(pfd, (nfds_t)nfds, ms);
+    if (r > 0 && (pfd[0].revents & POLLIN))
+        drain_eventfd(s->a->wake_fd);
+    /* Socket errors show in drain_notifies() (and db_ok()) on the next pass. */
+    if (nfds == 2)
+        drain_notifies(s->db, &s->pending);
+}
+
+static db_t *connect_until_stop(const config_t *cfg, volatile bool *stop, int wake_fd)
+{
+    int backoff = LOOP_BACKOFF_MIN_MS;
+    while (!*stop) {
+        char err[512];
+        db_t *db = db_connect(cfg->database.url, err, sizeof(err));
+        if (db)
+            return db;
+        log_warn("database unavailable, retrying error=\"%s\"", err);
+        wait_on(wake_fd, backoff);
+        backoff = backoff * 2 > LOOP_BACKOFF_MAX_MS ? LOOP_BACKOFF_MAX_MS : backoff * 2;
+    }
+    return NULL;
+}
+
+void *loop_thread(void *arg)
+{
+    loop_args_t *a = arg;
+    loop_state_t s = {.a = a};
+    int backoff = 0;
+    a->exit_code = 1;
+
+    s.cache = planrun_cache_new(LOOP_VERSION_CACHE);
+    if (!s.cache) {
+        log_error("out of memory");
+        return NULL;
+    }
+    s.db = connect_until_stop(a->cfg, a->stop, a->wake_fd);
+    if (!s.db)
+        goto out;
+    if (db_listen(s.db, LOOP_CHANNEL) < 0)
+        log_warn("listen failed; relying on periodic passes error=\"%s\"", db_error(s.db));
+    queue_check(&s);
+    s.pending.all = true;
+
+    while (!*a->stop) {
+        if (!db_ok(s.db)) {
+            log_warn("database connection lost, reconnecting");
+            if (db_ensure(s.db, -1, a->stop) < 0)
+                break;
+            log_info("database reconnected");
+            s.pending.all = true; /* notifications may have been lost */
+        }
+        if (loop_pass(&s) < 0) {
+            db_rollback(s.db);
+            s.pending.all = true;
+            backoff = backoff ? backoff * 2 : LOOP_BACKOFF_MIN_MS;
+            if (backoff > LOOP_BACKOFF_MAX_MS)
+                backoff = LOOP_BACKOFF_MAX_MS;
+            log_warn("scheduler pass failed, retrying retry_ms=%d error=\"%s\"", backoff,
+                     db_error(s.db));
+            wait_on(a->wake_fd, backoff);
+            continue;
+        }
+        backoff = 0;
+        if (*a->stop)
+            break;
+        loop_wait(&s, loop_timeout_ms(&s));
+    }
+    a->exit_code = 0;
+    if (s.job_id && db_ok(s.db) && job_update(s.db, s.job_id, "success") < 0)
+        log_warn("could not mark the scheduler job finished");
+    log_info("scheduling loop stopped");
+out:
+    planrun_cache_free(s.cache);
+    free(s.pending.ids);
+    queue_close(s.q);
+    db_close(s.db);
+    return NULL;
+}

@@ -1,0 +1,169 @@
+/*
+ * updraft-scheduler: parses DAG files, creates DAG runs, plans their task
+ * instances and sends them to the workers.
+ *
+ * Threads:
+ *   main       parses flags, loads the config, checks the schema, blocks
+ *              SIGINT/SIGTERM in every thread and waits for them with
+ *              sigwait(); on a signal it sets `stop` and writes both wake
+ *              eventfds, then joins the others. Owns the config.
+ *   processor  (processor.c) scans core.dags_folder and stores DAGs,
+ *              versions and import errors. Owns its db_t.
+ *   loop       (loop.c) heartbeats, creates runs, plans them, enqueues and
+ *              re-sends task instances. Owns its db_t (LISTEN
+ *              updraft_scheduler), its queue_t and the version cache.
+ * They share only the read-only config, the `stop` flag and the eventfds
+ * (processor -> loop after a change; main -> both at stop). A stop lets the
+ * current pass finish; the process then exits 0.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/db.h"
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "scheduler/loop.h"
+#include "scheduler/processor.h"
+
+#define CONNECT_WAIT_MS 30000
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: updraft-scheduler [--config PATH] [--print-config] [-h|--help]\n"
+            "\n"
+            "Parses the DAG files in core.dags_folder, creates DAG runs on their schedules,\n"
+            "and queues their tasks for updraft-worker. Several schedulers may run at once.\n"
+            "Configuration: --config PATH, $UPDRAFT_CONFIG, ./updraft.yaml, then\n"
+            "UPDRAFT__SECTION__KEY environment variables.\n");
+}
+
+/* Connects and checks the schema; waits for the database up to CONNECT_WAIT_MS. */
+static int check_database(const config_t *cfg)
+{
+    char err[512], masked[512];
+    db_t *db = NULL;
+    int64_t deadline = ts_mono_us() + (int64_t)CONNECT_WAIT_MS * 1000;
+    int backoff = 100;
+    config_mask_url(cfg->database.url, masked, sizeof(masked));
+    while (!(db = db_connect(cfg->database.url, err, sizeof(err)))) {
+        if (ts_mono_us() >= deadline) {
+            fprintf(stderr, "updraft-scheduler: cannot connect to the database %s: %s\n", masked,
+                    err);
+            return -1;
+        }
+        log_warn("database unavailable, retrying url=%s error=\"%s\"", masked, err);
+        usleep((useconds_t)backoff * 1000);
+        backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+    }
+    int rc = db_check_schema(db, err, sizeof(err));
+    if (rc < 0)
+        fprintf(stderr,
+                "updraft-scheduler: the database schema is not ready: %s\n"
+                "run `updraft db migrate` first\n",
+                err);
+    db_close(db);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    config_t cfg;
+    char hostname[256] = "";
+    log_level_t level = LOG_LEVEL_INFO;
+    volatile bool stop = false;
+    int rc = 1, loop_fd = -1, proc_fd = -1;
+    sigset_t sigs;
+    pthread_t loop_tid, proc_tid;
+    bool loop_started = false, proc_started = false;
+
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        }
+    }
+    log_init("scheduler", LOG_LEVEL_INFO);
+    int cr = config_from_args(&argc, argv, &cfg);
+    if (cr < 0)
+        return 2;
+    if (cr == 1) {
+        config_free(&cfg);
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "updraft-scheduler: unknown argument '%s'\n", argv[1]);
+        usage(stderr);
+        config_free(&cfg);
+        return 2;
+    }
+    if (log_parse_level(cfg.logging.level, &level) == 0)
+        log_set_level(level);
+    if (cfg.core.hostname && cfg.core.hostname[0])
+        snprintf(hostname, sizeof(hostname), "%s", cfg.core.hostname);
+    else if (gethostname(hostname, sizeof(hostname) - 1) < 0)
+        snprintf(hostname, sizeof(hostname), "localhost");
+
+    if (check_database(&cfg) < 0)
+        goto out;
+
+    /* Signals go to main's sigwait() only: block them before any thread starts. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    loop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    proc_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (loop_fd < 0 || proc_fd < 0) {
+        fprintf(stderr, "updraft-scheduler: eventfd: %s\n", strerror(errno));
+        goto out;
+    }
+    loop_args_t la = {.cfg = &cfg, .hostname = hostname, .stop = (volatile bool *)&stop,
+                      .wake_fd = loop_fd};
+    processor_args_t pa = {.cfg = &cfg, .stop = (volatile bool *)&stop, .wake_fd = proc_fd,
+                           .loop_wake_fd = loop_fd};
+    if (pthread_create(&proc_tid, NULL, processor_thread, &pa) != 0) {
+        fprintf(stderr, "updraft-scheduler: cannot start the dag processor\n");
+        goto stop;
+    }
+    proc_started = true;
+    if (pthread_create(&loop_tid, NULL, loop_thread, &la) != 0) {
+        fprintf(stderr, "updraft-scheduler: cannot start the scheduling loop\n");
+        goto stop;
+    }
+    loop_started = true;
+    log_info("scheduler started hostname=%s dags_folder=%s", hostname, cfg.core.dags_folder);
+
+    int sig = 0;
+    while (sigwait(&sigs, &sig) != 0)
+        ;
+    log_info("stopping signal=%d", sig);
+    rc = 0;
+stop:
+    stop = true;
+    loop_wake(loop_fd);
+    loop_wake(proc_fd);
+    if (proc_started)
+        pthread_join(proc_tid, NULL);
+    if (loop_started) {
+        pthread_join(loop_tid, NULL);
+        if (la.exit_code != 0)
+            rc = 1;
+    }
+out:
+    if (loop_fd >= 0)
+        close(loop_fd);
+    if (proc_fd >= 0)
+        close(proc_fd);
+    config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,424 @@
+/*
+ * planrun.c - see planrun.h.
+ *
+ * A run is planned from two reads (the run row, locked, and its task
+ * instances) and a handful of set-based writes (one UPDATE per target
+ * state, WHERE id = ANY($1)), whatever the number of tasks. Tasks are
+ * visited in the version's topological order with the new states kept in
+ * memory, so a chain of empty tasks, or a failure cascading down as
+ * upstream_failed, settles in one pass. Every UPDATE repeats the state it
+ * expects (AND state = 'none'), so a row changed concurrently by a worker
+ * or a user is left as they left it.
+ */
+#include "scheduler/planrun.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/dag.h"
+#include "common/log.h"
+#include "scheduler/planner.h"
+
+#define PLANRUN_VERSION_MAX (64 << 20) /* a serialized DAG larger than this is refused */
+
+typedef struct cache_entry {
+    int64_t version_id;
+    dag_t *dag;
+    const char **sorted_ids; /* task ids, sorted, borrowed from dag */
+    int *sorted_idx;         /* sorted_ids[i] is dag->tasks[sorted_idx[i]] */
+} cache_entry_t;
+
+struct planrun_cache {
+    cache_entry_t *items;
+    size_t cap, n, next_evict;
+};
+
+planrun_cache_t *planrun_cache_new(size_t cap)
+{
+    planrun_cache_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->cap = cap ? cap : 1;
+    c->items = calloc(c->cap, sizeof(*c->items));
+    if (!c->items) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void entry_clear(cache_entry_t *e)
+{
+    dag_free(e->dag);
+    free(e->sorted_ids);
+    free(e->sorted_idx);
+    memset(e, 0, sizeof(*e));
+}
+
+void planrun_cache_free(planrun_cache_t *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n; i++)
+        entry_clear(&c->items[i]);
+    free(c->items);
+    free(c);
+}
+
+typedef struct id_idx {
+    const char *id;
+    int idx;
+} id_idx_t;
+
+static int cmp_id_idx(const void *a, const void *b)
+{
+    return strcmp(((const id_idx_t *)a)->id, ((const id_idx_t *)b)->id);
+}
+
+/* Index of task_id in e->dag->tasks, or -1. */
+static int entry_find(const cache_entry_t *e, const char *task_id)
+{
+    size_t lo = 0, hi = e->dag->n_tasks;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(task_id, e->sorted_ids[mid]);
+        if (c == 0)
+            return e->sorted_idx[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return -1;
+}
+
+/* Loads (or finds) version_id. NULL on a database error (*dberr) or a bad document. */
+static cache_entry_t *cache_get(planrun_cache_t *c, db_t *db, int64_t version_id, bool *dberr)
+{
+    char idbuf[24], err[256];
+    *dberr = false;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->items[i].version_id == version_id)
+            return &c->items[i];
+
+    snprintf(idbuf, sizeof(idbuf), "%" PRId64, version_id);
+    const char *p[] = {idbuf};
+    PGresult *r = db_query(db, "planrun_version",
+                           "SELECT data::text FROM dag_version WHERE id = $1::bigint", 1, p);
+    if (!r) {
+        *dberr = true;
+        return NULL;
+    }
+    dag_t *dag = NULL;
+    cJSON *j = NULL;
+    if (PQntuples(r) == 0) {
+        log_error("dag version missing version_id=%s", idbuf);
+        goto fail;
+    }
+    size_t len = (size_t)PQgetlength(r, 0, 0);
+    if (len > PLANRUN_VERSION_MAX) {
+        log_error("dag version too large version_id=%s bytes=%zu", idbuf, len);
+        goto fail;
+    }
+    j = cJSON_ParseWithLengthOpts(PQgetvalue(r, 0, 0), len + 1, NULL, 1);
+    if (!j || !(dag = dag_from_json(j, err, sizeof(err)))) {
+        log_error("dag version unreadable version_id=%s error=\"%s\"", idbuf,
+                  j ? err : "invalid JSON");
+        goto fail;
+    }
+    cJSON_Delete(j);
+    j = NULL;
+    PQclear(r);
+    r = NULL;
+
+    cache_entry_t e = {.version_id = version_id, .dag = dag};
+    e.sorted_ids = calloc(dag->n_tasks + 1, sizeof(*e.sorted_ids));
+    e.sorted_idx = calloc(dag->n_tasks + 1, sizeof(*e.sorted_idx));
+    if (!e.sorted_ids || !e.sorted_idx) {
+        entry_clear(&e);
+        log_error("out of memory loading version_id=%s", idbuf);
+        return NULL;
+    }
+    id_idx_t *tmp = calloc(dag->n_tasks + 1, sizeof(*tmp));
+    if (!tmp) {
+        entry_clear(&e);
+        log_error("out of memory loading version_id=%s", idbuf);
+        return NULL;
+    }
+    for (size_t i = 0; i < dag->n_tasks; i++)
+        tmp[i] = (id_idx_t){dag->tasks[i].task_id, (int)i};
+    qsort(tmp, dag->n_tasks, sizeof(*tmp), cmp_id_idx);
+    for (size_t i = 0; i < dag->n_tasks; i++) {
+        e.sorted_ids[i] = tmp[i].id;
+        e.sorted_idx[i] = tmp[i].idx;
+    }
+    free(tmp);
+
+    size_t slot;
+    if (c->n < c->cap) {
+        slot = c->n++;
+    } else {
+        slot = c->next_evict;
+        c->next_evict = (c->next_evict + 1) % c->cap;
+        entry_clear(&c->items[slot]);
+    }
+    c->items[slot] = e;
+    return &c->items[slot];
+fail:
+    cJSON_Delete(j);
+    PQclear(r);
+    return NULL;
+}
+
+/* "{1,2,3}" for a bigint[] parameter; malloc'd, NULL on OOM. */
+static char *ids_text(const int64_t *ids, size_t n)
+{
+    size_t cap = n * 21 + 3, len = 0;
+    char *s = malloc(cap);
+    if (!s)
+        return NULL;
+    s[len++] = '{';
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(s + len, cap - len, "%s%" PRId64, i ? "," : "", ids[i]);
+    s[len++] = '}';
+    s[len] = '\0';
+    return s;
+}
+
+/* Runs an id-array UPDATE (param $1 = ids, $2 = extra when non-NULL). -1 on error. */
+static int update_ids(db_t *db, const char *name, const char *sql, const int64_t *ids, size_t n,
+                      const char *extra)
+{
+    if (n == 0)
+        return 0;
+    char *arr = ids_text(ids, n);
+    if (!arr)
+        return -1;
+    const char *p[] = {arr, extra};
+    long rows = db_exec(db, name, sql, extra ? 2 : 1, p);
+    free(arr);
+    return rows < 0 ? -1 : 0;
+}
+
+typedef struct ti_row {
+    int64_t id;
+    ti_state_t state;
+    bool retry_due;
+    int task; /* index in dag->tasks, -1 if the version has no such task */
+} ti_row_t;
+
+int planrun_plan(db_t *db, planrun_cache_t *cache, int64_t run_id, planrun_result_t *res)
+{
+    char idbuf[24], dag_id[DAG_ID_MAX + 1], rid[256];
+    PGresult *r = NULL;
+    ti_row_t *rows = NULL;
+    int *row_of_task = NULL;
+    int64_t *lists[4] = {NULL, NULL, NULL, NULL}; /* scheduled, retry, success(empty), settle */
+    size_t nl[4] = {0, 0, 0, 0};
+    ti_state_t *settle_state = NULL;
+    int rc = -1;
+
+    memset(res, 0, sizeof(*res));
+    snprintf(idbuf, sizeof(idbuf), "%" PRId64, run_id);
+    const char *p1[] = {idbuf};
+
+    if (db_begin(db) < 0)
+        return -1;
+    r = db_query(db, "planrun_lock",
+                 "SELECT state, dag_version_id, dag_id, run_id FROM dag_run"
+                 " WHERE id = $1::bigint AND state IN ('queued', 'running')"
+                 " FOR UPDATE SKIP LOCKED",
+                 1, p1);
+    if (!r)
+        goto out;
+    if (PQntuples(r) == 0) {
+        rc = 0;
+        goto out;
+    }
+    bool was_queued = !strcmp(PQgetvalue(r, 0, 0), "queued");
+    int64_t version_id = db_get_i64(r, 0, 1);
+    snprintf(dag_id, sizeof(dag_id), "%s", PQgetvalue(r, 0, 2));
+    snprintf(rid, sizeof(rid), "%s", PQgetvalue(r, 0, 3));
+    PQclear(r);
+    r = NULL;
+
+    bool dberr;
+    cache_entry_t *ver = cache_get(cache, db, version_id, &dberr);
+    if (!ver) {
+        rc = dberr ? -1 : 0;
+        goto out;
+    }
+    const dag_t *dag = ver->dag;
+
+    if (was_queued) {
+        if (db_exec(db, "planrun_start",
+                    "UPDATE dag_run SET state = 'running', start_date = coalesce(start_date, now())"
+                    " WHERE id = $1::bigint",
+                    1, p1) < 0)
+            goto out;
+        log_debug("dag run running dag_id=%s run_id=%s", dag_id, rid);
+    }
+
+    r = db_query(db, "planrun_tis",
+                 "SELECT id, task_id, state,"
+                 " state = 'up_for_retry' AND coalesce(next_try_at <= now(), true)"
+                 " FROM task_instance WHERE dag_run_id = $1::bigint AND map_index = -1",
+                 1, p1);
+    if (!r)
+        goto out;
+    size_t n = (size_t)PQntuples(r);
+    rows = calloc(n + 1, sizeof(*rows));
+    row_of_task = malloc((dag->n_tasks + 1) * sizeof(*row_of_task));
+    settle_state = calloc(n + 1, sizeof(*settle_state));
+    for (int k = 0; k < 4; k++)
+        lists[k] = calloc(n + 1, sizeof(int64_t));
+    if (!rows || !row_of_task || !settle_state || !lists[0] || !lists[1] || !lists[2] ||
+        !lists[3]) {
+        log_error("out of memory planning run_id=%s", rid);
+        goto out;
+    }
+    for (size_t t = 0; t < dag->n_tasks; t++)
+        row_of_task[t] = -1;
+    for (size_t i = 0; i < n; i++) {
+        rows[i].id = db_get_i64(r, (int)i, 0);
+        if (planner_state_parse(PQgetvalue(r, (int)i, 2), &rows[i].state) < 0)
+            rows[i].state = TI_NONE;
+        rows[i].retry_due = db_get_bool(r, (int)i, 3);
+        rows[i].task = entry_find(ver, PQgetvalue(r, (int)i, 1));
+        if (rows[i].task >= 0)
+            row_of_task[rows[i].task] = (int)i;
+        if (rows[i].retry_due) {
+            lists[1][nl[1]++] = rows[i].id;
+            rows[i].state = TI_SCHEDULED;
+            log_debug("retry due dag_id=%s run_id=%s task_id=%s", dag_id, rid,
+                      PQgetvalue(r, (int)i, 1));
+        }
+    }
+    PQclear(r);
+    r = NULL;
+
+    /* Topological order: upstream states are final for this pass before their downstream. */
+    for (size_t t = 0; t < dag->n_tasks; t++) {
+        int ri = row_of_task[t];
+        if (ri < 0 || rows[ri].state != TI_NONE)
+            continue;
+        const dag_task_t *task = &dag->tasks[t];
+        planner_upstream_t up;
+        planner_upstream_init(&up);
+        for (size_t u = 0; u < task->n_upstream; u++) {
+            int ut = entry_find(ver, task->upstream[u]);
+            int ur = ut >= 0 ? row_of_task[ut] : -1;
+            planner_upstream_add(&up, ur >= 0 ? rows[ur].state : TI_REMOVED);
+        }
+        ti_state_t v = planner_decide(task->trigger_rule, &up);
+        if (v == TI_NONE)
+            continue;
+        if (v == TI_SCHEDULED && task->op == DAG_OP_EMPTY) {
+            v = TI_SUCCESS;
+            lists[2][nl[2]++] = rows[ri].id;
+        } else if (v == TI_SCHEDULED) {
+            lists[0][nl[0]++] = rows[ri].id;
+        } else {
+            settle_state[nl[3]] = v;
+            lists[3][nl[3]++] = rows[ri].id;
+        }
+        rows[ri].state = v;
+        log_debug("task decided dag_id=%s run_id=%s task_id=%s state=%s", dag_id, rid,
+                  task->task_id, planner_state_name(v));
+    }
+    if (update_ids(db, "planrun_schedule",
+                   "UPDATE task_instance SET state = 'scheduled', updated_at = now()"
+                   " WHERE id = ANY($1::bigint[]) AND state = 'none'",
+                   lists[0], nl[0], NULL) < 0 ||
+        update_ids(db, "planrun_retry",
+                   "UPDATE task_instance SET state = 'scheduled', next_try_at = NULL,"
+                   " updated_at = now() WHERE id = ANY($1::bigint[]) AND state = 'up_for_retry'",
+                   lists[1], nl[1], NULL) < 0 ||
+        update_ids(db, "planrun_empty",
+                   "UPDATE task_instance SET state = 'success', start_date = now(),"
+                   " end_date = now(), duration = 0, updated_at = now()"
+                   " WHERE id = ANY($1::bigint[]) AND state = 'none'",
+                   lists[2], nl[2], NULL) < 0)
+        goto out;
+    /* skipped and upstream_failed, one statement per target state. */
+    for (int pass = 0; pass < 2; pass++) {
+        ti_state_t want = pass ? TI_UPSTREAM_FAILED : TI_SKIPPED;
+        size_t m = 0;
+        for (size_t i = 0; i < nl[3]; i++)
+            if (settle_state[i] == want)
+                lists[0][m++] = lists[3][i]; /* lists[0] is written already: reuse it */
+        if (update_ids(db, "planrun_settle",
+                       "UPDATE task_instance SET state = $2, start_date = coalesce(start_date, now()),"
+                       " end_date = now(), updated_at = now()"
+                       " WHERE id = ANY($1::bigint[]) AND state = 'none'",
+                       lists[0], m, planner_state_name(want)) < 0)
+            goto out;
+    }
+    res->n_scheduled = nl[0] + nl[1];
+
+    size_t counts[TI_STATE_COUNT] = {0};
+    for (size_t i = 0; i < n; i++)
+        counts[rows[i].state]++;
+    run_verdict_t verdict = planner_run_verdict(counts);
+    if (verdict != RUN_KEEP_RUNNING) {
+        const char *p2[] = {idbuf, verdict == RUN_SUCCESS ? "success" : "failed"};
+        if (db_exec(db, "planrun_finish",
+                    "UPDATE dag_run SET state = $2, end_date = now(),"
+                    " last_scheduling_decision = now() WHERE id = $1::bigint",
+                    2, p2) < 0)
+            goto out;
+        res->finished = true;
+    } else if (db_exec(db, "planrun_touch",
+                       "UPDATE dag_run SET last_scheduling_decision = now() WHERE id = $1::bigint",
+                       1, p1) < 0) {
+        goto out;
+    }
+    if (db_commit(db) < 0)
+        goto out;
+    res->planned = true;
+    if (was_queued)
+        log_info("dag run started dag_id=%s run_id=%s", dag_id, rid);
+    if (res->finished)
+        log_info("dag run finished dag_id=%s run_id=%s state=%s", dag_id, rid,
+                 verdict == RUN_SUCCESS ? "success" : "failed");
+    rc = 0;
+out:
+    PQclear(r);
+    if (!res->planned)
+        db_rollback(db);
+    free(rows);
+    free(row_of_task);
+    free(settle_state);
+    for (int k = 0; k < 4; k++)
+        free(lists[k]);
+    return rc;
+}
+
+int planrun_list_live(db_t *db, size_t max, int64_t **ids, size_t *n)
+{
+    char lim[24];
+    snprintf(lim, sizeof(lim), "%zu", max);
+    const char *p[] = {lim};
+    *ids = NULL;
+    *n = 0;
+    PGresult *r = db_query(db, "planrun_live",
+                           "SELECT id FROM dag_run WHERE state IN ('queued', 'running')"
+                           " ORDER BY id LIMIT $1::bigint",
+                           1, p);
+    if (!r)
+        return -1;
+    size_t rows = (size_t)PQntuples(r);
+    *ids = calloc(rows + 1, sizeof(**ids));
+    if (!*ids) {
+        PQclear(r);
+        return -1;
+    }
+    for (size_t i = 0; i < rows; i++)
+        (*ids)[i] = db_get_i64(r, (int)i, 0);
+    *n = rows;
+    PQclear(r);
+    return 0;
+}
