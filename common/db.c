@@ -287,7 +287,7 @@ int db_listen(db_t *db, const char *channel)
 
 int db_socket(db_t *db) { return db->pg ? PQsocket(db->pg) : -1; }
 
-int db_drain_notifies(db_t *db)
+int db_drain_notifies(db_t *db, db_notify_fn cb, void *arg)
 {
     if (!db->pg)
         return -1;
@@ -296,6 +296,8 @@ int db_drain_notifies(db_t *db)
     int n = 0;
     PGnotify *nt;
     while ((nt = PQnotifies(db->pg)) != NULL) {
+        if (cb)
+            cb(nt->extra, arg);
         n++;
         PQfreemem(nt);
     }

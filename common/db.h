@@ -58,11 +58,12 @@ int db_listen(db_t *db, const char *channel);
 /* The socket to poll for notifications, -1 when disconnected. */
 int db_socket(db_t *db);
 /*
- * Reads pending input and returns the number of notifications received
- * since the last call (their payloads are not needed by callers yet).
+ * Reads pending input and calls cb(payload, arg) for each notification
+ * received since the last call (cb may be NULL). Returns how many arrived,
  * -1 when the connection broke.
  */
-int db_drain_notifies(db_t *db);
+typedef void (*db_notify_fn)(const char *payload, void *arg);
+int db_drain_notifies(db_t *db, db_notify_fn cb, void *arg);
 
 /* Helpers for result fields. */
 int64_t db_get_i64(const PGresult *r, int row, int col);

@@ -76,30 +76,23 @@ static void pending_add(pending_t *p, int64_t id)
     p->ids[p->n++] = id;
 }
 
-/*
- * Collects the notifications libpq holds. Payload "<dag_run.id>" names a
- * run; anything else means "something changed". Returns how many arrived,
- * -1 when the connection broke.
- */
+/* Payload "<dag_run.id>" names a run; anything else means "something changed". */
+static void on_notify(const char *payload, void *arg)
+{
+    pending_t *p = arg;
+    char *end = NULL;
+    errno = 0;
+    long long id = strtoll(payload, &end, 10);
+    if (payload[0] && end && *end == '\0' && errno == 0 && id > 0)
+        pending_add(p, (int64_t)id);
+    else
+        p->all = true;
+}
+
+/* Collects the notifications libpq holds; -1 when the connection broke. */
 static int drain_notifies(db_t *db, pending_t *p)
 {
-    PGconn *pg = db_pg(db);
-    if (!pg || !PQconsumeInput(pg) || PQstatus(pg) != CONNECTION_OK)
-        return -1;
-    int n = 0;
-    PGnotify *nt;
-    while ((nt = PQnotifies(pg)) != NULL) {
-        char *end = NULL;
-        errno = 0;
-        long long id = strtoll(nt->extra, &end, 10);
-        if (nt->extra[0] && end && *end == '\0' && errno == 0 && id > 0)
-            pending_add(p, (int64_t)id);
-        else
-            p->all = true;
-        PQfreemem(nt);
-        n++;
-    }
-    return n;
+    return db_drain_notifies(db, on_notify, p);
 }
 
 static void drain_eventfd(int fd)
