@@ -131,6 +131,8 @@ int dag_load_buffer(const char *name, const char *text, size_t len, dag_list_t *
 bool dag_is_dag_file(const char *filename);
 
 void dag_free(dag_t *dag);
+/* Frees everything one task owns and zeroes it (dag_free does this for each task). */
+void dag_task_clear(dag_task_t *t);
 /* Index of task_id in dag->tasks, or -1. */
 int dag_find_task(const dag_t *dag, const char *task_id);
 /* Airflow's operator class name for the API: "BashOperator", "EmptyOperator". */

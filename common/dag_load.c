@@ -1,0 +1,2488 @@
+/*
+ * dag_load.c - the dag-factory YAML loader (docs/dag-format.md).
+ *
+ * A file goes through these steps:
+ *
+ *   1. size check, then $NAME / ${NAME} expansion of the raw text, exactly
+ *      like Python's os.path.expandvars (set variables only);
+ *   2. libyaml events are built into a small tree of ynode_t that keeps
+ *      each node's file and 1-based line:col. Anchors and aliases share
+ *      nodes (an alias is a pointer, never a copy), YAML 1.1 merge keys
+ *      (<<) are applied, and duplicate keys keep the last value as PyYAML
+ *      does (remembered so that the validators can report them);
+ *   3. defaults.yml files, the file's `default:` block and each DAG's own
+ *      mapping are merged as dag-factory does (new mapping nodes whose
+ *      children are shared, so merging costs the number of keys);
+ *   4. each DAG mapping is validated key by key into a dag_t; every problem
+ *      becomes one diagnostic that points at the node it is about;
+ *   5. tasks are sorted topologically (Kahn, ties in declaration order) and
+ *      their downstream lists filled.
+ *
+ * Errors in the `default:` block, in a defaults.yml, or in the YAML itself
+ * fail the whole file; any other error fails only the DAG it belongs to.
+ * Untrusted input: the file size is checked before reading, nothing
+ * recurses deeper than NEST_MAX, and a work budget bounds the
+ * cost of merging shared (aliased) nodes.
+ */
+#include "common/dag.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "common/cron.h"
+
+#define MAX_DIAGS 500           /* per file; then one "too many problems" */
+#define WORK_BUDGET 1000000     /* keys copied by merges, per file */
+#define NEST_MAX 64             /* collections inside collections; real DAG files need ~6 */
+#define EXPANDED_MAX (2 * DAG_FILE_MAX)
+
+/* ------------------------------------------------------------------ */
+/* string -> pointer hash map (anchors, duplicate keys, task ids)     */
+
+typedef struct smap_slot {
+    const char *key;
+    size_t len;
+    void *val;
+} smap_slot_t;
+
+typedef struct smap {
+    smap_slot_t *slots;
+    size_t cap, n;
+} smap_t;
+
+static uint64_t hash_bytes(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
+}
+
+static smap_slot_t *smap_slot(const smap_t *m, const char *key, size_t len)
+{
+    size_t i = hash_bytes(key, len) & (m->cap - 1);
+    while (m->slots[i].key &&
+           (m->slots[i].len != len || memcmp(m->slots[i].key, key, len) != 0))
+        i = (i + 1) & (m->cap - 1);
+    return &m->slots[i];
+}
+
+static void *smap_get(const smap_t *m, const char *key, size_t len)
+{
+    if (!m->cap)
+        return NULL;
+    smap_slot_t *s = smap_slot(m, key, len);
+    return s->key ? s->val : NULL;
+}
+
+/* Inserts or replaces; the key is borrowed. 0, or -1 on OOM. */
+static int smap_put(smap_t *m, const char *key, size_t len, void *val)
+{
+    if ((m->n + 1) * 2 > m->cap) {
+        smap_t bigger = {.cap = m->cap ? m->cap * 2 : 16};
+        if (!(bigger.slots = calloc(bigger.cap, sizeof *bigger.slots)))
+            return -1;
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->slots[i].key)
+                *smap_slot(&bigger, m->slots[i].key, m->slots[i].len) = m->slots[i];
+        bigger.n = m->n;
+        free(m->slots);
+        *m = bigger;
+    }
+    smap_slot_t *s = smap_slot(m, key, len);
+    if (!s->key) {
+        s->key = key;
+        s->len = len;
+        m->n++;
+    }
+    s->val = val;
+    return 0;
+}
+
+static void smap_free(smap_t *m)
+{
+    free(m->slots);
+    m->slots = NULL;
+    m->cap = m->n = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* the document tree                                                  */
+
+typedef enum ykind { Y_SCALAR, Y_SEQ, Y_MAP } ykind_t;
+
+typedef struct ynode ynode_t;
+struct ynode {
+    ykind_t kind;
+    const char *file;   /* for diagnostics */
+    int line, col;      /* 1-based */
+    char *str;          /* scalar text, NUL-terminated */
+    size_t len;
+    bool plain;         /* untagged plain scalar: YAML 1.1 implicit types apply */
+    bool open;          /* collection still being built */
+    ynode_t **kids;     /* seq: items; map: key0, val0, key1, val1, ... */
+    size_t n, cap;      /* entries in kids */
+    ynode_t **dups;     /* map: keys that a later duplicate replaced */
+    size_t n_dups;
+};
+
+#define MAP_PAIRS(m) ((m)->n / 2)
+#define MAP_KEY(m, i) ((m)->kids[2 * (i)])
+#define MAP_VAL(m, i) ((m)->kids[2 * (i) + 1])
+
+typedef struct ctx {
+    const char *name;       /* the DAG file, for fileloc and diagnostics */
+    dag_diags_t *diags;
+    size_t errors;          /* distinct errors added by this load */
+    size_t errors_seen;     /* every error reported, repeats included */
+    size_t n_diags;
+    smap_t seen_diags;      /* dedupe: the same node reported by several DAGs */
+    char **diag_keys;       /* owned keys of seen_diags */
+    size_t n_diag_keys, cap_diag_keys;
+    ynode_t **nodes;        /* every node, for freeing */
+    size_t n_nodes, cap_nodes;
+    size_t work;
+    bool oom, too_complex;
+} ctx_t;
+
+static void vdiag(ctx_t *c, const char *file, int line, int col, bool warning, const char *fmt,
+                  va_list ap)
+{
+    char *msg = NULL, *key = NULL;
+
+    if (!warning)
+        c->errors_seen++;
+    if (vasprintf(&msg, fmt, ap) < 0) {
+        c->oom = true;
+        return;
+    }
+    if (asprintf(&key, "%s\n%d\n%d\n%d\n%s", file, line, col, warning, msg) < 0) {
+        c->oom = true;
+        goto out;
+    }
+    if (smap_get(&c->seen_diags, key, strlen(key)))
+        goto out;
+    if (c->n_diag_keys == c->cap_diag_keys) {
+        size_t cap = c->cap_diag_keys ? c->cap_diag_keys * 2 : 16;
+        char **keys = realloc(c->diag_keys, cap * sizeof *keys);
+        if (!keys) {
+            c->oom = true;
+            goto out;
+        }
+        c->diag_keys = keys;
+        c->cap_diag_keys = cap;
+    }
+    if (smap_put(&c->seen_diags, key, strlen(key), key) != 0) {
+        c->oom = true;
+        goto out;
+    }
+    c->diag_keys[c->n_diag_keys++] = key;
+    key = NULL;
+    if (!warning)
+        c->errors++;
+    if (c->n_diags < MAX_DIAGS)
+        dag_diags_add(c->diags, file, line, col, warning, "%s", msg);
+    else if (c->n_diags == MAX_DIAGS)
+        dag_diags_add(c->diags, file, 0, 0, false, "too many problems, the rest are not shown");
+    c->n_diags++;
+out:
+    free(key);
+    free(msg);
+}
+
+static void diag_at(ctx_t *c, const ynode_t *at, bool warning, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void diag_at(ctx_t *c, const ynode_t *at, bool warning, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vdiag(c, at && at->file ? at->file : c->name, at ? at->line : 0, at ? at->col : 0, warning,
+          fmt, ap);
+    va_end(ap);
+}
+
+static void diag_pos(ctx_t *c, const char *file, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void diag_pos(ctx_t *c, const char *file, int line, int col, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vdiag(c, file, line, col, false, fmt, ap);
+    va_end(ap);
+}
+
+#define ERR(c, at, ...) diag_at((c), (at), false, __VA_ARGS__)
+#define WARN(c, at, ...) diag_at((c), (at), true, __VA_ARGS__)
+
+static ynode_t *node_new(ctx_t *c, ykind_t kind, const char *file, int line, int col)
+{
+    ynode_t *n;
+
+    if (c->n_nodes == c->cap_nodes) {
+        size_t cap = c->cap_nodes ? c->cap_nodes * 2 : 64;
+        ynode_t **nodes = realloc(c->nodes, cap * sizeof *nodes);
+        if (!nodes)
+            goto oom;
+        c->nodes = nodes;
+        c->cap_nodes = cap;
+    }
+    if (!(n = calloc(1, sizeof *n)))
+        goto oom;
+    n->kind = kind;
+    n->file = file;
+    n->line = line;
+    n->col = col;
+    c->nodes[c->n_nodes++] = n;
+    return n;
+oom:
+    c->oom = true;
+    return NULL;
+}
+
+static int node_push(ctx_t *c, ynode_t *parent, ynode_t *kid)
+{
+    if (parent->n == parent->cap) {
+        size_t cap = parent->cap ? parent->cap * 2 : 4;
+        ynode_t **kids = realloc(parent->kids, cap * sizeof *kids);
+        if (!kids) {
+            c->oom = true;
+            return -1;
+        }
+        parent->kids = kids;
+        parent->cap = cap;
+    }
+    parent->kids[parent->n++] = kid;
+    return 0;
+}
+
+static void ctx_free(ctx_t *c)
+{
+    for (size_t i = 0; i < c->n_nodes; i++) {
+        free(c->nodes[i]->str);
+        free(c->nodes[i]->kids);
+        free(c->nodes[i]->dups);
+        free(c->nodes[i]);
+    }
+    free(c->nodes);
+    for (size_t i = 0; i < c->n_diag_keys; i++)
+        free(c->diag_keys[i]);
+    free(c->diag_keys);
+    smap_free(&c->seen_diags);
+}
+
+static bool spend(ctx_t *c, size_t steps)
+{
+    c->work += steps;
+    if (c->work > WORK_BUDGET)
+        c->too_complex = true;
+    return !c->too_complex;
+}
+
+static bool is_scalar(const ynode_t *n)
+{
+    return n && n->kind == Y_SCALAR;
+}
+
+static bool key_is(const ynode_t *k, const char *s)
+{
+    return is_scalar(k) && strcmp(k->str, s) == 0;
+}
+
+/* Index of key in map m, or -1. Linear: used on small mappings only. */
+static ynode_t *map_get(const ynode_t *m, const char *key)
+{
+    if (!m || m->kind != Y_MAP)
+        return NULL;
+    for (size_t i = MAP_PAIRS(m); i-- > 0;)
+        if (key_is(MAP_KEY(m, i), key))
+            return MAP_VAL(m, i);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* building the tree from libyaml events                              */
+
+/* A key for duplicate detection; non-scalar keys never compare equal. */
+static bool pair_key(const ynode_t *k, const char **s, size_t *len)
+{
+    if (!is_scalar(k))
+        return false;
+    *s = k->str;
+    *len = k->len;
+    return true;
+}
+
+/*
+ * Finishes a mapping: applies merge keys (<<, YAML 1.1: explicit keys win,
+ * then earlier merge sources) and collapses duplicate keys to the last
+ * value, at the first key's place, as a Python dict does. Returns 0, or -1
+ * on a bad merge value (reported) or OOM.
+ */
+static int map_finish(ctx_t *c, ynode_t *m)
+{
+    ynode_t **out = NULL, **dups = NULL;
+    bool *explicit = NULL;
+    size_t n_out = 0, n_dups = 0, total = 0;
+    smap_t idx = {0};
+    int rc = -1;
+
+    /* Count merge pairs first so one allocation fits all. */
+    for (size_t i = 0; i < MAP_PAIRS(m); i++) {
+        ynode_t *k = MAP_KEY(m, i), *v = MAP_VAL(m, i);
+        if (!(k->plain && key_is(k, "<<")))
+            continue;
+        if (v->kind == Y_MAP) {
+            total += MAP_PAIRS(v);
+        } else if (v->kind == Y_SEQ) {
+            for (size_t j = 0; j < v->n; j++) {
+                if (v->kids[j]->kind != Y_MAP) {
+                    ERR(c, v->kids[j], "merge key '<<' needs a mapping or a list of mappings");
+                    goto out;
+                }
+                total += MAP_PAIRS(v->kids[j]);
+            }
+        } else {
+            ERR(c, v, "merge key '<<' needs a mapping or a list of mappings");
+            goto out;
+        }
+    }
+    if (total == 0 && MAP_PAIRS(m) <= 1) {
+        rc = 0;
+        goto out;
+    }
+    if (!spend(c, total)) {
+        ERR(c, m, "document too complex (too many merged or aliased keys)");
+        goto out;
+    }
+    total += MAP_PAIRS(m);
+    out = malloc(2 * total * sizeof *out);
+    explicit = calloc(total, sizeof *explicit);
+    dups = malloc(total * sizeof *dups);
+    if (!out || !explicit || !dups)
+        goto oom;
+
+    /* Pass 1: merge sources, last source first so earlier ones win. */
+    for (size_t i = MAP_PAIRS(m); i-- > 0;) {
+        ynode_t *k = MAP_KEY(m, i), *v = MAP_VAL(m, i);
+        if (!(k->plain && key_is(k, "<<")))
+            continue;
+        size_t nsrc = v->kind == Y_MAP ? 1 : v->n;
+        for (size_t s = nsrc; s-- > 0;) {
+            ynode_t *src = v->kind == Y_MAP ? v : v->kids[s];
+            for (size_t j = 0; j < MAP_PAIRS(src); j++) {
+                const char *ks;
+                size_t kl;
+                ynode_t *sk = MAP_KEY(src, j);
+                void *at = pair_key(sk, &ks, &kl) ? smap_get(&idx, ks, kl) : NULL;
+                if (at) {
+                    out[2 * ((uintptr_t)at - 1) + 1] = MAP_VAL(src, j);
+                    continue;
+                }
+                out[2 * n_out] = sk;
+                out[2 * n_out + 1] = MAP_VAL(src, j);
+                n_out++;
+                if (pair_key(sk, &ks, &kl) && smap_put(&idx, ks, kl, (void *)(uintptr_t)n_out))
+                    goto oom;
+            }
+        }
+    }
+    /* Pass 2: the mapping's own keys. */
+    for (size_t i = 0; i < MAP_PAIRS(m); i++) {
+        ynode_t *k = MAP_KEY(m, i), *v = MAP_VAL(m, i);
+        const char *ks;
+        size_t kl;
+        if (k->plain && key_is(k, "<<"))
+            continue;
+        void *at = pair_key(k, &ks, &kl) ? smap_get(&idx, ks, kl) : NULL;
+        if (at) {
+            size_t slot = (uintptr_t)at - 1;
+            if (explicit[slot])
+                dups[n_dups++] = out[2 * slot];
+            out[2 * slot] = k;
+            out[2 * slot + 1] = v;
+            explicit[slot] = true;
+            continue;
+        }
+        out[2 * n_out] = k;
+        out[2 * n_out + 1] = v;
+        explicit[n_out] = true;
+        n_out++;
+        if (pair_key(k, &ks, &kl) && smap_put(&idx, ks, kl, (void *)(uintptr_t)n_out))
+            goto oom;
+    }
+    free(m->kids);
+    m->kids = out;
+    m->n = m->cap = 2 * n_out;
+    out = NULL;
+    if (n_dups) {
+        m->dups = dups;
+        m->n_dups = n_dups;
+        dups = NULL;
+    }
+    rc = 0;
+    goto out;
+oom:
+    c->oom = true;
+out:
+    free(out);
+    free(explicit);
+    free(dups);
+    smap_free(&idx);
+    return rc;
+}
+
+static size_t offset_line_col(const char *text, size_t len, size_t off, int *col)
+{
+    size_t line = 1, start = 0;
+    if (off > len)
+        off = len;
+    for (size_t i = 0; i < off; i++)
+        if (text[i] == '\n') {
+            line++;
+            start = i + 1;
+        }
+    *col = (int)(off - start + 1);
+    return line;
+}
+
+static void yaml_error(ctx_t *c, const char *file, const yaml_parser_t *p, const char *text,
+                       size_t len)
+{
+    const char *problem = p->problem ? p->problem : "cannot parse the file";
+    int line, col;
+
+    if (p->error == YAML_MEMORY_ERROR) {
+        c->oom = true;
+        return;
+    }
+    if (p->error == YAML_READER_ERROR) {
+        line = (int)offset_line_col(text, len, p->problem_offset, &col);
+        diag_pos(c, file, line, col, "invalid yaml: %s", problem);
+        return;
+    }
+    line = (int)p->problem_mark.line + 1;
+    col = (int)p->problem_mark.column + 1;
+    if (p->context)
+        diag_pos(c, file, line, col, "invalid yaml: %s %s at %d:%d", problem, p->context,
+                 (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
+    else
+        diag_pos(c, file, line, col, "invalid yaml: %s", problem);
+}
+
+/* Tags that keep YAML 1.1 implicit typing; anything else reads as a string. */
+static bool tag_keeps_typing(const char *tag)
+{
+    static const char *const typed[] = {"tag:yaml.org,2002:null", "tag:yaml.org,2002:bool",
+                                        "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+                                        "tag:yaml.org,2002:timestamp"};
+    if (!tag || strcmp(tag, "!") == 0)
+        return true;
+    for (size_t i = 0; i < sizeof typed / sizeof typed[0]; i++)
+        if (strcmp(tag, typed[i]) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * Parses text into a tree. *root is NULL for an empty stream. Returns 0,
+ * or -1 when the file is unusable (reported).
+ */
+static int tree_parse(ctx_t *c, const char *file, const char *text, size_t len, ynode_t **root)
+{
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    ynode_t **stack = NULL;
+    size_t depth = 0, cap = 0;
+    smap_t anchors = {0};
+    int docs = 0, rc = -1;
+    bool done = false;
+
+    *root = NULL;
+    if (!yaml_parser_initialize(&parser)) {
+        c->oom = true;
+        return -1;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    while (!done) {
+        ynode_t *n = NULL;
+        const char *anchor = NULL;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            yaml_error(c, file, &parser, text, len);
+            goto out;
+        }
+        int line = (int)ev.start_mark.line + 1, col = (int)ev.start_mark.column + 1;
+        switch (ev.type) {
+        case YAML_STREAM_END_EVENT:
+            done = true;
+            break;
+        case YAML_DOCUMENT_START_EVENT:
+            if (++docs > 1) {
+                diag_pos(c, file, line, col, "expected a single document in the file");
+                goto fail_ev;
+            }
+            break;
+        case YAML_SCALAR_EVENT:
+            if (!(n = node_new(c, Y_SCALAR, file, line, col)))
+                goto fail_ev;
+            if (!(n->str = malloc(ev.data.scalar.length + 1))) {
+                c->oom = true;
+                goto fail_ev;
+            }
+            memcpy(n->str, ev.data.scalar.value, ev.data.scalar.length);
+            n->str[ev.data.scalar.length] = '\0';
+            n->len = ev.data.scalar.length;
+            n->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+                       tag_keeps_typing((const char *)ev.data.scalar.tag);
+            anchor = (const char *)ev.data.scalar.anchor;
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            if (!(n = node_new(c, ev.type == YAML_SEQUENCE_START_EVENT ? Y_SEQ : Y_MAP, file,
+                               line, col)))
+                goto fail_ev;
+            n->open = true;
+            anchor = (const char *)(ev.type == YAML_SEQUENCE_START_EVENT
+                                        ? ev.data.sequence_start.anchor
+                                        : ev.data.mapping_start.anchor);
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT: {
+            ynode_t *top = stack[--depth];
+            top->open = false;
+            if (top->kind == Y_MAP && map_finish(c, top) != 0)
+                goto fail_ev;
+            break;
+        }
+        case YAML_ALIAS_EVENT: {
+            const char *a = (const char *)ev.data.alias.anchor;
+            n = smap_get(&anchors, a, strlen(a));
+            if (!n) {
+                diag_pos(c, file, line, col, "invalid yaml: unknown alias '%s'", a);
+                goto fail_ev;
+            }
+            if (n->open) {
+                diag_pos(c, file, line, col, "invalid yaml: alias '%s' refers to itself", a);
+                goto fail_ev;
+            }
+            break;
+        }
+        default:
+            break;
+        }
+        if (n) {
+            if (anchor) {
+                /* The anchor name dies with the event: keep a copy, owned
+                 * by an otherwise unused node so that ctx_free releases it. */
+                ynode_t *holder = node_new(c, Y_SCALAR, file, line, col);
+                if (!holder || !(holder->str = strdup(anchor))) {
+                    c->oom = true;
+                    goto fail_ev;
+                }
+                if (smap_put(&anchors, holder->str, strlen(holder->str), n) != 0) {
+                    c->oom = true;
+                    goto fail_ev;
+                }
+            }
+            if (depth == 0) {
+                *root = n;
+            } else if (node_push(c, stack[depth - 1], n) != 0) {
+                goto fail_ev;
+            }
+            if (n->open) {
+                /* Also bounds libyaml's scanner, whose cost grows with the
+                 * flow depth: stop before it does. */
+                if (depth >= NEST_MAX) {
+                    diag_pos(c, file, line, col, "invalid yaml: nested deeper than %d levels",
+                             NEST_MAX);
+                    goto fail_ev;
+                }
+                if (depth == cap) {
+                    size_t ncap = cap ? cap * 2 : 16;
+                    ynode_t **s = realloc(stack, ncap * sizeof *s);
+                    if (!s) {
+                        c->oom = true;
+                        goto fail_ev;
+                    }
+                    stack = s;
+                    cap = ncap;
+                }
+                stack[depth++] = n;
+            }
+        }
+        yaml_event_delete(&ev);
+    }
+    rc = 0;
+    goto out;
+fail_ev:
+    yaml_event_delete(&ev);
+out:
+    if (rc != 0)
+        *root = NULL;
+    free(stack);
+    smap_free(&anchors);
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* environment expansion (os.path.expandvars)                          */
+
+static bool is_word(unsigned char ch)
+{
+    return isalnum(ch) || ch == '_';
+}
+
+/*
+ * $name and ${name} are replaced when set in the environment, else kept.
+ * Returns a malloc'd NUL-terminated copy, or NULL (OOM or too large; *big).
+ */
+static char *expand_env(const char *text, size_t len, size_t *outlen, bool *big)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    size_t i = 0;
+
+    *big = false;
+    if (!f)
+        return NULL;
+    while (i < len) {
+        const char *dollar = memchr(text + i, '$', len - i);
+        size_t stop = dollar ? (size_t)(dollar - text) : len;
+        fwrite(text + i, 1, stop - i, f);
+        i = stop;
+        if (i >= len)
+            break;
+        size_t nstart, nlen, end;
+        if (i + 1 < len && text[i + 1] == '{') {
+            const char *close = memchr(text + i + 2, '}', len - i - 2);
+            if (!close) {
+                fputc('$', f);
+                i++;
+                continue;
+            }
+            nstart = i + 2;
+            nlen = (size_t)(close - (text + nstart));
+            end = (size_t)(close - text) + 1;
+        } else {
+            nstart = i + 1;
+            nlen = 0;
+            while (nstart + nlen < len && is_word((unsigned char)text[nstart + nlen]))
+                nlen++;
+            if (nlen == 0) {
+                fputc('$', f);
+                i++;
+                continue;
+            }
+            end = nstart + nlen;
+        }
+        const char *val = NULL;
+        char name[256];
+        if (nlen < sizeof name && !memchr(text + nstart, '\0', nlen)) {
+            memcpy(name, text + nstart, nlen);
+            name[nlen] = '\0';
+            val = getenv(name);
+        }
+        if (val)
+            fputs(val, f);
+        else
+            fwrite(text + i, 1, end - i, f);
+        i = end;
+        if ((size_t)ftell(f) > EXPANDED_MAX) {
+            *big = true;
+            break;
+        }
+    }
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    if (*big || size > EXPANDED_MAX) {
+        *big = true;
+        free(buf);
+        return NULL;
+    }
+    *outlen = size;
+    return buf;
+}
+
+/* Expands and parses one file's text. 0, or -1 (reported). */
+static int parse_text(ctx_t *c, const char *file, const char *text, size_t len, ynode_t **root)
+{
+    bool big;
+    size_t elen = 0;
+    char *expanded;
+    int rc;
+
+    if (len > DAG_FILE_MAX) {
+        diag_pos(c, file, 0, 0, "file is larger than %d bytes", DAG_FILE_MAX);
+        return -1;
+    }
+    if (!(expanded = expand_env(text, len, &elen, &big))) {
+        if (big)
+            diag_pos(c, file, 0, 0, "file is larger than %d bytes after expanding variables",
+                     EXPANDED_MAX);
+        else
+            c->oom = true;
+        return -1;
+    }
+    rc = tree_parse(c, file, expanded, elen, root);
+    free(expanded);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* scalars (YAML 1.1 rules)                                            */
+
+static bool is_null(const ynode_t *n)
+{
+    if (!n)
+        return true;
+    if (n->kind != Y_SCALAR || !n->plain)
+        return false;
+    return n->len == 0 || strcmp(n->str, "~") == 0 || strcmp(n->str, "null") == 0 ||
+           strcmp(n->str, "Null") == 0 || strcmp(n->str, "NULL") == 0;
+}
+
+static const char *kind_name(const ynode_t *n)
+{
+    if (is_null(n))
+        return "null";
+    return n->kind == Y_MAP ? "a mapping" : n->kind == Y_SEQ ? "a list" : "a scalar";
+}
+
+/* A string value (any scalar but null, no NUL bytes). */
+static bool get_str(ctx_t *c, const ynode_t *n, const char *what, const char **out)
+{
+    if (!is_scalar(n) || is_null(n)) {
+        ERR(c, n, "%s must be a string, not %s", what, kind_name(n));
+        return false;
+    }
+    if (strlen(n->str) != n->len) {
+        ERR(c, n, "%s contains a nul character", what);
+        return false;
+    }
+    *out = n->str;
+    return true;
+}
+
+static bool parse_bool(const ynode_t *n, bool *out)
+{
+    static const char *const yes[] = {"yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"};
+    static const char *const no[] = {"no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"};
+    if (!is_scalar(n) || !n->plain)
+        return false;
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        if (strcmp(n->str, yes[i]) == 0) {
+            *out = true;
+            return true;
+        }
+        if (strcmp(n->str, no[i]) == 0) {
+            *out = false;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool get_bool(ctx_t *c, const ynode_t *n, const char *what, bool *out)
+{
+    if (parse_bool(n, out))
+        return true;
+    ERR(c, n, "%s must be a boolean (true/false), not '%s'", what,
+        is_scalar(n) ? n->str : kind_name(n));
+    return false;
+}
+
+/* YAML 1.1 integers: [-+]digits (with _), 0x.., 0b.., 0 octal. */
+static bool parse_int(const ynode_t *n, long long *out)
+{
+    const char *p;
+    char digits[64];
+    size_t nd = 0;
+    int base = 10;
+    bool neg = false;
+
+    if (!is_scalar(n) || n->len == 0 || n->len >= sizeof digits)
+        return false;
+    p = n->str;
+    if (*p == '-' || *p == '+')
+        neg = *p++ == '-';
+    if (n->plain && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+        base = 16;
+        p += 2;
+    } else if (n->plain && p[0] == '0' && (p[1] == 'b' || p[1] == 'B')) {
+        base = 2;
+        p += 2;
+    } else if (n->plain && p[0] == '0' && p[1]) {
+        base = 8;
+        p++;
+    }
+    for (; *p; p++) {
+        if (*p == '_' && n->plain)
+            continue;
+        int v = isdigit((unsigned char)*p) ? *p - '0'
+                : isxdigit((unsigned char)*p) ? tolower((unsigned char)*p) - 'a' + 10
+                                              : 99;
+        if (v >= base)
+            return false;
+        digits[nd++] = *p;
+    }
+    if (nd == 0)
+        return false;
+    digits[nd] = '\0';
+    errno = 0;
+    long long v = strtoll(digits, NULL, base);
+    if (errno)
+        return false;
+    *out = neg ? -v : v;
+    return true;
+}
+
+static bool get_int(ctx_t *c, const ynode_t *n, const char *what, int min, int *out)
+{
+    long long v;
+    if (!parse_int(n, &v)) {
+        ERR(c, n, "%s must be an integer, not '%s'", what, is_scalar(n) ? n->str : kind_name(n));
+        return false;
+    }
+    if (v < min || v > INT_MAX) {
+        ERR(c, n, "%s must be between %d and %d, not %lld", what, min, INT_MAX, v);
+        return false;
+    }
+    *out = (int)v;
+    return true;
+}
+
+/*
+ * A duration in seconds: an integer (0.x *_sec keys, or Airflow's number
+ * of seconds) or a {__type__: datetime.timedelta, days:, hours:, ...}.
+ */
+static bool get_seconds(ctx_t *c, const ynode_t *n, const char *what, int *out)
+{
+    static const struct {
+        const char *key;
+        long long mul;
+    } units[] = {{"weeks", 604800}, {"days", 86400}, {"hours", 3600}, {"minutes", 60}, {"seconds", 1}};
+    if (!n || n->kind != Y_MAP)
+        return get_int(c, n, what, 0, out);
+    const ynode_t *type = map_get(n, "__type__");
+    if (!key_is(type, "datetime.timedelta")) {
+        ERR(c, n, "%s must be a number of seconds or a datetime.timedelta", what);
+        return false;
+    }
+    long long total = 0;
+    for (size_t i = 0; i < MAP_PAIRS(n); i++) {
+        const ynode_t *k = MAP_KEY(n, i), *v = MAP_VAL(n, i);
+        long long x = 0, mul = 0;
+        if (key_is(k, "__type__"))
+            continue;
+        for (size_t u = 0; u < sizeof units / sizeof units[0]; u++)
+            if (key_is(k, units[u].key))
+                mul = units[u].mul;
+        if (!mul) {
+            ERR(c, k, "unsupported timedelta key '%s' in %s", is_scalar(k) ? k->str : "?", what);
+            return false;
+        }
+        if (!parse_int(v, &x) || x < 0 || x > INT_MAX) {
+            ERR(c, v, "timedelta %s in %s must be a whole non-negative number", k->str, what);
+            return false;
+        }
+        total += x * mul;
+        if (total > INT_MAX) {
+            ERR(c, n, "%s is too long", what);
+            return false;
+        }
+    }
+    *out = (int)total;
+    return true;
+}
+
+static bool get_date(ctx_t *c, const ynode_t *n, const char *what, ts_us_t *out)
+{
+    if (is_null(n)) {
+        *out = TS_NONE;
+        return true;
+    }
+    if (is_scalar(n) && strlen(n->str) == n->len && ts_parse(n->str, out) == 0)
+        return true;
+    if (is_scalar(n) && n->len > 0 && isdigit((unsigned char)n->str[0]) && strchr(n->str, ' ') &&
+        !strchr(n->str, '-'))
+        ERR(c, n, "relative %s '%s' is not supported, write a date such as 2024-01-01", what,
+            n->str);
+    else
+        ERR(c, n, "%s must be a date such as 2024-01-01 or 2024-01-01T10:00:00, not '%s'", what,
+            is_scalar(n) ? n->str : kind_name(n));
+    return false;
+}
+
+/* Airflow's KEY_REGEX: [A-Za-z0-9_.-]+, at most 250 characters. */
+static bool valid_id(const char *s, size_t len, const char **why)
+{
+    if (len == 0) {
+        *why = "it is empty";
+        return false;
+    }
+    if (len > DAG_ID_MAX) {
+        *why = "it is longer than 250 characters";
+        return false;
+    }
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-') {
+            *why = "only letters, digits, '_', '.' and '-' are allowed";
+            return false;
+        }
+    return true;
+}
+
+static bool get_id(ctx_t *c, const ynode_t *n, const char *what, const char **out)
+{
+    const char *why;
+    if (!is_scalar(n) || is_null(n)) {
+        ERR(c, n, "%s must be a string, not %s", what, kind_name(n));
+        return false;
+    }
+    if (!valid_id(n->str, n->len, &why)) {
+        ERR(c, n, "invalid %s '%.*s': %s", what, (int)(n->len > 80 ? 80 : n->len), n->str, why);
+        return false;
+    }
+    *out = n->str;
+    return true;
+}
+
+static bool set_str(ctx_t *c, char **dst, const char *src)
+{
+    char *s = src ? strdup(src) : NULL;
+    if (src && !s) {
+        c->oom = true;
+        return false;
+    }
+    free(*dst);
+    *dst = s;
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* merging (dag-factory's defaults)                                    */
+
+static ynode_t *map_new_like(ctx_t *c, const ynode_t *pos, size_t cap)
+{
+    ynode_t *m = node_new(c, Y_MAP, pos ? pos->file : c->name, pos ? pos->line : 0,
+                          pos ? pos->col : 0);
+    if (!m)
+        return NULL;
+    if (cap && !(m->kids = malloc(2 * cap * sizeof *m->kids))) {
+        c->oom = true;
+        return NULL;
+    }
+    m->cap = 2 * cap;
+    return m;
+}
+
+static ynode_t *map_lookup_idx(const ynode_t *m, const smap_t *idx, const ynode_t *k)
+{
+    const char *ks;
+    size_t kl;
+    if (!pair_key(k, &ks, &kl))
+        return NULL;
+    void *at = smap_get(idx, ks, kl);
+    (void)m;
+    return at ? MAP_VAL(m, (uintptr_t)at - 1) : NULL;
+}
+
+static int index_map(ctx_t *c, const ynode_t *m, smap_t *idx)
+{
+    for (size_t i = 0; i < MAP_PAIRS(m); i++) {
+        const char *ks;
+        size_t kl;
+        if (pair_key(MAP_KEY(m, i), &ks, &kl) && smap_put(idx, ks, kl, (void *)(uintptr_t)(i + 1))) {
+            c->oom = true;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * {**base, **over}: base's keys in order (over's value where both have
+ * one), then over's other keys. Either may be NULL. NULL on failure.
+ */
+static ynode_t *merge_shallow(ctx_t *c, const ynode_t *base, const ynode_t *over,
+                              const ynode_t *pos)
+{
+    size_t nb = base ? MAP_PAIRS(base) : 0, no = over ? MAP_PAIRS(over) : 0;
+    smap_t idx = {0};
+    ynode_t *m = NULL;
+
+    if (!spend(c, nb + no) || !(m = map_new_like(c, pos, nb + no)))
+        return NULL;
+    if (over && index_map(c, over, &idx) != 0)
+        goto fail;
+    for (size_t i = 0; i < nb; i++) {
+        ynode_t *ov = map_lookup_idx(over, &idx, MAP_KEY(base, i));
+        m->kids[m->n++] = MAP_KEY(base, i);
+        m->kids[m->n++] = ov ? ov : MAP_VAL(base, i);
+    }
+    smap_free(&idx);
+    if (base && index_map(c, base, &idx) != 0)
+        goto fail;
+    for (size_t i = 0; i < no; i++) {
+        if (map_lookup_idx(base, &idx, MAP_KEY(over, i)))
+            continue;
+        m->kids[m->n++] = MAP_KEY(over, i);
+        m->kids[m->n++] = MAP_VAL(over, i);
+    }
+    smap_free(&idx);
+    return m;
+fail:
+    smap_free(&idx);
+    return NULL;
+}
+
+/*
+ * dag-factory's merge_configs: keys missing in config come from dflt;
+ * where both values are mappings they merge recursively; otherwise the
+ * config's value wins whole. Recursion depth is bounded by the nesting of
+ * dflt, which is bounded by the budget.
+ */
+static ynode_t *merge_configs(ctx_t *c, const ynode_t *config, const ynode_t *dflt, int depth)
+{
+    size_t nc = MAP_PAIRS(config), nd = MAP_PAIRS(dflt);
+    smap_t idx = {0};
+    ynode_t *m = NULL;
+
+    if (depth > 64) {
+        c->too_complex = true;
+        return NULL;
+    }
+    if (!spend(c, nc + nd) || !(m = map_new_like(c, config, nc + nd)))
+        return NULL;
+    if (index_map(c, dflt, &idx) != 0)
+        goto fail;
+    for (size_t i = 0; i < nc; i++) {
+        ynode_t *k = MAP_KEY(config, i), *v = MAP_VAL(config, i);
+        ynode_t *dv = map_lookup_idx(dflt, &idx, k);
+        if (dv && dv->kind == Y_MAP && v->kind == Y_MAP && !(v = merge_configs(c, v, dv, depth + 1)))
+            goto fail;
+        m->kids[m->n++] = k;
+        m->kids[m->n++] = v;
+    }
+    smap_free(&idx);
+    if (index_map(c, config, &idx) != 0)
+        goto fail;
+    for (size_t i = 0; i < nd; i++) {
+        if (map_lookup_idx(config, &idx, MAP_KEY(dflt, i)))
+            continue;
+        m->kids[m->n++] = MAP_KEY(dflt, i);
+        m->kids[m->n++] = MAP_VAL(dflt, i);
+    }
+    smap_free(&idx);
+    return m;
+fail:
+    smap_free(&idx);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* keys                                                                */
+
+typedef enum key_id {
+    K_UNKNOWN = 0,
+    /* DAG level */
+    K_DESCRIPTION, K_SCHEDULE, K_SCHEDULE_INTERVAL, K_START_DATE, K_END_DATE, K_CATCHUP,
+    K_TAGS, K_MAX_ACTIVE_RUNS, K_MAX_ACTIVE_TASKS, K_CONCURRENCY, K_PAUSED, K_DEFAULT_ARGS,
+    K_TASKS, K_TASK_GROUPS, K_TIMEZONE, K_DAG_IGNORED,
+    /* task level */
+    K_TASK_ID, K_OPERATOR, K_DECORATOR, K_BASH_COMMAND, K_ENV, K_APPEND_ENV, K_CWD,
+    K_DEPENDENCIES, K_OWNER, K_RETRIES, K_RETRY_DELAY_SEC, K_RETRY_DELAY, K_QUEUE, K_POOL,
+    K_POOL_SLOTS, K_PRIORITY_WEIGHT, K_TRIGGER_RULE, K_EXEC_TIMEOUT_SEC, K_EXEC_TIMEOUT,
+    K_TASK_GROUP_NAME, K_DEPENDS_ON_PAST, K_WAIT_FOR_DOWNSTREAM, K_TASK_IGNORED
+} key_id_t;
+
+typedef struct key_def {
+    const char *name;
+    key_id_t id;
+} key_def_t;
+
+static const key_def_t dag_keys[] = {
+    {"description", K_DESCRIPTION}, {"schedule", K_SCHEDULE},
+    {"schedule_interval", K_SCHEDULE_INTERVAL}, {"start_date", K_START_DATE},
+    {"end_date", K_END_DATE}, {"catchup", K_CATCHUP}, {"tags", K_TAGS},
+    {"max_active_runs", K_MAX_ACTIVE_RUNS}, {"max_active_tasks", K_MAX_ACTIVE_TASKS},
+    {"concurrency", K_CONCURRENCY}, {"is_paused_upon_creation", K_PAUSED},
+    {"default_args", K_DEFAULT_ARGS}, {"tasks", K_TASKS}, {"task_groups", K_TASK_GROUPS},
+    {"timezone", K_TIMEZONE},
+    /* accepted by Airflow or dag-factory, not used by updraft yet */
+    {"default_view", K_DAG_IGNORED}, {"orientation", K_DAG_IGNORED}, {"doc_md", K_DAG_IGNORED},
+    {"doc_md_file_path", K_DAG_IGNORED}, {"doc_md_python_callable_file", K_DAG_IGNORED},
+    {"doc_md_python_callable_name", K_DAG_IGNORED}, {"doc_md_python_arguments", K_DAG_IGNORED},
+    {"dagrun_timeout", K_DAG_IGNORED}, {"dagrun_timeout_sec", K_DAG_IGNORED},
+    {"render_template_as_native_obj", K_DAG_IGNORED}, {"sla_miss_callback", K_DAG_IGNORED},
+    {"on_success_callback", K_DAG_IGNORED}, {"on_failure_callback", K_DAG_IGNORED},
+    {"on_execute_callback", K_DAG_IGNORED}, {"on_success_callback_name", K_DAG_IGNORED},
+    {"on_success_callback_file", K_DAG_IGNORED}, {"on_failure_callback_name", K_DAG_IGNORED},
+    {"on_failure_callback_file", K_DAG_IGNORED}, {"sla_miss_callback_name", K_DAG_IGNORED},
+    {"sla_miss_callback_file", K_DAG_IGNORED}, {"access_control", K_DAG_IGNORED},
+    {"params", K_DAG_IGNORED}, {"owner_links", K_DAG_IGNORED},
+    {"jinja_environment_kwargs", K_DAG_IGNORED}, {"template_searchpath", K_DAG_IGNORED},
+    {"user_defined_macros", K_DAG_IGNORED}, {"user_defined_filters", K_DAG_IGNORED},
+    {"dag_display_name", K_DAG_IGNORED}, {"timetable", K_DAG_IGNORED},
+    {"fail_stop", K_DAG_IGNORED}, {"auto_register", K_DAG_IGNORED},
+    {"doc", K_DAG_IGNORED},
+    {NULL, K_UNKNOWN}};
+
+static const key_def_t task_keys[] = {
+    {"task_id", K_TASK_ID}, {"operator", K_OPERATOR}, {"decorator", K_DECORATOR},
+    {"bash_command", K_BASH_COMMAND}, {"env", K_ENV}, {"append_env", K_APPEND_ENV},
+    {"cwd", K_CWD}, {"dependencies", K_DEPENDENCIES}, {"owner", K_OWNER},
+    {"retries", K_RETRIES}, {"retry_delay_sec", K_RETRY_DELAY_SEC},
+    {"retry_delay", K_RETRY_DELAY}, {"queue", K_QUEUE}, {"pool", K_POOL},
+    {"pool_slots", K_POOL_SLOTS}, {"priority_weight", K_PRIORITY_WEIGHT},
+    {"trigger_rule", K_TRIGGER_RULE}, {"execution_timeout_sec", K_EXEC_TIMEOUT_SEC},
+    {"execution_timeout_secs", K_EXEC_TIMEOUT_SEC}, {"execution_timeout", K_EXEC_TIMEOUT},
+    {"task_group_name", K_TASK_GROUP_NAME}, {"depends_on_past", K_DEPENDS_ON_PAST},
+    {"wait_for_downstream", K_WAIT_FOR_DOWNSTREAM},
+    /* accepted by Airflow on every task; safe to ignore for now */
+    {"doc", K_TASK_IGNORED}, {"doc_md", K_TASK_IGNORED}, {"doc_json", K_TASK_IGNORED},
+    {"doc_yaml", K_TASK_IGNORED}, {"doc_rst", K_TASK_IGNORED}, {"email", K_TASK_IGNORED},
+    {"email_on_failure", K_TASK_IGNORED}, {"email_on_retry", K_TASK_IGNORED},
+    {"do_xcom_push", K_TASK_IGNORED}, {"task_display_name", K_TASK_IGNORED},
+    {"ui_color", K_TASK_IGNORED}, {"ui_fgcolor", K_TASK_IGNORED}, {"sla", K_TASK_IGNORED},
+    {"sla_secs", K_TASK_IGNORED}, {"output_encoding", K_TASK_IGNORED},
+    {"inlets", K_TASK_IGNORED}, {"outlets", K_TASK_IGNORED},
+    {"executor_config", K_TASK_IGNORED}, {"on_execute_callback", K_TASK_IGNORED},
+    {"on_success_callback", K_TASK_IGNORED}, {"on_failure_callback", K_TASK_IGNORED},
+    {"on_retry_callback", K_TASK_IGNORED}, {"on_skipped_callback", K_TASK_IGNORED},
+    {"params", K_TASK_IGNORED},
+    {NULL, K_UNKNOWN}};
+
+static key_id_t key_lookup(const key_def_t *defs, const ynode_t *k)
+{
+    if (!is_scalar(k))
+        return K_UNKNOWN;
+    for (size_t i = 0; defs[i].name; i++)
+        if (strcmp(defs[i].name, k->str) == 0)
+            return defs[i].id;
+    return K_UNKNOWN;
+}
+
+/* A key's text for messages (clipped). */
+static const char *key_text(const ynode_t *k)
+{
+    return is_scalar(k) ? k->str : "?";
+}
+
+/* Reports duplicate keys of a mapping as warnings (PyYAML keeps the last). */
+static void warn_dups(ctx_t *c, const ynode_t *m)
+{
+    for (size_t i = 0; m && m->kind == Y_MAP && i < m->n_dups; i++)
+        WARN(c, m->dups[i], "duplicate key '%.100s' (the later value is used)", key_text(m->dups[i]));
+}
+
+/* ------------------------------------------------------------------ */
+/* DAGs and tasks                                                      */
+
+typedef struct task_src {
+    const ynode_t *at;          /* position for task-level messages */
+    const ynode_t *deps;        /* dependencies node (may be NULL) */
+    bool ok;
+} task_src_t;
+
+static const char *const trigger_rules[] = {
+    "all_success", "all_failed", "all_done", "all_done_min_one_success", "all_done_setup_success",
+    "all_skipped", "one_success", "one_failed", "one_done", "none_failed",
+    "none_failed_min_one_success", "none_skipped", "none_failed_or_skipped", "always", "dummy",
+    NULL};
+
+static bool operator_parse(const char *s, dag_operator_t *out)
+{
+    static const char *const bash[] = {"bash", "BashOperator", "airflow.operators.bash.BashOperator",
+                                       "airflow.operators.bash_operator.BashOperator",
+                                       "airflow.providers.standard.operators.bash.BashOperator",
+                                       NULL};
+    static const char *const empty[] = {
+        "empty", "EmptyOperator", "DummyOperator", "airflow.operators.empty.EmptyOperator",
+        "airflow.operators.dummy.DummyOperator", "airflow.operators.dummy_operator.DummyOperator",
+        "airflow.providers.standard.operators.empty.EmptyOperator", NULL};
+    for (size_t i = 0; bash[i]; i++)
+        if (strcmp(s, bash[i]) == 0) {
+            *out = DAG_OP_BASH;
+            return true;
+        }
+    for (size_t i = 0; empty[i]; i++)
+        if (strcmp(s, empty[i]) == 0) {
+            *out = DAG_OP_EMPTY;
+            return true;
+        }
+    return false;
+}
+
+static bool parse_env(ctx_t *c, const ynode_t *v, dag_task_t *t, const char *tid)
+{
+    dag_env_t *env = NULL;
+    size_t n = 0;
+
+    if (is_null(v))
+        goto done;
+    if (v->kind != Y_MAP) {
+        ERR(c, v, "env of task '%s' must be a mapping of names to strings", tid);
+        return false;
+    }
+    warn_dups(c, v);
+    if (!(env = calloc(MAP_PAIRS(v) ? MAP_PAIRS(v) : 1, sizeof *env))) {
+        c->oom = true;
+        return false;
+    }
+    for (size_t i = 0; i < MAP_PAIRS(v); i++) {
+        const ynode_t *k = MAP_KEY(v, i), *val = MAP_VAL(v, i);
+        const char *name, *value;
+        if (!get_str(c, k, "env name", &name) || !get_str(c, val, "env value", &value))
+            goto fail;
+        if (!*name || strchr(name, '=')) {
+            ERR(c, k, "invalid env name '%.100s' in task '%s'", name, tid);
+            goto fail;
+        }
+        if (!(env[n].name = strdup(name)) || !(env[n].value = strdup(value))) {
+            n++;
+            c->oom = true;
+            goto fail;
+        }
+        n++;
+    }
+done:
+    for (size_t i = 0; i < t->n_env; i++) {
+        free(t->env[i].name);
+        free(t->env[i].value);
+    }
+    free(t->env);
+    t->env = env;
+    t->n_env = n;
+    return true;
+fail:
+    for (size_t i = 0; i < n; i++) {
+        free(env[i].name);
+        free(env[i].value);
+    }
+    free(env);
+    return false;
+}
+
+/*
+ * Applies one task key (from default_args when from_defaults) to t.
+ * Returns false after reporting an error.
+ */
+static bool task_apply_key(ctx_t *c, key_id_t id, const ynode_t *k, const ynode_t *v,
+                           dag_task_t *t, const char *tid, bool from_defaults, bool *has_op)
+{
+    const char *s;
+    bool b;
+    char what[300];
+
+    snprintf(what, sizeof what, "%s of %s '%s'", key_text(k), from_defaults ? "default_args in dag" : "task", tid);
+    switch (id) {
+    case K_OPERATOR:
+        if (!get_str(c, v, what, &s))
+            return false;
+        if (!operator_parse(s, &t->op)) {
+            ERR(c, v, "unknown operator '%.200s' in task '%s' (supported: bash, empty)", s, tid);
+            return false;
+        }
+        *has_op = true;
+        return true;
+    case K_DECORATOR:
+        ERR(c, k, "task '%s': decorator (python) tasks are not supported", tid);
+        return false;
+    case K_BASH_COMMAND:
+        return get_str(c, v, what, &s) && set_str(c, &t->bash_command, s);
+    case K_ENV:
+        return parse_env(c, v, t, tid);
+    case K_APPEND_ENV:
+        if (!get_bool(c, v, what, &b))
+            return false;
+        t->append_env = b;
+        return true;
+    case K_CWD:
+        if (is_null(v))
+            return set_str(c, &t->cwd, NULL);
+        return get_str(c, v, what, &s) && set_str(c, &t->cwd, s);
+    case K_OWNER:
+        return get_str(c, v, what, &s) && set_str(c, &t->owner, s);
+    case K_RETRIES:
+        return get_int(c, v, what, 0, &t->retries);
+    case K_RETRY_DELAY_SEC:
+        return get_int(c, v, what, 0, &t->retry_delay_sec);
+    case K_RETRY_DELAY:
+        return get_seconds(c, v, what, &t->retry_delay_sec);
+    case K_QUEUE:
+        if (!get_str(c, v, what, &s))
+            return false;
+        if (!*s || strlen(s) > 127 || strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-") != strlen(s)) {
+            ERR(c, v, "invalid queue '%.200s' in task '%s': use 1-127 of [A-Za-z0-9_.:-]", s, tid);
+            return false;
+        }
+        return set_str(c, &t->queue, s);
+    case K_POOL:
+        if (!get_str(c, v, what, &s))
+            return false;
+        if (!*s || strlen(s) > 256) {
+            ERR(c, v, "invalid pool name in task '%s'", tid);
+            return false;
+        }
+        return set_str(c, &t->pool, s);
+    case K_POOL_SLOTS:
+        return get_int(c, v, what, 1, &t->pool_slots);
+    case K_PRIORITY_WEIGHT: {
+        long long x;
+        if (!parse_int(v, &x) || x < INT_MIN || x > INT_MAX) {
+            ERR(c, v, "%s must be an integer, not '%s'", what, is_scalar(v) ? v->str : kind_name(v));
+            return false;
+        }
+        t->priority_weight = (int)x;
+        return true;
+    }
+    case K_TRIGGER_RULE: {
+        bool known = false;
+        if (!get_str(c, v, what, &s))
+            return false;
+        for (size_t i = 0; trigger_rules[i]; i++)
+            known = known || strcmp(trigger_rules[i], s) == 0;
+        if (!known) {
+            ERR(c, v, "invalid trigger_rule '%.100s' in task '%s'", s, tid);
+            return false;
+        }
+        if (strcmp(s, "all_success") != 0) {
+            ERR(c, v, "trigger_rule '%s' in task '%s' is not supported yet (only all_success)", s, tid);
+            return false;
+        }
+        return set_str(c, &t->trigger_rule, s);
+    }
+    case K_EXEC_TIMEOUT_SEC:
+        return get_int(c, v, what, 0, &t->execution_timeout_sec);
+    case K_EXEC_TIMEOUT:
+        if (is_null(v)) {
+            t->execution_timeout_sec = 0;
+            return true;
+        }
+        return get_seconds(c, v, what, &t->execution_timeout_sec);
+    case K_TASK_GROUP_NAME:
+        WARN(c, k, "ignored key 'task_group_name' in task '%s' (task groups are not supported yet)", tid);
+        return true;
+    case K_DEPENDS_ON_PAST:
+    case K_WAIT_FOR_DOWNSTREAM:
+        if (!get_bool(c, v, what, &b))
+            return false;
+        if (b) {
+            ERR(c, v, "%s: true in task '%s' is not supported yet", key_text(k), tid);
+            return false;
+        }
+        return true;
+    case K_TASK_IGNORED:
+        WARN(c, k, "ignored key '%s' in task '%s' (not supported yet)", key_text(k), tid);
+        return true;
+    default:
+        return true;
+    }
+}
+
+/* default_args: task defaults plus the DAG's start/end date and owner. */
+static bool parse_default_args(ctx_t *c, const ynode_t *da, const char *dag_id, dag_task_t *tpl,
+                               ts_us_t *start, ts_us_t *end)
+{
+    bool ok = true, dummy = false;
+
+    if (is_null(da))
+        return true;
+    if (da->kind != Y_MAP) {
+        ERR(c, da, "default_args of dag '%s' must be a mapping, not %s", dag_id, kind_name(da));
+        return false;
+    }
+    warn_dups(c, da);
+    for (size_t i = 0; i < MAP_PAIRS(da); i++) {
+        const ynode_t *k = MAP_KEY(da, i), *v = MAP_VAL(da, i);
+        key_id_t id = key_lookup(task_keys, k);
+        if (key_is(k, "start_date")) {
+            ok = get_date(c, v, "start_date", start) && ok;
+        } else if (key_is(k, "end_date")) {
+            ok = get_date(c, v, "end_date", end) && ok;
+        } else if (key_is(k, "timezone")) {
+            const char *tz;
+            if (get_str(c, v, "timezone", &tz) && strcmp(tz, "UTC") && strcmp(tz, "Etc/UTC") &&
+                strcmp(tz, "utc"))
+                WARN(c, v, "timezone '%.100s' is not supported yet, dates are read as UTC", tz);
+        } else if (id == K_TASK_ID || id == K_OPERATOR || id == K_DECORATOR ||
+                   id == K_DEPENDENCIES || id == K_TASK_GROUP_NAME) {
+            WARN(c, k, "ignored key '%s' in default_args (it only applies to a task)", key_text(k));
+        } else if (id == K_UNKNOWN) {
+            WARN(c, k, "unknown key '%.100s' in default_args (ignored)", key_text(k));
+        } else if (id == K_TASK_IGNORED) {
+            WARN(c, k, "ignored key '%s' in default_args (not supported yet)", key_text(k));
+        } else {
+            ok = task_apply_key(c, id, k, v, tpl, dag_id, true, &dummy) && ok;
+        }
+    }
+    return ok;
+}
+
+static bool task_copy(ctx_t *c, const dag_task_t *src, dag_task_t *dst)
+{
+    *dst = (dag_task_t){.op = src->op, .append_env = src->append_env, .retries = src->retries,
+                        .retry_delay_sec = src->retry_delay_sec, .pool_slots = src->pool_slots,
+                        .priority_weight = src->priority_weight,
+                        .execution_timeout_sec = src->execution_timeout_sec};
+    if (!set_str(c, &dst->bash_command, src->bash_command) || !set_str(c, &dst->cwd, src->cwd) ||
+        !set_str(c, &dst->owner, src->owner) || !set_str(c, &dst->queue, src->queue) ||
+        !set_str(c, &dst->pool, src->pool) || !set_str(c, &dst->trigger_rule, src->trigger_rule))
+        return false;
+    if (src->n_env) {
+        if (!(dst->env = calloc(src->n_env, sizeof *dst->env))) {
+            c->oom = true;
+            return false;
+        }
+        for (size_t i = 0; i < src->n_env; i++) {
+            dst->n_env++;
+            if (!set_str(c, &dst->env[i].name, src->env[i].name) ||
+                !set_str(c, &dst->env[i].value, src->env[i].value))
+                return false;
+        }
+    }
+    return true;
+}
+
+/* Parses one task mapping into t (already holding the defaults). */
+static bool parse_task(ctx_t *c, const ynode_t *m, const char *tid, const ynode_t *at,
+                       dag_task_t *t, task_src_t *src)
+{
+    bool ok = true, has_op = false, op_ok = true;
+
+    src->at = at;
+    src->deps = NULL;
+    warn_dups(c, m);
+    t->line = at->line;
+    t->col = at->col;
+    /* Bash-only keys that came from default_args do not apply to other operators. */
+    const ynode_t *opnode = map_get(m, "operator");
+    dag_operator_t op = DAG_OP_BASH;
+    if (is_scalar(opnode) && !is_null(opnode) && strlen(opnode->str) == opnode->len &&
+        operator_parse(opnode->str, &op) && op == DAG_OP_EMPTY) {
+        free(t->bash_command);
+        t->bash_command = NULL;
+        free(t->cwd);
+        t->cwd = NULL;
+        for (size_t i = 0; i < t->n_env; i++) {
+            free(t->env[i].name);
+            free(t->env[i].value);
+        }
+        free(t->env);
+        t->env = NULL;
+        t->n_env = 0;
+    }
+    for (size_t i = 0; i < MAP_PAIRS(m); i++) {
+        const ynode_t *k = MAP_KEY(m, i), *v = MAP_VAL(m, i);
+        key_id_t id = key_lookup(task_keys, k);
+        if (id == K_UNKNOWN) {
+            ERR(c, k, "unknown key '%.100s' in task '%s'", key_text(k), tid);
+            ok = false;
+            continue;
+        }
+        if (id == K_TASK_ID)
+            continue; /* checked by the caller */
+        if (id == K_DEPENDENCIES) {
+            src->deps = v;
+            continue;
+        }
+        if (op == DAG_OP_EMPTY && (id == K_BASH_COMMAND || id == K_ENV || id == K_APPEND_ENV || id == K_CWD)) {
+            ERR(c, k, "key '%s' is not valid for EmptyOperator task '%s'", key_text(k), tid);
+            ok = false;
+            continue;
+        }
+        if (!task_apply_key(c, id, k, v, t, tid, false, &has_op)) {
+            ok = false;
+            op_ok = op_ok && id != K_OPERATOR && id != K_DECORATOR;
+        }
+    }
+    if (!has_op && !map_get(m, "operator") && !map_get(m, "decorator")) {
+        ERR(c, at, "task '%s' has no operator", tid);
+        ok = false;
+    }
+    if (has_op && op_ok && t->op == DAG_OP_BASH && (!t->bash_command || !*t->bash_command)) {
+        ERR(c, at, "bash task '%s' has no bash_command", tid);
+        ok = false;
+    }
+    return ok;
+}
+
+/* Min-heap of task indices (Kahn's algorithm, ties in declaration order). */
+static void heap_push(size_t *h, size_t *n, size_t v)
+{
+    size_t i = (*n)++;
+    h[i] = v;
+    while (i > 0 && h[(i - 1) / 2] > h[i]) {
+        size_t p = (i - 1) / 2, tmp = h[p];
+        h[p] = h[i];
+        h[i] = tmp;
+        i = p;
+    }
+}
+
+static size_t heap_pop(size_t *h, size_t *n)
+{
+    size_t top = h[0], i = 0;
+    h[0] = h[--(*n)];
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < *n && h[l] < h[m])
+            m = l;
+        if (r < *n && h[r] < h[m])
+            m = r;
+        if (m == i)
+            break;
+        size_t tmp = h[m];
+        h[m] = h[i];
+        h[i] = tmp;
+        i = m;
+    }
+    return top;
+}
+
+/*
+ * Resolves dependencies into index lists, sorts the tasks and fills
+ * downstream. tasks[] is reordered in place. false after reporting.
+ */
+static bool link_tasks(ctx_t *c, dag_t *dag, task_src_t *srcs)
+{
+    size_t n = dag->n_tasks;
+    smap_t ids = {0};
+    size_t **up = NULL, *n_up = NULL, *indeg = NULL, *heap = NULL, *order = NULL, *pos = NULL;
+    size_t **down = NULL, *n_down = NULL;
+    bool ok = false, deps_ok = true;
+    size_t nh = 0, no = 0;
+
+    up = calloc(n + 1, sizeof *up);
+    n_up = calloc(n + 1, sizeof *n_up);
+    down = calloc(n + 1, sizeof *down);
+    n_down = calloc(n + 1, sizeof *n_down);
+    indeg = calloc(n + 1, sizeof *indeg);
+    heap = calloc(n + 1, sizeof *heap);
+    order = calloc(n + 1, sizeof *order);
+    pos = calloc(n + 1, sizeof *pos);
+    if (!up || !n_up || !down || !n_down || !indeg || !heap || !order || !pos)
+        goto oom;
+    for (size_t i = 0; i < n; i++)
+        if (smap_put(&ids, dag->tasks[i].task_id, strlen(dag->tasks[i].task_id),
+                     (void *)(uintptr_t)(i + 1)))
+            goto oom;
+
+    /* upstream lists, deduplicated, as written */
+    for (size_t i = 0; i < n; i++) {
+        const ynode_t *deps = srcs[i].deps;
+        dag_task_t *t = &dag->tasks[i];
+        if (is_null(deps))
+            continue;
+        if (deps->kind != Y_SEQ) {
+            ERR(c, deps, "dependencies of task '%s' must be a list of task ids", t->task_id);
+            deps_ok = false;
+            continue;
+        }
+        if (!spend(c, deps->n))
+            goto oom;
+        if (!(up[i] = calloc(deps->n ? deps->n : 1, sizeof *up[i])) ||
+            !(t->upstream = calloc(deps->n ? deps->n : 1, sizeof *t->upstream)))
+            goto oom;
+        for (size_t j = 0; j < deps->n; j++) {
+            const ynode_t *d = deps->kids[j];
+            const char *name;
+            if (!get_str(c, d, "dependency", &name)) {
+                deps_ok = false;
+                continue;
+            }
+            void *at = smap_get(&ids, name, strlen(name));
+            if (!at) {
+                ERR(c, d, "task '%s' depends on unknown task '%.100s'", t->task_id, name);
+                deps_ok = false;
+                continue;
+            }
+            size_t u = (uintptr_t)at - 1;
+            bool seen = false;
+            for (size_t x = 0; x < n_up[i] && !seen; x++)
+                seen = up[i][x] == u;
+            if (seen)
+                continue;
+            up[i][n_up[i]++] = u;
+            if (!(t->upstream[t->n_upstream] = strdup(name)))
+                goto oom;
+            t->n_upstream++;
+        }
+    }
+    if (!deps_ok)
+        goto out;
+
+    /* downstream adjacency */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n_up[i]; j++)
+            n_down[up[i][j]]++;
+    for (size_t i = 0; i < n; i++) {
+        if (!(down[i] = calloc(n_down[i] ? n_down[i] : 1, sizeof *down[i])))
+            goto oom;
+        n_down[i] = 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n_up[i]; j++)
+            down[up[i][j]][n_down[up[i][j]]++] = i;
+
+    for (size_t i = 0; i < n; i++) {
+        indeg[i] = n_up[i];
+        if (!indeg[i])
+            heap_push(heap, &nh, i);
+    }
+    while (nh) {
+        size_t i = heap_pop(heap, &nh);
+        order[no++] = i;
+        for (size_t j = 0; j < n_down[i]; j++)
+            if (--indeg[down[i][j]] == 0)
+                heap_push(heap, &nh, down[i][j]);
+    }
+    if (no < n) {
+        /* Walk upstream from the first task left until a task repeats. */
+        size_t start = 0, cur, steps = 0;
+        while (indeg[start] == 0)
+            start++;
+        for (size_t i = 0; i < n; i++)
+            pos[i] = SIZE_MAX;
+        cur = start;
+        while (pos[cur] == SIZE_MAX) {
+            pos[cur] = steps;
+            order[steps++] = cur;
+            for (size_t j = 0; j < n_up[cur]; j++)
+                if (indeg[up[cur][j]] > 0) {
+                    cur = up[cur][j];
+                    break;
+                }
+        }
+        /* order[pos[cur]..steps) is the cycle, walked upstream. */
+        size_t first = pos[cur], len = steps - first, best = first;
+        for (size_t i = first; i < steps; i++)
+            if (order[i] < order[best])
+                best = i;
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+        if (!f)
+            goto oom;
+        /* Print downstream direction (a -> b: b depends on a), starting at best. */
+        for (size_t k = 0; k <= len; k++) {
+            size_t idx = first + (best - first + len - (k % len)) % len;
+            fprintf(f, "%s%s", k ? " -> " : "", dag->tasks[order[idx]].task_id);
+        }
+        if (fclose(f) != 0) {
+            free(buf);
+            goto oom;
+        }
+        const dag_task_t *bt = &dag->tasks[order[best]];
+        diag_pos(c, srcs[order[best]].at->file ? srcs[order[best]].at->file : c->name, bt->line,
+                 bt->col, "dependency cycle: %s", buf);
+        free(buf);
+        goto out;
+    }
+
+    /* Downstream names in topological order, then reorder tasks. */
+    for (size_t i = 0; i < n; i++)
+        pos[order[i]] = i;
+    for (size_t i = 0; i < n; i++) {
+        dag_task_t *t = &dag->tasks[i];
+        if (!n_down[i])
+            continue;
+        /* insertion sort by topological position: lists are short */
+        for (size_t a = 1; a < n_down[i]; a++)
+            for (size_t b = a; b > 0 && pos[down[i][b - 1]] > pos[down[i][b]]; b--) {
+                size_t tmp = down[i][b];
+                down[i][b] = down[i][b - 1];
+                down[i][b - 1] = tmp;
+            }
+        if (!(t->downstream = calloc(n_down[i], sizeof *t->downstream)))
+            goto oom;
+        for (size_t j = 0; j < n_down[i]; j++) {
+            if (!(t->downstream[j] = strdup(dag->tasks[down[i][j]].task_id)))
+                goto oom;
+            t->n_downstream++;
+        }
+    }
+    dag_task_t *sorted = malloc((n ? n : 1) * sizeof *sorted);
+    if (!sorted)
+        goto oom;
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = dag->tasks[order[i]];
+    free(dag->tasks);
+    dag->tasks = sorted;
+    ok = true;
+    goto out;
+oom:
+    c->oom = true;
+out:
+    for (size_t i = 0; i < n; i++) {
+        if (up)
+            free(up[i]);
+        if (down)
+            free(down[i]);
+    }
+    free(up);
+    free(n_up);
+    free(down);
+    free(n_down);
+    free(indeg);
+    free(heap);
+    free(order);
+    free(pos);
+    smap_free(&ids);
+    return ok;
+}
+
+static bool parse_tags(ctx_t *c, const ynode_t *v, dag_t *dag)
+{
+    if (is_null(v))
+        return true;
+    if (v->kind != Y_SEQ) {
+        ERR(c, v, "tags of dag '%s' must be a list of strings", dag->dag_id);
+        return false;
+    }
+    if (!(dag->tags = calloc(v->n ? v->n : 1, sizeof *dag->tags))) {
+        c->oom = true;
+        return false;
+    }
+    for (size_t i = 0; i < v->n; i++) {
+        const char *s;
+        bool seen = false;
+        if (!get_str(c, v->kids[i], "tag", &s))
+            return false;
+        if (strlen(s) > 100) {
+            ERR(c, v->kids[i], "tag '%.40s...' is longer than 100 characters", s);
+            return false;
+        }
+        for (size_t j = 0; j < dag->n_tags && !seen; j++)
+            seen = strcmp(dag->tags[j], s) == 0;
+        if (seen)
+            continue;
+        if (!(dag->tags[dag->n_tags] = strdup(s))) {
+            c->oom = true;
+            return false;
+        }
+        dag->n_tags++;
+    }
+    return true;
+}
+
+static bool parse_schedule(ctx_t *c, const ynode_t *v, dag_t *dag)
+{
+    schedule_t sched;
+    char err[256];
+    const char *s;
+
+    free(dag->schedule);
+    dag->schedule = NULL;
+    if (is_null(v))
+        return true;
+    if (v->kind != Y_SCALAR) {
+        ERR(c, v, "schedule of dag '%s' must be a cron expression, a preset or null "
+                  "(dataset and timetable schedules are not supported yet)", dag->dag_id);
+        return false;
+    }
+    if (!get_str(c, v, "schedule", &s))
+        return false;
+    size_t b = strspn(s, " \t"), e = strlen(s);
+    while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t'))
+        e--;
+    if (e - b == 4 && strncasecmp(s + b, "none", 4) == 0)
+        return true;
+    if (schedule_parse(s, &sched, err, sizeof err) != 0) {
+        ERR(c, v, "%s", err);
+        return false;
+    }
+    if (sched.kind == SCHEDULE_NONE)
+        return true;
+    return set_str(c, &dag->schedule, s);
+}
+
+/*
+ * Builds one DAG from its merged mapping. In check_only mode (the file's
+ * default: block) only the DAG-level keys are checked and nothing is
+ * built. Returns the DAG, or NULL (errors reported, or check_only).
+ */
+static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, const ynode_t *cfg,
+                        bool check_only)
+{
+    dag_t *dag = calloc(1, sizeof *dag);
+    dag_task_t tpl = {0};
+    task_src_t *srcs = NULL;
+    const ynode_t *tasks = NULL, *sched = NULL, *sched_iv = NULL, *da = NULL;
+    bool ok = true;
+    ts_us_t da_start = TS_NONE, da_end = TS_NONE;
+    bool start_set = false, end_set = false;
+    size_t errors_before = c->errors_seen;
+
+    if (!dag) {
+        c->oom = true;
+        return NULL;
+    }
+    dag->start_date = dag->end_date = TS_NONE;
+    dag->catchup = dag->is_paused_upon_creation = -1;
+    dag->max_active_runs = dag->max_active_tasks = 16;
+    if (!set_str(c, &dag->dag_id, dag_id) || !set_str(c, &dag->fileloc, c->name))
+        goto fail;
+    tpl.retry_delay_sec = 300;
+    tpl.pool_slots = 1;
+    tpl.priority_weight = 1;
+    if (!set_str(c, &tpl.owner, "airflow") || !set_str(c, &tpl.queue, "default") ||
+        !set_str(c, &tpl.pool, "default_pool") || !set_str(c, &tpl.trigger_rule, "all_success"))
+        goto fail;
+
+    warn_dups(c, cfg);
+    for (size_t i = 0; i < MAP_PAIRS(cfg); i++) {
+        const ynode_t *k = MAP_KEY(cfg, i), *v = MAP_VAL(cfg, i);
+        const char *s;
+        bool b;
+        switch (key_lookup(dag_keys, k)) {
+        case K_DESCRIPTION:
+            if (is_null(v))
+                ok = set_str(c, &dag->description, NULL) && ok;
+            else
+                ok = get_str(c, v, "description", &s) && set_str(c, &dag->description, s) && ok;
+            break;
+        case K_SCHEDULE:
+            sched = v;
+            break;
+        case K_SCHEDULE_INTERVAL:
+            sched_iv = v;
+            break;
+        case K_START_DATE:
+            ok = get_date(c, v, "start_date", &dag->start_date) && ok;
+            start_set = true;
+            break;
+        case K_END_DATE:
+            ok = get_date(c, v, "end_date", &dag->end_date) && ok;
+            end_set = true;
+            break;
+        case K_CATCHUP:
+            if (get_bool(c, v, "catchup", &b))
+                dag->catchup = b;
+            else
+                ok = false;
+            break;
+        case K_PAUSED:
+            if (get_bool(c, v, "is_paused_upon_creation", &b))
+                dag->is_paused_upon_creation = b;
+            else
+                ok = false;
+            break;
+        case K_TAGS:
+            ok = parse_tags(c, v, dag) && ok;
+            break;
+        case K_MAX_ACTIVE_RUNS:
+            ok = get_int(c, v, "max_active_runs", 1, &dag->max_active_runs) && ok;
+            break;
+        case K_MAX_ACTIVE_TASKS:
+            if (!map_get(cfg, "concurrency"))
+                ok = get_int(c, v, "max_active_tasks", 1, &dag->max_active_tasks) && ok;
+            break;
+        case K_CONCURRENCY:
+            WARN(c, k, "'concurrency' is deprecated, use max_active_tasks");
+            ok = get_int(c, v, "concurrency", 1, &dag->max_active_tasks) && ok;
+            break;
+        case K_DEFAULT_ARGS:
+            da = v;
+            break;
+        case K_TASKS:
+            tasks = v;
+            break;
+        case K_TASK_GROUPS:
+            WARN(c, k, "ignored key 'task_groups' (task groups are not supported yet)");
+            break;
+        case K_TIMEZONE:
+            if (get_str(c, v, "timezone", &s)) {
+                if (strcmp(s, "UTC") && strcmp(s, "Etc/UTC") && strcmp(s, "utc"))
+                    WARN(c, v, "timezone '%.100s' is not supported yet, dates are read as UTC", s);
+            } else {
+                ok = false;
+            }
+            break;
+        case K_DAG_IGNORED:
+            WARN(c, k, "ignored key '%s' (not supported yet)", key_text(k));
+            break;
+        default:
+            WARN(c, k, "unknown key '%.100s' (ignored)", key_text(k));
+            break;
+        }
+    }
+    if (sched && sched_iv)
+        WARN(c, sched_iv, "both schedule and schedule_interval are set, schedule_interval is ignored");
+    if (sched || sched_iv)
+        ok = parse_schedule(c, sched ? sched : sched_iv, dag) && ok;
+    ok = parse_default_args(c, da, dag_id, &tpl, &da_start, &da_end) && ok;
+    if (!start_set)
+        dag->start_date = da_start;
+    if (!end_set)
+        dag->end_date = da_end;
+    if (!set_str(c, &dag->owner, tpl.owner))
+        goto fail;
+    if (dag->start_date != TS_NONE && dag->end_date != TS_NONE && dag->end_date < dag->start_date) {
+        ERR(c, idnode, "end_date of dag '%s' is before its start_date", dag_id);
+        ok = false;
+    }
+
+    if (check_only) {
+        if (tasks && !is_null(tasks) && tasks->kind == Y_SCALAR) {
+            ERR(c, tasks, "tasks must be a list or a mapping, not a scalar");
+        }
+        goto fail;
+    }
+    if (is_null(tasks)) {
+        ERR(c, idnode, "dag '%s' has no tasks", dag_id);
+        goto fail;
+    }
+    if (tasks->kind == Y_SCALAR) {
+        ERR(c, tasks, "tasks of dag '%s' must be a list or a mapping, not a scalar", dag_id);
+        goto fail;
+    }
+    size_t nt = tasks->kind == Y_SEQ ? tasks->n : MAP_PAIRS(tasks);
+    if (!spend(c, nt))
+        goto fail;
+    dag->tasks = calloc(nt ? nt : 1, sizeof *dag->tasks);
+    srcs = calloc(nt ? nt : 1, sizeof *srcs);
+    if (!dag->tasks || !srcs) {
+        c->oom = true;
+        goto fail;
+    }
+    smap_t seen = {0};
+    if (tasks->kind == Y_MAP) {
+        for (size_t i = 0; i < tasks->n_dups; i++) {
+            ERR(c, tasks->dups[i], "duplicate task id '%.100s' in dag '%s'", key_text(tasks->dups[i]), dag_id);
+            ok = false;
+        }
+    }
+    for (size_t i = 0; i < nt; i++) {
+        const ynode_t *m, *idn, *at;
+        const char *tid;
+        if (tasks->kind == Y_SEQ) {
+            m = tasks->kids[i];
+            at = m;
+            if (!m || m->kind != Y_MAP) {
+                ERR(c, m, "task in dag '%s' must be a mapping, not %s", dag_id, kind_name(m));
+                ok = false;
+                continue;
+            }
+            idn = map_get(m, "task_id");
+            if (!idn) {
+                ERR(c, m, "task in dag '%s' has no task_id", dag_id);
+                ok = false;
+                continue;
+            }
+        } else {
+            idn = at = MAP_KEY(tasks, i);
+            m = MAP_VAL(tasks, i);
+            if (!m || m->kind != Y_MAP) {
+                ERR(c, m, "task '%s' must be a mapping, not %s", key_text(idn), kind_name(m));
+                ok = false;
+                continue;
+            }
+            const ynode_t *own = map_get(m, "task_id");
+            if (own && is_scalar(idn) && !(is_scalar(own) && strcmp(own->str, idn->str) == 0))
+                WARN(c, own, "task_id '%.100s' differs from its key '%.100s', the key is used",
+                     is_scalar(own) ? own->str : "?", key_text(idn));
+        }
+        if (!get_id(c, idn, "task_id", &tid)) {
+            ok = false;
+            continue;
+        }
+        if (tasks->kind == Y_SEQ && smap_get(&seen, tid, strlen(tid))) {
+            ERR(c, idn, "duplicate task id '%s' in dag '%s'", tid, dag_id);
+            ok = false;
+            continue;
+        }
+        if (smap_put(&seen, tid, strlen(tid), (void *)idn) != 0) {
+            c->oom = true;
+            break;
+        }
+        dag_task_t *t = &dag->tasks[dag->n_tasks];
+        task_src_t *src = &srcs[dag->n_tasks];
+        dag->n_tasks++;
+        if (!task_copy(c, &tpl, t) || !set_str(c, &t->task_id, tid)) {
+            ok = false;
+            continue;
+        }
+        ok = parse_task(c, m, tid, at, t, src) && ok;
+    }
+    smap_free(&seen);
+    /* Dependencies are checked even after other errors, to report them all. */
+    if (c->oom || !link_tasks(c, dag, srcs) || !ok || c->errors_seen > errors_before)
+        goto fail;
+    dag_task_clear(&tpl);
+    free(srcs);
+    return dag;
+fail:
+    dag_task_clear(&tpl);
+    free(srcs);
+    dag_free(dag);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* files                                                               */
+
+static bool is_sorted_tag_less(const ynode_t *a, const ynode_t *b)
+{
+    return strcmp(a->str, b->str) < 0;
+}
+
+/*
+ * Combines the defaults.yml mappings (nearest first) into one mapping:
+ * keys nearest-wins, default_args nearest-wins key by key, tags unioned
+ * and sorted. NULL when there are none.
+ */
+static ynode_t *combine_defaults_files(ctx_t *c, ynode_t **files, size_t n)
+{
+    ynode_t *acc = NULL, *da = NULL, *tags = NULL;
+
+    for (size_t i = n; i-- > 0;) {
+        ynode_t *f = files[i];
+        ynode_t *fda = map_get(f, "default_args");
+        ynode_t *ftags = map_get(f, "tags");
+        if (!(acc = merge_shallow(c, acc, f, f)))
+            return NULL;
+        if (fda && fda->kind == Y_MAP && (!da || da->kind == Y_MAP)) {
+            if (!(da = merge_shallow(c, da, fda, fda)))
+                return NULL;
+        } else if (fda) {
+            da = fda;
+        }
+        if (ftags && ftags->kind == Y_SEQ) {
+            ynode_t *u = node_new(c, Y_SEQ, ftags->file, ftags->line, ftags->col);
+            if (!u)
+                return NULL;
+            size_t total = (tags ? tags->n : 0) + ftags->n;
+            if (!spend(c, total * 8))
+                return NULL;
+            if (!(u->kids = malloc((total ? total : 1) * sizeof *u->kids))) {
+                c->oom = true;
+                return NULL;
+            }
+            u->cap = total;
+            for (size_t pass = 0; pass < 2; pass++) {
+                const ynode_t *src = pass ? ftags : tags;
+                for (size_t j = 0; src && j < src->n; j++) {
+                    ynode_t *t = src->kids[j];
+                    bool dup = false;
+                    if (!is_scalar(t)) {
+                        u->kids[u->n++] = t; /* reported when the tags are read */
+                        continue;
+                    }
+                    for (size_t x = 0; x < u->n && !dup; x++)
+                        dup = is_scalar(u->kids[x]) && strcmp(u->kids[x]->str, t->str) == 0;
+                    if (!dup)
+                        u->kids[u->n++] = t;
+                }
+            }
+            for (size_t a = 1; a < u->n; a++)
+                for (size_t b = a; b > 0 && is_scalar(u->kids[b]) && is_scalar(u->kids[b - 1]) &&
+                                   is_sorted_tag_less(u->kids[b], u->kids[b - 1]);
+                     b--) {
+                    ynode_t *tmp = u->kids[b];
+                    u->kids[b] = u->kids[b - 1];
+                    u->kids[b - 1] = tmp;
+                }
+            tags = u;
+        } else if (ftags) {
+            tags = ftags;
+        }
+    }
+    if (!acc)
+        return NULL;
+    for (size_t i = 0; i < MAP_PAIRS(acc); i++) {
+        if (key_is(MAP_KEY(acc, i), "default_args") && da)
+            MAP_VAL(acc, i) = da;
+        if (key_is(MAP_KEY(acc, i), "tags") && tags)
+            MAP_VAL(acc, i) = tags;
+    }
+    return acc;
+}
+
+/*
+ * The loader proper: defaults (already parsed, nearest first) + the file.
+ * Returns the number of errors, or -1 when the file cannot be used.
+ */
+static int load_tree(ctx_t *c, const char *text, size_t len, ynode_t **dfiles, size_t n_dfiles,
+                     dag_list_t *out)
+{
+    ynode_t *root = NULL, *fdefault = NULL, *yml = NULL, *eff = NULL;
+    size_t errors_before;
+
+    for (size_t i = 0; i < n_dfiles; i++) {
+        errors_before = c->errors;
+        warn_dups(c, dfiles[i]);
+        parse_dag(c, "default", dfiles[i], dfiles[i], true);
+        if (c->errors > errors_before)
+            return (int)c->errors;
+    }
+    if (parse_text(c, c->name, text, len, &root) != 0)
+        return c->oom ? -1 : (int)c->errors;
+    if (!root || is_null(root))
+        return (int)c->errors;
+    if (root->kind != Y_MAP) {
+        ERR(c, root, "the top level must be a mapping of dag ids to dags, not %s", kind_name(root));
+        return (int)c->errors;
+    }
+    for (size_t i = 0; i < root->n_dups; i++)
+        ERR(c, root->dups[i], "duplicate dag id '%.100s'", key_text(root->dups[i]));
+
+    /* The file's default: block; an error there fails the whole file. */
+    fdefault = map_get(root, "default");
+    if (fdefault && !is_null(fdefault)) {
+        errors_before = c->errors;
+        if (fdefault->kind != Y_MAP) {
+            ERR(c, fdefault, "default must be a mapping, not %s", kind_name(fdefault));
+            return (int)c->errors;
+        }
+        warn_dups(c, fdefault);
+        parse_dag(c, "default", fdefault, fdefault, true);
+        if (c->errors > errors_before || c->oom)
+            return c->oom ? -1 : (int)c->errors;
+    } else {
+        fdefault = NULL;
+    }
+
+    /* eff = defaults.yml keys under default:, default_args key by key. */
+    if (n_dfiles && !(yml = combine_defaults_files(c, dfiles, n_dfiles)))
+        goto budget;
+    eff = fdefault;
+    if (yml) {
+        ynode_t *yda = map_get(yml, "default_args"), *fda = map_get(fdefault, "default_args");
+        if (!(eff = merge_shallow(c, yml, fdefault, fdefault ? fdefault : yml)))
+            goto budget;
+        if (yda && yda->kind == Y_MAP && fda && fda->kind == Y_MAP) {
+            ynode_t *m = merge_shallow(c, yda, fda, fda);
+            if (!m)
+                goto budget;
+            for (size_t i = 0; i < MAP_PAIRS(eff); i++)
+                if (key_is(MAP_KEY(eff, i), "default_args"))
+                    MAP_VAL(eff, i) = m;
+        }
+    }
+
+    for (size_t i = 0; i < MAP_PAIRS(root); i++) {
+        ynode_t *k = MAP_KEY(root, i), *v = MAP_VAL(root, i);
+        const char *dag_id;
+        if (key_is(k, "default"))
+            continue;
+        if (key_is(k, "task_groups")) {
+            WARN(c, k, "ignored key 'task_groups' (task groups are not supported yet)");
+            continue;
+        }
+        if (!get_id(c, k, "dag id", &dag_id))
+            continue;
+        bool dup = false;
+        for (size_t j = 0; j < root->n_dups && !dup; j++)
+            dup = strcmp(root->dups[j]->str, dag_id) == 0;
+        if (dup)
+            continue;
+        if (!v || v->kind != Y_MAP) {
+            ERR(c, k, "dag '%s' must be a mapping, not %s", dag_id, kind_name(v));
+            continue;
+        }
+        ynode_t *cfg = v;
+        if (eff && !(cfg = merge_configs(c, v, eff, 0)))
+            goto budget;
+        dag_t *dag = parse_dag(c, dag_id, k, cfg, false);
+        if (c->too_complex)
+            goto budget;
+        if (!dag)
+            continue;
+        if (out->n == out->cap) {
+            size_t cap = out->cap ? out->cap * 2 : 4;
+            dag_t **items = realloc(out->items, cap * sizeof *items);
+            if (!items) {
+                dag_free(dag);
+                c->oom = true;
+                return -1;
+            }
+            out->items = items;
+            out->cap = cap;
+        }
+        out->items[out->n++] = dag;
+    }
+    return c->oom ? -1 : (int)c->errors;
+budget:
+    if (c->oom)
+        return -1;
+    ERR(c, root, "document too complex (too many merged or aliased keys)");
+    return (int)c->errors;
+}
+
+/* Drops the DAGs appended since mark (used when the whole file fails). */
+static void list_truncate(dag_list_t *l, size_t mark)
+{
+    while (l->n > mark)
+        dag_free(l->items[--l->n]);
+}
+
+static int finish(ctx_t *c, int rc, dag_list_t *out, size_t mark)
+{
+    if (c->oom) {
+        diag_pos(c, c->name, 0, 0, "out of memory while loading the file");
+        rc = -1;
+    }
+    if (rc < 0)
+        list_truncate(out, mark);
+    ctx_free(c);
+    return rc;
+}
+
+int dag_load_buffer(const char *name, const char *text, size_t len, dag_list_t *out,
+                    dag_diags_t *diags)
+{
+    ctx_t c = {.name = name ? name : "<buffer>", .diags = diags};
+    size_t mark = out->n;
+    int rc = load_tree(&c, text, len, NULL, 0, out);
+    return finish(&c, rc, out, mark);
+}
+
+/*
+ * Reads a whole file with the size limit checked before reading.
+ * missing_ok: ENOENT returns 1 quietly. 0 ok, -1 reported.
+ */
+static int read_file(ctx_t *c, const char *path, bool missing_ok, char **text, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    char *buf = NULL;
+    size_t got = 0;
+
+    *text = NULL;
+    if (fd < 0) {
+        if (missing_ok && errno == ENOENT)
+            return 1;
+        diag_pos(c, path, 0, 0, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        diag_pos(c, path, 0, 0, "not a regular file");
+        goto fail;
+    }
+    if (st.st_size > DAG_FILE_MAX) {
+        diag_pos(c, path, 0, 0, "file is larger than %d bytes", DAG_FILE_MAX);
+        goto fail;
+    }
+    if (!(buf = malloc((size_t)st.st_size + 1))) {
+        c->oom = true;
+        goto fail;
+    }
+    /* Read at most the limit even if the file grows meanwhile. */
+    for (;;) {
+        ssize_t r = read(fd, buf + got, (size_t)st.st_size + 1 - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            diag_pos(c, path, 0, 0, "cannot read: %s", strerror(errno));
+            goto fail;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+        if (got > (size_t)st.st_size) {
+            diag_pos(c, path, 0, 0, "file changed while it was read");
+            goto fail;
+        }
+    }
+    close(fd);
+    *text = buf;
+    *len = got;
+    return 0;
+fail:
+    free(buf);
+    close(fd);
+    return -1;
+}
+
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return strdup(".");
+    if (slash == path)
+        return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
+
+/*
+ * Lists the folders whose defaults files apply, nearest first: the file's
+ * folder and each parent up to root; root alone when it is not an
+ * ancestor. Returns a malloc'd array of malloc'd paths, or NULL on OOM.
+ */
+static char **defaults_dirs(const char *path, const char *root, size_t *n)
+{
+    char *dir = dir_of(path), *rdir = NULL, *rroot = NULL;
+    char **dirs = NULL;
+    size_t count = 0, cap = 0;
+    bool reached = false;
+
+    *n = 0;
+    if (!dir)
+        return NULL;
+    rdir = realpath(dir, NULL);
+    rroot = root ? realpath(root, NULL) : NULL;
+    if (!rdir) {
+        /* folder vanished: only look at the file's folder as written */
+        rdir = dir;
+        dir = NULL;
+    }
+    for (char *cur = rdir;;) {
+        if (count + 2 > cap) {
+            cap = cap ? cap * 2 : 8;
+            char **d = realloc(dirs, cap * sizeof *d);
+            if (!d)
+                goto oom;
+            dirs = d;
+        }
+        if (!(dirs[count] = strdup(cur)))
+            goto oom;
+        count++;
+        if (!rroot || strcmp(cur, rroot) == 0) {
+            reached = true;
+            break;
+        }
+        char *slash = strrchr(cur, '/');
+        if (!slash || (slash == cur && cur[1] == '\0'))
+            break;
+        if (slash == cur)
+            slash[1] = '\0';
+        else
+            *slash = '\0';
+    }
+    if (!reached && rroot) {
+        /* root is not an ancestor: the file's folder and root only */
+        for (size_t i = 1; i < count; i++)
+            free(dirs[i]);
+        count = 1;
+        if (!(dirs[count] = strdup(rroot)))
+            goto oom;
+        count++;
+    }
+    free(dir);
+    free(rdir);
+    free(rroot);
+    *n = count;
+    return dirs;
+oom:
+    for (size_t i = 0; i < count; i++)
+        free(dirs[i]);
+    free(dirs);
+    free(dir);
+    free(rdir);
+    free(rroot);
+    return NULL;
+}
+
+int dag_load_file(const char *path, const char *root, dag_list_t *out, dag_diags_t *diags)
+{
+    ctx_t c = {.name = path, .diags = diags};
+    size_t mark = out->n, n_dirs = 0, n_dfiles = 0;
+    char *text = NULL, **dirs = NULL, **dnames = NULL;
+    ynode_t **dfiles = NULL;
+    size_t len = 0;
+    int rc = -1;
+
+    if (read_file(&c, path, false, &text, &len) != 0)
+        goto out;
+    if (!(dirs = defaults_dirs(path, root, &n_dirs))) {
+        c.oom = true;
+        goto out;
+    }
+    dfiles = calloc(n_dirs ? n_dirs : 1, sizeof *dfiles);
+    dnames = calloc(n_dirs ? n_dirs : 1, sizeof *dnames);
+    if (!dfiles || !dnames) {
+        c.oom = true;
+        goto out;
+    }
+    for (size_t i = 0; i < n_dirs; i++) {
+        static const char *const names[] = {"defaults.yml", "defaults.yaml"};
+        for (size_t j = 0; j < 2; j++) {
+            char *dpath = NULL, *dtext = NULL;
+            size_t dlen = 0;
+            ynode_t *droot = NULL;
+            if (asprintf(&dpath, "%s/%s", dirs[i], names[j]) < 0) {
+                c.oom = true;
+                goto out;
+            }
+            dnames[n_dfiles] = dpath; /* owned from here; nodes point to it */
+            int r = read_file(&c, dpath, true, &dtext, &dlen);
+            if (r == 1) {
+                free(dpath);
+                dnames[n_dfiles] = NULL;
+                continue;
+            }
+            if (r != 0) {
+                n_dfiles++;
+                rc = c.oom ? -1 : (int)c.errors;
+                goto out;
+            }
+            n_dfiles++;
+            int pr = parse_text(&c, dpath, dtext, dlen, &droot);
+            free(dtext);
+            if (pr != 0) {
+                rc = c.oom ? -1 : (int)c.errors;
+                goto out;
+            }
+            if (droot && !is_null(droot) && droot->kind != Y_MAP) {
+                ERR(&c, droot, "a defaults file must be a mapping, not %s", kind_name(droot));
+                rc = (int)c.errors;
+                goto out;
+            }
+            if (droot && droot->kind == Y_MAP)
+                dfiles[n_dfiles - 1] = droot;
+            break; /* defaults.yml wins over defaults.yaml in the same folder */
+        }
+    }
+    /* compact: drop empty defaults files, keep nearest-first order */
+    size_t nd = 0;
+    ynode_t **compact = calloc(n_dfiles ? n_dfiles : 1, sizeof *compact);
+    if (!compact) {
+        c.oom = true;
+        goto out;
+    }
+    for (size_t i = 0; i < n_dfiles; i++)
+        if (dfiles[i])
+            compact[nd++] = dfiles[i];
+    rc = load_tree(&c, text, len, compact, nd, out);
+    free(compact);
+out:
+    rc = finish(&c, rc, out, mark);
+    for (size_t i = 0; dnames && i < n_dfiles; i++)
+        free(dnames[i]);
+    free(dnames);
+    free(dfiles);
+    for (size_t i = 0; i < n_dirs; i++)
+        free(dirs[i]);
+    free(dirs);
+    free(text);
+    return rc;
+}
+
+bool dag_is_dag_file(const char *filename)
+{
+    const char *base = strrchr(filename, '/');
+    size_t n;
+
+    base = base ? base + 1 : filename;
+    n = strlen(base);
+    if (base[0] == '.')
+        return false;
+    if (strcmp(base, "defaults.yml") == 0 || strcmp(base, "defaults.yaml") == 0)
+        return false;
+    return (n > 5 && strcmp(base + n - 5, ".yaml") == 0) || (n > 4 && strcmp(base + n - 4, ".yml") == 0);
+}

@@ -1,0 +1,653 @@
+/*
+ * test_dag.c - the DAG model and the dag-factory YAML loader.
+ *
+ * Diagnostics are asserted as the exact formatted text a user sees, so a
+ * moved line:col or a reworded message fails here first.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/dag.h"
+
+typedef struct loaded {
+    dag_list_t dags;
+    dag_diags_t diags;
+    int rc;
+    char *errors;   /* formatted errors only */
+    char *all;      /* errors and warnings */
+} loaded_t;
+
+static void load_text(loaded_t *l, const char *text)
+{
+    dag_list_init(&l->dags);
+    dag_diags_init(&l->diags);
+    l->rc = dag_load_buffer("t.yaml", text, strlen(text), &l->dags, &l->diags);
+    l->errors = dag_diags_format(&l->diags, false);
+    l->all = dag_diags_format(&l->diags, true);
+    assert_non_null(l->errors);
+    assert_non_null(l->all);
+}
+
+static void loaded_free(loaded_t *l)
+{
+    dag_list_free(&l->dags);
+    dag_diags_free(&l->diags);
+    free(l->errors);
+    free(l->all);
+}
+
+static const dag_t *find_dag(const loaded_t *l, const char *id)
+{
+    for (size_t i = 0; i < l->dags.n; i++)
+        if (strcmp(l->dags.items[i]->dag_id, id) == 0)
+            return l->dags.items[i];
+    return NULL;
+}
+
+static const dag_task_t *task(const dag_t *d, const char *id)
+{
+    int i = dag_find_task(d, id);
+    assert_true(i >= 0);
+    return &d->tasks[i];
+}
+
+static void test_list_form(void **state)
+{
+    (void)state;
+    loaded_t l;
+    load_text(&l, "etl:\n"
+                  "  description: Daily ETL\n"
+                  "  schedule: '@daily'\n"
+                  "  start_date: 2024-01-01\n"
+                  "  end_date: 2024-12-31 10:00:00\n"
+                  "  catchup: no\n"
+                  "  is_paused_upon_creation: On\n"
+                  "  max_active_runs: 3\n"
+                  "  tags: [etl, daily, etl]\n"
+                  "  default_args:\n"
+                  "    owner: data-eng\n"
+                  "    retries: 2\n"
+                  "  tasks:\n"
+                  "    - task_id: load\n"
+                  "      operator: airflow.operators.bash.BashOperator\n"
+                  "      bash_command: echo load\n"
+                  "      dependencies: [t1, t2]\n"
+                  "    - task_id: extract\n"
+                  "      operator: BashOperator\n"
+                  "      bash_command: echo extract\n"
+                  "      env: {TARGET: warehouse, N: 3}\n"
+                  "      append_env: true\n"
+                  "      retries: 0\n"
+                  "      pool: etl\n"
+                  "      queue: gpu\n"
+                  "      priority_weight: -2\n"
+                  "      execution_timeout_sec: 30\n"
+                  "    - task_id: t2\n"
+                  "      operator: airflow.operators.empty.EmptyOperator\n"
+                  "      dependencies: [extract]\n"
+                  "    - task_id: t1\n"
+                  "      operator: airflow.operators.dummy_operator.DummyOperator\n"
+                  "      dependencies: [extract]\n");
+    assert_string_equal(l.errors, "");
+    assert_int_equal(l.rc, 0);
+    assert_int_equal(l.dags.n, 1);
+    const dag_t *d = l.dags.items[0];
+    assert_string_equal(d->dag_id, "etl");
+    assert_string_equal(d->fileloc, "t.yaml");
+    assert_string_equal(d->description, "Daily ETL");
+    assert_string_equal(d->schedule, "@daily");
+    assert_int_equal(d->start_date, INT64_C(1704067200) * TS_US_PER_SEC);
+    assert_int_equal(d->end_date, INT64_C(1735639200) * TS_US_PER_SEC);
+    assert_int_equal(d->catchup, 0);
+    assert_int_equal(d->is_paused_upon_creation, 1);
+    assert_int_equal(d->max_active_runs, 3);
+    assert_int_equal(d->max_active_tasks, 16);
+    assert_int_equal(d->n_tags, 2);
+    assert_string_equal(d->tags[1], "daily");
+    assert_string_equal(d->owner, "data-eng");
+    /* topological, ties in declaration order */
+    assert_int_equal(d->n_tasks, 4);
+    assert_string_equal(d->tasks[0].task_id, "extract");
+    assert_string_equal(d->tasks[1].task_id, "t2");
+    assert_string_equal(d->tasks[2].task_id, "t1");
+    assert_string_equal(d->tasks[3].task_id, "load");
+    const dag_task_t *e = task(d, "extract");
+    assert_int_equal(e->op, DAG_OP_BASH);
+    assert_int_equal(e->retries, 0);
+    assert_int_equal(e->retry_delay_sec, 300);
+    assert_string_equal(e->pool, "etl");
+    assert_string_equal(e->queue, "gpu");
+    assert_int_equal(e->priority_weight, -2);
+    assert_int_equal(e->execution_timeout_sec, 30);
+    assert_true(e->append_env);
+    assert_int_equal(e->n_env, 2);
+    assert_string_equal(e->env[1].name, "N");
+    assert_string_equal(e->env[1].value, "3");
+    assert_int_equal(e->n_downstream, 2);
+    assert_string_equal(e->downstream[0], "t2");
+    assert_string_equal(e->downstream[1], "t1");
+    assert_int_equal(e->line, 18);
+    assert_int_equal(e->col, 7);
+    const dag_task_t *ld = task(d, "load");
+    assert_string_equal(ld->owner, "data-eng");
+    assert_int_equal(ld->retries, 2);
+    assert_int_equal(ld->n_upstream, 2);
+    assert_string_equal(ld->upstream[0], "t1");
+    assert_int_equal(task(d, "t1")->op, DAG_OP_EMPTY);
+    assert_null(task(d, "t1")->bash_command);
+    assert_string_equal(task(d, "t1")->trigger_rule, "all_success");
+    assert_int_equal(task(d, "t1")->pool_slots, 1);
+    assert_string_equal(dag_operator_name(task(d, "t2")->op), "EmptyOperator");
+    loaded_free(&l);
+}
+
+static void test_mapping_form_and_defaults(void **state)
+{
+    (void)state;
+    loaded_t l;
+    load_text(&l, "b:\n"
+                  "  tasks:\n"
+                  "    second:\n"
+                  "      operator: bash\n"
+                  "      bash_command: echo 2\n"
+                  "      dependencies: [first]\n"
+                  "    first:\n"
+                  "      operator: empty\n");
+    assert_string_equal(l.all, "");
+    const dag_t *d = find_dag(&l, "b");
+    assert_non_null(d);
+    assert_null(d->schedule);
+    assert_int_equal(d->start_date, TS_NONE);
+    assert_int_equal(d->catchup, -1);
+    assert_int_equal(d->is_paused_upon_creation, -1);
+    assert_string_equal(d->owner, "airflow");
+    assert_string_equal(d->tasks[0].task_id, "first");
+    assert_string_equal(d->tasks[1].task_id, "second");
+    const dag_task_t *t = &d->tasks[1];
+    assert_string_equal(t->owner, "airflow");
+    assert_string_equal(t->queue, "default");
+    assert_string_equal(t->pool, "default_pool");
+    assert_int_equal(t->retries, 0);
+    assert_int_equal(t->retry_delay_sec, 300);
+    assert_int_equal(t->priority_weight, 1);
+    assert_int_equal(t->execution_timeout_sec, 0);
+    assert_false(t->append_env);
+    assert_null(t->cwd);
+    assert_int_equal(t->line, 3);
+    assert_int_equal(t->col, 5);
+    loaded_free(&l);
+}
+
+static void test_file_default_block(void **state)
+{
+    (void)state;
+    loaded_t l;
+    load_text(&l, "default:\n"
+                  "  schedule: '0 3 * * *'\n"
+                  "  catchup: false\n"
+                  "  default_args:\n"
+                  "    owner: ops\n"
+                  "    retries: 3\n"
+                  "    start_date: 2024-02-01\n"
+                  "    env: {A: '1'}\n"
+                  "  tasks:\n"
+                  "    shared:\n"
+                  "      operator: bash\n"
+                  "      bash_command: echo shared\n"
+                  "one:\n"
+                  "  default_args:\n"
+                  "    retries: 1\n"
+                  "  tasks:\n"
+                  "    mine:\n"
+                  "      operator: bash\n"
+                  "      bash_command: echo mine\n"
+                  "      dependencies: [shared]\n"
+                  "    shared:\n"
+                  "      retries: 5\n"
+                  "two:\n"
+                  "  schedule: null\n"
+                  "  catchup: true\n"
+                  "  tasks:\n"
+                  "    - task_id: only\n"
+                  "      operator: empty\n");
+    assert_string_equal(l.all, "");
+    const dag_t *one = find_dag(&l, "one"), *two = find_dag(&l, "two");
+    assert_non_null(one);
+    assert_non_null(two);
+    assert_string_equal(one->schedule, "0 3 * * *");
+    assert_int_equal(one->catchup, 0);
+    assert_string_equal(one->owner, "ops");
+    assert_int_equal(one->start_date, INT64_C(1706745600) * TS_US_PER_SEC);
+    /* dict form: the DAG inherits default.tasks and overrides one field */
+    assert_int_equal(one->n_tasks, 2);
+    assert_int_equal(task(one, "mine")->retries, 1);
+    assert_int_equal(task(one, "shared")->retries, 5);
+    assert_string_equal(task(one, "shared")->bash_command, "echo shared");
+    assert_string_equal(task(one, "mine")->env[0].value, "1");
+    /* list form replaces default.tasks; empty tasks drop bash defaults */
+    assert_null(two->schedule);
+    assert_int_equal(two->catchup, 1);
+    assert_int_equal(two->n_tasks, 1);
+    assert_int_equal(task(two, "only")->retries, 3);
+    assert_int_equal(task(two, "only")->n_env, 0);
+    loaded_free(&l);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void test_defaults_files(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/test_dag_XXXXXX", sub[128], path[160], tmp[160];
+    assert_non_null(mkdtemp(root));
+    snprintf(sub, sizeof sub, "%s/team", root);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    snprintf(tmp, sizeof tmp, "%s/defaults.yml", root);
+    write_file(tmp, "schedule: '@hourly'\n"
+                    "max_active_runs: 2\n"
+                    "tags: [zeta, base]\n"
+                    "default_args:\n"
+                    "  owner: root-owner\n"
+                    "  retries: 4\n"
+                    "  queue: q1\n");
+    snprintf(tmp, sizeof tmp, "%s/defaults.yaml", sub);
+    write_file(tmp, "schedule: '@daily'\n"
+                    "tags: [alpha]\n"
+                    "default_args:\n"
+                    "  owner: team-owner\n");
+    snprintf(path, sizeof path, "%s/dag.yaml", sub);
+    write_file(path, "default:\n"
+                     "  default_args:\n"
+                     "    retries: 1\n"
+                     "d:\n"
+                     "  tasks:\n"
+                     "    - task_id: t\n"
+                     "      operator: bash\n"
+                     "      bash_command: echo\n");
+    dag_list_t dags;
+    dag_diags_t diags;
+    dag_list_init(&dags);
+    dag_diags_init(&diags);
+    assert_int_equal(dag_load_file(path, root, &dags, &diags), 0);
+    assert_int_equal(diags.n, 0);
+    assert_int_equal(dags.n, 1);
+    const dag_t *d = dags.items[0];
+    assert_string_equal(d->schedule, "@daily");            /* nearest wins */
+    assert_int_equal(d->max_active_runs, 2);               /* from the root */
+    assert_int_equal(d->n_tags, 3);                        /* unioned, sorted */
+    assert_string_equal(d->tags[0], "alpha");
+    assert_string_equal(d->tags[1], "base");
+    assert_string_equal(d->tags[2], "zeta");
+    assert_string_equal(d->owner, "team-owner");           /* key by key */
+    assert_string_equal(d->tasks[0].queue, "q1");
+    assert_int_equal(d->tasks[0].retries, 1);              /* default: wins */
+    dag_list_free(&dags);
+
+    /* root NULL: only the file's own folder */
+    assert_int_equal(dag_load_file(path, NULL, &dags, &diags), 0);
+    assert_int_equal(dags.items[0]->max_active_runs, 16);
+    assert_string_equal(dags.items[0]->tasks[0].queue, "default");
+    dag_list_free(&dags);
+
+    /* an error in a defaults file fails every DAG below it */
+    write_file(tmp, "max_active_runs: lots\n");
+    assert_int_equal(dag_load_file(path, root, &dags, &diags), 1);
+    assert_int_equal(dags.n, 0);
+    char *s = dag_diags_format(&diags, false), want[256];
+    snprintf(want, sizeof want, "%s:1:18: max_active_runs must be an integer, not 'lots'\n", tmp);
+    assert_string_equal(s, want);
+    free(s);
+    dag_list_free(&dags);
+    dag_diags_free(&diags);
+
+    unlink(tmp);
+    unlink(path);
+    snprintf(tmp, sizeof tmp, "%s/defaults.yml", root);
+    unlink(tmp);
+    rmdir(sub);
+    rmdir(root);
+}
+
+static void test_env_expansion(void **state)
+{
+    (void)state;
+    loaded_t l;
+    setenv("UPDRAFT_TEST_CMD", "echo from-env", 1);
+    setenv("UPDRAFT_TEST_ID", "env_dag", 1);
+    unsetenv("UPDRAFT_TEST_UNSET");
+    load_text(&l, "${UPDRAFT_TEST_ID}:\n"
+                  "  tasks:\n"
+                  "    - task_id: a\n"
+                  "      operator: bash\n"
+                  "      bash_command: \"$UPDRAFT_TEST_CMD; echo $UPDRAFT_TEST_UNSET ${UPDRAFT_TEST_UNSET} $ $$ ${\"\n");
+    assert_string_equal(l.errors, "");
+    const dag_t *d = find_dag(&l, "env_dag");
+    assert_non_null(d);
+    assert_string_equal(d->tasks[0].bash_command,
+                        "echo from-env; echo $UPDRAFT_TEST_UNSET ${UPDRAFT_TEST_UNSET} $ $$ ${");
+    loaded_free(&l);
+}
+
+static void test_yaml11_and_anchors(void **state)
+{
+    (void)state;
+    loaded_t l;
+    load_text(&l, "x:\n"
+                  "  catchup: YES\n"
+                  "  start_date: '2024-03-01T10:00:00+02:00'\n"
+                  "  default_args: &da\n"
+                  "    retries: 0x10\n"
+                  "    retry_delay: {__type__: datetime.timedelta, minutes: 2, seconds: 5}\n"
+                  "  tasks:\n"
+                  "    - &base\n"
+                  "      task_id: a\n"
+                  "      operator: bash\n"
+                  "      bash_command: echo a\n"
+                  "      execution_timeout: {__type__: datetime.timedelta, hours: 1}\n"
+                  "    - <<: *base\n"
+                  "      task_id: b\n"
+                  "      dependencies: [a]\n"
+                  "y:\n"
+                  "  default_args: *da\n"
+                  "  tasks: [{task_id: only, operator: empty}]\n");
+    assert_string_equal(l.all, "");
+    const dag_t *x = find_dag(&l, "x"), *y = find_dag(&l, "y");
+    assert_non_null(x);
+    assert_non_null(y);
+    assert_int_equal(x->catchup, 1);
+    assert_int_equal(x->start_date, INT64_C(1709280000) * TS_US_PER_SEC);
+    assert_int_equal(task(x, "b")->retries, 16);
+    assert_int_equal(task(x, "b")->retry_delay_sec, 125);
+    assert_int_equal(task(x, "b")->execution_timeout_sec, 3600);
+    assert_string_equal(task(x, "b")->bash_command, "echo a");
+    assert_int_equal(task(x, "b")->n_upstream, 1);
+    assert_int_equal(task(y, "only")->retries, 16);
+    loaded_free(&l);
+}
+
+/* Each case: YAML text and the exact errors (and warnings) it produces. */
+typedef struct err_case {
+    const char *text;
+    const char *want;
+    size_t dags;
+} err_case_t;
+
+static void check_case(const err_case_t *c)
+{
+    loaded_t l;
+    load_text(&l, c->text);
+    if (strcmp(l.all, c->want) != 0)
+        print_error("input:\n%s\ngot:\n%s\nwant:\n%s\n", c->text, l.all, c->want);
+    assert_string_equal(l.all, c->want);
+    assert_int_equal(l.dags.n, c->dags);
+    assert_int_equal(l.rc, (int)dag_diags_errors(&l.diags));
+    loaded_free(&l);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    static const err_case_t cases[] = {
+        {"a:\n  tasks:\n    - task_id: t\n      operator: bash\n      bash_command: x\n      retries: \"abc\"\n",
+         "t.yaml:6:16: retries of task 't' must be an integer, not 'abc'\n", 0},
+        {"a:\n  tasks:\n    - task_id: t\n      operator: bash\n      bash_command: x\n      run_as_user: me\n",
+         "t.yaml:6:7: unknown key 'run_as_user' in task 't'\n", 0},
+        {"a:\n  tasks:\n    - task_id: t\n      operator: airflow.operators.python.PythonOperator\n",
+         "t.yaml:4:17: unknown operator 'airflow.operators.python.PythonOperator' in task 't' "
+         "(supported: bash, empty)\n", 0},
+        {"a:\n  tasks:\n    - task_id: t\n      operator: bash\n",
+         "t.yaml:3:7: bash task 't' has no bash_command\n", 0},
+        {"a:\n  tasks:\n    - task_id: t\n      bash_command: x\n",
+         "t.yaml:3:7: task 't' has no operator\n", 0},
+        {"a:\n  description: no tasks\n", "t.yaml:1:1: dag 'a' has no tasks\n", 0},
+        {"a:\n  tasks:\n    - task_id: t\n      operator: empty\n    - task_id: t\n      operator: empty\n",
+         "t.yaml:5:16: duplicate task id 't' in dag 'a'\n", 0},
+        {"a:\n  tasks:\n    t:\n      operator: empty\n    t:\n      operator: empty\n",
+         "t.yaml:3:5: duplicate task id 't' in dag 'a'\n", 0},
+        {"a:\n  tasks:\n    - task_id: t\n      operator: empty\n      dependencies: [t, nope]\n",
+         "t.yaml:5:25: task 't' depends on unknown task 'nope'\n", 0},
+        {"a:\n  tasks:\n    - task_id: bad id\n      operator: empty\n",
+         "t.yaml:3:16: invalid task_id 'bad id': only letters, digits, '_', '.' and '-' are allowed\n", 0},
+        {"a:\n  schedule: '* * * *'\n  tasks: [{task_id: t, operator: empty}]\n",
+         NULL, 0}, /* message comes from cron.c; checked below */
+        {"a:\n  catchup: maybe\n  tasks: [{task_id: t, operator: empty}]\n",
+         "t.yaml:2:12: catchup must be a boolean (true/false), not 'maybe'\n", 0},
+        {"a:\n  start_date: 2 days\n  tasks: [{task_id: t, operator: empty}]\n",
+         "t.yaml:2:15: relative start_date '2 days' is not supported, write a date such as 2024-01-01\n", 0},
+        {"a:\n  tasks: [{task_id: t, operator: empty, trigger_rule: one_success}]\n",
+         "t.yaml:2:55: trigger_rule 'one_success' in task 't' is not supported yet (only all_success)\n", 0},
+        {"a:\n  tasks: [{task_id: t, operator: empty, bash_command: x}]\n",
+         "t.yaml:2:41: key 'bash_command' is not valid for EmptyOperator task 't'\n", 0},
+        /* warnings only: the DAG still loads */
+        {"a:\n  doc_md: hi\n  vars: &v 1\n  tasks: [{task_id: t, operator: empty, email: x@y, task_group_name: g}]\n"
+         "task_groups: {}\n",
+         "t.yaml:2:3: warning: ignored key 'doc_md' (not supported yet)\n"
+         "t.yaml:3:3: warning: unknown key 'vars' (ignored)\n"
+         "t.yaml:4:41: warning: ignored key 'email' in task 't' (not supported yet)\n"
+         "t.yaml:4:53: warning: ignored key 'task_group_name' in task 't' (task groups are not supported yet)\n"
+         "t.yaml:5:1: warning: ignored key 'task_groups' (task groups are not supported yet)\n", 1},
+        /* a broken DAG does not stop the others */
+        {"bad:\n  tasks: 3\ngood:\n  tasks: [{task_id: t, operator: empty}]\n",
+         "t.yaml:2:10: tasks of dag 'bad' must be a list or a mapping, not a scalar\n", 1},
+        /* an error in default: or in the YAML fails the whole file */
+        {"default:\n  max_active_runs: 0\ngood:\n  tasks: [{task_id: t, operator: empty}]\n",
+         "t.yaml:2:20: max_active_runs must be between 1 and 2147483647, not 0\n", 0},
+        {"good:\n  tasks: [{task_id: t, operator: empty}]\nbad: [\n",
+         "t.yaml:4:1: invalid yaml: did not find expected node content while parsing a flow node at 4:1\n", 0},
+        {"a: *nope\n", "t.yaml:1:4: invalid yaml: unknown alias 'nope'\n", 0},
+        {"- 1\n", "t.yaml:1:1: the top level must be a mapping of dag ids to dags, not a list\n", 0},
+        {"a: 1\na: 2\n", "t.yaml:1:1: duplicate dag id 'a'\n", 0},
+        {"", "", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (cases[i].want)
+            check_case(&cases[i]);
+
+    loaded_t l;
+    load_text(&l, cases[10].text);
+    assert_int_equal(l.rc, 1);
+    assert_int_equal(strncmp(l.errors, "t.yaml:2:13: ", 13), 0);
+    assert_non_null(strstr(l.errors, "* * * *"));
+    loaded_free(&l);
+}
+
+static void test_cycle(void **state)
+{
+    (void)state;
+    static const err_case_t cases[] = {
+        {"a:\n  tasks:\n"
+         "    - {task_id: x, operator: empty, dependencies: [w]}\n"
+         "    - {task_id: b, operator: empty, dependencies: [a]}\n"
+         "    - {task_id: c, operator: empty, dependencies: [b]}\n"
+         "    - {task_id: a, operator: empty, dependencies: [c]}\n"
+         "    - {task_id: w, operator: empty}\n",
+         "t.yaml:4:7: dependency cycle: b -> c -> a -> b\n", 0},
+        {"a:\n  tasks:\n    self: {operator: empty, dependencies: [self]}\n",
+         "t.yaml:3:5: dependency cycle: self -> self\n", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_case(&cases[i]);
+}
+
+static void test_size_limit(void **state)
+{
+    (void)state;
+    size_t n = (size_t)DAG_FILE_MAX + 1;
+    char *big = malloc(n);
+    assert_non_null(big);
+    memset(big, '#', n);
+    dag_list_t dags;
+    dag_diags_t diags;
+    dag_list_init(&dags);
+    dag_diags_init(&diags);
+    assert_int_equal(dag_load_buffer("big.yaml", big, n, &dags, &diags), 1);
+    char *s = dag_diags_format(&diags, true);
+    assert_string_equal(s, "big.yaml: file is larger than 4194304 bytes\n");
+    free(s);
+    free(big);
+    dag_diags_free(&diags);
+    assert_int_equal(dag_load_file("/nonexistent/x.yaml", NULL, &dags, &diags), -1);
+    assert_int_equal(dag_diags_errors(&diags), 1);
+    dag_diags_free(&diags);
+}
+
+static char *print_dag(const dag_t *d)
+{
+    cJSON *j = dag_to_json(d);
+    assert_non_null(j);
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    assert_non_null(s);
+    return s;
+}
+
+static void test_json_round_trip(void **state)
+{
+    (void)state;
+    loaded_t l, l2;
+    static const char text[] = "rt:\n"
+                               "  description: round trip\n"
+                               "  schedule: '*/5 * * * *'\n"
+                               "  start_date: 2024-01-01 12:30:00.25\n"
+                               "  catchup: true\n"
+                               "  tags: [a, b]\n"
+                               "  max_active_tasks: 4\n"
+                               "  tasks:\n"
+                               "    - task_id: one\n"
+                               "      operator: bash\n"
+                               "      bash_command: \"echo 'q\\\"uote'\"\n"
+                               "      env: {B: '2', A: '1'}\n"
+                               "      cwd: /tmp\n"
+                               "      retries: 2\n"
+                               "      pool_slots: 3\n"
+                               "    - task_id: two\n"
+                               "      operator: empty\n"
+                               "      dependencies: [one]\n";
+    load_text(&l, text);
+    load_text(&l2, text);
+    assert_string_equal(l.all, "");
+    const dag_t *d = l.dags.items[0];
+    char *s1 = print_dag(d), *s2 = print_dag(l2.dags.items[0]);
+    assert_string_equal(s1, s2); /* deterministic */
+    assert_non_null(strstr(s1, "\"format\":1,\"dag_id\":\"rt\",\"fileloc\":\"t.yaml\""));
+    assert_non_null(strstr(s1, "\"start_date\":\"2024-01-01T12:30:00.250000+00:00\",\"end_date\":null"));
+    assert_non_null(strstr(s1, "\"task_order\":[\"one\",\"two\"]"));
+    assert_non_null(strstr(s1, "\"env\":{\"B\":\"2\",\"A\":\"1\"}"));
+
+    char err[256] = "";
+    cJSON *j = cJSON_Parse(s1);
+    assert_non_null(j);
+    dag_t *back = dag_from_json(j, err, sizeof err);
+    cJSON_Delete(j);
+    assert_non_null(back);
+    assert_string_equal(back->dag_id, "rt");
+    assert_string_equal(back->description, "round trip");
+    assert_string_equal(back->schedule, "*/5 * * * *");
+    assert_int_equal(back->start_date, d->start_date);
+    assert_int_equal(back->end_date, TS_NONE);
+    assert_int_equal(back->catchup, 1);
+    assert_int_equal(back->is_paused_upon_creation, -1);
+    assert_int_equal(back->max_active_tasks, 4);
+    assert_int_equal(back->n_tasks, 2);
+    assert_string_equal(back->tasks[0].bash_command, "echo 'q\"uote'");
+    assert_string_equal(back->tasks[0].cwd, "/tmp");
+    assert_int_equal(back->tasks[0].pool_slots, 3);
+    assert_int_equal(back->tasks[1].op, DAG_OP_EMPTY);
+    assert_string_equal(back->tasks[1].upstream[0], "one");
+    assert_string_equal(back->tasks[0].downstream[0], "two");
+    char *s3 = print_dag(back);
+    assert_string_equal(s1, s3);
+    dag_free(back);
+    free(s1);
+    free(s2);
+    free(s3);
+    loaded_free(&l);
+    loaded_free(&l2);
+
+    static const char *const bad[] = {
+        "[]",
+        "{\"format\":2,\"dag_id\":\"x\",\"task_order\":[],\"tasks\":{}}",
+        "{\"format\":1,\"task_order\":[],\"tasks\":{}}",
+        "{\"format\":1,\"dag_id\":\"x\",\"task_order\":[\"a\"],\"tasks\":{}}",
+        "{\"format\":1,\"dag_id\":\"x\",\"task_order\":[\"a\"],\"tasks\":{\"a\":{\"operator\":\"Nope\"}}}",
+        "{\"format\":1,\"dag_id\":\"x\",\"task_order\":[\"a\"],\"tasks\":{\"a\":{\"operator\":"
+        "\"EmptyOperator\",\"upstream_task_ids\":[\"z\"]}}}",
+        "{\"format\":1,\"dag_id\":\"x\",\"catchup\":\"yes\",\"task_order\":[],\"tasks\":{}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cJSON *b = cJSON_Parse(bad[i]);
+        assert_non_null(b);
+        err[0] = '\0';
+        assert_null(dag_from_json(b, err, sizeof err));
+        assert_true(err[0] != '\0');
+        cJSON_Delete(b);
+    }
+}
+
+static void test_is_dag_file(void **state)
+{
+    (void)state;
+    assert_true(dag_is_dag_file("etl.yaml"));
+    assert_true(dag_is_dag_file("/srv/dags/etl.yml"));
+    assert_false(dag_is_dag_file("/srv/dags/defaults.yml"));
+    assert_false(dag_is_dag_file("defaults.yaml"));
+    assert_false(dag_is_dag_file("etl.yaml.bak"));
+    assert_false(dag_is_dag_file("etl.py"));
+    assert_false(dag_is_dag_file(".#etl.yaml"));
+    assert_false(dag_is_dag_file(".yaml"));
+}
+
+static void test_examples(void **state)
+{
+    (void)state;
+    static const char *const files[] = {"examples/dags/example_etl.yaml",
+                                        "examples/dags/example_retry.yaml",
+                                        "examples/dags/example_hello.yaml"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        dag_list_t dags;
+        dag_diags_t diags;
+        if (access(files[i], R_OK) != 0)
+            skip(); /* run from the repository root */
+        dag_list_init(&dags);
+        dag_diags_init(&diags);
+        assert_int_equal(dag_load_file(files[i], "examples/dags", &dags, &diags), 0);
+        assert_int_equal(diags.n, 0);
+        assert_int_equal(dags.n, 1);
+        dag_list_free(&dags);
+        dag_diags_free(&diags);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_list_form),
+        cmocka_unit_test(test_mapping_form_and_defaults),
+        cmocka_unit_test(test_file_default_block),
+        cmocka_unit_test(test_defaults_files),
+        cmocka_unit_test(test_env_expansion),
+        cmocka_unit_test(test_yaml11_and_anchors),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_cycle),
+        cmocka_unit_test(test_size_limit),
+        cmocka_unit_test(test_json_round_trip),
+        cmocka_unit_test(test_is_dag_file),
+        cmocka_unit_test(test_examples),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
