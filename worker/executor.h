@@ -1,0 +1,42 @@
+/*
+ * executor.h - starting and stopping a task's process.
+ *
+ * A bash task runs as `/bin/sh -c <command>` in its own session and process
+ * group (so the whole tree can be signalled), with stdin from /dev/null and
+ * stdout and stderr into one non-blocking pipe the supervisor reads. It runs
+ * in the task's cwd, or in a fresh temporary directory removed afterwards.
+ * posix_spawn is used (vfork-like, cheap from a large process); nothing but
+ * the task itself is started.
+ */
+#ifndef UPDRAFT_WORKER_EXECUTOR_H
+#define UPDRAFT_WORKER_EXECUTOR_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define EXECUTOR_SHELL "/bin/sh"
+
+typedef struct executor_proc {
+    pid_t pid;    /* also the process group id; 0 when not running */
+    int out_fd;   /* read end of the output pipe, -1 when closed */
+    char *tmpdir; /* temporary cwd to remove, or NULL */
+} executor_proc_t;
+
+/*
+ * Starts command. cwd NULL: a new directory under $TMPDIR (or /tmp). envp is
+ * the complete environment (see taskenv.h). Returns 0 with *p filled, or -1
+ * with err filled (nothing left behind).
+ */
+int executor_spawn(const char *command, const char *cwd, char *const *envp, executor_proc_t *p,
+                   char *err, size_t errlen);
+
+/* Sends sig to the process group of p (no-op when p is not running). */
+void executor_signal(const executor_proc_t *p, int sig);
+
+/* Closes the pipe and removes the temporary directory (the process must be reaped). */
+void executor_cleanup(executor_proc_t *p);
+
+/* Removes a directory tree without following symlinks. 0 or -1. */
+int executor_remove_tree(const char *path);
+
+#endif

@@ -1,0 +1,300 @@
+/*
+ * logbuf.c - per-try log buffer with UTF-8 repair and a size cap (see
+ * logbuf.h). UTF-8 is checked against the well-formed byte sequences of
+ * the Unicode standard (table 3-7), which is what Postgres accepts.
+ */
+#include "worker/logbuf.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/timeutil.h"
+
+#define REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD */
+#define LINE_MAX_BYTES 8192        /* a worker line longer than this is cut */
+
+struct logbuf {
+    char *buf;        /* pending bytes, valid UTF-8 */
+    size_t len, cap;  /* cap of buf */
+    size_t out_bytes; /* task output bytes accepted (counts towards limit) */
+    size_t limit;     /* max_log_bytes_per_try */
+    bool truncated;
+    bool at_line_start; /* last byte appended was '\n' (or nothing yet) */
+    unsigned char carry[4];
+    size_t ncarry; /* bytes of an incomplete character held back */
+};
+
+typedef enum seq { SEQ_INVALID, SEQ_VALID, SEQ_INCOMPLETE } seq_t;
+
+/* Classifies the character starting at s (avail >= 1 bytes); *n its length when valid. */
+static seq_t seq_check(const unsigned char *s, size_t avail, size_t *n)
+{
+    unsigned char c = s[0];
+    unsigned char lo = 0x80, hi = 0xBF; /* range of the second byte */
+    size_t need;
+
+    if (c == 0)
+        return SEQ_INVALID;
+    if (c < 0x80) {
+        *n = 1;
+        return SEQ_VALID;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return SEQ_INVALID;
+    }
+    for (size_t i = 1; i < need; i++) {
+        if (i >= avail)
+            return SEQ_INCOMPLETE;
+        unsigned char b = s[i];
+        unsigned char l = i == 1 ? lo : 0x80, h = i == 1 ? hi : 0xBF;
+        if (b < l || b > h)
+            return SEQ_INVALID;
+    }
+    *n = need;
+    return SEQ_VALID;
+}
+
+size_t logbuf_utf8_valid_prefix(const unsigned char *s, size_t len)
+{
+    size_t i = 0, n = 0;
+    while (i < len) {
+        if (s[i] >= 0x01 && s[i] < 0x80) { /* fast path for ASCII */
+            i++;
+            continue;
+        }
+        if (seq_check(s + i, len - i, &n) != SEQ_VALID)
+            break;
+        i += n;
+    }
+    return i;
+}
+
+logbuf_t *logbuf_new(size_t cap)
+{
+    logbuf_t *lb = calloc(1, sizeof(*lb));
+    if (!lb)
+        return NULL;
+    lb->limit = cap ? cap : 1;
+    lb->at_line_start = true;
+    return lb;
+}
+
+void logbuf_free(logbuf_t *lb)
+{
+    if (!lb)
+        return;
+    free(lb->buf);
+    free(lb);
+}
+
+static int reserve(logbuf_t *lb, size_t extra)
+{
+    if (extra > SIZE_MAX - lb->len - 1)
+        return -1;
+    size_t want = lb->len + extra + 1;
+    if (want <= lb->cap)
+        return 0;
+    size_t ncap = lb->cap ? lb->cap : 4096;
+    while (ncap < want)
+        ncap = ncap > SIZE_MAX / 2 ? want : ncap * 2;
+    char *nb = realloc(lb->buf, ncap);
+    if (!nb)
+        return -1;
+    lb->buf = nb;
+    lb->cap = ncap;
+    return 0;
+}
+
+/* Appends bytes known to be valid. */
+static int put(logbuf_t *lb, const void *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (reserve(lb, n) < 0)
+        return -1;
+    memcpy(lb->buf + lb->len, p, n);
+    lb->len += n;
+    lb->buf[lb->len] = '\0';
+    lb->at_line_start = ((const char *)p)[n - 1] == '\n';
+    return 0;
+}
+
+/*
+ * Appends s[0..len) repaired. When !final an incomplete character at the end
+ * is kept in carry instead. The caller has emptied carry beforehand.
+ */
+static int repair_append(logbuf_t *lb, const unsigned char *s, size_t len, bool final)
+{
+    size_t i = 0, n = 0;
+    while (i < len) {
+        size_t ok = logbuf_utf8_valid_prefix(s + i, len - i);
+        if (put(lb, s + i, ok) < 0)
+            return -1;
+        i += ok;
+        if (i == len)
+            break;
+        seq_t st = seq_check(s + i, len - i, &n);
+        if (st == SEQ_INCOMPLETE) {
+            if (final) /* a truncated character is one replacement */
+                return put(lb, REPLACEMENT, 3);
+            memcpy(lb->carry, s + i, len - i); /* < 4 bytes by construction */
+            lb->ncarry = len - i;
+            return 0;
+        }
+        if (put(lb, REPLACEMENT, 3) < 0)
+            return -1;
+        i++;
+    }
+    return 0;
+}
+
+/* Feeds output bytes, joining a held-back character with the new bytes first. */
+static int feed(logbuf_t *lb, const unsigned char *s, size_t len, bool final)
+{
+    while (lb->ncarry > 0 && len > 0) {
+        /* Complete (or reject) the held-back character one byte at a time. */
+        unsigned char tmp[4];
+        size_t nc = lb->ncarry;
+        memcpy(tmp, lb->carry, nc);
+        tmp[nc] = s[0];
+        lb->ncarry = 0;
+        size_t n = 0;
+        seq_t st = seq_check(tmp, nc + 1, &n);
+        if (st == SEQ_INCOMPLETE) {
+            memcpy(lb->carry, tmp, nc + 1);
+            lb->ncarry = nc + 1;
+            s++;
+            len--;
+            continue;
+        }
+        if (st == SEQ_VALID) {
+            if (put(lb, tmp, n) < 0)
+                return -1;
+            s++;
+            len--;
+            continue;
+        }
+        /* The held-back lead byte was not continued: replace it, re-feed the rest. */
+        if (put(lb, REPLACEMENT, 3) < 0)
+            return -1;
+        if (repair_append(lb, tmp + 1, nc - 1, false) < 0)
+            return -1;
+    }
+    if (len > 0)
+        return repair_append(lb, s, len, final);
+    if (final && lb->ncarry > 0) {
+        unsigned char tmp[4];
+        size_t nc = lb->ncarry;
+        memcpy(tmp, lb->carry, nc);
+        lb->ncarry = 0;
+        return repair_append(lb, tmp, nc, true);
+    }
+    return 0;
+}
+
+void logbuf_end_output(logbuf_t *lb)
+{
+    if (lb->ncarry > 0)
+        (void)feed(lb, NULL, 0, true);
+}
+
+int logbuf_append_output(logbuf_t *lb, const char *data, size_t len)
+{
+    if (lb->truncated || len == 0)
+        return 0;
+    size_t room = lb->limit - lb->out_bytes;
+    size_t take = len < room ? len : room;
+    lb->out_bytes += take;
+    if (feed(lb, (const unsigned char *)data, take, false) < 0)
+        return -1;
+    if (take < len) {
+        lb->truncated = true;
+        logbuf_end_output(lb);
+        return logbuf_append_line(lb, "WARNING",
+                                  "Log truncated: the task wrote more than %zu bytes; "
+                                  "further output is discarded",
+                                  lb->limit);
+    }
+    return 0;
+}
+
+int logbuf_append_line(logbuf_t *lb, const char *level, const char *fmt, ...)
+{
+    char msg[LINE_MAX_BYTES], ts[TS_ISO_LEN];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+
+    logbuf_end_output(lb);
+    if (!lb->at_line_start && put(lb, "\n", 1) < 0)
+        return -1;
+    char head[TS_ISO_LEN + 64];
+    int hn =
+        snprintf(head, sizeof(head), "[%s] {worker} %s - ", ts_format_iso(ts_now(), ts), level);
+    if (put(lb, head, (size_t)hn) < 0)
+        return -1;
+    /* The message may quote task input (the command): repair it too. */
+    size_t mlen = strlen(msg);
+    if (repair_append(lb, (const unsigned char *)msg, mlen, true) < 0)
+        return -1;
+    return put(lb, "\n", 1);
+}
+
+size_t logbuf_pending(const logbuf_t *lb)
+{
+    return lb->len;
+}
+
+const char *logbuf_data(const logbuf_t *lb)
+{
+    return lb->buf ? lb->buf : "";
+}
+
+void logbuf_consume(logbuf_t *lb, size_t n)
+{
+    if (n >= lb->len) {
+        lb->len = 0;
+        if (lb->buf)
+            lb->buf[0] = '\0';
+        /* Keep a small buffer; release a large one grown during an outage. */
+        if (lb->cap > (1u << 20)) {
+            free(lb->buf);
+            lb->buf = NULL;
+            lb->cap = 0;
+        }
+        return;
+    }
+    memmove(lb->buf, lb->buf + n, lb->len - n);
+    lb->len -= n;
+    lb->buf[lb->len] = '\0';
+}
+
+size_t logbuf_output_bytes(const logbuf_t *lb)
+{
+    return lb->out_bytes;
+}
+
+bool logbuf_truncated(const logbuf_t *lb)
+{
+    return lb->truncated;
+}

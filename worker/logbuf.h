@@ -1,0 +1,59 @@
+/*
+ * logbuf.h - the log of one task try, buffered between flushes to task_log.
+ *
+ * Task output is arbitrary bytes; task_log.data is Postgres text. The
+ * buffer therefore holds only valid UTF-8 without NUL: invalid sequences and
+ * NUL bytes become U+FFFD, and a multi-byte character split across two
+ * reads is held back until its end arrives, so that any prefix the buffer
+ * hands out can be stored as is.
+ *
+ * Task output counts against a cap per try; past it one line says the log
+ * was truncated and further output is discarded (the pipe is still read so
+ * that the task does not block). Lines written by the worker itself (the
+ * first "Running command" line, the exit code) do not count.
+ */
+#ifndef UPDRAFT_WORKER_LOGBUF_H
+#define UPDRAFT_WORKER_LOGBUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct logbuf logbuf_t;
+
+/* cap: bytes of task output kept per try (> 0). NULL on out of memory. */
+logbuf_t *logbuf_new(size_t cap);
+void logbuf_free(logbuf_t *lb);
+
+/* Appends raw task output. Returns 0, or -1 when out of memory (output lost). */
+int logbuf_append_output(logbuf_t *lb, const char *data, size_t len);
+/*
+ * The task's output has ended: a character still incomplete is replaced by
+ * U+FFFD. Later output is appended as a new stream.
+ */
+void logbuf_end_output(logbuf_t *lb);
+
+/*
+ * Appends one line written by the worker, formatted as Airflow's task logs:
+ * "[<iso time>] {worker} <LEVEL> - <message>\n". Ends the output first so a
+ * line never lands inside a character. 0 or -1 (out of memory).
+ */
+int logbuf_append_line(logbuf_t *lb, const char *level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Bytes ready to ship, and a borrowed pointer to them (valid UTF-8, no NUL). */
+size_t logbuf_pending(const logbuf_t *lb);
+const char *logbuf_data(const logbuf_t *lb);
+/* Drops the first n pending bytes after they were stored. */
+void logbuf_consume(logbuf_t *lb, size_t n);
+
+/* Task output bytes accepted so far, and whether the cap was hit. */
+size_t logbuf_output_bytes(const logbuf_t *lb);
+bool logbuf_truncated(const logbuf_t *lb);
+
+/*
+ * Length of the longest prefix of s[0..len) made of complete, valid UTF-8
+ * characters other than NUL; pure helper, exposed for tests.
+ */
+size_t logbuf_utf8_valid_prefix(const unsigned char *s, size_t len);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * supervisor.h - the thread that runs claimed tries to their end.
+ *
+ * It owns the task processes (spawn, output pipes, SIGCHLD through a
+ * signalfd, execution timeouts, kills), each try's log buffer and its
+ * shipping to task_log, the worker's heartbeats, outcomes (kept in memory
+ * and retried with backoff while Postgres is away; the tasks keep running)
+ * and the acknowledgement of each try's message once its outcome committed.
+ * It owns one db_t and one queue_t.
+ *
+ * SIGCHLD must be blocked in every thread before supervisor_new (the
+ * signalfd reads it).
+ */
+#ifndef UPDRAFT_WORKER_SUPERVISOR_H
+#define UPDRAFT_WORKER_SUPERVISOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/db.h"
+#include "common/queue.h"
+#include "worker/handoff.h"
+
+typedef struct supervisor_opts {
+    db_t *db;           /* ownership passes to the supervisor */
+    queue_t *queue;     /* ownership passes; used for acks */
+    handoff_t *handoff; /* borrowed */
+    int64_t job_id;
+    int heartbeat_sec;
+    int log_flush_ms;
+    size_t max_log_bytes;    /* per try */
+    volatile bool *stop;     /* shutdown requested: stop reconnect waits */
+    volatile bool *kill_now; /* second signal: kill every task, return */
+} supervisor_opts_t;
+
+typedef struct supervisor supervisor_t;
+
+/* NULL with err filled (signalfd, memory); on failure the db/queue are not taken. */
+supervisor_t *supervisor_new(const supervisor_opts_t *o, char *err, size_t errlen);
+/* Starts the thread. 0 or -1. */
+int supervisor_start(supervisor_t *s);
+/*
+ * True once the thread has returned: the hand-off was closed and every try
+ * was reported, or kill_now was set and the tasks were killed.
+ */
+bool supervisor_done(supervisor_t *s);
+void supervisor_join(supervisor_t *s);
+void supervisor_free(supervisor_t *s);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * wtry.h - one claimed task try, as the claim returned it: identity, the
+ * queue delivery to acknowledge when it is over, and the task's spec read
+ * from the serialized DAG (proto/PROTOCOL.md "Serialized DAG").
+ *
+ * A try whose spec cannot be used (missing, malformed, unknown operator) is
+ * still a claimed try: the worker fails it with spec_error in its log.
+ */
+#ifndef UPDRAFT_WORKER_WTRY_H
+#define UPDRAFT_WORKER_WTRY_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/queue.h"
+#include "common/taskenv.h"
+#include "common/timeutil.h"
+
+#define WTRY_SPEC_MAX (4 << 20) /* a task spec larger than this is refused */
+
+typedef enum wtry_kind {
+    WTRY_BASH = 0,
+    WTRY_EMPTY,
+    WTRY_INVALID /* spec_error says why */
+} wtry_kind_t;
+
+typedef struct wtry {
+    struct wtry *next;         /* hand-off list link */
+    queue_delivery_t delivery; /* acknowledged after the outcome commits */
+
+    int64_t ti_id;
+    int32_t try_number;
+    int max_tries;
+    int map_index;
+    int64_t dag_run_id;
+    ts_us_t logical_date; /* TS_NONE if unknown */
+    char *dag_id, *run_id, *task_id;
+
+    wtry_kind_t kind;
+    char *spec_error; /* WTRY_INVALID: what is wrong */
+    char *bash_command;
+    char *cwd; /* NULL: a fresh temp dir */
+    bool has_env, append_env;
+    taskenv_var_t *env; /* names/values owned by the try */
+    size_t n_env;
+    char *owner;
+    int retry_delay_sec;
+    int execution_timeout_sec; /* 0 = none */
+} wtry_t;
+
+/*
+ * Column order the claim's RETURNING list must produce for wtry_from_row:
+ * id, try_number, max_tries, map_index, dag_run_id, logical_date (epoch
+ * microseconds), dag_id, run_id, task_id, operator, spec (json text).
+ */
+#define WTRY_COLUMNS 11
+
+/*
+ * Builds a try from one claim row. Spec problems do not fail the call (the
+ * try becomes WTRY_INVALID); returns NULL only on out of memory.
+ */
+wtry_t *wtry_from_row(const PGresult *r, int row, const queue_delivery_t *d);
+void wtry_free(wtry_t *t);
+
+/* Context for the task environment; strings borrowed from t. */
+void wtry_env_ctx(const wtry_t *t, taskenv_ctx_t *ctx);
+
+#endif
