@@ -366,7 +366,7 @@ int queue_read(queue_t *q, const char *consumer, const char *const *queues, size
         if (sr->element[0]->len <= strlen(QUEUE_STREAM_PREFIX))
             continue;
         const redisReply *entries = sr->element[1];
-        for (size_t e = 0; e < entries->elements && *nout < (size_t)count; e++)
+        for (size_t e = 0; e < entries->elements && *nout < (size_t)count * nq; e++)
             decode_entry(entries->element[e], name, &out[(*nout)++]);
     }
 out:

@@ -51,8 +51,9 @@ int queue_publish(queue_t *q, const char *const *queues, const queue_msg_t *msgs
 
 /*
  * XREADGROUP on the given queues (creating the group when missing), up to
- * count entries, blocking up to block_ms. Fills out[0..*nout). Returns 0 (also
- * when nothing arrived) or -1 on a connection error.
+ * count entries per queue (Redis applies COUNT to each stream), blocking up
+ * to block_ms. out must hold count * nq entries; fills out[0..*nout).
+ * Returns 0 (also when nothing arrived) or -1 on a connection error.
  */
 int queue_read(queue_t *q, const char *consumer, const char *const *queues, size_t nq, int count,
                int block_ms, queue_delivery_t *out, size_t *nout);
