@@ -135,4 +135,6 @@ for p in "${pids[@]}"; do kill -TERM "$p"; done
 for p in "${pids[@]}"; do wait "$p"; rcs="$rcs$?"; done
 pids=()
 check_eq "daemons exit 0 on SIGTERM" "0000" "$rcs"
+no_sanitizer_reports() { ! grep -lE 'AddressSanitizer|LeakSanitizer|runtime error:' "$tmp"/*.log; }
+check "no sanitizer reports in daemon logs" no_sanitizer_reports
 [ "$T_FAILED" -eq 0 ]

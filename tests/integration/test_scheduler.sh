@@ -7,7 +7,7 @@
 #   bash tests/integration/test_scheduler.sh
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-BIN=${BIN:-bin}
+BIN=${UPDRAFT_BIN:-$PWD/bin}
 source tests/lib/services.sh
 source tests/lib/assert.sh
 
