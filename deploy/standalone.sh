@@ -18,6 +18,8 @@ stopping=0
 stop_all() {
   [ "$stopping" -eq 1 ] && return
   stopping=1
+  trap '' INT TERM   # a second Ctrl-C must not cut the shutdown short
+  set +e             # best effort from here: stop everything we can
   echo
   echo "standalone: stopping"
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
