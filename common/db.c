@@ -10,11 +10,13 @@
 #include "common/db.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "common/backoff.h"
 #include "common/log.h"
 #include "proto/migrate.h"
 
@@ -113,13 +115,6 @@ bool db_ok(const db_t *db) { return db && db->pg && PQstatus(db->pg) == CONNECTI
 
 PGconn *db_pg(db_t *db) { return db->pg; }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-        ;
-}
-
 static int relisten(db_t *db)
 {
     for (int i = 0; i < db->nlisten; i++) {
@@ -142,7 +137,8 @@ int db_ensure(db_t *db, int max_wait_ms, volatile const bool *stop)
 {
     if (db_ok(db))
         return 0;
-    int waited = 0, delay = 100;
+    backoff_t b;
+    backoff_init(&b, max_wait_ms);
     for (;;) {
         if (db->pg) {
             PQfinish(db->pg);
@@ -157,16 +153,10 @@ int db_ensure(db_t *db, int max_wait_ms, volatile const bool *stop)
         }
         if (!db->pg)
             snprintf(db->error, sizeof(db->error), "%s", err);
-        log_warn("database unreachable, retrying in %d ms error=\"%s\"", delay, db->error);
-        if ((max_wait_ms >= 0 && waited >= max_wait_ms) || (stop && *stop))
+        log_warn("database unreachable, retrying in %d ms error=\"%s\"", backoff_next_ms(&b),
+                 db->error);
+        if (!backoff_wait(&b, stop))
             return -1;
-        int d = delay / 2 + rand() % (delay / 2 + 1); /* jitter: [delay/2, delay] */
-        if (max_wait_ms >= 0 && waited + d > max_wait_ms)
-            d = max_wait_ms - waited;
-        sleep_ms(d);
-        waited += d;
-        if (delay < 5000)
-            delay = delay * 2 > 5000 ? 5000 : delay * 2;
     }
 }
 
@@ -321,6 +311,34 @@ bool db_get_bool(const PGresult *r, int row, int col)
 const char *db_get_str(const PGresult *r, int row, int col)
 {
     return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+char *db_array_i64(const int64_t *v, size_t n)
+{
+    size_t cap = n * 21 + 3, len = 0;
+    char *s = malloc(cap);
+    if (!s)
+        return NULL;
+    s[len++] = '{';
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(s + len, cap - len, "%s%" PRId64, i ? "," : "", v[i]);
+    s[len++] = '}';
+    s[len] = '\0';
+    return s;
+}
+
+char *db_array_int(const int *v, size_t n)
+{
+    size_t cap = n * 12 + 3, len = 0;
+    char *s = malloc(cap);
+    if (!s)
+        return NULL;
+    s[len++] = '{';
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(s + len, cap - len, "%s%d", i ? "," : "", v[i]);
+    s[len++] = '}';
+    s[len] = '\0';
+    return s;
 }
 
 /* Highest applied migration, 0 when none, -1 on error. */

@@ -73,6 +73,13 @@ bool db_get_bool(const PGresult *r, int row, int col);
 const char *db_get_str(const PGresult *r, int row, int col);
 
 /*
+ * Array literals for bigint[] / int[] parameters: "{1,2,3}". Malloc'd,
+ * caller frees; NULL on OOM.
+ */
+char *db_array_i64(const int64_t *v, size_t n);
+char *db_array_int(const int *v, size_t n);
+
+/*
  * Schema: applies the embedded migrations that are not yet applied, each in
  * its own transaction, serialized by an advisory lock. Returns 0 or -1.
  */

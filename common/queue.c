@@ -15,6 +15,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "common/backoff.h"
 #include "common/log.h"
 
 struct queue {
@@ -161,34 +162,21 @@ void queue_close(queue_t *q)
 
 bool queue_ok(const queue_t *q) { return q && q->rc && !q->rc->err; }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-        ;
-}
-
 int queue_ensure(queue_t *q, int max_wait_ms, volatile const bool *stop)
 {
     if (queue_ok(q))
         return 0;
-    int waited = 0, delay = 100;
+    backoff_t b;
+    backoff_init(&b, max_wait_ms);
     for (;;) {
         char err[256];
         if (open_conn(q, err, sizeof(err)) == 0) {
             log_info("redis connection established");
             return 0;
         }
-        log_warn("redis unreachable, retrying in %d ms error=\"%s\"", delay, err);
-        if ((max_wait_ms >= 0 && waited >= max_wait_ms) || (stop && *stop))
+        log_warn("redis unreachable, retrying in %d ms error=\"%s\"", backoff_next_ms(&b), err);
+        if (!backoff_wait(&b, stop))
             return -1;
-        int d = delay / 2 + rand() % (delay / 2 + 1);
-        if (max_wait_ms >= 0 && waited + d > max_wait_ms)
-            d = max_wait_ms - waited;
-        sleep_ms(d);
-        waited += d;
-        if (delay < 5000)
-            delay = delay * 2 > 5000 ? 5000 : delay * 2;
     }
 }
 

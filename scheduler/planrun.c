@@ -173,28 +173,13 @@ fail:
     return NULL;
 }
 
-/* "{1,2,3}" for a bigint[] parameter; malloc'd, NULL on OOM. */
-static char *ids_text(const int64_t *ids, size_t n)
-{
-    size_t cap = n * 21 + 3, len = 0;
-    char *s = malloc(cap);
-    if (!s)
-        return NULL;
-    s[len++] = '{';
-    for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(s + len, cap - len, "%s%" PRId64, i ? "," : "", ids[i]);
-    s[len++] = '}';
-    s[len] = '\0';
-    return s;
-}
-
 /* Runs an id-array UPDATE (param $1 = ids, $2 = extra when non-NULL). -1 on error. */
 static int update_ids(db_t *db, const char *name, const char *sql, const int64_t *ids, size_t n,
                       const char *extra)
 {
     if (n == 0)
         return 0;
-    char *arr = ids_text(ids, n);
+    char *arr = db_array_i64(ids, n);
     if (!arr)
         return -1;
     const char *p[] = {arr, extra};

@@ -88,42 +88,13 @@ int reporter_log(db_t *db, int64_t job_id, int64_t ti_id, int try_number, const 
     return n > 0 ? 1 : 0;
 }
 
-/* "{a,b,c}" array literals of integers; caller frees. */
-static char *array_i64(const int64_t *v, size_t n)
-{
-    size_t cap = 2 + n * 21 + 1, len = 0;
-    char *s = malloc(cap);
-    if (!s)
-        return NULL;
-    s[len++] = '{';
-    for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(s + len, cap - len, "%s%" PRId64, i ? "," : "", v[i]);
-    s[len++] = '}';
-    s[len] = '\0';
-    return s;
-}
-
-static char *array_int(const int *v, size_t n)
-{
-    size_t cap = 2 + n * 12 + 1, len = 0;
-    char *s = malloc(cap);
-    if (!s)
-        return NULL;
-    s[len++] = '{';
-    for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(s + len, cap - len, "%s%d", i ? "," : "", v[i]);
-    s[len++] = '}';
-    s[len] = '\0';
-    return s;
-}
-
 int reporter_heartbeat(db_t *db, int64_t job_id, const int64_t *ti_ids, const int *tries, size_t n,
                        bool *alive)
 {
     int rc = -1;
     PGresult *r = NULL;
     char job_s[24];
-    char *ids = array_i64(ti_ids, n), *trs = array_int(tries, n);
+    char *ids = db_array_i64(ti_ids, n), *trs = db_array_int(tries, n);
     if (!ids || !trs)
         goto out;
     snprintf(job_s, sizeof(job_s), "%" PRId64, job_id);
