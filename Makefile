@@ -38,7 +38,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/tests/%)
 
-.PHONY: all deps test unit integration asan standalone clean format fuzz-build fuzz
+.PHONY: all deps test unit integration asan standalone clean format fuzz-build fuzz bench bench-quick
 
 all: $(PROGS)
 
@@ -113,6 +113,13 @@ integration: all
 
 asan: deps
 	@$(MAKE) --no-print-directory O=build/asan BIN=build/asan/bin SAN=1 OPT=-O1 test
+
+# Benchmarks (tests/bench/README.md): release build, private Postgres and Redis.
+bench: deps all
+	@BIN=$(BIN) bash tests/bench/run.sh
+
+bench-quick: deps all
+	@BIN=$(BIN) bash tests/bench/run.sh --quick
 
 standalone: deps all
 	@bash deploy/standalone.sh

@@ -3,7 +3,8 @@
 #   unit:        every cmocka binary in $O/tests/test_*
 #   fuzz replay: every fuzz target over its checked-in corpus (one check each)
 #   integration: every tests/integration/test_*.sh (TAP-style "ok"/"not ok" lines)
-# ONLY=unit|fuzz|integration limits the run. Exit status 1 when anything failed.
+#   bench:       the quick benchmark run (it must run; timings are not asserted)
+# ONLY=unit|fuzz|integration|bench limits the run; SKIP_BENCH=1 leaves the benchmark out. Exit status 1 when anything failed.
 set -u
 cd "$(dirname "$0")/.."
 O=${O:-build}
@@ -64,6 +65,15 @@ if want integration; then
     echo "integration $name: $p passed, $f failed"
     if [ "$f" -ne 0 ]; then grep -v '^ok ' "$out" | tail -60 | sed 's/^/    /'; fi
   done
+fi
+
+# The quick benchmark run proves the harness works; its timings are not tests.
+if want bench && [ -f tests/bench/run.sh ] && [ "${SKIP_BENCH:-0}" != 1 ]; then
+  if BIN=$BIN timeout 300 bash tests/bench/run.sh --quick >"$logdir/bench.log" 2>&1; then
+    passed=$((passed + 1)); echo "bench-quick: ran (see tests/bench/results/)"
+  else
+    failed=$((failed + 1)); echo "bench-quick: FAILED"; tail -40 "$logdir/bench.log" | sed 's/^/    /'
+  fi
 fi
 
 echo "$passed passed, $failed failed"
