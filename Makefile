@@ -112,7 +112,7 @@ integration: all
 	@O=$(O) BIN=$(BIN) ONLY=integration bash tests/run.sh
 
 asan: deps
-	@$(MAKE) --no-print-directory O=build/asan BIN=build/asan/bin SAN=1 OPT=-O1 test
+	@SKIP_BENCH=1 $(MAKE) --no-print-directory O=build/asan BIN=build/asan/bin SAN=1 OPT=-O1 test
 
 # Benchmarks (tests/bench/README.md): release build, private Postgres and Redis.
 bench: deps all
