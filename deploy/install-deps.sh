@@ -8,6 +8,8 @@ need=()
 pc() { pkg-config --exists "$1" 2>/dev/null || need+=("$2"); }
 cmd() { command -v "$1" >/dev/null 2>&1 || need+=("$2"); }
 file() { [ -e "$1" ] || need+=("$2"); }
+# Python modules for the Celery comparison benchmark, from Debian (not pip).
+pymod() { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import $1" 2>/dev/null || need+=("$2"); }
 
 cmd cc gcc
 cmd make make
@@ -28,6 +30,10 @@ cmd curl curl
 cmd jq jq
 cmd python3 python3
 cmd runuser util-linux
+cmd wrk wrk
+file /usr/share/zoneinfo/UTC tzdata
+pymod celery python3-celery
+pymod redis python3-redis
 # The Postgres server binaries (initdb, pg_ctl, postgres) live outside PATH on Debian.
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need+=(postgresql)
