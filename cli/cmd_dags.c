@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "common/cron.h"
 #include "common/dag.h"
 #include "common/dagrun.h"
 #include "common/timeutil.h"
@@ -254,10 +255,116 @@ static int cmd_pause(const config_t *cfg, const char *dag_id, bool pause)
     return 0;
 }
 
+/* --- next-execution ---------------------------------------------------- */
+
+#define US_COL(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
+
+static ts_us_t col_ts(const PGresult *r, int col)
+{
+    return PQgetisnull(r, 0, col) ? TS_NONE : (ts_us_t)db_get_i64(r, 0, col);
+}
+
+/* Airflow prints interval.start.isoformat(): microseconds only when non-zero. */
+static void print_logical_date(bool have, ts_us_t start)
+{
+    char buf[TS_ISO_LEN];
+    if (!have) {
+        fprintf(stderr, "[WARN] No following schedule can be found. This DAG may have schedule "
+                        "interval '@once' or `None`.\n");
+        printf("None\n");
+        return;
+    }
+    printf("%s\n", start % TS_US_PER_SEC ? ts_format_iso(start, buf) : ts_format_iso_sec(start, buf));
+}
+
+/*
+ * `dags next-execution DAG_ID [-n N]`, as Airflow 2's: the next scheduled
+ * logical date from the DAG's latest serialized version and its latest
+ * scheduled run, then N-1 following ones without start/end date limits.
+ */
+static int cmd_next_execution(const config_t *cfg, int argc, char **argv)
+{
+    const char *dag_id = NULL;
+    long n = 1;
+    for (int i = 0; i < argc; i++) {
+        char *end;
+        if ((!strcmp(argv[i], "-n") || !strcmp(argv[i], "--num-executions")) && i + 1 < argc) {
+            n = strtol(argv[++i], &end, 10);
+            if (*end != '\0' || n < 1 || n > 100000) {
+                fprintf(stderr, "updraft: -n must be a number from 1 to 100000\n");
+                return 2;
+            }
+        } else if (argv[i][0] != '-' && !dag_id) {
+            dag_id = argv[i];
+        } else {
+            dag_id = NULL;
+            break;
+        }
+    }
+    if (!dag_id) {
+        fprintf(stderr, "usage: updraft dags next-execution DAG_ID [-n N]\n");
+        return 2;
+    }
+    db_t *db = cli_connect(cfg, true);
+    if (!db)
+        return 1;
+    const char *p[] = {dag_id};
+    PGresult *r = NULL, *lr = NULL;
+    schedule_tz_t *tz = NULL;
+    schedule_t sched;
+    char err[256];
+    int rc = 1;
+    r = db_query(db, NULL,
+                 "SELECT v.data->>'schedule', v.data->>'timezone', " US_COL("d.start_date") ", "
+                 US_COL("d.end_date") ", d.catchup, d.is_paused"
+                 " FROM dag d JOIN dag_version v ON v.id = d.version_id WHERE d.dag_id = $1",
+                 1, p);
+    if (r && PQntuples(r) == 1)
+        lr = db_query(db, NULL,
+                      "SELECT " US_COL("logical_date") ", " US_COL("data_interval_end")
+                      " FROM dag_run WHERE dag_id = $1 AND run_type = 'scheduled'"
+                      " ORDER BY logical_date DESC LIMIT 1",
+                      1, p);
+    if (!r || (PQntuples(r) == 1 && !lr)) {
+        fprintf(stderr, "updraft: %s\n", db_error(db));
+        goto out;
+    }
+    if (PQntuples(r) == 0) {
+        fprintf(stderr, "updraft: DAG: %s does not exist in the database\n", dag_id);
+        goto out;
+    }
+    if (schedule_parse(db_get_str(r, 0, 0), &sched, err, sizeof(err)) < 0 ||
+        schedule_tz_load(db_get_str(r, 0, 1), &tz, err, sizeof(err)) < 0) {
+        fprintf(stderr, "updraft: dag '%s': %s\n", dag_id, err);
+        goto out;
+    }
+    sched.tz = tz;
+    if (db_get_bool(r, 0, 5))
+        fprintf(stderr, "[INFO] Please be reminded this DAG is PAUSED now.\n");
+    ts_us_t last_start = PQntuples(lr) ? col_ts(lr, 0) : TS_NONE;
+    ts_us_t last_end = PQntuples(lr) ? col_ts(lr, 1) : TS_NONE;
+    ts_us_t a = TS_NONE, b = TS_NONE;
+    bool have = schedule_next_interval(&sched, last_start, last_end, col_ts(r, 2), col_ts(r, 3),
+                                       ts_now(), db_get_bool(r, 0, 4), &a, &b) == 1;
+    print_logical_date(have, a);
+    for (long i = 1; i < n; i++) {
+        have = have && schedule_following_interval(&sched, a, b, &a, &b) == 1;
+        print_logical_date(have, a);
+    }
+    rc = 0;
+out:
+    schedule_tz_free(tz);
+    PQclear(lr);
+    PQclear(r);
+    db_close(db);
+    return rc;
+}
+
 int cli_dags(const config_t *cfg, int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: updraft dags list|list-import-errors|validate|trigger|pause|unpause ...\n");
+        fprintf(stderr, "usage: updraft dags list|list-import-errors|validate|trigger|pause|unpause|"
+                        "next-execution ...\n");
         return 2;
     }
     const char *verb = argv[1];
@@ -269,6 +376,8 @@ int cli_dags(const config_t *cfg, int argc, char **argv)
         return cmd_list_import_errors(cfg);
     if (!strcmp(verb, "trigger"))
         return cmd_trigger(cfg, argc - 2, argv + 2);
+    if (!strcmp(verb, "next-execution"))
+        return cmd_next_execution(cfg, argc - 2, argv + 2);
     if ((!strcmp(verb, "pause") || !strcmp(verb, "unpause")) && argc == 3)
         return cmd_pause(cfg, argv[2], !strcmp(verb, "pause"));
     fprintf(stderr, "updraft: unknown or incomplete dags command '%s'\n", verb);

@@ -150,6 +150,7 @@ void dag_free(dag_t *dag)
     free(dag->fileloc);
     free(dag->description);
     free(dag->schedule);
+    free(dag->timezone);
     for (size_t i = 0; i < dag->n_tags; i++)
         free(dag->tags[i]);
     free(dag->tags);
@@ -269,6 +270,7 @@ cJSON *dag_to_json(const dag_t *dag)
     ok = ok && add_ts(o, "start_date", dag->start_date);
     ok = ok && add_ts(o, "end_date", dag->end_date);
     ok = ok && add_tristate(o, "catchup", dag->catchup);
+    ok = ok && add_str(o, "timezone", dag->timezone ? dag->timezone : "UTC");
     ok = ok && add_str_array(o, "tags", dag->tags, dag->n_tags);
     ok = ok && add_str(o, "owner", dag->owner);
     ok = ok && cJSON_AddNumberToObject(o, "max_active_runs", dag->max_active_runs);
@@ -499,12 +501,17 @@ dag_t *dag_from_json(const cJSON *json, char *err, size_t errlen)
         json_ts(json, "start_date", &dag->start_date, err, errlen) != 0 ||
         json_ts(json, "end_date", &dag->end_date, err, errlen) != 0 ||
         json_bool(json, "catchup", &dag->catchup, err, errlen) != 0 ||
+        json_str(json, "timezone", false, &dag->timezone, err, errlen) != 0 ||
         json_str_array(json, "tags", &dag->tags, &dag->n_tags, err, errlen) != 0 ||
         json_str(json, "owner", false, &dag->owner, err, errlen) != 0 ||
         json_int(json, "max_active_runs", &dag->max_active_runs, err, errlen) != 0 ||
         json_int(json, "max_active_tasks", &dag->max_active_tasks, err, errlen) != 0 ||
         json_bool(json, "is_paused_upon_creation", &dag->is_paused_upon_creation, err, errlen) != 0)
         goto fail;
+    if (dag->timezone && strcmp(dag->timezone, "UTC") == 0) {
+        free(dag->timezone); /* written for UTC; NULL means UTC in memory */
+        dag->timezone = NULL;
+    }
     if (!dag->owner && !(dag->owner = strdup("airflow"))) {
         snprintf(err, errlen, "out of memory");
         goto fail;

@@ -60,7 +60,9 @@ typedef struct dag {
     char *dag_id;
     char *fileloc;          /* path of the file it came from */
     char *description;
-    char *schedule;         /* NULL = manual only; else as written (cron or preset) */
+    char *schedule;         /* NULL = manual only; else as written (cron, preset, "1h"),
+                               a timedelta mapping normalised to "1h30m" (common/cron.h) */
+    char *timezone;         /* zone of the schedule: IANA name or "+02:00"; NULL = UTC */
     ts_us_t start_date;     /* TS_NONE if absent */
     ts_us_t end_date;       /* TS_NONE if absent */
     int catchup;            /* -1 = not set (config default applies), 0, 1 */

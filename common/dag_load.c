@@ -1394,9 +1394,17 @@ static bool task_apply_key(ctx_t *c, key_id_t id, const ynode_t *k, const ynode_
     }
 }
 
+/* The dates of one level (the DAG's keys or its default_args) and the
+ * zone their wall-clock values are read in (dag-factory's `timezone`). */
+typedef struct date_zone {
+    const ynode_t *start, *end; /* the date nodes, NULL when absent */
+    const char *tz_name;        /* NULL = UTC */
+    const ynode_t *tz_node;
+} date_zone_t;
+
 /* default_args: task defaults plus the DAG's start/end date and owner. */
 static bool parse_default_args(ctx_t *c, const ynode_t *da, const char *dag_id, dag_task_t *tpl,
-                               ts_us_t *start, ts_us_t *end)
+                               ts_us_t *start, ts_us_t *end, date_zone_t *dz)
 {
     bool ok = true, dummy = false;
 
@@ -1412,13 +1420,15 @@ static bool parse_default_args(ctx_t *c, const ynode_t *da, const char *dag_id, 
         key_id_t id = key_lookup(task_keys, k);
         if (key_is(k, "start_date")) {
             ok = get_date(c, v, "start_date", start) && ok;
+            dz->start = v;
         } else if (key_is(k, "end_date")) {
             ok = get_date(c, v, "end_date", end) && ok;
+            dz->end = v;
         } else if (key_is(k, "timezone")) {
-            const char *tz;
-            if (get_str(c, v, "timezone", &tz) && strcmp(tz, "UTC") && strcmp(tz, "Etc/UTC") &&
-                strcmp(tz, "utc"))
-                WARN(c, v, "timezone '%.100s' is not supported yet, dates are read as UTC", tz);
+            if (get_str(c, v, "timezone", &dz->tz_name))
+                dz->tz_node = v;
+            else
+                ok = false;
         } else if (id == K_TASK_ID || id == K_OPERATOR || id == K_DECORATOR ||
                    id == K_DEPENDENCIES || id == K_TASK_GROUP_NAME) {
             WARN(c, k, "ignored key '%s' in default_args (it only applies to a task)", key_text(k));
@@ -1790,9 +1800,22 @@ static bool parse_schedule(ctx_t *c, const ynode_t *v, dag_t *dag)
     dag->schedule = NULL;
     if (is_null(v))
         return true;
+    if (v->kind == Y_MAP && key_is(map_get(v, "__type__"), "datetime.timedelta")) {
+        /* DeltaDataIntervalTimetable; kept as its canonical text, "1h30m" */
+        char text[32];
+        int secs;
+        if (!get_seconds(c, v, "schedule", &secs))
+            return false;
+        if (secs <= 0 || !schedule_format_delta(secs, text, sizeof text)) {
+            ERR(c, v, "schedule interval of dag '%s' must be positive", dag->dag_id);
+            return false;
+        }
+        return set_str(c, &dag->schedule, text);
+    }
     if (v->kind != Y_SCALAR) {
-        ERR(c, v, "schedule of dag '%s' must be a cron expression, a preset or null "
-                  "(dataset and timetable schedules are not supported yet)", dag->dag_id);
+        ERR(c, v, "schedule of dag '%s' must be a cron expression, a preset, an interval "
+                  "(datetime.timedelta) or null (dataset and timetable schedules are not "
+                  "supported yet)", dag->dag_id);
         return false;
     }
     if (!get_str(c, v, "schedule", &s))
@@ -1812,6 +1835,65 @@ static bool parse_schedule(ctx_t *c, const ynode_t *v, dag_t *dag)
 }
 
 /*
+ * Explicit UTC offset written in a date ("...T10:00:00+02:00", "...Z"):
+ * returns true and sets *off (seconds east); false for a naive value.
+ */
+static bool date_offset(const ynode_t *n, int32_t *off)
+{
+    char naive[64];
+    ts_us_t with, without;
+    if (!is_scalar(n) || n->len <= 10 || n->len >= sizeof naive)
+        return false;
+    size_t cut = strcspn(n->str + 10, "Zz+-") + 10;
+    if (cut >= n->len)
+        return false;
+    memcpy(naive, n->str, cut);
+    naive[cut] = '\0';
+    if (ts_parse(n->str, &with) != 0 || ts_parse(naive, &without) != 0)
+        return false;
+    *off = (int32_t)((without - with) / TS_US_PER_SEC);
+    return true;
+}
+
+/*
+ * Reads the naive dates of one level in its zone, as dag-factory does
+ * (the wall-clock value is given the zone), and names the zone of its
+ * start_date in zone_out (IANA name, "+02:00", or "" for UTC). A date with
+ * an explicit offset keeps it. Returns false after reporting an unknown
+ * zone.
+ */
+static bool localize_dates(ctx_t *c, const date_zone_t *dz, ts_us_t *start, ts_us_t *end,
+                           char *zone_out, size_t zone_len)
+{
+    schedule_tz_t *tz = NULL;
+    char err[200];
+    int32_t off;
+
+    zone_out[0] = '\0';
+    if (dz->tz_name && schedule_tz_load(dz->tz_name, &tz, err, sizeof err) != 0) {
+        ERR(c, dz->tz_node, "%s", err);
+        return false;
+    }
+    if (tz)
+        snprintf(zone_out, zone_len, "%s", dz->tz_name);
+    if (dz->start && *start != TS_NONE) {
+        if (date_offset(dz->start, &off)) {
+            if (off == 0)
+                zone_out[0] = '\0';
+            else
+                snprintf(zone_out, zone_len, "%c%02d:%02d", off < 0 ? '-' : '+',
+                         abs(off) / 3600, abs(off) / 60 % 60);
+        } else {
+            *start = schedule_tz_from_local(tz, *start);
+        }
+    }
+    if (dz->end && *end != TS_NONE && !date_offset(dz->end, &off))
+        *end = schedule_tz_from_local(tz, *end);
+    schedule_tz_free(tz);
+    return true;
+}
+
+/*
  * Builds one DAG from its merged mapping. In check_only mode (the file's
  * default: block) only the DAG-level keys are checked and nothing is
  * built. Returns the DAG, or NULL (errors reported, or check_only).
@@ -1825,7 +1907,9 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
     const ynode_t *tasks = NULL, *sched = NULL, *sched_iv = NULL, *da = NULL;
     bool ok = true;
     ts_us_t da_start = TS_NONE, da_end = TS_NONE;
-    bool start_set = false, end_set = false;
+    bool start_set = false, end_set = false, mar_set = false;
+    date_zone_t dag_dz = {0}, da_dz = {0};
+    char dag_zone[64], da_zone[64];
     size_t errors_before = c->errors_seen;
 
     if (!dag) {
@@ -1865,10 +1949,12 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
         case K_START_DATE:
             ok = get_date(c, v, "start_date", &dag->start_date) && ok;
             start_set = true;
+            dag_dz.start = v;
             break;
         case K_END_DATE:
             ok = get_date(c, v, "end_date", &dag->end_date) && ok;
             end_set = true;
+            dag_dz.end = v;
             break;
         case K_CATCHUP:
             if (get_bool(c, v, "catchup", &b))
@@ -1887,6 +1973,7 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
             break;
         case K_MAX_ACTIVE_RUNS:
             ok = get_int(c, v, "max_active_runs", 1, &dag->max_active_runs) && ok;
+            mar_set = true;
             break;
         case K_MAX_ACTIVE_TASKS:
             if (!map_get(cfg, "concurrency"))
@@ -1906,12 +1993,10 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
             WARN(c, k, "ignored key 'task_groups' (task groups are not supported yet)");
             break;
         case K_TIMEZONE:
-            if (get_str(c, v, "timezone", &s)) {
-                if (strcmp(s, "UTC") && strcmp(s, "Etc/UTC") && strcmp(s, "utc"))
-                    WARN(c, v, "timezone '%.100s' is not supported yet, dates are read as UTC", s);
-            } else {
+            if (get_str(c, v, "timezone", &dag_dz.tz_name))
+                dag_dz.tz_node = v;
+            else
                 ok = false;
-            }
             break;
         case K_DAG_IGNORED:
             WARN(c, k, "ignored key '%s' (not supported yet)", key_text(k));
@@ -1925,11 +2010,30 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
         WARN(c, sched_iv, "both schedule and schedule_interval are set, schedule_interval is ignored");
     if (sched || sched_iv)
         ok = parse_schedule(c, sched ? sched : sched_iv, dag) && ok;
-    ok = parse_default_args(c, da, dag_id, &tpl, &da_start, &da_end) && ok;
+    ok = parse_default_args(c, da, dag_id, &tpl, &da_start, &da_end, &da_dz) && ok;
+    ok = localize_dates(c, &dag_dz, &dag->start_date, &dag->end_date, dag_zone,
+                        sizeof dag_zone) && ok;
+    ok = localize_dates(c, &da_dz, &da_start, &da_end, da_zone, sizeof da_zone) && ok;
     if (!start_set)
         dag->start_date = da_start;
     if (!end_set)
         dag->end_date = da_end;
+    /* Airflow: the DAG's zone is its start_date's (DAG level first, then
+     * default_args); dag-factory gives a naive start_date its timezone */
+    {
+        const char *zone = start_set ? dag_zone : da_dz.start ? da_zone : dag_zone;
+        if (*zone && !set_str(c, &dag->timezone, zone))
+            goto fail;
+    }
+    if (dag->schedule && strcasecmp(dag->schedule, "@continuous") == 0) {
+        /* ContinuousTimetable allows one active run */
+        if (mar_set && dag->max_active_runs > 1) {
+            ERR(c, idnode, "dag '%s' with schedule @continuous needs max_active_runs 1, not %d",
+                dag_id, dag->max_active_runs);
+            ok = false;
+        }
+        dag->max_active_runs = 1;
+    }
     if (!set_str(c, &dag->owner, tpl.owner))
         goto fail;
     if (dag->start_date != TS_NONE && dag->end_date != TS_NONE && dag->end_date < dag->start_date) {

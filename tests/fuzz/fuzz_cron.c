@@ -1,8 +1,10 @@
 /*
- * fuzz_cron.c - schedule_parse on arbitrary bytes, then fire-time and
- * interval queries at a few fixed and input-derived times. Checks the
- * invariants: next > t, prev <= t, next(prev(t)) > prev(t), and that an
- * error message is always a terminated string.
+ * fuzz_cron.c - schedule_parse on arbitrary bytes (cron with L and #,
+ * presets, fixed intervals), then fire-time and interval queries at a few
+ * fixed and input-derived times, in UTC and, when the input selects one, in
+ * a DST zone or a fixed offset. Checks the invariants: next > t, prev <= t,
+ * next(prev(t)) > prev(t), interval end >= start, and that an error
+ * message is always a terminated string.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,7 +19,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char text[512];
     char err[128];
     schedule_t s;
+    schedule_tz_t *tz = NULL;
     uint64_t seed = 0;
+    static const char *const zones[] = {NULL, "America/New_York", "Europe/London",
+                                        "Australia/Lord_Howe", "+05:45"};
 
     if (size > sizeof(text) - 1)
         size = sizeof(text) - 1;
@@ -32,6 +37,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         return 0;
     }
+    /* zone loading failures (no tzdata) just leave UTC */
+    if (schedule_tz_load(zones[seed % 5], &tz, err, sizeof(err)) == 0)
+        s.tz = tz;
 
     /* 2024-01-01, 1970-01-01, year 1 and 9999 edges, and an input-derived
      * time within 1900..2100 */
@@ -52,11 +60,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (schedule_next_fire(&s, prev, &again) == 0 && again <= prev)
                 abort();
         }
-        ts_us_t a, b;
-        if (schedule_next_interval(&s, TS_NONE, t, TS_NONE, times[0], (seed & 1) != 0, &a, &b) ==
-                1 &&
-            b < a)
-            abort();
+        ts_us_t a, b, c, d;
+        if (schedule_next_interval(&s, TS_NONE, TS_NONE, t, TS_NONE, times[0], (seed & 1) != 0,
+                                   &a, &b) == 1) {
+            if (b < a)
+                abort();
+            if (schedule_following_interval(&s, a, b, &c, &d) == 1 && d < c)
+                abort();
+        }
     }
+    schedule_tz_free(tz);
     return 0;
 }

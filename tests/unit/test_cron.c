@@ -9,11 +9,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "common/cron.h"
+#include "common/dag.h"
 #include "common/timeutil.h"
 
 static ts_us_t T(const char *iso)
@@ -91,8 +93,15 @@ static void test_parse_errors(void **state)
     check_error("1x * * * *", "bad value '1x' in minute field");
     check_error("*/x * * * *", "bad step");
     check_error("? * * * *", "'?' is only allowed");
-    check_error("* * L * *", "unsupported syntax");
-    check_error("* * * * 5#2", "unsupported syntax");
+    check_error("* * 15W * *", "unsupported syntax");
+    check_error("* * * * 5L", "unsupported syntax");
+    check_error("* * * * 1#6", "bad nth weekday");
+    check_error("* * * * 1#0", "bad nth weekday");
+    check_error("* * * * 8#1", "day-of-week 8 out of range 0-7");
+    check_error("* * * * 1-2#1", "bad value");
+    check_error("0s", "must be positive");
+    check_error("1000000w", "longer than 100 years");
+    check_error("1x", "expected 5 fields");
     check_error("@fortnightly", "invalid cron expression '@fortnightly': unknown preset");
     check_error("-1 * * * *", "bad value '-1' in minute field");
     check_error("99999999999999999999 * * * *", "out of range 0-59");
@@ -259,8 +268,8 @@ static void run_interval_case(const interval_case_t *c)
     ts_us_t a = 0, b = 0;
     char x[TS_ISO_LEN], y[TS_ISO_LEN];
     parse_ok(c->expr, &s);
-    int rc = schedule_next_interval(&s, opt(c->last_start), opt(c->start_date), opt(c->end_date),
-                                    T(c->now), c->catchup, &a, &b);
+    int rc = schedule_next_interval(&s, opt(c->last_start), TS_NONE, opt(c->start_date),
+                                    opt(c->end_date), T(c->now), c->catchup, &a, &b);
     if (c->want_start == NULL) {
         if (rc != 0)
             fail_msg("%s last=%s: got [%s, %s), want none", c->expr,
@@ -340,6 +349,368 @@ static void test_next_interval(void **state)
         run_interval_case(&cases[i]);
 }
 
+/* ---- croniter extensions, presets, fixed intervals ---------------------- */
+
+static void test_last_day_and_nth(void **state)
+{
+    (void)state;
+    /* L = last day of the month: 2024 is a leap year, 2023 is not */
+    check_next("0 0 L * *", "2024-02-10T00:00:00Z", "2024-02-29T00:00:00Z");
+    check_next("0 0 L * *", "2023-02-10T00:00:00Z", "2023-02-28T00:00:00Z");
+    check_next("0 0 L * *", "2024-04-30T00:00:00Z", "2024-05-31T00:00:00Z");
+    check_next("0 0 1,L * *", "2024-06-01T00:00:00Z", "2024-06-30T00:00:00Z");
+    check_prev("0 0 L * *", "2024-03-15T00:00:00Z", "2024-02-29T00:00:00Z");
+    /* L with a restricted day-of-week is OR'd like any day-of-month: 2024-04-22
+     * and 04-29 are Mondays, 04-30 is the last day, 05-06 the next Monday */
+    check_next("0 0 L * MON", "2024-04-23T00:00:00Z", "2024-04-29T00:00:00Z");
+    check_next("0 0 L * MON", "2024-04-29T00:00:00Z", "2024-04-30T00:00:00Z");
+    check_next("0 0 L * MON", "2024-04-30T00:00:00Z", "2024-05-06T00:00:00Z");
+    /* w#n: 2024-01-01 is a Monday (past 09:00), 2024-02-01 a Thursday, so
+     * the next first Monday is 02-05 */
+    check_next("0 9 * * MON#1", "2024-01-01T10:00:00Z", "2024-02-05T09:00:00Z");
+    check_next("0 9 * * mon#1", "2023-12-31T00:00:00Z", "2024-01-01T09:00:00Z");
+    /* 2024-03-01 is a Friday: the second Friday is 03-08 */
+    check_next("0 0 * * 5#2", "2024-03-01T00:00:00Z", "2024-03-08T00:00:00Z");
+    /* fifth Sunday: March 2024 has one (31st), April and May do not, June 30 */
+    check_next("0 0 * * 0#5", "2024-03-01T00:00:00Z", "2024-03-31T00:00:00Z");
+    check_next("0 0 * * 7#5", "2024-03-31T00:00:00Z", "2024-06-30T00:00:00Z");
+    /* two nth days in a list: 1st and 3rd Wednesday; 2024-05-01 is a Wednesday */
+    check_next("0 0 * * WED#1,WED#3", "2024-05-01T00:00:00Z", "2024-05-15T00:00:00Z");
+    check_prev("0 0 * * 5#2", "2024-03-07T23:59:00Z", "2024-02-09T00:00:00Z");
+}
+
+static void test_presets_and_deltas(void **state)
+{
+    (void)state;
+    schedule_t s;
+    char buf[32];
+    /* Airflow maps @quarterly to "0 0 1 *\/3 *": Jan, Apr, Jul, Oct */
+    check_next("@quarterly", "2024-02-15T00:00:00Z", "2024-04-01T00:00:00Z");
+    check_next("@quarterly", "2024-10-01T00:00:00Z", "2025-01-01T00:00:00Z");
+    check_next("@annually", "2024-06-01T00:00:00Z", "2025-01-01T00:00:00Z");
+    check_next("@midnight", "2024-02-28T12:00:00Z", "2024-02-29T00:00:00Z");
+
+    parse_ok("@continuous", &s);
+    assert_int_equal(s.kind, SCHEDULE_CONTINUOUS);
+    parse_ok("30m", &s);
+    assert_int_equal(s.kind, SCHEDULE_DELTA);
+    assert_true(s.delta_us == 1800 * TS_US_PER_SEC);
+    parse_ok("1H30M", &s);
+    assert_true(s.delta_us == 5400 * TS_US_PER_SEC);
+    parse_ok("2w", &s);
+    assert_true(s.delta_us == 14 * 86400 * TS_US_PER_SEC);
+    /* a fixed interval steps in elapsed time from any instant */
+    check_next("30m", "2024-01-01T00:10:00Z", "2024-01-01T00:40:00Z");
+    check_next("90s", "2024-01-01T00:00:30Z", "2024-01-01T00:02:00Z");
+    check_next("1d", "2024-02-28T06:00:00Z", "2024-02-29T06:00:00Z");
+
+    assert_string_equal(schedule_format_delta(5400, buf, sizeof buf), "1h30m");
+    assert_string_equal(schedule_format_delta(86400, buf, sizeof buf), "1d");
+    assert_string_equal(schedule_format_delta(90, buf, sizeof buf), "1m30s");
+    assert_string_equal(schedule_format_delta(90061, buf, sizeof buf), "1d1h1m1s");
+    assert_null(schedule_format_delta(0, buf, sizeof buf));
+    parse_ok(schedule_format_delta(90061, buf, sizeof buf), &s);
+    assert_true(s.delta_us == 90061 * TS_US_PER_SEC);
+}
+
+/* ---- time zones ---------------------------------------------------------- */
+
+static void check_tz(const char *expr, const char *zone, const char *from, const char *want,
+                     bool next)
+{
+    schedule_t s;
+    schedule_tz_t *tz = NULL;
+    char err[256] = "", a[TS_ISO_LEN], b[TS_ISO_LEN];
+    ts_us_t got;
+    parse_ok(expr, &s);
+    if (schedule_tz_load(zone, &tz, err, sizeof err) != 0)
+        fail_msg("zone %s: %s", zone, err);
+    s.tz = tz;
+    int rc = next ? schedule_next_fire(&s, T(from), &got) : schedule_prev_fire(&s, T(from), &got);
+    schedule_tz_free(tz);
+    if (rc != 0)
+        fail_msg("%s('%s' in %s, %s): none, want %s", next ? "next" : "prev", expr, zone, from,
+                 want);
+    if (got != T(want))
+        fail_msg("%s('%s' in %s, %s) = %s, want %s", next ? "next" : "prev", expr, zone, from,
+                 ts_format_iso_sec(got, a), ts_format_iso_sec(T(want), b));
+}
+
+static void test_tz_load(void **state)
+{
+    (void)state;
+    schedule_tz_t *tz = NULL;
+    char err[256] = "";
+    assert_int_equal(schedule_tz_load("UTC", &tz, err, sizeof err), 0);
+    assert_null(tz);
+    assert_int_equal(schedule_tz_load("Mars/Olympus_Mons", &tz, err, sizeof err), -1);
+    assert_string_equal(err, "unknown time zone 'Mars/Olympus_Mons'");
+    assert_int_equal(schedule_tz_load("../../etc/passwd", &tz, err, sizeof err), -1);
+    assert_int_equal(schedule_tz_load("+25:00", &tz, err, sizeof err), -1);
+
+    assert_int_equal(schedule_tz_load("America/New_York", &tz, err, sizeof err), 0);
+    assert_non_null(tz);
+    /* EST -5h in winter, EDT -4h in summer; 2100 lies past any listed
+     * transition and is answered by the file's POSIX rule */
+    assert_int_equal(schedule_tz_offset(tz, T("2024-01-15T12:00:00Z")), -5 * 3600);
+    assert_int_equal(schedule_tz_offset(tz, T("2024-07-15T12:00:00Z")), -4 * 3600);
+    assert_int_equal(schedule_tz_offset(tz, T("2100-07-15T12:00:00Z")), -4 * 3600);
+    assert_int_equal(schedule_tz_offset(tz, T("2100-12-15T12:00:00Z")), -5 * 3600);
+    /* 2024-03-10 07:00Z is the spring-forward instant (02:00 EST -> 03:00 EDT) */
+    assert_int_equal(schedule_tz_offset(tz, T("2024-03-10T06:59:59Z")), -5 * 3600);
+    assert_int_equal(schedule_tz_offset(tz, T("2024-03-10T07:00:00Z")), -4 * 3600);
+    /* make_aware: 02:30 does not exist that day -> 03:30 EDT; 01:30 on
+     * 2024-11-03 happens twice -> the second (EST) one */
+    assert_true(schedule_tz_from_local(tz, T("2024-03-10T02:30:00Z")) == T("2024-03-10T07:30:00Z"));
+    assert_true(schedule_tz_from_local(tz, T("2024-11-03T01:30:00Z")) == T("2024-11-03T06:30:00Z"));
+    assert_true(schedule_tz_from_local(tz, T("2024-06-01T00:00:00Z")) == T("2024-06-01T04:00:00Z"));
+    schedule_tz_free(tz);
+
+    /* southern hemisphere: Sydney is +11 (AEDT) in January, +10 in July */
+    assert_int_equal(schedule_tz_load("Australia/Sydney", &tz, err, sizeof err), 0);
+    assert_int_equal(schedule_tz_offset(tz, T("2024-01-15T00:00:00Z")), 11 * 3600);
+    assert_int_equal(schedule_tz_offset(tz, T("2024-07-15T00:00:00Z")), 10 * 3600);
+    assert_int_equal(schedule_tz_offset(tz, T("2090-01-15T00:00:00Z")), 11 * 3600);
+    schedule_tz_free(tz);
+    schedule_tz_free(NULL);
+}
+
+/*
+ * Expected values follow Airflow 2's CronMixin (croniter on the naive wall
+ * clock, then make_aware with fold=1, or for hour '*' schedules the naive
+ * difference added in UTC). US DST 2024: Mar 10 02:00 -> 03:00, Nov 3
+ * 02:00 -> 01:00. EU DST 2024: Mar 31 and Oct 27 at 01:00 UTC.
+ */
+static void test_tz_fire_times(void **state)
+{
+    (void)state;
+    const char *ny = "America/New_York", *lon = "Europe/London";
+    /* 02:30 daily: EST 07:30Z, spring-forward day shifted to 03:30 EDT
+     * (07:30Z), then 02:30 EDT = 06:30Z */
+    check_tz("30 2 * * *", ny, "2024-03-08T12:00:00Z", "2024-03-09T07:30:00Z", true);
+    check_tz("30 2 * * *", ny, "2024-03-09T12:00:00Z", "2024-03-10T07:30:00Z", true);
+    check_tz("30 2 * * *", ny, "2024-03-10T07:30:00Z", "2024-03-11T06:30:00Z", true);
+    check_tz("30 2 * * *", ny, "2024-03-10T12:00:00Z", "2024-03-10T07:30:00Z", false);
+    /* 01:30 daily on the autumn day fires once, at 01:30 EST = 06:30Z */
+    check_tz("30 1 * * *", ny, "2024-11-02T06:00:00Z", "2024-11-03T06:30:00Z", true);
+    check_tz("30 1 * * *", ny, "2024-11-03T06:30:00Z", "2024-11-04T06:30:00Z", true);
+    /* hourly steps in real hours through both changes */
+    check_tz("0 * * * *", ny, "2024-03-10T06:30:00Z", "2024-03-10T07:00:00Z", true);
+    check_tz("0 * * * *", ny, "2024-03-10T07:00:00Z", "2024-03-10T08:00:00Z", true);
+    check_tz("0 * * * *", ny, "2024-03-10T06:59:00Z", "2024-03-10T06:00:00Z", false);
+    check_tz("0 * * * *", ny, "2024-03-10T07:00:00Z", "2024-03-10T07:00:00Z", false);
+    check_tz("@hourly", ny, "2024-11-03T05:00:00Z", "2024-11-03T06:00:00Z", true);
+    check_tz("@hourly", ny, "2024-11-03T06:00:00Z", "2024-11-03T07:00:00Z", true);
+    /* London: 01:30 does not exist on 03-31 (-> 02:30 BST = 01:30Z) and is
+     * repeated on 10-27 (00:30Z BST, 01:30Z GMT: the second) */
+    check_tz("30 1 * * *", lon, "2024-03-30T12:00:00Z", "2024-03-31T01:30:00Z", true);
+    check_tz("30 1 * * *", lon, "2024-03-31T01:30:00Z", "2024-04-01T00:30:00Z", true);
+    check_tz("30 1 * * *", lon, "2024-10-26T12:00:00Z", "2024-10-27T01:30:00Z", true);
+    check_tz("*/30 * * * *", lon, "2024-10-27T00:45:00Z", "2024-10-27T01:00:00Z", true);
+    check_tz("@daily", lon, "2024-06-01T12:00:00Z", "2024-06-01T23:00:00Z", true);
+    /* fixed offsets and fixed intervals */
+    check_tz("0 0 * * *", "+05:30", "2024-01-01T00:00:00Z", "2024-01-01T18:30:00Z", true);
+    check_tz("1d", ny, "2024-03-09T12:00:00Z", "2024-03-10T12:00:00Z", true);
+    /* Feb 29 in a zone: midnight Tokyo (+9) is 15:00Z the day before */
+    check_tz("0 0 29 2 *", "Asia/Tokyo", "2024-01-01T00:00:00Z", "2024-02-28T15:00:00Z", true);
+}
+
+/* ---- data intervals for the new forms ------------------------------------ */
+
+static void check_interval(const char *expr, const char *zone, const char *last_start,
+                           const char *last_end, const char *start_date, const char *now,
+                           bool catchup, const char *want_start, const char *want_end)
+{
+    schedule_t s;
+    schedule_tz_t *tz = NULL;
+    char err[256], x[TS_ISO_LEN], y[TS_ISO_LEN];
+    ts_us_t a = 0, b = 0;
+    parse_ok(expr, &s);
+    if (schedule_tz_load(zone, &tz, err, sizeof err) != 0)
+        fail_msg("zone %s: %s", zone ? zone : "-", err);
+    s.tz = tz;
+    int rc = schedule_next_interval(&s, opt(last_start), opt(last_end), opt(start_date), TS_NONE,
+                                    T(now), catchup, &a, &b);
+    schedule_tz_free(tz);
+    if (want_start == NULL) {
+        if (rc != 0)
+            fail_msg("%s: got [%s, %s), want none", expr, ts_format_iso_sec(a, x),
+                     ts_format_iso_sec(b, y));
+        return;
+    }
+    if (rc != 1 || a != T(want_start) || b != T(want_end))
+        fail_msg("%s in %s last=%s catchup=%d now=%s: got %s[%s, %s), want [%s, %s)", expr,
+                 zone ? zone : "UTC", last_start ? last_start : "-", catchup, now,
+                 rc == 1 ? "" : "none ", ts_format_iso_sec(a, x), ts_format_iso_sec(b, y),
+                 want_start, want_end);
+}
+
+static void test_intervals_new_forms(void **state)
+{
+    (void)state;
+    /* DeltaDataIntervalTimetable: catchup starts at start_date itself */
+    check_interval("1d", NULL, NULL, NULL, "2024-01-01T06:00:00Z", "2024-01-05T10:00:00Z", true,
+                   "2024-01-01T06:00:00Z", "2024-01-02T06:00:00Z");
+    check_interval("6h", NULL, "2024-01-01T06:00:00Z", "2024-01-01T12:00:00Z",
+                   "2024-01-01T06:00:00Z", "2024-01-05T10:00:00Z", true, "2024-01-01T12:00:00Z",
+                   "2024-01-01T18:00:00Z");
+    /* no catchup: now rounded down to a multiple of the interval since the
+     * epoch (2024-01-05T00:00Z), one interval back */
+    check_interval("1d", NULL, NULL, NULL, "2024-01-01T06:00:00Z", "2024-01-05T10:00:00Z", false,
+                   "2024-01-04T00:00:00Z", "2024-01-05T00:00:00Z");
+    check_interval("1h", NULL, NULL, NULL, NULL, "2024-01-05T10:00:00Z", true, NULL, NULL);
+    /* ContinuousTimetable: the first run covers [start_date, now], the next
+     * [previous end, now] */
+    check_interval("@continuous", NULL, NULL, NULL, "2024-01-01T00:00:00Z",
+                   "2024-01-05T10:00:00Z", false, "2024-01-01T00:00:00Z", "2024-01-05T10:00:00Z");
+    check_interval("@continuous", NULL, "2024-01-01T00:00:00Z", "2024-01-05T10:00:00Z",
+                   "2024-01-01T00:00:00Z", "2024-01-05T10:05:00Z", true, "2024-01-05T10:00:00Z",
+                   "2024-01-05T10:05:00Z");
+    check_interval("@continuous", NULL, NULL, NULL, "2024-02-01T00:00:00Z",
+                   "2024-01-05T10:00:00Z", true, "2024-02-01T00:00:00Z", "2024-02-01T00:00:00Z");
+    /* daily in London across spring-forward: 03-31 lasts 23 hours */
+    check_interval("@daily", "Europe/London", "2024-03-30T00:00:00Z", NULL, "2024-03-30T00:00:00Z",
+                   "2024-04-05T00:00:00Z", true, "2024-03-31T00:00:00Z", "2024-03-31T23:00:00Z");
+    /* the stored end of the last run is used (and aligned back) */
+    check_interval("@daily", "Europe/London", "2024-03-30T00:00:00Z", "2024-03-31T00:00:00Z",
+                   "2024-03-30T00:00:00Z", "2024-04-05T00:00:00Z", true, "2024-03-31T00:00:00Z",
+                   "2024-03-31T23:00:00Z");
+    /* 09:00 New York across a gap (last run 03-01, now 03-12 11:00 EDT):
+     * catchup resumes at 03-02 09:00 EST = 14:00Z; without catchup the
+     * latest complete interval is [03-11, 03-12) 09:00 EDT = 13:00Z */
+    check_interval("0 9 * * *", "America/New_York", "2024-03-01T14:00:00Z", NULL,
+                   "2024-01-01T14:00:00Z", "2024-03-12T15:00:00Z", true, "2024-03-02T14:00:00Z",
+                   "2024-03-03T14:00:00Z");
+    check_interval("0 9 * * *", "America/New_York", "2024-03-01T14:00:00Z", NULL,
+                   "2024-01-01T14:00:00Z", "2024-03-12T15:00:00Z", false, "2024-03-11T13:00:00Z",
+                   "2024-03-12T13:00:00Z");
+    /* catchup on/off across a gap in UTC: last run 01-01, now 01-10 05:00 */
+    check_interval("@daily", NULL, "2024-01-01T00:00:00Z", NULL, "2024-01-01T00:00:00Z",
+                   "2024-01-10T05:00:00Z", true, "2024-01-02T00:00:00Z", "2024-01-03T00:00:00Z");
+    check_interval("@daily", NULL, "2024-01-01T00:00:00Z", NULL, "2024-01-01T00:00:00Z",
+                   "2024-01-10T05:00:00Z", false, "2024-01-09T00:00:00Z", "2024-01-10T00:00:00Z");
+    /* @quarterly with catchup from mid-quarter */
+    check_interval("@quarterly", NULL, NULL, NULL, "2024-02-15T00:00:00Z", "2024-12-01T00:00:00Z",
+                   true, "2024-04-01T00:00:00Z", "2024-07-01T00:00:00Z");
+}
+
+static void test_following_interval(void **state)
+{
+    (void)state;
+    schedule_t s;
+    ts_us_t a, b;
+    parse_ok("0 0 * * *", &s);
+    assert_int_equal(schedule_following_interval(&s, T("2024-02-28T00:00:00Z"),
+                                                 T("2024-02-29T00:00:00Z"), &a, &b), 1);
+    assert_true(a == T("2024-02-29T00:00:00Z") && b == T("2024-03-01T00:00:00Z"));
+    parse_ok("90m", &s);
+    assert_int_equal(schedule_following_interval(&s, T("2024-01-01T00:00:00Z"),
+                                                 T("2024-01-01T01:30:00Z"), &a, &b), 1);
+    assert_true(a == T("2024-01-01T01:30:00Z") && b == T("2024-01-01T03:00:00Z"));
+    parse_ok("@once", &s);
+    assert_int_equal(schedule_following_interval(&s, 0, 0, &a, &b), 0);
+    parse_ok("@continuous", &s);
+    assert_int_equal(schedule_following_interval(&s, 0, 60, &a, &b), 0);
+}
+
+/* ---- the loader's schedule and timezone keys ----------------------------- */
+
+static dag_t *load_one(const char *yaml, char **diag_text)
+{
+    dag_list_t l;
+    dag_diags_t d;
+    dag_list_init(&l);
+    dag_diags_init(&d);
+    dag_load_buffer("t.yaml", yaml, strlen(yaml), &l, &d);
+    *diag_text = dag_diags_format(&d, true);
+    dag_t *dag = NULL;
+    if (l.n == 1) {
+        dag = l.items[0];
+        l.n = 0;
+    }
+    dag_list_free(&l);
+    dag_diags_free(&d);
+    return dag;
+}
+
+static void test_loader_keys(void **state)
+{
+    (void)state;
+    char *msg = NULL;
+    /* a naive start_date is read in the DAG's timezone: 2024-03-01 00:00 EST */
+    dag_t *d = load_one("a:\n  schedule: '30 2 * * *'\n  timezone: America/New_York\n"
+                        "  start_date: 2024-03-01\n  end_date: '2024-04-01T00:00:00Z'\n"
+                        "  tasks: [{task_id: t, operator: empty}]\n",
+                        &msg);
+    assert_non_null(d);
+    assert_string_equal(d->timezone, "America/New_York");
+    assert_true(d->start_date == T("2024-03-01T05:00:00Z"));
+    assert_true(d->end_date == T("2024-04-01T00:00:00Z")); /* explicit offset kept */
+    cJSON *j = dag_to_json(d);
+    char *text = cJSON_PrintUnformatted(j);
+    assert_non_null(strstr(text, "\"timezone\":\"America/New_York\""));
+    char err[128];
+    dag_t *back = dag_from_json(j, err, sizeof err);
+    assert_non_null(back);
+    assert_string_equal(back->timezone, "America/New_York");
+    dag_free(back);
+    cJSON_free(text);
+    cJSON_Delete(j);
+    dag_free(d);
+    free(msg);
+
+    /* default_args.start_date with an offset gives a fixed-offset zone */
+    d = load_one("a:\n  schedule: '@daily'\n  default_args:\n"
+                 "    start_date: '2024-06-01T00:00:00+02:00'\n"
+                 "  tasks: [{task_id: t, operator: empty}]\n",
+                 &msg);
+    assert_non_null(d);
+    assert_string_equal(d->timezone, "+02:00");
+    assert_true(d->start_date == T("2024-05-31T22:00:00Z"));
+    dag_free(d);
+    free(msg);
+
+    /* UTC stays NULL and serializes as "UTC" */
+    d = load_one("a:\n  schedule: {__type__: datetime.timedelta, hours: 1, minutes: 30}\n"
+                 "  timezone: UTC\n  start_date: 2024-01-01\n"
+                 "  tasks: [{task_id: t, operator: empty}]\n",
+                 &msg);
+    assert_non_null(d);
+    assert_null(d->timezone);
+    assert_string_equal(d->schedule, "1h30m");
+    dag_free(d);
+    free(msg);
+
+    d = load_one("a:\n  schedule: '@continuous'\n  start_date: 2024-01-01\n"
+                 "  tasks: [{task_id: t, operator: empty}]\n",
+                 &msg);
+    assert_non_null(d);
+    assert_int_equal(d->max_active_runs, 1);
+    dag_free(d);
+    free(msg);
+
+    d = load_one("a:\n  schedule: '@continuous'\n  max_active_runs: 3\n"
+                 "  tasks: [{task_id: t, operator: empty}]\n",
+                 &msg);
+    assert_null(d);
+    assert_non_null(strstr(msg, "needs max_active_runs 1"));
+    free(msg);
+
+    d = load_one("a:\n  schedule: '@daily'\n  timezone: Mars/Base\n"
+                 "  tasks: [{task_id: t, operator: empty}]\n",
+                 &msg);
+    assert_null(d);
+    assert_non_null(strstr(msg, "unknown time zone 'Mars/Base'"));
+    free(msg);
+
+    d = load_one("a:\n  schedule: {__type__: datetime.timedelta, hours: 0}\n"
+                 "  tasks: [{task_id: t, operator: empty}]\n",
+                 &msg);
+    assert_null(d);
+    assert_non_null(strstr(msg, "must be positive"));
+    free(msg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +718,10 @@ int main(void)
         cmocka_unit_test(test_next_fire_basic), cmocka_unit_test(test_next_fire_calendar),
         cmocka_unit_test(test_dom_dow_or),      cmocka_unit_test(test_prev_fire),
         cmocka_unit_test(test_never_fires),     cmocka_unit_test(test_next_interval),
+        cmocka_unit_test(test_last_day_and_nth), cmocka_unit_test(test_presets_and_deltas),
+        cmocka_unit_test(test_tz_load),         cmocka_unit_test(test_tz_fire_times),
+        cmocka_unit_test(test_intervals_new_forms), cmocka_unit_test(test_following_interval),
+        cmocka_unit_test(test_loader_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
