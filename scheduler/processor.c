@@ -1,19 +1,32 @@
 /*
  * processor.c - see processor.h.
  *
- * A scan is: list the folder; read what Postgres remembers (dag_file hashes
- * and import_error file names); for every file whose hash differs (or that
- * has an import error) load it with dag_load_file() and store the result in
- * one transaction; then forget the files that are gone (their import
- * errors deleted, their DAGs deactivated). A database failure abandons the
- * file at hand (rolled back, retried on the next scan); a broken file is
- * an import_error row, never a reason to stop.
+ * A scan is: list the folder with one stat() per entry; decide per file
+ * whether it changed (stat identity against memory, then content hash
+ * against memory, or against dag_file after a restart or a database
+ * error); load the changed ones with dag_load_file() into a batch, turning
+ * each DAG into its row and serialized document at once (the dag_t is
+ * freed there and then); store each batch in one transaction; then forget
+ * the files that are gone (their import errors deleted, their DAGs
+ * deactivated). A database failure abandons the batch at hand (rolled
+ * back; its files are retried on the next scan); a broken file is an
+ * import_error row, never a reason to stop.
+ *
+ * A file is trusted unchanged on stat alone only when it was last modified
+ * more than PROC_RACY_US before the scan that hashed it: a write landing in
+ * the same timestamp tick as the read would otherwise go unseen.
  *
  * A DAG whose id is already active in another existing file is refused
- * for this file (an import error naming the other file). DAGs that
- * disappeared from a file are deactivated only when the file loaded
- * without errors: while a file is broken, its DAGs keep running on their
- * last good version.
+ * for this file (an import error naming the other file). Inside a batch
+ * the same rule holds: the file that owns the id in the database keeps it
+ * while it still defines it (or is broken), else the first file in path
+ * order takes it. DAGs that disappeared from a file are deactivated only
+ * when the file loaded without errors: while a file is broken, its DAGs
+ * keep running on their last good version.
+ *
+ * dag.next_dagrun is recomputed (runs_update_next) only for DAGs that are
+ * new, reactivated, or whose schedule, start/end date or catchup changed;
+ * a new DAG without a schedule keeps the NULLs it was inserted with.
  */
 #include "scheduler/processor.h"
 
@@ -40,6 +53,11 @@
 #define PROC_MAX_FILES 100000
 #define PROC_MAX_DEPTH 64
 #define PROC_BACKOFF_MAX_MS 5000
+#define PROC_BATCH_FILES 200          /* files per store transaction */
+#define PROC_BATCH_DAGS 500           /* DAGs per store transaction (a file is never split) */
+#define PROC_BATCH_BYTES (8 << 20)    /* serialized DAG bytes per store transaction */
+#define PROC_GONE_BATCH 1000          /* removed files per statement */
+#define PROC_RACY_US 2000000LL
 
 /* ---- hashing ---------------------------------------------------------- */
 
@@ -146,47 +164,85 @@ out:
 
 /* ---- listing ---------------------------------------------------------- */
 
-typedef struct file_list {
-    char **paths;
+/* What stat() says about a file; equal stamps mean "not touched". */
+typedef struct stamp {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    int64_t mtime_ns, ctime_ns;
+} stamp_t;
+
+/* One listed file, and what the processor remembers of it between scans. */
+typedef struct entry {
+    char *path;
+    stamp_t st;
+    char hash[65];  /* content + defaults hash; "" when not known */
+    bool stored;    /* dag_file holds this hash (the file needs no parse) */
+    bool has_error; /* stored with an import error: parsed again every scan */
+    bool racy;      /* modified too recently to be trusted on stat alone */
+} entry_t;
+
+typedef struct listing {
+    entry_t *files;    /* DAG files, sorted by path */
     size_t n, cap;
-    dev_t *vdev; /* folders visited (symlinks are followed once) */
+    entry_t *defaults; /* defaults.y*ml files, sorted by path (stamps only) */
+    size_t nd, capd;
+    dev_t *vdev;       /* folders visited (symlinks are followed once) */
     ino_t *vino;
     size_t nv, capv;
     bool truncated;
-} file_list_t;
+} listing_t;
 
-static void file_list_free(file_list_t *l)
+static void listing_free(listing_t *l)
 {
     for (size_t i = 0; i < l->n; i++)
-        free(l->paths[i]);
-    free(l->paths);
+        free(l->files[i].path);
+    for (size_t i = 0; i < l->nd; i++)
+        free(l->defaults[i].path);
+    free(l->files);
+    free(l->defaults);
     free(l->vdev);
     free(l->vino);
     memset(l, 0, sizeof(*l));
 }
 
-static int file_list_add(file_list_t *l, const char *path)
+static void stamp_from(stamp_t *s, const struct stat *st)
 {
-    if (l->n >= PROC_MAX_FILES) {
-        l->truncated = true;
-        return 0;
-    }
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        char **p = realloc(l->paths, cap * sizeof(*p));
+    s->dev = st->st_dev;
+    s->ino = st->st_ino;
+    s->size = st->st_size;
+    s->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    s->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
+
+static bool stamp_eq(const stamp_t *a, const stamp_t *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
+}
+
+static int entries_add(entry_t **v, size_t *n, size_t *cap, const char *path,
+                       const struct stat *st)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 64;
+        entry_t *p = realloc(*v, ncap * sizeof(*p));
         if (!p)
             return -1;
-        l->paths = p;
-        l->cap = cap;
+        *v = p;
+        *cap = ncap;
     }
-    if (!(l->paths[l->n] = strdup(path)))
+    entry_t *e = &(*v)[*n];
+    memset(e, 0, sizeof(*e));
+    if (!(e->path = strdup(path)))
         return -1;
-    l->n++;
+    stamp_from(&e->st, st);
+    (*n)++;
     return 0;
 }
 
 /* True when the folder was seen already; else remembers it. */
-static bool visited(file_list_t *l, const struct stat *st)
+static bool visited(listing_t *l, const struct stat *st)
 {
     for (size_t i = 0; i < l->nv; i++)
         if (l->vdev[i] == st->st_dev && l->vino[i] == st->st_ino)
@@ -209,7 +265,12 @@ static bool visited(file_list_t *l, const struct stat *st)
     return false;
 }
 
-static int list_dir(file_list_t *l, const char *dir, int depth)
+static bool is_defaults_name(const char *name)
+{
+    return !strcmp(name, "defaults.yml") || !strcmp(name, "defaults.yaml");
+}
+
+static int list_dir(listing_t *l, const char *dir, int depth)
 {
     struct stat st;
     if (depth > PROC_MAX_DEPTH || stat(dir, &st) < 0 || visited(l, &st))
@@ -231,43 +292,163 @@ static int list_dir(file_list_t *l, const char *dir, int depth)
         if (stat(path, &st) < 0)
             continue; /* dangling symlink, or gone */
         if (S_ISDIR(st.st_mode)) {
-            if (list_dir(l, path, depth + 1) < 0) {
-                rc = -1;
-                break;
-            }
+            rc = list_dir(l, path, depth + 1);
         } else if (S_ISREG(st.st_mode) && dag_is_dag_file(e->d_name)) {
-            if (file_list_add(l, path) < 0) {
-                rc = -1;
-                break;
-            }
+            if (l->n >= PROC_MAX_FILES)
+                l->truncated = true;
+            else
+                rc = entries_add(&l->files, &l->n, &l->cap, path, &st);
+        } else if (S_ISREG(st.st_mode) && is_defaults_name(e->d_name)) {
+            rc = entries_add(&l->defaults, &l->nd, &l->capd, path, &st);
         }
+        if (rc < 0)
+            break;
     }
     closedir(d);
     return rc;
 }
 
-static int cmp_str(const void *a, const void *b)
+static int cmp_entry(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(((const entry_t *)a)->path, ((const entry_t *)b)->path);
 }
 
-/* ---- storing ---------------------------------------------------------- */
+/* The entry for path in a sorted array, or NULL. */
+static entry_t *entries_find(entry_t *v, size_t n, const char *path)
+{
+    entry_t key = {.path = (char *)path};
+    return n ? bsearch(&key, v, n, sizeof(*v), cmp_entry) : NULL;
+}
+
+/*
+ * Folders whose defaults files appeared, vanished or were touched since the
+ * previous listing: every DAG file below them must be hashed again.
+ */
+typedef struct dirty_dirs {
+    char **dirs;
+    size_t n;
+} dirty_dirs_t;
+
+static void dirty_free(dirty_dirs_t *d)
+{
+    for (size_t i = 0; i < d->n; i++)
+        free(d->dirs[i]);
+    free(d->dirs);
+    memset(d, 0, sizeof(*d));
+}
+
+static int dirty_add(dirty_dirs_t *d, const char *defaults_path)
+{
+    const char *slash = strrchr(defaults_path, '/');
+    size_t len = slash ? (size_t)(slash - defaults_path) : 0;
+    char **v = realloc(d->dirs, (d->n + 1) * sizeof(*v));
+    if (!v)
+        return -1;
+    d->dirs = v;
+    if (!(v[d->n] = strndup(defaults_path, len)))
+        return -1;
+    d->n++;
+    return 0;
+}
+
+static int dirty_collect(dirty_dirs_t *d, const listing_t *old, const listing_t *now)
+{
+    size_t i = 0, j = 0;
+    while (i < old->nd || j < now->nd) {
+        int c = i == old->nd ? 1
+                : j == now->nd ? -1
+                               : strcmp(old->defaults[i].path, now->defaults[j].path);
+        if (c < 0) {
+            if (dirty_add(d, old->defaults[i].path) < 0)
+                return -1;
+            i++;
+        } else if (c > 0) {
+            if (dirty_add(d, now->defaults[j].path) < 0)
+                return -1;
+            j++;
+        } else {
+            if (!stamp_eq(&old->defaults[i].st, &now->defaults[j].st) &&
+                dirty_add(d, now->defaults[j].path) < 0)
+                return -1;
+            i++;
+            j++;
+        }
+    }
+    return 0;
+}
+
+static bool dirty_covers(const dirty_dirs_t *d, const char *path)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        size_t len = strlen(d->dirs[i]);
+        if (!strncmp(path, d->dirs[i], len) && path[len] == '/')
+            return true;
+    }
+    return false;
+}
+
+/* ---- batches ---------------------------------------------------------- */
+
+typedef struct bfile {
+    entry_t *e;      /* in the new listing */
+    bool parse_ok;   /* loaded without errors (before duplicate checks) */
+    bool ok;         /* and no DAG refused as a duplicate */
+    char *errors;    /* import error text, malloc'd */
+    cJSON *ids;      /* ids stored from this file (array) */
+} bfile_t;
+
+typedef struct bdag {
+    char *dag_id;
+    size_t file;     /* index into batch.files */
+    cJSON *row;      /* dag row (object) */
+    cJSON *version;  /* dag_id, fileloc, hash, data (object) */
+    bool refused;
+} bdag_t;
+
+typedef struct batch {
+    bfile_t *files;
+    size_t nf, capf;
+    bdag_t *dags;
+    size_t nd, capd;
+    size_t bytes;
+} batch_t;
+
+static void batch_clear(batch_t *b)
+{
+    for (size_t i = 0; i < b->nf; i++) {
+        free(b->files[i].errors);
+        cJSON_Delete(b->files[i].ids);
+    }
+    for (size_t i = 0; i < b->nd; i++) {
+        free(b->dags[i].dag_id);
+        cJSON_Delete(b->dags[i].row);
+        cJSON_Delete(b->dags[i].version);
+    }
+    b->nf = b->nd = b->bytes = 0;
+}
+
+static void batch_free(batch_t *b)
+{
+    batch_clear(b);
+    free(b->files);
+    free(b->dags);
+    memset(b, 0, sizeof(*b));
+}
 
 typedef struct proc {
     processor_args_t *a;
     db_t *db;
     char root[PATH_MAX];
-    file_list_t files;
+    listing_t mem;  /* the previous scan's listing: what change detection needs */
+    listing_t now;  /* the scan in progress */
+    bool synced;    /* mem matches the database (else dag_file is the reference) */
+    batch_t batch;
+    int parsed, changed, removed, errors;
 } proc_t;
 
 static bool file_listed(const proc_t *p, const char *path)
 {
-    return bsearch(&path, p->files.paths, p->files.n, sizeof(char *), cmp_str) != NULL;
-}
-
-static const char *ts_param(ts_us_t t, char *buf)
-{
-    return t == TS_NONE ? NULL : ts_format_iso(t, buf);
+    return entries_find(p->now.files, p->now.n, path) != NULL;
 }
 
 /* Appends a line to a malloc'd text (*text may be NULL). -1 on OOM. */
@@ -284,301 +465,726 @@ static int append_line(char **text, const char *line)
     return 0;
 }
 
-/* Upserts the dag row and, when changed, a new version. -1 on a database error. */
-static int store_dag(proc_t *p, const dag_t *dag, bool *changed)
+static cJSON *add_ts(cJSON *o, const char *name, ts_us_t t)
+{
+    char buf[TS_ISO_LEN];
+    return t == TS_NONE ? cJSON_AddNullToObject(o, name)
+                        : cJSON_AddStringToObject(o, name, ts_format_iso(t, buf));
+}
+
+static cJSON *add_str(cJSON *o, const char *name, const char *v)
+{
+    return v ? cJSON_AddStringToObject(o, name, v) : cJSON_AddNullToObject(o, name);
+}
+
+/*
+ * Turns one DAG into its dag row and its version document. The dag_t is
+ * not kept: only these (and the document's hash) travel to the database.
+ */
+static int batch_add_dag(proc_t *p, const dag_t *dag)
 {
     const config_t *cfg = p->a->cfg;
-    char sd[TS_ISO_LEN], ed[TS_ISO_LEN], mar[16], mat[16], hash[65], vnum[16];
-    char *tags = NULL, *doc = NULL;
-    cJSON *tj = NULL, *json = NULL;
-    PGresult *r = NULL;
+    batch_t *b = &p->batch;
+    cJSON *json = NULL, *row = NULL, *ver = NULL, *tags;
+    char *doc = NULL, hash[65];
     int rc = -1;
 
-    tj = cJSON_CreateArray();
-    for (size_t i = 0; tj && i < dag->n_tags; i++)
-        cJSON_AddItemToArray(tj, cJSON_CreateString(dag->tags[i]));
-    json = dag_to_json(dag);
-    if (!tj || !json || !(tags = cJSON_PrintUnformatted(tj)) ||
-        !(doc = cJSON_PrintUnformatted(json)) || processor_sha256_hex(doc, strlen(doc), hash) < 0) {
-        log_error("out of memory storing dag_id=%s", dag->dag_id);
-        goto out;
+    if (b->nd == b->capd) {
+        size_t cap = b->capd ? b->capd * 2 : 256;
+        bdag_t *v = realloc(b->dags, cap * sizeof(*v));
+        if (!v)
+            return -1;
+        b->dags = v;
+        b->capd = cap;
     }
+    json = dag_to_json(dag);
+    if (!json || !(doc = cJSON_PrintUnformatted(json)) ||
+        processor_sha256_hex(doc, strlen(doc), hash) < 0)
+        goto out;
     bool catchup = dag->catchup < 0 ? cfg->scheduler.catchup_by_default : dag->catchup != 0;
     bool paused = dag->is_paused_upon_creation < 0 ? cfg->core.dags_are_paused_at_creation
                                                    : dag->is_paused_upon_creation != 0;
-    snprintf(mar, sizeof(mar), "%d", dag->max_active_runs);
-    snprintf(mat, sizeof(mat), "%d", dag->max_active_tasks);
-    const char *p1[] = {dag->dag_id,
-                        dag->fileloc,
-                        dag->description,
-                        dag->schedule,
-                        catchup ? "true" : "false",
-                        ts_param(dag->start_date, sd),
-                        ts_param(dag->end_date, ed),
-                        tags,
-                        dag->owner ? dag->owner : "airflow",
-                        mar,
-                        mat,
-                        paused ? "true" : "false"};
-    if (db_exec(p->db, "proc_upsert_dag",
-                "INSERT INTO dag (dag_id, fileloc, description, schedule, catchup, start_date,"
-                " end_date, tags, owners, max_active_runs, max_active_tasks, is_paused, is_active,"
-                " last_parsed_time)"
-                " VALUES ($1, $2, $3, $4, $5::bool, $6, $7,"
-                "  ARRAY(SELECT jsonb_array_elements_text($8::jsonb)), $9, $10::int, $11::int,"
-                "  $12::bool, true, now())"
-                " ON CONFLICT (dag_id) DO UPDATE SET fileloc = EXCLUDED.fileloc,"
-                "  description = EXCLUDED.description, schedule = EXCLUDED.schedule,"
-                "  catchup = EXCLUDED.catchup, start_date = EXCLUDED.start_date,"
-                "  end_date = EXCLUDED.end_date, tags = EXCLUDED.tags, owners = EXCLUDED.owners,"
-                "  max_active_runs = EXCLUDED.max_active_runs,"
-                "  max_active_tasks = EXCLUDED.max_active_tasks, is_active = true,"
-                "  last_parsed_time = now()",
-                12, p1) < 0)
+    row = cJSON_CreateObject();
+    ver = cJSON_CreateObject();
+    if (!row || !ver || !add_str(row, "dag_id", dag->dag_id) ||
+        !add_str(row, "fileloc", dag->fileloc) ||
+        !add_str(row, "description", dag->description) ||
+        !add_str(row, "schedule", dag->schedule) ||
+        !cJSON_AddBoolToObject(row, "catchup", catchup) ||
+        !add_ts(row, "start_date", dag->start_date) || !add_ts(row, "end_date", dag->end_date) ||
+        !(tags = cJSON_AddArrayToObject(row, "tags")) ||
+        !add_str(row, "owners", dag->owner ? dag->owner : "airflow") ||
+        !cJSON_AddNumberToObject(row, "max_active_runs", dag->max_active_runs) ||
+        !cJSON_AddNumberToObject(row, "max_active_tasks", dag->max_active_tasks) ||
+        !cJSON_AddBoolToObject(row, "is_paused", paused) ||
+        !add_str(ver, "dag_id", dag->dag_id) || !add_str(ver, "fileloc", dag->fileloc) ||
+        !add_str(ver, "hash", hash))
         goto out;
-
-    const char *p2[] = {dag->dag_id};
-    r = db_query(p->db, "proc_latest_version",
-                 "SELECT id, hash, version_number FROM dag_version WHERE dag_id = $1"
-                 " ORDER BY version_number DESC LIMIT 1",
-                 1, p2);
-    if (!r)
-        goto out;
-    int prev = 0;
-    if (PQntuples(r) > 0) {
-        prev = db_get_int(r, 0, 2);
-        if (!strcmp(PQgetvalue(r, 0, 1), hash)) {
-            const char *p3[] = {dag->dag_id, PQgetvalue(r, 0, 0)};
-            if (db_exec(p->db, "proc_set_version",
-                        "UPDATE dag SET version_id = $2::bigint WHERE dag_id = $1"
-                        " AND version_id IS DISTINCT FROM $2::bigint",
-                        2, p3) < 0)
-                goto out;
-            rc = 0;
-            goto next;
+    for (size_t i = 0; i < dag->n_tags; i++) {
+        cJSON *t = cJSON_CreateString(dag->tags[i]);
+        if (!t || !cJSON_AddItemToArray(tags, t)) {
+            cJSON_Delete(t);
+            goto out;
         }
     }
-    PQclear(r);
-    snprintf(vnum, sizeof(vnum), "%d", prev + 1);
-    const char *p4[] = {dag->dag_id, vnum, hash, doc, dag->fileloc};
-    r = db_query(p->db, "proc_insert_version",
-                 "WITH v AS (INSERT INTO dag_version (dag_id, version_number, hash, data, fileloc)"
-                 "  VALUES ($1, $2::int, $3, $4::jsonb, $5) RETURNING id)"
-                 " UPDATE dag SET version_id = (SELECT id FROM v) WHERE dag_id = $1"
-                 " RETURNING version_id",
-                 5, p4);
-    if (!r)
+    /* The document as printed (and hashed) goes in raw, not re-printed. */
+    cJSON *raw = cJSON_CreateRaw(doc);
+    if (!raw || !cJSON_AddItemToObject(ver, "data", raw)) {
+        cJSON_Delete(raw);
         goto out;
-    log_info("dag version stored dag_id=%s version=%d", dag->dag_id, prev + 1);
-    *changed = true;
+    }
+    bdag_t *d = &b->dags[b->nd];
+    if (!(d->dag_id = strdup(dag->dag_id)))
+        goto out;
+    d->file = b->nf - 1;
+    d->row = row;
+    d->version = ver;
+    d->refused = false;
+    row = ver = NULL;
+    b->nd++;
+    b->bytes += strlen(doc);
     rc = 0;
-next:
-    if (runs_update_next(p->db, dag->dag_id) < 0)
-        rc = -1;
 out:
-    PQclear(r);
-    cJSON_Delete(tj);
     cJSON_Delete(json);
-    cJSON_free(tags);
+    cJSON_Delete(row);
+    cJSON_Delete(ver);
     cJSON_free(doc);
     return rc;
 }
 
-/*
- * Loads and stores one file. Returns 0 (also for a broken file), or -1 on
- * a database error (rolled back).
- */
-static int process_file(proc_t *p, const char *path, const char *hash, bool *changed)
+/* Loads one file into the batch. -1 on out-of-memory only. */
+static int batch_add_file(proc_t *p, entry_t *e)
 {
+    batch_t *b = &p->batch;
     dag_list_t dags;
     dag_diags_t diags;
-    char *errors = NULL, line[2 * PATH_MAX + DAG_ID_MAX + 64];
-    cJSON *ids = cJSON_CreateArray();
-    char *ids_text = NULL;
-    PGresult *r = NULL;
     int rc = -1;
-    bool ok = true;
 
+    if (b->nf == b->capf) {
+        size_t cap = b->capf ? b->capf * 2 : 64;
+        bfile_t *v = realloc(b->files, cap * sizeof(*v));
+        if (!v)
+            return -1;
+        b->files = v;
+        b->capf = cap;
+    }
     dag_list_init(&dags);
     dag_diags_init(&diags);
-    int nerr = dag_load_file(path, p->root, &dags, &diags);
-    if (nerr != 0) {
-        ok = false;
-        errors = dag_diags_format(&diags, false);
-    }
-    if (!ids) {
-        log_error("out of memory");
+    bfile_t *f = &b->files[b->nf];
+    memset(f, 0, sizeof(*f));
+    f->e = e;
+    if (!(f->ids = cJSON_CreateArray()))
         goto out;
-    }
-    if (db_begin(p->db) < 0)
+    b->nf++;
+    log_debug("parsing dag file path=%s", e->path);
+    int nerr = dag_load_file(e->path, p->root, &dags, &diags);
+    f->parse_ok = f->ok = nerr == 0;
+    if (nerr != 0 && !(f->errors = dag_diags_format(&diags, false)))
         goto out;
-    for (size_t i = 0; i < dags.n; i++) {
-        const dag_t *dag = dags.items[i];
-        const char *pd[] = {dag->dag_id, path};
-        r = db_query(p->db, "proc_dup",
-                     "SELECT fileloc FROM dag WHERE dag_id = $1 AND is_active AND fileloc <> $2"
-                     " FOR UPDATE",
-                     2, pd);
-        if (!r)
+    for (size_t i = 0; i < dags.n; i++)
+        if (batch_add_dag(p, dags.items[i]) < 0)
             goto out;
-        if (PQntuples(r) > 0 && file_listed(p, PQgetvalue(r, 0, 0))) {
-            snprintf(line, sizeof(line), "%s: dag '%s' is already defined in '%s'", path,
-                     dag->dag_id, PQgetvalue(r, 0, 0));
-            if (append_line(&errors, line) < 0)
-                goto out;
-            log_warn("duplicate dag id dag_id=%s path=%s other=%s", dag->dag_id, path,
-                     PQgetvalue(r, 0, 0));
-            ok = false;
-            PQclear(r);
-            r = NULL;
-            continue;
-        }
-        PQclear(r);
-        r = NULL;
-        if (store_dag(p, dag, changed) < 0)
-            goto out;
-        cJSON_AddItemToArray(ids, cJSON_CreateString(dag->dag_id));
-    }
-    if (!(ids_text = cJSON_PrintUnformatted(ids)))
-        goto out;
-    const char *pf[] = {path, ids_text};
-    if (ok) {
-        long n = db_exec(p->db, "proc_deactivate_vanished",
-                         "UPDATE dag SET is_active = false WHERE fileloc = $1 AND is_active"
-                         " AND dag_id <> ALL (ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))",
-                         2, pf);
-        if (n < 0)
-            goto out;
-        if (n > 0) {
-            log_info("dags removed from file deactivated path=%s count=%ld", path, n);
-            *changed = true;
-        }
-        if (db_exec(p->db, "proc_clear_error", "DELETE FROM import_error WHERE filename = $1", 1,
-                    pf) < 0)
-            goto out;
-    } else {
-        const char *pe[] = {path, errors ? errors : "unknown error"};
-        if (db_exec(p->db, "proc_set_error",
-                    "INSERT INTO import_error (filename, stack_trace) VALUES ($1, $2)"
-                    " ON CONFLICT (filename) DO UPDATE SET stack_trace = EXCLUDED.stack_trace,"
-                    "  \"timestamp\" = now()"
-                    " WHERE import_error.stack_trace IS DISTINCT FROM EXCLUDED.stack_trace",
-                    2, pe) < 0)
-            goto out;
-    }
-    const char *pr[] = {path, hash, ids_text};
-    if (db_exec(p->db, "proc_file",
-                "INSERT INTO dag_file (path, hash, dag_ids, last_parsed_at)"
-                " VALUES ($1, $2, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)), now())"
-                " ON CONFLICT (path) DO UPDATE SET hash = EXCLUDED.hash,"
-                "  dag_ids = EXCLUDED.dag_ids, last_parsed_at = now()",
-                3, pr) < 0)
-        goto out;
-    if (db_commit(p->db) < 0)
-        goto out;
-    if (ok)
-        log_debug("dag file stored path=%s dags=%zu", path, dags.n);
-    else
-        log_warn("dag file has errors path=%s dags=%zu", path, dags.n);
     rc = 0;
 out:
-    if (rc < 0)
-        db_rollback(p->db);
-    PQclear(r);
-    cJSON_Delete(ids);
-    cJSON_free(ids_text);
-    free(errors);
     dag_list_free(&dags);
     dag_diags_free(&diags);
     return rc;
 }
 
-/* A file that is gone: its errors go, its DAGs are deactivated. */
-static int forget_file(proc_t *p, const char *path)
+/* ---- storing ---------------------------------------------------------- */
+
+typedef struct owner {
+    const char *dag_id;
+    const char *fileloc;
+} owner_t;
+
+static int cmp_owner(const void *a, const void *b)
 {
-    const char *pp[] = {path};
+    return strcmp(((const owner_t *)a)->dag_id, ((const owner_t *)b)->dag_id);
+}
+
+/* A batch DAG's id and position, sorted by id then position (file order). */
+typedef struct dkey {
+    const char *dag_id;
+    size_t idx;
+} dkey_t;
+
+static int cmp_dkey(const void *a, const void *b)
+{
+    const dkey_t *x = a, *y = b;
+    int c = strcmp(x->dag_id, y->dag_id);
+    return c ? c : x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* The batch file at path (batch files are in path order), or NULL. */
+static const bfile_t *batch_find_file(const batch_t *b, const char *path)
+{
+    size_t lo = 0, hi = b->nf;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(b->files[mid].e->path, path);
+        if (!c)
+            return &b->files[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static int refuse(batch_t *b, bdag_t *d, const char *other)
+{
+    bfile_t *f = &b->files[d->file];
+    char line[2 * PATH_MAX + DAG_ID_MAX + 64];
+    snprintf(line, sizeof(line), "%s: dag '%s' is already defined in '%s'", f->e->path,
+             d->dag_id, other);
+    log_warn("duplicate dag id dag_id=%s path=%s other=%s", d->dag_id, f->e->path, other);
+    d->refused = true;
+    f->ok = false;
+    return append_line(&f->errors, line);
+}
+
+/*
+ * Decides which file keeps each DAG id of the batch (see the top of the
+ * file); the others are refused. owners: active dag rows of the batch's
+ * ids, sorted by dag_id. -1 on out-of-memory.
+ */
+static int resolve_duplicates(proc_t *p, const owner_t *owners, size_t no)
+{
+    batch_t *b = &p->batch;
+    dkey_t *keys = malloc((b->nd ? b->nd : 1) * sizeof(*keys));
+    int rc = -1;
+
+    if (!keys)
+        return -1;
+    for (size_t i = 0; i < b->nd; i++)
+        keys[i] = (dkey_t){b->dags[i].dag_id, i};
+    qsort(keys, b->nd, sizeof(*keys), cmp_dkey);
+    for (size_t s = 0, e; s < b->nd; s = e) {
+        for (e = s + 1; e < b->nd && !strcmp(keys[e].dag_id, keys[s].dag_id); e++)
+            ;
+        owner_t key = {.dag_id = keys[s].dag_id};
+        const owner_t *o = no ? bsearch(&key, owners, no, sizeof(*owners), cmp_owner) : NULL;
+        const char *other = o && file_listed(p, o->fileloc) ? o->fileloc : NULL;
+        size_t claimer = keys[s].idx;
+        bool keep_none = false;
+        if (other) {
+            bool found = false;
+            for (size_t k = s; k < e && !found; k++)
+                if (!strcmp(b->files[b->dags[keys[k].idx].file].e->path, other)) {
+                    claimer = keys[k].idx;
+                    found = true;
+                }
+            if (!found) {
+                /* The owner keeps the id unless it is in this batch, loaded
+                 * cleanly, and no longer defines it. */
+                const bfile_t *of = batch_find_file(b, other);
+                keep_none = !of || !of->parse_ok;
+            }
+        }
+        const char *by = keep_none ? other : b->files[b->dags[claimer].file].e->path;
+        for (size_t k = s; k < e; k++) {
+            if (!keep_none && keys[k].idx == claimer)
+                continue;
+            if (refuse(b, &b->dags[keys[k].idx], by) < 0)
+                goto out;
+        }
+    }
+    rc = 0;
+out:
+    free(keys);
+    return rc;
+}
+
+/* Prints a cJSON array for a jsonb parameter; NULL on OOM. */
+static char *print_array(const cJSON *a)
+{
+    return cJSON_PrintUnformatted(a);
+}
+
+static const char SQL_OWNERS[] =
+    "SELECT dag_id, fileloc FROM dag"
+    " WHERE dag_id IN (SELECT jsonb_array_elements_text($1::jsonb)) AND is_active"
+    " ORDER BY dag_id COLLATE \"C\" FOR UPDATE";
+
+/*
+ * dag rows, set-based. needs_next: the row is new or reactivated, or its
+ * schedule inputs changed, and there is something to compute (a schedule,
+ * or next_dagrun values to clear).
+ */
+static const char SQL_UPSERT_DAGS[] =
+    "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(dag_id text, fileloc text,"
+    "   description text, schedule text, catchup bool, start_date timestamptz,"
+    "   end_date timestamptz, tags text[], owners text, max_active_runs int,"
+    "   max_active_tasks int, is_paused bool)),"
+    " old AS (SELECT d.dag_id, d.is_active, d.schedule, d.start_date, d.end_date, d.catchup,"
+    "   d.next_dagrun, d.next_dagrun_create_after FROM dag d"
+    "   WHERE d.dag_id IN (SELECT dag_id FROM x) FOR UPDATE),"
+    " up AS (INSERT INTO dag (dag_id, fileloc, description, schedule, catchup, start_date,"
+    "   end_date, tags, owners, max_active_runs, max_active_tasks, is_paused, is_active,"
+    "   last_parsed_time)"
+    "   SELECT dag_id, fileloc, description, schedule, catchup, start_date, end_date,"
+    "   coalesce(tags, '{}'), owners, max_active_runs, max_active_tasks, is_paused, true, now()"
+    "   FROM x"
+    "   ON CONFLICT (dag_id) DO UPDATE SET fileloc = EXCLUDED.fileloc,"
+    "   description = EXCLUDED.description, schedule = EXCLUDED.schedule,"
+    "   catchup = EXCLUDED.catchup, start_date = EXCLUDED.start_date,"
+    "   end_date = EXCLUDED.end_date, tags = EXCLUDED.tags, owners = EXCLUDED.owners,"
+    "   max_active_runs = EXCLUDED.max_active_runs,"
+    "   max_active_tasks = EXCLUDED.max_active_tasks, is_active = true,"
+    "   last_parsed_time = now()"
+    "   RETURNING dag_id)"
+    " SELECT x.dag_id FROM x LEFT JOIN old o ON o.dag_id = x.dag_id"
+    " WHERE (o.dag_id IS NULL OR NOT o.is_active OR o.schedule IS DISTINCT FROM x.schedule"
+    "   OR o.start_date IS DISTINCT FROM x.start_date OR o.end_date IS DISTINCT FROM x.end_date"
+    "   OR o.catchup IS DISTINCT FROM x.catchup)"
+    "  AND (x.schedule IS NOT NULL OR o.next_dagrun IS NOT NULL"
+    "   OR o.next_dagrun_create_after IS NOT NULL)";
+
+/* A new dag_version where the document's hash differs from the latest. */
+static const char SQL_VERSIONS[] =
+    "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)"
+    "   AS x(dag_id text, fileloc text, hash text, data jsonb)),"
+    " latest AS (SELECT x.dag_id, v.id, v.hash, v.version_number FROM x LEFT JOIN LATERAL"
+    "   (SELECT id, hash, version_number FROM dag_version dv WHERE dv.dag_id = x.dag_id"
+    "    ORDER BY version_number DESC LIMIT 1) v ON true),"
+    " ins AS (INSERT INTO dag_version (dag_id, version_number, hash, data, fileloc)"
+    "   SELECT x.dag_id, coalesce(l.version_number, 0) + 1, x.hash, x.data, x.fileloc"
+    "   FROM x JOIN latest l ON l.dag_id = x.dag_id WHERE l.hash IS DISTINCT FROM x.hash"
+    "   RETURNING id, dag_id, version_number),"
+    " upd AS (UPDATE dag d SET version_id = coalesce(i.id, l.id)"
+    "   FROM latest l LEFT JOIN ins i ON i.dag_id = l.dag_id"
+    "   WHERE d.dag_id = l.dag_id AND d.version_id IS DISTINCT FROM coalesce(i.id, l.id))"
+    " SELECT dag_id, version_number FROM ins";
+
+/* Per file: vanished DAGs deactivated (clean files only), import errors, dag_file. */
+static const char SQL_FILES[] =
+    "WITH f AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS f(path text, hash text,"
+    "   mtime timestamptz, size bigint, ok bool, errors text, dag_ids text[])),"
+    " deact AS (UPDATE dag d SET is_active = false FROM f"
+    "   WHERE f.ok AND d.fileloc = f.path AND d.is_active"
+    "   AND d.dag_id <> ALL (coalesce(f.dag_ids, '{}')) RETURNING d.fileloc),"
+    " clr AS (DELETE FROM import_error ie USING f WHERE f.ok AND ie.filename = f.path),"
+    " err AS (INSERT INTO import_error (filename, stack_trace)"
+    "   SELECT path, errors FROM f WHERE NOT f.ok"
+    "   ON CONFLICT (filename) DO UPDATE SET stack_trace = EXCLUDED.stack_trace,"
+    "   \"timestamp\" = now()"
+    "   WHERE import_error.stack_trace IS DISTINCT FROM EXCLUDED.stack_trace),"
+    " df AS (INSERT INTO dag_file (path, hash, mtime, size, dag_ids, last_parsed_at)"
+    "   SELECT path, hash, mtime, size, coalesce(dag_ids, '{}'), now() FROM f"
+    "   ON CONFLICT (path) DO UPDATE SET hash = EXCLUDED.hash, mtime = EXCLUDED.mtime,"
+    "   size = EXCLUDED.size, dag_ids = EXCLUDED.dag_ids, last_parsed_at = now())"
+    " SELECT fileloc, count(*) FROM deact GROUP BY fileloc";
+
+/* The per-file records for SQL_FILES. NULL on OOM. */
+static char *files_param(const batch_t *b)
+{
+    cJSON *arr = cJSON_CreateArray();
+    char *text = NULL;
+    if (!arr)
+        return NULL;
+    for (size_t i = 0; i < b->nf; i++) {
+        const bfile_t *f = &b->files[i];
+        cJSON *o = cJSON_CreateObject();
+        if (!o || !cJSON_AddItemToArray(arr, o)) {
+            cJSON_Delete(o);
+            goto out;
+        }
+        cJSON *ids = cJSON_Duplicate(f->ids, true);
+        if (!add_str(o, "path", f->e->path) || !add_str(o, "hash", f->e->hash) ||
+            !add_ts(o, "mtime", f->e->st.mtime_ns / 1000) ||
+            !cJSON_AddNumberToObject(o, "size", (double)f->e->st.size) ||
+            !cJSON_AddBoolToObject(o, "ok", f->ok) ||
+            !add_str(o, "errors", f->ok ? NULL : f->errors ? f->errors : "unknown error") ||
+            !ids || !cJSON_AddItemToObject(o, "dag_ids", ids)) {
+            cJSON_Delete(ids);
+            goto out;
+        }
+    }
+    text = print_array(arr);
+out:
+    cJSON_Delete(arr);
+    return text;
+}
+
+/*
+ * Stores the batch in one transaction and empties it. Returns 0, -1 on a
+ * database error (rolled back; the files stay unstored and are parsed
+ * again next scan), -2 on out-of-memory.
+ */
+static int batch_flush(proc_t *p)
+{
+    batch_t *b = &p->batch;
+    PGresult *own = NULL, *r = NULL;
+    cJSON *ids = NULL, *rows = NULL, *vers = NULL;
+    char *ids_t = NULL, *rows_t = NULL, *vers_t = NULL, *files_t = NULL;
+    owner_t *owners = NULL;
+    int rc = -2;
+
+    if (b->nf == 0)
+        return 0;
+    if (!(ids = cJSON_CreateArray()))
+        goto out;
+    for (size_t i = 0; i < b->nd; i++) {
+        cJSON *s = cJSON_CreateString(b->dags[i].dag_id);
+        if (!s || !cJSON_AddItemToArray(ids, s)) {
+            cJSON_Delete(s);
+            goto out;
+        }
+    }
+    if (!(ids_t = print_array(ids)))
+        goto out;
+    rc = -1;
     if (db_begin(p->db) < 0)
-        goto fail;
-    long n;
-    if (db_exec(p->db, "proc_gone_error", "DELETE FROM import_error WHERE filename = $1", 1, pp) <
-            0 ||
-        (n = db_exec(p->db, "proc_gone_dags",
-                     "UPDATE dag SET is_active = false WHERE fileloc = $1 AND is_active", 1, pp)) <
-            0 ||
-        db_exec(p->db, "proc_gone_file", "DELETE FROM dag_file WHERE path = $1", 1, pp) < 0 ||
-        db_commit(p->db) < 0)
-        goto fail;
-    log_info("dag file removed path=%s dags_deactivated=%ld", path, n);
-    return 0;
-fail:
-    db_rollback(p->db);
+        goto out;
+    const char *p1[] = {ids_t};
+    if (!(own = db_query(p->db, "proc_owners", SQL_OWNERS, 1, p1)))
+        goto out;
+    size_t no = (size_t)PQntuples(own);
+    rc = -2;
+    if (!(owners = malloc((no ? no : 1) * sizeof(*owners))))
+        goto out;
+    for (size_t i = 0; i < no; i++)
+        owners[i] = (owner_t){PQgetvalue(own, (int)i, 0), PQgetvalue(own, (int)i, 1)};
+    if (resolve_duplicates(p, owners, no) < 0)
+        goto out;
+
+    if (!(rows = cJSON_CreateArray()) || !(vers = cJSON_CreateArray()))
+        goto out;
+    size_t nkept = 0;
+    for (size_t i = 0; i < b->nd; i++) {
+        bdag_t *d = &b->dags[i];
+        cJSON *s;
+        if (d->refused)
+            continue;
+        /* Move the objects into the arrays; batch_clear skips NULLs. */
+        if (!cJSON_AddItemToArray(rows, d->row))
+            goto out;
+        d->row = NULL;
+        if (!cJSON_AddItemToArray(vers, d->version))
+            goto out;
+        d->version = NULL;
+        if (!(s = cJSON_CreateString(d->dag_id)) ||
+            !cJSON_AddItemToArray(b->files[d->file].ids, s)) {
+            cJSON_Delete(s);
+            goto out;
+        }
+        nkept++;
+    }
+    if (!(files_t = files_param(b)))
+        goto out;
+    rc = -1;
+    if (nkept > 0) {
+        if (!(rows_t = print_array(rows)) || !(vers_t = print_array(vers))) {
+            rc = -2;
+            goto out;
+        }
+        const char *p2[] = {rows_t};
+        if (!(r = db_query(p->db, "proc_upsert_dags", SQL_UPSERT_DAGS, 1, p2)))
+            goto out;
+        /* Each recomputation runs inside this transaction (runs.h). */
+        for (int i = 0; i < PQntuples(r); i++)
+            if (runs_update_next(p->db, PQgetvalue(r, i, 0)) < 0)
+                goto out;
+        PQclear(r);
+        const char *p3[] = {vers_t};
+        if (!(r = db_query(p->db, "proc_versions", SQL_VERSIONS, 1, p3)))
+            goto out;
+        for (int i = 0; i < PQntuples(r); i++)
+            log_info("dag version stored dag_id=%s version=%s", PQgetvalue(r, i, 0),
+                     PQgetvalue(r, i, 1));
+        PQclear(r);
+    }
+    const char *p4[] = {files_t};
+    if (!(r = db_query(p->db, "proc_files", SQL_FILES, 1, p4)))
+        goto out;
+    if (db_commit(p->db) < 0)
+        goto out;
+    for (int i = 0; i < PQntuples(r); i++)
+        log_info("dags removed from file deactivated path=%s count=%s", PQgetvalue(r, i, 0),
+                 PQgetvalue(r, i, 1));
+    for (size_t i = 0; i < b->nf; i++) {
+        bfile_t *f = &b->files[i];
+        f->e->stored = true;
+        f->e->has_error = !f->ok;
+        if (!f->ok) {
+            p->errors++;
+            log_warn("dag file has errors path=%s dags=%d", f->e->path,
+                     cJSON_GetArraySize(f->ids));
+        } else {
+            log_debug("dag file stored path=%s dags=%d", f->e->path, cJSON_GetArraySize(f->ids));
+        }
+    }
+    rc = 0;
+out:
+    if (rc == -2)
+        log_error("out of memory storing dag files count=%zu", b->nf);
+    if (rc < 0) {
+        db_rollback(p->db);
+        for (size_t i = 0; i < b->nf; i++)
+            b->files[i].e->stored = false;
+    }
+    PQclear(own);
+    PQclear(r);
+    free(owners);
+    cJSON_Delete(ids);
+    cJSON_Delete(rows);
+    cJSON_Delete(vers);
+    cJSON_free(ids_t);
+    cJSON_free(rows_t);
+    cJSON_free(vers_t);
+    cJSON_free(files_t);
+    batch_clear(b);
+    return rc;
+}
+
+static bool batch_full(const batch_t *b)
+{
+    return b->nf >= PROC_BATCH_FILES || b->nd >= PROC_BATCH_DAGS || b->bytes >= PROC_BATCH_BYTES;
+}
+
+/*
+ * Flushes the batch; when a batch fails on something other than a lost
+ * connection (one file's data the database refuses), its files are stored
+ * one by one so that one file cannot hold the others back.
+ */
+static int flush(proc_t *p)
+{
+    size_t nf = p->batch.nf;
+    entry_t **ents = nf > 1 ? malloc(nf * sizeof(*ents)) : NULL;
+    int rc;
+
+    for (size_t i = 0; ents && i < nf; i++)
+        ents[i] = p->batch.files[i].e;
+    rc = batch_flush(p);
+    if (rc == -1 && ents && db_ok(p->db)) {
+        log_warn("storing a batch of dag files failed, storing them one by one count=%zu", nf);
+        for (size_t i = 0; i < nf; i++) {
+            if (batch_add_file(p, ents[i]) < 0) {
+                batch_clear(&p->batch);
+                rc = -2;
+                break;
+            }
+            rc = batch_flush(p);
+            if (rc == -1 && !db_ok(p->db))
+                break;
+        }
+    }
+    free(ents);
+    return rc;
+}
+
+/* Files that are gone: their errors go, their DAGs are deactivated. One statement. */
+static int forget_files(proc_t *p, cJSON *paths)
+{
+    char *text = print_array(paths);
+    int rc = -1;
+    if (!text) {
+        log_error("out of memory forgetting dag files");
+        return -1;
+    }
+    const char *pp[] = {text};
+    PGresult *r =
+        db_query(p->db, "proc_gone",
+                 "WITH g AS (SELECT jsonb_array_elements_text($1::jsonb) AS path),"
+                 " e AS (DELETE FROM import_error ie USING g WHERE ie.filename = g.path),"
+                 " f AS (DELETE FROM dag_file df USING g WHERE df.path = g.path),"
+                 " d AS (UPDATE dag SET is_active = false FROM g"
+                 "   WHERE dag.fileloc = g.path AND dag.is_active RETURNING dag.fileloc)"
+                 " SELECT g.path, (SELECT count(*) FROM d WHERE d.fileloc = g.path) FROM g",
+                 1, pp);
+    if (r) {
+        for (int i = 0; i < PQntuples(r); i++)
+            log_info("dag file removed path=%s dags_deactivated=%s", PQgetvalue(r, i, 0),
+                     PQgetvalue(r, i, 1));
+        p->removed += PQntuples(r);
+        rc = 0;
+    }
+    PQclear(r);
+    cJSON_free(text);
+    return rc;
+}
+
+/* Forgets what is in the reference but not listed (in chunks). */
+static int forget_gone(proc_t *p, const PGresult *known)
+{
+    cJSON *paths = NULL;
+    int rc = 0, n = 0;
+    size_t total = p->synced ? p->mem.n : (size_t)PQntuples(known);
+
+    for (size_t i = 0; i <= total && rc == 0 && !*p->a->stop; i++) {
+        if (i == total || n == PROC_GONE_BATCH) {
+            if (n > 0)
+                rc = forget_files(p, paths);
+            cJSON_Delete(paths);
+            paths = NULL;
+            n = 0;
+            if (i == total)
+                break;
+        }
+        const char *path = p->synced ? p->mem.files[i].path : PQgetvalue(known, (int)i, 0);
+        if (file_listed(p, path))
+            continue;
+        cJSON *s = NULL;
+        if ((!paths && !(paths = cJSON_CreateArray())) || !(s = cJSON_CreateString(path)) ||
+            !cJSON_AddItemToArray(paths, s)) {
+            cJSON_Delete(s);
+            log_error("out of memory forgetting dag files");
+            rc = -1;
+            break;
+        }
+        n++;
+    }
+    cJSON_Delete(paths);
+    return rc;
+}
+
+/* ---- scanning --------------------------------------------------------- */
+
+/* The row of a sorted (path COLLATE "C") result holding path, or -1. */
+static int result_find(const PGresult *r, const char *path)
+{
+    int lo = 0, hi = r ? PQntuples(r) : 0;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        int c = strcmp(PQgetvalue(r, mid, 0), path);
+        if (!c)
+            return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return -1;
+}
+
+/*
+ * Decides whether e must be parsed, filling its hash and remembered state.
+ * Returns 1 to parse, 0 when unchanged, -1 when it cannot be read.
+ */
+static int classify(proc_t *p, entry_t *e, const entry_t *old, const dirty_dirs_t *dirty,
+                    const PGresult *known, const PGresult *errs, bool *content_changed)
+{
+    *content_changed = false;
+    if (p->synced && old && old->stored && !old->racy && stamp_eq(&old->st, &e->st) &&
+        !dirty_covers(dirty, e->path)) {
+        memcpy(e->hash, old->hash, sizeof(e->hash));
+        e->stored = true;
+        e->has_error = old->has_error;
+        return e->has_error ? 1 : 0;
+    }
+    if (hash_dag_file(e->path, p->root, e->hash) < 0) {
+        log_warn("cannot read dag file path=%s error=\"%s\"", e->path, strerror(errno));
+        e->hash[0] = '\0';
+        return -1;
+    }
+    const char *ref = NULL;
+    bool had_error;
+    if (p->synced) {
+        ref = old && old->stored ? old->hash : NULL;
+        had_error = old && old->has_error;
+    } else {
+        int k = result_find(known, e->path);
+        ref = k >= 0 ? PQgetvalue(known, k, 1) : NULL;
+        had_error = result_find(errs, e->path) >= 0;
+    }
+    if (ref && !strcmp(ref, e->hash)) {
+        e->stored = true;
+        e->has_error = had_error;
+        return had_error ? 1 : 0;
+    }
+    *content_changed = true;
+    return 1;
 }
 
 /* One scan. Returns 0, or -1 when a database error cut it short. */
 static int scan(proc_t *p, bool *changed)
 {
     PGresult *known = NULL, *errs = NULL;
+    dirty_dirs_t dirty = {0};
     int rc = -1;
     char real[PATH_MAX];
 
-    file_list_free(&p->files);
+    p->parsed = p->changed = p->removed = p->errors = 0;
+    listing_free(&p->now);
     if (!realpath(p->a->cfg->core.dags_folder, real)) {
         log_warn("dags folder unavailable, skipping scan path=%s error=\"%s\"",
                  p->a->cfg->core.dags_folder, strerror(errno));
         return 0;
     }
-    snprintf(p->root, sizeof(p->root), "%s", real);
-    if (list_dir(&p->files, p->root, 0) < 0) {
+    if (strcmp(p->root, real) != 0) {
+        /* Another folder: nothing remembered applies. */
+        listing_free(&p->mem);
+        p->synced = false;
+        snprintf(p->root, sizeof(p->root), "%s", real);
+    }
+    int64_t now_ns = ts_now() * 1000;
+    if (list_dir(&p->now, p->root, 0) < 0) {
         log_error("out of memory listing the dags folder");
         return 0;
     }
-    if (p->files.truncated)
+    if (p->now.truncated)
         log_warn("too many files in the dags folder; reading the first max=%d", PROC_MAX_FILES);
-    qsort(p->files.paths, p->files.n, sizeof(char *), cmp_str);
-
-    known = db_query(p->db, "proc_known",
-                     "SELECT path, hash FROM dag_file ORDER BY path COLLATE \"C\"", 0, NULL);
-    errs = db_query(p->db, "proc_errors",
-                    "SELECT filename FROM import_error ORDER BY filename COLLATE \"C\"", 0, NULL);
-    if (!known || !errs)
-        goto out;
-    int nk = PQntuples(known), ne = PQntuples(errs), k = 0, e = 0;
-    for (size_t i = 0; i < p->files.n && !*p->a->stop; i++) {
-        const char *path = p->files.paths[i];
-        char hash[65];
-        while (k < nk && strcmp(PQgetvalue(known, k, 0), path) < 0)
-            k++;
-        while (e < ne && strcmp(PQgetvalue(errs, e, 0), path) < 0)
-            e++;
-        bool has_error = e < ne && !strcmp(PQgetvalue(errs, e, 0), path);
-        if (hash_dag_file(path, p->root, hash) < 0) {
-            log_warn("cannot read dag file path=%s error=\"%s\"", path, strerror(errno));
-            continue;
-        }
-        if (!has_error && k < nk && !strcmp(PQgetvalue(known, k, 0), path) &&
-            !strcmp(PQgetvalue(known, k, 1), hash))
-            continue;
-        log_debug("parsing dag file path=%s", path);
-        bool before = *changed;
-        *changed = true; /* import errors and dag rows may have changed */
-        if (process_file(p, path, hash, changed) < 0) {
-            *changed = before;
-            if (!db_ok(p->db))
-                goto out;
-        }
+    qsort(p->now.files, p->now.n, sizeof(entry_t), cmp_entry);
+    qsort(p->now.defaults, p->now.nd, sizeof(entry_t), cmp_entry);
+    if (p->synced && dirty_collect(&dirty, &p->mem, &p->now) < 0) {
+        log_error("out of memory listing the dags folder");
+        p->synced = false;
     }
-    /* Files that are gone. Skipped when the listing was cut short. */
-    for (int i = 0; i < nk && !p->files.truncated && !*p->a->stop; i++) {
-        const char *path = PQgetvalue(known, i, 0);
-        if (file_listed(p, path))
-            continue;
-        if (forget_file(p, path) < 0)
+    if (!p->synced) {
+        known = db_query(p->db, "proc_known",
+                         "SELECT path, hash FROM dag_file ORDER BY path COLLATE \"C\"", 0, NULL);
+        errs = db_query(p->db, "proc_errors",
+                        "SELECT filename FROM import_error ORDER BY filename COLLATE \"C\"", 0,
+                        NULL);
+        if (!known || !errs)
             goto out;
-        *changed = true;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < p->now.n && !*p->a->stop; i++) {
+        entry_t *e = &p->now.files[i];
+        const entry_t *old = NULL;
+        bool content_changed;
+        while (k < p->mem.n && strcmp(p->mem.files[k].path, e->path) < 0)
+            k++;
+        if (k < p->mem.n && !strcmp(p->mem.files[k].path, e->path))
+            old = &p->mem.files[k];
+        e->racy = (e->st.mtime_ns > e->st.ctime_ns ? e->st.mtime_ns : e->st.ctime_ns) >
+                  now_ns - PROC_RACY_US * 1000;
+        int c = classify(p, e, old, &dirty, known, errs, &content_changed);
+        if (c <= 0)
+            continue;
+        p->parsed++;
+        if (content_changed)
+            p->changed++;
+        *changed = true; /* import errors and dag rows may change */
+        if (batch_add_file(p, e) < 0) {
+            log_error("out of memory parsing dag file path=%s", e->path);
+            batch_clear(&p->batch);
+            goto out;
+        }
+        if (batch_full(&p->batch) && flush(p) == -1 && !db_ok(p->db))
+            goto out;
+    }
+    if (flush(p) == -1 && !db_ok(p->db))
+        goto out;
+    /* Files that are gone. Skipped when the listing was cut short. */
+    if (!p->now.truncated && !*p->a->stop) {
+        if (forget_gone(p, known) < 0)
+            goto out;
+        if (p->removed)
+            *changed = true;
     }
     rc = 0;
 out:
+    batch_clear(&p->batch);
+    /* What this scan saw becomes the memory; a cut-short scan is not trusted. */
+    listing_free(&p->mem);
+    p->mem = p->now;
+    memset(&p->now, 0, sizeof(p->now));
+    p->synced = rc == 0 && !*p->a->stop && db_ok(p->db);
+    dirty_free(&dirty);
     PQclear(known);
     PQclear(errs);
     return rc;
@@ -617,15 +1223,18 @@ void *processor_thread(void *arg)
         int rc = scan(&p, &changed);
         if (changed)
             loop_wake(a->loop_wake_fd);
-        log_debug("dags folder scanned files=%zu ms=%lld", p.files.n,
-                  (long long)((ts_mono_us() - t0) / 1000));
+        log_info("dag folder scanned files=%zu parsed=%d changed=%d ms=%lld removed=%d errors=%d",
+                 p.mem.n, p.parsed, p.changed, (long long)((ts_mono_us() - t0) / 1000),
+                 p.removed, p.errors);
         if (rc < 0)
             log_warn("dag scan interrupted by a database error error=\"%s\"", db_error(p.db));
         if (*a->stop)
             break;
         wait_on(a->wake_fd, a->cfg->scheduler.dag_dir_list_interval * 1000);
     }
-    file_list_free(&p.files);
+    batch_free(&p.batch);
+    listing_free(&p.mem);
+    listing_free(&p.now);
     db_close(p.db);
     log_info("dag processor stopped");
     return NULL;

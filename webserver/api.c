@@ -925,10 +925,12 @@ static int get_task_instances(req_t *r)
 
     if (httpq_get_page(&r->q, PAGE_DEFAULT, PAGE_MAX, &limit, &offset, err, sizeof(err)) < 0)
         return bad_request(r, err);
+    /* On dag_run's (dag_id, run_id) key, then the run's own task instances:
+     * filtering task_instance by dag_id would read the DAG's whole history. */
     if (strcmp(r->cap[0], "~") != 0)
-        sqlb_add(&b, " AND ti.dag_id = $%d", sqlb_param(&b, r->cap[0]));
+        sqlb_add(&b, " AND dr.dag_id = $%d", sqlb_param(&b, r->cap[0]));
     if (strcmp(r->cap[1], "~") != 0)
-        sqlb_add(&b, " AND ti.run_id = $%d", sqlb_param(&b, r->cap[1]));
+        sqlb_add(&b, " AND dr.run_id = $%d", sqlb_param(&b, r->cap[1]));
     if (filter_ts_range(r, &b, "execution_date", "dr.logical_date", err, sizeof(err)) < 0 ||
         filter_ts_range(r, &b, "start_date", "ti.start_date", err, sizeof(err)) < 0 ||
         filter_ts_range(r, &b, "end_date", "ti.end_date", err, sizeof(err)) < 0 ||
@@ -953,8 +955,8 @@ static int get_task_instance(req_t *r)
 {
     const char *params[3] = {r->cap[0], r->cap[1], r->cap[2]};
     PGresult *res = db_query(r->db, "api_get_ti",
-                             "SELECT " TI_COLS " FROM " TI_FROM " WHERE ti.dag_id = $1 AND "
-                             "ti.run_id = $2 AND ti.task_id = $3 AND ti.map_index = -1",
+                             "SELECT " TI_COLS " FROM " TI_FROM " WHERE dr.dag_id = $1 AND "
+                             "dr.run_id = $2 AND ti.task_id = $3 AND ti.map_index = -1",
                              3, params);
     int status;
 
@@ -1024,8 +1026,9 @@ static int get_log(req_t *r)
     {
         const char *params[4] = {r->cap[0], r->cap[1], r->cap[2], mapbuf};
         res = db_query(r->db, "api_log_ti",
-                       "SELECT id FROM task_instance WHERE dag_id = $1 AND run_id = $2 AND "
-                       "task_id = $3 AND map_index = $4::int",
+                       "SELECT ti.id FROM task_instance ti JOIN dag_run dr ON dr.id = ti.dag_run_id"
+                       " WHERE dr.dag_id = $1 AND dr.run_id = $2 AND ti.task_id = $3"
+                       " AND ti.map_index = $4::int",
                        4, params);
     }
     if (!res)
