@@ -92,7 +92,7 @@ static const key_def_t config_keys[] = {
      OFF(webserver.listen)},
     {SEC_WEBSERVER, "base_url", KEY_STRING, "http://127.0.0.1:8080", 0, 0, KEY_NONEMPTY,
      OFF(webserver.base_url)},
-    {SEC_WEBSERVER, "threads", KEY_INT, "8", 1, 256, 0, OFF(webserver.threads)},
+    {SEC_WEBSERVER, "threads", KEY_INT, "32", 1, 256, 0, OFF(webserver.threads)},
     {SEC_SCHEDULER, "dag_dir_list_interval", KEY_INT, "5", 1, 86400, 0,
      OFF(scheduler.dag_dir_list_interval)},
     {SEC_SCHEDULER, "catchup_by_default", KEY_BOOL, "true", 0, 0, 0,

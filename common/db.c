@@ -20,7 +20,7 @@
 #include "common/log.h"
 #include "proto/migrate.h"
 
-#define DB_MAX_PREPARED 128
+#define DB_MAX_PREPARED 512
 #define DB_MAX_LISTEN 8
 #define DB_ERR_LEN 512
 /* Advisory lock key that serializes migrations: "updraft" in ASCII. */
@@ -29,7 +29,7 @@
 struct db {
     PGconn *pg;
     char *conninfo;
-    const char *prepared[DB_MAX_PREPARED]; /* names (static strings of callers) */
+    char *prepared[DB_MAX_PREPARED]; /* names of statements prepared on this connection */
     int nprepared;
     char *listen[DB_MAX_LISTEN];
     int nlisten;
@@ -99,10 +99,19 @@ db_t *db_connect(const char *conninfo, char *err, size_t errlen)
     return db;
 }
 
+/* Prepared statements live in the server session: forget them with it. */
+static void forget_prepared(db_t *db)
+{
+    for (int i = 0; i < db->nprepared; i++)
+        free(db->prepared[i]);
+    db->nprepared = 0;
+}
+
 void db_close(db_t *db)
 {
     if (!db)
         return;
+    forget_prepared(db);
     if (db->pg)
         PQfinish(db->pg);
     for (int i = 0; i < db->nlisten; i++)
@@ -144,7 +153,7 @@ int db_ensure(db_t *db, int max_wait_ms, volatile const bool *stop)
             PQfinish(db->pg);
             db->pg = NULL;
         }
-        db->nprepared = 0;
+        forget_prepared(db);
         char err[DB_ERR_LEN];
         db->pg = open_conn(db->conninfo, err, sizeof(err));
         if (db->pg && relisten(db) == 0) {
@@ -163,7 +172,7 @@ int db_ensure(db_t *db, int max_wait_ms, volatile const bool *stop)
 static bool is_prepared(const db_t *db, const char *name)
 {
     for (int i = 0; i < db->nprepared; i++)
-        if (db->prepared[i] == name || !strcmp(db->prepared[i], name))
+        if (!strcmp(db->prepared[i], name))
             return true;
     return false;
 }
@@ -195,7 +204,9 @@ PGresult *db_query(db_t *db, const char *name, const char *sql, int nparams,
                 return NULL;
             }
             PQclear(r);
-            db->prepared[db->nprepared++] = name;
+            char *copy = strdup(name);
+            if (copy)
+                db->prepared[db->nprepared++] = copy;
         }
         r = PQexecPrepared(db->pg, name, nparams, params, NULL, NULL, 0);
     } else {

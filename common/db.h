@@ -36,7 +36,8 @@ PGconn *db_pg(db_t *db);
 
 /*
  * Runs one statement. name non-NULL: prepared once per connection under that
- * name (same name, same sql, always). Returns the result (caller PQclear()s)
+ * name (same name, same sql, always; the name is copied; at most 512 names
+ * per connection, further ones run unprepared). Returns the result (caller PQclear()s)
  * when the status is COMMAND_OK or TUPLES_OK; otherwise logs, remembers the
  * message for db_error() and returns NULL. params may hold NULLs (SQL NULL).
  */

@@ -97,7 +97,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.redis.timeout_ms, 5000);
     assert_string_equal(c.webserver.listen, "127.0.0.1:8080");
     assert_string_equal(c.webserver.base_url, "http://127.0.0.1:8080");
-    assert_int_equal(c.webserver.threads, 8);
+    assert_int_equal(c.webserver.threads, 32);
     assert_int_equal(c.scheduler.dag_dir_list_interval, 5);
     assert_true(c.scheduler.catchup_by_default);
     assert_int_equal(c.scheduler.heartbeat_sec, 5);
@@ -140,7 +140,7 @@ static void test_file_values(void **state)
     assert_string_equal(c.database.url, "postgresql://u:pw@db/updraft");
     assert_int_equal(c.redis.timeout_ms, 250);
     assert_string_equal(c.redis.url, "redis://127.0.0.1:6379/0"); /* untouched default */
-    assert_int_equal(c.webserver.threads, 8);
+    assert_int_equal(c.webserver.threads, 32);
     assert_int_equal(c.worker.concurrency, 8);
     assert_string_equal(c.worker.queues, "default,gpu");
     assert_string_equal(c.logging.level, "debug");
