@@ -1,0 +1,550 @@
+#!/usr/bin/env bash
+# updraft benchmarks (issue 3). See tests/bench/README.md.
+#
+#   tests/bench/run.sh            full size  -> tests/bench/results/latest.json
+#   tests/bench/run.sh --quick    small size -> tests/bench/results/quick.json
+#   --keep                        keep the work folder (daemon logs, DAG files)
+#
+# Starts its own Postgres (fsync and synchronous_commit on: every state
+# change is durable) and Redis, runs the scenarios, prints one table.
+# Timings are figures, never assertions: the exit status is 1 only when a
+# scenario could not run (a daemon failed, a run never finished).
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+BIN=${BIN:-bin}
+BIN=$(cd "$BIN" 2>/dev/null && pwd) || { echo "bench: no binary folder ${BIN}; run make first" >&2; exit 1; }
+QUICK=0
+KEEP=0
+for a in "$@"; do
+  case $a in
+    --quick) QUICK=1 ;;
+    --keep) KEEP=1 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench: unknown argument $a" >&2; exit 2 ;;
+  esac
+done
+for c in curl jq python3 wrk cc; do
+  command -v "$c" >/dev/null 2>&1 || { echo "bench: $c is missing (make deps)" >&2; exit 1; }
+done
+for b in updraft updraft-scheduler updraft-worker updraft-webserver; do
+  [ -x "$BIN/$b" ] || { echo "bench: $BIN/$b is missing; run make" >&2; exit 1; }
+done
+
+source tests/lib/services.sh
+export SVC_PG_FSYNC=on
+
+# ---------------------------------------------------------------- sizes
+if [ "$QUICK" = 1 ]; then
+  MODE=quick
+  CHAIN_LEN=10;    CHAIN_RUNS=2;   CHAIN_BUDGET_S=20
+  TP_TASKS=100;    TP_RUNS=5                 # 500 tasks per phase
+  SPAWN_N=2000
+  PARSE_FILES=200; RESCANS=2
+  HIST_TRIGGERS=5; HIST_RUNS=100             # 100 runs x 100 tasks = 10k rows
+  API_DAGS=100;    WRK_SECONDS=2
+  WAIT_S=90
+  OUT=tests/bench/results/quick.json
+else
+  MODE=full
+  CHAIN_LEN=40;    CHAIN_RUNS=5;   CHAIN_BUDGET_S=120
+  TP_TASKS=1000;   TP_RUNS=20                # 20,000 tasks per phase
+  SPAWN_N=20000
+  PARSE_FILES=10000; RESCANS=5
+  HIST_TRIGGERS=20; HIST_RUNS=10000          # 10,000 runs x 100 tasks = 1M rows
+  API_DAGS=100;    WRK_SECONDS=10
+  WAIT_S=400
+  OUT=tests/bench/results/latest.json
+fi
+# Two workers on two cores. One process per task: a few tries in flight per
+# core hide the commit latency. Orchestration only: more in flight, since
+# nothing runs but database round trips.
+CONC_A=${BENCH_CONCURRENCY_A:-8}
+CONC_B=${BENCH_CONCURRENCY_B:-64}
+
+tmp=$(mktemp -d /tmp/updraft-bench.XXXXXX)
+FIGS=$tmp/figures.jsonl
+: >"$FIGS"
+ERRORS=0
+declare -A PIDS=()
+
+T_START=$(date +%s)
+log() { printf '# [%3ss] %s\n' "$(( $(date +%s) - T_START ))" "$*" >&2; }
+err() { printf 'bench: ERROR: %s\n' "$*" >&2; ERRORS=$((ERRORS + 1)); }
+
+stop_daemon() {
+  local name=$1 pid=${PIDS[$1]:-}
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  unset "PIDS[$name]"
+}
+
+cleanup() {
+  local n
+  for n in "${!PIDS[@]}"; do stop_daemon "$n"; done
+  svc_stop "$tmp"
+  if [ "$ERRORS" -ne 0 ]; then
+    for f in "$tmp"/logs/*.log; do
+      [ -f "$f" ] || continue
+      echo "# --- $f (last lines)" >&2; tail -15 "$f" | sed 's/^/#   /' >&2
+    done
+  fi
+  if [ "$KEEP" = 1 ]; then echo "bench: work folder kept: $tmp" >&2; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start_daemon NAME DB_URL CMD... : runs CMD with that database, log in logs/NAME.log
+start_daemon() {
+  local name=$1 url=$2; shift 2
+  UPDRAFT__DATABASE__URL=$url "$@" >"$tmp/logs/$name.log" 2>&1 &
+  PIDS[$name]=$!
+}
+alive() { kill -0 "${PIDS[$1]:-0}" 2>/dev/null || { err "$1 is not running (see its log)"; return 1; }; }
+
+# /proc figures in MB: mem PID VmRSS|VmHWM
+mem_mb() { awk -v k="$2:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null; }
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# psql against database URL $1
+q() { local url=$1; shift; UPDRAFT__DATABASE__URL=$url svc_psql -c "$*"; }
+
+# wait_sql URL TIMEOUT_S CONDITION: server-side poll (20 ms) until the SQL
+# boolean CONDITION holds; each check sees a fresh snapshot (read committed).
+wait_sql() {
+  local url=$1 t=$2 cond=$3
+  q "$url" "DO \$\$ DECLARE t0 timestamptz := clock_timestamp(); BEGIN
+       LOOP
+         EXIT WHEN ($cond);
+         IF clock_timestamp() - t0 > interval '$t seconds' THEN RAISE EXCEPTION 'timed out'; END IF;
+         PERFORM pg_sleep(0.02);
+       END LOOP; END \$\$;" >/dev/null 2>"$tmp/wait.err"
+}
+
+# wait_up URL TIMEOUT_S CONDITION DAEMON...: wait_sql, giving up early when a daemon has died.
+wait_up() {
+  local url=$1 t=$2 cond=$3 d end; shift 3
+  end=$(( $(date +%s) + t ))
+  while :; do
+    wait_sql "$url" 2 "$cond" && return 0
+    grep -q 'timed out' "$tmp/wait.err" || return 1
+    for d in "$@"; do kill -0 "${PIDS[$d]:-0}" 2>/dev/null || { echo "$d exited" >"$tmp/wait.err"; return 1; }; done
+    [ "$(date +%s)" -lt "$end" ] || return 1
+  done
+}
+
+# fig NAME UNIT MEDIAN P99 N TARGET CHECK NOTE
+#   TARGET is shown; CHECK is evaluated by report.py ("median<=5", "p99<=10", ...; "" = no target).
+fig() {
+  jq -nc --arg name "$1" --arg unit "$2" --arg median "$3" --arg p99 "$4" --arg n "$5" \
+    --arg target "$6" --arg check "$7" --arg note "${8:-}" '
+    def num: if . == "" then null else tonumber end;
+    {name: $name, unit: $unit, median: ($median|num), p99: ($p99|num), n: ($n|num),
+     target: (if $target == "" then null else $target end),
+     check: (if $check == "" then null else $check end),
+     note: (if $note == "" then null else $note end)}' >>"$FIGS"
+  printf '#   %-40s %s %s %s\n' "$1" "${3:--}" "${4:+p99 $4}" "$2" >&2
+}
+
+# ---------------------------------------------------------------- setup
+mkdir -p "$tmp/logs" "$tmp/dags" "$tmp/dags_hist" "$tmp/dags_parse" "$tmp/bin"
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+log "mode=$MODE bin=$BIN work=$tmp loadavg=$LOAD_START"
+# Run a private copy of the binaries: a rebuild during the run must not mix versions.
+cp "$BIN"/updraft "$BIN"/updraft-scheduler "$BIN"/updraft-worker "$BIN"/updraft-webserver "$tmp/bin/" ||
+  { echo "bench: cannot copy the binaries" >&2; exit 1; }
+BIN=$tmp/bin
+cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$tmp/spawn_ceiling" tests/bench/spawn_ceiling.c ||
+  { echo "bench: cannot build spawn_ceiling" >&2; exit 1; }
+svc_start_pg "$tmp" >"$tmp/logs/pg-start.log" 2>&1 || { cat "$tmp/logs/pg-start.log" >&2; exit 1; }
+svc_start_redis "$tmp" >"$tmp/logs/redis-start.log" 2>&1 || { cat "$tmp/logs/redis-start.log" >&2; exit 1; }
+URL=$UPDRAFT__DATABASE__URL
+URL_HIST=${URL%/*}/updraft_hist
+URL_PARSE=${URL%/*}/updraft_parse
+q "$URL" "CREATE DATABASE updraft_hist" >/dev/null
+q "$URL" "CREATE DATABASE updraft_parse" >/dev/null
+for u in "$URL" "$URL_HIST" "$URL_PARSE"; do
+  UPDRAFT__DATABASE__URL=$u "$BIN/updraft" db migrate >>"$tmp/logs/migrate.log" 2>&1 ||
+    { cat "$tmp/logs/migrate.log" >&2; exit 1; }
+done
+log "postgres $(q "$URL" "SHOW server_version") fsync=$(q "$URL" "SHOW fsync") synchronous_commit=$(q "$URL" "SHOW synchronous_commit")"
+
+export UPDRAFT__CORE__DAGS_ARE_PAUSED_AT_CREATION=false
+export UPDRAFT__SCHEDULER__DAG_DIR_LIST_INTERVAL=1
+export UPDRAFT__LOGGING__LEVEL=info
+unset UPDRAFT_CONFIG
+
+# DAG files: python3 writes them (10,000 files in a second).
+python3 - "$tmp" "$CHAIN_LEN" "$TP_TASKS" "$TP_RUNS" "$API_DAGS" "$PARSE_FILES" <<'EOF'
+import os, sys
+tmp, chain_len, tp_tasks, tp_runs, api_dags, parse_files = sys.argv[1], *map(int, sys.argv[2:])
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+head = "  schedule: null\n  start_date: 2024-01-01\n  is_paused_upon_creation: false\n"
+# 1. chain of sequential bash tasks, ~10 ms of work each
+t = ["bench_chain:\n", head, "  max_active_tasks: 4\n  tasks:\n"]
+for i in range(1, chain_len + 1):
+    t.append(f"    - task_id: t{i:03d}\n      operator: bash\n      bash_command: sleep 0.01\n")
+    if i > 1:
+        t.append(f"      dependencies: [t{i-1:03d}]\n")
+write(f"{tmp}/dags/bench_chain.yaml", "".join(t))
+# 2. throughput: independent tasks, one DAG per phase
+for dag in ("bench_tp_a", "bench_tp_b"):
+    t = [f"{dag}:\n", head, f"  max_active_tasks: {tp_tasks}\n  max_active_runs: {tp_runs}\n  tasks:\n"]
+    for i in range(1, tp_tasks + 1):
+        t.append(f"    - task_id: t{i:04d}\n      operator: bash\n      bash_command: \"true\"\n")
+    write(f"{tmp}/dags/{dag}.yaml", "".join(t))
+# 6. the DAG list of the API: API_DAGS small DAGs beside the three above
+for i in range(1, api_dags + 1):
+    write(f"{tmp}/dags/api_{i:03d}.yaml",
+          f"api_{i:03d}:\n  description: filler DAG {i}\n  schedule: \"0 3 * * *\"\n"
+          f"  start_date: 2024-01-01\n  catchup: false\n  is_paused_upon_creation: true\n"
+          f"  tags: [bench, api]\n  tasks:\n    - task_id: a\n      operator: bash\n      bash_command: echo a\n"
+          f"    - task_id: b\n      operator: bash\n      bash_command: echo b\n      dependencies: [a]\n")
+# 4. history: a small DAG to trigger, and the DAG whose history is inserted
+write(f"{tmp}/dags_hist/bench_hist.yaml",
+      "bench_hist:\n" + head + "  tasks:\n    - task_id: first\n      operator: bash\n      bash_command: \"true\"\n"
+      "    - task_id: second\n      operator: bash\n      bash_command: \"true\"\n      dependencies: [first]\n")
+write(f"{tmp}/dags_hist/bench_hist_old.yaml",
+      "bench_hist_old:\n  schedule: \"@hourly\"\n  start_date: 2024-01-01\n  is_paused_upon_creation: true\n  tasks:\n"
+      + "".join(f"    - task_id: t{i:03d}\n      operator: bash\n      bash_command: \"true\"\n" for i in range(1, 101)))
+# 3. parse: PARSE_FILES files of one DAG of 10 tasks each (a chain, Airflow-like keys)
+for n in range(parse_files):
+    t = [f"parse_{n:05d}:\n  description: generated DAG {n}\n  schedule: \"{n % 60} {n % 24} * * *\"\n"
+         f"  start_date: 2024-01-01\n  catchup: false\n  tags: [bench, parse]\n"
+         f"  default_args:\n    owner: bench\n    retries: 1\n    retry_delay_sec: 60\n  tasks:\n"]
+    for i in range(10):
+        t.append(f"    - task_id: step_{i}\n      operator: bash\n      bash_command: echo step {i} of {n}\n")
+        if i:
+            t.append(f"      dependencies: [step_{i-1}]\n")
+    write(f"{tmp}/dags_parse/parse_{n:05d}.yaml", "".join(t))
+EOF
+[ $? -eq 0 ] || { echo "bench: cannot write DAG files" >&2; exit 1; }
+if ! "$BIN/updraft" dags validate "$tmp/dags/bench_chain.yaml" "$tmp/dags/bench_tp_a.yaml" \
+     "$tmp/dags_hist" "$tmp/dags_parse/parse_00000.yaml" >"$tmp/logs/validate.log" 2>&1; then
+  cat "$tmp/logs/validate.log" >&2; echo "bench: generated DAG files do not validate" >&2; exit 1
+fi
+MAIN_DAGS=$((API_DAGS + 3))
+
+# ---------------------------------------------------------------- daemons (main database)
+export UPDRAFT__CORE__DAGS_FOLDER=$tmp/dags
+WEB_PORT=$(svc_free_port)
+export UPDRAFT__WEBSERVER__LISTEN=127.0.0.1:$WEB_PORT
+start_daemon scheduler "$URL" "$BIN/updraft-scheduler"
+start_daemon worker1 "$URL" "$BIN/updraft-worker" --hostname bench-w1 --concurrency "$CONC_A"
+start_daemon worker2 "$URL" "$BIN/updraft-worker" --hostname bench-w2 --concurrency "$CONC_A"
+start_daemon webserver "$URL" "$BIN/updraft-webserver"
+if ! wait_up "$URL" 60 "(SELECT count(*) FROM dag WHERE is_active) >= $MAIN_DAGS
+                         AND (SELECT count(*) FROM job WHERE job_type = 'WorkerJob' AND state = 'running') >= 2" \
+     scheduler worker1 worker2 webserver; then
+  err "daemons did not come up: $(cat "$tmp/wait.err")"; exit 1
+fi
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$WEB_PORT/health" >/dev/null && break; sleep 0.1; done
+
+# ---------------------------------------------------------------- 5. memory, idle
+sleep 2
+log "5. memory (idle)"
+fig memory.scheduler_idle_rss MB "$(mem_mb "${PIDS[scheduler]}" VmRSS)" "" 1 "" "" "$MAIN_DAGS DAGs loaded"
+w1=$(mem_mb "${PIDS[worker1]}" VmRSS); w2=$(mem_mb "${PIDS[worker2]}" VmRSS)
+fig memory.worker_idle_rss MB "$(python3 -c "print(max($w1, $w2))")" "" 2 "<= 10 MB" "median<=10" "larger of the two workers ($w1, $w2)"
+fig memory.webserver_idle_rss MB "$(mem_mb "${PIDS[webserver]}" VmRSS)" "" 1 "" "" ""
+
+# ---------------------------------------------------------------- 1. chain
+# trigger_run URL DAG RUN_ID, then wait_run URL DAG RUN_ID TIMEOUT
+trigger_run() {
+  UPDRAFT__DATABASE__URL=$1 "$BIN/updraft" dags trigger "$2" --run-id "$3" >>"$tmp/logs/trigger.log" 2>&1 ||
+    { err "trigger $2 $3 failed: $(tail -1 "$tmp/logs/trigger.log")"; return 1; }
+}
+wait_run() { # URL DAG RUN_ID TIMEOUT DAEMON...
+  local url=$1 dag=$2 rid=$3 t=$4
+  shift 4
+  wait_up "$url" "$t" "EXISTS (SELECT 1 FROM dag_run WHERE dag_id = '$dag' AND run_id = '$rid' AND state IN ('success', 'failed'))" "$@" ||
+    { err "run $dag $rid did not finish within $t s: $(cat "$tmp/wait.err")"; return 1; }
+  local st
+  st=$(q "$url" "SELECT state FROM dag_run WHERE dag_id = '$dag' AND run_id = '$rid'")
+  [ "$st" = success ] || { err "run $dag $rid ended $st"; return 1; }
+}
+
+log "1. chain of $CHAIN_LEN tasks (sleep 0.01), up to $CHAIN_RUNS runs"
+chain_ok=0
+t_end=$(( $(now_ms) + CHAIN_BUDGET_S * 1000 ))
+for r in $(seq 1 "$CHAIN_RUNS"); do
+  alive scheduler && alive worker1 && alive worker2 || break
+  trigger_run "$URL" bench_chain "chain_$r" && wait_run "$URL" bench_chain "chain_$r" "$WAIT_S" scheduler worker1 worker2 || break
+  chain_ok=$r
+  [ "$(now_ms)" -lt "$t_end" ] || break
+done
+if [ "$chain_ok" -gt 0 ]; then
+  # per run: total, sum of task execution, overhead per task
+  read -r c_total c_total99 c_exec c_over c_over99 < <(q "$URL" "
+    WITH r AS (
+      SELECT dr.id, extract(epoch FROM dr.end_date - dr.start_date) * 1000 AS total,
+             (SELECT sum(extract(epoch FROM ti.end_date - ti.start_date)) * 1000
+                FROM task_instance ti WHERE ti.dag_run_id = dr.id) AS exec
+        FROM dag_run dr WHERE dr.dag_id = 'bench_chain' AND dr.state = 'success')
+    SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY total)::numeric, 2),
+           round(max(total)::numeric, 2),
+           round(percentile_cont(0.5) WITHIN GROUP (ORDER BY exec)::numeric, 2),
+           round(percentile_cont(0.5) WITHIN GROUP (ORDER BY (total - exec) / $CHAIN_LEN)::numeric, 3),
+           round(max((total - exec) / $CHAIN_LEN)::numeric, 3)
+      FROM r" | tr '|' ' ')
+  read -r h_p50 h_p99 h_n < <(q "$URL" "
+    WITH h AS (
+      SELECT extract(epoch FROM ti.start_date - lag(ti.end_date) OVER (PARTITION BY ti.dag_run_id ORDER BY ti.task_id)) * 1000 AS ms
+        FROM task_instance ti JOIN dag_run dr ON dr.id = ti.dag_run_id
+       WHERE dr.dag_id = 'bench_chain' AND dr.state = 'success')
+    SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 3),
+           round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 3), count(ms)
+      FROM h WHERE ms IS NOT NULL" | tr '|' ' ')
+  fig chain.total ms "$c_total" "" "$chain_ok" "" "" "run end - run start, $CHAIN_LEN tasks; worst run $c_total99 ms"
+  fig chain.task_execution_sum ms "$c_exec" "" "$chain_ok" "" "" "sum of (end_date - start_date) of the tasks"
+  fig chain.overhead_per_task ms "$c_over" "" "$chain_ok" "<= 5 ms" "median<=5" "(total - sum of execution) / $CHAIN_LEN; median over runs, worst $c_over99 ms"
+  fig chain.hop_latency ms "$h_p50" "$h_p99" "$h_n" "p50 <= 2 ms, p99 <= 10 ms" "median<=2 p99<=10" "upstream end_date -> downstream start_date"
+else
+  err "chain: no run finished"
+fi
+
+# ---------------------------------------------------------------- 2. throughput (+ 5. peak memory)
+# tp_phase DAG LABEL: triggers TP_RUNS runs, waits, records tasks/s
+tp_phase() {
+  local dag=$1 r total
+  total=$((TP_TASKS * TP_RUNS))
+  for r in $(seq 1 "$TP_RUNS"); do trigger_run "$URL" "$dag" "tp_$r" || return 1; done
+  if ! wait_up "$URL" "$WAIT_S" "NOT EXISTS (SELECT 1 FROM dag_run WHERE dag_id = '$dag' AND state IN ('queued', 'running'))" \
+       scheduler worker1 worker2; then
+    err "$dag: runs did not finish within $WAIT_S s: $(cat "$tmp/wait.err") ($(q "$URL" "SELECT count(*) FROM task_instance WHERE dag_id = '$dag' AND state = 'success'") of $total tasks done)"
+    return 1
+  fi
+  read -r TP_N TP_SEC TP_BAD < <(q "$URL" "
+    SELECT count(*) FILTER (WHERE ti.state = 'success'),
+           extract(epoch FROM max(ti.end_date) - (SELECT min(queued_at) FROM dag_run WHERE dag_id = '$dag')),
+           count(*) FILTER (WHERE ti.state <> 'success')
+      FROM task_instance ti WHERE ti.dag_id = '$dag'" | tr '|' ' ')
+  [ "$TP_BAD" = 0 ] || err "$dag: $TP_BAD tasks did not succeed"
+  TP_RATE=$(python3 -c "print(round($TP_N / $TP_SEC, 1))")
+}
+hwm_max() { # the larger VmHWM so far of the workers, remembered across restarts
+  local w v
+  for w in worker1 worker2; do
+    v=$(mem_mb "${PIDS[$w]}" VmHWM)
+    [ -n "$v" ] && WORKER_HWM=$(python3 -c "print(max(${WORKER_HWM:-0}, $v))")
+  done
+}
+
+log "2. throughput: $TP_RUNS runs x $TP_TASKS tasks per phase, 2 workers"
+ceil_true=$("$tmp/spawn_ceiling" 2 "$SPAWN_N" /bin/true) || err "spawn_ceiling failed"
+ceil_bash=$("$tmp/spawn_ceiling" 2 "$SPAWN_N" /bin/bash -c true) || err "spawn_ceiling (bash) failed"
+fig throughput.spawn_ceiling_true tasks/s "$ceil_true" "" "$SPAWN_N" "" "" "posix_spawn+waitpid of /bin/true, 2 processes: the machine's ceiling"
+fig throughput.spawn_ceiling_bash tasks/s "$ceil_bash" "" "$SPAWN_N" "" "" "the same with /bin/bash -c true (what a bash task starts)"
+WORKER_HWM=0
+if alive scheduler && alive worker1 && alive worker2 && tp_phase bench_tp_a; then
+  fig throughput.bash_true tasks/s "$TP_RATE" "" "$TP_N" "" "" "one process per task (bash -c true); --concurrency $CONC_A x 2 workers; ${TP_SEC}s"
+  fig throughput.bash_true_vs_ceiling % "$(python3 -c "print(round(100 * $TP_RATE / $ceil_true, 1))")" "" "$TP_N" \
+    ">= 75 %" "median>=75" "throughput (a) / spawn ceiling of /bin/true"
+fi
+hwm_max
+ORCH_FLAG=0
+"$BIN/updraft-worker" --help 2>&1 | grep -q -- '--orchestration-only' && ORCH_FLAG=1
+if [ "$ORCH_FLAG" = 1 ]; then
+  stop_daemon worker1; stop_daemon worker2
+  start_daemon worker1 "$URL" "$BIN/updraft-worker" --hostname bench-w1 --concurrency "$CONC_B" --orchestration-only
+  start_daemon worker2 "$URL" "$BIN/updraft-worker" --hostname bench-w2 --concurrency "$CONC_B" --orchestration-only
+  wait_up "$URL" 30 "(SELECT count(*) FROM job WHERE job_type = 'WorkerJob' AND state = 'running' AND hostname LIKE 'bench-w%'
+                      AND latest_heartbeat > now() - interval '1 minute' AND start_date > now() - interval '30 seconds') >= 2" worker1 worker2 ||
+    err "orchestration-only workers did not start"
+  if alive worker1 && alive worker2 && tp_phase bench_tp_b; then
+    fig throughput.orchestration_only tasks/s "$TP_RATE" "" "$TP_N" ">= 5000/s" "median>=5000" \
+      "worker --orchestration-only (claim, running, success; no process); --concurrency $CONC_B x 2; ${TP_SEC}s"
+  fi
+  hwm_max
+else
+  fig throughput.orchestration_only tasks/s "" "" "" ">= 5000/s" "median>=5000" "not available: updraft-worker has no --orchestration-only"
+fi
+fig memory.scheduler_peak_rss MB "$(mem_mb "${PIDS[scheduler]}" VmHWM)" "" 1 "" "" "VmHWM after scenario 2"
+fig memory.worker_peak_rss MB "$WORKER_HWM" "" 2 "" "" "largest VmHWM of the workers in scenario 2"
+
+# ---------------------------------------------------------------- 6. api
+# wrk_fig NAME URL TARGET CHECK NOTE
+wrk_fig() {
+  local name=$1 url=$2 code out
+  code=$(curl -s -o "$tmp/api.json" -w '%{http_code}' "$url")
+  if [ "$code" != 200 ]; then err "api: $url answered $code"; return 1; fi
+  out=$tmp/logs/wrk_${name##*.}.log
+  wrk -t2 -c32 -d"${WRK_SECONDS}s" --latency "$url" >"$out" 2>&1 || { err "wrk failed: $(tail -3 "$out")"; return 1; }
+  read -r rps p50 p99 non2xx < <(python3 - "$out" <<'EOF'
+import re, sys
+txt = open(sys.argv[1]).read()
+def ms(v, u):
+    return float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[u]
+pct = {p: ms(v, u) for p, v, u in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s|m)\s*$", txt, re.M)}
+rps = re.search(r"Requests/sec:\s+([\d.]+)", txt)
+bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", txt)
+print(rps.group(1) if rps else "", round(pct.get("50", -1), 3), round(pct.get("99", -1), 3), bad.group(1) if bad else 0)
+EOF
+)
+  [ "${non2xx:-0}" = 0 ] || err "api: $non2xx non-2xx answers from $url"
+  fig "$name" req/s "$rps" "" 1 "$3" "$4" "$5"
+  fig "$name.latency" ms "$p50" "$p99" 1 "${6:-}" "${7:-}" "wrk -t2 -c32 -d${WRK_SECONDS}s; wrk's latency distribution"
+}
+log "6. api (wrk -t2 -c32 -d${WRK_SECONDS}s)"
+API=http://127.0.0.1:$WEB_PORT/api/v1
+if alive webserver; then
+  ndags=$(curl -sf "$API/dags" | jq '.dags | length')
+  wrk_fig api.dags "$API/dags" ">= 5000 req/s" "median>=5000" "GET /api/v1/dags, $ndags DAGs in the answer" "p99 <= 20 ms" "p99<=20"
+  wrk_fig api.task_instances "$API/dags/bench_tp_a/dagRuns/tp_1/taskInstances?limit=1000" "" "" \
+    "GET .../taskInstances?limit=1000 of a $TP_TASKS-task run"
+fi
+
+# ---------------------------------------------------------------- 4. history
+stop_daemon worker1; stop_daemon worker2; stop_daemon webserver; stop_daemon scheduler
+log "4. history: $HIST_TRIGGERS triggers, empty then with $((HIST_RUNS * 100)) finished task instances"
+UPDRAFT__DATABASE__URL=$URL_HIST "$BIN/updraft" db migrate >>"$tmp/logs/migrate.log" 2>&1 || err "migrate (history) failed"
+UPDRAFT__CORE__DAGS_FOLDER=$tmp/dags_hist UPDRAFT__LOGGING__LEVEL=debug \
+  start_daemon scheduler_hist "$URL_HIST" "$BIN/updraft-scheduler"
+start_daemon worker_hist "$URL_HIST" "$BIN/updraft-worker" --hostname bench-wh --concurrency 4
+# hist_round TAG: HIST_TRIGGERS sequential runs; HL_* = trigger-to-first-running (ms)
+hist_round() {
+  local tag=$1 i
+  for i in $(seq 1 "$HIST_TRIGGERS"); do
+    trigger_run "$URL_HIST" bench_hist "${tag}_$i" && wait_run "$URL_HIST" bench_hist "${tag}_$i" 60 scheduler_hist worker_hist || return 1
+  done
+  read -r HL_P50 HL_P99 HL_N < <(q "$URL_HIST" "
+    WITH l AS (
+      SELECT extract(epoch FROM (SELECT min(ti.start_date) FROM task_instance ti WHERE ti.dag_run_id = dr.id) - dr.queued_at) * 1000 AS ms
+        FROM dag_run dr WHERE dr.dag_id = 'bench_hist' AND dr.run_id LIKE '${tag}\_%')
+    SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 3),
+           round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 3), count(*) FROM l" | tr '|' ' ')
+}
+# pass_times FROM_LINE: scheduler pass durations (ms) logged after line FROM_LINE, if it logs them
+pass_times() {
+  tail -n +"$1" "$tmp/logs/scheduler_hist.log" | python3 -c '
+import re, sys, statistics
+v = []
+for line in sys.stdin:
+    # "ts=... level=... component=... event text key=value ..." (or msg="event text")
+    body = re.sub(r"^(\S+=\S+\s+){0,3}", "", line.strip())
+    m = re.match(r"msg=\"([^\"]*)\"", body) or re.match(r"(.*?)(?=\s\w+=|$)", body)
+    if not m or "pass" not in m.group(1):
+        continue
+    d = re.search(r"\b(ms|us|duration_ms|pass_ms|elapsed_ms)=([\d.]+)", line)
+    if d:
+        v.append(float(d.group(2)) / (1000.0 if d.group(1) == "us" else 1.0))
+if v:
+    v.sort()
+    print(round(statistics.median(v), 3), round(v[min(len(v) - 1, int(0.99 * len(v)))], 3), len(v))'
+}
+if wait_up "$URL_HIST" 30 "(SELECT count(*) FROM dag) >= 2 AND (SELECT count(*) FROM job WHERE job_type = 'WorkerJob' AND state = 'running') >= 1" \
+     scheduler_hist worker_hist \
+   && hist_round empty; then
+  e_p50=$HL_P50
+  fig history.trigger_latency_empty ms "$HL_P50" "$HL_P99" "$HL_N" "" "" "dag_run.queued_at -> first task start_date, empty database"
+  read -r pe_p50 pe_p99 pe_n < <(pass_times 1)
+  mark=$(($(wc -l <"$tmp/logs/scheduler_hist.log") + 1))
+  t0=$(now_ms)
+  q "$URL_HIST" "
+    INSERT INTO dag_run (dag_id, run_id, dag_version_id, run_type, state, logical_date,
+                         data_interval_start, data_interval_end, queued_at, start_date, end_date)
+    SELECT 'bench_hist_old', 'scheduled__' || g, (SELECT version_id FROM dag WHERE dag_id = 'bench_hist_old'),
+           'scheduled', CASE WHEN g % 50 = 0 THEN 'failed' ELSE 'success' END,
+           timestamptz '2020-01-01' + g * interval '1 hour', timestamptz '2020-01-01' + (g - 1) * interval '1 hour',
+           timestamptz '2020-01-01' + g * interval '1 hour', timestamptz '2020-01-01' + g * interval '1 hour',
+           timestamptz '2020-01-01' + g * interval '1 hour' + interval '1 second',
+           timestamptz '2020-01-01' + g * interval '1 hour' + interval '5 minutes'
+      FROM generate_series(1, $HIST_RUNS) g;
+    INSERT INTO task_instance (dag_run_id, dag_id, run_id, task_id, state, try_number, max_tries, operator,
+                               hostname, queued_at, start_date, end_date, duration, updated_at)
+    SELECT dr.id, dr.dag_id, dr.run_id, 't' || lpad(k::text, 3, '0'),
+           CASE WHEN dr.state = 'failed' AND k = 100 THEN 'failed'
+                WHEN k % 17 = 0 THEN 'skipped' ELSE 'success' END,
+           1, 0, 'BashOperator', 'old-worker', dr.start_date, dr.start_date + k * interval '1 second',
+           dr.start_date + k * interval '1 second' + interval '200 ms', 0.2, dr.end_date
+      FROM dag_run dr CROSS JOIN generate_series(1, 100) k WHERE dr.dag_id = 'bench_hist_old';
+    " >/dev/null 2>"$tmp/logs/hist_insert.log" || err "history insert failed: $(cat "$tmp/logs/hist_insert.log")"
+  # As autovacuum would have done on a database that grew to this size.
+  q "$URL_HIST" "VACUUM ANALYZE dag_run" >/dev/null && q "$URL_HIST" "VACUUM ANALYZE task_instance" >/dev/null ||
+    err "vacuum analyze failed"
+  rows=$(q "$URL_HIST" "SELECT count(*) FROM task_instance WHERE dag_id = 'bench_hist_old'")
+  log "   inserted $rows task instances in $(( $(now_ms) - t0 )) ms"
+  if hist_round full; then
+    fig history.trigger_latency_history ms "$HL_P50" "$HL_P99" "$HL_N" "" "" "the same with $rows finished task instances of another DAG"
+    fig history.trigger_latency_ratio x "$(python3 -c "print(round($HL_P50 / $e_p50, 3) if $e_p50 > 0 else '')")" "" "$HL_N" \
+      "<= 1.2" "median<=1.2" "median with history / median empty"
+    read -r pf_p50 pf_p99 pf_n < <(pass_times "$mark")
+    if [ -n "${pe_p50:-}" ] && [ -n "${pf_p50:-}" ]; then
+      fig history.pass_time_empty ms "$pe_p50" "$pe_p99" "$pe_n" "" "" "scheduler pass, from its log"
+      fig history.pass_time_history ms "$pf_p50" "$pf_p99" "$pf_n" "" "" "scheduler pass with $rows rows, from its log"
+      fig history.pass_time_ratio x "$(python3 -c "print(round($pf_p50 / $pe_p50, 3) if $pe_p50 > 0 else '')")" "" "$pf_n" \
+        "<= 1.2" "median<=1.2" "median with history / median empty"
+    else
+      fig history.pass_time_ratio x "" "" "" "<= 1.2" "median<=1.2" "not available: the scheduler does not log its pass time"
+    fi
+  fi
+else
+  err "history: $(cat "$tmp/wait.err" 2>/dev/null)"
+fi
+stop_daemon worker_hist; stop_daemon scheduler_hist
+
+# ---------------------------------------------------------------- 3. parse
+log "3. parse: $PARSE_FILES DAG files of 10 tasks"
+UPDRAFT__DATABASE__URL=$URL_PARSE "$BIN/updraft" db migrate >>"$tmp/logs/migrate.log" 2>&1 || err "migrate (parse) failed"
+t0=$(now_ms)
+UPDRAFT__CORE__DAGS_FOLDER=$tmp/dags_parse UPDRAFT__CORE__DAGS_ARE_PAUSED_AT_CREATION=true \
+  start_daemon scheduler_parse "$URL_PARSE" "$BIN/updraft-scheduler"
+if wait_up "$URL_PARSE" "$WAIT_S" "(SELECT count(*) FROM dag WHERE is_active) >= $PARSE_FILES" scheduler_parse; then
+  t1=$(now_ms)
+  fig parse.first_full_parse s "$(python3 -c "print(round(($t1 - $t0) / 1000, 3))")" "" "$PARSE_FILES" "<= 10 s" "median<=10" \
+    "scheduler start -> all $PARSE_FILES DAGs in the dag table (polled every 20 ms)"
+  scans() { grep -Ec 'dags? folder scanned' "$tmp/logs/scheduler_parse.log"; }
+  for _ in $(seq 1 $(( (RESCANS + 3) * 20 ))); do [ "$(scans)" -gt "$RESCANS" ] && break; alive scheduler_parse || break; sleep 0.25; done
+  fig parse.scheduler_rss MB "$(mem_mb "${PIDS[scheduler_parse]}" VmRSS)" "" 1 "<= 64 MB" "median<=64" "scheduler VmRSS with $PARSE_FILES DAGs loaded"
+  if [ "$(scans)" -gt "$RESCANS" ]; then
+    read -r s_first s_p50 s_p99 s_n < <(grep -E 'dags? folder scanned' "$tmp/logs/scheduler_parse.log" | python3 -c '
+import re, sys, statistics
+v = [float(m.group(1)) for m in (re.search(r"\bms=([\d.]+)", l) for l in sys.stdin) if m]
+r = sorted(v[1:])
+print(v[0], statistics.median(r), r[min(len(r) - 1, int(0.99 * len(r)))], len(r))')
+    fig parse.first_scan_logged ms "$s_first" "" 1 "" "" "first scan pass as the scheduler logs it"
+    fig parse.unchanged_rescan ms "$s_p50" "$s_p99" "$s_n" "<= 500 ms" "median<=500" \
+      "scan pass with nothing changed, from the scheduler's log (whole ms)"
+  else
+    t0=$(now_ms)
+    "$BIN/updraft" dags validate "$tmp/dags_parse" >/dev/null 2>&1 || err "dags validate failed on the parse folder"
+    t1=$(now_ms)
+    fig parse.unchanged_rescan ms "$((t1 - t0))" "" 1 "<= 500 ms" "median<=500" \
+      "PROXY: wall time of updraft dags validate on the folder (the scheduler logs no scan time)"
+  fi
+else
+  err "parse: the DAGs did not all reach the dag table within $WAIT_S s ($(q "$URL_PARSE" "SELECT count(*) FROM dag"))"
+fi
+stop_daemon scheduler_parse
+
+# ---------------------------------------------------------------- 7. beside Celery
+CELERY_JSON=""
+if [ -f tests/bench/celery/run.sh ]; then
+  log "7. beside Celery (tests/bench/celery/run.sh)"
+  cargs=(--redis-url "$UPDRAFT__REDIS__URL"); [ "$QUICK" = 1 ] && cargs+=(--quick)
+  if timeout $((QUICK ? 150 : 600)) bash tests/bench/celery/run.sh "${cargs[@]}" >"$tmp/celery.json" 2>"$tmp/logs/celery.log" &&
+     jq -e 'type == "object"' "$tmp/celery.json" >/dev/null 2>&1; then
+    CELERY_JSON=$tmp/celery.json
+  else
+    err "celery comparison failed: $(tail -3 "$tmp/logs/celery.log")"
+  fi
+else
+  log "7. beside Celery: tests/bench/celery/run.sh not present, skipped"
+fi
+
+# ---------------------------------------------------------------- report
+log "report"
+mkdir -p "$(dirname "$OUT")"
+python3 tests/bench/report.py --figures "$FIGS" --out "$OUT" --mode "$MODE" ${CELERY_JSON:+--celery "$CELERY_JSON"} \
+  --setting "postgres_fsync=$(q "$URL" "SHOW fsync")" \
+  --setting "postgres_synchronous_commit=$(q "$URL" "SHOW synchronous_commit")" \
+  --setting "worker_concurrency_a=$CONC_A" --setting "worker_concurrency_b=$CONC_B" \
+  --setting "workers=2" --setting "loadavg_at_start=$LOAD_START" \
+  --setting "loadavg_at_end=$(cut -d' ' -f1-3 /proc/loadavg)" --setting "wall_seconds=$(( $(date +%s) - T_START ))" \
+  --errors "$ERRORS" || ERRORS=$((ERRORS + 1))
+[ "$ERRORS" -eq 0 ]
