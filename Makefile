@@ -72,9 +72,6 @@ $(BIN)/updraft: $(patsubst %.c,$(O)/%.o,$(wildcard cli/*.c)) $(LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# A unit test of a daemon's module names that module's object here.
-$(O)/tests/test_planner: $(O)/scheduler/planner.o
-
 $(O)/tests/test_%: tests/unit/test_%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIB) $(LDLIBS) -lcmocka

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/planrun.h"
 #include "common/timeutil.h"
 
 /* Key of the advisory lock that serializes the critical section ("updr"). */
@@ -67,7 +68,6 @@ int enqueue_scheduled(db_t *db, queue_t *q, int max, size_t *n_queued, bool *pub
     *n_queued = 0;
     *publish_failed = false;
     snprintf(lim, sizeof(lim), "%d", max);
-    const char *p[] = {lim};
 
     if (db_begin(db) < 0)
         return -1;
@@ -82,12 +82,31 @@ int enqueue_scheduled(db_t *db, queue_t *q, int max, size_t *n_queued, bool *pub
         return 0;
     }
     PQclear(r);
+    /* The DAGs' own locks, shared with the workers' mini-scheduler, taken in
+     * a statement of their own so that the take below counts every active
+     * task instance a worker committed before it released its lock. DAGs
+     * held by a worker right now wait for the next pass. */
+    r = db_query(db, "enqueue_dag_locks",
+                 "SELECT coalesce(array_agg(dag_id), '{}') FROM"
+                 " (SELECT DISTINCT dag_id FROM task_instance WHERE state = 'scheduled'"
+                 "  LIMIT 10000) s"
+                 " WHERE pg_try_advisory_xact_lock(" PLANRUN_DAG_LOCK_CLASS ", hashtext(dag_id))",
+                 0, NULL);
+    if (!r)
+        goto fail;
+    char *dags = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    r = NULL;
+    if (!dags)
+        goto fail;
+    const char *p2[] = {lim, dags};
     r = db_query(db, "enqueue_take",
                  "WITH cand AS ("
                  "  SELECT id, dag_id, row_number() OVER (PARTITION BY dag_id"
                  "    ORDER BY priority_weight DESC, id) AS rn"
                  "  FROM (SELECT id, dag_id, priority_weight FROM task_instance"
-                 "        WHERE state = 'scheduled' ORDER BY priority_weight DESC, id"
+                 "        WHERE state = 'scheduled' AND dag_id = ANY($2::text[])"
+                 "        ORDER BY priority_weight DESC, id"
                  "        LIMIT $1::int) s"
                  "), active AS ("
                  "  SELECT dag_id, count(*) AS n FROM task_instance"
@@ -103,7 +122,8 @@ int enqueue_scheduled(db_t *db, queue_t *q, int max, size_t *n_queued, bool *pub
                  " WHERE t.id = c.id AND t.state = 'scheduled'"
                  "   AND c.rn + coalesce(a.n, 0) <= d.max_active_tasks"
                  " RETURNING t.id, t.try_number, t.queue",
-                 1, p);
+                 2, p2);
+    free(dags);
     if (!r)
         goto fail;
     if (db_commit(db) < 0)

@@ -35,7 +35,7 @@
 #include "common/queue.h"
 #include "common/timeutil.h"
 #include "scheduler/enqueue.h"
-#include "scheduler/planrun.h"
+#include "common/planrun.h"
 #include "scheduler/runs.h"
 
 #define LOOP_CHANNEL "updraft_scheduler"

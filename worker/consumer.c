@@ -27,18 +27,6 @@
 
 #define CLAIM_ATTEMPTS 5 /* for errors other than a lost connection */
 
-static const char SQL_CLAIM[] =
-    "UPDATE task_instance ti"
-    "   SET state = 'running', hostname = $1, pid = $2::integer, worker_id = $3::bigint,"
-    "       start_date = now(), heartbeat_at = now(), updated_at = now()"
-    "  FROM dag_run dr JOIN dag_version v ON v.id = dr.dag_version_id,"
-    "       unnest($4::bigint[], $5::integer[]) AS m(id, try)"
-    " WHERE ti.id = m.id AND ti.try_number = m.try AND ti.state = 'queued'"
-    "   AND dr.id = ti.dag_run_id "
-    "RETURNING ti.id, ti.try_number, ti.max_tries, ti.map_index, ti.dag_run_id,"
-    "   (extract(epoch FROM dr.logical_date) * 1000000)::bigint,"
-    "   ti.dag_id, ti.run_id, ti.task_id, ti.operator, v.data -> 'tasks' -> ti.task_id";
-
 struct consumer {
     consumer_opts_t o;
     char *hostname;
@@ -49,6 +37,8 @@ struct consumer {
     atomic_bool done;
     queue_delivery_t d[CONSUMER_READ_MAX];
     bool taken[CONSUMER_READ_MAX];
+    int64_t ids[CONSUMER_READ_MAX]; /* claim parameters */
+    int tries[CONSUMER_READ_MAX];
 };
 
 consumer_t *consumer_new(const consumer_opts_t *o, char *err, size_t errlen)
@@ -106,49 +96,22 @@ static void ack(consumer_t *c, const queue_delivery_t *d)
         log_warn("acknowledge failed queue=%s entry=%s", d->queue, d->entry_id);
 }
 
-/* "{..}" literals of the valid deliveries' ids and tries; 0 or -1. */
-static int build_arrays(consumer_t *c, size_t n, char **ids, char **tries)
-{
-    size_t cap = 2 + n * 22;
-    *ids = malloc(cap);
-    *tries = malloc(cap);
-    if (!*ids || !*tries)
-        return -1;
-    size_t li = 0, lt = 0;
-    (*ids)[li++] = '{';
-    (*tries)[lt++] = '{';
-    bool first = true;
-    for (size_t i = 0; i < n; i++) {
-        if (!c->d[i].valid)
-            continue;
-        li += (size_t)snprintf(*ids + li, cap - li, "%s%" PRId64, first ? "" : ",",
-                               c->d[i].msg.ti_id);
-        lt += (size_t)snprintf(*tries + lt, cap - lt, "%s%" PRId32, first ? "" : ",",
-                               c->d[i].msg.try_number);
-        first = false;
-    }
-    snprintf(*ids + li, cap - li, "}");
-    snprintf(*tries + lt, cap - lt, "}");
-    return 0;
-}
-
 /* Runs the claim, reconnecting as needed. NULL when stopping or giving up. */
 static PGresult *claim(consumer_t *c, size_t n)
 {
     PGresult *r = NULL;
-    char *ids = NULL, *tries = NULL, pid_s[16], job_s[24];
-    if (build_arrays(c, n, &ids, &tries) < 0) {
-        log_error("out of memory building a claim");
-        goto out;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (c->d[i].valid) {
+            c->ids[m] = c->d[i].msg.ti_id;
+            c->tries[m++] = (int)c->d[i].msg.try_number;
+        }
     }
-    snprintf(pid_s, sizeof(pid_s), "%d", c->o.pid);
-    snprintf(job_s, sizeof(job_s), "%" PRId64, c->o.job_id);
-    const char *params[] = {c->hostname, pid_s, job_s, ids, tries};
     int attempts = 0;
     while (!*c->o.stop || attempts == 0) {
         if (!db_ok(c->o.db) && db_ensure(c->o.db, -1, c->o.stop) < 0)
             break;
-        r = db_query(c->o.db, "worker_claim", SQL_CLAIM, 5, params);
+        r = wtry_claim(c->o.db, false, c->hostname, c->o.pid, c->o.job_id, c->ids, c->tries, m);
         if (r)
             break;
         if (db_ok(c->o.db) && ++attempts >= CLAIM_ATTEMPTS) {
@@ -158,9 +121,6 @@ static PGresult *claim(consumer_t *c, size_t n)
         if (db_ok(c->o.db))
             usleep(200000u * (unsigned)attempts);
     }
-out:
-    free(ids);
-    free(tries);
     return r;
 }
 

@@ -46,12 +46,18 @@ static volatile bool g_stop, g_kill;
 typedef struct opts {
     const char *queues, *hostname;
     int concurrency;
+    bool orchestration_only;
 } opts_t;
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: updraft-worker [--queues a,b] [--concurrency N] [--hostname NAME]\n"
-               "                      [--config PATH] [--print-config]\n");
+               "                      [--config PATH] [--print-config] [--orchestration-only]\n"
+               "\n"
+               "  --orchestration-only  FOR BENCHMARKS ONLY: claim each try, record it running\n"
+               "                        and complete it as success without starting its process\n"
+               "                        (no task runs, no log is written). Never use it in\n"
+               "                        production.\n");
 }
 
 /* Parses the worker's own flags (config flags were taken out already). 0, 1 (help), -1. */
@@ -60,10 +66,11 @@ static int parse_flags(int argc, char **argv, opts_t *o)
     static const struct option longopts[] = {{"queues", required_argument, NULL, 'q'},
                                              {"concurrency", required_argument, NULL, 'c'},
                                              {"hostname", required_argument, NULL, 'H'},
+                                             {"orchestration-only", no_argument, NULL, 'O'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     int ch;
-    while ((ch = getopt_long(argc, argv, "q:c:H:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "q:c:H:hO", longopts, NULL)) != -1) {
         char *end;
         long v;
         switch (ch) {
@@ -81,6 +88,9 @@ static int parse_flags(int argc, char **argv, opts_t *o)
             break;
         case 'H':
             o->hostname = optarg;
+            break;
+        case 'O':
+            o->orchestration_only = true;
             break;
         case 'h':
             usage(stdout);
@@ -246,6 +256,9 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &all, NULL); /* inherited by the threads started below */
     signal(SIGPIPE, SIG_IGN);
 
+    if (o.orchestration_only)
+        log_warn("orchestration-only mode: tries are completed as success without running "
+                 "anything; for benchmarks only");
     if (!(db = connect_db(cfg.database.url, &sigs)))
         goto out;
     if (db_check_schema(db, err, sizeof(err)) != 0) {
@@ -264,9 +277,12 @@ int main(int argc, char **argv)
     }
     supervisor_opts_t so = {.handoff = h,
                             .job_id = job_id,
+                            .hostname = hostname,
+                            .pid = (int)getpid(),
                             .heartbeat_sec = cfg.worker.heartbeat_sec,
                             .log_flush_ms = cfg.worker.log_flush_ms,
                             .max_log_bytes = (size_t)cfg.worker.max_log_bytes_per_try,
+                            .orchestration_only = o.orchestration_only,
                             .stop = &g_stop,
                             .kill_now = &g_kill};
     consumer_opts_t co = {.handoff = h,

@@ -33,21 +33,62 @@ static const char SQL_HEARTBEAT[] =
     "RETURNING ti.id, ti.try_number";
 
 static const char SQL_FINISH[] =
-    "WITH u AS ("
-    " UPDATE task_instance SET"
-    "   state = CASE WHEN $4::boolean THEN 'success'"
-    "                WHEN try_number <= max_tries THEN 'up_for_retry' ELSE 'failed' END,"
+    "WITH o AS (SELECT * FROM unnest($2::bigint[], $3::integer[], $4::boolean[],"
+    "                                $5::double precision[], $6::text[]) AS o(id, try, ok, delay, log)),"
+    " u AS ("
+    " UPDATE task_instance t SET"
+    "   state = CASE WHEN o.ok THEN 'success'"
+    "                WHEN t.try_number <= t.max_tries THEN 'up_for_retry' ELSE 'failed' END,"
     "   end_date = now(),"
-    "   duration = EXTRACT(EPOCH FROM now() - start_date),"
-    "   next_try_at = CASE WHEN NOT $4::boolean AND try_number <= max_tries"
-    "                      THEN now() + make_interval(secs => $5::double precision) END,"
+    "   duration = EXTRACT(EPOCH FROM now() - t.start_date),"
+    "   next_try_at = CASE WHEN NOT o.ok AND t.try_number <= t.max_tries"
+    "                      THEN now() + make_interval(secs => o.delay) END,"
     "   updated_at = now()"
-    " WHERE id = $1::bigint AND try_number = $2::integer AND worker_id = $3::bigint"
-    "   AND state = 'running'"
-    " RETURNING id, try_number, state, dag_run_id),"
+    "  FROM o"
+    " WHERE t.id = o.id AND t.try_number = o.try AND t.worker_id = $1::bigint"
+    "   AND t.state = 'running'"
+    " RETURNING t.id, t.try_number, t.state),"
     " l AS (INSERT INTO task_log (ti_id, try_number, data)"
-    "   SELECT id, try_number, $6::text FROM u WHERE coalesce($6::text, '') <> '') "
-    "SELECT state, pg_notify('updraft_scheduler', dag_run_id::text) FROM u";
+    "   SELECT u.id, u.try_number, o.log FROM u JOIN o ON o.id = u.id AND o.try = u.try_number"
+    "   WHERE coalesce(o.log, '') <> '') "
+    "SELECT id, try_number, state FROM u";
+
+/*
+ * Appends v to the text[] literal in *buf ("{" so far, or "{a,b"): NULL, or
+ * a quoted element. The buffer always keeps room for the closing "}".
+ */
+static int append_elem(char **buf, size_t *len, size_t *cap, const char *v)
+{
+    /* worst case: comma, quotes, every byte escaped, then room for "}" and NUL */
+    size_t need = *len + 10 + (v ? 2 * strlen(v) : 0);
+    if (need > *cap) {
+        size_t ncap = *cap ? *cap : 256;
+        while (ncap < need)
+            ncap *= 2;
+        char *nb = realloc(*buf, ncap);
+        if (!nb)
+            return -1;
+        *buf = nb;
+        *cap = ncap;
+    }
+    char *p = *buf + *len;
+    if (*len > 1)
+        *p++ = ',';
+    if (!v) {
+        memcpy(p, "NULL", 4);
+        p += 4;
+    } else {
+        *p++ = '"';
+        for (const char *c = v; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                *p++ = '\\';
+            *p++ = *c;
+        }
+        *p++ = '"';
+    }
+    *len = (size_t)(p - *buf);
+    return 0;
+}
 
 int reporter_job_start(db_t *db, const char *hostname, int pid, const char *queues_csv,
                        int64_t *job_id)
@@ -121,26 +162,67 @@ out:
     return rc;
 }
 
-int reporter_finish(db_t *db, int64_t job_id, const wtry_t *t, bool success, const char *log_tail,
-                    char *state_out, size_t statelen)
+int reporter_finish_batch(db_t *db, int64_t job_id, reporter_outcome_t *o, size_t n)
 {
-    char ti_s[24], try_s[16], job_s[24], delay_s[16];
-    snprintf(ti_s, sizeof(ti_s), "%" PRId64, t->ti_id);
-    snprintf(try_s, sizeof(try_s), "%d", t->try_number);
-    snprintf(job_s, sizeof(job_s), "%" PRId64, job_id);
-    snprintf(delay_s, sizeof(delay_s), "%d", t->retry_delay_sec);
-    const char *params[] = {ti_s,    try_s,
-                            job_s,   success ? "true" : "false",
-                            delay_s, log_tail && *log_tail ? log_tail : NULL};
-    PGresult *r = db_query(db, "worker_finish", SQL_FINISH, 6, params);
-    if (!r)
-        return -1;
-    int rc = 0;
-    if (PQntuples(r) > 0) {
-        const char *st = db_get_str(r, 0, 0);
-        snprintf(state_out, statelen, "%s", st ? st : "");
-        rc = 1;
+    int rc = -1;
+    PGresult *r = NULL;
+    char job_s[24];
+    size_t cap_t, len_t = 0, cap_b = 2 * n + 3, cap_d = 12 * n + 3;
+    char *ids = NULL, *trs = NULL, *oks = malloc(cap_b), *delays = malloc(cap_d);
+    char *logs = malloc(cap_t = 16);
+    int64_t *idv = calloc(n + 1, sizeof(*idv));
+    int *trv = calloc(n + 1, sizeof(*trv));
+    if (!oks || !delays || !logs || !idv || !trv)
+        goto out;
+    size_t lb = 0, ld = 0;
+    oks[lb++] = '{';
+    delays[ld++] = '{';
+    logs[len_t++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        idv[i] = o[i].t->ti_id;
+        trv[i] = o[i].t->try_number;
+        o[i].written = 0;
+        o[i].state[0] = '\0';
+        lb += (size_t)snprintf(oks + lb, cap_b - lb, "%s%c", i ? "," : "", o[i].success ? 't' : 'f');
+        int delay = o[i].t->retry_delay_sec < 0 ? 0 : o[i].t->retry_delay_sec;
+        ld += (size_t)snprintf(delays + ld, cap_d - ld, "%s%d", i ? "," : "", delay % 1000000000);
+        const char *lt = o[i].log_tail && *o[i].log_tail ? o[i].log_tail : NULL;
+        if (append_elem(&logs, &len_t, &cap_t, lt) < 0)
+            goto out;
     }
+    snprintf(oks + lb, cap_b - lb, "}");
+    snprintf(delays + ld, cap_d - ld, "}");
+    snprintf(logs + len_t, cap_t - len_t, "}");
+    ids = db_array_i64(idv, n);
+    trs = db_array_int(trv, n);
+    if (!ids || !trs)
+        goto out;
+    snprintf(job_s, sizeof(job_s), "%" PRId64, job_id);
+    const char *params[] = {job_s, ids, trs, oks, delays, logs};
+    r = db_query(db, "worker_finish", SQL_FINISH, 6, params);
+    if (!r)
+        goto out;
+    int rows = PQntuples(r);
+    for (int k = 0; k < rows; k++) {
+        int64_t id = db_get_i64(r, k, 0);
+        int tn = db_get_int(r, k, 1);
+        const char *st = db_get_str(r, k, 2);
+        for (size_t i = 0; i < n; i++) {
+            if (idv[i] == id && trv[i] == tn) {
+                o[i].written = 1;
+                snprintf(o[i].state, sizeof(o[i].state), "%s", st ? st : "");
+            }
+        }
+    }
+    rc = 0;
+out:
     PQclear(r);
+    free(ids);
+    free(trs);
+    free(oks);
+    free(delays);
+    free(logs);
+    free(idv);
+    free(trv);
     return rc;
 }

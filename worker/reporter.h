@@ -41,15 +41,25 @@ int reporter_log(db_t *db, int64_t job_id, int64_t ti_id, int try_number, const 
 int reporter_heartbeat(db_t *db, int64_t job_id, const int64_t *ti_ids, const int *tries, size_t n,
                        bool *alive);
 
+/* One outcome to write: the try, whether it succeeded, its last log chunk (may be NULL). */
+typedef struct reporter_outcome {
+    const wtry_t *t;
+    bool success;
+    const char *log_tail;
+    /* out: 1 written (state holds the new state), 0 rejected by the guard */
+    int written;
+    char state[REPORTER_STATE_LEN];
+} reporter_outcome_t;
+
 /*
- * Writes a try's outcome: success, or else up_for_retry (next_try_at = now +
- * retry delay) while try_number <= max_tries, else failed; end_date and
- * duration; the last log chunk (may be NULL/empty); and NOTIFY
- * updraft_scheduler '<dag_run id>' - one statement, so all or nothing.
- * Returns 1 with the new state in state_out, 0 when the guard rejected it,
- * -1 on a database error.
+ * Writes n outcomes in one statement, inside the caller's transaction or
+ * on its own: success, or else up_for_retry (next_try_at = now + retry
+ * delay) while try_number <= max_tries, else failed; end_date and duration;
+ * the last log chunks. Each outcome carries the fencing guard; o[i].written
+ * says whether it held. Nothing is NOTIFYed here (the caller's
+ * mini-scheduler decides). Returns 0, or -1 on a database error (nothing
+ * written).
  */
-int reporter_finish(db_t *db, int64_t job_id, const wtry_t *t, bool success, const char *log_tail,
-                    char *state_out, size_t statelen);
+int reporter_finish_batch(db_t *db, int64_t job_id, reporter_outcome_t *o, size_t n);
 
 #endif

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/planrun.h"
 #include "common/taskenv.h"
 #include "common/timeutil.h"
 #include "worker/executor.h"
@@ -53,6 +54,8 @@ extern char **environ;
 #define BACKOFF_MAX_MS 5000
 #define RECONNECT_EVERY_US TS_US_PER_SEC
 #define POLL_MAX_MS 1000
+#define VERSION_CACHE 16 /* parsed DAG versions kept for the mini-scheduler */
+#define NOTIFY_CHANNEL_SQL "SELECT pg_notify('updraft_scheduler', r::text) FROM unnest($1::bigint[]) r"
 
 typedef struct run {
     wtry_t *t;
@@ -81,6 +84,9 @@ struct supervisor {
     size_t nruns, cap;
     int64_t hb_due_us;
     int64_t reconnect_due_us;
+    char *hostname;
+    planrun_cache_t *cache; /* mini-scheduler; created on first use */
+    size_t transferred;     /* slots of ended tries kept by direct claims */
     char buf[READ_CHUNK];
 };
 
@@ -101,6 +107,14 @@ supervisor_t *supervisor_new(const supervisor_opts_t *o, char *err, size_t errle
         return NULL;
     }
     s->o = *o;
+    s->hostname = strdup(o->hostname ? o->hostname : "");
+    if (!s->hostname) {
+        snprintf(err, errlen, "out of memory");
+        close(s->sigfd);
+        free(s);
+        return NULL;
+    }
+    s->o.hostname = s->hostname;
     atomic_init(&s->done, false);
     return s;
 }
@@ -122,6 +136,8 @@ void supervisor_free(supervisor_t *s)
     for (size_t i = 0; i < s->nruns; i++)
         run_free(s->runs[i]);
     free(s->runs);
+    planrun_cache_free(s->cache);
+    free(s->hostname);
     close(s->sigfd);
     db_close(s->o.db);
     queue_close(s->o.queue);
@@ -194,6 +210,10 @@ static int add_run(supervisor_t *s, wtry_t *t)
     r->flush_due_us = r->started_us + (int64_t)s->o.log_flush_ms * 1000;
     s->runs[s->nruns++] = r;
 
+    if (s->o.orchestration_only && t->kind != WTRY_INVALID) {
+        run_mark_exited(r, true); /* benchmarks: nothing runs, nothing is logged */
+        return 0;
+    }
     switch (t->kind) {
     case WTRY_BASH:
         run_spawn(r);
@@ -387,6 +407,8 @@ out:
 
 static void ack(supervisor_t *s, const wtry_t *t)
 {
+    if (!t->delivery.entry_id[0])
+        return; /* claimed directly by the mini-scheduler: no stream entry */
     if (!queue_ok(s->o.queue) && queue_ensure(s->o.queue, 0, s->o.stop) < 0) {
         log_warn("cannot acknowledge, redis unavailable ti=%" PRId64 " try=%d entry=%s", t->ti_id,
                  t->try_number, t->delivery.entry_id);
@@ -403,69 +425,304 @@ static void backoff(run_t *r, int64_t now)
     r->backoff_ms = r->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff_ms * 2;
 }
 
-/*
- * Writes the due outcomes. On a first attempt several go in one
- * transaction (one commit, one fsync, however many tries ended together);
- * when that fails each is retried on its own with its own backoff, so one
- * outcome the database refuses cannot hold back the others. Messages are
- * acknowledged after the commit. rc: scratch space for n results.
- */
-static void write_outcomes(supervisor_t *s, run_t **due, int *rc, size_t n, int64_t now)
+/* ---- outcomes and the mini-scheduler ----------------------------------- */
+
+/* What the mini-scheduler did inside one outcome transaction. */
+typedef struct minisched {
+    planrun_queued_t *queued; /* queued by it, to publish after the commit */
+    size_t n_queued, cap_queued;
+    wtry_t **claimed; /* taken directly: run once committed */
+    size_t n_claimed;
+    int64_t *notify; /* runs the scheduler must look at */
+    size_t n_notify;
+} minisched_t;
+
+static void minisched_free(minisched_t *m)
 {
-    bool failed = false, tx = n > 1;
-    size_t i;
+    free(m->queued);
+    for (size_t i = 0; i < m->n_claimed; i++)
+        wtry_free(m->claimed[i]);
+    free(m->claimed);
+    free(m->notify);
+    memset(m, 0, sizeof(*m));
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int add_queued(minisched_t *m, const planrun_result_t *res)
+{
+    if (res->n_queued == 0)
+        return 0;
+    if (m->n_queued + res->n_queued > m->cap_queued) {
+        size_t cap = (m->n_queued + res->n_queued) * 2;
+        planrun_queued_t *nq = realloc(m->queued, cap * sizeof(*nq));
+        if (!nq)
+            return -1;
+        m->queued = nq;
+        m->cap_queued = cap;
+    }
+    memcpy(m->queued + m->n_queued, res->queued, res->n_queued * sizeof(*res->queued));
+    m->n_queued += res->n_queued;
+    return 0;
+}
+
+/*
+ * Plans the runs of the written outcomes, inside the open transaction.
+ * Runs are planned when a try that ended has downstream tasks, or when
+ * nothing in the run is live any more (it may be complete); an
+ * up_for_retry outcome, a run another planner holds, ready tasks left over
+ * the DAG's limit and finished runs are left to the scheduler (notify).
+ * With budget > 0 up to that many queued tasks are claimed directly.
+ * Returns 0, or -1 when the planning failed (the caller rolls back to the
+ * savepoint and notifies every run instead).
+ */
+static int minisched_plan(supervisor_t *s, const reporter_outcome_t *o, size_t n, size_t budget,
+                          minisched_t *m)
+{
+    int rc = -1;
+    PGresult *r = NULL;
+    int64_t *plan = calloc(n + 1, sizeof(*plan)), *check = calloc(n + 1, sizeof(*check));
+    size_t np = 0, nc = 0;
+    char *arr = NULL;
+    m->notify = calloc(2 * n + 1, sizeof(*m->notify));
+    if (!plan || !check || !m->notify)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (!o[i].written)
+            continue;
+        if (!strcmp(o[i].state, "up_for_retry"))
+            m->notify[m->n_notify++] = o[i].t->dag_run_id;
+        else if (o[i].t->has_downstream)
+            plan[np++] = o[i].t->dag_run_id;
+        else
+            check[nc++] = o[i].t->dag_run_id;
+    }
+    if (nc > 0) {
+        /* One statement for all: which of these runs have nothing live left. */
+        if (!(arr = db_array_i64(check, nc)))
+            goto out;
+        const char *p[] = {arr};
+        r = db_query(s->o.db, "worker_runs_idle",
+                     "SELECT DISTINCT r FROM unnest($1::bigint[]) r WHERE NOT EXISTS ("
+                     " SELECT 1 FROM task_instance WHERE dag_run_id = r AND state IN ('none',"
+                     " 'scheduled', 'queued', 'running', 'up_for_retry', 'up_for_reschedule',"
+                     " 'deferred', 'restarting'))",
+                     1, p);
+        if (!r)
+            goto out;
+        for (int k = 0; k < PQntuples(r); k++)
+            plan[np++] = db_get_i64(r, k, 0);
+        PQclear(r);
+        r = NULL;
+    }
+    if (np == 0) {
+        rc = 0;
+        goto out;
+    }
+    if (!s->cache && !(s->cache = planrun_cache_new(VERSION_CACHE)))
+        goto out;
+    /* Runs in id order: two workers take run locks in the same order. */
+    qsort(plan, np, sizeof(*plan), cmp_i64);
+    for (size_t i = 0; i < np; i++) {
+        if (i > 0 && plan[i] == plan[i - 1])
+            continue;
+        planrun_result_t res;
+        if (planrun_plan_tx(s->o.db, s->cache, plan[i], true, &res) < 0)
+            goto out;
+        if (!res.planned || res.finished || res.n_left > 0)
+            m->notify[m->n_notify++] = plan[i];
+        int a = add_queued(m, &res);
+        planrun_result_free(&res);
+        if (a < 0)
+            goto out;
+    }
+    if (budget > m->n_queued)
+        budget = m->n_queued;
+    if (budget > 0) {
+        int64_t *ids = calloc(budget, sizeof(*ids));
+        int *tries = calloc(budget, sizeof(*tries));
+        m->claimed = calloc(budget, sizeof(*m->claimed));
+        if (ids && tries && m->claimed) {
+            for (size_t i = 0; i < budget; i++) {
+                ids[i] = m->queued[i].ti_id;
+                tries[i] = m->queued[i].try_number;
+            }
+            r = wtry_claim(s->o.db, true, s->hostname, s->o.pid, s->o.job_id, ids, tries, budget);
+        }
+        free(ids);
+        free(tries);
+        if (!r)
+            goto out;
+        for (int k = 0; k < PQntuples(r); k++) {
+            wtry_t *t = wtry_from_row(r, k, NULL);
+            if (!t)
+                goto out; /* rolled back: the claim is undone with the planning */
+            m->claimed[m->n_claimed++] = t;
+            for (size_t i = 0; i < m->n_queued; i++) {
+                if (m->queued[i].ti_id == t->ti_id) { /* taken: not published */
+                    m->queued[i] = m->queued[--m->n_queued];
+                    break;
+                }
+            }
+        }
+    }
+    rc = 0;
+out:
+    PQclear(r);
+    free(arr);
+    free(plan);
+    free(check);
+    return rc;
+}
+
+/* Publishes what the mini-scheduler queued (after the commit). */
+static void minisched_publish(supervisor_t *s, const minisched_t *m)
+{
+    if (m->n_queued == 0)
+        return;
+    const char **queues = calloc(m->n_queued, sizeof(*queues));
+    queue_msg_t *msgs = calloc(m->n_queued, sizeof(*msgs));
+    size_t k = 0;
+    if (!queues || !msgs)
+        goto out;
+    ts_us_t now = ts_now();
+    for (size_t i = 0; i < m->n_queued; i++) {
+        if (!queue_name_valid(m->queued[i].queue))
+            continue; /* left queued: the scheduler's resend logs it */
+        queues[k] = m->queued[i].queue;
+        msgs[k].ti_id = m->queued[i].ti_id;
+        msgs[k].try_number = m->queued[i].try_number;
+        msgs[k].enqueued_us = now;
+        k++;
+    }
+    if (k > 0 && ((!queue_ok(s->o.queue) && queue_ensure(s->o.queue, 0, s->o.stop) < 0) ||
+                  queue_publish(s->o.queue, queues, msgs, k) < 0))
+        log_warn("publishing queued tasks failed; the scheduler re-sends them count=%zu", k);
+out:
+    free(queues);
+    free(msgs);
+}
+
+static int notify_runs(supervisor_t *s, int64_t *ids, size_t n)
+{
+    if (n == 0)
+        return 0;
+    qsort(ids, n, sizeof(*ids), cmp_i64);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (k == 0 || ids[k - 1] != ids[i])
+            ids[k++] = ids[i];
+    char *arr = db_array_i64(ids, k);
+    if (!arr)
+        return -1;
+    const char *p[] = {arr};
+    PGresult *r = db_query(s->o.db, "worker_notify", NOTIFY_CHANNEL_SQL, 1, p);
+    free(arr);
+    PQclear(r);
+    return r ? 0 : -1;
+}
+
+/*
+ * Writes the due outcomes: all of them in one statement, the mini-scheduler
+ * in the same transaction, one commit (one fsync) however many tries ended
+ * together. When that fails each outcome is retried on its own with its
+ * own backoff, so one outcome the database refuses cannot hold back the
+ * others. Messages are acknowledged after the commit; the directly claimed
+ * tries start then. o: scratch space for n outcomes.
+ */
+static void write_outcomes(supervisor_t *s, run_t **due, reporter_outcome_t *o, size_t n,
+                           int64_t now)
+{
+    minisched_t m = {0};
+    size_t i, ok = 0;
+    bool failed = true;
 
     if (n == 0)
         return;
+    if (!db_usable(s, now) || db_begin(s->o.db) != 0)
+        goto out;
+    for (i = 0; i < n; i++) {
+        logbuf_end_output(due[i]->log);
+        o[i] = (reporter_outcome_t){
+            .t = due[i]->t, .success = due[i]->success, .log_tail = logbuf_data(due[i]->log)};
+    }
+    if (reporter_finish_batch(s->o.db, s->o.job_id, o, n) < 0)
+        goto out;
     for (i = 0; i < n; i++)
-        tx = tx && due[i]->backoff_ms == BACKOFF_MIN_MS;
-    if (!db_usable(s, now) || (tx && db_begin(s->o.db) != 0)) {
+        ok += o[i].written && !strcmp(o[i].state, "success");
+    /* The slots of the tries that succeeded may go to their downstream. */
+    size_t budget = *s->o.stop || handoff_closed(s->o.handoff) ? 0 : ok;
+    if (db_simple(s->o.db, "SAVEPOINT minisched") != 0)
+        goto out;
+    if (minisched_plan(s, o, n, budget, &m) < 0) {
+        log_warn("mini-scheduler failed, leaving the runs to the scheduler error=\"%s\"",
+                 db_error(s->o.db));
+        minisched_free(&m);
+        if (!db_ok(s->o.db) || db_simple(s->o.db, "ROLLBACK TO SAVEPOINT minisched") != 0)
+            goto out;
+        if (!(m.notify = calloc(n + 1, sizeof(*m.notify))))
+            goto out;
         for (i = 0; i < n; i++)
+            if (o[i].written)
+                m.notify[m.n_notify++] = o[i].t->dag_run_id;
+    }
+    if (notify_runs(s, m.notify, m.n_notify) < 0 || db_commit(s->o.db) != 0)
+        goto out;
+    failed = false;
+out:
+    if (failed) {
+        db_rollback(s->o.db);
+        for (i = 0; i < n; i++) {
             backoff(due[i], now);
+            log_warn("outcome not written, will retry ti=%" PRId64 " try=%d in_ms=%d",
+                     due[i]->t->ti_id, due[i]->t->try_number, due[i]->backoff_ms);
+        }
+        minisched_free(&m);
         return;
     }
-    for (i = 0; i < n; i++) {
-        if ((tx && failed) || !db_ok(s->o.db)) {
-            rc[i] = -1;
-            continue;
-        }
-        logbuf_end_output(due[i]->log);
-        rc[i] = reporter_finish(s->o.db, s->o.job_id, due[i]->t, due[i]->success,
-                                logbuf_data(due[i]->log), due[i]->state, sizeof(due[i]->state));
-        failed = failed || rc[i] < 0;
-    }
-    if (tx && (failed || db_commit(s->o.db) != 0)) {
-        db_rollback(s->o.db);
-        for (i = 0; i < n; i++)
-            rc[i] = -1;
-    }
+    minisched_publish(s, &m);
     for (i = 0; i < n; i++) {
         const wtry_t *t = due[i]->t;
-        if (rc[i] < 0) {
-            backoff(due[i], now);
-            log_warn("outcome not written, will retry ti=%" PRId64 " try=%d in_ms=%d", t->ti_id,
-                     t->try_number, due[i]->backoff_ms);
-            continue;
-        }
-        if (rc[i] == 0)
+        if (!o[i].written) {
             log_warn("outcome rejected by the guard ti=%" PRId64 " try=%d", t->ti_id,
                      t->try_number);
-        else
+        } else {
+            snprintf(due[i]->state, sizeof(due[i]->state), "%s", o[i].state);
             log_info("try finished ti=%" PRId64 " try=%d dag_id=%s task_id=%s state=%s", t->ti_id,
-                     t->try_number, t->dag_id, t->task_id, due[i]->state);
+                     t->try_number, t->dag_id, t->task_id, o[i].state);
+        }
         ack(s, t);
         due[i]->over = true;
     }
+    for (i = 0; i < m.n_claimed; i++) {
+        wtry_t *t = m.claimed[i];
+        m.claimed[i] = NULL;
+        log_debug("claimed directly ti=%" PRId64 " try=%d", t->ti_id, t->try_number);
+        if (add_run(s, t) < 0) {
+            /* Claimed but not run: its heartbeat never comes and the scheduler reaps it. */
+            log_error("out of memory, dropping try ti=%" PRId64 " try=%d", t->ti_id,
+                      t->try_number);
+            wtry_free(t);
+            continue;
+        }
+        s->transferred++;
+    }
+    minisched_free(&m);
 }
 
 /* Ends the tries whose process is gone: outcomes written, or lost tries acknowledged. */
 static void finish_runs(supervisor_t *s, int64_t now)
 {
-    size_t n = 0, k = 0;
+    size_t n = 0, k = 0, nruns = s->nruns;
     run_t **due = calloc(s->nruns + 1, sizeof(*due));
-    int *rc = calloc(s->nruns + 1, sizeof(*rc));
-    if (!due || !rc)
+    reporter_outcome_t *o = calloc(s->nruns + 1, sizeof(*o));
+    if (!due || !o)
         goto out;
+    bool retrying = false;
     for (size_t i = 0; i < s->nruns; i++) {
         run_t *r = s->runs[i];
         if (r->proc.pid != 0 || !(r->exited || r->lost))
@@ -475,14 +732,24 @@ static void finish_runs(supervisor_t *s, int64_t now)
             r->over = true;
         } else if (now >= r->retry_at_us) {
             due[n++] = r;
+            retrying = retrying || r->backoff_ms != BACKOFF_MIN_MS;
         }
     }
-    write_outcomes(s, due, rc, n, now);
+    if (retrying) { /* after a failure: one at a time */
+        for (size_t i = 0; i < n; i++)
+            write_outcomes(s, &due[i], o, 1, now);
+    } else {
+        write_outcomes(s, due, o, n, now);
+    }
+    /* Runs appended by direct claims (index >= nruns) are new: keep them. */
     for (size_t i = 0; i < s->nruns; i++) {
         run_t *r = s->runs[i];
-        if (r->over) {
+        if (i < nruns && r->over) {
             run_free(r);
-            handoff_release(s->o.handoff);
+            if (s->transferred > 0)
+                s->transferred--; /* its slot went to a directly claimed try */
+            else
+                handoff_release(s->o.handoff);
         } else {
             s->runs[k++] = r;
         }
@@ -490,7 +757,7 @@ static void finish_runs(supervisor_t *s, int64_t now)
     s->nruns = k;
 out:
     free(due);
-    free(rc);
+    free(o);
 }
 
 /* ---- timers ------------------------------------------------------------- */

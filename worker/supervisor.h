@@ -8,6 +8,11 @@
  * and the acknowledgement of each try's message once its outcome committed.
  * It owns one db_t and one queue_t.
  *
+ * It is also the mini-scheduler: the transaction that writes outcomes plans
+ * the runs they touch (common/planrun.h), queues the tasks that became
+ * ready, and claims some of them for itself at once with the slots of the
+ * tries that just ended; the rest are XADDed after the commit.
+ *
  * SIGCHLD must be blocked in every thread before supervisor_new (the
  * signalfd reads it).
  */
@@ -27,9 +32,12 @@ typedef struct supervisor_opts {
     queue_t *queue;     /* ownership passes; used for acks */
     handoff_t *handoff; /* borrowed */
     int64_t job_id;
+    const char *hostname; /* for direct claims; copied */
+    int pid;
     int heartbeat_sec;
     int log_flush_ms;
     size_t max_log_bytes;    /* per try */
+    bool orchestration_only; /* benchmarks: complete every try as success, run nothing */
     volatile bool *stop;     /* shutdown requested: stop reconnect waits */
     volatile bool *kill_now; /* second signal: kill every task, return */
 } supervisor_opts_t;

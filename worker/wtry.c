@@ -13,7 +13,42 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/db.h"
+#include <inttypes.h>
+
+/* now() for the consumer's claim (its own statement), clock_timestamp() for
+ * a direct claim in the middle of an outcome transaction. */
+#define CLAIM_SQL(ts)                                                                              \
+    "UPDATE task_instance ti"                                                                      \
+    "   SET state = 'running', hostname = $1, pid = $2::integer, worker_id = $3::bigint,"         \
+    "       start_date = " ts ", heartbeat_at = " ts ", updated_at = " ts                          \
+    "  FROM dag_run dr JOIN dag_version v ON v.id = dr.dag_version_id,"                            \
+    "       unnest($4::bigint[], $5::integer[]) AS m(id, try)"                                     \
+    " WHERE ti.id = m.id AND ti.try_number = m.try AND ti.state = 'queued'"                        \
+    "   AND dr.id = ti.dag_run_id "                                                                \
+    "RETURNING ti.id, ti.try_number, ti.max_tries, ti.map_index, ti.dag_run_id,"                   \
+    "   (extract(epoch FROM dr.logical_date) * 1000000)::bigint,"                                  \
+    "   ti.dag_id, ti.run_id, ti.task_id, ti.operator, v.data -> 'tasks' -> ti.task_id"
+
+PGresult *wtry_claim(db_t *db, bool direct, const char *hostname, int pid, int64_t job_id,
+                     const int64_t *ids, const int *tries, size_t n)
+{
+    PGresult *r = NULL;
+    char pid_s[16], job_s[24];
+    char *ids_s = db_array_i64(ids, n), *tries_s = db_array_int(tries, n);
+    if (!ids_s || !tries_s)
+        goto out;
+    snprintf(pid_s, sizeof(pid_s), "%d", pid);
+    snprintf(job_s, sizeof(job_s), "%" PRId64, job_id);
+    const char *params[] = {hostname, pid_s, job_s, ids_s, tries_s};
+    if (direct)
+        r = db_query(db, "worker_claim_direct", CLAIM_SQL("clock_timestamp()"), 5, params);
+    else
+        r = db_query(db, "worker_claim", CLAIM_SQL("now()"), 5, params);
+out:
+    free(ids_s);
+    free(tries_s);
+    return r;
+}
 
 static char *dup_or_null(const char *s)
 {
@@ -147,6 +182,8 @@ static int parse_spec(wtry_t *t, const char *text, const char *row_operator)
                     op ? op : (row_operator ? row_operator : "(none)"));
         goto out;
     }
+    const cJSON *down = cJSON_GetObjectItemCaseSensitive(spec, "downstream_task_ids");
+    t->has_downstream = !cJSON_IsArray(down) || cJSON_GetArraySize(down) > 0;
     t->owner = dup_or_null(json_str(spec, "owner"));
     t->retry_delay_sec = json_int(spec, "retry_delay_sec", 300);
     t->execution_timeout_sec = json_int(spec, "execution_timeout_sec", 0);

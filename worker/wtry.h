@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/db.h"
 #include "common/queue.h"
 #include "common/taskenv.h"
 #include "common/timeutil.h"
@@ -48,6 +49,7 @@ typedef struct wtry {
     char *owner;
     int retry_delay_sec;
     int execution_timeout_sec; /* 0 = none */
+    bool has_downstream;       /* the spec lists downstream tasks: plan the run when it ends */
 } wtry_t;
 
 /*
@@ -63,6 +65,16 @@ typedef struct wtry {
  */
 wtry_t *wtry_from_row(const PGresult *r, int row, const queue_delivery_t *d);
 void wtry_free(wtry_t *t);
+
+/*
+ * The claim of proto/PROTOCOL.md for n (id, try) pairs in one statement,
+ * returning WTRY_COLUMNS columns per claimed row. direct: the worker's
+ * mini-scheduler claims inside its outcome transaction, so start_date is the
+ * claim's own time (clock_timestamp()) rather than the transaction's start.
+ * NULL on a database error.
+ */
+PGresult *wtry_claim(db_t *db, bool direct, const char *hostname, int pid, int64_t job_id,
+                     const int64_t *ids, const int *tries, size_t n);
 
 /* Context for the task environment; strings borrowed from t. */
 void wtry_env_ctx(const wtry_t *t, taskenv_ctx_t *ctx);

@@ -1,11 +1,12 @@
 /*
- * planner.h - the scheduler's pure decisions, with no I/O: task instance
+ * planner.h - the pure planning decisions shared by the scheduler and the
+ * workers' mini-scheduler, with no I/O: task instance
  * states, the trigger-rule verdict for one waiting task instance given the
  * states of its upstream, and the state of a DAG run given the states of
  * its task instances. planrun.c applies these to rows.
  */
-#ifndef UPDRAFT_SCHEDULER_PLANNER_H
-#define UPDRAFT_SCHEDULER_PLANNER_H
+#ifndef UPDRAFT_PLANNER_H
+#define UPDRAFT_PLANNER_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,7 +1,8 @@
 /*
  * planrun.c - see planrun.h.
  *
- * A run is planned from two reads (the run row, locked, and its task
+ * Moved here from the scheduler so that workers plan with the same code
+ * (the mini-scheduler, see planrun.h). A run is planned from two reads (the run row, locked, and its task
  * instances) and a handful of set-based writes (one UPDATE per target
  * state, WHERE id = ANY($1)), whatever the number of tasks. Tasks are
  * visited in the version's topological order with the new states kept in
@@ -10,7 +11,7 @@
  * expects (AND state = 'none'), so a row changed concurrently by a worker
  * or a user is left as they left it.
  */
-#include "scheduler/planrun.h"
+#include "common/planrun.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -20,7 +21,7 @@
 
 #include "common/dag.h"
 #include "common/log.h"
-#include "scheduler/planner.h"
+#include "common/planner.h"
 
 #define PLANRUN_VERSION_MAX (64 << 20) /* a serialized DAG larger than this is refused */
 
@@ -195,7 +196,78 @@ typedef struct ti_row {
     int task; /* index in dag->tasks, -1 if the version has no such task */
 } ti_row_t;
 
+void planrun_result_free(planrun_result_t *res)
+{
+    if (!res)
+        return;
+    free(res->queued);
+    res->queued = NULL;
+    res->n_queued = 0;
+}
+
+/*
+ * Moves the ready ids (already 'scheduled' in this transaction) to 'queued',
+ * by priority, within the DAG's max_active_tasks. The DAG's advisory lock
+ * was taken by the run lock statement, before this statement's snapshot, so
+ * the count of active task instances includes every other planner's commit.
+ */
+static int queue_ready_ids(db_t *db, const char *dag_id, const int64_t *ids, size_t n,
+                           planrun_result_t *res)
+{
+    char *arr = db_array_i64(ids, n);
+    if (!arr)
+        return -1;
+    const char *p[] = {dag_id, arr};
+    PGresult *r = db_query(
+        db, "planrun_queue",
+        "UPDATE task_instance t SET state = 'queued', try_number = t.try_number + 1,"
+        "   queued_at = now(), hostname = '', pid = NULL, worker_id = NULL,"
+        "   start_date = NULL, end_date = NULL, duration = NULL, next_try_at = NULL,"
+        "   updated_at = now()"
+        " FROM (SELECT id FROM task_instance WHERE id = ANY($2::bigint[]) AND state = 'scheduled'"
+        "       ORDER BY priority_weight DESC, id"
+        "       LIMIT greatest(0, (SELECT max_active_tasks FROM dag WHERE dag_id = $1)"
+        "         - (SELECT count(*) FROM task_instance WHERE dag_id = $1"
+        "              AND state IN ('queued', 'running')))) c"
+        " WHERE t.id = c.id AND t.state = 'scheduled'"
+        " RETURNING t.id, t.try_number, t.queue",
+        2, p);
+    free(arr);
+    if (!r)
+        return -1;
+    size_t rows = (size_t)PQntuples(r);
+    res->queued = calloc(rows + 1, sizeof(*res->queued));
+    if (!res->queued) {
+        PQclear(r);
+        return -1;
+    }
+    for (size_t i = 0; i < rows; i++) {
+        planrun_queued_t *q = &res->queued[i];
+        q->ti_id = db_get_i64(r, (int)i, 0);
+        q->try_number = db_get_int(r, (int)i, 1);
+        snprintf(q->queue, sizeof(q->queue), "%s", PQgetvalue(r, (int)i, 2));
+    }
+    res->n_queued = rows;
+    PQclear(r);
+    return 0;
+}
+
 int planrun_plan(db_t *db, planrun_cache_t *cache, int64_t run_id, planrun_result_t *res)
+{
+    if (db_begin(db) < 0) {
+        memset(res, 0, sizeof(*res));
+        return -1;
+    }
+    if (planrun_plan_tx(db, cache, run_id, false, res) < 0 || db_commit(db) < 0) {
+        db_rollback(db);
+        res->planned = res->finished = false;
+        return -1;
+    }
+    return 0;
+}
+
+int planrun_plan_tx(db_t *db, planrun_cache_t *cache, int64_t run_id, bool queue_ready,
+                    planrun_result_t *res)
 {
     char idbuf[24], dag_id[DAG_ID_MAX + 1], rid[256];
     PGresult *r = NULL;
@@ -209,20 +281,24 @@ int planrun_plan(db_t *db, planrun_cache_t *cache, int64_t run_id, planrun_resul
     memset(res, 0, sizeof(*res));
     snprintf(idbuf, sizeof(idbuf), "%" PRId64, run_id);
     const char *p1[] = {idbuf};
+    const char *plock[] = {idbuf, queue_ready ? "true" : "false"};
 
-    if (db_begin(db) < 0)
-        return -1;
+    /* With queue_ready the DAG's advisory lock is tried in the same round
+     * trip; held or not, it is released at the caller's commit. */
     r = db_query(db, "planrun_lock",
-                 "SELECT state, dag_version_id, dag_id, run_id FROM dag_run"
+                 "SELECT state, dag_version_id, dag_id, run_id,"
+                 " $2::boolean AND pg_try_advisory_xact_lock(" PLANRUN_DAG_LOCK_CLASS
+                 ", hashtext(dag_id)) FROM dag_run"
                  " WHERE id = $1::bigint AND state IN ('queued', 'running')"
                  " FOR UPDATE SKIP LOCKED",
-                 1, p1);
+                 2, plock);
     if (!r)
         goto out;
     if (PQntuples(r) == 0) {
         rc = 0;
         goto out;
     }
+    bool dag_locked = db_get_bool(r, 0, 4);
     bool was_queued = !strcmp(PQgetvalue(r, 0, 0), "queued");
     int64_t version_id = db_get_i64(r, 0, 1);
     snprintf(dag_id, sizeof(dag_id), "%s", PQgetvalue(r, 0, 2));
@@ -343,6 +419,20 @@ int planrun_plan(db_t *db, planrun_cache_t *cache, int64_t run_id, planrun_resul
             goto out;
     }
     res->n_scheduled = nl[0] + nl[1];
+    if (queue_ready) {
+        /* Every ready row of the run: made ready now, or left 'scheduled'
+         * earlier by the limit (lists[0] was reused above, gather again). */
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (rows[i].state == TI_SCHEDULED)
+                lists[0][m++] = rows[i].id;
+        if (m > 0 && dag_locked && queue_ready_ids(db, dag_id, lists[0], m, res) < 0)
+            goto out;
+        res->n_left = m - res->n_queued;
+        for (size_t k = 0; k < res->n_queued; k++)
+            log_debug("queued by the mini-scheduler dag_id=%s run_id=%s ti_id=%" PRId64, dag_id,
+                      rid, res->queued[k].ti_id);
+    }
 
     size_t counts[TI_STATE_COUNT] = {0};
     for (size_t i = 0; i < n; i++)
@@ -361,8 +451,6 @@ int planrun_plan(db_t *db, planrun_cache_t *cache, int64_t run_id, planrun_resul
                        1, p1) < 0) {
         goto out;
     }
-    if (db_commit(db) < 0)
-        goto out;
     res->planned = true;
     if (was_queued)
         log_info("dag run started dag_id=%s run_id=%s", dag_id, rid);
@@ -372,8 +460,10 @@ int planrun_plan(db_t *db, planrun_cache_t *cache, int64_t run_id, planrun_resul
     rc = 0;
 out:
     PQclear(r);
-    if (!res->planned)
-        db_rollback(db);
+    if (rc < 0) {
+        planrun_result_free(res);
+        res->planned = res->finished = false;
+    }
     free(rows);
     free(row_of_task);
     free(settle_state);

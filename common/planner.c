@@ -6,7 +6,7 @@
  * (all_success with a failed upstream is upstream_failed without waiting
  * for the other upstream tasks).
  */
-#include "scheduler/planner.h"
+#include "common/planner.h"
 
 #include <string.h>
 
