@@ -5,14 +5,46 @@
 #ifndef UPDRAFT_CLI_H
 #define UPDRAFT_CLI_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "common/config.h"
 #include "common/db.h"
 
 int cli_db(const config_t *cfg, int argc, char **argv);
 int cli_dags(const config_t *cfg, int argc, char **argv);
 int cli_standalone(const char *argv0, int argc, char **argv);
+int cli_tasks(const config_t *cfg, int argc, char **argv);
+/* `dags backfill`, `dags test` and `dags state` (argv after the verb). */
+int cli_dags_backfill(const config_t *cfg, int argc, char **argv);
+int cli_dags_test(const config_t *cfg, int argc, char **argv);
+int cli_dags_state(const config_t *cfg, int argc, char **argv);
 
 /* Connects to the configured database and checks the schema; NULL with a message on stderr. */
 db_t *cli_connect(const config_t *cfg, bool check_schema);
+
+/* A DAG run found by run id or logical date. */
+typedef struct cli_run {
+    int64_t id;
+    char run_id[256];
+    char state[16];
+    int64_t logical_date; /* microseconds since the epoch, UTC */
+} cli_run_t;
+
+/*
+ * Finds dag_id's run whose run_id is run_or_date, or else whose logical
+ * date it is (ISO 8601). Returns 1 (found), 0 (none), -1 (database error,
+ * printed).
+ */
+int cli_find_run(db_t *db, const char *dag_id, const char *run_or_date, cli_run_t *out);
+
+/*
+ * Asks question on the terminal unless yes. 1 = go ahead, 0 = the user
+ * said no, -1 = stdin is not a terminal (a message tells to pass -y).
+ */
+int cli_confirm(const char *question, bool yes);
+
+/* Warns on stderr when no scheduler has heartbeated lately (runs would wait). */
+void cli_warn_no_scheduler(db_t *db);
 
 #endif

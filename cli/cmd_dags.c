@@ -364,7 +364,7 @@ int cli_dags(const config_t *cfg, int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: updraft dags list|list-import-errors|validate|trigger|pause|unpause|"
-                        "next-execution ...\n");
+                        "next-execution|backfill|test|state ...\n");
         return 2;
     }
     const char *verb = argv[1];
@@ -378,6 +378,12 @@ int cli_dags(const config_t *cfg, int argc, char **argv)
         return cmd_trigger(cfg, argc - 2, argv + 2);
     if (!strcmp(verb, "next-execution"))
         return cmd_next_execution(cfg, argc - 2, argv + 2);
+    if (!strcmp(verb, "backfill"))
+        return cli_dags_backfill(cfg, argc - 2, argv + 2);
+    if (!strcmp(verb, "test"))
+        return cli_dags_test(cfg, argc - 2, argv + 2);
+    if (!strcmp(verb, "state"))
+        return cli_dags_state(cfg, argc - 2, argv + 2);
     if ((!strcmp(verb, "pause") || !strcmp(verb, "unpause")) && argc == 3)
         return cmd_pause(cfg, argv[2], !strcmp(verb, "pause"));
     fprintf(stderr, "updraft: unknown or incomplete dags command '%s'\n", verb);

@@ -5,6 +5,8 @@
  *   updraft dags list [-o table|json] | list-import-errors | validate PATH...
  *   updraft dags trigger DAG_ID [--conf JSON] [--run-id ID] [--logical-date TS]
  *   updraft dags pause DAG_ID | unpause DAG_ID
+ *   updraft dags backfill DAG_ID -s DATE -e DATE [...] | test DAG_ID [DATE] | state DAG_ID RUN
+ *   updraft tasks clear DAG_ID [...] | state DAG_ID TASK_ID RUN
  *   updraft standalone
  *
  * Single-threaded; every command opens what it needs and exits.
@@ -27,6 +29,13 @@ static void usage(FILE *f)
           "  dags validate PATH...      check DAG files (no database needed)\n"
           "  dags trigger DAG_ID [--conf JSON] [--run-id ID] [--logical-date TS]\n"
           "  dags pause DAG_ID | dags unpause DAG_ID\n"
+          "  dags backfill DAG_ID --start-date D --end-date D [--reset-dagruns]\n"
+          "                [--rerun-failed-tasks] [--run-backwards] [--dry-run] [-y]\n"
+          "  dags test DAG_ID [LOGICAL_DATE]  run one DAG run in the foreground, printing logs\n"
+          "  dags state DAG_ID RUN_ID_OR_DATE\n"
+          "  tasks clear DAG_ID [-t REGEX] [-s START] [-e END] [--downstream] [--upstream]\n"
+          "                [--only-failed] [-y]\n"
+          "  tasks state DAG_ID TASK_ID RUN_ID_OR_DATE\n"
           "  standalone                 private Postgres + Redis and every daemon, for trying updraft\n",
           f);
 }
@@ -57,6 +66,8 @@ int main(int argc, char **argv)
         rc = cli_db(&cfg, argc - 1, argv + 1);
     else if (!strcmp(argv[1], "dags"))
         rc = cli_dags(&cfg, argc - 1, argv + 1);
+    else if (!strcmp(argv[1], "tasks"))
+        rc = cli_tasks(&cfg, argc - 1, argv + 1);
     else {
         fprintf(stderr, "updraft: unknown command '%s'\n", argv[1]);
         usage(stderr);

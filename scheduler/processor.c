@@ -1126,8 +1126,11 @@ static int scan(proc_t *p, bool *changed)
     }
     if (p->now.truncated)
         log_warn("too many files in the dags folder; reading the first max=%d", PROC_MAX_FILES);
-    qsort(p->now.files, p->now.n, sizeof(entry_t), cmp_entry);
-    qsort(p->now.defaults, p->now.nd, sizeof(entry_t), cmp_entry);
+    /* qsort's pointer must not be NULL, even for zero elements. */
+    if (p->now.n)
+        qsort(p->now.files, p->now.n, sizeof(entry_t), cmp_entry);
+    if (p->now.nd)
+        qsort(p->now.defaults, p->now.nd, sizeof(entry_t), cmp_entry);
     if (p->synced && dirty_collect(&dirty, &p->mem, &p->now) < 0) {
         log_error("out of memory listing the dags folder");
         p->synced = false;

@@ -1,0 +1,212 @@
+/*
+ * cmd_tasks.c - `updraft tasks clear|state`, and the helpers the other
+ * operator commands share: finding a run by run id or logical date, and
+ * asking for confirmation.
+ *
+ * `tasks clear` lists what it will clear and asks first, as Airflow's
+ * does; without a terminal to ask on it refuses unless given -y, so that
+ * a script never clears more than it meant to by accident.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/clear.h"
+#include "common/dag.h"
+#include "common/dagrun.h"
+#include "common/timeutil.h"
+
+int cli_confirm(const char *question, bool yes)
+{
+    char line[64];
+    if (yes)
+        return 1;
+    if (!isatty(STDIN_FILENO)) {
+        fprintf(stderr, "updraft: not asking for confirmation without a terminal: pass -y to "
+                        "proceed\n");
+        return -1;
+    }
+    printf("%s [y/n] ", question);
+    fflush(stdout);
+    if (!fgets(line, sizeof(line), stdin))
+        return 0;
+    return (line[0] == 'y' || line[0] == 'Y') ? 1 : 0;
+}
+
+int cli_find_run(db_t *db, const char *dag_id, const char *run_or_date, cli_run_t *out)
+{
+    ts_us_t t;
+    char iso[TS_ISO_LEN];
+    bool is_date = ts_parse(run_or_date, &t) == 0;
+    const char *p[] = {dag_id, run_or_date, is_date ? ts_format_iso(t, iso) : NULL};
+    memset(out, 0, sizeof(*out));
+    PGresult *r = db_query(db, NULL,
+                           "SELECT id, run_id, state,"
+                           " (extract(epoch FROM logical_date) * 1000000)::bigint"
+                           " FROM dag_run WHERE dag_id = $1"
+                           " AND (run_id = $2 OR logical_date = $3::timestamptz)"
+                           " ORDER BY (run_id = $2) DESC LIMIT 1",
+                           3, p);
+    if (!r) {
+        fprintf(stderr, "updraft: %s\n", db_error(db));
+        return -1;
+    }
+    int rc = 0;
+    if (PQntuples(r) == 1) {
+        out->id = db_get_i64(r, 0, 0);
+        snprintf(out->run_id, sizeof(out->run_id), "%s", PQgetvalue(r, 0, 1));
+        snprintf(out->state, sizeof(out->state), "%s", PQgetvalue(r, 0, 2));
+        out->logical_date = db_get_i64(r, 0, 3);
+        rc = 1;
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* --- clear -------------------------------------------------------------- */
+
+static int clear_usage(void)
+{
+    fprintf(stderr, "usage: updraft tasks clear DAG_ID [-t REGEX] [-s START] [-e END] "
+                    "[-d|--downstream] [-u|--upstream] [-f|--only-failed] [-y]\n");
+    return 2;
+}
+
+static int cmd_clear(const config_t *cfg, int argc, char **argv)
+{
+    clear_filter_t f = {.start = TS_NONE, .end = TS_NONE};
+    bool yes = false;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        bool more = i + 1 < argc;
+        if ((!strcmp(a, "-t") || !strcmp(a, "--task-regex")) && more)
+            f.task_regex = argv[++i];
+        else if ((!strcmp(a, "-s") || !strcmp(a, "--start-date")) && more) {
+            if (ts_parse(argv[++i], &f.start) != 0) {
+                fprintf(stderr, "updraft: invalid start date '%s'\n", argv[i]);
+                return 2;
+            }
+        } else if ((!strcmp(a, "-e") || !strcmp(a, "--end-date")) && more) {
+            if (ts_parse(argv[++i], &f.end) != 0) {
+                fprintf(stderr, "updraft: invalid end date '%s'\n", argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(a, "-d") || !strcmp(a, "--downstream"))
+            f.downstream = true;
+        else if (!strcmp(a, "-u") || !strcmp(a, "--upstream"))
+            f.upstream = true;
+        else if (!strcmp(a, "-f") || !strcmp(a, "--only-failed"))
+            f.only_failed = true;
+        else if (!strcmp(a, "-y") || !strcmp(a, "--yes"))
+            yes = true;
+        else if (a[0] != '-' && !f.dag_id)
+            f.dag_id = a;
+        else
+            return clear_usage();
+    }
+    if (!f.dag_id)
+        return clear_usage();
+    db_t *db = cli_connect(cfg, true);
+    if (!db)
+        return 1;
+    clear_list_t l = {0};
+    char err[512];
+    int rc = 1;
+    if (clear_find(db, &f, &l, err, sizeof(err)) < 0) {
+        fprintf(stderr, "updraft: %s\n", err);
+        goto out;
+    }
+    if (l.n == 0) {
+        printf("No task instances to clear\n");
+        rc = 0;
+        goto out;
+    }
+    printf("You are about to clear these %zu task instance%s:\n", l.n, l.n == 1 ? "" : "s");
+    for (size_t i = 0; i < l.n; i++)
+        printf("<TaskInstance: %s.%s %s [%s]>\n", f.dag_id, l.items[i].task_id, l.items[i].run_id,
+               !strcmp(l.items[i].state, "none") ? "None" : l.items[i].state);
+    int ok = cli_confirm("\nAre you sure?", yes);
+    if (ok <= 0) {
+        if (ok == 0)
+            printf("Cancelled, nothing was cleared\n");
+        rc = ok < 0 ? 2 : 1;
+        goto out;
+    }
+    long cleared = 0;
+    if (clear_apply(db, &l, &cleared, err, sizeof(err)) < 0) {
+        fprintf(stderr, "updraft: %s\n", err);
+        goto out;
+    }
+    printf("Cleared %ld task instance%s\n", cleared, cleared == 1 ? "" : "s");
+    rc = 0;
+out:
+    clear_list_free(&l);
+    db_close(db);
+    return rc;
+}
+
+/* --- state -------------------------------------------------------------- */
+
+/* `tasks state DAG_ID TASK_ID RUN_ID_OR_DATE`: the state, "None" for none. */
+static int cmd_state(const config_t *cfg, int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: updraft tasks state DAG_ID TASK_ID RUN_ID_OR_LOGICAL_DATE\n");
+        return 2;
+    }
+    db_t *db = cli_connect(cfg, true);
+    if (!db)
+        return 1;
+    cli_run_t run;
+    int rc = 1;
+    int found = cli_find_run(db, argv[0], argv[2], &run);
+    if (found == 0)
+        fprintf(stderr, "updraft: dag run '%s' of dag '%s' not found\n", argv[2], argv[0]);
+    if (found != 1)
+        goto out;
+    char idbuf[24];
+    snprintf(idbuf, sizeof(idbuf), "%lld", (long long)run.id);
+    const char *p[] = {idbuf, argv[1]};
+    PGresult *r = db_query(db, NULL,
+                           "SELECT state FROM task_instance WHERE dag_run_id = $1::bigint"
+                           " AND task_id = $2 AND map_index = -1",
+                           2, p);
+    if (!r) {
+        fprintf(stderr, "updraft: %s\n", db_error(db));
+        goto out;
+    }
+    if (PQntuples(r) == 0) {
+        fprintf(stderr, "updraft: task '%s' not found in dag run '%s'\n", argv[1], run.run_id);
+    } else {
+        const char *s = PQgetvalue(r, 0, 0);
+        printf("%s\n", !strcmp(s, "none") ? "None" : s);
+        rc = 0;
+    }
+    PQclear(r);
+out:
+    db_close(db);
+    return rc;
+}
+
+int cli_tasks(const config_t *cfg, int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "clear"))
+        return cmd_clear(cfg, argc - 2, argv + 2);
+    if (argc >= 2 && !strcmp(argv[1], "state"))
+        return cmd_state(cfg, argc - 2, argv + 2);
+    fprintf(stderr, "usage: updraft tasks clear|state ...\n");
+    return 2;
+}
+
+void cli_warn_no_scheduler(db_t *db)
+{
+    PGresult *r = db_query(db, NULL,
+                           "SELECT count(*) FROM job WHERE job_type = 'SchedulerJob'"
+                           " AND state = 'running' AND latest_heartbeat > now() - interval '60 seconds'",
+                           0, NULL);
+    if (r && db_get_i64(r, 0, 0) == 0)
+        fprintf(stderr, "[WARN] no scheduler is running: the runs wait until one starts\n");
+    PQclear(r);
+}

@@ -1,0 +1,207 @@
+/* Unit tests for the pure parts of common/clear.c and common/backfill.c:
+ * task selection with upstream/downstream, backfill intervals, the
+ * progress line. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/backfill.h"
+#include "common/clear.h"
+#include "common/cron.h"
+#include "common/dag.h"
+
+/* a -> b -> c, a -> d, e alone */
+static const char DAG_YAML[] =
+    "g:\n"
+    "  tasks:\n"
+    "    - {task_id: a, operator: bash, bash_command: 'true'}\n"
+    "    - {task_id: b, operator: bash, bash_command: 'true', dependencies: [a]}\n"
+    "    - {task_id: c, operator: bash, bash_command: 'true', dependencies: [b]}\n"
+    "    - {task_id: d, operator: bash, bash_command: 'true', dependencies: [a]}\n"
+    "    - {task_id: e_extra, operator: bash, bash_command: 'true'}\n";
+
+static dag_t *load(dag_list_t *l)
+{
+    dag_diags_t d;
+    dag_list_init(l);
+    dag_diags_init(&d);
+    assert_int_equal(dag_load_buffer("g.yaml", DAG_YAML, strlen(DAG_YAML), l, &d), 0);
+    dag_diags_free(&d);
+    assert_int_equal(l->n, 1);
+    return l->items[0];
+}
+
+/* The selected task ids, sorted, joined by ','. */
+static void selected_ids(const dag_t *dag, const bool *sel, char *buf, size_t len)
+{
+    const char *names[] = {"a", "b", "c", "d", "e_extra"};
+    buf[0] = '\0';
+    for (size_t k = 0; k < 5; k++) {
+        int i = dag_find_task(dag, names[k]);
+        assert_true(i >= 0);
+        if (sel[i]) {
+            if (buf[0])
+                strncat(buf, ",", len - strlen(buf) - 1);
+            strncat(buf, names[k], len - strlen(buf) - 1);
+        }
+    }
+}
+
+static void test_select(void **state)
+{
+    (void)state;
+    dag_list_t l;
+    dag_t *dag = load(&l);
+    bool sel[5];
+    char err[128], ids[64];
+    assert_int_equal(clear_select_tasks(dag, NULL, false, false, sel, err, sizeof(err)), 5);
+    assert_int_equal(clear_select_tasks(dag, "^b$", false, false, sel, err, sizeof(err)), 1);
+    selected_ids(dag, sel, ids, sizeof(ids));
+    assert_string_equal(ids, "b");
+    assert_int_equal(clear_select_tasks(dag, "^b$", false, true, sel, err, sizeof(err)), 2);
+    selected_ids(dag, sel, ids, sizeof(ids));
+    assert_string_equal(ids, "b,c");
+    assert_int_equal(clear_select_tasks(dag, "^b$", true, false, sel, err, sizeof(err)), 2);
+    selected_ids(dag, sel, ids, sizeof(ids));
+    assert_string_equal(ids, "a,b");
+    /* upstream of c is b and a (transitively), but not a's other branch d */
+    assert_int_equal(clear_select_tasks(dag, "^c$", true, false, sel, err, sizeof(err)), 3);
+    selected_ids(dag, sel, ids, sizeof(ids));
+    assert_string_equal(ids, "a,b,c");
+    /* downstream of a: the whole tree below it */
+    assert_int_equal(clear_select_tasks(dag, "^a$", false, true, sel, err, sizeof(err)), 4);
+    selected_ids(dag, sel, ids, sizeof(ids));
+    assert_string_equal(ids, "a,b,c,d");
+    /* a regex is searched, as Python's re.search */
+    assert_int_equal(clear_select_tasks(dag, "extra", true, true, sel, err, sizeof(err)), 1);
+    selected_ids(dag, sel, ids, sizeof(ids));
+    assert_string_equal(ids, "e_extra");
+    assert_int_equal(clear_select_tasks(dag, "zzz", true, true, sel, err, sizeof(err)), 0);
+    assert_int_equal(clear_select_tasks(dag, "(", false, false, sel, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "invalid task regex"));
+    dag_list_free(&l);
+}
+
+static ts_us_t T(const char *s)
+{
+    ts_us_t t;
+    assert_int_equal(ts_parse(s, &t), 0);
+    return t;
+}
+
+static void test_intervals_daily(void **state)
+{
+    (void)state;
+    schedule_t s;
+    char err[128];
+    backfill_interval_t *iv = NULL;
+    size_t n = 0;
+    assert_int_equal(schedule_parse("@daily", &s, err, sizeof(err)), 0);
+    assert_int_equal(backfill_intervals(&s, T("2024-03-01"), T("2024-03-07"), 100, &iv, &n, err,
+                                        sizeof(err)),
+                     0);
+    assert_int_equal(n, 7);
+    assert_true(iv[0].start == T("2024-03-01") && iv[0].end == T("2024-03-02"));
+    assert_true(iv[6].start == T("2024-03-07") && iv[6].end == T("2024-03-08"));
+    free(iv);
+    /* an unaligned start rounds up to the next fire time; end is inclusive */
+    assert_int_equal(backfill_intervals(&s, T("2024-02-28T12:00:00Z"), T("2024-03-01"), 100, &iv,
+                                        &n, err, sizeof(err)),
+                     0);
+    assert_int_equal(n, 2); /* Feb 29 (leap year) and Mar 1 */
+    assert_true(iv[0].start == T("2024-02-29"));
+    assert_true(iv[1].start == T("2024-03-01"));
+    free(iv);
+    /* limit */
+    assert_int_equal(backfill_intervals(&s, T("2024-01-01"), T("2024-12-31"), 10, &iv, &n, err,
+                                        sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "more than 10"));
+    assert_int_equal(backfill_intervals(&s, T("2024-03-02"), T("2024-03-01"), 10, &iv, &n, err,
+                                        sizeof(err)),
+                     -1);
+}
+
+static void test_intervals_other_kinds(void **state)
+{
+    (void)state;
+    schedule_t s;
+    char err[128];
+    backfill_interval_t *iv = NULL;
+    size_t n = 0;
+    assert_int_equal(schedule_parse("6h", &s, err, sizeof(err)), 0);
+    assert_int_equal(backfill_intervals(&s, T("2024-03-01T01:00:00Z"), T("2024-03-01T23:00:00Z"),
+                                        100, &iv, &n, err, sizeof(err)),
+                     0);
+    assert_int_equal(n, 4); /* a fixed interval starts exactly at the start */
+    assert_true(iv[0].start == T("2024-03-01T01:00:00Z") && iv[0].end == T("2024-03-01T07:00:00Z"));
+    free(iv);
+    assert_int_equal(schedule_parse("@once", &s, err, sizeof(err)), 0);
+    assert_int_equal(backfill_intervals(&s, T("2024-03-01"), T("2024-03-09"), 100, &iv, &n, err,
+                                        sizeof(err)),
+                     0);
+    assert_int_equal(n, 1);
+    assert_true(iv[0].start == T("2024-03-01"));
+    free(iv);
+    assert_int_equal(schedule_parse(NULL, &s, err, sizeof(err)), 0);
+    assert_int_equal(backfill_intervals(&s, T("2024-03-01"), T("2024-03-09"), 100, &iv, &n, err,
+                                        sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "manual only"));
+}
+
+static void test_intervals_timezone(void **state)
+{
+    (void)state;
+    schedule_t s;
+    schedule_tz_t *tz = NULL;
+    char err[128];
+    backfill_interval_t *iv = NULL;
+    size_t n = 0;
+    assert_int_equal(schedule_parse("0 0 * * *", &s, err, sizeof(err)), 0);
+    assert_int_equal(schedule_tz_load("Europe/London", &tz, err, sizeof(err)), 0);
+    s.tz = tz;
+    /* across the spring-forward day: midnight local is 00:00Z then 23:00Z */
+    assert_int_equal(backfill_intervals(&s, T("2024-03-30T00:00:00Z"), T("2024-04-01T00:00:00Z"),
+                                        100, &iv, &n, err, sizeof(err)),
+                     0);
+    assert_int_equal(n, 3);
+    assert_true(iv[0].start == T("2024-03-30T00:00:00Z"));
+    assert_true(iv[1].start == T("2024-03-31T00:00:00Z"));
+    assert_true(iv[1].end == T("2024-03-31T23:00:00Z"));
+    assert_true(iv[2].start == T("2024-03-31T23:00:00Z"));
+    free(iv);
+    schedule_tz_free(tz);
+}
+
+static void test_progress(void **state)
+{
+    (void)state;
+    char buf[256];
+    backfill_format_progress(buf, sizeof(buf), 0, 4, 0, 0, 8);
+    assert_string_equal(buf, "[........] 0/4 runs done, 0 failed, ETA --:--");
+    /* 1 run in 10 s: 3 left, 30 s */
+    backfill_format_progress(buf, sizeof(buf), 1, 4, 1, 10 * TS_US_PER_SEC, 8);
+    assert_string_equal(buf, "[##......] 1/4 runs done, 1 failed, ETA 0:30");
+    backfill_format_progress(buf, sizeof(buf), 1, 3, 0, 3600 * TS_US_PER_SEC, 3);
+    assert_string_equal(buf, "[#..] 1/3 runs done, 0 failed, ETA 2:00:00");
+    backfill_format_progress(buf, sizeof(buf), 4, 4, 0, 5 * TS_US_PER_SEC, 4);
+    assert_string_equal(buf, "[####] 4/4 runs done, 0 failed, ETA 0:00");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_select),
+        cmocka_unit_test(test_intervals_daily),
+        cmocka_unit_test(test_intervals_other_kinds),
+        cmocka_unit_test(test_intervals_timezone),
+        cmocka_unit_test(test_progress),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
