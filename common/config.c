@@ -93,6 +93,7 @@ static const key_def_t config_keys[] = {
     {SEC_WEBSERVER, "base_url", KEY_STRING, "http://127.0.0.1:8080", 0, 0, KEY_NONEMPTY,
      OFF(webserver.base_url)},
     {SEC_WEBSERVER, "threads", KEY_INT, "32", 1, 256, 0, OFF(webserver.threads)},
+    {SEC_WEBSERVER, "cache_mb", KEY_INT, "32", 0, 4096, 0, OFF(webserver.cache_mb)},
     {SEC_SCHEDULER, "dag_dir_list_interval", KEY_INT, "5", 1, 86400, 0,
      OFF(scheduler.dag_dir_list_interval)},
     {SEC_SCHEDULER, "catchup_by_default", KEY_BOOL, "true", 0, 0, 0,

@@ -35,6 +35,7 @@ typedef struct config {
         char *listen;                     /* default "127.0.0.1:8080" */
         char *base_url;                   /* default "http://127.0.0.1:8080" */
         int threads;                      /* default 32, 1..256 */
+        int cache_mb;                     /* response cache budget, default 32, 0 (off)..4096 */
     } webserver;
     struct {
         int dag_dir_list_interval;        /* seconds between folder scans, default 5, 1..86400 */

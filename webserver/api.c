@@ -6,8 +6,11 @@
  * selected as epoch microseconds and formatted with ts_format_iso, so they
  * read 2024-03-10T11:00:00.123456+00:00 whatever the session time zone.
  *
- * Collections run two statements with the same WHERE clause: a count for
- * total_entries and the page. Filters are appended to the WHERE clause as
+ * Collections run one prepared statement (named by a hash of its SQL):
+ * the page, with total_entries as a scalar subquery over the same WHERE
+ * clause. Answers are written straight into one buffer (jsonw.h), not
+ * built as cJSON trees; the read-mostly routes are cached (apicache.h).
+ * Filters are appended to the WHERE clause as
  * constant text with numbered parameters ($n); client text only ever
  * travels as a parameter value, and order_by resolves to a constant column
  * expression through httpq_order_by.
@@ -28,7 +31,9 @@
 #include "common/httpq.h"
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "webserver/apicache.h"
 #include "webserver/http.h"
+#include "webserver/jsonw.h"
 
 #define TS HTTP_SQL_TS
 
@@ -48,6 +53,10 @@ typedef struct req {
     const char *cap[4]; /* path captures ({} in the pattern), URL-decoded */
     size_t ncap;
     db_t *db;           /* NULL only for ROUTE_DB_OPTIONAL routes */
+    bool cacheable;     /* a 200 answer goes into the cache under key/gen */
+    uint64_t gen;
+    const char *key;
+    size_t klen;
 } req_t;
 
 /* A handler sends exactly one response and returns its HTTP status. */
@@ -55,6 +64,7 @@ typedef int (*handler_fn)(req_t *r);
 
 #define ROUTE_PUBLIC 0x1      /* needs no login (health) */
 #define ROUTE_DB_OPTIONAL 0x2 /* runs without a database connection */
+#define ROUTE_CACHED 0x4      /* answers reads only tables that notify updraft_api */
 
 typedef struct route {
     const char *method;
@@ -259,63 +269,130 @@ static void filter_list(req_t *r, sqlb_t *b, const char *key, const char *col)
     cJSON_Delete(arr);
 }
 
-typedef cJSON *(*row_fn)(const PGresult *res, int row);
+/*
+ * Writes row i of res, whose columns start at base, as one JSON object.
+ * Collections select count(*) as column 0, single rows start at 0.
+ */
+typedef void (*row_fn)(jsonw_t *w, const PGresult *res, int i, int base);
+
+/* Sends w's text as a 200 JSON answer, storing it when the route caches. */
+static int send_jsonw(req_t *r, const jsonw_t *w)
+{
+    if (jsonw_failed(w)) {
+        http_send_problem(r->conn, 500, NULL, "out of memory");
+        return 500;
+    }
+    if (r->cacheable)
+        apicache_put(r->api->cache, r->key, r->klen, r->gen, jsonw_data(w), jsonw_len(w));
+    http_send(r->conn, 200, "application/json", jsonw_data(w), jsonw_len(w));
+    return 200;
+}
+
+/* One row as the whole answer (a resource by id). */
+static int send_row(req_t *r, const PGresult *res, int i, row_fn write_row)
+{
+    jsonw_t w;
+    int status;
+
+    jsonw_init(&w, 2048);
+    write_row(&w, res, i, 0);
+    status = send_jsonw(r, &w);
+    jsonw_free(&w);
+    return status;
+}
 
 /*
- * Runs "SELECT count(*) FROM <from> WHERE <b>" and the page
- * "SELECT <cols> FROM <from> WHERE <b> ORDER BY <order> LIMIT OFFSET" and
- * sends {"<name>": [...], "total_entries": N}.
+ * A stable prepared-statement name for generated SQL: the same text always
+ * hashes to the same name (db_query requires same name, same SQL), and
+ * distinct shapes (filters present, order) get their own plans.
+ */
+static void stmt_name(const char *sql, char *name, size_t len)
+{
+    uint64_t h = UINT64_C(14695981039346656037);
+
+    for (const unsigned char *p = (const unsigned char *)sql; *p; p++) {
+        h ^= *p;
+        h *= UINT64_C(1099511628211);
+    }
+    snprintf(name, len, "api_q%016" PRIx64, h);
+}
+
+/*
+ * Runs one prepared statement for the page, with the total as an
+ * uncorrelated scalar subquery (evaluated once) in column 0:
+ *   SELECT (SELECT count(*) FROM <from> WHERE <b>), <cols> FROM <from>
+ *   WHERE <b> ORDER BY <order> LIMIT $l OFFSET $o
+ * and sends {"<name>": [...], "total_entries": N}. Only an empty page past
+ * offset 0 needs the count on its own.
  */
 static int send_collection(req_t *r, const char *name, const char *cols, const char *from,
                            sqlb_t *b, const char *order, int64_t limit, int64_t offset,
-                           row_fn to_json)
+                           row_fn write_row)
 {
-    char *sql = NULL;
-    PGresult *cnt = NULL, *page = NULL;
-    cJSON *out = NULL, *arr;
-    int status, nwhere = b->n;
+    char *sql = NULL, stname[32];
+    PGresult *page = NULL, *cnt = NULL;
+    int status, nwhere = b->n, n, pl, po;
+    int64_t total;
+    jsonw_t w;
 
+    jsonw_init(&w, 0);
+    pl = sqlb_param_i64(b, limit);
+    po = sqlb_param_i64(b, offset);
     if (b->overflow) {
         status = bad_request(r, "too many filters");
         goto out;
     }
-    if (asprintf(&sql, "SELECT count(*) FROM %s WHERE true%s", from, b->sql) < 0) {
+    if (asprintf(&sql,
+                 "SELECT (SELECT count(*) FROM %s WHERE true%s), %s FROM %s WHERE true%s "
+                 "ORDER BY %s LIMIT $%d OFFSET $%d",
+                 from, b->sql, cols, from, b->sql, order, pl, po) < 0) {
         sql = NULL;
         status = send_json(r, 500, NULL);
         goto out;
     }
-    cnt = db_query(r->db, NULL, sql, nwhere, b->params);
-    free(sql);
-    sql = NULL;
-    if (!cnt) {
-        status = db_failed(r);
-        goto out;
-    }
-    {
-        int pl = sqlb_param_i64(b, limit);
-        int po = sqlb_param_i64(b, offset);
-        if (asprintf(&sql, "SELECT %s FROM %s WHERE true%s ORDER BY %s LIMIT $%d OFFSET $%d",
-                     cols, from, b->sql, order, pl, po) < 0) {
-            sql = NULL;
-            status = send_json(r, 500, NULL);
-            goto out;
-        }
-    }
-    page = db_query(r->db, NULL, sql, b->n, b->params);
+    stmt_name(sql, stname, sizeof(stname));
+    page = db_query(r->db, stname, sql, b->n, b->params);
     if (!page) {
         status = db_failed(r);
         goto out;
     }
-    out = cJSON_CreateObject();
-    arr = cJSON_AddArrayToObject(out, name);
-    for (int i = 0; arr && i < PQntuples(page); i++)
-        cJSON_AddItemToArray(arr, to_json(page, i));
-    cJSON_AddNumberToObject(out, "total_entries", (double)db_get_i64(cnt, 0, 0));
-    status = send_json(r, 200, out);
+    n = PQntuples(page);
+    if (n > 0) {
+        total = db_get_i64(page, 0, 0);
+    } else if (offset == 0) {
+        total = 0;
+    } else {
+        free(sql);
+        if (asprintf(&sql, "SELECT count(*) FROM %s WHERE true%s", from, b->sql) < 0) {
+            sql = NULL;
+            status = send_json(r, 500, NULL);
+            goto out;
+        }
+        stmt_name(sql, stname, sizeof(stname));
+        cnt = db_query(r->db, stname, sql, nwhere, b->params);
+        if (!cnt) {
+            status = db_failed(r);
+            goto out;
+        }
+        total = db_get_i64(cnt, 0, 0);
+    }
+    jsonw_free(&w);
+    jsonw_init(&w, (size_t)n * 768 + 64);
+    jsonw_obj_begin(&w);
+    jsonw_key(&w, name);
+    jsonw_arr_begin(&w);
+    for (int i = 0; i < n; i++)
+        write_row(&w, page, i, 1);
+    jsonw_arr_end(&w);
+    jsonw_key(&w, "total_entries");
+    jsonw_i64(&w, total);
+    jsonw_obj_end(&w);
+    status = send_jsonw(r, &w);
 out:
+    jsonw_free(&w);
     free(sql);
-    PQclear(cnt);
     PQclear(page);
+    PQclear(cnt);
     return status;
 }
 
@@ -379,74 +456,131 @@ static const char *schedule_description(const char *schedule)
     return schedule;
 }
 
-static cJSON *dag_json(const PGresult *res, int i)
+/*
+ * tags arrives as array_to_json(d.tags): a JSON array of strings Postgres
+ * wrote, each already escaped; each becomes {"name": <that string>}.
+ */
+static void write_tags(jsonw_t *w, const char *json)
 {
-    cJSON *o = cJSON_CreateObject(), *owners, *tags, *tag_names;
-    const char *schedule = db_get_str(res, i, DC_SCHEDULE);
-    const char *ow = db_get_str(res, i, DC_OWNERS);
+    const char *p = json ? json : "[]";
 
-    if (!o)
-        return NULL;
-    http_json_add_str(o, "dag_id", res, i, DC_ID);
-    http_json_add_str(o, "dag_display_name", res, i, DC_ID);
-    cJSON_AddNullToObject(o, "root_dag_id");
-    http_json_add_bool(o, "is_paused", res, i, DC_PAUSED);
-    http_json_add_bool(o, "is_active", res, i, DC_ACTIVE);
-    cJSON_AddFalseToObject(o, "is_subdag");
-    http_json_add_ts(o, "last_parsed_time", res, i, DC_PARSED);
-    cJSON_AddNullToObject(o, "last_pickled");
-    cJSON_AddNullToObject(o, "last_expired");
-    cJSON_AddNullToObject(o, "scheduler_lock");
-    cJSON_AddNullToObject(o, "pickle_id");
-    cJSON_AddStringToObject(o, "default_view", "grid");
-    http_json_add_str(o, "fileloc", res, i, DC_FILELOC);
-    http_json_add_str(o, "file_token", res, i, DC_TOKEN);
-    owners = cJSON_AddArrayToObject(o, "owners");
-    while (owners && ow && *ow) {
+    jsonw_arr_begin(w);
+    if (*p == '[')
+        p++;
+    while (*p) {
+        const char *start;
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (*p != '"')
+            break;
+        start = p++;
+        while (*p && *p != '"') {
+            if (*p == '\\' && p[1])
+                p++;
+            p++;
+        }
+        if (*p != '"')
+            break;
+        p++;
+        jsonw_obj_begin(w);
+        jsonw_key(w, "name");
+        jsonw_raw(w, start, (size_t)(p - start));
+        jsonw_obj_end(w);
+    }
+    jsonw_arr_end(w);
+}
+
+/* owners is a comma-separated list; each trimmed, non-empty name. */
+static void write_owners(jsonw_t *w, const char *ow)
+{
+    jsonw_arr_begin(w);
+    while (ow && *ow) {
         const char *comma = strchr(ow, ',');
         size_t len = comma ? (size_t)(comma - ow) : strlen(ow);
-        char buf[256];
         while (len > 0 && *ow == ' ') {
             ow++;
             len--;
         }
         while (len > 0 && ow[len - 1] == ' ')
             len--;
-        if (len > 0 && len < sizeof(buf)) {
-            memcpy(buf, ow, len);
-            buf[len] = '\0';
-            cJSON_AddItemToArray(owners, cJSON_CreateString(buf));
-        }
+        if (len > 0)
+            jsonw_strn(w, ow, len);
         ow = comma ? comma + 1 : NULL;
     }
-    http_json_add_str(o, "description", res, i, DC_DESC);
+    jsonw_arr_end(w);
+}
+
+static void dag_write(jsonw_t *w, const PGresult *res, int i, int base)
+{
+    const char *schedule = db_get_str(res, i, base + DC_SCHEDULE);
+
+    jsonw_obj_begin(w);
+    jsonw_key(w, "dag_id");
+    jsonw_pg_str(w, res, i, base + DC_ID);
+    jsonw_key(w, "dag_display_name");
+    jsonw_pg_str(w, res, i, base + DC_ID);
+    jsonw_key(w, "root_dag_id");
+    jsonw_null(w);
+    jsonw_key(w, "is_paused");
+    jsonw_pg_bool(w, res, i, base + DC_PAUSED);
+    jsonw_key(w, "is_active");
+    jsonw_pg_bool(w, res, i, base + DC_ACTIVE);
+    jsonw_key(w, "is_subdag");
+    jsonw_bool(w, false);
+    jsonw_key(w, "last_parsed_time");
+    jsonw_pg_ts(w, res, i, base + DC_PARSED);
+    jsonw_key(w, "last_pickled");
+    jsonw_null(w);
+    jsonw_key(w, "last_expired");
+    jsonw_null(w);
+    jsonw_key(w, "scheduler_lock");
+    jsonw_null(w);
+    jsonw_key(w, "pickle_id");
+    jsonw_null(w);
+    jsonw_key(w, "default_view");
+    jsonw_str(w, "grid");
+    jsonw_key(w, "fileloc");
+    jsonw_pg_str(w, res, i, base + DC_FILELOC);
+    jsonw_key(w, "file_token");
+    jsonw_pg_str(w, res, i, base + DC_TOKEN);
+    jsonw_key(w, "owners");
+    write_owners(w, db_get_str(res, i, base + DC_OWNERS));
+    jsonw_key(w, "description");
+    jsonw_pg_str(w, res, i, base + DC_DESC);
+    jsonw_key(w, "schedule_interval");
     if (schedule) {
-        cJSON *si = cJSON_AddObjectToObject(o, "schedule_interval");
-        cJSON_AddStringToObject(si, "__type", "CronExpression");
-        cJSON_AddStringToObject(si, "value", schedule);
+        jsonw_obj_begin(w);
+        jsonw_key(w, "__type");
+        jsonw_str(w, "CronExpression");
+        jsonw_key(w, "value");
+        jsonw_str(w, schedule);
+        jsonw_obj_end(w);
     } else {
-        cJSON_AddNullToObject(o, "schedule_interval");
+        jsonw_null(w);
     }
-    cJSON_AddStringToObject(o, "timetable_description", schedule_description(schedule));
-    tags = cJSON_AddArrayToObject(o, "tags");
-    tag_names = cJSON_Parse(db_get_str(res, i, DC_TAGS) ? db_get_str(res, i, DC_TAGS) : "[]");
-    for (cJSON *t = tag_names ? tag_names->child : NULL; tags && t; t = t->next) {
-        cJSON *to = cJSON_CreateObject();
-        if (cJSON_IsString(t))
-            cJSON_AddStringToObject(to, "name", t->valuestring);
-        cJSON_AddItemToArray(tags, to);
-    }
-    cJSON_Delete(tag_names);
-    http_json_add_int(o, "max_active_tasks", res, i, DC_MAX_TASKS);
-    http_json_add_int(o, "max_active_runs", res, i, DC_MAX_RUNS);
-    cJSON_AddNumberToObject(o, "max_consecutive_failed_dag_runs", 0);
-    cJSON_AddFalseToObject(o, "has_task_concurrency_limits");
-    http_json_add_bool(o, "has_import_errors", res, i, DC_IMPORT_ERR);
-    http_json_add_ts(o, "next_dagrun", res, i, DC_NEXT);
-    http_json_add_ts(o, "next_dagrun_data_interval_start", res, i, DC_NEXT);
-    http_json_add_ts(o, "next_dagrun_data_interval_end", res, i, DC_NEXT_AFTER);
-    http_json_add_ts(o, "next_dagrun_create_after", res, i, DC_NEXT_AFTER);
-    return o;
+    jsonw_key(w, "timetable_description");
+    jsonw_str(w, schedule_description(schedule));
+    jsonw_key(w, "tags");
+    write_tags(w, db_get_str(res, i, base + DC_TAGS));
+    jsonw_key(w, "max_active_tasks");
+    jsonw_pg_int(w, res, i, base + DC_MAX_TASKS);
+    jsonw_key(w, "max_active_runs");
+    jsonw_pg_int(w, res, i, base + DC_MAX_RUNS);
+    jsonw_key(w, "max_consecutive_failed_dag_runs");
+    jsonw_i64(w, 0);
+    jsonw_key(w, "has_task_concurrency_limits");
+    jsonw_bool(w, false);
+    jsonw_key(w, "has_import_errors");
+    jsonw_pg_bool(w, res, i, base + DC_IMPORT_ERR);
+    jsonw_key(w, "next_dagrun");
+    jsonw_pg_ts(w, res, i, base + DC_NEXT);
+    jsonw_key(w, "next_dagrun_data_interval_start");
+    jsonw_pg_ts(w, res, i, base + DC_NEXT);
+    jsonw_key(w, "next_dagrun_data_interval_end");
+    jsonw_pg_ts(w, res, i, base + DC_NEXT_AFTER);
+    jsonw_key(w, "next_dagrun_create_after");
+    jsonw_pg_ts(w, res, i, base + DC_NEXT_AFTER);
+    jsonw_obj_end(w);
 }
 
 static const httpq_sort_t dag_sorts[] = {
@@ -495,7 +629,7 @@ static int get_dags(req_t *r)
         cJSON_Delete(arr);
     }
     snprintf(order, sizeof(order), "%s %s NULLS LAST, d.dag_id", sort_sql, desc ? "DESC" : "ASC");
-    status = send_collection(r, "dags", DAG_COLS, "dag d", &b, order, limit, offset, dag_json);
+    status = send_collection(r, "dags", DAG_COLS, "dag d", &b, order, limit, offset, dag_write);
     sqlb_free(&b);
     return status;
 }
@@ -512,7 +646,7 @@ static int send_dag(req_t *r, const char *dag_id)
     if (PQntuples(res) == 0)
         status = not_found(r, "DAG not found", "DAG with dag_id: '%s' not found", dag_id);
     else
-        status = send_json(r, 200, dag_json(res, 0));
+        status = send_row(r, res, 0, dag_write);
     PQclear(res);
     return status;
 }
@@ -573,6 +707,8 @@ static int patch_dag(req_t *r)
         return db_failed(r);
     if (n == 0)
         return not_found(r, "DAG not found", "Dag with id: '%s' not found", dag_id);
+    /* Committed (autocommit): this client must not read its old answer. */
+    apicache_bump(r->api->cache);
     /* A hint only: the scheduler's periodic pass picks the change up anyway. */
     if (db_simple(r->db, "NOTIFY updraft_scheduler") < 0)
         log_warn("notify failed after unpausing dag_id=%s", dag_id);
@@ -591,27 +727,38 @@ static int patch_dag(req_t *r)
 enum { RC_RUN_ID, RC_DAG_ID, RC_LOGICAL, RC_START, RC_END, RC_DI_START, RC_DI_END, RC_LSD,
        RC_TYPE, RC_STATE, RC_EXTERNAL, RC_CONF, RC_NOTE };
 
-static cJSON *run_json(const PGresult *res, int i)
+static void run_write(jsonw_t *w, const PGresult *res, int i, int base)
 {
-    cJSON *o = cJSON_CreateObject();
-
-    if (!o)
-        return NULL;
-    http_json_add_str(o, "dag_run_id", res, i, RC_RUN_ID);
-    http_json_add_str(o, "dag_id", res, i, RC_DAG_ID);
-    http_json_add_ts(o, "logical_date", res, i, RC_LOGICAL);
-    http_json_add_ts(o, "execution_date", res, i, RC_LOGICAL);
-    http_json_add_ts(o, "start_date", res, i, RC_START);
-    http_json_add_ts(o, "end_date", res, i, RC_END);
-    http_json_add_ts(o, "data_interval_start", res, i, RC_DI_START);
-    http_json_add_ts(o, "data_interval_end", res, i, RC_DI_END);
-    http_json_add_ts(o, "last_scheduling_decision", res, i, RC_LSD);
-    http_json_add_str(o, "run_type", res, i, RC_TYPE);
-    http_json_add_str(o, "state", res, i, RC_STATE);
-    http_json_add_bool(o, "external_trigger", res, i, RC_EXTERNAL);
-    http_json_add_raw(o, "conf", res, i, RC_CONF);
-    http_json_add_str(o, "note", res, i, RC_NOTE);
-    return o;
+    jsonw_obj_begin(w);
+    jsonw_key(w, "dag_run_id");
+    jsonw_pg_str(w, res, i, base + RC_RUN_ID);
+    jsonw_key(w, "dag_id");
+    jsonw_pg_str(w, res, i, base + RC_DAG_ID);
+    jsonw_key(w, "logical_date");
+    jsonw_pg_ts(w, res, i, base + RC_LOGICAL);
+    jsonw_key(w, "execution_date");
+    jsonw_pg_ts(w, res, i, base + RC_LOGICAL);
+    jsonw_key(w, "start_date");
+    jsonw_pg_ts(w, res, i, base + RC_START);
+    jsonw_key(w, "end_date");
+    jsonw_pg_ts(w, res, i, base + RC_END);
+    jsonw_key(w, "data_interval_start");
+    jsonw_pg_ts(w, res, i, base + RC_DI_START);
+    jsonw_key(w, "data_interval_end");
+    jsonw_pg_ts(w, res, i, base + RC_DI_END);
+    jsonw_key(w, "last_scheduling_decision");
+    jsonw_pg_ts(w, res, i, base + RC_LSD);
+    jsonw_key(w, "run_type");
+    jsonw_pg_str(w, res, i, base + RC_TYPE);
+    jsonw_key(w, "state");
+    jsonw_pg_str(w, res, i, base + RC_STATE);
+    jsonw_key(w, "external_trigger");
+    jsonw_pg_bool(w, res, i, base + RC_EXTERNAL);
+    jsonw_key(w, "conf");
+    jsonw_pg_json(w, res, i, base + RC_CONF);
+    jsonw_key(w, "note");
+    jsonw_pg_str(w, res, i, base + RC_NOTE);
+    jsonw_obj_end(w);
 }
 
 static const httpq_sort_t run_sorts[] = {
@@ -653,7 +800,7 @@ static int get_dag_runs(req_t *r)
     filter_list(r, &b, "state", "dr.state");
     snprintf(order, sizeof(order), "%s %s NULLS LAST, dr.id", sort_sql, desc ? "DESC" : "ASC");
     status = send_collection(r, "dag_runs", RUN_COLS, "dag_run dr", &b, order, limit, offset,
-                             run_json);
+                             run_write);
     sqlb_free(&b);
     return status;
 }
@@ -674,7 +821,7 @@ static int get_dag_run(req_t *r)
                            "DAGRun with DAG ID: '%s' and DagRun ID: '%s' not found", r->cap[0],
                            r->cap[1]);
     else
-        status = send_json(r, 200, run_json(res, 0));
+        status = send_row(r, res, 0, run_write);
     PQclear(res);
     return status;
 }
@@ -788,6 +935,8 @@ static int post_dag_run(req_t *r)
     }
 
     rc = dagrun_create(r->db, &spec, &id, run_id, err, sizeof(err));
+    if (rc == 0)
+        apicache_bump(r->api->cache);
     switch (rc) {
     case 0:
         break;
@@ -827,7 +976,7 @@ static int post_dag_run(req_t *r)
         status = 500;
         goto out;
     }
-    status = send_json(r, 200, run_json(res, 0));
+    status = send_row(r, res, 0, run_write);
 out:
     PQclear(res);
     cJSON_free(conf_text);
@@ -848,49 +997,73 @@ enum { TC_TASK, TC_DAG, TC_RUN, TC_EXEC, TC_START, TC_END, TC_DURATION, TC_STATE
        TC_MAP, TC_MAX_TRIES, TC_HOST, TC_POOL, TC_SLOTS, TC_QUEUE, TC_PRIO, TC_OP, TC_QUEUED,
        TC_PID };
 
-static cJSON *ti_json(const PGresult *res, int i)
+static void ti_write(jsonw_t *w, const PGresult *res, int i, int base)
 {
-    cJSON *o = cJSON_CreateObject();
-    const char *state = db_get_str(res, i, TC_STATE);
+    const char *state = db_get_str(res, i, base + TC_STATE);
 
-    if (!o)
-        return NULL;
-    http_json_add_str(o, "task_id", res, i, TC_TASK);
-    http_json_add_str(o, "task_display_name", res, i, TC_TASK);
-    http_json_add_str(o, "dag_id", res, i, TC_DAG);
-    http_json_add_str(o, "dag_run_id", res, i, TC_RUN);
-    http_json_add_ts(o, "execution_date", res, i, TC_EXEC);
-    http_json_add_ts(o, "start_date", res, i, TC_START);
-    http_json_add_ts(o, "end_date", res, i, TC_END);
-    if (PQgetisnull(res, i, TC_DURATION))
-        cJSON_AddNullToObject(o, "duration");
-    else
-        cJSON_AddNumberToObject(o, "duration", strtod(PQgetvalue(res, i, TC_DURATION), NULL));
+    jsonw_obj_begin(w);
+    jsonw_key(w, "task_id");
+    jsonw_pg_str(w, res, i, base + TC_TASK);
+    jsonw_key(w, "task_display_name");
+    jsonw_pg_str(w, res, i, base + TC_TASK);
+    jsonw_key(w, "dag_id");
+    jsonw_pg_str(w, res, i, base + TC_DAG);
+    jsonw_key(w, "dag_run_id");
+    jsonw_pg_str(w, res, i, base + TC_RUN);
+    jsonw_key(w, "execution_date");
+    jsonw_pg_ts(w, res, i, base + TC_EXEC);
+    jsonw_key(w, "start_date");
+    jsonw_pg_ts(w, res, i, base + TC_START);
+    jsonw_key(w, "end_date");
+    jsonw_pg_ts(w, res, i, base + TC_END);
+    jsonw_key(w, "duration");
+    jsonw_pg_num(w, res, i, base + TC_DURATION);
+    jsonw_key(w, "state");
     if (!state || strcmp(state, "none") == 0)
-        cJSON_AddNullToObject(o, "state");
+        jsonw_null(w);
     else
-        cJSON_AddStringToObject(o, "state", state);
-    http_json_add_int(o, "try_number", res, i, TC_TRY);
-    http_json_add_int(o, "map_index", res, i, TC_MAP);
-    cJSON_AddNullToObject(o, "rendered_map_index");
-    http_json_add_int(o, "max_tries", res, i, TC_MAX_TRIES);
-    http_json_add_str(o, "hostname", res, i, TC_HOST);
-    cJSON_AddStringToObject(o, "unixname", "");
-    http_json_add_str(o, "pool", res, i, TC_POOL);
-    http_json_add_int(o, "pool_slots", res, i, TC_SLOTS);
-    http_json_add_str(o, "queue", res, i, TC_QUEUE);
-    http_json_add_int(o, "priority_weight", res, i, TC_PRIO);
-    http_json_add_str(o, "operator", res, i, TC_OP);
-    http_json_add_ts(o, "queued_when", res, i, TC_QUEUED);
-    http_json_add_int(o, "pid", res, i, TC_PID);
-    cJSON_AddNullToObject(o, "executor");
-    cJSON_AddStringToObject(o, "executor_config", "{}");
-    cJSON_AddNullToObject(o, "note");
-    cJSON_AddNullToObject(o, "sla_miss");
-    cJSON_AddObjectToObject(o, "rendered_fields");
-    cJSON_AddNullToObject(o, "trigger");
-    cJSON_AddNullToObject(o, "triggerer_job");
-    return o;
+        jsonw_str(w, state);
+    jsonw_key(w, "try_number");
+    jsonw_pg_int(w, res, i, base + TC_TRY);
+    jsonw_key(w, "map_index");
+    jsonw_pg_int(w, res, i, base + TC_MAP);
+    jsonw_key(w, "rendered_map_index");
+    jsonw_null(w);
+    jsonw_key(w, "max_tries");
+    jsonw_pg_int(w, res, i, base + TC_MAX_TRIES);
+    jsonw_key(w, "hostname");
+    jsonw_pg_str(w, res, i, base + TC_HOST);
+    jsonw_key(w, "unixname");
+    jsonw_str(w, "");
+    jsonw_key(w, "pool");
+    jsonw_pg_str(w, res, i, base + TC_POOL);
+    jsonw_key(w, "pool_slots");
+    jsonw_pg_int(w, res, i, base + TC_SLOTS);
+    jsonw_key(w, "queue");
+    jsonw_pg_str(w, res, i, base + TC_QUEUE);
+    jsonw_key(w, "priority_weight");
+    jsonw_pg_int(w, res, i, base + TC_PRIO);
+    jsonw_key(w, "operator");
+    jsonw_pg_str(w, res, i, base + TC_OP);
+    jsonw_key(w, "queued_when");
+    jsonw_pg_ts(w, res, i, base + TC_QUEUED);
+    jsonw_key(w, "pid");
+    jsonw_pg_int(w, res, i, base + TC_PID);
+    jsonw_key(w, "executor");
+    jsonw_null(w);
+    jsonw_key(w, "executor_config");
+    jsonw_str(w, "{}");
+    jsonw_key(w, "note");
+    jsonw_null(w);
+    jsonw_key(w, "sla_miss");
+    jsonw_null(w);
+    jsonw_key(w, "rendered_fields");
+    jsonw_raw(w, "{}", 2);
+    jsonw_key(w, "trigger");
+    jsonw_null(w);
+    jsonw_key(w, "triggerer_job");
+    jsonw_null(w);
+    jsonw_obj_end(w);
 }
 
 /* duration_gte / duration_lte: seconds, as numbers. */
@@ -946,7 +1119,7 @@ static int get_task_instances(req_t *r)
     if (httpq_count(&r->q, "executor") > 0)
         sqlb_add(&b, " AND false");
     status = send_collection(r, "task_instances", TI_COLS, TI_FROM, &b, "ti.id", limit, offset,
-                             ti_json);
+                             ti_write);
     sqlb_free(&b);
     return status;
 }
@@ -967,7 +1140,7 @@ static int get_task_instance(req_t *r)
                            "Task instance not found for DAG run '%s' of DAG '%s'", r->cap[1],
                            r->cap[0]);
     else
-        status = send_json(r, 200, ti_json(res, 0));
+        status = send_row(r, res, 0, ti_write);
     PQclear(res);
     return status;
 }
@@ -1113,17 +1286,18 @@ static int get_log(req_t *r)
 
 #define IE_COLS "ie.id, " TS("ie.\"timestamp\"") ", ie.filename, ie.stack_trace"
 
-static cJSON *import_error_json(const PGresult *res, int i)
+static void import_error_write(jsonw_t *w, const PGresult *res, int i, int base)
 {
-    cJSON *o = cJSON_CreateObject();
-
-    if (!o)
-        return NULL;
-    http_json_add_int(o, "import_error_id", res, i, 0);
-    http_json_add_ts(o, "timestamp", res, i, 1);
-    http_json_add_str(o, "filename", res, i, 2);
-    http_json_add_str(o, "stack_trace", res, i, 3);
-    return o;
+    jsonw_obj_begin(w);
+    jsonw_key(w, "import_error_id");
+    jsonw_pg_int(w, res, i, base + 0);
+    jsonw_key(w, "timestamp");
+    jsonw_pg_ts(w, res, i, base + 1);
+    jsonw_key(w, "filename");
+    jsonw_pg_str(w, res, i, base + 2);
+    jsonw_key(w, "stack_trace");
+    jsonw_pg_str(w, res, i, base + 3);
+    jsonw_obj_end(w);
 }
 
 static const httpq_sort_t ie_sorts[] = {
@@ -1147,7 +1321,7 @@ static int get_import_errors(req_t *r)
         return bad_request(r, err);
     snprintf(order, sizeof(order), "%s %s, ie.id", sort_sql, desc ? "DESC" : "ASC");
     return send_collection(r, "import_errors", IE_COLS, "import_error ie", &b, order, limit,
-                           offset, import_error_json);
+                           offset, import_error_write);
 }
 
 static int get_import_error(req_t *r)
@@ -1171,7 +1345,7 @@ static int get_import_error(req_t *r)
                            "The ImportError with import_error_id: `%s` was not found",
                            r->cap[0]);
     else
-        status = send_json(r, 200, import_error_json(res, 0));
+        status = send_row(r, res, 0, import_error_write);
     PQclear(res);
     return status;
 }
@@ -1199,8 +1373,8 @@ static const char *const p_page[] = {"limit", "offset", "order_by", NULL};
 static const route_t routes[] = {
     {"GET", "/health", get_health, p_none, ROUTE_PUBLIC | ROUTE_DB_OPTIONAL},
     {"GET", V1 "/health", get_health, p_none, ROUTE_PUBLIC | ROUTE_DB_OPTIONAL},
-    {"GET", V1 "/dags", get_dags, p_dags, 0},
-    {"GET", V1 "/dags/{}", get_dag, p_none, 0},
+    {"GET", V1 "/dags", get_dags, p_dags, ROUTE_CACHED},
+    {"GET", V1 "/dags/{}", get_dag, p_none, ROUTE_CACHED},
     {"PATCH", V1 "/dags/{}", patch_dag, p_patch_dag, 0},
     {"GET", V1 "/dags/{}/dagRuns", get_dag_runs, p_runs, 0},
     {"POST", V1 "/dags/{}/dagRuns", post_dag_run, p_none, 0},
@@ -1208,16 +1382,80 @@ static const route_t routes[] = {
     {"GET", RUN "/taskInstances", get_task_instances, p_tis, 0},
     {"GET", RUN "/taskInstances/{}", get_task_instance, p_none, 0},
     {"GET", RUN "/taskInstances/{}/logs/{}", get_log, p_log, 0},
-    {"GET", V1 "/importErrors", get_import_errors, p_page, 0},
-    {"GET", V1 "/importErrors/{}", get_import_error, p_none, 0},
+    {"GET", V1 "/importErrors", get_import_errors, p_page, ROUTE_CACHED},
+    {"GET", V1 "/importErrors/{}", get_import_error, p_none, ROUTE_CACHED},
 };
 
-/* Runs a matched route: query parsing, database, handler. */
+/* ---- response cache key ------------------------------------------------- */
+
+#define KEY_MAX (HTTPQ_MAX_QUERY + HTTPQ_MAX_PATH + 1024)
+
+typedef struct keyb {
+    char *buf;
+    size_t len, cap;
+    bool bad;
+} keyb_t;
+
+/* Appends one length-prefixed field, so that no two requests share a key. */
+static void key_add(keyb_t *k, const char *s)
+{
+    size_t n = strlen(s);
+    uint32_t n32 = (uint32_t)n;
+
+    if (k->bad || n > KEY_MAX || k->len + n + sizeof(n32) > k->cap) {
+        k->bad = true;
+        return;
+    }
+    memcpy(k->buf + k->len, &n32, sizeof(n32));
+    memcpy(k->buf + k->len + sizeof(n32), s, n);
+    k->len += sizeof(n32) + n;
+}
+
+/*
+ * The cache key: method, decoded path segments, then the query pairs
+ * ordered by key (stable, so a repeated key keeps its values' order, which
+ * matters when only the first counts), then the caller's identity.
+ * Returns false when the request is too big to key (then it is not cached).
+ */
+static bool build_key(keyb_t *k, const char *method, const httpq_path_t *path, const httpq_t *q)
+{
+    const httpq_param_t *sorted[HTTPQ_MAX_PARAMS];
+    size_t n = q->n < HTTPQ_MAX_PARAMS ? q->n : HTTPQ_MAX_PARAMS;
+
+    if (q->n > HTTPQ_MAX_PARAMS)
+        return false;
+    key_add(k, method);
+    for (size_t i = 0; i < path->n; i++)
+        key_add(k, path->seg[i]);
+    key_add(k, "?");
+    for (size_t i = 0; i < n; i++) {
+        const httpq_param_t *p = &q->items[i];
+        size_t j = i;
+        while (j > 0 && strcmp(sorted[j - 1]->key, p->key) > 0) {
+            sorted[j] = sorted[j - 1];
+            j--;
+        }
+        sorted[j] = p;
+    }
+    for (size_t i = 0; i < n; i++) {
+        key_add(k, sorted[i]->key);
+        key_add(k, sorted[i]->value);
+    }
+    /* Who asks: once login exists, the caller's role (or the set of DAGs
+     * it may read) goes here, so that one user's answer is never served
+     * to another. Every caller is anonymous today. */
+    key_add(k, "");
+    return !k->bad;
+}
+
+/* Runs a matched route: query parsing, cache, database, handler. */
 static int run_route(const api_t *api, struct mg_connection *conn, const route_t *rt,
                      const httpq_path_t *path)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
     req_t r = {.conn = conn, .api = api};
+    char keybuf[KEY_MAX];
+    keyb_t key = {.buf = keybuf, .cap = sizeof(keybuf)};
     char err[256];
     int status;
 
@@ -1227,6 +1465,22 @@ static int run_route(const api_t *api, struct mg_connection *conn, const route_t
         http_send_problem(conn, 400, NULL, "%s", err);
         status = 400;
         goto out;
+    }
+    if ((rt->flags & ROUTE_CACHED) && apicache_begin(api->cache, &r.gen)) {
+        if (build_key(&key, ri->request_method, path, &r.q)) {
+            apicache_entry_t *e = apicache_get(api->cache, key.buf, key.len, r.gen);
+            if (e) {
+                size_t len;
+                const char *body = apicache_entry_body(e, &len);
+                http_send(conn, 200, "application/json", body, len);
+                apicache_release(api->cache, e);
+                status = 200;
+                goto out;
+            }
+            r.cacheable = true;
+            r.key = key.buf;
+            r.klen = key.len;
+        }
     }
     r.db = dbpool_acquire(api->pool, api->db_wait_ms, err, sizeof(err));
     if (!r.db && !(rt->flags & ROUTE_DB_OPTIONAL)) {

@@ -4,7 +4,8 @@
  *
  * One table maps (method, path pattern) to a handler; the dispatcher parses
  * the path and query string, checks the query parameters against the
- * route's list, lends the handler a database connection, and turns every
+ * route's list, answers read-mostly routes from the response cache
+ * (apicache.h) when it can, lends the handler a database connection, and turns every
  * failure into an RFC 7807 problem body. Authentication will wrap the
  * handler call in the same place.
  */
@@ -14,11 +15,13 @@
 #include <civetweb.h>
 
 #include "common/config.h"
+#include "webserver/apicache.h"
 #include "webserver/dbpool.h"
 
 typedef struct api {
     const config_t *cfg; /* borrowed, outlives the server */
     dbpool_t *pool;      /* borrowed */
+    apicache_t *cache;   /* borrowed; answers of ROUTE_CACHED routes */
     int db_wait_ms;      /* how long a request waits for a lost database */
 } api_t;
 

@@ -7,7 +7,9 @@
  * SIGINT/SIGTERM; civetweb's master thread accepts connections; its
  * webserver.threads worker threads run the handlers (api.c), each request
  * borrowing one Postgres connection from the pool (dbpool.c) for its
- * duration. Nothing else is shared between requests.
+ * duration; the response cache's listener thread (apicache.c) owns one more
+ * connection, LISTENs on updraft_api and invalidates the cache. The cache
+ * (mutex-guarded table, atomic generation) is the only state requests share.
  */
 #include <signal.h>
 #include <stdio.h>

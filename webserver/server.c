@@ -19,6 +19,7 @@
 #include "webserver/dbpool.h"
 
 #define DB_WAIT_MS 500
+#define CACHE_ENTRY_MAX (1 << 20) /* answers above 1 MiB are not cached */
 
 static int on_log_message(const struct mg_connection *conn, const char *message)
 {
@@ -66,14 +67,19 @@ int server_run(const config_t *cfg, const char *listen, volatile sig_atomic_t *s
         return -1;
     }
     snprintf(threads, sizeof(threads), "%d", cfg->webserver.threads);
+    mg_init_library(0);
     api.pool = dbpool_new(cfg->database.url, (size_t)cfg->webserver.threads);
-    if (!api.pool) {
+    api.cache = apicache_new((size_t)cfg->webserver.cache_mb << 20, CACHE_ENTRY_MAX);
+    if (!api.pool || !api.cache) {
         log_error("out of memory");
-        return -1;
+        goto out;
+    }
+    if (apicache_start_listener(api.cache, cfg->database.url) < 0) {
+        log_error("cannot start the api cache listener");
+        goto out;
     }
     memset(&cb, 0, sizeof(cb));
     cb.log_message = on_log_message;
-    mg_init_library(0);
     ctx = mg_start(&cb, NULL, options);
     if (!ctx) {
         log_error("cannot start http server listen=%s", listen);
@@ -81,8 +87,8 @@ int server_run(const config_t *cfg, const char *listen, volatile sig_atomic_t *s
     }
     mg_set_request_handler(ctx, "/", api_handle_request, &api);
     n = mg_get_server_ports(ctx, 4, ports);
-    log_info("webserver listening listen=%s port=%d threads=%d", listen,
-             n > 0 ? ports[0].port : 0, cfg->webserver.threads);
+    log_info("webserver listening listen=%s port=%d threads=%d cache_mb=%d", listen,
+             n > 0 ? ports[0].port : 0, cfg->webserver.threads, cfg->webserver.cache_mb);
     while (!*stop) {
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -93,6 +99,7 @@ out:
     if (ctx)
         mg_stop(ctx);
     mg_exit_library();
+    apicache_free(api.cache);
     dbpool_free(api.pool);
     return rc;
 }
