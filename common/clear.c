@@ -34,32 +34,20 @@ void clear_list_free(clear_list_t *l)
     l->n = 0;
 }
 
-int clear_select_tasks(const dag_t *dag, const char *regex, bool upstream, bool downstream,
-                       bool *selected, char *err, size_t errlen)
+/*
+ * Adds to selected[] the upstream and/or downstream closure of what is
+ * selected. Returns the number selected, or -1 when out of memory.
+ */
+static int add_relatives(const dag_t *dag, bool upstream, bool downstream, bool *selected)
 {
-    regex_t re;
-    bool *anc = NULL, *desc = NULL;
-    int count = -1;
-    if (regex && *regex) {
-        int rc = regcomp(&re, regex, REG_EXTENDED | REG_NOSUB);
-        if (rc != 0) {
-            char msg[128];
-            regerror(rc, &re, msg, sizeof(msg));
-            snprintf(err, errlen, "invalid task regex '%s': %s", regex, msg);
-            return -1;
-        }
-    }
     size_t n = dag->n_tasks;
-    anc = calloc(n + 1, sizeof(bool));
-    desc = calloc(n + 1, sizeof(bool));
-    if (!anc || !desc) {
-        snprintf(err, errlen, "out of memory");
+    bool *anc = calloc(n + 1, sizeof(bool));
+    bool *desc = calloc(n + 1, sizeof(bool));
+    int count = -1;
+    if (!anc || !desc)
         goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        selected[i] = !(regex && *regex) || regexec(&re, dag->tasks[i].task_id, 0, NULL, 0) == 0;
+    for (size_t i = 0; i < n; i++)
         anc[i] = desc[i] = selected[i];
-    }
     /* tasks[] is topologically sorted: walking it backwards reaches a
      * task's downstream before the task, forwards its upstream first. */
     if (upstream)
@@ -88,15 +76,51 @@ int clear_select_tasks(const dag_t *dag, const char *regex, bool upstream, bool 
         count += selected[i];
     }
 out:
-    if (regex && *regex)
-        regfree(&re);
     free(anc);
     free(desc);
     return count;
 }
 
-/* The DAG's latest version, parsed. NULL with err filled. */
-static dag_t *load_latest(db_t *db, const char *dag_id, char *err, size_t errlen)
+int clear_select_tasks(const dag_t *dag, const char *regex, bool upstream, bool downstream,
+                       bool *selected, char *err, size_t errlen)
+{
+    regex_t re;
+    int count;
+    bool use_re = regex && *regex;
+    if (use_re) {
+        int rc = regcomp(&re, regex, REG_EXTENDED | REG_NOSUB);
+        if (rc != 0) {
+            char msg[128];
+            regerror(rc, &re, msg, sizeof(msg));
+            snprintf(err, errlen, "invalid task regex '%s': %s", regex, msg);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < dag->n_tasks; i++)
+        selected[i] = !use_re || regexec(&re, dag->tasks[i].task_id, 0, NULL, 0) == 0;
+    if (use_re)
+        regfree(&re);
+    count = add_relatives(dag, upstream, downstream, selected);
+    if (count < 0)
+        snprintf(err, errlen, "out of memory");
+    return count;
+}
+
+int clear_select_task_ids(const dag_t *dag, const char *const *ids, size_t n_ids, bool upstream,
+                          bool downstream, bool *selected)
+{
+    for (size_t i = 0; i < dag->n_tasks; i++)
+        selected[i] = false;
+    for (size_t k = 0; k < n_ids; k++) {
+        int j = ids[k] ? dag_find_task(dag, ids[k]) : -1;
+        if (j >= 0)
+            selected[j] = true;
+    }
+    return add_relatives(dag, upstream, downstream, selected);
+}
+
+/* The DAG's latest version, parsed. NULL with err filled (*missing: no such DAG). */
+static dag_t *load_latest(db_t *db, const char *dag_id, bool *missing, char *err, size_t errlen)
 {
     const char *p[] = {dag_id};
     dag_t *dag = NULL;
@@ -111,6 +135,7 @@ static dag_t *load_latest(db_t *db, const char *dag_id, char *err, size_t errlen
     }
     if (PQntuples(r) == 0) {
         snprintf(err, errlen, "dag '%s' not found", dag_id);
+        *missing = true;
         goto out;
     }
     size_t len = (size_t)PQgetlength(r, 0, 0);
@@ -148,17 +173,26 @@ int clear_find(db_t *db, const clear_filter_t *f, clear_list_t *out, char *err, 
         snprintf(err, errlen, "invalid dag_id");
         return -1;
     }
-    dag = load_latest(db, f->dag_id, err, errlen);
+    bool missing = false;
+    dag = load_latest(db, f->dag_id, &missing, err, errlen);
     if (!dag)
-        return -1;
+        return missing ? -2 : -1;
     sel = calloc(dag->n_tasks + 1, sizeof(bool));
     ids = cJSON_CreateArray();
     if (!sel || !ids) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    if (clear_select_tasks(dag, f->task_regex, f->upstream, f->downstream, sel, err, errlen) < 0)
+    if (f->task_ids) {
+        if (clear_select_task_ids(dag, f->task_ids, f->n_task_ids, f->upstream, f->downstream,
+                                  sel) < 0) {
+            snprintf(err, errlen, "out of memory");
+            goto out;
+        }
+    } else if (clear_select_tasks(dag, f->task_regex, f->upstream, f->downstream, sel, err,
+                                  errlen) < 0) {
         goto out;
+    }
     for (size_t i = 0; i < dag->n_tasks; i++)
         if (sel[i] && !cJSON_AddItemToArray(ids, cJSON_CreateString(dag->tasks[i].task_id))) {
             snprintf(err, errlen, "out of memory");
@@ -177,7 +211,8 @@ int clear_find(db_t *db, const clear_filter_t *f, clear_list_t *out, char *err, 
                        f->end == TS_NONE ? NULL : ts_format_iso(f->end, b),
                        f->run_id,
                        f->only_failed ? "true" : "false",
-                       lim};
+                       lim,
+                       f->only_running ? "true" : "false"};
     r = db_query(db, NULL,
                  "SELECT ti.id, ti.dag_run_id, ti.run_id, ti.task_id, ti.state, ti.try_number, "
                  US("dr.logical_date") " FROM task_instance ti JOIN dag_run dr ON dr.id = ti.dag_run_id"
@@ -187,9 +222,10 @@ int clear_find(db_t *db, const clear_filter_t *f, clear_list_t *out, char *err, 
                  " AND ($4::timestamptz IS NULL OR dr.logical_date <= $4::timestamptz)"
                  " AND ($5::text IS NULL OR dr.run_id = $5::text)"
                  " AND (NOT $6::boolean OR ti.state IN ('failed', 'upstream_failed'))"
+                 " AND (NOT $8::boolean OR ti.state = 'running')"
                  " AND ti.state <> 'removed'"
                  " ORDER BY dr.logical_date, ti.task_id, ti.map_index LIMIT $7::bigint",
-                 7, p);
+                 8, p);
     if (!r) {
         snprintf(err, errlen, "database error: %s", db_error(db));
         goto out;
@@ -235,6 +271,12 @@ out:
 
 int clear_apply(db_t *db, const clear_list_t *l, long *cleared, char *err, size_t errlen)
 {
+    return clear_apply_mode(db, l, CLEAR_RUNS_ALL, cleared, err, errlen);
+}
+
+int clear_apply_mode(db_t *db, const clear_list_t *l, clear_runs_t mode, long *cleared, char *err,
+                     size_t errlen)
+{
     int64_t *ids = NULL;
     char *arr = NULL;
     PGresult *r = NULL;
@@ -254,7 +296,8 @@ int clear_apply(db_t *db, const clear_list_t *l, long *cleared, char *err, size_
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    const char *p[] = {arr};
+    const char *modes[] = {"all", "finished", "keep"};
+    const char *p[] = {arr, modes[mode <= CLEAR_RUNS_KEEP ? mode : CLEAR_RUNS_ALL]};
     /* One statement, so one implicit transaction. */
     r = db_query(db, NULL,
                  "WITH c AS ("
@@ -270,17 +313,21 @@ int clear_apply(db_t *db, const clear_list_t *l, long *cleared, char *err, size_
                  " runs AS ("
                  " UPDATE dag_run SET state = 'queued', start_date = NULL, end_date = NULL,"
                  "  last_scheduling_decision = NULL"
-                 " WHERE id IN (SELECT dag_run_id FROM c) RETURNING id),"
-                 " n AS (SELECT pg_notify('updraft_scheduler', id::text) FROM runs)"
-                 " SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM n)",
-                 1, p);
+                 " WHERE id IN (SELECT dag_run_id FROM c)"
+                 "  AND ($2 = 'all' OR ($2 = 'finished' AND state IN ('success', 'failed')))"
+                 " RETURNING id),"
+                 " n AS (SELECT pg_notify('updraft_scheduler', d::text)"
+                 "  FROM (SELECT DISTINCT dag_run_id AS d FROM c) x)"
+                 " SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM n),"
+                 "  (SELECT count(*) FROM runs)",
+                 2, p);
     if (!r) {
         snprintf(err, errlen, "database error: %s", db_error(db));
         goto out;
     }
     *cleared = (long)db_get_i64(r, 0, 0);
-    log_info("task instances cleared count=%ld runs=%lld", *cleared,
-             (long long)db_get_i64(r, 0, 1));
+    log_info("task instances cleared count=%ld runs=%lld runs_queued=%lld", *cleared,
+             (long long)db_get_i64(r, 0, 1), (long long)db_get_i64(r, 0, 2));
     rc = 0;
 out:
     PQclear(r);
@@ -295,8 +342,9 @@ int clear_mark_run(db_t *db, const char *dag_id, const char *run_id, const char 
     PGresult *r = NULL;
     int rc = -1;
     bool success = state && !strcmp(state, "success");
-    if (!state || (!success && strcmp(state, "failed") != 0)) {
-        snprintf(err, errlen, "state must be 'success' or 'failed'");
+    bool queued = state && !strcmp(state, "queued");
+    if (!state || (!success && !queued && strcmp(state, "failed") != 0)) {
+        snprintf(err, errlen, "state must be 'success', 'failed' or 'queued'");
         return -1;
     }
     const char *p[] = {dag_id, run_id, state};
@@ -317,6 +365,20 @@ int clear_mark_run(db_t *db, const char *dag_id, const char *run_id, const char 
     PQclear(r);
     r = NULL;
     const char *pi[] = {idbuf};
+    if (queued) {
+        /* Airflow 2's set_dag_run_state_to_queued: the run only. */
+        if (db_exec(db, NULL,
+                    "UPDATE dag_run SET state = 'queued', queued_at = now(), start_date = NULL,"
+                    " end_date = NULL, last_scheduling_decision = NULL"
+                    " WHERE id = $1::bigint AND state <> 'queued'",
+                    1, pi) < 0 ||
+            db_exec(db, NULL, "SELECT pg_notify('updraft_scheduler', $1)", 1, pi) < 0 ||
+            db_commit(db) < 0)
+            goto dberr;
+        log_info("dag run marked dag_id=%s run_id=%s state=queued", dag_id, run_id);
+        rc = 0;
+        goto out;
+    }
     long n = success
                  ? db_exec(db, NULL,
                            "UPDATE task_instance SET state = 'success',"
@@ -350,5 +412,45 @@ dberr:
     db_rollback(db);
 out:
     PQclear(r);
+    return rc;
+}
+
+int clear_mark_ti(db_t *db, const char *dag_id, const char *run_id, const char *task_id,
+                  const char *state, char *err, size_t errlen)
+{
+    PGresult *r;
+    int rc;
+
+    if (!state || (strcmp(state, "success") != 0 && strcmp(state, "failed") != 0 &&
+                   strcmp(state, "skipped") != 0)) {
+        snprintf(err, errlen, "state must be 'success', 'failed' or 'skipped'");
+        return -1;
+    }
+    const char *p[] = {dag_id, run_id, task_id, state};
+    /* One statement: the update and the wake-up commit together. */
+    r = db_query(db, NULL,
+                 "WITH u AS ("
+                 " UPDATE task_instance ti SET state = $4,"
+                 "  start_date = coalesce(ti.start_date, now()), end_date = now(),"
+                 "  duration = extract(epoch FROM now() - coalesce(ti.start_date, now())),"
+                 "  next_try_at = NULL, updated_at = now()"
+                 " FROM dag_run dr WHERE dr.dag_id = $1 AND dr.run_id = $2"
+                 "  AND ti.dag_run_id = dr.id AND ti.task_id = $3 AND ti.map_index = -1"
+                 " RETURNING ti.dag_run_id)"
+                 " SELECT count(*), count(pg_notify('updraft_scheduler', dag_run_id::text))"
+                 " FROM u",
+                 4, p);
+    if (!r) {
+        snprintf(err, errlen, "database error: %s", db_error(db));
+        return -1;
+    }
+    rc = db_get_i64(r, 0, 0) > 0 ? 0 : -2;
+    PQclear(r);
+    if (rc == -2)
+        snprintf(err, errlen, "task instance '%s' of run '%s' of dag '%s' not found", task_id,
+                 run_id, dag_id);
+    else
+        log_info("task instance marked dag_id=%s run_id=%s task_id=%s state=%s", dag_id, run_id,
+                 task_id, state);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include "common/dag.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +134,7 @@ void dag_task_clear(dag_task_t *t)
     free(t->queue);
     free(t->pool);
     free(t->trigger_rule);
+    free(t->task_group);
     for (size_t i = 0; i < t->n_upstream; i++)
         free(t->upstream[i]);
     free(t->upstream);
@@ -155,10 +157,127 @@ void dag_free(dag_t *dag)
         free(dag->tags[i]);
     free(dag->tags);
     free(dag->owner);
+    cJSON_Delete(dag->params);
     for (size_t i = 0; i < dag->n_tasks; i++)
         dag_task_clear(&dag->tasks[i]);
     free(dag->tasks);
+    for (size_t i = 0; i < dag->n_groups; i++) {
+        free(dag->groups[i].group_id);
+        free(dag->groups[i].label);
+        free(dag->groups[i].parent_id);
+        free(dag->groups[i].tooltip);
+    }
+    free(dag->groups);
     free(dag);
+}
+
+/* ---- params ---------------------------------------------------------- */
+
+/* Whether v is an instance of the JSON Schema type name t. */
+static bool type_matches(const cJSON *v, const char *t)
+{
+    if (!strcmp(t, "string"))
+        return cJSON_IsString(v);
+    if (!strcmp(t, "number"))
+        return cJSON_IsNumber(v);
+    if (!strcmp(t, "integer"))
+        return cJSON_IsNumber(v) && isfinite(v->valuedouble) &&
+               floor(v->valuedouble) == v->valuedouble;
+    if (!strcmp(t, "boolean"))
+        return cJSON_IsBool(v);
+    if (!strcmp(t, "object"))
+        return cJSON_IsObject(v);
+    if (!strcmp(t, "array"))
+        return cJSON_IsArray(v);
+    if (!strcmp(t, "null"))
+        return cJSON_IsNull(v);
+    return true; /* an unknown type name is not ours to refuse */
+}
+
+/* Checks one value against a param's schema ("type", "enum"). */
+static int check_param(const char *name, const cJSON *v, const cJSON *schema, char *err,
+                       size_t errlen)
+{
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(schema, "type");
+    const cJSON *en = cJSON_GetObjectItemCaseSensitive(schema, "enum");
+    const cJSON *it;
+    bool ok;
+
+    if (cJSON_IsString(type)) {
+        ok = type_matches(v, type->valuestring);
+    } else if (cJSON_IsArray(type)) {
+        ok = false;
+        cJSON_ArrayForEach(it, type) ok = ok || (cJSON_IsString(it) &&
+                                                 type_matches(v, it->valuestring));
+    } else {
+        ok = true;
+    }
+    if (!ok) {
+        char *want = cJSON_PrintUnformatted(type);
+        snprintf(err, errlen, "invalid input for param '%s': not of type %s", name,
+                 want ? want : "?");
+        cJSON_free(want);
+        return -1;
+    }
+    if (cJSON_IsArray(en)) {
+        ok = false;
+        cJSON_ArrayForEach(it, en) ok = ok || cJSON_Compare(it, v, true);
+        if (!ok) {
+            snprintf(err, errlen, "invalid input for param '%s': not one of its enum values",
+                     name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int dag_params_resolve(const cJSON *params, const cJSON *conf, cJSON **out, char *err,
+                       size_t errlen)
+{
+    const cJSON *p;
+    cJSON *res;
+
+    *out = NULL;
+    if (conf && !cJSON_IsObject(conf)) {
+        snprintf(err, errlen, "conf must be a JSON object");
+        return -1;
+    }
+    if (params && !cJSON_IsObject(params)) {
+        snprintf(err, errlen, "the DAG's params are not an object");
+        return -1;
+    }
+    res = conf ? cJSON_Duplicate(conf, true) : cJSON_CreateObject();
+    if (!res)
+        goto oom;
+    cJSON_ArrayForEach(p, params)
+    {
+        const cJSON *dflt = cJSON_GetObjectItemCaseSensitive(p, "default");
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(res, p->string);
+        if (!v) {
+            cJSON *copy;
+            if (!dflt) {
+                snprintf(err, errlen, "param '%s' is required: it has no default value and "
+                                      "the conf does not set it", p->string);
+                goto fail;
+            }
+            if (!(copy = cJSON_Duplicate(dflt, true)) ||
+                !cJSON_AddItemToObject(res, p->string, copy)) {
+                cJSON_Delete(copy);
+                goto oom;
+            }
+            v = copy;
+        }
+        if (check_param(p->string, v, cJSON_GetObjectItemCaseSensitive(p, "schema"), err,
+                        errlen) < 0)
+            goto fail;
+    }
+    *out = res;
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+fail:
+    cJSON_Delete(res);
+    return -1;
 }
 
 int dag_find_task(const dag_t *dag, const char *task_id)
@@ -167,6 +286,16 @@ int dag_find_task(const dag_t *dag, const char *task_id)
         return -1;
     for (size_t i = 0; i < dag->n_tasks; i++)
         if (strcmp(dag->tasks[i].task_id, task_id) == 0)
+            return (int)i;
+    return -1;
+}
+
+int dag_find_group(const dag_t *dag, const char *group_id)
+{
+    if (!dag || !group_id)
+        return -1;
+    for (size_t i = 0; i < dag->n_groups; i++)
+        if (strcmp(dag->groups[i].group_id, group_id) == 0)
             return (int)i;
     return -1;
 }
@@ -248,8 +377,50 @@ static cJSON *task_to_json(const dag_task_t *t)
     ok = ok && cJSON_AddNumberToObject(o, "priority_weight", t->priority_weight);
     ok = ok && add_str(o, "trigger_rule", t->trigger_rule);
     ok = ok && cJSON_AddNumberToObject(o, "execution_timeout_sec", t->execution_timeout_sec);
+    /* only when set, so that DAGs without groups keep their bytes (and hash) */
+    if (t->task_group)
+        ok = ok && add_str(o, "task_group", t->task_group);
     ok = ok && add_str_array(o, "upstream_task_ids", t->upstream, t->n_upstream);
     ok = ok && add_str_array(o, "downstream_task_ids", t->downstream, t->n_downstream);
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+/*
+ * One group with its tasks (in topological order) and its child groups,
+ * recursively; the loader bounds the depth (DAG_GROUP_DEPTH_MAX).
+ */
+static cJSON *group_to_json(const dag_t *dag, size_t gi)
+{
+    const dag_group_t *g = &dag->groups[gi];
+    cJSON *o = cJSON_CreateObject(), *ids = NULL, *kids = NULL;
+    bool ok = o != NULL;
+
+    ok = ok && add_str(o, "group_id", g->group_id);
+    ok = ok && add_str(o, "label", g->label);
+    ok = ok && add_str(o, "tooltip", g->tooltip ? g->tooltip : "");
+    ok = ok && cJSON_AddBoolToObject(o, "prefix_group_id", g->prefix_group_id);
+    ok = ok && (ids = cJSON_AddArrayToObject(o, "task_ids")) != NULL;
+    for (size_t i = 0; ok && i < dag->n_tasks; i++) {
+        if (!dag->tasks[i].task_group || strcmp(dag->tasks[i].task_group, g->group_id) != 0)
+            continue;
+        cJSON *id = cJSON_CreateString(dag->tasks[i].task_id);
+        ok = id != NULL;
+        if (ok)
+            cJSON_AddItemToArray(ids, id);
+    }
+    ok = ok && (kids = cJSON_AddArrayToObject(o, "children")) != NULL;
+    for (size_t i = 0; ok && i < dag->n_groups; i++) {
+        if (!dag->groups[i].parent_id || strcmp(dag->groups[i].parent_id, g->group_id) != 0)
+            continue;
+        cJSON *k = group_to_json(dag, i);
+        ok = k != NULL;
+        if (ok)
+            cJSON_AddItemToArray(kids, k);
+    }
     if (!ok) {
         cJSON_Delete(o);
         return NULL;
@@ -276,6 +447,13 @@ cJSON *dag_to_json(const dag_t *dag)
     ok = ok && cJSON_AddNumberToObject(o, "max_active_runs", dag->max_active_runs);
     ok = ok && cJSON_AddNumberToObject(o, "max_active_tasks", dag->max_active_tasks);
     ok = ok && add_tristate(o, "is_paused_upon_creation", dag->is_paused_upon_creation);
+    /* Only when there are params, so that DAGs without them keep their hash. */
+    if (ok && dag->params) {
+        cJSON *pc = cJSON_Duplicate(dag->params, true);
+        ok = pc && cJSON_AddItemToObject(o, "params", pc);
+        if (!ok)
+            cJSON_Delete(pc);
+    }
     ok = ok && (order = cJSON_AddArrayToObject(o, "task_order")) != NULL;
     ok = ok && (tasks = cJSON_AddObjectToObject(o, "tasks")) != NULL;
     for (size_t i = 0; ok && i < dag->n_tasks; i++) {
@@ -289,6 +467,19 @@ cJSON *dag_to_json(const dag_t *dag)
         }
         cJSON_AddItemToArray(order, id);
         cJSON_AddItemToObject(tasks, dag->tasks[i].task_id, t);
+    }
+    /* The group tree, top-level groups in declaration order; only when the
+     * DAG has groups, so that other DAGs keep their bytes (and hash). */
+    cJSON *groups = NULL;
+    if (ok && dag->n_groups)
+        ok = (groups = cJSON_AddArrayToObject(o, "task_groups")) != NULL;
+    for (size_t i = 0; ok && i < dag->n_groups; i++) {
+        if (dag->groups[i].parent_id)
+            continue;
+        cJSON *g = group_to_json(dag, i);
+        ok = g != NULL;
+        if (ok)
+            cJSON_AddItemToArray(groups, g);
     }
     if (!ok) {
         cJSON_Delete(o);
@@ -431,6 +622,7 @@ static int task_from_json(const cJSON *o, const char *task_id, dag_task_t *t, ch
         json_int(o, "priority_weight", &t->priority_weight, sub, sizeof sub) != 0 ||
         json_str(o, "trigger_rule", false, &t->trigger_rule, sub, sizeof sub) != 0 ||
         json_int(o, "execution_timeout_sec", &t->execution_timeout_sec, sub, sizeof sub) != 0 ||
+        json_str(o, "task_group", false, &t->task_group, sub, sizeof sub) != 0 ||
         json_str_array(o, "upstream_task_ids", &t->upstream, &t->n_upstream, sub, sizeof sub) != 0 ||
         json_str_array(o, "downstream_task_ids", &t->downstream, &t->n_downstream, sub,
                        sizeof sub) != 0)
@@ -469,6 +661,71 @@ bad:
 out:
     free(opname);
     return rc;
+}
+
+/*
+ * Reads the group tree (pre-order: parents before children) into
+ * dag->groups; cap is the array's size. 0, or -1 with err filled.
+ */
+static int groups_from_json(dag_t *dag, const cJSON *arr, const char *parent, int depth,
+                            size_t cap, char *err, size_t errlen)
+{
+    const cJSON *it;
+
+    if (!cJSON_IsArray(arr)) {
+        snprintf(err, errlen, "task group children are not an array");
+        return -1;
+    }
+    if (depth > DAG_GROUP_DEPTH_MAX) {
+        snprintf(err, errlen, "task groups nested deeper than %d levels", DAG_GROUP_DEPTH_MAX);
+        return -1;
+    }
+    cJSON_ArrayForEach(it, arr) {
+        char *id = NULL;
+        int prefix = 1;
+        if (!cJSON_IsObject(it) || json_str(it, "group_id", true, &id, err, errlen) != 0) {
+            if (!err[0] || !cJSON_IsObject(it))
+                snprintf(err, errlen, "task group is not an object");
+            return -1;
+        }
+        if (dag_find_group(dag, id) >= 0 || dag->n_groups >= cap) {
+            snprintf(err, errlen, "task group '%s' appears twice", id);
+            free(id);
+            return -1;
+        }
+        dag_group_t *g = &dag->groups[dag->n_groups++];
+        g->group_id = id;
+        if (json_str(it, "label", false, &g->label, err, errlen) != 0 ||
+            json_str(it, "tooltip", false, &g->tooltip, err, errlen) != 0 ||
+            json_bool(it, "prefix_group_id", &prefix, err, errlen) != 0)
+            return -1;
+        g->prefix_group_id = prefix == 1;
+        if ((!g->label && !(g->label = strdup(id))) || (!g->tooltip && !(g->tooltip = strdup(""))) ||
+            (parent && !(g->parent_id = strdup(parent)))) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        const cJSON *kids = cJSON_GetObjectItemCaseSensitive(it, "children");
+        if (kids && !cJSON_IsNull(kids) &&
+            groups_from_json(dag, kids, g->group_id, depth + 1, cap, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Counts the group objects of a tree (bounded like groups_from_json). */
+static size_t groups_count(const cJSON *arr, int depth)
+{
+    const cJSON *it;
+    size_t n = 0;
+    if (!cJSON_IsArray(arr) || depth > DAG_GROUP_DEPTH_MAX)
+        return 0;
+    cJSON_ArrayForEach(it, arr) {
+        n++;
+        if (cJSON_IsObject(it))
+            n += groups_count(cJSON_GetObjectItemCaseSensitive(it, "children"), depth + 1);
+    }
+    return n;
 }
 
 dag_t *dag_from_json(const cJSON *json, char *err, size_t errlen)
@@ -516,6 +773,19 @@ dag_t *dag_from_json(const cJSON *json, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    {
+        const cJSON *pj = cJSON_GetObjectItemCaseSensitive(json, "params");
+        if (pj && !cJSON_IsNull(pj)) {
+            if (!cJSON_IsObject(pj)) {
+                snprintf(err, errlen, "'params' is not an object");
+                goto fail;
+            }
+            if (!(dag->params = cJSON_Duplicate(pj, true))) {
+                snprintf(err, errlen, "out of memory");
+                goto fail;
+            }
+        }
+    }
     order = cJSON_GetObjectItemCaseSensitive(json, "task_order");
     tasks = cJSON_GetObjectItemCaseSensitive(json, "tasks");
     if (!cJSON_IsArray(order) || !cJSON_IsObject(tasks)) {
@@ -551,9 +821,25 @@ dag_t *dag_from_json(const cJSON *json, char *err, size_t errlen)
         if (task_from_json(t, it->valuestring, task, err, errlen) != 0)
             goto fail;
     }
-    /* Every edge must name a task of this DAG. */
+    const cJSON *groups = cJSON_GetObjectItemCaseSensitive(json, "task_groups");
+    if (groups && !cJSON_IsNull(groups)) {
+        size_t cap = groups_count(groups, 0);
+        if (!(dag->groups = calloc(cap ? cap : 1, sizeof *dag->groups))) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+        err[0] = '\0';
+        if (groups_from_json(dag, groups, NULL, 0, cap, err, errlen) != 0)
+            goto fail;
+    }
+    /* Every edge must name a task of this DAG, every group a group. */
     for (size_t i = 0; i < dag->n_tasks; i++) {
         const dag_task_t *t = &dag->tasks[i];
+        if (t->task_group && dag_find_group(dag, t->task_group) < 0) {
+            snprintf(err, errlen, "task '%s' is in unknown task group '%s'", t->task_id,
+                     t->task_group);
+            goto fail;
+        }
         for (size_t j = 0; j < t->n_upstream; j++)
             if (dag_find_task(dag, t->upstream[j]) < 0) {
                 snprintf(err, errlen, "task '%s' depends on unknown task '%s'", t->task_id,

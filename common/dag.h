@@ -21,6 +21,8 @@
 
 #define DAG_ID_MAX 250          /* Airflow's limit for dag_id and task_id */
 #define DAG_FILE_MAX (4 << 20)  /* a DAG file larger than this is refused before reading */
+#define DAG_PARAMS_MAX (64 * 1024) /* serialized params (and a run's conf) at most this long */
+#define DAG_GROUP_DEPTH_MAX 32  /* task groups inside task groups, at most */
 
 typedef enum dag_operator {
     DAG_OP_BASH = 0,
@@ -49,12 +51,27 @@ typedef struct dag_task {
     int priority_weight;    /* default 1 */
     char *trigger_rule;     /* default "all_success" */
     int execution_timeout_sec; /* 0 = none */
+    char *task_group;       /* group_id of the innermost task group, NULL = none */
     char **upstream;        /* task ids this task depends on */
     size_t n_upstream;
     char **downstream;      /* computed from upstream */
     size_t n_downstream;
     int line, col;          /* where the task is declared (1-based), 0 if unknown */
 } dag_task_t;
+
+/*
+ * A task group (Airflow's TaskGroup, dag-factory's task_groups). The
+ * group_id is the full id ("outer.inner" when the parent prefixes its
+ * children); a task's id carries its group_id prefix when the group's
+ * prefix_group_id is true, as Airflow does.
+ */
+typedef struct dag_group {
+    char *group_id;         /* full id, unique in the DAG */
+    char *label;            /* the group's name as written */
+    char *parent_id;        /* group_id of the enclosing group, NULL = top level */
+    char *tooltip;          /* "" when not set */
+    bool prefix_group_id;   /* default true */
+} dag_group_t;
 
 typedef struct dag {
     char *dag_id;
@@ -72,8 +89,12 @@ typedef struct dag {
     int max_active_runs;    /* default 16 */
     int max_active_tasks;   /* default 16 */
     int is_paused_upon_creation; /* -1 = not set, 0, 1 */
+    cJSON *params;          /* NULL = none; else {name: {"default"?: v, "description": s|null,
+                               "schema": {...}}}, see dag_params_resolve */
     dag_task_t *tasks;      /* topologically sorted: upstream before downstream */
     size_t n_tasks;
+    dag_group_t *groups;    /* parents before their children, else as declared */
+    size_t n_groups;
 } dag_t;
 
 /* Diagnostics: one problem each, printed as "path:line:col: message". */
@@ -137,8 +158,25 @@ void dag_free(dag_t *dag);
 void dag_task_clear(dag_task_t *t);
 /* Index of task_id in dag->tasks, or -1. */
 int dag_find_task(const dag_t *dag, const char *task_id);
+/* Index of group_id (the full id) in dag->groups, or -1. */
+int dag_find_group(const dag_t *dag, const char *group_id);
 /* Airflow's operator class name for the API: "BashOperator", "EmptyOperator". */
 const char *dag_operator_name(dag_operator_t op);
+
+/*
+ * A run's effective conf, as Airflow 2 resolves params with
+ * core.dag_run_conf_overrides_params: every param's default, overridden key
+ * by key (shallow) by conf; keys of conf that are not params are kept.
+ * params: a DAG's params (dag_t.params or the serialized "params"), NULL
+ * for none; conf: a JSON object or NULL. Each param must then have a value
+ * (a param without default is required) that satisfies its schema's "type"
+ * (a JSON Schema type name or a list of them) and "enum", the checks
+ * Airflow's Param makes most often; other schema keywords are not checked.
+ * Returns 0 with *out a new object (caller cJSON_Delete()s), or -1 with err
+ * filled (a message for the user) and *out NULL.
+ */
+int dag_params_resolve(const cJSON *params, const cJSON *conf, cJSON **out, char *err,
+                       size_t errlen);
 
 /* Serialized form (cJSON tree, caller cJSON_Delete()s); NULL on OOM. */
 cJSON *dag_to_json(const dag_t *dag);

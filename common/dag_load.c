@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,6 +41,7 @@
 #include <yaml.h>
 
 #include "common/cron.h"
+#include "common/planner.h"
 
 #define MAX_DIAGS 500           /* per file; then one "too many problems" */
 #define WORK_BUDGET 1000000     /* keys copied by merges, per file */
@@ -153,6 +155,7 @@ typedef struct ctx {
     size_t n_nodes, cap_nodes;
     size_t work;
     bool oom, too_complex;
+    const char *defaults_scope; /* messages about default_args other than the DAG's */
 } ctx_t;
 
 static void vdiag(ctx_t *c, const char *file, int line, int col, bool warning, const char *fmt,
@@ -1101,7 +1104,7 @@ typedef enum key_id {
     /* DAG level */
     K_DESCRIPTION, K_SCHEDULE, K_SCHEDULE_INTERVAL, K_START_DATE, K_END_DATE, K_CATCHUP,
     K_TAGS, K_MAX_ACTIVE_RUNS, K_MAX_ACTIVE_TASKS, K_CONCURRENCY, K_PAUSED, K_DEFAULT_ARGS,
-    K_TASKS, K_TASK_GROUPS, K_TIMEZONE, K_DAG_IGNORED,
+    K_TASKS, K_TASK_GROUPS, K_TIMEZONE, K_PARAMS, K_DAG_IGNORED,
     /* task level */
     K_TASK_ID, K_OPERATOR, K_DECORATOR, K_BASH_COMMAND, K_ENV, K_APPEND_ENV, K_CWD,
     K_DEPENDENCIES, K_OWNER, K_RETRIES, K_RETRY_DELAY_SEC, K_RETRY_DELAY, K_QUEUE, K_POOL,
@@ -1121,7 +1124,7 @@ static const key_def_t dag_keys[] = {
     {"max_active_runs", K_MAX_ACTIVE_RUNS}, {"max_active_tasks", K_MAX_ACTIVE_TASKS},
     {"concurrency", K_CONCURRENCY}, {"is_paused_upon_creation", K_PAUSED},
     {"default_args", K_DEFAULT_ARGS}, {"tasks", K_TASKS}, {"task_groups", K_TASK_GROUPS},
-    {"timezone", K_TIMEZONE},
+    {"timezone", K_TIMEZONE}, {"params", K_PARAMS},
     /* accepted by Airflow or dag-factory, not used by updraft yet */
     {"default_view", K_DAG_IGNORED}, {"orientation", K_DAG_IGNORED}, {"doc_md", K_DAG_IGNORED},
     {"doc_md_file_path", K_DAG_IGNORED}, {"doc_md_python_callable_file", K_DAG_IGNORED},
@@ -1133,7 +1136,7 @@ static const key_def_t dag_keys[] = {
     {"on_success_callback_file", K_DAG_IGNORED}, {"on_failure_callback_name", K_DAG_IGNORED},
     {"on_failure_callback_file", K_DAG_IGNORED}, {"sla_miss_callback_name", K_DAG_IGNORED},
     {"sla_miss_callback_file", K_DAG_IGNORED}, {"access_control", K_DAG_IGNORED},
-    {"params", K_DAG_IGNORED}, {"owner_links", K_DAG_IGNORED},
+    {"owner_links", K_DAG_IGNORED},
     {"jinja_environment_kwargs", K_DAG_IGNORED}, {"template_searchpath", K_DAG_IGNORED},
     {"user_defined_macros", K_DAG_IGNORED}, {"user_defined_filters", K_DAG_IGNORED},
     {"dag_display_name", K_DAG_IGNORED}, {"timetable", K_DAG_IGNORED},
@@ -1195,14 +1198,59 @@ static void warn_dups(ctx_t *c, const ynode_t *m)
 typedef struct task_src {
     const ynode_t *at;          /* position for task-level messages */
     const ynode_t *deps;        /* dependencies node (may be NULL) */
+    const char *name;           /* task id as written (dependencies use it) */
+    int group;                  /* loader's task group index, -1 = none */
     bool ok;
 } task_src_t;
 
+/* Airflow 2's trigger rules, plus all_done_min_one_success (Airflow 3.1). */
 static const char *const trigger_rules[] = {
-    "all_success", "all_failed", "all_done", "all_done_min_one_success", "all_done_setup_success",
-    "all_skipped", "one_success", "one_failed", "one_done", "none_failed",
-    "none_failed_min_one_success", "none_skipped", "none_failed_or_skipped", "always", "dummy",
-    NULL};
+    "all_success", "all_failed", "all_done", "all_done_min_one_success", "all_skipped",
+    "one_success", "one_failed", "one_done", "none_failed", "none_failed_min_one_success",
+    "none_skipped", "always", NULL};
+
+/*
+ * A trigger_rule value. Airflow's deprecated names are renamed with a
+ * warning, as BaseOperator does (dummy -> always, none_failed_or_skipped
+ * -> none_failed_min_one_success). A rule is accepted only once the
+ * planner (common/planner.c) evaluates it: a rule it does not know would
+ * silently behave as all_success.
+ */
+static bool parse_trigger_rule(ctx_t *c, const ynode_t *v, const char *what, dag_task_t *t,
+                               const char *tid)
+{
+    const char *s, *rule = NULL;
+
+    if (!get_str(c, v, what, &s))
+        return false;
+    if (strcmp(s, "dummy") == 0) {
+        WARN(c, v, "trigger_rule 'dummy' is deprecated, 'always' is used");
+        rule = "always";
+    } else if (strcmp(s, "none_failed_or_skipped") == 0) {
+        WARN(c, v, "trigger_rule 'none_failed_or_skipped' is deprecated, "
+                   "'none_failed_min_one_success' is used");
+        rule = "none_failed_min_one_success";
+    }
+    for (size_t i = 0; !rule && trigger_rules[i]; i++)
+        if (strcmp(trigger_rules[i], s) == 0)
+            rule = trigger_rules[i];
+    if (!rule) {
+        if (strcmp(s, "all_done_setup_success") == 0)
+            ERR(c, v, "trigger_rule 'all_done_setup_success' in task '%s' is not supported "
+                      "(setup and teardown tasks are not supported yet)", tid);
+        else
+            ERR(c, v, "invalid trigger_rule '%.100s' in task '%s' (expected all_success, "
+                      "all_failed, all_done, all_done_min_one_success, all_skipped, one_success, "
+                      "one_failed, one_done, none_failed, none_failed_min_one_success, "
+                      "none_skipped or always)", s, tid);
+        return false;
+    }
+    if (!planner_trigger_rule_known(rule)) {
+        ERR(c, v, "trigger_rule '%s' in task '%s' is not supported yet", rule, tid);
+        return false;
+    }
+    return set_str(c, &t->trigger_rule, rule);
+}
 
 static bool operator_parse(const char *s, dag_operator_t *out)
 {
@@ -1288,7 +1336,9 @@ static bool task_apply_key(ctx_t *c, key_id_t id, const ynode_t *k, const ynode_
     bool b;
     char what[300];
 
-    snprintf(what, sizeof what, "%s of %s '%s'", key_text(k), from_defaults ? "default_args in dag" : "task", tid);
+    snprintf(what, sizeof what, "%s of %s '%s'", key_text(k),
+             !from_defaults ? "task" : c->defaults_scope ? c->defaults_scope : "default_args in dag",
+             tid);
     switch (id) {
     case K_OPERATOR:
         if (!get_str(c, v, what, &s))
@@ -1350,22 +1400,8 @@ static bool task_apply_key(ctx_t *c, key_id_t id, const ynode_t *k, const ynode_
         t->priority_weight = (int)x;
         return true;
     }
-    case K_TRIGGER_RULE: {
-        bool known = false;
-        if (!get_str(c, v, what, &s))
-            return false;
-        for (size_t i = 0; trigger_rules[i]; i++)
-            known = known || strcmp(trigger_rules[i], s) == 0;
-        if (!known) {
-            ERR(c, v, "invalid trigger_rule '%.100s' in task '%s'", s, tid);
-            return false;
-        }
-        if (strcmp(s, "all_success") != 0) {
-            ERR(c, v, "trigger_rule '%s' in task '%s' is not supported yet (only all_success)", s, tid);
-            return false;
-        }
-        return set_str(c, &t->trigger_rule, s);
-    }
+    case K_TRIGGER_RULE:
+        return parse_trigger_rule(c, v, what, t, tid);
     case K_EXEC_TIMEOUT_SEC:
         return get_int(c, v, what, 0, &t->execution_timeout_sec);
     case K_EXEC_TIMEOUT:
@@ -1375,8 +1411,7 @@ static bool task_apply_key(ctx_t *c, key_id_t id, const ynode_t *k, const ynode_
         }
         return get_seconds(c, v, what, &t->execution_timeout_sec);
     case K_TASK_GROUP_NAME:
-        WARN(c, k, "ignored key 'task_group_name' in task '%s' (task groups are not supported yet)", tid);
-        return true;
+        return true; /* read with the task groups (task_group_of) */
     case K_DEPENDS_ON_PAST:
     case K_WAIT_FOR_DOWNSTREAM:
         if (!get_bool(c, v, what, &b))
@@ -1564,77 +1599,736 @@ static size_t heap_pop(size_t *h, size_t *n)
     return top;
 }
 
-/*
- * Resolves dependencies into index lists, sorts the tasks and fills
- * downstream. tasks[] is reordered in place. false after reporting.
- */
-static bool link_tasks(ctx_t *c, dag_t *dag, task_src_t *srcs)
+/* ------------------------------------------------------------------ */
+/* task groups                                                         */
+
+#define GROUPS_MAX 1000 /* task groups per DAG */
+
+/* One task group while a DAG loads. */
+typedef struct lgroup {
+    const char *name;           /* as written; dependencies use it */
+    const ynode_t *at;          /* its name node */
+    const ynode_t *cfg;         /* its mapping */
+    const ynode_t *deps;        /* dependencies node (may be NULL) */
+    const ynode_t *da;          /* default_args node (may be NULL) */
+    int parent;                 /* index, -1 = top level */
+    int depth;                  /* 0 = top level */
+    char *id;                   /* full group id */
+    bool prefix;                /* prefix_group_id */
+    char *tooltip;
+    dag_task_t tpl;             /* defaults of its tasks */
+} lgroup_t;
+
+typedef struct groups {
+    lgroup_t *g;
+    size_t n;
+    size_t *order;              /* pre-order: parents first, siblings as declared */
+    smap_t by_name, by_id;
+} groups_t;
+
+static void groups_free(groups_t *gs)
 {
-    size_t n = dag->n_tasks;
+    for (size_t i = 0; i < gs->n; i++) {
+        free(gs->g[i].id);
+        free(gs->g[i].tooltip);
+        dag_task_clear(&gs->g[i].tpl);
+    }
+    free(gs->g);
+    free(gs->order);
+    smap_free(&gs->by_name);
+    smap_free(&gs->by_id);
+    memset(gs, 0, sizeof *gs);
+}
+
+/* Whether group inner is outer or nested in it (inner -1: never). */
+static bool group_contains(const groups_t *gs, int outer, int inner)
+{
+    for (int x = inner; x >= 0; x = gs->g[x].parent)
+        if (x == outer)
+            return true;
+    return false;
+}
+
+static int group_index(const groups_t *gs, const char *name)
+{
+    void *at = smap_get(&gs->by_name, name, strlen(name));
+    return at ? (int)((uintptr_t)at - 1) : -1;
+}
+
+/* Airflow's validate_group_key: [A-Za-z0-9_-]+, at most 200 characters. */
+static bool valid_group_name(const char *s, size_t len, const char **why)
+{
+    if (len == 0) {
+        *why = "it is empty";
+        return false;
+    }
+    if (len > 200) {
+        *why = "it is longer than 200 characters";
+        return false;
+    }
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-') {
+            *why = "only letters, digits, '_' and '-' are allowed";
+            return false;
+        }
+    return true;
+}
+
+static void group_preorder(groups_t *gs, int parent, size_t *k)
+{
+    for (size_t i = 0; i < gs->n; i++)
+        if (gs->g[i].parent == parent) {
+            gs->order[(*k)++] = i;
+            group_preorder(gs, (int)i, k);
+        }
+}
+
+/* A group's default_args over its parent's (or the DAG's) task defaults. */
+static bool group_defaults(ctx_t *c, lgroup_t *g, const dag_task_t *base)
+{
+    bool ok = true, dummy = false;
+    const ynode_t *da = g->da;
+
+    if (!task_copy(c, base, &g->tpl))
+        return false;
+    if (is_null(da))
+        return true;
+    if (da->kind != Y_MAP) {
+        ERR(c, da, "default_args of task group '%s' must be a mapping, not %s", g->name,
+            kind_name(da));
+        return false;
+    }
+    warn_dups(c, da);
+    c->defaults_scope = "default_args of task group";
+    for (size_t i = 0; i < MAP_PAIRS(da); i++) {
+        const ynode_t *k = MAP_KEY(da, i), *v = MAP_VAL(da, i);
+        key_id_t id = key_lookup(task_keys, k);
+        if (key_is(k, "start_date") || key_is(k, "end_date") || key_is(k, "timezone") ||
+            id == K_TASK_IGNORED)
+            WARN(c, k, "ignored key '%s' in default_args of task group '%s' (not supported yet)",
+                 key_text(k), g->name);
+        else if (id == K_TASK_ID || id == K_OPERATOR || id == K_DECORATOR || id == K_DEPENDENCIES ||
+                 id == K_TASK_GROUP_NAME)
+            WARN(c, k, "ignored key '%s' in default_args of task group '%s' (it only applies to a task)",
+                 key_text(k), g->name);
+        else if (id == K_UNKNOWN)
+            WARN(c, k, "unknown key '%.100s' in default_args of task group '%s' (ignored)",
+                 key_text(k), g->name);
+        else
+            ok = task_apply_key(c, id, k, v, &g->tpl, g->name, true, &dummy) && ok;
+    }
+    c->defaults_scope = NULL;
+    return ok;
+}
+
+/*
+ * Reads a DAG's task_groups (dag-factory's list or mapping form) into gs:
+ * names, parents (no cycles, at most DAG_GROUP_DEPTH_MAX deep), full ids
+ * as Airflow builds them, and each group's task defaults (dag's
+ * default_args, then each enclosing group's, innermost last). false after
+ * reporting.
+ */
+static bool parse_groups(ctx_t *c, const ynode_t *v, const char *dag_id, const dag_task_t *dtpl,
+                         groups_t *gs)
+{
+    static const char *const ignored[] = {"ui_color", "ui_fgcolor", "group_display_name",
+                                          "add_suffix_on_collision", NULL};
+    bool ok = true;
+    int *state = NULL;
+
+    if (is_null(v))
+        return true;
+    if (v->kind != Y_SEQ && v->kind != Y_MAP) {
+        ERR(c, v, "task_groups of dag '%s' must be a list or a mapping, not %s", dag_id,
+            kind_name(v));
+        return false;
+    }
+    size_t n = v->kind == Y_SEQ ? v->n : MAP_PAIRS(v);
+    if (n > GROUPS_MAX) {
+        /* serializing costs groups x (tasks + groups): keep it bounded */
+        ERR(c, v, "dag '%s' has more than %d task groups", dag_id, GROUPS_MAX);
+        return false;
+    }
+    if (!spend(c, n))
+        return false;
+    if (!(gs->g = calloc(n ? n : 1, sizeof *gs->g)) || !(gs->order = calloc(n ? n : 1, sizeof *gs->order)) ||
+        !(state = calloc(n ? n : 1, sizeof *state))) {
+        c->oom = true;
+        goto out;
+    }
+    if (v->kind == Y_MAP)
+        for (size_t i = 0; i < v->n_dups; i++) {
+            ERR(c, v->dups[i], "duplicate task group '%.100s' in dag '%s'", key_text(v->dups[i]), dag_id);
+            ok = false;
+        }
+    for (size_t i = 0; i < n; i++) {
+        const ynode_t *m, *namen;
+        const char *why;
+        if (v->kind == Y_SEQ) {
+            m = v->kids[i];
+            if (!m || m->kind != Y_MAP) {
+                ERR(c, m, "task group in dag '%s' must be a mapping, not %s", dag_id, kind_name(m));
+                ok = false;
+                continue;
+            }
+            if (!(namen = map_get(m, "group_name"))) {
+                ERR(c, m, "task group in dag '%s' has no group_name", dag_id);
+                ok = false;
+                continue;
+            }
+        } else {
+            namen = MAP_KEY(v, i);
+            m = MAP_VAL(v, i);
+            if (!m || m->kind != Y_MAP) {
+                ERR(c, m, "task group '%.100s' must be a mapping, not %s", key_text(namen), kind_name(m));
+                ok = false;
+                continue;
+            }
+            const ynode_t *own = map_get(m, "group_name");
+            if (own && is_scalar(namen) && !(is_scalar(own) && strcmp(own->str, namen->str) == 0))
+                WARN(c, own, "group_name '%.100s' differs from its key '%.100s', the key is used",
+                     is_scalar(own) ? own->str : "?", key_text(namen));
+        }
+        if (!is_scalar(namen) || is_null(namen)) {
+            ERR(c, namen, "group_name must be a string, not %s", kind_name(namen));
+            ok = false;
+            continue;
+        }
+        if (!valid_group_name(namen->str, namen->len, &why)) {
+            ERR(c, namen, "invalid task group name '%.80s': %s", namen->str, why);
+            ok = false;
+            continue;
+        }
+        if (group_index(gs, namen->str) >= 0) {
+            if (v->kind == Y_SEQ)
+                ERR(c, namen, "duplicate task group '%s' in dag '%s'", namen->str, dag_id);
+            ok = false;
+            continue;
+        }
+        lgroup_t *g = &gs->g[gs->n];
+        *g = (lgroup_t){.name = namen->str, .at = namen, .cfg = m, .parent = -1, .prefix = true};
+        if (smap_put(&gs->by_name, g->name, namen->len, (void *)(uintptr_t)(gs->n + 1)) != 0) {
+            c->oom = true;
+            goto out;
+        }
+        gs->n++;
+    }
+
+    /* keys */
+    for (size_t i = 0; i < gs->n; i++) {
+        lgroup_t *g = &gs->g[i];
+        const char *s;
+        bool b;
+        warn_dups(c, g->cfg);
+        for (size_t j = 0; j < MAP_PAIRS(g->cfg); j++) {
+            const ynode_t *k = MAP_KEY(g->cfg, j), *val = MAP_VAL(g->cfg, j);
+            bool ign = false;
+            for (size_t x = 0; ignored[x]; x++)
+                ign = ign || key_is(k, ignored[x]);
+            if (key_is(k, "group_name")) {
+                continue;
+            } else if (key_is(k, "parent_group_name")) {
+                if (is_null(val))
+                    continue;
+                if (!get_str(c, val, "parent_group_name", &s)) {
+                    ok = false;
+                } else if ((g->parent = group_index(gs, s)) < 0) {
+                    ERR(c, val, "task group '%s' has unknown parent group '%.100s'", g->name, s);
+                    ok = false;
+                }
+            } else if (key_is(k, "dependencies")) {
+                g->deps = val;
+            } else if (key_is(k, "default_args")) {
+                g->da = val;
+            } else if (key_is(k, "tooltip")) {
+                if (is_null(val))
+                    s = "";
+                else if (!get_str(c, val, "tooltip", &s)) {
+                    ok = false;
+                    continue;
+                }
+                if (!set_str(c, &g->tooltip, s))
+                    goto out;
+            } else if (key_is(k, "prefix_group_id")) {
+                if (get_bool(c, val, "prefix_group_id", &b))
+                    g->prefix = b;
+                else
+                    ok = false;
+            } else if (ign) {
+                WARN(c, k, "ignored key '%s' in task group '%s' (not supported yet)", key_text(k), g->name);
+            } else {
+                ERR(c, k, "unknown key '%.100s' in task group '%s'", key_text(k), g->name);
+                ok = false;
+            }
+        }
+    }
+    if (!ok)
+        goto out;
+
+    /* parent cycles (dag-factory: "Circular dependency detected"), then depths */
+    for (size_t i = 0; i < gs->n; i++) {
+        int x = (int)i, stamp = (int)i + 1;
+        while (x >= 0 && state[x] == 0) {
+            state[x] = stamp;
+            x = gs->g[x].parent;
+        }
+        if (x < 0 || state[x] != stamp)
+            continue;
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+        if (!f) {
+            c->oom = true;
+            goto out;
+        }
+        int y = x;
+        do {
+            fprintf(f, "%s -> ", gs->g[y].name);
+            y = gs->g[y].parent;
+        } while (y != x);
+        fprintf(f, "%s", gs->g[x].name);
+        if (fclose(f) != 0) {
+            free(buf);
+            c->oom = true;
+            goto out;
+        }
+        ERR(c, gs->g[x].at, "task group parent cycle in dag '%s': %s", dag_id, buf);
+        free(buf);
+        ok = false;
+        goto out;
+    }
+    for (size_t i = 0; i < gs->n; i++) {
+        for (int x = gs->g[i].parent; x >= 0 && gs->g[i].depth < DAG_GROUP_DEPTH_MAX;
+             x = gs->g[x].parent)
+            gs->g[i].depth++;
+        if (gs->g[i].depth >= DAG_GROUP_DEPTH_MAX) {
+            ERR(c, gs->g[i].at, "task group '%s' is nested deeper than %d levels", gs->g[i].name,
+                DAG_GROUP_DEPTH_MAX);
+            ok = false;
+            goto out;
+        }
+    }
+
+    /* ids and defaults, parents first */
+    size_t k = 0;
+    group_preorder(gs, -1, &k);
+    for (size_t i = 0; i < gs->n; i++) {
+        lgroup_t *g = &gs->g[gs->order[i]];
+        const lgroup_t *p = g->parent >= 0 ? &gs->g[g->parent] : NULL;
+        int r = p && p->prefix ? asprintf(&g->id, "%s.%s", p->id, g->name)
+                               : ((g->id = strdup(g->name)) ? 0 : -1);
+        if (r < 0) {
+            g->id = NULL;
+            c->oom = true;
+            goto out;
+        }
+        if (smap_put(&gs->by_id, g->id, strlen(g->id), g) != 0) {
+            c->oom = true;
+            goto out;
+        }
+        if (!g->tooltip && !set_str(c, &g->tooltip, ""))
+            goto out;
+        ok = group_defaults(c, g, p ? &p->tpl : dtpl) && ok;
+    }
+out:
+    free(state);
+    return ok && !c->oom;
+}
+
+/*
+ * The group a task mapping names with task_group_name: its index, -1 for
+ * none, -2 after reporting a problem.
+ */
+static int task_group_of(ctx_t *c, const ynode_t *m, const char *tid, const groups_t *gs)
+{
+    const ynode_t *v = map_get(m, "task_group_name");
+    const char *s;
+    int gi;
+
+    for (size_t i = 0; i < m->n_dups; i++)
+        if (key_is(m->dups[i], "task_group_name")) {
+            ERR(c, m->dups[i], "task '%s' names task_group_name twice (a task is in one task group)", tid);
+            return -2;
+        }
+    if (is_null(v))
+        return -1;
+    if (v->kind == Y_SEQ) {
+        ERR(c, v, "task '%s' is put in several task groups (a task is in one task group)", tid);
+        return -2;
+    }
+    if (!get_str(c, v, "task_group_name", &s))
+        return -2;
+    if ((gi = group_index(gs, s)) < 0) {
+        ERR(c, v, "task '%s' is in unknown task group '%.100s'", tid, s);
+        return -2;
+    }
+    return gi;
+}
+
+/* Copies the loader's groups into the DAG, in pre-order. */
+static bool groups_to_dag(ctx_t *c, const groups_t *gs, dag_t *dag)
+{
+    if (!gs->n)
+        return true;
+    if (!(dag->groups = calloc(gs->n, sizeof *dag->groups))) {
+        c->oom = true;
+        return false;
+    }
+    for (size_t i = 0; i < gs->n; i++) {
+        const lgroup_t *g = &gs->g[gs->order[i]];
+        dag_group_t *d = &dag->groups[dag->n_groups++];
+        d->prefix_group_id = g->prefix;
+        if (!set_str(c, &d->group_id, g->id) || !set_str(c, &d->label, g->name) ||
+            !set_str(c, &d->tooltip, g->tooltip) ||
+            !set_str(c, &d->parent_id, g->parent >= 0 ? gs->g[g->parent].id : NULL))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * Sets a task's id: its name, prefixed with its group's id when the group
+ * prefixes its children (Airflow's TaskGroup.child_id). Returns 0, 1 after
+ * reporting a clash (the id is set all the same), or -1 on OOM.
+ */
+static int set_task_id(ctx_t *c, dag_task_t *t, const char *tid, const ynode_t *idn,
+                       const lgroup_t *g, const groups_t *gs, smap_t *fids, const char *dag_id)
+{
+    if (g && g->prefix) {
+        if (asprintf(&t->task_id, "%s.%s", g->id, tid) < 0) {
+            t->task_id = NULL;
+            c->oom = true;
+            return -1;
+        }
+    } else if (!set_str(c, &t->task_id, tid)) {
+        return -1;
+    }
+    if (g && !set_str(c, &t->task_group, g->id))
+        return -1;
+    size_t len = strlen(t->task_id);
+    if (len > DAG_ID_MAX) {
+        ERR(c, idn, "task id '%.80s...' is longer than %d characters with its task group prefix",
+            t->task_id, DAG_ID_MAX);
+        return 1;
+    }
+    if (group_index(gs, tid) < 0 && smap_get(&gs->by_id, t->task_id, len)) {
+        ERR(c, idn, "task id '%s' is also the id of a task group in dag '%s'", t->task_id, dag_id);
+        return 1;
+    }
+    if (smap_get(fids, t->task_id, len)) {
+        ERR(c, idn, "duplicate task id '%s' in dag '%s' (with its task group prefix)", t->task_id,
+            dag_id);
+        return 1;
+    }
+    if (smap_put(fids, t->task_id, len, t) != 0) {
+        c->oom = true;
+        return -1;
+    }
+    return 0;
+}
+
+/* Upstream lists, growable, deduplicated, in the order edges are added. */
+typedef struct adj {
+    size_t **up, *n_up, *cap_up;
+} adj_t;
+
+static bool adj_add(ctx_t *c, adj_t *a, size_t down, size_t up)
+{
+    for (size_t x = 0; x < a->n_up[down]; x++)
+        if (a->up[down][x] == up)
+            return true;
+    if (a->n_up[down] == a->cap_up[down]) {
+        size_t cap = a->cap_up[down] ? a->cap_up[down] * 2 : 4;
+        size_t *p = realloc(a->up[down], cap * sizeof *p);
+        if (!p) {
+            c->oom = true;
+            return false;
+        }
+        a->up[down] = p;
+        a->cap_up[down] = cap;
+    }
+    a->up[down][a->n_up[down]++] = up;
+    return true;
+}
+
+/* A dependency onto or from a task group, expanded once all tasks are linked. */
+typedef struct gdep {
+    bool down_group, up_group;  /* whether each end is a group */
+    size_t down, up;            /* task or group index */
+    const ynode_t *at;          /* the dependency as written */
+    int depth;                  /* innermost group holding both ends, -1 = none */
+    size_t seq;                 /* declaration order, for a stable sort */
+} gdep_t;
+
+static int gdep_cmp(const void *a, const void *b)
+{
+    const gdep_t *x = a, *y = b;
+    if (x->depth != y->depth)
+        return x->depth > y->depth ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Roots (which 0) and leaves (1) of each group, computed when first needed. */
+typedef struct gends {
+    size_t **members, *n_members;
+    size_t **ends[2], *n_ends[2];
+    bool *known[2];
+    unsigned *mark, *dmark, cur;
+} gends_t;
+
+/*
+ * Airflow's TaskGroup.get_roots / get_leaves: the group's tasks (nested
+ * groups included) with no upstream / downstream among them. Dependencies
+ * are expanded innermost first, so a group's own edges are all in place
+ * when its ends are first asked for, and they do not change afterwards.
+ */
+static bool group_ends(ctx_t *c, gends_t *e, const adj_t *a, size_t g, int which)
+{
+    size_t nm = e->n_members[g];
+    const size_t *mem = e->members[g];
+
+    if (e->known[which][g])
+        return true;
+    if (!(e->ends[which][g] = calloc(nm ? nm : 1, sizeof **e->ends))) {
+        c->oom = true;
+        return false;
+    }
+    e->cur++;
+    for (size_t i = 0; i < nm; i++)
+        e->mark[mem[i]] = e->cur;
+    for (size_t i = 0; i < nm; i++)
+        for (size_t j = 0; j < a->n_up[mem[i]]; j++)
+            if (e->mark[a->up[mem[i]][j]] == e->cur)
+                e->dmark[a->up[mem[i]][j]] = e->cur;
+    for (size_t i = 0; i < nm; i++) {
+        bool end;
+        if (which == 0) {
+            end = true;
+            for (size_t j = 0; j < a->n_up[mem[i]] && end; j++)
+                end = e->mark[a->up[mem[i]][j]] != e->cur;
+        } else {
+            end = e->dmark[mem[i]] != e->cur;
+        }
+        if (end)
+            e->ends[which][g][e->n_ends[which][g]++] = mem[i];
+    }
+    e->known[which][g] = true;
+    return spend(c, nm);
+}
+
+/*
+ * Resolves one dependency name of a task (down_group false) or of a group:
+ * a task edge goes into a, a group edge into gd. false after reporting.
+ */
+static bool link_dep(ctx_t *c, const ynode_t *d, const smap_t *names, const groups_t *gs,
+                     const task_src_t *srcs, bool down_group, size_t down, const char *down_name,
+                     adj_t *a, gdep_t **gd, size_t *n_gd, size_t *cap_gd)
+{
+    const char *name;
+    void *at;
+    int gi;
+
+    if (!get_str(c, d, "dependency", &name))
+        return false;
+    at = smap_get(names, name, strlen(name));
+    gi = group_index(gs, name);
+    if (!at && gi < 0) {
+        if (down_group)
+            ERR(c, d, "task group '%s' depends on unknown task or task group '%.100s'", down_name, name);
+        else if (gs->n)
+            ERR(c, d, "task '%s' depends on unknown task or task group '%.100s'", down_name, name);
+        else
+            ERR(c, d, "task '%s' depends on unknown task '%.100s'", down_name, name);
+        return false;
+    }
+    if (at && !down_group)
+        return adj_add(c, a, down, (uintptr_t)at - 1);
+
+    gdep_t g = {.down_group = down_group, .down = down, .up_group = !at,
+                .up = at ? (uintptr_t)at - 1 : (size_t)gi, .at = d, .seq = *n_gd};
+    int dstart = down_group ? (int)down : srcs[down].group;
+    int ustart = g.up_group ? (int)g.up : srcs[g.up].group;
+    /* a group around both ends would make the edge a cycle */
+    if (down_group && g.up_group && down == g.up) {
+        ERR(c, d, "task group '%s' cannot depend on itself", down_name);
+        return false;
+    }
+    if (down_group && group_contains(gs, (int)down, ustart)) {
+        ERR(c, d, "task group '%s' cannot depend on '%s' inside it", down_name, name);
+        return false;
+    }
+    if (g.up_group && group_contains(gs, gi, dstart)) {
+        ERR(c, d, "%s '%s' cannot depend on task group '%s' around it",
+            down_group ? "task group" : "task", down_name, name);
+        return false;
+    }
+    g.depth = -1;
+    for (int x = dstart; x >= 0; x = gs->g[x].parent)
+        if (group_contains(gs, x, ustart)) {
+            g.depth = gs->g[x].depth;
+            break;
+        }
+    if (*n_gd == *cap_gd) {
+        size_t cap = *cap_gd ? *cap_gd * 2 : 8;
+        gdep_t *p = realloc(*gd, cap * sizeof *p);
+        if (!p) {
+            c->oom = true;
+            return false;
+        }
+        *gd = p;
+        *cap_gd = cap;
+    }
+    (*gd)[(*n_gd)++] = g;
+    return true;
+}
+
+/*
+ * Resolves dependencies (task names as written and task group names) into
+ * edges between tasks, sorts the tasks and fills upstream and downstream.
+ * tasks[] is reordered in place. false after reporting.
+ */
+static bool link_tasks(ctx_t *c, dag_t *dag, task_src_t *srcs, const groups_t *gs)
+{
+    size_t n = dag->n_tasks, ng = gs->n;
     smap_t ids = {0};
-    size_t **up = NULL, *n_up = NULL, *indeg = NULL, *heap = NULL, *order = NULL, *pos = NULL;
+    adj_t adj = {0};
+    gends_t e = {0};
+    gdep_t *gd = NULL;
+    size_t n_gd = 0, cap_gd = 0;
+    size_t *indeg = NULL, *heap = NULL, *order = NULL, *pos = NULL;
     size_t **down = NULL, *n_down = NULL;
     bool ok = false, deps_ok = true;
     size_t nh = 0, no = 0;
 
-    up = calloc(n + 1, sizeof *up);
-    n_up = calloc(n + 1, sizeof *n_up);
+    adj.up = calloc(n + 1, sizeof *adj.up);
+    adj.n_up = calloc(n + 1, sizeof *adj.n_up);
+    adj.cap_up = calloc(n + 1, sizeof *adj.cap_up);
     down = calloc(n + 1, sizeof *down);
     n_down = calloc(n + 1, sizeof *n_down);
     indeg = calloc(n + 1, sizeof *indeg);
     heap = calloc(n + 1, sizeof *heap);
     order = calloc(n + 1, sizeof *order);
     pos = calloc(n + 1, sizeof *pos);
-    if (!up || !n_up || !down || !n_down || !indeg || !heap || !order || !pos)
+    if (!adj.up || !adj.n_up || !adj.cap_up || !down || !n_down || !indeg || !heap || !order || !pos)
         goto oom;
     for (size_t i = 0; i < n; i++)
-        if (smap_put(&ids, dag->tasks[i].task_id, strlen(dag->tasks[i].task_id),
-                     (void *)(uintptr_t)(i + 1)))
+        if (smap_put(&ids, srcs[i].name, strlen(srcs[i].name), (void *)(uintptr_t)(i + 1)))
             goto oom;
 
-    /* upstream lists, deduplicated, as written */
+    /* dependencies as written: task edges now, group edges below */
     for (size_t i = 0; i < n; i++) {
         const ynode_t *deps = srcs[i].deps;
-        dag_task_t *t = &dag->tasks[i];
         if (is_null(deps))
             continue;
         if (deps->kind != Y_SEQ) {
-            ERR(c, deps, "dependencies of task '%s' must be a list of task ids", t->task_id);
+            ERR(c, deps, "dependencies of task '%s' must be a list of task ids", srcs[i].name);
             deps_ok = false;
             continue;
         }
         if (!spend(c, deps->n))
             goto oom;
-        if (!(up[i] = calloc(deps->n ? deps->n : 1, sizeof *up[i])) ||
-            !(t->upstream = calloc(deps->n ? deps->n : 1, sizeof *t->upstream)))
+        for (size_t j = 0; j < deps->n; j++)
+            if (!link_dep(c, deps->kids[j], &ids, gs, srcs, false, i, srcs[i].name, &adj, &gd, &n_gd,
+                          &cap_gd))
+                deps_ok = false;
+        if (c->oom)
             goto oom;
-        for (size_t j = 0; j < deps->n; j++) {
-            const ynode_t *d = deps->kids[j];
-            const char *name;
-            if (!get_str(c, d, "dependency", &name)) {
+    }
+    for (size_t g = 0; g < ng; g++) {
+        const ynode_t *deps = gs->g[g].deps;
+        if (is_null(deps))
+            continue;
+        if (deps->kind != Y_SEQ) {
+            ERR(c, deps, "dependencies of task group '%s' must be a list of names", gs->g[g].name);
+            deps_ok = false;
+            continue;
+        }
+        if (!spend(c, deps->n))
+            goto oom;
+        for (size_t j = 0; j < deps->n; j++)
+            if (!link_dep(c, deps->kids[j], &ids, gs, srcs, true, g, gs->g[g].name, &adj, &gd, &n_gd,
+                          &cap_gd))
                 deps_ok = false;
-                continue;
+        if (c->oom)
+            goto oom;
+    }
+    if (!deps_ok)
+        goto out;
+
+    /* group edges: every leaf of an upstream group, every root of a downstream one */
+    if (n_gd) {
+        e.members = calloc(ng, sizeof *e.members);
+        e.n_members = calloc(ng, sizeof *e.n_members);
+        for (int w = 0; w < 2; w++) {
+            e.ends[w] = calloc(ng, sizeof *e.ends[w]);
+            e.n_ends[w] = calloc(ng, sizeof *e.n_ends[w]);
+            e.known[w] = calloc(ng, sizeof *e.known[w]);
+            if (!e.ends[w] || !e.n_ends[w] || !e.known[w])
+                goto oom;
+        }
+        e.mark = calloc(n + 1, sizeof *e.mark);
+        e.dmark = calloc(n + 1, sizeof *e.dmark);
+        if (!e.members || !e.n_members || !e.mark || !e.dmark)
+            goto oom;
+        for (int pass = 0; pass < 2; pass++) {
+            for (size_t i = 0; i < n; i++)
+                for (int x = srcs[i].group; x >= 0; x = gs->g[x].parent) {
+                    if (pass)
+                        e.members[x][e.n_members[x]++] = i;
+                    else
+                        e.n_members[x]++;
+                }
+            for (size_t g = 0; !pass && g < ng; g++) {
+                if (!spend(c, e.n_members[g]))
+                    goto out;
+                if (!(e.members[g] = calloc(e.n_members[g] ? e.n_members[g] : 1, sizeof **e.members)))
+                    goto oom;
+                e.n_members[g] = 0;
             }
-            void *at = smap_get(&ids, name, strlen(name));
-            if (!at) {
-                ERR(c, d, "task '%s' depends on unknown task '%.100s'", t->task_id, name);
-                deps_ok = false;
-                continue;
+        }
+        qsort(gd, n_gd, sizeof *gd, gdep_cmp);
+        for (size_t k = 0; k < n_gd; k++) {
+            const gdep_t *g = &gd[k];
+            const size_t *ups = &g->up, *downs = &g->down;
+            size_t nu = 1, nd = 1;
+            if (g->up_group) {
+                if (!group_ends(c, &e, &adj, g->up, 1))
+                    goto out;
+                ups = e.ends[1][g->up];
+                nu = e.n_ends[1][g->up];
             }
-            size_t u = (uintptr_t)at - 1;
-            bool seen = false;
-            for (size_t x = 0; x < n_up[i] && !seen; x++)
-                seen = up[i][x] == u;
-            if (seen)
-                continue;
-            up[i][n_up[i]++] = u;
-            if (!(t->upstream[t->n_upstream] = strdup(name)))
+            if (g->down_group) {
+                if (!group_ends(c, &e, &adj, g->down, 0))
+                    goto out;
+                downs = e.ends[0][g->down];
+                nd = e.n_ends[0][g->down];
+            }
+            if (!nu || !nd)
+                WARN(c, g->at, "task group '%s' has no tasks, this dependency does nothing",
+                     gs->g[nu ? g->down : g->up].name);
+            if (!spend(c, nu * nd))
+                goto out;
+            for (size_t x = 0; x < nd; x++)
+                for (size_t y = 0; y < nu; y++)
+                    if (!adj_add(c, &adj, downs[x], ups[y]))
+                        goto oom;
+        }
+    }
+
+    /* upstream ids, as written then as expanded */
+    for (size_t i = 0; i < n; i++) {
+        dag_task_t *t = &dag->tasks[i];
+        if (!adj.n_up[i])
+            continue;
+        if (!(t->upstream = calloc(adj.n_up[i], sizeof *t->upstream)))
+            goto oom;
+        for (size_t j = 0; j < adj.n_up[i]; j++) {
+            if (!(t->upstream[j] = strdup(dag->tasks[adj.up[i][j]].task_id)))
                 goto oom;
             t->n_upstream++;
         }
     }
-    if (!deps_ok)
-        goto out;
+    size_t **up = adj.up, *n_up = adj.n_up;
 
     /* downstream adjacency */
     for (size_t i = 0; i < n; i++)
@@ -1739,13 +2433,31 @@ oom:
     c->oom = true;
 out:
     for (size_t i = 0; i < n; i++) {
-        if (up)
-            free(up[i]);
+        if (adj.up)
+            free(adj.up[i]);
         if (down)
             free(down[i]);
     }
-    free(up);
-    free(n_up);
+    free(adj.up);
+    free(adj.n_up);
+    free(adj.cap_up);
+    for (size_t g = 0; g < gs->n; g++) {
+        if (e.members)
+            free(e.members[g]);
+        for (int w = 0; w < 2; w++)
+            if (e.ends[w])
+                free(e.ends[w][g]);
+    }
+    free(e.members);
+    free(e.n_members);
+    for (int w = 0; w < 2; w++) {
+        free(e.ends[w]);
+        free(e.n_ends[w]);
+        free(e.known[w]);
+    }
+    free(e.mark);
+    free(e.dmark);
+    free(gd);
     free(down);
     free(n_down);
     free(indeg);
@@ -1893,6 +2605,256 @@ static bool localize_dates(ctx_t *c, const date_zone_t *dz, ts_us_t *start, ts_u
     return true;
 }
 
+/* ------------------------------------------------------------------ */
+/* params                                                              */
+
+#define PARAMS_MAX_DEPTH 32
+
+/*
+ * A YAML node as JSON with YAML 1.1's implicit scalar types, as PyYAML
+ * gives them to Airflow: null, booleans, integers, floats (a '.' is
+ * needed, and a signed exponent), everything else a string. NULL with an
+ * error reported.
+ */
+static cJSON *node_to_json(ctx_t *c, const ynode_t *n, int depth)
+{
+    cJSON *j = NULL;
+
+    if (!spend(c, 1))
+        return NULL;
+    if (depth > PARAMS_MAX_DEPTH) {
+        ERR(c, n, "params nest deeper than %d levels", PARAMS_MAX_DEPTH);
+        return NULL;
+    }
+    if (!n || is_null(n))
+        j = cJSON_CreateNull();
+    else if (n->kind == Y_SEQ) {
+        j = cJSON_CreateArray();
+        for (size_t i = 0; j && i < n->n; i++) {
+            cJSON *kid = node_to_json(c, n->kids[i], depth + 1);
+            if (!kid || !cJSON_AddItemToArray(j, kid)) {
+                cJSON_Delete(kid);
+                cJSON_Delete(j);
+                return NULL;
+            }
+        }
+    } else if (n->kind == Y_MAP) {
+        j = cJSON_CreateObject();
+        for (size_t i = 0; j && i < MAP_PAIRS(n); i++) {
+            const ynode_t *k = MAP_KEY(n, i);
+            if (!is_scalar(k) || strlen(k->str) != k->len) {
+                ERR(c, k, "params keys must be strings");
+                cJSON_Delete(j);
+                return NULL;
+            }
+            cJSON *kid = node_to_json(c, MAP_VAL(n, i), depth + 1);
+            if (!kid || !cJSON_AddItemToObject(j, k->str, kid)) {
+                cJSON_Delete(kid);
+                cJSON_Delete(j);
+                return NULL;
+            }
+        }
+    } else {
+        bool b;
+        long long iv;
+        if (strlen(n->str) != n->len) {
+            ERR(c, n, "params value contains a nul character");
+            return NULL;
+        }
+        if (n->plain && parse_bool(n, &b)) {
+            j = cJSON_CreateBool(b);
+        } else if (n->plain && parse_int(n, &iv)) {
+            j = cJSON_CreateNumber((double)iv);
+        } else if (n->plain && strchr(n->str, '.') && n->len < 64) {
+            char num[64], *end;
+            size_t k = 0;
+            const char *e = strpbrk(n->str, "eE");
+            for (const char *p = n->str; *p; p++)
+                if (*p != '_')
+                    num[k++] = *p;
+            num[k] = '\0';
+            double d = strtod(num, &end);
+            bool digit = strpbrk(num, "0123456789") != NULL;
+            if (*end == '\0' && digit && isdigit((unsigned char)num[k - 1]) &&
+                (!e || e[1] == '+' || e[1] == '-') && !strpbrk(num, "xXnNiI")) {
+                if (!isfinite(d)) {
+                    ERR(c, n, "params value '%s' cannot be written as JSON", n->str);
+                    return NULL;
+                }
+                j = cJSON_CreateNumber(d);
+            } else {
+                j = cJSON_CreateString(n->str);
+            }
+        } else if (n->plain && (!strcmp(n->str, ".inf") || !strcmp(n->str, "-.inf") ||
+                                !strcmp(n->str, ".nan") || !strcmp(n->str, ".NaN"))) {
+            ERR(c, n, "params value '%s' cannot be written as JSON", n->str);
+            return NULL;
+        } else {
+            j = cJSON_CreateString(n->str);
+        }
+    }
+    if (!j)
+        c->oom = true;
+    return j;
+}
+
+/* True for {__type__: ...Param} (airflow.models.param.Param, airflow.sdk.Param). */
+static bool is_param_object(const ynode_t *v)
+{
+    const ynode_t *t = v && v->kind == Y_MAP ? map_get(v, "__type__") : NULL;
+    if (!is_scalar(t))
+        return false;
+    const char *dot = strrchr(t->str, '.');
+    return strcmp(dot ? dot + 1 : t->str, "Param") == 0;
+}
+
+/*
+ * One param as {"default"?: v, "description": s|null, "schema": {...}}:
+ * a plain value is its default; Airflow's Param(default, description,
+ * **schema) is written {__type__: airflow.models.param.Param, default: ..,
+ * description: .., type: .., ...} or with __args__: [default, description].
+ */
+static cJSON *param_to_json(ctx_t *c, const ynode_t *v)
+{
+    cJSON *p = cJSON_CreateObject(), *schema = NULL, *dflt = NULL, *desc = NULL;
+
+    if (!p)
+        goto oom;
+    if (!is_param_object(v)) {
+        if (!(dflt = node_to_json(c, v, 1)))
+            goto fail;
+        if (!(schema = cJSON_CreateObject()))
+            goto oom;
+    } else {
+        const ynode_t *args = map_get(v, "__args__");
+        if (args && args->kind != Y_SEQ && !is_null(args)) {
+            ERR(c, args, "__args__ of a Param must be a list");
+            goto fail;
+        }
+        if (args && args->kind == Y_SEQ && args->n > 2) {
+            ERR(c, args, "a Param takes at most 2 positional arguments (default, description)");
+            goto fail;
+        }
+        if (!(schema = cJSON_CreateObject()))
+            goto oom;
+        for (size_t i = 0; i < MAP_PAIRS(v); i++) {
+            const ynode_t *k = MAP_KEY(v, i), *val = MAP_VAL(v, i);
+            cJSON *jv;
+            if (key_is(k, "__type__") || key_is(k, "__args__"))
+                continue;
+            if (!is_scalar(k) || strlen(k->str) != k->len) {
+                ERR(c, k, "Param keys must be strings");
+                goto fail;
+            }
+            if (!(jv = node_to_json(c, val, 2)))
+                goto fail;
+            if (key_is(k, "default")) {
+                cJSON_Delete(dflt);
+                dflt = jv;
+            } else if (key_is(k, "description")) {
+                cJSON_Delete(desc);
+                desc = jv;
+            } else if (!cJSON_AddItemToObject(schema, k->str, jv)) {
+                cJSON_Delete(jv);
+                goto oom;
+            }
+        }
+        if (args && args->kind == Y_SEQ && args->n >= 1 && !dflt &&
+            !(dflt = node_to_json(c, args->kids[0], 2)))
+            goto fail;
+        if (args && args->kind == Y_SEQ && args->n >= 2 && !desc &&
+            !(desc = node_to_json(c, args->kids[1], 2)))
+            goto fail;
+        if (desc && !cJSON_IsString(desc) && !cJSON_IsNull(desc)) {
+            ERR(c, v, "the description of a Param must be a string");
+            goto fail;
+        }
+    }
+    if (dflt && !cJSON_AddItemToObject(p, "default", dflt)) {
+        cJSON_Delete(dflt);
+        dflt = NULL;
+        goto oom;
+    }
+    dflt = NULL;
+    if (!desc && !(desc = cJSON_CreateNull()))
+        goto oom;
+    if (!cJSON_AddItemToObject(p, "description", desc)) {
+        cJSON_Delete(desc);
+        desc = NULL;
+        goto oom;
+    }
+    desc = NULL;
+    if (!cJSON_AddItemToObject(p, "schema", schema)) {
+        cJSON_Delete(schema);
+        schema = NULL;
+        goto oom;
+    }
+    return p;
+oom:
+    c->oom = true;
+fail:
+    cJSON_Delete(dflt);
+    cJSON_Delete(desc);
+    cJSON_Delete(schema);
+    cJSON_Delete(p);
+    return NULL;
+}
+
+/* DAG-level params: a mapping of name to value or Param. */
+static bool parse_params(ctx_t *c, const ynode_t *v, dag_t *dag)
+{
+    cJSON *params;
+    char *text;
+    bool ok = true;
+
+    if (is_null(v))
+        return true;
+    if (v->kind != Y_MAP) {
+        ERR(c, v, "params must be a mapping of names to values, not %s", kind_name(v));
+        return false;
+    }
+    if (!(params = cJSON_CreateObject())) {
+        c->oom = true;
+        return false;
+    }
+    warn_dups(c, v);
+    for (size_t i = 0; i < MAP_PAIRS(v); i++) {
+        const ynode_t *k = MAP_KEY(v, i);
+        cJSON *p;
+        if (!is_scalar(k) || is_null(k) || strlen(k->str) != k->len) {
+            ERR(c, k, "param names must be strings");
+            ok = false;
+            continue;
+        }
+        if (!(p = param_to_json(c, MAP_VAL(v, i)))) {
+            ok = false;
+            continue;
+        }
+        if (!cJSON_AddItemToObject(params, k->str, p)) {
+            cJSON_Delete(p);
+            c->oom = true;
+            ok = false;
+        }
+    }
+    text = ok ? cJSON_PrintUnformatted(params) : NULL;
+    if (ok && !text) {
+        c->oom = true;
+        ok = false;
+    }
+    if (ok && strlen(text) > DAG_PARAMS_MAX) {
+        ERR(c, v, "params are larger than %d bytes as JSON", DAG_PARAMS_MAX);
+        ok = false;
+    }
+    cJSON_free(text);
+    if (!ok) {
+        cJSON_Delete(params);
+        return false;
+    }
+    cJSON_Delete(dag->params);
+    dag->params = params;
+    return true;
+}
+
 /*
  * Builds one DAG from its merged mapping. In check_only mode (the file's
  * default: block) only the DAG-level keys are checked and nothing is
@@ -1904,7 +2866,9 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
     dag_t *dag = calloc(1, sizeof *dag);
     dag_task_t tpl = {0};
     task_src_t *srcs = NULL;
-    const ynode_t *tasks = NULL, *sched = NULL, *sched_iv = NULL, *da = NULL;
+    const ynode_t *groups_node = NULL;
+    groups_t gs = {0};
+    const ynode_t *tasks = NULL, *sched = NULL, *sched_iv = NULL, *da = NULL, *params = NULL;
     bool ok = true;
     ts_us_t da_start = TS_NONE, da_end = TS_NONE;
     bool start_set = false, end_set = false, mar_set = false;
@@ -1990,13 +2954,17 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
             tasks = v;
             break;
         case K_TASK_GROUPS:
-            WARN(c, k, "ignored key 'task_groups' (task groups are not supported yet)");
+            groups_node = v;
             break;
         case K_TIMEZONE:
             if (get_str(c, v, "timezone", &dag_dz.tz_name))
                 dag_dz.tz_node = v;
             else
                 ok = false;
+            break;
+        case K_PARAMS:
+            params = v;
+            ok = parse_params(c, v, dag) && ok;
             break;
         case K_DAG_IGNORED:
             WARN(c, k, "ignored key '%s' (not supported yet)", key_text(k));
@@ -2036,6 +3004,17 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
     }
     if (!set_str(c, &dag->owner, tpl.owner))
         goto fail;
+    if (dag->params && dag->schedule) {
+        /* Airflow: a scheduled DAG's params must all have valid defaults. */
+        cJSON *resolved = NULL;
+        char perr[256];
+        if (dag_params_resolve(dag->params, NULL, &resolved, perr, sizeof perr) < 0) {
+            ERR(c, params, "dag '%s' has a schedule, so every param needs a valid default: %s",
+                dag_id, perr);
+            ok = false;
+        }
+        cJSON_Delete(resolved);
+    }
     if (dag->start_date != TS_NONE && dag->end_date != TS_NONE && dag->end_date < dag->start_date) {
         ERR(c, idnode, "end_date of dag '%s' is before its start_date", dag_id);
         ok = false;
@@ -2055,6 +3034,8 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
         ERR(c, tasks, "tasks of dag '%s' must be a list or a mapping, not a scalar", dag_id);
         goto fail;
     }
+    if (!parse_groups(c, groups_node, dag_id, &tpl, &gs))
+        goto fail;
     size_t nt = tasks->kind == Y_SEQ ? tasks->n : MAP_PAIRS(tasks);
     if (!spend(c, nt))
         goto fail;
@@ -2064,7 +3045,7 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
         c->oom = true;
         goto fail;
     }
-    smap_t seen = {0};
+    smap_t seen = {0}, fids = {0};
     if (tasks->kind == Y_MAP) {
         for (size_t i = 0; i < tasks->n_dups; i++) {
             ERR(c, tasks->dups[i], "duplicate task id '%.100s' in dag '%s'", key_text(tasks->dups[i]), dag_id);
@@ -2114,24 +3095,41 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
             c->oom = true;
             break;
         }
+        int gi = task_group_of(c, m, tid, &gs), idrc;
+        if (gi == -2) {
+            ok = false;
+            gi = -1;
+        }
+        if (group_index(&gs, tid) >= 0) {
+            ERR(c, idn, "task '%s' has the same name as a task group in dag '%s'", tid, dag_id);
+            ok = false;
+        }
         dag_task_t *t = &dag->tasks[dag->n_tasks];
         task_src_t *src = &srcs[dag->n_tasks];
         dag->n_tasks++;
-        if (!task_copy(c, &tpl, t) || !set_str(c, &t->task_id, tid)) {
+        src->name = tid;
+        src->group = gi;
+        if (!task_copy(c, gi >= 0 ? &gs.g[gi].tpl : &tpl, t) ||
+            (idrc = set_task_id(c, t, tid, idn, gi >= 0 ? &gs.g[gi] : NULL, &gs, &fids, dag_id)) < 0) {
             ok = false;
             continue;
         }
+        ok = idrc == 0 && ok;
         ok = parse_task(c, m, tid, at, t, src) && ok;
     }
     smap_free(&seen);
+    smap_free(&fids);
     /* Dependencies are checked even after other errors, to report them all. */
-    if (c->oom || !link_tasks(c, dag, srcs) || !ok || c->errors_seen > errors_before)
+    if (c->oom || !link_tasks(c, dag, srcs, &gs) || !ok || c->errors_seen > errors_before ||
+        !groups_to_dag(c, &gs, dag))
         goto fail;
     dag_task_clear(&tpl);
+    groups_free(&gs);
     free(srcs);
     return dag;
 fail:
     dag_task_clear(&tpl);
+    groups_free(&gs);
     free(srcs);
     dag_free(dag);
     return NULL;
@@ -2285,7 +3283,8 @@ static int load_tree(ctx_t *c, const char *text, size_t len, ynode_t **dfiles, s
         if (key_is(k, "default"))
             continue;
         if (key_is(k, "task_groups")) {
-            WARN(c, k, "ignored key 'task_groups' (task groups are not supported yet)");
+            /* reserved by dag-factory, which reads task_groups only inside a DAG */
+            WARN(c, k, "top-level 'task_groups' is ignored (put task_groups under a dag or under default)");
             continue;
         }
         if (!get_id(c, k, "dag id", &dag_id))

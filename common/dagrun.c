@@ -19,7 +19,6 @@
 #include "common/dag.h"
 #include "common/log.h"
 
-#define DAGRUN_CONF_MAX (64 * 1024)
 
 const char *dagrun_type_name(dagrun_type_t type)
 {
@@ -65,26 +64,70 @@ bool dagrun_run_id_valid(const char *run_id)
     return true;
 }
 
-/* conf must be a JSON object of bounded size. */
-static int check_conf(const char *conf, char *err, size_t errlen)
+int dagrun_conf_parse(const char *conf, cJSON **out, char *err, size_t errlen)
 {
-    size_t len = strnlen(conf, DAGRUN_CONF_MAX + 1);
+    const char *end = NULL;
+    size_t len;
+    cJSON *j;
+
+    *out = NULL;
+    if (!conf)
+        conf = "{}";
+    len = strnlen(conf, DAGRUN_CONF_MAX + 1);
     if (len > DAGRUN_CONF_MAX) {
         snprintf(err, errlen, "conf is larger than %d bytes", DAGRUN_CONF_MAX);
         return -1;
     }
-    cJSON *j = cJSON_ParseWithLengthOpts(conf, len + 1, NULL, 1);
+    j = cJSON_ParseWithLengthOpts(conf, len + 1, &end, 1);
     if (!j) {
-        snprintf(err, errlen, "conf is not valid JSON");
+        size_t at = end && end >= conf && end <= conf + len ? (size_t)(end - conf) : 0;
+        snprintf(err, errlen, "conf is not valid JSON (error at byte %zu)", at + 1);
         return -1;
     }
-    bool obj = cJSON_IsObject(j);
-    cJSON_Delete(j);
-    if (!obj) {
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
         snprintf(err, errlen, "conf must be a JSON object");
         return -1;
     }
+    *out = j;
     return 0;
+}
+
+/*
+ * The run's conf: params defaults of the DAG's version (the serialized
+ * "params" in params_text, NULL for none) under the given conf. A malloc'd
+ * JSON text (cJSON_free), or NULL with err filled.
+ */
+static char *effective_conf(const cJSON *conf, const char *params_text, char *err,
+                            size_t errlen)
+{
+    cJSON *params = NULL, *merged = NULL;
+    char *text = NULL;
+
+    if (params_text) {
+        params = cJSON_ParseWithLengthOpts(params_text, strlen(params_text) + 1, NULL, 1);
+        if (!params) {
+            snprintf(err, errlen, "the DAG's serialized params are not valid JSON");
+            return NULL;
+        }
+    }
+    if (dag_params_resolve(params, conf, &merged, err, errlen) < 0)
+        goto out;
+    text = cJSON_PrintUnformatted(merged);
+    if (!text) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    if (strlen(text) > DAGRUN_CONF_MAX) {
+        snprintf(err, errlen, "conf with the params' defaults is larger than %d bytes",
+                 DAGRUN_CONF_MAX);
+        cJSON_free(text);
+        text = NULL;
+    }
+out:
+    cJSON_Delete(params);
+    cJSON_Delete(merged);
+    return text;
 }
 
 int dagrun_create_in_tx(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, char *run_id_out,
@@ -94,13 +137,14 @@ int dagrun_create_in_tx(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, ch
     char ld[TS_ISO_LEN], is[TS_ISO_LEN], ie[TS_ISO_LEN], verbuf[24], idbuf[24];
     PGresult *r = NULL;
     int rc = DAGRUN_ERR_DB;
-    const char *conf = spec->conf_json ? spec->conf_json : "{}";
+    cJSON *given = NULL;
+    char *conf = NULL;
 
     if (!spec->dag_id || !*spec->dag_id || strlen(spec->dag_id) > DAG_ID_MAX) {
         snprintf(err, errlen, "invalid dag_id");
         return DAGRUN_ERR_INVALID;
     }
-    if (check_conf(conf, err, errlen) < 0)
+    if (dagrun_conf_parse(spec->conf_json, &given, err, errlen) < 0)
         return DAGRUN_ERR_INVALID;
 
     ts_us_t logical = spec->logical_date == TS_NONE ? ts_now() : spec->logical_date;
@@ -111,7 +155,8 @@ int dagrun_create_in_tx(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, ch
             snprintf(err, errlen,
                      "invalid run_id: use 1 to %d of the characters A-Z a-z 0-9 _ . ~ : + -",
                      DAGRUN_ID_MAX);
-            return DAGRUN_ERR_INVALID;
+            rc = DAGRUN_ERR_INVALID;
+            goto out;
         }
         snprintf(run_id, sizeof(run_id), "%s", spec->run_id);
     } else {
@@ -121,10 +166,14 @@ int dagrun_create_in_tx(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, ch
     ts_format_iso(istart, is);
     ts_format_iso(iend, ie);
 
-    /* The latest version; FOR KEY SHARE keeps the DAG from being deleted under us. */
+    /* The latest version and its params; FOR KEY SHARE keeps the DAG from
+     * being deleted under us. */
     const char *p1[] = {spec->dag_id};
-    r = db_query(db, "dagrun_version",
-                 "SELECT version_id FROM dag WHERE dag_id = $1 FOR KEY SHARE", 1, p1);
+    r = db_query(db, "dagrun_version_params",
+                 "SELECT d.version_id, v.data->'params' FROM dag d"
+                 " LEFT JOIN dag_version v ON v.id = d.version_id"
+                 " WHERE d.dag_id = $1 FOR KEY SHARE OF d",
+                 1, p1);
     if (!r)
         goto dberr;
     if (PQntuples(r) == 0) {
@@ -138,7 +187,13 @@ int dagrun_create_in_tx(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, ch
         goto out;
     }
     snprintf(verbuf, sizeof(verbuf), "%s", PQgetvalue(r, 0, 0));
+    conf = effective_conf(given, PQgetisnull(r, 0, 1) ? NULL : PQgetvalue(r, 0, 1), err, errlen);
     PQclear(r);
+    r = NULL;
+    if (!conf) {
+        rc = DAGRUN_ERR_INVALID;
+        goto out;
+    }
 
     const char *p2[] = {spec->dag_id, run_id, verbuf, dagrun_type_name(spec->type), ld, is, ie,
                         conf, spec->type == DAGRUN_SCHEDULED ? "false" : "true"};
@@ -208,6 +263,8 @@ dberr:
     }
 out:
     PQclear(r);
+    cJSON_Delete(given);
+    cJSON_free(conf);
     return rc;
 }
 

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "common/db.h"
 #include "common/timeutil.h"
 
@@ -34,10 +36,27 @@ typedef struct dagrun_spec {
     const char *conf_json;    /* a JSON object as text, NULL = {} */
 } dagrun_spec_t;
 
+#define DAGRUN_CONF_MAX (64 * 1024) /* a conf (given, or with the params' defaults) */
+
 #define DAGRUN_ERR_DB -1        /* database error (retry later) */
 #define DAGRUN_ERR_CONFLICT -2  /* run_id or logical date already taken */
 #define DAGRUN_ERR_NO_DAG -3    /* unknown dag_id, or the DAG has no parsed version */
 #define DAGRUN_ERR_INVALID -4   /* bad run_id or conf */
+
+/*
+ * The conf a run stores: the DAG's params (in the version the run uses)
+ * with their defaults, overridden by the given conf, as Airflow 2 with
+ * core.dag_run_conf_overrides_params; a param without a default must be
+ * given, and values must match a Param's "type"/"enum" (dag_params_resolve).
+ * A conf that is not a JSON object, or breaks a param, is DAGRUN_ERR_INVALID.
+ */
+
+/*
+ * Parses a conf given by a user: a JSON object of at most DAGRUN_CONF_MAX
+ * bytes (NULL: {}). Returns 0 with *out the tree (caller cJSON_Delete()s),
+ * or -1 with err filled ("conf is not valid JSON (error at byte 7)").
+ */
+int dagrun_conf_parse(const char *conf, cJSON **out, char *err, size_t errlen);
 
 /*
  * Creates the run (state 'queued') and its task instances, in its own

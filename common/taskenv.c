@@ -8,6 +8,7 @@
  */
 #include "common/taskenv.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,4 +203,85 @@ oom:
 fail:
     taskenv_free(t.items);
     return NULL;
+}
+
+#define TASKENV_CONF_MAX (1 << 20) /* a conf larger than this is refused */
+
+static bool shell_name(const char *s)
+{
+    if (!s || !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+              *s == '_'))
+            return false;
+    return true;
+}
+
+int taskenv_add_conf(char ***envp, const char *conf_json, char *err, size_t errlen)
+{
+    envtab_t t = {0};
+    cJSON *conf = NULL;
+    const cJSON *it;
+    size_t len;
+    int rc = -1;
+
+    if (!conf_json)
+        return 0;
+    len = strnlen(conf_json, TASKENV_CONF_MAX + 1);
+    if (len > TASKENV_CONF_MAX) {
+        snprintf(err, errlen, "dag run conf is larger than %d bytes", TASKENV_CONF_MAX);
+        return -1;
+    }
+    conf = cJSON_ParseWithLengthOpts(conf_json, len + 1, NULL, 1);
+    if (!cJSON_IsObject(conf)) {
+        snprintf(err, errlen, "dag run conf is not a JSON object");
+        goto out;
+    }
+    /* Adopt the array: taskenv_build allocated it with room for its NULL. */
+    t.items = *envp;
+    while (t.items && t.items[t.n])
+        t.n++;
+    t.cap = t.n + 1;
+    if (!t.items) {
+        if (!(t.items = calloc(16, sizeof(*t.items))))
+            goto oom;
+        t.cap = 16;
+    }
+    if (envtab_setz(&t, "UPDRAFT_DAG_RUN_CONF", conf_json) < 0)
+        goto oom;
+    cJSON_ArrayForEach(it, conf)
+    {
+        char name[300];
+        char *num = NULL;
+        const char *value;
+        int sr;
+        if (!shell_name(it->string) || strlen(it->string) > 250)
+            continue;
+        if (cJSON_IsString(it))
+            value = it->valuestring;
+        else if (cJSON_IsBool(it))
+            value = cJSON_IsTrue(it) ? "true" : "false";
+        else if (cJSON_IsNumber(it) && (num = cJSON_PrintUnformatted(it)) != NULL)
+            value = num;
+        else if (cJSON_IsNumber(it))
+            goto oom;
+        else
+            continue;
+        snprintf(name, sizeof(name), "UPDRAFT_PARAM_%s", it->string);
+        sr = envtab_setz(&t, name, value);
+        cJSON_free(num);
+        if (sr < 0)
+            goto oom;
+    }
+    rc = 0;
+    goto out;
+oom:
+    snprintf(err, errlen, "cannot add the dag run conf to the task environment: out of memory "
+                          "or more than %d variables", TASKENV_MAX_VARS);
+out:
+    if (t.items)
+        *envp = t.items;
+    cJSON_Delete(conf);
+    return rc;
 }

@@ -59,6 +59,24 @@ char *taskenv_format_date(ts_us_t t, char *buf);
 char **taskenv_build(char *const *base, const taskenv_var_t *vars, size_t nvars, bool has_env,
                      bool append_env, const taskenv_ctx_t *ctx, char *err, size_t errlen);
 
+/*
+ * Adds a DAG run's conf to an environment that taskenv_build made (the
+ * conf's variables win over everything in it, like the context variables):
+ *   UPDRAFT_DAG_RUN_CONF   the conf as JSON text, as stored on the run
+ *                          (dag_run.conf: the params' defaults overridden
+ *                          by the trigger's conf);
+ *   UPDRAFT_PARAM_<key>    for each top-level key that is a valid shell
+ *                          name ([A-Za-z_][A-Za-z0-9_]*, case kept) and
+ *                          whose value is a string (its text), a number
+ *                          or a boolean (as JSON writes them: 5, 1.5,
+ *                          true); other keys and values (null, lists,
+ *                          objects) are only in UPDRAFT_DAG_RUN_CONF.
+ * conf_json NULL adds nothing. *envp may move (realloc). Returns 0, or -1
+ * with err filled (conf not a JSON object, too many variables, out of
+ * memory); *envp then is still a valid environment for taskenv_free.
+ */
+int taskenv_add_conf(char ***envp, const char *conf_json, char *err, size_t errlen);
+
 /* Value of name in a NULL-terminated envp, or NULL. */
 const char *taskenv_get(char *const *envp, const char *name);
 

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clear.h"
 #include "common/dagrun.h"
 #include "common/db.h"
 #include "common/httpq.h"
@@ -852,6 +853,64 @@ static int body_ts(const cJSON *body, const char *key, ts_us_t *out, char *err, 
     return 0;
 }
 
+/*
+ * Refuses members not in known (NULL-terminated), as Airflow's schemas do:
+ * 0, or -1 with the problem detail in err.
+ */
+static int body_check_known(const cJSON *body, const char *const *known, char *err,
+                            size_t errlen)
+{
+    for (const cJSON *it = body->child; it; it = it->next) {
+        bool ok = false;
+        for (size_t i = 0; known[i] && !ok; i++)
+            ok = strcmp(it->string, known[i]) == 0;
+        if (!ok) {
+            snprintf(err, errlen, "{'%.64s': ['Unknown field.']}", it->string);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A boolean member with a default; -1 with err filled when not a boolean. */
+static int body_bool(const cJSON *body, const char *key, bool dflt, bool *out, char *err,
+                     size_t errlen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, key);
+
+    *out = dflt;
+    if (!v)
+        return 0;
+    if (!cJSON_IsBool(v)) {
+        snprintf(err, errlen, "{'%s': ['Not a valid boolean.']}", key);
+        return -1;
+    }
+    *out = cJSON_IsTrue(v);
+    return 0;
+}
+
+/* A timezone-aware datetime member (Airflow refuses naive ones). */
+static int body_aware_ts(const cJSON *body, const char *key, ts_us_t *out, char *err,
+                         size_t errlen)
+{
+    const char *s;
+    size_t n;
+
+    if (body_ts(body, key, out, err, errlen) < 0)
+        return -1;
+    if (*out == TS_NONE)
+        return 0;
+    body_str(body, key, &s);
+    n = strlen(s);
+    /* An offset is Z, or [+-]hh[:mm] after the time. */
+    if (!(n > 0 && (s[n - 1] == 'Z' || s[n - 1] == 'z')) &&
+        !(n > 19 && (strchr(s + 19, '+') || strchr(s + 19, '-')))) {
+        snprintf(err, errlen, "{'%s': ['Naive datetime is disallowed']}", key);
+        return -1;
+    }
+    return 0;
+}
+
 static int post_dag_run(req_t *r)
 {
     static const char *const known[] = {"dag_run_id", "logical_date", "execution_date",
@@ -872,17 +931,9 @@ static int post_dag_run(req_t *r)
         http_send_problem(r->conn, status, NULL, "%s", err);
         return status;
     }
-    for (const cJSON *it = body->child; it; it = it->next) {
-        bool ok = false;
-        for (size_t i = 0; known[i]; i++)
-            ok = ok || strcmp(it->string, known[i]) == 0;
-        if (!ok) {
-            char k[80];
-            snprintf(k, sizeof(k), "%.64s", it->string);
-            snprintf(err, sizeof(err), "{'%s': ['Unknown field.']}", k);
-            status = bad_request(r, err);
-            goto out;
-        }
+    if (body_check_known(body, known, err, sizeof(err)) < 0) {
+        status = bad_request(r, err);
+        goto out;
     }
     spec.dag_id = dag_id;
     spec.type = DAGRUN_MANUAL;
@@ -980,6 +1031,270 @@ static int post_dag_run(req_t *r)
 out:
     PQclear(res);
     cJSON_free(conf_text);
+    cJSON_Delete(body);
+    return status;
+}
+
+/* The run's row id and logical date; 0, 1 when missing, -1 on a database error. */
+static int find_run(req_t *r, const char *dag_id, const char *run_id, ts_us_t *logical)
+{
+    const char *params[2] = {dag_id, run_id};
+    PGresult *res = db_query(r->db, "api_find_run",
+                             "SELECT " TS("logical_date") " FROM dag_run"
+                             " WHERE dag_id = $1 AND run_id = $2",
+                             2, params);
+    int rc;
+
+    if (!res)
+        return -1;
+    rc = PQntuples(res) == 0 ? 1 : 0;
+    if (rc == 0 && logical)
+        *logical = db_get_i64(res, 0, 0);
+    PQclear(res);
+    return rc;
+}
+
+/*
+ * PATCH /dags/{dag_id}/dagRuns/{dag_run_id} (UpdateDagRunState), as
+ * Airflow 2's update_dag_run_state: the run must exist (404 before the
+ * body is looked at), state is success, failed or queued.
+ */
+static int patch_dag_run(req_t *r)
+{
+    static const char *const known[] = {"state", NULL};
+    char err[512];
+    int status = 0, rc;
+    const char *state = NULL;
+    cJSON *body;
+
+    rc = find_run(r, r->cap[0], r->cap[1], NULL);
+    if (rc < 0)
+        return db_failed(r);
+    if (rc > 0)
+        return not_found(r, "DAGRun not found", "Dag Run id %s not found in dag %s", r->cap[1],
+                         r->cap[0]);
+    body = http_read_json_object(r->conn, &status, err, sizeof(err));
+    if (!body) {
+        http_send_problem(r->conn, status, NULL, "%s", err);
+        return status;
+    }
+    if (body_check_known(body, known, err, sizeof(err)) < 0) {
+        status = bad_request(r, err);
+        goto out;
+    }
+    if (body_str(body, "state", &state) < 0 || !state ||
+        (strcmp(state, "success") != 0 && strcmp(state, "failed") != 0 &&
+         strcmp(state, "queued") != 0)) {
+        status = bad_request(r, "{'state': ['Must be one of: success, failed, queued.']}");
+        goto out;
+    }
+    rc = clear_mark_run(r->db, r->cap[0], r->cap[1], state, err, sizeof(err));
+    if (rc == -2) {
+        status = not_found(r, "DAGRun not found", "Dag Run id %s not found in dag %s",
+                           r->cap[1], r->cap[0]);
+        goto out;
+    }
+    if (rc < 0) {
+        log_warn("mark dag run failed dag_id=%s run_id=%s error=\"%s\"", r->cap[0], r->cap[1],
+                 err);
+        status = db_failed(r);
+        goto out;
+    }
+    apicache_bump(r->api->cache);
+    status = get_dag_run(r);
+out:
+    cJSON_Delete(body);
+    return status;
+}
+
+/*
+ * POST /dags/{dag_id}/clearTaskInstances (ClearTaskInstances), as Airflow
+ * 2's post_clear_task_instances: dry_run and only_failed default to true;
+ * a dag_run_id stands for its logical date (widened by include_past /
+ * include_future); task_ids are exact ids, widened by include_upstream /
+ * include_downstream; reset_dag_runs puts finished runs back to queued.
+ * The answer lists the task instances selected (and, without dry_run,
+ * cleared).
+ */
+static int post_clear_task_instances(req_t *r)
+{
+    static const char *const known[] = {
+        "dry_run", "task_ids", "start_date", "end_date", "only_failed", "only_running",
+        "include_subdags", "include_parentdag", "reset_dag_runs", "dag_run_id",
+        "include_upstream", "include_downstream", "include_future", "include_past", NULL};
+    const char *dag_id = r->cap[0];
+    char err[512];
+    int status = 0, rc;
+    bool dry_run, only_failed, only_running, reset, up, down, future, past, ignored;
+    const char *run_id = NULL;
+    const char **ids = NULL;
+    size_t n_ids = 0;
+    clear_filter_t f = {.dag_id = dag_id, .start = TS_NONE, .end = TS_NONE};
+    clear_list_t l = {0};
+    const cJSON *tids;
+    jsonw_t w;
+    cJSON *body = http_read_json_object(r->conn, &status, err, sizeof(err));
+
+    jsonw_init(&w, 0);
+    if (!body) {
+        http_send_problem(r->conn, status, NULL, "%s", err);
+        return status;
+    }
+    if (body_check_known(body, known, err, sizeof(err)) < 0 ||
+        body_bool(body, "dry_run", true, &dry_run, err, sizeof(err)) < 0 ||
+        body_bool(body, "only_failed", true, &only_failed, err, sizeof(err)) < 0 ||
+        body_bool(body, "only_running", false, &only_running, err, sizeof(err)) < 0 ||
+        body_bool(body, "reset_dag_runs", false, &reset, err, sizeof(err)) < 0 ||
+        body_bool(body, "include_upstream", false, &up, err, sizeof(err)) < 0 ||
+        body_bool(body, "include_downstream", false, &down, err, sizeof(err)) < 0 ||
+        body_bool(body, "include_future", false, &future, err, sizeof(err)) < 0 ||
+        body_bool(body, "include_past", false, &past, err, sizeof(err)) < 0 ||
+        body_bool(body, "include_subdags", false, &ignored, err, sizeof(err)) < 0 ||
+        body_bool(body, "include_parentdag", false, &ignored, err, sizeof(err)) < 0 ||
+        body_aware_ts(body, "start_date", &f.start, err, sizeof(err)) < 0 ||
+        body_aware_ts(body, "end_date", &f.end, err, sizeof(err)) < 0) {
+        status = bad_request(r, err);
+        goto out;
+    }
+    if (body_str(body, "dag_run_id", &run_id) < 0) {
+        status = bad_request(r, "{'dag_run_id': ['Not a valid string.']}");
+        goto out;
+    }
+    tids = cJSON_GetObjectItemCaseSensitive(body, "task_ids");
+    if (tids) {
+        const cJSON *it;
+        size_t i = 0;
+        if (!cJSON_IsArray(tids)) {
+            status = bad_request(r, "{'task_ids': ['Not a valid list.']}");
+            goto out;
+        }
+        n_ids = (size_t)cJSON_GetArraySize(tids);
+        if (n_ids == 0) {
+            status = bad_request(r, "{'task_ids': ['Shorter than minimum length 1.']}");
+            goto out;
+        }
+        ids = calloc(n_ids, sizeof(*ids));
+        if (!ids) {
+            status = send_json(r, 500, NULL);
+            goto out;
+        }
+        cJSON_ArrayForEach(it, tids)
+        {
+            if (!cJSON_IsString(it)) {
+                snprintf(err, sizeof(err), "{'task_ids': {%zu: ['Not a valid string.']}}", i);
+                status = bad_request(r, err);
+                goto out;
+            }
+            ids[i++] = it->valuestring;
+        }
+        f.task_ids = ids;
+        f.n_task_ids = n_ids;
+    }
+    /* Airflow's ClearTaskInstanceFormSchema.validate_form, in its order. */
+    if (only_failed && only_running) {
+        status = bad_request(r, "{'_schema': ['only_failed and only_running both are set to "
+                                "True']}");
+        goto out;
+    }
+    if (f.start != TS_NONE && f.end != TS_NONE && f.start > f.end) {
+        status = bad_request(r, "{'_schema': ['end_date is sooner than start_date']}");
+        goto out;
+    }
+    if (f.start != TS_NONE && run_id) {
+        status = bad_request(r, "{'_schema': ['Exactly one of dag_run_id or start_date must be "
+                                "provided']}");
+        goto out;
+    }
+    if (f.end != TS_NONE && run_id) {
+        status = bad_request(r, "{'_schema': ['Exactly one of dag_run_id or end_date must be "
+                                "provided']}");
+        goto out;
+    }
+    {
+        const char *params[1] = {dag_id};
+        PGresult *res = db_query(r->db, "api_dag_exists",
+                                 "SELECT 1 FROM dag WHERE dag_id = $1 AND version_id IS NOT NULL",
+                                 1, params);
+        if (!res) {
+            status = db_failed(r);
+            goto out;
+        }
+        rc = PQntuples(res);
+        PQclear(res);
+        if (rc == 0) {
+            status = not_found(r, "DAG not found", "Dag id %s not found", dag_id);
+            goto out;
+        }
+    }
+    if (run_id) {
+        ts_us_t logical = TS_NONE;
+        rc = find_run(r, dag_id, run_id, &logical);
+        if (rc < 0) {
+            status = db_failed(r);
+            goto out;
+        }
+        if (rc > 0) {
+            status = not_found(r, "DAGRun not found", "Dag Run id %s not found in dag %s",
+                               run_id, dag_id);
+            goto out;
+        }
+        f.start = past ? TS_NONE : logical;
+        f.end = future ? TS_NONE : logical;
+    }
+    f.only_failed = only_failed;
+    f.only_running = only_running;
+    f.upstream = up;
+    f.downstream = down;
+    rc = clear_find(r->db, &f, &l, err, sizeof(err));
+    if (rc == -2) {
+        status = not_found(r, "DAG not found", "Dag id %s not found", dag_id);
+        goto out;
+    }
+    if (rc < 0) {
+        if (!db_ok(r->db) || strncmp(err, "database error", 14) == 0) {
+            status = db_failed(r);
+        } else {
+            http_send_problem(r->conn, 400, NULL, "%s", err);
+            status = 400;
+        }
+        goto out;
+    }
+    if (!dry_run && l.n > 0) {
+        long cleared = 0;
+        if (clear_apply_mode(r->db, &l, reset ? CLEAR_RUNS_FINISHED : CLEAR_RUNS_KEEP, &cleared,
+                             err, sizeof(err)) < 0) {
+            log_warn("clear task instances failed dag_id=%s error=\"%s\"", dag_id, err);
+            status = db_failed(r);
+            goto out;
+        }
+        apicache_bump(r->api->cache);
+        log_info("task instances cleared through the API dag_id=%s count=%ld reset_dag_runs=%d",
+                 dag_id, cleared, (int)reset);
+    }
+    jsonw_free(&w);
+    jsonw_init(&w, l.n * 192 + 64);
+    jsonw_obj_begin(&w);
+    jsonw_key(&w, "task_instances");
+    jsonw_arr_begin(&w);
+    for (size_t i = 0; i < l.n; i++) {
+        jsonw_obj_begin(&w);
+        jsonw_key(&w, "task_id");
+        jsonw_str(&w, l.items[i].task_id);
+        jsonw_key(&w, "dag_id");
+        jsonw_str(&w, dag_id);
+        jsonw_key(&w, "execution_date");
+        jsonw_ts(&w, l.items[i].logical_date);
+        jsonw_key(&w, "dag_run_id");
+        jsonw_str(&w, l.items[i].run_id);
+        jsonw_obj_end(&w);
+    }
+    jsonw_arr_end(&w);
+    jsonw_obj_end(&w);
+    status = send_jsonw(r, &w);
+out:
+    jsonw_free(&w);
+    clear_list_free(&l);
+    free(ids);
     cJSON_Delete(body);
     return status;
 }
@@ -1142,6 +1457,149 @@ static int get_task_instance(req_t *r)
     else
         status = send_row(r, res, 0, ti_write);
     PQclear(res);
+    return status;
+}
+
+/*
+ * PATCH /dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}
+ * (UpdateTaskInstance), as Airflow 2's patch_task_instance: dry_run
+ * defaults to true; new_state is success, failed or skipped. Setting it
+ * then clears the task's failed and upstream_failed downstream task
+ * instances of the run (and puts the run back to queued if it had
+ * finished), as DAG.set_task_instance_state does. Answers a
+ * TaskInstanceReference.
+ */
+static int patch_task_instance(req_t *r)
+{
+    static const char *const known[] = {"dry_run", "new_state", NULL};
+    const char *dag_id = r->cap[0], *run_id = r->cap[1], *task_id = r->cap[2];
+    char err[512];
+    int status = 0, rc;
+    bool dry_run;
+    const char *state = NULL;
+    ts_us_t logical = TS_NONE;
+    PGresult *res = NULL;
+    clear_list_t l = {0};
+    jsonw_t w;
+    cJSON *body = http_read_json_object(r->conn, &status, err, sizeof(err));
+
+    jsonw_init(&w, 256);
+    if (!body) {
+        http_send_problem(r->conn, status, NULL, "%s", err);
+        return status;
+    }
+    if (body_check_known(body, known, err, sizeof(err)) < 0 ||
+        body_bool(body, "dry_run", true, &dry_run, err, sizeof(err)) < 0) {
+        status = bad_request(r, err);
+        goto out;
+    }
+    if (!cJSON_GetObjectItemCaseSensitive(body, "new_state")) {
+        status = bad_request(r, "{'new_state': ['Missing data for required field.']}");
+        goto out;
+    }
+    if (body_str(body, "new_state", &state) < 0 || !state ||
+        (strcmp(state, "success") != 0 && strcmp(state, "failed") != 0 &&
+         strcmp(state, "skipped") != 0)) {
+        status = bad_request(r, "{'new_state': ['Must be one of: success, failed, skipped.']}");
+        goto out;
+    }
+    {
+        const char *params[2] = {dag_id, task_id};
+        res = db_query(r->db, "api_dag_has_task",
+                       "SELECT (v.data->'tasks') ? $2 FROM dag d"
+                       " JOIN dag_version v ON v.id = d.version_id WHERE d.dag_id = $1",
+                       2, params);
+    }
+    if (!res) {
+        status = db_failed(r);
+        goto out;
+    }
+    if (PQntuples(res) == 0) {
+        status = not_found(r, "DAG not found", "DAG '%s' not found", dag_id);
+        goto out;
+    }
+    if (!db_get_bool(res, 0, 0)) {
+        status = not_found(r, "Task not found", "Task '%s' not found in DAG '%s'", task_id,
+                           dag_id);
+        goto out;
+    }
+    PQclear(res);
+    {
+        const char *params[3] = {dag_id, run_id, task_id};
+        res = db_query(r->db, "api_ti_ref",
+                       "SELECT " TS("dr.logical_date") " FROM task_instance ti"
+                       " JOIN dag_run dr ON dr.id = ti.dag_run_id WHERE dr.dag_id = $1"
+                       " AND dr.run_id = $2 AND ti.task_id = $3 AND ti.map_index = -1",
+                       3, params);
+    }
+    if (!res) {
+        status = db_failed(r);
+        goto out;
+    }
+    if (PQntuples(res) == 0) {
+        status = not_found(r, NULL, "Task instance not found for task '%s' on DAG run with ID "
+                                    "'%s'", task_id, run_id);
+        goto out;
+    }
+    logical = db_get_i64(res, 0, 0);
+    if (!dry_run) {
+        const char *ids[1] = {task_id};
+        clear_filter_t f = {.dag_id = dag_id, .start = TS_NONE, .end = TS_NONE,
+                            .run_id = run_id, .task_ids = ids, .n_task_ids = 1,
+                            .downstream = true, .only_failed = true};
+        long cleared = 0;
+        size_t k = 0;
+
+        rc = clear_mark_ti(r->db, dag_id, run_id, task_id, state, err, sizeof(err));
+        if (rc == -2) {
+            status = not_found(r, NULL, "%s", err);
+            goto out;
+        }
+        if (rc < 0) {
+            status = db_failed(r);
+            goto out;
+        }
+        apicache_bump(r->api->cache);
+        /* Resume the failed downstream tasks (not the task itself). */
+        if (clear_find(r->db, &f, &l, err, sizeof(err)) < 0) {
+            log_warn("clearing downstream after marking failed dag_id=%s error=\"%s\"", dag_id,
+                     err);
+            status = db_failed(r);
+            goto out;
+        }
+        for (size_t i = 0; i < l.n; i++) {
+            if (strcmp(l.items[i].task_id, task_id) == 0) {
+                free(l.items[i].run_id);
+                free(l.items[i].task_id);
+                continue;
+            }
+            l.items[k++] = l.items[i];
+        }
+        l.n = k;
+        if (l.n > 0 &&
+            clear_apply_mode(r->db, &l, CLEAR_RUNS_FINISHED, &cleared, err, sizeof(err)) < 0) {
+            log_warn("clearing downstream after marking failed dag_id=%s error=\"%s\"", dag_id,
+                     err);
+            status = db_failed(r);
+            goto out;
+        }
+    }
+    jsonw_obj_begin(&w);
+    jsonw_key(&w, "task_id");
+    jsonw_str(&w, task_id);
+    jsonw_key(&w, "dag_id");
+    jsonw_str(&w, dag_id);
+    jsonw_key(&w, "execution_date");
+    jsonw_ts(&w, logical);
+    jsonw_key(&w, "dag_run_id");
+    jsonw_str(&w, run_id);
+    jsonw_obj_end(&w);
+    status = send_jsonw(r, &w);
+out:
+    jsonw_free(&w);
+    clear_list_free(&l);
+    PQclear(res);
+    cJSON_Delete(body);
     return status;
 }
 
@@ -1378,9 +1836,12 @@ static const route_t routes[] = {
     {"PATCH", V1 "/dags/{}", patch_dag, p_patch_dag, 0},
     {"GET", V1 "/dags/{}/dagRuns", get_dag_runs, p_runs, 0},
     {"POST", V1 "/dags/{}/dagRuns", post_dag_run, p_none, 0},
+    {"POST", V1 "/dags/{}/clearTaskInstances", post_clear_task_instances, p_none, 0},
     {"GET", RUN, get_dag_run, p_none, 0},
+    {"PATCH", RUN, patch_dag_run, p_none, 0},
     {"GET", RUN "/taskInstances", get_task_instances, p_tis, 0},
     {"GET", RUN "/taskInstances/{}", get_task_instance, p_none, 0},
+    {"PATCH", RUN "/taskInstances/{}", patch_task_instance, p_none, 0},
     {"GET", RUN "/taskInstances/{}/logs/{}", get_log, p_log, 0},
     {"GET", V1 "/importErrors", get_import_errors, p_page, ROUTE_CACHED},
     {"GET", V1 "/importErrors/{}", get_import_error, p_none, ROUTE_CACHED},

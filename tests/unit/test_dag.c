@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "common/dag.h"
+#include "common/planner.h"
 
 typedef struct loaded {
     dag_list_t dags;
@@ -429,18 +430,22 @@ static void test_errors(void **state)
          "t.yaml:2:12: catchup must be a boolean (true/false), not 'maybe'\n", 0},
         {"a:\n  start_date: 2 days\n  tasks: [{task_id: t, operator: empty}]\n",
          "t.yaml:2:15: relative start_date '2 days' is not supported, write a date such as 2024-01-01\n", 0},
-        {"a:\n  tasks: [{task_id: t, operator: empty, trigger_rule: one_success}]\n",
-         "t.yaml:2:55: trigger_rule 'one_success' in task 't' is not supported yet (only all_success)\n", 0},
+        {"a:\n  tasks: [{task_id: t, operator: empty, trigger_rule: one_sucess}]\n",
+         "t.yaml:2:55: invalid trigger_rule 'one_sucess' in task 't' (expected all_success, "
+         "all_failed, all_done, all_done_min_one_success, all_skipped, one_success, one_failed, "
+         "one_done, none_failed, none_failed_min_one_success, none_skipped or always)\n", 0},
+        {"a:\n  tasks: [{task_id: t, operator: empty, trigger_rule: all_done_setup_success}]\n",
+         "t.yaml:2:55: trigger_rule 'all_done_setup_success' in task 't' is not supported "
+         "(setup and teardown tasks are not supported yet)\n", 0},
         {"a:\n  tasks: [{task_id: t, operator: empty, bash_command: x}]\n",
          "t.yaml:2:41: key 'bash_command' is not valid for EmptyOperator task 't'\n", 0},
         /* warnings only: the DAG still loads */
-        {"a:\n  doc_md: hi\n  vars: &v 1\n  tasks: [{task_id: t, operator: empty, email: x@y, task_group_name: g}]\n"
+        {"a:\n  doc_md: hi\n  vars: &v 1\n  tasks: [{task_id: t, operator: empty, email: x@y}]\n"
          "task_groups: {}\n",
          "t.yaml:2:3: warning: ignored key 'doc_md' (not supported yet)\n"
          "t.yaml:3:3: warning: unknown key 'vars' (ignored)\n"
          "t.yaml:4:41: warning: ignored key 'email' in task 't' (not supported yet)\n"
-         "t.yaml:4:53: warning: ignored key 'task_group_name' in task 't' (task groups are not supported yet)\n"
-         "t.yaml:5:1: warning: ignored key 'task_groups' (task groups are not supported yet)\n", 1},
+         "t.yaml:5:1: warning: top-level 'task_groups' is ignored (put task_groups under a dag or under default)\n", 1},
         /* a broken DAG does not stop the others */
         {"bad:\n  tasks: 3\ngood:\n  tasks: [{task_id: t, operator: empty}]\n",
          "t.yaml:2:10: tasks of dag 'bad' must be a list or a mapping, not a scalar\n", 1},
@@ -599,6 +604,291 @@ static void test_json_round_trip(void **state)
     }
 }
 
+/* ---- task groups ---- */
+
+static const char groups_text[] =
+    "tg:\n"
+    "  default_args: {retries: 1, owner: dag}\n"
+    "  task_groups:\n"
+    "    - group_name: outer\n"
+    "      tooltip: the outer group\n"
+    "      default_args: {retries: 2, pool: p1}\n"
+    "      dependencies: [start]\n"
+    "    - group_name: inner\n"
+    "      parent_group_name: outer\n"
+    "      default_args: {retries: 3}\n"
+    "    - group_name: flat\n"
+    "      prefix_group_id: false\n"
+    "  tasks:\n"
+    "    - {task_id: start, operator: empty}\n"
+    "    - {task_id: a, operator: empty, task_group_name: outer}\n"
+    "    - {task_id: b, operator: empty, task_group_name: inner}\n"
+    "    - {task_id: c, operator: empty, task_group_name: inner, dependencies: [b], retries: 5}\n"
+    "    - {task_id: d, operator: empty, task_group_name: flat, dependencies: [outer]}\n"
+    "    - {task_id: end, operator: empty, dependencies: [flat, a]}\n";
+
+static void assert_upstream(const dag_task_t *t, const char *joined)
+{
+    char buf[512] = "";
+    for (size_t i = 0; i < t->n_upstream; i++) {
+        if (i)
+            strcat(buf, ",");
+        strcat(buf, t->upstream[i]);
+    }
+    assert_string_equal(buf, joined);
+}
+
+static void test_task_groups(void **state)
+{
+    (void)state;
+    loaded_t l;
+    load_text(&l, groups_text);
+    assert_string_equal(l.all, "");
+    const dag_t *d = find_dag(&l, "tg");
+    assert_non_null(d);
+    assert_int_equal(d->n_tasks, 6);
+    /* ids prefixed as Airflow's TaskGroup.child_id does */
+    assert_int_equal(dag_find_task(d, "a"), -1);
+    assert_null(task(d, "start")->task_group);
+    assert_string_equal(task(d, "outer.a")->task_group, "outer");
+    assert_string_equal(task(d, "outer.inner.b")->task_group, "outer.inner");
+    assert_string_equal(task(d, "outer.inner.c")->task_group, "outer.inner");
+    assert_string_equal(task(d, "d")->task_group, "flat");
+    /* outer depends on start: start -> every root of outer */
+    assert_upstream(task(d, "outer.a"), "start");
+    assert_upstream(task(d, "outer.inner.b"), "start");
+    assert_upstream(task(d, "outer.inner.c"), "outer.inner.b");
+    /* d depends on outer: every leaf of outer (b is not one: c follows it) */
+    assert_upstream(task(d, "d"), "outer.a,outer.inner.c");
+    assert_upstream(task(d, "end"), "outer.a,d");
+    /* default_args: the DAG's, then each enclosing group's, then the task's own */
+    assert_int_equal(task(d, "start")->retries, 1);
+    assert_int_equal(task(d, "outer.a")->retries, 2);
+    assert_string_equal(task(d, "outer.a")->pool, "p1");
+    assert_string_equal(task(d, "outer.a")->owner, "dag");
+    assert_int_equal(task(d, "outer.inner.b")->retries, 3);
+    assert_string_equal(task(d, "outer.inner.b")->pool, "p1");
+    assert_int_equal(task(d, "outer.inner.c")->retries, 5);
+    assert_int_equal(task(d, "d")->retries, 1);
+    assert_string_equal(task(d, "d")->pool, "default_pool");
+    /* the groups, parents first */
+    assert_int_equal(d->n_groups, 3);
+    assert_string_equal(d->groups[0].group_id, "outer");
+    assert_string_equal(d->groups[0].tooltip, "the outer group");
+    assert_null(d->groups[0].parent_id);
+    assert_string_equal(d->groups[1].group_id, "outer.inner");
+    assert_string_equal(d->groups[1].label, "inner");
+    assert_string_equal(d->groups[1].parent_id, "outer");
+    assert_string_equal(d->groups[1].tooltip, "");
+    assert_true(d->groups[1].prefix_group_id);
+    assert_string_equal(d->groups[2].group_id, "flat");
+    assert_false(d->groups[2].prefix_group_id);
+    assert_int_equal(dag_find_group(d, "outer.inner"), 1);
+    assert_int_equal(dag_find_group(d, "inner"), -1);
+    loaded_free(&l);
+
+    /* mapping form; a child of a group that does not prefix is not prefixed by it */
+    load_text(&l, "m:\n"
+                  "  task_groups:\n"
+                  "    p:\n"
+                  "      prefix_group_id: false\n"
+                  "    q:\n"
+                  "      parent_group_name: p\n"
+                  "  tasks:\n"
+                  "    x: {operator: empty, task_group_name: q}\n"
+                  "    y: {operator: empty, dependencies: [p]}\n");
+    assert_string_equal(l.all, "");
+    d = find_dag(&l, "m");
+    assert_non_null(d);
+    assert_string_equal(d->groups[1].group_id, "q");
+    assert_string_equal(task(d, "q.x")->task_group, "q");
+    assert_upstream(task(d, "y"), "q.x");
+    loaded_free(&l);
+
+    /* Group edges inside a group are in place before the group's leaves
+     * are taken: s1 -> s2 makes b the only leaf of g. */
+    load_text(&l, "n:\n"
+                  "  task_groups:\n"
+                  "    - {group_name: g}\n"
+                  "    - {group_name: s1, parent_group_name: g}\n"
+                  "    - {group_name: s2, parent_group_name: g, dependencies: [s1]}\n"
+                  "    - {group_name: empty_one}\n"
+                  "  tasks:\n"
+                  "    - {task_id: z, operator: empty, dependencies: [g, empty_one]}\n"
+                  "    - {task_id: a, operator: empty, task_group_name: s1}\n"
+                  "    - {task_id: b, operator: empty, task_group_name: s2}\n");
+    assert_string_equal(l.all, "t.yaml:8:55: warning: task group 'empty_one' has no tasks, "
+                               "this dependency does nothing\n");
+    d = find_dag(&l, "n");
+    assert_non_null(d);
+    assert_upstream(task(d, "g.s2.b"), "g.s1.a");
+    assert_upstream(task(d, "z"), "g.s2.b");
+    assert_string_equal(d->tasks[d->n_tasks - 1].task_id, "z"); /* topological order */
+    loaded_free(&l);
+
+    /* task_groups from the file's default: block, mapping form merged by key */
+    load_text(&l, "default:\n"
+                  "  task_groups:\n"
+                  "    g: {tooltip: from default}\n"
+                  "x:\n"
+                  "  task_groups:\n"
+                  "    g: {default_args: {retries: 4}}\n"
+                  "  tasks: [{task_id: t, operator: empty, task_group_name: g}]\n");
+    assert_string_equal(l.all, "");
+    d = find_dag(&l, "x");
+    assert_non_null(d);
+    assert_string_equal(d->groups[0].tooltip, "from default");
+    assert_int_equal(task(d, "g.t")->retries, 4);
+    loaded_free(&l);
+}
+
+static void test_task_group_errors(void **state)
+{
+    (void)state;
+    static const err_case_t cases[] = {
+        {"a:\n  tasks: [{task_id: t, operator: empty, task_group_name: nope}]\n",
+         "t.yaml:2:58: task 't' is in unknown task group 'nope'\n", 0},
+        {"a:\n  task_groups: [{group_name: g, parent_group_name: p}]\n"
+         "  tasks: [{task_id: t, operator: empty}]\n",
+         "t.yaml:2:52: task group 'g' has unknown parent group 'p'\n", 0},
+        {"a:\n  task_groups:\n    x: {parent_group_name: y}\n    y: {parent_group_name: x}\n"
+         "  tasks: [{task_id: t, operator: empty}]\n",
+         "t.yaml:3:5: task group parent cycle in dag 'a': x -> y -> x\n", 0},
+        {"a:\n  task_groups: [{group_name: g1}, {group_name: g2}]\n"
+         "  tasks: [{task_id: t, operator: empty, task_group_name: [g1, g2]}]\n",
+         "t.yaml:3:58: task 't' is put in several task groups (a task is in one task group)\n", 0},
+        {"a:\n  task_groups: [{group_name: g}]\n"
+         "  tasks:\n    - {task_id: g.x, operator: empty}\n"
+         "    - {task_id: x, operator: empty, task_group_name: g}\n",
+         "t.yaml:5:17: duplicate task id 'g.x' in dag 'a' (with its task group prefix)\n", 0},
+        {"a:\n  task_groups: [{group_name: g, dependencies: [t]}]\n"
+         "  tasks:\n    - {task_id: x, operator: empty, task_group_name: g}\n"
+         "    - {task_id: t, operator: empty, dependencies: [g]}\n",
+         "t.yaml:4:7: dependency cycle: g.x -> t -> g.x\n", 0},
+        {"a:\n  task_groups: [{group_name: g}]\n"
+         "  tasks: [{task_id: x, operator: empty, task_group_name: g, dependencies: [g]}]\n",
+         "t.yaml:3:76: task 'x' cannot depend on task group 'g' around it\n", 0},
+        {"a:\n  task_groups: [{group_name: g, dependencies: [x]}]\n"
+         "  tasks: [{task_id: x, operator: empty, task_group_name: g}]\n",
+         "t.yaml:2:48: task group 'g' cannot depend on 'x' inside it\n", 0},
+        {"a:\n  task_groups: [{group_name: g}]\n"
+         "  tasks: [{task_id: x, operator: empty, dependencies: [h]}]\n",
+         "t.yaml:3:56: task 'x' depends on unknown task or task group 'h'\n", 0},
+        {"a:\n  task_groups: [{group_name: g, colour: red, ui_color: red}]\n"
+         "  tasks: [{task_id: x, operator: empty}]\n",
+         "t.yaml:2:33: unknown key 'colour' in task group 'g'\n"
+         "t.yaml:2:46: warning: ignored key 'ui_color' in task group 'g' (not supported yet)\n", 0},
+        {"a:\n  task_groups: [{group_name: a.b}]\n  tasks: [{task_id: x, operator: empty}]\n",
+         "t.yaml:2:30: invalid task group name 'a.b': only letters, digits, '_' and '-' are allowed\n", 0},
+        {"a:\n  task_groups: [{group_name: g, default_args: {retries: x}}]\n"
+         "  tasks: [{task_id: t, operator: empty}]\n",
+         "t.yaml:2:57: retries of default_args of task group 'g' must be an integer, not 'x'\n", 0},
+        {"a:\n  task_groups: [{group_name: x}]\n  tasks: [{task_id: x, operator: empty}]\n",
+         "t.yaml:3:21: task 'x' has the same name as a task group in dag 'a'\n", 0},
+        {"a:\n  task_groups: [{group_name: g}, {group_name: g}]\n  tasks: [{task_id: x, operator: empty}]\n",
+         "t.yaml:2:47: duplicate task group 'g' in dag 'a'\n", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_case(&cases[i]);
+}
+
+static void test_group_json(void **state)
+{
+    (void)state;
+    loaded_t l;
+    char err[256] = "";
+    load_text(&l, groups_text);
+    const dag_t *d = find_dag(&l, "tg");
+    assert_non_null(d);
+    char *s1 = print_dag(d);
+    assert_non_null(strstr(s1, "\"task_group\":\"outer.inner\""));
+    assert_non_null(strstr(s1, "\"task_groups\":[{\"group_id\":\"outer\",\"label\":\"outer\","
+                               "\"tooltip\":\"the outer group\",\"prefix_group_id\":true,"
+                               "\"task_ids\":[\"outer.a\"],\"children\":[{\"group_id\":"
+                               "\"outer.inner\",\"label\":\"inner\""));
+    cJSON *j = cJSON_Parse(s1);
+    assert_non_null(j);
+    dag_t *back = dag_from_json(j, err, sizeof err);
+    cJSON_Delete(j);
+    assert_non_null(back);
+    assert_int_equal(back->n_groups, 3);
+    assert_string_equal(back->groups[1].parent_id, "outer");
+    assert_false(back->groups[2].prefix_group_id);
+    assert_string_equal(back->tasks[dag_find_task(back, "d")].task_group, "flat");
+    char *s2 = print_dag(back);
+    assert_string_equal(s1, s2);
+    dag_free(back);
+    free(s1);
+    free(s2);
+    loaded_free(&l);
+
+    /* a DAG without groups prints neither key */
+    load_text(&l, "p:\n  tasks: [{task_id: t, operator: empty}]\n");
+    s1 = print_dag(l.dags.items[0]);
+    assert_null(strstr(s1, "task_group"));
+    free(s1);
+    loaded_free(&l);
+
+    static const char *const bad[] = {
+        "{\"format\":1,\"dag_id\":\"x\",\"task_order\":[\"a\"],\"tasks\":{\"a\":{\"operator\":"
+        "\"EmptyOperator\",\"task_group\":\"g\"}}}",
+        "{\"format\":1,\"dag_id\":\"x\",\"task_order\":[],\"tasks\":{},\"task_groups\":"
+        "[{\"group_id\":\"g\"},{\"group_id\":\"g\"}]}",
+        "{\"format\":1,\"dag_id\":\"x\",\"task_order\":[],\"tasks\":{},\"task_groups\":[3]}",
+        "{\"format\":1,\"dag_id\":\"x\",\"task_order\":[],\"tasks\":{},\"task_groups\":{}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cJSON *b = cJSON_Parse(bad[i]);
+        assert_non_null(b);
+        err[0] = '\0';
+        assert_null(dag_from_json(b, err, sizeof err));
+        assert_true(err[0] != '\0');
+        cJSON_Delete(b);
+    }
+}
+
+/* ---- trigger rules ---- */
+
+static void test_trigger_rules(void **state)
+{
+    (void)state;
+    static const char *const rules[] = {"all_success", "all_failed", "all_done", "all_skipped",
+                                        "one_success", "one_failed", "one_done", "none_failed",
+                                        "none_failed_min_one_success", "none_skipped", "always"};
+    char text[256];
+    loaded_t l;
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+        snprintf(text, sizeof text,
+                 "a:\n  tasks:\n    - {task_id: u, operator: empty}\n"
+                 "    - {task_id: t, operator: empty, dependencies: [u], trigger_rule: %s}\n",
+                 rules[i]);
+        load_text(&l, text);
+        assert_string_equal(l.all, "");
+        assert_string_equal(task(l.dags.items[0], "t")->trigger_rule, rules[i]);
+        loaded_free(&l);
+    }
+    /* Airflow's deprecated names are renamed, as BaseOperator does */
+    load_text(&l, "a:\n  default_args: {trigger_rule: dummy}\n"
+                  "  tasks: [{task_id: t, operator: empty, trigger_rule: none_failed_or_skipped},\n"
+                  "          {task_id: u, operator: empty}]\n");
+    assert_string_equal(l.all, "t.yaml:2:32: warning: trigger_rule 'dummy' is deprecated, 'always' is used\n"
+                               "t.yaml:3:55: warning: trigger_rule 'none_failed_or_skipped' is "
+                               "deprecated, 'none_failed_min_one_success' is used\n");
+    assert_string_equal(task(l.dags.items[0], "t")->trigger_rule, "none_failed_min_one_success");
+    assert_string_equal(task(l.dags.items[0], "u")->trigger_rule, "always");
+    loaded_free(&l);
+    /* all_done_min_one_success (Airflow 3.1) loads once the planner evaluates it */
+    load_text(&l, "a:\n  tasks: [{task_id: t, operator: empty, trigger_rule: all_done_min_one_success}]\n");
+    if (planner_trigger_rule_known("all_done_min_one_success")) {
+        assert_string_equal(l.all, "");
+        assert_string_equal(task(l.dags.items[0], "t")->trigger_rule, "all_done_min_one_success");
+    } else {
+        assert_string_equal(l.all, "t.yaml:2:55: trigger_rule 'all_done_min_one_success' in task "
+                                   "'t' is not supported yet\n");
+    }
+    loaded_free(&l);
+}
+
 static void test_is_dag_file(void **state)
 {
     (void)state;
@@ -617,7 +907,9 @@ static void test_examples(void **state)
     (void)state;
     static const char *const files[] = {"examples/dags/example_etl.yaml",
                                         "examples/dags/example_retry.yaml",
-                                        "examples/dags/example_hello.yaml"};
+                                        "examples/dags/example_hello.yaml",
+                                        "examples/dags/example_task_groups.yaml",
+                                        "examples/dags/example_trigger_rules.yaml"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         dag_list_t dags;
         dag_diags_t diags;
@@ -648,6 +940,10 @@ int main(void)
         cmocka_unit_test(test_json_round_trip),
         cmocka_unit_test(test_is_dag_file),
         cmocka_unit_test(test_examples),
+        cmocka_unit_test(test_task_groups),
+        cmocka_unit_test(test_task_group_errors),
+        cmocka_unit_test(test_group_json),
+        cmocka_unit_test(test_trigger_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
