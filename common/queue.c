@@ -386,3 +386,68 @@ int queue_ack(queue_t *q, const queue_delivery_t *d)
     }
     return rc;
 }
+
+int queue_ack_many(queue_t *q, const queue_delivery_t *const *d, size_t n)
+{
+    if (!queue_ok(q))
+        return -1;
+    int rc = 0, sent = 0;
+    const char **argv = calloc(n + 4, sizeof(*argv));
+    size_t *lens = calloc(n + 4, sizeof(*lens));
+    bool *done = calloc(n + 1, sizeof(*done));
+    if (!argv || !lens || !done) {
+        rc = -1;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (done[i] || !d[i]->entry_id[0])
+            continue;
+        /* Every pending delivery of this stream, in one XACK and one XDEL. */
+        char stream[sizeof(QUEUE_STREAM_PREFIX) + QUEUE_NAME_MAX];
+        snprintf(stream, sizeof(stream), QUEUE_STREAM_PREFIX "%s", d[i]->queue);
+        size_t k = 3;
+        for (size_t j = i; j < n; j++) {
+            if (done[j] || !d[j]->entry_id[0] || strcmp(d[j]->queue, d[i]->queue))
+                continue;
+            done[j] = true;
+            argv[k] = d[j]->entry_id;
+            lens[k++] = strlen(d[j]->entry_id);
+        }
+        argv[0] = "XACK";
+        lens[0] = 4;
+        argv[1] = stream;
+        lens[1] = strlen(stream);
+        argv[2] = QUEUE_GROUP;
+        lens[2] = strlen(QUEUE_GROUP);
+        if (redisAppendCommandArgv(q->rc, (int)k, argv, lens) != REDIS_OK) {
+            rc = -1;
+            break;
+        }
+        sent++;
+        /* XDEL stream id...: the same ids, one place shorter in front. */
+        argv[1] = "XDEL";
+        lens[1] = 4;
+        argv[2] = stream;
+        lens[2] = strlen(stream);
+        if (redisAppendCommandArgv(q->rc, (int)k - 1, argv + 1, lens + 1) != REDIS_OK) {
+            rc = -1;
+            break;
+        }
+        sent++;
+    }
+    for (int i = 0; i < sent; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(q->rc, (void **)&r) != REDIS_OK || !r) {
+            rc = -1;
+            break;
+        }
+        if (r->type == REDIS_REPLY_ERROR)
+            rc = -1;
+        freeReplyObject(r);
+    }
+out:
+    free(argv);
+    free(lens);
+    free(done);
+    return rc;
+}

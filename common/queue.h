@@ -61,4 +61,12 @@ int queue_read(queue_t *q, const char *consumer, const char *const *queues, size
 /* XACK + XDEL of one delivery. 0 or -1. */
 int queue_ack(queue_t *q, const queue_delivery_t *d);
 
+/*
+ * XACK + XDEL of n deliveries in one pipelined round trip (one XACK and one
+ * XDEL per stream, each naming all of that stream's entries); deliveries
+ * without an entry id are skipped. 0, or -1 (connection or reply error:
+ * entries may stay pending, which a re-delivery's claim fences).
+ */
+int queue_ack_many(queue_t *q, const queue_delivery_t *const *d, size_t n);
+
 #endif

@@ -196,6 +196,8 @@ typedef struct loop_state {
     int queue_backoff_ms;
     bool resend_all;            /* Redis failed: re-send every queued row once it is back */
     bool again;                 /* more work is likely: do not sleep */
+    size_t pass_runs;           /* runs the last pass planned */
+    size_t pass_queued;         /* task instances the last pass queued */
 } loop_state_t;
 
 static void queue_check(loop_state_t *s)
@@ -234,6 +236,7 @@ static int loop_pass(loop_state_t *s)
     int64_t now = ts_mono_us();
     int hb_us = cfg->scheduler.heartbeat_sec * 1000000;
     s->again = false;
+    s->pass_runs = s->pass_queued = 0;
 
     if (s->job_id == 0) {
         if (job_start(s->db, s->a->hostname, &s->job_id) < 0)
@@ -283,6 +286,7 @@ static int loop_pass(loop_state_t *s)
             s->again = true; /* max_active_runs may allow the next run now */
     }
     free(live);
+    s->pass_runs = n;
     if (rc < 0)
         return -1;
 
@@ -292,6 +296,7 @@ static int loop_pass(loop_state_t *s)
     if (enqueue_scheduled(s->db, s->q, cfg->scheduler.max_tis_per_query, &queued, &pub_failed) <
         0)
         return -1;
+    s->pass_queued = queued;
     if (queued > 0)
         log_debug("queued task instances count=%zu", queued);
     if (queued >= (size_t)cfg->scheduler.max_tis_per_query)
@@ -393,7 +398,11 @@ void *loop_thread(void *arg)
             log_info("database reconnected");
             s.pending.all = true; /* notifications may have been lost */
         }
-        if (loop_pass(&s) < 0) {
+        int64_t t0 = ts_mono_us();
+        int prc = loop_pass(&s);
+        log_debug("scheduler pass ms=%.3f runs=%zu queued=%zu", (double)(ts_mono_us() - t0) / 1000.0,
+                  s.pass_runs, s.pass_queued);
+        if (prc < 0) {
             db_rollback(s.db);
             s.pending.all = true;
             backoff = backoff ? backoff * 2 : LOOP_BACKOFF_MIN_MS;

@@ -15,6 +15,7 @@
 #include "worker/consumer.h"
 
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,9 +24,13 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/timeutil.h"
 #include "worker/wtry.h"
 
 #define CLAIM_ATTEMPTS 5 /* for errors other than a lost connection */
+#define SPEC_CACHE 8     /* DAG versions whose task specs are kept */
+#define IDLE_TRIM_US (5 * TS_US_PER_SEC)
+#define THREAD_STACK (512 * 1024)
 
 struct consumer {
     consumer_opts_t o;
@@ -39,6 +44,8 @@ struct consumer {
     bool taken[CONSUMER_READ_MAX];
     int64_t ids[CONSUMER_READ_MAX]; /* claim parameters */
     int tries[CONSUMER_READ_MAX];
+    wtry_specs_t *specs; /* task specs by version, for the claim */
+    int64_t last_work_us; /* monotonic: the last read that returned entries */
 };
 
 consumer_t *consumer_new(const consumer_opts_t *o, char *err, size_t errlen)
@@ -55,6 +62,8 @@ consumer_t *consumer_new(const consumer_opts_t *o, char *err, size_t errlen)
         if (!(c->queues[i] = strdup(o->queues[i])))
             goto oom;
     }
+    if (!(c->specs = wtry_specs_new(SPEC_CACHE)))
+        goto oom;
     c->o.hostname = c->hostname;
     c->o.queues = (const char *const *)c->queues;
     snprintf(c->name, sizeof(c->name), "%s:%d:%" PRId64, o->hostname, o->pid, o->job_id);
@@ -80,6 +89,7 @@ void consumer_free(consumer_t *c)
         free(c->queues);
     }
     free(c->hostname);
+    wtry_specs_free(c->specs);
     db_close(c->o.db);
     queue_close(c->o.queue);
     free(c);
@@ -111,7 +121,7 @@ static PGresult *claim(consumer_t *c, size_t n)
     while (!*c->o.stop || attempts == 0) {
         if (!db_ok(c->o.db) && db_ensure(c->o.db, -1, c->o.stop) < 0)
             break;
-        r = wtry_claim(c->o.db, false, c->hostname, c->o.pid, c->o.job_id, c->ids, c->tries, m);
+        r = wtry_claim(c->o.db, c->specs, false, c->hostname, c->o.pid, c->o.job_id, c->ids, c->tries, m);
         if (r)
             break;
         if (db_ok(c->o.db) && ++attempts >= CLAIM_ATTEMPTS) {
@@ -155,7 +165,7 @@ static void handle(consumer_t *c, size_t n)
         if (i == n)
             continue; /* cannot happen: every row comes from one of the pairs */
         c->taken[i] = true;
-        wtry_t *t = wtry_from_row(r, k, &c->d[i]);
+        wtry_t *t = wtry_from_row(r, k, &c->d[i], c->specs);
         if (!t) {
             log_error("out of memory, claimed try not run ti=%" PRId64 " try=%d", id, tn);
             continue;
@@ -163,6 +173,7 @@ static void handle(consumer_t *c, size_t n)
         log_debug("claimed ti=%" PRId64 " try=%d queue=%s", id, tn, c->d[i].queue);
         handoff_push(c->o.handoff, t);
     }
+    wtry_specs_fill(c->specs, c->o.db, r); /* after the hand-off: off the tries' path */
     PQclear(r);
     for (size_t i = 0; i < n; i++) {
         if (c->d[i].valid && !c->taken[i]) {
@@ -199,8 +210,14 @@ static void *consumer_main(void *arg)
         }
         if (n > CONSUMER_READ_MAX)
             n = CONSUMER_READ_MAX;
-        if (n > 0)
+        int64_t now = ts_mono_us();
+        if (n > 0) {
+            c->last_work_us = now;
             handle(c, n);
+        } else if (wtry_specs_count(c->specs) > 0 && now - c->last_work_us >= IDLE_TRIM_US) {
+            wtry_specs_clear(c->specs); /* idle: give the memory back */
+            malloc_trim(0);
+        }
     }
     atomic_store(&c->done, true);
     return NULL;
@@ -208,7 +225,13 @@ static void *consumer_main(void *arg)
 
 int consumer_start(consumer_t *c)
 {
-    if (pthread_create(&c->thread, NULL, consumer_main, c) != 0)
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) != 0)
+        return -1;
+    pthread_attr_setstacksize(&attr, THREAD_STACK);
+    int rc = pthread_create(&c->thread, &attr, consumer_main, c);
+    pthread_attr_destroy(&attr);
+    if (rc != 0)
         return -1;
     c->started = true;
     return 0;

@@ -55,6 +55,7 @@ extern char **environ;
 #define RECONNECT_EVERY_US TS_US_PER_SEC
 #define POLL_MAX_MS 1000
 #define VERSION_CACHE 16 /* parsed DAG versions kept for the mini-scheduler */
+#define THREAD_STACK (512 * 1024)
 #define NOTIFY_CHANNEL_SQL "SELECT pg_notify('updraft_scheduler', r::text) FROM unnest($1::bigint[]) r"
 
 typedef struct run {
@@ -66,6 +67,7 @@ typedef struct run {
     bool lost; /* guard rejected: write nothing more */
     bool timed_out;
     bool over;                      /* done with: free it and give its slot back */
+    bool in_batch;                  /* its outcome is in the transaction being written */
     char state[REPORTER_STATE_LEN]; /* the state the outcome wrote */
     int64_t started_us;             /* monotonic */
     int64_t flush_due_us;
@@ -86,6 +88,8 @@ struct supervisor {
     int64_t reconnect_due_us;
     char *hostname;
     planrun_cache_t *cache; /* mini-scheduler; created on first use */
+    wtry_specs_t *specs;    /* task specs for direct claims; created on first use */
+    int64_t idle_since_us;  /* monotonic: no try since then (0: busy or trimmed) */
     size_t transferred;     /* slots of ended tries kept by direct claims */
     char buf[READ_CHUNK];
 };
@@ -137,6 +141,7 @@ void supervisor_free(supervisor_t *s)
         run_free(s->runs[i]);
     free(s->runs);
     planrun_cache_free(s->cache);
+    wtry_specs_free(s->specs);
     free(s->hostname);
     close(s->sigfd);
     db_close(s->o.db);
@@ -419,6 +424,31 @@ static void ack(supervisor_t *s, const wtry_t *t)
                  t->delivery.entry_id);
 }
 
+/* Acknowledges the stream entries of n tries in one round trip. */
+static void ack_many(supervisor_t *s, run_t **runs, size_t n)
+{
+    const queue_delivery_t **d = calloc(n + 1, sizeof(*d));
+    size_t k = 0;
+    if (!d) {
+        for (size_t i = 0; i < n; i++)
+            ack(s, runs[i]->t);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (runs[i]->t->delivery.entry_id[0])
+            d[k++] = &runs[i]->t->delivery;
+    if (k == 0)
+        goto out;
+    if (!queue_ok(s->o.queue) && queue_ensure(s->o.queue, 0, s->o.stop) < 0) {
+        log_warn("cannot acknowledge, redis unavailable count=%zu", k);
+        goto out; /* the entries stay pending; a re-delivery is fenced by the claim */
+    }
+    if (queue_ack_many(s->o.queue, d, k) < 0)
+        log_warn("acknowledge failed count=%zu", k);
+out:
+    free(d);
+}
+
 static void backoff(run_t *r, int64_t now)
 {
     r->retry_at_us = now + (int64_t)r->backoff_ms * 1000;
@@ -435,6 +465,7 @@ typedef struct minisched {
     size_t n_claimed;
     int64_t *notify; /* runs the scheduler must look at */
     size_t n_notify;
+    PGresult *claim_res; /* the direct claim's rows: fills the spec cache after the commit */
 } minisched_t;
 
 static void minisched_free(minisched_t *m)
@@ -444,6 +475,7 @@ static void minisched_free(minisched_t *m)
         wtry_free(m->claimed[i]);
     free(m->claimed);
     free(m->notify);
+    PQclear(m->claim_res);
     memset(m, 0, sizeof(*m));
 }
 
@@ -470,6 +502,169 @@ static int add_queued(minisched_t *m, const planrun_result_t *res)
     return 0;
 }
 
+/* Appends s to a Postgres array literal as a quoted element. -1 on OOM. */
+static int text_elem(char **buf, size_t *len, size_t *cap, const char *v, bool first)
+{
+    size_t need = *len + 2 * strlen(v) + 5;
+    if (need > *cap) {
+        size_t ncap = need * 2;
+        char *nb = realloc(*buf, ncap);
+        if (!nb)
+            return -1;
+        *buf = nb;
+        *cap = ncap;
+    }
+    char *w = *buf + *len;
+    if (!first)
+        *w++ = ',';
+    *w++ = '"';
+    for (; *v; v++) {
+        if (*v == '"' || *v == '\\')
+            *w++ = '\\';
+        *w++ = *v;
+    }
+    *w++ = '"';
+    *w = '\0';
+    *len = (size_t)(w - *buf);
+    return 0;
+}
+
+/*
+ * Fills the max_active_tasks headroom that the ended tries freed in their
+ * DAGs with the DAGs' 'scheduled' task instances (left there by the
+ * scheduler over the limit), at most as many per DAG as tries of it
+ * ended, queued like the scheduler's critical section does and listed in
+ * m->queued (claimed directly below or published after the commit).
+ * Without it a DAG at its limit waits for the scheduler's next pass.
+ *
+ * The DAG locks are tried (never waited for: the other holder is filling
+ * the same headroom, and the scheduler is told to look at what it leaves)
+ * in one statement of their own, so that the count of active task
+ * instances in the next one includes every other planner's commit. Only
+ * DAGs that have scheduled rows are tried, so a chain pays one round trip.
+ */
+static int fill_headroom(supervisor_t *s, const reporter_outcome_t *o, size_t n, minisched_t *m)
+{
+    int rc = -1;
+    size_t len = 1, cap = 256, nd = 0;
+    char *arr = malloc(cap);
+    const char **dags = calloc(n + 1, sizeof(*dags));
+    int *freed = calloc(n + 1, sizeof(*freed));
+    int64_t *runs = calloc(n + 1, sizeof(*runs));
+    PGresult *r = NULL;
+    if (!arr || !dags || !freed || !runs)
+        goto out;
+    arr[0] = '{';
+    arr[1] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (!o[i].written)
+            continue;
+        size_t k;
+        for (k = 0; k < nd && strcmp(dags[k], o[i].t->dag_id); k++)
+            ;
+        if (k == nd) {
+            if (text_elem(&arr, &len, &cap, o[i].t->dag_id, nd == 0) < 0)
+                goto out;
+            runs[nd] = o[i].t->dag_run_id;
+            dags[nd++] = o[i].t->dag_id;
+        }
+        freed[k]++;
+    }
+    if (nd == 0) {
+        rc = 0;
+        goto out;
+    }
+    if (text_elem(&arr, &len, &cap, "", true) < 0) /* room for the closing brace */
+        goto out;
+    arr[len - 2] = '}';
+    arr[len - 1] = '\0';
+    const char *p[] = {arr};
+    r = db_query(s->o.db, "worker_fill_lock",
+                 "SELECT d, pg_try_advisory_xact_lock(" PLANRUN_DAG_LOCK_CLASS ", hashtext(d))"
+                 " FROM (SELECT d FROM unnest($1::text[]) d WHERE EXISTS (SELECT 1"
+                 "   FROM task_instance WHERE dag_id = d AND state = 'scheduled')"
+                 "   ORDER BY hashtext(d), d OFFSET 0) s",
+                 1, p);
+    if (!r)
+        goto out;
+    for (int row = 0; row < PQntuples(r); row++) {
+        const char *dag = PQgetvalue(r, row, 0);
+        size_t k;
+        for (k = 0; k < nd && strcmp(dags[k], dag); k++)
+            ;
+        if (k == nd)
+            continue;
+        if (!db_get_bool(r, row, 1)) {
+            /* Another planner holds the DAG: the scheduler fills what it leaves. */
+            m->notify[m->n_notify++] = runs[k];
+            continue;
+        }
+        char lim[16];
+        snprintf(lim, sizeof(lim), "%d", freed[k]);
+        const char *pf[] = {dag, lim};
+        PGresult *q = db_query(
+            s->o.db, "worker_fill",
+            "UPDATE task_instance t SET state = 'queued', try_number = t.try_number + 1,"
+            "   queued_at = now(), hostname = '', pid = NULL, worker_id = NULL,"
+            "   start_date = NULL, end_date = NULL, duration = NULL, next_try_at = NULL,"
+            "   updated_at = now()"
+            " FROM (SELECT id FROM task_instance WHERE dag_id = $1 AND state = 'scheduled'"
+            "       ORDER BY priority_weight DESC, id"
+            "       LIMIT least($2::int, greatest(0,"
+            "         (SELECT max_active_tasks FROM dag WHERE dag_id = $1)"
+            "         - (SELECT count(*) FROM task_instance WHERE dag_id = $1"
+            "              AND state IN ('queued', 'running'))))) c"
+            " WHERE t.id = c.id AND t.state = 'scheduled'"
+            " RETURNING t.id, t.try_number, t.queue",
+            2, pf);
+        if (!q)
+            goto out;
+        planrun_result_t res = {0};
+        res.n_queued = (size_t)PQntuples(q);
+        res.queued = calloc(res.n_queued + 1, sizeof(*res.queued));
+        if (!res.queued) {
+            PQclear(q);
+            goto out;
+        }
+        for (size_t i = 0; i < res.n_queued; i++) {
+            res.queued[i].ti_id = db_get_i64(q, (int)i, 0);
+            res.queued[i].try_number = db_get_int(q, (int)i, 1);
+            snprintf(res.queued[i].queue, sizeof(res.queued[i].queue), "%s",
+                     PQgetvalue(q, (int)i, 2));
+        }
+        PQclear(q);
+        int a = add_queued(m, &res);
+        planrun_result_free(&res);
+        if (a < 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    PQclear(r);
+    free(arr);
+    free(dags);
+    free(freed);
+    free(runs);
+    return rc;
+}
+
+/*
+ * Whether this worker still holds a try of run_id outside the batch being
+ * written: that try's own outcome will look at the run again, so the run
+ * cannot be complete now (checking it would cost a scan of the run's live
+ * index entries per batch). A try taken away without our knowing yet only
+ * delays the run's completion until the scheduler's next pass over it.
+ */
+static bool holds_live_try(const supervisor_t *s, int64_t run_id)
+{
+    for (size_t i = 0; i < s->nruns; i++) {
+        const run_t *r = s->runs[i];
+        if (!r->in_batch && !r->lost && !r->over && r->t->dag_run_id == run_id)
+            return true;
+    }
+    return false;
+}
+
 /*
  * Plans the runs of the written outcomes, inside the open transaction.
  * Runs are planned when a try that ended has downstream tasks, or when
@@ -491,6 +686,8 @@ static int minisched_plan(supervisor_t *s, const reporter_outcome_t *o, size_t n
     m->notify = calloc(2 * n + 1, sizeof(*m->notify));
     if (!plan || !check || !m->notify)
         goto out;
+    if (fill_headroom(s, o, n, m) < 0)
+        goto out;
     for (size_t i = 0; i < n; i++) {
         if (!o[i].written)
             continue;
@@ -498,7 +695,7 @@ static int minisched_plan(supervisor_t *s, const reporter_outcome_t *o, size_t n
             m->notify[m->n_notify++] = o[i].t->dag_run_id;
         else if (o[i].t->has_downstream)
             plan[np++] = o[i].t->dag_run_id;
-        else
+        else if (!holds_live_try(s, o[i].t->dag_run_id))
             check[nc++] = o[i].t->dag_run_id;
     }
     if (nc > 0) {
@@ -519,11 +716,9 @@ static int minisched_plan(supervisor_t *s, const reporter_outcome_t *o, size_t n
         PQclear(r);
         r = NULL;
     }
-    if (np == 0) {
-        rc = 0;
-        goto out;
-    }
     if (!s->cache && !(s->cache = planrun_cache_new(VERSION_CACHE)))
+        goto out;
+    if (!s->specs && !(s->specs = wtry_specs_new(VERSION_CACHE)))
         goto out;
     /* Runs in id order: two workers take run locks in the same order. */
     qsort(plan, np, sizeof(*plan), cmp_i64);
@@ -551,14 +746,14 @@ static int minisched_plan(supervisor_t *s, const reporter_outcome_t *o, size_t n
                 ids[i] = m->queued[i].ti_id;
                 tries[i] = m->queued[i].try_number;
             }
-            r = wtry_claim(s->o.db, true, s->hostname, s->o.pid, s->o.job_id, ids, tries, budget);
+            r = wtry_claim(s->o.db, s->specs, true, s->hostname, s->o.pid, s->o.job_id, ids, tries, budget);
         }
         free(ids);
         free(tries);
         if (!r)
             goto out;
         for (int k = 0; k < PQntuples(r); k++) {
-            wtry_t *t = wtry_from_row(r, k, NULL);
+            wtry_t *t = wtry_from_row(r, k, NULL, s->specs);
             if (!t)
                 goto out; /* rolled back: the claim is undone with the planning */
             m->claimed[m->n_claimed++] = t;
@@ -569,6 +764,8 @@ static int minisched_plan(supervisor_t *s, const reporter_outcome_t *o, size_t n
                 }
             }
         }
+        m->claim_res = r;
+        r = NULL;
     }
     rc = 0;
 out:
@@ -643,6 +840,8 @@ static void write_outcomes(supervisor_t *s, run_t **due, reporter_outcome_t *o, 
 
     if (n == 0)
         return;
+    for (i = 0; i < n; i++)
+        due[i]->in_batch = true;
     if (!db_usable(s, now) || db_begin(s->o.db) != 0)
         goto out;
     for (i = 0; i < n; i++) {
@@ -674,6 +873,8 @@ static void write_outcomes(supervisor_t *s, run_t **due, reporter_outcome_t *o, 
         goto out;
     failed = false;
 out:
+    for (i = 0; i < n; i++)
+        due[i]->in_batch = false;
     if (failed) {
         db_rollback(s->o.db);
         for (i = 0; i < n; i++) {
@@ -685,6 +886,7 @@ out:
         return;
     }
     minisched_publish(s, &m);
+    wtry_specs_fill(s->specs, s->o.db, m.claim_res);
     for (i = 0; i < n; i++) {
         const wtry_t *t = due[i]->t;
         if (!o[i].written) {
@@ -695,9 +897,9 @@ out:
             log_info("try finished ti=%" PRId64 " try=%d dag_id=%s task_id=%s state=%s", t->ti_id,
                      t->try_number, t->dag_id, t->task_id, o[i].state);
         }
-        ack(s, t);
         due[i]->over = true;
     }
+    ack_many(s, due, n);
     for (i = 0; i < m.n_claimed; i++) {
         wtry_t *t = m.claimed[i];
         m.claimed[i] = NULL;
@@ -895,7 +1097,13 @@ static void *supervisor_main(void *arg)
 
 int supervisor_start(supervisor_t *s)
 {
-    if (pthread_create(&s->thread, NULL, supervisor_main, s) != 0)
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) != 0)
+        return -1;
+    pthread_attr_setstacksize(&attr, THREAD_STACK);
+    int rc = pthread_create(&s->thread, &attr, supervisor_main, s);
+    pthread_attr_destroy(&attr);
+    if (rc != 0)
         return -1;
     s->started = true;
     return 0;

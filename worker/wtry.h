@@ -53,28 +53,56 @@ typedef struct wtry {
 } wtry_t;
 
 /*
- * Column order the claim's RETURNING list must produce for wtry_from_row:
+ * Column order the claim's RETURNING list produces for wtry_from_row:
  * id, try_number, max_tries, map_index, dag_run_id, logical_date (epoch
- * microseconds), dag_id, run_id, task_id, operator, spec (json text).
+ * microseconds), dag_id, run_id, task_id, operator, spec (json text; NULL
+ * when the version's specs are cached), dag_version_id.
  */
-#define WTRY_COLUMNS 11
+#define WTRY_COLUMNS 12
+#define WTRY_COL_SPEC 10
+#define WTRY_COL_VERSION 11
+#define WTRY_SPECS_MAX 64 /* versions a spec cache holds at most */
 
 /*
- * Builds a try from one claim row. Spec problems do not fail the call (the
- * try becomes WTRY_INVALID); returns NULL only on out of memory.
+ * A cache of task specs by DAG version (versions never change once
+ * written), owned by one thread. With it the claim returns no spec for a
+ * cached version: reading one task's spec out of dag_version.data costs
+ * the whole document per row, which for a DAG of 1,000 tasks is most of
+ * the claim's time.
  */
-wtry_t *wtry_from_row(const PGresult *r, int row, const queue_delivery_t *d);
+typedef struct wtry_specs wtry_specs_t;
+
+/* At most cap (<= WTRY_SPECS_MAX) versions; NULL on OOM. */
+wtry_specs_t *wtry_specs_new(size_t cap);
+void wtry_specs_free(wtry_specs_t *c);
+/* Drops every cached version (an idle worker gives the memory back). */
+void wtry_specs_clear(wtry_specs_t *c);
+size_t wtry_specs_count(const wtry_specs_t *c);
+/*
+ * Best effort, outside any transaction that must not fail: loads the
+ * versions of the claim result r whose rows came back with a spec (not
+ * cached yet). A failure only means later claims keep returning specs.
+ */
+void wtry_specs_fill(wtry_specs_t *c, db_t *db, const PGresult *r);
+
+/*
+ * Builds a try from one claim row, its spec from the row or, when the
+ * row has none, from specs. Spec problems do not fail the call (the try
+ * becomes WTRY_INVALID); returns NULL only on out of memory.
+ */
+wtry_t *wtry_from_row(const PGresult *r, int row, const queue_delivery_t *d,
+                      const wtry_specs_t *specs);
 void wtry_free(wtry_t *t);
 
 /*
  * The claim of proto/PROTOCOL.md for n (id, try) pairs in one statement,
- * returning WTRY_COLUMNS columns per claimed row. direct: the worker's
- * mini-scheduler claims inside its outcome transaction, so start_date is the
- * claim's own time (clock_timestamp()) rather than the transaction's start.
- * NULL on a database error.
+ * returning WTRY_COLUMNS columns per claimed row (specs: may be NULL).
+ * direct: the worker's mini-scheduler claims inside its outcome
+ * transaction, so start_date is the claim's own time (clock_timestamp())
+ * rather than the transaction's start. NULL on a database error.
  */
-PGresult *wtry_claim(db_t *db, bool direct, const char *hostname, int pid, int64_t job_id,
-                     const int64_t *ids, const int *tries, size_t n);
+PGresult *wtry_claim(db_t *db, const wtry_specs_t *specs, bool direct, const char *hostname,
+                     int pid, int64_t job_id, const int64_t *ids, const int *tries, size_t n);
 
 /* Context for the task environment; strings borrowed from t. */
 void wtry_env_ctx(const wtry_t *t, taskenv_ctx_t *ctx);
