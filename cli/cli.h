@@ -6,6 +6,7 @@
 #define UPDRAFT_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/config.h"
@@ -19,6 +20,21 @@ int cli_tasks(const config_t *cfg, int argc, char **argv);
 int cli_dags_backfill(const config_t *cfg, int argc, char **argv);
 int cli_dags_test(const config_t *cfg, int argc, char **argv);
 int cli_dags_state(const config_t *cfg, int argc, char **argv);
+
+/* `variables ...`, `connections ...` and `rotate-fernet-key` (argv[0] is the group). */
+int cli_variables(const config_t *cfg, int argc, char **argv);
+int cli_connections(const config_t *cfg, int argc, char **argv);
+int cli_rotate_fernet_key(const config_t *cfg, int argc, char **argv);
+
+/* The keyring of core.fernet_key (possibly empty); NULL with a message on stderr. */
+struct secrets_keyring *cli_keyring(const config_t *cfg);
+/* A whole file ("-" = stdin) up to max bytes, NUL-terminated; NULL with a message. */
+char *cli_read_file(const char *path, size_t max, size_t *len);
+/*
+ * Writes text to path ("-" = stdout) created with mode 0600, as it may hold
+ * secrets; text NULL appends the closing newline. 0, or -1 with a message.
+ */
+int cli_write_secret_file(const char *path, const char *text);
 
 /* Connects to the configured database and checks the schema; NULL with a message on stderr. */
 db_t *cli_connect(const config_t *cfg, bool check_schema);

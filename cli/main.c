@@ -7,6 +7,9 @@
  *   updraft dags pause DAG_ID | unpause DAG_ID
  *   updraft dags backfill DAG_ID -s DATE -e DATE [...] | test DAG_ID [DATE] | state DAG_ID RUN
  *   updraft tasks clear DAG_ID [...] | state DAG_ID TASK_ID RUN
+ *   updraft variables get|set|delete|list|import|export ...
+ *   updraft connections get|add|delete|list|import|export ...
+ *   updraft rotate-fernet-key
  *   updraft standalone
  *
  * Single-threaded; every command opens what it needs and exits.
@@ -36,6 +39,9 @@ static void usage(FILE *f)
           "  tasks clear DAG_ID [-t REGEX] [-s START] [-e END] [--downstream] [--upstream]\n"
           "                [--only-failed] [-y]\n"
           "  tasks state DAG_ID TASK_ID RUN_ID_OR_DATE\n"
+          "  variables get|set|delete|list|import|export ...   (updraft variables -h)\n"
+          "  connections get|add|delete|list|import|export ... (updraft connections -h)\n"
+          "  rotate-fernet-key          re-encrypt every secret with the first core.fernet_key\n"
           "  standalone                 private Postgres + Redis and every daemon, for trying updraft\n",
           f);
 }
@@ -68,6 +74,12 @@ int main(int argc, char **argv)
         rc = cli_dags(&cfg, argc - 1, argv + 1);
     else if (!strcmp(argv[1], "tasks"))
         rc = cli_tasks(&cfg, argc - 1, argv + 1);
+    else if (!strcmp(argv[1], "variables"))
+        rc = cli_variables(&cfg, argc - 1, argv + 1);
+    else if (!strcmp(argv[1], "connections"))
+        rc = cli_connections(&cfg, argc - 1, argv + 1);
+    else if (!strcmp(argv[1], "rotate-fernet-key"))
+        rc = cli_rotate_fernet_key(&cfg, argc - 1, argv + 1);
     else {
         fprintf(stderr, "updraft: unknown command '%s'\n", argv[1]);
         usage(stderr);

@@ -47,7 +47,8 @@ typedef enum key_type { KEY_BOOL, KEY_INT, KEY_STRING } key_type_t;
 enum {
     KEY_SECRET = 1 << 0,   /* may carry a password: masked when printed */
     KEY_NONEMPTY = 1 << 1, /* an empty string is an error */
-    KEY_LOG_LEVEL = 1 << 2 /* must be a level log_parse_level() knows */
+    KEY_LOG_LEVEL = 1 << 2, /* must be a level log_parse_level() knows */
+    KEY_SECRET_VALUE = 1 << 3 /* the whole value is a secret: printed as *** when set */
 };
 
 typedef struct key_def {
@@ -83,6 +84,7 @@ static const key_def_t config_keys[] = {
     {SEC_CORE, "dags_are_paused_at_creation", KEY_BOOL, "true", 0, 0, 0,
      OFF(core.dags_are_paused_at_creation)},
     {SEC_CORE, "hostname", KEY_STRING, "", 0, 0, 0, OFF(core.hostname)},
+    {SEC_CORE, "fernet_key", KEY_STRING, "", 0, 0, KEY_SECRET_VALUE, OFF(core.fernet_key)},
     {SEC_DATABASE, "url", KEY_STRING, "postgresql:///updraft", 0, 0, KEY_SECRET | KEY_NONEMPTY,
      OFF(database.url)},
     {SEC_REDIS, "url", KEY_STRING, "redis://127.0.0.1:6379/0", 0, 0, KEY_SECRET | KEY_NONEMPTY,
@@ -784,7 +786,9 @@ void config_print(const config_t *c, FILE *f)
                 const char *v = *(char *const *)(const void *)base;
                 if (v == NULL)
                     v = "";
-                if (k->flags & KEY_SECRET) {
+                if (k->flags & KEY_SECRET_VALUE) {
+                    print_yaml_string(f, v[0] ? "***" : "");
+                } else if (k->flags & KEY_SECRET) {
                     size_t n = strlen(v) + 8;
                     char *masked = malloc(n);
                     if (masked == NULL) {

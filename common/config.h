@@ -23,6 +23,7 @@ typedef struct config {
         char *dags_folder;                /* default "./dags" */
         bool dags_are_paused_at_creation; /* default true */
         char *hostname;                   /* default: gethostname() (empty = that) */
+        char *fernet_key;                 /* secret; base64 32-byte keys, comma-separated, "" = none */
     } core;
     struct {
         char *url;                        /* secret-bearing; default "postgresql:///updraft" */
@@ -65,7 +66,7 @@ typedef struct config {
 int config_load(const char *path, config_t *out, char *err, size_t errlen);
 void config_free(config_t *c);
 
-/* Writes every key as YAML, secrets (passwords in URLs) masked as ***. */
+/* Writes every key as YAML, secrets masked as *** (passwords in URLs, whole keys). */
 void config_print(const config_t *c, FILE *f);
 
 /*

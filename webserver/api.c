@@ -27,11 +27,14 @@
 #include <string.h>
 
 #include "common/clear.h"
+#include "common/connections.h"
 #include "common/dagrun.h"
 #include "common/db.h"
 #include "common/httpq.h"
 #include "common/log.h"
+#include "common/secrets.h"
 #include "common/timeutil.h"
+#include "common/variables.h"
 #include "webserver/apicache.h"
 #include "webserver/http.h"
 #include "webserver/jsonw.h"
@@ -1808,6 +1811,663 @@ static int get_import_error(req_t *r)
     return status;
 }
 
+/* ---- variables and connections -------------------------------------------- */
+
+/*
+ * Airflow's variable and connection endpoints. Values, passwords and
+ * extras are encrypted at rest (common/secrets.h) under core.fernet_key,
+ * read per request. A connection's password is write-only: no answer ever
+ * carries it, and sensitive keys inside its extra are masked as "***".
+ * Storing a secret without a configured key is a 400, not a plaintext row.
+ */
+
+static secrets_keyring_t *request_keyring(req_t *r)
+{
+    char err[256];
+    secrets_keyring_t *ring = secrets_keyring_new(r->api->cfg->core.fernet_key, err, sizeof(err));
+
+    if (!ring) {
+        log_error("invalid encryption key configuration error=\"%s\"", err);
+        http_send_problem(r->conn, 500, NULL, "the encryption key configuration is invalid");
+    }
+    return ring;
+}
+
+/* A secret could not be read back (key missing or rotated away): 500, no detail leaked. */
+static int secret_failed(req_t *r, const char *err)
+{
+    log_error("secret unreadable error=\"%s\"", err);
+    http_send_problem(r->conn, 500, NULL, "%s", err);
+    return 500;
+}
+
+/*
+ * The update_mask fields (repeated or comma-separated) into mask[]; each
+ * must be in allowed. 0, or -1 with the problem detail in err.
+ */
+static int read_update_mask(req_t *r, const char *const *allowed, char mask[][32], size_t max,
+                            size_t *n, char *err, size_t errlen)
+{
+    *n = 0;
+    for (size_t i = 0; i < httpq_count(&r->q, "update_mask"); i++) {
+        const char *p = httpq_get_nth(&r->q, "update_mask", i);
+        while (*p) {
+            const char *comma = strchr(p, ',');
+            size_t len = comma ? (size_t)(comma - p) : strlen(p);
+            bool ok = false;
+            while (len > 0 && *p == ' ') {
+                p++;
+                len--;
+            }
+            while (len > 0 && p[len - 1] == ' ')
+                len--;
+            for (size_t k = 0; allowed[k] && !ok; k++)
+                ok = strlen(allowed[k]) == len && memcmp(allowed[k], p, len) == 0;
+            if (!ok || *n >= max) {
+                snprintf(err, errlen, "'%.*s' is unknown or cannot be updated.",
+                         (int)(len > 64 ? 64 : len), p);
+                return -1;
+            }
+            memcpy(mask[(*n)++], p, len);
+            mask[*n - 1][len] = '\0';
+            p = comma ? comma + 1 : p + strlen(p);
+        }
+    }
+    return 0;
+}
+
+static bool mask_has(char mask[][32], size_t n, const char *field)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(mask[i], field) == 0)
+            return true;
+    return false;
+}
+
+/* Replaces the values of sensitive keys (at any depth) with "***". */
+static void redact_json(cJSON *node)
+{
+    for (cJSON *it = node ? node->child : NULL; it; it = it->next) {
+        if (it->string && secrets_name_is_sensitive(it->string) && !cJSON_IsObject(it) &&
+            !cJSON_IsArray(it)) {
+            cJSON *masked = cJSON_CreateString("***");
+            char *name = masked ? strdup(it->string) : NULL;
+            if (!name) {
+                /* cannot mask: drop the value rather than show it */
+                cJSON_Delete(masked);
+                cJSON_SetValuestring(it, "");
+                continue;
+            }
+            masked->string = name; /* ReplaceItemViaPointer keeps no key */
+            cJSON_ReplaceItemViaPointer(node, it, masked);
+            it = masked;
+        } else if (cJSON_IsObject(it) || cJSON_IsArray(it)) {
+            redact_json(it);
+        }
+    }
+}
+
+static void variable_item_write(jsonw_t *w, const PGresult *res, int i, int base)
+{
+    jsonw_obj_begin(w);
+    jsonw_key(w, "key");
+    jsonw_pg_str(w, res, i, base + 0);
+    jsonw_key(w, "description");
+    jsonw_pg_str(w, res, i, base + 1);
+    jsonw_obj_end(w);
+}
+
+static const httpq_sort_t variable_sorts[] = {
+    {"id", "v.id"},
+    {"key", "v.key"},
+};
+
+static int get_variables(req_t *r)
+{
+    sqlb_t b = {0};
+    char err[256], order[128];
+    const char *sort_sql;
+    bool desc;
+    int64_t limit, offset;
+
+    if (httpq_get_page(&r->q, PAGE_DEFAULT, PAGE_MAX, &limit, &offset, err, sizeof(err)) < 0 ||
+        httpq_order_by(httpq_get(&r->q, "order_by"), variable_sorts,
+                       sizeof(variable_sorts) / sizeof(variable_sorts[0]), "id", &sort_sql, &desc,
+                       err, sizeof(err)) < 0)
+        return bad_request(r, err);
+    snprintf(order, sizeof(order), "%s %s, v.id", sort_sql, desc ? "DESC" : "ASC");
+    return send_collection(r, "variables", "v.key, v.description", "variable v", &b, order, limit,
+                           offset, variable_item_write);
+}
+
+/* Sends {"key", "value", "description"} of the stored variable key. */
+static int send_variable(req_t *r, const secrets_keyring_t *ring, const char *key)
+{
+    char *val = NULL, *desc = NULL, err[512];
+    cJSON *out;
+    int rc = variables_get(r->db, ring, key, &val, &desc, err, sizeof(err));
+
+    if (rc < 0)
+        return db_ok(r->db) && !strstr(err, "cannot read") ? secret_failed(r, err) : db_failed(r);
+    if (rc == 0)
+        return not_found(r, "Variable not found", "Variable does not exist");
+    out = cJSON_CreateObject();
+    if (out) {
+        cJSON_AddStringToObject(out, "key", key);
+        cJSON_AddStringToObject(out, "value", val);
+        if (desc)
+            cJSON_AddStringToObject(out, "description", desc);
+        else
+            cJSON_AddNullToObject(out, "description");
+    }
+    secrets_free_str(val);
+    free(desc);
+    return send_json(r, 200, out);
+}
+
+static int get_variable(req_t *r)
+{
+    secrets_keyring_t *ring = request_keyring(r);
+    int status;
+
+    if (!ring)
+        return 500;
+    status = send_variable(r, ring, r->cap[0]);
+    secrets_keyring_free(ring);
+    return status;
+}
+
+/* Stores key = value (description) after the checks that make a 400. */
+static int store_variable(req_t *r, const secrets_keyring_t *ring, const char *key,
+                          const char *value, const char *desc)
+{
+    char err[512];
+
+    if (variables_validate_key(key, err, sizeof(err)) < 0)
+        return bad_request(r, err);
+    if (strlen(value) > VAR_MAX_VALUE)
+        return bad_request(r, "{'value': ['Longer than the maximum length.']}");
+    if (secrets_keyring_count(ring) == 0 && secrets_name_is_sensitive(key)) {
+        snprintf(err, sizeof(err),
+                 "variable '%s' has a sensitive name and no encryption key is configured "
+                 "(core.fernet_key): it is not stored in clear",
+                 key);
+        return bad_request(r, err);
+    }
+    if (variables_set(r->db, ring, key, value, desc, err, sizeof(err)) < 0) {
+        log_warn("variable store failed key=%s error=\"%s\"", key, err);
+        return db_failed(r);
+    }
+    apicache_bump(r->api->cache);
+    log_info("variable stored key=%s", key);
+    return 0;
+}
+
+static int post_variable(req_t *r)
+{
+    static const char *const known[] = {"key", "value", "description", NULL};
+    secrets_keyring_t *ring = NULL;
+    const char *key, *value, *desc;
+    char err[512];
+    int status = 0;
+    cJSON *body = http_read_json_object(r->conn, &status, err, sizeof(err));
+
+    if (!body) {
+        http_send_problem(r->conn, status, NULL, "%s", err);
+        return status;
+    }
+    if (body_check_known(body, known, err, sizeof(err)) < 0) {
+        status = bad_request(r, err);
+        goto out;
+    }
+    if (body_str(body, "key", &key) < 0 || !key) {
+        status = bad_request(r, "{'key': ['Missing data for required field.']}");
+        goto out;
+    }
+    if (body_str(body, "value", &value) < 0 || !value) {
+        status = bad_request(r, "{'value': ['Missing data for required field.']}");
+        goto out;
+    }
+    if (body_str(body, "description", &desc) < 0) {
+        status = bad_request(r, "{'description': ['Not a valid string.']}");
+        goto out;
+    }
+    ring = request_keyring(r);
+    if (!ring) {
+        status = 500;
+        goto out;
+    }
+    status = store_variable(r, ring, key, value, desc);
+    if (status == 0)
+        status = send_variable(r, ring, key);
+out:
+    secrets_keyring_free(ring);
+    cJSON_Delete(body);
+    return status;
+}
+
+static int patch_variable(req_t *r)
+{
+    static const char *const known[] = {"key", "value", "description", NULL};
+    static const char *const updatable[] = {"value", "description", NULL};
+    secrets_keyring_t *ring = NULL;
+    const char *key, *value, *desc;
+    char mask[4][32], err[512], *cur_val = NULL, *cur_desc = NULL;
+    size_t nmask;
+    int status = 0, rc;
+    cJSON *body = NULL;
+
+    if (read_update_mask(r, updatable, mask, 4, &nmask, err, sizeof(err)) < 0)
+        return bad_request(r, err);
+    body = http_read_json_object(r->conn, &status, err, sizeof(err));
+    if (!body) {
+        http_send_problem(r->conn, status, NULL, "%s", err);
+        return status;
+    }
+    if (body_check_known(body, known, err, sizeof(err)) < 0) {
+        status = bad_request(r, err);
+        goto out;
+    }
+    if (body_str(body, "key", &key) < 0 || !key) {
+        status = bad_request(r, "{'key': ['Missing data for required field.']}");
+        goto out;
+    }
+    if (body_str(body, "value", &value) < 0 || !value) {
+        status = bad_request(r, "{'value': ['Missing data for required field.']}");
+        goto out;
+    }
+    if (body_str(body, "description", &desc) < 0) {
+        status = bad_request(r, "{'description': ['Not a valid string.']}");
+        goto out;
+    }
+    if (strcmp(key, r->cap[0]) != 0) {
+        http_send_problem(r->conn, 400, "Invalid post body",
+                          "key from request body doesn't match uri parameter");
+        status = 400;
+        goto out;
+    }
+    ring = request_keyring(r);
+    if (!ring) {
+        status = 500;
+        goto out;
+    }
+    rc = variables_get(r->db, ring, key, &cur_val, &cur_desc, err, sizeof(err));
+    if (rc < 0) {
+        status = db_ok(r->db) && !strstr(err, "cannot read") ? secret_failed(r, err)
+                                                             : db_failed(r);
+        goto out;
+    }
+    if (rc == 0) {
+        status = not_found(r, "Variable not found", "Variable does not exist");
+        goto out;
+    }
+    if (nmask > 0) {
+        if (!mask_has(mask, nmask, "value"))
+            value = cur_val;
+        if (!mask_has(mask, nmask, "description"))
+            desc = cur_desc;
+    } else if (!cJSON_GetObjectItemCaseSensitive(body, "description")) {
+        desc = cur_desc;
+    }
+    status = store_variable(r, ring, key, value, desc);
+    if (status == 0)
+        status = send_variable(r, ring, key);
+out:
+    secrets_free_str(cur_val);
+    free(cur_desc);
+    secrets_keyring_free(ring);
+    cJSON_Delete(body);
+    return status;
+}
+
+static int delete_variable(req_t *r)
+{
+    char err[512];
+    int rc = variables_delete(r->db, r->cap[0], err, sizeof(err));
+
+    if (rc < 0)
+        return db_failed(r);
+    if (rc == 0)
+        return not_found(r, "Variable not found", "Variable does not exist");
+    apicache_bump(r->api->cache);
+    log_info("variable deleted key=%s", r->cap[0]);
+    http_send(r->conn, 204, "application/json", "", 0);
+    return 204;
+}
+
+#define CONN_ITEM_COLS "c.conn_id, c.conn_type, c.description, c.host, c.login, c.schema, c.port"
+
+static void connection_item_write(jsonw_t *w, const PGresult *res, int i, int base)
+{
+    static const char *const names[] = {"connection_id", "conn_type", "description", "host",
+                                        "login",         "schema"};
+
+    jsonw_obj_begin(w);
+    for (int k = 0; k < 6; k++) {
+        jsonw_key(w, names[k]);
+        jsonw_pg_str(w, res, i, base + k);
+    }
+    jsonw_key(w, "port");
+    jsonw_pg_int(w, res, i, base + 6);
+    jsonw_obj_end(w);
+}
+
+static const httpq_sort_t connection_sorts[] = {
+    {"id", "c.id"},
+    {"connection_id", "c.conn_id"},
+    {"conn_type", "c.conn_type"},
+    {"description", "c.description"},
+    {"host", "c.host"},
+    {"port", "c.port"},
+};
+
+static int get_connections(req_t *r)
+{
+    sqlb_t b = {0};
+    char err[256], order[128];
+    const char *sort_sql;
+    bool desc;
+    int64_t limit, offset;
+
+    if (httpq_get_page(&r->q, PAGE_DEFAULT, PAGE_MAX, &limit, &offset, err, sizeof(err)) < 0 ||
+        httpq_order_by(httpq_get(&r->q, "order_by"), connection_sorts,
+                       sizeof(connection_sorts) / sizeof(connection_sorts[0]), "id", &sort_sql,
+                       &desc, err, sizeof(err)) < 0)
+        return bad_request(r, err);
+    snprintf(order, sizeof(order), "%s %s, c.id", sort_sql, desc ? "DESC" : "ASC");
+    return send_collection(r, "connections", CONN_ITEM_COLS, "connection c", &b, order, limit,
+                           offset, connection_item_write);
+}
+
+static cJSON *json_str_or_null(const char *s)
+{
+    return s ? cJSON_CreateString(s) : cJSON_CreateNull();
+}
+
+/* The Connection schema without its write-only password; extra redacted. */
+static int send_connection(req_t *r, int status, const connection_t *c)
+{
+    cJSON *out = cJSON_CreateObject();
+
+    if (out) {
+        cJSON_AddItemToObject(out, "connection_id", json_str_or_null(c->conn_id));
+        cJSON_AddItemToObject(out, "conn_type", json_str_or_null(c->conn_type));
+        cJSON_AddItemToObject(out, "description", json_str_or_null(c->description));
+        cJSON_AddItemToObject(out, "host", json_str_or_null(c->host));
+        cJSON_AddItemToObject(out, "login", json_str_or_null(c->login));
+        cJSON_AddItemToObject(out, "schema", json_str_or_null(c->schema));
+        cJSON_AddItemToObject(out, "port",
+                              c->port >= 0 ? cJSON_CreateNumber(c->port) : cJSON_CreateNull());
+        if (c->extra) {
+            cJSON *extra = cJSON_Parse(c->extra);
+            char *text = NULL;
+            if (cJSON_IsObject(extra) || cJSON_IsArray(extra)) {
+                redact_json(extra);
+                text = cJSON_PrintUnformatted(extra);
+                cJSON_AddItemToObject(out, "extra", json_str_or_null(text ? text : "***"));
+            } else {
+                /* not JSON: it cannot be inspected, so none of it is shown */
+                cJSON_AddStringToObject(out, "extra", "***");
+            }
+            if (text)
+                secrets_free_str(text);
+            cJSON_Delete(extra);
+        } else {
+            cJSON_AddNullToObject(out, "extra");
+        }
+    }
+    return send_json(r, status, out);
+}
+
+/* Loads the stored connection for a handler: 1 found, 0 answered 404, <0 answered error. */
+static int load_connection(req_t *r, const secrets_keyring_t *ring, const char *id,
+                           connection_t **out, int *status)
+{
+    char err[512];
+    int rc = connections_get(r->db, ring, id, out, err, sizeof(err));
+
+    if (rc < 0) {
+        *status = db_ok(r->db) && !strstr(err, "cannot read") ? secret_failed(r, err)
+                                                              : db_failed(r);
+        return -1;
+    }
+    if (rc == 0) {
+        *status = not_found(r, "Connection not found",
+                            "The Connection with connection_id: `%s` was not found", id);
+        return 0;
+    }
+    return 1;
+}
+
+static int get_connection(req_t *r)
+{
+    secrets_keyring_t *ring = request_keyring(r);
+    connection_t *c = NULL;
+    int status = 0;
+
+    if (!ring)
+        return 500;
+    if (load_connection(r, ring, r->cap[0], &c, &status) == 1)
+        status = send_connection(r, 200, c);
+    connection_free(c);
+    secrets_keyring_free(ring);
+    return status;
+}
+
+/*
+ * Applies the members of an API body (Airflow's Connection schema) to c;
+ * only = NULL applies every member present, else only the masked ones
+ * (absent masked members become null). 0, or -1 with the detail in err.
+ */
+static int apply_connection_body(const cJSON *body, connection_t *c, char mask[][32],
+                                 size_t nmask, char *err, size_t errlen)
+{
+    static const char *const fields[] = {"conn_type", "description", "host", "login",
+                                         "schema",    "password",    "extra", NULL};
+    char **slots[] = {&c->conn_type, &c->description, &c->host, &c->login,
+                      &c->schema,    &c->password,    &c->extra};
+    const cJSON *port;
+
+    for (size_t i = 0; fields[i]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, fields[i]);
+        char *copy = NULL;
+        if (nmask ? !mask_has(mask, nmask, fields[i]) : !v)
+            continue;
+        if (v && !cJSON_IsNull(v) && !cJSON_IsString(v)) {
+            snprintf(err, errlen, "{'%s': ['Not a valid string.']}", fields[i]);
+            return -1;
+        }
+        if (v && cJSON_IsString(v) && !(copy = strdup(v->valuestring))) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        if (*slots[i] && (slots[i] == &c->password || slots[i] == &c->extra))
+            secrets_free_str(*slots[i]);
+        else
+            free(*slots[i]);
+        *slots[i] = copy;
+    }
+    if (c->extra && !c->extra[0]) {
+        free(c->extra);
+        c->extra = NULL;
+    }
+    port = cJSON_GetObjectItemCaseSensitive(body, "port");
+    if (nmask ? mask_has(mask, nmask, "port") : port != NULL) {
+        if (!port || cJSON_IsNull(port)) {
+            c->port = -1;
+        } else if (cJSON_IsNumber(port) && port->valuedouble >= 0 && port->valuedouble <= 65535 &&
+                   port->valuedouble == (double)(int)port->valuedouble) {
+            c->port = (int)port->valuedouble;
+        } else {
+            snprintf(err, errlen, "{'port': ['Not a valid integer.']}");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const char *const conn_known[] = {"connection_id", "conn_type", "description", "host",
+                                         "login",         "schema",    "port",        "password",
+                                         "extra",         NULL};
+
+/* Checks and stores c (insert when create, else update); sends nothing on success. */
+static int store_connection(req_t *r, const secrets_keyring_t *ring, const connection_t *c,
+                            bool create)
+{
+    char err[512];
+    int rc;
+
+    if (connection_validate(c, err, sizeof(err)) < 0)
+        return bad_request(r, err);
+    if (secrets_keyring_count(ring) == 0 && (c->password || c->extra)) {
+        snprintf(err, sizeof(err),
+                 "connection '%s' has a password or extra and no encryption key is configured "
+                 "(core.fernet_key): they are not stored in clear",
+                 c->conn_id);
+        return bad_request(r, err);
+    }
+    rc = create ? connections_put(r->db, ring, c, false, err, sizeof(err))
+                : connections_update(r->db, ring, c, err, sizeof(err));
+    if (rc < 0) {
+        log_warn("connection store failed conn_id=%s error=\"%s\"", c->conn_id, err);
+        return db_failed(r);
+    }
+    if (rc == 1) {
+        if (create) {
+            http_send_problem(r->conn, 409, "Connection already exists",
+                              "Connection already exist. ID: %s", c->conn_id);
+            return 409;
+        }
+        return not_found(r, "Connection not found",
+                         "The Connection with connection_id: `%s` was not found", c->conn_id);
+    }
+    apicache_bump(r->api->cache);
+    log_info("connection stored conn_id=%s", c->conn_id);
+    return 0;
+}
+
+static int post_connection(req_t *r)
+{
+    secrets_keyring_t *ring = NULL;
+    connection_t *c = NULL;
+    const char *id, *type;
+    char err[512];
+    int status = 0;
+    cJSON *body = http_read_json_object(r->conn, &status, err, sizeof(err));
+
+    if (!body) {
+        http_send_problem(r->conn, status, NULL, "%s", err);
+        return status;
+    }
+    if (body_check_known(body, conn_known, err, sizeof(err)) < 0) {
+        status = bad_request(r, err);
+        goto out;
+    }
+    if (body_str(body, "connection_id", &id) < 0 || !id) {
+        status = bad_request(r, "{'connection_id': ['Missing data for required field.']}");
+        goto out;
+    }
+    if (body_str(body, "conn_type", &type) < 0 || !type) {
+        status = bad_request(r, "{'conn_type': ['Missing data for required field.']}");
+        goto out;
+    }
+    c = connection_new();
+    if (!c || !(c->conn_id = strdup(id))) {
+        status = send_json(r, 500, NULL);
+        goto out;
+    }
+    if (apply_connection_body(body, c, NULL, 0, err, sizeof(err)) < 0) {
+        status = bad_request(r, err);
+        goto out;
+    }
+    ring = request_keyring(r);
+    if (!ring) {
+        status = 500;
+        goto out;
+    }
+    status = store_connection(r, ring, c, true);
+    if (status == 0)
+        status = send_connection(r, 200, c);
+out:
+    connection_free(c);
+    secrets_keyring_free(ring);
+    cJSON_Delete(body);
+    return status;
+}
+
+static int patch_connection(req_t *r)
+{
+    static const char *const updatable[] = {"conn_type", "description", "host",  "login",
+                                            "schema",    "port",        "password", "extra",
+                                            NULL};
+    secrets_keyring_t *ring = NULL;
+    connection_t *c = NULL;
+    const char *id, *type;
+    char mask[10][32], err[512];
+    size_t nmask;
+    int status = 0;
+    cJSON *body = NULL;
+
+    if (read_update_mask(r, updatable, mask, 10, &nmask, err, sizeof(err)) < 0)
+        return bad_request(r, err);
+    body = http_read_json_object(r->conn, &status, err, sizeof(err));
+    if (!body) {
+        http_send_problem(r->conn, status, NULL, "%s", err);
+        return status;
+    }
+    if (body_check_known(body, conn_known, err, sizeof(err)) < 0) {
+        status = bad_request(r, err);
+        goto out;
+    }
+    if (body_str(body, "connection_id", &id) < 0 || !id) {
+        status = bad_request(r, "{'connection_id': ['Missing data for required field.']}");
+        goto out;
+    }
+    if (body_str(body, "conn_type", &type) < 0 || !type) {
+        status = bad_request(r, "{'conn_type': ['Missing data for required field.']}");
+        goto out;
+    }
+    if (strcmp(id, r->cap[0]) != 0) {
+        status = bad_request(r, "The connection_id cannot be updated.");
+        goto out;
+    }
+    ring = request_keyring(r);
+    if (!ring) {
+        status = 500;
+        goto out;
+    }
+    if (load_connection(r, ring, r->cap[0], &c, &status) != 1)
+        goto out;
+    if (apply_connection_body(body, c, mask, nmask, err, sizeof(err)) < 0) {
+        status = bad_request(r, err);
+        goto out;
+    }
+    status = store_connection(r, ring, c, false);
+    if (status == 0)
+        status = send_connection(r, 200, c);
+out:
+    connection_free(c);
+    secrets_keyring_free(ring);
+    cJSON_Delete(body);
+    return status;
+}
+
+static int delete_connection(req_t *r)
+{
+    char err[512];
+    int rc = connections_delete(r->db, r->cap[0], err, sizeof(err));
+
+    if (rc < 0)
+        return db_failed(r);
+    if (rc == 0)
+        return not_found(r, "Connection not found",
+                         "The Connection with connection_id: `%s` was not found", r->cap[0]);
+    apicache_bump(r->api->cache);
+    log_info("connection deleted conn_id=%s", r->cap[0]);
+    http_send(r->conn, 204, "application/json", "", 0);
+    return 204;
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 static const char *const p_none[] = {NULL};
@@ -1845,6 +2505,16 @@ static const route_t routes[] = {
     {"GET", RUN "/taskInstances/{}/logs/{}", get_log, p_log, 0},
     {"GET", V1 "/importErrors", get_import_errors, p_page, ROUTE_CACHED},
     {"GET", V1 "/importErrors/{}", get_import_error, p_none, ROUTE_CACHED},
+    {"GET", V1 "/variables", get_variables, p_page, 0},
+    {"POST", V1 "/variables", post_variable, p_none, 0},
+    {"GET", V1 "/variables/{}", get_variable, p_none, 0},
+    {"PATCH", V1 "/variables/{}", patch_variable, p_patch_dag, 0},
+    {"DELETE", V1 "/variables/{}", delete_variable, p_none, 0},
+    {"GET", V1 "/connections", get_connections, p_page, 0},
+    {"POST", V1 "/connections", post_connection, p_none, 0},
+    {"GET", V1 "/connections/{}", get_connection, p_none, 0},
+    {"PATCH", V1 "/connections/{}", patch_connection, p_patch_dag, 0},
+    {"DELETE", V1 "/connections/{}", delete_connection, p_none, 0},
 };
 
 /* ---- response cache key ------------------------------------------------- */

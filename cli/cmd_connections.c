@@ -1,0 +1,655 @@
+/*
+ * cmd_connections.c - `updraft connections get|add|delete|list|import|export`
+ * and `updraft rotate-fernet-key`, with Airflow's flags and file formats:
+ *
+ *   JSON  {"my_db": {"conn_type": "postgres", "description": null,
+ *          "login": "u", "password": "p", "host": "h", "port": 5432,
+ *          "schema": "s", "extra": "{\"sslmode\": \"require\"}"}, ...}
+ *         (import also takes "extra" as an object, "extra_dejson", or "uri")
+ *   env   MY_DB=postgres://u:p@h:5432/s?sslmode=require   (one per line;
+ *         the value may also be a JSON object; # starts a comment)
+ *
+ * Passwords and extras are stored encrypted (common/connections.h);
+ * exported files hold them in clear and are created with mode 0600.
+ */
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/connections.h"
+#include "common/secrets.h"
+#include "common/variables.h"
+
+#define CLI_MAX_IMPORT_BYTES (64 << 20)
+
+static void usage(FILE *f)
+{
+    fputs("usage: updraft connections get CONN_ID [-o table|json|plain]\n"
+          "       updraft connections add CONN_ID (--conn-uri URI | --conn-json JSON |\n"
+          "             --conn-type TYPE [--conn-host H] [--conn-login L] [--conn-password P]\n"
+          "             [--conn-port N] [--conn-schema S] [--conn-extra JSON])\n"
+          "             [--conn-description TEXT]\n"
+          "       updraft connections delete CONN_ID\n"
+          "       updraft connections list [--conn-id ID] [-o table|json|plain]\n"
+          "       updraft connections import FILE [--overwrite]\n"
+          "       updraft connections export FILE [--file-format json|env]\n"
+          "             [--serialization-format uri|json]\n",
+          f);
+}
+
+static bool opt_value(int argc, char **argv, int *i, const char *s, const char *name,
+                      const char **out)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+
+    if ((s && strcmp(a, s) == 0) || strcmp(a, name) == 0) {
+        if (*i + 1 >= argc)
+            return false;
+        *out = argv[++*i];
+        return true;
+    }
+    if (strncmp(a, name, n) == 0 && a[n] == '=') {
+        *out = a + n + 1;
+        return true;
+    }
+    return false;
+}
+
+static bool valid_output(const char *fmt)
+{
+    if (!strcmp(fmt, "table") || !strcmp(fmt, "json") || !strcmp(fmt, "plain"))
+        return true;
+    fprintf(stderr, "updraft: unknown output format '%s' (table, json, plain)\n", fmt);
+    return false;
+}
+
+/* "type://login:***@host:port/schema" for messages: never the password. */
+static void print_masked(FILE *f, const connection_t *c)
+{
+    fprintf(f, "%s://%s:%s@%s:", c->conn_type ? c->conn_type : "", c->login ? c->login : "",
+            c->password ? "******" : "", c->host ? c->host : "");
+    if (c->port >= 0)
+        fprintf(f, "%d", c->port);
+    fprintf(f, "/%s", c->schema ? c->schema : "");
+}
+
+static int cmd_get(db_t *db, const secrets_keyring_t *ring, int argc, char **argv)
+{
+    const char *id = NULL, *fmt = "table";
+    connection_t *c = NULL;
+    char err[512], *uri;
+    int rc;
+
+    for (int i = 1; i < argc; i++) {
+        if (opt_value(argc, argv, &i, "-o", "--output", &fmt))
+            continue;
+        if (argv[i][0] == '-' || id) {
+            usage(stderr);
+            return 2;
+        }
+        id = argv[i];
+    }
+    if (!id) {
+        usage(stderr);
+        return 2;
+    }
+    if (!valid_output(fmt))
+        return 2;
+    rc = connections_lookup(db, ring, id, &c, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "updraft: %s\n", err);
+        return 1;
+    }
+    if (rc == 0) {
+        fprintf(stderr, "Connection not found.\n");
+        return 1;
+    }
+    uri = connection_to_uri(c);
+    if (!strcmp(fmt, "json")) {
+        cJSON *o = connection_to_json(c, true);
+        char *text;
+        cJSON_AddStringToObject(o, "conn_id", id);
+        cJSON_AddStringToObject(o, "get_uri", uri ? uri : "");
+        text = cJSON_Print(o);
+        puts(text ? text : "{}");
+        secrets_free_str(text);
+        cJSON_Delete(o);
+    } else {
+        const char *names[] = {"conn_id", "conn_type", "description", "host",  "schema",
+                               "login",   "password",  "port",        "extra", "get_uri"};
+        char port[16];
+        const char *vals[10];
+        snprintf(port, sizeof(port), "%d", c->port);
+        vals[0] = c->conn_id;
+        vals[1] = c->conn_type;
+        vals[2] = c->description;
+        vals[3] = c->host;
+        vals[4] = c->schema;
+        vals[5] = c->login;
+        vals[6] = c->password;
+        vals[7] = c->port >= 0 ? port : NULL;
+        vals[8] = c->extra;
+        vals[9] = uri;
+        for (int i = 0; i < 10; i++)
+            printf(!strcmp(fmt, "plain") ? "%s\t%s\n" : "%-12s| %s\n", names[i],
+                   vals[i] ? vals[i] : "None");
+    }
+    secrets_free_str(uri);
+    connection_free(c);
+    return 0;
+}
+
+static char *dup_opt(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static int cmd_add(db_t *db, const secrets_keyring_t *ring, int argc, char **argv)
+{
+    const char *id = NULL, *uri = NULL, *json = NULL, *type = NULL, *host = NULL, *login = NULL,
+               *password = NULL, *port = NULL, *schema = NULL, *extra = NULL, *desc = NULL;
+    connection_t *c = NULL;
+    char err[512];
+    int rc = 1, r;
+
+    for (int i = 1; i < argc; i++) {
+        if (opt_value(argc, argv, &i, NULL, "--conn-uri", &uri) ||
+            opt_value(argc, argv, &i, NULL, "--conn-json", &json) ||
+            opt_value(argc, argv, &i, NULL, "--conn-type", &type) ||
+            opt_value(argc, argv, &i, NULL, "--conn-host", &host) ||
+            opt_value(argc, argv, &i, NULL, "--conn-login", &login) ||
+            opt_value(argc, argv, &i, NULL, "--conn-password", &password) ||
+            opt_value(argc, argv, &i, NULL, "--conn-port", &port) ||
+            opt_value(argc, argv, &i, NULL, "--conn-schema", &schema) ||
+            opt_value(argc, argv, &i, NULL, "--conn-extra", &extra) ||
+            opt_value(argc, argv, &i, NULL, "--conn-description", &desc))
+            continue;
+        if (argv[i][0] == '-' || id) {
+            fprintf(stderr, "updraft: unexpected argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+        id = argv[i];
+    }
+    if (!id) {
+        usage(stderr);
+        return 2;
+    }
+    if ((uri != NULL) + (json != NULL) + (type != NULL) > 1 ||
+        ((uri || json) && (host || login || password || port || schema || extra))) {
+        fprintf(stderr, "updraft: give one of --conn-uri, --conn-json or --conn-type (with the "
+                        "other --conn-* fields)\n");
+        return 2;
+    }
+    if (!uri && !json && !type) {
+        fprintf(stderr, "updraft: must supply either --conn-uri or --conn-json if not "
+                        "supplying --conn-type\n");
+        return 2;
+    }
+    if (uri)
+        r = connection_parse_uri(id, uri, &c, err, sizeof(err));
+    else if (json) {
+        const char *p = json;
+        while (isspace((unsigned char)*p))
+            p++;
+        if (*p != '{') {
+            fprintf(stderr, "updraft: --conn-json must be a JSON object\n");
+            return 2;
+        }
+        r = connection_parse_text(id, json, &c, err, sizeof(err));
+    } else {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "conn_type", type);
+        if (host)
+            cJSON_AddStringToObject(o, "host", host);
+        if (login)
+            cJSON_AddStringToObject(o, "login", login);
+        if (password)
+            cJSON_AddStringToObject(o, "password", password);
+        if (port)
+            cJSON_AddStringToObject(o, "port", port);
+        if (schema)
+            cJSON_AddStringToObject(o, "schema", schema);
+        if (extra) {
+            cJSON *e = cJSON_Parse(extra);
+            if (!cJSON_IsObject(e)) {
+                cJSON_Delete(e);
+                cJSON_Delete(o);
+                fprintf(stderr, "updraft: --conn-extra must be a JSON object\n");
+                return 2;
+            }
+            cJSON_AddItemToObject(o, "extra", e);
+        }
+        r = connection_from_json(id, o, &c, err, sizeof(err));
+        cJSON_Delete(o);
+    }
+    if (r < 0) {
+        fprintf(stderr, "updraft: %s\n", err);
+        return 1;
+    }
+    if (desc) {
+        free(c->description);
+        c->description = dup_opt(desc);
+    }
+    r = connections_put(db, ring, c, false, err, sizeof(err));
+    if (r < 0) {
+        fprintf(stderr, "updraft: %s\n", err);
+        goto out;
+    }
+    if (r == 1) {
+        fprintf(stderr, "A connection with `conn_id`=%s already exists.\n", id);
+        goto out;
+    }
+    printf("Successfully added `conn_id`=%s : ", id);
+    print_masked(stdout, c);
+    putchar('\n');
+    rc = 0;
+out:
+    connection_free(c);
+    return rc;
+}
+
+static int cmd_delete(db_t *db, int argc, char **argv)
+{
+    char err[512];
+    int rc;
+
+    if (argc != 2) {
+        usage(stderr);
+        return 2;
+    }
+    rc = connections_delete(db, argv[1], err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "updraft: %s\n", err);
+        return 1;
+    }
+    if (rc == 0) {
+        fprintf(stderr, "Did not find a connection with `conn_id`=%s\n", argv[1]);
+        return 1;
+    }
+    printf("Successfully deleted connection with `conn_id`=%s\n", argv[1]);
+    return 0;
+}
+
+static int cmd_list(db_t *db, const secrets_keyring_t *ring, int argc, char **argv)
+{
+    const char *fmt = "table", *only = NULL;
+    connection_t **list = NULL;
+    size_t n = 0;
+    char err[512];
+
+    for (int i = 1; i < argc; i++) {
+        if (opt_value(argc, argv, &i, "-o", "--output", &fmt) ||
+            opt_value(argc, argv, &i, NULL, "--conn-id", &only))
+            continue;
+        usage(stderr);
+        return 2;
+    }
+    if (!valid_output(fmt))
+        return 2;
+    if (connections_list(db, ring, false, &list, &n, err, sizeof(err)) < 0) {
+        fprintf(stderr, "updraft: %s\n", err);
+        return 1;
+    }
+    if (!strcmp(fmt, "json")) {
+        cJSON *arr = cJSON_CreateArray();
+        for (size_t i = 0; arr && i < n; i++) {
+            if (only && strcmp(only, list[i]->conn_id))
+                continue;
+            cJSON *o = connection_to_json(list[i], false);
+            cJSON_DeleteItemFromObject(o, "extra");
+            cJSON_AddStringToObject(o, "conn_id", list[i]->conn_id);
+            cJSON_AddItemToArray(arr, o);
+        }
+        char *text = arr ? cJSON_Print(arr) : NULL;
+        puts(text ? text : "[]");
+        cJSON_free(text);
+        cJSON_Delete(arr);
+    } else {
+        bool table = !strcmp(fmt, "table");
+        if (table)
+            printf("%-24s | %-12s | %-24s | %-5s | %-16s | %s\n", "conn_id", "conn_type", "host",
+                   "port", "schema", "login");
+        for (size_t i = 0; i < n; i++) {
+            const connection_t *c = list[i];
+            char port[16] = "";
+            if (only && strcmp(only, c->conn_id))
+                continue;
+            if (c->port >= 0)
+                snprintf(port, sizeof(port), "%d", c->port);
+            printf(table ? "%-24s | %-12s | %-24s | %-5s | %-16s | %s\n"
+                         : "%s\t%s\t%s\t%s\t%s\t%s\n",
+                   c->conn_id, c->conn_type ? c->conn_type : "", c->host ? c->host : "", port,
+                   c->schema ? c->schema : "", c->login ? c->login : "");
+        }
+    }
+    connections_list_free(list, n);
+    return 0;
+}
+
+static const char *file_ext(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    return dot && !strchr(dot, '/') ? dot + 1 : "";
+}
+
+/* Parses an env-format file into id -> connection pairs (as JSON objects with "uri" or fields). */
+static int import_env(db_t *db, const secrets_keyring_t *ring, char *text, bool overwrite,
+                      int *imported, int *skipped)
+{
+    char err[512];
+    int lineno = 0;
+
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char *eq, *id, *val, *end;
+        connection_t *c = NULL;
+        int r;
+
+        lineno++;
+        while (isspace((unsigned char)*line))
+            line++;
+        end = line + strlen(line);
+        while (end > line && isspace((unsigned char)end[-1]))
+            *--end = '\0';
+        if (!*line || *line == '#')
+            continue;
+        eq = strchr(line, '=');
+        if (!eq) {
+            fprintf(stderr, "updraft: line %d: expected CONN_ID=URI\n", lineno);
+            return -1;
+        }
+        *eq = '\0';
+        id = line;
+        val = eq + 1;
+        for (char *p = eq - 1; p >= id && isspace((unsigned char)*p); p--)
+            *p = '\0';
+        if (connection_parse_text(id, val, &c, err, sizeof(err)) < 0) {
+            fprintf(stderr, "updraft: line %d: %s\n", lineno, err);
+            return -1;
+        }
+        r = connections_put(db, ring, c, overwrite, err, sizeof(err));
+        connection_free(c);
+        if (r < 0) {
+            fprintf(stderr, "updraft: %s\n", err);
+            return -1;
+        }
+        if (r == 1) {
+            printf("Could not import connection %s: connection already exists.\n", id);
+            (*skipped)++;
+        } else {
+            printf("Imported connection %s\n", id);
+            (*imported)++;
+        }
+    }
+    return 0;
+}
+
+static int import_json(db_t *db, const secrets_keyring_t *ring, const char *text, bool overwrite,
+                       int *imported, int *skipped)
+{
+    cJSON *root = cJSON_ParseWithOpts(text, NULL, 1);
+    char err[512];
+    int rc = -1;
+
+    if (!cJSON_IsObject(root)) {
+        fprintf(stderr, "updraft: invalid connections file (expected a JSON object of "
+                        "connections by id)\n");
+        goto out;
+    }
+    for (const cJSON *it = root->child; it; it = it->next) {
+        connection_t *c = NULL;
+        int r;
+        if (cJSON_IsString(it))
+            r = connection_parse_uri(it->string, it->valuestring, &c, err, sizeof(err));
+        else
+            r = connection_from_json(it->string, it, &c, err, sizeof(err));
+        if (r < 0) {
+            fprintf(stderr, "updraft: %s\n", err);
+            goto out;
+        }
+        r = connections_put(db, ring, c, overwrite, err, sizeof(err));
+        connection_free(c);
+        if (r < 0) {
+            fprintf(stderr, "updraft: %s\n", err);
+            goto out;
+        }
+        if (r == 1) {
+            printf("Could not import connection %s: connection already exists.\n", it->string);
+            (*skipped)++;
+        } else {
+            printf("Imported connection %s\n", it->string);
+            (*imported)++;
+        }
+    }
+    rc = 0;
+out:
+    cJSON_Delete(root);
+    return rc;
+}
+
+static int cmd_import(db_t *db, const secrets_keyring_t *ring, int argc, char **argv)
+{
+    const char *path = NULL, *ext;
+    bool overwrite = false;
+    int imported = 0, skipped = 0, r;
+    char *text;
+
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--overwrite"))
+            overwrite = true;
+        else if ((argv[i][0] == '-' && argv[i][1]) || path) {
+            usage(stderr);
+            return 2;
+        } else
+            path = argv[i];
+    }
+    if (!path) {
+        usage(stderr);
+        return 2;
+    }
+    ext = file_ext(path);
+    if (strcmp(ext, "json") && strcmp(ext, "env")) {
+        fprintf(stderr, "updraft: unsupported file format '%s': use a .json or .env file\n", ext);
+        return 1;
+    }
+    text = cli_read_file(path, CLI_MAX_IMPORT_BYTES, NULL);
+    if (!text)
+        return 1;
+    if (db_begin(db) < 0) {
+        fprintf(stderr, "updraft: %s\n", db_error(db));
+        secrets_free_str(text);
+        return 1;
+    }
+    r = !strcmp(ext, "env") ? import_env(db, ring, text, overwrite, &imported, &skipped)
+                            : import_json(db, ring, text, overwrite, &imported, &skipped);
+    secrets_free_str(text);
+    if (r < 0) {
+        db_rollback(db);
+        fprintf(stderr, "updraft: nothing was imported\n");
+        return 1;
+    }
+    if (db_commit(db) < 0) {
+        fprintf(stderr, "updraft: %s\n", db_error(db));
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_export(db_t *db, const secrets_keyring_t *ring, int argc, char **argv)
+{
+    const char *path = NULL, *ffmt = NULL, *sfmt = "uri";
+    connection_t **list = NULL;
+    size_t n = 0;
+    char err[512], *text = NULL;
+    int rc = 1;
+
+    for (int i = 1; i < argc; i++) {
+        if (opt_value(argc, argv, &i, NULL, "--file-format", &ffmt) ||
+            opt_value(argc, argv, &i, NULL, "--format", &ffmt) ||
+            opt_value(argc, argv, &i, NULL, "--serialization-format", &sfmt))
+            continue;
+        if ((argv[i][0] == '-' && argv[i][1]) || path) {
+            usage(stderr);
+            return 2;
+        }
+        path = argv[i];
+    }
+    if (!path) {
+        usage(stderr);
+        return 2;
+    }
+    if (!ffmt)
+        ffmt = strcmp(path, "-") == 0 ? "json" : file_ext(path);
+    if (strcmp(ffmt, "json") && strcmp(ffmt, "env")) {
+        fprintf(stderr, "updraft: unsupported file format '%s': use json or env\n", ffmt);
+        return 2;
+    }
+    if (strcmp(sfmt, "uri") && strcmp(sfmt, "json")) {
+        fprintf(stderr, "updraft: --serialization-format must be uri or json\n");
+        return 2;
+    }
+    if (connections_list(db, ring, true, &list, &n, err, sizeof(err)) < 0) {
+        fprintf(stderr, "updraft: %s\n", err);
+        return 1;
+    }
+    if (!strcmp(ffmt, "json")) {
+        cJSON *root = cJSON_CreateObject();
+        for (size_t i = 0; root && i < n; i++)
+            cJSON_AddItemToObject(root, list[i]->conn_id, connection_to_json(list[i], true));
+        text = root ? cJSON_Print(root) : NULL;
+        cJSON_Delete(root);
+    } else {
+        size_t cap = 1, len = 0;
+        text = calloc(1, 1);
+        for (size_t i = 0; text && i < n; i++) {
+            char *v = NULL, *line = NULL;
+            if (!strcmp(sfmt, "uri")) {
+                v = connection_to_uri(list[i]);
+            } else {
+                cJSON *o = connection_to_json(list[i], true);
+                v = o ? cJSON_PrintUnformatted(o) : NULL;
+                cJSON_Delete(o);
+            }
+            if (!v || asprintf(&line, "%s=%s\n", list[i]->conn_id, v) < 0) {
+                secrets_free_str(v);
+                secrets_free_str(text);
+                text = NULL;
+                break;
+            }
+            secrets_free_str(v);
+            size_t l = strlen(line);
+            char *grown = realloc(text, cap + l);
+            if (!grown) {
+                secrets_free_str(line);
+                secrets_free_str(text);
+                text = NULL;
+                break;
+            }
+            text = grown;
+            memcpy(text + len, line, l + 1);
+            len += l;
+            cap += l;
+            secrets_free_str(line);
+        }
+    }
+    if (!text) {
+        fprintf(stderr, "updraft: out of memory\n");
+        goto out;
+    }
+    if (cli_write_secret_file(path, text) < 0 ||
+        (!strcmp(ffmt, "json") && cli_write_secret_file(path, NULL) < 0))
+        goto out;
+    if (strcmp(path, "-") != 0)
+        printf("Connections successfully exported to %s.\n", path);
+    rc = 0;
+out:
+    secrets_free_str(text);
+    connections_list_free(list, n);
+    return rc;
+}
+
+int cli_connections(const config_t *cfg, int argc, char **argv)
+{
+    secrets_keyring_t *ring = NULL;
+    db_t *db = NULL;
+    const char *verb;
+    int rc = 1;
+
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    verb = argv[1];
+    if (strcmp(verb, "get") && strcmp(verb, "add") && strcmp(verb, "delete") &&
+        strcmp(verb, "list") && strcmp(verb, "import") && strcmp(verb, "export")) {
+        fprintf(stderr, "updraft: unknown connections command '%s'\n", verb);
+        usage(stderr);
+        return 2;
+    }
+    ring = cli_keyring(cfg);
+    if (!ring)
+        return 1;
+    db = cli_connect(cfg, true);
+    if (!db)
+        goto out;
+    argc--;
+    argv++;
+    if (!strcmp(verb, "get"))
+        rc = cmd_get(db, ring, argc, argv);
+    else if (!strcmp(verb, "add"))
+        rc = cmd_add(db, ring, argc, argv);
+    else if (!strcmp(verb, "delete"))
+        rc = cmd_delete(db, argc, argv);
+    else if (!strcmp(verb, "list"))
+        rc = cmd_list(db, ring, argc, argv);
+    else if (!strcmp(verb, "import"))
+        rc = cmd_import(db, ring, argc, argv);
+    else
+        rc = cmd_export(db, ring, argc, argv);
+out:
+    db_close(db);
+    secrets_keyring_free(ring);
+    return rc;
+}
+
+int cli_rotate_fernet_key(const config_t *cfg, int argc, char **argv)
+{
+    secrets_keyring_t *ring;
+    db_t *db = NULL;
+    long nvars = 0, nconns = 0;
+    char err[512];
+    int rc = 1;
+
+    (void)argv;
+    if (argc > 1) {
+        fprintf(stderr, "usage: updraft rotate-fernet-key\n");
+        return 2;
+    }
+    ring = cli_keyring(cfg);
+    if (!ring)
+        return 1;
+    if (secrets_keyring_count(ring) == 0) {
+        fprintf(stderr, "updraft: no encryption key is configured: set core.fernet_key "
+                        "(UPDRAFT__CORE__FERNET_KEY) to NEW_KEY,OLD_KEY first\n");
+        goto out;
+    }
+    db = cli_connect(cfg, true);
+    if (!db)
+        goto out;
+    if (variables_rotate(db, ring, &nvars, err, sizeof(err)) < 0 ||
+        connections_rotate(db, ring, &nconns, err, sizeof(err)) < 0) {
+        fprintf(stderr, "updraft: %s\n", err);
+        goto out;
+    }
+    printf("re-encrypted %ld variable%s and %ld connection%s with key %s\n", nvars,
+           nvars == 1 ? "" : "s", nconns, nconns == 1 ? "" : "s", secrets_keyring_key_id(ring, 0));
+    rc = 0;
+out:
+    db_close(db);
+    secrets_keyring_free(ring);
+    return rc;
+}

@@ -1,0 +1,1128 @@
+/*
+ * connections.c - Connections: URI/JSON forms, environment overrides and
+ * the encrypted `connection` table (see connections.h).
+ *
+ * The URI parser follows Airflow's Connection._parse_from_uri, which rests
+ * on Python's urlsplit/unquote/parse_qsl: the scheme is lower-cased and
+ * normalized, the authority is split at its last '@', login and password
+ * at the first ':', the host is lower-cased (urlsplit's hostname) and
+ * percent-decoded, an invalid escape is kept as written (unquote's
+ * leniency), '+' is a space only in the query. A decoded NUL byte is
+ * refused: every field is a C string.
+ *
+ * Encryption contexts bind each ciphertext to its row and column:
+ * "connection:<conn_id>:password" and "connection:<conn_id>:extra".
+ */
+#include "common/connections.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define CTX_MAX (CONN_MAX_ID + 32)
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static void wipe_free(char *s)
+{
+    if (s) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
+
+connection_t *connection_new(void)
+{
+    connection_t *c = calloc(1, sizeof(*c));
+    if (c)
+        c->port = -1;
+    return c;
+}
+
+void connection_free(connection_t *c)
+{
+    if (!c)
+        return;
+    free(c->conn_id);
+    free(c->conn_type);
+    free(c->description);
+    free(c->host);
+    free(c->schema);
+    free(c->login);
+    wipe_free(c->password);
+    wipe_free(c->extra);
+    free(c);
+}
+
+/* strdup of s[0..n) (NULL s gives NULL with *oom false). */
+static char *dupn(const char *s, size_t n, bool *oom)
+{
+    char *d;
+
+    if (!s)
+        return NULL;
+    d = malloc(n + 1);
+    if (!d) {
+        *oom = true;
+        return NULL;
+    }
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/*
+ * Python's unquote (plus_is_space: unquote_plus) of s[0..n): malloc'd
+ * result in *out. -1 on a decoded NUL (err) or OOM.
+ */
+static int unquote(const char *s, size_t n, bool plus_is_space, char **out, const char *what,
+                   char *err, size_t errlen)
+{
+    char *d = malloc(n + 1);
+    size_t j = 0;
+
+    *out = NULL;
+    if (!d) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < n && (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
+            (lo = hexval((unsigned char)s[i + 2])) >= 0) {
+            int v = hi * 16 + lo;
+            if (v == 0) {
+                free(d);
+                set_err(err, errlen, "invalid connection URI: %s contains an encoded NUL byte",
+                        what);
+                return -1;
+            }
+            d[j++] = (char)v;
+            i += 2;
+        } else if (plus_is_space && s[i] == '+') {
+            d[j++] = ' ';
+        } else {
+            d[j++] = s[i];
+        }
+    }
+    d[j] = '\0';
+    *out = d;
+    return 0;
+}
+
+/* Airflow's _normalize_conn_type on a lower-cased scheme. */
+static char *normalize_conn_type(const char *s, size_t n, bool *oom)
+{
+    char *t;
+
+    if (n == 10 && strncasecmp(s, "postgresql", 10) == 0)
+        return dupn("postgres", 8, oom);
+    t = dupn(s, n, oom);
+    for (char *p = t; p && *p; p++) {
+        *p = (char)tolower((unsigned char)*p);
+        if (*p == '-')
+            *p = '_';
+    }
+    return t;
+}
+
+/* A URI scheme as urlsplit accepts it: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ). */
+static bool valid_scheme(const char *s, size_t n)
+{
+    if (n == 0 || !isalpha((unsigned char)s[0]))
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '+' && s[i] != '-' && s[i] != '.')
+            return false;
+    return true;
+}
+
+static size_t count_sub(const char *s, const char *sub)
+{
+    size_t n = 0, l = strlen(sub);
+    for (const char *p = strstr(s, sub); p; p = strstr(p + l, sub))
+        n++;
+    return n;
+}
+
+/* Query -> extra: a JSON object of strings, or the raw __extra__ value. */
+static int parse_query(const char *q, size_t n, char **extra, char *err, size_t errlen)
+{
+    cJSON *obj = cJSON_CreateObject();
+    char *raw_extra = NULL;
+    bool have_raw = false;
+    size_t i = 0;
+    int rc = -1;
+
+    *extra = NULL;
+    if (!obj) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    while (i < n) {
+        size_t end = i, eq;
+        char *k = NULL, *v = NULL;
+        while (end < n && q[end] != '&')
+            end++;
+        if (end == i) {
+            i = end + 1;
+            continue;
+        }
+        eq = i;
+        while (eq < end && q[eq] != '=')
+            eq++;
+        if (unquote(q + i, eq - i, true, &k, "a query parameter", err, errlen) < 0 ||
+            unquote(q + (eq < end ? eq + 1 : end), eq < end ? end - eq - 1 : 0, true, &v,
+                    "a query parameter", err, errlen) < 0) {
+            free(k);
+            free(v);
+            goto out;
+        }
+        if (strcmp(k, "__extra__") == 0) {
+            wipe_free(raw_extra);
+            raw_extra = v;
+            have_raw = true;
+            v = NULL;
+        } else {
+            cJSON *s = cJSON_CreateString(v);
+            bool added;
+            if (!s) {
+                free(k);
+                wipe_free(v);
+                set_err(err, errlen, "out of memory");
+                goto out;
+            }
+            if (cJSON_GetObjectItemCaseSensitive(obj, k))
+                added = cJSON_ReplaceItemInObjectCaseSensitive(obj, k, s);
+            else
+                added = cJSON_AddItemToObject(obj, k, s);
+            if (!added) {
+                cJSON_Delete(s);
+                free(k);
+                wipe_free(v);
+                set_err(err, errlen, "out of memory");
+                goto out;
+            }
+        }
+        free(k);
+        wipe_free(v);
+        i = end + 1;
+    }
+    if (have_raw) {
+        *extra = raw_extra;
+        raw_extra = NULL;
+    } else if (obj->child) {
+        *extra = cJSON_PrintUnformatted(obj);
+        if (!*extra) {
+            set_err(err, errlen, "out of memory");
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    wipe_free(raw_extra);
+    cJSON_Delete(obj);
+    return rc;
+}
+
+int connection_parse_uri(const char *conn_id, const char *uri, connection_t **out, char *err,
+                         size_t errlen)
+{
+    connection_t *c = NULL;
+    const char *sep, *rest, *protocol = NULL, *p, *netloc, *netend, *at, *hostinfo, *path = NULL,
+                            *query = NULL;
+    size_t ulen, schemes, protolen = 0, pathlen = 0, querylen = 0;
+    char *host = NULL;
+    bool oom = false;
+    int rc = -1;
+
+    *out = NULL;
+    if (!uri) {
+        set_err(err, errlen, "missing connection URI");
+        return -1;
+    }
+    ulen = strlen(uri);
+    if (ulen > CONN_MAX_URI) {
+        set_err(err, errlen, "connection URI longer than %d bytes", CONN_MAX_URI);
+        return -1;
+    }
+    for (size_t i = 0; i < ulen; i++)
+        if ((unsigned char)uri[i] < 0x20 || uri[i] == 0x7f) {
+            set_err(err, errlen, "invalid connection URI: control character at offset %zu", i);
+            return -1;
+        }
+    schemes = count_sub(uri, "://");
+    sep = strstr(uri, "://");
+    if (!sep || !valid_scheme(uri, (size_t)(sep - uri))) {
+        set_err(err, errlen, "invalid connection URI: expected TYPE://...");
+        return -1;
+    }
+    if (schemes > 2) {
+        set_err(err, errlen, "invalid connection URI: more than two '://'");
+        return -1;
+    }
+    c = connection_new();
+    if (!c) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    c->conn_id = conn_id ? strdup(conn_id) : NULL;
+    if (conn_id && !c->conn_id)
+        oom = true;
+    c->conn_type = normalize_conn_type(uri, (size_t)(sep - uri), &oom);
+    rest = sep + 3;
+    if (schemes == 2) {
+        const char *sep2 = strstr(rest, "://");
+        /* "http://user@x://": the part before the second :// is a protocol */
+        for (p = rest; p < sep2; p++)
+            if (*p == '@' || *p == ':') {
+                set_err(err, errlen,
+                        "invalid connection URI: the part before the second '://' must be "
+                        "a protocol");
+                goto out;
+            }
+        protocol = rest;
+        protolen = (size_t)(sep2 - rest);
+        if (!valid_scheme(protocol, protolen)) {
+            /* urlsplit would not see a scheme; Airflow then keeps no protocol */
+            protocol = NULL;
+            protolen = 0;
+        }
+        rest = sep2 + 3;
+    }
+    /* netloc: up to the first '/', '?' or '#' */
+    netloc = rest;
+    netend = netloc + strcspn(netloc, "/?#");
+    p = netend;
+    if (*p == '/') {
+        path = p;
+        pathlen = strcspn(p, "?#");
+        p += pathlen;
+    }
+    if (*p == '?') {
+        query = p + 1;
+        querylen = strcspn(query, "#");
+    }
+    /* userinfo @ hostinfo, split at the last '@' of the netloc */
+    at = NULL;
+    for (p = netloc; p < netend; p++)
+        if (*p == '@')
+            at = p;
+    hostinfo = at ? at + 1 : netloc;
+    if (at) {
+        const char *colon = memchr(netloc, ':', (size_t)(at - netloc));
+        const char *lend = colon ? colon : at;
+        if (lend > netloc && unquote(netloc, (size_t)(lend - netloc), false, &c->login, "the login",
+                                     err, errlen) < 0)
+            goto out;
+        if (colon && at > colon + 1 &&
+            unquote(colon + 1, (size_t)(at - colon - 1), false, &c->password, "the password", err,
+                    errlen) < 0)
+            goto out;
+    }
+    {
+        const char *hstart = hostinfo, *hend, *portp = NULL, *pend = netend;
+        if (*hostinfo == '[') {
+            const char *rb = memchr(hostinfo, ']', (size_t)(netend - hostinfo));
+            if (!rb) {
+                set_err(err, errlen, "invalid connection URI: unterminated '[' in the host");
+                goto out;
+            }
+            hstart = hostinfo + 1;
+            hend = rb;
+            const char *colon = memchr(rb, ':', (size_t)(netend - rb));
+            if (colon)
+                portp = colon + 1;
+        } else {
+            const char *colon = memchr(hostinfo, ':', (size_t)(netend - hostinfo));
+            hend = colon ? colon : netend;
+            if (colon)
+                portp = colon + 1;
+        }
+        if (portp && portp < pend) {
+            long v = 0;
+            for (const char *q = portp; q < pend; q++) {
+                if (!isdigit((unsigned char)*q) || v > 65535) {
+                    set_err(err, errlen,
+                            "invalid connection URI: the port is not an integer in 0..65535");
+                    goto out;
+                }
+                v = v * 10 + (*q - '0');
+            }
+            if (v > 65535) {
+                set_err(err, errlen,
+                        "invalid connection URI: the port is not an integer in 0..65535");
+                goto out;
+            }
+            c->port = (int)v;
+        }
+        if (hend > hstart) {
+            if (unquote(hstart, (size_t)(hend - hstart), false, &host, "the host", err, errlen) < 0)
+                goto out;
+            for (char *h = host; *h; h++)
+                *h = (char)tolower((unsigned char)*h);
+            if (protocol) {
+                size_t hl = strlen(host);
+                c->host = malloc(protolen + 3 + hl + 1);
+                if (!c->host) {
+                    oom = true;
+                } else {
+                    for (size_t i = 0; i < protolen; i++)
+                        c->host[i] = (char)tolower((unsigned char)protocol[i]);
+                    memcpy(c->host + protolen, "://", 3);
+                    memcpy(c->host + protolen + 3, host, hl + 1);
+                }
+            } else {
+                c->host = host;
+                host = NULL;
+            }
+        }
+    }
+    if (path && pathlen > 1 &&
+        unquote(path + 1, pathlen - 1, false, &c->schema, "the schema", err, errlen) < 0)
+        goto out;
+    if (query && querylen > 0 && parse_query(query, querylen, &c->extra, err, errlen) < 0)
+        goto out;
+    if (oom) {
+        set_err(err, errlen, "out of memory");
+        goto out;
+    }
+    *out = c;
+    c = NULL;
+    rc = 0;
+out:
+    free(host);
+    connection_free(c);
+    return rc;
+}
+
+/* ---- JSON form ---------------------------------------------------------- */
+
+static int json_str_member(const cJSON *v, const char *name, char **dst, char *err, size_t errlen)
+{
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    if (!cJSON_IsString(v)) {
+        set_err(err, errlen, "connection field '%s' must be a string", name);
+        return -1;
+    }
+    free(*dst);
+    *dst = strdup(v->valuestring);
+    if (!*dst) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int connection_from_json(const char *conn_id, const cJSON *obj, connection_t **out, char *err,
+                         size_t errlen)
+{
+    static const char *const known[] = {"conn_id", "conn_type",    "description", "host",
+                                        "login",   "password",     "schema",      "port",
+                                        "extra",   "extra_dejson", "uri",         NULL};
+    connection_t *c = NULL;
+    const cJSON *v;
+    int rc = -1;
+
+    *out = NULL;
+    if (!cJSON_IsObject(obj)) {
+        set_err(err, errlen, "connection '%s' must be a JSON object", conn_id ? conn_id : "");
+        return -1;
+    }
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        bool ok = false;
+        for (size_t i = 0; known[i] && !ok; i++)
+            ok = strcmp(it->string, known[i]) == 0;
+        if (!ok) {
+            set_err(err, errlen, "connection '%s': unknown field '%.64s'", conn_id ? conn_id : "",
+                    it->string);
+            return -1;
+        }
+    }
+    v = cJSON_GetObjectItemCaseSensitive(obj, "conn_id");
+    if (v && !cJSON_IsNull(v) &&
+        (!cJSON_IsString(v) || !conn_id || strcmp(v->valuestring, conn_id) != 0)) {
+        set_err(err, errlen, "connection '%s': conn_id does not match", conn_id ? conn_id : "");
+        return -1;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(obj, "uri");
+    if (v && !cJSON_IsNull(v)) {
+        static const char *const exclusive[] = {"conn_type", "host",         "login",
+                                                "password",  "schema",       "port",
+                                                "extra",     "extra_dejson", NULL};
+        if (!cJSON_IsString(v)) {
+            set_err(err, errlen, "connection field 'uri' must be a string");
+            return -1;
+        }
+        for (size_t i = 0; exclusive[i]; i++)
+            if (cJSON_GetObjectItemCaseSensitive(obj, exclusive[i])) {
+                set_err(err, errlen,
+                        "connection '%s': give either uri or individual fields (found '%s')",
+                        conn_id ? conn_id : "", exclusive[i]);
+                return -1;
+            }
+        if (connection_parse_uri(conn_id, v->valuestring, &c, err, errlen) < 0)
+            return -1;
+        if (json_str_member(cJSON_GetObjectItemCaseSensitive(obj, "description"), "description",
+                            &c->description, err, errlen) < 0)
+            goto out;
+        *out = c;
+        return 0;
+    }
+    c = connection_new();
+    if (!c || (conn_id && !(c->conn_id = strdup(conn_id)))) {
+        set_err(err, errlen, "out of memory");
+        goto out;
+    }
+    if (json_str_member(cJSON_GetObjectItemCaseSensitive(obj, "conn_type"), "conn_type",
+                        &c->conn_type, err, errlen) < 0 ||
+        json_str_member(cJSON_GetObjectItemCaseSensitive(obj, "description"), "description",
+                        &c->description, err, errlen) < 0 ||
+        json_str_member(cJSON_GetObjectItemCaseSensitive(obj, "host"), "host", &c->host, err,
+                        errlen) < 0 ||
+        json_str_member(cJSON_GetObjectItemCaseSensitive(obj, "login"), "login", &c->login, err,
+                        errlen) < 0 ||
+        json_str_member(cJSON_GetObjectItemCaseSensitive(obj, "password"), "password", &c->password,
+                        err, errlen) < 0 ||
+        json_str_member(cJSON_GetObjectItemCaseSensitive(obj, "schema"), "schema", &c->schema, err,
+                        errlen) < 0)
+        goto out;
+    if (c->conn_type) {
+        bool oom = false;
+        char *t = normalize_conn_type(c->conn_type, strlen(c->conn_type), &oom);
+        if (oom) {
+            set_err(err, errlen, "out of memory");
+            goto out;
+        }
+        free(c->conn_type);
+        c->conn_type = t;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(obj, "port");
+    if (v && !cJSON_IsNull(v)) {
+        long port = -1;
+        if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 65535 &&
+            v->valuedouble == (double)(long)v->valuedouble) {
+            port = (long)v->valuedouble;
+        } else if (cJSON_IsString(v) && v->valuestring[0] && strlen(v->valuestring) <= 5 &&
+                   strspn(v->valuestring, "0123456789") == strlen(v->valuestring)) {
+            port = strtol(v->valuestring, NULL, 10);
+        }
+        if (port < 0 || port > 65535) {
+            set_err(err, errlen, "connection '%s': port must be an integer in 0..65535",
+                    conn_id ? conn_id : "");
+            goto out;
+        }
+        c->port = (int)port;
+    }
+    {
+        const cJSON *extra = cJSON_GetObjectItemCaseSensitive(obj, "extra");
+        const cJSON *dejson = cJSON_GetObjectItemCaseSensitive(obj, "extra_dejson");
+        if (extra && dejson && !cJSON_IsNull(extra) && !cJSON_IsNull(dejson)) {
+            set_err(err, errlen, "connection '%s': give extra or extra_dejson, not both",
+                    conn_id ? conn_id : "");
+            goto out;
+        }
+        if (!extra || cJSON_IsNull(extra))
+            extra = dejson;
+        if (extra && !cJSON_IsNull(extra)) {
+            if (cJSON_IsString(extra)) {
+                if (extra->valuestring[0] && !(c->extra = strdup(extra->valuestring))) {
+                    set_err(err, errlen, "out of memory");
+                    goto out;
+                }
+            } else if (!(c->extra = cJSON_PrintUnformatted(extra))) {
+                set_err(err, errlen, "out of memory");
+                goto out;
+            }
+        }
+    }
+    *out = c;
+    c = NULL;
+    rc = 0;
+out:
+    connection_free(c);
+    return rc;
+}
+
+int connection_parse_text(const char *conn_id, const char *text, connection_t **out, char *err,
+                          size_t errlen)
+{
+    const char *p = text;
+    cJSON *obj;
+    int rc;
+
+    *out = NULL;
+    if (!text) {
+        set_err(err, errlen, "missing connection value");
+        return -1;
+    }
+    while (isspace((unsigned char)*p))
+        p++;
+    if (*p != '{')
+        return connection_parse_uri(conn_id, p, out, err, errlen);
+    if (strlen(p) > CONN_MAX_URI) {
+        set_err(err, errlen, "connection JSON longer than %d bytes", CONN_MAX_URI);
+        return -1;
+    }
+    obj = cJSON_ParseWithLengthOpts(p, strlen(p) + 1, NULL, 1);
+    if (!obj) {
+        set_err(err, errlen, "connection '%s': not valid JSON", conn_id ? conn_id : "");
+        return -1;
+    }
+    rc = connection_from_json(conn_id, obj, out, err, errlen);
+    cJSON_Delete(obj);
+    return rc;
+}
+
+/* ---- URI out ------------------------------------------------------------ */
+
+typedef struct sbuf {
+    char *s;
+    size_t len, cap;
+    bool oom;
+} sbuf_t;
+
+static void sb_putn(sbuf_t *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        char *p;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        p = realloc(b->s, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->s = p;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+static void sb_puts(sbuf_t *b, const char *s)
+{
+    sb_putn(b, s, strlen(s));
+}
+
+/* Python's quote(s, safe="") or, with plus, quote_plus(s, safe=""). */
+static void sb_quote(sbuf_t *b, const char *s, bool plus)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (isalnum(*p) || *p == '_' || *p == '.' || *p == '-' || *p == '~') {
+            sb_putn(b, (const char *)p, 1);
+        } else if (plus && *p == ' ') {
+            sb_putn(b, "+", 1);
+        } else {
+            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            sb_putn(b, e, 3);
+        }
+    }
+}
+
+char *connection_to_uri(const connection_t *c)
+{
+    sbuf_t b = {0};
+    const char *host = c->host, *proto_end = NULL;
+    bool auth = false;
+    char port[16];
+
+    for (const char *p = c->conn_type ? c->conn_type : ""; *p; p++) {
+        char ch = (char)tolower((unsigned char)*p);
+        sb_putn(&b, ch == '_' ? "-" : &ch, 1);
+    }
+    sb_puts(&b, "://");
+    if (host && (proto_end = strstr(host, "://")) != NULL) {
+        sb_putn(&b, host, (size_t)(proto_end - host) + 3);
+        host = proto_end + 3;
+    }
+    if (c->login) {
+        sb_quote(&b, c->login, false);
+        auth = true;
+    }
+    if (c->password) {
+        sb_puts(&b, ":");
+        sb_quote(&b, c->password, false);
+        auth = true;
+    }
+    if (auth)
+        sb_puts(&b, "@");
+    if (host && *host)
+        sb_quote(&b, host, false);
+    if (c->port > 0) {
+        snprintf(port, sizeof(port), "%s:%d", (!host || !*host) && !auth ? "@" : "", c->port);
+        sb_puts(&b, port);
+    }
+    if (c->schema && *c->schema) {
+        sb_puts(&b, "/");
+        sb_quote(&b, c->schema, false);
+    }
+    if (c->extra && *c->extra) {
+        cJSON *obj = cJSON_Parse(c->extra);
+        bool flat = cJSON_IsObject(obj);
+        for (const cJSON *it = flat ? obj->child : NULL; it && flat; it = it->next)
+            flat = cJSON_IsString(it);
+        sb_puts(&b, c->schema && *c->schema ? "?" : "/?");
+        if (flat) {
+            for (const cJSON *it = obj->child; it; it = it->next) {
+                if (it != obj->child)
+                    sb_puts(&b, "&");
+                sb_quote(&b, it->string, true);
+                sb_puts(&b, "=");
+                sb_quote(&b, it->valuestring, true);
+            }
+        } else {
+            sb_puts(&b, "__extra__=");
+            sb_quote(&b, c->extra, true);
+        }
+        cJSON_Delete(obj);
+    }
+    if (b.oom) {
+        wipe_free(b.s);
+        return NULL;
+    }
+    return b.s;
+}
+
+static cJSON *str_or_null(const char *s)
+{
+    return s ? cJSON_CreateString(s) : cJSON_CreateNull();
+}
+
+cJSON *connection_to_json(const connection_t *c, bool with_password)
+{
+    cJSON *o = cJSON_CreateObject();
+    bool ok = o != NULL;
+
+    ok = ok && cJSON_AddItemToObject(o, "conn_type", str_or_null(c->conn_type));
+    ok = ok && cJSON_AddItemToObject(o, "description", str_or_null(c->description));
+    ok = ok && cJSON_AddItemToObject(o, "login", str_or_null(c->login));
+    if (with_password)
+        ok = ok && cJSON_AddItemToObject(o, "password", str_or_null(c->password));
+    ok = ok && cJSON_AddItemToObject(o, "host", str_or_null(c->host));
+    ok = ok && cJSON_AddItemToObject(
+                   o, "port", c->port >= 0 ? cJSON_CreateNumber(c->port) : cJSON_CreateNull());
+    ok = ok && cJSON_AddItemToObject(o, "schema", str_or_null(c->schema));
+    ok = ok && cJSON_AddItemToObject(o, "extra", str_or_null(c->extra));
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+int connection_validate(const connection_t *c, char *err, size_t errlen)
+{
+    size_t n = c->conn_id ? strlen(c->conn_id) : 0;
+
+    if (n == 0 || n > CONN_MAX_ID) {
+        set_err(err, errlen, "conn_id must have 1 to %d characters", CONN_MAX_ID);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)c->conn_id[i];
+        if (!isalnum(ch) && ch != '_' && ch != '.' && ch != '-') {
+            set_err(err, errlen,
+                    "conn_id '%.64s' must be made of alphanumeric characters, dashes, dots and "
+                    "underscores exclusively",
+                    c->conn_id);
+            return -1;
+        }
+    }
+    if (!c->conn_type || !*c->conn_type) {
+        set_err(err, errlen, "connection '%s': conn_type is required", c->conn_id);
+        return -1;
+    }
+    if (c->port > 65535) {
+        set_err(err, errlen, "connection '%s': port must be in 0..65535", c->conn_id);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- environment ----------------------------------------------------- */
+
+int connections_env_lookup(const char *conn_id, connection_t **out, char *err, size_t errlen)
+{
+    static const char *const prefixes[] = {"UPDRAFT_CONN_", "AIRFLOW_CONN_"};
+    char name[CONN_MAX_ID + 32];
+
+    *out = NULL;
+    if (!conn_id || !*conn_id || strlen(conn_id) > CONN_MAX_ID)
+        return 0;
+    for (size_t i = 0; i < 2; i++) {
+        const char *v;
+        size_t n = (size_t)snprintf(name, sizeof(name), "%s%s", prefixes[i], conn_id);
+        for (size_t j = strlen(prefixes[i]); j < n; j++)
+            name[j] = (char)toupper((unsigned char)name[j]);
+        v = getenv(name);
+        if (!v)
+            continue;
+        if (connection_parse_text(conn_id, v, out, err, errlen) < 0) {
+            char inner[256];
+            snprintf(inner, sizeof(inner), "%s", err ? err : "");
+            set_err(err, errlen, "environment variable %s: %s", name, inner);
+            return -1;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- database ----------------------------------------------------------- */
+
+#define CONN_COLS                                                                                  \
+    "conn_id, conn_type, description, host, schema, login, password, port, extra, "                \
+    "is_encrypted, is_extra_encrypted"
+
+static char *dup_field(const PGresult *r, int row, int col, bool *oom)
+{
+    const char *s = db_get_str(r, row, col);
+    return s ? dupn(s, strlen(s), oom) : NULL;
+}
+
+/* One secret column: decrypted when its flag says so, else copied. */
+static int read_secret(const secrets_keyring_t *ring, const char *conn_id, const char *what,
+                       const char *stored, bool encrypted, char **dst, char *err, size_t errlen)
+{
+    char ctx[CTX_MAX];
+    bool oom = false;
+
+    *dst = NULL;
+    if (!stored)
+        return 0;
+    if (!encrypted) {
+        *dst = dupn(stored, strlen(stored), &oom);
+        if (oom)
+            set_err(err, errlen, "out of memory");
+        return oom ? -1 : 0;
+    }
+    snprintf(ctx, sizeof(ctx), "connection:%s:%s", conn_id, what);
+    if (secrets_decrypt(ring, ctx, stored, dst, NULL, err, errlen) < 0) {
+        char inner[256];
+        snprintf(inner, sizeof(inner), "%s", err ? err : "");
+        set_err(err, errlen, "connection '%s': cannot decrypt the %s: %s", conn_id, what, inner);
+        return -1;
+    }
+    return 0;
+}
+
+static int row_to_conn(const PGresult *r, int row, const secrets_keyring_t *ring, bool with_secrets,
+                       connection_t **out, char *err, size_t errlen)
+{
+    connection_t *c = connection_new();
+    bool oom = c == NULL;
+
+    *out = NULL;
+    if (c) {
+        c->conn_id = dup_field(r, row, 0, &oom);
+        c->conn_type = dup_field(r, row, 1, &oom);
+        c->description = dup_field(r, row, 2, &oom);
+        c->host = dup_field(r, row, 3, &oom);
+        c->schema = dup_field(r, row, 4, &oom);
+        c->login = dup_field(r, row, 5, &oom);
+        c->port = PQgetisnull(r, row, 7) ? -1 : db_get_int(r, row, 7);
+    }
+    if (oom) {
+        connection_free(c);
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    if (with_secrets && (read_secret(ring, c->conn_id, "password", db_get_str(r, row, 6),
+                                     db_get_bool(r, row, 9), &c->password, err, errlen) < 0 ||
+                         read_secret(ring, c->conn_id, "extra", db_get_str(r, row, 8),
+                                     db_get_bool(r, row, 10), &c->extra, err, errlen) < 0)) {
+        connection_free(c);
+        return -1;
+    }
+    *out = c;
+    return 0;
+}
+
+int connections_get(db_t *db, const secrets_keyring_t *ring, const char *conn_id,
+                    connection_t **out, char *err, size_t errlen)
+{
+    const char *params[1] = {conn_id};
+    PGresult *r;
+    int rc;
+
+    *out = NULL;
+    r = db_query(db, "conn_get", "SELECT " CONN_COLS " FROM connection WHERE conn_id = $1", 1,
+                 params);
+    if (!r) {
+        set_err(err, errlen, "cannot read connection '%s': %s", conn_id, db_error(db));
+        return -1;
+    }
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return 0;
+    }
+    rc = row_to_conn(r, 0, ring, true, out, err, errlen) < 0 ? -1 : 1;
+    PQclear(r);
+    return rc;
+}
+
+int connections_lookup(db_t *db, const secrets_keyring_t *ring, const char *conn_id,
+                       connection_t **out, char *err, size_t errlen)
+{
+    int rc = connections_env_lookup(conn_id, out, err, errlen);
+    if (rc != 0)
+        return rc;
+    return connections_get(db, ring, conn_id, out, err, errlen);
+}
+
+/* Encrypts password and extra for storage. Without a key, either is refused. */
+static int seal(const secrets_keyring_t *ring, const connection_t *c, char **pw, char **extra,
+                char *err, size_t errlen)
+{
+    char ctx[CTX_MAX];
+
+    *pw = *extra = NULL;
+    if ((c->password || (c->extra && *c->extra)) && secrets_keyring_count(ring) == 0) {
+        set_err(err, errlen,
+                "connection '%s' has a password or extra, which are stored encrypted, but no "
+                "encryption key is configured: set core.fernet_key (UPDRAFT__CORE__FERNET_KEY)",
+                c->conn_id);
+        return -1;
+    }
+    if (c->password) {
+        snprintf(ctx, sizeof(ctx), "connection:%s:password", c->conn_id);
+        if (secrets_encrypt(ring, ctx, c->password, strlen(c->password), pw, err, errlen) < 0)
+            return -1;
+    }
+    if (c->extra && *c->extra) {
+        snprintf(ctx, sizeof(ctx), "connection:%s:extra", c->conn_id);
+        if (secrets_encrypt(ring, ctx, c->extra, strlen(c->extra), extra, err, errlen) < 0) {
+            free(*pw);
+            *pw = NULL;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* mode 0: insert, fail on conflict; 1: upsert; 2: update only. */
+static int store(db_t *db, const secrets_keyring_t *ring, const connection_t *c, int mode,
+                 char *err, size_t errlen)
+{
+    static const char *const sql[3] = {
+        "INSERT INTO connection (conn_id, conn_type, description, host, schema, login, password,"
+        " port, extra, is_encrypted, is_extra_encrypted)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7::text, $8::int, $9::text, $7 IS NOT NULL, $9 IS NOT "
+        "NULL)"
+        " ON CONFLICT (conn_id) DO NOTHING",
+        "INSERT INTO connection (conn_id, conn_type, description, host, schema, login, password,"
+        " port, extra, is_encrypted, is_extra_encrypted)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7::text, $8::int, $9::text, $7 IS NOT NULL, $9 IS NOT "
+        "NULL)"
+        " ON CONFLICT (conn_id) DO UPDATE SET conn_type = EXCLUDED.conn_type,"
+        " description = EXCLUDED.description, host = EXCLUDED.host, schema = EXCLUDED.schema,"
+        " login = EXCLUDED.login, password = EXCLUDED.password, port = EXCLUDED.port,"
+        " extra = EXCLUDED.extra, is_encrypted = EXCLUDED.is_encrypted,"
+        " is_extra_encrypted = EXCLUDED.is_extra_encrypted",
+        "UPDATE connection SET conn_type = $2, description = $3, host = $4, schema = $5,"
+        " login = $6, password = $7::text, port = $8::int, extra = $9::text, is_encrypted = $7 IS "
+        "NOT NULL,"
+        " is_extra_encrypted = $9 IS NOT NULL WHERE conn_id = $1",
+    };
+    static const char *const names[3] = {"conn_insert", "conn_upsert", "conn_update"};
+    char *pw = NULL, *extra = NULL, port[16];
+    const char *params[9];
+    long n;
+    int rc = -1;
+
+    if (connection_validate(c, err, errlen) < 0)
+        return -1;
+    if (seal(ring, c, &pw, &extra, err, errlen) < 0)
+        return -1;
+    snprintf(port, sizeof(port), "%d", c->port);
+    params[0] = c->conn_id;
+    params[1] = c->conn_type;
+    params[2] = c->description;
+    params[3] = c->host;
+    params[4] = c->schema;
+    params[5] = c->login;
+    params[6] = pw;
+    params[7] = c->port >= 0 ? port : NULL;
+    params[8] = extra;
+    n = db_exec(db, names[mode], sql[mode], 9, params);
+    if (n < 0) {
+        set_err(err, errlen, "cannot store connection '%s': %s", c->conn_id, db_error(db));
+        goto out;
+    }
+    rc = n == 0 ? 1 : 0;
+out:
+    free(pw);
+    free(extra);
+    return rc;
+}
+
+int connections_put(db_t *db, const secrets_keyring_t *ring, const connection_t *c, bool overwrite,
+                    char *err, size_t errlen)
+{
+    return store(db, ring, c, overwrite ? 1 : 0, err, errlen);
+}
+
+int connections_update(db_t *db, const secrets_keyring_t *ring, const connection_t *c, char *err,
+                       size_t errlen)
+{
+    return store(db, ring, c, 2, err, errlen);
+}
+
+int connections_delete(db_t *db, const char *conn_id, char *err, size_t errlen)
+{
+    const char *params[1] = {conn_id};
+    long n = db_exec(db, "conn_delete", "DELETE FROM connection WHERE conn_id = $1", 1, params);
+    if (n < 0) {
+        set_err(err, errlen, "cannot delete connection '%s': %s", conn_id, db_error(db));
+        return -1;
+    }
+    return n > 0 ? 1 : 0;
+}
+
+void connections_list_free(connection_t **list, size_t n)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < n; i++)
+        connection_free(list[i]);
+    free(list);
+}
+
+int connections_list(db_t *db, const secrets_keyring_t *ring, bool with_secrets,
+                     connection_t ***out, size_t *n, char *err, size_t errlen)
+{
+    PGresult *r;
+    connection_t **list = NULL;
+    int rows, rc = -1;
+    size_t got = 0;
+
+    *out = NULL;
+    *n = 0;
+    r = db_query(db, "conn_list", "SELECT " CONN_COLS " FROM connection ORDER BY conn_id", 0, NULL);
+    if (!r) {
+        set_err(err, errlen, "cannot list connections: %s", db_error(db));
+        return -1;
+    }
+    rows = PQntuples(r);
+    list = calloc(rows > 0 ? (size_t)rows : 1, sizeof(*list));
+    if (!list) {
+        set_err(err, errlen, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < rows; i++) {
+        if (row_to_conn(r, i, ring, with_secrets, &list[got], err, errlen) < 0)
+            goto out;
+        got++;
+    }
+    *out = list;
+    *n = got;
+    list = NULL;
+    rc = 0;
+out:
+    connections_list_free(list, got);
+    PQclear(r);
+    return rc;
+}
+
+int connections_rotate(db_t *db, const secrets_keyring_t *ring, long *count, char *err,
+                       size_t errlen)
+{
+    PGresult *r = NULL;
+    int rc = -1, rows;
+
+    *count = 0;
+    if (secrets_keyring_count(ring) == 0) {
+        set_err(err, errlen, "no encryption key is configured: set core.fernet_key");
+        return -1;
+    }
+    if (db_begin(db) < 0) {
+        set_err(err, errlen, "cannot begin: %s", db_error(db));
+        return -1;
+    }
+    r = db_query(db, "conn_rotate_sel",
+                 "SELECT " CONN_COLS " FROM connection"
+                 " WHERE password IS NOT NULL OR extra IS NOT NULL ORDER BY conn_id FOR UPDATE",
+                 0, NULL);
+    if (!r) {
+        set_err(err, errlen, "cannot read connections: %s", db_error(db));
+        goto out;
+    }
+    rows = PQntuples(r);
+    for (int i = 0; i < rows; i++) {
+        connection_t *c = NULL;
+        char *pw = NULL, *extra = NULL;
+        const char *params[3];
+        long n;
+
+        if (row_to_conn(r, i, ring, true, &c, err, errlen) < 0)
+            goto out;
+        if (seal(ring, c, &pw, &extra, err, errlen) < 0) {
+            connection_free(c);
+            goto out;
+        }
+        params[0] = c->conn_id;
+        params[1] = pw;
+        params[2] = extra;
+        n = db_exec(db, "conn_rotate_upd",
+                    "UPDATE connection SET password = $2::text, extra = $3::text,"
+                    " is_encrypted = $2 IS NOT NULL, is_extra_encrypted = $3 IS NOT NULL"
+                    " WHERE conn_id = $1",
+                    3, params);
+        free(pw);
+        free(extra);
+        if (n < 0) {
+            set_err(err, errlen, "cannot update connection '%s': %s", c->conn_id, db_error(db));
+            connection_free(c);
+            goto out;
+        }
+        connection_free(c);
+        (*count)++;
+    }
+    if (db_commit(db) < 0) {
+        set_err(err, errlen, "cannot commit: %s", db_error(db));
+        goto out;
+    }
+    rc = 0;
+out:
+    PQclear(r);
+    if (rc < 0) {
+        db_rollback(db);
+        *count = 0;
+    }
+    return rc;
+}

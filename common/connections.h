@@ -1,0 +1,132 @@
+/*
+ * connections.h - Airflow's Connections: how tasks reach other systems.
+ *
+ * A connection is stored in the `connection` table (migration 0006) with
+ * its password and extra encrypted at rest (secrets.h); storing either
+ * without a configured key is refused. It can also come from the
+ * environment, which wins over the database as in Airflow:
+ *
+ *     UPDRAFT_CONN_<ID> or AIRFLOW_CONN_<ID>   (ID upper-cased)
+ *
+ * holding either a URI, parsed as Airflow's Connection.from_uri,
+ *
+ *     postgresql://user:p%40ss@db.example:5432/analytics?sslmode=require
+ *       -> conn_type postgres, login user, password p@ss, host db.example,
+ *          port 5432, schema analytics, extra {"sslmode": "require"}
+ *
+ * or (Airflow 2.3+) a JSON object {"conn_type": ..., "host": ..., "extra":
+ * {...}}. Environment connections are never written to the database.
+ *
+ * Return conventions: 0 ok / -1 error with err filled (lower-case, names
+ * the connection, never contains a password); lookups return 1 found,
+ * 0 not found.
+ */
+#ifndef UPDRAFT_CONNECTIONS_H
+#define UPDRAFT_CONNECTIONS_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/db.h"
+#include "common/secrets.h"
+
+#define CONN_MAX_URI 65536 /* bytes of URI or JSON accepted */
+#define CONN_MAX_ID 250    /* as Airflow's ID_LEN */
+
+typedef struct connection {
+    char *conn_id;     /* never NULL in a stored connection */
+    char *conn_type;   /* normalized: postgresql -> postgres, '-' -> '_' */
+    char *description; /* NULL = none, as every string member below */
+    char *host;
+    char *schema;
+    char *login;
+    char *password; /* plaintext in memory only */
+    int port;       /* -1 = none */
+    char *extra;    /* usually a JSON object as text */
+} connection_t;
+
+/* An empty connection (port -1), or NULL on OOM. */
+connection_t *connection_new(void);
+/* Frees c and wipes its password and extra; NULL is a no-op. */
+void connection_free(connection_t *c);
+
+/*
+ * Parses an Airflow connection URI for conn_id. Percent-escapes are
+ * decoded in login, password, host, schema and the query; a query becomes
+ * extra as a JSON object of strings (last value wins), or the raw value of
+ * a `__extra__` parameter. "scheme://protocol://host" keeps the protocol
+ * in host. Returns 0 with *out, or -1 with err (never echoing the URI).
+ */
+int connection_parse_uri(const char *conn_id, const char *uri, connection_t **out, char *err,
+                         size_t errlen);
+
+/*
+ * Builds a connection from a JSON object with Airflow's fields: conn_type,
+ * description, host, login, password, schema, port (integer or digit
+ * string), extra (string or any JSON value, kept as JSON text),
+ * extra_dejson, uri (alone, or with description), conn_id (must equal
+ * conn_id). Unknown members are errors.
+ */
+int connection_from_json(const char *conn_id, const cJSON *obj, connection_t **out, char *err,
+                         size_t errlen);
+/* The same from text: a JSON object, or else a URI. */
+int connection_parse_text(const char *conn_id, const char *text, connection_t **out, char *err,
+                          size_t errlen);
+
+/* Airflow's get_uri(): malloc'd URI of c (with the password), NULL on OOM. */
+char *connection_to_uri(const connection_t *c);
+/*
+ * c as Airflow's export format: {"conn_type", "description", "host",
+ * "login", "password", "schema", "port", "extra"} (extra as text). The
+ * password is left out unless with_password. NULL on OOM.
+ */
+cJSON *connection_to_json(const connection_t *c, bool with_password);
+
+/*
+ * Checks what storing needs: conn_id made of letters, digits, '_', '.' and
+ * '-' (at most CONN_MAX_ID), a conn_type, a port in 0..65535.
+ */
+int connection_validate(const connection_t *c, char *err, size_t errlen);
+
+/* Looks conn_id up in the environment only. 1 found, 0 not set, -1 malformed (err). */
+int connections_env_lookup(const char *conn_id, connection_t **out, char *err, size_t errlen);
+
+/* The database row (decrypted); 1 found, 0 not found, -1 error. */
+int connections_get(db_t *db, const secrets_keyring_t *ring, const char *conn_id,
+                    connection_t **out, char *err, size_t errlen);
+/* What a task sees: the environment first, then the database. */
+int connections_lookup(db_t *db, const secrets_keyring_t *ring, const char *conn_id,
+                       connection_t **out, char *err, size_t errlen);
+
+/*
+ * Stores c (validated, password and extra encrypted). When a row with the
+ * same conn_id exists: overwrite replaces it, else returns 1 and changes
+ * nothing. 0 stored, -1 error (including no key for a password or extra).
+ */
+int connections_put(db_t *db, const secrets_keyring_t *ring, const connection_t *c, bool overwrite,
+                    char *err, size_t errlen);
+/* Replaces an existing row; 0 updated, 1 not found, -1 error. */
+int connections_update(db_t *db, const secrets_keyring_t *ring, const connection_t *c, char *err,
+                       size_t errlen);
+/* 1 deleted, 0 not found, -1 error. */
+int connections_delete(db_t *db, const char *conn_id, char *err, size_t errlen);
+
+/*
+ * Every stored connection ordered by conn_id; with_secrets decrypts the
+ * password and extra (else both are NULL). *out is an array of *n
+ * connections; free with connections_list_free().
+ */
+int connections_list(db_t *db, const secrets_keyring_t *ring, bool with_secrets,
+                     connection_t ***out, size_t *n, char *err, size_t errlen);
+void connections_list_free(connection_t **list, size_t n);
+
+/*
+ * Re-encrypts every stored password and extra under the first key of ring
+ * (plaintext ones left by a keyless setup included), in one transaction.
+ * *count is the number of rows changed.
+ */
+int connections_rotate(db_t *db, const secrets_keyring_t *ring, long *count, char *err,
+                       size_t errlen);
+
+#endif

@@ -1,0 +1,260 @@
+/*
+ * test_connections.c - Airflow connection URIs and JSON (parse, percent
+ * decoding, extras, host with protocol, errors), get_uri round trips,
+ * validation and the environment overrides.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/connections.h"
+
+static connection_t *parse_ok(const char *uri)
+{
+    connection_t *c = NULL;
+    char err[256] = "";
+    if (connection_parse_uri("cid", uri, &c, err, sizeof(err)) != 0)
+        fail_msg("parse '%s': %s", uri, err);
+    return c;
+}
+
+static void assert_str_or_null(const char *got, const char *want)
+{
+    if (!want)
+        assert_null(got);
+    else {
+        assert_non_null(got);
+        assert_string_equal(got, want);
+    }
+}
+
+static void test_uri_full(void **state)
+{
+    (void)state;
+    connection_t *c = parse_ok("postgresql://user:pass@host:5432/schema?param=x");
+    assert_string_equal(c->conn_id, "cid");
+    assert_string_equal(c->conn_type, "postgres");
+    assert_string_equal(c->login, "user");
+    assert_string_equal(c->password, "pass");
+    assert_string_equal(c->host, "host");
+    assert_int_equal(c->port, 5432);
+    assert_string_equal(c->schema, "schema");
+    assert_string_equal(c->extra, "{\"param\":\"x\"}");
+    connection_free(c);
+}
+
+static void test_uri_percent_encoding(void **state)
+{
+    (void)state;
+    connection_t *c = parse_ok("mysql-conn://us%40er:p%40ss%3Aw%2Frd@My.Host%2Dx:3306/"
+                               "my%20db?charset=utf8+mb4&note=a%26b&empty=&flag");
+    assert_string_equal(c->conn_type, "mysql_conn");
+    assert_string_equal(c->login, "us@er");
+    assert_string_equal(c->password, "p@ss:w/rd");
+    assert_string_equal(c->host, "my.host-x"); /* urlsplit lower-cases the host */
+    assert_int_equal(c->port, 3306);
+    assert_string_equal(c->schema, "my db");
+    assert_string_equal(c->extra,
+                        "{\"charset\":\"utf8 mb4\",\"note\":\"a&b\",\"empty\":\"\",\"flag\":\"\"}");
+    connection_free(c);
+
+    /* an invalid escape is kept as written, as Python's unquote does */
+    c = parse_ok("http://u:100%zz@h");
+    assert_string_equal(c->password, "100%zz");
+    connection_free(c);
+    /* the last '@' ends the userinfo */
+    c = parse_ok("ftp://user:p@ss@host");
+    assert_string_equal(c->password, "p@ss");
+    assert_string_equal(c->host, "host");
+    assert_int_equal(c->port, -1);
+    connection_free(c);
+}
+
+static void test_uri_extras(void **state)
+{
+    (void)state;
+    connection_t *c = parse_ok("http://h/?a=1&a=2&b=3");
+    assert_string_equal(c->extra, "{\"a\":\"2\",\"b\":\"3\"}");
+    assert_null(c->schema);
+    connection_free(c);
+    c = parse_ok("aws://?__extra__=%7B%22region%22%3A+%22eu%22%2C+%22n%22%3A+1%7D");
+    assert_string_equal(c->extra, "{\"region\": \"eu\", \"n\": 1}");
+    assert_null(c->host);
+    assert_null(c->login);
+    connection_free(c);
+}
+
+static void test_uri_host_with_protocol(void **state)
+{
+    (void)state;
+    connection_t *c = parse_ok("http://https://example.com:8443/api");
+    assert_string_equal(c->conn_type, "http");
+    assert_string_equal(c->host, "https://example.com");
+    assert_int_equal(c->port, 8443);
+    assert_string_equal(c->schema, "api");
+    char *uri = connection_to_uri(c);
+    assert_string_equal(uri, "http://https://example.com:8443/api");
+    free(uri);
+    connection_free(c);
+    c = parse_ok("sqlite://");
+    assert_string_equal(c->conn_type, "sqlite");
+    assert_null(c->host);
+    connection_free(c);
+    c = parse_ok("http://[::1]:80/x");
+    assert_string_equal(c->host, "::1");
+    assert_int_equal(c->port, 80);
+    connection_free(c);
+}
+
+static void test_uri_errors(void **state)
+{
+    (void)state;
+    const char *bad[] = {"no scheme here",  "1http://h",     "http://h:99999",
+                         "http://h:12ab",   "a://b://c://d", "http://user@x://host",
+                         "http://u:p%00@h", "http://h\n",    "http://[::1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        connection_t *c = (connection_t *)1;
+        char err[256] = "";
+        assert_int_equal(connection_parse_uri("x", bad[i], &c, err, sizeof(err)), -1);
+        assert_null(c);
+        assert_true(err[0] != '\0');
+        /* the message never repeats a password */
+        assert_null(strstr(err, "p%00"));
+    }
+}
+
+static void test_uri_round_trip(void **state)
+{
+    (void)state;
+    const char *uris[] = {
+        "postgres://user:p%40ss%20w@db.example:5432/analytics?sslmode=require",
+        "http://https://example.com:8443/api",
+        "mysql-x://u@h",
+        "aws://?__extra__=%7B%22n%22%3A+1%7D",
+    };
+    for (size_t i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
+        connection_t *a = parse_ok(uris[i]), *b;
+        char *u = connection_to_uri(a);
+        assert_non_null(u);
+        b = parse_ok(u);
+        assert_str_or_null(b->conn_type, a->conn_type);
+        assert_str_or_null(b->login, a->login);
+        assert_str_or_null(b->password, a->password);
+        assert_str_or_null(b->host, a->host);
+        assert_str_or_null(b->schema, a->schema);
+        assert_str_or_null(b->extra, a->extra);
+        assert_int_equal(b->port, a->port);
+        free(u);
+        connection_free(a);
+        connection_free(b);
+    }
+}
+
+static void test_json_form(void **state)
+{
+    (void)state;
+    connection_t *c = NULL;
+    char err[256];
+    assert_int_equal(connection_parse_text("j",
+                                           " {\"conn_type\": \"postgresql\", \"host\": \"h\", "
+                                           "\"login\": \"l\", \"password\": \"p\", \"port\": "
+                                           "\"5432\", \"schema\": \"s\", \"extra\": {\"a\": [1]}, "
+                                           "\"description\": \"d\"}",
+                                           &c, err, sizeof(err)),
+                     0);
+    assert_string_equal(c->conn_type, "postgres");
+    assert_int_equal(c->port, 5432);
+    assert_string_equal(c->extra, "{\"a\":[1]}");
+    assert_string_equal(c->description, "d");
+    cJSON *j = connection_to_json(c, false);
+    assert_null(cJSON_GetObjectItem(j, "password"));
+    assert_string_equal(cJSON_GetObjectItem(j, "host")->valuestring, "h");
+    cJSON_Delete(j);
+    j = connection_to_json(c, true);
+    assert_string_equal(cJSON_GetObjectItem(j, "password")->valuestring, "p");
+    cJSON_Delete(j);
+    connection_free(c);
+
+    const char *bad[] = {"{\"conn_type\": 1}",
+                         "{\"port\": \"x1\"}",
+                         "{\"port\": 70000}",
+                         "{\"nope\": 1}",
+                         "{\"uri\": \"http://h\", \"host\": \"x\"}",
+                         "{\"extra\": \"{}\", \"extra_dejson\": {}}",
+                         "{\"conn_id\": \"other\"}",
+                         "{broken"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        c = NULL;
+        assert_int_equal(connection_parse_text("j", bad[i], &c, err, sizeof(err)), -1);
+        assert_null(c);
+    }
+    /* uri inside JSON, with a description */
+    assert_int_equal(connection_parse_text("j",
+                                           "{\"uri\": \"redis://:pw@r:6379/0\", "
+                                           "\"description\": \"cache\"}",
+                                           &c, err, sizeof(err)),
+                     0);
+    assert_string_equal(c->password, "pw");
+    assert_null(c->login);
+    assert_string_equal(c->description, "cache");
+    connection_free(c);
+}
+
+static void test_validate(void **state)
+{
+    (void)state;
+    char err[256];
+    connection_t *c = parse_ok("http://h");
+    assert_int_equal(connection_validate(c, err, sizeof(err)), 0);
+    free(c->conn_id);
+    c->conn_id = strdup("bad id!");
+    assert_int_equal(connection_validate(c, err, sizeof(err)), -1);
+    free(c->conn_id);
+    c->conn_id = strdup("ok.id-1_x");
+    free(c->conn_type);
+    c->conn_type = NULL;
+    assert_int_equal(connection_validate(c, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "conn_type"));
+    connection_free(c);
+}
+
+static void test_env_override(void **state)
+{
+    (void)state;
+    connection_t *c = NULL;
+    char err[256];
+    unsetenv("UPDRAFT_CONN_MY_DB");
+    unsetenv("AIRFLOW_CONN_MY_DB");
+    assert_int_equal(connections_env_lookup("my_db", &c, err, sizeof(err)), 0);
+    setenv("AIRFLOW_CONN_MY_DB", "postgresql://a:b@airflow-host/x", 1);
+    assert_int_equal(connections_env_lookup("my_db", &c, err, sizeof(err)), 1);
+    assert_string_equal(c->host, "airflow-host");
+    assert_string_equal(c->conn_id, "my_db");
+    connection_free(c);
+    setenv("UPDRAFT_CONN_MY_DB", "{\"conn_type\": \"http\", \"host\": \"updraft-host\"}", 1);
+    assert_int_equal(connections_env_lookup("my_db", &c, err, sizeof(err)), 1);
+    assert_string_equal(c->host, "updraft-host");
+    connection_free(c);
+    setenv("UPDRAFT_CONN_MY_DB", "http://h:bad", 1);
+    assert_int_equal(connections_env_lookup("my_db", &c, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "UPDRAFT_CONN_MY_DB"));
+    unsetenv("UPDRAFT_CONN_MY_DB");
+    unsetenv("AIRFLOW_CONN_MY_DB");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_uri_full),     cmocka_unit_test(test_uri_percent_encoding),
+        cmocka_unit_test(test_uri_extras),   cmocka_unit_test(test_uri_host_with_protocol),
+        cmocka_unit_test(test_uri_errors),   cmocka_unit_test(test_uri_round_trip),
+        cmocka_unit_test(test_json_form),    cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_env_override),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

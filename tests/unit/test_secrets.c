@@ -1,0 +1,254 @@
+/*
+ * test_secrets.c - AES-256-GCM at rest: round trips, tampering, wrong and
+ * rotated keys, key parsing, sensitive names; the variable environment
+ * override.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/secrets.h"
+#include "common/variables.h"
+
+/* Two fixed keys (base64 of 32 bytes) and a URL-safe one. */
+#define KEY_A "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA="
+#define KEY_B "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+#define KEY_URLSAFE "_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-8"
+
+static secrets_keyring_t *ring_of(const char *spec)
+{
+    char err[256] = "";
+    secrets_keyring_t *r = secrets_keyring_new(spec, err, sizeof(err));
+    if (!r)
+        fail_msg("keyring '%s': %s", spec, err);
+    return r;
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    secrets_keyring_t *r = ring_of(KEY_A);
+    const char *vals[] = {"", "x", "p@ss:w/rd?&=%", "a longer value with\nnewlines\tand tabs"};
+    char err[256];
+
+    assert_int_equal(secrets_keyring_count(r), 1);
+    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+        char *ct = NULL, *pt = NULL;
+        size_t len = 99;
+        assert_int_equal(secrets_encrypt(r, "ctx", vals[i], strlen(vals[i]), &ct, err, sizeof(err)),
+                         0);
+        assert_true(secrets_is_ciphertext(ct));
+        assert_memory_equal(ct, "v1:", 3);
+        assert_memory_equal(ct + 3, secrets_keyring_key_id(r, 0), SECRETS_KEY_ID_LEN);
+        if (strlen(vals[i]) >= 8) /* a short one may occur in base64 by chance */
+            assert_null(strstr(ct, vals[i]));
+        assert_int_equal(secrets_decrypt(r, "ctx", ct, &pt, &len, err, sizeof(err)), 0);
+        assert_string_equal(pt, vals[i]);
+        assert_int_equal(len, strlen(vals[i]));
+        secrets_free_str(pt);
+        free(ct);
+    }
+    secrets_keyring_free(r);
+}
+
+static void test_nonce_is_random(void **state)
+{
+    (void)state;
+    secrets_keyring_t *r = ring_of(KEY_A);
+    char *a = NULL, *b = NULL, err[256];
+    assert_int_equal(secrets_encrypt(r, "c", "same", 4, &a, err, sizeof(err)), 0);
+    assert_int_equal(secrets_encrypt(r, "c", "same", 4, &b, err, sizeof(err)), 0);
+    assert_string_not_equal(a, b);
+    free(a);
+    free(b);
+    secrets_keyring_free(r);
+}
+
+static void test_tamper_detected(void **state)
+{
+    (void)state;
+    secrets_keyring_t *r = ring_of(KEY_A);
+    char *ct = NULL, *pt = NULL, err[256];
+    assert_int_equal(secrets_encrypt(r, "variable:k", "hunter2", 7, &ct, err, sizeof(err)), 0);
+    /* flip one base64 character in the body */
+    size_t pos = strlen(ct) - 6;
+    ct[pos] = ct[pos] == 'A' ? 'B' : 'A';
+    assert_int_equal(secrets_decrypt(r, "variable:k", ct, &pt, NULL, err, sizeof(err)), -1);
+    assert_null(pt);
+    assert_non_null(strstr(err, "authentication"));
+    ct[pos] = ct[pos] == 'A' ? 'B' : 'A';
+    free(ct);
+    /* truncated */
+    assert_int_equal(secrets_encrypt(r, "c", "hunter2", 7, &ct, err, sizeof(err)), 0);
+    ct[20] = '\0';
+    assert_int_equal(secrets_decrypt(r, "c", ct, &pt, NULL, err, sizeof(err)), -1);
+    free(ct);
+    /* not ciphertext at all */
+    assert_int_equal(secrets_decrypt(r, "c", "hunter2", &pt, NULL, err, sizeof(err)), -1);
+    assert_false(secrets_is_ciphertext("v1:zzzzzzzz:abc"));
+    assert_false(secrets_is_ciphertext(NULL));
+    secrets_keyring_free(r);
+}
+
+static void test_context_binds(void **state)
+{
+    (void)state;
+    secrets_keyring_t *r = ring_of(KEY_A);
+    char *ct = NULL, *pt = NULL, err[256];
+    assert_int_equal(secrets_encrypt(r, "variable:a", "v", 1, &ct, err, sizeof(err)), 0);
+    assert_int_equal(secrets_decrypt(r, "variable:b", ct, &pt, NULL, err, sizeof(err)), -1);
+    assert_null(pt);
+    free(ct);
+    secrets_keyring_free(r);
+}
+
+static void test_wrong_key(void **state)
+{
+    (void)state;
+    secrets_keyring_t *a = ring_of(KEY_A), *b = ring_of(KEY_B), *none = ring_of("");
+    char *ct = NULL, *pt = NULL, err[256];
+    assert_int_equal(secrets_encrypt(a, "c", "secret", 6, &ct, err, sizeof(err)), 0);
+    assert_int_equal(secrets_decrypt(b, "c", ct, &pt, NULL, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "not among the configured keys"));
+    assert_int_equal(secrets_decrypt(none, "c", ct, &pt, NULL, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "no key is configured"));
+    /* a ring without a key cannot encrypt */
+    free(ct);
+    ct = NULL;
+    assert_int_equal(secrets_encrypt(none, "c", "x", 1, &ct, err, sizeof(err)), -1);
+    assert_null(ct);
+    assert_non_null(strstr(err, "fernet_key"));
+    /* a forged key id matching B but sealed under A fails authentication */
+    assert_int_equal(secrets_encrypt(a, "c", "secret", 6, &ct, err, sizeof(err)), 0);
+    memcpy(ct + 3, secrets_keyring_key_id(b, 0), SECRETS_KEY_ID_LEN);
+    assert_int_equal(secrets_decrypt(b, "c", ct, &pt, NULL, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "authentication"));
+    free(ct);
+    secrets_keyring_free(a);
+    secrets_keyring_free(b);
+    secrets_keyring_free(none);
+}
+
+static void test_rotation_two_keys(void **state)
+{
+    (void)state;
+    secrets_keyring_t *old = ring_of(KEY_A);
+    secrets_keyring_t *both = ring_of(KEY_B ", " KEY_A);
+    secrets_keyring_t *newonly = ring_of(KEY_B);
+    char *ct_old = NULL, *ct_new = NULL, *pt = NULL, err[256];
+
+    assert_int_equal(secrets_keyring_count(both), 2);
+    assert_int_equal(secrets_encrypt(old, "c", "pw", 2, &ct_old, err, sizeof(err)), 0);
+    /* both keys decrypt the old value; the first encrypts */
+    assert_int_equal(secrets_decrypt(both, "c", ct_old, &pt, NULL, err, sizeof(err)), 0);
+    assert_string_equal(pt, "pw");
+    assert_int_equal(secrets_encrypt(both, "c", pt, strlen(pt), &ct_new, err, sizeof(err)), 0);
+    secrets_free_str(pt);
+    assert_memory_equal(ct_new + 3, secrets_keyring_key_id(newonly, 0), SECRETS_KEY_ID_LEN);
+    /* after dropping the old key: the re-encrypted value reads, the old does not */
+    assert_int_equal(secrets_decrypt(newonly, "c", ct_new, &pt, NULL, err, sizeof(err)), 0);
+    assert_string_equal(pt, "pw");
+    secrets_free_str(pt);
+    assert_int_equal(secrets_decrypt(newonly, "c", ct_old, &pt, NULL, err, sizeof(err)), -1);
+    free(ct_old);
+    free(ct_new);
+    secrets_keyring_free(old);
+    secrets_keyring_free(both);
+    secrets_keyring_free(newonly);
+}
+
+static void test_key_parsing(void **state)
+{
+    (void)state;
+    char err[256];
+    secrets_keyring_t *r;
+    char gen[64];
+
+    r = ring_of(KEY_URLSAFE);
+    assert_int_equal(secrets_keyring_count(r), 1);
+    secrets_keyring_free(r);
+    /* unpadded standard base64 */
+    r = ring_of("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8");
+    assert_int_equal(secrets_keyring_count(r), 1);
+    secrets_keyring_free(r);
+    r = ring_of(NULL);
+    assert_int_equal(secrets_keyring_count(r), 0);
+    assert_null(secrets_keyring_key_id(r, 0));
+    secrets_keyring_free(r);
+
+    const char *bad[] = {"short", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd", KEY_A ",",
+                         "not base64 at all!!!!!!!!!!!!!!!!!!!!!!!!!!"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        assert_null(secrets_keyring_new(bad[i], err, sizeof(err)));
+        assert_non_null(strstr(err, "core.fernet_key"));
+        /* the message never repeats the key */
+        assert_null(strstr(err, "AAECAwQF"));
+    }
+    assert_int_equal(secrets_generate_key(gen, sizeof(gen)), 0);
+    assert_int_equal(strlen(gen), 44);
+    r = ring_of(gen);
+    assert_int_equal(secrets_keyring_count(r), 1);
+    secrets_keyring_free(r);
+}
+
+static void test_sensitive_names(void **state)
+{
+    (void)state;
+    assert_true(secrets_name_is_sensitive("db_password"));
+    assert_true(secrets_name_is_sensitive("MY_SECRET"));
+    assert_true(secrets_name_is_sensitive("Api_Key"));
+    assert_true(secrets_name_is_sensitive("github_access_token"));
+    assert_true(secrets_name_is_sensitive("Authorization"));
+    assert_true(secrets_name_is_sensitive("apikey"));
+    assert_true(secrets_name_is_sensitive("passwd"));
+    assert_false(secrets_name_is_sensitive("bucket_name"));
+    assert_false(secrets_name_is_sensitive("pass"));
+    assert_false(secrets_name_is_sensitive(NULL));
+}
+
+static void test_variable_env_override(void **state)
+{
+    (void)state;
+    char *v = NULL;
+    unsetenv("UPDRAFT_VAR_MY_BUCKET");
+    unsetenv("AIRFLOW_VAR_MY_BUCKET");
+    assert_int_equal(variables_env_lookup("my_bucket", &v), 0);
+    assert_null(v);
+    setenv("AIRFLOW_VAR_MY_BUCKET", "from-airflow", 1);
+    assert_int_equal(variables_env_lookup("my_bucket", &v), 1);
+    assert_string_equal(v, "from-airflow");
+    secrets_free_str(v);
+    setenv("UPDRAFT_VAR_MY_BUCKET", "from-updraft", 1);
+    assert_int_equal(variables_env_lookup("my_bucket", &v), 1);
+    assert_string_equal(v, "from-updraft");
+    secrets_free_str(v);
+    unsetenv("UPDRAFT_VAR_MY_BUCKET");
+    unsetenv("AIRFLOW_VAR_MY_BUCKET");
+
+    char err[128];
+    assert_int_equal(variables_validate_key("ok.key-1", err, sizeof(err)), 0);
+    assert_int_equal(variables_validate_key("", err, sizeof(err)), -1);
+    assert_int_equal(variables_validate_key("a\nb", err, sizeof(err)), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_nonce_is_random),
+        cmocka_unit_test(test_tamper_detected),
+        cmocka_unit_test(test_context_binds),
+        cmocka_unit_test(test_wrong_key),
+        cmocka_unit_test(test_rotation_two_keys),
+        cmocka_unit_test(test_key_parsing),
+        cmocka_unit_test(test_sensitive_names),
+        cmocka_unit_test(test_variable_env_override),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
