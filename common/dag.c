@@ -377,6 +377,21 @@ static cJSON *task_to_json(const dag_task_t *t)
     ok = ok && cJSON_AddNumberToObject(o, "priority_weight", t->priority_weight);
     ok = ok && add_str(o, "trigger_rule", t->trigger_rule);
     ok = ok && cJSON_AddNumberToObject(o, "execution_timeout_sec", t->execution_timeout_sec);
+    /* Only when not the default, so that existing DAGs keep their bytes (and hash). */
+    if (t->retry_exponential_backoff)
+        ok = ok && cJSON_AddBoolToObject(o, "retry_exponential_backoff", true);
+    if (t->max_retry_delay_sec > 0)
+        ok = ok && cJSON_AddNumberToObject(o, "max_retry_delay_sec", t->max_retry_delay_sec);
+    if (ok && !(t->n_skip_on_exit_code == 1 && t->skip_on_exit_code[0] == 99)) {
+        cJSON *codes = cJSON_AddArrayToObject(o, "skip_on_exit_code");
+        ok = codes != NULL;
+        for (size_t i = 0; ok && i < t->n_skip_on_exit_code && i < DAG_SKIP_CODES_MAX; i++) {
+            cJSON *c = cJSON_CreateNumber(t->skip_on_exit_code[i]);
+            ok = c != NULL;
+            if (ok)
+                cJSON_AddItemToArray(codes, c);
+        }
+    }
     /* only when set, so that DAGs without groups keep their bytes (and hash) */
     if (t->task_group)
         ok = ok && add_str(o, "task_group", t->task_group);
@@ -447,6 +462,12 @@ cJSON *dag_to_json(const dag_t *dag)
     ok = ok && cJSON_AddNumberToObject(o, "max_active_runs", dag->max_active_runs);
     ok = ok && cJSON_AddNumberToObject(o, "max_active_tasks", dag->max_active_tasks);
     ok = ok && add_tristate(o, "is_paused_upon_creation", dag->is_paused_upon_creation);
+    /* Only when set, so that existing DAGs keep their hash. */
+    if (dag->dagrun_timeout_sec > 0)
+        ok = ok && cJSON_AddNumberToObject(o, "dagrun_timeout_sec", dag->dagrun_timeout_sec);
+    if (dag->max_consecutive_failed_dag_runs > 0)
+        ok = ok && cJSON_AddNumberToObject(o, "max_consecutive_failed_dag_runs",
+                                           dag->max_consecutive_failed_dag_runs);
     /* Only when there are params, so that DAGs without them keep their hash. */
     if (ok && dag->params) {
         cJSON *pc = cJSON_Duplicate(dag->params, true);
@@ -530,6 +551,31 @@ static int json_int(const cJSON *o, const char *key, int *out, char *err, size_t
     return 0;
 }
 
+/* skip_on_exit_code: absent = the default {99}; a list of integers (empty = none). */
+static int json_skip_codes(const cJSON *o, dag_task_t *t, char *err, size_t errlen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "skip_on_exit_code"), *it;
+    if (!v)
+        return 0;
+    t->n_skip_on_exit_code = 0;
+    if (cJSON_IsNull(v))
+        return 0;
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > DAG_SKIP_CODES_MAX) {
+        snprintf(err, errlen, "key 'skip_on_exit_code' is not a list of at most %d integers",
+                 DAG_SKIP_CODES_MAX);
+        return -1;
+    }
+    cJSON_ArrayForEach(it, v)
+    {
+        if (!cJSON_IsNumber(it) || it->valuedouble != (double)it->valueint) {
+            snprintf(err, errlen, "key 'skip_on_exit_code' holds a value that is not an integer");
+            return -1;
+        }
+        t->skip_on_exit_code[t->n_skip_on_exit_code++] = it->valueint;
+    }
+    return 0;
+}
+
 static int json_bool(const cJSON *o, const char *key, int *out, char *err, size_t errlen)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -591,7 +637,7 @@ static int task_from_json(const cJSON *o, const char *task_id, dag_task_t *t, ch
                           size_t errlen)
 {
     char *opname = NULL;
-    int append_env = 0, rc = -1;
+    int append_env = 0, backoff = 0, rc = -1;
     const cJSON *env, *it;
     char sub[200];
 
@@ -602,6 +648,8 @@ static int task_from_json(const cJSON *o, const char *task_id, dag_task_t *t, ch
     t->retry_delay_sec = 300;
     t->pool_slots = 1;
     t->priority_weight = 1;
+    t->skip_on_exit_code[0] = 99;
+    t->n_skip_on_exit_code = 1;
     if (!(t->task_id = strdup(task_id)))
         goto oom;
     if (json_str(o, "operator", true, &opname, sub, sizeof sub) != 0)
@@ -622,12 +670,16 @@ static int task_from_json(const cJSON *o, const char *task_id, dag_task_t *t, ch
         json_int(o, "priority_weight", &t->priority_weight, sub, sizeof sub) != 0 ||
         json_str(o, "trigger_rule", false, &t->trigger_rule, sub, sizeof sub) != 0 ||
         json_int(o, "execution_timeout_sec", &t->execution_timeout_sec, sub, sizeof sub) != 0 ||
+        json_bool(o, "retry_exponential_backoff", &backoff, sub, sizeof sub) != 0 ||
+        json_int(o, "max_retry_delay_sec", &t->max_retry_delay_sec, sub, sizeof sub) != 0 ||
+        json_skip_codes(o, t, sub, sizeof sub) != 0 ||
         json_str(o, "task_group", false, &t->task_group, sub, sizeof sub) != 0 ||
         json_str_array(o, "upstream_task_ids", &t->upstream, &t->n_upstream, sub, sizeof sub) != 0 ||
         json_str_array(o, "downstream_task_ids", &t->downstream, &t->n_downstream, sub,
                        sizeof sub) != 0)
         goto bad;
     t->append_env = append_env == 1;
+    t->retry_exponential_backoff = backoff == 1;
     if ((!t->owner && !(t->owner = strdup("airflow"))) ||
         (!t->queue && !(t->queue = strdup("default"))) ||
         (!t->pool && !(t->pool = strdup("default_pool"))) ||
@@ -763,7 +815,10 @@ dag_t *dag_from_json(const cJSON *json, char *err, size_t errlen)
         json_str(json, "owner", false, &dag->owner, err, errlen) != 0 ||
         json_int(json, "max_active_runs", &dag->max_active_runs, err, errlen) != 0 ||
         json_int(json, "max_active_tasks", &dag->max_active_tasks, err, errlen) != 0 ||
-        json_bool(json, "is_paused_upon_creation", &dag->is_paused_upon_creation, err, errlen) != 0)
+        json_bool(json, "is_paused_upon_creation", &dag->is_paused_upon_creation, err, errlen) != 0 ||
+        json_int(json, "dagrun_timeout_sec", &dag->dagrun_timeout_sec, err, errlen) != 0 ||
+        json_int(json, "max_consecutive_failed_dag_runs", &dag->max_consecutive_failed_dag_runs,
+                 err, errlen) != 0)
         goto fail;
     if (dag->timezone && strcmp(dag->timezone, "UTC") == 0) {
         free(dag->timezone); /* written for UTC; NULL means UTC in memory */

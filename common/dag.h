@@ -23,6 +23,7 @@
 #define DAG_FILE_MAX (4 << 20)  /* a DAG file larger than this is refused before reading */
 #define DAG_PARAMS_MAX (64 * 1024) /* serialized params (and a run's conf) at most this long */
 #define DAG_GROUP_DEPTH_MAX 32  /* task groups inside task groups, at most */
+#define DAG_SKIP_CODES_MAX 16   /* skip_on_exit_code values per task, at most */
 
 typedef enum dag_operator {
     DAG_OP_BASH = 0,
@@ -51,6 +52,10 @@ typedef struct dag_task {
     int priority_weight;    /* default 1 */
     char *trigger_rule;     /* default "all_success" */
     int execution_timeout_sec; /* 0 = none */
+    bool retry_exponential_backoff; /* default false */
+    int max_retry_delay_sec;  /* 0 = no cap but Airflow's one day */
+    int skip_on_exit_code[DAG_SKIP_CODES_MAX]; /* bash: exit codes that mean skipped */
+    size_t n_skip_on_exit_code; /* default 1 ({99}); 0 = none (skip_on_exit_code: null) */
     char *task_group;       /* group_id of the innermost task group, NULL = none */
     char **upstream;        /* task ids this task depends on */
     size_t n_upstream;
@@ -88,6 +93,8 @@ typedef struct dag {
     char *owner;            /* owners shown in the API: from default_args.owner */
     int max_active_runs;    /* default 16 */
     int max_active_tasks;   /* default 16 */
+    int dagrun_timeout_sec; /* 0 = none */
+    int max_consecutive_failed_dag_runs; /* 0 = never pause */
     int is_paused_upon_creation; /* -1 = not set, 0, 1 */
     cJSON *params;          /* NULL = none; else {name: {"default"?: v, "description": s|null,
                                "schema": {...}}}, see dag_params_resolve */

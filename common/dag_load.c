@@ -1104,12 +1104,14 @@ typedef enum key_id {
     /* DAG level */
     K_DESCRIPTION, K_SCHEDULE, K_SCHEDULE_INTERVAL, K_START_DATE, K_END_DATE, K_CATCHUP,
     K_TAGS, K_MAX_ACTIVE_RUNS, K_MAX_ACTIVE_TASKS, K_CONCURRENCY, K_PAUSED, K_DEFAULT_ARGS,
-    K_TASKS, K_TASK_GROUPS, K_TIMEZONE, K_PARAMS, K_DAG_IGNORED,
+    K_TASKS, K_TASK_GROUPS, K_TIMEZONE, K_PARAMS, K_DAGRUN_TIMEOUT, K_DAGRUN_TIMEOUT_SEC,
+    K_MAX_CONSEC_FAILED, K_DAG_IGNORED,
     /* task level */
     K_TASK_ID, K_OPERATOR, K_DECORATOR, K_BASH_COMMAND, K_ENV, K_APPEND_ENV, K_CWD,
     K_DEPENDENCIES, K_OWNER, K_RETRIES, K_RETRY_DELAY_SEC, K_RETRY_DELAY, K_QUEUE, K_POOL,
     K_POOL_SLOTS, K_PRIORITY_WEIGHT, K_TRIGGER_RULE, K_EXEC_TIMEOUT_SEC, K_EXEC_TIMEOUT,
-    K_TASK_GROUP_NAME, K_DEPENDS_ON_PAST, K_WAIT_FOR_DOWNSTREAM, K_TASK_IGNORED
+    K_TASK_GROUP_NAME, K_DEPENDS_ON_PAST, K_WAIT_FOR_DOWNSTREAM, K_RETRY_EXP_BACKOFF,
+    K_MAX_RETRY_DELAY, K_MAX_RETRY_DELAY_SEC, K_SKIP_ON_EXIT_CODE, K_TASK_IGNORED
 } key_id_t;
 
 typedef struct key_def {
@@ -1124,12 +1126,13 @@ static const key_def_t dag_keys[] = {
     {"max_active_runs", K_MAX_ACTIVE_RUNS}, {"max_active_tasks", K_MAX_ACTIVE_TASKS},
     {"concurrency", K_CONCURRENCY}, {"is_paused_upon_creation", K_PAUSED},
     {"default_args", K_DEFAULT_ARGS}, {"tasks", K_TASKS}, {"task_groups", K_TASK_GROUPS},
-    {"timezone", K_TIMEZONE}, {"params", K_PARAMS},
+    {"timezone", K_TIMEZONE}, {"params", K_PARAMS}, {"dagrun_timeout", K_DAGRUN_TIMEOUT},
+    {"dagrun_timeout_sec", K_DAGRUN_TIMEOUT_SEC},
+    {"max_consecutive_failed_dag_runs", K_MAX_CONSEC_FAILED},
     /* accepted by Airflow or dag-factory, not used by updraft yet */
     {"default_view", K_DAG_IGNORED}, {"orientation", K_DAG_IGNORED}, {"doc_md", K_DAG_IGNORED},
     {"doc_md_file_path", K_DAG_IGNORED}, {"doc_md_python_callable_file", K_DAG_IGNORED},
     {"doc_md_python_callable_name", K_DAG_IGNORED}, {"doc_md_python_arguments", K_DAG_IGNORED},
-    {"dagrun_timeout", K_DAG_IGNORED}, {"dagrun_timeout_sec", K_DAG_IGNORED},
     {"render_template_as_native_obj", K_DAG_IGNORED}, {"sla_miss_callback", K_DAG_IGNORED},
     {"on_success_callback", K_DAG_IGNORED}, {"on_failure_callback", K_DAG_IGNORED},
     {"on_execute_callback", K_DAG_IGNORED}, {"on_success_callback_name", K_DAG_IGNORED},
@@ -1155,6 +1158,8 @@ static const key_def_t task_keys[] = {
     {"execution_timeout_secs", K_EXEC_TIMEOUT_SEC}, {"execution_timeout", K_EXEC_TIMEOUT},
     {"task_group_name", K_TASK_GROUP_NAME}, {"depends_on_past", K_DEPENDS_ON_PAST},
     {"wait_for_downstream", K_WAIT_FOR_DOWNSTREAM},
+    {"retry_exponential_backoff", K_RETRY_EXP_BACKOFF}, {"max_retry_delay", K_MAX_RETRY_DELAY},
+    {"max_retry_delay_sec", K_MAX_RETRY_DELAY_SEC}, {"skip_on_exit_code", K_SKIP_ON_EXIT_CODE},
     /* accepted by Airflow on every task; safe to ignore for now */
     {"doc", K_TASK_IGNORED}, {"doc_md", K_TASK_IGNORED}, {"doc_json", K_TASK_IGNORED},
     {"doc_yaml", K_TASK_IGNORED}, {"doc_rst", K_TASK_IGNORED}, {"email", K_TASK_IGNORED},
@@ -1326,6 +1331,48 @@ fail:
 }
 
 /*
+ * skip_on_exit_code (BashOperator): an exit code, a list of them, or null
+ * (no exit code skips). Codes are 0-255 as a shell sees them.
+ */
+static bool parse_skip_codes(ctx_t *c, const ynode_t *v, const char *what, dag_task_t *t)
+{
+    int codes[DAG_SKIP_CODES_MAX];
+    size_t n = 0;
+    if (is_null(v)) {
+        t->n_skip_on_exit_code = 0;
+        return true;
+    }
+    if (v->kind == Y_SEQ) {
+        if (v->n > DAG_SKIP_CODES_MAX) {
+            ERR(c, v, "%s lists more than %d exit codes", what, DAG_SKIP_CODES_MAX);
+            return false;
+        }
+        for (size_t i = 0; i < v->n; i++) {
+            int x;
+            if (!get_int(c, v->kids[i], what, 0, &x))
+                return false;
+            if (x > 255) {
+                ERR(c, v->kids[i], "%s: exit code %d is not between 0 and 255", what, x);
+                return false;
+            }
+            codes[n++] = x;
+        }
+    } else {
+        int x;
+        if (!get_int(c, v, what, 0, &x))
+            return false;
+        if (x > 255) {
+            ERR(c, v, "%s: exit code %d is not between 0 and 255", what, x);
+            return false;
+        }
+        codes[n++] = x;
+    }
+    memcpy(t->skip_on_exit_code, codes, n * sizeof codes[0]);
+    t->n_skip_on_exit_code = n;
+    return true;
+}
+
+/*
  * Applies one task key (from default_args when from_defaults) to t.
  * Returns false after reporting an error.
  */
@@ -1410,6 +1457,21 @@ static bool task_apply_key(ctx_t *c, key_id_t id, const ynode_t *k, const ynode_
             return true;
         }
         return get_seconds(c, v, what, &t->execution_timeout_sec);
+    case K_RETRY_EXP_BACKOFF:
+        if (!get_bool(c, v, what, &b))
+            return false;
+        t->retry_exponential_backoff = b;
+        return true;
+    case K_MAX_RETRY_DELAY:
+        if (is_null(v)) {
+            t->max_retry_delay_sec = 0;
+            return true;
+        }
+        return get_seconds(c, v, what, &t->max_retry_delay_sec);
+    case K_MAX_RETRY_DELAY_SEC:
+        return get_int(c, v, what, 0, &t->max_retry_delay_sec);
+    case K_SKIP_ON_EXIT_CODE:
+        return parse_skip_codes(c, v, what, t);
     case K_TASK_GROUP_NAME:
         return true; /* read with the task groups (task_group_of) */
     case K_DEPENDS_ON_PAST:
@@ -1483,7 +1545,11 @@ static bool task_copy(ctx_t *c, const dag_task_t *src, dag_task_t *dst)
     *dst = (dag_task_t){.op = src->op, .append_env = src->append_env, .retries = src->retries,
                         .retry_delay_sec = src->retry_delay_sec, .pool_slots = src->pool_slots,
                         .priority_weight = src->priority_weight,
-                        .execution_timeout_sec = src->execution_timeout_sec};
+                        .execution_timeout_sec = src->execution_timeout_sec,
+                        .retry_exponential_backoff = src->retry_exponential_backoff,
+                        .max_retry_delay_sec = src->max_retry_delay_sec,
+                        .n_skip_on_exit_code = src->n_skip_on_exit_code};
+    memcpy(dst->skip_on_exit_code, src->skip_on_exit_code, sizeof dst->skip_on_exit_code);
     if (!set_str(c, &dst->bash_command, src->bash_command) || !set_str(c, &dst->cwd, src->cwd) ||
         !set_str(c, &dst->owner, src->owner) || !set_str(c, &dst->queue, src->queue) ||
         !set_str(c, &dst->pool, src->pool) || !set_str(c, &dst->trigger_rule, src->trigger_rule))
@@ -2886,6 +2952,8 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
     if (!set_str(c, &dag->dag_id, dag_id) || !set_str(c, &dag->fileloc, c->name))
         goto fail;
     tpl.retry_delay_sec = 300;
+    tpl.skip_on_exit_code[0] = 99; /* BashOperator's default */
+    tpl.n_skip_on_exit_code = 1;
     tpl.pool_slots = 1;
     tpl.priority_weight = 1;
     if (!set_str(c, &tpl.owner, "airflow") || !set_str(c, &tpl.queue, "default") ||
@@ -2965,6 +3033,19 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
         case K_PARAMS:
             params = v;
             ok = parse_params(c, v, dag) && ok;
+            break;
+        case K_DAGRUN_TIMEOUT:
+            if (is_null(v))
+                dag->dagrun_timeout_sec = 0;
+            else
+                ok = get_seconds(c, v, "dagrun_timeout", &dag->dagrun_timeout_sec) && ok;
+            break;
+        case K_DAGRUN_TIMEOUT_SEC:
+            ok = get_int(c, v, "dagrun_timeout_sec", 0, &dag->dagrun_timeout_sec) && ok;
+            break;
+        case K_MAX_CONSEC_FAILED:
+            ok = get_int(c, v, "max_consecutive_failed_dag_runs", 0,
+                         &dag->max_consecutive_failed_dag_runs) && ok;
             break;
         case K_DAG_IGNORED:
             WARN(c, k, "ignored key '%s' (not supported yet)", key_text(k));

@@ -8,6 +8,9 @@
  */
 #include "common/planner.h"
 
+#include <openssl/sha.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char *const state_names[TI_STATE_COUNT] = {
@@ -66,6 +69,7 @@ typedef enum rule {
     RULE_ALL_SUCCESS = 0,
     RULE_ALL_FAILED,
     RULE_ALL_DONE,
+    RULE_ALL_DONE_MIN_ONE_SUCCESS,
     RULE_ALL_SKIPPED,
     RULE_ONE_SUCCESS,
     RULE_ONE_FAILED,
@@ -81,6 +85,7 @@ static const char *const rule_names[] = {
     [RULE_ALL_SUCCESS] = "all_success",
     [RULE_ALL_FAILED] = "all_failed",
     [RULE_ALL_DONE] = "all_done",
+    [RULE_ALL_DONE_MIN_ONE_SUCCESS] = "all_done_min_one_success",
     [RULE_ALL_SKIPPED] = "all_skipped",
     [RULE_ONE_SUCCESS] = "one_success",
     [RULE_ONE_FAILED] = "one_failed",
@@ -135,6 +140,13 @@ ti_state_t planner_decide(const char *trigger_rule, const planner_upstream_t *up
         return failed >= total ? TI_SCHEDULED : TI_NONE;
     case RULE_ALL_DONE:
         return all_done ? TI_SCHEDULED : TI_NONE;
+    case RULE_ALL_DONE_MIN_ONE_SUCCESS:
+        /* Airflow 3.1: a skipped upstream is not "done" for this rule. */
+        if (skipped)
+            return TI_SKIPPED;
+        if (!all_done)
+            return TI_NONE;
+        return success ? TI_SCHEDULED : TI_UPSTREAM_FAILED;
     case RULE_ALL_SKIPPED:
         if (success || failed)
             return TI_SKIPPED;
@@ -175,11 +187,58 @@ ti_state_t planner_decide(const char *trigger_rule, const planner_upstream_t *up
 
 run_verdict_t planner_run_verdict(const size_t counts[TI_STATE_COUNT])
 {
-    size_t bad = 0;
+    return planner_run_verdict_leaves(counts, counts);
+}
+
+run_verdict_t planner_run_verdict_leaves(const size_t counts[TI_STATE_COUNT],
+                                         const size_t leaves[TI_STATE_COUNT])
+{
     for (int i = 0; i < TI_STATE_COUNT; i++) {
         if (counts[i] && !planner_state_finished((ti_state_t)i))
             return RUN_KEEP_RUNNING;
     }
-    bad = counts[TI_FAILED] + counts[TI_UPSTREAM_FAILED];
-    return bad ? RUN_FAILED : RUN_SUCCESS;
+    return leaves[TI_FAILED] + leaves[TI_UPSTREAM_FAILED] ? RUN_FAILED : RUN_SUCCESS;
+}
+
+/* The remainder of the 160-bit big-endian number h modulo m (m > 0). */
+static uint64_t digest_mod(const unsigned char *h, size_t n, uint64_t m)
+{
+    uint64_t r = 0;
+    for (size_t i = 0; i < n; i++)
+        r = (r * 256 + h[i]) % m;
+    return r;
+}
+
+long long planner_retry_delay_sec(int retry_delay_sec, bool exponential, int max_retry_delay_sec,
+                                  const char *dag_id, const char *task_id,
+                                  const char *logical_date_iso, int try_number)
+{
+    long long delay = retry_delay_sec < 0 ? 0 : retry_delay_sec;
+    if (!exponential)
+        return delay;
+    /* min_backoff = ceil(delay * 2^(try - 1)), at least 1, without overflow. */
+    int shift = try_number < 1 ? 0 : try_number - 1;
+    long long min_backoff = delay;
+    for (int i = 0; i < shift && min_backoff <= PLANNER_MAX_RETRY_DELAY; i++)
+        min_backoff *= 2;
+    if (shift < 0 || min_backoff > PLANNER_MAX_RETRY_DELAY)
+        min_backoff = PLANNER_MAX_RETRY_DELAY;
+    if (min_backoff < 1)
+        min_backoff = 1;
+    char key[1024];
+    unsigned char h[SHA_DIGEST_LENGTH];
+    int len = snprintf(key, sizeof(key), "%s#%s#%s#%d", dag_id ? dag_id : "",
+                       task_id ? task_id : "", logical_date_iso ? logical_date_iso : "None",
+                       try_number);
+    if (len < 0)
+        len = 0;
+    if ((size_t)len >= sizeof(key))
+        len = (int)sizeof(key) - 1;
+    SHA1((const unsigned char *)key, (size_t)len, h);
+    long long d = min_backoff + (long long)digest_mod(h, sizeof(h), (uint64_t)min_backoff);
+    if (d > PLANNER_MAX_RETRY_DELAY)
+        d = PLANNER_MAX_RETRY_DELAY;
+    if (max_retry_delay_sec > 0 && d > max_retry_delay_sec)
+        d = max_retry_delay_sec;
+    return d;
 }

@@ -68,4 +68,31 @@ typedef enum run_verdict {
  */
 run_verdict_t planner_run_verdict(const size_t counts[TI_STATE_COUNT]);
 
+/*
+ * Airflow's final state of a run: still running while any task instance
+ * (counts) is unfinished; then failed when any leaf task instance (leaves:
+ * those of tasks without downstream in the run's version) is failed or
+ * upstream_failed, else success. A failure handled downstream (a leaf with
+ * all_done or one_failed that ran) does not fail the run. Removed leaves
+ * do not count.
+ */
+run_verdict_t planner_run_verdict_leaves(const size_t counts[TI_STATE_COUNT],
+                                         const size_t leaves[TI_STATE_COUNT]);
+
+/* Airflow's cap on any retry delay (MAX_RETRY_DELAY, one day). */
+#define PLANNER_MAX_RETRY_DELAY 86400
+
+/*
+ * Seconds between the end of a failed try and the next one, as Airflow 2's
+ * TaskInstance.next_retry_datetime: retry_delay_sec without exponential
+ * backoff; with it, min = ceil(retry_delay * 2^(try_number - 1)) (at least
+ * 1), plus a deterministic jitter of sha1("dag#task#logical_date#try") mod
+ * min, so [min, 2 min), then capped at one day and at max_retry_delay_sec
+ * when it is > 0. logical_date_iso is written as Airflow prints it
+ * ("2024-01-01T00:00:00+00:00"); try_number is the try that failed.
+ */
+long long planner_retry_delay_sec(int retry_delay_sec, bool exponential, int max_retry_delay_sec,
+                                  const char *dag_id, const char *task_id,
+                                  const char *logical_date_iso, int try_number);
+
 #endif

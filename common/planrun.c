@@ -252,6 +252,158 @@ static int queue_ready_ids(db_t *db, const char *dag_id, const int64_t *ids, siz
     return 0;
 }
 
+/*
+ * Whether queued run run_id (locked by the caller) may start now, as
+ * Airflow 2 starts queued runs: while the DAG's running runs stay below
+ * max_active_runs, oldest logical date first, and not while the DAG is
+ * paused (manual and backfill runs excepted, see docs/scheduling.md). The per-DAG run
+ * lock, taken first and held to the commit, serializes the decision
+ * between planners, so two of them never both fill the last slot.
+ * 1 yes, 0 no, -1 database error.
+ */
+static int start_allowed(db_t *db, const char *dag_id, const char *run_idbuf)
+{
+    const char *pl[] = {dag_id};
+    const char *p[] = {run_idbuf};
+    PGresult *r = db_query(db, "planrun_runs_lock",
+                           "SELECT pg_advisory_xact_lock(" PLANRUN_RUNS_LOCK_CLASS ", hashtext($1))",
+                           1, pl);
+    if (!r)
+        return -1;
+    PQclear(r);
+    r = db_query(db, "planrun_may_start",
+                 "SELECT (NOT d.is_paused OR r.run_type <> 'scheduled')"
+                 " AND (SELECT count(*) FROM dag_run x WHERE x.dag_id = r.dag_id"
+                 "        AND x.state = 'running')"
+                 "   + (SELECT count(*) FROM dag_run x WHERE x.dag_id = r.dag_id"
+                 "        AND x.state = 'queued' AND (x.logical_date, x.id) < (r.logical_date, r.id)"
+                 "        AND (NOT d.is_paused OR x.run_type <> 'scheduled'))"
+                 "   < CASE WHEN lower(coalesce(d.schedule, '')) = '@continuous' THEN 1"
+                 "          ELSE d.max_active_runs END"
+                 " FROM dag_run r JOIN dag d ON d.dag_id = r.dag_id WHERE r.id = $1::bigint",
+                 1, p);
+    if (!r)
+        return -1;
+    int ok = PQntuples(r) == 1 && db_get_bool(r, 0, 0);
+    PQclear(r);
+    return ok;
+}
+
+/*
+ * max_consecutive_failed_dag_runs: after a run failed, pauses the DAG when
+ * its n latest runs (by logical date) all failed, as Airflow 2.9 does.
+ */
+static int pause_if_failing(db_t *db, const char *dag_id, int n)
+{
+    if (n <= 0)
+        return 0;
+    char nb[16];
+    snprintf(nb, sizeof(nb), "%d", n);
+    const char *p[] = {dag_id, nb};
+    long rows = db_exec(db, "planrun_autopause",
+                        "UPDATE dag SET is_paused = true WHERE dag_id = $1 AND NOT is_paused"
+                        " AND (SELECT count(*) FILTER (WHERE state = 'failed') = $2::int"
+                        "      FROM (SELECT state FROM dag_run WHERE dag_id = $1"
+                        "            ORDER BY logical_date DESC LIMIT $2::int) l)",
+                        2, p);
+    if (rows < 0)
+        return -1;
+    if (rows > 0)
+        log_warn("dag paused after %d consecutive failed runs dag_id=%s"
+                 " (max_consecutive_failed_dag_runs)", n, dag_id);
+    return 0;
+}
+
+int planrun_timeout_due(db_t *db, planrun_cache_t *cache, size_t max, size_t *n_timed_out)
+{
+    char lim[24];
+    int rc = -1;
+    int64_t *ids = NULL;
+    size_t n = 0;
+    *n_timed_out = 0;
+    snprintf(lim, sizeof(lim), "%zu", max);
+    const char *pl[] = {lim};
+    PGresult *r = db_query(db, "planrun_timeout_due",
+                           "SELECT id FROM dag_run WHERE state = 'running'"
+                           " AND timeout_at IS NOT NULL AND timeout_at <= now()"
+                           " ORDER BY timeout_at LIMIT $1::bigint",
+                           1, pl);
+    if (!r)
+        return -1;
+    n = (size_t)PQntuples(r);
+    ids = calloc(n + 1, sizeof(*ids));
+    if (!ids) {
+        PQclear(r);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        ids[i] = db_get_i64(r, (int)i, 0);
+    PQclear(r);
+    r = NULL;
+
+    for (size_t i = 0; i < n; i++) {
+        char idbuf[24];
+        snprintf(idbuf, sizeof(idbuf), "%" PRId64, ids[i]);
+        const char *p[] = {idbuf};
+        if (db_begin(db) < 0)
+            goto out;
+        r = db_query(db, "planrun_timeout_lock",
+                     "SELECT dag_id, run_id, dag_version_id FROM dag_run WHERE id = $1::bigint"
+                     " AND state = 'running' AND timeout_at <= now() FOR UPDATE SKIP LOCKED",
+                     1, p);
+        if (!r)
+            goto fail;
+        if (PQntuples(r) == 0) { /* finished meanwhile, or held by a planner: next pass */
+            PQclear(r);
+            r = NULL;
+            if (db_commit(db) < 0)
+                goto fail;
+            continue;
+        }
+        char dag_id[DAG_ID_MAX + 1], rid[256];
+        snprintf(dag_id, sizeof(dag_id), "%s", PQgetvalue(r, 0, 0));
+        snprintf(rid, sizeof(rid), "%s", PQgetvalue(r, 0, 1));
+        int64_t version_id = db_get_i64(r, 0, 2);
+        PQclear(r);
+        r = NULL;
+        /* Airflow 2: every unfinished task instance becomes skipped; a
+         * running try loses its guard and its worker kills it. */
+        long skipped = db_exec(db, "planrun_timeout_skip",
+                               "UPDATE task_instance SET state = 'skipped',"
+                               " start_date = coalesce(start_date, now()), end_date = now(),"
+                               " updated_at = now() WHERE dag_run_id = $1::bigint"
+                               " AND state IN ('none', 'scheduled', 'queued', 'running',"
+                               " 'up_for_retry', 'up_for_reschedule', 'deferred', 'restarting')",
+                               1, p);
+        if (skipped < 0 ||
+            db_exec(db, "planrun_timeout_fail",
+                    "UPDATE dag_run SET state = 'failed', end_date = now(),"
+                    " last_scheduling_decision = now() WHERE id = $1::bigint",
+                    1, p) < 0)
+            goto fail;
+        bool dberr = false;
+        cache_entry_t *ver = cache_get(cache, db, version_id, &dberr);
+        if (dberr)
+            goto fail;
+        if (ver && pause_if_failing(db, dag_id, ver->dag->max_consecutive_failed_dag_runs) < 0)
+            goto fail;
+        if (db_commit(db) < 0)
+            goto fail;
+        log_warn("dag run timed out dag_id=%s run_id=%s state=failed tasks_skipped=%ld", dag_id,
+                 rid, skipped);
+        (*n_timed_out)++;
+    }
+    rc = 0;
+    goto out;
+fail:
+    PQclear(r);
+    r = NULL;
+    db_rollback(db);
+out:
+    free(ids);
+    return rc;
+}
+
 int planrun_plan(db_t *db, planrun_cache_t *cache, int64_t run_id, planrun_result_t *res)
 {
     if (db_begin(db) < 0) {
@@ -276,6 +428,8 @@ int planrun_plan_tx(db_t *db, planrun_cache_t *cache, int64_t run_id, bool queue
     int64_t *lists[4] = {NULL, NULL, NULL, NULL}; /* scheduled, retry, success(empty), settle */
     size_t nl[4] = {0, 0, 0, 0};
     ti_state_t *settle_state = NULL;
+    int64_t *removed = NULL;
+    size_t n_removed = 0;
     int rc = -1;
 
     memset(res, 0, sizeof(*res));
@@ -315,10 +469,23 @@ int planrun_plan_tx(db_t *db, planrun_cache_t *cache, int64_t run_id, bool queue
     const dag_t *dag = ver->dag;
 
     if (was_queued) {
+        int may = start_allowed(db, dag_id, idbuf);
+        if (may < 0)
+            goto out;
+        if (may == 0) {
+            log_debug("dag run stays queued dag_id=%s run_id=%s", dag_id, rid);
+            rc = 0; /* res->planned stays false */
+            goto out;
+        }
+        char tmo[24];
+        snprintf(tmo, sizeof(tmo), "%d", dag->dagrun_timeout_sec > 0 ? dag->dagrun_timeout_sec : 0);
+        const char *ps[] = {idbuf, tmo};
         if (db_exec(db, "planrun_start",
-                    "UPDATE dag_run SET state = 'running', start_date = coalesce(start_date, now())"
+                    "UPDATE dag_run SET state = 'running', start_date = coalesce(start_date, now()),"
+                    " timeout_at = CASE WHEN $2::int > 0 THEN coalesce(start_date, now())"
+                    "   + make_interval(secs => $2::int) END"
                     " WHERE id = $1::bigint",
-                    1, p1) < 0)
+                    2, ps) < 0)
             goto out;
         log_debug("dag run running dag_id=%s run_id=%s", dag_id, rid);
     }
@@ -334,9 +501,10 @@ int planrun_plan_tx(db_t *db, planrun_cache_t *cache, int64_t run_id, bool queue
     rows = calloc(n + 1, sizeof(*rows));
     row_of_task = malloc((dag->n_tasks + 1) * sizeof(*row_of_task));
     settle_state = calloc(n + 1, sizeof(*settle_state));
+    removed = calloc(n + 1, sizeof(*removed));
     for (int k = 0; k < 4; k++)
         lists[k] = calloc(n + 1, sizeof(int64_t));
-    if (!rows || !row_of_task || !settle_state || !lists[0] || !lists[1] || !lists[2] ||
+    if (!rows || !row_of_task || !settle_state || !removed || !lists[0] || !lists[1] || !lists[2] ||
         !lists[3]) {
         log_error("out of memory planning run_id=%s", rid);
         goto out;
@@ -349,8 +517,17 @@ int planrun_plan_tx(db_t *db, planrun_cache_t *cache, int64_t run_id, bool queue
             rows[i].state = TI_NONE;
         rows[i].retry_due = db_get_bool(r, (int)i, 3);
         rows[i].task = entry_find(ver, PQgetvalue(r, (int)i, 1));
-        if (rows[i].task >= 0)
+        if (rows[i].task >= 0) {
             row_of_task[rows[i].task] = (int)i;
+        } else if (rows[i].state == TI_NONE || rows[i].state == TI_SCHEDULED ||
+                   rows[i].state == TI_UP_FOR_RETRY || rows[i].state == TI_UP_FOR_RESCHEDULE) {
+            /* Not in the run's version: never runs (see planrun.h). */
+            removed[n_removed++] = rows[i].id;
+            rows[i].state = TI_REMOVED;
+            log_info("task instance removed dag_id=%s run_id=%s task_id=%s", dag_id, rid,
+                     PQgetvalue(r, (int)i, 1));
+            continue;
+        }
         if (rows[i].retry_due) {
             lists[1][nl[1]++] = rows[i].id;
             rows[i].state = TI_SCHEDULED;
@@ -402,7 +579,12 @@ int planrun_plan_tx(db_t *db, planrun_cache_t *cache, int64_t run_id, bool queue
                    "UPDATE task_instance SET state = 'success', start_date = now(),"
                    " end_date = now(), duration = 0, updated_at = now()"
                    " WHERE id = ANY($1::bigint[]) AND state = 'none'",
-                   lists[2], nl[2], NULL) < 0)
+                   lists[2], nl[2], NULL) < 0 ||
+        update_ids(db, "planrun_removed",
+                   "UPDATE task_instance SET state = 'removed', updated_at = now()"
+                   " WHERE id = ANY($1::bigint[])"
+                   " AND state IN ('none', 'scheduled', 'up_for_retry', 'up_for_reschedule')",
+                   removed, n_removed, NULL) < 0)
         goto out;
     /* skipped and upstream_failed, one statement per target state. */
     for (int pass = 0; pass < 2; pass++) {
@@ -434,10 +616,13 @@ int planrun_plan_tx(db_t *db, planrun_cache_t *cache, int64_t run_id, bool queue
                       rid, res->queued[k].ti_id);
     }
 
-    size_t counts[TI_STATE_COUNT] = {0};
-    for (size_t i = 0; i < n; i++)
+    size_t counts[TI_STATE_COUNT] = {0}, leaves[TI_STATE_COUNT] = {0};
+    for (size_t i = 0; i < n; i++) {
         counts[rows[i].state]++;
-    run_verdict_t verdict = planner_run_verdict(counts);
+        if (rows[i].task >= 0 && dag->tasks[rows[i].task].n_downstream == 0)
+            leaves[rows[i].state]++;
+    }
+    run_verdict_t verdict = planner_run_verdict_leaves(counts, leaves);
     if (verdict != RUN_KEEP_RUNNING) {
         const char *p2[] = {idbuf, verdict == RUN_SUCCESS ? "success" : "failed"};
         if (db_exec(db, "planrun_finish",
@@ -446,6 +631,9 @@ int planrun_plan_tx(db_t *db, planrun_cache_t *cache, int64_t run_id, bool queue
                     2, p2) < 0)
             goto out;
         res->finished = true;
+        if (verdict == RUN_FAILED &&
+            pause_if_failing(db, dag_id, dag->max_consecutive_failed_dag_runs) < 0)
+            goto out;
     } else if (db_exec(db, "planrun_touch",
                        "UPDATE dag_run SET last_scheduling_decision = now() WHERE id = $1::bigint",
                        1, p1) < 0) {
@@ -467,6 +655,7 @@ out:
     free(rows);
     free(row_of_task);
     free(settle_state);
+    free(removed);
     for (int k = 0; k < 4; k++)
         free(lists[k]);
     return rc;

@@ -16,6 +16,15 @@
  * scheduler's critical section takes too, so that two planners never both
  * fill the same max_active_tasks headroom.
  *
+ * Run semantics (docs/scheduling.md): a queued run starts only while its
+ * DAG has fewer running runs than max_active_runs, oldest logical date
+ * first, and not while the DAG is paused (manual and backfill runs excepted); a
+ * started run gets its timeout_at from its version's dagrun_timeout. A
+ * run's final state comes from its leaves (planner_run_verdict_leaves).
+ * A task instance whose task is not in the run's version (a run keeps the
+ * version it was created with, so only a row written by other means) is
+ * set to 'removed' unless it is queued or running.
+ *
  * Parsed DAG versions are kept in a small cache keyed by dag_version.id
  * (versions never change once written), owned by one thread.
  */
@@ -30,6 +39,9 @@
 
 /* Class key of the per-DAG advisory locks: pg_try_advisory_xact_lock(KEY, hashtext(dag_id)). */
 #define PLANRUN_DAG_LOCK_CLASS "1970300019"
+
+/* Class key of the per-DAG lock that serializes starting queued runs (max_active_runs). */
+#define PLANRUN_RUNS_LOCK_CLASS "1970300020"
 
 typedef struct planrun_cache planrun_cache_t;
 
@@ -72,6 +84,16 @@ int planrun_plan(db_t *db, planrun_cache_t *cache, int64_t run_id, planrun_resul
 int planrun_plan_tx(db_t *db, planrun_cache_t *cache, int64_t run_id, bool queue_ready,
                     planrun_result_t *res);
 void planrun_result_free(planrun_result_t *res);
+
+/*
+ * dagrun_timeout: fails the running runs whose timeout_at has passed (at
+ * most max), each in its own transaction: every unfinished task instance
+ * becomes skipped (a running try loses its fencing guard, so its worker
+ * kills it) and the run failed; max_consecutive_failed_dag_runs may pause
+ * the DAG. The caller has no transaction open. *n_timed_out counts the
+ * runs failed. Returns 0 or -1 on a database error.
+ */
+int planrun_timeout_due(db_t *db, planrun_cache_t *cache, size_t max, size_t *n_timed_out);
 
 /*
  * The ids of the live (queued or running) runs, oldest first, at most max.

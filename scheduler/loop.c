@@ -4,7 +4,9 @@
  * One iteration ("pass"):
  *   1. heartbeat the job row every heartbeat_sec;
  *   2. create the due scheduled runs (runs.c);
- *   3. plan the runs named by NOTIFY payloads and those with a retry due;
+ *   3. fail the runs past their dagrun_timeout (planrun_timeout_due);
+ *      plan the runs named by NOTIFY payloads, those with a retry due and
+ *      the queued runs that may start (max_active_runs);
  *      every heartbeat_sec (and after a reconnect, when notifications may
  *      have been lost) all live runs instead (planrun.c);
  *   4. enqueue 'scheduled' task instances, then re-send stale 'queued'
@@ -42,6 +44,7 @@
 #define LOOP_MAX_LIVE_RUNS 100000 /* runs planned by one full pass */
 #define LOOP_MAX_PENDING 65536    /* notified run ids remembered between passes */
 #define LOOP_VERSION_CACHE 256
+#define LOOP_MAX_TIMEOUTS 1000    /* timed-out runs failed by one pass */
 #define LOOP_BACKOFF_MIN_MS 100
 #define LOOP_BACKOFF_MAX_MS 5000
 
@@ -157,6 +160,28 @@ static int add_retry_due(db_t *db, pending_t *p)
 }
 
 /*
+ * Queued runs that may be able to start (their DAG below max_active_runs
+ * in running runs; not paused, or not a scheduled run): planning one starts it
+ * or leaves it queued (planrun.c decides, oldest logical date first).
+ */
+static int add_startable(db_t *db, pending_t *p)
+{
+    PGresult *r = db_query(db, "loop_startable",
+                           "SELECT dr.id FROM dag_run dr JOIN dag d ON d.dag_id = dr.dag_id"
+                           " WHERE dr.state = 'queued' AND (NOT d.is_paused OR dr.run_type <> 'scheduled')"
+                           " AND (SELECT count(*) FROM dag_run x WHERE x.dag_id = dr.dag_id"
+                           "      AND x.state = 'running') < d.max_active_runs"
+                           " ORDER BY dr.logical_date, dr.id LIMIT 1000",
+                           0, NULL);
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++)
+        pending_add(p, db_get_i64(r, i, 0));
+    PQclear(r);
+    return 0;
+}
+
+/*
  * Seconds until the next due thing: a run to create (of a DAG below its
  * max_active_runs), a retry, a resend. *secs is large when nothing is due.
  */
@@ -173,6 +198,7 @@ static int next_due_in(db_t *db, int resend_after, double *secs)
         "     WHERE dr.dag_id = d.dag_id AND dr.state IN ('queued', 'running'))"
         "     < d.max_active_runs),"
         " (SELECT min(next_try_at) FROM task_instance WHERE state = 'up_for_retry'),"
+        " (SELECT min(timeout_at) FROM dag_run WHERE state = 'running' AND timeout_at IS NOT NULL),"
         " (SELECT min(queued_at) FROM task_instance WHERE state = 'queued')"
         "   + make_interval(secs => $1::int)) - now())::float8",
         1, p);
@@ -254,7 +280,13 @@ static int loop_pass(loop_state_t *s)
     if (created > 0)
         s->again = true; /* catchup: the next interval may be due too */
 
-    if (add_retry_due(s->db, &s->pending) < 0)
+    size_t timed_out = 0;
+    if (planrun_timeout_due(s->db, s->cache, LOOP_MAX_TIMEOUTS, &timed_out) < 0)
+        return -1;
+    if (timed_out >= LOOP_MAX_TIMEOUTS)
+        s->again = true;
+
+    if (add_retry_due(s->db, &s->pending) < 0 || add_startable(s->db, &s->pending) < 0)
         return -1;
     if (drain_notifies(s->db, &s->pending) < 0)
         return -1;

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/planner.h"
+
 static const char SQL_JOB_START[] =
     "INSERT INTO job (job_type, hostname, pid, queues) "
     "VALUES ('WorkerJob', $1, $2::integer, string_to_array($3, ',')) RETURNING id";
@@ -34,14 +36,15 @@ static const char SQL_HEARTBEAT[] =
 
 static const char SQL_FINISH[] =
     "WITH o AS (SELECT * FROM unnest($2::bigint[], $3::integer[], $4::boolean[],"
-    "                                $5::double precision[], $6::text[]) AS o(id, try, ok, delay, log)),"
+    "                                $5::double precision[], $6::text[], $7::boolean[])"
+    "           AS o(id, try, ok, delay, log, skip)),"
     " u AS ("
     " UPDATE task_instance t SET"
-    "   state = CASE WHEN o.ok THEN 'success'"
+    "   state = CASE WHEN o.skip THEN 'skipped' WHEN o.ok THEN 'success'"
     "                WHEN t.try_number <= t.max_tries THEN 'up_for_retry' ELSE 'failed' END,"
     "   end_date = now(),"
     "   duration = EXTRACT(EPOCH FROM now() - t.start_date),"
-    "   next_try_at = CASE WHEN NOT o.ok AND t.try_number <= t.max_tries"
+    "   next_try_at = CASE WHEN NOT o.ok AND NOT o.skip AND t.try_number <= t.max_tries"
     "                      THEN now() + make_interval(secs => o.delay) END,"
     "   updated_at = now()"
     "  FROM o"
@@ -168,14 +171,16 @@ int reporter_finish_batch(db_t *db, int64_t job_id, reporter_outcome_t *o, size_
     PGresult *r = NULL;
     char job_s[24];
     size_t cap_t, len_t = 0, cap_b = 2 * n + 3, cap_d = 12 * n + 3;
-    char *ids = NULL, *trs = NULL, *oks = malloc(cap_b), *delays = malloc(cap_d);
+    char *ids = NULL, *trs = NULL, *oks = malloc(cap_b), *delays = malloc(cap_d),
+         *skips = malloc(cap_b);
     char *logs = malloc(cap_t = 16);
     int64_t *idv = calloc(n + 1, sizeof(*idv));
     int *trv = calloc(n + 1, sizeof(*trv));
-    if (!oks || !delays || !logs || !idv || !trv)
+    if (!oks || !delays || !skips || !logs || !idv || !trv)
         goto out;
-    size_t lb = 0, ld = 0;
+    size_t lb = 0, ld = 0, ls = 0;
     oks[lb++] = '{';
+    skips[ls++] = '{';
     delays[ld++] = '{';
     logs[len_t++] = '{';
     for (size_t i = 0; i < n; i++) {
@@ -184,22 +189,27 @@ int reporter_finish_batch(db_t *db, int64_t job_id, reporter_outcome_t *o, size_
         o[i].written = 0;
         o[i].state[0] = '\0';
         lb += (size_t)snprintf(oks + lb, cap_b - lb, "%s%c", i ? "," : "", o[i].success ? 't' : 'f');
-        int delay = o[i].t->retry_delay_sec < 0 ? 0 : o[i].t->retry_delay_sec;
-        ld += (size_t)snprintf(delays + ld, cap_d - ld, "%s%d", i ? "," : "", delay % 1000000000);
+        ls += (size_t)snprintf(skips + ls, cap_b - ls, "%s%c", i ? "," : "",
+                               o[i].skipped ? 't' : 'f');
+        long long delay = o[i].success || o[i].skipped ? 0 : wtry_retry_delay(o[i].t);
+        if (delay < 0 || delay > PLANNER_MAX_RETRY_DELAY)
+            delay = PLANNER_MAX_RETRY_DELAY;
+        ld += (size_t)snprintf(delays + ld, cap_d - ld, "%s%lld", i ? "," : "", delay);
         const char *lt = o[i].log_tail && *o[i].log_tail ? o[i].log_tail : NULL;
         if (append_elem(&logs, &len_t, &cap_t, lt) < 0)
             goto out;
     }
     snprintf(oks + lb, cap_b - lb, "}");
     snprintf(delays + ld, cap_d - ld, "}");
+    snprintf(skips + ls, cap_b - ls, "}");
     snprintf(logs + len_t, cap_t - len_t, "}");
     ids = db_array_i64(idv, n);
     trs = db_array_int(trv, n);
     if (!ids || !trs)
         goto out;
     snprintf(job_s, sizeof(job_s), "%" PRId64, job_id);
-    const char *params[] = {job_s, ids, trs, oks, delays, logs};
-    r = db_query(db, "worker_finish", SQL_FINISH, 6, params);
+    const char *params[] = {job_s, ids, trs, oks, delays, logs, skips};
+    r = db_query(db, "worker_finish", SQL_FINISH, 7, params);
     if (!r)
         goto out;
     int rows = PQntuples(r);
@@ -221,6 +231,7 @@ out:
     free(trs);
     free(oks);
     free(delays);
+    free(skips);
     free(logs);
     free(idv);
     free(trv);

@@ -45,6 +45,7 @@ int reporter_heartbeat(db_t *db, int64_t job_id, const int64_t *ti_ids, const in
 typedef struct reporter_outcome {
     const wtry_t *t;
     bool success;
+    bool skipped; /* exit code in skip_on_exit_code: the try ends skipped (no retry) */
     const char *log_tail;
     /* out: 1 written (state holds the new state), 0 rejected by the guard */
     int written;
@@ -53,8 +54,9 @@ typedef struct reporter_outcome {
 
 /*
  * Writes n outcomes in one statement, inside the caller's transaction or
- * on its own: success, or else up_for_retry (next_try_at = now + retry
- * delay) while try_number <= max_tries, else failed; end_date and duration;
+ * on its own: success, skipped, or else up_for_retry (next_try_at = now +
+ * the retry delay of wtry_retry_delay) while try_number <= max_tries, else
+ * failed; end_date and duration;
  * the last log chunks. Each outcome carries the fencing guard; o[i].written
  * says whether it held. Nothing is NOTIFYed here (the caller's
  * mini-scheduler decides). Returns 0, or -1 on a database error (nothing

@@ -64,6 +64,7 @@ typedef struct run {
     logbuf_t *log;
     bool exited; /* process over (or never started): outcome due */
     bool success;
+    bool skipped; /* exit code in skip_on_exit_code */
     bool lost; /* guard rejected: write nothing more */
     bool timed_out;
     bool over;                      /* done with: free it and give its slot back */
@@ -169,6 +170,10 @@ static void run_spawn(run_t *r)
     logbuf_append_line(r->log, "INFO", "Running command: %s", t->bash_command);
     char **envp =
         taskenv_build(environ, t->env, t->n_env, t->has_env, t->append_env, &ctx, err, sizeof(err));
+    if (envp && taskenv_add_conf(&envp, t->conf_json, err, sizeof(err)) < 0) {
+        taskenv_free(envp);
+        envp = NULL;
+    }
     if (!envp) {
         logbuf_append_line(r->log, "ERROR", "Cannot start the task: %s", err);
         run_mark_exited(r, false);
@@ -295,6 +300,15 @@ static void on_exit_status(supervisor_t *s, run_t *r, int status)
         if (!r->lost)
             logbuf_append_line(r->log, "INFO", "Command exited with return code %d",
                                WEXITSTATUS(status));
+        if (!r->timed_out && wtry_skip_code(r->t, WEXITSTATUS(status))) {
+            /* BashOperator: an exit code in skip_on_exit_code raises AirflowSkipException. */
+            r->skipped = true;
+            ok = false;
+            if (!r->lost)
+                logbuf_append_line(r->log, "INFO",
+                                   "Bash command returned exit code %d. Skipping.",
+                                   WEXITSTATUS(status));
+        }
     } else if (WIFSIGNALED(status) && !r->lost) {
         logbuf_append_line(r->log, "INFO", "Command was killed by signal %d (%s)", WTERMSIG(status),
                            strsignal(WTERMSIG(status)));
@@ -847,7 +861,8 @@ static void write_outcomes(supervisor_t *s, run_t **due, reporter_outcome_t *o, 
     for (i = 0; i < n; i++) {
         logbuf_end_output(due[i]->log);
         o[i] = (reporter_outcome_t){
-            .t = due[i]->t, .success = due[i]->success, .log_tail = logbuf_data(due[i]->log)};
+            .t = due[i]->t, .success = due[i]->success,
+            .skipped = due[i]->skipped, .log_tail = logbuf_data(due[i]->log)};
     }
     if (reporter_finish_batch(s->o.db, s->o.job_id, o, n) < 0)
         goto out;

@@ -16,6 +16,7 @@
 #include <inttypes.h>
 
 #include "common/log.h"
+#include "common/planner.h"
 
 /* now() for the consumer's claim (its own statement), clock_timestamp() for
  * a direct claim in the middle of an outcome transaction. The spec column
@@ -35,7 +36,7 @@
     "   ti.dag_id, ti.run_id, ti.task_id, ti.operator,"                                            \
     "   CASE WHEN dr.dag_version_id = ANY($6::bigint[]) THEN NULL"                                 \
     "        ELSE v.data -> 'tasks' -> ti.task_id END,"                                            \
-    "   dr.dag_version_id"
+    "   dr.dag_version_id, dr.conf::text"
 
 #define SPECS_TEXT_MAX (32 << 20) /* a version's task map larger than this is not cached */
 
@@ -352,6 +353,20 @@ static int parse_spec_obj(wtry_t *t, const cJSON *spec, const char *row_operator
     t->owner = dup_or_null(json_str(spec, "owner"));
     t->retry_delay_sec = json_int(spec, "retry_delay_sec", 300);
     t->execution_timeout_sec = json_int(spec, "execution_timeout_sec", 0);
+    t->retry_exponential_backoff =
+        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec, "retry_exponential_backoff"));
+    t->max_retry_delay_sec = json_int(spec, "max_retry_delay_sec", 0);
+    const cJSON *skip = cJSON_GetObjectItemCaseSensitive(spec, "skip_on_exit_code");
+    if (cJSON_IsArray(skip) || cJSON_IsNull(skip)) {
+        const cJSON *it;
+        t->n_skip_on_exit_code = 0;
+        cJSON_ArrayForEach(it, skip)
+        {
+            if (t->n_skip_on_exit_code < sizeof(t->skip_on_exit_code) / sizeof(int) &&
+                cJSON_IsNumber(it))
+                t->skip_on_exit_code[t->n_skip_on_exit_code++] = it->valueint;
+        }
+    }
     if (t->kind != WTRY_BASH)
         goto out;
 
@@ -411,7 +426,12 @@ wtry_t *wtry_from_row(const PGresult *r, int row, const queue_delivery_t *d,
     t->run_id = dup_or_null(db_get_str(r, row, 7));
     t->task_id = dup_or_null(db_get_str(r, row, 8));
     t->retry_delay_sec = 300;
+    t->skip_on_exit_code[0] = 99; /* BashOperator's default; the spec may override it */
+    t->n_skip_on_exit_code = 1;
     if (!t->dag_id || !t->run_id || !t->task_id)
+        goto fail;
+    const char *conf = PQnfields(r) > WTRY_COL_CONF ? db_get_str(r, row, WTRY_COL_CONF) : NULL;
+    if (conf && strlen(conf) <= WTRY_CONF_MAX && !(t->conf_json = strdup(conf)))
         goto fail;
     const char *op = db_get_str(r, row, 9);
     const spec_version_t *v = NULL;
@@ -440,6 +460,7 @@ void wtry_free(wtry_t *t)
     free(t->bash_command);
     free(t->cwd);
     free(t->owner);
+    free(t->conf_json);
     for (size_t i = 0; i < t->n_env; i++) {
         free((char *)t->env[i].name);
         free((char *)t->env[i].value);
@@ -457,4 +478,26 @@ void wtry_env_ctx(const wtry_t *t, taskenv_ctx_t *ctx)
     ctx->try_number = t->try_number;
     ctx->map_index = t->map_index;
     ctx->logical_date = t->logical_date;
+}
+
+bool wtry_skip_code(const wtry_t *t, int code)
+{
+    for (size_t i = 0; i < t->n_skip_on_exit_code; i++)
+        if (t->skip_on_exit_code[i] == code)
+            return true;
+    return false;
+}
+
+long long wtry_retry_delay(const wtry_t *t)
+{
+    char ld[TS_ISO_LEN];
+    const char *lds = "None";
+    if (t->logical_date != TS_NONE) {
+        /* As Python prints the logical date: microseconds only when not zero. */
+        lds = t->logical_date % TS_US_PER_SEC ? ts_format_iso(t->logical_date, ld)
+                                              : ts_format_iso_sec(t->logical_date, ld);
+    }
+    return planner_retry_delay_sec(t->retry_delay_sec, t->retry_exponential_backoff,
+                                   t->max_retry_delay_sec, t->dag_id, t->task_id, lds,
+                                   t->try_number);
 }

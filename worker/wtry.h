@@ -48,6 +48,11 @@ typedef struct wtry {
     size_t n_env;
     char *owner;
     int retry_delay_sec;
+    bool retry_exponential_backoff;
+    int max_retry_delay_sec;   /* 0 = none */
+    int skip_on_exit_code[16]; /* exit codes that end the try as skipped */
+    size_t n_skip_on_exit_code;
+    char *conf_json;           /* the run's conf (dag_run.conf), NULL if none */
     int execution_timeout_sec; /* 0 = none */
     bool has_downstream;       /* the spec lists downstream tasks: plan the run when it ends */
 } wtry_t;
@@ -56,11 +61,23 @@ typedef struct wtry {
  * Column order the claim's RETURNING list produces for wtry_from_row:
  * id, try_number, max_tries, map_index, dag_run_id, logical_date (epoch
  * microseconds), dag_id, run_id, task_id, operator, spec (json text; NULL
- * when the version's specs are cached), dag_version_id.
+ * when the version's specs are cached), dag_version_id, the run's conf
+ * (json text).
  */
-#define WTRY_COLUMNS 12
+#define WTRY_COLUMNS 13
 #define WTRY_COL_SPEC 10
 #define WTRY_COL_VERSION 11
+#define WTRY_COL_CONF 12
+#define WTRY_CONF_MAX (64 * 1024) /* a larger conf is not handed to the task */
+
+/* Whether exit code code ends t's try as skipped (skip_on_exit_code). */
+bool wtry_skip_code(const wtry_t *t, int code);
+
+/*
+ * Seconds until t's next try after this one failed: retry_delay, or with
+ * retry_exponential_backoff Airflow 2's formula (planner_retry_delay_sec).
+ */
+long long wtry_retry_delay(const wtry_t *t);
 #define WTRY_SPECS_MAX 64 /* versions a spec cache holds at most */
 
 /*

@@ -179,16 +179,10 @@ check_eq "skipped leaf: run succeeds (Airflow: skipped is a success state)" succ
 check_eq "failed leaf: run fails" failed "$(run_state tr_run_failed_leaf r1)"
 check_eq "failure handled by one_failed: tasks failed, success" "failed success" \
   "$(ti_state tr_run_failure_handled bad) $(ti_state tr_run_failure_handled handle)"
-# KNOWN DIFFERENCE: Airflow decides from the leaves only, so a failure
-# handled downstream (the only leaf, handle, succeeded) gives a successful
-# run; common/planner.c planner_run_verdict fails a run when any task
-# failed. Reported, not asserted until the verdict looks at the leaves.
-st=$(run_state tr_run_failure_handled r1)
-if [ "$st" = success ]; then
-  ok "failure handled by one_failed: run succeeds, as in Airflow"
-else
-  echo "# KNOWN DIFFERENCE: tr_run_failure_handled run is '$st', Airflow gives 'success' (leaf-based run state)"
-fi
+# Airflow decides from the leaves only, so a failure handled downstream
+# (the only leaf, handle, succeeded) gives a successful run.
+check_eq "failure handled by one_failed: run succeeds, as in Airflow" success \
+  "$(run_state tr_run_failure_handled r1)"
 
 # --- all_done_min_one_success, once the planner evaluates it
 if "$BIN/updraft" dags list-import-errors 2>&1 | grep -q "all_done_min_one_success.*not supported yet"; then
