@@ -364,6 +364,31 @@ static int schema_version(db_t *db)
     return v;
 }
 
+/* How many of this binary's migrations the database has not recorded; -1 on error. */
+static int missing_migrations(db_t *db)
+{
+    int *v = malloc(sizeof(int) * (size_t)(migrations_count ? migrations_count : 1));
+    if (!v)
+        return -1;
+    for (int i = 0; i < migrations_count; i++)
+        v[i] = migrations[i].version;
+    char *arr = db_array_int(v, (size_t)migrations_count);
+    free(v);
+    if (!arr)
+        return -1;
+    const char *p[] = {arr};
+    PGresult *r = db_query(db, NULL,
+                           "SELECT count(*) FROM unnest($1::int[]) k(v)"
+                           " WHERE NOT EXISTS (SELECT 1 FROM schema_migrations m WHERE m.version = k.v)",
+                           1, p);
+    free(arr);
+    if (!r)
+        return -1;
+    int n = db_get_int(r, 0, 0);
+    PQclear(r);
+    return n;
+}
+
 int db_migrate(db_t *db, int *applied)
 {
     int n = 0, rc = -1;
@@ -374,12 +399,19 @@ int db_migrate(db_t *db, int *applied)
         return -1;
     if (db_simple(db, "SELECT pg_advisory_lock(" DB_MIGRATE_LOCK ")") != 0)
         return -1;
-    int have = schema_version(db);
-    if (have < 0)
-        goto out;
+    /* Every migration not yet recorded is applied, also one numbered below
+     * the highest applied (branches merged in another order). */
     for (int i = 0; i < migrations_count; i++) {
         const migration_t *m = &migrations[i];
-        if (m->version <= have)
+        char v[16];
+        snprintf(v, sizeof(v), "%d", m->version);
+        const char *pv[] = {v};
+        PGresult *r = db_query(db, NULL, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, pv);
+        if (!r)
+            goto out;
+        bool done = PQntuples(r) > 0;
+        PQclear(r);
+        if (done)
             continue;
         if (db_begin(db) != 0)
             goto out;
@@ -421,6 +453,17 @@ int db_check_schema(db_t *db, char *err, size_t errlen)
     int have = exists ? schema_version(db) : 0;
     if (have < 0) {
         snprintf(err, errlen, "cannot read the schema version: %s", db->error);
+        return -1;
+    }
+    int missing = exists ? missing_migrations(db) : migrations_count;
+    if (missing < 0) {
+        snprintf(err, errlen, "cannot read the schema version: %s", db->error);
+        return -1;
+    }
+    if (have <= want && missing > 0) {
+        snprintf(err, errlen,
+                 "database schema lacks %d of this binary's %d migrations: run 'updraft db migrate'",
+                 missing, migrations_count);
         return -1;
     }
     if (have < want) {
