@@ -10,6 +10,7 @@
 #include "common/dag.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -290,6 +291,88 @@ int dag_find_task(const dag_t *dag, const char *task_id)
     return -1;
 }
 
+static const char *const weight_rule_names[] = {"downstream", "upstream", "absolute"};
+
+const char *dag_weight_rule_name(dag_weight_rule_t r)
+{
+    return (unsigned)r < 3 ? weight_rule_names[r] : "downstream";
+}
+
+int dag_weight_rule_parse(const char *name, dag_weight_rule_t *out)
+{
+    for (int i = 0; name && i < 3; i++)
+        if (!strcmp(name, weight_rule_names[i])) {
+            *out = (dag_weight_rule_t)i;
+            return 0;
+        }
+    return -1;
+}
+
+typedef struct name_idx {
+    const char *name;
+    size_t idx;
+} name_idx_t;
+
+static int cmp_name_idx(const void *a, const void *b)
+{
+    return strcmp(((const name_idx_t *)a)->name, ((const name_idx_t *)b)->name);
+}
+
+static long name_idx_find(const name_idx_t *ix, size_t n, const char *name)
+{
+    name_idx_t key = {name, 0};
+    const name_idx_t *f = bsearch(&key, ix, n, sizeof *ix, cmp_name_idx);
+    return f ? (long)f->idx : -1;
+}
+
+int dag_compute_priorities(dag_t *dag)
+{
+    size_t n = dag->n_tasks;
+    int rc = -1;
+    name_idx_t *ix = calloc(n + 1, sizeof *ix);
+    size_t *seen = calloc(n + 1, sizeof *seen); /* stamp: i + 1 when visited for task i */
+    size_t *stack = calloc(n + 1, sizeof *stack);
+    if (!ix || !seen || !stack)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        ix[i] = (name_idx_t){dag->tasks[i].task_id, i};
+    qsort(ix, n, sizeof *ix, cmp_name_idx);
+    for (size_t i = 0; i < n; i++) {
+        dag_task_t *t = &dag->tasks[i];
+        long long sum = t->priority_weight;
+        if (t->weight_rule != DAG_WEIGHT_ABSOLUTE) {
+            bool down = t->weight_rule == DAG_WEIGHT_DOWNSTREAM;
+            size_t sp = 0;
+            seen[i] = i + 1;
+            stack[sp++] = i;
+            while (sp > 0) {
+                const dag_task_t *u = &dag->tasks[stack[--sp]];
+                char **rel = down ? u->downstream : u->upstream;
+                size_t nrel = down ? u->n_downstream : u->n_upstream;
+                for (size_t k = 0; k < nrel; k++) {
+                    long j = name_idx_find(ix, n, rel[k]);
+                    if (j < 0 || seen[j] == i + 1)
+                        continue;
+                    seen[j] = i + 1;
+                    stack[sp++] = (size_t)j; /* each task is pushed once: sp <= n */
+                    sum += dag->tasks[j].priority_weight;
+                    if (sum > INT_MAX)
+                        sum = INT_MAX;
+                    else if (sum < INT_MIN)
+                        sum = INT_MIN;
+                }
+            }
+        }
+        t->priority_weight_total = (int)sum;
+    }
+    rc = 0;
+out:
+    free(ix);
+    free(seen);
+    free(stack);
+    return rc;
+}
+
 int dag_find_group(const dag_t *dag, const char *group_id)
 {
     if (!dag || !group_id)
@@ -374,7 +457,19 @@ static cJSON *task_to_json(const dag_task_t *t)
     ok = ok && add_str(o, "queue", t->queue);
     ok = ok && add_str(o, "pool", t->pool);
     ok = ok && cJSON_AddNumberToObject(o, "pool_slots", t->pool_slots);
-    ok = ok && cJSON_AddNumberToObject(o, "priority_weight", t->priority_weight);
+    /* The effective priority, which task_instance.priority_weight copies;
+     * the weight as written and the rule only when they differ from it and
+     * from the default, so that DAGs without them keep their bytes. */
+    ok = ok && cJSON_AddNumberToObject(o, "priority_weight", t->priority_weight_total);
+    if (t->priority_weight != t->priority_weight_total)
+        ok = ok && cJSON_AddNumberToObject(o, "own_priority_weight", t->priority_weight);
+    if (t->weight_rule != DAG_WEIGHT_DOWNSTREAM)
+        ok = ok && add_str(o, "weight_rule", dag_weight_rule_name(t->weight_rule));
+    if (t->max_active_tis_per_dag > 0)
+        ok = ok && cJSON_AddNumberToObject(o, "max_active_tis_per_dag", t->max_active_tis_per_dag);
+    if (t->max_active_tis_per_dagrun > 0)
+        ok = ok && cJSON_AddNumberToObject(o, "max_active_tis_per_dagrun",
+                                           t->max_active_tis_per_dagrun);
     ok = ok && add_str(o, "trigger_rule", t->trigger_rule);
     ok = ok && cJSON_AddNumberToObject(o, "execution_timeout_sec", t->execution_timeout_sec);
     /* Only when not the default, so that existing DAGs keep their bytes (and hash). */
@@ -636,8 +731,8 @@ static int json_str_array(const cJSON *o, const char *key, char ***out, size_t *
 static int task_from_json(const cJSON *o, const char *task_id, dag_task_t *t, char *err,
                           size_t errlen)
 {
-    char *opname = NULL;
-    int append_env = 0, backoff = 0, rc = -1;
+    char *opname = NULL, *rule = NULL;
+    int append_env = 0, backoff = 0, rc = -1, own_weight = INT_MIN;
     const cJSON *env, *it;
     char sub[200];
 
@@ -647,7 +742,7 @@ static int task_from_json(const cJSON *o, const char *task_id, dag_task_t *t, ch
     }
     t->retry_delay_sec = 300;
     t->pool_slots = 1;
-    t->priority_weight = 1;
+    t->priority_weight = t->priority_weight_total = 1;
     t->skip_on_exit_code[0] = 99;
     t->n_skip_on_exit_code = 1;
     if (!(t->task_id = strdup(task_id)))
@@ -667,7 +762,12 @@ static int task_from_json(const cJSON *o, const char *task_id, dag_task_t *t, ch
         json_str(o, "queue", false, &t->queue, sub, sizeof sub) != 0 ||
         json_str(o, "pool", false, &t->pool, sub, sizeof sub) != 0 ||
         json_int(o, "pool_slots", &t->pool_slots, sub, sizeof sub) != 0 ||
-        json_int(o, "priority_weight", &t->priority_weight, sub, sizeof sub) != 0 ||
+        json_int(o, "priority_weight", &t->priority_weight_total, sub, sizeof sub) != 0 ||
+        json_int(o, "own_priority_weight", &own_weight, sub, sizeof sub) != 0 ||
+        json_str(o, "weight_rule", false, &rule, sub, sizeof sub) != 0 ||
+        json_int(o, "max_active_tis_per_dag", &t->max_active_tis_per_dag, sub, sizeof sub) != 0 ||
+        json_int(o, "max_active_tis_per_dagrun", &t->max_active_tis_per_dagrun, sub,
+                 sizeof sub) != 0 ||
         json_str(o, "trigger_rule", false, &t->trigger_rule, sub, sizeof sub) != 0 ||
         json_int(o, "execution_timeout_sec", &t->execution_timeout_sec, sub, sizeof sub) != 0 ||
         json_bool(o, "retry_exponential_backoff", &backoff, sub, sizeof sub) != 0 ||
@@ -680,6 +780,11 @@ static int task_from_json(const cJSON *o, const char *task_id, dag_task_t *t, ch
         goto bad;
     t->append_env = append_env == 1;
     t->retry_exponential_backoff = backoff == 1;
+    t->priority_weight = own_weight != INT_MIN ? own_weight : t->priority_weight_total;
+    if (rule && dag_weight_rule_parse(rule, &t->weight_rule) != 0) {
+        snprintf(sub, sizeof sub, "unknown weight_rule '%.64s'", rule);
+        goto bad;
+    }
     if ((!t->owner && !(t->owner = strdup("airflow"))) ||
         (!t->queue && !(t->queue = strdup("default"))) ||
         (!t->pool && !(t->pool = strdup("default_pool"))) ||
@@ -712,6 +817,7 @@ bad:
     snprintf(err, errlen, "task '%s': %s", task_id, sub);
 out:
     free(opname);
+    free(rule);
     return rc;
 }
 

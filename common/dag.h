@@ -30,6 +30,13 @@ typedef enum dag_operator {
     DAG_OP_EMPTY
 } dag_operator_t;
 
+/* Airflow's weight_rule: how a task's effective priority is computed. */
+typedef enum dag_weight_rule {
+    DAG_WEIGHT_DOWNSTREAM = 0, /* own weight + all downstream tasks' weights */
+    DAG_WEIGHT_UPSTREAM,       /* own weight + all upstream tasks' weights */
+    DAG_WEIGHT_ABSOLUTE        /* own weight */
+} dag_weight_rule_t;
+
 typedef struct dag_env {
     char *name;
     char *value;
@@ -49,7 +56,12 @@ typedef struct dag_task {
     char *queue;            /* default "default" */
     char *pool;             /* default "default_pool" */
     int pool_slots;         /* default 1 */
-    int priority_weight;    /* default 1 */
+    int priority_weight;    /* default 1, as written */
+    dag_weight_rule_t weight_rule; /* default downstream */
+    int priority_weight_total; /* effective priority (dag_compute_priorities), what
+                                  task_instance.priority_weight holds */
+    int max_active_tis_per_dag;    /* 0 = no limit */
+    int max_active_tis_per_dagrun; /* 0 = no limit */
     char *trigger_rule;     /* default "all_success" */
     int execution_timeout_sec; /* 0 = none */
     bool retry_exponential_backoff; /* default false */
@@ -186,6 +198,20 @@ int dag_params_resolve(const cJSON *params, const cJSON *conf, cJSON **out, char
                        size_t errlen);
 
 /* Serialized form (cJSON tree, caller cJSON_Delete()s); NULL on OOM. */
+/* The weight_rule name ("downstream", ...) of r. */
+const char *dag_weight_rule_name(dag_weight_rule_t r);
+/* Parses a weight_rule name; -1 when unknown. */
+int dag_weight_rule_parse(const char *name, dag_weight_rule_t *out);
+
+/*
+ * Sets every task's priority_weight_total from priority_weight and
+ * weight_rule as Airflow does: downstream sums the task's own weight and
+ * the weights of every task reachable downstream (each once), upstream the
+ * same upstream, absolute is the own weight; clamped to the int range.
+ * Needs upstream and downstream lists. Returns 0, or -1 on OOM.
+ */
+int dag_compute_priorities(dag_t *dag);
+
 cJSON *dag_to_json(const dag_t *dag);
 /* Reads the serialized form back. NULL with err filled if it is malformed. */
 dag_t *dag_from_json(const cJSON *json, char *err, size_t errlen);

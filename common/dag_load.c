@@ -1111,7 +1111,8 @@ typedef enum key_id {
     K_DEPENDENCIES, K_OWNER, K_RETRIES, K_RETRY_DELAY_SEC, K_RETRY_DELAY, K_QUEUE, K_POOL,
     K_POOL_SLOTS, K_PRIORITY_WEIGHT, K_TRIGGER_RULE, K_EXEC_TIMEOUT_SEC, K_EXEC_TIMEOUT,
     K_TASK_GROUP_NAME, K_DEPENDS_ON_PAST, K_WAIT_FOR_DOWNSTREAM, K_RETRY_EXP_BACKOFF,
-    K_MAX_RETRY_DELAY, K_MAX_RETRY_DELAY_SEC, K_SKIP_ON_EXIT_CODE, K_TASK_IGNORED
+    K_MAX_RETRY_DELAY, K_MAX_RETRY_DELAY_SEC, K_SKIP_ON_EXIT_CODE, K_WEIGHT_RULE,
+    K_MAX_TIS_PER_DAG, K_MAX_TIS_PER_DAGRUN, K_TASK_IGNORED
 } key_id_t;
 
 typedef struct key_def {
@@ -1160,6 +1161,8 @@ static const key_def_t task_keys[] = {
     {"wait_for_downstream", K_WAIT_FOR_DOWNSTREAM},
     {"retry_exponential_backoff", K_RETRY_EXP_BACKOFF}, {"max_retry_delay", K_MAX_RETRY_DELAY},
     {"max_retry_delay_sec", K_MAX_RETRY_DELAY_SEC}, {"skip_on_exit_code", K_SKIP_ON_EXIT_CODE},
+    {"weight_rule", K_WEIGHT_RULE}, {"max_active_tis_per_dag", K_MAX_TIS_PER_DAG},
+    {"max_active_tis_per_dagrun", K_MAX_TIS_PER_DAGRUN},
     /* accepted by Airflow on every task; safe to ignore for now */
     {"doc", K_TASK_IGNORED}, {"doc_md", K_TASK_IGNORED}, {"doc_json", K_TASK_IGNORED},
     {"doc_yaml", K_TASK_IGNORED}, {"doc_rst", K_TASK_IGNORED}, {"email", K_TASK_IGNORED},
@@ -1447,6 +1450,27 @@ static bool task_apply_key(ctx_t *c, key_id_t id, const ynode_t *k, const ynode_
         t->priority_weight = (int)x;
         return true;
     }
+    case K_WEIGHT_RULE:
+        if (!get_str(c, v, what, &s))
+            return false;
+        if (dag_weight_rule_parse(s, &t->weight_rule) != 0) {
+            ERR(c, v, "unknown weight_rule '%.64s' in task '%s': use downstream, upstream or"
+                " absolute", s, tid);
+            return false;
+        }
+        return true;
+    case K_MAX_TIS_PER_DAG:
+        if (is_null(v)) {
+            t->max_active_tis_per_dag = 0;
+            return true;
+        }
+        return get_int(c, v, what, 1, &t->max_active_tis_per_dag);
+    case K_MAX_TIS_PER_DAGRUN:
+        if (is_null(v)) {
+            t->max_active_tis_per_dagrun = 0;
+            return true;
+        }
+        return get_int(c, v, what, 1, &t->max_active_tis_per_dagrun);
     case K_TRIGGER_RULE:
         return parse_trigger_rule(c, v, what, t, tid);
     case K_EXEC_TIMEOUT_SEC:
@@ -1545,6 +1569,9 @@ static bool task_copy(ctx_t *c, const dag_task_t *src, dag_task_t *dst)
     *dst = (dag_task_t){.op = src->op, .append_env = src->append_env, .retries = src->retries,
                         .retry_delay_sec = src->retry_delay_sec, .pool_slots = src->pool_slots,
                         .priority_weight = src->priority_weight,
+                        .weight_rule = src->weight_rule,
+                        .max_active_tis_per_dag = src->max_active_tis_per_dag,
+                        .max_active_tis_per_dagrun = src->max_active_tis_per_dagrun,
                         .execution_timeout_sec = src->execution_timeout_sec,
                         .retry_exponential_backoff = src->retry_exponential_backoff,
                         .max_retry_delay_sec = src->max_retry_delay_sec,
@@ -2493,6 +2520,8 @@ static bool link_tasks(ctx_t *c, dag_t *dag, task_src_t *srcs, const groups_t *g
         sorted[i] = dag->tasks[order[i]];
     free(dag->tasks);
     dag->tasks = sorted;
+    if (dag_compute_priorities(dag) != 0)
+        goto oom;
     ok = true;
     goto out;
 oom:

@@ -22,6 +22,7 @@
 #include "common/dag.h"
 #include "common/log.h"
 #include "common/planner.h"
+#include "common/pools.h"
 
 #define PLANRUN_VERSION_MAX (64 << 20) /* a serialized DAG larger than this is refused */
 
@@ -196,6 +197,54 @@ typedef struct ti_row {
     int task; /* index in dag->tasks, -1 if the version has no such task */
 } ti_row_t;
 
+/*
+ * Makes ids 'scheduled' (from 'none', or from 'up_for_retry' when retry),
+ * copying each task's max_active_tis_per_dag/_per_dagrun onto its row for
+ * the queueing statement (pools.h). One statement either way.
+ */
+static int schedule_ids(db_t *db, const cache_entry_t *ver, const ti_row_t *rows, size_t nrows,
+                        const int64_t *ids, size_t n, bool retry)
+{
+    if (n == 0)
+        return 0;
+    int *per_dag = calloc(n, sizeof(*per_dag)), *per_run = calloc(n, sizeof(*per_run));
+    char *a_ids = NULL, *a_dag = NULL, *a_run = NULL;
+    int rc = -1;
+    if (!per_dag || !per_run)
+        goto out;
+    /* ids are in rows order (both lists are filled walking rows or tasks),
+     * but look each up to stay independent of that. */
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < nrows; k++) {
+            if (rows[k].id != ids[i] || rows[k].task < 0)
+                continue;
+            const dag_task_t *t = &ver->dag->tasks[rows[k].task];
+            per_dag[i] = t->max_active_tis_per_dag;
+            per_run[i] = t->max_active_tis_per_dagrun;
+            break;
+        }
+    }
+    if (!(a_ids = db_array_i64(ids, n)) || !(a_dag = db_array_int(per_dag, n)) ||
+        !(a_run = db_array_int(per_run, n)))
+        goto out;
+    const char *p[] = {a_ids, a_dag, a_run, retry ? "up_for_retry" : "none"};
+    long rows_changed = db_exec(
+        db, retry ? "planrun_retry" : "planrun_schedule",
+        "UPDATE task_instance t SET state = 'scheduled', next_try_at = NULL, updated_at = now(),"
+        " max_active_tis_per_dag = nullif(v.a, 0), max_active_tis_per_dagrun = nullif(v.b, 0)"
+        " FROM unnest($1::bigint[], $2::int[], $3::int[]) v(id, a, b)"
+        " WHERE t.id = v.id AND t.state = $4",
+        4, p);
+    rc = rows_changed < 0 ? -1 : 0;
+out:
+    free(per_dag);
+    free(per_run);
+    free(a_ids);
+    free(a_dag);
+    free(a_run);
+    return rc;
+}
+
 void planrun_result_free(planrun_result_t *res)
 {
     if (!res)
@@ -215,24 +264,15 @@ static int queue_ready_ids(db_t *db, const char *dag_id, const int64_t *ids, siz
                            planrun_result_t *res)
 {
     char *arr = db_array_i64(ids, n);
-    if (!arr)
+    char *dags = NULL;
+    const char *one[] = {dag_id};
+    if (!arr || !(dags = pools_array_text(one, 1))) {
+        free(arr);
         return -1;
-    const char *p[] = {dag_id, arr};
-    PGresult *r = db_query(
-        db, "planrun_queue",
-        "UPDATE task_instance t SET state = 'queued', try_number = t.try_number + 1,"
-        "   queued_at = now(), hostname = '', pid = NULL, worker_id = NULL,"
-        "   start_date = NULL, end_date = NULL, duration = NULL, next_try_at = NULL,"
-        "   updated_at = now()"
-        " FROM (SELECT id FROM task_instance WHERE id = ANY($2::bigint[]) AND state = 'scheduled'"
-        "       ORDER BY priority_weight DESC, id"
-        "       LIMIT greatest(0, (SELECT max_active_tasks FROM dag WHERE dag_id = $1)"
-        "         - (SELECT count(*) FROM task_instance WHERE dag_id = $1"
-        "              AND state IN ('queued', 'running')))) c"
-        " WHERE t.id = c.id AND t.state = 'scheduled'"
-        " RETURNING t.id, t.try_number, t.queue",
-        2, p);
+    }
+    PGresult *r = pools_queue_scheduled(db, dags, arr, (int)n);
     free(arr);
+    free(dags);
     if (!r)
         return -1;
     size_t rows = (size_t)PQntuples(r);
@@ -567,14 +607,8 @@ int planrun_plan_tx(db_t *db, planrun_cache_t *cache, int64_t run_id, bool queue
         log_debug("task decided dag_id=%s run_id=%s task_id=%s state=%s", dag_id, rid,
                   task->task_id, planner_state_name(v));
     }
-    if (update_ids(db, "planrun_schedule",
-                   "UPDATE task_instance SET state = 'scheduled', updated_at = now()"
-                   " WHERE id = ANY($1::bigint[]) AND state = 'none'",
-                   lists[0], nl[0], NULL) < 0 ||
-        update_ids(db, "planrun_retry",
-                   "UPDATE task_instance SET state = 'scheduled', next_try_at = NULL,"
-                   " updated_at = now() WHERE id = ANY($1::bigint[]) AND state = 'up_for_retry'",
-                   lists[1], nl[1], NULL) < 0 ||
+    if (schedule_ids(db, ver, rows, n, lists[0], nl[0], false) < 0 ||
+        schedule_ids(db, ver, rows, n, lists[1], nl[1], true) < 0 ||
         update_ids(db, "planrun_empty",
                    "UPDATE task_instance SET state = 'success', start_date = now(),"
                    " end_date = now(), duration = 0, updated_at = now()"

@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "common/planrun.h"
+#include "common/pools.h"
 #include "common/timeutil.h"
 
 /* Key of the advisory lock that serializes the critical section ("updr"). */
@@ -99,30 +100,7 @@ int enqueue_scheduled(db_t *db, queue_t *q, int max, size_t *n_queued, bool *pub
     r = NULL;
     if (!dags)
         goto fail;
-    const char *p2[] = {lim, dags};
-    r = db_query(db, "enqueue_take",
-                 "WITH cand AS ("
-                 "  SELECT id, dag_id, row_number() OVER (PARTITION BY dag_id"
-                 "    ORDER BY priority_weight DESC, id) AS rn"
-                 "  FROM (SELECT id, dag_id, priority_weight FROM task_instance"
-                 "        WHERE state = 'scheduled' AND dag_id = ANY($2::text[])"
-                 "        ORDER BY priority_weight DESC, id"
-                 "        LIMIT $1::int) s"
-                 "), active AS ("
-                 "  SELECT dag_id, count(*) AS n FROM task_instance"
-                 "  WHERE state IN ('queued', 'running') AND dag_id IN (SELECT dag_id FROM cand)"
-                 "  GROUP BY dag_id"
-                 ")"
-                 " UPDATE task_instance t SET state = 'queued', try_number = t.try_number + 1,"
-                 "   queued_at = now(), hostname = '', pid = NULL, worker_id = NULL,"
-                 "   start_date = NULL, end_date = NULL, duration = NULL, next_try_at = NULL,"
-                 "   updated_at = now()"
-                 " FROM cand c JOIN dag d ON d.dag_id = c.dag_id"
-                 "   LEFT JOIN active a ON a.dag_id = c.dag_id"
-                 " WHERE t.id = c.id AND t.state = 'scheduled'"
-                 "   AND c.rn + coalesce(a.n, 0) <= d.max_active_tasks"
-                 " RETURNING t.id, t.try_number, t.queue",
-                 2, p2);
+    r = pools_queue_scheduled(db, dags, NULL, max);
     free(dags);
     if (!r)
         goto fail;

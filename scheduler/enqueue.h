@@ -21,9 +21,10 @@
 /*
  * The critical section: under pg_try_advisory_xact_lock (one scheduler at a
  * time; the others skip it), takes up to max 'scheduled' task instances by
- * priority_weight DESC, id, leaving out those over their DAG's
- * max_active_tasks (queued + running), and marks them queued with the next
- * try number. Then publishes them (q may be NULL or broken: the rows stay
+ * priority_weight DESC, id, and queues (next try number) those within
+ * their DAG's max_active_tasks, their task's max_active_tis_per_dag/_dagrun
+ * and their pool's slots (pools_queue_scheduled, under the DAGs' and
+ * pools' advisory locks). Then publishes them (q may be NULL or broken: the rows stay
  * queued for the resend pass). *n_queued: rows queued; *publish_failed:
  * true when the XADDs did not go out. Returns 0, or -1 on a database error.
  */
