@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/config.h"
 #include "common/db.h"
@@ -28,6 +29,8 @@ int cli_rotate_fernet_key(const config_t *cfg, int argc, char **argv);
 
 /* The keyring of core.fernet_key (possibly empty); NULL with a message on stderr. */
 struct secrets_keyring *cli_keyring(const config_t *cfg);
+/* The largest file `variables import` / `connections import` read. */
+#define CLI_MAX_IMPORT_BYTES (64 << 20)
 /* A whole file ("-" = stdin) up to max bytes, NUL-terminated; NULL with a message. */
 char *cli_read_file(const char *path, size_t max, size_t *len);
 /*
@@ -35,6 +38,55 @@ char *cli_read_file(const char *path, size_t max, size_t *len);
  * secrets; text NULL appends the closing newline. 0, or -1 with a message.
  */
 int cli_write_secret_file(const char *path, const char *text);
+
+/* Prints usage on stderr; returns 2, the exit status of a usage error. */
+int cli_usage_error(void (*usage)(FILE *));
+/*
+ * Finds "--name VALUE", "--name=VALUE" or "-s VALUE" (s may be NULL) at
+ * argv[*i]; on a match *out is the value and *i moves past it.
+ */
+bool cli_opt_value(int argc, char **argv, int *i, const char *s, const char *name,
+                   const char **out);
+/*
+ * Takes arg as the one FILE argument ("-" allowed): false when arg is an
+ * option or *path is already set (a usage error).
+ */
+bool cli_take_path(const char *arg, const char **path);
+/* True for table, json or plain; otherwise false with a message on stderr. */
+bool cli_valid_output(const char *fmt);
+/* Prints item as indented JSON (fallback when item is NULL or on OOM) and deletes it. */
+struct cJSON;
+void cli_print_json(struct cJSON *item, const char *fallback);
+
+/* One verb of a command group that needs the keyring and the database. */
+typedef struct cli_verb {
+    const char *name;
+    /* argv[0] is the verb; returns the exit status */
+    int (*run)(db_t *db, const struct secrets_keyring *ring, int argc, char **argv);
+} cli_verb_t;
+
+/*
+ * Runs `updraft GROUP VERB ...` (argv[0] is the group): no verb or -h/--help
+ * prints usage, an unknown verb is a usage error; otherwise loads the
+ * keyring, connects (schema checked), runs the verb and closes both.
+ * Returns the exit status.
+ */
+int cli_run_verb(const config_t *cfg, const char *group, const cli_verb_t *verbs, size_t nverbs,
+                 void (*usage)(FILE *), int argc, char **argv);
+
+/* The messages of `GROUP delete ID`, each printed as before, the id, after. */
+typedef struct cli_delete_text {
+    const char *missing[2]; /* on stderr when there is no such id (exit 1) */
+    const char *deleted[2]; /* on stdout once deleted */
+} cli_delete_text_t;
+
+/*
+ * `GROUP delete ID` (argv[0] is the verb): del returns 1 deleted, 0 not
+ * found, -1 error with err. Returns the exit status.
+ */
+int cli_delete(db_t *db, int argc, char **argv, void (*usage)(FILE *),
+               int (*del)(db_t *db, const char *id, char *err, size_t errlen),
+               const cli_delete_text_t *text);
 
 /* Connects to the configured database and checks the schema; NULL with a message on stderr. */
 db_t *cli_connect(const config_t *cfg, bool check_schema);

@@ -23,8 +23,6 @@
 #include "common/secrets.h"
 #include "common/variables.h"
 
-#define CLI_MAX_IMPORT_BYTES (64 << 20)
-
 static void usage(FILE *f)
 {
     fputs("usage: updraft connections get CONN_ID [-o table|json|plain]\n"
@@ -38,33 +36,6 @@ static void usage(FILE *f)
           "       updraft connections export FILE [--file-format json|env]\n"
           "             [--serialization-format uri|json]\n",
           f);
-}
-
-static bool opt_value(int argc, char **argv, int *i, const char *s, const char *name,
-                      const char **out)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-
-    if ((s && strcmp(a, s) == 0) || strcmp(a, name) == 0) {
-        if (*i + 1 >= argc)
-            return false;
-        *out = argv[++*i];
-        return true;
-    }
-    if (strncmp(a, name, n) == 0 && a[n] == '=') {
-        *out = a + n + 1;
-        return true;
-    }
-    return false;
-}
-
-static bool valid_output(const char *fmt)
-{
-    if (!strcmp(fmt, "table") || !strcmp(fmt, "json") || !strcmp(fmt, "plain"))
-        return true;
-    fprintf(stderr, "updraft: unknown output format '%s' (table, json, plain)\n", fmt);
-    return false;
 }
 
 /* "type://login:***@host:port/schema" for messages: never the password. */
@@ -85,19 +56,15 @@ static int cmd_get(db_t *db, const secrets_keyring_t *ring, int argc, char **arg
     int rc;
 
     for (int i = 1; i < argc; i++) {
-        if (opt_value(argc, argv, &i, "-o", "--output", &fmt))
+        if (cli_opt_value(argc, argv, &i, "-o", "--output", &fmt))
             continue;
-        if (argv[i][0] == '-' || id) {
-            usage(stderr);
-            return 2;
-        }
+        if (argv[i][0] == '-' || id)
+            return cli_usage_error(usage);
         id = argv[i];
     }
-    if (!id) {
-        usage(stderr);
-        return 2;
-    }
-    if (!valid_output(fmt))
+    if (!id)
+        return cli_usage_error(usage);
+    if (!cli_valid_output(fmt))
         return 2;
     rc = connections_lookup(db, ring, id, &c, err, sizeof(err));
     if (rc < 0) {
@@ -111,13 +78,9 @@ static int cmd_get(db_t *db, const secrets_keyring_t *ring, int argc, char **arg
     uri = connection_to_uri(c);
     if (!strcmp(fmt, "json")) {
         cJSON *o = connection_to_json(c, true);
-        char *text;
         cJSON_AddStringToObject(o, "conn_id", id);
         cJSON_AddStringToObject(o, "get_uri", uri ? uri : "");
-        text = cJSON_Print(o);
-        puts(text ? text : "{}");
-        secrets_free_str(text);
-        cJSON_Delete(o);
+        cli_print_json(o, "{}");
     } else {
         const char *names[] = {"conn_id", "conn_type", "description", "host",  "schema",
                                "login",   "password",  "port",        "extra", "get_uri"};
@@ -157,28 +120,25 @@ static int cmd_add(db_t *db, const secrets_keyring_t *ring, int argc, char **arg
     int rc = 1, r;
 
     for (int i = 1; i < argc; i++) {
-        if (opt_value(argc, argv, &i, NULL, "--conn-uri", &uri) ||
-            opt_value(argc, argv, &i, NULL, "--conn-json", &json) ||
-            opt_value(argc, argv, &i, NULL, "--conn-type", &type) ||
-            opt_value(argc, argv, &i, NULL, "--conn-host", &host) ||
-            opt_value(argc, argv, &i, NULL, "--conn-login", &login) ||
-            opt_value(argc, argv, &i, NULL, "--conn-password", &password) ||
-            opt_value(argc, argv, &i, NULL, "--conn-port", &port) ||
-            opt_value(argc, argv, &i, NULL, "--conn-schema", &schema) ||
-            opt_value(argc, argv, &i, NULL, "--conn-extra", &extra) ||
-            opt_value(argc, argv, &i, NULL, "--conn-description", &desc))
+        if (cli_opt_value(argc, argv, &i, NULL, "--conn-uri", &uri) ||
+            cli_opt_value(argc, argv, &i, NULL, "--conn-json", &json) ||
+            cli_opt_value(argc, argv, &i, NULL, "--conn-type", &type) ||
+            cli_opt_value(argc, argv, &i, NULL, "--conn-host", &host) ||
+            cli_opt_value(argc, argv, &i, NULL, "--conn-login", &login) ||
+            cli_opt_value(argc, argv, &i, NULL, "--conn-password", &password) ||
+            cli_opt_value(argc, argv, &i, NULL, "--conn-port", &port) ||
+            cli_opt_value(argc, argv, &i, NULL, "--conn-schema", &schema) ||
+            cli_opt_value(argc, argv, &i, NULL, "--conn-extra", &extra) ||
+            cli_opt_value(argc, argv, &i, NULL, "--conn-description", &desc))
             continue;
         if (argv[i][0] == '-' || id) {
             fprintf(stderr, "updraft: unexpected argument '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
+            return cli_usage_error(usage);
         }
         id = argv[i];
     }
-    if (!id) {
-        usage(stderr);
-        return 2;
-    }
+    if (!id)
+        return cli_usage_error(usage);
     if ((uri != NULL) + (json != NULL) + (type != NULL) > 1 ||
         ((uri || json) && (host || login || password || port || schema || extra))) {
         fprintf(stderr, "updraft: give one of --conn-uri, --conn-json or --conn-type (with the "
@@ -253,26 +213,13 @@ out:
     return rc;
 }
 
-static int cmd_delete(db_t *db, int argc, char **argv)
+static int cmd_delete(db_t *db, const secrets_keyring_t *ring, int argc, char **argv)
 {
-    char err[512];
-    int rc;
+    static const cli_delete_text_t text = {{"Did not find a connection with `conn_id`=", ""},
+                                           {"Successfully deleted connection with `conn_id`=", ""}};
 
-    if (argc != 2) {
-        usage(stderr);
-        return 2;
-    }
-    rc = connections_delete(db, argv[1], err, sizeof(err));
-    if (rc < 0) {
-        fprintf(stderr, "updraft: %s\n", err);
-        return 1;
-    }
-    if (rc == 0) {
-        fprintf(stderr, "Did not find a connection with `conn_id`=%s\n", argv[1]);
-        return 1;
-    }
-    printf("Successfully deleted connection with `conn_id`=%s\n", argv[1]);
-    return 0;
+    (void)ring;
+    return cli_delete(db, argc, argv, usage, connections_delete, &text);
 }
 
 static int cmd_list(db_t *db, const secrets_keyring_t *ring, int argc, char **argv)
@@ -283,13 +230,12 @@ static int cmd_list(db_t *db, const secrets_keyring_t *ring, int argc, char **ar
     char err[512];
 
     for (int i = 1; i < argc; i++) {
-        if (opt_value(argc, argv, &i, "-o", "--output", &fmt) ||
-            opt_value(argc, argv, &i, NULL, "--conn-id", &only))
+        if (cli_opt_value(argc, argv, &i, "-o", "--output", &fmt) ||
+            cli_opt_value(argc, argv, &i, NULL, "--conn-id", &only))
             continue;
-        usage(stderr);
-        return 2;
+        return cli_usage_error(usage);
     }
-    if (!valid_output(fmt))
+    if (!cli_valid_output(fmt))
         return 2;
     if (connections_list(db, ring, false, &list, &n, err, sizeof(err)) < 0) {
         fprintf(stderr, "updraft: %s\n", err);
@@ -305,10 +251,7 @@ static int cmd_list(db_t *db, const secrets_keyring_t *ring, int argc, char **ar
             cJSON_AddStringToObject(o, "conn_id", list[i]->conn_id);
             cJSON_AddItemToArray(arr, o);
         }
-        char *text = arr ? cJSON_Print(arr) : NULL;
-        puts(text ? text : "[]");
-        cJSON_free(text);
-        cJSON_Delete(arr);
+        cli_print_json(arr, "[]");
     } else {
         bool table = !strcmp(fmt, "table");
         if (table)
@@ -441,16 +384,11 @@ static int cmd_import(db_t *db, const secrets_keyring_t *ring, int argc, char **
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--overwrite"))
             overwrite = true;
-        else if ((argv[i][0] == '-' && argv[i][1]) || path) {
-            usage(stderr);
-            return 2;
-        } else
-            path = argv[i];
+        else if (!cli_take_path(argv[i], &path))
+            return cli_usage_error(usage);
     }
-    if (!path) {
-        usage(stderr);
-        return 2;
-    }
+    if (!path)
+        return cli_usage_error(usage);
     ext = file_ext(path);
     if (strcmp(ext, "json") && strcmp(ext, "env")) {
         fprintf(stderr, "updraft: unsupported file format '%s': use a .json or .env file\n", ext);
@@ -488,20 +426,15 @@ static int cmd_export(db_t *db, const secrets_keyring_t *ring, int argc, char **
     int rc = 1;
 
     for (int i = 1; i < argc; i++) {
-        if (opt_value(argc, argv, &i, NULL, "--file-format", &ffmt) ||
-            opt_value(argc, argv, &i, NULL, "--format", &ffmt) ||
-            opt_value(argc, argv, &i, NULL, "--serialization-format", &sfmt))
+        if (cli_opt_value(argc, argv, &i, NULL, "--file-format", &ffmt) ||
+            cli_opt_value(argc, argv, &i, NULL, "--format", &ffmt) ||
+            cli_opt_value(argc, argv, &i, NULL, "--serialization-format", &sfmt))
             continue;
-        if ((argv[i][0] == '-' && argv[i][1]) || path) {
-            usage(stderr);
-            return 2;
-        }
-        path = argv[i];
+        if (!cli_take_path(argv[i], &path))
+            return cli_usage_error(usage);
     }
-    if (!path) {
-        usage(stderr);
-        return 2;
-    }
+    if (!path)
+        return cli_usage_error(usage);
     if (!ffmt)
         ffmt = strcmp(path, "-") == 0 ? "json" : file_ext(path);
     if (strcmp(ffmt, "json") && strcmp(ffmt, "env")) {
@@ -574,46 +507,13 @@ out:
 
 int cli_connections(const config_t *cfg, int argc, char **argv)
 {
-    secrets_keyring_t *ring = NULL;
-    db_t *db = NULL;
-    const char *verb;
-    int rc = 1;
+    static const cli_verb_t verbs[] = {
+        {"get", cmd_get},   {"add", cmd_add},       {"delete", cmd_delete},
+        {"list", cmd_list}, {"import", cmd_import}, {"export", cmd_export},
+    };
 
-    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    verb = argv[1];
-    if (strcmp(verb, "get") && strcmp(verb, "add") && strcmp(verb, "delete") &&
-        strcmp(verb, "list") && strcmp(verb, "import") && strcmp(verb, "export")) {
-        fprintf(stderr, "updraft: unknown connections command '%s'\n", verb);
-        usage(stderr);
-        return 2;
-    }
-    ring = cli_keyring(cfg);
-    if (!ring)
-        return 1;
-    db = cli_connect(cfg, true);
-    if (!db)
-        goto out;
-    argc--;
-    argv++;
-    if (!strcmp(verb, "get"))
-        rc = cmd_get(db, ring, argc, argv);
-    else if (!strcmp(verb, "add"))
-        rc = cmd_add(db, ring, argc, argv);
-    else if (!strcmp(verb, "delete"))
-        rc = cmd_delete(db, argc, argv);
-    else if (!strcmp(verb, "list"))
-        rc = cmd_list(db, ring, argc, argv);
-    else if (!strcmp(verb, "import"))
-        rc = cmd_import(db, ring, argc, argv);
-    else
-        rc = cmd_export(db, ring, argc, argv);
-out:
-    db_close(db);
-    secrets_keyring_free(ring);
-    return rc;
+    return cli_run_verb(cfg, "connections", verbs, sizeof(verbs) / sizeof(verbs[0]), usage, argc,
+                        argv);
 }
 
 int cli_rotate_fernet_key(const config_t *cfg, int argc, char **argv)

@@ -11,112 +11,13 @@
  * description. Values are encrypted at rest (common/variables.h).
  */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "common/secrets.h"
 #include "common/variables.h"
-
-#define CLI_MAX_IMPORT_BYTES (64 << 20)
-
-secrets_keyring_t *cli_keyring(const config_t *cfg)
-{
-    char err[256];
-    secrets_keyring_t *ring = secrets_keyring_new(cfg->core.fernet_key, err, sizeof(err));
-    if (!ring)
-        fprintf(stderr, "updraft: %s\n", err);
-    return ring;
-}
-
-char *cli_read_file(const char *path, size_t max, size_t *len)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-
-    if (!f) {
-        fprintf(stderr, "updraft: cannot open %s: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            char *p;
-            cap = cap ? cap * 2 : 65536;
-            p = realloc(buf, cap);
-            if (!p) {
-                fprintf(stderr, "updraft: out of memory reading %s\n", path);
-                goto fail;
-            }
-            buf = p;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (n > max) {
-            fprintf(stderr, "updraft: %s is larger than %zu bytes\n", path, max);
-            goto fail;
-        }
-        if (got == 0)
-            break;
-    }
-    if (ferror(f)) {
-        fprintf(stderr, "updraft: cannot read %s\n", path);
-        goto fail;
-    }
-    buf[n] = '\0';
-    if (f != stdin)
-        fclose(f);
-    if (len)
-        *len = n;
-    return buf;
-fail:
-    free(buf);
-    if (f != stdin)
-        fclose(f);
-    return NULL;
-}
-
-int cli_write_secret_file(const char *path, const char *text)
-{
-    FILE *f;
-    int fd;
-
-    if (!text) {
-        /* the closing newline */
-        if (strcmp(path, "-") == 0) {
-            putchar('\n');
-            return 0;
-        }
-        f = fopen(path, "a");
-        if (!f || fputc('\n', f) == EOF || fclose(f) != 0) {
-            fprintf(stderr, "updraft: cannot write %s: %s\n", path, strerror(errno));
-            return -1;
-        }
-        return 0;
-    }
-    if (strcmp(path, "-") == 0) {
-        fputs(text, stdout);
-        return 0;
-    }
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0 || !(f = fdopen(fd, "w"))) {
-        fprintf(stderr, "updraft: cannot write %s: %s\n", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    fputs(text, f);
-    if (fclose(f) != 0) {
-        fprintf(stderr, "updraft: cannot write %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
 
 static void usage(FILE *f)
 {
@@ -130,26 +31,6 @@ static void usage(FILE *f)
           f);
 }
 
-/* Finds "--name VALUE" / "--name=VALUE" / "-s VALUE" at argv[*i]. */
-static bool opt_value(int argc, char **argv, int *i, const char *s, const char *name,
-                      const char **out)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-
-    if ((s && strcmp(a, s) == 0) || strcmp(a, name) == 0) {
-        if (*i + 1 >= argc)
-            return false;
-        *out = argv[++*i];
-        return true;
-    }
-    if (strncmp(a, name, n) == 0 && a[n] == '=') {
-        *out = a + n + 1;
-        return true;
-    }
-    return false;
-}
-
 static int cmd_get(db_t *db, const secrets_keyring_t *ring, int argc, char **argv)
 {
     const char *key = NULL, *def = NULL;
@@ -158,20 +39,17 @@ static int cmd_get(db_t *db, const secrets_keyring_t *ring, int argc, char **arg
     int rc;
 
     for (int i = 1; i < argc; i++) {
-        if (opt_value(argc, argv, &i, "-d", "--default", &def))
+        if (cli_opt_value(argc, argv, &i, "-d", "--default", &def))
             continue;
         if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json"))
             json = true;
-        else if (argv[i][0] == '-' || key) {
-            usage(stderr);
-            return 2;
-        } else
+        else if (argv[i][0] == '-' || key)
+            return cli_usage_error(usage);
+        else
             key = argv[i];
     }
-    if (!key) {
-        usage(stderr);
-        return 2;
-    }
+    if (!key)
+        return cli_usage_error(usage);
     rc = variables_lookup(db, ring, key, &val, err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "updraft: %s\n", err);
@@ -187,16 +65,12 @@ static int cmd_get(db_t *db, const secrets_keyring_t *ring, int argc, char **arg
     }
     if (json) {
         cJSON *j = cJSON_Parse(val);
-        char *pretty = j ? cJSON_Print(j) : NULL;
         if (!j) {
             fprintf(stderr, "updraft: variable %s is not valid JSON\n", key);
             secrets_free_str(val);
             return 1;
         }
-        puts(pretty ? pretty : "");
-        if (pretty)
-            secrets_free_str(pretty);
-        cJSON_Delete(j);
+        cli_print_json(j, "");
     } else {
         puts(val);
     }
@@ -211,7 +85,7 @@ static int cmd_set(db_t *db, const secrets_keyring_t *ring, int argc, char **arg
     char err[512];
 
     for (int i = 1; i < argc; i++) {
-        if (opt_value(argc, argv, &i, NULL, "--description", &desc))
+        if (cli_opt_value(argc, argv, &i, NULL, "--description", &desc))
             continue;
         if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json"))
             json = true;
@@ -219,15 +93,11 @@ static int cmd_set(db_t *db, const secrets_keyring_t *ring, int argc, char **arg
             key = argv[i];
         else if (!val)
             val = argv[i];
-        else {
-            usage(stderr);
-            return 2;
-        }
+        else
+            return cli_usage_error(usage);
     }
-    if (!key || !val) {
-        usage(stderr);
-        return 2;
-    }
+    if (!key || !val)
+        return cli_usage_error(usage);
     if (json) {
         cJSON *j = cJSON_Parse(val);
         if (!j) {
@@ -244,26 +114,13 @@ static int cmd_set(db_t *db, const secrets_keyring_t *ring, int argc, char **arg
     return 0;
 }
 
-static int cmd_delete(db_t *db, int argc, char **argv)
+static int cmd_delete(db_t *db, const secrets_keyring_t *ring, int argc, char **argv)
 {
-    char err[512];
-    int rc;
+    static const cli_delete_text_t text = {{"Variable ", " does not exist"},
+                                           {"Variable ", " deleted"}};
 
-    if (argc != 2) {
-        usage(stderr);
-        return 2;
-    }
-    rc = variables_delete(db, argv[1], err, sizeof(err));
-    if (rc < 0) {
-        fprintf(stderr, "updraft: %s\n", err);
-        return 1;
-    }
-    if (rc == 0) {
-        fprintf(stderr, "Variable %s does not exist\n", argv[1]);
-        return 1;
-    }
-    printf("Variable %s deleted\n", argv[1]);
-    return 0;
+    (void)ring;
+    return cli_delete(db, argc, argv, usage, variables_delete, &text);
 }
 
 static int cmd_list(db_t *db, const secrets_keyring_t *ring, int argc, char **argv)
@@ -274,15 +131,12 @@ static int cmd_list(db_t *db, const secrets_keyring_t *ring, int argc, char **ar
     char err[512];
 
     for (int i = 1; i < argc; i++) {
-        if (opt_value(argc, argv, &i, "-o", "--output", &fmt))
+        if (cli_opt_value(argc, argv, &i, "-o", "--output", &fmt))
             continue;
-        usage(stderr);
-        return 2;
+        return cli_usage_error(usage);
     }
-    if (strcmp(fmt, "table") && strcmp(fmt, "json") && strcmp(fmt, "plain")) {
-        fprintf(stderr, "updraft: unknown output format '%s' (table, json, plain)\n", fmt);
+    if (!cli_valid_output(fmt))
         return 2;
-    }
     if (variables_list(db, ring, false, &vars, &n, err, sizeof(err)) < 0) {
         fprintf(stderr, "updraft: %s\n", err);
         return 1;
@@ -294,10 +148,7 @@ static int cmd_list(db_t *db, const secrets_keyring_t *ring, int argc, char **ar
             cJSON_AddStringToObject(o, "key", vars[i].key);
             cJSON_AddItemToArray(arr, o);
         }
-        char *text = arr ? cJSON_Print(arr) : NULL;
-        puts(text ? text : "[]");
-        cJSON_free(text);
-        cJSON_Delete(arr);
+        cli_print_json(arr, "[]");
     } else {
         for (size_t i = 0; i < n; i++)
             if (strlen(vars[i].key) > width)
@@ -323,18 +174,13 @@ static int cmd_import(db_t *db, const secrets_keyring_t *ring, int argc, char **
     int total = 0, ok = 0, skipped = 0, failed = 0, rc = 1;
 
     for (int i = 1; i < argc; i++) {
-        if (opt_value(argc, argv, &i, "-a", "--action-on-existing-key", &action))
+        if (cli_opt_value(argc, argv, &i, "-a", "--action-on-existing-key", &action))
             continue;
-        if ((argv[i][0] == '-' && argv[i][1]) || path) {
-            usage(stderr);
-            return 2;
-        }
-        path = argv[i];
+        if (!cli_take_path(argv[i], &path))
+            return cli_usage_error(usage);
     }
-    if (!path) {
-        usage(stderr);
-        return 2;
-    }
+    if (!path)
+        return cli_usage_error(usage);
     if (strcmp(action, "overwrite") && strcmp(action, "fail") && strcmp(action, "skip")) {
         fprintf(stderr, "updraft: --action-on-existing-key must be overwrite, fail or skip\n");
         return 2;
@@ -441,10 +287,8 @@ static int cmd_export(db_t *db, const secrets_keyring_t *ring, int argc, char **
     cJSON *root = NULL;
     int rc = 1;
 
-    if (argc != 2) {
-        usage(stderr);
-        return 2;
-    }
+    if (argc != 2)
+        return cli_usage_error(usage);
     if (variables_list(db, ring, true, &vars, &n, err, sizeof(err)) < 0) {
         fprintf(stderr, "updraft: %s\n", err);
         return 1;
@@ -481,44 +325,11 @@ out:
 
 int cli_variables(const config_t *cfg, int argc, char **argv)
 {
-    secrets_keyring_t *ring = NULL;
-    db_t *db = NULL;
-    const char *verb;
-    int rc = 1;
+    static const cli_verb_t verbs[] = {
+        {"get", cmd_get},   {"set", cmd_set},       {"delete", cmd_delete},
+        {"list", cmd_list}, {"import", cmd_import}, {"export", cmd_export},
+    };
 
-    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    verb = argv[1];
-    if (strcmp(verb, "get") && strcmp(verb, "set") && strcmp(verb, "delete") &&
-        strcmp(verb, "list") && strcmp(verb, "import") && strcmp(verb, "export")) {
-        fprintf(stderr, "updraft: unknown variables command '%s'\n", verb);
-        usage(stderr);
-        return 2;
-    }
-    ring = cli_keyring(cfg);
-    if (!ring)
-        return 1;
-    db = cli_connect(cfg, true);
-    if (!db)
-        goto out;
-    argc--;
-    argv++;
-    if (!strcmp(verb, "get"))
-        rc = cmd_get(db, ring, argc, argv);
-    else if (!strcmp(verb, "set"))
-        rc = cmd_set(db, ring, argc, argv);
-    else if (!strcmp(verb, "delete"))
-        rc = cmd_delete(db, argc, argv);
-    else if (!strcmp(verb, "list"))
-        rc = cmd_list(db, ring, argc, argv);
-    else if (!strcmp(verb, "import"))
-        rc = cmd_import(db, ring, argc, argv);
-    else
-        rc = cmd_export(db, ring, argc, argv);
-out:
-    db_close(db);
-    secrets_keyring_free(ring);
-    return rc;
+    return cli_run_verb(cfg, "variables", verbs, sizeof(verbs) / sizeof(verbs[0]), usage, argc,
+                        argv);
 }

@@ -17,36 +17,15 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <openssl/crypto.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "common/errbuf.h"
+
 #define CTX_MAX (CONN_MAX_ID + 32)
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-static void wipe_free(char *s)
-{
-    if (s) {
-        OPENSSL_cleanse(s, strlen(s));
-        free(s);
-    }
-}
 
 connection_t *connection_new(void)
 {
@@ -66,8 +45,8 @@ void connection_free(connection_t *c)
     free(c->host);
     free(c->schema);
     free(c->login);
-    wipe_free(c->password);
-    wipe_free(c->extra);
+    secrets_free_str(c->password);
+    secrets_free_str(c->extra);
     free(c);
 }
 
@@ -111,7 +90,7 @@ static int unquote(const char *s, size_t n, bool plus_is_space, char **out, cons
 
     *out = NULL;
     if (!d) {
-        set_err(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
@@ -121,8 +100,8 @@ static int unquote(const char *s, size_t n, bool plus_is_space, char **out, cons
             int v = hi * 16 + lo;
             if (v == 0) {
                 free(d);
-                set_err(err, errlen, "invalid connection URI: %s contains an encoded NUL byte",
-                        what);
+                errbuf_set(err, errlen, "invalid connection URI: %s contains an encoded NUL byte",
+                           what);
                 return -1;
             }
             d[j++] = (char)v;
@@ -184,7 +163,7 @@ static int parse_query(const char *q, size_t n, char **extra, char *err, size_t 
 
     *extra = NULL;
     if (!obj) {
-        set_err(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         return -1;
     }
     while (i < n) {
@@ -207,7 +186,7 @@ static int parse_query(const char *q, size_t n, char **extra, char *err, size_t 
             goto out;
         }
         if (strcmp(k, "__extra__") == 0) {
-            wipe_free(raw_extra);
+            secrets_free_str(raw_extra);
             raw_extra = v;
             have_raw = true;
             v = NULL;
@@ -216,8 +195,8 @@ static int parse_query(const char *q, size_t n, char **extra, char *err, size_t 
             bool added;
             if (!s) {
                 free(k);
-                wipe_free(v);
-                set_err(err, errlen, "out of memory");
+                secrets_free_str(v);
+                errbuf_set(err, errlen, "out of memory");
                 goto out;
             }
             if (cJSON_GetObjectItemCaseSensitive(obj, k))
@@ -227,13 +206,13 @@ static int parse_query(const char *q, size_t n, char **extra, char *err, size_t 
             if (!added) {
                 cJSON_Delete(s);
                 free(k);
-                wipe_free(v);
-                set_err(err, errlen, "out of memory");
+                secrets_free_str(v);
+                errbuf_set(err, errlen, "out of memory");
                 goto out;
             }
         }
         free(k);
-        wipe_free(v);
+        secrets_free_str(v);
         i = end + 1;
     }
     if (have_raw) {
@@ -242,13 +221,13 @@ static int parse_query(const char *q, size_t n, char **extra, char *err, size_t 
     } else if (obj->child) {
         *extra = cJSON_PrintUnformatted(obj);
         if (!*extra) {
-            set_err(err, errlen, "out of memory");
+            errbuf_set(err, errlen, "out of memory");
             goto out;
         }
     }
     rc = 0;
 out:
-    wipe_free(raw_extra);
+    secrets_free_str(raw_extra);
     cJSON_Delete(obj);
     return rc;
 }
@@ -266,32 +245,32 @@ int connection_parse_uri(const char *conn_id, const char *uri, connection_t **ou
 
     *out = NULL;
     if (!uri) {
-        set_err(err, errlen, "missing connection URI");
+        errbuf_set(err, errlen, "missing connection URI");
         return -1;
     }
     ulen = strlen(uri);
     if (ulen > CONN_MAX_URI) {
-        set_err(err, errlen, "connection URI longer than %d bytes", CONN_MAX_URI);
+        errbuf_set(err, errlen, "connection URI longer than %d bytes", CONN_MAX_URI);
         return -1;
     }
     for (size_t i = 0; i < ulen; i++)
         if ((unsigned char)uri[i] < 0x20 || uri[i] == 0x7f) {
-            set_err(err, errlen, "invalid connection URI: control character at offset %zu", i);
+            errbuf_set(err, errlen, "invalid connection URI: control character at offset %zu", i);
             return -1;
         }
     schemes = count_sub(uri, "://");
     sep = strstr(uri, "://");
     if (!sep || !valid_scheme(uri, (size_t)(sep - uri))) {
-        set_err(err, errlen, "invalid connection URI: expected TYPE://...");
+        errbuf_set(err, errlen, "invalid connection URI: expected TYPE://...");
         return -1;
     }
     if (schemes > 2) {
-        set_err(err, errlen, "invalid connection URI: more than two '://'");
+        errbuf_set(err, errlen, "invalid connection URI: more than two '://'");
         return -1;
     }
     c = connection_new();
     if (!c) {
-        set_err(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         return -1;
     }
     c->conn_id = conn_id ? strdup(conn_id) : NULL;
@@ -304,9 +283,9 @@ int connection_parse_uri(const char *conn_id, const char *uri, connection_t **ou
         /* "http://user@x://": the part before the second :// is a protocol */
         for (p = rest; p < sep2; p++)
             if (*p == '@' || *p == ':') {
-                set_err(err, errlen,
-                        "invalid connection URI: the part before the second '://' must be "
-                        "a protocol");
+                errbuf_set(err, errlen,
+                           "invalid connection URI: the part before the second '://' must be "
+                           "a protocol");
                 goto out;
             }
         protocol = rest;
@@ -353,7 +332,7 @@ int connection_parse_uri(const char *conn_id, const char *uri, connection_t **ou
         if (*hostinfo == '[') {
             const char *rb = memchr(hostinfo, ']', (size_t)(netend - hostinfo));
             if (!rb) {
-                set_err(err, errlen, "invalid connection URI: unterminated '[' in the host");
+                errbuf_set(err, errlen, "invalid connection URI: unterminated '[' in the host");
                 goto out;
             }
             hstart = hostinfo + 1;
@@ -371,15 +350,15 @@ int connection_parse_uri(const char *conn_id, const char *uri, connection_t **ou
             long v = 0;
             for (const char *q = portp; q < pend; q++) {
                 if (!isdigit((unsigned char)*q) || v > 65535) {
-                    set_err(err, errlen,
-                            "invalid connection URI: the port is not an integer in 0..65535");
+                    errbuf_set(err, errlen,
+                               "invalid connection URI: the port is not an integer in 0..65535");
                     goto out;
                 }
                 v = v * 10 + (*q - '0');
             }
             if (v > 65535) {
-                set_err(err, errlen,
-                        "invalid connection URI: the port is not an integer in 0..65535");
+                errbuf_set(err, errlen,
+                           "invalid connection URI: the port is not an integer in 0..65535");
                 goto out;
             }
             c->port = (int)v;
@@ -412,7 +391,7 @@ int connection_parse_uri(const char *conn_id, const char *uri, connection_t **ou
     if (query && querylen > 0 && parse_query(query, querylen, &c->extra, err, errlen) < 0)
         goto out;
     if (oom) {
-        set_err(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         goto out;
     }
     *out = c;
@@ -431,13 +410,13 @@ static int json_str_member(const cJSON *v, const char *name, char **dst, char *e
     if (!v || cJSON_IsNull(v))
         return 0;
     if (!cJSON_IsString(v)) {
-        set_err(err, errlen, "connection field '%s' must be a string", name);
+        errbuf_set(err, errlen, "connection field '%s' must be a string", name);
         return -1;
     }
     free(*dst);
     *dst = strdup(v->valuestring);
     if (!*dst) {
-        set_err(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         return -1;
     }
     return 0;
@@ -455,7 +434,7 @@ int connection_from_json(const char *conn_id, const cJSON *obj, connection_t **o
 
     *out = NULL;
     if (!cJSON_IsObject(obj)) {
-        set_err(err, errlen, "connection '%s' must be a JSON object", conn_id ? conn_id : "");
+        errbuf_set(err, errlen, "connection '%s' must be a JSON object", conn_id ? conn_id : "");
         return -1;
     }
     for (const cJSON *it = obj->child; it; it = it->next) {
@@ -463,15 +442,15 @@ int connection_from_json(const char *conn_id, const cJSON *obj, connection_t **o
         for (size_t i = 0; known[i] && !ok; i++)
             ok = strcmp(it->string, known[i]) == 0;
         if (!ok) {
-            set_err(err, errlen, "connection '%s': unknown field '%.64s'", conn_id ? conn_id : "",
-                    it->string);
+            errbuf_set(err, errlen, "connection '%s': unknown field '%.64s'",
+                       conn_id ? conn_id : "", it->string);
             return -1;
         }
     }
     v = cJSON_GetObjectItemCaseSensitive(obj, "conn_id");
     if (v && !cJSON_IsNull(v) &&
         (!cJSON_IsString(v) || !conn_id || strcmp(v->valuestring, conn_id) != 0)) {
-        set_err(err, errlen, "connection '%s': conn_id does not match", conn_id ? conn_id : "");
+        errbuf_set(err, errlen, "connection '%s': conn_id does not match", conn_id ? conn_id : "");
         return -1;
     }
     v = cJSON_GetObjectItemCaseSensitive(obj, "uri");
@@ -480,14 +459,14 @@ int connection_from_json(const char *conn_id, const cJSON *obj, connection_t **o
                                                 "password",  "schema",       "port",
                                                 "extra",     "extra_dejson", NULL};
         if (!cJSON_IsString(v)) {
-            set_err(err, errlen, "connection field 'uri' must be a string");
+            errbuf_set(err, errlen, "connection field 'uri' must be a string");
             return -1;
         }
         for (size_t i = 0; exclusive[i]; i++)
             if (cJSON_GetObjectItemCaseSensitive(obj, exclusive[i])) {
-                set_err(err, errlen,
-                        "connection '%s': give either uri or individual fields (found '%s')",
-                        conn_id ? conn_id : "", exclusive[i]);
+                errbuf_set(err, errlen,
+                           "connection '%s': give either uri or individual fields (found '%s')",
+                           conn_id ? conn_id : "", exclusive[i]);
                 return -1;
             }
         if (connection_parse_uri(conn_id, v->valuestring, &c, err, errlen) < 0)
@@ -500,7 +479,7 @@ int connection_from_json(const char *conn_id, const cJSON *obj, connection_t **o
     }
     c = connection_new();
     if (!c || (conn_id && !(c->conn_id = strdup(conn_id)))) {
-        set_err(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         goto out;
     }
     if (json_str_member(cJSON_GetObjectItemCaseSensitive(obj, "conn_type"), "conn_type",
@@ -520,7 +499,7 @@ int connection_from_json(const char *conn_id, const cJSON *obj, connection_t **o
         bool oom = false;
         char *t = normalize_conn_type(c->conn_type, strlen(c->conn_type), &oom);
         if (oom) {
-            set_err(err, errlen, "out of memory");
+            errbuf_set(err, errlen, "out of memory");
             goto out;
         }
         free(c->conn_type);
@@ -537,8 +516,8 @@ int connection_from_json(const char *conn_id, const cJSON *obj, connection_t **o
             port = strtol(v->valuestring, NULL, 10);
         }
         if (port < 0 || port > 65535) {
-            set_err(err, errlen, "connection '%s': port must be an integer in 0..65535",
-                    conn_id ? conn_id : "");
+            errbuf_set(err, errlen, "connection '%s': port must be an integer in 0..65535",
+                       conn_id ? conn_id : "");
             goto out;
         }
         c->port = (int)port;
@@ -547,8 +526,8 @@ int connection_from_json(const char *conn_id, const cJSON *obj, connection_t **o
         const cJSON *extra = cJSON_GetObjectItemCaseSensitive(obj, "extra");
         const cJSON *dejson = cJSON_GetObjectItemCaseSensitive(obj, "extra_dejson");
         if (extra && dejson && !cJSON_IsNull(extra) && !cJSON_IsNull(dejson)) {
-            set_err(err, errlen, "connection '%s': give extra or extra_dejson, not both",
-                    conn_id ? conn_id : "");
+            errbuf_set(err, errlen, "connection '%s': give extra or extra_dejson, not both",
+                       conn_id ? conn_id : "");
             goto out;
         }
         if (!extra || cJSON_IsNull(extra))
@@ -556,11 +535,11 @@ int connection_from_json(const char *conn_id, const cJSON *obj, connection_t **o
         if (extra && !cJSON_IsNull(extra)) {
             if (cJSON_IsString(extra)) {
                 if (extra->valuestring[0] && !(c->extra = strdup(extra->valuestring))) {
-                    set_err(err, errlen, "out of memory");
+                    errbuf_set(err, errlen, "out of memory");
                     goto out;
                 }
             } else if (!(c->extra = cJSON_PrintUnformatted(extra))) {
-                set_err(err, errlen, "out of memory");
+                errbuf_set(err, errlen, "out of memory");
                 goto out;
             }
         }
@@ -582,7 +561,7 @@ int connection_parse_text(const char *conn_id, const char *text, connection_t **
 
     *out = NULL;
     if (!text) {
-        set_err(err, errlen, "missing connection value");
+        errbuf_set(err, errlen, "missing connection value");
         return -1;
     }
     while (isspace((unsigned char)*p))
@@ -590,12 +569,12 @@ int connection_parse_text(const char *conn_id, const char *text, connection_t **
     if (*p != '{')
         return connection_parse_uri(conn_id, p, out, err, errlen);
     if (strlen(p) > CONN_MAX_URI) {
-        set_err(err, errlen, "connection JSON longer than %d bytes", CONN_MAX_URI);
+        errbuf_set(err, errlen, "connection JSON longer than %d bytes", CONN_MAX_URI);
         return -1;
     }
     obj = cJSON_ParseWithLengthOpts(p, strlen(p) + 1, NULL, 1);
     if (!obj) {
-        set_err(err, errlen, "connection '%s': not valid JSON", conn_id ? conn_id : "");
+        errbuf_set(err, errlen, "connection '%s': not valid JSON", conn_id ? conn_id : "");
         return -1;
     }
     rc = connection_from_json(conn_id, obj, out, err, errlen);
@@ -712,7 +691,7 @@ char *connection_to_uri(const connection_t *c)
         cJSON_Delete(obj);
     }
     if (b.oom) {
-        wipe_free(b.s);
+        secrets_free_str(b.s);
         return NULL;
     }
     return b.s;
@@ -750,25 +729,25 @@ int connection_validate(const connection_t *c, char *err, size_t errlen)
     size_t n = c->conn_id ? strlen(c->conn_id) : 0;
 
     if (n == 0 || n > CONN_MAX_ID) {
-        set_err(err, errlen, "conn_id must have 1 to %d characters", CONN_MAX_ID);
+        errbuf_set(err, errlen, "conn_id must have 1 to %d characters", CONN_MAX_ID);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)c->conn_id[i];
         if (!isalnum(ch) && ch != '_' && ch != '.' && ch != '-') {
-            set_err(err, errlen,
-                    "conn_id '%.64s' must be made of alphanumeric characters, dashes, dots and "
-                    "underscores exclusively",
-                    c->conn_id);
+            errbuf_set(err, errlen,
+                       "conn_id '%.64s' must be made of alphanumeric characters, dashes, dots and "
+                       "underscores exclusively",
+                       c->conn_id);
             return -1;
         }
     }
     if (!c->conn_type || !*c->conn_type) {
-        set_err(err, errlen, "connection '%s': conn_type is required", c->conn_id);
+        errbuf_set(err, errlen, "connection '%s': conn_type is required", c->conn_id);
         return -1;
     }
     if (c->port > 65535) {
-        set_err(err, errlen, "connection '%s': port must be in 0..65535", c->conn_id);
+        errbuf_set(err, errlen, "connection '%s': port must be in 0..65535", c->conn_id);
         return -1;
     }
     return 0;
@@ -795,7 +774,7 @@ int connections_env_lookup(const char *conn_id, connection_t **out, char *err, s
         if (connection_parse_text(conn_id, v, out, err, errlen) < 0) {
             char inner[256];
             snprintf(inner, sizeof(inner), "%s", err ? err : "");
-            set_err(err, errlen, "environment variable %s: %s", name, inner);
+            errbuf_set(err, errlen, "environment variable %s: %s", name, inner);
             return -1;
         }
         return 1;
@@ -828,14 +807,14 @@ static int read_secret(const secrets_keyring_t *ring, const char *conn_id, const
     if (!encrypted) {
         *dst = dupn(stored, strlen(stored), &oom);
         if (oom)
-            set_err(err, errlen, "out of memory");
+            errbuf_set(err, errlen, "out of memory");
         return oom ? -1 : 0;
     }
     snprintf(ctx, sizeof(ctx), "connection:%s:%s", conn_id, what);
     if (secrets_decrypt(ring, ctx, stored, dst, NULL, err, errlen) < 0) {
         char inner[256];
         snprintf(inner, sizeof(inner), "%s", err ? err : "");
-        set_err(err, errlen, "connection '%s': cannot decrypt the %s: %s", conn_id, what, inner);
+        errbuf_set(err, errlen, "connection '%s': cannot decrypt the %s: %s", conn_id, what, inner);
         return -1;
     }
     return 0;
@@ -859,7 +838,7 @@ static int row_to_conn(const PGresult *r, int row, const secrets_keyring_t *ring
     }
     if (oom) {
         connection_free(c);
-        set_err(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         return -1;
     }
     if (with_secrets && (read_secret(ring, c->conn_id, "password", db_get_str(r, row, 6),
@@ -884,7 +863,7 @@ int connections_get(db_t *db, const secrets_keyring_t *ring, const char *conn_id
     r = db_query(db, "conn_get", "SELECT " CONN_COLS " FROM connection WHERE conn_id = $1", 1,
                  params);
     if (!r) {
-        set_err(err, errlen, "cannot read connection '%s': %s", conn_id, db_error(db));
+        errbuf_set(err, errlen, "cannot read connection '%s': %s", conn_id, db_error(db));
         return -1;
     }
     if (PQntuples(r) == 0) {
@@ -913,10 +892,10 @@ static int seal(const secrets_keyring_t *ring, const connection_t *c, char **pw,
 
     *pw = *extra = NULL;
     if ((c->password || (c->extra && *c->extra)) && secrets_keyring_count(ring) == 0) {
-        set_err(err, errlen,
-                "connection '%s' has a password or extra, which are stored encrypted, but no "
-                "encryption key is configured: set core.fernet_key (UPDRAFT__CORE__FERNET_KEY)",
-                c->conn_id);
+        errbuf_set(err, errlen,
+                   "connection '%s' has a password or extra, which are stored encrypted, but no "
+                   "encryption key is configured: set core.fernet_key (UPDRAFT__CORE__FERNET_KEY)",
+                   c->conn_id);
         return -1;
     }
     if (c->password) {
@@ -981,7 +960,7 @@ static int store(db_t *db, const secrets_keyring_t *ring, const connection_t *c,
     params[8] = extra;
     n = db_exec(db, names[mode], sql[mode], 9, params);
     if (n < 0) {
-        set_err(err, errlen, "cannot store connection '%s': %s", c->conn_id, db_error(db));
+        errbuf_set(err, errlen, "cannot store connection '%s': %s", c->conn_id, db_error(db));
         goto out;
     }
     rc = n == 0 ? 1 : 0;
@@ -1008,7 +987,7 @@ int connections_delete(db_t *db, const char *conn_id, char *err, size_t errlen)
     const char *params[1] = {conn_id};
     long n = db_exec(db, "conn_delete", "DELETE FROM connection WHERE conn_id = $1", 1, params);
     if (n < 0) {
-        set_err(err, errlen, "cannot delete connection '%s': %s", conn_id, db_error(db));
+        errbuf_set(err, errlen, "cannot delete connection '%s': %s", conn_id, db_error(db));
         return -1;
     }
     return n > 0 ? 1 : 0;
@@ -1035,13 +1014,13 @@ int connections_list(db_t *db, const secrets_keyring_t *ring, bool with_secrets,
     *n = 0;
     r = db_query(db, "conn_list", "SELECT " CONN_COLS " FROM connection ORDER BY conn_id", 0, NULL);
     if (!r) {
-        set_err(err, errlen, "cannot list connections: %s", db_error(db));
+        errbuf_set(err, errlen, "cannot list connections: %s", db_error(db));
         return -1;
     }
     rows = PQntuples(r);
     list = calloc(rows > 0 ? (size_t)rows : 1, sizeof(*list));
     if (!list) {
-        set_err(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         goto out;
     }
     for (int i = 0; i < rows; i++) {
@@ -1059,70 +1038,46 @@ out:
     return rc;
 }
 
-int connections_rotate(db_t *db, const secrets_keyring_t *ring, long *count, char *err,
-                       size_t errlen)
+/* Re-seals the password and extra of one row of CONN_COLS. */
+static int reseal_row(db_t *db, const secrets_keyring_t *ring, const PGresult *r, int row,
+                      char *err, size_t errlen)
 {
-    PGresult *r = NULL;
-    int rc = -1, rows;
+    connection_t *c = NULL;
+    char *pw = NULL, *extra = NULL;
+    const char *params[3];
+    long n;
+    int rc = -1;
 
-    *count = 0;
-    if (secrets_keyring_count(ring) == 0) {
-        set_err(err, errlen, "no encryption key is configured: set core.fernet_key");
+    if (row_to_conn(r, row, ring, true, &c, err, errlen) < 0)
         return -1;
-    }
-    if (db_begin(db) < 0) {
-        set_err(err, errlen, "cannot begin: %s", db_error(db));
-        return -1;
-    }
-    r = db_query(db, "conn_rotate_sel",
-                 "SELECT " CONN_COLS " FROM connection"
-                 " WHERE password IS NOT NULL OR extra IS NOT NULL ORDER BY conn_id FOR UPDATE",
-                 0, NULL);
-    if (!r) {
-        set_err(err, errlen, "cannot read connections: %s", db_error(db));
+    if (seal(ring, c, &pw, &extra, err, errlen) < 0)
         goto out;
-    }
-    rows = PQntuples(r);
-    for (int i = 0; i < rows; i++) {
-        connection_t *c = NULL;
-        char *pw = NULL, *extra = NULL;
-        const char *params[3];
-        long n;
-
-        if (row_to_conn(r, i, ring, true, &c, err, errlen) < 0)
-            goto out;
-        if (seal(ring, c, &pw, &extra, err, errlen) < 0) {
-            connection_free(c);
-            goto out;
-        }
-        params[0] = c->conn_id;
-        params[1] = pw;
-        params[2] = extra;
-        n = db_exec(db, "conn_rotate_upd",
-                    "UPDATE connection SET password = $2::text, extra = $3::text,"
-                    " is_encrypted = $2 IS NOT NULL, is_extra_encrypted = $3 IS NOT NULL"
-                    " WHERE conn_id = $1",
-                    3, params);
-        free(pw);
-        free(extra);
-        if (n < 0) {
-            set_err(err, errlen, "cannot update connection '%s': %s", c->conn_id, db_error(db));
-            connection_free(c);
-            goto out;
-        }
-        connection_free(c);
-        (*count)++;
-    }
-    if (db_commit(db) < 0) {
-        set_err(err, errlen, "cannot commit: %s", db_error(db));
+    params[0] = c->conn_id;
+    params[1] = pw;
+    params[2] = extra;
+    n = db_exec(db, "conn_rotate_upd",
+                "UPDATE connection SET password = $2::text, extra = $3::text,"
+                " is_encrypted = $2 IS NOT NULL, is_extra_encrypted = $3 IS NOT NULL"
+                " WHERE conn_id = $1",
+                3, params);
+    free(pw);
+    free(extra);
+    if (n < 0) {
+        errbuf_set(err, errlen, "cannot update connection '%s': %s", c->conn_id, db_error(db));
         goto out;
     }
     rc = 0;
 out:
-    PQclear(r);
-    if (rc < 0) {
-        db_rollback(db);
-        *count = 0;
-    }
+    connection_free(c);
     return rc;
+}
+
+int connections_rotate(db_t *db, const secrets_keyring_t *ring, long *count, char *err,
+                       size_t errlen)
+{
+    return secrets_rotate_rows(db, ring, "conn_rotate_sel",
+                               "SELECT " CONN_COLS " FROM connection"
+                               " WHERE password IS NOT NULL OR extra IS NOT NULL"
+                               " ORDER BY conn_id FOR UPDATE",
+                               "connections", reseal_row, count, err, errlen);
 }

@@ -24,8 +24,8 @@
  * localtime_r, so lookups are thread-safe.
  *
  * Calendar arithmetic uses the proleptic Gregorian day-number formulas
- * (days_from_civil / civil_from_days), valid for the years 1..9999 that we
- * accept, without going through time_t.
+ * (timeutil.h: ts_days_from_civil / ts_civil_from_days), valid for the years
+ * 1..9999 that we accept, without going through time_t.
  *
  * Semantics follow croniter, which Airflow uses:
  * - a field "is *" when it covers every value (so "*", "*\/1", "0-6" in
@@ -84,71 +84,36 @@ static int64_t floor_div(int64_t a, int64_t b)
     return q;
 }
 
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t dd = doy - (153 * mp + 2) / 5 + 1;
-    int64_t mm = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int)(yoe + era * 400 + (mm <= 2));
-    *m = (int)mm;
-    *d = (int)dd;
-}
-
-static bool is_leap(int y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int days_in_month(int y, int m)
-{
-    static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && is_leap(y) ? 29 : dim[m - 1];
-}
-
-/* 0 = Sunday. 1970-01-01 was a Thursday. */
+/* 0 = Sunday. */
 static int weekday(const cal_t *c)
 {
-    int64_t w = (days_from_civil(c->y, c->mo, c->d) + 4) % 7;
-    return (int)(w < 0 ? w + 7 : w);
+    return ts_weekday(ts_days_from_civil(c->y, c->mo, c->d));
 }
 
 static ts_us_t ts_min(void)
 {
-    return days_from_civil(YEAR_MIN, 1, 1) * MIN_PER_DAY * US_PER_MIN;
+    return ts_days_from_civil(YEAR_MIN, 1, 1) * MIN_PER_DAY * US_PER_MIN;
 }
 
 static ts_us_t ts_max(void)
 {
-    return days_from_civil(YEAR_MAX + 1, 1, 1) * MIN_PER_DAY * US_PER_MIN - 1;
+    return ts_days_from_civil(YEAR_MAX + 1, 1, 1) * MIN_PER_DAY * US_PER_MIN - 1;
 }
 
 static void cal_from_minutes(int64_t minutes, cal_t *c)
 {
     int64_t days = floor_div(minutes, MIN_PER_DAY);
     int64_t rem = minutes - days * MIN_PER_DAY;
-    civil_from_days(days, &c->y, &c->mo, &c->d);
+    int64_t y;
+    ts_civil_from_days(days, &y, &c->mo, &c->d);
+    c->y = (int)y;
     c->h = (int)(rem / 60);
     c->mi = (int)(rem % 60);
 }
 
 static ts_us_t cal_to_ts(const cal_t *c)
 {
-    int64_t days = days_from_civil(c->y, c->mo, c->d);
+    int64_t days = ts_days_from_civil(c->y, c->mo, c->d);
     return ((days * 24 + c->h) * 60 + c->mi) * US_PER_MIN;
 }
 
@@ -157,7 +122,7 @@ static void next_day(cal_t *c)
 {
     c->h = 0;
     c->mi = 0;
-    if (++c->d > days_in_month(c->y, c->mo)) {
+    if (++c->d > ts_days_in_month(c->y, c->mo)) {
         c->d = 1;
         if (++c->mo > 12) {
             c->mo = 1;
@@ -175,7 +140,7 @@ static void prev_day(cal_t *c)
             c->mo = 12;
             c->y--;
         }
-        c->d = days_in_month(c->y, c->mo);
+        c->d = ts_days_in_month(c->y, c->mo);
     }
 }
 
@@ -184,8 +149,7 @@ static void prev_day(cal_t *c)
 static bool day_matches(const schedule_t *s, const cal_t *c)
 {
     int w = weekday(c);
-    bool dom_ok = ((s->dom >> c->d) & 1u) ||
-                  (s->dom_last && c->d == days_in_month(c->y, c->mo));
+    bool dom_ok = ((s->dom >> c->d) & 1u) || (s->dom_last && c->d == ts_days_in_month(c->y, c->mo));
     bool dow_ok = ((s->dow >> w) & 1u) || ((s->dow_nth[w] >> ((c->d - 1) / 7)) & 1u);
     if (s->dom_star || s->dow_star)
         return dom_ok && dow_ok;
@@ -201,7 +165,7 @@ static bool never_fires(const schedule_t *s)
     for (int m = 1; m <= 12; m++) {
         if (!((s->month >> m) & 1u))
             continue;
-        int maxd = m == 2 ? 29 : days_in_month(2001, m);
+        int maxd = m == 2 ? 29 : ts_days_in_month(2001, m);
         for (int d = 1; d <= maxd; d++)
             if ((s->dom >> d) & 1u)
                 return false;
@@ -238,7 +202,7 @@ static int naive_next(const schedule_t *s, ts_us_t t, ts_us_t *out)
         if (c.y > last_year || c.y > YEAR_MAX)
             return -1;
         if (!((s->month >> c.mo) & 1u)) {
-            c.d = days_in_month(c.y, c.mo);
+            c.d = ts_days_in_month(c.y, c.mo);
             next_day(&c); /* first day of the following month */
             continue;
         }
@@ -815,15 +779,13 @@ static int parse_rule(const char *p, schedule_tz_t *tz)
 static int64_t rule_day(const tz_rule_date_t *d, int y)
 {
     if (d->kind == 'J')
-        return days_from_civil(y, 1, 1) + d->day - 1 + (is_leap(y) && d->day >= 60);
+        return ts_days_from_civil(y, 1, 1) + d->day - 1 + (ts_is_leap_year(y) && d->day >= 60);
     if (d->kind == 'n')
-        return days_from_civil(y, 1, 1) + d->day;
-    int64_t first = days_from_civil(y, d->month, 1);
-    int64_t w1 = (first + 4) % 7;
-    if (w1 < 0)
-        w1 += 7;
+        return ts_days_from_civil(y, 1, 1) + d->day;
+    int64_t first = ts_days_from_civil(y, d->month, 1);
+    int w1 = ts_weekday(first);
     int day = 1 + (int)((d->wday - w1 + 7) % 7) + (d->week - 1) * 7;
-    while (day > days_in_month(y, d->month))
+    while (day > ts_days_in_month(y, d->month))
         day -= 7;
     return first + day - 1;
 }
@@ -832,8 +794,10 @@ static int32_t rule_offset(const schedule_tz_t *tz, int64_t t)
 {
     if (!tz->rule_dst)
         return tz->std_off;
-    int y, m, d;
-    civil_from_days(floor_div(t + tz->std_off, 86400), &y, &m, &d);
+    int64_t year;
+    int m, d;
+    ts_civil_from_days(floor_div(t + tz->std_off, 86400), &year, &m, &d);
+    int y = (int)year;
     /* start is given in standard time, end in daylight time */
     int64_t start = rule_day(&tz->start, y) * 86400 + tz->start.secs - tz->std_off;
     int64_t end = rule_day(&tz->end, y) * 86400 + tz->end.secs - tz->dst_off;

@@ -9,6 +9,10 @@
  *
  * Everything that held key material or plaintext is wiped with
  * OPENSSL_cleanse before it is freed.
+ *
+ * The rotation frame (one transaction over the rows of a table that holds
+ * secrets) lives here too, so that variables and connections differ only
+ * in how they re-seal a row.
  */
 #include "common/secrets.h"
 
@@ -17,12 +21,13 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "common/errbuf.h"
 
 #define NONCE_BYTES 12
 #define TAG_BYTES 16
@@ -40,19 +45,6 @@ struct secrets_keyring {
     ring_key_t keys[SECRETS_MAX_KEYS];
     size_t n;
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- base64 ------------------------------------------------------------ */
 
@@ -139,13 +131,13 @@ secrets_keyring_t *secrets_keyring_new(const char *spec, char *err, size_t errle
     const char *p;
 
     if (!ring) {
-        set_err(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         return NULL;
     }
     if (!spec || !*spec)
         return ring;
     if (strlen(spec) > MAX_SPEC_LEN) {
-        set_err(err, errlen, "core.fernet_key: longer than %d bytes", MAX_SPEC_LEN);
+        errbuf_set(err, errlen, "core.fernet_key: longer than %d bytes", MAX_SPEC_LEN);
         goto fail;
     }
     p = spec;
@@ -162,20 +154,20 @@ secrets_keyring_t *secrets_keyring_new(const char *spec, char *err, size_t errle
         while (len > 0 && isspace((unsigned char)p[len - 1]))
             len--;
         if (len == 0) {
-            set_err(err, errlen, "core.fernet_key: key %zu is empty", idx);
+            errbuf_set(err, errlen, "core.fernet_key: key %zu is empty", idx);
             goto fail;
         }
         if (ring->n == SECRETS_MAX_KEYS) {
-            set_err(err, errlen, "core.fernet_key: more than %d keys", SECRETS_MAX_KEYS);
+            errbuf_set(err, errlen, "core.fernet_key: more than %d keys", SECRETS_MAX_KEYS);
             goto fail;
         }
         got = b64_decode(p, len, key, sizeof(key));
         if (got != SECRETS_KEY_BYTES) {
             OPENSSL_cleanse(key, sizeof(key));
-            set_err(err, errlen,
-                    "core.fernet_key: key %zu is not the base64 encoding of 32 bytes "
-                    "(make one with: openssl rand -base64 32)",
-                    idx);
+            errbuf_set(err, errlen,
+                       "core.fernet_key: key %zu is not the base64 encoding of 32 bytes "
+                       "(make one with: openssl rand -base64 32)",
+                       idx);
             goto fail;
         }
         memcpy(ring->keys[ring->n].key, key, SECRETS_KEY_BYTES);
@@ -238,28 +230,28 @@ int secrets_encrypt(const secrets_keyring_t *ring, const char *context, const ch
 
     *out = NULL;
     if (!ring || ring->n == 0) {
-        set_err(err, errlen,
-                "no encryption key is configured: set core.fernet_key "
-                "(UPDRAFT__CORE__FERNET_KEY)");
+        errbuf_set(err, errlen,
+                   "no encryption key is configured: set core.fernet_key "
+                   "(UPDRAFT__CORE__FERNET_KEY)");
         return -1;
     }
     if (len > SECRETS_MAX_PLAIN) {
-        set_err(err, errlen, "value longer than %d bytes", SECRETS_MAX_PLAIN);
+        errbuf_set(err, errlen, "value longer than %d bytes", SECRETS_MAX_PLAIN);
         return -1;
     }
     if (build_aad(ring->keys[0].id, context, &aad, &aadlen) < 0) {
-        set_err(err, errlen, "context too long or out of memory");
+        errbuf_set(err, errlen, "context too long or out of memory");
         return -1;
     }
     bloblen = NONCE_BYTES + len + TAG_BYTES;
     blob = malloc(bloblen);
     ctx = EVP_CIPHER_CTX_new();
     if (!blob || !ctx) {
-        set_err(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         goto out;
     }
     if (RAND_bytes(blob, NONCE_BYTES) != 1) {
-        set_err(err, errlen, "no random bytes for a nonce");
+        errbuf_set(err, errlen, "no random bytes for a nonce");
         goto out;
     }
     if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
@@ -270,13 +262,13 @@ int secrets_encrypt(const secrets_keyring_t *ring, const char *context, const ch
                                       (int)len) != 1) ||
         EVP_EncryptFinal_ex(ctx, blob + NONCE_BYTES + len, &n) != 1 ||
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_BYTES, blob + NONCE_BYTES + len) != 1) {
-        set_err(err, errlen, "encryption failed");
+        errbuf_set(err, errlen, "encryption failed");
         goto out;
     }
     outcap = PREFIX_LEN + SECRETS_KEY_ID_LEN + 1 + (bloblen + 2) / 3 * 4 + 1;
     text = malloc(outcap);
     if (!text) {
-        set_err(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         goto out;
     }
     n = snprintf(text, outcap, "%s%s:", PREFIX, ring->keys[0].id);
@@ -320,7 +312,7 @@ int secrets_decrypt(const secrets_keyring_t *ring, const char *context, const ch
     if (outlen)
         *outlen = 0;
     if (!secrets_is_ciphertext(ciphertext)) {
-        set_err(err, errlen, "not an encrypted value");
+        errbuf_set(err, errlen, "not an encrypted value");
         return -1;
     }
     memcpy(kid, ciphertext + PREFIX_LEN, SECRETS_KEY_ID_LEN);
@@ -330,42 +322,42 @@ int secrets_decrypt(const secrets_keyring_t *ring, const char *context, const ch
             key = &ring->keys[i];
     if (!key) {
         if (!ring || ring->n == 0)
-            set_err(err, errlen,
-                    "value is encrypted with key %s but no key is configured "
-                    "(core.fernet_key)",
-                    kid);
+            errbuf_set(err, errlen,
+                       "value is encrypted with key %s but no key is configured "
+                       "(core.fernet_key)",
+                       kid);
         else
-            set_err(err, errlen,
-                    "value is encrypted with key %s, which is not among the configured keys "
-                    "(core.fernet_key)",
-                    kid);
+            errbuf_set(err, errlen,
+                       "value is encrypted with key %s, which is not among the configured keys "
+                       "(core.fernet_key)",
+                       kid);
         return -1;
     }
     b64len = strlen(ciphertext + PREFIX_LEN + SECRETS_KEY_ID_LEN + 1);
     if (b64len > (size_t)SECRETS_MAX_PLAIN / 3 * 4 + 64) {
-        set_err(err, errlen, "encrypted value too long");
+        errbuf_set(err, errlen, "encrypted value too long");
         return -1;
     }
     cap = b64len / 4 * 3 + 3;
     blob = malloc(cap);
     if (!blob) {
-        set_err(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         return -1;
     }
     bloblen = b64_decode(ciphertext + PREFIX_LEN + SECRETS_KEY_ID_LEN + 1, b64len, blob, cap);
     if (bloblen < NONCE_BYTES + TAG_BYTES) {
-        set_err(err, errlen, "malformed encrypted value");
+        errbuf_set(err, errlen, "malformed encrypted value");
         goto out;
     }
     ctlen = (size_t)bloblen - NONCE_BYTES - TAG_BYTES;
     if (build_aad(key->id, context, &aad, &aadlen) < 0) {
-        set_err(err, errlen, "context too long or out of memory");
+        errbuf_set(err, errlen, "context too long or out of memory");
         goto out;
     }
     plain = malloc(ctlen + 1);
     ctx = EVP_CIPHER_CTX_new();
     if (!plain || !ctx) {
-        set_err(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         goto out;
     }
     if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
@@ -377,10 +369,10 @@ int secrets_decrypt(const secrets_keyring_t *ring, const char *context, const ch
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_BYTES, blob + NONCE_BYTES + ctlen) !=
             1 ||
         EVP_DecryptFinal_ex(ctx, (unsigned char *)plain + ctlen, &n) != 1) {
-        set_err(err, errlen,
-                "encrypted value failed authentication with key %s (tampered, or stored for "
-                "another row)",
-                kid);
+        errbuf_set(err, errlen,
+                   "encrypted value failed authentication with key %s (tampered, or stored for "
+                   "another row)",
+                   kid);
         goto out;
     }
     plain[ctlen] = '\0';
@@ -437,4 +429,47 @@ int secrets_generate_key(char *buf, size_t buflen)
     EVP_EncodeBlock((unsigned char *)buf, key, sizeof(key));
     OPENSSL_cleanse(key, sizeof(key));
     return 0;
+}
+
+/* ---- rotation ---------------------------------------------------------- */
+
+int secrets_rotate_rows(db_t *db, const secrets_keyring_t *ring, const char *stmt, const char *sql,
+                        const char *what, secrets_reseal_fn reseal, long *count, char *err,
+                        size_t errlen)
+{
+    PGresult *r = NULL;
+    int rc = -1, rows;
+
+    *count = 0;
+    if (secrets_keyring_count(ring) == 0) {
+        errbuf_set(err, errlen, "no encryption key is configured: set core.fernet_key");
+        return -1;
+    }
+    if (db_begin(db) < 0) {
+        errbuf_set(err, errlen, "cannot begin: %s", db_error(db));
+        return -1;
+    }
+    r = db_query(db, stmt, sql, 0, NULL);
+    if (!r) {
+        errbuf_set(err, errlen, "cannot read %s: %s", what, db_error(db));
+        goto out;
+    }
+    rows = PQntuples(r);
+    for (int i = 0; i < rows; i++) {
+        if (reseal(db, ring, r, i, err, errlen) < 0)
+            goto out;
+        (*count)++;
+    }
+    if (db_commit(db) < 0) {
+        errbuf_set(err, errlen, "cannot commit: %s", db_error(db));
+        goto out;
+    }
+    rc = 0;
+out:
+    PQclear(r);
+    if (rc < 0) {
+        db_rollback(db);
+        *count = 0;
+    }
+    return rc;
 }

@@ -35,6 +35,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/secrets.h"
+
 #define MAX_ARGS 8
 #define NAME_SHOW_MAX 80 /* longest source span quoted in a message */
 #define FMT_MAX 512      /* strftime / strptime format length */
@@ -401,61 +403,18 @@ static int add_secret(render_t *r, size_t off, const char *s, size_t n)
     return 0;
 }
 
-/* Airflow's DEFAULT_SENSITIVE_FIELDS: a name containing one of these is masked. */
+/* Airflow's DEFAULT_SENSITIVE_FIELDS (secrets.h), on the first 255 bytes of name[0..n). */
 static bool name_sensitive(const char *name, size_t n)
 {
-    static const char *const words[] = {"access_token",  "api_key",      "apikey",
-                                        "authorization", "passphrase",   "passwd",
-                                        "password",      "private_key",  "secret",
-                                        "token",         "keyfile_dict", "service_account"};
-    char low[256];
-    if (n >= sizeof(low))
-        n = sizeof(low) - 1;
-    for (size_t k = 0; k < n; k++)
-        low[k] = (char)tolower((unsigned char)name[k]);
-    low[n] = '\0';
-    for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++)
-        if (strstr(low, words[k]))
-            return true;
-    return false;
+    char buf[256];
+    if (n >= sizeof(buf))
+        n = sizeof(buf) - 1;
+    memcpy(buf, name, n);
+    buf[n] = '\0';
+    return secrets_name_is_sensitive(buf);
 }
 
 /* ---- dates ---- */
-
-/* Days since 1970-01-01 of a civil date, and back (proleptic Gregorian). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
-static bool is_leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int days_in_month(int64_t y, int m)
-{
-    static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && is_leap(y) ? 29 : dm[m - 1];
-}
 
 typedef struct civil {
     int64_t year;
@@ -480,7 +439,7 @@ static bool civil_of(ts_us_t t, civil_t *c)
         days--;
     }
     c->days = days;
-    civil_from_days(days, &c->year, &c->month, &c->day);
+    ts_civil_from_days(days, &c->year, &c->month, &c->day);
     c->hour = (int)(rem / 3600);
     c->minute = (int)(rem / 60 % 60);
     c->second = (int)(rem % 60);
@@ -497,9 +456,8 @@ static void tm_of(const civil_t *c, struct tm *tm)
     tm->tm_hour = c->hour;
     tm->tm_min = c->minute;
     tm->tm_sec = c->second;
-    int64_t w = (c->days + 4) % 7; /* 1970-01-01 was a Thursday */
-    tm->tm_wday = (int)(w < 0 ? w + 7 : w);
-    tm->tm_yday = (int)(c->days - days_from_civil(c->year, 1, 1));
+    tm->tm_wday = ts_weekday(c->days);
+    tm->tm_yday = (int)(c->days - ts_days_from_civil(c->year, 1, 1));
 }
 
 /* isoformat() of an aware UTC datetime; buf needs TEMPLATE_DATE_LEN. */
@@ -635,10 +593,10 @@ static int date_strptime(render_t *r, size_t off, const char *s, size_t slen, co
         return fail(r, off, "unconverted data remains: %s", end);
     int64_t year = (int64_t)tm.tm_year + 1900;
     if (year < 1 || year > 9999 || tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 ||
-        tm.tm_mday > days_in_month(year, tm.tm_mon + 1) || tm.tm_hour < 0 || tm.tm_hour > 23 ||
+        tm.tm_mday > ts_days_in_month(year, tm.tm_mon + 1) || tm.tm_hour < 0 || tm.tm_hour > 23 ||
         tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 61)
         return fail(r, off, "time data '%s': date value out of range", shown);
-    *days = days_from_civil(year, tm.tm_mon + 1, tm.tm_mday);
+    *days = ts_days_from_civil(year, tm.tm_mon + 1, tm.tm_mday);
     *secs = tm.tm_hour * 3600 + tm.tm_min * 60 + (tm.tm_sec > 59 ? 59 : tm.tm_sec);
     return 0;
 }
@@ -1761,7 +1719,7 @@ static int call_ds(render_t *r, const value_t *fn, const arg_t *args, size_t nar
         days += n;
         int64_t y;
         int m, d;
-        civil_from_days(days, &y, &m, &d);
+        ts_civil_from_days(days, &y, &m, &d);
         if (y < 1 || y > 9999)
             return fail(r, b[1].start, "%s: date value out of range", fname);
         char buf[16];

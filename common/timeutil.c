@@ -1,6 +1,8 @@
 /*
- * timeutil.c - see timeutil.h. Calendar math is done with timegm/gmtime_r so
- * that no table of month lengths or leap years is written here.
+ * timeutil.c - see timeutil.h. Formatting and parsing go through
+ * timegm/gmtime_r; the day-number functions use the proleptic Gregorian
+ * formulas (days_from_civil / civil_from_days) for callers that work
+ * outside time_t's comfortable range or count in days.
  */
 #include "common/timeutil.h"
 
@@ -35,28 +37,31 @@ static void split(ts_us_t t, time_t *sec, long *us)
     *us = (long)u;
 }
 
-char *ts_format_iso(ts_us_t t, char *buf)
+/* ISO 8601 in UTC, with or without the microseconds; buf holds TS_ISO_LEN bytes. */
+static char *format_iso(ts_us_t t, char *buf, bool with_us)
 {
     time_t sec;
     long us;
     struct tm tm;
+    char frac[16] = "";
+
     split(t, &sec, &us);
     gmtime_r(&sec, &tm);
-    snprintf(buf, TS_ISO_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%06ld+00:00", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, us);
+    if (with_us)
+        snprintf(frac, sizeof(frac), ".%06ld", us);
+    snprintf(buf, TS_ISO_LEN, "%04d-%02d-%02dT%02d:%02d:%02d%s+00:00", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
     return buf;
+}
+
+char *ts_format_iso(ts_us_t t, char *buf)
+{
+    return format_iso(t, buf, true);
 }
 
 char *ts_format_iso_sec(ts_us_t t, char *buf)
 {
-    time_t sec;
-    long us;
-    struct tm tm;
-    split(t, &sec, &us);
-    gmtime_r(&sec, &tm);
-    snprintf(buf, TS_ISO_LEN, "%04d-%02d-%02dT%02d:%02d:%02d+00:00", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    return buf;
+    return format_iso(t, buf, false);
 }
 
 static int digits(const char **p, int n, int *out)
@@ -145,4 +150,44 @@ int ts_parse(const char *s, ts_us_t *out)
         return -1;
     *out = ((ts_us_t)t - off) * TS_US_PER_SEC + us;
     return 0;
+}
+
+int64_t ts_days_from_civil(int64_t year, int month, int day)
+{
+    int64_t y = year - (month <= 2);
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+void ts_civil_from_days(int64_t days, int64_t *year, int *month, int *day)
+{
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *year = yoe + era * 400 + (*month <= 2);
+}
+
+bool ts_is_leap_year(int64_t year)
+{
+    return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
+
+int ts_days_in_month(int64_t year, int month)
+{
+    static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return month == 2 && ts_is_leap_year(year) ? 29 : dim[month - 1];
+}
+
+int ts_weekday(int64_t days)
+{
+    int64_t w = (days + 4) % 7; /* 1970-01-01 was a Thursday */
+    return (int)(w < 0 ? w + 7 : w);
 }

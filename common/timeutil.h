@@ -7,6 +7,7 @@
 #ifndef UPDRAFT_TIMEUTIL_H
 #define UPDRAFT_TIMEUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,5 +38,18 @@ char *ts_format_iso_sec(ts_us_t t, char *buf);
  * time (out is then untouched).
  */
 int ts_parse(const char *s, ts_us_t *out);
+
+/*
+ * Proleptic Gregorian calendar arithmetic on day numbers (days since
+ * 1970-01-01), without time_t, so it holds for any year cron and
+ * templates accept. month is 1-12, day 1-31.
+ */
+int64_t ts_days_from_civil(int64_t year, int month, int day);
+void ts_civil_from_days(int64_t days, int64_t *year, int *month, int *day);
+bool ts_is_leap_year(int64_t year);
+/* Days in month (1-12) of year. */
+int ts_days_in_month(int64_t year, int month);
+/* Day of the week of a day number: 0 = Sunday ... 6 = Saturday. */
+int ts_weekday(int64_t days);
 
 #endif

@@ -6,37 +6,25 @@
 #include "common/variables.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/errbuf.h"
+
 #define CTX_MAX (VAR_MAX_KEY + 16)
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 int variables_validate_key(const char *key, char *err, size_t errlen)
 {
     size_t n = key ? strlen(key) : 0;
 
     if (n == 0 || n > VAR_MAX_KEY) {
-        set_err(err, errlen, "variable key must have 1 to %d characters", VAR_MAX_KEY);
+        errbuf_set(err, errlen, "variable key must have 1 to %d characters", VAR_MAX_KEY);
         return -1;
     }
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)key[i] < 0x20 || key[i] == 0x7f) {
-            set_err(err, errlen, "variable key contains a control character");
+            errbuf_set(err, errlen, "variable key contains a control character");
             return -1;
         }
     return 0;
@@ -75,14 +63,14 @@ static int open_value(const secrets_keyring_t *ring, const char *key, const char
     if (!encrypted) {
         *val = strdup(stored);
         if (!*val)
-            set_err(err, errlen, "out of memory");
+            errbuf_set(err, errlen, "out of memory");
         return *val ? 0 : -1;
     }
     snprintf(ctx, sizeof(ctx), "variable:%s", key);
     if (secrets_decrypt(ring, ctx, stored, val, NULL, err, errlen) < 0) {
         char inner[256];
         snprintf(inner, sizeof(inner), "%s", err ? err : "");
-        set_err(err, errlen, "variable '%s': cannot decrypt: %s", key, inner);
+        errbuf_set(err, errlen, "variable '%s': cannot decrypt: %s", key, inner);
         return -1;
     }
     return 0;
@@ -96,15 +84,15 @@ static int seal(const secrets_keyring_t *ring, const char *key, const char *val,
 
     *sealed = NULL;
     if (strlen(val) > VAR_MAX_VALUE) {
-        set_err(err, errlen, "variable '%s': value longer than %d bytes", key, VAR_MAX_VALUE);
+        errbuf_set(err, errlen, "variable '%s': value longer than %d bytes", key, VAR_MAX_VALUE);
         return -1;
     }
     if (secrets_keyring_count(ring) == 0) {
         if (secrets_name_is_sensitive(key)) {
-            set_err(err, errlen,
-                    "variable '%s' has a sensitive name and would be stored in clear: set "
-                    "core.fernet_key (UPDRAFT__CORE__FERNET_KEY) to store it encrypted",
-                    key);
+            errbuf_set(err, errlen,
+                       "variable '%s' has a sensitive name and would be stored in clear: set "
+                       "core.fernet_key (UPDRAFT__CORE__FERNET_KEY) to store it encrypted",
+                       key);
             return -1;
         }
         return 0;
@@ -126,7 +114,7 @@ int variables_get(db_t *db, const secrets_keyring_t *ring, const char *key, char
     r = db_query(db, "var_get",
                  "SELECT val, is_encrypted, description FROM variable WHERE key = $1", 1, params);
     if (!r) {
-        set_err(err, errlen, "cannot read variable '%s': %s", key, db_error(db));
+        errbuf_set(err, errlen, "cannot read variable '%s': %s", key, db_error(db));
         return -1;
     }
     if (PQntuples(r) == 0) {
@@ -136,13 +124,13 @@ int variables_get(db_t *db, const secrets_keyring_t *ring, const char *key, char
     if (open_value(ring, key, db_get_str(r, 0, 0), db_get_bool(r, 0, 1), val, err, errlen) < 0)
         goto out;
     if (!*val && !(*val = strdup(""))) {
-        set_err(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         goto out;
     }
     if (description && db_get_str(r, 0, 2) && !(*description = strdup(db_get_str(r, 0, 2)))) {
         secrets_free_str(*val);
         *val = NULL;
-        set_err(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         goto out;
     }
     rc = 1;
@@ -156,7 +144,7 @@ int variables_lookup(db_t *db, const secrets_keyring_t *ring, const char *key, c
 {
     int rc = variables_env_lookup(key, val);
     if (rc < 0)
-        set_err(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
     if (rc != 0)
         return rc;
     return variables_get(db, ring, key, val, NULL, err, errlen);
@@ -172,7 +160,7 @@ static int store(db_t *db, const secrets_keyring_t *ring, const char *key, const
     if (variables_validate_key(key, err, errlen) < 0)
         return -1;
     if (!val) {
-        set_err(err, errlen, "variable '%s': missing value", key);
+        errbuf_set(err, errlen, "variable '%s': missing value", key);
         return -1;
     }
     if (seal(ring, key, val, &sealed, err, errlen) < 0)
@@ -195,7 +183,7 @@ static int store(db_t *db, const secrets_keyring_t *ring, const char *key, const
                     4, params);
     free(sealed);
     if (n < 0) {
-        set_err(err, errlen, "cannot store variable '%s': %s", key, db_error(db));
+        errbuf_set(err, errlen, "cannot store variable '%s': %s", key, db_error(db));
         return -1;
     }
     return n == 0 ? 1 : 0;
@@ -218,7 +206,7 @@ int variables_delete(db_t *db, const char *key, char *err, size_t errlen)
     const char *params[1] = {key};
     long n = db_exec(db, "var_delete", "DELETE FROM variable WHERE key = $1", 1, params);
     if (n < 0) {
-        set_err(err, errlen, "cannot delete variable '%s': %s", key, db_error(db));
+        errbuf_set(err, errlen, "cannot delete variable '%s': %s", key, db_error(db));
         return -1;
     }
     return n > 0 ? 1 : 0;
@@ -249,13 +237,13 @@ int variables_list(db_t *db, const secrets_keyring_t *ring, bool with_values, va
     r = db_query(db, "var_list",
                  "SELECT key, val, is_encrypted, description FROM variable ORDER BY key", 0, NULL);
     if (!r) {
-        set_err(err, errlen, "cannot list variables: %s", db_error(db));
+        errbuf_set(err, errlen, "cannot list variables: %s", db_error(db));
         return -1;
     }
     rows = PQntuples(r);
     list = calloc(rows > 0 ? (size_t)rows : 1, sizeof(*list));
     if (!list) {
-        set_err(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         goto out;
     }
     for (int i = 0; i < rows; i++) {
@@ -265,7 +253,7 @@ int variables_list(db_t *db, const secrets_keyring_t *ring, bool with_values, va
         v->description = d ? strdup(d) : NULL;
         v->is_encrypted = db_get_bool(r, i, 2);
         if (!v->key || (d && !v->description)) {
-            set_err(err, errlen, "out of memory");
+            errbuf_set(err, errlen, "out of memory");
             goto out;
         }
         if (with_values && (open_value(ring, v->key, db_get_str(r, i, 1), v->is_encrypted, &v->val,
@@ -283,63 +271,38 @@ out:
     return rc;
 }
 
+/* Re-seals one row of (key, val, is_encrypted). */
+static int reseal_row(db_t *db, const secrets_keyring_t *ring, const PGresult *r, int row,
+                      char *err, size_t errlen)
+{
+    const char *key = db_get_str(r, row, 0);
+    char *val = NULL, *sealed = NULL;
+    const char *params[2];
+    long n;
+    int rc;
+
+    if (open_value(ring, key, db_get_str(r, row, 1), db_get_bool(r, row, 2), &val, err, errlen) < 0)
+        return -1;
+    rc = seal(ring, key, val, &sealed, err, errlen);
+    secrets_free_str(val);
+    if (rc < 0)
+        return -1;
+    params[0] = key;
+    params[1] = sealed;
+    n = db_exec(db, "var_rotate_upd",
+                "UPDATE variable SET val = $2, is_encrypted = true WHERE key = $1", 2, params);
+    free(sealed);
+    if (n < 0) {
+        errbuf_set(err, errlen, "cannot update variable '%s': %s", key, db_error(db));
+        return -1;
+    }
+    return 0;
+}
+
 int variables_rotate(db_t *db, const secrets_keyring_t *ring, long *count, char *err, size_t errlen)
 {
-    PGresult *r = NULL;
-    int rc = -1, rows;
-
-    *count = 0;
-    if (secrets_keyring_count(ring) == 0) {
-        set_err(err, errlen, "no encryption key is configured: set core.fernet_key");
-        return -1;
-    }
-    if (db_begin(db) < 0) {
-        set_err(err, errlen, "cannot begin: %s", db_error(db));
-        return -1;
-    }
-    r = db_query(db, "var_rotate_sel",
-                 "SELECT key, val, is_encrypted FROM variable WHERE val IS NOT NULL"
-                 " ORDER BY key FOR UPDATE",
-                 0, NULL);
-    if (!r) {
-        set_err(err, errlen, "cannot read variables: %s", db_error(db));
-        goto out;
-    }
-    rows = PQntuples(r);
-    for (int i = 0; i < rows; i++) {
-        const char *key = db_get_str(r, i, 0);
-        char *val = NULL, *sealed = NULL;
-        const char *params[2];
-        long n;
-
-        if (open_value(ring, key, db_get_str(r, i, 1), db_get_bool(r, i, 2), &val, err, errlen) < 0)
-            goto out;
-        rc = seal(ring, key, val, &sealed, err, errlen);
-        secrets_free_str(val);
-        if (rc < 0)
-            goto out;
-        rc = -1;
-        params[0] = key;
-        params[1] = sealed;
-        n = db_exec(db, "var_rotate_upd",
-                    "UPDATE variable SET val = $2, is_encrypted = true WHERE key = $1", 2, params);
-        free(sealed);
-        if (n < 0) {
-            set_err(err, errlen, "cannot update variable '%s': %s", key, db_error(db));
-            goto out;
-        }
-        (*count)++;
-    }
-    if (db_commit(db) < 0) {
-        set_err(err, errlen, "cannot commit: %s", db_error(db));
-        goto out;
-    }
-    rc = 0;
-out:
-    PQclear(r);
-    if (rc < 0) {
-        db_rollback(db);
-        *count = 0;
-    }
-    return rc;
+    return secrets_rotate_rows(db, ring, "var_rotate_sel",
+                               "SELECT key, val, is_encrypted FROM variable WHERE val IS NOT NULL"
+                               " ORDER BY key FOR UPDATE",
+                               "variables", reseal_row, count, err, errlen);
 }
