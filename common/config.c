@@ -36,6 +36,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/errbuf.h"
 #include "common/log.h"
 
 #define CONFIG_MAX_FILE_BYTES (1024 * 1024)
@@ -118,19 +119,6 @@ static const key_def_t config_keys[] = {
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
 /* ---- small helpers ----------------------------------------------------- */
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void env_name(const key_def_t *k, char *buf, size_t len)
 {
@@ -215,7 +203,7 @@ static int apply_value(config_t *c, const key_def_t *k, const char *text, const 
     case KEY_BOOL: {
         bool b;
         if (parse_bool(text, &b) < 0) {
-            set_err(err, errlen,
+            errbuf_set(err, errlen,
                     "%s: %s.%s: '%s' is not a boolean (true/false, yes/no, on/off, 1/0)", where,
                     sec, k->key, text);
             return -1;
@@ -226,11 +214,11 @@ static int apply_value(config_t *c, const key_def_t *k, const char *text, const 
     case KEY_INT: {
         long long v;
         if (parse_int(text, &v) < 0) {
-            set_err(err, errlen, "%s: %s.%s: '%s' is not an integer", where, sec, k->key, text);
+            errbuf_set(err, errlen, "%s: %s.%s: '%s' is not an integer", where, sec, k->key, text);
             return -1;
         }
         if (v < k->min || v > k->max) {
-            set_err(err, errlen, "%s: %s.%s: %lld is out of range %lld..%lld", where, sec, k->key,
+            errbuf_set(err, errlen, "%s: %s.%s: %lld is out of range %lld..%lld", where, sec, k->key,
                     v, k->min, k->max);
             return -1;
         }
@@ -239,18 +227,18 @@ static int apply_value(config_t *c, const key_def_t *k, const char *text, const 
     }
     case KEY_STRING: {
         if ((k->flags & KEY_NONEMPTY) && text[0] == '\0') {
-            set_err(err, errlen, "%s: %s.%s: must not be empty", where, sec, k->key);
+            errbuf_set(err, errlen, "%s: %s.%s: must not be empty", where, sec, k->key);
             return -1;
         }
         if (strlen(text) > CONFIG_MAX_VALUE_LEN) {
-            set_err(err, errlen, "%s: %s.%s: longer than %d bytes", where, sec, k->key,
+            errbuf_set(err, errlen, "%s: %s.%s: longer than %d bytes", where, sec, k->key,
                     CONFIG_MAX_VALUE_LEN);
             return -1;
         }
         if (k->flags & KEY_LOG_LEVEL) {
             log_level_t level;
             if (log_parse_level(text, &level) < 0) {
-                set_err(err, errlen,
+                errbuf_set(err, errlen,
                         "%s: %s.%s: '%s' is not a log level (debug, info, warning, error, off)",
                         where, sec, k->key, text);
                 return -1;
@@ -258,7 +246,7 @@ static int apply_value(config_t *c, const key_def_t *k, const char *text, const 
         }
         char *dup = strdup(text);
         if (dup == NULL) {
-            set_err(err, errlen, "%s: %s.%s: out of memory", where, sec, k->key);
+            errbuf_set(err, errlen, "%s: %s.%s: out of memory", where, sec, k->key);
             return -1;
         }
         char **slot = (char **)(void *)base;
@@ -353,12 +341,12 @@ static void format_cyaml_error(const char *path, cyaml_err_t rc, const cyaml_log
         snprintf(where, sizeof(where), "%s", path);
 
     if (strncmp(problem, "unexpected key: ", 16) == 0) {
-        set_err(err, errlen, "%s: unknown key '%s%s%s'", where, keypath, keypath[0] ? "." : "",
+        errbuf_set(err, errlen, "%s: unknown key '%s%s%s'", where, keypath, keypath[0] ? "." : "",
                 problem + 16);
     } else if (keypath[0] != '\0') {
-        set_err(err, errlen, "%s: %s (at %s)", where, problem, keypath);
+        errbuf_set(err, errlen, "%s: %s (at %s)", where, problem, keypath);
     } else {
-        set_err(err, errlen, "%s: %s", where, problem);
+        errbuf_set(err, errlen, "%s: %s", where, problem);
     }
 }
 
@@ -442,15 +430,15 @@ static int load_file(const char *path, config_t *c, char *err, size_t errlen)
     int rc = -1;
 
     if (stat(path, &st) < 0) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        errbuf_set(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "%s: not a regular file", path);
+        errbuf_set(err, errlen, "%s: not a regular file", path);
         return -1;
     }
     if (st.st_size > CONFIG_MAX_FILE_BYTES) {
-        set_err(err, errlen, "%s: larger than %d bytes", path, CONFIG_MAX_FILE_BYTES);
+        errbuf_set(err, errlen, "%s: larger than %d bytes", path, CONFIG_MAX_FILE_BYTES);
         return -1;
     }
 
@@ -500,7 +488,7 @@ static int load_file(const char *path, config_t *c, char *err, size_t errlen)
     cyaml_err_t cerr = cyaml_load_file(path, &cfg, &top, (cyaml_data_t **)&data, NULL);
     if (cerr != CYAML_OK) {
         if (cerr == CYAML_ERR_FILE_OPEN)
-            set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+            errbuf_set(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         else
             format_cyaml_error(path, cerr, &cap, err, errlen);
         goto out;
@@ -617,7 +605,7 @@ int config_load(const char *path, config_t *out, char *err, size_t errlen)
     if (out->core.hostname[0] == '\0') {
         char host[256];
         if (gethostname(host, sizeof(host)) < 0) {
-            set_err(err, errlen, "core.hostname: gethostname: %s", strerror(errno));
+            errbuf_set(err, errlen, "core.hostname: gethostname: %s", strerror(errno));
             goto out;
         }
         host[sizeof(host) - 1] = '\0';

@@ -54,12 +54,40 @@ static void test_format(void **state)
     assert_string_equal(ts_format_iso(-1, buf), "1969-12-31T23:59:59.999999+00:00");
 }
 
+static void test_calendar(void **state)
+{
+    (void)state;
+    int64_t y;
+    int m, d;
+    assert_int_equal(ts_days_from_civil(1970, 1, 1), 0);
+    assert_int_equal(ts_days_from_civil(2024, 2, 29), 19782); /* 1709164800 / 86400 */
+    assert_int_equal(ts_days_from_civil(1969, 12, 31), -1);
+    ts_civil_from_days(19782, &y, &m, &d);
+    assert_int_equal(y, 2024);
+    assert_int_equal(m, 2);
+    assert_int_equal(d, 29);
+    ts_civil_from_days(-719468, &y, &m, &d); /* 0000-03-01 */
+    assert_int_equal(y, 0);
+    assert_int_equal(m, 3);
+    assert_int_equal(d, 1);
+    assert_true(ts_is_leap_year(2000));
+    assert_false(ts_is_leap_year(2100));
+    assert_true(ts_is_leap_year(2024));
+    assert_int_equal(ts_days_in_month(2024, 2), 29);
+    assert_int_equal(ts_days_in_month(2023, 2), 28);
+    assert_int_equal(ts_days_in_month(2023, 4), 30);
+    assert_int_equal(ts_weekday(0), 4);     /* 1970-01-01 was a Thursday */
+    assert_int_equal(ts_weekday(19782), 4); /* 2024-02-29 too */
+    assert_int_equal(ts_weekday(-1), 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_forms),
         cmocka_unit_test(test_parse_rejects),
         cmocka_unit_test(test_format),
+        cmocka_unit_test(test_calendar),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
