@@ -77,12 +77,22 @@ port=$(svc_free_port)
 export UPDRAFT__WEBSERVER__LISTEN=127.0.0.1:$port
 api=http://127.0.0.1:$port/api/v1
 
+# The body is checked only when curl got one: jq 1.6 -e exits 0 on empty
+# input, so "curl | jq -e" passes while nothing answers on the port.
+dags_up() {
+  local body
+  body=$(curl -sf "$api/dags") &&
+    jq -e '[.dags[].dag_id] | index("flaky") and index("slow") and index("needs_who")' \
+      <<<"$body" >/dev/null
+}
+if dags_up; then not_ok "DAGs-loaded probe fails while no webserver answers"
+else ok "DAGs-loaded probe fails while no webserver answers"; fi
+
 check "db migrate" "$BIN/updraft" db migrate
 "$BIN/updraft-scheduler" >"$tmp/scheduler.log" 2>&1 & pids+=($!)
 "$BIN/updraft-worker" --hostname w1 --concurrency 4 >"$tmp/worker.log" 2>&1 & pids+=($!)
 "$BIN/updraft-webserver" >"$tmp/webserver.log" 2>&1 & pids+=($!)
 
-dags_up() { curl -sf "$api/dags" | jq -e '[.dags[].dag_id] | index("flaky") and index("slow") and index("needs_who")' >/dev/null; }
 check "DAGs with params load" wait_for 30 dags_up
 
 # req METHOD PATH BODY: prints the status; the body is in $tmp/r.json
