@@ -44,10 +44,10 @@ check "db check" "$BIN/updraft" db check
 "$BIN/updraft-worker" --hostname w2 --concurrency 4 >"$tmp/worker2.log" 2>&1 & pids+=($!)
 "$BIN/updraft-webserver" >"$tmp/webserver.log" 2>&1 & pids+=($!)
 
-dag_count() { curl -sf "$api/dags" | jq -e '[.dags[].dag_id] | index("example_etl") and index("example_retry") and index("example_hello")' >/dev/null; }
+dag_count() { json_ok "$api/dags" '[.dags[].dag_id] | index("example_etl") and index("example_retry") and index("example_hello")'; }
 check "example DAGs appear in GET /api/v1/dags" wait_for 30 dag_count
 
-health_ok() { curl -sf "http://127.0.0.1:$port/health" | jq -e '.metadatabase.status == "healthy" and .scheduler.status == "healthy"' >/dev/null; }
+health_ok() { json_ok "http://127.0.0.1:$port/health" '.metadatabase.status == "healthy" and .scheduler.status == "healthy"'; }
 check "/health reports metadatabase and scheduler healthy" wait_for 20 health_ok
 
 # Unpause through the API, trigger through the CLI and the API.
@@ -61,7 +61,7 @@ code=$(curl -s -o "$tmp/post.json" -w '%{http_code}' -X POST -H 'Content-Type: a
   -d '{"dag_run_id": "e2e_hello"}' "$api/dags/example_hello/dagRuns")
 check_eq "POST dagRuns answers 200" "200" "$code"
 
-run_done() { curl -sf "$api/dags/$1/dagRuns/$2" | jq -e '.state == "success" or .state == "failed"' >/dev/null; }
+run_done() { json_ok "$api/dags/$1/dagRuns/$2" '.state == "success" or .state == "failed"'; }
 check "example_etl run finishes" wait_for 60 run_done example_etl e2e_etl
 check "example_retry run finishes" wait_for 60 run_done example_retry e2e_retry
 check "example_hello run finishes" wait_for 60 run_done example_hello e2e_hello
@@ -92,7 +92,7 @@ hlog=$(for t in $(curl -sf "$api/dags/example_hello/dagRuns/e2e_hello/taskInstan
 check "AIRFLOW_CTX_DAG_ID reaches the task" grep -q 'example_hello' <<<"$hlog"
 
 # The broken file is an import error with path:line:col, the rest runs on.
-ie() { curl -sf "$api/importErrors" | jq -e '.import_errors[] | select(.filename | endswith("broken.yaml"))' >/dev/null; }
+ie() { json_ok "$api/importErrors" 'any(.import_errors[]; .filename | endswith("broken.yaml"))'; }
 check "broken DAG file listed in /api/v1/importErrors" wait_for 20 ie
 trace=$(curl -sf "$api/importErrors" | jq -r '.import_errors[] | select(.filename | endswith("broken.yaml")) | .stack_trace')
 check "import error is path:line:col: message" grep -Eq 'broken\.yaml:[0-9]+:[0-9]+: .*missing_task' <<<"$trace"

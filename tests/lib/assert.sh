@@ -11,3 +11,7 @@ check_eq() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected '$2', 
 # wait_for SECONDS CMD...: polls CMD every 50 ms until it succeeds; 1 on timeout
 wait_for() { local deadline=$(( $(date +%s) + $1 )); shift
   while ! "$@" >/dev/null 2>&1; do [ "$(date +%s)" -ge "$deadline" ] && return 1; sleep 0.05; done; }
+# json_ok URL FILTER: the request succeeds and jq -e FILTER holds on its body.
+# (jq 1.6's -e exits 0 on empty input, so "curl -sf URL | jq -e F" passes
+# when nothing answers; never pipe curl into jq -e directly.)
+json_ok() { local body; body=$(curl -sf "$1") && [ -n "$body" ] && jq -e "$2" <<<"$body" >/dev/null; }
