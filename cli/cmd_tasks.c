@@ -1,5 +1,5 @@
 /*
- * cmd_tasks.c - `updraft tasks clear|state`, and the helpers the other
+ * cmd_tasks.c - `updraft tasks clear|render|state`, and the helpers the other
  * operator commands share: finding a run by run id or logical date, and
  * asking for confirmation.
  *
@@ -7,6 +7,7 @@
  * does; without a terminal to ask on it refuses unless given -y, so that
  * a script never clears more than it meant to by accident.
  */
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@
 #include "common/clear.h"
 #include "common/dag.h"
 #include "common/dagrun.h"
+#include "common/secrets.h"
+#include "common/taskrender.h"
 #include "common/timeutil.h"
 
 int cli_confirm(const char *question, bool yes)
@@ -190,13 +193,208 @@ out:
     return rc;
 }
 
+/* --- render ------------------------------------------------------------- */
+
+/* Writes text with every secret value replaced by "***". */
+static void print_masked(FILE *out, const char *text, const template_result_t *res)
+{
+    const char *p = text;
+    while (*p) {
+        const char *best = NULL;
+        size_t blen = 0;
+        for (size_t i = 0; i < res->nsecrets; i++) {
+            size_t n = strlen(res->secrets[i]);
+            const char *q = n >= 3 ? strstr(p, res->secrets[i]) : NULL;
+            if (q && (!best || q < best || (q == best && n > blen))) {
+                best = q;
+                blen = n;
+            }
+        }
+        if (!best) {
+            fputs(p, out);
+            return;
+        }
+        fwrite(p, 1, (size_t)(best - p), out);
+        fputs("***", out);
+        p = best + blen;
+    }
+}
+
+/* Python's repr() of a str, as Airflow prints an env mapping. */
+static void print_pyrepr(const char *s)
+{
+    putchar('\'');
+    for (; *s; s++) {
+        if (*s == '\'' || *s == '\\')
+            printf("\\%c", *s);
+        else if (*s == '\n')
+            fputs("\\n", stdout);
+        else if (*s == '\t')
+            fputs("\\t", stdout);
+        else
+            putchar(*s);
+    }
+    putchar('\'');
+}
+
+static void print_property(const char *name)
+{
+    printf("# ----------------------------------------------------------\n"
+           "# property: %s\n"
+           "# ----------------------------------------------------------\n",
+           name);
+}
+
+#define RENDER_RUN_SQL                                                                             \
+    "SELECT (v.data -> 'tasks' -> $2)::text, dr.conf::text,"                                      \
+    "       (extract(epoch FROM dr.data_interval_start) * 1000000)::bigint,"                       \
+    "       (extract(epoch FROM dr.data_interval_end) * 1000000)::bigint"                          \
+    "  FROM dag_run dr JOIN dag_version v ON v.id = dr.dag_version_id WHERE dr.id = $1::bigint"
+#define RENDER_LATEST_SQL                                                                          \
+    "SELECT (data -> 'tasks' -> $2)::text, (data -> 'params')::text FROM dag_version"             \
+    " WHERE dag_id = $1 ORDER BY version_number DESC LIMIT 1"
+
+/*
+ * `tasks render DAG_ID TASK_ID RUN_ID_OR_DATE`: the rendered bash_command
+ * and env, as Airflow's command prints them. With a run: that run's dates,
+ * conf and XComs. With a logical date that has no run: the DAG's latest
+ * version, its params' defaults and no data interval (as Airflow renders
+ * against a temporary run). Secret values print as ***.
+ */
+static int cmd_render(const config_t *cfg, int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: updraft tasks render DAG_ID TASK_ID RUN_ID_OR_LOGICAL_DATE\n");
+        return 2;
+    }
+    const char *dag_id = argv[0], *task_id = argv[1];
+    struct secrets_keyring *ring = cli_keyring(cfg);
+    if (!ring)
+        return 1;
+    db_t *db = cli_connect(cfg, true);
+    PGresult *r = NULL;
+    cJSON *spec = NULL, *conf = NULL, *params = NULL;
+    char *conf_text = NULL, err[1536], idbuf[24];
+    int rc = 1;
+    cli_run_t run;
+    taskrender_t tr;
+    ts_us_t date = TS_NONE;
+
+    if (!db)
+        goto out;
+    int found = cli_find_run(db, dag_id, argv[2], &run);
+    if (found < 0)
+        goto out;
+    if (found == 0 && ts_parse(argv[2], &date) != 0) {
+        fprintf(stderr, "updraft: dag run '%s' of dag '%s' not found\n", argv[2], dag_id);
+        goto out;
+    }
+    snprintf(idbuf, sizeof(idbuf), "%lld", (long long)run.id);
+    const char *p[] = {found ? idbuf : dag_id, task_id};
+    r = found ? db_query(db, NULL, RENDER_RUN_SQL, 2, p) : db_query(db, NULL, RENDER_LATEST_SQL, 2, p);
+    if (!r) {
+        fprintf(stderr, "updraft: %s\n", db_error(db));
+        goto out;
+    }
+    if (PQntuples(r) == 0 || !db_get_str(r, 0, 0) ||
+        !cJSON_IsObject(spec = cJSON_Parse(db_get_str(r, 0, 0)))) {
+        fprintf(stderr, "updraft: task '%s' not found in dag '%s'\n", task_id, dag_id);
+        goto out;
+    }
+    taskrender_init(&tr, db, ring);
+    tr.ctx.dag_id = dag_id;
+    tr.ctx.task_id = task_id;
+    if (found) {
+        tr.ctx.run_id = run.run_id;
+        tr.ctx.logical_date = run.logical_date;
+        if (db_get_str(r, 0, 2))
+            tr.ctx.data_interval_start = db_get_i64(r, 0, 2);
+        if (db_get_str(r, 0, 3))
+            tr.ctx.data_interval_end = db_get_i64(r, 0, 3);
+        tr.ctx.params_json = tr.ctx.conf_json = db_get_str(r, 0, 1);
+        if (taskrender_prev_interval(&tr, run.id, err, sizeof(err)) < 0) {
+            fprintf(stderr, "updraft: %s\n", err);
+            goto out;
+        }
+    } else {
+        tr.ctx.logical_date = date;
+        params = db_get_str(r, 0, 1) ? cJSON_Parse(db_get_str(r, 0, 1)) : NULL;
+        if (dag_params_resolve(cJSON_IsObject(params) ? params : NULL, NULL, &conf, err,
+                               sizeof(err)) < 0 ||
+            !(conf_text = cJSON_PrintUnformatted(conf))) {
+            fprintf(stderr, "updraft: %s\n", conf ? "out of memory" : err);
+            goto out;
+        }
+        tr.ctx.params_json = tr.ctx.conf_json = conf_text;
+    }
+
+    const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(spec, "bash_command");
+    const cJSON *env = cJSON_GetObjectItemCaseSensitive(spec, "env");
+    template_result_t res;
+    if (cJSON_IsString(cmd)) {
+        if (taskrender_field(&tr, cmd->valuestring, "bash_command", &res, err, sizeof(err)) < 0) {
+            fprintf(stderr, "updraft: %s\n", err);
+            goto out;
+        }
+        print_property("bash_command");
+        print_masked(stdout, res.text, &res);
+        printf("\n");
+        template_result_free(&res);
+    }
+    if (cJSON_IsObject(env)) {
+        const cJSON *it;
+        print_property("env");
+        printf("{");
+        cJSON_ArrayForEach(it, env)
+        {
+            char what[300];
+            if (!cJSON_IsString(it))
+                continue;
+            snprintf(what, sizeof(what), "env %.256s", it->string);
+            if (taskrender_field(&tr, it->valuestring, what, &res, err, sizeof(err)) < 0) {
+                printf("}\n");
+                fprintf(stderr, "updraft: %s\n", err);
+                goto out;
+            }
+            if (it != env->child)
+                printf(", ");
+            print_pyrepr(it->string);
+            printf(": ");
+            /* repr of the masked text */
+            char *masked = NULL;
+            size_t mlen = 0;
+            FILE *mf = open_memstream(&masked, &mlen);
+            if (mf) {
+                print_masked(mf, res.text, &res);
+                fclose(mf);
+                print_pyrepr(masked ? masked : "");
+            }
+            free(masked);
+            template_result_free(&res);
+        }
+        printf("}\n");
+    }
+    rc = 0;
+out:
+    PQclear(r);
+    cJSON_Delete(spec);
+    cJSON_Delete(conf);
+    cJSON_Delete(params);
+    free(conf_text);
+    db_close(db);
+    secrets_keyring_free(ring);
+    return rc;
+}
+
 int cli_tasks(const config_t *cfg, int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "clear"))
         return cmd_clear(cfg, argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[1], "state"))
         return cmd_state(cfg, argc - 2, argv + 2);
-    fprintf(stderr, "usage: updraft tasks clear|state ...\n");
+    if (argc >= 2 && !strcmp(argv[1], "render"))
+        return cmd_render(cfg, argc - 2, argv + 2);
+    fprintf(stderr, "usage: updraft tasks clear|render|state ...\n");
     return 2;
 }
 

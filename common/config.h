@@ -24,6 +24,7 @@ typedef struct config {
         bool dags_are_paused_at_creation; /* default true */
         char *hostname;                   /* default: gethostname() (empty = that) */
         char *fernet_key;                 /* secret; base64 32-byte keys, comma-separated, "" = none */
+        int max_xcom_size;                /* bytes of one XCom value, default 49152, 1024..1073741824 */
     } core;
     struct {
         char *url;                        /* secret-bearing; default "postgresql:///updraft" */

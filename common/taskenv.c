@@ -285,3 +285,29 @@ out:
     cJSON_Delete(conf);
     return rc;
 }
+
+int taskenv_set(char ***envp, const char *name, const char *value, char *err, size_t errlen)
+{
+    envtab_t t = {0};
+    if (!taskenv_name_valid(name)) {
+        snprintf(err, errlen, "invalid environment variable name");
+        return -1;
+    }
+    t.items = *envp;
+    while (t.items && t.items[t.n])
+        t.n++;
+    t.cap = t.n + 1;
+    if (!t.items) {
+        if (!(t.items = calloc(16, sizeof(*t.items)))) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        t.cap = 16;
+    }
+    int rc = envtab_setz(&t, name, value);
+    *envp = t.items;
+    if (rc < 0)
+        snprintf(err, errlen, "cannot set %s: out of memory or more than %d variables", name,
+                 TASKENV_MAX_VARS);
+    return rc < 0 ? -1 : 0;
+}

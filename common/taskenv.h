@@ -77,6 +77,13 @@ char **taskenv_build(char *const *base, const taskenv_var_t *vars, size_t nvars,
  */
 int taskenv_add_conf(char ***envp, const char *conf_json, char *err, size_t errlen);
 
+/*
+ * Sets name=value in an environment that taskenv_build made (replacing an
+ * earlier value). *envp may move. 0, or -1 with err filled (invalid name,
+ * too many variables, out of memory); *envp stays valid for taskenv_free.
+ */
+int taskenv_set(char ***envp, const char *name, const char *value, char *err, size_t errlen);
+
 /* Value of name in a NULL-terminated envp, or NULL. */
 const char *taskenv_get(char *const *envp, const char *name);
 

@@ -2483,6 +2483,120 @@ static const char *const p_tis[] = {"limit", "offset", "execution_date_gte",
                                     "updated_at_lte", "duration_gte", "duration_lte", "state",
                                     "pool", "queue", "executor", NULL};
 static const char *const p_log[] = {"full_content", "map_index", "token", NULL};
+/* ---- XCom entries ------------------------------------------------------- */
+
+#define XCOM_COLS                                                                                  \
+    "x.key, " TS("x.timestamp") ", " TS("dr.logical_date") ", x.task_id, x.dag_id, x.map_index, "  \
+    "x.value::text, jsonb_typeof(x.value), x.value #>> '{}'"
+#define XCOM_FROM "xcom x JOIN dag_run dr ON dr.id = x.dag_run_id"
+
+static void xcom_item_write(jsonw_t *w, const PGresult *res, int i, int base)
+{
+    jsonw_obj_begin(w);
+    jsonw_key(w, "key");
+    jsonw_pg_str(w, res, i, base + 0);
+    jsonw_key(w, "timestamp");
+    jsonw_pg_ts(w, res, i, base + 1);
+    jsonw_key(w, "execution_date");
+    jsonw_pg_ts(w, res, i, base + 2);
+    jsonw_key(w, "task_id");
+    jsonw_pg_str(w, res, i, base + 3);
+    jsonw_key(w, "dag_id");
+    jsonw_pg_str(w, res, i, base + 4);
+    jsonw_key(w, "map_index");
+    jsonw_pg_int(w, res, i, base + 5);
+    jsonw_obj_end(w);
+}
+
+/*
+ * GET .../taskInstances/{task_id}/xcomEntries (GetXcomEntries): map_index
+ * and xcom_key filter; limit/offset page.
+ */
+static int get_xcom_entries(req_t *r)
+{
+    sqlb_t b = {0};
+    char err[256];
+    int64_t limit, offset, map_index;
+
+    if (httpq_get_page(&r->q, PAGE_DEFAULT, PAGE_MAX, &limit, &offset, err, sizeof(err)) < 0 ||
+        httpq_get_i64(&r->q, "map_index", INT64_MIN, -1, INT32_MAX, &map_index, err,
+                      sizeof(err)) < 0)
+        return bad_request(r, err);
+    sqlb_add(&b, " AND dr.dag_id = $%d", sqlb_param(&b, r->cap[0]));
+    sqlb_add(&b, " AND dr.run_id = $%d", sqlb_param(&b, r->cap[1]));
+    sqlb_add(&b, " AND x.task_id = $%d", sqlb_param(&b, r->cap[2]));
+    if (map_index != INT64_MIN)
+        sqlb_add(&b, " AND x.map_index = $%d::integer", sqlb_param_i64(&b, map_index));
+    if (httpq_get(&r->q, "xcom_key"))
+        sqlb_add(&b, " AND x.key = $%d", sqlb_param(&b, httpq_get(&r->q, "xcom_key")));
+    return send_collection(r, "xcom_entries", XCOM_COLS, XCOM_FROM, &b, "x.map_index, x.key",
+                           limit, offset, xcom_item_write);
+}
+
+/*
+ * GET .../xcomEntries/{key} (GetXcomEntry). value is a string, as in
+ * Airflow: a pushed string as its text, any other JSON value as its JSON
+ * text; deserialize=true with stringify=false gives the JSON value itself.
+ */
+static int get_xcom_entry(req_t *r)
+{
+    char err[256];
+    int64_t map_index;
+    bool deserialize = false, stringify = true;
+
+    if (httpq_get_i64(&r->q, "map_index", -1, -1, INT32_MAX, &map_index, err, sizeof(err)) < 0 ||
+        httpq_get_bool(&r->q, "deserialize", &deserialize, err, sizeof(err)) < 0 ||
+        httpq_get_bool(&r->q, "stringify", &stringify, err, sizeof(err)) < 0)
+        return bad_request(r, err);
+    char mi[24];
+    snprintf(mi, sizeof(mi), "%lld", (long long)map_index);
+    const char *params[] = {r->cap[0], r->cap[1], r->cap[2], r->cap[3], mi};
+    PGresult *res = db_query(r->db, "api_get_xcom",
+                             "SELECT " XCOM_COLS " FROM " XCOM_FROM
+                             " WHERE dr.dag_id = $1 AND dr.run_id = $2 AND x.task_id = $3"
+                             "   AND x.key = $4 AND x.map_index = $5::integer",
+                             5, params);
+    if (!res)
+        return db_failed(r);
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return not_found(r, "XCom entry not found",
+                         "XCom entry with key: `%s` not found for task '%s' of DAG run '%s'",
+                         r->cap[3], r->cap[2], r->cap[1]);
+    }
+    jsonw_t w;
+    jsonw_init(&w, 1024);
+    /* The fields of xcom_item_write, then value. */
+    jsonw_obj_begin(&w);
+    static const char *const names[] = {"key", "timestamp", "execution_date", "task_id", "dag_id",
+                                        "map_index"};
+    for (int c = 0; c < 6; c++) {
+        jsonw_key(&w, names[c]);
+        if (c == 1 || c == 2)
+            jsonw_pg_ts(&w, res, 0, c);
+        else if (c == 5)
+            jsonw_pg_int(&w, res, 0, c);
+        else
+            jsonw_pg_str(&w, res, 0, c);
+    }
+    jsonw_key(&w, "value");
+    const char *type = db_get_str(res, 0, 7);
+    if (deserialize && !stringify)
+        jsonw_pg_json(&w, res, 0, 6);
+    else if (type && strcmp(type, "string") == 0)
+        jsonw_pg_str(&w, res, 0, 8);
+    else
+        jsonw_pg_str(&w, res, 0, 6);
+    jsonw_obj_end(&w);
+    PQclear(res);
+    int status = send_jsonw(r, &w);
+    jsonw_free(&w);
+    return status;
+}
+
+static const char *const p_xcoms[] = {"limit", "offset", "map_index", "xcom_key", NULL};
+static const char *const p_xcom[] = {"map_index", "deserialize", "stringify", NULL};
+
 static const char *const p_page[] = {"limit", "offset", "order_by", NULL};
 
 #define V1 "/api/v1"
@@ -2503,6 +2617,8 @@ static const route_t routes[] = {
     {"GET", RUN "/taskInstances/{}", get_task_instance, p_none, 0},
     {"PATCH", RUN "/taskInstances/{}", patch_task_instance, p_none, 0},
     {"GET", RUN "/taskInstances/{}/logs/{}", get_log, p_log, 0},
+    {"GET", RUN "/taskInstances/{}/xcomEntries", get_xcom_entries, p_xcoms, 0},
+    {"GET", RUN "/taskInstances/{}/xcomEntries/{}", get_xcom_entry, p_xcom, 0},
     {"GET", V1 "/importErrors", get_import_errors, p_page, ROUTE_CACHED},
     {"GET", V1 "/importErrors/{}", get_import_error, p_none, ROUTE_CACHED},
     {"GET", V1 "/variables", get_variables, p_page, 0},

@@ -25,6 +25,14 @@ struct logbuf {
     bool at_line_start; /* last byte appended was '\n' (or nothing yet) */
     unsigned char carry[4];
     size_t ncarry; /* bytes of an incomplete character held back */
+    /* Masking: secret values, and output held back because it may be the
+     * start of one (it is put back in front of the next output). */
+    char **secrets;
+    size_t *secret_lens;
+    size_t nsecrets, max_secret;
+    char *hold;
+    size_t hold_len;
+    size_t mask_from; /* buf[mask_from..len) is not masked yet */
 };
 
 typedef enum seq { SEQ_INVALID, SEQ_VALID, SEQ_INCOMPLETE } seq_t;
@@ -100,6 +108,16 @@ void logbuf_free(logbuf_t *lb)
 {
     if (!lb)
         return;
+    for (size_t i = 0; i < lb->nsecrets; i++) {
+        explicit_bzero(lb->secrets[i], lb->secret_lens[i]);
+        free(lb->secrets[i]);
+    }
+    free(lb->secrets);
+    free(lb->secret_lens);
+    if (lb->hold) {
+        explicit_bzero(lb->hold, lb->hold_len);
+        free(lb->hold);
+    }
     free(lb->buf);
     free(lb);
 }
@@ -209,10 +227,126 @@ static int feed(logbuf_t *lb, const unsigned char *s, size_t len, bool final)
     return 0;
 }
 
+/* ---- masking ------------------------------------------------------------ */
+
+int logbuf_add_secret(logbuf_t *lb, const char *value)
+{
+    size_t n = value ? strlen(value) : 0;
+    if (n < LOGBUF_MIN_SECRET)
+        return 0;
+    for (size_t i = 0; i < lb->nsecrets; i++)
+        if (lb->secret_lens[i] == n && !memcmp(lb->secrets[i], value, n))
+            return 0;
+    if (lb->nsecrets >= LOGBUF_MAX_SECRETS || n > LOGBUF_MAX_SECRET_LEN)
+        return -1;
+    char **ns = realloc(lb->secrets, (lb->nsecrets + 1) * sizeof(*ns));
+    if (!ns)
+        return -1;
+    lb->secrets = ns;
+    size_t *nl = realloc(lb->secret_lens, (lb->nsecrets + 1) * sizeof(*nl));
+    if (!nl)
+        return -1;
+    lb->secret_lens = nl;
+    char *copy = strdup(value);
+    if (!copy)
+        return -1;
+    lb->secrets[lb->nsecrets] = copy;
+    lb->secret_lens[lb->nsecrets++] = n;
+    if (n > lb->max_secret)
+        lb->max_secret = n;
+    return 0;
+}
+
+size_t logbuf_secret_count(const logbuf_t *lb)
+{
+    return lb->nsecrets;
+}
+
+/* Puts the held-back output back at the end of buf, to be masked again. */
+static int unhold(logbuf_t *lb)
+{
+    lb->mask_from = lb->len;
+    if (lb->hold_len == 0)
+        return 0;
+    int rc = put(lb, lb->hold, lb->hold_len);
+    explicit_bzero(lb->hold, lb->hold_len);
+    lb->hold_len = 0;
+    return rc;
+}
+
+/* True when s[0..n) is the start of some secret. */
+static bool secret_prefix(const logbuf_t *lb, const char *s, size_t n)
+{
+    for (size_t k = 0; k < lb->nsecrets; k++)
+        if (lb->secret_lens[k] > n && !memcmp(lb->secrets[k], s, n))
+            return true;
+    return false;
+}
+
+/*
+ * Replaces every secret in buf[mask_from..len) by "***". Unless final, the
+ * end of buf that may be the start of a secret moves to hold.
+ */
+static int mask_pending(logbuf_t *lb, bool final)
+{
+    size_t i = lb->mask_from;
+    if (lb->nsecrets == 0) {
+        lb->mask_from = lb->len;
+        return 0;
+    }
+    while (i < lb->len) {
+        const char *best = NULL;
+        size_t best_len = 0;
+        for (size_t k = 0; k < lb->nsecrets; k++) {
+            const char *p = memmem(lb->buf + i, lb->len - i, lb->secrets[k], lb->secret_lens[k]);
+            if (p && (!best || p < best || (p == best && lb->secret_lens[k] > best_len))) {
+                best = p;
+                best_len = lb->secret_lens[k];
+            }
+        }
+        if (!best)
+            break;
+        size_t pos = (size_t)(best - lb->buf);
+        if (reserve(lb, 3) < 0)
+            return -1;
+        memmove(lb->buf + pos + 3, lb->buf + pos + best_len, lb->len - pos - best_len);
+        memcpy(lb->buf + pos, "***", 3);
+        lb->len = lb->len - best_len + 3;
+        lb->buf[lb->len] = '\0';
+        i = pos + 3;
+    }
+    if (!final && lb->len > i) {
+        size_t j = lb->len - i > lb->max_secret - 1 ? lb->len - (lb->max_secret - 1) : i;
+        while (j < lb->len && !secret_prefix(lb, lb->buf + j, lb->len - j))
+            j++;
+        while (j > i && j < lb->len && ((unsigned char)lb->buf[j] & 0xC0) == 0x80)
+            j--; /* keep whole characters in buf */
+        if (j < lb->len) {
+            size_t n = lb->len - j;
+            char *nh = realloc(lb->hold, n);
+            if (!nh)
+                return -1;
+            lb->hold = nh;
+            memcpy(lb->hold, lb->buf + j, n);
+            lb->hold_len = n;
+            lb->len = j;
+            lb->buf[j] = '\0';
+        }
+    }
+    if (lb->buf)
+        lb->at_line_start = lb->len == 0 || lb->buf[lb->len - 1] == '\n';
+    lb->mask_from = lb->len;
+    return 0;
+}
+
 void logbuf_end_output(logbuf_t *lb)
 {
+    if (lb->nsecrets > 0)
+        (void)unhold(lb);
     if (lb->ncarry > 0)
         (void)feed(lb, NULL, 0, true);
+    if (lb->nsecrets > 0)
+        (void)mask_pending(lb, true);
 }
 
 int logbuf_append_output(logbuf_t *lb, const char *data, size_t len)
@@ -222,7 +356,11 @@ int logbuf_append_output(logbuf_t *lb, const char *data, size_t len)
     size_t room = lb->limit - lb->out_bytes;
     size_t take = len < room ? len : room;
     lb->out_bytes += take;
+    if (lb->nsecrets > 0 && unhold(lb) < 0)
+        return -1;
     if (feed(lb, (const unsigned char *)data, take, false) < 0)
+        return -1;
+    if (lb->nsecrets > 0 && mask_pending(lb, false) < 0)
         return -1;
     if (take < len) {
         lb->truncated = true;
@@ -251,11 +389,14 @@ int logbuf_append_line(logbuf_t *lb, const char *level, const char *fmt, ...)
     char head[TS_ISO_LEN + 64];
     int hn =
         snprintf(head, sizeof(head), "[%s] {worker} %s - ", ts_format_iso(ts_now(), ts), level);
+    lb->mask_from = lb->len;
     if (put(lb, head, (size_t)hn) < 0)
         return -1;
     /* The message may quote task input (the command): repair it too. */
     size_t mlen = strlen(msg);
     if (repair_append(lb, (const unsigned char *)msg, mlen, true) < 0)
+        return -1;
+    if (mask_pending(lb, true) < 0)
         return -1;
     return put(lb, "\n", 1);
 }
@@ -274,6 +415,7 @@ void logbuf_consume(logbuf_t *lb, size_t n)
 {
     if (n >= lb->len) {
         lb->len = 0;
+        lb->mask_from = 0;
         if (lb->buf)
             lb->buf[0] = '\0';
         /* Keep a small buffer; release a large one grown during an outage. */
@@ -286,6 +428,7 @@ void logbuf_consume(logbuf_t *lb, size_t n)
     }
     memmove(lb->buf, lb->buf + n, lb->len - n);
     lb->len -= n;
+    lb->mask_from = lb->mask_from > n ? lb->mask_from - n : 0;
     lb->buf[lb->len] = '\0';
 }
 

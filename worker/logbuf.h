@@ -40,6 +40,22 @@ void logbuf_end_output(logbuf_t *lb);
 int logbuf_append_line(logbuf_t *lb, const char *level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * Secrets masking: every occurrence of a value added here is replaced by
+ * "***" in what the buffer hands out, in task output and in worker lines
+ * alike. Output that may be the start of a secret split across two reads
+ * is held back until the next read (or the end of the output) decides it.
+ * Values shorter than LOGBUF_MIN_SECRET bytes are not masked (masking "a"
+ * would make a log unreadable and reveal little). Add the secrets before
+ * the first output. 0, or -1 (out of memory, too many or too long: the
+ * caller must not run the task then).
+ */
+#define LOGBUF_MIN_SECRET 3
+#define LOGBUF_MAX_SECRETS 1024
+#define LOGBUF_MAX_SECRET_LEN (64 * 1024)
+int logbuf_add_secret(logbuf_t *lb, const char *value);
+size_t logbuf_secret_count(const logbuf_t *lb);
+
 /* Bytes ready to ship, and a borrowed pointer to them (valid UTF-8, no NUL). */
 size_t logbuf_pending(const logbuf_t *lb);
 const char *logbuf_data(const logbuf_t *lb);

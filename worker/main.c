@@ -32,6 +32,7 @@
 #include "common/db.h"
 #include "common/log.h"
 #include "common/queue.h"
+#include "common/secrets.h"
 #include "worker/consumer.h"
 #include "worker/handoff.h"
 #include "worker/reporter.h"
@@ -191,6 +192,7 @@ int main(int argc, char **argv)
     handoff_t *h = NULL;
     consumer_t *cons = NULL;
     supervisor_t *sup = NULL;
+    secrets_keyring_t *ring = NULL;
     int64_t job_id = 0;
     char hostname[256], err[512], queues_csv[MAX_QUEUES * QUEUE_NAME_MAX], *queues_buf = NULL;
     const char *queues[MAX_QUEUES];
@@ -246,6 +248,12 @@ int main(int argc, char **argv)
     int nq = split_queues(queues_buf, queues, queues_csv, sizeof(queues_csv));
     if (nq < 0)
         goto out;
+    /* Templates read variables and connections: the worker needs the key. */
+    if (!(ring = secrets_keyring_new(cfg.core.fernet_key, err, sizeof(err)))) {
+        log_error("invalid core.fernet_key error=\"%s\"", err);
+        fprintf(stderr, "updraft-worker: invalid core.fernet_key: %s\n", err);
+        goto out;
+    }
 
     sigset_t sigs, all;
     sigemptyset(&sigs);
@@ -282,6 +290,8 @@ int main(int argc, char **argv)
                             .heartbeat_sec = cfg.worker.heartbeat_sec,
                             .log_flush_ms = cfg.worker.log_flush_ms,
                             .max_log_bytes = (size_t)cfg.worker.max_log_bytes_per_try,
+                            .max_xcom_size = (size_t)cfg.core.max_xcom_size,
+                            .ring = ring,
                             .orchestration_only = o.orchestration_only,
                             .stop = &g_stop,
                             .kill_now = &g_kill};
@@ -360,6 +370,7 @@ out:
     consumer_free(cons);
     supervisor_free(sup);
     handoff_free(h);
+    secrets_keyring_free(ring);
     db_close(db);
     free(queues_buf);
     if (have_cfg)

@@ -35,13 +35,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "common/log.h"
 #include "common/planrun.h"
 #include "common/taskenv.h"
 #include "common/timeutil.h"
+#include "common/xcom.h"
 #include "worker/executor.h"
 #include "worker/logbuf.h"
 #include "worker/reporter.h"
+#include "worker/wrender.h"
 
 extern char **environ;
 
@@ -75,6 +79,17 @@ typedef struct run {
     int64_t kill_at_us;  /* SIGKILL escalation, 0 = none */
     int64_t retry_at_us; /* next outcome attempt */
     int backoff_ms;
+    /* XCom return_value: the last non-empty output line (raw bytes). */
+    char *line;       /* the line being read */
+    size_t line_len;  /* bytes in line (not counted once line_over) */
+    size_t line_cap;
+    bool line_over;   /* the current line is longer than the XCom limit */
+    char *last;       /* the last complete non-empty line, NULL if none */
+    size_t last_len;
+    bool last_over;
+    char xcom_path[96]; /* $UPDRAFT_XCOM_FILE, "" if none */
+    xcom_kv_t *pushed;  /* what the task wrote there */
+    size_t npushed;
 } run_t;
 
 struct supervisor {
@@ -130,6 +145,11 @@ static void run_free(run_t *r)
         return;
     executor_cleanup(&r->proc);
     logbuf_free(r->log);
+    free(r->line);
+    free(r->last);
+    if (r->xcom_path[0])
+        unlink(r->xcom_path);
+    xcom_kv_free(r->pushed, r->npushed);
     wtry_free(r->t);
     free(r);
 }
@@ -160,17 +180,43 @@ static void run_mark_exited(run_t *r, bool success)
     r->backoff_ms = BACKOFF_MIN_MS;
 }
 
-static void run_spawn(run_t *r)
+/* An empty file for the task's extra XComs, named in its environment. */
+static int make_xcom_file(run_t *r, char ***envp, char *err, size_t errlen)
+{
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir || strlen(dir) > 48)
+        dir = "/tmp";
+    snprintf(r->xcom_path, sizeof(r->xcom_path), "%s/updraft-xcom-XXXXXX", dir);
+    int fd = mkstemp(r->xcom_path);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create the XCom file: %s", strerror(errno));
+        r->xcom_path[0] = '\0';
+        return -1;
+    }
+    close(fd);
+    return taskenv_set(envp, XCOM_FILE_ENV, r->xcom_path, err, errlen);
+}
+
+static void run_spawn(supervisor_t *s, run_t *r)
 {
     wtry_t *t = r->t;
-    char err[512];
+    char err[1536];
     taskenv_ctx_t ctx;
     wtry_env_ctx(t, &ctx);
 
+    /* Templates read variables, connections and XComs: a database that is
+     * away fails the try like any render error (normal retry rules). */
+    if (wrender_try(s->o.db, s->o.ring, t, r->log, err, sizeof(err)) < 0) {
+        logbuf_append_line(r->log, "ERROR", "%s", err);
+        log_warn("task render failed ti=%" PRId64 " try=%d", t->ti_id, t->try_number);
+        run_mark_exited(r, false);
+        return;
+    }
     logbuf_append_line(r->log, "INFO", "Running command: %s", t->bash_command);
     char **envp =
         taskenv_build(environ, t->env, t->n_env, t->has_env, t->append_env, &ctx, err, sizeof(err));
-    if (envp && taskenv_add_conf(&envp, t->conf_json, err, sizeof(err)) < 0) {
+    if (envp && (taskenv_add_conf(&envp, t->conf_json, err, sizeof(err)) < 0 ||
+                 make_xcom_file(r, &envp, err, sizeof(err)) < 0)) {
         taskenv_free(envp);
         envp = NULL;
     }
@@ -226,7 +272,7 @@ static int add_run(supervisor_t *s, wtry_t *t)
     }
     switch (t->kind) {
     case WTRY_BASH:
-        run_spawn(r);
+        run_spawn(s, r);
         break;
     case WTRY_EMPTY:
         logbuf_append_line(r->log, "INFO", "Empty operator: nothing to run, marking success");
@@ -259,6 +305,59 @@ static void accept_tries(supervisor_t *s)
 
 /* ---- output and exits -------------------------------------------------- */
 
+/* Ends the current output line: it becomes the last one unless blank. */
+static void line_end(run_t *r)
+{
+    size_t n = r->line_over ? 0 : r->line_len;
+    while (n > 0 && (r->line[n - 1] == ' ' || r->line[n - 1] == '\t' || r->line[n - 1] == '\r'))
+        n--; /* rstrip(), as Airflow's hook reads lines */
+    if (n > 0 || r->line_over) {
+        free(r->last);
+        r->last = r->line;
+        r->last_len = n;
+        r->last_over = r->line_over;
+        r->line = NULL;
+        r->line_cap = 0;
+    }
+    r->line_len = 0;
+    r->line_over = false;
+}
+
+/* Follows task output to know its last non-empty line (do_xcom_push). */
+static void track_lines(run_t *r, const char *p, size_t n, size_t limit)
+{
+    while (n > 0) {
+        const char *nl = memchr(p, '\n', n);
+        size_t take = nl ? (size_t)(nl - p) : n;
+        if (!r->line_over && take > 0) {
+            if (r->line_len + take > limit) {
+                r->line_over = true;
+            } else {
+                if (r->line_len + take > r->line_cap) {
+                    size_t ncap = r->line_cap ? r->line_cap : 256;
+                    while (ncap < r->line_len + take)
+                        ncap *= 2;
+                    char *nl2 = realloc(r->line, ncap);
+                    if (!nl2) {
+                        r->line_over = true; /* out of memory: the push fails the try */
+                        goto next;
+                    }
+                    r->line = nl2;
+                    r->line_cap = ncap;
+                }
+                memcpy(r->line + r->line_len, p, take);
+                r->line_len += take;
+            }
+        }
+    next:
+        if (!nl)
+            return;
+        line_end(r);
+        p = nl + 1;
+        n -= take + 1;
+    }
+}
+
 /* Reads what the pipe has (up to max_reads chunks); closes it at EOF. */
 static void read_output(supervisor_t *s, run_t *r, int max_reads)
 {
@@ -267,6 +366,8 @@ static void read_output(supervisor_t *s, run_t *r, int max_reads)
         if (n > 0) {
             if (!r->lost && logbuf_append_output(r->log, s->buf, (size_t)n) < 0)
                 log_error("out of memory, task output lost ti=%" PRId64, r->t->ti_id);
+            if (r->t->do_xcom_push)
+                track_lines(r, s->buf, (size_t)n, s->o.max_xcom_size);
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -285,6 +386,47 @@ static run_t *find_pid(supervisor_t *s, pid_t pid)
             return s->runs[i];
     }
     return NULL;
+}
+
+/* Reads and removes the task's XCom file. 0, or -1 (logged: the try fails). */
+static int read_xcom_file(supervisor_t *s, run_t *r)
+{
+    char err[512];
+    int rc = -1;
+    char *text = NULL;
+    if (!r->xcom_path[0])
+        return 0;
+    size_t cap = s->o.max_xcom_size * 4 + 4096, len = 0;
+    FILE *f = fopen(r->xcom_path, "rb");
+    if (!f) {
+        rc = errno == ENOENT ? 0 : -1; /* the task may remove it */
+        snprintf(err, sizeof(err), "cannot read %s: %s", XCOM_FILE_ENV, strerror(errno));
+        goto out;
+    }
+    if (!(text = malloc(cap + 1))) {
+        snprintf(err, sizeof(err), "out of memory");
+        goto out;
+    }
+    len = fread(text, 1, cap + 1, f);
+    if (ferror(f)) {
+        snprintf(err, sizeof(err), "cannot read %s", XCOM_FILE_ENV);
+        goto out;
+    }
+    if (len > cap) {
+        snprintf(err, sizeof(err), "%s is larger than %zu bytes", XCOM_FILE_ENV, cap);
+        goto out;
+    }
+    rc = xcom_parse_file(text, len, s->o.max_xcom_size, &r->pushed, &r->npushed, err,
+                         sizeof(err));
+out:
+    if (f)
+        fclose(f);
+    free(text);
+    unlink(r->xcom_path);
+    r->xcom_path[0] = '\0';
+    if (rc < 0 && !r->lost)
+        logbuf_append_line(r->log, "ERROR", "Cannot push XComs: %s", err);
+    return rc;
 }
 
 static void on_exit_status(supervisor_t *s, run_t *r, int status)
@@ -316,6 +458,19 @@ static void on_exit_status(supervisor_t *s, run_t *r, int status)
     if (r->timed_out && !r->lost)
         logbuf_append_line(r->log, "ERROR", "Task timed out after %d seconds",
                            r->t->execution_timeout_sec);
+    if (r->t->do_xcom_push && (r->line_len > 0 || r->line_over))
+        line_end(r); /* output that did not end with a newline */
+    if (ok && r->last_over) {
+        ok = false;
+        if (!r->lost)
+            logbuf_append_line(r->log, "ERROR",
+                               "XCom return_value is larger than %zu bytes (core.max_xcom_size): "
+                               "the last output line cannot be pushed (set do_xcom_push: false "
+                               "or print less)",
+                               s->o.max_xcom_size);
+    }
+    if (ok && read_xcom_file(s, r) < 0)
+        ok = false;
     run_mark_exited(r, ok);
 }
 
@@ -845,6 +1000,60 @@ static int notify_runs(supervisor_t *s, int64_t *ids, size_t n)
  * others. Messages are acknowledged after the commit; the directly claimed
  * tries start then. o: scratch space for n outcomes.
  */
+/*
+ * In the outcome transaction: a written try's old XComs go, and a success
+ * pushes its last output line as return_value (a JSON string, as
+ * BashOperator pushes it; bytes that are not UTF-8 become U+FFFD).
+ */
+static int write_xcoms(supervisor_t *s, run_t *r, const reporter_outcome_t *o)
+{
+    const wtry_t *t = r->t;
+    if (!o->written)
+        return 0;
+    if (xcom_clear(s->o.db, t->dag_run_id, t->task_id, t->map_index) < 0)
+        return -1;
+    if (strcmp(o->state, "success") != 0)
+        return 0;
+    /* The file's keys after return_value: a return_value there wins. */
+    for (size_t k = 0; k < r->npushed; k++)
+        if (!strcmp(r->pushed[k].key, XCOM_RETURN_KEY))
+            goto file_keys;
+    if (!t->do_xcom_push || !r->last || r->last_over)
+        goto file_keys;
+    char *text = malloc(r->last_len * 3 + 1), *json = NULL;
+    size_t tl = 0, i = 0;
+    int rc = -1;
+    if (!text)
+        return -1;
+    while (i < r->last_len) {
+        size_t ok = logbuf_utf8_valid_prefix((const unsigned char *)r->last + i, r->last_len - i);
+        memcpy(text + tl, r->last + i, ok);
+        tl += ok;
+        i += ok;
+        if (i < r->last_len) {
+            memcpy(text + tl, "\xEF\xBF\xBD", 3);
+            tl += 3;
+            i++;
+        }
+    }
+    text[tl] = '\0';
+    cJSON *str = cJSON_CreateString(text);
+    if (str && (json = cJSON_PrintUnformatted(str)) != NULL)
+        rc = xcom_put(s->o.db, t->dag_run_id, t->dag_id, t->run_id, t->task_id, t->map_index,
+                      XCOM_RETURN_KEY, json);
+    cJSON_Delete(str);
+    free(json);
+    free(text);
+    if (rc < 0)
+        return -1;
+file_keys:
+    for (size_t k = 0; k < r->npushed; k++)
+        if (xcom_put(s->o.db, t->dag_run_id, t->dag_id, t->run_id, t->task_id, t->map_index,
+                     r->pushed[k].key, r->pushed[k].json) < 0)
+            return -1;
+    return 0;
+}
+
 static void write_outcomes(supervisor_t *s, run_t **due, reporter_outcome_t *o, size_t n,
                            int64_t now)
 {
@@ -866,6 +1075,9 @@ static void write_outcomes(supervisor_t *s, run_t **due, reporter_outcome_t *o, 
     }
     if (reporter_finish_batch(s->o.db, s->o.job_id, o, n) < 0)
         goto out;
+    for (i = 0; i < n; i++)
+        if (write_xcoms(s, due[i], &o[i]) < 0)
+            goto out;
     for (i = 0; i < n; i++)
         ok += o[i].written && !strcmp(o[i].state, "success");
     /* The slots of the tries that succeeded may go to their downstream. */

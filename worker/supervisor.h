@@ -25,6 +25,7 @@
 
 #include "common/db.h"
 #include "common/queue.h"
+#include "common/secrets.h"
 #include "worker/handoff.h"
 
 typedef struct supervisor_opts {
@@ -37,6 +38,8 @@ typedef struct supervisor_opts {
     int heartbeat_sec;
     int log_flush_ms;
     size_t max_log_bytes;    /* per try */
+    size_t max_xcom_size;    /* bytes of one XCom value (core.max_xcom_size) */
+    const secrets_keyring_t *ring; /* borrowed: core.fernet_key, decrypts what templates read */
     bool orchestration_only; /* benchmarks: complete every try as success, run nothing */
     volatile bool *stop;     /* shutdown requested: stop reconnect waits */
     volatile bool *kill_now; /* second signal: kill every task, return */

@@ -36,7 +36,9 @@
     "   ti.dag_id, ti.run_id, ti.task_id, ti.operator,"                                            \
     "   CASE WHEN dr.dag_version_id = ANY($6::bigint[]) THEN NULL"                                 \
     "        ELSE v.data -> 'tasks' -> ti.task_id END,"                                            \
-    "   dr.dag_version_id, dr.conf::text"
+    "   dr.dag_version_id, dr.conf::text,"                                                       \
+    "   (extract(epoch FROM dr.data_interval_start) * 1000000)::bigint,"                           \
+    "   (extract(epoch FROM dr.data_interval_end) * 1000000)::bigint"
 
 #define SPECS_TEXT_MAX (32 << 20) /* a version's task map larger than this is not cached */
 
@@ -381,6 +383,8 @@ static int parse_spec_obj(wtry_t *t, const cJSON *spec, const char *row_operator
         t->cwd = strdup(cwd);
     const cJSON *ae = cJSON_GetObjectItemCaseSensitive(spec, "append_env");
     t->append_env = cJSON_IsTrue(ae);
+    const cJSON *xp = cJSON_GetObjectItemCaseSensitive(spec, "do_xcom_push");
+    t->do_xcom_push = !cJSON_IsFalse(xp); /* BashOperator's default: true */
     if (!t->bash_command || (cwd && *cwd && !t->cwd) ||
         parse_env(t, cJSON_GetObjectItemCaseSensitive(spec, "env")) < 0)
         rc = -1;
@@ -428,6 +432,14 @@ wtry_t *wtry_from_row(const PGresult *r, int row, const queue_delivery_t *d,
     t->retry_delay_sec = 300;
     t->skip_on_exit_code[0] = 99; /* BashOperator's default; the spec may override it */
     t->n_skip_on_exit_code = 1;
+    t->data_interval_start = TS_NONE;
+    t->data_interval_end = TS_NONE;
+    if (PQnfields(r) > WTRY_COL_INTERVAL_END) {
+        if (db_get_str(r, row, WTRY_COL_INTERVAL_START))
+            t->data_interval_start = db_get_i64(r, row, WTRY_COL_INTERVAL_START);
+        if (db_get_str(r, row, WTRY_COL_INTERVAL_END))
+            t->data_interval_end = db_get_i64(r, row, WTRY_COL_INTERVAL_END);
+    }
     if (!t->dag_id || !t->run_id || !t->task_id)
         goto fail;
     const char *conf = PQnfields(r) > WTRY_COL_CONF ? db_get_str(r, row, WTRY_COL_CONF) : NULL;

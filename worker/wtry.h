@@ -37,6 +37,7 @@ typedef struct wtry {
     int map_index;
     int64_t dag_run_id;
     ts_us_t logical_date; /* TS_NONE if unknown */
+    ts_us_t data_interval_start, data_interval_end; /* TS_NONE if unknown */
     char *dag_id, *run_id, *task_id;
 
     wtry_kind_t kind;
@@ -44,6 +45,7 @@ typedef struct wtry {
     char *bash_command;
     char *cwd; /* NULL: a fresh temp dir */
     bool has_env, append_env;
+    bool do_xcom_push; /* the last non-empty output line becomes return_value */
     taskenv_var_t *env; /* names/values owned by the try */
     size_t n_env;
     char *owner;
@@ -62,12 +64,14 @@ typedef struct wtry {
  * id, try_number, max_tries, map_index, dag_run_id, logical_date (epoch
  * microseconds), dag_id, run_id, task_id, operator, spec (json text; NULL
  * when the version's specs are cached), dag_version_id, the run's conf
- * (json text).
+ * (json text), data_interval_start, data_interval_end (epoch microseconds).
  */
-#define WTRY_COLUMNS 13
+#define WTRY_COLUMNS 15
 #define WTRY_COL_SPEC 10
 #define WTRY_COL_VERSION 11
 #define WTRY_COL_CONF 12
+#define WTRY_COL_INTERVAL_START 13
+#define WTRY_COL_INTERVAL_END 14
 #define WTRY_CONF_MAX (64 * 1024) /* a larger conf is not handed to the task */
 
 /* Whether exit code code ends t's try as skipped (skip_on_exit_code). */

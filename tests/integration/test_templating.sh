@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# Templating and XCom in the worker against real Postgres and Redis (task
+# instances queued by psql, messages XADDed by hand): a bash_command and an
+# env value using ds, params, var.value, conn.X.password and xcom_pull of an
+# upstream's return_value; the password never stored in task_log; a render
+# error failing the try with its position; return_value and
+# do_xcom_push: false; a new try clearing the old XComs.
+set -u
+cd "$(dirname "$0")/../.."
+source tests/lib/services.sh
+source tests/lib/assert.sh
+BIN=${UPDRAFT_BIN:-$PWD/bin}
+
+tmp=$(mktemp -d)
+chmod 755 "$tmp"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  svc_stop "$tmp"
+  if [ "${T_FAILED:-0}" -ne 0 ]; then
+    for f in "$tmp"/*.log; do [ -f "$f" ] && { echo "# --- $f"; tail -40 "$f" | sed 's/^/# /'; }; done
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+svc_start_pg "$tmp" || { not_ok "postgres starts"; exit 1; }
+svc_start_redis "$tmp" || { not_ok "redis starts"; exit 1; }
+check "db migrate" "$BIN/updraft" db migrate
+
+export UPDRAFT__CORE__FERNET_KEY=$(openssl rand -base64 32)
+export UPDRAFT__WORKER__HEARTBEAT_SEC=1
+export UPDRAFT__WORKER__LOG_FLUSH_MS=100
+PW='Tpl-s3cret-PW!42'
+check "connection stored" "$BIN/updraft" connections add my_db --conn-type postgres \
+  --conn-host db.example --conn-login alice --conn-password "$PW"
+check "variable stored" "$BIN/updraft" variables set bucket my-bucket
+check "sensitive variable stored" "$BIN/updraft" variables set api_token tok-ABCDEF-999
+
+rcli() { redis-cli -p "$SVC_REDIS_PORT" "$@"; }
+q() { svc_psql -q -c "$1"; }
+
+data=$(jq -n '{
+  format: 1, dag_id: "tpl", fileloc: "/dags/tpl.yaml", owner: "airflow",
+  task_order: ["up", "templated", "bad", "quiet", "bigline", "filepush", "badfile"],
+  tasks: {
+    up: {task_id: "up", operator: "BashOperator", bash_command: "echo first; echo \"pushed {{ ds_nodash }}\"; echo"},
+    templated: {task_id: "templated", operator: "BashOperator",
+      bash_command: "echo \"ds={{ ds }} p={{ params.region | upper }} v={{ var.value.bucket }} pull={{ ti.xcom_pull(task_ids=\u0027up\u0027) }} interval={{ data_interval_end }}\"; echo \"pw=$DB_PW\"; echo \"tok={{ var.value.api_token }}\"; echo tail",
+      env: {DB_PW: "{{ conn.my_db.password }}", PATH: "/usr/bin:/bin"}, append_env: false},
+    bad: {task_id: "bad", operator: "BashOperator", bash_command: "echo {{ ds_nodsh }}"},
+    quiet: {task_id: "quiet", operator: "BashOperator", do_xcom_push: false, bash_command: "echo not-pushed"},
+    filepush: {task_id: "filepush", operator: "BashOperator", bash_command: "echo \"file=$UPDRAFT_XCOM_FILE\"; echo \u0027{\"k1\": {\"a\": [1, 2]}, \"n\": 5}\u0027 > \"$UPDRAFT_XCOM_FILE\"; echo last-line"},
+    badfile: {task_id: "badfile", operator: "BashOperator", bash_command: "echo not-json > \"$UPDRAFT_XCOM_FILE\""},
+    bigline: {task_id: "bigline", operator: "BashOperator", bash_command: "head -c 60000 /dev/zero | tr \"\\\\000\" x; echo"}
+  }}')
+q "INSERT INTO dag (dag_id, fileloc) VALUES ('tpl', '/dags/tpl.yaml')"
+ver=$(svc_psql -q -c "INSERT INTO dag_version (dag_id, version_number, hash, data, fileloc)
+       VALUES ('tpl', 1, 'h', \$j\$$data\$j\$::jsonb, '/dags/tpl.yaml') RETURNING id")
+run_id='scheduled__2024-03-05T00:00:00+00:00'
+dr=$(svc_psql -q -c "INSERT INTO dag_run (dag_id, run_id, dag_version_id, run_type, state, logical_date,
+       data_interval_start, data_interval_end, conf)
+       VALUES ('tpl', '$run_id', $ver, 'scheduled', 'running', '2024-03-05T00:00:00Z',
+       '2024-03-05T00:00:00Z', '2024-03-06T00:00:00Z', '{\"region\": \"eu\"}') RETURNING id")
+check "fixture: dag run created" test -n "$dr"
+
+new_ti() {
+  svc_psql -q -c "INSERT INTO task_instance (dag_run_id, dag_id, run_id, task_id, state, try_number,
+      max_tries, operator, queued_at) VALUES ($dr, 'tpl', '$run_id', '$1', 'queued', $2, $3,
+      'BashOperator', now()) RETURNING id"
+}
+send() { rcli XADD updraft:q:default '*' v 1 ti "$1" try "$2" >/dev/null; }
+state_is() { [ "$(svc_psql -c "SELECT state FROM task_instance WHERE id = $1")" = "$2" ]; }
+log_of() { svc_psql -c "SELECT string_agg(data, '' ORDER BY id) FROM task_log WHERE ti_id = $1 AND try_number = ${2:-1}"; }
+xcom_of() { svc_psql -c "SELECT value::text FROM xcom WHERE dag_run_id = $dr AND task_id = '$1' AND key = '${2:-return_value}'"; }
+
+"$BIN/updraft-worker" --hostname tpl-host --concurrency 4 --queues default >"$tmp/worker.log" 2>&1 &
+pids+=("$!")
+
+# --- upstream pushes its last non-empty line
+up=$(new_ti up 1 0)
+send "$up" 1
+check "up: reaches success" wait_for 15 state_is "$up" success
+check_eq "up: return_value is the last non-empty line, as a JSON string" '"pushed 20240305"' "$(xcom_of up)"
+
+# --- the templated task
+ti=$(new_ti templated 1 0)
+send "$ti" 1
+check "templated: reaches success" wait_for 15 state_is "$ti" success
+log=$(log_of "$ti")
+check_eq "templated: ds, params, var.value, xcom_pull, data_interval_end rendered" \
+  "ds=2024-03-05 p=EU v=my-bucket pull=pushed 20240305 interval=2024-03-06T00:00:00+00:00" \
+  "$(grep -o '^ds=.*' <<<"$log")"
+check_eq "templated: conn password in env reaches the task, masked in the log" "pw=***" "$(grep -o '^pw=.*' <<<"$log")"
+check_eq "templated: sensitive variable masked" "tok=***" "$(grep -o '^tok=.*' <<<"$log")"
+check "templated: the logged command is the rendered one" grep -q 'Running command: echo "ds=2024-03-05' <<<"$log"
+check_eq "the password is in no task_log row" 0 \
+  "$(svc_psql -c "SELECT count(*) FROM task_log WHERE strpos(data, '$PW') > 0")"
+check_eq "the sensitive variable is in no task_log row" 0 \
+  "$(svc_psql -c "SELECT count(*) FROM task_log WHERE strpos(data, 'tok-ABCDEF-999') > 0")"
+check_eq "the password is in no xcom row" 0 \
+  "$(svc_psql -c "SELECT count(*) FROM xcom WHERE strpos(value::text, '$PW') > 0")"
+check "the password is not in the worker's own log" bash -c '! grep -qF -- "$1" "$2"' _ "$PW" "$tmp/worker.log"
+check_eq "templated: return_value pushed" '"tail"' "$(xcom_of templated)"
+
+# --- a render error fails the try, with the position, and retries as usual
+ti=$(new_ti bad 1 1)
+send "$ti" 1
+check "bad: goes up_for_retry" wait_for 15 state_is "$ti" up_for_retry
+log=$(log_of "$ti")
+check "bad: log names the field, position and name" \
+  grep -q "cannot render bash_command: line 1, column .*'ds_nodsh' is undefined" <<<"$log"
+check "bad: nothing ran" bash -c '! grep -q "Output:" <<<"$1"' _ "$log"
+
+# --- do_xcom_push: false
+ti=$(new_ti quiet 1 0)
+send "$ti" 1
+check "quiet: reaches success" wait_for 15 state_is "$ti" success
+check_eq "quiet: nothing pushed" "" "$(xcom_of quiet)"
+
+# --- a last line above the XCom size limit fails the try
+ti=$(new_ti bigline 1 0)
+send "$ti" 1
+check "bigline: fails" wait_for 15 state_is "$ti" failed
+check "bigline: log says why" grep -q "XCom return_value is larger than" <<<"$(log_of "$ti")"
+
+# --- more keys through $UPDRAFT_XCOM_FILE
+ti=$(new_ti filepush 1 0)
+send "$ti" 1
+check "filepush: reaches success" wait_for 15 state_is "$ti" success
+check_eq "filepush: object value" '{"a": [1, 2]}' "$(xcom_of filepush k1)"
+check_eq "filepush: number value" 5 "$(xcom_of filepush n)"
+check_eq "filepush: return_value still the last line" '"last-line"' "$(xcom_of filepush)"
+xf=$(grep -o '^file=.*' <<<"$(log_of "$ti")" | cut -d= -f2)
+check "filepush: the file was named" test -n "$xf"
+check "filepush: the file is removed" test ! -e "${xf:-/nonexistent}"
+ti=$(new_ti badfile 1 0)
+send "$ti" 1
+check "badfile: fails" wait_for 15 state_is "$ti" failed
+check "badfile: log says why" grep -q "Cannot push XComs: UPDRAFT_XCOM_FILE does not hold a JSON object" <<<"$(log_of "$ti")"
+
+# --- a new try of up replaces its XComs (old keys go)
+q "INSERT INTO xcom (dag_run_id, dag_id, run_id, task_id, key, value)
+   VALUES ($dr, 'tpl', '$run_id', 'up', 'stale_key', '1')"
+q "UPDATE task_instance SET state = 'queued', try_number = 2, max_tries = 1 WHERE id = $up"
+send "$up" 2
+check "up try 2: success" wait_for 15 state_is "$up" success
+check_eq "up try 2: old keys cleared" "" "$(xcom_of up stale_key)"
+check_eq "up try 2: return_value pushed again" '"pushed 20240305"' "$(xcom_of up)"
+
+# --- updraft tasks render
+out=$("$BIN/updraft" tasks render tpl templated "$run_id")
+check "render: property header as Airflow's" grep -qx '# property: bash_command' <<<"$out"
+check "render: rendered command" grep -qF 'echo "ds=2024-03-05 p=EU v=my-bucket pull=pushed 20240305 interval=2024-03-06T00:00:00+00:00"' <<<"$out"
+check "render: env rendered, the password masked" grep -qF "'DB_PW': '***'" <<<"$out"
+check "render: sensitive variable masked" grep -qF 'echo "tok=***"' <<<"$out"
+check_eq "render: by logical date" "$out" "$("$BIN/updraft" tasks render tpl templated 2024-03-05T00:00:00+00:00)"
+out=$("$BIN/updraft" tasks render tpl up 2025-01-02 2>&1)
+check "render: a date without a run uses that date" grep -qF 'echo "pushed 20250102"' <<<"$out"
+out=$("$BIN/updraft" tasks render tpl bad "$run_id" 2>&1); rc=$?
+check_eq "render: an error exits 1" 1 "$rc"
+check "render: the error names the position" grep -q "line 1, column .*'ds_nodsh' is undefined" <<<"$out"
+
+# --- the XCom API
+port=$(svc_free_port)
+export UPDRAFT__WEBSERVER__LISTEN=127.0.0.1:$port
+export UPDRAFT__WEBSERVER__THREADS=4
+"$BIN/updraft-webserver" >"$tmp/webserver.log" 2>&1 &
+pids+=("$!")
+check "webserver answers" wait_for 10 curl -sf "http://127.0.0.1:$port/health"
+q "INSERT INTO xcom (dag_run_id, dag_id, run_id, task_id, key, value)
+   VALUES ($dr, 'tpl', '$run_id', 'up', 'obj', '{\"a\": [1, 2]}')"
+base="http://127.0.0.1:$port/api/v1/dags/tpl/dagRuns/$(jq -rn --arg x "$run_id" '$x|@uri')/taskInstances/up/xcomEntries"
+body=$(curl -sf "$base")
+check_eq "xcomEntries: total and keys" "2 obj,return_value" \
+  "$(jq -r '"\(.total_entries) \([.xcom_entries[].key] | join(","))"' <<<"$body")"
+check_eq "xcomEntries: entry fields" "tpl up -1 2024-03-05T00:00:00.000000+00:00" \
+  "$(jq -r '.xcom_entries[0] | "\(.dag_id) \(.task_id) \(.map_index) \(.execution_date)"' <<<"$body")"
+check_eq "xcomEntries?xcom_key filters" 1 "$(curl -sf "$base?xcom_key=obj" | jq .total_entries)"
+check_eq "xcomEntries/return_value: the value" "pushed 20240305" "$(curl -sf "$base/return_value" | jq -r .value)"
+check_eq "xcomEntries/obj: JSON text by default" '{"a": [1, 2]}' "$(curl -sf "$base/obj" | jq -r .value)"
+check_eq "xcomEntries/obj?deserialize&stringify=false: JSON value" 2 \
+  "$(curl -sf "$base/obj?deserialize=true&stringify=false" | jq '.value.a | length')"
+check_eq "xcomEntries/missing: 404" 404 "$(curl -s -o /dev/null -w '%{http_code}' "$base/missing")"
+
+echo "1..$T_N"
+[ "${T_FAILED:-0}" -eq 0 ]
