@@ -7,23 +7,11 @@ set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/services.sh
 source tests/lib/assert.sh
+source tests/lib/harness.sh
 BIN=${UPDRAFT_BIN:-$PWD/bin}
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  svc_stop "$tmp"
-  if [ "${T_FAILED:-0}" -ne 0 ]; then
-    for f in "$tmp"/*.log; do echo "# --- $f"; tail -25 "$f" | sed 's/^/# /'; done
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-svc_start_pg "$tmp" || { not_ok "postgres starts"; exit 1; }
-svc_start_redis "$tmp" || { not_ok "redis starts"; exit 1; }
+T_LOG_TAIL=25
+t_setup
 mkdir -p "$tmp/dags"
 cp examples/dags/*.y*ml "$tmp/dags/"
 printf 'broken_dag:\n  schedule: "@daily"\n  tasks:\n    - task_id: a\n      operator: bash\n      bash_command: "echo a"\n      dependencies: [missing_task]\n' >"$tmp/dags/broken.yaml"

@@ -8,24 +8,12 @@ set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/services.sh
 source tests/lib/assert.sh
+source tests/lib/harness.sh
 BIN=${UPDRAFT_BIN:-$PWD/bin}
 
-tmp=$(mktemp -d)
-chmod 755 "$tmp"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  svc_stop "$tmp"
-  if [ "${T_FAILED:-0}" -ne 0 ]; then
-    for f in "$tmp"/*.log; do [ -f "$f" ] && { echo "# --- $f"; tail -40 "$f" | sed 's/^/# /'; }; done
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-svc_start_pg "$tmp" || { not_ok "postgres starts"; exit 1; }
-svc_start_redis "$tmp" || { not_ok "redis starts"; exit 1; }
+T_LOG_TAIL=40
+T_KILL_SIGNAL=KILL
+t_setup
 if [ -x "$BIN/updraft" ] && "$BIN/updraft" db migrate >"$tmp/migrate.log" 2>&1; then
   ok "schema migrated (updraft db migrate)"
 else

@@ -1,0 +1,31 @@
+# Common frame of the integration tests: source after services.sh and assert.sh.
+#
+#   t_setup      creates $tmp, starts a private Postgres and Redis there and
+#                arranges the cleanup below for when the script exits
+#   pids+=($!)   daemons started in the background are stopped at exit
+#
+# At exit the daemons get T_KILL_SIGNAL (default TERM) and are waited for,
+# t_cleanup_extra runs when the script defines it, the services stop, and
+# when a check failed the tail (T_LOG_TAIL lines) of every $tmp/*.log is
+# printed as comments.
+t_setup() {
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp"
+  pids=()
+  trap t_cleanup EXIT
+  svc_start_pg "$tmp" || { not_ok "postgres starts"; exit 1; }
+  svc_start_redis "$tmp" || { not_ok "redis starts"; exit 1; }
+}
+
+t_cleanup() {
+  for p in "${pids[@]}"; do kill -"${T_KILL_SIGNAL:-TERM}" "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  if declare -F t_cleanup_extra >/dev/null; then t_cleanup_extra; fi
+  svc_stop "$tmp"
+  if [ "${T_FAILED:-0}" -ne 0 ]; then
+    for f in "$tmp"/*.log; do
+      [ -f "$f" ] && { echo "# --- $f"; tail -"${T_LOG_TAIL:-30}" "$f" | sed 's/^/# /'; }
+    done
+  fi
+  rm -rf "$tmp"
+}
