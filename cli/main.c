@@ -8,6 +8,7 @@
  *   updraft dags backfill DAG_ID -s DATE -e DATE [...] | test DAG_ID [DATE] | state DAG_ID RUN
  *   updraft tasks clear DAG_ID [...] | state DAG_ID TASK_ID RUN
  *   updraft variables get|set|delete|list|import|export ...
+ *   updraft pools list|get|set|delete|import|export ...
  *   updraft connections get|add|delete|list|import|export ...
  *   updraft rotate-fernet-key
  *   updraft standalone
@@ -41,6 +42,7 @@ static void usage(FILE *f)
           "  tasks state DAG_ID TASK_ID RUN_ID_OR_DATE\n"
           "  variables get|set|delete|list|import|export ...   (updraft variables -h)\n"
           "  connections get|add|delete|list|import|export ... (updraft connections -h)\n"
+          "  pools list|get|set|delete|import|export ...       (updraft pools -h)\n"
           "  rotate-fernet-key          re-encrypt every secret with the first core.fernet_key\n"
           "  standalone                 private Postgres + Redis and every daemon, for trying updraft\n",
           f);
@@ -78,6 +80,8 @@ int main(int argc, char **argv)
         rc = cli_variables(&cfg, argc - 1, argv + 1);
     else if (!strcmp(argv[1], "connections"))
         rc = cli_connections(&cfg, argc - 1, argv + 1);
+    else if (!strcmp(argv[1], "pools"))
+        rc = cli_pools(&cfg, argc - 1, argv + 1);
     else if (!strcmp(argv[1], "rotate-fernet-key"))
         rc = cli_rotate_fernet_key(&cfg, argc - 1, argv + 1);
     else {

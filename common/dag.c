@@ -475,6 +475,8 @@ static cJSON *task_to_json(const dag_task_t *t)
     /* Only when not the default, so that existing DAGs keep their bytes (and hash). */
     if (t->retry_exponential_backoff)
         ok = ok && cJSON_AddBoolToObject(o, "retry_exponential_backoff", true);
+    if (t->no_xcom_push)
+        ok = ok && cJSON_AddBoolToObject(o, "do_xcom_push", false);
     if (t->max_retry_delay_sec > 0)
         ok = ok && cJSON_AddNumberToObject(o, "max_retry_delay_sec", t->max_retry_delay_sec);
     if (ok && !(t->n_skip_on_exit_code == 1 && t->skip_on_exit_code[0] == 99)) {
@@ -732,7 +734,7 @@ static int task_from_json(const cJSON *o, const char *task_id, dag_task_t *t, ch
                           size_t errlen)
 {
     char *opname = NULL, *rule = NULL;
-    int append_env = 0, backoff = 0, rc = -1, own_weight = INT_MIN;
+    int append_env = 0, backoff = 0, xcom_push = 1, rc = -1, own_weight = INT_MIN;
     const cJSON *env, *it;
     char sub[200];
 
@@ -771,6 +773,7 @@ static int task_from_json(const cJSON *o, const char *task_id, dag_task_t *t, ch
         json_str(o, "trigger_rule", false, &t->trigger_rule, sub, sizeof sub) != 0 ||
         json_int(o, "execution_timeout_sec", &t->execution_timeout_sec, sub, sizeof sub) != 0 ||
         json_bool(o, "retry_exponential_backoff", &backoff, sub, sizeof sub) != 0 ||
+        json_bool(o, "do_xcom_push", &xcom_push, sub, sizeof sub) != 0 ||
         json_int(o, "max_retry_delay_sec", &t->max_retry_delay_sec, sub, sizeof sub) != 0 ||
         json_skip_codes(o, t, sub, sizeof sub) != 0 ||
         json_str(o, "task_group", false, &t->task_group, sub, sizeof sub) != 0 ||
@@ -780,6 +783,7 @@ static int task_from_json(const cJSON *o, const char *task_id, dag_task_t *t, ch
         goto bad;
     t->append_env = append_env == 1;
     t->retry_exponential_backoff = backoff == 1;
+    t->no_xcom_push = xcom_push == 0;
     t->priority_weight = own_weight != INT_MIN ? own_weight : t->priority_weight_total;
     if (rule && dag_weight_rule_parse(rule, &t->weight_rule) != 0) {
         snprintf(sub, sizeof sub, "unknown weight_rule '%.64s'", rule);

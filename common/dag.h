@@ -65,6 +65,7 @@ typedef struct dag_task {
     char *trigger_rule;     /* default "all_success" */
     int execution_timeout_sec; /* 0 = none */
     bool retry_exponential_backoff; /* default false */
+    bool no_xcom_push;      /* do_xcom_push: false (default true: the last output line is pushed) */
     int max_retry_delay_sec;  /* 0 = no cap but Airflow's one day */
     int skip_on_exit_code[DAG_SKIP_CODES_MAX]; /* bash: exit codes that mean skipped */
     size_t n_skip_on_exit_code; /* default 1 ({99}); 0 = none (skip_on_exit_code: null) */

@@ -1112,7 +1112,7 @@ typedef enum key_id {
     K_POOL_SLOTS, K_PRIORITY_WEIGHT, K_TRIGGER_RULE, K_EXEC_TIMEOUT_SEC, K_EXEC_TIMEOUT,
     K_TASK_GROUP_NAME, K_DEPENDS_ON_PAST, K_WAIT_FOR_DOWNSTREAM, K_RETRY_EXP_BACKOFF,
     K_MAX_RETRY_DELAY, K_MAX_RETRY_DELAY_SEC, K_SKIP_ON_EXIT_CODE, K_WEIGHT_RULE,
-    K_MAX_TIS_PER_DAG, K_MAX_TIS_PER_DAGRUN, K_TASK_IGNORED
+    K_MAX_TIS_PER_DAG, K_MAX_TIS_PER_DAGRUN, K_DO_XCOM_PUSH, K_TASK_IGNORED
 } key_id_t;
 
 typedef struct key_def {
@@ -1162,12 +1162,12 @@ static const key_def_t task_keys[] = {
     {"retry_exponential_backoff", K_RETRY_EXP_BACKOFF}, {"max_retry_delay", K_MAX_RETRY_DELAY},
     {"max_retry_delay_sec", K_MAX_RETRY_DELAY_SEC}, {"skip_on_exit_code", K_SKIP_ON_EXIT_CODE},
     {"weight_rule", K_WEIGHT_RULE}, {"max_active_tis_per_dag", K_MAX_TIS_PER_DAG},
-    {"max_active_tis_per_dagrun", K_MAX_TIS_PER_DAGRUN},
+    {"max_active_tis_per_dagrun", K_MAX_TIS_PER_DAGRUN}, {"do_xcom_push", K_DO_XCOM_PUSH},
     /* accepted by Airflow on every task; safe to ignore for now */
     {"doc", K_TASK_IGNORED}, {"doc_md", K_TASK_IGNORED}, {"doc_json", K_TASK_IGNORED},
     {"doc_yaml", K_TASK_IGNORED}, {"doc_rst", K_TASK_IGNORED}, {"email", K_TASK_IGNORED},
     {"email_on_failure", K_TASK_IGNORED}, {"email_on_retry", K_TASK_IGNORED},
-    {"do_xcom_push", K_TASK_IGNORED}, {"task_display_name", K_TASK_IGNORED},
+    {"task_display_name", K_TASK_IGNORED},
     {"ui_color", K_TASK_IGNORED}, {"ui_fgcolor", K_TASK_IGNORED}, {"sla", K_TASK_IGNORED},
     {"sla_secs", K_TASK_IGNORED}, {"output_encoding", K_TASK_IGNORED},
     {"inlets", K_TASK_IGNORED}, {"outlets", K_TASK_IGNORED},
@@ -1486,6 +1486,11 @@ static bool task_apply_key(ctx_t *c, key_id_t id, const ynode_t *k, const ynode_
             return false;
         t->retry_exponential_backoff = b;
         return true;
+    case K_DO_XCOM_PUSH:
+        if (!get_bool(c, v, what, &b))
+            return false;
+        t->no_xcom_push = !b;
+        return true;
     case K_MAX_RETRY_DELAY:
         if (is_null(v)) {
             t->max_retry_delay_sec = 0;
@@ -1574,6 +1579,7 @@ static bool task_copy(ctx_t *c, const dag_task_t *src, dag_task_t *dst)
                         .max_active_tis_per_dagrun = src->max_active_tis_per_dagrun,
                         .execution_timeout_sec = src->execution_timeout_sec,
                         .retry_exponential_backoff = src->retry_exponential_backoff,
+                        .no_xcom_push = src->no_xcom_push,
                         .max_retry_delay_sec = src->max_retry_delay_sec,
                         .n_skip_on_exit_code = src->n_skip_on_exit_code};
     memcpy(dst->skip_on_exit_code, src->skip_on_exit_code, sizeof dst->skip_on_exit_code);

@@ -32,6 +32,7 @@
 #include "common/db.h"
 #include "common/httpq.h"
 #include "common/log.h"
+#include "common/pools.h"
 #include "common/secrets.h"
 #include "common/timeutil.h"
 #include "common/variables.h"
@@ -2470,6 +2471,237 @@ static int delete_connection(req_t *r)
 
 /* ---- dispatch ------------------------------------------------------------ */
 
+/* ---- pools --------------------------------------------------------------- */
+
+/*
+ * Airflow's pool endpoints over common/pools.h. A pool cannot be renamed
+ * here (a body "name" must match the path), and default_pool cannot be
+ * deleted (400, as Airflow).
+ */
+
+static int pool_not_found(req_t *r, const char *name)
+{
+    return not_found(r, "Pool not found", "Pool with name:'%.256s' not found", name);
+}
+
+static int get_pools(req_t *r)
+{
+    char err[256];
+    int64_t limit, offset;
+    long total;
+    cJSON *items = NULL, *out;
+
+    if (httpq_get_page(&r->q, PAGE_DEFAULT, PAGE_MAX, &limit, &offset, err, sizeof(err)) < 0)
+        return bad_request(r, err);
+    if (pools_list(r->db, (long)limit, (long)offset, &items, &total) < 0)
+        return db_failed(r);
+    out = cJSON_CreateObject();
+    if (!out || !cJSON_AddItemToObject(out, "pools", items)) {
+        cJSON_Delete(items);
+        cJSON_Delete(out);
+        return send_json(r, 500, NULL);
+    }
+    cJSON_AddNumberToObject(out, "total_entries", (double)total);
+    return send_json(r, 200, out);
+}
+
+static int send_pool(req_t *r, int status, const char *name)
+{
+    cJSON *out = NULL;
+    int rc = pools_get(r->db, name, &out);
+
+    if (rc < 0)
+        return db_failed(r);
+    if (rc == 1)
+        return pool_not_found(r, name);
+    return send_json(r, status, out);
+}
+
+static int get_pool(req_t *r)
+{
+    return send_pool(r, 200, r->cap[0]);
+}
+
+/* slots: an integer of -1 or more; 0 when absent (*present false), -1 with err. */
+static int body_slots(const cJSON *body, bool *present, int *out, char *err, size_t errlen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "slots");
+
+    *present = v != NULL;
+    *out = 0;
+    if (!v)
+        return 0;
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+        v->valuedouble < -1 || v->valuedouble > INT_MAX) {
+        snprintf(err, errlen, "{'slots': ['Not a valid integer of -1 or more.']}");
+        return -1;
+    }
+    *out = (int)v->valuedouble;
+    return 0;
+}
+
+/*
+ * Reads a pool body: name (required unless in the path), slots,
+ * description, include_deferred. -1 with the problem detail in err.
+ */
+static int pool_body(const cJSON *body, const char **name, bool *has_slots, int *slots,
+                     const char **desc, int *deferred, char *err, size_t errlen)
+{
+    static const char *const known[] = {"name",          "slots",          "description",
+                                        "include_deferred", "occupied_slots", "running_slots",
+                                        "queued_slots",  "scheduled_slots", "deferred_slots",
+                                        "open_slots",    NULL};
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(body, "include_deferred");
+
+    if (body_check_known(body, known, err, errlen) < 0)
+        return -1;
+    if (body_str(body, "name", name) < 0) {
+        snprintf(err, errlen, "{'name': ['Not a valid string.']}");
+        return -1;
+    }
+    if (body_slots(body, has_slots, slots, err, errlen) < 0)
+        return -1;
+    if (body_str(body, "description", desc) < 0) {
+        snprintf(err, errlen, "{'description': ['Not a valid string.']}");
+        return -1;
+    }
+    *deferred = -1;
+    if (d && !cJSON_IsBool(d)) {
+        snprintf(err, errlen, "{'include_deferred': ['Not a valid boolean.']}");
+        return -1;
+    }
+    if (d)
+        *deferred = cJSON_IsTrue(d) ? 1 : 0;
+    return 0;
+}
+
+static int post_pool(req_t *r)
+{
+    const char *name, *desc;
+    bool has_slots;
+    int slots, deferred, status = 0, rc;
+    char err[512];
+    cJSON *body = http_read_json_object(r->conn, &status, err, sizeof(err));
+
+    if (!body) {
+        http_send_problem(r->conn, status, NULL, "%s", err);
+        return status;
+    }
+    if (pool_body(body, &name, &has_slots, &slots, &desc, &deferred, err, sizeof(err)) < 0) {
+        status = bad_request(r, err);
+        goto out;
+    }
+    if (!name) {
+        status = bad_request(r, "{'name': ['Missing data for required field.']}");
+        goto out;
+    }
+    if (!has_slots) {
+        status = bad_request(r, "{'slots': ['Missing data for required field.']}");
+        goto out;
+    }
+    if (!pools_name_valid(name)) {
+        status = bad_request(r, "{'name': ['Use 1-256 printable characters.']}");
+        goto out;
+    }
+    rc = pools_set(r->db, name, slots, desc, deferred < 0 ? 0 : deferred, true, err, sizeof(err));
+    if (rc < 0) {
+        status = db_failed(r);
+        goto out;
+    }
+    if (rc == 1) {
+        http_send_problem(r->conn, 409, "Pool already exists", "Pool: %.256s already exists",
+                          name);
+        status = 409;
+        goto out;
+    }
+    apicache_bump(r->api->cache);
+    log_info("pool created pool=%s slots=%d", name, slots);
+    status = send_pool(r, 200, name);
+out:
+    cJSON_Delete(body);
+    return status;
+}
+
+static int patch_pool(req_t *r)
+{
+    static const char *const updatable[] = {"name", "slots", "description", "include_deferred",
+                                            NULL};
+    const char *name, *desc, *pool = r->cap[0];
+    bool has_slots;
+    int slots, deferred, status = 0, rc;
+    char mask[4][32], err[512];
+    size_t nmask;
+    cJSON *body = NULL, *cur = NULL;
+
+    if (read_update_mask(r, updatable, mask, 4, &nmask, err, sizeof(err)) < 0)
+        return bad_request(r, err);
+    body = http_read_json_object(r->conn, &status, err, sizeof(err));
+    if (!body) {
+        http_send_problem(r->conn, status, NULL, "%s", err);
+        return status;
+    }
+    if (pool_body(body, &name, &has_slots, &slots, &desc, &deferred, err, sizeof(err)) < 0) {
+        status = bad_request(r, err);
+        goto out;
+    }
+    if (nmask == 0 && (!name || !has_slots)) {
+        status = bad_request(r, !name ? "{'name': ['Missing data for required field.']}"
+                                      : "{'slots': ['Missing data for required field.']}");
+        goto out;
+    }
+    if (name && strcmp(name, pool) != 0 && (nmask == 0 || mask_has(mask, nmask, "name"))) {
+        status = bad_request(r, strcmp(pool, POOLS_DEFAULT) == 0
+                                    ? "Default Pool's name can't be modified"
+                                    : "a pool cannot be renamed: create a new one");
+        goto out;
+    }
+    rc = pools_get(r->db, pool, &cur);
+    if (rc < 0) {
+        status = db_failed(r);
+        goto out;
+    }
+    if (rc == 1) {
+        status = pool_not_found(r, pool);
+        goto out;
+    }
+    if (nmask > 0) {
+        if (!mask_has(mask, nmask, "slots") || !has_slots)
+            slots = cJSON_GetObjectItemCaseSensitive(cur, "slots")->valueint;
+        if (!mask_has(mask, nmask, "description"))
+            desc = NULL;
+        if (!mask_has(mask, nmask, "include_deferred"))
+            deferred = -1;
+    }
+    rc = pools_set(r->db, pool, slots, desc, deferred, false, err, sizeof(err));
+    if (rc < 0) {
+        status = db_ok(r->db) ? bad_request(r, err) : db_failed(r);
+        goto out;
+    }
+    apicache_bump(r->api->cache);
+    log_info("pool updated pool=%s slots=%d", pool, slots);
+    status = send_pool(r, 200, pool);
+out:
+    cJSON_Delete(cur);
+    cJSON_Delete(body);
+    return status;
+}
+
+static int delete_pool(req_t *r)
+{
+    int rc = pools_delete(r->db, r->cap[0]);
+
+    if (rc < 0)
+        return db_failed(r);
+    if (rc == 1)
+        return pool_not_found(r, r->cap[0]);
+    if (rc == 2)
+        return bad_request(r, "Default Pool can't be deleted");
+    apicache_bump(r->api->cache);
+    log_info("pool deleted pool=%s", r->cap[0]);
+    http_send(r->conn, 204, "application/json", "", 0);
+    return 204;
+}
+
 static const char *const p_none[] = {NULL};
 static const char *const p_dags[] = {"limit", "offset", "order_by", "tags", "only_active",
                                      "paused", "dag_id_pattern", NULL};
@@ -2598,6 +2830,7 @@ static const char *const p_xcoms[] = {"limit", "offset", "map_index", "xcom_key"
 static const char *const p_xcom[] = {"map_index", "deserialize", "stringify", NULL};
 
 static const char *const p_page[] = {"limit", "offset", "order_by", NULL};
+static const char *const p_pools[] = {"limit", "offset", NULL};
 
 #define V1 "/api/v1"
 #define RUN V1 "/dags/{}/dagRuns/{}"
@@ -2631,6 +2864,11 @@ static const route_t routes[] = {
     {"GET", V1 "/connections/{}", get_connection, p_none, 0},
     {"PATCH", V1 "/connections/{}", patch_connection, p_patch_dag, 0},
     {"DELETE", V1 "/connections/{}", delete_connection, p_none, 0},
+    {"GET", V1 "/pools", get_pools, p_pools, 0},
+    {"POST", V1 "/pools", post_pool, p_none, 0},
+    {"GET", V1 "/pools/{}", get_pool, p_none, 0},
+    {"PATCH", V1 "/pools/{}", patch_pool, p_patch_dag, 0},
+    {"DELETE", V1 "/pools/{}", delete_pool, p_none, 0},
 };
 
 /* ---- response cache key ------------------------------------------------- */

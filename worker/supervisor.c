@@ -39,6 +39,7 @@
 
 #include "common/log.h"
 #include "common/planrun.h"
+#include "common/pools.h"
 #include "common/taskenv.h"
 #include "common/timeutil.h"
 #include "common/xcom.h"
@@ -768,24 +769,12 @@ static int fill_headroom(supervisor_t *s, const reporter_outcome_t *o, size_t n,
             m->notify[m->n_notify++] = runs[k];
             continue;
         }
-        char lim[16];
-        snprintf(lim, sizeof(lim), "%d", freed[k]);
-        const char *pf[] = {dag, lim};
-        PGresult *q = db_query(
-            s->o.db, "worker_fill",
-            "UPDATE task_instance t SET state = 'queued', try_number = t.try_number + 1,"
-            "   queued_at = now(), hostname = '', pid = NULL, worker_id = NULL,"
-            "   start_date = NULL, end_date = NULL, duration = NULL, next_try_at = NULL,"
-            "   updated_at = now()"
-            " FROM (SELECT id FROM task_instance WHERE dag_id = $1 AND state = 'scheduled'"
-            "       ORDER BY priority_weight DESC, id"
-            "       LIMIT least($2::int, greatest(0,"
-            "         (SELECT max_active_tasks FROM dag WHERE dag_id = $1)"
-            "         - (SELECT count(*) FROM task_instance WHERE dag_id = $1"
-            "              AND state IN ('queued', 'running'))))) c"
-            " WHERE t.id = c.id AND t.state = 'scheduled'"
-            " RETURNING t.id, t.try_number, t.queue",
-            2, pf);
+        /* The same statement as the scheduler's: pools and per-task limits hold. */
+        char *one = pools_array_text(&dag, 1);
+        if (!one)
+            goto out;
+        PGresult *q = pools_queue_scheduled(s->o.db, one, NULL, freed[k]);
+        free(one);
         if (!q)
             goto out;
         planrun_result_t res = {0};

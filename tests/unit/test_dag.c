@@ -889,6 +889,39 @@ static void test_trigger_rules(void **state)
     loaded_free(&l);
 }
 
+/* do_xcom_push: a boolean, default true, in the JSON only when false. */
+static void test_do_xcom_push(void **state)
+{
+    (void)state;
+    loaded_t l;
+    load_text(&l, "a:\n  default_args: {do_xcom_push: false}\n"
+                  "  tasks:\n    - {task_id: quiet, operator: empty}\n"
+                  "    - {task_id: loud, operator: empty, do_xcom_push: true}\n");
+    assert_string_equal(l.all, "");
+    const dag_t *d = l.dags.items[0];
+    assert_true(task(d, "quiet")->no_xcom_push);
+    assert_false(task(d, "loud")->no_xcom_push);
+    cJSON *j = dag_to_json(d);
+    assert_non_null(j);
+    const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(j, "tasks");
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(tasks, "quiet");
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(tasks, "loud");
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(q, "do_xcom_push")));
+    assert_null(cJSON_GetObjectItemCaseSensitive(o, "do_xcom_push")); /* default: not written */
+    char err[256];
+    dag_t *back = dag_from_json(j, err, sizeof err);
+    assert_non_null(back);
+    assert_true(task(back, "quiet")->no_xcom_push);
+    assert_false(task(back, "loud")->no_xcom_push);
+    dag_free(back);
+    cJSON_Delete(j);
+    loaded_free(&l);
+    load_text(&l, "a:\n  tasks: [{task_id: t, operator: empty, do_xcom_push: maybe}]\n");
+    assert_int_not_equal(l.rc, 0);
+    assert_non_null(strstr(l.errors, "must be a boolean"));
+    loaded_free(&l);
+}
+
 static void test_is_dag_file(void **state)
 {
     (void)state;
@@ -944,6 +977,7 @@ int main(void)
         cmocka_unit_test(test_task_group_errors),
         cmocka_unit_test(test_group_json),
         cmocka_unit_test(test_trigger_rules),
+        cmocka_unit_test(test_do_xcom_push),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
