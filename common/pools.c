@@ -17,7 +17,10 @@ PGresult *pools_queue_scheduled(db_t *db, const char *dags_arr, const char *ids_
     const char *p1[] = {dags_arr, ids_arr, lim};
     /* The pools' locks, in a statement of their own so that the take below
      * counts every active task instance another planner committed before
-     * it released them. Tried, never waited for: no lock order to keep. */
+     * it released them. Waited for, in pool-name order (so two planners
+     * never wait on each other): a lock that was only tried left a busy
+     * pool's tasks waiting for the next scheduler pass, seconds away. The
+     * statements after it are short, so the wait is too. */
     PGresult *r = db_query(
         db, "pools_lock",
         "SELECT coalesce(array_agg(pool) FILTER (WHERE known), '{}'),"
@@ -26,8 +29,9 @@ PGresult *pools_queue_scheduled(db_t *db, const char *dags_arr, const char *ids_
         "   FROM (SELECT DISTINCT pool FROM (SELECT pool FROM task_instance"
         "     WHERE state = 'scheduled' AND dag_id = ANY($1::text[])"
         "       AND ($2::bigint[] IS NULL OR id = ANY($2::bigint[]))"
-        "     ORDER BY priority_weight DESC, id LIMIT $3::int) s) c OFFSET 0) k"
-        " WHERE NOT known OR pg_try_advisory_xact_lock(" POOLS_LOCK_CLASS ", hashtext(pool))",
+        "     ORDER BY priority_weight DESC, id LIMIT $3::int) s) c ORDER BY pool OFFSET 0) k"
+        " WHERE NOT known"
+        "    OR pg_advisory_xact_lock(" POOLS_LOCK_CLASS ", hashtext(pool))::text = ''",
         3, p1);
     if (!r)
         return NULL;

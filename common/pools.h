@@ -17,7 +17,7 @@
 
 #include "common/db.h"
 
-/* Class key of the per-pool advisory locks: pg_try_advisory_xact_lock(KEY, hashtext(pool)). */
+/* Class key of the per-pool advisory locks: pg_advisory_xact_lock(KEY, hashtext(pool)). */
 #define POOLS_LOCK_CLASS "1970300021"
 
 #define POOLS_NAME_MAX 256
