@@ -11,22 +11,17 @@ set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/services.sh
 source tests/lib/assert.sh
+source tests/lib/harness.sh
 BIN=${UPDRAFT_BIN:-$PWD/bin}
 
-tmp=$(mktemp -d)
+T_LOG_TAIL=25
 ws_pid=
-cleanup() {
+t_cleanup_extra() {
   [ -n "$ws_pid" ] && kill -TERM "$ws_pid" 2>/dev/null && wait "$ws_pid" 2>/dev/null
-  svc_stop "$tmp"
-  if [ "${T_FAILED:-0}" -ne 0 ] && [ -f "$tmp/webserver.log" ]; then
-    tail -25 "$tmp/webserver.log" | sed 's/^/# /'
-  fi
-  rm -rf "$tmp"
+  return 0
 }
-trap cleanup EXIT
+t_setup
 
-svc_start_pg "$tmp" || { not_ok "postgres starts"; exit 1; }
-svc_start_redis "$tmp" || { not_ok "redis starts"; exit 1; }
 if [ -x "$BIN/updraft" ]; then
   check "db migrate" "$BIN/updraft" db migrate
 else
