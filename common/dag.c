@@ -136,6 +136,8 @@ void dag_task_clear(dag_task_t *t)
     free(t->pool);
     free(t->trigger_rule);
     free(t->task_group);
+    cJSON_Delete(t->args);
+    cJSON_Delete(t->expand);
     for (size_t i = 0; i < t->n_upstream; i++)
         free(t->upstream[i]);
     free(t->upstream);
@@ -385,24 +387,15 @@ int dag_find_group(const dag_t *dag, const char *group_id)
 
 const char *dag_operator_name(dag_operator_t op)
 {
-    switch (op) {
-    case DAG_OP_BASH:
-        return "BashOperator";
-    case DAG_OP_EMPTY:
-        return "EmptyOperator";
-    }
-    return "UnknownOperator";
+    return operator_class_name(op);
 }
 
-static int operator_from_name(const char *name, dag_operator_t *out)
+bool dag_expandable_field(dag_operator_t op, const char *name)
 {
-    if (strcmp(name, "BashOperator") == 0)
-        *out = DAG_OP_BASH;
-    else if (strcmp(name, "EmptyOperator") == 0)
-        *out = DAG_OP_EMPTY;
-    else
-        return -1;
-    return 0;
+    if (operator_takes_bash(op) && (!strcmp(name, "bash_command") || !strcmp(name, "env")))
+        return true;
+    const operator_arg_t *a = operator_find_arg(op, name);
+    return a && a->expandable;
 }
 
 /* ---- serialization ---- */
@@ -489,7 +482,19 @@ static cJSON *task_to_json(const dag_task_t *t)
                 cJSON_AddItemToArray(codes, c);
         }
     }
-    /* only when set, so that DAGs without groups keep their bytes (and hash) */
+    /* only when set, so that older documents keep their bytes (and hash) */
+    if (t->depends_on_past)
+        ok = ok && cJSON_AddBoolToObject(o, "depends_on_past", true);
+    if (t->wait_for_downstream)
+        ok = ok && cJSON_AddBoolToObject(o, "wait_for_downstream", true);
+    if (t->args) {
+        cJSON *a = cJSON_Duplicate(t->args, 1);
+        ok = ok && a && cJSON_AddItemToObject(o, "args", a);
+    }
+    if (t->expand) {
+        cJSON *e = cJSON_Duplicate(t->expand, 1);
+        ok = ok && e && cJSON_AddItemToObject(o, "expand", e);
+    }
     if (t->task_group)
         ok = ok && add_str(o, "task_group", t->task_group);
     ok = ok && add_str_array(o, "upstream_task_ids", t->upstream, t->n_upstream);
@@ -751,7 +756,7 @@ static int task_from_json(const cJSON *o, const char *task_id, dag_task_t *t, ch
         goto oom;
     if (json_str(o, "operator", true, &opname, sub, sizeof sub) != 0)
         goto bad;
-    if (operator_from_name(opname, &t->op) != 0) {
+    if (!operator_parse(opname, &t->op)) {
         snprintf(sub, sizeof sub, "unknown operator '%s'", opname);
         goto bad;
     }
@@ -781,6 +786,22 @@ static int task_from_json(const cJSON *o, const char *task_id, dag_task_t *t, ch
         json_str_array(o, "downstream_task_ids", &t->downstream, &t->n_downstream, sub,
                        sizeof sub) != 0)
         goto bad;
+    int dop = 0, wfd = 0;
+    if (json_bool(o, "depends_on_past", &dop, sub, sizeof sub) != 0 ||
+        json_bool(o, "wait_for_downstream", &wfd, sub, sizeof sub) != 0)
+        goto bad;
+    t->depends_on_past = dop == 1;
+    t->wait_for_downstream = wfd == 1;
+    const cJSON *ja = cJSON_GetObjectItemCaseSensitive(o, "args");
+    const cJSON *je = cJSON_GetObjectItemCaseSensitive(o, "expand");
+    if ((ja && !cJSON_IsNull(ja) && !cJSON_IsObject(ja)) ||
+        (je && !cJSON_IsNull(je) && !cJSON_IsObject(je))) {
+        snprintf(sub, sizeof sub, "args and expand must be objects");
+        goto bad;
+    }
+    if ((ja && cJSON_IsObject(ja) && !(t->args = cJSON_Duplicate(ja, 1))) ||
+        (je && cJSON_IsObject(je) && !(t->expand = cJSON_Duplicate(je, 1))))
+        goto oom;
     t->append_env = append_env == 1;
     t->retry_exponential_backoff = backoff == 1;
     t->no_xcom_push = xcom_push == 0;

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/operator.h"
 #include "common/timeutil.h"
 
 #define DAG_ID_MAX 250          /* Airflow's limit for dag_id and task_id */
@@ -25,10 +26,6 @@
 #define DAG_GROUP_DEPTH_MAX 32  /* task groups inside task groups, at most */
 #define DAG_SKIP_CODES_MAX 16   /* skip_on_exit_code values per task, at most */
 
-typedef enum dag_operator {
-    DAG_OP_BASH = 0,
-    DAG_OP_EMPTY
-} dag_operator_t;
 
 /* Airflow's weight_rule: how a task's effective priority is computed. */
 typedef enum dag_weight_rule {
@@ -69,6 +66,11 @@ typedef struct dag_task {
     int max_retry_delay_sec;  /* 0 = no cap but Airflow's one day */
     int skip_on_exit_code[DAG_SKIP_CODES_MAX]; /* bash: exit codes that mean skipped */
     size_t n_skip_on_exit_code; /* default 1 ({99}); 0 = none (skip_on_exit_code: null) */
+    bool depends_on_past;   /* runs only once its previous run's instance succeeded or skipped */
+    bool wait_for_downstream; /* ... and that instance's direct downstream too (implies the above) */
+    cJSON *args;            /* operator arguments (common/operator.h), an object; NULL = none */
+    cJSON *expand;          /* dynamic task mapping, NULL = not mapped: {argument: [values...] |
+                               {"xcom_task": task_id}}; the other fields hold partial's values */
     char *task_group;       /* group_id of the innermost task group, NULL = none */
     char **upstream;        /* task ids this task depends on */
     size_t n_upstream;
@@ -182,6 +184,9 @@ int dag_find_task(const dag_t *dag, const char *task_id);
 int dag_find_group(const dag_t *dag, const char *group_id);
 /* Airflow's operator class name for the API: "BashOperator", "EmptyOperator". */
 const char *dag_operator_name(dag_operator_t op);
+
+/* Dynamic task mapping: the fields a task's expand may name besides operator arguments. */
+bool dag_expandable_field(dag_operator_t op, const char *name);
 
 /*
  * A run's effective conf, as Airflow 2 resolves params with

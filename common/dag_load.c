@@ -41,6 +41,7 @@
 #include <yaml.h>
 
 #include "common/cron.h"
+#include "common/operator.h"
 #include "common/planner.h"
 
 #define MAX_DIAGS 500           /* per file; then one "too many problems" */
@@ -1112,7 +1113,7 @@ typedef enum key_id {
     K_POOL_SLOTS, K_PRIORITY_WEIGHT, K_TRIGGER_RULE, K_EXEC_TIMEOUT_SEC, K_EXEC_TIMEOUT,
     K_TASK_GROUP_NAME, K_DEPENDS_ON_PAST, K_WAIT_FOR_DOWNSTREAM, K_RETRY_EXP_BACKOFF,
     K_MAX_RETRY_DELAY, K_MAX_RETRY_DELAY_SEC, K_SKIP_ON_EXIT_CODE, K_WEIGHT_RULE,
-    K_MAX_TIS_PER_DAG, K_MAX_TIS_PER_DAGRUN, K_DO_XCOM_PUSH, K_TASK_IGNORED
+    K_MAX_TIS_PER_DAG, K_MAX_TIS_PER_DAGRUN, K_DO_XCOM_PUSH, K_EXPAND, K_PARTIAL, K_TASK_IGNORED
 } key_id_t;
 
 typedef struct key_def {
@@ -1163,6 +1164,7 @@ static const key_def_t task_keys[] = {
     {"max_retry_delay_sec", K_MAX_RETRY_DELAY_SEC}, {"skip_on_exit_code", K_SKIP_ON_EXIT_CODE},
     {"weight_rule", K_WEIGHT_RULE}, {"max_active_tis_per_dag", K_MAX_TIS_PER_DAG},
     {"max_active_tis_per_dagrun", K_MAX_TIS_PER_DAGRUN}, {"do_xcom_push", K_DO_XCOM_PUSH},
+    {"expand", K_EXPAND}, {"partial", K_PARTIAL},
     /* accepted by Airflow on every task; safe to ignore for now */
     {"doc", K_TASK_IGNORED}, {"doc_md", K_TASK_IGNORED}, {"doc_json", K_TASK_IGNORED},
     {"doc_yaml", K_TASK_IGNORED}, {"doc_rst", K_TASK_IGNORED}, {"email", K_TASK_IGNORED},
@@ -1258,29 +1260,6 @@ static bool parse_trigger_rule(ctx_t *c, const ynode_t *v, const char *what, dag
         return false;
     }
     return set_str(c, &t->trigger_rule, rule);
-}
-
-static bool operator_parse(const char *s, dag_operator_t *out)
-{
-    static const char *const bash[] = {"bash", "BashOperator", "airflow.operators.bash.BashOperator",
-                                       "airflow.operators.bash_operator.BashOperator",
-                                       "airflow.providers.standard.operators.bash.BashOperator",
-                                       NULL};
-    static const char *const empty[] = {
-        "empty", "EmptyOperator", "DummyOperator", "airflow.operators.empty.EmptyOperator",
-        "airflow.operators.dummy.DummyOperator", "airflow.operators.dummy_operator.DummyOperator",
-        "airflow.providers.standard.operators.empty.EmptyOperator", NULL};
-    for (size_t i = 0; bash[i]; i++)
-        if (strcmp(s, bash[i]) == 0) {
-            *out = DAG_OP_BASH;
-            return true;
-        }
-    for (size_t i = 0; empty[i]; i++)
-        if (strcmp(s, empty[i]) == 0) {
-            *out = DAG_OP_EMPTY;
-            return true;
-        }
-    return false;
 }
 
 static bool parse_env(ctx_t *c, const ynode_t *v, dag_task_t *t, const char *tid)
@@ -1394,7 +1373,10 @@ static bool task_apply_key(ctx_t *c, key_id_t id, const ynode_t *k, const ynode_
         if (!get_str(c, v, what, &s))
             return false;
         if (!operator_parse(s, &t->op)) {
-            ERR(c, v, "unknown operator '%.200s' in task '%s' (supported: bash, empty)", s, tid);
+            ERR(c, v, "unknown operator '%.200s' in task '%s' (supported: bash, empty, branch, "
+                      "short_circuit, latest_only, python, http, sql, trigger_dag_run, file_sensor, "
+                      "http_sensor, sql_sensor, external_task_sensor, time_delta_sensor, "
+                      "date_time_sensor, or their Airflow class names)", s, tid);
             return false;
         }
         *has_op = true;
@@ -1504,13 +1486,14 @@ static bool task_apply_key(ctx_t *c, key_id_t id, const ynode_t *k, const ynode_
     case K_TASK_GROUP_NAME:
         return true; /* read with the task groups (task_group_of) */
     case K_DEPENDS_ON_PAST:
+        if (!get_bool(c, v, what, &b))
+            return false;
+        t->depends_on_past = b;
+        return true;
     case K_WAIT_FOR_DOWNSTREAM:
         if (!get_bool(c, v, what, &b))
             return false;
-        if (b) {
-            ERR(c, v, "%s: true in task '%s' is not supported yet", key_text(k), tid);
-            return false;
-        }
+        t->wait_for_downstream = b;
         return true;
     case K_TASK_IGNORED:
         WARN(c, k, "ignored key '%s' in task '%s' (not supported yet)", key_text(k), tid);
@@ -1527,6 +1510,28 @@ typedef struct date_zone {
     const char *tz_name;        /* NULL = UTC */
     const ynode_t *tz_node;
 } date_zone_t;
+
+static cJSON *node_to_json(ctx_t *c, const ynode_t *n, int depth);
+static const operator_arg_t *any_operator_arg(const char *name, dag_operator_t *op);
+static bool read_arg(ctx_t *c, const operator_arg_t *a, const ynode_t *v, const char *what,
+                     cJSON **out);
+static bool args_set(ctx_t *c, cJSON **args, const char *name, cJSON *val);
+
+/* default_args may carry any operator's arguments; a task keeps those its operator takes. */
+static bool default_arg(ctx_t *c, const ynode_t *k, const ynode_t *v, dag_task_t *tpl,
+                        const char *scope)
+{
+    dag_operator_t op;
+    const operator_arg_t *a = is_scalar(k) ? any_operator_arg(k->str, &op) : NULL;
+    char what[300];
+    cJSON *val;
+    if (!a) {
+        WARN(c, k, "unknown key '%.100s' in %s (ignored)", key_text(k), scope);
+        return true;
+    }
+    snprintf(what, sizeof what, "%s in %s", a->name, scope);
+    return read_arg(c, a, v, what, &val) && args_set(c, &tpl->args, a->name, val);
+}
 
 /* default_args: task defaults plus the DAG's start/end date and owner. */
 static bool parse_default_args(ctx_t *c, const ynode_t *da, const char *dag_id, dag_task_t *tpl,
@@ -1559,7 +1564,7 @@ static bool parse_default_args(ctx_t *c, const ynode_t *da, const char *dag_id, 
                    id == K_DEPENDENCIES || id == K_TASK_GROUP_NAME) {
             WARN(c, k, "ignored key '%s' in default_args (it only applies to a task)", key_text(k));
         } else if (id == K_UNKNOWN) {
-            WARN(c, k, "unknown key '%.100s' in default_args (ignored)", key_text(k));
+            ok = default_arg(c, k, v, tpl, "default_args") && ok;
         } else if (id == K_TASK_IGNORED) {
             WARN(c, k, "ignored key '%s' in default_args (not supported yet)", key_text(k));
         } else {
@@ -1581,7 +1586,13 @@ static bool task_copy(ctx_t *c, const dag_task_t *src, dag_task_t *dst)
                         .retry_exponential_backoff = src->retry_exponential_backoff,
                         .no_xcom_push = src->no_xcom_push,
                         .max_retry_delay_sec = src->max_retry_delay_sec,
+                        .depends_on_past = src->depends_on_past,
+                        .wait_for_downstream = src->wait_for_downstream,
                         .n_skip_on_exit_code = src->n_skip_on_exit_code};
+    if (src->args && !(dst->args = cJSON_Duplicate(src->args, 1))) {
+        c->oom = true;
+        return false;
+    }
     memcpy(dst->skip_on_exit_code, src->skip_on_exit_code, sizeof dst->skip_on_exit_code);
     if (!set_str(c, &dst->bash_command, src->bash_command) || !set_str(c, &dst->cwd, src->cwd) ||
         !set_str(c, &dst->owner, src->owner) || !set_str(c, &dst->queue, src->queue) ||
@@ -1602,6 +1613,274 @@ static bool task_copy(ctx_t *c, const dag_task_t *src, dag_task_t *dst)
     return true;
 }
 
+/* The first operator that takes argument name (default_args carry arguments for any). */
+static const operator_arg_t *any_operator_arg(const char *name, dag_operator_t *op)
+{
+    for (int o = 0; o < DAG_OP_COUNT; o++) {
+        const operator_arg_t *a = operator_find_arg((dag_operator_t)o, name);
+        if (a) {
+            *op = (dag_operator_t)o;
+            return a;
+        }
+    }
+    return NULL;
+}
+
+/* Reads one operator argument by its type into *out (a new JSON value). */
+static bool read_arg(ctx_t *c, const operator_arg_t *a, const ynode_t *v, const char *what,
+                     cJSON **out)
+{
+    const char *s;
+    bool b;
+    int i;
+
+    *out = NULL;
+    if (is_null(v)) {
+        *out = cJSON_CreateNull();
+    } else {
+        switch (a->type) {
+        case ARG_STRING:
+            if (!get_str(c, v, what, &s))
+                return false;
+            *out = cJSON_CreateString(s);
+            break;
+        case ARG_INT:
+            if (!get_int(c, v, what, 0, &i))
+                return false;
+            *out = cJSON_CreateNumber(i);
+            break;
+        case ARG_SECONDS:
+            if (!get_seconds(c, v, what, &i))
+                return false;
+            *out = cJSON_CreateNumber(i);
+            break;
+        case ARG_BOOL:
+            if (!get_bool(c, v, what, &b))
+                return false;
+            *out = cJSON_CreateBool(b);
+            break;
+        case ARG_STRING_LIST:
+            if (is_scalar(v)) {
+                if (!get_str(c, v, what, &s))
+                    return false;
+                if ((*out = cJSON_CreateArray()))
+                    cJSON_AddItemToArray(*out, cJSON_CreateString(s));
+                break;
+            }
+            if (v->kind != Y_SEQ) {
+                ERR(c, v, "%s must be a list of strings", what);
+                return false;
+            }
+            *out = cJSON_CreateArray();
+            for (size_t k = 0; *out && k < v->n; k++) {
+                if (!get_str(c, v->kids[k], what, &s)) {
+                    cJSON_Delete(*out);
+                    *out = NULL;
+                    return false;
+                }
+                cJSON_AddItemToArray(*out, cJSON_CreateString(s));
+            }
+            break;
+        case ARG_OBJECT:
+            if (v->kind != Y_MAP) {
+                ERR(c, v, "%s must be a mapping, not %s", what, kind_name(v));
+                return false;
+            }
+            /* fall through */
+        case ARG_ANY:
+            if (!(*out = node_to_json(c, v, 1)))
+                return false;
+            break;
+        }
+    }
+    if (!*out)
+        c->oom = true;
+    return *out != NULL;
+}
+
+/* Sets args[name] = val (taking val); false on OOM. */
+static bool args_set(ctx_t *c, cJSON **args, const char *name, cJSON *val)
+{
+    if (!*args && !(*args = cJSON_CreateObject())) {
+        cJSON_Delete(val);
+        c->oom = true;
+        return false;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(*args, name);
+    if (!cJSON_AddItemToObject(*args, name, val)) {
+        cJSON_Delete(val);
+        c->oom = true;
+        return false;
+    }
+    return true;
+}
+
+/*
+ * An XCom reference in expand, as dag-factory writes it: "task.output",
+ * "XcomArg(task)" or "+task". The task name (as written) goes to name.
+ */
+static bool xcom_ref(const char *s, char *name, size_t cap)
+{
+    size_t len = strlen(s);
+    const char *p = s;
+    size_t n = 0;
+    if (len > 7 && strcmp(s + len - 7, ".output") == 0) {
+        n = len - 7;
+    } else if (len > 9 && (strncmp(s, "XcomArg(", 8) == 0 || strncmp(s, "XComArg(", 8) == 0) &&
+               s[len - 1] == ')') {
+        p = s + 8;
+        n = len - 9;
+    } else if (len > 1 && s[0] == '+') {
+        p = s + 1;
+        n = len - 1;
+    } else {
+        return false;
+    }
+    if (n == 0 || n >= cap)
+        return false;
+    memcpy(name, p, n);
+    name[n] = '\0';
+    return true;
+}
+
+/*
+ * expand: {field: [values...] | "<task>.output"}. Literal lists are kept
+ * as arrays; an XCom reference becomes {"xcom_task": name as written}
+ * (resolve_expand makes it the full task id once every task is known).
+ */
+static bool parse_expand(ctx_t *c, const ynode_t *v, dag_task_t *t, const char *tid,
+                         dag_operator_t op)
+{
+    if (v->kind != Y_MAP || MAP_PAIRS(v) == 0) {
+        ERR(c, v, "expand of task '%s' must be a mapping of argument names to lists", tid);
+        return false;
+    }
+    warn_dups(c, v);
+    cJSON *e = cJSON_CreateObject();
+    if (!e) {
+        c->oom = true;
+        return false;
+    }
+    for (size_t i = 0; i < MAP_PAIRS(v); i++) {
+        const ynode_t *k = MAP_KEY(v, i), *val = MAP_VAL(v, i);
+        char name[DAG_ID_MAX + 1];
+        cJSON *item = NULL;
+        if (!is_scalar(k) || !dag_expandable_field(op, k->str)) {
+            ERR(c, k, "task '%s' cannot expand over '%.100s' (%s expands over: %s)", tid,
+                key_text(k), operator_class_name(op),
+                operator_takes_bash(op) ? "bash_command, env" : "its templated arguments");
+            cJSON_Delete(e);
+            return false;
+        }
+        if (is_scalar(val) && !is_null(val) && xcom_ref(val->str, name, sizeof name)) {
+            item = cJSON_CreateObject();
+            if (item && !cJSON_AddStringToObject(item, "xcom_task", name)) {
+                cJSON_Delete(item);
+                item = NULL;
+            }
+        } else if (val->kind == Y_SEQ) {
+            if (val->n > OPERATOR_MAX_MAP_LENGTH_DEFAULT) {
+                ERR(c, val, "expand of task '%s' has %zu values (max_map_length is %d)", tid,
+                    val->n, OPERATOR_MAX_MAP_LENGTH_DEFAULT);
+                cJSON_Delete(e);
+                return false;
+            }
+            if (!(item = node_to_json(c, val, 1))) {
+                cJSON_Delete(e);
+                return false;
+            }
+        } else {
+            ERR(c, val, "expand '%s' of task '%s' must be a list, or an upstream task's output "
+                        "('<task_id>.output', 'XcomArg(<task_id>)' or '+<task_id>')",
+                key_text(k), tid);
+            cJSON_Delete(e);
+            return false;
+        }
+        if (!item || !cJSON_AddItemToObject(e, k->str, item)) {
+            cJSON_Delete(item);
+            cJSON_Delete(e);
+            c->oom = true;
+            return false;
+        }
+    }
+    cJSON_Delete(t->expand);
+    t->expand = e;
+    return true;
+}
+
+/* Reads one key of a task (or of its partial) into t. */
+static bool task_key(ctx_t *c, const ynode_t *k, const ynode_t *v, dag_task_t *t, const char *tid,
+                     dag_operator_t op, task_src_t *src, bool in_partial, bool *has_op,
+                     bool *op_ok)
+{
+    key_id_t id = key_lookup(task_keys, k);
+    char what[300];
+    if (id == K_UNKNOWN) {
+        const operator_arg_t *a = is_scalar(k) ? operator_find_arg(op, k->str) : NULL;
+        if (!a) {
+            ERR(c, k, "unknown key '%.100s' in task '%s'%s", key_text(k), tid,
+                is_scalar(k) && any_operator_arg(k->str, &(dag_operator_t){DAG_OP_BASH})
+                    ? " (it is not an argument of this operator)"
+                    : "");
+            return false;
+        }
+        cJSON *val;
+        snprintf(what, sizeof what, "%s of task '%s'", a->name, tid);
+        return read_arg(c, a, v, what, &val) && args_set(c, &t->args, a->name, val);
+    }
+    if (id == K_TASK_ID)
+        return true; /* checked by the caller */
+    if (id == K_DEPENDENCIES && !in_partial) {
+        src->deps = v;
+        return true;
+    }
+    if (in_partial && (id == K_DEPENDENCIES || id == K_OPERATOR || id == K_DECORATOR ||
+                       id == K_EXPAND || id == K_PARTIAL || id == K_TASK_GROUP_NAME)) {
+        ERR(c, k, "key '%s' cannot be in partial of task '%s'", key_text(k), tid);
+        return false;
+    }
+    if (!operator_takes_bash(op) &&
+        (id == K_BASH_COMMAND || id == K_ENV || id == K_APPEND_ENV || id == K_CWD)) {
+        ERR(c, k, "key '%s' is not valid for %s task '%s'", key_text(k), operator_class_name(op),
+            tid);
+        return false;
+    }
+    if (id == K_EXPAND)
+        return parse_expand(c, v, t, tid, op);
+    if (id == K_PARTIAL) {
+        if (v->kind != Y_MAP) {
+            ERR(c, v, "partial of task '%s' must be a mapping", tid);
+            return false;
+        }
+        bool ok = true;
+        for (size_t i = 0; i < MAP_PAIRS(v); i++)
+            ok = task_key(c, MAP_KEY(v, i), MAP_VAL(v, i), t, tid, op, src, true, has_op, op_ok) &&
+                 ok;
+        return ok;
+    }
+    if (!task_apply_key(c, id, k, v, t, tid, false, has_op)) {
+        *op_ok = *op_ok && id != K_OPERATOR && id != K_DECORATOR;
+        return false;
+    }
+    return true;
+}
+
+/* Drops the arguments that came from default_args but that op does not take. */
+static void args_keep_own(dag_task_t *t, dag_operator_t op)
+{
+    cJSON *it = t->args ? t->args->child : NULL;
+    while (it) {
+        cJSON *next = it->next;
+        if (!operator_find_arg(op, it->string))
+            cJSON_Delete(cJSON_DetachItemViaPointer(t->args, it));
+        it = next;
+    }
+    if (t->args && !t->args->child) {
+        cJSON_Delete(t->args);
+        t->args = NULL;
+    }
+}
+
 /* Parses one task mapping into t (already holding the defaults). */
 static bool parse_task(ctx_t *c, const ynode_t *m, const char *tid, const ynode_t *at,
                        dag_task_t *t, task_src_t *src)
@@ -1617,7 +1896,7 @@ static bool parse_task(ctx_t *c, const ynode_t *m, const char *tid, const ynode_
     const ynode_t *opnode = map_get(m, "operator");
     dag_operator_t op = DAG_OP_BASH;
     if (is_scalar(opnode) && !is_null(opnode) && strlen(opnode->str) == opnode->len &&
-        operator_parse(opnode->str, &op) && op == DAG_OP_EMPTY) {
+        operator_parse(opnode->str, &op) && !operator_takes_bash(op)) {
         free(t->bash_command);
         t->bash_command = NULL;
         free(t->cwd);
@@ -1630,37 +1909,123 @@ static bool parse_task(ctx_t *c, const ynode_t *m, const char *tid, const ynode_
         t->env = NULL;
         t->n_env = 0;
     }
-    for (size_t i = 0; i < MAP_PAIRS(m); i++) {
-        const ynode_t *k = MAP_KEY(m, i), *v = MAP_VAL(m, i);
-        key_id_t id = key_lookup(task_keys, k);
-        if (id == K_UNKNOWN) {
-            ERR(c, k, "unknown key '%.100s' in task '%s'", key_text(k), tid);
+    args_keep_own(t, op);
+    /* A key both in partial and at the task's top level is an error (dag-factory). */
+    const ynode_t *partial = map_get(m, "partial");
+    for (size_t i = 0; partial && partial->kind == Y_MAP && i < MAP_PAIRS(partial); i++) {
+        const ynode_t *pk = MAP_KEY(partial, i);
+        if (is_scalar(pk) && map_get(m, pk->str)) {
+            ERR(c, pk, "key '%.100s' of task '%s' is both in partial and in the task", pk->str,
+                tid);
             ok = false;
-            continue;
-        }
-        if (id == K_TASK_ID)
-            continue; /* checked by the caller */
-        if (id == K_DEPENDENCIES) {
-            src->deps = v;
-            continue;
-        }
-        if (op == DAG_OP_EMPTY && (id == K_BASH_COMMAND || id == K_ENV || id == K_APPEND_ENV || id == K_CWD)) {
-            ERR(c, k, "key '%s' is not valid for EmptyOperator task '%s'", key_text(k), tid);
-            ok = false;
-            continue;
-        }
-        if (!task_apply_key(c, id, k, v, t, tid, false, &has_op)) {
-            ok = false;
-            op_ok = op_ok && id != K_OPERATOR && id != K_DECORATOR;
         }
     }
+    for (size_t i = 0; i < MAP_PAIRS(m); i++)
+        ok = task_key(c, MAP_KEY(m, i), MAP_VAL(m, i), t, tid, op, src, false, &has_op, &op_ok) &&
+             ok;
     if (!has_op && !map_get(m, "operator") && !map_get(m, "decorator")) {
         ERR(c, at, "task '%s' has no operator", tid);
         ok = false;
     }
-    if (has_op && op_ok && t->op == DAG_OP_BASH && (!t->bash_command || !*t->bash_command)) {
+    if (has_op && op_ok && t->op == DAG_OP_BASH && (!t->bash_command || !*t->bash_command) &&
+        !(t->expand && cJSON_GetObjectItemCaseSensitive(t->expand, "bash_command"))) {
         ERR(c, at, "bash task '%s' has no bash_command", tid);
         ok = false;
+    }
+    if (t->wait_for_downstream)
+        t->depends_on_past = true; /* as Airflow's BaseOperator */
+    if (has_op && op_ok) {
+        const char *key = NULL;
+        char err[300];
+        /* A mapped argument is given by expand: check as if it were set. */
+        cJSON *check = t->args ? cJSON_Duplicate(t->args, 1) : cJSON_CreateObject();
+        const cJSON *it;
+        if (!check) {
+            c->oom = true;
+            return false;
+        }
+        cJSON_ArrayForEach(it, t->expand) {
+            if (!cJSON_GetObjectItemCaseSensitive(check, it->string))
+                cJSON_AddItemToObject(check, it->string, cJSON_CreateString("x"));
+        }
+        bool bash_set = (t->bash_command && *t->bash_command) ||
+                        (t->expand && cJSON_GetObjectItemCaseSensitive(t->expand, "bash_command"));
+        if (operator_check_args(t->op, check, bash_set, &key, err, sizeof err) != 0) {
+            const ynode_t *kn = NULL;
+            for (size_t i = 0; key && !kn && i < MAP_PAIRS(m); i++)
+                if (key_is(MAP_KEY(m, i), key))
+                    kn = MAP_VAL(m, i);
+            ERR(c, kn ? kn : at, "task '%s': %s", tid, err);
+            ok = false;
+        }
+        cJSON_Delete(check);
+    }
+    return ok;
+}
+
+/*
+ * Makes expand's XCom references full task ids (before link_tasks
+ * reorders the tasks, while tasks[i] is srcs[i]).
+ */
+static bool resolve_expand(ctx_t *c, dag_t *dag, const task_src_t *srcs)
+{
+    bool ok = true;
+    for (size_t i = 0; i < dag->n_tasks; i++) {
+        cJSON *it;
+        cJSON_ArrayForEach(it, dag->tasks[i].expand) {
+            cJSON *ref = cJSON_GetObjectItemCaseSensitive(it, "xcom_task");
+            if (!cJSON_IsString(ref))
+                continue;
+            size_t j = 0;
+            while (j < dag->n_tasks && strcmp(srcs[j].name, ref->valuestring) != 0)
+                j++;
+            if (j == dag->n_tasks) {
+                diag_pos(c, srcs[i].at->file ? srcs[i].at->file : c->name, dag->tasks[i].line,
+                         dag->tasks[i].col, "expand of task '%s' refers to unknown task '%s'",
+                         srcs[i].name, ref->valuestring);
+                ok = false;
+                continue;
+            }
+            if (dag->tasks[j].expand) {
+                diag_pos(c, srcs[i].at->file ? srcs[i].at->file : c->name, dag->tasks[i].line,
+                         dag->tasks[i].col,
+                         "expand of task '%s' uses the output of mapped task '%s' (not supported)",
+                         srcs[i].name, ref->valuestring);
+                ok = false;
+                continue;
+            }
+            if (!cJSON_ReplaceItemInObjectCaseSensitive(
+                    it, "xcom_task", cJSON_CreateString(dag->tasks[j].task_id))) {
+                c->oom = true;
+                return false;
+            }
+        }
+    }
+    return ok;
+}
+
+/* After link_tasks: a task expanding over another's output must depend on it. */
+static bool check_expand_upstream(ctx_t *c, const dag_t *dag)
+{
+    bool ok = true;
+    for (size_t i = 0; i < dag->n_tasks; i++) {
+        const dag_task_t *t = &dag->tasks[i];
+        const cJSON *it;
+        cJSON_ArrayForEach(it, t->expand) {
+            const cJSON *ref = cJSON_GetObjectItemCaseSensitive(it, "xcom_task");
+            if (!cJSON_IsString(ref))
+                continue;
+            bool found = false;
+            for (size_t u = 0; u < t->n_upstream && !found; u++)
+                found = strcmp(t->upstream[u], ref->valuestring) == 0;
+            if (!found) {
+                diag_pos(c, dag->fileloc, t->line, t->col,
+                         "task '%s' expands over the output of '%s', which must be in its "
+                         "dependencies",
+                         t->task_id, ref->valuestring);
+                ok = false;
+            }
+        }
     }
     return ok;
 }
@@ -1811,8 +2176,7 @@ static bool group_defaults(ctx_t *c, lgroup_t *g, const dag_task_t *base)
             WARN(c, k, "ignored key '%s' in default_args of task group '%s' (it only applies to a task)",
                  key_text(k), g->name);
         else if (id == K_UNKNOWN)
-            WARN(c, k, "unknown key '%.100s' in default_args of task group '%s' (ignored)",
-                 key_text(k), g->name);
+            ok = default_arg(c, k, v, &g->tpl, "default_args of a task group") && ok;
         else
             ok = task_apply_key(c, id, k, v, &g->tpl, g->name, true, &dummy) && ok;
     }
@@ -3236,8 +3600,10 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
     smap_free(&seen);
     smap_free(&fids);
     /* Dependencies are checked even after other errors, to report them all. */
+    if (!c->oom && ok && !resolve_expand(c, dag, srcs))
+        ok = false;
     if (c->oom || !link_tasks(c, dag, srcs, &gs) || !ok || c->errors_seen > errors_before ||
-        !groups_to_dag(c, &gs, dag))
+        !check_expand_upstream(c, dag) || !groups_to_dag(c, &gs, dag))
         goto fail;
     dag_task_clear(&tpl);
     groups_free(&gs);

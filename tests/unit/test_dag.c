@@ -408,9 +408,31 @@ static void test_errors(void **state)
          "t.yaml:6:16: retries of task 't' must be an integer, not 'abc'\n", 0},
         {"a:\n  tasks:\n    - task_id: t\n      operator: bash\n      bash_command: x\n      run_as_user: me\n",
          "t.yaml:6:7: unknown key 'run_as_user' in task 't'\n", 0},
+        {"a:\n  tasks:\n    - task_id: t\n      operator: customized.operators.MakeBreadOperator\n",
+         "t.yaml:4:17: unknown operator 'customized.operators.MakeBreadOperator' in task 't' "
+         "(supported: bash, empty, branch, short_circuit, latest_only, python, http, sql, "
+         "trigger_dag_run, file_sensor, http_sensor, sql_sensor, external_task_sensor, "
+         "time_delta_sensor, date_time_sensor, or their Airflow class names)\n", 0},
         {"a:\n  tasks:\n    - task_id: t\n      operator: airflow.operators.python.PythonOperator\n",
-         "t.yaml:4:17: unknown operator 'airflow.operators.python.PythonOperator' in task 't' "
-         "(supported: bash, empty)\n", 0},
+         "t.yaml:3:7: task 't': PythonOperator needs python_callable_file and python_callable_name "
+         "(or python_callable: module.function)\n", 0},
+        {"a:\n  tasks:\n    - task_id: t\n      operator: http\n      method: FETCH\n",
+         "t.yaml:5:15: task 't': method must be one of GET, POST, PUT, PATCH, DELETE, HEAD, "
+         "OPTIONS\n", 0},
+        {"a:\n  tasks:\n    - task_id: t\n      operator: http\n      filepath: /x\n",
+         "t.yaml:5:7: unknown key 'filepath' in task 't' (it is not an argument of this "
+         "operator)\n", 0},
+        {"a:\n  tasks:\n    - task_id: t\n      operator: bash\n      bash_command: x\n"
+         "      expand: {bash_command: ups.output}\n",
+         "t.yaml:3:7: expand of task 't' refers to unknown task 'ups'\n", 0},
+        {"a:\n  tasks:\n    - task_id: u\n      operator: bash\n      bash_command: x\n"
+         "    - task_id: t\n      operator: bash\n      expand: {bash_command: u.output}\n",
+         "t.yaml:6:7: task 't' expands over the output of 'u', which must be in its "
+         "dependencies\n", 0},
+        {"a:\n  tasks:\n    - task_id: t\n      operator: bash\n      bash_command: x\n"
+         "      expand: {retries: [1, 2]}\n",
+         "t.yaml:6:16: task 't' cannot expand over 'retries' (BashOperator expands over: "
+         "bash_command, env)\n", 0},
         {"a:\n  tasks:\n    - task_id: t\n      operator: bash\n",
          "t.yaml:3:7: bash task 't' has no bash_command\n", 0},
         {"a:\n  tasks:\n    - task_id: t\n      bash_command: x\n",
@@ -464,7 +486,7 @@ static void test_errors(void **state)
             check_case(&cases[i]);
 
     loaded_t l;
-    load_text(&l, cases[10].text);
+    load_text(&l, cases[16].text); /* the bad cron case */
     assert_int_equal(l.rc, 1);
     assert_int_equal(strncmp(l.errors, "t.yaml:2:13: ", 13), 0);
     assert_non_null(strstr(l.errors, "* * * *"));
