@@ -87,6 +87,7 @@ static const key_def_t config_keys[] = {
     {SEC_CORE, "hostname", KEY_STRING, "", 0, 0, 0, OFF(core.hostname)},
     {SEC_CORE, "fernet_key", KEY_STRING, "", 0, 0, KEY_SECRET_VALUE, OFF(core.fernet_key)},
     {SEC_CORE, "max_xcom_size", KEY_INT, "49152", 1024, 1073741824, 0, OFF(core.max_xcom_size)},
+    {SEC_CORE, "max_map_length", KEY_INT, "1024", 1, 100000, 0, OFF(core.max_map_length)},
     {SEC_DATABASE, "url", KEY_STRING, "postgresql:///updraft", 0, 0, KEY_SECRET | KEY_NONEMPTY,
      OFF(database.url)},
     {SEC_REDIS, "url", KEY_STRING, "redis://127.0.0.1:6379/0", 0, 0, KEY_SECRET | KEY_NONEMPTY,

@@ -25,6 +25,7 @@ typedef struct config {
         char *hostname;                   /* default: gethostname() (empty = that) */
         char *fernet_key;                 /* secret; base64 32-byte keys, comma-separated, "" = none */
         int max_xcom_size;                /* bytes of one XCom value, default 49152, 1024..1073741824 */
+        int max_map_length;               /* mapped instances of one task, default 1024 */
     } core;
     struct {
         char *url;                        /* secret-bearing; default "postgresql:///updraft" */

@@ -1779,9 +1779,9 @@ static bool parse_expand(ctx_t *c, const ynode_t *v, dag_task_t *t, const char *
                 item = NULL;
             }
         } else if (val->kind == Y_SEQ) {
-            if (val->n > OPERATOR_MAX_MAP_LENGTH_DEFAULT) {
-                ERR(c, val, "expand of task '%s' has %zu values (max_map_length is %d)", tid,
-                    val->n, OPERATOR_MAX_MAP_LENGTH_DEFAULT);
+            if (val->n > OPERATOR_MAP_LITERAL_MAX) {
+                ERR(c, val, "expand of task '%s' has %zu values (at most %d)", tid, val->n,
+                    OPERATOR_MAP_LITERAL_MAX);
                 cJSON_Delete(e);
                 return false;
             }

@@ -103,16 +103,20 @@ int operator_check_args(dag_operator_t op, const cJSON *args, bool bash_command_
 
 /*
  * The exit codes of the operator runner (and how the worker reads them):
- * 0 success, OPERATOR_EXIT_SKIP skipped (soft_fail, a falsy short-circuit
- * handled by the planner is still success), OPERATOR_EXIT_RESCHEDULE a
- * sensor in reschedule mode poked and is not done (its next poke time is
- * in the result file), anything else failed.
+ * 0 success, OPERATOR_EXIT_SKIP skipped (soft_fail, AirflowSkipException),
+ * OPERATOR_EXIT_RESCHEDULE a sensor in reschedule mode poked and is not
+ * done (the worker sets up_for_reschedule and the next poke time),
+ * OPERATOR_EXIT_FAIL_NO_RETRY failed without retry, anything else failed.
  */
 #define OPERATOR_EXIT_SKIP 99
 #define OPERATOR_EXIT_RESCHEDULE 100
+/* Failed, and no retry (a sensor's timeout: AirflowSensorTimeout). */
+#define OPERATOR_EXIT_FAIL_NO_RETRY 101
 
-/* Dynamic task mapping: at most this many instances (Airflow's max_map_length). */
+/* Dynamic task mapping: at most this many instances (Airflow's max_map_length,
+ * config core.max_map_length); a literal list is refused above the hard cap. */
 #define OPERATOR_MAX_MAP_LENGTH_DEFAULT 1024
+#define OPERATOR_MAP_LITERAL_MAX 100000
 
 /*
  * The XCom key a branch, short_circuit or latest_only task writes for the

@@ -19,10 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cron.h"
 #include "common/dag.h"
 #include "common/log.h"
+#include "common/operator.h"
 #include "common/planner.h"
 #include "common/pools.h"
+#include "common/xcom.h"
 
 #define PLANRUN_VERSION_MAX (64 << 20) /* a serialized DAG larger than this is refused */
 
@@ -36,7 +39,18 @@ typedef struct cache_entry {
 struct planrun_cache {
     cache_entry_t *items;
     size_t cap, n, next_evict;
+    int max_map_length;
 };
+
+void planrun_cache_set_max_map_length(planrun_cache_t *c, int n)
+{
+    c->max_map_length = n > 0 ? n : OPERATOR_MAX_MAP_LENGTH_DEFAULT;
+}
+
+static int planrun_cache_max_map_length(const planrun_cache_t *c)
+{
+    return c->max_map_length > 0 ? c->max_map_length : OPERATOR_MAX_MAP_LENGTH_DEFAULT;
+}
 
 planrun_cache_t *planrun_cache_new(size_t cap)
 {
@@ -193,7 +207,9 @@ static int update_ids(db_t *db, const char *name, const char *sql, const int64_t
 typedef struct ti_row {
     int64_t id;
     ti_state_t state;
-    bool retry_due;
+    bool retry_due;   /* up_for_retry or up_for_reschedule whose time has come */
+    bool expanded_now; /* a mapped task's first instance, made by this pass */
+    int map_index;
     int task; /* index in dag->tasks, -1 if the version has no such task */
 } ti_row_t;
 
@@ -202,8 +218,8 @@ typedef struct ti_row {
  * copying each task's max_active_tis_per_dag/_per_dagrun onto its row for
  * the queueing statement (pools.h). One statement either way.
  */
-static int schedule_ids(db_t *db, const cache_entry_t *ver, const ti_row_t *rows, size_t nrows,
-                        const int64_t *ids, size_t n, bool retry)
+static int schedule_ids_from(db_t *db, const cache_entry_t *ver, const ti_row_t *rows,
+                             size_t nrows, const int64_t *ids, size_t n, const char *from)
 {
     if (n == 0)
         return 0;
@@ -227,9 +243,9 @@ static int schedule_ids(db_t *db, const cache_entry_t *ver, const ti_row_t *rows
     if (!(a_ids = db_array_i64(ids, n)) || !(a_dag = db_array_int(per_dag, n)) ||
         !(a_run = db_array_int(per_run, n)))
         goto out;
-    const char *p[] = {a_ids, a_dag, a_run, retry ? "up_for_retry" : "none"};
+    const char *p[] = {a_ids, a_dag, a_run, from};
     long rows_changed = db_exec(
-        db, retry ? "planrun_retry" : "planrun_schedule",
+        db, "planrun_schedule",
         "UPDATE task_instance t SET state = 'scheduled', next_try_at = NULL, updated_at = now(),"
         " max_active_tis_per_dag = nullif(v.a, 0), max_active_tis_per_dagrun = nullif(v.b, 0)"
         " FROM unnest($1::bigint[], $2::int[], $3::int[]) v(id, a, b)"
@@ -243,6 +259,12 @@ out:
     free(a_dag);
     free(a_run);
     return rc;
+}
+
+static int schedule_ids(db_t *db, const cache_entry_t *ver, const ti_row_t *rows, size_t nrows,
+                        const int64_t *ids, size_t n, bool retry)
+{
+    return schedule_ids_from(db, ver, rows, nrows, ids, n, retry ? "up_for_retry" : "none");
 }
 
 void planrun_result_free(planrun_result_t *res)
@@ -458,18 +480,353 @@ int planrun_plan(db_t *db, planrun_cache_t *cache, int64_t run_id, planrun_resul
     return 0;
 }
 
+/* ---- one pass over a run ------------------------------------------------ */
+
+/* What a pass knows of its run, beyond its rows. */
+typedef struct pass {
+    db_t *db;
+    const cache_entry_t *ver;
+    const dag_t *dag;
+    const char *idbuf, *dag_id, *rid;
+    ti_row_t *rows;
+    size_t n;
+    int *first;          /* per task: index of its first row, -1 = none */
+    int *next;           /* per row: next row of the same task, -1 = last */
+    size_t *expanded;    /* per task: instances created this pass (counted as scheduled) */
+    bool *forced_skip;   /* per task: skipped by a branch, short_circuit or latest_only */
+    bool prev_loaded;    /* depends_on_past: the previous run's states, read once */
+    char **prev_task;    /* ... task ids and states of its rows */
+    ti_state_t *prev_state;
+    size_t n_prev;
+    bool run_manual;     /* latest_only: externally triggered runs follow every branch */
+    ts_us_t interval_start, interval_end;
+    int max_map_length;
+} pass_t;
+
+static void pass_free_prev(pass_t *ps)
+{
+    for (size_t i = 0; i < ps->n_prev; i++)
+        free(ps->prev_task[i]);
+    free(ps->prev_task);
+    free(ps->prev_state);
+}
+
+/* Whether task index d is followed by a skipmixin list (its id or one of its groups named). */
+static bool followed(const dag_t *dag, int d, const cJSON *list)
+{
+    const cJSON *it;
+    const dag_task_t *t = &dag->tasks[d];
+    cJSON_ArrayForEach(it, list) {
+        if (!cJSON_IsString(it))
+            continue;
+        if (strcmp(it->valuestring, t->task_id) == 0)
+            return true;
+        for (int g = t->task_group ? dag_find_group(dag, t->task_group) : -1; g >= 0;
+             g = dag->groups[g].parent_id ? dag_find_group(dag, dag->groups[g].parent_id) : -1)
+            if (strcmp(it->valuestring, dag->groups[g].group_id) == 0)
+                return true;
+    }
+    return false;
+}
+
+static void skip_descendants(pass_t *ps, int t)
+{
+    const dag_task_t *task = &ps->dag->tasks[t];
+    for (size_t k = 0; k < task->n_downstream; k++) {
+        int d = entry_find(ps->ver, task->downstream[k]);
+        if (d >= 0 && !ps->forced_skip[d]) {
+            ps->forced_skip[d] = true;
+            skip_descendants(ps, d);
+        }
+    }
+}
+
+/*
+ * Applies what a branching task (u) decided: its direct downstream tasks
+ * that list does not follow are skipped; a short_circuit that follows
+ * nothing skips every task below it unless ignore_downstream_trigger_rules
+ * is false (Airflow's default is true).
+ */
+static void apply_skipmixin(pass_t *ps, int u, const cJSON *value)
+{
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(value, "followed");
+    const dag_task_t *task = &ps->dag->tasks[u];
+    if (!cJSON_IsArray(list))
+        return;
+    if (task->op == DAG_OP_SHORT_CIRCUIT && cJSON_GetArraySize(list) == 0) {
+        const cJSON *ign = task->args ? cJSON_GetObjectItemCaseSensitive(
+                                            task->args, "ignore_downstream_trigger_rules")
+                                      : NULL;
+        if (!cJSON_IsFalse(ign)) {
+            skip_descendants(ps, u);
+            return;
+        }
+    }
+    for (size_t k = 0; k < task->n_downstream; k++) {
+        int d = entry_find(ps->ver, task->downstream[k]);
+        if (d >= 0 && !followed(ps->dag, d, list))
+            ps->forced_skip[d] = true;
+    }
+}
+
+/* Reads the skipmixin XComs of the run's finished branching tasks. -1 on a database error. */
+static int load_skips(pass_t *ps)
+{
+    bool any = false;
+    for (size_t t = 0; t < ps->dag->n_tasks && !any; t++) {
+        dag_operator_t op = ps->dag->tasks[t].op;
+        int r = ps->first[t];
+        any = (op == DAG_OP_BRANCH || op == DAG_OP_SHORT_CIRCUIT || op == DAG_OP_LATEST_ONLY) &&
+              r >= 0 && ps->rows[r].state == TI_SUCCESS;
+    }
+    if (!any)
+        return 0;
+    const char *p[] = {ps->idbuf};
+    PGresult *r = db_query(ps->db, "planrun_skips",
+                           "SELECT task_id, value::text FROM xcom WHERE dag_run_id = $1::bigint"
+                           " AND key = '" OPERATOR_SKIPMIXIN_KEY "' AND map_index = -1",
+                           1, p);
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++) {
+        int u = entry_find(ps->ver, PQgetvalue(r, i, 0));
+        if (u < 0)
+            continue;
+        cJSON *v = cJSON_ParseWithLengthOpts(PQgetvalue(r, i, 1),
+                                             (size_t)PQgetlength(r, i, 1) + 1, NULL, 1);
+        if (v)
+            apply_skipmixin(ps, u, v);
+        cJSON_Delete(v);
+    }
+    PQclear(r);
+    return 0;
+}
+
+/*
+ * latest_only, decided here (it runs nothing): a run follows every branch
+ * when it was triggered by hand or is the latest, that is when now lies
+ * in (its data interval's end, the next interval's end], as Airflow's
+ * LatestOnlyOperator. Writes the skipmixin XCom and applies it. -1 on a
+ * database error.
+ */
+static int decide_latest_only(pass_t *ps, int t, int64_t ti_id)
+{
+    const dag_t *dag = ps->dag;
+    bool latest = true;
+    if (!ps->run_manual && dag->schedule && ps->interval_end != TS_NONE) {
+        schedule_t sc;
+        schedule_tz_t *tz = NULL;
+        char err[256];
+        ts_us_t ns, ne;
+        if (schedule_parse(dag->schedule, &sc, err, sizeof(err)) == 0 &&
+            schedule_tz_load(dag->timezone ? dag->timezone : "UTC", &tz, err, sizeof(err)) == 0) {
+            sc.tz = tz;
+            if (schedule_following_interval(&sc, ps->interval_start, ps->interval_end, &ns, &ne) ==
+                1) {
+                ts_us_t now = ts_now();
+                latest = ps->interval_end < now && now <= ne;
+            }
+            schedule_tz_free(tz);
+        }
+    }
+    cJSON *v = cJSON_CreateObject(), *list = v ? cJSON_AddArrayToObject(v, "followed") : NULL;
+    const dag_task_t *task = &dag->tasks[t];
+    for (size_t k = 0; latest && list && k < task->n_downstream; k++)
+        cJSON_AddItemToArray(list, cJSON_CreateString(task->downstream[k]));
+    char *text = list ? cJSON_PrintUnformatted(v) : NULL;
+    if (!text) {
+        cJSON_Delete(v);
+        return -1;
+    }
+    char tid[24];
+    snprintf(tid, sizeof(tid), "%" PRId64, ti_id);
+    const char *p[] = {tid, text};
+    long rows = db_exec(ps->db, "planrun_latest_only",
+                        "INSERT INTO xcom (dag_run_id, dag_id, run_id, task_id, map_index, key, value)"
+                        " SELECT dag_run_id, dag_id, run_id, task_id, -1, '" OPERATOR_SKIPMIXIN_KEY
+                        "', $2::jsonb FROM task_instance WHERE id = $1::bigint"
+                        " ON CONFLICT ON CONSTRAINT xcom_unique DO UPDATE SET value = EXCLUDED.value,"
+                        " timestamp = now()",
+                        2, p);
+    free(text);
+    if (rows >= 0) {
+        apply_skipmixin(ps, t, v);
+        log_info("latest_only dag_id=%s run_id=%s task_id=%s latest=%s", ps->dag_id, ps->rid,
+                 task->task_id, latest ? "true" : "false");
+    }
+    cJSON_Delete(v);
+    return rows < 0 ? -1 : 0;
+}
+
+/*
+ * depends_on_past (and wait_for_downstream): 1 when task t may run in this
+ * run, as Airflow's PrevDagrunDep: the same task's instances in the
+ * previous run (by logical date) are success or skipped (absent: the task
+ * is new, or this is the first run), and with wait_for_downstream so are
+ * its direct downstream tasks' there. 0 no, -1 database error.
+ */
+static int past_allows(pass_t *ps, int t)
+{
+    const dag_task_t *task = &ps->dag->tasks[t];
+    if (!ps->prev_loaded) {
+        const char *p[] = {ps->idbuf};
+        PGresult *r = db_query(ps->db, "planrun_prev",
+                               "SELECT ti.task_id, ti.state FROM task_instance ti"
+                               " WHERE ti.dag_run_id = (SELECT p.id FROM dag_run p, dag_run r"
+                               "   WHERE r.id = $1::bigint AND p.dag_id = r.dag_id"
+                               "   AND p.logical_date < r.logical_date"
+                               "   ORDER BY p.logical_date DESC LIMIT 1)",
+                               1, p);
+        if (!r)
+            return -1;
+        size_t n = (size_t)PQntuples(r);
+        ps->prev_task = calloc(n + 1, sizeof(*ps->prev_task));
+        ps->prev_state = calloc(n + 1, sizeof(*ps->prev_state));
+        if (!ps->prev_task || !ps->prev_state) {
+            PQclear(r);
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (!(ps->prev_task[i] = strdup(PQgetvalue(r, (int)i, 0)))) {
+                PQclear(r);
+                return -1;
+            }
+            ps->n_prev = i + 1;
+            if (planner_state_parse(PQgetvalue(r, (int)i, 1), &ps->prev_state[i]) < 0)
+                ps->prev_state[i] = TI_NONE;
+        }
+        PQclear(r);
+        ps->prev_loaded = true;
+    }
+    for (size_t i = 0; i < ps->n_prev; i++) {
+        bool watched = strcmp(ps->prev_task[i], task->task_id) == 0;
+        for (size_t k = 0; !watched && task->wait_for_downstream && k < task->n_downstream; k++)
+            watched = strcmp(ps->prev_task[i], task->downstream[k]) == 0;
+        ti_state_t st = ps->prev_state[i];
+        if (watched && st != TI_SUCCESS && st != TI_SKIPPED && st != TI_REMOVED)
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * The number of instances mapped task t gets: the product of its expand
+ * values' lengths (literal lists, or the length of an upstream's
+ * return_value XCom: a list, or a mapping's items). Returns 0 with *n set,
+ * 1 when the task cannot be mapped (why in err: it fails), -1 on a
+ * database error.
+ */
+static int map_length(pass_t *ps, int t, size_t *n, char *err, size_t errlen)
+{
+    const dag_task_t *task = &ps->dag->tasks[t];
+    const cJSON *it;
+    size_t total = 1;
+    cJSON_ArrayForEach(it, task->expand) {
+        size_t len;
+        const cJSON *ref = cJSON_GetObjectItemCaseSensitive(it, "xcom_task");
+        if (cJSON_IsArray(it)) {
+            len = (size_t)cJSON_GetArraySize(it);
+        } else if (cJSON_IsString(ref)) {
+            const char *p[] = {ps->idbuf, ref->valuestring};
+            PGresult *r = db_query(ps->db, "planrun_map_xcom",
+                                   "SELECT value::text FROM xcom WHERE dag_run_id = $1::bigint"
+                                   " AND task_id = $2 AND map_index = -1 AND key = 'return_value'",
+                                   2, p);
+            if (!r)
+                return -1;
+            cJSON *v = PQntuples(r) ? cJSON_ParseWithLengthOpts(PQgetvalue(r, 0, 0),
+                                                                (size_t)PQgetlength(r, 0, 0) + 1,
+                                                                NULL, 1)
+                                    : NULL;
+            PQclear(r);
+            cJSON *val = xcom_mappable(v);
+            if (!val) {
+                snprintf(err, errlen,
+                         "cannot expand over '%s': task '%s' pushed %s as return_value, not a "
+                         "list or a mapping",
+                         it->string, ref->valuestring, v ? "a value" : "nothing");
+                cJSON_Delete(v);
+                return 1;
+            }
+            len = (size_t)cJSON_GetArraySize(val);
+            if (val != v)
+                cJSON_Delete(val);
+            cJSON_Delete(v);
+        } else {
+            snprintf(err, errlen, "expand '%s' is neither a list nor an XCom reference",
+                     it->string ? it->string : "?");
+            return 1;
+        }
+        if (len == 0) {
+            total = 0;
+        } else if (total > 0) {
+            if (len > (size_t)ps->max_map_length || total > (size_t)ps->max_map_length / len + 1) {
+                total = (size_t)ps->max_map_length + 1;
+            } else {
+                total *= len;
+            }
+        }
+    }
+    if (total > (size_t)ps->max_map_length) {
+        snprintf(err, errlen, "expanding would create more than %d task instances "
+                              "(core.max_map_length)", ps->max_map_length);
+        return 1;
+    }
+    *n = total;
+    return 0;
+}
+
+/*
+ * Expands mapped task instance row ri into n instances (n >= 1): the row
+ * becomes map_index 0 and rows 1..n-1 are added, all 'scheduled' (the
+ * per-task limits copied as schedule_ids does). The new rows' ids are
+ * appended to ids, which has room for n - 1 more. -1 on error.
+ */
+static int expand_row(pass_t *ps, int t, int ri, size_t n, int64_t *ids, size_t *nids)
+{
+    const dag_task_t *task = &ps->dag->tasks[t];
+    char id[24], cnt[24], pd[16], pr[16];
+    snprintf(id, sizeof(id), "%" PRId64, ps->rows[ri].id);
+    snprintf(cnt, sizeof(cnt), "%zu", n);
+    snprintf(pd, sizeof(pd), "%d", task->max_active_tis_per_dag);
+    snprintf(pr, sizeof(pr), "%d", task->max_active_tis_per_dagrun);
+    const char *p[] = {id, cnt, pd, pr};
+    PGresult *r = db_query(
+        ps->db, "planrun_expand",
+        "WITH first AS (UPDATE task_instance SET map_index = 0, state = 'scheduled',"
+        "   updated_at = now(), max_active_tis_per_dag = nullif($3::int, 0),"
+        "   max_active_tis_per_dagrun = nullif($4::int, 0)"
+        "   WHERE id = $1::bigint AND state = 'none' AND map_index = -1 RETURNING *)"
+        " INSERT INTO task_instance (dag_run_id, dag_id, run_id, task_id, map_index, state,"
+        "   try_number, max_tries, operator, queue, pool, pool_slots, priority_weight,"
+        "   max_active_tis_per_dag, max_active_tis_per_dagrun)"
+        " SELECT f.dag_run_id, f.dag_id, f.run_id, f.task_id, g, 'scheduled', f.try_number,"
+        "   f.max_tries, f.operator, f.queue, f.pool, f.pool_slots, f.priority_weight,"
+        "   f.max_active_tis_per_dag, f.max_active_tis_per_dagrun"
+        " FROM first f, generate_series(1, $2::int - 1) g RETURNING id",
+        4, p);
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++)
+        ids[(*nids)++] = db_get_i64(r, i, 0);
+    PQclear(r);
+    log_info("task mapped dag_id=%s run_id=%s task_id=%s instances=%zu", ps->dag_id, ps->rid,
+             task->task_id, n);
+    return 0;
+}
+
 int planrun_plan_tx(db_t *db, planrun_cache_t *cache, int64_t run_id, bool queue_ready,
                     planrun_result_t *res)
 {
     char idbuf[24], dag_id[DAG_ID_MAX + 1], rid[256];
     PGresult *r = NULL;
     ti_row_t *rows = NULL;
-    int *row_of_task = NULL;
+    pass_t ps = {0};
     int64_t *lists[4] = {NULL, NULL, NULL, NULL}; /* scheduled, retry, success(empty), settle */
     size_t nl[4] = {0, 0, 0, 0};
     ti_state_t *settle_state = NULL;
-    int64_t *removed = NULL;
-    size_t n_removed = 0;
+    int64_t *removed = NULL, *resched = NULL, *mapped_ids = NULL;
+    size_t n_removed = 0, n_resched = 0, n_mapped = 0;
     int rc = -1;
 
     memset(res, 0, sizeof(*res));
@@ -482,7 +839,9 @@ int planrun_plan_tx(db_t *db, planrun_cache_t *cache, int64_t run_id, bool queue
     r = db_query(db, "planrun_lock",
                  "SELECT state, dag_version_id, dag_id, run_id,"
                  " $2::boolean AND pg_try_advisory_xact_lock(" PLANRUN_DAG_LOCK_CLASS
-                 ", hashtext(dag_id)) FROM dag_run"
+                 ", hashtext(dag_id)), run_type <> 'scheduled' OR external_trigger,"
+                 " (extract(epoch FROM data_interval_start) * 1000000)::bigint,"
+                 " (extract(epoch FROM data_interval_end) * 1000000)::bigint FROM dag_run"
                  " WHERE id = $1::bigint AND state IN ('queued', 'running')"
                  " FOR UPDATE SKIP LOCKED",
                  2, plock);
@@ -497,6 +856,9 @@ int planrun_plan_tx(db_t *db, planrun_cache_t *cache, int64_t run_id, bool queue
     int64_t version_id = db_get_i64(r, 0, 1);
     snprintf(dag_id, sizeof(dag_id), "%s", PQgetvalue(r, 0, 2));
     snprintf(rid, sizeof(rid), "%s", PQgetvalue(r, 0, 3));
+    ps.run_manual = db_get_bool(r, 0, 5);
+    ps.interval_start = PQgetisnull(r, 0, 6) ? TS_NONE : db_get_i64(r, 0, 6);
+    ps.interval_end = PQgetisnull(r, 0, 7) ? TS_NONE : db_get_i64(r, 0, 7);
     PQclear(r);
     r = NULL;
 
@@ -519,46 +881,70 @@ int planrun_plan_tx(db_t *db, planrun_cache_t *cache, int64_t run_id, bool queue
         }
         char tmo[24];
         snprintf(tmo, sizeof(tmo), "%d", dag->dagrun_timeout_sec > 0 ? dag->dagrun_timeout_sec : 0);
-        const char *ps[] = {idbuf, tmo};
+        const char *ps2[] = {idbuf, tmo};
         if (db_exec(db, "planrun_start",
                     "UPDATE dag_run SET state = 'running', start_date = coalesce(start_date, now()),"
                     " timeout_at = CASE WHEN $2::int > 0 THEN coalesce(start_date, now())"
                     "   + make_interval(secs => $2::int) END"
                     " WHERE id = $1::bigint",
-                    2, ps) < 0)
+                    2, ps2) < 0)
             goto out;
         log_debug("dag run running dag_id=%s run_id=%s", dag_id, rid);
     }
 
     r = db_query(db, "planrun_tis",
                  "SELECT id, task_id, state,"
-                 " state = 'up_for_retry' AND coalesce(next_try_at <= now(), true)"
-                 " FROM task_instance WHERE dag_run_id = $1::bigint AND map_index = -1",
+                 " state IN ('up_for_retry', 'up_for_reschedule')"
+                 "   AND coalesce(next_try_at <= now(), true), map_index"
+                 " FROM task_instance WHERE dag_run_id = $1::bigint ORDER BY task_id, map_index",
                  1, p1);
     if (!r)
         goto out;
     size_t n = (size_t)PQntuples(r);
     rows = calloc(n + 1, sizeof(*rows));
-    row_of_task = malloc((dag->n_tasks + 1) * sizeof(*row_of_task));
+    ps.first = malloc((dag->n_tasks + 1) * sizeof(*ps.first));
+    ps.next = malloc((n + 1) * sizeof(*ps.next));
+    ps.expanded = calloc(dag->n_tasks + 1, sizeof(*ps.expanded));
+    ps.forced_skip = calloc(dag->n_tasks + 1, sizeof(*ps.forced_skip));
     settle_state = calloc(n + 1, sizeof(*settle_state));
     removed = calloc(n + 1, sizeof(*removed));
+    resched = calloc(n + 1, sizeof(*resched));
     for (int k = 0; k < 4; k++)
         lists[k] = calloc(n + 1, sizeof(int64_t));
-    if (!rows || !row_of_task || !settle_state || !removed || !lists[0] || !lists[1] || !lists[2] ||
-        !lists[3]) {
+    if (!rows || !ps.first || !ps.next || !ps.expanded || !ps.forced_skip || !settle_state ||
+        !removed || !resched || !lists[0] || !lists[1] || !lists[2] || !lists[3]) {
         log_error("out of memory planning run_id=%s", rid);
         goto out;
     }
+    ps.db = db;
+    ps.ver = ver;
+    ps.dag = dag;
+    ps.idbuf = idbuf;
+    ps.dag_id = dag_id;
+    ps.rid = rid;
+    ps.rows = rows;
+    ps.n = n;
+    ps.max_map_length = planrun_cache_max_map_length(cache);
     for (size_t t = 0; t < dag->n_tasks; t++)
-        row_of_task[t] = -1;
+        ps.first[t] = -1;
+    int *last = calloc(dag->n_tasks + 1, sizeof(*last));
+    if (!last)
+        goto out;
     for (size_t i = 0; i < n; i++) {
         rows[i].id = db_get_i64(r, (int)i, 0);
         if (planner_state_parse(PQgetvalue(r, (int)i, 2), &rows[i].state) < 0)
             rows[i].state = TI_NONE;
         rows[i].retry_due = db_get_bool(r, (int)i, 3);
+        rows[i].map_index = db_get_int(r, (int)i, 4);
         rows[i].task = entry_find(ver, PQgetvalue(r, (int)i, 1));
+        ps.next[i] = -1;
         if (rows[i].task >= 0) {
-            row_of_task[rows[i].task] = (int)i;
+            int t = rows[i].task;
+            if (ps.first[t] < 0)
+                ps.first[t] = (int)i;
+            else
+                ps.next[last[t]] = (int)i;
+            last[t] = (int)i;
         } else if (rows[i].state == TI_NONE || rows[i].state == TI_SCHEDULED ||
                    rows[i].state == TI_UP_FOR_RETRY || rows[i].state == TI_UP_FOR_RESCHEDULE) {
             /* Not in the run's version: never runs (see planrun.h). */
@@ -569,46 +955,109 @@ int planrun_plan_tx(db_t *db, planrun_cache_t *cache, int64_t run_id, bool queue
             continue;
         }
         if (rows[i].retry_due) {
-            lists[1][nl[1]++] = rows[i].id;
+            if (rows[i].state == TI_UP_FOR_RESCHEDULE)
+                resched[n_resched++] = rows[i].id;
+            else
+                lists[1][nl[1]++] = rows[i].id;
             rows[i].state = TI_SCHEDULED;
-            log_debug("retry due dag_id=%s run_id=%s task_id=%s", dag_id, rid,
+            log_debug("retry or reschedule due dag_id=%s run_id=%s task_id=%s", dag_id, rid,
                       PQgetvalue(r, (int)i, 1));
         }
     }
+    free(last);
     PQclear(r);
     r = NULL;
+    if (load_skips(&ps) < 0)
+        goto out;
 
     /* Topological order: upstream states are final for this pass before their downstream. */
     for (size_t t = 0; t < dag->n_tasks; t++) {
-        int ri = row_of_task[t];
-        if (ri < 0 || rows[ri].state != TI_NONE)
-            continue;
         const dag_task_t *task = &dag->tasks[t];
-        planner_upstream_t up;
-        planner_upstream_init(&up);
-        for (size_t u = 0; u < task->n_upstream; u++) {
-            int ut = entry_find(ver, task->upstream[u]);
-            int ur = ut >= 0 ? row_of_task[ut] : -1;
-            planner_upstream_add(&up, ur >= 0 ? rows[ur].state : TI_REMOVED);
+        bool waiting = false;
+        for (int ri = ps.first[t]; ri >= 0 && !waiting; ri = ps.next[ri])
+            waiting = rows[ri].state == TI_NONE;
+        if (!waiting)
+            continue;
+        ti_state_t v;
+        if (ps.forced_skip[t]) {
+            v = TI_SKIPPED; /* a branch not taken, as Airflow's NotPreviouslySkippedDep */
+        } else {
+            planner_upstream_t up;
+            planner_upstream_init(&up);
+            for (size_t u = 0; u < task->n_upstream; u++) {
+                int ut = entry_find(ver, task->upstream[u]);
+                int ur = ut >= 0 ? ps.first[ut] : -1;
+                if (ur < 0)
+                    planner_upstream_add(&up, TI_REMOVED);
+                for (; ur >= 0; ur = ps.next[ur])
+                    planner_upstream_add(&up, rows[ur].state);
+                for (size_t k = 0; ut >= 0 && k < ps.expanded[ut]; k++)
+                    planner_upstream_add(&up, TI_SCHEDULED);
+            }
+            v = planner_decide(task->trigger_rule, &up);
         }
-        ti_state_t v = planner_decide(task->trigger_rule, &up);
         if (v == TI_NONE)
             continue;
-        if (v == TI_SCHEDULED && task->op == DAG_OP_EMPTY) {
-            v = TI_SUCCESS;
-            lists[2][nl[2]++] = rows[ri].id;
-        } else if (v == TI_SCHEDULED) {
-            lists[0][nl[0]++] = rows[ri].id;
-        } else {
-            settle_state[nl[3]] = v;
-            lists[3][nl[3]++] = rows[ri].id;
+        if (v == TI_SCHEDULED && task->depends_on_past) {
+            int ok = past_allows(&ps, (int)t);
+            if (ok < 0)
+                goto out;
+            if (ok == 0) {
+                log_debug("waiting on the previous run (depends_on_past) dag_id=%s run_id=%s"
+                          " task_id=%s", dag_id, rid, task->task_id);
+                continue;
+            }
         }
-        rows[ri].state = v;
+        for (int ri = ps.first[t]; ri >= 0; ri = ps.next[ri]) {
+            if (rows[ri].state != TI_NONE)
+                continue;
+            ti_state_t rv = v;
+            if (rv == TI_SCHEDULED && task->expand && rows[ri].map_index < 0) {
+                char err[512];
+                size_t count = 0;
+                int mrc = map_length(&ps, (int)t, &count, err, sizeof(err));
+                if (mrc < 0)
+                    goto out;
+                if (mrc > 0) {
+                    log_warn("task cannot be mapped dag_id=%s run_id=%s task_id=%s error=\"%s\"",
+                             dag_id, rid, task->task_id, err);
+                    rv = TI_FAILED;
+                } else if (count == 0) {
+                    rv = TI_SKIPPED; /* Airflow: a zero-length map skips the task */
+                } else {
+                    int64_t *grown = realloc(mapped_ids, (n_mapped + count) * sizeof(*grown));
+                    if (!grown)
+                        goto out;
+                    mapped_ids = grown;
+                    if (expand_row(&ps, (int)t, ri, count, mapped_ids, &n_mapped) < 0)
+                        goto out;
+                    rows[ri].state = TI_SCHEDULED;
+                    rows[ri].map_index = 0;
+                    rows[ri].expanded_now = true;
+                    ps.expanded[t] += count - 1;
+                    res->n_scheduled += count;
+                    continue;
+                }
+            }
+            if (rv == TI_SCHEDULED && operator_runs(task->op) == OPERATOR_RUNS_PLANNER) {
+                if (task->op == DAG_OP_LATEST_ONLY && decide_latest_only(&ps, (int)t, rows[ri].id) < 0)
+                    goto out;
+                rv = TI_SUCCESS;
+                lists[2][nl[2]++] = rows[ri].id;
+            } else if (rv == TI_SCHEDULED) {
+                lists[0][nl[0]++] = rows[ri].id;
+            } else {
+                settle_state[nl[3]] = rv;
+                lists[3][nl[3]++] = rows[ri].id;
+            }
+            rows[ri].state = rv;
+        }
         log_debug("task decided dag_id=%s run_id=%s task_id=%s state=%s", dag_id, rid,
                   task->task_id, planner_state_name(v));
     }
     if (schedule_ids(db, ver, rows, n, lists[0], nl[0], false) < 0 ||
         schedule_ids(db, ver, rows, n, lists[1], nl[1], true) < 0 ||
+        schedule_ids_from(db, ver, rows, n, resched, n_resched, "up_for_reschedule") < 0 ||
         update_ids(db, "planrun_empty",
                    "UPDATE task_instance SET state = 'success', start_date = now(),"
                    " end_date = now(), duration = 0, updated_at = now()"
@@ -620,9 +1069,9 @@ int planrun_plan_tx(db_t *db, planrun_cache_t *cache, int64_t run_id, bool queue
                    " AND state IN ('none', 'scheduled', 'up_for_retry', 'up_for_reschedule')",
                    removed, n_removed, NULL) < 0)
         goto out;
-    /* skipped and upstream_failed, one statement per target state. */
-    for (int pass = 0; pass < 2; pass++) {
-        ti_state_t want = pass ? TI_UPSTREAM_FAILED : TI_SKIPPED;
+    /* skipped, upstream_failed and failed (a task that cannot be mapped), one statement each. */
+    for (int pass = 0; pass < 3; pass++) {
+        ti_state_t want = pass == 0 ? TI_SKIPPED : pass == 1 ? TI_UPSTREAM_FAILED : TI_FAILED;
         size_t m = 0;
         for (size_t i = 0; i < nl[3]; i++)
             if (settle_state[i] == want)
@@ -634,16 +1083,25 @@ int planrun_plan_tx(db_t *db, planrun_cache_t *cache, int64_t run_id, bool queue
                        lists[0], m, planner_state_name(want)) < 0)
             goto out;
     }
-    res->n_scheduled = nl[0] + nl[1];
+    res->n_scheduled += nl[0] + nl[1] + n_resched;
     if (queue_ready) {
         /* Every ready row of the run: made ready now, or left 'scheduled'
-         * earlier by the limit (lists[0] was reused above, gather again). */
+         * earlier by the limit (lists[0] was reused above, gather again),
+         * and the instances a mapping added. */
         size_t m = 0;
+        int64_t *ready = calloc(n + n_mapped + 1, sizeof(*ready));
+        if (!ready)
+            goto out;
         for (size_t i = 0; i < n; i++)
             if (rows[i].state == TI_SCHEDULED)
-                lists[0][m++] = rows[i].id;
-        if (m > 0 && dag_locked && queue_ready_ids(db, dag_id, lists[0], m, res) < 0)
+                ready[m++] = rows[i].id;
+        for (size_t i = 0; i < n_mapped; i++)
+            ready[m++] = mapped_ids[i];
+        if (m > 0 && dag_locked && queue_ready_ids(db, dag_id, ready, m, res) < 0) {
+            free(ready);
             goto out;
+        }
+        free(ready);
         res->n_left = m - res->n_queued;
         for (size_t k = 0; k < res->n_queued; k++)
             log_debug("queued by the mini-scheduler dag_id=%s run_id=%s ti_id=%" PRId64, dag_id,
@@ -656,6 +1114,7 @@ int planrun_plan_tx(db_t *db, planrun_cache_t *cache, int64_t run_id, bool queue
         if (rows[i].task >= 0 && dag->tasks[rows[i].task].n_downstream == 0)
             leaves[rows[i].state]++;
     }
+    counts[TI_SCHEDULED] += n_mapped; /* not final: keeps the run running */
     run_verdict_t verdict = planner_run_verdict_leaves(counts, leaves);
     if (verdict != RUN_KEEP_RUNNING) {
         const char *p2[] = {idbuf, verdict == RUN_SUCCESS ? "success" : "failed"};
@@ -687,9 +1146,15 @@ out:
         res->planned = res->finished = false;
     }
     free(rows);
-    free(row_of_task);
+    free(ps.first);
+    free(ps.next);
+    free(ps.expanded);
+    free(ps.forced_skip);
+    pass_free_prev(&ps);
     free(settle_state);
     free(removed);
+    free(resched);
+    free(mapped_ids);
     for (int k = 0; k < 4; k++)
         free(lists[k]);
     return rc;

@@ -48,6 +48,8 @@ typedef struct planrun_cache planrun_cache_t;
 /* A cache of at most cap parsed versions; NULL on OOM. */
 planrun_cache_t *planrun_cache_new(size_t cap);
 void planrun_cache_free(planrun_cache_t *c);
+/* Dynamic task mapping's limit (core.max_map_length); default OPERATOR_MAX_MAP_LENGTH_DEFAULT. */
+void planrun_cache_set_max_map_length(planrun_cache_t *c, int n);
 
 /* A task instance planrun_plan_tx queued. */
 typedef struct planrun_queued {

@@ -185,3 +185,16 @@ out:
     cJSON_Delete(root);
     return rc;
 }
+
+cJSON *xcom_mappable(cJSON *v)
+{
+    if (cJSON_IsArray(v) || cJSON_IsObject(v))
+        return v;
+    if (!cJSON_IsString(v))
+        return NULL;
+    cJSON *inner = cJSON_ParseWithLengthOpts(v->valuestring, strlen(v->valuestring) + 1, NULL, 1);
+    if (cJSON_IsArray(inner) || cJSON_IsObject(inner))
+        return inner;
+    cJSON_Delete(inner);
+    return NULL;
+}

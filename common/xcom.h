@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "common/db.h"
 
 #define XCOM_RETURN_KEY "return_value"
@@ -62,5 +64,14 @@ void xcom_kv_free(xcom_kv_t *kv, size_t n);
 
 /* True when s[0..len) is well-formed UTF-8 without NUL (what jsonb accepts). */
 bool xcom_utf8_valid(const char *s, size_t len);
+
+/*
+ * What dynamic task mapping expands over, given an XCom value v: v itself
+ * when it is an array or an object (an object's items count as its
+ * elements), or, when v is a string holding JSON text of an array or an
+ * object (a bash task's last output line), that parsed value, which the
+ * caller then cJSON_Delete()s (result != v). NULL when v is not mappable.
+ */
+cJSON *xcom_mappable(cJSON *v);
 
 #endif

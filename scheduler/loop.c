@@ -144,12 +144,14 @@ static int job_update(db_t *db, int64_t job_id, const char *state)
                : 0;
 }
 
-/* Runs with an up_for_retry task instance whose time has come. */
+/* Runs with an up_for_retry or up_for_reschedule task instance whose time has come. */
 static int add_retry_due(db_t *db, pending_t *p)
 {
     PGresult *r = db_query(db, "loop_retry_due",
-                           "SELECT DISTINCT dag_run_id FROM task_instance"
-                           " WHERE state = 'up_for_retry' AND next_try_at <= now() LIMIT 10000",
+                           "SELECT dag_run_id FROM task_instance"
+                           " WHERE state = 'up_for_retry' AND next_try_at <= now()"
+                           " UNION SELECT dag_run_id FROM task_instance"
+                           " WHERE state = 'up_for_reschedule' AND next_try_at <= now() LIMIT 10000",
                            0, NULL);
     if (!r)
         return -1;
@@ -198,6 +200,7 @@ static int next_due_in(db_t *db, int resend_after, double *secs)
         "     WHERE dr.dag_id = d.dag_id AND dr.state IN ('queued', 'running'))"
         "     < d.max_active_runs),"
         " (SELECT min(next_try_at) FROM task_instance WHERE state = 'up_for_retry'),"
+        " (SELECT min(next_try_at) FROM task_instance WHERE state = 'up_for_reschedule'),"
         " (SELECT min(timeout_at) FROM dag_run WHERE state = 'running' AND timeout_at IS NOT NULL),"
         " (SELECT min(queued_at) FROM task_instance WHERE state = 'queued')"
         "   + make_interval(secs => $1::int)) - now())::float8",
@@ -414,6 +417,7 @@ void *loop_thread(void *arg)
         log_error("out of memory");
         return NULL;
     }
+    planrun_cache_set_max_map_length(s.cache, a->cfg->core.max_map_length);
     s.db = connect_until_stop(a->cfg, a->stop, a->wake_fd);
     if (!s.db)
         goto out;
