@@ -1465,6 +1465,58 @@ static int get_task_instance(req_t *r)
 }
 
 /*
+ * GET .../taskInstances/{task_id}/listMapped (GetMappedTaskInstances): the
+ * instances of a mapped task, by map index.
+ */
+static int get_mapped_task_instances(req_t *r)
+{
+    sqlb_t b = {0};
+    char err[256];
+    int64_t limit, offset;
+    int status;
+
+    if (httpq_get_page(&r->q, PAGE_DEFAULT, PAGE_MAX, &limit, &offset, err, sizeof(err)) < 0)
+        return bad_request(r, err);
+    sqlb_add(&b, " AND dr.dag_id = $%d", sqlb_param(&b, r->cap[0]));
+    sqlb_add(&b, " AND dr.run_id = $%d", sqlb_param(&b, r->cap[1]));
+    sqlb_add(&b, " AND ti.task_id = $%d AND ti.map_index >= 0", sqlb_param(&b, r->cap[2]));
+    filter_list(r, &b, "state", "ti.state");
+    status = send_collection(r, "task_instances", TI_COLS, TI_FROM, &b, "ti.map_index", limit,
+                             offset, ti_write);
+    sqlb_free(&b);
+    return status;
+}
+
+/* GET .../taskInstances/{task_id}/{map_index} (GetMappedTaskInstance). */
+static int get_mapped_task_instance(req_t *r)
+{
+    char *end;
+    errno = 0;
+    long mi = strtol(r->cap[3], &end, 10);
+    if (!*r->cap[3] || *end || errno || mi < -1 || mi > INT32_MAX)
+        return not_found(r, "Not Found", "no such path: '%.64s' is not a map index", r->cap[3]);
+    char mibuf[16];
+    snprintf(mibuf, sizeof(mibuf), "%ld", mi);
+    const char *params[4] = {r->cap[0], r->cap[1], r->cap[2], mibuf};
+    PGresult *res = db_query(r->db, "api_get_mapped_ti",
+                             "SELECT " TI_COLS " FROM " TI_FROM " WHERE dr.dag_id = $1 AND "
+                             "dr.run_id = $2 AND ti.task_id = $3 AND ti.map_index = $4::int",
+                             4, params);
+    int status;
+
+    if (!res)
+        return db_failed(r);
+    if (PQntuples(res) == 0)
+        status = not_found(r, "Task instance not found",
+                           "Task instance not found for map index %ld of task '%s'", mi,
+                           r->cap[2]);
+    else
+        status = send_row(r, res, 0, ti_write);
+    PQclear(res);
+    return status;
+}
+
+/*
  * PATCH /dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}
  * (UpdateTaskInstance), as Airflow 2's patch_task_instance: dry_run
  * defaults to true; new_state is success, failed or skipped. Setting it
@@ -2827,6 +2879,7 @@ static int get_xcom_entry(req_t *r)
 }
 
 static const char *const p_xcoms[] = {"limit", "offset", "map_index", "xcom_key", NULL};
+static const char *const p_mapped[] = {"limit", "offset", "state", "order_by", NULL};
 static const char *const p_xcom[] = {"map_index", "deserialize", "stringify", NULL};
 
 static const char *const p_page[] = {"limit", "offset", "order_by", NULL};
@@ -2852,6 +2905,8 @@ static const route_t routes[] = {
     {"GET", RUN "/taskInstances/{}/logs/{}", get_log, p_log, 0},
     {"GET", RUN "/taskInstances/{}/xcomEntries", get_xcom_entries, p_xcoms, 0},
     {"GET", RUN "/taskInstances/{}/xcomEntries/{}", get_xcom_entry, p_xcom, 0},
+    {"GET", RUN "/taskInstances/{}/listMapped", get_mapped_task_instances, p_mapped, 0},
+    {"GET", RUN "/taskInstances/{}/{}", get_mapped_task_instance, p_none, 0},
     {"GET", V1 "/importErrors", get_import_errors, p_page, ROUTE_CACHED},
     {"GET", V1 "/importErrors/{}", get_import_error, p_none, ROUTE_CACHED},
     {"GET", V1 "/variables", get_variables, p_page, 0},
