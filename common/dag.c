@@ -138,6 +138,7 @@ void dag_task_clear(dag_task_t *t)
     free(t->task_group);
     cJSON_Delete(t->args);
     cJSON_Delete(t->expand);
+    cJSON_Delete(t->alerts);
     for (size_t i = 0; i < t->n_upstream; i++)
         free(t->upstream[i]);
     free(t->upstream);
@@ -161,6 +162,7 @@ void dag_free(dag_t *dag)
     free(dag->tags);
     free(dag->owner);
     cJSON_Delete(dag->params);
+    cJSON_Delete(dag->alerts);
     for (size_t i = 0; i < dag->n_tasks; i++)
         dag_task_clear(&dag->tasks[i]);
     free(dag->tasks);
@@ -495,6 +497,12 @@ static cJSON *task_to_json(const dag_task_t *t)
         cJSON *e = cJSON_Duplicate(t->expand, 1);
         ok = ok && e && cJSON_AddItemToObject(o, "expand", e);
     }
+    if (t->alerts) {
+        cJSON *a = cJSON_Duplicate(t->alerts, 1);
+        ok = ok && a && cJSON_AddItemToObject(o, "alerts", a);
+    }
+    if (t->sla_sec > 0)
+        ok = ok && cJSON_AddNumberToObject(o, "sla_sec", t->sla_sec);
     if (t->task_group)
         ok = ok && add_str(o, "task_group", t->task_group);
     ok = ok && add_str_array(o, "upstream_task_ids", t->upstream, t->n_upstream);
@@ -571,6 +579,10 @@ cJSON *dag_to_json(const dag_t *dag)
         ok = ok && cJSON_AddNumberToObject(o, "max_consecutive_failed_dag_runs",
                                            dag->max_consecutive_failed_dag_runs);
     /* Only when there are params, so that DAGs without them keep their hash. */
+    if (ok && dag->alerts) {
+        cJSON *ac = cJSON_Duplicate(dag->alerts, true);
+        ok = ac && cJSON_AddItemToObject(o, "alerts", ac);
+    }
     if (ok && dag->params) {
         cJSON *pc = cJSON_Duplicate(dag->params, true);
         ok = pc && cJSON_AddItemToObject(o, "params", pc);
@@ -792,6 +804,11 @@ static int task_from_json(const cJSON *o, const char *task_id, dag_task_t *t, ch
         goto bad;
     t->depends_on_past = dop == 1;
     t->wait_for_downstream = wfd == 1;
+    if (json_int(o, "sla_sec", &t->sla_sec, sub, sizeof sub) != 0)
+        goto bad;
+    const cJSON *jal = cJSON_GetObjectItemCaseSensitive(o, "alerts");
+    if (jal && cJSON_IsObject(jal) && !(t->alerts = cJSON_Duplicate(jal, 1)))
+        goto oom;
     const cJSON *ja = cJSON_GetObjectItemCaseSensitive(o, "args");
     const cJSON *je = cJSON_GetObjectItemCaseSensitive(o, "expand");
     if ((ja && !cJSON_IsNull(ja) && !cJSON_IsObject(ja)) ||
@@ -970,6 +987,13 @@ dag_t *dag_from_json(const cJSON *json, char *err, size_t errlen)
                 snprintf(err, errlen, "out of memory");
                 goto fail;
             }
+        }
+    }
+    {
+        const cJSON *aj = cJSON_GetObjectItemCaseSensitive(json, "alerts");
+        if (cJSON_IsObject(aj) && !(dag->alerts = cJSON_Duplicate(aj, true))) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
         }
     }
     order = cJSON_GetObjectItemCaseSensitive(json, "task_order");

@@ -71,6 +71,9 @@ typedef struct dag_task {
     cJSON *args;            /* operator arguments (common/operator.h), an object; NULL = none */
     cJSON *expand;          /* dynamic task mapping, NULL = not mapped: {argument: [values...] |
                                {"xcom_task": task_id}}; the other fields hold partial's values */
+    cJSON *alerts;          /* NULL = none; {"failure"|"retry"|"success": [{"conn_id", "kind":
+                               "slack"|"webhook"|"auto", "text"?, "channel"?}]} */
+    int sla_sec;            /* 0 = none: an SLA miss when not done by interval end + sla */
     char *task_group;       /* group_id of the innermost task group, NULL = none */
     char **upstream;        /* task ids this task depends on */
     size_t n_upstream;
@@ -113,6 +116,8 @@ typedef struct dag {
     int is_paused_upon_creation; /* -1 = not set, 0, 1 */
     cJSON *params;          /* NULL = none; else {name: {"default"?: v, "description": s|null,
                                "schema": {...}}}, see dag_params_resolve */
+    cJSON *alerts;          /* DAG run alerts, NULL = none: {"failure"|"success"|"sla_miss": [...]},
+                               items as a task's alerts */
     dag_task_t *tasks;      /* topologically sorted: upstream before downstream */
     size_t n_tasks;
     dag_group_t *groups;    /* parents before their children, else as declared */

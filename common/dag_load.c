@@ -1106,14 +1106,14 @@ typedef enum key_id {
     K_DESCRIPTION, K_SCHEDULE, K_SCHEDULE_INTERVAL, K_START_DATE, K_END_DATE, K_CATCHUP,
     K_TAGS, K_MAX_ACTIVE_RUNS, K_MAX_ACTIVE_TASKS, K_CONCURRENCY, K_PAUSED, K_DEFAULT_ARGS,
     K_TASKS, K_TASK_GROUPS, K_TIMEZONE, K_PARAMS, K_DAGRUN_TIMEOUT, K_DAGRUN_TIMEOUT_SEC,
-    K_MAX_CONSEC_FAILED, K_DAG_IGNORED,
+    K_MAX_CONSEC_FAILED, K_DAG_IGNORED, K_DAG_ON_FAILURE, K_DAG_ON_SUCCESS, K_DAG_SLA_MISS,
     /* task level */
     K_TASK_ID, K_OPERATOR, K_DECORATOR, K_BASH_COMMAND, K_ENV, K_APPEND_ENV, K_CWD,
     K_DEPENDENCIES, K_OWNER, K_RETRIES, K_RETRY_DELAY_SEC, K_RETRY_DELAY, K_QUEUE, K_POOL,
     K_POOL_SLOTS, K_PRIORITY_WEIGHT, K_TRIGGER_RULE, K_EXEC_TIMEOUT_SEC, K_EXEC_TIMEOUT,
     K_TASK_GROUP_NAME, K_DEPENDS_ON_PAST, K_WAIT_FOR_DOWNSTREAM, K_RETRY_EXP_BACKOFF,
     K_MAX_RETRY_DELAY, K_MAX_RETRY_DELAY_SEC, K_SKIP_ON_EXIT_CODE, K_WEIGHT_RULE,
-    K_MAX_TIS_PER_DAG, K_MAX_TIS_PER_DAGRUN, K_DO_XCOM_PUSH, K_EXPAND, K_PARTIAL, K_TASK_IGNORED
+    K_MAX_TIS_PER_DAG, K_MAX_TIS_PER_DAGRUN, K_DO_XCOM_PUSH, K_EXPAND, K_PARTIAL, K_ON_FAILURE, K_ON_RETRY, K_ON_SUCCESS, K_SLA, K_TASK_IGNORED
 } key_id_t;
 
 typedef struct key_def {
@@ -1135,8 +1135,10 @@ static const key_def_t dag_keys[] = {
     {"default_view", K_DAG_IGNORED}, {"orientation", K_DAG_IGNORED}, {"doc_md", K_DAG_IGNORED},
     {"doc_md_file_path", K_DAG_IGNORED}, {"doc_md_python_callable_file", K_DAG_IGNORED},
     {"doc_md_python_callable_name", K_DAG_IGNORED}, {"doc_md_python_arguments", K_DAG_IGNORED},
-    {"render_template_as_native_obj", K_DAG_IGNORED}, {"sla_miss_callback", K_DAG_IGNORED},
-    {"on_success_callback", K_DAG_IGNORED}, {"on_failure_callback", K_DAG_IGNORED},
+    {"render_template_as_native_obj", K_DAG_IGNORED}, {"sla_miss_callback", K_DAG_SLA_MISS},
+    {"on_success_callback", K_DAG_ON_SUCCESS}, {"on_failure_callback", K_DAG_ON_FAILURE},
+    {"on_success_alert", K_DAG_ON_SUCCESS}, {"on_failure_alert", K_DAG_ON_FAILURE},
+    {"sla_miss_alert", K_DAG_SLA_MISS},
     {"on_execute_callback", K_DAG_IGNORED}, {"on_success_callback_name", K_DAG_IGNORED},
     {"on_success_callback_file", K_DAG_IGNORED}, {"on_failure_callback_name", K_DAG_IGNORED},
     {"on_failure_callback_file", K_DAG_IGNORED}, {"sla_miss_callback_name", K_DAG_IGNORED},
@@ -1170,12 +1172,17 @@ static const key_def_t task_keys[] = {
     {"doc_yaml", K_TASK_IGNORED}, {"doc_rst", K_TASK_IGNORED}, {"email", K_TASK_IGNORED},
     {"email_on_failure", K_TASK_IGNORED}, {"email_on_retry", K_TASK_IGNORED},
     {"task_display_name", K_TASK_IGNORED},
-    {"ui_color", K_TASK_IGNORED}, {"ui_fgcolor", K_TASK_IGNORED}, {"sla", K_TASK_IGNORED},
-    {"sla_secs", K_TASK_IGNORED}, {"output_encoding", K_TASK_IGNORED},
+    {"ui_color", K_TASK_IGNORED}, {"ui_fgcolor", K_TASK_IGNORED}, {"sla", K_SLA},
+    {"sla_secs", K_SLA}, {"output_encoding", K_TASK_IGNORED},
     {"inlets", K_TASK_IGNORED}, {"outlets", K_TASK_IGNORED},
     {"executor_config", K_TASK_IGNORED}, {"on_execute_callback", K_TASK_IGNORED},
-    {"on_success_callback", K_TASK_IGNORED}, {"on_failure_callback", K_TASK_IGNORED},
-    {"on_retry_callback", K_TASK_IGNORED}, {"on_skipped_callback", K_TASK_IGNORED},
+    {"on_success_callback", K_ON_SUCCESS}, {"on_failure_callback", K_ON_FAILURE},
+    {"on_retry_callback", K_ON_RETRY}, {"on_skipped_callback", K_TASK_IGNORED},
+    {"on_success_alert", K_ON_SUCCESS}, {"on_failure_alert", K_ON_FAILURE},
+    {"on_retry_alert", K_ON_RETRY},
+    {"on_failure_callback_name", K_TASK_IGNORED}, {"on_failure_callback_file", K_TASK_IGNORED},
+    {"on_success_callback_name", K_TASK_IGNORED}, {"on_success_callback_file", K_TASK_IGNORED},
+    {"on_retry_callback_name", K_TASK_IGNORED}, {"on_retry_callback_file", K_TASK_IGNORED},
     {"params", K_TASK_IGNORED},
     {NULL, K_UNKNOWN}};
 
@@ -1358,6 +1365,166 @@ static bool parse_skip_codes(ctx_t *c, const ynode_t *v, const char *what, dag_t
  * Applies one task key (from default_args when from_defaults) to t.
  * Returns false after reporting an error.
  */
+/* ------------------------------------------------------------------ */
+/* callbacks and alerts (docs/dag-format.md "Alerts")                  */
+
+/* Airflow's Slack webhook notifier, by the last component of its path. */
+static bool is_slack_notifier(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    const char *name = dot ? dot + 1 : path;
+    return strcmp(name, "send_slack_webhook_notification") == 0 ||
+           strcmp(name, "SlackWebhookNotifier") == 0;
+}
+
+/* Adds {"conn_id", "kind", "text"?, "channel"?} to arr. */
+static bool alert_add(ctx_t *c, cJSON *arr, const char *conn_id, const char *kind,
+                      const char *text, const char *channel)
+{
+    cJSON *a = cJSON_CreateObject();
+    if (!a || !cJSON_AddStringToObject(a, "conn_id", conn_id) ||
+        !cJSON_AddStringToObject(a, "kind", kind) ||
+        (text && !cJSON_AddStringToObject(a, "text", text)) ||
+        (channel && !cJSON_AddStringToObject(a, "channel", channel)) ||
+        !cJSON_AddItemToArray(arr, a)) {
+        cJSON_Delete(a);
+        c->oom = true;
+        return false;
+    }
+    return true;
+}
+
+static bool alert_conn_valid(ctx_t *c, const ynode_t *n, const char *s, const char *what)
+{
+    if (!*s || strlen(s) > DAG_ID_MAX) {
+        ERR(c, n, "%s: invalid connection id '%.100s'", what, s);
+        return false;
+    }
+    return true;
+}
+
+/* One callback or alert (not a list) into arr. */
+static bool parse_alert_one(ctx_t *c, const ynode_t *v, const char *what, cJSON *arr)
+{
+    const char *s;
+    if (is_scalar(v) && !is_null(v)) {
+        if (!get_str(c, v, what, &s))
+            return false;
+        if (strchr(s, '.')) { /* a Python path */
+            if (is_slack_notifier(s))
+                return alert_add(c, arr, "slack_default", "slack", NULL, NULL);
+            WARN(c, v, "%s: Python callback '%.200s' is not run (use Airflow's Slack webhook "
+                       "notifier or the native form {slack: CONN_ID})", what, s);
+            return true;
+        }
+        /* a bare connection id: Slack or webhook by the connection's type */
+        return alert_conn_valid(c, v, s, what) && alert_add(c, arr, s, "auto", NULL, NULL);
+    }
+    if (v->kind != Y_MAP) {
+        ERR(c, v, "%s must be a callback path, a connection id or a mapping, not %s", what,
+            kind_name(v));
+        return false;
+    }
+    warn_dups(c, v);
+    const ynode_t *cb = map_get(v, "callback");
+    if (!cb)
+        cb = map_get(v, "__type__");
+    const ynode_t *slack = map_get(v, "slack"), *hook = map_get(v, "webhook");
+    const ynode_t *textn = map_get(v, "text"), *chan = map_get(v, "channel");
+    const char *text = NULL, *channel = NULL, *conn = NULL, *kind = NULL;
+    if (textn && !is_null(textn) && !get_str(c, textn, what, &text))
+        return false;
+    if (chan && !is_null(chan) && !get_str(c, chan, what, &channel))
+        return false;
+    if (cb) {
+        if (!get_str(c, cb, what, &s))
+            return false;
+        if (!is_slack_notifier(s)) {
+            WARN(c, cb, "%s: Python callback '%.200s' is not run (use Airflow's Slack webhook "
+                        "notifier or the native form {slack: CONN_ID})", what, s);
+            return true;
+        }
+        const ynode_t *cid = map_get(v, "slack_webhook_conn_id");
+        conn = "slack_default";
+        if (cid && !get_str(c, cid, what, &conn))
+            return false;
+        kind = "slack";
+        for (size_t i = 0; i < MAP_PAIRS(v); i++) {
+            const ynode_t *k = MAP_KEY(v, i);
+            if (!key_is(k, "callback") && !key_is(k, "__type__") &&
+                !key_is(k, "slack_webhook_conn_id") && !key_is(k, "text") &&
+                !key_is(k, "channel"))
+                WARN(c, k, "%s: notifier argument '%.100s' is ignored", what, key_text(k));
+        }
+    } else if (slack || hook) {
+        if (slack && hook) {
+            ERR(c, v, "%s: give slack or webhook, not both", what);
+            return false;
+        }
+        if (!get_str(c, slack ? slack : hook, what, &conn))
+            return false;
+        kind = slack ? "slack" : "webhook";
+        for (size_t i = 0; i < MAP_PAIRS(v); i++) {
+            const ynode_t *k = MAP_KEY(v, i);
+            if (!key_is(k, "slack") && !key_is(k, "webhook") && !key_is(k, "text") &&
+                !key_is(k, "channel")) {
+                ERR(c, k, "%s: unknown key '%.100s' (expected slack or webhook, channel, text)",
+                    what, key_text(k));
+                return false;
+            }
+        }
+    } else {
+        ERR(c, v, "%s: a mapping needs slack: CONN_ID, webhook: CONN_ID, or callback: "
+                  "<Slack webhook notifier>", what);
+        return false;
+    }
+    return alert_conn_valid(c, v, conn, what) && alert_add(c, arr, conn, kind, text, channel);
+}
+
+/*
+ * A callback or alert key (on_failure_callback, on_failure_alert, ...),
+ * one or a list, into (*alerts)[event], replacing what default_args set.
+ */
+static bool parse_alerts(ctx_t *c, const ynode_t *k, const ynode_t *v, const char *event,
+                         cJSON **alerts, const char *owner)
+{
+    char what[300];
+    if (strncmp(owner, key_text(k), strlen(key_text(k))) == 0)
+        snprintf(what, sizeof what, "%s", owner); /* already "key of task 't'" */
+    else
+        snprintf(what, sizeof what, "%s of %s", key_text(k), owner);
+    cJSON *arr = cJSON_CreateArray();
+    if (!arr) {
+        c->oom = true;
+        return false;
+    }
+    bool ok = true;
+    if (is_null(v)) {
+        /* null: no alerts for this event */
+    } else if (v->kind == Y_SEQ) {
+        for (size_t i = 0; ok && i < v->n; i++)
+            ok = parse_alert_one(c, v->kids[i], what, arr);
+    } else {
+        ok = parse_alert_one(c, v, what, arr);
+    }
+    if (!ok) {
+        cJSON_Delete(arr);
+        return false;
+    }
+    if (!*alerts && !(*alerts = cJSON_CreateObject())) {
+        cJSON_Delete(arr);
+        c->oom = true;
+        return false;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(*alerts, event);
+    if (!cJSON_AddItemToObject(*alerts, event, arr)) {
+        cJSON_Delete(arr);
+        c->oom = true;
+        return false;
+    }
+    return true;
+}
+
 static bool task_apply_key(ctx_t *c, key_id_t id, const ynode_t *k, const ynode_t *v,
                            dag_task_t *t, const char *tid, bool from_defaults, bool *has_op)
 {
@@ -1485,6 +1652,18 @@ static bool task_apply_key(ctx_t *c, key_id_t id, const ynode_t *k, const ynode_
         return parse_skip_codes(c, v, what, t);
     case K_TASK_GROUP_NAME:
         return true; /* read with the task groups (task_group_of) */
+    case K_ON_FAILURE:
+        return parse_alerts(c, k, v, "failure", &t->alerts, what);
+    case K_ON_RETRY:
+        return parse_alerts(c, k, v, "retry", &t->alerts, what);
+    case K_ON_SUCCESS:
+        return parse_alerts(c, k, v, "success", &t->alerts, what);
+    case K_SLA:
+        if (is_null(v)) {
+            t->sla_sec = 0;
+            return true;
+        }
+        return get_seconds(c, v, what, &t->sla_sec);
     case K_DEPENDS_ON_PAST:
         if (!get_bool(c, v, what, &b))
             return false;
@@ -1589,6 +1768,11 @@ static bool task_copy(ctx_t *c, const dag_task_t *src, dag_task_t *dst)
                         .depends_on_past = src->depends_on_past,
                         .wait_for_downstream = src->wait_for_downstream,
                         .n_skip_on_exit_code = src->n_skip_on_exit_code};
+    dst->sla_sec = src->sla_sec;
+    if (src->alerts && !(dst->alerts = cJSON_Duplicate(src->alerts, 1))) {
+        c->oom = true;
+        return false;
+    }
     if (src->args && !(dst->args = cJSON_Duplicate(src->args, 1))) {
         c->oom = true;
         return false;
@@ -3448,6 +3632,15 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
             break;
         case K_DAG_IGNORED:
             WARN(c, k, "ignored key '%s' (not supported yet)", key_text(k));
+            break;
+        case K_DAG_ON_FAILURE:
+            ok = parse_alerts(c, k, v, "failure", &dag->alerts, "the dag") && ok;
+            break;
+        case K_DAG_ON_SUCCESS:
+            ok = parse_alerts(c, k, v, "success", &dag->alerts, "the dag") && ok;
+            break;
+        case K_DAG_SLA_MISS:
+            ok = parse_alerts(c, k, v, "sla_miss", &dag->alerts, "the dag") && ok;
             break;
         default:
             WARN(c, k, "unknown key '%.100s' (ignored)", key_text(k));

@@ -980,6 +980,63 @@ static void test_examples(void **state)
     }
 }
 
+/* Operator arguments, mapping, depends_on_past and alerts survive serialization. */
+static void test_operator_fields(void **state)
+{
+    (void)state;
+    loaded_t l;
+    load_text(&l,
+              "a:\n"
+              "  on_failure_callback:\n"
+              "    callback: airflow.providers.slack.notifications.slack_webhook.SlackWebhookNotifier\n"
+              "    slack_webhook_conn_id: ops\n"
+              "    text: \"{{ dag.dag_id }} failed\"\n"
+              "  default_args: {poke_interval: 7, on_retry_alert: {webhook: hook, channel: \"#c\"}}\n"
+              "  tasks:\n"
+              "    - {task_id: up, operator: bash, bash_command: \"echo '[1]'\"}\n"
+              "    - task_id: s\n"
+              "      operator: airflow.sensors.filesystem.FileSensor\n"
+              "      filepath: /tmp/x\n"
+              "      mode: reschedule\n"
+              "      timeout: {__type__: datetime.timedelta, minutes: 2}\n"
+              "      depends_on_past: true\n"
+              "      sla: 60\n"
+              "    - task_id: m\n"
+              "      operator: bash\n"
+              "      partial: {bash_command: \"echo $X\"}\n"
+              "      expand: {env: up.output}\n"
+              "      dependencies: [up]\n");
+    assert_string_equal(l.all, "");
+    assert_int_equal(l.dags.n, 1);
+    cJSON *j = dag_to_json(l.dags.items[0]);
+    char err[256];
+    dag_t *back = dag_from_json(j, err, sizeof err);
+    assert_non_null(back);
+    const dag_task_t *s = task(back, "s"), *m = task(back, "m"), *up = task(back, "up");
+    assert_int_equal(s->op, DAG_OP_FILE_SENSOR);
+    assert_true(s->depends_on_past);
+    assert_int_equal(s->sla_sec, 60);
+    assert_string_equal(cJSON_GetObjectItem(s->args, "mode")->valuestring, "reschedule");
+    assert_int_equal((int)cJSON_GetObjectItem(s->args, "timeout")->valuedouble, 120);
+    assert_int_equal((int)cJSON_GetObjectItem(s->args, "poke_interval")->valuedouble, 7);
+    assert_null(up->args); /* bash takes no poke_interval: not applied */
+    assert_string_equal(m->bash_command, "echo $X");
+    assert_string_equal(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(m->expand, "env"), "xcom_task")->valuestring,
+        "up");
+    const cJSON *retry = cJSON_GetObjectItem(s->alerts, "retry");
+    assert_int_equal(cJSON_GetArraySize(retry), 1);
+    assert_string_equal(cJSON_GetObjectItem(retry->child, "kind")->valuestring, "webhook");
+    assert_string_equal(cJSON_GetObjectItem(retry->child, "channel")->valuestring, "#c");
+    const cJSON *df = cJSON_GetObjectItem(back->alerts, "failure");
+    assert_string_equal(cJSON_GetObjectItem(df->child, "conn_id")->valuestring, "ops");
+    assert_string_equal(cJSON_GetObjectItem(df->child, "text")->valuestring,
+                        "{{ dag.dag_id }} failed");
+    dag_free(back);
+    cJSON_Delete(j);
+    loaded_free(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1000,6 +1057,7 @@ int main(void)
         cmocka_unit_test(test_group_json),
         cmocka_unit_test(test_trigger_rules),
         cmocka_unit_test(test_do_xcom_push),
+        cmocka_unit_test(test_operator_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
