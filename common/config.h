@@ -46,6 +46,9 @@ typedef struct config {
         int heartbeat_sec;                /* default 5, 1..3600 */
         int queued_resend_after_sec;      /* default 30, 1..86400 */
         int max_tis_per_query;            /* default 512, 1..100000 */
+        int zombie_threshold_sec;         /* a running try without heartbeat this long is a zombie, default 30 */
+        int zombie_detection_interval_sec; /* how often to look, default 10 */
+        int task_queued_timeout_sec;      /* a try queued this long fails or retries, default 600 */
     } scheduler;
     struct {
         char *queues;                     /* comma-separated, default "default" */

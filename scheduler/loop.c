@@ -5,6 +5,8 @@
  *   1. heartbeat the job row every heartbeat_sec;
  *   2. create the due scheduled runs (runs.c);
  *   3. fail the runs past their dagrun_timeout (planrun_timeout_due);
+ *      every zombie_detection_interval_sec, end zombie and stuck queued
+ *      tries (reaper.c) and plan their runs;
  *      plan the runs named by NOTIFY payloads, those with a retry due and
  *      the queued runs that may start (max_active_runs);
  *      every heartbeat_sec (and after a reconnect, when notifications may
@@ -36,8 +38,9 @@
 #include "common/log.h"
 #include "common/queue.h"
 #include "common/timeutil.h"
-#include "scheduler/enqueue.h"
 #include "common/planrun.h"
+#include "scheduler/enqueue.h"
+#include "scheduler/reaper.h"
 #include "scheduler/runs.h"
 
 #define LOOP_CHANNEL "updraft_scheduler"
@@ -45,6 +48,7 @@
 #define LOOP_MAX_PENDING 65536    /* notified run ids remembered between passes */
 #define LOOP_VERSION_CACHE 256
 #define LOOP_MAX_TIMEOUTS 1000    /* timed-out runs failed by one pass */
+#define LOOP_MAX_REAPED 1000      /* zombie (and stuck queued) tries ended by one pass */
 #define LOOP_BACKOFF_MIN_MS 100
 #define LOOP_BACKOFF_MAX_MS 5000
 
@@ -222,6 +226,7 @@ typedef struct loop_state {
     int64_t next_heartbeat_us;  /* monotonic */
     int64_t next_full_us;       /* monotonic */
     int64_t next_queue_try_us;  /* monotonic; Redis reconnect backoff */
+    int64_t next_reap_us;       /* monotonic; zombie and stuck-queued detection */
     int queue_backoff_ms;
     bool resend_all;            /* Redis failed: re-send every queued row once it is back */
     bool again;                 /* more work is likely: do not sleep */
@@ -289,6 +294,21 @@ static int loop_pass(loop_state_t *s)
     if (timed_out >= LOOP_MAX_TIMEOUTS)
         s->again = true;
 
+    if (now >= s->next_reap_us) {
+        int64_t *reaped = NULL;
+        size_t nr = 0, nz = 0, ns = 0;
+        int rrc = reaper_run(s->db, cfg->scheduler.zombie_threshold_sec,
+                             cfg->scheduler.task_queued_timeout_sec, LOOP_MAX_REAPED, &reaped, &nr,
+                             &nz, &ns);
+        for (size_t i = 0; i < nr; i++)
+            pending_add(&s->pending, reaped[i]);
+        free(reaped);
+        if (rrc < 0)
+            return -1;
+        s->next_reap_us = now + (int64_t)cfg->scheduler.zombie_detection_interval_sec * 1000000;
+        if (nz + ns >= LOOP_MAX_REAPED)
+            s->next_reap_us = now;
+    }
     if (add_retry_due(s->db, &s->pending) < 0 || add_startable(s->db, &s->pending) < 0)
         return -1;
     if (drain_notifies(s->db, &s->pending) < 0)
