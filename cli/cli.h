@@ -28,6 +28,8 @@ int cli_connections(const config_t *cfg, int argc, char **argv);
 int cli_rotate_fernet_key(const config_t *cfg, int argc, char **argv);
 /* `pools list|get|set|delete|import|export` (argv[0] is the group). */
 int cli_pools(const config_t *cfg, int argc, char **argv);
+/* `updraft jobs check` (cmd_jobs.c). */
+int cli_jobs(const config_t *cfg, int argc, char **argv);
 
 /* The keyring of core.fernet_key (possibly empty); NULL with a message on stderr. */
 struct secrets_keyring *cli_keyring(const config_t *cfg);

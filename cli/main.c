@@ -9,6 +9,7 @@
  *   updraft tasks clear DAG_ID [...] | state DAG_ID TASK_ID RUN
  *   updraft variables get|set|delete|list|import|export ...
  *   updraft pools list|get|set|delete|import|export ...
+ *   updraft jobs check [--job-type T] [--hostname H] [--limit N] [--allow-multiple]
  *   updraft connections get|add|delete|list|import|export ...
  *   updraft rotate-fernet-key
  *   updraft standalone
@@ -43,6 +44,7 @@ static void usage(FILE *f)
           "  variables get|set|delete|list|import|export ...   (updraft variables -h)\n"
           "  connections get|add|delete|list|import|export ... (updraft connections -h)\n"
           "  pools list|get|set|delete|import|export ...       (updraft pools -h)\n"
+          "  jobs check [--job-type T] [--hostname H]          (updraft jobs -h)\n"
           "  rotate-fernet-key          re-encrypt every secret with the first core.fernet_key\n"
           "  standalone                 private Postgres + Redis and every daemon, for trying updraft\n",
           f);
@@ -82,6 +84,8 @@ int main(int argc, char **argv)
         rc = cli_connections(&cfg, argc - 1, argv + 1);
     else if (!strcmp(argv[1], "pools"))
         rc = cli_pools(&cfg, argc - 1, argv + 1);
+    else if (!strcmp(argv[1], "jobs"))
+        rc = cli_jobs(&cfg, argc - 1, argv + 1);
     else if (!strcmp(argv[1], "rotate-fernet-key"))
         rc = cli_rotate_fernet_key(&cfg, argc - 1, argv + 1);
     else {

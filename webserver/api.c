@@ -403,26 +403,52 @@ out:
 
 /* ---- health -------------------------------------------------------------- */
 
+/*
+ * Airflow's shape (metadatabase, scheduler: the most recent scheduler),
+ * plus every live scheduler and worker job with its hostname, latest
+ * heartbeat and status (healthy: heartbeat within the threshold).
+ */
 static int get_health(req_t *r)
 {
     static const char *const sql =
-        "SELECT " TS("latest_heartbeat") ", state = 'running' AND latest_heartbeat > "
-        "now() - interval '" HEALTH_THRESHOLD_SEC " seconds' FROM job "
-        "WHERE job_type = 'SchedulerJob' ORDER BY state = 'running' DESC, "
-        "latest_heartbeat DESC LIMIT 1";
-    cJSON *out = cJSON_CreateObject(), *md, *sch;
-    PGresult *res = r->db ? db_query(r->db, "api_health", sql, 0, NULL) : NULL;
+        "SELECT job_type, hostname, pid, " TS("latest_heartbeat") ", latest_heartbeat > now() - "
+        "interval '" HEALTH_THRESHOLD_SEC " seconds', array_to_json(queues)::text FROM job "
+        "WHERE state = 'running' ORDER BY job_type, latest_heartbeat DESC LIMIT 1000";
+    cJSON *out = cJSON_CreateObject(), *md, *sch, *schs, *wks;
+    PGresult *res = r->db ? db_query(r->db, "api_health_jobs", sql, 0, NULL) : NULL;
     bool db_healthy = res != NULL, alive = false;
+    int best = -1;
 
     md = cJSON_AddObjectToObject(out, "metadatabase");
     cJSON_AddStringToObject(md, "status", db_healthy ? "healthy" : "unhealthy");
     sch = cJSON_AddObjectToObject(out, "scheduler");
-    if (res && PQntuples(res) > 0) {
-        alive = db_get_bool(res, 0, 1);
-        http_json_add_ts(sch, "latest_scheduler_heartbeat", res, 0, 0);
-    } else {
-        cJSON_AddNullToObject(sch, "latest_scheduler_heartbeat");
+    schs = cJSON_AddArrayToObject(out, "schedulers");
+    wks = cJSON_AddArrayToObject(out, "workers");
+    for (int i = 0; res && i < PQntuples(res); i++) {
+        bool sched = strcmp(PQgetvalue(res, i, 0), "SchedulerJob") == 0;
+        bool healthy = db_get_bool(res, i, 4);
+        if (!sched && strcmp(PQgetvalue(res, i, 0), "WorkerJob") != 0)
+            continue;
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "hostname", PQgetvalue(res, i, 1));
+        cJSON_AddNumberToObject(j, "pid", atoi(PQgetvalue(res, i, 2)));
+        http_json_add_ts(j, "latest_heartbeat", res, i, 3);
+        cJSON_AddStringToObject(j, "status", healthy ? "healthy" : "unhealthy");
+        if (!sched) {
+            cJSON *qs = cJSON_Parse(PQgetvalue(res, i, 5));
+            if (qs)
+                cJSON_AddItemToObject(j, "queues", qs);
+        }
+        cJSON_AddItemToArray(sched ? schs : wks, j);
+        if (sched && (best < 0 || (healthy && !alive))) {
+            best = i;
+            alive = healthy;
+        }
     }
+    if (best >= 0)
+        http_json_add_ts(sch, "latest_scheduler_heartbeat", res, best, 3);
+    else
+        cJSON_AddNullToObject(sch, "latest_scheduler_heartbeat");
     cJSON_AddStringToObject(sch, "status", alive ? "healthy" : "unhealthy");
     PQclear(res);
     return send_json(r, 200, out);

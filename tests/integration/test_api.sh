@@ -69,6 +69,9 @@ INSERT INTO import_error (filename, stack_trace, "timestamp") VALUES
   ('/dags/broken.yaml', '/dags/broken.yaml:3:5: unknown key ''schedul''', '2024-03-10 12:00:00+00'),
   ('/dags/etl.yaml', '/dags/etl.yaml:1:1: something', '2024-03-10 12:00:01+00');
 INSERT INTO job (job_type, hostname, pid, state, latest_heartbeat) VALUES ('SchedulerJob', 'host', 1, 'running', now());
+INSERT INTO job (job_type, hostname, pid, state, latest_heartbeat, queues) VALUES ('WorkerJob', 'wk1', 7, 'running', now(), '{default,gpu}');
+INSERT INTO job (job_type, hostname, pid, state, latest_heartbeat, queues) VALUES ('WorkerJob', 'wk2', 8, 'running', now() - interval '10 minutes', '{default}');
+INSERT INTO job (job_type, hostname, pid, state, latest_heartbeat, end_date) VALUES ('WorkerJob', 'gone', 9, 'success', now(), now());
 SQL
 
 port=$(svc_free_port)
@@ -101,6 +104,10 @@ check_eq "health: metadatabase healthy" healthy "$(jb .metadatabase.status)"
 check_eq "health: scheduler healthy" healthy "$(jb .scheduler.status)"
 check "health: heartbeat with microseconds and offset" \
   jqe '.scheduler.latest_scheduler_heartbeat | test("^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}\\+00:00$")' "$tmp/body"
+check_eq "health: each scheduler listed" "host healthy" "$(jb '.schedulers[] | "\(.hostname) \(.status)"')"
+check_eq "health: live workers with status and queues (ended ones not listed)" \
+  "wk1 healthy default,gpu|wk2 unhealthy default" \
+  "$(jb '[.workers[] | "\(.hostname) \(.status) \(.queues | join(","))"] | join("|")')"
 get "$api/health"
 check_eq "GET /api/v1/health healthy" healthy "$(jb .scheduler.status)"
 svc_psql -c "UPDATE job SET latest_heartbeat = now() - interval '5 minutes'" >/dev/null

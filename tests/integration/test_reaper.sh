@@ -85,6 +85,14 @@ check_eq "callback events: one retry (the zombie), one success" "task_retry:1 ta
   "$(q "SELECT string_agg(kind || ':' || try_number, ' ' ORDER BY id) FROM callback_event
          WHERE dag_id = 'rp_zombie' AND task_id = 'nap'")"
 
+# --- liveness checks --------------------------------------------------------
+check "jobs check: a live scheduler" "$BIN/updraft" jobs check --job-type SchedulerJob
+check "jobs check: worker w2 by hostname" "$BIN/updraft" jobs check --job-type worker --hostname w2
+check_eq "jobs check: two live workers need --allow-multiple" "1 0" \
+  "$("$BIN/updraft" jobs check --job-type worker --limit 5 >/dev/null; echo $?) $("$BIN/updraft" jobs check --job-type worker --limit 5 --allow-multiple >/dev/null; echo $?)"
+check_eq "jobs check: no such host exits 1" "1 No alive jobs found." \
+  "$(out=$("$BIN/updraft" jobs check --hostname nosuchhost); echo "$? $out")"
+
 # --- stuck queued ------------------------------------------------------------
 "$BIN/updraft" dags trigger rp_stuck --run-id s1 >/dev/null 2>&1 || not_ok "trigger rp_stuck"
 done_s() { [ "$(q "SELECT state FROM dag_run WHERE dag_id = 'rp_stuck'")" = failed ]; }

@@ -1,0 +1,106 @@
+/*
+ * cmd_jobs.c - `updraft jobs check`, as Airflow's `airflow jobs check`:
+ * exits 0 when a live job of the kind exists (running, heartbeat within
+ * the threshold), 1 otherwise. Meant for liveness probes and monitoring:
+ *
+ *   updraft jobs check --job-type SchedulerJob --hostname "$(hostname)"
+ *   updraft jobs check --job-type worker --limit 3   # at least... see below
+ *
+ * --limit N: how many live jobs to look at (default 1); with
+ * --allow-multiple more than one live job is fine, otherwise finding
+ * several is an error, as in Airflow.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+#define JOBS_THRESHOLD_SEC "30" /* as the webserver's /health */
+
+static void usage(FILE *f)
+{
+    fputs("usage: updraft jobs check [--job-type SchedulerJob|WorkerJob|scheduler|worker]\n"
+          "                          [--hostname HOST] [--local] [--limit N]\n"
+          "                          [--allow-multiple]\n",
+          f);
+}
+
+static const char *job_type(const char *s)
+{
+    if (!strcmp(s, "SchedulerJob") || !strcmp(s, "scheduler"))
+        return "SchedulerJob";
+    if (!strcmp(s, "WorkerJob") || !strcmp(s, "worker"))
+        return "WorkerJob";
+    if (!strcmp(s, "WebserverJob") || !strcmp(s, "webserver"))
+        return "WebserverJob";
+    return NULL;
+}
+
+static int cmd_check(db_t *db, const struct secrets_keyring *ring, int argc, char **argv)
+{
+    const char *type = NULL, *host = NULL, *limit = "1", *v;
+    char local[256];
+    bool multiple = false;
+    (void)ring;
+    for (int i = 1; i < argc; i++) {
+        if (cli_opt_value(argc, argv, &i, NULL, "--job-type", &v)) {
+            if (!(type = job_type(v))) {
+                fprintf(stderr, "updraft: unknown job type '%s'\n", v);
+                return 2;
+            }
+        } else if (cli_opt_value(argc, argv, &i, NULL, "--hostname", &v)) {
+            host = v;
+        } else if (cli_opt_value(argc, argv, &i, NULL, "--limit", &v)) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (!*v || *end || n < 1 || n > 100000) {
+                fprintf(stderr, "updraft: --limit must be a positive integer\n");
+                return 2;
+            }
+            limit = v;
+        } else if (!strcmp(argv[i], "--local")) {
+            if (gethostname(local, sizeof(local)) != 0)
+                local[0] = '\0';
+            local[sizeof(local) - 1] = '\0';
+            host = local;
+        } else if (!strcmp(argv[i], "--allow-multiple")) {
+            multiple = true;
+        } else {
+            return cli_usage_error(usage);
+        }
+    }
+    const char *p[] = {type, host, limit};
+    PGresult *r = db_query(db, "cli_jobs_check",
+                           "SELECT count(*) FROM (SELECT 1 FROM job WHERE state = 'running'"
+                           " AND latest_heartbeat > now() - interval '" JOBS_THRESHOLD_SEC
+                           " seconds' AND ($1::text IS NULL OR job_type = $1)"
+                           " AND ($2::text IS NULL OR hostname = $2) LIMIT $3::int) j",
+                           3, p);
+    if (!r) {
+        fprintf(stderr, "updraft: %s\n", db_error(db));
+        return 1;
+    }
+    long n = atol(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (n == 0) {
+        printf("No alive jobs found.\n");
+        return 1;
+    }
+    if (n > 1 && !multiple) {
+        printf("Found %ld alive jobs. Expected only one.\n", n);
+        return 1;
+    }
+    if (n == 1)
+        printf("Found one alive job.\n");
+    else
+        printf("Found %ld alive jobs.\n", n);
+    return 0;
+}
+
+int cli_jobs(const config_t *cfg, int argc, char **argv)
+{
+    static const cli_verb_t verbs[] = {{"check", cmd_check}};
+    return cli_run_verb(cfg, "jobs", verbs, 1, usage, argc, argv);
+}
