@@ -451,3 +451,137 @@ out:
     free(done);
     return rc;
 }
+
+#define MARKER_KEY "updraft:marker"
+
+int queue_check_marker(queue_t *q)
+{
+    const char *argv[] = {"SET", MARKER_KEY, "1", "NX"};
+    size_t lens[] = {3, strlen(MARKER_KEY), 1, 2};
+    redisReply *r = command_argv(q, 4, argv, lens);
+    if (!r)
+        return -1;
+    /* OK: it was missing and is now set; nil: it was there. */
+    int missing = r->type == REDIS_REPLY_STATUS ? 1 : r->type == REDIS_REPLY_NIL ? 0 : -1;
+    freeReplyObject(r);
+    return missing;
+}
+
+/* Reclaims and drops up to max stale entries of one stream; adds to *n. -1 on error. */
+static int reclaim_stream(queue_t *q, const char *stream, size_t slen, const char *idle,
+                          size_t max, size_t *n)
+{
+    char cursor[64] = "0-0", count[24];
+    snprintf(count, sizeof(count), "%zu", max < 1000 ? max : 1000);
+    for (int round = 0; round < 100 && *n < max; round++) {
+        const char *argv[] = {"XAUTOCLAIM", stream, QUEUE_GROUP, "updraft-reaper", idle,
+                              cursor, "COUNT", count, "JUSTID"};
+        size_t lens[] = {10, slen, strlen(QUEUE_GROUP), 14, strlen(idle), strlen(cursor), 5,
+                         strlen(count), 6};
+        redisReply *r = command_argv(q, 9, argv, lens);
+        if (!r)
+            return -1;
+        if (r->type == REDIS_REPLY_ERROR) { /* NOGROUP: nothing pending here */
+            freeReplyObject(r);
+            return 0;
+        }
+        if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(r);
+            return 0;
+        }
+        snprintf(cursor, sizeof(cursor), "%.*s", (int)r->element[0]->len, r->element[0]->str);
+        const redisReply *ids = r->element[1];
+        if (ids->elements > 0) {
+            size_t k = ids->elements;
+            const char **a = calloc(k + 3, sizeof(*a));
+            size_t *l = calloc(k + 3, sizeof(*l));
+            if (!a || !l) {
+                free(a);
+                free(l);
+                freeReplyObject(r);
+                return -1;
+            }
+            size_t m = 0;
+            for (size_t i = 0; i < k; i++)
+                if (ids->element[i]->type == REDIS_REPLY_STRING) {
+                    a[3 + m] = ids->element[i]->str;
+                    l[3 + m] = ids->element[i]->len;
+                    m++;
+                }
+            a[0] = "XACK", l[0] = 4;
+            a[1] = stream, l[1] = slen;
+            a[2] = QUEUE_GROUP, l[2] = strlen(QUEUE_GROUP);
+            redisReply *x = m ? command_argv(q, (int)(3 + m), a, l) : NULL;
+            if (x)
+                freeReplyObject(x);
+            redisReply *y = NULL;
+            if (m) {
+                const char **d = calloc(m + 2, sizeof(*d));
+                size_t *dl = calloc(m + 2, sizeof(*dl));
+                if (d && dl) {
+                    d[0] = "XDEL", dl[0] = 4;
+                    d[1] = stream, dl[1] = slen;
+                    for (size_t i = 0; i < m; i++) {
+                        d[2 + i] = a[3 + i];
+                        dl[2 + i] = l[3 + i];
+                    }
+                    y = command_argv(q, (int)(2 + m), d, dl);
+                }
+                free(d);
+                free(dl);
+            }
+            if (y)
+                freeReplyObject(y);
+            *n += m;
+            free(a);
+            free(l);
+            if (m && (!x || !y)) {
+                freeReplyObject(r);
+                return queue_ok(q) ? 0 : -1;
+            }
+        }
+        bool done = strcmp(cursor, "0-0") == 0;
+        freeReplyObject(r);
+        if (done)
+            break;
+    }
+    return 0;
+}
+
+int queue_reclaim_stale(queue_t *q, long min_idle_ms, size_t max, size_t *n)
+{
+    char cursor[64] = "0", idle[24];
+    *n = 0;
+    snprintf(idle, sizeof(idle), "%ld", min_idle_ms);
+    for (int round = 0; round < 1000; round++) {
+        const char *argv[] = {"SCAN", cursor, "MATCH", QUEUE_STREAM_PREFIX "*", "COUNT", "200",
+                              "TYPE", "stream"};
+        size_t lens[] = {4, strlen(cursor), 5, strlen(QUEUE_STREAM_PREFIX) + 1, 5, 3, 4, 6};
+        redisReply *r = command_argv(q, 8, argv, lens);
+        if (!r)
+            return -1;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(r);
+            return -1;
+        }
+        snprintf(cursor, sizeof(cursor), "%.*s", (int)r->element[0]->len, r->element[0]->str);
+        const redisReply *keys = r->element[1];
+        for (size_t i = 0; i < keys->elements && *n < max; i++) {
+            if (keys->element[i]->type != REDIS_REPLY_STRING ||
+                keys->element[i]->len > QUEUE_NAME_MAX + sizeof(QUEUE_STREAM_PREFIX))
+                continue;
+            if (reclaim_stream(q, keys->element[i]->str, keys->element[i]->len, idle, max, n) <
+                0) {
+                freeReplyObject(r);
+                return -1;
+            }
+        }
+        bool done = strcmp(cursor, "0") == 0;
+        freeReplyObject(r);
+        if (done || *n >= max)
+            break;
+    }
+    return 0;
+}

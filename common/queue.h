@@ -69,4 +69,23 @@ int queue_ack(queue_t *q, const queue_delivery_t *d);
  */
 int queue_ack_many(queue_t *q, const queue_delivery_t *const *d, size_t n);
 
+/*
+ * Drops the pending entries of every queue's stream that were delivered
+ * more than min_idle_ms ago and never acknowledged (their consumer died
+ * between reading and acknowledging): XAUTOCLAIM ... JUSTID to a
+ * "reaper" consumer, then XACK + XDEL, at most max entries. Safe because
+ * Postgres holds the work, not the stream: a try still queued is re-sent
+ * by the scheduler's resend pass, a claimed one is fenced. *n counts the
+ * dropped entries. 0, or -1 on a connection error.
+ */
+int queue_reclaim_stale(queue_t *q, long min_idle_ms, size_t max, size_t *n);
+
+/*
+ * Whether this Redis lost its data since the last call (FLUSHALL, a
+ * restart without persistence, a new server): a marker key is checked and
+ * set. 1 when the marker was missing (the first call on a fresh Redis
+ * too), 0 when present, -1 on a connection error.
+ */
+int queue_check_marker(queue_t *q);
+
 #endif

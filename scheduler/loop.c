@@ -49,6 +49,7 @@
 #define LOOP_VERSION_CACHE 256
 #define LOOP_MAX_TIMEOUTS 1000    /* timed-out runs failed by one pass */
 #define LOOP_MAX_REAPED 1000      /* zombie (and stuck queued) tries ended by one pass */
+#define LOOP_MAX_RECLAIM 10000    /* stale stream entries dropped by one pass */
 #define LOOP_BACKOFF_MIN_MS 100
 #define LOOP_BACKOFF_MAX_MS 5000
 
@@ -227,6 +228,7 @@ typedef struct loop_state {
     int64_t next_full_us;       /* monotonic */
     int64_t next_queue_try_us;  /* monotonic; Redis reconnect backoff */
     int64_t next_reap_us;       /* monotonic; zombie and stuck-queued detection */
+    int64_t next_marker_us;     /* monotonic; Redis data-loss check */
     int queue_backoff_ms;
     bool resend_all;            /* Redis failed: re-send every queued row once it is back */
     bool again;                 /* more work is likely: do not sleep */
@@ -238,8 +240,20 @@ static void queue_check(loop_state_t *s)
 {
     const config_t *cfg = s->a->cfg;
     int64_t now = ts_mono_us();
-    if (s->q && queue_ok(s->q))
+    if (s->q && queue_ok(s->q)) {
+        /* A Redis that lost its data while connected (FLUSHALL, a failover
+         * to an empty replica): re-send every queued row now rather than
+         * after queued_resend_after_sec. */
+        if (now >= s->next_marker_us) {
+            s->next_marker_us = now + (int64_t)cfg->scheduler.heartbeat_sec * 1000000;
+            if (queue_check_marker(s->q) == 1) {
+                log_info("redis has no marker (new, restarted or flushed): re-sending queued"
+                         " task instances");
+                s->resend_all = true;
+            }
+        }
         return;
+    }
     if (now < s->next_queue_try_us)
         return;
     bool up = false;
@@ -308,6 +322,15 @@ static int loop_pass(loop_state_t *s)
         s->next_reap_us = now + (int64_t)cfg->scheduler.zombie_detection_interval_sec * 1000000;
         if (nz + ns >= LOOP_MAX_REAPED)
             s->next_reap_us = now;
+        /* Stream entries their consumer never acknowledged (it died): the
+         * rows they name are re-sent or fenced, so the entries only take
+         * memory. */
+        size_t dropped = 0;
+        if (s->q && queue_ok(s->q) &&
+            queue_reclaim_stale(s->q, (long)cfg->scheduler.queued_resend_after_sec * 2000,
+                                LOOP_MAX_RECLAIM, &dropped) == 0 &&
+            dropped > 0)
+            log_info("dropped stale queue entries count=%zu", dropped);
     }
     if (add_retry_due(s->db, &s->pending) < 0 || add_startable(s->db, &s->pending) < 0)
         return -1;

@@ -30,6 +30,11 @@ rp_zombie:
       bash_command: 'if [ "\$AIRFLOW_CTX_TRY_NUMBER" = 1 ]; then echo \$\$ > $tmp/try1.pid; exec bash -c "sleep 60" $marker; fi; echo second try'
       retries: 1
       retry_delay_sec: 0
+rp_flush:
+  schedule: null
+  start_date: 2024-01-01
+  tasks:
+    - {task_id: after_flush, operator: bash, bash_command: "echo survived"}
 rp_stuck:
   schedule: null
   start_date: 2024-01-01
@@ -49,7 +54,7 @@ check "db migrate" "$BIN/updraft" db migrate >/dev/null
 
 "$BIN/updraft-scheduler" >"$tmp/scheduler.log" 2>&1 & pids+=($!)
 "$BIN/updraft-worker" --hostname w1 --concurrency 4 >"$tmp/worker1.log" 2>&1 & pids+=($!); w1=$!
-dags_in() { [ "$(q "SELECT count(*) FROM dag WHERE dag_id LIKE 'rp\_%' AND version_id IS NOT NULL")" = 2 ]; }
+dags_in() { [ "$(q "SELECT count(*) FROM dag WHERE dag_id LIKE 'rp\_%' AND version_id IS NOT NULL")" = 3 ]; }
 check "DAGs are parsed" wait_for 30 dags_in
 
 ti() { q "SELECT $3 FROM task_instance WHERE dag_id = '$1' AND task_id = '$2'"; }
@@ -86,12 +91,28 @@ check_eq "callback events: one retry (the zombie), one success" "task_retry:1 ta
          WHERE dag_id = 'rp_zombie' AND task_id = 'nap'")"
 
 # --- liveness checks --------------------------------------------------------
-check "jobs check: a live scheduler" "$BIN/updraft" jobs check --job-type SchedulerJob
-check "jobs check: worker w2 by hostname" "$BIN/updraft" jobs check --job-type worker --hostname w2
+check "jobs check: a live scheduler" bash -c "\"$BIN/updraft\" jobs check --job-type SchedulerJob >/dev/null"
+check "jobs check: worker w2 by hostname" bash -c "\"$BIN/updraft\" jobs check --job-type worker --hostname w2 >/dev/null"
 check_eq "jobs check: two live workers need --allow-multiple" "1 0" \
   "$("$BIN/updraft" jobs check --job-type worker --limit 5 >/dev/null; echo $?) $("$BIN/updraft" jobs check --job-type worker --limit 5 --allow-multiple >/dev/null; echo $?)"
 check_eq "jobs check: no such host exits 1" "1 No alive jobs found." \
   "$(out=$("$BIN/updraft" jobs check --hostname nosuchhost); echo "$? $out")"
+
+# --- Redis loses its data while a try is queued -----------------------------
+w2=${pids[-1]}
+kill -STOP "$w2"; stopped+=("$w2")
+kill -STOP "$w1"; stopped+=("$w1")
+"$BIN/updraft" dags trigger rp_flush --run-id f1 >/dev/null 2>&1 || not_ok "trigger rp_flush"
+queued_f() { [ "$(ti rp_flush after_flush state)" = queued ]; }
+check "the try is queued while no worker reads" wait_for 20 queued_f
+check_eq "its message is in the stream" 1 "$(redis-cli -p "$SVC_REDIS_PORT" XLEN updraft:q:default)"
+redis-cli -p "$SVC_REDIS_PORT" FLUSHALL >/dev/null
+kill -CONT "$w2" "$w1"; stopped=()
+t0=$(date +%s)
+done_f() { [ "$(q "SELECT state FROM dag_run WHERE dag_id = 'rp_flush'")" = success ]; }
+check "after FLUSHALL the queue is rebuilt from Postgres and the try runs" wait_for 20 done_f
+check "well before queued_resend_after_sec (30 s)" test $(( $(date +%s) - t0 )) -lt 15
+check "the scheduler noticed the lost data" grep -q "redis has no marker" "$tmp/scheduler.log"
 
 # --- stuck queued ------------------------------------------------------------
 "$BIN/updraft" dags trigger rp_stuck --run-id s1 >/dev/null 2>&1 || not_ok "trigger rp_stuck"
