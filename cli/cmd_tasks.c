@@ -17,6 +17,7 @@
 #include "common/clear.h"
 #include "common/dag.h"
 #include "common/dagrun.h"
+#include "common/operator.h"
 #include "common/secrets.h"
 #include "common/taskrender.h"
 #include "common/timeutil.h"
@@ -255,6 +256,41 @@ static void print_property(const char *name)
     " WHERE dag_id = $1 ORDER BY version_number DESC LIMIT 1"
 
 /*
+ * Renders every string inside v in place (masked as the log would show
+ * it); what names the argument in messages. 0, or -1 with err filled.
+ */
+static int render_json(taskrender_t *tr, cJSON *v, const char *what, char *err, size_t errlen)
+{
+    if (cJSON_IsString(v)) {
+        template_result_t res;
+        if (taskrender_field(tr, v->valuestring, what, &res, err, errlen) < 0)
+            return -1;
+        char *masked = NULL;
+        size_t mlen = 0;
+        FILE *mf = open_memstream(&masked, &mlen);
+        if (mf) {
+            print_masked(mf, res.text, &res);
+            fclose(mf);
+        }
+        template_result_free(&res);
+        if (!masked || !cJSON_SetValuestring(v, masked)) {
+            free(masked);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        free(masked);
+        return 0;
+    }
+    cJSON *it;
+    cJSON_ArrayForEach(it, v)
+    {
+        if (render_json(tr, it, what, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/*
  * `tasks render DAG_ID TASK_ID RUN_ID_OR_DATE`: the rendered bash_command
  * and env, as Airflow's command prints them. With a run: that run's dates,
  * conf and XComs. With a logical date that has no run: the DAG's latest
@@ -373,6 +409,26 @@ static int cmd_render(const config_t *cfg, int argc, char **argv)
             template_result_free(&res);
         }
         printf("}\n");
+    }
+    /* Other operators' templated arguments (common/operator.h), as JSON. */
+    const cJSON *opname = cJSON_GetObjectItemCaseSensitive(spec, "operator");
+    cJSON *args = cJSON_GetObjectItemCaseSensitive(spec, "args"), *arg;
+    dag_operator_t op;
+    if (cJSON_IsString(opname) && operator_parse(opname->valuestring, &op) && cJSON_IsObject(args)) {
+        cJSON_ArrayForEach(arg, args)
+        {
+            const operator_arg_t *def = operator_find_arg(op, arg->string);
+            if (!def || !def->templated)
+                continue;
+            if (render_json(&tr, arg, arg->string, err, sizeof(err)) < 0) {
+                fprintf(stderr, "updraft: %s\n", err);
+                goto out;
+            }
+            char *text = cJSON_IsString(arg) ? NULL : cJSON_PrintUnformatted(arg);
+            print_property(arg->string);
+            printf("%s\n", cJSON_IsString(arg) ? arg->valuestring : text ? text : "");
+            free(text);
+        }
     }
     rc = 0;
 out:
