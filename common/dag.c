@@ -435,14 +435,19 @@ static bool add_str_array(cJSON *obj, const char *key, char *const *items, size_
 
 static cJSON *task_to_json(const dag_task_t *t)
 {
-    cJSON *o = cJSON_CreateObject(), *env;
+    cJSON *o = cJSON_CreateObject(), *env = NULL;
     bool ok = o != NULL;
 
     ok = ok && add_str(o, "task_id", t->task_id);
     ok = ok && add_str(o, "operator", dag_operator_name(t->op));
     ok = ok && add_str(o, "bash_command", t->bash_command);
-    ok = ok && (env = cJSON_AddObjectToObject(o, "env")) != NULL;
-    for (size_t i = 0; ok && i < t->n_env; i++)
+    /* env: null when the task declared none (it inherits the worker's
+     * environment); an object, maybe empty, when it did. */
+    if (!t->env)
+        ok = ok && cJSON_AddNullToObject(o, "env") != NULL;
+    else
+        ok = ok && (env = cJSON_AddObjectToObject(o, "env")) != NULL;
+    for (size_t i = 0; ok && t->env && i < t->n_env; i++)
         ok = add_str(env, t->env[i].name, t->env[i].value);
     ok = ok && cJSON_AddBoolToObject(o, "append_env", t->append_env);
     ok = ok && add_str(o, "cwd", t->cwd);

@@ -1782,8 +1782,8 @@ static bool task_copy(ctx_t *c, const dag_task_t *src, dag_task_t *dst)
         !set_str(c, &dst->owner, src->owner) || !set_str(c, &dst->queue, src->queue) ||
         !set_str(c, &dst->pool, src->pool) || !set_str(c, &dst->trigger_rule, src->trigger_rule))
         return false;
-    if (src->n_env) {
-        if (!(dst->env = calloc(src->n_env, sizeof *dst->env))) {
+    if (src->env) { /* declared, even empty: it replaces the inherited environment */
+        if (!(dst->env = calloc(src->n_env ? src->n_env : 1, sizeof *dst->env))) {
             c->oom = true;
             return false;
         }

@@ -181,6 +181,11 @@ char **taskenv_build(char *const *base, const taskenv_var_t *vars, size_t nvars,
 
     if (inherit) {
         for (size_t i = 0; base && base[i]; i++) {
+            /* updraft's own settings (UPDRAFT__DATABASE__URL, the fernet
+             * key, ...) stay with the worker: a task that prints its
+             * environment must not print them. */
+            if (!strncmp(base[i], "UPDRAFT__", 9))
+                continue;
             if (envtab_set_entry(&t, base[i]) < 0)
                 goto oom;
         }

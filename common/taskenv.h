@@ -6,7 +6,9 @@
  * `env` (updraft keeps PATH so that /bin/sh finds commands); with append_env
  * true, `env` is layered over the inherited environment. On top of that come
  * the context variables every task sees: UPDRAFT_* and Airflow's
- * AIRFLOW_CTX_* (they win over a task's own `env`, as in Airflow).
+ * AIRFLOW_CTX_* (they win over a task's own `env`, as in Airflow). The
+ * worker's UPDRAFT__SECTION__KEY settings are never inherited: they hold
+ * the database URL and the fernet key.
  */
 #ifndef UPDRAFT_TASKENV_H
 #define UPDRAFT_TASKENV_H
