@@ -46,7 +46,8 @@ start() {
 }
 start scheduler "$bin/updraft-scheduler"
 start worker-1 "$bin/updraft-worker" --hostname "$(hostname)-1"
-start worker-2 "$bin/updraft-worker" --hostname "$(hostname)-2"
+# The second worker also serves the example DAGs' other queues (example_queues.yaml).
+start worker-2 "$bin/updraft-worker" --hostname "$(hostname)-2" --queues default,io,cpu
 start webserver "$bin/updraft-webserver"
 
 cat <<TXT
