@@ -2,7 +2,7 @@
 # Runs every test and ends with one line "N passed, N failed".
 #   unit:        every cmocka binary in $O/tests/test_*
 #   fuzz replay: every fuzz target over its checked-in corpus (one check each)
-#   integration: every tests/integration/test_*.sh (TAP-style "ok"/"not ok" lines)
+#   integration: every tests/integration/test_*.sh and tests/cluster/test_*.sh (TAP-style "ok"/"not ok" lines)
 #   bench:       the quick benchmark run (it must run; timings are not asserted)
 # ONLY=unit|fuzz|integration|bench limits the run; SKIP_BENCH=1 leaves the benchmark out. Exit status 1 when anything failed.
 set -u
@@ -52,7 +52,7 @@ if want fuzz; then
 fi
 
 if want integration; then
-  for s in tests/integration/test_*.sh; do
+  for s in tests/integration/test_*.sh tests/cluster/test_*.sh; do
     [ -f "$s" ] || continue
     name=$(basename "$s" .sh)
     out="$logdir/$name.log"
