@@ -43,8 +43,8 @@ static int make_tmpdir(char **out, char *err, size_t errlen)
     return 0;
 }
 
-int executor_spawn(const char *command, const char *cwd, char *const *envp, executor_proc_t *p,
-                   char *err, size_t errlen)
+static int spawn(const char *path, char *const *argv, const char *cwd, char *const *envp,
+                 executor_proc_t *p, char *err, size_t errlen)
 {
     int rc = -1, pfd[2] = {-1, -1};
     char *tmpdir = NULL;
@@ -92,13 +92,12 @@ int executor_spawn(const char *command, const char *cwd, char *const *envp, exec
         goto out;
     }
 
-    char *const argv[] = {(char *)"sh", (char *)"-c", (char *)command, NULL};
-    int e = posix_spawn(&pid, EXECUTOR_SHELL, &fa, &at, argv, envp);
+    int e = posix_spawn(&pid, path, &fa, &at, argv, envp);
     if (e != 0) {
         if (cwd && (e == ENOENT || e == ENOTDIR || e == EACCES) && access(cwd, X_OK) != 0)
             snprintf(err, errlen, "cannot use cwd %s: %s", cwd, strerror(e));
         else
-            snprintf(err, errlen, "cannot start %s: %s", EXECUTOR_SHELL, strerror(e));
+            snprintf(err, errlen, "cannot start %s: %s", path, strerror(e));
         goto out;
     }
     close(pfd[1]);
@@ -126,6 +125,19 @@ out:
         free(tmpdir);
     }
     return rc;
+}
+
+int executor_spawn(const char *command, const char *cwd, char *const *envp, executor_proc_t *p,
+                   char *err, size_t errlen)
+{
+    char *const argv[] = {(char *)"sh", (char *)"-c", (char *)command, NULL};
+    return spawn(EXECUTOR_SHELL, argv, cwd, envp, p, err, errlen);
+}
+
+int executor_spawn_argv(const char *path, char *const *argv, const char *cwd, char *const *envp,
+                        executor_proc_t *p, char *err, size_t errlen)
+{
+    return spawn(path, argv, cwd, envp, p, err, errlen);
 }
 
 void executor_signal(const executor_proc_t *p, int sig)

@@ -6,7 +6,9 @@
  * stdout and stderr into one non-blocking pipe the supervisor reads. It runs
  * in the task's cwd, or in a fresh temporary directory removed afterwards.
  * posix_spawn is used (vfork-like, cheap from a large process); nothing but
- * the task itself is started.
+ * the task itself is started. An operator that is not a shell command runs
+ * the same way with the operator runner (worker/ops.h) in place of the
+ * shell.
  */
 #ifndef UPDRAFT_WORKER_EXECUTOR_H
 #define UPDRAFT_WORKER_EXECUTOR_H
@@ -29,6 +31,10 @@ typedef struct executor_proc {
  */
 int executor_spawn(const char *command, const char *cwd, char *const *envp, executor_proc_t *p,
                    char *err, size_t errlen);
+
+/* The same for the program path with argv (argv[0] included, NULL-terminated). */
+int executor_spawn_argv(const char *path, char *const *argv, const char *cwd, char *const *envp,
+                        executor_proc_t *p, char *err, size_t errlen);
 
 /* Sends sig to the process group of p (no-op when p is not running). */
 void executor_signal(const executor_proc_t *p, int sig);

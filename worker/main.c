@@ -16,6 +16,11 @@
  * Claimed tries and free slots pass between the two through
  * worker/handoff.c. SIGTERM, SIGINT and SIGCHLD are blocked in every
  * thread; SIGPIPE is ignored (task processes get default dispositions).
+ *
+ * `updraft-worker --run-operator FILE` is not the daemon: it is the
+ * operator runner the supervisor starts for a task whose operator is not a
+ * shell command (worker/ops.h); main hands it to ops_main before anything
+ * else.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -35,6 +40,7 @@
 #include "common/secrets.h"
 #include "worker/consumer.h"
 #include "worker/handoff.h"
+#include "worker/ops.h"
 #include "worker/reporter.h"
 #include "worker/supervisor.h"
 
@@ -182,8 +188,22 @@ static queue_t *connect_queue(const char *url, int timeout_ms, const sigset_t *s
     return NULL;
 }
 
+/* This binary's path (the operator runner), resolved once: NULL if unknown. */
+static char *self_exe(void)
+{
+    char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    if (n <= 0 || (size_t)n >= sizeof(buf) - 1)
+        return NULL;
+    buf[n] = '\0';
+    return strdup(buf);
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--run-operator") == 0)
+        return ops_main(argv[2]);
+
     int rc = 1, print = 0;
     config_t cfg;
     bool have_cfg = false;
@@ -195,6 +215,7 @@ int main(int argc, char **argv)
     secrets_keyring_t *ring = NULL;
     int64_t job_id = 0;
     char hostname[256], err[512], queues_csv[MAX_QUEUES * QUEUE_NAME_MAX], *queues_buf = NULL;
+    char *exe = NULL;
     const char *queues[MAX_QUEUES];
 
     /* --print-config is handled here so that it shows the flags' overrides. */
@@ -264,6 +285,8 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &all, NULL); /* inherited by the threads started below */
     signal(SIGPIPE, SIG_IGN);
 
+    if (!(exe = self_exe()))
+        log_warn("cannot resolve /proc/self/exe: tasks that need the operator runner will fail");
     if (o.orchestration_only)
         log_warn("orchestration-only mode: tries are completed as success without running "
                  "anything; for benchmarks only");
@@ -292,6 +315,8 @@ int main(int argc, char **argv)
                             .max_log_bytes = (size_t)cfg.worker.max_log_bytes_per_try,
                             .max_xcom_size = (size_t)cfg.core.max_xcom_size,
                             .ring = ring,
+                            .self_exe = exe,
+                            .db_url = cfg.database.url,
                             .orchestration_only = o.orchestration_only,
                             .stop = &g_stop,
                             .kill_now = &g_kill};
@@ -373,6 +398,7 @@ out:
     secrets_keyring_free(ring);
     db_close(db);
     free(queues_buf);
+    free(exe);
     if (have_cfg)
         config_free(&cfg);
     return rc;

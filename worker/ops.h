@@ -19,10 +19,22 @@
  *                "start_date": ISO (this poke's start)},
  *    "connections": {"conn_id": {"conn_type", "host", "port", "login",
  *                    "password", "schema", "extra"}},  those args name
+ *                   (port a number or null, extra the stored text or
+ *                   null, plus "extra_dejson": the extra as an object
+ *                   when it is one); a connection that does not exist is
+ *                   absent
  *    "metadata_db": "postgresql://...", only for operators that read or
  *                   write updraft's own tables (external_task_sensor,
  *                   trigger_dag_run), else absent
- *    "max_xcom_size": bytes}
+ *    "max_xcom_size": bytes,
+ *    "do_xcom_push": false when the task turned return_value off,
+ *    "downstream_task_ids": [...], the task's direct downstream tasks
+ *                   (branch: what the callable may name),
+ *    "result_file": path}  an empty 0600 file the worker reads after the
+ *                   runner exits OPERATOR_EXIT_RESCHEDULE: the runner
+ *                   writes {"reschedule_delay": seconds} there (the next
+ *                   poke's delay); without it the worker waits the
+ *                   sensor's poke_interval
  *
  * The runner writes its log to stdout (one line per event, for people),
  * pushes XComs into the JSON object file named by $UPDRAFT_XCOM_FILE
@@ -47,6 +59,7 @@ typedef struct ops_ctx {
     const char *metadata_db;  /* NULL when not given */
     size_t max_xcom_size;
     FILE *log;                /* the task log (stdout) */
+    bool no_return_value;     /* do_xcom_push: false: ops_xcom_push drops return_value */
 } ops_ctx_t;
 
 /* A poke's verdict. */
@@ -66,7 +79,8 @@ int ops_main(const char *spec_path);
 /*
  * Adds key -> value (taken) to the XCom file named by $UPDRAFT_XCOM_FILE,
  * keeping what was pushed before. A value whose JSON is longer than
- * max_xcom_size is refused with a message in the log. 0 or -1.
+ * max_xcom_size is refused with a message in the log. return_value is
+ * dropped (0 returned) when c->no_return_value. 0 or -1.
  */
 int ops_xcom_push(const ops_ctx_t *c, const char *key, cJSON *value);
 

@@ -34,27 +34,40 @@ static const char SQL_HEARTBEAT[] =
     "   AND ti.state = 'running' "
     "RETURNING ti.id, ti.try_number";
 
+/* The try number the outcome returns (and logs under) is the one it was
+ * claimed with (o.try): a reschedule lowers the row's own by one. */
 static const char SQL_FINISH[] =
     "WITH o AS (SELECT * FROM unnest($2::bigint[], $3::integer[], $4::boolean[],"
-    "                                $5::double precision[], $6::text[], $7::boolean[])"
-    "           AS o(id, try, ok, delay, log, skip)),"
+    "                                $5::double precision[], $6::text[], $7::boolean[],"
+    "                                $8::boolean[], $9::boolean[])"
+    "           AS o(id, try, ok, delay, log, skip, resched, noretry)),"
     " u AS ("
     " UPDATE task_instance t SET"
     "   state = CASE WHEN o.skip THEN 'skipped' WHEN o.ok THEN 'success'"
-    "                WHEN t.try_number <= t.max_tries THEN 'up_for_retry' ELSE 'failed' END,"
+    "                WHEN o.resched THEN 'up_for_reschedule'"
+    "                WHEN NOT o.noretry AND t.try_number <= t.max_tries THEN 'up_for_retry'"
+    "                ELSE 'failed' END,"
+    "   try_number = CASE WHEN o.resched AND NOT o.ok AND NOT o.skip THEN t.try_number - 1"
+    "                     ELSE t.try_number END,"
     "   end_date = now(),"
     "   duration = EXTRACT(EPOCH FROM now() - t.start_date),"
-    "   next_try_at = CASE WHEN NOT o.ok AND NOT o.skip AND t.try_number <= t.max_tries"
+    "   next_try_at = CASE WHEN o.ok OR o.skip THEN NULL"
+    "                      WHEN o.resched THEN now() + make_interval(secs => o.delay)"
+    "                      WHEN NOT o.noretry AND t.try_number <= t.max_tries"
     "                      THEN now() + make_interval(secs => o.delay) END,"
+    "   first_poke_at = CASE WHEN o.resched AND NOT o.ok AND NOT o.skip"
+    "                        THEN coalesce(t.first_poke_at, t.start_date) END,"
+    "   poke_count = CASE WHEN o.resched AND NOT o.ok AND NOT o.skip THEN t.poke_count + 1"
+    "                     ELSE 0 END,"
     "   updated_at = now()"
     "  FROM o"
     " WHERE t.id = o.id AND t.try_number = o.try AND t.worker_id = $1::bigint"
     "   AND t.state = 'running'"
-    " RETURNING t.id, t.try_number, t.state),"
+    " RETURNING t.id, o.try, t.state),"
     " l AS (INSERT INTO task_log (ti_id, try_number, data)"
-    "   SELECT u.id, u.try_number, o.log FROM u JOIN o ON o.id = u.id AND o.try = u.try_number"
+    "   SELECT u.id, u.try, o.log FROM u JOIN o ON o.id = u.id AND o.try = u.try"
     "   WHERE coalesce(o.log, '') <> '') "
-    "SELECT id, try_number, state FROM u";
+    "SELECT id, try, state FROM u";
 
 /*
  * Appends v to the text[] literal in *buf ("{" so far, or "{a,b"): NULL, or
@@ -170,17 +183,19 @@ int reporter_finish_batch(db_t *db, int64_t job_id, reporter_outcome_t *o, size_
     int rc = -1;
     PGresult *r = NULL;
     char job_s[24];
-    size_t cap_t, len_t = 0, cap_b = 2 * n + 3, cap_d = 12 * n + 3;
+    size_t cap_t, len_t = 0, cap_b = 2 * n + 3, cap_d = 24 * n + 3;
     char *ids = NULL, *trs = NULL, *oks = malloc(cap_b), *delays = malloc(cap_d),
-         *skips = malloc(cap_b);
+         *skips = malloc(cap_b), *rescheds = malloc(cap_b), *noretries = malloc(cap_b);
     char *logs = malloc(cap_t = 16);
     int64_t *idv = calloc(n + 1, sizeof(*idv));
     int *trv = calloc(n + 1, sizeof(*trv));
-    if (!oks || !delays || !skips || !logs || !idv || !trv)
+    if (!oks || !delays || !skips || !rescheds || !noretries || !logs || !idv || !trv)
         goto out;
-    size_t lb = 0, ld = 0, ls = 0;
+    size_t lb = 0, ld = 0, ls = 0, lr = 0, ln = 0;
     oks[lb++] = '{';
     skips[ls++] = '{';
+    rescheds[lr++] = '{';
+    noretries[ln++] = '{';
     delays[ld++] = '{';
     logs[len_t++] = '{';
     for (size_t i = 0; i < n; i++) {
@@ -191,9 +206,22 @@ int reporter_finish_batch(db_t *db, int64_t job_id, reporter_outcome_t *o, size_
         lb += (size_t)snprintf(oks + lb, cap_b - lb, "%s%c", i ? "," : "", o[i].success ? 't' : 'f');
         ls += (size_t)snprintf(skips + ls, cap_b - ls, "%s%c", i ? "," : "",
                                o[i].skipped ? 't' : 'f');
-        long long delay = o[i].success || o[i].skipped ? 0 : wtry_retry_delay(o[i].t);
-        if (delay < 0 || delay > PLANNER_MAX_RETRY_DELAY)
-            delay = PLANNER_MAX_RETRY_DELAY;
+        lr += (size_t)snprintf(rescheds + lr, cap_b - lr, "%s%c", i ? "," : "",
+                               o[i].reschedule ? 't' : 'f');
+        ln += (size_t)snprintf(noretries + ln, cap_b - ln, "%s%c", i ? "," : "",
+                               o[i].no_retry ? 't' : 'f');
+        long long delay = 0;
+        if (o[i].success || o[i].skipped) {
+            delay = 0;
+        } else if (o[i].reschedule) {
+            delay = o[i].reschedule_sec < 0 ? 0 : o[i].reschedule_sec;
+            if (delay > REPORTER_MAX_RESCHEDULE_SEC)
+                delay = REPORTER_MAX_RESCHEDULE_SEC;
+        } else {
+            delay = wtry_retry_delay(o[i].t);
+            if (delay < 0 || delay > PLANNER_MAX_RETRY_DELAY)
+                delay = PLANNER_MAX_RETRY_DELAY;
+        }
         ld += (size_t)snprintf(delays + ld, cap_d - ld, "%s%lld", i ? "," : "", delay);
         const char *lt = o[i].log_tail && *o[i].log_tail ? o[i].log_tail : NULL;
         if (append_elem(&logs, &len_t, &cap_t, lt) < 0)
@@ -202,14 +230,16 @@ int reporter_finish_batch(db_t *db, int64_t job_id, reporter_outcome_t *o, size_
     snprintf(oks + lb, cap_b - lb, "}");
     snprintf(delays + ld, cap_d - ld, "}");
     snprintf(skips + ls, cap_b - ls, "}");
+    snprintf(rescheds + lr, cap_b - lr, "}");
+    snprintf(noretries + ln, cap_b - ln, "}");
     snprintf(logs + len_t, cap_t - len_t, "}");
     ids = db_array_i64(idv, n);
     trs = db_array_int(trv, n);
     if (!ids || !trs)
         goto out;
     snprintf(job_s, sizeof(job_s), "%" PRId64, job_id);
-    const char *params[] = {job_s, ids, trs, oks, delays, logs, skips};
-    r = db_query(db, "worker_finish", SQL_FINISH, 7, params);
+    const char *params[] = {job_s, ids, trs, oks, delays, logs, skips, rescheds, noretries};
+    r = db_query(db, "worker_finish", SQL_FINISH, 9, params);
     if (!r)
         goto out;
     int rows = PQntuples(r);
@@ -232,6 +262,8 @@ out:
     free(oks);
     free(delays);
     free(skips);
+    free(rescheds);
+    free(noretries);
     free(logs);
     free(idv);
     free(trv);

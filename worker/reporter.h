@@ -20,6 +20,7 @@
 #include "worker/wtry.h"
 
 #define REPORTER_STATE_LEN 32
+#define REPORTER_MAX_RESCHEDULE_SEC (366LL * 86400) /* a later next poke is brought forward */
 
 /* Inserts a job row (WorkerJob). 0 with *job_id, or -1. */
 int reporter_job_start(db_t *db, const char *hostname, int pid, const char *queues_csv,
@@ -46,6 +47,9 @@ typedef struct reporter_outcome {
     const wtry_t *t;
     bool success;
     bool skipped; /* exit code in skip_on_exit_code: the try ends skipped (no retry) */
+    bool no_retry;   /* failed without retry (OPERATOR_EXIT_FAIL_NO_RETRY) */
+    bool reschedule; /* a sensor in reschedule mode is not done (OPERATOR_EXIT_RESCHEDULE) */
+    long long reschedule_sec; /* reschedule: seconds until the next poke */
     const char *log_tail;
     /* out: 1 written (state holds the new state), 0 rejected by the guard */
     int written;
@@ -54,10 +58,15 @@ typedef struct reporter_outcome {
 
 /*
  * Writes n outcomes in one statement, inside the caller's transaction or
- * on its own: success, skipped, or else up_for_retry (next_try_at = now +
- * the retry delay of wtry_retry_delay) while try_number <= max_tries, else
- * failed; end_date and duration;
- * the last log chunks. Each outcome carries the fencing guard; o[i].written
+ * on its own: success, skipped, up_for_reschedule, or else up_for_retry
+ * (next_try_at = now + the retry delay of wtry_retry_delay) while
+ * try_number <= max_tries and not no_retry, else failed; end_date and
+ * duration; the last log chunks.
+ *
+ * Reschedule: next_try_at = now + reschedule_sec, try_number - 1 (queueing
+ * adds 1 again: the next poke keeps the try number and appends to the same
+ * try's log), poke_count + 1, first_poke_at = coalesce(first_poke_at,
+ * start_date). Every other outcome resets first_poke_at and poke_count. Each outcome carries the fencing guard; o[i].written
  * says whether it held. Nothing is NOTIFYed here (the caller's
  * mini-scheduler decides). Returns 0, or -1 on a database error (nothing
  * written).

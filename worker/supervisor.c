@@ -16,6 +16,18 @@
  * acknowledged once the process is gone. Either way its slot is then given
  * back to the consumer.
  *
+ * A try's process is /bin/sh for bash tasks, and the operator runner
+ * (this binary with --run-operator, worker/ops.h) for the other operators,
+ * with the try's spec in a 0600 file (worker/opspec.h). The runner's exit
+ * code says how the try ends (common/operator.h): success, skipped,
+ * up_for_reschedule (a sensor in reschedule mode: its slot is given back
+ * and the row waits for its next poke), failed without retry, or failed.
+ * A mapped task instance gets its expand values and every try its
+ * templates before the process starts (worker/wrender.h). A bash branch's
+ * or short-circuit's output is followed line by line and its decision is
+ * written as the XCom skipmixin_key with the try's success, for the
+ * planner.
+ *
  * While Postgres is unreachable the loop keeps reading the pipes; a try's
  * buffer grows up to RUN_LOG_SOFT_MAX before its pipe is left unread (the
  * task then blocks on write until Postgres is back).
@@ -45,6 +57,8 @@
 #include "common/xcom.h"
 #include "worker/executor.h"
 #include "worker/logbuf.h"
+#include "worker/opsem.h"
+#include "worker/opspec.h"
 #include "worker/reporter.h"
 #include "worker/wrender.h"
 
@@ -91,6 +105,15 @@ typedef struct run {
     char xcom_path[96]; /* $UPDRAFT_XCOM_FILE, "" if none */
     xcom_kv_t *pushed;  /* what the task wrote there */
     size_t npushed;
+    bool track;         /* follow output lines: do_xcom_push, or a bash branch/short_circuit */
+    char **followed;    /* bash branch: downstream ids its output named, in order */
+    size_t n_followed;
+    char *skipmixin;    /* JSON written as OPERATOR_SKIPMIXIN_KEY with a success, NULL none */
+    char spec_path[96];   /* the operator runner's spec file, "" if none */
+    char result_path[96]; /* the runner's result file (reschedule delay), "" if none */
+    bool reschedule;      /* OPERATOR_EXIT_RESCHEDULE: up_for_reschedule */
+    long long reschedule_sec;
+    bool no_retry; /* OPERATOR_EXIT_FAIL_NO_RETRY */
 } run_t;
 
 struct supervisor {
@@ -150,7 +173,15 @@ static void run_free(run_t *r)
     free(r->last);
     if (r->xcom_path[0])
         unlink(r->xcom_path);
+    if (r->spec_path[0])
+        unlink(r->spec_path);
+    if (r->result_path[0])
+        unlink(r->result_path);
     xcom_kv_free(r->pushed, r->npushed);
+    for (size_t i = 0; i < r->n_followed; i++)
+        free(r->followed[i]);
+    free(r->followed);
+    free(r->skipmixin);
     wtry_free(r->t);
     free(r);
 }
@@ -184,18 +215,24 @@ static void run_mark_exited(run_t *r, bool success)
 /* An empty file for the task's extra XComs, named in its environment. */
 static int make_xcom_file(run_t *r, char ***envp, char *err, size_t errlen)
 {
-    const char *dir = getenv("TMPDIR");
-    if (!dir || !*dir || strlen(dir) > 48)
-        dir = "/tmp";
-    snprintf(r->xcom_path, sizeof(r->xcom_path), "%s/updraft-xcom-XXXXXX", dir);
-    int fd = mkstemp(r->xcom_path);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot create the XCom file: %s", strerror(errno));
-        r->xcom_path[0] = '\0';
+    int fd = opspec_temp_file(r->xcom_path, "xcom", err, errlen);
+    if (fd < 0)
         return -1;
-    }
     close(fd);
     return taskenv_set(envp, XCOM_FILE_ENV, r->xcom_path, err, errlen);
+}
+
+/* The runner's spec and result files; the process is started by the caller. */
+static int prepare_runner(supervisor_t *s, run_t *r, char *err, size_t errlen)
+{
+    int fd = opspec_temp_file(r->result_path, "opres", err, errlen);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    opspec_opts_t so = {.max_xcom_size = s->o.max_xcom_size,
+                        .db_url = s->o.db_url,
+                        .result_path = r->result_path};
+    return opspec_write(s->o.db, s->o.ring, r->t, &so, r->log, r->spec_path, err, errlen);
 }
 
 static void run_spawn(supervisor_t *s, run_t *r)
@@ -204,7 +241,15 @@ static void run_spawn(supervisor_t *s, run_t *r)
     char err[1536];
     taskenv_ctx_t ctx;
     wtry_env_ctx(t, &ctx);
+    bool runner = t->kind == WTRY_RUNNER;
 
+    /* A mapped instance's values first: they may hold templates. */
+    if (wrender_apply_map(s->o.db, t, err, sizeof(err)) < 0) {
+        logbuf_append_line(r->log, "ERROR", "Cannot run the mapped task instance: %s", err);
+        log_warn("task mapping failed ti=%" PRId64 " try=%d", t->ti_id, t->try_number);
+        run_mark_exited(r, false);
+        return;
+    }
     /* Templates read variables, connections and XComs: a database that is
      * away fails the try like any render error (normal retry rules). */
     if (wrender_try(s->o.db, s->o.ring, t, r->log, err, sizeof(err)) < 0) {
@@ -213,11 +258,37 @@ static void run_spawn(supervisor_t *s, run_t *r)
         run_mark_exited(r, false);
         return;
     }
-    logbuf_append_line(r->log, "INFO", "Running command: %s", t->bash_command);
+    if (!runner && (!t->bash_command || !*t->bash_command)) {
+        logbuf_append_line(r->log, "ERROR", "Cannot run the task: it has no bash_command");
+        run_mark_exited(r, false);
+        return;
+    }
+    if (runner && !s->o.self_exe) {
+        logbuf_append_line(r->log, "ERROR",
+                           "Cannot run %s: the worker cannot find its own executable",
+                           operator_class_name(t->op));
+        run_mark_exited(r, false);
+        return;
+    }
+    /* Output lines are followed for the return_value XCom (bash) and for a
+     * bash branch's or short-circuit's decision. */
+    r->track = !runner && (t->do_xcom_push || t->op == DAG_OP_BRANCH ||
+                           t->op == DAG_OP_SHORT_CIRCUIT);
+    if (runner) {
+        if (operator_is_sensor(t->op) && t->poke_count > 0)
+            logbuf_append_line(r->log, "INFO", "Running operator: %s (poke %d)",
+                               operator_class_name(t->op), t->poke_count + 1);
+        else
+            logbuf_append_line(r->log, "INFO", "Running operator: %s",
+                               operator_class_name(t->op));
+    } else {
+        logbuf_append_line(r->log, "INFO", "Running command: %s", t->bash_command);
+    }
     char **envp =
         taskenv_build(environ, t->env, t->n_env, t->has_env, t->append_env, &ctx, err, sizeof(err));
     if (envp && (taskenv_add_conf(&envp, t->conf_json, err, sizeof(err)) < 0 ||
-                 make_xcom_file(r, &envp, err, sizeof(err)) < 0)) {
+                 make_xcom_file(r, &envp, err, sizeof(err)) < 0 ||
+                 (runner && prepare_runner(s, r, err, sizeof(err)) < 0))) {
         taskenv_free(envp);
         envp = NULL;
     }
@@ -226,7 +297,14 @@ static void run_spawn(supervisor_t *s, run_t *r)
         run_mark_exited(r, false);
         return;
     }
-    int rc = executor_spawn(t->bash_command, t->cwd, envp, &r->proc, err, sizeof(err));
+    int rc;
+    if (runner) {
+        char *const argv[] = {(char *)"updraft-worker", (char *)"--run-operator", r->spec_path,
+                              NULL};
+        rc = executor_spawn_argv(s->o.self_exe, argv, t->cwd, envp, &r->proc, err, sizeof(err));
+    } else {
+        rc = executor_spawn(t->bash_command, t->cwd, envp, &r->proc, err, sizeof(err));
+    }
     taskenv_free(envp);
     if (rc < 0) {
         logbuf_append_line(r->log, "ERROR", "Cannot start the task: %s", err);
@@ -273,10 +351,15 @@ static int add_run(supervisor_t *s, wtry_t *t)
     }
     switch (t->kind) {
     case WTRY_BASH:
+    case WTRY_RUNNER:
         run_spawn(s, r);
         break;
     case WTRY_EMPTY:
-        logbuf_append_line(r->log, "INFO", "Empty operator: nothing to run, marking success");
+        if (t->op == DAG_OP_LATEST_ONLY)
+            logbuf_append_line(r->log, "INFO", "LatestOnlyOperator is decided by the scheduler: "
+                                               "nothing to run, marking success");
+        else
+            logbuf_append_line(r->log, "INFO", "Empty operator: nothing to run, marking success");
         run_mark_exited(r, true);
         break;
     case WTRY_INVALID:
@@ -306,12 +389,34 @@ static void accept_tries(supervisor_t *s)
 
 /* ---- output and exits -------------------------------------------------- */
 
+/* A bash branch: a line naming a direct downstream task or group is followed. */
+static void branch_line(run_t *r, const char *p, size_t n)
+{
+    while (n > 0 && (*p == ' ' || *p == '\t')) {
+        p++;
+        n--;
+    }
+    if (n == 0 || n > OPSEM_BRANCH_MAX_LINE || r->n_followed >= OPSEM_BRANCH_MAX_FOLLOWED ||
+        !opsem_branch_target(r->t->downstream, p, n))
+        return;
+    for (size_t i = 0; i < r->n_followed; i++)
+        if (strlen(r->followed[i]) == n && memcmp(r->followed[i], p, n) == 0)
+            return;
+    if (!r->followed && !(r->followed = calloc(OPSEM_BRANCH_MAX_FOLLOWED, sizeof(char *))))
+        return;
+    r->followed[r->n_followed] = strndup(p, n);
+    if (r->followed[r->n_followed])
+        r->n_followed++;
+}
+
 /* Ends the current output line: it becomes the last one unless blank. */
 static void line_end(run_t *r)
 {
     size_t n = r->line_over ? 0 : r->line_len;
     while (n > 0 && (r->line[n - 1] == ' ' || r->line[n - 1] == '\t' || r->line[n - 1] == '\r'))
         n--; /* rstrip(), as Airflow's hook reads lines */
+    if (n > 0 && r->t->op == DAG_OP_BRANCH)
+        branch_line(r, r->line, n);
     if (n > 0 || r->line_over) {
         free(r->last);
         r->last = r->line;
@@ -367,7 +472,7 @@ static void read_output(supervisor_t *s, run_t *r, int max_reads)
         if (n > 0) {
             if (!r->lost && logbuf_append_output(r->log, s->buf, (size_t)n) < 0)
                 log_error("out of memory, task output lost ti=%" PRId64, r->t->ti_id);
-            if (r->t->do_xcom_push)
+            if (r->track)
                 track_lines(r, s->buf, (size_t)n, s->o.max_xcom_size);
             continue;
         }
@@ -430,6 +535,118 @@ out:
     return rc;
 }
 
+/* {"followed": [ids]} as the planner reads OPERATOR_SKIPMIXIN_KEY. */
+static char *skipmixin_json(char *const *ids, size_t n)
+{
+    cJSON *o = cJSON_CreateObject(), *arr = o ? cJSON_AddArrayToObject(o, "followed") : NULL;
+    char *text = NULL;
+    bool ok = arr != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        cJSON *id = cJSON_CreateString(ids[i]);
+        ok = id && cJSON_AddItemToArray(arr, id);
+        if (!ok)
+            cJSON_Delete(id);
+    }
+    if (ok)
+        text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+/* Joins the direct downstream ids for a log line ("a, b"). */
+static void downstream_list(const wtry_t *t, char *buf, size_t len)
+{
+    const cJSON *it;
+    size_t off = 0;
+    buf[0] = '\0';
+    cJSON_ArrayForEach(it, t->downstream)
+    {
+        if (cJSON_IsString(it) && off < len)
+            off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "", it->valuestring);
+    }
+}
+
+/*
+ * A bash branch or short-circuit that succeeded: what the planner must
+ * skip (r->skipmixin). Returns false when out of memory (the try fails).
+ */
+static bool shell_decision(run_t *r)
+{
+    const wtry_t *t = r->t;
+    char list[2048];
+    if (t->op == DAG_OP_BRANCH) {
+        if (r->n_followed > 0) {
+            size_t off = 0;
+            list[0] = '\0';
+            for (size_t i = 0; i < r->n_followed && off < sizeof(list); i++)
+                off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", i ? ", " : "",
+                                        r->followed[i]);
+            logbuf_append_line(r->log, "INFO", "Following branch: %s", list);
+        } else if (cJSON_GetArraySize(t->downstream) > 0) {
+            downstream_list(t, list, sizeof(list));
+            logbuf_append_line(r->log, "WARNING",
+                               "No output line names a direct downstream task or task group "
+                               "(%s): skipping all of them",
+                               list);
+        }
+        r->skipmixin = skipmixin_json(r->followed, r->n_followed);
+        return r->skipmixin != NULL;
+    }
+    if (t->op == DAG_OP_SHORT_CIRCUIT) {
+        bool falsy = !r->last || (!r->last_over && opsem_line_falsy(r->last, r->last_len));
+        if (!falsy) {
+            logbuf_append_line(r->log, "INFO",
+                               "Condition result is truthy, proceeding with downstream tasks");
+            return true;
+        }
+        logbuf_append_line(r->log, "INFO", "Condition result is falsy, skipping downstream tasks");
+        r->skipmixin = skipmixin_json(NULL, 0);
+        return r->skipmixin != NULL;
+    }
+    return true;
+}
+
+/* How the operator runner's exit code ends the try (operator.h). */
+static bool runner_exit(supervisor_t *s, run_t *r, int code)
+{
+    (void)s;
+    switch (code) {
+    case 0:
+        return true;
+    case OPERATOR_EXIT_SKIP:
+        r->skipped = true;
+        if (!r->lost)
+            logbuf_append_line(r->log, "INFO", "Task skipped");
+        return false;
+    case OPERATOR_EXIT_RESCHEDULE: {
+        long long d = opspec_read_reschedule(r->result_path);
+        if (d < 0) {
+            /* The runner says "not yet" without a time: its poke_interval. */
+            const cJSON *pi = r->t->args ? cJSON_GetObjectItemCaseSensitive(r->t->args,
+                                                                           "poke_interval")
+                                         : NULL;
+            d = cJSON_IsNumber(pi) && pi->valuedouble >= 0 ? (long long)pi->valuedouble
+                                                           : OPERATOR_POKE_INTERVAL_DEFAULT;
+        }
+        r->reschedule = true;
+        r->reschedule_sec = d;
+        if (!r->lost)
+            logbuf_append_line(r->log, "INFO",
+                               "Rescheduling: the next poke is in %lld seconds (the slot is free "
+                               "meanwhile)",
+                               d);
+        return false;
+    }
+    case OPERATOR_EXIT_FAIL_NO_RETRY:
+        r->no_retry = true;
+        if (!r->lost)
+            logbuf_append_line(r->log, "ERROR", "Task failed without retry");
+        return false;
+    default:
+        return false;
+    }
+}
+
 static void on_exit_status(supervisor_t *s, run_t *r, int status)
 {
     /* What the task wrote before exiting is in the pipe; background processes
@@ -437,31 +654,35 @@ static void on_exit_status(supervisor_t *s, run_t *r, int status)
     read_output(s, r, DRAIN_MAX_READS);
     r->proc.pid = 0;
     executor_cleanup(&r->proc);
-    bool ok = false;
+    bool ok = false, runner = r->t->kind == WTRY_RUNNER;
     if (WIFEXITED(status)) {
-        ok = WEXITSTATUS(status) == 0 && !r->timed_out;
+        int code = WEXITSTATUS(status);
+        ok = code == 0 && !r->timed_out;
         if (!r->lost)
-            logbuf_append_line(r->log, "INFO", "Command exited with return code %d",
-                               WEXITSTATUS(status));
-        if (!r->timed_out && wtry_skip_code(r->t, WEXITSTATUS(status))) {
+            logbuf_append_line(r->log, "INFO", "%s exited with return code %d",
+                               runner ? "Task" : "Command", code);
+        if (runner) {
+            if (!r->timed_out)
+                ok = runner_exit(s, r, code);
+        } else if (!r->timed_out && wtry_skip_code(r->t, code)) {
             /* BashOperator: an exit code in skip_on_exit_code raises AirflowSkipException. */
             r->skipped = true;
             ok = false;
             if (!r->lost)
                 logbuf_append_line(r->log, "INFO",
-                                   "Bash command returned exit code %d. Skipping.",
-                                   WEXITSTATUS(status));
+                                   "Bash command returned exit code %d. Skipping.", code);
         }
     } else if (WIFSIGNALED(status) && !r->lost) {
-        logbuf_append_line(r->log, "INFO", "Command was killed by signal %d (%s)", WTERMSIG(status),
+        logbuf_append_line(r->log, "INFO", "%s was killed by signal %d (%s)",
+                           runner ? "Task" : "Command", WTERMSIG(status),
                            strsignal(WTERMSIG(status)));
     }
     if (r->timed_out && !r->lost)
         logbuf_append_line(r->log, "ERROR", "Task timed out after %d seconds",
                            r->t->execution_timeout_sec);
-    if (r->t->do_xcom_push && (r->line_len > 0 || r->line_over))
+    if (r->track && (r->line_len > 0 || r->line_over))
         line_end(r); /* output that did not end with a newline */
-    if (ok && r->last_over) {
+    if (ok && r->t->do_xcom_push && r->last_over && !runner) {
         ok = false;
         if (!r->lost)
             logbuf_append_line(r->log, "ERROR",
@@ -472,6 +693,10 @@ static void on_exit_status(supervisor_t *s, run_t *r, int status)
     }
     if (ok && read_xcom_file(s, r) < 0)
         ok = false;
+    if (ok && !runner && !r->lost && !shell_decision(r)) {
+        logbuf_append_line(r->log, "ERROR", "out of memory");
+        ok = false;
+    }
     run_mark_exited(r, ok);
 }
 
@@ -849,7 +1074,8 @@ static int minisched_plan(supervisor_t *s, const reporter_outcome_t *o, size_t n
     for (size_t i = 0; i < n; i++) {
         if (!o[i].written)
             continue;
-        if (!strcmp(o[i].state, "up_for_retry"))
+        /* Not final: nothing downstream can be decided yet. */
+        if (!strcmp(o[i].state, "up_for_retry") || !strcmp(o[i].state, "up_for_reschedule"))
             m->notify[m->n_notify++] = o[i].t->dag_run_id;
         else if (o[i].t->has_downstream)
             plan[np++] = o[i].t->dag_run_id;
@@ -1007,7 +1233,7 @@ static int write_xcoms(supervisor_t *s, run_t *r, const reporter_outcome_t *o)
     for (size_t k = 0; k < r->npushed; k++)
         if (!strcmp(r->pushed[k].key, XCOM_RETURN_KEY))
             goto file_keys;
-    if (!t->do_xcom_push || !r->last || r->last_over)
+    if (!t->do_xcom_push || !r->last || r->last_over || t->kind == WTRY_RUNNER)
         goto file_keys;
     char *text = malloc(r->last_len * 3 + 1), *json = NULL;
     size_t tl = 0, i = 0;
@@ -1040,6 +1266,10 @@ file_keys:
         if (xcom_put(s->o.db, t->dag_run_id, t->dag_id, t->run_id, t->task_id, t->map_index,
                      r->pushed[k].key, r->pushed[k].json) < 0)
             return -1;
+    /* A bash branch's or short-circuit's decision, for the planner. */
+    if (r->skipmixin && xcom_put(s->o.db, t->dag_run_id, t->dag_id, t->run_id, t->task_id,
+                                 t->map_index, OPERATOR_SKIPMIXIN_KEY, r->skipmixin) < 0)
+        return -1;
     return 0;
 }
 
@@ -1058,9 +1288,13 @@ static void write_outcomes(supervisor_t *s, run_t **due, reporter_outcome_t *o, 
         goto out;
     for (i = 0; i < n; i++) {
         logbuf_end_output(due[i]->log);
-        o[i] = (reporter_outcome_t){
-            .t = due[i]->t, .success = due[i]->success,
-            .skipped = due[i]->skipped, .log_tail = logbuf_data(due[i]->log)};
+        o[i] = (reporter_outcome_t){.t = due[i]->t,
+                                    .success = due[i]->success,
+                                    .skipped = due[i]->skipped,
+                                    .no_retry = due[i]->no_retry,
+                                    .reschedule = due[i]->reschedule,
+                                    .reschedule_sec = due[i]->reschedule_sec,
+                                    .log_tail = logbuf_data(due[i]->log)};
     }
     if (reporter_finish_batch(s->o.db, s->o.job_id, o, n) < 0)
         goto out;

@@ -40,6 +40,8 @@ typedef struct supervisor_opts {
     size_t max_log_bytes;    /* per try */
     size_t max_xcom_size;    /* bytes of one XCom value (core.max_xcom_size) */
     const secrets_keyring_t *ring; /* borrowed: core.fernet_key, decrypts what templates read */
+    const char *self_exe; /* borrowed: this binary, run as the operator runner; NULL = none */
+    const char *db_url;   /* borrowed: handed to operators that use updraft's own tables */
     bool orchestration_only; /* benchmarks: complete every try as success, run nothing */
     volatile bool *stop;     /* shutdown requested: stop reconnect waits */
     volatile bool *kill_now; /* second signal: kill every task, return */

@@ -1,13 +1,19 @@
 /*
- * wrender.c - rendering of a try's fields (see wrender.h).
+ * wrender.c - a try's mapped values and rendered fields (see wrender.h).
  */
 #include "worker/wrender.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/taskenv.h"
 #include "common/taskrender.h"
+#include "common/xcom.h"
+#include "worker/opsem.h"
+
+#define MAP_XCOM_MAX (16 << 20) /* an expand XCom larger than this is refused */
 
 /* Renders *field in place (when it has markup); its secrets go to lb's masks. */
 static int render_field(const taskrender_t *tr, char **field, const char *what, logbuf_t *lb,
@@ -32,6 +38,48 @@ static int render_field(const taskrender_t *tr, char **field, const char *what, 
     return 0;
 }
 
+/* Renders every string leaf of node (an argument's value) in place. */
+static int render_json(const taskrender_t *tr, cJSON *node, const char *what, logbuf_t *lb,
+                       char *err, size_t errlen)
+{
+    if (cJSON_IsString(node)) {
+        if (!template_has_markup(node->valuestring, strlen(node->valuestring)))
+            return 0;
+        char *v = strdup(node->valuestring);
+        if (!v) {
+            snprintf(err, errlen, "cannot render %s: out of memory", what);
+            return -1;
+        }
+        int rc = render_field(tr, &v, what, lb, err, errlen);
+        if (rc == 0 && !cJSON_SetValuestring(node, v)) {
+            snprintf(err, errlen, "cannot render %s: out of memory", what);
+            rc = -1;
+        }
+        free(v);
+        return rc;
+    }
+    cJSON *it;
+    cJSON_ArrayForEach(it, node)
+    {
+        if (render_json(tr, it, what, lb, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static bool json_mentions(const cJSON *node, const char *needle)
+{
+    if (cJSON_IsString(node))
+        return strstr(node->valuestring, needle) != NULL;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, node)
+    {
+        if (json_mentions(it, needle))
+            return true;
+    }
+    return false;
+}
+
 static bool mentions_prev(const wtry_t *t)
 {
     if (t->bash_command && strstr(t->bash_command, "prev_data_interval"))
@@ -39,7 +87,7 @@ static bool mentions_prev(const wtry_t *t)
     for (size_t i = 0; i < t->n_env; i++)
         if (t->env[i].value && strstr(t->env[i].value, "prev_data_interval"))
             return true;
-    return false;
+    return t->args && json_mentions(t->args, "prev_data_interval");
 }
 
 int wrender_try(db_t *db, const secrets_keyring_t *ring, wtry_t *t, logbuf_t *lb, char *err,
@@ -70,5 +118,304 @@ int wrender_try(db_t *db, const secrets_keyring_t *ring, wtry_t *t, logbuf_t *lb
         if (rc < 0)
             return -1;
     }
+    cJSON *it;
+    cJSON_ArrayForEach(it, t->args)
+    {
+        const operator_arg_t *a = it->string ? operator_find_arg(t->op, it->string) : NULL;
+        if (!a || !a->templated)
+            continue;
+        char what[300];
+        snprintf(what, sizeof(what), "%.256s", it->string);
+        if (render_json(&tr, it, what, lb, err, errlen) < 0)
+            return -1;
+    }
     return 0;
+}
+
+/* ---- dynamic task mapping ------------------------------------------------ */
+
+/* name=value in t's env (replacing), value as parse_env in wtry.c reads it. */
+static int env_put(wtry_t *t, const cJSON *v, char *err, size_t errlen)
+{
+    char num[64];
+    const char *val;
+    if (cJSON_IsString(v)) {
+        val = v->valuestring;
+    } else if (cJSON_IsNumber(v)) {
+        snprintf(num, sizeof(num), "%.17g", v->valuedouble);
+        val = num;
+    } else if (cJSON_IsBool(v)) {
+        val = cJSON_IsTrue(v) ? "True" : "False";
+    } else {
+        snprintf(err, errlen, "mapped env value of %.200s is not a string", v->string);
+        return -1;
+    }
+    if (!v->string || !taskenv_name_valid(v->string)) {
+        snprintf(err, errlen, "mapped env: invalid variable name \"%.200s\"",
+                 v->string ? v->string : "");
+        return -1;
+    }
+    char *value = strdup(val);
+    if (!value)
+        goto oom;
+    for (size_t i = 0; i < t->n_env; i++) {
+        if (strcmp(t->env[i].name, v->string) == 0) {
+            free((char *)t->env[i].value);
+            t->env[i].value = value;
+            return 0;
+        }
+    }
+    if (t->n_env >= TASKENV_MAX_VARS) {
+        free(value);
+        snprintf(err, errlen, "mapped env: too many variables");
+        return -1;
+    }
+    taskenv_var_t *ne = realloc(t->env, (t->n_env + 1) * sizeof(*ne));
+    char *name = strdup(v->string);
+    if (!ne || !name) {
+        if (ne)
+            t->env = ne;
+        free(name);
+        free(value);
+        goto oom;
+    }
+    t->env = ne;
+    t->env[t->n_env].name = name;
+    t->env[t->n_env].value = value;
+    t->n_env++;
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
+/* args[key] = value (taken). */
+static int arg_put(wtry_t *t, const char *key, cJSON *value)
+{
+    if (!t->args && !(t->args = cJSON_CreateObject())) {
+        cJSON_Delete(value);
+        return -1;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(t->args, key))
+        return cJSON_ReplaceItemInObjectCaseSensitive(t->args, key, value) ? 0 : -1;
+    return cJSON_AddItemToObject(t->args, key, value) ? 0 : -1;
+}
+
+/* Applies elem (borrowed) to the field key of t. */
+static int apply_elem(wtry_t *t, const char *key, const cJSON *elem, char *err, size_t errlen)
+{
+    if (strcmp(key, "bash_command") == 0) {
+        char *cmd = cJSON_IsString(elem) ? strdup(elem->valuestring) : cJSON_PrintUnformatted(elem);
+        if (!cmd)
+            goto oom;
+        free(t->bash_command);
+        t->bash_command = cmd;
+        return 0;
+    }
+    if (strcmp(key, "env") == 0 && operator_takes_bash(t->op)) {
+        if (!cJSON_IsObject(elem)) {
+            snprintf(err, errlen, "mapped env must be a mapping of names to strings");
+            return -1;
+        }
+        const cJSON *v;
+        t->has_env = true;
+        cJSON_ArrayForEach(v, elem)
+        {
+            if (env_put(t, v, err, errlen) < 0)
+                return -1;
+        }
+        return 0;
+    }
+    if (strcmp(key, "op_args") == 0 && !cJSON_IsArray(elem)) {
+        cJSON *arr = cJSON_CreateArray(), *c = cJSON_Duplicate(elem, 1);
+        if (!arr || !c || !cJSON_AddItemToArray(arr, c)) {
+            cJSON_Delete(arr);
+            cJSON_Delete(c);
+            goto oom;
+        }
+        return arg_put(t, key, arr) < 0 ? (snprintf(err, errlen, "out of memory"), -1) : 0;
+    }
+    if (strcmp(key, "op_kwargs") == 0) {
+        if (!cJSON_IsObject(elem)) {
+            snprintf(err, errlen, "mapped op_kwargs must be a mapping");
+            return -1;
+        }
+        cJSON *kw = t->args ? cJSON_GetObjectItemCaseSensitive(t->args, "op_kwargs") : NULL;
+        cJSON *merged = cJSON_IsObject(kw) ? cJSON_Duplicate(kw, 1) : cJSON_CreateObject();
+        const cJSON *v;
+        if (!merged)
+            goto oom;
+        cJSON_ArrayForEach(v, elem)
+        {
+            cJSON *c = cJSON_Duplicate(v, 1);
+            bool ok = c != NULL;
+            if (ok && cJSON_GetObjectItemCaseSensitive(merged, v->string))
+                ok = cJSON_ReplaceItemInObjectCaseSensitive(merged, v->string, c);
+            else if (ok)
+                ok = cJSON_AddItemToObject(merged, v->string, c);
+            if (!ok) {
+                cJSON_Delete(c);
+                cJSON_Delete(merged);
+                goto oom;
+            }
+        }
+        return arg_put(t, key, merged) < 0 ? (snprintf(err, errlen, "out of memory"), -1) : 0;
+    }
+    cJSON *c = cJSON_Duplicate(elem, 1);
+    if (!c || arg_put(t, key, c) < 0)
+        goto oom;
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
+/*
+ * The return_value XCom (map index -1) of task_id in t's run as a list:
+ * *out a new array (an object's items become [key, value] pairs).
+ */
+static int map_xcom(db_t *db, const wtry_t *t, const char *key, const char *task_id, cJSON **out,
+                    char *err, size_t errlen)
+{
+    char run_s[24];
+    int rc = -1;
+    cJSON *v = NULL;
+    snprintf(run_s, sizeof(run_s), "%" PRId64, t->dag_run_id);
+    const char *p[] = {run_s, task_id};
+    PGresult *r = db_query(db, "worker_map_xcom",
+                           "SELECT value::text FROM xcom WHERE dag_run_id = $1::bigint"
+                           " AND task_id = $2 AND map_index = -1 AND key = 'return_value'",
+                           2, p);
+    if (!r) {
+        snprintf(err, errlen, "cannot read the XCom of %.200s for expand '%.100s': %s", task_id,
+                 key, db_error(db));
+        return -1;
+    }
+    const char *text = PQntuples(r) == 1 ? db_get_str(r, 0, 0) : NULL;
+    if (!text) {
+        snprintf(err, errlen,
+                 "expand '%.100s': task %.200s pushed no return_value XCom in this run", key,
+                 task_id);
+        goto out;
+    }
+    size_t len = strlen(text);
+    if (len > MAP_XCOM_MAX) {
+        snprintf(err, errlen, "expand '%.100s': the XCom of %.200s is larger than %d bytes", key,
+                 task_id, MAP_XCOM_MAX);
+        goto out;
+    }
+    v = cJSON_ParseWithLengthOpts(text, len + 1, NULL, 1);
+    /* What the planner counted: a list, a mapping, or either as JSON text. */
+    cJSON *m = xcom_mappable(v);
+    if (cJSON_IsArray(m)) {
+        *out = m == v ? v : m;
+        if (m != v)
+            cJSON_Delete(v);
+        v = NULL;
+        rc = 0;
+    } else if (cJSON_IsObject(m)) {
+        cJSON *arr = cJSON_CreateArray(), *it;
+        bool ok = arr != NULL;
+        cJSON_ArrayForEach(it, m)
+        {
+            cJSON *pair = ok ? cJSON_CreateArray() : NULL;
+            cJSON *k = pair ? cJSON_CreateString(it->string) : NULL;
+            cJSON *val = k ? cJSON_Duplicate(it, 1) : NULL;
+            ok = val && cJSON_AddItemToArray(pair, k) && cJSON_AddItemToArray(pair, val) &&
+                 cJSON_AddItemToArray(arr, pair);
+            if (!ok) {
+                if (!val)
+                    cJSON_Delete(k);
+                cJSON_Delete(pair);
+                break;
+            }
+        }
+        if (m != v)
+            cJSON_Delete(m);
+        if (!ok) {
+            cJSON_Delete(arr);
+            snprintf(err, errlen, "out of memory");
+            goto out;
+        }
+        *out = arr;
+        rc = 0;
+    } else {
+        snprintf(err, errlen,
+                 "expand '%.100s': the return_value XCom of %.200s is not a list or a mapping", key,
+                 task_id);
+    }
+out:
+    cJSON_Delete(v);
+    PQclear(r);
+    return rc;
+}
+
+int wrender_apply_map(db_t *db, wtry_t *t, char *err, size_t errlen)
+{
+    if (!t->expand)
+        return 0;
+    if (t->map_index < 0) {
+        snprintf(err, errlen,
+                 "task %.200s is mapped (expand), but this task instance has no map index: it "
+                 "was not expanded",
+                 t->task_id);
+        return -1;
+    }
+    int rc = -1;
+    size_t n = (size_t)cJSON_GetArraySize(t->expand), k = 0;
+    const cJSON **lists = calloc(n + 1, sizeof(*lists));
+    cJSON **owned = calloc(n + 1, sizeof(*owned));
+    size_t *lens = calloc(n + 1, sizeof(*lens)), *picks = calloc(n + 1, sizeof(*picks));
+    if (!lists || !owned || !lens || !picks) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    const cJSON *it;
+    cJSON_ArrayForEach(it, t->expand)
+    {
+        const cJSON *src =
+            cJSON_IsObject(it) ? cJSON_GetObjectItemCaseSensitive(it, "xcom_task") : NULL;
+        if (cJSON_IsArray(it)) {
+            lists[k] = it;
+        } else if (cJSON_IsString(src)) {
+            if (map_xcom(db, t, it->string, src->valuestring, &owned[k], err, errlen) < 0)
+                goto out;
+            lists[k] = owned[k];
+        } else {
+            snprintf(err, errlen, "expand '%.100s' is neither a list nor an XCom reference",
+                     it->string ? it->string : "");
+            goto out;
+        }
+        lens[k] = (size_t)cJSON_GetArraySize(lists[k]);
+        k++;
+    }
+    if (opsem_map_pick(lens, n, t->map_index, picks) < 0) {
+        size_t total = n ? 1 : 0;
+        for (size_t i = 0; i < n; i++)
+            total = lens[i] && total <= SIZE_MAX / lens[i] ? total * lens[i] : 0;
+        snprintf(err, errlen,
+                 "map index %d of task %.200s is out of range: expand gives %zu task instances",
+                 t->map_index, t->task_id, total);
+        goto out;
+    }
+    k = 0;
+    cJSON_ArrayForEach(it, t->expand)
+    {
+        const cJSON *elem = cJSON_GetArrayItem(lists[k], (int)picks[k]);
+        if (!elem || apply_elem(t, it->string, elem, err, errlen) < 0) {
+            if (!elem)
+                snprintf(err, errlen, "expand '%.100s': no element %zu", it->string, picks[k]);
+            goto out;
+        }
+        k++;
+    }
+    rc = 0;
+out:
+    for (size_t i = 0; owned && i < n; i++)
+        cJSON_Delete(owned[i]);
+    free(lists);
+    free(owned);
+    free(lens);
+    free(picks);
+    return rc;
 }

@@ -1,6 +1,9 @@
 /*
- * wrender.h - renders a claimed try's templated fields just before it runs
- * (common/template.h): bash_command and every env value.
+ * wrender.h - prepares a claimed try's fields just before it runs: a mapped
+ * instance's expand values (dynamic task mapping), then the templated
+ * fields (common/template.h): bash_command, every env value, and every
+ * string inside the operator arguments that common/operator.h marks
+ * templated.
  *
  * The context is the try's: ids, try number, map index, the run's logical
  * date and data interval, the previous successful run's interval (looked up
@@ -20,7 +23,23 @@
 #include "worker/wtry.h"
 
 /*
- * Renders t's bash_command and env values in place. Every secret value the
+ * Dynamic task mapping: when t's spec has "expand", applies this
+ * instance's element of every expand key (literal lists from the spec;
+ * {"xcom_task": id} is the return_value XCom of that task, map index -1,
+ * in the same DAG run: a JSON array, or an object whose items count as
+ * [key, value] pairs, or either as JSON text, see xcom_mappable). The element is picked by Airflow's index
+ * decomposition (opsem_map_pick) and applied: bash_command (a value that
+ * is not a string becomes its JSON text), env (an object merged over the
+ * task's env), op_args (a value that is not a list becomes [value]),
+ * op_kwargs (an object merged over partial's op_kwargs), any other
+ * argument replaced. Returns 0 (nothing to do when t is not mapped), or
+ * -1 with err filled: an instance without a map index, a missing or
+ * unusable XCom, a map index out of range, a database error.
+ */
+int wrender_apply_map(db_t *db, wtry_t *t, char *err, size_t errlen);
+
+/*
+ * Renders t's bash_command, env values and templated arguments in place. Every secret value the
  * render met (connection passwords and extras, sensitive variables) is
  * added to lb's masks. Returns 0, or -1 with err filled: "bash_command:
  * line 1, column 6: 'x' is undefined" (the try must fail). ring may be

@@ -38,7 +38,9 @@
     "        ELSE v.data -> 'tasks' -> ti.task_id END,"                                            \
     "   dr.dag_version_id, dr.conf::text,"                                                       \
     "   (extract(epoch FROM dr.data_interval_start) * 1000000)::bigint,"                           \
-    "   (extract(epoch FROM dr.data_interval_end) * 1000000)::bigint"
+    "   (extract(epoch FROM dr.data_interval_end) * 1000000)::bigint,"                             \
+    "   (extract(epoch FROM ti.first_poke_at) * 1000000)::bigint, ti.poke_count,"                  \
+    "   (extract(epoch FROM ti.start_date) * 1000000)::bigint"
 
 #define SPECS_TEXT_MAX (32 << 20) /* a version's task map larger than this is not cached */
 
@@ -244,24 +246,19 @@ static void set_invalid(wtry_t *t, const char *fmt, ...)
     t->kind = WTRY_INVALID;
 }
 
-/* Operator names as the serialized DAG, dag-factory or Airflow class paths write them. */
-static bool op_is(const char *op, const char *cls, const char *shortname)
-{
-    if (strcmp(op, cls) == 0 || strcmp(op, shortname) == 0)
-        return true;
-    const char *dot = strrchr(op, '.');
-    return dot && strcmp(dot + 1, cls) == 0;
-}
-
-static wtry_kind_t kind_of(const char *op)
+/*
+ * The operator of a spec: its "operator" (a class name, as the serialized
+ * DAG writes it, or a short name), else the task instance row's.
+ */
+static bool parse_operator(const char *op, dag_operator_t *out)
 {
     if (!op)
-        return WTRY_INVALID;
-    if (op_is(op, "BashOperator", "bash"))
-        return WTRY_BASH;
-    if (op_is(op, "EmptyOperator", "empty") || op_is(op, "DummyOperator", "dummy"))
-        return WTRY_EMPTY;
-    return WTRY_INVALID;
+        return false;
+    if (strcmp(op, "dummy") == 0) {
+        *out = DAG_OP_EMPTY;
+        return true;
+    }
+    return operator_parse(op, out);
 }
 
 static const char *json_str(const cJSON *o, const char *key)
@@ -344,11 +341,38 @@ static int parse_spec_obj(wtry_t *t, const cJSON *spec, const char *row_operator
         goto out;
     }
     const char *op = json_str(spec, "operator");
-    t->kind = kind_of(op ? op : row_operator);
-    if (t->kind == WTRY_INVALID) {
+    if (!parse_operator(op ? op : row_operator, &t->op)) {
         set_invalid(t, "operator \"%s\" is not supported by this worker",
                     op ? op : (row_operator ? row_operator : "(none)"));
         goto out;
+    }
+    const cJSON *args = cJSON_GetObjectItemCaseSensitive(spec, "args");
+    const cJSON *expand = cJSON_GetObjectItemCaseSensitive(spec, "expand");
+    const cJSON *downs = cJSON_GetObjectItemCaseSensitive(spec, "downstream_task_ids");
+    if ((args && !cJSON_IsNull(args) && !cJSON_IsObject(args)) ||
+        (expand && !cJSON_IsNull(expand) && !cJSON_IsObject(expand))) {
+        set_invalid(t, "task spec of %s: args and expand must be mappings", t->task_id);
+        goto out;
+    }
+    if ((cJSON_IsObject(args) && !(t->args = cJSON_Duplicate(args, 1))) ||
+        (cJSON_IsObject(expand) && !(t->expand = cJSON_Duplicate(expand, 1))) ||
+        (cJSON_IsArray(downs) && !(t->downstream = cJSON_Duplicate(downs, 1)))) {
+        rc = -1;
+        goto out;
+    }
+    const char *cmd = json_str(spec, "bash_command");
+    bool mapped_cmd = t->expand && cJSON_GetObjectItemCaseSensitive(t->expand, "bash_command");
+    switch (operator_runs(t->op)) {
+    case OPERATOR_RUNS_SHELL:
+        /* branch and short_circuit take a bash_command or a python callable */
+        t->kind = (cmd && *cmd) || mapped_cmd || t->op == DAG_OP_BASH ? WTRY_BASH : WTRY_RUNNER;
+        break;
+    case OPERATOR_RUNS_RUNNER:
+        t->kind = WTRY_RUNNER;
+        break;
+    case OPERATOR_RUNS_PLANNER:
+        t->kind = WTRY_EMPTY;
+        break;
     }
     const cJSON *down = cJSON_GetObjectItemCaseSensitive(spec, "downstream_task_ids");
     t->has_downstream = !cJSON_IsArray(down) || cJSON_GetArraySize(down) > 0;
@@ -369,23 +393,26 @@ static int parse_spec_obj(wtry_t *t, const cJSON *spec, const char *row_operator
                 t->skip_on_exit_code[t->n_skip_on_exit_code++] = it->valueint;
         }
     }
+    const cJSON *xp = cJSON_GetObjectItemCaseSensitive(spec, "do_xcom_push");
+    t->do_xcom_push = !cJSON_IsFalse(xp); /* BaseOperator's default: true */
     if (t->kind != WTRY_BASH)
         goto out;
 
-    const char *cmd = json_str(spec, "bash_command");
-    if (!cmd || !*cmd) {
+    /* A mapped bash_command comes from expand (wrender_apply_map). */
+    if ((!cmd || !*cmd) && !mapped_cmd) {
         set_invalid(t, "task %s has no bash_command", t->task_id);
         goto out;
     }
-    t->bash_command = strdup(cmd);
+    if (cmd && *cmd && !(t->bash_command = strdup(cmd))) {
+        rc = -1;
+        goto out;
+    }
     const char *cwd = json_str(spec, "cwd");
     if (cwd && *cwd)
         t->cwd = strdup(cwd);
     const cJSON *ae = cJSON_GetObjectItemCaseSensitive(spec, "append_env");
     t->append_env = cJSON_IsTrue(ae);
-    const cJSON *xp = cJSON_GetObjectItemCaseSensitive(spec, "do_xcom_push");
-    t->do_xcom_push = !cJSON_IsFalse(xp); /* BashOperator's default: true */
-    if (!t->bash_command || (cwd && *cwd && !t->cwd) ||
+    if ((cwd && *cwd && !t->cwd) ||
         parse_env(t, cJSON_GetObjectItemCaseSensitive(spec, "env")) < 0)
         rc = -1;
 out:
@@ -434,6 +461,15 @@ wtry_t *wtry_from_row(const PGresult *r, int row, const queue_delivery_t *d,
     t->n_skip_on_exit_code = 1;
     t->data_interval_start = TS_NONE;
     t->data_interval_end = TS_NONE;
+    t->first_poke_at = TS_NONE;
+    t->start_date = TS_NONE;
+    if (PQnfields(r) > WTRY_COL_START_DATE) {
+        if (db_get_str(r, row, WTRY_COL_FIRST_POKE))
+            t->first_poke_at = db_get_i64(r, row, WTRY_COL_FIRST_POKE);
+        t->poke_count = db_get_int(r, row, WTRY_COL_POKE_COUNT);
+        if (db_get_str(r, row, WTRY_COL_START_DATE))
+            t->start_date = db_get_i64(r, row, WTRY_COL_START_DATE);
+    }
     if (PQnfields(r) > WTRY_COL_INTERVAL_END) {
         if (db_get_str(r, row, WTRY_COL_INTERVAL_START))
             t->data_interval_start = db_get_i64(r, row, WTRY_COL_INTERVAL_START);
@@ -473,6 +509,9 @@ void wtry_free(wtry_t *t)
     free(t->cwd);
     free(t->owner);
     free(t->conf_json);
+    cJSON_Delete(t->args);
+    cJSON_Delete(t->expand);
+    cJSON_Delete(t->downstream);
     for (size_t i = 0; i < t->n_env; i++) {
         free((char *)t->env[i].name);
         free((char *)t->env[i].value);

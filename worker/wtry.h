@@ -14,7 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "common/db.h"
+#include "common/operator.h"
 #include "common/queue.h"
 #include "common/taskenv.h"
 #include "common/timeutil.h"
@@ -22,9 +25,10 @@
 #define WTRY_SPEC_MAX (4 << 20) /* a task spec larger than this is refused */
 
 typedef enum wtry_kind {
-    WTRY_BASH = 0,
-    WTRY_EMPTY,
-    WTRY_INVALID /* spec_error says why */
+    WTRY_BASH = 0, /* /bin/sh -c bash_command (bash, and branch/short_circuit written in bash) */
+    WTRY_EMPTY,    /* nothing to run (empty; latest_only, which the planner settles) */
+    WTRY_RUNNER,   /* the operator runner (worker/ops.h): every other operator */
+    WTRY_INVALID   /* spec_error says why */
 } wtry_kind_t;
 
 typedef struct wtry {
@@ -41,6 +45,7 @@ typedef struct wtry {
     char *dag_id, *run_id, *task_id;
 
     wtry_kind_t kind;
+    dag_operator_t op; /* the task's operator (common/operator.h) */
     char *spec_error; /* WTRY_INVALID: what is wrong */
     char *bash_command;
     char *cwd; /* NULL: a fresh temp dir */
@@ -57,6 +62,12 @@ typedef struct wtry {
     char *conf_json;           /* the run's conf (dag_run.conf), NULL if none */
     int execution_timeout_sec; /* 0 = none */
     bool has_downstream;       /* the spec lists downstream tasks: plan the run when it ends */
+    cJSON *args;       /* operator arguments (an object, owned), NULL = none */
+    cJSON *expand;     /* dynamic task mapping (owned), NULL = not mapped */
+    cJSON *downstream; /* downstream_task_ids (an array, owned), NULL = none */
+    ts_us_t first_poke_at; /* sensors in reschedule mode: the try's first poke, TS_NONE */
+    int poke_count;        /* pokes this try made before (reschedule mode) */
+    ts_us_t start_date;    /* the claim's start_date (this poke's start), TS_NONE if unknown */
 } wtry_t;
 
 /*
@@ -64,14 +75,18 @@ typedef struct wtry {
  * id, try_number, max_tries, map_index, dag_run_id, logical_date (epoch
  * microseconds), dag_id, run_id, task_id, operator, spec (json text; NULL
  * when the version's specs are cached), dag_version_id, the run's conf
- * (json text), data_interval_start, data_interval_end (epoch microseconds).
+ * (json text), data_interval_start, data_interval_end, first_poke_at
+ * (epoch microseconds), poke_count, start_date (epoch microseconds).
  */
-#define WTRY_COLUMNS 15
+#define WTRY_COLUMNS 18
 #define WTRY_COL_SPEC 10
 #define WTRY_COL_VERSION 11
 #define WTRY_COL_CONF 12
 #define WTRY_COL_INTERVAL_START 13
 #define WTRY_COL_INTERVAL_END 14
+#define WTRY_COL_FIRST_POKE 15
+#define WTRY_COL_POKE_COUNT 16
+#define WTRY_COL_START_DATE 17
 #define WTRY_CONF_MAX (64 * 1024) /* a larger conf is not handed to the task */
 
 /* Whether exit code code ends t's try as skipped (skip_on_exit_code). */

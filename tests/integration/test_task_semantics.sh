@@ -136,7 +136,7 @@ check_eq "bash branch: the named task runs, the other branch and its chain are s
   "br=success left=success right=skipped right_after=skipped join=success" \
   "$(states ts_branch r1 br left right right_after join)"
 check_eq "branch naming a task group follows the group's tasks only" \
-  "br3=success x=success y=success other=skipped" "$(states ts_branch r1 br3 x y other)"
+  "br3=success grp.x=success grp.y=success other=skipped" "$(states ts_branch r1 br3 grp.x grp.y other)"
 check_eq "the branch's decision is stored as Airflow's skipmixin XCom" '{"followed": ["left"]}' \
   "$(q "SELECT x.value::text FROM xcom x JOIN dag_run dr ON dr.id = x.dag_run_id
          WHERE dr.dag_id = 'ts_branch' AND x.task_id = 'br' AND x.key = 'skipmixin_key'")"
