@@ -309,6 +309,8 @@ int main(int argc, char **argv)
     supervisor_opts_t so = {.handoff = h,
                             .job_id = job_id,
                             .hostname = hostname,
+                            .queues = queues,
+                            .nqueues = (size_t)nq,
                             .pid = (int)getpid(),
                             .heartbeat_sec = cfg.worker.heartbeat_sec,
                             .log_flush_ms = cfg.worker.log_flush_ms,

@@ -131,6 +131,13 @@ struct supervisor {
     wtry_specs_t *specs;    /* task specs for direct claims; created on first use */
     int64_t idle_since_us;  /* monotonic: no try since then (0: busy or trimmed) */
     size_t transferred;     /* slots of ended tries kept by direct claims */
+    /* Process groups whose leader was reaped while a SIGKILL was due (a
+     * stop or timeout sent SIGTERM): the rest of the group still gets it. */
+    struct group_kill {
+        pid_t pgid;
+        int64_t at_us;
+    } *gkills;
+    size_t ngkills, gkcap;
     char buf[READ_CHUNK];
 };
 
@@ -196,6 +203,7 @@ void supervisor_free(supervisor_t *s)
     planrun_cache_free(s->cache);
     wtry_specs_free(s->specs);
     free(s->hostname);
+    free(s->gkills);
     close(s->sigfd);
     db_close(s->o.db);
     queue_close(s->o.queue);
@@ -647,11 +655,49 @@ static bool runner_exit(supervisor_t *s, run_t *r, int code)
     }
 }
 
+/* Keeps the SIGKILL escalation of a group whose leader is gone. */
+static void defer_group_kill(supervisor_t *s, pid_t pgid, int64_t at_us)
+{
+    if (kill(-pgid, 0) < 0)
+        return; /* nothing left in the group */
+    if (s->ngkills == s->gkcap) {
+        size_t ncap = s->gkcap ? 2 * s->gkcap : 8;
+        struct group_kill *g = realloc(s->gkills, ncap * sizeof(*g));
+        if (!g) {
+            kill(-pgid, SIGKILL); /* no room to wait for the grace: now */
+            return;
+        }
+        s->gkills = g;
+        s->gkcap = ncap;
+    }
+    s->gkills[s->ngkills++] = (struct group_kill){pgid, at_us};
+}
+
+static void check_group_kills(supervisor_t *s, int64_t now)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->ngkills; i++) {
+        struct group_kill g = s->gkills[i];
+        if (kill(-g.pgid, 0) < 0)
+            continue;
+        if (now >= g.at_us) {
+            log_warn("process group did not stop after SIGTERM, killing pgid=%d", (int)g.pgid);
+            kill(-g.pgid, SIGKILL);
+            continue;
+        }
+        s->gkills[k++] = g;
+    }
+    s->ngkills = k;
+}
+
 static void on_exit_status(supervisor_t *s, run_t *r, int status)
 {
     /* What the task wrote before exiting is in the pipe; background processes
      * it left may hold the pipe open, so read what is there and stop. */
     read_output(s, r, DRAIN_MAX_READS);
+    if (r->kill_at_us && r->proc.pid > 0)
+        defer_group_kill(s, r->proc.pid, r->kill_at_us);
+    r->kill_at_us = 0;
     r->proc.pid = 0;
     executor_cleanup(&r->proc);
     bool ok = false, runner = r->t->kind == WTRY_RUNNER;
@@ -1048,6 +1094,17 @@ static bool holds_live_try(const supervisor_t *s, int64_t run_id)
     return false;
 }
 
+/* Whether this worker consumes queue (its --queues). */
+static bool serves_queue(const supervisor_t *s, const char *queue)
+{
+    if (!s->o.nqueues)
+        return true;
+    for (size_t i = 0; i < s->o.nqueues; i++)
+        if (!strcmp(s->o.queues[i], queue))
+            return true;
+    return false;
+}
+
 /*
  * Plans the runs of the written outcomes, inside the open transaction.
  * Runs are planned when a try that ended has downstream tasks, or when
@@ -1125,18 +1182,24 @@ static int minisched_plan(supervisor_t *s, const reporter_outcome_t *o, size_t n
         int64_t *ids = calloc(budget, sizeof(*ids));
         int *tries = calloc(budget, sizeof(*tries));
         m->claimed = calloc(budget, sizeof(*m->claimed));
+        size_t ndirect = 0;
         if (ids && tries && m->claimed) {
-            for (size_t i = 0; i < budget; i++) {
-                ids[i] = m->queued[i].ti_id;
-                tries[i] = m->queued[i].try_number;
+            /* Only tries on a queue this worker serves; the rest are published. */
+            for (size_t i = 0; i < m->n_queued && ndirect < budget; i++) {
+                if (!serves_queue(s, m->queued[i].queue))
+                    continue;
+                ids[ndirect] = m->queued[i].ti_id;
+                tries[ndirect++] = m->queued[i].try_number;
             }
-            r = wtry_claim(s->o.db, s->specs, true, s->hostname, s->o.pid, s->o.job_id, ids, tries, budget);
+            if (ndirect > 0)
+                r = wtry_claim(s->o.db, s->specs, true, s->hostname, s->o.pid, s->o.job_id, ids, tries, ndirect);
         }
+        bool nomem = !ids || !tries || !m->claimed;
         free(ids);
         free(tries);
-        if (!r)
+        if (nomem || (ndirect > 0 && !r))
             goto out;
-        for (int k = 0; k < PQntuples(r); k++) {
+        for (int k = 0; r && k < PQntuples(r); k++) {
             wtry_t *t = wtry_from_row(r, k, NULL, s->specs);
             if (!t)
                 goto out; /* rolled back: the claim is undone with the planning */
@@ -1416,6 +1479,7 @@ out:
 
 static void check_timeouts(supervisor_t *s, int64_t now)
 {
+    check_group_kills(s, now);
     for (size_t i = 0; i < s->nruns; i++) {
         run_t *r = s->runs[i];
         if (r->proc.pid <= 0)
@@ -1447,6 +1511,8 @@ static int poll_timeout_ms(supervisor_t *s, int64_t now)
             next = (x);                                                                            \
     } while (0)
     EARLIER(s->hb_due_us);
+    for (size_t i = 0; i < s->ngkills; i++)
+        EARLIER(s->gkills[i].at_us);
     for (size_t i = 0; i < s->nruns; i++) {
         run_t *r = s->runs[i];
         if (r->exited || r->lost) {
@@ -1469,6 +1535,9 @@ static int poll_timeout_ms(supervisor_t *s, int64_t now)
 
 static void kill_all(supervisor_t *s)
 {
+    for (size_t i = 0; i < s->ngkills; i++)
+        kill(-s->gkills[i].pgid, SIGKILL);
+    s->ngkills = 0;
     for (size_t i = 0; i < s->nruns; i++) {
         run_t *r = s->runs[i];
         if (r->proc.pid > 0) {

@@ -34,6 +34,8 @@ typedef struct supervisor_opts {
     handoff_t *handoff; /* borrowed */
     int64_t job_id;
     const char *hostname; /* for direct claims; copied */
+    const char *const *queues; /* borrowed: the queues this worker serves (direct claims) */
+    size_t nqueues;
     int pid;
     int heartbeat_sec;
     int log_flush_ms;
