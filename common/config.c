@@ -49,7 +49,8 @@ enum {
     KEY_SECRET = 1 << 0,   /* may carry a password: masked when printed */
     KEY_NONEMPTY = 1 << 1, /* an empty string is an error */
     KEY_LOG_LEVEL = 1 << 2, /* must be a level log_parse_level() knows */
-    KEY_SECRET_VALUE = 1 << 3 /* the whole value is a secret: printed as *** when set */
+    KEY_SECRET_VALUE = 1 << 3, /* the whole value is a secret: printed as *** when set */
+    KEY_CONN_LIST = 1 << 4     /* comma-separated connection ids, may be empty */
 };
 
 typedef struct key_def {
@@ -70,11 +71,12 @@ enum {
     SEC_SCHEDULER,
     SEC_WORKER,
     SEC_LOGGING,
+    SEC_ALERTS,
     SEC_COUNT
 };
 
 static const char *const section_names[SEC_COUNT] = {
-    "core", "database", "redis", "webserver", "scheduler", "worker", "logging",
+    "core", "database", "redis", "webserver", "scheduler", "worker", "logging", "alerts",
 };
 
 #define OFF(m) offsetof(config_t, m)
@@ -117,11 +119,27 @@ static const key_def_t config_keys[] = {
     {SEC_WORKER, "queues", KEY_STRING, "default", 0, 0, KEY_NONEMPTY, OFF(worker.queues)},
     {SEC_WORKER, "concurrency", KEY_INT, "16", 1, 4096, 0, OFF(worker.concurrency)},
     {SEC_WORKER, "heartbeat_sec", KEY_INT, "5", 1, 3600, 0, OFF(worker.heartbeat_sec)},
+    {SEC_WORKER, "shutdown_grace_sec", KEY_INT, "60", 0, 86400, 0, OFF(worker.shutdown_grace_sec)},
     {SEC_WORKER, "log_flush_ms", KEY_INT, "200", 10, 60000, 0, OFF(worker.log_flush_ms)},
     {SEC_WORKER, "max_log_bytes_per_try", KEY_INT, "10485760", 1024, 1073741824, 0,
      OFF(worker.max_log_bytes_per_try)},
     {SEC_LOGGING, "level", KEY_STRING, "info", 0, 0, KEY_NONEMPTY | KEY_LOG_LEVEL,
      OFF(logging.level)},
+    {SEC_ALERTS, "on_task_failure", KEY_STRING, "", 0, 0, KEY_CONN_LIST, OFF(alerts.on_task_failure)},
+    {SEC_ALERTS, "on_task_retry", KEY_STRING, "", 0, 0, KEY_CONN_LIST, OFF(alerts.on_task_retry)},
+    {SEC_ALERTS, "on_dag_failure", KEY_STRING, "", 0, 0, KEY_CONN_LIST, OFF(alerts.on_dag_failure)},
+    {SEC_ALERTS, "on_sla_miss", KEY_STRING, "", 0, 0, KEY_CONN_LIST, OFF(alerts.on_sla_miss)},
+    {SEC_ALERTS, "give_up_after_sec", KEY_INT, "3600", 1, 604800, 0, OFF(alerts.give_up_after_sec)},
+    {SEC_ALERTS, "request_timeout_sec", KEY_INT, "10", 1, 300, 0, OFF(alerts.request_timeout_sec)},
+    {SEC_ALERTS, "max_retry_after_sec", KEY_INT, "300", 1, 86400, 0,
+     OFF(alerts.max_retry_after_sec)},
+    {SEC_ALERTS, "max_backoff_sec", KEY_INT, "300", 1, 86400, 0, OFF(alerts.max_backoff_sec)},
+    {SEC_ALERTS, "max_in_flight", KEY_INT, "8", 1, 256, 0, OFF(alerts.max_in_flight)},
+    {SEC_ALERTS, "sweep_interval_sec", KEY_INT, "30", 1, 3600, 0, OFF(alerts.sweep_interval_sec)},
+    {SEC_ALERTS, "sla_check_interval_sec", KEY_INT, "10", 1, 3600, 0,
+     OFF(alerts.sla_check_interval_sec)},
+    {SEC_ALERTS, "sla_lookback_sec", KEY_INT, "86400", 60, 31536000, 0,
+     OFF(alerts.sla_lookback_sec)},
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -197,6 +215,35 @@ static int parse_int(const char *s, long long *out)
     return 0;
 }
 
+/* "a, b.c,d-e" or "": connection ids (as connection_validate accepts) between commas. */
+static bool valid_conn_list(const char *s)
+{
+    size_t n = 0;
+    for (const char *p = s;; p++) {
+        if (*p == ',' || *p == '\0') {
+            if (n == 0 && (*p == ',' || p != s))
+                return false; /* an empty item */
+            n = 0;
+            if (*p == '\0')
+                return true;
+            while (p[1] == ' ')
+                p++;
+            continue;
+        }
+        if (*p == ' ') {
+            while (p[1] == ' ')
+                p++;
+            if (p[1] != ',' && p[1] != '\0')
+                return false;
+            continue;
+        }
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
+            return false;
+        if (++n > 250)
+            return false;
+    }
+}
+
 /*
  * Types text and stores it into c. where names the source for messages
  * ("file.yaml:3:12", "environment variable UPDRAFT__X__Y", "default").
@@ -241,6 +288,13 @@ static int apply_value(config_t *c, const key_def_t *k, const char *text, const 
         if (strlen(text) > CONFIG_MAX_VALUE_LEN) {
             errbuf_set(err, errlen, "%s: %s.%s: longer than %d bytes", where, sec, k->key,
                     CONFIG_MAX_VALUE_LEN);
+            return -1;
+        }
+        if ((k->flags & KEY_CONN_LIST) && !valid_conn_list(text)) {
+            errbuf_set(err, errlen,
+                       "%s: %s.%s: '%.200s' is not a comma-separated list of connection ids "
+                       "(letters, digits, '_', '.', '-')",
+                       where, sec, k->key, text);
             return -1;
         }
         if (k->flags & KEY_LOG_LEVEL) {

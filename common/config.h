@@ -54,12 +54,27 @@ typedef struct config {
         char *queues;                     /* comma-separated, default "default" */
         int concurrency;                  /* default 16, 1..4096 */
         int heartbeat_sec;                /* default 5, 1..3600 */
+        int shutdown_grace_sec;           /* SIGTERM: running tries get this long, default 60 */
         int log_flush_ms;                 /* default 200, 10..60000 */
         int max_log_bytes_per_try;        /* default 10485760, 1024..1073741824 */
     } worker;
     struct {
         char *level;                      /* debug|info|warning|error, default "info" */
     } logging;
+    struct {                              /* docs/alerts.md; conn id lists are comma-separated */
+        char *on_task_failure;            /* alerts of tasks that declare none, default "" */
+        char *on_task_retry;              /* default "" */
+        char *on_dag_failure;             /* DAG run failures of DAGs that declare none, default "" */
+        char *on_sla_miss;                /* SLA misses of DAGs that declare none, default "" */
+        int give_up_after_sec;            /* a delivery still failing this long fails, default 3600 */
+        int request_timeout_sec;          /* one HTTP attempt, default 10, 1..300 */
+        int max_retry_after_sec;          /* Retry-After honoured up to this, default 300 */
+        int max_backoff_sec;              /* retry delay cap after 5xx/network errors, default 300 */
+        int max_in_flight;                /* deliveries in flight per scheduler, default 8 */
+        int sweep_interval_sec;           /* safety timer behind NOTIFY, default 30 */
+        int sla_check_interval_sec;       /* default 10 */
+        int sla_lookback_sec;             /* misses older than this are not reported, default 86400 */
+    } alerts;
 } config_t;
 
 /*

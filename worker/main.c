@@ -3,10 +3,13 @@
  *
  * Threads, each with its own connections:
  *   main        flags and config, schema check, the `job` row (its own
- *               db_t); then waits for SIGTERM/SIGINT with sigtimedwait and
- *               drives shutdown: the first signal stops consuming and lets
- *               running tries finish and report, the second kills their
- *               process groups.
+ *               db_t); then waits for SIGTERM/SIGINT/SIGQUIT with
+ *               sigtimedwait and drives shutdown. Warm (SIGTERM, SIGINT):
+ *               stop consuming, let running tries finish for up to
+ *               worker.shutdown_grace_sec, then kill and hand back the rest.
+ *               Cold (SIGQUIT, or a second signal): kill and hand back at
+ *               once. A try handed back runs again elsewhere without
+ *               counting as a retry.
  *   consumer    XREADGROUP for as many entries as free slots, the claim,
  *               acks of invalid/stale messages (worker/consumer.c; a db_t
  *               and a queue_t).
@@ -151,10 +154,12 @@ static int split_queues(char *csv, const char **out, char *joined, size_t joinle
 }
 
 /* Sleeps up to ms; returns true when SIGTERM/SIGINT arrived meanwhile. */
-static bool wait_signal(const sigset_t *set, int ms)
+/* Waits up to ms for one of set: the signal number, or 0 when none came. */
+static int wait_signal(const sigset_t *set, int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    return sigtimedwait(set, NULL, &ts) > 0;
+    int sig = sigtimedwait(set, NULL, &ts);
+    return sig > 0 ? sig : 0;
 }
 
 /* Startup connections: retried for CONNECT_WAIT_SEC, NULL on failure or a signal. */
@@ -280,6 +285,7 @@ int main(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGQUIT);
     all = sigs;
     sigaddset(&all, SIGCHLD);
     pthread_sigmask(SIG_BLOCK, &all, NULL); /* inherited by the threads started below */
@@ -321,7 +327,8 @@ int main(int argc, char **argv)
                             .db_url = cfg.database.url,
                             .orchestration_only = o.orchestration_only,
                             .stop = &g_stop,
-                            .kill_now = &g_kill};
+                            .kill_now = &g_kill,
+                            .shutdown_grace_sec = cfg.worker.shutdown_grace_sec};
     consumer_opts_t co = {.handoff = h,
                           .hostname = hostname,
                           .pid = (int)getpid(),
@@ -365,14 +372,17 @@ int main(int argc, char **argv)
     int nsig = 0;
     bool closed = false;
     while (!supervisor_done(sup)) {
-        if (wait_signal(&sigs, 250)) {
+        int sig = wait_signal(&sigs, 250);
+        if (sig > 0) {
             nsig++;
-            if (nsig == 1) {
-                log_info("stopping: no new tries, waiting for running tries to finish");
+            if (nsig == 1 && sig != SIGQUIT) {
+                log_info("warm shutdown: no new tries; running tries get up to %d s to finish, "
+                         "then are handed back", cfg.worker.shutdown_grace_sec);
                 g_stop = true;
             } else {
-                log_warn("second signal: killing running tries");
-                g_kill = true;
+                log_warn("cold shutdown (%s): stopping running tries and handing them back",
+                         sig == SIGQUIT ? "SIGQUIT" : "second signal");
+                g_stop = g_kill = true;
             }
             handoff_wake(h);
         }

@@ -1548,6 +1548,84 @@ static void kill_all(supervisor_t *s)
     }
 }
 
+/*
+ * Shutdown: kills every running try's process group and gives the tries
+ * back, in one guarded statement, as 'scheduled' with max_tries + 1, so
+ * that the next try (try_number + 1 when it is queued again) does not
+ * consume a retry. The message is acknowledged; the scheduler queues the
+ * try again at once. A try whose write fails is left to the zombie reaper.
+ */
+static void hand_back_all(supervisor_t *s)
+{
+    size_t n = 0;
+    int64_t *ids = calloc(s->nruns + 1, sizeof(*ids));
+    int *tries = calloc(s->nruns + 1, sizeof(*tries));
+    char *a_ids = NULL, *a_tries = NULL;
+    if (!ids || !tries)
+        goto out;
+    for (size_t i = 0; i < s->nruns; i++) {
+        run_t *r = s->runs[i];
+        if (r->exited || r->lost || r->over)
+            continue;
+        if (r->proc.pid > 0)
+            executor_signal(&r->proc, SIGKILL);
+        ids[n] = r->t->ti_id;
+        tries[n++] = r->t->try_number;
+    }
+    if (n == 0)
+        goto out;
+    /* SIGKILL is immediate; reap so that no process outlives its hand-back. */
+    int64_t deadline = ts_mono_us() + 2 * TS_US_PER_SEC;
+    for (;;) {
+        reap(s);
+        bool alive = false;
+        for (size_t i = 0; i < s->nruns; i++)
+            alive = alive || (s->runs[i]->proc.pid > 0 && !s->runs[i]->exited);
+        if (!alive || ts_mono_us() >= deadline)
+            break;
+        usleep(10000);
+    }
+    char jid[24];
+    snprintf(jid, sizeof(jid), "%" PRId64, s->o.job_id);
+    if (!(a_ids = db_array_i64(ids, n)) || !(a_tries = db_array_int(tries, n)))
+        goto out;
+    const char *p[] = {a_ids, a_tries, jid};
+    long rows = -1;
+    if (db_ensure(s->o.db, 3000, NULL) == 0)
+        rows = db_exec(s->o.db, "worker_hand_back",
+                       "WITH b AS (UPDATE task_instance t SET state = 'scheduled',"
+                       "   max_tries = t.max_tries + 1, hostname = '', pid = NULL,"
+                       "   end_date = now(), first_poke_at = NULL, poke_count = 0, updated_at = now()"
+                       " FROM unnest($1::bigint[], $2::int[]) l(id, try)"
+                       " WHERE t.id = l.id AND t.try_number = l.try AND t.worker_id = $3::bigint"
+                       "   AND t.state = 'running' RETURNING t.id, t.try_number, t.dag_run_id),"
+                       " l AS (INSERT INTO task_log (ti_id, try_number, data)"
+                       "   SELECT id, try_number, '[worker] WARNING - the worker shut down: this try"
+                       " was stopped and handed back; the next try does not count as a retry' || E'\\n'"
+                       "   FROM b)"
+                       " SELECT pg_notify('updraft_scheduler', dag_run_id::text) FROM b",
+                       3, p);
+    if (rows < 0) {
+        log_warn("cannot hand running tries back, the scheduler will reap them count=%zu", n);
+    } else {
+        log_info("handed running tries back for another worker count=%ld", rows);
+    }
+    for (size_t i = 0; i < s->nruns; i++) {
+        run_t *r = s->runs[i];
+        if (r->exited || r->lost || r->over)
+            continue;
+        r->lost = true; /* nothing more is written for it */
+        if (rows >= 0)
+            ack(s, r->t);
+        r->over = true;
+    }
+out:
+    free(ids);
+    free(tries);
+    free(a_ids);
+    free(a_tries);
+}
+
 static void *supervisor_main(void *arg)
 {
     supervisor_t *s = arg;
@@ -1556,8 +1634,21 @@ static void *supervisor_main(void *arg)
     size_t pcap = 0;
 
     s->hb_due_us = ts_mono_us();
+    int64_t hand_back_at = 0, give_up_at = 0;
     for (;;) {
-        if (*s->o.kill_now) {
+        int64_t t0 = ts_mono_us();
+        if (*s->o.stop && !hand_back_at)
+            hand_back_at = t0 + (int64_t)s->o.shutdown_grace_sec * TS_US_PER_SEC;
+        if ((*s->o.kill_now || (hand_back_at && t0 >= hand_back_at)) && !give_up_at) {
+            if (*s->o.kill_now)
+                log_warn("cold shutdown: stopping running tries and handing them back");
+            else
+                log_warn("shutdown grace of %d s is over: stopping running tries and handing "
+                         "them back", s->o.shutdown_grace_sec);
+            hand_back_all(s);
+            give_up_at = ts_mono_us() + 10 * TS_US_PER_SEC; /* last outcomes, then go */
+        }
+        if (give_up_at && ts_mono_us() >= give_up_at) {
             kill_all(s);
             break;
         }

@@ -45,8 +45,9 @@ typedef struct supervisor_opts {
     const char *self_exe; /* borrowed: this binary, run as the operator runner; NULL = none */
     const char *db_url;   /* borrowed: handed to operators that use updraft's own tables */
     bool orchestration_only; /* benchmarks: complete every try as success, run nothing */
-    volatile bool *stop;     /* shutdown requested: stop reconnect waits */
-    volatile bool *kill_now; /* second signal: kill every task, return */
+    volatile bool *stop;     /* warm shutdown: no new tries; running ones get shutdown_grace_sec */
+    volatile bool *kill_now; /* cold shutdown: hand every running try back now */
+    int shutdown_grace_sec;  /* then running tries are killed and handed back */
 } supervisor_opts_t;
 
 typedef struct supervisor supervisor_t;
