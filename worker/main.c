@@ -38,6 +38,7 @@
 
 #include "common/config.h"
 #include "common/db.h"
+#include "common/healthsrv.h"
 #include "common/log.h"
 #include "common/queue.h"
 #include "common/secrets.h"
@@ -54,7 +55,7 @@
 static volatile bool g_stop, g_kill;
 
 typedef struct opts {
-    const char *queues, *hostname;
+    const char *queues, *hostname, *health_port;
     int concurrency;
     bool orchestration_only;
 } opts_t;
@@ -62,8 +63,11 @@ typedef struct opts {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: updraft-worker [--queues a,b] [--concurrency N] [--hostname NAME]\n"
-               "                      [--config PATH] [--print-config] [--orchestration-only]\n"
+               "                      [--health-port [HOST:]PORT] [--config PATH] [--print-config]\n"
+               "                      [--orchestration-only]\n"
                "\n"
+               "  --health-port PORT    answer GET /health on this port (127.0.0.1 unless a host\n"
+               "                        is given): 200 while heartbeats are written, else 503\n"
                "  --orchestration-only  FOR BENCHMARKS ONLY: claim each try, record it running\n"
                "                        and complete it as success without starting its process\n"
                "                        (no task runs, no log is written). Never use it in\n"
@@ -77,10 +81,11 @@ static int parse_flags(int argc, char **argv, opts_t *o)
                                              {"concurrency", required_argument, NULL, 'c'},
                                              {"hostname", required_argument, NULL, 'H'},
                                              {"orchestration-only", no_argument, NULL, 'O'},
+                                             {"health-port", required_argument, NULL, 'P'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     int ch;
-    while ((ch = getopt_long(argc, argv, "q:c:H:hO", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "q:c:H:hOP:", longopts, NULL)) != -1) {
         char *end;
         long v;
         switch (ch) {
@@ -101,6 +106,9 @@ static int parse_flags(int argc, char **argv, opts_t *o)
             break;
         case 'O':
             o->orchestration_only = true;
+            break;
+        case 'P':
+            o->health_port = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -218,6 +226,7 @@ int main(int argc, char **argv)
     consumer_t *cons = NULL;
     supervisor_t *sup = NULL;
     secrets_keyring_t *ring = NULL;
+    healthsrv_t *health = NULL;
     int64_t job_id = 0;
     char hostname[256], err[512], queues_csv[MAX_QUEUES * QUEUE_NAME_MAX], *queues_buf = NULL;
     char *exe = NULL;
@@ -308,6 +317,15 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    if (o.health_port) {
+        /* Unhealthy once heartbeats stop being written for six intervals. */
+        int threshold = cfg.worker.heartbeat_sec * 6 > 30 ? cfg.worker.heartbeat_sec * 6 : 30;
+        if (!(health = healthsrv_start(o.health_port, "worker", threshold, err, sizeof(err)))) {
+            log_error("cannot start the health endpoint error=\"%s\"", err);
+            goto out_job;
+        }
+        healthsrv_beat(health); /* the job row was just written */
+    }
     if (!(h = handoff_new(o.concurrency))) {
         log_error("cannot set up the hand-off");
         goto out_job;
@@ -328,7 +346,8 @@ int main(int argc, char **argv)
                             .orchestration_only = o.orchestration_only,
                             .stop = &g_stop,
                             .kill_now = &g_kill,
-                            .shutdown_grace_sec = cfg.worker.shutdown_grace_sec};
+                            .shutdown_grace_sec = cfg.worker.shutdown_grace_sec,
+                            .health = health};
     consumer_opts_t co = {.handoff = h,
                           .hostname = hostname,
                           .pid = (int)getpid(),
@@ -406,6 +425,7 @@ out_job:
 out:
     consumer_free(cons);
     supervisor_free(sup);
+    healthsrv_stop(health);
     handoff_free(h);
     secrets_keyring_free(ring);
     db_close(db);

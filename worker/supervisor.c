@@ -49,6 +49,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/healthsrv.h"
 #include "common/log.h"
 #include "common/planrun.h"
 #include "common/pools.h"
@@ -840,6 +841,7 @@ static void heartbeat(supervisor_t *s, int64_t now)
         goto out;
     }
     s->hb_due_us = now + (int64_t)s->o.heartbeat_sec * TS_US_PER_SEC;
+    healthsrv_beat(s->o.health);
     for (size_t i = 0; i < n; i++) {
         if (!alive[i])
             lose_run(which[i], "heartbeat rejected");

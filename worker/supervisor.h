@@ -48,6 +48,7 @@ typedef struct supervisor_opts {
     volatile bool *stop;     /* warm shutdown: no new tries; running ones get shutdown_grace_sec */
     volatile bool *kill_now; /* cold shutdown: hand every running try back now */
     int shutdown_grace_sec;  /* then running tries are killed and handed back */
+    struct healthsrv *health; /* borrowed, NULL = none: told of every heartbeat written */
 } supervisor_opts_t;
 
 typedef struct supervisor supervisor_t;

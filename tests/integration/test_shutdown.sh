@@ -53,8 +53,22 @@ check "db migrate" "$BIN/updraft" db migrate >/dev/null
 dags_in() { [ "$(q "SELECT count(*) FROM dag WHERE dag_id LIKE 'sd\_%' AND version_id IS NOT NULL")" = 3 ]; }
 check "DAGs are parsed" wait_for 30 dags_in
 ti() { q "SELECT $3 FROM task_instance WHERE dag_id = '$1' AND task_id = '$2'"; }
+exited() { ! kill -0 "$1" 2>/dev/null; }
 start_worker() { "$BIN/updraft-worker" --hostname "$1" --concurrency 1 >"$tmp/worker-$1.log" 2>&1 & wpid=$!; pids+=($wpid); }
 exited() { ! kill -0 "$1" 2>/dev/null; }
+
+# --- the worker's own health endpoint ----------------------------------------------
+hport=$(svc_free_port)
+"$BIN/updraft-worker" --hostname w0 --health-port "$hport" >"$tmp/worker-w0.log" 2>&1 & w0=$!; pids+=($w0)
+health_ok() { json_ok "http://127.0.0.1:$hport/health" '.status == "healthy" and .component == "worker"'; }
+check "worker --health-port: GET /health 200 healthy" wait_for 10 health_ok
+check_eq "worker --health-port: other paths 404" 404 \
+  "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$hport/metrics")"
+kill -STOP "$w0"
+check_eq "a frozen worker does not answer its probe" 000 \
+  "$(curl -s -m 1 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$hport/health")"
+kill -CONT "$w0"; kill -TERM "$w0"
+check "it stops" wait_for 10 exited "$w0"
 
 # --- warm: the running try finishes, nothing new is taken -------------------------
 start_worker w1
