@@ -90,6 +90,12 @@ check_eq "callback events: one retry (the zombie), one success" "task_retry:1 ta
   "$(q "SELECT string_agg(kind || ':' || try_number, ' ' ORDER BY id) FROM callback_event
          WHERE dag_id = 'rp_zombie' AND task_id = 'nap'")"
 
+# --- libpq multi-host failover URLs -------------------------------------------
+dead=$(svc_free_port)
+multi="postgresql://updraft@127.0.0.1:$dead,127.0.0.1:$SVC_PG_PORT/updraft?target_session_attrs=read-write"
+check "a multi-host database URL skips the dead host (libpq failover)" \
+  env UPDRAFT__DATABASE__URL="$multi" "$BIN/updraft" db check
+
 # --- liveness checks --------------------------------------------------------
 check "jobs check: a live scheduler" bash -c "\"$BIN/updraft\" jobs check --job-type SchedulerJob >/dev/null"
 check "jobs check: worker w2 by hostname" bash -c "\"$BIN/updraft\" jobs check --job-type worker --hostname w2 >/dev/null"
