@@ -12,6 +12,7 @@
  *   updraft jobs check [--job-type T] [--hostname H] [--limit N] [--allow-multiple]
  *   updraft connections get|add|delete|list|import|export ...
  *   updraft rotate-fernet-key
+ *   updraft alerts test CONN_ID
  *   updraft standalone
  *
  * Single-threaded; every command opens what it needs and exits.
@@ -20,6 +21,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cmd_alerts.h"
 #include "common/log.h"
 
 static void usage(FILE *f)
@@ -46,6 +48,7 @@ static void usage(FILE *f)
           "  pools list|get|set|delete|import|export ...       (updraft pools -h)\n"
           "  jobs check [--job-type T] [--hostname H]          (updraft jobs -h)\n"
           "  rotate-fernet-key          re-encrypt every secret with the first core.fernet_key\n"
+          "  alerts test CONN_ID        send a test alert through a Slack or webhook connection\n"
           "  standalone                 private Postgres + Redis and every daemon, for trying updraft\n",
           f);
 }
@@ -88,6 +91,8 @@ int main(int argc, char **argv)
         rc = cli_jobs(&cfg, argc - 1, argv + 1);
     else if (!strcmp(argv[1], "rotate-fernet-key"))
         rc = cli_rotate_fernet_key(&cfg, argc - 1, argv + 1);
+    else if (!strcmp(argv[1], "alerts"))
+        rc = cli_alerts(&cfg, argc - 1, argv + 1);
     else {
         fprintf(stderr, "updraft: unknown command '%s'\n", argv[1]);
         usage(stderr);

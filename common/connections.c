@@ -750,6 +750,317 @@ int connection_validate(const connection_t *c, char *err, size_t errlen)
         errbuf_set(err, errlen, "connection '%s': port must be in 0..65535", c->conn_id);
         return -1;
     }
+    if (connection_is_webhook_type(c->conn_type)) {
+        char *url = NULL, why[256];
+        int rc = connection_webhook_url(c, &url, why, sizeof(why));
+        if (rc == 0)
+            rc = connection_check_webhook_url(url, NULL, 0, why, sizeof(why));
+        secrets_free_str(url);
+        if (rc < 0) {
+            errbuf_set(err, errlen, "connection '%s': %s", c->conn_id, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- webhook URLs (alerts) ---------------------------------------------- */
+
+/* conn_type compared as Airflow normalizes it: case-insensitive, '-' = '_'. */
+static bool type_is(const char *type, const char *want)
+{
+    if (!type)
+        return false;
+    for (; *type && *want; type++, want++) {
+        char a = (char)tolower((unsigned char)*type), b = *want;
+        if (a == '-')
+            a = '_';
+        if (a != b)
+            return false;
+    }
+    return *type == '\0' && *want == '\0';
+}
+
+bool connection_is_slack_type(const char *conn_type)
+{
+    return type_is(conn_type, "slack_webhook") || type_is(conn_type, "slackwebhook");
+}
+
+bool connection_is_webhook_type(const char *conn_type)
+{
+    return connection_is_slack_type(conn_type) || type_is(conn_type, "webhook");
+}
+
+/* s without leading and trailing blanks, as a [start, start + *n) span. */
+static const char *trim_span(const char *s, size_t *n)
+{
+    size_t len = strlen(s);
+    while (len > 0 && isspace((unsigned char)*s)) {
+        s++;
+        len--;
+    }
+    while (len > 0 && isspace((unsigned char)s[len - 1]))
+        len--;
+    *n = len;
+    return s;
+}
+
+/* A path taken from a decoded URI field: reserved bytes escaped again, '/' kept. */
+static void sb_path(sbuf_t *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (isalnum(*p) || strchr("-._~/!$&'()*+,;=:@", *p)) {
+            sb_putn(b, (const char *)p, 1);
+        } else {
+            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            sb_putn(b, e, 3);
+        }
+    }
+}
+
+/* Appends "/" + tail (without its leading slashes) unless b already ends in '/'. */
+static void sb_join(sbuf_t *b, const char *tail, size_t n)
+{
+    while (n > 0 && *tail == '/') {
+        tail++;
+        n--;
+    }
+    if (n == 0)
+        return;
+    if (b->len == 0 || b->s[b->len - 1] != '/')
+        sb_putn(b, "/", 1);
+    sb_putn(b, tail, n);
+}
+
+/* extra as a query string, when it is a JSON object of strings (a URI's query). */
+static void sb_query(sbuf_t *b, const char *extra)
+{
+    cJSON *o = extra && *extra == '{' ? cJSON_Parse(extra) : NULL;
+    bool first = true;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, o)
+    {
+        if (!cJSON_IsString(it))
+            continue;
+        sb_putn(b, first ? "?" : "&", 1);
+        sb_quote(b, it->string, true);
+        sb_putn(b, "=", 1);
+        sb_quote(b, it->valuestring, true);
+        first = false;
+    }
+    cJSON_Delete(o);
+}
+
+int connection_webhook_url(const connection_t *c, char **url, char *err, size_t errlen)
+{
+    sbuf_t b = {0};
+    size_t pwn = 0, hn = 0;
+    const char *pw = c->password ? trim_span(c->password, &pwn) : NULL;
+    const char *host = c->host ? trim_span(c->host, &hn) : NULL;
+    char port[16] = "";
+
+    *url = NULL;
+    if (pw && pwn == 0)
+        pw = NULL;
+    if (host && hn == 0)
+        host = NULL;
+    if (c->port >= 0)
+        snprintf(port, sizeof(port), ":%d", c->port);
+    if (type_is(c->conn_type, "http") || type_is(c->conn_type, "https")) {
+        /* a URL given whole (UPDRAFT_CONN_X=https://...) parses into these parts */
+        if (!host) {
+            errbuf_set(err, errlen, "the webhook URL has no host");
+            return -1;
+        }
+        sb_puts(&b, type_is(c->conn_type, "http") ? "http://" : "https://");
+        if (c->login || c->password) {
+            sb_quote(&b, c->login ? c->login : "", false);
+            if (c->password) {
+                sb_putn(&b, ":", 1);
+                sb_quote(&b, c->password, false);
+            }
+            sb_putn(&b, "@", 1);
+        }
+        if (strchr(c->host, ':') && c->host[0] != '[') {
+            sb_putn(&b, "[", 1);
+            sb_putn(&b, host, hn);
+            sb_putn(&b, "]", 1);
+        } else {
+            sb_putn(&b, host, hn);
+        }
+        sb_puts(&b, port);
+        sb_putn(&b, "/", 1);
+        if (c->schema)
+            sb_path(&b, c->schema[0] == '/' ? c->schema + 1 : c->schema);
+        sb_query(&b, c->extra);
+    } else if (pw && memmem(pw, pwn, "://", 3)) {
+        sb_putn(&b, pw, pwn); /* the whole URL in the password, as Airflow's hook */
+    } else if (host) {
+        const char *sep = memmem(host, hn, "://", 3);
+        if (!sep)
+            sb_puts(&b, "https://");
+        sb_putn(&b, host, hn);
+        /* a port and a schema only when the host is a bare authority */
+        const char *auth = sep ? sep + 3 : host;
+        if (!memchr(auth, '/', hn - (size_t)(auth - host))) {
+            if (!memchr(auth, ':', hn - (size_t)(auth - host)))
+                sb_puts(&b, port);
+            if (c->schema && *c->schema) {
+                sbuf_t p = {0};
+                sb_path(&p, c->schema);
+                if (p.s)
+                    sb_join(&b, p.s, p.len);
+                b.oom = b.oom || p.oom;
+                free(p.s);
+            }
+        }
+        if (pw)
+            sb_join(&b, pw, pwn);
+    } else if (pw && connection_is_slack_type(c->conn_type)) {
+        /* only the token: Slack's endpoint, as Airflow's SlackWebhookHook */
+        sb_puts(&b, "https://hooks.slack.com/services");
+        sb_join(&b, pw, pwn);
+    } else {
+        errbuf_set(err, errlen,
+                   "a %s connection needs its webhook URL (https://...) in the password or "
+                   "the host field",
+                   c->conn_type ? c->conn_type : "webhook");
+        return -1;
+    }
+    if (b.oom || !b.s) {
+        secrets_free_str(b.s);
+        errbuf_set(err, errlen, "out of memory");
+        return -1;
+    }
+    *url = b.s;
+    return 0;
+}
+
+static bool is_loopback(const char *host)
+{
+    if (strcasecmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
+        return true;
+    /* 127.0.0.0/8, dotted quad */
+    int parts = 0;
+    const char *p = host;
+    while (*p) {
+        int v = 0, digits = 0;
+        while (isdigit((unsigned char)*p) && digits < 4) {
+            v = v * 10 + (*p++ - '0');
+            digits++;
+        }
+        if (digits == 0 || digits > 3 || v > 255 || (parts == 0 && v != 127))
+            return false;
+        parts++;
+        if (*p == '.')
+            p++;
+        else if (*p)
+            return false;
+    }
+    return parts == 4;
+}
+
+int connection_check_webhook_url(const char *url, char *host, size_t hostlen, char *err,
+                                 size_t errlen)
+{
+    char h[256];
+    size_t n = url ? strlen(url) : 0;
+
+    if (host && hostlen)
+        host[0] = '\0';
+    if (n == 0) {
+        errbuf_set(err, errlen, "the webhook URL is empty");
+        return -1;
+    }
+    if (n > CONN_MAX_WEBHOOK_URL) {
+        errbuf_set(err, errlen, "the webhook URL is longer than %d bytes", CONN_MAX_WEBHOOK_URL);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)url[i] <= 0x20 || url[i] == 0x7f) {
+            errbuf_set(err, errlen,
+                       "the webhook URL is not a valid URL: it holds a space or a control "
+                       "character");
+            return -1;
+        }
+    const char *sep = strstr(url, "://");
+    bool https = sep && sep - url == 5 && strncasecmp(url, "https", 5) == 0;
+    bool http = sep && sep - url == 4 && strncasecmp(url, "http", 4) == 0;
+    if (!https && !http) {
+        errbuf_set(err, errlen,
+                   "the webhook URL is not a valid URL: it must start with https:// (http:// only "
+                   "for localhost)");
+        return -1;
+    }
+    const char *auth = sep + 3, *end = auth + strcspn(auth, "/?#"), *at = NULL;
+    for (const char *p = auth; p < end; p++)
+        if (*p == '@')
+            at = p;
+    const char *hs = at ? at + 1 : auth, *he, *portp = NULL;
+    if (*hs == '[') {
+        const char *rb = memchr(hs, ']', (size_t)(end - hs));
+        if (!rb) {
+            errbuf_set(err, errlen, "the webhook URL is not a valid URL: unterminated '[' in the "
+                                    "host");
+            return -1;
+        }
+        hs++;
+        he = rb;
+        if (rb + 1 < end) {
+            if (rb[1] != ':') {
+                errbuf_set(err, errlen, "the webhook URL is not a valid URL: bad host");
+                return -1;
+            }
+            portp = rb + 2;
+        }
+    } else {
+        const char *colon = memchr(hs, ':', (size_t)(end - hs));
+        he = colon ? colon : end;
+        if (colon)
+            portp = colon + 1;
+    }
+    if (he == hs || (size_t)(he - hs) >= sizeof(h)) {
+        errbuf_set(err, errlen, "the webhook URL is not a valid URL: it has no host");
+        return -1;
+    }
+    for (const char *p = hs; p < he; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("-._:%", *p)) {
+            errbuf_set(err, errlen, "the webhook URL is not a valid URL: bad character in the "
+                                    "host");
+            return -1;
+        }
+    if (portp) {
+        long v = 0;
+        if (portp == end) {
+            errbuf_set(err, errlen, "the webhook URL is not a valid URL: empty port");
+            return -1;
+        }
+        for (const char *p = portp; p < end; p++) {
+            if (!isdigit((unsigned char)*p) || (v = v * 10 + (*p - '0')) > 65535) {
+                errbuf_set(err, errlen,
+                           "the webhook URL is not a valid URL: the port is not in 1..65535");
+                return -1;
+            }
+        }
+        if (v == 0) {
+            errbuf_set(err, errlen,
+                       "the webhook URL is not a valid URL: the port is not in 1..65535");
+            return -1;
+        }
+    }
+    size_t hl = (size_t)(he - hs);
+    for (size_t i = 0; i < hl; i++)
+        h[i] = (char)tolower((unsigned char)hs[i]);
+    h[hl] = '\0';
+    if (http && !is_loopback(h)) {
+        errbuf_set(err, errlen,
+                   "the webhook URL must use https (http is accepted only for localhost, "
+                   "127.0.0.0/8 and ::1)");
+        return -1;
+    }
+    if (host && hostlen)
+        snprintf(host, hostlen, "%s", h);
     return 0;
 }
 

@@ -85,9 +85,47 @@ cJSON *connection_to_json(const connection_t *c, bool with_password);
 
 /*
  * Checks what storing needs: conn_id made of letters, digits, '_', '.' and
- * '-' (at most CONN_MAX_ID), a conn_type, a port in 0..65535.
+ * '-' (at most CONN_MAX_ID), a conn_type, a port in 0..65535, and for
+ * webhook types (slack_webhook, webhook) a valid webhook URL
+ * (connection_webhook_url, connection_check_webhook_url).
  */
 int connection_validate(const connection_t *c, char *err, size_t errlen);
+
+/*
+ * Webhook connections (docs/alerts.md "Connections"). slack_webhook (also
+ * Airflow's slackwebhook) and webhook connections name the URL alerts are
+ * POSTed to; connection_validate() refuses one without a valid URL.
+ */
+#define CONN_MAX_WEBHOOK_URL 4096
+
+/* slack_webhook or slackwebhook ('-' or '_', any case). */
+bool connection_is_slack_type(const char *conn_type);
+/* A Slack type or webhook. */
+bool connection_is_webhook_type(const char *conn_type);
+
+/*
+ * The URL a webhook alert to c goes to, as Airflow's SlackWebhookHook
+ * finds it: the password when it holds "://" (the whole URL); else the
+ * host (https:// added when it has no scheme, then port and schema), with
+ * the password appended as a path when set (a token); else, for Slack
+ * types, https://hooks.slack.com/services/ + the password. Connections of
+ * type http or https (a URL given whole, UPDRAFT_CONN_X=https://...) are
+ * put back together from their parts. The URL is not checked
+ * (connection_check_webhook_url). Returns 0 with *url malloc'd (a secret:
+ * free with secrets_free_str, never log it), or -1 with err, which never
+ * holds the URL or the password.
+ */
+int connection_webhook_url(const connection_t *c, char **url, char *err, size_t errlen);
+
+/*
+ * Checks that url is an absolute http(s) URL with a host and a valid port,
+ * without spaces or control characters, at most CONN_MAX_WEBHOOK_URL bytes,
+ * and https unless the host is loopback (localhost, 127.0.0.0/8, ::1).
+ * Fills host (lower-cased; may be NULL) on success. 0, or -1 with err,
+ * which never echoes the URL.
+ */
+int connection_check_webhook_url(const char *url, char *host, size_t hostlen, char *err,
+                                 size_t errlen);
 
 /* Looks conn_id up in the environment only. 1 found, 0 not set, -1 malformed (err). */
 int connections_env_lookup(const char *conn_id, connection_t **out, char *err, size_t errlen);

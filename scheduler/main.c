@@ -12,10 +12,17 @@
  *   loop       (loop.c) heartbeats, creates runs, plans them, enqueues and
  *              re-sends task instances. Owns its db_t (LISTEN
  *              updraft_scheduler), its queue_t and the version cache.
+ *   alerter    (alerter.c) turns callback events into Slack and webhook
+ *              deliveries, records SLA misses and sends the alerts. Owns
+ *              its db_t (LISTEN updraft_alerts), its curl multi handle, its
+ *              keyring and its cache of DAG versions' alert settings.
  * They share only the read-only config, the `stop` flag and the eventfds
- * (processor -> loop after a change; main -> both at stop). A stop lets the
- * current pass finish; the process then exits 0.
+ * (processor -> loop after a change; main -> all three at stop). A stop lets
+ * the current pass finish (the alerter gives requests in flight a few
+ * seconds); the process then exits 0. libcurl is initialized once here,
+ * before any thread starts.
  */
+#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -29,6 +36,7 @@
 #include "common/db.h"
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "scheduler/alerter.h"
 #include "scheduler/loop.h"
 #include "scheduler/processor.h"
 
@@ -79,10 +87,10 @@ int main(int argc, char **argv)
     char hostname[256] = "";
     log_level_t level = LOG_LEVEL_INFO;
     volatile bool stop = false;
-    int rc = 1, loop_fd = -1, proc_fd = -1;
+    int rc = 1, loop_fd = -1, proc_fd = -1, alert_fd = -1;
     sigset_t sigs;
-    pthread_t loop_tid, proc_tid;
-    bool loop_started = false, proc_started = false;
+    pthread_t loop_tid, proc_tid, alert_tid;
+    bool loop_started = false, proc_started = false, alert_started = false, curl_ready = false;
 
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -121,9 +129,15 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "updraft-scheduler: cannot initialize libcurl\n");
+        goto out;
+    }
+    curl_ready = true;
     loop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     proc_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (loop_fd < 0 || proc_fd < 0) {
+    alert_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (loop_fd < 0 || proc_fd < 0 || alert_fd < 0) {
         fprintf(stderr, "updraft-scheduler: eventfd: %s\n", strerror(errno));
         goto out;
     }
@@ -131,6 +145,8 @@ int main(int argc, char **argv)
                       .wake_fd = loop_fd};
     processor_args_t pa = {.cfg = &cfg, .stop = (volatile bool *)&stop, .wake_fd = proc_fd,
                            .loop_wake_fd = loop_fd};
+    alerter_args_t aa = {.cfg = &cfg, .hostname = hostname, .stop = (volatile bool *)&stop,
+                         .wake_fd = alert_fd};
     if (pthread_create(&proc_tid, NULL, processor_thread, &pa) != 0) {
         fprintf(stderr, "updraft-scheduler: cannot start the dag processor\n");
         goto stop;
@@ -141,6 +157,11 @@ int main(int argc, char **argv)
         goto stop;
     }
     loop_started = true;
+    if (pthread_create(&alert_tid, NULL, alerter_thread, &aa) != 0) {
+        fprintf(stderr, "updraft-scheduler: cannot start the alert sender\n");
+        goto stop;
+    }
+    alert_started = true;
     log_info("scheduler started hostname=%s dags_folder=%s", hostname, cfg.core.dags_folder);
 
     int sig = 0;
@@ -152,8 +173,11 @@ stop:
     stop = true;
     loop_wake(loop_fd);
     loop_wake(proc_fd);
+    loop_wake(alert_fd);
     if (proc_started)
         pthread_join(proc_tid, NULL);
+    if (alert_started)
+        pthread_join(alert_tid, NULL);
     if (loop_started) {
         pthread_join(loop_tid, NULL);
         if (la.exit_code != 0)
@@ -164,6 +188,10 @@ out:
         close(loop_fd);
     if (proc_fd >= 0)
         close(proc_fd);
+    if (alert_fd >= 0)
+        close(alert_fd);
+    if (curl_ready)
+        curl_global_cleanup();
     config_free(&cfg);
     return rc;
 }

@@ -1,0 +1,900 @@
+/*
+ * alerter.c - see alerter.h.
+ *
+ * Delivery states live in alert_delivery (migration 0010). A delivery is
+ * claimed by one statement that moves it to 'sending', counts the attempt
+ * and sets next_attempt_at to the end of the lease; the attempt's result
+ * is written by one guarded statement. A sender that dies leaves its
+ * deliveries 'sending' until the lease ends, then any sender takes them
+ * again: an attempt whose answer was received but not recorded is the one
+ * case where an alert is sent twice.
+ *
+ * Webhook URLs are secrets. They are looked up for each attempt, live in
+ * the request only, and never reach a log line or the database; errors
+ * are scrubbed of them before either.
+ */
+#include "scheduler/alerter.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/alerts.h"
+#include "common/db.h"
+#include "common/log.h"
+#include "common/secrets.h"
+#include "common/timeutil.h"
+
+#define ALERTER_CHANNEL "updraft_alerts"
+#define INTAKE_BATCH 500
+#define VCACHE_SIZE 128
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define STOP_GRACE_MS 5000
+#define INTAKE_GAP_US 50000 /* notifications coalesce: one intake per 50 ms at most */
+
+/* ---- the alert settings of DAG versions --------------------------------- */
+
+typedef struct vcache_entry {
+    int64_t version_id; /* 0 = free */
+    cJSON *dag_alerts;  /* the document's "alerts", or NULL */
+    cJSON *task_alerts; /* {task_id: alerts} of the tasks that have some, or NULL */
+    cJSON *sla;         /* {task_id: sla_sec} of the tasks that have one, or NULL */
+    uint64_t used;
+} vcache_entry_t;
+
+static const char SQL_VERSION[] =
+    "SELECT v.data -> 'alerts',"
+    "       (SELECT jsonb_object_agg(t.key, t.value -> 'alerts')"
+    "          FROM jsonb_each(v.data -> 'tasks') t WHERE t.value ? 'alerts'),"
+    "       (SELECT jsonb_object_agg(t.key, t.value -> 'sla_sec')"
+    "          FROM jsonb_each(v.data -> 'tasks') t WHERE t.value ? 'sla_sec')"
+    "  FROM dag_version v WHERE v.id = $1::bigint";
+
+/* ---- deliveries in flight ----------------------------------------------- */
+
+typedef struct flight {
+    int64_t id;
+    int attempts;
+    char *conn_id;
+    char *what;          /* "task_failure dag_id=x task_id=y" for log lines */
+    char *body_to_store; /* the body built by this attempt, NULL when it was stored before */
+    char *url;           /* only to scrub errors; wiped on free */
+    alert_request_t *req;
+    bool done; /* answered (or failed to start): result waits to be written */
+    alert_result_t res;
+    int64_t drop_at_us; /* monotonic: stop trying to write the result after the lease */
+} flight_t;
+
+typedef struct alerter {
+    alerter_args_t *a;
+    const config_t *cfg;
+    db_t *db;
+    CURLM *multi;
+    secrets_keyring_t *ring;
+    alert_policy_t policy;
+    char owner[320]; /* leased_by: hostname:pid */
+    unsigned seed;
+    int lease_sec;
+    flight_t *fl;
+    size_t nfl;
+    vcache_entry_t vc[VCACHE_SIZE];
+    uint64_t tick;
+    bool notified;
+    int64_t next_sweep_us, next_sla_us; /* monotonic */
+    int64_t next_intake_us;             /* monotonic: the earliest notified intake */
+    int64_t next_due_us;                /* monotonic: the next delivery due, 0 = look now */
+    char *sla_since;                    /* database time of the last SLA check; NULL = never */
+} alerter_t;
+
+static void flight_free(flight_t *f)
+{
+    free(f->conn_id);
+    free(f->what);
+    free(f->body_to_store);
+    secrets_free_str(f->url);
+    alerts_request_free(f->req);
+    memset(f, 0, sizeof(*f));
+}
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void drain_eventfd(int fd)
+{
+    uint64_t v;
+    ssize_t r = read(fd, &v, sizeof(v));
+    (void)r;
+}
+
+static void on_notify(const char *payload, void *arg)
+{
+    (void)payload;
+    ((alerter_t *)arg)->notified = true;
+}
+
+/* Sleeps up to ms, waking early on the stop eventfd. */
+static void wait_on(int fd, int ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    if (poll(&pfd, 1, ms) > 0)
+        drain_eventfd(fd);
+}
+
+static char *i64s(int64_t v, char buf[24])
+{
+    snprintf(buf, 24, "%" PRId64, v);
+    return buf;
+}
+
+/* ---- version cache ------------------------------------------------------ */
+
+static void vc_clear(vcache_entry_t *e)
+{
+    cJSON_Delete(e->dag_alerts);
+    cJSON_Delete(e->task_alerts);
+    cJSON_Delete(e->sla);
+    memset(e, 0, sizeof(*e));
+}
+
+static cJSON *parse_col(const PGresult *r, int col)
+{
+    const char *s = db_get_str(r, 0, col);
+    if (!s)
+        return NULL;
+    return cJSON_ParseWithLengthOpts(s, strlen(s) + 1, NULL, 1);
+}
+
+/* The cached settings of version_id (loaded on a miss). NULL on a database error. */
+static vcache_entry_t *vc_get(alerter_t *s, int64_t version_id)
+{
+    vcache_entry_t *victim = &s->vc[0];
+    for (size_t i = 0; i < VCACHE_SIZE; i++) {
+        if (s->vc[i].version_id == version_id) {
+            s->vc[i].used = ++s->tick;
+            return &s->vc[i];
+        }
+        if (s->vc[i].used < victim->used)
+            victim = &s->vc[i];
+    }
+    char id[24];
+    const char *p[] = {i64s(version_id, id)};
+    PGresult *r = db_query(s->db, "alerter_version", SQL_VERSION, 1, p);
+    if (!r)
+        return NULL;
+    vc_clear(victim);
+    victim->version_id = version_id;
+    victim->used = ++s->tick;
+    if (PQntuples(r) > 0) {
+        victim->dag_alerts = parse_col(r, 0);
+        victim->task_alerts = parse_col(r, 1);
+        victim->sla = parse_col(r, 2);
+    }
+    PQclear(r);
+    return victim;
+}
+
+/* ---- intake: events to deliveries --------------------------------------- */
+
+static const char SQL_PENDING_EVENTS[] =
+    "SELECT e.id, e.kind, e.task_id, dr.dag_version_id"
+    "  FROM callback_event e JOIN dag_run dr ON dr.id = e.dag_run_id"
+    " WHERE e.processed_at IS NULL"
+    " ORDER BY e.id LIMIT $1::int"
+    "   FOR UPDATE OF e SKIP LOCKED";
+
+static const char SQL_INSERT_DELIVERIES[] =
+    "INSERT INTO alert_delivery (event_id, conn_id, kind, text, channel)"
+    " SELECT x.event_id, x.conn_id, x.kind, x.text, x.channel"
+    "   FROM jsonb_to_recordset($1::jsonb)"
+    "        AS x(event_id bigint, conn_id text, kind text, text text, channel text)"
+    " ON CONFLICT (event_id, conn_id) DO NOTHING";
+
+static const char SQL_MARK_PROCESSED[] =
+    "UPDATE callback_event SET processed_at = clock_timestamp() WHERE id = ANY($1::bigint[])";
+
+/* Adds the deliveries of one event to rows. false on OOM. */
+static bool event_rows(alerter_t *s, cJSON *rows, int64_t event_id, alert_event_kind_t kind,
+                       const char *task_id, const vcache_entry_t *e)
+{
+    const cJSON *task_alerts = NULL;
+    if (e && e->task_alerts && task_id)
+        task_alerts = cJSON_GetObjectItemCaseSensitive(e->task_alerts, task_id);
+    cJSON *sel = alerts_select(e ? e->dag_alerts : NULL, task_alerts, kind, s->cfg);
+    if (!sel)
+        return false;
+    cJSON *it;
+    bool ok = true;
+    char id[24];
+    i64s(event_id, id); /* 64-bit ids travel as strings in JSON */
+    cJSON_ArrayForEach(it, sel)
+    {
+        if (!cJSON_AddStringToObject(it, "event_id", id)) {
+            ok = false;
+            break;
+        }
+    }
+    while (ok && sel->child) {
+        cJSON *item = cJSON_DetachItemViaPointer(sel, sel->child);
+        cJSON_AddItemToArray(rows, item);
+    }
+    cJSON_Delete(sel);
+    return ok;
+}
+
+/*
+ * One batch: events to deliveries and processed, in one transaction.
+ * Returns the number of events taken (*added += deliveries written), or
+ * -1 on a database error.
+ */
+static int intake_batch(alerter_t *s, size_t *added)
+{
+    char lim[16], *ids = NULL, *json = NULL;
+    int64_t *idv = NULL;
+    cJSON *rows = NULL;
+    PGresult *r = NULL;
+    int n = -1;
+
+    snprintf(lim, sizeof(lim), "%d", INTAKE_BATCH);
+    const char *p[] = {lim};
+    if (db_begin(s->db) < 0)
+        return -1;
+    r = db_query(s->db, "alerter_events", SQL_PENDING_EVENTS, 1, p);
+    if (!r)
+        goto out;
+    int rows_n = PQntuples(r);
+    if (rows_n == 0) {
+        n = db_commit(s->db) < 0 ? -1 : 0;
+        goto out;
+    }
+    idv = calloc((size_t)rows_n, sizeof(*idv));
+    rows = cJSON_CreateArray();
+    if (!idv || !rows) {
+        log_error("out of memory");
+        goto out;
+    }
+    for (int i = 0; i < rows_n; i++) {
+        alert_event_kind_t kind;
+        idv[i] = db_get_i64(r, i, 0);
+        if (alerts_kind_parse(db_get_str(r, i, 1), &kind) < 0 || kind == ALERT_EV_TASK_SKIPPED)
+            continue;
+        const vcache_entry_t *e = NULL;
+        if (db_get_str(r, i, 3)) {
+            e = vc_get(s, db_get_i64(r, i, 3));
+            if (!e)
+                goto out;
+        }
+        if (!event_rows(s, rows, idv[i], kind, db_get_str(r, i, 2), e)) {
+            log_error("out of memory");
+            goto out;
+        }
+    }
+    int nrows = cJSON_GetArraySize(rows);
+    if (nrows > 0) {
+        json = cJSON_PrintUnformatted(rows);
+        const char *ip[] = {json};
+        if (!json || db_exec(s->db, "alerter_insert", SQL_INSERT_DELIVERIES, 1, ip) < 0)
+            goto out;
+    }
+    ids = db_array_i64(idv, (size_t)rows_n);
+    const char *mp[] = {ids};
+    if (!ids || db_exec(s->db, "alerter_processed", SQL_MARK_PROCESSED, 1, mp) < 0)
+        goto out;
+    if (db_commit(s->db) < 0)
+        goto out;
+    if (nrows > 0)
+        log_debug("callback events taken events=%d deliveries=%d", rows_n, nrows);
+    *added += (size_t)nrows;
+    n = rows_n;
+out:
+    if (n < 0)
+        db_rollback(s->db);
+    PQclear(r);
+    free(ids);
+    free(idv);
+    free(json);
+    cJSON_Delete(rows);
+    return n;
+}
+
+static int intake(alerter_t *s, size_t *added)
+{
+    int n;
+    do {
+        n = intake_batch(s, added);
+    } while (n == INTAKE_BATCH && !*s->a->stop);
+    return n < 0 ? -1 : 0;
+}
+
+/* ---- SLA misses --------------------------------------------------------- */
+
+static const char SQL_SLA_DAGS[] =
+    "SELECT dag_id, version_id FROM dag"
+    " WHERE is_active AND NOT is_paused AND version_id IS NOT NULL AND schedule IS NOT NULL";
+
+/*
+ * A miss: a task with an sla in a scheduled run whose deadline
+ * (data_interval_end + sla) has passed, that had not succeeded (or been
+ * skipped or removed) by then. Only runs that changed the answer since the
+ * last check are looked at: those whose deadline passed since, and those
+ * created since (a run created after its deadline, by catchup or after an
+ * outage) - two index ranges (dag_run_sla_window, dag_run_sla_queued),
+ * 60 s wide of the last check for transactions that committed late.
+ * Deadlines older than alerts.sla_lookback_sec are not reported. Each miss
+ * is recorded once (sla_miss's key) with its callback event.
+ */
+static const char SQL_SLA_CHECK[] =
+    "WITH s AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS s(dag_id text, task_id text,"
+    "                                                           sla int)),"
+    " lo AS (SELECT coalesce($2::timestamptz - interval '60 seconds',"
+    "                        clock_timestamp() - make_interval(secs => $3::int)) AS since),"
+    " c AS ("
+    "  SELECT dr.id AS dag_run_id, dr.dag_id, dr.run_id, s.task_id,"
+    "         dr.data_interval_end + make_interval(secs => s.sla) AS deadline"
+    "    FROM s CROSS JOIN lo"
+    "    JOIN dag_run dr ON dr.dag_id = s.dag_id AND dr.run_type = 'scheduled'"
+    "   WHERE (dr.data_interval_end > lo.since - make_interval(secs => s.sla)"
+    "          OR dr.queued_at > lo.since)"
+    "     AND dr.data_interval_end > clock_timestamp() - make_interval(secs => $3::int + s.sla)"
+    "     AND dr.data_interval_end <= clock_timestamp() - make_interval(secs => s.sla)"
+    "     AND NOT EXISTS (SELECT 1 FROM sla_miss m"
+    "                      WHERE m.dag_run_id = dr.id AND m.task_id = s.task_id)"
+    "     AND NOT (EXISTS (SELECT 1 FROM task_instance ti"
+    "                       WHERE ti.dag_run_id = dr.id AND ti.task_id = s.task_id)"
+    "              AND NOT EXISTS (SELECT 1 FROM task_instance ti"
+    "                       WHERE ti.dag_run_id = dr.id AND ti.task_id = s.task_id"
+    "                         AND NOT (ti.state IN ('skipped', 'removed')"
+    "                                  OR (ti.state = 'success' AND ti.end_date <="
+    "                                      dr.data_interval_end + make_interval(secs => s.sla)))))"
+    " ),"
+    " ins AS (INSERT INTO sla_miss (dag_run_id, task_id, dag_id, run_id, deadline)"
+    "         SELECT dag_run_id, task_id, dag_id, run_id, deadline FROM c"
+    "         ON CONFLICT DO NOTHING RETURNING *)"
+    "INSERT INTO callback_event (kind, dag_run_id, dag_id, run_id, task_id)"
+    " SELECT 'sla_miss', dag_run_id, dag_id, run_id, task_id FROM ins"
+    " RETURNING dag_id, run_id, task_id";
+
+static int sla_check(alerter_t *s)
+{
+    PGresult *r = db_query(s->db, "alerter_sla_dags", SQL_SLA_DAGS, 0, NULL), *now = NULL;
+    cJSON *tasks = NULL;
+    char *json = NULL, lb[16];
+    int rc = -1;
+    if (!r)
+        return -1;
+    tasks = cJSON_CreateArray();
+    if (!tasks)
+        goto out;
+    for (int i = 0; i < PQntuples(r); i++) {
+        const vcache_entry_t *e = vc_get(s, db_get_i64(r, i, 1));
+        if (!e)
+            goto out;
+        const cJSON *t;
+        cJSON_ArrayForEach(t, e->sla)
+        {
+            if (!cJSON_IsNumber(t) || t->valuedouble <= 0)
+                continue;
+            cJSON *o = cJSON_CreateObject();
+            if (!o || !cJSON_AddStringToObject(o, "dag_id", db_get_str(r, i, 0)) ||
+                !cJSON_AddStringToObject(o, "task_id", t->string) ||
+                !cJSON_AddNumberToObject(o, "sla", t->valuedouble) ||
+                !cJSON_AddItemToArray(tasks, o)) {
+                cJSON_Delete(o);
+                goto out;
+            }
+        }
+    }
+    /* the check's own time becomes the next check's lower bound */
+    now = db_query(s->db, "alerter_now", "SELECT clock_timestamp()::text", 0, NULL);
+    if (!now)
+        goto out;
+    if (cJSON_GetArraySize(tasks) > 0) {
+        json = cJSON_PrintUnformatted(tasks);
+        snprintf(lb, sizeof(lb), "%d", s->cfg->alerts.sla_lookback_sec);
+        const char *p[] = {json, s->sla_since, lb};
+        PGresult *m = json ? db_query(s->db, "alerter_sla", SQL_SLA_CHECK, 3, p) : NULL;
+        if (!m)
+            goto out;
+        for (int i = 0; i < PQntuples(m); i++)
+            log_info("sla missed dag_id=%s run_id=%s task_id=%s", db_get_str(m, i, 0),
+                     db_get_str(m, i, 1), db_get_str(m, i, 2));
+        PQclear(m);
+    }
+    char *since = strdup(PQgetvalue(now, 0, 0));
+    if (since) {
+        free(s->sla_since);
+        s->sla_since = since;
+    }
+    rc = 0;
+out:
+    PQclear(r);
+    PQclear(now);
+    cJSON_Delete(tasks);
+    free(json);
+    return rc;
+}
+
+/* ---- deliveries --------------------------------------------------------- */
+
+static const char SQL_GIVE_UP[] =
+    "UPDATE alert_delivery SET state = 'failed', finished_at = clock_timestamp(), leased_by = NULL,"
+    "       last_error = left('gave up after ' || $1 || ' s and ' || attempts || ' attempts: '"
+    "                         || coalesce(last_error, 'no answer recorded'), 1000)"
+    " WHERE state IN ('pending', 'sending') AND next_attempt_at <= clock_timestamp()"
+    "   AND created_at <= clock_timestamp() - make_interval(secs => $1::int)"
+    " RETURNING id, conn_id, attempts";
+
+static const char SQL_CLAIM[] =
+    "UPDATE alert_delivery d SET state = 'sending', attempts = d.attempts + 1, leased_by = $1,"
+    "       next_attempt_at = clock_timestamp() + make_interval(secs => $2::int)"
+    "  FROM (SELECT id FROM alert_delivery"
+    "         WHERE state IN ('pending', 'sending') AND next_attempt_at <= clock_timestamp()"
+    "         ORDER BY next_attempt_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED) c"
+    " WHERE d.id = c.id"
+    " RETURNING d.id, d.event_id, d.conn_id, d.kind, d.text, d.channel, d.attempts, d.body";
+
+/*
+ * The result of one attempt: $3 outcome sent|retry|failed, $4 retry delay
+ * (ms), $5 give_up_after_sec, $6 HTTP status or NULL, $7 error, $8 body
+ * to keep (NULL: keep the one stored).
+ */
+static const char SQL_RESULT[] =
+    "WITH x AS (SELECT $3::text AS outcome,"
+    "                  clock_timestamp() + make_interval(secs => $4::float8 / 1000) AS next_at)"
+    "UPDATE alert_delivery d SET"
+    "  state = CASE WHEN x.outcome = 'sent' THEN 'delivered'"
+    "               WHEN x.outcome = 'failed'"
+    "                 OR x.next_at > d.created_at + make_interval(secs => $5::int) THEN 'failed'"
+    "               ELSE 'pending' END,"
+    "  next_attempt_at = CASE WHEN x.outcome = 'retry' THEN x.next_at ELSE d.next_attempt_at END,"
+    "  finished_at = CASE WHEN x.outcome <> 'retry'"
+    "                       OR x.next_at > d.created_at + make_interval(secs => $5::int)"
+    "                     THEN clock_timestamp() END,"
+    "  last_status = $6::int,"
+    "  last_error = CASE WHEN x.outcome = 'sent' THEN NULL"
+    "                    WHEN x.outcome = 'retry'"
+    "                     AND x.next_at > d.created_at + make_interval(secs => $5::int)"
+    "                    THEN left('gave up after ' || $5 || ' s and ' || d.attempts"
+    "                              || ' attempts: ' || $7, 1000)"
+    "                    ELSE left($7, 1000) END,"
+    "  body = coalesce(d.body, $8),"
+    "  leased_by = NULL"
+    "  FROM x"
+    " WHERE d.id = $1::bigint AND d.leased_by = $2 AND d.attempts = $9::int"
+    "   AND d.state = 'sending'"
+    " RETURNING d.state";
+
+/* Release of an attempt that was never answered (stopping): due again now. */
+static const char SQL_RELEASE[] =
+    "UPDATE alert_delivery SET state = 'pending', leased_by = NULL,"
+    "       next_attempt_at = clock_timestamp()"
+    " WHERE id = $1::bigint AND leased_by = $2 AND attempts = $3::int AND state = 'sending'";
+
+/* Writes a finished attempt's result. 0 written (or moot), -1 database error. */
+static int write_result(alerter_t *s, flight_t *f)
+{
+    char id[24], delay[16], give[16], status[16], att[16];
+    const char *outcome = f->res.outcome == ALERT_SENT    ? "sent"
+                          : f->res.outcome == ALERT_RETRY ? "retry"
+                                                          : "failed";
+    snprintf(delay, sizeof(delay), "%d", f->res.delay_ms);
+    snprintf(give, sizeof(give), "%d", s->cfg->alerts.give_up_after_sec);
+    snprintf(status, sizeof(status), "%ld", f->res.status);
+    snprintf(att, sizeof(att), "%d", f->attempts);
+    alerts_scrub_url(f->res.error, sizeof(f->res.error), f->url);
+    const char *p[] = {
+        i64s(f->id, id), s->owner,         outcome, delay, give, f->res.status > 0 ? status : NULL,
+        f->res.error,    f->body_to_store, att};
+    PGresult *r = db_query(s->db, "alerter_result", SQL_RESULT, 9, p);
+    if (!r)
+        return -1;
+    const char *state = PQntuples(r) > 0 ? db_get_str(r, 0, 0) : NULL;
+    const char *what = f->what ? f->what : "-";
+    if (!state)
+        log_warn("alert delivery taken over before its result was written delivery_id=%" PRId64
+                 " conn_id=%s attempts=%d",
+                 f->id, f->conn_id, f->attempts);
+    else if (strcmp(state, "delivered") == 0)
+        log_info("alert delivered delivery_id=%" PRId64
+                 " event=%s conn_id=%s status=%ld attempts=%d",
+                 f->id, what, f->conn_id, f->res.status, f->attempts);
+    else if (strcmp(state, "pending") == 0)
+        log_warn("alert not delivered, will retry delivery_id=%" PRId64 " event=%s conn_id=%s"
+                 " attempts=%d retry_in_ms=%d error=\"%s\"",
+                 f->id, what, f->conn_id, f->attempts, f->res.delay_ms, f->res.error);
+    else
+        log_error("alert not delivered, giving up delivery_id=%" PRId64 " event=%s conn_id=%s"
+                  " attempts=%d error=\"%s\"",
+                  f->id, what, f->conn_id, f->attempts, f->res.error);
+    PQclear(r);
+    return 0;
+}
+
+/* Writes the results waiting in finished flights; frees the written ones. */
+static int flush_results(alerter_t *s)
+{
+    int rc = 0;
+    int64_t now = ts_mono_us();
+    for (size_t i = 0; i < s->nfl; i++) {
+        flight_t *f = &s->fl[i];
+        if (!f->done)
+            continue;
+        if (write_result(s, f) < 0) {
+            rc = -1;
+            if (now < f->drop_at_us)
+                continue; /* try again after the reconnect */
+            log_warn("alert result lost, the delivery will be retried after its lease"
+                     " delivery_id=%" PRId64 " conn_id=%s",
+                     f->id, f->conn_id);
+        }
+        flight_free(f);
+        s->fl[i] = s->fl[--s->nfl];
+        i--;
+        s->next_due_us = 0; /* a slot is free: look for due deliveries */
+    }
+    return rc;
+}
+
+/* Marks f finished without a request: a problem found before sending. */
+static void finish_early(flight_t *f, alert_outcome_t outcome, int delay_ms, const char *error)
+{
+    f->done = true;
+    memset(&f->res, 0, sizeof(f->res));
+    f->res.outcome = outcome;
+    f->res.delay_ms = delay_ms;
+    snprintf(f->res.error, sizeof(f->res.error), "%s", error);
+}
+
+/* Builds and starts one claimed delivery (row i of r) in flight f. */
+static void start_one(alerter_t *s, const PGresult *r, int i, flight_t *f)
+{
+    char err[512];
+    alert_format_t fmt;
+    alert_msg_t m;
+    char *body = NULL;
+    int64_t event_id = db_get_i64(r, i, 1);
+    const char *kind = db_get_str(r, i, 3), *stored = db_get_str(r, i, 7);
+
+    memset(f, 0, sizeof(*f));
+    alerts_msg_init(&m);
+    f->id = db_get_i64(r, i, 0);
+    f->attempts = db_get_int(r, i, 6);
+    f->conn_id = strdup(db_get_str(r, i, 2));
+    f->drop_at_us = ts_mono_us() + (int64_t)s->lease_sec * 1000000;
+    if (!f->conn_id) {
+        finish_early(f, ALERT_RETRY, alerts_backoff_ms(f->attempts, 60, &s->seed), "out of memory");
+        return;
+    }
+    int rc =
+        alerts_resolve_target(s->db, s->ring, f->conn_id, kind, &f->url, &fmt, err, sizeof(err));
+    if (rc < 0) {
+        finish_early(f, rc == -2 ? ALERT_RETRY : ALERT_FAILED,
+                     alerts_backoff_ms(f->attempts, s->policy.max_backoff_sec, &s->seed), err);
+        return;
+    }
+    rc = alerts_load_msg(s->db, s->ring, s->cfg->webserver.base_url, event_id, db_get_str(r, i, 4),
+                         db_get_str(r, i, 5), &m, err, sizeof(err));
+    if (rc <= 0) {
+        finish_early(f, rc == 0 ? ALERT_FAILED : ALERT_RETRY,
+                     alerts_backoff_ms(f->attempts, s->policy.max_backoff_sec, &s->seed),
+                     rc == 0 ? "the callback event no longer exists" : err);
+        return;
+    }
+    {
+        char what[700];
+        snprintf(what, sizeof(what), "%s dag_id=%s run_id=%s%s%s", alerts_kind_name(m.kind),
+                 m.dag_id ? m.dag_id : "", m.run_id ? m.run_id : "", m.task_id ? " task_id=" : "",
+                 m.task_id ? m.task_id : "");
+        f->what = strdup(what);
+    }
+    if (stored) {
+        body = strdup(stored);
+    } else {
+        body = alerts_build_body(&m, fmt);
+        f->body_to_store = body ? strdup(body) : NULL;
+    }
+    alerts_msg_clear(&m);
+    if (!body || !f->what || (!stored && !f->body_to_store)) {
+        free(body);
+        finish_early(f, ALERT_RETRY, alerts_backoff_ms(f->attempts, 60, &s->seed), "out of memory");
+        return;
+    }
+    f->req = alerts_request_new(f->url, body, s->cfg->alerts.request_timeout_sec, err, sizeof(err));
+    free(body);
+    if (!f->req) {
+        finish_early(f, ALERT_RETRY, alerts_backoff_ms(f->attempts, 60, &s->seed), err);
+        return;
+    }
+    if (curl_multi_add_handle(s->multi, alerts_request_handle(f->req)) != CURLM_OK) {
+        alerts_request_free(f->req);
+        f->req = NULL;
+        finish_early(f, ALERT_RETRY, alerts_backoff_ms(f->attempts, 60, &s->seed),
+                     "cannot start the HTTP request");
+    }
+}
+
+/* Gives up on old deliveries, then claims and starts due ones. -1 on a database error. */
+static int claim(alerter_t *s)
+{
+    size_t room = (size_t)s->cfg->alerts.max_in_flight - s->nfl;
+    char give[16], lease[16], lim[24];
+    if (room == 0)
+        return 0;
+    snprintf(give, sizeof(give), "%d", s->cfg->alerts.give_up_after_sec);
+    const char *gp[] = {give};
+    PGresult *r = db_query(s->db, "alerter_give_up", SQL_GIVE_UP, 1, gp);
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++)
+        log_error("alert not delivered, giving up delivery_id=%s conn_id=%s attempts=%s"
+                  " error=\"no answer within alerts.give_up_after_sec\"",
+                  db_get_str(r, i, 0), db_get_str(r, i, 1), db_get_str(r, i, 2));
+    PQclear(r);
+    snprintf(lease, sizeof(lease), "%d", s->lease_sec);
+    snprintf(lim, sizeof(lim), "%zu", room);
+    const char *p[] = {s->owner, lease, lim};
+    r = db_query(s->db, "alerter_claim", SQL_CLAIM, 3, p);
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r) && s->nfl < (size_t)s->cfg->alerts.max_in_flight; i++)
+        start_one(s, r, i, &s->fl[s->nfl++]);
+    PQclear(r);
+    return 0;
+}
+
+/* Collects finished transfers from the multi handle. */
+static void reap_transfers(alerter_t *s)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(s->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        for (size_t i = 0; i < s->nfl; i++) {
+            flight_t *f = &s->fl[i];
+            if (!f->req || alerts_request_handle(f->req) != msg->easy_handle)
+                continue;
+            CURLcode rc = msg->data.result;
+            curl_multi_remove_handle(s->multi, msg->easy_handle);
+            alerts_request_result(f->req, rc, f->attempts, &s->policy, &s->seed, &f->res);
+            alerts_request_free(f->req);
+            f->req = NULL;
+            f->done = true;
+            break;
+        }
+    }
+}
+
+/* Milliseconds until the next delivery is due (a large value when none). */
+static int64_t next_due_ms(alerter_t *s)
+{
+    PGresult *r = db_query(s->db, "alerter_next_due",
+                           "SELECT (extract(epoch FROM min(next_attempt_at) - clock_timestamp())"
+                           " * 1000)::float8 FROM alert_delivery"
+                           " WHERE state IN ('pending', 'sending')",
+                           0, NULL);
+    if (!r)
+        return 1000;
+    double ms = PQgetisnull(r, 0, 0) ? 1e9 : strtod(PQgetvalue(r, 0, 0), NULL);
+    PQclear(r);
+    if (ms < 0)
+        return 0;
+    return ms > 1e9 ? 1000000000 : (int64_t)ms + 1;
+}
+
+/* ---- the thread ---------------------------------------------------------- */
+
+static db_t *connect_until_stop(alerter_t *s)
+{
+    int backoff = BACKOFF_MIN_MS;
+    while (!*s->a->stop) {
+        char err[512];
+        db_t *db = db_connect(s->cfg->database.url, err, sizeof(err));
+        if (db)
+            return db;
+        log_warn("alerter: database unavailable, retrying error=\"%s\"", err);
+        wait_on(s->a->wake_fd, backoff);
+        backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+    }
+    return NULL;
+}
+
+/*
+ * One turn of work. -1 on a database error. Statements run only when
+ * something may have changed: a notification (at most one intake per
+ * INTAKE_GAP_US), the sweep and SLA timers, a delivery falling due, new
+ * deliveries or a slot freed.
+ */
+static int turn(alerter_t *s)
+{
+    int64_t now = ts_mono_us();
+    size_t added = 0;
+    if (db_drain_notifies(s->db, on_notify, s) < 0)
+        return -1;
+    bool sweep = now >= s->next_sweep_us;
+    if ((s->notified && now >= s->next_intake_us) || sweep) {
+        s->notified = false;
+        if (intake(s, &added) < 0)
+            return -1;
+        s->next_intake_us = now + INTAKE_GAP_US;
+        if (sweep) {
+            s->next_sweep_us = now + (int64_t)s->cfg->alerts.sweep_interval_sec * 1000000;
+            s->next_due_us = 0;
+        }
+    }
+    if (now >= s->next_sla_us) {
+        if (sla_check(s) < 0)
+            return -1;
+        s->next_sla_us = now + (int64_t)s->cfg->alerts.sla_check_interval_sec * 1000000;
+        /* misses are events: take them at once */
+        if (intake(s, &added) < 0)
+            return -1;
+    }
+    if (added > 0)
+        s->next_due_us = 0;
+    if (flush_results(s) < 0)
+        return -1;
+    if (s->nfl < (size_t)s->cfg->alerts.max_in_flight && now >= s->next_due_us) {
+        if (claim(s) < 0)
+            return -1;
+        int64_t due = next_due_ms(s);
+        s->next_due_us = ts_mono_us() + due * 1000;
+    }
+    int running = 0;
+    curl_multi_perform(s->multi, &running);
+    reap_transfers(s);
+    /* results of attempts that ended before starting (or at once) */
+    if (flush_results(s) < 0)
+        return -1;
+    return 0;
+}
+
+static int wait_ms(alerter_t *s)
+{
+    int64_t now = ts_mono_us();
+    int64_t t = s->next_sweep_us - now;
+    if (s->next_sla_us - now < t)
+        t = s->next_sla_us - now;
+    if (s->notified && s->next_intake_us - now < t)
+        t = s->next_intake_us - now;
+    if (s->nfl < (size_t)s->cfg->alerts.max_in_flight && s->next_due_us - now < t)
+        t = s->next_due_us - now;
+    t /= 1000;
+    long cm = -1;
+    if (curl_multi_timeout(s->multi, &cm) == CURLM_OK && cm >= 0 && cm < t)
+        t = cm;
+    for (size_t i = 0; i < s->nfl; i++)
+        if (s->fl[i].done)
+            t = t > 200 ? 200 : t; /* a result waits to be written: retry soon */
+    if (t < 0)
+        t = 0;
+    return t > 60000 ? 60000 : (int)t;
+}
+
+static void sleep_turn(alerter_t *s, int ms)
+{
+    struct curl_waitfd extra[2] = {{.fd = s->a->wake_fd, .events = CURL_WAIT_POLLIN},
+                                   {.fd = db_socket(s->db), .events = CURL_WAIT_POLLIN}};
+    unsigned n = extra[1].fd >= 0 ? 2 : 1;
+    int numfds = 0;
+    curl_multi_poll(s->multi, extra, n, ms, &numfds);
+    if (extra[0].revents & CURL_WAIT_POLLIN)
+        drain_eventfd(s->a->wake_fd);
+}
+
+/* At a stop: a few seconds for what is in flight, then release the rest. */
+static void stop_flights(alerter_t *s)
+{
+    int64_t deadline = ts_mono_us() + (int64_t)STOP_GRACE_MS * 1000;
+    for (;;) {
+        int running = 0;
+        curl_multi_perform(s->multi, &running);
+        reap_transfers(s);
+        if (db_ok(s->db))
+            flush_results(s);
+        bool busy = false;
+        for (size_t i = 0; i < s->nfl; i++)
+            busy = busy || s->fl[i].req;
+        if (!busy || ts_mono_us() >= deadline)
+            break;
+        int numfds;
+        curl_multi_poll(s->multi, NULL, 0, 100, &numfds);
+    }
+    for (size_t i = 0; i < s->nfl; i++) {
+        flight_t *f = &s->fl[i];
+        if (f->req) {
+            char id[24], att[16];
+            snprintf(att, sizeof(att), "%d", f->attempts);
+            const char *p[] = {i64s(f->id, id), s->owner, att};
+            curl_multi_remove_handle(s->multi, alerts_request_handle(f->req));
+            if (db_ok(s->db))
+                db_exec(s->db, "alerter_release", SQL_RELEASE, 3, p);
+        }
+        flight_free(f);
+    }
+    s->nfl = 0;
+}
+
+void *alerter_thread(void *arg)
+{
+    alerter_args_t *a = arg;
+    alerter_t s;
+    char err[256];
+    int backoff = 0;
+
+    memset(&s, 0, sizeof(s));
+    s.a = a;
+    s.cfg = a->cfg;
+    s.policy.max_retry_after_sec = a->cfg->alerts.max_retry_after_sec;
+    s.policy.max_backoff_sec = a->cfg->alerts.max_backoff_sec;
+    s.lease_sec = a->cfg->alerts.request_timeout_sec + 5;
+    s.seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+    snprintf(s.owner, sizeof(s.owner), "%s:%d", a->hostname, (int)getpid());
+    s.ring = secrets_keyring_new(a->cfg->core.fernet_key, err, sizeof(err));
+    if (!s.ring) {
+        log_error("alerter: cannot use core.fernet_key, alerts are not sent error=\"%s\"", err);
+        return NULL;
+    }
+    s.fl = calloc((size_t)a->cfg->alerts.max_in_flight, sizeof(*s.fl));
+    s.multi = curl_multi_init();
+    if (!s.fl || !s.multi) {
+        log_error("alerter: out of memory, alerts are not sent");
+        goto out;
+    }
+    curl_multi_setopt(s.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)a->cfg->alerts.max_in_flight);
+    s.db = connect_until_stop(&s);
+    if (!s.db)
+        goto out;
+    if (db_listen(s.db, ALERTER_CHANNEL) < 0)
+        log_warn("alerter: listen failed; relying on the sweep error=\"%s\"", db_error(s.db));
+    log_info("alerter started sweep_sec=%d max_in_flight=%d", a->cfg->alerts.sweep_interval_sec,
+             a->cfg->alerts.max_in_flight);
+
+    while (!*a->stop) {
+        if (!db_ok(s.db)) {
+            log_warn("alerter: database connection lost, reconnecting");
+            if (db_ensure(s.db, -1, a->stop) < 0)
+                break;
+            log_info("alerter: database reconnected");
+            s.notified = true; /* notifications may have been lost */
+        }
+        if (turn(&s) < 0) {
+            db_rollback(s.db);
+            backoff = backoff ? backoff * 2 : BACKOFF_MIN_MS;
+            if (backoff > BACKOFF_MAX_MS)
+                backoff = BACKOFF_MAX_MS;
+            log_warn("alerter: pass failed, retrying retry_ms=%d error=\"%s\"", backoff,
+                     db_error(s.db));
+            /* keep transfers moving while waiting */
+            sleep_turn(&s, backoff);
+            int running;
+            curl_multi_perform(s.multi, &running);
+            reap_transfers(&s);
+            continue;
+        }
+        backoff = 0;
+        if (*a->stop)
+            break;
+        sleep_turn(&s, wait_ms(&s));
+    }
+    stop_flights(&s);
+    log_info("alerter stopped");
+out:
+    for (size_t i = 0; i < s.nfl; i++)
+        flight_free(&s.fl[i]);
+    free(s.fl);
+    for (size_t i = 0; i < VCACHE_SIZE; i++)
+        vc_clear(&s.vc[i]);
+    free(s.sla_since);
+    if (s.multi)
+        curl_multi_cleanup(s.multi);
+    db_close(s.db);
+    secrets_keyring_free(s.ring);
+    return NULL;
+}
