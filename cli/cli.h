@@ -28,6 +28,8 @@ int cli_connections(const config_t *cfg, int argc, char **argv);
 int cli_rotate_fernet_key(const config_t *cfg, int argc, char **argv);
 /* `pools list|get|set|delete|import|export` (argv[0] is the group). */
 int cli_pools(const config_t *cfg, int argc, char **argv);
+/* `updraft alerts test CONN_ID` (cmd_alerts.c): one test message through the alert code path. */
+int cli_alerts(const config_t *cfg, int argc, char **argv);
 /* `updraft jobs check` (cmd_jobs.c). */
 int cli_jobs(const config_t *cfg, int argc, char **argv);
 

@@ -8,14 +8,13 @@
  * status. Exit 0 on a 2xx answer, 1 otherwise. The webhook URL is never
  * printed.
  */
-#include "cli/cmd_alerts.h"
+#include "cli/cli.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
 #include "common/alerts.h"
 #include "common/connections.h"
 #include "common/secrets.h"

@@ -42,7 +42,8 @@ static void usage(FILE *f)
 static void print_masked(FILE *f, const connection_t *c)
 {
     fprintf(f, "%s://%s:%s@%s:", c->conn_type ? c->conn_type : "", c->login ? c->login : "",
-            c->password ? "******" : "", c->host ? c->host : "");
+            c->password ? "******" : "",
+            connection_display_host(c) ? connection_display_host(c) : "");
     if (c->port >= 0)
         fprintf(f, "%d", c->port);
     fprintf(f, "/%s", c->schema ? c->schema : "");
@@ -248,6 +249,8 @@ static int cmd_list(db_t *db, const secrets_keyring_t *ring, int argc, char **ar
                 continue;
             cJSON *o = connection_to_json(list[i], false);
             cJSON_DeleteItemFromObject(o, "extra");
+            if (connection_display_host(list[i]) != list[i]->host)
+                cJSON_ReplaceItemInObject(o, "host", cJSON_CreateString("***"));
             cJSON_AddStringToObject(o, "conn_id", list[i]->conn_id);
             cJSON_AddItemToArray(arr, o);
         }
@@ -266,7 +269,8 @@ static int cmd_list(db_t *db, const secrets_keyring_t *ring, int argc, char **ar
                 snprintf(port, sizeof(port), "%d", c->port);
             printf(table ? "%-24s | %-12s | %-24s | %-5s | %-16s | %s\n"
                          : "%s\t%s\t%s\t%s\t%s\t%s\n",
-                   c->conn_id, c->conn_type ? c->conn_type : "", c->host ? c->host : "", port,
+                   c->conn_id, c->conn_type ? c->conn_type : "",
+                   connection_display_host(c) ? connection_display_host(c) : "", port,
                    c->schema ? c->schema : "", c->login ? c->login : "");
         }
     }

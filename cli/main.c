@@ -21,7 +21,6 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/cmd_alerts.h"
 #include "common/log.h"
 
 static void usage(FILE *f)

@@ -1392,3 +1392,10 @@ int connections_rotate(db_t *db, const secrets_keyring_t *ring, long *count, cha
                                " ORDER BY conn_id FOR UPDATE",
                                "connections", reseal_row, count, err, errlen);
 }
+
+const char *connection_display_host(const connection_t *c)
+{
+    if (c->host && connection_is_webhook_type(c->conn_type) && strchr(c->host, '/'))
+        return "***";
+    return c->host;
+}

@@ -104,6 +104,18 @@ bool connection_is_slack_type(const char *conn_type);
 bool connection_is_webhook_type(const char *conn_type);
 
 /*
+ * The host as listings may show it: "***" for a webhook connection whose
+ * host holds the URL (it carries the webhook's token), else the host
+ * (NULL stays NULL).
+ */
+const char *connection_display_host(const connection_t *c);
+
+/* The same test in SQL over a row aliased c (conn_type, host), for listings. */
+#define CONNECTION_DISPLAY_HOST_SQL                                                                \
+    "CASE WHEN lower(replace(c.conn_type, '-', '_')) IN ('slack_webhook', 'slackwebhook', "        \
+    "'webhook') AND c.host LIKE '%/%' THEN '***' ELSE c.host END"
+
+/*
  * The URL a webhook alert to c goes to, as Airflow's SlackWebhookHook
  * finds it: the password when it holds "://" (the whole URL); else the
  * host (https:// added when it has no scheme, then port and schema), with

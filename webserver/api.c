@@ -2214,7 +2214,8 @@ static int delete_variable(req_t *r)
     return 204;
 }
 
-#define CONN_ITEM_COLS "c.conn_id, c.conn_type, c.description, c.host, c.login, c.schema, c.port"
+#define CONN_ITEM_COLS                                                                             \
+    "c.conn_id, c.conn_type, c.description, " CONNECTION_DISPLAY_HOST_SQL ", c.login, c.schema, c.port"
 
 static void connection_item_write(jsonw_t *w, const PGresult *res, int i, int base)
 {
@@ -2272,7 +2273,7 @@ static int send_connection(req_t *r, int status, const connection_t *c)
         cJSON_AddItemToObject(out, "connection_id", json_str_or_null(c->conn_id));
         cJSON_AddItemToObject(out, "conn_type", json_str_or_null(c->conn_type));
         cJSON_AddItemToObject(out, "description", json_str_or_null(c->description));
-        cJSON_AddItemToObject(out, "host", json_str_or_null(c->host));
+        cJSON_AddItemToObject(out, "host", json_str_or_null(connection_display_host(c)));
         cJSON_AddItemToObject(out, "login", json_str_or_null(c->login));
         cJSON_AddItemToObject(out, "schema", json_str_or_null(c->schema));
         cJSON_AddItemToObject(out, "port",

@@ -382,5 +382,11 @@ check "no webhook URL or token in any log file" bash -c '! grep -l "XXSECRET" "$
 check "no webhook URL in the database's logs either" bash -c '! grep -rl "XXSECRET" "$1"/pg/server.log' _ "$tmp"
 check "the logs name the connection" grep -q "alert delivered .*conn_id=slack_test" "$tmp/scheduler.log"
 
+# A webhook URL kept in the host field is a secret in every listing too.
+out=$("${U[@]}" connections add hook_listed --conn-type webhook --conn-host "http://127.0.0.1:9/hook/XXSECRETLISTED" 2>&1)
+check "connections add does not echo a webhook URL kept in the host" bash -c '! grep -q XXSECRETLISTED <<<"$1"' _ "$out"
+out=$("${U[@]}" connections list 2>&1; "${U[@]}" connections list -o json 2>&1)
+check "connections list shows *** for it" bash -c '! grep -q XXSECRETLISTED <<<"$1" && grep -q "hook_listed.*\*\*\*" <<<"$1"' _ "$out"
+
 echo "1..$T_N"
 [ "${T_FAILED:-0}" -eq 0 ]

@@ -179,6 +179,14 @@ req GET /connections/my_pg
 check_eq "GET connection" "200 postgres db.example 5432" "$code $(jq -r '[.conn_type, .host, (.port|tostring)] | join(" ")' "$tmp/body")"
 check "GET connection has no password field" jq -e 'has("password") | not' "$tmp/body"
 check "GET connection body never holds the password" bash -c "! grep -qF '$PW' '$tmp/body'"
+req POST /connections '{"connection_id": "api_hook", "conn_type": "webhook", "host": "http://127.0.0.1:9/hook/TOKENXYZ"}'
+check_eq "POST a webhook connection (URL in the host)" 200 "$code"
+check "its answer hides the URL" bash -c "! grep -q TOKENXYZ '$tmp/body'"
+req GET /connections/api_hook
+check_eq "GET a webhook connection shows *** for the URL in the host" "200 ***" "$code $(jq -r .host "$tmp/body")"
+req GET /connections
+check "connection listings never show it" bash -c "! grep -q TOKENXYZ '$tmp/body'"
+req DELETE /connections/api_hook
 req POST /connections '{"connection_id": "api_conn", "conn_type": "http", "host": "h", "port": 443, "password": "api-pw-777", "extra": "{\"token\": \"t-888\", \"region\": \"eu\"}"}'
 check_eq "POST connection" 200 "$code"
 check "POST answer has no password" jq -e 'has("password") | not' "$tmp/body"
