@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "common/db.h"
+#include "common/healthsrv.h"
 #include "common/log.h"
 #include "common/queue.h"
 #include "common/timeutil.h"
@@ -493,6 +494,7 @@ void *loop_thread(void *arg)
             continue;
         }
         backoff = 0;
+        healthsrv_beat(a->health);
         if (*a->stop)
             break;
         loop_wait(&s, loop_timeout_ms(&s));

@@ -21,6 +21,7 @@ typedef struct loop_args {
     volatile bool *stop;   /* set by main on SIGINT/SIGTERM (then wake_fd is written) */
     int wake_fd;           /* eventfd; readable = "look now" */
     int exit_code;         /* out: 0 on a clean stop */
+    struct healthsrv *health; /* borrowed, NULL = none: told of every completed pass */
 } loop_args_t;
 
 /* pthread entry point; arg is a loop_args_t. */

@@ -34,6 +34,7 @@
 
 #include "common/config.h"
 #include "common/db.h"
+#include "common/healthsrv.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "scheduler/alerter.h"
@@ -45,12 +46,15 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: updraft-scheduler [--config PATH] [--print-config] [-h|--help]\n"
+            "usage: updraft-scheduler [--health-port [HOST:]PORT] [--config PATH] [--print-config]\n"
+            "                         [-h|--help]\n"
             "\n"
             "Parses the DAG files in core.dags_folder, creates DAG runs on their schedules,\n"
             "and queues their tasks for updraft-worker. Several schedulers may run at once.\n"
             "Configuration: --config PATH, $UPDRAFT_CONFIG, ./updraft.yaml, then\n"
-            "UPDRAFT__SECTION__KEY environment variables.\n");
+            "UPDRAFT__SECTION__KEY environment variables.\n"
+            "--health-port answers GET /health on that port (127.0.0.1 unless a host is\n"
+            "given): 200 while scheduling passes complete, else 503 (Kubernetes probes).\n");
 }
 
 /* Connects and checks the schema; waits for the database up to CONNECT_WAIT_MS. */
@@ -91,6 +95,7 @@ int main(int argc, char **argv)
     sigset_t sigs;
     pthread_t loop_tid, proc_tid, alert_tid;
     bool loop_started = false, proc_started = false, alert_started = false, curl_ready = false;
+    healthsrv_t *health = NULL;
 
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -99,6 +104,25 @@ int main(int argc, char **argv)
         }
     }
     log_init("scheduler", LOG_LEVEL_INFO);
+    /* Our own flag first; the rest are the config's. */
+    const char *health_port = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int take = 0;
+        if (!strcmp(argv[i], "--health-port") && i + 1 < argc) {
+            v = argv[i + 1];
+            take = 2;
+        } else if (!strncmp(argv[i], "--health-port=", 14)) {
+            v = argv[i] + 14;
+            take = 1;
+        }
+        if (take) {
+            health_port = v;
+            memmove(&argv[i], &argv[i + take], (size_t)(argc - i - take + 1) * sizeof(*argv));
+            argc -= take;
+            i--;
+        }
+    }
     int cr = config_from_args(&argc, argv, &cfg);
     if (cr < 0)
         return 2;
@@ -141,8 +165,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "updraft-scheduler: eventfd: %s\n", strerror(errno));
         goto out;
     }
+    if (health_port) {
+        char herr[256];
+        int threshold = cfg.scheduler.heartbeat_sec * 6 > 30 ? cfg.scheduler.heartbeat_sec * 6 : 30;
+        if (!(health = healthsrv_start(health_port, "scheduler", threshold, herr, sizeof(herr)))) {
+            fprintf(stderr, "updraft-scheduler: %s\n", herr);
+            goto out;
+        }
+    }
     loop_args_t la = {.cfg = &cfg, .hostname = hostname, .stop = (volatile bool *)&stop,
-                      .wake_fd = loop_fd};
+                      .wake_fd = loop_fd, .health = health};
     processor_args_t pa = {.cfg = &cfg, .stop = (volatile bool *)&stop, .wake_fd = proc_fd,
                            .loop_wake_fd = loop_fd};
     alerter_args_t aa = {.cfg = &cfg, .hostname = hostname, .stop = (volatile bool *)&stop,
@@ -184,6 +216,7 @@ stop:
             rc = 1;
     }
 out:
+    healthsrv_stop(health);
     if (loop_fd >= 0)
         close(loop_fd);
     if (proc_fd >= 0)

@@ -52,7 +52,8 @@ export UPDRAFT__WORKER__HEARTBEAT_SEC=1
 q() { svc_psql -q -c "$1"; }
 check "db migrate" "$BIN/updraft" db migrate >/dev/null
 
-"$BIN/updraft-scheduler" >"$tmp/scheduler.log" 2>&1 & pids+=($!)
+hport=$(svc_free_port)
+"$BIN/updraft-scheduler" --health-port "$hport" >"$tmp/scheduler.log" 2>&1 & pids+=($!)
 "$BIN/updraft-worker" --hostname w1 --concurrency 4 >"$tmp/worker1.log" 2>&1 & pids+=($!); w1=$!
 dags_in() { [ "$(q "SELECT count(*) FROM dag WHERE dag_id LIKE 'rp\_%' AND version_id IS NOT NULL")" = 3 ]; }
 check "DAGs are parsed" wait_for 30 dags_in
@@ -97,6 +98,8 @@ check "a multi-host database URL skips the dead host (libpq failover)" \
   env UPDRAFT__DATABASE__URL="$multi" "$BIN/updraft" db check
 
 # --- liveness checks --------------------------------------------------------
+sched_health() { json_ok "http://127.0.0.1:$hport/health" '.status == "healthy" and .component == "scheduler"'; }
+check "scheduler --health-port answers healthy" wait_for 10 sched_health
 check "jobs check: a live scheduler" bash -c "\"$BIN/updraft\" jobs check --job-type SchedulerJob >/dev/null"
 check "jobs check: worker w2 by hostname" bash -c "\"$BIN/updraft\" jobs check --job-type worker --hostname w2 >/dev/null"
 check_eq "jobs check: two live workers need --allow-multiple" "1 0" \
