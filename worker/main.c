@@ -340,6 +340,7 @@ int main(int argc, char **argv)
                             .log_flush_ms = cfg.worker.log_flush_ms,
                             .max_log_bytes = (size_t)cfg.worker.max_log_bytes_per_try,
                             .max_xcom_size = (size_t)cfg.core.max_xcom_size,
+                            .max_map_length = cfg.core.max_map_length,
                             .ring = ring,
                             .self_exe = exe,
                             .db_url = cfg.database.url,

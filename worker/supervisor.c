@@ -1159,8 +1159,11 @@ static int minisched_plan(supervisor_t *s, const reporter_outcome_t *o, size_t n
         PQclear(r);
         r = NULL;
     }
-    if (!s->cache && !(s->cache = planrun_cache_new(VERSION_CACHE)))
-        goto out;
+    if (!s->cache) {
+        if (!(s->cache = planrun_cache_new(VERSION_CACHE)))
+            goto out;
+        planrun_cache_set_max_map_length(s->cache, s->o.max_map_length);
+    }
     if (!s->specs && !(s->specs = wtry_specs_new(VERSION_CACHE)))
         goto out;
     /* Runs in id order: two workers take run locks in the same order. */
