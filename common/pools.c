@@ -10,6 +10,80 @@
 #include "common/log.h"
 #include "common/planrun.h"
 
+/*
+ * The candidates: 'scheduled' task instances of the locked DAGs, by
+ * priority. With ids (the mini-scheduler's ready tasks) they are read by
+ * primary key; without, through the per-DAG partial index
+ * ti_scheduled_dag, so that neither path reads other DAGs' scheduled rows
+ * (a large backlog of one DAG must not slow every hop of another).
+ */
+#define CAND_BY_IDS                                                                                \
+    "SELECT * FROM task_instance WHERE id = ANY($2::bigint[]) AND state = 'scheduled'"            \
+    " AND dag_id = ANY($1::text[]) ORDER BY priority_weight DESC, id LIMIT $3::int"
+#define CAND_BY_DAGS                                                                               \
+    "SELECT t.* FROM unnest($1::text[]) d(dag_id), LATERAL (SELECT * FROM task_instance x"        \
+    " WHERE x.dag_id = d.dag_id AND x.state = 'scheduled'"                                         \
+    " ORDER BY x.priority_weight DESC, x.id LIMIT $3::int) t"                                       \
+    " WHERE $2::bigint[] IS NULL ORDER BY t.priority_weight DESC, t.id LIMIT $3::int"
+
+/* The pools' advisory locks, in pool-name order; see pools_queue_scheduled. */
+#define LOCK_SQL(CAND)                                                                             \
+    "SELECT coalesce(array_agg(pool) FILTER (WHERE known), '{}'),"                                 \
+    " coalesce(array_agg(pool) FILTER (WHERE NOT known), '{}'), count(*) FILTER (WHERE NOT known)" \
+    " FROM (SELECT pool, EXISTS (SELECT 1 FROM slot_pool p WHERE p.pool = c.pool) AS known"        \
+    "   FROM (SELECT DISTINCT pool FROM (" CAND ") s) c ORDER BY pool OFFSET 0) k"                 \
+    " WHERE NOT known"                                                                             \
+    "    OR pg_advisory_xact_lock(" POOLS_LOCK_CLASS ", hashtext(pool))::text = ''"
+
+/* Queues the candidates within every limit; see pools.h. */
+#define TAKE_SQL(CAND)                                                                             \
+    "WITH cand AS ("                                                                               \
+    "  SELECT id, dag_id, dag_run_id, task_id, pool, pool_slots, priority_weight,"                 \
+    "    max_active_tis_per_dag AS mdag, max_active_tis_per_dagrun AS mrun,"                       \
+    "    row_number() OVER (PARTITION BY dag_id ORDER BY priority_weight DESC, id) AS rn_dag,"     \
+    "    row_number() OVER (PARTITION BY dag_id, task_id"                                          \
+    "      ORDER BY priority_weight DESC, id) AS rn_task,"                                         \
+    "    row_number() OVER (PARTITION BY dag_run_id, task_id"                                      \
+    "      ORDER BY priority_weight DESC, id) AS rn_run"                                           \
+    "  FROM (" CAND ") s"                                                                          \
+    "  WHERE pool = ANY($4::text[])"                                                               \
+    "), tact AS ("                                                                                 \
+    "  SELECT dag_id, task_id, count(*) AS n FROM task_instance"                                   \
+    "  WHERE state IN ('queued', 'running') AND dag_id IN (SELECT dag_id FROM cand)"               \
+    "  GROUP BY dag_id, task_id"                                                                   \
+    "), dact AS (SELECT dag_id, sum(n) AS n FROM tact GROUP BY dag_id"                             \
+    "), ract AS ("                                                                                 \
+    "  SELECT dag_run_id, task_id, count(*) AS n FROM task_instance"                               \
+    "  WHERE state IN ('queued', 'running')"                                                       \
+    "    AND dag_run_id IN (SELECT dag_run_id FROM cand WHERE mrun IS NOT NULL)"                   \
+    "  GROUP BY dag_run_id, task_id"                                                               \
+    "), pact AS ("                                                                                 \
+    "  SELECT pool, sum(pool_slots) AS used FROM task_instance"                                    \
+    "  WHERE state IN ('queued', 'running') AND pool IN (SELECT pool FROM cand)"                   \
+    "  GROUP BY pool"                                                                              \
+    "), fit AS ("                                                                                  \
+    "  SELECT c.id, c.pool, c.pool_slots, c.priority_weight FROM cand c"                           \
+    "  JOIN dag d ON d.dag_id = c.dag_id JOIN slot_pool p ON p.pool = c.pool"                      \
+    "  LEFT JOIN dact ON dact.dag_id = c.dag_id"                                                   \
+    "  LEFT JOIN tact ON tact.dag_id = c.dag_id AND tact.task_id = c.task_id"                      \
+    "  LEFT JOIN ract ON ract.dag_run_id = c.dag_run_id AND ract.task_id = c.task_id"              \
+    "  WHERE c.rn_dag + coalesce(dact.n, 0) <= d.max_active_tasks"                                 \
+    "    AND (c.mdag IS NULL OR c.rn_task + coalesce(tact.n, 0) <= c.mdag)"                        \
+    "    AND (c.mrun IS NULL OR c.rn_run + coalesce(ract.n, 0) <= c.mrun)"                         \
+    "    AND (p.slots < 0 OR c.pool_slots <= p.slots)"                                             \
+    "), slots AS ("                                                                                \
+    "  SELECT id, pool, sum(pool_slots) OVER (PARTITION BY pool"                                   \
+    "    ORDER BY priority_weight DESC, id) AS want FROM fit"                                      \
+    ")"                                                                                            \
+    " UPDATE task_instance t SET state = 'queued', try_number = t.try_number + 1,"                 \
+    "   queued_at = now(), hostname = '', pid = NULL, worker_id = NULL,"                           \
+    "   start_date = NULL, end_date = NULL, duration = NULL, next_try_at = NULL,"                  \
+    "   updated_at = now()"                                                                        \
+    " FROM slots s JOIN slot_pool p ON p.pool = s.pool LEFT JOIN pact ON pact.pool = s.pool"       \
+    " WHERE t.id = s.id AND t.state = 'scheduled'"                                                 \
+    "   AND (p.slots < 0 OR s.want + coalesce(pact.used, 0) <= p.slots)"                           \
+    " RETURNING t.id, t.try_number, t.queue"
+
 PGresult *pools_queue_scheduled(db_t *db, const char *dags_arr, const char *ids_arr, int max)
 {
     char lim[16];
@@ -21,18 +95,8 @@ PGresult *pools_queue_scheduled(db_t *db, const char *dags_arr, const char *ids_
      * never wait on each other): a lock that was only tried left a busy
      * pool's tasks waiting for the next scheduler pass, seconds away. The
      * statements after it are short, so the wait is too. */
-    PGresult *r = db_query(
-        db, "pools_lock",
-        "SELECT coalesce(array_agg(pool) FILTER (WHERE known), '{}'),"
-        " coalesce(array_agg(pool) FILTER (WHERE NOT known), '{}'), count(*) FILTER (WHERE NOT known)"
-        " FROM (SELECT pool, EXISTS (SELECT 1 FROM slot_pool p WHERE p.pool = c.pool) AS known"
-        "   FROM (SELECT DISTINCT pool FROM (SELECT pool FROM task_instance"
-        "     WHERE state = 'scheduled' AND dag_id = ANY($1::text[])"
-        "       AND ($2::bigint[] IS NULL OR id = ANY($2::bigint[]))"
-        "     ORDER BY priority_weight DESC, id LIMIT $3::int) s) c ORDER BY pool OFFSET 0) k"
-        " WHERE NOT known"
-        "    OR pg_advisory_xact_lock(" POOLS_LOCK_CLASS ", hashtext(pool))::text = ''",
-        3, p1);
+    PGresult *r = ids_arr ? db_query(db, "pools_lock_ids", LOCK_SQL(CAND_BY_IDS), 3, p1)
+                          : db_query(db, "pools_lock_dags", LOCK_SQL(CAND_BY_DAGS), 3, p1);
     if (!r)
         return NULL;
     if (db_get_i64(r, 0, 2) > 0)
@@ -43,58 +107,8 @@ PGresult *pools_queue_scheduled(db_t *db, const char *dags_arr, const char *ids_
     if (!pools)
         return NULL;
     const char *p2[] = {dags_arr, ids_arr, lim, pools};
-    r = db_query(
-        db, "pools_take",
-        "WITH cand AS ("
-        "  SELECT id, dag_id, dag_run_id, task_id, pool, pool_slots, priority_weight,"
-        "    max_active_tis_per_dag AS mdag, max_active_tis_per_dagrun AS mrun,"
-        "    row_number() OVER (PARTITION BY dag_id ORDER BY priority_weight DESC, id) AS rn_dag,"
-        "    row_number() OVER (PARTITION BY dag_id, task_id"
-        "      ORDER BY priority_weight DESC, id) AS rn_task,"
-        "    row_number() OVER (PARTITION BY dag_run_id, task_id"
-        "      ORDER BY priority_weight DESC, id) AS rn_run"
-        "  FROM (SELECT * FROM task_instance"
-        "        WHERE state = 'scheduled' AND dag_id = ANY($1::text[])"
-        "          AND ($2::bigint[] IS NULL OR id = ANY($2::bigint[]))"
-        "        ORDER BY priority_weight DESC, id LIMIT $3::int) s"
-        "  WHERE pool = ANY($4::text[])"
-        "), tact AS ("
-        "  SELECT dag_id, task_id, count(*) AS n FROM task_instance"
-        "  WHERE state IN ('queued', 'running') AND dag_id IN (SELECT dag_id FROM cand)"
-        "  GROUP BY dag_id, task_id"
-        "), dact AS (SELECT dag_id, sum(n) AS n FROM tact GROUP BY dag_id"
-        "), ract AS ("
-        "  SELECT dag_run_id, task_id, count(*) AS n FROM task_instance"
-        "  WHERE state IN ('queued', 'running')"
-        "    AND dag_run_id IN (SELECT dag_run_id FROM cand WHERE mrun IS NOT NULL)"
-        "  GROUP BY dag_run_id, task_id"
-        "), pact AS ("
-        "  SELECT pool, sum(pool_slots) AS used FROM task_instance"
-        "  WHERE state IN ('queued', 'running') AND pool IN (SELECT pool FROM cand)"
-        "  GROUP BY pool"
-        "), fit AS ("
-        "  SELECT c.id, c.pool, c.pool_slots, c.priority_weight FROM cand c"
-        "  JOIN dag d ON d.dag_id = c.dag_id JOIN slot_pool p ON p.pool = c.pool"
-        "  LEFT JOIN dact ON dact.dag_id = c.dag_id"
-        "  LEFT JOIN tact ON tact.dag_id = c.dag_id AND tact.task_id = c.task_id"
-        "  LEFT JOIN ract ON ract.dag_run_id = c.dag_run_id AND ract.task_id = c.task_id"
-        "  WHERE c.rn_dag + coalesce(dact.n, 0) <= d.max_active_tasks"
-        "    AND (c.mdag IS NULL OR c.rn_task + coalesce(tact.n, 0) <= c.mdag)"
-        "    AND (c.mrun IS NULL OR c.rn_run + coalesce(ract.n, 0) <= c.mrun)"
-        "    AND (p.slots < 0 OR c.pool_slots <= p.slots)"
-        "), slots AS ("
-        "  SELECT id, pool, sum(pool_slots) OVER (PARTITION BY pool"
-        "    ORDER BY priority_weight DESC, id) AS want FROM fit"
-        ")"
-        " UPDATE task_instance t SET state = 'queued', try_number = t.try_number + 1,"
-        "   queued_at = now(), hostname = '', pid = NULL, worker_id = NULL,"
-        "   start_date = NULL, end_date = NULL, duration = NULL, next_try_at = NULL,"
-        "   updated_at = now()"
-        " FROM slots s JOIN slot_pool p ON p.pool = s.pool LEFT JOIN pact ON pact.pool = s.pool"
-        " WHERE t.id = s.id AND t.state = 'scheduled'"
-        "   AND (p.slots < 0 OR s.want + coalesce(pact.used, 0) <= p.slots)"
-        " RETURNING t.id, t.try_number, t.queue",
-        4, p2);
+    r = ids_arr ? db_query(db, "pools_take_ids", TAKE_SQL(CAND_BY_IDS), 4, p2)
+                : db_query(db, "pools_take_dags", TAKE_SQL(CAND_BY_DAGS), 4, p2);
     free(pools);
     return r;
 }
