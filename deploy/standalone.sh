@@ -36,6 +36,10 @@ export UPDRAFT__CORE__DAGS_FOLDER=${UPDRAFT__CORE__DAGS_FOLDER:-$root/examples/d
 # Standalone is for trying updraft: its example DAGs start unpaused.
 export UPDRAFT__CORE__DAGS_ARE_PAUSED_AT_CREATION=${UPDRAFT__CORE__DAGS_ARE_PAUSED_AT_CREATION:-false}
 export UPDRAFT__WEBSERVER__LISTEN=${UPDRAFT__WEBSERVER__LISTEN:-127.0.0.1:8080}
+# As dag-factory's examples: DAG files name their Python callables under it.
+export CONFIG_ROOT_DIR=${CONFIG_ROOT_DIR:-$UPDRAFT__CORE__DAGS_FOLDER}
+# The example HTTP task calls this webserver's own /health.
+export UPDRAFT_CONN_LOCAL_API=${UPDRAFT_CONN_LOCAL_API:-http://$UPDRAFT__WEBSERVER__LISTEN}
 
 "$bin/updraft" db migrate
 

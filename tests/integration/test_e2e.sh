@@ -13,7 +13,7 @@ BIN=${UPDRAFT_BIN:-$PWD/bin}
 T_LOG_TAIL=25
 t_setup
 mkdir -p "$tmp/dags"
-cp examples/dags/*.y*ml "$tmp/dags/"
+cp -r examples/dags/*.y*ml examples/dags/callables "$tmp/dags/"
 printf 'broken_dag:\n  schedule: "@daily"\n  tasks:\n    - task_id: a\n      operator: bash\n      bash_command: "echo a"\n      dependencies: [missing_task]\n' >"$tmp/dags/broken.yaml"
 
 export UPDRAFT__CORE__DAGS_FOLDER=$tmp/dags
@@ -22,6 +22,9 @@ export UPDRAFT__SCHEDULER__DAG_DIR_LIST_INTERVAL=1
 port=$(svc_free_port)
 export UPDRAFT__WEBSERVER__LISTEN=127.0.0.1:$port
 api=http://127.0.0.1:$port/api/v1
+# As updraft standalone sets them for the examples.
+export CONFIG_ROOT_DIR=$tmp/dags
+export UPDRAFT_CONN_LOCAL_API=http://127.0.0.1:$port
 
 check "db migrate" "$BIN/updraft" db migrate
 check "db migrate is idempotent" "$BIN/updraft" db migrate
@@ -29,7 +32,7 @@ check "db check" "$BIN/updraft" db check
 
 "$BIN/updraft-scheduler" >"$tmp/scheduler.log" 2>&1 & pids+=($!)
 "$BIN/updraft-worker" --hostname w1 --concurrency 4 >"$tmp/worker1.log" 2>&1 & pids+=($!)
-"$BIN/updraft-worker" --hostname w2 --concurrency 4 >"$tmp/worker2.log" 2>&1 & pids+=($!)
+"$BIN/updraft-worker" --hostname w2 --concurrency 4 --queues default,io,cpu >"$tmp/worker2.log" 2>&1 & pids+=($!)
 "$BIN/updraft-webserver" >"$tmp/webserver.log" 2>&1 & pids+=($!)
 
 dag_count() { json_ok "$api/dags" '[.dags[].dag_id] | index("example_etl") and index("example_retry") and index("example_hello")'; }
@@ -78,6 +81,39 @@ check "task log (text/plain) mentions the exit code" grep -qi 'exit' <<<"$logtex
 hlog=$(for t in $(curl -sf "$api/dags/example_hello/dagRuns/e2e_hello/taskInstances" | jq -r '.task_instances[].task_id'); do
   curl -sf -H 'Accept: text/plain' "$api/dags/example_hello/dagRuns/e2e_hello/taskInstances/$t/logs/1"; done)
 check "AIRFLOW_CTX_DAG_ID reaches the task" grep -q 'example_hello' <<<"$hlog"
+
+# Every other example runs as shipped (the one-per-feature examples).
+more="example_operators example_branching example_mapping example_pools example_queues example_timeout example_trigger_rules example_task_groups"
+for d in $more; do
+  curl -sf -X PATCH -H 'Content-Type: application/json' -d '{"is_paused": false}' "$api/dags/$d" >/dev/null ||
+    not_ok "unpause $d"
+  "$BIN/updraft" dags trigger "$d" --run-id "e2e_$d" >/dev/null 2>&1 || not_ok "trigger $d"
+done
+for d in $more; do
+  check "$d run finishes" wait_for 90 run_done "$d" "e2e_$d"
+done
+states=""
+for d in $more; do states="$states $d=$(curl -sf "$api/dags/$d/dagRuns/e2e_$d" | jq -r .state)"; done
+check_eq "every example run succeeds" \
+  "$(for d in $more; do printf ' %s=success' "$d"; done)" "$states"
+check_eq "example_operators: python result mapped into three instances, each pushed its result" \
+  "0:0 1:10 2:20" \
+  "$(svc_psql -c "SELECT string_agg(map_index || ':' || value::text, ' ' ORDER BY map_index) FROM xcom
+                   WHERE dag_id = 'example_operators' AND task_id = 'process_batch' AND key = 'return_value'")"
+check_eq "the API lists the mapped instances" "0 1 2" \
+  "$(curl -sf "$api/dags/example_operators/dagRuns/e2e_example_operators/taskInstances/process_batch/listMapped" |
+     jq -r '[.task_instances[].map_index | tostring] | join(" ")')"
+check_eq "and one by its map index" "process_batch 2 success" \
+  "$(curl -sf "$api/dags/example_operators/dagRuns/e2e_example_operators/taskInstances/process_batch/2" |
+     jq -r '"\(.task_id) \(.map_index) \(.state)"')"
+check_eq "example_branching: one path taken, short circuit skipped processing, manual run publishes" \
+  "1 skipped success" \
+  "$(svc_psql -c "SELECT (SELECT count(*) FROM task_instance WHERE dag_id = 'example_branching' AND run_id = 'e2e_example_branching' AND task_id LIKE '%_path' AND state = 'success')
+                    || ' ' || (SELECT state FROM task_instance WHERE dag_id = 'example_branching' AND run_id = 'e2e_example_branching' AND task_id = 'process')
+                    || ' ' || (SELECT state FROM task_instance WHERE dag_id = 'example_branching' AND run_id = 'e2e_example_branching' AND task_id = 'publish')")"
+check_eq "example_timeout: too_slow timed out twice, cleanup ran" "failed 2 success" \
+  "$(svc_psql -c "SELECT (SELECT state || ' ' || try_number FROM task_instance WHERE dag_id = 'example_timeout' AND run_id = 'e2e_example_timeout' AND task_id = 'too_slow')
+                    || ' ' || (SELECT state FROM task_instance WHERE dag_id = 'example_timeout' AND run_id = 'e2e_example_timeout' AND task_id = 'cleanup')")"
 
 # The broken file is an import error with path:line:col, the rest runs on.
 ie() { json_ok "$api/importErrors" 'any(.import_errors[]; .filename | endswith("broken.yaml"))'; }
