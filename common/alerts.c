@@ -19,6 +19,7 @@
 
 #include "common/connections.h"
 #include "common/errbuf.h"
+#include "common/strbuf.h"
 #include "common/taskrender.h"
 #include "common/template.h"
 
@@ -29,67 +30,6 @@
 #define LOG_MARK "[...]\n"
 #define ELLIPSIS "\xE2\x80\xA6"
 #define ZWSP "\xE2\x80\x8B"
-
-/* ---- growable strings ------------------------------------------------- */
-
-typedef struct abuf {
-    char *s;
-    size_t len, cap;
-    bool oom;
-} abuf_t;
-
-static void ab_putn(abuf_t *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 128;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void ab_puts(abuf_t *b, const char *s)
-{
-    ab_putn(b, s, strlen(s));
-}
-
-static void ab_printf(abuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ab_printf(abuf_t *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    ab_putn(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
-/* The built string (never NULL unless OOM: "" when nothing was put). */
-static char *ab_take(abuf_t *b)
-{
-    if (b->oom) {
-        free(b->s);
-        b->s = NULL;
-        return NULL;
-    }
-    char *s = b->s ? b->s : strdup("");
-    b->s = NULL;
-    b->len = b->cap = 0;
-    return s;
-}
 
 /* ---- UTF-8 ------------------------------------------------------------ */
 
@@ -131,7 +71,7 @@ static size_t utf8_len(const unsigned char *s, size_t n)
  * characters are dropped except newline and tab (and, unless keep_lines,
  * those become spaces).
  */
-static void sanitize(abuf_t *b, const char *s, size_t n, bool keep_lines)
+static void sanitize(strbuf_t *b, const char *s, size_t n, bool keep_lines)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
@@ -139,18 +79,18 @@ static void sanitize(abuf_t *b, const char *s, size_t n, bool keep_lines)
         unsigned c = u[i];
         if (c < 0x80) {
             if (c == '\n' || c == '\t')
-                ab_putn(b, keep_lines ? (const char *)&u[i] : " ", 1);
+                strbuf_putn(b, keep_lines ? (const char *)&u[i] : " ", 1);
             else if (c >= 0x20 && c != 0x7f)
-                ab_putn(b, (const char *)&u[i], 1);
+                strbuf_putn(b, (const char *)&u[i], 1);
             i++;
             continue;
         }
         size_t l = utf8_len(u + i, n - i);
         if (l == 0) {
-            ab_puts(b, "\xEF\xBF\xBD");
+            strbuf_puts(b, "\xEF\xBF\xBD");
             i++;
         } else {
-            ab_putn(b, (const char *)&u[i], l);
+            strbuf_putn(b, (const char *)&u[i], l);
             i += l;
         }
     }
@@ -159,7 +99,7 @@ static void sanitize(abuf_t *b, const char *s, size_t n, bool keep_lines)
 /* sanitize() of s into a new string, cut to max bytes (on a character, "…" added). */
 static char *clean(const char *s, size_t max, bool keep_lines)
 {
-    abuf_t b = {0};
+    strbuf_t b = {0};
     if (!s)
         s = "";
     sanitize(&b, s, strlen(s), keep_lines);
@@ -169,9 +109,9 @@ static char *clean(const char *s, size_t max, bool keep_lines)
             cut--;
         b.len = cut;
         b.s[cut] = '\0';
-        ab_puts(&b, ELLIPSIS);
+        strbuf_puts(&b, ELLIPSIS);
     }
-    return ab_take(&b);
+    return strbuf_take(&b);
 }
 
 /*
@@ -179,7 +119,7 @@ static char *clean(const char *s, size_t max, bool keep_lines)
  * sanitized string, at most max bytes: whole characters and entities
  * only, "…" marking a cut.
  */
-static void mrkdwn_escape(abuf_t *b, const char *s, size_t max)
+static void mrkdwn_escape(strbuf_t *b, const char *s, size_t max)
 {
     size_t used = 0, budget = max > 3 ? max - 3 : 0;
     bool fits = strlen(s) * 5 <= max;
@@ -197,13 +137,13 @@ static void mrkdwn_escape(abuf_t *b, const char *s, size_t max)
                 n++;
         size_t cost = e ? strlen(e) : n;
         if (!fits && used + cost > budget) {
-            ab_puts(b, ELLIPSIS);
+            strbuf_puts(b, ELLIPSIS);
             return;
         }
         if (e)
-            ab_puts(b, e);
+            strbuf_puts(b, e);
         else
-            ab_putn(b, s, n);
+            strbuf_putn(b, s, n);
         used += cost;
         s += n;
     }
@@ -493,59 +433,59 @@ static const char *emoji_of(alert_event_kind_t k)
 /* "Task failed: dag.task" (the subject, without emoji) */
 static char *plain_title(const alert_msg_t *m)
 {
-    abuf_t b = {0};
+    strbuf_t b = {0};
     char task[600];
-    ab_puts(&b, title_of(m->kind));
+    strbuf_puts(&b, title_of(m->kind));
     if (m->kind == ALERT_EV_TEST) {
-        ab_puts(&b, " from updraft");
+        strbuf_puts(&b, " from updraft");
     } else if (m->dag_id) {
-        ab_puts(&b, ": ");
-        ab_puts(&b, m->dag_id);
+        strbuf_puts(&b, ": ");
+        strbuf_puts(&b, m->dag_id);
         if (m->task_id) {
             task_label(m, task, sizeof(task));
-            ab_puts(&b, ".");
-            ab_puts(&b, task);
+            strbuf_puts(&b, ".");
+            strbuf_puts(&b, task);
         }
     }
-    return ab_take(&b);
+    return strbuf_take(&b);
 }
 
 char *alerts_default_text(const alert_msg_t *m)
 {
-    abuf_t b = {0};
+    strbuf_t b = {0};
     char task[600], when[TS_ISO_LEN], tries[64];
     const char *dag = m->dag_id ? m->dag_id : "", *run = m->run_id ? m->run_id : "";
     task_label(m, task, sizeof(task));
     fmt_tries(m, tries, sizeof(tries));
     switch (m->kind) {
     case ALERT_EV_TASK_FAILURE:
-        ab_printf(&b, "Task %s in DAG %s failed (try %s, final).", task, dag, tries);
+        strbuf_printf(&b, "Task %s in DAG %s failed (try %s, final).", task, dag, tries);
         break;
     case ALERT_EV_TASK_RETRY:
-        ab_printf(&b, "Task %s in DAG %s failed and will be retried (try %s).", task, dag, tries);
+        strbuf_printf(&b, "Task %s in DAG %s failed and will be retried (try %s).", task, dag, tries);
         break;
     case ALERT_EV_TASK_SUCCESS:
-        ab_printf(&b, "Task %s in DAG %s succeeded (try %s).", task, dag, tries);
+        strbuf_printf(&b, "Task %s in DAG %s succeeded (try %s).", task, dag, tries);
         break;
     case ALERT_EV_TASK_SKIPPED:
-        ab_printf(&b, "Task %s in DAG %s was skipped.", task, dag);
+        strbuf_printf(&b, "Task %s in DAG %s was skipped.", task, dag);
         break;
     case ALERT_EV_DAG_FAILURE:
-        ab_printf(&b, "DAG run %s of %s failed.", run, dag);
+        strbuf_printf(&b, "DAG run %s of %s failed.", run, dag);
         break;
     case ALERT_EV_DAG_SUCCESS:
-        ab_printf(&b, "DAG run %s of %s succeeded.", run, dag);
+        strbuf_printf(&b, "DAG run %s of %s succeeded.", run, dag);
         break;
     case ALERT_EV_SLA_MISS:
         fmt_time(m->sla_deadline, when);
-        ab_printf(&b, "Task %s in DAG %s missed its SLA: not done by %s.", task, dag, when);
+        strbuf_printf(&b, "Task %s in DAG %s missed its SLA: not done by %s.", task, dag, when);
         break;
     case ALERT_EV_TEST:
-        ab_printf(&b, "Test alert from updraft through connection %s: alerts sent here arrive.",
+        strbuf_printf(&b, "Test alert from updraft through connection %s: alerts sent here arrive.",
                   m->conn_id ? m->conn_id : "");
         break;
     }
-    return ab_take(&b);
+    return strbuf_take(&b);
 }
 
 /* ---- the log tail ----------------------------------------------------- */
@@ -570,12 +510,12 @@ static size_t esc_cost(const char *t, size_t i, size_t len, size_t end, bool sla
 
 char *alerts_log_tail(const char *log, size_t max_lines, size_t max_bytes, bool slack)
 {
-    abuf_t clean_b = {0}, out = {0};
+    strbuf_t clean_b = {0}, out = {0};
     if (!log)
         log = "";
     sanitize(&clean_b, log, strlen(log), true);
     if (clean_b.oom)
-        return ab_take(&clean_b);
+        return strbuf_take(&clean_b);
     const char *t = clean_b.s ? clean_b.s : "";
     size_t n = clean_b.len;
     while (n > 0 && t[n - 1] == '\n')
@@ -617,37 +557,37 @@ char *alerts_log_tail(const char *log, size_t max_lines, size_t max_bytes, bool 
         cut = true;
     }
     if (cut)
-        ab_puts(&out, LOG_MARK);
+        strbuf_puts(&out, LOG_MARK);
     for (size_t i = start; i < n; i++) {
         if (!slack) {
-            ab_putn(&out, t + i, 1);
+            strbuf_putn(&out, t + i, 1);
         } else if (t[i] == '&') {
-            ab_puts(&out, "&amp;");
+            strbuf_puts(&out, "&amp;");
         } else if (t[i] == '<') {
-            ab_puts(&out, "&lt;");
+            strbuf_puts(&out, "&lt;");
         } else if (t[i] == '>') {
-            ab_puts(&out, "&gt;");
+            strbuf_puts(&out, "&gt;");
         } else if (t[i] == '`' && i + 1 < n && t[i + 1] == '`') {
-            ab_puts(&out, "`" ZWSP);
+            strbuf_puts(&out, "`" ZWSP);
         } else {
-            ab_putn(&out, t + i, 1);
+            strbuf_putn(&out, t + i, 1);
         }
     }
     free(clean_b.s);
-    return ab_take(&out);
+    return strbuf_take(&out);
 }
 
 /* ---- links ------------------------------------------------------------ */
 
-static void pct(abuf_t *b, const char *s)
+static void pct(strbuf_t *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-            ab_putn(b, (const char *)p, 1);
+            strbuf_putn(b, (const char *)p, 1);
         } else {
             char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-            ab_putn(b, e, 3);
+            strbuf_putn(b, e, 3);
         }
     }
 }
@@ -655,24 +595,24 @@ static void pct(abuf_t *b, const char *s)
 char *alerts_log_url(const char *base_url, const char *dag_id, const char *run_id,
                      const char *task_id, int map_index)
 {
-    abuf_t b = {0};
+    strbuf_t b = {0};
     size_t n = base_url ? strlen(base_url) : 0;
     while (n > 0 && base_url[n - 1] == '/')
         n--;
     if (n)
-        ab_putn(&b, base_url, n);
-    ab_puts(&b, "/dags/");
+        strbuf_putn(&b, base_url, n);
+    strbuf_puts(&b, "/dags/");
     pct(&b, dag_id ? dag_id : "");
-    ab_puts(&b, "/grid?dag_run_id=");
+    strbuf_puts(&b, "/grid?dag_run_id=");
     pct(&b, run_id ? run_id : "");
     if (task_id) {
-        ab_puts(&b, "&task_id=");
+        strbuf_puts(&b, "&task_id=");
         pct(&b, task_id);
         if (map_index >= 0)
-            ab_printf(&b, "&map_index=%d", map_index);
-        ab_puts(&b, "&tab=logs");
+            strbuf_printf(&b, "&map_index=%d", map_index);
+        strbuf_puts(&b, "&tab=logs");
     }
-    return ab_take(&b);
+    return strbuf_take(&b);
 }
 
 /* ---- bodies ----------------------------------------------------------- */
@@ -702,14 +642,14 @@ static cJSON *text_obj(const char *type, const char *text)
 /* Adds {"type": "mrkdwn", "text": "*label*\nvalue"} to fields, value escaped and cut. */
 static bool add_field(cJSON *fields, const char *label, const char *value)
 {
-    abuf_t b = {0};
+    strbuf_t b = {0};
     char *v = clean(value ? value : "", SIZE_MAX, false);
     if (!v)
         return false;
-    ab_printf(&b, "*%s*\n", label);
+    strbuf_printf(&b, "*%s*\n", label);
     mrkdwn_escape(&b, v, SLACK_FIELD_MAX);
     free(v);
-    char *s = ab_take(&b);
+    char *s = strbuf_take(&b);
     cJSON *f = s ? text_obj("mrkdwn", s) : NULL;
     free(s);
     if (!f || !cJSON_AddItemToArray(fields, f)) {
@@ -786,7 +726,7 @@ static char *build_slack(const alert_msg_t *m)
     cJSON *root = cJSON_CreateObject(), *blocks = NULL, *fields = NULL;
     char *title = plain_title(m), *deftext = alerts_default_text(m), *out = NULL;
     char *text = NULL, *header = NULL, *tail = NULL;
-    abuf_t b = {0};
+    strbuf_t b = {0};
     bool ok = root && title && deftext;
 
     /* the notification text: what the author wrote, as written (Slack
@@ -798,7 +738,7 @@ static char *build_slack(const alert_msg_t *m)
         if (c)
             mrkdwn_escape(&b, c, ALERTS_TEXT_MAX);
         free(c);
-        text = ab_take(&b);
+        text = strbuf_take(&b);
     }
     ok = ok && text && cJSON_AddStringToObject(root, "text", text);
     if (ok && m->channel)
@@ -806,11 +746,11 @@ static char *build_slack(const alert_msg_t *m)
 
     /* header: plain text, emoji codes allowed */
     if (ok) {
-        abuf_t h = {0};
-        ab_puts(&h, emoji_of(m->kind));
-        ab_puts(&h, " ");
-        ab_puts(&h, title);
-        char *raw = ab_take(&h);
+        strbuf_t h = {0};
+        strbuf_puts(&h, emoji_of(m->kind));
+        strbuf_puts(&h, " ");
+        strbuf_puts(&h, title);
+        char *raw = strbuf_take(&h);
         header = raw ? clean(raw, SLACK_HEADER_MAX - 2, false) : NULL;
         free(raw);
         ok = header != NULL;
@@ -839,16 +779,16 @@ static char *build_slack(const alert_msg_t *m)
     }
     if (ok && has_log(m)) {
         tail = alerts_log_tail(m->log, ALERTS_LOG_LINES, ALERTS_LOG_MAX_CHARS, true);
-        abuf_t l = {0};
+        strbuf_t l = {0};
         if (tail && *tail) {
-            ab_printf(&l, "*Log* (last %d lines of try %d)\n```\n", ALERTS_LOG_LINES,
+            strbuf_printf(&l, "*Log* (last %d lines of try %d)\n```\n", ALERTS_LOG_LINES,
                       m->try_number);
-            ab_puts(&l, tail);
-            ab_puts(&l, "\n```");
+            strbuf_puts(&l, tail);
+            strbuf_puts(&l, "\n```");
         } else {
-            ab_puts(&l, "*Log*: no output");
+            strbuf_puts(&l, "*Log*: no output");
         }
-        char *ls = ab_take(&l);
+        char *ls = strbuf_take(&l);
         ok = ls && tail && add_block(blocks, section(ls));
         free(ls);
     }
@@ -1010,15 +950,15 @@ static int mask_secrets(char **text, char *const *secrets, size_t n)
         size_t sl = strlen(sec);
         if (sl == 0 || !strstr(*text, sec))
             continue;
-        abuf_t b = {0};
+        strbuf_t b = {0};
         const char *p = *text, *hit;
         while ((hit = strstr(p, sec))) {
-            ab_putn(&b, p, (size_t)(hit - p));
-            ab_puts(&b, "***");
+            strbuf_putn(&b, p, (size_t)(hit - p));
+            strbuf_puts(&b, "***");
             p = hit + sl;
         }
-        ab_puts(&b, p);
-        char *masked = ab_take(&b);
+        strbuf_puts(&b, p);
+        char *masked = strbuf_take(&b);
         if (!masked)
             return -1;
         secrets_free_str(*text);
@@ -1063,15 +1003,15 @@ static int render_text(db_t *db, const secrets_keyring_t *ring, const char *tmpl
     }
     /* the default text, and why the author's text is not there */
     char *def = alerts_default_text(m);
-    abuf_t b = {0};
+    strbuf_t b = {0};
     if (!def)
         return -1;
-    ab_puts(&b, def);
-    ab_puts(&b, "\n(the alert text could not be rendered: ");
-    ab_puts(&b, msg);
-    ab_puts(&b, ")");
+    strbuf_puts(&b, def);
+    strbuf_puts(&b, "\n(the alert text could not be rendered: ");
+    strbuf_puts(&b, msg);
+    strbuf_puts(&b, ")");
     free(def);
-    m->text = ab_take(&b);
+    m->text = strbuf_take(&b);
     return m->text ? 0 : -1;
 }
 

@@ -24,6 +24,7 @@
 #include <strings.h>
 
 #include "common/errbuf.h"
+#include "common/strbuf.h"
 
 #define CTX_MAX (CONN_MAX_ID + 32)
 
@@ -584,69 +585,37 @@ int connection_parse_text(const char *conn_id, const char *text, connection_t **
 
 /* ---- URI out ------------------------------------------------------------ */
 
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-    bool oom;
-} sbuf_t;
-
-static void sb_putn(sbuf_t *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        char *p;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        p = realloc(b->s, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void sb_puts(sbuf_t *b, const char *s)
-{
-    sb_putn(b, s, strlen(s));
-}
 
 /* Python's quote(s, safe="") or, with plus, quote_plus(s, safe=""). */
-static void sb_quote(sbuf_t *b, const char *s, bool plus)
+static void sb_quote(strbuf_t *b, const char *s, bool plus)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (isalnum(*p) || *p == '_' || *p == '.' || *p == '-' || *p == '~') {
-            sb_putn(b, (const char *)p, 1);
+            strbuf_putn(b, (const char *)p, 1);
         } else if (plus && *p == ' ') {
-            sb_putn(b, "+", 1);
+            strbuf_putn(b, "+", 1);
         } else {
             char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-            sb_putn(b, e, 3);
+            strbuf_putn(b, e, 3);
         }
     }
 }
 
 char *connection_to_uri(const connection_t *c)
 {
-    sbuf_t b = {0};
+    strbuf_t b = {0};
     const char *host = c->host, *proto_end = NULL;
     bool auth = false;
     char port[16];
 
     for (const char *p = c->conn_type ? c->conn_type : ""; *p; p++) {
         char ch = (char)tolower((unsigned char)*p);
-        sb_putn(&b, ch == '_' ? "-" : &ch, 1);
+        strbuf_putn(&b, ch == '_' ? "-" : &ch, 1);
     }
-    sb_puts(&b, "://");
+    strbuf_puts(&b, "://");
     if (host && (proto_end = strstr(host, "://")) != NULL) {
-        sb_putn(&b, host, (size_t)(proto_end - host) + 3);
+        strbuf_putn(&b, host, (size_t)(proto_end - host) + 3);
         host = proto_end + 3;
     }
     if (c->login) {
@@ -654,20 +623,20 @@ char *connection_to_uri(const connection_t *c)
         auth = true;
     }
     if (c->password) {
-        sb_puts(&b, ":");
+        strbuf_puts(&b, ":");
         sb_quote(&b, c->password, false);
         auth = true;
     }
     if (auth)
-        sb_puts(&b, "@");
+        strbuf_puts(&b, "@");
     if (host && *host)
         sb_quote(&b, host, false);
     if (c->port > 0) {
         snprintf(port, sizeof(port), "%s:%d", (!host || !*host) && !auth ? "@" : "", c->port);
-        sb_puts(&b, port);
+        strbuf_puts(&b, port);
     }
     if (c->schema && *c->schema) {
-        sb_puts(&b, "/");
+        strbuf_puts(&b, "/");
         sb_quote(&b, c->schema, false);
     }
     if (c->extra && *c->extra) {
@@ -675,17 +644,17 @@ char *connection_to_uri(const connection_t *c)
         bool flat = cJSON_IsObject(obj);
         for (const cJSON *it = flat ? obj->child : NULL; it && flat; it = it->next)
             flat = cJSON_IsString(it);
-        sb_puts(&b, c->schema && *c->schema ? "?" : "/?");
+        strbuf_puts(&b, c->schema && *c->schema ? "?" : "/?");
         if (flat) {
             for (const cJSON *it = obj->child; it; it = it->next) {
                 if (it != obj->child)
-                    sb_puts(&b, "&");
+                    strbuf_puts(&b, "&");
                 sb_quote(&b, it->string, true);
-                sb_puts(&b, "=");
+                strbuf_puts(&b, "=");
                 sb_quote(&b, it->valuestring, true);
             }
         } else {
-            sb_puts(&b, "__extra__=");
+            strbuf_puts(&b, "__extra__=");
             sb_quote(&b, c->extra, true);
         }
         cJSON_Delete(obj);
@@ -806,21 +775,21 @@ static const char *trim_span(const char *s, size_t *n)
 }
 
 /* A path taken from a decoded URI field: reserved bytes escaped again, '/' kept. */
-static void sb_path(sbuf_t *b, const char *s)
+static void sb_path(strbuf_t *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (isalnum(*p) || strchr("-._~/!$&'()*+,;=:@", *p)) {
-            sb_putn(b, (const char *)p, 1);
+            strbuf_putn(b, (const char *)p, 1);
         } else {
             char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-            sb_putn(b, e, 3);
+            strbuf_putn(b, e, 3);
         }
     }
 }
 
 /* Appends "/" + tail (without its leading slashes) unless b already ends in '/'. */
-static void sb_join(sbuf_t *b, const char *tail, size_t n)
+static void sb_join(strbuf_t *b, const char *tail, size_t n)
 {
     while (n > 0 && *tail == '/') {
         tail++;
@@ -829,12 +798,12 @@ static void sb_join(sbuf_t *b, const char *tail, size_t n)
     if (n == 0)
         return;
     if (b->len == 0 || b->s[b->len - 1] != '/')
-        sb_putn(b, "/", 1);
-    sb_putn(b, tail, n);
+        strbuf_putn(b, "/", 1);
+    strbuf_putn(b, tail, n);
 }
 
 /* extra as a query string, when it is a JSON object of strings (a URI's query). */
-static void sb_query(sbuf_t *b, const char *extra)
+static void sb_query(strbuf_t *b, const char *extra)
 {
     cJSON *o = extra && *extra == '{' ? cJSON_Parse(extra) : NULL;
     bool first = true;
@@ -843,9 +812,9 @@ static void sb_query(sbuf_t *b, const char *extra)
     {
         if (!cJSON_IsString(it))
             continue;
-        sb_putn(b, first ? "?" : "&", 1);
+        strbuf_putn(b, first ? "?" : "&", 1);
         sb_quote(b, it->string, true);
-        sb_putn(b, "=", 1);
+        strbuf_putn(b, "=", 1);
         sb_quote(b, it->valuestring, true);
         first = false;
     }
@@ -854,7 +823,7 @@ static void sb_query(sbuf_t *b, const char *extra)
 
 int connection_webhook_url(const connection_t *c, char **url, char *err, size_t errlen)
 {
-    sbuf_t b = {0};
+    strbuf_t b = {0};
     size_t pwn = 0, hn = 0;
     const char *pw = c->password ? trim_span(c->password, &pwn) : NULL;
     const char *host = c->host ? trim_span(c->host, &hn) : NULL;
@@ -873,41 +842,41 @@ int connection_webhook_url(const connection_t *c, char **url, char *err, size_t 
             errbuf_set(err, errlen, "the webhook URL has no host");
             return -1;
         }
-        sb_puts(&b, type_is(c->conn_type, "http") ? "http://" : "https://");
+        strbuf_puts(&b, type_is(c->conn_type, "http") ? "http://" : "https://");
         if (c->login || c->password) {
             sb_quote(&b, c->login ? c->login : "", false);
             if (c->password) {
-                sb_putn(&b, ":", 1);
+                strbuf_putn(&b, ":", 1);
                 sb_quote(&b, c->password, false);
             }
-            sb_putn(&b, "@", 1);
+            strbuf_putn(&b, "@", 1);
         }
         if (strchr(c->host, ':') && c->host[0] != '[') {
-            sb_putn(&b, "[", 1);
-            sb_putn(&b, host, hn);
-            sb_putn(&b, "]", 1);
+            strbuf_putn(&b, "[", 1);
+            strbuf_putn(&b, host, hn);
+            strbuf_putn(&b, "]", 1);
         } else {
-            sb_putn(&b, host, hn);
+            strbuf_putn(&b, host, hn);
         }
-        sb_puts(&b, port);
-        sb_putn(&b, "/", 1);
+        strbuf_puts(&b, port);
+        strbuf_putn(&b, "/", 1);
         if (c->schema)
             sb_path(&b, c->schema[0] == '/' ? c->schema + 1 : c->schema);
         sb_query(&b, c->extra);
     } else if (pw && memmem(pw, pwn, "://", 3)) {
-        sb_putn(&b, pw, pwn); /* the whole URL in the password, as Airflow's hook */
+        strbuf_putn(&b, pw, pwn); /* the whole URL in the password, as Airflow's hook */
     } else if (host) {
         const char *sep = memmem(host, hn, "://", 3);
         if (!sep)
-            sb_puts(&b, "https://");
-        sb_putn(&b, host, hn);
+            strbuf_puts(&b, "https://");
+        strbuf_putn(&b, host, hn);
         /* a port and a schema only when the host is a bare authority */
         const char *auth = sep ? sep + 3 : host;
         if (!memchr(auth, '/', hn - (size_t)(auth - host))) {
             if (!memchr(auth, ':', hn - (size_t)(auth - host)))
-                sb_puts(&b, port);
+                strbuf_puts(&b, port);
             if (c->schema && *c->schema) {
-                sbuf_t p = {0};
+                strbuf_t p = {0};
                 sb_path(&p, c->schema);
                 if (p.s)
                     sb_join(&b, p.s, p.len);
@@ -919,7 +888,7 @@ int connection_webhook_url(const connection_t *c, char **url, char *err, size_t 
             sb_join(&b, pw, pwn);
     } else if (pw && connection_is_slack_type(c->conn_type)) {
         /* only the token: Slack's endpoint, as Airflow's SlackWebhookHook */
-        sb_puts(&b, "https://hooks.slack.com/services");
+        strbuf_puts(&b, "https://hooks.slack.com/services");
         sb_join(&b, pw, pwn);
     } else {
         errbuf_set(err, errlen,

@@ -79,21 +79,21 @@ static void req_free(http_req_t *r)
 }
 
 /* Form/query encoding as Python's urlencode (quote_plus). */
-static void buf_add_quoted(opu_buf_t *b, const char *s)
+static void buf_add_quoted(strbuf_t *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         char e[3];
         if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
             *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-            opu_buf_add(b, (const char *)p, 1);
+            strbuf_putn(b, (const char *)p, 1);
         } else if (*p == ' ') {
-            opu_buf_add(b, "+", 1);
+            strbuf_putn(b, "+", 1);
         } else {
             e[0] = '%';
             e[1] = hex[*p >> 4];
             e[2] = hex[*p & 15];
-            opu_buf_add(b, e, 3);
+            strbuf_putn(b, e, 3);
         }
     }
 }
@@ -116,7 +116,7 @@ static bool scalar_text(const cJSON *v, char *num, size_t numlen, const char **o
 }
 
 /* An object as key=value&... (a list value repeats its key). Returns the pair count. */
-static int form_encode(opu_buf_t *b, const cJSON *obj)
+static int form_encode(strbuf_t *b, const cJSON *obj)
 {
     const cJSON *it, *el;
     char num[64];
@@ -130,9 +130,9 @@ static int form_encode(opu_buf_t *b, const cJSON *obj)
             if (!scalar_text(el, num, sizeof num, &txt, &owned))
                 continue;
             if (n++)
-                opu_buf_add(b, "&", 1);
+                strbuf_putn(b, "&", 1);
             buf_add_quoted(b, it->string);
-            opu_buf_add(b, "=", 1);
+            strbuf_putn(b, "=", 1);
             buf_add_quoted(b, txt);
             free(owned);
         }
@@ -157,23 +157,23 @@ static char *requote(const char *url)
 {
     static const char hex[] = "0123456789ABCDEF";
     static const char keep[] = "-._~:/?#[]@!$&'()*+,;=%";
-    opu_buf_t b = {0};
+    strbuf_t b = {0};
     for (const unsigned char *p = (const unsigned char *)url; p && *p; p++) {
         if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
             strchr(keep, *p)) {
-            opu_buf_add(&b, (const char *)p, 1);
+            strbuf_putn(&b, (const char *)p, 1);
         } else {
             char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-            opu_buf_add(&b, e, 3);
+            strbuf_putn(&b, e, 3);
         }
     }
-    return opu_buf_take(&b);
+    return strbuf_take(&b);
 }
 
 /* The URL without "user:password@" and without its query string, for the log. */
 static char *shown_url(const char *url)
 {
-    opu_buf_t b = {0};
+    strbuf_t b = {0};
     const char *p = strstr(url, "://");
     const char *auth = p ? p + 3 : url;
     const char *auth_end = auth + strcspn(auth, "/?#");
@@ -181,10 +181,10 @@ static char *shown_url(const char *url)
     for (const char *q = auth; q < auth_end; q++)
         if (*q == '@')
             at = q;
-    opu_buf_add(&b, url, (size_t)(auth - url));
+    strbuf_putn(&b, url, (size_t)(auth - url));
     const char *rest = at ? at + 1 : auth;
-    opu_buf_add(&b, rest, strcspn(rest, "?#"));
-    return opu_buf_take(&b);
+    strbuf_putn(&b, rest, strcspn(rest, "?#"));
+    return strbuf_take(&b);
 }
 
 static const char *header_get(const cJSON *h, const char *name)
@@ -253,7 +253,7 @@ static int http_prepare(const ops_ctx_t *c, bool sensor, http_req_t *r)
     const char *conn_id = opu_arg_conn_id(c, "http_conn_id", "http_default");
     const cJSON *conn = NULL, *data, *it, *xo;
     cJSON *extra = NULL, *hdr = NULL;
-    opu_buf_t u = {0}, body = {0};
+    strbuf_t u = {0}, body = {0};
     char num[64];
     bool bad_extra, is_query;
     int rc = -1;
@@ -276,7 +276,7 @@ static int http_prepare(const ops_ctx_t *c, bool sensor, http_req_t *r)
     const char *schema = opu_conn_str(conn, "schema");
     int port = opu_conn_port(conn);
     if (host && strstr(host, "://")) {
-        opu_buf_puts(&u, host);
+        strbuf_puts(&u, host);
         const char *auth = strstr(host, "://") + 3;
         const char *end = auth + strcspn(auth, "/?#");
         const char *at = memchr(auth, '@', (size_t)(end - auth));
@@ -284,18 +284,18 @@ static int http_prepare(const ops_ctx_t *c, bool sensor, http_req_t *r)
         bool has_port = memchr(hp, ':', (size_t)(end - hp)) && !memchr(hp, '[', (size_t)(end - hp));
         if (port > 0 && !has_port && !*end) {
             snprintf(num, sizeof num, ":%d", port);
-            opu_buf_puts(&u, num);
+            strbuf_puts(&u, num);
         }
     } else {
         const char *scheme = schema && (!strcasecmp(schema, "http") || !strcasecmp(schema, "https"))
                                  ? schema
                                  : "http";
-        opu_buf_puts(&u, scheme);
-        opu_buf_puts(&u, "://");
-        opu_buf_puts(&u, host ? host : "");
+        strbuf_puts(&u, scheme);
+        strbuf_puts(&u, "://");
+        strbuf_puts(&u, host ? host : "");
         if (port > 0) {
             snprintf(num, sizeof num, ":%d", port);
-            opu_buf_puts(&u, num);
+            strbuf_puts(&u, num);
         }
     }
     const char *endpoint = opu_arg_str(c, "endpoint", NULL);
@@ -309,8 +309,8 @@ static int http_prepare(const ops_ctx_t *c, bool sensor, http_req_t *r)
         if (base_slash && endpoint[0] == '/')
             endpoint++;
         else if (!base_slash && endpoint[0] != '/')
-            opu_buf_add(&u, "/", 1);
-        opu_buf_puts(&u, endpoint);
+            strbuf_putn(&u, "/", 1);
+        strbuf_puts(&u, endpoint);
     }
 
     /* Headers: the connection's extra, then the task's headers. */
@@ -372,29 +372,29 @@ static int http_prepare(const ops_ctx_t *c, bool sensor, http_req_t *r)
     is_query = !strcasecmp(r->method, "GET") || !strcasecmp(r->method, "HEAD");
     const char *ctype = header_get(hdr, "Content-Type");
     if (data && is_query) {
-        opu_buf_t q = {0};
+        strbuf_t q = {0};
         if (cJSON_IsObject(data))
             r->n_query = form_encode(&q, data);
         else if (cJSON_IsString(data)) {
-            opu_buf_puts(&q, data->valuestring);
+            strbuf_puts(&q, data->valuestring);
             r->n_query = *data->valuestring ? 1 : 0;
         } else {
             opu_log(c, HTTP_WHO, "ERROR", "data for a %s request must be a mapping or a string",
                     r->method);
-            free(opu_buf_take(&q));
+            free(strbuf_take(&q));
             goto out;
         }
-        char *qs = opu_buf_take(&q);
+        char *qs = strbuf_take(&q);
         if (!qs)
             goto oom;
         if (*qs) {
-            opu_buf_puts(&u, strchr(u.s ? u.s : "", '?') ? "&" : "?");
-            opu_buf_puts(&u, qs);
+            strbuf_puts(&u, strchr(u.s ? u.s : "", '?') ? "&" : "?");
+            strbuf_puts(&u, qs);
         }
         free(qs);
     } else if (data) {
         if (cJSON_IsString(data)) {
-            opu_buf_puts(&body, data->valuestring);
+            strbuf_puts(&body, data->valuestring);
             if (!ctype && cJSON_AddStringToObject(hdr, "Content-Type", "") == NULL)
                 goto oom; /* as requests: a text body has no Content-Type */
         } else if (cJSON_IsObject(data) &&
@@ -405,13 +405,13 @@ static int http_prepare(const ops_ctx_t *c, bool sensor, http_req_t *r)
                 goto oom;
         } else {
             char *txt = cJSON_IsNumber(data) ? NULL : cJSON_PrintUnformatted(data);
-            opu_buf_puts(&body, txt ? txt : opu_num_text(data->valuedouble, num, sizeof num));
+            strbuf_puts(&body, txt ? txt : opu_num_text(data->valuedouble, num, sizeof num));
             free(txt);
         }
         if (body.oom)
             goto oom;
         r->body_len = body.len;
-        if (!(r->body = opu_buf_take(&body)))
+        if (!(r->body = strbuf_take(&body)))
             goto oom;
     }
     if (u.oom)
@@ -427,7 +427,7 @@ static int http_prepare(const ops_ctx_t *c, bool sensor, http_req_t *r)
     /* The header list (never logged: it may carry tokens). */
     cJSON_ArrayForEach(it, hdr)
     {
-        opu_buf_t line = {0};
+        strbuf_t line = {0};
         if (!it->string || !*it->string || has_ctl(it->string) || strchr(it->string, ':') ||
             has_ctl(it->valuestring)) {
             opu_log(c, HTTP_WHO, "ERROR",
@@ -435,11 +435,11 @@ static int http_prepare(const ops_ctx_t *c, bool sensor, http_req_t *r)
                     "colon in its name");
             goto out;
         }
-        opu_buf_puts(&line, it->string);
-        opu_buf_puts(&line,
+        strbuf_puts(&line, it->string);
+        strbuf_puts(&line,
                      *it->valuestring || !strcasecmp(it->string, "Content-Type") ? ": " : ";");
-        opu_buf_puts(&line, it->valuestring);
-        char *l = opu_buf_take(&line);
+        strbuf_puts(&line, it->valuestring);
+        char *l = strbuf_take(&line);
         if (!l)
             goto oom;
         /* "Name: " with nothing after it removes curl's own header of that name. */
@@ -462,8 +462,8 @@ static int http_prepare(const ops_ctx_t *c, bool sensor, http_req_t *r)
 oom:
     opu_log(c, HTTP_WHO, "ERROR", "out of memory building the request");
 out:
-    free(opu_buf_take(&u));
-    free(opu_buf_take(&body));
+    free(strbuf_take(&u));
+    free(strbuf_take(&body));
     cJSON_Delete(extra);
     cJSON_Delete(hdr);
     if (rc < 0)
@@ -619,23 +619,23 @@ static bool check_codes(const cJSON *chk, long status, bool *listed)
     return true;
 }
 
-static void log_codes(opu_buf_t *b, const cJSON *chk)
+static void log_codes(strbuf_t *b, const cJSON *chk)
 {
     char num[64];
     const cJSON *it;
     if (cJSON_IsNumber(chk)) {
-        opu_buf_puts(b, opu_num_text(chk->valuedouble, num, sizeof num));
+        strbuf_puts(b, opu_num_text(chk->valuedouble, num, sizeof num));
         return;
     }
-    opu_buf_puts(b, "[");
+    strbuf_puts(b, "[");
     cJSON_ArrayForEach(it, chk)
     {
         if (it != chk->child)
-            opu_buf_puts(b, ", ");
+            strbuf_puts(b, ", ");
         if (cJSON_IsNumber(it))
-            opu_buf_puts(b, opu_num_text(it->valuedouble, num, sizeof num));
+            strbuf_puts(b, opu_num_text(it->valuedouble, num, sizeof num));
     }
-    opu_buf_puts(b, "]");
+    strbuf_puts(b, "]");
 }
 
 /* Whether the body contains text (the body may hold NULs). */
@@ -707,9 +707,9 @@ int op_http_run(const ops_ctx_t *c)
 
     codes = check_codes(chk, resp.status, &listed);
     if (codes && !listed) {
-        opu_buf_t b = {0};
+        strbuf_t b = {0};
         log_codes(&b, chk);
-        char *s = opu_buf_take(&b);
+        char *s = strbuf_take(&b);
         opu_log(c, HTTP_WHO, "ERROR", "Response check failed: HTTP status %ld is not %s%s",
                 resp.status, cJSON_IsArray(chk) ? "one of " : "", s ? s : "the expected one");
         free(s);

@@ -308,9 +308,9 @@ static cJSON *states_arg(const ops_ctx_t *c, const char *name, const char *def)
 
 static char *pg_array(const cJSON *list)
 {
-    opu_buf_t b = {0};
+    strbuf_t b = {0};
     opu_buf_pgarray(&b, list);
-    return opu_buf_take(&b);
+    return strbuf_take(&b);
 }
 
 /*
@@ -432,7 +432,7 @@ static ops_poke_t poke_tasks(const ops_ctx_t *c, db_t *db, const char *dag_id, c
     char *ids = NULL, *a = NULL, *f = NULL, *s = NULL;
     PGresult *r = NULL;
     ops_poke_t v = OPS_POKE_FAIL;
-    opu_buf_t failed_list = {0}, skipped_list = {0};
+    strbuf_t failed_list = {0}, skipped_list = {0};
 
     if ((task_ids && !(ids = cJSON_PrintUnformatted(task_ids))) || !(a = pg_array(allowed)) ||
         !(f = pg_array(failed)) || !(s = pg_array(skipped))) {
@@ -465,12 +465,12 @@ static ops_poke_t poke_tasks(const ops_ctx_t *c, db_t *db, const char *dag_id, c
         long total = atol(PQgetvalue(r, i, 1)), ok = atol(PQgetvalue(r, i, 2));
         long nf = atol(PQgetvalue(r, i, 3)), ns = atol(PQgetvalue(r, i, 4));
         if (nf > 0) {
-            opu_buf_puts(&failed_list, n_failed++ ? ", " : "");
-            opu_buf_puts(&failed_list, tid);
+            strbuf_puts(&failed_list, n_failed++ ? ", " : "");
+            strbuf_puts(&failed_list, tid);
         }
         if (ns > 0) {
-            opu_buf_puts(&skipped_list, n_skipped++ ? ", " : "");
-            opu_buf_puts(&skipped_list, tid);
+            strbuf_puts(&skipped_list, n_skipped++ ? ", " : "");
+            strbuf_puts(&skipped_list, tid);
         }
         if (ok < total)
             all_allowed = false;
@@ -507,8 +507,8 @@ static ops_poke_t poke_tasks(const ops_ctx_t *c, db_t *db, const char *dag_id, c
     }
 out:
     PQclear(r);
-    free(opu_buf_take(&failed_list));
-    free(opu_buf_take(&skipped_list));
+    free(strbuf_take(&failed_list));
+    free(strbuf_take(&skipped_list));
     free(ids);
     free(a);
     free(f);
@@ -528,7 +528,7 @@ ops_poke_t op_external_task_poke(const ops_ctx_t *c)
     ops_poke_t v = OPS_POKE_FAIL;
     ts_us_t when;
     char date[TS_ISO_LEN], err[512];
-    opu_buf_t what = {0};
+    strbuf_t what = {0};
 
     if (!dag_id || !*dag_id) {
         opu_log(c, SENSOR_WHO, "ERROR", "ExternalTaskSensor needs external_dag_id");
@@ -595,19 +595,19 @@ ops_poke_t op_external_task_poke(const ops_ctx_t *c)
         }
     }
     if (ids) {
-        opu_buf_puts(&what, "tasks ");
+        strbuf_puts(&what, "tasks ");
         opu_buf_pylist(&what, ids);
-        opu_buf_puts(&what, " in dag ");
+        strbuf_puts(&what, " in dag ");
     } else if (group) {
-        opu_buf_puts(&what, "task_group '");
-        opu_buf_puts(&what, group);
-        opu_buf_puts(&what, "' in dag '");
+        strbuf_puts(&what, "task_group '");
+        strbuf_puts(&what, group);
+        strbuf_puts(&what, "' in dag '");
     } else {
-        opu_buf_puts(&what, "DAG '");
+        strbuf_puts(&what, "DAG '");
     }
-    opu_buf_puts(&what, dag_id);
+    strbuf_puts(&what, dag_id);
     if (!ids)
-        opu_buf_puts(&what, "'");
+        strbuf_puts(&what, "'");
     if (what.oom)
         goto oom;
     opu_log(c, SENSOR_WHO, "INFO", "Poking for %s on %s ... ", what.s, date);
@@ -628,7 +628,7 @@ oom:
     opu_log(c, SENSOR_WHO, "ERROR", "out of memory");
 out:
     db_close(db);
-    free(opu_buf_take(&what));
+    free(strbuf_take(&what));
     cJSON_Delete(ids);
     cJSON_Delete(allowed);
     cJSON_Delete(failed);

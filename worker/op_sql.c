@@ -215,9 +215,9 @@ static int param_value(const cJSON *v, char **text, Oid *type)
         *text = strdup(num);
         *type = integral ? OID_INT8 : OID_NUMERIC;
     } else if (cJSON_IsArray(v)) {
-        opu_buf_t b = {0};
+        strbuf_t b = {0};
         opu_buf_pgarray(&b, v);
-        *text = opu_buf_take(&b);
+        *text = strbuf_take(&b);
     } else {
         *text = cJSON_PrintUnformatted(v);
     }
@@ -231,7 +231,7 @@ static int param_value(const cJSON *v, char **text, Oid *type)
 static int sql_bind(const char *sql, const cJSON *params, char **out, sql_params_t *p, char *err,
                     size_t errlen)
 {
-    opu_buf_t b = {0};
+    strbuf_t b = {0};
     const char *names[SQL_MAX_PARAMS > 4096 ? 4096 : SQL_MAX_PARAMS];
     const size_t max_names = sizeof names / sizeof names[0];
     size_t n_names = 0;
@@ -244,11 +244,11 @@ static int sql_bind(const char *sql, const cJSON *params, char **out, sql_params
     *out = NULL;
     for (const char *s = sql; *s; s++) {
         if (*s != '%') {
-            opu_buf_add(&b, s, 1);
+            strbuf_putn(&b, s, 1);
             continue;
         }
         if (s[1] == '%') {
-            opu_buf_add(&b, "%", 1);
+            strbuf_putn(&b, "%", 1);
             s++;
             continue;
         }
@@ -262,7 +262,7 @@ static int sql_bind(const char *sql, const cJSON *params, char **out, sql_params
             if (++positional > SQL_MAX_PARAMS)
                 goto toomany;
             snprintf(num, sizeof num, "$%d", positional);
-            opu_buf_puts(&b, num);
+            strbuf_puts(&b, num);
             s++;
             continue;
         }
@@ -301,7 +301,7 @@ static int sql_bind(const char *sql, const cJSON *params, char **out, sql_params
                 names[n_names++] = found;
             }
             snprintf(num, sizeof num, "$%zu", k + 1);
-            opu_buf_puts(&b, num);
+            strbuf_puts(&b, num);
             s = close + 1;
             continue;
         }
@@ -331,7 +331,7 @@ static int sql_bind(const char *sql, const cJSON *params, char **out, sql_params
                 goto oom;
         }
     }
-    if (!(*out = opu_buf_take(&b)))
+    if (!(*out = strbuf_take(&b)))
         goto oom;
     return 0;
 toomany:
@@ -340,7 +340,7 @@ toomany:
 oom:
     errbuf_set(err, errlen, "out of memory");
 fail:
-    free(opu_buf_take(&b));
+    free(strbuf_take(&b));
     params_free(p);
     return -1;
 }

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/strbuf.h"
 #include "common/timeutil.h"
 #include "worker/ops.h"
 
@@ -231,120 +232,65 @@ static inline char *opu_utf8_clean(const char *s, size_t n)
     return out;
 }
 
-/* Growable text buffer; on OOM it remembers the failure and stops growing. */
-typedef struct opu_buf {
-    char *s;
-    size_t len, cap;
-    bool oom;
-} opu_buf_t;
-
-static inline void opu_buf_add(opu_buf_t *b, const char *s, size_t n)
-{
-    if (b->oom || n == 0)
-        return;
-    if (n > SIZE_MAX / 4 || b->len > SIZE_MAX / 4) {
-        b->oom = true;
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1) {
-            if (cap > SIZE_MAX / 2) {
-                b->oom = true;
-                return;
-            }
-            cap *= 2;
-        }
-        char *p = realloc(b->s, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static inline void opu_buf_puts(opu_buf_t *b, const char *s)
-{
-    opu_buf_add(b, s, strlen(s));
-}
-
-/* Takes the buffer's text (never NULL unless OOM); the buffer is left empty. */
-static inline char *opu_buf_take(opu_buf_t *b)
-{
-    char *s = b->oom ? NULL : b->s;
-    if (!s && !b->oom)
-        s = calloc(1, 1);
-    if (b->oom)
-        free(b->s);
-    b->s = NULL;
-    b->len = b->cap = 0;
-    b->oom = false;
-    return s;
-}
 
 /* A list of strings as Python prints it: ['a', 'b']. */
-static inline void opu_buf_pylist(opu_buf_t *b, const cJSON *list)
+static inline void opu_buf_pylist(strbuf_t *b, const cJSON *list)
 {
     const cJSON *it;
     bool first = true;
-    opu_buf_puts(b, "[");
+    strbuf_puts(b, "[");
     cJSON_ArrayForEach(it, list)
     {
         if (!cJSON_IsString(it))
             continue;
-        opu_buf_puts(b, first ? "'" : ", '");
-        opu_buf_puts(b, it->valuestring);
-        opu_buf_puts(b, "'");
+        strbuf_puts(b, first ? "'" : ", '");
+        strbuf_puts(b, it->valuestring);
+        strbuf_puts(b, "'");
         first = false;
     }
-    opu_buf_puts(b, "]");
+    strbuf_puts(b, "]");
 }
 
 /*
  * A JSON value as a Postgres array literal ({"a","b",NULL,1,true}), lists
  * nesting; other values as their text. Appended to b.
  */
-static inline void opu_buf_pgarray(opu_buf_t *b, const cJSON *v)
+static inline void opu_buf_pgarray(strbuf_t *b, const cJSON *v)
 {
     char num[64];
     const cJSON *it;
     if (cJSON_IsArray(v)) {
         bool first = true;
-        opu_buf_puts(b, "{");
+        strbuf_puts(b, "{");
         cJSON_ArrayForEach(it, v)
         {
             if (!first)
-                opu_buf_puts(b, ",");
+                strbuf_puts(b, ",");
             first = false;
             if (cJSON_IsNull(it))
-                opu_buf_puts(b, "NULL");
+                strbuf_puts(b, "NULL");
             else if (cJSON_IsArray(it))
                 opu_buf_pgarray(b, it);
             else if (cJSON_IsNumber(it))
-                opu_buf_puts(b, opu_num_text(it->valuedouble, num, sizeof num));
+                strbuf_puts(b, opu_num_text(it->valuedouble, num, sizeof num));
             else if (cJSON_IsBool(it))
-                opu_buf_puts(b, cJSON_IsTrue(it) ? "true" : "false");
+                strbuf_puts(b, cJSON_IsTrue(it) ? "true" : "false");
             else {
                 char *txt = cJSON_IsString(it) ? NULL : cJSON_PrintUnformatted(it);
                 const char *s = cJSON_IsString(it) ? it->valuestring : txt;
-                opu_buf_puts(b, "\"");
+                strbuf_puts(b, "\"");
                 for (; s && *s; s++) {
                     if (*s == '"' || *s == '\\')
-                        opu_buf_add(b, "\\", 1);
-                    opu_buf_add(b, s, 1);
+                        strbuf_putn(b, "\\", 1);
+                    strbuf_putn(b, s, 1);
                 }
-                opu_buf_puts(b, "\"");
+                strbuf_puts(b, "\"");
                 if (!s)
                     b->oom = true;
                 free(txt);
             }
         }
-        opu_buf_puts(b, "}");
+        strbuf_puts(b, "}");
     }
 }
 

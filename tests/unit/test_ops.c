@@ -186,10 +186,10 @@ static void test_utf8_clean(void **state)
 static void test_form_and_url(void **state)
 {
     (void)state;
-    opu_buf_t b = {0};
+    strbuf_t b = {0};
     cJSON *o = jparse("{'a': 'x y&z', 'n': 2, 'f': 1.5, 't': true, 'skip': null, 'l': [1, 'b']}");
     assert_int_equal(form_encode(&b, o), 6);
-    char *s = opu_buf_take(&b);
+    char *s = strbuf_take(&b);
     assert_string_equal(s, "a=x+y%26z&n=2&f=1.5&t=True&l=1&l=b");
     free(s);
     cJSON_Delete(o);
