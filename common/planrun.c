@@ -208,7 +208,6 @@ typedef struct ti_row {
     int64_t id;
     ti_state_t state;
     bool retry_due;   /* up_for_retry or up_for_reschedule whose time has come */
-    bool expanded_now; /* a mapped task's first instance, made by this pass */
     int map_index;
     int task; /* index in dag->tasks, -1 if the version has no such task */
 } ti_row_t;
@@ -1033,7 +1032,6 @@ int planrun_plan_tx(db_t *db, planrun_cache_t *cache, int64_t run_id, bool queue
                         goto out;
                     rows[ri].state = TI_SCHEDULED;
                     rows[ri].map_index = 0;
-                    rows[ri].expanded_now = true;
                     ps.expanded[t] += count - 1;
                     res->n_scheduled += count;
                     continue;
