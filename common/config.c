@@ -140,6 +140,8 @@ static const key_def_t config_keys[] = {
      OFF(alerts.sla_check_interval_sec)},
     {SEC_ALERTS, "sla_lookback_sec", KEY_INT, "86400", 60, 31536000, 0,
      OFF(alerts.sla_lookback_sec)},
+    {SEC_ALERTS, "event_retention_days", KEY_INT, "30", 0, 36500, 0,
+     OFF(alerts.event_retention_days)},
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))

@@ -74,6 +74,7 @@ typedef struct config {
         int sweep_interval_sec;           /* safety timer behind NOTIFY, default 30 */
         int sla_check_interval_sec;       /* default 10 */
         int sla_lookback_sec;             /* misses older than this are not reported, default 86400 */
+        int event_retention_days;         /* processed events and their deliveries kept, default 30; 0 = forever */
     } alerts;
 } config_t;
 

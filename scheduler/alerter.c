@@ -89,6 +89,7 @@ typedef struct alerter {
     uint64_t tick;
     bool notified;
     int64_t next_sweep_us, next_sla_us; /* monotonic */
+    int64_t next_prune_us;              /* monotonic: retention of processed events */
     int64_t next_intake_us;             /* monotonic: the earliest notified intake */
     int64_t next_due_us;                /* monotonic: the next delivery due, 0 = look now */
     char *sla_since;                    /* database time of the last SLA check; NULL = never */
@@ -711,6 +712,43 @@ static db_t *connect_until_stop(alerter_t *s)
  * INTAKE_GAP_US), the sweep and SLA timers, a delivery falling due, new
  * deliveries or a slot freed.
  */
+/*
+ * Retention: deletes processed events older than alerts.event_retention_days
+ * (their deliveries go with them, ON DELETE CASCADE), oldest first and at
+ * most PRUNE_BATCH per statement, keeping any event whose delivery is still
+ * pending. Reads only the old rows (callback_event_created index).
+ */
+#define PRUNE_BATCH "5000"
+#define PRUNE_EVERY_US (3600LL * 1000000)
+static int prune(alerter_t *s)
+{
+    int days = s->cfg->alerts.event_retention_days;
+    if (days <= 0)
+        return 0;
+    char d[16];
+    snprintf(d, sizeof(d), "%d", days);
+    const char *p[] = {d};
+    long total = 0;
+    for (int round = 0; round < 100; round++) {
+        long n = db_exec(s->db, "alerter_prune",
+                         "DELETE FROM callback_event WHERE id IN (SELECT e.id FROM callback_event e"
+                         " WHERE e.created_at < now() - make_interval(days => $1::int)"
+                         "   AND e.processed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM"
+                         "   alert_delivery a WHERE a.event_id = e.id"
+                         "   AND a.state IN ('pending', 'sending'))"
+                         " ORDER BY e.created_at LIMIT " PRUNE_BATCH ")",
+                         1, p);
+        if (n < 0)
+            return -1;
+        total += n;
+        if (n < atol(PRUNE_BATCH))
+            break;
+    }
+    if (total > 0)
+        log_info("pruned processed callback events older than %d days count=%ld", days, total);
+    return 0;
+}
+
 static int turn(alerter_t *s)
 {
     int64_t now = ts_mono_us();
@@ -735,6 +773,11 @@ static int turn(alerter_t *s)
         /* misses are events: take them at once */
         if (intake(s, &added) < 0)
             return -1;
+    }
+    if (now >= s->next_prune_us) {
+        if (prune(s) < 0)
+            return -1;
+        s->next_prune_us = now + PRUNE_EVERY_US;
     }
     if (added > 0)
         s->next_due_us = 0;

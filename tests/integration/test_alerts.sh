@@ -354,7 +354,26 @@ check "al_lease: the first attempt reaches a receiver that does not answer" \
 check_eq "al_lease: the delivery is in flight" "sending 1" \
   "$(q "SELECT state || ' ' || attempts FROM alert_delivery WHERE conn_id = 'slack_slow'")"
 kill -KILL "$sched"; wait "$sched" 2>/dev/null
+# Retention (alerts.event_retention_days, 30): a restarted sender prunes old
+# processed events and their finished deliveries, never a pending one.
+q "INSERT INTO callback_event (kind, dag_run_id, dag_id, run_id, created_at, processed_at)
+   SELECT k, id, dag_id, run_id, now() - interval '40 days', now() - interval '40 days'
+     FROM dag_run, (VALUES ('dag_success'), ('dag_failure')) v(k) WHERE dag_id = 'al_kill'" >/dev/null
+q "INSERT INTO alert_delivery (event_id, conn_id, kind, state)
+   SELECT id, 'slack_test', 'slack', 'pending' FROM callback_event
+    WHERE dag_id = 'al_kill' AND kind = 'dag_failure' AND created_at < now() - interval '30 days'" >/dev/null
+q "UPDATE alert_delivery SET next_attempt_at = now() + interval '1 day'
+    WHERE event_id IN (SELECT id FROM callback_event WHERE created_at < now() - interval '30 days')" >/dev/null
+old_before=$(q "SELECT count(*) FROM callback_event WHERE created_at < now() - interval '30 days'")
+recent_before=$(q "SELECT count(*) FROM callback_event WHERE created_at >= now() - interval '30 days'")
 "$BIN/updraft-scheduler" >"$tmp/scheduler3.log" 2>&1 & sched=$!; pids+=($sched)
+pruned() { [ "$(q "SELECT count(*) FROM callback_event WHERE created_at < now() - interval '30 days'")" = 1 ]; }
+check "retention: the old processed event is pruned at start" wait_for 15 pruned
+check_eq "retention: of the two old events, the one with a pending delivery stays" "2 dag_failure" \
+  "$old_before $(q "SELECT kind FROM callback_event WHERE created_at < now() - interval '30 days'")"
+check "retention: no recent event is pruned" test "$(q "SELECT count(*) FROM callback_event
+  WHERE created_at >= now() - interval '30 days'")" -ge "$recent_before"
+q "DELETE FROM callback_event WHERE created_at < now() - interval '30 days'" >/dev/null
 slow_delivered() { [ "$(q "SELECT state FROM alert_delivery WHERE conn_id = 'slack_slow'")" = delivered ]; }
 check "al_lease: taken over once the lease (request_timeout_sec + 5 s) ends, and delivered" \
   wait_for 25 slow_delivered
