@@ -1469,25 +1469,37 @@ static int get_task_instances(req_t *r)
     return status;
 }
 
-static int get_task_instance(req_t *r)
+/* One task instance of a run by map index (-1: an unmapped task). */
+static int send_task_instance(req_t *r, long map_index)
 {
-    const char *params[3] = {r->cap[0], r->cap[1], r->cap[2]};
+    char mibuf[16];
+    snprintf(mibuf, sizeof(mibuf), "%ld", map_index);
+    const char *params[4] = {r->cap[0], r->cap[1], r->cap[2], mibuf};
     PGresult *res = db_query(r->db, "api_get_ti",
                              "SELECT " TI_COLS " FROM " TI_FROM " WHERE dr.dag_id = $1 AND "
-                             "dr.run_id = $2 AND ti.task_id = $3 AND ti.map_index = -1",
-                             3, params);
+                             "dr.run_id = $2 AND ti.task_id = $3 AND ti.map_index = $4::int",
+                             4, params);
     int status;
 
     if (!res)
         return db_failed(r);
-    if (PQntuples(res) == 0)
+    if (PQntuples(res) == 0 && map_index < 0)
         status = not_found(r, "Task instance not found",
                            "Task instance not found for DAG run '%s' of DAG '%s'", r->cap[1],
                            r->cap[0]);
+    else if (PQntuples(res) == 0)
+        status = not_found(r, "Task instance not found",
+                           "Task instance not found for map index %ld of task '%s'", map_index,
+                           r->cap[2]);
     else
         status = send_row(r, res, 0, ti_write);
     PQclear(res);
     return status;
+}
+
+static int get_task_instance(req_t *r)
+{
+    return send_task_instance(r, -1);
 }
 
 /*
@@ -1521,25 +1533,7 @@ static int get_mapped_task_instance(req_t *r)
     long mi = strtol(r->cap[3], &end, 10);
     if (!*r->cap[3] || *end || errno || mi < -1 || mi > INT32_MAX)
         return not_found(r, "Not Found", "no such path: '%.64s' is not a map index", r->cap[3]);
-    char mibuf[16];
-    snprintf(mibuf, sizeof(mibuf), "%ld", mi);
-    const char *params[4] = {r->cap[0], r->cap[1], r->cap[2], mibuf};
-    PGresult *res = db_query(r->db, "api_get_mapped_ti",
-                             "SELECT " TI_COLS " FROM " TI_FROM " WHERE dr.dag_id = $1 AND "
-                             "dr.run_id = $2 AND ti.task_id = $3 AND ti.map_index = $4::int",
-                             4, params);
-    int status;
-
-    if (!res)
-        return db_failed(r);
-    if (PQntuples(res) == 0)
-        status = not_found(r, "Task instance not found",
-                           "Task instance not found for map index %ld of task '%s'", mi,
-                           r->cap[2]);
-    else
-        status = send_row(r, res, 0, ti_write);
-    PQclear(res);
-    return status;
+    return send_task_instance(r, mi);
 }
 
 /*

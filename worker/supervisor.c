@@ -999,9 +999,8 @@ static int fill_headroom(supervisor_t *s, const reporter_outcome_t *o, size_t n,
     char *arr = malloc(cap);
     const char **dags = calloc(n + 1, sizeof(*dags));
     int *freed = calloc(n + 1, sizeof(*freed));
-    int64_t *runs = calloc(n + 1, sizeof(*runs));
     PGresult *r = NULL;
-    if (!arr || !dags || !freed || !runs)
+    if (!arr || !dags || !freed)
         goto out;
     arr[0] = '{';
     arr[1] = '\0';
@@ -1014,7 +1013,6 @@ static int fill_headroom(supervisor_t *s, const reporter_outcome_t *o, size_t n,
         if (k == nd) {
             if (text_elem(&arr, &len, &cap, o[i].t->dag_id, nd == 0) < 0)
                 goto out;
-            runs[nd] = o[i].t->dag_run_id;
             dags[nd++] = o[i].t->dag_id;
         }
         freed[k]++;
@@ -1029,7 +1027,7 @@ static int fill_headroom(supervisor_t *s, const reporter_outcome_t *o, size_t n,
     arr[len - 1] = '\0';
     const char *p[] = {arr};
     r = db_query(s->o.db, "worker_fill_lock",
-                 "SELECT d, pg_advisory_xact_lock(" PLANRUN_DAG_LOCK_CLASS ", hashtext(d))::text = ''"
+                 "SELECT d, pg_advisory_xact_lock(" PLANRUN_DAG_LOCK_CLASS ", hashtext(d))"
                  " FROM (SELECT d FROM unnest($1::text[]) d WHERE EXISTS (SELECT 1"
                  "   FROM task_instance WHERE dag_id = d AND state = 'scheduled')"
                  "   ORDER BY hashtext(d), d OFFSET 0) s",
@@ -1043,10 +1041,6 @@ static int fill_headroom(supervisor_t *s, const reporter_outcome_t *o, size_t n,
             ;
         if (k == nd)
             continue;
-        if (!db_get_bool(r, row, 1)) { /* not reached: the lock was waited for */
-            m->notify[m->n_notify++] = runs[k];
-            continue;
-        }
         /* The same statement as the scheduler's: pools and per-task limits hold. */
         char *one = pools_array_text(&dag, 1);
         if (!one)
@@ -1080,7 +1074,6 @@ out:
     free(arr);
     free(dags);
     free(freed);
-    free(runs);
     return rc;
 }
 

@@ -134,19 +134,12 @@ int wrender_try(db_t *db, const secrets_keyring_t *ring, wtry_t *t, logbuf_t *lb
 
 /* ---- dynamic task mapping ------------------------------------------------ */
 
-/* name=value in t's env (replacing), value as parse_env in wtry.c reads it. */
+/* name=value in t's env (replacing), the value read as the spec's env is (wtry_env_text). */
 static int env_put(wtry_t *t, const cJSON *v, char *err, size_t errlen)
 {
-    char num[64];
-    const char *val;
-    if (cJSON_IsString(v)) {
-        val = v->valuestring;
-    } else if (cJSON_IsNumber(v)) {
-        snprintf(num, sizeof(num), "%.17g", v->valuedouble);
-        val = num;
-    } else if (cJSON_IsBool(v)) {
-        val = cJSON_IsTrue(v) ? "True" : "False";
-    } else {
+    char num[WTRY_ENV_NUM_LEN];
+    const char *val = wtry_env_text(v, num);
+    if (!val) {
         snprintf(err, errlen, "mapped env value of %.200s is not a string", v->string);
         return -1;
     }

@@ -275,6 +275,19 @@ static int json_int(const cJSON *o, const char *key, int dflt)
     return (int)v->valuedouble;
 }
 
+const char *wtry_env_text(const cJSON *v, char num[WTRY_ENV_NUM_LEN])
+{
+    if (cJSON_IsString(v))
+        return v->valuestring;
+    if (cJSON_IsNumber(v)) {
+        snprintf(num, WTRY_ENV_NUM_LEN, "%.17g", v->valuedouble);
+        return num;
+    }
+    if (cJSON_IsBool(v))
+        return cJSON_IsTrue(v) ? "True" : "False"; /* as Python's str() */
+    return NULL;
+}
+
 /* Returns -1 on out of memory; spec problems mark the try invalid. */
 static int parse_env(wtry_t *t, const cJSON *env)
 {
@@ -298,16 +311,9 @@ static int parse_env(wtry_t *t, const cJSON *env)
     const cJSON *v;
     cJSON_ArrayForEach(v, env)
     {
-        char num[64];
-        const char *val;
-        if (cJSON_IsString(v)) {
-            val = v->valuestring;
-        } else if (cJSON_IsNumber(v)) {
-            snprintf(num, sizeof(num), "%.17g", v->valuedouble);
-            val = num;
-        } else if (cJSON_IsBool(v)) {
-            val = cJSON_IsTrue(v) ? "True" : "False"; /* as Python's str() */
-        } else {
+        char num[WTRY_ENV_NUM_LEN];
+        const char *val = wtry_env_text(v, num);
+        if (!val) {
             set_invalid(t, "task spec: env value of %s is not a string", v->string);
             return 0;
         }

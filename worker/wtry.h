@@ -89,6 +89,14 @@ typedef struct wtry {
 #define WTRY_COL_START_DATE 17
 #define WTRY_CONF_MAX (64 * 1024) /* a larger conf is not handed to the task */
 
+/*
+ * The text of an env value in a task spec: a string as it is, a number as
+ * %.17g (in num), a boolean as Python's str() ("True"/"False"); NULL for
+ * anything else.
+ */
+#define WTRY_ENV_NUM_LEN 64
+const char *wtry_env_text(const cJSON *v, char num[WTRY_ENV_NUM_LEN]);
+
 /* Whether exit code code ends t's try as skipped (skip_on_exit_code). */
 bool wtry_skip_code(const wtry_t *t, int code);
 
