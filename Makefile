@@ -14,21 +14,49 @@ BIN     ?= bin
 OPT     ?= -O2
 PKGS    := hiredis libpq libcyaml yaml-0.1 libcurl libcjson libxcrypt openssl
 
+# pkg-config answers only once `make deps` has installed it and the
+# libraries; the targets that install (test, asan, standalone, bench) run
+# it first and then build in a second make, which reads these afresh.
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+NODEPS_GOALS := deps clean format test asan standalone bench bench-quick check-tree
+ifeq ($(PKG_LIBS),)
+ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+$(error pkg-config does not find the build libraries ($(PKGS)): run 'make deps' first; 'make test' and 'make standalone' run it themselves)
+endif
+endif
+
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
            -Wmissing-prototypes -Wvla -fno-common -Wno-missing-field-initializers
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -I. -I$(O)/gen -MMD -MP \
-           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcivetweb -lpthread -lm
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -I. -Ilib -I$(O)/gen -MMD -MP $(PKG_CFLAGS)
+LDLIBS  := $(PKG_LIBS) -lcivetweb -lpthread -lm
 
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
+ifeq ($(SAN),fuzz)
+CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+endif
 
-LIB_SRC := $(wildcard common/*.c) $(wildcard proto/*.c)
-LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o) $(O)/gen/migrations.o
-LIB     := $(O)/libupdraft.a
+# The library, in layers (docs/design.md "Layout"): each uses only the ones
+# below it. proto/ (the contracts) is the lowest; sched the highest. Link
+# order is the reverse: a layer before the ones it uses.
+LAYERS      := proto core model store sched
+proto_SRC   := $(wildcard proto/*.c)
+proto_OBJ   := $(proto_SRC:%.c=$(O)/%.o) $(O)/gen/migrations.o
+$(foreach l,core model store sched,$(eval $(l)_SRC := $(wildcard lib/$(l)/*.c)))
+$(foreach l,core model store sched,$(eval $(l)_OBJ := $$($(l)_SRC:%.c=$(O)/%.o)))
+LAYER_LIBS  := $(foreach l,sched store model core proto,$(O)/lib/lib$(l).a)
+
+# Each program is a library of its own plus a short main.c, so that tests
+# link its parts instead of including them.
+APPS        := scheduler worker webserver cli
+$(foreach a,$(APPS),$(eval $(a)_SRC := $(filter-out $(a)/main.c,$(wildcard $(a)/*.c))))
+$(foreach a,$(APPS),$(eval $(a)_OBJ := $$($(a)_SRC:%.c=$(O)/%.o)))
+APP_LIBS    := $(foreach a,$(APPS),$(O)/app/lib$(a).a)
+ALL_LIBS    := $(APP_LIBS) $(LAYER_LIBS)
 
 DAEMONS := scheduler worker webserver
 PROGS   := $(DAEMONS:%=$(BIN)/updraft-%) $(BIN)/updraft
@@ -38,9 +66,11 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/tests/%)
 
-.PHONY: all deps test unit integration asan standalone clean format fuzz-build fuzz bench bench-quick
+.PHONY: all libs deps test unit integration asan standalone clean format fuzz-build fuzz bench bench-quick check-tree
 
 all: $(PROGS)
+
+libs: $(ALL_LIBS)
 
 deps:
 	@bash deploy/install-deps.sh
@@ -56,44 +86,47 @@ $(O)/gen/migrations.c: $(sort $(wildcard proto/migrations/*.sql)) proto/embed-mi
 $(O)/gen/migrations.o: $(O)/gen/migrations.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(LIB): $(LIB_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
-
-# One rule per binary keeps the object lists explicit.
-define daemon_rule
-$(BIN)/updraft-$(1): $(patsubst %.c,$(O)/%.o,$(wildcard $(1)/*.c)) $(LIB)
-	@mkdir -p $(BIN)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+define archive_rule
+$(1): $(2)
+	@mkdir -p $$(dir $$@)
+	@rm -f $$@
+	ar rcs $$@ $$^
 endef
-$(foreach d,$(DAEMONS),$(eval $(call daemon_rule,$(d))))
+$(foreach l,$(LAYERS),$(eval $(call archive_rule,$(O)/lib/lib$(l).a,$$($(l)_OBJ))))
+$(foreach a,$(APPS),$(eval $(call archive_rule,$(O)/app/lib$(a).a,$$($(a)_OBJ))))
 
-$(BIN)/updraft: $(patsubst %.c,$(O)/%.o,$(wildcard cli/*.c)) $(LIB)
+$(BIN)/updraft-%: $(O)/%/main.o $(ALL_LIBS)
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(O)/app/lib$*.a $(LAYER_LIBS) $(LDLIBS)
 
-$(O)/tests/test_%: tests/unit/test_%.c $(LIB)
+$(BIN)/updraft: $(O)/cli/main.o $(ALL_LIBS)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $< $(O)/app/libcli.a $(LAYER_LIBS) $(LDLIBS)
+
+$(O)/tests/test_%: tests/unit/test_%.c $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIB) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(LDLIBS) -lcmocka
 
 # Fuzz targets build two ways: with a replay driver (for make test, any
 # compiler) and, with clang, as libFuzzer binaries (make fuzz).
-$(O)/tests/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIB)
+$(O)/tests/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(ALL_LIBS) $(LDLIBS)
 
 fuzz-build: $(FUZZ_BIN)
 
 # Coverage-guided fuzzing with libFuzzer (needs clang): every target for
 # FUZZ_SECONDS, starting from its corpus; new finds go to build/fuzz/new-<name>.
 FUZZ_SECONDS ?= 60
-fuzz: $(O)/gen/migrations.c
+fuzz:
 	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
+	@$(MAKE) --no-print-directory O=build/fuzz/obj CC=clang SAN=fuzz OPT=-O1 libs
 	@mkdir -p build/fuzz
 	@for src in $(FUZZ_SRC); do \
 	  name=$$(basename $$src .c); short=$${name#fuzz_}; \
-	  clang -g -O1 -std=c11 -D_GNU_SOURCE -I. -I$(O)/gen $(shell pkg-config --cflags $(PKGS)) \
-	    -fsanitize=fuzzer,address,undefined -o build/fuzz/$$name $$src $(LIB_SRC) $(O)/gen/migrations.c $(LDLIBS) || exit 1; \
+	  clang -g -O1 -std=c11 -D_GNU_SOURCE -I. -Ilib $(PKG_CFLAGS) \
+	    -fsanitize=fuzzer,address,undefined -o build/fuzz/$$name $$src \
+	    $(subst $(O)/,build/fuzz/obj/,$(ALL_LIBS)) $(LDLIBS) || exit 1; \
 	  mkdir -p build/fuzz/new-$$short; \
 	  build/fuzz/$$name -max_total_time=$(FUZZ_SECONDS) build/fuzz/new-$$short tests/fuzz/corpus/$$short || exit 1; \
 	done
@@ -112,17 +145,20 @@ asan: deps
 	@SKIP_BENCH=1 $(MAKE) --no-print-directory O=build/asan BIN=build/asan/bin SAN=1 OPT=-O1 test
 
 # Benchmarks (tests/bench/README.md): release build, private Postgres and Redis.
-bench: deps all
+bench: deps
+	@$(MAKE) --no-print-directory all
 	@BIN=$(BIN) bash tests/bench/run.sh
 
-bench-quick: deps all
+bench-quick: deps
+	@$(MAKE) --no-print-directory all
 	@BIN=$(BIN) bash tests/bench/run.sh --quick
 
-standalone: deps all
+standalone: deps
+	@$(MAKE) --no-print-directory all
 	@bash deploy/standalone.sh
 
 format:
-	clang-format -i $(wildcard common/*.[ch] proto/*.[ch] scheduler/*.[ch] worker/*.[ch] webserver/*.[ch] cli/*.[ch] tests/*/*.[ch])
+	clang-format -i $(wildcard lib/*/*.[ch] proto/*.[ch] scheduler/*.[ch] worker/*.[ch] webserver/*.[ch] cli/*.[ch] tests/*/*.[ch])
 
 clean:
 	rm -rf build bin

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "common/secrets.h"
+#include "core/secrets.h"
 
 secrets_keyring_t *cli_keyring(const config_t *cfg)
 {

@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/alerts.h"
-#include "common/connections.h"
-#include "common/secrets.h"
+#include "sched/alerts.h"
+#include "store/connections.h"
+#include "core/secrets.h"
 
 static void usage(FILE *f)
 {

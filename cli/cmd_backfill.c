@@ -2,7 +2,7 @@
  * cmd_backfill.c - `updraft dags backfill` and `updraft dags state`.
  *
  * The backfill is executed by the running scheduler and workers; this
- * command only decides which runs the range needs (common/backfill.h, with
+ * command only decides which runs the range needs (sched/backfill.h, with
  * the DAG's schedule and time zone from its latest serialized version),
  * starts them and follows them to the end. It starts a run only while the
  * DAG has fewer than max_active_runs live (queued or running) runs, as
@@ -22,11 +22,12 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "common/backfill.h"
-#include "common/clear.h"
-#include "common/cron.h"
-#include "common/dagrun.h"
-#include "common/timeutil.h"
+#include "core/pgarray.h"
+#include "sched/backfill.h"
+#include "sched/clear.h"
+#include "model/cron.h"
+#include "store/dagrun.h"
+#include "core/timeutil.h"
 
 #define POLL_MS 200
 #define BAR_WIDTH 30
@@ -370,7 +371,7 @@ int cli_dags_backfill(const config_t *cfg, int argc, char **argv)
             break;
         /* Follow the started ones. */
         if (started > 0) {
-            char *arr = db_array_i64(ids, started);
+            char *arr = pgarray_int64(ids, started);
             const char *p[] = {arr};
             PGresult *r = arr ? db_query(db, NULL,
                                          "SELECT id, state FROM dag_run WHERE id = ANY($1::bigint[])",

@@ -9,7 +9,7 @@
  *   env   MY_DB=postgres://u:p@h:5432/s?sslmode=require   (one per line;
  *         the value may also be a JSON object; # starts a comment)
  *
- * Passwords and extras are stored encrypted (common/connections.h);
+ * Passwords and extras are stored encrypted (store/connections.h);
  * exported files hold them in clear and are created with mode 0600.
  */
 #include <cjson/cJSON.h>
@@ -19,9 +19,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "common/connections.h"
-#include "common/secrets.h"
-#include "common/variables.h"
+#include "store/connections.h"
+#include "core/secrets.h"
+#include "store/variables.h"
 
 static void usage(FILE *f)
 {

@@ -13,10 +13,11 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
-#include "common/cron.h"
-#include "common/dag.h"
-#include "common/dagrun.h"
-#include "common/timeutil.h"
+#include "store/channels.h"
+#include "model/cron.h"
+#include "model/dag.h"
+#include "store/dagrun.h"
+#include "core/timeutil.h"
 
 /* --- validate ----------------------------------------------------------- */
 
@@ -241,7 +242,7 @@ static int cmd_pause(const config_t *cfg, const char *dag_id, bool pause)
     const char *params[] = {dag_id, pause ? "true" : "false"};
     long n = db_exec(db, NULL, "UPDATE dag SET is_paused = $2::boolean WHERE dag_id = $1", 2, params);
     if (n > 0)
-        db_exec(db, NULL, "SELECT pg_notify('updraft_scheduler', '')", 0, NULL);
+        db_exec(db, NULL, "SELECT pg_notify(" CHANNEL_SCHEDULER_SQL ", '')", 0, NULL);
     if (n < 0)
         fprintf(stderr, "updraft: %s\n", db_error(db));
     db_close(db);

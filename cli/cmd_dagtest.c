@@ -18,8 +18,8 @@
 #include <time.h>
 
 #include "cli/cli.h"
-#include "common/dagrun.h"
-#include "common/timeutil.h"
+#include "store/dagrun.h"
+#include "core/timeutil.h"
 
 #define POLL_MS 100
 

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "common/pools.h"
+#include "store/pools.h"
 
 /* The most pools list/export print (Airflow deployments have a handful). */
 #define POOLS_CLI_MAX 100000

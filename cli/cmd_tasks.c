@@ -14,13 +14,13 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "common/clear.h"
-#include "common/dag.h"
-#include "common/dagrun.h"
-#include "common/operator.h"
-#include "common/secrets.h"
-#include "common/taskrender.h"
-#include "common/timeutil.h"
+#include "sched/clear.h"
+#include "model/dag.h"
+#include "store/dagrun.h"
+#include "model/operator.h"
+#include "core/secrets.h"
+#include "store/taskrender.h"
+#include "core/timeutil.h"
 
 int cli_confirm(const char *question, bool yes)
 {
@@ -410,7 +410,7 @@ static int cmd_render(const config_t *cfg, int argc, char **argv)
         }
         printf("}\n");
     }
-    /* Other operators' templated arguments (common/operator.h), as JSON. */
+    /* Other operators' templated arguments (model/operator.h), as JSON. */
     const cJSON *opname = cJSON_GetObjectItemCaseSensitive(spec, "operator");
     cJSON *args = cJSON_GetObjectItemCaseSensitive(spec, "args"), *arg;
     dag_operator_t op;

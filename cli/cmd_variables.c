@@ -8,7 +8,7 @@
  * A value that is not a string is stored as its JSON text; an object with
  * a truthy "value" member is read as value + description (Airflow 2.10's
  * form), which is also how export writes a variable that has a
- * description. Values are encrypted at rest (common/variables.h).
+ * description. Values are encrypted at rest (store/variables.h).
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "common/secrets.h"
-#include "common/variables.h"
+#include "core/secrets.h"
+#include "store/variables.h"
 
 static void usage(FILE *f)
 {

@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "common/log.h"
+#include "core/log.h"
 
 static void usage(FILE *f)
 {

@@ -12,6 +12,8 @@ file() { [ -e "$1" ] || need+=("$2"); }
 pymod() { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import $1" 2>/dev/null || need+=("$2"); }
 
 cmd cc gcc
+# gcc without its recommends leaves out the C library's headers.
+file /usr/include/stdio.h libc6-dev
 cmd make make
 cmd pkg-config pkg-config
 pc hiredis libhiredis-dev
@@ -31,6 +33,12 @@ cmd jq jq
 cmd python3 python3
 cmd runuser util-linux
 cmd wrk wrk
+# What the test scripts call besides the above: pgrep/pkill/ps, ip (the
+# multi-host test's network namespaces) and clang-format for the
+# tree checks.
+cmd pgrep procps
+cmd ip iproute2
+cmd clang-format clang-format
 file /usr/share/zoneinfo/UTC tzdata
 pymod celery python3-celery
 pymod redis python3-redis

@@ -14,6 +14,8 @@
  * are scrubbed of them before either.
  */
 #include "scheduler/alerter.h"
+#include "core/pgarray.h"
+#include "store/channels.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -26,13 +28,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/alerts.h"
-#include "common/db.h"
-#include "common/log.h"
-#include "common/secrets.h"
-#include "common/timeutil.h"
+#include "sched/alerts.h"
+#include "core/db.h"
+#include "core/log.h"
+#include "core/secrets.h"
+#include "core/timeutil.h"
 
-#define ALERTER_CHANNEL "updraft_alerts"
 #define INTAKE_BATCH 500
 #define VCACHE_SIZE 128
 #define BACKOFF_MIN_MS 100
@@ -283,7 +284,7 @@ static int intake_batch(alerter_t *s, size_t *added)
         if (!json || db_exec(s->db, "alerter_insert", SQL_INSERT_DELIVERIES, 1, ip) < 0)
             goto out;
     }
-    ids = db_array_i64(idv, (size_t)rows_n);
+    ids = pgarray_int64(idv, (size_t)rows_n);
     const char *mp[] = {ids};
     if (!ids || db_exec(s->db, "alerter_processed", SQL_MARK_PROCESSED, 1, mp) < 0)
         goto out;
@@ -894,7 +895,7 @@ void *alerter_thread(void *arg)
     s.db = connect_until_stop(&s);
     if (!s.db)
         goto out;
-    if (db_listen(s.db, ALERTER_CHANNEL) < 0)
+    if (db_listen(s.db, CHANNEL_ALERTS) < 0)
         log_warn("alerter: listen failed; relying on the sweep error=\"%s\"", db_error(s.db));
     log_info("alerter started sweep_sec=%d max_in_flight=%d", a->cfg->alerts.sweep_interval_sec,
              a->cfg->alerts.max_in_flight);

@@ -27,7 +27,7 @@
 
 #include <stdbool.h>
 
-#include "common/config.h"
+#include "core/config.h"
 
 typedef struct alerter_args {
     const config_t *cfg;

@@ -7,13 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/log.h"
-#include "common/planrun.h"
-#include "common/pools.h"
-#include "common/timeutil.h"
+#include "core/log.h"
+#include "store/locks.h"
+#include "sched/planrun.h"
+#include "store/pools.h"
+#include "core/timeutil.h"
 
-/* Key of the advisory lock that serializes the critical section ("updr"). */
-#define ENQUEUE_LOCK_KEY "1970300018"
 
 /*
  * Publishes the (id, try_number, queue) rows of r. Returns the number of
@@ -72,7 +71,7 @@ int enqueue_scheduled(db_t *db, queue_t *q, int max, size_t *n_queued, bool *pub
 
     if (db_begin(db) < 0)
         return -1;
-    r = db_query(db, "enqueue_lock", "SELECT pg_try_advisory_xact_lock(" ENQUEUE_LOCK_KEY ")", 0,
+    r = db_query(db, "enqueue_lock", "SELECT pg_try_advisory_xact_lock(" LOCK_ENQUEUE ")", 0,
                  NULL);
     if (!r)
         goto fail;
@@ -91,7 +90,7 @@ int enqueue_scheduled(db_t *db, queue_t *q, int max, size_t *n_queued, bool *pub
                  "SELECT coalesce(array_agg(dag_id), '{}') FROM"
                  " (SELECT DISTINCT dag_id FROM task_instance WHERE state = 'scheduled'"
                  "  LIMIT 10000) s"
-                 " WHERE pg_try_advisory_xact_lock(" PLANRUN_DAG_LOCK_CLASS ", hashtext(dag_id))",
+                 " WHERE pg_try_advisory_xact_lock(" LOCK_DAG_CLASS ", hashtext(dag_id))",
                  0, NULL);
     if (!r)
         goto fail;

@@ -15,8 +15,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "common/db.h"
-#include "common/queue.h"
+#include "core/db.h"
+#include "core/queue.h"
 
 /*
  * The critical section: under pg_try_advisory_xact_lock (one scheduler at a

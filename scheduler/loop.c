@@ -23,6 +23,7 @@
  * 'queued' rows behind; once Redis is back every queued row is re-sent.
  */
 #include "scheduler/loop.h"
+#include "store/channels.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -34,17 +35,16 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "common/db.h"
-#include "common/healthsrv.h"
-#include "common/log.h"
-#include "common/queue.h"
-#include "common/timeutil.h"
-#include "common/planrun.h"
+#include "core/db.h"
+#include "core/healthsrv.h"
+#include "core/log.h"
+#include "core/queue.h"
+#include "core/timeutil.h"
+#include "sched/planrun.h"
 #include "scheduler/enqueue.h"
 #include "scheduler/reaper.h"
 #include "scheduler/runs.h"
 
-#define LOOP_CHANNEL "updraft_scheduler"
 #define LOOP_MAX_LIVE_RUNS 100000 /* runs planned by one full pass */
 #define LOOP_MAX_PENDING 65536    /* notified run ids remembered between passes */
 #define LOOP_VERSION_CACHE 256
@@ -465,7 +465,7 @@ void *loop_thread(void *arg)
     s.db = connect_until_stop(a->cfg, a->stop, a->wake_fd);
     if (!s.db)
         goto out;
-    if (db_listen(s.db, LOOP_CHANNEL) < 0)
+    if (db_listen(s.db, CHANNEL_SCHEDULER) < 0)
         log_warn("listen failed; relying on periodic passes error=\"%s\"", db_error(s.db));
     queue_check(&s);
     s.pending.all = true;

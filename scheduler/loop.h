@@ -13,7 +13,7 @@
 
 #include <stdbool.h>
 
-#include "common/config.h"
+#include "core/config.h"
 
 typedef struct loop_args {
     const config_t *cfg;

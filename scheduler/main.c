@@ -32,11 +32,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "common/config.h"
-#include "common/db.h"
-#include "common/healthsrv.h"
-#include "common/log.h"
-#include "common/timeutil.h"
+#include "core/config.h"
+#include "core/db.h"
+#include "core/healthsrv.h"
+#include "core/log.h"
+#include "core/timeutil.h"
 #include "scheduler/alerter.h"
 #include "scheduler/loop.h"
 #include "scheduler/processor.h"

@@ -44,9 +44,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/dag.h"
-#include "common/db.h"
-#include "common/log.h"
+#include "model/dag.h"
+#include "core/db.h"
+#include "core/log.h"
 #include "scheduler/loop.h"
 #include "scheduler/runs.h"
 

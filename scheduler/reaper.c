@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/log.h"
-#include "common/planner.h"
-#include "common/timeutil.h"
+#include "core/log.h"
+#include "model/planner.h"
+#include "core/timeutil.h"
 
 /* Candidates: id, try, max_tries, dag_run_id, dag_id, task_id, logical date (epoch us), retry spec. */
 #define CANDIDATE_COLS                                                                             \

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/db.h"
+#include "core/db.h"
 
 /*
  * Ends at most max zombie tries (running, heartbeat older than

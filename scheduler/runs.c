@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/cron.h"
-#include "common/dagrun.h"
-#include "common/log.h"
-#include "common/timeutil.h"
+#include "model/cron.h"
+#include "store/dagrun.h"
+#include "core/log.h"
+#include "core/timeutil.h"
 
 #define RUNS_DUE_BATCH "256"
 

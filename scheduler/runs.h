@@ -3,7 +3,7 @@
  *
  * dag.next_dagrun / dag.next_dagrun_create_after say when each DAG's next
  * scheduled run is due; they are derived from the latest *scheduled* run's
- * logical date with schedule_next_interval() (common/cron.h), both when
+ * logical date with schedule_next_interval() (model/cron.h), both when
  * the DAG processor stores a DAG and each time a run is created.
  */
 #ifndef UPDRAFT_SCHEDULER_RUNS_H
@@ -11,7 +11,7 @@
 
 #include <stdbool.h>
 
-#include "common/db.h"
+#include "core/db.h"
 
 /*
  * Recomputes dag.next_dagrun / next_dagrun_create_after of dag_id from its

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test and ends with one line "N passed, N failed".
+# Runs every test and ends with one line "N passed, N failed, N skipped".
 #   unit:        every cmocka binary in $O/tests/test_*
 #   fuzz replay: every fuzz target over its checked-in corpus (one check each)
-#   integration: every tests/integration/test_*.sh and tests/cluster/test_*.sh (TAP-style "ok"/"not ok" lines)
+#   integration: every tests/integration/test_*.sh and tests/cluster/test_*.sh (TAP-style "ok"/"not ok"
+#                lines; "ok N - ... # SKIP reason" counts as skipped, never as passed)
 #   bench:       the quick benchmark run (it must run; timings are not asserted)
 # ONLY=unit|fuzz|integration|bench limits the run; SKIP_BENCH=1 leaves the benchmark out. Exit status 1 when anything failed.
 set -u
@@ -13,6 +14,7 @@ export UPDRAFT_BIN=$PWD/$BIN
 ONLY=${ONLY:-}
 passed=0
 failed=0
+skipped=0
 logdir=$(mktemp -d)
 trap 'rm -rf "$logdir"' EXIT
 
@@ -27,11 +29,16 @@ if want unit; then
     rc=$?
     p=$(grep -Eo '^\[  PASSED  \] [0-9]+' "$out" | grep -Eo '[0-9]+$' | tail -1)
     f=$(grep -Eo '^\[  FAILED  \] [0-9]+' "$out" | grep -Eo '[0-9]+$' | tail -1)
-    p=${p:-0}; f=${f:-0}
+    k=$(grep -Eo '^\[  SKIPPED \] [0-9]+' "$out" | grep -Eo '[0-9]+$' | tail -1)
+    p=${p:-0}; f=${f:-0}; k=${k:-0}
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi   # crashed before reporting
-    passed=$((passed + p)); failed=$((failed + f))
-    echo "unit $name: $p passed, $f failed"
-    [ "$f" -ne 0 ] && sed 's/^/    /' "$out" | grep -v '^\s*\[ \(RUN\|       OK\) ' | tail -40
+    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + k))
+    echo "unit $name: $p passed, $f failed, $k skipped"
+    if [ "$f" -ne 0 ]; then
+      grep -E '^\[  (FAILED|ERROR) +\]|^\[  ERROR   \]' "$out" | sed 's/^/    /'
+      echo "    -- log tail --"
+      sed 's/^/    /' "$out" | grep -v '^\s*\[ \(RUN\|       OK\) ' | tail -40
+    fi
   done
 fi
 
@@ -58,12 +65,20 @@ if want integration; then
     out="$logdir/$name.log"
     timeout 600 bash "$s" >"$out" 2>&1
     rc=$?
-    p=$(grep -c '^ok ' "$out")
+    k=$(grep -Eic '^ok [0-9]+.*# *skip' "$out")
+    p=$(( $(grep -c '^ok ' "$out") - k ))
     f=$(grep -c '^not ok ' "$out")
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "integration $name: exited $rc"; fi
-    passed=$((passed + p)); failed=$((failed + f))
-    echo "integration $name: $p passed, $f failed"
-    if [ "$f" -ne 0 ]; then grep -v '^ok ' "$out" | tail -60 | sed 's/^/    /'; fi
+    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + k))
+    echo "integration $name: $p passed, $f failed, $k skipped"
+    [ "$k" -ne 0 ] && grep -Ei '^ok [0-9]+.*# *skip' "$out" | sed 's/^/    /'
+    if [ "$f" -ne 0 ]; then
+      # The failing checks themselves first (with their "#" detail lines),
+      # then the end of the log for context.
+      awk '/^not ok /{show=1; print; next} show && /^#/{print; next} {show=0}' "$out" | sed 's/^/    /'
+      echo "    -- log tail --"
+      grep -v '^ok ' "$out" | tail -60 | sed 's/^/    /'
+    fi
   done
 fi
 
@@ -76,5 +91,5 @@ if want bench && [ -f tests/bench/run.sh ] && [ "${SKIP_BENCH:-0}" != 1 ]; then
   fi
 fi
 
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -16,6 +16,8 @@
  * expression through httpq_order_by.
  */
 #include "webserver/api.h"
+#include "core/hash.h"
+#include "store/channels.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -26,16 +28,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/clear.h"
-#include "common/connections.h"
-#include "common/dagrun.h"
-#include "common/db.h"
-#include "common/httpq.h"
-#include "common/log.h"
-#include "common/pools.h"
-#include "common/secrets.h"
-#include "common/timeutil.h"
-#include "common/variables.h"
+#include "sched/clear.h"
+#include "store/connections.h"
+#include "store/dagrun.h"
+#include "core/db.h"
+#include "webserver/httpq.h"
+#include "core/log.h"
+#include "store/pools.h"
+#include "core/secrets.h"
+#include "core/timeutil.h"
+#include "store/variables.h"
 #include "webserver/apicache.h"
 #include "webserver/http.h"
 #include "webserver/jsonw.h"
@@ -313,13 +315,7 @@ static int send_row(req_t *r, const PGresult *res, int i, row_fn write_row)
  */
 static void stmt_name(const char *sql, char *name, size_t len)
 {
-    uint64_t h = UINT64_C(14695981039346656037);
-
-    for (const unsigned char *p = (const unsigned char *)sql; *p; p++) {
-        h ^= *p;
-        h *= UINT64_C(1099511628211);
-    }
-    snprintf(name, len, "api_q%016" PRIx64, h);
+    snprintf(name, len, "api_q%016" PRIx64, hash_str(sql));
 }
 
 /*
@@ -741,7 +737,7 @@ static int patch_dag(req_t *r)
     /* Committed (autocommit): this client must not read its old answer. */
     apicache_bump(r->api->cache);
     /* A hint only: the scheduler's periodic pass picks the change up anyway. */
-    if (db_simple(r->db, "NOTIFY updraft_scheduler") < 0)
+    if (db_simple(r->db, "NOTIFY " CHANNEL_SCHEDULER) < 0)
         log_warn("notify failed after unpausing dag_id=%s", dag_id);
     log_info("dag %s dag_id=%s", params[1][0] == 't' ? "paused" : "unpaused", dag_id);
     return send_dag(r, dag_id);
@@ -1888,7 +1884,7 @@ static int get_import_error(req_t *r)
 
 /*
  * Airflow's variable and connection endpoints. Values, passwords and
- * extras are encrypted at rest (common/secrets.h) under core.fernet_key,
+ * extras are encrypted at rest (core/secrets.h) under core.fernet_key,
  * read per request. A connection's password is write-only: no answer ever
  * carries it, and sensitive keys inside its extra are masked as "***".
  * Storing a secret without a configured key is a 400, not a plaintext row.
@@ -2547,7 +2543,7 @@ static int delete_connection(req_t *r)
 /* ---- pools --------------------------------------------------------------- */
 
 /*
- * Airflow's pool endpoints over common/pools.h. A pool cannot be renamed
+ * Airflow's pool endpoints over store/pools.h. A pool cannot be renamed
  * here (a body "name" must match the path), and default_pool cannot be
  * deleted (400, as Airflow).
  */

@@ -14,7 +14,7 @@
 
 #include <civetweb.h>
 
-#include "common/config.h"
+#include "core/config.h"
 #include "webserver/apicache.h"
 #include "webserver/dbpool.h"
 

@@ -13,6 +13,8 @@
  * held across I/O.
  */
 #include "webserver/apicache.h"
+#include "core/hash.h"
+#include "store/channels.h"
 
 #include <poll.h>
 #include <pthread.h>
@@ -22,8 +24,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/db.h"
-#include "common/log.h"
+#include "core/db.h"
+#include "core/log.h"
 
 #define NBUCKETS 4096
 #define ENTRY_OVERHEAD 128 /* bytes charged per entry beyond key and body */
@@ -52,18 +54,6 @@ struct apicache {
     pthread_t thread;
     bool thread_started;
 };
-
-static uint64_t hash_key(const void *key, size_t len)
-{
-    const unsigned char *p = key;
-    uint64_t h = UINT64_C(14695981039346656037);
-
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= UINT64_C(1099511628211);
-    }
-    return h;
-}
 
 apicache_t *apicache_new(size_t max_bytes, size_t max_entry_bytes)
 {
@@ -162,7 +152,7 @@ static apicache_entry_t *find(apicache_t *c, uint64_t h, const void *key, size_t
 
 apicache_entry_t *apicache_get(apicache_t *c, const void *key, size_t klen, uint64_t gen)
 {
-    uint64_t h = hash_key(key, klen);
+    uint64_t h = hash_bytes(key, klen);
     apicache_entry_t *e;
 
     pthread_mutex_lock(&c->mu);
@@ -224,7 +214,7 @@ void apicache_put(apicache_t *c, const void *key, size_t klen, uint64_t gen, con
     e->klen = klen;
     e->blen = len;
     e->gen = gen;
-    e->hash = hash_key(key, klen);
+    e->hash = hash_bytes(key, klen);
     e->charge = charge;
 
     pthread_mutex_lock(&c->mu);
@@ -295,7 +285,7 @@ static void *listen_main(void *arg)
         if (!db) {
             char err[256];
             db = db_connect(c->conninfo, err, sizeof(err));
-            if (db && db_listen(db, APICACHE_CHANNEL) < 0) {
+            if (db && db_listen(db, CHANNEL_API) < 0) {
                 snprintf(err, sizeof(err), "LISTEN failed: %s", db_error(db));
                 db_close(db);
                 db = NULL;
@@ -313,7 +303,7 @@ static void *listen_main(void *arg)
             atomic_store(&c->up, true);
             delay = RETRY_MIN_MS;
             if (warned)
-                log_info("api cache listening again channel=%s", APICACHE_CHANNEL);
+                log_info("api cache listening again channel=%s", CHANNEL_API);
             warned = false;
         }
         pfd.fd = db_socket(db);

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/log.h"
+#include "core/log.h"
 
 struct dbpool {
     pthread_mutex_t mu;

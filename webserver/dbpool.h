@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "common/db.h"
+#include "core/db.h"
 
 typedef struct dbpool dbpool_t;
 

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/log.h"
-#include "common/timeutil.h"
+#include "core/log.h"
+#include "core/timeutil.h"
 
 #define PROBLEM_BASE "https://airflow.apache.org/docs/apache-airflow/stable/stable-rest-api-ref.html#section/Errors/"
 

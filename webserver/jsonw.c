@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/timeutil.h"
+#include "core/timeutil.h"
 
 #define JSONW_MIN_CAP 4096
 

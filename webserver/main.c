@@ -15,8 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/config.h"
-#include "common/log.h"
+#include "core/config.h"
+#include "core/log.h"
 #include "webserver/server.h"
 
 static volatile sig_atomic_t g_stop;

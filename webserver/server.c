@@ -14,7 +14,7 @@
 
 #include <civetweb.h>
 
-#include "common/log.h"
+#include "core/log.h"
 #include "webserver/api.h"
 #include "webserver/dbpool.h"
 

@@ -7,7 +7,7 @@
 
 #include <signal.h>
 
-#include "common/config.h"
+#include "core/config.h"
 
 /*
  * Serves the API on listen ("HOST:PORT", civetweb's listening_ports form)

@@ -23,8 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/log.h"
-#include "common/timeutil.h"
+#include "core/log.h"
+#include "core/timeutil.h"
 #include "worker/wtry.h"
 
 #define CLAIM_ATTEMPTS 5 /* for errors other than a lost connection */

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/db.h"
-#include "common/queue.h"
+#include "core/db.h"
+#include "core/queue.h"
 #include "worker/handoff.h"
 
 #define CONSUMER_READ_MAX 256 /* entries per read, whatever the free slots */

@@ -5,13 +5,15 @@
  */
 #include "worker/logbuf.h"
 
+#include "core/utf8.h"
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/timeutil.h"
+#include "core/timeutil.h"
 
 #define REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD */
 #define LINE_MAX_BYTES 8192        /* a worker line longer than this is cut */
@@ -34,65 +36,6 @@ struct logbuf {
     size_t hold_len;
     size_t mask_from; /* buf[mask_from..len) is not masked yet */
 };
-
-typedef enum seq { SEQ_INVALID, SEQ_VALID, SEQ_INCOMPLETE } seq_t;
-
-/* Classifies the character starting at s (avail >= 1 bytes); *n its length when valid. */
-static seq_t seq_check(const unsigned char *s, size_t avail, size_t *n)
-{
-    unsigned char c = s[0];
-    unsigned char lo = 0x80, hi = 0xBF; /* range of the second byte */
-    size_t need;
-
-    if (c == 0)
-        return SEQ_INVALID;
-    if (c < 0x80) {
-        *n = 1;
-        return SEQ_VALID;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        return SEQ_INVALID;
-    }
-    for (size_t i = 1; i < need; i++) {
-        if (i >= avail)
-            return SEQ_INCOMPLETE;
-        unsigned char b = s[i];
-        unsigned char l = i == 1 ? lo : 0x80, h = i == 1 ? hi : 0xBF;
-        if (b < l || b > h)
-            return SEQ_INVALID;
-    }
-    *n = need;
-    return SEQ_VALID;
-}
-
-size_t logbuf_utf8_valid_prefix(const unsigned char *s, size_t len)
-{
-    size_t i = 0, n = 0;
-    while (i < len) {
-        if (s[i] >= 0x01 && s[i] < 0x80) { /* fast path for ASCII */
-            i++;
-            continue;
-        }
-        if (seq_check(s + i, len - i, &n) != SEQ_VALID)
-            break;
-        i += n;
-    }
-    return i;
-}
 
 logbuf_t *logbuf_new(size_t cap)
 {
@@ -160,16 +103,15 @@ static int put(logbuf_t *lb, const void *p, size_t n)
  */
 static int repair_append(logbuf_t *lb, const unsigned char *s, size_t len, bool final)
 {
-    size_t i = 0, n = 0;
+    size_t i = 0;
     while (i < len) {
-        size_t ok = logbuf_utf8_valid_prefix(s + i, len - i);
+        size_t ok = utf8_valid_prefix(s + i, len - i);
         if (put(lb, s + i, ok) < 0)
             return -1;
         i += ok;
         if (i == len)
             break;
-        seq_t st = seq_check(s + i, len - i, &n);
-        if (st == SEQ_INCOMPLETE) {
+        if (utf8_decode(s + i, len - i, NULL) == UTF8_INCOMPLETE) {
             if (final) /* a truncated character is one replacement */
                 return put(lb, REPLACEMENT, 3);
             memcpy(lb->carry, s + i, len - i); /* < 4 bytes by construction */
@@ -193,17 +135,16 @@ static int feed(logbuf_t *lb, const unsigned char *s, size_t len, bool final)
         memcpy(tmp, lb->carry, nc);
         tmp[nc] = s[0];
         lb->ncarry = 0;
-        size_t n = 0;
-        seq_t st = seq_check(tmp, nc + 1, &n);
-        if (st == SEQ_INCOMPLETE) {
+        int n = utf8_decode(tmp, nc + 1, NULL);
+        if (n == UTF8_INCOMPLETE) {
             memcpy(lb->carry, tmp, nc + 1);
             lb->ncarry = nc + 1;
             s++;
             len--;
             continue;
         }
-        if (st == SEQ_VALID) {
-            if (put(lb, tmp, n) < 0)
+        if (n > 0) {
+            if (put(lb, tmp, (size_t)n) < 0)
                 return -1;
             s++;
             len--;

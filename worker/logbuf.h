@@ -66,10 +66,4 @@ void logbuf_consume(logbuf_t *lb, size_t n);
 size_t logbuf_output_bytes(const logbuf_t *lb);
 bool logbuf_truncated(const logbuf_t *lb);
 
-/*
- * Length of the longest prefix of s[0..len) made of complete, valid UTF-8
- * characters other than NUL; pure helper, exposed for tests.
- */
-size_t logbuf_utf8_valid_prefix(const unsigned char *s, size_t len);
-
 #endif

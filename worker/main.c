@@ -36,12 +36,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/config.h"
-#include "common/db.h"
-#include "common/healthsrv.h"
-#include "common/log.h"
-#include "common/queue.h"
-#include "common/secrets.h"
+#include "core/config.h"
+#include "core/db.h"
+#include "core/healthsrv.h"
+#include "core/log.h"
+#include "core/queue.h"
+#include "core/secrets.h"
 #include "worker/consumer.h"
 #include "worker/handoff.h"
 #include "worker/ops.h"

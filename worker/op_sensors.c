@@ -35,8 +35,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/db.h"
-#include "common/timeutil.h"
+#include "core/db.h"
+#include "core/timeutil.h"
 #include "worker/op_util.h"
 #include "worker/ops.h"
 

@@ -36,7 +36,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/errbuf.h"
+#include "core/errbuf.h"
 #include "worker/op_util.h"
 #include "worker/ops.h"
 

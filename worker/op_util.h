@@ -20,8 +20,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/strbuf.h"
-#include "common/timeutil.h"
+#include "core/strbuf.h"
+#include "core/pgarray.h"
+#include "core/timeutil.h"
 #include "worker/ops.h"
 
 /* Bytes of a value's text shown in a log line before it is cut. */
@@ -259,39 +260,31 @@ static inline void opu_buf_pgarray(strbuf_t *b, const cJSON *v)
 {
     char num[64];
     const cJSON *it;
-    if (cJSON_IsArray(v)) {
-        bool first = true;
-        strbuf_puts(b, "{");
-        cJSON_ArrayForEach(it, v)
-        {
-            if (!first)
-                strbuf_puts(b, ",");
-            first = false;
-            if (cJSON_IsNull(it))
-                strbuf_puts(b, "NULL");
-            else if (cJSON_IsArray(it))
-                opu_buf_pgarray(b, it);
-            else if (cJSON_IsNumber(it))
-                strbuf_puts(b, opu_num_text(it->valuedouble, num, sizeof num));
-            else if (cJSON_IsBool(it))
-                strbuf_puts(b, cJSON_IsTrue(it) ? "true" : "false");
-            else {
-                char *txt = cJSON_IsString(it) ? NULL : cJSON_PrintUnformatted(it);
-                const char *s = cJSON_IsString(it) ? it->valuestring : txt;
-                strbuf_puts(b, "\"");
-                for (; s && *s; s++) {
-                    if (*s == '"' || *s == '\\')
-                        strbuf_putn(b, "\\", 1);
-                    strbuf_putn(b, s, 1);
-                }
-                strbuf_puts(b, "\"");
-                if (!s)
-                    b->oom = true;
-                free(txt);
-            }
+    if (!cJSON_IsArray(v))
+        return;
+    pgarray_open(b);
+    cJSON_ArrayForEach(it, v)
+    {
+        if (cJSON_IsNull(it)) {
+            pgarray_put_raw(b, "NULL");
+        } else if (cJSON_IsArray(it)) {
+            opu_buf_pgarray(b, it);
+        } else if (cJSON_IsNumber(it)) {
+            pgarray_put_raw(b, opu_num_text(it->valuedouble, num, sizeof num));
+        } else if (cJSON_IsBool(it)) {
+            pgarray_put_raw(b, cJSON_IsTrue(it) ? "true" : "false");
+        } else if (cJSON_IsString(it)) {
+            pgarray_put_text(b, it->valuestring);
+        } else {
+            char *txt = cJSON_PrintUnformatted(it);
+            if (!txt)
+                b->oom = true;
+            else
+                pgarray_put_text(b, txt);
+            free(txt);
         }
-        strbuf_puts(b, "}");
     }
+    pgarray_close(b);
 }
 
 #endif

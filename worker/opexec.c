@@ -42,15 +42,15 @@
 
 #include <cjson/cJSON.h>
 
-#include "common/clear.h"
-#include "common/dagrun.h"
-#include "common/db.h"
-#include "common/log.h"
-#include "common/operator.h"
-#include "common/secrets.h"
-#include "common/taskenv.h"
-#include "common/timeutil.h"
-#include "common/xcom.h"
+#include "sched/clear.h"
+#include "store/dagrun.h"
+#include "core/db.h"
+#include "core/log.h"
+#include "model/operator.h"
+#include "core/secrets.h"
+#include "model/taskenv.h"
+#include "core/timeutil.h"
+#include "store/xcom.h"
 #include "worker/ops.h"
 #include "worker/opsem.h"
 

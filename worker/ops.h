@@ -1,6 +1,6 @@
 /*
  * ops.h - the operator runner: what runs inside a task's child process for
- * the operators that are not a shell command (common/operator.h,
+ * the operators that are not a shell command (model/operator.h,
  * OPERATOR_RUNS_RUNNER).
  *
  * The worker starts its own binary as `updraft-worker --run-operator FILE`

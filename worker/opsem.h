@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "common/timeutil.h"
+#include "core/timeutil.h"
 
 /* Bash branch: output lines considered at most, and their length. */
 #define OPSEM_BRANCH_MAX_FOLLOWED 100

@@ -12,9 +12,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "common/connections.h"
-#include "common/taskenv.h"
-#include "common/template.h"
+#include "store/connections.h"
+#include "model/taskenv.h"
+#include "model/template.h"
 
 #define MAX_CONNS 4
 #define RESULT_MAX 4096

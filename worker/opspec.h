@@ -14,8 +14,8 @@
 
 #include <stddef.h>
 
-#include "common/db.h"
-#include "common/secrets.h"
+#include "core/db.h"
+#include "core/secrets.h"
 #include "worker/logbuf.h"
 #include "worker/wtry.h"
 

@@ -3,13 +3,15 @@
  * prepared once per connection by name.
  */
 #include "worker/reporter.h"
+#include "core/pgarray.h"
+#include "core/strbuf.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/planner.h"
+#include "model/planner.h"
 
 static const char SQL_JOB_START[] =
     "INSERT INTO job (job_type, hostname, pid, queues) "
@@ -69,43 +71,6 @@ static const char SQL_FINISH[] =
     "   WHERE coalesce(o.log, '') <> '') "
     "SELECT id, try, state FROM u";
 
-/*
- * Appends v to the text[] literal in *buf ("{" so far, or "{a,b"): NULL, or
- * a quoted element. The buffer always keeps room for the closing "}".
- */
-static int append_elem(char **buf, size_t *len, size_t *cap, const char *v)
-{
-    /* worst case: comma, quotes, every byte escaped, then room for "}" and NUL */
-    size_t need = *len + 10 + (v ? 2 * strlen(v) : 0);
-    if (need > *cap) {
-        size_t ncap = *cap ? *cap : 256;
-        while (ncap < need)
-            ncap *= 2;
-        char *nb = realloc(*buf, ncap);
-        if (!nb)
-            return -1;
-        *buf = nb;
-        *cap = ncap;
-    }
-    char *p = *buf + *len;
-    if (*len > 1)
-        *p++ = ',';
-    if (!v) {
-        memcpy(p, "NULL", 4);
-        p += 4;
-    } else {
-        *p++ = '"';
-        for (const char *c = v; *c; c++) {
-            if (*c == '"' || *c == '\\')
-                *p++ = '\\';
-            *p++ = *c;
-        }
-        *p++ = '"';
-    }
-    *len = (size_t)(p - *buf);
-    return 0;
-}
-
 int reporter_job_start(db_t *db, const char *hostname, int pid, const char *queues_csv,
                        int64_t *job_id)
 {
@@ -151,7 +116,7 @@ int reporter_heartbeat(db_t *db, int64_t job_id, const int64_t *ti_ids, const in
     int rc = -1;
     PGresult *r = NULL;
     char job_s[24];
-    char *ids = db_array_i64(ti_ids, n), *trs = db_array_int(tries, n);
+    char *ids = pgarray_int64(ti_ids, n), *trs = pgarray_int(tries, n);
     if (!ids || !trs)
         goto out;
     snprintf(job_s, sizeof(job_s), "%" PRId64, job_id);
@@ -183,33 +148,29 @@ int reporter_finish_batch(db_t *db, int64_t job_id, reporter_outcome_t *o, size_
     int rc = -1;
     PGresult *r = NULL;
     char job_s[24];
-    size_t cap_t, len_t = 0, cap_b = 2 * n + 3, cap_d = 24 * n + 3;
-    char *ids = NULL, *trs = NULL, *oks = malloc(cap_b), *delays = malloc(cap_d),
-         *skips = malloc(cap_b), *rescheds = malloc(cap_b), *noretries = malloc(cap_b);
-    char *logs = malloc(cap_t = 16);
+    char *ids = NULL, *trs = NULL, *oks = NULL, *delays = NULL, *skips = NULL, *rescheds = NULL,
+         *noretries = NULL, *logs = NULL;
+    strbuf_t b_ok = {0}, b_delay = {0}, b_skip = {0}, b_resched = {0}, b_noretry = {0},
+             b_log = {0};
     int64_t *idv = calloc(n + 1, sizeof(*idv));
     int *trv = calloc(n + 1, sizeof(*trv));
-    if (!oks || !delays || !skips || !rescheds || !noretries || !logs || !idv || !trv)
+    if (!idv || !trv)
         goto out;
-    size_t lb = 0, ld = 0, ls = 0, lr = 0, ln = 0;
-    oks[lb++] = '{';
-    skips[ls++] = '{';
-    rescheds[lr++] = '{';
-    noretries[ln++] = '{';
-    delays[ld++] = '{';
-    logs[len_t++] = '{';
+    pgarray_open(&b_ok);
+    pgarray_open(&b_skip);
+    pgarray_open(&b_resched);
+    pgarray_open(&b_noretry);
+    pgarray_open(&b_delay);
+    pgarray_open(&b_log);
     for (size_t i = 0; i < n; i++) {
         idv[i] = o[i].t->ti_id;
         trv[i] = o[i].t->try_number;
         o[i].written = 0;
         o[i].state[0] = '\0';
-        lb += (size_t)snprintf(oks + lb, cap_b - lb, "%s%c", i ? "," : "", o[i].success ? 't' : 'f');
-        ls += (size_t)snprintf(skips + ls, cap_b - ls, "%s%c", i ? "," : "",
-                               o[i].skipped ? 't' : 'f');
-        lr += (size_t)snprintf(rescheds + lr, cap_b - lr, "%s%c", i ? "," : "",
-                               o[i].reschedule ? 't' : 'f');
-        ln += (size_t)snprintf(noretries + ln, cap_b - ln, "%s%c", i ? "," : "",
-                               o[i].no_retry ? 't' : 'f');
+        pgarray_put_raw(&b_ok, o[i].success ? "t" : "f");
+        pgarray_put_raw(&b_skip, o[i].skipped ? "t" : "f");
+        pgarray_put_raw(&b_resched, o[i].reschedule ? "t" : "f");
+        pgarray_put_raw(&b_noretry, o[i].no_retry ? "t" : "f");
         long long delay = 0;
         if (o[i].success || o[i].skipped) {
             delay = 0;
@@ -222,19 +183,25 @@ int reporter_finish_batch(db_t *db, int64_t job_id, reporter_outcome_t *o, size_
             if (delay < 0 || delay > PLANNER_MAX_RETRY_DELAY)
                 delay = PLANNER_MAX_RETRY_DELAY;
         }
-        ld += (size_t)snprintf(delays + ld, cap_d - ld, "%s%lld", i ? "," : "", delay);
-        const char *lt = o[i].log_tail && *o[i].log_tail ? o[i].log_tail : NULL;
-        if (append_elem(&logs, &len_t, &cap_t, lt) < 0)
-            goto out;
+        pgarray_put_int64(&b_delay, delay);
+        pgarray_put_text(&b_log, o[i].log_tail && *o[i].log_tail ? o[i].log_tail : NULL);
     }
-    snprintf(oks + lb, cap_b - lb, "}");
-    snprintf(delays + ld, cap_d - ld, "}");
-    snprintf(skips + ls, cap_b - ls, "}");
-    snprintf(rescheds + lr, cap_b - lr, "}");
-    snprintf(noretries + ln, cap_b - ln, "}");
-    snprintf(logs + len_t, cap_t - len_t, "}");
-    ids = db_array_i64(idv, n);
-    trs = db_array_int(trv, n);
+    pgarray_close(&b_ok);
+    pgarray_close(&b_delay);
+    pgarray_close(&b_skip);
+    pgarray_close(&b_resched);
+    pgarray_close(&b_noretry);
+    pgarray_close(&b_log);
+    oks = strbuf_take(&b_ok);
+    delays = strbuf_take(&b_delay);
+    skips = strbuf_take(&b_skip);
+    rescheds = strbuf_take(&b_resched);
+    noretries = strbuf_take(&b_noretry);
+    logs = strbuf_take(&b_log);
+    if (!oks || !delays || !skips || !rescheds || !noretries || !logs)
+        goto out;
+    ids = pgarray_int64(idv, n);
+    trs = pgarray_int(trv, n);
     if (!ids || !trs)
         goto out;
     snprintf(job_s, sizeof(job_s), "%" PRId64, job_id);

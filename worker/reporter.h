@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/db.h"
+#include "core/db.h"
 #include "worker/wtry.h"
 
 #define REPORTER_STATE_LEN 32

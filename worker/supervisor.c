@@ -19,7 +19,7 @@
  * A try's process is /bin/sh for bash tasks, and the operator runner
  * (this binary with --run-operator, worker/ops.h) for the other operators,
  * with the try's spec in a 0600 file (worker/opspec.h). The runner's exit
- * code says how the try ends (common/operator.h): success, skipped,
+ * code says how the try ends (model/operator.h): success, skipped,
  * up_for_reschedule (a sensor in reschedule mode: its slot is given back
  * and the row waits for its next poke), failed without retry, or failed.
  * A mapped task instance gets its expand values and every try its
@@ -33,6 +33,10 @@
  * task then blocks on write until Postgres is back).
  */
 #include "worker/supervisor.h"
+#include "core/pgarray.h"
+#include "core/strbuf.h"
+#include "core/utf8.h"
+#include "store/channels.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -49,13 +53,14 @@
 
 #include <cjson/cJSON.h>
 
-#include "common/healthsrv.h"
-#include "common/log.h"
-#include "common/planrun.h"
-#include "common/pools.h"
-#include "common/taskenv.h"
-#include "common/timeutil.h"
-#include "common/xcom.h"
+#include "core/healthsrv.h"
+#include "store/locks.h"
+#include "core/log.h"
+#include "sched/planrun.h"
+#include "store/pools.h"
+#include "model/taskenv.h"
+#include "core/timeutil.h"
+#include "store/xcom.h"
 #include "worker/executor.h"
 #include "worker/logbuf.h"
 #include "worker/opsem.h"
@@ -76,7 +81,7 @@ extern char **environ;
 #define POLL_MAX_MS 1000
 #define VERSION_CACHE 16 /* parsed DAG versions kept for the mini-scheduler */
 #define THREAD_STACK (512 * 1024)
-#define NOTIFY_CHANNEL_SQL "SELECT pg_notify('updraft_scheduler', r::text) FROM unnest($1::bigint[]) r"
+#define NOTIFY_CHANNEL_SQL "SELECT pg_notify(" CHANNEL_SCHEDULER_SQL ", r::text) FROM unnest($1::bigint[]) r"
 
 typedef struct run {
     wtry_t *t;
@@ -945,33 +950,6 @@ static int add_queued(minisched_t *m, const planrun_result_t *res)
     return 0;
 }
 
-/* Appends s to a Postgres array literal as a quoted element. -1 on OOM. */
-static int text_elem(char **buf, size_t *len, size_t *cap, const char *v, bool first)
-{
-    size_t need = *len + 2 * strlen(v) + 5;
-    if (need > *cap) {
-        size_t ncap = need * 2;
-        char *nb = realloc(*buf, ncap);
-        if (!nb)
-            return -1;
-        *buf = nb;
-        *cap = ncap;
-    }
-    char *w = *buf + *len;
-    if (!first)
-        *w++ = ',';
-    *w++ = '"';
-    for (; *v; v++) {
-        if (*v == '"' || *v == '\\')
-            *w++ = '\\';
-        *w++ = *v;
-    }
-    *w++ = '"';
-    *w = '\0';
-    *len = (size_t)(w - *buf);
-    return 0;
-}
-
 /*
  * Fills the max_active_tasks headroom that the ended tries freed in their
  * DAGs with the DAGs' 'scheduled' task instances (left there by the
@@ -995,15 +973,15 @@ static int text_elem(char **buf, size_t *len, size_t *cap, const char *v, bool f
 static int fill_headroom(supervisor_t *s, const reporter_outcome_t *o, size_t n, minisched_t *m)
 {
     int rc = -1;
-    size_t len = 1, cap = 256, nd = 0;
-    char *arr = malloc(cap);
+    size_t nd = 0;
+    strbuf_t b = {0};
+    char *arr = NULL;
     const char **dags = calloc(n + 1, sizeof(*dags));
     int *freed = calloc(n + 1, sizeof(*freed));
     PGresult *r = NULL;
-    if (!arr || !dags || !freed)
+    if (!dags || !freed)
         goto out;
-    arr[0] = '{';
-    arr[1] = '\0';
+    pgarray_open(&b);
     for (size_t i = 0; i < n; i++) {
         if (!o[i].written)
             continue;
@@ -1011,8 +989,7 @@ static int fill_headroom(supervisor_t *s, const reporter_outcome_t *o, size_t n,
         for (k = 0; k < nd && strcmp(dags[k], o[i].t->dag_id); k++)
             ;
         if (k == nd) {
-            if (text_elem(&arr, &len, &cap, o[i].t->dag_id, nd == 0) < 0)
-                goto out;
+            pgarray_put_text(&b, o[i].t->dag_id);
             dags[nd++] = o[i].t->dag_id;
         }
         freed[k]++;
@@ -1021,13 +998,12 @@ static int fill_headroom(supervisor_t *s, const reporter_outcome_t *o, size_t n,
         rc = 0;
         goto out;
     }
-    if (text_elem(&arr, &len, &cap, "", true) < 0) /* room for the closing brace */
+    pgarray_close(&b);
+    if (!(arr = strbuf_take(&b)))
         goto out;
-    arr[len - 2] = '}';
-    arr[len - 1] = '\0';
     const char *p[] = {arr};
     r = db_query(s->o.db, "worker_fill_lock",
-                 "SELECT d, pg_advisory_xact_lock(" PLANRUN_DAG_LOCK_CLASS ", hashtext(d))"
+                 "SELECT d, pg_advisory_xact_lock(" LOCK_DAG_CLASS ", hashtext(d))"
                  " FROM (SELECT d FROM unnest($1::text[]) d WHERE EXISTS (SELECT 1"
                  "   FROM task_instance WHERE dag_id = d AND state = 'scheduled')"
                  "   ORDER BY hashtext(d), d OFFSET 0) s",
@@ -1042,7 +1018,7 @@ static int fill_headroom(supervisor_t *s, const reporter_outcome_t *o, size_t n,
         if (k == nd)
             continue;
         /* The same statement as the scheduler's: pools and per-task limits hold. */
-        char *one = pools_array_text(&dag, 1);
+        char *one = pgarray_text(&dag, 1);
         if (!one)
             goto out;
         PGresult *q = pools_queue_scheduled(s->o.db, one, NULL, freed[k]);
@@ -1071,6 +1047,7 @@ static int fill_headroom(supervisor_t *s, const reporter_outcome_t *o, size_t n,
     rc = 0;
 out:
     PQclear(r);
+    strbuf_free(&b);
     free(arr);
     free(dags);
     free(freed);
@@ -1141,7 +1118,7 @@ static int minisched_plan(supervisor_t *s, const reporter_outcome_t *o, size_t n
     }
     if (nc > 0) {
         /* One statement for all: which of these runs have nothing live left. */
-        if (!(arr = db_array_i64(check, nc)))
+        if (!(arr = pgarray_int64(check, nc)))
             goto out;
         const char *p[] = {arr};
         r = db_query(s->o.db, "worker_runs_idle",
@@ -1263,7 +1240,7 @@ static int notify_runs(supervisor_t *s, int64_t *ids, size_t n)
     for (size_t i = 0; i < n; i++)
         if (k == 0 || ids[k - 1] != ids[i])
             ids[k++] = ids[i];
-    char *arr = db_array_i64(ids, k);
+    char *arr = pgarray_int64(ids, k);
     if (!arr)
         return -1;
     const char *p[] = {arr};
@@ -1307,7 +1284,7 @@ static int write_xcoms(supervisor_t *s, run_t *r, const reporter_outcome_t *o)
     if (!text)
         return -1;
     while (i < r->last_len) {
-        size_t ok = logbuf_utf8_valid_prefix((const unsigned char *)r->last + i, r->last_len - i);
+        size_t ok = utf8_valid_prefix((const unsigned char *)r->last + i, r->last_len - i);
         memcpy(text + tl, r->last + i, ok);
         tl += ok;
         i += ok;
@@ -1590,7 +1567,7 @@ static void hand_back_all(supervisor_t *s)
     }
     char jid[24];
     snprintf(jid, sizeof(jid), "%" PRId64, s->o.job_id);
-    if (!(a_ids = db_array_i64(ids, n)) || !(a_tries = db_array_int(tries, n)))
+    if (!(a_ids = pgarray_int64(ids, n)) || !(a_tries = pgarray_int(tries, n)))
         goto out;
     const char *p[] = {a_ids, a_tries, jid};
     long rows = -1;
@@ -1606,7 +1583,7 @@ static void hand_back_all(supervisor_t *s)
                        "   SELECT id, try_number, '[worker] WARNING - the worker shut down: this try"
                        " was stopped and handed back; the next try does not count as a retry' || E'\\n'"
                        "   FROM b)"
-                       " SELECT pg_notify('updraft_scheduler', dag_run_id::text) FROM b",
+                       " SELECT pg_notify(" CHANNEL_SCHEDULER_SQL ", dag_run_id::text) FROM b",
                        3, p);
     if (rows < 0) {
         log_warn("cannot hand running tries back, the scheduler will reap them count=%zu", n);

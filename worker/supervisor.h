@@ -9,7 +9,7 @@
  * It owns one db_t and one queue_t.
  *
  * It is also the mini-scheduler: the transaction that writes outcomes plans
- * the runs they touch (common/planrun.h), queues the tasks that became
+ * the runs they touch (sched/planrun.h), queues the tasks that became
  * ready, and claims some of them for itself at once with the slots of the
  * tries that just ended; the rest are XADDed after the commit.
  *
@@ -23,9 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/db.h"
-#include "common/queue.h"
-#include "common/secrets.h"
+#include "core/db.h"
+#include "core/queue.h"
+#include "core/secrets.h"
 #include "worker/handoff.h"
 
 typedef struct supervisor_opts {

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/taskenv.h"
-#include "common/taskrender.h"
-#include "common/xcom.h"
+#include "model/taskenv.h"
+#include "store/taskrender.h"
+#include "store/xcom.h"
 #include "worker/opsem.h"
 
 #define MAP_XCOM_MAX (16 << 20) /* an expand XCom larger than this is refused */

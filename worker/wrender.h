@@ -1,8 +1,8 @@
 /*
  * wrender.h - prepares a claimed try's fields just before it runs: a mapped
  * instance's expand values (dynamic task mapping), then the templated
- * fields (common/template.h): bash_command, every env value, and every
- * string inside the operator arguments that common/operator.h marks
+ * fields (model/template.h): bash_command, every env value, and every
+ * string inside the operator arguments that model/operator.h marks
  * templated.
  *
  * The context is the try's: ids, try number, map index, the run's logical
@@ -17,8 +17,8 @@
 
 #include <stddef.h>
 
-#include "common/db.h"
-#include "common/secrets.h"
+#include "core/db.h"
+#include "core/secrets.h"
 #include "worker/logbuf.h"
 #include "worker/wtry.h"
 

@@ -6,6 +6,7 @@
  * fails the try instead of the worker.
  */
 #include "worker/wtry.h"
+#include "core/pgarray.h"
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>
@@ -15,8 +16,8 @@
 
 #include <inttypes.h>
 
-#include "common/log.h"
-#include "common/planner.h"
+#include "core/log.h"
+#include "model/planner.h"
 
 /* now() for the consumer's claim (its own statement), clock_timestamp() for
  * a direct claim in the middle of an outcome transaction. The spec column
@@ -209,8 +210,8 @@ PGresult *wtry_claim(db_t *db, const wtry_specs_t *specs, bool direct, const cha
     size_t nc = 0;
     for (size_t i = 0; specs && i < specs->n && nc < WTRY_SPECS_MAX; i++)
         cached[nc++] = specs->v[i].version_id;
-    char *ids_s = db_array_i64(ids, n), *tries_s = db_array_int(tries, n),
-         *cached_s = db_array_i64(cached, nc);
+    char *ids_s = pgarray_int64(ids, n), *tries_s = pgarray_int(tries, n),
+         *cached_s = pgarray_int64(cached, nc);
     if (!ids_s || !tries_s || !cached_s)
         goto out;
     snprintf(pid_s, sizeof(pid_s), "%d", pid);

@@ -16,11 +16,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "common/db.h"
-#include "common/operator.h"
-#include "common/queue.h"
-#include "common/taskenv.h"
-#include "common/timeutil.h"
+#include "core/db.h"
+#include "model/operator.h"
+#include "core/queue.h"
+#include "model/taskenv.h"
+#include "core/timeutil.h"
 
 #define WTRY_SPEC_MAX (4 << 20) /* a task spec larger than this is refused */
 
@@ -45,7 +45,7 @@ typedef struct wtry {
     char *dag_id, *run_id, *task_id;
 
     wtry_kind_t kind;
-    dag_operator_t op; /* the task's operator (common/operator.h) */
+    dag_operator_t op; /* the task's operator (model/operator.h) */
     char *spec_error; /* WTRY_INVALID: what is wrong */
     char *bash_command;
     char *cwd; /* NULL: a fresh temp dir */

@@ -1,6 +1,6 @@
 /*
  * fuzz_alerts.c - the alert code that reads outside input
- * (common/alerts.c, common/connections.c): task logs, run ids and texts
+ * (sched/alerts.c, store/connections.c): task logs, run ids and texts
  * into Slack and webhook bodies, and webhook URLs from connections.
  *
  * Invariants: every body is valid JSON and valid UTF-8; the log tail
@@ -15,9 +15,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/alerts.h"
-#include "common/connections.h"
-#include "common/secrets.h"
+#include "sched/alerts.h"
+#include "store/connections.h"
+#include "core/secrets.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

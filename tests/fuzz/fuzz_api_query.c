@@ -1,5 +1,5 @@
 /*
- * fuzz_api_query.c - the REST API's request parsing (common/httpq.c) on
+ * fuzz_api_query.c - the REST API's request parsing (webserver/httpq.c) on
  * arbitrary input. The input is split at its first newline: the part before
  * is a request path, the part after a query string. Both are run through
  * every parser a request meets, and the results are checked for the
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/httpq.h"
+#include "webserver/httpq.h"
 
 static const httpq_sort_t sorts[] = {{"id", "x.id"}, {"dag_run_id", "x.run_id"}};
 static const char *const allowed[] = {"limit", "offset", "order_by", "state", NULL};

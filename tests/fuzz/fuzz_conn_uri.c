@@ -1,5 +1,5 @@
 /*
- * fuzz_conn_uri.c - connection URIs and JSON (common/connections.c) on
+ * fuzz_conn_uri.c - connection URIs and JSON (store/connections.c) on
  * arbitrary input: connection_parse_text on the whole input (a URI, or a
  * JSON object when it starts with '{'), and for every connection that
  * parses, the invariants the callers rely on: a port in -1..65535, no
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/connections.h"
+#include "store/connections.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

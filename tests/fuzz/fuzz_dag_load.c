@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "common/dag.h"
+#include "model/dag.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

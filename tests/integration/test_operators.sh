@@ -370,7 +370,7 @@ check_eq "bash short_circuit: the try succeeds" success "$(ti_state op_branch sc
 check "bash short_circuit: logs the decision" grep -q "Condition result is falsy, skipping downstream tasks" <<<"$(ti_log op_branch sc)"
 check_eq "bash short_circuit: truthy writes nothing" "" "$(xcom op_branch sc_true skipmixin_key)"
 check_eq "python short_circuit: falsy writes followed []" '{"followed":[]}' "$(xcom op_branch sc_py skipmixin_key)"
-# What the planner does with them (common/planrun.c).
+# What the planner does with them (lib/sched/planrun.c).
 check_eq "planner: branch skips what it does not follow" "skipped success success" \
   "$(ti_state op_branch left) $(ti_state op_branch right) $(ti_state op_branch grp.g1)"
 check_eq "planner: a branch following nothing skips its downstream" skipped "$(ti_state op_branch none_after)"

@@ -172,7 +172,7 @@ check_eq "failure handled by one_failed: run succeeds, as in Airflow" success \
 
 # --- all_done_min_one_success, once the planner evaluates it
 if "$BIN/updraft" dags list-import-errors 2>&1 | grep -q "all_done_min_one_success.*not supported yet"; then
-  echo "# KNOWN DIFFERENCE: all_done_min_one_success is refused by the loader until common/planner.c evaluates it"
+  echo "# KNOWN DIFFERENCE: all_done_min_one_success is refused by the loader until lib/model/planner.c evaluates it"
   check "all_done_min_one_success: refused with path:line:col" \
     bash -c "'$BIN/updraft' dags list-import-errors 2>&1 | grep -Eq 'min_one\.yaml:[0-9]+:[0-9]+: trigger_rule'"
 else

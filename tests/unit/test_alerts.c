@@ -15,10 +15,10 @@
 
 #include <cmocka.h>
 
-#include "common/alerts.h"
-#include "common/config.h"
-#include "common/connections.h"
-#include "common/secrets.h"
+#include "sched/alerts.h"
+#include "core/config.h"
+#include "store/connections.h"
+#include "core/secrets.h"
 
 /* ---- helpers ------------------------------------------------------------- */
 

@@ -15,7 +15,7 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
-#include "common/timeutil.h"
+#include "core/timeutil.h"
 /* White-box: the cache and writer internals are tested directly. */
 #include "webserver/apicache.c"
 #include "webserver/jsonw.c"

@@ -1,4 +1,4 @@
-/* Unit tests for the pure parts of common/clear.c and common/backfill.c:
+/* Unit tests for the pure parts of sched/clear.c and sched/backfill.c:
  * task selection with upstream/downstream, backfill intervals, the
  * progress line. */
 #include <setjmp.h>
@@ -10,10 +10,10 @@
 
 #include <cmocka.h>
 
-#include "common/backfill.h"
-#include "common/clear.h"
-#include "common/cron.h"
-#include "common/dag.h"
+#include "sched/backfill.h"
+#include "sched/clear.h"
+#include "model/cron.h"
+#include "model/dag.h"
 
 /* a -> b -> c, a -> d, e alone */
 static const char DAG_YAML[] =

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "common/config.h"
+#include "core/config.h"
 
 static char tmpdir[256];
 static char origdir[4096];

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "common/connections.h"
+#include "store/connections.h"
 
 static connection_t *parse_ok(const char *uri)
 {

@@ -14,9 +14,9 @@
 
 #include <cmocka.h>
 
-#include "common/cron.h"
-#include "common/dag.h"
-#include "common/timeutil.h"
+#include "model/cron.h"
+#include "model/dag.h"
+#include "core/timeutil.h"
 
 static ts_us_t T(const char *iso)
 {

@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "common/dag.h"
-#include "common/planner.h"
+#include "model/dag.h"
+#include "model/planner.h"
 
 typedef struct loaded {
     dag_list_t dags;

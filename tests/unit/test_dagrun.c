@@ -1,4 +1,4 @@
-/* Unit tests for the pure parts of common/dagrun.c: run ids. */
+/* Unit tests for the pure parts of store/dagrun.c: run ids. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "common/dagrun.h"
+#include "store/dagrun.h"
 
 static void test_make_run_id(void **state)
 {

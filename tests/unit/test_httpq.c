@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "common/httpq.h"
+#include "webserver/httpq.h"
 
 static void test_url_decode(void **state)
 {

@@ -34,7 +34,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/connections.h"
+#include "store/connections.h"
 #include "worker/ops.h"
 
 #include "worker/op_http.c"

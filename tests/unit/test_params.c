@@ -12,10 +12,10 @@
 
 #include <cmocka.h>
 
-#include "common/clear.h"
-#include "common/dag.h"
-#include "common/dagrun.h"
-#include "common/taskenv.h"
+#include "sched/clear.h"
+#include "model/dag.h"
+#include "store/dagrun.h"
+#include "model/taskenv.h"
 
 static const char PARAMS_YAML[] =
     "p:\n"

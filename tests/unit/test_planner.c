@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "common/planner.h"
+#include "model/planner.h"
 
 static ti_state_t decide(const char *rule, const ti_state_t *states, size_t n)
 {

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "common/dag.h"
+#include "model/dag.h"
 
 /* a -> b -> d, a -> c -> d, weights 1, 2, 4, 8 (a diamond: d counts once). */
 static dag_t *load(dag_list_t *l, const char *rule)

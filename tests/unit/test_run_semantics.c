@@ -17,8 +17,8 @@
 
 #include <cmocka.h>
 
-#include "common/dag.h"
-#include "common/planner.h"
+#include "model/dag.h"
+#include "model/planner.h"
 
 static ti_state_t decide(const char *rule, int n, const ti_state_t *states)
 {

@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "common/secrets.h"
-#include "common/variables.h"
+#include "core/secrets.h"
+#include "store/variables.h"
 
 /* Two fixed keys (base64 of 32 bytes) and a URL-safe one. */
 #define KEY_A "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA="

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "common/template.h"
+#include "model/template.h"
 
 #define JAN1 INT64_C(1704067200000000) /* 2024-01-01T00:00:00Z */
 #define DAY INT64_C(86400000000)

@@ -1,4 +1,4 @@
-/* Unit tests for common/timeutil.c: ISO 8601 parsing and formatting. */
+/* Unit tests for core/timeutil.c: ISO 8601 parsing and formatting. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "common/timeutil.h"
+#include "core/timeutil.h"
 
 static ts_us_t parse_ok(const char *s)
 {

@@ -1,6 +1,6 @@
 /*
  * test_worker_env.c - the pure parts of the worker: a task's environment
- * (common/taskenv.c) and the per-try log buffer (worker/logbuf.c, compiled
+ * (model/taskenv.c) and the per-try log buffer (worker/logbuf.c, compiled
  * into this test since unit tests link only libupdraft.a).
  */
 #include <setjmp.h>
@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/taskenv.h"
+#include "model/taskenv.h"
+#include "core/utf8.h"
 #include "worker/logbuf.c"
 
 static char *base_env[] = {"PATH=/usr/bin:/bin", "HOME=/root", "TARGET=old", "NOEQUALS", NULL};
@@ -148,15 +149,15 @@ static void test_utf8_prefix(void **state)
 {
     (void)state;
     const unsigned char ok[] = "h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80";
-    assert_int_equal(logbuf_utf8_valid_prefix(ok, sizeof(ok) - 1), sizeof(ok) - 1);
+    assert_int_equal(utf8_valid_prefix(ok, sizeof(ok) - 1), sizeof(ok) - 1);
     const unsigned char overlong[] = "a\xC0\xAF";
-    assert_int_equal(logbuf_utf8_valid_prefix(overlong, 3), 1);
+    assert_int_equal(utf8_valid_prefix(overlong, 3), 1);
     const unsigned char surrogate[] = "ab\xED\xA0\x80";
-    assert_int_equal(logbuf_utf8_valid_prefix(surrogate, 5), 2);
+    assert_int_equal(utf8_valid_prefix(surrogate, 5), 2);
     const unsigned char nul[] = {'a', 0, 'b'};
-    assert_int_equal(logbuf_utf8_valid_prefix(nul, 3), 1);
+    assert_int_equal(utf8_valid_prefix(nul, 3), 1);
     const unsigned char cut[] = "x\xE2\x82";
-    assert_int_equal(logbuf_utf8_valid_prefix(cut, 3), 1);
+    assert_int_equal(utf8_valid_prefix(cut, 3), 1);
 }
 
 static void test_logbuf_repairs_and_joins(void **state)

@@ -1,5 +1,5 @@
 /*
- * test_xcom.c - the pure parts of common/xcom.c: the $UPDRAFT_XCOM_FILE
+ * test_xcom.c - the pure parts of store/xcom.c: the $UPDRAFT_XCOM_FILE
  * format and the UTF-8 check that keeps jsonb from refusing a value.
  */
 #include <setjmp.h>
@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/xcom.h"
+#include "store/xcom.h"
+#include "core/utf8.h"
 
 static int parse(const char *text, size_t max, xcom_kv_t **kv, size_t *n, char *err)
 {
@@ -59,11 +60,11 @@ static void test_file_errors(void **state)
 static void test_utf8(void **state)
 {
     (void)state;
-    assert_true(xcom_utf8_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14));
-    assert_false(xcom_utf8_valid("\xc3", 1));         /* truncated */
-    assert_false(xcom_utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
-    assert_false(xcom_utf8_valid("\xc0\xaf", 2));     /* overlong */
-    assert_false(xcom_utf8_valid("a\0b", 3));         /* NUL */
+    assert_true(utf8_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14));
+    assert_false(utf8_valid("\xc3", 1));         /* truncated */
+    assert_false(utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
+    assert_false(utf8_valid("\xc0\xaf", 2));     /* overlong */
+    assert_false(utf8_valid("a\0b", 3));         /* NUL */
 }
 
 int main(void)

@@ -1,0 +1,920 @@
+/*
+ * config.c - the configuration every updraft binary reads.
+ *
+ * One table (config_keys below) lists every key: section, name, type,
+ * default, bounds, flags and where it lives in config_t. Everything else is
+ * driven by it:
+ *
+ *   defaults    each default is text, parsed by the same code as file and
+ *               environment values, so a bad default cannot hide;
+ *   the file    a libcyaml schema is built from the table at load time: the
+ *               document is a mapping of sections, each a mapping of
+ *               optional keys. Unknown keys, non-scalar values, duplicate
+ *               keys and YAML syntax errors are rejected by libcyaml, whose
+ *               log lines (the only place 1.3 reports positions) are
+ *               captured and turned into "path:line:col: message". Every
+ *               scalar is read as a string and then typed here, because
+ *               libcyaml 1.3 reads "12abc" as the integer 12 and anything
+ *               that is not false-like as true. Positions of the errors
+ *               found here come from a short libyaml pass over the file;
+ *   environment UPDRAFT__SECTION__KEY, upper case, wins over the file;
+ *               unknown UPDRAFT__* names only draw a warning;
+ *   printing    config_print walks the table, masking secret keys.
+ */
+#include "core/config.h"
+
+#include <cyaml/cyaml.h>
+#include <yaml.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/errbuf.h"
+#include "core/log.h"
+
+#define CONFIG_MAX_FILE_BYTES (1024 * 1024)
+#define CONFIG_MAX_VALUE_LEN 4096
+#define CONFIG_DEFAULT_FILE "updraft.yaml"
+
+typedef enum key_type { KEY_BOOL, KEY_INT, KEY_STRING } key_type_t;
+
+enum {
+    KEY_SECRET = 1 << 0,   /* may carry a password: masked when printed */
+    KEY_NONEMPTY = 1 << 1, /* an empty string is an error */
+    KEY_LOG_LEVEL = 1 << 2, /* must be a level log_parse_level() knows */
+    KEY_SECRET_VALUE = 1 << 3, /* the whole value is a secret: printed as *** when set */
+    KEY_CONN_LIST = 1 << 4     /* comma-separated connection ids, may be empty */
+};
+
+typedef struct key_def {
+    int section; /* index into section_names */
+    const char *key;
+    key_type_t type;
+    const char *def;
+    long long min, max; /* KEY_INT only */
+    unsigned flags;
+    size_t offset; /* into config_t */
+} key_def_t;
+
+enum {
+    SEC_CORE,
+    SEC_DATABASE,
+    SEC_REDIS,
+    SEC_WEBSERVER,
+    SEC_SCHEDULER,
+    SEC_WORKER,
+    SEC_LOGGING,
+    SEC_ALERTS,
+    SEC_COUNT
+};
+
+static const char *const section_names[SEC_COUNT] = {
+    "core", "database", "redis", "webserver", "scheduler", "worker", "logging", "alerts",
+};
+
+#define OFF(m) offsetof(config_t, m)
+
+/* Keep in section order; docs/configuration.md describes every entry. */
+static const key_def_t config_keys[] = {
+    {SEC_CORE, "dags_folder", KEY_STRING, "./dags", 0, 0, KEY_NONEMPTY, OFF(core.dags_folder)},
+    {SEC_CORE, "dags_are_paused_at_creation", KEY_BOOL, "true", 0, 0, 0,
+     OFF(core.dags_are_paused_at_creation)},
+    {SEC_CORE, "hostname", KEY_STRING, "", 0, 0, 0, OFF(core.hostname)},
+    {SEC_CORE, "fernet_key", KEY_STRING, "", 0, 0, KEY_SECRET_VALUE, OFF(core.fernet_key)},
+    {SEC_CORE, "max_xcom_size", KEY_INT, "49152", 1024, 1073741824, 0, OFF(core.max_xcom_size)},
+    {SEC_CORE, "max_map_length", KEY_INT, "1024", 1, 100000, 0, OFF(core.max_map_length)},
+    {SEC_DATABASE, "url", KEY_STRING, "postgresql:///updraft", 0, 0, KEY_SECRET | KEY_NONEMPTY,
+     OFF(database.url)},
+    {SEC_REDIS, "url", KEY_STRING, "redis://127.0.0.1:6379/0", 0, 0, KEY_SECRET | KEY_NONEMPTY,
+     OFF(redis.url)},
+    {SEC_REDIS, "timeout_ms", KEY_INT, "5000", 100, 600000, 0, OFF(redis.timeout_ms)},
+    {SEC_WEBSERVER, "listen", KEY_STRING, "127.0.0.1:8080", 0, 0, KEY_NONEMPTY,
+     OFF(webserver.listen)},
+    {SEC_WEBSERVER, "base_url", KEY_STRING, "http://127.0.0.1:8080", 0, 0, KEY_NONEMPTY,
+     OFF(webserver.base_url)},
+    {SEC_WEBSERVER, "threads", KEY_INT, "32", 1, 256, 0, OFF(webserver.threads)},
+    {SEC_WEBSERVER, "cache_mb", KEY_INT, "32", 0, 4096, 0, OFF(webserver.cache_mb)},
+    {SEC_SCHEDULER, "dag_dir_list_interval", KEY_INT, "5", 1, 86400, 0,
+     OFF(scheduler.dag_dir_list_interval)},
+    {SEC_SCHEDULER, "catchup_by_default", KEY_BOOL, "true", 0, 0, 0,
+     OFF(scheduler.catchup_by_default)},
+    {SEC_SCHEDULER, "heartbeat_sec", KEY_INT, "5", 1, 3600, 0, OFF(scheduler.heartbeat_sec)},
+    {SEC_SCHEDULER, "queued_resend_after_sec", KEY_INT, "30", 1, 86400, 0,
+     OFF(scheduler.queued_resend_after_sec)},
+    {SEC_SCHEDULER, "max_tis_per_query", KEY_INT, "512", 1, 100000, 0,
+     OFF(scheduler.max_tis_per_query)},
+    {SEC_SCHEDULER, "zombie_threshold_sec", KEY_INT, "30", 2, 86400, 0,
+     OFF(scheduler.zombie_threshold_sec)},
+    {SEC_SCHEDULER, "zombie_detection_interval_sec", KEY_INT, "10", 1, 3600, 0,
+     OFF(scheduler.zombie_detection_interval_sec)},
+    {SEC_SCHEDULER, "task_queued_timeout_sec", KEY_INT, "600", 1, 604800, 0,
+     OFF(scheduler.task_queued_timeout_sec)},
+    {SEC_WORKER, "queues", KEY_STRING, "default", 0, 0, KEY_NONEMPTY, OFF(worker.queues)},
+    {SEC_WORKER, "concurrency", KEY_INT, "16", 1, 4096, 0, OFF(worker.concurrency)},
+    {SEC_WORKER, "heartbeat_sec", KEY_INT, "5", 1, 3600, 0, OFF(worker.heartbeat_sec)},
+    {SEC_WORKER, "shutdown_grace_sec", KEY_INT, "60", 0, 86400, 0, OFF(worker.shutdown_grace_sec)},
+    {SEC_WORKER, "log_flush_ms", KEY_INT, "200", 10, 60000, 0, OFF(worker.log_flush_ms)},
+    {SEC_WORKER, "max_log_bytes_per_try", KEY_INT, "10485760", 1024, 1073741824, 0,
+     OFF(worker.max_log_bytes_per_try)},
+    {SEC_LOGGING, "level", KEY_STRING, "info", 0, 0, KEY_NONEMPTY | KEY_LOG_LEVEL,
+     OFF(logging.level)},
+    {SEC_ALERTS, "on_task_failure", KEY_STRING, "", 0, 0, KEY_CONN_LIST, OFF(alerts.on_task_failure)},
+    {SEC_ALERTS, "on_task_retry", KEY_STRING, "", 0, 0, KEY_CONN_LIST, OFF(alerts.on_task_retry)},
+    {SEC_ALERTS, "on_dag_failure", KEY_STRING, "", 0, 0, KEY_CONN_LIST, OFF(alerts.on_dag_failure)},
+    {SEC_ALERTS, "on_sla_miss", KEY_STRING, "", 0, 0, KEY_CONN_LIST, OFF(alerts.on_sla_miss)},
+    {SEC_ALERTS, "give_up_after_sec", KEY_INT, "3600", 1, 604800, 0, OFF(alerts.give_up_after_sec)},
+    {SEC_ALERTS, "request_timeout_sec", KEY_INT, "10", 1, 300, 0, OFF(alerts.request_timeout_sec)},
+    {SEC_ALERTS, "max_retry_after_sec", KEY_INT, "300", 1, 86400, 0,
+     OFF(alerts.max_retry_after_sec)},
+    {SEC_ALERTS, "max_backoff_sec", KEY_INT, "300", 1, 86400, 0, OFF(alerts.max_backoff_sec)},
+    {SEC_ALERTS, "max_in_flight", KEY_INT, "8", 1, 256, 0, OFF(alerts.max_in_flight)},
+    {SEC_ALERTS, "sweep_interval_sec", KEY_INT, "30", 1, 3600, 0, OFF(alerts.sweep_interval_sec)},
+    {SEC_ALERTS, "sla_check_interval_sec", KEY_INT, "10", 1, 3600, 0,
+     OFF(alerts.sla_check_interval_sec)},
+    {SEC_ALERTS, "sla_lookback_sec", KEY_INT, "86400", 60, 31536000, 0,
+     OFF(alerts.sla_lookback_sec)},
+    {SEC_ALERTS, "event_retention_days", KEY_INT, "30", 0, 36500, 0,
+     OFF(alerts.event_retention_days)},
+};
+
+#define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static void env_name(const key_def_t *k, char *buf, size_t len)
+{
+    snprintf(buf, len, "UPDRAFT__%s__%s", section_names[k->section], k->key);
+    for (char *p = buf; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+}
+
+static const key_def_t *find_key(int section, const char *key)
+{
+    for (size_t i = 0; i < CONFIG_NKEYS; i++)
+        if (config_keys[i].section == section && strcmp(config_keys[i].key, key) == 0)
+            return &config_keys[i];
+    return NULL;
+}
+
+/* Index of k among the keys of its section. */
+static size_t key_slot(const key_def_t *k)
+{
+    size_t slot = 0;
+    for (const key_def_t *p = config_keys; p < k; p++)
+        if (p->section == k->section)
+            slot++;
+    return slot;
+}
+
+static size_t section_nkeys(int section)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < CONFIG_NKEYS; i++)
+        if (config_keys[i].section == section)
+            n++;
+    return n;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"true", "1", "yes", "on"};
+    static const char *const no[] = {"false", "0", "no", "off"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int parse_int(const char *s, long long *out)
+{
+    const char *p = s;
+    if (*p == '+' || *p == '-')
+        p++;
+    if (!isdigit((unsigned char)*p))
+        return -1;
+    for (; *p; p++)
+        if (!isdigit((unsigned char)*p))
+            return -1;
+    errno = 0;
+    long long v = strtoll(s, NULL, 10);
+    if (errno == ERANGE)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* "a, b.c,d-e" or "": connection ids (as connection_validate accepts) between commas. */
+static bool valid_conn_list(const char *s)
+{
+    size_t n = 0;
+    for (const char *p = s;; p++) {
+        if (*p == ',' || *p == '\0') {
+            if (n == 0 && (*p == ',' || p != s))
+                return false; /* an empty item */
+            n = 0;
+            if (*p == '\0')
+                return true;
+            while (p[1] == ' ')
+                p++;
+            continue;
+        }
+        if (*p == ' ') {
+            while (p[1] == ' ')
+                p++;
+            if (p[1] != ',' && p[1] != '\0')
+                return false;
+            continue;
+        }
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
+            return false;
+        if (++n > 250)
+            return false;
+    }
+}
+
+/*
+ * Types text and stores it into c. where names the source for messages
+ * ("file.yaml:3:12", "environment variable UPDRAFT__X__Y", "default").
+ * Values of secret keys are never echoed.
+ */
+static int apply_value(config_t *c, const key_def_t *k, const char *text, const char *where,
+                       char *err, size_t errlen)
+{
+    const char *sec = section_names[k->section];
+    char *base = (char *)c + k->offset;
+    switch (k->type) {
+    case KEY_BOOL: {
+        bool b;
+        if (parse_bool(text, &b) < 0) {
+            errbuf_set(err, errlen,
+                    "%s: %s.%s: '%s' is not a boolean (true/false, yes/no, on/off, 1/0)", where,
+                    sec, k->key, text);
+            return -1;
+        }
+        *(bool *)(void *)base = b;
+        return 0;
+    }
+    case KEY_INT: {
+        long long v;
+        if (parse_int(text, &v) < 0) {
+            errbuf_set(err, errlen, "%s: %s.%s: '%s' is not an integer", where, sec, k->key, text);
+            return -1;
+        }
+        if (v < k->min || v > k->max) {
+            errbuf_set(err, errlen, "%s: %s.%s: %lld is out of range %lld..%lld", where, sec, k->key,
+                    v, k->min, k->max);
+            return -1;
+        }
+        *(int *)(void *)base = (int)v;
+        return 0;
+    }
+    case KEY_STRING: {
+        if ((k->flags & KEY_NONEMPTY) && text[0] == '\0') {
+            errbuf_set(err, errlen, "%s: %s.%s: must not be empty", where, sec, k->key);
+            return -1;
+        }
+        if (strlen(text) > CONFIG_MAX_VALUE_LEN) {
+            errbuf_set(err, errlen, "%s: %s.%s: longer than %d bytes", where, sec, k->key,
+                    CONFIG_MAX_VALUE_LEN);
+            return -1;
+        }
+        if ((k->flags & KEY_CONN_LIST) && !valid_conn_list(text)) {
+            errbuf_set(err, errlen,
+                       "%s: %s.%s: '%.200s' is not a comma-separated list of connection ids "
+                       "(letters, digits, '_', '.', '-')",
+                       where, sec, k->key, text);
+            return -1;
+        }
+        if (k->flags & KEY_LOG_LEVEL) {
+            log_level_t level;
+            if (log_parse_level(text, &level) < 0) {
+                errbuf_set(err, errlen,
+                        "%s: %s.%s: '%s' is not a log level (debug, info, warning, error, off)",
+                        where, sec, k->key, text);
+                return -1;
+            }
+        }
+        char *dup = strdup(text);
+        if (dup == NULL) {
+            errbuf_set(err, errlen, "%s: %s.%s: out of memory", where, sec, k->key);
+            return -1;
+        }
+        char **slot = (char **)(void *)base;
+        free(*slot);
+        *slot = dup;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+/* ---- the file: libcyaml schema and error capture ----------------------- */
+
+typedef struct cyaml_log_capture {
+    char lines[12][256];
+    int n;
+} cyaml_log_capture_t;
+
+static void capture_cyaml_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
+{
+    cyaml_log_capture_t *cap = ctx;
+    (void)level;
+    if (cap->n >= (int)(sizeof(cap->lines) / sizeof(cap->lines[0])))
+        return;
+    char *line = cap->lines[cap->n++];
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    vsnprintf(line, sizeof(cap->lines[0]), fmt, args);
+#pragma GCC diagnostic pop
+    size_t len = strlen(line);
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        line[--len] = '\0';
+}
+
+/*
+ * Turns captured libcyaml lines such as
+ *   Load: Invalid INT value: 'abc'
+ *   Load: Backtrace:
+ *     in mapping field 'a' (line: 2, column: 6)
+ *     in mapping field 'core' (line: 2, column: 3)
+ * into "path:2:6: invalid INT value: 'abc' (at core.a)".
+ */
+static void format_cyaml_error(const char *path, cyaml_err_t rc, const cyaml_log_capture_t *cap,
+                               char *err, size_t errlen)
+{
+    char problem[256] = "";
+    char keypath[256] = "";
+    int line = 0, col = 0;
+    const char *fields[12];
+    int nfields = 0;
+
+    for (int i = 0; i < cap->n; i++) {
+        const char *l = cap->lines[i];
+        while (*l == ' ')
+            l++;
+        if (strncmp(l, "Load: ", 6) == 0)
+            l += 6;
+        if (strncmp(l, "in mapping", 10) == 0) {
+            int ln, cl;
+            const char *pos = strstr(l, "(line: ");
+            if (pos != NULL && line == 0 && sscanf(pos, "(line: %d, column: %d)", &ln, &cl) == 2) {
+                line = ln;
+                col = cl;
+            }
+            if (strncmp(l, "in mapping field '", 18) == 0 && nfields < 12)
+                fields[nfields++] = l + 18;
+            continue;
+        }
+        if (strcmp(l, "Backtrace:") == 0 || problem[0] != '\0')
+            continue;
+        if (strncmp(l, "libyaml: ", 9) == 0)
+            l += 9;
+        snprintf(problem, sizeof(problem), "%s", l);
+    }
+    /* fields run innermost first; the key path reads outermost first */
+    for (int i = nfields - 1; i >= 0; i--) {
+        size_t used = strlen(keypath);
+        const char *end = strchr(fields[i], '\'');
+        int flen = end ? (int)(end - fields[i]) : (int)strlen(fields[i]);
+        snprintf(keypath + used, sizeof(keypath) - used, "%s%.*s", used ? "." : "", flen,
+                 fields[i]);
+    }
+    if (problem[0] == '\0')
+        snprintf(problem, sizeof(problem), "%s", cyaml_strerror(rc));
+    else
+        problem[0] = (char)tolower((unsigned char)problem[0]);
+
+    char where[512];
+    if (line > 0)
+        snprintf(where, sizeof(where), "%s:%d:%d", path, line, col);
+    else
+        snprintf(where, sizeof(where), "%s", path);
+
+    if (strncmp(problem, "unexpected key: ", 16) == 0) {
+        errbuf_set(err, errlen, "%s: unknown key '%s%s%s'", where, keypath, keypath[0] ? "." : "",
+                problem + 16);
+    } else if (keypath[0] != '\0') {
+        errbuf_set(err, errlen, "%s: %s (at %s)", where, problem, keypath);
+    } else {
+        errbuf_set(err, errlen, "%s: %s", where, problem);
+    }
+}
+
+/*
+ * Finds where the value of section.key starts in the file, for messages
+ * about values that libcyaml accepted as strings but we reject. The file
+ * has already passed the schema, so its shape is known: a mapping of
+ * sections, each null or a mapping of scalars. 0 when found.
+ */
+static int find_value_position(const char *path, const char *section, const char *key, int *line,
+                               int *col)
+{
+    FILE *f = fopen(path, "rb");
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    int depth = 0, rc = -1;
+    bool expect_key = true, in_section = false, key_match = false, done = false;
+
+    if (f == NULL)
+        return -1;
+    if (!yaml_parser_initialize(&parser)) {
+        fclose(f);
+        return -1;
+    }
+    yaml_parser_set_input_file(&parser, f);
+    while (!done && yaml_parser_parse(&parser, &ev)) {
+        switch (ev.type) {
+        case YAML_MAPPING_START_EVENT:
+            depth++;
+            expect_key = true;
+            break;
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            expect_key = true;
+            if (depth == 1)
+                in_section = false;
+            break;
+        case YAML_SCALAR_EVENT: {
+            const char *v = (const char *)ev.data.scalar.value;
+            if (depth == 1) {
+                if (expect_key)
+                    in_section = strcmp(v, section) == 0;
+                expect_key = !expect_key;
+            } else if (depth == 2) {
+                if (expect_key) {
+                    key_match = in_section && strcmp(v, key) == 0;
+                } else if (key_match) {
+                    *line = (int)ev.start_mark.line + 1;
+                    *col = (int)ev.start_mark.column + 1;
+                    rc = 0;
+                    done = true;
+                }
+                expect_key = !expect_key;
+            }
+            break;
+        }
+        case YAML_STREAM_END_EVENT:
+            done = true;
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    fclose(f);
+    return rc;
+}
+
+static int load_file(const char *path, config_t *c, char *err, size_t errlen)
+{
+    /* One schema field per key plus a terminator per section, and the
+     * top-level fields; sized by constants, filled from the table. */
+    cyaml_schema_field_t key_fields[CONFIG_NKEYS + SEC_COUNT];
+    cyaml_schema_field_t sec_fields[SEC_COUNT + 1];
+    cyaml_schema_value_t top;
+    cyaml_log_capture_t cap;
+    cyaml_config_t cfg;
+    char ***data = NULL;
+    struct stat st;
+    int rc = -1;
+
+    if (stat(path, &st) < 0) {
+        errbuf_set(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        errbuf_set(err, errlen, "%s: not a regular file", path);
+        return -1;
+    }
+    if (st.st_size > CONFIG_MAX_FILE_BYTES) {
+        errbuf_set(err, errlen, "%s: larger than %d bytes", path, CONFIG_MAX_FILE_BYTES);
+        return -1;
+    }
+
+    memset(key_fields, 0, sizeof(key_fields));
+    memset(sec_fields, 0, sizeof(sec_fields));
+    size_t next = 0;
+    for (int s = 0; s < SEC_COUNT; s++) {
+        cyaml_schema_field_t *first = &key_fields[next];
+        size_t slot = 0;
+        for (size_t i = 0; i < CONFIG_NKEYS; i++) {
+            if (config_keys[i].section != s)
+                continue;
+            cyaml_schema_field_t *f = &key_fields[next++];
+            f->key = config_keys[i].key;
+            f->data_offset = (uint32_t)(slot++ * sizeof(char *));
+            f->value.type = CYAML_STRING;
+            /* absent, empty and YAML null all leave the pointer NULL */
+            f->value.flags = (enum cyaml_flag)(CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER_NULL_STR);
+            f->value.data_size = sizeof(char);
+            f->value.string.min = 0;
+            f->value.string.max = CONFIG_MAX_VALUE_LEN;
+        }
+        next++; /* zeroed terminator (CYAML_FIELD_END) */
+        cyaml_schema_field_t *sf = &sec_fields[s];
+        sf->key = section_names[s];
+        sf->data_offset = (uint32_t)(s * sizeof(char **));
+        sf->value.type = CYAML_MAPPING;
+        sf->value.flags = (enum cyaml_flag)(CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER_NULL);
+        sf->value.data_size = (uint32_t)(section_nkeys(s) * sizeof(char *));
+        sf->value.mapping.fields = first;
+    }
+    memset(&top, 0, sizeof(top));
+    top.type = CYAML_MAPPING;
+    top.flags = CYAML_FLAG_POINTER;
+    top.data_size = (uint32_t)(SEC_COUNT * sizeof(char **));
+    top.mapping.fields = sec_fields;
+
+    memset(&cap, 0, sizeof(cap));
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.log_fn = capture_cyaml_log;
+    cfg.log_ctx = &cap;
+    cfg.mem_fn = cyaml_mem;
+    cfg.log_level = CYAML_LOG_ERROR;
+    /* unknown keys are errors; anchors and aliases have no use here */
+    cfg.flags = CYAML_CFG_NO_ALIAS;
+
+    cyaml_err_t cerr = cyaml_load_file(path, &cfg, &top, (cyaml_data_t **)&data, NULL);
+    if (cerr != CYAML_OK) {
+        if (cerr == CYAML_ERR_FILE_OPEN)
+            errbuf_set(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        else
+            format_cyaml_error(path, cerr, &cap, err, errlen);
+        goto out;
+    }
+    if (data != NULL) {
+        for (size_t i = 0; i < CONFIG_NKEYS; i++) {
+            const key_def_t *k = &config_keys[i];
+            char **sec = data[k->section];
+            const char *v = sec ? sec[key_slot(k)] : NULL;
+            if (v == NULL)
+                continue;
+            if (apply_value(c, k, v, path, err, errlen) == 0)
+                continue;
+            /* rejected: say where (apply_value changed nothing, so run it
+             * again for the message with the position) */
+            char where[512];
+            int line, col;
+            if (find_value_position(path, section_names[k->section], k->key, &line, &col) == 0) {
+                snprintf(where, sizeof(where), "%s:%d:%d", path, line, col);
+                apply_value(c, k, v, where, err, errlen);
+            }
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    if (data != NULL)
+        cyaml_free(&cfg, &top, data, 0);
+    return rc;
+}
+
+/* ---- environment ------------------------------------------------------- */
+
+static int apply_env(config_t *c, char *err, size_t errlen)
+{
+    char name[128], where[160];
+    for (size_t i = 0; i < CONFIG_NKEYS; i++) {
+        env_name(&config_keys[i], name, sizeof(name));
+        const char *v = getenv(name);
+        if (v == NULL)
+            continue;
+        snprintf(where, sizeof(where), "environment variable %s", name);
+        if (apply_value(c, &config_keys[i], v, where, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A misspelt UPDRAFT__X__Y would silently do nothing: say so. */
+static void warn_unknown_env(void)
+{
+    char name[128], known[128];
+    for (char **e = environ; e != NULL && *e != NULL; e++) {
+        if (strncmp(*e, "UPDRAFT__", 9) != 0)
+            continue;
+        size_t n = strcspn(*e, "=");
+        if (n >= sizeof(name))
+            n = sizeof(name) - 1;
+        memcpy(name, *e, n);
+        name[n] = '\0';
+        bool found = false;
+        for (size_t i = 0; i < CONFIG_NKEYS && !found; i++) {
+            env_name(&config_keys[i], known, sizeof(known));
+            found = strcmp(name, known) == 0;
+        }
+        if (found)
+            continue;
+        for (char *p = name; *p; p++)
+            if (!isalnum((unsigned char)*p) && *p != '_')
+                *p = '?';
+        log_warn("unknown configuration variable ignored var=%s", name);
+    }
+}
+
+/* ---- public API -------------------------------------------------------- */
+
+void config_free(config_t *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < CONFIG_NKEYS; i++) {
+        if (config_keys[i].type != KEY_STRING)
+            continue;
+        char **slot = (char **)(void *)((char *)c + config_keys[i].offset);
+        free(*slot);
+        *slot = NULL;
+    }
+}
+
+int config_load(const char *path, config_t *out, char *err, size_t errlen)
+{
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < CONFIG_NKEYS; i++)
+        if (apply_value(out, &config_keys[i], config_keys[i].def, "default", err, errlen) < 0)
+            goto out;
+
+    if (path == NULL || path[0] == '\0') {
+        const char *env = getenv("UPDRAFT_CONFIG");
+        if (env != NULL && env[0] != '\0')
+            path = env;
+        else if (access(CONFIG_DEFAULT_FILE, F_OK) == 0)
+            path = CONFIG_DEFAULT_FILE;
+        else
+            path = NULL;
+    }
+    if (path != NULL && load_file(path, out, err, errlen) < 0)
+        goto out;
+    if (apply_env(out, err, errlen) < 0)
+        goto out;
+    warn_unknown_env();
+
+    if (out->core.hostname[0] == '\0') {
+        char host[256];
+        if (gethostname(host, sizeof(host)) < 0) {
+            errbuf_set(err, errlen, "core.hostname: gethostname: %s", strerror(errno));
+            goto out;
+        }
+        host[sizeof(host) - 1] = '\0';
+        if (apply_value(out, find_key(SEC_CORE, "hostname"), host, "gethostname()", err, errlen) <
+            0)
+            goto out;
+    }
+    rc = 0;
+out:
+    if (rc < 0)
+        config_free(out);
+    return rc;
+}
+
+/* ---- masking ----------------------------------------------------------- */
+
+typedef struct outbuf {
+    char *buf;
+    size_t len, cap;
+} outbuf_t;
+
+static void out_putn(outbuf_t *o, const char *s, size_t n)
+{
+    if (o->cap == 0)
+        return;
+    for (size_t i = 0; i < n && o->len + 1 < o->cap; i++)
+        o->buf[o->len++] = s[i];
+    o->buf[o->len] = '\0';
+}
+
+static void out_puts(outbuf_t *o, const char *s)
+{
+    out_putn(o, s, strlen(s));
+}
+
+/* At url[i], a "password" keyword (libpq "password=..." or a URI query's
+ * "password=...")? Returns the index just past '=' or 0. */
+static size_t password_keyword(const char *url, size_t i)
+{
+    if (i > 0 && !isspace((unsigned char)url[i - 1]) && url[i - 1] != '?' && url[i - 1] != '&' &&
+        url[i - 1] != ';')
+        return 0;
+    if (strncasecmp(url + i, "password", 8) != 0)
+        return 0;
+    size_t j = i + 8;
+    while (url[j] == ' ' || url[j] == '\t')
+        j++;
+    return url[j] == '=' ? j + 1 : 0;
+}
+
+/* Skips a password value starting at url[j]: a libpq quoted or bare word,
+ * or a URI query value. Returns the index after it. */
+static size_t skip_password_value(const char *url, size_t j, bool in_query)
+{
+    if (in_query) {
+        while (url[j] && url[j] != '&' && url[j] != '#')
+            j++;
+        return j;
+    }
+    if (url[j] == '\'') {
+        j++;
+        while (url[j] && url[j] != '\'') {
+            if (url[j] == '\\' && url[j + 1])
+                j++;
+            j++;
+        }
+        return url[j] ? j + 1 : j;
+    }
+    while (url[j] && !isspace((unsigned char)url[j]))
+        j++;
+    return j;
+}
+
+void config_mask_url(const char *url, char *buf, size_t buflen)
+{
+    outbuf_t o = {buf, 0, buflen};
+    size_t pw_start = 0, pw_end = 0; /* URI userinfo password, if any */
+
+    if (buflen == 0)
+        return;
+    buf[0] = '\0';
+    if (url == NULL)
+        return;
+
+    const char *sep = strstr(url, "://");
+    if (sep != NULL) {
+        size_t auth = (size_t)(sep - url) + 3;
+        /* The userinfo ends at the last '@' before any query: a password
+         * with an unescaped '@' or '/' is still masked whole. */
+        size_t qpos = strcspn(url + auth, "?#") + auth;
+        size_t at = 0;
+        for (size_t i = auth; i < qpos; i++)
+            if (url[i] == '@')
+                at = i;
+        if (at > 0) {
+            const char *colon = memchr(url + auth, ':', at - auth);
+            if (colon != NULL) {
+                pw_start = (size_t)(colon - url) + 1;
+                pw_end = at;
+            }
+        }
+    }
+
+    bool in_query = false;
+    for (size_t i = 0; url[i];) {
+        if (pw_end > 0 && i == pw_start) {
+            out_puts(&o, "***");
+            i = pw_end;
+            continue;
+        }
+        if (sep != NULL && url[i] == '?' && i > pw_end)
+            in_query = true;
+        size_t v = password_keyword(url, i);
+        if (v > 0) {
+            while (!in_query && (url[v] == ' ' || url[v] == '\t'))
+                v++;
+            out_putn(&o, url + i, v - i);
+            out_puts(&o, "***");
+            i = skip_password_value(url, v, in_query);
+            continue;
+        }
+        out_putn(&o, url + i, 1);
+        i++;
+    }
+}
+
+/* ---- printing ---------------------------------------------------------- */
+
+static void print_yaml_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", f);
+        else if (*p == '\t')
+            fputs("\\t", f);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(f, "\\x%02x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+void config_print(const config_t *c, FILE *f)
+{
+    fputs("# updraft configuration (passwords masked)\n", f);
+    for (int s = 0; s < SEC_COUNT; s++) {
+        fprintf(f, "%s:\n", section_names[s]);
+        for (size_t i = 0; i < CONFIG_NKEYS; i++) {
+            const key_def_t *k = &config_keys[i];
+            if (k->section != s)
+                continue;
+            const char *base = (const char *)c + k->offset;
+            fprintf(f, "  %s: ", k->key);
+            switch (k->type) {
+            case KEY_BOOL:
+                fputs(*(const bool *)(const void *)base ? "true" : "false", f);
+                break;
+            case KEY_INT:
+                fprintf(f, "%d", *(const int *)(const void *)base);
+                break;
+            case KEY_STRING: {
+                const char *v = *(char *const *)(const void *)base;
+                if (v == NULL)
+                    v = "";
+                if (k->flags & KEY_SECRET_VALUE) {
+                    print_yaml_string(f, v[0] ? "***" : "");
+                } else if (k->flags & KEY_SECRET) {
+                    size_t n = strlen(v) + 8;
+                    char *masked = malloc(n);
+                    if (masked == NULL) {
+                        fputs("\"***\"", f);
+                        break;
+                    }
+                    config_mask_url(v, masked, n);
+                    print_yaml_string(f, masked);
+                    free(masked);
+                } else {
+                    print_yaml_string(f, v);
+                }
+                break;
+            }
+            }
+            fputc('\n', f);
+        }
+    }
+}
+
+/* ---- flags ------------------------------------------------------------- */
+
+int config_from_args(int *argc, char **argv, config_t *out)
+{
+    const char *prog = "updraft";
+    const char *path = NULL;
+    bool print = false;
+    char err[1024];
+    int w = 1;
+
+    if (*argc > 0 && argv[0] != NULL) {
+        const char *slash = strrchr(argv[0], '/');
+        prog = slash ? slash + 1 : argv[0];
+    }
+    memset(out, 0, sizeof(*out));
+    for (int r = 1; r < *argc; r++) {
+        const char *a = argv[r];
+        if (strcmp(a, "--") == 0) {
+            /* the rest belongs to the caller untouched */
+            while (r < *argc)
+                argv[w++] = argv[r++];
+            break;
+        }
+        if (strcmp(a, "--config") == 0) {
+            if (r + 1 >= *argc) {
+                fprintf(stderr, "%s: --config needs a path\n", prog);
+                return -1;
+            }
+            path = argv[++r];
+        } else if (strncmp(a, "--config=", 9) == 0) {
+            path = a + 9;
+            if (path[0] == '\0') {
+                fprintf(stderr, "%s: --config needs a path\n", prog);
+                return -1;
+            }
+        } else if (strcmp(a, "--print-config") == 0) {
+            print = true;
+        } else {
+            argv[w++] = argv[r];
+        }
+    }
+    if (*argc > 0) {
+        *argc = w;
+        argv[w] = NULL;
+    }
+    if (config_load(path, out, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s: configuration error: %s\n", prog, err);
+        return -1;
+    }
+    if (print) {
+        config_print(out, stdout);
+        fflush(stdout);
+        config_free(out);
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,84 @@
+/*
+ * db.h - Postgres access for every updraft component.
+ *
+ * One db_t per thread (libpq connections are not shared). Statements are
+ * parameterized only; named statements are prepared once per connection
+ * and re-prepared after a reconnect. A lost connection is re-established
+ * with capped, jittered backoff by db_ensure(); callers treat a NULL result
+ * as "this attempt failed", roll back their unit of work and retry later.
+ */
+#ifndef UPDRAFT_DB_H
+#define UPDRAFT_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct db db_t;
+
+/*
+ * Connects to conninfo (a libpq keyword string or postgresql:// URI). Makes
+ * one attempt; returns NULL and fills err on failure. The string is copied.
+ */
+db_t *db_connect(const char *conninfo, char *err, size_t errlen);
+void db_close(db_t *db);
+
+/*
+ * Makes sure the connection is up, reconnecting if it is not. Waits between
+ * attempts (100 ms doubling to 5 s, jittered) up to max_wait_ms in total;
+ * max_wait_ms < 0 waits for as long as it takes unless *stop becomes true.
+ * Returns 0 when connected, -1 otherwise. LISTENs are re-issued.
+ */
+int db_ensure(db_t *db, int max_wait_ms, volatile const bool *stop);
+bool db_ok(const db_t *db);
+PGconn *db_pg(db_t *db);
+
+/*
+ * Runs one statement. name non-NULL: prepared once per connection under that
+ * name (same name, same sql, always; the name is copied; at most 512 names
+ * per connection, further ones run unprepared). Returns the result (caller PQclear()s)
+ * when the status is COMMAND_OK or TUPLES_OK; otherwise logs, remembers the
+ * message for db_error() and returns NULL. params may hold NULLs (SQL NULL).
+ */
+PGresult *db_query(db_t *db, const char *name, const char *sql, int nparams,
+                   const char *const *params);
+/* db_query for statements without rows; returns rows affected, or -1. */
+long db_exec(db_t *db, const char *name, const char *sql, int nparams, const char *const *params);
+/* Simple statements with no parameters (BEGIN, COMMIT, LISTEN x). 0 or -1. */
+int db_simple(db_t *db, const char *sql);
+int db_begin(db_t *db);
+int db_commit(db_t *db);
+void db_rollback(db_t *db);
+/* SQLSTATE of the last failure ("" if none), and its message. */
+const char *db_sqlstate(const db_t *db);
+const char *db_error(const db_t *db);
+
+/* LISTEN on channel (remembered and re-issued after reconnects). */
+int db_listen(db_t *db, const char *channel);
+/* The socket to poll for notifications, -1 when disconnected. */
+int db_socket(db_t *db);
+/*
+ * Reads pending input and calls cb(payload, arg) for each notification
+ * received since the last call (cb may be NULL). Returns how many arrived,
+ * -1 when the connection broke.
+ */
+typedef void (*db_notify_fn)(const char *payload, void *arg);
+int db_drain_notifies(db_t *db, db_notify_fn cb, void *arg);
+
+/* Helpers for result fields. */
+int64_t db_get_i64(const PGresult *r, int row, int col);
+int db_get_int(const PGresult *r, int row, int col);
+bool db_get_bool(const PGresult *r, int row, int col);
+/* NULL when the field is SQL NULL. */
+const char *db_get_str(const PGresult *r, int row, int col);
+
+/*
+ * Schema: applies the embedded migrations that are not yet applied, each in
+ * its own transaction, serialized by an advisory lock. Returns 0 or -1.
+ */
+int db_migrate(db_t *db, int *applied);
+/* 0 if the database is at the version this binary expects; -1 otherwise (err says why). */
+int db_check_schema(db_t *db, char *err, size_t errlen);
+
+#endif

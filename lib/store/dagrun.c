@@ -1,0 +1,298 @@
+/*
+ * dagrun.c - see dagrun.h.
+ *
+ * A run and its task instances are written in one transaction: the run row
+ * first (INSERT ... ON CONFLICT DO NOTHING, so that a taken run id or
+ * logical date leaves the transaction usable and is reported as a
+ * conflict), then every task instance in one set-based INSERT ... SELECT
+ * over the tasks of the DAG's latest serialized version. The NOTIFY that
+ * wakes the scheduler is issued inside the transaction; Postgres delivers
+ * it at commit, so no listener sees a run that is not there yet.
+ */
+#include "store/dagrun.h"
+#include "store/channels.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "model/dag.h"
+#include "core/log.h"
+
+
+const char *dagrun_type_name(dagrun_type_t type)
+{
+    switch (type) {
+    case DAGRUN_SCHEDULED:
+        return "scheduled";
+    case DAGRUN_MANUAL:
+        return "manual";
+    case DAGRUN_BACKFILL:
+        return "backfill";
+    }
+    return "manual";
+}
+
+void dagrun_make_run_id(dagrun_type_t type, ts_us_t logical_date, char *buf, size_t buflen)
+{
+    char ts[TS_ISO_LEN];
+    if (!buf || buflen == 0)
+        return;
+    /* As Python's isoformat(): microseconds only when there are some. */
+    if (logical_date % TS_US_PER_SEC == 0)
+        ts_format_iso_sec(logical_date, ts);
+    else
+        ts_format_iso(logical_date, ts);
+    snprintf(buf, buflen, "%s__%s", dagrun_type_name(type), ts);
+}
+
+bool dagrun_run_id_valid(const char *run_id)
+{
+    if (!run_id || !*run_id)
+        return false;
+    size_t n = 0;
+    for (const char *p = run_id; *p; p++, n++) {
+        char c = *p;
+        if (n >= DAGRUN_ID_MAX)
+            return false;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+            continue;
+        if (strchr("_.~:+-", c))
+            continue;
+        return false;
+    }
+    return true;
+}
+
+int dagrun_conf_parse(const char *conf, cJSON **out, char *err, size_t errlen)
+{
+    const char *end = NULL;
+    size_t len;
+    cJSON *j;
+
+    *out = NULL;
+    if (!conf)
+        conf = "{}";
+    len = strnlen(conf, DAGRUN_CONF_MAX + 1);
+    if (len > DAGRUN_CONF_MAX) {
+        snprintf(err, errlen, "conf is larger than %d bytes", DAGRUN_CONF_MAX);
+        return -1;
+    }
+    j = cJSON_ParseWithLengthOpts(conf, len + 1, &end, 1);
+    if (!j) {
+        size_t at = end && end >= conf && end <= conf + len ? (size_t)(end - conf) : 0;
+        snprintf(err, errlen, "conf is not valid JSON (error at byte %zu)", at + 1);
+        return -1;
+    }
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        snprintf(err, errlen, "conf must be a JSON object");
+        return -1;
+    }
+    *out = j;
+    return 0;
+}
+
+/*
+ * The run's conf: params defaults of the DAG's version (the serialized
+ * "params" in params_text, NULL for none) under the given conf. A malloc'd
+ * JSON text (cJSON_free), or NULL with err filled.
+ */
+static char *effective_conf(const cJSON *conf, const char *params_text, char *err,
+                            size_t errlen)
+{
+    cJSON *params = NULL, *merged = NULL;
+    char *text = NULL;
+
+    if (params_text) {
+        params = cJSON_ParseWithLengthOpts(params_text, strlen(params_text) + 1, NULL, 1);
+        if (!params) {
+            snprintf(err, errlen, "the DAG's serialized params are not valid JSON");
+            return NULL;
+        }
+    }
+    if (dag_params_resolve(params, conf, &merged, err, errlen) < 0)
+        goto out;
+    text = cJSON_PrintUnformatted(merged);
+    if (!text) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    if (strlen(text) > DAGRUN_CONF_MAX) {
+        snprintf(err, errlen, "conf with the params' defaults is larger than %d bytes",
+                 DAGRUN_CONF_MAX);
+        cJSON_free(text);
+        text = NULL;
+    }
+out:
+    cJSON_Delete(params);
+    cJSON_Delete(merged);
+    return text;
+}
+
+int dagrun_create_in_tx(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, char *run_id_out,
+                        char *err, size_t errlen)
+{
+    char run_id[DAGRUN_ID_MAX + 1];
+    char ld[TS_ISO_LEN], is[TS_ISO_LEN], ie[TS_ISO_LEN], verbuf[24], idbuf[24];
+    PGresult *r = NULL;
+    int rc = DAGRUN_ERR_DB;
+    cJSON *given = NULL;
+    char *conf = NULL;
+
+    if (!spec->dag_id || !*spec->dag_id || strlen(spec->dag_id) > DAG_ID_MAX) {
+        snprintf(err, errlen, "invalid dag_id");
+        return DAGRUN_ERR_INVALID;
+    }
+    if (dagrun_conf_parse(spec->conf_json, &given, err, errlen) < 0)
+        return DAGRUN_ERR_INVALID;
+
+    ts_us_t logical = spec->logical_date == TS_NONE ? ts_now() : spec->logical_date;
+    ts_us_t istart = spec->interval_start == TS_NONE ? logical : spec->interval_start;
+    ts_us_t iend = spec->interval_end == TS_NONE ? logical : spec->interval_end;
+    if (spec->run_id) {
+        if (!dagrun_run_id_valid(spec->run_id)) {
+            snprintf(err, errlen,
+                     "invalid run_id: use 1 to %d of the characters A-Z a-z 0-9 _ . ~ : + -",
+                     DAGRUN_ID_MAX);
+            rc = DAGRUN_ERR_INVALID;
+            goto out;
+        }
+        snprintf(run_id, sizeof(run_id), "%s", spec->run_id);
+    } else {
+        dagrun_make_run_id(spec->type, logical, run_id, sizeof(run_id));
+    }
+    ts_format_iso(logical, ld);
+    ts_format_iso(istart, is);
+    ts_format_iso(iend, ie);
+
+    /* The latest version and its params; FOR KEY SHARE keeps the DAG from
+     * being deleted under us. */
+    const char *p1[] = {spec->dag_id};
+    r = db_query(db, "dagrun_version_params",
+                 "SELECT d.version_id, v.data->'params' FROM dag d"
+                 " LEFT JOIN dag_version v ON v.id = d.version_id"
+                 " WHERE d.dag_id = $1 FOR KEY SHARE OF d",
+                 1, p1);
+    if (!r)
+        goto dberr;
+    if (PQntuples(r) == 0) {
+        snprintf(err, errlen, "dag '%s' not found", spec->dag_id);
+        rc = DAGRUN_ERR_NO_DAG;
+        goto out;
+    }
+    if (PQgetisnull(r, 0, 0)) {
+        snprintf(err, errlen, "dag '%s' has no parsed version yet", spec->dag_id);
+        rc = DAGRUN_ERR_NO_DAG;
+        goto out;
+    }
+    snprintf(verbuf, sizeof(verbuf), "%s", PQgetvalue(r, 0, 0));
+    conf = effective_conf(given, PQgetisnull(r, 0, 1) ? NULL : PQgetvalue(r, 0, 1), err, errlen);
+    PQclear(r);
+    r = NULL;
+    if (!conf) {
+        rc = DAGRUN_ERR_INVALID;
+        goto out;
+    }
+
+    const char *p2[] = {spec->dag_id, run_id, verbuf, dagrun_type_name(spec->type), ld, is, ie,
+                        conf, spec->type == DAGRUN_SCHEDULED ? "false" : "true"};
+    r = db_query(db, "dagrun_insert",
+                 "INSERT INTO dag_run (dag_id, run_id, dag_version_id, run_type, state,"
+                 " logical_date, data_interval_start, data_interval_end, conf, external_trigger)"
+                 " VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8::jsonb, $9)"
+                 " ON CONFLICT DO NOTHING RETURNING id",
+                 9, p2);
+    if (!r)
+        goto dberr;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        const char *p3[] = {spec->dag_id, run_id};
+        r = db_query(db, "dagrun_exists",
+                     "SELECT 1 FROM dag_run WHERE dag_id = $1 AND run_id = $2", 2, p3);
+        if (!r)
+            goto dberr;
+        if (PQntuples(r) > 0)
+            snprintf(err, errlen, "dag run '%s' already exists for dag '%s'", run_id,
+                     spec->dag_id);
+        else
+            snprintf(err, errlen, "a dag run with logical date %s already exists for dag '%s'",
+                     ld, spec->dag_id);
+        rc = DAGRUN_ERR_CONFLICT;
+        goto out;
+    }
+    int64_t id = db_get_i64(r, 0, 0);
+    PQclear(r);
+    r = NULL;
+    snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
+
+    const char *p4[] = {idbuf, spec->dag_id, run_id, verbuf};
+    long n = db_exec(db, "dagrun_tis",
+                     "INSERT INTO task_instance (dag_run_id, dag_id, run_id, task_id, operator,"
+                     " queue, pool, pool_slots, priority_weight, max_tries)"
+                     " SELECT $1::bigint, $2, $3, t.key,"
+                     "  coalesce(t.value->>'operator', 'BashOperator'),"
+                     "  coalesce(t.value->>'queue', 'default'),"
+                     "  coalesce(t.value->>'pool', 'default_pool'),"
+                     "  coalesce((t.value->>'pool_slots')::int, 1),"
+                     "  coalesce((t.value->>'priority_weight')::int, 1),"
+                     "  coalesce((t.value->>'retries')::int, 0)"
+                     " FROM dag_version v, jsonb_each(v.data->'tasks') t WHERE v.id = $4::bigint",
+                     4, p4);
+    if (n < 0)
+        goto dberr;
+
+    const char *p5[] = {idbuf};
+    if (db_exec(db, "dagrun_notify", "SELECT pg_notify(" CHANNEL_SCHEDULER_SQL ", $1)", 1, p5) < 0)
+        goto dberr;
+
+    if (id_out)
+        *id_out = id;
+    if (run_id_out)
+        snprintf(run_id_out, DAGRUN_ID_MAX + 1, "%s", run_id);
+    rc = 0;
+    goto out;
+
+dberr:
+    if (!strcmp(db_sqlstate(db), "23505")) {
+        snprintf(err, errlen, "dag run '%s' already exists for dag '%s'", run_id, spec->dag_id);
+        rc = DAGRUN_ERR_CONFLICT;
+    } else {
+        snprintf(err, errlen, "database error: %s", db_error(db));
+        rc = DAGRUN_ERR_DB;
+    }
+out:
+    PQclear(r);
+    cJSON_Delete(given);
+    cJSON_free(conf);
+    return rc;
+}
+
+int dagrun_create(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, char *run_id_out,
+                  char *err, size_t errlen)
+{
+    int64_t id = 0;
+    char rid[DAGRUN_ID_MAX + 1] = "";
+    if (db_begin(db) < 0) {
+        snprintf(err, errlen, "database error: %s", db_error(db));
+        return DAGRUN_ERR_DB;
+    }
+    int rc = dagrun_create_in_tx(db, spec, &id, rid, err, errlen);
+    if (rc < 0) {
+        db_rollback(db);
+        return rc;
+    }
+    if (db_commit(db) < 0) {
+        snprintf(err, errlen, "database error: %s", db_error(db));
+        db_rollback(db);
+        return DAGRUN_ERR_DB;
+    }
+    log_info("dag run created dag_id=%s run_id=%s id=%" PRId64 " type=%s", spec->dag_id, rid, id,
+             dagrun_type_name(spec->type));
+    if (id_out)
+        *id_out = id;
+    if (run_id_out)
+        snprintf(run_id_out, DAGRUN_ID_MAX + 1, "%s", rid);
+    return 0;
+}

@@ -1,0 +1,62 @@
+/*
+ * pools.h - Airflow's pools (table slot_pool) and the one statement pair
+ * that moves 'scheduled' task instances to 'queued' within every limit:
+ * the DAG's max_active_tasks, each task's max_active_tis_per_dag and
+ * max_active_tis_per_dagrun, and its pool's slots. The scheduler's
+ * critical section and the workers' mini-scheduler both queue through
+ * pools_queue_scheduled, so they enforce the same limits under the same
+ * locks.
+ */
+#ifndef UPDRAFT_POOLS_H
+#define UPDRAFT_POOLS_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/db.h"
+
+
+#define POOLS_NAME_MAX 256
+#define POOLS_DEFAULT "default_pool"
+
+/*
+ * Inside the caller's transaction, whose DAG advisory locks
+ * (LOCK_DAG_CLASS) are held for every DAG in dags_arr (a text[]
+ * literal): takes up to max 'scheduled' task instances of those DAGs (and
+ * of ids_arr, a bigint[] literal, when not NULL) by priority_weight DESC,
+ * id, tries the advisory locks of their pools in a statement of its own
+ * (a pool held by another planner waits for the next pass), and queues
+ * (try_number + 1) those within every limit, in one statement. A task
+ * whose pool does not exist stays scheduled, with a warning. Returns the
+ * RETURNING rows (id, try_number, queue), or NULL on a database error.
+ */
+PGresult *pools_queue_scheduled(db_t *db, const char *dags_arr, const char *ids_arr, int max);
+
+/* Whether name is a valid pool name (1-256 bytes, no control characters). */
+bool pools_name_valid(const char *name);
+
+/*
+ * The pools as Airflow's REST API shows them (name, slots, description,
+ * include_deferred, occupied/running/queued/scheduled/deferred/open_slots),
+ * by name, with limit/offset; *total: how many exist. *out is a JSON
+ * array (caller frees). Returns 0 or -1.
+ */
+int pools_list(db_t *db, long limit, long offset, cJSON **out, long *total);
+
+/* One pool, as pools_list shows it. 0, 1 when it does not exist, -1 on error. */
+int pools_get(db_t *db, const char *name, cJSON **out);
+
+/*
+ * Creates or updates a pool. description NULL keeps the current one (""
+ * for a new pool); include_deferred -1 keeps it (false for a new pool).
+ * create_only: 1 when it exists already. Returns 0, 1, or -1 (err).
+ */
+int pools_set(db_t *db, const char *name, int slots, const char *description,
+              int include_deferred, bool create_only, char *err, size_t errlen);
+
+/* Deletes a pool: 0, 1 when it does not exist, 2 for default_pool, -1 on error. */
+int pools_delete(db_t *db, const char *name);
+
+#endif
