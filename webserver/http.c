@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/error.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 
@@ -81,6 +82,56 @@ static const char *status_type(int status)
     case 409: return "AlreadyExists";
     default: return "Unknown";
     }
+}
+
+/*
+ * The error contract (core/error.h) as the API's clients see it. A
+ * database failure is a 500 here; the API layer answers 503 instead when
+ * the connection itself is gone (webserver/apireq.c, api_db_failed).
+ */
+static const struct {
+    int err;
+    int status;
+    const char *title;
+} error_statuses[] = {
+    {UPDRAFT_ENOTFOUND, 404, "Not Found"},
+    {UPDRAFT_EEXISTS, 409, "Conflict"},
+    {UPDRAFT_EINVALID, 400, "Bad Request"},
+    {UPDRAFT_ECONFLICT, 409, "Conflict"},
+    {UPDRAFT_ENOKEY, 400, "Bad Request"},
+    {UPDRAFT_EDB, 500, "Internal Server Error"},
+    {UPDRAFT_EUNAVAILABLE, 503, "Service Unavailable"},
+    {UPDRAFT_ENOMEM, 500, "Internal Server Error"},
+    {UPDRAFT_EIO, 500, "Internal Server Error"},
+};
+
+int http_status_of_error(int err, const char **title)
+{
+    for (size_t i = 0; i < sizeof(error_statuses) / sizeof(error_statuses[0]); i++) {
+        if (error_statuses[i].err == err) {
+            if (title)
+                *title = error_statuses[i].title;
+            return error_statuses[i].status;
+        }
+    }
+    if (title)
+        *title = "Internal Server Error";
+    return 500;
+}
+
+int http_send_error(struct mg_connection *conn, int err, const char *title,
+                    const char *detail_fmt, ...)
+{
+    char detail[1024];
+    const char *dflt;
+    int status = http_status_of_error(err, &dflt);
+    va_list ap;
+
+    va_start(ap, detail_fmt);
+    vsnprintf(detail, sizeof(detail), detail_fmt, ap);
+    va_end(ap);
+    http_send_problem(conn, status, title ? title : dflt, "%s", detail);
+    return status;
 }
 
 int http_send_problem(struct mg_connection *conn, int status, const char *title,

@@ -31,6 +31,19 @@ int http_send_problem(struct mg_connection *conn, int status, const char *title,
                       const char *detail_fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /*
+ * The HTTP status and problem title for an error code of core/error.h, from
+ * one table (UPDRAFT_ENOTFOUND is 404, UPDRAFT_EEXISTS 409, ...); codes not
+ * in it are 500. title may be NULL.
+ */
+int http_status_of_error(int err, const char **title);
+/*
+ * Sends a problem body for error code err (status from the table above).
+ * title NULL: the table's title. Returns the status sent.
+ */
+int http_send_error(struct mg_connection *conn, int err, const char *title,
+                    const char *detail_fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
  * Reads the request body, refusing more than max bytes. Returns 0 with a
  * malloc'd NUL-terminated copy in *out (caller frees; "" for no body) and
  * its length in *len; or an HTTP status (400, 411, 413) with err filled.
