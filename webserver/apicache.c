@@ -192,10 +192,20 @@ void apicache_release(apicache_t *c, apicache_entry_t *e)
         free(e);
 }
 
+size_t apicache_entry_cost(size_t klen, size_t blen)
+{
+    return sizeof(apicache_entry_t) + klen + blen + ENTRY_OVERHEAD;
+}
+
+void apicache_set_listening(apicache_t *c, bool up)
+{
+    atomic_store(&c->up, up);
+}
+
 void apicache_put(apicache_t *c, const void *key, size_t klen, uint64_t gen, const char *body,
                   size_t len)
 {
-    size_t charge = sizeof(apicache_entry_t) + klen + len + ENTRY_OVERHEAD;
+    size_t charge = apicache_entry_cost(klen, len);
     apicache_entry_t *e, *old;
 
     if (!c || c->max_bytes == 0 || len > c->max_entry || charge > c->max_bytes)

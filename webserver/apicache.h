@@ -68,6 +68,15 @@ void apicache_release(apicache_t *c, apicache_entry_t *e);
 void apicache_put(apicache_t *c, const void *key, size_t klen, uint64_t gen, const char *body,
                   size_t len);
 
+/* The bytes an entry of klen key and blen body bytes counts against max_bytes. */
+size_t apicache_entry_cost(size_t klen, size_t blen);
+
+/*
+ * Marks the listener connected or not, as the LISTEN thread does. For
+ * tests, which run the cache without a database.
+ */
+void apicache_set_listening(apicache_t *c, bool up);
+
 /* Counters for logs and tests. */
 void apicache_stats(apicache_t *c, uint64_t *hits, uint64_t *misses, size_t *bytes);
 

@@ -358,7 +358,7 @@ void jsonw_pg_str(jsonw_t *w, const PGresult *r, int row, int col)
 }
 
 /* An optional '-' and 1..19 digits: what int2/int4/int8 print. */
-static bool is_int_text(const char *s, size_t n)
+bool jsonw_is_int_text(const char *s, size_t n)
 {
     size_t i = (n > 0 && s[0] == '-') ? 1 : 0;
 
@@ -375,14 +375,14 @@ void jsonw_pg_int(jsonw_t *w, const PGresult *r, int row, int col)
     const char *v = PQgetvalue(r, row, col);
     size_t n = (size_t)PQgetlength(r, row, col);
 
-    if (PQgetisnull(r, row, col) || !is_int_text(v, n))
+    if (PQgetisnull(r, row, col) || !jsonw_is_int_text(v, n))
         jsonw_null(w);
     else
         jsonw_raw(w, v, n);
 }
 
 /* JSON's number grammar: -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)? */
-static bool is_json_number(const char *s, size_t n)
+bool jsonw_is_number(const char *s, size_t n)
 {
     size_t i = 0, d;
 
@@ -420,7 +420,7 @@ void jsonw_pg_num(jsonw_t *w, const PGresult *r, int row, int col)
     const char *v = PQgetvalue(r, row, col);
     size_t n = (size_t)PQgetlength(r, row, col);
 
-    if (PQgetisnull(r, row, col) || !is_json_number(v, n))
+    if (PQgetisnull(r, row, col) || !jsonw_is_number(v, n))
         jsonw_null(w); /* NaN, Infinity */
     else
         jsonw_raw(w, v, n);
@@ -441,7 +441,7 @@ void jsonw_pg_ts(jsonw_t *w, const PGresult *r, int row, int col)
     bool neg;
     uint64_t u = 0;
 
-    if (PQgetisnull(r, row, col) || !is_int_text(v, n)) {
+    if (PQgetisnull(r, row, col) || !jsonw_is_int_text(v, n)) {
         jsonw_null(w);
         return;
     }

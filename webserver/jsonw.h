@@ -73,4 +73,12 @@ void jsonw_pg_bool(jsonw_t *w, const PGresult *r, int row, int col);
 void jsonw_pg_ts(jsonw_t *w, const PGresult *r, int row, int col);
 void jsonw_pg_json(jsonw_t *w, const PGresult *r, int row, int col);
 
+/*
+ * The checks the result writers apply to s[0..n): an optional '-' and 1..19
+ * digits (what int2/int4/int8 print); JSON's number grammar
+ * -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)? (no NaN or Infinity).
+ */
+bool jsonw_is_int_text(const char *s, size_t n);
+bool jsonw_is_number(const char *s, size_t n);
+
 #endif
