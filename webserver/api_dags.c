@@ -1,0 +1,286 @@
+/*
+ * api_dags.c - the DAG routes of the REST API: the list (filtered by
+ * activity, pause state, id pattern and tags), one DAG, and PATCH
+ * (is_paused only, as in Airflow). Shapes follow Airflow 2's DAG schema;
+ * the list and the detail are answered from the response cache.
+ */
+#include "webserver/api_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "store/dagadmin.h"
+#include "webserver/apicache.h"
+#include "webserver/http.h"
+
+#define TS HTTP_SQL_TS
+
+/* What Airflow's timetable_description says for the presets. */
+static const char *schedule_description(const char *schedule)
+{
+    static const struct {
+        const char *preset, *text;
+    } presets[] = {
+        {"@once", "Once, as soon as possible"},
+        {"@hourly", "At 0 minutes past the hour"},
+        {"@daily", "At 00:00"},
+        {"@midnight", "At 00:00"},
+        {"@weekly", "At 00:00, only on Sunday"},
+        {"@monthly", "At 00:00, on day 1 of the month"},
+        {"@yearly", "At 00:00, on day 1 of the month, only in January"},
+        {"@annually", "At 00:00, on day 1 of the month, only in January"},
+    };
+    if (!schedule)
+        return "Never, external triggers only";
+    for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++)
+        if (strcmp(schedule, presets[i].preset) == 0)
+            return presets[i].text;
+    return schedule;
+}
+
+static void write_timetable_description(jsonw_t *w, const char *schedule)
+{
+    jsonw_str(w, schedule_description(schedule));
+}
+
+static void write_schedule_interval(jsonw_t *w, const char *schedule)
+{
+    if (!schedule) {
+        jsonw_null(w);
+        return;
+    }
+    jsonw_obj_begin(w);
+    jsonw_key(w, "__type");
+    jsonw_str(w, "CronExpression");
+    jsonw_key(w, "value");
+    jsonw_str(w, schedule);
+    jsonw_obj_end(w);
+}
+
+/*
+ * tags arrives as array_to_json(d.tags): a JSON array of strings Postgres
+ * wrote, each already escaped; each becomes {"name": <that string>}.
+ */
+static void write_tags(jsonw_t *w, const char *json)
+{
+    const char *p = json ? json : "[]";
+
+    jsonw_arr_begin(w);
+    if (*p == '[')
+        p++;
+    while (*p) {
+        const char *start;
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (*p != '"')
+            break;
+        start = p++;
+        while (*p && *p != '"') {
+            if (*p == '\\' && p[1])
+                p++;
+            p++;
+        }
+        if (*p != '"')
+            break;
+        p++;
+        jsonw_obj_begin(w);
+        jsonw_key(w, "name");
+        jsonw_raw(w, start, (size_t)(p - start));
+        jsonw_obj_end(w);
+    }
+    jsonw_arr_end(w);
+}
+
+/* owners is a comma-separated list; each trimmed, non-empty name. */
+static void write_owners(jsonw_t *w, const char *ow)
+{
+    jsonw_arr_begin(w);
+    while (ow && *ow) {
+        const char *comma = strchr(ow, ',');
+        size_t len = comma ? (size_t)(comma - ow) : strlen(ow);
+        while (len > 0 && *ow == ' ') {
+            ow++;
+            len--;
+        }
+        while (len > 0 && ow[len - 1] == ' ')
+            len--;
+        if (len > 0)
+            jsonw_strn(w, ow, len);
+        ow = comma ? comma + 1 : NULL;
+    }
+    jsonw_arr_end(w);
+}
+
+/*
+ * The DAG schema, one row per member in answer order. Column-descriptor
+ * tables like this one are the one deliberate place where SQL fragments
+ * (column expressions, the FROM clause) live outside lib/store: the select
+ * list and the JSON writer are both generated from them, so that a field
+ * is added in one row.
+ */
+static const api_field_t dag_fields[] = {
+    {"dag_id", "d.dag_id", API_STR},
+    {"dag_display_name", "d.dag_id", API_STR},
+    {"root_dag_id", NULL, API_CONST, "null"},
+    {"is_paused", "d.is_paused", API_BOOL},
+    {"is_active", "d.is_active", API_BOOL},
+    {"is_subdag", NULL, API_CONST, "false"},
+    {"last_parsed_time", TS("d.last_parsed_time"), API_TS},
+    {"last_pickled", NULL, API_CONST, "null"},
+    {"last_expired", NULL, API_CONST, "null"},
+    {"scheduler_lock", NULL, API_CONST, "null"},
+    {"pickle_id", NULL, API_CONST, "null"},
+    {"default_view", NULL, API_CONST, "\"grid\""},
+    {"fileloc", "d.fileloc", API_STR},
+    {"file_token", "translate(encode(convert_to(d.fileloc, 'UTF8'), 'base64'), E'+/=\\n', '-_')",
+     API_STR},
+    {"owners", "d.owners", API_FN, .fn = write_owners},
+    {"description", "d.description", API_STR},
+    {"schedule_interval", "d.schedule", API_FN, .fn = write_schedule_interval},
+    {"timetable_description", "d.schedule", API_FN, .fn = write_timetable_description},
+    {"tags", "array_to_json(d.tags)::text", API_FN, .fn = write_tags},
+    {"max_active_tasks", "d.max_active_tasks", API_INT},
+    {"max_active_runs", "d.max_active_runs", API_INT},
+    {"max_consecutive_failed_dag_runs", NULL, API_CONST, "0"},
+    {"has_task_concurrency_limits", NULL, API_CONST, "false"},
+    {"has_import_errors", "EXISTS (SELECT 1 FROM import_error ie WHERE ie.filename = d.fileloc)",
+     API_BOOL},
+    {"next_dagrun", TS("d.next_dagrun"), API_TS},
+    {"next_dagrun_data_interval_start", TS("d.next_dagrun"), API_TS},
+    {"next_dagrun_data_interval_end", TS("d.next_dagrun_create_after"), API_TS},
+    {"next_dagrun_create_after", TS("d.next_dagrun_create_after"), API_TS},
+};
+
+static const api_resource_t dag_resource = {"dag d", dag_fields, API_NFIELDS(dag_fields)};
+
+static const httpq_sort_t dag_sorts[] = {
+    {"dag_id", "d.dag_id"},
+    {"dag_display_name", "d.dag_id"},
+    {"fileloc", "d.fileloc"},
+    {"is_paused", "d.is_paused"},
+    {"last_parsed_time", "d.last_parsed_time"},
+    {"next_dagrun", "d.next_dagrun"},
+};
+
+static const api_sorting_t dag_sorting = {dag_sorts, API_NFIELDS(dag_sorts), "dag_id", true,
+                                          "d.dag_id"};
+
+/* only_active (default true), paused, dag_id_pattern, tags. 0 or -1 with err. */
+static int dag_filters(api_req_t *r, sqlb_t *b, char *err, size_t errlen)
+{
+    bool flag;
+    int rc = httpq_get_bool(&r->q, "only_active", &flag, err, errlen);
+
+    if (rc < 0)
+        return -1;
+    if (rc == 0 || flag)
+        sqlb_add(b, " AND d.is_active");
+    rc = httpq_get_bool(&r->q, "paused", &flag, err, errlen);
+    if (rc < 0)
+        return -1;
+    if (rc == 1)
+        sqlb_add(b, " AND d.is_paused = $%d", sqlb_param(b, flag ? "true" : "false"));
+    if (httpq_get(&r->q, "dag_id_pattern"))
+        sqlb_add(b, " AND d.dag_id ILIKE '%%' || $%d || '%%'",
+                 sqlb_param(b, httpq_get(&r->q, "dag_id_pattern")));
+    api_filter_values(r, b, "tags", "d.tags && ARRAY");
+    return 0;
+}
+
+int api_get_dags(api_req_t *r)
+{
+    sqlb_t b = {0};
+    api_page_t p;
+    char err[256];
+    int status = api_read_page(r, &dag_sorting, &p);
+
+    if (status != 0)
+        return status;
+    if (dag_filters(r, &b, err, sizeof(err)) < 0)
+        status = api_bad_request(r, err);
+    else
+        status = api_send_collection(r, "dags", &dag_resource, &b, p.order, &p);
+    sqlb_free(&b);
+    return status;
+}
+
+static int send_dag(api_req_t *r, const char *dag_id)
+{
+    sqlb_t b = {0};
+    api_colmap_t m;
+    PGresult *res;
+    int status;
+
+    sqlb_add(&b, " AND d.dag_id = $%d", sqlb_param(&b, dag_id));
+    status = api_fetch(r, &dag_resource, &b, &res, &m);
+    if (status != 0)
+        return status;
+    if (PQntuples(res) == 0)
+        status = api_not_found(r, "DAG not found", "DAG with dag_id: '%s' not found", dag_id);
+    else
+        status = api_send_row(r, &dag_resource, &m, res);
+    PQclear(res);
+    return status;
+}
+
+int api_get_dag(api_req_t *r)
+{
+    return send_dag(r, r->cap[0]);
+}
+
+/*
+ * Only is_paused can be edited, as in Airflow; the update_mask may be
+ * repeated or comma-separated but must name nothing else.
+ */
+static bool mask_is_paused_only(api_req_t *r)
+{
+    for (size_t i = 0; i < httpq_count(&r->q, "update_mask"); i++) {
+        const char *p = httpq_get_nth(&r->q, "update_mask", i);
+        while (*p) {
+            const char *comma = strchr(p, ',');
+            size_t len = comma ? (size_t)(comma - p) : strlen(p);
+            while (len > 0 && *p == ' ') {
+                p++;
+                len--;
+            }
+            while (len > 0 && p[len - 1] == ' ')
+                len--;
+            if (!(len == 9 && memcmp(p, "is_paused", 9) == 0))
+                return false;
+            p = comma ? comma + 1 : p + strlen(p);
+        }
+    }
+    return true;
+}
+
+int api_patch_dag(api_req_t *r)
+{
+    const char *dag_id = r->cap[0];
+    int status = 0, rc;
+    cJSON *body, *paused;
+    bool pause;
+
+    if (!mask_is_paused_only(r))
+        return api_bad_request(r, "Only `is_paused` field can be edited through the REST API");
+    body = api_read_body(r, &status);
+    if (!body)
+        return status;
+    paused = cJSON_GetObjectItemCaseSensitive(body, "is_paused");
+    if (!cJSON_IsBool(paused)) {
+        cJSON_Delete(body);
+        return api_bad_request(r, "{'is_paused': ['Not a valid boolean.']}");
+    }
+    pause = cJSON_IsTrue(paused);
+    cJSON_Delete(body);
+    rc = dagadmin_set_paused(r->db, dag_id, pause);
+    if (rc == UPDRAFT_ENOTFOUND)
+        return api_fail(r, rc, "DAG not found", "Dag with id: '%s' not found", dag_id);
+    if (rc < 0)
+        return api_fail(r, rc, NULL, "%s", updraft_strerror(rc));
+    /* Committed (autocommit): this client must not read its old answer. */
+    apicache_bump(r->api->cache);
+    log_info("dag %s dag_id=%s", pause ? "paused" : "unpaused", dag_id);
+    return send_dag(r, dag_id);
+}

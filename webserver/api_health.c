@@ -1,0 +1,71 @@
+/*
+ * api_health.c - GET /health and /api/v1/health: Airflow's shape
+ * (metadatabase, scheduler: the most recent scheduler), plus every live
+ * scheduler and worker job with its hostname, latest heartbeat and status
+ * (healthy: heartbeat within the threshold). Answers without a database
+ * connection too (the metadatabase is then unhealthy).
+ */
+#include "webserver/api_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "webserver/http.h"
+
+#define TS HTTP_SQL_TS
+#define HEALTH_THRESHOLD_SEC "30" /* Airflow's scheduler_health_check_threshold */
+
+/* One job row as {"hostname", "pid", "latest_heartbeat", "status"[, "queues"]}. */
+static cJSON *job_json(const PGresult *res, int i, bool sched, bool healthy)
+{
+    cJSON *j = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(j, "hostname", PQgetvalue(res, i, 1));
+    cJSON_AddNumberToObject(j, "pid", atoi(PQgetvalue(res, i, 2)));
+    http_json_add_ts(j, "latest_heartbeat", res, i, 3);
+    cJSON_AddStringToObject(j, "status", healthy ? "healthy" : "unhealthy");
+    if (!sched) {
+        cJSON *qs = cJSON_Parse(PQgetvalue(res, i, 5));
+        if (qs)
+            cJSON_AddItemToObject(j, "queues", qs);
+    }
+    return j;
+}
+
+int api_get_health(api_req_t *r)
+{
+    static const char *const sql = "SELECT job_type, hostname, pid, " TS(
+        "latest_heartbeat") ", latest_heartbeat > now() - "
+                            "interval '" HEALTH_THRESHOLD_SEC
+                            " seconds', array_to_json(queues)::text FROM job "
+                            "WHERE state = 'running' ORDER BY job_type, latest_heartbeat DESC "
+                            "LIMIT 1000";
+    cJSON *out = cJSON_CreateObject(), *md, *sch, *schs, *wks;
+    PGresult *res = r->db ? db_query(r->db, "api_health_jobs", sql, 0, NULL) : NULL;
+    bool db_healthy = res != NULL, alive = false;
+    int best = -1;
+
+    md = cJSON_AddObjectToObject(out, "metadatabase");
+    cJSON_AddStringToObject(md, "status", db_healthy ? "healthy" : "unhealthy");
+    sch = cJSON_AddObjectToObject(out, "scheduler");
+    schs = cJSON_AddArrayToObject(out, "schedulers");
+    wks = cJSON_AddArrayToObject(out, "workers");
+    for (int i = 0; res && i < PQntuples(res); i++) {
+        bool sched = strcmp(PQgetvalue(res, i, 0), "SchedulerJob") == 0;
+        bool healthy = db_get_bool(res, i, 4);
+        if (!sched && strcmp(PQgetvalue(res, i, 0), "WorkerJob") != 0)
+            continue;
+        cJSON_AddItemToArray(sched ? schs : wks, job_json(res, i, sched, healthy));
+        if (sched && (best < 0 || (healthy && !alive))) {
+            best = i;
+            alive = healthy;
+        }
+    }
+    if (best >= 0)
+        http_json_add_ts(sch, "latest_scheduler_heartbeat", res, best, 3);
+    else
+        cJSON_AddNullToObject(sch, "latest_scheduler_heartbeat");
+    cJSON_AddStringToObject(sch, "status", alive ? "healthy" : "unhealthy");
+    PQclear(res);
+    return api_send_json(r, 200, out);
+}

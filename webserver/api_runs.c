@@ -1,0 +1,308 @@
+/*
+ * api_runs.c - the DAG run routes of the REST API: the list (of one DAG,
+ * or of every DAG with "~"), one run, POST (a manual run, through
+ * store/dagrun.h) and PATCH (mark a run success, failed or queued, through
+ * sched/clear.h). Shapes follow Airflow 2's DAGRun schema.
+ */
+#include "webserver/api_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "sched/clear.h"
+#include "store/dagadmin.h"
+#include "store/dagrun.h"
+#include "webserver/apicache.h"
+#include "webserver/http.h"
+
+#define TS HTTP_SQL_TS
+
+/*
+ * The DAGRun schema, one row per member in answer order. Column-descriptor
+ * tables like this one are the one deliberate place where SQL fragments
+ * live outside lib/store (see api_dags.c).
+ */
+static const api_field_t run_fields[] = {
+    {"dag_run_id", "dr.run_id", API_STR},
+    {"dag_id", "dr.dag_id", API_STR},
+    {"logical_date", TS("dr.logical_date"), API_TS},
+    {"execution_date", TS("dr.logical_date"), API_TS},
+    {"start_date", TS("dr.start_date"), API_TS},
+    {"end_date", TS("dr.end_date"), API_TS},
+    {"data_interval_start", TS("dr.data_interval_start"), API_TS},
+    {"data_interval_end", TS("dr.data_interval_end"), API_TS},
+    {"last_scheduling_decision", TS("dr.last_scheduling_decision"), API_TS},
+    {"run_type", "dr.run_type", API_STR},
+    {"state", "dr.state", API_STR},
+    {"external_trigger", "dr.external_trigger", API_BOOL},
+    {"conf", "dr.conf::text", API_JSON},
+    {"note", "dr.note", API_STR},
+};
+
+static const api_resource_t run_resource = {"dag_run dr", run_fields, API_NFIELDS(run_fields)};
+
+static const httpq_sort_t run_sorts[] = {
+    {"id", "dr.id"},
+    {"state", "dr.state"},
+    {"dag_id", "dr.dag_id"},
+    {"execution_date", "dr.logical_date"},
+    {"logical_date", "dr.logical_date"},
+    {"dag_run_id", "dr.run_id"},
+    {"start_date", "dr.start_date"},
+    {"end_date", "dr.end_date"},
+    {"external_trigger", "dr.external_trigger"},
+    {"conf", "dr.conf"},
+};
+
+static const api_sorting_t run_sorting = {run_sorts, API_NFIELDS(run_sorts), "id", true, "dr.id"};
+
+int api_get_dag_runs(api_req_t *r)
+{
+    sqlb_t b = {0};
+    api_page_t p;
+    char err[256];
+    int status = api_read_page(r, &run_sorting, &p);
+
+    if (status != 0)
+        return status;
+    /* "~" lists the runs of every DAG, as in Airflow. */
+    if (strcmp(r->cap[0], "~") != 0)
+        sqlb_add(&b, " AND dr.dag_id = $%d", sqlb_param(&b, r->cap[0]));
+    if (api_filter_ts_range(r, &b, "execution_date", "dr.logical_date", err, sizeof(err)) < 0 ||
+        api_filter_ts_range(r, &b, "start_date", "dr.start_date", err, sizeof(err)) < 0 ||
+        api_filter_ts_range(r, &b, "end_date", "dr.end_date", err, sizeof(err)) < 0) {
+        sqlb_free(&b);
+        return api_bad_request(r, err);
+    }
+    api_filter_list(r, &b, "state", "dr.state");
+    status = api_send_collection(r, "dag_runs", &run_resource, &b, p.order, &p);
+    sqlb_free(&b);
+    return status;
+}
+
+/* Fetches the run matching b; *res NULL after answering a failure (status returned). */
+static int fetch_run(api_req_t *r, sqlb_t *b, PGresult **res, api_colmap_t *m)
+{
+    return api_fetch(r, &run_resource, b, res, m);
+}
+
+int api_get_dag_run(api_req_t *r)
+{
+    sqlb_t b = {0};
+    api_colmap_t m;
+    PGresult *res;
+    int status;
+
+    sqlb_add(&b, " AND dr.dag_id = $%d", sqlb_param(&b, r->cap[0]));
+    sqlb_add(&b, " AND dr.run_id = $%d", sqlb_param(&b, r->cap[1]));
+    status = fetch_run(r, &b, &res, &m);
+    if (status != 0)
+        return status;
+    if (PQntuples(res) == 0)
+        status = api_not_found(r, "DAGRun not found",
+                               "DAGRun with DAG ID: '%s' and DagRun ID: '%s' not found", r->cap[0],
+                               r->cap[1]);
+    else
+        status = api_send_row(r, &run_resource, &m, res);
+    PQclear(res);
+    return status;
+}
+
+/* ---- POST: a manual run --------------------------------------------------- */
+
+/* What a POST body asks for; conf_text is owned (cJSON_free). */
+typedef struct run_request {
+    dagrun_spec_t spec;
+    const char *note;
+    char *conf_text;
+} run_request_t;
+
+/* The dates of a POST body into the spec; 0, or -1 with the detail in err. */
+static int read_run_dates(const cJSON *body, dagrun_spec_t *spec, char *err, size_t errlen)
+{
+    ts_us_t logical, exec_date;
+
+    if (api_body_ts(body, "logical_date", &logical, err, errlen) < 0 ||
+        api_body_ts(body, "execution_date", &exec_date, err, errlen) < 0 ||
+        api_body_ts(body, "data_interval_start", &spec->interval_start, err, errlen) < 0 ||
+        api_body_ts(body, "data_interval_end", &spec->interval_end, err, errlen) < 0)
+        return -1;
+    if (logical != TS_NONE && exec_date != TS_NONE && logical != exec_date) {
+        snprintf(err, errlen, "logical_date conflicts with execution_date");
+        return -1;
+    }
+    spec->logical_date = logical != TS_NONE ? logical : exec_date;
+    if ((spec->interval_start == TS_NONE) != (spec->interval_end == TS_NONE)) {
+        snprintf(err, errlen,
+                 "data_interval_start and data_interval_end must be given "
+                 "together");
+        return -1;
+    }
+    if (spec->interval_start != TS_NONE && spec->interval_start > spec->interval_end) {
+        snprintf(err, errlen, "data_interval_start must not be after data_interval_end");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Reads a POST body into rq. 0, or the status of the answer sent (400 with
+ * Airflow's wording, or 500).
+ */
+static int read_run_request(api_req_t *r, const cJSON *body, run_request_t *rq)
+{
+    static const char *const known[] = {
+        "dag_run_id", "logical_date",        "execution_date",    "conf",
+        "note",       "data_interval_start", "data_interval_end", NULL};
+    char err[512];
+    const cJSON *conf;
+
+    if (api_body_check_known(body, known, err, sizeof(err)) < 0)
+        return api_bad_request(r, err);
+    rq->spec.dag_id = r->cap[0];
+    rq->spec.type = DAGRUN_MANUAL;
+    if (api_body_str(body, "dag_run_id", &rq->spec.run_id) < 0)
+        return api_bad_request(r, "{'dag_run_id': ['Not a valid string.']}");
+    if (rq->spec.run_id && !dagrun_run_id_valid(rq->spec.run_id))
+        return api_bad_request(r, "The provided run ID does not match the pattern "
+                                  "^[A-Za-z0-9_.~:+-]+$ (at most 250 characters)");
+    if (read_run_dates(body, &rq->spec, err, sizeof(err)) < 0)
+        return api_bad_request(r, err);
+    conf = cJSON_GetObjectItemCaseSensitive(body, "conf");
+    if (conf && !cJSON_IsNull(conf)) {
+        if (!cJSON_IsObject(conf))
+            return api_bad_request(r, "{'conf': ['Not a valid mapping type.']}");
+        rq->conf_text = cJSON_PrintUnformatted(conf);
+        if (!rq->conf_text)
+            return api_send_json(r, 500, NULL);
+        rq->spec.conf_json = rq->conf_text;
+    }
+    if (api_body_str(body, "note", &rq->note) < 0)
+        return api_bad_request(r, "{'note': ['Not a valid string.']}");
+    return 0;
+}
+
+/* Creates the run; 0 with its row id in *id, or the status of the answer sent. */
+static int create_run(api_req_t *r, const run_request_t *rq, int64_t *id)
+{
+    char err[512], run_id[DAGRUN_ID_MAX + 1];
+    int rc = dagrun_create(r->db, &rq->spec, id, run_id, err, sizeof(err));
+
+    switch (rc) {
+    case 0:
+        apicache_bump(r->api->cache);
+        return 0;
+    case DAGRUN_ERR_CONFLICT:
+        http_send_problem(r->conn, 409, "DAGRun already exists", "%s", err);
+        return 409;
+    case DAGRUN_ERR_NO_DAG:
+        http_send_problem(r->conn, 404, "DAG not found", "%s", err);
+        return 404;
+    case DAGRUN_ERR_INVALID:
+        return api_bad_request(r, err);
+    default:
+        return api_db_failed(r);
+    }
+}
+
+/* Sets the new run's note (if any) and answers the run as stored. */
+static int send_new_run(api_req_t *r, int64_t id, const char *note)
+{
+    sqlb_t b = {0};
+    api_colmap_t m;
+    PGresult *res;
+    int status, rc;
+
+    if (note && (rc = dagadmin_set_run_note(r->db, id, note)) < 0)
+        return api_fail(r, rc, NULL, "%s", updraft_strerror(rc));
+    sqlb_add(&b, " AND dr.id = $%d", sqlb_param_i64(&b, id));
+    status = fetch_run(r, &b, &res, &m);
+    if (status != 0)
+        return status;
+    if (PQntuples(res) == 0) {
+        http_send_problem(r->conn, 500, NULL, "the new DAG run vanished");
+        status = 500;
+    } else {
+        status = api_send_row(r, &run_resource, &m, res);
+    }
+    PQclear(res);
+    return status;
+}
+
+int api_post_dag_run(api_req_t *r)
+{
+    run_request_t rq = {0};
+    int64_t id = 0;
+    int status = 0;
+    cJSON *body = api_read_body(r, &status);
+
+    if (!body)
+        return status;
+    status = read_run_request(r, body, &rq);
+    if (status == 0)
+        status = create_run(r, &rq, &id);
+    if (status == 0)
+        status = send_new_run(r, id, rq.note);
+    cJSON_free(rq.conf_text);
+    cJSON_Delete(body);
+    return status;
+}
+
+/* ---- PATCH: mark a run ---------------------------------------------------- */
+
+static int run_not_found(api_req_t *r)
+{
+    return api_not_found(r, "DAGRun not found", "Dag Run id %s not found in dag %s", r->cap[1],
+                         r->cap[0]);
+}
+
+/*
+ * PATCH /dags/{dag_id}/dagRuns/{dag_run_id} (UpdateDagRunState), as
+ * Airflow 2's update_dag_run_state: the run must exist (404 before the
+ * body is looked at), state is success, failed or queued.
+ */
+int api_patch_dag_run(api_req_t *r)
+{
+    static const char *const known[] = {"state", NULL};
+    char err[512];
+    int status = 0, rc;
+    const char *state = NULL;
+    cJSON *body;
+
+    rc = dagadmin_find_run(r->db, r->cap[0], r->cap[1], NULL);
+    if (rc == UPDRAFT_ENOTFOUND)
+        return run_not_found(r);
+    if (rc < 0)
+        return api_fail(r, rc, NULL, "%s", updraft_strerror(rc));
+    body = api_read_body(r, &status);
+    if (!body)
+        return status;
+    if (api_body_check_known(body, known, err, sizeof(err)) < 0) {
+        status = api_bad_request(r, err);
+        goto out;
+    }
+    if (api_body_str(body, "state", &state) < 0 || !state ||
+        (strcmp(state, "success") != 0 && strcmp(state, "failed") != 0 &&
+         strcmp(state, "queued") != 0)) {
+        status = api_bad_request(r, "{'state': ['Must be one of: success, failed, queued.']}");
+        goto out;
+    }
+    rc = clear_mark_run(r->db, r->cap[0], r->cap[1], state, err, sizeof(err));
+    if (rc == -2) {
+        status = run_not_found(r);
+        goto out;
+    }
+    if (rc < 0) {
+        log_warn("mark dag run failed dag_id=%s run_id=%s error=\"%s\"", r->cap[0], r->cap[1], err);
+        status = api_db_failed(r);
+        goto out;
+    }
+    apicache_bump(r->api->cache);
+    status = api_get_dag_run(r);
+out:
+    cJSON_Delete(body);
+    return status;
+}
