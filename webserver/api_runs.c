@@ -83,12 +83,6 @@ int api_get_dag_runs(api_req_t *r)
     return status;
 }
 
-/* Fetches the run matching b; *res NULL after answering a failure (status returned). */
-static int fetch_run(api_req_t *r, sqlb_t *b, PGresult **res, api_colmap_t *m)
-{
-    return api_fetch(r, &run_resource, b, res, m);
-}
-
 int api_get_dag_run(api_req_t *r)
 {
     sqlb_t b = {0};
@@ -98,7 +92,7 @@ int api_get_dag_run(api_req_t *r)
 
     sqlb_add(&b, " AND dr.dag_id = $%d", sqlb_param(&b, r->cap[0]));
     sqlb_add(&b, " AND dr.run_id = $%d", sqlb_param(&b, r->cap[1]));
-    status = fetch_run(r, &b, &res, &m);
+    status = api_fetch(r, &run_resource, &b, &res, &m);
     if (status != 0)
         return status;
     if (PQntuples(res) == 0)
@@ -219,7 +213,7 @@ static int send_new_run(api_req_t *r, int64_t id, const char *note)
     if (note && (rc = dagadmin_set_run_note(r->db, id, note)) < 0)
         return api_fail(r, rc, NULL, "%s", updraft_strerror(rc));
     sqlb_add(&b, " AND dr.id = $%d", sqlb_param_i64(&b, id));
-    status = fetch_run(r, &b, &res, &m);
+    status = api_fetch(r, &run_resource, &b, &res, &m);
     if (status != 0)
         return status;
     if (PQntuples(res) == 0) {
