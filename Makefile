@@ -1,7 +1,7 @@
 # updraft build.
 #
 #   make            bin/updraft-scheduler bin/updraft-worker bin/updraft-webserver bin/updraft
-#   make test       install what is missing, build, run every test (ends "N passed, N failed")
+#   make test       install what is missing, build, run every test (ends "N passed, N failed, N skipped")
 #   make asan       the same tests against an AddressSanitizer + UBSan build
 #   make standalone private Postgres + Redis under var/standalone, all daemons, example DAGs
 #
