@@ -12,9 +12,11 @@
  * Webhook URLs are secrets. They are looked up for each attempt, live in
  * the request only, and never reach a log line or the database; errors
  * are scrubbed of them before either.
+ *
+ * The outbox's statements are store/outbox.c's; the version cache keeps
+ * its own read of dag_version here.
  */
 #include "scheduler/alerter.h"
-#include "core/pgarray.h"
 #include "store/channels.h"
 
 #include <curl/curl.h>
@@ -30,9 +32,12 @@
 
 #include "sched/alerts.h"
 #include "core/db.h"
+#include "core/error.h"
 #include "core/log.h"
 #include "core/secrets.h"
 #include "core/timeutil.h"
+#include "store/dags.h"
+#include "store/outbox.h"
 
 #define INTAKE_BATCH 500
 #define VCACHE_SIZE 128
@@ -184,23 +189,6 @@ static vcache_entry_t *vc_get(alerter_t *s, int64_t version_id)
 
 /* ---- intake: events to deliveries --------------------------------------- */
 
-static const char SQL_PENDING_EVENTS[] =
-    "SELECT e.id, e.kind, e.task_id, dr.dag_version_id"
-    "  FROM callback_event e JOIN dag_run dr ON dr.id = e.dag_run_id"
-    " WHERE e.processed_at IS NULL"
-    " ORDER BY e.id LIMIT $1::int"
-    "   FOR UPDATE OF e SKIP LOCKED";
-
-static const char SQL_INSERT_DELIVERIES[] =
-    "INSERT INTO alert_delivery (event_id, conn_id, kind, text, channel)"
-    " SELECT x.event_id, x.conn_id, x.kind, x.text, x.channel"
-    "   FROM jsonb_to_recordset($1::jsonb)"
-    "        AS x(event_id bigint, conn_id text, kind text, text text, channel text)"
-    " ON CONFLICT (event_id, conn_id) DO NOTHING";
-
-static const char SQL_MARK_PROCESSED[] =
-    "UPDATE callback_event SET processed_at = clock_timestamp() WHERE id = ANY($1::bigint[])";
-
 /* Adds the deliveries of one event to rows. false on OOM. */
 static bool event_rows(alerter_t *s, cJSON *rows, int64_t event_id, alert_event_kind_t kind,
                        const char *task_id, const vcache_entry_t *e)
@@ -237,18 +225,15 @@ static bool event_rows(alerter_t *s, cJSON *rows, int64_t event_id, alert_event_
  */
 static int intake_batch(alerter_t *s, size_t *added)
 {
-    char lim[16], *ids = NULL, *json = NULL;
+    char *json = NULL;
     int64_t *idv = NULL;
     cJSON *rows = NULL;
     PGresult *r = NULL;
     int n = -1;
 
-    snprintf(lim, sizeof(lim), "%d", INTAKE_BATCH);
-    const char *p[] = {lim};
     if (db_begin(s->db) < 0)
         return -1;
-    r = db_query(s->db, "alerter_events", SQL_PENDING_EVENTS, 1, p);
-    if (!r)
+    if (outbox_take_events(s->db, INTAKE_BATCH, &r) < 0)
         goto out;
     int rows_n = PQntuples(r);
     if (rows_n == 0) {
@@ -280,13 +265,10 @@ static int intake_batch(alerter_t *s, size_t *added)
     int nrows = cJSON_GetArraySize(rows);
     if (nrows > 0) {
         json = cJSON_PrintUnformatted(rows);
-        const char *ip[] = {json};
-        if (!json || db_exec(s->db, "alerter_insert", SQL_INSERT_DELIVERIES, 1, ip) < 0)
+        if (!json || outbox_add_deliveries(s->db, json) < 0)
             goto out;
     }
-    ids = pgarray_int64(idv, (size_t)rows_n);
-    const char *mp[] = {ids};
-    if (!ids || db_exec(s->db, "alerter_processed", SQL_MARK_PROCESSED, 1, mp) < 0)
+    if (outbox_mark_processed(s->db, idv, (size_t)rows_n) < 0)
         goto out;
     if (db_commit(s->db) < 0)
         goto out;
@@ -298,7 +280,6 @@ out:
     if (n < 0)
         db_rollback(s->db);
     PQclear(r);
-    free(ids);
     free(idv);
     free(json);
     cJSON_Delete(rows);
@@ -316,59 +297,18 @@ static int intake(alerter_t *s, size_t *added)
 
 /* ---- SLA misses --------------------------------------------------------- */
 
-static const char SQL_SLA_DAGS[] =
-    "SELECT dag_id, version_id FROM dag"
-    " WHERE is_active AND NOT is_paused AND version_id IS NOT NULL AND schedule IS NOT NULL";
-
 /*
- * A miss: a task with an sla in a scheduled run whose deadline
- * (data_interval_end + sla) has passed, that had not succeeded (or been
- * skipped or removed) by then. Only runs that changed the answer since the
- * last check are looked at: those whose deadline passed since, and those
- * created since (a run created after its deadline, by catchup or after an
- * outage) - two index ranges (dag_run_sla_window, dag_run_sla_queued),
- * 60 s wide of the last check for transactions that committed late.
- * Deadlines older than alerts.sla_lookback_sec are not reported. Each miss
- * is recorded once (sla_miss's key) with its callback event.
+ * Records the SLA misses (outbox_record_sla_misses) of the tasks with an
+ * sla in the active scheduled DAGs, from their versions' settings. Each
+ * check's database time is the next one's lower bound.
  */
-static const char SQL_SLA_CHECK[] =
-    "WITH s AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS s(dag_id text, task_id text,"
-    "                                                           sla int)),"
-    " lo AS (SELECT coalesce($2::timestamptz - interval '60 seconds',"
-    "                        clock_timestamp() - make_interval(secs => $3::int)) AS since),"
-    " c AS ("
-    "  SELECT dr.id AS dag_run_id, dr.dag_id, dr.run_id, s.task_id,"
-    "         dr.data_interval_end + make_interval(secs => s.sla) AS deadline"
-    "    FROM s CROSS JOIN lo"
-    "    JOIN dag_run dr ON dr.dag_id = s.dag_id AND dr.run_type = 'scheduled'"
-    "   WHERE (dr.data_interval_end > lo.since - make_interval(secs => s.sla)"
-    "          OR dr.queued_at > lo.since)"
-    "     AND dr.data_interval_end > clock_timestamp() - make_interval(secs => $3::int + s.sla)"
-    "     AND dr.data_interval_end <= clock_timestamp() - make_interval(secs => s.sla)"
-    "     AND NOT EXISTS (SELECT 1 FROM sla_miss m"
-    "                      WHERE m.dag_run_id = dr.id AND m.task_id = s.task_id)"
-    "     AND NOT (EXISTS (SELECT 1 FROM task_instance ti"
-    "                       WHERE ti.dag_run_id = dr.id AND ti.task_id = s.task_id)"
-    "              AND NOT EXISTS (SELECT 1 FROM task_instance ti"
-    "                       WHERE ti.dag_run_id = dr.id AND ti.task_id = s.task_id"
-    "                         AND NOT (ti.state IN ('skipped', 'removed')"
-    "                                  OR (ti.state = 'success' AND ti.end_date <="
-    "                                      dr.data_interval_end + make_interval(secs => s.sla)))))"
-    " ),"
-    " ins AS (INSERT INTO sla_miss (dag_run_id, task_id, dag_id, run_id, deadline)"
-    "         SELECT dag_run_id, task_id, dag_id, run_id, deadline FROM c"
-    "         ON CONFLICT DO NOTHING RETURNING *)"
-    "INSERT INTO callback_event (kind, dag_run_id, dag_id, run_id, task_id)"
-    " SELECT 'sla_miss', dag_run_id, dag_id, run_id, task_id FROM ins"
-    " RETURNING dag_id, run_id, task_id";
-
 static int sla_check(alerter_t *s)
 {
-    PGresult *r = db_query(s->db, "alerter_sla_dags", SQL_SLA_DAGS, 0, NULL), *now = NULL;
+    PGresult *r = NULL;
     cJSON *tasks = NULL;
-    char *json = NULL, lb[16];
+    char *json = NULL, *now = NULL;
     int rc = -1;
-    if (!r)
+    if (dags_list_sla_candidates(s->db, &r) < 0)
         return -1;
     tasks = cJSON_CreateArray();
     if (!tasks)
@@ -393,30 +333,28 @@ static int sla_check(alerter_t *s)
         }
     }
     /* the check's own time becomes the next check's lower bound */
-    now = db_query(s->db, "alerter_now", "SELECT clock_timestamp()::text", 0, NULL);
-    if (!now)
+    if (outbox_clock(s->db, &now) == UPDRAFT_EDB)
         goto out;
     if (cJSON_GetArraySize(tasks) > 0) {
+        PGresult *m = NULL;
         json = cJSON_PrintUnformatted(tasks);
-        snprintf(lb, sizeof(lb), "%d", s->cfg->alerts.sla_lookback_sec);
-        const char *p[] = {json, s->sla_since, lb};
-        PGresult *m = json ? db_query(s->db, "alerter_sla", SQL_SLA_CHECK, 3, p) : NULL;
-        if (!m)
+        if (!json || outbox_record_sla_misses(s->db, json, s->sla_since,
+                                              s->cfg->alerts.sla_lookback_sec, &m) < 0)
             goto out;
         for (int i = 0; i < PQntuples(m); i++)
             log_info("sla missed dag_id=%s run_id=%s task_id=%s", db_get_str(m, i, 0),
                      db_get_str(m, i, 1), db_get_str(m, i, 2));
         PQclear(m);
     }
-    char *since = strdup(PQgetvalue(now, 0, 0));
-    if (since) {
+    if (now) {
         free(s->sla_since);
-        s->sla_since = since;
+        s->sla_since = now;
+        now = NULL;
     }
     rc = 0;
 out:
     PQclear(r);
-    PQclear(now);
+    free(now);
     cJSON_Delete(tasks);
     free(json);
     return rc;
@@ -424,89 +362,31 @@ out:
 
 /* ---- deliveries --------------------------------------------------------- */
 
-static const char SQL_GIVE_UP[] =
-    "UPDATE alert_delivery SET state = 'failed', finished_at = clock_timestamp(), leased_by = NULL,"
-    "       last_error = left('gave up after ' || $1 || ' s and ' || attempts || ' attempts: '"
-    "                         || coalesce(last_error, 'no answer recorded'), 1000)"
-    " WHERE state IN ('pending', 'sending') AND next_attempt_at <= clock_timestamp()"
-    "   AND created_at <= clock_timestamp() - make_interval(secs => $1::int)"
-    " RETURNING id, conn_id, attempts";
-
-static const char SQL_CLAIM[] =
-    "UPDATE alert_delivery d SET state = 'sending', attempts = d.attempts + 1, leased_by = $1,"
-    "       next_attempt_at = clock_timestamp() + make_interval(secs => $2::int)"
-    "  FROM (SELECT id FROM alert_delivery"
-    "         WHERE state IN ('pending', 'sending') AND next_attempt_at <= clock_timestamp()"
-    "         ORDER BY next_attempt_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED) c"
-    " WHERE d.id = c.id"
-    " RETURNING d.id, d.event_id, d.conn_id, d.kind, d.text, d.channel, d.attempts, d.body";
-
-/*
- * The result of one attempt: $3 outcome sent|retry|failed, $4 retry delay
- * (ms), $5 give_up_after_sec, $6 HTTP status or NULL, $7 error, $8 body
- * to keep (NULL: keep the one stored).
- */
-static const char SQL_RESULT[] =
-    "WITH x AS (SELECT $3::text AS outcome,"
-    "                  clock_timestamp() + make_interval(secs => $4::float8 / 1000) AS next_at)"
-    "UPDATE alert_delivery d SET"
-    "  state = CASE WHEN x.outcome = 'sent' THEN 'delivered'"
-    "               WHEN x.outcome = 'failed'"
-    "                 OR x.next_at > d.created_at + make_interval(secs => $5::int) THEN 'failed'"
-    "               ELSE 'pending' END,"
-    "  next_attempt_at = CASE WHEN x.outcome = 'retry' THEN x.next_at ELSE d.next_attempt_at END,"
-    "  finished_at = CASE WHEN x.outcome <> 'retry'"
-    "                       OR x.next_at > d.created_at + make_interval(secs => $5::int)"
-    "                     THEN clock_timestamp() END,"
-    "  last_status = $6::int,"
-    "  last_error = CASE WHEN x.outcome = 'sent' THEN NULL"
-    "                    WHEN x.outcome = 'retry'"
-    "                     AND x.next_at > d.created_at + make_interval(secs => $5::int)"
-    "                    THEN left('gave up after ' || $5 || ' s and ' || d.attempts"
-    "                              || ' attempts: ' || $7, 1000)"
-    "                    ELSE left($7, 1000) END,"
-    "  body = coalesce(d.body, $8),"
-    "  leased_by = NULL"
-    "  FROM x"
-    " WHERE d.id = $1::bigint AND d.leased_by = $2 AND d.attempts = $9::int"
-    "   AND d.state = 'sending'"
-    " RETURNING d.state";
-
-/* Release of an attempt that was never answered (stopping): due again now. */
-static const char SQL_RELEASE[] =
-    "UPDATE alert_delivery SET state = 'pending', leased_by = NULL,"
-    "       next_attempt_at = clock_timestamp()"
-    " WHERE id = $1::bigint AND leased_by = $2 AND attempts = $3::int AND state = 'sending'";
-
 /* Writes a finished attempt's result. 0 written (or moot), -1 database error. */
 static int write_result(alerter_t *s, flight_t *f)
 {
-    char id[24], delay[16], give[16], status[16], att[16];
-    const char *outcome = f->res.outcome == ALERT_SENT    ? "sent"
-                          : f->res.outcome == ALERT_RETRY ? "retry"
-                                                          : "failed";
-    snprintf(delay, sizeof(delay), "%d", f->res.delay_ms);
-    snprintf(give, sizeof(give), "%d", s->cfg->alerts.give_up_after_sec);
-    snprintf(status, sizeof(status), "%ld", f->res.status);
-    snprintf(att, sizeof(att), "%d", f->attempts);
+    outbox_state_t state;
+    outbox_result_t res = {.outcome = f->res.outcome == ALERT_SENT    ? "sent"
+                                      : f->res.outcome == ALERT_RETRY ? "retry"
+                                                                      : "failed",
+                           .delay_ms = f->res.delay_ms,
+                           .status = f->res.status,
+                           .error = f->res.error,
+                           .body = f->body_to_store};
     alerts_scrub_url(f->res.error, sizeof(f->res.error), f->url);
-    const char *p[] = {
-        i64s(f->id, id), s->owner,         outcome, delay, give, f->res.status > 0 ? status : NULL,
-        f->res.error,    f->body_to_store, att};
-    PGresult *r = db_query(s->db, "alerter_result", SQL_RESULT, 9, p);
-    if (!r)
+    if (outbox_write_result(s->db, f->id, s->owner, f->attempts, s->cfg->alerts.give_up_after_sec,
+                            &res, &state) < 0)
         return -1;
-    const char *state = PQntuples(r) > 0 ? db_get_str(r, 0, 0) : NULL;
     const char *what = f->what ? f->what : "-";
-    if (!state)
+    if (state == OUTBOX_TAKEN_OVER)
         log_warn("alert delivery taken over before its result was written delivery_id=%" PRId64
                  " conn_id=%s attempts=%d",
                  f->id, f->conn_id, f->attempts);
-    else if (strcmp(state, "delivered") == 0)
+    else if (state == OUTBOX_DELIVERED)
         log_info("alert delivered delivery_id=%" PRId64
                  " event=%s conn_id=%s status=%ld attempts=%d",
                  f->id, what, f->conn_id, f->res.status, f->attempts);
-    else if (strcmp(state, "pending") == 0)
+    else if (state == OUTBOX_PENDING)
         log_warn("alert not delivered, will retry delivery_id=%" PRId64 " event=%s conn_id=%s"
                  " attempts=%d retry_in_ms=%d error=\"%s\"",
                  f->id, what, f->conn_id, f->attempts, f->res.delay_ms, f->res.error);
@@ -514,7 +394,6 @@ static int write_result(alerter_t *s, flight_t *f)
         log_error("alert not delivered, giving up delivery_id=%" PRId64 " event=%s conn_id=%s"
                   " attempts=%d error=\"%s\"",
                   f->id, what, f->conn_id, f->attempts, f->res.error);
-    PQclear(r);
     return 0;
 }
 
@@ -625,24 +504,18 @@ static void start_one(alerter_t *s, const PGresult *r, int i, flight_t *f)
 static int claim(alerter_t *s)
 {
     size_t room = (size_t)s->cfg->alerts.max_in_flight - s->nfl;
-    char give[16], lease[16], lim[24];
+    PGresult *r = NULL;
     if (room == 0)
         return 0;
-    snprintf(give, sizeof(give), "%d", s->cfg->alerts.give_up_after_sec);
-    const char *gp[] = {give};
-    PGresult *r = db_query(s->db, "alerter_give_up", SQL_GIVE_UP, 1, gp);
-    if (!r)
+    if (outbox_give_up(s->db, s->cfg->alerts.give_up_after_sec, &r) < 0)
         return -1;
     for (int i = 0; i < PQntuples(r); i++)
         log_error("alert not delivered, giving up delivery_id=%s conn_id=%s attempts=%s"
                   " error=\"no answer within alerts.give_up_after_sec\"",
                   db_get_str(r, i, 0), db_get_str(r, i, 1), db_get_str(r, i, 2));
     PQclear(r);
-    snprintf(lease, sizeof(lease), "%d", s->lease_sec);
-    snprintf(lim, sizeof(lim), "%zu", room);
-    const char *p[] = {s->owner, lease, lim};
-    r = db_query(s->db, "alerter_claim", SQL_CLAIM, 3, p);
-    if (!r)
+    r = NULL;
+    if (outbox_claim(s->db, s->owner, s->lease_sec, room, &r) < 0)
         return -1;
     for (int i = 0; i < PQntuples(r) && s->nfl < (size_t)s->cfg->alerts.max_in_flight; i++)
         start_one(s, r, i, &s->fl[s->nfl++]);
@@ -676,15 +549,9 @@ static void reap_transfers(alerter_t *s)
 /* Milliseconds until the next delivery is due (a large value when none). */
 static int64_t next_due_ms(alerter_t *s)
 {
-    PGresult *r = db_query(s->db, "alerter_next_due",
-                           "SELECT (extract(epoch FROM min(next_attempt_at) - clock_timestamp())"
-                           " * 1000)::float8 FROM alert_delivery"
-                           " WHERE state IN ('pending', 'sending')",
-                           0, NULL);
-    if (!r)
+    double ms;
+    if (outbox_next_due_ms(s->db, &ms) < 0)
         return 1000;
-    double ms = PQgetisnull(r, 0, 0) ? 1e9 : strtod(PQgetvalue(r, 0, 0), NULL);
-    PQclear(r);
     if (ms < 0)
         return 0;
     return ms > 1e9 ? 1000000000 : (int64_t)ms + 1;
@@ -708,48 +575,30 @@ static db_t *connect_until_stop(alerter_t *s)
 }
 
 /*
- * One turn of work. -1 on a database error. Statements run only when
- * something may have changed: a notification (at most one intake per
- * INTAKE_GAP_US), the sweep and SLA timers, a delivery falling due, new
- * deliveries or a slot freed.
- */
-/*
  * Retention: deletes processed events older than alerts.event_retention_days
- * (their deliveries go with them, ON DELETE CASCADE), oldest first and at
- * most PRUNE_BATCH per statement, keeping any event whose delivery is still
- * pending. Reads only the old rows (callback_event_created index).
+ * (their deliveries go with them), keeping any event whose delivery is still
+ * pending (outbox_prune).
  */
-#define PRUNE_BATCH "5000"
 #define PRUNE_EVERY_US (3600LL * 1000000)
 static int prune(alerter_t *s)
 {
     int days = s->cfg->alerts.event_retention_days;
+    long total = 0;
     if (days <= 0)
         return 0;
-    char d[16];
-    snprintf(d, sizeof(d), "%d", days);
-    const char *p[] = {d};
-    long total = 0;
-    for (int round = 0; round < 100; round++) {
-        long n = db_exec(s->db, "alerter_prune",
-                         "DELETE FROM callback_event WHERE id IN (SELECT e.id FROM callback_event e"
-                         " WHERE e.created_at < now() - make_interval(days => $1::int)"
-                         "   AND e.processed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM"
-                         "   alert_delivery a WHERE a.event_id = e.id"
-                         "   AND a.state IN ('pending', 'sending'))"
-                         " ORDER BY e.created_at LIMIT " PRUNE_BATCH ")",
-                         1, p);
-        if (n < 0)
-            return -1;
-        total += n;
-        if (n < atol(PRUNE_BATCH))
-            break;
-    }
+    if (outbox_prune(s->db, days, &total) < 0)
+        return -1;
     if (total > 0)
         log_info("pruned processed callback events older than %d days count=%ld", days, total);
     return 0;
 }
 
+/*
+ * One turn of work. -1 on a database error. Statements run only when
+ * something may have changed: a notification (at most one intake per
+ * INTAKE_GAP_US), the sweep and SLA timers, a delivery falling due, new
+ * deliveries or a slot freed.
+ */
 static int turn(alerter_t *s)
 {
     int64_t now = ts_mono_us();
@@ -853,12 +702,9 @@ static void stop_flights(alerter_t *s)
     for (size_t i = 0; i < s->nfl; i++) {
         flight_t *f = &s->fl[i];
         if (f->req) {
-            char id[24], att[16];
-            snprintf(att, sizeof(att), "%d", f->attempts);
-            const char *p[] = {i64s(f->id, id), s->owner, att};
             curl_multi_remove_handle(s->multi, alerts_request_handle(f->req));
             if (db_ok(s->db))
-                db_exec(s->db, "alerter_release", SQL_RELEASE, 3, p);
+                outbox_release(s->db, f->id, s->owner, f->attempts);
         }
         flight_free(f);
     }

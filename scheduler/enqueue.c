@@ -1,5 +1,6 @@
 /*
- * enqueue.c - see enqueue.h.
+ * enqueue.c - see enqueue.h. The statements are store/ti_sched.c's (the
+ * critical section's locks, the re-send) and store/pools.c's (the take).
  */
 #include "scheduler/enqueue.h"
 
@@ -8,11 +9,9 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "store/locks.h"
-#include "sched/planrun.h"
-#include "store/pools.h"
 #include "core/timeutil.h"
-
+#include "store/pools.h"
+#include "store/ti_sched.h"
 
 /*
  * Publishes the (id, try_number, queue) rows of r. Returns the number of
@@ -63,41 +62,26 @@ out:
 
 int enqueue_scheduled(db_t *db, queue_t *q, int max, size_t *n_queued, bool *publish_failed)
 {
-    char lim[16];
     PGresult *r = NULL;
+    char *dags = NULL;
+    bool taken = false;
     *n_queued = 0;
     *publish_failed = false;
-    snprintf(lim, sizeof(lim), "%d", max);
 
     if (db_begin(db) < 0)
         return -1;
-    r = db_query(db, "enqueue_lock", "SELECT pg_try_advisory_xact_lock(" LOCK_ENQUEUE ")", 0,
-                 NULL);
-    if (!r)
+    if (ti_sched_try_enqueue_lock(db, &taken) < 0)
         goto fail;
-    if (!db_get_bool(r, 0, 0)) {
+    if (!taken) {
         log_debug("another scheduler holds the enqueue lock");
-        PQclear(r);
         db_rollback(db);
         return 0;
     }
-    PQclear(r);
     /* The DAGs' own locks, shared with the workers' mini-scheduler, taken in
      * a statement of their own so that the take below counts every active
      * task instance a worker committed before it released its lock. DAGs
      * held by a worker right now wait for the next pass. */
-    r = db_query(db, "enqueue_dag_locks",
-                 "SELECT coalesce(array_agg(dag_id), '{}') FROM"
-                 " (SELECT DISTINCT dag_id FROM task_instance WHERE state = 'scheduled'"
-                 "  LIMIT 10000) s"
-                 " WHERE pg_try_advisory_xact_lock(" LOCK_DAG_CLASS ", hashtext(dag_id))",
-                 0, NULL);
-    if (!r)
-        goto fail;
-    char *dags = strdup(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    r = NULL;
-    if (!dags)
+    if (ti_sched_lock_scheduled_dags(db, &dags) < 0)
         goto fail;
     r = pools_queue_scheduled(db, dags, NULL, max);
     free(dags);
@@ -118,21 +102,10 @@ fail:
 int enqueue_resend(db_t *db, queue_t *q, int older_than_sec, int max, size_t *n_sent,
                    bool *publish_failed)
 {
-    char secs[16], lim[16];
+    PGresult *r = NULL;
     *n_sent = 0;
     *publish_failed = false;
-    snprintf(secs, sizeof(secs), "%d", older_than_sec);
-    snprintf(lim, sizeof(lim), "%d", max);
-    const char *p[] = {secs, lim};
-    PGresult *r = db_query(db, "enqueue_resend",
-                           "UPDATE task_instance t SET queued_at = now()"
-                           " FROM (SELECT id FROM task_instance WHERE state = 'queued'"
-                           "   AND queued_at <= now() - make_interval(secs => $1::int)"
-                           "   ORDER BY queued_at LIMIT $2::int FOR UPDATE SKIP LOCKED) s"
-                           " WHERE t.id = s.id AND t.state = 'queued'"
-                           " RETURNING t.id, t.try_number, t.queue",
-                           2, p);
-    if (!r)
+    if (ti_sched_resend(db, older_than_sec, max, &r) < 0)
         return -1;
     if (PQntuples(r) > 0)
         log_info("re-sending queued task instances count=%d", PQntuples(r));

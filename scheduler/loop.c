@@ -17,6 +17,9 @@
  * processor, or the next due time (next run creation, next retry, next
  * resend), bounded by the next full pass.
  *
+ * The statements are in lib/store (ti_sched.c, dagrun.c) and lib/sched,
+ * except the job row's (job_start, job_update).
+ *
  * A failed statement rolls back its unit of work; the pass is abandoned,
  * and the next one starts with db_ensure() (and a backoff wait) so that a
  * Postgres outage costs only the time it lasts. Redis failures leave
@@ -44,6 +47,8 @@
 #include "scheduler/enqueue.h"
 #include "scheduler/reaper.h"
 #include "scheduler/runs.h"
+#include "store/dagrun.h"
+#include "store/ti_sched.h"
 
 #define LOOP_MAX_LIVE_RUNS 100000 /* runs planned by one full pass */
 #define LOOP_MAX_PENDING 65536    /* notified run ids remembered between passes */
@@ -150,20 +155,21 @@ static int job_update(db_t *db, int64_t job_id, const char *state)
                : 0;
 }
 
-/* Runs with an up_for_retry or up_for_reschedule task instance whose time has come. */
-static int add_retry_due(db_t *db, pending_t *p)
+/* Adds column 0 (a dag_run id) of every row of r to p, and frees r. */
+static void add_rows(pending_t *p, PGresult *r)
 {
-    PGresult *r = db_query(db, "loop_retry_due",
-                           "SELECT dag_run_id FROM task_instance"
-                           " WHERE state = 'up_for_retry' AND next_try_at <= now()"
-                           " UNION SELECT dag_run_id FROM task_instance"
-                           " WHERE state = 'up_for_reschedule' AND next_try_at <= now() LIMIT 10000",
-                           0, NULL);
-    if (!r)
-        return -1;
     for (int i = 0; i < PQntuples(r); i++)
         pending_add(p, db_get_i64(r, i, 0));
     PQclear(r);
+}
+
+/* Runs with an up_for_retry or up_for_reschedule task instance whose time has come. */
+static int add_retry_due(db_t *db, pending_t *p)
+{
+    PGresult *r = NULL;
+    if (ti_sched_list_retry_due(db, &r) < 0)
+        return -1;
+    add_rows(p, r);
     return 0;
 }
 
@@ -174,47 +180,10 @@ static int add_retry_due(db_t *db, pending_t *p)
  */
 static int add_startable(db_t *db, pending_t *p)
 {
-    PGresult *r = db_query(db, "loop_startable",
-                           "SELECT dr.id FROM dag_run dr JOIN dag d ON d.dag_id = dr.dag_id"
-                           " WHERE dr.state = 'queued' AND (NOT d.is_paused OR dr.run_type <> 'scheduled')"
-                           " AND (SELECT count(*) FROM dag_run x WHERE x.dag_id = dr.dag_id"
-                           "      AND x.state = 'running') < d.max_active_runs"
-                           " ORDER BY dr.logical_date, dr.id LIMIT 1000",
-                           0, NULL);
-    if (!r)
+    PGresult *r = NULL;
+    if (dagrun_list_startable(db, &r) < 0)
         return -1;
-    for (int i = 0; i < PQntuples(r); i++)
-        pending_add(p, db_get_i64(r, i, 0));
-    PQclear(r);
-    return 0;
-}
-
-/*
- * Seconds until the next due thing: a run to create (of a DAG below its
- * max_active_runs), a retry, a resend. *secs is large when nothing is due.
- */
-static int next_due_in(db_t *db, int resend_after, double *secs)
-{
-    char ra[16];
-    snprintf(ra, sizeof(ra), "%d", resend_after);
-    const char *p[] = {ra};
-    PGresult *r = db_query(
-        db, "loop_next_due",
-        "SELECT extract(epoch FROM least("
-        " (SELECT min(next_dagrun_create_after) FROM dag d WHERE is_active AND NOT is_paused"
-        "   AND schedule IS NOT NULL AND (SELECT count(*) FROM dag_run dr"
-        "     WHERE dr.dag_id = d.dag_id AND dr.state IN ('queued', 'running'))"
-        "     < d.max_active_runs),"
-        " (SELECT min(next_try_at) FROM task_instance WHERE state = 'up_for_retry'),"
-        " (SELECT min(next_try_at) FROM task_instance WHERE state = 'up_for_reschedule'),"
-        " (SELECT min(timeout_at) FROM dag_run WHERE state = 'running' AND timeout_at IS NOT NULL),"
-        " (SELECT min(queued_at) FROM task_instance WHERE state = 'queued')"
-        "   + make_interval(secs => $1::int)) - now())::float8",
-        1, p);
-    if (!r)
-        return -1;
-    *secs = PQgetisnull(r, 0, 0) ? 1e9 : strtod(PQgetvalue(r, 0, 0), NULL);
-    PQclear(r);
+    add_rows(p, r);
     return 0;
 }
 
@@ -405,7 +374,7 @@ static int loop_timeout_ms(loop_state_t *s)
     int64_t until_hb = s->next_heartbeat_us - now;
     int64_t t = until_full < until_hb ? until_full : until_hb;
     double due;
-    if (next_due_in(s->db, cfg->scheduler.queued_resend_after_sec, &due) == 0) {
+    if (ti_sched_next_due_in(s->db, cfg->scheduler.queued_resend_after_sec, &due) == 0) {
         /* Past due yet not handled (held by another scheduler): look again soon. */
         int64_t d = due <= 0 ? 250000 : (int64_t)(due * 1e6) + 1000;
         if (d < t)

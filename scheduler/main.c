@@ -45,16 +45,60 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: updraft-scheduler [--health-port [HOST:]PORT] [--config PATH] [--print-config]\n"
-            "                         [-h|--help]\n"
-            "\n"
-            "Parses the DAG files in core.dags_folder, creates DAG runs on their schedules,\n"
-            "and queues their tasks for updraft-worker. Several schedulers may run at once.\n"
-            "Configuration: --config PATH, $UPDRAFT_CONFIG, ./updraft.yaml, then\n"
-            "UPDRAFT__SECTION__KEY environment variables.\n"
-            "--health-port answers GET /health on that port (127.0.0.1 unless a host is\n"
-            "given): 200 while scheduling passes complete, else 503 (Kubernetes probes).\n");
+    fprintf(
+        f, "usage: updraft-scheduler [--health-port [HOST:]PORT] [--config PATH] [--print-config]\n"
+           "                         [-h|--help]\n"
+           "\n"
+           "Parses the DAG files in core.dags_folder, creates DAG runs on their schedules,\n"
+           "and queues their tasks for updraft-worker. Several schedulers may run at once.\n"
+           "Configuration: --config PATH, $UPDRAFT_CONFIG, ./updraft.yaml, then\n"
+           "UPDRAFT__SECTION__KEY environment variables.\n"
+           "--health-port answers GET /health on that port (127.0.0.1 unless a host is\n"
+           "given): 200 while scheduling passes complete, else 503 (Kubernetes probes).\n");
+}
+
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return true;
+    return false;
+}
+
+/*
+ * Removes --health-port [HOST:]PORT (or --health-port=...) from argv and
+ * returns its value (the last one given), NULL when absent.
+ */
+static const char *take_health_port(int *argc, char **argv)
+{
+    const char *health_port = NULL;
+    for (int i = 1; i < *argc; i++) {
+        const char *v = NULL;
+        int take = 0;
+        if (!strcmp(argv[i], "--health-port") && i + 1 < *argc) {
+            v = argv[i + 1];
+            take = 2;
+        } else if (!strncmp(argv[i], "--health-port=", 14)) {
+            v = argv[i] + 14;
+            take = 1;
+        }
+        if (take) {
+            health_port = v;
+            memmove(&argv[i], &argv[i + take], (size_t)(*argc - i - take + 1) * sizeof(*argv));
+            *argc -= take;
+            i--;
+        }
+    }
+    return health_port;
+}
+
+/* core.hostname, else the machine's name, else "localhost". */
+static void resolve_hostname(const config_t *cfg, char *hostname, size_t len)
+{
+    if (cfg->core.hostname && cfg->core.hostname[0])
+        snprintf(hostname, len, "%s", cfg->core.hostname);
+    else if (gethostname(hostname, len - 1) < 0)
+        snprintf(hostname, len, "localhost");
 }
 
 /* Connects and checks the schema; waits for the database up to CONNECT_WAIT_MS. */
@@ -97,32 +141,13 @@ int main(int argc, char **argv)
     bool loop_started = false, proc_started = false, alert_started = false, curl_ready = false;
     healthsrv_t *health = NULL;
 
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return 0;
-        }
+    if (wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
     }
     log_init("scheduler", LOG_LEVEL_INFO);
     /* Our own flag first; the rest are the config's. */
-    const char *health_port = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *v = NULL;
-        int take = 0;
-        if (!strcmp(argv[i], "--health-port") && i + 1 < argc) {
-            v = argv[i + 1];
-            take = 2;
-        } else if (!strncmp(argv[i], "--health-port=", 14)) {
-            v = argv[i] + 14;
-            take = 1;
-        }
-        if (take) {
-            health_port = v;
-            memmove(&argv[i], &argv[i + take], (size_t)(argc - i - take + 1) * sizeof(*argv));
-            argc -= take;
-            i--;
-        }
-    }
+    const char *health_port = take_health_port(&argc, argv);
     int cr = config_from_args(&argc, argv, &cfg);
     if (cr < 0)
         return 2;
@@ -138,10 +163,7 @@ int main(int argc, char **argv)
     }
     if (log_parse_level(cfg.logging.level, &level) == 0)
         log_set_level(level);
-    if (cfg.core.hostname && cfg.core.hostname[0])
-        snprintf(hostname, sizeof(hostname), "%s", cfg.core.hostname);
-    else if (gethostname(hostname, sizeof(hostname) - 1) < 0)
-        snprintf(hostname, sizeof(hostname), "localhost");
+    resolve_hostname(&cfg, hostname, sizeof(hostname));
 
     if (check_database(&cfg) < 0)
         goto out;
@@ -173,12 +195,15 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    loop_args_t la = {.cfg = &cfg, .hostname = hostname, .stop = (volatile bool *)&stop,
-                      .wake_fd = loop_fd, .health = health};
-    processor_args_t pa = {.cfg = &cfg, .stop = (volatile bool *)&stop, .wake_fd = proc_fd,
-                           .loop_wake_fd = loop_fd};
-    alerter_args_t aa = {.cfg = &cfg, .hostname = hostname, .stop = (volatile bool *)&stop,
-                         .wake_fd = alert_fd};
+    loop_args_t la = {.cfg = &cfg,
+                      .hostname = hostname,
+                      .stop = (volatile bool *)&stop,
+                      .wake_fd = loop_fd,
+                      .health = health};
+    processor_args_t pa = {
+        .cfg = &cfg, .stop = (volatile bool *)&stop, .wake_fd = proc_fd, .loop_wake_fd = loop_fd};
+    alerter_args_t aa = {
+        .cfg = &cfg, .hostname = hostname, .stop = (volatile bool *)&stop, .wake_fd = alert_fd};
     if (pthread_create(&proc_tid, NULL, processor_thread, &pa) != 0) {
         fprintf(stderr, "updraft-scheduler: cannot start the dag processor\n");
         goto stop;

@@ -27,6 +27,9 @@
  * dag.next_dagrun is recomputed (runs_update_next) only for DAGs that are
  * new, reactivated, or whose schedule, start/end date or catchup changed;
  * a new DAG without a schedule keeps the NULLs it was inserted with.
+ *
+ * The statements are store/dags.c's (the batch store) and
+ * store/import_errors.c's; this file decides what they are given.
  */
 #include "scheduler/processor.h"
 
@@ -49,14 +52,16 @@
 #include "core/log.h"
 #include "scheduler/loop.h"
 #include "scheduler/runs.h"
+#include "store/dags.h"
+#include "store/import_errors.h"
 
 #define PROC_MAX_FILES 100000
 #define PROC_MAX_DEPTH 64
 #define PROC_BACKOFF_MAX_MS 5000
-#define PROC_BATCH_FILES 200          /* files per store transaction */
-#define PROC_BATCH_DAGS 500           /* DAGs per store transaction (a file is never split) */
-#define PROC_BATCH_BYTES (8 << 20)    /* serialized DAG bytes per store transaction */
-#define PROC_GONE_BATCH 1000          /* removed files per statement */
+#define PROC_BATCH_FILES 200       /* files per store transaction */
+#define PROC_BATCH_DAGS 500        /* DAGs per store transaction (a file is never split) */
+#define PROC_BATCH_BYTES (8 << 20) /* serialized DAG bytes per store transaction */
+#define PROC_GONE_BATCH 1000       /* removed files per statement */
 #define PROC_RACY_US 2000000LL
 
 /* ---- hashing ---------------------------------------------------------- */
@@ -183,11 +188,11 @@ typedef struct entry {
 } entry_t;
 
 typedef struct listing {
-    entry_t *files;    /* DAG files, sorted by path */
+    entry_t *files; /* DAG files, sorted by path */
     size_t n, cap;
     entry_t *defaults; /* defaults.y*ml files, sorted by path (stamps only) */
     size_t nd, capd;
-    dev_t *vdev;       /* folders visited (symlinks are followed once) */
+    dev_t *vdev; /* folders visited (symlinks are followed once) */
     ino_t *vino;
     size_t nv, capv;
     bool truncated;
@@ -221,8 +226,7 @@ static bool stamp_eq(const stamp_t *a, const stamp_t *b)
            a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
 }
 
-static int entries_add(entry_t **v, size_t *n, size_t *cap, const char *path,
-                       const struct stat *st)
+static int entries_add(entry_t **v, size_t *n, size_t *cap, const char *path, const struct stat *st)
 {
     if (*n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 64;
@@ -355,7 +359,7 @@ static int dirty_collect(dirty_dirs_t *d, const listing_t *old, const listing_t 
 {
     size_t i = 0, j = 0;
     while (i < old->nd || j < now->nd) {
-        int c = i == old->nd ? 1
+        int c = i == old->nd   ? 1
                 : j == now->nd ? -1
                                : strcmp(old->defaults[i].path, now->defaults[j].path);
         if (c < 0) {
@@ -390,18 +394,18 @@ static bool dirty_covers(const dirty_dirs_t *d, const char *path)
 /* ---- batches ---------------------------------------------------------- */
 
 typedef struct bfile {
-    entry_t *e;      /* in the new listing */
-    bool parse_ok;   /* loaded without errors (before duplicate checks) */
-    bool ok;         /* and no DAG refused as a duplicate */
-    char *errors;    /* import error text, malloc'd */
-    cJSON *ids;      /* ids stored from this file (array) */
+    entry_t *e;    /* in the new listing */
+    bool parse_ok; /* loaded without errors (before duplicate checks) */
+    bool ok;       /* and no DAG refused as a duplicate */
+    char *errors;  /* import error text, malloc'd */
+    cJSON *ids;    /* ids stored from this file (array) */
 } bfile_t;
 
 typedef struct bdag {
     char *dag_id;
-    size_t file;     /* index into batch.files */
-    cJSON *row;      /* dag row (object) */
-    cJSON *version;  /* dag_id, fileloc, hash, data (object) */
+    size_t file;    /* index into batch.files */
+    cJSON *row;     /* dag row (object) */
+    cJSON *version; /* dag_id, fileloc, hash, data (object) */
     bool refused;
 } bdag_t;
 
@@ -439,9 +443,9 @@ typedef struct proc {
     processor_args_t *a;
     db_t *db;
     char root[PATH_MAX];
-    listing_t mem;  /* the previous scan's listing: what change detection needs */
-    listing_t now;  /* the scan in progress */
-    bool synced;    /* mem matches the database (else dag_file is the reference) */
+    listing_t mem; /* the previous scan's listing: what change detection needs */
+    listing_t now; /* the scan in progress */
+    bool synced;   /* mem matches the database (else dag_file is the reference) */
     batch_t batch;
     int parsed, changed, removed, errors;
 } proc_t;
@@ -507,8 +511,7 @@ static int batch_add_dag(proc_t *p, const dag_t *dag)
     row = cJSON_CreateObject();
     ver = cJSON_CreateObject();
     if (!row || !ver || !add_str(row, "dag_id", dag->dag_id) ||
-        !add_str(row, "fileloc", dag->fileloc) ||
-        !add_str(row, "description", dag->description) ||
+        !add_str(row, "fileloc", dag->fileloc) || !add_str(row, "description", dag->description) ||
         !add_str(row, "schedule", dag->schedule) ||
         !cJSON_AddBoolToObject(row, "catchup", catchup) ||
         !add_ts(row, "start_date", dag->start_date) || !add_ts(row, "end_date", dag->end_date) ||
@@ -516,9 +519,8 @@ static int batch_add_dag(proc_t *p, const dag_t *dag)
         !add_str(row, "owners", dag->owner ? dag->owner : "airflow") ||
         !cJSON_AddNumberToObject(row, "max_active_runs", dag->max_active_runs) ||
         !cJSON_AddNumberToObject(row, "max_active_tasks", dag->max_active_tasks) ||
-        !cJSON_AddBoolToObject(row, "is_paused", paused) ||
-        !add_str(ver, "dag_id", dag->dag_id) || !add_str(ver, "fileloc", dag->fileloc) ||
-        !add_str(ver, "hash", hash))
+        !cJSON_AddBoolToObject(row, "is_paused", paused) || !add_str(ver, "dag_id", dag->dag_id) ||
+        !add_str(ver, "fileloc", dag->fileloc) || !add_str(ver, "hash", hash))
         goto out;
     for (size_t i = 0; i < dag->n_tags; i++) {
         cJSON *t = cJSON_CreateString(dag->tags[i]);
@@ -637,8 +639,8 @@ static int refuse(batch_t *b, bdag_t *d, const char *other)
 {
     bfile_t *f = &b->files[d->file];
     char line[2 * PATH_MAX + DAG_ID_MAX + 64];
-    snprintf(line, sizeof(line), "%s: dag '%s' is already defined in '%s'", f->e->path,
-             d->dag_id, other);
+    snprintf(line, sizeof(line), "%s: dag '%s' is already defined in '%s'", f->e->path, d->dag_id,
+             other);
     log_warn("duplicate dag id dag_id=%s path=%s other=%s", d->dag_id, f->e->path, other);
     d->refused = true;
     f->ok = false;
@@ -703,81 +705,7 @@ static char *print_array(const cJSON *a)
     return cJSON_PrintUnformatted(a);
 }
 
-static const char SQL_OWNERS[] =
-    "SELECT dag_id, fileloc FROM dag"
-    " WHERE dag_id IN (SELECT jsonb_array_elements_text($1::jsonb)) AND is_active"
-    " ORDER BY dag_id COLLATE \"C\" FOR UPDATE";
-
-/*
- * dag rows, set-based. needs_next: the row is new or reactivated, or its
- * schedule inputs changed, and there is something to compute (a schedule,
- * or next_dagrun values to clear).
- */
-static const char SQL_UPSERT_DAGS[] =
-    "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(dag_id text, fileloc text,"
-    "   description text, schedule text, catchup bool, start_date timestamptz,"
-    "   end_date timestamptz, tags text[], owners text, max_active_runs int,"
-    "   max_active_tasks int, is_paused bool)),"
-    " old AS (SELECT d.dag_id, d.is_active, d.schedule, d.start_date, d.end_date, d.catchup,"
-    "   d.next_dagrun, d.next_dagrun_create_after FROM dag d"
-    "   WHERE d.dag_id IN (SELECT dag_id FROM x) FOR UPDATE),"
-    " up AS (INSERT INTO dag (dag_id, fileloc, description, schedule, catchup, start_date,"
-    "   end_date, tags, owners, max_active_runs, max_active_tasks, is_paused, is_active,"
-    "   last_parsed_time)"
-    "   SELECT dag_id, fileloc, description, schedule, catchup, start_date, end_date,"
-    "   coalesce(tags, '{}'), owners, max_active_runs, max_active_tasks, is_paused, true, now()"
-    "   FROM x"
-    "   ON CONFLICT (dag_id) DO UPDATE SET fileloc = EXCLUDED.fileloc,"
-    "   description = EXCLUDED.description, schedule = EXCLUDED.schedule,"
-    "   catchup = EXCLUDED.catchup, start_date = EXCLUDED.start_date,"
-    "   end_date = EXCLUDED.end_date, tags = EXCLUDED.tags, owners = EXCLUDED.owners,"
-    "   max_active_runs = EXCLUDED.max_active_runs,"
-    "   max_active_tasks = EXCLUDED.max_active_tasks, is_active = true,"
-    "   last_parsed_time = now()"
-    "   RETURNING dag_id)"
-    " SELECT x.dag_id FROM x LEFT JOIN old o ON o.dag_id = x.dag_id"
-    " WHERE (o.dag_id IS NULL OR NOT o.is_active OR o.schedule IS DISTINCT FROM x.schedule"
-    "   OR o.start_date IS DISTINCT FROM x.start_date OR o.end_date IS DISTINCT FROM x.end_date"
-    "   OR o.catchup IS DISTINCT FROM x.catchup)"
-    "  AND (x.schedule IS NOT NULL OR o.next_dagrun IS NOT NULL"
-    "   OR o.next_dagrun_create_after IS NOT NULL)";
-
-/* A new dag_version where the document's hash differs from the latest. */
-static const char SQL_VERSIONS[] =
-    "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)"
-    "   AS x(dag_id text, fileloc text, hash text, data jsonb)),"
-    " latest AS (SELECT x.dag_id, v.id, v.hash, v.version_number FROM x LEFT JOIN LATERAL"
-    "   (SELECT id, hash, version_number FROM dag_version dv WHERE dv.dag_id = x.dag_id"
-    "    ORDER BY version_number DESC LIMIT 1) v ON true),"
-    " ins AS (INSERT INTO dag_version (dag_id, version_number, hash, data, fileloc)"
-    "   SELECT x.dag_id, coalesce(l.version_number, 0) + 1, x.hash, x.data, x.fileloc"
-    "   FROM x JOIN latest l ON l.dag_id = x.dag_id WHERE l.hash IS DISTINCT FROM x.hash"
-    "   RETURNING id, dag_id, version_number),"
-    " upd AS (UPDATE dag d SET version_id = coalesce(i.id, l.id)"
-    "   FROM latest l LEFT JOIN ins i ON i.dag_id = l.dag_id"
-    "   WHERE d.dag_id = l.dag_id AND d.version_id IS DISTINCT FROM coalesce(i.id, l.id))"
-    " SELECT dag_id, version_number FROM ins";
-
-/* Per file: vanished DAGs deactivated (clean files only), import errors, dag_file. */
-static const char SQL_FILES[] =
-    "WITH f AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS f(path text, hash text,"
-    "   mtime timestamptz, size bigint, ok bool, errors text, dag_ids text[])),"
-    " deact AS (UPDATE dag d SET is_active = false FROM f"
-    "   WHERE f.ok AND d.fileloc = f.path AND d.is_active"
-    "   AND d.dag_id <> ALL (coalesce(f.dag_ids, '{}')) RETURNING d.fileloc),"
-    " clr AS (DELETE FROM import_error ie USING f WHERE f.ok AND ie.filename = f.path),"
-    " err AS (INSERT INTO import_error (filename, stack_trace)"
-    "   SELECT path, errors FROM f WHERE NOT f.ok"
-    "   ON CONFLICT (filename) DO UPDATE SET stack_trace = EXCLUDED.stack_trace,"
-    "   \"timestamp\" = now()"
-    "   WHERE import_error.stack_trace IS DISTINCT FROM EXCLUDED.stack_trace),"
-    " df AS (INSERT INTO dag_file (path, hash, mtime, size, dag_ids, last_parsed_at)"
-    "   SELECT path, hash, mtime, size, coalesce(dag_ids, '{}'), now() FROM f"
-    "   ON CONFLICT (path) DO UPDATE SET hash = EXCLUDED.hash, mtime = EXCLUDED.mtime,"
-    "   size = EXCLUDED.size, dag_ids = EXCLUDED.dag_ids, last_parsed_at = now())"
-    " SELECT fileloc, count(*) FROM deact GROUP BY fileloc";
-
-/* The per-file records for SQL_FILES. NULL on OOM. */
+/* The per-file records for dags_store_files. NULL on OOM. */
 static char *files_param(const batch_t *b)
 {
     cJSON *arr = cJSON_CreateArray();
@@ -796,7 +724,10 @@ static char *files_param(const batch_t *b)
             !add_ts(o, "mtime", f->e->st.mtime_ns / 1000) ||
             !cJSON_AddNumberToObject(o, "size", (double)f->e->st.size) ||
             !cJSON_AddBoolToObject(o, "ok", f->ok) ||
-            !add_str(o, "errors", f->ok ? NULL : f->errors ? f->errors : "unknown error") ||
+            !add_str(o, "errors",
+                     f->ok       ? NULL
+                     : f->errors ? f->errors
+                                 : "unknown error") ||
             !ids || !cJSON_AddItemToObject(o, "dag_ids", ids)) {
             cJSON_Delete(ids);
             goto out;
@@ -838,8 +769,7 @@ static int batch_flush(proc_t *p)
     rc = -1;
     if (db_begin(p->db) < 0)
         goto out;
-    const char *p1[] = {ids_t};
-    if (!(own = db_query(p->db, "proc_owners", SQL_OWNERS, 1, p1)))
+    if (dags_lock_active_owners(p->db, ids_t, &own) < 0)
         goto out;
     size_t no = (size_t)PQntuples(own);
     rc = -2;
@@ -880,24 +810,23 @@ static int batch_flush(proc_t *p)
             rc = -2;
             goto out;
         }
-        const char *p2[] = {rows_t};
-        if (!(r = db_query(p->db, "proc_upsert_dags", SQL_UPSERT_DAGS, 1, p2)))
+        if (dags_upsert_batch(p->db, rows_t, &r) < 0)
             goto out;
         /* Each recomputation runs inside this transaction (runs.h). */
         for (int i = 0; i < PQntuples(r); i++)
             if (runs_update_next(p->db, PQgetvalue(r, i, 0)) < 0)
                 goto out;
         PQclear(r);
-        const char *p3[] = {vers_t};
-        if (!(r = db_query(p->db, "proc_versions", SQL_VERSIONS, 1, p3)))
+        r = NULL;
+        if (dags_store_versions(p->db, vers_t, &r) < 0)
             goto out;
         for (int i = 0; i < PQntuples(r); i++)
             log_info("dag version stored dag_id=%s version=%s", PQgetvalue(r, i, 0),
                      PQgetvalue(r, i, 1));
         PQclear(r);
+        r = NULL;
     }
-    const char *p4[] = {files_t};
-    if (!(r = db_query(p->db, "proc_files", SQL_FILES, 1, p4)))
+    if (dags_store_files(p->db, files_t, &r) < 0)
         goto out;
     if (db_commit(p->db) < 0)
         goto out;
@@ -910,8 +839,7 @@ static int batch_flush(proc_t *p)
         f->e->has_error = !f->ok;
         if (!f->ok) {
             p->errors++;
-            log_warn("dag file has errors path=%s dags=%d", f->e->path,
-                     cJSON_GetArraySize(f->ids));
+            log_warn("dag file has errors path=%s dags=%d", f->e->path, cJSON_GetArraySize(f->ids));
         } else {
             log_debug("dag file stored path=%s dags=%d", f->e->path, cJSON_GetArraySize(f->ids));
         }
@@ -984,17 +912,8 @@ static int forget_files(proc_t *p, cJSON *paths)
         log_error("out of memory forgetting dag files");
         return -1;
     }
-    const char *pp[] = {text};
-    PGresult *r =
-        db_query(p->db, "proc_gone",
-                 "WITH g AS (SELECT jsonb_array_elements_text($1::jsonb) AS path),"
-                 " e AS (DELETE FROM import_error ie USING g WHERE ie.filename = g.path),"
-                 " f AS (DELETE FROM dag_file df USING g WHERE df.path = g.path),"
-                 " d AS (UPDATE dag SET is_active = false FROM g"
-                 "   WHERE dag.fileloc = g.path AND dag.is_active RETURNING dag.fileloc)"
-                 " SELECT g.path, (SELECT count(*) FROM d WHERE d.fileloc = g.path) FROM g",
-                 1, pp);
-    if (r) {
+    PGresult *r = NULL;
+    if (dags_forget_files(p->db, text, &r) == 0) {
         for (int i = 0; i < PQntuples(r); i++)
             log_info("dag file removed path=%s dags_deactivated=%s", PQgetvalue(r, i, 0),
                      PQgetvalue(r, i, 1));
@@ -1136,12 +1055,7 @@ static int scan(proc_t *p, bool *changed)
         p->synced = false;
     }
     if (!p->synced) {
-        known = db_query(p->db, "proc_known",
-                         "SELECT path, hash FROM dag_file ORDER BY path COLLATE \"C\"", 0, NULL);
-        errs = db_query(p->db, "proc_errors",
-                        "SELECT filename FROM import_error ORDER BY filename COLLATE \"C\"", 0,
-                        NULL);
-        if (!known || !errs)
+        if (dags_list_files(p->db, &known) < 0 || import_errors_list_files(p->db, &errs) < 0)
             goto out;
     }
     size_t k = 0;
@@ -1227,8 +1141,8 @@ void *processor_thread(void *arg)
         if (changed)
             loop_wake(a->loop_wake_fd);
         log_info("dag folder scanned files=%zu parsed=%d changed=%d ms=%lld removed=%d errors=%d",
-                 p.mem.n, p.parsed, p.changed, (long long)((ts_mono_us() - t0) / 1000),
-                 p.removed, p.errors);
+                 p.mem.n, p.parsed, p.changed, (long long)((ts_mono_us() - t0) / 1000), p.removed,
+                 p.errors);
         if (rc < 0)
             log_warn("dag scan interrupted by a database error error=\"%s\"", db_error(p.db));
         if (*a->stop)

@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "store/connections.h"
+#include "store/outbox.h"
 #include "core/errbuf.h"
 #include "core/strbuf.h"
 #include "store/taskrender.h"
@@ -862,42 +864,6 @@ char *alerts_build_body(const alert_msg_t *m, alert_format_t fmt)
 
 /* ---- loading a message ------------------------------------------------ */
 
-#define US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
-
-static const char SQL_EVENT[] =
-    "SELECT e.kind, e.dag_id, e.run_id, e.task_id, e.map_index, e.try_number, e.max_tries,"
-    "       e.hostname, e.duration, " US("dr.logical_date") ", " US(
-        "dr.data_interval_start") ","
-                                  "       " US(
-                                      "dr.data_interval_end") ", dr.conf::text, dr.id,"
-                                                              "       CASE WHEN e.ti_id IS NOT "
-                                                              "NULL AND e.kind <> 'sla_miss' THEN "
-                                                              "coalesce(("
-                                                              "         SELECT "
-                                                              "right(string_agg(l.data, '' ORDER "
-                                                              "BY l.id), $2::int) FROM ("
-                                                              "           SELECT id, data FROM "
-                                                              "task_log WHERE ti_id = e.ti_id AND "
-                                                              "try_number = e.try_number"
-                                                              "            ORDER BY id DESC LIMIT "
-                                                              "64) l), '') END,"
-                                                              "       (SELECT " US(
-                                                                  "m.deadline") " FROM sla_miss m"
-                                                                                "         WHERE "
-                                                                                "e.kind = "
-                                                                                "'sla_miss' AND "
-                                                                                "m.dag_run_id = "
-                                                                                "e.dag_run_id AND "
-                                                                                "m.task_id = "
-                                                                                "e.task_id)"
-                                                                                "  FROM "
-                                                                                "callback_event e "
-                                                                                "JOIN dag_run dr "
-                                                                                "ON dr.id = "
-                                                                                "e.dag_run_id"
-                                                                                " WHERE e.id = "
-                                                                                "$1::bigint";
-
 static char *dup_col(const PGresult *r, int col)
 {
     const char *s = db_get_str(r, 0, col);
@@ -986,19 +952,15 @@ int alerts_load_msg(db_t *db, const secrets_keyring_t *ring, const char *base_ur
                     const char *text_tmpl, const char *channel, alert_msg_t *out, char *err,
                     size_t errlen)
 {
-    char id[24], fetch[16];
-    snprintf(id, sizeof(id), "%" PRId64, event_id);
-    snprintf(fetch, sizeof(fetch), "%d", ALERTS_LOG_FETCH);
-    const char *params[] = {id, fetch};
+    PGresult *r = NULL;
     alerts_msg_init(out);
-    PGresult *r = db_query(db, "alerts_event", SQL_EVENT, 2, params);
-    if (!r) {
-        errbuf_set(err, errlen, "cannot read callback event %s: %s", id, db_error(db));
-        return -1;
-    }
-    if (PQntuples(r) == 0) {
-        PQclear(r);
+    int rc = outbox_event_get(db, event_id, ALERTS_LOG_FETCH, &r);
+    if (rc == UPDRAFT_ENOTFOUND)
         return 0;
+    if (rc < 0) {
+        errbuf_set(err, errlen, "cannot read callback event %" PRId64 ": %s", event_id,
+                   db_error(db));
+        return -1;
     }
     alert_msg_t *m = out;
     if (alerts_kind_parse(db_get_str(r, 0, 0), &m->kind) < 0)

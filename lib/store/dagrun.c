@@ -17,9 +17,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "model/dag.h"
 #include "core/log.h"
-
+#include "model/dag.h"
 
 const char *dagrun_type_name(dagrun_type_t type)
 {
@@ -99,8 +98,7 @@ int dagrun_conf_parse(const char *conf, cJSON **out, char *err, size_t errlen)
  * "params" in params_text, NULL for none) under the given conf. A malloc'd
  * JSON text (cJSON_free), or NULL with err filled.
  */
-static char *effective_conf(const cJSON *conf, const char *params_text, char *err,
-                            size_t errlen)
+static char *effective_conf(const cJSON *conf, const char *params_text, char *err, size_t errlen)
 {
     cJSON *params = NULL, *merged = NULL;
     char *text = NULL;
@@ -130,6 +128,38 @@ out:
     cJSON_Delete(merged);
     return text;
 }
+
+/* The latest version and its params; FOR KEY SHARE keeps the DAG from
+ * being deleted under us. */
+static const char SQL_VERSION_PARAMS[] = "SELECT d.version_id, v.data->'params' FROM dag d"
+                                         " LEFT JOIN dag_version v ON v.id = d.version_id"
+                                         " WHERE d.dag_id = $1 FOR KEY SHARE OF d";
+
+/* ON CONFLICT DO NOTHING: a taken run id or logical date leaves the
+ * transaction usable (no row returned). */
+static const char SQL_INSERT_RUN[] =
+    "INSERT INTO dag_run (dag_id, run_id, dag_version_id, run_type, state,"
+    " logical_date, data_interval_start, data_interval_end, conf, external_trigger)"
+    " VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8::jsonb, $9)"
+    " ON CONFLICT DO NOTHING RETURNING id";
+
+/* Which of the two unique keys the conflict was on. */
+static const char SQL_RUN_EXISTS[] = "SELECT 1 FROM dag_run WHERE dag_id = $1 AND run_id = $2";
+
+/* One task instance (state 'none') per task of the version. */
+static const char SQL_INSERT_TIS[] =
+    "INSERT INTO task_instance (dag_run_id, dag_id, run_id, task_id, operator,"
+    " queue, pool, pool_slots, priority_weight, max_tries)"
+    " SELECT $1::bigint, $2, $3, t.key,"
+    "  coalesce(t.value->>'operator', 'BashOperator'),"
+    "  coalesce(t.value->>'queue', 'default'),"
+    "  coalesce(t.value->>'pool', 'default_pool'),"
+    "  coalesce((t.value->>'pool_slots')::int, 1),"
+    "  coalesce((t.value->>'priority_weight')::int, 1),"
+    "  coalesce((t.value->>'retries')::int, 0)"
+    " FROM dag_version v, jsonb_each(v.data->'tasks') t WHERE v.id = $4::bigint";
+
+static const char SQL_NOTIFY[] = "SELECT pg_notify(" CHANNEL_SCHEDULER_SQL ", $1)";
 
 int dagrun_create_in_tx(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, char *run_id_out,
                         char *err, size_t errlen)
@@ -167,14 +197,8 @@ int dagrun_create_in_tx(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, ch
     ts_format_iso(istart, is);
     ts_format_iso(iend, ie);
 
-    /* The latest version and its params; FOR KEY SHARE keeps the DAG from
-     * being deleted under us. */
     const char *p1[] = {spec->dag_id};
-    r = db_query(db, "dagrun_version_params",
-                 "SELECT d.version_id, v.data->'params' FROM dag d"
-                 " LEFT JOIN dag_version v ON v.id = d.version_id"
-                 " WHERE d.dag_id = $1 FOR KEY SHARE OF d",
-                 1, p1);
+    r = db_query(db, "dagrun_version_params", SQL_VERSION_PARAMS, 1, p1);
     if (!r)
         goto dberr;
     if (PQntuples(r) == 0) {
@@ -196,29 +220,29 @@ int dagrun_create_in_tx(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, ch
         goto out;
     }
 
-    const char *p2[] = {spec->dag_id, run_id, verbuf, dagrun_type_name(spec->type), ld, is, ie,
-                        conf, spec->type == DAGRUN_SCHEDULED ? "false" : "true"};
-    r = db_query(db, "dagrun_insert",
-                 "INSERT INTO dag_run (dag_id, run_id, dag_version_id, run_type, state,"
-                 " logical_date, data_interval_start, data_interval_end, conf, external_trigger)"
-                 " VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8::jsonb, $9)"
-                 " ON CONFLICT DO NOTHING RETURNING id",
-                 9, p2);
+    const char *p2[] = {spec->dag_id,
+                        run_id,
+                        verbuf,
+                        dagrun_type_name(spec->type),
+                        ld,
+                        is,
+                        ie,
+                        conf,
+                        spec->type == DAGRUN_SCHEDULED ? "false" : "true"};
+    r = db_query(db, "dagrun_insert", SQL_INSERT_RUN, 9, p2);
     if (!r)
         goto dberr;
     if (PQntuples(r) == 0) {
         PQclear(r);
         const char *p3[] = {spec->dag_id, run_id};
-        r = db_query(db, "dagrun_exists",
-                     "SELECT 1 FROM dag_run WHERE dag_id = $1 AND run_id = $2", 2, p3);
+        r = db_query(db, "dagrun_exists", SQL_RUN_EXISTS, 2, p3);
         if (!r)
             goto dberr;
         if (PQntuples(r) > 0)
-            snprintf(err, errlen, "dag run '%s' already exists for dag '%s'", run_id,
-                     spec->dag_id);
+            snprintf(err, errlen, "dag run '%s' already exists for dag '%s'", run_id, spec->dag_id);
         else
-            snprintf(err, errlen, "a dag run with logical date %s already exists for dag '%s'",
-                     ld, spec->dag_id);
+            snprintf(err, errlen, "a dag run with logical date %s already exists for dag '%s'", ld,
+                     spec->dag_id);
         rc = DAGRUN_ERR_CONFLICT;
         goto out;
     }
@@ -228,23 +252,12 @@ int dagrun_create_in_tx(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, ch
     snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
 
     const char *p4[] = {idbuf, spec->dag_id, run_id, verbuf};
-    long n = db_exec(db, "dagrun_tis",
-                     "INSERT INTO task_instance (dag_run_id, dag_id, run_id, task_id, operator,"
-                     " queue, pool, pool_slots, priority_weight, max_tries)"
-                     " SELECT $1::bigint, $2, $3, t.key,"
-                     "  coalesce(t.value->>'operator', 'BashOperator'),"
-                     "  coalesce(t.value->>'queue', 'default'),"
-                     "  coalesce(t.value->>'pool', 'default_pool'),"
-                     "  coalesce((t.value->>'pool_slots')::int, 1),"
-                     "  coalesce((t.value->>'priority_weight')::int, 1),"
-                     "  coalesce((t.value->>'retries')::int, 0)"
-                     " FROM dag_version v, jsonb_each(v.data->'tasks') t WHERE v.id = $4::bigint",
-                     4, p4);
+    long n = db_exec(db, "dagrun_tis", SQL_INSERT_TIS, 4, p4);
     if (n < 0)
         goto dberr;
 
     const char *p5[] = {idbuf};
-    if (db_exec(db, "dagrun_notify", "SELECT pg_notify(" CHANNEL_SCHEDULER_SQL ", $1)", 1, p5) < 0)
+    if (db_exec(db, "dagrun_notify", SQL_NOTIFY, 1, p5) < 0)
         goto dberr;
 
     if (id_out)
@@ -269,8 +282,8 @@ out:
     return rc;
 }
 
-int dagrun_create(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, char *run_id_out,
-                  char *err, size_t errlen)
+int dagrun_create(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, char *run_id_out, char *err,
+                  size_t errlen)
 {
     int64_t id = 0;
     char rid[DAGRUN_ID_MAX + 1] = "";
@@ -295,4 +308,35 @@ int dagrun_create(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, char *ru
     if (run_id_out)
         snprintf(run_id_out, DAGRUN_ID_MAX + 1, "%s", rid);
     return 0;
+}
+
+static const char SQL_LAST_SCHEDULED[] =
+    "SELECT (extract(epoch FROM logical_date) * 1000000)::bigint,"
+    " (extract(epoch FROM data_interval_end) * 1000000)::bigint FROM dag_run"
+    " WHERE dag_id = $1 AND run_type = 'scheduled'"
+    " ORDER BY logical_date DESC LIMIT 1";
+
+int dagrun_last_scheduled(db_t *db, const char *dag_id, ts_us_t *start, ts_us_t *end)
+{
+    const char *p[] = {dag_id};
+    PGresult *r = db_query(db, "dagrun_last_scheduled", SQL_LAST_SCHEDULED, 1, p);
+    if (!r)
+        return UPDRAFT_EDB;
+    *start = PQntuples(r) && !PQgetisnull(r, 0, 0) ? db_get_i64(r, 0, 0) : TS_NONE;
+    *end = PQntuples(r) && !PQgetisnull(r, 0, 1) ? db_get_i64(r, 0, 1) : TS_NONE;
+    PQclear(r);
+    return UPDRAFT_OK;
+}
+
+static const char SQL_LIST_STARTABLE[] =
+    "SELECT dr.id FROM dag_run dr JOIN dag d ON d.dag_id = dr.dag_id"
+    " WHERE dr.state = 'queued' AND (NOT d.is_paused OR dr.run_type <> 'scheduled')"
+    " AND (SELECT count(*) FROM dag_run x WHERE x.dag_id = dr.dag_id"
+    "      AND x.state = 'running') < d.max_active_runs"
+    " ORDER BY dr.logical_date, dr.id LIMIT 1000";
+
+int dagrun_list_startable(db_t *db, PGresult **out)
+{
+    *out = db_query(db, "dagrun_list_startable", SQL_LIST_STARTABLE, 0, NULL);
+    return *out ? UPDRAFT_OK : UPDRAFT_EDB;
 }
