@@ -213,45 +213,35 @@ static bool localize_dates(ctx_t *c, const date_zone_t *dz, ts_us_t *start, ts_u
 }
 
 /* ------------------------------------------------------------------ */
-/*
- * Builds one DAG from its merged mapping. In check_only mode (the file's
- * default: block) only the DAG-level keys are checked and nothing is
- * built. Returns the DAG, or NULL (errors reported, or check_only).
- */
-static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, const ynode_t *cfg,
-                        bool check_only)
-{
-    dag_t *dag = calloc(1, sizeof *dag);
-    dag_task_t tpl = {0};
-    task_src_t *srcs = NULL;
-    const ynode_t *groups_node = NULL;
-    groups_t gs = {0};
-    const ynode_t *tasks = NULL, *sched = NULL, *sched_iv = NULL, *da = NULL, *params = NULL;
-    bool ok = true;
-    ts_us_t da_start = TS_NONE, da_end = TS_NONE;
-    bool start_set = false, end_set = false, mar_set = false;
-    date_zone_t dag_dz = {0}, da_dz = {0};
-    char dag_zone[64], da_zone[64];
-    size_t errors_before = c->errors_seen;
+/* What the DAG-level keys leave for later: nodes read once all keys are seen. */
+typedef struct dag_level {
+    const ynode_t *tasks, *sched, *sched_iv, *da, *params, *groups_node;
+    bool start_set, end_set, mar_set; /* written at the DAG level */
+    date_zone_t dag_dz;
+} dag_level_t;
 
-    if (!dag) {
-        c->oom = true;
-        return NULL;
-    }
+/* The defaults of a DAG and of its tasks (tpl), before any key is read. */
+static bool dag_defaults(ctx_t *c, dag_t *dag, const char *dag_id, dag_task_t *tpl)
+{
     dag->start_date = dag->end_date = TS_NONE;
     dag->catchup = dag->is_paused_upon_creation = -1;
     dag->max_active_runs = dag->max_active_tasks = 16;
     if (!dl_set_str(c, &dag->dag_id, dag_id) || !dl_set_str(c, &dag->fileloc, c->name))
-        goto fail;
-    tpl.retry_delay_sec = 300;
-    tpl.skip_on_exit_code[0] = 99; /* BashOperator's default */
-    tpl.n_skip_on_exit_code = 1;
-    tpl.pool_slots = 1;
-    tpl.priority_weight = 1;
-    if (!dl_set_str(c, &tpl.owner, "airflow") || !dl_set_str(c, &tpl.queue, "default") ||
-        !dl_set_str(c, &tpl.pool, "default_pool") ||
-        !dl_set_str(c, &tpl.trigger_rule, "all_success"))
-        goto fail;
+        return false;
+    tpl->retry_delay_sec = 300;
+    tpl->skip_on_exit_code[0] = 99; /* BashOperator's default */
+    tpl->n_skip_on_exit_code = 1;
+    tpl->pool_slots = 1;
+    tpl->priority_weight = 1;
+    return dl_set_str(c, &tpl->owner, "airflow") && dl_set_str(c, &tpl->queue, "default") &&
+           dl_set_str(c, &tpl->pool, "default_pool") &&
+           dl_set_str(c, &tpl->trigger_rule, "all_success");
+}
+
+/* The DAG-level keys of cfg into dag and lv. false after reporting. */
+static bool dag_level_keys(ctx_t *c, const ynode_t *cfg, dag_t *dag, dag_level_t *lv)
+{
+    bool ok = true;
 
     dl_warn_dups(c, cfg);
     for (size_t i = 0; i < MAP_PAIRS(cfg); i++) {
@@ -267,20 +257,20 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
                      ok;
             break;
         case K_SCHEDULE:
-            sched = v;
+            lv->sched = v;
             break;
         case K_SCHEDULE_INTERVAL:
-            sched_iv = v;
+            lv->sched_iv = v;
             break;
         case K_START_DATE:
             ok = dl_get_date(c, v, "start_date", &dag->start_date) && ok;
-            start_set = true;
-            dag_dz.start = v;
+            lv->start_set = true;
+            lv->dag_dz.start = v;
             break;
         case K_END_DATE:
             ok = dl_get_date(c, v, "end_date", &dag->end_date) && ok;
-            end_set = true;
-            dag_dz.end = v;
+            lv->end_set = true;
+            lv->dag_dz.end = v;
             break;
         case K_CATCHUP:
             if (dl_get_bool(c, v, "catchup", &b))
@@ -299,7 +289,7 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
             break;
         case K_MAX_ACTIVE_RUNS:
             ok = dl_get_int(c, v, "max_active_runs", 1, &dag->max_active_runs) && ok;
-            mar_set = true;
+            lv->mar_set = true;
             break;
         case K_MAX_ACTIVE_TASKS:
             if (!dl_map_get(cfg, "concurrency"))
@@ -310,22 +300,22 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
             ok = dl_get_int(c, v, "concurrency", 1, &dag->max_active_tasks) && ok;
             break;
         case K_DEFAULT_ARGS:
-            da = v;
+            lv->da = v;
             break;
         case K_TASKS:
-            tasks = v;
+            lv->tasks = v;
             break;
         case K_TASK_GROUPS:
-            groups_node = v;
+            lv->groups_node = v;
             break;
         case K_TIMEZONE:
-            if (dl_get_str(c, v, "timezone", &dag_dz.tz_name))
-                dag_dz.tz_node = v;
+            if (dl_get_str(c, v, "timezone", &lv->dag_dz.tz_name))
+                lv->dag_dz.tz_node = v;
             else
                 ok = false;
             break;
         case K_PARAMS:
-            params = v;
+            lv->params = v;
             ok = dl_parse_params(c, v, dag) && ok;
             break;
         case K_DAGRUN_TIMEOUT:
@@ -359,79 +349,112 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
             break;
         }
     }
-    if (sched && sched_iv)
-        WARN(c, sched_iv,
+    return ok;
+}
+
+/*
+ * What needs every DAG-level key: the schedule, default_args, dates and
+ * their zone, @continuous, the owner, params' defaults. Clears *ok after
+ * reporting; false when the DAG must be dropped now (out of memory).
+ */
+static bool dag_level_settle(ctx_t *c, const char *dag_id, const ynode_t *idnode, dag_t *dag,
+                             dag_task_t *tpl, dag_level_t *lv, bool *ok)
+{
+    ts_us_t da_start = TS_NONE, da_end = TS_NONE;
+    date_zone_t da_dz = {0};
+    char dag_zone[64], da_zone[64];
+
+    if (lv->sched && lv->sched_iv)
+        WARN(c, lv->sched_iv,
              "both schedule and schedule_interval are set, schedule_interval is ignored");
-    if (sched || sched_iv)
-        ok = parse_schedule(c, sched ? sched : sched_iv, dag) && ok;
-    ok = dl_parse_default_args(c, da, dag_id, &tpl, &da_start, &da_end, &da_dz) && ok;
-    ok = localize_dates(c, &dag_dz, &dag->start_date, &dag->end_date, dag_zone, sizeof dag_zone) &&
-         ok;
-    ok = localize_dates(c, &da_dz, &da_start, &da_end, da_zone, sizeof da_zone) && ok;
-    if (!start_set)
+    if (lv->sched || lv->sched_iv)
+        *ok = parse_schedule(c, lv->sched ? lv->sched : lv->sched_iv, dag) && *ok;
+    *ok = dl_parse_default_args(c, lv->da, dag_id, tpl, &da_start, &da_end, &da_dz) && *ok;
+    *ok = localize_dates(c, &lv->dag_dz, &dag->start_date, &dag->end_date, dag_zone,
+                         sizeof dag_zone) &&
+          *ok;
+    *ok = localize_dates(c, &da_dz, &da_start, &da_end, da_zone, sizeof da_zone) && *ok;
+    if (!lv->start_set)
         dag->start_date = da_start;
-    if (!end_set)
+    if (!lv->end_set)
         dag->end_date = da_end;
     /* Airflow: the DAG's zone is its start_date's (DAG level first, then
      * default_args); dag-factory gives a naive start_date its timezone */
     {
-        const char *zone = start_set ? dag_zone : da_dz.start ? da_zone : dag_zone;
+        const char *zone = lv->start_set ? dag_zone : da_dz.start ? da_zone : dag_zone;
         if (*zone && !dl_set_str(c, &dag->timezone, zone))
-            goto fail;
+            return false;
     }
     if (dag->schedule && strcasecmp(dag->schedule, "@continuous") == 0) {
         /* ContinuousTimetable allows one active run */
-        if (mar_set && dag->max_active_runs > 1) {
+        if (lv->mar_set && dag->max_active_runs > 1) {
             ERR(c, idnode, "dag '%s' with schedule @continuous needs max_active_runs 1, not %d",
                 dag_id, dag->max_active_runs);
-            ok = false;
+            *ok = false;
         }
         dag->max_active_runs = 1;
     }
-    if (!dl_set_str(c, &dag->owner, tpl.owner))
-        goto fail;
+    if (!dl_set_str(c, &dag->owner, tpl->owner))
+        return false;
     if (dag->params && dag->schedule) {
         /* Airflow: a scheduled DAG's params must all have valid defaults. */
         cJSON *resolved = NULL;
         char perr[256];
         if (dag_params_resolve(dag->params, NULL, &resolved, perr, sizeof perr) < 0) {
-            ERR(c, params, "dag '%s' has a schedule, so every param needs a valid default: %s",
+            ERR(c, lv->params, "dag '%s' has a schedule, so every param needs a valid default: %s",
                 dag_id, perr);
-            ok = false;
+            *ok = false;
         }
         cJSON_Delete(resolved);
     }
     if (dag->start_date != TS_NONE && dag->end_date != TS_NONE && dag->end_date < dag->start_date) {
         ERR(c, idnode, "end_date of dag '%s' is before its start_date", dag_id);
-        ok = false;
+        *ok = false;
     }
+    return true;
+}
 
-    if (check_only) {
-        if (tasks && !dl_is_null(tasks) && tasks->kind == Y_SCALAR) {
-            ERR(c, tasks, "tasks must be a list or a mapping, not a scalar");
+/* The i-th entry of a DAG's tasks (a list or a mapping): its mapping, id node and position. */
+static bool task_entry(ctx_t *c, const ynode_t *tasks, size_t i, const char *dag_id,
+                       const ynode_t **m, const ynode_t **idn, const ynode_t **at)
+{
+    if (tasks->kind == Y_SEQ) {
+        *m = tasks->kids[i];
+        *at = *m;
+        if (!*m || (*m)->kind != Y_MAP) {
+            ERR(c, *m, "task in dag '%s' must be a mapping, not %s", dag_id, dl_kind_name(*m));
+            return false;
         }
-        goto fail;
+        *idn = dl_map_get(*m, "task_id");
+        if (!*idn) {
+            ERR(c, *m, "task in dag '%s' has no task_id", dag_id);
+            return false;
+        }
+    } else {
+        *idn = *at = MAP_KEY(tasks, i);
+        *m = MAP_VAL(tasks, i);
+        if (!*m || (*m)->kind != Y_MAP) {
+            ERR(c, *m, "task '%s' must be a mapping, not %s", dl_key_text(*idn), dl_kind_name(*m));
+            return false;
+        }
+        const ynode_t *own = dl_map_get(*m, "task_id");
+        if (own && dl_is_scalar(*idn) && !(dl_is_scalar(own) && strcmp(own->str, (*idn)->str) == 0))
+            WARN(c, own, "task_id '%.100s' differs from its key '%.100s', the key is used",
+                 dl_is_scalar(own) ? own->str : "?", dl_key_text(*idn));
     }
-    if (dl_is_null(tasks)) {
-        ERR(c, idnode, "dag '%s' has no tasks", dag_id);
-        goto fail;
-    }
-    if (tasks->kind == Y_SCALAR) {
-        ERR(c, tasks, "tasks of dag '%s' must be a list or a mapping, not a scalar", dag_id);
-        goto fail;
-    }
-    if (!dl_parse_groups(c, groups_node, dag_id, &tpl, &gs))
-        goto fail;
-    size_t nt = tasks->kind == Y_SEQ ? tasks->n : MAP_PAIRS(tasks);
-    if (!dl_spend(c, nt))
-        goto fail;
-    dag->tasks = calloc(nt ? nt : 1, sizeof *dag->tasks);
-    srcs = calloc(nt ? nt : 1, sizeof *srcs);
-    if (!dag->tasks || !srcs) {
-        c->oom = true;
-        goto fail;
-    }
+    return true;
+}
+
+/*
+ * Every task of a DAG into dag->tasks and srcs (nt entries at most), each
+ * starting from its group's defaults or tpl. false after reporting.
+ */
+static bool parse_tasks(ctx_t *c, const ynode_t *tasks, size_t nt, const char *dag_id, dag_t *dag,
+                        const dag_task_t *tpl, const groups_t *gs, task_src_t *srcs)
+{
     smap_t seen = {0}, fids = {0};
+    bool ok = true;
+
     if (tasks->kind == Y_MAP) {
         for (size_t i = 0; i < tasks->n_dups; i++) {
             ERR(c, tasks->dups[i], "duplicate task id '%.100s' in dag '%s'",
@@ -442,32 +465,9 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
     for (size_t i = 0; i < nt; i++) {
         const ynode_t *m, *idn, *at;
         const char *tid;
-        if (tasks->kind == Y_SEQ) {
-            m = tasks->kids[i];
-            at = m;
-            if (!m || m->kind != Y_MAP) {
-                ERR(c, m, "task in dag '%s' must be a mapping, not %s", dag_id, dl_kind_name(m));
-                ok = false;
-                continue;
-            }
-            idn = dl_map_get(m, "task_id");
-            if (!idn) {
-                ERR(c, m, "task in dag '%s' has no task_id", dag_id);
-                ok = false;
-                continue;
-            }
-        } else {
-            idn = at = MAP_KEY(tasks, i);
-            m = MAP_VAL(tasks, i);
-            if (!m || m->kind != Y_MAP) {
-                ERR(c, m, "task '%s' must be a mapping, not %s", dl_key_text(idn), dl_kind_name(m));
-                ok = false;
-                continue;
-            }
-            const ynode_t *own = dl_map_get(m, "task_id");
-            if (own && dl_is_scalar(idn) && !(dl_is_scalar(own) && strcmp(own->str, idn->str) == 0))
-                WARN(c, own, "task_id '%.100s' differs from its key '%.100s', the key is used",
-                     dl_is_scalar(own) ? own->str : "?", dl_key_text(idn));
+        if (!task_entry(c, tasks, i, dag_id, &m, &idn, &at)) {
+            ok = false;
+            continue;
         }
         if (!dl_get_id(c, idn, "task_id", &tid)) {
             ok = false;
@@ -482,12 +482,12 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
             c->oom = true;
             break;
         }
-        int gi = dl_task_group_of(c, m, tid, &gs), idrc;
+        int gi = dl_task_group_of(c, m, tid, gs), idrc;
         if (gi == -2) {
             ok = false;
             gi = -1;
         }
-        if (dl_group_index(&gs, tid) >= 0) {
+        if (dl_group_index(gs, tid) >= 0) {
             ERR(c, idn, "task '%s' has the same name as a task group in dag '%s'", tid, dag_id);
             ok = false;
         }
@@ -496,8 +496,8 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
         dag->n_tasks++;
         src->name = tid;
         src->group = gi;
-        if (!dl_task_copy(c, gi >= 0 ? &gs.g[gi].tpl : &tpl, t) ||
-            (idrc = dl_set_task_id(c, t, tid, idn, gi >= 0 ? &gs.g[gi] : NULL, &gs, &fids,
+        if (!dl_task_copy(c, gi >= 0 ? &gs->g[gi].tpl : tpl, t) ||
+            (idrc = dl_set_task_id(c, t, tid, idn, gi >= 0 ? &gs->g[gi] : NULL, gs, &fids,
                                    dag_id)) < 0) {
             ok = false;
             continue;
@@ -507,6 +507,62 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
     }
     dl_smap_free(&seen);
     dl_smap_free(&fids);
+    return ok;
+}
+
+/*
+ * Builds one DAG from its merged mapping. In check_only mode (the file's
+ * default: block) only the DAG-level keys are checked and nothing is
+ * built. Returns the DAG, or NULL (errors reported, or check_only).
+ */
+static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, const ynode_t *cfg,
+                        bool check_only)
+{
+    dag_t *dag = calloc(1, sizeof *dag);
+    dag_task_t tpl = {0};
+    task_src_t *srcs = NULL;
+    groups_t gs = {0};
+    dag_level_t lv = {0};
+    const ynode_t *tasks;
+    bool ok;
+    size_t errors_before = c->errors_seen;
+
+    if (!dag) {
+        c->oom = true;
+        return NULL;
+    }
+    if (!dag_defaults(c, dag, dag_id, &tpl))
+        goto fail;
+    ok = dag_level_keys(c, cfg, dag, &lv);
+    if (!dag_level_settle(c, dag_id, idnode, dag, &tpl, &lv, &ok))
+        goto fail;
+    tasks = lv.tasks;
+    if (check_only) {
+        if (tasks && !dl_is_null(tasks) && tasks->kind == Y_SCALAR) {
+            ERR(c, tasks, "tasks must be a list or a mapping, not a scalar");
+        }
+        goto fail;
+    }
+    if (dl_is_null(tasks)) {
+        ERR(c, idnode, "dag '%s' has no tasks", dag_id);
+        goto fail;
+    }
+    if (tasks->kind == Y_SCALAR) {
+        ERR(c, tasks, "tasks of dag '%s' must be a list or a mapping, not a scalar", dag_id);
+        goto fail;
+    }
+    if (!dl_parse_groups(c, lv.groups_node, dag_id, &tpl, &gs))
+        goto fail;
+    size_t nt = tasks->kind == Y_SEQ ? tasks->n : MAP_PAIRS(tasks);
+    if (!dl_spend(c, nt))
+        goto fail;
+    dag->tasks = calloc(nt ? nt : 1, sizeof *dag->tasks);
+    srcs = calloc(nt ? nt : 1, sizeof *srcs);
+    if (!dag->tasks || !srcs) {
+        c->oom = true;
+        goto fail;
+    }
+    ok = parse_tasks(c, tasks, nt, dag_id, dag, &tpl, &gs, srcs) && ok;
     /* Dependencies are checked even after other errors, to report them all. */
     if (!c->oom && ok && !dl_resolve_expand(c, dag, srcs))
         ok = false;
