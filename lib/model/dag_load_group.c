@@ -109,41 +109,13 @@ static bool group_defaults(ctx_t *c, lgroup_t *g, const dag_task_t *base)
 }
 
 /*
- * Reads a DAG's task_groups (dag-factory's list or mapping form) into gs:
- * names, parents (no cycles, at most DAG_GROUP_DEPTH_MAX deep), full ids
- * as Airflow builds them, and each group's task defaults (dag's
- * default_args, then each enclosing group's, innermost last). false after
- * reporting.
+ * The names of a DAG's n task groups (list or mapping form) into gs, in
+ * declaration order. false after reporting, or with c->oom set.
  */
-bool dl_parse_groups(ctx_t *c, const ynode_t *v, const char *dag_id, const dag_task_t *dtpl,
-                     groups_t *gs)
+static bool group_names(ctx_t *c, const ynode_t *v, size_t n, const char *dag_id, groups_t *gs)
 {
-    static const char *const ignored[] = {"ui_color", "ui_fgcolor", "group_display_name",
-                                          "add_suffix_on_collision", NULL};
     bool ok = true;
-    int *state = NULL;
 
-    if (dl_is_null(v))
-        return true;
-    if (v->kind != Y_SEQ && v->kind != Y_MAP) {
-        ERR(c, v, "task_groups of dag '%s' must be a list or a mapping, not %s", dag_id,
-            dl_kind_name(v));
-        return false;
-    }
-    size_t n = v->kind == Y_SEQ ? v->n : MAP_PAIRS(v);
-    if (n > GROUPS_MAX) {
-        /* serializing costs groups x (tasks + groups): keep it bounded */
-        ERR(c, v, "dag '%s' has more than %d task groups", dag_id, GROUPS_MAX);
-        return false;
-    }
-    if (!dl_spend(c, n))
-        return false;
-    if (!(gs->g = calloc(n ? n : 1, sizeof *gs->g)) ||
-        !(gs->order = calloc(n ? n : 1, sizeof *gs->order)) ||
-        !(state = calloc(n ? n : 1, sizeof *state))) {
-        c->oom = true;
-        goto out;
-    }
     if (v->kind == Y_MAP)
         for (size_t i = 0; i < v->n_dups; i++) {
             ERR(c, v->dups[i], "duplicate task group '%.100s' in dag '%s'", dl_key_text(v->dups[i]),
@@ -201,64 +173,73 @@ bool dl_parse_groups(ctx_t *c, const ynode_t *v, const char *dag_id, const dag_t
         *g = (lgroup_t){.name = namen->str, .at = namen, .cfg = m, .parent = -1, .prefix = true};
         if (dl_smap_put(&gs->by_name, g->name, namen->len, (void *)(uintptr_t)(gs->n + 1)) != 0) {
             c->oom = true;
-            goto out;
+            return false;
         }
         gs->n++;
     }
+    return ok;
+}
 
-    /* keys */
-    for (size_t i = 0; i < gs->n; i++) {
-        lgroup_t *g = &gs->g[i];
-        const char *s;
-        bool b;
-        dl_warn_dups(c, g->cfg);
-        for (size_t j = 0; j < MAP_PAIRS(g->cfg); j++) {
-            const ynode_t *k = MAP_KEY(g->cfg, j), *val = MAP_VAL(g->cfg, j);
-            bool ign = false;
-            for (size_t x = 0; ignored[x]; x++)
-                ign = ign || dl_key_is(k, ignored[x]);
-            if (dl_key_is(k, "group_name")) {
+/* One task group's keys. false after reporting, or with c->oom set. */
+static bool group_keys(ctx_t *c, lgroup_t *g, const groups_t *gs)
+{
+    static const char *const ignored[] = {"ui_color", "ui_fgcolor", "group_display_name",
+                                          "add_suffix_on_collision", NULL};
+    const char *s;
+    bool b, ok = true;
+
+    dl_warn_dups(c, g->cfg);
+    for (size_t j = 0; j < MAP_PAIRS(g->cfg); j++) {
+        const ynode_t *k = MAP_KEY(g->cfg, j), *val = MAP_VAL(g->cfg, j);
+        bool ign = false;
+        for (size_t x = 0; ignored[x]; x++)
+            ign = ign || dl_key_is(k, ignored[x]);
+        if (dl_key_is(k, "group_name")) {
+            continue;
+        } else if (dl_key_is(k, "parent_group_name")) {
+            if (dl_is_null(val))
                 continue;
-            } else if (dl_key_is(k, "parent_group_name")) {
-                if (dl_is_null(val))
-                    continue;
-                if (!dl_get_str(c, val, "parent_group_name", &s)) {
-                    ok = false;
-                } else if ((g->parent = dl_group_index(gs, s)) < 0) {
-                    ERR(c, val, "task group '%s' has unknown parent group '%.100s'", g->name, s);
-                    ok = false;
-                }
-            } else if (dl_key_is(k, "dependencies")) {
-                g->deps = val;
-            } else if (dl_key_is(k, "default_args")) {
-                g->da = val;
-            } else if (dl_key_is(k, "tooltip")) {
-                if (dl_is_null(val))
-                    s = "";
-                else if (!dl_get_str(c, val, "tooltip", &s)) {
-                    ok = false;
-                    continue;
-                }
-                if (!dl_set_str(c, &g->tooltip, s))
-                    goto out;
-            } else if (dl_key_is(k, "prefix_group_id")) {
-                if (dl_get_bool(c, val, "prefix_group_id", &b))
-                    g->prefix = b;
-                else
-                    ok = false;
-            } else if (ign) {
-                WARN(c, k, "ignored key '%s' in task group '%s' (not supported yet)",
-                     dl_key_text(k), g->name);
-            } else {
-                ERR(c, k, "unknown key '%.100s' in task group '%s'", dl_key_text(k), g->name);
+            if (!dl_get_str(c, val, "parent_group_name", &s)) {
+                ok = false;
+            } else if ((g->parent = dl_group_index(gs, s)) < 0) {
+                ERR(c, val, "task group '%s' has unknown parent group '%.100s'", g->name, s);
                 ok = false;
             }
+        } else if (dl_key_is(k, "dependencies")) {
+            g->deps = val;
+        } else if (dl_key_is(k, "default_args")) {
+            g->da = val;
+        } else if (dl_key_is(k, "tooltip")) {
+            if (dl_is_null(val))
+                s = "";
+            else if (!dl_get_str(c, val, "tooltip", &s)) {
+                ok = false;
+                continue;
+            }
+            if (!dl_set_str(c, &g->tooltip, s))
+                return false;
+        } else if (dl_key_is(k, "prefix_group_id")) {
+            if (dl_get_bool(c, val, "prefix_group_id", &b))
+                g->prefix = b;
+            else
+                ok = false;
+        } else if (ign) {
+            WARN(c, k, "ignored key '%s' in task group '%s' (not supported yet)", dl_key_text(k),
+                 g->name);
+        } else {
+            ERR(c, k, "unknown key '%.100s' in task group '%s'", dl_key_text(k), g->name);
+            ok = false;
         }
     }
-    if (!ok)
-        goto out;
+    return ok;
+}
 
-    /* parent cycles (dag-factory: "Circular dependency detected"), then depths */
+/*
+ * Parent cycles (dag-factory: "Circular dependency detected"); state has
+ * one zeroed int per group. false after reporting, or with c->oom set.
+ */
+static bool group_parent_cycle(ctx_t *c, const groups_t *gs, const char *dag_id, int *state)
+{
     for (size_t i = 0; i < gs->n; i++) {
         int x = (int)i, stamp = (int)i + 1;
         while (x >= 0 && state[x] == 0) {
@@ -272,7 +253,7 @@ bool dl_parse_groups(ctx_t *c, const ynode_t *v, const char *dag_id, const dag_t
         FILE *f = open_memstream(&buf, &size);
         if (!f) {
             c->oom = true;
-            goto out;
+            return false;
         }
         int y = x;
         do {
@@ -283,13 +264,18 @@ bool dl_parse_groups(ctx_t *c, const ynode_t *v, const char *dag_id, const dag_t
         if (fclose(f) != 0) {
             free(buf);
             c->oom = true;
-            goto out;
+            return false;
         }
         ERR(c, gs->g[x].at, "task group parent cycle in dag '%s': %s", dag_id, buf);
         free(buf);
-        ok = false;
-        goto out;
+        return false;
     }
+    return true;
+}
+
+/* Each group's nesting depth, at most DAG_GROUP_DEPTH_MAX. false after reporting. */
+static bool group_depths(ctx_t *c, groups_t *gs)
+{
     for (size_t i = 0; i < gs->n; i++) {
         for (int x = gs->g[i].parent; x >= 0 && gs->g[i].depth < DAG_GROUP_DEPTH_MAX;
              x = gs->g[x].parent)
@@ -297,13 +283,21 @@ bool dl_parse_groups(ctx_t *c, const ynode_t *v, const char *dag_id, const dag_t
         if (gs->g[i].depth >= DAG_GROUP_DEPTH_MAX) {
             ERR(c, gs->g[i].at, "task group '%s' is nested deeper than %d levels", gs->g[i].name,
                 DAG_GROUP_DEPTH_MAX);
-            ok = false;
-            goto out;
+            return false;
         }
     }
+    return true;
+}
 
-    /* ids and defaults, parents first */
+/*
+ * Full ids (Airflow's prefixed group ids) and task defaults, parents
+ * first. false after reporting, or with c->oom set.
+ */
+static bool group_ids_defaults(ctx_t *c, groups_t *gs, const dag_task_t *dtpl)
+{
+    bool ok = true;
     size_t k = 0;
+
     group_preorder(gs, -1, &k);
     for (size_t i = 0; i < gs->n; i++) {
         lgroup_t *g = &gs->g[gs->order[i]];
@@ -313,16 +307,65 @@ bool dl_parse_groups(ctx_t *c, const ynode_t *v, const char *dag_id, const dag_t
         if (r < 0) {
             g->id = NULL;
             c->oom = true;
-            goto out;
+            return false;
         }
         if (dl_smap_put(&gs->by_id, g->id, strlen(g->id), g) != 0) {
             c->oom = true;
-            goto out;
+            return false;
         }
         if (!g->tooltip && !dl_set_str(c, &g->tooltip, ""))
-            goto out;
+            return false;
         ok = group_defaults(c, g, p ? &p->tpl : dtpl) && ok;
     }
+    return ok;
+}
+
+/*
+ * Reads a DAG's task_groups (dag-factory's list or mapping form) into gs:
+ * names, parents (no cycles, at most DAG_GROUP_DEPTH_MAX deep), full ids
+ * as Airflow builds them, and each group's task defaults (dag's
+ * default_args, then each enclosing group's, innermost last). false after
+ * reporting.
+ */
+bool dl_parse_groups(ctx_t *c, const ynode_t *v, const char *dag_id, const dag_task_t *dtpl,
+                     groups_t *gs)
+{
+    bool ok = true;
+    int *state = NULL;
+
+    if (dl_is_null(v))
+        return true;
+    if (v->kind != Y_SEQ && v->kind != Y_MAP) {
+        ERR(c, v, "task_groups of dag '%s' must be a list or a mapping, not %s", dag_id,
+            dl_kind_name(v));
+        return false;
+    }
+    size_t n = v->kind == Y_SEQ ? v->n : MAP_PAIRS(v);
+    if (n > GROUPS_MAX) {
+        /* serializing costs groups x (tasks + groups): keep it bounded */
+        ERR(c, v, "dag '%s' has more than %d task groups", dag_id, GROUPS_MAX);
+        return false;
+    }
+    if (!dl_spend(c, n))
+        return false;
+    if (!(gs->g = calloc(n ? n : 1, sizeof *gs->g)) ||
+        !(gs->order = calloc(n ? n : 1, sizeof *gs->order)) ||
+        !(state = calloc(n ? n : 1, sizeof *state))) {
+        c->oom = true;
+        goto out;
+    }
+    ok = group_names(c, v, n, dag_id, gs);
+    if (c->oom)
+        goto out;
+    for (size_t i = 0; i < gs->n; i++) {
+        ok = group_keys(c, &gs->g[i], gs) && ok;
+        if (c->oom)
+            goto out;
+    }
+    if (!ok)
+        goto out;
+    ok = group_parent_cycle(c, gs, dag_id, state) && group_depths(c, gs) &&
+         group_ids_defaults(c, gs, dtpl);
 out:
     free(state);
     return ok && !c->oom;
