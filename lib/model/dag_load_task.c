@@ -205,6 +205,89 @@ static bool parse_skip_codes(ctx_t *c, const ynode_t *v, const char *what, dag_t
     return true;
 }
 
+/* operator: one of operator_parse's names; *has_op records that the task set one. */
+static bool task_operator(ctx_t *c, const ynode_t *v, const char *what, dag_task_t *t,
+                          const char *tid, bool *has_op)
+{
+    const char *s;
+
+    if (!dl_get_str(c, v, what, &s))
+        return false;
+    if (!operator_parse(s, &t->op)) {
+        ERR(c, v,
+            "unknown operator '%.200s' in task '%s' (supported: bash, empty, branch, "
+            "short_circuit, latest_only, python, http, sql, trigger_dag_run, file_sensor, "
+            "http_sensor, sql_sensor, external_task_sensor, time_delta_sensor, "
+            "date_time_sensor, or their Airflow class names)",
+            s, tid);
+        return false;
+    }
+    *has_op = true;
+    return true;
+}
+
+/* queue: 1-127 of [A-Za-z0-9_.:-]. */
+static bool task_queue(ctx_t *c, const ynode_t *v, const char *what, dag_task_t *t, const char *tid)
+{
+    const char *s;
+
+    if (!dl_get_str(c, v, what, &s))
+        return false;
+    if (!*s || strlen(s) > 127 ||
+        strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-") !=
+            strlen(s)) {
+        ERR(c, v, "invalid queue '%.200s' in task '%s': use 1-127 of [A-Za-z0-9_.:-]", s, tid);
+        return false;
+    }
+    return dl_set_str(c, &t->queue, s);
+}
+
+/* pool: a name of 1-256 bytes. */
+static bool task_pool(ctx_t *c, const ynode_t *v, const char *what, dag_task_t *t, const char *tid)
+{
+    const char *s;
+
+    if (!dl_get_str(c, v, what, &s))
+        return false;
+    if (!*s || strlen(s) > 256) {
+        ERR(c, v, "invalid pool name in task '%s'", tid);
+        return false;
+    }
+    return dl_set_str(c, &t->pool, s);
+}
+
+/* priority_weight: any int, negative included. */
+static bool task_priority_weight(ctx_t *c, const ynode_t *v, const char *what, dag_task_t *t)
+{
+    long long x;
+
+    if (!dl_parse_int(v, &x) || x < INT_MIN || x > INT_MAX) {
+        ERR(c, v, "%s must be an integer, not '%s'", what,
+            dl_is_scalar(v) ? v->str : dl_kind_name(v));
+        return false;
+    }
+    t->priority_weight = (int)x;
+    return true;
+}
+
+/* weight_rule: downstream, upstream or absolute. */
+static bool task_weight_rule(ctx_t *c, const ynode_t *v, const char *what, dag_task_t *t,
+                             const char *tid)
+{
+    const char *s;
+
+    if (!dl_get_str(c, v, what, &s))
+        return false;
+    if (dag_weight_rule_parse(s, &t->weight_rule) != 0) {
+        ERR(c, v,
+            "unknown weight_rule '%.64s' in task '%s': use downstream, upstream or"
+            " absolute",
+            s, tid);
+        return false;
+    }
+    return true;
+}
+
 /*
  * Applies one task key (from default_args when from_defaults) to t.
  * Returns false after reporting an error.
@@ -223,19 +306,7 @@ bool dl_task_apply_key(ctx_t *c, key_id_t id, const ynode_t *k, const ynode_t *v
              tid);
     switch (id) {
     case K_OPERATOR:
-        if (!dl_get_str(c, v, what, &s))
-            return false;
-        if (!operator_parse(s, &t->op)) {
-            ERR(c, v,
-                "unknown operator '%.200s' in task '%s' (supported: bash, empty, branch, "
-                "short_circuit, latest_only, python, http, sql, trigger_dag_run, file_sensor, "
-                "http_sensor, sql_sensor, external_task_sensor, time_delta_sensor, "
-                "date_time_sensor, or their Airflow class names)",
-                s, tid);
-            return false;
-        }
-        *has_op = true;
-        return true;
+        return task_operator(c, v, what, t, tid, has_op);
     case K_DECORATOR:
         ERR(c, k, "task '%s': decorator (python) tasks are not supported", tid);
         return false;
@@ -261,46 +332,15 @@ bool dl_task_apply_key(ctx_t *c, key_id_t id, const ynode_t *k, const ynode_t *v
     case K_RETRY_DELAY:
         return dl_get_seconds(c, v, what, &t->retry_delay_sec);
     case K_QUEUE:
-        if (!dl_get_str(c, v, what, &s))
-            return false;
-        if (!*s || strlen(s) > 127 ||
-            strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-") !=
-                strlen(s)) {
-            ERR(c, v, "invalid queue '%.200s' in task '%s': use 1-127 of [A-Za-z0-9_.:-]", s, tid);
-            return false;
-        }
-        return dl_set_str(c, &t->queue, s);
+        return task_queue(c, v, what, t, tid);
     case K_POOL:
-        if (!dl_get_str(c, v, what, &s))
-            return false;
-        if (!*s || strlen(s) > 256) {
-            ERR(c, v, "invalid pool name in task '%s'", tid);
-            return false;
-        }
-        return dl_set_str(c, &t->pool, s);
+        return task_pool(c, v, what, t, tid);
     case K_POOL_SLOTS:
         return dl_get_int(c, v, what, 1, &t->pool_slots);
-    case K_PRIORITY_WEIGHT: {
-        long long x;
-        if (!dl_parse_int(v, &x) || x < INT_MIN || x > INT_MAX) {
-            ERR(c, v, "%s must be an integer, not '%s'", what,
-                dl_is_scalar(v) ? v->str : dl_kind_name(v));
-            return false;
-        }
-        t->priority_weight = (int)x;
-        return true;
-    }
+    case K_PRIORITY_WEIGHT:
+        return task_priority_weight(c, v, what, t);
     case K_WEIGHT_RULE:
-        if (!dl_get_str(c, v, what, &s))
-            return false;
-        if (dag_weight_rule_parse(s, &t->weight_rule) != 0) {
-            ERR(c, v,
-                "unknown weight_rule '%.64s' in task '%s': use downstream, upstream or"
-                " absolute",
-                s, tid);
-            return false;
-        }
-        return true;
+        return task_weight_rule(c, v, what, t, tid);
     case K_MAX_TIS_PER_DAG:
         if (dl_is_null(v)) {
             t->max_active_tis_per_dag = 0;
