@@ -731,6 +731,162 @@ int tpl_eval_name(render_t *r, const char *name, size_t n, size_t start, value_t
     return 0;
 }
 
+/* A JSON object's member (sensitive names make the value secret). */
+static int json_attr(value_t *v, const char *key, size_t n, bool key_ok)
+{
+    const cJSON *j = v->j;
+
+    if (!cJSON_IsObject(j) || !key_ok)
+        return 0;
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, key);
+    if (!c)
+        return 0;
+    v->kind = V_JSON;
+    v->j = c;
+    if (v->sens_keys && tpl_name_sensitive(key, n))
+        v->secret = true;
+    return 0;
+}
+
+/* A date's parts, and its strftime and isoformat methods. */
+static int date_attr(render_t *r, value_t *v, const char *key)
+{
+    civil_t c;
+    if (!civil_of(v->t, &c))
+        return tpl_fail(r, v->start, "date out of range");
+    long long parts[] = {c.year, c.month, c.day, c.hour, c.minute, c.second, c.usec};
+    static const char *const names[] = {"year",   "month",  "day",        "hour",
+                                        "minute", "second", "microsecond"};
+    for (size_t k = 0; k < 7; k++) {
+        if (strcmp(key, names[k]) == 0) {
+            v->kind = V_INT;
+            v->i = parts[k];
+        }
+    }
+    if (strcmp(key, "strftime") == 0 || strcmp(key, "isoformat") == 0) {
+        v->kind = V_FUNC;
+        v->ns = key[0] == 's' ? FN_STRFTIME : FN_ISOFORMAT;
+    }
+    return 0;
+}
+
+/* var.value.NAME / var.json.NAME, and their get methods. */
+static int var_attr(render_t *r, value_t *v, const char *key)
+{
+    bool json = v->ns == NS_VAR_JSON;
+    if (strcmp(key, "get") == 0) {
+        v->kind = V_FUNC;
+        v->ns = json ? FN_VAR_GET_JSON : FN_VAR_GET_VALUE;
+        return 0;
+    }
+    lookup_t *l = tpl_lookup_get(r, v->start, LK_VAR, key, key, NULL, NULL);
+    if (!l)
+        return -1;
+    if (!l->found)
+        return 0;
+    v->secret = l->secret;
+    if (!json) {
+        set_str(v, l->text);
+        return 0;
+    }
+    if (!l->json_tried) {
+        l->json_tried = true;
+        l->json = tpl_parse_json_text(l->text);
+    }
+    if (!l->json)
+        return tpl_fail(r, v->start, "variable '%s' is not valid JSON", key);
+    v->kind = V_JSON;
+    v->j = l->json;
+    v->sens_keys = true;
+    return 0;
+}
+
+/* conn.ID.NAME: a connection's fields, extra_dejson parsed once. */
+static int conn_attr(render_t *r, value_t *v, const char *key)
+{
+    lookup_t *l = v->conn;
+    const template_conn_t *c = &l->conn;
+    if (strcmp(key, "host") == 0) {
+        set_str(v, c->host);
+    } else if (strcmp(key, "login") == 0) {
+        set_str(v, c->login);
+    } else if (strcmp(key, "schema") == 0) {
+        set_str(v, c->schema);
+    } else if (strcmp(key, "conn_type") == 0) {
+        set_str(v, c->conn_type);
+    } else if (strcmp(key, "conn_id") == 0) {
+        set_str(v, l->key);
+    } else if (strcmp(key, "password") == 0) {
+        set_str(v, c->password);
+        v->secret = true;
+    } else if (strcmp(key, "extra") == 0) {
+        set_str(v, c->extra);
+        v->secret = true;
+    } else if (strcmp(key, "port") == 0) {
+        v->kind = c->port < 0 ? V_NONE : V_INT;
+        v->i = c->port;
+    } else if (strcmp(key, "extra_dejson") == 0) {
+        if (!l->extra_tried) {
+            l->extra_tried = true;
+            l->extra =
+                c->extra && c->extra[0] ? tpl_parse_json_text(c->extra) : cJSON_CreateObject();
+            if (l->extra && !cJSON_IsObject(l->extra)) {
+                cJSON_Delete(l->extra);
+                l->extra = NULL;
+            }
+        }
+        if (!l->extra)
+            return tpl_fail(r, v->start, "extra of connection '%s' is not a JSON object", l->key);
+        v->kind = V_JSON;
+        v->j = l->extra;
+        v->sens_keys = true;
+    }
+    return 0;
+}
+
+/* ti.NAME */
+static int ti_attr(const template_ctx_t *ctx, value_t *v, const char *key)
+{
+    if (strcmp(key, "xcom_pull") == 0) {
+        v->kind = V_FUNC;
+        v->ns = FN_XCOM_PULL;
+    } else if (strcmp(key, "try_number") == 0 || strcmp(key, "map_index") == 0) {
+        v->kind = V_INT;
+        v->i = key[0] == 't' ? ctx->try_number : ctx->map_index;
+    } else if (strcmp(key, "task_id") == 0 && ctx->task_id) {
+        set_str(v, ctx->task_id);
+    } else if (strcmp(key, "dag_id") == 0 && ctx->dag_id) {
+        set_str(v, ctx->dag_id);
+    } else if (strcmp(key, "run_id") == 0 && ctx->run_id) {
+        set_str(v, ctx->run_id);
+    }
+    return 0;
+}
+
+/* dag_run.NAME */
+static int dag_run_attr(render_t *r, value_t *v, const char *key)
+{
+    const template_ctx_t *ctx = r->ctx;
+
+    if (strcmp(key, "run_id") == 0 && ctx->run_id) {
+        set_str(v, ctx->run_id);
+    } else if (strcmp(key, "dag_id") == 0 && ctx->dag_id) {
+        set_str(v, ctx->dag_id);
+    } else if (strcmp(key, "logical_date") == 0 && ctx->logical_date != TS_NONE) {
+        set_date(v, ctx->logical_date);
+    } else if (strcmp(key, "data_interval_start") == 0) {
+        set_date(v, ctx->data_interval_start);
+    } else if (strcmp(key, "data_interval_end") == 0) {
+        set_date(v, ctx->data_interval_end);
+    } else if (strcmp(key, "conf") == 0) {
+        if (load_root_json(r, v->start, ctx->conf_json, "dag_run.conf", &r->conf, &r->conf_tried))
+            return -1;
+        v->kind = V_JSON;
+        v->j = r->conf;
+    }
+    return 0;
+}
+
 /* Value of v.name (or v['name']); an unknown name leaves v undefined. */
 int tpl_get_attr(render_t *r, value_t *v, const char *name, size_t n, size_t end)
 {
@@ -750,38 +906,10 @@ int tpl_get_attr(render_t *r, value_t *v, const char *name, size_t n, size_t end
         key[0] = '\0';
     }
 
-    if (kind == V_JSON) {
-        const cJSON *j = v->j;
-        if (!cJSON_IsObject(j) || !key_ok)
-            return 0;
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, key);
-        if (!c)
-            return 0;
-        v->kind = V_JSON;
-        v->j = c;
-        if (v->sens_keys && tpl_name_sensitive(key, n))
-            v->secret = true;
-        return 0;
-    }
-    if (kind == V_DATE) {
-        civil_t c;
-        if (!civil_of(v->t, &c))
-            return tpl_fail(r, v->start, "date out of range");
-        long long parts[] = {c.year, c.month, c.day, c.hour, c.minute, c.second, c.usec};
-        static const char *const names[] = {"year",   "month",  "day",        "hour",
-                                            "minute", "second", "microsecond"};
-        for (size_t k = 0; k < 7; k++) {
-            if (strcmp(key, names[k]) == 0) {
-                v->kind = V_INT;
-                v->i = parts[k];
-            }
-        }
-        if (strcmp(key, "strftime") == 0 || strcmp(key, "isoformat") == 0) {
-            v->kind = V_FUNC;
-            v->ns = key[0] == 's' ? FN_STRFTIME : FN_ISOFORMAT;
-        }
-        return 0;
-    }
+    if (kind == V_JSON)
+        return json_attr(v, key, n, key_ok);
+    if (kind == V_DATE)
+        return date_attr(r, v, key);
     if (kind != V_NS || !key_ok)
         return 0;
 
@@ -793,34 +921,8 @@ int tpl_get_attr(render_t *r, value_t *v, const char *name, size_t n, size_t end
         }
         return 0;
     case NS_VAR_VALUE:
-    case NS_VAR_JSON: {
-        bool json = v->ns == NS_VAR_JSON;
-        if (strcmp(key, "get") == 0) {
-            v->kind = V_FUNC;
-            v->ns = json ? FN_VAR_GET_JSON : FN_VAR_GET_VALUE;
-            return 0;
-        }
-        lookup_t *l = tpl_lookup_get(r, v->start, LK_VAR, key, key, NULL, NULL);
-        if (!l)
-            return -1;
-        if (!l->found)
-            return 0;
-        v->secret = l->secret;
-        if (!json) {
-            set_str(v, l->text);
-            return 0;
-        }
-        if (!l->json_tried) {
-            l->json_tried = true;
-            l->json = tpl_parse_json_text(l->text);
-        }
-        if (!l->json)
-            return tpl_fail(r, v->start, "variable '%s' is not valid JSON", key);
-        v->kind = V_JSON;
-        v->j = l->json;
-        v->sens_keys = true;
-        return 0;
-    }
+    case NS_VAR_JSON:
+        return var_attr(r, v, key);
     case NS_CONN: {
         lookup_t *l = tpl_lookup_get(r, v->start, LK_CONN, key, key, NULL, NULL);
         if (!l)
@@ -832,47 +934,8 @@ int tpl_get_attr(render_t *r, value_t *v, const char *name, size_t n, size_t end
         }
         return 0;
     }
-    case NS_CONN_ID: {
-        lookup_t *l = v->conn;
-        const template_conn_t *c = &l->conn;
-        if (strcmp(key, "host") == 0) {
-            set_str(v, c->host);
-        } else if (strcmp(key, "login") == 0) {
-            set_str(v, c->login);
-        } else if (strcmp(key, "schema") == 0) {
-            set_str(v, c->schema);
-        } else if (strcmp(key, "conn_type") == 0) {
-            set_str(v, c->conn_type);
-        } else if (strcmp(key, "conn_id") == 0) {
-            set_str(v, l->key);
-        } else if (strcmp(key, "password") == 0) {
-            set_str(v, c->password);
-            v->secret = true;
-        } else if (strcmp(key, "extra") == 0) {
-            set_str(v, c->extra);
-            v->secret = true;
-        } else if (strcmp(key, "port") == 0) {
-            v->kind = c->port < 0 ? V_NONE : V_INT;
-            v->i = c->port;
-        } else if (strcmp(key, "extra_dejson") == 0) {
-            if (!l->extra_tried) {
-                l->extra_tried = true;
-                l->extra =
-                    c->extra && c->extra[0] ? tpl_parse_json_text(c->extra) : cJSON_CreateObject();
-                if (l->extra && !cJSON_IsObject(l->extra)) {
-                    cJSON_Delete(l->extra);
-                    l->extra = NULL;
-                }
-            }
-            if (!l->extra)
-                return tpl_fail(r, v->start, "extra of connection '%s' is not a JSON object",
-                                l->key);
-            v->kind = V_JSON;
-            v->j = l->extra;
-            v->sens_keys = true;
-        }
-        return 0;
-    }
+    case NS_CONN_ID:
+        return conn_attr(r, v, key);
     case NS_MACROS:
         if (strcmp(key, "ds_add") == 0 || strcmp(key, "ds_format") == 0) {
             v->kind = V_FUNC;
@@ -880,20 +943,7 @@ int tpl_get_attr(render_t *r, value_t *v, const char *name, size_t n, size_t end
         }
         return 0;
     case NS_TI:
-        if (strcmp(key, "xcom_pull") == 0) {
-            v->kind = V_FUNC;
-            v->ns = FN_XCOM_PULL;
-        } else if (strcmp(key, "try_number") == 0 || strcmp(key, "map_index") == 0) {
-            v->kind = V_INT;
-            v->i = key[0] == 't' ? ctx->try_number : ctx->map_index;
-        } else if (strcmp(key, "task_id") == 0 && ctx->task_id) {
-            set_str(v, ctx->task_id);
-        } else if (strcmp(key, "dag_id") == 0 && ctx->dag_id) {
-            set_str(v, ctx->dag_id);
-        } else if (strcmp(key, "run_id") == 0 && ctx->run_id) {
-            set_str(v, ctx->run_id);
-        }
-        return 0;
+        return ti_attr(ctx, v, key);
     case NS_DAG:
         if (strcmp(key, "dag_id") == 0 && ctx->dag_id)
             set_str(v, ctx->dag_id);
@@ -903,24 +953,7 @@ int tpl_get_attr(render_t *r, value_t *v, const char *name, size_t n, size_t end
             set_str(v, ctx->task_id);
         return 0;
     case NS_DAG_RUN:
-        if (strcmp(key, "run_id") == 0 && ctx->run_id) {
-            set_str(v, ctx->run_id);
-        } else if (strcmp(key, "dag_id") == 0 && ctx->dag_id) {
-            set_str(v, ctx->dag_id);
-        } else if (strcmp(key, "logical_date") == 0 && ctx->logical_date != TS_NONE) {
-            set_date(v, ctx->logical_date);
-        } else if (strcmp(key, "data_interval_start") == 0) {
-            set_date(v, ctx->data_interval_start);
-        } else if (strcmp(key, "data_interval_end") == 0) {
-            set_date(v, ctx->data_interval_end);
-        } else if (strcmp(key, "conf") == 0) {
-            if (load_root_json(r, v->start, ctx->conf_json, "dag_run.conf", &r->conf,
-                               &r->conf_tried))
-                return -1;
-            v->kind = V_JSON;
-            v->j = r->conf;
-        }
-        return 0;
+        return dag_run_attr(r, v, key);
     }
     return 0;
 }
