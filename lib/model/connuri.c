@@ -230,18 +230,15 @@ out:
     return rc;
 }
 
-int connection_parse_uri(const char *conn_id, const char *uri, connection_t **out, char *err,
-                         size_t errlen)
+/*
+ * What a URI must be before it is split: present, at most CONN_MAX_URI
+ * bytes, no control characters, TYPE:// with a valid scheme, at most two
+ * "://". Sets *sep (the first "://") and *schemes. 0, or -1 with err.
+ */
+static int check_uri(const char *uri, const char **sep, size_t *schemes, char *err, size_t errlen)
 {
-    connection_t *c = NULL;
-    const char *sep, *rest, *protocol = NULL, *p, *netloc, *netend, *at, *hostinfo, *path = NULL,
-                            *query = NULL;
-    size_t ulen, schemes, protolen = 0, pathlen = 0, querylen = 0;
-    char *host = NULL;
-    bool oom = false;
-    int rc = -1;
+    size_t ulen;
 
-    *out = NULL;
     if (!uri) {
         errbuf_set(err, errlen, "missing connection URI");
         return -1;
@@ -256,16 +253,154 @@ int connection_parse_uri(const char *conn_id, const char *uri, connection_t **ou
             errbuf_set(err, errlen, "invalid connection URI: control character at offset %zu", i);
             return -1;
         }
-    schemes = count_sub(uri, "://");
-    sep = strstr(uri, "://");
-    if (!sep || !valid_scheme(uri, (size_t)(sep - uri))) {
+    *schemes = count_sub(uri, "://");
+    *sep = strstr(uri, "://");
+    if (!*sep || !valid_scheme(uri, (size_t)(*sep - uri))) {
         errbuf_set(err, errlen, "invalid connection URI: expected TYPE://...");
         return -1;
     }
-    if (schemes > 2) {
+    if (*schemes > 2) {
         errbuf_set(err, errlen, "invalid connection URI: more than two '://'");
         return -1;
     }
+    return 0;
+}
+
+/*
+ * "scheme://protocol://host": the protocol before the second "://" (kept
+ * in host), *rest moved past it. *protocol stays NULL when urlsplit would
+ * not see a scheme there. 0, or -1 with err.
+ */
+static int split_protocol(const char **rest, const char **protocol, size_t *protolen, char *err,
+                          size_t errlen)
+{
+    const char *sep2 = strstr(*rest, "://");
+
+    /* "http://user@x://": the part before the second :// is a protocol */
+    for (const char *p = *rest; p < sep2; p++)
+        if (*p == '@' || *p == ':') {
+            errbuf_set(err, errlen,
+                       "invalid connection URI: the part before the second '://' must be "
+                       "a protocol");
+            return -1;
+        }
+    *protocol = *rest;
+    *protolen = (size_t)(sep2 - *rest);
+    if (!valid_scheme(*protocol, *protolen)) {
+        /* urlsplit would not see a scheme; Airflow then keeps no protocol */
+        *protocol = NULL;
+        *protolen = 0;
+    }
+    *rest = sep2 + 3;
+    return 0;
+}
+
+/* login and password from the userinfo netloc..at (before the last '@'). 0, or -1 with err. */
+static int parse_userinfo(connection_t *c, const char *netloc, const char *at, char *err,
+                          size_t errlen)
+{
+    const char *colon = memchr(netloc, ':', (size_t)(at - netloc));
+    const char *lend = colon ? colon : at;
+
+    if (lend > netloc &&
+        unquote(netloc, (size_t)(lend - netloc), false, &c->login, "the login", err, errlen) < 0)
+        return -1;
+    if (colon && at > colon + 1 &&
+        unquote(colon + 1, (size_t)(at - colon - 1), false, &c->password, "the password", err,
+                errlen) < 0)
+        return -1;
+    return 0;
+}
+
+/* The port's digits [p, end): 0..65535. 0, or -1 with err. */
+static int parse_port(const char *p, const char *end, int *port, char *err, size_t errlen)
+{
+    long v = 0;
+
+    for (const char *q = p; q < end; q++) {
+        if (!isdigit((unsigned char)*q) || v > 65535) {
+            errbuf_set(err, errlen,
+                       "invalid connection URI: the port is not an integer in 0..65535");
+            return -1;
+        }
+        v = v * 10 + (*q - '0');
+    }
+    if (v > 65535) {
+        errbuf_set(err, errlen, "invalid connection URI: the port is not an integer in 0..65535");
+        return -1;
+    }
+    *port = (int)v;
+    return 0;
+}
+
+/*
+ * host[:port] or [v6host][:port] from [hostinfo, netend): the host
+ * percent-decoded and lower-cased, after "protocol://" when there is one.
+ * *oom is set when out of memory. 0, or -1 with err.
+ */
+static int parse_hostport(connection_t *c, const char *hostinfo, const char *netend,
+                          const char *protocol, size_t protolen, bool *oom, char *err,
+                          size_t errlen)
+{
+    const char *hstart = hostinfo, *hend, *portp = NULL, *pend = netend;
+    char *host = NULL;
+
+    if (*hostinfo == '[') {
+        const char *rb = memchr(hostinfo, ']', (size_t)(netend - hostinfo));
+        if (!rb) {
+            errbuf_set(err, errlen, "invalid connection URI: unterminated '[' in the host");
+            return -1;
+        }
+        hstart = hostinfo + 1;
+        hend = rb;
+        const char *colon = memchr(rb, ':', (size_t)(netend - rb));
+        if (colon)
+            portp = colon + 1;
+    } else {
+        const char *colon = memchr(hostinfo, ':', (size_t)(netend - hostinfo));
+        hend = colon ? colon : netend;
+        if (colon)
+            portp = colon + 1;
+    }
+    if (portp && portp < pend && parse_port(portp, pend, &c->port, err, errlen) < 0)
+        return -1;
+    if (hend <= hstart)
+        return 0;
+    if (unquote(hstart, (size_t)(hend - hstart), false, &host, "the host", err, errlen) < 0)
+        return -1;
+    for (char *h = host; *h; h++)
+        *h = (char)tolower((unsigned char)*h);
+    if (!protocol) {
+        c->host = host;
+        return 0;
+    }
+    size_t hl = strlen(host);
+    c->host = malloc(protolen + 3 + hl + 1);
+    if (!c->host) {
+        *oom = true;
+    } else {
+        for (size_t i = 0; i < protolen; i++)
+            c->host[i] = (char)tolower((unsigned char)protocol[i]);
+        memcpy(c->host + protolen, "://", 3);
+        memcpy(c->host + protolen + 3, host, hl + 1);
+    }
+    free(host);
+    return 0;
+}
+
+int connection_parse_uri(const char *conn_id, const char *uri, connection_t **out, char *err,
+                         size_t errlen)
+{
+    connection_t *c = NULL;
+    const char *sep, *rest, *protocol = NULL, *p, *netloc, *netend, *at, *path = NULL,
+                            *query = NULL;
+    size_t schemes, protolen = 0, pathlen = 0, querylen = 0;
+    bool oom = false;
+    int rc = -1;
+
+    *out = NULL;
+    if (check_uri(uri, &sep, &schemes, err, errlen) < 0)
+        return -1;
     c = connection_new();
     if (!c) {
         errbuf_set(err, errlen, "out of memory");
@@ -276,25 +411,8 @@ int connection_parse_uri(const char *conn_id, const char *uri, connection_t **ou
         oom = true;
     c->conn_type = normalize_conn_type(uri, (size_t)(sep - uri), &oom);
     rest = sep + 3;
-    if (schemes == 2) {
-        const char *sep2 = strstr(rest, "://");
-        /* "http://user@x://": the part before the second :// is a protocol */
-        for (p = rest; p < sep2; p++)
-            if (*p == '@' || *p == ':') {
-                errbuf_set(err, errlen,
-                           "invalid connection URI: the part before the second '://' must be "
-                           "a protocol");
-                goto out;
-            }
-        protocol = rest;
-        protolen = (size_t)(sep2 - rest);
-        if (!valid_scheme(protocol, protolen)) {
-            /* urlsplit would not see a scheme; Airflow then keeps no protocol */
-            protocol = NULL;
-            protolen = 0;
-        }
-        rest = sep2 + 3;
-    }
+    if (schemes == 2 && split_protocol(&rest, &protocol, &protolen, err, errlen) < 0)
+        goto out;
     /* netloc: up to the first '/', '?' or '#' */
     netloc = rest;
     netend = netloc + strcspn(netloc, "/?#");
@@ -313,76 +431,10 @@ int connection_parse_uri(const char *conn_id, const char *uri, connection_t **ou
     for (p = netloc; p < netend; p++)
         if (*p == '@')
             at = p;
-    hostinfo = at ? at + 1 : netloc;
-    if (at) {
-        const char *colon = memchr(netloc, ':', (size_t)(at - netloc));
-        const char *lend = colon ? colon : at;
-        if (lend > netloc && unquote(netloc, (size_t)(lend - netloc), false, &c->login, "the login",
-                                     err, errlen) < 0)
-            goto out;
-        if (colon && at > colon + 1 &&
-            unquote(colon + 1, (size_t)(at - colon - 1), false, &c->password, "the password", err,
-                    errlen) < 0)
-            goto out;
-    }
-    {
-        const char *hstart = hostinfo, *hend, *portp = NULL, *pend = netend;
-        if (*hostinfo == '[') {
-            const char *rb = memchr(hostinfo, ']', (size_t)(netend - hostinfo));
-            if (!rb) {
-                errbuf_set(err, errlen, "invalid connection URI: unterminated '[' in the host");
-                goto out;
-            }
-            hstart = hostinfo + 1;
-            hend = rb;
-            const char *colon = memchr(rb, ':', (size_t)(netend - rb));
-            if (colon)
-                portp = colon + 1;
-        } else {
-            const char *colon = memchr(hostinfo, ':', (size_t)(netend - hostinfo));
-            hend = colon ? colon : netend;
-            if (colon)
-                portp = colon + 1;
-        }
-        if (portp && portp < pend) {
-            long v = 0;
-            for (const char *q = portp; q < pend; q++) {
-                if (!isdigit((unsigned char)*q) || v > 65535) {
-                    errbuf_set(err, errlen,
-                               "invalid connection URI: the port is not an integer in 0..65535");
-                    goto out;
-                }
-                v = v * 10 + (*q - '0');
-            }
-            if (v > 65535) {
-                errbuf_set(err, errlen,
-                           "invalid connection URI: the port is not an integer in 0..65535");
-                goto out;
-            }
-            c->port = (int)v;
-        }
-        if (hend > hstart) {
-            if (unquote(hstart, (size_t)(hend - hstart), false, &host, "the host", err, errlen) < 0)
-                goto out;
-            for (char *h = host; *h; h++)
-                *h = (char)tolower((unsigned char)*h);
-            if (protocol) {
-                size_t hl = strlen(host);
-                c->host = malloc(protolen + 3 + hl + 1);
-                if (!c->host) {
-                    oom = true;
-                } else {
-                    for (size_t i = 0; i < protolen; i++)
-                        c->host[i] = (char)tolower((unsigned char)protocol[i]);
-                    memcpy(c->host + protolen, "://", 3);
-                    memcpy(c->host + protolen + 3, host, hl + 1);
-                }
-            } else {
-                c->host = host;
-                host = NULL;
-            }
-        }
-    }
+    if (at && parse_userinfo(c, netloc, at, err, errlen) < 0)
+        goto out;
+    if (parse_hostport(c, at ? at + 1 : netloc, netend, protocol, protolen, &oom, err, errlen) < 0)
+        goto out;
     if (path && pathlen > 1 &&
         unquote(path + 1, pathlen - 1, false, &c->schema, "the schema", err, errlen) < 0)
         goto out;
@@ -396,7 +448,6 @@ int connection_parse_uri(const char *conn_id, const char *uri, connection_t **ou
     c = NULL;
     rc = 0;
 out:
-    free(host);
     connection_free(c);
     return rc;
 }
