@@ -15,6 +15,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +151,42 @@ static size_t count_sub(const char *s, const char *sub)
     return n;
 }
 
+/*
+ * One decoded query parameter k=v (both taken): __extra__ replaces
+ * *raw_extra, any other becomes a string member of obj (last value wins).
+ * 0, or -1 with err.
+ */
+static int add_query_param(cJSON *obj, char *k, char *v, char **raw_extra, bool *have_raw,
+                           char *err, size_t errlen)
+{
+    int rc = 0;
+
+    if (strcmp(k, "__extra__") == 0) {
+        secrets_free_str(*raw_extra);
+        *raw_extra = v;
+        *have_raw = true;
+        v = NULL;
+    } else {
+        cJSON *s = cJSON_CreateString(v);
+        bool added = false;
+        if (s) {
+            if (cJSON_GetObjectItemCaseSensitive(obj, k))
+                added = cJSON_ReplaceItemInObjectCaseSensitive(obj, k, s);
+            else
+                added = cJSON_AddItemToObject(obj, k, s);
+            if (!added)
+                cJSON_Delete(s);
+        }
+        if (!added) {
+            errbuf_set(err, errlen, "out of memory");
+            rc = -1;
+        }
+    }
+    free(k);
+    secrets_free_str(v);
+    return rc;
+}
+
 /* Query -> extra: a JSON object of strings, or the raw __extra__ value. */
 static int parse_query(const char *q, size_t n, char **extra, char *err, size_t errlen)
 {
@@ -183,34 +220,8 @@ static int parse_query(const char *q, size_t n, char **extra, char *err, size_t 
             free(v);
             goto out;
         }
-        if (strcmp(k, "__extra__") == 0) {
-            secrets_free_str(raw_extra);
-            raw_extra = v;
-            have_raw = true;
-            v = NULL;
-        } else {
-            cJSON *s = cJSON_CreateString(v);
-            bool added;
-            if (!s) {
-                free(k);
-                secrets_free_str(v);
-                errbuf_set(err, errlen, "out of memory");
-                goto out;
-            }
-            if (cJSON_GetObjectItemCaseSensitive(obj, k))
-                added = cJSON_ReplaceItemInObjectCaseSensitive(obj, k, s);
-            else
-                added = cJSON_AddItemToObject(obj, k, s);
-            if (!added) {
-                cJSON_Delete(s);
-                free(k);
-                secrets_free_str(v);
-                errbuf_set(err, errlen, "out of memory");
-                goto out;
-            }
-        }
-        free(k);
-        secrets_free_str(v);
+        if (add_query_param(obj, k, v, &raw_extra, &have_raw, err, errlen) < 0)
+            goto out;
         i = end + 1;
     }
     if (have_raw) {
@@ -471,21 +482,14 @@ static int json_str_member(const cJSON *v, const char *name, char **dst, char *e
     return 0;
 }
 
-int connection_from_json(const char *conn_id, const cJSON *obj, connection_t **out, char *err,
-                         size_t errlen)
+/* Only Airflow's fields, and conn_id (when given) equal to conn_id. 0, or -1 with err. */
+static int check_json_fields(const char *conn_id, const cJSON *obj, char *err, size_t errlen)
 {
     static const char *const known[] = {"conn_id", "conn_type",    "description", "host",
                                         "login",   "password",     "schema",      "port",
                                         "extra",   "extra_dejson", "uri",         NULL};
-    connection_t *c = NULL;
     const cJSON *v;
-    int rc = -1;
 
-    *out = NULL;
-    if (!cJSON_IsObject(obj)) {
-        errbuf_set(err, errlen, "connection '%s' must be a JSON object", conn_id ? conn_id : "");
-        return -1;
-    }
     for (const cJSON *it = obj->child; it; it = it->next) {
         bool ok = false;
         for (size_t i = 0; known[i] && !ok; i++)
@@ -502,97 +506,147 @@ int connection_from_json(const char *conn_id, const cJSON *obj, connection_t **o
         errbuf_set(err, errlen, "connection '%s': conn_id does not match", conn_id ? conn_id : "");
         return -1;
     }
-    v = cJSON_GetObjectItemCaseSensitive(obj, "uri");
-    if (v && !cJSON_IsNull(v)) {
-        static const char *const exclusive[] = {"conn_type", "host",         "login",
-                                                "password",  "schema",       "port",
-                                                "extra",     "extra_dejson", NULL};
-        if (!cJSON_IsString(v)) {
-            errbuf_set(err, errlen, "connection field 'uri' must be a string");
+    return 0;
+}
+
+/* The uri form: {"uri": ..., "description": ...} and nothing else of the connection. */
+static int from_json_uri(const char *conn_id, const cJSON *obj, const cJSON *uri,
+                         connection_t **out, char *err, size_t errlen)
+{
+    static const char *const exclusive[] = {
+        "conn_type", "host", "login", "password", "schema", "port", "extra", "extra_dejson", NULL};
+    connection_t *c = NULL;
+
+    if (!cJSON_IsString(uri)) {
+        errbuf_set(err, errlen, "connection field 'uri' must be a string");
+        return -1;
+    }
+    for (size_t i = 0; exclusive[i]; i++)
+        if (cJSON_GetObjectItemCaseSensitive(obj, exclusive[i])) {
+            errbuf_set(err, errlen,
+                       "connection '%s': give either uri or individual fields (found '%s')",
+                       conn_id ? conn_id : "", exclusive[i]);
             return -1;
         }
-        for (size_t i = 0; exclusive[i]; i++)
-            if (cJSON_GetObjectItemCaseSensitive(obj, exclusive[i])) {
-                errbuf_set(err, errlen,
-                           "connection '%s': give either uri or individual fields (found '%s')",
-                           conn_id ? conn_id : "", exclusive[i]);
-                return -1;
-            }
-        if (connection_parse_uri(conn_id, v->valuestring, &c, err, errlen) < 0)
+    if (connection_parse_uri(conn_id, uri->valuestring, &c, err, errlen) < 0)
+        return -1;
+    if (json_str_member(cJSON_GetObjectItemCaseSensitive(obj, "description"), "description",
+                        &c->description, err, errlen) < 0) {
+        connection_free(c);
+        return -1;
+    }
+    *out = c;
+    return 0;
+}
+
+/* The string fields, conn_type normalized. 0, or -1 with err. */
+static int json_str_fields(connection_t *c, const cJSON *obj, char *err, size_t errlen)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } fields[] = {{"conn_type", offsetof(connection_t, conn_type)},
+                  {"description", offsetof(connection_t, description)},
+                  {"host", offsetof(connection_t, host)},
+                  {"login", offsetof(connection_t, login)},
+                  {"password", offsetof(connection_t, password)},
+                  {"schema", offsetof(connection_t, schema)}};
+
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (json_str_member(cJSON_GetObjectItemCaseSensitive(obj, fields[i].name), fields[i].name,
+                            (char **)((char *)c + fields[i].off), err, errlen) < 0)
             return -1;
-        if (json_str_member(cJSON_GetObjectItemCaseSensitive(obj, "description"), "description",
-                            &c->description, err, errlen) < 0)
-            goto out;
-        *out = c;
-        return 0;
-    }
-    c = connection_new();
-    if (!c || (conn_id && !(c->conn_id = strdup(conn_id)))) {
-        errbuf_set(err, errlen, "out of memory");
-        goto out;
-    }
-    if (json_str_member(cJSON_GetObjectItemCaseSensitive(obj, "conn_type"), "conn_type",
-                        &c->conn_type, err, errlen) < 0 ||
-        json_str_member(cJSON_GetObjectItemCaseSensitive(obj, "description"), "description",
-                        &c->description, err, errlen) < 0 ||
-        json_str_member(cJSON_GetObjectItemCaseSensitive(obj, "host"), "host", &c->host, err,
-                        errlen) < 0 ||
-        json_str_member(cJSON_GetObjectItemCaseSensitive(obj, "login"), "login", &c->login, err,
-                        errlen) < 0 ||
-        json_str_member(cJSON_GetObjectItemCaseSensitive(obj, "password"), "password", &c->password,
-                        err, errlen) < 0 ||
-        json_str_member(cJSON_GetObjectItemCaseSensitive(obj, "schema"), "schema", &c->schema, err,
-                        errlen) < 0)
-        goto out;
     if (c->conn_type) {
         bool oom = false;
         char *t = normalize_conn_type(c->conn_type, strlen(c->conn_type), &oom);
         if (oom) {
             errbuf_set(err, errlen, "out of memory");
-            goto out;
+            return -1;
         }
         free(c->conn_type);
         c->conn_type = t;
     }
-    v = cJSON_GetObjectItemCaseSensitive(obj, "port");
-    if (v && !cJSON_IsNull(v)) {
-        long port = -1;
-        if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 65535 &&
-            v->valuedouble == (double)(long)v->valuedouble) {
-            port = (long)v->valuedouble;
-        } else if (cJSON_IsString(v) && v->valuestring[0] && strlen(v->valuestring) <= 5 &&
-                   strspn(v->valuestring, "0123456789") == strlen(v->valuestring)) {
-            port = strtol(v->valuestring, NULL, 10);
-        }
-        if (port < 0 || port > 65535) {
-            errbuf_set(err, errlen, "connection '%s': port must be an integer in 0..65535",
-                       conn_id ? conn_id : "");
-            goto out;
-        }
-        c->port = (int)port;
+    return 0;
+}
+
+/* port: an integer or a digit string, 0..65535. 0, or -1 with err. */
+static int json_port(connection_t *c, const cJSON *obj, const char *conn_id, char *err,
+                     size_t errlen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "port");
+    long port = -1;
+
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 65535 &&
+        v->valuedouble == (double)(long)v->valuedouble) {
+        port = (long)v->valuedouble;
+    } else if (cJSON_IsString(v) && v->valuestring[0] && strlen(v->valuestring) <= 5 &&
+               strspn(v->valuestring, "0123456789") == strlen(v->valuestring)) {
+        port = strtol(v->valuestring, NULL, 10);
     }
-    {
-        const cJSON *extra = cJSON_GetObjectItemCaseSensitive(obj, "extra");
-        const cJSON *dejson = cJSON_GetObjectItemCaseSensitive(obj, "extra_dejson");
-        if (extra && dejson && !cJSON_IsNull(extra) && !cJSON_IsNull(dejson)) {
-            errbuf_set(err, errlen, "connection '%s': give extra or extra_dejson, not both",
-                       conn_id ? conn_id : "");
-            goto out;
-        }
-        if (!extra || cJSON_IsNull(extra))
-            extra = dejson;
-        if (extra && !cJSON_IsNull(extra)) {
-            if (cJSON_IsString(extra)) {
-                if (extra->valuestring[0] && !(c->extra = strdup(extra->valuestring))) {
-                    errbuf_set(err, errlen, "out of memory");
-                    goto out;
-                }
-            } else if (!(c->extra = cJSON_PrintUnformatted(extra))) {
-                errbuf_set(err, errlen, "out of memory");
-                goto out;
-            }
-        }
+    if (port < 0 || port > 65535) {
+        errbuf_set(err, errlen, "connection '%s': port must be an integer in 0..65535",
+                   conn_id ? conn_id : "");
+        return -1;
     }
+    c->port = (int)port;
+    return 0;
+}
+
+/* extra or extra_dejson (not both): a string as is, any other JSON as its text. */
+static int json_extra(connection_t *c, const cJSON *obj, const char *conn_id, char *err,
+                      size_t errlen)
+{
+    const cJSON *extra = cJSON_GetObjectItemCaseSensitive(obj, "extra");
+    const cJSON *dejson = cJSON_GetObjectItemCaseSensitive(obj, "extra_dejson");
+
+    if (extra && dejson && !cJSON_IsNull(extra) && !cJSON_IsNull(dejson)) {
+        errbuf_set(err, errlen, "connection '%s': give extra or extra_dejson, not both",
+                   conn_id ? conn_id : "");
+        return -1;
+    }
+    if (!extra || cJSON_IsNull(extra))
+        extra = dejson;
+    if (!extra || cJSON_IsNull(extra))
+        return 0;
+    if (cJSON_IsString(extra)) {
+        if (extra->valuestring[0] && !(c->extra = strdup(extra->valuestring))) {
+            errbuf_set(err, errlen, "out of memory");
+            return -1;
+        }
+    } else if (!(c->extra = cJSON_PrintUnformatted(extra))) {
+        errbuf_set(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int connection_from_json(const char *conn_id, const cJSON *obj, connection_t **out, char *err,
+                         size_t errlen)
+{
+    connection_t *c = NULL;
+    const cJSON *v;
+    int rc = -1;
+
+    *out = NULL;
+    if (!cJSON_IsObject(obj)) {
+        errbuf_set(err, errlen, "connection '%s' must be a JSON object", conn_id ? conn_id : "");
+        return -1;
+    }
+    if (check_json_fields(conn_id, obj, err, errlen) < 0)
+        return -1;
+    v = cJSON_GetObjectItemCaseSensitive(obj, "uri");
+    if (v && !cJSON_IsNull(v))
+        return from_json_uri(conn_id, obj, v, out, err, errlen);
+    c = connection_new();
+    if (!c || (conn_id && !(c->conn_id = strdup(conn_id)))) {
+        errbuf_set(err, errlen, "out of memory");
+        goto out;
+    }
+    if (json_str_fields(c, obj, err, errlen) < 0 || json_port(c, obj, conn_id, err, errlen) < 0 ||
+        json_extra(c, obj, conn_id, err, errlen) < 0)
+        goto out;
     *out = c;
     c = NULL;
     rc = 0;
