@@ -392,6 +392,137 @@ static bool tag_keeps_typing(const char *tag)
     return false;
 }
 
+/* The tree being built from one file's events. */
+typedef struct builder {
+    ctx_t *c;
+    const char *file;
+    ynode_t **stack; /* open collections, innermost last */
+    size_t depth, cap;
+    smap_t anchors; /* anchor name -> node */
+    int docs;
+    ynode_t **root;
+} builder_t;
+
+/*
+ * One libyaml event: *n is the node it makes (or the alias's target) and
+ * *anchor its anchor, both NULL for events that make none; *done at the
+ * stream's end. 0, or -1 (reported, or c->oom).
+ */
+static int tree_event(builder_t *b, const yaml_event_t *ev, int line, int col, ynode_t **n,
+                      const char **anchor, bool *done)
+{
+    ctx_t *c = b->c;
+
+    switch (ev->type) {
+    case YAML_STREAM_END_EVENT:
+        *done = true;
+        break;
+    case YAML_DOCUMENT_START_EVENT:
+        if (++b->docs > 1) {
+            dl_diag_pos(c, b->file, line, col, "expected a single document in the file");
+            return -1;
+        }
+        break;
+    case YAML_SCALAR_EVENT:
+        if (!(*n = dl_node_new(c, Y_SCALAR, b->file, line, col)))
+            return -1;
+        if (!((*n)->str = malloc(ev->data.scalar.length + 1))) {
+            c->oom = true;
+            return -1;
+        }
+        memcpy((*n)->str, ev->data.scalar.value, ev->data.scalar.length);
+        (*n)->str[ev->data.scalar.length] = '\0';
+        (*n)->len = ev->data.scalar.length;
+        (*n)->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+                      tag_keeps_typing((const char *)ev->data.scalar.tag);
+        *anchor = (const char *)ev->data.scalar.anchor;
+        break;
+    case YAML_SEQUENCE_START_EVENT:
+    case YAML_MAPPING_START_EVENT:
+        if (!(*n = dl_node_new(c, ev->type == YAML_SEQUENCE_START_EVENT ? Y_SEQ : Y_MAP, b->file,
+                               line, col)))
+            return -1;
+        (*n)->open = true;
+        *anchor =
+            (const char *)(ev->type == YAML_SEQUENCE_START_EVENT ? ev->data.sequence_start.anchor
+                                                                 : ev->data.mapping_start.anchor);
+        break;
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT: {
+        ynode_t *top = b->stack[--b->depth];
+        top->open = false;
+        if (top->kind == Y_MAP && map_finish(c, top) != 0)
+            return -1;
+        break;
+    }
+    case YAML_ALIAS_EVENT: {
+        const char *a = (const char *)ev->data.alias.anchor;
+        *n = dl_smap_get(&b->anchors, a, strlen(a));
+        if (!*n) {
+            dl_diag_pos(c, b->file, line, col, "invalid yaml: unknown alias '%s'", a);
+            return -1;
+        }
+        if ((*n)->open) {
+            dl_diag_pos(c, b->file, line, col, "invalid yaml: alias '%s' refers to itself", a);
+            return -1;
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    return 0;
+}
+
+/*
+ * Puts node n where it belongs: under its anchor, into the open
+ * collection (or as the root), and onto the stack when it opens one.
+ * 0, or -1 (reported, or c->oom).
+ */
+static int tree_place(builder_t *b, ynode_t *n, const char *anchor, int line, int col)
+{
+    ctx_t *c = b->c;
+
+    if (anchor) {
+        /* The anchor name dies with the event: keep a copy, owned
+         * by an otherwise unused node so that ctx_free releases it. */
+        ynode_t *holder = dl_node_new(c, Y_SCALAR, b->file, line, col);
+        if (!holder || !(holder->str = strdup(anchor))) {
+            c->oom = true;
+            return -1;
+        }
+        if (dl_smap_put(&b->anchors, holder->str, strlen(holder->str), n) != 0) {
+            c->oom = true;
+            return -1;
+        }
+    }
+    if (b->depth == 0) {
+        *b->root = n;
+    } else if (node_push(c, b->stack[b->depth - 1], n) != 0) {
+        return -1;
+    }
+    if (!n->open)
+        return 0;
+    /* Also bounds libyaml's scanner, whose cost grows with the
+     * flow depth: stop before it does. */
+    if (b->depth >= NEST_MAX) {
+        dl_diag_pos(c, b->file, line, col, "invalid yaml: nested deeper than %d levels", NEST_MAX);
+        return -1;
+    }
+    if (b->depth == b->cap) {
+        size_t ncap = b->cap ? b->cap * 2 : 16;
+        ynode_t **s = realloc(b->stack, ncap * sizeof *s);
+        if (!s) {
+            c->oom = true;
+            return -1;
+        }
+        b->stack = s;
+        b->cap = ncap;
+    }
+    b->stack[b->depth++] = n;
+    return 0;
+}
+
 /*
  * Parses text into a tree. *root is NULL for an empty stream. Returns 0,
  * or -1 when the file is unusable (reported).
@@ -400,10 +531,8 @@ static int tree_parse(ctx_t *c, const char *file, const char *text, size_t len, 
 {
     yaml_parser_t parser;
     yaml_event_t ev;
-    ynode_t **stack = NULL;
-    size_t depth = 0, cap = 0;
-    smap_t anchors = {0};
-    int docs = 0, rc = -1;
+    builder_t b = {.c = c, .file = file, .root = root};
+    int rc = -1;
     bool done = false;
 
     *root = NULL;
@@ -420,115 +549,19 @@ static int tree_parse(ctx_t *c, const char *file, const char *text, size_t len, 
             goto out;
         }
         int line = (int)ev.start_mark.line + 1, col = (int)ev.start_mark.column + 1;
-        switch (ev.type) {
-        case YAML_STREAM_END_EVENT:
-            done = true;
-            break;
-        case YAML_DOCUMENT_START_EVENT:
-            if (++docs > 1) {
-                dl_diag_pos(c, file, line, col, "expected a single document in the file");
-                goto fail_ev;
-            }
-            break;
-        case YAML_SCALAR_EVENT:
-            if (!(n = dl_node_new(c, Y_SCALAR, file, line, col)))
-                goto fail_ev;
-            if (!(n->str = malloc(ev.data.scalar.length + 1))) {
-                c->oom = true;
-                goto fail_ev;
-            }
-            memcpy(n->str, ev.data.scalar.value, ev.data.scalar.length);
-            n->str[ev.data.scalar.length] = '\0';
-            n->len = ev.data.scalar.length;
-            n->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-                       tag_keeps_typing((const char *)ev.data.scalar.tag);
-            anchor = (const char *)ev.data.scalar.anchor;
-            break;
-        case YAML_SEQUENCE_START_EVENT:
-        case YAML_MAPPING_START_EVENT:
-            if (!(n = dl_node_new(c, ev.type == YAML_SEQUENCE_START_EVENT ? Y_SEQ : Y_MAP, file,
-                                  line, col)))
-                goto fail_ev;
-            n->open = true;
-            anchor =
-                (const char *)(ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.anchor
-                                                                    : ev.data.mapping_start.anchor);
-            break;
-        case YAML_SEQUENCE_END_EVENT:
-        case YAML_MAPPING_END_EVENT: {
-            ynode_t *top = stack[--depth];
-            top->open = false;
-            if (top->kind == Y_MAP && map_finish(c, top) != 0)
-                goto fail_ev;
-            break;
-        }
-        case YAML_ALIAS_EVENT: {
-            const char *a = (const char *)ev.data.alias.anchor;
-            n = dl_smap_get(&anchors, a, strlen(a));
-            if (!n) {
-                dl_diag_pos(c, file, line, col, "invalid yaml: unknown alias '%s'", a);
-                goto fail_ev;
-            }
-            if (n->open) {
-                dl_diag_pos(c, file, line, col, "invalid yaml: alias '%s' refers to itself", a);
-                goto fail_ev;
-            }
-            break;
-        }
-        default:
-            break;
-        }
-        if (n) {
-            if (anchor) {
-                /* The anchor name dies with the event: keep a copy, owned
-                 * by an otherwise unused node so that ctx_free releases it. */
-                ynode_t *holder = dl_node_new(c, Y_SCALAR, file, line, col);
-                if (!holder || !(holder->str = strdup(anchor))) {
-                    c->oom = true;
-                    goto fail_ev;
-                }
-                if (dl_smap_put(&anchors, holder->str, strlen(holder->str), n) != 0) {
-                    c->oom = true;
-                    goto fail_ev;
-                }
-            }
-            if (depth == 0) {
-                *root = n;
-            } else if (node_push(c, stack[depth - 1], n) != 0) {
-                goto fail_ev;
-            }
-            if (n->open) {
-                /* Also bounds libyaml's scanner, whose cost grows with the
-                 * flow depth: stop before it does. */
-                if (depth >= NEST_MAX) {
-                    dl_diag_pos(c, file, line, col, "invalid yaml: nested deeper than %d levels",
-                                NEST_MAX);
-                    goto fail_ev;
-                }
-                if (depth == cap) {
-                    size_t ncap = cap ? cap * 2 : 16;
-                    ynode_t **s = realloc(stack, ncap * sizeof *s);
-                    if (!s) {
-                        c->oom = true;
-                        goto fail_ev;
-                    }
-                    stack = s;
-                    cap = ncap;
-                }
-                stack[depth++] = n;
-            }
+        if (tree_event(&b, &ev, line, col, &n, &anchor, &done) != 0 ||
+            (n && tree_place(&b, n, anchor, line, col) != 0)) {
+            yaml_event_delete(&ev);
+            goto out;
         }
         yaml_event_delete(&ev);
     }
     rc = 0;
-    goto out;
-fail_ev:
-    yaml_event_delete(&ev);
 out:
     if (rc != 0)
         *root = NULL;
-    free(stack);
-    dl_smap_free(&anchors);
+    free(b.stack);
+    dl_smap_free(&b.anchors);
     yaml_parser_delete(&parser);
     return rc;
 }
