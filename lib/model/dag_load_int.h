@@ -151,38 +151,102 @@ typedef struct groups {
 /* ------------------------------------------------------------------ */
 /* helpers one loader file calls in another, by the file that defines them */
 
-void *dl_smap_get(const smap_t *m, const char *key, size_t len);
+/* dag_load_alert.c */
 
-/* Inserts or replaces; the key is borrowed. 0, or -1 on OOM. */
-int dl_smap_put(smap_t *m, const char *key, size_t len, void *val);
+/*
+ * A callback or alert key (on_failure_callback, on_failure_alert, ...),
+ * one or a list, into (*alerts)[event], replacing what default_args set.
+ */
+bool dl_parse_alerts(ctx_t *c, const ynode_t *k, const ynode_t *v, const char *event,
+                     cJSON **alerts, const char *owner);
 
-void dl_smap_free(smap_t *m);
+/* dag_load_args.c */
 
-/* Reports a problem (or a warning) at a node's position; repeats are kept once. */
-void dl_diag_at(ctx_t *c, const ynode_t *at, bool warning, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* The first operator that takes argument name (default_args carry arguments for any). */
+const operator_arg_t *dl_any_operator_arg(const char *name, dag_operator_t *op);
 
-void dl_diag_pos(ctx_t *c, const char *file, int line, int col, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+/* Reads one operator argument by its type into *out (a new JSON value). */
+bool dl_read_arg(ctx_t *c, const operator_arg_t *a, const ynode_t *v, const char *what,
+                 cJSON **out);
 
-ynode_t *dl_node_new(ctx_t *c, ykind_t kind, const char *file, int line, int col);
+/* Sets args[name] = val (taking val); false on OOM. */
+bool dl_args_set(ctx_t *c, cJSON **args, const char *name, cJSON *val);
 
-void dl_ctx_free(ctx_t *c);
+/*
+ * expand: {field: [values...] | "<task>.output"}. Literal lists are kept
+ * as arrays; an XCom reference becomes {"xcom_task": name as written}
+ * (resolve_expand makes it the full task id once every task is known).
+ */
+bool dl_parse_expand(ctx_t *c, const ynode_t *v, dag_task_t *t, const char *tid, dag_operator_t op);
 
-bool dl_spend(ctx_t *c, size_t steps);
+/*
+ * Makes expand's XCom references full task ids (before link_tasks
+ * reorders the tasks, while tasks[i] is srcs[i]).
+ */
+bool dl_resolve_expand(ctx_t *c, dag_t *dag, const task_src_t *srcs);
 
-bool dl_is_scalar(const ynode_t *n);
+/* After link_tasks: a task expanding over another's output must depend on it. */
+bool dl_check_expand_upstream(ctx_t *c, const dag_t *dag);
 
-bool dl_key_is(const ynode_t *k, const char *s);
+/* dag_load_group.c */
 
-/* Index of key in map m, or -1. Linear: used on small mappings only. */
-ynode_t *dl_map_get(const ynode_t *m, const char *key);
+void dl_groups_free(groups_t *gs);
 
-/* A key for duplicate detection; non-scalar keys never compare equal. */
-bool dl_pair_key(const ynode_t *k, const char **s, size_t *len);
+/* Whether group inner is outer or nested in it (inner -1: never). */
+bool dl_group_contains(const groups_t *gs, int outer, int inner);
 
-/* Expands and parses one file's text. 0, or -1 (reported). */
-int dl_parse_text(ctx_t *c, const char *file, const char *text, size_t len, ynode_t **root);
+int dl_group_index(const groups_t *gs, const char *name);
+
+/*
+ * Reads a DAG's task_groups (dag-factory's list or mapping form) into gs:
+ * names, parents (no cycles, at most DAG_GROUP_DEPTH_MAX deep), full ids
+ * as Airflow builds them, and each group's task defaults (dag's
+ * default_args, then each enclosing group's, innermost last). false after
+ * reporting.
+ */
+bool dl_parse_groups(ctx_t *c, const ynode_t *v, const char *dag_id, const dag_task_t *dtpl,
+                     groups_t *gs);
+
+/*
+ * The group a task mapping names with task_group_name: its index, -1 for
+ * none, -2 after reporting a problem.
+ */
+int dl_task_group_of(ctx_t *c, const ynode_t *m, const char *tid, const groups_t *gs);
+
+/* Copies the loader's groups into the DAG, in pre-order. */
+bool dl_groups_to_dag(ctx_t *c, const groups_t *gs, dag_t *dag);
+
+/*
+ * Sets a task's id: its name, prefixed with its group's id when the group
+ * prefixes its children (Airflow's TaskGroup.child_id). Returns 0, 1 after
+ * reporting a clash (the id is set all the same), or -1 on OOM.
+ */
+int dl_set_task_id(ctx_t *c, dag_task_t *t, const char *tid, const ynode_t *idn, const lgroup_t *g,
+                   const groups_t *gs, smap_t *fids, const char *dag_id);
+
+/* dag_load_link.c */
+
+/*
+ * Resolves dependencies (task names as written and task group names) into
+ * edges between tasks, sorts the tasks and fills upstream and downstream.
+ * tasks[] is reordered in place. false after reporting.
+ */
+bool dl_link_tasks(ctx_t *c, dag_t *dag, task_src_t *srcs, const groups_t *gs);
+
+/* dag_load_params.c */
+
+/*
+ * A YAML node as JSON with YAML 1.1's implicit scalar types, as PyYAML
+ * gives them to Airflow: null, booleans, integers, floats (a '.' is
+ * needed, and a signed exponent), everything else a string. NULL with an
+ * error reported.
+ */
+cJSON *dl_node_to_json(ctx_t *c, const ynode_t *n, int depth);
+
+/* DAG-level params: a mapping of name to value or Param. */
+bool dl_parse_params(ctx_t *c, const ynode_t *v, dag_t *dag);
+
+/* dag_load_scalar.c */
 
 bool dl_is_null(const ynode_t *n);
 
@@ -226,8 +290,6 @@ ynode_t *dl_merge_shallow(ctx_t *c, const ynode_t *base, const ynode_t *over, co
  */
 ynode_t *dl_merge_configs(ctx_t *c, const ynode_t *config, const ynode_t *dflt, int depth);
 
-extern const key_def_t dl_task_keys[];
-
 key_id_t dl_key_lookup(const key_def_t *defs, const ynode_t *k);
 
 /* A key's text for messages (clipped). */
@@ -236,12 +298,9 @@ const char *dl_key_text(const ynode_t *k);
 /* Reports duplicate keys of a mapping as warnings (PyYAML keeps the last). */
 void dl_warn_dups(ctx_t *c, const ynode_t *m);
 
-/*
- * A callback or alert key (on_failure_callback, on_failure_alert, ...),
- * one or a list, into (*alerts)[event], replacing what default_args set.
- */
-bool dl_parse_alerts(ctx_t *c, const ynode_t *k, const ynode_t *v, const char *event,
-                     cJSON **alerts, const char *owner);
+/* dag_load_task.c */
+
+extern const key_def_t dl_task_keys[];
 
 bool dl_task_apply_key(ctx_t *c, key_id_t id, const ynode_t *k, const ynode_t *v, dag_task_t *t,
                        const char *tid, bool from_defaults, bool *has_op);
@@ -256,86 +315,43 @@ bool dl_parse_default_args(ctx_t *c, const ynode_t *da, const char *dag_id, dag_
 
 bool dl_task_copy(ctx_t *c, const dag_task_t *src, dag_task_t *dst);
 
-/* The first operator that takes argument name (default_args carry arguments for any). */
-const operator_arg_t *dl_any_operator_arg(const char *name, dag_operator_t *op);
-
-/* Reads one operator argument by its type into *out (a new JSON value). */
-bool dl_read_arg(ctx_t *c, const operator_arg_t *a, const ynode_t *v, const char *what,
-                 cJSON **out);
-
-/* Sets args[name] = val (taking val); false on OOM. */
-bool dl_args_set(ctx_t *c, cJSON **args, const char *name, cJSON *val);
-
-/*
- * expand: {field: [values...] | "<task>.output"}. Literal lists are kept
- * as arrays; an XCom reference becomes {"xcom_task": name as written}
- * (resolve_expand makes it the full task id once every task is known).
- */
-bool dl_parse_expand(ctx_t *c, const ynode_t *v, dag_task_t *t, const char *tid, dag_operator_t op);
-
 /* Parses one task mapping into t (already holding the defaults). */
 bool dl_parse_task(ctx_t *c, const ynode_t *m, const char *tid, const ynode_t *at, dag_task_t *t,
                    task_src_t *src);
 
-/*
- * Makes expand's XCom references full task ids (before link_tasks
- * reorders the tasks, while tasks[i] is srcs[i]).
- */
-bool dl_resolve_expand(ctx_t *c, dag_t *dag, const task_src_t *srcs);
+/* dag_load_tree.c */
 
-/* After link_tasks: a task expanding over another's output must depend on it. */
-bool dl_check_expand_upstream(ctx_t *c, const dag_t *dag);
+void *dl_smap_get(const smap_t *m, const char *key, size_t len);
 
-void dl_groups_free(groups_t *gs);
+/* Inserts or replaces; the key is borrowed. 0, or -1 on OOM. */
+int dl_smap_put(smap_t *m, const char *key, size_t len, void *val);
 
-/* Whether group inner is outer or nested in it (inner -1: never). */
-bool dl_group_contains(const groups_t *gs, int outer, int inner);
+void dl_smap_free(smap_t *m);
 
-int dl_group_index(const groups_t *gs, const char *name);
+/* Reports a problem (or a warning) at a node's position; repeats are kept once. */
+void dl_diag_at(ctx_t *c, const ynode_t *at, bool warning, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-/*
- * Reads a DAG's task_groups (dag-factory's list or mapping form) into gs:
- * names, parents (no cycles, at most DAG_GROUP_DEPTH_MAX deep), full ids
- * as Airflow builds them, and each group's task defaults (dag's
- * default_args, then each enclosing group's, innermost last). false after
- * reporting.
- */
-bool dl_parse_groups(ctx_t *c, const ynode_t *v, const char *dag_id, const dag_task_t *dtpl,
-                     groups_t *gs);
+void dl_diag_pos(ctx_t *c, const char *file, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
-/*
- * The group a task mapping names with task_group_name: its index, -1 for
- * none, -2 after reporting a problem.
- */
-int dl_task_group_of(ctx_t *c, const ynode_t *m, const char *tid, const groups_t *gs);
+ynode_t *dl_node_new(ctx_t *c, ykind_t kind, const char *file, int line, int col);
 
-/* Copies the loader's groups into the DAG, in pre-order. */
-bool dl_groups_to_dag(ctx_t *c, const groups_t *gs, dag_t *dag);
+void dl_ctx_free(ctx_t *c);
 
-/*
- * Sets a task's id: its name, prefixed with its group's id when the group
- * prefixes its children (Airflow's TaskGroup.child_id). Returns 0, 1 after
- * reporting a clash (the id is set all the same), or -1 on OOM.
- */
-int dl_set_task_id(ctx_t *c, dag_task_t *t, const char *tid, const ynode_t *idn, const lgroup_t *g,
-                   const groups_t *gs, smap_t *fids, const char *dag_id);
+bool dl_spend(ctx_t *c, size_t steps);
 
-/*
- * Resolves dependencies (task names as written and task group names) into
- * edges between tasks, sorts the tasks and fills upstream and downstream.
- * tasks[] is reordered in place. false after reporting.
- */
-bool dl_link_tasks(ctx_t *c, dag_t *dag, task_src_t *srcs, const groups_t *gs);
+bool dl_is_scalar(const ynode_t *n);
 
-/*
- * A YAML node as JSON with YAML 1.1's implicit scalar types, as PyYAML
- * gives them to Airflow: null, booleans, integers, floats (a '.' is
- * needed, and a signed exponent), everything else a string. NULL with an
- * error reported.
- */
-cJSON *dl_node_to_json(ctx_t *c, const ynode_t *n, int depth);
+bool dl_key_is(const ynode_t *k, const char *s);
 
-/* DAG-level params: a mapping of name to value or Param. */
-bool dl_parse_params(ctx_t *c, const ynode_t *v, dag_t *dag);
+/* Index of key in map m, or -1. Linear: used on small mappings only. */
+ynode_t *dl_map_get(const ynode_t *m, const char *key);
+
+/* A key for duplicate detection; non-scalar keys never compare equal. */
+bool dl_pair_key(const ynode_t *k, const char **s, size_t *len);
+
+/* Expands and parses one file's text. 0, or -1 (reported). */
+int dl_parse_text(ctx_t *c, const char *file, const char *text, size_t len, ynode_t **root);
 
 #endif /* UPDRAFT_DAG_LOAD_INT_H */

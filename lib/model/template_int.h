@@ -162,7 +162,13 @@ typedef struct arg {
 
 /* ---- functions one renderer file calls in another, by the file that defines them ---- */
 
+/* template.c */
+
+/* Fails the render at source offset off with a message (the first failure wins). Returns -1. */
 __attribute__((format(printf, 3, 4))) int tpl_fail(render_t *r, size_t off, const char *fmt, ...);
+
+__attribute__((format(printf, 4, 5))) int tpl_sb_printf(render_t *r, sbuf_t *b, size_t off,
+                                                        const char *fmt, ...);
 
 /* The source text of a span, shortened and made printable, for messages. */
 void tpl_span_text(const render_t *r, size_t start, size_t end, char *buf, size_t buflen);
@@ -179,9 +185,6 @@ int tpl_sb_add(render_t *r, sbuf_t *b, size_t off, const char *s, size_t n);
 
 int tpl_sb_addc(render_t *r, sbuf_t *b, size_t off, char c);
 
-__attribute__((format(printf, 4, 5))) int tpl_sb_printf(render_t *r, sbuf_t *b, size_t off,
-                                                        const char *fmt, ...);
-
 /* Hands the buffer to the render as a V_STR value; b is emptied. */
 int tpl_sb_finish(render_t *r, sbuf_t *b, size_t off, value_t *v);
 
@@ -189,6 +192,40 @@ int tpl_add_secret(render_t *r, size_t off, const char *s, size_t n);
 
 /* Airflow's DEFAULT_SENSITIVE_FIELDS (secrets.h), on the first 255 bytes of name[0..n). */
 bool tpl_name_sensitive(const char *name, size_t n);
+
+/* template_expr.c */
+
+bool tpl_is_name_char(char c);
+
+/* Reads the next token of an expression into r->tok. */
+int tpl_lex(render_t *r);
+
+const char *tpl_tok_desc(const token_t *t);
+
+/*
+ * Binds args to params (names in order; the first npos may be positional).
+ * bound[k].kind stays V_UNDEF with start 0 and given[k] false when absent.
+ */
+int tpl_bind_args(render_t *r, const char *fname, size_t off, const arg_t *args, size_t nargs,
+                  const char *const *params, size_t nparams, size_t npos, value_t *bound,
+                  bool *given);
+
+int tpl_require(render_t *r, const char *fname, size_t off, const bool *given,
+                const char *const *params, size_t nrequired);
+
+bool tpl_int_of(const value_t *v, long long *out);
+
+bool tpl_is_string(const value_t *v);
+
+/* expr := filtered ('~' filtered)* */
+int tpl_parse_expr(render_t *r, value_t *v);
+
+/* template_filter.c */
+
+int tpl_apply_filter(render_t *r, value_t *v, const token_t *name, const arg_t *args, size_t nargs,
+                     size_t end);
+
+/* template_value.c */
 
 /* isoformat() of an aware UTC datetime; buf needs TEMPLATE_DATE_LEN. */
 bool tpl_iso_of(ts_us_t t, char *buf);
@@ -238,33 +275,5 @@ int tpl_get_attr(render_t *r, value_t *v, const char *name, size_t n, size_t end
 
 /* v[idx] */
 int tpl_get_item(render_t *r, value_t *v, const value_t *idx, size_t end);
-
-bool tpl_is_name_char(char c);
-
-/* Reads the next token of an expression into r->tok. */
-int tpl_lex(render_t *r);
-
-const char *tpl_tok_desc(const token_t *t);
-
-/*
- * Binds args to params (names in order; the first npos may be positional).
- * bound[k].kind stays V_UNDEF with start 0 and given[k] false when absent.
- */
-int tpl_bind_args(render_t *r, const char *fname, size_t off, const arg_t *args, size_t nargs,
-                  const char *const *params, size_t nparams, size_t npos, value_t *bound,
-                  bool *given);
-
-int tpl_require(render_t *r, const char *fname, size_t off, const bool *given,
-                const char *const *params, size_t nrequired);
-
-bool tpl_int_of(const value_t *v, long long *out);
-
-bool tpl_is_string(const value_t *v);
-
-int tpl_apply_filter(render_t *r, value_t *v, const token_t *name, const arg_t *args, size_t nargs,
-                     size_t end);
-
-/* expr := filtered ('~' filtered)* */
-int tpl_parse_expr(render_t *r, value_t *v);
 
 #endif /* UPDRAFT_TEMPLATE_INT_H */
