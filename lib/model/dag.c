@@ -933,10 +933,148 @@ static size_t groups_count(const cJSON *arr, int depth)
     return n;
 }
 
+/* The DAG's own fields, params and alerts. 0, or -1 with err. */
+static int dag_fields_from_json(const cJSON *json, dag_t *dag, char *err, size_t errlen)
+{
+    if (json_str(json, "dag_id", true, &dag->dag_id, err, errlen) != 0 ||
+        json_str(json, "fileloc", false, &dag->fileloc, err, errlen) != 0 ||
+        json_str(json, "description", false, &dag->description, err, errlen) != 0 ||
+        json_str(json, "schedule", false, &dag->schedule, err, errlen) != 0 ||
+        json_ts(json, "start_date", &dag->start_date, err, errlen) != 0 ||
+        json_ts(json, "end_date", &dag->end_date, err, errlen) != 0 ||
+        json_bool(json, "catchup", &dag->catchup, err, errlen) != 0 ||
+        json_str(json, "timezone", false, &dag->timezone, err, errlen) != 0 ||
+        json_str_array(json, "tags", &dag->tags, &dag->n_tags, err, errlen) != 0 ||
+        json_str(json, "owner", false, &dag->owner, err, errlen) != 0 ||
+        json_int(json, "max_active_runs", &dag->max_active_runs, err, errlen) != 0 ||
+        json_int(json, "max_active_tasks", &dag->max_active_tasks, err, errlen) != 0 ||
+        json_bool(json, "is_paused_upon_creation", &dag->is_paused_upon_creation, err, errlen) !=
+            0 ||
+        json_int(json, "dagrun_timeout_sec", &dag->dagrun_timeout_sec, err, errlen) != 0 ||
+        json_int(json, "max_consecutive_failed_dag_runs", &dag->max_consecutive_failed_dag_runs,
+                 err, errlen) != 0)
+        return -1;
+    if (dag->timezone && strcmp(dag->timezone, "UTC") == 0) {
+        free(dag->timezone); /* written for UTC; NULL means UTC in memory */
+        dag->timezone = NULL;
+    }
+    if (!dag->owner && !(dag->owner = strdup("airflow"))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    {
+        const cJSON *pj = cJSON_GetObjectItemCaseSensitive(json, "params");
+        if (pj && !cJSON_IsNull(pj)) {
+            if (!cJSON_IsObject(pj)) {
+                snprintf(err, errlen, "'params' is not an object");
+                return -1;
+            }
+            if (!(dag->params = cJSON_Duplicate(pj, true))) {
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+        }
+    }
+    {
+        const cJSON *aj = cJSON_GetObjectItemCaseSensitive(json, "alerts");
+        if (cJSON_IsObject(aj) && !(dag->alerts = cJSON_Duplicate(aj, true))) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The tasks, in task_order, each named once and present in tasks. 0, or -1 with err. */
+static int dag_tasks_from_json(const cJSON *json, dag_t *dag, char *err, size_t errlen)
+{
+    const cJSON *order, *tasks, *it;
+
+    order = cJSON_GetObjectItemCaseSensitive(json, "task_order");
+    tasks = cJSON_GetObjectItemCaseSensitive(json, "tasks");
+    if (!cJSON_IsArray(order) || !cJSON_IsObject(tasks)) {
+        snprintf(err, errlen, "missing 'task_order' array or 'tasks' object");
+        return -1;
+    }
+    int count = cJSON_GetArraySize(order);
+    if (count != cJSON_GetArraySize(tasks)) {
+        snprintf(err, errlen, "'task_order' and 'tasks' do not match");
+        return -1;
+    }
+    if (!(dag->tasks = calloc(count ? (size_t)count : 1, sizeof *dag->tasks))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    cJSON_ArrayForEach(it, order)
+    {
+        if (!cJSON_IsString(it)) {
+            snprintf(err, errlen, "'task_order' holds a non-string");
+            return -1;
+        }
+        if (dag_find_task(dag, it->valuestring) >= 0) {
+            snprintf(err, errlen, "task '%s' appears twice in 'task_order'", it->valuestring);
+            return -1;
+        }
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(tasks, it->valuestring);
+        if (!t) {
+            snprintf(err, errlen, "task '%s' is in 'task_order' but not in 'tasks'",
+                     it->valuestring);
+            return -1;
+        }
+        /* counted before filling, so a failed task is still freed */
+        dag_task_t *task = &dag->tasks[dag->n_tasks++];
+        if (task_from_json(t, it->valuestring, task, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* task_groups, when present. 0, or -1 with err. */
+static int dag_groups_from_json(const cJSON *json, dag_t *dag, char *err, size_t errlen)
+{
+    const cJSON *groups = cJSON_GetObjectItemCaseSensitive(json, "task_groups");
+    if (groups && !cJSON_IsNull(groups)) {
+        size_t cap = groups_count(groups, 0);
+        if (!(dag->groups = calloc(cap ? cap : 1, sizeof *dag->groups))) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        err[0] = '\0';
+        if (groups_from_json(dag, groups, NULL, 0, cap, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Every edge must name a task of this DAG, every group a group. 0, or -1 with err. */
+static int check_references(const dag_t *dag, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < dag->n_tasks; i++) {
+        const dag_task_t *t = &dag->tasks[i];
+        if (t->task_group && dag_find_group(dag, t->task_group) < 0) {
+            snprintf(err, errlen, "task '%s' is in unknown task group '%s'", t->task_id,
+                     t->task_group);
+            return -1;
+        }
+        for (size_t j = 0; j < t->n_upstream; j++)
+            if (dag_find_task(dag, t->upstream[j]) < 0) {
+                snprintf(err, errlen, "task '%s' depends on unknown task '%s'", t->task_id,
+                         t->upstream[j]);
+                return -1;
+            }
+        for (size_t j = 0; j < t->n_downstream; j++)
+            if (dag_find_task(dag, t->downstream[j]) < 0) {
+                snprintf(err, errlen, "task '%s' has unknown downstream task '%s'", t->task_id,
+                         t->downstream[j]);
+                return -1;
+            }
+    }
+    return 0;
+}
+
 dag_t *dag_from_json(const cJSON *json, char *err, size_t errlen)
 {
     dag_t *dag = NULL;
-    const cJSON *order, *tasks, *it;
     int fmt = 0;
 
     if (!cJSON_IsObject(json)) {
@@ -956,118 +1094,11 @@ dag_t *dag_from_json(const cJSON *json, char *err, size_t errlen)
     dag->start_date = dag->end_date = TS_NONE;
     dag->catchup = dag->is_paused_upon_creation = -1;
     dag->max_active_runs = dag->max_active_tasks = 16;
-    if (json_str(json, "dag_id", true, &dag->dag_id, err, errlen) != 0 ||
-        json_str(json, "fileloc", false, &dag->fileloc, err, errlen) != 0 ||
-        json_str(json, "description", false, &dag->description, err, errlen) != 0 ||
-        json_str(json, "schedule", false, &dag->schedule, err, errlen) != 0 ||
-        json_ts(json, "start_date", &dag->start_date, err, errlen) != 0 ||
-        json_ts(json, "end_date", &dag->end_date, err, errlen) != 0 ||
-        json_bool(json, "catchup", &dag->catchup, err, errlen) != 0 ||
-        json_str(json, "timezone", false, &dag->timezone, err, errlen) != 0 ||
-        json_str_array(json, "tags", &dag->tags, &dag->n_tags, err, errlen) != 0 ||
-        json_str(json, "owner", false, &dag->owner, err, errlen) != 0 ||
-        json_int(json, "max_active_runs", &dag->max_active_runs, err, errlen) != 0 ||
-        json_int(json, "max_active_tasks", &dag->max_active_tasks, err, errlen) != 0 ||
-        json_bool(json, "is_paused_upon_creation", &dag->is_paused_upon_creation, err, errlen) != 0 ||
-        json_int(json, "dagrun_timeout_sec", &dag->dagrun_timeout_sec, err, errlen) != 0 ||
-        json_int(json, "max_consecutive_failed_dag_runs", &dag->max_consecutive_failed_dag_runs,
-                 err, errlen) != 0)
+    if (dag_fields_from_json(json, dag, err, errlen) != 0 ||
+        dag_tasks_from_json(json, dag, err, errlen) != 0 ||
+        dag_groups_from_json(json, dag, err, errlen) != 0 ||
+        check_references(dag, err, errlen) != 0)
         goto fail;
-    if (dag->timezone && strcmp(dag->timezone, "UTC") == 0) {
-        free(dag->timezone); /* written for UTC; NULL means UTC in memory */
-        dag->timezone = NULL;
-    }
-    if (!dag->owner && !(dag->owner = strdup("airflow"))) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
-    {
-        const cJSON *pj = cJSON_GetObjectItemCaseSensitive(json, "params");
-        if (pj && !cJSON_IsNull(pj)) {
-            if (!cJSON_IsObject(pj)) {
-                snprintf(err, errlen, "'params' is not an object");
-                goto fail;
-            }
-            if (!(dag->params = cJSON_Duplicate(pj, true))) {
-                snprintf(err, errlen, "out of memory");
-                goto fail;
-            }
-        }
-    }
-    {
-        const cJSON *aj = cJSON_GetObjectItemCaseSensitive(json, "alerts");
-        if (cJSON_IsObject(aj) && !(dag->alerts = cJSON_Duplicate(aj, true))) {
-            snprintf(err, errlen, "out of memory");
-            goto fail;
-        }
-    }
-    order = cJSON_GetObjectItemCaseSensitive(json, "task_order");
-    tasks = cJSON_GetObjectItemCaseSensitive(json, "tasks");
-    if (!cJSON_IsArray(order) || !cJSON_IsObject(tasks)) {
-        snprintf(err, errlen, "missing 'task_order' array or 'tasks' object");
-        goto fail;
-    }
-    int count = cJSON_GetArraySize(order);
-    if (count != cJSON_GetArraySize(tasks)) {
-        snprintf(err, errlen, "'task_order' and 'tasks' do not match");
-        goto fail;
-    }
-    if (!(dag->tasks = calloc(count ? (size_t)count : 1, sizeof *dag->tasks))) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
-    cJSON_ArrayForEach(it, order) {
-        if (!cJSON_IsString(it)) {
-            snprintf(err, errlen, "'task_order' holds a non-string");
-            goto fail;
-        }
-        if (dag_find_task(dag, it->valuestring) >= 0) {
-            snprintf(err, errlen, "task '%s' appears twice in 'task_order'", it->valuestring);
-            goto fail;
-        }
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(tasks, it->valuestring);
-        if (!t) {
-            snprintf(err, errlen, "task '%s' is in 'task_order' but not in 'tasks'",
-                     it->valuestring);
-            goto fail;
-        }
-        /* counted before filling, so a failed task is still freed */
-        dag_task_t *task = &dag->tasks[dag->n_tasks++];
-        if (task_from_json(t, it->valuestring, task, err, errlen) != 0)
-            goto fail;
-    }
-    const cJSON *groups = cJSON_GetObjectItemCaseSensitive(json, "task_groups");
-    if (groups && !cJSON_IsNull(groups)) {
-        size_t cap = groups_count(groups, 0);
-        if (!(dag->groups = calloc(cap ? cap : 1, sizeof *dag->groups))) {
-            snprintf(err, errlen, "out of memory");
-            goto fail;
-        }
-        err[0] = '\0';
-        if (groups_from_json(dag, groups, NULL, 0, cap, err, errlen) != 0)
-            goto fail;
-    }
-    /* Every edge must name a task of this DAG, every group a group. */
-    for (size_t i = 0; i < dag->n_tasks; i++) {
-        const dag_task_t *t = &dag->tasks[i];
-        if (t->task_group && dag_find_group(dag, t->task_group) < 0) {
-            snprintf(err, errlen, "task '%s' is in unknown task group '%s'", t->task_id,
-                     t->task_group);
-            goto fail;
-        }
-        for (size_t j = 0; j < t->n_upstream; j++)
-            if (dag_find_task(dag, t->upstream[j]) < 0) {
-                snprintf(err, errlen, "task '%s' depends on unknown task '%s'", t->task_id,
-                         t->upstream[j]);
-                goto fail;
-            }
-        for (size_t j = 0; j < t->n_downstream; j++)
-            if (dag_find_task(dag, t->downstream[j]) < 0) {
-                snprintf(err, errlen, "task '%s' has unknown downstream task '%s'", t->task_id,
-                         t->downstream[j]);
-                goto fail;
-            }
-    }
     return dag;
 fail:
     dag_free(dag);

@@ -280,6 +280,126 @@ static int check_response_check(const cJSON *args, const char **key, char *err, 
     return -1;
 }
 
+/* A python callable: a file and a name, or module.function; op_args a list. */
+static int check_python_args(dag_operator_t op, const cJSON *args, bool callable, const char **key,
+                             char *err, size_t errlen)
+{
+    if (arg(args, "python_callable_file") && !arg(args, "python_callable_name")) {
+        *key = "python_callable_file";
+        snprintf(err, errlen, "python_callable_file needs python_callable_name");
+        return -1;
+    }
+    if (arg(args, "python_callable_name") && !arg(args, "python_callable_file")) {
+        *key = "python_callable_name";
+        snprintf(err, errlen, "python_callable_name needs python_callable_file");
+        return -1;
+    }
+    if (!callable) {
+        snprintf(err, errlen,
+                 "%s needs python_callable_file and python_callable_name "
+                 "(or python_callable: module.function)%s",
+                 operator_class_name(op), op == DAG_OP_PYTHON ? "" : ", or a bash_command");
+        return -1;
+    }
+    if (arg(args, "python_callable_file") && arg(args, "python_callable")) {
+        *key = "python_callable";
+        snprintf(err, errlen, "give python_callable or python_callable_file, not both");
+        return -1;
+    }
+    const cJSON *oa = arg(args, "op_args");
+    if (oa && !cJSON_IsArray(oa) && !cJSON_IsString(oa)) {
+        *key = "op_args";
+        snprintf(err, errlen, "op_args must be a list");
+        return -1;
+    }
+    return 0;
+}
+
+/* HTTP: a known method, and response_check. */
+static int check_http_args(const cJSON *args, const char **key, char *err, size_t errlen)
+{
+    const cJSON *m = arg(args, "method");
+    static const char *const methods[] = {"GET",    "POST", "PUT",     "PATCH",
+                                          "DELETE", "HEAD", "OPTIONS", NULL};
+    bool ok = !m;
+    for (size_t i = 0; m && methods[i]; i++)
+        ok = ok || strcmp(m->valuestring, methods[i]) == 0;
+    if (!ok) {
+        *key = "method";
+        snprintf(err, errlen,
+                 "method must be one of GET, POST, PUT, PATCH, DELETE, HEAD, "
+                 "OPTIONS");
+        return -1;
+    }
+    if (check_response_check(args, key, err, errlen) < 0)
+        return -1;
+    return 0;
+}
+
+/* SQL: a statement or a list of them; parameters a list or a mapping. */
+static int check_sql_args(dag_operator_t op, const cJSON *args, const char **key, char *err,
+                          size_t errlen)
+{
+    const cJSON *s = arg(args, "sql"), *it;
+    bool ok = s && (cJSON_IsString(s) || (cJSON_IsArray(s) && cJSON_GetArraySize(s) > 0));
+    if (cJSON_IsArray(s))
+        cJSON_ArrayForEach(it, s) ok = ok && cJSON_IsString(it);
+    if (!ok) {
+        *key = s ? "sql" : NULL;
+        snprintf(err, errlen, "%s needs sql: a statement or a list of statements",
+                 operator_class_name(op));
+        return -1;
+    }
+    const cJSON *p = arg(args, "parameters");
+    if (p && !cJSON_IsArray(p) && !cJSON_IsObject(p)) {
+        *key = "parameters";
+        snprintf(err, errlen, "parameters must be a list or a mapping");
+        return -1;
+    }
+    return 0;
+}
+
+/* ExternalTaskSensor: the DAG, at most one way to name tasks, and valid states. */
+static int check_external_args(const cJSON *args, const char **key, char *err, size_t errlen)
+{
+    if (!arg(args, "external_dag_id")) {
+        snprintf(err, errlen, "ExternalTaskSensor needs external_dag_id");
+        return -1;
+    }
+    if ((arg(args, "external_task_id") != NULL) + (arg(args, "external_task_ids") != NULL) +
+            (arg(args, "external_task_group_id") != NULL) >
+        1) {
+        *key = "external_task_ids";
+        snprintf(err, errlen,
+                 "give only one of external_task_id, external_task_ids and "
+                 "external_task_group_id");
+        return -1;
+    }
+    if (check_states(args, "allowed_states", key, err, errlen) < 0 ||
+        check_states(args, "skipped_states", key, err, errlen) < 0 ||
+        check_states(args, "failed_states", key, err, errlen) < 0)
+        return -1;
+    return 0;
+}
+
+/* Every sensor: mode poke or reschedule, poke_interval at least 1 second. */
+static int check_sensor_args(const cJSON *args, const char **key, char *err, size_t errlen)
+{
+    const cJSON *m = arg(args, "mode");
+    if (m && strcmp(m->valuestring, "poke") != 0 && strcmp(m->valuestring, "reschedule") != 0) {
+        *key = "mode";
+        snprintf(err, errlen, "mode must be poke or reschedule");
+        return -1;
+    }
+    const cJSON *pi = arg(args, "poke_interval");
+    if (pi && pi->valuedouble < 1) {
+        *key = "poke_interval";
+        snprintf(err, errlen, "poke_interval must be at least 1 second");
+        return -1;
+    }
+    return 0;
+}
+
 int operator_check_args(dag_operator_t op, const cJSON *args, bool bash_command_set,
                         const char **key, char *err, size_t errlen)
 {
@@ -296,74 +416,19 @@ int operator_check_args(dag_operator_t op, const cJSON *args, bool bash_command_
             break;
         __attribute__((fallthrough)); /* a python callable is then required */
     case DAG_OP_PYTHON:
-        if (arg(args, "python_callable_file") && !arg(args, "python_callable_name")) {
-            *key = "python_callable_file";
-            snprintf(err, errlen, "python_callable_file needs python_callable_name");
+        if (check_python_args(op, args, callable, key, err, errlen) < 0)
             return -1;
-        }
-        if (arg(args, "python_callable_name") && !arg(args, "python_callable_file")) {
-            *key = "python_callable_name";
-            snprintf(err, errlen, "python_callable_name needs python_callable_file");
-            return -1;
-        }
-        if (!callable) {
-            snprintf(err, errlen, "%s needs python_callable_file and python_callable_name "
-                                  "(or python_callable: module.function)%s",
-                     operator_class_name(op), op == DAG_OP_PYTHON ? "" : ", or a bash_command");
-            return -1;
-        }
-        if (arg(args, "python_callable_file") && arg(args, "python_callable")) {
-            *key = "python_callable";
-            snprintf(err, errlen, "give python_callable or python_callable_file, not both");
-            return -1;
-        }
-        {
-            const cJSON *oa = arg(args, "op_args");
-            if (oa && !cJSON_IsArray(oa) && !cJSON_IsString(oa)) {
-                *key = "op_args";
-                snprintf(err, errlen, "op_args must be a list");
-                return -1;
-            }
-        }
         break;
     case DAG_OP_HTTP:
-    case DAG_OP_HTTP_SENSOR: {
-        const cJSON *m = arg(args, "method");
-        static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD",
-                                              "OPTIONS", NULL};
-        bool ok = !m;
-        for (size_t i = 0; m && methods[i]; i++)
-            ok = ok || strcmp(m->valuestring, methods[i]) == 0;
-        if (!ok) {
-            *key = "method";
-            snprintf(err, errlen, "method must be one of GET, POST, PUT, PATCH, DELETE, HEAD, "
-                                  "OPTIONS");
-            return -1;
-        }
-        if (check_response_check(args, key, err, errlen) < 0)
+    case DAG_OP_HTTP_SENSOR:
+        if (check_http_args(args, key, err, errlen) < 0)
             return -1;
         break;
-    }
     case DAG_OP_SQL:
-    case DAG_OP_SQL_SENSOR: {
-        const cJSON *s = arg(args, "sql"), *it;
-        bool ok = s && (cJSON_IsString(s) || (cJSON_IsArray(s) && cJSON_GetArraySize(s) > 0));
-        if (cJSON_IsArray(s))
-            cJSON_ArrayForEach(it, s) ok = ok && cJSON_IsString(it);
-        if (!ok) {
-            *key = s ? "sql" : NULL;
-            snprintf(err, errlen, "%s needs sql: a statement or a list of statements",
-                     operator_class_name(op));
+    case DAG_OP_SQL_SENSOR:
+        if (check_sql_args(op, args, key, err, errlen) < 0)
             return -1;
-        }
-        const cJSON *p = arg(args, "parameters");
-        if (p && !cJSON_IsArray(p) && !cJSON_IsObject(p)) {
-            *key = "parameters";
-            snprintf(err, errlen, "parameters must be a list or a mapping");
-            return -1;
-        }
         break;
-    }
     case DAG_OP_TRIGGER_DAG_RUN:
         if (!arg(args, "trigger_dag_id")) {
             snprintf(err, errlen, "TriggerDagRunOperator needs trigger_dag_id");
@@ -380,20 +445,7 @@ int operator_check_args(dag_operator_t op, const cJSON *args, bool bash_command_
         }
         break;
     case DAG_OP_EXTERNAL_TASK_SENSOR:
-        if (!arg(args, "external_dag_id")) {
-            snprintf(err, errlen, "ExternalTaskSensor needs external_dag_id");
-            return -1;
-        }
-        if ((arg(args, "external_task_id") != NULL) + (arg(args, "external_task_ids") != NULL) +
-                (arg(args, "external_task_group_id") != NULL) > 1) {
-            *key = "external_task_ids";
-            snprintf(err, errlen, "give only one of external_task_id, external_task_ids and "
-                                  "external_task_group_id");
-            return -1;
-        }
-        if (check_states(args, "allowed_states", key, err, errlen) < 0 ||
-            check_states(args, "skipped_states", key, err, errlen) < 0 ||
-            check_states(args, "failed_states", key, err, errlen) < 0)
+        if (check_external_args(args, key, err, errlen) < 0)
             return -1;
         break;
     case DAG_OP_TIME_DELTA_SENSOR:
@@ -411,19 +463,7 @@ int operator_check_args(dag_operator_t op, const cJSON *args, bool bash_command_
     default:
         break;
     }
-    if (operator_is_sensor(op)) {
-        const cJSON *m = arg(args, "mode");
-        if (m && strcmp(m->valuestring, "poke") != 0 && strcmp(m->valuestring, "reschedule") != 0) {
-            *key = "mode";
-            snprintf(err, errlen, "mode must be poke or reschedule");
-            return -1;
-        }
-        const cJSON *pi = arg(args, "poke_interval");
-        if (pi && pi->valuedouble < 1) {
-            *key = "poke_interval";
-            snprintf(err, errlen, "poke_interval must be at least 1 second");
-            return -1;
-        }
-    }
+    if (operator_is_sensor(op) && check_sensor_args(args, key, err, errlen) < 0)
+        return -1;
     return 0;
 }
