@@ -188,11 +188,11 @@ static int create_for_dag(db_t *db, const char *dag_id)
             made = 1;
             last_start = istart;
             last_end = iend;
-        } else if (cr == DAGRUN_ERR_CONFLICT) {
+        } else if (cr == UPDRAFT_EEXISTS) {
             log_debug("scheduled run exists dag_id=%s msg=\"%s\"", dag_id, err);
             last_start = istart;
             last_end = iend;
-        } else if (cr == DAGRUN_ERR_DB) {
+        } else if (cr == UPDRAFT_EDB) {
             goto out;
         } else {
             log_warn("cannot create scheduled run dag_id=%s error=\"%s\"", dag_id, err);

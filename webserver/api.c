@@ -1017,15 +1017,15 @@ static int post_dag_run(req_t *r)
     switch (rc) {
     case 0:
         break;
-    case DAGRUN_ERR_CONFLICT:
+    case UPDRAFT_EEXISTS:
         http_send_problem(r->conn, 409, "DAGRun already exists", "%s", err);
         status = 409;
         goto out;
-    case DAGRUN_ERR_NO_DAG:
+    case UPDRAFT_ENOTFOUND:
         http_send_problem(r->conn, 404, "DAG not found", "%s", err);
         status = 404;
         goto out;
-    case DAGRUN_ERR_INVALID:
+    case UPDRAFT_EINVALID:
         status = bad_request(r, err);
         goto out;
     default:
@@ -2016,10 +2016,10 @@ static int send_variable(req_t *r, const secrets_keyring_t *ring, const char *ke
     cJSON *out;
     int rc = variables_get(r->db, ring, key, &val, &desc, err, sizeof(err));
 
-    if (rc < 0)
-        return db_ok(r->db) && !strstr(err, "cannot read") ? secret_failed(r, err) : db_failed(r);
-    if (rc == 0)
+    if (rc == UPDRAFT_ENOTFOUND)
         return not_found(r, "Variable not found", "Variable does not exist");
+    if (rc < 0)
+        return rc == UPDRAFT_EDB ? db_failed(r) : secret_failed(r, err);
     out = cJSON_CreateObject();
     if (out) {
         cJSON_AddStringToObject(out, "key", key);
@@ -2051,19 +2051,16 @@ static int store_variable(req_t *r, const secrets_keyring_t *ring, const char *k
                           const char *value, const char *desc)
 {
     char err[512];
+    int rc;
 
     if (variables_validate_key(key, err, sizeof(err)) < 0)
         return bad_request(r, err);
     if (strlen(value) > VAR_MAX_VALUE)
         return bad_request(r, "{'value': ['Longer than the maximum length.']}");
-    if (secrets_keyring_count(ring) == 0 && secrets_name_is_sensitive(key)) {
-        snprintf(err, sizeof(err),
-                 "variable '%s' has a sensitive name and no encryption key is configured "
-                 "(core.fernet_key): it is not stored in clear",
-                 key);
+    rc = variables_set(r->db, ring, key, value, desc, err, sizeof(err));
+    if (rc == UPDRAFT_ENOKEY || rc == UPDRAFT_EINVALID)
         return bad_request(r, err);
-    }
-    if (variables_set(r->db, ring, key, value, desc, err, sizeof(err)) < 0) {
+    if (rc < 0) {
         log_warn("variable store failed key=%s error=\"%s\"", key, err);
         return db_failed(r);
     }
@@ -2161,13 +2158,12 @@ static int patch_variable(req_t *r)
         goto out;
     }
     rc = variables_get(r->db, ring, key, &cur_val, &cur_desc, err, sizeof(err));
-    if (rc < 0) {
-        status = db_ok(r->db) && !strstr(err, "cannot read") ? secret_failed(r, err)
-                                                             : db_failed(r);
+    if (rc == UPDRAFT_ENOTFOUND) {
+        status = not_found(r, "Variable not found", "Variable does not exist");
         goto out;
     }
-    if (rc == 0) {
-        status = not_found(r, "Variable not found", "Variable does not exist");
+    if (rc < 0) {
+        status = rc == UPDRAFT_EDB ? db_failed(r) : secret_failed(r, err);
         goto out;
     }
     if (nmask > 0) {
@@ -2194,10 +2190,10 @@ static int delete_variable(req_t *r)
     char err[512];
     int rc = variables_delete(r->db, r->cap[0], err, sizeof(err));
 
+    if (rc == UPDRAFT_ENOTFOUND)
+        return not_found(r, "Variable not found", "Variable does not exist");
     if (rc < 0)
         return db_failed(r);
-    if (rc == 0)
-        return not_found(r, "Variable not found", "Variable does not exist");
     apicache_bump(r->api->cache);
     log_info("variable deleted key=%s", r->cap[0]);
     http_send(r->conn, 204, "application/json", "", 0);
@@ -2296,15 +2292,14 @@ static int load_connection(req_t *r, const secrets_keyring_t *ring, const char *
     char err[512];
     int rc = connections_get(r->db, ring, id, out, err, sizeof(err));
 
-    if (rc < 0) {
-        *status = db_ok(r->db) && !strstr(err, "cannot read") ? secret_failed(r, err)
-                                                              : db_failed(r);
-        return -1;
-    }
-    if (rc == 0) {
+    if (rc == UPDRAFT_ENOTFOUND) {
         *status = not_found(r, "Connection not found",
                             "The Connection with connection_id: `%s` was not found", id);
         return 0;
+    }
+    if (rc < 0) {
+        *status = rc == UPDRAFT_EDB ? db_failed(r) : secret_failed(r, err);
+        return -1;
     }
     return 1;
 }
@@ -2387,29 +2382,21 @@ static int store_connection(req_t *r, const secrets_keyring_t *ring, const conne
     char err[512];
     int rc;
 
-    if (connection_validate(c, err, sizeof(err)) < 0)
-        return bad_request(r, err);
-    if (secrets_keyring_count(ring) == 0 && (c->password || c->extra)) {
-        snprintf(err, sizeof(err),
-                 "connection '%s' has a password or extra and no encryption key is configured "
-                 "(core.fernet_key): they are not stored in clear",
-                 c->conn_id);
-        return bad_request(r, err);
-    }
     rc = create ? connections_put(r->db, ring, c, false, err, sizeof(err))
                 : connections_update(r->db, ring, c, err, sizeof(err));
+    if (rc == UPDRAFT_EINVALID || rc == UPDRAFT_ENOKEY)
+        return bad_request(r, err);
+    if (rc == UPDRAFT_EEXISTS) {
+        http_send_problem(r->conn, 409, "Connection already exists",
+                          "Connection already exist. ID: %s", c->conn_id);
+        return 409;
+    }
+    if (rc == UPDRAFT_ENOTFOUND)
+        return not_found(r, "Connection not found",
+                         "The Connection with connection_id: `%s` was not found", c->conn_id);
     if (rc < 0) {
         log_warn("connection store failed conn_id=%s error=\"%s\"", c->conn_id, err);
         return db_failed(r);
-    }
-    if (rc == 1) {
-        if (create) {
-            http_send_problem(r->conn, 409, "Connection already exists",
-                              "Connection already exist. ID: %s", c->conn_id);
-            return 409;
-        }
-        return not_found(r, "Connection not found",
-                         "The Connection with connection_id: `%s` was not found", c->conn_id);
     }
     apicache_bump(r->api->cache);
     log_info("connection stored conn_id=%s", c->conn_id);
@@ -2527,11 +2514,11 @@ static int delete_connection(req_t *r)
     char err[512];
     int rc = connections_delete(r->db, r->cap[0], err, sizeof(err));
 
-    if (rc < 0)
-        return db_failed(r);
-    if (rc == 0)
+    if (rc == UPDRAFT_ENOTFOUND)
         return not_found(r, "Connection not found",
                          "The Connection with connection_id: `%s` was not found", r->cap[0]);
+    if (rc < 0)
+        return db_failed(r);
     apicache_bump(r->api->cache);
     log_info("connection deleted conn_id=%s", r->cap[0]);
     http_send(r->conn, 204, "application/json", "", 0);
@@ -2579,10 +2566,10 @@ static int send_pool(req_t *r, int status, const char *name)
     cJSON *out = NULL;
     int rc = pools_get(r->db, name, &out);
 
+    if (rc == UPDRAFT_ENOTFOUND)
+        return pool_not_found(r, name);
     if (rc < 0)
         return db_failed(r);
-    if (rc == 1)
-        return pool_not_found(r, name);
     return send_json(r, status, out);
 }
 
@@ -2673,14 +2660,14 @@ static int post_pool(req_t *r)
         goto out;
     }
     rc = pools_set(r->db, name, slots, desc, deferred < 0 ? 0 : deferred, true, err, sizeof(err));
-    if (rc < 0) {
-        status = db_failed(r);
-        goto out;
-    }
-    if (rc == 1) {
+    if (rc == UPDRAFT_EEXISTS) {
         http_send_problem(r->conn, 409, "Pool already exists", "Pool: %.256s already exists",
                           name);
         status = 409;
+        goto out;
+    }
+    if (rc < 0) {
+        status = db_failed(r);
         goto out;
     }
     apicache_bump(r->api->cache);
@@ -2725,12 +2712,12 @@ static int patch_pool(req_t *r)
         goto out;
     }
     rc = pools_get(r->db, pool, &cur);
-    if (rc < 0) {
-        status = db_failed(r);
+    if (rc == UPDRAFT_ENOTFOUND) {
+        status = pool_not_found(r, pool);
         goto out;
     }
-    if (rc == 1) {
-        status = pool_not_found(r, pool);
+    if (rc < 0) {
+        status = db_failed(r);
         goto out;
     }
     if (nmask > 0) {
@@ -2759,12 +2746,12 @@ static int delete_pool(req_t *r)
 {
     int rc = pools_delete(r->db, r->cap[0]);
 
+    if (rc == UPDRAFT_ENOTFOUND)
+        return pool_not_found(r, r->cap[0]);
+    if (rc == UPDRAFT_EINVALID)
+        return bad_request(r, "Default Pool can't be deleted");
     if (rc < 0)
         return db_failed(r);
-    if (rc == 1)
-        return pool_not_found(r, r->cap[0]);
-    if (rc == 2)
-        return bad_request(r, "Default Pool can't be deleted");
     apicache_bump(r->api->cache);
     log_info("pool deleted pool=%s", r->cap[0]);
     http_send(r->conn, 204, "application/json", "", 0);
