@@ -1,6 +1,7 @@
 /*
  * cli.h - the `updraft` command line: one function per command group.
- * Each returns the process exit status (0 ok, 1 failure, 2 usage error).
+ * Each returns the process exit status (0 ok, 1 failure, 2 usage error);
+ * a library error code becomes an exit status through cli_exit_status().
  */
 #ifndef UPDRAFT_CLI_H
 #define UPDRAFT_CLI_H
@@ -12,6 +13,8 @@
 
 #include "core/config.h"
 #include "core/db.h"
+#include "core/error.h"
+#include "store/runs_read.h"
 
 int cli_db(const config_t *cfg, int argc, char **argv);
 int cli_dags(const config_t *cfg, int argc, char **argv);
@@ -44,6 +47,15 @@ char *cli_read_file(const char *path, size_t max, size_t *len);
  * secrets; text NULL appends the closing newline. 0, or -1 with a message.
  */
 int cli_write_secret_file(const char *path, const char *text);
+
+/*
+ * The exit status of a library error code (core/error.h), from one table:
+ * 0 for UPDRAFT_OK, 2 for UPDRAFT_EINVALID (the input was wrong, as a
+ * usage error), 1 for every other failure.
+ */
+int cli_exit_status(int err);
+/* Prints "updraft: msg" on stderr; returns cli_exit_status(err). */
+int cli_fail(int err, const char *msg);
 
 /* Prints usage on stderr; returns 2, the exit status of a usage error. */
 int cli_usage_error(void (*usage)(FILE *));
@@ -80,6 +92,48 @@ typedef struct cli_verb {
 int cli_run_verb(const config_t *cfg, const char *group, const cli_verb_t *verbs, size_t nverbs,
                  void (*usage)(FILE *), int argc, char **argv);
 
+/*
+ * `GROUP import FILE`'s frame: reads path (at most CLI_MAX_IMPORT_BYTES),
+ * parses it as a JSON object unless what is NULL (else "updraft: PATH:
+ * invalid WHAT file (expected a JSON object)"), and runs apply(db, ring,
+ * text, root, ud) in one transaction (root NULL when what is NULL; apply
+ * may modify text): committed when apply returns 0, rolled back when it
+ * fails (after printing why). The text is wiped, as it may hold secrets.
+ * Returns 0 once committed, else 1.
+ */
+typedef int (*cli_import_fn)(db_t *db, const struct secrets_keyring *ring, char *text,
+                             const struct cJSON *root, void *ud);
+int cli_import(db_t *db, const struct secrets_keyring *ring, const char *path, const char *what,
+               cli_import_fn apply, void *ud);
+
+/*
+ * `GROUP export FILE`'s end: writes text (NULL: out of memory) to path
+ * (cli_write_secret_file), then a closing newline when newline, and prints
+ * done on stdout unless path is "-". Returns the exit status.
+ */
+int cli_export(const char *path, const char *text, bool newline, const char *done);
+
+/* A column of a listing: the header, and the member of each row object shown. */
+typedef struct cli_column {
+    const char *name;
+    int width; /* printf field width: negative left-aligns, 0 none */
+} cli_column_t;
+
+typedef struct cli_list_layout {
+    const cli_column_t *cols;
+    size_t ncols;
+    bool ruled; /* table: the one column's header padded to the widest cell, then a rule of '=' */
+    bool plain_bars; /* plain: the rows as in the table (without the header), not tab-separated */
+} cli_list_layout_t;
+
+/*
+ * `GROUP list`'s output: rows (a JSON array of objects, deleted here) in
+ * fmt: json prints the array; table a header line and one line per row,
+ * cells separated by " | "; plain the rows alone, cells separated by tabs.
+ * A cell is a string member as is, a number as an integer, else empty.
+ */
+void cli_print_list(struct cJSON *rows, const char *fmt, const cli_list_layout_t *layout);
+
 /* The messages of `GROUP delete ID`, each printed as before, the id, after. */
 typedef struct cli_delete_text {
     const char *missing[2]; /* on stderr when there is no such id (exit 1) */
@@ -87,8 +141,8 @@ typedef struct cli_delete_text {
 } cli_delete_text_t;
 
 /*
- * `GROUP delete ID` (argv[0] is the verb): del returns 1 deleted, 0 not
- * found, -1 error with err. Returns the exit status.
+ * `GROUP delete ID` (argv[0] is the verb): del returns 0 deleted,
+ * UPDRAFT_ENOTFOUND, or another code with err. Returns the exit status.
  */
 int cli_delete(db_t *db, int argc, char **argv, void (*usage)(FILE *),
                int (*del)(db_t *db, const char *id, char *err, size_t errlen),
@@ -97,20 +151,12 @@ int cli_delete(db_t *db, int argc, char **argv, void (*usage)(FILE *),
 /* Connects to the configured database and checks the schema; NULL with a message on stderr. */
 db_t *cli_connect(const config_t *cfg, bool check_schema);
 
-/* A DAG run found by run id or logical date. */
-typedef struct cli_run {
-    int64_t id;
-    char run_id[256];
-    char state[16];
-    int64_t logical_date; /* microseconds since the epoch, UTC */
-} cli_run_t;
-
 /*
  * Finds dag_id's run whose run_id is run_or_date, or else whose logical
- * date it is (ISO 8601). Returns 1 (found), 0 (none), -1 (database error,
- * printed).
+ * date it is (ISO 8601; runs_find). Returns 0, UPDRAFT_ENOTFOUND, or
+ * another code with the message printed.
  */
-int cli_find_run(db_t *db, const char *dag_id, const char *run_or_date, cli_run_t *out);
+int cli_find_run(db_t *db, const char *dag_id, const char *run_or_date, runs_ref_t *out);
 
 /*
  * Asks question on the terminal unless yes. 1 = go ahead, 0 = the user

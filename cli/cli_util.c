@@ -1,7 +1,8 @@
 /*
- * cli_util.c - what the `variables` and `connections` command groups
- * share: option parsing, the group dispatcher (keyring + database around
- * one verb), JSON output, and import/export files that may hold secrets.
+ * cli_util.c - what the command groups share: the table from library
+ * error codes to exit statuses, option parsing, the group dispatcher
+ * (keyring + database around one verb), JSON and list output, and the
+ * import/export frames around files that may hold secrets.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -13,7 +14,35 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/error.h"
 #include "core/secrets.h"
+
+/* ---- exit statuses ----------------------------------------------------- */
+
+static const struct {
+    int err;
+    int status;
+} exit_statuses[] = {
+    {UPDRAFT_OK, 0},        {UPDRAFT_ENOTFOUND, 1}, {UPDRAFT_EEXISTS, 1}, {UPDRAFT_EINVALID, 2},
+    {UPDRAFT_ECONFLICT, 1}, {UPDRAFT_ENOKEY, 1},    {UPDRAFT_EDB, 1},     {UPDRAFT_EUNAVAILABLE, 1},
+    {UPDRAFT_ENOMEM, 1},    {UPDRAFT_EIO, 1},
+};
+
+int cli_exit_status(int err)
+{
+    for (size_t i = 0; i < sizeof(exit_statuses) / sizeof(exit_statuses[0]); i++)
+        if (exit_statuses[i].err == err)
+            return exit_statuses[i].status;
+    return 1;
+}
+
+int cli_fail(int err, const char *msg)
+{
+    fprintf(stderr, "updraft: %s\n", msg);
+    return cli_exit_status(err);
+}
+
+/* ---- keyring, files, options -------------------------------------------- */
 
 secrets_keyring_t *cli_keyring(const config_t *cfg)
 {
@@ -167,14 +196,12 @@ int cli_delete(db_t *db, int argc, char **argv, void (*usage)(FILE *),
     if (argc != 2)
         return cli_usage_error(usage);
     rc = del(db, argv[1], err, sizeof(err));
-    if (rc < 0) {
-        fprintf(stderr, "updraft: %s\n", err);
-        return 1;
-    }
-    if (rc == 0) {
+    if (rc == UPDRAFT_ENOTFOUND) {
         fprintf(stderr, "%s%s%s\n", text->missing[0], argv[1], text->missing[1]);
-        return 1;
+        return cli_exit_status(rc);
     }
+    if (rc < 0)
+        return cli_fail(rc, err);
     printf("%s%s%s\n", text->deleted[0], argv[1], text->deleted[1]);
     return 0;
 }
@@ -209,4 +236,132 @@ out:
     db_close(db);
     secrets_keyring_free(ring);
     return rc;
+}
+
+/* ---- import, export, list ------------------------------------------------ */
+
+int cli_import(db_t *db, const secrets_keyring_t *ring, const char *path, const char *what,
+               cli_import_fn apply, void *ud)
+{
+    cJSON *root = NULL;
+    char *text = cli_read_file(path, CLI_MAX_IMPORT_BYTES, NULL);
+    int rc = 1;
+
+    if (!text)
+        return 1;
+    if (what) {
+        root = cJSON_ParseWithOpts(text, NULL, 1);
+        if (!cJSON_IsObject(root)) {
+            fprintf(stderr, "updraft: %s: invalid %s file (expected a JSON object)\n", path, what);
+            goto out;
+        }
+    }
+    if (db_begin(db) < 0) {
+        fprintf(stderr, "updraft: %s\n", db_error(db));
+        goto out;
+    }
+    if (apply(db, ring, text, root, ud) != 0) {
+        db_rollback(db);
+        goto out;
+    }
+    if (db_commit(db) < 0) {
+        fprintf(stderr, "updraft: %s\n", db_error(db));
+        goto out;
+    }
+    rc = 0;
+out:
+    cJSON_Delete(root);
+    secrets_free_str(text);
+    return rc;
+}
+
+int cli_export(const char *path, const char *text, bool newline, const char *done)
+{
+    if (!text) {
+        fprintf(stderr, "updraft: out of memory\n");
+        return 1;
+    }
+    if (cli_write_secret_file(path, text) < 0 || (newline && cli_write_secret_file(path, NULL) < 0))
+        return 1;
+    if (strcmp(path, "-") != 0)
+        puts(done);
+    return 0;
+}
+
+/* One cell of a listing: a string as is, a number as an integer, else empty. */
+static const char *cell_text(const cJSON *row, const char *name, char *buf, size_t len)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, name);
+
+    if (cJSON_IsString(v))
+        return v->valuestring;
+    if (cJSON_IsNumber(v)) {
+        snprintf(buf, len, "%d", v->valueint);
+        return buf;
+    }
+    return "";
+}
+
+/* One line of cells (the headers when row is NULL) separated by sep. */
+static void print_cells(const cJSON *row, const cli_list_layout_t *l, const char *sep, bool pad)
+{
+    char buf[32];
+
+    for (size_t c = 0; c < l->ncols; c++) {
+        const char *text =
+            row ? cell_text(row, l->cols[c].name, buf, sizeof(buf)) : l->cols[c].name;
+        printf("%s%*s", c ? sep : "", pad ? l->cols[c].width : 0, text);
+    }
+    putchar('\n');
+}
+
+/* A one-column table: the header padded to the widest cell (at least its own), a rule, the cells.
+ */
+static void print_ruled(const cJSON *rows, const cli_list_layout_t *l, bool table)
+{
+    const char *name = l->cols[0].name;
+    const cJSON *row;
+    size_t width = strlen(name);
+    char buf[32];
+
+    if (table) {
+        cJSON_ArrayForEach(row, rows)
+        {
+            size_t n = strlen(cell_text(row, name, buf, sizeof(buf)));
+            width = n > width ? n : width;
+        }
+        printf("%-*s\n", (int)width, name);
+        for (size_t i = 0; i < width; i++)
+            putchar('=');
+        putchar('\n');
+    }
+    cJSON_ArrayForEach(row, rows)
+    {
+        printf("%s\n", cell_text(row, name, buf, sizeof(buf)));
+    }
+}
+
+void cli_print_list(cJSON *rows, const char *fmt, const cli_list_layout_t *layout)
+{
+    bool table = !strcmp(fmt, "table");
+    const cJSON *row;
+
+    if (!strcmp(fmt, "json")) {
+        cli_print_json(rows, "[]");
+        return;
+    }
+    if (layout->ruled) {
+        print_ruled(rows, layout, table);
+    } else {
+        if (table)
+            print_cells(NULL, layout, " | ", true);
+        cJSON_ArrayForEach(row, rows)
+        {
+            if (table || layout->plain_bars)
+                print_cells(row, layout, " | ", true);
+            else
+                print_cells(row, layout, "\t", false);
+        }
+    }
+    cJSON_Delete(rows);
 }

@@ -67,11 +67,11 @@ static int cmd_test(const config_t *cfg, int argc, char **argv)
     /* a connection in the environment needs no database */
     int found = connections_env_lookup(conn_id, &env, err, sizeof(err));
     connection_free(env);
-    if (found < 0) {
+    if (found < 0 && found != UPDRAFT_ENOTFOUND) {
         fprintf(stderr, "updraft: %s\n", err);
         goto out;
     }
-    if (found == 0 && !(db = cli_connect(cfg, true)))
+    if (found == UPDRAFT_ENOTFOUND && !(db = cli_connect(cfg, true)))
         goto out;
     int tr = alerts_resolve_target(db, ring, conn_id, kind, &url, &fmt, err, sizeof(err));
     if (tr < 0) {

@@ -68,14 +68,12 @@ static int cmd_get(db_t *db, const secrets_keyring_t *ring, int argc, char **arg
     if (!cli_valid_output(fmt))
         return 2;
     rc = connections_lookup(db, ring, id, &c, err, sizeof(err));
-    if (rc < 0) {
-        fprintf(stderr, "updraft: %s\n", err);
-        return 1;
-    }
-    if (rc == 0) {
+    if (rc == UPDRAFT_ENOTFOUND) {
         fprintf(stderr, "Connection not found.\n");
-        return 1;
+        return cli_exit_status(rc);
     }
+    if (rc < 0)
+        return cli_fail(rc, err);
     uri = connection_to_uri(c);
     if (!strcmp(fmt, "json")) {
         cJSON *o = connection_to_json(c, true);
@@ -197,12 +195,13 @@ static int cmd_add(db_t *db, const secrets_keyring_t *ring, int argc, char **arg
         c->description = dup_opt(desc);
     }
     r = connections_put(db, ring, c, false, err, sizeof(err));
-    if (r < 0) {
-        fprintf(stderr, "updraft: %s\n", err);
+    if (r == UPDRAFT_EEXISTS) {
+        fprintf(stderr, "A connection with `conn_id`=%s already exists.\n", id);
+        rc = cli_exit_status(r);
         goto out;
     }
-    if (r == 1) {
-        fprintf(stderr, "A connection with `conn_id`=%s already exists.\n", id);
+    if (r < 0) {
+        rc = cli_fail(r, err);
         goto out;
     }
     printf("Successfully added `conn_id`=%s : ", id);
@@ -223,12 +222,29 @@ static int cmd_delete(db_t *db, const secrets_keyring_t *ring, int argc, char **
     return cli_delete(db, argc, argv, usage, connections_delete, &text);
 }
 
+/* A listing's row: the connection without password and extra, its host as listings show it. */
+static cJSON *list_row(const connection_t *c)
+{
+    cJSON *o = connection_to_json(c, false);
+
+    cJSON_DeleteItemFromObject(o, "extra");
+    if (connection_display_host(c) != c->host)
+        cJSON_ReplaceItemInObject(o, "host", cJSON_CreateString("***"));
+    cJSON_AddStringToObject(o, "conn_id", c->conn_id);
+    return o;
+}
+
 static int cmd_list(db_t *db, const secrets_keyring_t *ring, int argc, char **argv)
 {
+    static const cli_column_t cols[] = {{"conn_id", -24}, {"conn_type", -12}, {"host", -24},
+                                        {"port", -5},     {"schema", -16},    {"login", 0}};
+    static const cli_list_layout_t layout = {cols, 6, false, false};
     const char *fmt = "table", *only = NULL;
     connection_t **list = NULL;
     size_t n = 0;
     char err[512];
+    cJSON *rows;
+    int rc;
 
     for (int i = 1; i < argc; i++) {
         if (cli_opt_value(argc, argv, &i, "-o", "--output", &fmt) ||
@@ -238,43 +254,14 @@ static int cmd_list(db_t *db, const secrets_keyring_t *ring, int argc, char **ar
     }
     if (!cli_valid_output(fmt))
         return 2;
-    if (connections_list(db, ring, false, &list, &n, err, sizeof(err)) < 0) {
-        fprintf(stderr, "updraft: %s\n", err);
-        return 1;
-    }
-    if (!strcmp(fmt, "json")) {
-        cJSON *arr = cJSON_CreateArray();
-        for (size_t i = 0; arr && i < n; i++) {
-            if (only && strcmp(only, list[i]->conn_id))
-                continue;
-            cJSON *o = connection_to_json(list[i], false);
-            cJSON_DeleteItemFromObject(o, "extra");
-            if (connection_display_host(list[i]) != list[i]->host)
-                cJSON_ReplaceItemInObject(o, "host", cJSON_CreateString("***"));
-            cJSON_AddStringToObject(o, "conn_id", list[i]->conn_id);
-            cJSON_AddItemToArray(arr, o);
-        }
-        cli_print_json(arr, "[]");
-    } else {
-        bool table = !strcmp(fmt, "table");
-        if (table)
-            printf("%-24s | %-12s | %-24s | %-5s | %-16s | %s\n", "conn_id", "conn_type", "host",
-                   "port", "schema", "login");
-        for (size_t i = 0; i < n; i++) {
-            const connection_t *c = list[i];
-            char port[16] = "";
-            if (only && strcmp(only, c->conn_id))
-                continue;
-            if (c->port >= 0)
-                snprintf(port, sizeof(port), "%d", c->port);
-            printf(table ? "%-24s | %-12s | %-24s | %-5s | %-16s | %s\n"
-                         : "%s\t%s\t%s\t%s\t%s\t%s\n",
-                   c->conn_id, c->conn_type ? c->conn_type : "",
-                   connection_display_host(c) ? connection_display_host(c) : "", port,
-                   c->schema ? c->schema : "", c->login ? c->login : "");
-        }
-    }
+    if ((rc = connections_list(db, ring, false, &list, &n, err, sizeof(err))) < 0)
+        return cli_fail(rc, err);
+    rows = cJSON_CreateArray();
+    for (size_t i = 0; rows && i < n; i++)
+        if (!only || !strcmp(only, list[i]->conn_id))
+            cJSON_AddItemToArray(rows, list_row(list[i]));
     connections_list_free(list, n);
+    cli_print_list(rows, fmt, &layout);
     return 0;
 }
 
@@ -284,10 +271,34 @@ static const char *file_ext(const char *path)
     return dot && !strchr(dot, '/') ? dot + 1 : "";
 }
 
-/* Parses an env-format file into id -> connection pairs (as JSON objects with "uri" or fields). */
-static int import_env(db_t *db, const secrets_keyring_t *ring, char *text, bool overwrite,
-                      int *imported, int *skipped)
+/* What an import does with ids that exist already, and what it counted. */
+typedef struct import_counts {
+    bool env; /* an env-format file, else JSON */
+    bool overwrite;
+    int imported, skipped;
+} import_counts_t;
+
+/* Reports one connections_put of an import: 0, or -1 (printed) when it failed. */
+static int report_put(int r, const char *id, const char *err, import_counts_t *counts)
 {
+    if (r == UPDRAFT_EEXISTS) {
+        printf("Could not import connection %s: connection already exists.\n", id);
+        counts->skipped++;
+        return 0;
+    }
+    if (r < 0) {
+        fprintf(stderr, "updraft: %s\n", err);
+        return -1;
+    }
+    printf("Imported connection %s\n", id);
+    counts->imported++;
+    return 0;
+}
+
+/* Imports an env-format file: one CONN_ID=URI (or JSON) per line. */
+static int import_env(db_t *db, const secrets_keyring_t *ring, char *text, import_counts_t *counts)
+{
+    bool overwrite = counts->overwrite;
     char err[512];
     int lineno = 0;
 
@@ -320,24 +331,17 @@ static int import_env(db_t *db, const secrets_keyring_t *ring, char *text, bool 
         }
         r = connections_put(db, ring, c, overwrite, err, sizeof(err));
         connection_free(c);
-        if (r < 0) {
-            fprintf(stderr, "updraft: %s\n", err);
+        if (report_put(r, id, err, counts) < 0)
             return -1;
-        }
-        if (r == 1) {
-            printf("Could not import connection %s: connection already exists.\n", id);
-            (*skipped)++;
-        } else {
-            printf("Imported connection %s\n", id);
-            (*imported)++;
-        }
     }
     return 0;
 }
 
-static int import_json(db_t *db, const secrets_keyring_t *ring, const char *text, bool overwrite,
-                       int *imported, int *skipped)
+/* Imports a JSON file: an object of connections (URI strings or objects) by id. */
+static int import_json(db_t *db, const secrets_keyring_t *ring, const char *text,
+                       import_counts_t *counts)
 {
+    bool overwrite = counts->overwrite;
     cJSON *root = cJSON_ParseWithOpts(text, NULL, 1);
     char err[512];
     int rc = -1;
@@ -360,17 +364,8 @@ static int import_json(db_t *db, const secrets_keyring_t *ring, const char *text
         }
         r = connections_put(db, ring, c, overwrite, err, sizeof(err));
         connection_free(c);
-        if (r < 0) {
-            fprintf(stderr, "updraft: %s\n", err);
+        if (report_put(r, it->string, err, counts) < 0)
             goto out;
-        }
-        if (r == 1) {
-            printf("Could not import connection %s: connection already exists.\n", it->string);
-            (*skipped)++;
-        } else {
-            printf("Imported connection %s\n", it->string);
-            (*imported)++;
-        }
     }
     rc = 0;
 out:
@@ -378,16 +373,28 @@ out:
     return rc;
 }
 
+/* cli_import's step: the file by its format; a failure means nothing is imported. */
+static int import_file(db_t *db, const secrets_keyring_t *ring, char *text, const cJSON *root,
+                       void *ud)
+{
+    import_counts_t *counts = ud;
+    int r;
+
+    (void)root;
+    r = counts->env ? import_env(db, ring, text, counts) : import_json(db, ring, text, counts);
+    if (r < 0)
+        fprintf(stderr, "updraft: nothing was imported\n");
+    return r;
+}
+
 static int cmd_import(db_t *db, const secrets_keyring_t *ring, int argc, char **argv)
 {
     const char *path = NULL, *ext;
-    bool overwrite = false;
-    int imported = 0, skipped = 0, r;
-    char *text;
+    import_counts_t counts = {0};
 
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--overwrite"))
-            overwrite = true;
+            counts.overwrite = true;
         else if (!cli_take_path(argv[i], &path))
             return cli_usage_error(usage);
     }
@@ -398,27 +405,58 @@ static int cmd_import(db_t *db, const secrets_keyring_t *ring, int argc, char **
         fprintf(stderr, "updraft: unsupported file format '%s': use a .json or .env file\n", ext);
         return 1;
     }
-    text = cli_read_file(path, CLI_MAX_IMPORT_BYTES, NULL);
-    if (!text)
-        return 1;
-    if (db_begin(db) < 0) {
-        fprintf(stderr, "updraft: %s\n", db_error(db));
-        secrets_free_str(text);
-        return 1;
+    counts.env = !strcmp(ext, "env");
+    return cli_import(db, ring, path, NULL, import_file, &counts);
+}
+
+/* The env export: CONN_ID=URI (or compact JSON) lines; NULL on OOM. */
+static char *env_text(connection_t **list, size_t n, bool uri)
+{
+    size_t cap = 1, len = 0;
+    char *text = calloc(1, 1);
+
+    for (size_t i = 0; text && i < n; i++) {
+        char *v = NULL, *line = NULL;
+        if (uri) {
+            v = connection_to_uri(list[i]);
+        } else {
+            cJSON *o = connection_to_json(list[i], true);
+            v = o ? cJSON_PrintUnformatted(o) : NULL;
+            cJSON_Delete(o);
+        }
+        if (!v || asprintf(&line, "%s=%s\n", list[i]->conn_id, v) < 0) {
+            secrets_free_str(v);
+            secrets_free_str(text);
+            return NULL;
+        }
+        secrets_free_str(v);
+        size_t l = strlen(line);
+        char *grown = realloc(text, cap + l);
+        if (!grown) {
+            secrets_free_str(line);
+            secrets_free_str(text);
+            return NULL;
+        }
+        text = grown;
+        memcpy(text + len, line, l + 1);
+        len += l;
+        cap += l;
+        secrets_free_str(line);
     }
-    r = !strcmp(ext, "env") ? import_env(db, ring, text, overwrite, &imported, &skipped)
-                            : import_json(db, ring, text, overwrite, &imported, &skipped);
-    secrets_free_str(text);
-    if (r < 0) {
-        db_rollback(db);
-        fprintf(stderr, "updraft: nothing was imported\n");
-        return 1;
-    }
-    if (db_commit(db) < 0) {
-        fprintf(stderr, "updraft: %s\n", db_error(db));
-        return 1;
-    }
-    return 0;
+    return text;
+}
+
+/* The JSON export: an object of connections (with passwords) by id; NULL on OOM. */
+static char *json_text(connection_t **list, size_t n)
+{
+    cJSON *root = cJSON_CreateObject();
+    char *text;
+
+    for (size_t i = 0; root && i < n; i++)
+        cJSON_AddItemToObject(root, list[i]->conn_id, connection_to_json(list[i], true));
+    text = root ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    return text;
 }
 
 static int cmd_export(db_t *db, const secrets_keyring_t *ring, int argc, char **argv)
@@ -426,8 +464,9 @@ static int cmd_export(db_t *db, const secrets_keyring_t *ring, int argc, char **
     const char *path = NULL, *ffmt = NULL, *sfmt = "uri";
     connection_t **list = NULL;
     size_t n = 0;
-    char err[512], *text = NULL;
-    int rc = 1;
+    char err[512], done[4096], *text = NULL;
+    bool json;
+    int rc;
 
     for (int i = 1; i < argc; i++) {
         if (cli_opt_value(argc, argv, &i, NULL, "--file-format", &ffmt) ||
@@ -449,61 +488,12 @@ static int cmd_export(db_t *db, const secrets_keyring_t *ring, int argc, char **
         fprintf(stderr, "updraft: --serialization-format must be uri or json\n");
         return 2;
     }
-    if (connections_list(db, ring, true, &list, &n, err, sizeof(err)) < 0) {
-        fprintf(stderr, "updraft: %s\n", err);
-        return 1;
-    }
-    if (!strcmp(ffmt, "json")) {
-        cJSON *root = cJSON_CreateObject();
-        for (size_t i = 0; root && i < n; i++)
-            cJSON_AddItemToObject(root, list[i]->conn_id, connection_to_json(list[i], true));
-        text = root ? cJSON_Print(root) : NULL;
-        cJSON_Delete(root);
-    } else {
-        size_t cap = 1, len = 0;
-        text = calloc(1, 1);
-        for (size_t i = 0; text && i < n; i++) {
-            char *v = NULL, *line = NULL;
-            if (!strcmp(sfmt, "uri")) {
-                v = connection_to_uri(list[i]);
-            } else {
-                cJSON *o = connection_to_json(list[i], true);
-                v = o ? cJSON_PrintUnformatted(o) : NULL;
-                cJSON_Delete(o);
-            }
-            if (!v || asprintf(&line, "%s=%s\n", list[i]->conn_id, v) < 0) {
-                secrets_free_str(v);
-                secrets_free_str(text);
-                text = NULL;
-                break;
-            }
-            secrets_free_str(v);
-            size_t l = strlen(line);
-            char *grown = realloc(text, cap + l);
-            if (!grown) {
-                secrets_free_str(line);
-                secrets_free_str(text);
-                text = NULL;
-                break;
-            }
-            text = grown;
-            memcpy(text + len, line, l + 1);
-            len += l;
-            cap += l;
-            secrets_free_str(line);
-        }
-    }
-    if (!text) {
-        fprintf(stderr, "updraft: out of memory\n");
-        goto out;
-    }
-    if (cli_write_secret_file(path, text) < 0 ||
-        (!strcmp(ffmt, "json") && cli_write_secret_file(path, NULL) < 0))
-        goto out;
-    if (strcmp(path, "-") != 0)
-        printf("Connections successfully exported to %s.\n", path);
-    rc = 0;
-out:
+    if ((rc = connections_list(db, ring, true, &list, &n, err, sizeof(err))) < 0)
+        return cli_fail(rc, err);
+    json = !strcmp(ffmt, "json");
+    text = json ? json_text(list, n) : env_text(list, n, !strcmp(sfmt, "uri"));
+    snprintf(done, sizeof(done), "Connections successfully exported to %s.", path);
+    rc = cli_export(path, text, json, done);
     secrets_free_str(text);
     connections_list_free(list, n);
     return rc;
@@ -544,9 +534,9 @@ int cli_rotate_fernet_key(const config_t *cfg, int argc, char **argv)
     db = cli_connect(cfg, true);
     if (!db)
         goto out;
-    if (variables_rotate(db, ring, &nvars, err, sizeof(err)) < 0 ||
-        connections_rotate(db, ring, &nconns, err, sizeof(err)) < 0) {
-        fprintf(stderr, "updraft: %s\n", err);
+    if ((rc = variables_rotate(db, ring, &nvars, err, sizeof(err))) < 0 ||
+        (rc = connections_rotate(db, ring, &nconns, err, sizeof(err))) < 0) {
+        rc = cli_fail(rc, err);
         goto out;
     }
     printf("re-encrypted %ld variable%s and %ld connection%s with key %s\n", nvars,

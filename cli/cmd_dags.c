@@ -17,6 +17,8 @@
 #include "model/cron.h"
 #include "model/dag.h"
 #include "store/dagrun.h"
+#include "store/dags_read.h"
+#include "store/runs_read.h"
 #include "core/timeutil.h"
 
 /* --- validate ----------------------------------------------------------- */
@@ -96,6 +98,31 @@ static void rule(int width)
         putchar('=');
 }
 
+/* The table of `dags list` (Airflow's columns, each as wide as its widest cell). */
+static void print_dag_table(const dags_row_t *rows, size_t n, bool plain)
+{
+    int w0 = 6, w1 = 7, w2 = 6;
+    for (size_t i = 0; i < n; i++) {
+        int a = (int)strlen(rows[i].dag_id), b = (int)strlen(rows[i].fileloc),
+            c = (int)strlen(rows[i].owners);
+        w0 = a > w0 ? a : w0;
+        w1 = b > w1 ? b : w1;
+        w2 = c > w2 ? c : w2;
+    }
+    if (!plain) {
+        printf("%-*s | %-*s | %-*s | is_paused\n", w0, "dag_id", w1, "fileloc", w2, "owners");
+        rule(w0);
+        fputs("=+=", stdout);
+        rule(w1);
+        fputs("=+=", stdout);
+        rule(w2);
+        fputs("=+==========\n", stdout);
+    }
+    for (size_t i = 0; i < n; i++)
+        printf(plain ? "%-*s %-*s %-*s %s\n" : "%-*s | %-*s | %-*s | %s\n", w0, rows[i].dag_id, w1,
+               rows[i].fileloc, w2, rows[i].owners, rows[i].is_paused ? "True" : "False");
+}
+
 static int cmd_list(const config_t *cfg, int argc, char **argv)
 {
     const char *format = "table";
@@ -110,57 +137,32 @@ static int cmd_list(const config_t *cfg, int argc, char **argv)
     db_t *db = cli_connect(cfg, true);
     if (!db)
         return 1;
-    PGresult *r = db_query(db, NULL,
-                           "SELECT dag_id, fileloc, owners, is_paused FROM dag"
-                           " WHERE is_active ORDER BY dag_id",
-                           0, NULL);
-    if (!r) {
-        fprintf(stderr, "updraft: %s\n", db_error(db));
-        db_close(db);
-        return 1;
-    }
-    int n = PQntuples(r);
+    dags_row_t *rows = NULL;
+    size_t n = 0;
+    char err[512];
+    int rc = dags_list_active(db, &rows, &n, err, sizeof(err));
+    db_close(db);
+    if (rc < 0)
+        return cli_fail(rc, err);
     if (!strcmp(format, "json")) {
         cJSON *arr = cJSON_CreateArray();
-        for (int i = 0; i < n; i++) {
+        for (size_t i = 0; i < n; i++) {
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "dag_id", db_get_str(r, i, 0));
-            cJSON_AddStringToObject(o, "fileloc", db_get_str(r, i, 1));
-            cJSON_AddStringToObject(o, "owners", db_get_str(r, i, 2));
-            cJSON_AddStringToObject(o, "is_paused", db_get_bool(r, i, 3) ? "True" : "False");
+            cJSON_AddStringToObject(o, "dag_id", rows[i].dag_id);
+            cJSON_AddStringToObject(o, "fileloc", rows[i].fileloc);
+            cJSON_AddStringToObject(o, "owners", rows[i].owners);
+            cJSON_AddStringToObject(o, "is_paused", rows[i].is_paused ? "True" : "False");
             cJSON_AddItemToArray(arr, o);
         }
-        char *s = cJSON_PrintUnformatted(arr);
-        if (s)
-            puts(s);
-        free(s);
+        char *text = cJSON_PrintUnformatted(arr);
+        if (text)
+            puts(text);
+        free(text);
         cJSON_Delete(arr);
     } else {
-        int w0 = 6, w1 = 7, w2 = 6;
-        for (int i = 0; i < n; i++) {
-            int a = (int)strlen(db_get_str(r, i, 0)), b = (int)strlen(db_get_str(r, i, 1)),
-                c = (int)strlen(db_get_str(r, i, 2));
-            w0 = a > w0 ? a : w0;
-            w1 = b > w1 ? b : w1;
-            w2 = c > w2 ? c : w2;
-        }
-        bool plain = !strcmp(format, "plain");
-        if (!plain) {
-            printf("%-*s | %-*s | %-*s | is_paused\n", w0, "dag_id", w1, "fileloc", w2, "owners");
-            rule(w0);
-            fputs("=+=", stdout);
-            rule(w1);
-            fputs("=+=", stdout);
-            rule(w2);
-            fputs("=+==========\n", stdout);
-        }
-        for (int i = 0; i < n; i++)
-            printf(plain ? "%-*s %-*s %-*s %s\n" : "%-*s | %-*s | %-*s | %s\n", w0,
-                   db_get_str(r, i, 0), w1, db_get_str(r, i, 1), w2, db_get_str(r, i, 2),
-                   db_get_bool(r, i, 3) ? "True" : "False");
+        print_dag_table(rows, n, !strcmp(format, "plain"));
     }
-    PQclear(r);
-    db_close(db);
+    dags_rows_free(rows, n);
     return 0;
 }
 
@@ -169,21 +171,17 @@ static int cmd_list_import_errors(const config_t *cfg)
     db_t *db = cli_connect(cfg, true);
     if (!db)
         return 1;
-    PGresult *r = db_query(db, NULL, "SELECT filename, stack_trace FROM import_error ORDER BY filename",
-                           0, NULL);
-    if (!r) {
-        fprintf(stderr, "updraft: %s\n", db_error(db));
-        db_close(db);
-        return 1;
-    }
-    for (int i = 0; i < PQntuples(r); i++) {
-        const char *trace = db_get_str(r, i, 1);
-        size_t len = strlen(trace);
-        printf("%s%s", trace, len && trace[len - 1] == '\n' ? "" : "\n");
-    }
-    int n = PQntuples(r);
-    PQclear(r);
+    char **traces = NULL, err[512];
+    size_t n = 0;
+    int rc = dags_import_errors(db, &traces, &n, err, sizeof(err));
     db_close(db);
+    if (rc < 0)
+        return cli_fail(rc, err);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(traces[i]);
+        printf("%s%s", traces[i], len && traces[i][len - 1] == '\n' ? "" : "\n");
+    }
+    dags_strings_free(traces, n);
     return n ? 1 : 0;
 }
 
@@ -198,7 +196,8 @@ static int cmd_trigger(const config_t *cfg, int argc, char **argv)
         else if ((!strcmp(argv[i], "--run-id") || !strcmp(argv[i], "-r")) && i + 1 < argc)
             run_id = argv[++i];
         else if ((!strcmp(argv[i], "--logical-date") || !strcmp(argv[i], "--exec-date") ||
-                  !strcmp(argv[i], "-e")) && i + 1 < argc)
+                  !strcmp(argv[i], "-e")) &&
+                 i + 1 < argc)
             logical = argv[++i];
         else if (argv[i][0] != '-' && !dag_id)
             dag_id = argv[i];
@@ -208,12 +207,18 @@ static int cmd_trigger(const config_t *cfg, int argc, char **argv)
         }
     }
     if (!dag_id) {
-        fprintf(stderr, "usage: updraft dags trigger DAG_ID [--conf JSON] [--run-id ID] [--logical-date TS]\n");
+        fprintf(
+            stderr,
+            "usage: updraft dags trigger DAG_ID [--conf JSON] [--run-id ID] [--logical-date TS]\n");
         return 2;
     }
-    dagrun_spec_t spec = {.dag_id = dag_id, .run_id = run_id, .type = DAGRUN_MANUAL,
-                          .logical_date = TS_NONE, .interval_start = TS_NONE,
-                          .interval_end = TS_NONE, .conf_json = conf};
+    dagrun_spec_t spec = {.dag_id = dag_id,
+                          .run_id = run_id,
+                          .type = DAGRUN_MANUAL,
+                          .logical_date = TS_NONE,
+                          .interval_start = TS_NONE,
+                          .interval_end = TS_NONE,
+                          .conf_json = conf};
     if (logical && ts_parse(logical, &spec.logical_date) != 0) {
         fprintf(stderr, "updraft: invalid logical date '%s' (expected ISO 8601)\n", logical);
         return 2;
@@ -226,8 +231,7 @@ static int cmd_trigger(const config_t *cfg, int argc, char **argv)
     int rc = dagrun_create(db, &spec, &id, rid, err, sizeof(err));
     db_close(db);
     if (rc != 0) {
-        fprintf(stderr, "updraft: %s\n", err);
-        return rc == DAGRUN_ERR_INVALID ? 2 : 1;
+        return cli_fail(rc, err);
     }
     printf("Created <DagRun %s @ %s: %s, state:queued, externally triggered: True>\n", dag_id,
            logical ? logical : "now", rid);
@@ -240,7 +244,8 @@ static int cmd_pause(const config_t *cfg, const char *dag_id, bool pause)
     if (!db)
         return 1;
     const char *params[] = {dag_id, pause ? "true" : "false"};
-    long n = db_exec(db, NULL, "UPDATE dag SET is_paused = $2::boolean WHERE dag_id = $1", 2, params);
+    long n =
+        db_exec(db, NULL, "UPDATE dag SET is_paused = $2::boolean WHERE dag_id = $1", 2, params);
     if (n > 0)
         db_exec(db, NULL, "SELECT pg_notify(" CHANNEL_SCHEDULER_SQL ", '')", 0, NULL);
     if (n < 0)
@@ -258,13 +263,6 @@ static int cmd_pause(const config_t *cfg, const char *dag_id, bool pause)
 
 /* --- next-execution ---------------------------------------------------- */
 
-#define US_COL(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
-
-static ts_us_t col_ts(const PGresult *r, int col)
-{
-    return PQgetisnull(r, 0, col) ? TS_NONE : (ts_us_t)db_get_i64(r, 0, col);
-}
-
 /* Airflow prints interval.start.isoformat(): microseconds only when non-zero. */
 static void print_logical_date(bool have, ts_us_t start)
 {
@@ -275,7 +273,8 @@ static void print_logical_date(bool have, ts_us_t start)
         printf("None\n");
         return;
     }
-    printf("%s\n", start % TS_US_PER_SEC ? ts_format_iso(start, buf) : ts_format_iso_sec(start, buf));
+    printf("%s\n",
+           start % TS_US_PER_SEC ? ts_format_iso(start, buf) : ts_format_iso_sec(start, buf));
 }
 
 /*
@@ -309,44 +308,35 @@ static int cmd_next_execution(const config_t *cfg, int argc, char **argv)
     db_t *db = cli_connect(cfg, true);
     if (!db)
         return 1;
-    const char *p[] = {dag_id};
-    PGresult *r = NULL, *lr = NULL;
+    dags_schedule_t ds;
     schedule_tz_t *tz = NULL;
     schedule_t sched;
-    char err[256];
-    int rc = 1;
-    r = db_query(db, NULL,
-                 "SELECT v.data->>'schedule', v.data->>'timezone', " US_COL("d.start_date") ", "
-                 US_COL("d.end_date") ", d.catchup, d.is_paused"
-                 " FROM dag d JOIN dag_version v ON v.id = d.version_id WHERE d.dag_id = $1",
-                 1, p);
-    if (r && PQntuples(r) == 1)
-        lr = db_query(db, NULL,
-                      "SELECT " US_COL("logical_date") ", " US_COL("data_interval_end")
-                      " FROM dag_run WHERE dag_id = $1 AND run_type = 'scheduled'"
-                      " ORDER BY logical_date DESC LIMIT 1",
-                      1, p);
-    if (!r || (PQntuples(r) == 1 && !lr)) {
-        fprintf(stderr, "updraft: %s\n", db_error(db));
-        goto out;
+    ts_us_t last_start = TS_NONE, last_end = TS_NONE;
+    char err[512];
+    int rc = dags_schedule(db, dag_id, &ds, err, sizeof(err));
+    if (rc == 0) {
+        rc = runs_last_scheduled(db, dag_id, &last_start, &last_end, err, sizeof(err));
+        rc = rc == UPDRAFT_ENOTFOUND ? 0 : rc;
+    } else if (rc == UPDRAFT_ENOTFOUND) {
+        snprintf(err, sizeof(err), "DAG: %s does not exist in the database", dag_id);
     }
-    if (PQntuples(r) == 0) {
-        fprintf(stderr, "updraft: DAG: %s does not exist in the database\n", dag_id);
-        goto out;
+    db_close(db);
+    if (rc < 0) {
+        dags_schedule_free(&ds);
+        return cli_fail(rc, err);
     }
-    if (schedule_parse(db_get_str(r, 0, 0), &sched, err, sizeof(err)) < 0 ||
-        schedule_tz_load(db_get_str(r, 0, 1), &tz, err, sizeof(err)) < 0) {
+    rc = 1;
+    if (schedule_parse(ds.schedule, &sched, err, sizeof(err)) < 0 ||
+        schedule_tz_load(ds.timezone, &tz, err, sizeof(err)) < 0) {
         fprintf(stderr, "updraft: dag '%s': %s\n", dag_id, err);
         goto out;
     }
     sched.tz = tz;
-    if (db_get_bool(r, 0, 5))
+    if (ds.is_paused)
         fprintf(stderr, "[INFO] Please be reminded this DAG is PAUSED now.\n");
-    ts_us_t last_start = PQntuples(lr) ? col_ts(lr, 0) : TS_NONE;
-    ts_us_t last_end = PQntuples(lr) ? col_ts(lr, 1) : TS_NONE;
     ts_us_t a = TS_NONE, b = TS_NONE;
-    bool have = schedule_next_interval(&sched, last_start, last_end, col_ts(r, 2), col_ts(r, 3),
-                                       ts_now(), db_get_bool(r, 0, 4), &a, &b) == 1;
+    bool have = schedule_next_interval(&sched, last_start, last_end, ds.start_date, ds.end_date,
+                                       ts_now(), ds.catchup, &a, &b) == 1;
     print_logical_date(have, a);
     for (long i = 1; i < n; i++) {
         have = have && schedule_following_interval(&sched, a, b, &a, &b) == 1;
@@ -355,17 +345,16 @@ static int cmd_next_execution(const config_t *cfg, int argc, char **argv)
     rc = 0;
 out:
     schedule_tz_free(tz);
-    PQclear(lr);
-    PQclear(r);
-    db_close(db);
+    dags_schedule_free(&ds);
     return rc;
 }
 
 int cli_dags(const config_t *cfg, int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: updraft dags list|list-import-errors|validate|trigger|pause|unpause|"
-                        "next-execution|backfill|test|state ...\n");
+        fprintf(stderr,
+                "usage: updraft dags list|list-import-errors|validate|trigger|pause|unpause|"
+                "next-execution|backfill|test|state ...\n");
         return 2;
     }
     const char *verb = argv[1];

@@ -11,7 +11,6 @@
  * so a change faster than the poll shows as one step) and the log of
  * every try that ends, and exits 0 when the run succeeds, 1 when it fails.
  */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 
 #include "cli/cli.h"
 #include "store/dagrun.h"
+#include "store/runs_read.h"
 #include "core/timeutil.h"
 
 #define POLL_MS 100
@@ -26,7 +26,7 @@
 typedef struct seen {
     int64_t id;
     char task_id[256];
-    char state[24];
+    char state[RUNS_STATE_MAX];
     int try_number;
     int logged_try; /* last try whose log was printed */
 } seen_t;
@@ -38,28 +38,38 @@ static bool try_ended(const char *state)
            !strcmp(state, "skipped");
 }
 
+/* A try's log being printed: the header goes out with the first chunk. */
+typedef struct log_print {
+    const seen_t *s;
+    bool header;
+} log_print_t;
+
+static void print_header(log_print_t *lp)
+{
+    if (!lp->header)
+        printf("--- log of %s, try %d ---\n", lp->s->task_id, lp->s->try_number);
+    lp->header = true;
+}
+
+static void print_chunk(const char *d, void *ud)
+{
+    size_t len = strlen(d);
+
+    print_header(ud);
+    fputs(d, stdout);
+    if (len && d[len - 1] != '\n')
+        putchar('\n');
+}
+
 static void print_log(db_t *db, const seen_t *s)
 {
-    char idbuf[24], trybuf[16];
-    snprintf(idbuf, sizeof(idbuf), "%" PRId64, s->id);
-    snprintf(trybuf, sizeof(trybuf), "%d", s->try_number);
-    const char *p[] = {idbuf, trybuf};
-    PGresult *r = db_query(db, NULL,
-                           "SELECT data FROM task_log WHERE ti_id = $1::bigint"
-                           " AND try_number = $2::integer ORDER BY id",
-                           2, p);
-    if (!r)
+    log_print_t lp = {s, false};
+    char err[512];
+
+    if (runs_ti_log(db, s->id, s->try_number, print_chunk, &lp, err, sizeof(err)) < 0)
         return;
-    printf("--- log of %s, try %d ---\n", s->task_id, s->try_number);
-    for (int i = 0; i < PQntuples(r); i++) {
-        const char *d = PQgetvalue(r, i, 0);
-        size_t len = strlen(d);
-        fputs(d, stdout);
-        if (len && d[len - 1] != '\n')
-            putchar('\n');
-    }
+    print_header(&lp);
     printf("--- end of log of %s, try %d ---\n", s->task_id, s->try_number);
-    PQclear(r);
 }
 
 static seen_t *find_seen(seen_t *seen, size_t n, int64_t id)
@@ -78,6 +88,73 @@ static void stamp(char *buf, size_t len)
     strftime(buf, len, "%H:%M:%S", &tm);
 }
 
+/*
+ * Prints what changed since the last poll among tis (the log of every try
+ * that ended included); the first poll learns the task instances.
+ * 0, or -1 on OOM (printed).
+ */
+static int report_changes(db_t *db, const runs_ti_t *tis, size_t n, seen_t **seen, size_t *nseen)
+{
+    char ts[16];
+
+    if (!*seen) {
+        *seen = calloc(n + 1, sizeof(**seen));
+        if (!*seen) {
+            fprintf(stderr, "updraft: out of memory\n");
+            return -1;
+        }
+        *nseen = n;
+        for (size_t i = 0; i < n; i++) {
+            (*seen)[i].id = tis[i].id;
+            snprintf((*seen)[i].task_id, sizeof((*seen)[i].task_id), "%s", tis[i].task_id);
+            snprintf((*seen)[i].state, sizeof((*seen)[i].state), "none");
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        seen_t *s = find_seen(*seen, *nseen, tis[i].id);
+        if (!s)
+            continue;
+        const char *st = tis[i].state;
+        if (strcmp(st, s->state) != 0 || tis[i].try_number != s->try_number) {
+            stamp(ts, sizeof(ts));
+            printf("[%s] %s: %s -> %s (try %d)\n", ts, s->task_id, s->state, st, tis[i].try_number);
+            snprintf(s->state, sizeof(s->state), "%s", st);
+            s->try_number = tis[i].try_number;
+        }
+        if (try_ended(st) && s->try_number > 0 && s->logged_try != s->try_number) {
+            print_log(db, s);
+            s->logged_try = s->try_number;
+        }
+    }
+    return 0;
+}
+
+/* Creates the run (replacing one at the same logical date, as Airflow's dags test). 0 or -1. */
+static int start_run(db_t *db, const char *dag_id, ts_us_t logical, int64_t *run, char *rid)
+{
+    char ld[TS_ISO_LEN], err[512];
+    long del;
+
+    if (runs_delete_at(db, dag_id, logical, &del, err, sizeof(err)) < 0) {
+        fprintf(stderr, "updraft: %s\n", err);
+        return -1;
+    }
+    if (del > 0)
+        fprintf(stderr, "[INFO] deleted the existing dag run at %s\n", ts_format_iso(logical, ld));
+    dagrun_spec_t spec = {.dag_id = dag_id,
+                          .run_id = NULL,
+                          .type = DAGRUN_MANUAL,
+                          .logical_date = logical,
+                          .interval_start = TS_NONE,
+                          .interval_end = TS_NONE,
+                          .conf_json = NULL};
+    if (dagrun_create(db, &spec, run, rid, err, sizeof(err)) != 0) {
+        fprintf(stderr, "updraft: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 int cli_dags_test(const config_t *cfg, int argc, char **argv)
 {
     if (argc < 1 || argc > 2 || argv[0][0] == '-') {
@@ -94,103 +171,43 @@ int cli_dags_test(const config_t *cfg, int argc, char **argv)
     if (!db)
         return 1;
     seen_t *seen = NULL;
-    size_t nseen = 0;
-    PGresult *r = NULL;
+    runs_ti_t *tis = NULL;
+    size_t nseen = 0, n = 0;
     int rc = 1;
-    char ld[TS_ISO_LEN], err[512], rid[DAGRUN_ID_MAX + 1], idbuf[24], ts[16];
-
-    /* As Airflow's dags test: a run already at this logical date is replaced. */
-    const char *pd[] = {dag_id, ts_format_iso(logical, ld)};
-    long del = db_exec(db, NULL, "DELETE FROM dag_run WHERE dag_id = $1 AND logical_date = $2", 2,
-                       pd);
-    if (del < 0) {
-        fprintf(stderr, "updraft: %s\n", db_error(db));
-        goto out;
-    }
-    if (del > 0)
-        fprintf(stderr, "[INFO] deleted the existing dag run at %s\n", ld);
-    dagrun_spec_t spec = {.dag_id = dag_id, .run_id = NULL, .type = DAGRUN_MANUAL,
-                          .logical_date = logical, .interval_start = TS_NONE,
-                          .interval_end = TS_NONE, .conf_json = NULL};
     int64_t run;
-    if (dagrun_create(db, &spec, &run, rid, err, sizeof(err)) != 0) {
-        fprintf(stderr, "updraft: %s\n", err);
+    char err[512], rid[DAGRUN_ID_MAX + 1], run_state[RUNS_STATE_MAX];
+
+    if (start_run(db, dag_id, logical, &run, rid) < 0)
         goto out;
-    }
     cli_warn_no_scheduler(db);
     printf("Created dag run %s of %s\n", rid, dag_id);
     fflush(stdout);
-    snprintf(idbuf, sizeof(idbuf), "%" PRId64, run);
-    const char *p[] = {idbuf};
     for (;;) {
-        /* The run's state first: a final state then means its tasks are final too. */
-        r = db_query(db, NULL,
-                     "SELECT (SELECT state FROM dag_run WHERE id = $1::bigint),"
-                     " ti.id, ti.task_id, ti.state, ti.try_number FROM task_instance ti"
-                     " WHERE ti.dag_run_id = $1::bigint AND ti.map_index = -1"
-                     " ORDER BY coalesce(ti.start_date, ti.end_date, 'infinity'), ti.id",
-                     1, p);
-        if (!r) {
-            fprintf(stderr, "updraft: %s\n", db_error(db));
+        /* The run's state is read with its tasks: a final state means final tasks. */
+        if (runs_list_tis(db, run, run_state, &tis, &n, err, sizeof(err)) < 0) {
+            fprintf(stderr, "updraft: %s\n", err);
             goto out;
         }
-        int n = PQntuples(r);
-        if (!seen) {
-            seen = calloc((size_t)n + 1, sizeof(*seen));
-            if (!seen) {
-                fprintf(stderr, "updraft: out of memory\n");
-                goto out;
-            }
-            nseen = (size_t)n;
-            for (int i = 0; i < n; i++) {
-                seen[i].id = db_get_i64(r, i, 1);
-                snprintf(seen[i].task_id, sizeof(seen[i].task_id), "%s", PQgetvalue(r, i, 2));
-                snprintf(seen[i].state, sizeof(seen[i].state), "none");
-            }
-        }
-        const char *run_state = n > 0 ? db_get_str(r, 0, 0) : NULL;
-        for (int i = 0; i < n; i++) {
-            seen_t *s = find_seen(seen, nseen, db_get_i64(r, i, 1));
-            if (!s)
-                continue;
-            const char *st = PQgetvalue(r, i, 3);
-            int try_number = db_get_int(r, i, 4);
-            if (strcmp(st, s->state) != 0 || try_number != s->try_number) {
-                stamp(ts, sizeof(ts));
-                printf("[%s] %s: %s -> %s (try %d)\n", ts, s->task_id, s->state, st, try_number);
-                snprintf(s->state, sizeof(s->state), "%s", st);
-                s->try_number = try_number;
-            }
-            if (try_ended(st) && s->try_number > 0 && s->logged_try != s->try_number) {
-                print_log(db, s);
-                s->logged_try = s->try_number;
-            }
-        }
-        if (n == 0) {
-            PQclear(r);
-            const char *pr[] = {idbuf};
-            r = db_query(db, NULL, "SELECT state FROM dag_run WHERE id = $1::bigint", 1, pr);
-            run_state = r && PQntuples(r) ? db_get_str(r, 0, 0) : NULL;
-        }
+        if (report_changes(db, tis, n, &seen, &nseen) < 0)
+            goto out;
         fflush(stdout);
-        bool success = run_state && !strcmp(run_state, "success");
-        bool failed = run_state && !strcmp(run_state, "failed");
-        if (!r || (!run_state && n == 0)) {
+        if (!run_state[0]) {
             fprintf(stderr, "updraft: dag run %s disappeared\n", rid);
             goto out;
         }
+        bool success = !strcmp(run_state, "success"), failed = !strcmp(run_state, "failed");
         if (success || failed) {
             printf("Dag run %s finished: %s\n", rid, run_state);
             rc = success ? 0 : 1;
             goto out;
         }
-        PQclear(r);
-        r = NULL;
+        free(tis);
+        tis = NULL;
         struct timespec pause = {.tv_sec = 0, .tv_nsec = POLL_MS * 1000000L};
         nanosleep(&pause, NULL);
     }
 out:
-    PQclear(r);
+    free(tis);
     free(seen);
     db_close(db);
     return rc;

@@ -35,27 +35,14 @@ static void usage(FILE *f)
 /* Prints pools (a JSON array from pools_list/pools_get) in fmt; deletes it. */
 static void print_pools(cJSON *pools, const char *fmt)
 {
-    static const char *const cols[] = {"name", "slots", "occupied_slots", "open_slots",
-                                       "description"};
-    const cJSON *p;
+    static const cli_column_t cols[] = {{"name", -24},
+                                        {"slots", 6},
+                                        {"occupied_slots", 14},
+                                        {"open_slots", 10},
+                                        {"description", 0}};
+    static const cli_list_layout_t layout = {cols, 5, false, true};
 
-    if (!strcmp(fmt, "json")) {
-        cli_print_json(pools, "[]");
-        return;
-    }
-    if (!strcmp(fmt, "table"))
-        printf("%-24s | %6s | %14s | %10s | %s\n", cols[0], cols[1], cols[2], cols[3], cols[4]);
-    cJSON_ArrayForEach(p, pools)
-    {
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(p, "name");
-        const cJSON *desc = cJSON_GetObjectItemCaseSensitive(p, "description");
-        printf("%-24s | %6d | %14d | %10d | %s\n", cJSON_IsString(name) ? name->valuestring : "",
-               cJSON_GetObjectItemCaseSensitive(p, "slots")->valueint,
-               cJSON_GetObjectItemCaseSensitive(p, "occupied_slots")->valueint,
-               cJSON_GetObjectItemCaseSensitive(p, "open_slots")->valueint,
-               cJSON_IsString(desc) ? desc->valuestring : "");
-    }
-    cJSON_Delete(pools);
+    cli_print_list(pools, fmt, &layout);
 }
 
 /* Reads "-o FMT" options; 0, or the usage exit status. */
@@ -81,10 +68,8 @@ static int cmd_list(db_t *db, const struct secrets_keyring *ring, int argc, char
     (void)ring;
     if ((rc = read_output(argc, argv, 1, &fmt, NULL)) != 0)
         return rc;
-    if (pools_list(db, POOLS_CLI_MAX, 0, &pools, &total) < 0) {
-        fprintf(stderr, "updraft: %s\n", db_error(db));
-        return 1;
-    }
+    if ((rc = pools_list(db, POOLS_CLI_MAX, 0, &pools, &total)) < 0)
+        return cli_fail(rc, db_error(db));
     print_pools(pools, fmt);
     return 0;
 }
@@ -95,14 +80,12 @@ static int show_pool(db_t *db, const char *name, const char *fmt)
     cJSON *pool = NULL, *arr;
     int rc = pools_get(db, name, &pool);
 
-    if (rc < 0) {
-        fprintf(stderr, "updraft: %s\n", db_error(db));
-        return 1;
-    }
-    if (rc == 1) {
+    if (rc == UPDRAFT_ENOTFOUND) {
         fprintf(stderr, "Pool %s does not exist\n", name);
-        return 1;
+        return cli_exit_status(rc);
     }
+    if (rc < 0)
+        return cli_fail(rc, db_error(db));
     arr = cJSON_CreateArray();
     if (!arr || !cJSON_AddItemToArray(arr, pool)) {
         cJSON_Delete(pool);
@@ -144,7 +127,7 @@ static bool parse_slots(const char *s, int *out)
 static int cmd_set(db_t *db, const struct secrets_keyring *ring, int argc, char **argv)
 {
     const char *pos[3] = {NULL, NULL, NULL};
-    int n = 0, slots, deferred = -1;
+    int n = 0, slots, deferred = -1, rc;
     char err[512];
 
     (void)ring;
@@ -160,10 +143,8 @@ static int cmd_set(db_t *db, const struct secrets_keyring *ring, int argc, char 
         return cli_usage_error(usage);
     if (!parse_slots(pos[1], &slots))
         return 2;
-    if (pools_set(db, pos[0], slots, pos[2], deferred, false, err, sizeof(err)) != 0) {
-        fprintf(stderr, "updraft: %s\n", err);
-        return 1;
-    }
+    if ((rc = pools_set(db, pos[0], slots, pos[2], deferred, false, err, sizeof(err))) < 0)
+        return cli_fail(rc, err);
     printf("Pool %s created\n", pos[0]);
     return 0;
 }
@@ -176,18 +157,16 @@ static int cmd_delete(db_t *db, const struct secrets_keyring *ring, int argc, ch
     if (argc != 2 || argv[1][0] == '-')
         return cli_usage_error(usage);
     rc = pools_delete(db, argv[1]);
-    if (rc < 0) {
-        fprintf(stderr, "updraft: %s\n", db_error(db));
-        return 1;
-    }
-    if (rc == 1) {
+    if (rc == UPDRAFT_ENOTFOUND) {
         fprintf(stderr, "Pool %s does not exist\n", argv[1]);
-        return 1;
+        return cli_exit_status(rc);
     }
-    if (rc == 2) {
+    if (rc == UPDRAFT_EINVALID) {
         fprintf(stderr, "Default pool can't be deleted\n");
-        return 1;
+        return cli_exit_status(rc);
     }
+    if (rc < 0)
+        return cli_fail(rc, db_error(db));
     printf("Pool %s deleted\n", argv[1]);
     return 0;
 }
@@ -223,74 +202,51 @@ static int import_entry(const cJSON *it, int *slots, const char **desc, int *def
     return 0;
 }
 
+/* cli_import's step: sets every pool of root, all or nothing; *ud counts them. */
+static int import_pools(db_t *db, const struct secrets_keyring *ring, char *text, const cJSON *root,
+                        void *ud)
+{
+    int *n = ud;
+    char err[512];
+
+    (void)ring;
+    (void)text;
+    for (const cJSON *it = root->child; it; it = it->next) {
+        int slots, deferred;
+        const char *desc;
+        if (import_entry(it, &slots, &desc, &deferred, err, sizeof(err)) < 0 ||
+            pools_set(db, it->string, slots, desc, deferred, false, err, sizeof(err)) < 0) {
+            fprintf(stderr, "Pool import failed: %s; nothing was imported.\n", err);
+            return -1;
+        }
+        (*n)++;
+    }
+    return 0;
+}
+
 static int cmd_import(db_t *db, const struct secrets_keyring *ring, int argc, char **argv)
 {
     const char *path = NULL;
-    char *text = NULL, err[512];
-    cJSON *root = NULL;
-    int n = 0, rc = 1;
-    bool began = false;
+    int n = 0;
 
-    (void)ring;
     for (int i = 1; i < argc; i++)
         if (!cli_take_path(argv[i], &path))
             return cli_usage_error(usage);
     if (!path)
         return cli_usage_error(usage);
-    text = cli_read_file(path, CLI_MAX_IMPORT_BYTES, NULL);
-    if (!text)
+    if (cli_import(db, ring, path, "pools", import_pools, &n) != 0)
         return 1;
-    root = cJSON_ParseWithOpts(text, NULL, 1);
-    if (!cJSON_IsObject(root)) {
-        fprintf(stderr, "updraft: %s: invalid pools file (expected a JSON object)\n", path);
-        goto out;
-    }
-    if (db_begin(db) < 0) {
-        fprintf(stderr, "updraft: %s\n", db_error(db));
-        goto out;
-    }
-    began = true;
-    for (const cJSON *it = root->child; it; it = it->next) {
-        int slots, deferred;
-        const char *desc;
-        if (import_entry(it, &slots, &desc, &deferred, err, sizeof(err)) < 0 ||
-            pools_set(db, it->string, slots, desc, deferred, false, err, sizeof(err)) != 0) {
-            fprintf(stderr, "Pool import failed: %s; nothing was imported.\n", err);
-            goto out;
-        }
-        n++;
-    }
-    if (db_commit(db) < 0) {
-        fprintf(stderr, "updraft: %s\n", db_error(db));
-        goto out;
-    }
-    began = false;
     printf("Uploaded %d pool(s)\n", n);
-    rc = 0;
-out:
-    if (began)
-        db_rollback(db);
-    cJSON_Delete(root);
-    free(text);
-    return rc;
+    return 0;
 }
 
-static int cmd_export(db_t *db, const struct secrets_keyring *ring, int argc, char **argv)
+/* The export: an object of {slots, description, include_deferred} by pool name; NULL on OOM. */
+static char *export_text(const cJSON *pools, int *n)
 {
-    cJSON *pools = NULL, *root = NULL;
+    cJSON *root = cJSON_CreateObject();
     const cJSON *p;
-    char *text = NULL;
-    long total;
-    int rc = 1, n = 0;
+    char *text;
 
-    (void)ring;
-    if (argc != 2)
-        return cli_usage_error(usage);
-    if (pools_list(db, POOLS_CLI_MAX, 0, &pools, &total) < 0) {
-        fprintf(stderr, "updraft: %s\n", db_error(db));
-        return 1;
-    }
-    root = cJSON_CreateObject();
     cJSON_ArrayForEach(p, pools)
     {
         cJSON *o = cJSON_CreateObject();
@@ -305,21 +261,29 @@ static int cmd_export(db_t *db, const struct secrets_keyring *ring, int argc, ch
         cJSON_AddItemReferenceToObject(o, "include_deferred",
                                        cJSON_GetObjectItemCaseSensitive(p, "include_deferred"));
         cJSON_AddItemToObject(root, cJSON_GetObjectItemCaseSensitive(p, "name")->valuestring, o);
-        n++;
+        (*n)++;
     }
     text = root ? cJSON_Print(root) : NULL;
-    if (!text) {
-        fprintf(stderr, "updraft: out of memory\n");
-        goto out;
-    }
-    if (cli_write_secret_file(argv[1], text) < 0 || cli_write_secret_file(argv[1], NULL) < 0)
-        goto out;
-    if (strcmp(argv[1], "-") != 0)
-        printf("Exported %d pools to %s\n", n, argv[1]);
-    rc = 0;
-out:
-    cJSON_free(text);
     cJSON_Delete(root);
+    return text;
+}
+
+static int cmd_export(db_t *db, const struct secrets_keyring *ring, int argc, char **argv)
+{
+    cJSON *pools = NULL;
+    char *text, done[4096];
+    long total;
+    int rc, n = 0;
+
+    (void)ring;
+    if (argc != 2)
+        return cli_usage_error(usage);
+    if ((rc = pools_list(db, POOLS_CLI_MAX, 0, &pools, &total)) < 0)
+        return cli_fail(rc, db_error(db));
+    text = export_text(pools, &n);
+    snprintf(done, sizeof(done), "Exported %d pools to %s", n, argv[1]);
+    rc = cli_export(argv[1], text, true, done);
+    cJSON_free(text);
     cJSON_Delete(pools);
     return rc;
 }

@@ -19,6 +19,8 @@
 #include "store/dagrun.h"
 #include "model/operator.h"
 #include "core/secrets.h"
+#include "store/dags_read.h"
+#include "store/runs_read.h"
 #include "store/taskrender.h"
 #include "core/timeutil.h"
 
@@ -39,33 +41,13 @@ int cli_confirm(const char *question, bool yes)
     return (line[0] == 'y' || line[0] == 'Y') ? 1 : 0;
 }
 
-int cli_find_run(db_t *db, const char *dag_id, const char *run_or_date, cli_run_t *out)
+int cli_find_run(db_t *db, const char *dag_id, const char *run_or_date, runs_ref_t *out)
 {
-    ts_us_t t;
-    char iso[TS_ISO_LEN];
-    bool is_date = ts_parse(run_or_date, &t) == 0;
-    const char *p[] = {dag_id, run_or_date, is_date ? ts_format_iso(t, iso) : NULL};
-    memset(out, 0, sizeof(*out));
-    PGresult *r = db_query(db, NULL,
-                           "SELECT id, run_id, state,"
-                           " (extract(epoch FROM logical_date) * 1000000)::bigint"
-                           " FROM dag_run WHERE dag_id = $1"
-                           " AND (run_id = $2 OR logical_date = $3::timestamptz)"
-                           " ORDER BY (run_id = $2) DESC LIMIT 1",
-                           3, p);
-    if (!r) {
-        fprintf(stderr, "updraft: %s\n", db_error(db));
-        return -1;
-    }
-    int rc = 0;
-    if (PQntuples(r) == 1) {
-        out->id = db_get_i64(r, 0, 0);
-        snprintf(out->run_id, sizeof(out->run_id), "%s", PQgetvalue(r, 0, 1));
-        snprintf(out->state, sizeof(out->state), "%s", PQgetvalue(r, 0, 2));
-        out->logical_date = db_get_i64(r, 0, 3);
-        rc = 1;
-    }
-    PQclear(r);
+    char err[512];
+    int rc = runs_find(db, dag_id, run_or_date, out, err, sizeof(err));
+
+    if (rc < 0 && rc != UPDRAFT_ENOTFOUND)
+        fprintf(stderr, "updraft: %s\n", err);
     return rc;
 }
 
@@ -163,35 +145,23 @@ static int cmd_state(const config_t *cfg, int argc, char **argv)
     db_t *db = cli_connect(cfg, true);
     if (!db)
         return 1;
-    cli_run_t run;
-    int rc = 1;
-    int found = cli_find_run(db, argv[0], argv[2], &run);
-    if (found == 0)
+    runs_ref_t run;
+    char state[RUNS_STATE_MAX], err[512];
+    int rc = cli_find_run(db, argv[0], argv[2], &run);
+    if (rc == UPDRAFT_ENOTFOUND)
         fprintf(stderr, "updraft: dag run '%s' of dag '%s' not found\n", argv[2], argv[0]);
-    if (found != 1)
+    if (rc < 0)
         goto out;
-    char idbuf[24];
-    snprintf(idbuf, sizeof(idbuf), "%lld", (long long)run.id);
-    const char *p[] = {idbuf, argv[1]};
-    PGresult *r = db_query(db, NULL,
-                           "SELECT state FROM task_instance WHERE dag_run_id = $1::bigint"
-                           " AND task_id = $2 AND map_index = -1",
-                           2, p);
-    if (!r) {
-        fprintf(stderr, "updraft: %s\n", db_error(db));
-        goto out;
-    }
-    if (PQntuples(r) == 0) {
+    rc = runs_ti_state(db, run.id, argv[1], state, err, sizeof(err));
+    if (rc == UPDRAFT_ENOTFOUND)
         fprintf(stderr, "updraft: task '%s' not found in dag run '%s'\n", argv[1], run.run_id);
-    } else {
-        const char *s = PQgetvalue(r, 0, 0);
-        printf("%s\n", !strcmp(s, "none") ? "None" : s);
-        rc = 0;
-    }
-    PQclear(r);
+    else if (rc < 0)
+        fprintf(stderr, "updraft: %s\n", err);
+    else
+        printf("%s\n", !strcmp(state, "none") ? "None" : state);
 out:
     db_close(db);
-    return rc;
+    return cli_exit_status(rc);
 }
 
 /* --- render ------------------------------------------------------------- */
@@ -246,15 +216,6 @@ static void print_property(const char *name)
            name);
 }
 
-#define RENDER_RUN_SQL                                                                             \
-    "SELECT (v.data -> 'tasks' -> $2)::text, dr.conf::text,"                                      \
-    "       (extract(epoch FROM dr.data_interval_start) * 1000000)::bigint,"                       \
-    "       (extract(epoch FROM dr.data_interval_end) * 1000000)::bigint"                          \
-    "  FROM dag_run dr JOIN dag_version v ON v.id = dr.dag_version_id WHERE dr.id = $1::bigint"
-#define RENDER_LATEST_SQL                                                                          \
-    "SELECT (data -> 'tasks' -> $2)::text, (data -> 'params')::text FROM dag_version"             \
-    " WHERE dag_id = $1 ORDER BY version_number DESC LIMIT 1"
-
 /*
  * Renders every string inside v in place (masked as the log would show
  * it); what names the argument in messages. 0, or -1 with err filled.
@@ -290,12 +251,193 @@ static int render_json(taskrender_t *tr, cJSON *v, const char *what, char *err, 
     return 0;
 }
 
+/* What `tasks render` renders: the task's spec and the context's owned strings. */
+typedef struct render_job {
+    runs_ref_t run;  /* the run, when found */
+    cJSON *spec;     /* the task's spec */
+    char *conf_text; /* the run's conf, or the DAG's params' defaults */
+} render_job_t;
+
+static void render_job_free(render_job_t *job)
+{
+    cJSON_Delete(job->spec);
+    free(job->conf_text);
+}
+
+/* Takes spec_text as the task's spec: false with a message when it is none. */
+static bool take_spec(render_job_t *job, const char *spec_text, const char *dag_id,
+                      const char *task_id)
+{
+    if (!spec_text || !cJSON_IsObject(job->spec = cJSON_Parse(spec_text))) {
+        fprintf(stderr, "updraft: task '%s' not found in dag '%s'\n", task_id, dag_id);
+        return false;
+    }
+    return true;
+}
+
+/* The context of a found run: its version's spec, dates, conf and predecessors. 0 or -1. */
+static int load_run(db_t *db, taskrender_t *tr, render_job_t *job, const char *dag_id,
+                    const char *task_id)
+{
+    runs_task_spec_t ts;
+    char err[1536];
+    int rc = runs_task_spec(db, job->run.id, task_id, &ts, err, sizeof(err));
+
+    if (rc < 0 && rc != UPDRAFT_ENOTFOUND) {
+        fprintf(stderr, "updraft: %s\n", err);
+        return -1;
+    }
+    bool ok = take_spec(job, rc == 0 ? ts.spec : NULL, dag_id, task_id);
+    job->conf_text = ts.conf;
+    ts.conf = NULL;
+    runs_task_spec_free(&ts);
+    if (!ok)
+        return -1;
+    tr->ctx.run_id = job->run.run_id;
+    tr->ctx.logical_date = job->run.logical_date;
+    if (ts.interval_start != TS_NONE)
+        tr->ctx.data_interval_start = ts.interval_start;
+    if (ts.interval_end != TS_NONE)
+        tr->ctx.data_interval_end = ts.interval_end;
+    tr->ctx.params_json = tr->ctx.conf_json = job->conf_text;
+    if (taskrender_prev_interval(tr, job->run.id, err, sizeof(err)) < 0) {
+        fprintf(stderr, "updraft: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * The context of a logical date without a run: the DAG's latest version,
+ * its params' defaults and no data interval (as Airflow renders against a
+ * temporary run). 0 or -1.
+ */
+static int load_latest(db_t *db, taskrender_t *tr, render_job_t *job, const char *dag_id,
+                       const char *task_id, ts_us_t date)
+{
+    char *spec_text = NULL, *params_text = NULL, err[1536];
+    cJSON *params = NULL, *conf = NULL;
+    int rc = dags_latest_task(db, dag_id, task_id, &spec_text, &params_text, err, sizeof(err));
+
+    if (rc < 0 && rc != UPDRAFT_ENOTFOUND) {
+        fprintf(stderr, "updraft: %s\n", err);
+        return -1;
+    }
+    rc = take_spec(job, spec_text, dag_id, task_id) ? 0 : -1;
+    if (rc == 0) {
+        tr->ctx.logical_date = date;
+        params = params_text ? cJSON_Parse(params_text) : NULL;
+        if (dag_params_resolve(cJSON_IsObject(params) ? params : NULL, NULL, &conf, err,
+                               sizeof(err)) < 0 ||
+            !(job->conf_text = cJSON_PrintUnformatted(conf))) {
+            fprintf(stderr, "updraft: %s\n", conf ? "out of memory" : err);
+            rc = -1;
+        }
+        tr->ctx.params_json = tr->ctx.conf_json = job->conf_text;
+    }
+    cJSON_Delete(params);
+    cJSON_Delete(conf);
+    free(spec_text);
+    free(params_text);
+    return rc;
+}
+
+/* Prints the rendered bash_command, when the task has one. 0 or -1. */
+static int render_bash(taskrender_t *tr, const cJSON *spec)
+{
+    const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(spec, "bash_command");
+    template_result_t res;
+    char err[1536];
+
+    if (!cJSON_IsString(cmd))
+        return 0;
+    if (taskrender_field(tr, cmd->valuestring, "bash_command", &res, err, sizeof(err)) < 0) {
+        fprintf(stderr, "updraft: %s\n", err);
+        return -1;
+    }
+    print_property("bash_command");
+    print_masked(stdout, res.text, &res);
+    printf("\n");
+    template_result_free(&res);
+    return 0;
+}
+
+/* Prints the rendered env as Python's repr of a dict, when the task has one. 0 or -1. */
+static int render_env(taskrender_t *tr, const cJSON *spec)
+{
+    const cJSON *env = cJSON_GetObjectItemCaseSensitive(spec, "env"), *it;
+    template_result_t res;
+    char err[1536];
+
+    if (!cJSON_IsObject(env))
+        return 0;
+    print_property("env");
+    printf("{");
+    cJSON_ArrayForEach(it, env)
+    {
+        char what[300];
+        if (!cJSON_IsString(it))
+            continue;
+        snprintf(what, sizeof(what), "env %.256s", it->string);
+        if (taskrender_field(tr, it->valuestring, what, &res, err, sizeof(err)) < 0) {
+            printf("}\n");
+            fprintf(stderr, "updraft: %s\n", err);
+            return -1;
+        }
+        if (it != env->child)
+            printf(", ");
+        print_pyrepr(it->string);
+        printf(": ");
+        /* repr of the masked text */
+        char *masked = NULL;
+        size_t mlen = 0;
+        FILE *mf = open_memstream(&masked, &mlen);
+        if (mf) {
+            print_masked(mf, res.text, &res);
+            fclose(mf);
+            print_pyrepr(masked ? masked : "");
+        }
+        free(masked);
+        template_result_free(&res);
+    }
+    printf("}\n");
+    return 0;
+}
+
+/* Prints other operators' templated arguments (model/operator.h), as JSON. 0 or -1. */
+static int render_operator_args(taskrender_t *tr, cJSON *spec)
+{
+    const cJSON *opname = cJSON_GetObjectItemCaseSensitive(spec, "operator");
+    cJSON *args = cJSON_GetObjectItemCaseSensitive(spec, "args"), *arg;
+    dag_operator_t op;
+    char err[1536];
+
+    if (!cJSON_IsString(opname) || !operator_parse(opname->valuestring, &op) ||
+        !cJSON_IsObject(args))
+        return 0;
+    cJSON_ArrayForEach(arg, args)
+    {
+        const operator_arg_t *def = operator_find_arg(op, arg->string);
+        if (!def || !def->templated)
+            continue;
+        if (render_json(tr, arg, arg->string, err, sizeof(err)) < 0) {
+            fprintf(stderr, "updraft: %s\n", err);
+            return -1;
+        }
+        char *text = cJSON_IsString(arg) ? NULL : cJSON_PrintUnformatted(arg);
+        print_property(arg->string);
+        printf("%s\n", cJSON_IsString(arg) ? arg->valuestring : text ? text : "");
+        free(text);
+    }
+    return 0;
+}
+
 /*
  * `tasks render DAG_ID TASK_ID RUN_ID_OR_DATE`: the rendered bash_command
- * and env, as Airflow's command prints them. With a run: that run's dates,
- * conf and XComs. With a logical date that has no run: the DAG's latest
- * version, its params' defaults and no data interval (as Airflow renders
- * against a temporary run). Secret values print as ***.
+ * and env, as Airflow's command prints them, then other operators'
+ * templated arguments. With a run: that run's dates, conf and XComs
+ * (load_run); with a logical date that has no run: the latest version
+ * (load_latest). Secret values print as ***.
  */
 static int cmd_render(const config_t *cfg, int argc, char **argv)
 {
@@ -308,135 +450,32 @@ static int cmd_render(const config_t *cfg, int argc, char **argv)
     if (!ring)
         return 1;
     db_t *db = cli_connect(cfg, true);
-    PGresult *r = NULL;
-    cJSON *spec = NULL, *conf = NULL, *params = NULL;
-    char *conf_text = NULL, err[1536], idbuf[24];
-    int rc = 1;
-    cli_run_t run;
+    render_job_t job = {0};
     taskrender_t tr;
     ts_us_t date = TS_NONE;
+    int rc = 1, found;
 
     if (!db)
         goto out;
-    int found = cli_find_run(db, dag_id, argv[2], &run);
-    if (found < 0)
+    found = cli_find_run(db, dag_id, argv[2], &job.run);
+    if (found < 0 && found != UPDRAFT_ENOTFOUND)
         goto out;
-    if (found == 0 && ts_parse(argv[2], &date) != 0) {
+    if (found == UPDRAFT_ENOTFOUND && ts_parse(argv[2], &date) != 0) {
         fprintf(stderr, "updraft: dag run '%s' of dag '%s' not found\n", argv[2], dag_id);
-        goto out;
-    }
-    snprintf(idbuf, sizeof(idbuf), "%lld", (long long)run.id);
-    const char *p[] = {found ? idbuf : dag_id, task_id};
-    r = found ? db_query(db, NULL, RENDER_RUN_SQL, 2, p) : db_query(db, NULL, RENDER_LATEST_SQL, 2, p);
-    if (!r) {
-        fprintf(stderr, "updraft: %s\n", db_error(db));
-        goto out;
-    }
-    if (PQntuples(r) == 0 || !db_get_str(r, 0, 0) ||
-        !cJSON_IsObject(spec = cJSON_Parse(db_get_str(r, 0, 0)))) {
-        fprintf(stderr, "updraft: task '%s' not found in dag '%s'\n", task_id, dag_id);
         goto out;
     }
     taskrender_init(&tr, db, ring);
     tr.ctx.dag_id = dag_id;
     tr.ctx.task_id = task_id;
-    if (found) {
-        tr.ctx.run_id = run.run_id;
-        tr.ctx.logical_date = run.logical_date;
-        if (db_get_str(r, 0, 2))
-            tr.ctx.data_interval_start = db_get_i64(r, 0, 2);
-        if (db_get_str(r, 0, 3))
-            tr.ctx.data_interval_end = db_get_i64(r, 0, 3);
-        tr.ctx.params_json = tr.ctx.conf_json = db_get_str(r, 0, 1);
-        if (taskrender_prev_interval(&tr, run.id, err, sizeof(err)) < 0) {
-            fprintf(stderr, "updraft: %s\n", err);
-            goto out;
-        }
-    } else {
-        tr.ctx.logical_date = date;
-        params = db_get_str(r, 0, 1) ? cJSON_Parse(db_get_str(r, 0, 1)) : NULL;
-        if (dag_params_resolve(cJSON_IsObject(params) ? params : NULL, NULL, &conf, err,
-                               sizeof(err)) < 0 ||
-            !(conf_text = cJSON_PrintUnformatted(conf))) {
-            fprintf(stderr, "updraft: %s\n", conf ? "out of memory" : err);
-            goto out;
-        }
-        tr.ctx.params_json = tr.ctx.conf_json = conf_text;
-    }
-
-    const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(spec, "bash_command");
-    const cJSON *env = cJSON_GetObjectItemCaseSensitive(spec, "env");
-    template_result_t res;
-    if (cJSON_IsString(cmd)) {
-        if (taskrender_field(&tr, cmd->valuestring, "bash_command", &res, err, sizeof(err)) < 0) {
-            fprintf(stderr, "updraft: %s\n", err);
-            goto out;
-        }
-        print_property("bash_command");
-        print_masked(stdout, res.text, &res);
-        printf("\n");
-        template_result_free(&res);
-    }
-    if (cJSON_IsObject(env)) {
-        const cJSON *it;
-        print_property("env");
-        printf("{");
-        cJSON_ArrayForEach(it, env)
-        {
-            char what[300];
-            if (!cJSON_IsString(it))
-                continue;
-            snprintf(what, sizeof(what), "env %.256s", it->string);
-            if (taskrender_field(&tr, it->valuestring, what, &res, err, sizeof(err)) < 0) {
-                printf("}\n");
-                fprintf(stderr, "updraft: %s\n", err);
-                goto out;
-            }
-            if (it != env->child)
-                printf(", ");
-            print_pyrepr(it->string);
-            printf(": ");
-            /* repr of the masked text */
-            char *masked = NULL;
-            size_t mlen = 0;
-            FILE *mf = open_memstream(&masked, &mlen);
-            if (mf) {
-                print_masked(mf, res.text, &res);
-                fclose(mf);
-                print_pyrepr(masked ? masked : "");
-            }
-            free(masked);
-            template_result_free(&res);
-        }
-        printf("}\n");
-    }
-    /* Other operators' templated arguments (model/operator.h), as JSON. */
-    const cJSON *opname = cJSON_GetObjectItemCaseSensitive(spec, "operator");
-    cJSON *args = cJSON_GetObjectItemCaseSensitive(spec, "args"), *arg;
-    dag_operator_t op;
-    if (cJSON_IsString(opname) && operator_parse(opname->valuestring, &op) && cJSON_IsObject(args)) {
-        cJSON_ArrayForEach(arg, args)
-        {
-            const operator_arg_t *def = operator_find_arg(op, arg->string);
-            if (!def || !def->templated)
-                continue;
-            if (render_json(&tr, arg, arg->string, err, sizeof(err)) < 0) {
-                fprintf(stderr, "updraft: %s\n", err);
-                goto out;
-            }
-            char *text = cJSON_IsString(arg) ? NULL : cJSON_PrintUnformatted(arg);
-            print_property(arg->string);
-            printf("%s\n", cJSON_IsString(arg) ? arg->valuestring : text ? text : "");
-            free(text);
-        }
-    }
+    if ((found == 0 ? load_run(db, &tr, &job, dag_id, task_id)
+                    : load_latest(db, &tr, &job, dag_id, task_id, date)) < 0)
+        goto out;
+    if (render_bash(&tr, job.spec) < 0 || render_env(&tr, job.spec) < 0 ||
+        render_operator_args(&tr, job.spec) < 0)
+        goto out;
     rc = 0;
 out:
-    PQclear(r);
-    cJSON_Delete(spec);
-    cJSON_Delete(conf);
-    cJSON_Delete(params);
-    free(conf_text);
+    render_job_free(&job);
     db_close(db);
     secrets_keyring_free(ring);
     return rc;
@@ -456,10 +495,11 @@ int cli_tasks(const config_t *cfg, int argc, char **argv)
 
 void cli_warn_no_scheduler(db_t *db)
 {
-    PGresult *r = db_query(db, NULL,
-                           "SELECT count(*) FROM job WHERE job_type = 'SchedulerJob'"
-                           " AND state = 'running' AND latest_heartbeat > now() - interval '60 seconds'",
-                           0, NULL);
+    PGresult *r =
+        db_query(db, NULL,
+                 "SELECT count(*) FROM job WHERE job_type = 'SchedulerJob'"
+                 " AND state = 'running' AND latest_heartbeat > now() - interval '60 seconds'",
+                 0, NULL);
     if (r && db_get_i64(r, 0, 0) == 0)
         fprintf(stderr, "[WARN] no scheduler is running: the runs wait until one starts\n");
     PQclear(r);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/error.h"
 #include "core/secrets.h"
 #include "store/variables.h"
 
@@ -51,18 +52,16 @@ static int cmd_get(db_t *db, const secrets_keyring_t *ring, int argc, char **arg
     if (!key)
         return cli_usage_error(usage);
     rc = variables_lookup(db, ring, key, &val, err, sizeof(err));
-    if (rc < 0) {
-        fprintf(stderr, "updraft: %s\n", err);
-        return 1;
-    }
-    if (rc == 0) {
+    if (rc == UPDRAFT_ENOTFOUND) {
         if (!def) {
             fprintf(stderr, "Variable %s does not exist\n", key);
-            return 1;
+            return cli_exit_status(rc);
         }
         puts(def);
         return 0;
     }
+    if (rc < 0)
+        return cli_fail(rc, err);
     if (json) {
         cJSON *j = cJSON_Parse(val);
         if (!j) {
@@ -83,6 +82,7 @@ static int cmd_set(db_t *db, const secrets_keyring_t *ring, int argc, char **arg
     const char *key = NULL, *val = NULL, *desc = NULL;
     bool json = false;
     char err[512];
+    int rc;
 
     for (int i = 1; i < argc; i++) {
         if (cli_opt_value(argc, argv, &i, NULL, "--description", &desc))
@@ -106,10 +106,8 @@ static int cmd_set(db_t *db, const secrets_keyring_t *ring, int argc, char **arg
         }
         cJSON_Delete(j);
     }
-    if (variables_set(db, ring, key, val, desc, err, sizeof(err)) < 0) {
-        fprintf(stderr, "updraft: %s\n", err);
-        return 1;
-    }
+    if ((rc = variables_set(db, ring, key, val, desc, err, sizeof(err))) < 0)
+        return cli_fail(rc, err);
     printf("Variable %s created\n", key);
     return 0;
 }
@@ -125,10 +123,14 @@ static int cmd_delete(db_t *db, const secrets_keyring_t *ring, int argc, char **
 
 static int cmd_list(db_t *db, const secrets_keyring_t *ring, int argc, char **argv)
 {
+    static const cli_column_t cols[] = {{"key", 0}};
+    static const cli_list_layout_t layout = {cols, 1, true, false};
     const char *fmt = "table";
     variable_t *vars = NULL;
-    size_t n = 0, width = 3;
+    size_t n = 0;
     char err[512];
+    cJSON *rows;
+    int rc;
 
     for (int i = 1; i < argc; i++) {
         if (cli_opt_value(argc, argv, &i, "-o", "--output", &fmt))
@@ -137,162 +139,151 @@ static int cmd_list(db_t *db, const secrets_keyring_t *ring, int argc, char **ar
     }
     if (!cli_valid_output(fmt))
         return 2;
-    if (variables_list(db, ring, false, &vars, &n, err, sizeof(err)) < 0) {
-        fprintf(stderr, "updraft: %s\n", err);
-        return 1;
-    }
-    if (!strcmp(fmt, "json")) {
-        cJSON *arr = cJSON_CreateArray();
-        for (size_t i = 0; arr && i < n; i++) {
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "key", vars[i].key);
-            cJSON_AddItemToArray(arr, o);
-        }
-        cli_print_json(arr, "[]");
-    } else {
-        for (size_t i = 0; i < n; i++)
-            if (strlen(vars[i].key) > width)
-                width = strlen(vars[i].key);
-        if (!strcmp(fmt, "table")) {
-            printf("%-*s\n", (int)width, "key");
-            for (size_t i = 0; i < width; i++)
-                putchar('=');
-            putchar('\n');
-        }
-        for (size_t i = 0; i < n; i++)
-            printf("%s\n", vars[i].key);
+    if ((rc = variables_list(db, ring, false, &vars, &n, err, sizeof(err))) < 0)
+        return cli_fail(rc, err);
+    rows = cJSON_CreateArray();
+    for (size_t i = 0; rows && i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "key", vars[i].key);
+        cJSON_AddItemToArray(rows, o);
     }
     variables_list_free(vars, n);
+    cli_print_list(rows, fmt, &layout);
     return 0;
 }
 
-static int cmd_import(db_t *db, const secrets_keyring_t *ring, int argc, char **argv)
-{
-    const char *path = NULL, *action = "overwrite";
-    char *text = NULL, err[512];
-    cJSON *root = NULL;
-    int total = 0, ok = 0, skipped = 0, failed = 0, rc = 1;
+/* What an import does with keys that exist already, and what it counted. */
+typedef struct import_state {
+    const char *action; /* overwrite, fail or skip */
+    int total, ok, skipped;
+} import_state_t;
 
-    for (int i = 1; i < argc; i++) {
-        if (cli_opt_value(argc, argv, &i, "-a", "--action-on-existing-key", &action))
-            continue;
-        if (!cli_take_path(argv[i], &path))
-            return cli_usage_error(usage);
+/* Whether key is stored (a row that does not decrypt still exists). */
+static bool key_exists(db_t *db, const secrets_keyring_t *ring, const char *key)
+{
+    char *v = NULL, err[512];
+    int got = variables_get(db, ring, key, &v, NULL, err, sizeof(err));
+    secrets_free_str(v);
+    return got != UPDRAFT_ENOTFOUND;
+}
+
+/* -a fail: refuses the whole file when any of its keys exists. */
+static int check_none_exist(db_t *db, const secrets_keyring_t *ring, const cJSON *root)
+{
+    cJSON *exists = cJSON_CreateArray();
+    int rc = 0;
+
+    for (const cJSON *it = root->child; it; it = it->next)
+        if (key_exists(db, ring, it->string))
+            cJSON_AddItemToArray(exists, cJSON_CreateString(it->string));
+    if (cJSON_GetArraySize(exists) > 0) {
+        char *list = cJSON_PrintUnformatted(exists);
+        fprintf(stderr, "Failed. These keys: %s already exists.\n", list ? list : "");
+        cJSON_free(list);
+        rc = -1;
     }
-    if (!path)
-        return cli_usage_error(usage);
-    if (strcmp(action, "overwrite") && strcmp(action, "fail") && strcmp(action, "skip")) {
-        fprintf(stderr, "updraft: --action-on-existing-key must be overwrite, fail or skip\n");
-        return 2;
-    }
-    text = cli_read_file(path, CLI_MAX_IMPORT_BYTES, NULL);
-    if (!text)
-        return 1;
-    root = cJSON_ParseWithOpts(text, NULL, 1);
-    if (!cJSON_IsObject(root)) {
-        fprintf(stderr, "updraft: %s: invalid variables file (expected a JSON object)\n", path);
-        goto out;
-    }
-    if (db_begin(db) < 0) {
-        fprintf(stderr, "updraft: %s\n", db_error(db));
-        goto out;
-    }
-    if (!strcmp(action, "fail")) {
-        cJSON *exists = cJSON_CreateArray();
-        for (const cJSON *it = root->child; it; it = it->next) {
-            char *v = NULL;
-            int got = variables_get(db, ring, it->string, &v, NULL, err, sizeof(err));
-            secrets_free_str(v);
-            /* a row that does not decrypt still exists */
-            if (got != 0)
-                cJSON_AddItemToArray(exists, cJSON_CreateString(it->string));
+    cJSON_Delete(exists);
+    return rc;
+}
+
+/*
+ * The value and description of one entry: an object with a truthy
+ * "value" is value + description, anything else the value itself.
+ */
+static const cJSON *entry_value(const cJSON *it, const cJSON **desc)
+{
+    *desc = NULL;
+    if (cJSON_IsObject(it)) {
+        const cJSON *inner = cJSON_GetObjectItemCaseSensitive(it, "value");
+        if (inner && !cJSON_IsNull(inner) && !cJSON_IsFalse(inner) &&
+            !(cJSON_IsString(inner) && !inner->valuestring[0]) &&
+            !(cJSON_IsNumber(inner) && inner->valuedouble == 0)) {
+            *desc = cJSON_GetObjectItemCaseSensitive(it, "description");
+            return inner;
         }
-        if (cJSON_GetArraySize(exists) > 0) {
-            char *list = cJSON_PrintUnformatted(exists);
-            fprintf(stderr, "Failed. These keys: %s already exists.\n", list ? list : "");
-            cJSON_free(list);
-            cJSON_Delete(exists);
-            db_rollback(db);
-            goto out;
-        }
-        cJSON_Delete(exists);
     }
+    return it;
+}
+
+/* Stores every entry of root, all or nothing (cli_import rolls back on failure). */
+static int import_variables(db_t *db, const secrets_keyring_t *ring, char *text, const cJSON *root,
+                            void *ud)
+{
+    import_state_t *st = ud;
+    char err[512];
+
+    (void)text;
+    if (!strcmp(st->action, "fail") && check_none_exist(db, ring, root) < 0)
+        return -1;
     for (const cJSON *it = root->child; it; it = it->next) {
-        const cJSON *v = it, *d = NULL;
+        const cJSON *d, *v = entry_value(it, &d);
         char *owned = NULL;
         const char *val;
         int r;
 
-        total++;
-        if (cJSON_IsObject(it)) {
-            const cJSON *inner = cJSON_GetObjectItemCaseSensitive(it, "value");
-            if (inner && !cJSON_IsNull(inner) && !cJSON_IsFalse(inner) &&
-                !(cJSON_IsString(inner) && !inner->valuestring[0]) &&
-                !(cJSON_IsNumber(inner) && inner->valuedouble == 0)) {
-                v = inner;
-                d = cJSON_GetObjectItemCaseSensitive(it, "description");
-            }
-        }
+        st->total++;
         if (cJSON_IsString(v)) {
             val = v->valuestring;
         } else {
             owned = cJSON_PrintUnformatted(v);
             val = owned;
         }
-        if (!strcmp(action, "skip")) {
-            char *cur = NULL;
-            int got = variables_get(db, ring, it->string, &cur, NULL, err, sizeof(err));
-            secrets_free_str(cur);
-            if (got != 0) {
-                skipped++;
-                secrets_free_str(owned);
-                continue;
-            }
+        if (!strcmp(st->action, "skip") && key_exists(db, ring, it->string)) {
+            st->skipped++;
+            secrets_free_str(owned);
+            continue;
         }
         r = val ? variables_set(db, ring, it->string, val,
                                 cJSON_IsString(d) ? d->valuestring : NULL, err, sizeof(err))
-                : -1;
+                : UPDRAFT_ENOMEM;
         secrets_free_str(owned);
         if (r < 0) {
             fprintf(stderr, "Variable import failed: %s\n", val ? err : "out of memory");
-            failed++;
-            break; /* all or nothing: the transaction is rolled back */
+            fputs("1 variable(s) failed to be updated; nothing was imported.\n", stderr);
+            return -1;
         }
-        ok++;
+        st->ok++;
     }
-    if (failed > 0) {
-        db_rollback(db);
-        fprintf(stderr, "%d variable(s) failed to be updated; nothing was imported.\n", failed);
-        goto out;
+    return 0;
+}
+
+static int cmd_import(db_t *db, const secrets_keyring_t *ring, int argc, char **argv)
+{
+    const char *path = NULL;
+    import_state_t st = {.action = "overwrite"};
+
+    for (int i = 1; i < argc; i++) {
+        if (cli_opt_value(argc, argv, &i, "-a", "--action-on-existing-key", &st.action))
+            continue;
+        if (!cli_take_path(argv[i], &path))
+            return cli_usage_error(usage);
     }
-    if (db_commit(db) < 0) {
-        fprintf(stderr, "updraft: %s\n", db_error(db));
-        goto out;
+    if (!path)
+        return cli_usage_error(usage);
+    if (strcmp(st.action, "overwrite") && strcmp(st.action, "fail") && strcmp(st.action, "skip")) {
+        fprintf(stderr, "updraft: --action-on-existing-key must be overwrite, fail or skip\n");
+        return 2;
     }
-    printf("%d of %d variables successfully updated.\n", ok, total);
-    if (skipped)
-        printf("%d variable(s) skipped.\n", skipped);
-    rc = 0;
-out:
-    cJSON_Delete(root);
-    free(text);
-    return rc;
+    if (cli_import(db, ring, path, "variables", import_variables, &st) != 0)
+        return 1;
+    printf("%d of %d variables successfully updated.\n", st.ok, st.total);
+    if (st.skipped)
+        printf("%d variable(s) skipped.\n", st.skipped);
+    return 0;
 }
 
 static int cmd_export(db_t *db, const secrets_keyring_t *ring, int argc, char **argv)
 {
     variable_t *vars = NULL;
     size_t n = 0;
-    char err[512], *text = NULL;
+    char err[512], done[4096], *text = NULL;
     cJSON *root = NULL;
-    int rc = 1;
+    int rc;
 
     if (argc != 2)
         return cli_usage_error(usage);
-    if (variables_list(db, ring, true, &vars, &n, err, sizeof(err)) < 0) {
-        fprintf(stderr, "updraft: %s\n", err);
-        return 1;
-    }
+    if ((rc = variables_list(db, ring, true, &vars, &n, err, sizeof(err))) < 0)
+        return cli_fail(rc, err);
     root = cJSON_CreateObject();
     for (size_t i = 0; root && i < n; i++) {
         cJSON *v = cJSON_Parse(vars[i].val);
@@ -307,16 +298,8 @@ static int cmd_export(db_t *db, const secrets_keyring_t *ring, int argc, char **
         cJSON_AddItemToObject(root, vars[i].key, v);
     }
     text = root ? cJSON_Print(root) : NULL;
-    if (!text) {
-        fprintf(stderr, "updraft: out of memory\n");
-        goto out;
-    }
-    if (cli_write_secret_file(argv[1], text) < 0 || cli_write_secret_file(argv[1], NULL) < 0)
-        goto out;
-    if (strcmp(argv[1], "-") != 0)
-        printf("%zu variables successfully exported to %s\n", n, argv[1]);
-    rc = 0;
-out:
+    snprintf(done, sizeof(done), "%zu variables successfully exported to %s", n, argv[1]);
+    rc = cli_export(argv[1], text, true, done);
     secrets_free_str(text);
     cJSON_Delete(root);
     variables_list_free(vars, n);

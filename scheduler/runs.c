@@ -99,10 +99,10 @@ static int create_next(db_t *db, const char *dag_id, const schedule_t *sched, co
                           .interval_end = iend,
                           .conf_json = NULL};
     int cr = dagrun_create_in_tx(db, &spec, run, run_id, err, sizeof(err));
-    if (cr == DAGRUN_ERR_DB)
+    if (cr == UPDRAFT_EDB)
         return -1;
-    if (cr == 0 || cr == DAGRUN_ERR_CONFLICT) {
-        if (cr == DAGRUN_ERR_CONFLICT)
+    if (cr == 0 || cr == UPDRAFT_EEXISTS) {
+        if (cr == UPDRAFT_EEXISTS)
             log_debug("scheduled run exists dag_id=%s msg=\"%s\"", dag_id, err);
         *last_start = istart;
         *last_end = iend;

@@ -130,15 +130,14 @@ static int load_connection(api_req_t *r, const secrets_keyring_t *ring, const ch
     char err[512];
     int rc = connections_get(r->db, ring, id, out, err, sizeof(err));
 
-    if (rc < 0) {
-        *status = db_ok(r->db) && !strstr(err, "cannot read") ? api_secret_failed(r, err)
-                                                              : api_db_failed(r);
-        return -1;
-    }
-    if (rc == 0) {
+    if (rc == UPDRAFT_ENOTFOUND) {
         *status = api_not_found(r, "Connection not found",
                                 "The Connection with connection_id: `%s` was not found", id);
         return 0;
+    }
+    if (rc < 0) {
+        *status = rc == UPDRAFT_EDB ? api_db_failed(r) : api_secret_failed(r, err);
+        return -1;
     }
     return 1;
 }
@@ -221,29 +220,21 @@ static int store_connection(api_req_t *r, const secrets_keyring_t *ring, const c
     char err[512];
     int rc;
 
-    if (connection_validate(c, err, sizeof(err)) < 0)
-        return api_bad_request(r, err);
-    if (secrets_keyring_count(ring) == 0 && (c->password || c->extra)) {
-        snprintf(err, sizeof(err),
-                 "connection '%s' has a password or extra and no encryption key is configured "
-                 "(core.fernet_key): they are not stored in clear",
-                 c->conn_id);
-        return api_bad_request(r, err);
-    }
     rc = create ? connections_put(r->db, ring, c, false, err, sizeof(err))
                 : connections_update(r->db, ring, c, err, sizeof(err));
+    if (rc == UPDRAFT_EINVALID || rc == UPDRAFT_ENOKEY)
+        return api_bad_request(r, err);
+    if (rc == UPDRAFT_EEXISTS) {
+        http_send_problem(r->conn, 409, "Connection already exists",
+                          "Connection already exist. ID: %s", c->conn_id);
+        return 409;
+    }
+    if (rc == UPDRAFT_ENOTFOUND)
+        return api_not_found(r, "Connection not found",
+                             "The Connection with connection_id: `%s` was not found", c->conn_id);
     if (rc < 0) {
         log_warn("connection store failed conn_id=%s error=\"%s\"", c->conn_id, err);
         return api_db_failed(r);
-    }
-    if (rc == 1) {
-        if (create) {
-            http_send_problem(r->conn, 409, "Connection already exists",
-                              "Connection already exist. ID: %s", c->conn_id);
-            return 409;
-        }
-        return api_not_found(r, "Connection not found",
-                             "The Connection with connection_id: `%s` was not found", c->conn_id);
     }
     apicache_bump(r->api->cache);
     log_info("connection stored conn_id=%s", c->conn_id);
@@ -356,11 +347,11 @@ int api_delete_connection(api_req_t *r)
     char err[512];
     int rc = connections_delete(r->db, r->cap[0], err, sizeof(err));
 
-    if (rc < 0)
-        return api_db_failed(r);
-    if (rc == 0)
+    if (rc == UPDRAFT_ENOTFOUND)
         return api_not_found(r, "Connection not found",
                              "The Connection with connection_id: `%s` was not found", r->cap[0]);
+    if (rc < 0)
+        return api_db_failed(r);
     apicache_bump(r->api->cache);
     log_info("connection deleted conn_id=%s", r->cap[0]);
     return api_send_no_content(r);

@@ -48,10 +48,10 @@ static int send_pool(api_req_t *r, int status, const char *name)
     cJSON *out = NULL;
     int rc = pools_get(r->db, name, &out);
 
+    if (rc == UPDRAFT_ENOTFOUND)
+        return pool_not_found(r, name);
     if (rc < 0)
         return api_db_failed(r);
-    if (rc == 1)
-        return pool_not_found(r, name);
     return api_send_json(r, status, out);
 }
 
@@ -147,13 +147,14 @@ int api_post_pool(api_req_t *r)
         goto out;
     }
     rc = pools_set(r->db, name, slots, desc, deferred < 0 ? 0 : deferred, true, err, sizeof(err));
-    if (rc < 0) {
-        status = api_db_failed(r);
+    if (rc == UPDRAFT_EEXISTS) {
+        http_send_problem(r->conn, 409, "Pool already exists", "Pool: %.256s already exists",
+                          name);
+        status = 409;
         goto out;
     }
-    if (rc == 1) {
-        http_send_problem(r->conn, 409, "Pool already exists", "Pool: %.256s already exists", name);
-        status = 409;
+    if (rc < 0) {
+        status = api_db_failed(r);
         goto out;
     }
     apicache_bump(r->api->cache);
@@ -196,12 +197,12 @@ int api_patch_pool(api_req_t *r)
         goto out;
     }
     rc = pools_get(r->db, pool, &cur);
-    if (rc < 0) {
-        status = api_db_failed(r);
+    if (rc == UPDRAFT_ENOTFOUND) {
+        status = pool_not_found(r, pool);
         goto out;
     }
-    if (rc == 1) {
-        status = pool_not_found(r, pool);
+    if (rc < 0) {
+        status = api_db_failed(r);
         goto out;
     }
     if (nmask > 0) {
@@ -214,7 +215,7 @@ int api_patch_pool(api_req_t *r)
     }
     rc = pools_set(r->db, pool, slots, desc, deferred, false, err, sizeof(err));
     if (rc < 0) {
-        status = db_ok(r->db) ? api_bad_request(r, err) : api_db_failed(r);
+        status = rc == UPDRAFT_EDB ? api_db_failed(r) : api_bad_request(r, err);
         goto out;
     }
     apicache_bump(r->api->cache);
@@ -230,12 +231,12 @@ int api_delete_pool(api_req_t *r)
 {
     int rc = pools_delete(r->db, r->cap[0]);
 
+    if (rc == UPDRAFT_ENOTFOUND)
+        return pool_not_found(r, r->cap[0]);
+    if (rc == UPDRAFT_EINVALID)
+        return api_bad_request(r, "Default Pool can't be deleted");
     if (rc < 0)
         return api_db_failed(r);
-    if (rc == 1)
-        return pool_not_found(r, r->cap[0]);
-    if (rc == 2)
-        return api_bad_request(r, "Default Pool can't be deleted");
     apicache_bump(r->api->cache);
     log_info("pool deleted pool=%s", r->cap[0]);
     return api_send_no_content(r);

@@ -189,13 +189,13 @@ static int create_run(api_req_t *r, const run_request_t *rq, int64_t *id)
     case 0:
         apicache_bump(r->api->cache);
         return 0;
-    case DAGRUN_ERR_CONFLICT:
+    case UPDRAFT_EEXISTS:
         http_send_problem(r->conn, 409, "DAGRun already exists", "%s", err);
         return 409;
-    case DAGRUN_ERR_NO_DAG:
+    case UPDRAFT_ENOTFOUND:
         http_send_problem(r->conn, 404, "DAG not found", "%s", err);
         return 404;
-    case DAGRUN_ERR_INVALID:
+    case UPDRAFT_EINVALID:
         return api_bad_request(r, err);
     default:
         return api_db_failed(r);

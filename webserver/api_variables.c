@@ -58,11 +58,10 @@ static int send_variable(api_req_t *r, const secrets_keyring_t *ring, const char
     cJSON *out;
     int rc = variables_get(r->db, ring, key, &val, &desc, err, sizeof(err));
 
-    if (rc < 0)
-        return db_ok(r->db) && !strstr(err, "cannot read") ? api_secret_failed(r, err)
-                                                           : api_db_failed(r);
-    if (rc == 0)
+    if (rc == UPDRAFT_ENOTFOUND)
         return api_not_found(r, "Variable not found", "Variable does not exist");
+    if (rc < 0)
+        return rc == UPDRAFT_EDB ? api_db_failed(r) : api_secret_failed(r, err);
     out = cJSON_CreateObject();
     if (out) {
         cJSON_AddStringToObject(out, "key", key);
@@ -94,19 +93,16 @@ static int store_variable(api_req_t *r, const secrets_keyring_t *ring, const cha
                           const char *value, const char *desc)
 {
     char err[512];
+    int rc;
 
     if (variables_validate_key(key, err, sizeof(err)) < 0)
         return api_bad_request(r, err);
     if (strlen(value) > VAR_MAX_VALUE)
         return api_bad_request(r, "{'value': ['Longer than the maximum length.']}");
-    if (secrets_keyring_count(ring) == 0 && secrets_name_is_sensitive(key)) {
-        snprintf(err, sizeof(err),
-                 "variable '%s' has a sensitive name and no encryption key is configured "
-                 "(core.fernet_key): it is not stored in clear",
-                 key);
+    rc = variables_set(r->db, ring, key, value, desc, err, sizeof(err));
+    if (rc == UPDRAFT_ENOKEY || rc == UPDRAFT_EINVALID)
         return api_bad_request(r, err);
-    }
-    if (variables_set(r->db, ring, key, value, desc, err, sizeof(err)) < 0) {
+    if (rc < 0) {
         log_warn("variable store failed key=%s error=\"%s\"", key, err);
         return api_db_failed(r);
     }
@@ -200,13 +196,12 @@ int api_patch_variable(api_req_t *r)
         goto out;
     }
     rc = variables_get(r->db, ring, key, &cur_val, &cur_desc, err, sizeof(err));
-    if (rc < 0) {
-        status = db_ok(r->db) && !strstr(err, "cannot read") ? api_secret_failed(r, err)
-                                                             : api_db_failed(r);
+    if (rc == UPDRAFT_ENOTFOUND) {
+        status = api_not_found(r, "Variable not found", "Variable does not exist");
         goto out;
     }
-    if (rc == 0) {
-        status = api_not_found(r, "Variable not found", "Variable does not exist");
+    if (rc < 0) {
+        status = rc == UPDRAFT_EDB ? api_db_failed(r) : api_secret_failed(r, err);
         goto out;
     }
     if (nmask > 0) {
@@ -233,10 +228,10 @@ int api_delete_variable(api_req_t *r)
     char err[512];
     int rc = variables_delete(r->db, r->cap[0], err, sizeof(err));
 
+    if (rc == UPDRAFT_ENOTFOUND)
+        return api_not_found(r, "Variable not found", "Variable does not exist");
     if (rc < 0)
         return api_db_failed(r);
-    if (rc == 0)
-        return api_not_found(r, "Variable not found", "Variable does not exist");
     apicache_bump(r->api->cache);
     log_info("variable deleted key=%s", r->cap[0]);
     return api_send_no_content(r);

@@ -891,7 +891,7 @@ static int run_trigger(const ops_ctx_t *c)
                           .conf_json = conf};
     char created[DAGRUN_ID_MAX + 1] = "";
     int cr = dagrun_create(db, &spec, &id, created, err, sizeof(err));
-    if (cr == DAGRUN_ERR_CONFLICT) {
+    if (cr == UPDRAFT_EEXISTS) {
         char found[DAGRUN_ID_MAX + 1] = "";
         int fr = find_run(db, dag_id, run_id, logical, found, &logical, &id);
         if (fr < 0) {

@@ -226,11 +226,11 @@ int opspec_write(db_t *db, const secrets_keyring_t *ring, const wtry_t *t, const
         connection_t *c = NULL;
         char cerr[512];
         int lr = connections_lookup(db, ring, ids[i], &c, cerr, sizeof(cerr));
-        if (lr < 0) {
+        if (lr < 0 && lr != UPDRAFT_ENOTFOUND) {
             snprintf(err, errlen, "cannot read connection %s: %s", ids[i], cerr);
             goto out;
         }
-        if (lr == 0 || cJSON_GetObjectItemCaseSensitive(conns, ids[i]))
+        if (lr == UPDRAFT_ENOTFOUND || cJSON_GetObjectItemCaseSensitive(conns, ids[i]))
             continue;
         item = conn_json(c, lb, err, errlen);
         connection_free(c);

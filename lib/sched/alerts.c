@@ -1000,19 +1000,19 @@ int alerts_resolve_target(db_t *db, const secrets_keyring_t *ring, const char *c
 
     *url = NULL;
     rc = connections_env_lookup(conn_id, &c, why, sizeof(why));
-    if (rc == 0) {
-        rc = db ? connections_get(db, ring, conn_id, &c, why, sizeof(why)) : 0;
-        if (rc < 0 && (!db_ok(db) || db_sqlstate(db)[0])) {
+    if (rc == UPDRAFT_ENOTFOUND && db) {
+        rc = connections_get(db, ring, conn_id, &c, why, sizeof(why));
+        if (rc == UPDRAFT_EDB) {
             errbuf_set(err, errlen, "%s", why);
             return -2;
         }
     }
-    if (rc < 0) {
-        errbuf_set(err, errlen, "%s", why);
+    if (rc == UPDRAFT_ENOTFOUND) {
+        errbuf_set(err, errlen, "connection '%s' not found", conn_id);
         return -1;
     }
-    if (rc == 0) {
-        errbuf_set(err, errlen, "connection '%s' not found", conn_id);
+    if (rc < 0) {
+        errbuf_set(err, errlen, "%s", why);
         return -1;
     }
     if (connection_webhook_url(c, url, why, sizeof(why)) < 0 ||

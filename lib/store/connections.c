@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/errbuf.h"
+#include "core/error.h"
 
 #define CTX_MAX (CONN_MAX_ID + 32)
 
@@ -26,7 +27,7 @@ int connections_env_lookup(const char *conn_id, connection_t **out, char *err, s
 
     *out = NULL;
     if (!conn_id || !*conn_id || strlen(conn_id) > CONN_MAX_ID)
-        return 0;
+        return UPDRAFT_ENOTFOUND;
     for (size_t i = 0; i < 2; i++) {
         const char *v;
         size_t n = (size_t)snprintf(name, sizeof(name), "%s%s", prefixes[i], conn_id);
@@ -39,11 +40,11 @@ int connections_env_lookup(const char *conn_id, connection_t **out, char *err, s
             char inner[256];
             snprintf(inner, sizeof(inner), "%s", err ? err : "");
             errbuf_set(err, errlen, "environment variable %s: %s", name, inner);
-            return -1;
+            return UPDRAFT_EINVALID;
         }
-        return 1;
+        return 0;
     }
-    return 0;
+    return UPDRAFT_ENOTFOUND;
 }
 
 /* ---- database ----------------------------------------------------------- */
@@ -73,7 +74,7 @@ static int read_secret(const secrets_keyring_t *ring, const char *conn_id, const
     if (!encrypted) {
         if (!(*dst = strdup(stored))) {
             errbuf_set(err, errlen, "out of memory");
-            return -1;
+            return UPDRAFT_ENOMEM;
         }
         return 0;
     }
@@ -82,7 +83,7 @@ static int read_secret(const secrets_keyring_t *ring, const char *conn_id, const
         char inner[256];
         snprintf(inner, sizeof(inner), "%s", err ? err : "");
         errbuf_set(err, errlen, "connection '%s': cannot decrypt the %s: %s", conn_id, what, inner);
-        return -1;
+        return UPDRAFT_ENOKEY;
     }
     return 0;
 }
@@ -92,6 +93,7 @@ static int row_to_conn(const PGresult *r, int row, const secrets_keyring_t *ring
 {
     connection_t *c = connection_new();
     bool oom = c == NULL;
+    int rc;
 
     *out = NULL;
     if (c) {
@@ -106,14 +108,15 @@ static int row_to_conn(const PGresult *r, int row, const secrets_keyring_t *ring
     if (oom) {
         connection_free(c);
         errbuf_set(err, errlen, "out of memory");
-        return -1;
+        return UPDRAFT_ENOMEM;
     }
-    if (with_secrets && (read_secret(ring, c->conn_id, "password", db_get_str(r, row, 6),
-                                     db_get_bool(r, row, 9), &c->password, err, errlen) < 0 ||
-                         read_secret(ring, c->conn_id, "extra", db_get_str(r, row, 8),
-                                     db_get_bool(r, row, 10), &c->extra, err, errlen) < 0)) {
+    if (with_secrets &&
+        ((rc = read_secret(ring, c->conn_id, "password", db_get_str(r, row, 6),
+                           db_get_bool(r, row, 9), &c->password, err, errlen)) < 0 ||
+         (rc = read_secret(ring, c->conn_id, "extra", db_get_str(r, row, 8),
+                           db_get_bool(r, row, 10), &c->extra, err, errlen)) < 0)) {
         connection_free(c);
-        return -1;
+        return rc;
     }
     *out = c;
     return 0;
@@ -131,13 +134,13 @@ int connections_get(db_t *db, const secrets_keyring_t *ring, const char *conn_id
                  params);
     if (!r) {
         errbuf_set(err, errlen, "cannot read connection '%s': %s", conn_id, db_error(db));
-        return -1;
+        return UPDRAFT_EDB;
     }
     if (PQntuples(r) == 0) {
         PQclear(r);
-        return 0;
+        return UPDRAFT_ENOTFOUND;
     }
-    rc = row_to_conn(r, 0, ring, true, out, err, errlen) < 0 ? -1 : 1;
+    rc = row_to_conn(r, 0, ring, true, out, err, errlen);
     PQclear(r);
     return rc;
 }
@@ -146,7 +149,7 @@ int connections_lookup(db_t *db, const secrets_keyring_t *ring, const char *conn
                        connection_t **out, char *err, size_t errlen)
 {
     int rc = connections_env_lookup(conn_id, out, err, errlen);
-    if (rc != 0)
+    if (rc != UPDRAFT_ENOTFOUND)
         return rc;
     return connections_get(db, ring, conn_id, out, err, errlen);
 }
@@ -163,19 +166,19 @@ static int seal(const secrets_keyring_t *ring, const connection_t *c, char **pw,
                    "connection '%s' has a password or extra, which are stored encrypted, but no "
                    "encryption key is configured: set core.fernet_key (UPDRAFT__CORE__FERNET_KEY)",
                    c->conn_id);
-        return -1;
+        return UPDRAFT_ENOKEY;
     }
     if (c->password) {
         snprintf(ctx, sizeof(ctx), "connection:%s:password", c->conn_id);
         if (secrets_encrypt(ring, ctx, c->password, strlen(c->password), pw, err, errlen) < 0)
-            return -1;
+            return UPDRAFT_EINVALID;
     }
     if (c->extra && *c->extra) {
         snprintf(ctx, sizeof(ctx), "connection:%s:extra", c->conn_id);
         if (secrets_encrypt(ring, ctx, c->extra, strlen(c->extra), extra, err, errlen) < 0) {
             free(*pw);
             *pw = NULL;
-            return -1;
+            return UPDRAFT_EINVALID;
         }
     }
     return 0;
@@ -209,12 +212,12 @@ static int store(db_t *db, const secrets_keyring_t *ring, const connection_t *c,
     char *pw = NULL, *extra = NULL, port[16];
     const char *params[9];
     long n;
-    int rc = -1;
+    int rc;
 
     if (connection_validate(c, err, errlen) < 0)
-        return -1;
-    if (seal(ring, c, &pw, &extra, err, errlen) < 0)
-        return -1;
+        return UPDRAFT_EINVALID;
+    if ((rc = seal(ring, c, &pw, &extra, err, errlen)) < 0)
+        return rc;
     snprintf(port, sizeof(port), "%d", c->port);
     params[0] = c->conn_id;
     params[1] = c->conn_type;
@@ -228,10 +231,10 @@ static int store(db_t *db, const secrets_keyring_t *ring, const connection_t *c,
     n = db_exec(db, names[mode], sql[mode], 9, params);
     if (n < 0) {
         errbuf_set(err, errlen, "cannot store connection '%s': %s", c->conn_id, db_error(db));
-        goto out;
+        rc = UPDRAFT_EDB;
+    } else if (n == 0) {
+        rc = mode == 2 ? UPDRAFT_ENOTFOUND : UPDRAFT_EEXISTS;
     }
-    rc = n == 0 ? 1 : 0;
-out:
     free(pw);
     free(extra);
     return rc;
@@ -255,9 +258,9 @@ int connections_delete(db_t *db, const char *conn_id, char *err, size_t errlen)
     long n = db_exec(db, "conn_delete", "DELETE FROM connection WHERE conn_id = $1", 1, params);
     if (n < 0) {
         errbuf_set(err, errlen, "cannot delete connection '%s': %s", conn_id, db_error(db));
-        return -1;
+        return UPDRAFT_EDB;
     }
-    return n > 0 ? 1 : 0;
+    return n > 0 ? 0 : UPDRAFT_ENOTFOUND;
 }
 
 void connections_list_free(connection_t **list, size_t n)
@@ -274,7 +277,7 @@ int connections_list(db_t *db, const secrets_keyring_t *ring, bool with_secrets,
 {
     PGresult *r;
     connection_t **list = NULL;
-    int rows, rc = -1;
+    int rows, rc = UPDRAFT_ENOMEM;
     size_t got = 0;
 
     *out = NULL;
@@ -282,7 +285,7 @@ int connections_list(db_t *db, const secrets_keyring_t *ring, bool with_secrets,
     r = db_query(db, "conn_list", "SELECT " CONN_COLS " FROM connection ORDER BY conn_id", 0, NULL);
     if (!r) {
         errbuf_set(err, errlen, "cannot list connections: %s", db_error(db));
-        return -1;
+        return UPDRAFT_EDB;
     }
     rows = PQntuples(r);
     list = calloc(rows > 0 ? (size_t)rows : 1, sizeof(*list));
@@ -291,7 +294,7 @@ int connections_list(db_t *db, const secrets_keyring_t *ring, bool with_secrets,
         goto out;
     }
     for (int i = 0; i < rows; i++) {
-        if (row_to_conn(r, i, ring, with_secrets, &list[got], err, errlen) < 0)
+        if ((rc = row_to_conn(r, i, ring, with_secrets, &list[got], err, errlen)) < 0)
             goto out;
         got++;
     }
@@ -313,11 +316,11 @@ static int reseal_row(db_t *db, const secrets_keyring_t *ring, const PGresult *r
     char *pw = NULL, *extra = NULL;
     const char *params[3];
     long n;
-    int rc = -1;
+    int rc;
 
-    if (row_to_conn(r, row, ring, true, &c, err, errlen) < 0)
-        return -1;
-    if (seal(ring, c, &pw, &extra, err, errlen) < 0)
+    if ((rc = row_to_conn(r, row, ring, true, &c, err, errlen)) < 0)
+        return rc;
+    if ((rc = seal(ring, c, &pw, &extra, err, errlen)) < 0)
         goto out;
     params[0] = c->conn_id;
     params[1] = pw;
@@ -331,9 +334,8 @@ static int reseal_row(db_t *db, const secrets_keyring_t *ring, const PGresult *r
     free(extra);
     if (n < 0) {
         errbuf_set(err, errlen, "cannot update connection '%s': %s", c->conn_id, db_error(db));
-        goto out;
+        rc = UPDRAFT_EDB;
     }
-    rc = 0;
 out:
     connection_free(c);
     return rc;
@@ -342,9 +344,11 @@ out:
 int connections_rotate(db_t *db, const secrets_keyring_t *ring, long *count, char *err,
                        size_t errlen)
 {
-    return secrets_rotate_rows(db, ring, "conn_rotate_sel",
-                               "SELECT " CONN_COLS " FROM connection"
-                               " WHERE password IS NOT NULL OR extra IS NOT NULL"
-                               " ORDER BY conn_id FOR UPDATE",
-                               "connections", reseal_row, count, err, errlen);
+    if (secrets_rotate_rows(db, ring, "conn_rotate_sel",
+                            "SELECT " CONN_COLS " FROM connection"
+                            " WHERE password IS NOT NULL OR extra IS NOT NULL"
+                            " ORDER BY conn_id FOR UPDATE",
+                            "connections", reseal_row, count, err, errlen) < 0)
+        return secrets_keyring_count(ring) == 0 ? UPDRAFT_ENOKEY : UPDRAFT_EDB;
+    return 0;
 }

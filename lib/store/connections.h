@@ -21,9 +21,12 @@
  * URI and JSON forms, connection_validate, the webhook URL) are declared
  * in model/connuri.h, which this header includes.
  *
- * Return conventions: 0 ok / -1 error with err filled (lower-case, names
- * the connection, never contains a password); lookups return 1 found,
- * 0 not found.
+ * Return conventions: the storage functions declared here follow
+ * core/error.h: 0, or UPDRAFT_ENOTFOUND, UPDRAFT_EEXISTS,
+ * UPDRAFT_EINVALID (c fails connection_validate), UPDRAFT_ENOKEY (a
+ * password or extra to store without a key, or a stored one that no
+ * configured key decrypts), UPDRAFT_EDB or UPDRAFT_ENOMEM, with err filled
+ * for every error but UPDRAFT_ENOTFOUND.
  */
 #ifndef UPDRAFT_CONNECTIONS_H
 #define UPDRAFT_CONNECTIONS_H
@@ -33,6 +36,7 @@
 #include <stddef.h>
 
 #include "core/db.h"
+#include "core/error.h"
 #include "core/secrets.h"
 #include "model/connuri.h"
 
@@ -41,33 +45,38 @@
     "CASE WHEN lower(replace(c.conn_type, '-', '_')) IN ('slack_webhook', 'slackwebhook', "        \
     "'webhook') AND c.host LIKE '%/%' THEN '***' ELSE c.host END"
 
-/* Looks conn_id up in the environment only. 1 found, 0 not set, -1 malformed (err). */
+/*
+ * Looks conn_id up in the environment only: 0 with *out, UPDRAFT_ENOTFOUND
+ * when not set, UPDRAFT_EINVALID when malformed (err).
+ */
 int connections_env_lookup(const char *conn_id, connection_t **out, char *err, size_t errlen);
 
-/* The database row (decrypted); 1 found, 0 not found, -1 error. */
+/* The database row (decrypted): 0 with *out, UPDRAFT_ENOTFOUND, or an error. */
 int connections_get(db_t *db, const secrets_keyring_t *ring, const char *conn_id,
                     connection_t **out, char *err, size_t errlen);
-/* What a task sees: the environment first, then the database. */
+/* What a task sees: the environment first, then the database (returns as above). */
 int connections_lookup(db_t *db, const secrets_keyring_t *ring, const char *conn_id,
                        connection_t **out, char *err, size_t errlen);
 
 /*
  * Stores c (validated, password and extra encrypted). When a row with the
- * same conn_id exists: overwrite replaces it, else returns 1 and changes
- * nothing. 0 stored, -1 error (including no key for a password or extra).
+ * same conn_id exists: overwrite replaces it, else returns UPDRAFT_EEXISTS
+ * and changes nothing. 0 stored, UPDRAFT_EINVALID, UPDRAFT_ENOKEY (a
+ * password or extra and no key), UPDRAFT_EDB.
  */
 int connections_put(db_t *db, const secrets_keyring_t *ring, const connection_t *c, bool overwrite,
                     char *err, size_t errlen);
-/* Replaces an existing row; 0 updated, 1 not found, -1 error. */
+/* Replaces an existing row: 0 updated, UPDRAFT_ENOTFOUND, or an error as connections_put. */
 int connections_update(db_t *db, const secrets_keyring_t *ring, const connection_t *c, char *err,
                        size_t errlen);
-/* 1 deleted, 0 not found, -1 error. */
+/* 0 deleted, UPDRAFT_ENOTFOUND, UPDRAFT_EDB. */
 int connections_delete(db_t *db, const char *conn_id, char *err, size_t errlen);
 
 /*
  * Every stored connection ordered by conn_id; with_secrets decrypts the
  * password and extra (else both are NULL). *out is an array of *n
- * connections; free with connections_list_free().
+ * connections; free with connections_list_free(). 0, UPDRAFT_ENOKEY (a
+ * secret no key decrypts), UPDRAFT_EDB or UPDRAFT_ENOMEM.
  */
 int connections_list(db_t *db, const secrets_keyring_t *ring, bool with_secrets,
                      connection_t ***out, size_t *n, char *err, size_t errlen);
@@ -76,7 +85,9 @@ void connections_list_free(connection_t **list, size_t n);
 /*
  * Re-encrypts every stored password and extra under the first key of ring
  * (plaintext ones left by a keyless setup included), in one transaction.
- * *count is the number of rows changed.
+ * *count is the number of rows changed. 0, UPDRAFT_ENOKEY when ring has
+ * no key, else UPDRAFT_EDB for any failure (err says which row, a secret
+ * no key decrypts included); nothing is changed on failure.
  */
 int connections_rotate(db_t *db, const secrets_keyring_t *ring, long *count, char *err,
                        size_t errlen);

@@ -167,16 +167,16 @@ int dagrun_create_in_tx(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, ch
     char run_id[DAGRUN_ID_MAX + 1];
     char ld[TS_ISO_LEN], is[TS_ISO_LEN], ie[TS_ISO_LEN], verbuf[24], idbuf[24];
     PGresult *r = NULL;
-    int rc = DAGRUN_ERR_DB;
+    int rc = UPDRAFT_EDB;
     cJSON *given = NULL;
     char *conf = NULL;
 
     if (!spec->dag_id || !*spec->dag_id || strlen(spec->dag_id) > DAG_ID_MAX) {
         snprintf(err, errlen, "invalid dag_id");
-        return DAGRUN_ERR_INVALID;
+        return UPDRAFT_EINVALID;
     }
     if (dagrun_conf_parse(spec->conf_json, &given, err, errlen) < 0)
-        return DAGRUN_ERR_INVALID;
+        return UPDRAFT_EINVALID;
 
     ts_us_t logical = spec->logical_date == TS_NONE ? ts_now() : spec->logical_date;
     ts_us_t istart = spec->interval_start == TS_NONE ? logical : spec->interval_start;
@@ -186,7 +186,7 @@ int dagrun_create_in_tx(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, ch
             snprintf(err, errlen,
                      "invalid run_id: use 1 to %d of the characters A-Z a-z 0-9 _ . ~ : + -",
                      DAGRUN_ID_MAX);
-            rc = DAGRUN_ERR_INVALID;
+            rc = UPDRAFT_EINVALID;
             goto out;
         }
         snprintf(run_id, sizeof(run_id), "%s", spec->run_id);
@@ -203,12 +203,12 @@ int dagrun_create_in_tx(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, ch
         goto dberr;
     if (PQntuples(r) == 0) {
         snprintf(err, errlen, "dag '%s' not found", spec->dag_id);
-        rc = DAGRUN_ERR_NO_DAG;
+        rc = UPDRAFT_ENOTFOUND;
         goto out;
     }
     if (PQgetisnull(r, 0, 0)) {
         snprintf(err, errlen, "dag '%s' has no parsed version yet", spec->dag_id);
-        rc = DAGRUN_ERR_NO_DAG;
+        rc = UPDRAFT_ENOTFOUND;
         goto out;
     }
     snprintf(verbuf, sizeof(verbuf), "%s", PQgetvalue(r, 0, 0));
@@ -216,7 +216,7 @@ int dagrun_create_in_tx(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, ch
     PQclear(r);
     r = NULL;
     if (!conf) {
-        rc = DAGRUN_ERR_INVALID;
+        rc = UPDRAFT_EINVALID;
         goto out;
     }
 
@@ -241,9 +241,9 @@ int dagrun_create_in_tx(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, ch
         if (PQntuples(r) > 0)
             snprintf(err, errlen, "dag run '%s' already exists for dag '%s'", run_id, spec->dag_id);
         else
-            snprintf(err, errlen, "a dag run with logical date %s already exists for dag '%s'", ld,
-                     spec->dag_id);
-        rc = DAGRUN_ERR_CONFLICT;
+            snprintf(err, errlen, "a dag run with logical date %s already exists for dag '%s'",
+                     ld, spec->dag_id);
+        rc = UPDRAFT_EEXISTS;
         goto out;
     }
     int64_t id = db_get_i64(r, 0, 0);
@@ -270,10 +270,10 @@ int dagrun_create_in_tx(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, ch
 dberr:
     if (!strcmp(db_sqlstate(db), "23505")) {
         snprintf(err, errlen, "dag run '%s' already exists for dag '%s'", run_id, spec->dag_id);
-        rc = DAGRUN_ERR_CONFLICT;
+        rc = UPDRAFT_EEXISTS;
     } else {
         snprintf(err, errlen, "database error: %s", db_error(db));
-        rc = DAGRUN_ERR_DB;
+        rc = UPDRAFT_EDB;
     }
 out:
     PQclear(r);
@@ -289,7 +289,7 @@ int dagrun_create(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, char *ru
     char rid[DAGRUN_ID_MAX + 1] = "";
     if (db_begin(db) < 0) {
         snprintf(err, errlen, "database error: %s", db_error(db));
-        return DAGRUN_ERR_DB;
+        return UPDRAFT_EDB;
     }
     int rc = dagrun_create_in_tx(db, spec, &id, rid, err, errlen);
     if (rc < 0) {
@@ -299,7 +299,7 @@ int dagrun_create(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, char *ru
     if (db_commit(db) < 0) {
         snprintf(err, errlen, "database error: %s", db_error(db));
         db_rollback(db);
-        return DAGRUN_ERR_DB;
+        return UPDRAFT_EDB;
     }
     log_info("dag run created dag_id=%s run_id=%s id=%" PRId64 " type=%s", spec->dag_id, rid, id,
              dagrun_type_name(spec->type));

@@ -38,17 +38,20 @@ typedef struct dagrun_spec {
 
 #define DAGRUN_CONF_MAX (64 * 1024) /* a conf (given, or with the params' defaults) */
 
-#define DAGRUN_ERR_DB UPDRAFT_EDB           /* database error (retry later) */
-#define DAGRUN_ERR_CONFLICT UPDRAFT_EEXISTS /* run_id or logical date already taken */
-#define DAGRUN_ERR_NO_DAG UPDRAFT_ENOTFOUND /* unknown dag_id, or the DAG has no parsed version */
-#define DAGRUN_ERR_INVALID UPDRAFT_EINVALID /* bad run_id or conf */
+/*
+ * Creating a run fails with one of core/error.h's codes:
+ *   UPDRAFT_EDB        database error (retry later)
+ *   UPDRAFT_EEXISTS    run_id or logical date already taken
+ *   UPDRAFT_ENOTFOUND  unknown dag_id, or the DAG has no parsed version
+ *   UPDRAFT_EINVALID   bad dag_id, run_id or conf
+ */
 
 /*
  * The conf a run stores: the DAG's params (in the version the run uses)
  * with their defaults, overridden by the given conf, as Airflow 2 with
  * core.dag_run_conf_overrides_params; a param without a default must be
  * given, and values must match a Param's "type"/"enum" (dag_params_resolve).
- * A conf that is not a JSON object, or breaks a param, is DAGRUN_ERR_INVALID.
+ * A conf that is not a JSON object, or breaks a param, is UPDRAFT_EINVALID.
  */
 
 /*
@@ -62,7 +65,7 @@ int dagrun_conf_parse(const char *conf, cJSON **out, char *err, size_t errlen);
  * Creates the run (state 'queued') and its task instances, in its own
  * transaction (the caller must not have one open). Returns 0 with the new
  * dag_run.id in *id_out and the run id in run_id_out (DAGRUN_ID_MAX+1 bytes,
- * may be NULL), or a DAGRUN_ERR_* code with a message in err.
+ * may be NULL), or one of the codes above with a message in err.
  */
 int dagrun_create(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, char *run_id_out, char *err,
                   size_t errlen);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "core/log.h"
 
 /*
@@ -159,7 +160,7 @@ int pools_list(db_t *db, long limit, long offset, cJSON **out, long *total)
     PGresult *r = db_query(db, "pools_list",
                            POOLS_SELECT " ORDER BY p.pool LIMIT $1::bigint OFFSET $2::bigint", 2, p);
     if (!r)
-        return -1;
+        return UPDRAFT_EDB;
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; arr && i < PQntuples(r); i++) {
         cJSON *o = row_json(r, i);
@@ -172,11 +173,11 @@ int pools_list(db_t *db, long limit, long offset, cJSON **out, long *total)
     }
     PQclear(r);
     if (!arr)
-        return -1;
+        return UPDRAFT_ENOMEM;
     r = db_query(db, "pools_count", "SELECT count(*) FROM slot_pool", 0, NULL);
     if (!r) {
         cJSON_Delete(arr);
-        return -1;
+        return UPDRAFT_EDB;
     }
     *total = (long)db_get_i64(r, 0, 0);
     PQclear(r);
@@ -190,10 +191,10 @@ int pools_get(db_t *db, const char *name, cJSON **out)
     *out = NULL;
     PGresult *r = db_query(db, "pools_get", POOLS_SELECT " WHERE p.pool = $1", 1, p);
     if (!r)
-        return -1;
-    int rc = 1;
+        return UPDRAFT_EDB;
+    int rc = UPDRAFT_ENOTFOUND;
     if (PQntuples(r) > 0)
-        rc = (*out = row_json(r, 0)) ? 0 : -1;
+        rc = (*out = row_json(r, 0)) ? 0 : UPDRAFT_ENOMEM;
     PQclear(r);
     return rc;
 }
@@ -203,11 +204,11 @@ int pools_set(db_t *db, const char *name, int slots, const char *description,
 {
     if (!pools_name_valid(name)) {
         snprintf(err, errlen, "invalid pool name: use 1-%d printable characters", POOLS_NAME_MAX);
-        return -1;
+        return UPDRAFT_EINVALID;
     }
     if (slots < -1) {
         snprintf(err, errlen, "slots must be -1 (unlimited) or more");
-        return -1;
+        return UPDRAFT_EINVALID;
     }
     char sb[16], db_[8];
     snprintf(sb, sizeof(sb), "%d", slots);
@@ -226,11 +227,11 @@ int pools_set(db_t *db, const char *name, int slots, const char *description,
                      4, p);
     if (n < 0) {
         snprintf(err, errlen, "database error");
-        return -1;
+        return UPDRAFT_EDB;
     }
     if (create_only && n == 0) {
         snprintf(err, errlen, "pool '%.256s' already exists", name);
-        return 1;
+        return UPDRAFT_EEXISTS;
     }
     return 0;
 }
@@ -238,10 +239,10 @@ int pools_set(db_t *db, const char *name, int slots, const char *description,
 int pools_delete(db_t *db, const char *name)
 {
     if (!strcmp(name, POOLS_DEFAULT))
-        return 2;
+        return UPDRAFT_EINVALID;
     const char *p[] = {name};
     long n = db_exec(db, "pools_delete", "DELETE FROM slot_pool WHERE pool = $1", 1, p);
     if (n < 0)
-        return -1;
-    return n == 0 ? 1 : 0;
+        return UPDRAFT_EDB;
+    return n == 0 ? UPDRAFT_ENOTFOUND : 0;
 }

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "core/db.h"
+#include "core/error.h"
 
 
 #define POOLS_NAME_MAX 256
@@ -41,22 +42,26 @@ bool pools_name_valid(const char *name);
  * The pools as Airflow's REST API shows them (name, slots, description,
  * include_deferred, occupied/running/queued/scheduled/deferred/open_slots),
  * by name, with limit/offset; *total: how many exist. *out is a JSON
- * array (caller frees). Returns 0 or -1.
+ * array (caller frees). Returns 0, UPDRAFT_EDB or UPDRAFT_ENOMEM.
  */
 int pools_list(db_t *db, long limit, long offset, cJSON **out, long *total);
 
-/* One pool, as pools_list shows it. 0, 1 when it does not exist, -1 on error. */
+/* One pool, as pools_list shows it: 0, UPDRAFT_ENOTFOUND, UPDRAFT_EDB or UPDRAFT_ENOMEM. */
 int pools_get(db_t *db, const char *name, cJSON **out);
 
 /*
  * Creates or updates a pool. description NULL keeps the current one (""
  * for a new pool); include_deferred -1 keeps it (false for a new pool).
- * create_only: 1 when it exists already. Returns 0, 1, or -1 (err).
+ * create_only: UPDRAFT_EEXISTS when it exists already. Returns 0, or
+ * UPDRAFT_EEXISTS, UPDRAFT_EINVALID (name or slots) or UPDRAFT_EDB, with err.
  */
 int pools_set(db_t *db, const char *name, int slots, const char *description,
               int include_deferred, bool create_only, char *err, size_t errlen);
 
-/* Deletes a pool: 0, 1 when it does not exist, 2 for default_pool, -1 on error. */
+/*
+ * Deletes a pool: 0, UPDRAFT_ENOTFOUND, UPDRAFT_EINVALID for default_pool
+ * (never deleted), UPDRAFT_EDB.
+ */
 int pools_delete(db_t *db, const char *name);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "store/connections.h"
 #include "store/variables.h"
 #include "store/xcom.h"
@@ -17,11 +18,20 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
+/*
+ * The template engine's callbacks (model/template.h) answer 1 found, 0 not
+ * found, -1 error; the store's codes are turned into those here.
+ */
+static int callback_rc(int rc)
+{
+    return rc == 0 ? 1 : rc == UPDRAFT_ENOTFOUND ? 0 : -1;
+}
+
 static int var_get(void *ud, const char *name, char **value, bool *secret, char *err, size_t errlen)
 {
     const taskrender_t *u = ud;
     char *v = NULL;
-    int rc = variables_lookup(u->db, u->ring, name, &v, err, errlen);
+    int rc = callback_rc(variables_lookup(u->db, u->ring, name, &v, err, errlen));
     if (rc != 1)
         return rc;
     *value = strdup(v ? v : "");
@@ -38,7 +48,7 @@ static int conn_get(void *ud, const char *conn_id, template_conn_t *conn, char *
 {
     const taskrender_t *u = ud;
     connection_t *c = NULL;
-    int rc = connections_lookup(u->db, u->ring, conn_id, &c, err, errlen);
+    int rc = callback_rc(connections_lookup(u->db, u->ring, conn_id, &c, err, errlen));
     if (rc != 1)
         return rc;
     conn->conn_type = dup_or_null(c->conn_type);
@@ -65,17 +75,9 @@ static int xcom_fn(void *ud, const char *dag_id, const char *task_id, const char
     const taskrender_t *u = ud;
     if (!u->ctx.run_id || (!dag_id && !u->ctx.dag_id))
         return 0;
-    return xcom_get(u->db, dag_id ? dag_id : u->ctx.dag_id, u->ctx.run_id, task_id,
-                    key ? key : XCOM_RETURN_KEY, json, err, errlen);
+    return callback_rc(xcom_get(u->db, dag_id ? dag_id : u->ctx.dag_id, u->ctx.run_id, task_id,
+                                key ? key : XCOM_RETURN_KEY, json, err, errlen));
 }
-
-#define PREV_SQL                                                                                   \
-    "SELECT (extract(epoch FROM p.data_interval_start) * 1000000)::bigint,"                        \
-    "       (extract(epoch FROM p.data_interval_end) * 1000000)::bigint"                           \
-    "  FROM dag_run cur JOIN dag_run p ON p.dag_id = cur.dag_id"                                   \
-    " WHERE cur.id = $1::bigint AND p.state = 'success' AND p.id <> cur.id"                        \
-    "   AND p.logical_date < cur.logical_date"                                                     \
-    " ORDER BY p.logical_date DESC LIMIT 1"
 
 void taskrender_init(taskrender_t *tr, db_t *db, const secrets_keyring_t *ring)
 {
@@ -105,7 +107,7 @@ int taskrender_prev_interval(taskrender_t *tr, int64_t dag_run_id, char *err, si
     PGresult *r = db_query(tr->db, "taskrender_prev_interval", PREV_SQL, 1, params);
     if (!r) {
         snprintf(err, errlen, "cannot read the previous successful run: %s", db_error(tr->db));
-        return -1;
+        return UPDRAFT_EDB;
     }
     if (PQntuples(r) > 0) {
         if (db_get_str(r, 0, 0))
@@ -123,12 +125,12 @@ int taskrender_field(const taskrender_t *tr, const char *src, const char *what,
     char msg[1024];
     if (template_render(src, strlen(src), &tr->ctx, res, msg, sizeof(msg)) < 0) {
         snprintf(err, errlen, "cannot render %s: %s", what, msg);
-        return -1;
+        return UPDRAFT_EINVALID;
     }
     if (strlen(res->text) != res->len) {
         snprintf(err, errlen, "cannot render %s: the result holds a NUL character", what);
         template_result_free(res);
-        return -1;
+        return UPDRAFT_EINVALID;
     }
     return 0;
 }

@@ -31,7 +31,7 @@ void taskrender_init(taskrender_t *tr, db_t *db, const secrets_keyring_t *ring);
 
 /*
  * Sets the prev_data_interval_*_success fields from the DAG run dag_run_id's
- * predecessors. 0, or -1 with err filled.
+ * predecessors. 0, or UPDRAFT_EDB with err filled.
  */
 int taskrender_prev_interval(taskrender_t *tr, int64_t dag_run_id, char *err, size_t errlen);
 
@@ -39,6 +39,7 @@ int taskrender_prev_interval(taskrender_t *tr, int64_t dag_run_id, char *err, si
  * Renders src with tr's context into *res (template_render), prefixing an
  * error with what ("bash_command", "env NAME"): "cannot render
  * bash_command: line 1, column 6: ...". A result holding a NUL is refused.
+ * 0, or UPDRAFT_EINVALID with err filled (a lookup's failure included).
  */
 int taskrender_field(const taskrender_t *tr, const char *src, const char *what,
                      template_result_t *res, char *err, size_t errlen);

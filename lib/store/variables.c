@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/errbuf.h"
+#include "core/error.h"
 
 #define CTX_MAX (VAR_MAX_KEY + 16)
 
@@ -20,12 +21,12 @@ int variables_validate_key(const char *key, char *err, size_t errlen)
 
     if (n == 0 || n > VAR_MAX_KEY) {
         errbuf_set(err, errlen, "variable key must have 1 to %d characters", VAR_MAX_KEY);
-        return -1;
+        return UPDRAFT_EINVALID;
     }
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)key[i] < 0x20 || key[i] == 0x7f) {
             errbuf_set(err, errlen, "variable key contains a control character");
-            return -1;
+            return UPDRAFT_EINVALID;
         }
     return 0;
 }
@@ -37,7 +38,7 @@ int variables_env_lookup(const char *key, char **val)
 
     *val = NULL;
     if (!key || !*key || strlen(key) > VAR_MAX_KEY)
-        return 0;
+        return UPDRAFT_ENOTFOUND;
     for (size_t i = 0; i < 2; i++) {
         size_t n = (size_t)snprintf(name, sizeof(name), "%s%s", prefixes[i], key);
         const char *v;
@@ -47,9 +48,9 @@ int variables_env_lookup(const char *key, char **val)
         if (!v)
             continue;
         *val = strdup(v);
-        return *val ? 1 : -1;
+        return *val ? 0 : UPDRAFT_ENOMEM;
     }
-    return 0;
+    return UPDRAFT_ENOTFOUND;
 }
 
 static int open_value(const secrets_keyring_t *ring, const char *key, const char *stored,
@@ -64,14 +65,14 @@ static int open_value(const secrets_keyring_t *ring, const char *key, const char
         *val = strdup(stored);
         if (!*val)
             errbuf_set(err, errlen, "out of memory");
-        return *val ? 0 : -1;
+        return *val ? 0 : UPDRAFT_ENOMEM;
     }
     snprintf(ctx, sizeof(ctx), "variable:%s", key);
     if (secrets_decrypt(ring, ctx, stored, val, NULL, err, errlen) < 0) {
         char inner[256];
         snprintf(inner, sizeof(inner), "%s", err ? err : "");
         errbuf_set(err, errlen, "variable '%s': cannot decrypt: %s", key, inner);
-        return -1;
+        return UPDRAFT_ENOKEY;
     }
     return 0;
 }
@@ -85,7 +86,7 @@ static int seal(const secrets_keyring_t *ring, const char *key, const char *val,
     *sealed = NULL;
     if (strlen(val) > VAR_MAX_VALUE) {
         errbuf_set(err, errlen, "variable '%s': value longer than %d bytes", key, VAR_MAX_VALUE);
-        return -1;
+        return UPDRAFT_EINVALID;
     }
     if (secrets_keyring_count(ring) == 0) {
         if (secrets_name_is_sensitive(key)) {
@@ -93,12 +94,13 @@ static int seal(const secrets_keyring_t *ring, const char *key, const char *val,
                        "variable '%s' has a sensitive name and would be stored in clear: set "
                        "core.fernet_key (UPDRAFT__CORE__FERNET_KEY) to store it encrypted",
                        key);
-            return -1;
+            return UPDRAFT_ENOKEY;
         }
         return 0;
     }
     snprintf(ctx, sizeof(ctx), "variable:%s", key);
-    return secrets_encrypt(ring, ctx, val, strlen(val), sealed, err, errlen);
+    return secrets_encrypt(ring, ctx, val, strlen(val), sealed, err, errlen) < 0 ? UPDRAFT_EINVALID
+                                                                                 : 0;
 }
 
 int variables_get(db_t *db, const secrets_keyring_t *ring, const char *key, char **val,
@@ -106,7 +108,7 @@ int variables_get(db_t *db, const secrets_keyring_t *ring, const char *key, char
 {
     const char *params[1] = {key};
     PGresult *r;
-    int rc = -1;
+    int rc;
 
     *val = NULL;
     if (description)
@@ -115,14 +117,16 @@ int variables_get(db_t *db, const secrets_keyring_t *ring, const char *key, char
                  "SELECT val, is_encrypted, description FROM variable WHERE key = $1", 1, params);
     if (!r) {
         errbuf_set(err, errlen, "cannot read variable '%s': %s", key, db_error(db));
-        return -1;
+        return UPDRAFT_EDB;
     }
     if (PQntuples(r) == 0) {
-        rc = 0;
+        rc = UPDRAFT_ENOTFOUND;
         goto out;
     }
-    if (open_value(ring, key, db_get_str(r, 0, 0), db_get_bool(r, 0, 1), val, err, errlen) < 0)
+    rc = open_value(ring, key, db_get_str(r, 0, 0), db_get_bool(r, 0, 1), val, err, errlen);
+    if (rc < 0)
         goto out;
+    rc = UPDRAFT_ENOMEM;
     if (!*val && !(*val = strdup(""))) {
         errbuf_set(err, errlen, "out of memory");
         goto out;
@@ -133,7 +137,7 @@ int variables_get(db_t *db, const secrets_keyring_t *ring, const char *key, char
         errbuf_set(err, errlen, "out of memory");
         goto out;
     }
-    rc = 1;
+    rc = 0;
 out:
     PQclear(r);
     return rc;
@@ -143,9 +147,9 @@ int variables_lookup(db_t *db, const secrets_keyring_t *ring, const char *key, c
                      char *err, size_t errlen)
 {
     int rc = variables_env_lookup(key, val);
-    if (rc < 0)
+    if (rc == UPDRAFT_ENOMEM)
         errbuf_set(err, errlen, "out of memory");
-    if (rc != 0)
+    if (rc != UPDRAFT_ENOTFOUND)
         return rc;
     return variables_get(db, ring, key, val, NULL, err, errlen);
 }
@@ -156,15 +160,16 @@ static int store(db_t *db, const secrets_keyring_t *ring, const char *key, const
     char *sealed = NULL;
     const char *params[4];
     long n;
+    int rc;
 
-    if (variables_validate_key(key, err, errlen) < 0)
-        return -1;
+    if ((rc = variables_validate_key(key, err, errlen)) < 0)
+        return rc;
     if (!val) {
         errbuf_set(err, errlen, "variable '%s': missing value", key);
-        return -1;
+        return UPDRAFT_EINVALID;
     }
-    if (seal(ring, key, val, &sealed, err, errlen) < 0)
-        return -1;
+    if ((rc = seal(ring, key, val, &sealed, err, errlen)) < 0)
+        return rc;
     params[0] = key;
     params[1] = sealed ? sealed : val;
     params[2] = description;
@@ -184,15 +189,15 @@ static int store(db_t *db, const secrets_keyring_t *ring, const char *key, const
     free(sealed);
     if (n < 0) {
         errbuf_set(err, errlen, "cannot store variable '%s': %s", key, db_error(db));
-        return -1;
+        return UPDRAFT_EDB;
     }
-    return n == 0 ? 1 : 0;
+    return n == 0 ? UPDRAFT_EEXISTS : 0;
 }
 
 int variables_set(db_t *db, const secrets_keyring_t *ring, const char *key, const char *val,
                   const char *description, char *err, size_t errlen)
 {
-    return store(db, ring, key, val, description, true, err, errlen) < 0 ? -1 : 0;
+    return store(db, ring, key, val, description, true, err, errlen);
 }
 
 int variables_create(db_t *db, const secrets_keyring_t *ring, const char *key, const char *val,
@@ -207,9 +212,9 @@ int variables_delete(db_t *db, const char *key, char *err, size_t errlen)
     long n = db_exec(db, "var_delete", "DELETE FROM variable WHERE key = $1", 1, params);
     if (n < 0) {
         errbuf_set(err, errlen, "cannot delete variable '%s': %s", key, db_error(db));
-        return -1;
+        return UPDRAFT_EDB;
     }
-    return n > 0 ? 1 : 0;
+    return n > 0 ? 0 : UPDRAFT_ENOTFOUND;
 }
 
 void variables_list_free(variable_t *list, size_t n)
@@ -230,7 +235,7 @@ int variables_list(db_t *db, const secrets_keyring_t *ring, bool with_values, va
     variable_t *list = NULL;
     PGresult *r;
     size_t got = 0;
-    int rows, rc = -1;
+    int rows, rc = UPDRAFT_ENOMEM;
 
     *out = NULL;
     *n = 0;
@@ -238,7 +243,7 @@ int variables_list(db_t *db, const secrets_keyring_t *ring, bool with_values, va
                  "SELECT key, val, is_encrypted, description FROM variable ORDER BY key", 0, NULL);
     if (!r) {
         errbuf_set(err, errlen, "cannot list variables: %s", db_error(db));
-        return -1;
+        return UPDRAFT_EDB;
     }
     rows = PQntuples(r);
     list = calloc(rows > 0 ? (size_t)rows : 1, sizeof(*list));
@@ -256,10 +261,14 @@ int variables_list(db_t *db, const secrets_keyring_t *ring, bool with_values, va
             errbuf_set(err, errlen, "out of memory");
             goto out;
         }
-        if (with_values && (open_value(ring, v->key, db_get_str(r, i, 1), v->is_encrypted, &v->val,
-                                       err, errlen) < 0 ||
-                            (!v->val && !(v->val = strdup("")))))
+        if (with_values && (rc = open_value(ring, v->key, db_get_str(r, i, 1), v->is_encrypted,
+                                            &v->val, err, errlen)) < 0)
             goto out;
+        rc = UPDRAFT_ENOMEM;
+        if (with_values && !v->val && !(v->val = strdup(""))) {
+            errbuf_set(err, errlen, "out of memory");
+            goto out;
+        }
     }
     *out = list;
     *n = got;
@@ -281,12 +290,13 @@ static int reseal_row(db_t *db, const secrets_keyring_t *ring, const PGresult *r
     long n;
     int rc;
 
-    if (open_value(ring, key, db_get_str(r, row, 1), db_get_bool(r, row, 2), &val, err, errlen) < 0)
-        return -1;
+    rc = open_value(ring, key, db_get_str(r, row, 1), db_get_bool(r, row, 2), &val, err, errlen);
+    if (rc < 0)
+        return rc;
     rc = seal(ring, key, val, &sealed, err, errlen);
     secrets_free_str(val);
     if (rc < 0)
-        return -1;
+        return rc;
     params[0] = key;
     params[1] = sealed;
     n = db_exec(db, "var_rotate_upd",
@@ -294,15 +304,17 @@ static int reseal_row(db_t *db, const secrets_keyring_t *ring, const PGresult *r
     free(sealed);
     if (n < 0) {
         errbuf_set(err, errlen, "cannot update variable '%s': %s", key, db_error(db));
-        return -1;
+        return UPDRAFT_EDB;
     }
     return 0;
 }
 
 int variables_rotate(db_t *db, const secrets_keyring_t *ring, long *count, char *err, size_t errlen)
 {
-    return secrets_rotate_rows(db, ring, "var_rotate_sel",
-                               "SELECT key, val, is_encrypted FROM variable WHERE val IS NOT NULL"
-                               " ORDER BY key FOR UPDATE",
-                               "variables", reseal_row, count, err, errlen);
+    if (secrets_rotate_rows(db, ring, "var_rotate_sel",
+                            "SELECT key, val, is_encrypted FROM variable WHERE val IS NOT NULL"
+                            " ORDER BY key FOR UPDATE",
+                            "variables", reseal_row, count, err, errlen) < 0)
+        return secrets_keyring_count(ring) == 0 ? UPDRAFT_ENOKEY : UPDRAFT_EDB;
+    return 0;
 }

@@ -3,6 +3,7 @@
  */
 #include "store/xcom.h"
 
+#include "core/error.h"
 #include "core/utf8.h"
 
 #include <cjson/cJSON.h>
@@ -22,36 +23,36 @@ int xcom_get(db_t *db, const char *dag_id, const char *run_id, const char *task_
 {
     const char *params[] = {dag_id, run_id, task_id, key};
     PGresult *r = db_query(db, "xcom_get", GET_SQL, 4, params);
-    int rc = -1;
+    int rc = 0;
     if (!r) {
         snprintf(err, errlen, "cannot read XCom: %s", db_error(db));
-        return -1;
+        return UPDRAFT_EDB;
     }
     if (PQntuples(r) == 0) {
-        rc = 0;
+        rc = UPDRAFT_ENOTFOUND;
         goto out;
     }
     const char *v = db_get_str(r, 0, 0);
     if (!(*json = strdup(v ? v : "null"))) {
         snprintf(err, errlen, "out of memory");
-        goto out;
+        rc = UPDRAFT_ENOMEM;
     }
-    rc = 1;
 out:
     PQclear(r);
     return rc;
 }
 
-long xcom_clear(db_t *db, int64_t dag_run_id, const char *task_id, int map_index)
+int xcom_clear(db_t *db, int64_t dag_run_id, const char *task_id, int map_index)
 {
     char run_s[24], mi_s[16];
     snprintf(run_s, sizeof(run_s), "%lld", (long long)dag_run_id);
     snprintf(mi_s, sizeof(mi_s), "%d", map_index);
     const char *params[] = {run_s, task_id, mi_s};
-    return db_exec(db, "xcom_clear",
-                   "DELETE FROM xcom WHERE dag_run_id = $1::bigint AND task_id = $2"
-                   " AND map_index = $3::integer",
-                   3, params);
+    long n = db_exec(db, "xcom_clear",
+                     "DELETE FROM xcom WHERE dag_run_id = $1::bigint AND task_id = $2"
+                     " AND map_index = $3::integer",
+                     3, params);
+    return n < 0 ? UPDRAFT_EDB : 0;
 }
 
 int xcom_put(db_t *db, int64_t dag_run_id, const char *dag_id, const char *run_id,
@@ -67,7 +68,7 @@ int xcom_put(db_t *db, int64_t dag_run_id, const char *dag_id, const char *run_i
                      " ON CONFLICT ON CONSTRAINT xcom_unique"
                      " DO UPDATE SET value = EXCLUDED.value, timestamp = now()",
                      7, params);
-    return n < 0 ? -1 : 0;
+    return n < 0 ? UPDRAFT_EDB : 0;
 }
 
 void xcom_kv_free(xcom_kv_t *kv, size_t n)
@@ -88,7 +89,7 @@ int xcom_parse_file(const char *text, size_t len, size_t max_size, xcom_kv_t **o
     const cJSON *it;
     xcom_kv_t *kv = NULL;
     size_t cnt = 0, i = 0;
-    int rc = -1;
+    int rc = UPDRAFT_EINVALID;
 
     *out = NULL;
     *n = 0;
@@ -98,7 +99,7 @@ int xcom_parse_file(const char *text, size_t len, size_t max_size, xcom_kv_t **o
         return 0;
     if (!utf8_valid(text, len)) {
         snprintf(err, errlen, "%s is not UTF-8 text", XCOM_FILE_ENV);
-        return -1;
+        return UPDRAFT_EINVALID;
     }
     root = cJSON_ParseWithLength(text, len);
     if (!cJSON_IsObject(root)) {
@@ -116,6 +117,7 @@ int xcom_parse_file(const char *text, size_t len, size_t max_size, xcom_kv_t **o
     }
     if (!(kv = calloc(cnt, sizeof(*kv)))) {
         snprintf(err, errlen, "out of memory");
+        rc = UPDRAFT_ENOMEM;
         goto out;
     }
     i = 0;
@@ -132,6 +134,7 @@ int xcom_parse_file(const char *text, size_t len, size_t max_size, xcom_kv_t **o
         i++;
         if (!kv[i - 1].key || !kv[i - 1].json) {
             snprintf(err, errlen, "out of memory");
+            rc = UPDRAFT_ENOMEM;
             goto out;
         }
         if (strlen(kv[i - 1].json) > max_size) {

@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/db.h"
+#include "core/error.h"
 
 #define XCOM_RETURN_KEY "return_value"
 #define XCOM_MAX_KEY 512
@@ -22,20 +23,21 @@
 
 /*
  * The value of key pushed by task_id in the DAG run (dag_id, run_id), as
- * JSON text in *json (malloc'd). 1 found, 0 none, -1 with err filled.
+ * JSON text in *json (malloc'd): 0, UPDRAFT_ENOTFOUND when none, or
+ * UPDRAFT_EDB / UPDRAFT_ENOMEM with err filled.
  */
 int xcom_get(db_t *db, const char *dag_id, const char *run_id, const char *task_id, const char *key,
              char **json, char *err, size_t errlen);
 
 /*
  * Deletes every XCom of one task instance (a new try starts clean, as
- * Airflow clears XCom). Returns rows deleted, or -1.
+ * Airflow clears XCom). 0 or UPDRAFT_EDB.
  */
-long xcom_clear(db_t *db, int64_t dag_run_id, const char *task_id, int map_index);
+int xcom_clear(db_t *db, int64_t dag_run_id, const char *task_id, int map_index);
 
 /*
  * Stores (or replaces) key of one task instance; json must be valid JSON
- * text. Returns 0, or -1 on a database error.
+ * text. Returns 0, or UPDRAFT_EDB.
  */
 int xcom_put(db_t *db, int64_t dag_run_id, const char *dag_id, const char *run_id,
              const char *task_id, int map_index, const char *key, const char *json);
@@ -54,14 +56,14 @@ typedef struct xcom_kv {
 
 /*
  * Parses text[0..len) as such a file: 0 with *out (n entries; free with
- * xcom_kv_free), or -1 with err filled: not UTF-8, not a JSON object, a
- * key empty or longer than XCOM_MAX_KEY, more than XCOM_FILE_MAX_KEYS
- * keys, or a value whose JSON is longer than max_size bytes.
+ * xcom_kv_free), or UPDRAFT_EINVALID with err filled: not UTF-8, not a
+ * JSON object, a key empty or longer than XCOM_MAX_KEY, more than
+ * XCOM_FILE_MAX_KEYS keys, or a value whose JSON is longer than max_size
+ * bytes (UPDRAFT_ENOMEM when memory runs out).
  */
 int xcom_parse_file(const char *text, size_t len, size_t max_size, xcom_kv_t **out, size_t *n,
                     char *err, size_t errlen);
 void xcom_kv_free(xcom_kv_t *kv, size_t n);
-
 
 /*
  * What dynamic task mapping expands over, given an XCom value v: v itself

@@ -218,14 +218,14 @@ static void test_variable_env_override(void **state)
     char *v = NULL;
     unsetenv("UPDRAFT_VAR_MY_BUCKET");
     unsetenv("AIRFLOW_VAR_MY_BUCKET");
-    assert_int_equal(variables_env_lookup("my_bucket", &v), 0);
+    assert_int_equal(variables_env_lookup("my_bucket", &v), UPDRAFT_ENOTFOUND);
     assert_null(v);
     setenv("AIRFLOW_VAR_MY_BUCKET", "from-airflow", 1);
-    assert_int_equal(variables_env_lookup("my_bucket", &v), 1);
+    assert_int_equal(variables_env_lookup("my_bucket", &v), 0);
     assert_string_equal(v, "from-airflow");
     secrets_free_str(v);
     setenv("UPDRAFT_VAR_MY_BUCKET", "from-updraft", 1);
-    assert_int_equal(variables_env_lookup("my_bucket", &v), 1);
+    assert_int_equal(variables_env_lookup("my_bucket", &v), 0);
     assert_string_equal(v, "from-updraft");
     secrets_free_str(v);
     unsetenv("UPDRAFT_VAR_MY_BUCKET");
@@ -233,8 +233,8 @@ static void test_variable_env_override(void **state)
 
     char err[128];
     assert_int_equal(variables_validate_key("ok.key-1", err, sizeof(err)), 0);
-    assert_int_equal(variables_validate_key("", err, sizeof(err)), -1);
-    assert_int_equal(variables_validate_key("a\nb", err, sizeof(err)), -1);
+    assert_int_equal(variables_validate_key("", err, sizeof(err)), UPDRAFT_EINVALID);
+    assert_int_equal(variables_validate_key("a\nb", err, sizeof(err)), UPDRAFT_EINVALID);
 }
 
 int main(void)
