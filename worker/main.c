@@ -42,10 +42,10 @@
 #include "core/log.h"
 #include "core/queue.h"
 #include "core/secrets.h"
+#include "store/jobs.h"
 #include "worker/consumer.h"
 #include "worker/handoff.h"
 #include "worker/ops.h"
-#include "worker/reporter.h"
 #include "worker/supervisor.h"
 
 #define MAX_QUEUES 16
@@ -312,7 +312,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "updraft-worker: database schema is not usable: %s\n", err);
         goto out;
     }
-    if (reporter_job_start(db, hostname, (int)getpid(), queues_csv, &job_id) < 0) {
+    if (jobs_worker_start(db, hostname, (int)getpid(), queues_csv, &job_id) < 0) {
         log_error("cannot register the worker job error=\"%s\"", db_error(db));
         goto out;
     }
@@ -419,8 +419,8 @@ out_job:
     supervisor_join(sup);
     /* This connection idled since startup and may have broken meanwhile. */
     const char *end_state = rc == 0 ? "success" : "failed";
-    if (reporter_job_end(db, job_id, end_state) < 0 &&
-        (db_ensure(db, 10000, NULL) < 0 || reporter_job_end(db, job_id, end_state) < 0))
+    if (jobs_worker_end(db, job_id, end_state) < 0 &&
+        (db_ensure(db, 10000, NULL) < 0 || jobs_worker_end(db, job_id, end_state) < 0))
         log_warn("cannot mark the worker job ended job_id=%" PRId64, job_id);
     log_info("worker stopped job_id=%" PRId64 " exit=%d", job_id, rc);
 out:
