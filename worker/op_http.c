@@ -34,6 +34,7 @@
 #include <strings.h>
 
 #include "worker/op_util.h"
+#include "worker/ops_int.h"
 #include "worker/ops.h"
 
 #define HTTP_WHO "http"
@@ -116,7 +117,7 @@ static bool scalar_text(const cJSON *v, char *num, size_t numlen, const char **o
 }
 
 /* An object as key=value&... (a list value repeats its key). Returns the pair count. */
-static int form_encode(strbuf_t *b, const cJSON *obj)
+int op_http_form_encode(strbuf_t *b, const cJSON *obj)
 {
     const cJSON *it, *el;
     char num[64];
@@ -171,7 +172,7 @@ static char *requote(const char *url)
 }
 
 /* The URL without "user:password@" and without its query string, for the log. */
-static char *shown_url(const char *url)
+char *op_http_shown_url(const char *url)
 {
     strbuf_t b = {0};
     const char *p = strstr(url, "://");
@@ -370,7 +371,7 @@ static int attach_query(const ops_ctx_t *c, http_req_t *r, const cJSON *data, st
 {
     strbuf_t q = {0};
     if (cJSON_IsObject(data))
-        r->n_query = form_encode(&q, data);
+        r->n_query = op_http_form_encode(&q, data);
     else if (cJSON_IsString(data)) {
         strbuf_puts(&q, data->valuestring);
         r->n_query = *data->valuestring ? 1 : 0;
@@ -407,7 +408,7 @@ static int attach_body(http_req_t *r, const cJSON *data, cJSON *hdr)
         if (!ctype && cJSON_AddStringToObject(hdr, "Content-Type", "") == NULL)
             goto out; /* as requests: a text body has no Content-Type */
     } else if (cJSON_IsObject(data) && !(ctype && !strncasecmp(ctype, "application/json", 16))) {
-        form_encode(&body, data);
+        op_http_form_encode(&body, data);
         if (!ctype &&
             !cJSON_AddStringToObject(hdr, "Content-Type", "application/x-www-form-urlencoded"))
             goto out;
@@ -517,7 +518,7 @@ static int http_prepare(const ops_ctx_t *c, bool sensor, http_req_t *r)
         goto out;
     }
     r->url = requote(u.s);
-    if (!r->url || !(r->shown_url = shown_url(r->url)))
+    if (!r->url || !(r->shown_url = op_http_shown_url(r->url)))
         goto out;
     rc = build_header_list(c, r, hdr);
 out:
