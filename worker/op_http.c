@@ -344,7 +344,8 @@ out:
     return rc;
 }
 
-/* request_timeout and extra_options (timeout, verify, check_response) over the connection's. PREP_*. */
+/* request_timeout and extra_options (timeout, verify, check_response) over the connection's.
+ * PREP_*. */
 static int apply_options(const ops_ctx_t *c, http_req_t *r)
 {
     double rt = opu_json_seconds(opu_arg(c, "request_timeout"), 0);

@@ -386,8 +386,7 @@ static ops_poke_t poke_dag_run(const ops_ctx_t *c, db_t *db, const char *dag_id,
         opu_log(c, SENSOR_WHO, "ERROR", "The external DAG %s failed (state %s).", dag_id, st);
         v = OPS_POKE_FAIL;
     } else if (state_in(skipped, st)) {
-        opu_log(c, SENSOR_WHO, "INFO", "The external DAG %s reached skipped state %s.", dag_id,
-                st);
+        opu_log(c, SENSOR_WHO, "INFO", "The external DAG %s reached skipped state %s.", dag_id, st);
         v = OPS_POKE_SKIP;
     } else if (state_in(allowed, st)) {
         opu_log(c, SENSOR_WHO, "INFO", "The external DAG %s is %s.", dag_id, st);

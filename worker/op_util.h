@@ -233,7 +233,6 @@ static inline char *opu_utf8_clean(const char *s, size_t n)
     return out;
 }
 
-
 /* A list of strings as Python prints it: ['a', 'b']. */
 static inline void opu_buf_pylist(strbuf_t *b, const cJSON *list)
 {

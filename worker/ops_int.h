@@ -18,7 +18,8 @@
 /* An object as key=value&... into b (a list value repeats its key). Returns the pair count. */
 int op_http_form_encode(strbuf_t *b, const cJSON *obj);
 
-/* The URL without "user:password@" and without its query string, for the log (malloc'd; NULL on OOM). */
+/* The URL without "user:password@" and without its query string, for the log (malloc'd; NULL on
+ * OOM). */
 char *op_http_shown_url(const char *url);
 
 /* ---- op_sql.c ------------------------------------------------------------- */

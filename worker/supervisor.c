@@ -89,31 +89,31 @@ typedef struct run {
     bool exited; /* process over (or never started): outcome due */
     bool success;
     bool skipped; /* exit code in skip_on_exit_code */
-    bool lost; /* guard rejected: write nothing more */
+    bool lost;    /* guard rejected: write nothing more */
     bool timed_out;
-    bool over;                      /* done with: free it and give its slot back */
-    bool in_batch;                  /* its outcome is in the transaction being written */
-    char state[TI_STATE_LEN];       /* the state the outcome wrote */
-    int64_t started_us;             /* monotonic */
+    bool over;                /* done with: free it and give its slot back */
+    bool in_batch;            /* its outcome is in the transaction being written */
+    char state[TI_STATE_LEN]; /* the state the outcome wrote */
+    int64_t started_us;       /* monotonic */
     int64_t flush_due_us;
     int64_t kill_at_us;  /* SIGKILL escalation, 0 = none */
     int64_t retry_at_us; /* next outcome attempt */
     int backoff_ms;
     /* XCom return_value: the last non-empty output line (raw bytes). */
-    char *line;       /* the line being read */
-    size_t line_len;  /* bytes in line (not counted once line_over) */
+    char *line;      /* the line being read */
+    size_t line_len; /* bytes in line (not counted once line_over) */
     size_t line_cap;
-    bool line_over;   /* the current line is longer than the XCom limit */
-    char *last;       /* the last complete non-empty line, NULL if none */
+    bool line_over; /* the current line is longer than the XCom limit */
+    char *last;     /* the last complete non-empty line, NULL if none */
     size_t last_len;
     bool last_over;
     char xcom_path[96]; /* $UPDRAFT_XCOM_FILE, "" if none */
     xcom_kv_t *pushed;  /* what the task wrote there */
     size_t npushed;
-    bool track;         /* follow output lines: do_xcom_push, or a bash branch/short_circuit */
-    char **followed;    /* bash branch: downstream ids its output named, in order */
+    bool track;      /* follow output lines: do_xcom_push, or a bash branch/short_circuit */
+    char **followed; /* bash branch: downstream ids its output named, in order */
     size_t n_followed;
-    char *skipmixin;    /* JSON written as OPERATOR_SKIPMIXIN_KEY with a success, NULL none */
+    char *skipmixin;      /* JSON written as OPERATOR_SKIPMIXIN_KEY with a success, NULL none */
     char spec_path[96];   /* the operator runner's spec file, "" if none */
     char result_path[96]; /* the runner's result file (reschedule delay), "" if none */
     bool reschedule;      /* OPERATOR_EXIT_RESCHEDULE: up_for_reschedule */
@@ -141,7 +141,7 @@ struct supervisor {
     struct group_kill {
         pid_t pgid;
         int64_t at_us;
-    } *gkills;
+    } * gkills;
     size_t ngkills, gkcap;
     char buf[READ_CHUNK];
 };
@@ -242,9 +242,8 @@ static int prepare_runner(supervisor_t *s, run_t *r, char *err, size_t errlen)
     if (fd < 0)
         return -1;
     close(fd);
-    opspec_opts_t so = {.max_xcom_size = s->o.max_xcom_size,
-                        .db_url = s->o.db_url,
-                        .result_path = r->result_path};
+    opspec_opts_t so = {
+        .max_xcom_size = s->o.max_xcom_size, .db_url = s->o.db_url, .result_path = r->result_path};
     return opspec_write(s->o.db, s->o.ring, r->t, &so, r->log, r->spec_path, err, errlen);
 }
 
@@ -285,15 +284,14 @@ static void run_spawn(supervisor_t *s, run_t *r)
     }
     /* Output lines are followed for the return_value XCom (bash) and for a
      * bash branch's or short-circuit's decision. */
-    r->track = !runner && (t->do_xcom_push || t->op == DAG_OP_BRANCH ||
-                           t->op == DAG_OP_SHORT_CIRCUIT);
+    r->track =
+        !runner && (t->do_xcom_push || t->op == DAG_OP_BRANCH || t->op == DAG_OP_SHORT_CIRCUIT);
     if (runner) {
         if (operator_is_sensor(t->op) && t->poke_count > 0)
             logbuf_append_line(r->log, "INFO", "Running operator: %s (poke %d)",
                                operator_class_name(t->op), t->poke_count + 1);
         else
-            logbuf_append_line(r->log, "INFO", "Running operator: %s",
-                               operator_class_name(t->op));
+            logbuf_append_line(r->log, "INFO", "Running operator: %s", operator_class_name(t->op));
     } else {
         logbuf_append_line(r->log, "INFO", "Running command: %s", t->bash_command);
     }
@@ -369,8 +367,9 @@ static int add_run(supervisor_t *s, wtry_t *t)
         break;
     case WTRY_EMPTY:
         if (t->op == DAG_OP_LATEST_ONLY)
-            logbuf_append_line(r->log, "INFO", "LatestOnlyOperator is decided by the scheduler: "
-                                               "nothing to run, marking success");
+            logbuf_append_line(r->log, "INFO",
+                               "LatestOnlyOperator is decided by the scheduler: "
+                               "nothing to run, marking success");
         else
             logbuf_append_line(r->log, "INFO", "Empty operator: nothing to run, marking success");
         run_mark_exited(r, true);
@@ -535,8 +534,7 @@ static int read_xcom_file(supervisor_t *s, run_t *r)
         snprintf(err, sizeof(err), "%s is larger than %zu bytes", XCOM_FILE_ENV, cap);
         goto out;
     }
-    rc = xcom_parse_file(text, len, s->o.max_xcom_size, &r->pushed, &r->npushed, err,
-                         sizeof(err));
+    rc = xcom_parse_file(text, len, s->o.max_xcom_size, &r->pushed, &r->npushed, err, sizeof(err));
 out:
     if (f)
         fclose(f);
@@ -635,9 +633,8 @@ static bool runner_exit(supervisor_t *s, run_t *r, int code)
         long long d = opspec_read_reschedule(r->result_path);
         if (d < 0) {
             /* The runner says "not yet" without a time: its poke_interval. */
-            const cJSON *pi = r->t->args ? cJSON_GetObjectItemCaseSensitive(r->t->args,
-                                                                           "poke_interval")
-                                         : NULL;
+            const cJSON *pi =
+                r->t->args ? cJSON_GetObjectItemCaseSensitive(r->t->args, "poke_interval") : NULL;
             d = cJSON_IsNumber(pi) && pi->valuedouble >= 0 ? (long long)pi->valuedouble
                                                            : OPERATOR_POKE_INTERVAL_DEFAULT;
         }
@@ -720,8 +717,8 @@ static void on_exit_status(supervisor_t *s, run_t *r, int status)
             r->skipped = true;
             ok = false;
             if (!r->lost)
-                logbuf_append_line(r->log, "INFO",
-                                   "Bash command returned exit code %d. Skipping.", code);
+                logbuf_append_line(r->log, "INFO", "Bash command returned exit code %d. Skipping.",
+                                   code);
         }
     } else if (WIFSIGNALED(status) && !r->lost) {
         logbuf_append_line(r->log, "INFO", "%s was killed by signal %d (%s)",
@@ -1139,7 +1136,8 @@ static int minisched_plan(supervisor_t *s, run_t *const *due, const ti_outcome_t
                 tries[ndirect++] = m->queued[i].try_number;
             }
             if (ndirect > 0)
-                r = wtry_claim(s->o.db, s->specs, true, s->hostname, s->o.pid, s->o.job_id, ids, tries, ndirect);
+                r = wtry_claim(s->o.db, s->specs, true, s->hostname, s->o.pid, s->o.job_id, ids,
+                               tries, ndirect);
         }
         bool nomem = !ids || !tries || !m->claimed;
         free(ids);
@@ -1378,8 +1376,7 @@ out:
         log_debug("claimed directly ti=%" PRId64 " try=%d", t->ti_id, t->try_number);
         if (add_run(s, t) < 0) {
             /* Claimed but not run: its heartbeat never comes and the scheduler reaps it. */
-            log_error("out of memory, dropping try ti=%" PRId64 " try=%d", t->ti_id,
-                      t->try_number);
+            log_error("out of memory, dropping try ti=%" PRId64 " try=%d", t->ti_id, t->try_number);
             wtry_free(t);
             continue;
         }
@@ -1588,7 +1585,8 @@ static void *supervisor_main(void *arg)
                 log_warn("cold shutdown: stopping running tries and handing them back");
             else
                 log_warn("shutdown grace of %d s is over: stopping running tries and handing "
-                         "them back", s->o.shutdown_grace_sec);
+                         "them back",
+                         s->o.shutdown_grace_sec);
             hand_back_all(s);
             give_up_at = ts_mono_us() + 10 * TS_US_PER_SEC; /* last outcomes, then go */
         }

@@ -209,9 +209,9 @@ static void test_sql_split(void **state)
     cJSON *l = cJSON_CreateArray();
     assert_int_equal(
         op_sql_split("CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ LANGUAGE sql;\n"
-                  "SELECT 'a;b', \"c;d\", E'e\\';f' -- x;y\n; /* p; /* q; */ r; */ SELECT $$;$$;"
-                  " ;  \n",
-                  l),
+                     "SELECT 'a;b', \"c;d\", E'e\\';f' -- x;y\n; /* p; /* q; */ r; */ SELECT $$;$$;"
+                     " ;  \n",
+                     l),
         0);
     char *s = cJSON_PrintUnformatted(l);
     assert_string_equal(s, "[\"CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ "
@@ -232,8 +232,8 @@ static void test_sql_bind(void **state)
     char *q, err[256];
     op_sql_params_t p;
     cJSON *list = jparse("[5, 'x', null, true, 2.5, [1, 'a b', null], {'k': 1}]");
-    assert_int_equal(op_sql_bind("SELECT %s, %s, %s, %s, %s, %s, %s WHERE a LIKE 'x%%'", list, &q, &p,
-                              err, sizeof err),
+    assert_int_equal(op_sql_bind("SELECT %s, %s, %s, %s, %s, %s, %s WHERE a LIKE 'x%%'", list, &q,
+                                 &p, err, sizeof err),
                      0);
     assert_string_equal(q, "SELECT $1, $2, $3, $4, $5, $6, $7 WHERE a LIKE 'x%'");
     assert_int_equal(p.n, 7);
