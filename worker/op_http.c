@@ -28,6 +28,7 @@
  */
 #include <curl/curl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,8 +192,11 @@ char *op_http_shown_url(const char *url)
 static const char *header_get(const cJSON *h, const char *name)
 {
     const cJSON *it;
-    cJSON_ArrayForEach(it, h) if (it->string && !strcasecmp(it->string, name) &&
-                                  cJSON_IsString(it)) return it->valuestring;
+    cJSON_ArrayForEach(it, h)
+    {
+        if (it->string && !strcasecmp(it->string, name) && cJSON_IsString(it))
+            return it->valuestring;
+    }
     return NULL;
 }
 

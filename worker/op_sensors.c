@@ -28,6 +28,7 @@
 #include <fnmatch.h>
 #include <glob.h>
 #include <limits.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
