@@ -1208,14 +1208,6 @@ static int notify_runs(supervisor_t *s, int64_t *ids, size_t n)
 }
 
 /*
- * Writes the due outcomes: all of them in one statement, the mini-scheduler
- * in the same transaction, one commit (one fsync) however many tries ended
- * together. When that fails each outcome is retried on its own with its
- * own backoff, so one outcome the database refuses cannot hold back the
- * others. Messages are acknowledged after the commit; the directly claimed
- * tries start then. o: scratch space for n outcomes.
- */
-/*
  * In the outcome transaction: a written try's old XComs go, and a success
  * pushes its last output line as return_value (a JSON string, as
  * BashOperator pushes it; bytes that are not UTF-8 become U+FFFD).
@@ -1293,6 +1285,14 @@ static long long outcome_delay_sec(const run_t *r)
     return delay;
 }
 
+/*
+ * Writes the due outcomes: all of them in one statement, the mini-scheduler
+ * in the same transaction, one commit (one fsync) however many tries ended
+ * together. When that fails each outcome is retried on its own with its
+ * own backoff, so one outcome the database refuses cannot hold back the
+ * others. Messages are acknowledged after the commit; the directly claimed
+ * tries start then. o: scratch space for n outcomes.
+ */
 static void write_outcomes(supervisor_t *s, run_t **due, ti_outcome_t *o, size_t n, int64_t now)
 {
     minisched_t m = {0};
