@@ -17,8 +17,8 @@
  * processor, or the next due time (next run creation, next retry, next
  * resend), bounded by the next full pass.
  *
- * The statements are in lib/store (ti_sched.c, dagrun.c) and lib/sched,
- * except the job row's (job_start, job_update).
+ * The statements are in lib/store (ti_sched.c, dagrun.c, jobs.c) and
+ * lib/sched.
  *
  * A failed statement rolls back its unit of work; the pass is abandoned,
  * and the next one starts with db_ensure() (and a backoff wait) so that a
@@ -44,6 +44,7 @@
 #include "core/queue.h"
 #include "core/timeutil.h"
 #include "sched/planrun.h"
+#include "store/jobs.h"
 #include "scheduler/enqueue.h"
 #include "scheduler/reaper.h"
 #include "scheduler/runs.h"
@@ -122,37 +123,6 @@ static void wait_on(int fd, int ms)
     struct pollfd pfd = {.fd = fd, .events = POLLIN};
     if (poll(&pfd, 1, ms) > 0)
         drain_eventfd(fd);
-}
-
-static int job_start(db_t *db, const char *hostname, int64_t *job_id)
-{
-    char pid[16];
-    snprintf(pid, sizeof(pid), "%d", (int)getpid());
-    const char *p[] = {hostname, pid};
-    PGresult *r = db_query(db, "loop_job_insert",
-                           "INSERT INTO job (job_type, hostname, pid) VALUES ('SchedulerJob', $1,"
-                           " $2::int) RETURNING id",
-                           2, p);
-    if (!r)
-        return -1;
-    *job_id = db_get_i64(r, 0, 0);
-    PQclear(r);
-    log_info("scheduler job started job_id=%" PRId64 " hostname=%s", *job_id, hostname);
-    return 0;
-}
-
-static int job_update(db_t *db, int64_t job_id, const char *state)
-{
-    char id[24];
-    snprintf(id, sizeof(id), "%" PRId64, job_id);
-    const char *p[] = {id, state};
-    return db_exec(db, "loop_job_update",
-                   "UPDATE job SET latest_heartbeat = now(), state = $2,"
-                   " end_date = CASE WHEN $2 = 'running' THEN NULL ELSE now() END"
-                   " WHERE id = $1::bigint",
-                   2, p) < 0
-               ? -1
-               : 0;
 }
 
 /* Adds column 0 (a dag_run id) of every row of r to p, and frees r. */
@@ -257,11 +227,13 @@ static int loop_pass(loop_state_t *s)
     s->pass_runs = s->pass_queued = 0;
 
     if (s->job_id == 0) {
-        if (job_start(s->db, s->a->hostname, &s->job_id) < 0)
+        if (jobs_scheduler_start(s->db, s->a->hostname, (int)getpid(), &s->job_id) < 0)
             return -1;
+        log_info("scheduler job started job_id=%" PRId64 " hostname=%s", s->job_id,
+                 s->a->hostname);
         s->next_heartbeat_us = now + hb_us;
     } else if (now >= s->next_heartbeat_us) {
-        if (job_update(s->db, s->job_id, "running") < 0)
+        if (jobs_scheduler_update(s->db, s->job_id, "running") < 0)
             return -1;
         s->next_heartbeat_us = now + hb_us;
     }
@@ -469,7 +441,7 @@ void *loop_thread(void *arg)
         loop_wait(&s, loop_timeout_ms(&s));
     }
     a->exit_code = 0;
-    if (s.job_id && db_ok(s.db) && job_update(s.db, s.job_id, "success") < 0)
+    if (s.job_id && db_ok(s.db) && jobs_scheduler_update(s.db, s.job_id, "success") < 0)
         log_warn("could not mark the scheduler job finished");
     log_info("scheduling loop stopped");
 out:

@@ -44,7 +44,7 @@ struct consumer {
     bool taken[CONSUMER_READ_MAX];
     int64_t ids[CONSUMER_READ_MAX]; /* claim parameters */
     int tries[CONSUMER_READ_MAX];
-    wtry_specs_t *specs; /* task specs by version, for the claim */
+    wtry_specs_t *specs;  /* task specs by version, for the claim */
     int64_t last_work_us; /* monotonic: the last read that returned entries */
 };
 
@@ -121,7 +121,8 @@ static PGresult *claim(consumer_t *c, size_t n)
     while (!*c->o.stop || attempts == 0) {
         if (!db_ok(c->o.db) && db_ensure(c->o.db, -1, c->o.stop) < 0)
             break;
-        r = wtry_claim(c->o.db, c->specs, false, c->hostname, c->o.pid, c->o.job_id, c->ids, c->tries, m);
+        r = wtry_claim(c->o.db, c->specs, false, c->hostname, c->o.pid, c->o.job_id, c->ids,
+                       c->tries, m);
         if (r)
             break;
         if (db_ok(c->o.db) && ++attempts >= CLAIM_ATTEMPTS) {

@@ -28,12 +28,14 @@
  */
 #include <curl/curl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "worker/op_util.h"
+#include "worker/ops_int.h"
 #include "worker/ops.h"
 
 #define HTTP_WHO "http"
@@ -116,7 +118,7 @@ static bool scalar_text(const cJSON *v, char *num, size_t numlen, const char **o
 }
 
 /* An object as key=value&... (a list value repeats its key). Returns the pair count. */
-static int form_encode(strbuf_t *b, const cJSON *obj)
+int op_http_form_encode(strbuf_t *b, const cJSON *obj)
 {
     const cJSON *it, *el;
     char num[64];
@@ -171,7 +173,7 @@ static char *requote(const char *url)
 }
 
 /* The URL without "user:password@" and without its query string, for the log. */
-static char *shown_url(const char *url)
+char *op_http_shown_url(const char *url)
 {
     strbuf_t b = {0};
     const char *p = strstr(url, "://");
@@ -190,8 +192,11 @@ static char *shown_url(const char *url)
 static const char *header_get(const cJSON *h, const char *name)
 {
     const cJSON *it;
-    cJSON_ArrayForEach(it, h) if (it->string && !strcasecmp(it->string, name) &&
-                                  cJSON_IsString(it)) return it->valuestring;
+    cJSON_ArrayForEach(it, h)
+    {
+        if (it->string && !strcasecmp(it->string, name) && cJSON_IsString(it))
+            return it->valuestring;
+    }
     return NULL;
 }
 
@@ -243,20 +248,243 @@ static int set_verify(http_req_t *r, const cJSON *v)
     return 0;
 }
 
+/* What a phase of http_prepare returns: done, failed (the reason logged), out of memory. */
+#define PREP_OK 0
+#define PREP_FAIL (-1)
+#define PREP_OOM (-2)
+
+/* The base URL from the connection (host, schema, port), then the endpoint, into u. */
+static void build_url(const ops_ctx_t *c, const cJSON *conn, strbuf_t *u)
+{
+    char num[64];
+    const char *host = opu_conn_str(conn, "host");
+    const char *schema = opu_conn_str(conn, "schema");
+    int port = opu_conn_port(conn);
+    if (host && strstr(host, "://")) {
+        strbuf_puts(u, host);
+        const char *auth = strstr(host, "://") + 3;
+        const char *end = auth + strcspn(auth, "/?#");
+        const char *at = memchr(auth, '@', (size_t)(end - auth));
+        const char *hp = at ? at + 1 : auth;
+        bool has_port = memchr(hp, ':', (size_t)(end - hp)) && !memchr(hp, '[', (size_t)(end - hp));
+        if (port > 0 && !has_port && !*end) {
+            snprintf(num, sizeof num, ":%d", port);
+            strbuf_puts(u, num);
+        }
+    } else {
+        const char *scheme = schema && (!strcasecmp(schema, "http") || !strcasecmp(schema, "https"))
+                                 ? schema
+                                 : "http";
+        strbuf_puts(u, scheme);
+        strbuf_puts(u, "://");
+        strbuf_puts(u, host ? host : "");
+        if (port > 0) {
+            snprintf(num, sizeof num, ":%d", port);
+            strbuf_puts(u, num);
+        }
+    }
+    const char *endpoint = opu_arg_str(c, "endpoint", NULL);
+    if (!endpoint) {
+        const cJSON *e = opu_arg(c, "endpoint");
+        if (cJSON_IsNumber(e))
+            endpoint = opu_num_text(e->valuedouble, num, sizeof num);
+    }
+    if (endpoint && *endpoint) {
+        bool base_slash = u->len > 0 && u->s[u->len - 1] == '/';
+        if (base_slash && endpoint[0] == '/')
+            endpoint++;
+        else if (!base_slash && endpoint[0] != '/')
+            strbuf_putn(u, "/", 1);
+        strbuf_puts(u, endpoint);
+    }
+}
+
 /*
- * Builds the request from the arguments and the connection. sensor: the
- * HttpSensor (GET by default, request_params). 0, or -1 with the reason
- * logged.
+ * Headers into hdr: the connection's extra (whose settings keys set
+ * verify, timeout and check_response of r instead), then the task's
+ * headers. PREP_*.
+ */
+static int collect_headers(const ops_ctx_t *c, const cJSON *conn, const char *conn_id,
+                           http_req_t *r, cJSON *hdr)
+{
+    const cJSON *it;
+    bool bad_extra;
+    int rc = PREP_OOM;
+    cJSON *extra = opu_conn_extra(conn, &bad_extra);
+    if (bad_extra)
+        opu_log(c, HTTP_WHO, "WARNING",
+                "the extra of connection '%s' is not a JSON object; no extra headers taken",
+                conn_id);
+    cJSON_ArrayForEach(it, extra)
+    {
+        if (!strcmp(it->string, "verify") || !strcmp(it->string, "verify_ssl")) {
+            if (set_verify(r, it) < 0)
+                goto out;
+        } else if (!strcmp(it->string, "timeout")) {
+            double t = opu_json_seconds(it, 0);
+            if (t > 0)
+                r->timeout_ms = (long)(t * 1000);
+        } else if (!strcmp(it->string, "check_response")) {
+            r->check_response = opu_json_bool(it, true);
+        } else if (!extra_is_setting(it->string)) {
+            if (header_set(hdr, it->string, it) < 0)
+                goto out;
+        }
+    }
+    const cJSON *task_headers = opu_arg(c, "headers");
+    if (task_headers && !cJSON_IsObject(task_headers)) {
+        opu_log(c, HTTP_WHO, "ERROR", "headers must be a mapping");
+        rc = PREP_FAIL;
+        goto out;
+    }
+    cJSON_ArrayForEach(it, task_headers)
+    {
+        if (header_set(hdr, it->string, it) < 0)
+            goto out;
+    }
+    rc = PREP_OK;
+out:
+    cJSON_Delete(extra);
+    return rc;
+}
+
+/* request_timeout and extra_options (timeout, verify, check_response) over the connection's.
+ * PREP_*. */
+static int apply_options(const ops_ctx_t *c, http_req_t *r)
+{
+    double rt = opu_json_seconds(opu_arg(c, "request_timeout"), 0);
+    if (rt > 0)
+        r->timeout_ms = (long)(rt * 1000);
+    const cJSON *xo = opu_arg(c, "extra_options");
+    if (cJSON_IsObject(xo)) {
+        double t = opu_json_seconds(cJSON_GetObjectItemCaseSensitive(xo, "timeout"), 0);
+        if (t > 0)
+            r->timeout_ms = (long)(t * 1000);
+        if (set_verify(r, cJSON_GetObjectItemCaseSensitive(xo, "verify")) < 0)
+            return PREP_OOM;
+        const cJSON *cr = cJSON_GetObjectItemCaseSensitive(xo, "check_response");
+        if (cr && !cJSON_IsNull(cr))
+            r->check_response = opu_json_bool(cr, true);
+    }
+    if (r->timeout_ms < 0 || r->timeout_ms > 365L * 86400 * 1000)
+        r->timeout_ms = 0;
+    return PREP_OK;
+}
+
+/* GET and HEAD: data (a mapping or a string) as the query string, appended to u. PREP_*. */
+static int attach_query(const ops_ctx_t *c, http_req_t *r, const cJSON *data, strbuf_t *u)
+{
+    strbuf_t q = {0};
+    if (cJSON_IsObject(data))
+        r->n_query = op_http_form_encode(&q, data);
+    else if (cJSON_IsString(data)) {
+        strbuf_puts(&q, data->valuestring);
+        r->n_query = *data->valuestring ? 1 : 0;
+    } else {
+        opu_log(c, HTTP_WHO, "ERROR", "data for a %s request must be a mapping or a string",
+                r->method);
+        free(strbuf_take(&q));
+        return PREP_FAIL;
+    }
+    char *qs = strbuf_take(&q);
+    if (!qs)
+        return PREP_OOM;
+    if (*qs) {
+        strbuf_puts(u, strchr(u->s ? u->s : "", '?') ? "&" : "?");
+        strbuf_puts(u, qs);
+    }
+    free(qs);
+    return PREP_OK;
+}
+
+/*
+ * Other methods: data as the body, text as it is (no Content-Type, as
+ * requests), a mapping form-encoded unless the Content-Type is JSON,
+ * anything else as JSON. PREP_*.
+ */
+static int attach_body(http_req_t *r, const cJSON *data, cJSON *hdr)
+{
+    strbuf_t body = {0};
+    char num[64];
+    int rc = PREP_OOM;
+    const char *ctype = header_get(hdr, "Content-Type");
+    if (cJSON_IsString(data)) {
+        strbuf_puts(&body, data->valuestring);
+        if (!ctype && cJSON_AddStringToObject(hdr, "Content-Type", "") == NULL)
+            goto out; /* as requests: a text body has no Content-Type */
+    } else if (cJSON_IsObject(data) && !(ctype && !strncasecmp(ctype, "application/json", 16))) {
+        op_http_form_encode(&body, data);
+        if (!ctype &&
+            !cJSON_AddStringToObject(hdr, "Content-Type", "application/x-www-form-urlencoded"))
+            goto out;
+    } else {
+        char *txt = cJSON_IsNumber(data) ? NULL : cJSON_PrintUnformatted(data);
+        strbuf_puts(&body, txt ? txt : opu_num_text(data->valuedouble, num, sizeof num));
+        free(txt);
+    }
+    if (body.oom)
+        goto out;
+    r->body_len = body.len;
+    if (!(r->body = strbuf_take(&body)))
+        goto out;
+    rc = PREP_OK;
+out:
+    free(strbuf_take(&body));
+    return rc;
+}
+
+/* hdr as curl's header list (never logged: it may carry tokens). PREP_*. */
+static int build_header_list(const ops_ctx_t *c, http_req_t *r, const cJSON *hdr)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, hdr)
+    {
+        strbuf_t line = {0};
+        if (!it->string || !*it->string || has_ctl(it->string) || strchr(it->string, ':') ||
+            has_ctl(it->valuestring)) {
+            opu_log(c, HTTP_WHO, "ERROR",
+                    "a header name or value holds a line break, a control character or a "
+                    "colon in its name");
+            return PREP_FAIL;
+        }
+        strbuf_puts(&line, it->string);
+        strbuf_puts(&line,
+                    *it->valuestring || !strcasecmp(it->string, "Content-Type") ? ": " : ";");
+        strbuf_puts(&line, it->valuestring);
+        char *l = strbuf_take(&line);
+        if (!l)
+            return PREP_OOM;
+        /* "Name: " with nothing after it removes curl's own header of that name. */
+        if (!*it->valuestring)
+            l[strlen(it->string) + 1] = '\0';
+        struct curl_slist *n = curl_slist_append(r->headers, l);
+        free(l);
+        if (!n)
+            return PREP_OOM;
+        r->headers = n;
+    }
+    if (r->body && r->body_len > 0) {
+        struct curl_slist *n = curl_slist_append(r->headers, "Expect:");
+        if (!n)
+            return PREP_OOM;
+        r->headers = n;
+    }
+    return PREP_OK;
+}
+
+/*
+ * Builds the request from the arguments and the connection, in phases:
+ * URL, headers, options, data (query string or body), the final URL,
+ * the header list. sensor: the HttpSensor (GET by default,
+ * request_params). 0, or -1 with the reason logged.
  */
 static int http_prepare(const ops_ctx_t *c, bool sensor, http_req_t *r)
 {
     const char *conn_id = opu_arg_conn_id(c, "http_conn_id", "http_default");
-    const cJSON *conn = NULL, *data, *it, *xo;
-    cJSON *extra = NULL, *hdr = NULL;
-    strbuf_t u = {0}, body = {0};
-    char num[64];
-    bool bad_extra, is_query;
-    int rc = -1;
+    const cJSON *conn = NULL, *data;
+    cJSON *hdr = NULL;
+    strbuf_t u = {0};
+    int rc = PREP_FAIL;
 
     memset(r, 0, sizeof *r);
     r->verify = true;
@@ -270,205 +498,42 @@ static int http_prepare(const ops_ctx_t *c, bool sensor, http_req_t *r)
     }
     r->login = opu_conn_str(conn, "login");
     r->password = opu_conn_str(conn, "password");
-
-    /* Base URL. */
-    const char *host = opu_conn_str(conn, "host");
-    const char *schema = opu_conn_str(conn, "schema");
-    int port = opu_conn_port(conn);
-    if (host && strstr(host, "://")) {
-        strbuf_puts(&u, host);
-        const char *auth = strstr(host, "://") + 3;
-        const char *end = auth + strcspn(auth, "/?#");
-        const char *at = memchr(auth, '@', (size_t)(end - auth));
-        const char *hp = at ? at + 1 : auth;
-        bool has_port = memchr(hp, ':', (size_t)(end - hp)) && !memchr(hp, '[', (size_t)(end - hp));
-        if (port > 0 && !has_port && !*end) {
-            snprintf(num, sizeof num, ":%d", port);
-            strbuf_puts(&u, num);
-        }
-    } else {
-        const char *scheme = schema && (!strcasecmp(schema, "http") || !strcasecmp(schema, "https"))
-                                 ? schema
-                                 : "http";
-        strbuf_puts(&u, scheme);
-        strbuf_puts(&u, "://");
-        strbuf_puts(&u, host ? host : "");
-        if (port > 0) {
-            snprintf(num, sizeof num, ":%d", port);
-            strbuf_puts(&u, num);
-        }
-    }
-    const char *endpoint = opu_arg_str(c, "endpoint", NULL);
-    if (!endpoint) {
-        const cJSON *e = opu_arg(c, "endpoint");
-        if (cJSON_IsNumber(e))
-            endpoint = opu_num_text(e->valuedouble, num, sizeof num);
-    }
-    if (endpoint && *endpoint) {
-        bool base_slash = u.len > 0 && u.s[u.len - 1] == '/';
-        if (base_slash && endpoint[0] == '/')
-            endpoint++;
-        else if (!base_slash && endpoint[0] != '/')
-            strbuf_putn(&u, "/", 1);
-        strbuf_puts(&u, endpoint);
-    }
-
-    /* Headers: the connection's extra, then the task's headers. */
-    if (!(hdr = cJSON_CreateObject()))
-        goto oom;
-    extra = opu_conn_extra(conn, &bad_extra);
-    if (bad_extra)
-        opu_log(c, HTTP_WHO, "WARNING",
-                "the extra of connection '%s' is not a JSON object; no extra headers taken",
-                conn_id);
-    cJSON_ArrayForEach(it, extra)
-    {
-        if (!strcmp(it->string, "verify") || !strcmp(it->string, "verify_ssl")) {
-            if (set_verify(r, it) < 0)
-                goto oom;
-        } else if (!strcmp(it->string, "timeout")) {
-            double t = opu_json_seconds(it, 0);
-            if (t > 0)
-                r->timeout_ms = (long)(t * 1000);
-        } else if (!strcmp(it->string, "check_response")) {
-            r->check_response = opu_json_bool(it, true);
-        } else if (!extra_is_setting(it->string)) {
-            if (header_set(hdr, it->string, it) < 0)
-                goto oom;
-        }
-    }
-    const cJSON *task_headers = opu_arg(c, "headers");
-    if (task_headers && !cJSON_IsObject(task_headers)) {
-        opu_log(c, HTTP_WHO, "ERROR", "headers must be a mapping");
+    build_url(c, conn, &u);
+    if (!(hdr = cJSON_CreateObject())) {
+        rc = PREP_OOM;
         goto out;
     }
-    cJSON_ArrayForEach(it, task_headers)
-    {
-        if (header_set(hdr, it->string, it) < 0)
-            goto oom;
-    }
-
-    /* extra_options and request_timeout. */
-    double rt = opu_json_seconds(opu_arg(c, "request_timeout"), 0);
-    if (rt > 0)
-        r->timeout_ms = (long)(rt * 1000);
-    xo = opu_arg(c, "extra_options");
-    if (cJSON_IsObject(xo)) {
-        double t = opu_json_seconds(cJSON_GetObjectItemCaseSensitive(xo, "timeout"), 0);
-        if (t > 0)
-            r->timeout_ms = (long)(t * 1000);
-        if (set_verify(r, cJSON_GetObjectItemCaseSensitive(xo, "verify")) < 0)
-            goto oom;
-        const cJSON *cr = cJSON_GetObjectItemCaseSensitive(xo, "check_response");
-        if (cr && !cJSON_IsNull(cr))
-            r->check_response = opu_json_bool(cr, true);
-    }
-    if (r->timeout_ms < 0 || r->timeout_ms > 365L * 86400 * 1000)
-        r->timeout_ms = 0;
-
-    /* Data: the query string or the body. */
+    if ((rc = collect_headers(c, conn, conn_id, r, hdr)) != PREP_OK ||
+        (rc = apply_options(c, r)) != PREP_OK)
+        goto out;
     data =
         sensor && opu_arg(c, "request_params") ? opu_arg(c, "request_params") : opu_arg(c, "data");
-    is_query = !strcasecmp(r->method, "GET") || !strcasecmp(r->method, "HEAD");
-    const char *ctype = header_get(hdr, "Content-Type");
-    if (data && is_query) {
-        strbuf_t q = {0};
-        if (cJSON_IsObject(data))
-            r->n_query = form_encode(&q, data);
-        else if (cJSON_IsString(data)) {
-            strbuf_puts(&q, data->valuestring);
-            r->n_query = *data->valuestring ? 1 : 0;
-        } else {
-            opu_log(c, HTTP_WHO, "ERROR", "data for a %s request must be a mapping or a string",
-                    r->method);
-            free(strbuf_take(&q));
-            goto out;
-        }
-        char *qs = strbuf_take(&q);
-        if (!qs)
-            goto oom;
-        if (*qs) {
-            strbuf_puts(&u, strchr(u.s ? u.s : "", '?') ? "&" : "?");
-            strbuf_puts(&u, qs);
-        }
-        free(qs);
-    } else if (data) {
-        if (cJSON_IsString(data)) {
-            strbuf_puts(&body, data->valuestring);
-            if (!ctype && cJSON_AddStringToObject(hdr, "Content-Type", "") == NULL)
-                goto oom; /* as requests: a text body has no Content-Type */
-        } else if (cJSON_IsObject(data) &&
-                   !(ctype && !strncasecmp(ctype, "application/json", 16))) {
-            form_encode(&body, data);
-            if (!ctype &&
-                !cJSON_AddStringToObject(hdr, "Content-Type", "application/x-www-form-urlencoded"))
-                goto oom;
-        } else {
-            char *txt = cJSON_IsNumber(data) ? NULL : cJSON_PrintUnformatted(data);
-            strbuf_puts(&body, txt ? txt : opu_num_text(data->valuedouble, num, sizeof num));
-            free(txt);
-        }
-        if (body.oom)
-            goto oom;
-        r->body_len = body.len;
-        if (!(r->body = strbuf_take(&body)))
-            goto oom;
-    }
+    if (data && (!strcasecmp(r->method, "GET") || !strcasecmp(r->method, "HEAD")))
+        rc = attach_query(c, r, data, &u);
+    else if (data)
+        rc = attach_body(r, data, hdr);
+    if (rc != PREP_OK)
+        goto out;
+    rc = PREP_OOM;
     if (u.oom)
-        goto oom;
+        goto out;
     if (u.len > HTTP_MAX_URL) {
         opu_log(c, HTTP_WHO, "ERROR", "the URL is longer than %d bytes", HTTP_MAX_URL);
+        rc = PREP_FAIL;
         goto out;
     }
     r->url = requote(u.s);
-    if (!r->url || !(r->shown_url = shown_url(r->url)))
-        goto oom;
-
-    /* The header list (never logged: it may carry tokens). */
-    cJSON_ArrayForEach(it, hdr)
-    {
-        strbuf_t line = {0};
-        if (!it->string || !*it->string || has_ctl(it->string) || strchr(it->string, ':') ||
-            has_ctl(it->valuestring)) {
-            opu_log(c, HTTP_WHO, "ERROR",
-                    "a header name or value holds a line break, a control character or a "
-                    "colon in its name");
-            goto out;
-        }
-        strbuf_puts(&line, it->string);
-        strbuf_puts(&line,
-                     *it->valuestring || !strcasecmp(it->string, "Content-Type") ? ": " : ";");
-        strbuf_puts(&line, it->valuestring);
-        char *l = strbuf_take(&line);
-        if (!l)
-            goto oom;
-        /* "Name: " with nothing after it removes curl's own header of that name. */
-        if (!*it->valuestring)
-            l[strlen(it->string) + 1] = '\0';
-        struct curl_slist *n = curl_slist_append(r->headers, l);
-        free(l);
-        if (!n)
-            goto oom;
-        r->headers = n;
-    }
-    if (r->body && r->body_len > 0) {
-        struct curl_slist *n = curl_slist_append(r->headers, "Expect:");
-        if (!n)
-            goto oom;
-        r->headers = n;
-    }
-    rc = 0;
-    goto out;
-oom:
-    opu_log(c, HTTP_WHO, "ERROR", "out of memory building the request");
+    if (!r->url || !(r->shown_url = op_http_shown_url(r->url)))
+        goto out;
+    rc = build_header_list(c, r, hdr);
 out:
+    if (rc == PREP_OOM)
+        opu_log(c, HTTP_WHO, "ERROR", "out of memory building the request");
     free(strbuf_take(&u));
-    free(strbuf_take(&body));
-    cJSON_Delete(extra);
     cJSON_Delete(hdr);
-    if (rc < 0)
+    if (rc != PREP_OK)
         req_free(r);
-    return rc;
+    return rc == PREP_OK ? 0 : -1;
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)

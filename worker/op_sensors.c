@@ -28,6 +28,7 @@
 #include <fnmatch.h>
 #include <glob.h>
 #include <limits.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,7 @@
 
 #include "core/db.h"
 #include "core/timeutil.h"
+#include "store/watch.h"
 #include "worker/op_util.h"
 #include "worker/ops.h"
 
@@ -320,17 +322,14 @@ static char *pg_array(const cJSON *list)
 static ops_poke_t check_existence(const ops_ctx_t *c, db_t *db, const char *dag_id,
                                   const cJSON *task_ids, const char *group)
 {
-    const char *p[2] = {dag_id, NULL};
-    PGresult *r = db_query(db, NULL, "SELECT 1 FROM dag WHERE dag_id = $1", 1, p);
     ops_poke_t v = OPS_POKE_FAIL;
-    char *json = NULL;
+    char *json = NULL, *missing = NULL;
+    bool exists = false;
 
-    if (!r) {
+    if (watch_dag_exists(db, dag_id, &exists) != 0) {
         opu_log(c, SENSOR_WHO, "ERROR", "could not read the dag table: %s", db_error(db));
         return OPS_POKE_FAIL;
     }
-    bool exists = PQntuples(r) > 0;
-    PQclear(r);
     if (!exists) {
         opu_log(c, SENSOR_WHO, "ERROR", "The external DAG %s does not exist.", dag_id);
         return OPS_POKE_FAIL;
@@ -338,41 +337,23 @@ static ops_poke_t check_existence(const ops_ctx_t *c, db_t *db, const char *dag_
     if (task_ids) {
         if (!(json = cJSON_PrintUnformatted(task_ids)))
             goto oom;
-        p[1] = json;
-        r = db_query(db, NULL,
-                     "WITH v AS (SELECT data FROM dag_version WHERE dag_id = $1"
-                     "           ORDER BY version_number DESC LIMIT 1)"
-                     " SELECT t FROM jsonb_array_elements_text($2::jsonb) t"
-                     "  WHERE NOT EXISTS (SELECT 1 FROM v WHERE (v.data -> 'tasks') ? t)",
-                     2, p);
-        if (!r) {
+        int rc = watch_missing_task(db, dag_id, json, &missing);
+        if (rc == UPDRAFT_ENOMEM)
+            goto oom;
+        if (rc != 0) {
             opu_log(c, SENSOR_WHO, "ERROR", "could not read the DAG's tasks: %s", db_error(db));
             goto out;
         }
-        if (PQntuples(r) > 0) {
+        if (missing) {
             opu_log(c, SENSOR_WHO, "ERROR", "The external task %s in DAG %s does not exist.",
-                    PQgetvalue(r, 0, 0), dag_id);
-            PQclear(r);
+                    missing, dag_id);
             goto out;
         }
-        PQclear(r);
     } else if (group) {
-        p[1] = group;
-        r = db_query(db, NULL,
-                     "WITH v AS (SELECT data FROM dag_version WHERE dag_id = $1"
-                     "           ORDER BY version_number DESC LIMIT 1)"
-                     " SELECT 1 FROM v, jsonb_each(v.data -> 'tasks') e"
-                     "  WHERE left(e.key, length($2) + 1) = $2 || '.'"
-                     "     OR e.value ->> 'task_group' = $2"
-                     "     OR left(e.value ->> 'task_group', length($2) + 1) = $2 || '.'"
-                     "  LIMIT 1",
-                     2, p);
-        if (!r) {
+        if (watch_group_exists(db, dag_id, group, &exists) != 0) {
             opu_log(c, SENSOR_WHO, "ERROR", "could not read the DAG's tasks: %s", db_error(db));
             goto out;
         }
-        exists = PQntuples(r) > 0;
-        PQclear(r);
         if (!exists) {
             opu_log(c, SENSOR_WHO, "ERROR",
                     "The external task group '%s' in DAG %s does not exist.", group, dag_id);
@@ -385,6 +366,7 @@ oom:
     opu_log(c, SENSOR_WHO, "ERROR", "out of memory");
 out:
     free(json);
+    free(missing);
     return v;
 }
 
@@ -392,35 +374,27 @@ out:
 static ops_poke_t poke_dag_run(const ops_ctx_t *c, db_t *db, const char *dag_id, const char *date,
                                const cJSON *allowed, const cJSON *failed, const cJSON *skipped)
 {
-    const char *p[2] = {dag_id, date};
-    PGresult *r = db_query(db, NULL,
-                           "SELECT state FROM dag_run WHERE dag_id = $1"
-                           " AND logical_date = $2::timestamptz",
-                           2, p);
+    char st[64];
     ops_poke_t v = OPS_POKE_NOT_YET;
-    if (!r) {
+    int rc = watch_run_state_at(db, dag_id, date, st, sizeof(st));
+    if (rc != 0 && rc != UPDRAFT_ENOTFOUND) {
         opu_log(c, SENSOR_WHO, "ERROR", "could not read dag_run: %s", db_error(db));
         return OPS_POKE_FAIL;
     }
-    if (PQntuples(r) == 0) {
+    if (rc == UPDRAFT_ENOTFOUND) {
         opu_log(c, SENSOR_WHO, "INFO", "No run of DAG %s on %s yet", dag_id, date);
+    } else if (state_in(failed, st)) {
+        opu_log(c, SENSOR_WHO, "ERROR", "The external DAG %s failed (state %s).", dag_id, st);
+        v = OPS_POKE_FAIL;
+    } else if (state_in(skipped, st)) {
+        opu_log(c, SENSOR_WHO, "INFO", "The external DAG %s reached skipped state %s.", dag_id, st);
+        v = OPS_POKE_SKIP;
+    } else if (state_in(allowed, st)) {
+        opu_log(c, SENSOR_WHO, "INFO", "The external DAG %s is %s.", dag_id, st);
+        v = OPS_POKE_DONE;
     } else {
-        const char *st = PQgetvalue(r, 0, 0);
-        if (state_in(failed, st)) {
-            opu_log(c, SENSOR_WHO, "ERROR", "The external DAG %s failed (state %s).", dag_id, st);
-            v = OPS_POKE_FAIL;
-        } else if (state_in(skipped, st)) {
-            opu_log(c, SENSOR_WHO, "INFO", "The external DAG %s reached skipped state %s.", dag_id,
-                    st);
-            v = OPS_POKE_SKIP;
-        } else if (state_in(allowed, st)) {
-            opu_log(c, SENSOR_WHO, "INFO", "The external DAG %s is %s.", dag_id, st);
-            v = OPS_POKE_DONE;
-        } else {
-            opu_log(c, SENSOR_WHO, "INFO", "The external DAG %s is %s; waiting", dag_id, st);
-        }
+        opu_log(c, SENSOR_WHO, "INFO", "The external DAG %s is %s; waiting", dag_id, st);
     }
-    PQclear(r);
     return v;
 }
 
@@ -430,7 +404,8 @@ static ops_poke_t poke_tasks(const ops_ctx_t *c, db_t *db, const char *dag_id, c
                              const cJSON *failed, const cJSON *skipped)
 {
     char *ids = NULL, *a = NULL, *f = NULL, *s = NULL;
-    PGresult *r = NULL;
+    watch_counts_t *counts = NULL;
+    size_t rows = 0;
     ops_poke_t v = OPS_POKE_FAIL;
     strbuf_t failed_list = {0}, skipped_list = {0};
 
@@ -439,44 +414,32 @@ static ops_poke_t poke_tasks(const ops_ctx_t *c, db_t *db, const char *dag_id, c
         opu_log(c, SENSOR_WHO, "ERROR", "out of memory");
         goto out;
     }
-    const char *p[7] = {dag_id, date, ids ? ids : "[]", group ? group : "", a, f, s};
-    r = db_query(db, NULL,
-                 "SELECT ti.task_id, count(*),"
-                 "       count(*) FILTER (WHERE ti.state = ANY($5::text[])),"
-                 "       count(*) FILTER (WHERE ti.state = ANY($6::text[])),"
-                 "       count(*) FILTER (WHERE ti.state = ANY($7::text[])),"
-                 "       string_agg(DISTINCT ti.state, ',')"
-                 "  FROM task_instance ti JOIN dag_run dr ON dr.id = ti.dag_run_id"
-                 " WHERE dr.dag_id = $1 AND dr.logical_date = $2::timestamptz"
-                 "   AND ti.dag_id = $1"
-                 "   AND (CASE WHEN $4 = '' THEN ti.task_id IN"
-                 "              (SELECT jsonb_array_elements_text($3::jsonb))"
-                 "        ELSE left(ti.task_id, length($4) + 1) = $4 || '.' END)"
-                 " GROUP BY ti.task_id ORDER BY ti.task_id",
-                 7, p);
-    if (!r) {
+    int rc = watch_task_counts(db, dag_id, date, ids, group, a, f, s, &counts, &rows);
+    if (rc == UPDRAFT_ENOMEM) {
+        opu_log(c, SENSOR_WHO, "ERROR", "out of memory");
+        goto out;
+    }
+    if (rc != 0) {
         opu_log(c, SENSOR_WHO, "ERROR", "could not read task_instance: %s", db_error(db));
         goto out;
     }
-    int rows = PQntuples(r), n_failed = 0, n_skipped = 0;
+    int n_failed = 0, n_skipped = 0;
     bool all_allowed = rows > 0;
-    for (int i = 0; i < rows; i++) {
-        const char *tid = PQgetvalue(r, i, 0);
-        long total = atol(PQgetvalue(r, i, 1)), ok = atol(PQgetvalue(r, i, 2));
-        long nf = atol(PQgetvalue(r, i, 3)), ns = atol(PQgetvalue(r, i, 4));
-        if (nf > 0) {
+    for (size_t i = 0; i < rows; i++) {
+        const char *tid = counts[i].task_id;
+        if (counts[i].failed > 0) {
             strbuf_puts(&failed_list, n_failed++ ? ", " : "");
             strbuf_puts(&failed_list, tid);
         }
-        if (ns > 0) {
+        if (counts[i].skipped > 0) {
             strbuf_puts(&skipped_list, n_skipped++ ? ", " : "");
             strbuf_puts(&skipped_list, tid);
         }
-        if (ok < total)
+        if (counts[i].allowed < counts[i].total)
             all_allowed = false;
     }
     /* every named task must have its rows */
-    if (task_ids && rows < cJSON_GetArraySize(task_ids))
+    if (task_ids && rows < (size_t)cJSON_GetArraySize(task_ids))
         all_allowed = false;
     if (failed_list.oom || skipped_list.oom) {
         opu_log(c, SENSOR_WHO, "ERROR", "out of memory");
@@ -502,11 +465,11 @@ static ops_poke_t poke_tasks(const ops_ctx_t *c, db_t *db, const char *dag_id, c
         v = OPS_POKE_DONE;
     } else {
         opu_log(c, SENSOR_WHO, "INFO", "%d of the watched tasks have rows; not all allowed yet",
-                rows);
+                (int)rows);
         v = OPS_POKE_NOT_YET;
     }
 out:
-    PQclear(r);
+    watch_counts_free(counts, rows);
     free(strbuf_take(&failed_list));
     free(strbuf_take(&skipped_list));
     free(ids);

@@ -38,6 +38,7 @@
 
 #include "core/errbuf.h"
 #include "worker/op_util.h"
+#include "worker/ops_int.h"
 #include "worker/ops.h"
 
 #define SQL_WHO "sql"
@@ -45,32 +46,13 @@
 #define SQL_MAX_PARAMS 65535
 #define SQL_MAX_PARAM_NAME 256
 
-/* Type OIDs of pg_type (server headers are not a client dependency). */
-#define OID_BOOL 16
-#define OID_INT8 20
-#define OID_INT2 21
-#define OID_INT4 23
-#define OID_OID 26
-#define OID_JSON 114
-#define OID_FLOAT4 700
-#define OID_FLOAT8 701
-#define OID_NUMERIC 1700
-#define OID_JSONB 3802
-
 typedef enum keep_mode {
     KEEP_NONE = 0, /* run only */
     KEEP_ALL,      /* every row */
     KEEP_ONE       /* the first row (fetch_one_handler) */
 } keep_mode_t;
 
-/* Parameters converted for one statement. */
-typedef struct sql_params {
-    int n;
-    char **values; /* n, NULL = SQL NULL */
-    Oid *types;    /* n */
-} sql_params_t;
-
-static void params_free(sql_params_t *p)
+void op_sql_params_free(op_sql_params_t *p)
 {
     for (int i = 0; p->values && i < p->n; i++)
         free(p->values[i]);
@@ -175,7 +157,7 @@ static int add_trimmed(cJSON *list, const char *s, size_t n)
 }
 
 /* The statements of sql split on ';' outside quotes and comments, into list. -1 on OOM. */
-static int sql_split(const char *sql, cJSON *list)
+int op_sql_split(const char *sql, cJSON *list)
 {
     size_t len = strlen(sql), start = 0, i = 0;
     while (i < len) {
@@ -228,8 +210,8 @@ static int param_value(const cJSON *v, char **text, Oid *type)
  * Rewrites psycopg2 placeholders in sql to $n and converts the values.
  * params: a non-empty list (%s) or mapping (%(name)s). 0, or -1 with err.
  */
-static int sql_bind(const char *sql, const cJSON *params, char **out, sql_params_t *p, char *err,
-                    size_t errlen)
+int op_sql_bind(const char *sql, const cJSON *params, char **out, op_sql_params_t *p, char *err,
+                size_t errlen)
 {
     strbuf_t b = {0};
     const char *names[SQL_MAX_PARAMS > 4096 ? 4096 : SQL_MAX_PARAMS];
@@ -341,7 +323,7 @@ oom:
     errbuf_set(err, errlen, "out of memory");
 fail:
     free(strbuf_take(&b));
-    params_free(p);
+    op_sql_params_free(p);
     return -1;
 }
 
@@ -463,7 +445,7 @@ static int sql_run_statement(const ops_ctx_t *c, PGconn *conn, const char *stmt,
                              const cJSON *params, keep_mode_t keep, size_t limit, cJSON **result,
                              char *err, size_t errlen)
 {
-    sql_params_t p = {0};
+    op_sql_params_t p = {0};
     char *q = NULL;
     PGresult *res;
     cJSON *rows = NULL;
@@ -475,7 +457,7 @@ static int sql_run_statement(const ops_ctx_t *c, PGconn *conn, const char *stmt,
     size_t slen = strlen(stmt);
 
     *result = NULL;
-    if (params && sql_bind(stmt, params, &q, &p, err, errlen) < 0)
+    if (params && op_sql_bind(stmt, params, &q, &p, err, errlen) < 0)
         return -1;
     opu_log(c, SQL_WHO, "INFO", "Running statement: %.*s%s, parameters: %d value%s",
             (int)(slen > OPU_LOG_SNIPPET ? OPU_LOG_SNIPPET : slen), stmt,
@@ -566,7 +548,7 @@ static int sql_run_statement(const ops_ctx_t *c, PGconn *conn, const char *stmt,
 out:
     cJSON_Delete(rows);
     free(q);
-    params_free(&p);
+    op_sql_params_free(&p);
     return rc;
 }
 
@@ -685,7 +667,7 @@ static int sql_statements(const ops_ctx_t *c, cJSON **out)
         goto oom;
     if (cJSON_IsString(sql)) {
         if (opu_arg_bool(c, "split_statements", false)) {
-            if (sql_split(sql->valuestring, list) < 0)
+            if (op_sql_split(sql->valuestring, list) < 0)
                 goto oom;
         } else if (!blank(sql->valuestring, strlen(sql->valuestring))) {
             cJSON *s = cJSON_CreateString(sql->valuestring);

@@ -44,6 +44,7 @@
 
 #include "sched/clear.h"
 #include "store/dagrun.h"
+#include "store/watch.h"
 #include "core/db.h"
 #include "core/log.h"
 #include "model/operator.h"
@@ -755,25 +756,17 @@ static int find_run(db_t *db, const char *dag_id, const char *run_id, ts_us_t lo
                     ts_us_t *logical_out, int64_t *id_out)
 {
     char ld[TS_ISO_LEN];
+    bool has_logical = false;
+    int64_t logical_us = 0;
     ts_format_iso(logical, ld);
-    const char *p[] = {dag_id, run_id, ld};
-    PGresult *r = db_query(db, NULL,
-                           "SELECT id, run_id, (extract(epoch FROM logical_date) * 1000000)::bigint"
-                           "  FROM dag_run WHERE dag_id = $1"
-                           "   AND (run_id = $2 OR logical_date = $3::timestamptz)"
-                           " ORDER BY (run_id = $2) DESC LIMIT 1",
-                           3, p);
-    if (!r)
+    int rc = watch_find_run(db, dag_id, run_id, ld, id_out, found, DAGRUN_ID_MAX + 1, &has_logical,
+                            &logical_us);
+    if (rc == UPDRAFT_ENOTFOUND)
+        return 0;
+    if (rc != 0)
         return -1;
-    int rc = 0;
-    if (PQntuples(r) == 1) {
-        *id_out = db_get_i64(r, 0, 0);
-        snprintf(found, DAGRUN_ID_MAX + 1, "%s", PQgetvalue(r, 0, 1));
-        *logical_out = db_get_str(r, 0, 2) ? db_get_i64(r, 0, 2) : logical;
-        rc = 1;
-    }
-    PQclear(r);
-    return rc;
+    *logical_out = has_logical ? (ts_us_t)logical_us : logical;
+    return 1;
 }
 
 static int reset_run(const ops_ctx_t *c, db_t *db, const char *dag_id, const char *run_id)
@@ -805,8 +798,6 @@ static int wait_run(const ops_ctx_t *c, db_t *db, const char *dag_id, const char
                     int64_t id)
 {
     double interval = arg_seconds(c, "poke_interval", OPERATOR_POKE_INTERVAL_DEFAULT);
-    char id_s[24];
-    snprintf(id_s, sizeof(id_s), "%" PRId64, id);
     for (;;) {
         run_log(c, "INFO", "Waiting for %s on %s to become an allowed state ...", dag_id, run_id);
         sleep_sec(interval);
@@ -814,18 +805,14 @@ static int wait_run(const ops_ctx_t *c, db_t *db, const char *dag_id, const char
             run_log(c, "WARNING", "Database unreachable, will check again");
             continue;
         }
-        const char *p[] = {id_s};
-        PGresult *r = db_query(db, NULL, "SELECT state FROM dag_run WHERE id = $1::bigint", 1, p);
-        if (!r)
-            continue;
-        if (PQntuples(r) != 1) {
-            PQclear(r);
+        char state[32];
+        int rc = watch_run_state(db, id, state, sizeof(state));
+        if (rc == UPDRAFT_ENOTFOUND) {
             run_log(c, "ERROR", "The run %s of %s no longer exists", run_id, dag_id);
             return 1;
         }
-        char state[32];
-        snprintf(state, sizeof(state), "%s", PQgetvalue(r, 0, 0));
-        PQclear(r);
+        if (rc != 0)
+            continue;
         if (state_in(c, "failed_states", "failed", state)) {
             run_log(c, "ERROR", "%s failed with failed state %s", dag_id, state);
             return 1;

@@ -58,8 +58,8 @@ typedef struct ops_ctx {
     const cJSON *connections; /* object, never NULL */
     const char *metadata_db;  /* NULL when not given */
     size_t max_xcom_size;
-    FILE *log;                /* the task log (stdout) */
-    bool no_return_value;     /* do_xcom_push: false: ops_xcom_push drops return_value */
+    FILE *log;            /* the task log (stdout) */
+    bool no_return_value; /* do_xcom_push: false: ops_xcom_push drops return_value */
 } ops_ctx_t;
 
 /* A poke's verdict. */

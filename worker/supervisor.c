@@ -36,7 +36,6 @@
 #include "core/pgarray.h"
 #include "core/strbuf.h"
 #include "core/utf8.h"
-#include "store/channels.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -54,10 +53,11 @@
 #include <cjson/cJSON.h>
 
 #include "core/healthsrv.h"
-#include "store/locks.h"
 #include "core/log.h"
 #include "sched/planrun.h"
 #include "store/pools.h"
+#include "store/ti.h"
+#include "model/planner.h"
 #include "model/taskenv.h"
 #include "core/timeutil.h"
 #include "store/xcom.h"
@@ -65,7 +65,6 @@
 #include "worker/logbuf.h"
 #include "worker/opsem.h"
 #include "worker/opspec.h"
-#include "worker/reporter.h"
 #include "worker/wrender.h"
 
 extern char **environ;
@@ -81,7 +80,7 @@ extern char **environ;
 #define POLL_MAX_MS 1000
 #define VERSION_CACHE 16 /* parsed DAG versions kept for the mini-scheduler */
 #define THREAD_STACK (512 * 1024)
-#define NOTIFY_CHANNEL_SQL "SELECT pg_notify(" CHANNEL_SCHEDULER_SQL ", r::text) FROM unnest($1::bigint[]) r"
+#define MAX_RESCHEDULE_SEC (366LL * 86400) /* a later next poke is brought forward */
 
 typedef struct run {
     wtry_t *t;
@@ -90,31 +89,31 @@ typedef struct run {
     bool exited; /* process over (or never started): outcome due */
     bool success;
     bool skipped; /* exit code in skip_on_exit_code */
-    bool lost; /* guard rejected: write nothing more */
+    bool lost;    /* guard rejected: write nothing more */
     bool timed_out;
-    bool over;                      /* done with: free it and give its slot back */
-    bool in_batch;                  /* its outcome is in the transaction being written */
-    char state[REPORTER_STATE_LEN]; /* the state the outcome wrote */
-    int64_t started_us;             /* monotonic */
+    bool over;                /* done with: free it and give its slot back */
+    bool in_batch;            /* its outcome is in the transaction being written */
+    char state[TI_STATE_LEN]; /* the state the outcome wrote */
+    int64_t started_us;       /* monotonic */
     int64_t flush_due_us;
     int64_t kill_at_us;  /* SIGKILL escalation, 0 = none */
     int64_t retry_at_us; /* next outcome attempt */
     int backoff_ms;
     /* XCom return_value: the last non-empty output line (raw bytes). */
-    char *line;       /* the line being read */
-    size_t line_len;  /* bytes in line (not counted once line_over) */
+    char *line;      /* the line being read */
+    size_t line_len; /* bytes in line (not counted once line_over) */
     size_t line_cap;
-    bool line_over;   /* the current line is longer than the XCom limit */
-    char *last;       /* the last complete non-empty line, NULL if none */
+    bool line_over; /* the current line is longer than the XCom limit */
+    char *last;     /* the last complete non-empty line, NULL if none */
     size_t last_len;
     bool last_over;
     char xcom_path[96]; /* $UPDRAFT_XCOM_FILE, "" if none */
     xcom_kv_t *pushed;  /* what the task wrote there */
     size_t npushed;
-    bool track;         /* follow output lines: do_xcom_push, or a bash branch/short_circuit */
-    char **followed;    /* bash branch: downstream ids its output named, in order */
+    bool track;      /* follow output lines: do_xcom_push, or a bash branch/short_circuit */
+    char **followed; /* bash branch: downstream ids its output named, in order */
     size_t n_followed;
-    char *skipmixin;    /* JSON written as OPERATOR_SKIPMIXIN_KEY with a success, NULL none */
+    char *skipmixin;      /* JSON written as OPERATOR_SKIPMIXIN_KEY with a success, NULL none */
     char spec_path[96];   /* the operator runner's spec file, "" if none */
     char result_path[96]; /* the runner's result file (reschedule delay), "" if none */
     bool reschedule;      /* OPERATOR_EXIT_RESCHEDULE: up_for_reschedule */
@@ -142,7 +141,7 @@ struct supervisor {
     struct group_kill {
         pid_t pgid;
         int64_t at_us;
-    } *gkills;
+    } * gkills;
     size_t ngkills, gkcap;
     char buf[READ_CHUNK];
 };
@@ -243,9 +242,8 @@ static int prepare_runner(supervisor_t *s, run_t *r, char *err, size_t errlen)
     if (fd < 0)
         return -1;
     close(fd);
-    opspec_opts_t so = {.max_xcom_size = s->o.max_xcom_size,
-                        .db_url = s->o.db_url,
-                        .result_path = r->result_path};
+    opspec_opts_t so = {
+        .max_xcom_size = s->o.max_xcom_size, .db_url = s->o.db_url, .result_path = r->result_path};
     return opspec_write(s->o.db, s->o.ring, r->t, &so, r->log, r->spec_path, err, errlen);
 }
 
@@ -286,15 +284,14 @@ static void run_spawn(supervisor_t *s, run_t *r)
     }
     /* Output lines are followed for the return_value XCom (bash) and for a
      * bash branch's or short-circuit's decision. */
-    r->track = !runner && (t->do_xcom_push || t->op == DAG_OP_BRANCH ||
-                           t->op == DAG_OP_SHORT_CIRCUIT);
+    r->track =
+        !runner && (t->do_xcom_push || t->op == DAG_OP_BRANCH || t->op == DAG_OP_SHORT_CIRCUIT);
     if (runner) {
         if (operator_is_sensor(t->op) && t->poke_count > 0)
             logbuf_append_line(r->log, "INFO", "Running operator: %s (poke %d)",
                                operator_class_name(t->op), t->poke_count + 1);
         else
-            logbuf_append_line(r->log, "INFO", "Running operator: %s",
-                               operator_class_name(t->op));
+            logbuf_append_line(r->log, "INFO", "Running operator: %s", operator_class_name(t->op));
     } else {
         logbuf_append_line(r->log, "INFO", "Running command: %s", t->bash_command);
     }
@@ -370,8 +367,9 @@ static int add_run(supervisor_t *s, wtry_t *t)
         break;
     case WTRY_EMPTY:
         if (t->op == DAG_OP_LATEST_ONLY)
-            logbuf_append_line(r->log, "INFO", "LatestOnlyOperator is decided by the scheduler: "
-                                               "nothing to run, marking success");
+            logbuf_append_line(r->log, "INFO",
+                               "LatestOnlyOperator is decided by the scheduler: "
+                               "nothing to run, marking success");
         else
             logbuf_append_line(r->log, "INFO", "Empty operator: nothing to run, marking success");
         run_mark_exited(r, true);
@@ -536,8 +534,7 @@ static int read_xcom_file(supervisor_t *s, run_t *r)
         snprintf(err, sizeof(err), "%s is larger than %zu bytes", XCOM_FILE_ENV, cap);
         goto out;
     }
-    rc = xcom_parse_file(text, len, s->o.max_xcom_size, &r->pushed, &r->npushed, err,
-                         sizeof(err));
+    rc = xcom_parse_file(text, len, s->o.max_xcom_size, &r->pushed, &r->npushed, err, sizeof(err));
 out:
     if (f)
         fclose(f);
@@ -636,9 +633,8 @@ static bool runner_exit(supervisor_t *s, run_t *r, int code)
         long long d = opspec_read_reschedule(r->result_path);
         if (d < 0) {
             /* The runner says "not yet" without a time: its poke_interval. */
-            const cJSON *pi = r->t->args ? cJSON_GetObjectItemCaseSensitive(r->t->args,
-                                                                           "poke_interval")
-                                         : NULL;
+            const cJSON *pi =
+                r->t->args ? cJSON_GetObjectItemCaseSensitive(r->t->args, "poke_interval") : NULL;
             d = cJSON_IsNumber(pi) && pi->valuedouble >= 0 ? (long long)pi->valuedouble
                                                            : OPERATOR_POKE_INTERVAL_DEFAULT;
         }
@@ -721,8 +717,8 @@ static void on_exit_status(supervisor_t *s, run_t *r, int status)
             r->skipped = true;
             ok = false;
             if (!r->lost)
-                logbuf_append_line(r->log, "INFO",
-                                   "Bash command returned exit code %d. Skipping.", code);
+                logbuf_append_line(r->log, "INFO", "Bash command returned exit code %d. Skipping.",
+                                   code);
         }
     } else if (WIFSIGNALED(status) && !r->lost) {
         logbuf_append_line(r->log, "INFO", "%s was killed by signal %d (%s)",
@@ -806,12 +802,11 @@ static void flush_logs(supervisor_t *s, int64_t now)
             continue;
         if (!db_usable(s, now))
             return;
-        int rc =
-            reporter_log(s->o.db, s->o.job_id, r->t->ti_id, r->t->try_number, logbuf_data(r->log));
+        int rc = ti_log(s->o.db, s->o.job_id, r->t->ti_id, r->t->try_number, logbuf_data(r->log));
         r->flush_due_us = now + (int64_t)s->o.log_flush_ms * 1000;
-        if (rc == 1)
+        if (rc == 0)
             logbuf_consume(r->log, pending);
-        else if (rc == 0)
+        else if (rc == UPDRAFT_ECONFLICT)
             lose_run(r, "log write rejected");
         else
             return; /* keep the chunk; try again at the next flush */
@@ -841,7 +836,7 @@ static void heartbeat(supervisor_t *s, int64_t now)
         tries[n] = r->t->try_number;
         which[n++] = r;
     }
-    if (reporter_heartbeat(s->o.db, s->o.job_id, ids, tries, n, alive) < 0) {
+    if (ti_heartbeat(s->o.db, s->o.job_id, ids, tries, n, alive) != 0) {
         s->hb_due_us = now + TS_US_PER_SEC;
         goto out;
     }
@@ -970,53 +965,35 @@ static int add_queued(minisched_t *m, const planrun_result_t *res)
  * DAGs that have scheduled rows are locked, so a chain pays one round
  * trip.
  */
-static int fill_headroom(supervisor_t *s, const reporter_outcome_t *o, size_t n, minisched_t *m)
+static int fill_headroom(supervisor_t *s, run_t *const *due, const ti_outcome_t *o, size_t n,
+                         minisched_t *m)
 {
     int rc = -1;
-    size_t nd = 0;
-    strbuf_t b = {0};
-    char *arr = NULL;
+    size_t nd = 0, nlocked = 0;
     const char **dags = calloc(n + 1, sizeof(*dags));
     int *freed = calloc(n + 1, sizeof(*freed));
-    PGresult *r = NULL;
-    if (!dags || !freed)
+    size_t *locked = calloc(n + 1, sizeof(*locked));
+    if (!dags || !freed || !locked)
         goto out;
-    pgarray_open(&b);
     for (size_t i = 0; i < n; i++) {
         if (!o[i].written)
             continue;
         size_t k;
-        for (k = 0; k < nd && strcmp(dags[k], o[i].t->dag_id); k++)
+        for (k = 0; k < nd && strcmp(dags[k], due[i]->t->dag_id); k++)
             ;
-        if (k == nd) {
-            pgarray_put_text(&b, o[i].t->dag_id);
-            dags[nd++] = o[i].t->dag_id;
-        }
+        if (k == nd)
+            dags[nd++] = due[i]->t->dag_id;
         freed[k]++;
     }
     if (nd == 0) {
         rc = 0;
         goto out;
     }
-    pgarray_close(&b);
-    if (!(arr = strbuf_take(&b)))
+    if (ti_lock_scheduled_dags(s->o.db, dags, nd, locked, &nlocked) != 0)
         goto out;
-    const char *p[] = {arr};
-    r = db_query(s->o.db, "worker_fill_lock",
-                 "SELECT d, pg_advisory_xact_lock(" LOCK_DAG_CLASS ", hashtext(d))"
-                 " FROM (SELECT d FROM unnest($1::text[]) d WHERE EXISTS (SELECT 1"
-                 "   FROM task_instance WHERE dag_id = d AND state = 'scheduled')"
-                 "   ORDER BY hashtext(d), d OFFSET 0) s",
-                 1, p);
-    if (!r)
-        goto out;
-    for (int row = 0; row < PQntuples(r); row++) {
-        const char *dag = PQgetvalue(r, row, 0);
-        size_t k;
-        for (k = 0; k < nd && strcmp(dags[k], dag); k++)
-            ;
-        if (k == nd)
-            continue;
+    for (size_t j = 0; j < nlocked; j++) {
+        size_t k = locked[j];
+        const char *dag = dags[k];
         /* The same statement as the scheduler's: pools and per-task limits hold. */
         char *one = pgarray_text(&dag, 1);
         if (!one)
@@ -1046,11 +1023,9 @@ static int fill_headroom(supervisor_t *s, const reporter_outcome_t *o, size_t n,
     }
     rc = 0;
 out:
-    PQclear(r);
-    strbuf_free(&b);
-    free(arr);
     free(dags);
     free(freed);
+    free(locked);
     return rc;
 }
 
@@ -1092,47 +1067,36 @@ static bool serves_queue(const supervisor_t *s, const char *queue)
  * Returns 0, or -1 when the planning failed (the caller rolls back to the
  * savepoint and notifies every run instead).
  */
-static int minisched_plan(supervisor_t *s, const reporter_outcome_t *o, size_t n, size_t budget,
-                          minisched_t *m)
+static int minisched_plan(supervisor_t *s, run_t *const *due, const ti_outcome_t *o, size_t n,
+                          size_t budget, minisched_t *m)
 {
     int rc = -1;
     PGresult *r = NULL;
     int64_t *plan = calloc(n + 1, sizeof(*plan)), *check = calloc(n + 1, sizeof(*check));
     size_t np = 0, nc = 0;
-    char *arr = NULL;
     m->notify = calloc(2 * n + 1, sizeof(*m->notify));
     if (!plan || !check || !m->notify)
         goto out;
-    if (fill_headroom(s, o, n, m) < 0)
+    if (fill_headroom(s, due, o, n, m) < 0)
         goto out;
     for (size_t i = 0; i < n; i++) {
+        const wtry_t *t = due[i]->t;
         if (!o[i].written)
             continue;
         /* Not final: nothing downstream can be decided yet. */
         if (!strcmp(o[i].state, "up_for_retry") || !strcmp(o[i].state, "up_for_reschedule"))
-            m->notify[m->n_notify++] = o[i].t->dag_run_id;
-        else if (o[i].t->has_downstream)
-            plan[np++] = o[i].t->dag_run_id;
-        else if (!holds_live_try(s, o[i].t->dag_run_id))
-            check[nc++] = o[i].t->dag_run_id;
+            m->notify[m->n_notify++] = t->dag_run_id;
+        else if (t->has_downstream)
+            plan[np++] = t->dag_run_id;
+        else if (!holds_live_try(s, t->dag_run_id))
+            check[nc++] = t->dag_run_id;
     }
     if (nc > 0) {
         /* One statement for all: which of these runs have nothing live left. */
-        if (!(arr = pgarray_int64(check, nc)))
+        size_t nidle = 0;
+        if (ti_runs_idle(s->o.db, check, nc, plan + np, &nidle) != 0)
             goto out;
-        const char *p[] = {arr};
-        r = db_query(s->o.db, "worker_runs_idle",
-                     "SELECT DISTINCT r FROM unnest($1::bigint[]) r WHERE NOT EXISTS ("
-                     " SELECT 1 FROM task_instance WHERE dag_run_id = r AND state IN ('none',"
-                     " 'scheduled', 'queued', 'running', 'up_for_retry', 'up_for_reschedule',"
-                     " 'deferred', 'restarting'))",
-                     1, p);
-        if (!r)
-            goto out;
-        for (int k = 0; k < PQntuples(r); k++)
-            plan[np++] = db_get_i64(r, k, 0);
-        PQclear(r);
-        r = NULL;
+        np += nidle;
     }
     if (!s->cache) {
         if (!(s->cache = planrun_cache_new(VERSION_CACHE)))
@@ -1172,7 +1136,8 @@ static int minisched_plan(supervisor_t *s, const reporter_outcome_t *o, size_t n
                 tries[ndirect++] = m->queued[i].try_number;
             }
             if (ndirect > 0)
-                r = wtry_claim(s->o.db, s->specs, true, s->hostname, s->o.pid, s->o.job_id, ids, tries, ndirect);
+                r = wtry_claim(s->o.db, s->specs, true, s->hostname, s->o.pid, s->o.job_id, ids,
+                               tries, ndirect);
         }
         bool nomem = !ids || !tries || !m->claimed;
         free(ids);
@@ -1197,7 +1162,6 @@ static int minisched_plan(supervisor_t *s, const reporter_outcome_t *o, size_t n
     rc = 0;
 out:
     PQclear(r);
-    free(arr);
     free(plan);
     free(check);
     return rc;
@@ -1240,30 +1204,15 @@ static int notify_runs(supervisor_t *s, int64_t *ids, size_t n)
     for (size_t i = 0; i < n; i++)
         if (k == 0 || ids[k - 1] != ids[i])
             ids[k++] = ids[i];
-    char *arr = pgarray_int64(ids, k);
-    if (!arr)
-        return -1;
-    const char *p[] = {arr};
-    PGresult *r = db_query(s->o.db, "worker_notify", NOTIFY_CHANNEL_SQL, 1, p);
-    free(arr);
-    PQclear(r);
-    return r ? 0 : -1;
+    return ti_notify_runs(s->o.db, ids, k) == 0 ? 0 : -1;
 }
 
-/*
- * Writes the due outcomes: all of them in one statement, the mini-scheduler
- * in the same transaction, one commit (one fsync) however many tries ended
- * together. When that fails each outcome is retried on its own with its
- * own backoff, so one outcome the database refuses cannot hold back the
- * others. Messages are acknowledged after the commit; the directly claimed
- * tries start then. o: scratch space for n outcomes.
- */
 /*
  * In the outcome transaction: a written try's old XComs go, and a success
  * pushes its last output line as return_value (a JSON string, as
  * BashOperator pushes it; bytes that are not UTF-8 become U+FFFD).
  */
-static int write_xcoms(supervisor_t *s, run_t *r, const reporter_outcome_t *o)
+static int write_xcoms(supervisor_t *s, run_t *r, const ti_outcome_t *o)
 {
     const wtry_t *t = r->t;
     if (!o->written)
@@ -1316,8 +1265,35 @@ file_keys:
     return 0;
 }
 
-static void write_outcomes(supervisor_t *s, run_t **due, reporter_outcome_t *o, size_t n,
-                           int64_t now)
+/*
+ * Seconds until the try's next try or poke: a reschedule's own delay
+ * (at most MAX_RESCHEDULE_SEC), or a failure's retry delay (wtry.h; at
+ * most the planner's PLANNER_MAX_RETRY_DELAY). 0 for a success or a skip.
+ */
+static long long outcome_delay_sec(const run_t *r)
+{
+    long long delay;
+    if (r->success || r->skipped)
+        return 0;
+    if (r->reschedule) {
+        delay = r->reschedule_sec < 0 ? 0 : r->reschedule_sec;
+        return delay > MAX_RESCHEDULE_SEC ? MAX_RESCHEDULE_SEC : delay;
+    }
+    delay = wtry_retry_delay(r->t);
+    if (delay < 0 || delay > PLANNER_MAX_RETRY_DELAY)
+        delay = PLANNER_MAX_RETRY_DELAY;
+    return delay;
+}
+
+/*
+ * Writes the due outcomes: all of them in one statement, the mini-scheduler
+ * in the same transaction, one commit (one fsync) however many tries ended
+ * together. When that fails each outcome is retried on its own with its
+ * own backoff, so one outcome the database refuses cannot hold back the
+ * others. Messages are acknowledged after the commit; the directly claimed
+ * tries start then. o: scratch space for n outcomes.
+ */
+static void write_outcomes(supervisor_t *s, run_t **due, ti_outcome_t *o, size_t n, int64_t now)
 {
     minisched_t m = {0};
     size_t i, ok = 0;
@@ -1331,15 +1307,16 @@ static void write_outcomes(supervisor_t *s, run_t **due, reporter_outcome_t *o, 
         goto out;
     for (i = 0; i < n; i++) {
         logbuf_end_output(due[i]->log);
-        o[i] = (reporter_outcome_t){.t = due[i]->t,
-                                    .success = due[i]->success,
-                                    .skipped = due[i]->skipped,
-                                    .no_retry = due[i]->no_retry,
-                                    .reschedule = due[i]->reschedule,
-                                    .reschedule_sec = due[i]->reschedule_sec,
-                                    .log_tail = logbuf_data(due[i]->log)};
+        o[i] = (ti_outcome_t){.ti_id = due[i]->t->ti_id,
+                              .try_number = due[i]->t->try_number,
+                              .success = due[i]->success,
+                              .skipped = due[i]->skipped,
+                              .no_retry = due[i]->no_retry,
+                              .reschedule = due[i]->reschedule,
+                              .delay_sec = outcome_delay_sec(due[i]),
+                              .log_tail = logbuf_data(due[i]->log)};
     }
-    if (reporter_finish_batch(s->o.db, s->o.job_id, o, n) < 0)
+    if (ti_finish_batch(s->o.db, s->o.job_id, o, n) != 0)
         goto out;
     for (i = 0; i < n; i++)
         if (write_xcoms(s, due[i], &o[i]) < 0)
@@ -1348,19 +1325,19 @@ static void write_outcomes(supervisor_t *s, run_t **due, reporter_outcome_t *o, 
         ok += o[i].written && !strcmp(o[i].state, "success");
     /* The slots of the tries that succeeded may go to their downstream. */
     size_t budget = *s->o.stop || handoff_closed(s->o.handoff) ? 0 : ok;
-    if (db_simple(s->o.db, "SAVEPOINT minisched") != 0)
+    if (ti_savepoint_minisched(s->o.db) != 0)
         goto out;
-    if (minisched_plan(s, o, n, budget, &m) < 0) {
+    if (minisched_plan(s, due, o, n, budget, &m) < 0) {
         log_warn("mini-scheduler failed, leaving the runs to the scheduler error=\"%s\"",
                  db_error(s->o.db));
         minisched_free(&m);
-        if (!db_ok(s->o.db) || db_simple(s->o.db, "ROLLBACK TO SAVEPOINT minisched") != 0)
+        if (!db_ok(s->o.db) || ti_rollback_minisched(s->o.db) != 0)
             goto out;
         if (!(m.notify = calloc(n + 1, sizeof(*m.notify))))
             goto out;
         for (i = 0; i < n; i++)
             if (o[i].written)
-                m.notify[m.n_notify++] = o[i].t->dag_run_id;
+                m.notify[m.n_notify++] = due[i]->t->dag_run_id;
     }
     if (notify_runs(s, m.notify, m.n_notify) < 0 || db_commit(s->o.db) != 0)
         goto out;
@@ -1399,8 +1376,7 @@ out:
         log_debug("claimed directly ti=%" PRId64 " try=%d", t->ti_id, t->try_number);
         if (add_run(s, t) < 0) {
             /* Claimed but not run: its heartbeat never comes and the scheduler reaps it. */
-            log_error("out of memory, dropping try ti=%" PRId64 " try=%d", t->ti_id,
-                      t->try_number);
+            log_error("out of memory, dropping try ti=%" PRId64 " try=%d", t->ti_id, t->try_number);
             wtry_free(t);
             continue;
         }
@@ -1414,7 +1390,7 @@ static void finish_runs(supervisor_t *s, int64_t now)
 {
     size_t n = 0, k = 0, nruns = s->nruns;
     run_t **due = calloc(s->nruns + 1, sizeof(*due));
-    reporter_outcome_t *o = calloc(s->nruns + 1, sizeof(*o));
+    ti_outcome_t *o = calloc(s->nruns + 1, sizeof(*o));
     if (!due || !o)
         goto out;
     bool retrying = false;
@@ -1540,7 +1516,6 @@ static void hand_back_all(supervisor_t *s)
     size_t n = 0;
     int64_t *ids = calloc(s->nruns + 1, sizeof(*ids));
     int *tries = calloc(s->nruns + 1, sizeof(*tries));
-    char *a_ids = NULL, *a_tries = NULL;
     if (!ids || !tries)
         goto out;
     for (size_t i = 0; i < s->nruns; i++) {
@@ -1565,26 +1540,14 @@ static void hand_back_all(supervisor_t *s)
             break;
         usleep(10000);
     }
-    char jid[24];
-    snprintf(jid, sizeof(jid), "%" PRId64, s->o.job_id);
-    if (!(a_ids = pgarray_int64(ids, n)) || !(a_tries = pgarray_int(tries, n)))
-        goto out;
-    const char *p[] = {a_ids, a_tries, jid};
     long rows = -1;
-    if (db_ensure(s->o.db, 3000, NULL) == 0)
-        rows = db_exec(s->o.db, "worker_hand_back",
-                       "WITH b AS (UPDATE task_instance t SET state = 'scheduled',"
-                       "   max_tries = t.max_tries + 1, hostname = '', pid = NULL,"
-                       "   end_date = now(), first_poke_at = NULL, poke_count = 0, updated_at = now()"
-                       " FROM unnest($1::bigint[], $2::int[]) l(id, try)"
-                       " WHERE t.id = l.id AND t.try_number = l.try AND t.worker_id = $3::bigint"
-                       "   AND t.state = 'running' RETURNING t.id, t.try_number, t.dag_run_id),"
-                       " l AS (INSERT INTO task_log (ti_id, try_number, data)"
-                       "   SELECT id, try_number, '[worker] WARNING - the worker shut down: this try"
-                       " was stopped and handed back; the next try does not count as a retry' || E'\\n'"
-                       "   FROM b)"
-                       " SELECT pg_notify(" CHANNEL_SCHEDULER_SQL ", dag_run_id::text) FROM b",
-                       3, p);
+    if (db_ensure(s->o.db, 3000, NULL) == 0) {
+        int hb = ti_hand_back(s->o.db, s->o.job_id, ids, tries, n, &rows);
+        if (hb == UPDRAFT_ENOMEM)
+            goto out;
+        if (hb != 0)
+            rows = -1;
+    }
     if (rows < 0) {
         log_warn("cannot hand running tries back, the scheduler will reap them count=%zu", n);
     } else {
@@ -1602,8 +1565,6 @@ static void hand_back_all(supervisor_t *s)
 out:
     free(ids);
     free(tries);
-    free(a_ids);
-    free(a_tries);
 }
 
 static void *supervisor_main(void *arg)
@@ -1624,7 +1585,8 @@ static void *supervisor_main(void *arg)
                 log_warn("cold shutdown: stopping running tries and handing them back");
             else
                 log_warn("shutdown grace of %d s is over: stopping running tries and handing "
-                         "them back", s->o.shutdown_grace_sec);
+                         "them back",
+                         s->o.shutdown_grace_sec);
             hand_back_all(s);
             give_up_at = ts_mono_us() + 10 * TS_US_PER_SEC; /* last outcomes, then go */
         }

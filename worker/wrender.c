@@ -11,6 +11,7 @@
 #include "model/taskenv.h"
 #include "store/taskrender.h"
 #include "store/xcom.h"
+#include "store/xcom_map.h"
 #include "worker/opsem.h"
 
 #define MAP_XCOM_MAX (16 << 20) /* an expand XCom larger than this is refused */
@@ -270,21 +271,19 @@ oom:
 static int map_xcom(db_t *db, const wtry_t *t, const char *key, const char *task_id, cJSON **out,
                     char *err, size_t errlen)
 {
-    char run_s[24];
     int rc = -1;
     cJSON *v = NULL;
-    snprintf(run_s, sizeof(run_s), "%" PRId64, t->dag_run_id);
-    const char *p[] = {run_s, task_id};
-    PGresult *r = db_query(db, "worker_map_xcom",
-                           "SELECT value::text FROM xcom WHERE dag_run_id = $1::bigint"
-                           " AND task_id = $2 AND map_index = -1 AND key = 'return_value'",
-                           2, p);
-    if (!r) {
+    char *text = NULL;
+    int found = xcom_map_source(db, t->dag_run_id, task_id, &text);
+    if (found == UPDRAFT_EDB) {
         snprintf(err, errlen, "cannot read the XCom of %.200s for expand '%.100s': %s", task_id,
                  key, db_error(db));
         return -1;
     }
-    const char *text = PQntuples(r) == 1 ? db_get_str(r, 0, 0) : NULL;
+    if (found == UPDRAFT_ENOMEM) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     if (!text) {
         snprintf(err, errlen,
                  "expand '%.100s': task %.200s pushed no return_value XCom in this run", key,
@@ -339,7 +338,7 @@ static int map_xcom(db_t *db, const wtry_t *t, const char *key, const char *task
     }
 out:
     cJSON_Delete(v);
-    PQclear(r);
+    free(text);
     return rc;
 }
 

@@ -27,11 +27,10 @@
  * instance's element of every expand key (literal lists from the spec;
  * {"xcom_task": id} is the return_value XCom of that task, map index -1,
  * in the same DAG run: a JSON array, or an object whose items count as
- * [key, value] pairs, or either as JSON text, see xcom_mappable). The element is picked by Airflow's index
- * decomposition (opsem_map_pick) and applied: bash_command (a value that
- * is not a string becomes its JSON text), env (an object merged over the
- * task's env), op_args (a value that is not a list becomes [value]),
- * op_kwargs (an object merged over partial's op_kwargs), any other
+ * [key, value] pairs, or either as JSON text, see xcom_mappable). The element is picked by
+ * Airflow's index decomposition (opsem_map_pick) and applied: bash_command (a value that is not a
+ * string becomes its JSON text), env (an object merged over the task's env), op_args (a value that
+ * is not a list becomes [value]), op_kwargs (an object merged over partial's op_kwargs), any other
  * argument replaced. Returns 0 (nothing to do when t is not mapped), or
  * -1 with err filled: an instance without a map index, a missing or
  * unusable XCom, a map index out of range, a database error.

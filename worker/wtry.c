@@ -6,7 +6,6 @@
  * fails the try instead of the worker.
  */
 #include "worker/wtry.h"
-#include "core/pgarray.h"
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>
@@ -18,30 +17,7 @@
 
 #include "core/log.h"
 #include "model/planner.h"
-
-/* now() for the consumer's claim (its own statement), clock_timestamp() for
- * a direct claim in the middle of an outcome transaction. The spec column
- * is NULL for versions the caller has cached ($6): reading one task's spec
- * from dag_version.data detoasts the whole document, which for a large DAG
- * costs more than the rest of the claim. */
-#define CLAIM_SQL(ts)                                                                              \
-    "UPDATE task_instance ti"                                                                      \
-    "   SET state = 'running', hostname = $1, pid = $2::integer, worker_id = $3::bigint,"         \
-    "       start_date = " ts ", heartbeat_at = " ts ", updated_at = " ts                          \
-    "  FROM dag_run dr JOIN dag_version v ON v.id = dr.dag_version_id,"                            \
-    "       unnest($4::bigint[], $5::integer[]) AS m(id, try)"                                     \
-    " WHERE ti.id = m.id AND ti.try_number = m.try AND ti.state = 'queued'"                        \
-    "   AND dr.id = ti.dag_run_id "                                                                \
-    "RETURNING ti.id, ti.try_number, ti.max_tries, ti.map_index, ti.dag_run_id,"                   \
-    "   (extract(epoch FROM dr.logical_date) * 1000000)::bigint,"                                  \
-    "   ti.dag_id, ti.run_id, ti.task_id, ti.operator,"                                            \
-    "   CASE WHEN dr.dag_version_id = ANY($6::bigint[]) THEN NULL"                                 \
-    "        ELSE v.data -> 'tasks' -> ti.task_id END,"                                            \
-    "   dr.dag_version_id, dr.conf::text,"                                                       \
-    "   (extract(epoch FROM dr.data_interval_start) * 1000000)::bigint,"                           \
-    "   (extract(epoch FROM dr.data_interval_end) * 1000000)::bigint,"                             \
-    "   (extract(epoch FROM ti.first_poke_at) * 1000000)::bigint, ti.poke_count,"                  \
-    "   (extract(epoch FROM ti.start_date) * 1000000)::bigint"
+#include "store/ti.h"
 
 #define SPECS_TEXT_MAX (32 << 20) /* a version's task map larger than this is not cached */
 
@@ -205,26 +181,12 @@ PGresult *wtry_claim(db_t *db, const wtry_specs_t *specs, bool direct, const cha
                      int pid, int64_t job_id, const int64_t *ids, const int *tries, size_t n)
 {
     PGresult *r = NULL;
-    char pid_s[16], job_s[24];
     int64_t cached[WTRY_SPECS_MAX];
     size_t nc = 0;
     for (size_t i = 0; specs && i < specs->n && nc < WTRY_SPECS_MAX; i++)
         cached[nc++] = specs->v[i].version_id;
-    char *ids_s = pgarray_int64(ids, n), *tries_s = pgarray_int(tries, n),
-         *cached_s = pgarray_int64(cached, nc);
-    if (!ids_s || !tries_s || !cached_s)
-        goto out;
-    snprintf(pid_s, sizeof(pid_s), "%d", pid);
-    snprintf(job_s, sizeof(job_s), "%" PRId64, job_id);
-    const char *params[] = {hostname, pid_s, job_s, ids_s, tries_s, cached_s};
-    if (direct)
-        r = db_query(db, "worker_claim_direct", CLAIM_SQL("clock_timestamp()"), 6, params);
-    else
-        r = db_query(db, "worker_claim", CLAIM_SQL("now()"), 6, params);
-out:
-    free(ids_s);
-    free(tries_s);
-    free(cached_s);
+    if (ti_claim(db, direct, hostname, pid, job_id, ids, tries, n, cached, nc, &r) != 0)
+        return NULL;
     return r;
 }
 

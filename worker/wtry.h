@@ -21,6 +21,7 @@
 #include "core/queue.h"
 #include "model/taskenv.h"
 #include "core/timeutil.h"
+#include "store/ti.h"
 
 #define WTRY_SPEC_MAX (4 << 20) /* a task spec larger than this is refused */
 
@@ -70,23 +71,16 @@ typedef struct wtry {
     ts_us_t start_date;    /* the claim's start_date (this poke's start), TS_NONE if unknown */
 } wtry_t;
 
-/*
- * Column order the claim's RETURNING list produces for wtry_from_row:
- * id, try_number, max_tries, map_index, dag_run_id, logical_date (epoch
- * microseconds), dag_id, run_id, task_id, operator, spec (json text; NULL
- * when the version's specs are cached), dag_version_id, the run's conf
- * (json text), data_interval_start, data_interval_end, first_poke_at
- * (epoch microseconds), poke_count, start_date (epoch microseconds).
- */
-#define WTRY_COLUMNS 18
-#define WTRY_COL_SPEC 10
-#define WTRY_COL_VERSION 11
-#define WTRY_COL_CONF 12
-#define WTRY_COL_INTERVAL_START 13
-#define WTRY_COL_INTERVAL_END 14
-#define WTRY_COL_FIRST_POKE 15
-#define WTRY_COL_POKE_COUNT 16
-#define WTRY_COL_START_DATE 17
+/* The claim's columns, as wtry_from_row reads them (store/ti.h). */
+#define WTRY_COLUMNS TI_CLAIM_COLUMNS
+#define WTRY_COL_SPEC TI_CLAIM_COL_SPEC
+#define WTRY_COL_VERSION TI_CLAIM_COL_VERSION
+#define WTRY_COL_CONF TI_CLAIM_COL_CONF
+#define WTRY_COL_INTERVAL_START TI_CLAIM_COL_INTERVAL_START
+#define WTRY_COL_INTERVAL_END TI_CLAIM_COL_INTERVAL_END
+#define WTRY_COL_FIRST_POKE TI_CLAIM_COL_FIRST_POKE
+#define WTRY_COL_POKE_COUNT TI_CLAIM_COL_POKE_COUNT
+#define WTRY_COL_START_DATE TI_CLAIM_COL_START_DATE
 #define WTRY_CONF_MAX (64 * 1024) /* a larger conf is not handed to the task */
 
 /*
@@ -139,8 +133,9 @@ wtry_t *wtry_from_row(const PGresult *r, int row, const queue_delivery_t *d,
 void wtry_free(wtry_t *t);
 
 /*
- * The claim of proto/PROTOCOL.md for n (id, try) pairs in one statement,
- * returning WTRY_COLUMNS columns per claimed row (specs: may be NULL).
+ * The claim of proto/PROTOCOL.md for n (id, try) pairs in one statement
+ * (ti_claim of store/ti.h, with the versions specs holds as the cached
+ * ones), returning WTRY_COLUMNS columns per claimed row (specs: may be NULL).
  * direct: the worker's mini-scheduler claims inside its outcome
  * transaction, so start_date is the claim's own time (clock_timestamp())
  * rather than the transaction's start. NULL on a database error.

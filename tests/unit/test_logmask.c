@@ -1,6 +1,6 @@
 /*
  * test_logmask.c - secrets masking in the per-try log buffer
- * (worker/logbuf.c, compiled in since unit tests link only libupdraft.a).
+ * (worker/logbuf.h, linked from libworker).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/logbuf.c"
+#include "core/utf8.h"
+#include "worker/logbuf.h"
 
 /* Everything the buffer hands out after the output ended, consumed. */
 static char *drain(logbuf_t *lb, char *acc, size_t cap)

@@ -1,8 +1,8 @@
 /*
  * test_opexec.c - the pure rules of the operator runner and the worker's
  * branch/short-circuit/mapping handling (worker/opsem.c), and how a mapped
- * instance's expand values are applied (worker/wrender.c); the worker
- * files are compiled in since unit tests link only libupdraft.a. Expected
+ * instance's expand values are applied (worker/wrender.c), linked from
+ * libworker. Expected
  * poke intervals were computed with Airflow's BaseSensorOperator.
  * _get_next_poke_interval formula in Python.
  */
@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/logbuf.c"
-#include "worker/opsem.c"
-#include "worker/wrender.c"
-#include "worker/wtry.c"
+#include "worker/logbuf.h"
+#include "worker/opsem.h"
+#include "worker/wrender.h"
+#include "worker/wtry.h"
 
 static void test_branch_target(void **state)
 {

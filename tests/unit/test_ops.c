@@ -1,7 +1,9 @@
 /*
  * test_ops.c - the operator bodies of worker/op_http.c, worker/op_sql.c and
- * worker/op_sensors.c, included white-box, with their own ops_xcom_push
- * and ops_connection (the runner's are in worker/opexec.c).
+ * worker/op_sensors.c, linked from libworker with this test's own
+ * ops_xcom_push and ops_connection (the runner's are in worker/opexec.c,
+ * which the test does not link); their pure helpers through
+ * worker/ops_int.h.
  *
  *   - HTTP against a python3 server this test starts on 127.0.0.1 (skipped
  *     when python3 is missing): methods, JSON/form/text bodies, query
@@ -34,12 +36,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/strbuf.h"
 #include "store/connections.h"
+#include "worker/op_util.h"
 #include "worker/ops.h"
-
-#include "worker/op_http.c"
-#include "worker/op_sensors.c"
-#include "worker/op_sql.c"
+#include "worker/ops_int.h"
 
 /* ---- the runner's services, as the test provides them -------------------- */
 
@@ -188,16 +189,16 @@ static void test_form_and_url(void **state)
     (void)state;
     strbuf_t b = {0};
     cJSON *o = jparse("{'a': 'x y&z', 'n': 2, 'f': 1.5, 't': true, 'skip': null, 'l': [1, 'b']}");
-    assert_int_equal(form_encode(&b, o), 6);
+    assert_int_equal(op_http_form_encode(&b, o), 6);
     char *s = strbuf_take(&b);
     assert_string_equal(s, "a=x+y%26z&n=2&f=1.5&t=True&l=1&l=b");
     free(s);
     cJSON_Delete(o);
 
-    s = shown_url("https://user:pw@example.com:8443/a/b?token=1#x");
+    s = op_http_shown_url("https://user:pw@example.com:8443/a/b?token=1#x");
     assert_string_equal(s, "https://example.com:8443/a/b");
     free(s);
-    s = shown_url("http://example.com");
+    s = op_http_shown_url("http://example.com");
     assert_string_equal(s, "http://example.com");
     free(s);
 }
@@ -207,10 +208,10 @@ static void test_sql_split(void **state)
     (void)state;
     cJSON *l = cJSON_CreateArray();
     assert_int_equal(
-        sql_split("CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ LANGUAGE sql;\n"
-                  "SELECT 'a;b', \"c;d\", E'e\\';f' -- x;y\n; /* p; /* q; */ r; */ SELECT $$;$$;"
-                  " ;  \n",
-                  l),
+        op_sql_split("CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ LANGUAGE sql;\n"
+                     "SELECT 'a;b', \"c;d\", E'e\\';f' -- x;y\n; /* p; /* q; */ r; */ SELECT $$;$$;"
+                     " ;  \n",
+                     l),
         0);
     char *s = cJSON_PrintUnformatted(l);
     assert_string_equal(s, "[\"CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ "
@@ -220,7 +221,7 @@ static void test_sql_split(void **state)
     cJSON_Delete(l);
     /* $1 is a parameter, not a dollar quote; a$b$ is an identifier */
     l = cJSON_CreateArray();
-    assert_int_equal(sql_split("SELECT $1; SELECT a$b$ FROM t; SELECT 2", l), 0);
+    assert_int_equal(op_sql_split("SELECT $1; SELECT a$b$ FROM t; SELECT 2", l), 0);
     assert_int_equal(cJSON_GetArraySize(l), 3);
     cJSON_Delete(l);
 }
@@ -229,10 +230,10 @@ static void test_sql_bind(void **state)
 {
     (void)state;
     char *q, err[256];
-    sql_params_t p;
+    op_sql_params_t p;
     cJSON *list = jparse("[5, 'x', null, true, 2.5, [1, 'a b', null], {'k': 1}]");
-    assert_int_equal(sql_bind("SELECT %s, %s, %s, %s, %s, %s, %s WHERE a LIKE 'x%%'", list, &q, &p,
-                              err, sizeof err),
+    assert_int_equal(op_sql_bind("SELECT %s, %s, %s, %s, %s, %s, %s WHERE a LIKE 'x%%'", list, &q,
+                                 &p, err, sizeof err),
                      0);
     assert_string_equal(q, "SELECT $1, $2, $3, $4, $5, $6, $7 WHERE a LIKE 'x%'");
     assert_int_equal(p.n, 7);
@@ -248,28 +249,28 @@ static void test_sql_bind(void **state)
     assert_string_equal(p.values[5], "{1,\"a b\",NULL}");
     assert_string_equal(p.values[6], "{\"k\":1}");
     free(q);
-    params_free(&p);
+    op_sql_params_free(&p);
 
-    assert_int_equal(sql_bind("SELECT %s", list, &q, &p, err, sizeof err), -1);
+    assert_int_equal(op_sql_bind("SELECT %s", list, &q, &p, err, sizeof err), -1);
     assert_non_null(strstr(err, "1 %s placeholder but parameters has 7 values"));
-    assert_int_equal(sql_bind("SELECT %d", list, &q, &p, err, sizeof err), -1);
+    assert_int_equal(op_sql_bind("SELECT %d", list, &q, &p, err, sizeof err), -1);
     assert_non_null(strstr(err, "unsupported placeholder '%d'"));
-    assert_int_equal(sql_bind("SELECT %(a)s", list, &q, &p, err, sizeof err), -1);
+    assert_int_equal(op_sql_bind("SELECT %(a)s", list, &q, &p, err, sizeof err), -1);
     cJSON_Delete(list);
 
     cJSON *map = jparse("{'a': 'A', 'b': 7}");
-    assert_int_equal(sql_bind("SELECT %(b)s, %(a)s, %(b)s, 100%%", map, &q, &p, err, sizeof err),
+    assert_int_equal(op_sql_bind("SELECT %(b)s, %(a)s, %(b)s, 100%%", map, &q, &p, err, sizeof err),
                      0);
     assert_string_equal(q, "SELECT $1, $2, $1, 100%");
     assert_int_equal(p.n, 2);
     assert_string_equal(p.values[0], "7");
     assert_string_equal(p.values[1], "A");
     free(q);
-    params_free(&p);
-    assert_int_equal(sql_bind("SELECT %(zz)s", map, &q, &p, err, sizeof err), -1);
+    op_sql_params_free(&p);
+    assert_int_equal(op_sql_bind("SELECT %(zz)s", map, &q, &p, err, sizeof err), -1);
     assert_non_null(strstr(err, "'zz' is not in parameters"));
-    assert_int_equal(sql_bind("SELECT %s", map, &q, &p, err, sizeof err), -1);
-    assert_int_equal(sql_bind("SELECT %(a", map, &q, &p, err, sizeof err), -1);
+    assert_int_equal(op_sql_bind("SELECT %s", map, &q, &p, err, sizeof err), -1);
+    assert_int_equal(op_sql_bind("SELECT %(a", map, &q, &p, err, sizeof err), -1);
     cJSON_Delete(map);
 }
 

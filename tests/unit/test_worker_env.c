@@ -1,7 +1,7 @@
 /*
  * test_worker_env.c - the pure parts of the worker: a task's environment
- * (model/taskenv.c) and the per-try log buffer (worker/logbuf.c, compiled
- * into this test since unit tests link only libupdraft.a).
+ * (model/taskenv.c) and the per-try log buffer (worker/logbuf.h, linked
+ * from libworker).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,7 +14,7 @@
 
 #include "model/taskenv.h"
 #include "core/utf8.h"
-#include "worker/logbuf.c"
+#include "worker/logbuf.h"
 
 static char *base_env[] = {"PATH=/usr/bin:/bin", "HOME=/root", "TARGET=old", "NOEQUALS", NULL};
 
