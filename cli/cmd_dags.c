@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
-#include "store/channels.h"
+#include "store/dags.h"
 #include "model/cron.h"
 #include "model/dag.h"
 #include "store/dagrun.h"
@@ -243,20 +243,14 @@ static int cmd_pause(const config_t *cfg, const char *dag_id, bool pause)
     db_t *db = cli_connect(cfg, true);
     if (!db)
         return 1;
-    const char *params[] = {dag_id, pause ? "true" : "false"};
-    long n =
-        db_exec(db, NULL, "UPDATE dag SET is_paused = $2::boolean WHERE dag_id = $1", 2, params);
-    if (n > 0)
-        db_exec(db, NULL, "SELECT pg_notify(" CHANNEL_SCHEDULER_SQL ", '')", 0, NULL);
-    if (n < 0)
+    int rc = dags_set_paused(db, dag_id, pause);
+    if (rc == UPDRAFT_EDB)
         fprintf(stderr, "updraft: %s\n", db_error(db));
     db_close(db);
-    if (n < 0)
-        return 1;
-    if (n == 0) {
+    if (rc == UPDRAFT_ENOTFOUND)
         fprintf(stderr, "updraft: dag '%s' not found\n", dag_id);
-        return 1;
-    }
+    if (rc < 0)
+        return cli_exit_status(rc);
     printf("Dag: %s, paused: %s\n", dag_id, pause ? "True" : "False");
     return 0;
 }

@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "store/jobs.h"
 
-#define JOBS_THRESHOLD_SEC "30" /* as the webserver's /health */
 
 static void usage(FILE *f)
 {
@@ -40,7 +40,8 @@ static const char *job_type(const char *s)
 
 static int cmd_check(db_t *db, const struct secrets_keyring *ring, int argc, char **argv)
 {
-    const char *type = NULL, *host = NULL, *limit = "1", *v;
+    const char *type = NULL, *host = NULL, *v;
+    int limit = 1;
     char local[256];
     bool multiple = false;
     (void)ring;
@@ -59,7 +60,7 @@ static int cmd_check(db_t *db, const struct secrets_keyring *ring, int argc, cha
                 fprintf(stderr, "updraft: --limit must be a positive integer\n");
                 return 2;
             }
-            limit = v;
+            limit = (int)n;
         } else if (!strcmp(argv[i], "--local")) {
             if (gethostname(local, sizeof(local)) != 0)
                 local[0] = '\0';
@@ -71,19 +72,12 @@ static int cmd_check(db_t *db, const struct secrets_keyring *ring, int argc, cha
             return cli_usage_error(usage);
         }
     }
-    const char *p[] = {type, host, limit};
-    PGresult *r = db_query(db, "cli_jobs_check",
-                           "SELECT count(*) FROM (SELECT 1 FROM job WHERE state = 'running'"
-                           " AND latest_heartbeat > now() - interval '" JOBS_THRESHOLD_SEC
-                           " seconds' AND ($1::text IS NULL OR job_type = $1)"
-                           " AND ($2::text IS NULL OR hostname = $2) LIMIT $3::int) j",
-                           3, p);
-    if (!r) {
+    long n = 0;
+    int rc = jobs_count_alive(db, type, host, limit, &n);
+    if (rc < 0) {
         fprintf(stderr, "updraft: %s\n", db_error(db));
-        return 1;
+        return cli_exit_status(rc);
     }
-    long n = atol(PQgetvalue(r, 0, 0));
-    PQclear(r);
     if (n == 0) {
         printf("No alive jobs found.\n");
         return 1;

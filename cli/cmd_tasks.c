@@ -17,6 +17,7 @@
 #include "sched/clear.h"
 #include "model/dag.h"
 #include "store/dagrun.h"
+#include "store/jobs.h"
 #include "model/operator.h"
 #include "core/secrets.h"
 #include "store/dags_read.h"
@@ -495,12 +496,7 @@ int cli_tasks(const config_t *cfg, int argc, char **argv)
 
 void cli_warn_no_scheduler(db_t *db)
 {
-    PGresult *r =
-        db_query(db, NULL,
-                 "SELECT count(*) FROM job WHERE job_type = 'SchedulerJob'"
-                 " AND state = 'running' AND latest_heartbeat > now() - interval '60 seconds'",
-                 0, NULL);
-    if (r && db_get_i64(r, 0, 0) == 0)
+    long n = 0;
+    if (jobs_count_schedulers_alive(db, &n) == 0 && n == 0)
         fprintf(stderr, "[WARN] no scheduler is running: the runs wait until one starts\n");
-    PQclear(r);
 }

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "store/dagadmin.h"
+#include "store/dags.h"
 #include "webserver/apicache.h"
 #include "webserver/http.h"
 
@@ -274,7 +275,7 @@ int api_patch_dag(api_req_t *r)
     }
     pause = cJSON_IsTrue(paused);
     cJSON_Delete(body);
-    rc = dagadmin_set_paused(r->db, dag_id, pause);
+    rc = dags_set_paused(r->db, dag_id, pause);
     if (rc == UPDRAFT_ENOTFOUND)
         return api_fail(r, rc, "DAG not found", "Dag with id: '%s' not found", dag_id);
     if (rc < 0)

@@ -10,32 +10,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/jobs.h"
 #include "webserver/http.h"
-
-#define TS HTTP_SQL_TS
-#define HEALTH_THRESHOLD_SEC "30" /* Airflow's scheduler_health_check_threshold */
-
-/* The live jobs, newest heartbeat first per type (the query stays here until the
- * store has a function for it). */
-/* clang-format off */
-static const char SQL_HEALTH_JOBS[] =
-    "SELECT job_type, hostname, pid, " TS("latest_heartbeat") ","
-    " latest_heartbeat > now() - interval '" HEALTH_THRESHOLD_SEC " seconds',"
-    " array_to_json(queues)::text FROM job"
-    " WHERE state = 'running' ORDER BY job_type, latest_heartbeat DESC LIMIT 1000";
-/* clang-format on */
 
 /* One job row as {"hostname", "pid", "latest_heartbeat", "status"[, "queues"]}. */
 static cJSON *job_json(const PGresult *res, int i, bool sched, bool healthy)
 {
     cJSON *j = cJSON_CreateObject();
 
-    cJSON_AddStringToObject(j, "hostname", PQgetvalue(res, i, 1));
-    cJSON_AddNumberToObject(j, "pid", atoi(PQgetvalue(res, i, 2)));
-    http_json_add_ts(j, "latest_heartbeat", res, i, 3);
+    cJSON_AddStringToObject(j, "hostname", PQgetvalue(res, i, JOBS_COL_HOSTNAME));
+    cJSON_AddNumberToObject(j, "pid", atoi(PQgetvalue(res, i, JOBS_COL_PID)));
+    http_json_add_ts(j, "latest_heartbeat", res, i, JOBS_COL_HEARTBEAT);
     cJSON_AddStringToObject(j, "status", healthy ? "healthy" : "unhealthy");
     if (!sched) {
-        cJSON *qs = cJSON_Parse(PQgetvalue(res, i, 5));
+        cJSON *qs = cJSON_Parse(PQgetvalue(res, i, JOBS_COL_QUEUES));
         if (qs)
             cJSON_AddItemToObject(j, "queues", qs);
     }
@@ -45,8 +33,8 @@ static cJSON *job_json(const PGresult *res, int i, bool sched, bool healthy)
 int api_get_health(api_req_t *r)
 {
     cJSON *out = cJSON_CreateObject(), *md, *sch, *schs, *wks;
-    PGresult *res = r->db ? db_query(r->db, "api_health_jobs", SQL_HEALTH_JOBS, 0, NULL) : NULL;
-    bool db_healthy = res != NULL, alive = false;
+    PGresult *res = NULL;
+    bool db_healthy = r->db && jobs_list_running(r->db, &res) == 0, alive = false;
     int best = -1;
 
     md = cJSON_AddObjectToObject(out, "metadatabase");
@@ -55,9 +43,9 @@ int api_get_health(api_req_t *r)
     schs = cJSON_AddArrayToObject(out, "schedulers");
     wks = cJSON_AddArrayToObject(out, "workers");
     for (int i = 0; res && i < PQntuples(res); i++) {
-        bool sched = strcmp(PQgetvalue(res, i, 0), "SchedulerJob") == 0;
-        bool healthy = db_get_bool(res, i, 4);
-        if (!sched && strcmp(PQgetvalue(res, i, 0), "WorkerJob") != 0)
+        bool sched = strcmp(PQgetvalue(res, i, JOBS_COL_TYPE), "SchedulerJob") == 0;
+        bool healthy = db_get_bool(res, i, JOBS_COL_HEALTHY);
+        if (!sched && strcmp(PQgetvalue(res, i, JOBS_COL_TYPE), "WorkerJob") != 0)
             continue;
         cJSON_AddItemToArray(sched ? schs : wks, job_json(res, i, sched, healthy));
         if (sched && (best < 0 || (healthy && !alive))) {
@@ -66,7 +54,7 @@ int api_get_health(api_req_t *r)
         }
     }
     if (best >= 0)
-        http_json_add_ts(sch, "latest_scheduler_heartbeat", res, best, 3);
+        http_json_add_ts(sch, "latest_scheduler_heartbeat", res, best, JOBS_COL_HEARTBEAT);
     else
         cJSON_AddNullToObject(sch, "latest_scheduler_heartbeat");
     cJSON_AddStringToObject(sch, "status", alive ? "healthy" : "unhealthy");

@@ -9,14 +9,8 @@
 #include <stdio.h>
 
 #include "core/error.h"
-#include "core/log.h"
-#include "store/channels.h"
 
 #define US(col) "(extract(epoch from " col ") * 1000000)::int8"
-
-static const char SQL_SET_PAUSED[] = "UPDATE dag SET is_paused = $2 WHERE dag_id = $1";
-
-static const char SQL_NOTIFY_SCHEDULER[] = "NOTIFY " CHANNEL_SCHEDULER;
 
 static const char SQL_SET_RUN_NOTE[] = "UPDATE dag_run SET note = $2 WHERE id = $1";
 
@@ -34,20 +28,6 @@ static const char SQL_FIND_TI[] =
     "SELECT " US("dr.logical_date") " FROM task_instance ti"
                                     " JOIN dag_run dr ON dr.id = ti.dag_run_id WHERE dr.dag_id = $1"
                                     " AND dr.run_id = $2 AND ti.task_id = $3 AND ti.map_index = -1";
-
-int dagadmin_set_paused(db_t *db, const char *dag_id, bool paused)
-{
-    const char *params[2] = {dag_id, paused ? "true" : "false"};
-    long n = db_exec(db, "dagadmin_set_paused", SQL_SET_PAUSED, 2, params);
-
-    if (n < 0)
-        return UPDRAFT_EDB;
-    if (n == 0)
-        return UPDRAFT_ENOTFOUND;
-    if (db_simple(db, SQL_NOTIFY_SCHEDULER) < 0)
-        log_warn("notify failed after unpausing dag_id=%s", dag_id);
-    return UPDRAFT_OK;
-}
 
 int dagadmin_set_run_note(db_t *db, int64_t run_pk, const char *note)
 {

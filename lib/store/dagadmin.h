@@ -1,8 +1,8 @@
 /*
  * dagadmin.h - what the REST API's write routes read and change about a
  * DAG, its runs and their task instances, outside the scheduler's own
- * paths: pausing a DAG, a run's note, and the existence checks that decide
- * between 404 answers before a write is attempted.
+ * paths: a run's note, and the existence checks that decide between 404
+ * answers before a write is attempted (pausing is dags_set_paused, dags.h).
  *
  * Every function returns the error contract of core/error.h: 0,
  * UPDRAFT_ENOTFOUND when the named object does not exist, UPDRAFT_EDB when
@@ -16,13 +16,6 @@
 
 #include "core/db.h"
 #include "core/timeutil.h"
-
-/*
- * Sets dag.is_paused (autocommit), then wakes the scheduler with NOTIFY
- * (a hint only: its periodic pass sees the change anyway, so a failed
- * NOTIFY is logged, not returned). UPDRAFT_ENOTFOUND for an unknown dag_id.
- */
-int dagadmin_set_paused(db_t *db, const char *dag_id, bool paused);
 
 /* Sets the note of the DAG run whose row id is run_pk. */
 int dagadmin_set_run_note(db_t *db, int64_t run_pk, const char *note);
