@@ -14,6 +14,7 @@
  * "connection:<conn_id>:password" and "connection:<conn_id>:extra".
  */
 #include "store/connections.h"
+#include "store/rotate.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -1355,11 +1356,11 @@ out:
 int connections_rotate(db_t *db, const secrets_keyring_t *ring, long *count, char *err,
                        size_t errlen)
 {
-    return secrets_rotate_rows(db, ring, "conn_rotate_sel",
-                               "SELECT " CONN_COLS " FROM connection"
-                               " WHERE password IS NOT NULL OR extra IS NOT NULL"
-                               " ORDER BY conn_id FOR UPDATE",
-                               "connections", reseal_row, count, err, errlen);
+    return rotate_rows(db, ring, "conn_rotate_sel",
+                       "SELECT " CONN_COLS " FROM connection"
+                       " WHERE password IS NOT NULL OR extra IS NOT NULL"
+                       " ORDER BY conn_id FOR UPDATE",
+                       "connections", reseal_row, count, err, errlen);
 }
 
 const char *connection_display_host(const connection_t *c)
