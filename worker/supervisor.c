@@ -133,8 +133,7 @@ struct supervisor {
     int64_t hb_due_us;
     int64_t reconnect_due_us;
     char *hostname;
-    planrun_cache_t *cache; /* mini-scheduler; created on first use */
-    wtry_specs_t *specs;    /* task specs for direct claims; created on first use */
+    dagver_cache_t *specs;  /* DAG versions: mini-scheduler, direct claims; created on first use */
     int64_t idle_since_us;  /* monotonic: no try since then (0: busy or trimmed) */
     size_t transferred;     /* slots of ended tries kept by direct claims */
     /* Process groups whose leader was reaped while a SIGKILL was due (a
@@ -206,8 +205,7 @@ void supervisor_free(supervisor_t *s)
     for (size_t i = 0; i < s->nruns; i++)
         run_free(s->runs[i]);
     free(s->runs);
-    planrun_cache_free(s->cache);
-    wtry_specs_free(s->specs);
+    dagver_cache_free(s->specs);
     free(s->hostname);
     free(s->gkills);
     close(s->sigfd);
@@ -1134,20 +1132,16 @@ static int minisched_plan(supervisor_t *s, const reporter_outcome_t *o, size_t n
         PQclear(r);
         r = NULL;
     }
-    if (!s->cache) {
-        if (!(s->cache = planrun_cache_new(VERSION_CACHE)))
-            goto out;
-        planrun_cache_set_max_map_length(s->cache, s->o.max_map_length);
-    }
-    if (!s->specs && !(s->specs = wtry_specs_new(VERSION_CACHE)))
+    if (!s->specs && !(s->specs = dagver_cache_new(VERSION_CACHE)))
         goto out;
+    const planrun_ctx_t plan_ctx = {.versions = s->specs, .max_map_length = s->o.max_map_length};
     /* Runs in id order: two workers take run locks in the same order. */
     qsort(plan, np, sizeof(*plan), cmp_i64);
     for (size_t i = 0; i < np; i++) {
         if (i > 0 && plan[i] == plan[i - 1])
             continue;
         planrun_result_t res;
-        if (planrun_plan_tx(s->o.db, s->cache, plan[i], true, &res) < 0)
+        if (planrun_plan_tx(s->o.db, &plan_ctx, plan[i], true, &res) < 0)
             goto out;
         if (!res.planned || res.finished || res.n_left > 0)
             m->notify[m->n_notify++] = plan[i];
