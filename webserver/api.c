@@ -1115,7 +1115,7 @@ static int patch_dag_run(req_t *r)
         goto out;
     }
     rc = clear_mark_run(r->db, r->cap[0], r->cap[1], state, err, sizeof(err));
-    if (rc == -2) {
+    if (rc == UPDRAFT_ENOTFOUND) {
         status = not_found(r, "DAGRun not found", "Dag Run id %s not found in dag %s",
                            r->cap[1], r->cap[0]);
         goto out;
@@ -1272,7 +1272,7 @@ static int post_clear_task_instances(req_t *r)
     f.upstream = up;
     f.downstream = down;
     rc = clear_find(r->db, &f, &l, err, sizeof(err));
-    if (rc == -2) {
+    if (rc == UPDRAFT_ENOTFOUND) {
         status = not_found(r, "DAG not found", "Dag id %s not found", dag_id);
         goto out;
     }
@@ -1623,7 +1623,7 @@ static int patch_task_instance(req_t *r)
         size_t k = 0;
 
         rc = clear_mark_ti(r->db, dag_id, run_id, task_id, state, err, sizeof(err));
-        if (rc == -2) {
+        if (rc == UPDRAFT_ENOTFOUND) {
             status = not_found(r, NULL, "%s", err);
             goto out;
         }
