@@ -79,7 +79,7 @@ extern char **environ;
 #define BACKOFF_MAX_MS 5000
 #define RECONNECT_EVERY_US TS_US_PER_SEC
 #define POLL_MAX_MS 1000
-#define VERSION_CACHE 16 /* parsed DAG versions kept for the mini-scheduler */
+#define VERSION_CACHE 16 /* DAG versions kept for the mini-scheduler and direct claims */
 #define THREAD_STACK (512 * 1024)
 #define NOTIFY_CHANNEL_SQL "SELECT pg_notify(" CHANNEL_SCHEDULER_SQL ", r::text) FROM unnest($1::bigint[]) r"
 

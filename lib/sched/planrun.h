@@ -12,7 +12,7 @@
  *
  * Concurrency: the run row is taken FOR UPDATE SKIP LOCKED (a run held by
  * another planner is skipped, and the caller tells the scheduler); queueing
- * takes the DAG's advisory lock (planrun_dag_lock_key), the one the
+ * takes the DAG's advisory lock (LOCK_DAG_CLASS, store/locks.h), the one the
  * scheduler's critical section takes too, so that two planners never both
  * fill the same max_active_tasks headroom.
  *

@@ -17,12 +17,6 @@
 
 #define US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
 
-static char *i64s(int64_t v, char buf[24])
-{
-    snprintf(buf, 24, "%" PRId64, v);
-    return buf;
-}
-
 void runplan_tis_free(runplan_tis_t *l)
 {
     if (!l)
@@ -102,7 +96,8 @@ static const char SQL_LOCK_RUN[] =
 int runplan_lock_run(db_t *db, int64_t run_id, bool try_dag_lock, runplan_run_t *out)
 {
     char id[24];
-    const char *p[] = {i64s(run_id, id), try_dag_lock ? "true" : "false"};
+    snprintf(id, sizeof(id), "%" PRId64, run_id);
+    const char *p[] = {id, try_dag_lock ? "true" : "false"};
     memset(out, 0, sizeof(*out));
     PGresult *r = db_query(db, "planrun_lock", SQL_LOCK_RUN, 2, p);
     if (!r)
@@ -142,7 +137,8 @@ int runplan_may_start(db_t *db, const char *dag_id, int64_t run_id, bool *may)
 {
     char id[24];
     const char *pl[] = {dag_id};
-    const char *p[] = {i64s(run_id, id)};
+    snprintf(id, sizeof(id), "%" PRId64, run_id);
+    const char *p[] = {id};
     *may = false;
     PGresult *r = db_query(db, "planrun_runs_lock", SQL_RUNS_LOCK, 1, pl);
     if (!r)
@@ -166,7 +162,8 @@ int runplan_start(db_t *db, int64_t run_id, int timeout_sec)
 {
     char id[24], tmo[24];
     snprintf(tmo, sizeof(tmo), "%d", timeout_sec > 0 ? timeout_sec : 0);
-    const char *p[] = {i64s(run_id, id), tmo};
+    snprintf(id, sizeof(id), "%" PRId64, run_id);
+    const char *p[] = {id, tmo};
     return db_exec(db, "planrun_start", SQL_START, 2, p) < 0 ? UPDRAFT_EDB : UPDRAFT_OK;
 }
 
@@ -176,7 +173,8 @@ static const char SQL_FINISH[] = "UPDATE dag_run SET state = $2, end_date = now(
 int runplan_finish(db_t *db, int64_t run_id, const char *state)
 {
     char id[24];
-    const char *p[] = {i64s(run_id, id), state};
+    snprintf(id, sizeof(id), "%" PRId64, run_id);
+    const char *p[] = {id, state};
     return db_exec(db, "planrun_finish", SQL_FINISH, 2, p) < 0 ? UPDRAFT_EDB : UPDRAFT_OK;
 }
 
@@ -186,7 +184,8 @@ static const char SQL_TOUCH[] =
 int runplan_touch(db_t *db, int64_t run_id)
 {
     char id[24];
-    const char *p[] = {i64s(run_id, id)};
+    snprintf(id, sizeof(id), "%" PRId64, run_id);
+    const char *p[] = {id};
     return db_exec(db, "planrun_touch", SQL_TOUCH, 1, p) < 0 ? UPDRAFT_EDB : UPDRAFT_OK;
 }
 
@@ -238,7 +237,8 @@ static const char SQL_TIS[] =
 int runplan_load_tis(db_t *db, int64_t run_id, runplan_tis_t *out)
 {
     char id[24];
-    const char *p[] = {i64s(run_id, id)};
+    snprintf(id, sizeof(id), "%" PRId64, run_id);
+    const char *p[] = {id};
     memset(out, 0, sizeof(*out));
     PGresult *r = db_query(db, "planrun_tis", SQL_TIS, 1, p);
     if (!r)
@@ -271,7 +271,8 @@ static const char SQL_SKIPMIXINS[] =
 int runplan_load_skipmixins(db_t *db, int64_t run_id, runplan_pairs_t *out)
 {
     char id[24];
-    const char *p[] = {i64s(run_id, id)};
+    snprintf(id, sizeof(id), "%" PRId64, run_id);
+    const char *p[] = {id};
     memset(out, 0, sizeof(*out));
     PGresult *r = db_query(db, "planrun_skips", SQL_SKIPMIXINS, 1, p);
     if (!r)
@@ -288,7 +289,8 @@ static const char SQL_PREVIOUS[] = "SELECT ti.task_id, ti.state FROM task_instan
 int runplan_load_previous(db_t *db, int64_t run_id, runplan_pairs_t *out)
 {
     char id[24];
-    const char *p[] = {i64s(run_id, id)};
+    snprintf(id, sizeof(id), "%" PRId64, run_id);
+    const char *p[] = {id};
     memset(out, 0, sizeof(*out));
     PGresult *r = db_query(db, "planrun_prev", SQL_PREVIOUS, 1, p);
     if (!r)
@@ -303,7 +305,8 @@ static const char SQL_MAP_SOURCE[] =
 int runplan_load_map_source(db_t *db, int64_t run_id, const char *task_id, char **json)
 {
     char id[24];
-    const char *p[] = {i64s(run_id, id), task_id};
+    snprintf(id, sizeof(id), "%" PRId64, run_id);
+    const char *p[] = {id, task_id};
     *json = NULL;
     PGresult *r = db_query(db, "planrun_map_xcom", SQL_MAP_SOURCE, 2, p);
     if (!r)
@@ -391,7 +394,8 @@ int runplan_expand(db_t *db, int64_t ti_id, size_t n, int per_dag, int per_run, 
     snprintf(cnt, sizeof(cnt), "%zu", n);
     snprintf(pd, sizeof(pd), "%d", per_dag);
     snprintf(pr, sizeof(pr), "%d", per_run);
-    const char *p[] = {i64s(ti_id, id), cnt, pd, pr};
+    snprintf(id, sizeof(id), "%" PRId64, ti_id);
+    const char *p[] = {id, cnt, pd, pr};
     PGresult *r = db_query(db, "planrun_expand", SQL_EXPAND, 4, p);
     if (!r)
         return UPDRAFT_EDB;
@@ -411,7 +415,8 @@ static const char SQL_WRITE_SKIPMIXIN[] =
 int runplan_write_skipmixin(db_t *db, int64_t ti_id, const char *json)
 {
     char id[24];
-    const char *p[] = {i64s(ti_id, id), json};
+    snprintf(id, sizeof(id), "%" PRId64, ti_id);
+    const char *p[] = {id, json};
     return db_exec(db, "planrun_latest_only", SQL_WRITE_SKIPMIXIN, 2, p) < 0 ? UPDRAFT_EDB
                                                                              : UPDRAFT_OK;
 }
@@ -442,7 +447,8 @@ static const char SQL_LOCK_TIMED_OUT[] =
 int runplan_lock_timed_out(db_t *db, int64_t run_id, runplan_run_t *out)
 {
     char id[24];
-    const char *p[] = {i64s(run_id, id)};
+    snprintf(id, sizeof(id), "%" PRId64, run_id);
+    const char *p[] = {id};
     memset(out, 0, sizeof(*out));
     PGresult *r = db_query(db, "planrun_timeout_lock", SQL_LOCK_TIMED_OUT, 1, p);
     if (!r)
@@ -475,7 +481,8 @@ static const char SQL_TIMEOUT_FAIL[] = "UPDATE dag_run SET state = 'failed', end
 int runplan_time_out(db_t *db, int64_t run_id, long *skipped)
 {
     char id[24];
-    const char *p[] = {i64s(run_id, id)};
+    snprintf(id, sizeof(id), "%" PRId64, run_id);
+    const char *p[] = {id};
     *skipped = db_exec(db, "planrun_timeout_skip", SQL_TIMEOUT_SKIP, 1, p);
     if (*skipped < 0 || db_exec(db, "planrun_timeout_fail", SQL_TIMEOUT_FAIL, 1, p) < 0)
         return UPDRAFT_EDB;

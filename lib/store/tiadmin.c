@@ -19,12 +19,6 @@
 #include "core/pgarray.h"
 #include "store/channels.h"
 
-static char *i64s(int64_t v, char buf[24])
-{
-    snprintf(buf, 24, "%" PRId64, v);
-    return buf;
-}
-
 static const char SQL_LATEST[] =
     "SELECT v.data::text FROM dag d JOIN dag_version v ON v.id = d.version_id"
     " WHERE d.dag_id = $1";
@@ -222,7 +216,8 @@ static const char SQL_WAKE_RUN[] = "SELECT pg_notify(" CHANNEL_SCHEDULER_SQL ", 
 int tiadmin_requeue_run(db_t *db, int64_t id)
 {
     char idbuf[24];
-    const char *p[] = {i64s(id, idbuf)};
+    snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
+    const char *p[] = {idbuf};
     if (db_exec(db, NULL, SQL_REQUEUE_RUN, 1, p) < 0 || db_exec(db, NULL, SQL_WAKE_RUN, 1, p) < 0)
         return UPDRAFT_EDB;
     return UPDRAFT_OK;
@@ -237,7 +232,8 @@ static const char SQL_SUCCEED_TIS[] =
 int tiadmin_succeed_tis(db_t *db, int64_t run_id, long *n)
 {
     char idbuf[24];
-    const char *p[] = {i64s(run_id, idbuf)};
+    snprintf(idbuf, sizeof(idbuf), "%" PRId64, run_id);
+    const char *p[] = {idbuf};
     *n = db_exec(db, NULL, SQL_SUCCEED_TIS, 1, p);
     return *n < 0 ? UPDRAFT_EDB : UPDRAFT_OK;
 }
@@ -253,7 +249,8 @@ static const char SQL_FAIL_TIS[] =
 int tiadmin_fail_tis(db_t *db, int64_t run_id, long *n)
 {
     char idbuf[24];
-    const char *p[] = {i64s(run_id, idbuf)};
+    snprintf(idbuf, sizeof(idbuf), "%" PRId64, run_id);
+    const char *p[] = {idbuf};
     *n = db_exec(db, NULL, SQL_FAIL_TIS, 1, p);
     return *n < 0 ? UPDRAFT_EDB : UPDRAFT_OK;
 }
@@ -265,7 +262,8 @@ static const char SQL_SET_RUN_STATE[] =
 int tiadmin_set_run_state(db_t *db, int64_t id, const char *state)
 {
     char idbuf[24];
-    const char *p[] = {i64s(id, idbuf), state};
+    snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
+    const char *p[] = {idbuf, state};
     return db_exec(db, NULL, SQL_SET_RUN_STATE, 2, p) < 0 ? UPDRAFT_EDB : UPDRAFT_OK;
 }
 
