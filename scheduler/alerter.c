@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "sched/alerts.h"
+#include "store/dagver.h"
 #include "core/db.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -40,29 +41,11 @@
 #include "store/outbox.h"
 
 #define INTAKE_BATCH 500
-#define VCACHE_SIZE 128
+#define VCACHE_SIZE 128 /* DAG versions kept for their alert settings */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define STOP_GRACE_MS 5000
 #define INTAKE_GAP_US 50000 /* notifications coalesce: one intake per 50 ms at most */
-
-/* ---- the alert settings of DAG versions --------------------------------- */
-
-typedef struct vcache_entry {
-    int64_t version_id; /* 0 = free */
-    cJSON *dag_alerts;  /* the document's "alerts", or NULL */
-    cJSON *task_alerts; /* {task_id: alerts} of the tasks that have some, or NULL */
-    cJSON *sla;         /* {task_id: sla_sec} of the tasks that have one, or NULL */
-    uint64_t used;
-} vcache_entry_t;
-
-static const char SQL_VERSION[] =
-    "SELECT v.data -> 'alerts',"
-    "       (SELECT jsonb_object_agg(t.key, t.value -> 'alerts')"
-    "          FROM jsonb_each(v.data -> 'tasks') t WHERE t.value ? 'alerts'),"
-    "       (SELECT jsonb_object_agg(t.key, t.value -> 'sla_sec')"
-    "          FROM jsonb_each(v.data -> 'tasks') t WHERE t.value ? 'sla_sec')"
-    "  FROM dag_version v WHERE v.id = $1::bigint";
 
 /* ---- deliveries in flight ----------------------------------------------- */
 
@@ -91,8 +74,7 @@ typedef struct alerter {
     int lease_sec;
     flight_t *fl;
     size_t nfl;
-    vcache_entry_t vc[VCACHE_SIZE];
-    uint64_t tick;
+    dagver_cache_t *versions; /* alert settings: the DAG versions' documents */
     bool notified;
     int64_t next_sweep_us, next_sla_us; /* monotonic */
     int64_t next_prune_us;              /* monotonic: retention of processed events */
@@ -140,63 +122,36 @@ static char *i64s(int64_t v, char buf[24])
     return buf;
 }
 
-/* ---- version cache ------------------------------------------------------ */
+/* ---- the alert settings of DAG versions ---------------------------------- */
 
-static void vc_clear(vcache_entry_t *e)
+/*
+ * The cached version version_id (loaded on a miss), whose document holds
+ * the alert settings: the DAG's "alerts", each task's "alerts" and
+ * "sla_sec". NULL with *dberr on a database error; NULL alone when the
+ * version cannot be read (it has no alerts then).
+ */
+static const dagver_t *version_get(alerter_t *s, int64_t version_id, bool *dberr)
 {
-    cJSON_Delete(e->dag_alerts);
-    cJSON_Delete(e->task_alerts);
-    cJSON_Delete(e->sla);
-    memset(e, 0, sizeof(*e));
-}
-
-static cJSON *parse_col(const PGresult *r, int col)
-{
-    const char *s = db_get_str(r, 0, col);
-    if (!s)
-        return NULL;
-    return cJSON_ParseWithLengthOpts(s, strlen(s) + 1, NULL, 1);
-}
-
-/* The cached settings of version_id (loaded on a miss). NULL on a database error. */
-static vcache_entry_t *vc_get(alerter_t *s, int64_t version_id)
-{
-    vcache_entry_t *victim = &s->vc[0];
-    for (size_t i = 0; i < VCACHE_SIZE; i++) {
-        if (s->vc[i].version_id == version_id) {
-            s->vc[i].used = ++s->tick;
-            return &s->vc[i];
-        }
-        if (s->vc[i].used < victim->used)
-            victim = &s->vc[i];
-    }
-    char id[24];
-    const char *p[] = {i64s(version_id, id)};
-    PGresult *r = db_query(s->db, "alerter_version", SQL_VERSION, 1, p);
-    if (!r)
-        return NULL;
-    vc_clear(victim);
-    victim->version_id = version_id;
-    victim->used = ++s->tick;
-    if (PQntuples(r) > 0) {
-        victim->dag_alerts = parse_col(r, 0);
-        victim->task_alerts = parse_col(r, 1);
-        victim->sla = parse_col(r, 2);
-    }
-    PQclear(r);
-    return victim;
+    dagver_t *v = NULL;
+    int rc = dagver_get(s->versions, s->db, version_id, &v);
+    *dberr = rc == UPDRAFT_EDB;
+    return rc == 0 ? v : NULL;
 }
 
 /* ---- intake: events to deliveries --------------------------------------- */
 
 /* Adds the deliveries of one event to rows. false on OOM. */
 static bool event_rows(alerter_t *s, cJSON *rows, int64_t event_id, alert_event_kind_t kind,
-                       const char *task_id, const vcache_entry_t *e)
+                       const char *task_id, const dagver_t *e)
 {
-    const cJSON *task_alerts = NULL;
-    if (e && e->task_alerts && task_id)
-        task_alerts = cJSON_GetObjectItemCaseSensitive(e->task_alerts, task_id);
-    cJSON *sel = alerts_select(e ? e->dag_alerts : NULL, task_alerts, kind, s->cfg);
+    const cJSON *dag_alerts = NULL, *task_alerts = NULL;
+    if (e) {
+        dag_alerts = cJSON_GetObjectItemCaseSensitive(dagver_doc(e), "alerts");
+        if (task_id)
+            task_alerts =
+                cJSON_GetObjectItemCaseSensitive(dagver_task_spec(e, task_id), "alerts");
+    }
+    cJSON *sel = alerts_select(dag_alerts, task_alerts, kind, s->cfg);
     if (!sel)
         return false;
     cJSON *it;
@@ -251,10 +206,11 @@ static int intake_batch(alerter_t *s, size_t *added)
         idv[i] = db_get_i64(r, i, 0);
         if (alerts_kind_parse(db_get_str(r, i, 1), &kind) < 0 || kind == ALERT_EV_TASK_SKIPPED)
             continue;
-        const vcache_entry_t *e = NULL;
+        const dagver_t *e = NULL;
         if (db_get_str(r, i, 3)) {
-            e = vc_get(s, db_get_i64(r, i, 3));
-            if (!e)
+            bool dberr;
+            e = version_get(s, db_get_i64(r, i, 3), &dberr);
+            if (dberr)
                 goto out;
         }
         if (!event_rows(s, rows, idv[i], kind, db_get_str(r, i, 2), e)) {
@@ -314,18 +270,20 @@ static int sla_check(alerter_t *s)
     if (!tasks)
         goto out;
     for (int i = 0; i < PQntuples(r); i++) {
-        const vcache_entry_t *e = vc_get(s, db_get_i64(r, i, 1));
-        if (!e)
+        bool dberr;
+        const dagver_t *e = version_get(s, db_get_i64(r, i, 1), &dberr);
+        if (dberr)
             goto out;
-        const cJSON *t;
-        cJSON_ArrayForEach(t, e->sla)
+        const cJSON *t, *specs = e ? cJSON_GetObjectItemCaseSensitive(dagver_doc(e), "tasks") : NULL;
+        cJSON_ArrayForEach(t, specs)
         {
-            if (!cJSON_IsNumber(t) || t->valuedouble <= 0)
+            const cJSON *sla = cJSON_GetObjectItemCaseSensitive(t, "sla_sec");
+            if (!cJSON_IsNumber(sla) || sla->valuedouble <= 0)
                 continue;
             cJSON *o = cJSON_CreateObject();
             if (!o || !cJSON_AddStringToObject(o, "dag_id", db_get_str(r, i, 0)) ||
                 !cJSON_AddStringToObject(o, "task_id", t->string) ||
-                !cJSON_AddNumberToObject(o, "sla", t->valuedouble) ||
+                !cJSON_AddNumberToObject(o, "sla", sla->valuedouble) ||
                 !cJSON_AddItemToArray(tasks, o)) {
                 cJSON_Delete(o);
                 goto out;
@@ -733,7 +691,8 @@ void *alerter_thread(void *arg)
     }
     s.fl = calloc((size_t)a->cfg->alerts.max_in_flight, sizeof(*s.fl));
     s.multi = curl_multi_init();
-    if (!s.fl || !s.multi) {
+    s.versions = dagver_cache_new(VCACHE_SIZE);
+    if (!s.fl || !s.multi || !s.versions) {
         log_error("alerter: out of memory, alerts are not sent");
         goto out;
     }
@@ -779,8 +738,7 @@ out:
     for (size_t i = 0; i < s.nfl; i++)
         flight_free(&s.fl[i]);
     free(s.fl);
-    for (size_t i = 0; i < VCACHE_SIZE; i++)
-        vc_clear(&s.vc[i]);
+    dagver_cache_free(s.versions);
     free(s.sla_since);
     if (s.multi)
         curl_multi_cleanup(s.multi);

@@ -161,7 +161,7 @@ typedef struct loop_state {
     loop_args_t *a;
     db_t *db;
     queue_t *q;
-    planrun_cache_t *cache;
+    planrun_ctx_t plan; /* its versions: a cache owned by this thread */
     pending_t pending;
     int64_t job_id;
     int64_t next_heartbeat_us;  /* monotonic */
@@ -245,7 +245,7 @@ static int loop_pass(loop_state_t *s)
         s->again = true; /* catchup: the next interval may be due too */
 
     size_t timed_out = 0;
-    if (planrun_timeout_due(s->db, s->cache, LOOP_MAX_TIMEOUTS, &timed_out) < 0)
+    if (planrun_timeout_due(s->db, &s->plan, LOOP_MAX_TIMEOUTS, &timed_out) < 0)
         return -1;
     if (timed_out >= LOOP_MAX_TIMEOUTS)
         s->again = true;
@@ -297,7 +297,7 @@ static int loop_pass(loop_state_t *s)
     int rc = 0;
     for (size_t i = 0; i < n && !*s->a->stop; i++) {
         planrun_result_t res;
-        if (planrun_plan(s->db, s->cache, ids[i], &res) < 0) {
+        if (planrun_plan(s->db, &s->plan, ids[i], &res) < 0) {
             rc = -1;
             break;
         }
@@ -397,12 +397,12 @@ void *loop_thread(void *arg)
     int backoff = 0;
     a->exit_code = 1;
 
-    s.cache = planrun_cache_new(LOOP_VERSION_CACHE);
-    if (!s.cache) {
+    s.plan.versions = dagver_cache_new(LOOP_VERSION_CACHE);
+    if (!s.plan.versions) {
         log_error("out of memory");
         return NULL;
     }
-    planrun_cache_set_max_map_length(s.cache, a->cfg->core.max_map_length);
+    s.plan.max_map_length = a->cfg->core.max_map_length;
     s.db = connect_until_stop(a->cfg, a->stop, a->wake_fd);
     if (!s.db)
         goto out;
@@ -445,7 +445,7 @@ void *loop_thread(void *arg)
         log_warn("could not mark the scheduler job finished");
     log_info("scheduling loop stopped");
 out:
-    planrun_cache_free(s.cache);
+    dagver_cache_free(s.plan.versions);
     free(s.pending.ids);
     queue_close(s.q);
     db_close(s.db);

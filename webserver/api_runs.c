@@ -285,7 +285,7 @@ int api_patch_dag_run(api_req_t *r)
         goto out;
     }
     rc = clear_mark_run(r->db, r->cap[0], r->cap[1], state, err, sizeof(err));
-    if (rc == -2) {
+    if (rc == UPDRAFT_ENOTFOUND) {
         status = run_not_found(r);
         goto out;
     }

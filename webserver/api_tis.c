@@ -284,7 +284,7 @@ static int mark_and_resume_downstream(api_req_t *r, const char *state)
     size_t k = 0;
     int rc = clear_mark_ti(r->db, dag_id, run_id, task_id, state, err, sizeof(err));
 
-    if (rc == -2)
+    if (rc == UPDRAFT_ENOTFOUND)
         return api_not_found(r, NULL, "%s", err);
     if (rc < 0)
         return api_db_failed(r);
@@ -480,10 +480,10 @@ static int select_and_clear(api_req_t *r, clear_request_t *c, clear_list_t *l)
     long cleared = 0;
     int rc = clear_find(r->db, &c->f, l, err, sizeof(err));
 
-    if (rc == -2)
+    if (rc == UPDRAFT_ENOTFOUND)
         return api_not_found(r, "DAG not found", "Dag id %s not found", dag_id);
     if (rc < 0) {
-        if (!db_ok(r->db) || strncmp(err, "database error", 14) == 0)
+        if (rc == UPDRAFT_EDB)
             return api_db_failed(r);
         http_send_problem(r->conn, 400, NULL, "%s", err);
         return 400;

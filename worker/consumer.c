@@ -44,7 +44,7 @@ struct consumer {
     bool taken[CONSUMER_READ_MAX];
     int64_t ids[CONSUMER_READ_MAX]; /* claim parameters */
     int tries[CONSUMER_READ_MAX];
-    wtry_specs_t *specs;  /* task specs by version, for the claim */
+    dagver_cache_t *specs; /* DAG versions, for the claim's task specs */
     int64_t last_work_us; /* monotonic: the last read that returned entries */
 };
 
@@ -62,7 +62,7 @@ consumer_t *consumer_new(const consumer_opts_t *o, char *err, size_t errlen)
         if (!(c->queues[i] = strdup(o->queues[i])))
             goto oom;
     }
-    if (!(c->specs = wtry_specs_new(SPEC_CACHE)))
+    if (!(c->specs = dagver_cache_new(SPEC_CACHE)))
         goto oom;
     c->o.hostname = c->hostname;
     c->o.queues = (const char *const *)c->queues;
@@ -89,7 +89,7 @@ void consumer_free(consumer_t *c)
         free(c->queues);
     }
     free(c->hostname);
-    wtry_specs_free(c->specs);
+    dagver_cache_free(c->specs);
     db_close(c->o.db);
     queue_close(c->o.queue);
     free(c);
@@ -215,8 +215,8 @@ static void *consumer_main(void *arg)
         if (n > 0) {
             c->last_work_us = now;
             handle(c, n);
-        } else if (wtry_specs_count(c->specs) > 0 && now - c->last_work_us >= IDLE_TRIM_US) {
-            wtry_specs_clear(c->specs); /* idle: give the memory back */
+        } else if (dagver_cache_count(c->specs) > 0 && now - c->last_work_us >= IDLE_TRIM_US) {
+            dagver_cache_clear(c->specs); /* idle: give the memory back */
             malloc_trim(0);
         }
     }

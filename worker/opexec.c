@@ -781,7 +781,7 @@ static int reset_run(const ops_ctx_t *c, db_t *db, const char *dag_id, const cha
     clear_list_free(&l);
     if (rc != 0) {
         run_log(c, "ERROR", "Cannot clear the existing run %s of %s: %s", run_id, dag_id,
-                rc == -2 ? "no such DAG" : err);
+                rc == UPDRAFT_ENOTFOUND ? "no such DAG" : err);
         return -1;
     }
     run_log(c, "INFO", "Cleared the existing run %s of %s (reset_dag_run): %ld task instances",

@@ -78,7 +78,7 @@ extern char **environ;
 #define BACKOFF_MAX_MS 5000
 #define RECONNECT_EVERY_US TS_US_PER_SEC
 #define POLL_MAX_MS 1000
-#define VERSION_CACHE 16 /* parsed DAG versions kept for the mini-scheduler */
+#define VERSION_CACHE 16 /* DAG versions kept for the mini-scheduler and direct claims */
 #define THREAD_STACK (512 * 1024)
 #define MAX_RESCHEDULE_SEC (366LL * 86400) /* a later next poke is brought forward */
 
@@ -132,8 +132,7 @@ struct supervisor {
     int64_t hb_due_us;
     int64_t reconnect_due_us;
     char *hostname;
-    planrun_cache_t *cache; /* mini-scheduler; created on first use */
-    wtry_specs_t *specs;    /* task specs for direct claims; created on first use */
+    dagver_cache_t *specs;  /* DAG versions: mini-scheduler, direct claims; created on first use */
     int64_t idle_since_us;  /* monotonic: no try since then (0: busy or trimmed) */
     size_t transferred;     /* slots of ended tries kept by direct claims */
     /* Process groups whose leader was reaped while a SIGKILL was due (a
@@ -205,8 +204,7 @@ void supervisor_free(supervisor_t *s)
     for (size_t i = 0; i < s->nruns; i++)
         run_free(s->runs[i]);
     free(s->runs);
-    planrun_cache_free(s->cache);
-    wtry_specs_free(s->specs);
+    dagver_cache_free(s->specs);
     free(s->hostname);
     free(s->gkills);
     close(s->sigfd);
@@ -1098,20 +1096,16 @@ static int minisched_plan(supervisor_t *s, run_t *const *due, const ti_outcome_t
             goto out;
         np += nidle;
     }
-    if (!s->cache) {
-        if (!(s->cache = planrun_cache_new(VERSION_CACHE)))
-            goto out;
-        planrun_cache_set_max_map_length(s->cache, s->o.max_map_length);
-    }
-    if (!s->specs && !(s->specs = wtry_specs_new(VERSION_CACHE)))
+    if (!s->specs && !(s->specs = dagver_cache_new(VERSION_CACHE)))
         goto out;
+    const planrun_ctx_t plan_ctx = {.versions = s->specs, .max_map_length = s->o.max_map_length};
     /* Runs in id order: two workers take run locks in the same order. */
     qsort(plan, np, sizeof(*plan), cmp_i64);
     for (size_t i = 0; i < np; i++) {
         if (i > 0 && plan[i] == plan[i - 1])
             continue;
         planrun_result_t res;
-        if (planrun_plan_tx(s->o.db, s->cache, plan[i], true, &res) < 0)
+        if (planrun_plan_tx(s->o.db, &plan_ctx, plan[i], true, &res) < 0)
             goto out;
         if (!res.planned || res.finished || res.n_left > 0)
             m->notify[m->n_notify++] = plan[i];

@@ -19,172 +19,28 @@
 #include "model/planner.h"
 #include "store/ti.h"
 
-#define SPECS_TEXT_MAX (32 << 20) /* a version's task map larger than this is not cached */
-
-typedef struct spec_ref {
-    const char *task_id; /* borrowed from the parsed document */
-    const cJSON *spec;
-} spec_ref_t;
-
-typedef struct spec_version {
-    int64_t version_id;
-    cJSON *tasks;
-    spec_ref_t *refs; /* sorted by task_id */
-    size_t n;
-} spec_version_t;
-
-struct wtry_specs {
-    spec_version_t *v;
-    size_t cap, n, next_evict;
-};
-
-wtry_specs_t *wtry_specs_new(size_t cap)
+void wtry_specs_fill(dagver_cache_t *versions, db_t *db, const PGresult *r)
 {
-    wtry_specs_t *c = calloc(1, sizeof(*c));
-    if (!c)
-        return NULL;
-    c->cap = cap ? cap : 1;
-    c->v = calloc(c->cap, sizeof(*c->v));
-    if (!c->v) {
-        free(c);
-        return NULL;
-    }
-    return c;
-}
-
-static void spec_version_clear(spec_version_t *v)
-{
-    cJSON_Delete(v->tasks);
-    free(v->refs);
-    memset(v, 0, sizeof(*v));
-}
-
-void wtry_specs_clear(wtry_specs_t *c)
-{
-    if (!c)
-        return;
-    for (size_t i = 0; i < c->n; i++)
-        spec_version_clear(&c->v[i]);
-    c->n = 0;
-    c->next_evict = 0;
-}
-
-void wtry_specs_free(wtry_specs_t *c)
-{
-    if (!c)
-        return;
-    wtry_specs_clear(c);
-    free(c->v);
-    free(c);
-}
-
-size_t wtry_specs_count(const wtry_specs_t *c)
-{
-    return c ? c->n : 0;
-}
-
-static const spec_version_t *specs_find(const wtry_specs_t *c, int64_t version_id)
-{
-    for (size_t i = 0; c && i < c->n; i++)
-        if (c->v[i].version_id == version_id)
-            return &c->v[i];
-    return NULL;
-}
-
-static int cmp_ref(const void *a, const void *b)
-{
-    return strcmp(((const spec_ref_t *)a)->task_id, ((const spec_ref_t *)b)->task_id);
-}
-
-/* The spec of task_id in v, or NULL. */
-static const cJSON *spec_lookup(const spec_version_t *v, const char *task_id)
-{
-    size_t lo = 0, hi = v->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(task_id, v->refs[mid].task_id);
-        if (c == 0)
-            return v->refs[mid].spec;
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return NULL;
-}
-
-/* Loads one version's task map. 0, or -1 (database error, too large, bad document). */
-static int specs_load(wtry_specs_t *c, db_t *db, int64_t version_id)
-{
-    char idbuf[24];
-    snprintf(idbuf, sizeof(idbuf), "%" PRId64, version_id);
-    const char *p[] = {idbuf};
-    spec_version_t e = {.version_id = version_id};
-    int rc = -1;
-    PGresult *r = db_query(db, "worker_specs",
-                           "SELECT (data -> 'tasks')::text FROM dag_version WHERE id = $1::bigint",
-                           1, p);
-    if (!r || PQntuples(r) != 1 || PQgetisnull(r, 0, 0))
-        goto out;
-    size_t len = (size_t)PQgetlength(r, 0, 0);
-    if (len > SPECS_TEXT_MAX)
-        goto out;
-    e.tasks = cJSON_ParseWithLengthOpts(PQgetvalue(r, 0, 0), len + 1, NULL, 1);
-    if (!cJSON_IsObject(e.tasks))
-        goto out;
-    size_t n = (size_t)cJSON_GetArraySize(e.tasks);
-    e.refs = calloc(n + 1, sizeof(*e.refs));
-    if (!e.refs)
-        goto out;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, e.tasks)
-    {
-        if (it->string)
-            e.refs[e.n++] = (spec_ref_t){it->string, it};
-    }
-    qsort(e.refs, e.n, sizeof(*e.refs), cmp_ref);
-    size_t slot;
-    if (c->n < c->cap) {
-        slot = c->n++;
-    } else {
-        slot = c->next_evict;
-        c->next_evict = (c->next_evict + 1) % c->cap;
-        spec_version_clear(&c->v[slot]);
-    }
-    c->v[slot] = e;
-    memset(&e, 0, sizeof(e));
-    rc = 0;
-out:
-    PQclear(r);
-    spec_version_clear(&e);
-    return rc;
-}
-
-void wtry_specs_fill(wtry_specs_t *c, db_t *db, const PGresult *r)
-{
-    if (!c || !r)
+    if (!versions || !r)
         return;
     for (int k = 0; k < PQntuples(r); k++) {
-        if (PQgetisnull(r, k, WTRY_COL_VERSION) || PQgetisnull(r, k, WTRY_COL_SPEC))
+        if (PQgetisnull(r, k, WTRY_COL_VERSION))
             continue;
         int64_t vid = db_get_i64(r, k, WTRY_COL_VERSION);
-        if (specs_find(c, vid))
-            continue;
-        if (specs_load(c, db, vid) < 0) {
+        dagver_t *v;
+        if (dagver_get(versions, db, vid, &v) < 0) {
             log_debug("task specs of version_id=%" PRId64 " not cached", vid);
             return; /* best effort: claims keep returning the specs */
         }
     }
 }
 
-PGresult *wtry_claim(db_t *db, const wtry_specs_t *specs, bool direct, const char *hostname,
+PGresult *wtry_claim(db_t *db, const dagver_cache_t *versions, bool direct, const char *hostname,
                      int pid, int64_t job_id, const int64_t *ids, const int *tries, size_t n)
 {
     PGresult *r = NULL;
     int64_t cached[WTRY_SPECS_MAX];
-    size_t nc = 0;
-    for (size_t i = 0; specs && i < specs->n && nc < WTRY_SPECS_MAX; i++)
-        cached[nc++] = specs->v[i].version_id;
+    size_t nc = dagver_cache_ids(versions, cached, WTRY_SPECS_MAX);
     if (ti_claim(db, direct, hostname, pid, job_id, ids, tries, n, cached, nc, &r) != 0)
         return NULL;
     return r;
@@ -409,7 +265,7 @@ static int parse_spec(wtry_t *t, const char *text, const char *row_operator)
 }
 
 wtry_t *wtry_from_row(const PGresult *r, int row, const queue_delivery_t *d,
-                      const wtry_specs_t *specs)
+                      const dagver_cache_t *versions)
 {
     wtry_t *t = calloc(1, sizeof(*t));
     if (!t)
@@ -451,11 +307,11 @@ wtry_t *wtry_from_row(const PGresult *r, int row, const queue_delivery_t *d,
     if (conf && strlen(conf) <= WTRY_CONF_MAX && !(t->conf_json = strdup(conf)))
         goto fail;
     const char *op = db_get_str(r, row, 9);
-    const spec_version_t *v = NULL;
+    const dagver_t *v = NULL;
     if (PQgetisnull(r, row, WTRY_COL_SPEC) && !PQgetisnull(r, row, WTRY_COL_VERSION))
-        v = specs_find(specs, db_get_i64(r, row, WTRY_COL_VERSION));
+        v = dagver_find(versions, db_get_i64(r, row, WTRY_COL_VERSION));
     if (v) {
-        if (parse_spec_obj(t, spec_lookup(v, t->task_id), op) < 0)
+        if (parse_spec_obj(t, dagver_task_spec(v, t->task_id), op) < 0)
             goto fail;
     } else if (parse_spec(t, db_get_str(r, row, WTRY_COL_SPEC), op) < 0) {
         goto fail;

@@ -21,6 +21,7 @@
 #include "core/queue.h"
 #include "model/taskenv.h"
 #include "core/timeutil.h"
+#include "store/dagver.h"
 #include "store/ti.h"
 
 #define WTRY_SPEC_MAX (4 << 20) /* a task spec larger than this is refused */
@@ -99,48 +100,39 @@ bool wtry_skip_code(const wtry_t *t, int code);
  * retry_exponential_backoff Airflow 2's formula (planner_retry_delay_sec).
  */
 long long wtry_retry_delay(const wtry_t *t);
-#define WTRY_SPECS_MAX 64 /* versions a spec cache holds at most */
+#define WTRY_SPECS_MAX 64 /* cached versions a claim names at most */
 
 /*
- * A cache of task specs by DAG version (versions never change once
- * written), owned by one thread. With it the claim returns no spec for a
- * cached version: reading one task's spec out of dag_version.data costs
- * the whole document per row, which for a DAG of 1,000 tasks is most of
- * the claim's time.
- */
-typedef struct wtry_specs wtry_specs_t;
-
-/* At most cap (<= WTRY_SPECS_MAX) versions; NULL on OOM. */
-wtry_specs_t *wtry_specs_new(size_t cap);
-void wtry_specs_free(wtry_specs_t *c);
-/* Drops every cached version (an idle worker gives the memory back). */
-void wtry_specs_clear(wtry_specs_t *c);
-size_t wtry_specs_count(const wtry_specs_t *c);
-/*
+ * Task specs come from the thread's DAG version cache (store/dagver.h):
+ * the claim returns no spec for a version the cache holds, since reading
+ * one task's spec out of dag_version.data costs the whole document per
+ * row, which for a DAG of 1,000 tasks is most of the claim's time.
+ *
  * Best effort, outside any transaction that must not fail: loads the
  * versions of the claim result r whose rows came back with a spec (not
- * cached yet). A failure only means later claims keep returning specs.
+ * cached yet) and marks the others used. A failure only means later
+ * claims keep returning specs.
  */
-void wtry_specs_fill(wtry_specs_t *c, db_t *db, const PGresult *r);
+void wtry_specs_fill(dagver_cache_t *versions, db_t *db, const PGresult *r);
 
 /*
  * Builds a try from one claim row, its spec from the row or, when the
- * row has none, from specs. Spec problems do not fail the call (the try
+ * row has none, from versions. Spec problems do not fail the call (the try
  * becomes WTRY_INVALID); returns NULL only on out of memory.
  */
 wtry_t *wtry_from_row(const PGresult *r, int row, const queue_delivery_t *d,
-                      const wtry_specs_t *specs);
+                      const dagver_cache_t *versions);
 void wtry_free(wtry_t *t);
 
 /*
  * The claim of proto/PROTOCOL.md for n (id, try) pairs in one statement
- * (ti_claim of store/ti.h, with the versions specs holds as the cached
- * ones), returning WTRY_COLUMNS columns per claimed row (specs: may be NULL).
+ * (ti_claim of store/ti.h, with the versions cached in versions as the
+ * cached ones), returning WTRY_COLUMNS columns per claimed row (versions: may be NULL).
  * direct: the worker's mini-scheduler claims inside its outcome
  * transaction, so start_date is the claim's own time (clock_timestamp())
  * rather than the transaction's start. NULL on a database error.
  */
-PGresult *wtry_claim(db_t *db, const wtry_specs_t *specs, bool direct, const char *hostname,
+PGresult *wtry_claim(db_t *db, const dagver_cache_t *versions, bool direct, const char *hostname,
                      int pid, int64_t job_id, const int64_t *ids, const int *tries, size_t n);
 
 /* Context for the task environment; strings borrowed from t. */

@@ -10,9 +10,8 @@
  * Everything that held key material or plaintext is wiped with
  * OPENSSL_cleanse before it is freed.
  *
- * The rotation frame (one transaction over the rows of a table that holds
- * secrets) lives here too, so that variables and connections differ only
- * in how they re-seal a row.
+ * Pure crypto: the rotation frame that re-encrypts rows is in
+ * store/rotate.c.
  */
 #include "core/secrets.h"
 
@@ -429,47 +428,4 @@ int secrets_generate_key(char *buf, size_t buflen)
     EVP_EncodeBlock((unsigned char *)buf, key, sizeof(key));
     OPENSSL_cleanse(key, sizeof(key));
     return 0;
-}
-
-/* ---- rotation ---------------------------------------------------------- */
-
-int secrets_rotate_rows(db_t *db, const secrets_keyring_t *ring, const char *stmt, const char *sql,
-                        const char *what, secrets_reseal_fn reseal, long *count, char *err,
-                        size_t errlen)
-{
-    PGresult *r = NULL;
-    int rc = -1, rows;
-
-    *count = 0;
-    if (secrets_keyring_count(ring) == 0) {
-        errbuf_set(err, errlen, "no encryption key is configured: set core.fernet_key");
-        return -1;
-    }
-    if (db_begin(db) < 0) {
-        errbuf_set(err, errlen, "cannot begin: %s", db_error(db));
-        return -1;
-    }
-    r = db_query(db, stmt, sql, 0, NULL);
-    if (!r) {
-        errbuf_set(err, errlen, "cannot read %s: %s", what, db_error(db));
-        goto out;
-    }
-    rows = PQntuples(r);
-    for (int i = 0; i < rows; i++) {
-        if (reseal(db, ring, r, i, err, errlen) < 0)
-            goto out;
-        (*count)++;
-    }
-    if (db_commit(db) < 0) {
-        errbuf_set(err, errlen, "cannot commit: %s", db_error(db));
-        goto out;
-    }
-    rc = 0;
-out:
-    PQclear(r);
-    if (rc < 0) {
-        db_rollback(db);
-        *count = 0;
-    }
-    return rc;
 }

@@ -26,8 +26,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/db.h"
-
 #define SECRETS_KEY_BYTES 32
 #define SECRETS_MAX_KEYS 8
 #define SECRETS_MAX_PLAIN (1024 * 1024) /* bytes of plaintext accepted */
@@ -83,25 +81,5 @@ void secrets_free_str(char *s);
 
 /* Writes a new random key (base64 of 32 bytes, 44 chars + NUL) into buf. 0 or -1. */
 int secrets_generate_key(char *buf, size_t buflen);
-
-/*
- * Re-encrypts one row of a rotation query under the first key of ring
- * (decrypting with whichever key sealed it) and writes it back. 0, or -1
- * with err.
- */
-typedef int (*secrets_reseal_fn)(db_t *db, const secrets_keyring_t *ring, const PGresult *r,
-                                 int row, char *err, size_t errlen);
-
-/*
- * The frame of a key rotation, shared by the tables that hold secrets: in
- * one transaction, runs the statement stmt (sql: a SELECT ... FOR UPDATE
- * of the rows to re-encrypt, no parameters) and calls reseal for each row,
- * then commits. Any error rolls everything back. what names the rows in
- * messages ("variables"). Needs a key: an empty ring is an error.
- * *count is the number of rows re-encrypted (0 on error). 0 or -1 (err).
- */
-int secrets_rotate_rows(db_t *db, const secrets_keyring_t *ring, const char *stmt, const char *sql,
-                        const char *what, secrets_reseal_fn reseal, long *count, char *err,
-                        size_t errlen);
 
 #endif

@@ -5,23 +5,19 @@
  * clears with the current DAG; max_tries uses the retries of each run's
  * own version. The clear itself is one statement (task instances, then
  * their runs back to 'queued', then one NOTIFY per run for the scheduler),
- * so a reader never sees a cleared task in a finished run.
+ * so a reader never sees a cleared task in a finished run. Which rows and
+ * states is decided here; the statements are in store/tiadmin.c.
  */
 #include "sched/clear.h"
-#include "core/pgarray.h"
-#include "store/channels.h"
 
-#include <cjson/cJSON.h>
-#include <inttypes.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "core/log.h"
-
-#define CLEAR_VERSION_MAX (64 << 20)
-#define US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
+#include "store/tiadmin.h"
 
 void clear_list_free(clear_list_t *l)
 {
@@ -121,67 +117,15 @@ int clear_select_task_ids(const dag_t *dag, const char *const *ids, size_t n_ids
     return add_relatives(dag, upstream, downstream, selected);
 }
 
-/* The DAG's latest version, parsed. NULL with err filled (*missing: no such DAG). */
-static dag_t *load_latest(db_t *db, const char *dag_id, bool *missing, char *err, size_t errlen)
+/* The names of the selected tasks (borrowed from dag) in *ids. 0, or negative with err. */
+static int selected_ids(const dag_t *dag, const clear_filter_t *f, const char ***ids, size_t *n,
+                        char *err, size_t errlen)
 {
-    const char *p[] = {dag_id};
-    dag_t *dag = NULL;
-    cJSON *j = NULL;
-    PGresult *r = db_query(db, NULL,
-                           "SELECT v.data::text FROM dag d JOIN dag_version v ON v.id = d.version_id"
-                           " WHERE d.dag_id = $1",
-                           1, p);
-    if (!r) {
-        snprintf(err, errlen, "database error: %s", db_error(db));
-        return NULL;
-    }
-    if (PQntuples(r) == 0) {
-        snprintf(err, errlen, "dag '%s' not found", dag_id);
-        *missing = true;
-        goto out;
-    }
-    size_t len = (size_t)PQgetlength(r, 0, 0);
-    if (len > CLEAR_VERSION_MAX) {
-        snprintf(err, errlen, "dag '%s': serialized version too large", dag_id);
-        goto out;
-    }
-    j = cJSON_ParseWithLengthOpts(PQgetvalue(r, 0, 0), len + 1, NULL, 1);
-    if (!j) {
-        snprintf(err, errlen, "dag '%s': serialized version is not valid JSON", dag_id);
-        goto out;
-    }
-    char derr[256];
-    dag = dag_from_json(j, derr, sizeof(derr));
-    if (!dag)
-        snprintf(err, errlen, "dag '%s': %s", dag_id, derr);
-out:
-    cJSON_Delete(j);
-    PQclear(r);
-    return dag;
-}
-
-int clear_find(db_t *db, const clear_filter_t *f, clear_list_t *out, char *err, size_t errlen)
-{
-    dag_t *dag = NULL;
-    bool *sel = NULL;
-    cJSON *ids = NULL;
-    char *ids_text = NULL;
-    PGresult *r = NULL;
-    char a[TS_ISO_LEN], b[TS_ISO_LEN];
-    int rc = -1;
-
-    memset(out, 0, sizeof(*out));
-    if (!f->dag_id || !*f->dag_id || strlen(f->dag_id) > DAG_ID_MAX) {
-        snprintf(err, errlen, "invalid dag_id");
-        return -1;
-    }
-    bool missing = false;
-    dag = load_latest(db, f->dag_id, &missing, err, errlen);
-    if (!dag)
-        return missing ? -2 : -1;
-    sel = calloc(dag->n_tasks + 1, sizeof(bool));
-    ids = cJSON_CreateArray();
-    if (!sel || !ids) {
+    bool *sel = calloc(dag->n_tasks + 1, sizeof(bool));
+    *ids = calloc(dag->n_tasks + 1, sizeof(**ids));
+    *n = 0;
+    int rc = UPDRAFT_ENOMEM;
+    if (!sel || !*ids) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
@@ -193,80 +137,83 @@ int clear_find(db_t *db, const clear_filter_t *f, clear_list_t *out, char *err, 
         }
     } else if (clear_select_tasks(dag, f->task_regex, f->upstream, f->downstream, sel, err,
                                   errlen) < 0) {
+        rc = UPDRAFT_EINVALID; /* the regex does not compile (or out of memory, said in err) */
         goto out;
     }
     for (size_t i = 0; i < dag->n_tasks; i++)
-        if (sel[i] && !cJSON_AddItemToArray(ids, cJSON_CreateString(dag->tasks[i].task_id))) {
-            snprintf(err, errlen, "out of memory");
-            goto out;
-        }
-    ids_text = cJSON_PrintUnformatted(ids);
-    if (!ids_text) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    char lim[24];
-    snprintf(lim, sizeof(lim), "%d", CLEAR_MAX_TIS + 1);
-    const char *p[] = {f->dag_id,
-                       ids_text,
-                       f->start == TS_NONE ? NULL : ts_format_iso(f->start, a),
-                       f->end == TS_NONE ? NULL : ts_format_iso(f->end, b),
-                       f->run_id,
-                       f->only_failed ? "true" : "false",
-                       lim,
-                       f->only_running ? "true" : "false"};
-    r = db_query(db, NULL,
-                 "SELECT ti.id, ti.dag_run_id, ti.run_id, ti.task_id, ti.state, ti.try_number, "
-                 US("dr.logical_date") " FROM task_instance ti JOIN dag_run dr ON dr.id = ti.dag_run_id"
-                 " WHERE ti.dag_id = $1 AND dr.dag_id = $1"
-                 " AND ti.task_id IN (SELECT jsonb_array_elements_text($2::jsonb))"
-                 " AND ($3::timestamptz IS NULL OR dr.logical_date >= $3::timestamptz)"
-                 " AND ($4::timestamptz IS NULL OR dr.logical_date <= $4::timestamptz)"
-                 " AND ($5::text IS NULL OR dr.run_id = $5::text)"
-                 " AND (NOT $6::boolean OR ti.state IN ('failed', 'upstream_failed'))"
-                 " AND (NOT $8::boolean OR ti.state = 'running')"
-                 " AND ti.state <> 'removed'"
-                 " ORDER BY dr.logical_date, ti.task_id, ti.map_index LIMIT $7::bigint",
-                 8, p);
-    if (!r) {
-        snprintf(err, errlen, "database error: %s", db_error(db));
-        goto out;
-    }
-    size_t n = (size_t)PQntuples(r);
-    if (n > CLEAR_MAX_TIS) {
-        snprintf(err, errlen, "more than %d task instances selected: narrow the selection",
-                 CLEAR_MAX_TIS);
-        goto out;
-    }
-    out->items = calloc(n + 1, sizeof(*out->items));
+        if (sel[i])
+            (*ids)[(*n)++] = dag->tasks[i].task_id;
+    rc = UPDRAFT_OK;
+out:
+    free(sel);
+    return rc;
+}
+
+/* Copies the rows found into out. 0 or UPDRAFT_ENOMEM with err. */
+static int copy_rows(const tiadmin_tis_t *rows, clear_list_t *out, char *err, size_t errlen)
+{
+    out->items = calloc(rows->n + 1, sizeof(*out->items));
     if (!out->items) {
         snprintf(err, errlen, "out of memory");
-        goto out;
+        return UPDRAFT_ENOMEM;
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < rows->n; i++) {
+        const tiadmin_ti_t *r = &rows->items[i];
         clear_ti_t *t = &out->items[i];
-        int row = (int)i;
-        t->id = db_get_i64(r, row, 0);
-        t->dag_run_id = db_get_i64(r, row, 1);
-        t->run_id = strdup(PQgetvalue(r, row, 2));
-        t->task_id = strdup(PQgetvalue(r, row, 3));
-        snprintf(t->state, sizeof(t->state), "%s", PQgetvalue(r, row, 4));
-        t->try_number = db_get_int(r, row, 5);
-        t->logical_date = db_get_i64(r, row, 6);
+        t->id = r->id;
+        t->dag_run_id = r->dag_run_id;
+        t->run_id = strdup(r->run_id);
+        t->task_id = strdup(r->task_id);
+        snprintf(t->state, sizeof(t->state), "%s", r->state);
+        t->try_number = r->try_number;
+        t->logical_date = r->logical_date;
         out->n = i + 1;
         if (!t->run_id || !t->task_id) {
             snprintf(err, errlen, "out of memory");
-            goto out;
+            return UPDRAFT_ENOMEM;
         }
     }
-    rc = 0;
+    return UPDRAFT_OK;
+}
+
+int clear_find(db_t *db, const clear_filter_t *f, clear_list_t *out, char *err, size_t errlen)
+{
+    dag_t *dag = NULL;
+    const char **ids = NULL;
+    tiadmin_tis_t rows = {0};
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!f->dag_id || !*f->dag_id || strlen(f->dag_id) > DAG_ID_MAX) {
+        snprintf(err, errlen, "invalid dag_id");
+        return UPDRAFT_EINVALID;
+    }
+    if ((rc = tiadmin_load_latest_dag(db, f->dag_id, &dag, err, errlen)) < 0)
+        return rc;
+    tiadmin_filter_t q = {.dag_id = f->dag_id,
+                          .start = f->start,
+                          .end = f->end,
+                          .run_id = f->run_id,
+                          .only_failed = f->only_failed,
+                          .only_running = f->only_running,
+                          .limit = CLEAR_MAX_TIS + 1};
+    if ((rc = selected_ids(dag, f, &ids, &q.n_task_ids, err, errlen)) < 0)
+        goto out;
+    q.task_ids = ids;
+    if ((rc = tiadmin_find(db, &q, &rows, err, errlen)) < 0)
+        goto out;
+    if (rows.n > CLEAR_MAX_TIS) {
+        snprintf(err, errlen, "more than %d task instances selected: narrow the selection",
+                 CLEAR_MAX_TIS);
+        rc = UPDRAFT_EINVALID;
+        goto out;
+    }
+    rc = copy_rows(&rows, out, err, errlen);
 out:
     if (rc < 0)
         clear_list_free(out);
-    PQclear(r);
-    free(ids_text);
-    cJSON_Delete(ids);
-    free(sel);
+    tiadmin_tis_free(&rows);
+    free(ids);
     dag_free(dag);
     return rc;
 }
@@ -279,180 +226,89 @@ int clear_apply(db_t *db, const clear_list_t *l, long *cleared, char *err, size_
 int clear_apply_mode(db_t *db, const clear_list_t *l, clear_runs_t mode, long *cleared, char *err,
                      size_t errlen)
 {
-    int64_t *ids = NULL;
-    char *arr = NULL;
-    PGresult *r = NULL;
-    int rc = -1;
+    static const char *const modes[] = {"all", "finished", "keep"};
+    long runs = 0, queued = 0;
     *cleared = 0;
     if (l->n == 0)
-        return 0;
-    ids = malloc(l->n * sizeof(*ids));
+        return UPDRAFT_OK;
+    int64_t *ids = malloc(l->n * sizeof(*ids));
     if (!ids) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return UPDRAFT_ENOMEM;
     }
     for (size_t i = 0; i < l->n; i++)
         ids[i] = l->items[i].id;
-    arr = pgarray_int64(ids, l->n);
-    if (!arr) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    const char *modes[] = {"all", "finished", "keep"};
-    const char *p[] = {arr, modes[mode <= CLEAR_RUNS_KEEP ? mode : CLEAR_RUNS_ALL]};
-    /* One statement, so one implicit transaction. */
-    r = db_query(db, NULL,
-                 "WITH c AS ("
-                 " UPDATE task_instance t SET state = 'none',"
-                 "  max_tries = t.try_number"
-                 "   + greatest(coalesce((v.data->'tasks'->t.task_id->>'retries')::int, 0), 0),"
-                 "  hostname = '', pid = NULL, worker_id = NULL, queued_at = NULL,"
-                 "  start_date = NULL, end_date = NULL, duration = NULL, heartbeat_at = NULL,"
-                 "  next_try_at = NULL, updated_at = now()"
-                 " FROM dag_run dr JOIN dag_version v ON v.id = dr.dag_version_id"
-                 " WHERE t.id = ANY($1::bigint[]) AND dr.id = t.dag_run_id"
-                 " RETURNING t.dag_run_id),"
-                 " runs AS ("
-                 " UPDATE dag_run SET state = 'queued', start_date = NULL, end_date = NULL,"
-                 "  last_scheduling_decision = NULL"
-                 " WHERE id IN (SELECT dag_run_id FROM c)"
-                 "  AND ($2 = 'all' OR ($2 = 'finished' AND state IN ('success', 'failed')))"
-                 " RETURNING id),"
-                 " n AS (SELECT pg_notify(" CHANNEL_SCHEDULER_SQL ", d::text)"
-                 "  FROM (SELECT DISTINCT dag_run_id AS d FROM c) x)"
-                 " SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM n),"
-                 "  (SELECT count(*) FROM runs)",
-                 2, p);
-    if (!r) {
-        snprintf(err, errlen, "database error: %s", db_error(db));
-        goto out;
-    }
-    *cleared = (long)db_get_i64(r, 0, 0);
-    log_info("task instances cleared count=%ld runs=%lld runs_queued=%lld", *cleared,
-             (long long)db_get_i64(r, 0, 1), (long long)db_get_i64(r, 0, 2));
-    rc = 0;
-out:
-    PQclear(r);
-    free(arr);
+    int rc = tiadmin_clear(db, ids, l->n, modes[mode <= CLEAR_RUNS_KEEP ? mode : CLEAR_RUNS_ALL],
+                           cleared, &runs, &queued, err, errlen);
     free(ids);
+    if (rc == 0)
+        log_info("task instances cleared count=%ld runs=%ld runs_queued=%ld", *cleared, runs,
+                 queued);
     return rc;
+}
+
+/* The task instances of run id and the run itself marked state ("success" or "failed"). */
+static int mark_run_final(db_t *db, int64_t id, const char *state, long *n)
+{
+    int rc =
+        !strcmp(state, "success") ? tiadmin_succeed_tis(db, id, n) : tiadmin_fail_tis(db, id, n);
+    return rc < 0 ? rc : tiadmin_set_run_state(db, id, state);
 }
 
 int clear_mark_run(db_t *db, const char *dag_id, const char *run_id, const char *state, char *err,
                    size_t errlen)
 {
-    PGresult *r = NULL;
-    int rc = -1;
     bool success = state && !strcmp(state, "success");
     bool queued = state && !strcmp(state, "queued");
+    int64_t id = 0;
+    long n = 0;
+    int rc;
     if (!state || (!success && !queued && strcmp(state, "failed") != 0)) {
         snprintf(err, errlen, "state must be 'success', 'failed' or 'queued'");
-        return -1;
+        return UPDRAFT_EINVALID;
     }
-    const char *p[] = {dag_id, run_id, state};
     if (db_begin(db) < 0)
         goto dberr;
-    r = db_query(db, NULL,
-                 "SELECT id FROM dag_run WHERE dag_id = $1 AND run_id = $2 FOR UPDATE", 2, p);
-    if (!r)
-        goto dberr;
-    if (PQntuples(r) == 0) {
+    rc = tiadmin_lock_run(db, dag_id, run_id, &id);
+    if (rc == UPDRAFT_ENOTFOUND) {
         snprintf(err, errlen, "dag run '%s' of dag '%s' not found", run_id, dag_id);
-        rc = -2;
         db_rollback(db);
-        goto out;
+        return rc;
     }
-    char idbuf[24];
-    snprintf(idbuf, sizeof(idbuf), "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    r = NULL;
-    const char *pi[] = {idbuf};
-    if (queued) {
-        /* Airflow 2's set_dag_run_state_to_queued: the run only. */
-        if (db_exec(db, NULL,
-                    "UPDATE dag_run SET state = 'queued', queued_at = now(), start_date = NULL,"
-                    " end_date = NULL, last_scheduling_decision = NULL"
-                    " WHERE id = $1::bigint AND state <> 'queued'",
-                    1, pi) < 0 ||
-            db_exec(db, NULL, "SELECT pg_notify(" CHANNEL_SCHEDULER_SQL ", $1)", 1, pi) < 0 ||
-            db_commit(db) < 0)
-            goto dberr;
+    /* Airflow 2's set_dag_run_state_to_queued changes the run only. */
+    if (rc < 0 || (queued ? tiadmin_requeue_run(db, id) : mark_run_final(db, id, state, &n)) < 0 ||
+        db_commit(db) < 0)
+        goto dberr;
+    if (queued)
         log_info("dag run marked dag_id=%s run_id=%s state=queued", dag_id, run_id);
-        rc = 0;
-        goto out;
-    }
-    long n = success
-                 ? db_exec(db, NULL,
-                           "UPDATE task_instance SET state = 'success',"
-                           " start_date = coalesce(start_date, now()), end_date = now(),"
-                           " updated_at = now(), next_try_at = NULL"
-                           " WHERE dag_run_id = $1::bigint AND state NOT IN ('success', 'removed')",
-                           1, pi)
-                 : db_exec(db, NULL,
-                           "UPDATE task_instance SET state = CASE WHEN state IN ('running',"
-                           " 'deferred', 'up_for_reschedule') THEN 'failed' ELSE 'skipped' END,"
-                           " start_date = coalesce(start_date, now()), end_date = now(),"
-                           " updated_at = now(), next_try_at = NULL"
-                           " WHERE dag_run_id = $1::bigint AND state NOT IN ('success', 'failed',"
-                           " 'skipped', 'upstream_failed', 'removed')",
-                           1, pi);
-    if (n < 0)
-        goto dberr;
-    const char *pr[] = {idbuf, state};
-    if (db_exec(db, NULL,
-                "UPDATE dag_run SET state = $2, start_date = coalesce(start_date, now()),"
-                " end_date = now() WHERE id = $1::bigint",
-                2, pr) < 0)
-        goto dberr;
-    if (db_commit(db) < 0)
-        goto dberr;
-    log_info("dag run marked dag_id=%s run_id=%s state=%s tis=%ld", dag_id, run_id, state, n);
-    rc = 0;
-    goto out;
+    else
+        log_info("dag run marked dag_id=%s run_id=%s state=%s tis=%ld", dag_id, run_id, state, n);
+    return UPDRAFT_OK;
 dberr:
     snprintf(err, errlen, "database error: %s", db_error(db));
     db_rollback(db);
-out:
-    PQclear(r);
-    return rc;
+    return UPDRAFT_EDB;
 }
 
 int clear_mark_ti(db_t *db, const char *dag_id, const char *run_id, const char *task_id,
                   const char *state, char *err, size_t errlen)
 {
-    PGresult *r;
-    int rc;
-
+    long n = 0;
     if (!state || (strcmp(state, "success") != 0 && strcmp(state, "failed") != 0 &&
                    strcmp(state, "skipped") != 0)) {
         snprintf(err, errlen, "state must be 'success', 'failed' or 'skipped'");
-        return -1;
+        return UPDRAFT_EINVALID;
     }
-    const char *p[] = {dag_id, run_id, task_id, state};
-    /* One statement: the update and the wake-up commit together. */
-    r = db_query(db, NULL,
-                 "WITH u AS ("
-                 " UPDATE task_instance ti SET state = $4,"
-                 "  start_date = coalesce(ti.start_date, now()), end_date = now(),"
-                 "  duration = extract(epoch FROM now() - coalesce(ti.start_date, now())),"
-                 "  next_try_at = NULL, updated_at = now()"
-                 " FROM dag_run dr WHERE dr.dag_id = $1 AND dr.run_id = $2"
-                 "  AND ti.dag_run_id = dr.id AND ti.task_id = $3 AND ti.map_index = -1"
-                 " RETURNING ti.dag_run_id)"
-                 " SELECT count(*), count(pg_notify(" CHANNEL_SCHEDULER_SQL ", dag_run_id::text))"
-                 " FROM u",
-                 4, p);
-    if (!r) {
+    if (tiadmin_mark_ti(db, dag_id, run_id, task_id, state, &n) < 0) {
         snprintf(err, errlen, "database error: %s", db_error(db));
-        return -1;
+        return UPDRAFT_EDB;
     }
-    rc = db_get_i64(r, 0, 0) > 0 ? 0 : -2;
-    PQclear(r);
-    if (rc == -2)
+    if (n == 0) {
         snprintf(err, errlen, "task instance '%s' of run '%s' of dag '%s' not found", task_id,
                  run_id, dag_id);
-    else
-        log_info("task instance marked dag_id=%s run_id=%s task_id=%s state=%s", dag_id, run_id,
-                 task_id, state);
-    return rc;
+        return UPDRAFT_ENOTFOUND;
+    }
+    log_info("task instance marked dag_id=%s run_id=%s task_id=%s state=%s", dag_id, run_id,
+             task_id, state);
+    return UPDRAFT_OK;
 }

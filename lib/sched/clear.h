@@ -22,6 +22,7 @@
 
 #include "model/dag.h"
 #include "core/db.h"
+#include "core/error.h"
 #include "core/timeutil.h"
 
 #define CLEAR_MAX_TIS 100000 /* a selection larger than this is refused */
@@ -86,15 +87,17 @@ int clear_select_task_ids(const dag_t *dag, const char *const *ids, size_t n_ids
 /*
  * Lists the task instances the filter selects (never 'removed' ones),
  * ordered by logical date and task id. Returns 0 (out filled, caller frees
- * with clear_list_free), -2 when the DAG does not exist (or has no parsed
- * version), or -1 with err filled (bad regex, too many, database error).
+ * with clear_list_free), or with err filled UPDRAFT_ENOTFOUND (the DAG does
+ * not exist, or has no parsed version), UPDRAFT_EINVALID (bad dag_id or
+ * regex, more than CLEAR_MAX_TIS, a version that does not read),
+ * UPDRAFT_EDB or UPDRAFT_ENOMEM.
  */
 int clear_find(db_t *db, const clear_filter_t *f, clear_list_t *out, char *err, size_t errlen);
 
 /*
  * Clears the listed task instances in one transaction (the caller has none
  * open) and wakes the scheduler for their runs. *cleared: rows changed.
- * Returns 0 or -1 with err filled.
+ * Returns 0, or UPDRAFT_EDB or UPDRAFT_ENOMEM with err filled.
  */
 int clear_apply(db_t *db, const clear_list_t *l, long *cleared, char *err, size_t errlen);
 
@@ -113,8 +116,9 @@ int clear_apply_mode(db_t *db, const clear_list_t *l, clear_runs_t mode, long *c
  * and an end date. Running tries lose their guard and are killed by their
  * worker. "queued" changes the run only (its task instances keep their
  * states, as in Airflow 2): it goes back to 'queued' with its start and end
- * dates reset, and the scheduler is woken. Returns 0, -1 with err filled
- * (database error, bad state), or -2 when the run does not exist.
+ * dates reset, and the scheduler is woken. Returns 0, or with err filled
+ * UPDRAFT_EINVALID (bad state), UPDRAFT_ENOTFOUND (no such run) or
+ * UPDRAFT_EDB.
  */
 int clear_mark_run(db_t *db, const char *dag_id, const char *run_id, const char *state, char *err,
                    size_t errlen);
@@ -123,8 +127,8 @@ int clear_mark_run(db_t *db, const char *dag_id, const char *run_id, const char 
  * Sets one task instance (map index -1) of a run to state ("success",
  * "failed" or "skipped"), as Airflow 2's TaskInstance.set_state: start date
  * kept or set, end date now; a running try loses its guard. The scheduler
- * is woken for the run. Returns 0, -2 when there is no such task instance,
- * or -1 with err filled.
+ * is woken for the run. Returns 0, or with err filled UPDRAFT_EINVALID
+ * (bad state), UPDRAFT_ENOTFOUND (no such task instance) or UPDRAFT_EDB.
  */
 int clear_mark_ti(db_t *db, const char *dag_id, const char *run_id, const char *task_id,
                   const char *state, char *err, size_t errlen);

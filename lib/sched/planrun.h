@@ -12,7 +12,7 @@
  *
  * Concurrency: the run row is taken FOR UPDATE SKIP LOCKED (a run held by
  * another planner is skipped, and the caller tells the scheduler); queueing
- * takes the DAG's advisory lock (planrun_dag_lock_key), the one the
+ * takes the DAG's advisory lock (LOCK_DAG_CLASS, store/locks.h), the one the
  * scheduler's critical section takes too, so that two planners never both
  * fill the same max_active_tasks headroom.
  *
@@ -25,8 +25,8 @@
  * version it was created with, so only a row written by other means) is
  * set to 'removed' unless it is queued or running.
  *
- * Parsed DAG versions are kept in a small cache keyed by dag_version.id
- * (versions never change once written), owned by one thread.
+ * Parsed DAG versions come from the caller's version cache
+ * (store/dagver.h), owned by the caller's thread.
  */
 #ifndef UPDRAFT_PLANRUN_H
 #define UPDRAFT_PLANRUN_H
@@ -36,16 +36,13 @@
 #include <stdint.h>
 
 #include "core/db.h"
+#include "store/dagver.h"
 
-
-
-typedef struct planrun_cache planrun_cache_t;
-
-/* A cache of at most cap parsed versions; NULL on OOM. */
-planrun_cache_t *planrun_cache_new(size_t cap);
-void planrun_cache_free(planrun_cache_t *c);
-/* Dynamic task mapping's limit (core.max_map_length); default OPERATOR_MAX_MAP_LENGTH_DEFAULT. */
-void planrun_cache_set_max_map_length(planrun_cache_t *c, int n);
+/* What planning reads besides the database. */
+typedef struct planrun_ctx {
+    dagver_cache_t *versions; /* the thread's version cache */
+    int max_map_length;       /* core.max_map_length; <= 0: OPERATOR_MAX_MAP_LENGTH_DEFAULT */
+} planrun_ctx_t;
 
 /* A task instance planrun_plan_tx queued. */
 typedef struct planrun_queued {
@@ -55,31 +52,31 @@ typedef struct planrun_queued {
 } planrun_queued_t;
 
 typedef struct planrun_result {
-    bool planned;       /* false: the run was not live, or another planner holds it */
-    bool finished;      /* the run reached success or failed */
-    size_t n_scheduled; /* task instances made ready (left 'scheduled' unless queued below) */
-    size_t n_left;      /* queue_ready: ready task instances left 'scheduled' (limit, lock) */
+    bool planned;             /* false: the run was not live, or another planner holds it */
+    bool finished;            /* the run reached success or failed */
+    size_t n_scheduled;       /* task instances made ready (left 'scheduled' unless queued below) */
+    size_t n_left;            /* queue_ready: ready task instances left 'scheduled' (limit, lock) */
     planrun_queued_t *queued; /* queue_ready: malloc'd, n_queued entries; caller frees */
     size_t n_queued;
 } planrun_result_t;
 
 /*
  * Plans dag_run id in its own transaction (the caller has none open),
- * leaving ready tasks 'scheduled'. Returns 0 (see *res), or -1 on a
- * database error (rolled back; the connection may need db_ensure()). A
+ * leaving ready tasks 'scheduled'. Returns 0 (see *res), or UPDRAFT_EDB
+ * (or UPDRAFT_ENOMEM) rolled back; the connection may need db_ensure(). A
  * version that cannot be read is logged and the run left alone.
  */
-int planrun_plan(db_t *db, planrun_cache_t *cache, int64_t run_id, planrun_result_t *res);
+int planrun_plan(db_t *db, const planrun_ctx_t *ctx, int64_t run_id, planrun_result_t *res);
 
 /*
  * The same inside the caller's open transaction (nothing is committed or
- * rolled back here; on -1 the caller must roll back, at least to a
+ * rolled back here; on an error the caller must roll back, at least to a
  * savepoint). queue_ready: move the tasks made ready to 'queued' (try_number
  * + 1) by priority while the DAG stays within max_active_tasks, listing them
  * in res->queued; the caller publishes them after its commit.
  * planrun_result_free() releases res->queued.
  */
-int planrun_plan_tx(db_t *db, planrun_cache_t *cache, int64_t run_id, bool queue_ready,
+int planrun_plan_tx(db_t *db, const planrun_ctx_t *ctx, int64_t run_id, bool queue_ready,
                     planrun_result_t *res);
 void planrun_result_free(planrun_result_t *res);
 
@@ -89,13 +86,13 @@ void planrun_result_free(planrun_result_t *res);
  * becomes skipped (a running try loses its fencing guard, so its worker
  * kills it) and the run failed; max_consecutive_failed_dag_runs may pause
  * the DAG. The caller has no transaction open. *n_timed_out counts the
- * runs failed. Returns 0 or -1 on a database error.
+ * runs failed. Returns 0 or UPDRAFT_EDB (or ENOMEM).
  */
-int planrun_timeout_due(db_t *db, planrun_cache_t *cache, size_t max, size_t *n_timed_out);
+int planrun_timeout_due(db_t *db, const planrun_ctx_t *ctx, size_t max, size_t *n_timed_out);
 
 /*
  * The ids of the live (queued or running) runs, oldest first, at most max.
- * *ids is malloc'd (caller frees). Returns 0 or -1.
+ * *ids is malloc'd (caller frees). Returns 0, UPDRAFT_EDB or ENOMEM.
  */
 int planrun_list_live(db_t *db, size_t max, int64_t **ids, size_t *n);
 

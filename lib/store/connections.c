@@ -7,6 +7,7 @@
  * "connection:<conn_id>:password" and "connection:<conn_id>:extra".
  */
 #include "store/connections.h"
+#include "store/rotate.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -344,11 +345,9 @@ out:
 int connections_rotate(db_t *db, const secrets_keyring_t *ring, long *count, char *err,
                        size_t errlen)
 {
-    if (secrets_rotate_rows(db, ring, "conn_rotate_sel",
-                            "SELECT " CONN_COLS " FROM connection"
-                            " WHERE password IS NOT NULL OR extra IS NOT NULL"
-                            " ORDER BY conn_id FOR UPDATE",
-                            "connections", reseal_row, count, err, errlen) < 0)
-        return secrets_keyring_count(ring) == 0 ? UPDRAFT_ENOKEY : UPDRAFT_EDB;
-    return 0;
+    return rotate_rows(db, ring, "conn_rotate_sel",
+                       "SELECT " CONN_COLS " FROM connection"
+                       " WHERE password IS NOT NULL OR extra IS NOT NULL"
+                       " ORDER BY conn_id FOR UPDATE",
+                       "connections", reseal_row, count, err, errlen);
 }

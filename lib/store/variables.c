@@ -4,6 +4,7 @@
  * context "variable:<key>".
  */
 #include "store/variables.h"
+#include "store/rotate.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -311,10 +312,8 @@ static int reseal_row(db_t *db, const secrets_keyring_t *ring, const PGresult *r
 
 int variables_rotate(db_t *db, const secrets_keyring_t *ring, long *count, char *err, size_t errlen)
 {
-    if (secrets_rotate_rows(db, ring, "var_rotate_sel",
-                            "SELECT key, val, is_encrypted FROM variable WHERE val IS NOT NULL"
-                            " ORDER BY key FOR UPDATE",
-                            "variables", reseal_row, count, err, errlen) < 0)
-        return secrets_keyring_count(ring) == 0 ? UPDRAFT_ENOKEY : UPDRAFT_EDB;
-    return 0;
+    return rotate_rows(db, ring, "var_rotate_sel",
+                       "SELECT key, val, is_encrypted FROM variable WHERE val IS NOT NULL"
+                       " ORDER BY key FOR UPDATE",
+                       "variables", reseal_row, count, err, errlen);
 }

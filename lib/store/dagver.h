@@ -1,0 +1,72 @@
+/*
+ * dagver.h - the one cache of DAG versions: dag_version rows, parsed, keyed
+ * by dag_version.id. A version never changes once written, so an entry is
+ * never stale; the cache is bounded (least recently used entry evicted) and
+ * a miss is one statement.
+ *
+ * Every reader of versions shares it: run planning (sched/planrun.h) reads
+ * the parsed dag_t, the worker's claim reads one task's serialized spec
+ * (the claim is hot: with its versions cached, the claim statement leaves
+ * the spec column NULL and the spec comes from here, found by task id in an
+ * index kept with the entry), and the alert sender reads the alert settings
+ * of the document. An entry keeps the document (cJSON) and the index from
+ * the load; the dag_t is parsed from the document on first use only, so a
+ * reader that needs only specs never pays for it.
+ *
+ * A cache is owned by one thread (no locking). Pointers to an entry and to
+ * what it holds stay valid until the next dagver_get() on the same cache
+ * (which may evict), dagver_cache_clear() or dagver_cache_free().
+ */
+#ifndef UPDRAFT_STORE_DAGVER_H
+#define UPDRAFT_STORE_DAGVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/db.h"
+#include "model/dag.h"
+
+#define DAGVER_DATA_MAX (64 << 20) /* a serialized version larger than this is refused */
+
+typedef struct dagver_cache dagver_cache_t;
+typedef struct dagver dagver_t;
+
+/* A cache of at most cap versions (0 counts as 1); NULL on OOM. */
+dagver_cache_t *dagver_cache_new(size_t cap);
+void dagver_cache_free(dagver_cache_t *c);
+/* Drops every entry (an idle worker gives the memory back); NULL is a no-op. */
+void dagver_cache_clear(dagver_cache_t *c);
+/* The number of versions held (0 for NULL). */
+size_t dagver_cache_count(const dagver_cache_t *c);
+/* Writes the ids of the versions held into ids (at most max); returns how many. */
+size_t dagver_cache_ids(const dagver_cache_t *c, int64_t *ids, size_t max);
+
+/*
+ * The entry of version_id in *out, loaded on a miss (one statement). Returns
+ * 0, UPDRAFT_ENOTFOUND (no such row), UPDRAFT_EINVALID (larger than
+ * DAGVER_DATA_MAX, not JSON, or without a "tasks" object: logged, not
+ * cached), UPDRAFT_EDB or UPDRAFT_ENOMEM. A hit marks the entry used.
+ */
+int dagver_get(dagver_cache_t *c, db_t *db, int64_t version_id, dagver_t **out);
+
+/* The entry of version_id if held, else NULL; never loads, never marks. */
+const dagver_t *dagver_find(const dagver_cache_t *c, int64_t version_id);
+
+int64_t dagver_id(const dagver_t *v);
+/* The whole dag_version.data document (borrowed). */
+const cJSON *dagver_doc(const dagver_t *v);
+/* The serialized spec of task_id (data.tasks[task_id], borrowed), or NULL. */
+const cJSON *dagver_task_spec(const dagver_t *v, const char *task_id);
+
+/*
+ * The parsed DAG (borrowed), parsed from the document on the first call.
+ * NULL when the document is not a DAG this build reads (logged on the
+ * first call, with the reason) or out of memory.
+ */
+const dag_t *dagver_dag(dagver_t *v);
+/* The index of task_id in dagver_dag(v)->tasks, or -1 (also before dagver_dag succeeded). */
+int dagver_task_index(const dagver_t *v, const char *task_id);
+
+#endif
