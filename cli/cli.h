@@ -50,8 +50,9 @@ int cli_write_secret_file(const char *path, const char *text);
 
 /*
  * The exit status of a library error code (core/error.h), from one table:
- * 0 for UPDRAFT_OK, 2 for UPDRAFT_EINVALID (the input was wrong, as a
- * usage error), 1 for every other failure.
+ * 0 for UPDRAFT_OK, 1 for every failure, as Airflow's CLI exits. 2 is a
+ * usage error (cli_usage_error), including a command's arguments that the
+ * library finds malformed where the command says so (dags trigger --conf).
  */
 int cli_exit_status(int err);
 /* Prints "updraft: msg" on stderr; returns cli_exit_status(err). */

@@ -230,9 +230,12 @@ static int cmd_trigger(const config_t *cfg, int argc, char **argv)
     int64_t id;
     int rc = dagrun_create(db, &spec, &id, rid, err, sizeof(err));
     db_close(db);
-    if (rc != 0) {
-        return cli_fail(rc, err);
+    if (rc == UPDRAFT_EINVALID) { /* a malformed --conf or --run-id: a usage error */
+        fprintf(stderr, "updraft: %s\n", err);
+        return 2;
     }
+    if (rc != 0)
+        return cli_fail(rc, err);
     printf("Created <DagRun %s @ %s: %s, state:queued, externally triggered: True>\n", dag_id,
            logical ? logical : "now", rid);
     return 0;
