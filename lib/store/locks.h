@@ -10,9 +10,11 @@
  *   1. DB_MIGRATE_LOCK     session lock around schema migrations, alone
  *                          (lib/core/db.c: migrating is below this layer)
  *   2. LOCK_ENQUEUE        the scheduler's critical section (tried)
- *   3. LOCK_RUNS_CLASS     per DAG: starting queued runs (max_active_runs)
- *   4. LOCK_DAG_CLASS      per DAG: queueing its tasks (tried by planners,
- *                          waited for by a worker's refill, one DAG at a time)
+ *   3. LOCK_DAG_CLASS      per DAG: queueing its tasks (tried by planners
+ *                          with the run row; a worker's refill waits for
+ *                          it, DAGs in hashtext order, holding no later lock)
+ *   4. LOCK_RUNS_CLASS     per DAG: starting queued runs (max_active_runs),
+ *                          waited for while a queued run is planned
  *   5. LOCK_POOL_CLASS     per pool: its slots, in pool-name order
  *
  * All but the migration lock are transaction locks (pg_*advisory_xact_lock),
