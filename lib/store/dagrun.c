@@ -13,7 +13,8 @@
  * last, each statement a named constant next to the function that runs
  * it; times travel as microseconds since the epoch. The commands' and the
  * operators' go unprepared (a command or an operator runner makes a few
- * calls and exits).
+ * calls and exits); those the REST API runs too (dagrun_find,
+ * dagrun_set_note) are prepared.
  */
 #include "store/dagrun.h"
 #include "store/channels.h"

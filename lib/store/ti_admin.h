@@ -21,8 +21,8 @@
  * read of a run's task instances (`dags test`, `tasks state`, `tasks
  * render`).
  *
- * Each function is one statement, in the caller's transaction when it has
- * one open (else its own), and returns 0 or a negative code of
+ * Each function is one statement unless it says otherwise, in the caller's
+ * transaction when it has one open (else its own), and returns 0 or a negative code of
  * core/error.h. Where a user must read why, err is filled too (not on
  * UPDRAFT_ENOTFOUND unless said).
  */
