@@ -14,7 +14,7 @@
 #include "core/config.h"
 #include "core/db.h"
 #include "core/error.h"
-#include "store/runs_read.h"
+#include "store/dagrun.h"
 
 int cli_db(const config_t *cfg, int argc, char **argv);
 int cli_dags(const config_t *cfg, int argc, char **argv);
@@ -154,10 +154,10 @@ db_t *cli_connect(const config_t *cfg, bool check_schema);
 
 /*
  * Finds dag_id's run whose run_id is run_or_date, or else whose logical
- * date it is (ISO 8601; runs_find). Returns 0, UPDRAFT_ENOTFOUND, or
+ * date it is (ISO 8601; dagrun_find). Returns 0, UPDRAFT_ENOTFOUND, or
  * another code with the message printed.
  */
-int cli_find_run(db_t *db, const char *dag_id, const char *run_or_date, runs_ref_t *out);
+int cli_find_run(db_t *db, const char *dag_id, const char *run_or_date, dagrun_ref_t *out);
 
 /*
  * Asks question on the terminal unless yes. 1 = go ahead, 0 = the user

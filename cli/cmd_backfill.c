@@ -26,8 +26,7 @@
 #include "sched/clear.h"
 #include "model/cron.h"
 #include "store/dagrun.h"
-#include "store/dags_read.h"
-#include "store/runs_read.h"
+#include "store/dags.h"
 #include "core/timeutil.h"
 
 #define POLL_MS 200
@@ -38,9 +37,9 @@ typedef enum action { ACT_CREATE = 0, ACT_RESET, ACT_RERUN_FAILED, ACT_SKIP } ac
 typedef struct item {
     backfill_interval_t iv;
     action_t act;
-    char run_id[DAGRUN_ID_MAX + 1]; /* the existing run's, or the one to create */
-    char old_state[RUNS_STATE_MAX]; /* the existing run's state */
-    int64_t id;                     /* dag_run.id once started */
+    char run_id[DAGRUN_ID_MAX + 1];   /* the existing run's, or the one to create */
+    char old_state[DAGRUN_STATE_MAX]; /* the existing run's state */
+    int64_t id;                       /* dag_run.id once started */
     bool started, done;
 } item_t;
 
@@ -104,11 +103,11 @@ static const char *iso(ts_us_t t, char *buf)
 /* The intervals of the range; -1 after printing why not. */
 static int plan_intervals(db_t *db, const opts_t *o, backfill_interval_t **iv, size_t *n)
 {
-    dags_schedule_t ds;
+    dags_parsed_schedule_t ds;
     schedule_t sched;
     schedule_tz_t *tz = NULL;
     char err[512];
-    int rc = dags_schedule(db, o->dag_id, &ds, err, sizeof(err));
+    int rc = dags_get_parsed_schedule(db, o->dag_id, &ds, err, sizeof(err));
 
     if (rc == UPDRAFT_ENOTFOUND) {
         fprintf(stderr, "updraft: dag '%s' not found (or not parsed yet)\n", o->dag_id);
@@ -129,7 +128,7 @@ static int plan_intervals(db_t *db, const opts_t *o, backfill_interval_t **iv, s
     rc = 0;
 out:
     schedule_tz_free(tz);
-    dags_schedule_free(&ds);
+    dags_parsed_schedule_free(&ds);
     return rc;
 }
 
@@ -137,11 +136,11 @@ out:
 static int match_existing(db_t *db, const opts_t *o, item_t *items, size_t n)
 {
     ts_us_t from = items[0].iv.start, to = items[n - 1].iv.start;
-    runs_ref_t *runs = NULL;
+    dagrun_ref_t *runs = NULL;
     size_t nruns = 0;
     char err[512];
-    int rc = runs_in_range(db, o->dag_id, from < to ? from : to, from < to ? to : from, &runs,
-                           &nruns, err, sizeof(err));
+    int rc = dagrun_list_in_range(db, o->dag_id, from < to ? from : to, from < to ? to : from,
+                                  &runs, &nruns, err, sizeof(err));
 
     if (rc < 0) {
         fprintf(stderr, "updraft: %s\n", err);
@@ -171,7 +170,7 @@ static int clear_existing(db_t *db, const char *dag_id, item_t *it)
     clear_list_t l = {0};
     char err[512];
     long cleared = 0;
-    runs_ref_t run;
+    dagrun_ref_t run;
     if (cli_find_run(db, dag_id, it->run_id, &run) != 0)
         return -1;
     it->id = run.id;
@@ -331,7 +330,7 @@ static int start_allowed(db_t *db, const char *dag_id, plan_t *p, follow_t *f)
 {
     long live, max;
     char err[512];
-    int rc = runs_live_count(db, dag_id, &live, &max, err, sizeof(err));
+    int rc = dagrun_live_count(db, dag_id, &live, &max, err, sizeof(err));
 
     if (rc < 0) {
         fprintf(stderr, "updraft: %s\n", rc == UPDRAFT_ENOTFOUND ? "dag disappeared" : err);
@@ -359,13 +358,13 @@ static int start_allowed(db_t *db, const char *dag_id, plan_t *p, follow_t *f)
 /* Marks the started runs that ended, printing each. 0, or -1 on error (printed). */
 static int follow_started(db_t *db, const plan_t *p, follow_t *f)
 {
-    runs_ref_t *runs = NULL;
+    dagrun_ref_t *runs = NULL;
     size_t n = 0;
     char err[512];
 
     if (f->started == 0)
         return 0;
-    if (runs_states(db, f->ids, f->started, &runs, &n, err, sizeof(err)) < 0) {
+    if (dagrun_states(db, f->ids, f->started, &runs, &n, err, sizeof(err)) < 0) {
         fprintf(stderr, "updraft: %s\n", err);
         return -1;
     }
@@ -483,14 +482,14 @@ int cli_dags_state(const config_t *cfg, int argc, char **argv)
     db_t *db = cli_connect(cfg, true);
     if (!db)
         return 1;
-    runs_ref_t run;
+    dagrun_ref_t run;
     int found = cli_find_run(db, argv[0], argv[1], &run);
     int rc = found < 0 && found != UPDRAFT_ENOTFOUND ? 1 : 0;
     if (found == UPDRAFT_ENOTFOUND)
         printf("None\n");
     if (found == 0) {
         char *conf = NULL, err[512];
-        runs_conf(db, run.id, &conf, err, sizeof(err));
+        dagrun_get_conf(db, run.id, &conf, err, sizeof(err));
         printf("%s%s%s\n", run.state, conf ? ", " : "", conf ? conf : "");
         free(conf);
     }

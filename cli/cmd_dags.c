@@ -17,8 +17,7 @@
 #include "model/cron.h"
 #include "model/dag.h"
 #include "store/dagrun.h"
-#include "store/dags_read.h"
-#include "store/runs_read.h"
+#include "store/import_errors.h"
 #include "core/timeutil.h"
 
 /* --- validate ----------------------------------------------------------- */
@@ -173,7 +172,7 @@ static int cmd_list_import_errors(const config_t *cfg)
         return 1;
     char **traces = NULL, err[512];
     size_t n = 0;
-    int rc = dags_import_errors(db, &traces, &n, err, sizeof(err));
+    int rc = import_errors_list_traces(db, &traces, &n, err, sizeof(err));
     db_close(db);
     if (rc < 0)
         return cli_fail(rc, err);
@@ -181,7 +180,7 @@ static int cmd_list_import_errors(const config_t *cfg)
         size_t len = strlen(traces[i]);
         printf("%s%s", traces[i], len && traces[i][len - 1] == '\n' ? "" : "\n");
     }
-    dags_strings_free(traces, n);
+    import_errors_traces_free(traces, n);
     return n ? 1 : 0;
 }
 
@@ -305,21 +304,22 @@ static int cmd_next_execution(const config_t *cfg, int argc, char **argv)
     db_t *db = cli_connect(cfg, true);
     if (!db)
         return 1;
-    dags_schedule_t ds;
+    dags_parsed_schedule_t ds;
     schedule_tz_t *tz = NULL;
     schedule_t sched;
     ts_us_t last_start = TS_NONE, last_end = TS_NONE;
     char err[512];
-    int rc = dags_schedule(db, dag_id, &ds, err, sizeof(err));
+    int rc = dags_get_parsed_schedule(db, dag_id, &ds, err, sizeof(err));
     if (rc == 0) {
-        rc = runs_last_scheduled(db, dag_id, &last_start, &last_end, err, sizeof(err));
-        rc = rc == UPDRAFT_ENOTFOUND ? 0 : rc;
+        rc = dagrun_last_scheduled(db, dag_id, &last_start, &last_end);
+        if (rc < 0)
+            snprintf(err, sizeof(err), "%s", db_error(db));
     } else if (rc == UPDRAFT_ENOTFOUND) {
         snprintf(err, sizeof(err), "DAG: %s does not exist in the database", dag_id);
     }
     db_close(db);
     if (rc < 0) {
-        dags_schedule_free(&ds);
+        dags_parsed_schedule_free(&ds);
         return cli_fail(rc, err);
     }
     rc = 1;
@@ -342,7 +342,7 @@ static int cmd_next_execution(const config_t *cfg, int argc, char **argv)
     rc = 0;
 out:
     schedule_tz_free(tz);
-    dags_schedule_free(&ds);
+    dags_parsed_schedule_free(&ds);
     return rc;
 }
 

@@ -18,7 +18,8 @@
 
 #include "cli/cli.h"
 #include "store/dagrun.h"
-#include "store/runs_read.h"
+#include "store/tasklog.h"
+#include "store/ti_admin.h"
 #include "core/timeutil.h"
 
 #define POLL_MS 100
@@ -26,7 +27,7 @@
 typedef struct seen {
     int64_t id;
     char task_id[256];
-    char state[RUNS_STATE_MAX];
+    char state[DAGRUN_STATE_MAX];
     int try_number;
     int logged_try; /* last try whose log was printed */
 } seen_t;
@@ -64,9 +65,8 @@ static void print_chunk(const char *d, void *ud)
 static void print_log(db_t *db, const seen_t *s)
 {
     log_print_t lp = {s, false};
-    char err[512];
 
-    if (runs_ti_log(db, s->id, s->try_number, print_chunk, &lp, err, sizeof(err)) < 0)
+    if (tasklog_each(db, s->id, s->try_number, print_chunk, &lp) < 0)
         return;
     print_header(&lp);
     printf("--- end of log of %s, try %d ---\n", s->task_id, s->try_number);
@@ -93,7 +93,8 @@ static void stamp(char *buf, size_t len)
  * that ended included); the first poll learns the task instances.
  * 0, or -1 on OOM (printed).
  */
-static int report_changes(db_t *db, const runs_ti_t *tis, size_t n, seen_t **seen, size_t *nseen)
+static int report_changes(db_t *db, const ti_admin_row_t *tis, size_t n, seen_t **seen,
+                          size_t *nseen)
 {
     char ts[16];
 
@@ -135,7 +136,7 @@ static int start_run(db_t *db, const char *dag_id, ts_us_t logical, int64_t *run
     char ld[TS_ISO_LEN], err[512];
     long del;
 
-    if (runs_delete_at(db, dag_id, logical, &del, err, sizeof(err)) < 0) {
+    if (dagrun_delete_at(db, dag_id, logical, &del, err, sizeof(err)) < 0) {
         fprintf(stderr, "updraft: %s\n", err);
         return -1;
     }
@@ -171,11 +172,11 @@ int cli_dags_test(const config_t *cfg, int argc, char **argv)
     if (!db)
         return 1;
     seen_t *seen = NULL;
-    runs_ti_t *tis = NULL;
+    ti_admin_row_t *tis = NULL;
     size_t nseen = 0, n = 0;
     int rc = 1;
     int64_t run;
-    char err[512], rid[DAGRUN_ID_MAX + 1], run_state[RUNS_STATE_MAX];
+    char err[512], rid[DAGRUN_ID_MAX + 1], run_state[DAGRUN_STATE_MAX];
 
     if (start_run(db, dag_id, logical, &run, rid) < 0)
         goto out;
@@ -184,7 +185,7 @@ int cli_dags_test(const config_t *cfg, int argc, char **argv)
     fflush(stdout);
     for (;;) {
         /* The run's state is read with its tasks: a final state means final tasks. */
-        if (runs_list_tis(db, run, run_state, &tis, &n, err, sizeof(err)) < 0) {
+        if (ti_admin_list_run(db, run, run_state, &tis, &n, err, sizeof(err)) < 0) {
             fprintf(stderr, "updraft: %s\n", err);
             goto out;
         }

@@ -20,8 +20,8 @@
 #include "store/jobs.h"
 #include "model/operator.h"
 #include "core/secrets.h"
-#include "store/dags_read.h"
-#include "store/runs_read.h"
+#include "store/dags.h"
+#include "store/ti_admin.h"
 #include "store/taskrender.h"
 #include "core/timeutil.h"
 
@@ -42,13 +42,15 @@ int cli_confirm(const char *question, bool yes)
     return (line[0] == 'y' || line[0] == 'Y') ? 1 : 0;
 }
 
-int cli_find_run(db_t *db, const char *dag_id, const char *run_or_date, runs_ref_t *out)
+int cli_find_run(db_t *db, const char *dag_id, const char *run_or_date, dagrun_ref_t *out)
 {
-    char err[512];
-    int rc = runs_find(db, dag_id, run_or_date, out, err, sizeof(err));
+    ts_us_t t;
+    char iso[TS_ISO_LEN];
+    bool is_date = ts_parse(run_or_date, &t) == 0;
+    int rc = dagrun_find(db, dag_id, run_or_date, is_date ? ts_format_iso(t, iso) : NULL, out);
 
     if (rc < 0 && rc != UPDRAFT_ENOTFOUND)
-        fprintf(stderr, "updraft: %s\n", err);
+        fprintf(stderr, "updraft: %s\n", db_error(db));
     return rc;
 }
 
@@ -146,14 +148,14 @@ static int cmd_state(const config_t *cfg, int argc, char **argv)
     db_t *db = cli_connect(cfg, true);
     if (!db)
         return 1;
-    runs_ref_t run;
-    char state[RUNS_STATE_MAX], err[512];
+    dagrun_ref_t run;
+    char state[DAGRUN_STATE_MAX], err[512];
     int rc = cli_find_run(db, argv[0], argv[2], &run);
     if (rc == UPDRAFT_ENOTFOUND)
         fprintf(stderr, "updraft: dag run '%s' of dag '%s' not found\n", argv[2], argv[0]);
     if (rc < 0)
         goto out;
-    rc = runs_ti_state(db, run.id, argv[1], state, err, sizeof(err));
+    rc = ti_admin_state(db, run.id, argv[1], state, err, sizeof(err));
     if (rc == UPDRAFT_ENOTFOUND)
         fprintf(stderr, "updraft: task '%s' not found in dag run '%s'\n", argv[1], run.run_id);
     else if (rc < 0)
@@ -254,9 +256,9 @@ static int render_json(taskrender_t *tr, cJSON *v, const char *what, char *err, 
 
 /* What `tasks render` renders: the task's spec and the context's owned strings. */
 typedef struct render_job {
-    runs_ref_t run;  /* the run, when found */
-    cJSON *spec;     /* the task's spec */
-    char *conf_text; /* the run's conf, or the DAG's params' defaults */
+    dagrun_ref_t run; /* the run, when found */
+    cJSON *spec;      /* the task's spec */
+    char *conf_text;  /* the run's conf, or the DAG's params' defaults */
 } render_job_t;
 
 static void render_job_free(render_job_t *job)
@@ -280,9 +282,9 @@ static bool take_spec(render_job_t *job, const char *spec_text, const char *dag_
 static int load_run(db_t *db, taskrender_t *tr, render_job_t *job, const char *dag_id,
                     const char *task_id)
 {
-    runs_task_spec_t ts;
+    ti_admin_spec_t ts;
     char err[1536];
-    int rc = runs_task_spec(db, job->run.id, task_id, &ts, err, sizeof(err));
+    int rc = ti_admin_task_spec(db, job->run.id, task_id, &ts, err, sizeof(err));
 
     if (rc < 0 && rc != UPDRAFT_ENOTFOUND) {
         fprintf(stderr, "updraft: %s\n", err);
@@ -291,7 +293,7 @@ static int load_run(db_t *db, taskrender_t *tr, render_job_t *job, const char *d
     bool ok = take_spec(job, rc == 0 ? ts.spec : NULL, dag_id, task_id);
     job->conf_text = ts.conf;
     ts.conf = NULL;
-    runs_task_spec_free(&ts);
+    ti_admin_spec_free(&ts);
     if (!ok)
         return -1;
     tr->ctx.run_id = job->run.run_id;

@@ -11,7 +11,6 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "store/dagadmin.h"
 #include "store/dags.h"
 #include "webserver/apicache.h"
 #include "webserver/http.h"

@@ -13,7 +13,6 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "sched/clear.h"
-#include "store/dagadmin.h"
 #include "store/dagrun.h"
 #include "webserver/apicache.h"
 #include "webserver/http.h"
@@ -210,7 +209,7 @@ static int send_new_run(api_req_t *r, int64_t id, const char *note)
     PGresult *res;
     int status, rc;
 
-    if (note && (rc = dagadmin_set_run_note(r->db, id, note)) < 0)
+    if (note && (rc = dagrun_set_note(r->db, id, note)) < 0)
         return api_fail(r, rc, NULL, "%s", updraft_strerror(rc));
     sqlb_add(&b, " AND dr.id = $%d", sqlb_param_i64(&b, id));
     status = api_fetch(r, &run_resource, &b, &res, &m);
@@ -265,8 +264,9 @@ int api_patch_dag_run(api_req_t *r)
     int status = 0, rc;
     const char *state = NULL;
     cJSON *body;
+    dagrun_ref_t run;
 
-    rc = dagadmin_find_run(r->db, r->cap[0], r->cap[1], NULL);
+    rc = dagrun_find(r->db, r->cap[0], r->cap[1], NULL, &run);
     if (rc == UPDRAFT_ENOTFOUND)
         return run_not_found(r);
     if (rc < 0)

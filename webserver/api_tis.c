@@ -17,7 +17,9 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "sched/clear.h"
-#include "store/dagadmin.h"
+#include "store/dagrun.h"
+#include "store/dags.h"
+#include "store/ti_admin.h"
 #include "webserver/apicache.h"
 #include "webserver/http.h"
 
@@ -241,7 +243,7 @@ static int find_patched_ti(api_req_t *r, ts_us_t *logical)
 {
     const char *dag_id = r->cap[0], *run_id = r->cap[1], *task_id = r->cap[2];
     bool has = false;
-    int rc = dagadmin_dag_has_task(r->db, dag_id, task_id, &has);
+    int rc = dags_has_task(r->db, dag_id, task_id, &has);
 
     if (rc == UPDRAFT_ENOTFOUND)
         return api_fail(r, rc, "DAG not found", "DAG '%s' not found", dag_id);
@@ -250,7 +252,7 @@ static int find_patched_ti(api_req_t *r, ts_us_t *logical)
     if (!has)
         return api_not_found(r, "Task not found", "Task '%s' not found in DAG '%s'", task_id,
                              dag_id);
-    rc = dagadmin_find_ti(r->db, dag_id, run_id, task_id, logical);
+    rc = ti_admin_find_ti(r->db, dag_id, run_id, task_id, logical);
     if (rc == UPDRAFT_ENOTFOUND)
         return api_fail(r, rc, NULL,
                         "Task instance not found for task '%s' on DAG run with ID '%s'", task_id,
@@ -452,8 +454,8 @@ static int read_clear_request(api_req_t *r, const cJSON *body, clear_request_t *
 static int resolve_clear_scope(api_req_t *r, clear_request_t *c)
 {
     const char *dag_id = r->cap[0];
-    ts_us_t logical = TS_NONE;
-    int rc = dagadmin_check_dag(r->db, dag_id);
+    dagrun_ref_t run;
+    int rc = dags_check_parsed(r->db, dag_id);
 
     if (rc == UPDRAFT_ENOTFOUND)
         return api_fail(r, rc, "DAG not found", "Dag id %s not found", dag_id);
@@ -461,14 +463,14 @@ static int resolve_clear_scope(api_req_t *r, clear_request_t *c)
         return api_fail(r, rc, NULL, "%s", updraft_strerror(rc));
     if (!c->run_id)
         return 0;
-    rc = dagadmin_find_run(r->db, dag_id, c->run_id, &logical);
+    rc = dagrun_find(r->db, dag_id, c->run_id, NULL, &run);
     if (rc == UPDRAFT_ENOTFOUND)
         return api_fail(r, rc, "DAGRun not found", "Dag Run id %s not found in dag %s", c->run_id,
                         dag_id);
     if (rc < 0)
         return api_fail(r, rc, NULL, "%s", updraft_strerror(rc));
-    c->f.start = c->past ? TS_NONE : logical;
-    c->f.end = c->future ? TS_NONE : logical;
+    c->f.start = c->past ? TS_NONE : run.logical_date;
+    c->f.end = c->future ? TS_NONE : run.logical_date;
     return 0;
 }
 

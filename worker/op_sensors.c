@@ -38,7 +38,8 @@
 
 #include "core/db.h"
 #include "core/timeutil.h"
-#include "store/watch.h"
+#include "store/dagrun.h"
+#include "store/dags.h"
 #include "worker/op_util.h"
 #include "worker/ops.h"
 
@@ -326,7 +327,7 @@ static ops_poke_t check_existence(const ops_ctx_t *c, db_t *db, const char *dag_
     char *json = NULL, *missing = NULL;
     bool exists = false;
 
-    if (watch_dag_exists(db, dag_id, &exists) != 0) {
+    if (dags_exists(db, dag_id, &exists) != 0) {
         opu_log(c, SENSOR_WHO, "ERROR", "could not read the dag table: %s", db_error(db));
         return OPS_POKE_FAIL;
     }
@@ -337,7 +338,7 @@ static ops_poke_t check_existence(const ops_ctx_t *c, db_t *db, const char *dag_
     if (task_ids) {
         if (!(json = cJSON_PrintUnformatted(task_ids)))
             goto oom;
-        int rc = watch_missing_task(db, dag_id, json, &missing);
+        int rc = dags_latest_missing_task(db, dag_id, json, &missing);
         if (rc == UPDRAFT_ENOMEM)
             goto oom;
         if (rc != 0) {
@@ -350,7 +351,7 @@ static ops_poke_t check_existence(const ops_ctx_t *c, db_t *db, const char *dag_
             goto out;
         }
     } else if (group) {
-        if (watch_group_exists(db, dag_id, group, &exists) != 0) {
+        if (dags_latest_has_group(db, dag_id, group, &exists) != 0) {
             opu_log(c, SENSOR_WHO, "ERROR", "could not read the DAG's tasks: %s", db_error(db));
             goto out;
         }
@@ -376,7 +377,7 @@ static ops_poke_t poke_dag_run(const ops_ctx_t *c, db_t *db, const char *dag_id,
 {
     char st[64];
     ops_poke_t v = OPS_POKE_NOT_YET;
-    int rc = watch_run_state_at(db, dag_id, date, st, sizeof(st));
+    int rc = dagrun_state_at(db, dag_id, date, st, sizeof(st));
     if (rc != 0 && rc != UPDRAFT_ENOTFOUND) {
         opu_log(c, SENSOR_WHO, "ERROR", "could not read dag_run: %s", db_error(db));
         return OPS_POKE_FAIL;
@@ -404,7 +405,7 @@ static ops_poke_t poke_tasks(const ops_ctx_t *c, db_t *db, const char *dag_id, c
                              const cJSON *failed, const cJSON *skipped)
 {
     char *ids = NULL, *a = NULL, *f = NULL, *s = NULL;
-    watch_counts_t *counts = NULL;
+    dagrun_counts_t *counts = NULL;
     size_t rows = 0;
     ops_poke_t v = OPS_POKE_FAIL;
     strbuf_t failed_list = {0}, skipped_list = {0};
@@ -414,7 +415,7 @@ static ops_poke_t poke_tasks(const ops_ctx_t *c, db_t *db, const char *dag_id, c
         opu_log(c, SENSOR_WHO, "ERROR", "out of memory");
         goto out;
     }
-    int rc = watch_task_counts(db, dag_id, date, ids, group, a, f, s, &counts, &rows);
+    int rc = dagrun_task_counts(db, dag_id, date, ids, group, a, f, s, &counts, &rows);
     if (rc == UPDRAFT_ENOMEM) {
         opu_log(c, SENSOR_WHO, "ERROR", "out of memory");
         goto out;
@@ -469,7 +470,7 @@ static ops_poke_t poke_tasks(const ops_ctx_t *c, db_t *db, const char *dag_id, c
         v = OPS_POKE_NOT_YET;
     }
 out:
-    watch_counts_free(counts, rows);
+    dagrun_counts_free(counts, rows);
     free(strbuf_take(&failed_list));
     free(strbuf_take(&skipped_list));
     free(ids);

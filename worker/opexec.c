@@ -44,7 +44,7 @@
 
 #include "sched/clear.h"
 #include "store/dagrun.h"
-#include "store/watch.h"
+#include "store/dags.h"
 #include "core/db.h"
 #include "core/log.h"
 #include "model/operator.h"
@@ -756,16 +756,16 @@ static int find_run(db_t *db, const char *dag_id, const char *run_id, ts_us_t lo
                     ts_us_t *logical_out, int64_t *id_out)
 {
     char ld[TS_ISO_LEN];
-    bool has_logical = false;
-    int64_t logical_us = 0;
+    dagrun_ref_t run;
     ts_format_iso(logical, ld);
-    int rc = watch_find_run(db, dag_id, run_id, ld, id_out, found, DAGRUN_ID_MAX + 1, &has_logical,
-                            &logical_us);
+    int rc = dagrun_find(db, dag_id, run_id, ld, &run);
     if (rc == UPDRAFT_ENOTFOUND)
         return 0;
     if (rc != 0)
         return -1;
-    *logical_out = has_logical ? (ts_us_t)logical_us : logical;
+    *id_out = run.id;
+    snprintf(found, DAGRUN_ID_MAX + 1, "%s", run.run_id);
+    *logical_out = run.logical_date != TS_NONE ? run.logical_date : logical;
     return 1;
 }
 
@@ -806,7 +806,7 @@ static int wait_run(const ops_ctx_t *c, db_t *db, const char *dag_id, const char
             continue;
         }
         char state[32];
-        int rc = watch_run_state(db, id, state, sizeof(state));
+        int rc = dagrun_state(db, id, state, sizeof(state));
         if (rc == UPDRAFT_ENOTFOUND) {
             run_log(c, "ERROR", "The run %s of %s no longer exists", run_id, dag_id);
             return 1;

@@ -11,7 +11,6 @@
 #include "model/taskenv.h"
 #include "store/taskrender.h"
 #include "store/xcom.h"
-#include "store/xcom_map.h"
 #include "worker/opsem.h"
 
 #define MAP_XCOM_MAX (16 << 20) /* an expand XCom larger than this is refused */

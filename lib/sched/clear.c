@@ -6,7 +6,7 @@
  * own version. The clear itself is one statement (task instances, then
  * their runs back to 'queued', then one NOTIFY per run for the scheduler),
  * so a reader never sees a cleared task in a finished run. Which rows and
- * states is decided here; the statements are in store/tiadmin.c.
+ * states is decided here; the statements are in store/ti_admin.c.
  */
 #include "sched/clear.h"
 
@@ -17,7 +17,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "store/tiadmin.h"
+#include "store/ti_admin.h"
 
 void clear_list_free(clear_list_t *l)
 {
@@ -150,7 +150,7 @@ out:
 }
 
 /* Copies the rows found into out. 0 or UPDRAFT_ENOMEM with err. */
-static int copy_rows(const tiadmin_tis_t *rows, clear_list_t *out, char *err, size_t errlen)
+static int copy_rows(const ti_admin_tis_t *rows, clear_list_t *out, char *err, size_t errlen)
 {
     out->items = calloc(rows->n + 1, sizeof(*out->items));
     if (!out->items) {
@@ -158,7 +158,7 @@ static int copy_rows(const tiadmin_tis_t *rows, clear_list_t *out, char *err, si
         return UPDRAFT_ENOMEM;
     }
     for (size_t i = 0; i < rows->n; i++) {
-        const tiadmin_ti_t *r = &rows->items[i];
+        const ti_admin_ti_t *r = &rows->items[i];
         clear_ti_t *t = &out->items[i];
         t->id = r->id;
         t->dag_run_id = r->dag_run_id;
@@ -180,7 +180,7 @@ int clear_find(db_t *db, const clear_filter_t *f, clear_list_t *out, char *err, 
 {
     dag_t *dag = NULL;
     const char **ids = NULL;
-    tiadmin_tis_t rows = {0};
+    ti_admin_tis_t rows = {0};
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -188,19 +188,19 @@ int clear_find(db_t *db, const clear_filter_t *f, clear_list_t *out, char *err, 
         snprintf(err, errlen, "invalid dag_id");
         return UPDRAFT_EINVALID;
     }
-    if ((rc = tiadmin_load_latest_dag(db, f->dag_id, &dag, err, errlen)) < 0)
+    if ((rc = ti_admin_load_latest_dag(db, f->dag_id, &dag, err, errlen)) < 0)
         return rc;
-    tiadmin_filter_t q = {.dag_id = f->dag_id,
-                          .start = f->start,
-                          .end = f->end,
-                          .run_id = f->run_id,
-                          .only_failed = f->only_failed,
-                          .only_running = f->only_running,
-                          .limit = CLEAR_MAX_TIS + 1};
+    ti_admin_filter_t q = {.dag_id = f->dag_id,
+                           .start = f->start,
+                           .end = f->end,
+                           .run_id = f->run_id,
+                           .only_failed = f->only_failed,
+                           .only_running = f->only_running,
+                           .limit = CLEAR_MAX_TIS + 1};
     if ((rc = selected_ids(dag, f, &ids, &q.n_task_ids, err, errlen)) < 0)
         goto out;
     q.task_ids = ids;
-    if ((rc = tiadmin_find(db, &q, &rows, err, errlen)) < 0)
+    if ((rc = ti_admin_find(db, &q, &rows, err, errlen)) < 0)
         goto out;
     if (rows.n > CLEAR_MAX_TIS) {
         snprintf(err, errlen, "more than %d task instances selected: narrow the selection",
@@ -212,7 +212,7 @@ int clear_find(db_t *db, const clear_filter_t *f, clear_list_t *out, char *err, 
 out:
     if (rc < 0)
         clear_list_free(out);
-    tiadmin_tis_free(&rows);
+    ti_admin_tis_free(&rows);
     free(ids);
     dag_free(dag);
     return rc;
@@ -238,8 +238,8 @@ int clear_apply_mode(db_t *db, const clear_list_t *l, clear_runs_t mode, long *c
     }
     for (size_t i = 0; i < l->n; i++)
         ids[i] = l->items[i].id;
-    int rc = tiadmin_clear(db, ids, l->n, modes[mode <= CLEAR_RUNS_KEEP ? mode : CLEAR_RUNS_ALL],
-                           cleared, &runs, &queued, err, errlen);
+    int rc = ti_admin_clear(db, ids, l->n, modes[mode <= CLEAR_RUNS_KEEP ? mode : CLEAR_RUNS_ALL],
+                            cleared, &runs, &queued, err, errlen);
     free(ids);
     if (rc == 0)
         log_info("task instances cleared count=%ld runs=%ld runs_queued=%ld", *cleared, runs,
@@ -251,8 +251,8 @@ int clear_apply_mode(db_t *db, const clear_list_t *l, clear_runs_t mode, long *c
 static int mark_run_final(db_t *db, int64_t id, const char *state, long *n)
 {
     int rc =
-        !strcmp(state, "success") ? tiadmin_succeed_tis(db, id, n) : tiadmin_fail_tis(db, id, n);
-    return rc < 0 ? rc : tiadmin_set_run_state(db, id, state);
+        !strcmp(state, "success") ? ti_admin_succeed_tis(db, id, n) : ti_admin_fail_tis(db, id, n);
+    return rc < 0 ? rc : ti_admin_set_run_state(db, id, state);
 }
 
 int clear_mark_run(db_t *db, const char *dag_id, const char *run_id, const char *state, char *err,
@@ -269,14 +269,14 @@ int clear_mark_run(db_t *db, const char *dag_id, const char *run_id, const char 
     }
     if (db_begin(db) < 0)
         goto dberr;
-    rc = tiadmin_lock_run(db, dag_id, run_id, &id);
+    rc = ti_admin_lock_run(db, dag_id, run_id, &id);
     if (rc == UPDRAFT_ENOTFOUND) {
         snprintf(err, errlen, "dag run '%s' of dag '%s' not found", run_id, dag_id);
         db_rollback(db);
         return rc;
     }
     /* Airflow 2's set_dag_run_state_to_queued changes the run only. */
-    if (rc < 0 || (queued ? tiadmin_requeue_run(db, id) : mark_run_final(db, id, state, &n)) < 0 ||
+    if (rc < 0 || (queued ? ti_admin_requeue_run(db, id) : mark_run_final(db, id, state, &n)) < 0 ||
         db_commit(db) < 0)
         goto dberr;
     if (queued)
@@ -299,7 +299,7 @@ int clear_mark_ti(db_t *db, const char *dag_id, const char *run_id, const char *
         snprintf(err, errlen, "state must be 'success', 'failed' or 'skipped'");
         return UPDRAFT_EINVALID;
     }
-    if (tiadmin_mark_ti(db, dag_id, run_id, task_id, state, &n) < 0) {
+    if (ti_admin_mark_ti(db, dag_id, run_id, task_id, state, &n) < 0) {
         snprintf(err, errlen, "database error: %s", db_error(db));
         return UPDRAFT_EDB;
     }

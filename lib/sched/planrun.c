@@ -303,8 +303,8 @@ static int expand_value_length(pass_t *ps, const cJSON *it, size_t *len, char *e
         return 1;
     }
     char *text = NULL;
-    int rc = runplan_load_map_source(ps->db, ps->run_id, ref->valuestring, &text);
-    if (rc < 0)
+    int rc = xcom_map_source(ps->db, ps->run_id, ref->valuestring, &text);
+    if (rc < 0 && rc != UPDRAFT_ENOTFOUND)
         return rc;
     cJSON *v = text ? cJSON_ParseWithLengthOpts(text, strlen(text) + 1, NULL, 1) : NULL;
     free(text);

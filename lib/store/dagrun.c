@@ -8,16 +8,26 @@
  * over the tasks of the DAG's latest serialized version. The NOTIFY that
  * wakes the scheduler is issued inside the transaction; Postgres delivers
  * it at commit, so no listener sees a run that is not there yet.
+ *
+ * The reads of the commands, the REST API and the watching operators come
+ * last, each statement a named constant next to the function that runs
+ * it; times travel as microseconds since the epoch. The commands' and the
+ * operators' go unprepared (a command or an operator runner makes a few
+ * calls and exits); those the REST API runs too (dagrun_find,
+ * dagrun_set_note) are prepared.
  */
 #include "store/dagrun.h"
 #include "store/channels.h"
+#include "store/result.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "core/pgarray.h"
 #include "model/dag.h"
 
 const char *dagrun_type_name(dagrun_type_t type)
@@ -161,6 +171,14 @@ static const char SQL_INSERT_TIS[] =
 
 static const char SQL_NOTIFY[] = "SELECT pg_notify(" CHANNEL_SCHEDULER_SQL ", $1)";
 
+int dagrun_notify(db_t *db, int64_t id)
+{
+    char idbuf[24];
+    snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
+    const char *p[] = {idbuf};
+    return db_exec(db, "dagrun_notify", SQL_NOTIFY, 1, p) < 0 ? UPDRAFT_EDB : UPDRAFT_OK;
+}
+
 int dagrun_create_in_tx(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, char *run_id_out,
                         char *err, size_t errlen)
 {
@@ -241,8 +259,8 @@ int dagrun_create_in_tx(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, ch
         if (PQntuples(r) > 0)
             snprintf(err, errlen, "dag run '%s' already exists for dag '%s'", run_id, spec->dag_id);
         else
-            snprintf(err, errlen, "a dag run with logical date %s already exists for dag '%s'",
-                     ld, spec->dag_id);
+            snprintf(err, errlen, "a dag run with logical date %s already exists for dag '%s'", ld,
+                     spec->dag_id);
         rc = UPDRAFT_EEXISTS;
         goto out;
     }
@@ -256,8 +274,7 @@ int dagrun_create_in_tx(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, ch
     if (n < 0)
         goto dberr;
 
-    const char *p5[] = {idbuf};
-    if (db_exec(db, "dagrun_notify", SQL_NOTIFY, 1, p5) < 0)
+    if (dagrun_notify(db, id) < 0)
         goto dberr;
 
     if (id_out)
@@ -339,4 +356,261 @@ int dagrun_list_startable(db_t *db, PGresult **out)
 {
     *out = db_query(db, "dagrun_list_startable", SQL_LIST_STARTABLE, 0, NULL);
     return *out ? UPDRAFT_OK : UPDRAFT_EDB;
+}
+
+/* ---- what the commands, the API and the watching operators read ---------- */
+
+/* The exact run id first, else the logical date. */
+static const char SQL_FIND[] = "SELECT id, run_id, state, " STORE_US_COL(
+    "logical_date") " FROM dag_run WHERE dag_id = $1"
+                    " AND (run_id = $2 OR logical_date = "
+                    "$3::timestamptz)"
+                    " ORDER BY (run_id = $2) DESC LIMIT 1";
+
+int dagrun_find(db_t *db, const char *dag_id, const char *run_id, const char *logical_date,
+                dagrun_ref_t *out)
+{
+    const char *p[] = {dag_id, run_id, logical_date};
+    int rc = UPDRAFT_ENOTFOUND;
+
+    memset(out, 0, sizeof(*out));
+    PGresult *r = db_query(db, "dagrun_find", SQL_FIND, 3, p);
+    if (!r)
+        return UPDRAFT_EDB;
+    if (PQntuples(r) == 1) {
+        out->id = db_get_i64(r, 0, 0);
+        store_copy_str(out->run_id, sizeof(out->run_id), PQgetvalue(r, 0, 1));
+        store_copy_str(out->state, sizeof(out->state), PQgetvalue(r, 0, 2));
+        out->logical_date = store_get_ts(r, 0, 3);
+        rc = 0;
+    }
+    PQclear(r);
+    return rc;
+}
+
+static const char SQL_IN_RANGE[] = "SELECT id, run_id, state, " STORE_US_COL(
+    "logical_date") " FROM dag_run WHERE dag_id = $1"
+                    " AND logical_date >= $2::timestamptz"
+                    " AND logical_date <= $3::timestamptz";
+
+/* Rows of (id, run_id, state, logical date) into a dagrun_ref_t array. */
+static int rows_to_refs(const PGresult *r, dagrun_ref_t **out, size_t *n, char *err, size_t errlen)
+{
+    size_t rows = (size_t)PQntuples(r);
+    dagrun_ref_t *list = calloc(rows ? rows : 1, sizeof(*list));
+
+    if (!list)
+        return store_out_of_memory(err, errlen);
+    for (size_t i = 0; i < rows; i++) {
+        list[i].id = db_get_i64(r, (int)i, 0);
+        store_copy_str(list[i].run_id, sizeof(list[i].run_id), db_get_str(r, (int)i, 1));
+        store_copy_str(list[i].state, sizeof(list[i].state), db_get_str(r, (int)i, 2));
+        list[i].logical_date = store_get_ts(r, (int)i, 3);
+    }
+    *out = list;
+    *n = rows;
+    return 0;
+}
+
+int dagrun_list_in_range(db_t *db, const char *dag_id, ts_us_t from, ts_us_t to, dagrun_ref_t **out,
+                         size_t *n, char *err, size_t errlen)
+{
+    char a[TS_ISO_LEN], b[TS_ISO_LEN];
+    const char *p[] = {dag_id, ts_format_iso(from, a), ts_format_iso(to, b)};
+
+    *out = NULL;
+    *n = 0;
+    PGresult *r = db_query(db, NULL, SQL_IN_RANGE, 3, p);
+    if (!r)
+        return store_db_failed(db, err, errlen);
+    int rc = rows_to_refs(r, out, n, err, errlen);
+    PQclear(r);
+    return rc;
+}
+
+static const char SQL_STATES[] = "SELECT id, NULL, state, NULL FROM dag_run"
+                                 " WHERE id = ANY($1::bigint[])";
+
+int dagrun_states(db_t *db, const int64_t *ids, size_t n, dagrun_ref_t **out, size_t *nout,
+                  char *err, size_t errlen)
+{
+    *out = NULL;
+    *nout = 0;
+    char *arr = pgarray_int64(ids, n);
+    if (!arr)
+        return store_out_of_memory(err, errlen);
+    const char *p[] = {arr};
+    PGresult *r = db_query(db, NULL, SQL_STATES, 1, p);
+    free(arr);
+    if (!r)
+        return store_db_failed(db, err, errlen);
+    int rc = rows_to_refs(r, out, nout, err, errlen);
+    PQclear(r);
+    return rc;
+}
+
+/* The state in the first column of r (at most one row) into state[0..len). */
+static int one_state(PGresult *r, char *state, size_t len)
+{
+    int rc = UPDRAFT_ENOTFOUND;
+
+    if (!r)
+        return UPDRAFT_EDB;
+    if (PQntuples(r) == 1) {
+        store_copy_str(state, len, db_get_str(r, 0, 0));
+        rc = 0;
+    }
+    PQclear(r);
+    return rc;
+}
+
+static const char SQL_STATE[] = "SELECT state FROM dag_run WHERE id = $1::bigint";
+
+int dagrun_state(db_t *db, int64_t id, char *state, size_t len)
+{
+    char idbuf[24];
+    snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
+    const char *p[] = {idbuf};
+
+    if (len)
+        state[0] = '\0';
+    return one_state(db_query(db, NULL, SQL_STATE, 1, p), state, len);
+}
+
+static const char SQL_STATE_AT[] = "SELECT state FROM dag_run WHERE dag_id = $1"
+                                   " AND logical_date = $2::timestamptz";
+
+int dagrun_state_at(db_t *db, const char *dag_id, const char *logical_date, char *state, size_t len)
+{
+    const char *p[] = {dag_id, logical_date};
+    return one_state(db_query(db, NULL, SQL_STATE_AT, 2, p), state, len);
+}
+
+static const char SQL_CONF[] = "SELECT CASE WHEN conf = '{}'::jsonb THEN NULL ELSE conf::text END"
+                               " FROM dag_run WHERE id = $1::bigint";
+
+int dagrun_get_conf(db_t *db, int64_t id, char **conf, char *err, size_t errlen)
+{
+    char idbuf[24];
+    snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
+    const char *p[] = {idbuf};
+    PGresult *r = db_query(db, NULL, SQL_CONF, 1, p);
+    int rc = UPDRAFT_ENOTFOUND;
+
+    *conf = NULL;
+    if (!r)
+        return store_db_failed(db, err, errlen);
+    if (PQntuples(r) == 1) {
+        const char *c = db_get_str(r, 0, 0);
+        rc = c && !(*conf = strdup(c)) ? store_out_of_memory(err, errlen) : 0;
+    }
+    PQclear(r);
+    return rc;
+}
+
+static const char SQL_LIVE_COUNT[] = "SELECT (SELECT count(*) FROM dag_run WHERE dag_id = $1"
+                                     "  AND state IN ('queued', 'running')), max_active_runs"
+                                     " FROM dag WHERE dag_id = $1";
+
+int dagrun_live_count(db_t *db, const char *dag_id, long *live, long *max, char *err, size_t errlen)
+{
+    const char *p[] = {dag_id};
+    PGresult *r = db_query(db, NULL, SQL_LIVE_COUNT, 1, p);
+
+    if (!r)
+        return store_db_failed(db, err, errlen);
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return UPDRAFT_ENOTFOUND;
+    }
+    *live = (long)db_get_i64(r, 0, 0);
+    *max = db_get_int(r, 0, 1);
+    if (*max < 1)
+        *max = 1;
+    PQclear(r);
+    return 0;
+}
+
+static const char SQL_DELETE_AT[] = "DELETE FROM dag_run WHERE dag_id = $1 AND logical_date = $2";
+
+int dagrun_delete_at(db_t *db, const char *dag_id, ts_us_t logical, long *deleted, char *err,
+                     size_t errlen)
+{
+    char ld[TS_ISO_LEN];
+    const char *p[] = {dag_id, ts_format_iso(logical, ld)};
+    long n = db_exec(db, NULL, SQL_DELETE_AT, 2, p);
+
+    *deleted = n > 0 ? n : 0;
+    return n < 0 ? store_db_failed(db, err, errlen) : 0;
+}
+
+static const char SQL_SET_NOTE[] = "UPDATE dag_run SET note = $2 WHERE id = $1";
+
+int dagrun_set_note(db_t *db, int64_t run_pk, const char *note)
+{
+    char idbuf[24];
+    const char *p[] = {idbuf, note};
+
+    snprintf(idbuf, sizeof(idbuf), "%" PRId64, run_pk);
+    if (db_exec(db, "dagrun_set_note", SQL_SET_NOTE, 2, p) < 0)
+        return UPDRAFT_EDB;
+    return UPDRAFT_OK;
+}
+
+static const char SQL_TASK_COUNTS[] =
+    "SELECT ti.task_id, count(*),"
+    "       count(*) FILTER (WHERE ti.state = ANY($5::text[])),"
+    "       count(*) FILTER (WHERE ti.state = ANY($6::text[])),"
+    "       count(*) FILTER (WHERE ti.state = ANY($7::text[])),"
+    "       string_agg(DISTINCT ti.state, ',')"
+    "  FROM task_instance ti JOIN dag_run dr ON dr.id = ti.dag_run_id"
+    " WHERE dr.dag_id = $1 AND dr.logical_date = $2::timestamptz"
+    "   AND ti.dag_id = $1"
+    "   AND (CASE WHEN $4 = '' THEN ti.task_id IN"
+    "              (SELECT jsonb_array_elements_text($3::jsonb))"
+    "        ELSE left(ti.task_id, length($4) + 1) = $4 || '.' END)"
+    " GROUP BY ti.task_id ORDER BY ti.task_id";
+
+int dagrun_task_counts(db_t *db, const char *dag_id, const char *logical_date,
+                       const char *task_ids_json, const char *group, const char *allowed,
+                       const char *failed, const char *skipped, dagrun_counts_t **out, size_t *n)
+{
+    const char *p[] = {
+        dag_id, logical_date, task_ids_json ? task_ids_json : "[]", group ? group : "", allowed,
+        failed, skipped};
+    *out = NULL;
+    *n = 0;
+    PGresult *r = db_query(db, NULL, SQL_TASK_COUNTS, 7, p);
+    if (!r)
+        return UPDRAFT_EDB;
+    int rows = PQntuples(r);
+    dagrun_counts_t *c = calloc((size_t)rows + 1, sizeof(*c));
+    if (!c) {
+        PQclear(r);
+        return UPDRAFT_ENOMEM;
+    }
+    for (int i = 0; i < rows; i++) {
+        if (!(c[i].task_id = strdup(PQgetvalue(r, i, 0)))) {
+            dagrun_counts_free(c, (size_t)i);
+            PQclear(r);
+            return UPDRAFT_ENOMEM;
+        }
+        c[i].total = atol(PQgetvalue(r, i, 1));
+        c[i].allowed = atol(PQgetvalue(r, i, 2));
+        c[i].failed = atol(PQgetvalue(r, i, 3));
+        c[i].skipped = atol(PQgetvalue(r, i, 4));
+    }
+    PQclear(r);
+    *out = c;
+    *n = (size_t)rows;
+    return UPDRAFT_OK;
+}
+
+void dagrun_counts_free(dagrun_counts_t *c, size_t n)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(c[i].task_id);
+    free(c);
 }

@@ -1,13 +1,23 @@
 /*
  * dagrun.h - the dag_run table: creating DAG runs, shared by the scheduler
- * (scheduled runs), the REST API and the CLI (manual runs), and the
- * scheduler's reads of runs.
+ * (scheduled runs), the REST API and the CLI (manual runs); the scheduler's
+ * reads of runs; and what the commands, the REST API and the operators that
+ * watch other DAGs (ExternalTaskSensor, TriggerDagRunOperator) read and
+ * change of a run outside the scheduler's paths: finding a run, its state,
+ * its conf, the runs of a date range, the live runs against
+ * max_active_runs, a run's note, the counts of a watched run's task
+ * instances, and `dags test`'s replacing of the run at a logical date.
+ * (Marking a run and clearing it back to 'queued' are user actions on its
+ * task instances: store/ti_admin.h. The scheduler's run transitions are
+ * store/runplan.h.)
  *
  * A run is created against the DAG's latest dag_version, with one
  * task_instance (state 'none') per task of that version, in one transaction,
  * and the scheduler is woken with NOTIFY updraft_scheduler.
  *
- * Errors are core/error.h's codes, under the names below.
+ * Errors are core/error.h's codes, under the names below. The functions
+ * that take (err, errlen) fill it on UPDRAFT_EDB and UPDRAFT_ENOMEM and
+ * leave it as is on UPDRAFT_ENOTFOUND.
  */
 #ifndef UPDRAFT_DAGRUN_H
 #define UPDRAFT_DAGRUN_H
@@ -23,6 +33,7 @@
 #include "core/timeutil.h"
 
 #define DAGRUN_ID_MAX 250
+#define DAGRUN_STATE_MAX 24 /* bytes of a state name, NUL included */
 
 typedef enum dagrun_type { DAGRUN_SCHEDULED = 0, DAGRUN_MANUAL, DAGRUN_BACKFILL } dagrun_type_t;
 
@@ -86,6 +97,13 @@ int dagrun_create_in_tx(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, ch
 int dagrun_last_scheduled(db_t *db, const char *dag_id, ts_us_t *start, ts_us_t *end);
 
 /*
+ * Wakes the schedulers about run id (NOTIFY on CHANNEL_SCHEDULER, payload
+ * the id), delivered at the caller's commit (at once when no transaction
+ * is open). 0 or UPDRAFT_EDB.
+ */
+int dagrun_notify(db_t *db, int64_t id);
+
+/*
  * Queued runs that may be able to start: their DAG is below its
  * max_active_runs in running runs, and is not paused or the run is not a
  * scheduled one; oldest logical date first, at most 1000. *out: (id),
@@ -99,5 +117,86 @@ const char *dagrun_type_name(dagrun_type_t type);
 void dagrun_make_run_id(dagrun_type_t type, ts_us_t logical_date, char *buf, size_t buflen);
 /* Airflow's allowed run id pattern ^[A-Za-z0-9_.~:+-]+$, at most DAGRUN_ID_MAX chars. */
 bool dagrun_run_id_valid(const char *run_id);
+
+/* ---- what the commands, the API and the watching operators read ---------- */
+
+/* A DAG run as the commands name it. */
+typedef struct dagrun_ref {
+    int64_t id;
+    char run_id[DAGRUN_ID_MAX + 1];
+    char state[DAGRUN_STATE_MAX];
+    ts_us_t logical_date;
+} dagrun_ref_t;
+
+/*
+ * dag_id's run named run_id or, failing that, at logical_date (timestamptz
+ * text; NULL: by run id only): 0 with *out, UPDRAFT_ENOTFOUND or
+ * UPDRAFT_EDB.
+ */
+int dagrun_find(db_t *db, const char *dag_id, const char *run_id, const char *logical_date,
+                dagrun_ref_t *out);
+
+/* The runs of dag_id whose logical date is in [from, to]: *out (free()) of *n. */
+int dagrun_list_in_range(db_t *db, const char *dag_id, ts_us_t from, ts_us_t to, dagrun_ref_t **out,
+                         size_t *n, char *err, size_t errlen);
+
+/*
+ * The state of each run of ids[0..n) that exists, in *out (free()) of
+ * *nout; only id and state are set.
+ */
+int dagrun_states(db_t *db, const int64_t *ids, size_t n, dagrun_ref_t **out, size_t *nout,
+                  char *err, size_t errlen);
+
+/*
+ * The state of run id into state[0..len) ("" unless found): 0,
+ * UPDRAFT_ENOTFOUND or UPDRAFT_EDB.
+ */
+int dagrun_state(db_t *db, int64_t id, char *state, size_t len);
+
+/*
+ * The state of dag_id's run at logical_date (timestamptz text) into
+ * state[0..len): 0, UPDRAFT_ENOTFOUND (no such run) or UPDRAFT_EDB.
+ */
+int dagrun_state_at(db_t *db, const char *dag_id, const char *logical_date, char *state,
+                    size_t len);
+
+/* The conf of run id as JSON text in *conf (malloc'd), NULL when it is {}. */
+int dagrun_get_conf(db_t *db, int64_t id, char **conf, char *err, size_t errlen);
+
+/*
+ * The live (queued or running) runs of dag_id in *live and the DAG's
+ * max_active_runs (at least 1) in *max: UPDRAFT_ENOTFOUND when the DAG is gone.
+ */
+int dagrun_live_count(db_t *db, const char *dag_id, long *live, long *max, char *err,
+                      size_t errlen);
+
+/* Deletes dag_id's run at logical (and its task instances); *deleted: rows gone (0 or 1). */
+int dagrun_delete_at(db_t *db, const char *dag_id, ts_us_t logical, long *deleted, char *err,
+                     size_t errlen);
+
+/* Sets the note of the DAG run whose row id is run_pk. 0 or UPDRAFT_EDB. */
+int dagrun_set_note(db_t *db, int64_t run_pk, const char *note);
+
+/* Per task id of a watched run: how many rows (map indexes), and in which states. */
+typedef struct dagrun_counts {
+    char *task_id;
+    long total;
+    long allowed; /* state in the allowed states */
+    long failed;  /* in the failed states */
+    long skipped; /* in the skipped states */
+} dagrun_counts_t;
+
+/*
+ * The task instances of dag_id's run at logical_date (timestamptz text)
+ * counted per task id, in task id order: the tasks named in
+ * task_ids_json (a JSON array) when group is NULL or "", else the tasks
+ * of group ("<group>."...). allowed, failed and skipped are text[]
+ * literals of states. 0 with *out (n entries; dagrun_counts_free), or
+ * UPDRAFT_ENOMEM / UPDRAFT_EDB.
+ */
+int dagrun_task_counts(db_t *db, const char *dag_id, const char *logical_date,
+                       const char *task_ids_json, const char *group, const char *allowed,
+                       const char *failed, const char *skipped, dagrun_counts_t **out, size_t *n);
+void dagrun_counts_free(dagrun_counts_t *c, size_t n);
 
 #endif

@@ -8,9 +8,14 @@
  * its DAGs active, a version is stored only when its document changed).
  * The schedule reads return times as epoch microseconds, and the DAG's
  * time zone from its latest serialized version.
+ *
+ * The reads of the commands, the REST API and the watching operators come
+ * last. The commands' and the operators' go unprepared (a command or an
+ * operator runner makes a few calls and exits); the API's are prepared.
  */
 #include "store/dags.h"
 #include "store/channels.h"
+#include "store/result.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -167,20 +172,6 @@ void dags_sched_clear(dags_sched_t *s)
     memset(s, 0, sizeof(*s));
 }
 
-static ts_us_t get_ts(const PGresult *r, int col)
-{
-    return PQgetisnull(r, 0, col) ? TS_NONE : (ts_us_t)db_get_i64(r, 0, col);
-}
-
-static char *dup_str(const PGresult *r, int col, bool *oom)
-{
-    const char *s = db_get_str(r, 0, col);
-    char *d = s ? strdup(s) : NULL;
-    if (s && !d)
-        *oom = true;
-    return d;
-}
-
 /* Fills out from row 0 of a schedule read (SCHED_COLS, then the due counts when with_runs). */
 static int read_sched(PGresult *r, bool with_runs, dags_sched_t *out)
 {
@@ -190,11 +181,11 @@ static int read_sched(PGresult *r, bool with_runs, dags_sched_t *out)
         PQclear(r);
         return UPDRAFT_ENOTFOUND;
     }
-    out->schedule = dup_str(r, 0, &oom);
-    out->start_date = get_ts(r, 1);
-    out->end_date = get_ts(r, 2);
+    out->schedule = store_dup_field(r, 0, 0, &oom);
+    out->start_date = store_get_ts(r, 0, 1);
+    out->end_date = store_get_ts(r, 0, 2);
     out->catchup = db_get_bool(r, 0, 3);
-    out->timezone = dup_str(r, 4, &oom);
+    out->timezone = store_dup_field(r, 0, 4, &oom);
     if (with_runs) {
         out->max_active_runs = db_get_int(r, 0, 5);
         out->active_runs = db_get_i64(r, 0, 6);
@@ -272,4 +263,211 @@ int dags_set_paused(db_t *db, const char *dag_id, bool paused)
     int rc = PQntuples(r) > 0 ? UPDRAFT_OK : UPDRAFT_ENOTFOUND;
     PQclear(r);
     return rc;
+}
+
+/* ---- what the commands, the API and the watching operators read ----------- */
+
+static const char SQL_LIST_ACTIVE[] = "SELECT dag_id, fileloc, owners, is_paused FROM dag"
+                                      " WHERE is_active ORDER BY dag_id";
+
+int dags_list_active(db_t *db, dags_row_t **out, size_t *n, char *err, size_t errlen)
+{
+    PGresult *r = db_query(db, NULL, SQL_LIST_ACTIVE, 0, NULL);
+    dags_row_t *rows;
+    size_t count;
+    bool oom = false;
+
+    *out = NULL;
+    *n = 0;
+    if (!r)
+        return store_db_failed(db, err, errlen);
+    count = (size_t)PQntuples(r);
+    rows = calloc(count ? count : 1, sizeof(*rows));
+    for (size_t i = 0; rows && i < count; i++) {
+        rows[i].dag_id = store_dup_field(r, (int)i, 0, &oom);
+        rows[i].fileloc = store_dup_field(r, (int)i, 1, &oom);
+        rows[i].owners = store_dup_field(r, (int)i, 2, &oom);
+        rows[i].is_paused = db_get_bool(r, (int)i, 3);
+    }
+    PQclear(r);
+    if (!rows || oom) {
+        dags_rows_free(rows, count);
+        return store_out_of_memory(err, errlen);
+    }
+    *out = rows;
+    *n = count;
+    return 0;
+}
+
+void dags_rows_free(dags_row_t *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(rows[i].dag_id);
+        free(rows[i].fileloc);
+        free(rows[i].owners);
+    }
+    free(rows);
+}
+
+static const char SQL_PARSED_SCHEDULE[] =
+    "SELECT v.data->>'schedule', v.data->>'timezone', " STORE_US_COL(
+        "d.start_date") ", " STORE_US_COL("d.end_date") ", d.catchup, d.is_paused"
+                                                        " FROM dag d JOIN dag_version v ON v.id = "
+                                                        "d.version_id WHERE d.dag_id = $1";
+
+int dags_get_parsed_schedule(db_t *db, const char *dag_id, dags_parsed_schedule_t *out, char *err,
+                             size_t errlen)
+{
+    const char *p[] = {dag_id};
+    PGresult *r = db_query(db, NULL, SQL_PARSED_SCHEDULE, 1, p);
+    bool oom = false;
+
+    memset(out, 0, sizeof(*out));
+    out->start_date = out->end_date = TS_NONE;
+    if (!r)
+        return store_db_failed(db, err, errlen);
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return UPDRAFT_ENOTFOUND;
+    }
+    out->schedule = store_dup_field(r, 0, 0, &oom);
+    out->timezone = store_dup_field(r, 0, 1, &oom);
+    out->start_date = store_get_ts(r, 0, 2);
+    out->end_date = store_get_ts(r, 0, 3);
+    out->catchup = db_get_bool(r, 0, 4);
+    out->is_paused = db_get_bool(r, 0, 5);
+    PQclear(r);
+    if (oom) {
+        dags_parsed_schedule_free(out);
+        return store_out_of_memory(err, errlen);
+    }
+    return 0;
+}
+
+void dags_parsed_schedule_free(dags_parsed_schedule_t *s)
+{
+    if (!s)
+        return;
+    free(s->schedule);
+    free(s->timezone);
+    s->schedule = s->timezone = NULL;
+}
+
+static const char SQL_LATEST_TASK[] =
+    "SELECT (data -> 'tasks' -> $2)::text, (data -> 'params')::text FROM dag_version"
+    " WHERE dag_id = $1 ORDER BY version_number DESC LIMIT 1";
+
+int dags_latest_task(db_t *db, const char *dag_id, const char *task_id, char **spec, char **params,
+                     char *err, size_t errlen)
+{
+    const char *p[] = {dag_id, task_id};
+    PGresult *r = db_query(db, NULL, SQL_LATEST_TASK, 2, p);
+    bool oom = false;
+
+    *spec = *params = NULL;
+    if (!r)
+        return store_db_failed(db, err, errlen);
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return UPDRAFT_ENOTFOUND;
+    }
+    *spec = store_dup_field(r, 0, 0, &oom);
+    *params = store_dup_field(r, 0, 1, &oom);
+    PQclear(r);
+    if (oom) {
+        free(*spec);
+        free(*params);
+        *spec = *params = NULL;
+        return store_out_of_memory(err, errlen);
+    }
+    return 0;
+}
+
+/* Runs a statement whose answer is whether it returned a row. */
+static int query_any(db_t *db, const char *name, const char *sql, int nparams,
+                     const char *const *params, bool *any)
+{
+    PGresult *r = db_query(db, name, sql, nparams, params);
+    if (!r)
+        return UPDRAFT_EDB;
+    *any = PQntuples(r) > 0;
+    PQclear(r);
+    return UPDRAFT_OK;
+}
+
+static const char SQL_EXISTS[] = "SELECT 1 FROM dag WHERE dag_id = $1";
+
+int dags_exists(db_t *db, const char *dag_id, bool *exists)
+{
+    const char *p[] = {dag_id};
+    return query_any(db, NULL, SQL_EXISTS, 1, p, exists);
+}
+
+static const char SQL_CHECK_PARSED[] =
+    "SELECT 1 FROM dag WHERE dag_id = $1 AND version_id IS NOT NULL";
+
+int dags_check_parsed(db_t *db, const char *dag_id)
+{
+    const char *p[] = {dag_id};
+    bool found = false;
+    int rc = query_any(db, "dags_check_parsed", SQL_CHECK_PARSED, 1, p, &found);
+    return rc < 0 ? rc : found ? UPDRAFT_OK : UPDRAFT_ENOTFOUND;
+}
+
+static const char SQL_HAS_TASK[] = "SELECT (v.data->'tasks') ? $2 FROM dag d"
+                                   " JOIN dag_version v ON v.id = d.version_id"
+                                   " WHERE d.dag_id = $1";
+
+int dags_has_task(db_t *db, const char *dag_id, const char *task_id, bool *has)
+{
+    const char *p[] = {dag_id, task_id};
+    PGresult *r = db_query(db, "dags_has_task", SQL_HAS_TASK, 2, p);
+    int rc = UPDRAFT_ENOTFOUND;
+
+    if (!r)
+        return UPDRAFT_EDB;
+    if (PQntuples(r) > 0) {
+        *has = db_get_bool(r, 0, 0);
+        rc = UPDRAFT_OK;
+    }
+    PQclear(r);
+    return rc;
+}
+
+static const char SQL_LATEST_MISSING_TASK[] =
+    "WITH v AS (SELECT data FROM dag_version WHERE dag_id = $1"
+    "           ORDER BY version_number DESC LIMIT 1)"
+    " SELECT t FROM jsonb_array_elements_text($2::jsonb) t"
+    "  WHERE NOT EXISTS (SELECT 1 FROM v WHERE (v.data -> 'tasks') ? t)";
+
+int dags_latest_missing_task(db_t *db, const char *dag_id, const char *task_ids_json,
+                             char **missing)
+{
+    const char *p[] = {dag_id, task_ids_json};
+    int rc = UPDRAFT_OK;
+    *missing = NULL;
+    PGresult *r = db_query(db, NULL, SQL_LATEST_MISSING_TASK, 2, p);
+    if (!r)
+        return UPDRAFT_EDB;
+    if (PQntuples(r) > 0 && !(*missing = strdup(PQgetvalue(r, 0, 0))))
+        rc = UPDRAFT_ENOMEM;
+    PQclear(r);
+    return rc;
+}
+
+static const char SQL_LATEST_HAS_GROUP[] =
+    "WITH v AS (SELECT data FROM dag_version WHERE dag_id = $1"
+    "           ORDER BY version_number DESC LIMIT 1)"
+    " SELECT 1 FROM v, jsonb_each(v.data -> 'tasks') e"
+    "  WHERE left(e.key, length($2) + 1) = $2 || '.'"
+    "     OR e.value ->> 'task_group' = $2"
+    "     OR left(e.value ->> 'task_group', length($2) + 1) = $2 || '.'"
+    "  LIMIT 1";
+
+int dags_latest_has_group(db_t *db, const char *dag_id, const char *group, bool *exists)
+{
+    const char *p[] = {dag_id, group};
+    return query_any(db, NULL, SQL_LATEST_HAS_GROUP, 2, p, exists);
 }

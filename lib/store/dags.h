@@ -2,7 +2,9 @@
  * dags.h - the dag, dag_version and dag_file tables: what the DAG file
  * processor stores per batch of files, the schedule fields the scheduler
  * reads and writes (dag.next_dagrun, next_dagrun_create_after), and the
- * pause flag.
+ * pause flag; and what the commands, the REST API and the operators that
+ * watch other DAGs read of them (the active DAGs, a DAG's parsed schedule,
+ * whether a DAG or its tasks exist).
  *
  * The processor's batch statements are set-based: each takes a JSON array
  * (a jsonb parameter) of rows, so that a batch of files costs a handful of
@@ -17,9 +19,11 @@
 #define UPDRAFT_STORE_DAGS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/db.h"
+#include "core/error.h"
 #include "core/timeutil.h"
 
 /* Due DAGs one dags_list_due() names at most. */
@@ -127,5 +131,90 @@ int dags_list_sla_candidates(db_t *db, PGresult **out);
  * such DAG) or UPDRAFT_EDB.
  */
 int dags_set_paused(db_t *db, const char *dag_id, bool paused);
+
+/* ---- what the commands, the API and the watching operators read ----------- */
+
+/*
+ * Two kinds of "the DAG's version" are read below, on purpose: dag.version_id
+ * (the one the processor points the dag row at: dags_check_parsed,
+ * dags_has_task, dags_get_parsed_schedule) and the highest version_number
+ * of dag_version, whether or not the dag row points at it (dags_latest_task,
+ * dags_latest_missing_task, dags_latest_has_group: the operators and
+ * commands that look a task up by DAG). The processor keeps them the same;
+ * they differ only for rows written by hand.
+ *
+ * The functions that take (err, errlen) fill it on UPDRAFT_EDB and
+ * UPDRAFT_ENOMEM and leave it as is on UPDRAFT_ENOTFOUND.
+ */
+
+/* A row of `dags list`. */
+typedef struct dags_row {
+    char *dag_id;
+    char *fileloc;
+    char *owners;
+    bool is_paused;
+} dags_row_t;
+
+/* The active DAGs by dag_id: *out of *n; free with dags_rows_free(). */
+int dags_list_active(db_t *db, dags_row_t **out, size_t *n, char *err, size_t errlen);
+void dags_rows_free(dags_row_t *rows, size_t n);
+
+/*
+ * A DAG's schedule as its parsed version (dag.version_id) and its dag row
+ * give it, for the commands: unlike dags_sched_t, the schedule and time
+ * zone are the serialized ones, and the pause flag comes along.
+ */
+typedef struct dags_parsed_schedule {
+    char *schedule;               /* the serialized "schedule" (NULL: none) */
+    char *timezone;               /* the serialized "timezone" (NULL: none) */
+    ts_us_t start_date, end_date; /* TS_NONE when not set */
+    bool catchup, is_paused;
+} dags_parsed_schedule_t;
+
+/* Reads dag_id's schedule: UPDRAFT_ENOTFOUND when it does not exist or has no parsed version. */
+int dags_get_parsed_schedule(db_t *db, const char *dag_id, dags_parsed_schedule_t *out, char *err,
+                             size_t errlen);
+void dags_parsed_schedule_free(dags_parsed_schedule_t *s);
+
+/*
+ * task_id's spec (JSON text) and the params (JSON text) of dag_id's latest
+ * version, malloc'd; *spec NULL when the task is not in it, *params NULL
+ * when there are none. UPDRAFT_ENOTFOUND when the DAG has no version.
+ */
+int dags_latest_task(db_t *db, const char *dag_id, const char *task_id, char **spec, char **params,
+                     char *err, size_t errlen);
+
+/*
+ * Whether the dag table has dag_id, parsed or not (ExternalTaskSensor's
+ * check_existence). 0 with *exists, or UPDRAFT_EDB.
+ */
+int dags_exists(db_t *db, const char *dag_id, bool *exists);
+
+/*
+ * 0 when dag_id exists and has a parsed version (dag.version_id), else
+ * UPDRAFT_ENOTFOUND (the REST API's 404 before a clear), or UPDRAFT_EDB.
+ */
+int dags_check_parsed(db_t *db, const char *dag_id);
+
+/*
+ * Whether the parsed version of dag_id has task task_id, in *has.
+ * UPDRAFT_ENOTFOUND when the DAG (or its parsed version) does not exist.
+ */
+int dags_has_task(db_t *db, const char *dag_id, const char *task_id, bool *has);
+
+/*
+ * The first of task_ids_json (a JSON array of task ids) that the latest
+ * version of dag_id does not have: 0 with *missing (malloc'd; NULL when
+ * every one is there), UPDRAFT_ENOMEM or UPDRAFT_EDB.
+ */
+int dags_latest_missing_task(db_t *db, const char *dag_id, const char *task_ids_json,
+                             char **missing);
+
+/*
+ * Whether the latest version of dag_id has a task in task group group
+ * (a task id "<group>."..., or a task_group equal to group or below it).
+ * 0 with *exists, or UPDRAFT_EDB.
+ */
+int dags_latest_has_group(db_t *db, const char *dag_id, const char *group, bool *exists);
 
 #endif

@@ -298,26 +298,6 @@ int runplan_load_previous(db_t *db, int64_t run_id, runplan_pairs_t *out)
     return take_pairs(r, out);
 }
 
-static const char SQL_MAP_SOURCE[] =
-    "SELECT value::text FROM xcom WHERE dag_run_id = $1::bigint"
-    " AND task_id = $2 AND map_index = -1 AND key = 'return_value'";
-
-int runplan_load_map_source(db_t *db, int64_t run_id, const char *task_id, char **json)
-{
-    char id[24];
-    snprintf(id, sizeof(id), "%" PRId64, run_id);
-    const char *p[] = {id, task_id};
-    *json = NULL;
-    PGresult *r = db_query(db, "planrun_map_xcom", SQL_MAP_SOURCE, 2, p);
-    if (!r)
-        return UPDRAFT_EDB;
-    int rc = UPDRAFT_OK;
-    if (PQntuples(r) > 0 && !(*json = strdup(PQgetvalue(r, 0, 0))))
-        rc = UPDRAFT_ENOMEM;
-    PQclear(r);
-    return rc;
-}
-
 /* ---- what planning writes ----------------------------------------------- */
 
 static const char SQL_SCHEDULE[] =

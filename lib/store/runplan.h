@@ -113,13 +113,6 @@ int runplan_load_skipmixins(db_t *db, int64_t run_id, runplan_pairs_t *out);
  */
 int runplan_load_previous(db_t *db, int64_t run_id, runplan_pairs_t *out);
 
-/*
- * The return_value XCom task_id pushed in run run_id (map index -1), as
- * JSON text in *json (malloc'd; NULL when there is none). 0, UPDRAFT_EDB
- * or ENOMEM.
- */
-int runplan_load_map_source(db_t *db, int64_t run_id, const char *task_id, char **json);
-
 /* ---- what planning writes ----------------------------------------------- */
 
 /*

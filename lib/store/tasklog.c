@@ -3,7 +3,8 @@
  *
  * Rows are fetched in batches by id (the primary key), so a long log costs
  * several short index scans rather than one result held whole in memory
- * twice; the text is gathered into one growing buffer.
+ * twice; the API's read gathers the text into one growing buffer, the
+ * commands' read hands each row to a callback as it comes.
  */
 #include "store/tasklog.h"
 
@@ -65,6 +66,16 @@ static bool grow(char **buf, size_t *alloc, size_t need)
     return true;
 }
 
+/* The next batch of rows (id, data) after last_id in *res; NULL on a database error. */
+static PGresult *fetch_batch(db_t *db, const char *idbuf, const char *trybuf, int64_t last_id)
+{
+    char lastbuf[24];
+    const char *params[3] = {idbuf, trybuf, lastbuf};
+
+    snprintf(lastbuf, sizeof(lastbuf), "%" PRId64, last_id);
+    return db_query(db, "tasklog_rows", SQL_LOG_ROWS, 3, params);
+}
+
 /*
  * Appends one batch of rows after *last_id; *more is false once the log is
  * exhausted or max_bytes reached (the rest is for the next request).
@@ -72,13 +83,9 @@ static bool grow(char **buf, size_t *alloc, size_t need)
 static int read_batch(db_t *db, const char *idbuf, const char *trybuf, size_t max_bytes,
                       int64_t *last_id, char **buf, size_t *alloc, size_t *len, bool *more)
 {
-    char lastbuf[24];
-    const char *params[3] = {idbuf, trybuf, lastbuf};
-    PGresult *res;
+    PGresult *res = fetch_batch(db, idbuf, trybuf, *last_id);
     int n;
 
-    snprintf(lastbuf, sizeof(lastbuf), "%" PRId64, *last_id);
-    res = db_query(db, "tasklog_rows", SQL_LOG_ROWS, 3, params);
     if (!res)
         return UPDRAFT_EDB;
     n = PQntuples(res);
@@ -124,5 +131,29 @@ int tasklog_read(db_t *db, int64_t ti_id, int64_t try_number, size_t max_bytes, 
     buf[n] = '\0';
     *content = buf;
     *len = n;
+    return UPDRAFT_OK;
+}
+
+int tasklog_each(db_t *db, int64_t ti_id, int64_t try_number,
+                 void (*each)(const char *chunk, void *ud), void *ud)
+{
+    char idbuf[24], trybuf[24];
+    int64_t last_id = 0;
+    bool more = true;
+
+    snprintf(idbuf, sizeof(idbuf), "%" PRId64, ti_id);
+    snprintf(trybuf, sizeof(trybuf), "%" PRId64, try_number);
+    while (more) {
+        PGresult *res = fetch_batch(db, idbuf, trybuf, last_id);
+        if (!res)
+            return UPDRAFT_EDB;
+        int n = PQntuples(res);
+        for (int i = 0; i < n; i++)
+            each(PQgetvalue(res, i, 1), ud);
+        if (n > 0)
+            last_id = db_get_i64(res, n - 1, 0);
+        more = n >= LOG_BATCH_ROWS;
+        PQclear(res);
+    }
     return UPDRAFT_OK;
 }

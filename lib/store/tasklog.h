@@ -1,6 +1,7 @@
 /*
  * tasklog.h - reading the output of task tries back from task_log, for the
- * REST API's log endpoint.
+ * REST API's log endpoint and the commands that print a try's log (`dags
+ * test`).
  *
  * The worker (worker/reporter.c) and the reaper append rows; a try's log is
  * the concatenation of its rows in id order. Readers page through it by
@@ -33,5 +34,14 @@ int tasklog_find_ti(db_t *db, const char *dag_id, const char *run_id, const char
  */
 int tasklog_read(db_t *db, int64_t ti_id, int64_t try_number, size_t max_bytes, int64_t *last_id,
                  char **content, size_t *len);
+
+/*
+ * Calls each(chunk, ud) for every row of the log of try try_number of task
+ * instance ti_id, in id order, each row as it was written (a chunk need
+ * not end with a newline). Returns 0 or UPDRAFT_EDB (the chunks before the
+ * failure were handed over).
+ */
+int tasklog_each(db_t *db, int64_t ti_id, int64_t try_number,
+                 void (*each)(const char *chunk, void *ud), void *ud);
 
 #endif

@@ -5,6 +5,13 @@
  * statements of its mini-scheduler that run inside the outcome
  * transaction.
  *
+ * The transitions held here (docs/design.md "State machine", the worker's
+ * row): queued -> running (the claim); running -> success, failed,
+ * up_for_retry, up_for_reschedule or skipped (the outcomes); running ->
+ * scheduled (the hand-back at shutdown). The scheduler's transitions are
+ * store/ti_sched.h, store/runplan.h and store/pools.h; the users'
+ * store/ti_admin.h.
+ *
  * Every write for a try after its claim carries the fencing guard of
  * proto/PROTOCOL.md (id, try_number, worker_id, state = 'running'); a
  * write the guard rejects tells the caller the try was taken away. Each

@@ -4,9 +4,17 @@
  * may be lost, the reaper's guarded ends of zombie and stuck-queued tries,
  * and the loop's reads of what falls due (retries, reschedules).
  *
- * The workers' fenced transitions live in store/ti.h; the queueing itself
- * (scheduled -> queued within every limit) is pools_queue_scheduled
- * (store/pools.h). Locks are taken as store/locks.h orders them.
+ * The transitions held here (docs/design.md "State machine", the
+ * scheduler's row): running -> up_for_retry or failed when the heartbeat
+ * is lost (zombie), queued -> up_for_retry or failed when stuck past
+ * task_queued_timeout_sec; the re-send of a 'queued' row changes no state.
+ * The scheduler's other transitions are run planning's (none -> scheduled,
+ * skipped, upstream_failed or removed; up_for_retry / up_for_reschedule ->
+ * scheduled when due; every unfinished state -> skipped at the run's
+ * timeout: store/runplan.h) and the queueing itself
+ * (scheduled -> queued within every limit: pools_queue_scheduled,
+ * store/pools.h). The workers' fenced transitions live in store/ti.h, the
+ * users' in store/ti_admin.h. Locks are taken as store/locks.h orders them.
  *
  * Functions return 0 (UPDRAFT_OK) or a negative code of core/error.h:
  * UPDRAFT_EDB when a statement failed (db_error() says why; an open

@@ -1,5 +1,6 @@
 /*
- * xcom.c - XCom rows (see xcom.h).
+ * xcom.c - XCom rows (see xcom.h): pull, clear, push, the source a mapped
+ * task expands over, and the parsing of a task's XCom file.
  */
 #include "store/xcom.h"
 
@@ -7,6 +8,7 @@
 #include "core/utf8.h"
 
 #include <cjson/cJSON.h>
+#include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,18 +44,24 @@ out:
     return rc;
 }
 
+static const char SQL_CLEAR[] = "DELETE FROM xcom WHERE dag_run_id = $1::bigint AND task_id = $2"
+                                " AND map_index = $3::integer";
+
 int xcom_clear(db_t *db, int64_t dag_run_id, const char *task_id, int map_index)
 {
     char run_s[24], mi_s[16];
     snprintf(run_s, sizeof(run_s), "%lld", (long long)dag_run_id);
     snprintf(mi_s, sizeof(mi_s), "%d", map_index);
     const char *params[] = {run_s, task_id, mi_s};
-    long n = db_exec(db, "xcom_clear",
-                     "DELETE FROM xcom WHERE dag_run_id = $1::bigint AND task_id = $2"
-                     " AND map_index = $3::integer",
-                     3, params);
+    long n = db_exec(db, "xcom_clear", SQL_CLEAR, 3, params);
     return n < 0 ? UPDRAFT_EDB : 0;
 }
+
+static const char SQL_PUT[] =
+    "INSERT INTO xcom (dag_run_id, dag_id, run_id, task_id, map_index, key, value)"
+    " VALUES ($1::bigint, $2, $3, $4, $5::integer, $6, $7::jsonb)"
+    " ON CONFLICT ON CONSTRAINT xcom_unique"
+    " DO UPDATE SET value = EXCLUDED.value, timestamp = now()";
 
 int xcom_put(db_t *db, int64_t dag_run_id, const char *dag_id, const char *run_id,
              const char *task_id, int map_index, const char *key, const char *json)
@@ -62,13 +70,29 @@ int xcom_put(db_t *db, int64_t dag_run_id, const char *dag_id, const char *run_i
     snprintf(run_s, sizeof(run_s), "%lld", (long long)dag_run_id);
     snprintf(mi_s, sizeof(mi_s), "%d", map_index);
     const char *params[] = {run_s, dag_id, run_id, task_id, mi_s, key, json};
-    long n = db_exec(db, "xcom_put",
-                     "INSERT INTO xcom (dag_run_id, dag_id, run_id, task_id, map_index, key, value)"
-                     " VALUES ($1::bigint, $2, $3, $4, $5::integer, $6, $7::jsonb)"
-                     " ON CONFLICT ON CONSTRAINT xcom_unique"
-                     " DO UPDATE SET value = EXCLUDED.value, timestamp = now()",
-                     7, params);
+    long n = db_exec(db, "xcom_put", SQL_PUT, 7, params);
     return n < 0 ? UPDRAFT_EDB : 0;
+}
+
+static const char SQL_MAP_SOURCE[] =
+    "SELECT value::text FROM xcom WHERE dag_run_id = $1::bigint"
+    " AND task_id = $2 AND map_index = -1 AND key = 'return_value'";
+
+int xcom_map_source(db_t *db, int64_t dag_run_id, const char *task_id, char **json)
+{
+    char run_s[24];
+    snprintf(run_s, sizeof(run_s), "%" PRId64, dag_run_id);
+    const char *p[] = {run_s, task_id};
+    *json = NULL;
+    PGresult *r = db_query(db, "xcom_map_source", SQL_MAP_SOURCE, 2, p);
+    if (!r)
+        return UPDRAFT_EDB;
+    const char *text = PQntuples(r) == 1 ? db_get_str(r, 0, 0) : NULL;
+    int rc = UPDRAFT_ENOTFOUND;
+    if (text)
+        rc = (*json = strdup(text)) ? UPDRAFT_OK : UPDRAFT_ENOMEM;
+    PQclear(r);
+    return rc;
 }
 
 void xcom_kv_free(xcom_kv_t *kv, size_t n)

@@ -4,6 +4,10 @@
  *
  * Values are JSON text. A pull of a mapped task's key gives the list of its
  * map indexes' values in map-index order, as Airflow's lazy sequence does.
+ * The worker and run planning also read here what a mapped task expands
+ * over: the return_value of an unmapped upstream task instance in the same
+ * run (worker/wrender.h before a mapped instance starts, sched/planrun.h
+ * when it expands the task).
  */
 #ifndef UPDRAFT_XCOM_H
 #define UPDRAFT_XCOM_H
@@ -41,6 +45,13 @@ int xcom_clear(db_t *db, int64_t dag_run_id, const char *task_id, int map_index)
  */
 int xcom_put(db_t *db, int64_t dag_run_id, const char *dag_id, const char *run_id,
              const char *task_id, int map_index, const char *key, const char *json);
+
+/*
+ * The return_value XCom (map index -1) of task_id in run dag_run_id as
+ * JSON text: 0 with *json (malloc'd), UPDRAFT_ENOTFOUND when the task
+ * pushed none, UPDRAFT_ENOMEM or UPDRAFT_EDB.
+ */
+int xcom_map_source(db_t *db, int64_t dag_run_id, const char *task_id, char **json);
 
 /*
  * The file a task may write at $UPDRAFT_XCOM_FILE: a JSON object of

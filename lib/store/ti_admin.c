@@ -1,13 +1,15 @@
 /*
- * tiadmin.c - the statements of user-driven task instance and run changes
- * (see tiadmin.h), each a named constant next to the function that runs
- * it. These run once per user action, so they go unprepared.
+ * ti_admin.c - the statements of user-driven task instance and run changes
+ * and the users' reads of task instances (see ti_admin.h), each a named
+ * constant next to the function that runs it. These run once per user
+ * action, so they go unprepared (but for the REST API's lookup of a task
+ * instance, prepared like the API's other lookups).
  *
  * A clear is one statement (task instances, then their runs back to
  * 'queued', then one NOTIFY per run for the scheduler), so a reader never
  * sees a cleared task in a finished run.
  */
-#include "store/tiadmin.h"
+#include "store/ti_admin.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -18,12 +20,13 @@
 #include "core/error.h"
 #include "core/pgarray.h"
 #include "store/channels.h"
+#include "store/result.h"
 
 static const char SQL_LATEST[] =
     "SELECT v.data::text FROM dag d JOIN dag_version v ON v.id = d.version_id"
     " WHERE d.dag_id = $1";
 
-int tiadmin_load_latest_dag(db_t *db, const char *dag_id, dag_t **out, char *err, size_t errlen)
+int ti_admin_load_latest_dag(db_t *db, const char *dag_id, dag_t **out, char *err, size_t errlen)
 {
     const char *p[] = {dag_id};
     cJSON *j = NULL;
@@ -40,7 +43,7 @@ int tiadmin_load_latest_dag(db_t *db, const char *dag_id, dag_t **out, char *err
         goto out;
     }
     size_t len = (size_t)PQgetlength(r, 0, 0);
-    if (len > TIADMIN_VERSION_MAX) {
+    if (len > TI_ADMIN_VERSION_MAX) {
         snprintf(err, errlen, "dag '%s': serialized version too large", dag_id);
         goto out;
     }
@@ -61,7 +64,7 @@ out:
     return rc;
 }
 
-void tiadmin_tis_free(tiadmin_tis_t *l)
+void ti_admin_tis_free(ti_admin_tis_t *l)
 {
     if (!l)
         return;
@@ -98,7 +101,8 @@ out:
     return text;
 }
 
-int tiadmin_find(db_t *db, const tiadmin_filter_t *f, tiadmin_tis_t *out, char *err, size_t errlen)
+int ti_admin_find(db_t *db, const ti_admin_filter_t *f, ti_admin_tis_t *out, char *err,
+                  size_t errlen)
 {
     char a[TS_ISO_LEN], b[TS_ISO_LEN], lim[24];
     memset(out, 0, sizeof(*out));
@@ -131,13 +135,13 @@ int tiadmin_find(db_t *db, const tiadmin_filter_t *f, tiadmin_tis_t *out, char *
     }
     for (size_t i = 0; i < n; i++) {
         int row = (int)i;
-        out->items[i] = (tiadmin_ti_t){.id = db_get_i64(r, row, 0),
-                                       .dag_run_id = db_get_i64(r, row, 1),
-                                       .run_id = PQgetvalue(r, row, 2),
-                                       .task_id = PQgetvalue(r, row, 3),
-                                       .state = PQgetvalue(r, row, 4),
-                                       .try_number = db_get_int(r, row, 5),
-                                       .logical_date = db_get_i64(r, row, 6)};
+        out->items[i] = (ti_admin_ti_t){.id = db_get_i64(r, row, 0),
+                                        .dag_run_id = db_get_i64(r, row, 1),
+                                        .run_id = PQgetvalue(r, row, 2),
+                                        .task_id = PQgetvalue(r, row, 3),
+                                        .state = PQgetvalue(r, row, 4),
+                                        .try_number = db_get_int(r, row, 5),
+                                        .logical_date = db_get_i64(r, row, 6)};
     }
     out->n = n;
     out->res = r;
@@ -166,8 +170,8 @@ static const char SQL_CLEAR[] =
     " SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM n),"
     "  (SELECT count(*) FROM runs)";
 
-int tiadmin_clear(db_t *db, const int64_t *ids, size_t n, const char *mode, long *cleared,
-                  long *runs, long *runs_queued, char *err, size_t errlen)
+int ti_admin_clear(db_t *db, const int64_t *ids, size_t n, const char *mode, long *cleared,
+                   long *runs, long *runs_queued, char *err, size_t errlen)
 {
     *cleared = *runs = *runs_queued = 0;
     char *arr = pgarray_int64(ids, n);
@@ -193,7 +197,7 @@ int tiadmin_clear(db_t *db, const int64_t *ids, size_t n, const char *mode, long
 static const char SQL_LOCK_RUN[] =
     "SELECT id FROM dag_run WHERE dag_id = $1 AND run_id = $2 FOR UPDATE";
 
-int tiadmin_lock_run(db_t *db, const char *dag_id, const char *run_id, int64_t *id)
+int ti_admin_lock_run(db_t *db, const char *dag_id, const char *run_id, int64_t *id)
 {
     const char *p[] = {dag_id, run_id};
     PGresult *r = db_query(db, NULL, SQL_LOCK_RUN, 2, p);
@@ -211,14 +215,12 @@ static const char SQL_REQUEUE_RUN[] =
     " end_date = NULL, last_scheduling_decision = NULL"
     " WHERE id = $1::bigint AND state <> 'queued'";
 
-static const char SQL_WAKE_RUN[] = "SELECT pg_notify(" CHANNEL_SCHEDULER_SQL ", $1)";
-
-int tiadmin_requeue_run(db_t *db, int64_t id)
+int ti_admin_requeue_run(db_t *db, int64_t id)
 {
     char idbuf[24];
     snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
     const char *p[] = {idbuf};
-    if (db_exec(db, NULL, SQL_REQUEUE_RUN, 1, p) < 0 || db_exec(db, NULL, SQL_WAKE_RUN, 1, p) < 0)
+    if (db_exec(db, NULL, SQL_REQUEUE_RUN, 1, p) < 0 || dagrun_notify(db, id) < 0)
         return UPDRAFT_EDB;
     return UPDRAFT_OK;
 }
@@ -229,7 +231,7 @@ static const char SQL_SUCCEED_TIS[] =
     " updated_at = now(), next_try_at = NULL"
     " WHERE dag_run_id = $1::bigint AND state NOT IN ('success', 'removed')";
 
-int tiadmin_succeed_tis(db_t *db, int64_t run_id, long *n)
+int ti_admin_succeed_tis(db_t *db, int64_t run_id, long *n)
 {
     char idbuf[24];
     snprintf(idbuf, sizeof(idbuf), "%" PRId64, run_id);
@@ -246,7 +248,7 @@ static const char SQL_FAIL_TIS[] =
     " WHERE dag_run_id = $1::bigint AND state NOT IN ('success', 'failed',"
     " 'skipped', 'upstream_failed', 'removed')";
 
-int tiadmin_fail_tis(db_t *db, int64_t run_id, long *n)
+int ti_admin_fail_tis(db_t *db, int64_t run_id, long *n)
 {
     char idbuf[24];
     snprintf(idbuf, sizeof(idbuf), "%" PRId64, run_id);
@@ -259,7 +261,7 @@ static const char SQL_SET_RUN_STATE[] =
     "UPDATE dag_run SET state = $2, start_date = coalesce(start_date, now()),"
     " end_date = now() WHERE id = $1::bigint";
 
-int tiadmin_set_run_state(db_t *db, int64_t id, const char *state)
+int ti_admin_set_run_state(db_t *db, int64_t id, const char *state)
 {
     char idbuf[24];
     snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
@@ -280,8 +282,8 @@ static const char SQL_MARK_TI[] =
     " SELECT count(*), count(pg_notify(" CHANNEL_SCHEDULER_SQL ", dag_run_id::text))"
     " FROM u";
 
-int tiadmin_mark_ti(db_t *db, const char *dag_id, const char *run_id, const char *task_id,
-                    const char *state, long *n)
+int ti_admin_mark_ti(db_t *db, const char *dag_id, const char *run_id, const char *task_id,
+                     const char *state, long *n)
 {
     const char *p[] = {dag_id, run_id, task_id, state};
     *n = 0;
@@ -291,4 +293,142 @@ int tiadmin_mark_ti(db_t *db, const char *dag_id, const char *run_id, const char
     *n = (long)db_get_i64(r, 0, 0);
     PQclear(r);
     return UPDRAFT_OK;
+}
+
+static const char SQL_FIND_TI[] =
+    "SELECT (extract(epoch from dr.logical_date) * 1000000)::int8 FROM task_instance ti"
+    " JOIN dag_run dr ON dr.id = ti.dag_run_id WHERE dr.dag_id = $1"
+    " AND dr.run_id = $2 AND ti.task_id = $3 AND ti.map_index = -1";
+
+int ti_admin_find_ti(db_t *db, const char *dag_id, const char *run_id, const char *task_id,
+                     ts_us_t *logical)
+{
+    const char *p[] = {dag_id, run_id, task_id};
+    PGresult *r = db_query(db, "ti_admin_find_ti", SQL_FIND_TI, 3, p);
+    int rc = UPDRAFT_ENOTFOUND;
+
+    if (!r)
+        return UPDRAFT_EDB;
+    if (PQntuples(r) > 0) {
+        *logical = db_get_i64(r, 0, 0);
+        rc = UPDRAFT_OK;
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* ---- what the commands read of a run's task instances ------------------- */
+
+/* The run's state in every row: read together, a final run state means final rows. */
+static const char SQL_LIST_RUN[] =
+    "SELECT (SELECT state FROM dag_run WHERE id = $1::bigint),"
+    " ti.id, ti.task_id, ti.state, ti.try_number FROM task_instance ti"
+    " WHERE ti.dag_run_id = $1::bigint AND ti.map_index = -1"
+    " ORDER BY coalesce(ti.start_date, ti.end_date, 'infinity'), ti.id";
+
+int ti_admin_list_run(db_t *db, int64_t id, char *run_state, ti_admin_row_t **out, size_t *n,
+                      char *err, size_t errlen)
+{
+    char idbuf[24];
+    snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
+    const char *p[] = {idbuf};
+    PGresult *r;
+    ti_admin_row_t *list;
+    size_t rows;
+
+    *out = NULL;
+    *n = 0;
+    run_state[0] = '\0';
+    r = db_query(db, NULL, SQL_LIST_RUN, 1, p);
+    if (!r)
+        return store_db_failed(db, err, errlen);
+    rows = (size_t)PQntuples(r);
+    if (rows == 0) {
+        PQclear(r);
+        int rc = dagrun_state(db, id, run_state, DAGRUN_STATE_MAX);
+        if (rc == UPDRAFT_EDB)
+            return store_db_failed(db, err, errlen);
+        return rc == UPDRAFT_ENOTFOUND ? 0 : rc;
+    }
+    list = calloc(rows, sizeof(*list));
+    if (!list) {
+        PQclear(r);
+        return store_out_of_memory(err, errlen);
+    }
+    store_copy_str(run_state, DAGRUN_STATE_MAX, db_get_str(r, 0, 0));
+    for (size_t i = 0; i < rows; i++) {
+        list[i].id = db_get_i64(r, (int)i, 1);
+        store_copy_str(list[i].task_id, sizeof(list[i].task_id), db_get_str(r, (int)i, 2));
+        store_copy_str(list[i].state, sizeof(list[i].state), db_get_str(r, (int)i, 3));
+        list[i].try_number = db_get_int(r, (int)i, 4);
+    }
+    PQclear(r);
+    *out = list;
+    *n = rows;
+    return 0;
+}
+
+static const char SQL_STATE[] = "SELECT state FROM task_instance WHERE dag_run_id = $1::bigint"
+                                " AND task_id = $2 AND map_index = -1";
+
+int ti_admin_state(db_t *db, int64_t id, const char *task_id, char *state, char *err, size_t errlen)
+{
+    char idbuf[24];
+    snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
+    const char *p[] = {idbuf, task_id};
+    PGresult *r = db_query(db, NULL, SQL_STATE, 2, p);
+    int rc = UPDRAFT_ENOTFOUND;
+
+    state[0] = '\0';
+    if (!r)
+        return store_db_failed(db, err, errlen);
+    if (PQntuples(r) > 0) {
+        store_copy_str(state, DAGRUN_STATE_MAX, db_get_str(r, 0, 0));
+        rc = 0;
+    }
+    PQclear(r);
+    return rc;
+}
+
+static const char SQL_TASK_SPEC[] =
+    "SELECT (v.data -> 'tasks' -> $2)::text, dr.conf::text,"
+    " " STORE_US_COL("dr.data_interval_start") ", " STORE_US_COL(
+        "dr.data_interval_end") " FROM dag_run dr JOIN dag_version v ON v.id = dr.dag_version_id "
+                                "WHERE dr.id = $1::bigint";
+
+int ti_admin_task_spec(db_t *db, int64_t id, const char *task_id, ti_admin_spec_t *out, char *err,
+                       size_t errlen)
+{
+    char idbuf[24];
+    snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
+    const char *p[] = {idbuf, task_id};
+    PGresult *r = db_query(db, NULL, SQL_TASK_SPEC, 2, p);
+    int rc = 0;
+
+    memset(out, 0, sizeof(*out));
+    out->interval_start = out->interval_end = TS_NONE;
+    if (!r)
+        return store_db_failed(db, err, errlen);
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return UPDRAFT_ENOTFOUND;
+    }
+    const char *spec = db_get_str(r, 0, 0), *conf = db_get_str(r, 0, 1);
+    if ((spec && !(out->spec = strdup(spec))) || (conf && !(out->conf = strdup(conf)))) {
+        ti_admin_spec_free(out);
+        rc = store_out_of_memory(err, errlen);
+    }
+    out->interval_start = store_get_ts(r, 0, 2);
+    out->interval_end = store_get_ts(r, 0, 3);
+    PQclear(r);
+    return rc;
+}
+
+void ti_admin_spec_free(ti_admin_spec_t *s)
+{
+    if (!s)
+        return;
+    free(s->spec);
+    free(s->conf);
+    s->spec = s->conf = NULL;
 }

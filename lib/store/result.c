@@ -1,0 +1,43 @@
+/*
+ * result.c - copying PGresult fields and filling error buffers for the
+ * store modules (see result.h).
+ */
+#include "store/result.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/errbuf.h"
+#include "core/error.h"
+
+int store_db_failed(db_t *db, char *err, size_t errlen)
+{
+    errbuf_set(err, errlen, "%s", db_error(db));
+    return UPDRAFT_EDB;
+}
+
+int store_out_of_memory(char *err, size_t errlen)
+{
+    errbuf_set(err, errlen, "out of memory");
+    return UPDRAFT_ENOMEM;
+}
+
+char *store_dup_field(const PGresult *r, int row, int col, bool *oom)
+{
+    const char *s = db_get_str(r, row, col);
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d)
+        *oom = true;
+    return d;
+}
+
+ts_us_t store_get_ts(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? TS_NONE : (ts_us_t)db_get_i64(r, row, col);
+}
+
+void store_copy_str(char *dst, size_t len, const char *src)
+{
+    snprintf(dst, len, "%s", src ? src : "");
+}

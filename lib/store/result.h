@@ -1,0 +1,35 @@
+/*
+ * result.h - the few helpers the store modules share to turn a PGresult
+ * into caller-owned values and to fill the (err, errlen) buffers of the
+ * functions that take one: a field copied (NULL for SQL NULL), an epoch
+ * microseconds column read as a timestamp, and the two failures every
+ * read can end with. Internal to lib/store; nothing above includes it.
+ */
+#ifndef UPDRAFT_STORE_RESULT_H
+#define UPDRAFT_STORE_RESULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/db.h"
+#include "core/timeutil.h"
+
+/* An epoch-microseconds bigint column of a statement's select list. */
+#define STORE_US_COL(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
+
+/* Fills err with db_error(db) and returns UPDRAFT_EDB. */
+int store_db_failed(db_t *db, char *err, size_t errlen);
+
+/* Fills err with "out of memory" and returns UPDRAFT_ENOMEM. */
+int store_out_of_memory(char *err, size_t errlen);
+
+/* A malloc'd copy of field (row, col), NULL for SQL NULL; *oom set when the copy fails. */
+char *store_dup_field(const PGresult *r, int row, int col, bool *oom);
+
+/* Field (row, col), epoch microseconds, as a timestamp; TS_NONE for SQL NULL. */
+ts_us_t store_get_ts(const PGresult *r, int row, int col);
+
+/* Copies field text src (NULL: "") into dst[0..len), truncated, NUL-terminated. */
+void store_copy_str(char *dst, size_t len, const char *src);
+
+#endif
