@@ -153,6 +153,11 @@ bench-quick: deps
 	@$(MAKE) --no-print-directory all
 	@BIN=$(BIN) bash tests/bench/run.sh --quick
 
+# The house rules (tests/check/*.sh): include direction, SQL only in
+# lib/store, formatting, no .c included by a test. No build needed.
+check-tree:
+	@ONLY=check bash tests/run.sh
+
 standalone: deps
 	@$(MAKE) --no-print-directory all
 	@bash deploy/standalone.sh
