@@ -15,6 +15,8 @@
 #include "model/cron.h"
 #include "model/dag.h"
 
+#include "helpers.h"
+
 /* a -> b -> c, a -> d, e alone */
 static const char DAG_YAML[] =
     "g:\n"
@@ -28,9 +30,7 @@ static const char DAG_YAML[] =
 static dag_t *load(dag_list_t *l)
 {
     dag_diags_t d;
-    dag_list_init(l);
-    dag_diags_init(&d);
-    assert_int_equal(dag_load_buffer("g.yaml", DAG_YAML, strlen(DAG_YAML), l, &d), 0);
+    assert_int_equal(ut_load_yaml("g.yaml", DAG_YAML, l, &d), 0);
     dag_diags_free(&d);
     assert_int_equal(l->n, 1);
     return l->items[0];

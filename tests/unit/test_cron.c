@@ -18,6 +18,8 @@
 #include "model/dag.h"
 #include "core/timeutil.h"
 
+#include "helpers.h"
+
 static ts_us_t T(const char *iso)
 {
     ts_us_t t = 0;
@@ -619,9 +621,7 @@ static dag_t *load_one(const char *yaml, char **diag_text)
 {
     dag_list_t l;
     dag_diags_t d;
-    dag_list_init(&l);
-    dag_diags_init(&d);
-    dag_load_buffer("t.yaml", yaml, strlen(yaml), &l, &d);
+    ut_load_yaml("t.yaml", yaml, &l, &d);
     *diag_text = dag_diags_format(&d, true);
     dag_t *dag = NULL;
     if (l.n == 1) {

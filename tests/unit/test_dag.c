@@ -19,6 +19,8 @@
 #include "model/dag.h"
 #include "model/planner.h"
 
+#include "helpers.h"
+
 typedef struct loaded {
     dag_list_t dags;
     dag_diags_t diags;
@@ -29,9 +31,7 @@ typedef struct loaded {
 
 static void load_text(loaded_t *l, const char *text)
 {
-    dag_list_init(&l->dags);
-    dag_diags_init(&l->diags);
-    l->rc = dag_load_buffer("t.yaml", text, strlen(text), &l->dags, &l->diags);
+    l->rc = ut_load_yaml("t.yaml", text, &l->dags, &l->diags);
     l->errors = dag_diags_format(&l->diags, false);
     l->all = dag_diags_format(&l->diags, true);
     assert_non_null(l->errors);

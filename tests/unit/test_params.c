@@ -17,6 +17,8 @@
 #include "store/dagrun.h"
 #include "model/taskenv.h"
 
+#include "helpers.h"
+
 static const char PARAMS_YAML[] =
     "p:\n"
     "  schedule: '@daily'\n"
@@ -45,9 +47,7 @@ static const char PARAMS_YAML[] =
 static dag_t *load_one(const char *yaml, dag_list_t *l, size_t *errors)
 {
     dag_diags_t d;
-    dag_list_init(l);
-    dag_diags_init(&d);
-    int rc = dag_load_buffer("p.yaml", yaml, strlen(yaml), l, &d);
+    int rc = ut_load_yaml("p.yaml", yaml, l, &d);
     *errors = dag_diags_errors(&d);
     dag_diags_free(&d);
     (void)rc;

@@ -11,6 +11,8 @@
 
 #include "model/dag.h"
 
+#include "helpers.h"
+
 /* a -> b -> d, a -> c -> d, weights 1, 2, 4, 8 (a diamond: d counts once). */
 static dag_t *load(dag_list_t *l, const char *rule)
 {
@@ -24,9 +26,7 @@ static dag_t *load(dag_list_t *l, const char *rule)
              " dependencies: [b, c], max_active_tis_per_dag: 3}\n",
              rule);
     dag_diags_t d;
-    dag_diags_init(&d);
-    dag_list_init(l);
-    int rc = dag_load_buffer("p.yaml", y, strlen(y), l, &d);
+    int rc = ut_load_yaml("p.yaml", y, l, &d);
     if (rc != 0) {
         char *msg = dag_diags_format(&d, true);
         print_error("%s\n", msg ? msg : "?");
@@ -100,9 +100,7 @@ static void test_unknown_rule(void **state)
                     " weight_rule: sideways}\n";
     dag_list_t l;
     dag_diags_t d;
-    dag_diags_init(&d);
-    dag_list_init(&l);
-    assert_true(dag_load_buffer("p.yaml", y, strlen(y), &l, &d) > 0);
+    assert_true(ut_load_yaml("p.yaml", y, &l, &d) > 0);
     assert_int_equal(l.n, 0);
     dag_diags_free(&d);
     dag_list_free(&l);

@@ -20,6 +20,8 @@
 #include "model/dag.h"
 #include "model/planner.h"
 
+#include "helpers.h"
+
 static ti_state_t decide(const char *rule, int n, const ti_state_t *states)
 {
     planner_upstream_t up;
@@ -170,9 +172,7 @@ static void test_keys_load_and_round_trip(void **state)
     dag_list_t dags;
     dag_diags_t diags;
     char err[256];
-    dag_list_init(&dags);
-    dag_diags_init(&diags);
-    int rc = dag_load_buffer("sem.yaml", YAML, strlen(YAML), &dags, &diags);
+    int rc = ut_load_yaml("sem.yaml", YAML, &dags, &diags);
     char *all = dag_diags_format(&diags, true);
     assert_non_null(all);
     assert_string_equal(all, ""); /* no "ignored key" warnings any more */
@@ -216,9 +216,7 @@ static void test_bad_values(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         dag_list_t dags;
         dag_diags_t diags;
-        dag_list_init(&dags);
-        dag_diags_init(&diags);
-        int rc = dag_load_buffer("b.yaml", bad[i], strlen(bad[i]), &dags, &diags);
+        int rc = ut_load_yaml("b.yaml", bad[i], &dags, &diags);
         assert_true(rc > 0);
         assert_int_equal(dags.n, 0);
         dag_list_free(&dags);
