@@ -45,7 +45,7 @@ static int total(const dag_t *g, const char *id)
     return g->tasks[i].priority_weight_total;
 }
 
-static void test_downstream(void **state)
+static void test_downstream_weight_sums_descendants(void **state)
 {
     (void)state;
     dag_list_t l;
@@ -57,7 +57,7 @@ static void test_downstream(void **state)
     dag_list_free(&l);
 }
 
-static void test_upstream(void **state)
+static void test_upstream_weight_sums_ancestors(void **state)
 {
     (void)state;
     dag_list_t l;
@@ -68,7 +68,7 @@ static void test_upstream(void **state)
     dag_list_free(&l);
 }
 
-static void test_absolute_and_round_trip(void **state)
+static void test_absolute_weight_is_own_and_round_trips(void **state)
 {
     (void)state;
     dag_list_t l;
@@ -93,7 +93,7 @@ static void test_absolute_and_round_trip(void **state)
     dag_list_free(&l);
 }
 
-static void test_unknown_rule(void **state)
+static void test_unknown_weight_rule_is_refused(void **state)
 {
     (void)state;
     const char *y = "p:\n  tasks:\n    - {task_id: a, operator: bash, bash_command: x,"
@@ -109,10 +109,10 @@ static void test_unknown_rule(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_downstream),
-        cmocka_unit_test(test_upstream),
-        cmocka_unit_test(test_absolute_and_round_trip),
-        cmocka_unit_test(test_unknown_rule),
+        cmocka_unit_test(test_downstream_weight_sums_descendants),
+        cmocka_unit_test(test_upstream_weight_sums_ancestors),
+        cmocka_unit_test(test_absolute_weight_is_own_and_round_trips),
+        cmocka_unit_test(test_unknown_weight_rule_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

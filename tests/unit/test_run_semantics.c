@@ -85,7 +85,7 @@ static void test_run_verdict_from_leaves(void **state)
 
 /* Expected values computed with Airflow 2's TaskInstance.next_retry_datetime formula
  * (hashlib.sha1 of "dag#task#logical_date#try"). */
-static void test_retry_delay(void **state)
+static void test_retry_delay_matches_airflow(void **state)
 {
     (void)state;
     const char *ld = "2024-01-01T00:00:00+00:00";
@@ -166,7 +166,7 @@ static void check_sem_dag(const dag_t *d)
     assert_int_equal(t->skip_on_exit_code[0], 7);
 }
 
-static void test_keys_load_and_round_trip(void **state)
+static void test_run_semantics_keys_load_and_round_trip(void **state)
 {
     (void)state;
     dag_list_t dags;
@@ -201,7 +201,7 @@ static void test_keys_load_and_round_trip(void **state)
     dag_diags_free(&diags);
 }
 
-static void test_bad_values(void **state)
+static void test_bad_run_semantics_values_are_refused(void **state)
 {
     (void)state;
     static const char *const bad[] = {
@@ -229,9 +229,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_done_min_one_success),
         cmocka_unit_test(test_run_verdict_from_leaves),
-        cmocka_unit_test(test_retry_delay),
-        cmocka_unit_test(test_keys_load_and_round_trip),
-        cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_retry_delay_matches_airflow),
+        cmocka_unit_test(test_run_semantics_keys_load_and_round_trip),
+        cmocka_unit_test(test_bad_run_semantics_values_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
