@@ -103,9 +103,10 @@ $(BIN)/updraft: $(O)/cli/main.o $(ALL_LIBS)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $< $(O)/app/libcli.a $(LAYER_LIBS) $(LDLIBS)
 
-$(O)/tests/test_%: tests/unit/test_%.c $(ALL_LIBS)
+# Each unit test is its test_*.c with the shared fixtures (tests/unit/helpers.c).
+$(O)/tests/test_%: tests/unit/test_%.c tests/unit/helpers.c tests/unit/helpers.h $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/unit/helpers.c $(ALL_LIBS) $(LDLIBS) -lcmocka
 
 # Fuzz targets build two ways: with a replay driver (for make test, any
 # compiler) and, with clang, as libFuzzer binaries (make fuzz).
@@ -152,6 +153,11 @@ bench: deps
 bench-quick: deps
 	@$(MAKE) --no-print-directory all
 	@BIN=$(BIN) bash tests/bench/run.sh --quick
+
+# The house rules (tests/check/*.sh): include direction, SQL only in
+# lib/store, formatting, no .c included by a test. No build needed.
+check-tree:
+	@ONLY=check bash tests/run.sh
 
 standalone: deps
 	@$(MAKE) --no-print-directory all

@@ -4,8 +4,10 @@
 #   fuzz replay: every fuzz target over its checked-in corpus (one check each)
 #   integration: every tests/integration/test_*.sh and tests/cluster/test_*.sh (TAP-style "ok"/"not ok"
 #                lines; "ok N - ... # SKIP reason" counts as skipped, never as passed)
+#   check:       every tests/check/*.sh (the house rules: include direction, SQL only in lib/store,
+#                formatting, no .c included by a test); one check each, its findings printed when it fails
 #   bench:       the quick benchmark run (it must run; timings are not asserted)
-# ONLY=unit|fuzz|integration|bench limits the run; SKIP_BENCH=1 leaves the benchmark out. Exit status 1 when anything failed.
+# ONLY=unit|fuzz|integration|check|bench limits the run; SKIP_BENCH=1 leaves the benchmark out. Exit status 1 when anything failed.
 set -u
 cd "$(dirname "$0")/.."
 O=${O:-build}
@@ -78,6 +80,21 @@ if want integration; then
       awk '/^not ok /{show=1; print; next} show && /^#/{print; next} {show=0}' "$out" | sed 's/^/    /'
       echo "    -- log tail --"
       grep -v '^ok ' "$out" | tail -60 | sed 's/^/    /'
+    fi
+  done
+fi
+
+if want check; then
+  for c in tests/check/*.sh; do
+    [ -f "$c" ] || continue
+    name=$(basename "$c" .sh)
+    out="$logdir/check_$name.log"
+    if timeout 300 bash "$c" >"$out" 2>&1; then
+      passed=$((passed + 1)); echo "check $name: $(tail -1 "$out")"
+    else
+      failed=$((failed + 1)); echo "check $name: FAILED ($(tail -1 "$out"))"
+      head -n -1 "$out" | head -40 | sed 's/^/    /'
+      [ "$(wc -l <"$out")" -gt 41 ] && echo "    ... ($(($(wc -l <"$out") - 41)) more)"
     fi
   done
 fi

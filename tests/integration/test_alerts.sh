@@ -116,7 +116,6 @@ export UPDRAFT__ALERTS__MAX_BACKOFF_SEC=2
 export UPDRAFT__LOGGING__LEVEL=debug
 # the global default comes from the environment, as Airflow's AIRFLOW_CONN_*
 export UPDRAFT_CONN_SLACK_DEFAULT="{\"conn_type\": \"slack_webhook\", \"password\": \"http://127.0.0.1:$R_main_PORT/services/$DEF_TOKEN\"}"
-q() { svc_psql -q -c "$1"; }
 check "db migrate" "$BIN/updraft" db migrate
 
 U=("$BIN/updraft")
@@ -219,14 +218,12 @@ al_sla:
     - {task_id: nosla, operator: bash, bash_command: "true"}
 YAML
 
-"$BIN/updraft-scheduler" >"$tmp/scheduler.log" 2>&1 & sched=$!; pids+=($sched)
-"$BIN/updraft-worker" --hostname w1 --concurrency 8 >"$tmp/worker.log" 2>&1 & pids+=($!)
+start_scheduler scheduler; sched=$!
+start_worker worker w1 8
 dags_in() { [ "$(q "SELECT count(*) FROM dag WHERE dag_id LIKE 'al\_%' AND version_id IS NOT NULL")" = 9 ]; }
 check "DAGs are parsed" wait_for 30 dags_in
 "${U[@]}" dags list-import-errors 2>&1 | grep 'alerts.yaml' | sed 's/^/# /'
 
-run_state() { q "SELECT state FROM dag_run WHERE dag_id = '$1' AND run_id = '$2'"; }
-run_done() { case "$(run_state "$1" "$2")" in success|failed) return 0 ;; esac; return 1; }
 ti_state() { q "SELECT state FROM task_instance WHERE dag_id = '$1' AND run_id = '$2' AND task_id = '$3'"; }
 ti_is() { [ "$(ti_state "$1" "$2" "$3")" = "$4" ]; }
 trigger() { "${U[@]}" dags trigger "$1" --run-id "$2" >/dev/null 2>&1 || not_ok "trigger $1 $2"; }
@@ -234,7 +231,7 @@ trigger() { "${U[@]}" dags trigger "$1" --run-id "$2" >/dev/null 2>&1 || not_ok 
 # --- (1) a failing task: exactly one Slack message ------------------------------------
 RUN1='manual__2024-05-01T10:00:00+00:00'
 trigger al_fail "$RUN1"
-check "al_fail: the run fails" wait_for 30 run_done al_fail "$RUN1"
+check "al_fail: the run fails" wait_run al_fail "$RUN1" 30
 check "al_fail: a Slack message arrives" wait_for 15 have_bodies main "/services/$SLACK_TOKEN" 1
 sleep 2
 check_eq "al_fail: exactly one message" 1 "$(count_bodies main "/services/$SLACK_TOKEN" '.blocks[2].fields[0].text | test("al_fail")')"
@@ -269,7 +266,7 @@ check_eq "al_fail: the task-level alert replaces the config default" 0 \
 
 # --- (2) retry, then failure ------------------------------------------------------------
 trigger al_retry r1
-check "al_retry: the run fails" wait_for 30 run_done al_retry r1
+check "al_retry: the run fails" wait_run al_retry r1 30
 check "al_retry: two webhook messages" wait_for 15 have_bodies main "/$HOOK_PATH" 2 '.dag_id == "al_retry"'
 sleep 1
 mapfile -t rb < <(bodies main "/$HOOK_PATH" '.dag_id == "al_retry"')
@@ -303,7 +300,7 @@ check_eq "al_429: each failed attempt was recorded, then cleared on delivery" ""
 
 # --- (7) the config default for a DAG that declares nothing ---------------------------------
 trigger al_plain r1
-check "al_plain: the run ends" wait_for 30 run_done al_plain r1
+check "al_plain: the run ends" wait_run al_plain r1 30
 check "al_plain: the default connection gets the failure" wait_for 15 have_bodies main "/services/$DEF_TOKEN" 1 '.blocks[0].text.text | test("al_plain.plain")'
 sleep 1
 check_eq "al_plain: exactly one message, and none for the task that succeeded" 1 \
@@ -312,7 +309,7 @@ check_eq "al_plain: exactly one message, and none for the task that succeeded" 1
 # --- (8) DAG run failure and success -----------------------------------------------------------
 trigger al_dagfail r1
 trigger al_ok r1
-check "al_dagfail: the run fails" wait_for 30 run_done al_dagfail r1
+check "al_dagfail: the run fails" wait_run al_dagfail r1 30
 check "al_dagfail: a DAG run failure message" wait_for 15 have_bodies main "/$HOOK_PATH" 1 '.dag_id == "al_dagfail" and .event == "dag_failure"'
 b=$(bodies main "/$HOOK_PATH" '.dag_id == "al_dagfail" and .event == "dag_failure"' | head -1)
 check_eq "al_dagfail: run id, no task fields" "r1 null null null" "$(jq -r '"\(.run_id) \(.task_id) \(.try_number) \(.log)"' "$b")"
@@ -342,7 +339,7 @@ sleep 1
 check_eq "al_kill: nothing sent yet" 0 "$(count_bodies main "/services/$SLACK_TOKEN" '.blocks[0].text.text | test("al_kill")')"
 check_eq "al_kill: the event waits in the database" 1 \
   "$(q "SELECT count(*) FROM callback_event WHERE dag_id = 'al_kill' AND kind = 'task_failure' AND processed_at IS NULL")"
-"$BIN/updraft-scheduler" >"$tmp/scheduler2.log" 2>&1 & sched=$!; pids+=($sched)
+start_scheduler scheduler2; sched=$!
 check "al_kill: delivered after the restart" wait_for 20 have_bodies main "/services/$SLACK_TOKEN" 1 '.blocks[0].text.text | test("al_kill")'
 sleep 1
 check_eq "al_kill: exactly once" 1 "$(count_bodies main "/services/$SLACK_TOKEN" '.blocks[0].text.text | test("al_kill")')"
@@ -366,7 +363,7 @@ q "UPDATE alert_delivery SET next_attempt_at = now() + interval '1 day'
     WHERE event_id IN (SELECT id FROM callback_event WHERE created_at < now() - interval '30 days')" >/dev/null
 old_before=$(q "SELECT count(*) FROM callback_event WHERE created_at < now() - interval '30 days'")
 recent_before=$(q "SELECT count(*) FROM callback_event WHERE created_at >= now() - interval '30 days'")
-"$BIN/updraft-scheduler" >"$tmp/scheduler3.log" 2>&1 & sched=$!; pids+=($sched)
+start_scheduler scheduler3; sched=$!
 pruned() { [ "$(q "SELECT count(*) FROM callback_event WHERE created_at < now() - interval '30 days'")" = 1 ]; }
 check "retention: the old processed event is pruned at start" wait_for 15 pruned
 check_eq "retention: of the two old events, the one with a pending delivery stays" "2 dag_failure" \

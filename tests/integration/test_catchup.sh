@@ -7,21 +7,10 @@ set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/services.sh
 source tests/lib/assert.sh
+source tests/lib/harness.sh
 BIN=${UPDRAFT_BIN:-$PWD/bin}
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  svc_stop "$tmp"
-  if [ "${T_FAILED:-0}" -ne 0 ]; then tail -30 "$tmp/scheduler.log" | sed 's/^/# /'; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-svc_start_pg "$tmp" || { not_ok "postgres starts"; exit 1; }
-svc_start_redis "$tmp" || { not_ok "redis starts"; exit 1; }
+t_setup
 mkdir -p "$tmp/dags"
 start=$(date -u -d '5 days ago' +%Y-%m-%d)
 for c in true false; do
@@ -33,7 +22,7 @@ export UPDRAFT__CORE__DAGS_ARE_PAUSED_AT_CREATION=false
 export UPDRAFT__SCHEDULER__DAG_DIR_LIST_INTERVAL=1
 
 check "db migrate" "$BIN/updraft" db migrate
-"$BIN/updraft-scheduler" >"$tmp/scheduler.log" 2>&1 & pids+=($!)
+start_scheduler scheduler
 
 runs() { svc_psql -c "SELECT count(*) FROM dag_run WHERE dag_id = '$1'"; }
 created() { [ "$(runs catchup_true)" -ge 5 ] && [ "$(runs catchup_false)" -ge 1 ]; }

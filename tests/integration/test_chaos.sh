@@ -45,18 +45,17 @@ export UPDRAFT__SCHEDULER__ZOMBIE_THRESHOLD_SEC=3
 export UPDRAFT__SCHEDULER__ZOMBIE_DETECTION_INTERVAL_SEC=1
 export UPDRAFT__SCHEDULER__QUEUED_RESEND_AFTER_SEC=3
 export UPDRAFT__WORKER__HEARTBEAT_SEC=1
-q() { svc_psql -q -c "$1"; }
 check "db migrate" "$BIN/updraft" db migrate >/dev/null
 
-"$BIN/updraft-scheduler" >"$tmp/scheduler1.log" 2>&1 & pids+=($!); s1=$!
-"$BIN/updraft-scheduler" >"$tmp/scheduler2.log" 2>&1 & pids+=($!)
+start_scheduler scheduler1; s1=$!
+start_scheduler scheduler2
 gen=0
-start_worker() { # slot
+respawn_worker() { # slot: a worker of a new generation in that slot
   gen=$((gen + 1))
   "$BIN/updraft-worker" --hostname "w$1-g$gen" --concurrency 16 >>"$tmp/worker$1.log" 2>&1 &
   wpids[$1]=$!
 }
-for w in 0 1 2; do start_worker $w; done
+for w in 0 1 2; do respawn_worker $w; done
 
 runs_final() { [ "$(q "SELECT count(*) FROM dag_run WHERE dag_id = 'chaos' AND state IN ('success', 'failed')")" = 100 ]; }
 t0=$(date +%s)
@@ -69,7 +68,7 @@ while ! runs_final && [ "$(date +%s)" -lt "$deadline" ]; do
   w=$((RANDOM % 3))
   kill -KILL "${wpids[$w]}" 2>/dev/null && kills=$((kills + 1))
   wait "${wpids[$w]}" 2>/dev/null
-  start_worker $w
+  respawn_worker $w
   if [ $redis_done = 0 ] && [ $el -ge 6 ]; then
     redis-cli -p "$SVC_REDIS_PORT" shutdown nosave >/dev/null 2>&1
     sleep 1

@@ -33,12 +33,11 @@ export UPDRAFT__CORE__DAGS_FOLDER=$tmp/dags
 export UPDRAFT__CORE__DAGS_ARE_PAUSED_AT_CREATION=false
 export UPDRAFT__SCHEDULER__HEARTBEAT_SEC=1
 export UPDRAFT__SCHEDULER__QUEUED_RESEND_AFTER_SEC=1
-q() { svc_psql -q -c "$1"; }
 check "db migrate" "$BIN/updraft" db migrate >/dev/null
 "$BIN/updraft" pools set tiny 3 "three slots" >/dev/null || not_ok "pool tiny"
 
-for s in 1 2; do "$BIN/updraft-scheduler" >"$tmp/scheduler$s.log" 2>&1 & pids+=($!); done
-for w in 1 2 3 4; do "$BIN/updraft-worker" --hostname "w$w" --concurrency 8 >"$tmp/worker$w.log" 2>&1 & pids+=($!); done
+for s in 1 2; do start_scheduler "scheduler$s"; done
+for w in 1 2 3 4; do start_worker "worker$w" "w$w" 8; done
 dags_in() { [ "$(q "SELECT count(*) FROM dag WHERE dag_id LIKE 'cc\_%' AND version_id IS NOT NULL")" = 2 ]; }
 check "DAGs are parsed" wait_for 30 dags_in
 

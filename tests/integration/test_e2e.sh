@@ -30,10 +30,10 @@ check "db migrate" "$BIN/updraft" db migrate
 check "db migrate is idempotent" "$BIN/updraft" db migrate
 check "db check" "$BIN/updraft" db check
 
-"$BIN/updraft-scheduler" >"$tmp/scheduler.log" 2>&1 & pids+=($!)
-"$BIN/updraft-worker" --hostname w1 --concurrency 4 >"$tmp/worker1.log" 2>&1 & pids+=($!)
-"$BIN/updraft-worker" --hostname w2 --concurrency 4 --queues default,io,cpu >"$tmp/worker2.log" 2>&1 & pids+=($!)
-"$BIN/updraft-webserver" >"$tmp/webserver.log" 2>&1 & pids+=($!)
+start_scheduler scheduler
+start_worker worker1 w1 4
+start_worker worker2 w2 4 --queues default,io,cpu
+start_webserver webserver
 
 dag_count() { json_ok "$api/dags" '[.dags[].dag_id] | index("example_etl") and index("example_retry") and index("example_hello")'; }
 check "example DAGs appear in GET /api/v1/dags" wait_for 30 dag_count
@@ -52,10 +52,9 @@ code=$(curl -s -o "$tmp/post.json" -w '%{http_code}' -X POST -H 'Content-Type: a
   -d '{"dag_run_id": "e2e_hello"}' "$api/dags/example_hello/dagRuns")
 check_eq "POST dagRuns answers 200" "200" "$code"
 
-run_done() { json_ok "$api/dags/$1/dagRuns/$2" '.state == "success" or .state == "failed"'; }
-check "example_etl run finishes" wait_for 60 run_done example_etl e2e_etl
-check "example_retry run finishes" wait_for 60 run_done example_retry e2e_retry
-check "example_hello run finishes" wait_for 60 run_done example_hello e2e_hello
+check "example_etl run finishes" wait_for 60 api_run_done example_etl e2e_etl
+check "example_retry run finishes" wait_for 60 api_run_done example_retry e2e_retry
+check "example_hello run finishes" wait_for 60 api_run_done example_hello e2e_hello
 
 check_eq "example_etl run state" success "$(curl -sf "$api/dags/example_etl/dagRuns/e2e_etl" | jq -r .state)"
 tis=$(curl -sf "$api/dags/example_etl/dagRuns/e2e_etl/taskInstances")
@@ -90,7 +89,7 @@ for d in $more; do
   "$BIN/updraft" dags trigger "$d" --run-id "e2e_$d" >/dev/null 2>&1 || not_ok "trigger $d"
 done
 for d in $more; do
-  check "$d run finishes" wait_for 90 run_done "$d" "e2e_$d"
+  check "$d run finishes" wait_for 90 api_run_done "$d" "e2e_$d"
 done
 states=""
 for d in $more; do states="$states $d=$(curl -sf "$api/dags/$d/dagRuns/e2e_$d" | jq -r .state)"; done

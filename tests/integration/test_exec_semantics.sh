@@ -147,15 +147,14 @@ export UPDRAFT__CORE__DAGS_FOLDER=$tmp/dags
 export UPDRAFT__CORE__DAGS_ARE_PAUSED_AT_CREATION=false
 export UPDRAFT__SCHEDULER__HEARTBEAT_SEC=1
 export UPDRAFT__WORKER__HEARTBEAT_SEC=1
-q() { svc_psql -q -c "$1"; }
 migrate() { "$BIN/updraft" db migrate >/dev/null; }
 check "db migrate" migrate
 
-"$BIN/updraft-scheduler" >"$tmp/scheduler.log" 2>&1 & pids+=($!)
-TMPDIR=$tmp/work "$BIN/updraft-worker" --hostname w-alpha --queues alpha --concurrency 4 >"$tmp/worker-alpha.log" 2>&1 & pids+=($!)
-TMPDIR=$tmp/work "$BIN/updraft-worker" --hostname w-beta --queues beta --concurrency 4 >"$tmp/worker-beta.log" 2>&1 & pids+=($!)
-TMPDIR=$tmp/work "$BIN/updraft-worker" --hostname w-default --queues default --concurrency 8 >"$tmp/worker-default.log" 2>&1 & pids+=($!)
-TMPDIR=$tmp/work "$BIN/updraft-worker" --hostname w-io-cpu --queues io,cpu --concurrency 2 >"$tmp/worker-io-cpu.log" 2>&1 & pids+=($!)
+start_scheduler scheduler
+TMPDIR=$tmp/work start_worker worker-alpha w-alpha 4 --queues alpha
+TMPDIR=$tmp/work start_worker worker-beta w-beta 4 --queues beta
+TMPDIR=$tmp/work start_worker worker-default w-default 8 --queues default
+TMPDIR=$tmp/work start_worker worker-io-cpu w-io-cpu 2 --queues io,cpu
 dags_in() { [ "$(q "SELECT count(*) FROM dag WHERE dag_id IN ('qr_routing', 'qr_headroom', 'to_tree',
   'to_retry', 'ex_env', 'example_queues', 'example_timeout') AND version_id IS NOT NULL")" = 7 ]; }
 check "DAGs are parsed" wait_for 30 dags_in
@@ -165,8 +164,6 @@ check_eq "job.queues of the workers" "w-alpha={alpha} w-beta={beta} w-default={d
   "$(q "SELECT string_agg(hostname || '=' || queues::text, ' ' ORDER BY hostname) FROM job
         WHERE job_type = 'WorkerJob'")"
 
-run_state() { q "SELECT state FROM dag_run WHERE dag_id = '$1' AND run_id = '$2'"; }
-run_done() { case "$(run_state "$1" "$2")" in success|failed) return 0 ;; esac; return 1; }
 ti_field() { # DAG RUN TASK COLUMN
   q "SELECT ti.$4 FROM task_instance ti JOIN dag_run dr ON dr.id = ti.dag_run_id
       WHERE dr.dag_id = '$1' AND dr.run_id = '$2' AND ti.task_id = '$3'"
@@ -207,7 +204,7 @@ check_eq "five tasks per queue, each queue's on its own worker" \
            GROUP BY 1, 2) s")"
 check_eq "queued by a worker after its upstream: each ran on a worker serving its queue" "" \
   "$(misrouted qr_routing '^x')"
-check "qr_headroom: the run finishes" wait_for 30 run_done qr_headroom r1
+check "qr_headroom: the run finishes" wait_run qr_headroom r1 30
 check_eq "qr_headroom: all six succeeded" "success 6" \
   "$(run_state qr_headroom r1) $(q "SELECT count(*) FROM task_instance ti JOIN dag_run dr ON dr.id = ti.dag_run_id
                                      WHERE dr.dag_id = 'qr_headroom' AND ti.state = 'success'")"
@@ -227,15 +224,15 @@ check_eq "gamma (served by no worker): the task after x1_alpha is still queued, 
         FROM task_instance ti JOIN dag_run dr ON dr.id = ti.dag_run_id
         WHERE dr.dag_id = 'qr_routing' AND ti.task_id = 'g_after'")"
 check_eq "qr_routing: the run waits for them" running "$(run_state qr_routing r1)"
-TMPDIR=$tmp/work "$BIN/updraft-worker" --hostname w-gamma --queues gamma --concurrency 2 >"$tmp/worker-gamma.log" 2>&1 & pids+=($!)
-check "a gamma worker starts: the run finishes" wait_for 30 run_done qr_routing r1
+TMPDIR=$tmp/work start_worker worker-gamma w-gamma 2 --queues gamma
+check "a gamma worker starts: the run finishes" wait_run qr_routing r1 30
 check_eq "qr_routing: the run succeeded" success "$(run_state qr_routing r1)"
 check_eq "the gamma tasks ran on the gamma worker" "g_after=success@w-gamma g_root=success@w-gamma" \
   "$(q "SELECT string_agg(ti.task_id || '=' || ti.state || '@' || coalesce(j.hostname, 'none'), ' ' ORDER BY ti.task_id)
         FROM task_instance ti JOIN dag_run dr ON dr.id = ti.dag_run_id LEFT JOIN job j ON j.id = ti.worker_id
         WHERE dr.dag_id = 'qr_routing' AND ti.queue = 'gamma'")"
 
-check "example_queues: the run finishes" wait_for 30 run_done example_queues r1
+check "example_queues: the run finishes" wait_run example_queues r1 30
 check_eq "example_queues: fetch on io, crunch on cpu, report on default; success" \
   "crunch@w-io-cpu fetch@w-io-cpu report@w-default success" \
   "$(q "SELECT string_agg(ti.task_id || '@' || coalesce(j.hostname, 'none'), ' ' ORDER BY ti.task_id)
@@ -269,7 +266,7 @@ if [ "$(ti_field to_tree r1 tree state)" = running ]; then
 else
   not_ok "to_tree: while it runs, every recorded pid is alive" "it was $(ti_field to_tree r1 tree state) already"
 fi
-check "to_tree: the run finishes" wait_for 20 run_done to_tree r1
+check "to_tree: the run finishes" wait_run to_tree r1 20
 ended_ms=$(( $(date +%s%N) / 1000000 ))
 check_eq "to_tree: the try failed, once (retries: 0)" "failed 1 failed" \
   "$(ti_field to_tree r1 tree state) $(ti_field to_tree r1 tree try_number) $(run_state to_tree r1)"
@@ -305,7 +302,7 @@ done
 [ -n "$zombies" ] && echo "# to_tree: exited but not reaped by their new parent:$zombies"
 check "the worker logs the timeout" grep -q "execution timeout, stopping task" "$tmp/worker-default.log"
 
-check "to_retry: the run finishes" wait_for 30 run_done to_retry r1
+check "to_retry: the run finishes" wait_run to_retry r1 30
 check_eq "to_retry: timed out twice, failed on try 2" "failed 2 failed" \
   "$(ti_field to_retry r1 slow state) $(ti_field to_retry r1 slow try_number) $(run_state to_retry r1)"
 check_eq "to_retry: both tries' logs say they timed out" "1 2" \
@@ -313,7 +310,7 @@ check_eq "to_retry: both tries' logs say they timed out" "1 2" \
         JOIN dag_run dr ON dr.id = ti.dag_run_id WHERE dr.dag_id = 'to_retry' AND ti.task_id = 'slow'
         AND l.data ILIKE '%timed out%'")"
 
-check "example_timeout: the run finishes" wait_for 30 run_done example_timeout r1
+check "example_timeout: the run finishes" wait_run example_timeout r1 30
 check_eq "example_timeout: too_slow failed on try 2, cleanup ran, the run succeeded" \
   "failed 2 success success" \
   "$(ti_field example_timeout r1 too_slow state) $(ti_field example_timeout r1 too_slow try_number) \
@@ -322,7 +319,7 @@ ex_gone() { [ -z "$(task_procs example_timeout)" ] && [ -z "$(task_procs to_retr
 check "example_timeout, to_retry: no process of theirs is left" wait_for 10 ex_gone
 
 # --- the task's environment ---------------------------------------------------------
-check "ex_env: the run finishes" wait_for 30 run_done ex_env r1
+check "ex_env: the run finishes" wait_run ex_env r1 30
 env_seen() { # TASK: its state and what it printed
   echo "$(ti_field ex_env r1 "$1" state): $(q "SELECT string_agg(l.data, '' ORDER BY l.id) FROM task_log l
     JOIN task_instance ti ON ti.id = l.ti_id JOIN dag_run dr ON dr.id = ti.dag_run_id

@@ -33,20 +33,16 @@ mkdir -p "$tmp/dags" "$out"
 export UPDRAFT__CORE__DAGS_FOLDER=$tmp/dags
 export UPDRAFT__CORE__DAGS_ARE_PAUSED_AT_CREATION=false
 export UPDRAFT__LOGGING__LEVEL=debug
-rcli() { redis-cli -p "$SVC_REDIS_PORT" "$@"; }
-q() { svc_psql -q -c "$1"; }
 check "db migrate" "$BIN/updraft" db migrate
 
-"$BIN/updraft-scheduler" >"$tmp/scheduler.log" 2>&1 & pids+=($!)
-"$BIN/updraft-worker" --hostname w1 --concurrency 4 >"$tmp/worker1.log" 2>&1 & pids+=($!)
+start_scheduler scheduler
+start_worker worker1 w1 4
 dags_in() { [ "$(q "SELECT count(*) FROM dag")" = 2 ]; }
 check "DAGs are parsed" wait_for 30 dags_in
 
 # --- a chain: the worker plans each next task and runs it itself
-run_state() { q "SELECT state FROM dag_run WHERE dag_id = '$1' AND run_id = '$2'"; }
-run_done() { case "$(run_state "$1" "$2")" in success|failed) return 0 ;; esac; return 1; }
 check "chain: triggered" "$BIN/updraft" dags trigger ms_chain --run-id r1
-check "chain: run finishes" wait_for 30 run_done ms_chain r1
+check "chain: run finishes" wait_run ms_chain r1 30
 check_eq "chain: run succeeded" success "$(run_state ms_chain r1)"
 check_eq "chain: every task succeeded once, in order" "c0 c1 c2 c3 c4 c5" "$(tr '\n' ' ' <"$out/chain.txt" | sed 's/ $//')"
 check_eq "chain: only the first task went through redis" 1 \
@@ -70,10 +66,10 @@ check_eq "duplicate: c3 keeps its try and state" "1|success" \
   "$(q "SELECT try_number || '|' || state FROM task_instance WHERE id = $c3")"
 
 # --- two workers, a fan-out wider than max_active_tasks
-"$BIN/updraft-worker" --hostname w2 --concurrency 4 >"$tmp/worker2.log" 2>&1 & pids+=($!)
+start_worker worker2 w2 4
 sleep 0.5
 check "fan: triggered" "$BIN/updraft" dags trigger ms_fan --run-id f1
-check "fan: run finishes" wait_for 60 run_done ms_fan f1
+check "fan: run finishes" wait_run ms_fan f1 60
 check_eq "fan: run succeeded" success "$(run_state ms_fan f1)"
 check_eq "fan: each of the 12 tasks ran exactly once" "12|12" \
   "$(wc -l <"$out/fan.txt" | tr -d ' ')|$(sort -u "$out/fan.txt" | wc -l | tr -d ' ')"

@@ -28,7 +28,6 @@ export UPDRAFT__CORE__DAGS_ARE_PAUSED_AT_CREATION=false
 export UPDRAFT__CORE__FERNET_KEY=$(openssl rand -base64 32)
 export UPDRAFT__WORKER__HEARTBEAT_SEC=1
 export UPDRAFT__WORKER__LOG_FLUSH_MS=100
-q() { svc_psql -q -c "$1"; }
 check "db migrate" "$BIN/updraft" db migrate
 
 # --- a local HTTP server
@@ -265,9 +264,9 @@ op_map:
       dependencies: [src]
 YAML
 
-"$BIN/updraft-scheduler" >"$tmp/scheduler.log" 2>&1 & pids+=($!)
+start_scheduler scheduler
 mkdir -p "$tmp/wtmp"
-TMPDIR=$tmp/wtmp "$BIN/updraft-worker" --hostname ops-w --concurrency 8 >"$tmp/worker.log" 2>&1 & pids+=($!)
+TMPDIR=$tmp/wtmp start_worker worker ops-w 8
 dags_in() { [ "$(q "SELECT count(*) FROM dag WHERE dag_id IN ('op_python', 'op_http', 'op_sql',
   'op_target', 'op_trigger', 'op_branch', 'op_map')")" = 7 ]; }
 check "DAGs are parsed" wait_for 30 dags_in
@@ -275,8 +274,7 @@ if ! dags_in; then
   "$BIN/updraft" dags list-import-errors 2>&1 | sed 's/^/# /'
 fi
 
-run_state() { q "SELECT state FROM dag_run WHERE dag_id = '$1' AND run_id = '${2:-r1}'"; }
-run_done() { case "$(run_state "$1" "${2:-r1}")" in success|failed) return 0 ;; esac; return 1; }
+T_RUN_ID=r1   # run_state/run_done default to run r1 here
 ti_where() { echo "ti.task_id = '$2' AND ti.map_index = ${4:--1} AND ti.dag_run_id =
   (SELECT id FROM dag_run WHERE dag_id = '$1' AND run_id = '${3:-r1}')"; }
 ti_state() { q "SELECT ti.state FROM task_instance ti WHERE $(ti_where "$@")"; }
@@ -296,7 +294,7 @@ for d in op_python op_http op_sql op_trigger op_branch op_map; do
     >/dev/null 2>&1 || not_ok "trigger $d"
 done
 for d in op_python op_http op_sql op_trigger op_branch op_map; do
-  check "$d: run finishes" wait_for 90 run_done "$d"
+  check "$d: run finishes" wait_run "$d" r1 90
 done
 
 # --- python

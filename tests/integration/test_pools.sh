@@ -8,24 +8,10 @@ set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/services.sh
 source tests/lib/assert.sh
+source tests/lib/harness.sh
 BIN=${UPDRAFT_BIN:-$PWD/bin}
 
-tmp=$(mktemp -d)
-chmod 755 "$tmp"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  svc_stop "$tmp"
-  if [ "${T_FAILED:-0}" -ne 0 ]; then
-    for f in "$tmp"/*.log; do [ -f "$f" ] && { echo "# --- $f"; tail -30 "$f" | sed 's/^/# /'; }; done
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-svc_start_pg "$tmp" || { not_ok "postgres starts"; exit 1; }
-svc_start_redis "$tmp" || { not_ok "redis starts"; exit 1; }
+t_setup
 mkdir -p "$tmp/dags"
 {
   printf 'pl_prio:\n  schedule: null\n  start_date: 2024-01-01\n  tasks:\n'
@@ -40,22 +26,21 @@ mkdir -p "$tmp/dags"
 
 export UPDRAFT__CORE__DAGS_FOLDER=$tmp/dags
 export UPDRAFT__CORE__DAGS_ARE_PAUSED_AT_CREATION=false
-q() { svc_psql -q -c "$1"; }
 check "db migrate" "$BIN/updraft" db migrate
 check_eq "default_pool has 128 slots" 128 "$(q "SELECT slots FROM slot_pool WHERE pool = 'default_pool'")"
 q "INSERT INTO slot_pool (pool, slots) VALUES ('one', 1)" >/dev/null
 
-"$BIN/updraft-scheduler" >"$tmp/scheduler.log" 2>&1 & pids+=($!)
-"$BIN/updraft-worker" --hostname w1 --concurrency 4 >"$tmp/worker1.log" 2>&1 & pids+=($!)
-"$BIN/updraft-worker" --hostname w2 --concurrency 4 >"$tmp/worker2.log" 2>&1 & pids+=($!)
+start_scheduler scheduler
+start_worker worker1 w1 4
+start_worker worker2 w2 4
 dags_in() { [ "$(q "SELECT count(*) FROM dag")" = 3 ]; }
 check "DAGs are parsed" wait_for 30 dags_in
 
-run_done() { [ "$(q "SELECT count(*) FROM dag_run WHERE dag_id = '$1' AND state IN ('success', 'failed')")" = "$2" ]; }
+runs_done() { [ "$(q "SELECT count(*) FROM dag_run WHERE dag_id = '$1' AND state IN ('success', 'failed')")" = "$2" ]; }
 # Samples max(active) of a query until the runs are done; prints the max.
 sample_max() {
   local max=0 v
-  while ! run_done "$1" "$2"; do
+  while ! runs_done "$1" "$2"; do
     v=$(q "$3")
     [ "${v:-0}" -gt "$max" ] && max=$v
     sleep 0.05
@@ -85,6 +70,6 @@ check "missing pool: stays scheduled" wait_for 10 nopool_sched
 warned() { grep -q 'pool does not exist' "$tmp/scheduler.log"; }
 check "missing pool: warned" wait_for 10 warned
 q "INSERT INTO slot_pool (pool, slots) VALUES ('missing', 2)" >/dev/null
-check "missing pool: runs once the pool exists" wait_for 20 run_done pl_nopool 1
+check "missing pool: runs once the pool exists" wait_for 20 runs_done pl_nopool 1
 echo "# $T_N checks, ${T_FAILED:-0} failed"
 [ "${T_FAILED:-0}" -eq 0 ]

@@ -49,12 +49,11 @@ export UPDRAFT__SCHEDULER__ZOMBIE_THRESHOLD_SEC=3
 export UPDRAFT__SCHEDULER__ZOMBIE_DETECTION_INTERVAL_SEC=1
 export UPDRAFT__SCHEDULER__TASK_QUEUED_TIMEOUT_SEC=3
 export UPDRAFT__WORKER__HEARTBEAT_SEC=1
-q() { svc_psql -q -c "$1"; }
 check "db migrate" "$BIN/updraft" db migrate >/dev/null
 
 hport=$(svc_free_port)
-"$BIN/updraft-scheduler" --health-port "$hport" >"$tmp/scheduler.log" 2>&1 & pids+=($!)
-"$BIN/updraft-worker" --hostname w1 --concurrency 4 >"$tmp/worker1.log" 2>&1 & pids+=($!); w1=$!
+start_scheduler scheduler --health-port "$hport"
+start_worker worker1 w1 4; w1=$!
 dags_in() { [ "$(q "SELECT count(*) FROM dag WHERE dag_id LIKE 'rp\_%' AND version_id IS NOT NULL")" = 3 ]; }
 check "DAGs are parsed" wait_for 30 dags_in
 
@@ -73,7 +72,7 @@ esac
 check_eq "the try's log says why" 1 "$(q "SELECT count(*) FROM task_log l JOIN task_instance t ON t.id = l.ti_id
   WHERE t.dag_id = 'rp_zombie' AND l.try_number = 1 AND l.data LIKE '%zombie%'")"
 
-"$BIN/updraft-worker" --hostname w2 --concurrency 4 >"$tmp/worker2.log" 2>&1 & pids+=($!)
+start_worker worker2 w2 4
 done_z() { [ "$(q "SELECT state FROM dag_run WHERE dag_id = 'rp_zombie'")" = success ]; }
 check "try 2 runs on another worker and the run succeeds" wait_for 30 done_z
 check_eq "try 2 ran on w2" "success 2 w2" "$(ti rp_zombie nap "state || ' ' || try_number || ' ' || hostname")"

@@ -67,18 +67,15 @@ export UPDRAFT__CORE__DAGS_FOLDER=$tmp/dags
 export UPDRAFT__CORE__DAGS_ARE_PAUSED_AT_CREATION=false
 export UPDRAFT__SCHEDULER__HEARTBEAT_SEC=1
 export UPDRAFT__WORKER__HEARTBEAT_SEC=1
-q() { svc_psql -q -c "$1"; }
 check "db migrate" "$BIN/updraft" db migrate >/dev/null
 
-"$BIN/updraft-scheduler" >"$tmp/scheduler.log" 2>&1 & pids+=($!)
-"$BIN/updraft-worker" --hostname w1 --concurrency 8 >"$tmp/worker.log" 2>&1 & pids+=($!)
+start_scheduler scheduler
+start_worker worker w1 8
 dags_in() { [ "$(q "SELECT count(*) FROM dag WHERE dag_id LIKE 'rs\_%' AND version_id IS NOT NULL")" = 5 ]; }
 check "DAGs are parsed" wait_for 30 dags_in
 check_eq "no ignored-key warnings for the new keys" 0 \
   "$("$BIN/updraft" dags list-import-errors 2>&1 | grep -c 'rs.yaml' || true)"
 
-run_state() { q "SELECT state FROM dag_run WHERE dag_id = '$1' AND run_id = '$2'"; }
-run_done() { case "$(run_state "$1" "$2")" in success|failed) return 0 ;; esac; return 1; }
 ti_state() {
   q "SELECT ti.state FROM task_instance ti JOIN dag_run dr ON dr.id = ti.dag_run_id
       WHERE dr.dag_id = '$1' AND dr.run_id = '$2' AND ti.task_id = '$3'"
@@ -123,11 +120,11 @@ check_eq "paused DAG: its queued scheduled run stays queued" queued \
 q "UPDATE dag SET is_paused = false WHERE dag_id = 'rs_one_at_a_time'" >/dev/null
 q "SELECT pg_notify('updraft_scheduler', 'x')" >/dev/null
 check "unpaused: the queued run starts (no task instances: it succeeds)" \
-  wait_for 20 run_done rs_one_at_a_time scheduled__held
+  wait_run rs_one_at_a_time scheduled__held 20
 
 # --- dagrun_timeout and max_consecutive_failed_dag_runs -------------------------
 "$BIN/updraft" dags trigger rs_timeout --run-id t1 >/dev/null 2>&1 || not_ok "trigger t1"
-check "timed-out run finishes" wait_for 30 run_done rs_timeout t1
+check "timed-out run finishes" wait_run rs_timeout t1 30
 check_eq "dagrun_timeout: the run failed" failed "$(run_state rs_timeout t1)"
 check_eq "dagrun_timeout: running and waiting tasks skipped" "skipped skipped" \
   "$(ti_state rs_timeout t1 nap) $(ti_state rs_timeout t1 after)"
@@ -140,14 +137,14 @@ check "the worker logs the lost guard" grep -q "try lost its guard" "$tmp/worker
 check_eq "one failed run: the DAG is not paused yet" f \
   "$(q "SELECT is_paused FROM dag WHERE dag_id = 'rs_timeout'")"
 "$BIN/updraft" dags trigger rs_timeout --run-id t2 >/dev/null 2>&1 || not_ok "trigger t2"
-check "second timed-out run finishes" wait_for 30 run_done rs_timeout t2
+check "second timed-out run finishes" wait_run rs_timeout t2 30
 check_eq "max_consecutive_failed_dag_runs 2: the DAG is paused" t \
   "$(q "SELECT is_paused FROM dag WHERE dag_id = 'rs_timeout'")"
 check "the pause is logged" grep -q "consecutive failed runs dag_id=rs_timeout" "$tmp/scheduler.log" "$tmp/worker.log"
 
 # --- skip_on_exit_code ----------------------------------------------------------
 "$BIN/updraft" dags trigger rs_skip --run-id k1 >/dev/null 2>&1 || not_ok "trigger k1"
-check "rs_skip run finishes" wait_for 30 run_done rs_skip k1
+check "rs_skip run finishes" wait_run rs_skip k1 30
 check_eq "exit 99 skips; skip_on_exit_code [3,4] skips exit 3; null fails exit 99; skip propagates" \
   "skipped skipped failed skipped" \
   "$(ti_state rs_skip k1 s99) $(ti_state rs_skip k1 s3) $(ti_state rs_skip k1 f99) $(ti_state rs_skip k1 down)"
@@ -161,7 +158,7 @@ check_eq "the task log says why" 1 "$(q "SELECT count(*) FROM task_log l JOIN ta
 # --- retry_exponential_backoff: spacing from stored timestamps -------------------
 "$BIN/updraft" dags trigger rs_backoff --run-id b1 --logical-date 2024-01-01T00:00:00+00:00 \
   >/dev/null 2>&1 || not_ok "trigger b1"
-check "rs_backoff run finishes" wait_for 60 run_done rs_backoff b1
+check "rs_backoff run finishes" wait_run rs_backoff b1 60
 check_eq "four tries, then failed" "4 failed" \
   "$(q "SELECT ti.try_number || ' ' || ti.state FROM task_instance ti JOIN dag_run dr ON dr.id = ti.dag_run_id
         WHERE dr.dag_id = 'rs_backoff' AND dr.run_id = 'b1'")"
@@ -188,7 +185,7 @@ check "gap after try 3 is about 3 s (capped by max_retry_delay)" within "${g3:-0
 q "INSERT INTO task_instance (dag_run_id, dag_id, run_id, task_id, operator)
    SELECT id, dag_id, run_id, 'ghost', 'BashOperator' FROM dag_run
     WHERE dag_id = 'rs_removed' AND run_id = 'x1'" >/dev/null
-check "rs_removed run finishes" wait_for 30 run_done rs_removed x1
+check "rs_removed run finishes" wait_run rs_removed x1 30
 check_eq "the run succeeds; the stray task instance is removed" "success removed success" \
   "$(run_state rs_removed x1) $(ti_state rs_removed x1 ghost) $(ti_state rs_removed x1 second)"
 

@@ -10,23 +10,11 @@ set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/services.sh
 source tests/lib/assert.sh
+source tests/lib/harness.sh
 BIN=${UPDRAFT_BIN:-$PWD/bin}
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  svc_stop "$tmp"
-  if [ "${T_FAILED:-0}" -ne 0 ]; then
-    for f in "$tmp"/*.log; do echo "# --- $f"; tail -25 "$f" | sed 's/^/# /'; done
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-svc_start_pg "$tmp" || { not_ok "postgres starts"; exit 1; }
-svc_start_redis "$tmp" || { not_ok "redis starts"; exit 1; }
+T_LOG_TAIL=25
+t_setup
 mkdir -p "$tmp/dags"
 chmod 777 "$tmp"
 
@@ -89,9 +77,9 @@ if dags_up; then not_ok "DAGs-loaded probe fails while no webserver answers"
 else ok "DAGs-loaded probe fails while no webserver answers"; fi
 
 check "db migrate" "$BIN/updraft" db migrate
-"$BIN/updraft-scheduler" >"$tmp/scheduler.log" 2>&1 & pids+=($!)
-"$BIN/updraft-worker" --hostname w1 --concurrency 4 >"$tmp/worker.log" 2>&1 & pids+=($!)
-"$BIN/updraft-webserver" >"$tmp/webserver.log" 2>&1 & pids+=($!)
+start_scheduler scheduler
+start_worker worker w1 4
+start_webserver webserver
 
 check "DAGs with params load" wait_for 30 dags_up
 
@@ -123,8 +111,7 @@ check_eq "CLI run stores the merged conf" '{"greeting":"hi","mode":"fast","n":3}
 
 # ---- clearTaskInstances -----------------------------------------------------
 
-run_state() { curl -sf "$api/dags/$1/dagRuns/$2" | jq -r .state; }
-run_is() { [ "$(run_state "$1" "$2")" = "$3" ]; }
+run_is() { [ "$(api_run_state "$1" "$2")" = "$3" ]; }
 ti_field() { curl -sf "$api/dags/$1/dagRuns/$2/taskInstances/$3" | jq -r ".$4"; }
 check "r1 fails (b fails on its first try)" wait_for 60 run_is flaky r1 failed
 check_eq "b failed" failed "$(ti_field flaky r1 b state)"
@@ -140,7 +127,7 @@ check_eq "clear dry run (defaults) answers 200" 200 "$(req POST /dags/flaky/clea
 check_eq "dry run lists only the failed task" "b" "$(jq -r '[.task_instances[].task_id] | join(",")' "$tmp/r.json")"
 check_eq "references carry dag_id, dag_run_id, execution_date" "flaky r1 true" \
   "$(jq -r '.task_instances[0] | "\(.dag_id) \(.dag_run_id) \(.execution_date | test("^[0-9-]+T"))"' "$tmp/r.json")"
-check_eq "dry run changes nothing" "failed failed" "$(run_state flaky r1) $(ti_field flaky r1 b state)"
+check_eq "dry run changes nothing" "failed failed" "$(api_run_state flaky r1) $(ti_field flaky r1 b state)"
 
 check_eq "with only_failed false and downstream: a and b" 200 \
   "$(req POST /dags/flaky/clearTaskInstances '{"dag_run_id": "r1", "only_failed": false, "task_ids": ["a"], "include_downstream": true}')"
@@ -187,7 +174,7 @@ check_eq "trigger slow s_ok" 200 "$(req POST /dags/slow/dagRuns '{"dag_run_id": 
 check_eq "PATCH state success" "200 success" "$(req PATCH /dags/slow/dagRuns/s_ok '{"state": "success"}') $(jq -r .state "$tmp/r.json")"
 check_eq "every task instance success" "success" \
   "$(curl -sf "$api/dags/slow/dagRuns/s_ok/taskInstances" | jq -r '[.task_instances[].state] | unique | join(",")')"
-check_eq "the run stays success" success "$(sleep 1; run_state slow s_ok)"
+check_eq "the run stays success" success "$(sleep 1; api_run_state slow s_ok)"
 
 check_eq "PATCH state queued" "200 queued" "$(req PATCH /dags/flaky/dagRuns/r1 '{"state": "queued"}') $(jq -r .state "$tmp/r.json")"
 check_eq "queued keeps the task instances (Airflow 2)" "success 2" "$(ti_field flaky r1 b state) $(ti_field flaky r1 b try_number)"

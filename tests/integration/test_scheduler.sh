@@ -10,33 +10,19 @@ cd "$(dirname "$0")/../.."
 BIN=${UPDRAFT_BIN:-$PWD/bin}
 source tests/lib/services.sh
 source tests/lib/assert.sh
-
-DIR=$(mktemp -d /tmp/updraft-sched-test.XXXXXX)
-SCHED_PID=
-cleanup() {
-  if [ -n "$SCHED_PID" ] && kill -0 "$SCHED_PID" 2>/dev/null; then
-    kill -TERM "$SCHED_PID" 2>/dev/null; wait "$SCHED_PID" 2>/dev/null
-  fi
-  svc_stop "$DIR"
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
+source tests/lib/harness.sh
 
 for b in updraft-scheduler updraft; do
   [ -x "$BIN/$b" ] || { echo "not ok 1 - $BIN/$b missing: run make first"; exit 1; }
 done
-svc_start_pg "$DIR" >/dev/null || exit 1
-svc_start_redis "$DIR" >/dev/null || exit 1
+t_setup
+DIR=$tmp
 out=$(timeout 60 "$BIN/updraft-scheduler" 2>&1); rc=$?
 check "refuses an unmigrated database" test "$rc" -ne 0 -a "$rc" -ne 124
 check "tells the user to migrate" grep -q "updraft db migrate" <<<"$out"
 check "db migrate" "$BIN/updraft" db migrate
 
-q() { svc_psql -c "$1"; }
-# q_is EXPECTED SQL: the query prints EXPECTED (for wait_for)
-q_is() { [ "$(q "$2" 2>/dev/null)" = "$1" ]; }
-q_ge() { local v; v=$(q "$2" 2>/dev/null) && [ "${v:-0}" -ge "$1" ]; }
-rcli() { redis-cli -p "$SVC_REDIS_PORT" "$@"; }
+q_ge() { local v; v=$(q_tags "$2" 2>/dev/null) && [ "${v:-0}" -ge "$1" ]; }
 
 DAGS=$DIR/dags
 mkdir -p "$DAGS/sub" "$DAGS/.hidden"
@@ -82,21 +68,22 @@ cp "$DAGS/manual.yaml" "$DAGS/.hidden/ignored.yaml"
 
 "$BIN/updraft-scheduler" >"$DIR/scheduler.log" 2>&1 &
 SCHED_PID=$!
+pids+=($SCHED_PID)
 
 check "dag stored" wait_for 15 q_is 1 "select count(*) from dag where dag_id='manual_dag' and is_active"
-check_eq "one version" 1 "$(q "select count(*) from dag_version where dag_id='manual_dag'")"
+check_eq "one version" 1 "$(q_tags "select count(*) from dag_version where dag_id='manual_dag'")"
 check_eq "dag points at its version" 1 \
-  "$(q "select count(*) from dag d join dag_version v on v.id = d.version_id where d.dag_id='manual_dag' and v.version_number=1")"
+  "$(q_tags "select count(*) from dag d join dag_version v on v.id = d.version_id where d.dag_id='manual_dag' and v.version_number=1")"
 check "import error for the broken file" wait_for 10 q_is 1 "select count(*) from import_error where filename like '%/broken.yaml'"
 check_eq "dag in a subfolder loads beside the broken file" 1 \
-  "$(q "select count(*) from dag where dag_id='daily_dag' and is_active and not is_paused")"
-check_eq "hidden folder skipped" 0 "$(q "select count(*) from dag_file where path like '%/.hidden/%'")"
+  "$(q_tags "select count(*) from dag where dag_id='daily_dag' and is_active and not is_paused")"
+check_eq "hidden folder skipped" 0 "$(q_tags "select count(*) from dag_file where path like '%/.hidden/%'")"
 
 # Unchanged files are not re-stored.
-parsed=$(q "select last_parsed_at from dag_file where path like '%/manual.yaml'")
+parsed=$(q_tags "select last_parsed_at from dag_file where path like '%/manual.yaml'")
 sleep 2.5
-check_eq "unchanged rescan stores no new version" 1 "$(q "select count(*) from dag_version where dag_id='manual_dag'")"
-check_eq "unchanged rescan does not re-parse" "$parsed" "$(q "select last_parsed_at from dag_file where path like '%/manual.yaml'")"
+check_eq "unchanged rescan stores no new version" 1 "$(q_tags "select count(*) from dag_version where dag_id='manual_dag'")"
+check_eq "unchanged rescan does not re-parse" "$parsed" "$(q_tags "select last_parsed_at from dag_file where path like '%/manual.yaml'")"
 
 # A changed file stores version 2.
 write_manual "echo two"
@@ -105,16 +92,16 @@ check "changed file stores version 2" wait_for 10 q_is 2 "select v.version_numbe
 # Scheduled run: catchup false, start a few days ago: exactly one, for yesterday.
 check "scheduled run created" wait_for 10 q_ge 1 "select count(*) from dag_run where dag_id='daily_dag'"
 sleep 1.5
-check_eq "exactly one scheduled run" 1 "$(q "select count(*) from dag_run where dag_id='daily_dag' and run_type='scheduled'")"
+check_eq "exactly one scheduled run" 1 "$(q_tags "select count(*) from dag_run where dag_id='daily_dag' and run_type='scheduled'")"
 check_eq "logical date is the latest complete interval" "$YESTERDAY 00:00:00" \
-  "$(q "select to_char(logical_date at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS') from dag_run where dag_id='daily_dag'")"
-check_eq "run id as Airflow's" "scheduled__${YESTERDAY}T00:00:00+00:00" "$(q "select run_id from dag_run where dag_id='daily_dag'")"
+  "$(q_tags "select to_char(logical_date at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS') from dag_run where dag_id='daily_dag'")"
+check_eq "run id as Airflow's" "scheduled__${YESTERDAY}T00:00:00+00:00" "$(q_tags "select run_id from dag_run where dag_id='daily_dag'")"
 check_eq "next run is today" "$(date -u +%Y-%m-%d) 00:00:00" \
-  "$(q "select to_char(next_dagrun at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS') from dag where dag_id='daily_dag'")"
+  "$(q_tags "select to_char(next_dagrun at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS') from dag where dag_id='daily_dag'")"
 
 # Manual run: empty task straight to success, the bash task to the stream.
 check "trigger" "$BIN/updraft" dags trigger manual_dag -r itest_run >/dev/null
-ti() { q "select $2 from task_instance where run_id='itest_run' and task_id='$1'"; }
+ti() { q_tags "select $2 from task_instance where run_id='itest_run' and task_id='$1'"; }
 check "work task queued" wait_for 10 q_is queued "select state from task_instance where run_id='itest_run' and task_id='work'"
 check_eq "empty task succeeded without a worker" "success|0" "$(ti begin "state, duration")"
 check_eq "try number 1" 1 "$(ti work try_number)"
@@ -123,19 +110,19 @@ check "message on updraft:q:default" sh -c "redis-cli -p $SVC_REDIS_PORT XRANGE 
 begin_id=$(ti begin id)
 check "no message for the empty task" sh -c "! redis-cli -p $SVC_REDIS_PORT XRANGE updraft:q:default - + | paste -sd' ' | grep -q 'ti $begin_id '"
 check "XLEN counts the daily and the manual task" test "$(rcli XLEN updraft:q:default)" -ge 2
-check_eq "run is running" running "$(q "select state from dag_run where run_id='itest_run'")"
+check_eq "run is running" running "$(q_tags "select state from dag_run where run_id='itest_run'")"
 check_eq "conflicting trigger fails" 1 "$("$BIN/updraft" dags trigger manual_dag -r itest_run >/dev/null 2>&1; echo $?)"
 
 # A worker's outcome (simulated) plans the rest and finishes the run.
-q "update task_instance set state='success' where id=$work_id; select pg_notify('updraft_scheduler', dag_run_id::text) from task_instance where id=$work_id" >/dev/null
+q_tags "update task_instance set state='success' where id=$work_id; select pg_notify('updraft_scheduler', dag_run_id::text) from task_instance where id=$work_id" >/dev/null
 check "run succeeds" wait_for 10 q_is success "select state from dag_run where run_id='itest_run'"
 check_eq "downstream empty task succeeded" success "$(ti finish state)"
 
 # Duplicate dag id in a second file: an import error naming the first.
 cp "$DAGS/sub/daily.yaml" "$DAGS/dup.yaml"
-dup_reported() { q "select stack_trace from import_error where filename like '%/dup.yaml'" | grep -q "already defined in '.*sub/daily.yaml'"; }
+dup_reported() { q_tags "select stack_trace from import_error where filename like '%/dup.yaml'" | grep -q "already defined in '.*sub/daily.yaml'"; }
 check "duplicate dag id reported" wait_for 10 dup_reported
-check_eq "original keeps the dag" 1 "$(q "select fileloc from dag where dag_id='daily_dag'" | grep -c 'sub/daily.yaml')"
+check_eq "original keeps the dag" 1 "$(q_tags "select fileloc from dag where dag_id='daily_dag'" | grep -c 'sub/daily.yaml')"
 rm "$DAGS/dup.yaml"
 
 # Fixing and removing files.
@@ -145,14 +132,14 @@ check "fixed file clears its import error" wait_for 10 q_is 0 "select count(*) f
 rm "$DAGS/manual.yaml"
 check "removed file deactivates its dag" wait_for 10 q_is f "select is_active from dag where dag_id='manual_dag'"
 
-check_eq "scheduler job heartbeating" 1 "$(q "select count(*) from job where job_type='SchedulerJob' and state='running' and latest_heartbeat > now() - interval '5 seconds'")"
+check_eq "scheduler job heartbeating" 1 "$(q_tags "select count(*) from job where job_type='SchedulerJob' and state='running' and latest_heartbeat > now() - interval '5 seconds'")"
 
 # Graceful stop.
 kill -TERM "$SCHED_PID"
 wait "$SCHED_PID"; rc=$?
 SCHED_PID=
 check_eq "exits 0 on SIGTERM" 0 "$rc"
-check_eq "job marked success" success "$(q "select state from job where job_type='SchedulerJob' order by id desc limit 1")"
+check_eq "job marked success" success "$(q_tags "select state from job where job_type='SchedulerJob' order by id desc limit 1")"
 check "no errors logged" sh -c "! grep -q 'level=error' '$DIR/scheduler.log'"
 
 if [ "$T_FAILED" -ne 0 ]; then

@@ -24,7 +24,6 @@ export UPDRAFT__CORE__DAGS_ARE_PAUSED_AT_CREATION=false
 export UPDRAFT__CORE__FERNET_KEY=$(openssl rand -base64 32)
 export UPDRAFT__WORKER__HEARTBEAT_SEC=1
 export UPDRAFT__WORKER__LOG_FLUSH_MS=100
-q() { svc_psql -q -c "$1"; }
 check "db migrate" "$BIN/updraft" db migrate
 
 # An HTTP endpoint that is 404 until its flag file exists.
@@ -114,9 +113,9 @@ s_slot:
     - {task_id: other, operator: bash, bash_command: "sleep 1; touch $f/slot_flag", priority_weight: 1}
 YAML
 
-"$BIN/updraft-scheduler" >"$tmp/scheduler.log" 2>&1 & pids+=($!)
-"$BIN/updraft-worker" --hostname sens-w --concurrency 12 --queues default >"$tmp/worker.log" 2>&1 & pids+=($!)
-"$BIN/updraft-worker" --hostname slot-w --concurrency 1 --queues slot >"$tmp/worker_slot.log" 2>&1 & pids+=($!)
+start_scheduler scheduler
+start_worker worker sens-w 12 --queues default
+start_worker worker_slot slot-w 1 --queues slot
 dags_in() { [ "$(q "SELECT count(*) FROM dag WHERE dag_id LIKE 's\\_%'")" = 8 ]; }
 check "DAGs are parsed" wait_for 30 dags_in
 dags_in || "$BIN/updraft" dags list-import-errors 2>&1 | sed 's/^/# /'
@@ -127,8 +126,7 @@ for d in s_file s_http s_sql s_time s_timeout s_slot; do
 done
 "$BIN/updraft" dags trigger s_ext --run-id r1 --logical-date "$ld" >/dev/null 2>&1 || not_ok "trigger s_ext"
 
-run_state() { q "SELECT state FROM dag_run WHERE dag_id = '$1' AND run_id = '${2:-r1}'"; }
-run_done() { case "$(run_state "$1" "${2:-r1}")" in success|failed) return 0 ;; esac; return 1; }
+T_RUN_ID=r1   # run_state/run_done default to run r1 here
 ti_where() { echo "ti.task_id = '$2' AND ti.dag_run_id =
   (SELECT id FROM dag_run WHERE dag_id = '$1' AND run_id = '${3:-r1}')"; }
 ti_col() { q "SELECT ti.$3 FROM task_instance ti WHERE $(ti_where "$1" "$2")"; }
@@ -166,7 +164,7 @@ q "INSERT INTO t_ready VALUES (1)"
   not_ok "trigger s_ext_target"
 
 for d in s_file s_http s_sql s_ext s_time s_timeout s_slot; do
-  check "$d: run finishes" wait_for 60 run_done "$d"
+  check "$d: run finishes" wait_run "$d" r1 60
 done
 
 for d in s_file s_http s_sql s_ext; do

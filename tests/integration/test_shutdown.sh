@@ -47,14 +47,13 @@ export UPDRAFT__CORE__DAGS_ARE_PAUSED_AT_CREATION=false
 export UPDRAFT__SCHEDULER__HEARTBEAT_SEC=1
 export UPDRAFT__WORKER__HEARTBEAT_SEC=1
 export UPDRAFT__WORKER__SHUTDOWN_GRACE_SEC=3
-q() { svc_psql -q -c "$1"; }
 check "db migrate" "$BIN/updraft" db migrate >/dev/null
-"$BIN/updraft-scheduler" >"$tmp/scheduler.log" 2>&1 & pids+=($!)
+start_scheduler scheduler
 dags_in() { [ "$(q "SELECT count(*) FROM dag WHERE dag_id LIKE 'sd\_%' AND version_id IS NOT NULL")" = 3 ]; }
 check "DAGs are parsed" wait_for 30 dags_in
 ti() { q "SELECT $3 FROM task_instance WHERE dag_id = '$1' AND task_id = '$2'"; }
 exited() { ! kill -0 "$1" 2>/dev/null; }
-start_worker() { "$BIN/updraft-worker" --hostname "$1" --concurrency 1 >"$tmp/worker-$1.log" 2>&1 & wpid=$!; pids+=($wpid); }
+start_one() { start_worker "worker-$1" "$1" 1; wpid=$!; }  # HOSTNAME: one slot, its pid in wpid
 exited() { ! kill -0 "$1" 2>/dev/null; }
 
 # --- the worker's own health endpoint ----------------------------------------------
@@ -71,7 +70,7 @@ kill -CONT "$w0"; kill -TERM "$w0"
 check "it stops" wait_for 10 exited "$w0"
 
 # --- warm: the running try finishes, nothing new is taken -------------------------
-start_worker w1
+start_one w1
 "$BIN/updraft" dags trigger sd_warm --run-id r1 >/dev/null 2>&1 || not_ok "trigger sd_warm"
 running() { [ "$(ti "$1" "$2" state)" = running ]; }
 check "first runs on w1" wait_for 20 running sd_warm first
@@ -81,7 +80,7 @@ wait "$w1"; rc=$?
 check_eq "warm shutdown: exit status 0" 0 "$rc"
 check_eq "the running try finished on w1" "success 1 w1" "$(ti sd_warm first "state || ' ' || try_number || ' ' || hostname")"
 check_eq "w1 took nothing new while stopping: second waits" queued "$(ti sd_warm second state)"
-start_worker w2
+start_one w2
 done_warm() { [ "$(q "SELECT state FROM dag_run WHERE dag_id = 'sd_warm'")" = success ]; }
 check "another worker runs the rest" wait_for 20 done_warm
 
@@ -96,7 +95,7 @@ gone() { ! pgrep -f "$marker" >/dev/null; }
 check "its process is gone" wait_for 5 gone
 check_eq "its log says why" 1 "$(q "SELECT count(*) FROM task_log l JOIN task_instance t ON t.id = l.ti_id
   WHERE t.dag_id = 'sd_grace' AND l.try_number = 1 AND l.data LIKE '%handed back%'")"
-start_worker w3
+start_one w3
 done_grace() { [ "$(q "SELECT state FROM dag_run WHERE dag_id = 'sd_grace'")" = success ]; }
 check "the next try runs on another worker and succeeds (retries: 0)" wait_for 20 done_grace
 check_eq "as try 2, on w3" "success 2 w3" "$(ti sd_grace long "state || ' ' || try_number || ' ' || hostname")"
@@ -112,7 +111,7 @@ check "cold shutdown: w3 exits without waiting for the grace" wait_for 10 exited
 check "within 2 s" test $(( $(date +%s) - t0 )) -le 2
 check_eq "handed back: max_tries 2 -> 3" 3 "$(ti sd_cold long max_tries)"
 check "its process is gone" wait_for 5 gone
-start_worker w4
+start_one w4
 done_cold() { [ "$(q "SELECT state FROM dag_run WHERE dag_id = 'sd_cold'")" = success ]; }
 check "the next try succeeds on another worker" wait_for 20 done_cold
 

@@ -99,18 +99,15 @@ export UPDRAFT__CORE__DAGS_FOLDER=$tmp/dags
 export UPDRAFT__CORE__DAGS_ARE_PAUSED_AT_CREATION=false
 export UPDRAFT__SCHEDULER__HEARTBEAT_SEC=1
 export UPDRAFT__WORKER__HEARTBEAT_SEC=1
-q() { svc_psql -q -c "$1"; }
 check "db migrate" "$BIN/updraft" db migrate >/dev/null
 
-"$BIN/updraft-scheduler" >"$tmp/scheduler.log" 2>&1 & pids+=($!)
-"$BIN/updraft-worker" --hostname w1 --concurrency 16 >"$tmp/worker1.log" 2>&1 & pids+=($!)
-"$BIN/updraft-worker" --hostname w2 --concurrency 16 >"$tmp/worker2.log" 2>&1 & pids+=($!)
+start_scheduler scheduler
+start_worker worker1 w1 16
+start_worker worker2 w2 16
 dags_in() { [ "$(q "SELECT count(*) FROM dag WHERE dag_id LIKE 'ts\_%' AND version_id IS NOT NULL")" = 7 ]; }
 check "DAGs are parsed" wait_for 30 dags_in
 "$BIN/updraft" dags list-import-errors 2>&1 | grep 'ts.yaml' | sed 's/^/# /'
 
-run_state() { q "SELECT state FROM dag_run WHERE dag_id = '$1' AND run_id = '$2'"; }
-run_done() { case "$(run_state "$1" "$2")" in success|failed) return 0 ;; esac; return 1; }
 ti_state() {
   q "SELECT string_agg(ti.state, ',' ORDER BY ti.map_index) FROM task_instance ti
       JOIN dag_run dr ON dr.id = ti.dag_run_id
@@ -131,7 +128,7 @@ trigger ts_wfd r2 2024-01-02T00:00:00+00:00
 trigger ts_latest manual1
 
 # --- branch and short_circuit --------------------------------------------------
-check "branch run finishes" wait_for 40 run_done ts_branch r1
+check "branch run finishes" wait_run ts_branch r1 40
 check_eq "bash branch: the named task runs, the other branch and its chain are skipped, the join runs" \
   "br=success left=success right=skipped right_after=skipped join=success" \
   "$(states ts_branch r1 br left right right_after join)"
@@ -140,7 +137,7 @@ check_eq "branch naming a task group follows the group's tasks only" \
 check_eq "the branch's decision is stored as Airflow's skipmixin XCom" '{"followed": ["left"]}' \
   "$(q "SELECT x.value::text FROM xcom x JOIN dag_run dr ON dr.id = x.dag_run_id
          WHERE dr.dag_id = 'ts_branch' AND x.task_id = 'br' AND x.key = 'skipmixin_key'")"
-check "short_circuit run finishes" wait_for 40 run_done ts_short r1
+check "short_circuit run finishes" wait_run ts_short r1 40
 check_eq "falsy short_circuit skips everything below it (ignore_downstream_trigger_rules default)" \
   "sc=success d1=skipped d2=skipped" "$(states ts_short r1 sc d1 d2)"
 check_eq "ignore_downstream_trigger_rules false: only the direct downstream is skipped" \
@@ -157,26 +154,26 @@ check_eq "latest_only: only the newest scheduled run and the manual run go on" \
          WHERE dr.dag_id = 'ts_latest' AND ti.task_id = 'after'")"
 
 # --- depends_on_past and wait_for_downstream -----------------------------------
-check "depends_on_past: the first run fails" wait_for 30 run_done ts_dop r1
+check "depends_on_past: the first run fails" wait_run ts_dop r1 30
 sleep 2
 check_eq "depends_on_past: run 2's task waits while run 1's failed" "failed none" \
   "$(ti_state ts_dop r1 a) $(ti_state ts_dop r2 a)"
-check "wait_for_downstream: the first run fails downstream" wait_for 30 run_done ts_wfd r1
+check "wait_for_downstream: the first run fails downstream" wait_run ts_wfd r1 30
 check_eq "wait_for_downstream: run 2's task waits for run 1's downstream" "success failed none" \
   "$(ti_state ts_wfd r1 a) $(ti_state ts_wfd r1 b) $(ti_state ts_wfd r2 a)"
 touch "$flag"
 "$BIN/updraft" tasks clear ts_dop -t '^a$' -s 2024-01-01 -e 2024-01-01 -y >/dev/null 2>&1 || not_ok "clear ts_dop r1"
 "$BIN/updraft" tasks clear ts_wfd -t '^b$' -s 2024-01-01 -e 2024-01-01 -y >/dev/null 2>&1 || not_ok "clear ts_wfd r1"
-check "depends_on_past: once run 1 succeeds, run 2 runs" wait_for 30 run_done ts_dop r2
+check "depends_on_past: once run 1 succeeds, run 2 runs" wait_run ts_dop r2 30
 check_eq "depends_on_past: both runs succeeded, run 2 after run 1" "success success t" \
   "$(run_state ts_dop r1) $(run_state ts_dop r2) $(q "SELECT b.start_date >= a.end_date
       FROM task_instance a, task_instance b
      WHERE a.dag_id = 'ts_dop' AND a.run_id = 'r1' AND b.dag_id = 'ts_dop' AND b.run_id = 'r2'")"
-check "wait_for_downstream: run 2 runs once run 1's downstream succeeded" wait_for 30 run_done ts_wfd r2
+check "wait_for_downstream: run 2 runs once run 1's downstream succeeded" wait_run ts_wfd r2 30
 check_eq "wait_for_downstream: run 2 succeeded" success "$(run_state ts_wfd r2)"
 
 # --- dynamic task mapping ------------------------------------------------------
-check "mapping run finishes" wait_for 60 run_done ts_map r1
+check "mapping run finishes" wait_run ts_map r1 60
 check_eq "a literal list of 100 makes map indexes 0..99, all success" "100 0 99 100" \
   "$(q "SELECT count(*) || ' ' || min(map_index) || ' ' || max(map_index) || ' ' ||
                count(*) FILTER (WHERE state = 'success')
@@ -197,7 +194,7 @@ check_eq "a value that is not a list fails the mapped task" failed "$(ti_state t
 check_eq "the scheduler says why" 1 "$(grep -c 'task cannot be mapped.*task_id=eachbad' "$tmp"/*.log | awk -F: '{s+=$2} END {print (s>0)}')"
 
 # --- callback events -------------------------------------------------------------
-check "events run finishes" wait_for 30 run_done ts_events r1
+check "events run finishes" wait_run ts_events r1 30
 check_eq "events: a retry, then the failure, a success, and the run's failure" \
   "ok:task_success:1 bad:task_retry:1 bad:task_failure:2 -:dag_failure:" \
   "$(q "SELECT string_agg(coalesce(task_id, '-') || ':' || kind || ':' || coalesce(try_number::text, ''),

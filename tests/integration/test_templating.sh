@@ -25,8 +25,6 @@ check "connection stored" "$BIN/updraft" connections add my_db --conn-type postg
 check "variable stored" "$BIN/updraft" variables set bucket my-bucket
 check "sensitive variable stored" "$BIN/updraft" variables set api_token tok-ABCDEF-999
 
-rcli() { redis-cli -p "$SVC_REDIS_PORT" "$@"; }
-q() { svc_psql -q -c "$1"; }
 
 data=$(jq -n '{
   format: 1, dag_id: "tpl", fileloc: "/dags/tpl.yaml", owner: "airflow",
@@ -62,8 +60,7 @@ state_is() { [ "$(svc_psql -c "SELECT state FROM task_instance WHERE id = $1")" 
 log_of() { svc_psql -c "SELECT string_agg(data, '' ORDER BY id) FROM task_log WHERE ti_id = $1 AND try_number = ${2:-1}"; }
 xcom_of() { svc_psql -c "SELECT value::text FROM xcom WHERE dag_run_id = $dr AND task_id = '$1' AND key = '${2:-return_value}'"; }
 
-"$BIN/updraft-worker" --hostname tpl-host --concurrency 4 --queues default >"$tmp/worker.log" 2>&1 &
-pids+=("$!")
+start_worker worker tpl-host 4 --queues default
 
 # --- upstream pushes its last non-empty line
 up=$(new_ti up 1 0)
@@ -153,8 +150,7 @@ check "render: the error names the position" grep -q "line 1, column .*'ds_nodsh
 port=$(svc_free_port)
 export UPDRAFT__WEBSERVER__LISTEN=127.0.0.1:$port
 export UPDRAFT__WEBSERVER__THREADS=4
-"$BIN/updraft-webserver" >"$tmp/webserver.log" 2>&1 &
-pids+=("$!")
+start_webserver webserver
 check "webserver answers" wait_for 10 curl -sf "http://127.0.0.1:$port/health"
 q "INSERT INTO xcom (dag_run_id, dag_id, run_id, task_id, key, value)
    VALUES ($dr, 'tpl', '$run_id', 'up', 'obj', '{\"a\": [1, 2]}')"

@@ -104,19 +104,16 @@ cp examples/dags/example_task_groups.yaml examples/dags/example_trigger_rules.ya
 
 export UPDRAFT__CORE__DAGS_FOLDER=$tmp/dags
 export UPDRAFT__CORE__DAGS_ARE_PAUSED_AT_CREATION=false
-q() { svc_psql -q -c "$1"; }
 check "db migrate" "$BIN/updraft" db migrate
 
-"$BIN/updraft-scheduler" >"$tmp/scheduler.log" 2>&1 & pids+=($!)
-"$BIN/updraft-worker" --hostname w1 --concurrency 4 >"$tmp/worker1.log" 2>&1 & pids+=($!)
-"$BIN/updraft-worker" --hostname w2 --concurrency 4 >"$tmp/worker2.log" 2>&1 & pids+=($!)
+start_scheduler scheduler
+start_worker worker1 w1 4
+start_worker worker2 w2 4
 dags_in() { [ "$(q "SELECT count(*) FROM dag WHERE dag_id IN ('tr_rules', 'tr_run_skipped_leaf',
   'tr_run_failed_leaf', 'tr_run_failure_handled', 'tr_deprecated_names', 'example_task_groups',
   'example_trigger_rules')")" = 7 ]; }
 check "DAGs are parsed" wait_for 30 dags_in
 
-run_state() { q "SELECT state FROM dag_run WHERE dag_id = '$1' AND run_id = '$2'"; }
-run_done() { case "$(run_state "$1" "$2")" in success|failed) return 0 ;; esac; return 1; }
 ti_state() {
   q "SELECT ti.state FROM task_instance ti JOIN dag_run dr ON dr.id = ti.dag_run_id
       WHERE dr.dag_id = '$1' AND dr.run_id = 'r1' AND ti.task_id = '$2'"
@@ -127,7 +124,7 @@ for d in tr_rules tr_run_skipped_leaf tr_run_failed_leaf tr_run_failure_handled 
 done
 for d in tr_rules tr_run_skipped_leaf tr_run_failed_leaf tr_run_failure_handled tr_deprecated_names \
          example_task_groups example_trigger_rules; do
-  check "$d: run finishes" wait_for 90 run_done "$d" r1
+  check "$d: run finishes" wait_run "$d" r1 90
 done
 
 # --- every rule against every upstream outcome
@@ -178,7 +175,7 @@ if "$BIN/updraft" dags list-import-errors 2>&1 | grep -q "all_done_min_one_succe
 else
   # Airflow 3.1:  S        SF       SK       F                K        U
   "$BIN/updraft" dags trigger tr_min_one --run-id r1 >/dev/null 2>&1
-  check "tr_min_one: run finishes" wait_for 60 run_done tr_min_one r1
+  check "tr_min_one: run finishes" wait_run tr_min_one r1 60
   got=""
   for c in $combos; do got="$got $(ti_state tr_min_one "m__$c")"; done
   check_eq "all_done_min_one_success: S SF SK F K U" \

@@ -28,8 +28,6 @@ export UPDRAFT__WORKER__HEARTBEAT_SEC=1
 export UPDRAFT__WORKER__LOG_FLUSH_MS=100
 export UPDRAFT__WORKER__MAX_LOG_BYTES_PER_TRY=1024
 export UPDRAFT__LOGGING__LEVEL=info
-rcli() { redis-cli -p "$SVC_REDIS_PORT" "$@"; }
-q() { svc_psql -q -c "$1"; }
 
 # One DAG version with one task per scenario.
 out=$tmp/out

@@ -3,6 +3,7 @@
 #   t_setup      creates $tmp, starts a private Postgres and Redis there and
 #                arranges the cleanup below for when the script exits
 #   pids+=($!)   daemons started in the background are stopped at exit
+#                (start_scheduler, start_worker, start_webserver in db.sh do this)
 #
 # At exit the daemons get T_KILL_SIGNAL (default TERM) and are waited for,
 # t_cleanup_extra runs when the script defines it, the services stop, and
@@ -29,3 +30,6 @@ t_cleanup() {
   fi
   rm -rf "$tmp"
 }
+
+# shellcheck source=db.sh
+source "$(dirname "${BASH_SOURCE[0]}")/db.sh"

@@ -123,7 +123,7 @@ static const char *section_text(const cJSON *body, const char *prefix)
 
 /* ---- choosing alerts ------------------------------------------------------ */
 
-static void test_select(void **state)
+static void test_alert_targets_are_chosen_per_event_and_bad_ids_dropped(void **state)
 {
     (void)state;
     config_t cfg;
@@ -196,7 +196,7 @@ static void test_select(void **state)
 
 /* ---- the log tail ---------------------------------------------------------- */
 
-static void test_log_tail_lines(void **state)
+static void test_log_tail_keeps_the_last_lines(void **state)
 {
     (void)state;
     char log[4096] = "";
@@ -226,7 +226,7 @@ static void test_log_tail_lines(void **state)
     free(t);
 }
 
-static void test_log_tail_escaping(void **state)
+static void test_log_tail_is_escaped_for_slack_and_webhooks(void **state)
 {
     (void)state;
     char *t = alerts_log_tail("x <b> & `y` ```code``` \x01\r\tz", 20, 2500, true);
@@ -245,7 +245,7 @@ static void test_log_tail_escaping(void **state)
     free(t);
 }
 
-static void test_log_tail_bytes(void **state)
+static void test_log_tail_keeps_whole_lines_within_the_byte_budget(void **state)
 {
     (void)state;
     /* 10 lines of 400 bytes: the budget keeps whole lines from the end */
@@ -285,7 +285,7 @@ static void test_log_tail_bytes(void **state)
 
 /* ---- links ------------------------------------------------------------------ */
 
-static void test_log_url(void **state)
+static void test_log_url_escapes_dag_run_and_task(void **state)
 {
     (void)state;
     char *u = alerts_log_url("https://x.example/base/", "my.dag",
@@ -305,7 +305,7 @@ static void test_log_url(void **state)
 
 /* ---- Slack bodies -------------------------------------------------------------- */
 
-static void test_slack_task_failure(void **state)
+static void test_slack_task_failure_body_has_the_task_fields(void **state)
 {
     (void)state;
     alert_msg_t m;
@@ -345,7 +345,7 @@ static void test_slack_task_failure(void **state)
     alerts_msg_clear(&m);
 }
 
-static void test_slack_retry_and_text(void **state)
+static void test_slack_retry_body_escapes_the_custom_text(void **state)
 {
     (void)state;
     alert_msg_t m;
@@ -370,7 +370,7 @@ static void test_slack_retry_and_text(void **state)
     alerts_msg_clear(&m);
 }
 
-static void test_slack_dag_and_sla(void **state)
+static void test_slack_dag_failure_and_sla_bodies_name_the_run(void **state)
 {
     (void)state;
     alert_msg_t m;
@@ -413,7 +413,7 @@ static void test_slack_dag_and_sla(void **state)
 }
 
 /* Everything huge and hostile: every Slack limit holds and the JSON is valid UTF-8. */
-static void test_slack_limits(void **state)
+static void test_slack_body_stays_within_limits_and_valid_utf8(void **state)
 {
     (void)state;
     alert_msg_t m;
@@ -475,7 +475,7 @@ static void test_slack_limits(void **state)
 
 /* ---- webhook bodies -------------------------------------------------------------- */
 
-static void test_webhook_bodies(void **state)
+static void test_webhook_body_carries_the_event_fields(void **state)
 {
     (void)state;
     alert_msg_t m;
@@ -536,7 +536,7 @@ static void test_webhook_bodies(void **state)
 
 /* ---- answers and backoff -------------------------------------------------------- */
 
-static void test_classify(void **state)
+static void test_http_answers_are_classified_with_bounded_backoff(void **state)
 {
     (void)state;
     alert_policy_t p = {.max_retry_after_sec = 30, .max_backoff_sec = 8};
@@ -594,7 +594,7 @@ static void test_classify(void **state)
     }
 }
 
-static void test_scrub(void **state)
+static void test_webhook_url_is_scrubbed_from_errors(void **state)
 {
     (void)state;
     char s[256];
@@ -627,7 +627,7 @@ static connection_t *conn(const char *type, const char *host, const char *pw)
     return c;
 }
 
-static void test_webhook_urls(void **state)
+static void test_webhook_url_is_taken_from_the_connection(void **state)
 {
     (void)state;
     connection_t *c = conn("slack_webhook", NULL, " https://hooks.slack.com/services/T/B/X ");
@@ -679,7 +679,7 @@ static void test_webhook_urls(void **state)
     connection_free(c);
 }
 
-static void test_webhook_checks(void **state)
+static void test_webhook_url_check_refuses_unsafe_urls(void **state)
 {
     (void)state;
     char err[256], host[128];
@@ -744,7 +744,7 @@ static void test_webhook_checks(void **state)
     assert_false(connection_is_webhook_type("http"));
 }
 
-static void test_resolve_target(void **state)
+static void test_alert_target_resolves_from_env_connections(void **state)
 {
     (void)state;
     char *url = NULL, err[256];
@@ -788,7 +788,7 @@ static void test_resolve_target(void **state)
 
 /* ---- config ------------------------------------------------------------------------ */
 
-static void test_config_keys(void **state)
+static void test_alert_config_keys_load_from_env(void **state)
 {
     (void)state;
     config_t c;
@@ -820,22 +820,22 @@ static void test_config_keys(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_select),
-        cmocka_unit_test(test_log_tail_lines),
-        cmocka_unit_test(test_log_tail_escaping),
-        cmocka_unit_test(test_log_tail_bytes),
-        cmocka_unit_test(test_log_url),
-        cmocka_unit_test(test_slack_task_failure),
-        cmocka_unit_test(test_slack_retry_and_text),
-        cmocka_unit_test(test_slack_dag_and_sla),
-        cmocka_unit_test(test_slack_limits),
-        cmocka_unit_test(test_webhook_bodies),
-        cmocka_unit_test(test_classify),
-        cmocka_unit_test(test_scrub),
-        cmocka_unit_test(test_webhook_urls),
-        cmocka_unit_test(test_webhook_checks),
-        cmocka_unit_test(test_resolve_target),
-        cmocka_unit_test(test_config_keys),
+        cmocka_unit_test(test_alert_targets_are_chosen_per_event_and_bad_ids_dropped),
+        cmocka_unit_test(test_log_tail_keeps_the_last_lines),
+        cmocka_unit_test(test_log_tail_is_escaped_for_slack_and_webhooks),
+        cmocka_unit_test(test_log_tail_keeps_whole_lines_within_the_byte_budget),
+        cmocka_unit_test(test_log_url_escapes_dag_run_and_task),
+        cmocka_unit_test(test_slack_task_failure_body_has_the_task_fields),
+        cmocka_unit_test(test_slack_retry_body_escapes_the_custom_text),
+        cmocka_unit_test(test_slack_dag_failure_and_sla_bodies_name_the_run),
+        cmocka_unit_test(test_slack_body_stays_within_limits_and_valid_utf8),
+        cmocka_unit_test(test_webhook_body_carries_the_event_fields),
+        cmocka_unit_test(test_http_answers_are_classified_with_bounded_backoff),
+        cmocka_unit_test(test_webhook_url_is_scrubbed_from_errors),
+        cmocka_unit_test(test_webhook_url_is_taken_from_the_connection),
+        cmocka_unit_test(test_webhook_url_check_refuses_unsafe_urls),
+        cmocka_unit_test(test_alert_target_resolves_from_env_connections),
+        cmocka_unit_test(test_alert_config_keys_load_from_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

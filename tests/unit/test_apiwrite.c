@@ -19,7 +19,7 @@
 #include "webserver/apicache.h"
 #include "webserver/jsonw.h"
 
-static void test_structure(void **state)
+static void test_json_writer_nests_objects_and_arrays(void **state)
 {
     jsonw_t w;
     (void)state;
@@ -48,7 +48,7 @@ static void test_structure(void **state)
     jsonw_free(&w);
 }
 
-static void test_numbers(void **state)
+static void test_json_writer_writes_integer_limits_and_doubles(void **state)
 {
     jsonw_t w;
     (void)state;
@@ -71,7 +71,7 @@ static void test_numbers(void **state)
     assert_false(jsonw_is_int_text("-", 1));
 }
 
-static void test_escaping(void **state)
+static void test_json_writer_escapes_strings_readable_by_cjson(void **state)
 {
     static const char in[] = "q\"b\\n\nt\tc\x01 \xc3\xa9";
     jsonw_t w;
@@ -96,7 +96,7 @@ static void test_escaping(void **state)
     jsonw_free(&w);
 }
 
-static void test_timestamps(void **state)
+static void test_json_writer_formats_timestamps_like_ts_format(void **state)
 {
     static const int64_t cases[] = {
         0,
@@ -131,7 +131,7 @@ static void test_deep_nesting_fails(void **state)
     jsonw_free(&w);
 }
 
-static void test_cache_generations(void **state)
+static void test_cache_serves_only_the_current_generation(void **state)
 {
     apicache_t *c = apicache_new(1 << 20, 1024);
     apicache_entry_t *e;
@@ -174,7 +174,7 @@ static void test_cache_generations(void **state)
     apicache_free(c);
 }
 
-static void test_cache_lru_budget(void **state)
+static void test_cache_evicts_least_recently_used_over_budget(void **state)
 {
     size_t per = apicache_entry_cost(2, 100);
     apicache_t *c = apicache_new(per * 3, 1024);
@@ -206,10 +206,13 @@ static void test_cache_lru_budget(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_structure),          cmocka_unit_test(test_numbers),
-        cmocka_unit_test(test_escaping),           cmocka_unit_test(test_timestamps),
-        cmocka_unit_test(test_deep_nesting_fails), cmocka_unit_test(test_cache_generations),
-        cmocka_unit_test(test_cache_lru_budget),
+        cmocka_unit_test(test_json_writer_nests_objects_and_arrays),
+        cmocka_unit_test(test_json_writer_writes_integer_limits_and_doubles),
+        cmocka_unit_test(test_json_writer_escapes_strings_readable_by_cjson),
+        cmocka_unit_test(test_json_writer_formats_timestamps_like_ts_format),
+        cmocka_unit_test(test_deep_nesting_fails),
+        cmocka_unit_test(test_cache_serves_only_the_current_generation),
+        cmocka_unit_test(test_cache_evicts_least_recently_used_over_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,8 @@
 #include "model/cron.h"
 #include "model/dag.h"
 
+#include "helpers.h"
+
 /* a -> b -> c, a -> d, e alone */
 static const char DAG_YAML[] =
     "g:\n"
@@ -28,9 +30,7 @@ static const char DAG_YAML[] =
 static dag_t *load(dag_list_t *l)
 {
     dag_diags_t d;
-    dag_list_init(l);
-    dag_diags_init(&d);
-    assert_int_equal(dag_load_buffer("g.yaml", DAG_YAML, strlen(DAG_YAML), l, &d), 0);
+    assert_int_equal(ut_load_yaml("g.yaml", DAG_YAML, l, &d), 0);
     dag_diags_free(&d);
     assert_int_equal(l->n, 1);
     return l->items[0];
@@ -52,7 +52,7 @@ static void selected_ids(const dag_t *dag, const bool *sel, char *buf, size_t le
     }
 }
 
-static void test_select(void **state)
+static void test_clear_selects_tasks_by_regex_and_relatives(void **state)
 {
     (void)state;
     dag_list_t l;
@@ -94,7 +94,7 @@ static ts_us_t T(const char *s)
     return t;
 }
 
-static void test_intervals_daily(void **state)
+static void test_backfill_daily_intervals_cover_the_range(void **state)
 {
     (void)state;
     schedule_t s;
@@ -127,7 +127,7 @@ static void test_intervals_daily(void **state)
                      -1);
 }
 
-static void test_intervals_other_kinds(void **state)
+static void test_backfill_intervals_for_deltas_and_crons(void **state)
 {
     (void)state;
     schedule_t s;
@@ -155,7 +155,7 @@ static void test_intervals_other_kinds(void **state)
     assert_non_null(strstr(err, "manual only"));
 }
 
-static void test_intervals_timezone(void **state)
+static void test_backfill_intervals_follow_the_dag_timezone(void **state)
 {
     (void)state;
     schedule_t s;
@@ -179,7 +179,7 @@ static void test_intervals_timezone(void **state)
     schedule_tz_free(tz);
 }
 
-static void test_progress(void **state)
+static void test_backfill_progress_line_shows_counts_and_eta(void **state)
 {
     (void)state;
     char buf[256];
@@ -197,11 +197,11 @@ static void test_progress(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_select),
-        cmocka_unit_test(test_intervals_daily),
-        cmocka_unit_test(test_intervals_other_kinds),
-        cmocka_unit_test(test_intervals_timezone),
-        cmocka_unit_test(test_progress),
+        cmocka_unit_test(test_clear_selects_tasks_by_regex_and_relatives),
+        cmocka_unit_test(test_backfill_daily_intervals_cover_the_range),
+        cmocka_unit_test(test_backfill_intervals_for_deltas_and_crons),
+        cmocka_unit_test(test_backfill_intervals_follow_the_dag_timezone),
+        cmocka_unit_test(test_backfill_progress_line_shows_counts_and_eta),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -81,7 +81,7 @@ static void assert_contains(const char *hay, const char *needle)
         fail_msg("'%s' does not contain '%s'", hay, needle);
 }
 
-static void test_defaults(void **state)
+static void test_defaults_apply_without_a_file(void **state)
 {
     (void)state;
     config_t c;
@@ -114,7 +114,7 @@ static void test_defaults(void **state)
     config_free(&c); /* twice is harmless */
 }
 
-static void test_file_values(void **state)
+static void test_file_values_are_read(void **state)
 {
     (void)state;
     config_t c;
@@ -147,7 +147,7 @@ static void test_file_values(void **state)
     config_free(&c);
 }
 
-static void test_lookup_order(void **state)
+static void test_config_file_is_found_in_lookup_order(void **state)
 {
     (void)state;
     config_t c;
@@ -173,7 +173,7 @@ static void test_lookup_order(void **state)
     assert_null(c.database.url);
 }
 
-static void test_env_overrides(void **state)
+static void test_env_overrides_the_file(void **state)
 {
     (void)state;
     config_t c;
@@ -201,7 +201,7 @@ static void test_env_overrides(void **state)
     }
 }
 
-static void test_env_errors(void **state)
+static void test_bad_env_value_is_reported_by_name(void **state)
 {
     (void)state;
     config_t c;
@@ -244,7 +244,7 @@ static void expect_file_error(const char *text, const char *want1, const char *w
         assert_contains(err, want2);
 }
 
-static void test_file_errors(void **state)
+static void test_bad_file_key_is_reported_with_line_and_column(void **state)
 {
     (void)state;
     /* unknown keys and sections, with the position libcyaml reports */
@@ -265,7 +265,7 @@ static void test_file_errors(void **state)
     expect_file_error("- 1\n- 2\n", "other.yaml", "expecting MAPPING");
 }
 
-static void test_empty_file(void **state)
+static void test_empty_file_keeps_defaults(void **state)
 {
     (void)state;
     config_t c;
@@ -289,7 +289,7 @@ static void check_mask(const char *in, const char *want)
     assert_string_equal(buf, want);
 }
 
-static void test_mask_url(void **state)
+static void test_url_passwords_are_masked(void **state)
 {
     (void)state;
     check_mask("postgresql://user:s3cret@db.example.com:5432/updraft",
@@ -313,7 +313,7 @@ static void test_mask_url(void **state)
     assert_string_equal(small, "postgresql:"); /* truncated, still terminated */
 }
 
-static void test_print(void **state)
+static void test_printed_config_masks_secrets_and_reloads(void **state)
 {
     (void)state;
     config_t c, again;
@@ -348,7 +348,7 @@ static void test_print(void **state)
     config_free(&c);
 }
 
-static void test_from_args(void **state)
+static void test_config_option_is_taken_out_of_argv(void **state)
 {
     (void)state;
     config_t c;
@@ -392,16 +392,18 @@ static void test_from_args(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_file_values, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lookup_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_env_overrides, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_env_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_file_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_empty_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mask_url, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_print, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_from_args, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_defaults_apply_without_a_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_values_are_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_file_is_found_in_lookup_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_env_overrides_the_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_env_value_is_reported_by_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_file_key_is_reported_with_line_and_column, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_empty_file_keeps_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_url_passwords_are_masked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_printed_config_masks_secrets_and_reloads, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_config_option_is_taken_out_of_argv, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,7 +33,7 @@ static void assert_str_or_null(const char *got, const char *want)
     }
 }
 
-static void test_uri_full(void **state)
+static void test_uri_with_every_part_parses(void **state)
 {
     (void)state;
     connection_t *c = parse_ok("postgresql://user:pass@host:5432/schema?param=x");
@@ -48,7 +48,7 @@ static void test_uri_full(void **state)
     connection_free(c);
 }
 
-static void test_uri_percent_encoding(void **state)
+static void test_uri_percent_encoding_is_decoded(void **state)
 {
     (void)state;
     connection_t *c = parse_ok("mysql-conn://us%40er:p%40ss%3Aw%2Frd@My.Host%2Dx:3306/"
@@ -75,7 +75,7 @@ static void test_uri_percent_encoding(void **state)
     connection_free(c);
 }
 
-static void test_uri_extras(void **state)
+static void test_uri_query_becomes_extras(void **state)
 {
     (void)state;
     connection_t *c = parse_ok("http://h/?a=1&a=2&b=3");
@@ -89,7 +89,7 @@ static void test_uri_extras(void **state)
     connection_free(c);
 }
 
-static void test_uri_host_with_protocol(void **state)
+static void test_uri_host_may_carry_a_protocol(void **state)
 {
     (void)state;
     connection_t *c = parse_ok("http://https://example.com:8443/api");
@@ -111,7 +111,7 @@ static void test_uri_host_with_protocol(void **state)
     connection_free(c);
 }
 
-static void test_uri_errors(void **state)
+static void test_bad_uris_are_refused(void **state)
 {
     (void)state;
     const char *bad[] = {"no scheme here",  "1http://h",     "http://h:99999",
@@ -128,7 +128,7 @@ static void test_uri_errors(void **state)
     }
 }
 
-static void test_uri_round_trip(void **state)
+static void test_uri_round_trips(void **state)
 {
     (void)state;
     const char *uris[] = {
@@ -155,7 +155,7 @@ static void test_uri_round_trip(void **state)
     }
 }
 
-static void test_json_form(void **state)
+static void test_json_form_parses(void **state)
 {
     (void)state;
     connection_t *c = NULL;
@@ -205,7 +205,7 @@ static void test_json_form(void **state)
     connection_free(c);
 }
 
-static void test_validate(void **state)
+static void test_validate_refuses_bad_ids_and_types(void **state)
 {
     (void)state;
     char err[256];
@@ -223,7 +223,7 @@ static void test_validate(void **state)
     connection_free(c);
 }
 
-static void test_env_override(void **state)
+static void test_env_connection_overrides_by_name(void **state)
 {
     (void)state;
     connection_t *c = NULL;
@@ -250,11 +250,15 @@ static void test_env_override(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_uri_full),     cmocka_unit_test(test_uri_percent_encoding),
-        cmocka_unit_test(test_uri_extras),   cmocka_unit_test(test_uri_host_with_protocol),
-        cmocka_unit_test(test_uri_errors),   cmocka_unit_test(test_uri_round_trip),
-        cmocka_unit_test(test_json_form),    cmocka_unit_test(test_validate),
-        cmocka_unit_test(test_env_override),
+        cmocka_unit_test(test_uri_with_every_part_parses),
+        cmocka_unit_test(test_uri_percent_encoding_is_decoded),
+        cmocka_unit_test(test_uri_query_becomes_extras),
+        cmocka_unit_test(test_uri_host_may_carry_a_protocol),
+        cmocka_unit_test(test_bad_uris_are_refused),
+        cmocka_unit_test(test_uri_round_trips),
+        cmocka_unit_test(test_json_form_parses),
+        cmocka_unit_test(test_validate_refuses_bad_ids_and_types),
+        cmocka_unit_test(test_env_connection_overrides_by_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,8 @@
 #include "model/dag.h"
 #include "core/timeutil.h"
 
+#include "helpers.h"
+
 static ts_us_t T(const char *iso)
 {
     ts_us_t t = 0;
@@ -68,7 +70,7 @@ static void check_error(const char *expr, const char *want_substring)
         fail_msg("error for '%s' is '%s', want it to contain '%s'", expr, err, want_substring);
 }
 
-static void test_parse_errors(void **state)
+static void test_bad_schedule_is_reported_with_the_field(void **state)
 {
     (void)state;
     schedule_t s;
@@ -107,7 +109,7 @@ static void test_parse_errors(void **state)
     check_error("99999999999999999999 * * * *", "out of range 0-59");
 }
 
-static void test_parse_kinds(void **state)
+static void test_schedule_kinds_are_recognised(void **state)
 {
     (void)state;
     schedule_t s;
@@ -144,7 +146,7 @@ static void test_parse_kinds(void **state)
     assert_int_equal(s.month, (1u << 1) | (1u << 7));
 }
 
-static void test_next_fire_basic(void **state)
+static void test_next_fire_is_strictly_after(void **state)
 {
     (void)state;
     check_next("* * * * *", "2024-03-10T10:00:00Z", "2024-03-10T10:01:00Z"); /* strictly after */
@@ -159,7 +161,7 @@ static void test_next_fire_basic(void **state)
     check_next("@weekly", "2024-03-10T00:00:00Z", "2024-03-17T00:00:00Z"); /* 10th is Sunday */
 }
 
-static void test_next_fire_calendar(void **state)
+static void test_next_fire_crosses_month_and_year_ends(void **state)
 {
     (void)state;
     /* month ends */
@@ -184,7 +186,7 @@ static void test_next_fire_calendar(void **state)
     check_next("0 0 * * sat-sun", "2024-09-02T00:00:00Z", "2024-09-07T00:00:00Z");
 }
 
-static void test_dom_dow_or(void **state)
+static void test_day_of_month_or_day_of_week(void **state)
 {
     (void)state;
     /* both restricted: the 13th OR any Friday. 2024-09-01 is a Sunday, so
@@ -205,7 +207,7 @@ static void test_dom_dow_or(void **state)
     check_next("0 0 */2 * *", "2024-09-01T00:00:00Z", "2024-09-03T00:00:00Z");
 }
 
-static void test_prev_fire(void **state)
+static void test_prev_fire_is_at_or_before(void **state)
 {
     (void)state;
     check_prev("0 * * * *", "2024-03-10T10:00:00Z", "2024-03-10T10:00:00Z"); /* at or before */
@@ -222,7 +224,7 @@ static void test_prev_fire(void **state)
     check_prev("45 23 * * 0", "2024-09-02T00:00:00Z", "2024-09-01T23:45:00Z");
 }
 
-static void test_never_fires(void **state)
+static void test_impossible_dates_never_fire(void **state)
 {
     (void)state;
     schedule_t s;
@@ -286,7 +288,7 @@ static void run_interval_case(const interval_case_t *c)
                  ts_format_iso_sec(b, y), c->want_start, c->want_end);
 }
 
-static void test_next_interval(void **state)
+static void test_next_interval_follows_catchup_rules(void **state)
 {
     (void)state;
     static const interval_case_t cases[] = {
@@ -351,7 +353,7 @@ static void test_next_interval(void **state)
 
 /* ---- croniter extensions, presets, fixed intervals ---------------------- */
 
-static void test_last_day_and_nth(void **state)
+static void test_last_day_and_nth_weekday_fire(void **state)
 {
     (void)state;
     /* L = last day of the month: 2024 is a leap year, 2023 is not */
@@ -379,7 +381,7 @@ static void test_last_day_and_nth(void **state)
     check_prev("0 0 * * 5#2", "2024-03-07T23:59:00Z", "2024-02-09T00:00:00Z");
 }
 
-static void test_presets_and_deltas(void **state)
+static void test_presets_and_deltas_fire_like_airflow(void **state)
 {
     (void)state;
     schedule_t s;
@@ -436,7 +438,7 @@ static void check_tz(const char *expr, const char *zone, const char *from, const
                  ts_format_iso_sec(got, a), ts_format_iso_sec(T(want), b));
 }
 
-static void test_tz_load(void **state)
+static void test_unknown_timezone_is_refused(void **state)
 {
     (void)state;
     schedule_tz_t *tz = NULL;
@@ -481,7 +483,7 @@ static void test_tz_load(void **state)
  * difference added in UTC). US DST 2024: Mar 10 02:00 -> 03:00, Nov 3
  * 02:00 -> 01:00. EU DST 2024: Mar 31 and Oct 27 at 01:00 UTC.
  */
-static void test_tz_fire_times(void **state)
+static void test_fire_times_follow_dst_like_airflow(void **state)
 {
     (void)state;
     const char *ny = "America/New_York", *lon = "Europe/London";
@@ -545,7 +547,7 @@ static void check_interval(const char *expr, const char *zone, const char *last_
                  want_start, want_end);
 }
 
-static void test_intervals_new_forms(void **state)
+static void test_delta_and_cron_timetable_intervals(void **state)
 {
     (void)state;
     /* DeltaDataIntervalTimetable: catchup starts at start_date itself */
@@ -594,7 +596,7 @@ static void test_intervals_new_forms(void **state)
                    true, "2024-04-01T00:00:00Z", "2024-07-01T00:00:00Z");
 }
 
-static void test_following_interval(void **state)
+static void test_following_interval_is_the_next_one(void **state)
 {
     (void)state;
     schedule_t s;
@@ -619,9 +621,7 @@ static dag_t *load_one(const char *yaml, char **diag_text)
 {
     dag_list_t l;
     dag_diags_t d;
-    dag_list_init(&l);
-    dag_diags_init(&d);
-    dag_load_buffer("t.yaml", yaml, strlen(yaml), &l, &d);
+    ut_load_yaml("t.yaml", yaml, &l, &d);
     *diag_text = dag_diags_format(&d, true);
     dag_t *dag = NULL;
     if (l.n == 1) {
@@ -633,7 +633,7 @@ static dag_t *load_one(const char *yaml, char **diag_text)
     return dag;
 }
 
-static void test_loader_keys(void **state)
+static void test_loader_reads_schedule_and_timezone_keys(void **state)
 {
     (void)state;
     char *msg = NULL;
@@ -714,14 +714,14 @@ static void test_loader_keys(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_errors),    cmocka_unit_test(test_parse_kinds),
-        cmocka_unit_test(test_next_fire_basic), cmocka_unit_test(test_next_fire_calendar),
-        cmocka_unit_test(test_dom_dow_or),      cmocka_unit_test(test_prev_fire),
-        cmocka_unit_test(test_never_fires),     cmocka_unit_test(test_next_interval),
-        cmocka_unit_test(test_last_day_and_nth), cmocka_unit_test(test_presets_and_deltas),
-        cmocka_unit_test(test_tz_load),         cmocka_unit_test(test_tz_fire_times),
-        cmocka_unit_test(test_intervals_new_forms), cmocka_unit_test(test_following_interval),
-        cmocka_unit_test(test_loader_keys),
+        cmocka_unit_test(test_bad_schedule_is_reported_with_the_field),    cmocka_unit_test(test_schedule_kinds_are_recognised),
+        cmocka_unit_test(test_next_fire_is_strictly_after), cmocka_unit_test(test_next_fire_crosses_month_and_year_ends),
+        cmocka_unit_test(test_day_of_month_or_day_of_week),      cmocka_unit_test(test_prev_fire_is_at_or_before),
+        cmocka_unit_test(test_impossible_dates_never_fire),     cmocka_unit_test(test_next_interval_follows_catchup_rules),
+        cmocka_unit_test(test_last_day_and_nth_weekday_fire), cmocka_unit_test(test_presets_and_deltas_fire_like_airflow),
+        cmocka_unit_test(test_unknown_timezone_is_refused),         cmocka_unit_test(test_fire_times_follow_dst_like_airflow),
+        cmocka_unit_test(test_delta_and_cron_timetable_intervals), cmocka_unit_test(test_following_interval_is_the_next_one),
+        cmocka_unit_test(test_loader_reads_schedule_and_timezone_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

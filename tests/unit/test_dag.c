@@ -19,6 +19,8 @@
 #include "model/dag.h"
 #include "model/planner.h"
 
+#include "helpers.h"
+
 typedef struct loaded {
     dag_list_t dags;
     dag_diags_t diags;
@@ -29,9 +31,7 @@ typedef struct loaded {
 
 static void load_text(loaded_t *l, const char *text)
 {
-    dag_list_init(&l->dags);
-    dag_diags_init(&l->diags);
-    l->rc = dag_load_buffer("t.yaml", text, strlen(text), &l->dags, &l->diags);
+    l->rc = ut_load_yaml("t.yaml", text, &l->dags, &l->diags);
     l->errors = dag_diags_format(&l->diags, false);
     l->all = dag_diags_format(&l->diags, true);
     assert_non_null(l->errors);
@@ -61,7 +61,7 @@ static const dag_task_t *task(const dag_t *d, const char *id)
     return &d->tasks[i];
 }
 
-static void test_list_form(void **state)
+static void test_list_form_loads_every_key(void **state)
 {
     (void)state;
     loaded_t l;
@@ -151,7 +151,7 @@ static void test_list_form(void **state)
     loaded_free(&l);
 }
 
-static void test_mapping_form_and_defaults(void **state)
+static void test_mapping_form_loads_with_defaults(void **state)
 {
     (void)state;
     loaded_t l;
@@ -188,7 +188,7 @@ static void test_mapping_form_and_defaults(void **state)
     loaded_free(&l);
 }
 
-static void test_file_default_block(void **state)
+static void test_default_block_applies_to_every_dag(void **state)
 {
     (void)state;
     loaded_t l;
@@ -251,7 +251,7 @@ static void write_file(const char *path, const char *text)
     assert_int_equal(fclose(f), 0);
 }
 
-static void test_defaults_files(void **state)
+static void test_defaults_files_merge_nearest_first(void **state)
 {
     (void)state;
     char root[] = "/tmp/test_dag_XXXXXX", sub[128], path[160], tmp[160];
@@ -324,7 +324,7 @@ static void test_defaults_files(void **state)
     rmdir(root);
 }
 
-static void test_env_expansion(void **state)
+static void test_env_variables_are_expanded(void **state)
 {
     (void)state;
     loaded_t l;
@@ -344,7 +344,7 @@ static void test_env_expansion(void **state)
     loaded_free(&l);
 }
 
-static void test_yaml11_and_anchors(void **state)
+static void test_yaml11_scalars_and_anchors_load(void **state)
 {
     (void)state;
     loaded_t l;
@@ -400,7 +400,7 @@ static void check_case(const err_case_t *c)
     loaded_free(&l);
 }
 
-static void test_errors(void **state)
+static void test_bad_keys_are_reported_with_line_and_column(void **state)
 {
     (void)state;
     static const err_case_t cases[] = {
@@ -493,7 +493,7 @@ static void test_errors(void **state)
     loaded_free(&l);
 }
 
-static void test_cycle(void **state)
+static void test_cycles_are_reported_with_their_path(void **state)
 {
     (void)state;
     static const err_case_t cases[] = {
@@ -511,7 +511,7 @@ static void test_cycle(void **state)
         check_case(&cases[i]);
 }
 
-static void test_size_limit(void **state)
+static void test_oversized_file_is_refused(void **state)
 {
     (void)state;
     size_t n = (size_t)DAG_FILE_MAX + 1;
@@ -543,7 +543,7 @@ static char *print_dag(const dag_t *d)
     return s;
 }
 
-static void test_json_round_trip(void **state)
+static void test_dag_json_round_trips(void **state)
 {
     (void)state;
     loaded_t l, l2;
@@ -660,7 +660,7 @@ static void assert_upstream(const dag_task_t *t, const char *joined)
     assert_string_equal(buf, joined);
 }
 
-static void test_task_groups(void **state)
+static void test_task_groups_prefix_ids_and_inherit_args(void **state)
 {
     (void)state;
     loaded_t l;
@@ -764,7 +764,7 @@ static void test_task_groups(void **state)
     loaded_free(&l);
 }
 
-static void test_task_group_errors(void **state)
+static void test_bad_task_groups_are_reported(void **state)
 {
     (void)state;
     static const err_case_t cases[] = {
@@ -814,7 +814,7 @@ static void test_task_group_errors(void **state)
         check_case(&cases[i]);
 }
 
-static void test_group_json(void **state)
+static void test_task_groups_round_trip_through_json(void **state)
 {
     (void)state;
     loaded_t l;
@@ -871,7 +871,7 @@ static void test_group_json(void **state)
 
 /* ---- trigger rules ---- */
 
-static void test_trigger_rules(void **state)
+static void test_every_trigger_rule_loads(void **state)
 {
     (void)state;
     static const char *const rules[] = {"all_success", "all_failed", "all_done", "all_skipped",
@@ -912,7 +912,7 @@ static void test_trigger_rules(void **state)
 }
 
 /* do_xcom_push: a boolean, default true, in the JSON only when false. */
-static void test_do_xcom_push(void **state)
+static void test_do_xcom_push_defaults_true(void **state)
 {
     (void)state;
     loaded_t l;
@@ -944,7 +944,7 @@ static void test_do_xcom_push(void **state)
     loaded_free(&l);
 }
 
-static void test_is_dag_file(void **state)
+static void test_only_yaml_files_that_are_not_defaults_are_dag_files(void **state)
 {
     (void)state;
     assert_true(dag_is_dag_file("etl.yaml"));
@@ -957,7 +957,7 @@ static void test_is_dag_file(void **state)
     assert_false(dag_is_dag_file(".yaml"));
 }
 
-static void test_examples(void **state)
+static void test_example_dags_load_cleanly(void **state)
 {
     (void)state;
     static const char *const files[] = {"examples/dags/example_etl.yaml",
@@ -981,7 +981,7 @@ static void test_examples(void **state)
 }
 
 /* Operator arguments, mapping, depends_on_past and alerts survive serialization. */
-static void test_operator_fields(void **state)
+static void test_operator_fields_survive_serialization(void **state)
 {
     (void)state;
     loaded_t l;
@@ -1040,24 +1040,24 @@ static void test_operator_fields(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_list_form),
-        cmocka_unit_test(test_mapping_form_and_defaults),
-        cmocka_unit_test(test_file_default_block),
-        cmocka_unit_test(test_defaults_files),
-        cmocka_unit_test(test_env_expansion),
-        cmocka_unit_test(test_yaml11_and_anchors),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_cycle),
-        cmocka_unit_test(test_size_limit),
-        cmocka_unit_test(test_json_round_trip),
-        cmocka_unit_test(test_is_dag_file),
-        cmocka_unit_test(test_examples),
-        cmocka_unit_test(test_task_groups),
-        cmocka_unit_test(test_task_group_errors),
-        cmocka_unit_test(test_group_json),
-        cmocka_unit_test(test_trigger_rules),
-        cmocka_unit_test(test_do_xcom_push),
-        cmocka_unit_test(test_operator_fields),
+        cmocka_unit_test(test_list_form_loads_every_key),
+        cmocka_unit_test(test_mapping_form_loads_with_defaults),
+        cmocka_unit_test(test_default_block_applies_to_every_dag),
+        cmocka_unit_test(test_defaults_files_merge_nearest_first),
+        cmocka_unit_test(test_env_variables_are_expanded),
+        cmocka_unit_test(test_yaml11_scalars_and_anchors_load),
+        cmocka_unit_test(test_bad_keys_are_reported_with_line_and_column),
+        cmocka_unit_test(test_cycles_are_reported_with_their_path),
+        cmocka_unit_test(test_oversized_file_is_refused),
+        cmocka_unit_test(test_dag_json_round_trips),
+        cmocka_unit_test(test_only_yaml_files_that_are_not_defaults_are_dag_files),
+        cmocka_unit_test(test_example_dags_load_cleanly),
+        cmocka_unit_test(test_task_groups_prefix_ids_and_inherit_args),
+        cmocka_unit_test(test_bad_task_groups_are_reported),
+        cmocka_unit_test(test_task_groups_round_trip_through_json),
+        cmocka_unit_test(test_every_trigger_rule_loads),
+        cmocka_unit_test(test_do_xcom_push_defaults_true),
+        cmocka_unit_test(test_operator_fields_survive_serialization),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

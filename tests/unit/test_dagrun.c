@@ -9,7 +9,7 @@
 
 #include "store/dagrun.h"
 
-static void test_make_run_id(void **state)
+static void test_run_id_is_type_and_logical_date(void **state)
 {
     (void)state;
     char buf[DAGRUN_ID_MAX + 1];
@@ -38,7 +38,7 @@ static void test_make_run_id_truncates(void **state)
     assert_memory_equal(buf, "manual__1", 9);
 }
 
-static void test_run_id_valid(void **state)
+static void test_run_id_validity(void **state)
 {
     (void)state;
     char big[DAGRUN_ID_MAX + 2];
@@ -58,7 +58,7 @@ static void test_run_id_valid(void **state)
     assert_false(dagrun_run_id_valid(big));
 }
 
-static void test_type_name(void **state)
+static void test_run_type_names(void **state)
 {
     (void)state;
     assert_string_equal(dagrun_type_name(DAGRUN_SCHEDULED), "scheduled");
@@ -69,10 +69,10 @@ static void test_type_name(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_make_run_id),
+        cmocka_unit_test(test_run_id_is_type_and_logical_date),
         cmocka_unit_test(test_make_run_id_truncates),
-        cmocka_unit_test(test_run_id_valid),
-        cmocka_unit_test(test_type_name),
+        cmocka_unit_test(test_run_id_validity),
+        cmocka_unit_test(test_run_type_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

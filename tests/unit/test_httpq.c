@@ -9,7 +9,7 @@
 
 #include "webserver/httpq.h"
 
-static void test_url_decode(void **state)
+static void test_url_decode_handles_plus_and_percent(void **state)
 {
     char out[64];
     (void)state;
@@ -23,7 +23,7 @@ static void test_url_decode(void **state)
     assert_int_equal(httpq_url_decode("abcdef", 6, true, out, 4), -1);
 }
 
-static void test_parse_query(void **state)
+static void test_query_string_parses_repeated_keys(void **state)
 {
     httpq_t q = {0};
     char err[128];
@@ -46,7 +46,7 @@ static void test_parse_query(void **state)
     assert_int_equal(q.n, 0);
 }
 
-static void test_page(void **state)
+static void test_limit_and_offset_are_bounded(void **state)
 {
     httpq_t q = {0};
     char err[128];
@@ -69,7 +69,7 @@ static void test_page(void **state)
     httpq_free(&q);
 }
 
-static void test_bool(void **state)
+static void test_boolean_parameters_parse(void **state)
 {
     httpq_t q = {0};
     char err[128];
@@ -85,7 +85,7 @@ static void test_bool(void **state)
     httpq_free(&q);
 }
 
-static void test_order_by(void **state)
+static void test_order_by_resolves_to_allowed_columns(void **state)
 {
     static const httpq_sort_t s[] = {{"id", "dr.id"}, {"dag_run_id", "dr.run_id"}};
     const char *sql = NULL;
@@ -103,7 +103,7 @@ static void test_order_by(void **state)
     assert_non_null(strstr(err, "disallowed"));
 }
 
-static void test_path(void **state)
+static void test_path_splits_and_decodes(void **state)
 {
     httpq_path_t p;
     const char *caps[4];
@@ -130,9 +130,9 @@ static void test_path(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_url_decode), cmocka_unit_test(test_parse_query),
-        cmocka_unit_test(test_page),       cmocka_unit_test(test_bool),
-        cmocka_unit_test(test_order_by),   cmocka_unit_test(test_path),
+        cmocka_unit_test(test_url_decode_handles_plus_and_percent), cmocka_unit_test(test_query_string_parses_repeated_keys),
+        cmocka_unit_test(test_limit_and_offset_are_bounded),       cmocka_unit_test(test_boolean_parameters_parse),
+        cmocka_unit_test(test_order_by_resolves_to_allowed_columns),   cmocka_unit_test(test_path_splits_and_decodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

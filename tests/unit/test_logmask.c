@@ -25,7 +25,7 @@ static char *drain(logbuf_t *lb, char *acc, size_t cap)
     return acc;
 }
 
-static void test_mask_whole(void **state)
+static void test_whole_secrets_are_masked(void **state)
 {
     (void)state;
     logbuf_t *lb = logbuf_new(1 << 20);
@@ -43,7 +43,7 @@ static void test_mask_whole(void **state)
 }
 
 /* A secret split over every possible pair of reads is still masked. */
-static void test_mask_split(void **state)
+static void test_secret_split_across_reads_is_masked(void **state)
 {
     (void)state;
     const char *out = "x=s3cr\xc3\xa9tvalue;y=s3cr\xc3\xa9tvalue\n";
@@ -67,7 +67,7 @@ static void test_mask_split(void **state)
 }
 
 /* Held-back output that turns out not to be a secret comes out unchanged. */
-static void test_mask_false_prefix(void **state)
+static void test_false_prefix_comes_out_unchanged(void **state)
 {
     (void)state;
     logbuf_t *lb = logbuf_new(1 << 20);
@@ -92,9 +92,9 @@ static void test_mask_false_prefix(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mask_whole),
-        cmocka_unit_test(test_mask_split),
-        cmocka_unit_test(test_mask_false_prefix),
+        cmocka_unit_test(test_whole_secrets_are_masked),
+        cmocka_unit_test(test_secret_split_across_reads_is_masked),
+        cmocka_unit_test(test_false_prefix_comes_out_unchanged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

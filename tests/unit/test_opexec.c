@@ -20,7 +20,7 @@
 #include "worker/wrender.h"
 #include "worker/wtry.h"
 
-static void test_branch_target(void **state)
+static void test_branch_target_matches_tasks_and_groups(void **state)
 {
     (void)state;
     cJSON *d = cJSON_Parse("[\"a\", \"grp.x\", \"grp.inner.y\", \"ab\"]");
@@ -39,7 +39,7 @@ static void test_branch_target(void **state)
     cJSON_Delete(d);
 }
 
-static void test_line_falsy(void **state)
+static void test_last_line_falsy_values_like_python(void **state)
 {
     (void)state;
     const char *falsy[] = {"",     "   ",  "0",  "false", "False", "FALSE", "no",      "off",
@@ -51,7 +51,7 @@ static void test_line_falsy(void **state)
         assert_false(opsem_line_falsy(truthy[i], strlen(truthy[i])));
 }
 
-static void test_map_pick(void **state)
+static void test_map_index_picks_with_last_key_fastest(void **state)
 {
     (void)state;
     size_t lens[] = {2, 3}, picks[2];
@@ -77,7 +77,7 @@ static void test_map_pick(void **state)
     assert_int_equal(opsem_map_pick(zero, 1, 0, picks), -1);
 }
 
-static void test_poke_interval(void **state)
+static void test_poke_interval_backs_off_within_timeout(void **state)
 {
     (void)state;
     const char *start = "2024-01-01 00:00:00+00:00";
@@ -103,7 +103,7 @@ static void test_poke_interval(void **state)
     assert_true(opsem_next_poke_interval(&h, "dag", "task", "12.5", 10, 60) == 0);
 }
 
-static void test_python_datetime(void **state)
+static void test_python_datetime_format(void **state)
 {
     (void)state;
     char buf[TS_ISO_LEN];
@@ -135,7 +135,7 @@ static const char *env_of(const wtry_t *t, const char *name)
     return NULL;
 }
 
-static void test_apply_map(void **state)
+static void test_mapped_arguments_apply_to_the_try(void **state)
 {
     (void)state;
     char err[512];
@@ -198,9 +198,12 @@ static void test_apply_map(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_branch_target),   cmocka_unit_test(test_line_falsy),
-        cmocka_unit_test(test_map_pick),        cmocka_unit_test(test_poke_interval),
-        cmocka_unit_test(test_python_datetime), cmocka_unit_test(test_apply_map),
+        cmocka_unit_test(test_branch_target_matches_tasks_and_groups),
+        cmocka_unit_test(test_last_line_falsy_values_like_python),
+        cmocka_unit_test(test_map_index_picks_with_last_key_fastest),
+        cmocka_unit_test(test_poke_interval_backs_off_within_timeout),
+        cmocka_unit_test(test_python_datetime_format),
+        cmocka_unit_test(test_mapped_arguments_apply_to_the_try),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

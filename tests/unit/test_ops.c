@@ -169,7 +169,7 @@ static void assert_pushed(const char *json)
 
 /* ---- pure parts ------------------------------------------------------------ */
 
-static void test_utf8_clean(void **state)
+static void test_invalid_utf8_is_replaced(void **state)
 {
     (void)state;
     char *s = opu_utf8_clean("a\0b\xff"
@@ -184,7 +184,7 @@ static void test_utf8_clean(void **state)
     free(s);
 }
 
-static void test_form_and_url(void **state)
+static void test_form_and_url_encoding(void **state)
 {
     (void)state;
     strbuf_t b = {0};
@@ -203,7 +203,7 @@ static void test_form_and_url(void **state)
     free(s);
 }
 
-static void test_sql_split(void **state)
+static void test_sql_split_respects_quotes_comments_and_dollar_bodies(void **state)
 {
     (void)state;
     cJSON *l = cJSON_CreateArray();
@@ -226,7 +226,7 @@ static void test_sql_split(void **state)
     cJSON_Delete(l);
 }
 
-static void test_sql_bind(void **state)
+static void test_sql_parameters_bind_by_type(void **state)
 {
     (void)state;
     char *q, err[256];
@@ -408,7 +408,7 @@ static const char *echo_header(const cJSON *e, const char *k)
     return echo_str(cJSON_GetObjectItemCaseSensitive(e, "headers"), k);
 }
 
-static void test_http_post_json_auth(void **state)
+static void test_http_posts_json_with_auth_and_headers(void **state)
 {
     (void)state;
     NEED_HTTP();
@@ -438,7 +438,7 @@ static void test_http_post_json_auth(void **state)
     t_close(&t);
 }
 
-static void test_http_form_text_query(void **state)
+static void test_http_sends_forms_text_and_queries(void **state)
 {
     (void)state;
     NEED_HTTP();
@@ -506,7 +506,7 @@ static void test_http_form_text_query(void **state)
     t_close(&t);
 }
 
-static void test_http_status_and_checks(void **state)
+static void test_http_status_and_response_checks_fail_the_try(void **state)
 {
     (void)state;
     NEED_HTTP();
@@ -555,7 +555,7 @@ static void test_http_status_and_checks(void **state)
     t_close(&t);
 }
 
-static void test_http_limits_and_errors(void **state)
+static void test_http_response_limits_and_errors_fail_the_try(void **state)
 {
     (void)state;
     NEED_HTTP();
@@ -615,7 +615,7 @@ static void test_http_limits_and_errors(void **state)
     t_close(&t);
 }
 
-static void test_http_sensor(void **state)
+static void test_http_sensor_pokes_until_the_check_holds(void **state)
 {
     (void)state;
     NEED_HTTP();
@@ -730,7 +730,7 @@ static int sql_run_json(tctx_t *t, cJSON *args)
     return rc;
 }
 
-static void test_sql_params_and_types(void **state)
+static void test_sql_parameters_and_result_types(void **state)
 {
     (void)state;
     NEED_PG();
@@ -782,7 +782,7 @@ static void test_sql_params_and_types(void **state)
     t_close(&t);
 }
 
-static void test_sql_results(void **state)
+static void test_sql_results_go_to_xcom(void **state)
 {
     (void)state;
     NEED_PG();
@@ -848,7 +848,7 @@ static void test_sql_results(void **state)
     t_close(&t);
 }
 
-static void test_sql_transactions(void **state)
+static void test_sql_failure_rolls_back_the_transaction(void **state)
 {
     (void)state;
     NEED_PG();
@@ -902,7 +902,7 @@ static void test_sql_transactions(void **state)
     PQfinish(pg);
 }
 
-static void test_sql_sensor(void **state)
+static void test_sql_sensor_pokes_until_a_truthy_row(void **state)
 {
     (void)state;
     NEED_PG();
@@ -989,7 +989,7 @@ static void ext_expect(cJSON *args, ops_poke_t want, const char *log_text)
     t_close(&t);
 }
 
-static void test_external_task_sensor(void **state)
+static void test_external_task_sensor_watches_the_other_run(void **state)
 {
     (void)state;
     NEED_PG();
@@ -1128,7 +1128,7 @@ static void file_expect(const char *rel, bool recursive, ops_poke_t want)
     t_close(&t);
 }
 
-static void test_file_sensor(void **state)
+static void test_file_sensor_matches_globs(void **state)
 {
     (void)state;
     tctx_t t;
@@ -1182,7 +1182,7 @@ static void test_file_sensor(void **state)
 
 /* ---- time sensors -------------------------------------------------------------- */
 
-static void test_time_sensors(void **state)
+static void test_time_sensors_wait_for_their_moment(void **state)
 {
     (void)state;
     tctx_t t;
@@ -1229,22 +1229,22 @@ static int group_teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_utf8_clean),
-        cmocka_unit_test(test_form_and_url),
-        cmocka_unit_test(test_sql_split),
-        cmocka_unit_test(test_sql_bind),
-        cmocka_unit_test(test_http_post_json_auth),
-        cmocka_unit_test(test_http_form_text_query),
-        cmocka_unit_test(test_http_status_and_checks),
-        cmocka_unit_test(test_http_limits_and_errors),
-        cmocka_unit_test(test_http_sensor),
-        cmocka_unit_test(test_sql_params_and_types),
-        cmocka_unit_test(test_sql_results),
-        cmocka_unit_test(test_sql_transactions),
-        cmocka_unit_test(test_sql_sensor),
-        cmocka_unit_test(test_external_task_sensor),
-        cmocka_unit_test(test_file_sensor),
-        cmocka_unit_test(test_time_sensors),
+        cmocka_unit_test(test_invalid_utf8_is_replaced),
+        cmocka_unit_test(test_form_and_url_encoding),
+        cmocka_unit_test(test_sql_split_respects_quotes_comments_and_dollar_bodies),
+        cmocka_unit_test(test_sql_parameters_bind_by_type),
+        cmocka_unit_test(test_http_posts_json_with_auth_and_headers),
+        cmocka_unit_test(test_http_sends_forms_text_and_queries),
+        cmocka_unit_test(test_http_status_and_response_checks_fail_the_try),
+        cmocka_unit_test(test_http_response_limits_and_errors_fail_the_try),
+        cmocka_unit_test(test_http_sensor_pokes_until_the_check_holds),
+        cmocka_unit_test(test_sql_parameters_and_result_types),
+        cmocka_unit_test(test_sql_results_go_to_xcom),
+        cmocka_unit_test(test_sql_failure_rolls_back_the_transaction),
+        cmocka_unit_test(test_sql_sensor_pokes_until_a_truthy_row),
+        cmocka_unit_test(test_external_task_sensor_watches_the_other_run),
+        cmocka_unit_test(test_file_sensor_matches_globs),
+        cmocka_unit_test(test_time_sensors_wait_for_their_moment),
     };
     return cmocka_run_group_tests(tests, http_setup, group_teardown);
 }

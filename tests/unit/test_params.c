@@ -17,6 +17,8 @@
 #include "store/dagrun.h"
 #include "model/taskenv.h"
 
+#include "helpers.h"
+
 static const char PARAMS_YAML[] =
     "p:\n"
     "  schedule: '@daily'\n"
@@ -45,9 +47,7 @@ static const char PARAMS_YAML[] =
 static dag_t *load_one(const char *yaml, dag_list_t *l, size_t *errors)
 {
     dag_diags_t d;
-    dag_list_init(l);
-    dag_diags_init(&d);
-    int rc = dag_load_buffer("p.yaml", yaml, strlen(yaml), l, &d);
+    int rc = ut_load_yaml("p.yaml", yaml, l, &d);
     *errors = dag_diags_errors(&d);
     dag_diags_free(&d);
     (void)rc;
@@ -61,7 +61,7 @@ static char *print(const cJSON *j)
     return s;
 }
 
-static void test_params_parsed(void **state)
+static void test_params_are_parsed_with_schemas(void **state)
 {
     (void)state;
     dag_list_t l;
@@ -141,7 +141,7 @@ static void test_scheduled_required_param_refused(void **state)
     dag_list_free(&l);
 }
 
-static void test_params_not_a_mapping(void **state)
+static void test_params_must_be_a_mapping(void **state)
 {
     (void)state;
     static const char yaml[] = "s:\n  params: [1, 2]\n  tasks:\n    - {task_id: t, operator: "
@@ -160,7 +160,7 @@ static cJSON *parse(const char *s)
     return j;
 }
 
-static void test_resolve(void **state)
+static void test_param_defaults_fill_under_the_conf_and_conf_wins(void **state)
 {
     (void)state;
     cJSON *params = parse("{\"a\":{\"default\":1,\"description\":null,\"schema\":{}},"
@@ -213,7 +213,7 @@ static void test_resolve(void **state)
     cJSON_Delete(params);
 }
 
-static void test_conf_parse(void **state)
+static void test_conf_must_be_a_json_object(void **state)
 {
     (void)state;
     cJSON *j = NULL;
@@ -229,7 +229,7 @@ static void test_conf_parse(void **state)
     assert_int_equal(dagrun_conf_parse("{} trailing", &j, err, sizeof(err)), -1);
 }
 
-static void test_taskenv_conf(void **state)
+static void test_task_env_carries_conf_and_params(void **state)
 {
     (void)state;
     char *base[] = {"PATH=/bin", "UPDRAFT_PARAM_label=old", NULL};
@@ -258,7 +258,7 @@ static void test_taskenv_conf(void **state)
     taskenv_free(env);
 }
 
-static void test_select_task_ids(void **state)
+static void test_task_ids_are_selected_with_relatives(void **state)
 {
     (void)state;
     static const char yaml[] =
@@ -288,14 +288,14 @@ static void test_select_task_ids(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_params_parsed),
+        cmocka_unit_test(test_params_are_parsed_with_schemas),
         cmocka_unit_test(test_no_params_not_serialized),
         cmocka_unit_test(test_scheduled_required_param_refused),
-        cmocka_unit_test(test_params_not_a_mapping),
-        cmocka_unit_test(test_resolve),
-        cmocka_unit_test(test_conf_parse),
-        cmocka_unit_test(test_taskenv_conf),
-        cmocka_unit_test(test_select_task_ids),
+        cmocka_unit_test(test_params_must_be_a_mapping),
+        cmocka_unit_test(test_param_defaults_fill_under_the_conf_and_conf_wins),
+        cmocka_unit_test(test_conf_must_be_a_json_object),
+        cmocka_unit_test(test_task_env_carries_conf_and_params),
+        cmocka_unit_test(test_task_ids_are_selected_with_relatives),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

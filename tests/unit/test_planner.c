@@ -20,7 +20,7 @@ static ti_state_t decide(const char *rule, const ti_state_t *states, size_t n)
     return planner_decide(rule, &u);
 }
 
-static void test_state_names(void **state)
+static void test_state_names_round_trip(void **state)
 {
     (void)state;
     for (int i = 0; i < TI_STATE_COUNT; i++) {
@@ -46,7 +46,7 @@ static void test_no_upstream_is_ready(void **state)
     assert_int_equal(decide(NULL, NULL, 0), TI_SCHEDULED);
 }
 
-static void test_all_success(void **state)
+static void test_all_success_waits_for_every_upstream(void **state)
 {
     (void)state;
     const ti_state_t ok2[] = {TI_SUCCESS, TI_SUCCESS};
@@ -71,7 +71,7 @@ static void test_all_success(void **state)
     assert_true(planner_trigger_rule_known("none_failed_min_one_success"));
 }
 
-static void test_other_rules(void **state)
+static void test_other_trigger_rules_decide_like_airflow(void **state)
 {
     (void)state;
     const ti_state_t mixed[] = {TI_SUCCESS, TI_FAILED};
@@ -101,7 +101,7 @@ static void test_other_rules(void **state)
     assert_int_equal(decide("always", part, 2), TI_SCHEDULED);
 }
 
-static void test_run_verdict(void **state)
+static void test_run_verdict_from_task_states(void **state)
 {
     (void)state;
     size_t c[TI_STATE_COUNT] = {0};
@@ -125,11 +125,11 @@ static void test_run_verdict(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_state_names),
+        cmocka_unit_test(test_state_names_round_trip),
         cmocka_unit_test(test_no_upstream_is_ready),
-        cmocka_unit_test(test_all_success),
-        cmocka_unit_test(test_other_rules),
-        cmocka_unit_test(test_run_verdict),
+        cmocka_unit_test(test_all_success_waits_for_every_upstream),
+        cmocka_unit_test(test_other_trigger_rules_decide_like_airflow),
+        cmocka_unit_test(test_run_verdict_from_task_states),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

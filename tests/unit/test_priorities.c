@@ -11,6 +11,8 @@
 
 #include "model/dag.h"
 
+#include "helpers.h"
+
 /* a -> b -> d, a -> c -> d, weights 1, 2, 4, 8 (a diamond: d counts once). */
 static dag_t *load(dag_list_t *l, const char *rule)
 {
@@ -24,9 +26,7 @@ static dag_t *load(dag_list_t *l, const char *rule)
              " dependencies: [b, c], max_active_tis_per_dag: 3}\n",
              rule);
     dag_diags_t d;
-    dag_diags_init(&d);
-    dag_list_init(l);
-    int rc = dag_load_buffer("p.yaml", y, strlen(y), l, &d);
+    int rc = ut_load_yaml("p.yaml", y, l, &d);
     if (rc != 0) {
         char *msg = dag_diags_format(&d, true);
         print_error("%s\n", msg ? msg : "?");
@@ -45,7 +45,7 @@ static int total(const dag_t *g, const char *id)
     return g->tasks[i].priority_weight_total;
 }
 
-static void test_downstream(void **state)
+static void test_downstream_weight_sums_descendants(void **state)
 {
     (void)state;
     dag_list_t l;
@@ -57,7 +57,7 @@ static void test_downstream(void **state)
     dag_list_free(&l);
 }
 
-static void test_upstream(void **state)
+static void test_upstream_weight_sums_ancestors(void **state)
 {
     (void)state;
     dag_list_t l;
@@ -68,7 +68,7 @@ static void test_upstream(void **state)
     dag_list_free(&l);
 }
 
-static void test_absolute_and_round_trip(void **state)
+static void test_absolute_weight_is_own_and_round_trips(void **state)
 {
     (void)state;
     dag_list_t l;
@@ -93,16 +93,14 @@ static void test_absolute_and_round_trip(void **state)
     dag_list_free(&l);
 }
 
-static void test_unknown_rule(void **state)
+static void test_unknown_weight_rule_is_refused(void **state)
 {
     (void)state;
     const char *y = "p:\n  tasks:\n    - {task_id: a, operator: bash, bash_command: x,"
                     " weight_rule: sideways}\n";
     dag_list_t l;
     dag_diags_t d;
-    dag_diags_init(&d);
-    dag_list_init(&l);
-    assert_true(dag_load_buffer("p.yaml", y, strlen(y), &l, &d) > 0);
+    assert_true(ut_load_yaml("p.yaml", y, &l, &d) > 0);
     assert_int_equal(l.n, 0);
     dag_diags_free(&d);
     dag_list_free(&l);
@@ -111,10 +109,10 @@ static void test_unknown_rule(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_downstream),
-        cmocka_unit_test(test_upstream),
-        cmocka_unit_test(test_absolute_and_round_trip),
-        cmocka_unit_test(test_unknown_rule),
+        cmocka_unit_test(test_downstream_weight_sums_descendants),
+        cmocka_unit_test(test_upstream_weight_sums_ancestors),
+        cmocka_unit_test(test_absolute_weight_is_own_and_round_trips),
+        cmocka_unit_test(test_unknown_weight_rule_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,7 +22,7 @@ static int decode_pairs(const char *const *kv, size_t n, queue_msg_t *m, char *e
     return queue_msg_decode(keys, kl, vals, vl, n, m, err, 128);
 }
 
-static void test_round_trip(void **state)
+static void test_message_round_trips(void **state)
 {
     (void)state;
     queue_msg_t in = {.ti_id = 123456789012LL, .try_number = 3, .enqueued_us = 1700000000123456LL};
@@ -66,7 +66,7 @@ static void test_unknown_fields_ignored(void **state)
     assert_int_equal(m.enqueued_us, 0);
 }
 
-static void test_errors(void **state)
+static void test_bad_messages_are_refused_with_the_reason(void **state)
 {
     (void)state;
     queue_msg_t m;
@@ -98,10 +98,10 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_message_round_trips),
         cmocka_unit_test(test_encode_rejects_invalid),
         cmocka_unit_test(test_unknown_fields_ignored),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_bad_messages_are_refused_with_the_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,8 @@
 #include "model/dag.h"
 #include "model/planner.h"
 
+#include "helpers.h"
+
 static ti_state_t decide(const char *rule, int n, const ti_state_t *states)
 {
     planner_upstream_t up;
@@ -83,7 +85,7 @@ static void test_run_verdict_from_leaves(void **state)
 
 /* Expected values computed with Airflow 2's TaskInstance.next_retry_datetime formula
  * (hashlib.sha1 of "dag#task#logical_date#try"). */
-static void test_retry_delay(void **state)
+static void test_retry_delay_matches_airflow(void **state)
 {
     (void)state;
     const char *ld = "2024-01-01T00:00:00+00:00";
@@ -164,15 +166,13 @@ static void check_sem_dag(const dag_t *d)
     assert_int_equal(t->skip_on_exit_code[0], 7);
 }
 
-static void test_keys_load_and_round_trip(void **state)
+static void test_run_semantics_keys_load_and_round_trip(void **state)
 {
     (void)state;
     dag_list_t dags;
     dag_diags_t diags;
     char err[256];
-    dag_list_init(&dags);
-    dag_diags_init(&diags);
-    int rc = dag_load_buffer("sem.yaml", YAML, strlen(YAML), &dags, &diags);
+    int rc = ut_load_yaml("sem.yaml", YAML, &dags, &diags);
     char *all = dag_diags_format(&diags, true);
     assert_non_null(all);
     assert_string_equal(all, ""); /* no "ignored key" warnings any more */
@@ -201,7 +201,7 @@ static void test_keys_load_and_round_trip(void **state)
     dag_diags_free(&diags);
 }
 
-static void test_bad_values(void **state)
+static void test_bad_run_semantics_values_are_refused(void **state)
 {
     (void)state;
     static const char *const bad[] = {
@@ -216,9 +216,7 @@ static void test_bad_values(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         dag_list_t dags;
         dag_diags_t diags;
-        dag_list_init(&dags);
-        dag_diags_init(&diags);
-        int rc = dag_load_buffer("b.yaml", bad[i], strlen(bad[i]), &dags, &diags);
+        int rc = ut_load_yaml("b.yaml", bad[i], &dags, &diags);
         assert_true(rc > 0);
         assert_int_equal(dags.n, 0);
         dag_list_free(&dags);
@@ -231,9 +229,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_done_min_one_success),
         cmocka_unit_test(test_run_verdict_from_leaves),
-        cmocka_unit_test(test_retry_delay),
-        cmocka_unit_test(test_keys_load_and_round_trip),
-        cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_retry_delay_matches_airflow),
+        cmocka_unit_test(test_run_semantics_keys_load_and_round_trip),
+        cmocka_unit_test(test_bad_run_semantics_values_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

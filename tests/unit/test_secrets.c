@@ -29,7 +29,7 @@ static secrets_keyring_t *ring_of(const char *spec)
     return r;
 }
 
-static void test_round_trip(void **state)
+static void test_encrypted_values_round_trip(void **state)
 {
     (void)state;
     secrets_keyring_t *r = ring_of(KEY_A);
@@ -95,7 +95,7 @@ static void test_tamper_detected(void **state)
     secrets_keyring_free(r);
 }
 
-static void test_context_binds(void **state)
+static void test_ciphertext_is_bound_to_its_context(void **state)
 {
     (void)state;
     secrets_keyring_t *r = ring_of(KEY_A);
@@ -107,7 +107,7 @@ static void test_context_binds(void **state)
     secrets_keyring_free(r);
 }
 
-static void test_wrong_key(void **state)
+static void test_wrong_key_cannot_decrypt(void **state)
 {
     (void)state;
     secrets_keyring_t *a = ring_of(KEY_A), *b = ring_of(KEY_B), *none = ring_of("");
@@ -134,7 +134,7 @@ static void test_wrong_key(void **state)
     secrets_keyring_free(none);
 }
 
-static void test_rotation_two_keys(void **state)
+static void test_rotation_decrypts_with_either_key(void **state)
 {
     (void)state;
     secrets_keyring_t *old = ring_of(KEY_A);
@@ -162,7 +162,7 @@ static void test_rotation_two_keys(void **state)
     secrets_keyring_free(newonly);
 }
 
-static void test_key_parsing(void **state)
+static void test_keys_parse_in_both_base64_forms(void **state)
 {
     (void)state;
     char err[256];
@@ -197,7 +197,7 @@ static void test_key_parsing(void **state)
     secrets_keyring_free(r);
 }
 
-static void test_sensitive_names(void **state)
+static void test_sensitive_names_are_recognised(void **state)
 {
     (void)state;
     assert_true(secrets_name_is_sensitive("db_password"));
@@ -212,7 +212,7 @@ static void test_sensitive_names(void **state)
     assert_false(secrets_name_is_sensitive(NULL));
 }
 
-static void test_variable_env_override(void **state)
+static void test_env_variable_overrides_by_name(void **state)
 {
     (void)state;
     char *v = NULL;
@@ -240,15 +240,15 @@ static void test_variable_env_override(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_encrypted_values_round_trip),
         cmocka_unit_test(test_nonce_is_random),
         cmocka_unit_test(test_tamper_detected),
-        cmocka_unit_test(test_context_binds),
-        cmocka_unit_test(test_wrong_key),
-        cmocka_unit_test(test_rotation_two_keys),
-        cmocka_unit_test(test_key_parsing),
-        cmocka_unit_test(test_sensitive_names),
-        cmocka_unit_test(test_variable_env_override),
+        cmocka_unit_test(test_ciphertext_is_bound_to_its_context),
+        cmocka_unit_test(test_wrong_key_cannot_decrypt),
+        cmocka_unit_test(test_rotation_decrypts_with_either_key),
+        cmocka_unit_test(test_keys_parse_in_both_base64_forms),
+        cmocka_unit_test(test_sensitive_names_are_recognised),
+        cmocka_unit_test(test_env_variable_overrides_by_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

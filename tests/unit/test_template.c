@@ -174,7 +174,7 @@ static const char *render(const char *src)
         assert_string_equal(g_err, msg);                                                           \
     } while (0)
 
-static void test_plain_text(void **state)
+static void test_plain_text_renders_unchanged(void **state)
 {
     (void)state;
     OK("", "");
@@ -185,7 +185,7 @@ static void test_plain_text(void **state)
     assert_false(template_has_markup("x { y", 5));
 }
 
-static void test_date_names(void **state)
+static void test_date_names_render_like_airflow(void **state)
 {
     (void)state;
     OK("{{ ds }}", "2024-01-01");
@@ -206,7 +206,7 @@ static void test_date_names(void **state)
     OK("{{ logical_date.isoformat() }}", "2024-01-01T00:00:00+00:00");
 }
 
-static void test_dates_none_and_micros(void **state)
+static void test_missing_dates_and_microseconds_render(void **state)
 {
     (void)state;
     template_ctx_t ctx;
@@ -221,7 +221,7 @@ static void test_dates_none_and_micros(void **state)
     assert_string_equal(g_err, "line 1, column 6: 'ds' is undefined");
 }
 
-static void test_dates_compute(void **state)
+static void test_template_dates_are_computed(void **state)
 {
     (void)state;
     template_dates_t d;
@@ -245,7 +245,7 @@ static void test_dates_compute(void **state)
     assert_int_equal(template_dates_compute(INT64_C(253402300800000000), TS_NONE, TS_NONE, &d), -1);
 }
 
-static void test_run_names(void **state)
+static void test_run_and_task_names_render(void **state)
 {
     (void)state;
     OK("{{ run_id }}", "scheduled__2024-01-01T00:00:00+00:00");
@@ -258,7 +258,7 @@ static void test_run_names(void **state)
     OK("{{ None }} {{ True }} {{ false }} {{ 42 }} {{ -7 }}", "None True False 42 -7");
 }
 
-static void test_params(void **state)
+static void test_params_render(void **state)
 {
     (void)state;
     OK("{{ params.x }}", "px");
@@ -279,7 +279,7 @@ static void test_params(void **state)
     assert_string_equal(g_err, "line 1, column 4: 'params.x' is undefined");
 }
 
-static void test_variables(void **state)
+static void test_variables_render_with_fallbacks(void **state)
 {
     (void)state;
     OK("{{ var.value.greeting }}", "hello");
@@ -298,7 +298,7 @@ static void test_variables(void **state)
     ERR("{{ var.nothing.x }}", "line 1, column 4: 'var.nothing.x' is undefined");
 }
 
-static void test_variable_cache(void **state)
+static void test_variables_are_looked_up_once(void **state)
 {
     (void)state;
     OK("{{ var.value.greeting }}{{ var.value.greeting }}{{ var.json.cfg.n }}{{ var.json.cfg.n }}",
@@ -306,7 +306,7 @@ static void test_variable_cache(void **state)
     assert_int_equal(g_fake.var_calls, 2);
 }
 
-static void test_connections(void **state)
+static void test_connection_fields_render(void **state)
 {
     (void)state;
     OK("{{ conn.pg.host }}:{{ conn.pg.port }}", "db.local:5432");
@@ -327,7 +327,7 @@ static void test_connections(void **state)
     assert_int_equal(g_fake.conn_calls, 2);
 }
 
-static void test_xcom(void **state)
+static void test_xcom_pull_renders(void **state)
 {
     (void)state;
     OK("{{ ti.xcom_pull(task_ids='t') }}", "abc");
@@ -356,7 +356,7 @@ static void test_xcom(void **state)
     ERR("{{ ti.xcom_pull(nope) }}", "line 1, column 17: 'nope' is undefined");
 }
 
-static void test_xcom_cache(void **state)
+static void test_xcom_is_pulled_once(void **state)
 {
     (void)state;
     OK("{{ ti.xcom_pull('t') }}{{ ti.xcom_pull(task_ids='t') }}{{ ti.xcom_pull('t', key='k').b }}",
@@ -364,7 +364,7 @@ static void test_xcom_cache(void **state)
     assert_int_equal(g_fake.xcom_calls, 2);
 }
 
-static void test_macros(void **state)
+static void test_macros_compute_like_airflow(void **state)
 {
     (void)state;
     OK("{{ macros.ds_add(ds, 5) }}", "2024-01-06");
@@ -396,7 +396,7 @@ static void test_macros(void **state)
     ERR("{{ ds(1) }}", "line 1, column 4: 'ds' is not callable");
 }
 
-static void test_filters(void **state)
+static void test_filters_apply(void **state)
 {
     (void)state;
     OK("{{ nope | default('y') }}", "y");
@@ -431,7 +431,7 @@ static void test_filters(void **state)
     ERR("{{ ds | }}", "line 1, column 9: expected a filter name after '|', found '}}'");
 }
 
-static void test_literals(void **state)
+static void test_literals_render(void **state)
 {
     (void)state;
     OK("{{ 'it\\'s' }} {{ \"say \\\"hi\\\"\" }} {{ 'a\\tb' }} {{ 'c:\\d' }}",
@@ -440,7 +440,7 @@ static void test_literals(void **state)
     ERR("{{ ['k'] }}", "line 1, column 4: expected a value, found '['");
 }
 
-static void test_whitespace_and_comments(void **state)
+static void test_whitespace_control_and_comments(void **state)
 {
     (void)state;
     OK("a  {{- ds -}}  \n b", "a2024-01-01b");
@@ -453,7 +453,7 @@ static void test_whitespace_and_comments(void **state)
     OK("{%raw%}{% if %}{%endraw%}", "{% if %}");
 }
 
-static void test_syntax_errors(void **state)
+static void test_errors_are_reported_with_line_and_column(void **state)
 {
     (void)state;
     ERR("ok\n  {{ ds_nodsh }}", "line 2, column 6: 'ds_nodsh' is undefined");
@@ -484,7 +484,7 @@ static void test_syntax_errors(void **state)
     ERR("{{ 'x'.upper() }}", "line 1, column 4: ''x'.upper' is undefined");
 }
 
-static void test_limits(void **state)
+static void test_input_and_output_size_limits_hold(void **state)
 {
     (void)state;
     template_ctx_t ctx;
@@ -528,7 +528,7 @@ static void test_limits(void **state)
     assert_string_equal(render_ctx(&ctx, "{{ ((((ds)))) }}"), "2024-01-01");
 }
 
-static void test_lookup_limit(void **state)
+static void test_lookup_count_is_limited(void **state)
 {
     (void)state;
     char big[16384];
@@ -548,7 +548,7 @@ static bool has_secret(const template_result_t *res, const char *s)
     return false;
 }
 
-static void test_secrets(void **state)
+static void test_secret_values_are_collected_for_masking(void **state)
 {
     (void)state;
     template_ctx_t ctx;
@@ -592,7 +592,7 @@ static void test_secrets(void **state)
     assert_non_null(strstr(g_err, "more than 1024 distinct secret values"));
 }
 
-static void test_render_string(void **state)
+static void test_render_string_returns_the_text(void **state)
 {
     (void)state;
     template_ctx_t ctx;
@@ -610,7 +610,7 @@ static void test_render_string(void **state)
     assert_string_equal(small, "line 1,");
 }
 
-static void test_no_callbacks(void **state)
+static void test_without_callbacks_only_context_values_render(void **state)
 {
     (void)state;
     template_ctx_t ctx;
@@ -623,7 +623,7 @@ static void test_no_callbacks(void **state)
     assert_string_equal(render_ctx(&ctx, "{{ ti.xcom_pull('t') }}"), "None");
 }
 
-static void test_repr(void **state)
+static void test_values_render_as_python_repr(void **state)
 {
     (void)state;
     template_ctx_t ctx;
@@ -643,28 +643,28 @@ static void test_repr(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_plain_text, setup),
-        cmocka_unit_test_setup(test_date_names, setup),
-        cmocka_unit_test_setup(test_dates_none_and_micros, setup),
-        cmocka_unit_test_setup(test_dates_compute, setup),
-        cmocka_unit_test_setup(test_run_names, setup),
-        cmocka_unit_test_setup(test_params, setup),
-        cmocka_unit_test_setup(test_variables, setup),
-        cmocka_unit_test_setup(test_variable_cache, setup),
-        cmocka_unit_test_setup(test_connections, setup),
-        cmocka_unit_test_setup(test_xcom, setup),
-        cmocka_unit_test_setup(test_xcom_cache, setup),
-        cmocka_unit_test_setup(test_macros, setup),
-        cmocka_unit_test_setup(test_filters, setup),
-        cmocka_unit_test_setup(test_literals, setup),
-        cmocka_unit_test_setup(test_whitespace_and_comments, setup),
-        cmocka_unit_test_setup(test_syntax_errors, setup),
-        cmocka_unit_test_setup(test_limits, setup),
-        cmocka_unit_test_setup(test_lookup_limit, setup),
-        cmocka_unit_test_setup(test_secrets, setup),
-        cmocka_unit_test_setup(test_render_string, setup),
-        cmocka_unit_test_setup(test_no_callbacks, setup),
-        cmocka_unit_test_setup(test_repr, setup),
+        cmocka_unit_test_setup(test_plain_text_renders_unchanged, setup),
+        cmocka_unit_test_setup(test_date_names_render_like_airflow, setup),
+        cmocka_unit_test_setup(test_missing_dates_and_microseconds_render, setup),
+        cmocka_unit_test_setup(test_template_dates_are_computed, setup),
+        cmocka_unit_test_setup(test_run_and_task_names_render, setup),
+        cmocka_unit_test_setup(test_params_render, setup),
+        cmocka_unit_test_setup(test_variables_render_with_fallbacks, setup),
+        cmocka_unit_test_setup(test_variables_are_looked_up_once, setup),
+        cmocka_unit_test_setup(test_connection_fields_render, setup),
+        cmocka_unit_test_setup(test_xcom_pull_renders, setup),
+        cmocka_unit_test_setup(test_xcom_is_pulled_once, setup),
+        cmocka_unit_test_setup(test_macros_compute_like_airflow, setup),
+        cmocka_unit_test_setup(test_filters_apply, setup),
+        cmocka_unit_test_setup(test_literals_render, setup),
+        cmocka_unit_test_setup(test_whitespace_control_and_comments, setup),
+        cmocka_unit_test_setup(test_errors_are_reported_with_line_and_column, setup),
+        cmocka_unit_test_setup(test_input_and_output_size_limits_hold, setup),
+        cmocka_unit_test_setup(test_lookup_count_is_limited, setup),
+        cmocka_unit_test_setup(test_secret_values_are_collected_for_masking, setup),
+        cmocka_unit_test_setup(test_render_string_returns_the_text, setup),
+        cmocka_unit_test_setup(test_without_callbacks_only_context_values_render, setup),
+        cmocka_unit_test_setup(test_values_render_as_python_repr, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,7 +15,7 @@ static ts_us_t parse_ok(const char *s)
     return t;
 }
 
-static void test_parse_forms(void **state)
+static void test_timestamp_forms_parse(void **state)
 {
     (void)state;
     char buf[TS_ISO_LEN];
@@ -30,7 +30,7 @@ static void test_parse_forms(void **state)
                         "2024-03-01T01:29:59.000001+00:00");
 }
 
-static void test_parse_rejects(void **state)
+static void test_bad_timestamps_are_refused(void **state)
 {
     (void)state;
     ts_us_t t = 42;
@@ -44,7 +44,7 @@ static void test_parse_rejects(void **state)
     assert_int_equal(t, 42);
 }
 
-static void test_format(void **state)
+static void test_timestamps_format_as_iso(void **state)
 {
     (void)state;
     char buf[TS_ISO_LEN];
@@ -54,7 +54,7 @@ static void test_format(void **state)
     assert_string_equal(ts_format_iso(-1, buf), "1969-12-31T23:59:59.999999+00:00");
 }
 
-static void test_calendar(void **state)
+static void test_civil_day_conversions_round_trip(void **state)
 {
     (void)state;
     int64_t y;
@@ -84,10 +84,10 @@ static void test_calendar(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_forms),
-        cmocka_unit_test(test_parse_rejects),
-        cmocka_unit_test(test_format),
-        cmocka_unit_test(test_calendar),
+        cmocka_unit_test(test_timestamp_forms_parse),
+        cmocka_unit_test(test_bad_timestamps_are_refused),
+        cmocka_unit_test(test_timestamps_format_as_iso),
+        cmocka_unit_test(test_civil_day_conversions_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -108,7 +108,7 @@ static void test_append_env_overrides(void **state)
     taskenv_free(e);
 }
 
-static void test_invalid_names(void **state)
+static void test_invalid_env_names_are_refused(void **state)
 {
     (void)state;
     char err[256] = "";
@@ -122,7 +122,7 @@ static void test_invalid_names(void **state)
     assert_true(taskenv_name_valid("MY_VAR1"));
 }
 
-static void test_format_date(void **state)
+static void test_dates_format_as_iso(void **state)
 {
     (void)state;
     char buf[TASKENV_DATE_LEN];
@@ -133,7 +133,7 @@ static void test_format_date(void **state)
     assert_string_equal(taskenv_format_date(TS_NONE, buf), "");
 }
 
-static void test_null_context_and_base(void **state)
+static void test_null_context_and_base_give_an_empty_env(void **state)
 {
     (void)state;
     char err[256];
@@ -145,7 +145,7 @@ static void test_null_context_and_base(void **state)
 
 /* ---- logbuf ---- */
 
-static void test_utf8_prefix(void **state)
+static void test_utf8_valid_prefix_stops_before_bad_bytes(void **state)
 {
     (void)state;
     const unsigned char ok[] = "h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80";
@@ -160,7 +160,7 @@ static void test_utf8_prefix(void **state)
     assert_int_equal(utf8_valid_prefix(cut, 3), 1);
 }
 
-static void test_logbuf_repairs_and_joins(void **state)
+static void test_log_repairs_split_utf8_and_joins_reads(void **state)
 {
     (void)state;
     logbuf_t *lb = logbuf_new(1024);
@@ -192,7 +192,7 @@ static void test_logbuf_repairs_and_joins(void **state)
     logbuf_free(lb);
 }
 
-static void test_logbuf_lines_and_cap(void **state)
+static void test_log_lines_are_formatted_and_capped(void **state)
 {
     (void)state;
     logbuf_t *lb = logbuf_new(10);
@@ -228,12 +228,12 @@ int main(void)
         cmocka_unit_test(test_inherit_without_env),
         cmocka_unit_test(test_env_replaces_but_keeps_path),
         cmocka_unit_test(test_append_env_overrides),
-        cmocka_unit_test(test_invalid_names),
-        cmocka_unit_test(test_format_date),
-        cmocka_unit_test(test_null_context_and_base),
-        cmocka_unit_test(test_utf8_prefix),
-        cmocka_unit_test(test_logbuf_repairs_and_joins),
-        cmocka_unit_test(test_logbuf_lines_and_cap),
+        cmocka_unit_test(test_invalid_env_names_are_refused),
+        cmocka_unit_test(test_dates_format_as_iso),
+        cmocka_unit_test(test_null_context_and_base_give_an_empty_env),
+        cmocka_unit_test(test_utf8_valid_prefix_stops_before_bad_bytes),
+        cmocka_unit_test(test_log_repairs_split_utf8_and_joins_reads),
+        cmocka_unit_test(test_log_lines_are_formatted_and_capped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

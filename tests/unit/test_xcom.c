@@ -19,7 +19,7 @@ static int parse(const char *text, size_t max, xcom_kv_t **kv, size_t *n, char *
     return xcom_parse_file(text, strlen(text), max, kv, n, err, 256);
 }
 
-static void test_file_ok(void **state)
+static void test_xcom_file_values_parse(void **state)
 {
     (void)state;
     xcom_kv_t *kv;
@@ -38,7 +38,7 @@ static void test_file_ok(void **state)
     assert_null(kv);
 }
 
-static void test_file_errors(void **state)
+static void test_bad_xcom_files_are_refused(void **state)
 {
     (void)state;
     xcom_kv_t *kv;
@@ -57,7 +57,7 @@ static void test_file_errors(void **state)
     assert_int_equal(n, 0);
 }
 
-static void test_utf8(void **state)
+static void test_utf8_validity(void **state)
 {
     (void)state;
     assert_true(utf8_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14));
@@ -70,9 +70,9 @@ static void test_utf8(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_file_ok),
-        cmocka_unit_test(test_file_errors),
-        cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_xcom_file_values_parse),
+        cmocka_unit_test(test_bad_xcom_files_are_refused),
+        cmocka_unit_test(test_utf8_validity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
