@@ -14,7 +14,8 @@ ALLOW='
 proto/*               | *              | the schema migrations and the queue codec are the contract below core
 lib/core/db.c         | *              | the migration runner (schema_migrations, its advisory lock) and the LISTEN and statement plumbing every store module runs on
 worker/op_sql.c       | *              | the sql operator and the sql sensor run the user'"'"'s own SQL
-webserver/api.c       | ^[A-Z_]+_COLS$ | the API'"'"'s column-descriptor macros (DAG_COLS, RUN_COLS, ...): select lists whose positions the response writers index
+webserver/api_*.c     | _fields$       | the API'"'"'s column tables (api_field_t: JSON name, SQL expression, format), from which select lists and writers are generated
+webserver/apiquery.c  | *              | the query builder that turns the column tables, filters and paging into one parameterized statement per list
 lib/core/queue.c      | ^open_conn$    | Redis SELECT (the database number), not SQL
 '
 
@@ -32,7 +33,8 @@ allowed() { # FILE CONTEXT
 }
 
 # file:line:context for each literal with SQL text. The context is the
-# #define the line continues, else the last function started at column 0.
+# #define the line continues, else the last function or table (an array
+# definition) started at column 0. Comments are not statements.
 scan() {
   awk '
     FNR == 1 { fn = "-"; def = "" }
@@ -40,6 +42,10 @@ scan() {
     /^[A-Za-z_][^;=]*[A-Za-z_0-9]+[ \t]*\(/ && !/^#/ {
       s = $0; sub(/\(.*/, "", s); n = split(s, w, /[ \t*]+/); fn = w[n]
     }
+    /^[A-Za-z_][^;(]*[A-Za-z_0-9]+\[[^]]*\][ \t]*=/ {
+      s = $0; sub(/\[.*/, "", s); n = split(s, w, /[ \t*]+/); fn = w[n]
+    }
+    /^[ \t]*(\/\*|\*)/ { next }
     {
       ctx = def != "" ? def : fn
       if ($0 ~ /"[^"]*(SELECT |INSERT INTO|UPDATE [a-z_]+|DELETE FROM|WITH [a-z_]+ AS|(LISTEN|NOTIFY) (%s|"|[a-z_]+("|;|,))|pg_notify\(|pg_advisory)/)
