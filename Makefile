@@ -164,7 +164,7 @@ standalone: deps
 	@bash deploy/standalone.sh
 
 format:
-	clang-format -i $(wildcard lib/*/*.[ch] proto/*.[ch] scheduler/*.[ch] worker/*.[ch] webserver/*.[ch] cli/*.[ch] tests/*/*.[ch])
+	find lib proto scheduler worker webserver cli tests -name '*.[ch]' | xargs clang-format -i
 
 clean:
 	rm -rf build bin

@@ -38,7 +38,8 @@ int cli_db(const config_t *cfg, int argc, char **argv)
         if (rc != 0)
             fprintf(stderr, "updraft: migration failed: %s\n", db_error(db));
         else
-            printf("database migrated (%d migration%s applied)\n", applied, applied == 1 ? "" : "s");
+            printf("database migrated (%d migration%s applied)\n", applied,
+                   applied == 1 ? "" : "s");
         db_close(db);
         return rc == 0 ? 0 : 1;
     }

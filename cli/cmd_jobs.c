@@ -18,7 +18,6 @@
 #include "cli/cli.h"
 #include "store/jobs.h"
 
-
 static void usage(FILE *f)
 {
     fputs("usage: updraft jobs check [--job-type SchedulerJob|WorkerJob|scheduler|worker]\n"

@@ -32,7 +32,8 @@ int cli_standalone(const char *argv0, int argc, char **argv)
     }
     snprintf(script, sizeof(script), "%s/deploy/standalone.sh", home);
     if (access(script, R_OK) != 0) {
-        fprintf(stderr, "updraft: %s not found; set UPDRAFT_HOME to the updraft checkout\n", script);
+        fprintf(stderr, "updraft: %s not found; set UPDRAFT_HOME to the updraft checkout\n",
+                script);
         return 1;
     }
     char *args[64] = {"bash", script};

@@ -48,7 +48,8 @@ static void usage(FILE *f)
           "  jobs check [--job-type T] [--hostname H]          (updraft jobs -h)\n"
           "  rotate-fernet-key          re-encrypt every secret with the first core.fernet_key\n"
           "  alerts test CONN_ID        send a test alert through a Slack or webhook connection\n"
-          "  standalone                 private Postgres + Redis and every daemon, for trying updraft\n",
+          "  standalone                 private Postgres + Redis and every daemon, for trying "
+          "updraft\n",
           f);
 }
 
@@ -56,7 +57,8 @@ int main(int argc, char **argv)
 {
     config_t cfg;
     log_init("cli", LOG_LEVEL_WARN);
-    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
+    if (argc >= 2 &&
+        (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
         usage(stdout);
         return 0;
     }

@@ -14,9 +14,9 @@
 #define QUEUE_MSG_MAX_FIELD 32
 
 typedef struct queue_msg {
-    int64_t ti_id;          /* task_instance.id, > 0 */
-    int32_t try_number;     /* >= 1 */
-    int64_t enqueued_us;    /* scheduler's clock at XADD, for latency figures; 0 = unknown */
+    int64_t ti_id;       /* task_instance.id, > 0 */
+    int32_t try_number;  /* >= 1 */
+    int64_t enqueued_us; /* scheduler's clock at XADD, for latency figures; 0 = unknown */
 } queue_msg_t;
 
 /* Field/value text of one message; storage is inside the struct. */

@@ -148,8 +148,7 @@ static bool event_rows(alerter_t *s, cJSON *rows, int64_t event_id, alert_event_
     if (e) {
         dag_alerts = cJSON_GetObjectItemCaseSensitive(dagver_doc(e), "alerts");
         if (task_id)
-            task_alerts =
-                cJSON_GetObjectItemCaseSensitive(dagver_task_spec(e, task_id), "alerts");
+            task_alerts = cJSON_GetObjectItemCaseSensitive(dagver_task_spec(e, task_id), "alerts");
     }
     cJSON *sel = alerts_select(dag_alerts, task_alerts, kind, s->cfg);
     if (!sel)
@@ -274,7 +273,8 @@ static int sla_check(alerter_t *s)
         const dagver_t *e = version_get(s, db_get_i64(r, i, 1), &dberr);
         if (dberr)
             goto out;
-        const cJSON *t, *specs = e ? cJSON_GetObjectItemCaseSensitive(dagver_doc(e), "tasks") : NULL;
+        const cJSON *t,
+            *specs = e ? cJSON_GetObjectItemCaseSensitive(dagver_doc(e), "tasks") : NULL;
         cJSON_ArrayForEach(t, specs)
         {
             const cJSON *sla = cJSON_GetObjectItemCaseSensitive(t, "sla_sec");

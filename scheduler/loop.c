@@ -54,9 +54,9 @@
 #define LOOP_MAX_LIVE_RUNS 100000 /* runs planned by one full pass */
 #define LOOP_MAX_PENDING 65536    /* notified run ids remembered between passes */
 #define LOOP_VERSION_CACHE 256
-#define LOOP_MAX_TIMEOUTS 1000    /* timed-out runs failed by one pass */
-#define LOOP_MAX_REAPED 1000      /* zombie (and stuck queued) tries ended by one pass */
-#define LOOP_MAX_RECLAIM 10000    /* stale stream entries dropped by one pass */
+#define LOOP_MAX_TIMEOUTS 1000 /* timed-out runs failed by one pass */
+#define LOOP_MAX_REAPED 1000   /* zombie (and stuck queued) tries ended by one pass */
+#define LOOP_MAX_RECLAIM 10000 /* stale stream entries dropped by one pass */
 #define LOOP_BACKOFF_MIN_MS 100
 #define LOOP_BACKOFF_MAX_MS 5000
 
@@ -164,16 +164,16 @@ typedef struct loop_state {
     planrun_ctx_t plan; /* its versions: a cache owned by this thread */
     pending_t pending;
     int64_t job_id;
-    int64_t next_heartbeat_us;  /* monotonic */
-    int64_t next_full_us;       /* monotonic */
-    int64_t next_queue_try_us;  /* monotonic; Redis reconnect backoff */
-    int64_t next_reap_us;       /* monotonic; zombie and stuck-queued detection */
-    int64_t next_marker_us;     /* monotonic; Redis data-loss check */
+    int64_t next_heartbeat_us; /* monotonic */
+    int64_t next_full_us;      /* monotonic */
+    int64_t next_queue_try_us; /* monotonic; Redis reconnect backoff */
+    int64_t next_reap_us;      /* monotonic; zombie and stuck-queued detection */
+    int64_t next_marker_us;    /* monotonic; Redis data-loss check */
     int queue_backoff_ms;
-    bool resend_all;            /* Redis failed: re-send every queued row once it is back */
-    bool again;                 /* more work is likely: do not sleep */
-    size_t pass_runs;           /* runs the last pass planned */
-    size_t pass_queued;         /* task instances the last pass queued */
+    bool resend_all;    /* Redis failed: re-send every queued row once it is back */
+    bool again;         /* more work is likely: do not sleep */
+    size_t pass_runs;   /* runs the last pass planned */
+    size_t pass_queued; /* task instances the last pass queued */
 } loop_state_t;
 
 static void queue_check(loop_state_t *s)
@@ -229,8 +229,7 @@ static int loop_pass(loop_state_t *s)
     if (s->job_id == 0) {
         if (jobs_scheduler_start(s->db, s->a->hostname, (int)getpid(), &s->job_id) < 0)
             return -1;
-        log_info("scheduler job started job_id=%" PRId64 " hostname=%s", s->job_id,
-                 s->a->hostname);
+        log_info("scheduler job started job_id=%" PRId64 " hostname=%s", s->job_id, s->a->hostname);
         s->next_heartbeat_us = now + hb_us;
     } else if (now >= s->next_heartbeat_us) {
         if (jobs_scheduler_update(s->db, s->job_id, "running") < 0)
@@ -313,8 +312,7 @@ static int loop_pass(loop_state_t *s)
     queue_check(s);
     size_t queued = 0, sent = 0;
     bool pub_failed = false;
-    if (enqueue_scheduled(s->db, s->q, cfg->scheduler.max_tis_per_query, &queued, &pub_failed) <
-        0)
+    if (enqueue_scheduled(s->db, s->q, cfg->scheduler.max_tis_per_query, &queued, &pub_failed) < 0)
         return -1;
     s->pass_queued = queued;
     if (queued > 0)
@@ -421,8 +419,8 @@ void *loop_thread(void *arg)
         }
         int64_t t0 = ts_mono_us();
         int prc = loop_pass(&s);
-        log_debug("scheduler pass ms=%.3f runs=%zu queued=%zu", (double)(ts_mono_us() - t0) / 1000.0,
-                  s.pass_runs, s.pass_queued);
+        log_debug("scheduler pass ms=%.3f runs=%zu queued=%zu",
+                  (double)(ts_mono_us() - t0) / 1000.0, s.pass_runs, s.pass_queued);
         if (prc < 0) {
             db_rollback(s.db);
             s.pending.all = true;

@@ -17,10 +17,10 @@
 
 typedef struct loop_args {
     const config_t *cfg;
-    const char *hostname;  /* for the job row */
-    volatile bool *stop;   /* set by main on SIGINT/SIGTERM (then wake_fd is written) */
-    int wake_fd;           /* eventfd; readable = "look now" */
-    int exit_code;         /* out: 0 on a clean stop */
+    const char *hostname;     /* for the job row */
+    volatile bool *stop;      /* set by main on SIGINT/SIGTERM (then wake_fd is written) */
+    int wake_fd;              /* eventfd; readable = "look now" */
+    int exit_code;            /* out: 0 on a clean stop */
     struct healthsrv *health; /* borrowed, NULL = none: told of every completed pass */
 } loop_args_t;
 

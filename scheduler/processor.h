@@ -31,9 +31,9 @@
 
 typedef struct processor_args {
     const config_t *cfg;
-    volatile bool *stop;  /* set by main; then wake_fd is written */
-    int wake_fd;          /* eventfd: readable = scan now (or stop) */
-    int loop_wake_fd;     /* written after a scan changed something */
+    volatile bool *stop; /* set by main; then wake_fd is written */
+    int wake_fd;         /* eventfd: readable = scan now (or stop) */
+    int loop_wake_fd;    /* written after a scan changed something */
 } processor_args_t;
 
 /* pthread entry point; arg is a processor_args_t. */

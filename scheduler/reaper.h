@@ -29,7 +29,7 @@
  * transaction open. Returns 0 (counts in *n_zombies, *n_stuck) or -1 on a
  * database error.
  */
-int reaper_run(db_t *db, int threshold_sec, int queued_timeout_sec, size_t max,
-               int64_t **run_ids, size_t *n_runs, size_t *n_zombies, size_t *n_stuck);
+int reaper_run(db_t *db, int threshold_sec, int queued_timeout_sec, size_t max, int64_t **run_ids,
+               size_t *n_runs, size_t *n_zombies, size_t *n_stuck);
 
 #endif

@@ -148,8 +148,7 @@ int api_post_pool(api_req_t *r)
     }
     rc = pools_set(r->db, name, slots, desc, deferred < 0 ? 0 : deferred, true, err, sizeof(err));
     if (rc == UPDRAFT_EEXISTS) {
-        http_send_problem(r->conn, 409, "Pool already exists", "Pool: %.256s already exists",
-                          name);
+        http_send_problem(r->conn, 409, "Pool already exists", "Pool: %.256s already exists", name);
         status = 409;
         goto out;
     }

@@ -32,7 +32,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-
 typedef struct apicache apicache_t;
 typedef struct apicache_entry apicache_entry_t;
 

@@ -18,7 +18,9 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 
-#define PROBLEM_BASE "https://airflow.apache.org/docs/apache-airflow/stable/stable-rest-api-ref.html#section/Errors/"
+#define PROBLEM_BASE                                                                               \
+    "https://airflow.apache.org/docs/apache-airflow/stable/stable-rest-api-ref.html#section/"      \
+    "Errors/"
 
 int http_send(struct mg_connection *conn, int status, const char *content_type, const char *body,
               size_t len)
@@ -53,19 +55,32 @@ int http_send_json(struct mg_connection *conn, int status, const cJSON *json)
 static const char *status_title(int status)
 {
     switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 413: return "Request Entity Too Large";
-    case 415: return "Unsupported Media Type";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Error";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 406:
+        return "Not Acceptable";
+    case 409:
+        return "Conflict";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Request Entity Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Error";
     }
 }
 
@@ -73,14 +88,22 @@ static const char *status_title(int status)
 static const char *status_type(int status)
 {
     switch (status) {
-    case 400: return "BadRequest";
-    case 401: return "Unauthenticated";
-    case 403: return "PermissionDenied";
-    case 404: return "NotFound";
-    case 405: return "MethodNotAllowed";
-    case 406: return "NotAcceptable";
-    case 409: return "AlreadyExists";
-    default: return "Unknown";
+    case 400:
+        return "BadRequest";
+    case 401:
+        return "Unauthenticated";
+    case 403:
+        return "PermissionDenied";
+    case 404:
+        return "NotFound";
+    case 405:
+        return "MethodNotAllowed";
+    case 406:
+        return "NotAcceptable";
+    case 409:
+        return "AlreadyExists";
+    default:
+        return "Unknown";
     }
 }
 
@@ -119,8 +142,8 @@ int http_status_of_error(int err, const char **title)
     return 500;
 }
 
-int http_send_error(struct mg_connection *conn, int err, const char *title,
-                    const char *detail_fmt, ...)
+int http_send_error(struct mg_connection *conn, int err, const char *title, const char *detail_fmt,
+                    ...)
 {
     char detail[1024];
     const char *dflt;

@@ -40,8 +40,8 @@ int http_status_of_error(int err, const char **title);
  * Sends a problem body for error code err (status from the table above).
  * title NULL: the table's title. Returns the status sent.
  */
-int http_send_error(struct mg_connection *conn, int err, const char *title,
-                    const char *detail_fmt, ...) __attribute__((format(printf, 4, 5)));
+int http_send_error(struct mg_connection *conn, int err, const char *title, const char *detail_fmt,
+                    ...) __attribute__((format(printf, 4, 5)));
 
 /*
  * Reads the request body, refusing more than max bytes. Returns 0 with a

@@ -26,8 +26,7 @@ static int hexval(char c)
     return -1;
 }
 
-long httpq_url_decode(const char *in, size_t len, bool plus_is_space, char *out,
-                      size_t outlen)
+long httpq_url_decode(const char *in, size_t len, bool plus_is_space, char *out, size_t outlen)
 {
     size_t o = 0;
 
@@ -184,8 +183,7 @@ static void clip(const char *s, char *buf, size_t buflen)
     buf[i] = '\0';
 }
 
-int httpq_check_allowed(const httpq_t *q, const char *const *allowed, char *err,
-                        size_t errlen)
+int httpq_check_allowed(const httpq_t *q, const char *const *allowed, char *err, size_t errlen)
 {
     for (size_t i = 0; i < q->n; i++) {
         bool found = false;
@@ -291,9 +289,8 @@ int httpq_get_page(const httpq_t *q, int64_t def_limit, int64_t max_limit, int64
     return 0;
 }
 
-int httpq_order_by(const char *value, const httpq_sort_t *allowed, size_t n,
-                   const char *def_field, const char **sql, bool *desc, char *err,
-                   size_t errlen)
+int httpq_order_by(const char *value, const httpq_sort_t *allowed, size_t n, const char *def_field,
+                   const char **sql, bool *desc, char *err, size_t errlen)
 {
     const char *field = value;
     char c[80];
@@ -313,8 +310,7 @@ int httpq_order_by(const char *value, const httpq_sort_t *allowed, size_t n,
     }
     clip(field, c, sizeof(c));
     snprintf(err, errlen,
-             "Ordering with '%s' is disallowed or the attribute does not exist on the model",
-             c);
+             "Ordering with '%s' is disallowed or the attribute does not exist on the model", c);
     return -1;
 }
 
@@ -327,8 +323,7 @@ void httpq_path_free(httpq_path_t *p)
     p->n = 0;
 }
 
-int httpq_path_split(const char *path, bool decode, httpq_path_t *out, char *err,
-                     size_t errlen)
+int httpq_path_split(const char *path, bool decode, httpq_path_t *out, char *err, size_t errlen)
 {
     size_t len, o = 0;
     const char *s;
@@ -392,8 +387,8 @@ fail:
     return -1;
 }
 
-bool httpq_path_match(const httpq_path_t *p, const char *pattern, const char **caps,
-                      size_t maxcaps, size_t *ncaps)
+bool httpq_path_match(const httpq_path_t *p, const char *pattern, const char **caps, size_t maxcaps,
+                      size_t *ncaps)
 {
     const char *s = pattern;
     size_t i = 0, nc = 0;

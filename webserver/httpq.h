@@ -15,10 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTPQ_MAX_QUERY 8192   /* bytes of query string accepted */
-#define HTTPQ_MAX_PARAMS 64    /* key=value pairs accepted */
-#define HTTPQ_MAX_PATH 2048    /* bytes of request path accepted */
-#define HTTPQ_MAX_SEGS 16      /* path segments accepted */
+#define HTTPQ_MAX_QUERY 8192 /* bytes of query string accepted */
+#define HTTPQ_MAX_PARAMS 64  /* key=value pairs accepted */
+#define HTTPQ_MAX_PATH 2048  /* bytes of request path accepted */
+#define HTTPQ_MAX_SEGS 16    /* path segments accepted */
 
 typedef struct httpq_param {
     char *key;   /* URL-decoded, never NULL */
@@ -35,8 +35,7 @@ typedef struct httpq {
  * a space when plus_is_space (query strings, not paths). Refuses malformed
  * escapes and encoded NUL bytes. Returns the decoded length, or -1.
  */
-long httpq_url_decode(const char *in, size_t len, bool plus_is_space, char *out,
-                      size_t outlen);
+long httpq_url_decode(const char *in, size_t len, bool plus_is_space, char *out, size_t outlen);
 
 /*
  * Parses a query string ("a=1&b=x%20y&b=z"; NULL or "" is empty) into q,
@@ -58,8 +57,7 @@ const char *httpq_get_nth(const httpq_t *q, const char *key, size_t idx);
  * Fails (-1, err names the parameter) when q holds a key that is not in the
  * NULL-terminated list allowed, as Airflow's strict validation does.
  */
-int httpq_check_allowed(const httpq_t *q, const char *const *allowed, char *err,
-                        size_t errlen);
+int httpq_check_allowed(const httpq_t *q, const char *const *allowed, char *err, size_t errlen);
 
 /*
  * Parameter q[key] as an integer in [min, max]. Absent: *out = def, 0.
@@ -95,13 +93,12 @@ typedef struct httpq_sort {
  * matching constant expression (never client text) and *desc. Returns 0,
  * or -1 with err for a field that is not allowed.
  */
-int httpq_order_by(const char *value, const httpq_sort_t *allowed, size_t n,
-                   const char *def_field, const char **sql, bool *desc, char *err,
-                   size_t errlen);
+int httpq_order_by(const char *value, const httpq_sort_t *allowed, size_t n, const char *def_field,
+                   const char **sql, bool *desc, char *err, size_t errlen);
 
 /* A request path split at '/' into URL-decoded segments. */
 typedef struct httpq_path {
-    char *buf;                  /* owns the segment text */
+    char *buf; /* owns the segment text */
     const char *seg[HTTPQ_MAX_SEGS];
     size_t n;
 } httpq_path_t;
@@ -113,8 +110,7 @@ typedef struct httpq_path {
  * overlong paths, too many segments, bad escapes and control characters.
  * Release with httpq_path_free(). Returns 0 or -1 with err.
  */
-int httpq_path_split(const char *path, bool decode, httpq_path_t *out, char *err,
-                     size_t errlen);
+int httpq_path_split(const char *path, bool decode, httpq_path_t *out, char *err, size_t errlen);
 void httpq_path_free(httpq_path_t *p);
 
 /*
@@ -122,7 +118,7 @@ void httpq_path_free(httpq_path_t *p);
  * segments compare exactly, "{}" matches any one segment and is captured
  * into caps (up to maxcaps, in order; *ncaps set). True on a match.
  */
-bool httpq_path_match(const httpq_path_t *p, const char *pattern, const char **caps,
-                      size_t maxcaps, size_t *ncaps);
+bool httpq_path_match(const httpq_path_t *p, const char *pattern, const char **caps, size_t maxcaps,
+                      size_t *ncaps);
 
 #endif

@@ -42,18 +42,28 @@ int server_run(const config_t *cfg, const char *listen, volatile sig_atomic_t *s
 {
     char threads[16];
     const char *options[] = {
-        "listening_ports", listen,
-        "num_threads", threads,
-        "request_timeout_ms", "30000",
-        "keep_alive_timeout_ms", "5000",
-        "enable_keep_alive", "yes",
+        "listening_ports",
+        listen,
+        "num_threads",
+        threads,
+        "request_timeout_ms",
+        "30000",
+        "keep_alive_timeout_ms",
+        "5000",
+        "enable_keep_alive",
+        "yes",
         /* Responses are written whole; Nagle would hold the last segment
          * back until the client's delayed ACK (40 ms per request). */
-        "tcp_nodelay", "1",
-        "max_request_size", "16384",
-        "enable_directory_listing", "no",
-        "decode_url", "no",
-        "additional_header", "X-Content-Type-Options: nosniff",
+        "tcp_nodelay",
+        "1",
+        "max_request_size",
+        "16384",
+        "enable_directory_listing",
+        "no",
+        "decode_url",
+        "no",
+        "additional_header",
+        "X-Content-Type-Options: nosniff",
         NULL,
     };
     struct mg_callbacks cb;

@@ -45,7 +45,7 @@ struct consumer {
     int64_t ids[CONSUMER_READ_MAX]; /* claim parameters */
     int tries[CONSUMER_READ_MAX];
     dagver_cache_t *specs; /* DAG versions, for the claim's task specs */
-    int64_t last_work_us; /* monotonic: the last read that returned entries */
+    int64_t last_work_us;  /* monotonic: the last read that returned entries */
 };
 
 consumer_t *consumer_new(const consumer_opts_t *o, char *err, size_t errlen)

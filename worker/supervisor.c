@@ -132,9 +132,9 @@ struct supervisor {
     int64_t hb_due_us;
     int64_t reconnect_due_us;
     char *hostname;
-    dagver_cache_t *specs;  /* DAG versions: mini-scheduler, direct claims; created on first use */
-    int64_t idle_since_us;  /* monotonic: no try since then (0: busy or trimmed) */
-    size_t transferred;     /* slots of ended tries kept by direct claims */
+    dagver_cache_t *specs; /* DAG versions: mini-scheduler, direct claims; created on first use */
+    int64_t idle_since_us; /* monotonic: no try since then (0: busy or trimmed) */
+    size_t transferred;    /* slots of ended tries kept by direct claims */
     /* Process groups whose leader was reaped while a SIGKILL was due (a
      * stop or timeout sent SIGTERM): the rest of the group still gets it. */
     struct group_kill {

@@ -237,8 +237,7 @@ static int parse_spec_obj(wtry_t *t, const cJSON *spec, const char *row_operator
         t->cwd = strdup(cwd);
     const cJSON *ae = cJSON_GetObjectItemCaseSensitive(spec, "append_env");
     t->append_env = cJSON_IsTrue(ae);
-    if ((cwd && *cwd && !t->cwd) ||
-        parse_env(t, cJSON_GetObjectItemCaseSensitive(spec, "env")) < 0)
+    if ((cwd && *cwd && !t->cwd) || parse_env(t, cJSON_GetObjectItemCaseSensitive(spec, "env")) < 0)
         rc = -1;
 out:
     return rc;

@@ -42,17 +42,17 @@ typedef struct wtry {
     int max_tries;
     int map_index;
     int64_t dag_run_id;
-    ts_us_t logical_date; /* TS_NONE if unknown */
+    ts_us_t logical_date;                           /* TS_NONE if unknown */
     ts_us_t data_interval_start, data_interval_end; /* TS_NONE if unknown */
     char *dag_id, *run_id, *task_id;
 
     wtry_kind_t kind;
     dag_operator_t op; /* the task's operator (model/operator.h) */
-    char *spec_error; /* WTRY_INVALID: what is wrong */
+    char *spec_error;  /* WTRY_INVALID: what is wrong */
     char *bash_command;
     char *cwd; /* NULL: a fresh temp dir */
     bool has_env, append_env;
-    bool do_xcom_push; /* the last non-empty output line becomes return_value */
+    bool do_xcom_push;  /* the last non-empty output line becomes return_value */
     taskenv_var_t *env; /* names/values owned by the try */
     size_t n_env;
     char *owner;
@@ -64,12 +64,12 @@ typedef struct wtry {
     char *conf_json;           /* the run's conf (dag_run.conf), NULL if none */
     int execution_timeout_sec; /* 0 = none */
     bool has_downstream;       /* the spec lists downstream tasks: plan the run when it ends */
-    cJSON *args;       /* operator arguments (an object, owned), NULL = none */
-    cJSON *expand;     /* dynamic task mapping (owned), NULL = not mapped */
-    cJSON *downstream; /* downstream_task_ids (an array, owned), NULL = none */
-    ts_us_t first_poke_at; /* sensors in reschedule mode: the try's first poke, TS_NONE */
-    int poke_count;        /* pokes this try made before (reschedule mode) */
-    ts_us_t start_date;    /* the claim's start_date (this poke's start), TS_NONE if unknown */
+    cJSON *args;               /* operator arguments (an object, owned), NULL = none */
+    cJSON *expand;             /* dynamic task mapping (owned), NULL = not mapped */
+    cJSON *downstream;         /* downstream_task_ids (an array, owned), NULL = none */
+    ts_us_t first_poke_at;     /* sensors in reschedule mode: the try's first poke, TS_NONE */
+    int poke_count;            /* pokes this try made before (reschedule mode) */
+    ts_us_t start_date;        /* the claim's start_date (this poke's start), TS_NONE if unknown */
 } wtry_t;
 
 /* The claim's columns, as wtry_from_row reads them (store/ti.h). */

@@ -15,7 +15,10 @@ void backoff_init(backoff_t *b, int max_wait_ms)
     b->max_wait_ms = max_wait_ms;
 }
 
-int backoff_next_ms(const backoff_t *b) { return b->delay_ms; }
+int backoff_next_ms(const backoff_t *b)
+{
+    return b->delay_ms;
+}
 
 void backoff_sleep_ms(int ms)
 {

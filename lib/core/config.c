@@ -46,9 +46,9 @@
 typedef enum key_type { KEY_BOOL, KEY_INT, KEY_STRING } key_type_t;
 
 enum {
-    KEY_SECRET = 1 << 0,   /* may carry a password: masked when printed */
-    KEY_NONEMPTY = 1 << 1, /* an empty string is an error */
-    KEY_LOG_LEVEL = 1 << 2, /* must be a level log_parse_level() knows */
+    KEY_SECRET = 1 << 0,       /* may carry a password: masked when printed */
+    KEY_NONEMPTY = 1 << 1,     /* an empty string is an error */
+    KEY_LOG_LEVEL = 1 << 2,    /* must be a level log_parse_level() knows */
     KEY_SECRET_VALUE = 1 << 3, /* the whole value is a secret: printed as *** when set */
     KEY_CONN_LIST = 1 << 4     /* comma-separated connection ids, may be empty */
 };
@@ -125,7 +125,8 @@ static const key_def_t config_keys[] = {
      OFF(worker.max_log_bytes_per_try)},
     {SEC_LOGGING, "level", KEY_STRING, "info", 0, 0, KEY_NONEMPTY | KEY_LOG_LEVEL,
      OFF(logging.level)},
-    {SEC_ALERTS, "on_task_failure", KEY_STRING, "", 0, 0, KEY_CONN_LIST, OFF(alerts.on_task_failure)},
+    {SEC_ALERTS, "on_task_failure", KEY_STRING, "", 0, 0, KEY_CONN_LIST,
+     OFF(alerts.on_task_failure)},
     {SEC_ALERTS, "on_task_retry", KEY_STRING, "", 0, 0, KEY_CONN_LIST, OFF(alerts.on_task_retry)},
     {SEC_ALERTS, "on_dag_failure", KEY_STRING, "", 0, 0, KEY_CONN_LIST, OFF(alerts.on_dag_failure)},
     {SEC_ALERTS, "on_sla_miss", KEY_STRING, "", 0, 0, KEY_CONN_LIST, OFF(alerts.on_sla_miss)},
@@ -261,8 +262,8 @@ static int apply_value(config_t *c, const key_def_t *k, const char *text, const 
         bool b;
         if (parse_bool(text, &b) < 0) {
             errbuf_set(err, errlen,
-                    "%s: %s.%s: '%s' is not a boolean (true/false, yes/no, on/off, 1/0)", where,
-                    sec, k->key, text);
+                       "%s: %s.%s: '%s' is not a boolean (true/false, yes/no, on/off, 1/0)", where,
+                       sec, k->key, text);
             return -1;
         }
         *(bool *)(void *)base = b;
@@ -275,8 +276,8 @@ static int apply_value(config_t *c, const key_def_t *k, const char *text, const 
             return -1;
         }
         if (v < k->min || v > k->max) {
-            errbuf_set(err, errlen, "%s: %s.%s: %lld is out of range %lld..%lld", where, sec, k->key,
-                    v, k->min, k->max);
+            errbuf_set(err, errlen, "%s: %s.%s: %lld is out of range %lld..%lld", where, sec,
+                       k->key, v, k->min, k->max);
             return -1;
         }
         *(int *)(void *)base = (int)v;
@@ -289,7 +290,7 @@ static int apply_value(config_t *c, const key_def_t *k, const char *text, const 
         }
         if (strlen(text) > CONFIG_MAX_VALUE_LEN) {
             errbuf_set(err, errlen, "%s: %s.%s: longer than %d bytes", where, sec, k->key,
-                    CONFIG_MAX_VALUE_LEN);
+                       CONFIG_MAX_VALUE_LEN);
             return -1;
         }
         if ((k->flags & KEY_CONN_LIST) && !valid_conn_list(text)) {
@@ -303,8 +304,8 @@ static int apply_value(config_t *c, const key_def_t *k, const char *text, const 
             log_level_t level;
             if (log_parse_level(text, &level) < 0) {
                 errbuf_set(err, errlen,
-                        "%s: %s.%s: '%s' is not a log level (debug, info, warning, error, off)",
-                        where, sec, k->key, text);
+                           "%s: %s.%s: '%s' is not a log level (debug, info, warning, error, off)",
+                           where, sec, k->key, text);
                 return -1;
             }
         }
@@ -406,7 +407,7 @@ static void format_cyaml_error(const char *path, cyaml_err_t rc, const cyaml_log
 
     if (strncmp(problem, "unexpected key: ", 16) == 0) {
         errbuf_set(err, errlen, "%s: unknown key '%s%s%s'", where, keypath, keypath[0] ? "." : "",
-                problem + 16);
+                   problem + 16);
     } else if (keypath[0] != '\0') {
         errbuf_set(err, errlen, "%s: %s (at %s)", where, problem, keypath);
     } else {

@@ -23,58 +23,60 @@ typedef struct config {
         char *dags_folder;                /* default "./dags" */
         bool dags_are_paused_at_creation; /* default true */
         char *hostname;                   /* default: gethostname() (empty = that) */
-        char *fernet_key;                 /* secret; base64 32-byte keys, comma-separated, "" = none */
-        int max_xcom_size;                /* bytes of one XCom value, default 49152, 1024..1073741824 */
-        int max_map_length;               /* mapped instances of one task, default 1024 */
+        char *fernet_key;   /* secret; base64 32-byte keys, comma-separated, "" = none */
+        int max_xcom_size;  /* bytes of one XCom value, default 49152, 1024..1073741824 */
+        int max_map_length; /* mapped instances of one task, default 1024 */
     } core;
     struct {
-        char *url;                        /* secret-bearing; default "postgresql:///updraft" */
+        char *url; /* secret-bearing; default "postgresql:///updraft" */
     } database;
     struct {
-        char *url;                        /* secret-bearing; default "redis://127.0.0.1:6379/0" */
-        int timeout_ms;                   /* default 5000, 100..600000 */
+        char *url;      /* secret-bearing; default "redis://127.0.0.1:6379/0" */
+        int timeout_ms; /* default 5000, 100..600000 */
     } redis;
     struct {
-        char *listen;                     /* default "127.0.0.1:8080" */
-        char *base_url;                   /* default "http://127.0.0.1:8080" */
-        int threads;                      /* default 32, 1..256 */
-        int cache_mb;                     /* response cache budget, default 32, 0 (off)..4096 */
+        char *listen;   /* default "127.0.0.1:8080" */
+        char *base_url; /* default "http://127.0.0.1:8080" */
+        int threads;    /* default 32, 1..256 */
+        int cache_mb;   /* response cache budget, default 32, 0 (off)..4096 */
     } webserver;
     struct {
-        int dag_dir_list_interval;        /* seconds between folder scans, default 5, 1..86400 */
-        bool catchup_by_default;          /* default true */
-        int heartbeat_sec;                /* default 5, 1..3600 */
-        int queued_resend_after_sec;      /* default 30, 1..86400 */
-        int max_tis_per_query;            /* default 512, 1..100000 */
-        int zombie_threshold_sec;         /* a running try without heartbeat this long is a zombie, default 30 */
+        int dag_dir_list_interval;   /* seconds between folder scans, default 5, 1..86400 */
+        bool catchup_by_default;     /* default true */
+        int heartbeat_sec;           /* default 5, 1..3600 */
+        int queued_resend_after_sec; /* default 30, 1..86400 */
+        int max_tis_per_query;       /* default 512, 1..100000 */
+        int zombie_threshold_sec; /* a running try without heartbeat this long is a zombie, default
+                                     30 */
         int zombie_detection_interval_sec; /* how often to look, default 10 */
-        int task_queued_timeout_sec;      /* a try queued this long fails or retries, default 600 */
+        int task_queued_timeout_sec; /* a try queued this long fails or retries, default 600 */
     } scheduler;
     struct {
-        char *queues;                     /* comma-separated, default "default" */
-        int concurrency;                  /* default 16, 1..4096 */
-        int heartbeat_sec;                /* default 5, 1..3600 */
-        int shutdown_grace_sec;           /* SIGTERM: running tries get this long, default 60 */
-        int log_flush_ms;                 /* default 200, 10..60000 */
-        int max_log_bytes_per_try;        /* default 10485760, 1024..1073741824 */
+        char *queues;              /* comma-separated, default "default" */
+        int concurrency;           /* default 16, 1..4096 */
+        int heartbeat_sec;         /* default 5, 1..3600 */
+        int shutdown_grace_sec;    /* SIGTERM: running tries get this long, default 60 */
+        int log_flush_ms;          /* default 200, 10..60000 */
+        int max_log_bytes_per_try; /* default 10485760, 1024..1073741824 */
     } worker;
     struct {
-        char *level;                      /* debug|info|warning|error, default "info" */
+        char *level; /* debug|info|warning|error, default "info" */
     } logging;
-    struct {                              /* docs/alerts.md; conn id lists are comma-separated */
-        char *on_task_failure;            /* alerts of tasks that declare none, default "" */
-        char *on_task_retry;              /* default "" */
-        char *on_dag_failure;             /* DAG run failures of DAGs that declare none, default "" */
-        char *on_sla_miss;                /* SLA misses of DAGs that declare none, default "" */
-        int give_up_after_sec;            /* a delivery still failing this long fails, default 3600 */
-        int request_timeout_sec;          /* one HTTP attempt, default 10, 1..300 */
-        int max_retry_after_sec;          /* Retry-After honoured up to this, default 300 */
-        int max_backoff_sec;              /* retry delay cap after 5xx/network errors, default 300 */
-        int max_in_flight;                /* deliveries in flight per scheduler, default 8 */
-        int sweep_interval_sec;           /* safety timer behind NOTIFY, default 30 */
-        int sla_check_interval_sec;       /* default 10 */
-        int sla_lookback_sec;             /* misses older than this are not reported, default 86400 */
-        int event_retention_days;         /* processed events and their deliveries kept, default 30; 0 = forever */
+    struct {                        /* docs/alerts.md; conn id lists are comma-separated */
+        char *on_task_failure;      /* alerts of tasks that declare none, default "" */
+        char *on_task_retry;        /* default "" */
+        char *on_dag_failure;       /* DAG run failures of DAGs that declare none, default "" */
+        char *on_sla_miss;          /* SLA misses of DAGs that declare none, default "" */
+        int give_up_after_sec;      /* a delivery still failing this long fails, default 3600 */
+        int request_timeout_sec;    /* one HTTP attempt, default 10, 1..300 */
+        int max_retry_after_sec;    /* Retry-After honoured up to this, default 300 */
+        int max_backoff_sec;        /* retry delay cap after 5xx/network errors, default 300 */
+        int max_in_flight;          /* deliveries in flight per scheduler, default 8 */
+        int sweep_interval_sec;     /* safety timer behind NOTIFY, default 30 */
+        int sla_check_interval_sec; /* default 10 */
+        int sla_lookback_sec;       /* misses older than this are not reported, default 86400 */
+        int event_retention_days;   /* processed events and their deliveries kept, default 30; 0 =
+                                       forever */
     } alerts;
 } config_t;
 

@@ -121,9 +121,15 @@ void db_close(db_t *db)
     free(db);
 }
 
-bool db_ok(const db_t *db) { return db && db->pg && PQstatus(db->pg) == CONNECTION_OK; }
+bool db_ok(const db_t *db)
+{
+    return db && db->pg && PQstatus(db->pg) == CONNECTION_OK;
+}
 
-PGconn *db_pg(db_t *db) { return db->pg; }
+PGconn *db_pg(db_t *db)
+{
+    return db->pg;
+}
 
 static int relisten(db_t *db)
 {
@@ -199,8 +205,8 @@ PGresult *db_query(db_t *db, const char *name, const char *sql, int nparams,
             r = PQprepare(db->pg, name, sql, nparams, NULL);
             if (!result_ok(r)) {
                 set_error(db, r);
-                log_error("prepare failed statement=%s sqlstate=%s error=\"%s\"", name, db->sqlstate,
-                          db->error);
+                log_error("prepare failed statement=%s sqlstate=%s error=\"%s\"", name,
+                          db->sqlstate, db->error);
                 PQclear(r);
                 return NULL;
             }
@@ -243,7 +249,8 @@ int db_simple(db_t *db, const char *sql)
     PGresult *r = PQexec(db->pg, sql);
     if (!result_ok(r)) {
         set_error(db, r);
-        log_warn("statement failed sql=\"%s\" sqlstate=%s error=\"%s\"", sql, db->sqlstate, db->error);
+        log_warn("statement failed sql=\"%s\" sqlstate=%s error=\"%s\"", sql, db->sqlstate,
+                 db->error);
         PQclear(r);
         return -1;
     }
@@ -251,8 +258,14 @@ int db_simple(db_t *db, const char *sql)
     return 0;
 }
 
-int db_begin(db_t *db) { return db_simple(db, "BEGIN"); }
-int db_commit(db_t *db) { return db_simple(db, "COMMIT"); }
+int db_begin(db_t *db)
+{
+    return db_simple(db, "BEGIN");
+}
+int db_commit(db_t *db)
+{
+    return db_simple(db, "COMMIT");
+}
 
 void db_rollback(db_t *db)
 {
@@ -262,8 +275,14 @@ void db_rollback(db_t *db)
     }
 }
 
-const char *db_sqlstate(const db_t *db) { return db->sqlstate; }
-const char *db_error(const db_t *db) { return db->error; }
+const char *db_sqlstate(const db_t *db)
+{
+    return db->sqlstate;
+}
+const char *db_error(const db_t *db)
+{
+    return db->error;
+}
 
 int db_listen(db_t *db, const char *channel)
 {
@@ -287,7 +306,10 @@ int db_listen(db_t *db, const char *channel)
     return db_simple(db, sql);
 }
 
-int db_socket(db_t *db) { return db->pg ? PQsocket(db->pg) : -1; }
+int db_socket(db_t *db)
+{
+    return db->pg ? PQsocket(db->pg) : -1;
+}
 
 int db_drain_notifies(db_t *db, db_notify_fn cb, void *arg)
 {
@@ -313,7 +335,10 @@ int64_t db_get_i64(const PGresult *r, int row, int col)
     return strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
-int db_get_int(const PGresult *r, int row, int col) { return (int)db_get_i64(r, row, col); }
+int db_get_int(const PGresult *r, int row, int col)
+{
+    return (int)db_get_i64(r, row, col);
+}
 
 bool db_get_bool(const PGresult *r, int row, int col)
 {
@@ -328,8 +353,8 @@ const char *db_get_str(const PGresult *r, int row, int col)
 /* Highest applied migration, 0 when none, -1 on error. */
 static int schema_version(db_t *db)
 {
-    PGresult *r = db_query(db, NULL,
-                           "SELECT coalesce(max(version), 0) FROM schema_migrations", 0, NULL);
+    PGresult *r =
+        db_query(db, NULL, "SELECT coalesce(max(version), 0) FROM schema_migrations", 0, NULL);
     if (!r)
         return -1;
     int v = db_get_int(r, 0, 0);
@@ -350,10 +375,11 @@ static int missing_migrations(db_t *db)
     if (!arr)
         return -1;
     const char *p[] = {arr};
-    PGresult *r = db_query(db, NULL,
-                           "SELECT count(*) FROM unnest($1::int[]) k(v)"
-                           " WHERE NOT EXISTS (SELECT 1 FROM schema_migrations m WHERE m.version = k.v)",
-                           1, p);
+    PGresult *r =
+        db_query(db, NULL,
+                 "SELECT count(*) FROM unnest($1::int[]) k(v)"
+                 " WHERE NOT EXISTS (SELECT 1 FROM schema_migrations m WHERE m.version = k.v)",
+                 1, p);
     free(arr);
     if (!r)
         return -1;
@@ -379,7 +405,8 @@ int db_migrate(db_t *db, int *applied)
         char v[16];
         snprintf(v, sizeof(v), "%d", m->version);
         const char *pv[] = {v};
-        PGresult *r = db_query(db, NULL, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, pv);
+        PGresult *r =
+            db_query(db, NULL, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, pv);
         if (!r)
             goto out;
         bool done = PQntuples(r) > 0;
@@ -416,7 +443,8 @@ out:
 int db_check_schema(db_t *db, char *err, size_t errlen)
 {
     int want = migrations_count > 0 ? migrations[migrations_count - 1].version : 0;
-    PGresult *r = db_query(db, NULL, "SELECT to_regclass('schema_migrations') IS NOT NULL", 0, NULL);
+    PGresult *r =
+        db_query(db, NULL, "SELECT to_regclass('schema_migrations') IS NOT NULL", 0, NULL);
     if (!r) {
         snprintf(err, errlen, "cannot read the schema version: %s", db->error);
         return -1;
@@ -434,9 +462,10 @@ int db_check_schema(db_t *db, char *err, size_t errlen)
         return -1;
     }
     if (have <= want && missing > 0) {
-        snprintf(err, errlen,
-                 "database schema lacks %d of this binary's %d migrations: run 'updraft db migrate'",
-                 missing, migrations_count);
+        snprintf(
+            err, errlen,
+            "database schema lacks %d of this binary's %d migrations: run 'updraft db migrate'",
+            missing, migrations_count);
         return -1;
     }
     if (have < want) {

@@ -24,9 +24,15 @@ void log_init(const char *component, log_level_t level)
     log_level = level;
 }
 
-void log_set_level(log_level_t level) { log_level = level; }
+void log_set_level(log_level_t level)
+{
+    log_level = level;
+}
 
-bool log_enabled(log_level_t level) { return level >= log_level && level < LOG_LEVEL_OFF; }
+bool log_enabled(log_level_t level)
+{
+    return level >= log_level && level < LOG_LEVEL_OFF;
+}
 
 int log_parse_level(const char *s, log_level_t *out)
 {
@@ -52,7 +58,8 @@ void log_write(log_level_t level, const char *fmt, ...)
     struct tm tm;
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
-    int n = snprintf(line, sizeof(line), "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s component=%s ",
+    int n = snprintf(line, sizeof(line),
+                     "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s component=%s ",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                      (long)(tv.tv_usec / 1000), level_names[level], log_component);
     if (n < 0)

@@ -160,7 +160,10 @@ void queue_close(queue_t *q)
     free(q);
 }
 
-bool queue_ok(const queue_t *q) { return q && q->rc && !q->rc->err; }
+bool queue_ok(const queue_t *q)
+{
+    return q && q->rc && !q->rc->err;
+}
 
 int queue_ensure(queue_t *q, int max_wait_ms, volatile const bool *stop)
 {
@@ -262,7 +265,8 @@ static void decode_entry(const redisReply *e, const char *queue, queue_delivery_
 {
     memset(d, 0, sizeof(*d));
     snprintf(d->queue, sizeof(d->queue), "%s", queue);
-    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING)
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING)
         return;
     snprintf(d->entry_id, sizeof(d->entry_id), "%.*s", (int)e->element[0]->len, e->element[0]->str);
     const redisReply *fv = e->element[1];
@@ -298,7 +302,8 @@ int queue_read(queue_t *q, const char *consumer, const char *const *queues, size
             return queue_ok(q) ? 0 : -1;
 
     /* Reads may block: allow block_ms on top of the normal timeout. */
-    struct timeval tv = {(q->timeout_ms + block_ms) / 1000, ((q->timeout_ms + block_ms) % 1000) * 1000};
+    struct timeval tv = {(q->timeout_ms + block_ms) / 1000,
+                         ((q->timeout_ms + block_ms) % 1000) * 1000};
     redisSetTimeout(q->rc, tv);
 
     char countbuf[16], blockbuf[16];
@@ -468,16 +473,16 @@ int queue_check_marker(queue_t *q)
 }
 
 /* Reclaims and drops up to max stale entries of one stream; adds to *n. -1 on error. */
-static int reclaim_stream(queue_t *q, const char *stream, size_t slen, const char *idle,
-                          size_t max, size_t *n)
+static int reclaim_stream(queue_t *q, const char *stream, size_t slen, const char *idle, size_t max,
+                          size_t *n)
 {
     char cursor[64] = "0-0", count[24];
     snprintf(count, sizeof(count), "%zu", max < 1000 ? max : 1000);
     for (int round = 0; round < 100 && *n < max; round++) {
-        const char *argv[] = {"XAUTOCLAIM", stream, QUEUE_GROUP, "updraft-reaper", idle,
-                              cursor, "COUNT", count, "JUSTID"};
-        size_t lens[] = {10, slen, strlen(QUEUE_GROUP), 14, strlen(idle), strlen(cursor), 5,
-                         strlen(count), 6};
+        const char *argv[] = {"XAUTOCLAIM", stream,  QUEUE_GROUP, "updraft-reaper", idle,
+                              cursor,       "COUNT", count,       "JUSTID"};
+        size_t lens[] = {
+            10, slen, strlen(QUEUE_GROUP), 14, strlen(idle), strlen(cursor), 5, strlen(count), 6};
         redisReply *r = command_argv(q, 9, argv, lens);
         if (!r)
             return -1;
@@ -555,8 +560,8 @@ int queue_reclaim_stale(queue_t *q, long min_idle_ms, size_t max, size_t *n)
     *n = 0;
     snprintf(idle, sizeof(idle), "%ld", min_idle_ms);
     for (int round = 0; round < 1000; round++) {
-        const char *argv[] = {"SCAN", cursor, "MATCH", QUEUE_STREAM_PREFIX "*", "COUNT", "200",
-                              "TYPE", "stream"};
+        const char *argv[] = {"SCAN",  cursor, "MATCH", QUEUE_STREAM_PREFIX "*",
+                              "COUNT", "200",  "TYPE",  "stream"};
         size_t lens[] = {4, strlen(cursor), 5, strlen(QUEUE_STREAM_PREFIX) + 1, 5, 3, 4, 6};
         redisReply *r = command_argv(q, 8, argv, lens);
         if (!r)
@@ -572,8 +577,7 @@ int queue_reclaim_stale(queue_t *q, long min_idle_ms, size_t max, size_t *n)
             if (keys->element[i]->type != REDIS_REPLY_STRING ||
                 keys->element[i]->len > QUEUE_NAME_MAX + sizeof(QUEUE_STREAM_PREFIX))
                 continue;
-            if (reclaim_stream(q, keys->element[i]->str, keys->element[i]->len, idle, max, n) <
-                0) {
+            if (reclaim_stream(q, keys->element[i]->str, keys->element[i]->len, idle, max, n) < 0) {
                 freeReplyObject(r);
                 return -1;
             }

@@ -10,9 +10,9 @@
 #include <stddef.h>
 
 typedef struct strbuf {
-    char *s;          /* NUL-terminated once anything was put; NULL before */
+    char *s; /* NUL-terminated once anything was put; NULL before */
     size_t len, cap;
-    bool oom;         /* an allocation failed: nothing more is kept */
+    bool oom; /* an allocation failed: nothing more is kept */
 } strbuf_t;
 
 /* Appends n bytes of s (NUL bytes included). */

@@ -343,7 +343,8 @@ static bool unsupported_syntax(const char *s)
            strchr(s, 'W') != NULL || strchr(s, 'w') != NULL;
 }
 
-#define UNSUPPORTED_MSG "unsupported syntax '%s' in %s field (W, and L in day-of-week, are not supported)"
+#define UNSUPPORTED_MSG                                                                            \
+    "unsupported syntax '%s' in %s field (W, and L in day-of-week, are not supported)"
 
 /* "w#n" in day-of-week: the n-th (1-5) weekday w of the month. */
 static int parse_nth(const parse_ctx_t *px, const char *item, schedule_t *out)
@@ -466,9 +467,9 @@ static const struct {
     const char *name;
     const char *expr;
 } presets[] = {
-    {"@hourly", "0 * * * *"},    {"@daily", "0 0 * * *"},       {"@midnight", "0 0 * * *"},
-    {"@weekly", "0 0 * * 0"},    {"@monthly", "0 0 1 * *"},     {"@quarterly", "0 0 1 */3 *"},
-    {"@yearly", "0 0 1 1 *"},    {"@annually", "0 0 1 1 *"},
+    {"@hourly", "0 * * * *"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
+    {"@weekly", "0 0 * * 0"}, {"@monthly", "0 0 1 * *"},  {"@quarterly", "0 0 1 */3 *"},
+    {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"},
 };
 
 /* Longest fixed interval accepted: 100 years, far from overflowing. */
@@ -495,12 +496,23 @@ static int parse_delta(const char *text, int64_t *sec)
             p++;
         }
         switch (tolower((unsigned char)*p)) {
-        case 'w': mul = 7 * 86400; break;
-        case 'd': mul = 86400; break;
-        case 'h': mul = 3600; break;
-        case 'm': mul = 60; break;
-        case 's': mul = 1; break;
-        default: return 0;
+        case 'w':
+            mul = 7 * 86400;
+            break;
+        case 'd':
+            mul = 86400;
+            break;
+        case 'h':
+            mul = 3600;
+            break;
+        case 'm':
+            mul = 60;
+            break;
+        case 's':
+            mul = 1;
+            break;
+        default:
+            return 0;
         }
         p++;
         if (v > DELTA_MAX_SEC)
@@ -527,8 +539,7 @@ char *schedule_format_delta(int64_t seconds, char *buf, size_t len)
         int64_t n = seconds / units[i].sec;
         seconds %= units[i].sec;
         if (n > 0)
-            used += (size_t)snprintf(buf + used, len - used, "%lld%c", (long long)n,
-                                     units[i].unit);
+            used += (size_t)snprintf(buf + used, len - used, "%lld%c", (long long)n, units[i].unit);
     }
     return buf;
 }
@@ -580,8 +591,7 @@ int schedule_parse(const char *text, schedule_t *out, char *err, size_t errlen)
         }
         if (delta > DELTA_MAX_SEC) {
             if (err != NULL && errlen > 0)
-                snprintf(err, errlen, "invalid schedule interval '%s': longer than 100 years",
-                         buf);
+                snprintf(err, errlen, "invalid schedule interval '%s': longer than 100 years", buf);
             return -1;
         }
         out->kind = SCHEDULE_DELTA;
@@ -647,11 +657,11 @@ typedef struct tz_rule_date {
 
 struct schedule_tz {
     size_t n_times;
-    int64_t *times;   /* UTC seconds of each transition, ascending */
-    int32_t *offs;    /* UTC offset from times[i] on */
+    int64_t *times;    /* UTC seconds of each transition, ascending */
+    int32_t *offs;     /* UTC offset from times[i] on */
     int32_t first_off; /* before the first transition */
-    bool has_rule;    /* the footer rule applies after the last transition */
-    bool rule_dst;    /* the rule has daylight saving time */
+    bool has_rule;     /* the footer rule applies after the last transition */
+    bool rule_dst;     /* the rule has daylight saving time */
     int32_t std_off, dst_off;
     tz_rule_date_t start, end;
 };
@@ -847,8 +857,8 @@ static int parse_tzif(const unsigned char *b, size_t n, schedule_tz_t *tz)
             typecnt < 1 || typecnt > TZ_MAX_TYPES || charcnt < 0 || charcnt > 4096 ||
             leapcnt > 4096 || isutcnt > typecnt || isstdcnt > typecnt)
             return -1;
-        int64_t size = timecnt * tsize + timecnt + typecnt * 6 + charcnt +
-                       leapcnt * (tsize + 4) + isstdcnt + isutcnt;
+        int64_t size = timecnt * tsize + timecnt + typecnt * 6 + charcnt + leapcnt * (tsize + 4) +
+                       isstdcnt + isutcnt;
         p += 44;
         if (end - p < size)
             return -1;
@@ -898,10 +908,9 @@ static int parse_tzif(const unsigned char *b, size_t n, schedule_tz_t *tz)
 
 static bool is_utc_name(const char *name)
 {
-    return strcasecmp(name, "UTC") == 0 || strcmp(name, "Etc/UTC") == 0 ||
-           strcmp(name, "Z") == 0 || strcmp(name, "Etc/GMT") == 0 || strcmp(name, "GMT") == 0 ||
-           strcmp(name, "+00:00") == 0 || strcmp(name, "-00:00") == 0 ||
-           strcmp(name, "+0000") == 0;
+    return strcasecmp(name, "UTC") == 0 || strcmp(name, "Etc/UTC") == 0 || strcmp(name, "Z") == 0 ||
+           strcmp(name, "Etc/GMT") == 0 || strcmp(name, "GMT") == 0 ||
+           strcmp(name, "+00:00") == 0 || strcmp(name, "-00:00") == 0 || strcmp(name, "+0000") == 0;
 }
 
 /* "+02:00", "-0530", "+05": a fixed offset in seconds. 0 or -1. */

@@ -71,16 +71,16 @@ typedef enum schedule_kind {
 
 typedef struct schedule {
     schedule_kind_t kind;
-    uint64_t minute;  /* bit i set: minute i (0..59) */
-    uint32_t hour;    /* 0..23 */
-    uint32_t dom;     /* 1..31 */
-    uint16_t month;   /* 1..12 */
-    uint8_t dow;      /* 0..6, Sunday = 0 (7 accepted as Sunday) */
-    bool dom_star;    /* day-of-month field was '*' (or '?') */
-    bool dow_star;    /* day-of-week field was '*' (or '?') */
-    bool dom_last;    /* 'L' in day-of-month: the last day of the month */
-    uint8_t dow_nth[7]; /* '#': bit n-1 of dow_nth[w] set = the n-th weekday w */
-    int64_t delta_us; /* SCHEDULE_DELTA: the interval, > 0 */
+    uint64_t minute;         /* bit i set: minute i (0..59) */
+    uint32_t hour;           /* 0..23 */
+    uint32_t dom;            /* 1..31 */
+    uint16_t month;          /* 1..12 */
+    uint8_t dow;             /* 0..6, Sunday = 0 (7 accepted as Sunday) */
+    bool dom_star;           /* day-of-month field was '*' (or '?') */
+    bool dow_star;           /* day-of-week field was '*' (or '?') */
+    bool dom_last;           /* 'L' in day-of-month: the last day of the month */
+    uint8_t dow_nth[7];      /* '#': bit n-1 of dow_nth[w] set = the n-th weekday w */
+    int64_t delta_us;        /* SCHEDULE_DELTA: the interval, > 0 */
     const schedule_tz_t *tz; /* zone of the wall clock; NULL = UTC; borrowed */
 } schedule_t;
 

@@ -72,8 +72,8 @@ void dag_diags_add(dag_diags_t *d, const char *path, int line, int col, bool war
         free(msg);
         return;
     }
-    d->items[d->n++] = (dag_diag_t){.path = p, .line = line, .col = col, .warning = warning,
-                                    .message = msg};
+    d->items[d->n++] =
+        (dag_diag_t){.path = p, .line = line, .col = col, .warning = warning, .message = msg};
 }
 
 char *dag_diags_format(const dag_diags_t *d, bool with_warnings)
@@ -212,8 +212,8 @@ static int check_param(const char *name, const cJSON *v, const cJSON *schema, ch
         ok = type_matches(v, type->valuestring);
     } else if (cJSON_IsArray(type)) {
         ok = false;
-        cJSON_ArrayForEach(it, type) ok = ok || (cJSON_IsString(it) &&
-                                                 type_matches(v, it->valuestring));
+        cJSON_ArrayForEach(it, type) ok =
+            ok || (cJSON_IsString(it) && type_matches(v, it->valuestring));
     } else {
         ok = true;
     }
@@ -228,8 +228,7 @@ static int check_param(const char *name, const cJSON *v, const cJSON *schema, ch
         ok = false;
         cJSON_ArrayForEach(it, en) ok = ok || cJSON_Compare(it, v, true);
         if (!ok) {
-            snprintf(err, errlen, "invalid input for param '%s': not one of its enum values",
-                     name);
+            snprintf(err, errlen, "invalid input for param '%s': not one of its enum values", name);
             return -1;
         }
     }
@@ -261,8 +260,10 @@ int dag_params_resolve(const cJSON *params, const cJSON *conf, cJSON **out, char
         if (!v) {
             cJSON *copy;
             if (!dflt) {
-                snprintf(err, errlen, "param '%s' is required: it has no default value and "
-                                      "the conf does not set it", p->string);
+                snprintf(err, errlen,
+                         "param '%s' is required: it has no default value and "
+                         "the conf does not set it",
+                         p->string);
                 goto fail;
             }
             if (!(copy = cJSON_Duplicate(dflt, true)) ||
@@ -272,8 +273,8 @@ int dag_params_resolve(const cJSON *params, const cJSON *conf, cJSON **out, char
             }
             v = copy;
         }
-        if (check_param(p->string, v, cJSON_GetObjectItemCaseSensitive(p, "schema"), err,
-                        errlen) < 0)
+        if (check_param(p->string, v, cJSON_GetObjectItemCaseSensitive(p, "schema"), err, errlen) <
+            0)
             goto fail;
     }
     *out = res;
@@ -468,8 +469,8 @@ static cJSON *task_to_json(const dag_task_t *t)
     if (t->max_active_tis_per_dag > 0)
         ok = ok && cJSON_AddNumberToObject(o, "max_active_tis_per_dag", t->max_active_tis_per_dag);
     if (t->max_active_tis_per_dagrun > 0)
-        ok = ok && cJSON_AddNumberToObject(o, "max_active_tis_per_dagrun",
-                                           t->max_active_tis_per_dagrun);
+        ok = ok &&
+             cJSON_AddNumberToObject(o, "max_active_tis_per_dagrun", t->max_active_tis_per_dagrun);
     ok = ok && add_str(o, "trigger_rule", t->trigger_rule);
     ok = ok && cJSON_AddNumberToObject(o, "execution_timeout_sec", t->execution_timeout_sec);
     /* Only when not the default, so that existing DAGs keep their bytes (and hash). */
@@ -738,7 +739,8 @@ static int json_str_array(const cJSON *o, const char *key, char ***out, size_t *
     }
     *out = items;
     *n = 0;
-    cJSON_ArrayForEach(it, v) {
+    cJSON_ArrayForEach(it, v)
+    {
         if (!cJSON_IsString(it)) {
             snprintf(err, errlen, "key '%s' holds a non-string", key);
             return -1;
@@ -790,8 +792,8 @@ static int task_from_json(const cJSON *o, const char *task_id, dag_task_t *t, ch
         json_int(o, "own_priority_weight", &own_weight, sub, sizeof sub) != 0 ||
         json_str(o, "weight_rule", false, &rule, sub, sizeof sub) != 0 ||
         json_int(o, "max_active_tis_per_dag", &t->max_active_tis_per_dag, sub, sizeof sub) != 0 ||
-        json_int(o, "max_active_tis_per_dagrun", &t->max_active_tis_per_dagrun, sub,
-                 sizeof sub) != 0 ||
+        json_int(o, "max_active_tis_per_dagrun", &t->max_active_tis_per_dagrun, sub, sizeof sub) !=
+            0 ||
         json_str(o, "trigger_rule", false, &t->trigger_rule, sub, sizeof sub) != 0 ||
         json_int(o, "execution_timeout_sec", &t->execution_timeout_sec, sub, sizeof sub) != 0 ||
         json_bool(o, "retry_exponential_backoff", &backoff, sub, sizeof sub) != 0 ||
@@ -799,7 +801,8 @@ static int task_from_json(const cJSON *o, const char *task_id, dag_task_t *t, ch
         json_int(o, "max_retry_delay_sec", &t->max_retry_delay_sec, sub, sizeof sub) != 0 ||
         json_skip_codes(o, t, sub, sizeof sub) != 0 ||
         json_str(o, "task_group", false, &t->task_group, sub, sizeof sub) != 0 ||
-        json_str_array(o, "upstream_task_ids", &t->upstream, &t->n_upstream, sub, sizeof sub) != 0 ||
+        json_str_array(o, "upstream_task_ids", &t->upstream, &t->n_upstream, sub, sizeof sub) !=
+            0 ||
         json_str_array(o, "downstream_task_ids", &t->downstream, &t->n_downstream, sub,
                        sizeof sub) != 0)
         goto bad;
@@ -846,7 +849,8 @@ static int task_from_json(const cJSON *o, const char *task_id, dag_task_t *t, ch
         int count = cJSON_GetArraySize(env);
         if (!(t->env = calloc(count ? (size_t)count : 1, sizeof *t->env)))
             goto oom;
-        cJSON_ArrayForEach(it, env) {
+        cJSON_ArrayForEach(it, env)
+        {
             if (!cJSON_IsString(it) || !it->string) {
                 snprintf(sub, sizeof sub, "env value is not a string");
                 goto bad;
@@ -872,8 +876,8 @@ out:
  * Reads the group tree (pre-order: parents before children) into
  * dag->groups; cap is the array's size. 0, or -1 with err filled.
  */
-static int groups_from_json(dag_t *dag, const cJSON *arr, const char *parent, int depth,
-                            size_t cap, char *err, size_t errlen)
+static int groups_from_json(dag_t *dag, const cJSON *arr, const char *parent, int depth, size_t cap,
+                            char *err, size_t errlen)
 {
     const cJSON *it;
 
@@ -885,7 +889,8 @@ static int groups_from_json(dag_t *dag, const cJSON *arr, const char *parent, in
         snprintf(err, errlen, "task groups nested deeper than %d levels", DAG_GROUP_DEPTH_MAX);
         return -1;
     }
-    cJSON_ArrayForEach(it, arr) {
+    cJSON_ArrayForEach(it, arr)
+    {
         char *id = NULL;
         int prefix = 1;
         if (!cJSON_IsObject(it) || json_str(it, "group_id", true, &id, err, errlen) != 0) {
@@ -905,7 +910,8 @@ static int groups_from_json(dag_t *dag, const cJSON *arr, const char *parent, in
             json_bool(it, "prefix_group_id", &prefix, err, errlen) != 0)
             return -1;
         g->prefix_group_id = prefix == 1;
-        if ((!g->label && !(g->label = strdup(id))) || (!g->tooltip && !(g->tooltip = strdup(""))) ||
+        if ((!g->label && !(g->label = strdup(id))) ||
+            (!g->tooltip && !(g->tooltip = strdup(""))) ||
             (parent && !(g->parent_id = strdup(parent)))) {
             snprintf(err, errlen, "out of memory");
             return -1;
@@ -925,7 +931,8 @@ static size_t groups_count(const cJSON *arr, int depth)
     size_t n = 0;
     if (!cJSON_IsArray(arr) || depth > DAG_GROUP_DEPTH_MAX)
         return 0;
-    cJSON_ArrayForEach(it, arr) {
+    cJSON_ArrayForEach(it, arr)
+    {
         n++;
         if (cJSON_IsObject(it))
             n += groups_count(cJSON_GetObjectItemCaseSensitive(it, "children"), depth + 1);

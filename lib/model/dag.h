@@ -20,12 +20,11 @@
 #include "model/operator.h"
 #include "core/timeutil.h"
 
-#define DAG_ID_MAX 250          /* Airflow's limit for dag_id and task_id */
-#define DAG_FILE_MAX (4 << 20)  /* a DAG file larger than this is refused before reading */
+#define DAG_ID_MAX 250             /* Airflow's limit for dag_id and task_id */
+#define DAG_FILE_MAX (4 << 20)     /* a DAG file larger than this is refused before reading */
 #define DAG_PARAMS_MAX (64 * 1024) /* serialized params (and a run's conf) at most this long */
-#define DAG_GROUP_DEPTH_MAX 32  /* task groups inside task groups, at most */
-#define DAG_SKIP_CODES_MAX 16   /* skip_on_exit_code values per task, at most */
-
+#define DAG_GROUP_DEPTH_MAX 32     /* task groups inside task groups, at most */
+#define DAG_SKIP_CODES_MAX 16      /* skip_on_exit_code values per task, at most */
 
 /* Airflow's weight_rule: how a task's effective priority is computed. */
 typedef enum dag_weight_rule {
@@ -42,44 +41,46 @@ typedef struct dag_env {
 typedef struct dag_task {
     char *task_id;
     dag_operator_t op;
-    char *bash_command;     /* bash: required */
-    dag_env_t *env;         /* bash: extra environment */
+    char *bash_command; /* bash: required */
+    dag_env_t *env;     /* bash: extra environment */
     size_t n_env;
-    bool append_env;        /* bash: keep the worker's environment (Airflow default false -> we keep PATH etc.) */
-    char *cwd;              /* bash: working directory, NULL = a fresh temp dir */
-    char *owner;            /* default "airflow" */
-    int retries;            /* default 0 */
-    int retry_delay_sec;    /* default 300 */
-    char *queue;            /* default "default" */
-    char *pool;             /* default "default_pool" */
-    int pool_slots;         /* default 1 */
-    int priority_weight;    /* default 1, as written */
-    dag_weight_rule_t weight_rule; /* default downstream */
-    int priority_weight_total; /* effective priority (dag_compute_priorities), what
-                                  task_instance.priority_weight holds */
-    int max_active_tis_per_dag;    /* 0 = no limit */
-    int max_active_tis_per_dagrun; /* 0 = no limit */
-    char *trigger_rule;     /* default "all_success" */
-    int execution_timeout_sec; /* 0 = none */
+    bool append_env; /* bash: keep the worker's environment (Airflow default false -> we keep PATH
+                        etc.) */
+    char *cwd;       /* bash: working directory, NULL = a fresh temp dir */
+    char *owner;     /* default "airflow" */
+    int retries;     /* default 0 */
+    int retry_delay_sec;            /* default 300 */
+    char *queue;                    /* default "default" */
+    char *pool;                     /* default "default_pool" */
+    int pool_slots;                 /* default 1 */
+    int priority_weight;            /* default 1, as written */
+    dag_weight_rule_t weight_rule;  /* default downstream */
+    int priority_weight_total;      /* effective priority (dag_compute_priorities), what
+                                       task_instance.priority_weight holds */
+    int max_active_tis_per_dag;     /* 0 = no limit */
+    int max_active_tis_per_dagrun;  /* 0 = no limit */
+    char *trigger_rule;             /* default "all_success" */
+    int execution_timeout_sec;      /* 0 = none */
     bool retry_exponential_backoff; /* default false */
-    bool no_xcom_push;      /* do_xcom_push: false (default true: the last output line is pushed) */
-    int max_retry_delay_sec;  /* 0 = no cap but Airflow's one day */
+    bool no_xcom_push; /* do_xcom_push: false (default true: the last output line is pushed) */
+    int max_retry_delay_sec;                   /* 0 = no cap but Airflow's one day */
     int skip_on_exit_code[DAG_SKIP_CODES_MAX]; /* bash: exit codes that mean skipped */
     size_t n_skip_on_exit_code; /* default 1 ({99}); 0 = none (skip_on_exit_code: null) */
-    bool depends_on_past;   /* runs only once its previous run's instance succeeded or skipped */
-    bool wait_for_downstream; /* ... and that instance's direct downstream too (implies the above) */
-    cJSON *args;            /* operator arguments (model/operator.h), an object; NULL = none */
-    cJSON *expand;          /* dynamic task mapping, NULL = not mapped: {argument: [values...] |
-                               {"xcom_task": task_id}}; the other fields hold partial's values */
-    cJSON *alerts;          /* NULL = none; {"failure"|"retry"|"success": [{"conn_id", "kind":
-                               "slack"|"webhook"|"auto", "text"?, "channel"?}]} */
-    int sla_sec;            /* 0 = none: an SLA miss when not done by interval end + sla */
-    char *task_group;       /* group_id of the innermost task group, NULL = none */
-    char **upstream;        /* task ids this task depends on */
+    bool depends_on_past; /* runs only once its previous run's instance succeeded or skipped */
+    bool
+        wait_for_downstream; /* ... and that instance's direct downstream too (implies the above) */
+    cJSON *args;             /* operator arguments (model/operator.h), an object; NULL = none */
+    cJSON *expand;           /* dynamic task mapping, NULL = not mapped: {argument: [values...] |
+                                {"xcom_task": task_id}}; the other fields hold partial's values */
+    cJSON *alerts;           /* NULL = none; {"failure"|"retry"|"success": [{"conn_id", "kind":
+                                "slack"|"webhook"|"auto", "text"?, "channel"?}]} */
+    int sla_sec;             /* 0 = none: an SLA miss when not done by interval end + sla */
+    char *task_group;        /* group_id of the innermost task group, NULL = none */
+    char **upstream;         /* task ids this task depends on */
     size_t n_upstream;
-    char **downstream;      /* computed from upstream */
+    char **downstream; /* computed from upstream */
     size_t n_downstream;
-    int line, col;          /* where the task is declared (1-based), 0 if unknown */
+    int line, col; /* where the task is declared (1-based), 0 if unknown */
 } dag_task_t;
 
 /*
@@ -89,46 +90,46 @@ typedef struct dag_task {
  * prefix_group_id is true, as Airflow does.
  */
 typedef struct dag_group {
-    char *group_id;         /* full id, unique in the DAG */
-    char *label;            /* the group's name as written */
-    char *parent_id;        /* group_id of the enclosing group, NULL = top level */
-    char *tooltip;          /* "" when not set */
-    bool prefix_group_id;   /* default true */
+    char *group_id;       /* full id, unique in the DAG */
+    char *label;          /* the group's name as written */
+    char *parent_id;      /* group_id of the enclosing group, NULL = top level */
+    char *tooltip;        /* "" when not set */
+    bool prefix_group_id; /* default true */
 } dag_group_t;
 
 typedef struct dag {
     char *dag_id;
-    char *fileloc;          /* path of the file it came from */
+    char *fileloc; /* path of the file it came from */
     char *description;
-    char *schedule;         /* NULL = manual only; else as written (cron, preset, "1h"),
-                               a timedelta mapping normalised to "1h30m" (model/cron.h) */
-    char *timezone;         /* zone of the schedule: IANA name or "+02:00"; NULL = UTC */
-    ts_us_t start_date;     /* TS_NONE if absent */
-    ts_us_t end_date;       /* TS_NONE if absent */
-    int catchup;            /* -1 = not set (config default applies), 0, 1 */
+    char *schedule;     /* NULL = manual only; else as written (cron, preset, "1h"),
+                           a timedelta mapping normalised to "1h30m" (model/cron.h) */
+    char *timezone;     /* zone of the schedule: IANA name or "+02:00"; NULL = UTC */
+    ts_us_t start_date; /* TS_NONE if absent */
+    ts_us_t end_date;   /* TS_NONE if absent */
+    int catchup;        /* -1 = not set (config default applies), 0, 1 */
     char **tags;
     size_t n_tags;
-    char *owner;            /* owners shown in the API: from default_args.owner */
-    int max_active_runs;    /* default 16 */
-    int max_active_tasks;   /* default 16 */
-    int dagrun_timeout_sec; /* 0 = none */
+    char *owner;                         /* owners shown in the API: from default_args.owner */
+    int max_active_runs;                 /* default 16 */
+    int max_active_tasks;                /* default 16 */
+    int dagrun_timeout_sec;              /* 0 = none */
     int max_consecutive_failed_dag_runs; /* 0 = never pause */
-    int is_paused_upon_creation; /* -1 = not set, 0, 1 */
-    cJSON *params;          /* NULL = none; else {name: {"default"?: v, "description": s|null,
-                               "schema": {...}}}, see dag_params_resolve */
-    cJSON *alerts;          /* DAG run alerts, NULL = none: {"failure"|"success"|"sla_miss": [...]},
-                               items as a task's alerts */
-    dag_task_t *tasks;      /* topologically sorted: upstream before downstream */
+    int is_paused_upon_creation;         /* -1 = not set, 0, 1 */
+    cJSON *params;     /* NULL = none; else {name: {"default"?: v, "description": s|null,
+                          "schema": {...}}}, see dag_params_resolve */
+    cJSON *alerts;     /* DAG run alerts, NULL = none: {"failure"|"success"|"sla_miss": [...]},
+                          items as a task's alerts */
+    dag_task_t *tasks; /* topologically sorted: upstream before downstream */
     size_t n_tasks;
-    dag_group_t *groups;    /* parents before their children, else as declared */
+    dag_group_t *groups; /* parents before their children, else as declared */
     size_t n_groups;
 } dag_t;
 
 /* Diagnostics: one problem each, printed as "path:line:col: message". */
 typedef struct dag_diag {
     char *path;
-    int line, col;          /* 1-based; 0 when the problem has no position */
-    bool warning;           /* warnings do not stop a DAG from loading */
+    int line, col; /* 1-based; 0 when the problem has no position */
+    bool warning;  /* warnings do not stop a DAG from loading */
     char *message;
 } dag_diag_t;
 

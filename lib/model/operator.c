@@ -22,7 +22,10 @@ typedef struct op_def {
     const operator_arg_t *args; /* {NULL} terminated */
 } op_def_t;
 
-#define END {NULL, ARG_ANY, false, false}
+#define END                                                                                        \
+    {                                                                                              \
+        NULL, ARG_ANY, false, false                                                                \
+    }
 
 static const operator_arg_t no_args[] = {END};
 
@@ -55,7 +58,7 @@ static const operator_arg_t sql_args[] = {
     {"conn_id", ARG_STRING, false, false},
     {"postgres_conn_id", ARG_STRING, false, false}, /* PostgresOperator */
     {"sql", ARG_ANY, true, true},                   /* a statement or a list of them */
-    {"parameters", ARG_ANY, true, true},            /* a list ($1, $2, ...) or a mapping (%(name)s) */
+    {"parameters", ARG_ANY, true, true}, /* a list ($1, $2, ...) or a mapping (%(name)s) */
     {"autocommit", ARG_BOOL, false, false},
     {"split_statements", ARG_BOOL, false, false},
     {"return_last", ARG_BOOL, false, false},
@@ -64,50 +67,46 @@ static const operator_arg_t sql_args[] = {
     {"fail_on_empty", ARG_BOOL, false, false}, /* SqlSensor */
     END};
 
-static const operator_arg_t trigger_args[] = {
-    {"trigger_dag_id", ARG_STRING, true, true},
-    {"trigger_run_id", ARG_STRING, true, false},
-    {"conf", ARG_OBJECT, true, true},
-    {"logical_date", ARG_STRING, true, false},
-    {"execution_date", ARG_STRING, true, false},
-    {"reset_dag_run", ARG_BOOL, false, false},
-    {"wait_for_completion", ARG_BOOL, false, false},
-    {"poke_interval", ARG_SECONDS, false, false},
-    {"allowed_states", ARG_STRING_LIST, false, false},
-    {"failed_states", ARG_STRING_LIST, false, false},
-    {"skip_when_already_exists", ARG_BOOL, false, false},
-    {"deferrable", ARG_BOOL, false, false},
-    END};
+static const operator_arg_t trigger_args[] = {{"trigger_dag_id", ARG_STRING, true, true},
+                                              {"trigger_run_id", ARG_STRING, true, false},
+                                              {"conf", ARG_OBJECT, true, true},
+                                              {"logical_date", ARG_STRING, true, false},
+                                              {"execution_date", ARG_STRING, true, false},
+                                              {"reset_dag_run", ARG_BOOL, false, false},
+                                              {"wait_for_completion", ARG_BOOL, false, false},
+                                              {"poke_interval", ARG_SECONDS, false, false},
+                                              {"allowed_states", ARG_STRING_LIST, false, false},
+                                              {"failed_states", ARG_STRING_LIST, false, false},
+                                              {"skip_when_already_exists", ARG_BOOL, false, false},
+                                              {"deferrable", ARG_BOOL, false, false},
+                                              END};
 
 /* Every sensor takes these (BaseSensorOperator). */
-static const operator_arg_t sensor_args[] = {
-    {"mode", ARG_STRING, false, false},
-    {"poke_interval", ARG_SECONDS, false, false},
-    {"timeout", ARG_SECONDS, false, false},
-    {"exponential_backoff", ARG_BOOL, false, false},
-    {"soft_fail", ARG_BOOL, false, false},
-    {"max_wait", ARG_SECONDS, false, false},
-    {"silent_fail", ARG_BOOL, false, false},
-    {"deferrable", ARG_BOOL, false, false},
-    END};
+static const operator_arg_t sensor_args[] = {{"mode", ARG_STRING, false, false},
+                                             {"poke_interval", ARG_SECONDS, false, false},
+                                             {"timeout", ARG_SECONDS, false, false},
+                                             {"exponential_backoff", ARG_BOOL, false, false},
+                                             {"soft_fail", ARG_BOOL, false, false},
+                                             {"max_wait", ARG_SECONDS, false, false},
+                                             {"silent_fail", ARG_BOOL, false, false},
+                                             {"deferrable", ARG_BOOL, false, false},
+                                             END};
 
-static const operator_arg_t file_sensor_args[] = {
-    {"filepath", ARG_STRING, true, true},
-    {"fs_conn_id", ARG_STRING, false, false},
-    {"recursive", ARG_BOOL, false, false},
-    END};
+static const operator_arg_t file_sensor_args[] = {{"filepath", ARG_STRING, true, true},
+                                                  {"fs_conn_id", ARG_STRING, false, false},
+                                                  {"recursive", ARG_BOOL, false, false},
+                                                  END};
 
-static const operator_arg_t external_args[] = {
-    {"external_dag_id", ARG_STRING, true, true},
-    {"external_task_id", ARG_STRING, true, true},
-    {"external_task_ids", ARG_STRING_LIST, true, false},
-    {"external_task_group_id", ARG_STRING, true, false},
-    {"allowed_states", ARG_STRING_LIST, false, false},
-    {"skipped_states", ARG_STRING_LIST, false, false},
-    {"failed_states", ARG_STRING_LIST, false, false},
-    {"execution_delta", ARG_SECONDS, false, false},
-    {"check_existence", ARG_BOOL, false, false},
-    END};
+static const operator_arg_t external_args[] = {{"external_dag_id", ARG_STRING, true, true},
+                                               {"external_task_id", ARG_STRING, true, true},
+                                               {"external_task_ids", ARG_STRING_LIST, true, false},
+                                               {"external_task_group_id", ARG_STRING, true, false},
+                                               {"allowed_states", ARG_STRING_LIST, false, false},
+                                               {"skipped_states", ARG_STRING_LIST, false, false},
+                                               {"failed_states", ARG_STRING_LIST, false, false},
+                                               {"execution_delta", ARG_SECONDS, false, false},
+                                               {"check_existence", ARG_BOOL, false, false},
+                                               END};
 
 static const operator_arg_t time_delta_args[] = {{"delta", ARG_SECONDS, false, false}, END};
 
@@ -233,9 +232,9 @@ static const cJSON *arg(const cJSON *args, const char *name)
 
 static bool is_task_state(const char *s)
 {
-    static const char *const states[] = {"success", "failed", "skipped", "upstream_failed",
-                                         "removed", "running", "queued", "scheduled",
-                                         "up_for_retry", "up_for_reschedule", "none", NULL};
+    static const char *const states[] = {
+        "success", "failed",    "skipped",      "upstream_failed",   "removed", "running",
+        "queued",  "scheduled", "up_for_retry", "up_for_reschedule", "none",    NULL};
     for (size_t i = 0; states[i]; i++)
         if (strcmp(states[i], s) == 0)
             return true;
@@ -248,7 +247,8 @@ static int check_states(const cJSON *args, const char *name, const char **key, c
     const cJSON *v = arg(args, name), *it;
     if (!v)
         return 0;
-    cJSON_ArrayForEach(it, v) {
+    cJSON_ArrayForEach(it, v)
+    {
         if (!cJSON_IsString(it) || !is_task_state(it->valuestring)) {
             *key = name;
             snprintf(err, errlen, "%s: '%.64s' is not a task instance state", name,
@@ -269,14 +269,15 @@ static int check_response_check(const cJSON *args, const char **key, char *err, 
         return 0;
     if (cJSON_IsArray(v) && cJSON_GetArraySize(v) > 0) {
         bool ok = true;
-        cJSON_ArrayForEach(it, v) ok = ok && cJSON_IsNumber(it) && it->valuedouble >= 100 &&
-                                       it->valuedouble <= 599;
+        cJSON_ArrayForEach(it, v) ok =
+            ok && cJSON_IsNumber(it) && it->valuedouble >= 100 && it->valuedouble <= 599;
         if (ok)
             return 0;
     }
     *key = "response_check";
-    snprintf(err, errlen, "response_check must be an HTTP status code, a list of them, or a "
-                          "string the response body must contain");
+    snprintf(err, errlen,
+             "response_check must be an HTTP status code, a list of them, or a "
+             "string the response body must contain");
     return -1;
 }
 

@@ -22,9 +22,9 @@
 typedef enum dag_operator {
     DAG_OP_BASH = 0,
     DAG_OP_EMPTY,
-    DAG_OP_BRANCH,          /* bash_command or a python callable names the tasks to follow */
-    DAG_OP_SHORT_CIRCUIT,   /* bash_command or a python callable: falsy skips downstream */
-    DAG_OP_LATEST_ONLY,     /* decided by the planner: skips downstream of a non-latest run */
+    DAG_OP_BRANCH,        /* bash_command or a python callable names the tasks to follow */
+    DAG_OP_SHORT_CIRCUIT, /* bash_command or a python callable: falsy skips downstream */
+    DAG_OP_LATEST_ONLY,   /* decided by the planner: skips downstream of a non-latest run */
     DAG_OP_PYTHON,
     DAG_OP_HTTP,
     DAG_OP_SQL,
@@ -40,15 +40,16 @@ typedef enum dag_operator {
 
 /* Where a task of an operator runs. */
 typedef enum operator_runs {
-    OPERATOR_RUNS_SHELL = 0, /* the worker runs bash_command with /bin/sh (bash, and bash branch/short_circuit) */
-    OPERATOR_RUNS_RUNNER,    /* the worker runs the operator runner (updraft-worker --run-operator) */
-    OPERATOR_RUNS_PLANNER    /* never queued: the planner settles it (empty, latest_only) */
+    OPERATOR_RUNS_SHELL =
+        0, /* the worker runs bash_command with /bin/sh (bash, and bash branch/short_circuit) */
+    OPERATOR_RUNS_RUNNER, /* the worker runs the operator runner (updraft-worker --run-operator) */
+    OPERATOR_RUNS_PLANNER /* never queued: the planner settles it (empty, latest_only) */
 } operator_runs_t;
 
 typedef enum operator_arg_type {
-    ARG_STRING = 0,  /* a string (numbers and booleans written plainly are taken as text) */
-    ARG_INT,         /* an integer */
-    ARG_SECONDS,     /* seconds: an integer, "1h30m", or a datetime.timedelta mapping */
+    ARG_STRING = 0, /* a string (numbers and booleans written plainly are taken as text) */
+    ARG_INT,        /* an integer */
+    ARG_SECONDS,    /* seconds: an integer, "1h30m", or a datetime.timedelta mapping */
     ARG_BOOL,
     ARG_STRING_LIST, /* a list of strings (a single string is one element) */
     ARG_OBJECT,      /* a mapping */

@@ -55,7 +55,10 @@ bool planner_state_finished(ti_state_t s)
            s == TI_REMOVED;
 }
 
-void planner_upstream_init(planner_upstream_t *u) { memset(u, 0, sizeof(*u)); }
+void planner_upstream_init(planner_upstream_t *u)
+{
+    memset(u, 0, sizeof(*u));
+}
 
 void planner_upstream_add(planner_upstream_t *u, ti_state_t s)
 {
@@ -227,9 +230,9 @@ long long planner_retry_delay_sec(int retry_delay_sec, bool exponential, int max
         min_backoff = 1;
     char key[1024];
     unsigned char h[SHA_DIGEST_LENGTH];
-    int len = snprintf(key, sizeof(key), "%s#%s#%s#%d", dag_id ? dag_id : "",
-                       task_id ? task_id : "", logical_date_iso ? logical_date_iso : "None",
-                       try_number);
+    int len =
+        snprintf(key, sizeof(key), "%s#%s#%s#%d", dag_id ? dag_id : "", task_id ? task_id : "",
+                 logical_date_iso ? logical_date_iso : "None", try_number);
     if (len < 0)
         len = 0;
     if ((size_t)len >= sizeof(key))

@@ -55,11 +55,7 @@ ti_state_t planner_decide(const char *trigger_rule, const planner_upstream_t *up
 /* Whether trigger_rule is one planner_decide() knows. */
 bool planner_trigger_rule_known(const char *trigger_rule);
 
-typedef enum run_verdict {
-    RUN_KEEP_RUNNING = 0,
-    RUN_SUCCESS,
-    RUN_FAILED
-} run_verdict_t;
+typedef enum run_verdict { RUN_KEEP_RUNNING = 0, RUN_SUCCESS, RUN_FAILED } run_verdict_t;
 
 /*
  * The state of a run whose task instances have the given counts (indexed by

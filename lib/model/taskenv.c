@@ -282,8 +282,10 @@ int taskenv_add_conf(char ***envp, const char *conf_json, char *err, size_t errl
     rc = 0;
     goto out;
 oom:
-    snprintf(err, errlen, "cannot add the dag run conf to the task environment: out of memory "
-                          "or more than %d variables", TASKENV_MAX_VARS);
+    snprintf(err, errlen,
+             "cannot add the dag run conf to the task environment: out of memory "
+             "or more than %d variables",
+             TASKENV_MAX_VARS);
 out:
     if (t.items)
         *envp = t.items;

@@ -431,7 +431,8 @@ char *alerts_default_text(const alert_msg_t *m)
         strbuf_printf(&b, "Task %s in DAG %s failed (try %s, final).", task, dag, tries);
         break;
     case ALERT_EV_TASK_RETRY:
-        strbuf_printf(&b, "Task %s in DAG %s failed and will be retried (try %s).", task, dag, tries);
+        strbuf_printf(&b, "Task %s in DAG %s failed and will be retried (try %s).", task, dag,
+                      tries);
         break;
     case ALERT_EV_TASK_SUCCESS:
         strbuf_printf(&b, "Task %s in DAG %s succeeded (try %s).", task, dag, tries);
@@ -451,7 +452,7 @@ char *alerts_default_text(const alert_msg_t *m)
         break;
     case ALERT_EV_TEST:
         strbuf_printf(&b, "Test alert from updraft through connection %s: alerts sent here arrive.",
-                  m->conn_id ? m->conn_id : "");
+                      m->conn_id ? m->conn_id : "");
         break;
     }
     return strbuf_take(&b);
@@ -751,7 +752,7 @@ static char *build_slack(const alert_msg_t *m)
         strbuf_t l = {0};
         if (tail && *tail) {
             strbuf_printf(&l, "*Log* (last %d lines of try %d)\n```\n", ALERTS_LOG_LINES,
-                      m->try_number);
+                          m->try_number);
             strbuf_puts(&l, tail);
             strbuf_puts(&l, "\n```");
         } else {

@@ -25,7 +25,8 @@ int backfill_intervals(const schedule_t *s, ts_us_t start, ts_us_t end, size_t m
     }
     ts_us_t last_start = TS_NONE, last_end = TS_NONE, a, b;
     /* now only matters without catchup, which a backfill never uses */
-    while (schedule_next_interval(s, last_start, last_end, start, end, ts_now(), true, &a, &b) == 1) {
+    while (schedule_next_interval(s, last_start, last_end, start, end, ts_now(), true, &a, &b) ==
+           1) {
         if (last_start != TS_NONE && a <= last_start)
             break; /* no progress: stop rather than loop */
         if (cnt == max) {
@@ -87,7 +88,8 @@ char *backfill_format_progress(char *buf, size_t len, size_t done, size_t total,
     else
         format_duration(eta, sizeof(eta),
                         (int64_t)((double)elapsed_us / (double)done * (double)(total - done) /
-                                  (double)TS_US_PER_SEC + 0.5));
+                                      (double)TS_US_PER_SEC +
+                                  0.5));
     snprintf(buf, len, "[%s] %zu/%zu runs done, %zu failed, ETA %s", bar, done, total, failed, eta);
     return buf;
 }

@@ -39,7 +39,7 @@ typedef struct clear_filter {
      * task_regex. Ids the DAG does not have select nothing. */
     const char *const *task_ids;
     size_t n_task_ids;
-    bool only_running;      /* only running task instances */
+    bool only_running; /* only running task instances */
 } clear_filter_t;
 
 /* What clearing does to the runs of the cleared task instances. */

@@ -19,12 +19,12 @@
  * (a large backlog of one DAG must not slow every hop of another).
  */
 #define CAND_BY_IDS                                                                                \
-    "SELECT * FROM task_instance WHERE id = ANY($2::bigint[]) AND state = 'scheduled'"            \
+    "SELECT * FROM task_instance WHERE id = ANY($2::bigint[]) AND state = 'scheduled'"             \
     " AND dag_id = ANY($1::text[]) ORDER BY priority_weight DESC, id LIMIT $3::int"
 #define CAND_BY_DAGS                                                                               \
-    "SELECT t.* FROM unnest($1::text[]) d(dag_id), LATERAL (SELECT * FROM task_instance x"        \
+    "SELECT t.* FROM unnest($1::text[]) d(dag_id), LATERAL (SELECT * FROM task_instance x"         \
     " WHERE x.dag_id = d.dag_id AND x.state = 'scheduled'"                                         \
-    " ORDER BY x.priority_weight DESC, x.id LIMIT $3::int) t"                                       \
+    " ORDER BY x.priority_weight DESC, x.id LIMIT $3::int) t"                                      \
     " WHERE $2::bigint[] IS NULL ORDER BY t.priority_weight DESC, t.id LIMIT $3::int"
 
 /* The pools' advisory locks, in pool-name order; see pools_queue_scheduled. */
@@ -127,21 +127,21 @@ bool pools_name_valid(const char *name)
 
 /* The JSON object of each pool row, as text; $1 filters by name when not NULL. */
 #define POOLS_SELECT                                                                               \
-    "SELECT json_build_object('name', p.pool, 'slots', p.slots, 'description', p.description,"   \
-    " 'include_deferred', p.include_deferred,"                                                    \
-    " 'occupied_slots', coalesce(u.running, 0) + coalesce(u.queued, 0)"                           \
-    "   + CASE WHEN p.include_deferred THEN coalesce(u.deferred, 0) ELSE 0 END,"                  \
-    " 'running_slots', coalesce(u.running, 0), 'queued_slots', coalesce(u.queued, 0),"            \
-    " 'scheduled_slots', coalesce(u.scheduled, 0), 'deferred_slots', coalesce(u.deferred, 0),"    \
-    " 'open_slots', CASE WHEN p.slots < 0 THEN -1 ELSE p.slots - coalesce(u.running, 0)"         \
-    "   - coalesce(u.queued, 0) - CASE WHEN p.include_deferred THEN coalesce(u.deferred, 0)"      \
-    "   ELSE 0 END END)::text"                                                                    \
-    " FROM slot_pool p LEFT JOIN LATERAL (SELECT"                                                 \
-    "   sum(pool_slots) FILTER (WHERE state = 'running') AS running,"                             \
-    "   sum(pool_slots) FILTER (WHERE state = 'queued') AS queued,"                               \
-    "   sum(pool_slots) FILTER (WHERE state = 'scheduled') AS scheduled,"                         \
-    "   sum(pool_slots) FILTER (WHERE state = 'deferred') AS deferred"                            \
-    "   FROM task_instance t WHERE t.pool = p.pool"                                               \
+    "SELECT json_build_object('name', p.pool, 'slots', p.slots, 'description', p.description,"     \
+    " 'include_deferred', p.include_deferred,"                                                     \
+    " 'occupied_slots', coalesce(u.running, 0) + coalesce(u.queued, 0)"                            \
+    "   + CASE WHEN p.include_deferred THEN coalesce(u.deferred, 0) ELSE 0 END,"                   \
+    " 'running_slots', coalesce(u.running, 0), 'queued_slots', coalesce(u.queued, 0),"             \
+    " 'scheduled_slots', coalesce(u.scheduled, 0), 'deferred_slots', coalesce(u.deferred, 0),"     \
+    " 'open_slots', CASE WHEN p.slots < 0 THEN -1 ELSE p.slots - coalesce(u.running, 0)"           \
+    "   - coalesce(u.queued, 0) - CASE WHEN p.include_deferred THEN coalesce(u.deferred, 0)"       \
+    "   ELSE 0 END END)::text"                                                                     \
+    " FROM slot_pool p LEFT JOIN LATERAL (SELECT"                                                  \
+    "   sum(pool_slots) FILTER (WHERE state = 'running') AS running,"                              \
+    "   sum(pool_slots) FILTER (WHERE state = 'queued') AS queued,"                                \
+    "   sum(pool_slots) FILTER (WHERE state = 'scheduled') AS scheduled,"                          \
+    "   sum(pool_slots) FILTER (WHERE state = 'deferred') AS deferred"                             \
+    "   FROM task_instance t WHERE t.pool = p.pool"                                                \
     "     AND t.state IN ('running', 'queued', 'scheduled', 'deferred')) u ON true"
 
 static cJSON *row_json(const PGresult *r, int row)
@@ -157,8 +157,8 @@ int pools_list(db_t *db, long limit, long offset, cJSON **out, long *total)
     snprintf(lb, sizeof(lb), "%ld", limit);
     snprintf(ob, sizeof(ob), "%ld", offset);
     const char *p[] = {lb, ob};
-    PGresult *r = db_query(db, "pools_list",
-                           POOLS_SELECT " ORDER BY p.pool LIMIT $1::bigint OFFSET $2::bigint", 2, p);
+    PGresult *r = db_query(
+        db, "pools_list", POOLS_SELECT " ORDER BY p.pool LIMIT $1::bigint OFFSET $2::bigint", 2, p);
     if (!r)
         return UPDRAFT_EDB;
     cJSON *arr = cJSON_CreateArray();
@@ -199,8 +199,8 @@ int pools_get(db_t *db, const char *name, cJSON **out)
     return rc;
 }
 
-int pools_set(db_t *db, const char *name, int slots, const char *description,
-              int include_deferred, bool create_only, char *err, size_t errlen)
+int pools_set(db_t *db, const char *name, int slots, const char *description, int include_deferred,
+              bool create_only, char *err, size_t errlen)
 {
     if (!pools_name_valid(name)) {
         snprintf(err, errlen, "invalid pool name: use 1-%d printable characters", POOLS_NAME_MAX);

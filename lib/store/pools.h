@@ -18,7 +18,6 @@
 #include "core/db.h"
 #include "core/error.h"
 
-
 #define POOLS_NAME_MAX 256
 #define POOLS_DEFAULT "default_pool"
 
@@ -55,8 +54,8 @@ int pools_get(db_t *db, const char *name, cJSON **out);
  * create_only: UPDRAFT_EEXISTS when it exists already. Returns 0, or
  * UPDRAFT_EEXISTS, UPDRAFT_EINVALID (name or slots) or UPDRAFT_EDB, with err.
  */
-int pools_set(db_t *db, const char *name, int slots, const char *description,
-              int include_deferred, bool create_only, char *err, size_t errlen);
+int pools_set(db_t *db, const char *name, int slots, const char *description, int include_deferred,
+              bool create_only, char *err, size_t errlen);
 
 /*
  * Deletes a pool: 0, UPDRAFT_ENOTFOUND, UPDRAFT_EINVALID for default_pool

@@ -61,8 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
         }
         ts_us_t a, b, c, d;
-        if (schedule_next_interval(&s, TS_NONE, TS_NONE, t, TS_NONE, times[0], (seed & 1) != 0,
-                                   &a, &b) == 1) {
+        if (schedule_next_interval(&s, TS_NONE, TS_NONE, t, TS_NONE, times[0], (seed & 1) != 0, &a,
+                                   &b) == 1) {
             if (b < a)
                 abort();
             if (schedule_following_interval(&s, a, b, &c, &d) == 1 && d < c)

@@ -102,9 +102,9 @@ static void test_backfill_daily_intervals_cover_the_range(void **state)
     backfill_interval_t *iv = NULL;
     size_t n = 0;
     assert_int_equal(schedule_parse("@daily", &s, err, sizeof(err)), 0);
-    assert_int_equal(backfill_intervals(&s, T("2024-03-01"), T("2024-03-07"), 100, &iv, &n, err,
-                                        sizeof(err)),
-                     0);
+    assert_int_equal(
+        backfill_intervals(&s, T("2024-03-01"), T("2024-03-07"), 100, &iv, &n, err, sizeof(err)),
+        0);
     assert_int_equal(n, 7);
     assert_true(iv[0].start == T("2024-03-01") && iv[0].end == T("2024-03-02"));
     assert_true(iv[6].start == T("2024-03-07") && iv[6].end == T("2024-03-08"));
@@ -118,13 +118,13 @@ static void test_backfill_daily_intervals_cover_the_range(void **state)
     assert_true(iv[1].start == T("2024-03-01"));
     free(iv);
     /* limit */
-    assert_int_equal(backfill_intervals(&s, T("2024-01-01"), T("2024-12-31"), 10, &iv, &n, err,
-                                        sizeof(err)),
-                     -1);
+    assert_int_equal(
+        backfill_intervals(&s, T("2024-01-01"), T("2024-12-31"), 10, &iv, &n, err, sizeof(err)),
+        -1);
     assert_non_null(strstr(err, "more than 10"));
-    assert_int_equal(backfill_intervals(&s, T("2024-03-02"), T("2024-03-01"), 10, &iv, &n, err,
-                                        sizeof(err)),
-                     -1);
+    assert_int_equal(
+        backfill_intervals(&s, T("2024-03-02"), T("2024-03-01"), 10, &iv, &n, err, sizeof(err)),
+        -1);
 }
 
 static void test_backfill_intervals_for_deltas_and_crons(void **state)
@@ -142,16 +142,16 @@ static void test_backfill_intervals_for_deltas_and_crons(void **state)
     assert_true(iv[0].start == T("2024-03-01T01:00:00Z") && iv[0].end == T("2024-03-01T07:00:00Z"));
     free(iv);
     assert_int_equal(schedule_parse("@once", &s, err, sizeof(err)), 0);
-    assert_int_equal(backfill_intervals(&s, T("2024-03-01"), T("2024-03-09"), 100, &iv, &n, err,
-                                        sizeof(err)),
-                     0);
+    assert_int_equal(
+        backfill_intervals(&s, T("2024-03-01"), T("2024-03-09"), 100, &iv, &n, err, sizeof(err)),
+        0);
     assert_int_equal(n, 1);
     assert_true(iv[0].start == T("2024-03-01"));
     free(iv);
     assert_int_equal(schedule_parse(NULL, &s, err, sizeof(err)), 0);
-    assert_int_equal(backfill_intervals(&s, T("2024-03-01"), T("2024-03-09"), 100, &iv, &n, err,
-                                        sizeof(err)),
-                     -1);
+    assert_int_equal(
+        backfill_intervals(&s, T("2024-03-01"), T("2024-03-09"), 100, &iv, &n, err, sizeof(err)),
+        -1);
     assert_non_null(strstr(err, "manual only"));
 }
 

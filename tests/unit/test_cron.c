@@ -563,13 +563,13 @@ static void test_delta_and_cron_timetable_intervals(void **state)
     check_interval("1h", NULL, NULL, NULL, NULL, "2024-01-05T10:00:00Z", true, NULL, NULL);
     /* ContinuousTimetable: the first run covers [start_date, now], the next
      * [previous end, now] */
-    check_interval("@continuous", NULL, NULL, NULL, "2024-01-01T00:00:00Z",
-                   "2024-01-05T10:00:00Z", false, "2024-01-01T00:00:00Z", "2024-01-05T10:00:00Z");
+    check_interval("@continuous", NULL, NULL, NULL, "2024-01-01T00:00:00Z", "2024-01-05T10:00:00Z",
+                   false, "2024-01-01T00:00:00Z", "2024-01-05T10:00:00Z");
     check_interval("@continuous", NULL, "2024-01-01T00:00:00Z", "2024-01-05T10:00:00Z",
                    "2024-01-01T00:00:00Z", "2024-01-05T10:05:00Z", true, "2024-01-05T10:00:00Z",
                    "2024-01-05T10:05:00Z");
-    check_interval("@continuous", NULL, NULL, NULL, "2024-02-01T00:00:00Z",
-                   "2024-01-05T10:00:00Z", true, "2024-02-01T00:00:00Z", "2024-02-01T00:00:00Z");
+    check_interval("@continuous", NULL, NULL, NULL, "2024-02-01T00:00:00Z", "2024-01-05T10:00:00Z",
+                   true, "2024-02-01T00:00:00Z", "2024-02-01T00:00:00Z");
     /* daily in London across spring-forward: 03-31 lasts 23 hours */
     check_interval("@daily", "Europe/London", "2024-03-30T00:00:00Z", NULL, "2024-03-30T00:00:00Z",
                    "2024-04-05T00:00:00Z", true, "2024-03-31T00:00:00Z", "2024-03-31T23:00:00Z");
@@ -603,11 +603,13 @@ static void test_following_interval_is_the_next_one(void **state)
     ts_us_t a, b;
     parse_ok("0 0 * * *", &s);
     assert_int_equal(schedule_following_interval(&s, T("2024-02-28T00:00:00Z"),
-                                                 T("2024-02-29T00:00:00Z"), &a, &b), 1);
+                                                 T("2024-02-29T00:00:00Z"), &a, &b),
+                     1);
     assert_true(a == T("2024-02-29T00:00:00Z") && b == T("2024-03-01T00:00:00Z"));
     parse_ok("90m", &s);
     assert_int_equal(schedule_following_interval(&s, T("2024-01-01T00:00:00Z"),
-                                                 T("2024-01-01T01:30:00Z"), &a, &b), 1);
+                                                 T("2024-01-01T01:30:00Z"), &a, &b),
+                     1);
     assert_true(a == T("2024-01-01T01:30:00Z") && b == T("2024-01-01T03:00:00Z"));
     parse_ok("@once", &s);
     assert_int_equal(schedule_following_interval(&s, 0, 0, &a, &b), 0);
@@ -714,13 +716,20 @@ static void test_loader_reads_schedule_and_timezone_keys(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_schedule_is_reported_with_the_field),    cmocka_unit_test(test_schedule_kinds_are_recognised),
-        cmocka_unit_test(test_next_fire_is_strictly_after), cmocka_unit_test(test_next_fire_crosses_month_and_year_ends),
-        cmocka_unit_test(test_day_of_month_or_day_of_week),      cmocka_unit_test(test_prev_fire_is_at_or_before),
-        cmocka_unit_test(test_impossible_dates_never_fire),     cmocka_unit_test(test_next_interval_follows_catchup_rules),
-        cmocka_unit_test(test_last_day_and_nth_weekday_fire), cmocka_unit_test(test_presets_and_deltas_fire_like_airflow),
-        cmocka_unit_test(test_unknown_timezone_is_refused),         cmocka_unit_test(test_fire_times_follow_dst_like_airflow),
-        cmocka_unit_test(test_delta_and_cron_timetable_intervals), cmocka_unit_test(test_following_interval_is_the_next_one),
+        cmocka_unit_test(test_bad_schedule_is_reported_with_the_field),
+        cmocka_unit_test(test_schedule_kinds_are_recognised),
+        cmocka_unit_test(test_next_fire_is_strictly_after),
+        cmocka_unit_test(test_next_fire_crosses_month_and_year_ends),
+        cmocka_unit_test(test_day_of_month_or_day_of_week),
+        cmocka_unit_test(test_prev_fire_is_at_or_before),
+        cmocka_unit_test(test_impossible_dates_never_fire),
+        cmocka_unit_test(test_next_interval_follows_catchup_rules),
+        cmocka_unit_test(test_last_day_and_nth_weekday_fire),
+        cmocka_unit_test(test_presets_and_deltas_fire_like_airflow),
+        cmocka_unit_test(test_unknown_timezone_is_refused),
+        cmocka_unit_test(test_fire_times_follow_dst_like_airflow),
+        cmocka_unit_test(test_delta_and_cron_timetable_intervals),
+        cmocka_unit_test(test_following_interval_is_the_next_one),
         cmocka_unit_test(test_loader_reads_schedule_and_timezone_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

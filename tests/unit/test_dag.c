@@ -25,8 +25,8 @@ typedef struct loaded {
     dag_list_t dags;
     dag_diags_t diags;
     int rc;
-    char *errors;   /* formatted errors only */
-    char *all;      /* errors and warnings */
+    char *errors; /* formatted errors only */
+    char *all;    /* errors and warnings */
 } loaded_t;
 
 static void load_text(loaded_t *l, const char *text)
@@ -288,15 +288,15 @@ static void test_defaults_files_merge_nearest_first(void **state)
     assert_int_equal(diags.n, 0);
     assert_int_equal(dags.n, 1);
     const dag_t *d = dags.items[0];
-    assert_string_equal(d->schedule, "@daily");            /* nearest wins */
-    assert_int_equal(d->max_active_runs, 2);               /* from the root */
-    assert_int_equal(d->n_tags, 3);                        /* unioned, sorted */
+    assert_string_equal(d->schedule, "@daily"); /* nearest wins */
+    assert_int_equal(d->max_active_runs, 2);    /* from the root */
+    assert_int_equal(d->n_tags, 3);             /* unioned, sorted */
     assert_string_equal(d->tags[0], "alpha");
     assert_string_equal(d->tags[1], "base");
     assert_string_equal(d->tags[2], "zeta");
-    assert_string_equal(d->owner, "team-owner");           /* key by key */
+    assert_string_equal(d->owner, "team-owner"); /* key by key */
     assert_string_equal(d->tasks[0].queue, "q1");
-    assert_int_equal(d->tasks[0].retries, 1);              /* default: wins */
+    assert_int_equal(d->tasks[0].retries, 1); /* default: wins */
     dag_list_free(&dags);
 
     /* root NULL: only the file's own folder */
@@ -335,7 +335,8 @@ static void test_env_variables_are_expanded(void **state)
                   "  tasks:\n"
                   "    - task_id: a\n"
                   "      operator: bash\n"
-                  "      bash_command: \"$UPDRAFT_TEST_CMD; echo $UPDRAFT_TEST_UNSET ${UPDRAFT_TEST_UNSET} $ $$ ${\"\n");
+                  "      bash_command: \"$UPDRAFT_TEST_CMD; echo $UPDRAFT_TEST_UNSET "
+                  "${UPDRAFT_TEST_UNSET} $ $$ ${\"\n");
     assert_string_equal(l.errors, "");
     const dag_t *d = find_dag(&l, "env_dag");
     assert_non_null(d);
@@ -404,61 +405,77 @@ static void test_bad_keys_are_reported_with_line_and_column(void **state)
 {
     (void)state;
     static const err_case_t cases[] = {
-        {"a:\n  tasks:\n    - task_id: t\n      operator: bash\n      bash_command: x\n      retries: \"abc\"\n",
+        {"a:\n  tasks:\n    - task_id: t\n      operator: bash\n      bash_command: x\n      "
+         "retries: \"abc\"\n",
          "t.yaml:6:16: retries of task 't' must be an integer, not 'abc'\n", 0},
-        {"a:\n  tasks:\n    - task_id: t\n      operator: bash\n      bash_command: x\n      run_as_user: me\n",
+        {"a:\n  tasks:\n    - task_id: t\n      operator: bash\n      bash_command: x\n      "
+         "run_as_user: me\n",
          "t.yaml:6:7: unknown key 'run_as_user' in task 't'\n", 0},
         {"a:\n  tasks:\n    - task_id: t\n      operator: customized.operators.MakeBreadOperator\n",
          "t.yaml:4:17: unknown operator 'customized.operators.MakeBreadOperator' in task 't' "
          "(supported: bash, empty, branch, short_circuit, latest_only, python, http, sql, "
          "trigger_dag_run, file_sensor, http_sensor, sql_sensor, external_task_sensor, "
-         "time_delta_sensor, date_time_sensor, or their Airflow class names)\n", 0},
-        {"a:\n  tasks:\n    - task_id: t\n      operator: airflow.operators.python.PythonOperator\n",
+         "time_delta_sensor, date_time_sensor, or their Airflow class names)\n",
+         0},
+        {"a:\n  tasks:\n    - task_id: t\n      operator: "
+         "airflow.operators.python.PythonOperator\n",
          "t.yaml:3:7: task 't': PythonOperator needs python_callable_file and python_callable_name "
-         "(or python_callable: module.function)\n", 0},
+         "(or python_callable: module.function)\n",
+         0},
         {"a:\n  tasks:\n    - task_id: t\n      operator: http\n      method: FETCH\n",
          "t.yaml:5:15: task 't': method must be one of GET, POST, PUT, PATCH, DELETE, HEAD, "
-         "OPTIONS\n", 0},
+         "OPTIONS\n",
+         0},
         {"a:\n  tasks:\n    - task_id: t\n      operator: http\n      filepath: /x\n",
          "t.yaml:5:7: unknown key 'filepath' in task 't' (it is not an argument of this "
-         "operator)\n", 0},
+         "operator)\n",
+         0},
         {"a:\n  tasks:\n    - task_id: t\n      operator: bash\n      bash_command: x\n"
          "      expand: {bash_command: ups.output}\n",
          "t.yaml:3:7: expand of task 't' refers to unknown task 'ups'\n", 0},
         {"a:\n  tasks:\n    - task_id: u\n      operator: bash\n      bash_command: x\n"
          "    - task_id: t\n      operator: bash\n      expand: {bash_command: u.output}\n",
          "t.yaml:6:7: task 't' expands over the output of 'u', which must be in its "
-         "dependencies\n", 0},
+         "dependencies\n",
+         0},
         {"a:\n  tasks:\n    - task_id: t\n      operator: bash\n      bash_command: x\n"
          "      expand: {retries: [1, 2]}\n",
          "t.yaml:6:16: task 't' cannot expand over 'retries' (BashOperator expands over: "
-         "bash_command, env)\n", 0},
+         "bash_command, env)\n",
+         0},
         {"a:\n  tasks:\n    - task_id: t\n      operator: bash\n",
          "t.yaml:3:7: bash task 't' has no bash_command\n", 0},
         {"a:\n  tasks:\n    - task_id: t\n      bash_command: x\n",
          "t.yaml:3:7: task 't' has no operator\n", 0},
         {"a:\n  description: no tasks\n", "t.yaml:1:1: dag 'a' has no tasks\n", 0},
-        {"a:\n  tasks:\n    - task_id: t\n      operator: empty\n    - task_id: t\n      operator: empty\n",
+        {"a:\n  tasks:\n    - task_id: t\n      operator: empty\n    - task_id: t\n      operator: "
+         "empty\n",
          "t.yaml:5:16: duplicate task id 't' in dag 'a'\n", 0},
         {"a:\n  tasks:\n    t:\n      operator: empty\n    t:\n      operator: empty\n",
          "t.yaml:3:5: duplicate task id 't' in dag 'a'\n", 0},
         {"a:\n  tasks:\n    - task_id: t\n      operator: empty\n      dependencies: [t, nope]\n",
          "t.yaml:5:25: task 't' depends on unknown task 'nope'\n", 0},
         {"a:\n  tasks:\n    - task_id: bad id\n      operator: empty\n",
-         "t.yaml:3:16: invalid task_id 'bad id': only letters, digits, '_', '.' and '-' are allowed\n", 0},
-        {"a:\n  schedule: '* * * *'\n  tasks: [{task_id: t, operator: empty}]\n",
-         NULL, 0}, /* message comes from cron.c; checked below */
+         "t.yaml:3:16: invalid task_id 'bad id': only letters, digits, '_', '.' and '-' are "
+         "allowed\n",
+         0},
+        {"a:\n  schedule: '* * * *'\n  tasks: [{task_id: t, operator: empty}]\n", NULL,
+         0}, /* message comes from cron.c; checked below */
         {"a:\n  catchup: maybe\n  tasks: [{task_id: t, operator: empty}]\n",
          "t.yaml:2:12: catchup must be a boolean (true/false), not 'maybe'\n", 0},
         {"a:\n  start_date: 2 days\n  tasks: [{task_id: t, operator: empty}]\n",
-         "t.yaml:2:15: relative start_date '2 days' is not supported, write a date such as 2024-01-01\n", 0},
+         "t.yaml:2:15: relative start_date '2 days' is not supported, write a date such as "
+         "2024-01-01\n",
+         0},
         {"a:\n  tasks: [{task_id: t, operator: empty, trigger_rule: one_sucess}]\n",
          "t.yaml:2:55: invalid trigger_rule 'one_sucess' in task 't' (expected all_success, "
          "all_failed, all_done, all_done_min_one_success, all_skipped, one_success, one_failed, "
-         "one_done, none_failed, none_failed_min_one_success, none_skipped or always)\n", 0},
+         "one_done, none_failed, none_failed_min_one_success, none_skipped or always)\n",
+         0},
         {"a:\n  tasks: [{task_id: t, operator: empty, trigger_rule: all_done_setup_success}]\n",
          "t.yaml:2:55: trigger_rule 'all_done_setup_success' in task 't' is not supported "
-         "(setup and teardown tasks are not supported yet)\n", 0},
+         "(setup and teardown tasks are not supported yet)\n",
+         0},
         {"a:\n  tasks: [{task_id: t, operator: empty, bash_command: x}]\n",
          "t.yaml:2:41: key 'bash_command' is not valid for EmptyOperator task 't'\n", 0},
         /* warnings only: the DAG still loads */
@@ -467,7 +484,9 @@ static void test_bad_keys_are_reported_with_line_and_column(void **state)
          "t.yaml:2:3: warning: ignored key 'doc_md' (not supported yet)\n"
          "t.yaml:3:3: warning: unknown key 'vars' (ignored)\n"
          "t.yaml:4:41: warning: ignored key 'email' in task 't' (not supported yet)\n"
-         "t.yaml:5:1: warning: top-level 'task_groups' is ignored (put task_groups under a dag or under default)\n", 1},
+         "t.yaml:5:1: warning: top-level 'task_groups' is ignored (put task_groups under a dag or "
+         "under default)\n",
+         1},
         /* a broken DAG does not stop the others */
         {"bad:\n  tasks: 3\ngood:\n  tasks: [{task_id: t, operator: empty}]\n",
          "t.yaml:2:10: tasks of dag 'bad' must be a list or a mapping, not a scalar\n", 1},
@@ -475,9 +494,12 @@ static void test_bad_keys_are_reported_with_line_and_column(void **state)
         {"default:\n  max_active_runs: 0\ngood:\n  tasks: [{task_id: t, operator: empty}]\n",
          "t.yaml:2:20: max_active_runs must be between 1 and 2147483647, not 0\n", 0},
         {"good:\n  tasks: [{task_id: t, operator: empty}]\nbad: [\n",
-         "t.yaml:4:1: invalid yaml: did not find expected node content while parsing a flow node at 4:1\n", 0},
+         "t.yaml:4:1: invalid yaml: did not find expected node content while parsing a flow node "
+         "at 4:1\n",
+         0},
         {"a: *nope\n", "t.yaml:1:4: invalid yaml: unknown alias 'nope'\n", 0},
-        {"- 1\n", "t.yaml:1:1: the top level must be a mapping of dag ids to dags, not a list\n", 0},
+        {"- 1\n", "t.yaml:1:1: the top level must be a mapping of dag ids to dags, not a list\n",
+         0},
         {"a: 1\na: 2\n", "t.yaml:1:1: duplicate dag id 'a'\n", 0},
         {"", "", 0},
     };
@@ -572,7 +594,8 @@ static void test_dag_json_round_trips(void **state)
     char *s1 = print_dag(d), *s2 = print_dag(l2.dags.items[0]);
     assert_string_equal(s1, s2); /* deterministic */
     assert_non_null(strstr(s1, "\"format\":1,\"dag_id\":\"rt\",\"fileloc\":\"t.yaml\""));
-    assert_non_null(strstr(s1, "\"start_date\":\"2024-01-01T12:30:00.250000+00:00\",\"end_date\":null"));
+    assert_non_null(
+        strstr(s1, "\"start_date\":\"2024-01-01T12:30:00.250000+00:00\",\"end_date\":null"));
     assert_non_null(strstr(s1, "\"task_order\":[\"one\",\"two\"]"));
     assert_non_null(strstr(s1, "\"env\":{\"B\":\"2\",\"A\":\"1\"}"));
 
@@ -611,7 +634,8 @@ static void test_dag_json_round_trips(void **state)
         "{\"format\":2,\"dag_id\":\"x\",\"task_order\":[],\"tasks\":{}}",
         "{\"format\":1,\"task_order\":[],\"tasks\":{}}",
         "{\"format\":1,\"dag_id\":\"x\",\"task_order\":[\"a\"],\"tasks\":{}}",
-        "{\"format\":1,\"dag_id\":\"x\",\"task_order\":[\"a\"],\"tasks\":{\"a\":{\"operator\":\"Nope\"}}}",
+        "{\"format\":1,\"dag_id\":\"x\",\"task_order\":[\"a\"],\"tasks\":{\"a\":{\"operator\":"
+        "\"Nope\"}}}",
         "{\"format\":1,\"dag_id\":\"x\",\"task_order\":[\"a\"],\"tasks\":{\"a\":{\"operator\":"
         "\"EmptyOperator\",\"upstream_task_ids\":[\"z\"]}}}",
         "{\"format\":1,\"dag_id\":\"x\",\"catchup\":\"yes\",\"task_order\":[],\"tasks\":{}}",
@@ -799,15 +823,19 @@ static void test_bad_task_groups_are_reported(void **state)
         {"a:\n  task_groups: [{group_name: g, colour: red, ui_color: red}]\n"
          "  tasks: [{task_id: x, operator: empty}]\n",
          "t.yaml:2:33: unknown key 'colour' in task group 'g'\n"
-         "t.yaml:2:46: warning: ignored key 'ui_color' in task group 'g' (not supported yet)\n", 0},
+         "t.yaml:2:46: warning: ignored key 'ui_color' in task group 'g' (not supported yet)\n",
+         0},
         {"a:\n  task_groups: [{group_name: a.b}]\n  tasks: [{task_id: x, operator: empty}]\n",
-         "t.yaml:2:30: invalid task group name 'a.b': only letters, digits, '_' and '-' are allowed\n", 0},
+         "t.yaml:2:30: invalid task group name 'a.b': only letters, digits, '_' and '-' are "
+         "allowed\n",
+         0},
         {"a:\n  task_groups: [{group_name: g, default_args: {retries: x}}]\n"
          "  tasks: [{task_id: t, operator: empty}]\n",
          "t.yaml:2:57: retries of default_args of task group 'g' must be an integer, not 'x'\n", 0},
         {"a:\n  task_groups: [{group_name: x}]\n  tasks: [{task_id: x, operator: empty}]\n",
          "t.yaml:3:21: task 'x' has the same name as a task group in dag 'a'\n", 0},
-        {"a:\n  task_groups: [{group_name: g}, {group_name: g}]\n  tasks: [{task_id: x, operator: empty}]\n",
+        {"a:\n  task_groups: [{group_name: g}, {group_name: g}]\n  tasks: [{task_id: x, operator: "
+         "empty}]\n",
          "t.yaml:2:47: duplicate task group 'g' in dag 'a'\n", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -874,9 +902,11 @@ static void test_task_groups_round_trip_through_json(void **state)
 static void test_every_trigger_rule_loads(void **state)
 {
     (void)state;
-    static const char *const rules[] = {"all_success", "all_failed", "all_done", "all_skipped",
-                                        "one_success", "one_failed", "one_done", "none_failed",
-                                        "none_failed_min_one_success", "none_skipped", "always"};
+    static const char *const rules[] = {
+        "all_success",  "all_failed",  "all_done",
+        "all_skipped",  "one_success", "one_failed",
+        "one_done",     "none_failed", "none_failed_min_one_success",
+        "none_skipped", "always"};
     char text[256];
     loaded_t l;
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
@@ -893,14 +923,17 @@ static void test_every_trigger_rule_loads(void **state)
     load_text(&l, "a:\n  default_args: {trigger_rule: dummy}\n"
                   "  tasks: [{task_id: t, operator: empty, trigger_rule: none_failed_or_skipped},\n"
                   "          {task_id: u, operator: empty}]\n");
-    assert_string_equal(l.all, "t.yaml:2:32: warning: trigger_rule 'dummy' is deprecated, 'always' is used\n"
-                               "t.yaml:3:55: warning: trigger_rule 'none_failed_or_skipped' is "
-                               "deprecated, 'none_failed_min_one_success' is used\n");
+    assert_string_equal(
+        l.all, "t.yaml:2:32: warning: trigger_rule 'dummy' is deprecated, 'always' is used\n"
+               "t.yaml:3:55: warning: trigger_rule 'none_failed_or_skipped' is "
+               "deprecated, 'none_failed_min_one_success' is used\n");
     assert_string_equal(task(l.dags.items[0], "t")->trigger_rule, "none_failed_min_one_success");
     assert_string_equal(task(l.dags.items[0], "u")->trigger_rule, "always");
     loaded_free(&l);
     /* all_done_min_one_success (Airflow 3.1) loads once the planner evaluates it */
-    load_text(&l, "a:\n  tasks: [{task_id: t, operator: empty, trigger_rule: all_done_min_one_success}]\n");
+    load_text(
+        &l,
+        "a:\n  tasks: [{task_id: t, operator: empty, trigger_rule: all_done_min_one_success}]\n");
     if (planner_trigger_rule_known("all_done_min_one_success")) {
         assert_string_equal(l.all, "");
         assert_string_equal(task(l.dags.items[0], "t")->trigger_rule, "all_done_min_one_success");
@@ -960,11 +993,10 @@ static void test_only_yaml_files_that_are_not_defaults_are_dag_files(void **stat
 static void test_example_dags_load_cleanly(void **state)
 {
     (void)state;
-    static const char *const files[] = {"examples/dags/example_etl.yaml",
-                                        "examples/dags/example_retry.yaml",
-                                        "examples/dags/example_hello.yaml",
-                                        "examples/dags/example_task_groups.yaml",
-                                        "examples/dags/example_trigger_rules.yaml"};
+    static const char *const files[] = {
+        "examples/dags/example_etl.yaml", "examples/dags/example_retry.yaml",
+        "examples/dags/example_hello.yaml", "examples/dags/example_task_groups.yaml",
+        "examples/dags/example_trigger_rules.yaml"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         dag_list_t dags;
         dag_diags_t diags;
@@ -985,27 +1017,28 @@ static void test_operator_fields_survive_serialization(void **state)
 {
     (void)state;
     loaded_t l;
-    load_text(&l,
-              "a:\n"
-              "  on_failure_callback:\n"
-              "    callback: airflow.providers.slack.notifications.slack_webhook.SlackWebhookNotifier\n"
-              "    slack_webhook_conn_id: ops\n"
-              "    text: \"{{ dag.dag_id }} failed\"\n"
-              "  default_args: {poke_interval: 7, on_retry_alert: {webhook: hook, channel: \"#c\"}}\n"
-              "  tasks:\n"
-              "    - {task_id: up, operator: bash, bash_command: \"echo '[1]'\"}\n"
-              "    - task_id: s\n"
-              "      operator: airflow.sensors.filesystem.FileSensor\n"
-              "      filepath: /tmp/x\n"
-              "      mode: reschedule\n"
-              "      timeout: {__type__: datetime.timedelta, minutes: 2}\n"
-              "      depends_on_past: true\n"
-              "      sla: 60\n"
-              "    - task_id: m\n"
-              "      operator: bash\n"
-              "      partial: {bash_command: \"echo $X\"}\n"
-              "      expand: {env: up.output}\n"
-              "      dependencies: [up]\n");
+    load_text(
+        &l,
+        "a:\n"
+        "  on_failure_callback:\n"
+        "    callback: airflow.providers.slack.notifications.slack_webhook.SlackWebhookNotifier\n"
+        "    slack_webhook_conn_id: ops\n"
+        "    text: \"{{ dag.dag_id }} failed\"\n"
+        "  default_args: {poke_interval: 7, on_retry_alert: {webhook: hook, channel: \"#c\"}}\n"
+        "  tasks:\n"
+        "    - {task_id: up, operator: bash, bash_command: \"echo '[1]'\"}\n"
+        "    - task_id: s\n"
+        "      operator: airflow.sensors.filesystem.FileSensor\n"
+        "      filepath: /tmp/x\n"
+        "      mode: reschedule\n"
+        "      timeout: {__type__: datetime.timedelta, minutes: 2}\n"
+        "      depends_on_past: true\n"
+        "      sla: 60\n"
+        "    - task_id: m\n"
+        "      operator: bash\n"
+        "      partial: {bash_command: \"echo $X\"}\n"
+        "      expand: {env: up.output}\n"
+        "      dependencies: [up]\n");
     assert_string_equal(l.all, "");
     assert_int_equal(l.dags.n, 1);
     cJSON *j = dag_to_json(l.dags.items[0]);
@@ -1022,8 +1055,7 @@ static void test_operator_fields_survive_serialization(void **state)
     assert_null(up->args); /* bash takes no poke_interval: not applied */
     assert_string_equal(m->bash_command, "echo $X");
     assert_string_equal(
-        cJSON_GetObjectItem(cJSON_GetObjectItem(m->expand, "env"), "xcom_task")->valuestring,
-        "up");
+        cJSON_GetObjectItem(cJSON_GetObjectItem(m->expand, "env"), "xcom_task")->valuestring, "up");
     const cJSON *retry = cJSON_GetObjectItem(s->alerts, "retry");
     assert_int_equal(cJSON_GetArraySize(retry), 1);
     assert_string_equal(cJSON_GetObjectItem(retry->child, "kind")->valuestring, "webhook");

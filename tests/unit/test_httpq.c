@@ -98,8 +98,8 @@ static void test_order_by_resolves_to_allowed_columns(void **state)
     assert_int_equal(httpq_order_by(NULL, s, 2, "id", &sql, &desc, err, sizeof(err)), 0);
     assert_string_equal(sql, "dr.id");
     assert_false(desc);
-    assert_int_equal(httpq_order_by("id; drop table x", s, 2, "id", &sql, &desc, err,
-                                    sizeof(err)), -1);
+    assert_int_equal(httpq_order_by("id; drop table x", s, 2, "id", &sql, &desc, err, sizeof(err)),
+                     -1);
     assert_non_null(strstr(err, "disallowed"));
 }
 
@@ -110,9 +110,10 @@ static void test_path_splits_and_decodes(void **state)
     size_t n = 0;
     char err[128];
     (void)state;
-    assert_int_equal(httpq_path_split("/api/v1/dags/etl/dagRuns/manual__2024-01-01T00%3A00%3A00+00:00/",
-                                      true, &p, err, sizeof(err)),
-                     0);
+    assert_int_equal(
+        httpq_path_split("/api/v1/dags/etl/dagRuns/manual__2024-01-01T00%3A00%3A00+00:00/", true,
+                         &p, err, sizeof(err)),
+        0);
     assert_int_equal(p.n, 6);
     assert_true(httpq_path_match(&p, "/api/v1/dags/{}/dagRuns/{}", caps, 4, &n));
     assert_int_equal(n, 2);
@@ -123,16 +124,19 @@ static void test_path_splits_and_decodes(void **state)
     httpq_path_free(&p);
     assert_int_equal(httpq_path_split("/a/%0a", true, &p, err, sizeof(err)), -1);
     assert_int_equal(httpq_path_split("no-slash", true, &p, err, sizeof(err)), -1);
-    assert_int_equal(httpq_path_split("/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q", true, &p, err,
-                                      sizeof(err)), -1);
+    assert_int_equal(
+        httpq_path_split("/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q", true, &p, err, sizeof(err)), -1);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_url_decode_handles_plus_and_percent), cmocka_unit_test(test_query_string_parses_repeated_keys),
-        cmocka_unit_test(test_limit_and_offset_are_bounded),       cmocka_unit_test(test_boolean_parameters_parse),
-        cmocka_unit_test(test_order_by_resolves_to_allowed_columns),   cmocka_unit_test(test_path_splits_and_decodes),
+        cmocka_unit_test(test_url_decode_handles_plus_and_percent),
+        cmocka_unit_test(test_query_string_parses_repeated_keys),
+        cmocka_unit_test(test_limit_and_offset_are_bounded),
+        cmocka_unit_test(test_boolean_parameters_parse),
+        cmocka_unit_test(test_order_by_resolves_to_allowed_columns),
+        cmocka_unit_test(test_path_splits_and_decodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

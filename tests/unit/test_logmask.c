@@ -56,8 +56,7 @@ static void test_secret_split_across_reads_is_masked(void **state)
         drain(lb, acc, sizeof(acc)); /* what would be shipped between reads */
         assert_null(strstr(acc, "tvalue"));
         /* what is handed out is always whole characters */
-        assert_int_equal(utf8_valid_prefix((const unsigned char *)acc, strlen(acc)),
-                         strlen(acc));
+        assert_int_equal(utf8_valid_prefix((const unsigned char *)acc, strlen(acc)), strlen(acc));
         assert_int_equal(logbuf_append_output(lb, out + cut, len - cut), 0);
         logbuf_end_output(lb);
         drain(lb, acc, sizeof(acc));

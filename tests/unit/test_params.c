@@ -19,30 +19,29 @@
 
 #include "helpers.h"
 
-static const char PARAMS_YAML[] =
-    "p:\n"
-    "  schedule: '@daily'\n"
-    "  start_date: 2024-01-01\n"
-    "  params:\n"
-    "    batch_size: 100\n"
-    "    ratio: 0.5\n"
-    "    label: hello\n"
-    "    quoted: '42'\n"
-    "    flag: yes\n"
-    "    nothing: ~\n"
-    "    tables: [a, b]\n"
-    "    mode:\n"
-    "      __type__: airflow.models.param.Param\n"
-    "      default: fast\n"
-    "      type: string\n"
-    "      enum: [fast, slow]\n"
-    "      description: how to run\n"
-    "    retries:\n"
-    "      __type__: airflow.models.param.Param\n"
-    "      __args__: [3, number of retries]\n"
-    "      type: integer\n"
-    "  tasks:\n"
-    "    - {task_id: t, operator: bash, bash_command: 'true'}\n";
+static const char PARAMS_YAML[] = "p:\n"
+                                  "  schedule: '@daily'\n"
+                                  "  start_date: 2024-01-01\n"
+                                  "  params:\n"
+                                  "    batch_size: 100\n"
+                                  "    ratio: 0.5\n"
+                                  "    label: hello\n"
+                                  "    quoted: '42'\n"
+                                  "    flag: yes\n"
+                                  "    nothing: ~\n"
+                                  "    tables: [a, b]\n"
+                                  "    mode:\n"
+                                  "      __type__: airflow.models.param.Param\n"
+                                  "      default: fast\n"
+                                  "      type: string\n"
+                                  "      enum: [fast, slow]\n"
+                                  "      description: how to run\n"
+                                  "    retries:\n"
+                                  "      __type__: airflow.models.param.Param\n"
+                                  "      __args__: [3, number of retries]\n"
+                                  "      type: integer\n"
+                                  "  tasks:\n"
+                                  "    - {task_id: t, operator: bash, bash_command: 'true'}\n";
 
 static dag_t *load_one(const char *yaml, dag_list_t *l, size_t *errors)
 {
@@ -71,18 +70,18 @@ static void test_params_are_parsed_with_schemas(void **state)
     assert_non_null(dag);
     assert_non_null(dag->params);
     char *s = print(dag->params);
-    assert_string_equal(
-        s, "{\"batch_size\":{\"default\":100,\"description\":null,\"schema\":{}},"
-           "\"ratio\":{\"default\":0.5,\"description\":null,\"schema\":{}},"
-           "\"label\":{\"default\":\"hello\",\"description\":null,\"schema\":{}},"
-           "\"quoted\":{\"default\":\"42\",\"description\":null,\"schema\":{}},"
-           "\"flag\":{\"default\":true,\"description\":null,\"schema\":{}},"
-           "\"nothing\":{\"default\":null,\"description\":null,\"schema\":{}},"
-           "\"tables\":{\"default\":[\"a\",\"b\"],\"description\":null,\"schema\":{}},"
-           "\"mode\":{\"default\":\"fast\",\"description\":\"how to run\","
-           "\"schema\":{\"type\":\"string\",\"enum\":[\"fast\",\"slow\"]}},"
-           "\"retries\":{\"default\":3,\"description\":\"number of retries\","
-           "\"schema\":{\"type\":\"integer\"}}}");
+    assert_string_equal(s,
+                        "{\"batch_size\":{\"default\":100,\"description\":null,\"schema\":{}},"
+                        "\"ratio\":{\"default\":0.5,\"description\":null,\"schema\":{}},"
+                        "\"label\":{\"default\":\"hello\",\"description\":null,\"schema\":{}},"
+                        "\"quoted\":{\"default\":\"42\",\"description\":null,\"schema\":{}},"
+                        "\"flag\":{\"default\":true,\"description\":null,\"schema\":{}},"
+                        "\"nothing\":{\"default\":null,\"description\":null,\"schema\":{}},"
+                        "\"tables\":{\"default\":[\"a\",\"b\"],\"description\":null,\"schema\":{}},"
+                        "\"mode\":{\"default\":\"fast\",\"description\":\"how to run\","
+                        "\"schema\":{\"type\":\"string\",\"enum\":[\"fast\",\"slow\"]}},"
+                        "\"retries\":{\"default\":3,\"description\":\"number of retries\","
+                        "\"schema\":{\"type\":\"integer\"}}}");
     cJSON_free(s);
 
     /* Serialized and read back unchanged. */
@@ -163,10 +162,11 @@ static cJSON *parse(const char *s)
 static void test_param_defaults_fill_under_the_conf_and_conf_wins(void **state)
 {
     (void)state;
-    cJSON *params = parse("{\"a\":{\"default\":1,\"description\":null,\"schema\":{}},"
-                          "\"b\":{\"default\":\"x\",\"description\":null,"
-                          "\"schema\":{\"type\":[\"string\",\"null\"],\"enum\":[\"x\",\"y\",null]}},"
-                          "\"req\":{\"description\":null,\"schema\":{\"type\":\"integer\"}}}");
+    cJSON *params =
+        parse("{\"a\":{\"default\":1,\"description\":null,\"schema\":{}},"
+              "\"b\":{\"default\":\"x\",\"description\":null,"
+              "\"schema\":{\"type\":[\"string\",\"null\"],\"enum\":[\"x\",\"y\",null]}},"
+              "\"req\":{\"description\":null,\"schema\":{\"type\":\"integer\"}}}");
     cJSON *out = NULL, *conf;
     char err[256];
     char *s;

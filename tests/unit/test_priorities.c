@@ -20,8 +20,10 @@ static dag_t *load(dag_list_t *l, const char *rule)
     snprintf(y, sizeof y,
              "p:\n  default_args:\n    weight_rule: %s\n  tasks:\n"
              "    - {task_id: a, operator: bash, bash_command: x, priority_weight: 1}\n"
-             "    - {task_id: b, operator: bash, bash_command: x, priority_weight: 2, dependencies: [a]}\n"
-             "    - {task_id: c, operator: bash, bash_command: x, priority_weight: 4, dependencies: [a]}\n"
+             "    - {task_id: b, operator: bash, bash_command: x, priority_weight: 2, "
+             "dependencies: [a]}\n"
+             "    - {task_id: c, operator: bash, bash_command: x, priority_weight: 4, "
+             "dependencies: [a]}\n"
              "    - {task_id: d, operator: bash, bash_command: x, priority_weight: 8,"
              " dependencies: [b, c], max_active_tis_per_dag: 3}\n",
              rule);

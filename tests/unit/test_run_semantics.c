@@ -189,8 +189,8 @@ static void test_run_semantics_keys_load_and_round_trip(void **state)
     assert_null(cJSON_GetObjectItem(dflt, "skip_on_exit_code"));
     assert_null(cJSON_GetObjectItem(dflt, "retry_exponential_backoff"));
     assert_null(cJSON_GetObjectItem(dflt, "max_retry_delay_sec"));
-    assert_true(cJSON_IsArray(cJSON_GetObjectItem(cJSON_GetObjectItem(tasks, "none"),
-                                                  "skip_on_exit_code")));
+    assert_true(cJSON_IsArray(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(tasks, "none"), "skip_on_exit_code")));
     dag_t *back = dag_from_json(j, err, sizeof(err));
     assert_non_null(back);
     check_sem_dag(back);
@@ -205,13 +205,16 @@ static void test_bad_run_semantics_values_are_refused(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "b:\n  tasks:\n    - {task_id: t, operator: bash, bash_command: x, skip_on_exit_code: 300}\n",
-        "b:\n  tasks:\n    - {task_id: t, operator: bash, bash_command: x, skip_on_exit_code: [1, x]}\n",
+        "b:\n  tasks:\n    - {task_id: t, operator: bash, bash_command: x, skip_on_exit_code: "
+        "300}\n",
+        "b:\n  tasks:\n    - {task_id: t, operator: bash, bash_command: x, skip_on_exit_code: [1, "
+        "x]}\n",
         "b:\n  dagrun_timeout: {__type__: datetime.timedelta, fortnights: 1}\n  tasks:\n"
         "    - {task_id: t, operator: bash, bash_command: x}\n",
         "b:\n  max_consecutive_failed_dag_runs: -1\n  tasks:\n"
         "    - {task_id: t, operator: bash, bash_command: x}\n",
-        "b:\n  tasks:\n    - {task_id: t, operator: bash, bash_command: x, retry_exponential_backoff: maybe}\n",
+        "b:\n  tasks:\n    - {task_id: t, operator: bash, bash_command: x, "
+        "retry_exponential_backoff: maybe}\n",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         dag_list_t dags;

@@ -48,8 +48,10 @@ static void test_timestamps_format_as_iso(void **state)
 {
     (void)state;
     char buf[TS_ISO_LEN];
-    assert_string_equal(ts_format_iso(INT64_C(1710068400123456), buf), "2024-03-10T11:00:00.123456+00:00");
-    assert_string_equal(ts_format_iso_sec(INT64_C(1710068400123456), buf), "2024-03-10T11:00:00+00:00");
+    assert_string_equal(ts_format_iso(INT64_C(1710068400123456), buf),
+                        "2024-03-10T11:00:00.123456+00:00");
+    assert_string_equal(ts_format_iso_sec(INT64_C(1710068400123456), buf),
+                        "2024-03-10T11:00:00+00:00");
     /* before the epoch the microseconds still count forward */
     assert_string_equal(ts_format_iso(-1, buf), "1969-12-31T23:59:59.999999+00:00");
 }
