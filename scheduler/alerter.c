@@ -17,6 +17,7 @@
  * its own read of dag_version here.
  */
 #include "scheduler/alerter.h"
+#include "scheduler/wake.h"
 #include "store/channels.h"
 
 #include <curl/curl.h>
@@ -42,8 +43,6 @@
 
 #define INTAKE_BATCH 500
 #define VCACHE_SIZE 128 /* DAG versions kept for their alert settings */
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
 #define STOP_GRACE_MS 5000
 #define INTAKE_GAP_US 50000 /* notifications coalesce: one intake per 50 ms at most */
 
@@ -95,25 +94,10 @@ static void flight_free(flight_t *f)
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void drain_eventfd(int fd)
-{
-    uint64_t v;
-    ssize_t r = read(fd, &v, sizeof(v));
-    (void)r;
-}
-
 static void on_notify(const char *payload, void *arg)
 {
     (void)payload;
     ((alerter_t *)arg)->notified = true;
-}
-
-/* Sleeps up to ms, waking early on the stop eventfd. */
-static void wait_on(int fd, int ms)
-{
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    if (poll(&pfd, 1, ms) > 0)
-        drain_eventfd(fd);
 }
 
 static char *i64s(int64_t v, char buf[24])
@@ -519,17 +503,11 @@ static int64_t next_due_ms(alerter_t *s)
 
 static db_t *connect_until_stop(alerter_t *s)
 {
-    int backoff = BACKOFF_MIN_MS;
-    while (!*s->a->stop) {
-        char err[512];
-        db_t *db = db_connect(s->cfg->database.url, err, sizeof(err));
-        if (db)
-            return db;
-        log_warn("alerter: database unavailable, retrying error=\"%s\"", err);
-        wait_on(s->a->wake_fd, backoff);
-        backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
-    }
-    return NULL;
+    char err[512];
+    backoff_t b;
+    backoff_init(&b, -1);
+    backoff_set_nap(&b, wake_nap, &s->a->wake_fd);
+    return db_connect_retry(s->cfg->database.url, &b, s->a->stop, err, sizeof(err));
 }
 
 /*
@@ -636,7 +614,7 @@ static void sleep_turn(alerter_t *s, int ms)
     int numfds = 0;
     curl_multi_poll(s->multi, extra, n, ms, &numfds);
     if (extra[0].revents & CURL_WAIT_POLLIN)
-        drain_eventfd(s->a->wake_fd);
+        wake_drain(s->a->wake_fd);
 }
 
 /* At a stop: a few seconds for what is in flight, then release the rest. */
@@ -674,8 +652,9 @@ void *alerter_thread(void *arg)
     alerter_args_t *a = arg;
     alerter_t s;
     char err[256];
-    int backoff = 0;
+    backoff_t retry;
 
+    backoff_init(&retry, -1);
     memset(&s, 0, sizeof(s));
     s.a = a;
     s.cfg = a->cfg;
@@ -715,19 +694,16 @@ void *alerter_thread(void *arg)
         }
         if (turn(&s) < 0) {
             db_rollback(s.db);
-            backoff = backoff ? backoff * 2 : BACKOFF_MIN_MS;
-            if (backoff > BACKOFF_MAX_MS)
-                backoff = BACKOFF_MAX_MS;
-            log_warn("alerter: pass failed, retrying retry_ms=%d error=\"%s\"", backoff,
-                     db_error(s.db));
+            int ms = backoff_step(&retry);
+            log_warn("alerter: pass failed, retrying retry_ms=%d error=\"%s\"", ms, db_error(s.db));
             /* keep transfers moving while waiting */
-            sleep_turn(&s, backoff);
+            sleep_turn(&s, ms);
             int running;
             curl_multi_perform(s.multi, &running);
             reap_transfers(&s);
             continue;
         }
-        backoff = 0;
+        backoff_init(&retry, -1);
         if (*a->stop)
             break;
         sleep_turn(&s, wait_ms(&s));

@@ -26,6 +26,7 @@
  * 'queued' rows behind; once Redis is back every queued row is re-sent.
  */
 #include "scheduler/loop.h"
+#include "scheduler/wake.h"
 #include "store/channels.h"
 
 #include <errno.h>
@@ -57,8 +58,6 @@
 #define LOOP_MAX_TIMEOUTS 1000 /* timed-out runs failed by one pass */
 #define LOOP_MAX_REAPED 1000   /* zombie (and stuck queued) tries ended by one pass */
 #define LOOP_MAX_RECLAIM 10000 /* stale stream entries dropped by one pass */
-#define LOOP_BACKOFF_MIN_MS 100
-#define LOOP_BACKOFF_MAX_MS 5000
 
 void loop_wake(int fd)
 {
@@ -110,21 +109,6 @@ static int drain_notifies(db_t *db, pending_t *p)
     return db_drain_notifies(db, on_notify, p);
 }
 
-static void drain_eventfd(int fd)
-{
-    uint64_t v;
-    ssize_t r = read(fd, &v, sizeof(v));
-    (void)r;
-}
-
-/* Sleeps up to ms, waking early on fd (eventfd); drains it. */
-static void wait_on(int fd, int ms)
-{
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    if (poll(&pfd, 1, ms) > 0)
-        drain_eventfd(fd);
-}
-
 /* Adds column 0 (a dag_run id) of every row of r to p, and frees r. */
 static void add_rows(pending_t *p, PGresult *r)
 {
@@ -169,11 +153,11 @@ typedef struct loop_state {
     int64_t next_queue_try_us; /* monotonic; Redis reconnect backoff */
     int64_t next_reap_us;      /* monotonic; zombie and stuck-queued detection */
     int64_t next_marker_us;    /* monotonic; Redis data-loss check */
-    int queue_backoff_ms;
-    bool resend_all;    /* Redis failed: re-send every queued row once it is back */
-    bool again;         /* more work is likely: do not sleep */
-    size_t pass_runs;   /* runs the last pass planned */
-    size_t pass_queued; /* task instances the last pass queued */
+    backoff_t queue_retry;     /* Redis reconnects, from a pass that must not block */
+    bool resend_all;           /* Redis failed: re-send every queued row once it is back */
+    bool again;                /* more work is likely: do not sleep */
+    size_t pass_runs;          /* runs the last pass planned */
+    size_t pass_queued;        /* task instances the last pass queued */
 } loop_state_t;
 
 static void queue_check(loop_state_t *s)
@@ -207,14 +191,11 @@ static void queue_check(loop_state_t *s)
         up = queue_ensure(s->q, 0, s->a->stop) == 0;
     }
     if (up) {
-        s->queue_backoff_ms = 0;
+        backoff_init(&s->queue_retry, -1);
         s->resend_all = true;
         return;
     }
-    s->queue_backoff_ms = s->queue_backoff_ms ? s->queue_backoff_ms * 2 : LOOP_BACKOFF_MIN_MS;
-    if (s->queue_backoff_ms > LOOP_BACKOFF_MAX_MS)
-        s->queue_backoff_ms = LOOP_BACKOFF_MAX_MS;
-    s->next_queue_try_us = now + (int64_t)s->queue_backoff_ms * 1000;
+    s->next_queue_try_us = now + (int64_t)backoff_step(&s->queue_retry) * 1000;
 }
 
 /* One pass. Returns 0, or -1 on a database error. */
@@ -367,7 +348,7 @@ static void loop_wait(loop_state_t *s, int ms)
     int nfds = pfd[1].fd >= 0 ? 2 : 1;
     int r = poll(pfd, (nfds_t)nfds, ms);
     if (r > 0 && (pfd[0].revents & POLLIN))
-        drain_eventfd(s->a->wake_fd);
+        wake_drain(s->a->wake_fd);
     /* Socket errors show in drain_notifies() (and db_ok()) on the next pass. */
     if (nfds == 2)
         drain_notifies(s->db, &s->pending);
@@ -375,24 +356,20 @@ static void loop_wait(loop_state_t *s, int ms)
 
 static db_t *connect_until_stop(const config_t *cfg, volatile bool *stop, int wake_fd)
 {
-    int backoff = LOOP_BACKOFF_MIN_MS;
-    while (!*stop) {
-        char err[512];
-        db_t *db = db_connect(cfg->database.url, err, sizeof(err));
-        if (db)
-            return db;
-        log_warn("database unavailable, retrying error=\"%s\"", err);
-        wait_on(wake_fd, backoff);
-        backoff = backoff * 2 > LOOP_BACKOFF_MAX_MS ? LOOP_BACKOFF_MAX_MS : backoff * 2;
-    }
-    return NULL;
+    char err[512];
+    backoff_t b;
+    backoff_init(&b, -1);
+    backoff_set_nap(&b, wake_nap, &wake_fd);
+    return db_connect_retry(cfg->database.url, &b, stop, err, sizeof(err));
 }
 
 void *loop_thread(void *arg)
 {
     loop_args_t *a = arg;
     loop_state_t s = {.a = a};
-    int backoff = 0;
+    backoff_t retry;
+    backoff_init(&retry, -1);
+    backoff_init(&s.queue_retry, -1);
     a->exit_code = 1;
 
     s.plan.versions = dagver_cache_new(LOOP_VERSION_CACHE);
@@ -424,15 +401,13 @@ void *loop_thread(void *arg)
         if (prc < 0) {
             db_rollback(s.db);
             s.pending.all = true;
-            backoff = backoff ? backoff * 2 : LOOP_BACKOFF_MIN_MS;
-            if (backoff > LOOP_BACKOFF_MAX_MS)
-                backoff = LOOP_BACKOFF_MAX_MS;
-            log_warn("scheduler pass failed, retrying retry_ms=%d error=\"%s\"", backoff,
+            int ms = backoff_step(&retry);
+            log_warn("scheduler pass failed, retrying retry_ms=%d error=\"%s\"", ms,
                      db_error(s.db));
-            wait_on(a->wake_fd, backoff);
+            wake_wait(a->wake_fd, ms);
             continue;
         }
-        backoff = 0;
+        backoff_init(&retry, -1);
         healthsrv_beat(a->health);
         if (*a->stop)
             break;

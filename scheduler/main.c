@@ -105,19 +105,13 @@ static void resolve_hostname(const config_t *cfg, char *hostname, size_t len)
 static int check_database(const config_t *cfg)
 {
     char err[512], masked[512];
-    db_t *db = NULL;
-    int64_t deadline = ts_mono_us() + (int64_t)CONNECT_WAIT_MS * 1000;
-    int backoff = 100;
-    config_mask_url(cfg->database.url, masked, sizeof(masked));
-    while (!(db = db_connect(cfg->database.url, err, sizeof(err)))) {
-        if (ts_mono_us() >= deadline) {
-            fprintf(stderr, "updraft-scheduler: cannot connect to the database %s: %s\n", masked,
-                    err);
-            return -1;
-        }
-        log_warn("database unavailable, retrying url=%s error=\"%s\"", masked, err);
-        usleep((useconds_t)backoff * 1000);
-        backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+    backoff_t b;
+    backoff_init(&b, CONNECT_WAIT_MS);
+    db_t *db = db_connect_retry(cfg->database.url, &b, NULL, err, sizeof(err));
+    if (!db) {
+        config_mask_url(cfg->database.url, masked, sizeof(masked));
+        fprintf(stderr, "updraft-scheduler: cannot connect to the database %s: %s\n", masked, err);
+        return -1;
     }
     int rc = db_check_schema(db, err, sizeof(err));
     if (rc < 0)

@@ -32,6 +32,7 @@
  * store/import_errors.c's; this file decides what they are given.
  */
 #include "scheduler/processor.h"
+#include "scheduler/wake.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -57,7 +58,6 @@
 
 #define PROC_MAX_FILES 100000
 #define PROC_MAX_DEPTH 64
-#define PROC_BACKOFF_MAX_MS 5000
 #define PROC_BATCH_FILES 200       /* files per store transaction */
 #define PROC_BATCH_DAGS 500        /* DAGs per store transaction (a file is never split) */
 #define PROC_BATCH_BYTES (8 << 20) /* serialized DAG bytes per store transaction */
@@ -1107,31 +1107,16 @@ out:
     return rc;
 }
 
-static void wait_on(int fd, int ms)
-{
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    if (poll(&pfd, 1, ms) > 0) {
-        uint64_t v;
-        ssize_t r = read(fd, &v, sizeof(v));
-        (void)r;
-    }
-}
-
 void *processor_thread(void *arg)
 {
     processor_args_t *a = arg;
     proc_t p = {.a = a};
-    int backoff = 100;
+    char err[512];
+    backoff_t b;
 
-    while (!*a->stop && !p.db) {
-        char err[512];
-        p.db = db_connect(a->cfg->database.url, err, sizeof(err));
-        if (!p.db) {
-            log_warn("database unavailable, retrying error=\"%s\"", err);
-            wait_on(a->wake_fd, backoff);
-            backoff = backoff * 2 > PROC_BACKOFF_MAX_MS ? PROC_BACKOFF_MAX_MS : backoff * 2;
-        }
-    }
+    backoff_init(&b, -1);
+    backoff_set_nap(&b, wake_nap, &a->wake_fd);
+    p.db = db_connect_retry(a->cfg->database.url, &b, a->stop, err, sizeof(err));
     while (!*a->stop) {
         if (!db_ok(p.db) && db_ensure(p.db, -1, a->stop) < 0)
             break;
@@ -1147,7 +1132,7 @@ void *processor_thread(void *arg)
             log_warn("dag scan interrupted by a database error error=\"%s\"", db_error(p.db));
         if (*a->stop)
             break;
-        wait_on(a->wake_fd, a->cfg->scheduler.dag_dir_list_interval * 1000);
+        wake_wait(a->wake_fd, a->cfg->scheduler.dag_dir_list_interval * 1000);
     }
     batch_free(&p.batch);
     listing_free(&p.mem);

@@ -253,8 +253,6 @@ void apicache_stats(apicache_t *c, uint64_t *hits, uint64_t *misses, size_t *byt
 /* ---- the LISTEN thread -------------------------------------------------- */
 
 #define LISTEN_POLL_MS 200
-#define RETRY_MIN_MS 100
-#define RETRY_MAX_MS 1000
 
 static void on_notify(const char *payload, void *arg)
 {
@@ -285,9 +283,10 @@ static void *listen_main(void *arg)
 {
     apicache_t *c = arg;
     db_t *db = NULL;
-    int delay = RETRY_MIN_MS;
+    backoff_t retry;
     bool warned = false;
 
+    backoff_init(&retry, -1);
     while (!atomic_load(&c->stop)) {
         struct pollfd pfd;
         int pr;
@@ -304,14 +303,13 @@ static void *listen_main(void *arg)
                 if (!warned)
                     log_warn("api cache bypassed until the database is back error=\"%s\"", err);
                 warned = true;
-                nap(c, delay);
-                delay = delay * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : delay * 2;
+                nap(c, backoff_step(&retry));
                 continue;
             }
             /* Whatever committed while nobody listened is unknown here. */
             apicache_bump(c);
             atomic_store(&c->up, true);
-            delay = RETRY_MIN_MS;
+            backoff_init(&retry, -1);
             if (warned)
                 log_info("api cache listening again channel=%s", CHANNEL_API);
             warned = false;

@@ -54,35 +54,35 @@ static int wait_signal(const sigset_t *set, int ms)
     return sig > 0 ? sig : 0;
 }
 
+/* A backoff nap (core/backoff.h) that gives up when one of the signals arrives. */
+static bool nap_until_signal(int ms, void *set)
+{
+    return wait_signal(set, ms) == 0;
+}
+
 /* Startup connections: retried for CONNECT_WAIT_SEC, NULL on failure or a signal. */
 static db_t *connect_db(const char *url, const sigset_t *sigs)
 {
     char err[512];
-    for (int i = 0; i < CONNECT_WAIT_SEC; i++) {
-        db_t *db = db_connect(url, err, sizeof(err));
-        if (db)
-            return db;
-        log_warn("database unreachable, retrying error=\"%s\"", err);
-        if (wait_signal(sigs, 1000))
-            return NULL;
-    }
-    log_error("cannot connect to the database error=\"%s\"", err);
-    return NULL;
+    backoff_t b;
+    backoff_init(&b, CONNECT_WAIT_SEC * 1000);
+    backoff_set_nap(&b, nap_until_signal, (void *)sigs);
+    db_t *db = db_connect_retry(url, &b, NULL, err, sizeof(err));
+    if (!db)
+        log_error("cannot connect to the database error=\"%s\"", err);
+    return db;
 }
 
 static queue_t *connect_queue(const char *url, int timeout_ms, const sigset_t *sigs)
 {
     char err[512];
-    for (int i = 0; i < CONNECT_WAIT_SEC; i++) {
-        queue_t *q = queue_connect(url, timeout_ms, err, sizeof(err));
-        if (q)
-            return q;
-        log_warn("redis unreachable, retrying error=\"%s\"", err);
-        if (wait_signal(sigs, 1000))
-            return NULL;
-    }
-    log_error("cannot connect to redis error=\"%s\"", err);
-    return NULL;
+    backoff_t b;
+    backoff_init(&b, CONNECT_WAIT_SEC * 1000);
+    backoff_set_nap(&b, nap_until_signal, (void *)sigs);
+    queue_t *q = queue_connect_retry(url, timeout_ms, &b, NULL, err, sizeof(err));
+    if (!q)
+        log_error("cannot connect to redis error=\"%s\"", err);
+    return q;
 }
 
 /* This binary's path (the operator runner), resolved once: NULL if unknown. */

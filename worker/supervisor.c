@@ -52,6 +52,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/backoff.h"
 #include "core/healthsrv.h"
 #include "core/log.h"
 #include "sched/planrun.h"
@@ -74,8 +75,6 @@ extern char **environ;
 #define RUN_LOG_SOFT_MAX (8 * 1024 * 1024)
 #define KILL_GRACE_US (5 * TS_US_PER_SEC)
 #define DRAIN_MAX_READS 64
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
 #define RECONNECT_EVERY_US TS_US_PER_SEC
 #define POLL_MAX_MS 1000
 #define VERSION_CACHE 16 /* DAG versions kept for the mini-scheduler and direct claims */
@@ -98,7 +97,7 @@ typedef struct run {
     int64_t flush_due_us;
     int64_t kill_at_us;  /* SIGKILL escalation, 0 = none */
     int64_t retry_at_us; /* next outcome attempt */
-    int backoff_ms;
+    backoff_t retry;     /* its schedule, after a failed write */
     /* XCom return_value: the last non-empty output line (raw bytes). */
     char *line;      /* the line being read */
     size_t line_len; /* bytes in line (not counted once line_over) */
@@ -220,7 +219,7 @@ static void run_mark_exited(run_t *r, bool success)
     r->exited = true;
     r->success = success;
     r->retry_at_us = ts_mono_us();
-    r->backoff_ms = BACKOFF_MIN_MS;
+    backoff_init(&r->retry, -1);
 }
 
 /* An empty file for the task's extra XComs, named in its environment. */
@@ -890,10 +889,12 @@ out:
     free(d);
 }
 
-static void backoff(run_t *r, int64_t now)
+/* Schedules the next attempt at r's outcome; returns the wait in ms. */
+static int backoff(run_t *r, int64_t now)
 {
-    r->retry_at_us = now + (int64_t)r->backoff_ms * 1000;
-    r->backoff_ms = r->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff_ms * 2;
+    int ms = backoff_step(&r->retry);
+    r->retry_at_us = now + (int64_t)ms * 1000;
+    return ms;
 }
 
 /* ---- outcomes and the mini-scheduler ----------------------------------- */
@@ -1342,9 +1343,9 @@ out:
     if (failed) {
         db_rollback(s->o.db);
         for (i = 0; i < n; i++) {
-            backoff(due[i], now);
+            int ms = backoff(due[i], now);
             log_warn("outcome not written, will retry ti=%" PRId64 " try=%d in_ms=%d",
-                     due[i]->t->ti_id, due[i]->t->try_number, due[i]->backoff_ms);
+                     due[i]->t->ti_id, due[i]->t->try_number, ms);
         }
         minisched_free(&m);
         return;
@@ -1397,7 +1398,7 @@ static void finish_runs(supervisor_t *s, int64_t now)
             r->over = true;
         } else if (now >= r->retry_at_us) {
             due[n++] = r;
-            retrying = retrying || r->backoff_ms != BACKOFF_MIN_MS;
+            retrying = retrying || r->retry.waited_ms > 0;
         }
     }
     if (retrying) { /* after a failure: one at a time */

@@ -149,6 +149,19 @@ static int relisten(db_t *db)
     return 0;
 }
 
+db_t *db_connect_retry(const char *conninfo, backoff_t *b, volatile const bool *stop, char *err,
+                       size_t errlen)
+{
+    for (;;) {
+        db_t *db = db_connect(conninfo, err, errlen);
+        if (db)
+            return db;
+        log_warn("database unreachable, retrying in %d ms error=\"%s\"", backoff_next_ms(b), err);
+        if (!backoff_wait(b, stop))
+            return NULL;
+    }
+}
+
 int db_ensure(db_t *db, int max_wait_ms, volatile const bool *stop)
 {
     if (db_ok(db))

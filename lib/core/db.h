@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/backoff.h"
+
 typedef struct db db_t;
 
 /*
@@ -22,6 +24,14 @@ typedef struct db db_t;
  * one attempt; returns NULL and fills err on failure. The string is copied.
  */
 db_t *db_connect(const char *conninfo, char *err, size_t errlen);
+/*
+ * Connects, retrying with the backoff b (backoff.h: its budget, and its nap
+ * for a caller that must wake on its own events) until it succeeds, the
+ * budget is used up, a nap gives up or *stop (may be NULL) is set; each
+ * failed attempt is logged. NULL with the last error in err.
+ */
+db_t *db_connect_retry(const char *conninfo, backoff_t *b, volatile const bool *stop, char *err,
+                       size_t errlen);
 void db_close(db_t *db);
 
 /*

@@ -165,6 +165,19 @@ bool queue_ok(const queue_t *q)
     return q && q->rc && !q->rc->err;
 }
 
+queue_t *queue_connect_retry(const char *url, int timeout_ms, backoff_t *b,
+                             volatile const bool *stop, char *err, size_t errlen)
+{
+    for (;;) {
+        queue_t *q = queue_connect(url, timeout_ms, err, errlen);
+        if (q)
+            return q;
+        log_warn("redis unreachable, retrying in %d ms error=\"%s\"", backoff_next_ms(b), err);
+        if (!backoff_wait(b, stop))
+            return NULL;
+    }
+}
+
 int queue_ensure(queue_t *q, int max_wait_ms, volatile const bool *stop)
 {
     if (queue_ok(q))

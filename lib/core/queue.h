@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/backoff.h"
 #include "proto/queue_msg.h"
 
 #define QUEUE_GROUP "updraft-workers"
@@ -35,6 +36,9 @@ typedef struct queue_delivery {
  * time out after timeout_ms (blocking reads add their block time).
  */
 queue_t *queue_connect(const char *url, int timeout_ms, char *err, size_t errlen);
+/* The same, retried as db_connect_retry() retries (core/db.h). */
+queue_t *queue_connect_retry(const char *url, int timeout_ms, backoff_t *b,
+                             volatile const bool *stop, char *err, size_t errlen);
 void queue_close(queue_t *q);
 /* Reconnects if needed, with capped jittered backoff up to max_wait_ms (<0: until *stop). */
 int queue_ensure(queue_t *q, int max_wait_ms, volatile const bool *stop);
