@@ -212,6 +212,7 @@ static int apply_connection_body(const cJSON *body, connection_t *c, char mask[]
 static const char *const conn_known[] = {"connection_id", "conn_type", "description", "host",
                                          "login",         "schema",    "port",        "password",
                                          "extra",         NULL};
+static const char *const conn_required[] = {"connection_id", "conn_type", NULL};
 
 /* Checks and stores c (insert when create, else update); sends nothing on success. */
 static int store_connection(api_req_t *r, const secrets_keyring_t *ring, const connection_t *c,
@@ -245,25 +246,14 @@ int api_post_connection(api_req_t *r)
 {
     secrets_keyring_t *ring = NULL;
     connection_t *c = NULL;
-    const char *id, *type;
+    const char *id, *req[2];
     char err[512];
     int status = 0;
-    cJSON *body = api_read_body(r, &status);
+    cJSON *body = api_read_fields(r, conn_known, conn_required, req, &status);
 
     if (!body)
         return status;
-    if (api_body_check_known(body, conn_known, err, sizeof(err)) < 0) {
-        status = api_bad_request(r, err);
-        goto out;
-    }
-    if (api_body_str(body, "connection_id", &id) < 0 || !id) {
-        status = api_bad_request(r, "{'connection_id': ['Missing data for required field.']}");
-        goto out;
-    }
-    if (api_body_str(body, "conn_type", &type) < 0 || !type) {
-        status = api_bad_request(r, "{'conn_type': ['Missing data for required field.']}");
-        goto out;
-    }
+    id = req[0]; /* conn_type is read with the other fields below */
     c = connection_new();
     if (!c || !(c->conn_id = strdup(id))) {
         status = api_send_json(r, 500, NULL);
@@ -294,7 +284,7 @@ int api_patch_connection(api_req_t *r)
                                             "port",      "password",    "extra", NULL};
     secrets_keyring_t *ring = NULL;
     connection_t *c = NULL;
-    const char *id, *type;
+    const char *id, *req[2];
     char mask[10][API_MASK_FIELD], err[512];
     size_t nmask;
     int status = 0;
@@ -302,21 +292,10 @@ int api_patch_connection(api_req_t *r)
 
     if (api_read_update_mask(r, updatable, mask, 10, &nmask, err, sizeof(err)) < 0)
         return api_bad_request(r, err);
-    body = api_read_body(r, &status);
+    body = api_read_fields(r, conn_known, conn_required, req, &status);
     if (!body)
         return status;
-    if (api_body_check_known(body, conn_known, err, sizeof(err)) < 0) {
-        status = api_bad_request(r, err);
-        goto out;
-    }
-    if (api_body_str(body, "connection_id", &id) < 0 || !id) {
-        status = api_bad_request(r, "{'connection_id': ['Missing data for required field.']}");
-        goto out;
-    }
-    if (api_body_str(body, "conn_type", &type) < 0 || !type) {
-        status = api_bad_request(r, "{'conn_type': ['Missing data for required field.']}");
-        goto out;
-    }
+    id = req[0]; /* conn_type is read with the other fields below */
     if (strcmp(id, r->cap[0]) != 0) {
         status = api_bad_request(r, "The connection_id cannot be updated.");
         goto out;

@@ -84,6 +84,14 @@ int api_body_bool(const cJSON *body, const char *key, bool dflt, bool *out, char
                   size_t errlen);
 /* Refuses members not in known (NULL-terminated), as Airflow's schemas do. */
 int api_body_check_known(const cJSON *body, const char *const *known, char *err, size_t errlen);
+/*
+ * The JSON object body with only known members (NULL-terminated) and a
+ * string for every name in required (NULL-terminated; values[i] borrows
+ * the i-th). NULL after answering the 400 (or the read's problem), *status
+ * set; the caller cJSON_Delete()s the body.
+ */
+cJSON *api_read_fields(api_req_t *r, const char *const *known, const char *const *required,
+                       const char **values, int *status);
 
 #define API_MASK_FIELD 32
 /*

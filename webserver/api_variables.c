@@ -111,29 +111,22 @@ static int store_variable(api_req_t *r, const secrets_keyring_t *ring, const cha
     return 0;
 }
 
+/* The members a variable body may have, and the ones it must. */
+static const char *const known[] = {"key", "value", "description", NULL};
+static const char *const required[] = {"key", "value", NULL};
+
 int api_post_variable(api_req_t *r)
 {
-    static const char *const known[] = {"key", "value", "description", NULL};
     secrets_keyring_t *ring = NULL;
     const char *key, *value, *desc;
-    char err[512];
     int status = 0;
-    cJSON *body = api_read_body(r, &status);
+    const char *req[3];
+    cJSON *body = api_read_fields(r, known, required, req, &status);
 
     if (!body)
         return status;
-    if (api_body_check_known(body, known, err, sizeof(err)) < 0) {
-        status = api_bad_request(r, err);
-        goto out;
-    }
-    if (api_body_str(body, "key", &key) < 0 || !key) {
-        status = api_bad_request(r, "{'key': ['Missing data for required field.']}");
-        goto out;
-    }
-    if (api_body_str(body, "value", &value) < 0 || !value) {
-        status = api_bad_request(r, "{'value': ['Missing data for required field.']}");
-        goto out;
-    }
+    key = req[0];
+    value = req[1];
     if (api_body_str(body, "description", &desc) < 0) {
         status = api_bad_request(r, "{'description': ['Not a valid string.']}");
         goto out;
@@ -154,10 +147,9 @@ out:
 
 int api_patch_variable(api_req_t *r)
 {
-    static const char *const known[] = {"key", "value", "description", NULL};
     static const char *const updatable[] = {"value", "description", NULL};
     secrets_keyring_t *ring = NULL;
-    const char *key, *value, *desc;
+    const char *key, *value, *desc, *req[3];
     char mask[4][API_MASK_FIELD], err[512], *cur_val = NULL, *cur_desc = NULL;
     size_t nmask;
     int status = 0, rc;
@@ -165,21 +157,11 @@ int api_patch_variable(api_req_t *r)
 
     if (api_read_update_mask(r, updatable, mask, 4, &nmask, err, sizeof(err)) < 0)
         return api_bad_request(r, err);
-    body = api_read_body(r, &status);
+    body = api_read_fields(r, known, required, req, &status);
     if (!body)
         return status;
-    if (api_body_check_known(body, known, err, sizeof(err)) < 0) {
-        status = api_bad_request(r, err);
-        goto out;
-    }
-    if (api_body_str(body, "key", &key) < 0 || !key) {
-        status = api_bad_request(r, "{'key': ['Missing data for required field.']}");
-        goto out;
-    }
-    if (api_body_str(body, "value", &value) < 0 || !value) {
-        status = api_bad_request(r, "{'value': ['Missing data for required field.']}");
-        goto out;
-    }
+    key = req[0];
+    value = req[1];
     if (api_body_str(body, "description", &desc) < 0) {
         status = api_bad_request(r, "{'description': ['Not a valid string.']}");
         goto out;

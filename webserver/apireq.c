@@ -139,6 +139,30 @@ int api_body_check_known(const cJSON *body, const char *const *known, char *err,
     return 0;
 }
 
+cJSON *api_read_fields(api_req_t *r, const char *const *known, const char *const *required,
+                       const char **values, int *status)
+{
+    char err[256];
+    cJSON *body = api_read_body(r, status);
+
+    if (!body)
+        return NULL;
+    if (api_body_check_known(body, known, err, sizeof(err)) < 0) {
+        *status = api_bad_request(r, err);
+        cJSON_Delete(body);
+        return NULL;
+    }
+    for (size_t i = 0; required[i]; i++) {
+        if (api_body_str(body, required[i], &values[i]) < 0 || !values[i]) {
+            snprintf(err, sizeof(err), "{'%s': ['Missing data for required field.']}", required[i]);
+            *status = api_bad_request(r, err);
+            cJSON_Delete(body);
+            return NULL;
+        }
+    }
+    return body;
+}
+
 int api_body_bool(const cJSON *body, const char *key, bool dflt, bool *out, char *err,
                   size_t errlen)
 {
