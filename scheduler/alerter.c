@@ -73,7 +73,7 @@ typedef struct alerter {
     int lease_sec;
     flight_t *fl;
     size_t nfl;
-    dagver_cache_t *versions; /* alert settings: the DAG versions' documents */
+    dagver_cache_t *versions; /* the DAG versions' alert settings (DAGVER_ALERTS) */
     bool notified;
     int64_t next_sweep_us, next_sla_us; /* monotonic */
     int64_t next_prune_us;              /* monotonic: retention of processed events */
@@ -670,7 +670,7 @@ void *alerter_thread(void *arg)
     }
     s.fl = calloc((size_t)a->cfg->alerts.max_in_flight, sizeof(*s.fl));
     s.multi = curl_multi_init();
-    s.versions = dagver_cache_new(VCACHE_SIZE);
+    s.versions = dagver_cache_new(VCACHE_SIZE, DAGVER_ALERTS);
     if (!s.fl || !s.multi || !s.versions) {
         log_error("alerter: out of memory, alerts are not sent");
         goto out;

@@ -372,7 +372,7 @@ void *loop_thread(void *arg)
     backoff_init(&s.queue_retry, -1);
     a->exit_code = 1;
 
-    s.plan.versions = dagver_cache_new(LOOP_VERSION_CACHE);
+    s.plan.versions = dagver_cache_new(LOOP_VERSION_CACHE, DAGVER_DAG);
     if (!s.plan.versions) {
         log_error("out of memory");
         return NULL;

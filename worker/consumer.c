@@ -62,7 +62,7 @@ consumer_t *consumer_new(const consumer_opts_t *o, char *err, size_t errlen)
         if (!(c->queues[i] = strdup(o->queues[i])))
             goto oom;
     }
-    if (!(c->specs = dagver_cache_new(SPEC_CACHE)))
+    if (!(c->specs = dagver_cache_new(SPEC_CACHE, DAGVER_FULL)))
         goto oom;
     c->o.hostname = c->hostname;
     c->o.queues = (const char *const *)c->queues;

@@ -1097,7 +1097,7 @@ static int minisched_plan(supervisor_t *s, run_t *const *due, const ti_outcome_t
             goto out;
         np += nidle;
     }
-    if (!s->specs && !(s->specs = dagver_cache_new(VERSION_CACHE)))
+    if (!s->specs && !(s->specs = dagver_cache_new(VERSION_CACHE, DAGVER_FULL)))
         goto out;
     const planrun_ctx_t plan_ctx = {.versions = s->specs, .max_map_length = s->o.max_map_length};
     /* Runs in id order: two workers take run locks in the same order. */

@@ -20,6 +20,15 @@
 
 static const char SQL_VERSION[] = "SELECT data::text FROM dag_version WHERE id = $1::bigint";
 
+/* DAGVER_ALERTS: only what the alert sender reads, so that it never holds a
+ * large DAG's whole document. An absent member comes back as JSON null. */
+static const char SQL_VERSION_ALERTS[] =
+    "SELECT jsonb_build_object('alerts', data -> 'alerts', 'tasks',"
+    "       coalesce((SELECT jsonb_object_agg(t.key, jsonb_build_object("
+    "                   'alerts', t.value -> 'alerts', 'sla_sec', t.value -> 'sla_sec'))"
+    "                 FROM jsonb_each(data -> 'tasks') t), '{}'::jsonb))::text"
+    "  FROM dag_version WHERE id = $1::bigint";
+
 typedef struct dagver_task {
     const char *task_id; /* borrowed from the document */
     const cJSON *spec;   /* data.tasks[task_id] */
@@ -40,6 +49,7 @@ struct dagver_cache {
     dagver_t *v;
     size_t cap, n;
     uint64_t tick;
+    dagver_view_t view;
 };
 
 static void entry_clear(dagver_t *e)
@@ -50,12 +60,13 @@ static void entry_clear(dagver_t *e)
     memset(e, 0, sizeof(*e));
 }
 
-dagver_cache_t *dagver_cache_new(size_t cap)
+dagver_cache_t *dagver_cache_new(size_t cap, dagver_view_t view)
 {
     dagver_cache_t *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
     c->cap = cap ? cap : 1;
+    c->view = view;
     c->v = calloc(c->cap, sizeof(*c->v));
     if (!c->v) {
         free(c);
@@ -153,6 +164,30 @@ static int entry_load(dagver_t *e, const PGresult *r, const char *idbuf)
     return UPDRAFT_OK;
 }
 
+/*
+ * DAGVER_DAG: parses the DAG now and drops the document, the index then
+ * naming the DAG's own tasks (the task ids it borrows are the DAG's). A
+ * document that is not a DAG stays an entry without one (not tried again).
+ */
+static int keep_dag_only(dagver_t *e)
+{
+    const dag_t *dag = dagver_dag(e);
+    free(e->tasks);
+    e->tasks = NULL;
+    e->n_tasks = 0;
+    if (dag) {
+        e->tasks = calloc(dag->n_tasks + 1, sizeof(*e->tasks));
+        if (!e->tasks)
+            return UPDRAFT_ENOMEM;
+        for (size_t i = 0; i < dag->n_tasks; i++)
+            e->tasks[e->n_tasks++] = (dagver_task_t){dag->tasks[i].task_id, NULL, (int)i};
+        qsort(e->tasks, e->n_tasks, sizeof(*e->tasks), cmp_task);
+    }
+    cJSON_Delete(e->doc);
+    e->doc = NULL;
+    return UPDRAFT_OK;
+}
+
 /* The slot a new entry goes to: a free one, else the least recently used (cleared). */
 static dagver_t *take_slot(dagver_cache_t *c)
 {
@@ -182,7 +217,9 @@ int dagver_get(dagver_cache_t *c, db_t *db, int64_t version_id, dagver_t **out)
     }
     snprintf(idbuf, sizeof(idbuf), "%" PRId64, version_id);
     const char *p[] = {idbuf};
-    PGresult *r = db_query(db, "dagver_get", SQL_VERSION, 1, p);
+    PGresult *r = c->view == DAGVER_ALERTS
+                      ? db_query(db, "dagver_get_alerts", SQL_VERSION_ALERTS, 1, p)
+                      : db_query(db, "dagver_get", SQL_VERSION, 1, p);
     if (!r)
         return UPDRAFT_EDB;
     if (PQntuples(r) == 0) {
@@ -192,6 +229,9 @@ int dagver_get(dagver_cache_t *c, db_t *db, int64_t version_id, dagver_t **out)
         rc = entry_load(&e, r, idbuf);
     }
     PQclear(r);
+    if (rc == UPDRAFT_OK && c->view == DAGVER_DAG)
+        rc = keep_dag_only(&e);
+    e.dag_failed = c->view == DAGVER_ALERTS; /* a projection is no DAG: never parsed */
     if (rc < 0) {
         entry_clear(&e);
         return rc;
@@ -222,7 +262,7 @@ const cJSON *dagver_task_spec(const dagver_t *v, const char *task_id)
 const dag_t *dagver_dag(dagver_t *v)
 {
     char err[256];
-    if (v->dag || v->dag_failed)
+    if (v->dag || v->dag_failed || !v->doc)
         return v->dag;
     v->dag = dag_from_json(v->doc, err, sizeof(err));
     if (!v->dag) {

@@ -13,6 +13,17 @@
  * the load; the dag_t is parsed from the document on first use only, so a
  * reader that needs only specs never pays for it.
  *
+ * Each cache keeps one view of its versions, chosen when it is made, so
+ * that a reader holds no more of a large DAG than it reads:
+ *   DAGVER_FULL    the document, its task index, and the parsed DAG on
+ *                  first use (the worker: specs for claims, the DAG for
+ *                  its mini-scheduler);
+ *   DAGVER_DAG     the parsed DAG and its task index only, the document
+ *                  dropped once parsed (the scheduler's planning);
+ *   DAGVER_ALERTS  a projection of the document, loaded as such:
+ *                  {"alerts": ..., "tasks": {task_id: {"alerts": ...,
+ *                  "sla_sec": ...}}} (the alert sender).
+ *
  * A cache is owned by one thread (no locking). Pointers to an entry and to
  * what it holds stay valid until the next dagver_get() on the same cache
  * (which may evict), dagver_cache_clear() or dagver_cache_free().
@@ -33,8 +44,10 @@
 typedef struct dagver_cache dagver_cache_t;
 typedef struct dagver dagver_t;
 
-/* A cache of at most cap versions (0 counts as 1); NULL on OOM. */
-dagver_cache_t *dagver_cache_new(size_t cap);
+typedef enum dagver_view { DAGVER_FULL, DAGVER_DAG, DAGVER_ALERTS } dagver_view_t;
+
+/* A cache of at most cap versions (0 counts as 1) in view; NULL on OOM. */
+dagver_cache_t *dagver_cache_new(size_t cap, dagver_view_t view);
 void dagver_cache_free(dagver_cache_t *c);
 /* Drops every entry (an idle worker gives the memory back); NULL is a no-op. */
 void dagver_cache_clear(dagver_cache_t *c);
@@ -55,15 +68,16 @@ int dagver_get(dagver_cache_t *c, db_t *db, int64_t version_id, dagver_t **out);
 const dagver_t *dagver_find(const dagver_cache_t *c, int64_t version_id);
 
 int64_t dagver_id(const dagver_t *v);
-/* The whole dag_version.data document (borrowed). */
+/* The dag_version.data document as the view holds it (borrowed); NULL in DAGVER_DAG. */
 const cJSON *dagver_doc(const dagver_t *v);
-/* The serialized spec of task_id (data.tasks[task_id], borrowed), or NULL. */
+/* data.tasks[task_id] as the view holds it (borrowed), or NULL (always in DAGVER_DAG). */
 const cJSON *dagver_task_spec(const dagver_t *v, const char *task_id);
 
 /*
- * The parsed DAG (borrowed), parsed from the document on the first call.
- * NULL when the document is not a DAG this build reads (logged on the
- * first call, with the reason) or out of memory.
+ * The parsed DAG (borrowed), parsed from the document on the first call
+ * (at the load in DAGVER_DAG). NULL when the document is not a DAG this
+ * build reads (logged once, with the reason), out of memory, or in
+ * DAGVER_ALERTS.
  */
 const dag_t *dagver_dag(dagver_t *v);
 /* The index of task_id in dagver_dag(v)->tasks, or -1 (also before dagver_dag succeeded). */
