@@ -1111,3 +1111,18 @@ fail:
     dag_free(dag);
     return NULL;
 }
+
+bool dag_alert_append(cJSON *arr, const char *conn_id, const char *kind, const char *text,
+                      const char *channel)
+{
+    cJSON *a = cJSON_CreateObject();
+    if (!a || !cJSON_AddStringToObject(a, "conn_id", conn_id) ||
+        !cJSON_AddStringToObject(a, "kind", kind) ||
+        (text && !cJSON_AddStringToObject(a, "text", text)) ||
+        (channel && !cJSON_AddStringToObject(a, "channel", channel)) ||
+        !cJSON_AddItemToArray(arr, a)) {
+        cJSON_Delete(a);
+        return false;
+    }
+    return true;
+}

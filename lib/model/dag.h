@@ -228,4 +228,12 @@ cJSON *dag_to_json(const dag_t *dag);
 /* Reads the serialized form back. NULL with err filled if it is malformed. */
 dag_t *dag_from_json(const cJSON *json, char *err, size_t errlen);
 
+/*
+ * Appends one alert in its serialized form, {"conn_id", "kind", "text"?,
+ * "channel"?} (text and channel may be NULL), to the JSON array arr: what
+ * a task's or DAG's "alerts" lists hold. false when out of memory.
+ */
+bool dag_alert_append(cJSON *arr, const char *conn_id, const char *kind, const char *text,
+                      const char *channel);
+
 #endif

@@ -24,13 +24,7 @@ static bool is_slack_notifier(const char *path)
 static bool alert_add(ctx_t *c, cJSON *arr, const char *conn_id, const char *kind, const char *text,
                       const char *channel)
 {
-    cJSON *a = cJSON_CreateObject();
-    if (!a || !cJSON_AddStringToObject(a, "conn_id", conn_id) ||
-        !cJSON_AddStringToObject(a, "kind", kind) ||
-        (text && !cJSON_AddStringToObject(a, "text", text)) ||
-        (channel && !cJSON_AddStringToObject(a, "channel", channel)) ||
-        !cJSON_AddItemToArray(arr, a)) {
-        cJSON_Delete(a);
+    if (!dag_alert_append(arr, conn_id, kind, text, channel)) {
         c->oom = true;
         return false;
     }

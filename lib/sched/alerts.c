@@ -11,6 +11,7 @@
 #include "sched/alerts.h"
 
 #include "core/utf8.h"
+#include "model/dag.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -183,16 +184,7 @@ static bool add_alert(cJSON *arr, const char *conn_id, const char *kind, const c
         return true;
     if (!kind || (strcmp(kind, "slack") && strcmp(kind, "webhook")))
         kind = "auto";
-    cJSON *a = cJSON_CreateObject();
-    if (!a || !cJSON_AddStringToObject(a, "conn_id", conn_id) ||
-        !cJSON_AddStringToObject(a, "kind", kind) ||
-        (text && !cJSON_AddStringToObject(a, "text", text)) ||
-        (channel && !cJSON_AddStringToObject(a, "channel", channel)) ||
-        !cJSON_AddItemToArray(arr, a)) {
-        cJSON_Delete(a);
-        return false;
-    }
-    return true;
+    return dag_alert_append(arr, conn_id, kind, text, channel);
 }
 
 static const char *json_str(const cJSON *o, const char *key)
