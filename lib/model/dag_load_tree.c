@@ -61,6 +61,9 @@ void dl_smap_free(smap_t *m)
 }
 
 static void vdiag(ctx_t *c, const char *file, int line, int col, bool warning, const char *fmt,
+                  va_list ap) __attribute__((format(printf, 6, 0)));
+
+static void vdiag(ctx_t *c, const char *file, int line, int col, bool warning, const char *fmt,
                   va_list ap)
 {
     char *msg = NULL, *key = NULL;
