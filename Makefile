@@ -95,6 +95,10 @@ endef
 $(foreach l,$(LAYERS),$(eval $(call archive_rule,$(O)/lib/lib$(l).a,$$($(l)_OBJ))))
 $(foreach a,$(APPS),$(eval $(call archive_rule,$(O)/app/lib$(a).a,$$($(a)_OBJ))))
 
+# Keep the main.o objects the pattern rule below builds (make would delete
+# them as intermediates and rebuild every binary on the next run).
+.SECONDARY:
+
 $(BIN)/updraft-%: $(O)/%/main.o $(ALL_LIBS)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $< $(O)/app/lib$*.a $(LAYER_LIBS) $(LDLIBS)

@@ -19,12 +19,18 @@ svc_free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# Runs a command as the Postgres user (from /, which that user can always
+# enter; paths given to it must be absolute).
 svc_as_pg() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u "$SVC_PG_USER" -- "$@"; else "$@"; fi
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u "$SVC_PG_USER" -- "$@"); else "$@"; fi
 }
 
+# The data directory as the Postgres user reaches it: DIR/pg, or where its
+# link points when DIR itself is closed to that user (see svc_start_pg).
+svc_pg_data() { readlink -f "$1/pg"; }
+
 svc_start_pg() {
-  local dir=$1 bindir port real
+  local dir=$1 bindir port real data
   bindir=$(svc_pg_bindir)
   mkdir -p "$dir"
   if [ "$(id -u)" -eq 0 ] && [ ! -e "$dir/pg" ]; then
@@ -41,14 +47,15 @@ svc_start_pg() {
   if [ ! -f "$dir/pg/PG_VERSION" ]; then
     mkdir -p "$dir/pg/"
     [ "$(id -u)" -eq 0 ] && chown "$SVC_PG_USER" "$dir/pg/"
-    svc_as_pg "$bindir/initdb" -D "$dir/pg" -U updraft --auth=trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 || {
+    svc_as_pg "$bindir/initdb" -D "$(svc_pg_data "$dir")" -U updraft --auth=trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 || {
       echo "initdb failed:"; cat "$dir/initdb.log"; return 1; }
   fi
+  data=$(svc_pg_data "$dir")
   port=$(cat "$dir/pg.port" 2>/dev/null || svc_free_port)
   echo "$port" >"$dir/pg.port"
-  svc_as_pg "$bindir/pg_ctl" -D "$dir/pg" -l "$dir/pg/server.log" -w -t 60 \
+  svc_as_pg "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
     -o "-h 127.0.0.1 -p $port -k '' -c fsync=${SVC_PG_FSYNC:-on} -c max_connections=200" start >/dev/null || {
-      echo "postgres failed to start:"; tail -20 "$dir/pg/server.log"; return 1; }
+      echo "postgres failed to start:"; tail -20 "$data/server.log"; return 1; }
   if ! "$bindir/psql" -h 127.0.0.1 -p "$port" -U updraft -d postgres -tAc "select 1 from pg_database where datname='updraft'" | grep -q 1; then
     "$bindir/createdb" -h 127.0.0.1 -p "$port" -U updraft updraft
   fi
@@ -80,7 +87,7 @@ svc_stop() {
     rm -f "$dir/redis/redis.pid"
   fi
   if [ -f "$dir/pg/postmaster.pid" ]; then
-    svc_as_pg "$bindir/pg_ctl" -D "$dir/pg" -m fast -w stop >/dev/null 2>&1 || true
+    svc_as_pg "$bindir/pg_ctl" -D "$(svc_pg_data "$dir")" -m fast -w stop >/dev/null 2>&1 || true
   fi
 }
 
