@@ -56,6 +56,10 @@ for h in $hosts; do
   eval "ip_$h=$net.$i"
 done
 on() { local h=$1; shift; ip netns exec "$tag$h" "$@"; }
+# start_on HOST LOG CMD...: a daemon on HOST in the background. `ip netns
+# exec` execs CMD, so the pid kept is the daemon's own (a backgrounded `on`
+# would keep a subshell's, and the daemon would outlive the test).
+start_on() { local h=$1 log=$2; shift 2; ip netns exec "$tag$h" "$@" >"$log" 2>&1 & pids+=($!); }
 
 # --- Postgres and Redis on the database host ---------------------------------------
 bindir=$(svc_pg_bindir)
@@ -109,11 +113,11 @@ migrate() { on s1 "$BIN/updraft" db migrate >/dev/null; }
 check "db migrate from a scheduler host" migrate
 
 for h in s1 s2; do
-  on $h "$BIN/updraft-scheduler" >"$tmp/scheduler-$h.log" 2>&1 & pids+=($!)
+  start_on $h "$tmp/scheduler-$h.log" "$BIN/updraft-scheduler"
 done
-on w1 "$BIN/updraft-worker" --hostname w1 --queues default,cut --concurrency 8 >"$tmp/worker-w1.log" 2>&1 & pids+=($!)
-on w2 "$BIN/updraft-worker" --hostname w2 --queues default --concurrency 8 >"$tmp/worker-w2.log" 2>&1 & pids+=($!)
-on w3 "$BIN/updraft-worker" --hostname w3 --queues default,cut --concurrency 8 >"$tmp/worker-w3.log" 2>&1 & pids+=($!)
+start_on w1 "$tmp/worker-w1.log" "$BIN/updraft-worker" --hostname w1 --queues default,cut --concurrency 8
+start_on w2 "$tmp/worker-w2.log" "$BIN/updraft-worker" --hostname w2 --queues default --concurrency 8
+start_on w3 "$tmp/worker-w3.log" "$BIN/updraft-worker" --hostname w3 --queues default,cut --concurrency 8
 dags_in() { [ "$(q "SELECT count(*) FROM dag WHERE dag_id LIKE 'net\_%' AND version_id IS NOT NULL")" = 2 ]; }
 check "DAGs are parsed" wait_for 40 dags_in
 
