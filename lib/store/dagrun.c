@@ -354,8 +354,7 @@ static const char SQL_LIST_STARTABLE[] =
 
 int dagrun_list_startable(db_t *db, PGresult **out)
 {
-    *out = db_query(db, "dagrun_list_startable", SQL_LIST_STARTABLE, 0, NULL);
-    return *out ? UPDRAFT_OK : UPDRAFT_EDB;
+    return store_query_rows(db, "dagrun_list_startable", SQL_LIST_STARTABLE, 0, NULL, out);
 }
 
 /* ---- what the commands, the API and the watching operators read ---------- */

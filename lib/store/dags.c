@@ -22,14 +22,6 @@
 
 #include "core/error.h"
 
-/* Runs a statement whose rows go to the caller. */
-static int query_rows(db_t *db, const char *name, const char *sql, int nparams,
-                      const char *const *params, PGresult **out)
-{
-    *out = db_query(db, name, sql, nparams, params);
-    return *out ? UPDRAFT_OK : UPDRAFT_EDB;
-}
-
 /* ---- the processor's batch store ----------------------------------------- */
 
 static const char SQL_LOCK_OWNERS[] =
@@ -40,7 +32,7 @@ static const char SQL_LOCK_OWNERS[] =
 int dags_lock_active_owners(db_t *db, const char *ids_json, PGresult **out)
 {
     const char *p[] = {ids_json};
-    return query_rows(db, "dags_lock_owners", SQL_LOCK_OWNERS, 1, p, out);
+    return store_query_rows(db, "dags_lock_owners", SQL_LOCK_OWNERS, 1, p, out);
 }
 
 static const char SQL_UPSERT_BATCH[] =
@@ -75,7 +67,7 @@ static const char SQL_UPSERT_BATCH[] =
 int dags_upsert_batch(db_t *db, const char *rows_json, PGresult **out)
 {
     const char *p[] = {rows_json};
-    return query_rows(db, "dags_upsert_batch", SQL_UPSERT_BATCH, 1, p, out);
+    return store_query_rows(db, "dags_upsert_batch", SQL_UPSERT_BATCH, 1, p, out);
 }
 
 static const char SQL_STORE_VERSIONS[] =
@@ -96,7 +88,7 @@ static const char SQL_STORE_VERSIONS[] =
 int dags_store_versions(db_t *db, const char *versions_json, PGresult **out)
 {
     const char *p[] = {versions_json};
-    return query_rows(db, "dags_store_versions", SQL_STORE_VERSIONS, 1, p, out);
+    return store_query_rows(db, "dags_store_versions", SQL_STORE_VERSIONS, 1, p, out);
 }
 
 static const char SQL_STORE_FILES[] =
@@ -120,7 +112,7 @@ static const char SQL_STORE_FILES[] =
 int dags_store_files(db_t *db, const char *files_json, PGresult **out)
 {
     const char *p[] = {files_json};
-    return query_rows(db, "dags_store_files", SQL_STORE_FILES, 1, p, out);
+    return store_query_rows(db, "dags_store_files", SQL_STORE_FILES, 1, p, out);
 }
 
 static const char SQL_FORGET_FILES[] =
@@ -134,14 +126,14 @@ static const char SQL_FORGET_FILES[] =
 int dags_forget_files(db_t *db, const char *paths_json, PGresult **out)
 {
     const char *p[] = {paths_json};
-    return query_rows(db, "dags_forget_files", SQL_FORGET_FILES, 1, p, out);
+    return store_query_rows(db, "dags_forget_files", SQL_FORGET_FILES, 1, p, out);
 }
 
 static const char SQL_LIST_FILES[] = "SELECT path, hash FROM dag_file ORDER BY path COLLATE \"C\"";
 
 int dags_list_files(db_t *db, PGresult **out)
 {
-    return query_rows(db, "dags_list_files", SQL_LIST_FILES, 0, NULL, out);
+    return store_query_rows(db, "dags_list_files", SQL_LIST_FILES, 0, NULL, out);
 }
 
 /* ---- schedule fields ------------------------------------------------------ */
@@ -234,7 +226,7 @@ static const char SQL_LIST_DUE[] = "SELECT dag_id FROM dag WHERE is_active AND N
 
 int dags_list_due(db_t *db, PGresult **out)
 {
-    return query_rows(db, "dags_list_due", SQL_LIST_DUE, 0, NULL, out);
+    return store_query_rows(db, "dags_list_due", SQL_LIST_DUE, 0, NULL, out);
 }
 
 static const char SQL_LIST_SLA[] =
@@ -243,7 +235,7 @@ static const char SQL_LIST_SLA[] =
 
 int dags_list_sla_candidates(db_t *db, PGresult **out)
 {
-    return query_rows(db, "dags_list_sla", SQL_LIST_SLA, 0, NULL, out);
+    return store_query_rows(db, "dags_list_sla", SQL_LIST_SLA, 0, NULL, out);
 }
 
 /* ---- the pause flag ------------------------------------------------------- */

@@ -15,8 +15,7 @@ static const char SQL_LIST_FILES[] =
 
 int import_errors_list_files(db_t *db, PGresult **out)
 {
-    *out = db_query(db, "import_errors_list_files", SQL_LIST_FILES, 0, NULL);
-    return *out ? UPDRAFT_OK : UPDRAFT_EDB;
+    return store_query_rows(db, "import_errors_list_files", SQL_LIST_FILES, 0, NULL, out);
 }
 
 static const char SQL_LIST_TRACES[] = "SELECT stack_trace FROM import_error ORDER BY filename";

@@ -3,6 +3,7 @@
  * next to the function that runs it.
  */
 #include "store/jobs.h"
+#include "store/result.h"
 #include "core/error.h"
 
 #include <inttypes.h>
@@ -87,8 +88,7 @@ static const char SQL_LIST_RUNNING[] =
 
 int jobs_list_running(db_t *db, PGresult **out)
 {
-    *out = db_query(db, "api_health_jobs", SQL_LIST_RUNNING, 0, NULL);
-    return *out ? UPDRAFT_OK : UPDRAFT_EDB;
+    return store_query_rows(db, "jobs_list_running", SQL_LIST_RUNNING, 0, NULL, out);
 }
 
 /* One count(*) row. */

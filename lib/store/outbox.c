@@ -9,6 +9,7 @@
  * (migration 0010).
  */
 #include "store/outbox.h"
+#include "store/result.h"
 #include "core/pgarray.h"
 
 #include <inttypes.h>
@@ -18,15 +19,7 @@
 
 #include "core/error.h"
 
-#define US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
-
-/* Runs a statement whose rows go to the caller. */
-static int query_rows(db_t *db, const char *name, const char *sql, int nparams,
-                      const char *const *params, PGresult **out)
-{
-    *out = db_query(db, name, sql, nparams, params);
-    return *out ? UPDRAFT_OK : UPDRAFT_EDB;
-}
+#define US(col) STORE_US_COL(col)
 
 /* ---- intake: events to deliveries ----------------------------------------- */
 
@@ -42,7 +35,7 @@ int outbox_take_events(db_t *db, int max, PGresult **out)
     char lim[16];
     snprintf(lim, sizeof(lim), "%d", max);
     const char *p[] = {lim};
-    return query_rows(db, "outbox_take_events", SQL_TAKE_EVENTS, 1, p, out);
+    return store_query_rows(db, "outbox_take_events", SQL_TAKE_EVENTS, 1, p, out);
 }
 
 static const char SQL_ADD_DELIVERIES[] =
@@ -115,7 +108,7 @@ int outbox_event_get(db_t *db, int64_t event_id, int log_fetch, PGresult **out)
     snprintf(id, sizeof(id), "%" PRId64, event_id);
     snprintf(fetch, sizeof(fetch), "%d", log_fetch);
     const char *p[] = {id, fetch};
-    if (query_rows(db, "outbox_event", SQL_EVENT, 2, p, out) < 0)
+    if (store_query_rows(db, "outbox_event", SQL_EVENT, 2, p, out) < 0)
         return UPDRAFT_EDB;
     if (PQntuples(*out) == 0) {
         PQclear(*out);
@@ -182,7 +175,7 @@ int outbox_record_sla_misses(db_t *db, const char *tasks_json, const char *since
     char lb[16];
     snprintf(lb, sizeof(lb), "%d", lookback_sec);
     const char *p[] = {tasks_json, since, lb};
-    return query_rows(db, "outbox_sla_misses", SQL_SLA_MISSES, 3, p, out);
+    return store_query_rows(db, "outbox_sla_misses", SQL_SLA_MISSES, 3, p, out);
 }
 
 /* ---- deliveries -------------------------------------------------------------- */
@@ -200,7 +193,7 @@ int outbox_give_up(db_t *db, int give_up_after_sec, PGresult **out)
     char give[16];
     snprintf(give, sizeof(give), "%d", give_up_after_sec);
     const char *p[] = {give};
-    return query_rows(db, "outbox_give_up", SQL_GIVE_UP, 1, p, out);
+    return store_query_rows(db, "outbox_give_up", SQL_GIVE_UP, 1, p, out);
 }
 
 static const char SQL_CLAIM[] =
@@ -218,7 +211,7 @@ int outbox_claim(db_t *db, const char *owner, int lease_sec, size_t max, PGresul
     snprintf(lease, sizeof(lease), "%d", lease_sec);
     snprintf(lim, sizeof(lim), "%zu", max);
     const char *p[] = {owner, lease, lim};
-    return query_rows(db, "outbox_claim", SQL_CLAIM, 3, p, out);
+    return store_query_rows(db, "outbox_claim", SQL_CLAIM, 3, p, out);
 }
 
 /*

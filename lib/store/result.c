@@ -41,3 +41,10 @@ void store_copy_str(char *dst, size_t len, const char *src)
 {
     snprintf(dst, len, "%s", src ? src : "");
 }
+
+int store_query_rows(db_t *db, const char *name, const char *sql, int nparams,
+                     const char *const *params, PGresult **out)
+{
+    *out = db_query(db, name, sql, nparams, params);
+    return *out ? UPDRAFT_OK : UPDRAFT_EDB;
+}

@@ -1,9 +1,9 @@
 /*
- * result.h - the few helpers the store modules share to turn a PGresult
- * into caller-owned values and to fill the (err, errlen) buffers of the
- * functions that take one: a field copied (NULL for SQL NULL), an epoch
- * microseconds column read as a timestamp, and the two failures every
- * read can end with. Internal to lib/store; nothing above includes it.
+ * result.h - the few helpers the store modules share: a statement whose
+ * rows go to the caller, a PGresult turned into caller-owned values (a
+ * field copied, NULL for SQL NULL; an epoch microseconds column read as a
+ * timestamp), and the (err, errlen) buffers filled for the two failures
+ * every read can end with. Internal to lib/store; nothing above includes it.
  */
 #ifndef UPDRAFT_STORE_RESULT_H
 #define UPDRAFT_STORE_RESULT_H
@@ -16,6 +16,13 @@
 
 /* An epoch-microseconds bigint column of a statement's select list. */
 #define STORE_US_COL(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
+
+/*
+ * Runs a statement whose rows go to the caller: 0 with *out (the caller
+ * PQclear()s it), or UPDRAFT_EDB.
+ */
+int store_query_rows(db_t *db, const char *name, const char *sql, int nparams,
+                     const char *const *params, PGresult **out);
 
 /* Fills err with db_error(db) and returns UPDRAFT_EDB. */
 int store_db_failed(db_t *db, char *err, size_t errlen);

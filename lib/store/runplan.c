@@ -4,6 +4,7 @@
  * per connection by name.
  */
 #include "store/runplan.h"
+#include "store/result.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,7 +16,7 @@
 #include "model/operator.h"
 #include "store/locks.h"
 
-#define US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
+#define US(col) STORE_US_COL(col)
 
 void runplan_tis_free(runplan_tis_t *l)
 {

@@ -10,6 +10,7 @@
  * its own guard failed.
  */
 #include "store/ti_sched.h"
+#include "store/result.h"
 #include "store/locks.h"
 
 #include <inttypes.h>
@@ -63,8 +64,7 @@ int ti_sched_resend(db_t *db, int older_than_sec, int max, PGresult **out)
     snprintf(secs, sizeof(secs), "%d", older_than_sec);
     snprintf(lim, sizeof(lim), "%d", max);
     const char *p[] = {secs, lim};
-    *out = db_query(db, "ti_sched_resend", SQL_RESEND, 2, p);
-    return *out ? UPDRAFT_OK : UPDRAFT_EDB;
+    return store_query_rows(db, "ti_sched_resend", SQL_RESEND, 2, p, out);
 }
 
 /* ---- the reaper ----------------------------------------------------------- */
@@ -96,8 +96,7 @@ static int list_candidates(db_t *db, const char *name, const char *sql, int limi
     snprintf(sec, sizeof(sec), "%d", limit_sec);
     snprintf(lim, sizeof(lim), "%zu", max);
     const char *p[] = {sec, lim};
-    *out = db_query(db, name, sql, 2, p);
-    return *out ? UPDRAFT_OK : UPDRAFT_EDB;
+    return store_query_rows(db, name, sql, 2, p, out);
 }
 
 int ti_sched_list_zombies(db_t *db, int threshold_sec, size_t max, PGresult **out)
@@ -168,8 +167,7 @@ static const char SQL_RETRY_DUE[] =
 
 int ti_sched_list_retry_due(db_t *db, PGresult **out)
 {
-    *out = db_query(db, "ti_sched_retry_due", SQL_RETRY_DUE, 0, NULL);
-    return *out ? UPDRAFT_OK : UPDRAFT_EDB;
+    return store_query_rows(db, "ti_sched_retry_due", SQL_RETRY_DUE, 0, NULL, out);
 }
 
 static const char SQL_NEXT_DUE[] =
