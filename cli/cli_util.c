@@ -23,9 +23,10 @@ static const struct {
     int err;
     int status;
 } exit_statuses[] = {
-    {UPDRAFT_OK, 0},        {UPDRAFT_ENOTFOUND, 1}, {UPDRAFT_EEXISTS, 1}, {UPDRAFT_EINVALID, 1},
-    {UPDRAFT_ECONFLICT, 1}, {UPDRAFT_ENOKEY, 1},    {UPDRAFT_EDB, 1},     {UPDRAFT_EUNAVAILABLE, 1},
-    {UPDRAFT_ENOMEM, 1},    {UPDRAFT_EIO, 1},
+    {UPDRAFT_OK, 0},       {UPDRAFT_ENOTFOUND, 1},    {UPDRAFT_EEXISTS, 1},
+    {UPDRAFT_EINVALID, 1}, {UPDRAFT_ECONFLICT, 1},    {UPDRAFT_ENOKEY, 1},
+    {UPDRAFT_EDB, 1},      {UPDRAFT_EUNAVAILABLE, 1}, {UPDRAFT_ENOMEM, 1},
+    {UPDRAFT_EIO, 1},      {UPDRAFT_ELIMITED, 1},
 };
 
 int cli_exit_status(int err)

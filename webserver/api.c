@@ -20,6 +20,8 @@
 
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "model/roles.h"
+#include "store/eventlog.h"
 #include "webserver/api_int.h"
 #include "webserver/apicache.h"
 #include "webserver/http.h"
@@ -27,16 +29,20 @@
 
 /* ---- routes --------------------------------------------------------------- */
 
-#define ROUTE_PUBLIC 0x1      /* needs no login (health) */
+#define ROUTE_PUBLIC 0x1      /* needs no login: no caller is identified */
 #define ROUTE_DB_OPTIONAL 0x2 /* runs without a database connection */
 #define ROUTE_CACHED 0x4      /* answers reads only tables that notify updraft_api */
+#define ROUTE_PAGE 0x8        /* a browser page: an anonymous caller goes to /login */
 
 typedef struct route {
     const char *method;
     const char *pattern;
     api_handler_fn fn;
+    const char *fn_name;       /* "api_post_dag_run": the event "api.post_dag_run" */
     const char *const *params; /* allowed query parameters, NULL-terminated */
     unsigned flags;
+    perm_action_t action; /* the permission the caller needs (ACT_NONE: none) */
+    perm_resource_t resource;
 } route_t;
 
 static const char *const p_none[] = {NULL};
@@ -77,46 +83,71 @@ static const char *const p_mapped[] = {"limit", "offset", "state", "order_by", N
 static const char *const p_xcom[] = {"map_index", "deserialize", "stringify", NULL};
 static const char *const p_page[] = {"limit", "offset", "order_by", NULL};
 static const char *const p_pools[] = {"limit", "offset", NULL};
+static const char *const p_login[] = {"next", NULL};
 
 #define V1 "/api/v1"
 #define RUN V1 "/dags/{}/dagRuns/{}"
 
+/* A route: its handler's name, less "api_", names its events ("api.post_dag_run"). */
+#define R(method, pattern, fn, params, flags, action, resource)                                    \
+    {                                                                                              \
+        method, pattern, fn, #fn, params, flags, action, resource                                  \
+    }
+
 static const route_t routes[] = {
-    {"GET", "/health", api_get_health, p_none, ROUTE_PUBLIC | ROUTE_DB_OPTIONAL},
-    {"GET", V1 "/health", api_get_health, p_none, ROUTE_PUBLIC | ROUTE_DB_OPTIONAL},
-    {"GET", V1 "/dags", api_get_dags, p_dags, ROUTE_CACHED},
-    {"GET", V1 "/dags/{}", api_get_dag, p_none, ROUTE_CACHED},
-    {"PATCH", V1 "/dags/{}", api_patch_dag, p_patch_dag, 0},
-    {"GET", V1 "/dags/{}/dagRuns", api_get_dag_runs, p_runs, 0},
-    {"POST", V1 "/dags/{}/dagRuns", api_post_dag_run, p_none, 0},
-    {"POST", V1 "/dags/{}/clearTaskInstances", api_post_clear_task_instances, p_none, 0},
-    {"GET", RUN, api_get_dag_run, p_none, 0},
-    {"PATCH", RUN, api_patch_dag_run, p_none, 0},
-    {"GET", RUN "/taskInstances", api_get_task_instances, p_tis, 0},
-    {"GET", RUN "/taskInstances/{}", api_get_task_instance, p_none, 0},
-    {"PATCH", RUN "/taskInstances/{}", api_patch_task_instance, p_none, 0},
-    {"GET", RUN "/taskInstances/{}/logs/{}", api_get_log, p_log, 0},
-    {"GET", RUN "/taskInstances/{}/xcomEntries", api_get_xcom_entries, p_xcoms, 0},
-    {"GET", RUN "/taskInstances/{}/xcomEntries/{}", api_get_xcom_entry, p_xcom, 0},
-    {"GET", RUN "/taskInstances/{}/listMapped", api_get_mapped_task_instances, p_mapped, 0},
-    {"GET", RUN "/taskInstances/{}/{}", api_get_mapped_task_instance, p_none, 0},
-    {"GET", V1 "/importErrors", api_get_import_errors, p_page, ROUTE_CACHED},
-    {"GET", V1 "/importErrors/{}", api_get_import_error, p_none, ROUTE_CACHED},
-    {"GET", V1 "/variables", api_get_variables, p_page, 0},
-    {"POST", V1 "/variables", api_post_variable, p_none, 0},
-    {"GET", V1 "/variables/{}", api_get_variable, p_none, 0},
-    {"PATCH", V1 "/variables/{}", api_patch_variable, p_patch_dag, 0},
-    {"DELETE", V1 "/variables/{}", api_delete_variable, p_none, 0},
-    {"GET", V1 "/connections", api_get_connections, p_page, 0},
-    {"POST", V1 "/connections", api_post_connection, p_none, 0},
-    {"GET", V1 "/connections/{}", api_get_connection, p_none, 0},
-    {"PATCH", V1 "/connections/{}", api_patch_connection, p_patch_dag, 0},
-    {"DELETE", V1 "/connections/{}", api_delete_connection, p_none, 0},
-    {"GET", V1 "/pools", api_get_pools, p_pools, 0},
-    {"POST", V1 "/pools", api_post_pool, p_none, 0},
-    {"GET", V1 "/pools/{}", api_get_pool, p_none, 0},
-    {"PATCH", V1 "/pools/{}", api_patch_pool, p_patch_dag, 0},
-    {"DELETE", V1 "/pools/{}", api_delete_pool, p_none, 0},
+    R("GET", "/health", api_get_health, p_none, ROUTE_PUBLIC | ROUTE_DB_OPTIONAL, ACT_NONE,
+      RES_NONE),
+    R("GET", V1 "/health", api_get_health, p_none, ROUTE_PUBLIC | ROUTE_DB_OPTIONAL, ACT_NONE,
+      RES_NONE),
+    R("GET", "/login", page_get_login, p_login, ROUTE_PUBLIC | ROUTE_DB_OPTIONAL, ACT_NONE,
+      RES_NONE),
+    R("POST", "/login", page_post_login, p_login, ROUTE_PUBLIC, ACT_NONE, RES_NONE),
+    R("POST", "/logout", page_post_logout, p_none, ROUTE_PUBLIC, ACT_NONE, RES_NONE),
+    R("GET", "/", page_get_home, p_none, ROUTE_PAGE, ACT_READ, RES_WEBSITE),
+    R("GET", V1 "/dags", api_get_dags, p_dags, ROUTE_CACHED, ACT_READ, RES_DAGS),
+    R("GET", V1 "/dags/{}", api_get_dag, p_none, ROUTE_CACHED, ACT_READ, RES_DAGS),
+    R("PATCH", V1 "/dags/{}", api_patch_dag, p_patch_dag, 0, ACT_EDIT, RES_DAGS),
+    R("GET", V1 "/dags/{}/dagRuns", api_get_dag_runs, p_runs, 0, ACT_READ, RES_DAG_RUNS),
+    R("POST", V1 "/dags/{}/dagRuns", api_post_dag_run, p_none, 0, ACT_CREATE, RES_DAG_RUNS),
+    R("POST", V1 "/dags/{}/clearTaskInstances", api_post_clear_task_instances, p_none, 0, ACT_EDIT,
+      RES_TASK_INSTANCES),
+    R("GET", RUN, api_get_dag_run, p_none, 0, ACT_READ, RES_DAG_RUNS),
+    R("PATCH", RUN, api_patch_dag_run, p_none, 0, ACT_EDIT, RES_DAG_RUNS),
+    R("GET", RUN "/taskInstances", api_get_task_instances, p_tis, 0, ACT_READ, RES_TASK_INSTANCES),
+    R("GET", RUN "/taskInstances/{}", api_get_task_instance, p_none, 0, ACT_READ,
+      RES_TASK_INSTANCES),
+    R("PATCH", RUN "/taskInstances/{}", api_patch_task_instance, p_none, 0, ACT_EDIT,
+      RES_TASK_INSTANCES),
+    R("GET", RUN "/taskInstances/{}/logs/{}", api_get_log, p_log, 0, ACT_READ, RES_TASK_LOGS),
+    R("GET", RUN "/taskInstances/{}/xcomEntries", api_get_xcom_entries, p_xcoms, 0, ACT_READ,
+      RES_XCOMS),
+    R("GET", RUN "/taskInstances/{}/xcomEntries/{}", api_get_xcom_entry, p_xcom, 0, ACT_READ,
+      RES_XCOMS),
+    R("GET", RUN "/taskInstances/{}/listMapped", api_get_mapped_task_instances, p_mapped, 0,
+      ACT_READ, RES_TASK_INSTANCES),
+    R("GET", RUN "/taskInstances/{}/{}", api_get_mapped_task_instance, p_none, 0, ACT_READ,
+      RES_TASK_INSTANCES),
+    R("GET", V1 "/importErrors", api_get_import_errors, p_page, ROUTE_CACHED, ACT_READ,
+      RES_IMPORT_ERRORS),
+    R("GET", V1 "/importErrors/{}", api_get_import_error, p_none, ROUTE_CACHED, ACT_READ,
+      RES_IMPORT_ERRORS),
+    R("GET", V1 "/variables", api_get_variables, p_page, 0, ACT_READ, RES_VARIABLES),
+    R("POST", V1 "/variables", api_post_variable, p_none, 0, ACT_CREATE, RES_VARIABLES),
+    R("GET", V1 "/variables/{}", api_get_variable, p_none, 0, ACT_READ, RES_VARIABLES),
+    R("PATCH", V1 "/variables/{}", api_patch_variable, p_patch_dag, 0, ACT_EDIT, RES_VARIABLES),
+    R("DELETE", V1 "/variables/{}", api_delete_variable, p_none, 0, ACT_DELETE, RES_VARIABLES),
+    R("GET", V1 "/connections", api_get_connections, p_page, 0, ACT_READ, RES_CONNECTIONS),
+    R("POST", V1 "/connections", api_post_connection, p_none, 0, ACT_CREATE, RES_CONNECTIONS),
+    R("GET", V1 "/connections/{}", api_get_connection, p_none, 0, ACT_READ, RES_CONNECTIONS),
+    R("PATCH", V1 "/connections/{}", api_patch_connection, p_patch_dag, 0, ACT_EDIT,
+      RES_CONNECTIONS),
+    R("DELETE", V1 "/connections/{}", api_delete_connection, p_none, 0, ACT_DELETE,
+      RES_CONNECTIONS),
+    R("GET", V1 "/pools", api_get_pools, p_pools, 0, ACT_READ, RES_POOLS),
+    R("POST", V1 "/pools", api_post_pool, p_none, 0, ACT_CREATE, RES_POOLS),
+    R("GET", V1 "/pools/{}", api_get_pool, p_none, 0, ACT_READ, RES_POOLS),
+    R("PATCH", V1 "/pools/{}", api_patch_pool, p_patch_dag, 0, ACT_EDIT, RES_POOLS),
+    R("DELETE", V1 "/pools/{}", api_delete_pool, p_none, 0, ACT_DELETE, RES_POOLS),
 };
 
 /* ---- response cache key ------------------------------------------------- */
@@ -150,7 +181,8 @@ static void key_add(keyb_t *k, const char *s)
  * matters when only the first counts), then the caller's identity.
  * Returns false when the request is too big to key (then it is not cached).
  */
-static bool build_key(keyb_t *k, const char *method, const httpq_path_t *path, const httpq_t *q)
+static bool build_key(keyb_t *k, const char *method, const httpq_path_t *path, const httpq_t *q,
+                      role_mask_t roles)
 {
     const httpq_param_t *sorted[HTTPQ_MAX_PARAMS];
     size_t n = q->n < HTTPQ_MAX_PARAMS ? q->n : HTTPQ_MAX_PARAMS;
@@ -174,21 +206,95 @@ static bool build_key(keyb_t *k, const char *method, const httpq_path_t *path, c
         key_add(k, sorted[i]->key);
         key_add(k, sorted[i]->value);
     }
-    /* Who asks: once login exists, the caller's role (or the set of DAGs
-     * it may read) goes here, so that one user's answer is never served
-     * to another. Every caller is anonymous today. */
-    key_add(k, "");
+    /* Who asks: the caller's roles, so that an answer is only ever served
+     * to callers who may see all of it (were answers to differ by role). */
+    char rolebuf[16];
+    snprintf(rolebuf, sizeof(rolebuf), "%u", roles);
+    key_add(k, rolebuf);
     return !k->bad;
 }
 
-/* Runs a matched route: query parsing, cache, database, handler. */
+static bool method_is_safe(const char *method)
+{
+    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
+           strcmp(method, "OPTIONS") == 0;
+}
+
+/* Writes a successful state change to the event log (a failure is only a warning). */
+static void audit(const api_req_t *r, const route_t *rt)
+{
+    const struct mg_request_info *ri = mg_get_request_info(r->conn);
+    const char *uri = ri->local_uri_raw ? ri->local_uri_raw : ri->local_uri;
+    char event[96], err[256];
+    char *extra = NULL;
+    cJSON *x = cJSON_CreateObject();
+    eventlog_entry_t e = {.event = event, .map_index = -2, .execution_date = TS_NONE};
+    bool on_dag = strncmp(rt->pattern, V1 "/dags/{}", strlen(V1 "/dags/{}")) == 0;
+
+    snprintf(event, sizeof(event), "api.%s", rt->fn_name + strlen("api_"));
+    if (on_dag && r->ncap > 0 && strcmp(r->cap[0], "~") != 0)
+        e.dag_id = r->cap[0];
+    if (on_dag && strstr(rt->pattern, "/dagRuns/{}") && r->ncap > 1 && strcmp(r->cap[1], "~") != 0)
+        e.run_id = r->cap[1];
+    if (on_dag && strstr(rt->pattern, "/taskInstances/{}") && r->ncap > 2)
+        e.task_id = r->cap[2];
+    if (r->ev_dag_id)
+        e.dag_id = r->ev_dag_id;
+    if (r->ev_run_id)
+        e.run_id = r->ev_run_id;
+    if (r->ev_task_id)
+        e.task_id = r->ev_task_id;
+    e.owner = r->who.username[0] ? r->who.username : "anonymous";
+    e.owner_display_name = r->who.display[0] ? r->who.display : e.owner;
+    e.address = r->address;
+    /* The method and path only: a body may hold a password or a secret value. */
+    if (x && cJSON_AddStringToObject(x, "method", ri->request_method) &&
+        cJSON_AddStringToObject(x, "path", uri ? uri : ""))
+        extra = cJSON_PrintUnformatted(x);
+    cJSON_Delete(x);
+    e.extra = extra;
+    if (eventlog_add(r->db, &e, err, sizeof(err)) < 0)
+        log_warn("cannot write the event log event=%s error=\"%s\"", event, err);
+    cJSON_free(extra);
+}
+
+/* The caller of a route that needs a permission: 0, or the status answered. */
+static int check_caller(const api_t *api, api_req_t *r, const route_t *rt, const char *method)
+{
+    int status = auth_identify(api->auth, r->conn, r->db, &r->who);
+
+    if (status)
+        return status;
+    if (!roles_allow(r->who.roles, rt->action, rt->resource)) {
+        if (r->who.user_id == 0 && (rt->flags & ROUTE_PAGE))
+            return page_redirect_login(r);
+        if (r->who.user_id == 0)
+            return auth_unauthorized(r->conn, "this request needs a login: a session, HTTP Basic "
+                                              "credentials or a bearer token");
+        http_send_problem(r->conn, 403, "Forbidden",
+                          "user '%s' may not do this: it needs the %s permission on %s",
+                          r->who.username, roles_action_name(rt->action),
+                          roles_resource_name(rt->resource));
+        return 403;
+    }
+    if (!method_is_safe(method) && !auth_csrf_ok(&r->who, r->conn, NULL)) {
+        http_send_problem(r->conn, 403, "Forbidden",
+                          "the CSRF token is missing or wrong: send the " AUTH_CSRF_COOKIE
+                          " cookie's value in the " AUTH_CSRF_HEADER " header");
+        return 403;
+    }
+    return 0;
+}
+
+/* Runs a matched route: query, caller, cache, database, handler, event log. */
 static int run_route(const api_t *api, struct mg_connection *conn, const route_t *rt,
                      const httpq_path_t *path)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
-    api_req_t r = {.conn = conn, .api = api};
+    api_req_t r = {.conn = conn, .api = api, .address = ri->remote_addr};
     char keybuf[KEY_MAX];
     keyb_t key = {.buf = keybuf, .cap = sizeof(keybuf)};
+    bool public = (rt->flags & ROUTE_PUBLIC) != 0;
     char err[256];
     int status;
 
@@ -199,8 +305,13 @@ static int run_route(const api_t *api, struct mg_connection *conn, const route_t
         status = 400;
         goto out;
     }
+    /* Who calls is read from the database, before the cache is asked. */
+    if (!public && auth_enabled(api->auth))
+        r.db = dbpool_acquire(api->pool, api->db_wait_ms, err, sizeof(err));
+    if (!public && (status = check_caller(api, &r, rt, ri->request_method)) != 0)
+        goto out;
     if ((rt->flags & ROUTE_CACHED) && apicache_begin(api->cache, &r.gen)) {
-        if (build_key(&key, ri->request_method, path, &r.q)) {
+        if (build_key(&key, ri->request_method, path, &r.q, r.who.roles)) {
             apicache_entry_t *e = apicache_get(api->cache, key.buf, key.len, r.gen);
             if (e) {
                 size_t len;
@@ -215,7 +326,8 @@ static int run_route(const api_t *api, struct mg_connection *conn, const route_t
             r.klen = key.len;
         }
     }
-    r.db = dbpool_acquire(api->pool, api->db_wait_ms, err, sizeof(err));
+    if (!r.db)
+        r.db = dbpool_acquire(api->pool, api->db_wait_ms, err, sizeof(err));
     if (!r.db && !(rt->flags & ROUTE_DB_OPTIONAL)) {
         log_warn("no database connection for request error=\"%s\"", err);
         http_send_problem(conn, 503, NULL, "the metadata database is unavailable");
@@ -223,6 +335,8 @@ static int run_route(const api_t *api, struct mg_connection *conn, const route_t
         goto out;
     }
     status = rt->fn(&r);
+    if (status >= 200 && status < 300 && !public && !method_is_safe(ri->request_method) && r.db)
+        audit(&r, rt);
 out:
     dbpool_release(api->pool, r.db);
     httpq_free(&r.q);
@@ -271,4 +385,18 @@ int api_handle_request(struct mg_connection *conn, void *cbdata)
     log_debug("request method=%s status=%d us=%lld", ri->request_method, status,
               (long long)(ts_mono_us() - t0));
     return status;
+}
+
+void api_print_routes(FILE *f)
+{
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        const route_t *rt = &routes[i];
+        if (rt->flags & ROUTE_PUBLIC) {
+            fprintf(f, "%s\t%s\t-\t-\t-\n", rt->method, rt->pattern);
+            continue;
+        }
+        fprintf(f, "%s\t%s\t%s\t%s\t%s\n", rt->method, rt->pattern, roles_action_name(rt->action),
+                roles_resource_name(rt->resource),
+                roles_name(roles_min_role(rt->action, rt->resource)));
+    }
 }

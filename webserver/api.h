@@ -6,24 +6,36 @@
  * the path and query string, checks the query parameters against the
  * route's list, answers read-mostly routes from the response cache
  * (apicache.h) when it can, lends the handler a database connection, and turns every
- * failure into an RFC 7807 problem body. Authentication will wrap the
- * handler call in the same place.
+ * failure into an RFC 7807 problem body. Every route names the permission
+ * it needs (model/roles.h); the dispatcher identifies the caller (auth.h)
+ * and answers 401/403 before the handler runs, and writes each state
+ * change to the event log after it succeeds.
  */
 #ifndef UPDRAFT_WEBSERVER_API_H
 #define UPDRAFT_WEBSERVER_API_H
 
 #include <civetweb.h>
+#include <stdio.h>
 
 #include "core/config.h"
 #include "webserver/apicache.h"
+#include "webserver/auth.h"
 #include "webserver/dbpool.h"
 
 typedef struct api {
     const config_t *cfg; /* borrowed, outlives the server */
     dbpool_t *pool;      /* borrowed */
     apicache_t *cache;   /* borrowed; answers of ROUTE_CACHED routes */
+    auth_t *auth;        /* borrowed; who is calling */
     int db_wait_ms;      /* how long a request waits for a lost database */
 } api_t;
+
+/*
+ * Prints the route table, one route per line: method, path pattern,
+ * action, resource and the lowest role allowed, tab-separated ("-" for a
+ * public route). The permission matrix test reads it.
+ */
+void api_print_routes(FILE *f);
 
 /* civetweb request handler for every path; cbdata is an api_t. Returns the
  * HTTP status sent. */

@@ -25,6 +25,7 @@
 #include "core/db.h"
 #include "core/secrets.h"
 #include "core/timeutil.h"
+#include "store/users.h"
 #include "webserver/api.h"
 #include "webserver/httpq.h"
 #include "webserver/jsonw.h"
@@ -45,6 +46,12 @@ typedef struct api_req {
     uint64_t gen;
     const char *key;
     size_t klen;
+    principal_t who;     /* the caller (user_id 0: anonymous) */
+    const char *address; /* the client's address */
+    /* What the event log records of a state change, when the path does
+     * not say it (a new run's id from the body): NULL = from the path. */
+    const char *ev_dag_id, *ev_run_id, *ev_task_id;
+    char ev_buf[256]; /* room for one of them */
 } api_req_t;
 
 typedef int (*api_handler_fn)(api_req_t *r);
@@ -68,6 +75,15 @@ int api_send_json(api_req_t *r, int status, cJSON *json);
 int api_send_jsonw(api_req_t *r, const jsonw_t *w);
 /* 204 with an empty body (a deletion). */
 int api_send_no_content(api_req_t *r);
+
+/* ---- browser pages (page_login.c) --------------------------------------- */
+
+int page_get_login(api_req_t *r);
+int page_post_login(api_req_t *r);
+int page_post_logout(api_req_t *r);
+int page_get_home(api_req_t *r);
+/* Sends an anonymous browser to the login page, back to this path after. */
+int page_redirect_login(api_req_t *r);
 
 /* ---- request bodies (apireq.c) ------------------------------------------ */
 

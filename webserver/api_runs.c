@@ -187,6 +187,8 @@ static int create_run(api_req_t *r, const run_request_t *rq, int64_t *id)
     switch (rc) {
     case 0:
         apicache_bump(r->api->cache);
+        snprintf(r->ev_buf, sizeof(r->ev_buf), "%s", run_id);
+        r->ev_run_id = r->ev_buf;
         return 0;
     case UPDRAFT_EEXISTS:
         http_send_problem(r->conn, 409, "DAGRun already exists", "%s", err);

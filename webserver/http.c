@@ -25,6 +25,12 @@
 int http_send(struct mg_connection *conn, int status, const char *content_type, const char *body,
               size_t len)
 {
+    return http_send_h(conn, status, NULL, content_type, body, len);
+}
+
+int http_send_h(struct mg_connection *conn, int status, const char *const *headers,
+                const char *content_type, const char *body, size_t len)
+{
     char clen[32];
 
     snprintf(clen, sizeof(clen), "%zu", len);
@@ -33,6 +39,8 @@ int http_send(struct mg_connection *conn, int status, const char *content_type, 
     mg_response_header_add(conn, "Content-Type", content_type, -1);
     mg_response_header_add(conn, "Content-Length", clen, -1);
     mg_response_header_add(conn, "Cache-Control", "no-store", -1);
+    for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
+        mg_response_header_add(conn, headers[i], headers[i + 1], -1);
     if (mg_response_header_send(conn) < 0)
         return -1;
     if (len > 0 && mg_write(conn, body, len) < 0)
@@ -75,6 +83,8 @@ static const char *status_title(int status)
         return "Request Entity Too Large";
     case 415:
         return "Unsupported Media Type";
+    case 429:
+        return "Too Many Requests";
     case 500:
         return "Internal Server Error";
     case 503:
@@ -102,6 +112,8 @@ static const char *status_type(int status)
         return "NotAcceptable";
     case 409:
         return "AlreadyExists";
+    case 429:
+        return "TooManyRequests";
     default:
         return "Unknown";
     }
@@ -126,6 +138,7 @@ static const struct {
     {UPDRAFT_EUNAVAILABLE, 503, "Service Unavailable"},
     {UPDRAFT_ENOMEM, 500, "Internal Server Error"},
     {UPDRAFT_EIO, 500, "Internal Server Error"},
+    {UPDRAFT_ELIMITED, 429, "Too Many Requests"},
 };
 
 int http_status_of_error(int err, const char **title)
@@ -160,6 +173,18 @@ int http_send_error(struct mg_connection *conn, int err, const char *title, cons
 int http_send_problem(struct mg_connection *conn, int status, const char *title,
                       const char *detail_fmt, ...)
 {
+    char detail[1024];
+    va_list ap;
+
+    va_start(ap, detail_fmt);
+    vsnprintf(detail, sizeof(detail), detail_fmt, ap);
+    va_end(ap);
+    return http_send_problem_h(conn, status, NULL, title, "%s", detail);
+}
+
+int http_send_problem_h(struct mg_connection *conn, int status, const char *const *headers,
+                        const char *title, const char *detail_fmt, ...)
+{
     char detail[1024], type[256];
     va_list ap;
     cJSON *o;
@@ -185,7 +210,7 @@ int http_send_problem(struct mg_connection *conn, int status, const char *title,
                                   "\"type\":\"about:blank\",\"detail\":\"out of memory\"}";
         return http_send(conn, 500, "application/problem+json", oom, sizeof(oom) - 1);
     }
-    rc = http_send(conn, status, "application/problem+json", text, strlen(text));
+    rc = http_send_h(conn, status, headers, "application/problem+json", text, strlen(text));
     cJSON_free(text);
     return rc;
 }

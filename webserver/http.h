@@ -21,6 +21,12 @@
 /* Sends status with the given body and Content-Type. 0, or -1 on I/O error. */
 int http_send(struct mg_connection *conn, int status, const char *content_type, const char *body,
               size_t len);
+/*
+ * http_send with extra headers: name, value pairs, NULL-terminated
+ * (headers may be NULL).
+ */
+int http_send_h(struct mg_connection *conn, int status, const char *const *headers,
+                const char *content_type, const char *body, size_t len);
 /* Serializes json (not consumed) and sends it as application/json. */
 int http_send_json(struct mg_connection *conn, int status, const cJSON *json);
 /*
@@ -29,6 +35,11 @@ int http_send_json(struct mg_connection *conn, int status, const cJSON *json);
  */
 int http_send_problem(struct mg_connection *conn, int status, const char *title,
                       const char *detail_fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* http_send_problem with extra headers, as http_send_h. */
+int http_send_problem_h(struct mg_connection *conn, int status, const char *const *headers,
+                        const char *title, const char *detail_fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /*
  * The HTTP status and problem title for an error code of core/error.h, from

@@ -1,7 +1,9 @@
 /*
  * updraft-webserver - the REST API (and later the UI) over Postgres.
  *
- *   updraft-webserver [--config PATH] [--print-config] [--listen HOST:PORT]
+ *   updraft-webserver [--config PATH] [--print-config] [--listen HOST:PORT] [--routes]
+ *
+ * --routes prints the route table with each route's permission and exits.
  *
  * Threads: the main thread loads the config, starts civetweb and waits for
  * SIGINT/SIGTERM; civetweb's master thread accepts connections; its
@@ -17,6 +19,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "webserver/api.h"
 #include "webserver/server.h"
 
 static volatile sig_atomic_t g_stop;
@@ -29,7 +32,8 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: updraft-webserver [--config PATH] [--print-config] [--listen HOST:PORT]\n");
+    fprintf(f, "usage: updraft-webserver [--config PATH] [--print-config] [--listen HOST:PORT] "
+               "[--routes]\n");
 }
 
 int main(int argc, char **argv)
@@ -48,6 +52,10 @@ int main(int argc, char **argv)
             listen = argv[++i];
         } else if (strncmp(argv[i], "--listen=", 9) == 0) {
             listen = argv[i] + 9;
+        } else if (strcmp(argv[i], "--routes") == 0) {
+            api_print_routes(stdout);
+            config_free(&cfg);
+            return 0;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             config_free(&cfg);

@@ -38,6 +38,50 @@ static bool listen_valid(const char *listen)
     return strrchr(listen, ':') != NULL;
 }
 
+/* Whether listen's host (before the last ':') is a loopback address. */
+static bool listen_is_loopback(const char *listen)
+{
+    char host[257];
+    const char *colon = strrchr(listen, ':');
+    size_t n = colon ? (size_t)(colon - listen) : 0;
+
+    if (n == 0 || n >= sizeof(host))
+        return false;
+    memcpy(host, listen, n);
+    host[n] = '\0';
+    if (host[0] == '[' && host[n - 1] == ']') {
+        memmove(host, host + 1, n - 2);
+        host[n - 2] = '\0';
+    }
+    return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+           strcmp(host, "::1") == 0;
+}
+
+/* Refuses auth "none" beyond loopback; says where TLS belongs otherwise. */
+static int check_exposure(const config_t *cfg, const char *listen)
+{
+    bool loopback = listen_is_loopback(listen);
+
+    if (strcmp(cfg->webserver.auth, "none") == 0) {
+        if (!loopback) {
+            log_error("webserver.auth is none, which is only allowed on a loopback address: "
+                      "listen on 127.0.0.1, or set webserver.auth to password (the default) "
+                      "listen=%s",
+                      listen);
+            return -1;
+        }
+        log_warn("webserver.auth is none: every local caller may do everything");
+        return 0;
+    }
+    if (!loopback)
+        log_info("listening beyond loopback: serve it through a TLS reverse proxy "
+                 "(docs/security.md) and set webserver.base_url to its https:// address, "
+                 "so that passwords and session cookies never cross the network in clear "
+                 "listen=%s",
+                 listen);
+    return 0;
+}
+
 int server_run(const config_t *cfg, const char *listen, volatile sig_atomic_t *stop)
 {
     char threads[16];
@@ -76,11 +120,14 @@ int server_run(const config_t *cfg, const char *listen, volatile sig_atomic_t *s
         log_error("invalid listen address, expected HOST:PORT listen=%s", listen ? listen : "");
         return -1;
     }
+    if (check_exposure(cfg, listen) < 0)
+        return -1;
     snprintf(threads, sizeof(threads), "%d", cfg->webserver.threads);
     mg_init_library(0);
     api.pool = dbpool_new(cfg->database.url, (size_t)cfg->webserver.threads);
     api.cache = apicache_new((size_t)cfg->webserver.cache_mb << 20, CACHE_ENTRY_MAX);
-    if (!api.pool || !api.cache) {
+    api.auth = auth_new(cfg);
+    if (!api.pool || !api.cache || !api.auth) {
         log_error("out of memory");
         goto out;
     }
@@ -110,6 +157,7 @@ out:
         mg_stop(ctx);
     mg_exit_library();
     apicache_free(api.cache);
+    auth_free(api.auth);
     dbpool_free(api.pool);
     return rc;
 }

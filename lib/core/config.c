@@ -50,7 +50,8 @@ enum {
     KEY_NONEMPTY = 1 << 1,     /* an empty string is an error */
     KEY_LOG_LEVEL = 1 << 2,    /* must be a level log_parse_level() knows */
     KEY_SECRET_VALUE = 1 << 3, /* the whole value is a secret: printed as *** when set */
-    KEY_CONN_LIST = 1 << 4     /* comma-separated connection ids, may be empty */
+    KEY_CONN_LIST = 1 << 4,    /* comma-separated connection ids, may be empty */
+    KEY_AUTH = 1 << 5          /* "password" or "none" */
 };
 
 typedef struct key_def {
@@ -101,6 +102,16 @@ static const key_def_t config_keys[] = {
      OFF(webserver.base_url)},
     {SEC_WEBSERVER, "threads", KEY_INT, "32", 1, 256, 0, OFF(webserver.threads)},
     {SEC_WEBSERVER, "cache_mb", KEY_INT, "32", 0, 4096, 0, OFF(webserver.cache_mb)},
+    {SEC_WEBSERVER, "auth", KEY_STRING, "password", 0, 0, KEY_NONEMPTY | KEY_AUTH,
+     OFF(webserver.auth)},
+    {SEC_WEBSERVER, "session_idle_minutes", KEY_INT, "480", 1, 525600, 0,
+     OFF(webserver.session_idle_minutes)},
+    {SEC_WEBSERVER, "session_max_hours", KEY_INT, "168", 1, 8760, 0,
+     OFF(webserver.session_max_hours)},
+    {SEC_WEBSERVER, "login_failures_per_user", KEY_INT, "10", 1, 100000, 0,
+     OFF(webserver.login_failures_per_user)},
+    {SEC_WEBSERVER, "login_failures_per_address", KEY_INT, "30", 1, 100000, 0,
+     OFF(webserver.login_failures_per_address)},
     {SEC_SCHEDULER, "dag_dir_list_interval", KEY_INT, "5", 1, 86400, 0,
      OFF(scheduler.dag_dir_list_interval)},
     {SEC_SCHEDULER, "catchup_by_default", KEY_BOOL, "true", 0, 0, 0,
@@ -298,6 +309,11 @@ static int apply_value(config_t *c, const key_def_t *k, const char *text, const 
                        "%s: %s.%s: '%.200s' is not a comma-separated list of connection ids "
                        "(letters, digits, '_', '.', '-')",
                        where, sec, k->key, text);
+            return -1;
+        }
+        if ((k->flags & KEY_AUTH) && strcmp(text, "password") != 0 && strcmp(text, "none") != 0) {
+            errbuf_set(err, errlen, "%s: %s.%s: '%s' is not an auth mode (password, none)", where,
+                       sec, k->key, text);
             return -1;
         }
         if (k->flags & KEY_LOG_LEVEL) {

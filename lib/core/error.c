@@ -26,6 +26,8 @@ const char *updraft_strerror(int err)
         return "out of memory";
     case UPDRAFT_EIO:
         return "i/o error";
+    case UPDRAFT_ELIMITED:
+        return "too many attempts";
     }
     return "unknown error";
 }

@@ -26,6 +26,7 @@ typedef enum updraft_err {
     UPDRAFT_EUNAVAILABLE = -7, /* another service (Redis, a remote) failed */
     UPDRAFT_ENOMEM = -8,       /* out of memory */
     UPDRAFT_EIO = -9,          /* a file or process could not be used */
+    UPDRAFT_ELIMITED = -10,    /* too many attempts: try again later */
 } updraft_err_t;
 
 /* What a code means, lower-case ("not found"); "unknown error" for others. */

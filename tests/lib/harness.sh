@@ -9,7 +9,11 @@
 # t_cleanup_extra runs when the script defines it, the services stop, and
 # when a check failed the tail (T_LOG_TAIL lines) of every $tmp/*.log is
 # printed as comments.
+# The webservers of the tests that are about something else than logins
+# run with webserver.auth none (allowed on loopback only); the tests of
+# authentication (test_auth*.sh) set it to password, the default.
 t_setup() {
+  export UPDRAFT__WEBSERVER__AUTH=${UPDRAFT__WEBSERVER__AUTH:-none}
   tmp=$(mktemp -d)
   chmod 755 "$tmp"
   pids=()
