@@ -84,6 +84,10 @@ static const char *const p_xcom[] = {"map_index", "deserialize", "stringify", NU
 static const char *const p_page[] = {"limit", "offset", "order_by", NULL};
 static const char *const p_pools[] = {"limit", "offset", NULL};
 static const char *const p_login[] = {"next", NULL};
+static const char *const p_events[] = {
+    "limit",  "offset",    "order_by",        "dag_id",          "task_id",
+    "run_id", "map_index", "try_number",      "event",           "owner",
+    "before", "after",     "included_events", "excluded_events", NULL};
 
 #define V1 "/api/v1"
 #define RUN V1 "/dags/{}/dagRuns/{}"
@@ -148,6 +152,16 @@ static const route_t routes[] = {
     R("GET", V1 "/pools/{}", api_get_pool, p_none, 0, ACT_READ, RES_POOLS),
     R("PATCH", V1 "/pools/{}", api_patch_pool, p_patch_dag, 0, ACT_EDIT, RES_POOLS),
     R("DELETE", V1 "/pools/{}", api_delete_pool, p_none, 0, ACT_DELETE, RES_POOLS),
+    R("GET", V1 "/users", api_get_users, p_page, 0, ACT_READ, RES_USERS),
+    R("POST", V1 "/users", api_post_user, p_none, 0, ACT_CREATE, RES_USERS),
+    R("GET", V1 "/users/{}", api_get_user, p_none, 0, ACT_READ, RES_USERS),
+    R("PATCH", V1 "/users/{}", api_patch_user, p_patch_dag, 0, ACT_EDIT, RES_USERS),
+    R("DELETE", V1 "/users/{}", api_delete_user, p_none, 0, ACT_DELETE, RES_USERS),
+    R("GET", V1 "/roles", api_get_roles, p_page, 0, ACT_READ, RES_ROLES),
+    R("GET", V1 "/roles/{}", api_get_role, p_none, 0, ACT_READ, RES_ROLES),
+    R("GET", V1 "/permissions", api_get_permissions, p_pools, 0, ACT_READ, RES_PERMISSIONS),
+    R("GET", V1 "/eventLogs", api_get_event_logs, p_events, 0, ACT_READ, RES_AUDIT_LOGS),
+    R("GET", V1 "/eventLogs/{}", api_get_event_log, p_none, 0, ACT_READ, RES_AUDIT_LOGS),
 };
 
 /* ---- response cache key ------------------------------------------------- */

@@ -293,4 +293,16 @@ int api_post_pool(api_req_t *r);
 int api_patch_pool(api_req_t *r);
 int api_delete_pool(api_req_t *r);
 
+int api_get_users(api_req_t *r);
+int api_get_user(api_req_t *r);
+int api_post_user(api_req_t *r);
+int api_patch_user(api_req_t *r);
+int api_delete_user(api_req_t *r);
+int api_get_roles(api_req_t *r);
+int api_get_role(api_req_t *r);
+int api_get_permissions(api_req_t *r);
+
+int api_get_event_logs(api_req_t *r);
+int api_get_event_log(api_req_t *r);
+
 #endif
