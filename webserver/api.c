@@ -405,12 +405,13 @@ void api_print_routes(FILE *f)
 {
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         const route_t *rt = &routes[i];
-        if (rt->flags & ROUTE_PUBLIC) {
-            fprintf(f, "%s\t%s\t-\t-\t-\n", rt->method, rt->pattern);
-            continue;
-        }
-        fprintf(f, "%s\t%s\t%s\t%s\t%s\n", rt->method, rt->pattern, roles_action_name(rt->action),
-                roles_resource_name(rt->resource),
-                roles_name(roles_min_role(rt->action, rt->resource)));
+        bool public = (rt->flags & ROUTE_PUBLIC) != 0;
+        fprintf(f, "%s\t%s\t%s\t%s\t%s\t", rt->method, rt->pattern,
+                public ? "-" : roles_action_name(rt->action),
+                public ? "-" : roles_resource_name(rt->resource),
+                public ? "-" : roles_name(roles_min_role(rt->action, rt->resource)));
+        for (size_t j = 0; rt->params[j]; j++)
+            fprintf(f, "%s%s", j ? "," : "", rt->params[j]);
+        fputc('\n', f);
     }
 }

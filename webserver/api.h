@@ -32,8 +32,9 @@ typedef struct api {
 
 /*
  * Prints the route table, one route per line: method, path pattern,
- * action, resource and the lowest role allowed, tab-separated ("-" for a
- * public route). The permission matrix test reads it.
+ * action, resource, the lowest role allowed ("-" for a public route) and
+ * the query parameters it takes (comma-separated), tab-separated. The
+ * permission matrix and hostile-input tests read it.
  */
 void api_print_routes(FILE *f);
 
