@@ -223,6 +223,12 @@ static int identify_basic(auth_t *a, struct mg_connection *conn, db_t *db, const
         credential_wipe(buf, sizeof(buf));
         return auth_unauthorized(conn, "malformed Basic credentials");
     }
+    /* The limit first, even for remembered credentials: a guesser held
+     * by it must not learn that a guess was right. */
+    if ((wait = limited(a, buf, address)) > 0) {
+        status = too_many(conn, wait);
+        goto out;
+    }
     rc = users_lookup(db, buf, who, hash, sizeof(hash), err, sizeof(err));
     if (rc == UPDRAFT_EDB) {
         log_warn("cannot read a user error=\"%s\"", err);
@@ -234,10 +240,6 @@ static int identify_basic(auth_t *a, struct mg_connection *conn, db_t *db, const
         basic_mac(a, buf, pw, hash, mac);
         if (basic_cached(a, mac))
             goto out;
-    }
-    if ((wait = limited(a, buf, address)) > 0) {
-        status = too_many(conn, wait);
-        goto out;
     }
     /* One yescrypt either way: an unknown user costs what a wrong password does. */
     if (credential_verify_password(pw, rc == 0 ? hash : NULL) && rc == 0) {

@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "core/utf8.h"
 
 #define PROBLEM_BASE                                                                               \
     "https://airflow.apache.org/docs/apache-airflow/stable/stable-rest-api-ref.html#section/"      \
@@ -310,6 +311,11 @@ cJSON *http_read_json_object(struct mg_connection *conn, int *status, char *err,
     if (memchr(body, '\0', len)) {
         *status = 400;
         snprintf(err, errlen, "Request body is not valid JSON");
+        goto out;
+    }
+    if (!utf8_valid(body, len)) {
+        *status = 400;
+        snprintf(err, errlen, "Request body is not valid UTF-8");
         goto out;
     }
     json = cJSON_ParseWithLengthOpts(body, len + 1, NULL, 1);
