@@ -65,7 +65,11 @@ static uint64_t key_id(const ratelimit_t *rl, const char *key)
 
 static double tokens_now(const ratelimit_t *rl, const slot_t *s, int64_t now_us)
 {
-    double t = s->tokens + (double)(now_us - s->at) * rl->per_us;
+    double t;
+
+    if (s->id == 0)
+        return rl->burst; /* a free place: the first to take */
+    t = s->tokens + (double)(now_us - s->at) * rl->per_us;
     return t > rl->burst ? rl->burst : t;
 }
 
