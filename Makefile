@@ -153,6 +153,7 @@ OPENAPI_MODULES := tests/openapi/node_modules/.package-lock.json
 openapi-deps: $(OPENAPI_MODULES)
 
 $(OPENAPI_MODULES): tests/openapi/package-lock.json tests/openapi/package.json
+	@command -v npm >/dev/null || { echo "npm is missing: run 'make deps'"; exit 1; }
 	cd tests/openapi && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 

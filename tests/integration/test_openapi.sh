@@ -18,8 +18,11 @@ BIN=${UPDRAFT_BIN:-$PWD/bin}
 SPEC=tests/openapi/airflow-rest-api-v1.yaml
 
 T_LOG_TAIL=25
-if ! command -v node >/dev/null || [ ! -d tests/openapi/node_modules/ajv ]; then
-  not_ok "the OpenAPI check is installed" "node or tests/openapi/node_modules missing: run 'make deps openapi-deps'"
+# make test installs the check's packages (make openapi-deps); a missing or
+# stale install is a failure, never a skip.
+installed=tests/openapi/node_modules/.package-lock.json
+if ! command -v node >/dev/null || [ ! -f "$installed" ] || [ tests/openapi/package-lock.json -nt "$installed" ]; then
+  not_ok "the OpenAPI check is installed" "node missing or tests/openapi/node_modules missing or older than its lockfile: run 'make deps openapi-deps'"
   exit 1
 fi
 t_setup
@@ -230,17 +233,23 @@ expect 200 GET $R/taskInstances/list_files/logs/1
 expect 200 GET "$R/taskInstances/list_files/logs/1?full_content=true" '' 'Accept: text/plain'
 expect 200 GET $R/taskInstances/list_files/xcomEntries
 expect 200 GET $R/taskInstances/list_files/xcomEntries/return_value
+expect 200 GET "$R/taskInstances/list_files/xcomEntries/return_value?deserialize=true&stringify=false"
+expect 200 GET "$R/taskInstances/list_files/xcomEntries?xcom_key=return_value&limit=1"
+expect 200 GET /api/v1/dags/~/dagRuns
+expect 200 GET "/api/v1/dags/~/dagRuns/~/taskInstances?state=running&state=none"
+expect 200 GET $W/dagRuns/held/taskInstances/first/logs/1
+expect 200 GET "$W/dagRuns/held/taskInstances/first/logs/1?token=$(jr .continuation_token)"
 expect 200 GET $R/taskInstances/load/listMapped
 expect 200 GET $R/taskInstances/load/1
 expect 200 GET $R/taskInstances/load/logs/1?map_index=2
 
-expect 200 GET /api/v1/importErrors
+expect 200 GET "/api/v1/importErrors?order_by=-timestamp&limit=1"
 ie=$(jr '.import_errors[0].import_error_id')
 expect 200 GET /api/v1/importErrors/$ie
 
 expect 200 POST /api/v1/variables '{"key": "v1", "value": "one", "description": "first"}'
 expect 200 POST /api/v1/variables '{"key": "v2", "value": "{\"a\": [1, 2]}"}'
-expect 200 GET /api/v1/variables
+expect 200 GET "/api/v1/variables?limit=1&offset=1&order_by=key"
 expect 200 GET /api/v1/variables/v1
 expect 200 PATCH /api/v1/variables/v1 '{"key": "v1", "value": "uno"}'
 expect 204 DELETE /api/v1/variables/v1
