@@ -163,8 +163,11 @@ vcase "the discriminator holds: a TimeDelta labelled CronExpression fails" fail 
 vcase "a DAG with a TimeDelta passes" pass GET /api/v1/dags/d 200 $J \
   "$(jq -c '.schedule_interval = {"__type": "TimeDelta", "days": 0, "seconds": 60, "microseconds": 0}' \
     tests/openapi/fixtures/dag.json)"
+JOB='"hostname": "h", "pid": 1, "latest_heartbeat": null, "status": "healthy"'
 vcase "/health: the schedulers and workers extension passes" pass GET /health 200 $J \
-  "{$HEALTH, \"schedulers\": [], \"workers\": []}"
+  "{$HEALTH, \"schedulers\": [{$JOB}], \"workers\": [{$JOB, \"queues\": [\"default\"]}]}"
+vcase "/health: the extension's own shape is held (a worker's queues)" fail GET /health 200 $J \
+  "{$HEALTH, \"schedulers\": [], \"workers\": [{$JOB}]}" "required property 'queues'"
 vcase "/health: any other extra property fails" fail GET /health 200 $J "{$HEALTH, \"extra\": 1}" \
   "additional properties 'extra'"
 printf '#define V1 "/api/v1"\nstatic const route_t routes[] = {\n    {"GET", V1 "/pools/{}", f, p_none, 0},\n    {"GET", V1 "/pools", f, p_none, 0},\n    {"GET", "/nowhere", f, p_none, 0},\n};\n' >"$tmp/v/routes.c"

@@ -50,12 +50,22 @@ const addFormats = require('ajv-formats');
  * with its reason. They are optional properties of that schema here; keep
  * this list as small as possible.
  */
+const JOB = {
+  hostname: {type: 'string'},
+  pid: {type: 'integer'},
+  latest_heartbeat: {type: 'string', format: 'date-time', nullable: true},
+  status: {type: 'string', enum: ['healthy', 'unhealthy']},
+};
 const EXTENSIONS = {
-  /* /health lists every scheduler and worker with its last heartbeat, so
-   * that one probe shows a cluster (docs/api.md). */
+  /* /health lists every scheduler and worker with its last heartbeat (and
+   * a worker its queues), so that one probe shows a cluster (docs/api.md).
+   * Their own shape is held as strictly as the spec's. */
   HealthInfo: {
-    schedulers: {type: 'array', items: {type: 'object'}},
-    workers: {type: 'array', items: {type: 'object'}},
+    schedulers: {type: 'array', items: {type: 'object', properties: JOB}},
+    workers: {
+      type: 'array',
+      items: {type: 'object', properties: {...JOB, queues: {type: 'array', items: {type: 'string'}}}},
+    },
   },
 };
 
