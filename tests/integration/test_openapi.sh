@@ -30,10 +30,10 @@ mkdir -p "$tmp/dags" "$tmp/resp"
 chmod 777 "$tmp"
 cp examples/dags/example_mapping.yaml "$tmp/dags/"
 printf 'broken_dag:\n  tasks: [unclosed\n' >"$tmp/dags/broken.yaml"
-# A fixed-interval schedule (a TimeDelta in the API) and a cron one, paused
-# and without catch-up; waiting's run is held in a running task (its second
-# task not started, its fields null) until the end, fails ends failed with
-# an upstream_failed task.
+# every_90m and waiting: a fixed-interval schedule (a TimeDelta in the API)
+# and a cron one, paused, without catch-up. waiting's run is held in a
+# running task until the end (its second task not started: null fields);
+# the run of fails ends failed, with an upstream_failed task.
 cat >"$tmp/dags/shapes.yaml" <<'EOF'
 every_90m:
   schedule: {__type__: datetime.timedelta, hours: 1, minutes: 30}
