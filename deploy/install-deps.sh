@@ -33,6 +33,10 @@ cmd jq jq
 cmd python3 python3
 cmd runuser util-linux
 cmd wrk wrk
+# The OpenAPI response check (tests/openapi) runs on Node.js with packages
+# from npm; Debian 12 ships Node.js 18 and npm 9, which its lockfile suits.
+cmd node nodejs
+cmd npm npm
 # What the test scripts call besides the above: pgrep/pkill/ps, ip (the
 # multi-host test's network namespaces) and clang-format for the
 # tree checks.

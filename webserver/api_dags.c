@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "model/cron.h"
 #include "store/dags.h"
 #include "webserver/apicache.h"
 #include "webserver/http.h"
@@ -45,10 +46,32 @@ static void write_timetable_description(jsonw_t *w, const char *schedule)
     jsonw_str(w, schedule_description(schedule));
 }
 
+/*
+ * Airflow's ScheduleInterval: a fixed interval is a TimeDelta (days,
+ * seconds below a day, microseconds, as Python's timedelta keeps them),
+ * anything else the CronExpression it was written as.
+ */
 static void write_schedule_interval(jsonw_t *w, const char *schedule)
 {
+    schedule_t parsed;
+    char err[256];
+
     if (!schedule) {
         jsonw_null(w);
+        return;
+    }
+    if (schedule_parse(schedule, &parsed, err, sizeof(err)) == 0 && parsed.kind == SCHEDULE_DELTA) {
+        int64_t us = parsed.delta_us;
+        jsonw_obj_begin(w);
+        jsonw_key(w, "__type");
+        jsonw_str(w, "TimeDelta");
+        jsonw_key(w, "days");
+        jsonw_i64(w, us / 86400000000);
+        jsonw_key(w, "seconds");
+        jsonw_i64(w, us / 1000000 % 86400);
+        jsonw_key(w, "microseconds");
+        jsonw_i64(w, us % 1000000);
+        jsonw_obj_end(w);
         return;
     }
     jsonw_obj_begin(w);

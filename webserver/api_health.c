@@ -1,9 +1,12 @@
 /*
  * api_health.c - GET /health and /api/v1/health: Airflow's shape
- * (metadatabase, scheduler: the most recent scheduler), plus every live
- * scheduler and worker job with its hostname, latest heartbeat and status
- * (healthy: heartbeat within the threshold). Answers without a database
- * connection too (the metadatabase is then unhealthy).
+ * (metadatabase, scheduler: the most recent scheduler; triggerer and
+ * dag_processor with a null status and heartbeat, as Airflow answers when
+ * no such job runs: updraft has no triggerer and parses DAGs inside the
+ * scheduler), plus every live scheduler and worker job with its hostname,
+ * latest heartbeat and status (healthy: heartbeat within the threshold).
+ * Answers without a database connection too (the metadatabase is then
+ * unhealthy).
  */
 #include "webserver/api_int.h"
 
@@ -28,6 +31,15 @@ static cJSON *job_json(const PGresult *res, int i, bool sched, bool healthy)
             cJSON_AddItemToObject(j, "queues", qs);
     }
     return j;
+}
+
+/* {"<heartbeat>": null, "status": null}: a component that does not run. */
+static void add_absent(cJSON *out, const char *name, const char *heartbeat)
+{
+    cJSON *o = cJSON_AddObjectToObject(out, name);
+
+    cJSON_AddNullToObject(o, heartbeat);
+    cJSON_AddNullToObject(o, "status");
 }
 
 int api_get_health(api_req_t *r)
@@ -58,6 +70,8 @@ int api_get_health(api_req_t *r)
     else
         cJSON_AddNullToObject(sch, "latest_scheduler_heartbeat");
     cJSON_AddStringToObject(sch, "status", alive ? "healthy" : "unhealthy");
+    add_absent(out, "triggerer", "latest_triggerer_heartbeat");
+    add_absent(out, "dag_processor", "latest_dag_processor_heartbeat");
     PQclear(res);
     return api_send_json(r, 200, out);
 }

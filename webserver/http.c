@@ -171,6 +171,37 @@ int http_send_error(struct mg_connection *conn, int err, const char *title, cons
     return status;
 }
 
+/*
+ * RFC 7807's instance, the occurrence of the problem: the request's path as
+ * the client sent it. Bytes a URI reference cannot hold (controls, spaces,
+ * quotes, non-ASCII) are percent-encoded, so that the body stays valid JSON
+ * and UTF-8 whatever arrived; a path too long for out is cut.
+ */
+static void problem_instance(const struct mg_connection *conn, char *out, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    const char *p = ri ? (ri->local_uri_raw ? ri->local_uri_raw : ri->local_uri) : NULL;
+    size_t n = 0;
+
+    for (; p && *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        bool plain = c > 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '<' && c != '>';
+        if (n + (plain ? 1 : 3) >= len)
+            break;
+        if (plain) {
+            out[n++] = (char)c;
+        } else {
+            out[n++] = '%';
+            out[n++] = hex[c >> 4];
+            out[n++] = hex[c & 0xf];
+        }
+    }
+    if (n == 0 && len > 1)
+        out[n++] = '/';
+    out[n] = '\0';
+}
+
 int http_send_problem(struct mg_connection *conn, int status, const char *title,
                       const char *detail_fmt, ...)
 {
@@ -186,7 +217,7 @@ int http_send_problem(struct mg_connection *conn, int status, const char *title,
 int http_send_problem_h(struct mg_connection *conn, int status, const char *const *headers,
                         const char *title, const char *detail_fmt, ...)
 {
-    char detail[1024], type[256];
+    char detail[1024], type[256], instance[512];
     va_list ap;
     cJSON *o;
     char *text;
@@ -196,10 +227,12 @@ int http_send_problem_h(struct mg_connection *conn, int status, const char *cons
     vsnprintf(detail, sizeof(detail), detail_fmt, ap);
     va_end(ap);
     snprintf(type, sizeof(type), PROBLEM_BASE "%s", status_type(status));
+    problem_instance(conn, instance, sizeof(instance));
 
     o = cJSON_CreateObject();
     if (o) {
         cJSON_AddStringToObject(o, "detail", detail);
+        cJSON_AddStringToObject(o, "instance", instance);
         cJSON_AddNumberToObject(o, "status", status);
         cJSON_AddStringToObject(o, "title", title ? title : status_title(status));
         cJSON_AddStringToObject(o, "type", type);

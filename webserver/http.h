@@ -4,8 +4,8 @@
  * JSON shapes every resource shares (timestamps, nullable strings).
  *
  * Errors follow Airflow's API: an RFC 7807 problem body
- * {"type", "title", "status", "detail"} with Content-Type
- * application/problem+json.
+ * {"type", "title", "status", "detail", "instance"} with Content-Type
+ * application/problem+json (instance: the request's path).
  */
 #ifndef UPDRAFT_WEBSERVER_HTTP_H
 #define UPDRAFT_WEBSERVER_HTTP_H
