@@ -72,7 +72,7 @@ export UPDRAFT__CORE__DAGS_FOLDER=$tmp/dags
 export UPDRAFT__CORE__DAGS_ARE_PAUSED_AT_CREATION=false
 export UPDRAFT__SCHEDULER__DAG_DIR_LIST_INTERVAL=1
 export UPDRAFT__WORKER__HEARTBEAT_SEC=1
-export UPDRAFT__WEBSERVER__AUTH=none
+export UPDRAFT__WEBSERVER__AUTH=password
 UPDRAFT__CORE__FERNET_KEY=$(openssl rand -base64 32)
 export UPDRAFT__CORE__FERNET_KEY
 port=$(svc_free_port)
@@ -85,8 +85,13 @@ api=$base/api/v1
 # call METHOD PATH [BODY [HEADER]]: sends one request (PATH from the server
 # root, with its query), leaves the status in $code and the body in
 # $tmp/r.json, and records the answer in $tmp/records.tsv for validate.js.
-# Credentials, once the webserver asks for them, go into T_API_AUTH (curl
-# arguments). Not for $(...): the call counter and $code must survive.
+# Every request of this script (here and in the waits below) logs in as
+# admin by HTTP Basic, through curl's own configuration file ($CURL_HOME);
+# T_API_AUTH holds other credentials for one call ("-q" first: none at all).
+# Not for $(...): the call counter and $code must survive.
+pw_admin=Admin-$RANDOM-openapi pw_viewer=Viewer-$RANDOM-openapi
+printf 'user = "admin:%s"\n' "$pw_admin" >"$tmp/.curlrc"
+export CURL_HOME=$tmp
 T_API_AUTH=()
 ncall=0
 code=
@@ -94,7 +99,7 @@ call() {
   local method=$1 path=$2 body=${3:-} header=${4:-} out meta ctype
   ncall=$((ncall + 1))
   out=resp/$ncall.body
-  local args=(-s -o "$tmp/$out" -w '%{http_code}\t%{content_type}' -X "$method" "${T_API_AUTH[@]}")
+  local args=("${T_API_AUTH[@]}" -s -o "$tmp/$out" -w '%{http_code}\t%{content_type}' -X "$method")
   [ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
   [ -n "$header" ] && args+=(-H "$header")
   meta=$(curl "${args[@]}" "$base$path")
@@ -174,11 +179,15 @@ printf 'GET\t/api/v1/pools/{}\tcan_read\tPools\tViewer\t\nGET\t/api/v1/pools\tca
 VROUTES=$tmp/v/routes.c vcase "a route without a 2xx call fails" fail GET /api/v1/pools/p 200 $J \
   "{$POOL, \"open_slots\": 1}" "route GET /api/v1/pools: no recorded call"
 VROUTES=$tmp/v/routes.c vcase "a route the spec does not have fails" fail GET /api/v1/pools/p 200 $J \
-  "{$POOL, \"open_slots\": 1}" "route GET /nowhere: no path of the spec"
+  "{$POOL, \"open_slots\": 1}" "route GET /api/v1/nowhere: no path of the spec"
 
 # ---- the stack and a finished run -------------------------------------------
 
 check "db migrate" "$BIN/updraft" db migrate
+check "admin created" "$BIN/updraft" users create --username admin --firstname A --lastname D \
+  --email admin@example.com --role Admin --password "$pw_admin"
+check "viewer created" "$BIN/updraft" users create --username viewer --firstname V --lastname W \
+  --email viewer@example.com --role Viewer --password "$pw_viewer"
 start_scheduler scheduler
 start_worker worker w1 4
 start_webserver webserver
@@ -270,7 +279,25 @@ expect 200 PATCH /api/v1/pools/p1 '{"name": "p1", "slots": 4}'
 expect 200 GET /api/v1/pools/default_pool
 expect 200 POST /api/v1/pools '{"name": "p3", "slots": 0, "include_deferred": true}'
 
+expect 200 GET /api/v1/users
+expect 200 GET "/api/v1/users?order_by=-username&limit=1"
+expect 200 GET /api/v1/users/viewer
+expect 200 POST /api/v1/users '{"username": "u2", "first_name": "U", "last_name": "Two", "email": "u2@example.com", "password": "pw-u2-123456", "roles": [{"name": "User"}]}'
+expect 200 PATCH "/api/v1/users/u2?update_mask=last_name" '{"last_name": "Deux"}'
+expect 204 DELETE /api/v1/users/u2
+expect 200 GET /api/v1/roles
+expect 200 GET /api/v1/roles/Viewer
+expect 200 GET /api/v1/permissions
+expect 200 GET "/api/v1/eventLogs?event=api.post_pool&order_by=-when"
+expect 200 GET /api/v1/eventLogs
+ev=$(jr '.event_logs[0].event_log_id')
+expect 200 GET /api/v1/eventLogs/$ev
+
 # ---- errors ---------------------------------------------------------------------
+expect 404 GET /api/v1/users/nope
+expect 404 GET /api/v1/roles/Nope
+expect 404 GET /api/v1/eventLogs/999999
+expect 409 POST /api/v1/users '{"username": "viewer", "first_name": "V", "last_name": "W", "email": "other@example.com", "password": "pw-x-123456"}'
 
 expect 404 GET /api/v1/dags/nope
 expect 404 GET $D/dagRuns/nope
@@ -298,6 +325,15 @@ expect 400 GET "$R/taskInstances/list_files/logs/1?token=%25%25"
 expect 400 POST /api/v1/variables '{"value": "no key"}'
 expect 400 POST /api/v1/connections '{"conn_type": "http"}'
 expect 400 POST /api/v1/pools '{"name": "p2"}'
+
+T_API_AUTH=(-q)
+expect 401 GET /api/v1/dags
+T_API_AUTH=(-q -u "admin:wrong")
+expect 401 GET /api/v1/pools
+T_API_AUTH=(-q -u "viewer:$pw_viewer")
+expect 403 GET /api/v1/variables
+expect 403 POST /api/v1/pools '{"name": "p9", "slots": 1}'
+T_API_AUTH=()
 
 expect 405 PUT $D '{}'
 expect 405 DELETE /api/v1/health
