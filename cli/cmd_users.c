@@ -348,7 +348,8 @@ static int cmd_list(db_t *db, const struct secrets_keyring *ring, int argc, char
 {
     static const cli_column_t cols[] = {{"username", -20},  {"email", -28}, {"first_name", -14},
                                         {"last_name", -14}, {"roles", -16}, {"active", 0}};
-    static const cli_list_layout_t layout = {cols, 6, false, true};
+    /* plain: tab-separated, for scripts (cut -f1 gives the usernames) */
+    static const cli_list_layout_t layout = {cols, 6, false, false};
     user_opts_t o;
     cJSON *users = NULL, *rows;
     const cJSON *u;

@@ -100,15 +100,6 @@ static const struct {
     {"owner", "owner"},     {"execution_date", "execution_date"},
 };
 
-static bool add_ts(cJSON *o, const char *name, ts_us_t t)
-{
-    char buf[TS_ISO_LEN];
-
-    if (t == TS_NONE)
-        return cJSON_AddNullToObject(o, name) != NULL;
-    return cJSON_AddStringToObject(o, name, ts_format_iso(t, buf)) != NULL;
-}
-
 /* A text column as a string, SQL NULL as null. */
 static bool add_text(cJSON *o, const char *name, const PGresult *r, int i, int col)
 {
@@ -129,33 +120,18 @@ static cJSON *event_json(const PGresult *r, int i)
 {
     cJSON *o = cJSON_CreateObject();
     bool ok = o && cJSON_AddNumberToObject(o, "event_log_id", (double)db_get_i64(r, i, 0)) &&
-              add_ts(o, "when", store_get_ts(r, i, 1)) && add_text(o, "event", r, i, 2) &&
-              add_text(o, "dag_id", r, i, 3) && add_text(o, "task_id", r, i, 4) &&
-              add_text(o, "run_id", r, i, 5) && add_int(o, "map_index", r, i, 6) &&
-              add_int(o, "try_number", r, i, 7) &&
-              add_ts(o, "execution_date", store_get_ts(r, i, 8)) && add_text(o, "owner", r, i, 9) &&
-              add_text(o, "extra", r, i, 10);
+              store_json_add_ts(o, "when", store_get_ts(r, i, 1)) &&
+              add_text(o, "event", r, i, 2) && add_text(o, "dag_id", r, i, 3) &&
+              add_text(o, "task_id", r, i, 4) && add_text(o, "run_id", r, i, 5) &&
+              add_int(o, "map_index", r, i, 6) && add_int(o, "try_number", r, i, 7) &&
+              store_json_add_ts(o, "execution_date", store_get_ts(r, i, 8)) &&
+              add_text(o, "owner", r, i, 9) && add_text(o, "extra", r, i, 10);
 
     if (!ok) {
         cJSON_Delete(o);
         return NULL;
     }
     return o;
-}
-
-static cJSON *events_json(const PGresult *r)
-{
-    cJSON *arr = cJSON_CreateArray();
-
-    for (int i = 0; arr && i < PQntuples(r); i++) {
-        cJSON *o = event_json(r, i);
-        if (!o || !cJSON_AddItemToArray(arr, o)) {
-            cJSON_Delete(o);
-            cJSON_Delete(arr);
-            arr = NULL;
-        }
-    }
-    return arr;
 }
 
 /* The column order_by names ('-' first: descending); NULL when it names none. */
@@ -209,7 +185,7 @@ int eventlog_list(db_t *db, const eventlog_filter_t *f, const char *order_by, lo
              col, desc ? "DESC" : "ASC", desc ? "DESC" : "ASC");
     if (store_query_rows(db, NULL, sql, FILTER_PARAMS + 2, p, &r) < 0)
         return store_db_failed(db, err, errlen);
-    *out = events_json(r);
+    *out = store_json_rows(r, event_json);
     PQclear(r);
     if (!*out)
         return store_out_of_memory(err, errlen);

@@ -154,15 +154,6 @@ static char *roles_literal(const user_fields_t *f)
     " login_count, failed_login_count, " US("last_login") ", " US("created_on") ", " US(           \
         "changed_on") " FROM ab_user"
 
-static bool add_ts(cJSON *o, const char *name, ts_us_t t)
-{
-    char buf[TS_ISO_LEN];
-
-    if (t == TS_NONE)
-        return cJSON_AddNullToObject(o, name) != NULL;
-    return cJSON_AddStringToObject(o, name, ts_format_iso(t, buf)) != NULL;
-}
-
 /* The roles column (a JSON array of names) as [{"name": ...}]; NULL when out of memory. */
 static cJSON *roles_json(const char *text)
 {
@@ -204,9 +195,9 @@ static cJSON *user_json(const PGresult *r, int i)
     }
     ok = cJSON_AddNumberToObject(o, "login_count", db_get_int(r, i, 7)) &&
          cJSON_AddNumberToObject(o, "failed_login_count", db_get_int(r, i, 8)) &&
-         add_ts(o, "last_login", store_get_ts(r, i, 9)) &&
-         add_ts(o, "created_on", store_get_ts(r, i, 10)) &&
-         add_ts(o, "changed_on", store_get_ts(r, i, 11));
+         store_json_add_ts(o, "last_login", store_get_ts(r, i, 9)) &&
+         store_json_add_ts(o, "created_on", store_get_ts(r, i, 10)) &&
+         store_json_add_ts(o, "changed_on", store_get_ts(r, i, 11));
     if (!ok) {
         cJSON_Delete(o);
         return NULL;
@@ -469,22 +460,6 @@ static const struct {
     {"changed_on", "changed_on"},
 };
 
-/* A JSON array of every row of r (USER_SELECT's columns); NULL when out of memory. */
-static cJSON *users_json(const PGresult *r)
-{
-    cJSON *arr = cJSON_CreateArray();
-
-    for (int i = 0; arr && i < PQntuples(r); i++) {
-        cJSON *o = user_json(r, i);
-        if (!o || !cJSON_AddItemToArray(arr, o)) {
-            cJSON_Delete(o);
-            cJSON_Delete(arr);
-            arr = NULL;
-        }
-    }
-    return arr;
-}
-
 int users_list(db_t *db, const char *order_by, long limit, long offset, cJSON **out, long *total,
                char *err, size_t errlen)
 {
@@ -512,7 +487,7 @@ int users_list(db_t *db, const char *order_by, long limit, long offset, cJSON **
              desc ? "DESC" : "ASC");
     if ((rc = store_query_rows(db, NULL, sql, 2, p, &r)) < 0)
         return store_db_failed(db, err, errlen);
-    *out = users_json(r);
+    *out = store_json_rows(r, user_json);
     PQclear(r);
     if (!*out)
         return store_out_of_memory(err, errlen);
@@ -699,10 +674,10 @@ static cJSON *token_json(const PGresult *r, int i)
     bool ok = o && cJSON_AddNumberToObject(o, "id", (double)db_get_i64(r, i, 0)) &&
               cJSON_AddStringToObject(o, "username", PQgetvalue(r, i, 1)) &&
               cJSON_AddStringToObject(o, "prefix", PQgetvalue(r, i, 2)) &&
-              add_ts(o, "created_at", store_get_ts(r, i, 3)) &&
-              add_ts(o, "expires_at", store_get_ts(r, i, 4)) &&
-              add_ts(o, "revoked_at", store_get_ts(r, i, 5)) &&
-              add_ts(o, "last_used_at", store_get_ts(r, i, 6));
+              store_json_add_ts(o, "created_at", store_get_ts(r, i, 3)) &&
+              store_json_add_ts(o, "expires_at", store_get_ts(r, i, 4)) &&
+              store_json_add_ts(o, "revoked_at", store_get_ts(r, i, 5)) &&
+              store_json_add_ts(o, "last_used_at", store_get_ts(r, i, 6));
 
     if (!ok) {
         cJSON_Delete(o);
@@ -714,26 +689,14 @@ static cJSON *token_json(const PGresult *r, int i)
 int users_token_list(db_t *db, const char *username, cJSON **out, char *err, size_t errlen)
 {
     const char *p[] = {username};
-    cJSON *arr;
     PGresult *r;
 
     *out = NULL;
     if (store_query_rows(db, "users_token_list", SQL_TOKEN_LIST, 1, p, &r) < 0)
         return store_db_failed(db, err, errlen);
-    arr = cJSON_CreateArray();
-    for (int i = 0; arr && i < PQntuples(r); i++) {
-        cJSON *o = token_json(r, i);
-        if (!o || !cJSON_AddItemToArray(arr, o)) {
-            cJSON_Delete(o);
-            cJSON_Delete(arr);
-            arr = NULL;
-        }
-    }
+    *out = store_json_rows(r, token_json);
     PQclear(r);
-    if (!arr)
-        return store_out_of_memory(err, errlen);
-    *out = arr;
-    return 0;
+    return *out ? 0 : store_out_of_memory(err, errlen);
 }
 
 /* The user of a live token, noting its use at most once a minute. */
