@@ -64,6 +64,24 @@ printf '%s\n' "$PW_CAROL" | "$U" users create -u carol -f Carol -l Sun -e carol@
 check_eq "without a password flag, the password is read from stdin off a terminal" 0 $?
 check "the piped password works" pw_ok carol "$PW_CAROL"
 
+# On a terminal (script(1) gives the command one): asked twice, without echo.
+PW_TTY='Tty-pass-word-3'
+if command -v script >/dev/null; then
+  printf '%s\n%s\n' "$PW_TTY" "$PW_TTY" |
+    script -qec "'$U' users create -u tina -f Tina -l T -e tina@example.org -r User" /dev/null >"$tmp/tty.log" 2>&1
+  check_eq "on a terminal users create asks for the password and exits 0" 0 $?
+  check "it asks twice" grep -q 'Repeat for confirmation' "$tmp/tty.log"
+  check "the typed password works" pw_ok tina "$PW_TTY"
+  printf '%s\n%s\n' "$PW_TTY-a" "$PW_TTY-b" |
+    script -qec "'$U' users reset-password -u tina" /dev/null >"$tmp/tty2.log" 2>&1
+  check_eq "two different passwords exit 1" 1 $?
+  check "saying they did not match" grep -q 'passwords did not match' "$tmp/tty2.log"
+  check "and the password is unchanged" pw_ok tina "$PW_TTY"
+  "$U" users delete -u tina >/dev/null
+else
+  ok "a password typed on a terminal # SKIP script(1) is not installed"
+fi
+
 run dup users create -u ann -f A -l L -e other@example.org -r Op -p 'Dup-pw-9'
 check_eq "a duplicate username exits 1" 1 "$rc"
 check "with a clear message" grep -q 'user "ann" already exists' "$tmp/dup.err.out"
@@ -195,8 +213,10 @@ check "naming the user" grep -q 'user "bob" does not exist' "$tmp/del_again.err.
 "$U" pools set st_pool 3 'a pool' >"$tmp/pool.out" 2>&1
 "$U" dags pause no_such_dag >"$tmp/pause.out" 2>&1
 me=$(id -un)
-check_eq "users create wrote cli_users_create, once per user created" 3 "$(events cli_users_create)"
-for ev in cli_users_add_role cli_users_remove_role cli_users_delete cli_users_token_revoke cli_variables_set cli_pools_set; do
+ntina=0; command -v script >/dev/null && ntina=1
+check_eq "users create wrote cli_users_create, once per user created" $((3 + ntina)) "$(events cli_users_create)"
+check_eq "users delete once per user deleted" $((1 + ntina)) "$(events cli_users_delete)"
+for ev in cli_users_add_role cli_users_remove_role cli_users_token_revoke cli_variables_set cli_pools_set; do
   check_eq "$ev was written once" 1 "$(events "$ev")"
 done
 check_eq "reset-password twice" 2 "$(events cli_users_reset_password)"
@@ -210,7 +230,7 @@ check_eq "the command line is kept with its values masked" \
 check_eq "a variable's value is masked, its key shown" "updraft variables set greeting ***" \
   "$(q "select extra from event_log where event = 'cli_variables_set'")"
 q "select * from event_log" >"$tmp/event_log.dump"
-secrets=("$PW_ANN" "$bob_pw" "$PW_CAROL" "$PW_CAROL2" "$carol_pw" "Dup-pw-9" "Var-s3cret-value" "${tok1:8}" "${tok2:8}")
+secrets=("$PW_ANN" "$PW_TTY" "$bob_pw" "$PW_CAROL" "$PW_CAROL2" "$carol_pw" "Dup-pw-9" "Var-s3cret-value" "${tok1:8}" "${tok2:8}")
 no_secret_in() { # FILE...: none of the secrets occurs
   local s
   for s in "${secrets[@]}"; do grep -qF -- "$s" "$@" && { echo "# found a secret in $*"; return 1; }; done
