@@ -15,6 +15,7 @@
 #include "core/db.h"
 #include "core/error.h"
 #include "store/dagrun.h"
+#include "store/eventlog.h"
 
 int cli_db(const config_t *cfg, int argc, char **argv);
 int cli_dags(const config_t *cfg, int argc, char **argv);
@@ -35,6 +36,35 @@ int cli_pools(const config_t *cfg, int argc, char **argv);
 int cli_alerts(const config_t *cfg, int argc, char **argv);
 /* `updraft jobs check` (cmd_jobs.c). */
 int cli_jobs(const config_t *cfg, int argc, char **argv);
+/* `updraft users ...` (cmd_users.c; argv[0] is the group). */
+int cli_users(const config_t *cfg, int argc, char **argv);
+/* `updraft roles list [-p] [-o FMT]` (cmd_users.c): the permission table, no database needed. */
+int cli_roles(int argc, char **argv);
+/*
+ * A duration: seconds, or a number with s, m, h, d or w ("90m", "30d").
+ * 0 with *sec, or -1.
+ */
+int cli_parse_duration(const char *s, int64_t *sec);
+
+/* What the event log records of one command line (audit.c). */
+typedef struct cli_audit_entry {
+    char event[64];                     /* "cli_dags_trigger" */
+    const char *dag_id, *run_id;        /* borrowed from argv; NULL when the command names none */
+    char extra[EVENTLOG_EXTRA_MAX + 1]; /* the command line, values masked as "***" */
+} cli_audit_entry_t;
+
+/*
+ * Whether argv (a whole command line: argv[1] is the group) is a command
+ * that changes state, and if so what its event log row says. Option values
+ * and positional arguments are masked but for a few harmless ones (DAG,
+ * run, key, pool and connection ids, usernames, roles); see audit.c.
+ */
+bool cli_audit_describe(int argc, char **argv, cli_audit_entry_t *e);
+/*
+ * Writes the event log row of a command line that succeeded (nothing for
+ * one that changes no state). A failure is a warning on stderr.
+ */
+void cli_audit(const config_t *cfg, int argc, char **argv);
 
 /* The keyring of core.fernet_key (possibly empty); NULL with a message on stderr. */
 struct secrets_keyring *cli_keyring(const config_t *cfg);

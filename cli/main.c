@@ -11,11 +11,15 @@
  *   updraft pools list|get|set|delete|import|export ...
  *   updraft jobs check [--job-type T] [--hostname H] [--limit N] [--allow-multiple]
  *   updraft connections get|add|delete|list|import|export ...
+ *   updraft users create|list|delete|reset-password|add-role|remove-role|token ...
+ *   updraft roles list [-p]
  *   updraft rotate-fernet-key
  *   updraft alerts test CONN_ID
  *   updraft standalone
  *
- * Single-threaded; every command opens what it needs and exits.
+ * Single-threaded; every command opens what it needs and exits. A command
+ * that changes state and succeeds leaves one row in the event log
+ * (cli_audit, audit.c), written here and nowhere else.
  */
 #include <stdio.h>
 #include <string.h>
@@ -45,6 +49,9 @@ static void usage(FILE *f)
           "  variables get|set|delete|list|import|export ...   (updraft variables -h)\n"
           "  connections get|add|delete|list|import|export ... (updraft connections -h)\n"
           "  pools list|get|set|delete|import|export ...       (updraft pools -h)\n"
+          "  users create|list|delete|reset-password|add-role|remove-role|token ...\n"
+          "                             users, passwords and API tokens (updraft users -h)\n"
+          "  roles list [-p]            the roles and their permissions\n"
           "  jobs check [--job-type T] [--hostname H]          (updraft jobs -h)\n"
           "  rotate-fernet-key          re-encrypt every secret with the first core.fernet_key\n"
           "  alerts test CONN_ID        send a test alert through a Slack or webhook connection\n"
@@ -94,11 +101,17 @@ int main(int argc, char **argv)
         rc = cli_rotate_fernet_key(&cfg, argc - 1, argv + 1);
     else if (!strcmp(argv[1], "alerts"))
         rc = cli_alerts(&cfg, argc - 1, argv + 1);
+    else if (!strcmp(argv[1], "users"))
+        rc = cli_users(&cfg, argc - 1, argv + 1);
+    else if (!strcmp(argv[1], "roles"))
+        rc = cli_roles(argc - 1, argv + 1);
     else {
         fprintf(stderr, "updraft: unknown command '%s'\n", argv[1]);
         usage(stderr);
         rc = 2;
     }
+    if (rc == 0)
+        cli_audit(&cfg, argc, argv);
     config_free(&cfg);
     return rc;
 }

@@ -42,6 +42,9 @@ export CONFIG_ROOT_DIR=${CONFIG_ROOT_DIR:-$UPDRAFT__CORE__DAGS_FOLDER}
 export UPDRAFT_CONN_LOCAL_API=${UPDRAFT_CONN_LOCAL_API:-http://$UPDRAFT__WEBSERVER__LISTEN}
 
 "$bin/updraft" db migrate
+# shellcheck source=standalone-admin.sh
+source "$root/deploy/standalone-admin.sh"
+login=$(standalone_admin "$bin" "$dir")
 
 start() {
   local name=$1; shift
@@ -57,6 +60,12 @@ start webserver "$bin/updraft-webserver"
 cat <<TXT
 
 updraft standalone is running.
+
+  ************************************************************************
+  $login
+  (kept in $dir/standalone_admin_password.txt)
+  ************************************************************************
+
   web server / REST API : http://$UPDRAFT__WEBSERVER__LISTEN/api/v1/dags
   health                : http://$UPDRAFT__WEBSERVER__LISTEN/health
   DAG folder            : $UPDRAFT__CORE__DAGS_FOLDER

@@ -59,6 +59,7 @@ void credential_digest(const char *secret, char *hex);
  * The hex HMAC-SHA256 of msg under key into hex (CREDENTIAL_DIGEST_LEN + 1
  * bytes): a value derived from a secret that reveals nothing of it (the
  * CSRF token of a session is the HMAC of "csrf" under the session id).
+ * "" only when out of memory: callers treat "" as no value.
  */
 void credential_hmac(const char *key, const char *msg, char *hex);
 

@@ -48,3 +48,27 @@ int store_query_rows(db_t *db, const char *name, const char *sql, int nparams,
     *out = db_query(db, name, sql, nparams, params);
     return *out ? UPDRAFT_OK : UPDRAFT_EDB;
 }
+
+bool store_json_add_ts(cJSON *o, const char *name, ts_us_t t)
+{
+    char buf[TS_ISO_LEN];
+
+    if (t == TS_NONE)
+        return cJSON_AddNullToObject(o, name) != NULL;
+    return cJSON_AddStringToObject(o, name, ts_format_iso(t, buf)) != NULL;
+}
+
+cJSON *store_json_rows(const PGresult *r, cJSON *(*row)(const PGresult *r, int i))
+{
+    cJSON *arr = cJSON_CreateArray();
+
+    for (int i = 0; arr && i < PQntuples(r); i++) {
+        cJSON *o = row(r, i);
+        if (!o || !cJSON_AddItemToArray(arr, o)) {
+            cJSON_Delete(o);
+            cJSON_Delete(arr);
+            arr = NULL;
+        }
+    }
+    return arr;
+}

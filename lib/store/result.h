@@ -2,12 +2,14 @@
  * result.h - the few helpers the store modules share: a statement whose
  * rows go to the caller, a PGresult turned into caller-owned values (a
  * field copied, NULL for SQL NULL; an epoch microseconds column read as a
- * timestamp), and the (err, errlen) buffers filled for the two failures
- * every read can end with. Internal to lib/store; nothing above includes it.
+ * timestamp), rows turned into JSON (a timestamp as Airflow's ISO text),
+ * and the (err, errlen) buffers filled for the two failures every read can
+ * end with. Internal to lib/store; nothing above includes it.
  */
 #ifndef UPDRAFT_STORE_RESULT_H
 #define UPDRAFT_STORE_RESULT_H
 
+#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -38,5 +40,12 @@ ts_us_t store_get_ts(const PGresult *r, int row, int col);
 
 /* Copies field text src (NULL: "") into dst[0..len), truncated, NUL-terminated. */
 void store_copy_str(char *dst, size_t len, const char *src);
+
+/* Adds t to o as name: ISO 8601 text (ts_format_iso), null for TS_NONE. False when out of memory.
+ */
+bool store_json_add_ts(cJSON *o, const char *name, ts_us_t t);
+
+/* A JSON array of row(r, i) for every row of r; NULL when out of memory (row's NULL included). */
+cJSON *store_json_rows(const PGresult *r, cJSON *(*row)(const PGresult *r, int i));
 
 #endif

@@ -61,13 +61,21 @@ int users_validate(const user_fields_t *f, bool creating, char *err, size_t errl
 /* Creates a user; *id (may be NULL) gets its id. */
 int users_create(db_t *db, const user_fields_t *f, int64_t *id, char *err, size_t errlen);
 
-/* Updates the non-NULL fields of user username (a new username when f->username is set). */
+/*
+ * Updates the non-NULL fields of user username (a new username when
+ * f->username is set). A new password or active = 0 also ends the user's
+ * browser sessions.
+ */
 int users_update(db_t *db, const char *username, const user_fields_t *f, char *err, size_t errlen);
 
 /* Deletes a user, its tokens and sessions. */
 int users_delete(db_t *db, const char *username, char *err, size_t errlen);
 
-/* Adds (add true) or removes one role; removing the last role is UPDRAFT_EINVALID. */
+/*
+ * Adds (add true) or removes one role. Adding a role the user has is
+ * UPDRAFT_EEXISTS; removing one it lacks, removing its last role, or an
+ * unknown role is UPDRAFT_EINVALID.
+ */
 int users_change_role(db_t *db, const char *username, const char *role, bool add, char *err,
                       size_t errlen);
 
@@ -121,7 +129,7 @@ int users_lookup(db_t *db, const char *username, principal_t *who, char *hash, s
 int users_token_create(db_t *db, const char *username, int64_t expires_in_sec, char *token,
                        size_t tokenlen, int64_t *id, char *err, size_t errlen);
 
-/* Revokes token id (of username when username is not NULL). */
+/* Revokes token id (of username when username is not NULL); revoking it again is 0. */
 int users_token_revoke(db_t *db, const char *username, int64_t id, char *err, size_t errlen);
 
 /*
