@@ -317,6 +317,35 @@ int http_read_body(struct mg_connection *conn, size_t max, char **out, size_t *l
     return 0;
 }
 
+/*
+ * Whether the JSON text nests arrays and objects at most max deep. cJSON
+ * parses (and frees, and prints) by recursion, and a civetweb worker thread
+ * has a small stack: a body is measured before it is parsed.
+ */
+static bool json_depth_ok(const char *s, size_t len, int max)
+{
+    bool in_str = false;
+    int depth = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max)
+                return false;
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    return true;
+}
+
 cJSON *http_read_json_object(struct mg_connection *conn, int *status, char *err, size_t errlen)
 {
     const char *ctype = mg_get_header(conn, "Content-Type");
@@ -349,6 +378,11 @@ cJSON *http_read_json_object(struct mg_connection *conn, int *status, char *err,
     if (!utf8_valid(body, len)) {
         *status = 400;
         snprintf(err, errlen, "Request body is not valid UTF-8");
+        goto out;
+    }
+    if (!json_depth_ok(body, len, HTTP_MAX_JSON_DEPTH)) {
+        *status = 400;
+        snprintf(err, errlen, "Request body nests deeper than %d levels", HTTP_MAX_JSON_DEPTH);
         goto out;
     }
     json = cJSON_ParseWithLengthOpts(body, len + 1, NULL, 1);

@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #define HTTP_MAX_BODY (1 << 20) /* request bodies above 1 MiB are refused (413) */
+#define HTTP_MAX_JSON_DEPTH 64  /* arrays and objects nested deeper are refused (400) */
 
 /* Sends status with the given body and Content-Type. 0, or -1 on I/O error. */
 int http_send(struct mg_connection *conn, int status, const char *content_type, const char *body,

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/utf8.h"
+
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9')
@@ -136,6 +138,10 @@ int httpq_parse(httpq_t *q, const char *qs, char *err, size_t errlen)
         q->n++;
         if (!it->key || !it->value) {
             snprintf(err, errlen, "malformed escape in query string");
+            goto fail;
+        }
+        if (!utf8_valid(it->key, strlen(it->key)) || !utf8_valid(it->value, strlen(it->value))) {
+            snprintf(err, errlen, "query string is not valid UTF-8");
             goto fail;
         }
         if (!amp)
@@ -376,6 +382,10 @@ int httpq_path_split(const char *path, bool decode, httpq_path_t *out, char *err
                 snprintf(err, errlen, "control character in request path");
                 goto fail;
             }
+        }
+        if (!utf8_valid(out->buf + o, (size_t)dl)) {
+            snprintf(err, errlen, "request path is not valid UTF-8");
+            goto fail;
         }
         out->seg[out->n++] = out->buf + o;
         o += (size_t)dl + 1;

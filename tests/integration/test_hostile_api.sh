@@ -3,8 +3,9 @@
 # path traversal, NUL bytes, SQL metacharacters, bad UTF-8 and oversized
 # ids in every path parameter; SQL metacharacters in every query
 # parameter; oversized, deeply nested and non-UTF-8 bodies on every route
-# that takes one. Every answer is a 4xx (never a 5xx, never a success),
-# the server stays up and no table is harmed. Then 10,000 wrong logins:
+# that takes one. Every answer is a 4xx (never a 5xx, never a change),
+# the server stays up and no table is harmed (a read may answer 200 with
+# an empty list under an unknown parent, as Airflow does). Then 10,000 wrong logins:
 # the failure limits hold (429 with Retry-After), the server keeps
 # answering and other users still get in.
 set -u
@@ -52,7 +53,9 @@ while IFS=$'\t' read -r method pattern _a _r minrole _params; do
     body=()
     case $method in POST | PATCH) body=(-H 'Content-Type: application/json' -d '{"name":"x"}') ;; esac
     got=$(curl -s -o /dev/null -w '%{http_code}' -X "$method" "${A[@]}" "${body[@]}" "$base$path")
-    case $got in 4??) ;; *) bad+=" ${id:0:24}=$got" ;; esac
+    # A list under an unknown parent is an empty list (200), as in Airflow;
+    # anything that would change something must be refused.
+    case $method:$got in *:4?? | GET:200) ;; *) bad+=" ${id:0:24}=$got" ;; esac
   done
   if [ -z "$bad" ]; then ok "hostile ids: $method $pattern"; else not_ok "hostile ids: $method $pattern" "$bad"; fi
 done <"$tmp/routes.tsv"
@@ -94,8 +97,9 @@ check "still serving the API" curl -sf -o /dev/null "${A[@]}" "$base/api/v1/dags
 check_eq "no table was harmed" "keep_me 1" "$(q "SELECT min(key) || ' ' || count(*) FROM variable")"
 
 # ---- 10,000 wrong logins ----------------------------------------------------------------
-for i in $(seq 1 10000); do echo "url = \"$base/api/v1/dags\""; done >"$tmp/flood.cfg"
-curl -s -K "$tmp/flood.cfg" -u "admin:wrong-password" -o /dev/null -w '%{http_code}\n' >"$tmp/flood.codes"
+# One curl, one connection, 10,000 requests (each URL with its own output).
+for i in $(seq 1 10000); do printf 'url = "%s"\noutput = "/dev/null"\n' "$base/api/v1/dags"; done >"$tmp/flood.cfg"
+curl -s -K "$tmp/flood.cfg" -u "admin:wrong-password" -w '%{http_code}\n' >"$tmp/flood.codes"
 check_eq "10,000 wrong logins were answered" 10000 "$(wc -l <"$tmp/flood.codes")"
 n401=$(grep -c '^401$' "$tmp/flood.codes")
 n429=$(grep -c '^429$' "$tmp/flood.codes")
@@ -110,9 +114,9 @@ check_eq "the flooding address is held for every name once its allowance is spen
 check_eq "the login form is limited the same way" 429 \
   "$(req_code --data-urlencode username=admin --data-urlencode password=nope "$base/login")"
 check "the server is still up after the flood" kill -0 "$ws_pid"
-for i in $(seq 1 300); do echo "url = \"$base/login\""; done >"$tmp/form.cfg"
+for i in $(seq 1 300); do printf 'url = "%s"\noutput = "/dev/null"\n' "$base/login"; done >"$tmp/form.cfg"
 curl -s -K "$tmp/form.cfg" --interface 127.0.0.4 --data-urlencode username=viewer \
-  --data-urlencode password=nope -o /dev/null -w '%{http_code}\n' >"$tmp/form.codes"
+  --data-urlencode password=nope -w '%{http_code}\n' >"$tmp/form.codes"
 check_eq "300 wrong form logins: 5 tried, 295 refused" "5 295" \
   "$(grep -c '^401$' "$tmp/form.codes") $(grep -c '^429$' "$tmp/form.codes")"
 check_eq "and only the 5 tried are in the event log (a flood writes nothing)" 5 \
