@@ -77,6 +77,11 @@ static const char *const p_mapped[] = {"limit", "offset", "state", "order_by", N
 static const char *const p_xcom[] = {"map_index", "deserialize", "stringify", NULL};
 static const char *const p_page[] = {"limit", "offset", "order_by", NULL};
 static const char *const p_pools[] = {"limit", "offset", NULL};
+static const char *const p_config[] = {"section", NULL};
+static const char *const p_dag_stats[] = {"dag_ids", NULL};
+static const char *const p_patch_dags[] = {"limit",       "offset",         "tags", "update_mask",
+                                           "only_active", "dag_id_pattern", NULL};
+static const char *const p_order[] = {"order_by", NULL};
 
 #define V1 "/api/v1"
 #define RUN V1 "/dags/{}/dagRuns/{}"
@@ -84,17 +89,48 @@ static const char *const p_pools[] = {"limit", "offset", NULL};
 static const route_t routes[] = {
     {"GET", "/health", api_get_health, p_none, ROUTE_PUBLIC | ROUTE_DB_OPTIONAL},
     {"GET", V1 "/health", api_get_health, p_none, ROUTE_PUBLIC | ROUTE_DB_OPTIONAL},
+    {"GET", V1 "/version", api_get_version, p_none, ROUTE_PUBLIC | ROUTE_DB_OPTIONAL},
+    /* public */
+    {"GET", V1 "/config", api_get_config, p_config, ROUTE_DB_OPTIONAL},
+    /* can_read Configurations */
     {"GET", V1 "/dags", api_get_dags, p_dags, ROUTE_CACHED},
+    {"PATCH", V1 "/dags", api_patch_dags, p_patch_dags, 0},
+    /* can_edit DAGs */
     {"GET", V1 "/dags/{}", api_get_dag, p_none, ROUTE_CACHED},
     {"PATCH", V1 "/dags/{}", api_patch_dag, p_patch_dag, 0},
+    {"GET", V1 "/dags/{}/details", api_get_dag_details, p_none, ROUTE_CACHED},
+    /* can_read DAGs */
+    {"GET", V1 "/dags/{}/tasks", api_get_tasks, p_order, ROUTE_CACHED},
+    /* can_read Task Instances */
+    {"GET", V1 "/dags/{}/tasks/{}", api_get_task, p_none, ROUTE_CACHED},
+    /* can_read Task Instances */
+    {"GET", V1 "/dagSources/{}", api_get_dag_source, p_none, 0},
+    /* can_read DAG Code */
+    {"GET", V1 "/dagStats", api_get_dag_stats, p_dag_stats, 0},
+    /* can_read DAG Runs */
+    {"POST", V1 "/dags/~/dagRuns/list", api_post_dag_runs_batch, p_none, 0},
+    /* can_read DAG Runs */
+    {"POST", V1 "/dags/~/dagRuns/~/taskInstances/list", api_post_task_instances_batch, p_none, 0},
+    /* can_read Task Instances */
     {"GET", V1 "/dags/{}/dagRuns", api_get_dag_runs, p_runs, 0},
     {"POST", V1 "/dags/{}/dagRuns", api_post_dag_run, p_none, 0},
     {"POST", V1 "/dags/{}/clearTaskInstances", api_post_clear_task_instances, p_none, 0},
+    {"POST", V1 "/dags/{}/updateTaskInstancesState", api_post_set_task_instances_state, p_none, 0},
+    /* can_edit Task Instances */
     {"GET", RUN, api_get_dag_run, p_none, 0},
     {"PATCH", RUN, api_patch_dag_run, p_none, 0},
+    /* can_edit DAG Runs */
+    {"DELETE", RUN, api_delete_dag_run, p_none, 0},
+    /* can_delete DAG Runs */
+    {"PATCH", RUN "/setNote", api_set_dag_run_note, p_none, 0},
+    /* can_edit DAG Runs */
     {"GET", RUN "/taskInstances", api_get_task_instances, p_tis, 0},
     {"GET", RUN "/taskInstances/{}", api_get_task_instance, p_none, 0},
     {"PATCH", RUN "/taskInstances/{}", api_patch_task_instance, p_none, 0},
+    {"PATCH", RUN "/taskInstances/{}/setNote", api_set_task_instance_note, p_none, 0},
+    /* can_edit Task Instances */
+    {"PATCH", RUN "/taskInstances/{}/{}/setNote", api_set_mapped_task_instance_note, p_none, 0},
+    /* can_edit Task Instances */
     {"GET", RUN "/taskInstances/{}/logs/{}", api_get_log, p_log, 0},
     {"GET", RUN "/taskInstances/{}/xcomEntries", api_get_xcom_entries, p_xcoms, 0},
     {"GET", RUN "/taskInstances/{}/xcomEntries/{}", api_get_xcom_entry, p_xcom, 0},
@@ -112,6 +148,8 @@ static const route_t routes[] = {
     {"GET", V1 "/connections/{}", api_get_connection, p_none, 0},
     {"PATCH", V1 "/connections/{}", api_patch_connection, p_patch_dag, 0},
     {"DELETE", V1 "/connections/{}", api_delete_connection, p_none, 0},
+    {"POST", V1 "/connections/test", api_post_test_connection, p_none, 0},
+    /* can_create Connections */
     {"GET", V1 "/pools", api_get_pools, p_pools, 0},
     {"POST", V1 "/pools", api_post_pool, p_none, 0},
     {"GET", V1 "/pools/{}", api_get_pool, p_none, 0},
