@@ -86,6 +86,19 @@ $(O)/gen/migrations.c: $(sort $(wildcard proto/migrations/*.sql)) proto/embed-mi
 $(O)/gen/migrations.o: $(O)/gen/migrations.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# The commit the binaries are built from (core/version.h): rewritten only
+# when it changes, so that an unchanged checkout rebuilds nothing.
+.PHONY: FORCE
+$(O)/gen/git_version.h: FORCE
+	@mkdir -p $(dir $@)
+	@v=$$(git rev-parse --short=12 HEAD 2>/dev/null); \
+	if [ -n "$$v" ]; then git diff --quiet HEAD -- 2>/dev/null || v=$$v.dirty; \
+	  line="#define UPDRAFT_GIT_VERSION \"$$v\""; \
+	else line="#define UPDRAFT_GIT_VERSION NULL"; fi; \
+	[ "$$(cat $@ 2>/dev/null)" = "$$line" ] || echo "$$line" > $@
+
+$(O)/lib/core/version.o: $(O)/gen/git_version.h
+
 define archive_rule
 $(1): $(2)
 	@mkdir -p $$(dir $$@)

@@ -16,6 +16,7 @@
  *   updraft rotate-fernet-key
  *   updraft alerts test CONN_ID
  *   updraft standalone
+ *   updraft version
  *
  * Single-threaded; every command opens what it needs and exits. A command
  * that changes state and succeeds leaves one row in the event log
@@ -26,6 +27,7 @@
 
 #include "cli/cli.h"
 #include "core/log.h"
+#include "core/version.h"
 
 static void usage(FILE *f)
 {
@@ -56,7 +58,8 @@ static void usage(FILE *f)
           "  rotate-fernet-key          re-encrypt every secret with the first core.fernet_key\n"
           "  alerts test CONN_ID        send a test alert through a Slack or webhook connection\n"
           "  standalone                 private Postgres + Redis and every daemon, for trying "
-          "updraft\n",
+          "updraft\n"
+          "  version                    print the release (and, with -v, the commit built from)\n",
           f);
 }
 
@@ -69,7 +72,14 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    /* standalone and validate must work before any config or database exists. */
+    /* version, standalone and validate work before any config or database exists. */
+    if (argc >= 2 && !strcmp(argv[1], "version")) {
+        const char *git = updraft_git_version();
+        printf("%s\n", updraft_version());
+        if (argc >= 3 && (!strcmp(argv[2], "-v") || !strcmp(argv[2], "--verbose")))
+            printf("git_version: %s\n", git ? git : "unknown");
+        return 0;
+    }
     if (argc >= 2 && !strcmp(argv[1], "standalone"))
         return cli_standalone(argv[0], argc - 1, argv + 1);
     int rc = config_from_args(&argc, argv, &cfg);

@@ -1,12 +1,14 @@
 /*
  * api_dags.c - the DAG routes of the REST API: the list (filtered by
- * activity, pause state, id pattern and tags), one DAG, and PATCH
- * (is_paused only, as in Airflow). Shapes follow Airflow 2's DAG schema;
- * the list and the detail are answered from the response cache.
+ * activity, pause state, id pattern and tags), one DAG, its details
+ * (DAGDetail: the DAG and what its parsed version adds), and PATCH of one
+ * DAG or of a page of them (is_paused only, as in Airflow). Shapes follow
+ * Airflow 2's DAG schema; the reads are answered from the response cache.
  */
 #include "webserver/api_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -157,8 +159,7 @@ static const api_field_t dag_fields[] = {
     {"pickle_id", NULL, API_CONST, "null"},
     {"default_view", NULL, API_CONST, "\"grid\""},
     {"fileloc", "d.fileloc", API_STR},
-    {"file_token", "translate(encode(convert_to(d.fileloc, 'UTF8'), 'base64'), E'+/=\\n', '-_')",
-     API_STR},
+    {"file_token", DAGS_FILE_TOKEN_SQL("d.fileloc"), API_STR},
     {"owners", "d.owners", API_FN, .fn = write_owners},
     {"description", "d.description", API_STR},
     {"schedule_interval", "d.schedule", API_FN, .fn = write_schedule_interval},
@@ -190,9 +191,14 @@ static const httpq_sort_t dag_sorts[] = {
 static const api_sorting_t dag_sorting = {dag_sorts, API_NFIELDS(dag_sorts), "dag_id", true,
                                           "d.dag_id"};
 
-/* only_active (default true), paused, dag_id_pattern, tags. 0 or -1 with err. */
-static int dag_filters(api_req_t *r, sqlb_t *b, char *err, size_t errlen)
+/*
+ * only_active (default true), paused, dag_id_pattern, tags. tilde_all: a
+ * dag_id_pattern of "~" matches every DAG (PATCH of several DAGs). 0 or -1
+ * with err.
+ */
+static int dag_filters(api_req_t *r, sqlb_t *b, bool tilde_all, char *err, size_t errlen)
 {
+    const char *pattern = httpq_get(&r->q, "dag_id_pattern");
     bool flag;
     int rc = httpq_get_bool(&r->q, "only_active", &flag, err, errlen);
 
@@ -205,9 +211,8 @@ static int dag_filters(api_req_t *r, sqlb_t *b, char *err, size_t errlen)
         return -1;
     if (rc == 1)
         sqlb_add(b, " AND d.is_paused = $%d", sqlb_param(b, flag ? "true" : "false"));
-    if (httpq_get(&r->q, "dag_id_pattern"))
-        sqlb_add(b, " AND d.dag_id ILIKE '%%' || $%d || '%%'",
-                 sqlb_param(b, httpq_get(&r->q, "dag_id_pattern")));
+    if (pattern && !(tilde_all && strcmp(pattern, "~") == 0))
+        sqlb_add(b, " AND d.dag_id ILIKE '%%' || $%d || '%%'", sqlb_param(b, pattern));
     api_filter_values(r, b, "tags", "d.tags && ARRAY");
     return 0;
 }
@@ -221,7 +226,7 @@ int api_get_dags(api_req_t *r)
 
     if (status != 0)
         return status;
-    if (dag_filters(r, &b, err, sizeof(err)) < 0)
+    if (dag_filters(r, &b, false, err, sizeof(err)) < 0)
         status = api_bad_request(r, err);
     else
         status = api_send_collection(r, "dags", &dag_resource, &b, p.order, &p);
@@ -278,12 +283,14 @@ static bool mask_is_paused_only(api_req_t *r)
     return true;
 }
 
-int api_patch_dag(api_req_t *r)
+/*
+ * The update_mask (is_paused only) and the body's is_paused of a PATCH:
+ * 0 with *pause, or the status of the 400 (or the body's problem) answered.
+ */
+static int read_pause(api_req_t *r, bool *pause)
 {
-    const char *dag_id = r->cap[0];
-    int status = 0, rc;
+    int status = 0;
     cJSON *body, *paused;
-    bool pause;
 
     if (!mask_is_paused_only(r))
         return api_bad_request(r, "Only `is_paused` field can be edited through the REST API");
@@ -291,12 +298,22 @@ int api_patch_dag(api_req_t *r)
     if (!body)
         return status;
     paused = cJSON_GetObjectItemCaseSensitive(body, "is_paused");
-    if (!cJSON_IsBool(paused)) {
-        cJSON_Delete(body);
-        return api_bad_request(r, "{'is_paused': ['Not a valid boolean.']}");
-    }
-    pause = cJSON_IsTrue(paused);
+    if (cJSON_IsBool(paused))
+        *pause = cJSON_IsTrue(paused);
+    else
+        status = api_bad_request(r, "{'is_paused': ['Not a valid boolean.']}");
     cJSON_Delete(body);
+    return status;
+}
+
+int api_patch_dag(api_req_t *r)
+{
+    const char *dag_id = r->cap[0];
+    int status, rc;
+    bool pause = false;
+
+    if ((status = read_pause(r, &pause)) != 0)
+        return status;
     rc = dags_set_paused(r->db, dag_id, pause);
     if (rc == UPDRAFT_ENOTFOUND)
         return api_fail(r, rc, "DAG not found", "Dag with id: '%s' not found", dag_id);
@@ -306,4 +323,209 @@ int api_patch_dag(api_req_t *r)
     apicache_bump(r->api->cache);
     log_info("dag %s dag_id=%s", pause ? "paused" : "unpaused", dag_id);
     return send_dag(r, dag_id);
+}
+
+/* ---- PATCH of several DAGs ------------------------------------------------ */
+
+/* Only the ids of a page of DAGs are selected to be patched. */
+static const api_field_t dag_id_fields[] = {
+    {"dag_id", "d.dag_id", API_STR},
+};
+
+static const api_resource_t dag_id_resource = {"dag d", dag_id_fields, API_NFIELDS(dag_id_fields)};
+
+/*
+ * The ids of the page of DAGs the filters select, by dag_id, as a JSON
+ * array in *ids (cJSON_free). 0, or the status answered.
+ */
+static int select_page_ids(api_req_t *r, const api_page_t *p, char **ids)
+{
+    sqlb_t b = {0};
+    api_colmap_t m;
+    PGresult *res = NULL;
+    cJSON *arr = NULL;
+    char err[256];
+    int status;
+
+    *ids = NULL;
+    if (dag_filters(r, &b, true, err, sizeof(err)) < 0) {
+        status = api_bad_request(r, err);
+        goto out;
+    }
+    sqlb_add(&b, " ORDER BY d.dag_id LIMIT $%d", sqlb_param_i64(&b, p->limit));
+    sqlb_add(&b, " OFFSET $%d", sqlb_param_i64(&b, p->offset));
+    if ((status = api_fetch(r, &dag_id_resource, &b, &res, &m)) != 0)
+        goto out;
+    arr = cJSON_CreateArray();
+    for (int i = 0; arr && i < PQntuples(res); i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateString(PQgetvalue(res, i, m.col[0])));
+    if (!arr || !(*ids = cJSON_PrintUnformatted(arr)))
+        status = api_send_json(r, 500, NULL);
+out:
+    cJSON_Delete(arr);
+    PQclear(res);
+    sqlb_free(&b);
+    return status;
+}
+
+/*
+ * PATCH /dags?dag_id_pattern=... (patch_dags), as Airflow 2: the DAGs of
+ * the page (limit, offset, by dag_id) that dag_id_pattern ("~": every
+ * DAG), only_active (default true) and tags select get is_paused; the
+ * answer is that page as a DAGCollection, total_entries counting every
+ * DAG selected.
+ */
+int api_patch_dags(api_req_t *r)
+{
+    sqlb_t b = {0};
+    api_page_t p;
+    char *ids = NULL, err[256];
+    long n = 0;
+    bool pause = false;
+    int status, rc;
+
+    if (!httpq_get(&r->q, "dag_id_pattern"))
+        return api_bad_request(r, "Missing query parameter 'dag_id_pattern'");
+    if ((status = api_read_page(r, NULL, &p)) != 0 || (status = read_pause(r, &pause)) != 0 ||
+        (status = select_page_ids(r, &p, &ids)) != 0)
+        goto out;
+    if ((rc = dags_set_paused_many(r->db, ids, pause, &n)) < 0) {
+        status = api_fail(r, rc, NULL, "%s", updraft_strerror(rc));
+        goto out;
+    }
+    apicache_bump(r->api->cache);
+    log_info("dags %s count=%ld", pause ? "paused" : "unpaused", n);
+    if (dag_filters(r, &b, true, err, sizeof(err)) < 0)
+        status = api_bad_request(r, err);
+    else
+        status = api_send_collection(r, "dags", &dag_resource, &b, "d.dag_id", &p);
+out:
+    cJSON_free(ids);
+    sqlb_free(&b);
+    return status;
+}
+
+/* ---- DAG details ---------------------------------------------------------- */
+
+/* A number of seconds (text) as Airflow's TimeDelta object, or null. */
+static void write_timedelta(jsonw_t *w, const char *seconds)
+{
+    char *end;
+    long long s = seconds ? strtoll(seconds, &end, 10) : 0;
+
+    if (!seconds || *end || s <= 0) {
+        jsonw_null(w);
+        return;
+    }
+    jsonw_obj_begin(w);
+    jsonw_key(w, "__type");
+    jsonw_str(w, "TimeDelta");
+    jsonw_key(w, "days");
+    jsonw_i64(w, s / 86400);
+    jsonw_key(w, "seconds");
+    jsonw_i64(w, s % 86400);
+    jsonw_key(w, "microseconds");
+    jsonw_i64(w, 0);
+    jsonw_obj_end(w);
+}
+
+/*
+ * The serialized params ({name: {"default"?, "description"?, "schema"?}})
+ * as Airflow's Param.dump() of each: {"__class", "value", "description",
+ * "schema"}, a missing default being null.
+ */
+static void write_params(jsonw_t *w, const char *json)
+{
+    cJSON *in = json ? cJSON_Parse(json) : NULL, *out = cJSON_CreateObject(), *it;
+    const cJSON *params = cJSON_IsObject(in) ? in : NULL;
+    char *text;
+
+    cJSON_ArrayForEach(it, params)
+    {
+        const cJSON *dflt = cJSON_GetObjectItemCaseSensitive(it, "default");
+        const cJSON *desc = cJSON_GetObjectItemCaseSensitive(it, "description");
+        const cJSON *schema = cJSON_GetObjectItemCaseSensitive(it, "schema");
+        cJSON *p = cJSON_AddObjectToObject(out, it->string);
+        cJSON_AddStringToObject(p, "__class", "airflow.models.param.Param");
+        cJSON_AddItemToObject(p, "value", dflt ? cJSON_Duplicate(dflt, 1) : cJSON_CreateNull());
+        cJSON_AddItemToObject(p, "description",
+                              cJSON_IsString(desc) ? cJSON_Duplicate(desc, 1) : cJSON_CreateNull());
+        cJSON_AddItemToObject(p, "schema",
+                              cJSON_IsObject(schema) ? cJSON_Duplicate(schema, 1)
+                                                     : cJSON_CreateObject());
+    }
+    text = out ? cJSON_PrintUnformatted(out) : NULL;
+    if (text)
+        jsonw_raw(w, text, strlen(text));
+    else
+        jsonw_null(w);
+    cJSON_free(text);
+    cJSON_Delete(out);
+    cJSON_Delete(in);
+}
+
+/*
+ * What DAGDetail adds to the DAG schema, read from the dag row and its
+ * parsed version's document (proto/PROTOCOL.md); one row per member in
+ * answer order, after the DAG's members (default_view is the DAG's).
+ */
+static const api_field_t dag_detail_fields[] = {
+    {"catchup", "d.catchup", API_BOOL},
+    {"concurrency", "d.max_active_tasks", API_INT},
+    {"dag_run_timeout", "v.data->>'dagrun_timeout_sec'", API_FN, .fn = write_timedelta},
+    {"dataset_expression", NULL, API_CONST, "null"},
+    {"doc_md", NULL, API_CONST, "null"},
+    {"end_date", TS("d.end_date"), API_TS},
+    {"is_paused_upon_creation", "(v.data->'is_paused_upon_creation')::text", API_JSON},
+    {"last_parsed", TS("d.last_parsed_time"), API_TS},
+    {"orientation", NULL, API_CONST, "\"LR\""},
+    {"params", "(v.data->'params')::text", API_FN, .fn = write_params},
+    {"render_template_as_native_obj", NULL, API_CONST, "false"},
+    {"start_date", TS("d.start_date"), API_TS},
+    {"template_search_path", NULL, API_CONST, "null"},
+    {"timezone", "v.data->>'timezone'", API_STR},
+};
+
+static const api_resource_t dag_detail_resource = {
+    "dag d LEFT JOIN dag_version v ON v.id = d.version_id", dag_detail_fields,
+    API_NFIELDS(dag_detail_fields)};
+
+/* Row 0 of the DAG and of its details as one object. */
+static int send_details(api_req_t *r, const PGresult *dag, const api_colmap_t *dm,
+                        const PGresult *det, const api_colmap_t *tm)
+{
+    jsonw_t w;
+    int status;
+
+    jsonw_init(&w, 4096);
+    jsonw_obj_begin(&w);
+    api_write_fields(&w, &dag_resource, dm, dag, 0, 0);
+    api_write_fields(&w, &dag_detail_resource, tm, det, 0, 0);
+    jsonw_obj_end(&w);
+    status = api_send_jsonw(r, &w);
+    jsonw_free(&w);
+    return status;
+}
+
+/* GET /dags/{dag_id}/details (get_dag_details): the DAG and its DAGDetail members. */
+int api_get_dag_details(api_req_t *r)
+{
+    sqlb_t b = {0};
+    api_colmap_t dm, tm;
+    PGresult *dag = NULL, *det = NULL;
+    int status;
+
+    sqlb_add(&b, " AND d.dag_id = $%d", sqlb_param(&b, r->cap[0]));
+    if ((status = api_fetch(r, &dag_resource, &b, &dag, &dm)) != 0 ||
+        (status = api_fetch(r, &dag_detail_resource, &b, &det, &tm)) != 0)
+        goto out;
+    if (PQntuples(dag) == 0 || PQntuples(det) == 0)
+        status =
+            api_not_found(r, "DAG not found", "The DAG with dag_id: %s was not found", r->cap[0]);
+    else
+        status = send_details(r, dag, &dm, det, &tm);
+out:
+    PQclear(dag);
+    PQclear(det);
+    return status;
 }

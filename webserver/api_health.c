@@ -1,18 +1,20 @@
 /*
- * api_health.c - GET /health and /api/v1/health: Airflow's shape
- * (metadatabase, scheduler: the most recent scheduler; triggerer and
- * dag_processor with a null status and heartbeat, as Airflow answers when
- * no such job runs: updraft has no triggerer and parses DAGs inside the
- * scheduler), plus every live scheduler and worker job with its hostname,
+ * api_health.c - the Monitoring routes. GET /health and /api/v1/health:
+ * Airflow's shape (metadatabase; scheduler: the most recent scheduler;
+ * triggerer and dag_processor, which updraft does not run as separate
+ * components, with a null status and heartbeat as Airflow reports an
+ * absent one), plus every live scheduler and worker job with its hostname,
  * latest heartbeat and status (healthy: heartbeat within the threshold).
  * Answers without a database connection too (the metadatabase is then
- * unhealthy).
+ * unhealthy). GET /api/v1/version: the release and the commit built from
+ * (core/version.h).
  */
 #include "webserver/api_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/version.h"
 #include "store/jobs.h"
 #include "webserver/http.h"
 
@@ -33,13 +35,13 @@ static cJSON *job_json(const PGresult *res, int i, bool sched, bool healthy)
     return j;
 }
 
-/* {"<heartbeat>": null, "status": null}: a component that does not run. */
+/* A component updraft does not run: {"status": null, "<heartbeat>": null}. */
 static void add_absent(cJSON *out, const char *name, const char *heartbeat)
 {
-    cJSON *o = cJSON_AddObjectToObject(out, name);
+    cJSON *c = cJSON_AddObjectToObject(out, name);
 
-    cJSON_AddNullToObject(o, heartbeat);
-    cJSON_AddNullToObject(o, "status");
+    cJSON_AddNullToObject(c, "status");
+    cJSON_AddNullToObject(c, heartbeat);
 }
 
 int api_get_health(api_req_t *r)
@@ -73,5 +75,20 @@ int api_get_health(api_req_t *r)
     add_absent(out, "triggerer", "latest_triggerer_heartbeat");
     add_absent(out, "dag_processor", "latest_dag_processor_heartbeat");
     PQclear(res);
+    return api_send_json(r, 200, out);
+}
+
+int api_get_version(api_req_t *r)
+{
+    cJSON *out = cJSON_CreateObject();
+    const char *git = updraft_git_version();
+
+    if (out) {
+        cJSON_AddStringToObject(out, "version", updraft_version());
+        if (git)
+            cJSON_AddStringToObject(out, "git_version", git);
+        else
+            cJSON_AddNullToObject(out, "git_version");
+    }
     return api_send_json(r, 200, out);
 }

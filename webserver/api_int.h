@@ -73,6 +73,8 @@ int api_fail(api_req_t *r, int err, const char *title, const char *detail_fmt, .
 int api_send_json(api_req_t *r, int status, cJSON *json);
 /* Sends w's text as a 200 JSON answer, storing it when the route caches. */
 int api_send_jsonw(api_req_t *r, const jsonw_t *w);
+/* The same for a tree (consumed; NULL answers 500 out of memory). */
+int api_send_tree(api_req_t *r, cJSON *json);
 /* 204 with an empty body (a deletion). */
 int api_send_no_content(api_req_t *r);
 
@@ -117,6 +119,14 @@ cJSON *api_read_fields(api_req_t *r, const char *const *known, const char *const
 int api_read_update_mask(api_req_t *r, const char *const *allowed, char mask[][API_MASK_FIELD],
                          size_t max, size_t *n, char *err, size_t errlen);
 bool api_mask_has(char mask[][API_MASK_FIELD], size_t n, const char *field);
+
+#define API_NOTE_MAX 1000 /* characters of a run's or task instance's note, as Airflow */
+/*
+ * The body of a setNote (Airflow's SetDagRunNote / SetTaskInstanceNote):
+ * note, required, a string of at most API_NOTE_MAX characters or null
+ * (*note NULL). 0, or the status of the 400 answered.
+ */
+int api_read_note(api_req_t *r, const cJSON *body, const char **note);
 
 /* The keyring of core.fernet_key, or NULL after answering 500. */
 secrets_keyring_t *api_request_keyring(api_req_t *r);
@@ -199,6 +209,8 @@ void sqlb_add(sqlb_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 
 int sqlb_param(sqlb_t *b, const char *v);
 int sqlb_param_i64(sqlb_t *b, int64_t v);
 int sqlb_param_ts(sqlb_t *b, ts_us_t t);
+/* A finite number, as text Postgres reads back exactly. */
+int sqlb_param_num(sqlb_t *b, double v);
 /* Takes ownership of v (malloc'd or cJSON-allocated text). */
 int sqlb_param_own(sqlb_t *b, char *v);
 void sqlb_free(sqlb_t *b);
@@ -230,6 +242,24 @@ typedef struct api_page {
  * stays ""). 0, or the status of the 400 answered.
  */
 int api_read_page(api_req_t *r, const api_sorting_t *sorting, api_page_t *p);
+/*
+ * The same from a batch body (Airflow's ListDagRunsForm): page_limit
+ * (default 100, at least 1, clamped to API_PAGE_MAX), page_offset
+ * (default 0), and order_by when sorting is given.
+ */
+int api_read_body_page(api_req_t *r, const cJSON *body, const api_sorting_t *sorting,
+                       api_page_t *p);
+
+/*
+ * Appends " AND <expr> IN (the strings of body's list member key)"; an
+ * absent, null or empty list adds nothing. A null element is refused,
+ * unless null_as names the value it stands for. 0, or -1 with err.
+ */
+int api_filter_body_list(sqlb_t *b, const cJSON *body, const char *key, const char *expr,
+                         const char *null_as, char *err, size_t errlen);
+/* Appends the range of body's key_gte / key_lte (aware datetimes) on col; -1 with err. */
+int api_filter_body_ts_range(sqlb_t *b, const cJSON *body, const char *key, const char *col,
+                             char *err, size_t errlen);
 
 /*
  * Sends {"<name>": [page of rs rows], "total_entries": N} for the rows of
@@ -250,15 +280,27 @@ int api_send_row(api_req_t *r, const api_resource_t *rs, const api_colmap_t *m,
 /* ---- handlers, by resource family --------------------------------------- */
 
 int api_get_health(api_req_t *r);
+int api_get_version(api_req_t *r);
+int api_get_config(api_req_t *r);
 
 int api_get_dags(api_req_t *r);
 int api_get_dag(api_req_t *r);
 int api_patch_dag(api_req_t *r);
+int api_patch_dags(api_req_t *r);
+int api_get_dag_details(api_req_t *r);
+int api_get_dag_source(api_req_t *r);
+int api_get_dag_stats(api_req_t *r);
+
+int api_get_tasks(api_req_t *r);
+int api_get_task(api_req_t *r);
 
 int api_get_dag_runs(api_req_t *r);
 int api_get_dag_run(api_req_t *r);
 int api_post_dag_run(api_req_t *r);
 int api_patch_dag_run(api_req_t *r);
+int api_delete_dag_run(api_req_t *r);
+int api_set_dag_run_note(api_req_t *r);
+int api_post_dag_runs_batch(api_req_t *r);
 
 int api_get_task_instances(api_req_t *r);
 int api_get_task_instance(api_req_t *r);
@@ -266,6 +308,10 @@ int api_get_mapped_task_instances(api_req_t *r);
 int api_get_mapped_task_instance(api_req_t *r);
 int api_patch_task_instance(api_req_t *r);
 int api_post_clear_task_instances(api_req_t *r);
+int api_set_task_instance_note(api_req_t *r);
+int api_set_mapped_task_instance_note(api_req_t *r);
+int api_post_set_task_instances_state(api_req_t *r);
+int api_post_task_instances_batch(api_req_t *r);
 
 int api_get_log(api_req_t *r);
 
@@ -286,6 +332,7 @@ int api_get_connection(api_req_t *r);
 int api_post_connection(api_req_t *r);
 int api_patch_connection(api_req_t *r);
 int api_delete_connection(api_req_t *r);
+int api_post_test_connection(api_req_t *r);
 
 int api_get_pools(api_req_t *r);
 int api_get_pool(api_req_t *r);

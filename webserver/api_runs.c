@@ -1,8 +1,10 @@
 /*
  * api_runs.c - the DAG run routes of the REST API: the list (of one DAG,
- * or of every DAG with "~"), one run, POST (a manual run, through
- * store/dagrun.h) and PATCH (mark a run success, failed or queued, through
- * sched/clear.h). Shapes follow Airflow 2's DAGRun schema.
+ * or of every DAG with "~") and its POST form (dags/~/dagRuns/list), one
+ * run, POST (a manual run, through store/dagrun.h), PATCH (mark a run
+ * success, failed or queued, through sched/clear.h), DELETE, setNote, and
+ * dagStats (how many runs of each DAG are in each state). Shapes follow
+ * Airflow 2's DAGRun schema.
  */
 #include "webserver/api_int.h"
 
@@ -300,5 +302,194 @@ int api_patch_dag_run(api_req_t *r)
     status = api_get_dag_run(r);
 out:
     cJSON_Delete(body);
+    return status;
+}
+
+/* ---- DELETE, setNote ------------------------------------------------------ */
+
+/* DELETE /dags/{dag_id}/dagRuns/{dag_run_id} (delete_dag_run): 204, or 404. */
+int api_delete_dag_run(api_req_t *r)
+{
+    int rc = dagrun_delete(r->db, r->cap[0], r->cap[1]);
+
+    if (rc == UPDRAFT_ENOTFOUND)
+        return api_not_found(r, NULL, "DAGRun with DAG ID: '%s' and DagRun ID: '%s' not found",
+                             r->cap[0], r->cap[1]);
+    if (rc < 0)
+        return api_fail(r, rc, NULL, "%s", updraft_strerror(rc));
+    apicache_bump(r->api->cache);
+    log_info("dag run deleted dag_id=%s run_id=%s", r->cap[0], r->cap[1]);
+    return api_send_no_content(r);
+}
+
+/*
+ * PATCH /dags/{dag_id}/dagRuns/{dag_run_id}/setNote (set_dag_run_note), as
+ * Airflow 2: the run must exist (404 before the body is read); note is a
+ * string of at most 1000 characters, or null. Answers the DAGRun.
+ */
+int api_set_dag_run_note(api_req_t *r)
+{
+    const char *note = NULL;
+    dagrun_ref_t run;
+    int status = 0, rc = dagrun_find(r->db, r->cap[0], r->cap[1], NULL, &run);
+    cJSON *body;
+
+    if (rc == UPDRAFT_ENOTFOUND)
+        return run_not_found(r);
+    if (rc < 0)
+        return api_fail(r, rc, NULL, "%s", updraft_strerror(rc));
+    if (!(body = api_read_body(r, &status)))
+        return status;
+    status = api_read_note(r, body, &note);
+    if (status == 0 && (rc = dagrun_set_note(r->db, run.id, note)) < 0)
+        status = api_fail(r, rc, NULL, "%s", updraft_strerror(rc));
+    if (status == 0) {
+        apicache_bump(r->api->cache);
+        status = api_get_dag_run(r);
+    }
+    cJSON_Delete(body);
+    return status;
+}
+
+/* ---- POST dags/~/dagRuns/list --------------------------------------------- */
+
+/*
+ * POST /dags/~/dagRuns/list (get_dag_runs_batch), Airflow's
+ * ListDagRunsForm: dag_ids and states (lists, OR within each; empty or
+ * absent: all), execution/start/end date ranges, order_by, page_offset,
+ * page_limit.
+ */
+int api_post_dag_runs_batch(api_req_t *r)
+{
+    static const char *const known[] = {
+        "dag_ids",        "states",         "execution_date_gte", "execution_date_lte",
+        "start_date_gte", "start_date_lte", "end_date_gte",       "end_date_lte",
+        "order_by",       "page_offset",    "page_limit",         NULL};
+    sqlb_t b = {0};
+    api_page_t p;
+    char err[512];
+    int status = 0;
+    cJSON *body = api_read_body(r, &status);
+
+    if (!body)
+        return status;
+    if (api_body_check_known(body, known, err, sizeof(err)) < 0) {
+        status = api_bad_request(r, err);
+        goto out;
+    }
+    if ((status = api_read_body_page(r, body, &run_sorting, &p)) != 0)
+        goto out;
+    if (api_filter_body_list(&b, body, "dag_ids", "dr.dag_id", NULL, err, sizeof(err)) < 0 ||
+        api_filter_body_list(&b, body, "states", "dr.state", NULL, err, sizeof(err)) < 0 ||
+        api_filter_body_ts_range(&b, body, "execution_date", "dr.logical_date", err, sizeof(err)) <
+            0 ||
+        api_filter_body_ts_range(&b, body, "start_date", "dr.start_date", err, sizeof(err)) < 0 ||
+        api_filter_body_ts_range(&b, body, "end_date", "dr.end_date", err, sizeof(err)) < 0) {
+        status = api_bad_request(r, err);
+        goto out;
+    }
+    status = api_send_collection(r, "dag_runs", &run_resource, &b, p.order, &p);
+out:
+    sqlb_free(&b);
+    cJSON_Delete(body);
+    return status;
+}
+
+/* ---- GET dagStats --------------------------------------------------------- */
+
+/* The comma-separated ids of the dag_ids parameter as a JSON array (cJSON_free), or NULL. */
+static char *dag_ids_json(const char *list)
+{
+    cJSON *arr = cJSON_CreateArray();
+    char *text = NULL;
+
+    while (arr && list) {
+        const char *comma = strchr(list, ',');
+        size_t len = comma ? (size_t)(comma - list) : strlen(list);
+        cJSON *id = cJSON_CreateString("");
+        char *copy = strndup(list, len);
+        if (!id || !copy || !cJSON_SetValuestring(id, copy)) {
+            cJSON_Delete(id);
+            free(copy);
+            goto out;
+        }
+        free(copy);
+        cJSON_AddItemToArray(arr, id);
+        list = comma ? comma + 1 : NULL;
+    }
+    text = arr ? cJSON_PrintUnformatted(arr) : NULL;
+out:
+    cJSON_Delete(arr);
+    return text;
+}
+
+/* {"dags": [{"dag_id", "stats": [{"state", "count"}]}], "total_entries"} of the rows. */
+static int send_dag_stats(api_req_t *r, const PGresult *res)
+{
+    int n = PQntuples(res), dags = 0, status;
+    const char *prev = NULL;
+    jsonw_t w;
+
+    jsonw_init(&w, (size_t)n * 48 + 64);
+    jsonw_obj_begin(&w);
+    jsonw_key(&w, "dags");
+    jsonw_arr_begin(&w);
+    for (int i = 0; i < n; i++) {
+        const char *dag_id = PQgetvalue(res, i, DAGRUN_COUNT_COL_DAG_ID);
+        if (!prev || strcmp(prev, dag_id) != 0) {
+            if (prev) {
+                jsonw_arr_end(&w);
+                jsonw_obj_end(&w);
+            }
+            jsonw_obj_begin(&w);
+            jsonw_key(&w, "dag_id");
+            jsonw_str(&w, dag_id);
+            jsonw_key(&w, "stats");
+            jsonw_arr_begin(&w);
+            prev = dag_id;
+            dags++;
+        }
+        jsonw_obj_begin(&w);
+        jsonw_key(&w, "state");
+        jsonw_pg_str(&w, res, i, DAGRUN_COUNT_COL_STATE);
+        jsonw_key(&w, "count");
+        jsonw_pg_int(&w, res, i, DAGRUN_COUNT_COL_COUNT);
+        jsonw_obj_end(&w);
+    }
+    if (prev) {
+        jsonw_arr_end(&w);
+        jsonw_obj_end(&w);
+    }
+    jsonw_arr_end(&w);
+    jsonw_key(&w, "total_entries");
+    jsonw_i64(&w, dags);
+    jsonw_obj_end(&w);
+    status = api_send_jsonw(r, &w);
+    jsonw_free(&w);
+    return status;
+}
+
+/*
+ * GET /dagStats?dag_ids=a,b (get_dag_stats): for each DAG named that
+ * exists, how many of its runs are in each state, zeros included, in one
+ * aggregated statement. dag_ids is required, as in the 2.x spec.
+ */
+int api_get_dag_stats(api_req_t *r)
+{
+    const char *list = httpq_get(&r->q, "dag_ids");
+    PGresult *res = NULL;
+    char *ids;
+    int status, rc;
+
+    if (!list)
+        return api_bad_request(r, "Missing query parameter 'dag_ids'");
+    if (!(ids = dag_ids_json(list)))
+        return api_send_json(r, 500, NULL);
+    rc = dagrun_state_counts(r->db, ids, &res);
+    cJSON_free(ids);
+    if (rc < 0)
+        return api_fail(r, rc, NULL, "%s", updraft_strerror(rc));
+    status = send_dag_stats(r, res);
+    PQclear(res);
     return status;
 }

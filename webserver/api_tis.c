@@ -1,10 +1,12 @@
 /*
  * api_tis.c - the task instance routes of the REST API: the list of a run
- * (or of every run with "~"), one task instance, the instances of a mapped
- * task, PATCH (set a state, then resume the failed downstream tasks) and
- * POST clearTaskInstances. Shapes follow Airflow 2's TaskInstance and
- * TaskInstanceReference schemas; clearing and marking go through
- * sched/clear.h.
+ * (or of every run with "~") and its POST form
+ * (dags/~/dagRuns/~/taskInstances/list), one task instance, the instances
+ * of a mapped task, PATCH (set a state, then resume the failed downstream
+ * tasks), POST updateTaskInstancesState (the same over a task, its
+ * relatives and runs), POST clearTaskInstances and setNote. Shapes follow
+ * Airflow 2's TaskInstance and TaskInstanceReference schemas; clearing and
+ * marking go through sched/clear.h.
  */
 #include "webserver/api_int.h"
 
@@ -64,7 +66,7 @@ static const api_field_t ti_fields[] = {
     {"pid", "ti.pid", API_INT},
     {"executor", NULL, API_CONST, "null"},
     {"executor_config", NULL, API_CONST, "\"{}\""},
-    {"note", NULL, API_CONST, "null"},
+    {"note", "ti.note", API_STR},
     {"sla_miss", NULL, API_CONST, "null"},
     {"rendered_fields", NULL, API_CONST, "{}"},
     {"trigger", NULL, API_CONST, "null"},
@@ -186,15 +188,22 @@ int api_get_mapped_task_instances(api_req_t *r)
     return status;
 }
 
+/* A {map_index} path segment: -1 or more, an int. 0, or -1 when it is not one. */
+static int parse_map_index(const char *seg, long *out)
+{
+    char *end;
+
+    errno = 0;
+    *out = strtol(seg, &end, 10);
+    return !*seg || *end || errno || *out < -1 || *out > INT32_MAX ? -1 : 0;
+}
+
 /* GET .../taskInstances/{task_id}/{map_index} (GetMappedTaskInstance). */
 int api_get_mapped_task_instance(api_req_t *r)
 {
-    char *end;
     long mi;
 
-    errno = 0;
-    mi = strtol(r->cap[3], &end, 10);
-    if (!*r->cap[3] || *end || errno || mi < -1 || mi > INT32_MAX)
+    if (parse_map_index(r->cap[3], &mi) < 0)
         return api_not_found(r, "Not Found", "no such path: '%.64s' is not a map index", r->cap[3]);
     return send_task_instance(r, mi);
 }
@@ -271,19 +280,9 @@ static int find_patched_ti(api_req_t *r, ts_us_t *logical)
 static int mark_and_resume_downstream(api_req_t *r, const char *state)
 {
     const char *dag_id = r->cap[0], *run_id = r->cap[1], *task_id = r->cap[2];
-    const char *ids[1] = {task_id};
-    clear_filter_t f = {.dag_id = dag_id,
-                        .start = TS_NONE,
-                        .end = TS_NONE,
-                        .run_id = run_id,
-                        .task_ids = ids,
-                        .n_task_ids = 1,
-                        .downstream = true,
-                        .only_failed = true};
-    clear_list_t l = {0};
+    clear_filter_t scope = {.dag_id = dag_id, .start = TS_NONE, .end = TS_NONE, .run_id = run_id};
     char err[512];
     long cleared = 0;
-    size_t k = 0;
     int rc = clear_mark_ti(r->db, dag_id, run_id, task_id, state, err, sizeof(err));
 
     if (rc == UPDRAFT_ENOTFOUND)
@@ -291,25 +290,11 @@ static int mark_and_resume_downstream(api_req_t *r, const char *state)
     if (rc < 0)
         return api_db_failed(r);
     apicache_bump(r->api->cache);
-    if (clear_find(r->db, &f, &l, err, sizeof(err)) < 0)
-        goto failed;
-    for (size_t i = 0; i < l.n; i++) {
-        if (strcmp(l.items[i].task_id, task_id) == 0) {
-            free(l.items[i].run_id);
-            free(l.items[i].task_id);
-            continue;
-        }
-        l.items[k++] = l.items[i];
+    if (clear_resume_downstream(r->db, &scope, task_id, &cleared, err, sizeof(err)) < 0) {
+        log_warn("clearing downstream after marking failed dag_id=%s error=\"%s\"", dag_id, err);
+        return api_db_failed(r);
     }
-    l.n = k;
-    if (l.n > 0 && clear_apply_mode(r->db, &l, CLEAR_RUNS_FINISHED, &cleared, err, sizeof(err)) < 0)
-        goto failed;
-    clear_list_free(&l);
     return 0;
-failed:
-    log_warn("clearing downstream after marking failed dag_id=%s error=\"%s\"", dag_id, err);
-    clear_list_free(&l);
-    return api_db_failed(r);
 }
 
 /*
@@ -550,6 +535,303 @@ int api_post_clear_task_instances(api_req_t *r)
         status = send_clear_list(r, &l);
     clear_list_free(&l);
     free(c.ids);
+    cJSON_Delete(body);
+    return status;
+}
+
+/* ---- setNote -------------------------------------------------------------- */
+
+/*
+ * PATCH .../taskInstances/{task_id}[/{map_index}]/setNote
+ * (set_task_instance_note, set_mapped_task_instance_note), as Airflow 2:
+ * the body is checked first, then the task instance must exist. Answers
+ * the TaskInstance.
+ */
+static int set_note(api_req_t *r, long map_index)
+{
+    const char *note = NULL;
+    int status = 0, rc;
+    cJSON *body = api_read_body(r, &status);
+
+    if (!body)
+        return status;
+    status = api_read_note(r, body, &note);
+    if (status == 0) {
+        rc = ti_admin_set_note(r->db, r->cap[0], r->cap[1], r->cap[2], (int)map_index, note);
+        if (rc == UPDRAFT_ENOTFOUND)
+            status = api_not_found(r, NULL,
+                                   "Task Instance not found for dag_id=%s, run_id=%s, task_id=%s",
+                                   r->cap[0], r->cap[1], r->cap[2]);
+        else if (rc < 0)
+            status = api_fail(r, rc, NULL, "%s", updraft_strerror(rc));
+    }
+    if (status == 0)
+        status = send_task_instance(r, map_index);
+    cJSON_Delete(body);
+    return status;
+}
+
+int api_set_task_instance_note(api_req_t *r)
+{
+    return set_note(r, -1);
+}
+
+int api_set_mapped_task_instance_note(api_req_t *r)
+{
+    long mi;
+
+    if (parse_map_index(r->cap[3], &mi) < 0)
+        return api_not_found(r, "Not Found", "no such path: '%.64s' is not a map index", r->cap[3]);
+    return set_note(r, mi);
+}
+
+/* ---- POST updateTaskInstancesState ---------------------------------------- */
+
+/* What an updateTaskInstancesState body asks for. */
+typedef struct state_request {
+    bool dry_run, upstream, downstream, future, past;
+    const char *task_id, *run_id, *state;
+    ts_us_t logical;
+    const char *logical_text; /* as given, for the 404's wording */
+} state_request_t;
+
+/* Airflow's SetTaskInstanceStateFormSchema; 0, or the status of the 400 answered. */
+static int read_state_request(api_req_t *r, const cJSON *body, state_request_t *q)
+{
+    static const char *const known[] = {"dry_run",          "task_id",
+                                        "execution_date",   "dag_run_id",
+                                        "include_upstream", "include_downstream",
+                                        "include_future",   "include_past",
+                                        "new_state",        NULL};
+    static const char *const flags[] = {"include_upstream", "include_downstream", "include_future",
+                                        "include_past"};
+    bool *dst[] = {&q->upstream, &q->downstream, &q->future, &q->past};
+    char err[512];
+
+    if (api_body_check_known(body, known, err, sizeof(err)) < 0 ||
+        api_body_bool(body, "dry_run", true, &q->dry_run, err, sizeof(err)) < 0)
+        return api_bad_request(r, err);
+    if (api_body_str(body, "task_id", &q->task_id) < 0 || !q->task_id)
+        return api_bad_request(r, "{'task_id': ['Missing data for required field.']}");
+    for (size_t i = 0; i < 4; i++) {
+        if (!cJSON_GetObjectItemCaseSensitive(body, flags[i])) {
+            snprintf(err, sizeof(err), "{'%s': ['Missing data for required field.']}", flags[i]);
+            return api_bad_request(r, err);
+        }
+        if (api_body_bool(body, flags[i], false, dst[i], err, sizeof(err)) < 0)
+            return api_bad_request(r, err);
+    }
+    if (!cJSON_GetObjectItemCaseSensitive(body, "new_state"))
+        return api_bad_request(r, "{'new_state': ['Missing data for required field.']}");
+    if (api_body_str(body, "new_state", &q->state) < 0 || !q->state ||
+        (strcmp(q->state, "success") != 0 && strcmp(q->state, "failed") != 0 &&
+         strcmp(q->state, "skipped") != 0))
+        return api_bad_request(r, "{'new_state': ['Must be one of: success, failed, skipped.']}");
+    if (api_body_aware_ts(body, "execution_date", &q->logical, err, sizeof(err)) < 0)
+        return api_bad_request(r, err);
+    api_body_str(body, "execution_date", &q->logical_text);
+    if (api_body_str(body, "dag_run_id", &q->run_id) < 0)
+        return api_bad_request(r, "{'dag_run_id': ['Not a valid string.']}");
+    if ((q->logical != TS_NONE) == (q->run_id != NULL))
+        return api_bad_request(
+            r, "{'_schema': ['Exactly one of execution_date or dag_run_id must be provided']}");
+    return 0;
+}
+
+/*
+ * The DAG and its task must exist, and the task's unmapped instance in the
+ * run named (by id or logical date): 0 with the run in *run, or the status
+ * of the 404 (or 5xx) answered.
+ */
+static int find_state_run(api_req_t *r, const state_request_t *q, dagrun_ref_t *run)
+{
+    const char *dag_id = r->cap[0];
+    char when[TS_ISO_LEN];
+    bool has = false;
+    ts_us_t logical;
+    int rc = dags_has_task(r->db, dag_id, q->task_id, &has);
+
+    if (rc == UPDRAFT_ENOTFOUND)
+        return api_not_found(r, NULL, "Dag ID %s not found", dag_id);
+    if (rc < 0)
+        return api_fail(r, rc, NULL, "%s", updraft_strerror(rc));
+    if (!has)
+        return api_not_found(r, NULL, "Task ID %s not found", q->task_id);
+    rc = dagrun_find(r->db, dag_id, q->run_id, q->run_id ? NULL : ts_format_iso(q->logical, when),
+                     run);
+    if (rc == 0)
+        rc = ti_admin_find_ti(r->db, dag_id, run->run_id, q->task_id, &logical);
+    if (rc == UPDRAFT_ENOTFOUND && q->run_id)
+        return api_not_found(r, NULL,
+                             "Task instance not found for task '%s' on DAG run with ID '%s'",
+                             q->task_id, q->run_id);
+    if (rc == UPDRAFT_ENOTFOUND)
+        return api_not_found(r, NULL, "Task instance not found for task '%s' on execution_date %s",
+                             q->task_id, q->logical_text);
+    if (rc < 0)
+        return api_fail(r, rc, NULL, "%s", updraft_strerror(rc));
+    return 0;
+}
+
+/*
+ * Selects the task instances to set into l (the task and the relatives
+ * asked for, in the run or, with include_past / include_future, the runs
+ * before or after it, those not already in the state) and, without
+ * dry_run, sets them and resumes the failed tasks downstream of the task.
+ * 0, or the status answered.
+ */
+static int set_states(api_req_t *r, const state_request_t *q, const dagrun_ref_t *run,
+                      clear_list_t *l)
+{
+    const char *ids[1] = {q->task_id};
+    clear_filter_t f = {.dag_id = r->cap[0],
+                        .start = TS_NONE,
+                        .end = TS_NONE,
+                        .task_ids = ids,
+                        .n_task_ids = 1,
+                        .upstream = q->upstream,
+                        .downstream = q->downstream,
+                        .not_state = q->state};
+    char err[512];
+    long marked = 0, cleared = 0;
+
+    if (!q->past && !q->future) {
+        f.run_id = run->run_id;
+    } else {
+        f.start = q->past ? TS_NONE : run->logical_date;
+        f.end = q->future ? TS_NONE : run->logical_date;
+    }
+    if (clear_find(r->db, &f, l, err, sizeof(err)) < 0)
+        goto failed;
+    if (q->dry_run)
+        return 0;
+    if (clear_mark_tis(r->db, l, q->state, &marked, err, sizeof(err)) < 0)
+        goto failed;
+    apicache_bump(r->api->cache);
+    if (clear_resume_downstream(r->db, &f, q->task_id, &cleared, err, sizeof(err)) < 0)
+        goto failed;
+    log_info("task instances set through the API dag_id=%s task_id=%s state=%s count=%ld "
+             "resumed=%ld",
+             r->cap[0], q->task_id, q->state, marked, cleared);
+    return 0;
+failed:
+    log_warn("setting task instance states failed dag_id=%s error=\"%s\"", r->cap[0], err);
+    return api_db_failed(r);
+}
+
+/*
+ * POST /dags/{dag_id}/updateTaskInstancesState
+ * (post_set_task_instances_state), as Airflow 2's
+ * DAG.set_task_instance_state: dry_run defaults to true; the four include_
+ * flags and new_state are required; exactly one of execution_date and
+ * dag_run_id. Answers the task instances set (or, with dry_run, that would
+ * be) as TaskInstanceReferences.
+ */
+int api_post_set_task_instances_state(api_req_t *r)
+{
+    state_request_t q = {.logical = TS_NONE};
+    clear_list_t l = {0};
+    dagrun_ref_t run;
+    int status = 0;
+    cJSON *body = api_read_body(r, &status);
+
+    if (!body)
+        return status;
+    status = read_state_request(r, body, &q);
+    if (status == 0)
+        status = find_state_run(r, &q, &run);
+    if (status == 0)
+        status = set_states(r, &q, &run, &l);
+    if (status == 0)
+        status = send_clear_list(r, &l);
+    clear_list_free(&l);
+    cJSON_Delete(body);
+    return status;
+}
+
+/* ---- POST dags/~/dagRuns/~/taskInstances/list ----------------------------- */
+
+/* duration_gte / duration_lte of a batch body: numbers of seconds; -1 with err. */
+static int filter_body_duration(sqlb_t *b, const cJSON *body, char *err, size_t errlen)
+{
+    static const char *const keys[2] = {"duration_gte", "duration_lte"};
+    static const char *const ops[2] = {">=", "<="};
+
+    for (int i = 0; i < 2; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, keys[i]);
+        if (!v || cJSON_IsNull(v))
+            continue;
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
+            snprintf(err, errlen, "{'%s': ['Not a valid number.']}", keys[i]);
+            return -1;
+        }
+        sqlb_add(b, " AND ti.duration %s $%d::float8", ops[i], sqlb_param_num(b, v->valuedouble));
+    }
+    return 0;
+}
+
+/*
+ * POST /dags/~/dagRuns/~/taskInstances/list (get_task_instances_batch),
+ * Airflow's ListTaskInstanceForm: dag_ids, dag_run_ids, task_ids, state
+ * (null is the state of a task instance not yet scheduled), pool, queue,
+ * executor (lists, OR within each), the date and duration ranges, and
+ * page_offset / page_limit as Airflow's form takes them. By id, as the
+ * GET list.
+ */
+int api_post_task_instances_batch(api_req_t *r)
+{
+    static const char *const known[] = {"dag_ids",
+                                        "dag_run_ids",
+                                        "task_ids",
+                                        "execution_date_gte",
+                                        "execution_date_lte",
+                                        "start_date_gte",
+                                        "start_date_lte",
+                                        "end_date_gte",
+                                        "end_date_lte",
+                                        "duration_gte",
+                                        "duration_lte",
+                                        "state",
+                                        "pool",
+                                        "queue",
+                                        "executor",
+                                        "page_offset",
+                                        "page_limit",
+                                        NULL};
+    sqlb_t b = {0};
+    api_page_t p;
+    char err[512];
+    int status = 0;
+    cJSON *body = api_read_body(r, &status);
+
+    if (!body)
+        return status;
+    if (api_body_check_known(body, known, err, sizeof(err)) < 0) {
+        status = api_bad_request(r, err);
+        goto out;
+    }
+    if ((status = api_read_body_page(r, body, NULL, &p)) != 0)
+        goto out;
+    if (api_filter_body_list(&b, body, "dag_ids", "dr.dag_id", NULL, err, sizeof(err)) < 0 ||
+        api_filter_body_list(&b, body, "dag_run_ids", "ti.run_id", NULL, err, sizeof(err)) < 0 ||
+        api_filter_body_list(&b, body, "task_ids", "ti.task_id", NULL, err, sizeof(err)) < 0 ||
+        api_filter_body_list(&b, body, "state", "ti.state", "none", err, sizeof(err)) < 0 ||
+        api_filter_body_list(&b, body, "pool", "ti.pool", NULL, err, sizeof(err)) < 0 ||
+        api_filter_body_list(&b, body, "queue", "ti.queue", NULL, err, sizeof(err)) < 0 ||
+        /* Every task instance runs on the default executor (null), which
+         * no executor list holds: a non-empty list matches none. */
+        api_filter_body_list(&b, body, "executor", "NULL::text", NULL, err, sizeof(err)) < 0 ||
+        api_filter_body_ts_range(&b, body, "execution_date", "dr.logical_date", err, sizeof(err)) <
+            0 ||
+        api_filter_body_ts_range(&b, body, "start_date", "ti.start_date", err, sizeof(err)) < 0 ||
+        api_filter_body_ts_range(&b, body, "end_date", "ti.end_date", err, sizeof(err)) < 0 ||
+        filter_body_duration(&b, body, err, sizeof(err)) < 0) {
+        status = api_bad_request(r, err);
+        goto out;
+    }
+    status = api_send_collection(r, "task_instances", &ti_resource, &b, "ti.id", &p);
+out:
+    sqlb_free(&b);
     cJSON_Delete(body);
     return status;
 }

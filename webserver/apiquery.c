@@ -63,6 +63,16 @@ int sqlb_param_i64(sqlb_t *b, int64_t v)
     return sqlb_param(b, b->num[b->n]);
 }
 
+int sqlb_param_num(sqlb_t *b, double v)
+{
+    if (b->n >= SQLB_MAX_PARAMS) {
+        b->overflow = true;
+        return 1;
+    }
+    snprintf(b->num[b->n], sizeof(b->num[b->n]), "%.17g", v);
+    return sqlb_param(b, b->num[b->n]);
+}
+
 int sqlb_param_ts(sqlb_t *b, ts_us_t t)
 {
     if (b->n >= SQLB_MAX_PARAMS) {
@@ -169,23 +179,128 @@ void api_filter_list(api_req_t *r, sqlb_t *b, const char *key, const char *col)
 
 /* ---- paging and ordering -------------------------------------------------- */
 
-int api_read_page(api_req_t *r, const api_sorting_t *s, api_page_t *p)
+/* p->order from an order_by value (NULL: the default); 0, or -1 with err. */
+static int read_order(const api_sorting_t *s, const char *value, api_page_t *p, char *err,
+                      size_t errlen)
 {
-    char err[256];
     const char *sort_sql;
     bool desc;
 
     p->order[0] = '\0';
-    if (httpq_get_page(&r->q, API_PAGE_DEFAULT, API_PAGE_MAX, &p->limit, &p->offset, err,
-                       sizeof(err)) < 0)
-        return api_bad_request(r, err);
     if (!s)
         return 0;
-    if (httpq_order_by(httpq_get(&r->q, "order_by"), s->sorts, s->n, s->def_field, &sort_sql, &desc,
-                       err, sizeof(err)) < 0)
-        return api_bad_request(r, err);
+    if (httpq_order_by(value, s->sorts, s->n, s->def_field, &sort_sql, &desc, err, errlen) < 0)
+        return -1;
     snprintf(p->order, sizeof(p->order), "%s %s%s, %s", sort_sql, desc ? "DESC" : "ASC",
              s->nulls_last ? " NULLS LAST" : "", s->tiebreak);
+    return 0;
+}
+
+int api_read_page(api_req_t *r, const api_sorting_t *s, api_page_t *p)
+{
+    char err[256];
+
+    p->order[0] = '\0';
+    if (httpq_get_page(&r->q, API_PAGE_DEFAULT, API_PAGE_MAX, &p->limit, &p->offset, err,
+                       sizeof(err)) < 0 ||
+        read_order(s, httpq_get(&r->q, "order_by"), p, err, sizeof(err)) < 0)
+        return api_bad_request(r, err);
+    return 0;
+}
+
+/* An integer member (absent: dflt) of at least min; 0, or -1 with err. */
+static int body_int(const cJSON *body, const char *key, int64_t dflt, int64_t min, int64_t *out,
+                    char *err, size_t errlen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, key);
+
+    *out = dflt;
+    if (!v)
+        return 0;
+    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble ||
+        v->valuedouble > 9e15 || v->valuedouble < -9e15) {
+        snprintf(err, errlen, "{'%s': ['Not a valid integer.']}", key);
+        return -1;
+    }
+    *out = (int64_t)v->valuedouble;
+    if (*out < min) {
+        snprintf(err, errlen, "{'%s': ['Must be greater than or equal to %lld.']}", key,
+                 (long long)min);
+        return -1;
+    }
+    return 0;
+}
+
+int api_read_body_page(api_req_t *r, const cJSON *body, const api_sorting_t *s, api_page_t *p)
+{
+    char err[256];
+    const char *order = NULL;
+
+    p->order[0] = '\0';
+    if (body_int(body, "page_limit", API_PAGE_DEFAULT, 1, &p->limit, err, sizeof(err)) < 0 ||
+        body_int(body, "page_offset", 0, 0, &p->offset, err, sizeof(err)) < 0)
+        return api_bad_request(r, err);
+    if (p->limit > API_PAGE_MAX)
+        p->limit = API_PAGE_MAX;
+    if (s && api_body_str(body, "order_by", &order) < 0)
+        return api_bad_request(r, "{'order_by': ['Not a valid string.']}");
+    if (read_order(s, order, p, err, sizeof(err)) < 0)
+        return api_bad_request(r, err);
+    return 0;
+}
+
+int api_filter_body_list(sqlb_t *b, const cJSON *body, const char *key, const char *expr,
+                         const char *null_as, char *err, size_t errlen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, key), *it;
+    cJSON *arr;
+    int i = 0;
+
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    if (!cJSON_IsArray(v)) {
+        snprintf(err, errlen, "{'%s': ['Not a valid list.']}", key);
+        return -1;
+    }
+    if (!v->child)
+        return 0; /* an empty list filters nothing, as Airflow */
+    cJSON_ArrayForEach(it, v)
+    {
+        if (!cJSON_IsString(it) && !(null_as && cJSON_IsNull(it))) {
+            snprintf(err, errlen, "{'%s': {%d: ['Not a valid string.']}}", key, i);
+            return -1;
+        }
+        i++;
+    }
+    arr = cJSON_CreateArray();
+    cJSON_ArrayForEach(it, v)
+    {
+        if (arr)
+            cJSON_AddItemToArray(
+                arr, cJSON_CreateString(cJSON_IsString(it) ? it->valuestring : null_as));
+    }
+    sqlb_add(b, " AND %s IN (SELECT jsonb_array_elements_text($%d::jsonb))", expr,
+             sqlb_param_own(b, arr ? cJSON_PrintUnformatted(arr) : NULL));
+    cJSON_Delete(arr);
+    return 0;
+}
+
+int api_filter_body_ts_range(sqlb_t *b, const cJSON *body, const char *key, const char *col,
+                             char *err, size_t errlen)
+{
+    static const char *const ops[2] = {">=", "<="};
+    static const char *const sfx[2] = {"_gte", "_lte"};
+
+    for (int i = 0; i < 2; i++) {
+        char name[64];
+        ts_us_t t;
+
+        snprintf(name, sizeof(name), "%s%s", key, sfx[i]);
+        if (api_body_aware_ts(body, name, &t, err, errlen) < 0)
+            return -1;
+        if (t != TS_NONE)
+            sqlb_add(b, " AND %s %s $%d::timestamptz", col, ops[i], sqlb_param_ts(b, t));
+    }
     return 0;
 }
 

@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "webserver/apicache.h"
 #include "webserver/http.h"
 
@@ -70,16 +71,37 @@ int api_send_json(api_req_t *r, int status, cJSON *json)
     return status;
 }
 
+/* A 200 JSON answer, stored in the cache when the route caches. */
+static int send_ok_json(api_req_t *r, const char *data, size_t len)
+{
+    if (r->cacheable)
+        apicache_put(r->api->cache, r->key, r->klen, r->gen, data, len);
+    http_send(r->conn, 200, "application/json", data, len);
+    return 200;
+}
+
 int api_send_jsonw(api_req_t *r, const jsonw_t *w)
 {
     if (jsonw_failed(w)) {
         http_send_problem(r->conn, 500, NULL, "out of memory");
         return 500;
     }
-    if (r->cacheable)
-        apicache_put(r->api->cache, r->key, r->klen, r->gen, jsonw_data(w), jsonw_len(w));
-    http_send(r->conn, 200, "application/json", jsonw_data(w), jsonw_len(w));
-    return 200;
+    return send_ok_json(r, jsonw_data(w), jsonw_len(w));
+}
+
+int api_send_tree(api_req_t *r, cJSON *json)
+{
+    char *text = json ? cJSON_PrintUnformatted(json) : NULL;
+    int status;
+
+    cJSON_Delete(json);
+    if (!text) {
+        http_send_problem(r->conn, 500, NULL, "out of memory");
+        return 500;
+    }
+    status = send_ok_json(r, text, strlen(text));
+    cJSON_free(text);
+    return status;
 }
 
 int api_send_no_content(api_req_t *r)
@@ -236,6 +258,22 @@ bool api_mask_has(char mask[][API_MASK_FIELD], size_t n, const char *field)
         if (strcmp(mask[i], field) == 0)
             return true;
     return false;
+}
+
+int api_read_note(api_req_t *r, const cJSON *body, const char **note)
+{
+    static const char *const known[] = {"note", NULL};
+    char err[256];
+
+    if (api_body_check_known(body, known, err, sizeof(err)) < 0)
+        return api_bad_request(r, err);
+    if (!cJSON_GetObjectItemCaseSensitive(body, "note"))
+        return api_bad_request(r, "{'note': ['Missing data for required field.']}");
+    if (api_body_str(body, "note", note) < 0)
+        return api_bad_request(r, "{'note': ['Not a valid string.']}");
+    if (*note && utf8_count(*note) > API_NOTE_MAX)
+        return api_bad_request(r, "{'note': ['Longer than maximum length 1000.']}");
+    return 0;
 }
 
 /* ---- secrets -------------------------------------------------------------- */

@@ -11,8 +11,10 @@
  * borrowing one Postgres connection from the pool (dbpool.c) for its
  * duration; the response cache's listener thread (apicache.c) owns one more
  * connection, LISTENs on updraft_api and invalidates the cache. The cache
- * (mutex-guarded table, atomic generation) is the only state requests share.
+ * (mutex-guarded table, atomic generation) is the only state requests share
+ * (libcurl's global state, for connection tests, is set up before them).
  */
+#include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -79,7 +81,14 @@ int main(int argc, char **argv)
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 
+    /* before any thread: POST /connections/test uses libcurl (sched/conntest.h) */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        log_error("libcurl could not be initialised");
+        config_free(&cfg);
+        return 1;
+    }
     rc = server_run(&cfg, listen ? listen : cfg.webserver.listen, &g_stop);
+    curl_global_cleanup();
     config_free(&cfg);
     return rc == 0 ? 0 : 1;
 }

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "model/connclient.h"
 #include "worker/op_util.h"
 #include "worker/ops_int.h"
 #include "worker/ops.h"
@@ -257,32 +258,7 @@ static int set_verify(http_req_t *r, const cJSON *v)
 static void build_url(const ops_ctx_t *c, const cJSON *conn, strbuf_t *u)
 {
     char num[64];
-    const char *host = opu_conn_str(conn, "host");
-    const char *schema = opu_conn_str(conn, "schema");
-    int port = opu_conn_port(conn);
-    if (host && strstr(host, "://")) {
-        strbuf_puts(u, host);
-        const char *auth = strstr(host, "://") + 3;
-        const char *end = auth + strcspn(auth, "/?#");
-        const char *at = memchr(auth, '@', (size_t)(end - auth));
-        const char *hp = at ? at + 1 : auth;
-        bool has_port = memchr(hp, ':', (size_t)(end - hp)) && !memchr(hp, '[', (size_t)(end - hp));
-        if (port > 0 && !has_port && !*end) {
-            snprintf(num, sizeof num, ":%d", port);
-            strbuf_puts(u, num);
-        }
-    } else {
-        const char *scheme = schema && (!strcasecmp(schema, "http") || !strcasecmp(schema, "https"))
-                                 ? schema
-                                 : "http";
-        strbuf_puts(u, scheme);
-        strbuf_puts(u, "://");
-        strbuf_puts(u, host ? host : "");
-        if (port > 0) {
-            snprintf(num, sizeof num, ":%d", port);
-            strbuf_puts(u, num);
-        }
-    }
+    connclient_http_base_url(conn, u);
     const char *endpoint = opu_arg_str(c, "endpoint", NULL);
     if (!endpoint) {
         const cJSON *e = opu_arg(c, "endpoint");
@@ -310,7 +286,7 @@ static int collect_headers(const ops_ctx_t *c, const cJSON *conn, const char *co
     const cJSON *it;
     bool bad_extra;
     int rc = PREP_OOM;
-    cJSON *extra = opu_conn_extra(conn, &bad_extra);
+    cJSON *extra = connclient_extra(conn, &bad_extra);
     if (bad_extra)
         opu_log(c, HTTP_WHO, "WARNING",
                 "the extra of connection '%s' is not a JSON object; no extra headers taken",
@@ -496,8 +472,8 @@ static int http_prepare(const ops_ctx_t *c, bool sensor, http_req_t *r)
         opu_log(c, HTTP_WHO, "ERROR", "the connection '%s' is not defined", conn_id);
         goto out;
     }
-    r->login = opu_conn_str(conn, "login");
-    r->password = opu_conn_str(conn, "password");
+    r->login = connclient_str(conn, "login");
+    r->password = connclient_str(conn, "password");
     build_url(c, conn, &u);
     if (!(hdr = cJSON_CreateObject())) {
         rc = PREP_OOM;

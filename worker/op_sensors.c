@@ -40,6 +40,7 @@
 #include "core/timeutil.h"
 #include "store/dagrun.h"
 #include "store/dags.h"
+#include "model/connclient.h"
 #include "worker/op_util.h"
 #include "worker/ops.h"
 
@@ -239,7 +240,7 @@ ops_poke_t op_file_poke(const ops_ctx_t *c)
             opu_log(c, SENSOR_WHO, "ERROR", "the connection '%s' is not defined", conn_id);
             return OPS_POKE_FAIL;
         }
-        extra = opu_conn_extra(conn, &bad);
+        extra = connclient_extra(conn, &bad);
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(extra, "path");
         if (cJSON_IsString(p) && p->valuestring)
             base = p->valuestring;

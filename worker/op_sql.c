@@ -37,6 +37,7 @@
 #include <strings.h>
 
 #include "core/errbuf.h"
+#include "model/connclient.h"
 #include "worker/op_util.h"
 #include "worker/ops_int.h"
 #include "worker/ops.h"
@@ -554,36 +555,12 @@ out:
 
 /* ---- connection --------------------------------------------------------- */
 
-/* libpq keywords a connection's extra may set (PostgresHook passes extras to connect). */
-static const char *const extra_keywords[] = {"sslmode",          "sslcert",
-                                             "sslkey",           "sslrootcert",
-                                             "sslcrl",           "sslcompression",
-                                             "connect_timeout",  "application_name",
-                                             "options",          "keepalives",
-                                             "keepalives_idle",  "keepalives_interval",
-                                             "keepalives_count", "target_session_attrs",
-                                             "gssencmode",       "channel_binding",
-                                             "sslsni",           NULL};
-
-static void add_kw(const char **kw, const char **val, size_t *n, size_t max, const char *k,
-                   const char *v)
-{
-    if (v && *n < max - 1) {
-        kw[*n] = k;
-        val[(*n)++] = v;
-    }
-}
-
 /* Connects with the task's connection. NULL with the reason logged. */
 static PGconn *sql_connect(const ops_ctx_t *c)
 {
     const char *conn_id = opu_arg_conn_id(c, "conn_id", NULL);
-    const cJSON *conn, *it;
-    cJSON *extra = NULL;
-    const char *kw[40], *val[40];
-    char port[16], num[sizeof extra_keywords / sizeof extra_keywords[0]][64];
-    size_t n = 0;
-    bool bad;
+    const cJSON *conn;
+    connclient_pg_t params;
     PGconn *pg = NULL;
 
     if (!conn_id)
@@ -592,53 +569,21 @@ static PGconn *sql_connect(const ops_ctx_t *c)
         opu_log(c, SQL_WHO, "ERROR", "the connection '%s' is not defined", conn_id);
         return NULL;
     }
-    const char *type = opu_conn_str(conn, "conn_type");
+    const char *type = connclient_str(conn, "conn_type");
     if (!type || (strcasecmp(type, "postgres") && strcasecmp(type, "postgresql"))) {
         opu_log(c, SQL_WHO, "ERROR",
                 "the connection '%s' is of type '%s': only postgres connections are supported",
                 conn_id, type ? type : "(none)");
         return NULL;
     }
-#define KW(k, v) add_kw(kw, val, &n, sizeof kw / sizeof kw[0], (k), (v))
-    KW("host", opu_conn_str(conn, "host"));
-    int p = opu_conn_port(conn);
-    if (p > 0) {
-        snprintf(port, sizeof port, "%d", p);
-        KW("port", port);
+    if (connclient_pg_params(conn, opu_arg_str(c, "database", NULL), 30, 0, &params) < 0) {
+        opu_log(c, SQL_WHO, "ERROR", "out of memory connecting to '%s'", conn_id);
+        return NULL;
     }
-    KW("user", opu_conn_str(conn, "login"));
-    KW("password", opu_conn_str(conn, "password"));
-    const char *db = opu_arg_str(c, "database", NULL);
-    KW("dbname", db && *db ? db : opu_conn_str(conn, "schema"));
-    KW("client_encoding", "UTF8");
-    extra = opu_conn_extra(conn, &bad);
-    if (bad)
+    if (params.bad_extra)
         opu_log(c, SQL_WHO, "WARNING", "the extra of connection '%s' is not a JSON object; ignored",
                 conn_id);
-    bool app_name = false, timeout = false;
-    for (size_t k = 0; extra_keywords[k]; k++) {
-        it = cJSON_GetObjectItemCaseSensitive(extra, extra_keywords[k]);
-        const char *v = NULL;
-        if (cJSON_IsString(it))
-            v = it->valuestring;
-        else if (cJSON_IsNumber(it))
-            v = opu_num_text(it->valuedouble, num[k], sizeof num[k]);
-        else if (cJSON_IsBool(it))
-            v = cJSON_IsTrue(it) ? "1" : "0";
-        if (!v)
-            continue;
-        app_name = app_name || !strcmp(extra_keywords[k], "application_name");
-        timeout = timeout || !strcmp(extra_keywords[k], "connect_timeout");
-        KW(extra_keywords[k], v);
-    }
-    if (!app_name)
-        KW("application_name", "updraft");
-    if (!timeout)
-        KW("connect_timeout", "30");
-#undef KW
-    kw[n] = NULL;
-    val[n] = NULL;
-    pg = PQconnectdbParams(kw, val, 0);
+    pg = PQconnectdbParams(params.kw, params.val, 0);
     if (!pg) {
         opu_log(c, SQL_WHO, "ERROR", "out of memory connecting to '%s'", conn_id);
     } else if (PQstatus(pg) != CONNECTION_OK) {
@@ -650,7 +595,7 @@ static PGconn *sql_connect(const ops_ctx_t *c)
     } else {
         PQsetNoticeProcessor(pg, on_notice, (void *)c);
     }
-    cJSON_Delete(extra);
+    connclient_pg_free(&params);
     return pg;
 }
 

@@ -87,51 +87,6 @@ const char *opu_ctx_str(const ops_ctx_t *c, const char *name)
     return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
 }
 
-const char *opu_conn_str(const cJSON *conn, const char *name)
-{
-    const cJSON *v = conn ? cJSON_GetObjectItemCaseSensitive(conn, name) : NULL;
-    return cJSON_IsString(v) && v->valuestring && *v->valuestring ? v->valuestring : NULL;
-}
-
-int opu_conn_port(const cJSON *conn)
-{
-    const cJSON *v = conn ? cJSON_GetObjectItemCaseSensitive(conn, "port") : NULL;
-    double d = -1;
-    if (cJSON_IsNumber(v))
-        d = v->valuedouble;
-    else if (cJSON_IsString(v) && v->valuestring && *v->valuestring) {
-        char *end;
-        d = strtod(v->valuestring, &end);
-        if (*end)
-            d = -1;
-    }
-    return d >= 1 && d <= 65535 && d == floor(d) ? (int)d : -1;
-}
-
-cJSON *opu_conn_extra(const cJSON *conn, bool *bad)
-{
-    const cJSON *v = conn ? cJSON_GetObjectItemCaseSensitive(conn, "extra") : NULL;
-    cJSON *obj = NULL;
-
-    *bad = false;
-    if (cJSON_IsObject(v))
-        return cJSON_Duplicate(v, 1);
-    if (!cJSON_IsString(v) || !v->valuestring)
-        return NULL;
-    const char *s = v->valuestring;
-    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-        s++;
-    if (!*s)
-        return NULL;
-    obj = cJSON_ParseWithOpts(s, NULL, 1);
-    if (!cJSON_IsObject(obj)) {
-        cJSON_Delete(obj);
-        *bad = true;
-        return NULL;
-    }
-    return obj;
-}
-
 const char *opu_num_text(double d, char *buf, size_t len)
 {
     if (d == floor(d) && fabs(d) < 9.007199254740992e15)

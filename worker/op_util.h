@@ -46,18 +46,6 @@ double opu_json_seconds(const cJSON *v, double def);
 /* A context field as a string, NULL when absent or not a string. */
 const char *opu_ctx_str(const ops_ctx_t *c, const char *name);
 
-/* A connection's string field, NULL when absent, null or empty. */
-const char *opu_conn_str(const cJSON *conn, const char *name);
-
-/* A connection's port (a number or a digit string), -1 when none or out of range. */
-int opu_conn_port(const cJSON *conn);
-
-/*
- * A connection's extra as a JSON object (a copy: the caller deletes it),
- * or NULL when it has none, or it is not an object (*bad set then).
- */
-cJSON *opu_conn_extra(const cJSON *conn, bool *bad);
-
 /*
  * A JSON number as Python's str() writes it: integers without a fraction,
  * others in the shortest form that reads back the same. buf >= 32 bytes.

@@ -91,6 +91,7 @@ static const key_def_t config_keys[] = {
     {SEC_CORE, "fernet_key", KEY_STRING, "", 0, 0, KEY_SECRET_VALUE, OFF(core.fernet_key)},
     {SEC_CORE, "max_xcom_size", KEY_INT, "49152", 1024, 1073741824, 0, OFF(core.max_xcom_size)},
     {SEC_CORE, "max_map_length", KEY_INT, "1024", 1, 100000, 0, OFF(core.max_map_length)},
+    {SEC_CORE, "test_connection", KEY_STRING, "Disabled", 0, 0, 0, OFF(core.test_connection)},
     {SEC_DATABASE, "url", KEY_STRING, "postgresql:///updraft", 0, 0, KEY_SECRET | KEY_NONEMPTY,
      OFF(database.url)},
     {SEC_REDIS, "url", KEY_STRING, "redis://127.0.0.1:6379/0", 0, 0, KEY_SECRET | KEY_NONEMPTY,
@@ -833,49 +834,85 @@ static void print_yaml_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
-void config_print(const config_t *c, FILE *f)
+/* The text of k's value in c, secrets masked (see config_visit); *owned is what to free. */
+static const char *value_text(const config_t *c, const key_def_t *k, const char *hidden, char *num,
+                              size_t numlen, char **owned)
 {
-    fputs("# updraft configuration (passwords masked)\n", f);
+    const char *base = (const char *)c + k->offset;
+    const char *v;
+
+    *owned = NULL;
+    switch (k->type) {
+    case KEY_BOOL:
+        return *(const bool *)(const void *)base ? "true" : "false";
+    case KEY_INT:
+        snprintf(num, numlen, "%d", *(const int *)(const void *)base);
+        return num;
+    case KEY_STRING:
+        break;
+    }
+    v = *(char *const *)(const void *)base;
+    if (v == NULL)
+        v = "";
+    if (!(k->flags & (KEY_SECRET | KEY_SECRET_VALUE)) || !v[0])
+        return v;
+    if (hidden || (k->flags & KEY_SECRET_VALUE))
+        return hidden ? hidden : "***";
+    size_t n = strlen(v) + 8;
+    if ((*owned = malloc(n)) == NULL)
+        return NULL;
+    config_mask_url(v, *owned, n);
+    return *owned;
+}
+
+int config_visit(const config_t *c, const char *hidden, config_visit_fn fn, void *arg)
+{
     for (int s = 0; s < SEC_COUNT; s++) {
-        fprintf(f, "%s:\n", section_names[s]);
         for (size_t i = 0; i < CONFIG_NKEYS; i++) {
             const key_def_t *k = &config_keys[i];
+            char num[32], *owned;
+            const char *v;
             if (k->section != s)
                 continue;
-            const char *base = (const char *)c + k->offset;
-            fprintf(f, "  %s: ", k->key);
-            switch (k->type) {
-            case KEY_BOOL:
-                fputs(*(const bool *)(const void *)base ? "true" : "false", f);
-                break;
-            case KEY_INT:
-                fprintf(f, "%d", *(const int *)(const void *)base);
-                break;
-            case KEY_STRING: {
-                const char *v = *(char *const *)(const void *)base;
-                if (v == NULL)
-                    v = "";
-                if (k->flags & KEY_SECRET_VALUE) {
-                    print_yaml_string(f, v[0] ? "***" : "");
-                } else if (k->flags & KEY_SECRET) {
-                    size_t n = strlen(v) + 8;
-                    char *masked = malloc(n);
-                    if (masked == NULL) {
-                        fputs("\"***\"", f);
-                        break;
-                    }
-                    config_mask_url(v, masked, n);
-                    print_yaml_string(f, masked);
-                    free(masked);
-                } else {
-                    print_yaml_string(f, v);
-                }
-                break;
-            }
-            }
-            fputc('\n', f);
+            v = value_text(c, k, hidden, num, sizeof(num), &owned);
+            if (v == NULL)
+                return -1;
+            fn(section_names[s], k->key, v, k->type == KEY_STRING, arg);
+            free(owned);
         }
     }
+    return 0;
+}
+
+typedef struct print_state {
+    FILE *f;
+    const char *section; /* the section printed last */
+} print_state_t;
+
+static void print_key(const char *section, const char *key, const char *value, bool is_string,
+                      void *arg)
+{
+    print_state_t *st = arg;
+
+    if (st->section != section) {
+        fprintf(st->f, "%s:\n", section);
+        st->section = section;
+    }
+    fprintf(st->f, "  %s: ", key);
+    if (is_string)
+        print_yaml_string(st->f, value);
+    else
+        fputs(value, st->f);
+    fputc('\n', st->f);
+}
+
+void config_print(const config_t *c, FILE *f)
+{
+    print_state_t st = {f, NULL};
+
+    fputs("# updraft configuration (passwords masked)\n", f);
+    if (config_visit(c, NULL, print_key, &st) < 0)
+        fputs("# out of memory\n", f);
 }
 
 /* ---- flags ------------------------------------------------------------- */

@@ -23,9 +23,10 @@ typedef struct config {
         char *dags_folder;                /* default "./dags" */
         bool dags_are_paused_at_creation; /* default true */
         char *hostname;                   /* default: gethostname() (empty = that) */
-        char *fernet_key;   /* secret; base64 32-byte keys, comma-separated, "" = none */
-        int max_xcom_size;  /* bytes of one XCom value, default 49152, 1024..1073741824 */
-        int max_map_length; /* mapped instances of one task, default 1024 */
+        char *fernet_key;      /* secret; base64 32-byte keys, comma-separated, "" = none */
+        int max_xcom_size;     /* bytes of one XCom value, default 49152, 1024..1073741824 */
+        int max_map_length;    /* mapped instances of one task, default 1024 */
+        char *test_connection; /* Enabled lets POST /connections/test reach out; default Disabled */
     } core;
     struct {
         char *url; /* secret-bearing; default "postgresql:///updraft" */
@@ -96,6 +97,24 @@ void config_free(config_t *c);
 
 /* Writes every key as YAML, secrets masked as *** (passwords in URLs, whole keys). */
 void config_print(const config_t *c, FILE *f);
+
+/*
+ * What config_visit hands over for each key: its section and name, its
+ * value as text (booleans "true"/"false", integers in decimal; valid
+ * during the call only) and whether the key is a string.
+ */
+typedef void (*config_visit_fn)(const char *section, const char *key, const char *value,
+                                bool is_string, void *arg);
+
+/*
+ * Calls fn for every key, section by section in the table's order, with
+ * its value masked as config_print prints it (hidden NULL: a whole-value
+ * secret is "***", a password inside a URL "***"), or, with hidden set,
+ * every secret key that has a value replaced whole by hidden (the REST
+ * API's "< hidden >", as Airflow's non-sensitive configuration). 0, or -1
+ * when out of memory (fn has seen only the keys before).
+ */
+int config_visit(const config_t *c, const char *hidden, config_visit_fn fn, void *arg);
 
 /*
  * Copies url into buf with any password replaced by "***" (postgresql://

@@ -70,3 +70,12 @@ bool utf8_valid(const char *s, size_t len)
 {
     return utf8_valid_prefix((const unsigned char *)s, len) == len;
 }
+
+size_t utf8_count(const char *s)
+{
+    size_t n = 0;
+
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        n += (*p & 0xC0) != 0x80; /* every byte but a continuation byte starts one */
+    return n;
+}

@@ -31,4 +31,7 @@ size_t utf8_valid_prefix(const unsigned char *s, size_t len);
 /* Whether all of s[0..len) is valid (and holds no NUL). */
 bool utf8_valid(const char *s, size_t len);
 
+/* The characters of the valid, NUL-terminated string s (its length as Python's len). */
+size_t utf8_count(const char *s);
+
 #endif

@@ -15,6 +15,7 @@
 typedef struct op_def {
     const char *short_name;
     const char *class_name;
+    const char *module_path;    /* Airflow 2's module of the class */
     const char *const *aliases; /* other class names, NULL-terminated */
     operator_runs_t runs;
     bool sensor;
@@ -119,35 +120,39 @@ static const char *const sql_names[] = {"PostgresOperator", "SqlOperator", NULL}
 static const char *const none[] = {NULL};
 
 static const op_def_t defs[DAG_OP_COUNT] = {
-    [DAG_OP_BASH] = {"bash", "BashOperator", none, OPERATOR_RUNS_SHELL, false, true, no_args},
-    [DAG_OP_EMPTY] = {"empty", "EmptyOperator", empty_names, OPERATOR_RUNS_PLANNER, false, false,
-                      no_args},
-    [DAG_OP_BRANCH] = {"branch", "BranchPythonOperator", branch_names, OPERATOR_RUNS_SHELL, false,
-                       true, python_args},
-    [DAG_OP_SHORT_CIRCUIT] = {"short_circuit", "ShortCircuitOperator", none, OPERATOR_RUNS_SHELL,
-                              false, true, python_args},
-    [DAG_OP_LATEST_ONLY] = {"latest_only", "LatestOnlyOperator", none, OPERATOR_RUNS_PLANNER, false,
-                            false, no_args},
-    [DAG_OP_PYTHON] = {"python", "PythonOperator", none, OPERATOR_RUNS_RUNNER, false, false,
-                       python_args},
-    [DAG_OP_HTTP] = {"http", "HttpOperator", http_names, OPERATOR_RUNS_RUNNER, false, false,
-                     http_args},
-    [DAG_OP_SQL] = {"sql", "SQLExecuteQueryOperator", sql_names, OPERATOR_RUNS_RUNNER, false, false,
-                    sql_args},
-    [DAG_OP_TRIGGER_DAG_RUN] = {"trigger_dag_run", "TriggerDagRunOperator", none,
-                                OPERATOR_RUNS_RUNNER, false, false, trigger_args},
-    [DAG_OP_FILE_SENSOR] = {"file_sensor", "FileSensor", none, OPERATOR_RUNS_RUNNER, true, false,
-                            file_sensor_args},
-    [DAG_OP_HTTP_SENSOR] = {"http_sensor", "HttpSensor", none, OPERATOR_RUNS_RUNNER, true, false,
-                            http_args},
-    [DAG_OP_SQL_SENSOR] = {"sql_sensor", "SqlSensor", none, OPERATOR_RUNS_RUNNER, true, false,
-                           sql_args},
-    [DAG_OP_EXTERNAL_TASK_SENSOR] = {"external_task_sensor", "ExternalTaskSensor", none,
-                                     OPERATOR_RUNS_RUNNER, true, false, external_args},
-    [DAG_OP_TIME_DELTA_SENSOR] = {"time_delta_sensor", "TimeDeltaSensor", none,
-                                  OPERATOR_RUNS_RUNNER, true, false, time_delta_args},
-    [DAG_OP_DATE_TIME_SENSOR] = {"date_time_sensor", "DateTimeSensor", none, OPERATOR_RUNS_RUNNER,
-                                 true, false, date_time_args},
+    [DAG_OP_BASH] = {"bash", "BashOperator", "airflow.operators.bash", none, OPERATOR_RUNS_SHELL,
+                     false, true, no_args},
+    [DAG_OP_EMPTY] = {"empty", "EmptyOperator", "airflow.operators.empty", empty_names,
+                      OPERATOR_RUNS_PLANNER, false, false, no_args},
+    [DAG_OP_BRANCH] = {"branch", "BranchPythonOperator", "airflow.operators.python", branch_names,
+                       OPERATOR_RUNS_SHELL, false, true, python_args},
+    [DAG_OP_SHORT_CIRCUIT] = {"short_circuit", "ShortCircuitOperator", "airflow.operators.python",
+                              none, OPERATOR_RUNS_SHELL, false, true, python_args},
+    [DAG_OP_LATEST_ONLY] = {"latest_only", "LatestOnlyOperator", "airflow.operators.latest_only",
+                            none, OPERATOR_RUNS_PLANNER, false, false, no_args},
+    [DAG_OP_PYTHON] = {"python", "PythonOperator", "airflow.operators.python", none,
+                       OPERATOR_RUNS_RUNNER, false, false, python_args},
+    [DAG_OP_HTTP] = {"http", "HttpOperator", "airflow.providers.http.operators.http", http_names,
+                     OPERATOR_RUNS_RUNNER, false, false, http_args},
+    [DAG_OP_SQL] = {"sql", "SQLExecuteQueryOperator", "airflow.providers.common.sql.operators.sql",
+                    sql_names, OPERATOR_RUNS_RUNNER, false, false, sql_args},
+    [DAG_OP_TRIGGER_DAG_RUN] = {"trigger_dag_run", "TriggerDagRunOperator",
+                                "airflow.operators.trigger_dagrun", none, OPERATOR_RUNS_RUNNER,
+                                false, false, trigger_args},
+    [DAG_OP_FILE_SENSOR] = {"file_sensor", "FileSensor", "airflow.sensors.filesystem", none,
+                            OPERATOR_RUNS_RUNNER, true, false, file_sensor_args},
+    [DAG_OP_HTTP_SENSOR] = {"http_sensor", "HttpSensor", "airflow.providers.http.sensors.http",
+                            none, OPERATOR_RUNS_RUNNER, true, false, http_args},
+    [DAG_OP_SQL_SENSOR] = {"sql_sensor", "SqlSensor", "airflow.providers.common.sql.sensors.sql",
+                           none, OPERATOR_RUNS_RUNNER, true, false, sql_args},
+    [DAG_OP_EXTERNAL_TASK_SENSOR] = {"external_task_sensor", "ExternalTaskSensor",
+                                     "airflow.sensors.external_task", none, OPERATOR_RUNS_RUNNER,
+                                     true, false, external_args},
+    [DAG_OP_TIME_DELTA_SENSOR] = {"time_delta_sensor", "TimeDeltaSensor",
+                                  "airflow.sensors.time_delta", none, OPERATOR_RUNS_RUNNER, true,
+                                  false, time_delta_args},
+    [DAG_OP_DATE_TIME_SENSOR] = {"date_time_sensor", "DateTimeSensor", "airflow.sensors.date_time",
+                                 none, OPERATOR_RUNS_RUNNER, true, false, date_time_args},
 };
 
 static bool class_matches(const op_def_t *d, const char *cls)
@@ -178,6 +183,28 @@ bool operator_parse(const char *name, dag_operator_t *out)
 const char *operator_class_name(dag_operator_t op)
 {
     return op >= 0 && op < DAG_OP_COUNT ? defs[op].class_name : "UnknownOperator";
+}
+
+const char *operator_module_path(dag_operator_t op)
+{
+    return op >= 0 && op < DAG_OP_COUNT ? defs[op].module_path : "";
+}
+
+size_t operator_template_fields(dag_operator_t op, const char **out, size_t max)
+{
+    static const char *const bash_fields[] = {"bash_command", "env", "cwd"};
+    size_t n = 0;
+
+    if (op < 0 || op >= DAG_OP_COUNT)
+        return 0;
+    for (size_t i = 0; defs[op].bash && i < 3 && n < max; i++)
+        out[n++] = bash_fields[i];
+    for (size_t i = 0; defs[op].args[i].name && n < max; i++) {
+        const operator_arg_t *a = operator_find_arg(op, defs[op].args[i].name);
+        if (a && a->templated)
+            out[n++] = a->name;
+    }
+    return n;
 }
 
 const char *operator_short_name(dag_operator_t op)

@@ -73,6 +73,14 @@ bool operator_parse(const char *name, dag_operator_t *out);
 
 /* Airflow's class name, as the API shows it ("BashOperator"). */
 const char *operator_class_name(dag_operator_t op);
+/* Airflow 2's module of the class, as the API's class_ref shows it ("airflow.operators.bash"). */
+const char *operator_module_path(dag_operator_t op);
+/*
+ * The names of op's templated fields (Airflow's template_fields: the bash
+ * fields, then the templated arguments), at most max of them into out.
+ * Returns how many.
+ */
+size_t operator_template_fields(dag_operator_t op, const char **out, size_t max);
 /* The short name ("bash", "http_sensor"). */
 const char *operator_short_name(dag_operator_t op);
 

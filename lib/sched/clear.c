@@ -196,6 +196,7 @@ int clear_find(db_t *db, const clear_filter_t *f, clear_list_t *out, char *err, 
                            .run_id = f->run_id,
                            .only_failed = f->only_failed,
                            .only_running = f->only_running,
+                           .not_state = f->not_state,
                            .limit = CLEAR_MAX_TIS + 1};
     if ((rc = selected_ids(dag, f, &ids, &q.n_task_ids, err, errlen)) < 0)
         goto out;
@@ -290,12 +291,18 @@ dberr:
     return UPDRAFT_EDB;
 }
 
+/* Whether state is one a user may set on a task instance. */
+static bool markable_state(const char *state)
+{
+    return state &&
+           (!strcmp(state, "success") || !strcmp(state, "failed") || !strcmp(state, "skipped"));
+}
+
 int clear_mark_ti(db_t *db, const char *dag_id, const char *run_id, const char *task_id,
                   const char *state, char *err, size_t errlen)
 {
     long n = 0;
-    if (!state || (strcmp(state, "success") != 0 && strcmp(state, "failed") != 0 &&
-                   strcmp(state, "skipped") != 0)) {
+    if (!markable_state(state)) {
         snprintf(err, errlen, "state must be 'success', 'failed' or 'skipped'");
         return UPDRAFT_EINVALID;
     }
@@ -311,4 +318,67 @@ int clear_mark_ti(db_t *db, const char *dag_id, const char *run_id, const char *
     log_info("task instance marked dag_id=%s run_id=%s task_id=%s state=%s", dag_id, run_id,
              task_id, state);
     return UPDRAFT_OK;
+}
+
+int clear_mark_tis(db_t *db, const clear_list_t *l, const char *state, long *marked, char *err,
+                   size_t errlen)
+{
+    int64_t *ids;
+    int rc;
+
+    *marked = 0;
+    if (!markable_state(state)) {
+        snprintf(err, errlen, "state must be 'success', 'failed' or 'skipped'");
+        return UPDRAFT_EINVALID;
+    }
+    if (l->n == 0)
+        return UPDRAFT_OK;
+    if (!(ids = malloc(l->n * sizeof(*ids)))) {
+        snprintf(err, errlen, "out of memory");
+        return UPDRAFT_ENOMEM;
+    }
+    for (size_t i = 0; i < l->n; i++)
+        ids[i] = l->items[i].id;
+    rc = ti_admin_mark_tis(db, ids, l->n, state, marked);
+    free(ids);
+    if (rc == UPDRAFT_ENOMEM)
+        snprintf(err, errlen, "out of memory");
+    else if (rc < 0)
+        snprintf(err, errlen, "database error: %s", db_error(db));
+    else
+        log_info("task instances marked state=%s count=%ld", state, *marked);
+    return rc;
+}
+
+int clear_resume_downstream(db_t *db, const clear_filter_t *scope, const char *task_id,
+                            long *cleared, char *err, size_t errlen)
+{
+    const char *ids[1] = {task_id};
+    clear_filter_t f = {.dag_id = scope->dag_id,
+                        .start = scope->start,
+                        .end = scope->end,
+                        .run_id = scope->run_id,
+                        .task_ids = ids,
+                        .n_task_ids = 1,
+                        .downstream = true,
+                        .only_failed = true};
+    clear_list_t l = {0};
+    size_t k = 0;
+    int rc;
+
+    *cleared = 0;
+    if ((rc = clear_find(db, &f, &l, err, errlen)) < 0)
+        return rc;
+    for (size_t i = 0; i < l.n; i++) {
+        if (strcmp(l.items[i].task_id, task_id) == 0) {
+            free(l.items[i].run_id);
+            free(l.items[i].task_id);
+            continue;
+        }
+        l.items[k++] = l.items[i];
+    }
+    l.n = k;
+    rc = clear_apply_mode(db, &l, CLEAR_RUNS_FINISHED, cleared, err, errlen);
+    clear_list_free(&l);
+    return rc;
 }

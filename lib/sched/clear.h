@@ -39,7 +39,8 @@ typedef struct clear_filter {
      * task_regex. Ids the DAG does not have select nothing. */
     const char *const *task_ids;
     size_t n_task_ids;
-    bool only_running; /* only running task instances */
+    bool only_running;     /* only running task instances */
+    const char *not_state; /* leave out task instances already in this state (NULL: none) */
 } clear_filter_t;
 
 /* What clearing does to the runs of the cleared task instances. */
@@ -122,6 +123,29 @@ int clear_apply_mode(db_t *db, const clear_list_t *l, clear_runs_t mode, long *c
  */
 int clear_mark_run(db_t *db, const char *dag_id, const char *run_id, const char *state, char *err,
                    size_t errlen);
+
+/*
+ * Sets the listed task instances to state ("success", "failed" or
+ * "skipped") as clear_mark_ti does each (those already in it are left
+ * alone), in one statement that wakes the scheduler for their runs.
+ * *marked: rows changed. Returns 0, or with err filled UPDRAFT_EINVALID
+ * (bad state), UPDRAFT_ENOMEM or UPDRAFT_EDB.
+ */
+int clear_mark_tis(db_t *db, const clear_list_t *l, const char *state, long *marked, char *err,
+                   size_t errlen);
+
+/*
+ * What Airflow 2's DAG.set_task_instance_state does after marking task_id:
+ * the failed and upstream_failed task instances downstream of task_id
+ * (transitively, in the DAG's latest version; task_id itself excluded) in
+ * the runs scope selects (its dag_id, and run_id or logical date range;
+ * its other members are ignored) are cleared, and their finished runs put
+ * back to 'queued', so that they run again. *cleared: task instances
+ * cleared. Returns 0, or an error of clear_find or clear_apply_mode with
+ * err filled.
+ */
+int clear_resume_downstream(db_t *db, const clear_filter_t *scope, const char *task_id,
+                            long *cleared, char *err, size_t errlen);
 
 /*
  * Sets one task instance (map index -1) of a run to state ("success",

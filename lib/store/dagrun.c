@@ -14,7 +14,7 @@
  * it; times travel as microseconds since the epoch. The commands' and the
  * operators' go unprepared (a command or an operator runner makes a few
  * calls and exits); those the REST API runs too (dagrun_find,
- * dagrun_set_note) are prepared.
+ * dagrun_set_note, dagrun_delete, dagrun_state_counts) are prepared.
  */
 #include "store/dagrun.h"
 #include "store/channels.h"
@@ -541,6 +541,43 @@ int dagrun_delete_at(db_t *db, const char *dag_id, ts_us_t logical, long *delete
 
     *deleted = n > 0 ? n : 0;
     return n < 0 ? store_db_failed(db, err, errlen) : 0;
+}
+
+/* The scheduler is woken: a deleted live run frees its DAG's max_active_runs. */
+static const char SQL_DELETE[] =
+    "WITH d AS (DELETE FROM dag_run WHERE dag_id = $1 AND run_id = $2 RETURNING id)"
+    " SELECT count(*), count(pg_notify(" CHANNEL_SCHEDULER_SQL ", '')) FROM d";
+
+int dagrun_delete(db_t *db, const char *dag_id, const char *run_id)
+{
+    const char *p[] = {dag_id, run_id};
+    PGresult *r = db_query(db, "dagrun_delete", SQL_DELETE, 2, p);
+    int rc;
+
+    if (!r)
+        return UPDRAFT_EDB;
+    rc = db_get_i64(r, 0, 0) > 0 ? UPDRAFT_OK : UPDRAFT_ENOTFOUND;
+    PQclear(r);
+    return rc;
+}
+
+/*
+ * Every (DAG, run state) pair of the DAGs asked for that exist, zeros
+ * included, in one pass: the states in Airflow's DagRunState order.
+ */
+static const char SQL_STATE_COUNTS[] =
+    "SELECT d.dag_id, s.state, count(dr.id) FROM dag d"
+    " CROSS JOIN unnest(ARRAY['queued', 'running', 'success', 'failed'])"
+    "  WITH ORDINALITY AS s(state, ord)"
+    " LEFT JOIN dag_run dr ON dr.dag_id = d.dag_id AND dr.state = s.state"
+    " WHERE d.dag_id IN (SELECT jsonb_array_elements_text($1::jsonb))"
+    " GROUP BY d.dag_id, s.state, s.ord ORDER BY d.dag_id, s.ord";
+
+int dagrun_state_counts(db_t *db, const char *dag_ids_json, PGresult **out)
+{
+    const char *p[] = {dag_ids_json};
+
+    return store_query_rows(db, "dagrun_state_counts", SQL_STATE_COUNTS, 1, p, out);
 }
 
 static const char SQL_SET_NOTE[] = "UPDATE dag_run SET note = $2 WHERE id = $1";

@@ -5,7 +5,8 @@
  * watch other DAGs (ExternalTaskSensor, TriggerDagRunOperator) read and
  * change of a run outside the scheduler's paths: finding a run, its state,
  * its conf, the runs of a date range, the live runs against
- * max_active_runs, a run's note, the counts of a watched run's task
+ * max_active_runs, a run's note, deleting a run, the run states of DAGs
+ * (the REST API's dagStats), the counts of a watched run's task
  * instances, and `dags test`'s replacing of the run at a logical date.
  * (Marking a run and clearing it back to 'queued' are user actions on its
  * task instances: store/ti_admin.h. The scheduler's run transitions are
@@ -173,6 +174,24 @@ int dagrun_live_count(db_t *db, const char *dag_id, long *live, long *max, char 
 /* Deletes dag_id's run at logical (and its task instances); *deleted: rows gone (0 or 1). */
 int dagrun_delete_at(db_t *db, const char *dag_id, ts_us_t logical, long *deleted, char *err,
                      size_t errlen);
+
+/*
+ * Deletes dag_id's run run_id with its task instances, XComs and logs (the
+ * REST API's DELETE of a run), and wakes the schedulers. 0,
+ * UPDRAFT_ENOTFOUND or UPDRAFT_EDB.
+ */
+int dagrun_delete(db_t *db, const char *dag_id, const char *run_id);
+
+/* Columns of dagrun_state_counts' rows. */
+enum { DAGRUN_COUNT_COL_DAG_ID, DAGRUN_COUNT_COL_STATE, DAGRUN_COUNT_COL_COUNT };
+
+/*
+ * How many runs each DAG of dag_ids_json (a JSON array of ids) has in each
+ * state, in one statement: one row per existing DAG and state (queued,
+ * running, success, failed, in that order; count 0 included), by dag_id.
+ * Ids with no DAG have no rows. *out: caller PQclear()s. 0 or UPDRAFT_EDB.
+ */
+int dagrun_state_counts(db_t *db, const char *dag_ids_json, PGresult **out);
 
 /* Sets the note of the DAG run whose row id is run_pk. 0 or UPDRAFT_EDB. */
 int dagrun_set_note(db_t *db, int64_t run_pk, const char *note);

@@ -257,6 +257,24 @@ int dags_set_paused(db_t *db, const char *dag_id, bool paused)
     return rc;
 }
 
+static const char SQL_SET_PAUSED_MANY[] =
+    "WITH u AS (UPDATE dag SET is_paused = $2::boolean"
+    "  WHERE dag_id IN (SELECT jsonb_array_elements_text($1::jsonb)) RETURNING dag_id)"
+    " SELECT count(*), count(pg_notify(" CHANNEL_SCHEDULER_SQL ", '')) FROM u";
+
+int dags_set_paused_many(db_t *db, const char *dag_ids_json, bool paused, long *n)
+{
+    const char *p[] = {dag_ids_json, paused ? "true" : "false"};
+    PGresult *r = db_query(db, "dags_set_paused_many", SQL_SET_PAUSED_MANY, 2, p);
+
+    *n = 0;
+    if (!r)
+        return UPDRAFT_EDB;
+    *n = (long)db_get_i64(r, 0, 0);
+    PQclear(r);
+    return UPDRAFT_OK;
+}
+
 /* ---- what the commands, the API and the watching operators read ----------- */
 
 static const char SQL_LIST_ACTIVE[] = "SELECT dag_id, fileloc, owners, is_paused FROM dag"
@@ -406,6 +424,49 @@ int dags_check_parsed(db_t *db, const char *dag_id)
     bool found = false;
     int rc = query_any(db, "dags_check_parsed", SQL_CHECK_PARSED, 1, p, &found);
     return rc < 0 ? rc : found ? UPDRAFT_OK : UPDRAFT_ENOTFOUND;
+}
+
+static const char SQL_FILELOC_OF_TOKEN[] =
+    "SELECT fileloc FROM dag WHERE " DAGS_FILE_TOKEN_SQL("fileloc") " = $1 LIMIT 1";
+
+int dags_fileloc_of_token(db_t *db, const char *token, char **fileloc)
+{
+    const char *p[] = {token};
+    PGresult *r = db_query(db, "dags_fileloc_of_token", SQL_FILELOC_OF_TOKEN, 1, p);
+    int rc = UPDRAFT_ENOTFOUND;
+    bool oom = false;
+
+    *fileloc = NULL;
+    if (!r)
+        return UPDRAFT_EDB;
+    if (PQntuples(r) > 0) {
+        *fileloc = store_dup_field(r, 0, 0, &oom);
+        rc = oom ? UPDRAFT_ENOMEM : UPDRAFT_OK;
+    }
+    PQclear(r);
+    return rc;
+}
+
+static const char SQL_PARSED_DOCUMENT[] =
+    "SELECT v.data::text FROM dag d JOIN dag_version v ON v.id = d.version_id"
+    " WHERE d.dag_id = $1";
+
+int dags_parsed_document(db_t *db, const char *dag_id, char **doc)
+{
+    const char *p[] = {dag_id};
+    PGresult *r = db_query(db, "dags_parsed_document", SQL_PARSED_DOCUMENT, 1, p);
+    int rc = UPDRAFT_ENOTFOUND;
+    bool oom = false;
+
+    *doc = NULL;
+    if (!r)
+        return UPDRAFT_EDB;
+    if (PQntuples(r) > 0) {
+        *doc = store_dup_field(r, 0, 0, &oom);
+        rc = oom ? UPDRAFT_ENOMEM : *doc ? UPDRAFT_OK : UPDRAFT_ENOTFOUND;
+    }
+    PQclear(r);
+    return rc;
 }
 
 static const char SQL_HAS_TASK[] = "SELECT (v.data->'tasks') ? $2 FROM dag d"

@@ -132,6 +132,13 @@ int dags_list_sla_candidates(db_t *db, PGresult **out);
  */
 int dags_set_paused(db_t *db, const char *dag_id, bool paused);
 
+/*
+ * Pauses or unpauses every DAG of dag_ids_json (a JSON array of ids; the
+ * REST API's PATCH of several DAGs) and wakes the schedulers, in one
+ * statement. *n: the DAGs found. 0 or UPDRAFT_EDB.
+ */
+int dags_set_paused_many(db_t *db, const char *dag_ids_json, bool paused, long *n);
+
 /* ---- what the commands, the API and the watching operators read ----------- */
 
 /*
@@ -195,6 +202,30 @@ int dags_exists(db_t *db, const char *dag_id, bool *exists);
  * UPDRAFT_ENOTFOUND (the REST API's 404 before a clear), or UPDRAFT_EDB.
  */
 int dags_check_parsed(db_t *db, const char *dag_id);
+
+/*
+ * A DAG file's token (the REST API's file_token): the URL-safe base64 of
+ * the path, without padding, as SQL over the text column col. The API's
+ * DAG answers select it and dags_fileloc_of_token matches it, so the two
+ * always agree.
+ */
+#define DAGS_FILE_TOKEN_SQL(col)                                                                   \
+    "translate(encode(convert_to(" col ", 'UTF8'), 'base64'), E'+/=\\n', '-_')"
+
+/*
+ * The fileloc of the DAG whose file token is token, in *fileloc
+ * (malloc'd): a path the dag table holds, never one built from the token.
+ * 0, UPDRAFT_ENOTFOUND (no DAG has that token), UPDRAFT_ENOMEM or
+ * UPDRAFT_EDB.
+ */
+int dags_fileloc_of_token(db_t *db, const char *token, char **fileloc);
+
+/*
+ * The serialized document (proto/PROTOCOL.md) of dag_id's parsed version
+ * (dag.version_id) as JSON text in *doc (malloc'd). 0, UPDRAFT_ENOTFOUND
+ * (no such DAG, or none parsed), UPDRAFT_ENOMEM or UPDRAFT_EDB.
+ */
+int dags_parsed_document(db_t *db, const char *dag_id, char **doc);
 
 /*
  * Whether the parsed version of dag_id has task task_id, in *has.

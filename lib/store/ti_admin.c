@@ -3,7 +3,7 @@
  * and the users' reads of task instances (see ti_admin.h), each a named
  * constant next to the function that runs it. These run once per user
  * action, so they go unprepared (but for the REST API's lookup of a task
- * instance, prepared like the API's other lookups).
+ * instance and its note, prepared like the API's other lookups).
  *
  * A clear is one statement (task instances, then their runs back to
  * 'queued', then one NOTIFY per run for the scheduler), so a reader never
@@ -84,6 +84,7 @@ static const char SQL_FIND[] =
     " AND ($5::text IS NULL OR dr.run_id = $5::text)"
     " AND (NOT $6::boolean OR ti.state IN ('failed', 'upstream_failed'))"
     " AND (NOT $8::boolean OR ti.state = 'running')"
+    " AND ($9::text IS NULL OR ti.state <> $9::text)"
     " AND ti.state <> 'removed'"
     " ORDER BY dr.logical_date, ti.task_id, ti.map_index LIMIT $7::bigint";
 
@@ -119,8 +120,9 @@ int ti_admin_find(db_t *db, const ti_admin_filter_t *f, ti_admin_tis_t *out, cha
                        f->run_id,
                        f->only_failed ? "true" : "false",
                        lim,
-                       f->only_running ? "true" : "false"};
-    PGresult *r = db_query(db, NULL, SQL_FIND, 8, p);
+                       f->only_running ? "true" : "false",
+                       f->not_state};
+    PGresult *r = db_query(db, NULL, SQL_FIND, 9, p);
     free(ids);
     if (!r) {
         snprintf(err, errlen, "database error: %s", db_error(db));
@@ -269,18 +271,24 @@ int ti_admin_set_run_state(db_t *db, int64_t id, const char *state)
     return db_exec(db, NULL, SQL_SET_RUN_STATE, 2, p) < 0 ? UPDRAFT_EDB : UPDRAFT_OK;
 }
 
+/*
+ * What marking sets, as Airflow 2's TaskInstance.set_state: the state, the
+ * start date kept or set, the end date and duration now.
+ */
+#define MARK_SET(state)                                                                            \
+    " SET state = " state ", start_date = coalesce(ti.start_date, now()), end_date = now(),"       \
+    " duration = extract(epoch FROM now() - coalesce(ti.start_date, now())),"                      \
+    " next_try_at = NULL, updated_at = now()"
+
 /* One statement: the update and the wake-up commit together. */
 static const char SQL_MARK_TI[] =
     "WITH u AS ("
-    " UPDATE task_instance ti SET state = $4,"
-    "  start_date = coalesce(ti.start_date, now()), end_date = now(),"
-    "  duration = extract(epoch FROM now() - coalesce(ti.start_date, now())),"
-    "  next_try_at = NULL, updated_at = now()"
-    " FROM dag_run dr WHERE dr.dag_id = $1 AND dr.run_id = $2"
-    "  AND ti.dag_run_id = dr.id AND ti.task_id = $3 AND ti.map_index = -1"
-    " RETURNING ti.dag_run_id)"
-    " SELECT count(*), count(pg_notify(" CHANNEL_SCHEDULER_SQL ", dag_run_id::text))"
-    " FROM u";
+    " UPDATE task_instance ti" MARK_SET(
+        "$4") " FROM dag_run dr WHERE dr.dag_id = $1 AND dr.run_id = $2"
+              "  AND ti.dag_run_id = dr.id AND ti.task_id = $3 AND ti.map_index = -1"
+              " RETURNING ti.dag_run_id)"
+              " SELECT count(*), count(pg_notify(" CHANNEL_SCHEDULER_SQL ", dag_run_id::text))"
+              " FROM u";
 
 int ti_admin_mark_ti(db_t *db, const char *dag_id, const char *run_id, const char *task_id,
                      const char *state, long *n)
@@ -293,6 +301,53 @@ int ti_admin_mark_ti(db_t *db, const char *dag_id, const char *run_id, const cha
     *n = (long)db_get_i64(r, 0, 0);
     PQclear(r);
     return UPDRAFT_OK;
+}
+
+/* One statement; the scheduler is woken once per run changed. */
+static const char SQL_MARK_TIS[] =
+    "WITH u AS ("
+    " UPDATE task_instance ti" MARK_SET(
+        "$2") " WHERE ti.id = ANY($1::bigint[]) AND ti.state <> $2"
+              " RETURNING ti.dag_run_id),"
+              " n AS (SELECT pg_notify(" CHANNEL_SCHEDULER_SQL ", d::text)"
+              "  FROM (SELECT DISTINCT dag_run_id AS d FROM u) x)"
+              " SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM n)";
+
+int ti_admin_mark_tis(db_t *db, const int64_t *ids, size_t n, const char *state, long *marked)
+{
+    char *arr = pgarray_int64(ids, n);
+    PGresult *r;
+
+    *marked = 0;
+    if (!arr)
+        return UPDRAFT_ENOMEM;
+    const char *p[] = {arr, state};
+    r = db_query(db, NULL, SQL_MARK_TIS, 2, p);
+    free(arr);
+    if (!r)
+        return UPDRAFT_EDB;
+    *marked = (long)db_get_i64(r, 0, 0);
+    PQclear(r);
+    return UPDRAFT_OK;
+}
+
+static const char SQL_SET_NOTE[] =
+    "UPDATE task_instance ti SET note = $5 FROM dag_run dr"
+    " WHERE dr.dag_id = $1 AND dr.run_id = $2 AND ti.dag_run_id = dr.id"
+    " AND ti.task_id = $3 AND ti.map_index = $4::int";
+
+int ti_admin_set_note(db_t *db, const char *dag_id, const char *run_id, const char *task_id,
+                      int map_index, const char *note)
+{
+    char mi[16];
+    const char *p[] = {dag_id, run_id, task_id, mi, note};
+    long n;
+
+    snprintf(mi, sizeof(mi), "%d", map_index);
+    n = db_exec(db, "ti_admin_set_note", SQL_SET_NOTE, 5, p);
+    if (n < 0)
+        return UPDRAFT_EDB;
+    return n > 0 ? UPDRAFT_OK : UPDRAFT_ENOTFOUND;
 }
 
 static const char SQL_FIND_TI[] =

@@ -11,8 +11,10 @@
  *     success; mark it failed: running, deferred, up_for_reschedule ->
  *     failed, the other unfinished ones -> skipped; the run -> success or
  *     failed, or back to queued (Airflow's set_dag_run_state_to_queued);
- *   - mark one task instance (map index -1) -> the state asked.
- * Every change wakes the scheduler for the runs changed (NOTIFY on
+ *   - mark one task instance (map index -1), or a list of them, -> the
+ *     state asked;
+ *   - a task instance's note (not a state change).
+ * Every state change wakes the scheduler for the runs changed (NOTIFY on
  * CHANNEL_SCHEDULER). The workers' fenced transitions are store/ti.h, the
  * scheduler's store/ti_sched.h, store/runplan.h and store/pools.h.
  *
@@ -52,11 +54,12 @@ typedef struct ti_admin_filter {
     const char *dag_id;
     const char *const *task_ids; /* the selected tasks */
     size_t n_task_ids;
-    ts_us_t start, end; /* logical date range, inclusive; TS_NONE = open */
-    const char *run_id; /* NULL = any run */
-    bool only_failed;   /* failed and upstream_failed only */
-    bool only_running;  /* running only */
-    size_t limit;       /* at most this many rows */
+    ts_us_t start, end;    /* logical date range, inclusive; TS_NONE = open */
+    const char *run_id;    /* NULL = any run */
+    bool only_failed;      /* failed and upstream_failed only */
+    bool only_running;     /* running only */
+    const char *not_state; /* NULL, or leave out task instances in this state */
+    size_t limit;          /* at most this many rows */
 } ti_admin_filter_t;
 
 /* A selected task instance; strings borrowed from the list. */
@@ -130,6 +133,20 @@ int ti_admin_set_run_state(db_t *db, int64_t id, const char *state);
  */
 int ti_admin_mark_ti(db_t *db, const char *dag_id, const char *run_id, const char *task_id,
                      const char *state, long *n);
+
+/*
+ * Task instances ids that are not in state get state, as ti_admin_mark_ti
+ * does, and the scheduler is woken for each of their runs, in one
+ * statement. *marked: rows changed. 0, UPDRAFT_ENOMEM or UPDRAFT_EDB.
+ */
+int ti_admin_mark_tis(db_t *db, const int64_t *ids, size_t n, const char *state, long *marked);
+
+/*
+ * Sets the note (NULL: none) of task instance (dag_id, run_id, task_id,
+ * map_index). 0, UPDRAFT_ENOTFOUND (no such task instance) or UPDRAFT_EDB.
+ */
+int ti_admin_set_note(db_t *db, const char *dag_id, const char *run_id, const char *task_id,
+                      int map_index, const char *note);
 
 /*
  * The logical date of the run of the unmapped task instance (dag_id,

@@ -7,6 +7,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -348,6 +349,43 @@ static void test_printed_config_masks_secrets_and_reloads(void **state)
     config_free(&c);
 }
 
+/* Collects what config_visit hands over as "section.key=value" lines. */
+static void collect_option(const char *section, const char *key, const char *value, bool is_string,
+                           void *arg)
+{
+    fprintf(arg, "%s.%s=%s%s\n", section, key, value, is_string ? "" : " (not a string)");
+}
+
+static void test_visited_config_hides_every_secret_that_has_a_value(void **state)
+{
+    (void)state;
+    config_t c;
+    char err[512] = "", *text = NULL;
+    size_t len = 0;
+    FILE *f;
+    setenv("UPDRAFT__DATABASE__URL", "postgresql://u:topsecret@db/updraft", 1);
+    setenv("UPDRAFT__CORE__FERNET_KEY", "aW5zZWN1cmUta2V5LWZvci10ZXN0cy1vbmx5LTMyYg==", 1);
+    assert_int_equal(config_load(NULL, &c, err, sizeof(err)), 0);
+    f = open_memstream(&text, &len);
+    assert_non_null(f);
+    assert_int_equal(config_visit(&c, "< hidden >", collect_option, f), 0);
+    fclose(f);
+    assert_null(strstr(text, "topsecret"));
+    assert_null(strstr(text, "aW5zZWN1"));
+    assert_contains(text, "database.url=< hidden >\n");
+    assert_contains(text, "core.fernet_key=< hidden >\n");
+    assert_contains(text, "redis.url=< hidden >\n"); /* the default has a value too */
+    assert_contains(text, "core.dags_folder=./dags\n");
+    assert_contains(text, "core.test_connection=Disabled\n");
+    assert_contains(text, "worker.concurrency=16 (not a string)\n");
+    assert_contains(text, "core.dags_are_paused_at_creation=true (not a string)\n");
+    /* sections in the table's order, each key once */
+    assert_true(strstr(text, "core.dags_folder") < strstr(text, "database.url"));
+    assert_true(strstr(text, "database.url") < strstr(text, "alerts."));
+    free(text);
+    config_free(&c);
+}
+
 static void test_config_option_is_taken_out_of_argv(void **state)
 {
     (void)state;
@@ -403,6 +441,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_url_passwords_are_masked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_printed_config_masks_secrets_and_reloads, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_visited_config_hides_every_secret_that_has_a_value,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_option_is_taken_out_of_argv, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,8 @@
 /*
  * test_connections.c - Airflow connection URIs and JSON (parse, percent
  * decoding, extras, host with protocol, errors), get_uri round trips,
- * validation and the environment overrides.
+ * validation and the environment overrides; what a connection means to
+ * its client (an HTTP base URL, libpq keywords).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "model/connclient.h"
 #include "store/connections.h"
 
 static connection_t *parse_ok(const char *uri)
@@ -223,6 +225,85 @@ static void test_validate_refuses_bad_ids_and_types(void **state)
     connection_free(c);
 }
 
+/* The base URL an HTTP connection's JSON form gives (model/connclient.h). */
+static void check_base_url(const char *conn_json, const char *want)
+{
+    cJSON *conn = cJSON_Parse(conn_json);
+    strbuf_t u = {0};
+    char *got;
+
+    assert_non_null(conn);
+    connclient_http_base_url(conn, &u);
+    got = strbuf_take(&u);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+    cJSON_Delete(conn);
+}
+
+static void test_http_base_url_is_built_as_httphook_does(void **state)
+{
+    (void)state;
+    check_base_url("{\"host\": \"api.example\"}", "http://api.example");
+    check_base_url("{\"host\": \"api.example\", \"schema\": \"https\", \"port\": 8443}",
+                   "https://api.example:8443");
+    check_base_url("{\"host\": \"api.example\", \"schema\": \"ftp\", \"port\": \"81\"}",
+                   "http://api.example:81");
+    check_base_url("{\"host\": \"https://api.example\", \"port\": 9000}",
+                   "https://api.example:9000");
+    check_base_url("{\"host\": \"https://api.example:1/v1\", \"port\": 9000}",
+                   "https://api.example:1/v1");
+    check_base_url("{}", "http://");
+}
+
+/* The value of keyword kw in p, or NULL. */
+static const char *pg_value(const connclient_pg_t *p, const char *kw)
+{
+    for (size_t i = 0; p->kw[i]; i++)
+        if (strcmp(p->kw[i], kw) == 0)
+            return p->val[i];
+    return NULL;
+}
+
+static void test_pg_keywords_come_from_fields_and_extra(void **state)
+{
+    (void)state;
+    cJSON *conn =
+        cJSON_Parse("{\"host\": \"db\", \"port\": 6543, \"login\": \"u\", \"password\": "
+                    "\"pw\", \"schema\": \"app\", \"extra\": \"{\\\"sslmode\\\": \\\"require\\\", "
+                    "\\\"connect_timeout\\\": 120, \\\"keepalives\\\": true, \\\"x\\\": 1}\"}");
+    connclient_pg_t p;
+
+    assert_non_null(conn);
+    assert_int_equal(connclient_pg_params(conn, NULL, 30, 0, &p), 0);
+    assert_string_equal(pg_value(&p, "host"), "db");
+    assert_string_equal(pg_value(&p, "port"), "6543");
+    assert_string_equal(pg_value(&p, "user"), "u");
+    assert_string_equal(pg_value(&p, "password"), "pw");
+    assert_string_equal(pg_value(&p, "dbname"), "app");
+    assert_string_equal(pg_value(&p, "sslmode"), "require");
+    assert_string_equal(pg_value(&p, "keepalives"), "1");
+    assert_string_equal(pg_value(&p, "connect_timeout"), "120");
+    assert_string_equal(pg_value(&p, "application_name"), "updraft");
+    assert_null(pg_value(&p, "x")); /* not a libpq setting */
+    assert_false(p.bad_extra);
+    connclient_pg_free(&p);
+    /* a database argument wins over the schema; a cap bounds the extra's timeout */
+    assert_int_equal(connclient_pg_params(conn, "other", 30, 10, &p), 0);
+    assert_string_equal(pg_value(&p, "dbname"), "other");
+    assert_string_equal(pg_value(&p, "connect_timeout"), "10");
+    connclient_pg_free(&p);
+    cJSON_Delete(conn);
+
+    conn = cJSON_Parse("{\"host\": \"db\", \"extra\": \"not json\"}");
+    assert_int_equal(connclient_pg_params(conn, NULL, 30, 0, &p), 0);
+    assert_true(p.bad_extra);
+    assert_string_equal(pg_value(&p, "connect_timeout"), "30");
+    assert_null(pg_value(&p, "port"));
+    connclient_pg_free(&p);
+    cJSON_Delete(conn);
+}
+
 static void test_env_connection_overrides_by_name(void **state)
 {
     (void)state;
@@ -259,6 +340,8 @@ int main(void)
         cmocka_unit_test(test_json_form_parses),
         cmocka_unit_test(test_validate_refuses_bad_ids_and_types),
         cmocka_unit_test(test_env_connection_overrides_by_name),
+        cmocka_unit_test(test_http_base_url_is_built_as_httphook_does),
+        cmocka_unit_test(test_pg_keywords_come_from_fields_and_extra),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
