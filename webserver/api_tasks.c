@@ -138,6 +138,7 @@ static cJSON *task_json(const cJSON *doc, const cJSON *spec)
         member_or(spec, "downstream_task_ids", cJSON_IsArray, cJSON_CreateArray()));
     cJSON_AddBoolToObject(o, "is_mapped", cJSON_GetObjectItemCaseSensitive(spec, "expand") != NULL);
     cJSON_AddNullToObject(o, "doc_md");
+    cJSON_AddNullToObject(o, "sub_dag"); /* as Airflow 2 for every task but a SubDagOperator */
     return o;
 }
 

@@ -50,6 +50,9 @@ export UPDRAFT__WEBSERVER__THREADS=4
 # The matrix makes hundreds of failed logins on purpose; the limits have a test of their own.
 export UPDRAFT__WEBSERVER__LOGIN_FAILURES_PER_USER=100000
 export UPDRAFT__WEBSERVER__LOGIN_FAILURES_PER_ADDRESS=100000
+# Connection testing answers 403 of its own when disabled (as Airflow): on, so
+# that a 403 here means a role was refused.
+export UPDRAFT__CORE__TEST_CONNECTION=Enabled
 base=http://127.0.0.1:$port
 api=$base/api/v1
 start_webserver webserver

@@ -73,6 +73,7 @@ export UPDRAFT__CORE__DAGS_ARE_PAUSED_AT_CREATION=false
 export UPDRAFT__SCHEDULER__DAG_DIR_LIST_INTERVAL=1
 export UPDRAFT__WORKER__HEARTBEAT_SEC=1
 export UPDRAFT__WEBSERVER__AUTH=password
+export UPDRAFT__CORE__TEST_CONNECTION=Enabled
 UPDRAFT__CORE__FERNET_KEY=$(openssl rand -base64 32)
 export UPDRAFT__CORE__FERNET_KEY
 port=$(svc_free_port)
@@ -293,7 +294,30 @@ expect 200 GET /api/v1/eventLogs
 ev=$(jr '.event_logs[0].event_log_id')
 expect 200 GET /api/v1/eventLogs/$ev
 
+expect 200 GET /api/v1/version
+expect 200 GET /api/v1/config
+expect 200 GET "/api/v1/config?section=webserver"
+expect 200 PATCH "/api/v1/dags?dag_id_pattern=every_&update_mask=is_paused" '{"is_paused": true}'
+expect 200 GET $D/details
+expect 200 GET $D/tasks
+expect 200 GET "$D/tasks?order_by=-task_id"
+expect 200 GET $D/tasks/list_files
+expect 200 GET $D
+expect 200 GET "/api/v1/dagSources/$(jr .file_token)" '' 'Accept: application/json'
+expect 200 GET "/api/v1/dagStats?dag_ids=example_mapping,fails"
+expect 200 POST /api/v1/dags/~/dagRuns/list '{"dag_ids": ["example_mapping"], "page_limit": 5}'
+expect 200 POST /api/v1/dags/~/dagRuns/~/taskInstances/list '{"dag_ids": ["example_mapping"], "state": ["success"]}'
+expect 200 POST $D/updateTaskInstancesState '{"dry_run": true, "task_id": "list_files", "dag_run_id": "r1", "include_upstream": false, "include_downstream": true, "include_future": false, "include_past": false, "new_state": "success"}'
+expect 200 PATCH $R/setNote '{"note": "checked"}'
+expect 200 PATCH $R/taskInstances/list_files/setNote '{"note": "looked at"}'
+expect 200 PATCH $R/taskInstances/load/1/setNote '{"note": "second of three"}'
+expect 200 POST /api/v1/connections/test "{\"connection_id\": \"self\", \"conn_type\": \"http\", \"host\": \"127.0.0.1\", \"port\": $port}"
+
 # ---- errors ---------------------------------------------------------------------
+expect 404 GET /api/v1/dags/nope/details
+expect 404 GET $D/tasks/nope
+expect 404 GET /api/v1/dagSources/bm9wZQ
+expect 404 DELETE $D/dagRuns/nope
 expect 404 GET /api/v1/users/nope
 expect 404 GET /api/v1/roles/Nope
 expect 404 GET /api/v1/eventLogs/999999
@@ -344,6 +368,7 @@ expect 200 POST /api/v1/connections '{"connection_id": "c2", "conn_type": "http"
 expect 409 POST /api/v1/connections '{"connection_id": "c2", "conn_type": "http"}'
 expect 204 DELETE /api/v1/pools/p1
 expect 200 PATCH $W/dagRuns/held '{"state": "failed"}'
+expect 204 DELETE $D/dagRuns/r2
 
 # ---- the check -------------------------------------------------------------------
 

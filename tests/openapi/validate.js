@@ -71,6 +71,25 @@ const EXTENSIONS = {
 };
 
 /*
+ * Where Airflow 2 itself answers null for a property its spec does not
+ * mark nullable: schema name -> properties. Keep it as small as possible.
+ */
+const NULLABLE_IN_PRACTICE = {
+  /* TaskSchema's sub_dag is a Nested(DAGSchema) that marshmallow dumps as
+   * null for every task that is not a SubDagOperator (all of updraft's). */
+  Task: ['sub_dag'],
+};
+
+/* target with the NULLABLE_IN_PRACTICE properties of schema `name` made nullable. */
+function withNullable(target, name) {
+  const props = NULLABLE_IN_PRACTICE[name];
+  if (!props || !target.properties) return target;
+  const out = {...target, properties: {...target.properties}};
+  for (const p of props) out.properties[p] = {anyOf: [{type: 'null'}, target.properties[p]]};
+  return out;
+}
+
+/*
  * Statuses Airflow itself answers that its spec does not declare for the
  * operation, checked against the named components/responses entry.
  */
@@ -186,6 +205,7 @@ function strict(spec, schema, seen = []) {
     let target = resolveRef(spec, schema.$ref);
     const name = schema.$ref.match(/^#\/components\/schemas\/(.+)$/);
     if (name && EXTENSIONS[name[1]]) target = withExtensions(target, EXTENSIONS[name[1]]);
+    if (name) target = withNullable(target, name[1]);
     return strict(spec, target, seen.concat(schema.$ref));
   }
   let s = {...schema};
@@ -272,6 +292,7 @@ function mergeAllOf(spec, schema, seen) {
       const name = m.$ref.match(/^#\/components\/schemas\/(.+)$/);
       let target = resolveRef(spec, m.$ref);
       if (name && EXTENSIONS[name[1]]) target = withExtensions(target, EXTENSIONS[name[1]]);
+      if (name) target = withNullable(target, name[1]);
       m = target;
     }
     if (m.allOf) m = mergeAllOf(spec, m, mseen);
