@@ -240,9 +240,18 @@ start_daemon scheduler "$URL" "$BIN/updraft-scheduler"
 start_daemon worker1 "$URL" "$BIN/updraft-worker" --hostname bench-w1 --concurrency "$CONC_A"
 start_daemon worker2 "$URL" "$BIN/updraft-worker" --hostname bench-w2 --concurrency "$CONC_A"
 start_daemon webserver "$URL" "$BIN/updraft-webserver"
+# A second webserver with logins on, to measure what identifying a caller costs.
+AUTH_PORT=$(svc_free_port)
+BENCH_PW=bench-$RANDOM-$RANDOM
+UPDRAFT__DATABASE__URL=$URL "$BIN/updraft" users create --username bench --firstname B \
+  --lastname B --email bench@example.com --role Viewer --password "$BENCH_PW" >>"$tmp/logs/users.log" 2>&1 ||
+  err "cannot create the bench user: $(tail -2 "$tmp/logs/users.log")"
+BENCH_TOKEN=$(UPDRAFT__DATABASE__URL=$URL "$BIN/updraft" users token create --username bench 2>>"$tmp/logs/users.log")
+UPDRAFT__WEBSERVER__AUTH=password UPDRAFT__WEBSERVER__LISTEN=127.0.0.1:$AUTH_PORT \
+  start_daemon webserver_auth "$URL" "$BIN/updraft-webserver"
 if ! wait_up "$URL" 60 "(SELECT count(*) FROM dag WHERE is_active) >= $MAIN_DAGS
                          AND (SELECT count(*) FROM job WHERE job_type = 'WorkerJob' AND state = 'running') >= 2" \
-     scheduler worker1 worker2 webserver; then
+     scheduler worker1 worker2 webserver webserver_auth; then
   err "daemons did not come up: $(cat "$tmp/wait.err")"; exit 1
 fi
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$WEB_PORT/health" >/dev/null && break; sleep 0.1; done
@@ -371,12 +380,14 @@ fig memory.worker_peak_rss MB "$WORKER_HWM" "" 2 "" "" "largest VmHWM of the wor
 
 # ---------------------------------------------------------------- 6. api
 # wrk_fig NAME URL TARGET CHECK NOTE
+# WRK_HDR (an array of curl/wrk arguments) adds headers to both.
+WRK_HDR=()
 wrk_fig() {
   local name=$1 url=$2 code out
-  code=$(curl -s -o "$tmp/api.json" -w '%{http_code}' "$url")
+  code=$(curl -s -o "$tmp/api.json" -w '%{http_code}' "${WRK_HDR[@]}" "$url")
   if [ "$code" != 200 ]; then err "api: $url answered $code"; return 1; fi
   out=$tmp/logs/wrk_${name##*.}.log
-  wrk -t2 -c32 -d"${WRK_SECONDS}s" --latency "$url" >"$out" 2>&1 || { err "wrk failed: $(tail -3 "$out")"; return 1; }
+  wrk -t2 -c32 -d"${WRK_SECONDS}s" --latency "${WRK_HDR[@]}" "$url" >"$out" 2>&1 || { err "wrk failed: $(tail -3 "$out")"; return 1; }
   read -r rps p50 p99 non2xx < <(python3 - "$out" <<'EOF'
 import re, sys
 txt = open(sys.argv[1]).read()
@@ -400,9 +411,17 @@ if alive webserver; then
   wrk_fig api.task_instances "$API/dags/bench_tp_a/dagRuns/tp_1/taskInstances?limit=1000" "" "" \
     "GET .../taskInstances?limit=1000 of a $TP_TASKS-task run"
 fi
+AUTH_API=http://127.0.0.1:$AUTH_PORT/api/v1
+if alive webserver_auth; then
+  WRK_HDR=(-H "Authorization: Basic $(printf 'bench:%s' "$BENCH_PW" | base64 -w0)")
+  wrk_fig api.dags_basic_auth "$AUTH_API/dags" "" "" "the same with webserver.auth password, HTTP Basic (a remembered password: one user lookup per request)"
+  WRK_HDR=(-H "Authorization: Bearer $BENCH_TOKEN")
+  wrk_fig api.dags_token "$AUTH_API/dags" "" "" "the same with a bearer token (one token lookup per request)"
+  WRK_HDR=()
+fi
 
 # ---------------------------------------------------------------- 4. history
-stop_daemon worker1; stop_daemon worker2; stop_daemon webserver; stop_daemon scheduler
+stop_daemon worker1; stop_daemon worker2; stop_daemon webserver; stop_daemon webserver_auth; stop_daemon scheduler
 log "4. history: $HIST_TRIGGERS triggers, empty then with $((HIST_RUNS * 100)) finished task instances"
 UPDRAFT__DATABASE__URL=$URL_HIST "$BIN/updraft" db migrate >>"$tmp/logs/migrate.log" 2>&1 || err "migrate (history) failed"
 UPDRAFT__CORE__DAGS_FOLDER=$tmp/dags_hist UPDRAFT__LOGGING__LEVEL=debug \
