@@ -379,7 +379,9 @@ static int run_route(const api_t *api, struct mg_connection *conn, const route_t
         goto out;
     }
     status = rt->fn(&r);
-    if (status >= 200 && status < 300 && !public && !method_is_safe(ri->request_method) && r.db)
+    /* A change, not a read sent as POST (the batch lists). */
+    if (status >= 200 && status < 300 && !public && rt->action != ACT_READ &&
+        !method_is_safe(ri->request_method) && r.db)
         audit(&r, rt);
 out:
     dbpool_release(api->pool, r.db);

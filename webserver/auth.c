@@ -182,11 +182,10 @@ static void basic_remember(auth_t *a, const unsigned char *mac)
     pthread_mutex_unlock(&a->mu);
 }
 
-/* Decodes "user:password" from base64 into buf; false when malformed. */
-static bool basic_decode(const char *b64, char *buf, size_t buflen, char **pw)
+bool auth_basic_decode(const char *b64, char *buf, size_t buflen, char **pw)
 {
     size_t n = strlen(b64);
-    int len;
+    int len, pad;
     char *colon;
 
     if (n == 0 || n % 4 != 0 || n / 4 * 3 >= buflen)
@@ -194,10 +193,11 @@ static bool basic_decode(const char *b64, char *buf, size_t buflen, char **pw)
     len = EVP_DecodeBlock((unsigned char *)buf, (const unsigned char *)b64, (int)n);
     if (len < 0)
         return false;
-    while (n > 0 && b64[n - 1] == '=') { /* EVP_DecodeBlock counts the padding */
-        n--;
-        len--;
-    }
+    /* EVP_DecodeBlock counts the padding as data: at most two '=', at the end. */
+    pad = (int)(strlen(b64) - strcspn(b64, "="));
+    if (pad > 2 || strspn(b64 + n - (size_t)pad, "=") != (size_t)pad || len < pad)
+        return false;
+    len -= pad;
     buf[len] = '\0';
     if (strlen(buf) != (size_t)len) /* a NUL inside */
         return false;
@@ -218,7 +218,7 @@ static int identify_basic(auth_t *a, struct mg_connection *conn, db_t *db, const
     char *pw = NULL;
     int rc, wait, status = 0;
 
-    if (!basic_decode(b64, buf, sizeof(buf), &pw) || !*buf || strlen(buf) > USERS_NAME_MAX ||
+    if (!auth_basic_decode(b64, buf, sizeof(buf), &pw) || !*buf || strlen(buf) > USERS_NAME_MAX ||
         strlen(pw) > CREDENTIAL_PASSWORD_MAX) {
         credential_wipe(buf, sizeof(buf));
         return auth_unauthorized(conn, "malformed Basic credentials");

@@ -78,6 +78,14 @@ bool auth_csrf_ok(const principal_t *who, struct mg_connection *conn, const char
 int auth_login(auth_t *a, db_t *db, const char *address, const char *username, const char *password,
                principal_t *who, char *sid, size_t sidlen, int *retry_after);
 
+/*
+ * Decodes the base64 of "user:password" (an HTTP Basic credential) into
+ * buf: true with buf holding the user and *pw pointing at the password
+ * inside buf; false when it is not base64, holds a NUL, has no ':' or
+ * does not fit.
+ */
+bool auth_basic_decode(const char *b64, char *buf, size_t buflen, char **pw);
+
 /* Session cookie lifetime in seconds, and whether cookies are Secure (https base_url). */
 int auth_session_max_sec(const auth_t *a);
 bool auth_cookie_secure(const auth_t *a);

@@ -317,12 +317,9 @@ int http_read_body(struct mg_connection *conn, size_t max, char **out, size_t *l
     return 0;
 }
 
-/*
- * Whether the JSON text nests arrays and objects at most max deep. cJSON
- * parses (and frees, and prints) by recursion, and a civetweb worker thread
- * has a small stack: a body is measured before it is parsed.
- */
-static bool json_depth_ok(const char *s, size_t len, int max)
+/* cJSON parses (and frees, and prints) by recursion, and a civetweb worker
+ * thread has a small stack: a body is measured before it is parsed. */
+bool http_json_depth_ok(const char *s, size_t len, int max)
 {
     bool in_str = false;
     int depth = 0;
@@ -380,7 +377,7 @@ cJSON *http_read_json_object(struct mg_connection *conn, int *status, char *err,
         snprintf(err, errlen, "Request body is not valid UTF-8");
         goto out;
     }
-    if (!json_depth_ok(body, len, HTTP_MAX_JSON_DEPTH)) {
+    if (!http_json_depth_ok(body, len, HTTP_MAX_JSON_DEPTH)) {
         *status = 400;
         snprintf(err, errlen, "Request body nests deeper than %d levels", HTTP_MAX_JSON_DEPTH);
         goto out;

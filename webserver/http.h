@@ -63,6 +63,13 @@ int http_send_error(struct mg_connection *conn, int err, const char *title, cons
 int http_read_body(struct mg_connection *conn, size_t max, char **out, size_t *len, char *err,
                    size_t errlen);
 /*
+ * Whether JSON text s[0..len) nests arrays and objects at most max deep
+ * (brackets inside strings do not count). Conservative: any text cJSON
+ * would parse deeper is refused.
+ */
+bool http_json_depth_ok(const char *s, size_t len, int max);
+
+/*
  * Reads and parses a JSON body, which must be an object. Returns the tree
  * (caller cJSON_Delete()s) or NULL with *status (400, 413, 415) and err set.
  */

@@ -316,8 +316,8 @@ check "GET importError with a non-integer id -> 400 problem" problem_ok 400
 # ---- routing
 get "$api/nothing/here"
 check "unknown path -> 404 problem" problem_ok 404
-get "$base/"
-check "/ -> 404 problem" problem_ok 404
+get "$base/api"
+check "/api -> 404 problem" problem_ok 404
 get -X DELETE "$api/dags/etl"
 check "unsupported method -> 405 problem" problem_ok 405
 get "$api/dags/etl/dagRuns/%zz"

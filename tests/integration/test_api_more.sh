@@ -161,7 +161,7 @@ check_problem "details: unknown DAG 404" 404
 req "$api/dags/more/tasks"
 check_eq "tasks: in task_id order" "200 a,b,c" "$code $(jb '[.tasks[].task_id] | join(",")')"
 check "tasks: only the spec's members" \
-  jqe '.tasks[0] | keys == (["class_ref","depends_on_past","doc_md","downstream_task_ids","end_date","execution_timeout","executor","extra_links","is_mapped","owner","pool","pool_slots","priority_weight","queue","retries","retry_delay","retry_exponential_backoff","start_date","task_display_name","task_id","template_fields","trigger_rule","ui_color","ui_fgcolor","wait_for_downstream","weight_rule"] | sort)'
+  jqe '.tasks[0] | keys == (["class_ref","depends_on_past","doc_md","downstream_task_ids","end_date","execution_timeout","executor","extra_links","is_mapped","owner","pool","pool_slots","priority_weight","queue","retries","retry_delay","retry_exponential_backoff","start_date","sub_dag","task_display_name","task_id","template_fields","trigger_rule","ui_color","ui_fgcolor","wait_for_downstream","weight_rule"] | sort)'
 check "tasks: a as Airflow's Task" \
   jqe '.tasks[0] | .class_ref == {"module_path": "airflow.operators.bash", "class_name": "BashOperator"} and .owner == "data-eng" and .retries == 2 and .retry_delay == {"__type": "TimeDelta", "days": 0, "seconds": 90, "microseconds": 0} and .downstream_task_ids == ["b"] and .template_fields == ["bash_command", "env", "cwd"] and .is_mapped == false and .trigger_rule == "all_success"'
 check "tasks: c is an EmptyOperator" jqe '.tasks[2].class_ref.class_name == "EmptyOperator" and .tasks[2].downstream_task_ids == []'
