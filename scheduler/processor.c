@@ -50,6 +50,7 @@
 
 #include "model/dag.h"
 #include "core/db.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "scheduler/loop.h"
 #include "scheduler/runs.h"
@@ -66,23 +67,13 @@
 
 /* ---- hashing ---------------------------------------------------------- */
 
-static void to_hex(const unsigned char *md, unsigned n, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned i = 0; i < n; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 int processor_sha256_hex(const void *data, size_t len, char out[65])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned n = 0;
     if (!EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) || n != 32)
         return -1;
-    to_hex(md, n, out);
+    hash_hex(md, n, out);
     return 0;
 }
 
@@ -160,7 +151,7 @@ static int hash_dag_file(const char *path, const char *root, char out[65])
     }
     if (!EVP_DigestFinal_ex(ctx, md, &n))
         goto out;
-    to_hex(md, n, out);
+    hash_hex(md, n, out);
     rc = 0;
 out:
     EVP_MD_CTX_free(ctx);

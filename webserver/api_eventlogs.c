@@ -57,7 +57,7 @@ int api_get_event_logs(api_req_t *r)
     char err[256];
     int64_t limit, offset;
     long total;
-    cJSON *items = NULL, *out;
+    cJSON *items = NULL;
     int rc;
 
     if (httpq_get_page(&r->q, API_PAGE_DEFAULT, API_PAGE_MAX, &limit, &offset, err, sizeof(err)) <
@@ -71,14 +71,7 @@ int api_get_event_logs(api_req_t *r)
                        &total, err, sizeof(err));
     if (rc < 0)
         return api_fail(r, rc, NULL, "%s", err);
-    out = cJSON_CreateObject();
-    if (!out || !cJSON_AddItemToObject(out, "event_logs", items)) {
-        cJSON_Delete(items);
-        cJSON_Delete(out);
-        return api_send_json(r, 500, NULL);
-    }
-    cJSON_AddNumberToObject(out, "total_entries", (double)total);
-    return api_send_json(r, 200, out);
+    return api_send_items(r, "event_logs", items, total);
 }
 
 int api_get_event_log(api_req_t *r)

@@ -75,6 +75,8 @@ int api_send_json(api_req_t *r, int status, cJSON *json);
 int api_send_jsonw(api_req_t *r, const jsonw_t *w);
 /* The same for a tree (consumed; NULL answers 500 out of memory). */
 int api_send_tree(api_req_t *r, cJSON *json);
+/* A 200 collection {"<member>": items, "total_entries": total} (items consumed). */
+int api_send_items(api_req_t *r, const char *member, cJSON *items, long total);
 /* 204 with an empty body (a deletion). */
 int api_send_no_content(api_req_t *r);
 
@@ -104,8 +106,8 @@ int api_body_bool(const cJSON *body, const char *key, bool dflt, bool *out, char
 int api_body_check_known(const cJSON *body, const char *const *known, char *err, size_t errlen);
 /*
  * The JSON object body with only known members (NULL-terminated) and a
- * string for every name in required (NULL-terminated; values[i] borrows
- * the i-th). NULL after answering the 400 (or the read's problem), *status
+ * string for every name in required (NULL-terminated, or NULL for none;
+ * values[i] borrows the i-th). NULL after answering the 400 (or the read's problem), *status
  * set; the caller cJSON_Delete()s the body.
  */
 cJSON *api_read_fields(api_req_t *r, const char *const *known, const char *const *required,

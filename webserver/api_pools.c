@@ -26,21 +26,14 @@ int api_get_pools(api_req_t *r)
     char err[256];
     int64_t limit, offset;
     long total;
-    cJSON *items = NULL, *out;
+    cJSON *items = NULL;
 
     if (httpq_get_page(&r->q, API_PAGE_DEFAULT, API_PAGE_MAX, &limit, &offset, err, sizeof(err)) <
         0)
         return api_bad_request(r, err);
     if (pools_list(r->db, (long)limit, (long)offset, &items, &total) < 0)
         return api_db_failed(r);
-    out = cJSON_CreateObject();
-    if (!out || !cJSON_AddItemToObject(out, "pools", items)) {
-        cJSON_Delete(items);
-        cJSON_Delete(out);
-        return api_send_json(r, 500, NULL);
-    }
-    cJSON_AddNumberToObject(out, "total_entries", (double)total);
-    return api_send_json(r, 200, out);
+    return api_send_items(r, "pools", items, total);
 }
 
 static int send_pool(api_req_t *r, int status, const char *name)

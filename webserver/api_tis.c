@@ -802,14 +802,10 @@ int api_post_task_instances_batch(api_req_t *r)
     api_page_t p;
     char err[512];
     int status = 0;
-    cJSON *body = api_read_body(r, &status);
+    cJSON *body = api_read_fields(r, known, NULL, NULL, &status);
 
     if (!body)
         return status;
-    if (api_body_check_known(body, known, err, sizeof(err)) < 0) {
-        status = api_bad_request(r, err);
-        goto out;
-    }
     if ((status = api_read_body_page(r, body, NULL, &p)) != 0)
         goto out;
     if (api_filter_body_list(&b, body, "dag_ids", "dr.dag_id", NULL, err, sizeof(err)) < 0 ||

@@ -27,7 +27,7 @@ int api_get_users(api_req_t *r)
     char err[256];
     int64_t limit, offset;
     long total;
-    cJSON *items = NULL, *out;
+    cJSON *items = NULL;
     int rc;
 
     if (httpq_get_page(&r->q, API_PAGE_DEFAULT, API_PAGE_MAX, &limit, &offset, err, sizeof(err)) <
@@ -37,14 +37,7 @@ int api_get_users(api_req_t *r)
                     err, sizeof(err));
     if (rc < 0)
         return api_fail(r, rc, NULL, "%s", err);
-    out = cJSON_CreateObject();
-    if (!out || !cJSON_AddItemToObject(out, "users", items)) {
-        cJSON_Delete(items);
-        cJSON_Delete(out);
-        return api_send_json(r, 500, NULL);
-    }
-    cJSON_AddNumberToObject(out, "total_entries", (double)total);
-    return api_send_json(r, 200, out);
+    return api_send_items(r, "users", items, total);
 }
 
 static int send_user(api_req_t *r, const char *username)
@@ -138,11 +131,6 @@ int api_post_user(api_req_t *r)
         f.n_roles = 1;
     }
     rc = users_create(r->db, &f, NULL, err, sizeof(err));
-    if (rc == UPDRAFT_EEXISTS) {
-        http_send_problem(r->conn, 409, "Conflict", "%s", err);
-        status = 409;
-        goto out;
-    }
     if (rc < 0) {
         status = api_fail(r, rc, NULL, "%s", err);
         goto out;
@@ -193,11 +181,6 @@ int api_patch_user(api_req_t *r)
     rc = users_update(r->db, r->cap[0], &f, err, sizeof(err));
     if (rc == UPDRAFT_ENOTFOUND) {
         status = user_not_found(r, r->cap[0]);
-        goto out;
-    }
-    if (rc == UPDRAFT_EEXISTS) {
-        http_send_problem(r->conn, 409, "Conflict", "%s", err);
-        status = 409;
         goto out;
     }
     if (rc < 0) {

@@ -104,6 +104,19 @@ int api_send_tree(api_req_t *r, cJSON *json)
     return status;
 }
 
+int api_send_items(api_req_t *r, const char *member, cJSON *items, long total)
+{
+    cJSON *out = cJSON_CreateObject();
+
+    if (!out || !cJSON_AddItemToObject(out, member, items)) {
+        cJSON_Delete(items);
+        cJSON_Delete(out);
+        return api_send_json(r, 500, NULL);
+    }
+    cJSON_AddNumberToObject(out, "total_entries", (double)total);
+    return api_send_json(r, 200, out);
+}
+
 int api_send_no_content(api_req_t *r)
 {
     http_send(r->conn, 204, "application/json", "", 0);
@@ -174,7 +187,7 @@ cJSON *api_read_fields(api_req_t *r, const char *const *known, const char *const
         cJSON_Delete(body);
         return NULL;
     }
-    for (size_t i = 0; required[i]; i++) {
+    for (size_t i = 0; required && required[i]; i++) {
         if (api_body_str(body, required[i], &values[i]) < 0 || !values[i]) {
             snprintf(err, sizeof(err), "{'%s': ['Missing data for required field.']}", required[i]);
             *status = api_bad_request(r, err);

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "core/errbuf.h"
+#include "core/hash.h"
 
 /* A yescrypt hash at libxcrypt's default cost, of a password that is no secret. */
 static const char DUMMY_HASH[] =
@@ -180,23 +181,12 @@ int credential_new_token(const char *prefix, char *out, size_t outlen)
     return 0;
 }
 
-static void to_hex(const unsigned char *md, size_t n, char *hex)
-{
-    static const char digits[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < n; i++) {
-        hex[2 * i] = digits[md[i] >> 4];
-        hex[2 * i + 1] = digits[md[i] & 15];
-    }
-    hex[2 * n] = '\0';
-}
-
 void credential_digest(const char *secret, char *hex)
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
 
     SHA256((const unsigned char *)(secret ? secret : ""), secret ? strlen(secret) : 0, md);
-    to_hex(md, sizeof(md), hex);
+    hash_hex(md, sizeof(md), hex);
     credential_wipe(md, sizeof(md));
 }
 
@@ -212,7 +202,7 @@ void credential_hmac(const char *key, const char *msg, char *hex)
         hex[0] = '\0';
         return;
     }
-    to_hex(md, len, hex);
+    hash_hex(md, len, hex);
     credential_wipe(md, sizeof(md));
 }
 
