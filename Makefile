@@ -19,7 +19,7 @@ PKGS    := hiredis libpq libcyaml yaml-0.1 libcurl libcjson libxcrypt openssl
 # it first and then build in a second make, which reads these afresh.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-NODEPS_GOALS := deps clean format test asan standalone bench bench-quick check-tree openapi-deps
+NODEPS_GOALS := deps clean format test asan standalone bench bench-quick check-tree
 ifeq ($(PKG_LIBS),)
 ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
 $(error pkg-config does not find the build libraries ($(PKGS)): run 'make deps' first; 'make test' and 'make standalone' run it themselves)
@@ -66,7 +66,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/tests/%)
 
-.PHONY: all libs deps test unit integration asan standalone clean format fuzz-build fuzz bench bench-quick check-tree openapi-deps
+.PHONY: all libs deps test unit integration asan standalone clean format fuzz-build fuzz bench bench-quick check-tree
 
 all: $(PROGS)
 
@@ -150,25 +150,14 @@ fuzz:
 	done
 
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(FUZZ_BIN) openapi-deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(FUZZ_BIN)
 	@O=$(O) BIN=$(BIN) bash tests/run.sh
 
 unit: $(UNIT_BIN)
 	@O=$(O) BIN=$(BIN) ONLY=unit bash tests/run.sh
 
-integration: all openapi-deps
+integration: all
 	@O=$(O) BIN=$(BIN) ONLY=integration bash tests/run.sh
-
-# The npm packages of the OpenAPI response check (tests/openapi), exactly as
-# the committed lockfile pins them; npm ci runs again only when the lockfile
-# is newer than what it installed last.
-OPENAPI_MODULES := tests/openapi/node_modules/.package-lock.json
-openapi-deps: $(OPENAPI_MODULES)
-
-$(OPENAPI_MODULES): tests/openapi/package-lock.json tests/openapi/package.json
-	@command -v npm >/dev/null || { echo "npm is missing: run 'make deps'"; exit 1; }
-	cd tests/openapi && npm ci --no-audit --no-fund --loglevel=error
-	@touch $@
 
 asan: deps
 	@SKIP_BENCH=1 $(MAKE) --no-print-directory O=build/asan BIN=build/asan/bin SAN=1 OPT=-O1 test

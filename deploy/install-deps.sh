@@ -33,10 +33,12 @@ cmd jq jq
 cmd python3 python3
 cmd runuser util-linux
 cmd wrk wrk
-# The OpenAPI response check (tests/openapi) runs on Node.js with packages
-# from npm; Debian 12 ships Node.js 18 and npm 9, which its lockfile suits.
+# The OpenAPI response check (tests/openapi) runs on Node.js with Debian's
+# packaged ajv 6 and js-yaml 4 (no package registry needed, versions fixed by
+# the release).
 cmd node nodejs
-cmd npm npm
+file /usr/share/nodejs/ajv/package.json node-ajv
+file /usr/share/nodejs/js-yaml/package.json node-js-yaml
 # What the test scripts call besides the above: pgrep/pkill/ps, ip (the
 # multi-host test's network namespaces) and clang-format for the
 # tree checks.

@@ -43,8 +43,9 @@
 const fs = require('fs');
 const path = require('path');
 const yaml = require('js-yaml');
+/* Debian 12's node-ajv (6.12) and node-js-yaml (4.1), from /usr/share/nodejs
+ * (the test sets NODE_PATH): installed by apt like the rest, no registry needed. */
 const Ajv = require('ajv');
-const addFormats = require('ajv-formats');
 
 /*
  * Deliberate extensions: properties updraft adds to a spec schema, each
@@ -368,11 +369,12 @@ function main(argv) {
   }
   const spec = yaml.load(fs.readFileSync(args[0], 'utf8'));
   const records = readRecords(args[1]);
-  const ajv = new Ajv({allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true});
-  addFormats(ajv);
-  ajv.addFormat('datetime', ajv.formats['date-time']);  /* the spec's spelling of date-time in places */
-  ajv.addFormat('path', true);
-  ajv.addFormat('password', true);
+  /* strictKeywords: a keyword ajv does not know is a mistake in strict(), not
+   * something to ignore; format 'full': date-times are checked, not only matched. */
+  const ajv = new Ajv({allErrors: true, jsonPointers: true, strictKeywords: true, format: 'full'});
+  ajv.addFormat('datetime', ajv._formats['date-time']); /* the spec's spelling of date-time in places */
+  ajv.addFormat('path', () => true);
+  ajv.addFormat('password', () => true);
   const compiled = new Map();
   let failures = 0;
   const fail = (rec, where, what) => {
@@ -450,7 +452,7 @@ function main(argv) {
         const detail = e.params && e.params.additionalProperty !== undefined
           ? `${e.message} '${e.params.additionalProperty}'`
           : e.message;
-        fail(rec, `body${e.instancePath || ''} (${e.schemaPath})`, detail);
+        fail(rec, `body${e.dataPath || ''} (${e.schemaPath})`, detail);
       }
     }
   }
