@@ -401,6 +401,8 @@ int api_handle_request(struct mg_connection *conn, void *cbdata)
     int64_t t0 = ts_mono_us();
     int status;
 
+    if (api->guard && (status = guard_check(api->guard, conn)) != 0)
+        return status;
     if (!uri || httpq_path_split(uri, true, &path, err, sizeof(err)) < 0) {
         http_send_problem(conn, 400, NULL, "%s", uri ? err : "missing request path");
         return 400;

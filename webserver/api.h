@@ -21,12 +21,14 @@
 #include "webserver/apicache.h"
 #include "webserver/auth.h"
 #include "webserver/dbpool.h"
+#include "webserver/guard.h"
 
 typedef struct api {
     const config_t *cfg; /* borrowed, outlives the server */
     dbpool_t *pool;      /* borrowed */
     apicache_t *cache;   /* borrowed; answers of ROUTE_CACHED routes */
     auth_t *auth;        /* borrowed; who is calling */
+    guard_t *guard;      /* borrowed; framing, Host and Origin of every request */
     int db_wait_ms;      /* how long a request waits for a lost database */
 } api_t;
 

@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "core/utf8.h"
+#include "webserver/conntrack.h"
 
 #define PROBLEM_BASE                                                                               \
     "https://airflow.apache.org/docs/apache-airflow/stable/stable-rest-api-ref.html#section/"      \
@@ -76,20 +77,30 @@ static const char *status_title(int status)
         return "Method Not Allowed";
     case 406:
         return "Not Acceptable";
+    case 408:
+        return "Request Timeout";
     case 409:
         return "Conflict";
     case 411:
         return "Length Required";
     case 413:
         return "Request Entity Too Large";
+    case 414:
+        return "URI Too Long";
     case 415:
         return "Unsupported Media Type";
     case 429:
         return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
     case 500:
         return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
     case 503:
         return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
     default:
         return "Error";
     }
@@ -249,6 +260,45 @@ int http_send_problem_h(struct mg_connection *conn, int status, const char *cons
     return rc;
 }
 
+/*
+ * Reads the body into buf (cap grows up to max + 1 when its length is not
+ * known): 0 with *n bytes read, or an HTTP status with err filled.
+ */
+static int read_body_into(struct mg_connection *conn, long long clen, size_t max, char **buf,
+                          size_t *cap, size_t *n, char *err, size_t errlen)
+{
+    for (;;) {
+        int got;
+        if (*n == *cap) {
+            char *nb;
+            if (clen >= 0)
+                return 0;
+            if (*cap > max)
+                break;
+            *cap = *cap * 2 > max + 1 ? max + 1 : *cap * 2;
+            nb = realloc(*buf, *cap + 1);
+            if (!nb) {
+                snprintf(err, errlen, "out of memory");
+                return 500;
+            }
+            *buf = nb;
+        }
+        got = mg_read(conn, *buf + *n, *cap - *n);
+        if (got < 0) {
+            snprintf(err, errlen, "error reading request body");
+            return 400;
+        }
+        if (got == 0)
+            break;
+        *n += (size_t)got;
+    }
+    if (*n > max) {
+        snprintf(err, errlen, "request body larger than %zu bytes", max);
+        return 413;
+    }
+    return 0;
+}
+
 int http_read_body(struct mg_connection *conn, size_t max, char **out, size_t *len, char *err,
                    size_t errlen)
 {
@@ -256,11 +306,13 @@ int http_read_body(struct mg_connection *conn, size_t max, char **out, size_t *l
     long long clen = ri->content_length;
     size_t cap, n = 0;
     char *buf;
+    int status;
 
     *out = NULL;
     *len = 0;
     if (clen > (long long)max) {
         snprintf(err, errlen, "request body larger than %zu bytes", max);
+        mg_disable_connection_keep_alive(conn); /* rather than read it all to skip it */
         return 413;
     }
     cap = clen >= 0 ? (size_t)clen : max + 1;
@@ -271,45 +323,25 @@ int http_read_body(struct mg_connection *conn, size_t max, char **out, size_t *l
         snprintf(err, errlen, "out of memory");
         return 500;
     }
-    for (;;) {
-        int got;
-        if (n == cap) {
-            char *nb;
-            if (clen >= 0)
-                break;
-            if (cap > max) {
-                free(buf);
-                snprintf(err, errlen, "request body larger than %zu bytes", max);
-                return 413;
-            }
-            cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-            nb = realloc(buf, cap + 1);
-            if (!nb) {
-                free(buf);
-                snprintf(err, errlen, "out of memory");
-                return 500;
-            }
-            buf = nb;
-        }
-        got = mg_read(conn, buf + n, cap - n);
-        if (got < 0) {
-            free(buf);
-            snprintf(err, errlen, "error reading request body");
-            return 400;
-        }
-        if (got == 0)
-            break;
-        n += (size_t)got;
-    }
-    if (n > max) {
-        free(buf);
-        snprintf(err, errlen, "request body larger than %zu bytes", max);
-        return 413;
-    }
-    if (clen >= 0 && n != (size_t)clen) {
-        free(buf);
+    /* A body sent a byte at a time would hold this thread as long as the
+     * client likes: past the deadline its connection's reading side is
+     * shut, which ends the read below (conntrack.h). */
+    conntrack_body_begin(conn);
+    status = read_body_into(conn, clen, max, &buf, &cap, &n, err, errlen);
+    if (status == 0 && clen >= 0 && n != (size_t)clen) {
         snprintf(err, errlen, "request body shorter than its Content-Length");
-        return 400;
+        status = 400;
+    }
+    if (status == 400 && conntrack_body_expired(conn)) {
+        snprintf(err, errlen, "the request body did not arrive in time");
+        status = 408;
+    }
+    conntrack_body_end(conn);
+    if (status != 0) {
+        /* What is left of this body cannot be told from the next request. */
+        mg_disable_connection_keep_alive(conn);
+        free(buf);
+        return status;
     }
     buf[n] = '\0';
     *out = buf;
@@ -343,6 +375,38 @@ bool http_json_depth_ok(const char *s, size_t len, int max)
     return true;
 }
 
+bool http_json_has_nul(const char *s, size_t len)
+{
+    bool in_str = false;
+
+    for (size_t i = 0; i < len; i++) {
+        if (!in_str) {
+            in_str = s[i] == '"';
+        } else if (s[i] == '"') {
+            in_str = false;
+        } else if (s[i] == '\\' && i + 1 < len) {
+            if (s[i + 1] == 'u' && i + 5 < len && memcmp(s + i + 2, "0000", 4) == 0)
+                return true;
+            i++;
+        }
+    }
+    return false;
+}
+
+bool http_media_type_is(const char *ctype, const char *type)
+{
+    size_t n = strlen(type), end;
+
+    if (!ctype)
+        return false;
+    while (*ctype == ' ' || *ctype == '\t')
+        ctype++;
+    end = strcspn(ctype, ";");
+    while (end > 0 && (ctype[end - 1] == ' ' || ctype[end - 1] == '\t'))
+        end--;
+    return end == n && strncasecmp(ctype, type, n) == 0;
+}
+
 cJSON *http_read_json_object(struct mg_connection *conn, int *status, char *err, size_t errlen)
 {
     const char *ctype = mg_get_header(conn, "Content-Type");
@@ -351,8 +415,10 @@ cJSON *http_read_json_object(struct mg_connection *conn, int *status, char *err,
     cJSON *json = NULL;
     int rc;
 
-    if (ctype && strncasecmp(ctype, "application/json", 16) != 0 &&
-        strncasecmp(ctype, "application/merge-patch+json", 28) != 0) {
+    /* Exactly these types: a cross-site form cannot send them without a
+     * CORS preflight, which this server never grants. */
+    if (!http_media_type_is(ctype, "application/json") &&
+        !http_media_type_is(ctype, "application/merge-patch+json")) {
         *status = 415;
         snprintf(err, errlen, "Content-Type must be application/json");
         return NULL;
@@ -375,6 +441,11 @@ cJSON *http_read_json_object(struct mg_connection *conn, int *status, char *err,
     if (!utf8_valid(body, len)) {
         *status = 400;
         snprintf(err, errlen, "Request body is not valid UTF-8");
+        goto out;
+    }
+    if (http_json_has_nul(body, len)) {
+        *status = 400;
+        snprintf(err, errlen, "Request body holds a NUL character (\\u0000) in a string");
         goto out;
     }
     if (!http_json_depth_ok(body, len, HTTP_MAX_JSON_DEPTH)) {

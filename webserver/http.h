@@ -58,7 +58,8 @@ int http_send_error(struct mg_connection *conn, int err, const char *title, cons
 /*
  * Reads the request body, refusing more than max bytes. Returns 0 with a
  * malloc'd NUL-terminated copy in *out (caller frees; "" for no body) and
- * its length in *len; or an HTTP status (400, 411, 413) with err filled.
+ * its length in *len; or an HTTP status (400, 408 when the body did not
+ * arrive within webserver.request_timeout_ms, 411, 413) with err filled.
  */
 int http_read_body(struct mg_connection *conn, size_t max, char **out, size_t *len, char *err,
                    size_t errlen);
@@ -70,7 +71,21 @@ int http_read_body(struct mg_connection *conn, size_t max, char **out, size_t *l
 bool http_json_depth_ok(const char *s, size_t len, int max);
 
 /*
- * Reads and parses a JSON body, which must be an object. Returns the tree
+ * Whether JSON text s[0..len) holds the escape \u0000 inside a string:
+ * cJSON decodes it to a NUL that would cut the C string short.
+ */
+bool http_json_has_nul(const char *s, size_t len);
+
+/*
+ * Whether a Content-Type header value names media type type ("type/subtype",
+ * any case, parameters after ';' ignored); false for NULL.
+ */
+bool http_media_type_is(const char *ctype, const char *type);
+
+/*
+ * Reads and parses a JSON body, which must be an object, sent as
+ * application/json or application/merge-patch+json (else 415), with no
+ * escaped NUL in any string (400). Returns the tree
  * (caller cJSON_Delete()s) or NULL with *status (400, 413, 415) and err set.
  */
 cJSON *http_read_json_object(struct mg_connection *conn, int *status, char *err, size_t errlen);

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/credential.h"
 #include "core/error.h"
@@ -27,6 +26,7 @@
 #include "store/eventlog.h"
 #include "webserver/api_int.h"
 #include "webserver/auth.h"
+#include "webserver/guard.h"
 #include "webserver/http.h"
 
 #define FORM_MAX 8192
@@ -171,20 +171,8 @@ int page_redirect_login(api_req_t *r)
 static bool same_origin(api_req_t *r)
 {
     const char *origin = mg_get_header(r->conn, "Origin");
-    const char *host = mg_get_header(r->conn, "Host");
-    const char *base = r->api->cfg->webserver.base_url;
-    const char *p;
-    size_t blen;
 
-    if (!origin || strcmp(origin, "null") == 0)
-        return origin == NULL;
-    /* base_url's scheme://host[:port], without its path */
-    p = strstr(base, "://");
-    blen = p ? (size_t)(strchrnul(p + 3, '/') - base) : strlen(base);
-    if (strlen(origin) == blen && strncasecmp(origin, base, blen) == 0)
-        return true;
-    p = strstr(origin, "://");
-    return host && p && strcasecmp(p + 3, host) == 0;
+    return !origin || guard_origin_ok(r->api->guard, origin, mg_get_header(r->conn, "Host"));
 }
 
 /* Reads the login fields from a form or a JSON body into the buffers. 0, or the status answered. */
@@ -197,7 +185,7 @@ static int read_login(api_req_t *r, char *user, size_t ulen, char *pw, size_t pl
     size_t len = 0;
     int status;
 
-    *json = ctype && strncasecmp(ctype, "application/json", 16) == 0;
+    *json = http_media_type_is(ctype, "application/json");
     user[0] = pw[0] = next[0] = '\0';
     if (*json) {
         cJSON *o = http_read_json_object(r->conn, &status, err, sizeof(err));
@@ -218,7 +206,7 @@ static int read_login(api_req_t *r, char *user, size_t ulen, char *pw, size_t pl
         cJSON_Delete(o);
         return 0;
     }
-    if (!ctype || strncasecmp(ctype, "application/x-www-form-urlencoded", 33) != 0) {
+    if (!http_media_type_is(ctype, "application/x-www-form-urlencoded")) {
         http_send_problem(r->conn, 415, NULL,
                           "a login is a form (application/x-www-form-urlencoded) or JSON");
         return 415;

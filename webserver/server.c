@@ -4,7 +4,22 @@
  * No document_root: civetweb serves no files, lists no directories and
  * runs no CGI; every path goes to api_handle_request. URL decoding of the
  * path is left to us (decode_url=no) so that an encoded '/' inside a
- * segment cannot change which route matches.
+ * segment cannot change which route matches. civetweb's CORS answers are
+ * off (access_control_allow_origin empty): it would otherwise grant every
+ * origin's preflight, letting any web page send JSON to the API.
+ *
+ * Slow clients (docs/security.md, "HTTP hardening"): a request's head must
+ * arrive whole within webserver.request_timeout_ms (civetweb's
+ * request_timeout_ms bounds the whole head, not each byte), and its body
+ * too (conntrack.h: the reading side of a late body is shut); an idle
+ * keep-alive connection is closed after 5 s; one client address holds at
+ * most webserver.max_connections_per_address connections, refused with 429
+ * in the accepting thread beyond that, so that it cannot occupy every
+ * worker thread. /health is a route like any other: with the threads
+ * free of any one address's slow sockets, it is answered at once.
+ *
+ * civetweb's own error answers (a request it cannot parse, an HTTP
+ * version it does not speak) go out as problem bodies like ours.
  */
 #include "webserver/server.h"
 
@@ -15,17 +30,36 @@
 #include <civetweb.h>
 
 #include "core/log.h"
+#include "core/timeutil.h"
 #include "webserver/api.h"
+#include "webserver/conntrack.h"
 #include "webserver/dbpool.h"
+#include "webserver/guard.h"
+#include "webserver/http.h"
 
 #define DB_WAIT_MS 500
 #define CACHE_ENTRY_MAX (1 << 20) /* answers above 1 MiB are not cached */
+#define CONNECTION_QUEUE 20       /* accepted connections waiting for a worker thread */
 
 static int on_log_message(const struct mg_connection *conn, const char *message)
 {
     (void)conn;
     log_warn("civetweb: %s", message);
     return 1;
+}
+
+/* civetweb refused a request before any route saw it: the same problem body as ours. */
+static int on_http_error(struct mg_connection *conn, int status, const char *msg)
+{
+    mg_disable_connection_keep_alive(conn);
+    http_send_problem(conn, status, NULL, "%s",
+                      msg && *msg ? msg : "the request could not be read as HTTP/1.1");
+    return 0;
+}
+
+static void on_connection_close(const struct mg_connection *conn)
+{
+    conntrack_closed(conn);
 }
 
 static bool listen_valid(const char *listen)
@@ -84,14 +118,16 @@ static int check_exposure(const config_t *cfg, const char *listen)
 
 int server_run(const config_t *cfg, const char *listen, volatile sig_atomic_t *stop)
 {
-    char threads[16];
+    char threads[16], timeout[16], queue[16];
     const char *options[] = {
         "listening_ports",
         listen,
         "num_threads",
         threads,
         "request_timeout_ms",
-        "30000",
+        timeout,
+        "connection_queue",
+        queue,
         "keep_alive_timeout_ms",
         "5000",
         "enable_keep_alive",
@@ -108,13 +144,17 @@ int server_run(const config_t *cfg, const char *listen, volatile sig_atomic_t *s
         "no",
         "additional_header",
         "X-Content-Type-Options: nosniff",
+        "access_control_allow_origin",
+        "",
         NULL,
     };
     struct mg_callbacks cb;
     struct mg_context *ctx = NULL;
     struct mg_server_port ports[4];
     api_t api = {.cfg = cfg, .db_wait_ms = DB_WAIT_MS};
+    char err[256];
     int n, rc = -1;
+    bool tracking = false;
 
     if (!listen_valid(listen)) {
         log_error("invalid listen address, expected HOST:PORT listen=%s", listen ? listen : "");
@@ -122,7 +162,19 @@ int server_run(const config_t *cfg, const char *listen, volatile sig_atomic_t *s
     }
     if (check_exposure(cfg, listen) < 0)
         return -1;
+    api.guard = guard_new(cfg, listen, err, sizeof(err));
+    if (!api.guard) {
+        log_error("%s", err);
+        return -1;
+    }
     snprintf(threads, sizeof(threads), "%d", cfg->webserver.threads);
+    snprintf(timeout, sizeof(timeout), "%d", cfg->webserver.request_timeout_ms);
+    snprintf(queue, sizeof(queue), "%d", CONNECTION_QUEUE);
+    if (cfg->webserver.max_connections_per_address >= cfg->webserver.threads)
+        log_warn("webserver.max_connections_per_address is not below webserver.threads: one "
+                 "client address can hold every worker thread max_connections_per_address=%d "
+                 "threads=%d",
+                 cfg->webserver.max_connections_per_address, cfg->webserver.threads);
     mg_init_library(0);
     api.pool = dbpool_new(cfg->database.url, (size_t)cfg->webserver.threads);
     api.cache = apicache_new((size_t)cfg->webserver.cache_mb << 20, CACHE_ENTRY_MAX);
@@ -135,8 +187,19 @@ int server_run(const config_t *cfg, const char *listen, volatile sig_atomic_t *s
         log_error("cannot start the api cache listener");
         goto out;
     }
+    /* Open connections are at most the worker threads, civetweb's queue
+     * and the one being accepted. */
+    if (conntrack_start(cfg->webserver.threads + CONNECTION_QUEUE + 8,
+                        cfg->webserver.max_connections_per_address,
+                        cfg->webserver.request_timeout_ms) < 0) {
+        log_error("out of memory");
+        goto out;
+    }
+    tracking = true;
     memset(&cb, 0, sizeof(cb));
     cb.log_message = on_log_message;
+    cb.http_error = on_http_error;
+    cb.connection_close = on_connection_close;
     ctx = mg_start(&cb, NULL, options);
     if (!ctx) {
         log_error("cannot start http server listen=%s", listen);
@@ -149,13 +212,17 @@ int server_run(const config_t *cfg, const char *listen, volatile sig_atomic_t *s
     while (!*stop) {
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
+        conntrack_expire(ts_mono_us());
     }
     log_info("webserver stopping");
     rc = 0;
 out:
     if (ctx)
         mg_stop(ctx);
+    if (tracking)
+        conntrack_stop();
     mg_exit_library();
+    guard_free(api.guard);
     apicache_free(api.cache);
     auth_free(api.auth);
     dbpool_free(api.pool);

@@ -36,15 +36,18 @@ typedef struct config {
         int timeout_ms; /* default 5000, 100..600000 */
     } redis;
     struct {
-        char *listen;                   /* default "127.0.0.1:8080" */
-        char *base_url;                 /* default "http://127.0.0.1:8080" */
-        int threads;                    /* default 32, 1..256 */
-        int cache_mb;                   /* response cache budget, default 32, 0 (off)..4096 */
-        char *auth;                     /* "password" (default) or "none" (loopback only) */
-        int session_idle_minutes;       /* a browser session unused this long ends, default 480 */
-        int session_max_hours;          /* and ends this long after login anyway, default 168 */
-        int login_failures_per_user;    /* failed logins of one user per 5 minutes, default 10 */
-        int login_failures_per_address; /* failed logins from one address per 5 minutes, 30 */
+        char *listen;                    /* default "127.0.0.1:8080" */
+        char *base_url;                  /* default "http://127.0.0.1:8080" */
+        int threads;                     /* default 32, 1..256 */
+        int cache_mb;                    /* response cache budget, default 32, 0 (off)..4096 */
+        char *auth;                      /* "password" (default) or "none" (loopback only) */
+        int session_idle_minutes;        /* a browser session unused this long ends, default 480 */
+        int session_max_hours;           /* and ends this long after login anyway, default 168 */
+        int login_failures_per_user;     /* failed logins of one user per 5 minutes, default 10 */
+        int login_failures_per_address;  /* failed logins from one address per 5 minutes, 30 */
+        int request_timeout_ms;          /* a request's head, and its body, must arrive within */
+        int max_connections_per_address; /* open connections of one client address, 0: no limit */
+        char *allowed_hosts; /* Host names answered besides base_url's and listen's, "*": any */
     } webserver;
     struct {
         int dag_dir_list_interval;   /* seconds between folder scans, default 5, 1..86400 */

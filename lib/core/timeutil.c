@@ -148,7 +148,12 @@ int ts_parse(const char *s, ts_us_t *out)
     gmtime_r(&t, &back);
     if (back.tm_mday != d && se < 60) /* 2024-02-30 */
         return -1;
-    *out = ((ts_us_t)t - off) * TS_US_PER_SEC + us;
+    ts_us_t v = ((ts_us_t)t - off) * TS_US_PER_SEC + us;
+    /* Years 1 to 9999 only: Postgres has no year 0, and ISO 8601 text has four digits. */
+    if (v < ts_days_from_civil(1, 1, 1) * 86400 * TS_US_PER_SEC ||
+        v >= ts_days_from_civil(10000, 1, 1) * 86400 * TS_US_PER_SEC)
+        return -1;
+    *out = v;
     return 0;
 }
 

@@ -35,7 +35,7 @@ char *ts_format_iso_sec(ts_us_t t, char *buf);
  * "2024-01-01", "2024-01-01 10:00:00", "2024-01-01T10:00:00.5Z",
  * "2024-01-01T10:00:00+02:00", "2024-01-01 10:00:00.123456+00".
  * A value without an offset is UTC. Returns 0, or -1 if s is not such a
- * time (out is then untouched).
+ * time or falls outside years 1 to 9999 in UTC (out is then untouched).
  */
 int ts_parse(const char *s, ts_us_t *out);
 

@@ -44,6 +44,24 @@ static void test_bad_timestamps_are_refused(void **state)
     assert_int_equal(t, 42);
 }
 
+static void test_dates_outside_years_1_to_9999_are_refused(void **state)
+{
+    (void)state;
+    ts_us_t t = 42;
+    char buf[TS_ISO_LEN];
+    /* Postgres has no year 0: taking it answered 500 from the API. */
+    assert_int_equal(ts_parse("0000-01-01T00:00:00+00:00", &t), -1);
+    assert_int_equal(ts_parse("0000-12-31", &t), -1);
+    /* an offset that moves the instant before year 1 in UTC */
+    assert_int_equal(ts_parse("0001-01-01T00:30:00+01:00", &t), -1);
+    assert_int_equal(ts_parse("9999-12-31T23:00:00-02:00", &t), -1);
+    assert_int_equal(t, 42);
+    assert_string_equal(ts_format_iso(parse_ok("0001-01-01T00:00:00Z"), buf),
+                        "0001-01-01T00:00:00.000000+00:00");
+    assert_string_equal(ts_format_iso(parse_ok("9999-12-31T23:59:59.999999Z"), buf),
+                        "9999-12-31T23:59:59.999999+00:00");
+}
+
 static void test_timestamps_format_as_iso(void **state)
 {
     (void)state;
@@ -88,6 +106,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_timestamp_forms_parse),
         cmocka_unit_test(test_bad_timestamps_are_refused),
+        cmocka_unit_test(test_dates_outside_years_1_to_9999_are_refused),
         cmocka_unit_test(test_timestamps_format_as_iso),
         cmocka_unit_test(test_civil_day_conversions_round_trip),
     };
