@@ -37,8 +37,11 @@ typedef struct secrets_keyring secrets_keyring_t;
  * Parses spec ("KEY[,KEY...]", standard or URL-safe base64 of 32 bytes
  * each, spaces around commas ignored). NULL or "" gives an empty keyring
  * (no key configured: nothing can be encrypted). Returns NULL with err
- * filled for a malformed key (the message never repeats the key) or on
- * out of memory. Free with secrets_keyring_free(), which wipes the keys.
+ * filled for a malformed key, a key that is not random (all zero, one
+ * byte or a short block repeated, a counting sequence, printable text:
+ * "core.fernet_key: key 2 is not random (...)"; the message never repeats
+ * the key) or on out of memory. config_load applies the same check to
+ * core.fernet_key, so a program refuses such a key when it starts. Free with secrets_keyring_free(), which wipes the keys.
  */
 secrets_keyring_t *secrets_keyring_new(const char *spec, char *err, size_t errlen);
 void secrets_keyring_free(secrets_keyring_t *ring);

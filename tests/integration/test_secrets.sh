@@ -39,6 +39,13 @@ check_eq "no row stored after the refusal" 0 "$(svc_psql -tAc "SELECT count(*) F
 check "connection without password or extra is fine" "${U[@]}" connections add plainconn --conn-type http --conn-host example.com
 check_eq "invalid key is a configuration error" 1 \
   "$(UPDRAFT__CORE__FERNET_KEY=short "${U[@]}" variables list >/dev/null 2>&1; echo $?)"
+ZERO_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
+for prog in updraft-scheduler updraft-worker updraft-webserver; do
+  out=$(UPDRAFT__CORE__FERNET_KEY=$ZERO_KEY timeout 20 "$BIN/$prog" 2>&1); rc=$?
+  check "an all-zero key stops $prog at start (exit $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
+  check "$prog says the key is not random, never the key" \
+    bash -c 'grep -q "core.fernet_key: key 1 is not random" <<<"$1" && ! grep -qF "$2" <<<"$1"' _ "$out" "$ZERO_KEY"
+done
 
 # ---- with a key -------------------------------------------------------------
 export UPDRAFT__CORE__FERNET_KEY=$KEY1
