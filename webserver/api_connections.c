@@ -19,33 +19,11 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/secrets.h"
+#include "model/sensitive.h"
 #include "sched/conntest.h"
 #include "store/connections.h"
 #include "webserver/apicache.h"
 #include "webserver/http.h"
-
-/* Replaces the values of sensitive keys (at any depth) with "***". */
-static void redact_json(cJSON *node)
-{
-    for (cJSON *it = node ? node->child : NULL; it; it = it->next) {
-        if (it->string && secrets_name_is_sensitive(it->string) && !cJSON_IsObject(it) &&
-            !cJSON_IsArray(it)) {
-            cJSON *masked = cJSON_CreateString("***");
-            char *name = masked ? strdup(it->string) : NULL;
-            if (!name) {
-                /* cannot mask: drop the value rather than show it */
-                cJSON_Delete(masked);
-                cJSON_SetValuestring(it, "");
-                continue;
-            }
-            masked->string = name; /* ReplaceItemViaPointer keeps no key */
-            cJSON_ReplaceItemViaPointer(node, it, masked);
-            it = masked;
-        } else if (cJSON_IsObject(it) || cJSON_IsArray(it)) {
-            redact_json(it);
-        }
-    }
-}
 
 /*
  * The ConnectionCollectionItem schema, one row per member in answer
@@ -110,12 +88,12 @@ static int send_connection(api_req_t *r, int status, const connection_t *c)
         if (c->extra) {
             cJSON *extra = cJSON_Parse(c->extra);
             char *text = NULL;
-            if (cJSON_IsObject(extra) || cJSON_IsArray(extra)) {
-                redact_json(extra);
+            if ((cJSON_IsObject(extra) || cJSON_IsArray(extra)) &&
+                sensitive_json_redact(extra) == 0) {
                 text = cJSON_PrintUnformatted(extra);
                 cJSON_AddItemToObject(out, "extra", json_str_or_null(text ? text : "***"));
             } else {
-                /* not JSON: it cannot be inspected, so none of it is shown */
+                /* not JSON (it cannot be inspected) or not masked: none of it is shown */
                 cJSON_AddStringToObject(out, "extra", "***");
             }
             if (text)

@@ -80,21 +80,6 @@ static bool add_time(cJSON *o, const char *key, ts_us_t t)
     return add_str_or_null(o, key, t == TS_NONE ? NULL : taskenv_format_date(t, buf));
 }
 
-/* Masks the string values of sensitive keys of a JSON extra, at any depth. */
-static int mask_sensitive(const cJSON *node, logbuf_t *lb)
-{
-    const cJSON *it;
-    cJSON_ArrayForEach(it, node)
-    {
-        if (it->string && cJSON_IsString(it) && secrets_name_is_sensitive(it->string) &&
-            logbuf_add_secret(lb, it->valuestring) < 0)
-            return -1;
-        if ((cJSON_IsObject(it) || cJSON_IsArray(it)) && mask_sensitive(it, lb) < 0)
-            return -1;
-    }
-    return 0;
-}
-
 /* One connection as the spec writes it; its secrets go to lb. NULL on error (err). */
 static cJSON *conn_json(const connection_t *c, logbuf_t *lb, char *err, size_t errlen)
 {
@@ -111,7 +96,7 @@ static cJSON *conn_json(const connection_t *c, logbuf_t *lb, char *err, size_t e
     if (ok && c->extra && *c->extra) {
         extra = cJSON_Parse(c->extra);
         if (cJSON_IsObject(extra)) {
-            ok = mask_sensitive(extra, lb) == 0;
+            ok = logbuf_add_json_secrets(lb, extra) == 0;
             if (!ok)
                 snprintf(err, errlen, "too many or too long secret values");
             ok = ok && cJSON_AddItemToObject(o, "extra_dejson", extra);

@@ -41,7 +41,8 @@ typedef struct secrets_keyring secrets_keyring_t;
  * byte or a short block repeated, a counting sequence, printable text:
  * "core.fernet_key: key 2 is not random (...)"; the message never repeats
  * the key) or on out of memory. config_load applies the same check to
- * core.fernet_key, so a program refuses such a key when it starts. Free with secrets_keyring_free(), which wipes the keys.
+ * core.fernet_key, so a program refuses such a key when it starts. Free with
+ * secrets_keyring_free(), which wipes the keys.
  */
 secrets_keyring_t *secrets_keyring_new(const char *spec, char *err, size_t errlen);
 void secrets_keyring_free(secrets_keyring_t *ring);

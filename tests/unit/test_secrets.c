@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "core/secrets.h"
+#include "model/sensitive.h"
 #include "store/variables.h"
 
 /* Two fixed random keys (base64 of 32 bytes), and one in URL-safe base64 unpadded. */
@@ -254,6 +255,53 @@ static void test_sensitive_names_are_recognised(void **state)
     assert_false(secrets_name_is_sensitive(NULL));
 }
 
+static int collect_leaf(const cJSON *leaf, void *ud)
+{
+    char *out = ud, *text = cJSON_PrintUnformatted(leaf);
+    assert_non_null(text);
+    strcat(out, text);
+    strcat(out, " ");
+    cJSON_free(text);
+    return 0;
+}
+
+/*
+ * Every value under a secret-looking key, at any depth and the whole
+ * subtree of such a key, is found and redacted; the rest is kept.
+ */
+static void test_values_under_secret_keys_are_found_at_any_depth(void **state)
+{
+    (void)state;
+    cJSON *doc =
+        cJSON_Parse("{\"db\": {\"host\": \"h\", \"password\": \"p1\"}, \"auth\": "
+                    "{\"token\": [\"t1\", {\"x\": \"t2\"}]}, \"private_key\": "
+                    "{\"pem\": \"k1\", \"bits\": 2048}, \"list\": [{\"Api_Key\": \"a1\"}], "
+                    "\"n\": 5}");
+    char found[256] = "";
+    char *text;
+
+    assert_non_null(doc);
+    assert_true(sensitive_json_has(doc));
+    assert_int_equal(sensitive_json_each(doc, false, collect_leaf, found), 0);
+    assert_string_equal(found, "\"p1\" \"t1\" \"t2\" \"k1\" 2048 \"a1\" ");
+    assert_int_equal(sensitive_json_redact(doc), 0);
+    text = cJSON_PrintUnformatted(doc);
+    assert_string_equal(text, "{\"db\":{\"host\":\"h\",\"password\":\"***\"},\"auth\":{\"token\":"
+                              "[\"***\",{\"x\":\"***\"}]},\"private_key\":{\"pem\":\"***\","
+                              "\"bits\":\"***\"},\"list\":[{\"Api_Key\":\"***\"}],\"n\":5}");
+    cJSON_free(text);
+    cJSON_Delete(doc);
+
+    doc = cJSON_Parse("{\"a\": {\"b\": [1, \"c\"]}}");
+    assert_false(sensitive_json_has(doc));
+    found[0] = '\0';
+    assert_int_equal(sensitive_json_each(doc, false, collect_leaf, found), 0);
+    assert_string_equal(found, "");
+    assert_int_equal(sensitive_json_each(doc, true, collect_leaf, found), 0);
+    assert_string_equal(found, "1 \"c\" ");
+    cJSON_Delete(doc);
+}
+
 static void test_env_variable_overrides_by_name(void **state)
 {
     (void)state;
@@ -291,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_keys_parse_in_both_base64_forms),
         cmocka_unit_test(test_weak_keys_are_refused),
         cmocka_unit_test(test_sensitive_names_are_recognised),
+        cmocka_unit_test(test_values_under_secret_keys_are_found_at_any_depth),
         cmocka_unit_test(test_env_variable_overrides_by_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
