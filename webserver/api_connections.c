@@ -261,12 +261,27 @@ out:
     return status;
 }
 
+/* Whether a PATCH sets field: masked by update_mask, else present in the body (null included). */
+static bool body_sets(const cJSON *body, char mask[][API_MASK_FIELD], size_t nmask,
+                      const char *field)
+{
+    return nmask ? api_mask_has(mask, nmask, field)
+                 : cJSON_GetObjectItemCaseSensitive(body, field) != NULL;
+}
+
+/*
+ * PATCH /connections/{id}: Airflow's update, with update_mask or the whole
+ * body. A change of where the connection points (conn_type, host, port,
+ * schema, login) must carry the password again, and the extra when it
+ * holds secrets (connection_check_retarget): a 400 says so, since a
+ * stored password sent to a host somebody just typed is how it leaks.
+ */
 int api_patch_connection(api_req_t *r)
 {
     static const char *const updatable[] = {"conn_type", "description", "host",  "login", "schema",
                                             "port",      "password",    "extra", NULL};
     secrets_keyring_t *ring = NULL;
-    connection_t *c = NULL;
+    connection_t *c = NULL, *before = NULL;
     const char *id, *req[2];
     char mask[10][API_MASK_FIELD], err[512];
     size_t nmask;
@@ -290,7 +305,13 @@ int api_patch_connection(api_req_t *r)
     }
     if (load_connection(r, ring, r->cap[0], &c, &status) != 1)
         goto out;
-    if (apply_connection_body(body, c, mask, nmask, err, sizeof(err)) < 0) {
+    if (!(before = connection_dup(c))) {
+        status = api_send_json(r, 500, NULL);
+        goto out;
+    }
+    if (apply_connection_body(body, c, mask, nmask, err, sizeof(err)) < 0 ||
+        connection_check_retarget(before, c, body_sets(body, mask, nmask, "password"),
+                                  body_sets(body, mask, nmask, "extra"), err, sizeof(err)) < 0) {
         status = api_bad_request(r, err);
         goto out;
     }
@@ -298,6 +319,7 @@ int api_patch_connection(api_req_t *r)
     if (status == 0)
         status = send_connection(r, 200, c);
 out:
+    connection_free(before);
     connection_free(c);
     secrets_keyring_free(ring);
     cJSON_Delete(body);
