@@ -4,10 +4,12 @@
 #include "worker/opspec.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -282,11 +284,34 @@ out:
     return rc;
 }
 
-long long opspec_read_reschedule(const char *path)
+FILE *opspec_open_task_file(const char *path, uid_t owner)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    FILE *f;
+
+    if (fd < 0)
+        return NULL;
+    int e = fstat(fd, &st) != 0 ? errno : 0;
+    if (!e && !S_ISREG(st.st_mode))
+        e = EINVAL;
+    else if (!e && st.st_uid != owner)
+        e = EPERM;
+    if (e) {
+        close(fd);
+        errno = e;
+        return NULL;
+    }
+    if (!(f = fdopen(fd, "rb")))
+        close(fd);
+    return f;
+}
+
+long long opspec_read_reschedule(const char *path, uid_t owner)
 {
     char buf[RESULT_MAX + 1];
     long long v = -1;
-    FILE *f = path && *path ? fopen(path, "rb") : NULL;
+    FILE *f = path && *path ? opspec_open_task_file(path, owner) : NULL;
     if (!f)
         return -1;
     size_t n = fread(buf, 1, RESULT_MAX, f);

@@ -138,6 +138,8 @@ static const key_def_t config_keys[] = {
     {SEC_WORKER, "log_flush_ms", KEY_INT, "200", 10, 60000, 0, OFF(worker.log_flush_ms)},
     {SEC_WORKER, "max_log_bytes_per_try", KEY_INT, "10485760", 1024, 1073741824, 0,
      OFF(worker.max_log_bytes_per_try)},
+    {SEC_WORKER, "default_run_as_user", KEY_STRING, "", 0, 0, 0, OFF(worker.default_run_as_user)},
+    {SEC_WORKER, "allow_root_tasks", KEY_BOOL, "false", 0, 0, 0, OFF(worker.allow_root_tasks)},
     {SEC_LOGGING, "level", KEY_STRING, "info", 0, 0, KEY_NONEMPTY | KEY_LOG_LEVEL,
      OFF(logging.level)},
     {SEC_ALERTS, "on_task_failure", KEY_STRING, "", 0, 0, KEY_CONN_LIST,

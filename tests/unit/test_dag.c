@@ -409,8 +409,13 @@ static void test_bad_keys_are_reported_with_line_and_column(void **state)
          "retries: \"abc\"\n",
          "t.yaml:6:16: retries of task 't' must be an integer, not 'abc'\n", 0},
         {"a:\n  tasks:\n    - task_id: t\n      operator: bash\n      bash_command: x\n      "
-         "run_as_user: me\n",
-         "t.yaml:6:7: unknown key 'run_as_user' in task 't'\n", 0},
+         "run_as_group: me\n",
+         "t.yaml:6:7: unknown key 'run_as_group' in task 't'\n", 0},
+        {"a:\n  tasks:\n    - task_id: t\n      operator: bash\n      bash_command: x\n      "
+         "run_as_user: \"-u0\"\n",
+         "t.yaml:6:20: run_as_user of task 't' must be a user name (1-64 of [A-Za-z0-9._-], not "
+         "starting with '-'), not '-u0'\n",
+         0},
         {"a:\n  tasks:\n    - task_id: t\n      operator: customized.operators.MakeBreadOperator\n",
          "t.yaml:4:17: unknown operator 'customized.operators.MakeBreadOperator' in task 't' "
          "(supported: bash, empty, branch, short_circuit, latest_only, python, http, sql, "
@@ -508,7 +513,7 @@ static void test_bad_keys_are_reported_with_line_and_column(void **state)
             check_case(&cases[i]);
 
     loaded_t l;
-    load_text(&l, cases[16].text); /* the bad cron case */
+    load_text(&l, cases[17].text); /* the bad cron case */
     assert_int_equal(l.rc, 1);
     assert_int_equal(strncmp(l.errors, "t.yaml:2:13: ", 13), 0);
     assert_non_null(strstr(l.errors, "* * * *"));
