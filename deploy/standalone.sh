@@ -46,6 +46,22 @@ export UPDRAFT_CONN_LOCAL_API=${UPDRAFT_CONN_LOCAL_API:-http://$UPDRAFT__WEBSERV
 source "$root/deploy/standalone-admin.sh"
 login=$(standalone_admin "$bin" "$dir")
 
+# A worker refuses to run tasks as root unless told (docs/security.md "Task
+# isolation and secrets"). Started as root with neither setting made,
+# standalone runs tasks as nobody when nobody can read the DAG folder, and
+# otherwise (a checkout under /root, say) as root, saying so.
+if [ "$(id -u)" -eq 0 ]; then
+  cfg=$("$bin/updraft" --print-config)
+  if grep -qx '  default_run_as_user: ""' <<<"$cfg" && grep -qx '  allow_root_tasks: false' <<<"$cfg"; then
+    if runuser -u nobody -- test -r "$UPDRAFT__CORE__DAGS_FOLDER" -a -x "$UPDRAFT__CORE__DAGS_FOLDER"; then
+      export UPDRAFT__WORKER__DEFAULT_RUN_AS_USER=nobody
+    else
+      echo "standalone: user nobody cannot read $UPDRAFT__CORE__DAGS_FOLDER, so tasks run as root"
+      export UPDRAFT__WORKER__ALLOW_ROOT_TASKS=true
+    fi
+  fi
+fi
+
 start() {
   local name=$1; shift
   "$@" >>"$dir/logs/$name.log" 2>&1 &
@@ -70,6 +86,7 @@ updraft standalone is running.
   health                : http://$UPDRAFT__WEBSERVER__LISTEN/health
   DAG folder            : $UPDRAFT__CORE__DAGS_FOLDER
   daemon logs           : $dir/logs/
+  tasks run as          : ${UPDRAFT__WORKER__DEFAULT_RUN_AS_USER:-$(id -un)}
   metadata database     : $UPDRAFT__DATABASE__URL
   CLI (in another shell): UPDRAFT__DATABASE__URL=$UPDRAFT__DATABASE__URL $bin/updraft dags list
 Press Ctrl-C to stop.

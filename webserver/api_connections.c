@@ -19,33 +19,11 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/secrets.h"
+#include "model/sensitive.h"
 #include "sched/conntest.h"
 #include "store/connections.h"
 #include "webserver/apicache.h"
 #include "webserver/http.h"
-
-/* Replaces the values of sensitive keys (at any depth) with "***". */
-static void redact_json(cJSON *node)
-{
-    for (cJSON *it = node ? node->child : NULL; it; it = it->next) {
-        if (it->string && secrets_name_is_sensitive(it->string) && !cJSON_IsObject(it) &&
-            !cJSON_IsArray(it)) {
-            cJSON *masked = cJSON_CreateString("***");
-            char *name = masked ? strdup(it->string) : NULL;
-            if (!name) {
-                /* cannot mask: drop the value rather than show it */
-                cJSON_Delete(masked);
-                cJSON_SetValuestring(it, "");
-                continue;
-            }
-            masked->string = name; /* ReplaceItemViaPointer keeps no key */
-            cJSON_ReplaceItemViaPointer(node, it, masked);
-            it = masked;
-        } else if (cJSON_IsObject(it) || cJSON_IsArray(it)) {
-            redact_json(it);
-        }
-    }
-}
 
 /*
  * The ConnectionCollectionItem schema, one row per member in answer
@@ -110,12 +88,12 @@ static int send_connection(api_req_t *r, int status, const connection_t *c)
         if (c->extra) {
             cJSON *extra = cJSON_Parse(c->extra);
             char *text = NULL;
-            if (cJSON_IsObject(extra) || cJSON_IsArray(extra)) {
-                redact_json(extra);
+            if ((cJSON_IsObject(extra) || cJSON_IsArray(extra)) &&
+                sensitive_json_redact(extra) == 0) {
                 text = cJSON_PrintUnformatted(extra);
                 cJSON_AddItemToObject(out, "extra", json_str_or_null(text ? text : "***"));
             } else {
-                /* not JSON: it cannot be inspected, so none of it is shown */
+                /* not JSON (it cannot be inspected) or not masked: none of it is shown */
                 cJSON_AddStringToObject(out, "extra", "***");
             }
             if (text)
@@ -283,12 +261,27 @@ out:
     return status;
 }
 
+/* Whether a PATCH sets field: masked by update_mask, else present in the body (null included). */
+static bool body_sets(const cJSON *body, char mask[][API_MASK_FIELD], size_t nmask,
+                      const char *field)
+{
+    return nmask ? api_mask_has(mask, nmask, field)
+                 : cJSON_GetObjectItemCaseSensitive(body, field) != NULL;
+}
+
+/*
+ * PATCH /connections/{id}: Airflow's update, with update_mask or the whole
+ * body. A change of where the connection points (conn_type, host, port,
+ * schema, login) must carry the password again, and the extra when it
+ * holds secrets (connection_check_retarget): a 400 says so, since a
+ * stored password sent to a host somebody just typed is how it leaks.
+ */
 int api_patch_connection(api_req_t *r)
 {
     static const char *const updatable[] = {"conn_type", "description", "host",  "login", "schema",
                                             "port",      "password",    "extra", NULL};
     secrets_keyring_t *ring = NULL;
-    connection_t *c = NULL;
+    connection_t *c = NULL, *before = NULL;
     const char *id, *req[2];
     char mask[10][API_MASK_FIELD], err[512];
     size_t nmask;
@@ -312,7 +305,13 @@ int api_patch_connection(api_req_t *r)
     }
     if (load_connection(r, ring, r->cap[0], &c, &status) != 1)
         goto out;
-    if (apply_connection_body(body, c, mask, nmask, err, sizeof(err)) < 0) {
+    if (!(before = connection_dup(c))) {
+        status = api_send_json(r, 500, NULL);
+        goto out;
+    }
+    if (apply_connection_body(body, c, mask, nmask, err, sizeof(err)) < 0 ||
+        connection_check_retarget(before, c, body_sets(body, mask, nmask, "password"),
+                                  body_sets(body, mask, nmask, "extra"), err, sizeof(err)) < 0) {
         status = api_bad_request(r, err);
         goto out;
     }
@@ -320,6 +319,7 @@ int api_patch_connection(api_req_t *r)
     if (status == 0)
         status = send_connection(r, 200, c);
 out:
+    connection_free(before);
     connection_free(c);
     secrets_keyring_free(ring);
     cJSON_Delete(body);

@@ -26,6 +26,7 @@
 #include "store/jobs.h"
 #include "worker/consumer.h"
 #include "worker/handoff.h"
+#include "worker/runas.h"
 #include "worker/supervisor.h"
 
 #define CONNECT_WAIT_SEC 30
@@ -124,6 +125,17 @@ static int register_job(daemon_t *d)
         fprintf(stderr, "updraft-worker: invalid core.fernet_key: %s\n", err);
         return -1;
     }
+    /* Who tasks run as is settled before anything is claimed (worker/runas.h). */
+    const char *dflt = w->cfg.worker.default_run_as_user;
+    if (runas_check_start(dflt, geteuid(), w->cfg.worker.allow_root_tasks, err, sizeof(err)) < 0) {
+        log_error("tasks cannot run error=\"%s\"", err);
+        fprintf(stderr, "updraft-worker: %s\n", err);
+        return -1;
+    }
+    if (dflt && *dflt)
+        log_info("tasks without run_as_user run as user=%s", dflt);
+    else if (geteuid() == 0)
+        log_warn("tasks without run_as_user run as root (worker.allow_root_tasks is true)");
     block_signals(&d->sigs);
     if (!(d->exe = self_exe()))
         log_warn("cannot resolve /proc/self/exe: tasks that need the operator runner will fail");
@@ -172,6 +184,11 @@ static void thread_opts(const daemon_t *d, supervisor_opts_t *so, consumer_opts_
                               .stop = &g_stop,
                               .kill_now = &g_kill,
                               .shutdown_grace_sec = w->cfg.worker.shutdown_grace_sec,
+                              .default_run_as_user = w->cfg.worker.default_run_as_user &&
+                                                             *w->cfg.worker.default_run_as_user
+                                                         ? w->cfg.worker.default_run_as_user
+                                                         : NULL,
+                              .allow_root_tasks = w->cfg.worker.allow_root_tasks,
                               .health = d->health};
     *co = (consumer_opts_t){.handoff = d->h,
                             .hostname = w->hostname,

@@ -10,16 +10,22 @@
  */
 #include "worker/executor.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "worker/runas.h"
+
+#define REMOVE_DEPTH_MAX 128 /* deeper trees a task leaves behind are not removed */
+#define REMOVE_PASSES 4      /* a directory is read again while entries keep appearing */
 
 static int make_tmpdir(char **out, char *err, size_t errlen)
 {
@@ -43,11 +49,38 @@ static int make_tmpdir(char **out, char *err, size_t errlen)
     return 0;
 }
 
+/*
+ * The argv that starts path as another user through this binary's
+ * RUNAS_FLAG (worker/runas.h); ids go into the caller's buffers. NULL on
+ * OOM.
+ */
+static char **runas_argv(const executor_as_t *as, const char *path, char *const *argv, char uid[24],
+                         char gid[24])
+{
+    size_t n = 0;
+    while (argv[n])
+        n++;
+    char **v = calloc(n + 8, sizeof(*v));
+    if (!v)
+        return NULL;
+    snprintf(uid, 24, "%lu", (unsigned long)as->uid);
+    snprintf(gid, 24, "%lu", (unsigned long)as->gid);
+    v[0] = (char *)"updraft-worker";
+    v[1] = (char *)RUNAS_FLAG;
+    v[2] = uid;
+    v[3] = gid;
+    v[4] = (char *)as->name;
+    v[5] = (char *)"--";
+    v[6] = (char *)path;
+    memcpy(v + 7, argv, (n + 1) * sizeof(*v));
+    return v;
+}
+
 static int spawn(const char *path, char *const *argv, const char *cwd, char *const *envp,
-                 executor_proc_t *p, char *err, size_t errlen)
+                 const executor_as_t *as, executor_proc_t *p, char *err, size_t errlen)
 {
     int rc = -1, pfd[2] = {-1, -1};
-    char *tmpdir = NULL;
+    char *tmpdir = NULL, **as_argv = NULL, uid[24], gid[24];
     bool fa_init = false, at_init = false;
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
@@ -60,6 +93,19 @@ static int spawn(const char *path, char *const *argv, const char *cwd, char *con
 
     if (!cwd && make_tmpdir(&tmpdir, err, errlen) < 0)
         goto out;
+    if (as && tmpdir && chown(tmpdir, as->uid, as->gid) != 0) {
+        snprintf(err, errlen, "cannot give the temporary directory to user '%s': %s", as->name,
+                 strerror(errno));
+        goto out;
+    }
+    if (as) {
+        if (!(as_argv = runas_argv(as, path, argv, uid, gid))) {
+            snprintf(err, errlen, "out of memory");
+            goto out;
+        }
+        argv = as_argv;
+        path = as->self_exe;
+    }
     if (pipe2(pfd, O_CLOEXEC) < 0) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         goto out;
@@ -112,6 +158,7 @@ static int spawn(const char *path, char *const *argv, const char *cwd, char *con
     tmpdir = NULL;
     rc = 0;
 out:
+    free(as_argv);
     if (fa_init)
         posix_spawn_file_actions_destroy(&fa);
     if (at_init)
@@ -127,17 +174,17 @@ out:
     return rc;
 }
 
-int executor_spawn(const char *command, const char *cwd, char *const *envp, executor_proc_t *p,
-                   char *err, size_t errlen)
+int executor_spawn(const char *command, const char *cwd, char *const *envp, const executor_as_t *as,
+                   executor_proc_t *p, char *err, size_t errlen)
 {
     char *const argv[] = {(char *)"sh", (char *)"-c", (char *)command, NULL};
-    return spawn(EXECUTOR_SHELL, argv, cwd, envp, p, err, errlen);
+    return spawn(EXECUTOR_SHELL, argv, cwd, envp, as, p, err, errlen);
 }
 
 int executor_spawn_argv(const char *path, char *const *argv, const char *cwd, char *const *envp,
-                        executor_proc_t *p, char *err, size_t errlen)
+                        const executor_as_t *as, executor_proc_t *p, char *err, size_t errlen)
 {
-    return spawn(path, argv, cwd, envp, p, err, errlen);
+    return spawn(path, argv, cwd, envp, as, p, err, errlen);
 }
 
 void executor_signal(const executor_proc_t *p, int sig)
@@ -146,18 +193,63 @@ void executor_signal(const executor_proc_t *p, int sig)
         kill(-p->pid, sig);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+/*
+ * Removes what the directory open as dfd holds (dfd is closed here), at
+ * most depth levels down. Every step is relative to a descriptor and
+ * nothing is opened through a symlink, so entries swapped while this runs
+ * cannot lead outside the tree.
+ */
+static int remove_inside(int dfd, int depth)
 {
-    (void)sb;
-    (void)ftw;
-    if (flag == FTW_DP || flag == FTW_D)
-        chmod(path, 0700); /* best effort for directories made read-only by the task */
-    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+    DIR *d = fdopendir(dfd);
+    int rc = 0;
+
+    if (!d) {
+        close(dfd);
+        return -1;
+    }
+    for (int pass = 0; pass < REMOVE_PASSES; pass++) {
+        struct dirent *e;
+        bool seen = false;
+        rc = 0;
+        rewinddir(d);
+        while ((e = readdir(d)) != NULL) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                continue;
+            seen = true;
+            if (unlinkat(dirfd(d), e->d_name, 0) == 0 || errno == ENOENT)
+                continue;
+            int sub = depth > 0 ? openat(dirfd(d), e->d_name,
+                                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                                : -1;
+            if (sub < 0) {
+                rc = -1;
+                continue;
+            }
+            (void)fchmod(sub, 0700); /* best effort for directories made read-only by the task */
+            if (remove_inside(sub, depth - 1) < 0 ||
+                (unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR) != 0 && errno != ENOENT))
+                rc = -1;
+        }
+        if (!seen)
+            break;
+    }
+    closedir(d);
+    return rc;
 }
 
 int executor_remove_tree(const char *path)
 {
-    return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int rc;
+
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1;
+    (void)fchmod(fd, 0700);
+    rc = remove_inside(fd, REMOVE_DEPTH_MAX);
+    if (rmdir(path) != 0 && errno != ENOENT)
+        rc = -1;
+    return rc;
 }
 
 void executor_cleanup(executor_proc_t *p)

@@ -18,6 +18,18 @@
 
 #define EXECUTOR_SHELL "/bin/sh"
 
+/*
+ * Another user to run the task as (worker/runas.h): the process started is
+ * self_exe --run-as UID GID NAME -- PATH ARGV..., which drops to the user
+ * and executes the task; the temporary directory is given to the user.
+ */
+typedef struct executor_as {
+    const char *self_exe; /* this binary */
+    uid_t uid;
+    gid_t gid;
+    const char *name;
+} executor_as_t;
+
 typedef struct executor_proc {
     pid_t pid;    /* also the process group id; 0 when not running */
     int out_fd;   /* read end of the output pipe, -1 when closed */
@@ -26,15 +38,16 @@ typedef struct executor_proc {
 
 /*
  * Starts command. cwd NULL: a new directory under $TMPDIR (or /tmp). envp is
- * the complete environment (see taskenv.h). Returns 0 with *p filled, or -1
- * with err filled (nothing left behind).
+ * the complete environment (see taskenv.h). as: another user to run as, or
+ * NULL (the worker's own). Returns 0 with *p filled, or -1 with err filled
+ * (nothing left behind).
  */
-int executor_spawn(const char *command, const char *cwd, char *const *envp, executor_proc_t *p,
-                   char *err, size_t errlen);
+int executor_spawn(const char *command, const char *cwd, char *const *envp, const executor_as_t *as,
+                   executor_proc_t *p, char *err, size_t errlen);
 
 /* The same for the program path with argv (argv[0] included, NULL-terminated). */
 int executor_spawn_argv(const char *path, char *const *argv, const char *cwd, char *const *envp,
-                        executor_proc_t *p, char *err, size_t errlen);
+                        const executor_as_t *as, executor_proc_t *p, char *err, size_t errlen);
 
 /* Sends sig to the process group of p (no-op when p is not running). */
 void executor_signal(const executor_proc_t *p, int sig);
@@ -42,7 +55,12 @@ void executor_signal(const executor_proc_t *p, int sig);
 /* Closes the pipe and removes the temporary directory (the process must be reaped). */
 void executor_cleanup(executor_proc_t *p);
 
-/* Removes a directory tree without following symlinks. 0 or -1. */
+/*
+ * Removes a directory tree without following symlinks, walking it by
+ * descriptor (openat, unlinkat): a task that swaps a directory for a
+ * symlink while the tree is removed cannot make the worker remove
+ * anything outside it. 0 or -1.
+ */
 int executor_remove_tree(const char *path);
 
 #endif

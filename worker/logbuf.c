@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/timeutil.h"
+#include "model/sensitive.h"
 
 #define REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD */
 #define LINE_MAX_BYTES 8192        /* a worker line longer than this is cut */
@@ -201,6 +202,29 @@ int logbuf_add_secret(logbuf_t *lb, const char *value)
 size_t logbuf_secret_count(const logbuf_t *lb)
 {
     return lb->nsecrets;
+}
+
+static int add_json_leaf(const cJSON *leaf, void *ud)
+{
+    logbuf_t *lb = ud;
+    char *quoted;
+    int rc;
+
+    if (!cJSON_IsString(leaf))
+        return 0; /* as Airflow's masker: strings only */
+    if (logbuf_add_secret(lb, leaf->valuestring) < 0 || !(quoted = cJSON_PrintUnformatted(leaf)))
+        return -1;
+    /* the JSON form without its quotes, when escaping changed it */
+    quoted[strlen(quoted) - 1] = '\0';
+    rc = logbuf_add_secret(lb, quoted + 1);
+    explicit_bzero(quoted, strlen(quoted));
+    cJSON_free(quoted);
+    return rc;
+}
+
+int logbuf_add_json_secrets(logbuf_t *lb, const cJSON *doc)
+{
+    return sensitive_json_each(doc, false, add_json_leaf, lb) != 0 ? -1 : 0;
 }
 
 /* Puts the held-back output back at the end of buf, to be masked again. */

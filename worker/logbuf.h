@@ -18,6 +18,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 typedef struct logbuf logbuf_t;
 
 /* cap: bytes of task output kept per try (> 0). NULL on out of memory. */
@@ -55,6 +57,13 @@ int logbuf_append_line(logbuf_t *lb, const char *level, const char *fmt, ...)
 #define LOGBUF_MAX_SECRET_LEN (64 * 1024)
 int logbuf_add_secret(logbuf_t *lb, const char *value);
 size_t logbuf_secret_count(const logbuf_t *lb);
+
+/*
+ * Adds the strings under the sensitive keys of a JSON document
+ * (model/sensitive.h: at any depth, the whole subtree of such a key), as
+ * they are and as JSON escapes them. 0, or -1 as logbuf_add_secret.
+ */
+int logbuf_add_json_secrets(logbuf_t *lb, const cJSON *doc);
 
 /* Bytes ready to ship, and a borrowed pointer to them (valid UTF-8, no NUL). */
 size_t logbuf_pending(const logbuf_t *lb);

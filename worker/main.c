@@ -24,16 +24,35 @@
  * `updraft-worker --run-operator FILE` is not the daemon: it is the
  * operator runner the supervisor starts for a task whose operator is not a
  * shell command (worker/ops.h); main hands it to ops_main before anything
- * else.
+ * else. `updraft-worker --run-as UID GID USER -- PATH ARGV...` is the step
+ * that switches a task to its run_as_user before executing it
+ * (worker/runas.h).
+ *
+ * Every mode starts by making the process non-dumpable (PR_SET_DUMPABLE):
+ * what it holds in its environment and memory stays out of reach of tasks
+ * running as the same user.
  */
+#include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "worker/daemon.h"
 #include "worker/ops.h"
 #include "worker/options.h"
+#include "worker/runas.h"
 
 int main(int argc, char **argv)
 {
+    /* Not dumpable: a task running as the same user can read neither
+     * /proc/<this>/environ (the database URL, the fernet key) nor this
+     * process's memory, and cannot ptrace it. The operator runner holds
+     * connection passwords: the same. Each exec resets it for the task. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+        perror("updraft-worker: prctl(PR_SET_DUMPABLE)");
+        return 1;
+    }
+    if (argc >= 2 && strcmp(argv[1], RUNAS_FLAG) == 0)
+        return runas_main(argc, argv);
     if (argc == 3 && strcmp(argv[1], "--run-operator") == 0)
         return ops_main(argv[2]);
 

@@ -4,10 +4,12 @@
 #include "worker/opspec.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -80,21 +82,6 @@ static bool add_time(cJSON *o, const char *key, ts_us_t t)
     return add_str_or_null(o, key, t == TS_NONE ? NULL : taskenv_format_date(t, buf));
 }
 
-/* Masks the string values of sensitive keys of a JSON extra, at any depth. */
-static int mask_sensitive(const cJSON *node, logbuf_t *lb)
-{
-    const cJSON *it;
-    cJSON_ArrayForEach(it, node)
-    {
-        if (it->string && cJSON_IsString(it) && secrets_name_is_sensitive(it->string) &&
-            logbuf_add_secret(lb, it->valuestring) < 0)
-            return -1;
-        if ((cJSON_IsObject(it) || cJSON_IsArray(it)) && mask_sensitive(it, lb) < 0)
-            return -1;
-    }
-    return 0;
-}
-
 /* One connection as the spec writes it; its secrets go to lb. NULL on error (err). */
 static cJSON *conn_json(const connection_t *c, logbuf_t *lb, char *err, size_t errlen)
 {
@@ -111,7 +98,7 @@ static cJSON *conn_json(const connection_t *c, logbuf_t *lb, char *err, size_t e
     if (ok && c->extra && *c->extra) {
         extra = cJSON_Parse(c->extra);
         if (cJSON_IsObject(extra)) {
-            ok = mask_sensitive(extra, lb) == 0;
+            ok = logbuf_add_json_secrets(lb, extra) == 0;
             if (!ok)
                 snprintf(err, errlen, "too many or too long secret values");
             ok = ok && cJSON_AddItemToObject(o, "extra_dejson", extra);
@@ -297,11 +284,34 @@ out:
     return rc;
 }
 
-long long opspec_read_reschedule(const char *path)
+FILE *opspec_open_task_file(const char *path, uid_t owner)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    FILE *f;
+
+    if (fd < 0)
+        return NULL;
+    int e = fstat(fd, &st) != 0 ? errno : 0;
+    if (!e && !S_ISREG(st.st_mode))
+        e = EINVAL;
+    else if (!e && st.st_uid != owner)
+        e = EPERM;
+    if (e) {
+        close(fd);
+        errno = e;
+        return NULL;
+    }
+    if (!(f = fdopen(fd, "rb")))
+        close(fd);
+    return f;
+}
+
+long long opspec_read_reschedule(const char *path, uid_t owner)
 {
     char buf[RESULT_MAX + 1];
     long long v = -1;
-    FILE *f = path && *path ? fopen(path, "rb") : NULL;
+    FILE *f = path && *path ? opspec_open_task_file(path, owner) : NULL;
     if (!f)
         return -1;
     size_t n = fread(buf, 1, RESULT_MAX, f);

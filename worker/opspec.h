@@ -13,6 +13,8 @@
 #define UPDRAFT_WORKER_OPSPEC_H
 
 #include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
 
 #include "core/db.h"
 #include "core/secrets.h"
@@ -55,9 +57,20 @@ int opspec_write(db_t *db, const secrets_keyring_t *ring, const wtry_t *t, const
                  logbuf_t *lb, char *path, char *err, size_t errlen);
 
 /*
- * Reads the result file the runner wrote: {"reschedule_delay": seconds}.
- * Returns the delay, or -1 when the file has none.
+ * Opens for reading a file the task had in its hands (the XCom file, the
+ * runner's result file): only a regular file owned by owner, never
+ * through a symlink and never blocking (a task that put a FIFO, or a link
+ * to a file of the worker's, in its place gets an error, not the worker's
+ * file). NULL with errno set (ENOENT: the task removed it; ELOOP, EINVAL
+ * for anything but a regular file, EPERM for another owner).
  */
-long long opspec_read_reschedule(const char *path);
+FILE *opspec_open_task_file(const char *path, uid_t owner);
+
+/*
+ * Reads the result file the runner wrote: {"reschedule_delay": seconds}
+ * (opened as opspec_open_task_file does). Returns the delay, or -1 when
+ * the file has none.
+ */
+long long opspec_read_reschedule(const char *path, uid_t owner);
 
 #endif

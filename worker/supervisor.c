@@ -66,6 +66,7 @@
 #include "worker/logbuf.h"
 #include "worker/opsem.h"
 #include "worker/opspec.h"
+#include "worker/runas.h"
 #include "worker/wrender.h"
 
 extern char **environ;
@@ -117,7 +118,8 @@ typedef struct run {
     char result_path[96]; /* the runner's result file (reschedule delay), "" if none */
     bool reschedule;      /* OPERATOR_EXIT_RESCHEDULE: up_for_reschedule */
     long long reschedule_sec;
-    bool no_retry; /* OPERATOR_EXIT_FAIL_NO_RETRY */
+    bool no_retry;  /* OPERATOR_EXIT_FAIL_NO_RETRY */
+    uid_t file_uid; /* who owns the try's files: the user it runs as */
 } run_t;
 
 struct supervisor {
@@ -232,6 +234,58 @@ static int make_xcom_file(run_t *r, char ***envp, char *err, size_t errlen)
     return taskenv_set(envp, XCOM_FILE_ENV, r->xcom_path, err, errlen);
 }
 
+/*
+ * Who t runs as (worker/runas.h): 0 with *as filled for another user, 1 to
+ * run as the worker itself, -1 with err when the try must not run.
+ */
+static int choose_user(const supervisor_t *s, const wtry_t *t, runas_user_t *u, executor_as_t *as,
+                       char *err, size_t errlen)
+{
+    const char *want = t->run_as_user ? t->run_as_user : s->o.default_run_as_user;
+    int who = runas_decide(want, geteuid(), s->o.allow_root_tasks, u, err, errlen);
+
+    if (who < 0)
+        return -1;
+    if (who == RUNAS_SELF)
+        return 1;
+    if (!s->o.self_exe) {
+        snprintf(err, errlen, "run_as_user '%s': the worker cannot find its own executable",
+                 u->name);
+        return -1;
+    }
+    *as = (executor_as_t){.self_exe = s->o.self_exe, .uid = u->uid, .gid = u->gid, .name = u->name};
+    return 0;
+}
+
+/*
+ * Hands the try's files to the user it runs as, and gives it that user's
+ * HOME, USER and LOGNAME unless its own env names them (sudo -H does the
+ * same for Airflow's impersonation).
+ */
+static int give_to_user(run_t *r, const runas_user_t *u, char ***envp, char *err, size_t errlen)
+{
+    const char *paths[] = {r->xcom_path, r->spec_path, r->result_path};
+    const struct {
+        const char *name, *value;
+    } vars[] = {{"HOME", u->home}, {"USER", u->name}, {"LOGNAME", u->name}};
+
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        if (paths[i][0] && chown(paths[i], u->uid, u->gid) != 0) {
+            snprintf(err, errlen, "cannot give %s to user '%s': %s", paths[i], u->name,
+                     strerror(errno));
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        bool own = false;
+        for (size_t k = 0; k < r->t->n_env; k++)
+            own = own || strcmp(r->t->env[k].name, vars[i].name) == 0;
+        if (!own && taskenv_set(envp, vars[i].name, vars[i].value, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* The runner's spec and result files; the process is started by the caller. */
 static int prepare_runner(supervisor_t *s, run_t *r, char *err, size_t errlen)
 {
@@ -292,11 +346,22 @@ static void run_spawn(supervisor_t *s, run_t *r)
     } else {
         logbuf_append_line(r->log, "INFO", "Running command: %s", t->bash_command);
     }
+    runas_user_t user;
+    executor_as_t as;
+    int who = choose_user(s, t, &user, &as, err, sizeof(err));
+    if (who < 0) {
+        logbuf_append_line(r->log, "ERROR", "Cannot run the task: %s", err);
+        log_warn("task refused ti=%" PRId64 " try=%d error=\"%s\"", t->ti_id, t->try_number, err);
+        run_mark_exited(r, false);
+        return;
+    }
+    r->file_uid = who == 0 ? user.uid : geteuid();
     char **envp =
         taskenv_build(environ, t->env, t->n_env, t->has_env, t->append_env, &ctx, err, sizeof(err));
     if (envp && (taskenv_add_conf(&envp, t->conf_json, err, sizeof(err)) < 0 ||
                  make_xcom_file(r, &envp, err, sizeof(err)) < 0 ||
-                 (runner && prepare_runner(s, r, err, sizeof(err)) < 0))) {
+                 (runner && prepare_runner(s, r, err, sizeof(err)) < 0) ||
+                 (who == 0 && give_to_user(r, &user, &envp, err, sizeof(err)) < 0))) {
         taskenv_free(envp);
         envp = NULL;
     }
@@ -305,13 +370,18 @@ static void run_spawn(supervisor_t *s, run_t *r)
         run_mark_exited(r, false);
         return;
     }
+    if (who == 0)
+        logbuf_append_line(r->log, "INFO", "Running as user %s (uid %lu)", user.name,
+                           (unsigned long)user.uid);
     int rc;
+    const executor_as_t *asp = who == 0 ? &as : NULL;
     if (runner) {
         char *const argv[] = {(char *)"updraft-worker", (char *)"--run-operator", r->spec_path,
                               NULL};
-        rc = executor_spawn_argv(s->o.self_exe, argv, t->cwd, envp, &r->proc, err, sizeof(err));
+        rc =
+            executor_spawn_argv(s->o.self_exe, argv, t->cwd, envp, asp, &r->proc, err, sizeof(err));
     } else {
-        rc = executor_spawn(t->bash_command, t->cwd, envp, &r->proc, err, sizeof(err));
+        rc = executor_spawn(t->bash_command, t->cwd, envp, asp, &r->proc, err, sizeof(err));
     }
     taskenv_free(envp);
     if (rc < 0) {
@@ -512,10 +582,13 @@ static int read_xcom_file(supervisor_t *s, run_t *r)
     if (!r->xcom_path[0])
         return 0;
     size_t cap = s->o.max_xcom_size * 4 + 4096, len = 0;
-    FILE *f = fopen(r->xcom_path, "rb");
+    FILE *f = opspec_open_task_file(r->xcom_path, r->file_uid);
     if (!f) {
         rc = errno == ENOENT ? 0 : -1; /* the task may remove it */
-        snprintf(err, sizeof(err), "cannot read %s: %s", XCOM_FILE_ENV, strerror(errno));
+        snprintf(err, sizeof(err), "cannot read %s: %s", XCOM_FILE_ENV,
+                 errno == EINVAL || errno == ELOOP ? "it is no longer a regular file"
+                 : errno == EPERM                  ? "it is no longer the file the worker made"
+                                                   : strerror(errno));
         goto out;
     }
     if (!(text = malloc(cap + 1))) {
@@ -627,7 +700,7 @@ static bool runner_exit(supervisor_t *s, run_t *r, int code)
             logbuf_append_line(r->log, "INFO", "Task skipped");
         return false;
     case OPERATOR_EXIT_RESCHEDULE: {
-        long long d = opspec_read_reschedule(r->result_path);
+        long long d = opspec_read_reschedule(r->result_path, r->file_uid);
         if (d < 0) {
             /* The runner says "not yet" without a time: its poke_interval. */
             const cJSON *pi =

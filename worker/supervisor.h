@@ -43,13 +43,15 @@ typedef struct supervisor_opts {
     size_t max_xcom_size;          /* bytes of one XCom value (core.max_xcom_size) */
     int max_map_length;            /* core.max_map_length, for the mini-scheduler's mapping */
     const secrets_keyring_t *ring; /* borrowed: core.fernet_key, decrypts what templates read */
-    const char *self_exe;     /* borrowed: this binary, run as the operator runner; NULL = none */
-    const char *db_url;       /* borrowed: handed to operators that use updraft's own tables */
-    bool orchestration_only;  /* benchmarks: complete every try as success, run nothing */
-    volatile bool *stop;      /* warm shutdown: no new tries; running ones get shutdown_grace_sec */
-    volatile bool *kill_now;  /* cold shutdown: hand every running try back now */
-    int shutdown_grace_sec;   /* then running tries are killed and handed back */
-    struct healthsrv *health; /* borrowed, NULL = none: told of every heartbeat written */
+    const char *self_exe;    /* borrowed: this binary, run as the operator runner; NULL = none */
+    const char *db_url;      /* borrowed: handed to operators that use updraft's own tables */
+    bool orchestration_only; /* benchmarks: complete every try as success, run nothing */
+    volatile bool *stop;     /* warm shutdown: no new tries; running ones get shutdown_grace_sec */
+    volatile bool *kill_now; /* cold shutdown: hand every running try back now */
+    int shutdown_grace_sec;  /* then running tries are killed and handed back */
+    const char *default_run_as_user; /* borrowed: tasks without run_as_user run as it, NULL none */
+    bool allow_root_tasks;           /* worker.allow_root_tasks (worker/runas.h) */
+    struct healthsrv *health;        /* borrowed, NULL = none: told of every heartbeat written */
 } supervisor_opts_t;
 
 typedef struct supervisor supervisor_t;

@@ -90,10 +90,33 @@ static bool mentions_prev(const wtry_t *t)
     return t->args && json_mentions(t->args, "prev_data_interval");
 }
 
+/*
+ * The run's conf reaches the task through its environment too
+ * (UPDRAFT_DAG_RUN_CONF, UPDRAFT_PARAM_<key>): its values under
+ * secret-looking keys are masked whether a template prints them or not.
+ */
+static int mask_conf(const wtry_t *t, logbuf_t *lb, char *err, size_t errlen)
+{
+    cJSON *conf;
+    int rc = 0;
+
+    if (!t->conf_json)
+        return 0;
+    conf = cJSON_ParseWithLengthOpts(t->conf_json, strlen(t->conf_json) + 1, NULL, 1);
+    if (conf && logbuf_add_json_secrets(lb, conf) < 0) {
+        snprintf(err, errlen, "cannot mask the dag run conf: too many or too long secret values");
+        rc = -1;
+    }
+    cJSON_Delete(conf);
+    return rc;
+}
+
 int wrender_try(db_t *db, const secrets_keyring_t *ring, wtry_t *t, logbuf_t *lb, char *err,
                 size_t errlen)
 {
     taskrender_t tr;
+    if (mask_conf(t, lb, err, errlen) < 0)
+        return -1;
     taskrender_init(&tr, db, ring);
     tr.ctx.dag_id = t->dag_id;
     tr.ctx.task_id = t->task_id;

@@ -39,8 +39,10 @@ int wrender_apply_map(db_t *db, wtry_t *t, char *err, size_t errlen);
 
 /*
  * Renders t's bash_command, env values and templated arguments in place. Every secret value the
- * render met (connection passwords and extras, sensitive variables) is
- * added to lb's masks. Returns 0, or -1 with err filled: "bash_command:
+ * render met (connection passwords and extras, sensitive variables, values
+ * under secret-looking keys of JSON documents) is added to lb's masks, and
+ * so are the values under secret-looking keys of the run's conf, which
+ * the task also sees in its environment. Returns 0, or -1 with err filled: "bash_command:
  * line 1, column 6: 'x' is undefined" (the try must fail). ring may be
  * NULL (no key: encrypted values cannot be read).
  */

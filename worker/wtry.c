@@ -202,6 +202,9 @@ static int parse_spec_obj(wtry_t *t, const cJSON *spec, const char *row_operator
     const cJSON *down = cJSON_GetObjectItemCaseSensitive(spec, "downstream_task_ids");
     t->has_downstream = !cJSON_IsArray(down) || cJSON_GetArraySize(down) > 0;
     t->owner = dup_or_null(json_str(spec, "owner"));
+    const char *as = json_str(spec, "run_as_user");
+    if (as && *as && !(t->run_as_user = strdup(as)))
+        rc = -1;
     t->retry_delay_sec = json_int(spec, "retry_delay_sec", 300);
     t->execution_timeout_sec = json_int(spec, "execution_timeout_sec", 0);
     t->retry_exponential_backoff =
@@ -331,6 +334,7 @@ void wtry_free(wtry_t *t)
     free(t->spec_error);
     free(t->bash_command);
     free(t->cwd);
+    free(t->run_as_user);
     free(t->owner);
     free(t->conf_json);
     cJSON_Delete(t->args);

@@ -56,6 +56,7 @@ typedef struct wtry {
     taskenv_var_t *env; /* names/values owned by the try */
     size_t n_env;
     char *owner;
+    char *run_as_user; /* the user the task runs as (worker/runas.h), NULL = the default */
     int retry_delay_sec;
     bool retry_exponential_backoff;
     int max_retry_delay_sec;   /* 0 = none */

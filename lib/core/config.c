@@ -38,6 +38,7 @@
 
 #include "core/errbuf.h"
 #include "core/log.h"
+#include "core/secrets.h"
 
 #define CONFIG_MAX_FILE_BYTES (1024 * 1024)
 #define CONFIG_MAX_VALUE_LEN 4096
@@ -51,7 +52,8 @@ enum {
     KEY_LOG_LEVEL = 1 << 2,    /* must be a level log_parse_level() knows */
     KEY_SECRET_VALUE = 1 << 3, /* the whole value is a secret: printed as *** when set */
     KEY_CONN_LIST = 1 << 4,    /* comma-separated connection ids, may be empty */
-    KEY_AUTH = 1 << 5          /* "password" or "none" */
+    KEY_AUTH = 1 << 5,         /* "password" or "none" */
+    KEY_FERNET = 1 << 6        /* empty, or keys secrets_keyring_new accepts (none weak) */
 };
 
 typedef struct key_def {
@@ -88,7 +90,8 @@ static const key_def_t config_keys[] = {
     {SEC_CORE, "dags_are_paused_at_creation", KEY_BOOL, "true", 0, 0, 0,
      OFF(core.dags_are_paused_at_creation)},
     {SEC_CORE, "hostname", KEY_STRING, "", 0, 0, 0, OFF(core.hostname)},
-    {SEC_CORE, "fernet_key", KEY_STRING, "", 0, 0, KEY_SECRET_VALUE, OFF(core.fernet_key)},
+    {SEC_CORE, "fernet_key", KEY_STRING, "", 0, 0, KEY_SECRET_VALUE | KEY_FERNET,
+     OFF(core.fernet_key)},
     {SEC_CORE, "max_xcom_size", KEY_INT, "49152", 1024, 1073741824, 0, OFF(core.max_xcom_size)},
     {SEC_CORE, "max_map_length", KEY_INT, "1024", 1, 100000, 0, OFF(core.max_map_length)},
     {SEC_CORE, "test_connection", KEY_STRING, "Disabled", 0, 0, 0, OFF(core.test_connection)},
@@ -140,6 +143,8 @@ static const key_def_t config_keys[] = {
     {SEC_WORKER, "log_flush_ms", KEY_INT, "200", 10, 60000, 0, OFF(worker.log_flush_ms)},
     {SEC_WORKER, "max_log_bytes_per_try", KEY_INT, "10485760", 1024, 1073741824, 0,
      OFF(worker.max_log_bytes_per_try)},
+    {SEC_WORKER, "default_run_as_user", KEY_STRING, "", 0, 0, 0, OFF(worker.default_run_as_user)},
+    {SEC_WORKER, "allow_root_tasks", KEY_BOOL, "false", 0, 0, 0, OFF(worker.allow_root_tasks)},
     {SEC_LOGGING, "level", KEY_STRING, "info", 0, 0, KEY_NONEMPTY | KEY_LOG_LEVEL,
      OFF(logging.level)},
     {SEC_ALERTS, "on_task_failure", KEY_STRING, "", 0, 0, KEY_CONN_LIST,
@@ -321,6 +326,17 @@ static int apply_value(config_t *c, const key_def_t *k, const char *text, const 
             errbuf_set(err, errlen, "%s: %s.%s: '%s' is not an auth mode (password, none)", where,
                        sec, k->key, text);
             return -1;
+        }
+        if ((k->flags & KEY_FERNET) && text[0]) {
+            /* Checked here so that every program refuses a malformed or
+             * weak key when it starts, not at the first secret it reads. */
+            char why[256];
+            secrets_keyring_t *ring = secrets_keyring_new(text, why, sizeof(why));
+            if (!ring) {
+                errbuf_set(err, errlen, "%s: %s", where, why);
+                return -1;
+            }
+            secrets_keyring_free(ring);
         }
         if (k->flags & KEY_LOG_LEVEL) {
             log_level_t level;

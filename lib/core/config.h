@@ -67,6 +67,8 @@ typedef struct config {
         int shutdown_grace_sec;    /* SIGTERM: running tries get this long, default 60 */
         int log_flush_ms;          /* default 200, 10..60000 */
         int max_log_bytes_per_try; /* default 10485760, 1024..1073741824 */
+        char *default_run_as_user; /* tasks without run_as_user run as this user, "" = none */
+        bool allow_root_tasks;     /* tasks may run as root (uid 0), default false */
     } worker;
     struct {
         char *level; /* debug|info|warning|error, default "info" */

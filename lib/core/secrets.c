@@ -124,6 +124,47 @@ static void derive_key_id(const unsigned char *key, char *id)
         snprintf(id + 2 * i, 3, "%02x", md[i]);
 }
 
+/*
+ * Why a decoded key is not random, or NULL when nothing says so. Each test
+ * fails a key from a random source with a probability below 1e-13
+ * (printable text, the loosest, is (95/256)^32): what they catch is a key
+ * somebody typed or padded by hand (all zero, one byte repeated, a short
+ * block repeated, a counting sequence, a passphrase).
+ */
+static const char *weak_key_reason(const unsigned char *k)
+{
+    bool seen[256] = {false};
+    size_t distinct = 0, printable = 0;
+    bool step = true;
+
+    for (size_t i = 0; i < SECRETS_KEY_BYTES; i++) {
+        if (!seen[k[i]]) {
+            seen[k[i]] = true;
+            distinct++;
+        }
+        if (k[i] >= 0x20 && k[i] < 0x7f)
+            printable++;
+        if (i >= 2 && (unsigned char)(k[i] - k[i - 1]) != (unsigned char)(k[1] - k[0]))
+            step = false;
+    }
+    if (distinct == 1)
+        return "one byte repeated";
+    if (step)
+        return "a counting sequence";
+    for (size_t period = 2; period <= SECRETS_KEY_BYTES / 2; period++) {
+        size_t i = period;
+        while (i < SECRETS_KEY_BYTES && k[i] == k[i - period])
+            i++;
+        if (i == SECRETS_KEY_BYTES)
+            return "a short block repeated";
+    }
+    if (distinct < 16)
+        return "too few distinct bytes";
+    if (printable == SECRETS_KEY_BYTES)
+        return "printable text, not random bytes";
+    return NULL;
+}
+
 secrets_keyring_t *secrets_keyring_new(const char *spec, char *err, size_t errlen)
 {
     secrets_keyring_t *ring = calloc(1, sizeof(*ring));
@@ -167,6 +208,15 @@ secrets_keyring_t *secrets_keyring_new(const char *spec, char *err, size_t errle
                        "core.fernet_key: key %zu is not the base64 encoding of 32 bytes "
                        "(make one with: openssl rand -base64 32)",
                        idx);
+            goto fail;
+        }
+        const char *weak = weak_key_reason(key);
+        if (weak) {
+            OPENSSL_cleanse(key, sizeof(key));
+            errbuf_set(err, errlen,
+                       "core.fernet_key: key %zu is not random (%s); make one with: openssl "
+                       "rand -base64 32",
+                       idx, weak);
             goto fail;
         }
         memcpy(ring->keys[ring->n].key, key, SECRETS_KEY_BYTES);
@@ -408,6 +458,28 @@ bool secrets_name_is_sensitive(const char *name)
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
         if (strcasestr(name, words[i]))
             return true;
+    return false;
+}
+
+bool secrets_env_name_is_private(const char *name, size_t len)
+{
+    static const char *const prefixes[] = {"UPDRAFT__",     "AIRFLOW__",    "UPDRAFT_CONN_",
+                                           "AIRFLOW_CONN_", "UPDRAFT_VAR_", "AIRFLOW_VAR_"};
+    static const char *const names[] = {"UPDRAFT_CONFIG", "AIRFLOW_CONFIG", "REDISCLI_AUTH"};
+
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+        if (len >= strlen(prefixes[i]) && memcmp(name, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (len == strlen(names[i]) && memcmp(name, names[i], len) == 0)
+            return true;
+    if (len > 2 && name[0] == 'P' && name[1] == 'G') {
+        for (size_t i = 2; i < len; i++)
+            if (!((name[i] >= 'A' && name[i] <= 'Z') || (name[i] >= '0' && name[i] <= '9') ||
+                  name[i] == '_'))
+                return false;
+        return true;
+    }
     return false;
 }
 

@@ -37,8 +37,12 @@ typedef struct secrets_keyring secrets_keyring_t;
  * Parses spec ("KEY[,KEY...]", standard or URL-safe base64 of 32 bytes
  * each, spaces around commas ignored). NULL or "" gives an empty keyring
  * (no key configured: nothing can be encrypted). Returns NULL with err
- * filled for a malformed key (the message never repeats the key) or on
- * out of memory. Free with secrets_keyring_free(), which wipes the keys.
+ * filled for a malformed key, a key that is not random (all zero, one
+ * byte or a short block repeated, a counting sequence, printable text:
+ * "core.fernet_key: key 2 is not random (...)"; the message never repeats
+ * the key) or on out of memory. config_load applies the same check to
+ * core.fernet_key, so a program refuses such a key when it starts. Free with
+ * secrets_keyring_free(), which wipes the keys.
  */
 secrets_keyring_t *secrets_keyring_new(const char *spec, char *err, size_t errlen);
 void secrets_keyring_free(secrets_keyring_t *ring);
@@ -75,6 +79,18 @@ bool secrets_is_ciphertext(const char *s);
  * password, private_key, secret, token, keyfile_dict or service_account.
  */
 bool secrets_name_is_sensitive(const char *name);
+
+/*
+ * True when an environment variable name (name[0..len), len excluding any
+ * "=value") carries updraft's or Airflow's own settings or secrets, which
+ * a task must not inherit from the worker: UPDRAFT__* and AIRFLOW__*
+ * (settings: the database URL, the fernet key), UPDRAFT_CONN_* /
+ * AIRFLOW_CONN_* and UPDRAFT_VAR_* / AIRFLOW_VAR_* (connections and
+ * variables given in the environment), UPDRAFT_CONFIG and AIRFLOW_CONFIG
+ * (the settings file), libpq's PG* (PG followed by capitals, digits and
+ * '_' only: PGPASSWORD, PGPASSFILE, PGHOST, ...) and REDISCLI_AUTH.
+ */
+bool secrets_env_name_is_private(const char *name, size_t len);
 
 /* Wipes and frees a string that held a secret; NULL is a no-op. */
 void secrets_free_str(char *s);

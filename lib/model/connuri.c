@@ -23,8 +23,10 @@
 #include <strings.h>
 
 #include "core/errbuf.h"
+#include "core/error.h"
 #include "core/secrets.h"
 #include "core/strbuf.h"
+#include "model/sensitive.h"
 
 connection_t *connection_new(void)
 {
@@ -47,6 +49,37 @@ void connection_free(connection_t *c)
     secrets_free_str(c->password);
     secrets_free_str(c->extra);
     free(c);
+}
+
+static char *dup_or_null(const char *s, bool *oom)
+{
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d)
+        *oom = true;
+    return d;
+}
+
+connection_t *connection_dup(const connection_t *c)
+{
+    connection_t *d = connection_new();
+    bool oom = d == NULL;
+
+    if (d) {
+        d->conn_id = dup_or_null(c->conn_id, &oom);
+        d->conn_type = dup_or_null(c->conn_type, &oom);
+        d->description = dup_or_null(c->description, &oom);
+        d->host = dup_or_null(c->host, &oom);
+        d->schema = dup_or_null(c->schema, &oom);
+        d->login = dup_or_null(c->login, &oom);
+        d->password = dup_or_null(c->password, &oom);
+        d->port = c->port;
+        d->extra = dup_or_null(c->extra, &oom);
+    }
+    if (oom) {
+        connection_free(d);
+        return NULL;
+    }
+    return d;
 }
 
 /* strdup of s[0..n) (NULL s gives NULL with *oom false). */
@@ -832,6 +865,88 @@ int connection_validate(const connection_t *c, char *err, size_t errlen)
         }
     }
     return 0;
+}
+
+/* ---- changing a stored connection ------------------------------------------ */
+
+/* a and b alike, NULL as ""; fold: any case and '-' as '_' (conn_type), or any case (host). */
+static bool same_field(const char *a, const char *b, int fold)
+{
+    a = a ? a : "";
+    b = b ? b : "";
+    for (; *a && *b; a++, b++) {
+        char x = *a, y = *b;
+        if (fold) {
+            x = (char)tolower((unsigned char)x);
+            y = (char)tolower((unsigned char)y);
+        }
+        if (fold == 2) {
+            x = x == '-' ? '_' : x;
+            y = y == '-' ? '_' : y;
+        }
+        if (x != y)
+            return false;
+    }
+    return *a == *b;
+}
+
+bool connection_target_changed(const connection_t *before, const connection_t *after)
+{
+    return !same_field(before->conn_type, after->conn_type, 2) ||
+           !same_field(before->host, after->host, 1) || before->port != after->port ||
+           !same_field(before->schema, after->schema, 0) ||
+           !same_field(before->login, after->login, 0);
+}
+
+/* Whether a stored extra may carry secrets: a secret-looking key, or text that cannot be read. */
+static bool extra_holds_secrets(const char *extra)
+{
+    cJSON *doc;
+    bool held;
+
+    if (!extra || !*extra)
+        return false;
+    doc = cJSON_ParseWithLengthOpts(extra, strlen(extra) + 1, NULL, 1);
+    held = !doc || sensitive_json_has(doc);
+    cJSON_Delete(doc);
+    return held;
+}
+
+int connection_check_retarget(const connection_t *before, const connection_t *after,
+                              bool password_given, bool extra_given, char *err, size_t errlen)
+{
+    bool need_pw, need_extra;
+    char changed[64] = "";
+
+    if (!connection_target_changed(before, after))
+        return 0;
+    need_pw = before->password && *before->password && !password_given;
+    need_extra = !extra_given && extra_holds_secrets(before->extra);
+    if (!need_pw && !need_extra)
+        return 0;
+    struct {
+        bool differs;
+        const char *name;
+    } fields[] = {
+        {!same_field(before->conn_type, after->conn_type, 2), "conn_type"},
+        {!same_field(before->host, after->host, 1), "host"},
+        {before->port != after->port, "port"},
+        {!same_field(before->schema, after->schema, 0), "schema"},
+        {!same_field(before->login, after->login, 0), "login"},
+    };
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+        if (fields[i].differs)
+            snprintf(changed + strlen(changed), sizeof(changed) - strlen(changed), "%s%s",
+                     changed[0] ? ", " : "", fields[i].name);
+    errbuf_set(err, errlen,
+               "connection '%s': changing its %s needs %s again (null removes %s): what is "
+               "stored for the old target is not sent to a new one",
+               before->conn_id ? before->conn_id : "", changed,
+               need_pw && need_extra ? "its password and its extra, which holds secrets,"
+               : need_pw             ? "its password"
+                                     : "its extra, which holds secrets,",
+               need_pw && need_extra ? "them" : "it");
+    return UPDRAFT_EINVALID;
 }
 
 /* ---- webhook URLs (alerts) ---------------------------------------------- */

@@ -41,6 +41,8 @@ typedef struct connection {
 connection_t *connection_new(void);
 /* Frees c and wipes its password and extra; NULL is a no-op. */
 void connection_free(connection_t *c);
+/* A copy of c (free with connection_free), or NULL on OOM. */
+connection_t *connection_dup(const connection_t *c);
 
 /*
  * Parses an Airflow connection URI for conn_id. Percent-escapes are
@@ -81,6 +83,27 @@ cJSON *connection_to_json(const connection_t *c, bool with_password);
  * (connection_webhook_url, connection_check_webhook_url).
  */
 int connection_validate(const connection_t *c, char *err, size_t errlen);
+
+/*
+ * Whether after points its credentials at another place than before: a
+ * different conn_type (compared as Airflow normalizes it: any case, '-'
+ * as '_'), host (any case), port, schema or login. NULL and "" are alike.
+ */
+bool connection_target_changed(const connection_t *before, const connection_t *after);
+
+/*
+ * The rule for changing a stored connection (the REST API's PATCH, the
+ * CLI's import --overwrite): when the change points it elsewhere
+ * (connection_target_changed), the secrets stored for the old target must
+ * not follow it unasked. A stored password must be given again
+ * (password_given: the change sets the password, to a value or to none),
+ * and so must a stored extra that holds secrets (a secret-looking key at
+ * any depth, model/sensitive.h, or text that is not JSON) unless
+ * extra_given. 0, or UPDRAFT_EINVALID with err naming the connection,
+ * what changed and what to send (never a value).
+ */
+int connection_check_retarget(const connection_t *before, const connection_t *after,
+                              bool password_given, bool extra_given, char *err, size_t errlen);
 
 /*
  * Webhook connections (docs/alerts.md "Connections"). slack_webhook (also

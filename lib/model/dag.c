@@ -132,6 +132,7 @@ void dag_task_clear(dag_task_t *t)
     free(t->env);
     free(t->cwd);
     free(t->owner);
+    free(t->run_as_user);
     free(t->queue);
     free(t->pool);
     free(t->trigger_rule);
@@ -298,6 +299,15 @@ int dag_find_task(const dag_t *dag, const char *task_id)
 
 static const char *const weight_rule_names[] = {"downstream", "upstream", "absolute"};
 
+bool dag_user_name_valid(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+
+    if (n == 0 || n > DAG_USER_NAME_MAX || name[0] == '-')
+        return false;
+    return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
 const char *dag_weight_rule_name(dag_weight_rule_t r)
 {
     return (unsigned)r < 3 ? weight_rule_names[r] : "downstream";
@@ -453,6 +463,8 @@ static cJSON *task_to_json(const dag_task_t *t)
     ok = ok && cJSON_AddBoolToObject(o, "append_env", t->append_env);
     ok = ok && add_str(o, "cwd", t->cwd);
     ok = ok && add_str(o, "owner", t->owner);
+    if (t->run_as_user) /* only when set, so that other DAGs keep their bytes (and hash) */
+        ok = ok && add_str(o, "run_as_user", t->run_as_user);
     ok = ok && cJSON_AddNumberToObject(o, "retries", t->retries);
     ok = ok && cJSON_AddNumberToObject(o, "retry_delay_sec", t->retry_delay_sec);
     ok = ok && add_str(o, "queue", t->queue);
@@ -783,6 +795,7 @@ static int task_from_json(const cJSON *o, const char *task_id, dag_task_t *t, ch
         json_bool(o, "append_env", &append_env, sub, sizeof sub) != 0 ||
         json_str(o, "cwd", false, &t->cwd, sub, sizeof sub) != 0 ||
         json_str(o, "owner", false, &t->owner, sub, sizeof sub) != 0 ||
+        json_str(o, "run_as_user", false, &t->run_as_user, sub, sizeof sub) != 0 ||
         json_int(o, "retries", &t->retries, sub, sizeof sub) != 0 ||
         json_int(o, "retry_delay_sec", &t->retry_delay_sec, sub, sizeof sub) != 0 ||
         json_str(o, "queue", false, &t->queue, sub, sizeof sub) != 0 ||

@@ -44,11 +44,12 @@ typedef struct dag_task {
     char *bash_command; /* bash: required */
     dag_env_t *env;     /* bash: extra environment */
     size_t n_env;
-    bool append_env; /* bash: keep the worker's environment (Airflow default false -> we keep PATH
-                        etc.) */
-    char *cwd;       /* bash: working directory, NULL = a fresh temp dir */
-    char *owner;     /* default "airflow" */
-    int retries;     /* default 0 */
+    bool append_env;   /* bash: keep the worker's environment (Airflow default false -> we keep PATH
+                          etc.) */
+    char *cwd;         /* bash: working directory, NULL = a fresh temp dir */
+    char *owner;       /* default "airflow" */
+    char *run_as_user; /* the user the task runs as (worker.default_run_as_user when NULL) */
+    int retries;       /* default 0 */
     int retry_delay_sec;            /* default 300 */
     char *queue;                    /* default "default" */
     char *pool;                     /* default "default_pool" */
@@ -210,6 +211,14 @@ int dag_params_resolve(const cJSON *params, const cJSON *conf, cJSON **out, char
                        size_t errlen);
 
 /* Serialized form (cJSON tree, caller cJSON_Delete()s); NULL on OOM. */
+/*
+ * True for a user name run_as_user accepts: 1 to DAG_USER_NAME_MAX of
+ * [A-Za-z0-9._-], not starting with '-' (what useradd allows; never an
+ * option or a uid in its place).
+ */
+#define DAG_USER_NAME_MAX 64
+bool dag_user_name_valid(const char *name);
+
 /* The weight_rule name ("downstream", ...) of r. */
 const char *dag_weight_rule_name(dag_weight_rule_t r);
 /* Parses a weight_rule name; -1 when unknown. */

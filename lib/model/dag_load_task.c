@@ -19,6 +19,7 @@ const key_def_t dl_task_keys[] = {
     {"task_id", K_TASK_ID}, {"operator", K_OPERATOR}, {"decorator", K_DECORATOR},
     {"bash_command", K_BASH_COMMAND}, {"env", K_ENV}, {"append_env", K_APPEND_ENV},
     {"cwd", K_CWD}, {"dependencies", K_DEPENDENCIES}, {"owner", K_OWNER},
+    {"run_as_user", K_RUN_AS_USER},
     {"retries", K_RETRIES}, {"retry_delay_sec", K_RETRY_DELAY_SEC},
     {"retry_delay", K_RETRY_DELAY}, {"queue", K_QUEUE}, {"pool", K_POOL},
     {"pool_slots", K_POOL_SLOTS}, {"priority_weight", K_PRIORITY_WEIGHT},
@@ -325,6 +326,19 @@ bool dl_task_apply_key(ctx_t *c, key_id_t id, const ynode_t *k, const ynode_t *v
         return dl_get_str(c, v, what, &s) && dl_set_str(c, &t->cwd, s);
     case K_OWNER:
         return dl_get_str(c, v, what, &s) && dl_set_str(c, &t->owner, s);
+    case K_RUN_AS_USER:
+        if (dl_is_null(v))
+            return dl_set_str(c, &t->run_as_user, NULL);
+        if (!dl_get_str(c, v, what, &s))
+            return false;
+        if (!dag_user_name_valid(s)) {
+            ERR(c, v,
+                "run_as_user of task '%s' must be a user name (1-%d of [A-Za-z0-9._-], not "
+                "starting with '-'), not '%.100s'",
+                tid, DAG_USER_NAME_MAX, s);
+            return false;
+        }
+        return dl_set_str(c, &t->run_as_user, s);
     case K_RETRIES:
         return dl_get_int(c, v, what, 0, &t->retries);
     case K_RETRY_DELAY_SEC:
@@ -503,6 +517,7 @@ bool dl_task_copy(ctx_t *c, const dag_task_t *src, dag_task_t *dst)
     memcpy(dst->skip_on_exit_code, src->skip_on_exit_code, sizeof dst->skip_on_exit_code);
     if (!dl_set_str(c, &dst->bash_command, src->bash_command) ||
         !dl_set_str(c, &dst->cwd, src->cwd) || !dl_set_str(c, &dst->owner, src->owner) ||
+        !dl_set_str(c, &dst->run_as_user, src->run_as_user) ||
         !dl_set_str(c, &dst->queue, src->queue) || !dl_set_str(c, &dst->pool, src->pool) ||
         !dl_set_str(c, &dst->trigger_rule, src->trigger_rule))
         return false;

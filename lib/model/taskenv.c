@@ -8,6 +8,8 @@
  */
 #include "model/taskenv.h"
 
+#include "core/secrets.h"
+
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,10 +183,11 @@ char **taskenv_build(char *const *base, const taskenv_var_t *vars, size_t nvars,
 
     if (inherit) {
         for (size_t i = 0; base && base[i]; i++) {
-            /* updraft's own settings (UPDRAFT__DATABASE__URL, the fernet
-             * key, ...) stay with the worker: a task that prints its
-             * environment must not print them. */
-            if (!strncmp(base[i], "UPDRAFT__", 9))
+            /* the worker's settings and secrets (the database URL, the
+             * fernet key, connections and variables in the environment,
+             * libpq's PGPASSWORD, ...) stay with the worker: a task that
+             * prints its environment must not print them */
+            if (secrets_env_name_is_private(base[i], name_len(base[i])))
                 continue;
             if (envtab_set_entry(&t, base[i]) < 0)
                 goto oom;

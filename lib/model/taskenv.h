@@ -6,9 +6,12 @@
  * `env` (updraft keeps PATH so that /bin/sh finds commands); with append_env
  * true, `env` is layered over the inherited environment. On top of that come
  * the context variables every task sees: UPDRAFT_* and Airflow's
- * AIRFLOW_CTX_* (they win over a task's own `env`, as in Airflow). The
- * worker's UPDRAFT__SECTION__KEY settings are never inherited: they hold
- * the database URL and the fernet key.
+ * AIRFLOW_CTX_* (they win over a task's own `env`, as in Airflow). What
+ * carries the worker's settings or secrets is never inherited
+ * (secrets_env_name_is_private: UPDRAFT__* and AIRFLOW__* settings,
+ * connections and variables given in the environment, the settings file,
+ * libpq's PG* variables, REDISCLI_AUTH): a task gets such a name only
+ * when its own `env` gives it.
  */
 #ifndef UPDRAFT_TASKENV_H
 #define UPDRAFT_TASKENV_H

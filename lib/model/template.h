@@ -57,7 +57,11 @@
  * name looks sensitive (Airflow's rule: contains password, secret, token,
  * api_key, ...) are collected in template_result_t.secrets, as fetched and
  * as printed, so the caller can mask them in logs (at most
- * TEMPLATE_MAX_SECRETS distinct values; more fail the render).
+ * TEMPLATE_MAX_SECRETS distinct values; more fail the render). JSON keys
+ * count at any depth of var.json values, extra_dejson, params and
+ * dag_run.conf: when such a document (or a part of it) is printed whole,
+ * by repr or tojson, every string under a sensitive key
+ * (model/sensitive.h) is collected as it is and as both forms escape it.
  *
  * Thread safety: template_render keeps no state between calls; callbacks
  * are called from the calling thread.

@@ -235,7 +235,9 @@ static int filter_tojson(render_t *r, const fcall_t *f, value_t *v, value_t *out
         rc = tpl_sb_add(r, &sb, off, num, strlen(num));
         break;
     case V_JSON:
-        rc = tpl_json_dump(r, &sb, off, v->j);
+        rc = tpl_add_json_secrets(r, v);
+        if (rc == 0)
+            rc = tpl_json_dump(r, &sb, off, v->j);
         break;
     default:
         rc = tpl_to_text(r, v, &s, &n);

@@ -253,6 +253,15 @@ int tpl_json_dump(render_t *r, sbuf_t *b, size_t off, const cJSON *j);
 /* The text Jinja prints for v (str(v)); V_STR is returned as is. */
 int tpl_to_text(render_t *r, const value_t *v, const char **s, size_t *n);
 
+/*
+ * Before a JSON object or list is printed whole (repr or tojson): the
+ * strings under its sensitive keys (model/sensitive.h), all of them when
+ * v itself is secret, go to the secrets as they are and as both forms
+ * escape them. A no-op for values that do not come from a variable, a
+ * connection's extra, params or dag_run.conf. 0 or -1 (render failed).
+ */
+int tpl_add_json_secrets(render_t *r, const value_t *v);
+
 void tpl_lookup_free(lookup_t *l);
 
 /*

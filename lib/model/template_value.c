@@ -16,6 +16,7 @@
 
 #include "core/secrets.h"
 #include "core/utf8.h"
+#include "model/sensitive.h"
 #include "model/template_int.h"
 
 /* ---- dates ---- */
@@ -444,6 +445,42 @@ int tpl_json_dump(render_t *r, sbuf_t *b, size_t off, const cJSON *j)
     return tpl_sb_add(r, b, off, "null", 4);
 }
 
+typedef struct leaf_secrets {
+    render_t *r;
+    size_t off;
+} leaf_secrets_t;
+
+/* One string under a sensitive key: as it is, as repr() and as tojson write it. */
+static int add_leaf_secret(const cJSON *leaf, void *ud)
+{
+    leaf_secrets_t *c = ud;
+    sbuf_t b = {0};
+    int rc;
+
+    if (!cJSON_IsString(leaf))
+        return 0; /* as Airflow: strings are masked, numbers and booleans are not */
+    const char *s = leaf->valuestring;
+    size_t n = strlen(s);
+    rc = tpl_add_secret(c->r, c->off, s, n);
+    /* the escaped forms without their quotes */
+    if (rc == 0 && (rc = repr_string(c->r, &b, c->off, s, n)) == 0)
+        rc = tpl_add_secret(c->r, c->off, b.p + 1, b.len - 2);
+    b.len = 0;
+    if (rc == 0 && (rc = tpl_json_string(c->r, &b, c->off, s, n)) == 0)
+        rc = tpl_add_secret(c->r, c->off, b.p + 1, b.len - 2);
+    free(b.p);
+    return rc;
+}
+
+int tpl_add_json_secrets(render_t *r, const value_t *v)
+{
+    leaf_secrets_t c = {r, v->start};
+
+    if (v->kind != V_JSON || (!v->sens_keys && !v->secret))
+        return 0;
+    return sensitive_json_each(v->j, v->secret, add_leaf_secret, &c) != 0 ? -1 : 0;
+}
+
 /* The text Jinja prints for v (str(v)); V_STR is returned as is. */
 int tpl_to_text(render_t *r, const value_t *v, const char **s, size_t *n)
 {
@@ -484,7 +521,8 @@ int tpl_to_text(render_t *r, const value_t *v, const char **s, size_t *n)
             *n = 4;
             return 0;
         }
-        if (repr_json(r, &b, v->start, v->j) != 0 || tpl_sb_finish(r, &b, v->start, &tmp) != 0) {
+        if (tpl_add_json_secrets(r, v) != 0 || repr_json(r, &b, v->start, v->j) != 0 ||
+            tpl_sb_finish(r, &b, v->start, &tmp) != 0) {
             free(b.p);
             return -1;
         }
@@ -709,6 +747,7 @@ int tpl_eval_name(render_t *r, const char *name, size_t n, size_t start, value_t
             return -1;
         v->kind = V_JSON;
         v->j = r->params;
+        v->sens_keys = true;
     } else if (IS("None") || IS("none")) {
         v->kind = V_NONE;
     } else if (IS("True") || IS("true") || IS("False") || IS("false")) {
@@ -883,6 +922,7 @@ static int dag_run_attr(render_t *r, value_t *v, const char *key)
             return -1;
         v->kind = V_JSON;
         v->j = r->conf;
+        v->sens_keys = true;
     }
     return 0;
 }

@@ -80,8 +80,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ctx.logical_date = INT64_C(1704067200000000) + (flags & 2 ? 123456 : 0);
     ctx.data_interval_start = ctx.logical_date;
     ctx.data_interval_end = ctx.logical_date + INT64_C(86400000000);
-    ctx.params_json = "{\"p\": \"pv\", \"n\": 3, \"l\": [\"a\", {\"b\": null}]}";
-    ctx.conf_json = flags & 4 ? "not json" : NULL;
+    ctx.params_json = "{\"p\": \"pv\", \"n\": 3, \"l\": [\"a\", {\"b\": null}], "
+                      "\"api_token\": \"t'q\\\"<&\", \"db\": {\"password\": [\"x\", {\"y\": 1}]}}";
+    ctx.conf_json = flags & 4   ? "not json"
+                    : flags & 8 ? "{\"deep\": [{\"client_secret\": \"cs\"}], \"k\": \"v\"}"
+                                : NULL;
     ctx.var_get = fz_var;
     ctx.conn_get = fz_conn;
     ctx.xcom_get = fz_xcom;

@@ -271,7 +271,8 @@ expect 204 DELETE /api/v1/variables/v1
 expect 200 POST /api/v1/connections '{"connection_id": "c1", "conn_type": "postgres", "host": "db", "port": 5432, "login": "u", "password": "secret-pw", "extra": "{\"sslmode\": \"require\"}"}'
 expect 200 GET /api/v1/connections
 expect 200 GET /api/v1/connections/c1
-expect 200 PATCH /api/v1/connections/c1 '{"connection_id": "c1", "conn_type": "postgres", "host": "db2"}'
+expect 400 PATCH /api/v1/connections/c1 '{"connection_id": "c1", "conn_type": "postgres", "host": "db2"}'
+expect 200 PATCH /api/v1/connections/c1 '{"connection_id": "c1", "conn_type": "postgres", "host": "db2", "password": "secret-pw"}'
 expect 204 DELETE /api/v1/connections/c1
 
 expect 200 POST /api/v1/pools '{"name": "p1", "slots": 3, "description": "three"}'

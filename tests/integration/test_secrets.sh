@@ -39,6 +39,13 @@ check_eq "no row stored after the refusal" 0 "$(svc_psql -tAc "SELECT count(*) F
 check "connection without password or extra is fine" "${U[@]}" connections add plainconn --conn-type http --conn-host example.com
 check_eq "invalid key is a configuration error" 1 \
   "$(UPDRAFT__CORE__FERNET_KEY=short "${U[@]}" variables list >/dev/null 2>&1; echo $?)"
+ZERO_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
+for prog in updraft-scheduler updraft-worker updraft-webserver; do
+  out=$(UPDRAFT__CORE__FERNET_KEY=$ZERO_KEY timeout 20 "$BIN/$prog" 2>&1); rc=$?
+  check "an all-zero key stops $prog at start (exit $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
+  check "$prog says the key is not random, never the key" \
+    bash -c 'grep -q "core.fernet_key: key 1 is not random" <<<"$1" && ! grep -qF "$2" <<<"$1"' _ "$out" "$ZERO_KEY"
+done
 
 # ---- with a key -------------------------------------------------------------
 export UPDRAFT__CORE__FERNET_KEY=$KEY1
@@ -202,12 +209,42 @@ req POST /connections '{"connection_id": "x"}'
 check_eq "POST connection without conn_type: 400" 400 "$code"
 req POST /connections '{"connection_id": "x", "conn_type": "http", "port": "80"}'
 check_eq "POST connection with a string port: 400" 400 "$code"
-req PATCH "/connections/api_conn?update_mask=host" '{"connection_id": "api_conn", "conn_type": "http", "host": "h2", "port": 1}'
-check_eq "PATCH connection with update_mask" "200 h2 443" "$code $(jq -r '.host + " " + (.port|tostring)' "$tmp/body")"
+req PATCH "/connections/api_conn?update_mask=description" '{"connection_id": "api_conn", "conn_type": "http", "host": "h2", "port": 1, "description": "d2"}'
+check_eq "PATCH connection with update_mask" "200 h 443 d2" "$code $(jq -r '.host + " " + (.port|tostring) + " " + .description' "$tmp/body")"
 check_eq "PATCH keeps the password" api-pw-777 "$("${U[@]}" connections get api_conn -o json | jq -r .password)"
-req PATCH /connections/api_conn '{"connection_id": "api_conn", "conn_type": "http", "password": "rotated-pw"}'
+# a whole body as Airflow clients send it (no password: it is write-only), same target
+req PATCH /connections/api_conn '{"connection_id": "api_conn", "conn_type": "http", "host": "h", "port": 443, "login": null, "schema": null, "description": "d3"}'
+check_eq "PATCH with the whole body and the same target keeps the password" "200 api-pw-777" \
+  "$code $("${U[@]}" connections get api_conn -o json | jq -r .password)"
+# changing where it points never carries the stored password (or a secret extra) along
+req PATCH /connections/api_conn '{"connection_id": "api_conn", "conn_type": "http", "host": "127.0.0.1", "port": 15432}'
+check_eq "changing a connection's host without its password is refused" 400 "$code"
+check "the refusal says to send the password again" jq -e '.detail | test("changing its host, port needs its password and its extra, which holds secrets, again")' "$tmp/body"
+check_eq "the refused change stored nothing" "h 443 api-pw-777" \
+  "$("${U[@]}" connections get api_conn -o json | jq -r '[.host, (.port|tostring), .password] | join(" ")')"
+for mask in host port schema login conn_type; do
+  req PATCH "/connections/api_conn?update_mask=$mask" '{"connection_id": "api_conn", "conn_type": "https", "host": "evil.example", "port": 1, "schema": "s", "login": "l"}'
+  check_eq "changing $mask (update_mask) without the password is refused" 400 "$code"
+done
+req PATCH /connections/api_conn '{"connection_id": "api_conn", "conn_type": "http", "host": "127.0.0.1", "password": "new-pw"}'
+check_eq "with the password but not the extra that holds a token: refused" 400 "$code"
+check "that refusal names the extra" jq -e '.detail | test("its extra, which holds secrets")' "$tmp/body"
+req PATCH /connections/api_conn '{"connection_id": "api_conn", "conn_type": "http", "host": "h3", "password": "new-pw", "extra": "{\"token\": \"t-999\"}"}'
+check_eq "with the password and the extra given again: accepted" "200 h3 new-pw" \
+  "$code $("${U[@]}" connections get api_conn -o json | jq -r '[.host, .password] | join(" ")')"
+req PATCH "/connections/api_conn?update_mask=host,password,extra" '{"connection_id": "api_conn", "conn_type": "http", "host": "h4"}'
+check_eq "update_mask naming password and extra without values clears them" "200 h4 null null" \
+  "$code $("${U[@]}" connections get api_conn -o json | jq -r '[.host, (.password|tostring), (.extra|tostring)] | join(" ")')"
+req PATCH /connections/api_conn '{"connection_id": "api_conn", "conn_type": "http", "host": "h", "port": 443, "password": "rotated-pw", "extra": "{\"token\": \"t-888\", \"region\": \"eu\"}"}'
 check_eq "PATCH connection password" 200 "$code"
 check_eq "patched password decrypts" rotated-pw "$("${U[@]}" connections get api_conn -o json | jq -r .password)"
+# the CLI replaces a whole connection: a password the file does not give is not kept
+"${U[@]}" connections export "$tmp/moved.json" >/dev/null
+jq '.api_conn.host = "127.0.0.1" | .api_conn.port = 15432 | del(.api_conn.password)' "$tmp/moved.json" >"$tmp/moved2.json"
+check "connections import --overwrite of a moved connection" "${U[@]}" connections import "$tmp/moved2.json" --overwrite
+check_eq "the CLI's overwrite keeps no password the file does not give" "127.0.0.1 null" \
+  "$("${U[@]}" connections get api_conn -o json | jq -r '[.host, (.password|tostring)] | join(" ")')"
+rm -f "$tmp/moved.json" "$tmp/moved2.json"
 req PATCH /connections/api_conn '{"connection_id": "other", "conn_type": "http"}'
 check_eq "PATCH connection_id: 400" 400 "$code"
 req PATCH /connections/nope '{"connection_id": "nope", "conn_type": "http"}'

@@ -24,11 +24,16 @@ check "connection stored" "$BIN/updraft" connections add my_db --conn-type postg
   --conn-host db.example --conn-login alice --conn-password "$PW"
 check "variable stored" "$BIN/updraft" variables set bucket my-bucket
 check "sensitive variable stored" "$BIN/updraft" variables set api_token tok-ABCDEF-999
+check "JSON variable with nested secrets stored" "$BIN/updraft" variables set json_cfg \
+  '{"db": {"host": "h1", "password": "vj-pw-1111"}, "api": {"keys": [{"token": "vj-tok-2222"}]}}'
+check "connection with a nested secret in its extra stored" "$BIN/updraft" connections add c \
+  --conn-type http --conn-host api.example \
+  --conn-extra '{"headers": {"Authorization": "Bearer cx-3333"}, "timeout": 5}'
 
 
 data=$(jq -n '{
   format: 1, dag_id: "tpl", fileloc: "/dags/tpl.yaml", owner: "airflow",
-  task_order: ["up", "templated", "bad", "quiet", "bigline", "filepush", "badfile"],
+  task_order: ["up", "templated", "bad", "quiet", "bigline", "filepush", "badfile", "nested"],
   tasks: {
     up: {task_id: "up", operator: "BashOperator", bash_command: "echo first; echo \"pushed {{ ds_nodash }}\"; echo"},
     templated: {task_id: "templated", operator: "BashOperator",
@@ -38,6 +43,8 @@ data=$(jq -n '{
     quiet: {task_id: "quiet", operator: "BashOperator", do_xcom_push: false, bash_command: "echo not-pushed"},
     filepush: {task_id: "filepush", operator: "BashOperator", bash_command: "echo \"file=$UPDRAFT_XCOM_FILE\"; echo \u0027{\"k1\": {\"a\": [1, 2]}, \"n\": 5}\u0027 > \"$UPDRAFT_XCOM_FILE\"; echo last-line"},
     badfile: {task_id: "badfile", operator: "BashOperator", bash_command: "echo not-json > \"$UPDRAFT_XCOM_FILE\""},
+    nested: {task_id: "nested", operator: "BashOperator",
+      bash_command: "echo \"cfg={{ var.json.json_cfg }}\"; echo \"cfgjson={{ var.json.json_cfg | tojson }}\"; echo \"extra={{ conn.c.extra_dejson | tojson }}\"; echo \"conf={{ dag_run.conf }}\"; echo \"params={{ params | tojson }}\"; echo \"param={{ params.api_token }}\"; echo \"envparam=$UPDRAFT_PARAM_api_token\"; echo \"envconf=$UPDRAFT_DAG_RUN_CONF\""},
     bigline: {task_id: "bigline", operator: "BashOperator", bash_command: "head -c 60000 /dev/zero | tr \"\\\\000\" x; echo"}
   }}')
 q "INSERT INTO dag (dag_id, fileloc) VALUES ('tpl', '/dags/tpl.yaml')"
@@ -47,7 +54,8 @@ run_id='scheduled__2024-03-05T00:00:00+00:00'
 dr=$(svc_psql -q -c "INSERT INTO dag_run (dag_id, run_id, dag_version_id, run_type, state, logical_date,
        data_interval_start, data_interval_end, conf)
        VALUES ('tpl', '$run_id', $ver, 'scheduled', 'running', '2024-03-05T00:00:00Z',
-       '2024-03-05T00:00:00Z', '2024-03-06T00:00:00Z', '{\"region\": \"eu\"}') RETURNING id")
+       '2024-03-05T00:00:00Z', '2024-03-06T00:00:00Z',
+       '{\"region\": \"eu\", \"api_token\": \"conf-tok-1234\", \"nested\": {\"db_password\": \"conf-pw-5678\"}}') RETURNING id")
 check "fixture: dag run created" test -n "$dr"
 
 new_ti() {
@@ -87,6 +95,21 @@ check_eq "the password is in no xcom row" 0 \
   "$(svc_psql -c "SELECT count(*) FROM xcom WHERE strpos(value::text, '$PW') > 0")"
 check "the password is not in the worker's own log" bash -c '! grep -qF -- "$1" "$2"' _ "$PW" "$tmp/worker.log"
 check_eq "templated: return_value pushed" '"tail"' "$(xcom_of templated)"
+
+# --- values under secret-looking keys, at any depth, printed whole or through the environment
+ti=$(new_ti nested 1 0)
+send "$ti" 1
+check "nested: reaches success" wait_for 15 state_is "$ti" success
+log=$(log_of "$ti")
+for probe in vj-pw-1111 vj-tok-2222 cx-3333 conf-tok-1234 conf-pw-5678; do
+  check_eq "nested secrets are masked in the log: $probe in no task_log row" 0 \
+    "$(svc_psql -c "SELECT count(*) FROM task_log WHERE strpos(data, '$probe') > 0")"
+done
+check "nested: var.json printed whole, the password masked, the host kept" \
+  grep -qF "cfg={'db': {'host': 'h1', 'password': '***'}" <<<"$log"
+check "nested: tojson of extra_dejson masks the header" grep -qF 'extra={"headers": {"Authorization": "***"}' <<<"$log"
+check_eq "nested: a param named like a secret, through the environment" "envparam=***" "$(grep -o '^envparam=.*' <<<"$log")"
+check "nested: the conf in the environment, masked" grep -qF '"nested": {"db_password": "***"}' <<<"$log"
 
 # --- a render error fails the try, with the position, and retries as usual
 ti=$(new_ti bad 1 1)

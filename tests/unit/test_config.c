@@ -234,6 +234,40 @@ static void test_bad_env_value_is_reported_by_name(void **state)
     assert_contains(err, "logging.level");
 }
 
+/*
+ * A malformed or weak core.fernet_key stops every program at start: the
+ * load fails naming where the key came from and why, never the key.
+ */
+static void test_weak_fernet_key_is_a_configuration_error(void **state)
+{
+    (void)state;
+    config_t c;
+    char err[512] = "";
+    static const char zero[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+    setenv("UPDRAFT__CORE__FERNET_KEY", zero, 1);
+    assert_int_equal(config_load(NULL, &c, err, sizeof(err)), -1);
+    assert_contains(err, "UPDRAFT__CORE__FERNET_KEY");
+    assert_contains(err, "core.fernet_key: key 1 is not random (one byte repeated)");
+    assert_null(strstr(err, zero));
+
+    setenv("UPDRAFT__CORE__FERNET_KEY", "short", 1);
+    assert_int_equal(config_load(NULL, &c, err, sizeof(err)), -1);
+    assert_contains(err, "is not the base64 encoding of 32 bytes");
+
+    unsetenv("UPDRAFT__CORE__FERNET_KEY");
+    write_file("other.yaml", "core:\n  fernet_key: \"aGu3Lm2tJ5hxxkBybqlUbHnHsPQwVRcZf4B5gxt4bDA=, "
+                             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"\n");
+    assert_int_equal(config_load("other.yaml", &c, err, sizeof(err)), -1);
+    assert_contains(err, "other.yaml");
+    assert_contains(err, "key 2 is not random");
+
+    write_file("other.yaml",
+               "core:\n  fernet_key: \"aGu3Lm2tJ5hxxkBybqlUbHnHsPQwVRcZf4B5gxt4bDA=\"\n");
+    assert_int_equal(config_load("other.yaml", &c, err, sizeof(err)), 0);
+    config_free(&c);
+}
+
 static void expect_file_error(const char *text, const char *want1, const char *want2)
 {
     config_t c;
@@ -364,14 +398,14 @@ static void test_visited_config_hides_every_secret_that_has_a_value(void **state
     size_t len = 0;
     FILE *f;
     setenv("UPDRAFT__DATABASE__URL", "postgresql://u:topsecret@db/updraft", 1);
-    setenv("UPDRAFT__CORE__FERNET_KEY", "aW5zZWN1cmUta2V5LWZvci10ZXN0cy1vbmx5LTMyYg==", 1);
+    setenv("UPDRAFT__CORE__FERNET_KEY", "aGu3Lm2tJ5hxxkBybqlUbHnHsPQwVRcZf4B5gxt4bDA=", 1);
     assert_int_equal(config_load(NULL, &c, err, sizeof(err)), 0);
     f = open_memstream(&text, &len);
     assert_non_null(f);
     assert_int_equal(config_visit(&c, "< hidden >", collect_option, f), 0);
     fclose(f);
     assert_null(strstr(text, "topsecret"));
-    assert_null(strstr(text, "aW5zZWN1"));
+    assert_null(strstr(text, "aGu3Lm2t"));
     assert_contains(text, "database.url=< hidden >\n");
     assert_contains(text, "core.fernet_key=< hidden >\n");
     assert_contains(text, "redis.url=< hidden >\n"); /* the default has a value too */
@@ -436,6 +470,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_env_overrides_the_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_env_value_is_reported_by_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_file_key_is_reported_with_line_and_column, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_weak_fernet_key_is_a_configuration_error, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_empty_file_keeps_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_url_passwords_are_masked, setup, teardown),

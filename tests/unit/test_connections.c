@@ -328,6 +328,74 @@ static void test_env_connection_overrides_by_name(void **state)
     unsetenv("AIRFLOW_CONN_MY_DB");
 }
 
+/*
+ * Pointing a stored connection elsewhere (conn_type, host, port, schema,
+ * login) without giving its password again is refused, so that the stored
+ * password never reaches a host it was not given for; the same for an
+ * extra that holds secrets. Changing anything else, or giving the
+ * password (or clearing it), is fine.
+ */
+static void test_retargeting_a_connection_needs_its_password_again(void **state)
+{
+    (void)state;
+    connection_t *before = parse_ok("postgresql://alice:pw@db.example:5432/analytics");
+    char err[512];
+    static const char *const retargets[] = {
+        "postgresql://alice:pw@127.0.0.1:5432/analytics",    /* host */
+        "postgresql://alice:pw@db.example:15432/analytics",  /* port */
+        "postgresql://alice:pw@db.example/analytics",        /* port removed */
+        "postgresql://alice:pw@db.example:5432/other",       /* schema */
+        "postgresql://mallory:pw@db.example:5432/analytics", /* login */
+        "mysql://alice:pw@db.example:5432/analytics",        /* conn_type */
+    };
+
+    for (size_t i = 0; i < sizeof(retargets) / sizeof(retargets[0]); i++) {
+        connection_t *after = parse_ok(retargets[i]);
+        assert_true(connection_target_changed(before, after));
+        err[0] = '\0';
+        assert_int_equal(connection_check_retarget(before, after, false, false, err, sizeof(err)),
+                         UPDRAFT_EINVALID);
+        assert_non_null(strstr(err, "password"));
+        assert_non_null(strstr(err, "'cid'"));
+        assert_null(strstr(err, ":pw@")); /* never the password */
+        /* given again, or explicitly cleared: fine */
+        assert_int_equal(connection_check_retarget(before, after, true, false, err, sizeof(err)),
+                         0);
+        connection_free(after);
+    }
+
+    /* the same target: description, password or extra changes need nothing */
+    connection_t *same = parse_ok("postgres://alice:other@DB.example:5432/analytics?x=1");
+    free(same->description);
+    same->description = strdup("new words");
+    assert_false(connection_target_changed(before, same));
+    assert_int_equal(connection_check_retarget(before, same, false, false, err, sizeof(err)), 0);
+    connection_free(same);
+
+    /* no stored password and no secret in the extra: nothing to protect */
+    connection_t *plain = parse_ok("http://api.example/?timeout=5");
+    connection_t *moved = parse_ok("http://elsewhere.example/?timeout=5");
+    assert_int_equal(connection_check_retarget(plain, moved, false, false, err, sizeof(err)), 0);
+
+    /* an extra with a secret-looking key must be given again too */
+    free(plain->extra);
+    plain->extra = strdup("{\"headers\": {\"Authorization\": \"Bearer t\"}}");
+    err[0] = '\0';
+    assert_int_equal(connection_check_retarget(plain, moved, false, false, err, sizeof(err)),
+                     UPDRAFT_EINVALID);
+    assert_non_null(strstr(err, "extra"));
+    assert_null(strstr(err, "Bearer"));
+    assert_int_equal(connection_check_retarget(plain, moved, false, true, err, sizeof(err)), 0);
+    /* an extra that is not JSON cannot be inspected: the same */
+    free(plain->extra);
+    plain->extra = strdup("not json");
+    assert_int_equal(connection_check_retarget(plain, moved, false, false, err, sizeof(err)),
+                     UPDRAFT_EINVALID);
+    connection_free(plain);
+    connection_free(moved);
+    connection_free(before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -342,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_env_connection_overrides_by_name),
         cmocka_unit_test(test_http_base_url_is_built_as_httphook_does),
         cmocka_unit_test(test_pg_keywords_come_from_fields_and_extra),
+        cmocka_unit_test(test_retargeting_a_connection_needs_its_password_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

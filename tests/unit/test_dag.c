@@ -409,8 +409,13 @@ static void test_bad_keys_are_reported_with_line_and_column(void **state)
          "retries: \"abc\"\n",
          "t.yaml:6:16: retries of task 't' must be an integer, not 'abc'\n", 0},
         {"a:\n  tasks:\n    - task_id: t\n      operator: bash\n      bash_command: x\n      "
-         "run_as_user: me\n",
-         "t.yaml:6:7: unknown key 'run_as_user' in task 't'\n", 0},
+         "run_as_group: me\n",
+         "t.yaml:6:7: unknown key 'run_as_group' in task 't'\n", 0},
+        {"a:\n  tasks:\n    - task_id: t\n      operator: bash\n      bash_command: x\n      "
+         "run_as_user: \"-u0\"\n",
+         "t.yaml:6:20: run_as_user of task 't' must be a user name (1-64 of [A-Za-z0-9._-], not "
+         "starting with '-'), not '-u0'\n",
+         0},
         {"a:\n  tasks:\n    - task_id: t\n      operator: customized.operators.MakeBreadOperator\n",
          "t.yaml:4:17: unknown operator 'customized.operators.MakeBreadOperator' in task 't' "
          "(supported: bash, empty, branch, short_circuit, latest_only, python, http, sql, "
@@ -508,7 +513,7 @@ static void test_bad_keys_are_reported_with_line_and_column(void **state)
             check_case(&cases[i]);
 
     loaded_t l;
-    load_text(&l, cases[16].text); /* the bad cron case */
+    load_text(&l, cases[17].text); /* the bad cron case */
     assert_int_equal(l.rc, 1);
     assert_int_equal(strncmp(l.errors, "t.yaml:2:13: ", 13), 0);
     assert_non_null(strstr(l.errors, "* * * *"));
@@ -977,6 +982,44 @@ static void test_do_xcom_push_defaults_true(void **state)
     loaded_free(&l);
 }
 
+/*
+ * run_as_user (any operator, Airflow's BaseOperator argument): from
+ * default_args or the task, null to undo a default; in the JSON only when
+ * set, so that other DAGs keep their bytes.
+ */
+static void test_run_as_user_loads_and_round_trips(void **state)
+{
+    (void)state;
+    loaded_t l;
+    load_text(&l, "a:\n  default_args: {run_as_user: etl}\n"
+                  "  tasks:\n    - {task_id: dflt, operator: bash, bash_command: x}\n"
+                  "    - {task_id: own, operator: http, run_as_user: web.svc-1}\n"
+                  "    - {task_id: none, operator: empty, run_as_user: null}\n");
+    assert_string_equal(l.all, "");
+    const dag_t *d = l.dags.items[0];
+    assert_string_equal(task(d, "dflt")->run_as_user, "etl");
+    assert_string_equal(task(d, "own")->run_as_user, "web.svc-1");
+    assert_null(task(d, "none")->run_as_user);
+    cJSON *j = dag_to_json(d);
+    assert_non_null(j);
+    const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(j, "tasks");
+    assert_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(tasks, "none"),
+                                                 "run_as_user"));
+    char err[256];
+    dag_t *back = dag_from_json(j, err, sizeof err);
+    assert_non_null(back);
+    assert_string_equal(task(back, "dflt")->run_as_user, "etl");
+    assert_string_equal(task(back, "own")->run_as_user, "web.svc-1");
+    assert_null(task(back, "none")->run_as_user);
+    dag_free(back);
+    cJSON_Delete(j);
+    loaded_free(&l);
+    load_text(&l, "a:\n  tasks: [{task_id: t, operator: empty, run_as_user: \"a b\"}]\n");
+    assert_int_not_equal(l.rc, 0);
+    assert_non_null(strstr(l.errors, "run_as_user of task 't' must be a user name"));
+    loaded_free(&l);
+}
+
 static void test_only_yaml_files_that_are_not_defaults_are_dag_files(void **state)
 {
     (void)state;
@@ -1089,6 +1132,7 @@ int main(void)
         cmocka_unit_test(test_task_groups_round_trip_through_json),
         cmocka_unit_test(test_every_trigger_rule_loads),
         cmocka_unit_test(test_do_xcom_push_defaults_true),
+        cmocka_unit_test(test_run_as_user_loads_and_round_trips),
         cmocka_unit_test(test_operator_fields_survive_serialization),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,12 +13,13 @@
 #include <cmocka.h>
 
 #include "core/secrets.h"
+#include "model/sensitive.h"
 #include "store/variables.h"
 
-/* Two fixed keys (base64 of 32 bytes) and a URL-safe one. */
-#define KEY_A "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA="
-#define KEY_B "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
-#define KEY_URLSAFE "_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-8"
+/* Two fixed random keys (base64 of 32 bytes), and one in URL-safe base64 unpadded. */
+#define KEY_A "UOxxCEwNymBV+VhOX26JohqbGKSgjZ6pJwksNlerkr0="
+#define KEY_B "NUn6LyU/MnoSr9EEXRYtxbLQaTevhJszburMZg8E7dk="
+#define KEY_URLSAFE "Oel8ynjfOaiVFu8Fp_oerMAuODceV-Q7o4Ms9C3JOPg"
 
 static secrets_keyring_t *ring_of(const char *spec)
 {
@@ -173,7 +174,7 @@ static void test_keys_parse_in_both_base64_forms(void **state)
     assert_int_equal(secrets_keyring_count(r), 1);
     secrets_keyring_free(r);
     /* unpadded standard base64 */
-    r = ring_of("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8");
+    r = ring_of("NUn6LyU/MnoSr9EEXRYtxbLQaTevhJszburMZg8E7dk");
     assert_int_equal(secrets_keyring_count(r), 1);
     secrets_keyring_free(r);
     r = ring_of(NULL);
@@ -181,20 +182,62 @@ static void test_keys_parse_in_both_base64_forms(void **state)
     assert_null(secrets_keyring_key_id(r, 0));
     secrets_keyring_free(r);
 
-    const char *bad[] = {"short", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd", KEY_A ",",
+    const char *bad[] = {"short", "NUn6LyU/MnoSr9EEXRYtxbLQaTevhJszburM", KEY_A ",",
                          "not base64 at all!!!!!!!!!!!!!!!!!!!!!!!!!!"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
         assert_null(secrets_keyring_new(bad[i], err, sizeof(err)));
         assert_non_null(strstr(err, "core.fernet_key"));
         /* the message never repeats the key */
-        assert_null(strstr(err, "AAECAwQF"));
+        assert_null(strstr(err, "NUn6LyU/"));
     }
     assert_int_equal(secrets_generate_key(gen, sizeof(gen)), 0);
     assert_int_equal(strlen(gen), 44);
     r = ring_of(gen);
     assert_int_equal(secrets_keyring_count(r), 1);
     secrets_keyring_free(r);
+}
+
+/*
+ * A key that is not random (all zero bytes, one byte repeated, a short
+ * block repeated, a counting sequence, printable text) is refused with a
+ * message that says why and never repeats the key, whichever position in
+ * the list it has.
+ */
+static void test_weak_keys_are_refused(void **state)
+{
+    (void)state;
+    static const char *const weak[] = {
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", /* 32 zero bytes */
+        "//////////////////////////////////////////8=", /* 32 x 0xff */
+        "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=", /* "AAAA...": one byte repeated */
+        "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=", /* 8 bytes repeated four times */
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", /* 00 01 02 ... 1f */
+        "Hx4dHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=", /* 1f 1e ... 00 */
+        "bXktb3duLXN1cGVyLXNlY3JldC1mZXJuZXQta2V5ISE=", /* "my-own-super-secret-fernet-key!!" */
+    };
+    char err[256], spec[128];
+
+    for (size_t i = 0; i < sizeof(weak) / sizeof(weak[0]); i++) {
+        for (int second = 0; second < 2; second++) {
+            snprintf(spec, sizeof(spec), second ? "%s,%s" : "%s", second ? KEY_A : weak[i],
+                     weak[i]);
+            err[0] = '\0';
+            secrets_keyring_t *r = secrets_keyring_new(spec, err, sizeof(err));
+            if (r)
+                fail_msg("weak key %zu accepted: %s", i, weak[i]);
+            assert_non_null(strstr(err, "core.fernet_key"));
+            assert_non_null(strstr(err, second ? "key 2" : "key 1"));
+            assert_non_null(strstr(err, "not random"));
+            assert_null(strstr(err, weak[i]));
+        }
+    }
+    /* random keys pass, generated ones included */
+    for (int i = 0; i < 200; i++) {
+        char gen[64];
+        assert_int_equal(secrets_generate_key(gen, sizeof(gen)), 0);
+        secrets_keyring_free(ring_of(gen));
+    }
 }
 
 static void test_sensitive_names_are_recognised(void **state)
@@ -210,6 +253,53 @@ static void test_sensitive_names_are_recognised(void **state)
     assert_false(secrets_name_is_sensitive("bucket_name"));
     assert_false(secrets_name_is_sensitive("pass"));
     assert_false(secrets_name_is_sensitive(NULL));
+}
+
+static int collect_leaf(const cJSON *leaf, void *ud)
+{
+    char *out = ud, *text = cJSON_PrintUnformatted(leaf);
+    assert_non_null(text);
+    strcat(out, text);
+    strcat(out, " ");
+    cJSON_free(text);
+    return 0;
+}
+
+/*
+ * Every value under a secret-looking key, at any depth and the whole
+ * subtree of such a key, is found and redacted; the rest is kept.
+ */
+static void test_values_under_secret_keys_are_found_at_any_depth(void **state)
+{
+    (void)state;
+    cJSON *doc =
+        cJSON_Parse("{\"db\": {\"host\": \"h\", \"password\": \"p1\"}, \"auth\": "
+                    "{\"token\": [\"t1\", {\"x\": \"t2\"}]}, \"private_key\": "
+                    "{\"pem\": \"k1\", \"bits\": 2048}, \"list\": [{\"Api_Key\": \"a1\"}], "
+                    "\"n\": 5}");
+    char found[256] = "";
+    char *text;
+
+    assert_non_null(doc);
+    assert_true(sensitive_json_has(doc));
+    assert_int_equal(sensitive_json_each(doc, false, collect_leaf, found), 0);
+    assert_string_equal(found, "\"p1\" \"t1\" \"t2\" \"k1\" 2048 \"a1\" ");
+    assert_int_equal(sensitive_json_redact(doc), 0);
+    text = cJSON_PrintUnformatted(doc);
+    assert_string_equal(text, "{\"db\":{\"host\":\"h\",\"password\":\"***\"},\"auth\":{\"token\":"
+                              "[\"***\",{\"x\":\"***\"}]},\"private_key\":{\"pem\":\"***\","
+                              "\"bits\":\"***\"},\"list\":[{\"Api_Key\":\"***\"}],\"n\":5}");
+    cJSON_free(text);
+    cJSON_Delete(doc);
+
+    doc = cJSON_Parse("{\"a\": {\"b\": [1, \"c\"]}}");
+    assert_false(sensitive_json_has(doc));
+    found[0] = '\0';
+    assert_int_equal(sensitive_json_each(doc, false, collect_leaf, found), 0);
+    assert_string_equal(found, "");
+    assert_int_equal(sensitive_json_each(doc, true, collect_leaf, found), 0);
+    assert_string_equal(found, "1 \"c\" ");
+    cJSON_Delete(doc);
 }
 
 static void test_env_variable_overrides_by_name(void **state)
@@ -247,7 +337,9 @@ int main(void)
         cmocka_unit_test(test_wrong_key_cannot_decrypt),
         cmocka_unit_test(test_rotation_decrypts_with_either_key),
         cmocka_unit_test(test_keys_parse_in_both_base64_forms),
+        cmocka_unit_test(test_weak_keys_are_refused),
         cmocka_unit_test(test_sensitive_names_are_recognised),
+        cmocka_unit_test(test_values_under_secret_keys_are_found_at_any_depth),
         cmocka_unit_test(test_env_variable_overrides_by_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

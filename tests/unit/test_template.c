@@ -592,6 +592,80 @@ static void test_secret_values_are_collected_for_masking(void **state)
     assert_non_null(strstr(g_err, "more than 1024 distinct secret values"));
 }
 
+/* text with every occurrence of each of res's secrets replaced by "***", as the log does. */
+static char *masked_text(const template_result_t *res)
+{
+    char *t = strdup(res->text);
+    assert_non_null(t);
+    for (size_t k = 0; k < res->nsecrets; k++) {
+        const char *sec = res->secrets[k];
+        size_t sl = strlen(sec);
+        char *at;
+        if (sl < 3) /* as the log: shorter values are not masked */
+            continue;
+        while ((at = strstr(t, sec)) != NULL) {
+            memcpy(at, "***", 3);
+            memmove(at + 3, at + sl, strlen(at + sl) + 1);
+        }
+    }
+    return t;
+}
+
+/*
+ * Values under a secret-looking key, at any depth of var.json values,
+ * extra_dejson, params and dag_run.conf, are collected when the whole
+ * document is printed (repr or tojson, escapes included) or reached by
+ * attribute, so the log never shows them.
+ */
+static void test_nested_secrets_are_masked_at_any_depth(void **state)
+{
+    (void)state;
+    template_ctx_t ctx;
+    template_result_t res;
+    static const char *const srcs[] = {
+        "{{ var.json.cfg }}",
+        "{{ var.json.cfg | tojson }}",
+        "{{ var.json.cfg.db }}",
+        "{{ conn.pg.extra_dejson | tojson }}",
+        "{{ conn.pg.extra_dejson }}",
+        "{{ params }}",
+        "{{ params | tojson }}",
+        "{{ params.api_token }}",
+        "{{ params.deep[0] }}",
+        "{{ params.deep | tojson }}",
+        "{{ dag_run.conf }}",
+        "{{ dag_run.conf.db.passwd }}",
+        "{{ dag_run.conf | tojson | upper | lower }}",
+    };
+    static const char *const hidden[] = {"pw1",        "tok123", "pt-",    "q\\u0027", "cs<1>",
+                                         "cs\\u003c1", "cpw-7",  "kv-one", "kv-two"};
+    ctx_fill(&ctx);
+    ctx.params_json = "{\"x\": \"px\", \"api_token\": \"pt-'q\\\"9\", \"deep\": "
+                      "[{\"client_secret\": \"cs<1>\", \"n\": 1}], \"private_key\": {\"kv\": "
+                      "[\"kv-one\", {\"x\": \"kv-two\"}]}}";
+    ctx.conf_json = "{\"who\": \"me\", \"db\": {\"passwd\": \"cpw-7\"}}";
+    for (size_t i = 0; i < sizeof(srcs) / sizeof(srcs[0]); i++) {
+        if (template_render(srcs[i], strlen(srcs[i]), &ctx, &res, g_err, sizeof(g_err)) != 0)
+            fail_msg("%s: %s", srcs[i], g_err);
+        char *m = masked_text(&res);
+        for (size_t h = 0; h < sizeof(hidden) / sizeof(hidden[0]); h++)
+            if (strstr(m, hidden[h]))
+                fail_msg("%s printed '%s', masked '%s': '%s' shows", srcs[i], res.text, m,
+                         hidden[h]);
+        free(m);
+        template_result_free(&res);
+    }
+    /* what is not under a secret-looking key stays readable */
+    const char *src = "{{ params }} {{ var.json.cfg }}";
+    assert_int_equal(template_render(src, strlen(src), &ctx, &res, g_err, sizeof(g_err)), 0);
+    char *m = masked_text(&res);
+    assert_non_null(strstr(m, "'x': 'px'"));
+    assert_non_null(strstr(m, "'host': 'h'"));
+    assert_non_null(strstr(m, "'n': 1"));
+    free(m);
+    template_result_free(&res);
+}
+
 static void test_render_string_returns_the_text(void **state)
 {
     (void)state;
@@ -662,6 +736,7 @@ int main(void)
         cmocka_unit_test_setup(test_input_and_output_size_limits_hold, setup),
         cmocka_unit_test_setup(test_lookup_count_is_limited, setup),
         cmocka_unit_test_setup(test_secret_values_are_collected_for_masking, setup),
+        cmocka_unit_test_setup(test_nested_secrets_are_masked_at_any_depth, setup),
         cmocka_unit_test_setup(test_render_string_returns_the_text, setup),
         cmocka_unit_test_setup(test_without_callbacks_only_context_values_render, setup),
         cmocka_unit_test_setup(test_values_render_as_python_repr, setup),

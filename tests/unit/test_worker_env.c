@@ -108,6 +108,87 @@ static void test_append_env_overrides(void **state)
     taskenv_free(e);
 }
 
+/*
+ * Whatever carries the worker's settings or secrets stays with the worker:
+ * updraft's and Airflow's settings, connections and variables given in
+ * the environment, libpq's variables and redis-cli's password. A task
+ * that inherits the environment (no env, or append_env) does not see
+ * them; one that declares such a name in its own env gets its own value.
+ */
+static void test_task_env_never_inherits_the_workers_secrets(void **state)
+{
+    (void)state;
+    char err[256];
+    static char *worker_env[] = {
+        "PATH=/usr/bin:/bin",
+        "HOME=/root",
+        "UPDRAFT__DATABASE__URL=postgresql://u:dbpw@db/updraft",
+        "UPDRAFT__CORE__FERNET_KEY=key",
+        "AIRFLOW__CORE__FERNET_KEY=key",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=postgresql://u:dbpw@db/airflow",
+        "UPDRAFT_CONN_MY_DB=postgres://u:connpw@db/x",
+        "AIRFLOW_CONN_MY_API=http://u:apipw@api",
+        "UPDRAFT_VAR_API_TOKEN=tok",
+        "AIRFLOW_VAR_API_TOKEN=tok",
+        "UPDRAFT_CONFIG=/etc/updraft.yaml",
+        "AIRFLOW_CONFIG=/etc/airflow.cfg",
+        "PGPASSWORD=pgpw",
+        "PGPASSFILE=/root/.pgpass",
+        "PGHOST=db",
+        "PGSSLKEY=/root/key.pem",
+        "REDISCLI_AUTH=redispw",
+        "UPDRAFT_HOME=/opt/updraft",
+        "AIRFLOW_HOME=/opt/airflow",
+        "PGx=lower-case, not libpq's",
+        "MY_SETTING=kept",
+        NULL,
+    };
+    static const char *const gone[] = {
+        "UPDRAFT__DATABASE__URL",
+        "UPDRAFT__CORE__FERNET_KEY",
+        "AIRFLOW__CORE__FERNET_KEY",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+        "UPDRAFT_CONN_MY_DB",
+        "AIRFLOW_CONN_MY_API",
+        "UPDRAFT_VAR_API_TOKEN",
+        "AIRFLOW_VAR_API_TOKEN",
+        "UPDRAFT_CONFIG",
+        "AIRFLOW_CONFIG",
+        "PGPASSWORD",
+        "PGPASSFILE",
+        "PGHOST",
+        "PGSSLKEY",
+        "REDISCLI_AUTH",
+    };
+    taskenv_ctx_t c = ctx_example();
+
+    for (int append = 0; append < 3; append++) {
+        /* 0: no env (inherits), 1: append_env, 2: append_env with PGPASSWORD given */
+        taskenv_var_t given[] = {{"PGPASSWORD", "given-by-the-task"}};
+        char **e = taskenv_build(worker_env, given, append == 2 ? 1 : 0, append > 0, append > 0, &c,
+                                 err, sizeof(err));
+        assert_non_null(e);
+        for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
+            if (append == 2 && strcmp(gone[i], "PGPASSWORD") == 0)
+                continue;
+            if (taskenv_get(e, gone[i]))
+                fail_msg("the task inherited %s (append=%d)", gone[i], append);
+        }
+        for (size_t i = 0; e[i]; i++) {
+            assert_null(strstr(e[i], "dbpw"));
+            assert_null(strstr(e[i], "connpw"));
+        }
+        assert_string_equal(taskenv_get(e, "MY_SETTING"), "kept");
+        assert_string_equal(taskenv_get(e, "HOME"), "/root");
+        assert_string_equal(taskenv_get(e, "UPDRAFT_HOME"), "/opt/updraft");
+        assert_string_equal(taskenv_get(e, "AIRFLOW_HOME"), "/opt/airflow");
+        assert_string_equal(taskenv_get(e, "PGx"), "lower-case, not libpq's");
+        if (append == 2)
+            assert_string_equal(taskenv_get(e, "PGPASSWORD"), "given-by-the-task");
+        taskenv_free(e);
+    }
+}
+
 static void test_invalid_env_names_are_refused(void **state)
 {
     (void)state;
@@ -228,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_inherit_without_env),
         cmocka_unit_test(test_env_replaces_but_keeps_path),
         cmocka_unit_test(test_append_env_overrides),
+        cmocka_unit_test(test_task_env_never_inherits_the_workers_secrets),
         cmocka_unit_test(test_invalid_env_names_are_refused),
         cmocka_unit_test(test_dates_format_as_iso),
         cmocka_unit_test(test_null_context_and_base_give_an_empty_env),
