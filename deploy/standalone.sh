@@ -53,10 +53,12 @@ login=$(standalone_admin "$bin" "$dir")
 if [ "$(id -u)" -eq 0 ]; then
   cfg=$("$bin/updraft" --print-config)
   if grep -qx '  default_run_as_user: ""' <<<"$cfg" && grep -qx '  allow_root_tasks: false' <<<"$cfg"; then
-    if runuser -u nobody -- test -r "$UPDRAFT__CORE__DAGS_FOLDER" -a -x "$UPDRAFT__CORE__DAGS_FOLDER"; then
+    # nobody must also run the worker's binary: it is the operator runner.
+    if runuser -u nobody -- test -r "$UPDRAFT__CORE__DAGS_FOLDER" -a -x "$UPDRAFT__CORE__DAGS_FOLDER" \
+      -a -x "$bin/updraft-worker"; then
       export UPDRAFT__WORKER__DEFAULT_RUN_AS_USER=nobody
     else
-      echo "standalone: user nobody cannot read $UPDRAFT__CORE__DAGS_FOLDER, so tasks run as root"
+      echo "standalone: user nobody cannot read $UPDRAFT__CORE__DAGS_FOLDER or run $bin/updraft-worker, so tasks run as root"
       export UPDRAFT__WORKER__ALLOW_ROOT_TASKS=true
     fi
   fi

@@ -29,6 +29,13 @@ check "db migrate" "$BIN/updraft" db migrate
 
 as_root=0
 [ "$(id -u)" -eq 0 ] && as_root=1
+# Tasks that run as another user exec the worker's binary (the operator
+# runner) as that user, as from an installed /usr/local/bin: a checkout
+# under /root or a private temporary folder is not theirs to enter, so the
+# binaries run from a copy in the test's own (world-readable) folder.
+if [ "$as_root" = 1 ]; then
+  mkdir -p "$tmp/bin" && cp "$BIN"/updraft "$BIN"/updraft-* "$tmp/bin/" && chmod 755 "$tmp/bin" && BIN=$tmp/bin
+fi
 export UPDRAFT__CORE__FERNET_KEY=$(openssl rand -base64 32)
 export UPDRAFT__CORE__DAGS_FOLDER=$tmp/dags
 export UPDRAFT__CORE__DAGS_ARE_PAUSED_AT_CREATION=false
