@@ -37,6 +37,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/error.h"
+#include "core/regfile.h"
 #include "model/cron.h"
 #include "model/dag_load_int.h"
 #include "model/planner.h"
@@ -811,21 +813,23 @@ int dag_load_buffer(const char *name, const char *text, size_t len, dag_list_t *
  */
 static int read_file(ctx_t *c, const char *path, bool missing_ok, char **text, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     char *buf = NULL;
     size_t got = 0;
+    int fd, orc = regfile_open(path, 0, &fd, &st);
 
     *text = NULL;
-    if (fd < 0) {
-        if (missing_ok && errno == ENOENT)
-            return 1;
-        dl_diag_pos(c, path, 0, 0, "cannot open: %s", strerror(errno));
+    if (orc == UPDRAFT_ENOTFOUND && missing_ok)
+        return 1;
+    if (orc == UPDRAFT_EINVALID) {
+        /* a FIFO or a device (or a symlink to one) is never opened to wait */
+        dl_diag_pos(c, path, 0, 0, "not a regular file");
         return -1;
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        dl_diag_pos(c, path, 0, 0, "not a regular file");
-        goto fail;
+    if (orc != UPDRAFT_OK) {
+        dl_diag_pos(c, path, 0, 0, "cannot open: %s",
+                    strerror(orc == UPDRAFT_ENOTFOUND ? ENOENT : errno));
+        return -1;
     }
     if (st.st_size > DAG_FILE_MAX) {
         dl_diag_pos(c, path, 0, 0, "file is larger than %d bytes", DAG_FILE_MAX);
