@@ -570,7 +570,7 @@ static int batch_add_file(proc_t *p, entry_t *e)
         goto out;
     b->nf++;
     log_debug("parsing dag file path=%s", e->path);
-    int nerr = dag_load_file(e->path, p->root, &dags, &diags);
+    int nerr = dag_load_file(e->path, p->root, p->a->cfg->core.dag_env_allowlist, &dags, &diags);
     f->parse_ok = f->ok = nerr == 0;
     if (nerr != 0 && !(f->errors = dag_diags_format(&diags, false)))
         goto out;

@@ -3,8 +3,10 @@
  *
  * A file goes through these steps:
  *
- *   1. size check, then $NAME / ${NAME} expansion of the raw text, exactly
- *      like Python's os.path.expandvars (set variables only);
+ *   1. size check, then $NAME / ${NAME} expansion of the raw text like
+ *      Python's os.path.expandvars, for the names core.dag_env_allowlist
+ *      allows only; updraft's own (core/envname.h) are an error at their
+ *      line:col, whatever the list says;
  *   2. libyaml events are built into a small tree of ynode_t that keeps
  *      each node's file and 1-based line:col. Anchors and aliases share
  *      nodes (an alias is a pointer, never a copy), YAML 1.1 merge keys
@@ -798,10 +800,10 @@ static int finish(ctx_t *c, int rc, dag_list_t *out, size_t mark)
     return rc;
 }
 
-int dag_load_buffer(const char *name, const char *text, size_t len, dag_list_t *out,
-                    dag_diags_t *diags)
+int dag_load_buffer(const char *name, const char *text, size_t len, const char *env_allowlist,
+                    dag_list_t *out, dag_diags_t *diags)
 {
-    ctx_t c = {.name = name ? name : "<buffer>", .diags = diags};
+    ctx_t c = {.name = name ? name : "<buffer>", .diags = diags, .env_allowlist = env_allowlist};
     size_t mark = out->n;
     int rc = load_tree(&c, text, len, NULL, 0, out);
     return finish(&c, rc, out, mark);
@@ -945,9 +947,10 @@ oom:
     return NULL;
 }
 
-int dag_load_file(const char *path, const char *root, dag_list_t *out, dag_diags_t *diags)
+int dag_load_file(const char *path, const char *root, const char *env_allowlist, dag_list_t *out,
+                  dag_diags_t *diags)
 {
-    ctx_t c = {.name = path, .diags = diags};
+    ctx_t c = {.name = path, .diags = diags, .env_allowlist = env_allowlist};
     size_t mark = out->n, n_dirs = 0, n_dfiles = 0;
     char *text = NULL, **dirs = NULL, **dnames = NULL;
     ynode_t **dfiles = NULL;

@@ -78,7 +78,9 @@ typedef struct ctx {
     ynode_t **nodes; /* every node, for freeing */
     size_t n_nodes, cap_nodes;
     size_t work;
-    bool oom, too_complex;
+    size_t bytes; /* spent of LOAD_BYTES_MAX (dl_spend_bytes) */
+    bool oom, too_complex, too_big;
+    const char *env_allowlist;  /* what $NAME may read (core.dag_env_allowlist), NULL = nothing */
     const char *defaults_scope; /* messages about default_args other than the DAG's */
 } ctx_t;
 #define ERR(c, at, ...) dl_diag_at((c), (at), false, __VA_ARGS__)

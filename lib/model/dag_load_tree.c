@@ -10,6 +10,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "core/envname.h"
 #include "core/hash.h"
 #include "model/dag_load_int.h"
 
@@ -570,25 +571,79 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
-/* environment expansion (os.path.expandvars)                          */
+/* environment expansion (os.path.expandvars, within the allow-list)   */
 
 static bool is_word(unsigned char ch)
 {
     return isalnum(ch) || ch == '_';
 }
 
+/* Line and column (1-based) of offset off, counting on from a known place. */
+typedef struct text_pos {
+    size_t off, line_start;
+    int line;
+} text_pos_t;
+
+static void pos_advance(text_pos_t *p, const char *text, size_t off, int *line, int *col)
+{
+    for (const char *nl; p->off < off && (nl = memchr(text + p->off, '\n', off - p->off));) {
+        p->line++;
+        p->line_start = p->off = (size_t)(nl - text) + 1;
+    }
+    p->off = off;
+    *line = p->line;
+    *col = (int)(off - p->line_start + 1);
+}
+
 /*
- * $name and ${name} are replaced when set in the environment, else kept.
- * Returns a malloc'd NUL-terminated copy, or NULL (OOM or too large; *big).
+ * The value $name stands for, or NULL to leave it as written: names that
+ * are not plain names (${NAME:-x}) and names outside the allow-list are
+ * never looked up; one of updraft's own names is reported at its place
+ * (*bad set).
  */
-static char *expand_env(const char *text, size_t len, size_t *outlen, bool *big)
+static const char *env_value(ctx_t *c, const char *file, const char *text, text_pos_t *pos,
+                             size_t dollar, const char *name, size_t nlen, bool *bad)
+{
+    char buf[256];
+    int line, col;
+
+    if (nlen == 0 || nlen >= sizeof buf)
+        return NULL;
+    for (size_t i = 0; i < nlen; i++)
+        if (!is_word((unsigned char)name[i]))
+            return NULL;
+    if (envname_reserved(name, nlen)) {
+        pos_advance(pos, text, dollar, &line, &col);
+        dl_diag_pos(c, file, line, col,
+                    "$%.*s is one of updraft's own settings or secrets, which a DAG file cannot "
+                    "read (to leave it to bash at run time, write ${%.*s:-})",
+                    (int)(nlen > 64 ? 64 : nlen), name, (int)(nlen > 64 ? 64 : nlen), name);
+        *bad = true;
+        return NULL;
+    }
+    if (!envname_listed(c->env_allowlist, name, nlen))
+        return NULL;
+    memcpy(buf, name, nlen);
+    buf[nlen] = '\0';
+    return getenv(buf);
+}
+
+/*
+ * $name and ${name} are replaced when the name is allowed
+ * (core.dag_env_allowlist) and set in the environment, else kept.
+ * Returns a malloc'd NUL-terminated copy, or NULL: *big when too large,
+ * *bad when a name was refused (reported), else out of memory.
+ */
+static char *expand_env(ctx_t *c, const char *file, const char *text, size_t len, size_t *outlen,
+                        bool *big, bool *bad)
 {
     char *buf = NULL;
     size_t size = 0;
     FILE *f = open_memstream(&buf, &size);
     size_t i = 0;
+    text_pos_t pos = {.line = 1};
 
-    *big = false;
+    *big = *bad = false;
     if (!f)
         return NULL;
     while (i < len) {
@@ -621,13 +676,7 @@ static char *expand_env(const char *text, size_t len, size_t *outlen, bool *big)
             }
             end = nstart + nlen;
         }
-        const char *val = NULL;
-        char name[256];
-        if (nlen < sizeof name && !memchr(text + nstart, '\0', nlen)) {
-            memcpy(name, text + nstart, nlen);
-            name[nlen] = '\0';
-            val = getenv(name);
-        }
+        const char *val = env_value(c, file, text, &pos, i, text + nstart, nlen, bad);
         if (val)
             fputs(val, f);
         else
@@ -642,8 +691,8 @@ static char *expand_env(const char *text, size_t len, size_t *outlen, bool *big)
         free(buf);
         return NULL;
     }
-    if (*big || size > EXPANDED_MAX) {
-        *big = true;
+    if (*big || size > EXPANDED_MAX || *bad) {
+        *big = !*bad;
         free(buf);
         return NULL;
     }
@@ -654,7 +703,7 @@ static char *expand_env(const char *text, size_t len, size_t *outlen, bool *big)
 /* Expands and parses one file's text. 0, or -1 (reported). */
 int dl_parse_text(ctx_t *c, const char *file, const char *text, size_t len, ynode_t **root)
 {
-    bool big;
+    bool big, bad;
     size_t elen = 0;
     char *expanded;
     int rc;
@@ -663,11 +712,11 @@ int dl_parse_text(ctx_t *c, const char *file, const char *text, size_t len, ynod
         dl_diag_pos(c, file, 0, 0, "file is larger than %d bytes", DAG_FILE_MAX);
         return -1;
     }
-    if (!(expanded = expand_env(text, len, &elen, &big))) {
+    if (!(expanded = expand_env(c, file, text, len, &elen, &big, &bad))) {
         if (big)
             dl_diag_pos(c, file, 0, 0, "file is larger than %d bytes after expanding variables",
                         EXPANDED_MAX);
-        else
+        else if (!bad)
             c->oom = true;
         return -1;
     }
