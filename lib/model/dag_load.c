@@ -22,9 +22,11 @@
  *
  * Errors in the `default:` block, in a defaults.yml, or in the YAML itself
  * fail the whole file; any other error fails only the DAG it belongs to.
- * Untrusted input: the file size is checked before reading, nothing
- * recurses deeper than NEST_MAX, and a work budget bounds the
- * cost of merging shared (aliased) nodes.
+ * Untrusted input: only regular files are opened (never a FIFO to wait
+ * on), the file size is checked before reading, nothing recurses deeper
+ * than NEST_MAX, a work budget bounds the cost of merging shared (aliased)
+ * nodes, and a byte budget (LOAD_BYTES_MAX) the size the document expands
+ * to: aliases written out, and strings copied into each DAG and task.
  *
  * This file holds the steps themselves (reading files and defaults.yml,
  * the file's mappings into DAGs, one DAG's keys); the parts they call live
@@ -466,7 +468,7 @@ static bool parse_tasks(ctx_t *c, const ynode_t *tasks, size_t nt, const char *d
             ok = false;
         }
     }
-    for (size_t i = 0; i < nt; i++) {
+    for (size_t i = 0; i < nt && !c->too_complex; i++) {
         const ynode_t *m, *idn, *at;
         const char *tid;
         if (!task_entry(c, tasks, i, dag_id, &m, &idn, &at)) {
@@ -500,7 +502,7 @@ static bool parse_tasks(ctx_t *c, const ynode_t *tasks, size_t nt, const char *d
         dag->n_tasks++;
         src->name = tid;
         src->group = gi;
-        if (!dl_task_copy(c, gi >= 0 ? &gs->g[gi].tpl : tpl, t) ||
+        if (!dl_task_copy(c, gi >= 0 ? &gs->g[gi].tpl : tpl, t, idn) ||
             (idrc = dl_set_task_id(c, t, tid, idn, gi >= 0 ? &gs->g[gi] : NULL, gs, &fids,
                                    dag_id)) < 0) {
             ok = false;
@@ -570,8 +572,10 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
     /* Dependencies are checked even after other errors, to report them all. */
     if (!c->oom && ok && !dl_resolve_expand(c, dag, srcs))
         ok = false;
-    if (c->oom || !dl_link_tasks(c, dag, srcs, &gs) || !ok || c->errors_seen > errors_before ||
-        !dl_check_expand_upstream(c, dag) || !dl_groups_to_dag(c, &gs, dag))
+    /* a budget ran out: tasks may be half built, and the load stops */
+    if (c->oom || c->too_complex || !dl_link_tasks(c, dag, srcs, &gs) || !ok ||
+        c->errors_seen > errors_before || !dl_check_expand_upstream(c, dag) ||
+        !dl_groups_to_dag(c, &gs, dag))
         goto fail;
     dag_task_clear(&tpl);
     dl_groups_free(&gs);
@@ -777,7 +781,8 @@ static int load_tree(ctx_t *c, const char *text, size_t len, ynode_t **dfiles, s
 budget:
     if (c->oom)
         return -1;
-    ERR(c, root, "document too complex (too many merged or aliased keys)");
+    if (!c->too_big) /* else reported where the bytes ran out */
+        ERR(c, root, "document too complex (too many merged or aliased keys)");
     return (int)c->errors;
 }
 

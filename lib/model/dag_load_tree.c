@@ -190,6 +190,26 @@ bool dl_spend(ctx_t *c, size_t steps)
     return !c->too_complex;
 }
 
+bool dl_spend_bytes_pos(ctx_t *c, const char *file, int line, int col, size_t n)
+{
+    c->bytes = n > LOAD_BYTES_MAX - c->bytes ? LOAD_BYTES_MAX + 1 : c->bytes + n;
+    if (c->bytes <= LOAD_BYTES_MAX)
+        return true;
+    if (!c->too_big)
+        dl_diag_pos(c, file, line, col,
+                    "document too large once aliases and defaults are expanded (more than %d "
+                    "MiB)",
+                    LOAD_BYTES_MAX >> 20);
+    c->too_big = c->too_complex = true;
+    return false;
+}
+
+bool dl_spend_bytes(ctx_t *c, const ynode_t *at, size_t n)
+{
+    return dl_spend_bytes_pos(c, at && at->file ? at->file : c->name, at ? at->line : 0,
+                              at ? at->col : 0, n);
+}
+
 bool dl_is_scalar(const ynode_t *n)
 {
     return n && n->kind == Y_SCALAR;
@@ -437,6 +457,9 @@ static int tree_event(builder_t *b, const yaml_event_t *ev, int line, int col, y
         memcpy((*n)->str, ev->data.scalar.value, ev->data.scalar.length);
         (*n)->str[ev->data.scalar.length] = '\0';
         (*n)->len = ev->data.scalar.length;
+        (*n)->esize = (*n)->len + 1; /* written out, something separates it */
+        if (!dl_spend_bytes_pos(c, b->file, line, col, (*n)->esize))
+            return -1;
         (*n)->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
                       tag_keeps_typing((const char *)ev->data.scalar.tag);
         *anchor = (const char *)ev->data.scalar.anchor;
@@ -447,6 +470,9 @@ static int tree_event(builder_t *b, const yaml_event_t *ev, int line, int col, y
                                line, col)))
             return -1;
         (*n)->open = true;
+        (*n)->esize = 2; /* its brackets */
+        if (!dl_spend_bytes_pos(c, b->file, line, col, (*n)->esize))
+            return -1;
         *anchor =
             (const char *)(ev->type == YAML_SEQUENCE_START_EVENT ? ev->data.sequence_start.anchor
                                                                  : ev->data.mapping_start.anchor);
@@ -455,6 +481,8 @@ static int tree_event(builder_t *b, const yaml_event_t *ev, int line, int col, y
     case YAML_MAPPING_END_EVENT: {
         ynode_t *top = b->stack[--b->depth];
         top->open = false;
+        if (b->depth > 0)
+            b->stack[b->depth - 1]->esize += top->esize;
         if (top->kind == Y_MAP && map_finish(c, top) != 0)
             return -1;
         break;
@@ -470,6 +498,10 @@ static int tree_event(builder_t *b, const yaml_event_t *ev, int line, int col, y
             dl_diag_pos(c, b->file, line, col, "invalid yaml: alias '%s' refers to itself", a);
             return -1;
         }
+        /* What the alias stands for is counted again: written out, the
+         * document would be this much larger. */
+        if (!dl_spend_bytes_pos(c, b->file, line, col, (*n)->esize))
+            return -1;
         break;
     }
     default:
@@ -502,8 +534,14 @@ static int tree_place(builder_t *b, ynode_t *n, const char *anchor, int line, in
     }
     if (b->depth == 0) {
         *b->root = n;
-    } else if (node_push(c, b->stack[b->depth - 1], n) != 0) {
-        return -1;
+    } else {
+        ynode_t *parent = b->stack[b->depth - 1];
+        if (node_push(c, parent, n) != 0)
+            return -1;
+        /* a collection adds its size when it closes; every esize was
+         * counted toward LOAD_BYTES_MAX, so none overflows */
+        if (!n->open)
+            parent->esize += n->esize;
     }
     if (!n->open)
         return 0;
