@@ -192,14 +192,15 @@ bool dl_spend(ctx_t *c, size_t steps)
 
 bool dl_spend_bytes_pos(ctx_t *c, const char *file, int line, int col, size_t n)
 {
-    c->bytes = n > LOAD_BYTES_MAX - c->bytes ? LOAD_BYTES_MAX + 1 : c->bytes + n;
-    if (c->bytes <= LOAD_BYTES_MAX)
+    if (c->too_big)
+        return false;
+    if (n <= LOAD_BYTES_MAX - c->bytes) { /* c->bytes <= LOAD_BYTES_MAX until too_big */
+        c->bytes += n;
         return true;
-    if (!c->too_big)
-        dl_diag_pos(c, file, line, col,
-                    "document too large once aliases and defaults are expanded (more than %d "
-                    "MiB)",
-                    LOAD_BYTES_MAX >> 20);
+    }
+    dl_diag_pos(c, file, line, col,
+                "document too large once aliases and defaults are expanded (more than %d MiB)",
+                LOAD_BYTES_MAX >> 20);
     c->too_big = c->too_complex = true;
     return false;
 }
