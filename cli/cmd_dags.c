@@ -24,6 +24,7 @@
 
 typedef struct validate_state {
     const char *root;
+    const char *env_allowlist; /* core.dag_env_allowlist */
     int files, dags, errors, warnings;
 } validate_state_t;
 
@@ -35,7 +36,7 @@ static void validate_one(const char *path, const char *root, validate_state_t *s
     dag_diags_t diags;
     dag_list_init(&dags);
     dag_diags_init(&diags);
-    dag_load_file(path, root, &dags, &diags);
+    dag_load_file(path, root, st->env_allowlist, &dags, &diags);
     char *text = dag_diags_format(&diags, true);
     if (text && *text)
         fputs(text, stdout);
@@ -60,9 +61,9 @@ static int validate_visit(const char *path, const struct stat *sb, int type, str
     return 0;
 }
 
-static int cmd_validate(int argc, char **argv)
+static int cmd_validate(const config_t *cfg, int argc, char **argv)
 {
-    validate_state_t st = {0};
+    validate_state_t st = {.env_allowlist = cfg->core.dag_env_allowlist};
     if (argc < 1) {
         fprintf(stderr, "usage: updraft dags validate PATH...\n");
         return 2;
@@ -356,7 +357,7 @@ int cli_dags(const config_t *cfg, int argc, char **argv)
     }
     const char *verb = argv[1];
     if (!strcmp(verb, "validate"))
-        return cmd_validate(argc - 2, argv + 2);
+        return cmd_validate(cfg, argc - 2, argv + 2);
     if (!strcmp(verb, "list"))
         return cmd_list(cfg, argc - 2, argv + 2);
     if (!strcmp(verb, "list-import-errors"))

@@ -41,6 +41,7 @@
 
 #include "core/db.h"
 #include "core/healthsrv.h"
+#include "scheduler/processor.h"
 #include "core/log.h"
 #include "core/queue.h"
 #include "core/timeutil.h"
@@ -198,6 +199,12 @@ static void queue_check(loop_state_t *s)
     s->next_queue_try_us = now + (int64_t)backoff_step(&s->queue_retry) * 1000;
 }
 
+/* How long the DAG processor has gone without progress; -1 when there is none. */
+static int64_t processor_stall(const loop_args_t *a)
+{
+    return a->processor ? processor_stalled_us(a->processor) : -1;
+}
+
 /* One pass. Returns 0, or -1 on a database error. */
 static int loop_pass(loop_state_t *s)
 {
@@ -213,7 +220,7 @@ static int loop_pass(loop_state_t *s)
         log_info("scheduler job started job_id=%" PRId64 " hostname=%s", s->job_id, s->a->hostname);
         s->next_heartbeat_us = now + hb_us;
     } else if (now >= s->next_heartbeat_us) {
-        if (jobs_scheduler_update(s->db, s->job_id, "running") < 0)
+        if (jobs_scheduler_update(s->db, s->job_id, "running", processor_stall(s->a)) < 0)
             return -1;
         s->next_heartbeat_us = now + hb_us;
     }
@@ -408,13 +415,17 @@ void *loop_thread(void *arg)
             continue;
         }
         backoff_init(&retry, -1);
-        healthsrv_beat(a->health);
+        /* a stalled DAG processor (a file that hangs it) makes the
+         * scheduler unhealthy too, so that a probe restarts it */
+        if (processor_stall(a) < (int64_t)PROCESSOR_STALL_SEC * 1000000)
+            healthsrv_beat(a->health);
         if (*a->stop)
             break;
         loop_wait(&s, loop_timeout_ms(&s));
     }
     a->exit_code = 0;
-    if (s.job_id && db_ok(s.db) && jobs_scheduler_update(s.db, s.job_id, "success") < 0)
+    if (s.job_id && db_ok(s.db) &&
+        jobs_scheduler_update(s.db, s.job_id, "success", processor_stall(a)) < 0)
         log_warn("could not mark the scheduler job finished");
     log_info("scheduling loop stopped");
 out:

@@ -21,7 +21,10 @@ typedef struct loop_args {
     volatile bool *stop;      /* set by main on SIGINT/SIGTERM (then wake_fd is written) */
     int wake_fd;              /* eventfd; readable = "look now" */
     int exit_code;            /* out: 0 on a clean stop */
-    struct healthsrv *health; /* borrowed, NULL = none: told of every completed pass */
+    struct healthsrv *health; /* borrowed, NULL = none: told of every completed pass while
+                                 the DAG processor is not stalled */
+    const struct processor_status *processor; /* borrowed, NULL = none: its progress goes into
+                                                 the job row at each heartbeat */
 } loop_args_t;
 
 /* pthread entry point; arg is a loop_args_t. */

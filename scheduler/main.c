@@ -19,8 +19,10 @@
  * They share only the read-only config, the `stop` flag and the eventfds
  * (processor -> loop after a change; main -> all three at stop). A stop lets
  * the current pass finish (the alerter gives requests in flight a few
- * seconds); the process then exits 0. libcurl is initialized once here,
- * before any thread starts.
+ * seconds); the process then exits 0. The DAG processor, which reads files
+ * other people write, is waited for last and for at most
+ * PROCESSOR_JOIN_SEC: if it does not end, the process exits 1 without it. libcurl is initialized
+ * once here, before any thread starts.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -30,6 +32,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/config.h"
@@ -42,6 +45,7 @@
 #include "scheduler/processor.h"
 
 #define CONNECT_WAIT_MS 30000
+#define PROCESSOR_JOIN_SEC 30 /* a stop waits this long for the DAG processor */
 
 static void usage(FILE *f)
 {
@@ -54,7 +58,8 @@ static void usage(FILE *f)
            "Configuration: --config PATH, $UPDRAFT_CONFIG, ./updraft.yaml, then\n"
            "UPDRAFT__SECTION__KEY environment variables.\n"
            "--health-port answers GET /health on that port (127.0.0.1 unless a host is\n"
-           "given): 200 while scheduling passes complete, else 503 (Kubernetes probes).\n");
+           "given): 200 while scheduling passes complete and the DAG processor is not\n"
+           "stuck, else 503 (Kubernetes probes).\n");
 }
 
 static bool wants_help(int argc, char **argv)
@@ -90,6 +95,15 @@ static const char *take_health_port(int *argc, char **argv)
         }
     }
     return health_port;
+}
+
+/* Joins the DAG processor, waiting at most PROCESSOR_JOIN_SEC. 0, or -1 when it did not end. */
+static int join_processor(pthread_t tid)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += PROCESSOR_JOIN_SEC;
+    return pthread_timedjoin_np(tid, NULL, &until) == 0 ? 0 : -1;
 }
 
 /* core.hostname, else the machine's name, else "localhost". */
@@ -134,6 +148,7 @@ int main(int argc, char **argv)
     pthread_t loop_tid, proc_tid, alert_tid;
     bool loop_started = false, proc_started = false, alert_started = false, curl_ready = false;
     healthsrv_t *health = NULL;
+    processor_status_t proc_status = {0};
 
     if (wants_help(argc, argv)) {
         usage(stdout);
@@ -193,9 +208,13 @@ int main(int argc, char **argv)
                       .hostname = hostname,
                       .stop = (volatile bool *)&stop,
                       .wake_fd = loop_fd,
-                      .health = health};
-    processor_args_t pa = {
-        .cfg = &cfg, .stop = (volatile bool *)&stop, .wake_fd = proc_fd, .loop_wake_fd = loop_fd};
+                      .health = health,
+                      .processor = &proc_status};
+    processor_args_t pa = {.cfg = &cfg,
+                           .stop = (volatile bool *)&stop,
+                           .wake_fd = proc_fd,
+                           .loop_wake_fd = loop_fd,
+                           .status = &proc_status};
     alerter_args_t aa = {
         .cfg = &cfg, .hostname = hostname, .stop = (volatile bool *)&stop, .wake_fd = alert_fd};
     if (pthread_create(&proc_tid, NULL, processor_thread, &pa) != 0) {
@@ -225,14 +244,19 @@ stop:
     loop_wake(loop_fd);
     loop_wake(proc_fd);
     loop_wake(alert_fd);
-    if (proc_started)
-        pthread_join(proc_tid, NULL);
     if (alert_started)
         pthread_join(alert_tid, NULL);
     if (loop_started) {
         pthread_join(loop_tid, NULL);
         if (la.exit_code != 0)
             rc = 1;
+    }
+    if (proc_started && join_processor(proc_tid) != 0) {
+        /* It is stuck where no flag reaches (a read that never returns):
+         * the process ends without it, its memory untouched. */
+        log_error("the dag processor did not stop within %d s, exiting without it",
+                  PROCESSOR_JOIN_SEC);
+        _exit(1);
     }
 out:
     healthsrv_stop(health);

@@ -50,8 +50,11 @@
 
 #include "model/dag.h"
 #include "core/db.h"
+#include "core/error.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/regfile.h"
+#include "core/timeutil.h"
 #include "scheduler/loop.h"
 #include "scheduler/runs.h"
 #include "store/dags.h"
@@ -65,6 +68,32 @@
 #define PROC_GONE_BATCH 1000       /* removed files per statement */
 #define PROC_RACY_US 2000000LL
 
+/* ---- progress ---------------------------------------------------------- */
+
+/* Marks progress now (status NULL: nobody listens). */
+static void processor_progress(processor_status_t *status)
+{
+    if (status)
+        atomic_store(&status->progress_us, ts_mono_us());
+}
+
+/* A scan (or the connection before one) starts, or ends. */
+static void processor_busy(processor_status_t *status, bool busy)
+{
+    if (!status)
+        return;
+    atomic_store(&status->progress_us, ts_mono_us());
+    atomic_store(&status->busy, busy);
+}
+
+int64_t processor_stalled_us(const processor_status_t *s)
+{
+    if (!atomic_load(&s->busy))
+        return 0;
+    int64_t d = ts_mono_us() - atomic_load(&s->progress_us);
+    return d > 0 ? d : 0;
+}
+
 /* ---- hashing ---------------------------------------------------------- */
 
 int processor_sha256_hex(const void *data, size_t len, char out[65])
@@ -77,18 +106,26 @@ int processor_sha256_hex(const void *data, size_t len, char out[65])
     return 0;
 }
 
-/* Adds a file's name and content to the digest; a missing file adds nothing. */
+/*
+ * Adds a file's name and content to the digest; a missing file adds
+ * nothing, one that is not a regular file (a FIFO: never opened to wait)
+ * its name and a mark, so that its appearing changes the hash.
+ */
 static int hash_file(EVP_MD_CTX *ctx, const char *path, bool with_name)
 {
     char buf[65536];
     struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : -1;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
+    int fd, orc = regfile_open(path, 0, &fd, &st);
+    if (orc == UPDRAFT_ENOTFOUND)
         return 0;
+    if (orc == UPDRAFT_EINVALID) {
+        static const char mark[] = "\0not a regular file";
+        return EVP_DigestUpdate(ctx, path, strlen(path)) && EVP_DigestUpdate(ctx, mark, sizeof mark)
+                   ? 0
+                   : -1;
     }
+    if (orc != UPDRAFT_OK)
+        return -1;
     if (with_name && !EVP_DigestUpdate(ctx, path, strlen(path) + 1))
         goto fail;
     if (st.st_size > DAG_FILE_MAX) {
@@ -172,10 +209,12 @@ typedef struct stamp {
 typedef struct entry {
     char *path;
     stamp_t st;
-    char hash[65];  /* content + defaults hash; "" when not known */
-    bool stored;    /* dag_file holds this hash (the file needs no parse) */
-    bool has_error; /* stored with an import error: parsed again every scan */
-    bool racy;      /* modified too recently to be trusted on stat alone */
+    char hash[65];     /* content + defaults hash; "" when not known */
+    bool stored;       /* dag_file holds this hash (the file needs no parse) */
+    bool has_error;    /* stored with an import error: parsed again every scan, */
+    bool parse_failed; /* unless its own content failed: then not until it changes */
+    bool racy;         /* modified too recently to be trusted on stat alone */
+    bool regular;      /* a regular file (else a FIFO, socket or device: an error) */
 } entry_t;
 
 typedef struct listing {
@@ -232,6 +271,7 @@ static int entries_add(entry_t **v, size_t *n, size_t *cap, const char *path, co
     if (!(e->path = strdup(path)))
         return -1;
     stamp_from(&e->st, st);
+    e->regular = S_ISREG(st->st_mode);
     (*n)++;
     return 0;
 }
@@ -265,7 +305,7 @@ static bool is_defaults_name(const char *name)
     return !strcmp(name, "defaults.yml") || !strcmp(name, "defaults.yaml");
 }
 
-static int list_dir(listing_t *l, const char *dir, int depth)
+static int list_dir(listing_t *l, processor_status_t *status, const char *dir, int depth)
 {
     struct stat st;
     if (depth > PROC_MAX_DEPTH || stat(dir, &st) < 0 || visited(l, &st))
@@ -275,6 +315,7 @@ static int list_dir(listing_t *l, const char *dir, int depth)
         log_warn("cannot list folder path=%s error=\"%s\"", dir, strerror(errno));
         return 0;
     }
+    processor_progress(status);
     int rc = 0;
     struct dirent *e;
     char path[PATH_MAX];
@@ -286,14 +327,17 @@ static int list_dir(listing_t *l, const char *dir, int depth)
             continue;
         if (stat(path, &st) < 0)
             continue; /* dangling symlink, or gone */
+        /* Anything but a folder under a DAG or defaults file's name is
+         * listed, so that a FIFO or a device there becomes an import
+         * error; none is ever opened to wait (regfile.h). */
         if (S_ISDIR(st.st_mode)) {
-            rc = list_dir(l, path, depth + 1);
-        } else if (S_ISREG(st.st_mode) && dag_is_dag_file(e->d_name)) {
+            rc = list_dir(l, status, path, depth + 1);
+        } else if (dag_is_dag_file(e->d_name)) {
             if (l->n >= PROC_MAX_FILES)
                 l->truncated = true;
             else
                 rc = entries_add(&l->files, &l->n, &l->cap, path, &st);
-        } else if (S_ISREG(st.st_mode) && is_defaults_name(e->d_name)) {
+        } else if (is_defaults_name(e->d_name)) {
             rc = entries_add(&l->defaults, &l->nd, &l->capd, path, &st);
         }
         if (rc < 0)
@@ -387,6 +431,7 @@ static bool dirty_covers(const dirty_dirs_t *d, const char *path)
 typedef struct bfile {
     entry_t *e;    /* in the new listing */
     bool parse_ok; /* loaded without errors (before duplicate checks) */
+    bool unread;   /* could not be read at all (I/O, memory): worth another try */
     bool ok;       /* and no DAG refused as a duplicate */
     char *errors;  /* import error text, malloc'd */
     cJSON *ids;    /* ids stored from this file (array) */
@@ -570,8 +615,10 @@ static int batch_add_file(proc_t *p, entry_t *e)
         goto out;
     b->nf++;
     log_debug("parsing dag file path=%s", e->path);
-    int nerr = dag_load_file(e->path, p->root, &dags, &diags);
+    int nerr = dag_load_file(e->path, p->root, p->a->cfg->core.dag_env_allowlist, &dags, &diags);
     f->parse_ok = f->ok = nerr == 0;
+    f->unread = nerr < 0 && e->regular;
+    processor_progress(p->a->status);
     if (nerr != 0 && !(f->errors = dag_diags_format(&diags, false)))
         goto out;
     for (size_t i = 0; i < dags.n; i++)
@@ -828,6 +875,7 @@ static int batch_flush(proc_t *p)
         bfile_t *f = &b->files[i];
         f->e->stored = true;
         f->e->has_error = !f->ok;
+        f->e->parse_failed = !f->parse_ok && !f->unread;
         if (!f->ok) {
             p->errors++;
             log_warn("dag file has errors path=%s dags=%d", f->e->path, cJSON_GetArraySize(f->ids));
@@ -877,6 +925,7 @@ static int flush(proc_t *p)
     for (size_t i = 0; ents && i < nf; i++)
         ents[i] = p->batch.files[i].e;
     rc = batch_flush(p);
+    processor_progress(p->a->status);
     if (rc == -1 && ents && db_ok(p->db)) {
         log_warn("storing a batch of dag files failed, storing them one by one count=%zu", nf);
         for (size_t i = 0; i < nf; i++) {
@@ -886,6 +935,7 @@ static int flush(proc_t *p)
                 break;
             }
             rc = batch_flush(p);
+            processor_progress(p->a->status);
             if (rc == -1 && !db_ok(p->db))
                 break;
         }
@@ -982,7 +1032,8 @@ static int classify(proc_t *p, entry_t *e, const entry_t *old, const dirty_dirs_
         memcpy(e->hash, old->hash, sizeof(e->hash));
         e->stored = true;
         e->has_error = old->has_error;
-        return e->has_error ? 1 : 0;
+        e->parse_failed = old->parse_failed;
+        return e->has_error && !e->parse_failed ? 1 : 0;
     }
     if (hash_dag_file(e->path, p->root, e->hash) < 0) {
         log_warn("cannot read dag file path=%s error=\"%s\"", e->path, strerror(errno));
@@ -1000,9 +1051,12 @@ static int classify(proc_t *p, entry_t *e, const entry_t *old, const dirty_dirs_
         had_error = result_find(errs, e->path) >= 0;
     }
     if (ref && !strcmp(ref, e->hash)) {
+        /* What failed on its own content fails again: not parsed again.
+         * After a restart the cause is not known, so it is, once. */
         e->stored = true;
         e->has_error = had_error;
-        return had_error ? 1 : 0;
+        e->parse_failed = p->synced && old && old->parse_failed;
+        return had_error && !e->parse_failed ? 1 : 0;
     }
     *content_changed = true;
     return 1;
@@ -1030,7 +1084,7 @@ static int scan(proc_t *p, bool *changed)
         snprintf(p->root, sizeof(p->root), "%s", real);
     }
     int64_t now_ns = ts_now() * 1000;
-    if (list_dir(&p->now, p->root, 0) < 0) {
+    if (list_dir(&p->now, p->a->status, p->root, 0) < 0) {
         log_error("out of memory listing the dags folder");
         return 0;
     }
@@ -1061,6 +1115,7 @@ static int scan(proc_t *p, bool *changed)
         e->racy = (e->st.mtime_ns > e->st.ctime_ns ? e->st.mtime_ns : e->st.ctime_ns) >
                   now_ns - PROC_RACY_US * 1000;
         int c = classify(p, e, old, &dirty, known, errs, &content_changed);
+        processor_progress(p->a->status);
         if (c <= 0)
             continue;
         p->parsed++;
@@ -1107,13 +1162,16 @@ void *processor_thread(void *arg)
 
     backoff_init(&b, -1);
     backoff_set_nap(&b, wake_nap, &a->wake_fd);
+    processor_busy(a->status, true);
     p.db = db_connect_retry(a->cfg->database.url, &b, a->stop, err, sizeof(err));
     while (!*a->stop) {
+        processor_busy(a->status, true);
         if (!db_ok(p.db) && db_ensure(p.db, -1, a->stop) < 0)
             break;
         bool changed = false;
         int64_t t0 = ts_mono_us();
         int rc = scan(&p, &changed);
+        processor_busy(a->status, false);
         if (changed)
             loop_wake(a->loop_wake_fd);
         log_info("dag folder scanned files=%zu parsed=%d changed=%d ms=%lld removed=%d errors=%d",

@@ -25,6 +25,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/regfile.h"
 #include "core/utf8.h"
 #include "store/dags.h"
 #include "webserver/http.h"
@@ -59,11 +60,11 @@ static int read_dag_file(const char *dags_folder, const char *fileloc, char **te
     *len = 0;
     if (!realpath(dags_folder, folder) || !realpath(fileloc, real) || !path_inside(real, folder))
         return UPDRAFT_ENOTFOUND;
-    /* real holds no symbolic link; O_NOFOLLOW refuses one put there since. */
-    fd = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
+    /* real holds no symbolic link; O_NOFOLLOW refuses one put there since.
+     * A FIFO or device put there is not opened to wait (regfile.h). */
+    if (regfile_open(real, O_NOFOLLOW, &fd, &st) != UPDRAFT_OK)
         return UPDRAFT_ENOTFOUND;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > DAG_SOURCE_MAX)
+    if (st.st_size > DAG_SOURCE_MAX)
         goto out;
     rc = UPDRAFT_ENOMEM;
     if (!(*text = malloc((size_t)st.st_size + 1)))

@@ -1,9 +1,11 @@
 /*
  * api_health.c - the Monitoring routes. GET /health and /api/v1/health:
  * Airflow's shape (metadatabase; scheduler: the most recent scheduler;
- * triggerer and dag_processor, which updraft does not run as separate
- * components, with a null status and heartbeat as Airflow reports an
- * absent one), plus every live scheduler and worker job with its hostname,
+ * dag_processor: the freshest DAG processor heartbeat any running
+ * scheduler recorded, healthy within the same threshold, null before one
+ * is recorded; triggerer, which updraft does not run, with a null status
+ * and heartbeat as Airflow reports an absent one), plus every live
+ * scheduler and worker job with its hostname,
  * latest heartbeat and status (healthy: heartbeat within the threshold).
  * Answers without a database connection too (the metadatabase is then
  * unhealthy). GET /api/v1/version: the release and the commit built from
@@ -49,7 +51,7 @@ int api_get_health(api_req_t *r)
     cJSON *out = cJSON_CreateObject(), *md, *sch, *schs, *wks;
     PGresult *res = NULL;
     bool db_healthy = r->db && jobs_list_running(r->db, &res) == 0, alive = false;
-    int best = -1;
+    int best = -1, proc = -1;
 
     md = cJSON_AddObjectToObject(out, "metadatabase");
     cJSON_AddStringToObject(md, "status", db_healthy ? "healthy" : "unhealthy");
@@ -66,6 +68,10 @@ int api_get_health(api_req_t *r)
             best = i;
             alive = healthy;
         }
+        if (sched && !PQgetisnull(res, i, JOBS_COL_PROCESSOR_HEARTBEAT) &&
+            (proc < 0 || db_get_i64(res, i, JOBS_COL_PROCESSOR_HEARTBEAT) >
+                             db_get_i64(res, proc, JOBS_COL_PROCESSOR_HEARTBEAT)))
+            proc = i;
     }
     if (best >= 0)
         http_json_add_ts(sch, "latest_scheduler_heartbeat", res, best, JOBS_COL_HEARTBEAT);
@@ -73,7 +79,16 @@ int api_get_health(api_req_t *r)
         cJSON_AddNullToObject(sch, "latest_scheduler_heartbeat");
     cJSON_AddStringToObject(sch, "status", alive ? "healthy" : "unhealthy");
     add_absent(out, "triggerer", "latest_triggerer_heartbeat");
-    add_absent(out, "dag_processor", "latest_dag_processor_heartbeat");
+    if (proc >= 0) {
+        cJSON *dp = cJSON_AddObjectToObject(out, "dag_processor");
+        cJSON_AddStringToObject(dp, "status",
+                                db_get_bool(res, proc, JOBS_COL_PROCESSOR_HEALTHY) ? "healthy"
+                                                                                   : "unhealthy");
+        http_json_add_ts(dp, "latest_dag_processor_heartbeat", res, proc,
+                         JOBS_COL_PROCESSOR_HEARTBEAT);
+    } else {
+        add_absent(out, "dag_processor", "latest_dag_processor_heartbeat");
+    }
     PQclear(res);
     return api_send_json(r, 200, out);
 }

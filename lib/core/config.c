@@ -36,6 +36,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/envname.h"
 #include "core/errbuf.h"
 #include "core/log.h"
 #include "core/secrets.h"
@@ -53,7 +54,8 @@ enum {
     KEY_SECRET_VALUE = 1 << 3, /* the whole value is a secret: printed as *** when set */
     KEY_CONN_LIST = 1 << 4,    /* comma-separated connection ids, may be empty */
     KEY_AUTH = 1 << 5,         /* "password" or "none" */
-    KEY_FERNET = 1 << 6        /* empty, or keys secrets_keyring_new accepts (none weak) */
+    KEY_FERNET = 1 << 6,       /* empty, or keys secrets_keyring_new accepts (none weak) */
+    KEY_ENV_LIST = 1 << 7      /* environment variable names and PREFIX*, comma-separated */
 };
 
 typedef struct key_def {
@@ -95,6 +97,8 @@ static const key_def_t config_keys[] = {
     {SEC_CORE, "max_xcom_size", KEY_INT, "49152", 1024, 1073741824, 0, OFF(core.max_xcom_size)},
     {SEC_CORE, "max_map_length", KEY_INT, "1024", 1, 100000, 0, OFF(core.max_map_length)},
     {SEC_CORE, "test_connection", KEY_STRING, "Disabled", 0, 0, 0, OFF(core.test_connection)},
+    {SEC_CORE, "dag_env_allowlist", KEY_STRING, "CONFIG_ROOT_DIR,AIRFLOW_HOME", 0, 0, KEY_ENV_LIST,
+     OFF(core.dag_env_allowlist)},
     {SEC_DATABASE, "url", KEY_STRING, "postgresql:///updraft", 0, 0, KEY_SECRET | KEY_NONEMPTY,
      OFF(database.url)},
     {SEC_REDIS, "url", KEY_STRING, "redis://127.0.0.1:6379/0", 0, 0, KEY_SECRET | KEY_NONEMPTY,
@@ -270,6 +274,42 @@ static bool valid_conn_list(const char *s)
 }
 
 /*
+ * An allow-list of environment variable names (core/envname.h) that names
+ * none of updraft's own: DAG files never read those, and a list that
+ * seems to say otherwise is a mistake worth stopping at.
+ */
+static bool valid_env_list(const char *s, char *err, size_t errlen, const char *where,
+                           const char *sec, const char *key)
+{
+    if (!envname_list_valid(s)) {
+        errbuf_set(err, errlen,
+                   "%s: %s.%s: '%.200s' is not a comma-separated list of environment variable "
+                   "names (letters, digits, '_'; a trailing '*' for a prefix)",
+                   where, sec, key, s);
+        return false;
+    }
+    for (const char *p = s; *p;) {
+        size_t n = strcspn(p, ",");
+        const char *item = p;
+        size_t len = n;
+        while (len && *item == ' ')
+            item++, len--;
+        while (len && (item[len - 1] == ' ' || item[len - 1] == '*'))
+            len--;
+        if (envname_reserved(item, len)) {
+            errbuf_set(
+                err, errlen,
+                "%s: %s.%s: '%.*s' is one of updraft's own variables (UPDRAFT_*, "
+                "AIRFLOW__*, AIRFLOW_CONN_*, AIRFLOW_VAR_*, PG*), which DAG files never read",
+                where, sec, key, (int)(len > 100 ? 100 : len), item);
+            return false;
+        }
+        p += n + (p[n] == ',');
+    }
+    return true;
+}
+
+/*
  * Types text and stores it into c. where names the source for messages
  * ("file.yaml:3:12", "environment variable UPDRAFT__X__Y", "default").
  * Values of secret keys are never echoed.
@@ -322,6 +362,8 @@ static int apply_value(config_t *c, const key_def_t *k, const char *text, const 
                        where, sec, k->key, text);
             return -1;
         }
+        if ((k->flags & KEY_ENV_LIST) && !valid_env_list(text, err, errlen, where, sec, k->key))
+            return -1;
         if ((k->flags & KEY_AUTH) && strcmp(text, "password") != 0 && strcmp(text, "none") != 0) {
             errbuf_set(err, errlen, "%s: %s.%s: '%s' is not an auth mode (password, none)", where,
                        sec, k->key, text);

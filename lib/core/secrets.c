@@ -461,28 +461,6 @@ bool secrets_name_is_sensitive(const char *name)
     return false;
 }
 
-bool secrets_env_name_is_private(const char *name, size_t len)
-{
-    static const char *const prefixes[] = {"UPDRAFT__",     "AIRFLOW__",    "UPDRAFT_CONN_",
-                                           "AIRFLOW_CONN_", "UPDRAFT_VAR_", "AIRFLOW_VAR_"};
-    static const char *const names[] = {"UPDRAFT_CONFIG", "AIRFLOW_CONFIG", "REDISCLI_AUTH"};
-
-    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
-        if (len >= strlen(prefixes[i]) && memcmp(name, prefixes[i], strlen(prefixes[i])) == 0)
-            return true;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (len == strlen(names[i]) && memcmp(name, names[i], len) == 0)
-            return true;
-    if (len > 2 && name[0] == 'P' && name[1] == 'G') {
-        for (size_t i = 2; i < len; i++)
-            if (!((name[i] >= 'A' && name[i] <= 'Z') || (name[i] >= '0' && name[i] <= '9') ||
-                  name[i] == '_'))
-                return false;
-        return true;
-    }
-    return false;
-}
-
 void secrets_free_str(char *s)
 {
     if (!s)

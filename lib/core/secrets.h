@@ -80,18 +80,6 @@ bool secrets_is_ciphertext(const char *s);
  */
 bool secrets_name_is_sensitive(const char *name);
 
-/*
- * True when an environment variable name (name[0..len), len excluding any
- * "=value") carries updraft's or Airflow's own settings or secrets, which
- * a task must not inherit from the worker: UPDRAFT__* and AIRFLOW__*
- * (settings: the database URL, the fernet key), UPDRAFT_CONN_* /
- * AIRFLOW_CONN_* and UPDRAFT_VAR_* / AIRFLOW_VAR_* (connections and
- * variables given in the environment), UPDRAFT_CONFIG and AIRFLOW_CONFIG
- * (the settings file), libpq's PG* (PG followed by capitals, digits and
- * '_' only: PGPASSWORD, PGPASSFILE, PGHOST, ...) and REDISCLI_AUTH.
- */
-bool secrets_env_name_is_private(const char *name, size_t len);
-
 /* Wipes and frees a string that held a secret; NULL is a no-op. */
 void secrets_free_str(char *s);
 

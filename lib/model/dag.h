@@ -165,19 +165,26 @@ void dag_list_free(dag_list_t *l);
  * Loads every DAG in one YAML file. root: the DAGs folder; defaults.yml /
  * defaults.yaml files in the file's folder and each parent up to root are
  * merged in (nearest wins); root NULL means only the file's own folder.
- * DAGs that load are appended to out, every problem to diags. A DAG with an
- * error is not appended; the other DAGs of the file still are. Returns the
- * number of errors added (0 = the file is clean), or -1 if the file cannot
- * be read at all (also reported in diags).
+ * Only regular files are read: anything else (a FIFO, a device, a symlink
+ * to one) is an error, and never opened in a way that could block.
+ * env_allowlist: the environment variables $NAME / ${NAME} may read
+ * (core.dag_env_allowlist: names and PREFIX*, comma-separated; NULL =
+ * none); naming one of updraft's own (core/envname.h) is an error at its
+ * line:col whatever the list says. DAGs that load are appended to out,
+ * every problem to diags. A DAG with an error is not appended; the other
+ * DAGs of the file still are. Returns the number of errors added (0 = the
+ * file is clean), or -1 if the file cannot be read at all (also reported
+ * in diags).
  */
-int dag_load_file(const char *path, const char *root, dag_list_t *out, dag_diags_t *diags);
+int dag_load_file(const char *path, const char *root, const char *env_allowlist, dag_list_t *out,
+                  dag_diags_t *diags);
 
 /*
  * Same from memory (name is used for fileloc and diagnostics; defaults files
  * are not consulted). text need not be NUL-terminated.
  */
-int dag_load_buffer(const char *name, const char *text, size_t len, dag_list_t *out,
-                    dag_diags_t *diags);
+int dag_load_buffer(const char *name, const char *text, size_t len, const char *env_allowlist,
+                    dag_list_t *out, dag_diags_t *diags);
 
 /* True for file names the DAG processor reads: *.yaml / *.yml, not defaults.y*ml. */
 bool dag_is_dag_file(const char *filename);

@@ -3,8 +3,10 @@
  *
  * A file goes through these steps:
  *
- *   1. size check, then $NAME / ${NAME} expansion of the raw text, exactly
- *      like Python's os.path.expandvars (set variables only);
+ *   1. size check, then $NAME / ${NAME} expansion of the raw text like
+ *      Python's os.path.expandvars, for the names core.dag_env_allowlist
+ *      allows only; updraft's own (core/envname.h) are an error at their
+ *      line:col, whatever the list says;
  *   2. libyaml events are built into a small tree of ynode_t that keeps
  *      each node's file and 1-based line:col. Anchors and aliases share
  *      nodes (an alias is a pointer, never a copy), YAML 1.1 merge keys
@@ -20,9 +22,11 @@
  *
  * Errors in the `default:` block, in a defaults.yml, or in the YAML itself
  * fail the whole file; any other error fails only the DAG it belongs to.
- * Untrusted input: the file size is checked before reading, nothing
- * recurses deeper than NEST_MAX, and a work budget bounds the
- * cost of merging shared (aliased) nodes.
+ * Untrusted input: only regular files are opened (never a FIFO to wait
+ * on), the file size is checked before reading, nothing recurses deeper
+ * than NEST_MAX, a work budget bounds the cost of merging shared (aliased)
+ * nodes, and a byte budget (LOAD_BYTES_MAX) the size the document expands
+ * to: aliases written out, and strings copied into each DAG and task.
  *
  * This file holds the steps themselves (reading files and defaults.yml,
  * the file's mappings into DAGs, one DAG's keys); the parts they call live
@@ -37,6 +41,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/error.h"
+#include "core/regfile.h"
 #include "model/cron.h"
 #include "model/dag_load_int.h"
 #include "model/planner.h"
@@ -462,7 +468,7 @@ static bool parse_tasks(ctx_t *c, const ynode_t *tasks, size_t nt, const char *d
             ok = false;
         }
     }
-    for (size_t i = 0; i < nt; i++) {
+    for (size_t i = 0; i < nt && !c->too_complex; i++) {
         const ynode_t *m, *idn, *at;
         const char *tid;
         if (!task_entry(c, tasks, i, dag_id, &m, &idn, &at)) {
@@ -496,7 +502,7 @@ static bool parse_tasks(ctx_t *c, const ynode_t *tasks, size_t nt, const char *d
         dag->n_tasks++;
         src->name = tid;
         src->group = gi;
-        if (!dl_task_copy(c, gi >= 0 ? &gs->g[gi].tpl : tpl, t) ||
+        if (!dl_task_copy(c, gi >= 0 ? &gs->g[gi].tpl : tpl, t, idn) ||
             (idrc = dl_set_task_id(c, t, tid, idn, gi >= 0 ? &gs->g[gi] : NULL, gs, &fids,
                                    dag_id)) < 0) {
             ok = false;
@@ -566,8 +572,10 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
     /* Dependencies are checked even after other errors, to report them all. */
     if (!c->oom && ok && !dl_resolve_expand(c, dag, srcs))
         ok = false;
-    if (c->oom || !dl_link_tasks(c, dag, srcs, &gs) || !ok || c->errors_seen > errors_before ||
-        !dl_check_expand_upstream(c, dag) || !dl_groups_to_dag(c, &gs, dag))
+    /* a budget ran out: tasks may be half built, and the load stops */
+    if (c->oom || c->too_complex || !dl_link_tasks(c, dag, srcs, &gs) || !ok ||
+        c->errors_seen > errors_before || !dl_check_expand_upstream(c, dag) ||
+        !dl_groups_to_dag(c, &gs, dag))
         goto fail;
     dag_task_clear(&tpl);
     dl_groups_free(&gs);
@@ -773,7 +781,8 @@ static int load_tree(ctx_t *c, const char *text, size_t len, ynode_t **dfiles, s
 budget:
     if (c->oom)
         return -1;
-    ERR(c, root, "document too complex (too many merged or aliased keys)");
+    if (!c->too_big) /* else reported where the bytes ran out */
+        ERR(c, root, "document too complex (too many merged or aliased keys)");
     return (int)c->errors;
 }
 
@@ -796,10 +805,10 @@ static int finish(ctx_t *c, int rc, dag_list_t *out, size_t mark)
     return rc;
 }
 
-int dag_load_buffer(const char *name, const char *text, size_t len, dag_list_t *out,
-                    dag_diags_t *diags)
+int dag_load_buffer(const char *name, const char *text, size_t len, const char *env_allowlist,
+                    dag_list_t *out, dag_diags_t *diags)
 {
-    ctx_t c = {.name = name ? name : "<buffer>", .diags = diags};
+    ctx_t c = {.name = name ? name : "<buffer>", .diags = diags, .env_allowlist = env_allowlist};
     size_t mark = out->n;
     int rc = load_tree(&c, text, len, NULL, 0, out);
     return finish(&c, rc, out, mark);
@@ -811,21 +820,23 @@ int dag_load_buffer(const char *name, const char *text, size_t len, dag_list_t *
  */
 static int read_file(ctx_t *c, const char *path, bool missing_ok, char **text, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     char *buf = NULL;
     size_t got = 0;
+    int fd, orc = regfile_open(path, 0, &fd, &st);
 
     *text = NULL;
-    if (fd < 0) {
-        if (missing_ok && errno == ENOENT)
-            return 1;
-        dl_diag_pos(c, path, 0, 0, "cannot open: %s", strerror(errno));
+    if (orc == UPDRAFT_ENOTFOUND && missing_ok)
+        return 1;
+    if (orc == UPDRAFT_EINVALID) {
+        /* a FIFO or a device (or a symlink to one) is never opened to wait */
+        dl_diag_pos(c, path, 0, 0, "not a regular file");
         return -1;
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        dl_diag_pos(c, path, 0, 0, "not a regular file");
-        goto fail;
+    if (orc != UPDRAFT_OK) {
+        dl_diag_pos(c, path, 0, 0, "cannot open: %s",
+                    strerror(orc == UPDRAFT_ENOTFOUND ? ENOENT : errno));
+        return -1;
     }
     if (st.st_size > DAG_FILE_MAX) {
         dl_diag_pos(c, path, 0, 0, "file is larger than %d bytes", DAG_FILE_MAX);
@@ -941,9 +952,10 @@ oom:
     return NULL;
 }
 
-int dag_load_file(const char *path, const char *root, dag_list_t *out, dag_diags_t *diags)
+int dag_load_file(const char *path, const char *root, const char *env_allowlist, dag_list_t *out,
+                  dag_diags_t *diags)
 {
-    ctx_t c = {.name = path, .diags = diags};
+    ctx_t c = {.name = path, .diags = diags, .env_allowlist = env_allowlist};
     size_t mark = out->n, n_dirs = 0, n_dfiles = 0;
     char *text = NULL, **dirs = NULL, **dnames = NULL;
     ynode_t **dfiles = NULL;

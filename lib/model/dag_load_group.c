@@ -76,7 +76,7 @@ static bool group_defaults(ctx_t *c, lgroup_t *g, const dag_task_t *base)
     bool ok = true, dummy = false;
     const ynode_t *da = g->da;
 
-    if (!dl_task_copy(c, base, &g->tpl))
+    if (!dl_task_copy(c, base, &g->tpl, g->at))
         return false;
     if (dl_is_null(da))
         return true;

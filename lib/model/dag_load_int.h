@@ -28,6 +28,10 @@
 #define WORK_BUDGET 1000000 /* keys copied by merges, per file */
 #define NEST_MAX 64         /* collections inside collections; real DAG files need ~6 */
 #define EXPANDED_MAX (2 * DAG_FILE_MAX)
+/* Bytes a load may expand to: the text with every alias written out, plus
+ * the strings read out of it into DAGs (defaults copied into each task
+ * count once per task). Bounds what an aliased or defaulted string costs. */
+#define LOAD_BYTES_MAX (16 * DAG_FILE_MAX)
 
 /* ------------------------------------------------------------------ */
 /* string -> pointer hash map (anchors, duplicate keys, task ids)     */
@@ -60,6 +64,7 @@ struct ynode {
     size_t n, cap;  /* entries in kids */
     ynode_t **dups; /* map: keys that a later duplicate replaced */
     size_t n_dups;
+    size_t esize; /* bytes of scalar text under it, aliases written out */
 };
 
 #define MAP_PAIRS(m) ((m)->n / 2)
@@ -78,7 +83,9 @@ typedef struct ctx {
     ynode_t **nodes; /* every node, for freeing */
     size_t n_nodes, cap_nodes;
     size_t work;
-    bool oom, too_complex;
+    size_t bytes; /* spent of LOAD_BYTES_MAX (dl_spend_bytes) */
+    bool oom, too_complex, too_big;
+    const char *env_allowlist;  /* what $NAME may read (core.dag_env_allowlist), NULL = nothing */
     const char *defaults_scope; /* messages about default_args other than the DAG's */
 } ctx_t;
 #define ERR(c, at, ...) dl_diag_at((c), (at), false, __VA_ARGS__)
@@ -313,7 +320,12 @@ bool dl_default_arg(ctx_t *c, const ynode_t *k, const ynode_t *v, dag_task_t *tp
 bool dl_parse_default_args(ctx_t *c, const ynode_t *da, const char *dag_id, dag_task_t *tpl,
                            ts_us_t *start, ts_us_t *end, date_zone_t *dz);
 
-bool dl_task_copy(ctx_t *c, const dag_task_t *src, dag_task_t *dst);
+/*
+ * Copies a task template (defaults) into dst, counting its bytes against
+ * LOAD_BYTES_MAX at node at (what the copy is for). false after reporting
+ * or on OOM; dst holds what was copied.
+ */
+bool dl_task_copy(ctx_t *c, const dag_task_t *src, dag_task_t *dst, const ynode_t *at);
 
 /* Parses one task mapping into t (already holding the defaults). */
 bool dl_parse_task(ctx_t *c, const ynode_t *m, const char *tid, const ynode_t *at, dag_task_t *t,
@@ -340,6 +352,14 @@ ynode_t *dl_node_new(ctx_t *c, ykind_t kind, const char *file, int line, int col
 void dl_ctx_free(ctx_t *c);
 
 bool dl_spend(ctx_t *c, size_t steps);
+
+/*
+ * Counts n bytes against LOAD_BYTES_MAX; past it, reports once at the
+ * given place (or node) that the document is too large once expanded,
+ * and stops the load as dl_spend does. false when over.
+ */
+bool dl_spend_bytes_pos(ctx_t *c, const char *file, int line, int col, size_t n);
+bool dl_spend_bytes(ctx_t *c, const ynode_t *at, size_t n);
 
 bool dl_is_scalar(const ynode_t *n);
 

@@ -47,6 +47,10 @@ cJSON *dl_node_to_json(ctx_t *c, const ynode_t *n, int depth)
         j = cJSON_CreateObject();
         for (size_t i = 0; j && i < MAP_PAIRS(n); i++) {
             const ynode_t *k = MAP_KEY(n, i);
+            if (dl_is_scalar(k) && !dl_spend_bytes(c, k, k->len)) {
+                cJSON_Delete(j);
+                return NULL;
+            }
             if (!dl_is_scalar(k) || strlen(k->str) != k->len) {
                 ERR(c, k, "params keys must be strings");
                 cJSON_Delete(j);
@@ -62,6 +66,8 @@ cJSON *dl_node_to_json(ctx_t *c, const ynode_t *n, int depth)
     } else {
         bool b;
         long long iv;
+        if (!dl_spend_bytes(c, n, n->len))
+            return NULL;
         if (strlen(n->str) != n->len) {
             ERR(c, n, "params value contains a nul character");
             return NULL;

@@ -39,6 +39,9 @@ bool dl_get_str(ctx_t *c, const ynode_t *n, const char *what, const char **out)
         ERR(c, n, "%s must be a string, not %s", what, dl_kind_name(n));
         return false;
     }
+    /* read to be kept: counted before even strlen reads it */
+    if (!dl_spend_bytes(c, n, n->len))
+        return false;
     if (strlen(n->str) != n->len) {
         ERR(c, n, "%s contains a nul character", what);
         return false;

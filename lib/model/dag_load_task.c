@@ -487,8 +487,40 @@ bool dl_parse_default_args(ctx_t *c, const ynode_t *da, const char *dag_id, dag_
     return ok;
 }
 
-bool dl_task_copy(ctx_t *c, const dag_task_t *src, dag_task_t *dst)
+/* Roughly what a JSON value takes: its strings and a little per item. */
+static size_t json_bytes(const cJSON *j)
 {
+    size_t n = 8;
+    for (; j; j = j->next) {
+        n +=
+            8 + (j->string ? strlen(j->string) : 0) + (j->valuestring ? strlen(j->valuestring) : 0);
+        if (j->child)
+            n += json_bytes(j->child);
+    }
+    return n;
+}
+
+static size_t str_bytes(const char *s)
+{
+    return s ? strlen(s) + 1 : 0;
+}
+
+/* The bytes a copy of task t holds, for LOAD_BYTES_MAX. */
+static size_t task_bytes(const dag_task_t *t)
+{
+    size_t n = sizeof *t + str_bytes(t->bash_command) + str_bytes(t->cwd) + str_bytes(t->owner) +
+               str_bytes(t->queue) + str_bytes(t->pool) + str_bytes(t->trigger_rule) +
+               (t->args ? json_bytes(t->args) : 0) + (t->alerts ? json_bytes(t->alerts) : 0);
+    for (size_t i = 0; i < t->n_env; i++)
+        n += str_bytes(t->env[i].name) + str_bytes(t->env[i].value);
+    return n;
+}
+
+bool dl_task_copy(ctx_t *c, const dag_task_t *src, dag_task_t *dst, const ynode_t *at)
+{
+    *dst = (dag_task_t){0};
+    if (!dl_spend_bytes(c, at, task_bytes(src)))
+        return false;
     *dst = (dag_task_t){.op = src->op,
                         .append_env = src->append_env,
                         .retries = src->retries,

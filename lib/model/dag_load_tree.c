@@ -10,6 +10,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "core/envname.h"
 #include "core/hash.h"
 #include "model/dag_load_int.h"
 
@@ -187,6 +188,27 @@ bool dl_spend(ctx_t *c, size_t steps)
     if (c->work > WORK_BUDGET)
         c->too_complex = true;
     return !c->too_complex;
+}
+
+bool dl_spend_bytes_pos(ctx_t *c, const char *file, int line, int col, size_t n)
+{
+    if (c->too_big)
+        return false;
+    if (n <= LOAD_BYTES_MAX - c->bytes) { /* c->bytes <= LOAD_BYTES_MAX until too_big */
+        c->bytes += n;
+        return true;
+    }
+    dl_diag_pos(c, file, line, col,
+                "document too large once aliases and defaults are expanded (more than %d MiB)",
+                LOAD_BYTES_MAX >> 20);
+    c->too_big = c->too_complex = true;
+    return false;
+}
+
+bool dl_spend_bytes(ctx_t *c, const ynode_t *at, size_t n)
+{
+    return dl_spend_bytes_pos(c, at && at->file ? at->file : c->name, at ? at->line : 0,
+                              at ? at->col : 0, n);
 }
 
 bool dl_is_scalar(const ynode_t *n)
@@ -436,6 +458,9 @@ static int tree_event(builder_t *b, const yaml_event_t *ev, int line, int col, y
         memcpy((*n)->str, ev->data.scalar.value, ev->data.scalar.length);
         (*n)->str[ev->data.scalar.length] = '\0';
         (*n)->len = ev->data.scalar.length;
+        (*n)->esize = (*n)->len + 1; /* written out, something separates it */
+        if (!dl_spend_bytes_pos(c, b->file, line, col, (*n)->esize))
+            return -1;
         (*n)->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
                       tag_keeps_typing((const char *)ev->data.scalar.tag);
         *anchor = (const char *)ev->data.scalar.anchor;
@@ -446,6 +471,9 @@ static int tree_event(builder_t *b, const yaml_event_t *ev, int line, int col, y
                                line, col)))
             return -1;
         (*n)->open = true;
+        (*n)->esize = 2; /* its brackets */
+        if (!dl_spend_bytes_pos(c, b->file, line, col, (*n)->esize))
+            return -1;
         *anchor =
             (const char *)(ev->type == YAML_SEQUENCE_START_EVENT ? ev->data.sequence_start.anchor
                                                                  : ev->data.mapping_start.anchor);
@@ -454,6 +482,8 @@ static int tree_event(builder_t *b, const yaml_event_t *ev, int line, int col, y
     case YAML_MAPPING_END_EVENT: {
         ynode_t *top = b->stack[--b->depth];
         top->open = false;
+        if (b->depth > 0)
+            b->stack[b->depth - 1]->esize += top->esize;
         if (top->kind == Y_MAP && map_finish(c, top) != 0)
             return -1;
         break;
@@ -469,6 +499,10 @@ static int tree_event(builder_t *b, const yaml_event_t *ev, int line, int col, y
             dl_diag_pos(c, b->file, line, col, "invalid yaml: alias '%s' refers to itself", a);
             return -1;
         }
+        /* What the alias stands for is counted again: written out, the
+         * document would be this much larger. */
+        if (!dl_spend_bytes_pos(c, b->file, line, col, (*n)->esize))
+            return -1;
         break;
     }
     default:
@@ -501,8 +535,14 @@ static int tree_place(builder_t *b, ynode_t *n, const char *anchor, int line, in
     }
     if (b->depth == 0) {
         *b->root = n;
-    } else if (node_push(c, b->stack[b->depth - 1], n) != 0) {
-        return -1;
+    } else {
+        ynode_t *parent = b->stack[b->depth - 1];
+        if (node_push(c, parent, n) != 0)
+            return -1;
+        /* a collection adds its size when it closes; every esize was
+         * counted toward LOAD_BYTES_MAX, so none overflows */
+        if (!n->open)
+            parent->esize += n->esize;
     }
     if (!n->open)
         return 0;
@@ -570,25 +610,79 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
-/* environment expansion (os.path.expandvars)                          */
+/* environment expansion (os.path.expandvars, within the allow-list)   */
 
 static bool is_word(unsigned char ch)
 {
     return isalnum(ch) || ch == '_';
 }
 
+/* Line and column (1-based) of offset off, counting on from a known place. */
+typedef struct text_pos {
+    size_t off, line_start;
+    int line;
+} text_pos_t;
+
+static void pos_advance(text_pos_t *p, const char *text, size_t off, int *line, int *col)
+{
+    for (const char *nl; p->off < off && (nl = memchr(text + p->off, '\n', off - p->off));) {
+        p->line++;
+        p->line_start = p->off = (size_t)(nl - text) + 1;
+    }
+    p->off = off;
+    *line = p->line;
+    *col = (int)(off - p->line_start + 1);
+}
+
 /*
- * $name and ${name} are replaced when set in the environment, else kept.
- * Returns a malloc'd NUL-terminated copy, or NULL (OOM or too large; *big).
+ * The value $name stands for, or NULL to leave it as written: names that
+ * are not plain names (${NAME:-x}) and names outside the allow-list are
+ * never looked up; one of updraft's own names is reported at its place
+ * (*bad set).
  */
-static char *expand_env(const char *text, size_t len, size_t *outlen, bool *big)
+static const char *env_value(ctx_t *c, const char *file, const char *text, text_pos_t *pos,
+                             size_t dollar, const char *name, size_t nlen, bool *bad)
+{
+    char buf[256];
+    int line, col;
+
+    if (nlen == 0 || nlen >= sizeof buf)
+        return NULL;
+    for (size_t i = 0; i < nlen; i++)
+        if (!is_word((unsigned char)name[i]))
+            return NULL;
+    if (envname_reserved(name, nlen)) {
+        pos_advance(pos, text, dollar, &line, &col);
+        dl_diag_pos(c, file, line, col,
+                    "$%.*s is one of updraft's own settings or secrets, which a DAG file cannot "
+                    "read (to leave it to bash at run time, write ${%.*s:-})",
+                    (int)(nlen > 64 ? 64 : nlen), name, (int)(nlen > 64 ? 64 : nlen), name);
+        *bad = true;
+        return NULL;
+    }
+    if (!envname_listed(c->env_allowlist, name, nlen))
+        return NULL;
+    memcpy(buf, name, nlen);
+    buf[nlen] = '\0';
+    return getenv(buf);
+}
+
+/*
+ * $name and ${name} are replaced when the name is allowed
+ * (core.dag_env_allowlist) and set in the environment, else kept.
+ * Returns a malloc'd NUL-terminated copy, or NULL: *big when too large,
+ * *bad when a name was refused (reported), else out of memory.
+ */
+static char *expand_env(ctx_t *c, const char *file, const char *text, size_t len, size_t *outlen,
+                        bool *big, bool *bad)
 {
     char *buf = NULL;
     size_t size = 0;
     FILE *f = open_memstream(&buf, &size);
     size_t i = 0;
+    text_pos_t pos = {.line = 1};
 
-    *big = false;
+    *big = *bad = false;
     if (!f)
         return NULL;
     while (i < len) {
@@ -621,13 +715,7 @@ static char *expand_env(const char *text, size_t len, size_t *outlen, bool *big)
             }
             end = nstart + nlen;
         }
-        const char *val = NULL;
-        char name[256];
-        if (nlen < sizeof name && !memchr(text + nstart, '\0', nlen)) {
-            memcpy(name, text + nstart, nlen);
-            name[nlen] = '\0';
-            val = getenv(name);
-        }
+        const char *val = env_value(c, file, text, &pos, i, text + nstart, nlen, bad);
         if (val)
             fputs(val, f);
         else
@@ -642,8 +730,8 @@ static char *expand_env(const char *text, size_t len, size_t *outlen, bool *big)
         free(buf);
         return NULL;
     }
-    if (*big || size > EXPANDED_MAX) {
-        *big = true;
+    if (*big || size > EXPANDED_MAX || *bad) {
+        *big = !*bad;
         free(buf);
         return NULL;
     }
@@ -654,7 +742,7 @@ static char *expand_env(const char *text, size_t len, size_t *outlen, bool *big)
 /* Expands and parses one file's text. 0, or -1 (reported). */
 int dl_parse_text(ctx_t *c, const char *file, const char *text, size_t len, ynode_t **root)
 {
-    bool big;
+    bool big, bad;
     size_t elen = 0;
     char *expanded;
     int rc;
@@ -663,11 +751,11 @@ int dl_parse_text(ctx_t *c, const char *file, const char *text, size_t len, ynod
         dl_diag_pos(c, file, 0, 0, "file is larger than %d bytes", DAG_FILE_MAX);
         return -1;
     }
-    if (!(expanded = expand_env(text, len, &elen, &big))) {
+    if (!(expanded = expand_env(c, file, text, len, &elen, &big, &bad))) {
         if (big)
             dl_diag_pos(c, file, 0, 0, "file is larger than %d bytes after expanding variables",
                         EXPANDED_MAX);
-        else
+        else if (!bad)
             c->oom = true;
         return -1;
     }

@@ -8,6 +8,7 @@
  */
 #include "model/taskenv.h"
 
+#include "core/envname.h"
 #include "core/secrets.h"
 
 #include <cjson/cJSON.h>
@@ -187,7 +188,7 @@ char **taskenv_build(char *const *base, const taskenv_var_t *vars, size_t nvars,
              * fernet key, connections and variables in the environment,
              * libpq's PGPASSWORD, ...) stay with the worker: a task that
              * prints its environment must not print them */
-            if (secrets_env_name_is_private(base[i], name_len(base[i])))
+            if (envname_reserved(base[i], name_len(base[i])))
                 continue;
             if (envtab_set_entry(&t, base[i]) < 0)
                 goto oom;

@@ -8,7 +8,7 @@
  * the context variables every task sees: UPDRAFT_* and Airflow's
  * AIRFLOW_CTX_* (they win over a task's own `env`, as in Airflow). What
  * carries the worker's settings or secrets is never inherited
- * (secrets_env_name_is_private: UPDRAFT__* and AIRFLOW__* settings,
+ * (envname_reserved: UPDRAFT_* and AIRFLOW__* settings,
  * connections and variables given in the environment, the settings file,
  * libpq's PG* variables, REDISCLI_AUTH): a task gets such a name only
  * when its own `env` gives it.

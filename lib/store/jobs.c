@@ -66,15 +66,17 @@ int jobs_scheduler_start(db_t *db, const char *hostname, int pid, int64_t *job_i
 
 static const char SQL_SCHEDULER_UPDATE[] =
     "UPDATE job SET latest_heartbeat = now(), state = $2,"
-    " end_date = CASE WHEN $2 = 'running' THEN NULL ELSE now() END"
+    " end_date = CASE WHEN $2 = 'running' THEN NULL ELSE now() END,"
+    " dag_processor_heartbeat = now() - $3::bigint * interval '1 microsecond'"
     " WHERE id = $1::bigint";
 
-int jobs_scheduler_update(db_t *db, int64_t job_id, const char *state)
+int jobs_scheduler_update(db_t *db, int64_t job_id, const char *state, int64_t processor_stalled_us)
 {
-    char id_s[24];
+    char id_s[24], stalled_s[24];
     snprintf(id_s, sizeof(id_s), "%" PRId64, job_id);
-    const char *params[] = {id_s, state};
-    return db_exec(db, "loop_job_update", SQL_SCHEDULER_UPDATE, 2, params) < 0 ? UPDRAFT_EDB
+    snprintf(stalled_s, sizeof(stalled_s), "%" PRId64, processor_stalled_us);
+    const char *params[] = {id_s, state, processor_stalled_us < 0 ? NULL : stalled_s};
+    return db_exec(db, "loop_job_update", SQL_SCHEDULER_UPDATE, 3, params) < 0 ? UPDRAFT_EDB
                                                                                : UPDRAFT_OK;
 }
 
@@ -83,7 +85,10 @@ int jobs_scheduler_update(db_t *db, int64_t job_id, const char *state)
 static const char SQL_LIST_RUNNING[] =
     "SELECT job_type, hostname, pid, (extract(epoch from latest_heartbeat) * 1000000)::int8,"
     " latest_heartbeat > now() - interval '" JOBS_HEALTH_THRESHOLD_SEC " seconds',"
-    " array_to_json(queues)::text FROM job "
+    " array_to_json(queues)::text,"
+    " (extract(epoch from dag_processor_heartbeat) * 1000000)::int8,"
+    " dag_processor_heartbeat > now() - interval '" JOBS_HEALTH_THRESHOLD_SEC " seconds'"
+    " FROM job "
     "WHERE state = 'running' ORDER BY job_type, latest_heartbeat DESC LIMIT 1000";
 
 int jobs_list_running(db_t *db, PGresult **out)

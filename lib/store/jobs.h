@@ -36,10 +36,13 @@ int jobs_worker_end(db_t *db, int64_t job_id, const char *state);
 int jobs_scheduler_start(db_t *db, const char *hostname, int pid, int64_t *job_id);
 /*
  * Sets a scheduler's job row to state and refreshes its heartbeat;
- * "running" clears end_date, any other state ends the job now.
- * 0 or UPDRAFT_EDB.
+ * "running" clears end_date, any other state ends the job now. The DAG
+ * processor's heartbeat becomes now minus processor_stalled_us (how long
+ * it has gone without progress, 0 when idle), on the database's clock;
+ * negative leaves it NULL (not known). 0 or UPDRAFT_EDB.
  */
-int jobs_scheduler_update(db_t *db, int64_t job_id, const char *state);
+int jobs_scheduler_update(db_t *db, int64_t job_id, const char *state,
+                          int64_t processor_stalled_us);
 
 /* ---- who is alive -------------------------------------------------------- */
 
@@ -48,9 +51,12 @@ enum {
     JOBS_COL_TYPE, /* job_type: SchedulerJob, WorkerJob, ... */
     JOBS_COL_HOSTNAME,
     JOBS_COL_PID,
-    JOBS_COL_HEARTBEAT, /* latest_heartbeat, epoch microseconds (int8) */
-    JOBS_COL_HEALTHY,   /* heartbeat within JOBS_HEALTH_THRESHOLD_SEC (bool) */
-    JOBS_COL_QUEUES,    /* queues as a JSON array text (NULL for schedulers) */
+    JOBS_COL_HEARTBEAT,           /* latest_heartbeat, epoch microseconds (int8) */
+    JOBS_COL_HEALTHY,             /* heartbeat within JOBS_HEALTH_THRESHOLD_SEC (bool) */
+    JOBS_COL_QUEUES,              /* queues as a JSON array text (NULL for schedulers) */
+    JOBS_COL_PROCESSOR_HEARTBEAT, /* a scheduler's dag_processor_heartbeat, epoch microseconds
+                                     (int8), NULL when not known */
+    JOBS_COL_PROCESSOR_HEALTHY,   /* that heartbeat within JOBS_HEALTH_THRESHOLD_SEC (bool) */
 };
 
 /*

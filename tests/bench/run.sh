@@ -40,7 +40,7 @@ if [ "$QUICK" = 1 ]; then
   CHAIN_LEN=10;    CHAIN_RUNS=2;   CHAIN_BUDGET_S=20
   TP_TASKS=100;    TP_RUNS=5                 # 500 tasks per phase
   SPAWN_N=2000
-  PARSE_FILES=200; RESCANS=2
+  PARSE_FILES=200; RESCANS=2; LONG_CHAIN=2000
   HIST_TRIGGERS=5; HIST_RUNS=100             # 100 runs x 100 tasks = 10k rows
   API_DAGS=100;    WRK_SECONDS=2
   WAIT_S=90
@@ -50,7 +50,7 @@ else
   CHAIN_LEN=40;    CHAIN_RUNS=5;   CHAIN_BUDGET_S=120
   TP_TASKS=1000;   TP_RUNS=20                # 20,000 tasks per phase
   SPAWN_N=20000
-  PARSE_FILES=10000; RESCANS=5
+  PARSE_FILES=10000; RESCANS=5; LONG_CHAIN=20000
   HIST_TRIGGERS=20; HIST_RUNS=10000          # 10,000 runs x 100 tasks = 1M rows
   API_DAGS=100;    WRK_SECONDS=10
   WAIT_S=400
@@ -545,6 +545,27 @@ else
   err "parse: the DAGs did not all reach the dag table within $WAIT_S s ($(q "$URL_PARSE" "SELECT count(*) FROM dag"))"
 fi
 stop_daemon scheduler_parse
+
+# One DAG of LONG_CHAIN tasks, each after the one before: the DAG-level
+# work (linking, sorting, effective priorities) on a long chain.
+python3 - "$tmp/long_chain.yaml" "$LONG_CHAIN" <<'PY'
+import sys
+n = int(sys.argv[2])
+with open(sys.argv[1], "w") as f:
+    f.write("long_chain:\n  tasks:\n    t0: {operator: bash, bash_command: x}\n")
+    for i in range(1, n):
+        f.write(f"    t{i}: {{operator: bash, bash_command: x, dependencies: [t{i - 1}]}}\n")
+PY
+v=()
+for _ in 1 2 3; do
+  t0=$(now_ms)
+  "$BIN/updraft" dags validate "$tmp/long_chain.yaml" >/dev/null 2>&1 || { err "dags validate failed on the long chain"; break; }
+  v+=($(($(now_ms) - t0)))
+done
+if [ ${#v[@]} = 3 ]; then
+  fig parse.validate_long_chain ms "$(printf '%s\n' "${v[@]}" | sort -n | sed -n 2p)" "" 3 "<= 2000 ms" "median<=2000" \
+    "wall time of updraft dags validate on one DAG of $LONG_CHAIN chained tasks, median of 3"
+fi
 
 # ---------------------------------------------------------------- 7. beside Celery
 CELERY_JSON=""

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     dag_list_init(&dags);
     dag_diags_init(&diags);
-    int rc = dag_load_buffer("fuzz.yaml", (const char *)data, size, &dags, &diags);
+    int rc = dag_load_buffer("fuzz.yaml", (const char *)data, size, "HOME,FUZZ_*", &dags, &diags);
     if (rc > 0 && dag_diags_errors(&diags) == 0)
         abort(); /* errors counted but none reported */
     for (size_t i = 0; i < dags.n; i++) {

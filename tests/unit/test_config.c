@@ -268,6 +268,42 @@ static void test_weak_fernet_key_is_a_configuration_error(void **state)
     config_free(&c);
 }
 
+/*
+ * core.dag_env_allowlist: names and PREFIX*; a list naming one of
+ * updraft's own variables (which DAG files never read) or malformed is
+ * refused by name.
+ */
+static void test_dag_env_allowlist_refuses_updrafts_own_names(void **state)
+{
+    (void)state;
+    config_t c;
+    char err[512] = "";
+    assert_int_equal(config_load(NULL, &c, err, sizeof(err)), 0);
+    assert_string_equal(c.core.dag_env_allowlist, "CONFIG_ROOT_DIR,AIRFLOW_HOME");
+    config_free(&c);
+
+    setenv("UPDRAFT__CORE__DAG_ENV_ALLOWLIST", "BUCKET, TEAM_*", 1);
+    assert_int_equal(config_load(NULL, &c, err, sizeof(err)), 0);
+    assert_string_equal(c.core.dag_env_allowlist, "BUCKET, TEAM_*");
+    config_free(&c);
+
+    static const char *const reserved[] = {"HOME,PGPASSWORD", "UPDRAFT_*", "AIRFLOW_CONN_X", "PG*",
+                                           "AIRFLOW__CORE__FERNET_KEY"};
+    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++) {
+        setenv("UPDRAFT__CORE__DAG_ENV_ALLOWLIST", reserved[i], 1);
+        assert_int_equal(config_load(NULL, &c, err, sizeof(err)), -1);
+        assert_contains(err, "core.dag_env_allowlist");
+        assert_contains(err, "one of updraft's own variables");
+    }
+    static const char *const malformed[] = {"*", "A,,B", "A,", "A-B", "A*B", "$HOME"};
+    for (size_t i = 0; i < sizeof malformed / sizeof *malformed; i++) {
+        setenv("UPDRAFT__CORE__DAG_ENV_ALLOWLIST", malformed[i], 1);
+        assert_int_equal(config_load(NULL, &c, err, sizeof(err)), -1);
+        assert_contains(err, "not a comma-separated list of environment variable names");
+    }
+    unsetenv("UPDRAFT__CORE__DAG_ENV_ALLOWLIST");
+}
+
 static void expect_file_error(const char *text, const char *want1, const char *want2)
 {
     config_t c;
@@ -480,6 +516,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_visited_config_hides_every_secret_that_has_a_value,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_option_is_taken_out_of_argv, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dag_env_allowlist_refuses_updrafts_own_names, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

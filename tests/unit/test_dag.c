@@ -284,7 +284,7 @@ static void test_defaults_files_merge_nearest_first(void **state)
     dag_diags_t diags;
     dag_list_init(&dags);
     dag_diags_init(&diags);
-    assert_int_equal(dag_load_file(path, root, &dags, &diags), 0);
+    assert_int_equal(dag_load_file(path, root, NULL, &dags, &diags), 0);
     assert_int_equal(diags.n, 0);
     assert_int_equal(dags.n, 1);
     const dag_t *d = dags.items[0];
@@ -300,14 +300,14 @@ static void test_defaults_files_merge_nearest_first(void **state)
     dag_list_free(&dags);
 
     /* root NULL: only the file's own folder */
-    assert_int_equal(dag_load_file(path, NULL, &dags, &diags), 0);
+    assert_int_equal(dag_load_file(path, NULL, NULL, &dags, &diags), 0);
     assert_int_equal(dags.items[0]->max_active_runs, 16);
     assert_string_equal(dags.items[0]->tasks[0].queue, "default");
     dag_list_free(&dags);
 
     /* an error in a defaults file fails every DAG below it */
     write_file(tmp, "max_active_runs: lots\n");
-    assert_int_equal(dag_load_file(path, root, &dags, &diags), 1);
+    assert_int_equal(dag_load_file(path, root, NULL, &dags, &diags), 1);
     assert_int_equal(dags.n, 0);
     char *s = dag_diags_format(&diags, false), want[256];
     snprintf(want, sizeof want, "%s:1:18: max_active_runs must be an integer, not 'lots'\n", tmp);
@@ -324,25 +324,40 @@ static void test_defaults_files_merge_nearest_first(void **state)
     rmdir(root);
 }
 
-static void test_env_variables_are_expanded(void **state)
+/*
+ * $NAME and ${NAME} expand when core.dag_env_allowlist allows the name
+ * (exactly or by PREFIX*) and it is set; anything else stays as written.
+ */
+static void test_allowed_env_variables_are_expanded_and_others_kept(void **state)
 {
     (void)state;
-    loaded_t l;
-    setenv("UPDRAFT_TEST_CMD", "echo from-env", 1);
-    setenv("UPDRAFT_TEST_ID", "env_dag", 1);
-    unsetenv("UPDRAFT_TEST_UNSET");
-    load_text(&l, "${UPDRAFT_TEST_ID}:\n"
-                  "  tasks:\n"
-                  "    - task_id: a\n"
-                  "      operator: bash\n"
-                  "      bash_command: \"$UPDRAFT_TEST_CMD; echo $UPDRAFT_TEST_UNSET "
-                  "${UPDRAFT_TEST_UNSET} $ $$ ${\"\n");
-    assert_string_equal(l.errors, "");
-    const dag_t *d = find_dag(&l, "env_dag");
-    assert_non_null(d);
+    dag_list_t dags;
+    dag_diags_t diags;
+    setenv("DAGENV_TEST_CMD", "echo from-env", 1);
+    setenv("DAGENV_TEST_ID", "env_dag", 1);
+    setenv("OTHER_TEST_SET", "not-allowed", 1);
+    unsetenv("DAGENV_TEST_UNSET");
+    assert_int_equal(
+        ut_load_yaml_env("t.yaml",
+                         "${DAGENV_TEST_ID}:\n"
+                         "  tasks:\n"
+                         "    - task_id: a\n"
+                         "      operator: bash\n"
+                         "      bash_command: \"$DAGENV_TEST_CMD; echo $DAGENV_TEST_UNSET "
+                         "${DAGENV_TEST_UNSET} $OTHER_TEST_SET $ $$ ${\"\n",
+                         "OTHER, DAGENV_TEST_*", &dags, &diags),
+        0);
+    assert_int_equal(dags.n, 1);
+    const dag_t *d = dags.items[0];
+    assert_string_equal(d->dag_id, "env_dag");
     assert_string_equal(d->tasks[0].bash_command,
-                        "echo from-env; echo $UPDRAFT_TEST_UNSET ${UPDRAFT_TEST_UNSET} $ $$ ${");
-    loaded_free(&l);
+                        "echo from-env; echo $DAGENV_TEST_UNSET ${DAGENV_TEST_UNSET} "
+                        "$OTHER_TEST_SET $ $$ ${");
+    dag_list_free(&dags);
+    dag_diags_free(&diags);
+    unsetenv("DAGENV_TEST_CMD");
+    unsetenv("DAGENV_TEST_ID");
+    unsetenv("OTHER_TEST_SET");
 }
 
 static void test_yaml11_scalars_and_anchors_load(void **state)
@@ -549,13 +564,13 @@ static void test_oversized_file_is_refused(void **state)
     dag_diags_t diags;
     dag_list_init(&dags);
     dag_diags_init(&diags);
-    assert_int_equal(dag_load_buffer("big.yaml", big, n, &dags, &diags), 1);
+    assert_int_equal(dag_load_buffer("big.yaml", big, n, NULL, &dags, &diags), 1);
     char *s = dag_diags_format(&diags, true);
     assert_string_equal(s, "big.yaml: file is larger than 4194304 bytes\n");
     free(s);
     free(big);
     dag_diags_free(&diags);
-    assert_int_equal(dag_load_file("/nonexistent/x.yaml", NULL, &dags, &diags), -1);
+    assert_int_equal(dag_load_file("/nonexistent/x.yaml", NULL, NULL, &dags, &diags), -1);
     assert_int_equal(dag_diags_errors(&diags), 1);
     dag_diags_free(&diags);
 }
@@ -1047,7 +1062,9 @@ static void test_example_dags_load_cleanly(void **state)
             skip(); /* run from the repository root */
         dag_list_init(&dags);
         dag_diags_init(&diags);
-        assert_int_equal(dag_load_file(files[i], "examples/dags", &dags, &diags), 0);
+        assert_int_equal(
+            dag_load_file(files[i], "examples/dags", "CONFIG_ROOT_DIR,AIRFLOW_HOME", &dags, &diags),
+            0);
         assert_int_equal(diags.n, 0);
         assert_int_equal(dags.n, 1);
         dag_list_free(&dags);
@@ -1119,7 +1136,7 @@ int main(void)
         cmocka_unit_test(test_mapping_form_loads_with_defaults),
         cmocka_unit_test(test_default_block_applies_to_every_dag),
         cmocka_unit_test(test_defaults_files_merge_nearest_first),
-        cmocka_unit_test(test_env_variables_are_expanded),
+        cmocka_unit_test(test_allowed_env_variables_are_expanded_and_others_kept),
         cmocka_unit_test(test_yaml11_scalars_and_anchors_load),
         cmocka_unit_test(test_bad_keys_are_reported_with_line_and_column),
         cmocka_unit_test(test_cycles_are_reported_with_their_path),
