@@ -14,9 +14,15 @@ static bool has_prefix(const char *name, size_t len, const char *prefix)
 
 bool envname_reserved(const char *name, size_t len)
 {
-    static const char *const prefixes[] = {"UPDRAFT_", "AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_",
+    return has_prefix(name, len, "UPDRAFT_") || envname_secret(name, len);
+}
+
+bool envname_secret(const char *name, size_t len)
+{
+    static const char *const prefixes[] = {"UPDRAFT__", "UPDRAFT_CONN_", "UPDRAFT_VAR_",
+                                           "AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_",
                                            "PG"};
-    static const char *const names[] = {"AIRFLOW_CONFIG", "REDISCLI_AUTH"};
+    static const char *const names[] = {"UPDRAFT_CONFIG", "AIRFLOW_CONFIG", "REDISCLI_AUTH"};
 
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
         if (has_prefix(name, len, prefixes[i]))

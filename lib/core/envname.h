@@ -23,6 +23,14 @@
 bool envname_reserved(const char *name, size_t len);
 
 /*
+ * The part of those that carries settings or secrets: UPDRAFT__*,
+ * UPDRAFT_CONN_*, UPDRAFT_VAR_*, UPDRAFT_CONFIG and Airflow's, PG*,
+ * REDISCLI_AUTH. The other UPDRAFT_* names are what a task is given at
+ * run time (UPDRAFT_RUN_ID, UPDRAFT_XCOM_FILE, ...).
+ */
+bool envname_secret(const char *name, size_t len);
+
+/*
  * Whether list is a valid allow-list: "" or items between commas (spaces
  * around them ignored), each a name of letters, digits and '_', or such a
  * prefix followed by '*' ("DAG_*"); a lone "*" is refused.

@@ -636,9 +636,11 @@ static void pos_advance(text_pos_t *p, const char *text, size_t off, int *line, 
 
 /*
  * The value $name stands for, or NULL to leave it as written: names that
- * are not plain names (${NAME:-x}) and names outside the allow-list are
- * never looked up; one of updraft's own names is reported at its place
- * (*bad set).
+ * are not plain names (${NAME:-x}), updraft's own names and names outside
+ * the allow-list are never looked up; a name that carries updraft's
+ * settings or secrets is reported at its place (*bad set), while the ones
+ * a task is given at run time ($UPDRAFT_XCOM_FILE in a bash command) stay
+ * as written for the task's shell.
  */
 static const char *env_value(ctx_t *c, const char *file, const char *text, text_pos_t *pos,
                              size_t dollar, const char *name, size_t nlen, bool *bad)
@@ -651,7 +653,7 @@ static const char *env_value(ctx_t *c, const char *file, const char *text, text_
     for (size_t i = 0; i < nlen; i++)
         if (!is_word((unsigned char)name[i]))
             return NULL;
-    if (envname_reserved(name, nlen)) {
+    if (envname_secret(name, nlen)) {
         pos_advance(pos, text, dollar, &line, &col);
         dl_diag_pos(c, file, line, col,
                     "$%.*s is one of updraft's own settings or secrets, which a DAG file cannot "
@@ -660,7 +662,7 @@ static const char *env_value(ctx_t *c, const char *file, const char *text, text_
         *bad = true;
         return NULL;
     }
-    if (!envname_listed(c->env_allowlist, name, nlen))
+    if (envname_reserved(name, nlen) || !envname_listed(c->env_allowlist, name, nlen))
         return NULL;
     memcpy(buf, name, nlen);
     buf[nlen] = '\0';
