@@ -81,6 +81,9 @@ static const key_def_t dag_keys[] = {
 
 static bool parse_tags(ctx_t *c, const ynode_t *v, dag_t *dag)
 {
+    smap_t seen = {0}; /* a hash, not a search per tag: a file may list many */
+    bool ok = false;
+
     if (dl_is_null(v))
         return true;
     if (v->kind != Y_SEQ) {
@@ -93,24 +96,27 @@ static bool parse_tags(ctx_t *c, const ynode_t *v, dag_t *dag)
     }
     for (size_t i = 0; i < v->n; i++) {
         const char *s;
-        bool seen = false;
         if (!dl_get_str(c, v->kids[i], "tag", &s))
-            return false;
+            goto out;
         if (strlen(s) > 100) {
             ERR(c, v->kids[i], "tag '%.40s...' is longer than 100 characters", s);
-            return false;
+            goto out;
         }
-        for (size_t j = 0; j < dag->n_tags && !seen; j++)
-            seen = strcmp(dag->tags[j], s) == 0;
-        if (seen)
+        if (dl_smap_get(&seen, s, strlen(s)))
             continue;
-        if (!(dag->tags[dag->n_tags] = strdup(s))) {
+        if (!(dag->tags[dag->n_tags] = strdup(s)) ||
+            dl_smap_put(&seen, dag->tags[dag->n_tags], strlen(s), dag->tags[dag->n_tags]) != 0) {
+            free(dag->tags[dag->n_tags]);
+            dag->tags[dag->n_tags] = NULL;
             c->oom = true;
-            return false;
+            goto out;
         }
         dag->n_tags++;
     }
-    return true;
+    ok = true;
+out:
+    dl_smap_free(&seen);
+    return ok;
 }
 
 static bool parse_schedule(ctx_t *c, const ynode_t *v, dag_t *dag)
@@ -592,9 +598,54 @@ fail:
 /* ------------------------------------------------------------------ */
 /* files                                                               */
 
-static bool is_sorted_tag_less(const ynode_t *a, const ynode_t *b)
+static int cmp_tag_node(const void *a, const void *b)
 {
-    return strcmp(a->str, b->str) < 0;
+    return strcmp((*(ynode_t *const *)a)->str, (*(ynode_t *const *)b)->str);
+}
+
+/*
+ * The union of two tag lists (either may be NULL), each tag once, sorted
+ * when every tag is a scalar (a list with another item fails when its DAG
+ * reads it, so its order does not matter). Linear but for the sort: a
+ * defaults file may list many tags. NULL on OOM.
+ */
+static ynode_t *union_tags(ctx_t *c, const ynode_t *tags, const ynode_t *ftags)
+{
+    ynode_t *u = dl_node_new(c, Y_SEQ, ftags->file, ftags->line, ftags->col);
+    size_t total = (tags ? tags->n : 0) + ftags->n;
+    smap_t seen = {0};
+    bool sortable = true;
+
+    if (!u)
+        return NULL;
+    if (!(u->kids = malloc((total ? total : 1) * sizeof *u->kids))) {
+        c->oom = true;
+        return NULL;
+    }
+    u->cap = total;
+    for (size_t pass = 0; pass < 2; pass++) {
+        const ynode_t *src = pass ? ftags : tags;
+        for (size_t j = 0; src && j < src->n; j++) {
+            ynode_t *t = src->kids[j];
+            if (!dl_is_scalar(t)) {
+                u->kids[u->n++] = t; /* reported when the tags are read */
+                sortable = false;
+                continue;
+            }
+            if (dl_smap_get(&seen, t->str, t->len))
+                continue;
+            if (dl_smap_put(&seen, t->str, t->len, t) != 0) {
+                c->oom = true;
+                dl_smap_free(&seen);
+                return NULL;
+            }
+            u->kids[u->n++] = t;
+        }
+    }
+    dl_smap_free(&seen);
+    if (sortable && u->n > 1)
+        qsort(u->kids, u->n, sizeof *u->kids, cmp_tag_node);
+    return u;
 }
 
 /*
@@ -619,42 +670,9 @@ static ynode_t *combine_defaults_files(ctx_t *c, ynode_t **files, size_t n)
             da = fda;
         }
         if (ftags && ftags->kind == Y_SEQ) {
-            ynode_t *u = dl_node_new(c, Y_SEQ, ftags->file, ftags->line, ftags->col);
-            if (!u)
+            if (!dl_spend(c, (tags ? tags->n : 0) + ftags->n) ||
+                !(tags = union_tags(c, tags, ftags)))
                 return NULL;
-            size_t total = (tags ? tags->n : 0) + ftags->n;
-            if (!dl_spend(c, total * 8))
-                return NULL;
-            if (!(u->kids = malloc((total ? total : 1) * sizeof *u->kids))) {
-                c->oom = true;
-                return NULL;
-            }
-            u->cap = total;
-            for (size_t pass = 0; pass < 2; pass++) {
-                const ynode_t *src = pass ? ftags : tags;
-                for (size_t j = 0; src && j < src->n; j++) {
-                    ynode_t *t = src->kids[j];
-                    bool dup = false;
-                    if (!dl_is_scalar(t)) {
-                        u->kids[u->n++] = t; /* reported when the tags are read */
-                        continue;
-                    }
-                    for (size_t x = 0; x < u->n && !dup; x++)
-                        dup = dl_is_scalar(u->kids[x]) && strcmp(u->kids[x]->str, t->str) == 0;
-                    if (!dup)
-                        u->kids[u->n++] = t;
-                }
-            }
-            for (size_t a = 1; a < u->n; a++)
-                for (size_t b = a;
-                     b > 0 && dl_is_scalar(u->kids[b]) && dl_is_scalar(u->kids[b - 1]) &&
-                     is_sorted_tag_less(u->kids[b], u->kids[b - 1]);
-                     b--) {
-                    ynode_t *tmp = u->kids[b];
-                    u->kids[b] = u->kids[b - 1];
-                    u->kids[b - 1] = tmp;
-                }
-            tags = u;
         } else if (ftags) {
             tags = ftags;
         }
@@ -668,6 +686,70 @@ static ynode_t *combine_defaults_files(ctx_t *c, ynode_t **files, size_t n)
             MAP_VAL(acc, i) = tags;
     }
     return acc;
+}
+
+/*
+ * Each DAG of the file's top-level mapping, with eff (the defaults) merged
+ * under it, into out. 0, or -1 when a budget ran out (c->too_complex) or
+ * memory did (c->oom).
+ */
+static int load_dags(ctx_t *c, const ynode_t *root, const ynode_t *eff, dag_list_t *out)
+{
+    smap_t dup_ids = {0}; /* ids given twice: reported, never loaded */
+    int rc = -1;
+
+    for (size_t i = 0; i < root->n_dups; i++) {
+        const char *id = root->dups[i]->str;
+        if (dl_smap_put(&dup_ids, id, strlen(id), root->dups[i]) != 0) {
+            c->oom = true;
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < MAP_PAIRS(root); i++) {
+        ynode_t *k = MAP_KEY(root, i), *v = MAP_VAL(root, i);
+        const char *dag_id;
+        if (dl_key_is(k, "default"))
+            continue;
+        if (dl_key_is(k, "task_groups")) {
+            /* reserved by dag-factory, which reads task_groups only inside a DAG */
+            WARN(c, k,
+                 "top-level 'task_groups' is ignored (put task_groups under a dag or under "
+                 "default)");
+            continue;
+        }
+        if (!dl_get_id(c, k, "dag id", &dag_id))
+            continue;
+        if (dl_smap_get(&dup_ids, dag_id, strlen(dag_id)))
+            continue;
+        if (!v || v->kind != Y_MAP) {
+            ERR(c, k, "dag '%s' must be a mapping, not %s", dag_id, dl_kind_name(v));
+            continue;
+        }
+        ynode_t *cfg = v;
+        if (eff && !(cfg = dl_merge_configs(c, v, eff, 0)))
+            goto out;
+        dag_t *dag = parse_dag(c, dag_id, k, cfg, false);
+        if (c->too_complex)
+            goto out;
+        if (!dag)
+            continue;
+        if (out->n == out->cap) {
+            size_t cap = out->cap ? out->cap * 2 : 4;
+            dag_t **items = realloc(out->items, cap * sizeof *items);
+            if (!items) {
+                dag_free(dag);
+                c->oom = true;
+                goto out;
+            }
+            out->items = items;
+            out->cap = cap;
+        }
+        out->items[out->n++] = dag;
+    }
+    rc = 0;
+out:
+    dl_smap_free(&dup_ids);
+    return rc;
 }
 
 /*
@@ -733,49 +815,10 @@ static int load_tree(ctx_t *c, const char *text, size_t len, ynode_t **dfiles, s
         }
     }
 
-    for (size_t i = 0; i < MAP_PAIRS(root); i++) {
-        ynode_t *k = MAP_KEY(root, i), *v = MAP_VAL(root, i);
-        const char *dag_id;
-        if (dl_key_is(k, "default"))
-            continue;
-        if (dl_key_is(k, "task_groups")) {
-            /* reserved by dag-factory, which reads task_groups only inside a DAG */
-            WARN(c, k,
-                 "top-level 'task_groups' is ignored (put task_groups under a dag or under "
-                 "default)");
-            continue;
-        }
-        if (!dl_get_id(c, k, "dag id", &dag_id))
-            continue;
-        bool dup = false;
-        for (size_t j = 0; j < root->n_dups && !dup; j++)
-            dup = strcmp(root->dups[j]->str, dag_id) == 0;
-        if (dup)
-            continue;
-        if (!v || v->kind != Y_MAP) {
-            ERR(c, k, "dag '%s' must be a mapping, not %s", dag_id, dl_kind_name(v));
-            continue;
-        }
-        ynode_t *cfg = v;
-        if (eff && !(cfg = dl_merge_configs(c, v, eff, 0)))
-            goto budget;
-        dag_t *dag = parse_dag(c, dag_id, k, cfg, false);
-        if (c->too_complex)
-            goto budget;
-        if (!dag)
-            continue;
-        if (out->n == out->cap) {
-            size_t cap = out->cap ? out->cap * 2 : 4;
-            dag_t **items = realloc(out->items, cap * sizeof *items);
-            if (!items) {
-                dag_free(dag);
-                c->oom = true;
-                return -1;
-            }
-            out->items = items;
-            out->cap = cap;
-        }
-        out->items[out->n++] = dag;
+    if (load_dags(c, root, eff, out) != 0) {
+        if (c->oom)
+            return -1;
+        goto budget;
     }
     return c->oom ? -1 : (int)c->errors;
 budget:
