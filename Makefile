@@ -37,7 +37,7 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LDFLAGS += -fsanitize=address,undefined
 endif
 ifeq ($(SAN),fuzz)
-CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 
 # The library, in layers (docs/design.md "Layout"): each uses only the ones
@@ -134,7 +134,9 @@ $(O)/tests/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(ALL_LIBS)
 fuzz-build: $(FUZZ_BIN)
 
 # Coverage-guided fuzzing with libFuzzer (needs clang): every target for
-# FUZZ_SECONDS, starting from its corpus; new finds go to build/fuzz/new-<name>.
+# FUZZ_SECONDS under ASan+UBSan (any finding stops it), starting from its
+# corpus; new finds go to build/fuzz/new-<name>, the output to
+# build/fuzz/<name>.log, and each target's executions are printed.
 FUZZ_SECONDS ?= 60
 fuzz:
 	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
@@ -143,10 +145,16 @@ fuzz:
 	@for src in $(FUZZ_SRC); do \
 	  name=$$(basename $$src .c); short=$${name#fuzz_}; \
 	  clang -g -O1 -std=c11 -D_GNU_SOURCE -I. -Ilib $(PKG_CFLAGS) \
-	    -fsanitize=fuzzer,address,undefined -o build/fuzz/$$name $$src \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    -o build/fuzz/$$name $$src \
 	    $(subst $(O)/,build/fuzz/obj/,$(ALL_LIBS)) $(LDLIBS) || exit 1; \
 	  mkdir -p build/fuzz/new-$$short; \
-	  build/fuzz/$$name -max_total_time=$(FUZZ_SECONDS) build/fuzz/new-$$short tests/fuzz/corpus/$$short || exit 1; \
+	  build/fuzz/$$name -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    build/fuzz/new-$$short tests/fuzz/corpus/$$short \
+	    >build/fuzz/$$name.log 2>&1 || { tail -60 build/fuzz/$$name.log; exit 1; }; \
+	  printf '%-18s %12s runs in %s s\n' $$name \
+	    "$$(sed -n 's/^stat::number_of_executed_units: *//p' build/fuzz/$$name.log)" \
+	    "$$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' build/fuzz/$$name.log)"; \
 	done
 
 test: deps
