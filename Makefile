@@ -56,6 +56,9 @@ APPS        := scheduler worker webserver cli
 $(foreach a,$(APPS),$(eval $(a)_SRC := $(filter-out $(a)/main.c,$(wildcard $(a)/*.c))))
 $(foreach a,$(APPS),$(eval $(a)_OBJ := $$($(a)_SRC:%.c=$(O)/%.o)))
 APP_LIBS    := $(foreach a,$(APPS),$(O)/app/lib$(a).a)
+# The web UI (ui/), bundled and embedded in the webserver (webserver/ui.c).
+UI_SRC      := ui/build.sh ui/index.html $(wildcard ui/src/*.js ui/src/*.css ui/src/views/*.js)
+webserver_OBJ += $(O)/gen/ui_assets.o
 ALL_LIBS    := $(APP_LIBS) $(LAYER_LIBS)
 
 DAEMONS := scheduler worker webserver
@@ -84,6 +87,13 @@ $(O)/gen/migrations.c: $(sort $(wildcard proto/migrations/*.sql)) proto/embed-mi
 	sh proto/embed-migrations.sh $(sort $(wildcard proto/migrations/*.sql)) > $@
 
 $(O)/gen/migrations.o: $(O)/gen/migrations.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(O)/gen/ui_assets.c: $(UI_SRC)
+	@mkdir -p $(dir $@)
+	sh ui/build.sh $(O)/ui $@
+
+$(O)/gen/ui_assets.o: $(O)/gen/ui_assets.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # The commit the binaries are built from (core/version.h): rewritten only

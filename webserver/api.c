@@ -39,7 +39,7 @@ typedef struct route {
     const char *pattern;
     api_handler_fn fn;
     const char *fn_name;       /* "api_post_dag_run": the event "api.post_dag_run" */
-    const char *const *params; /* allowed query parameters, NULL-terminated */
+    const char *const *params; /* allowed query parameters, NULL-terminated; NULL: any */
     unsigned flags;
     perm_action_t action; /* the permission the caller needs (ACT_NONE: none) */
     perm_resource_t resource;
@@ -103,6 +103,9 @@ static const char *const p_order[] = {"order_by", NULL};
         method, pattern, fn, #fn, params, flags, action, resource                                  \
     }
 
+/* A path of the web UI: its page, any query (the page reads it). */
+#define UI(pattern) R("GET", pattern, page_get_ui, NULL, ROUTE_PAGE, ACT_READ, RES_WEBSITE)
+
 static const route_t routes[] = {
     R("GET", "/health", api_get_health, p_none, ROUTE_PUBLIC | ROUTE_DB_OPTIONAL, ACT_NONE,
       RES_NONE),
@@ -114,7 +117,23 @@ static const route_t routes[] = {
       RES_NONE),
     R("POST", "/login", page_post_login, p_login, ROUTE_PUBLIC, ACT_NONE, RES_NONE),
     R("POST", "/logout", page_post_logout, p_none, ROUTE_PUBLIC, ACT_NONE, RES_NONE),
-    R("GET", "/", page_get_home, p_none, ROUTE_PAGE, ACT_READ, RES_WEBSITE),
+    R("GET", "/", page_get_root, p_none, ROUTE_PAGE, ACT_READ, RES_WEBSITE),
+    R("GET", "/assets/{}", page_get_asset, p_none, ROUTE_PUBLIC | ROUTE_DB_OPTIONAL, ACT_NONE,
+      RES_NONE),
+    /* The UI's paths: one page, which reads the path and its query. */
+    UI("/dags"),
+    UI("/dags/*"),
+    UI("/runs"),
+    UI("/task-instances"),
+    UI("/import-errors"),
+    UI("/jobs"),
+    UI("/pools"),
+    UI("/variables"),
+    UI("/connections"),
+    UI("/users"),
+    UI("/events"),
+    UI("/config"),
+    R("GET", "/ui/me", api_get_ui_me, p_none, 0, ACT_READ, RES_WEBSITE),
     R("GET", V1 "/config", api_get_config, p_config, ROUTE_DB_OPTIONAL, ACT_READ, RES_CONFIG),
     R("GET", V1 "/dags", api_get_dags, p_dags, ROUTE_CACHED, ACT_READ, RES_DAGS),
     R("PATCH", V1 "/dags", api_patch_dags, p_patch_dags, 0, ACT_EDIT, RES_DAGS),
@@ -344,7 +363,7 @@ static int run_route(const api_t *api, struct mg_connection *conn, const route_t
 
     httpq_path_match(path, rt->pattern, r.cap, 4, &r.ncap);
     if (httpq_parse(&r.q, ri->query_string, err, sizeof(err)) < 0 ||
-        httpq_check_allowed(&r.q, rt->params, err, sizeof(err)) < 0) {
+        (rt->params && httpq_check_allowed(&r.q, rt->params, err, sizeof(err)) < 0)) {
         http_send_problem(conn, 400, NULL, "%s", err);
         status = 400;
         goto out;
@@ -444,8 +463,10 @@ void api_print_routes(FILE *f)
                 public ? "-" : roles_action_name(rt->action),
                 public ? "-" : roles_resource_name(rt->resource),
                 public ? "-" : roles_name(roles_min_role(rt->action, rt->resource)));
-        for (size_t j = 0; rt->params[j]; j++)
+        for (size_t j = 0; rt->params && rt->params[j]; j++)
             fprintf(f, "%s%s", j ? "," : "", rt->params[j]);
+        if (!rt->params)
+            fputc('*', f);
         fputc('\n', f);
     }
 }

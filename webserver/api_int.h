@@ -85,9 +85,15 @@ int api_send_no_content(api_req_t *r);
 int page_get_login(api_req_t *r);
 int page_post_login(api_req_t *r);
 int page_post_logout(api_req_t *r);
-int page_get_home(api_req_t *r);
 /* Sends an anonymous browser to the login page, back to this path after. */
 int page_redirect_login(api_req_t *r);
+
+/* ---- the web UI (ui.c) -------------------------------------------------- */
+
+int page_get_root(api_req_t *r);  /* / -> /dags */
+int page_get_ui(api_req_t *r);    /* every UI path: the UI's page */
+int page_get_asset(api_req_t *r); /* /assets/{name} */
+int api_get_ui_me(api_req_t *r);  /* who is signed in and what they may do */
 
 /* ---- request bodies (apireq.c) ------------------------------------------ */
 

@@ -34,13 +34,17 @@ int http_send_h(struct mg_connection *conn, int status, const char *const *heade
                 const char *content_type, const char *body, size_t len)
 {
     char clen[32];
+    bool cache_control = false;
 
     snprintf(clen, sizeof(clen), "%zu", len);
+    for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
+        cache_control |= strcasecmp(headers[i], "Cache-Control") == 0;
     if (mg_response_header_start(conn, status) < 0)
         return -1;
     mg_response_header_add(conn, "Content-Type", content_type, -1);
     mg_response_header_add(conn, "Content-Length", clen, -1);
-    mg_response_header_add(conn, "Cache-Control", "no-store", -1);
+    if (!cache_control)
+        mg_response_header_add(conn, "Cache-Control", "no-store", -1);
     for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
         mg_response_header_add(conn, headers[i], headers[i + 1], -1);
     if (mg_response_header_send(conn) < 0)

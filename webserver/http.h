@@ -24,7 +24,8 @@ int http_send(struct mg_connection *conn, int status, const char *content_type, 
               size_t len);
 /*
  * http_send with extra headers: name, value pairs, NULL-terminated
- * (headers may be NULL).
+ * (headers may be NULL). Answers are Cache-Control: no-store unless the
+ * headers name a Cache-Control of their own.
  */
 int http_send_h(struct mg_connection *conn, int status, const char *const *headers,
                 const char *content_type, const char *body, size_t len);

@@ -413,6 +413,10 @@ bool httpq_path_match(const httpq_path_t *p, const char *pattern, const char **c
             break;
         e = strchr(s, '/');
         sl = e ? (size_t)(e - s) : strlen(s);
+        if (sl == 1 && s[0] == '*' && !e) {
+            i = p->n; /* the rest of the path, any number of segments */
+            break;
+        }
         if (i >= p->n)
             return false;
         if (sl == 2 && s[0] == '{' && s[1] == '}') {

@@ -116,7 +116,9 @@ void httpq_path_free(httpq_path_t *p);
 /*
  * Matches p against a pattern such as "/api/v1/dags/{}/dagRuns/{}": literal
  * segments compare exactly, "{}" matches any one segment and is captured
- * into caps (up to maxcaps, in order; *ncaps set). True on a match.
+ * into caps (up to maxcaps, in order; *ncaps set); a last segment "*"
+ * matches the rest of the path, none or any number of segments, uncaptured.
+ * True on a match.
  */
 bool httpq_path_match(const httpq_path_t *p, const char *pattern, const char **caps, size_t maxcaps,
                       size_t *ncaps);

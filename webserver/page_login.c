@@ -370,31 +370,3 @@ int page_post_logout(api_req_t *r)
     }
     return status;
 }
-
-int page_get_home(api_req_t *r)
-{
-    strbuf_t b = {0};
-    bool first = true;
-
-    strbuf_puts(&b, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-                    "<title>updraft</title>");
-    strbuf_puts(&b, style);
-    strbuf_puts(&b, "</head><body><main><h1>updraft</h1><p>Signed in as <b id=\"who\">");
-    put_escaped(&b, r->who.display[0] ? r->who.display : r->who.username);
-    strbuf_puts(&b, "</b> (");
-    for (int i = 0; i < ROLE__COUNT; i++)
-        if (r->who.roles & ROLE_BIT(i)) {
-            strbuf_puts(&b, first ? "" : ", ");
-            strbuf_puts(&b, roles_name((role_t)i));
-            first = false;
-        }
-    strbuf_puts(&b, ").</p><p><a href=\"/api/v1/dags\">DAGs (REST API)</a></p>");
-    if (r->who.via_session) {
-        strbuf_puts(&b, "<form method=\"post\" action=\"/logout\">"
-                        "<input type=\"hidden\" name=\"csrf_token\" value=\"");
-        put_escaped(&b, r->who.csrf);
-        strbuf_puts(&b, "\"><button type=\"submit\">Sign out</button></form>");
-    }
-    strbuf_puts(&b, "</main></body></html>");
-    return send_page(r, 200, NULL, &b);
-}

@@ -108,7 +108,8 @@ while IFS=$'\t' read -r method pattern action resource minrole _params; do
       want=pass
     elif [ "$r" -lt 0 ]; then
       want=401
-      [ "$pattern" = "/" ] && [ "$id" = none ] && want=303
+      # A browser page (the UI's paths) sends the anonymous to the login page.
+      case $resource:$pattern in Website:/ui/*) ;; Website:*) [ "$id" = none ] && want=303 ;; esac
     elif [ "$r" -lt "$(rank "$minrole")" ]; then
       want=403
     else
@@ -174,8 +175,11 @@ req -H "Origin: http://evil.example" --data-urlencode username=viewer --data-url
 check_eq "a login form posted from another site: 403" 403 "$code"
 code=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$base/")
 check_eq "home page without a session: 303 to the login page" "303 $base/login?next=%2f" "${code,,}"
-req -b "$fjar" "$base/"
-check "home page names the signed-in user" grep -q 'id="who">Viewer Tester' "$tmp/body"
+code=$(curl -s -o /dev/null -b "$fjar" -w '%{http_code} %{redirect_url}' "$base/")
+check_eq "home page with a session: to the DAG list" "302 $base/dags" "$code"
+req -b "$fjar" "$base/ui/me"
+check "the UI learns the signed-in user and roles" jq -e '.display_name == "Viewer Tester" and .roles == ["Viewer"] and .session' "$tmp/body"
+check "a Viewer's permissions read DAGs and edit none" jq -e '(.permissions | any(. == ["can_read", "DAGs"])) and (.permissions | any(. == ["can_edit", "DAGs"]) | not)' "$tmp/body"
 
 # ---- sessions end ---------------------------------------------------------------
 req -b "$fjar" -X POST "$base/logout"

@@ -121,6 +121,12 @@ static void test_path_splits_and_decodes(void **state)
     assert_string_equal(caps[1], "manual__2024-01-01T00:00:00+00:00");
     assert_false(httpq_path_match(&p, "/api/v1/dags/{}", caps, 4, &n));
     assert_false(httpq_path_match(&p, "/api/v1/dags/{}/dagRuns/{}/taskInstances", caps, 4, &n));
+    /* A last "*" takes the rest of the path, however long, even none of it. */
+    assert_true(httpq_path_match(&p, "/api/v1/dags/{}/*", caps, 4, &n));
+    assert_int_equal(n, 1);
+    assert_string_equal(caps[0], "etl");
+    assert_true(httpq_path_match(&p, "/api/v1/dags/{}/dagRuns/{}/*", caps, 4, &n));
+    assert_false(httpq_path_match(&p, "/api/v2/*", caps, 4, &n));
     httpq_path_free(&p);
     assert_int_equal(httpq_path_split("/a/%0a", true, &p, err, sizeof(err)), -1);
     assert_int_equal(httpq_path_split("no-slash", true, &p, err, sizeof(err)), -1);
