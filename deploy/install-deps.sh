@@ -39,6 +39,14 @@ cmd wrk wrk
 cmd node nodejs
 file /usr/share/nodejs/ajv/package.json node-ajv
 file /usr/share/nodejs/js-yaml/package.json node-js-yaml
+# The web UI is bundled at build time by esbuild from Debian's packaged
+# front-end libraries (no package registry; nothing of them runs on the server).
+cmd esbuild esbuild
+file /usr/share/nodejs/dagre/package.json node-dagre-layout
+file /usr/share/nodejs/marked/package.json node-marked
+file /usr/share/nodejs/dompurify/package.json node-dompurify
+file /usr/share/nodejs/diff/package.json node-diff
+file /usr/share/javascript/chart.js/chart.esm.js libjs-chart.js
 # What the test scripts call besides the above: pgrep/pkill/ps, ip (the
 # multi-host test's network namespaces) and clang-format for the
 # tree checks.
