@@ -39,6 +39,11 @@ cmd wrk wrk
 cmd node nodejs
 file /usr/share/nodejs/ajv/package.json node-ajv
 file /usr/share/nodejs/js-yaml/package.json node-js-yaml
+# The browser tests (tests/ui, integration/test_ui.sh) drive Debian's
+# Chromium headless over the DevTools protocol; without a font its pages
+# render no text.
+cmd chromium chromium
+file /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf fonts-dejavu-core
 # What the test scripts call besides the above: pgrep/pkill/ps, ip (the
 # multi-host test's network namespaces) and clang-format for the
 # tree checks.
