@@ -41,8 +41,17 @@ function conf(run) {
     empty ? el('p', { class: 'muted' }, 'No conf.') : el('pre', { class: 'conf', id: 'run-conf' }, pretty(c)));
 }
 
+/* By start (not started last), then task id and map index. */
+function byStart(a, b) {
+  const sa = a.start_date ? Date.parse(a.start_date) : Infinity;
+  const sb = b.start_date ? Date.parse(b.start_date) : Infinity;
+  if (sa !== sb) return sa < sb ? -1 : 1;
+  if (a.task_id !== b.task_id) return a.task_id < b.task_id ? -1 : 1;
+  return a.map_index - b.map_index;
+}
+
 function tiTable(dagId, runId, tis) {
-  const rows = tis.map((t) => el('tr', { 'data-task-id': t.task_id, 'data-map-index': t.map_index },
+  const rows = tis.slice().sort(byStart).map((t) => el('tr', { 'data-task-id': t.task_id, 'data-map-index': t.map_index },
     el('td', null, link(path.ti(dagId, runId, t.task_id, null, t.map_index), el('span', { class: 'mono' }, t.task_id))),
     el('td', null, t.map_index >= 0 ? String(t.map_index) : ''),
     el('td', { class: 'ti-state' }, stateBadge(t.state)),
@@ -116,11 +125,12 @@ export async function render(root, params) {
   fill(root, crumbs(dagId, runId), el('p', { class: 'muted' }, 'Loading…'));
 
   const readTis = can('can_read', 'Task Instances');
-  async function load() {
+  /* The run, its task instances and (the first time) when it was queued. */
+  async function load(first) {
     const [run, tis, gantt] = await Promise.all([
       api(runApi(dagId, runId)),
       readTis ? fetchAll(`${runApi(dagId, runId)}/taskInstances`, 'task_instances') : Promise.resolve(null),
-      readTis ? api(`/ui/gantt/${encodeURIComponent(dagId)}/${encodeURIComponent(runId)}`).catch(() => null)
+      first && readTis ? api(`/ui/gantt/${encodeURIComponent(dagId)}/${encodeURIComponent(runId)}`).catch(() => null)
         : Promise.resolve(null),
     ]);
     return { run, tis, gantt };
@@ -128,7 +138,7 @@ export async function render(root, params) {
 
   let data;
   try {
-    data = await load();
+    data = await load(true);
   } catch (e) {
     fill(root, crumbs(dagId, runId), errorBox(e));
     return;
@@ -140,7 +150,7 @@ export async function render(root, params) {
   function draw(d) {
     fill(head,
       el('div', { class: 'toolbar' },
-        el('h1', { style: { margin: 0 } }, 'Run ', el('span', { class: 'mono' }, runId)),
+        el('h1', { style: { margin: 0 } }, 'Run ', el('span', { class: 'mono', style: { fontSize: 'inherit' } }, runId)),
         stateBadge(d.run.state), el('span', { class: 'spacer' }),
         link(path.dag(dagId, 'grid'), 'Grid'), link(path.dag(dagId, 'gantt') + `?run_id=${encodeURIComponent(runId)}`, 'Gantt')));
     fill(details, facts(d.run, d.gantt ? d.gantt.queued_at : undefined));
@@ -167,8 +177,9 @@ export async function render(root, params) {
     if (stopped) return;
     if (document.visibilityState === 'visible') {
       try {
-        const d = await load();
+        const d = await load(false);
         if (stopped) return;
+        d.gantt = data.gantt;
         draw(d);
         if (RUN_FINISHED.includes(d.run.state) && !wasFinished) {
           /* The actions offered depend on the state: draw them again. */

@@ -150,7 +150,7 @@ export async function render(root, params, query) {
   fill(root,
     crumbs(dagId, runId, taskId, mi),
     el('div', { class: 'toolbar' },
-      el('h1', { style: { margin: 0 } }, el('span', { class: 'mono' }, taskId),
+      el('h1', { style: { margin: 0 } }, el('span', { class: 'mono', style: { fontSize: 'inherit' } }, taskId),
         mi !== null ? el('span', { class: 'muted' }, ` [${mi}]`) : null),
       stateBox, el('span', { class: 'spacer' }), tiActions(dagId, runId, taskId, ti, mi, status)),
     factsBox, status,
@@ -232,7 +232,7 @@ async function renderMapped(root, params, query, total) {
   const n = page.total_entries || total || 0;
   fill(root, crumbs(dagId, runId, taskId),
     el('div', { class: 'toolbar' },
-      el('h1', { style: { margin: 0 } }, el('span', { class: 'mono' }, taskId)),
+      el('h1', { style: { margin: 0 } }, el('span', { class: 'mono', style: { fontSize: 'inherit' } }, taskId)),
       el('span', { class: 'tag' }, 'mapped'), el('span', { class: 'muted' }, `${n} instance${n === 1 ? '' : 's'}`)),
     el('table', { class: 'list', id: 'mapped-list' },
       el('thead', null, el('tr', null, ['Map index', 'State', 'Try', 'Started', 'Duration', 'Host']
@@ -274,8 +274,10 @@ function renderLogs(ctx) {
   const picker = latest > 1
     ? el('span', { class: 'try-picker', id: 'try-picker' }, 'Try ',
       Array.from({ length: latest }, (_, i) => i + 1).map((n) =>
-        el('a', { class: 'button' + (n === tryN ? ' primary' : ''), href: pickHref(n),
-          style: { padding: '2px 9px', marginLeft: '3px' } }, String(n))))
+        el('a', { class: 'button', href: pickHref(n), 'aria-current': n === tryN ? 'true' : null,
+          style: Object.assign({ padding: '2px 9px', marginLeft: '3px' }, n === tryN
+            ? { background: 'var(--accent)', color: 'var(--accent-fg)', borderColor: 'var(--accent)' } : {}) },
+        String(n))))
     : null;
   const live = el('span', { class: 'muted', id: 'log-live' });
   const dl = el('a', { href: '#', id: 'log-download', download: '' }, 'Download');
