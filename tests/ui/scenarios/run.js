@@ -264,6 +264,38 @@ module.exports = {
     t.equal(r.body.state, 'failed', 'the state the API has');
   },
 
+  "a run marked failed then deleted from its page; an action the API refuses shows the API's reason": async (t) => {
+    const run = `ui_run_del_${Date.now()}`;
+    await finishedRun(t, DAG, run);
+    const page = t.page;
+    await open(t, page, 'admin', `/dags/${DAG}/runs/${run}`);
+    await page.click('#run-mark-failed');
+    await page.click('#confirm-action');
+    await page.waitFor(() => (document.querySelector('#run-facts .state') || {}).textContent === 'failed');
+    t.equal((await api(t, 'admin', 'GET', runPath(DAG, run))).body.state, 'failed', 'the run state the API has');
+    await page.click('#run-delete');
+    await page.waitFor('.modal #confirm-action');
+    await page.screenshot('run-delete-confirm');
+    await page.click('#confirm-action');
+    await page.waitFor((p) => location.pathname === p, undefined, `/dags/${DAG}/runs`);
+    t.equal((await api(t, 'admin', 'GET', runPath(DAG, run))).status, 404, 'the deleted run in the API');
+
+    // A run deleted behind the page's back: clearing it shows the API's 404.
+    const gone = `ui_run_gone_${Date.now()}`;
+    await finishedRun(t, DAG, gone);
+    await page.goto(t.url(`/dags/${DAG}/runs/${gone}`));
+    await page.waitFor('#run-clear');
+    t.equal((await api(t, 'admin', 'DELETE', runPath(DAG, gone))).status, 204, 'deleting the run through the API');
+    await page.click('#run-clear');
+    await page.waitFor('.modal .error');
+    const err = await page.text('.modal .error');
+    t.assert(err.includes('404') && err.includes(gone), `the refusal in the dialog: ${err}`);
+    t.equal(await page.evaluate(() => document.querySelector('#confirm-action').disabled), true, 'the confirm button after a refusal');
+    await page.screenshot('run-clear-refused');
+    const log = page.takeLog().map((e) => `${e.type}: ${e.text}`);
+    t.assert(log.length >= 1 && log.every((e) => / 404 POST .*clearTaskInstances|404 \(Not Found\)/.test(e)), `the page log holds the refused request only:\n${log.join('\n')}`);
+  },
+
   'a note saved on the run page is the note the API has': async (t) => {
     await finishedRun(t, DAG, 'ui_run_a');
     const page = t.page;

@@ -86,7 +86,7 @@ export function dryRunDialog({ title, verb, options = [], run, done, danger }) {
               el('td', null, fmtTime(t.execution_date))))))]
         : el('p', { class: 'muted', id: 'dry-run-empty' }, 'Nothing would change.'));
       confirm.disabled = refs.length === 0;
-      confirm.textContent = refs.length ? `${verb} ${refs.length}` : verb;
+      confirm.textContent = refs.length ? `${verb} (${refs.length})` : verb;
     } catch (e) {
       if (my !== seq) return;
       fill(list);
