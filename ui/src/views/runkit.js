@@ -146,7 +146,7 @@ export function noteBox(note, editable, save) {
       el('div', { class: 'toolbar' }, el('h2', { style: { margin: 0 } }, 'Note'),
         el('span', { class: 'spacer' }),
         editable ? el('button', { id: 'note-edit', onclick: edit }, text ? 'Edit note' : 'Add note') : null),
-      text ? el('div', { class: 'note-text' }, text) : el('p', { class: 'muted' }, 'No note.'));
+      text ? el('div', { class: 'note-text', style: { whiteSpace: 'pre-wrap' } }, text) : el('p', { class: 'muted' }, 'No note.'));
   }
   function edit() {
     const area = el('textarea', { rows: 5, maxlength: 1000, id: 'note-text', 'aria-label': 'note' });
