@@ -9,9 +9,9 @@
 import { api, can, V1 } from '../api.js';
 import { el, fill, fmtTime, fmtDuration, secondsBetween, stateBadge, link, errorBox, path } from '../dom.js';
 import { go } from '../nav.js';
+import { watch } from '../live.js';
 import { fetchAll, runApi, dryRunDialog, ask, noteBox, crumbs, pretty } from './runkit.js';
 
-const LIVE_MS = 4000;
 const RUN_FINISHED = ['success', 'failed'];
 
 function facts(run, queuedAt) {
@@ -168,37 +168,26 @@ export async function render(root, params) {
       (note) => api(`${runApi(dagId, runId)}/setNote`, { method: 'PATCH', body: { note } })),
     conf(data.run), tiBox);
 
-  /* Live: while the run is not finished, read it again every few seconds. */
-  let timer = null;
+  /* Live: while the run is not finished, read it again when it changes. */
   let stopped = false;
-  const wasFinished = RUN_FINISHED.includes(data.run.state);
-  async function tick() {
-    timer = null;
-    if (stopped) return;
-    if (document.visibilityState === 'visible') {
-      try {
-        const d = await load(false);
-        if (stopped) return;
-        d.gantt = data.gantt;
-        draw(d);
-        if (RUN_FINISHED.includes(d.run.state) && !wasFinished) {
-          /* The actions offered depend on the state: draw them again. */
-          go(location.pathname + location.search, true);
-          return;
-        }
-        if (RUN_FINISHED.includes(d.run.state)) return;
-      } catch (e) {
-        if (stopped) return;
-        fill(status, errorBox(e));
-        return;
-      }
+  let finished = RUN_FINISHED.includes(data.run.state);
+  const wasFinished = finished;
+  const stopWatch = watch(params.dag_id, async () => {
+    try {
+      const d = await load(false);
+      if (stopped) return;
+      d.gantt = data.gantt;
+      draw(d);
+      finished = RUN_FINISHED.includes(d.run.state);
+      /* The actions offered depend on the state: draw them again. */
+      if (finished && !wasFinished) go(location.pathname + location.search, true);
+    } catch (e) {
+      if (!stopped) fill(status, errorBox(e));
     }
-    timer = setTimeout(tick, LIVE_MS);
-  }
-  if (!wasFinished) timer = setTimeout(tick, LIVE_MS);
+  }, () => !finished);
   return () => {
     stopped = true;
-    if (timer) clearTimeout(timer);
+    stopWatch();
     for (const m of document.querySelectorAll('.modal-back')) m.remove();
   };
 }
