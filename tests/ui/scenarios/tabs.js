@@ -36,6 +36,9 @@ module.exports = {
       'rows (task/map index/running bars)');
     const title = await page.evaluate(() => document.querySelector('#gantt rect.bar-run title').textContent);
     t.assert(/try \d+: success[\s\S]*started: [\s\S]*ran: /.test(title), `a bar's title tells its times: ${title}`);
+    t.assert(await page.count('#gantt text.tick') >= 2, 'the time axis has ticks');
+    t.equal(await page.evaluate(() => [...document.querySelector('#gantt').childNodes].filter((n) => n.nodeType === 3).length),
+      0, 'text nodes straight in the chart');
     await page.screenshot('tabs-gantt');
     const first = g.task_instances[0].task_id;
     await page.click(`#gantt g.row[data-task-id="${first}"] rect.bar-run`);

@@ -22,7 +22,7 @@ const OUTCOME = {
   failed: ['a run failed', stateColor('failed')],
   running: ['running or queued', stateColor('running')],
   planned: ['planned', 'transparent'],
-  none: ['no run', 'var(--hover)'],
+  none: ['no run', 'var(--line)'],
 };
 
 const iso = (d) => d.toISOString().slice(0, 10);
@@ -85,9 +85,8 @@ function grid(year, days, planned) {
       ? Object.entries(counts).sort().map(([s, n]) => `${n} ${s}`).join(', ')
       : (o === 'planned' ? 'planned' : 'no run');
     const [, color] = OUTCOME[o];
-    cells.push(svg('rect', { class: `day ${o}`, x: LEFT + col * (CELL + GAP), y: TOP + row * (CELL + GAP),
-      width: CELL, height: CELL, rx: 2, fill: color, 'data-date': key, 'data-outcome': o,
-      stroke: key === today ? 'var(--fg)' : null },
+    cells.push(svg('rect', { class: `day ${o}${key === today ? ' today' : ''}`, x: LEFT + col * (CELL + GAP), y: TOP + row * (CELL + GAP),
+      width: CELL, height: CELL, rx: 2, fill: color, 'data-date': key, 'data-outcome': o },
     svg('title', null, `${key}: ${text}`)));
   }
   const names = ['Mon', '', 'Wed', '', 'Fri', '', ''];
@@ -142,5 +141,5 @@ export async function render(container, dag, query) {
   const planned = plannedDays(dag, year);
   fill(area, grid(year, data.days, planned),
     el('div', { style: { marginTop: '8px' } }, legend(Object.entries(OUTCOME).map(([k, [label, color]]) =>
-      [label, color, k === 'planned' ? { border: '1px dashed var(--accent)' } : k === 'none' ? { border: '1px solid var(--line)' } : null]))));
+      [label, color, k === 'planned' ? { border: '1px dashed var(--accent)' } : null]))));
 }

@@ -50,6 +50,9 @@ function config(data, landing, colors, onPick) {
   };
   const series = data.tasks.map((t, i) => ({ label: t, values: runs.map((r) => r[key][i]) }));
   series.push({ label: landing ? 'Run (landed)' : 'Run (total)', values: runs.map(totalOf), total: true });
+  // Dates to the minute, unless two runs fall in the same minute.
+  let labels = runs.map((r) => fmtTime(r.logical_date, false));
+  if (new Set(labels).size < labels.length) labels = runs.map((r) => fmtTime(r.logical_date));
   const max = Math.max(0, ...series.flatMap((s) => s.values.filter((v) => v !== null && v !== undefined)));
   const [div, unit] = unitFor(max);
   const datasets = series.map((s, i) => {
@@ -61,7 +64,7 @@ function config(data, landing, colors, onPick) {
   });
   return {
     type: 'line',
-    data: { labels: runs.map((r) => fmtTime(r.logical_date, false)), datasets },
+    data: { labels, datasets },
     options: {
       responsive: true, maintainAspectRatio: false, animation: false,
       interaction: { mode: 'nearest', intersect: false },

@@ -15,7 +15,7 @@ import { ensureStyle, stateColor, legend, latestRuns, tabHref } from './tabs_com
 const ROW = 22;
 const BAR = 14;
 const AXIS = 30;
-const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600,
+const STEPS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600,
   43200, 86400, 172800, 604800];
 
 const ms = (iso) => (iso ? Date.parse(iso) : NaN);
@@ -57,11 +57,12 @@ function spanTitle(ti, sp, now) {
 
 /* Tick times (ms) for an axis from t0 to t1 with about n ticks, on round seconds. */
 function ticks(t0, t1, n) {
-  const span = Math.max(1, (t1 - t0) / 1000);
+  const span = Math.max(0.001, (t1 - t0) / 1000);
   const step = STEPS.find((s) => span / s <= n) || Math.ceil(span / n / 86400) * 86400;
-  const first = Math.ceil(t0 / 1000 / step) * step * 1000;
+  const stepMs = Math.round(step * 1000);
+  const first = Math.ceil(t0 / stepMs) * stepMs;
   const out = [];
-  for (let t = first; t <= t1 && out.length < 50; t += step * 1000) out.push(t);
+  for (let t = first; t <= t1 && out.length < 50; t += stepMs) out.push(t);
   return { step, times: out };
 }
 
@@ -69,7 +70,8 @@ function tickLabel(t, step) {
   const s = fmtTime(new Date(t).toISOString());
   if (step >= 86400) return s.slice(0, 10);
   if (step >= 60) return s.slice(11, 16);
-  return s.slice(11, 19);
+  if (step >= 1) return s.slice(11, 19);
+  return s.slice(14, 19) + '.' + String(t % 1000).padStart(3, '0');
 }
 
 function chart(dagId, data, width) {
@@ -85,17 +87,17 @@ function chart(dagId, data, width) {
     return sps;
   });
   if (!isFinite(t0)) return el('p', { class: 'muted', id: 'gantt-empty' }, 'No task of this run has been queued or started yet.');
-  if (t1 - t0 < 1000) t1 = t0 + 1000;
+  if (t1 - t0 < 10) t1 = t0 + 10;
   const labelW = Math.min(320, 24 + 7.2 * Math.max(8, ...tis.map((ti) => label(ti).length)));
-  const plotW = Math.max(300, width - labelW - 20);
+  const plotW = Math.max(300, width - labelW - 50);
   const x = (t) => labelW + ((t - t0) / (t1 - t0)) * plotW;
   const height = AXIS + tis.length * ROW + 8;
   const { step, times } = ticks(t0, t1, Math.max(3, Math.floor(plotW / 90)));
   const open = (ti) => go(path.ti(dagId, data.run_id, ti.task_id, null, ti.map_index));
 
-  const grid = times.map((t) => [
+  const grid = times.flatMap((t) => [
     svg('line', { class: 'grid', x1: x(t), x2: x(t), y1: AXIS - 6, y2: height }),
-    svg('text', { x: x(t), y: AXIS - 12, 'text-anchor': 'middle', class: 'muted' }, tickLabel(t, step)),
+    svg('text', { x: x(t), y: AXIS - 12, 'text-anchor': 'middle', class: 'muted tick' }, tickLabel(t, step)),
   ]);
   const rows = tis.map((ti, i) => {
     const y = AXIS + i * ROW;
@@ -117,7 +119,7 @@ function chart(dagId, data, width) {
   return el('div', { class: 'tabc-chart' },
     el('div', { class: 'muted', style: { fontSize: '12px', marginBottom: '2px' } },
       `From ${start} to ${fmtTime(new Date(t1).toISOString())} (${fmtDuration((t1 - t0) / 1000)})`),
-    svg('svg', { id: 'gantt', width: labelW + plotW + 10, height, role: 'img',
+    svg('svg', { id: 'gantt', width: labelW + plotW + 40, height, role: 'img',
       'aria-label': `Gantt chart of run ${data.run_id}` },
     svg('line', { class: 'grid', x1: labelW, x2: labelW, y1: AXIS - 6, y2: height }),
     grid, rows));
@@ -179,9 +181,10 @@ export async function render(container, dag, query) {
       [ti.state || 'none', ...(ti.tries || []).map((t) => t.state)]))].filter(Boolean).sort();
     fill(area, data.task_instances.length ? chart(dagId, data, width)
       : el('p', { class: 'muted', id: 'gantt-empty' }, 'This run has no task instances.'));
+    const retried = data.task_instances.some((ti) => (ti.tries || []).length);
     fill(foot, legend([...states.map((s) => [s.replace(/_/g, ' '), stateColor(s)]),
-      ['queued (waiting for a worker)', stateColor('queued'), { opacity: 0.55 }],
-      ['earlier try', stateColor('up_for_retry'), { opacity: 0.55 }]]),
+      ['queued (waiting for a worker)', stateColor('queued'), { opacity: 0.55 }]]),
+    retried ? el('p', { class: 'muted' }, 'Earlier tries are drawn paler, before the last one.') : null,
     data.truncated ? el('p', { class: 'muted' }, 'Only the first task instances are shown.') : null);
     if (!stopped && (data.state === 'running' || data.state === 'queued')) timer = setTimeout(draw, 5000);
   };

@@ -29,6 +29,7 @@ const CSS = `
 .tabc-chart svg .label { cursor: pointer; }
 .tabc-chart svg .day { stroke: var(--panel); stroke-width: 1; }
 .tabc-chart svg .day.planned { stroke: var(--accent); stroke-dasharray: 2 2; }
+.tabc-chart svg .day.today { stroke: var(--fg); stroke-width: 1.5; }
 .tabc-canvas { position: relative; height: 420px; }
 .tabc-code { display: grid; grid-template-columns: max-content 1fr; font-family: var(--mono); font-size: 12.5px;
   line-height: 1.5; background: var(--panel); border: 1px solid var(--line); border-radius: 8px; overflow: auto; max-height: 75vh; }
