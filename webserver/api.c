@@ -93,6 +93,11 @@ static const char *const p_dag_stats[] = {"dag_ids", NULL};
 static const char *const p_patch_dags[] = {"limit",       "offset",         "tags", "update_mask",
                                            "only_active", "dag_id_pattern", NULL};
 static const char *const p_order[] = {"order_by", NULL};
+static const char *const p_ui_dags[] = {"limit", "offset", "order_by", "dag_id_pattern",
+                                        "tags",  "owners", "paused",   NULL};
+static const char *const p_ui_grid[] = {"limit", "before", NULL};
+static const char *const p_ui_limit[] = {"limit", NULL};
+static const char *const p_ui_calendar[] = {"year", NULL};
 
 #define V1 "/api/v1"
 #define RUN V1 "/dags/{}/dagRuns/{}"
@@ -211,6 +216,12 @@ static const route_t routes[] = {
     R("GET", V1 "/permissions", api_get_permissions, p_pools, 0, ACT_READ, RES_PERMISSIONS),
     R("GET", V1 "/eventLogs", api_get_event_logs, p_events, 0, ACT_READ, RES_AUDIT_LOGS),
     R("GET", V1 "/eventLogs/{}", api_get_event_log, p_none, 0, ACT_READ, RES_AUDIT_LOGS),
+    /* The web UI's aggregated reads (api_ui.c): not Airflow's API, JSON all the same. */
+    R("GET", "/ui/dags", api_get_ui_dags, p_ui_dags, 0, ACT_READ, RES_DAGS),
+    R("GET", "/ui/grid/{}", api_get_ui_grid, p_ui_grid, 0, ACT_READ, RES_TASK_INSTANCES),
+    R("GET", "/ui/gantt/{}/{}", api_get_ui_gantt, p_none, 0, ACT_READ, RES_TASK_INSTANCES),
+    R("GET", "/ui/durations/{}", api_get_ui_durations, p_ui_limit, 0, ACT_READ, RES_TASK_INSTANCES),
+    R("GET", "/ui/calendar/{}", api_get_ui_calendar, p_ui_calendar, 0, ACT_READ, RES_DAG_RUNS),
 };
 
 /* ---- response cache key ------------------------------------------------- */

@@ -291,6 +291,12 @@ int api_get_health(api_req_t *r);
 int api_get_version(api_req_t *r);
 int api_get_config(api_req_t *r);
 
+/*
+ * What Airflow's timetable_description says of a DAG's schedule (NULL:
+ * none): the text of a preset, else the schedule as written.
+ */
+const char *api_schedule_description(const char *schedule);
+
 int api_get_dags(api_req_t *r);
 int api_get_dag(api_req_t *r);
 int api_patch_dag(api_req_t *r);
@@ -359,5 +365,12 @@ int api_get_permissions(api_req_t *r);
 
 int api_get_event_logs(api_req_t *r);
 int api_get_event_log(api_req_t *r);
+
+/* The web UI's aggregated reads (api_ui.c, docs/api.md "UI endpoints"). */
+int api_get_ui_dags(api_req_t *r);
+int api_get_ui_grid(api_req_t *r);
+int api_get_ui_gantt(api_req_t *r);
+int api_get_ui_durations(api_req_t *r);
+int api_get_ui_calendar(api_req_t *r);
 
 #endif
