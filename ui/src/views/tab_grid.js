@@ -2,12 +2,13 @@
  * tab_grid.js - /dags/{dag_id}/grid: the last N runs as columns (newest on
  * the right) and the tasks as rows, task groups collapsible, a mapped task
  * one row with its instances counted per state; each cell coloured by the
- * task instance's state. One request (GET /ui/grid/{dag_id}?limit=N) and
- * one pass that builds the rows into a DocumentFragment: a cell is a bare
- * element with a class, and one delegated listener per kind of event
- * serves them all (1,000 runs x 100 tasks is 100,000 cells). Clicking a
+ * task instance's state. One request (GET /ui/grid/{dag_id}?limit=N); the
+ * grid is painted on a canvas as large as the visible part (1,000 runs x
+ * 100 tasks is 100,000 cells, too many elements for a fast page), and one
+ * listener per kind of event finds the cell under the pointer. Clicking a
  * cell (or Enter on the selected one; arrow keys move it) opens the task
- * instance's panel, clicking a run's bar opens the run.
+ * instance's panel, clicking a run's bar opens the run; clicking a group's
+ * name folds or unfolds it.
  *
  * Live: while a shown run is queued or running and the page is visible,
  * the grid is read again every 5 s and redrawn when it changed.
@@ -22,6 +23,28 @@ const POLL_MS = 5000;
 const ORDER = ['failed', 'upstream_failed', 'up_for_retry', 'up_for_reschedule', 'queued',
   'scheduled', 'deferred', 'running', 'restarting', 'none', 'success', 'skipped', 'removed'];
 const RANK = Object.fromEntries(ORDER.map((s, i) => [s, i]));
+/* Airflow's state colours (style.css .st-*), for the canvas. */
+const COLOURS = {
+  success: '#008000', running: '#01ff70', failed: '#ff0000', upstream_failed: '#ffa500',
+  skipped: '#ff69b4', up_for_retry: '#ffd700', up_for_reschedule: '#40e0d0', queued: '#808080',
+  scheduled: '#d2b48c', deferred: '#9370db', restarting: '#ee82ee', removed: '#d3d3d3',
+};
+/* The grid's geometry: the names' width, a run's column, a task's row, the run bars. */
+const NAME_W = 260, CW = 14, RH = 20, HEAD_H = 52;
+
+/* Writes s at (x, y) cut to end at most at max; returns where it ended. */
+function text(ctx, s, x, y, max) {
+  if (x >= max) return x;
+  let w = ctx.measureText(s).width;
+  if (x + w > max) {
+    let lo = 0, hi = s.length;
+    while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (ctx.measureText(s.slice(0, mid) + '…').width + x <= max) lo = mid; else hi = mid - 1; }
+    s = s.slice(0, lo) + '…';
+    w = ctx.measureText(s).width;
+  }
+  ctx.fillText(s, x, y);
+  return x + w;
+}
 
 /* A state as a class name ('none' for null or anything unexpected). */
 const stCls = (s) => (s && RANK[s] !== undefined ? s : 'none');
@@ -130,113 +153,188 @@ export async function render(container, dag, query) {
   const pager = el('span');
   const live = el('span', { class: 'muted', id: 'grid-live' });
   const status = el('div');
-  const grid = el('div', { class: 'grid', id: 'grid', tabindex: '0', role: 'grid', 'aria-label': 'runs and tasks' });
+  const grid = el('div', { class: 'grid', id: 'grid', tabindex: '0', role: 'application',
+    'aria-label': 'runs and tasks: arrow keys move, Enter opens' });
+  const empty = el('p', { class: 'muted', id: 'grid-empty' });
   const panel = el('aside', { class: 'grid-panel', id: 'grid-panel', hidden: true });
   fill(container,
     el('div', { class: 'toolbar' }, 'Show ', sizeSel, pager, el('span', { class: 'spacer' }), live),
     status,
-    el('div', { class: 'grid-layout' }, grid, panel));
+    el('div', { class: 'grid-layout' }, grid, panel), empty);
 
   /* Row keys survive a redraw: 't:<task_id>' or 'g:<group_id>'. */
   const rowKey = (row) => (row.kind === 'task' ? 't:' + data.tasks[row.node.idx].task_id : 'g:' + row.node.id);
 
-  function draw() {
-    const keepLeft = grid.scrollLeft, keepTop = grid.scrollTop;
-    const wasAtRight = grid.scrollLeft + grid.clientWidth >= grid.scrollWidth - 4;
-    const selKey = sel ? { run: sel.c >= 0 && cols[sel.c] ? cols[sel.c].run_id : null, row: sel.r >= 0 && rows[sel.r] ? rowKey(rows[sel.r]) : null, bar: sel.r < 0 } : null;
-    cols = data.runs.slice().reverse();
-    rows = flatten(tree, collapsed);
-    const frag = document.createDocumentFragment();
+  /*
+   * The grid is drawn on a canvas the size of the visible part, kept in
+   * view (position: sticky) inside a box as large as the whole grid,
+   * whose scrollbars move what the canvas shows: the cost of a frame
+   * depends on the window, not on the number of runs and tasks.
+   */
+  const inner = el('div', { class: 'g-inner' });
+  const canvas = el('canvas', { class: 'g-canvas' });
+  inner.appendChild(canvas);
+  grid.appendChild(inner);
+  Object.assign(grid.dataset, { nameW: NAME_W, cellW: CW, rowH: RH, headH: HEAD_H });
+  let hover = null, colours = null, frame = 0;
 
-    /* The run bars: height by duration, colour by state. */
-    const maxDur = Math.max(1, ...cols.map((r) => runDuration(r) || 0));
-    const head = el('div', { class: 'g-row g-head', role: 'row' },
-      el('div', { class: 'g-name' }, cols.length ? el('span', { class: 'muted' },
-        `${cols.length} run${cols.length === 1 ? '' : 's'}`) : null));
-    for (const r of cols) {
-      const d = runDuration(r);
-      const b = document.createElement('i');
-      b.className = 'rb st-' + stCls(r.state);
-      b.style.height = Math.max(4, Math.round(((d || 0) / maxDur) * 40)) + 'px';
-      head.appendChild(b);
+  function readColours() {
+    const cs = getComputedStyle(grid);
+    const v = (n, d) => (cs.getPropertyValue(n) || '').trim() || d;
+    colours = { bg: v('--panel', '#fff'), fg: v('--fg', '#1d2430'), muted: v('--muted', '#667085'),
+      line: v('--line', '#dfe3e8'), hover: v('--hover', '#eef3fb'), accent: v('--accent', '#017cee') };
+  }
+
+  function layoutBox() {
+    inner.style.width = NAME_W + cols.length * CW + 12 + 'px';
+    inner.style.height = HEAD_H + rows.length * RH + 6 + 'px';
+  }
+
+  function paint() {
+    frame = 0;
+    if (!data) return;
+    const w = grid.clientWidth, h = Math.min(grid.clientHeight, HEAD_H + rows.length * RH + 6);
+    const dpr = window.devicePixelRatio || 1;
+    if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
+      canvas.width = Math.round(w * dpr);
+      canvas.height = Math.round(h * dpr);
+      canvas.style.width = w + 'px';
+      canvas.style.height = h + 'px';
     }
-    frag.appendChild(head);
-
-    /* The rows: a name, then one cell per run. */
-    rows.forEach((row, ri) => {
-      const line = document.createElement('div');
-      line.className = 'g-row';
-      line.setAttribute('role', 'row');
-      line.dataset.row = String(ri);
-      let name;
-      if (row.kind === 'task') {
+    const ctx = canvas.getContext('2d');
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const C = colours;
+    const sx = grid.scrollLeft, sy = grid.scrollTop;
+    ctx.fillStyle = C.bg;
+    ctx.fillRect(0, 0, w, h);
+    const c0 = Math.max(0, Math.floor(sx / CW)), c1 = Math.min(cols.length - 1, Math.ceil((sx + w - NAME_W) / CW));
+    const r0 = Math.max(0, Math.floor(sy / RH)), r1 = Math.min(rows.length - 1, Math.ceil((sy + h - HEAD_H) / RH));
+    const X = (c) => NAME_W + c * CW - sx + 1, Y = (r) => HEAD_H + r * RH - sy;
+    if (hover && hover.r >= 0 && hover.r >= r0 && hover.r <= r1) {
+      ctx.fillStyle = C.hover;
+      ctx.fillRect(0, Y(hover.r), w, RH);
+    }
+    /* The cells. */
+    for (let r = r0; r <= r1; r++) {
+      const row = rows[r], y = Y(r);
+      const task = row.kind === 'task';
+      for (let c = c0; c <= c1; c++) {
+        const run = cols[c];
+        const cell = task ? run.tis[row.node.idx] : groupCell(run, row.node.tasks);
+        if (!cell) continue;
+        const s = stCls(cell[0]), x = X(c);
+        if (s === 'none') {
+          ctx.strokeStyle = C.line;
+          ctx.strokeRect(x + 0.5, y + 3.5, 11, 13);
+          continue;
+        }
+        ctx.fillStyle = COLOURS[s] || '#999';
+        if (!task) ctx.fillRect(x, y + 5, 12, 10);
+        else if (cell.length > 4) { ctx.beginPath(); ctx.roundRect(x, y + 3, 12, 14, 5); ctx.fill(); }
+        else ctx.fillRect(x, y + 3, 12, 14);
+      }
+    }
+    /* The run bars, over the cells that scrolled under them. */
+    ctx.fillStyle = C.bg;
+    ctx.fillRect(0, 0, w, HEAD_H);
+    const maxDur = Math.max(1, ...cols.map((r) => runDuration(r) || 0));
+    for (let c = c0; c <= c1; c++) {
+      const run = cols[c], d = runDuration(run);
+      const bh = Math.max(4, Math.round(((d || 0) / maxDur) * 38));
+      ctx.fillStyle = COLOURS[stCls(run.state)] || '#999';
+      ctx.fillRect(X(c), HEAD_H - 4 - bh, 12, bh);
+    }
+    ctx.fillStyle = C.line;
+    ctx.fillRect(0, HEAD_H - 1, w, 1);
+    /* The names, over the cells that scrolled under them. */
+    ctx.fillStyle = C.bg;
+    ctx.fillRect(0, 0, NAME_W, h);
+    if (hover && hover.r >= r0 && hover.r <= r1) {
+      ctx.fillStyle = C.hover;
+      ctx.fillRect(0, Y(hover.r), NAME_W, RH);
+    }
+    ctx.textBaseline = 'middle';
+    ctx.fillStyle = C.muted;
+    ctx.font = '12px system-ui, "DejaVu Sans", sans-serif';
+    ctx.fillText(cols.length ? `${cols.length} run${cols.length === 1 ? '' : 's'}` : '', 8, HEAD_H / 2);
+    for (let r = r0; r <= r1; r++) {
+      const row = rows[r], y = Y(r) + RH / 2;
+      if (y < HEAD_H) continue;
+      let x = 8 + row.depth * 14;
+      if (row.kind === 'group') {
+        ctx.fillStyle = C.accent;
+        ctx.font = '12px system-ui, "DejaVu Sans", sans-serif';
+        ctx.fillText(collapsed.has(row.node.id) ? '▸' : '▾', x, y);
+        x += 14;
+        ctx.fillStyle = C.fg;
+        ctx.font = '600 13px system-ui, "DejaVu Sans", sans-serif';
+        x = text(ctx, row.node.label, x, y, NAME_W - 8);
+        ctx.fillStyle = C.muted;
+        ctx.font = '13px system-ui, "DejaVu Sans", sans-serif';
+        text(ctx, ` (${row.node.tasks.length})`, x, y, NAME_W - 8);
+      } else {
         const t = data.tasks[row.node.idx];
-        line.dataset.task = t.task_id;
         const short = t.group && t.task_id.startsWith(t.group + '.') ? t.task_id.slice(t.group.length + 1) : t.task_id;
-        let mapped = null;
+        ctx.fillStyle = C.fg;
+        ctx.font = '13px system-ui, "DejaVu Sans", sans-serif';
+        x = text(ctx, short, x, y, NAME_W - 8);
         if (t.is_mapped) {
           const last = cols.length ? cols[cols.length - 1].tis[row.node.idx] : null;
           const total = last && last[4] ? Object.values(last[4]).reduce((a, b) => a + b, 0) : 0;
-          mapped = el('span', { class: 'muted' }, ` [${total || ' '}]`);
-        }
-        name = el('div', { class: 'g-name', title: t.task_id, style: { paddingLeft: 8 + row.depth * 14 + 'px' } }, short, mapped);
-        line.appendChild(name);
-        for (const r of cols) {
-          const c = r.tis[row.node.idx];
-          const x = document.createElement('i');
-          x.className = c ? (c.length > 4 ? 'c m st-' : 'c st-') + stCls(c[0]) : 'c empty';
-          line.appendChild(x);
-        }
-      } else {
-        const g = row.node;
-        line.dataset.group = g.id;
-        line.classList.add('g-group');
-        const open = !collapsed.has(g.id);
-        name = el('div', { class: 'g-name', title: g.tooltip || g.id, style: { paddingLeft: 4 + row.depth * 14 + 'px' } },
-          el('button', { class: 'g-toggle linkish', 'data-toggle': g.id, 'aria-expanded': open ? 'true' : 'false',
-            title: open ? 'collapse' : 'expand' }, open ? '▾' : '▸'),
-          g.label, el('span', { class: 'muted' }, ` (${g.tasks.length})`));
-        line.appendChild(name);
-        for (const r of cols) {
-          const c = groupCell(r, g.tasks);
-          const x = document.createElement('i');
-          x.className = c ? 'c grp st-' + c[0] : 'c empty';
-          line.appendChild(x);
+          ctx.fillStyle = C.muted;
+          text(ctx, ` [${total || ' '}]`, x, y, NAME_W - 8);
         }
       }
-      frag.appendChild(line);
-    });
-    if (!rows.length) frag.appendChild(el('p', { class: 'muted' }, 'This DAG has no tasks.'));
-    else if (!cols.length) frag.appendChild(el('p', { class: 'muted', style: { padding: '0 8px' } }, 'No runs yet.'));
-    grid.replaceChildren(frag);
+    }
+    ctx.fillStyle = C.line;
+    ctx.fillRect(NAME_W - 1, 0, 1, h);
+    /* The selection. */
+    if (sel && sel.c >= c0 && sel.c <= c1 && (sel.r < 0 || (sel.r >= r0 && sel.r <= r1))) {
+      const x = X(sel.c), y = sel.r < 0 ? 2 : Y(sel.r) + 1;
+      ctx.strokeStyle = C.accent;
+      ctx.lineWidth = 2;
+      ctx.strokeRect(x - 2, y, 16, sel.r < 0 ? HEAD_H - 4 : RH - 2);
+      ctx.lineWidth = 1;
+    }
+  }
 
-    /* Where the user was: the same run and row, the same scroll (or the newest runs). */
+  const repaint = () => { if (!frame) frame = requestAnimationFrame(paint); };
+
+  function draw() {
+    const t0 = performance.now();
+    const wasAtRight = grid.scrollLeft + grid.clientWidth >= grid.scrollWidth - 4;
+    const selKey = sel ? { run: cols[sel.c] ? cols[sel.c].run_id : null,
+      row: sel.r >= 0 && rows[sel.r] ? rowKey(rows[sel.r]) : null, bar: sel.r < 0 } : null;
+    cols = data.runs.slice().reverse();
+    rows = flatten(tree, collapsed);
+    readColours();
+    layoutBox();
+    fill(empty, !rows.length ? 'This DAG has no tasks.' : !cols.length ? 'No runs yet.' : '');
     sel = null;
     if (selKey) {
       const c = cols.findIndex((r) => r.run_id === selKey.run);
       const r = selKey.bar ? -1 : rows.findIndex((row) => rowKey(row) === selKey.row);
-      if (c >= 0 && (r >= 0 || selKey.bar)) select(r, c, false);
+      if (c >= 0 && (r >= 0 || selKey.bar)) sel = { r, c };
     }
-    grid.scrollTop = keepTop;
-    grid.scrollLeft = wasAtRight || !sig ? grid.scrollWidth : keepLeft;
+    if (wasAtRight || !sig) grid.scrollLeft = grid.scrollWidth;
+    paint();
     if (panelKey) showPanel(panelKey.run_id, panelKey.key);
+    grid.dataset.drawMs = String(Math.round(performance.now() - t0));
+    grid.dataset.runs = String(cols.length);
+    grid.dataset.rows = String(rows.length);
   }
 
   /* ---- selection and the panel ---- */
 
-  const cellAt = (r, c) => {
-    const line = r < 0 ? grid.firstChild : grid.children[r + 1];
-    return line ? line.children[c + 1] : null;
-  };
-
-  function select(r, c, scroll = true) {
-    if (sel) { const old = cellAt(sel.r, sel.c); if (old) old.classList.remove('sel'); }
+  function select(r, c) {
     sel = { r, c };
-    const x = cellAt(r, c);
-    if (x) {
-      x.classList.add('sel');
-      if (scroll) x.scrollIntoView({ block: 'nearest', inline: 'nearest' });
-    }
+    /* Into view: the cell's box inside the scrolled area. */
+    const x = NAME_W + c * CW, y = HEAD_H + Math.max(0, r) * RH;
+    if (x - NAME_W < grid.scrollLeft) grid.scrollLeft = x - NAME_W;
+    else if (x + CW > grid.scrollLeft + grid.clientWidth) grid.scrollLeft = x + CW - grid.clientWidth;
+    if (r >= 0 && y - HEAD_H < grid.scrollTop) grid.scrollTop = y - HEAD_H;
+    else if (r >= 0 && y + RH > grid.scrollTop + grid.clientHeight) grid.scrollTop = y + RH - grid.clientHeight;
+    repaint();
   }
 
   function cellTitle(r, c) {
@@ -318,34 +416,48 @@ export async function render(container, dag, query) {
     if (rows[r]) showPanel(run.run_id, rowKey(rows[r]));
   }
 
-  /* Which cell an event is on: {r, c} or null. */
-  function hit(target) {
-    if (!(target instanceof Element) || target.tagName !== 'I') return null;
-    const line = target.parentNode;
-    if (!line || line.parentNode !== grid) return null;
-    const c = Array.prototype.indexOf.call(line.children, target) - 1;
-    const r = line.classList.contains('g-head') ? -1 : Number(line.dataset.row);
-    return c >= 0 ? { r, c } : null;
+  /* What a point of the grid is: {area: 'name' | 'cell', r (-1: the run bars), c} or null. */
+  function hit(e) {
+    const b = grid.getBoundingClientRect();
+    const x = e.clientX - b.left - grid.clientLeft, y = e.clientY - b.top - grid.clientTop;
+    if (x < 0 || y < 0 || x >= grid.clientWidth || y >= grid.clientHeight) return null;
+    const r = y < HEAD_H ? -1 : Math.floor((y - HEAD_H + grid.scrollTop) / RH);
+    if (r >= rows.length) return null;
+    if (x < NAME_W) return r >= 0 ? { area: 'name', r } : null;
+    const c = Math.floor((x - NAME_W + grid.scrollLeft) / CW);
+    return c >= 0 && c < cols.length ? { area: 'cell', r, c } : null;
   }
 
   grid.addEventListener('click', (e) => {
-    const tg = e.target.closest && e.target.closest('[data-toggle]');
-    if (tg) {
-      const id = tg.getAttribute('data-toggle');
-      if (collapsed.has(id)) collapsed.delete(id); else collapsed.add(id);
+    const h = hit(e);
+    if (!h) return;
+    grid.focus({ preventScroll: true });
+    if (h.area === 'name') {
+      const row = rows[h.r];
+      if (row.kind !== 'group') return;
+      if (collapsed.has(row.node.id)) collapsed.delete(row.node.id); else collapsed.add(row.node.id);
       try { localStorage.setItem(collapsedKey(dagId), JSON.stringify([...collapsed])); } catch (err) { /* private mode */ }
       draw();
       return;
     }
-    const h = hit(e.target);
-    if (!h) return;
-    select(h.r, h.c, false);
+    sel = { r: h.r, c: h.c };
+    repaint();
     open(h.r, h.c);
   });
-  grid.addEventListener('mouseover', (e) => {
-    const h = hit(e.target);
-    if (h && !e.target.title) e.target.title = cellTitle(h.r, h.c);
+  grid.addEventListener('mousemove', (e) => {
+    const h = hit(e);
+    const r = h ? h.r : null;
+    canvas.style.cursor = h && (h.area === 'cell' || (rows[h.r] && rows[h.r].kind === 'group')) ? 'pointer' : 'default';
+    canvas.title = h && h.area === 'cell' ? cellTitle(h.r, h.c) : h && rows[h.r] ? (rows[h.r].kind === 'task' ? data.tasks[rows[h.r].node.idx].task_id : rows[h.r].node.tooltip || rows[h.r].node.id) : '';
+    if ((hover ? hover.r : null) !== r) { hover = h ? { r } : null; repaint(); }
   });
+  grid.addEventListener('mouseleave', () => { hover = null; repaint(); });
+  grid.addEventListener('scroll', repaint, { passive: true });
+  const resize = new ResizeObserver(repaint);
+  resize.observe(grid);
+  const scheme = window.matchMedia('(prefers-color-scheme: dark)');
+  const onScheme = () => { readColours(); repaint(); };
+  scheme.addEventListener('change', onScheme);
   grid.addEventListener('keydown', (e) => {
     if (!cols.length || !rows.length) return;
     const moves = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] };
@@ -415,6 +527,8 @@ export async function render(container, dag, query) {
   schedule();
   return () => {
     stopped = true;
+    resize.disconnect();
+    scheme.removeEventListener('change', onScheme);
     clearTimeout(timer);
     document.removeEventListener('visibilitychange', onVisible);
   };
