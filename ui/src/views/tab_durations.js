@@ -70,7 +70,8 @@ function config(data, landing, colors, onPick) {
       interaction: { mode: 'nearest', intersect: false },
       onClick: (evt, elements) => { if (elements.length) onPick(runs[elements[0].index]); },
       scales: {
-        x: { ticks: { color: colors.muted, maxRotation: 50, autoSkip: true }, grid: { color: colors.line },
+        x: { offset: runs.length < 4, ticks: { color: colors.muted, maxRotation: 50, autoSkip: true },
+          grid: { color: colors.line },
           title: { display: true, text: 'logical date', color: colors.muted } },
         y: { beginAtZero: true, ticks: { color: colors.muted }, grid: { color: colors.line },
           title: { display: true, text: (landing ? 'landed after the interval, ' : 'duration, ') + unit,
