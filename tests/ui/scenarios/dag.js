@@ -297,7 +297,8 @@ module.exports = {
       const r = await rest(t, 'GET', `/dags/${DAG}/dagRuns/ui_scn_triggered`);
       return r.status === 200 && r.json;
     }, 10000);
-    t.equal(JSON.stringify(run.conf), JSON.stringify({who: 'browser', times: 5, loud: true, colour: 'blue', items: [1, 2]}), 'conf');
+    const sorted = (o) => JSON.stringify(Object.keys(o).sort().map((k) => [k, o[k]]));
+    t.equal(sorted(run.conf), sorted({who: 'browser', times: 5, loud: true, colour: 'blue', items: [1, 2]}), 'conf');
     await page.waitFor(() => Number((document.getElementById('grid') || {dataset: {}}).dataset.runs) === 3, 10000);
   },
 
