@@ -302,6 +302,25 @@ module.exports = {
     await page.waitFor(() => Number((document.getElementById('grid') || {dataset: {}}).dataset.runs) === 3, 10000);
   },
 
+  'the grid of a running run updates without a reload': async (t) => {
+    await setup(t);
+    const live = 'ui_scn_live';
+    fs.writeFileSync(path.join(process.env.UPDRAFT__CORE__DAGS_FOLDER, 'ui_scn_live.yaml'),
+      `${live}:\n  tasks:\n    - {task_id: wait, operator: bash, bash_command: 'sleep 6'}\n` +
+      `    - {task_id: after, operator: bash, bash_command: 'true', dependencies: [wait]}\n`);
+    await until('the DAG loads', async () => (await rest(t, 'GET', `/dags/${live}`)).status === 200);
+    await rest(t, 'PATCH', `/dags/${live}`, {is_paused: false});
+    const r = await rest(t, 'POST', `/dags/${live}/dagRuns`, {dag_run_id: 'live_1'});
+    t.equal(r.status, 200, 'trigger');
+    const page = t.page;
+    await openGrid(t, page, live, 1);
+    await page.waitFor(() => document.getElementById('grid-live').textContent.includes('live'), 5000);
+    await mouseClick(page, await cellPoint(page, 1, 0));
+    t.assert((await panel(page, 'after')).state !== 'success', 'after has not run yet');
+    await page.waitFor(() => document.querySelector('#panel-state .state').getAttribute('title') === 'success', 30000);
+    await page.waitFor(() => document.getElementById('grid-live').textContent === '', 10000);
+  },
+
   'a Viewer sees the DAG page without the trigger or the pause toggle': async (t) => {
     await setup(t);
     const page = t.page;
