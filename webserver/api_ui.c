@@ -104,10 +104,10 @@ static void write_iso(jsonw_t *w, const PGresult *res, int row, int col)
  */
 #define FMT_MAX 32
 
-/* Epoch microseconds as epoch seconds to the millisecond: 1704067200.25. */
-static size_t fmt_epoch(char *b, int64_t us)
+/* Epoch milliseconds as epoch seconds: 1704067200.25. */
+static size_t fmt_epoch_ms(char *b, int64_t ms)
 {
-    int64_t ms = us / 1000 - (us % 1000 < 0), sec = ms / 1000 - (ms % 1000 < 0);
+    int64_t sec = ms / 1000 - (ms % 1000 < 0);
     int frac = (int)(ms - sec * 1000);
     uint64_t u = sec < 0 ? (uint64_t)0 - (uint64_t)sec : (uint64_t)sec;
     char tmp[24], *p = tmp + sizeof(tmp);
@@ -139,10 +139,29 @@ static size_t fmt_null(char *b)
     return 4;
 }
 
-/* An epoch-microseconds column as fmt_epoch, or null. */
-static size_t fmt_epoch_col(char *b, const PGresult *res, int row, int col)
+/*
+ * An epoch-milliseconds column as fmt_epoch_ms, or null. The digits of a
+ * time after 1970 are copied with the point put in (no parsing): the
+ * grid has 200,000 of them.
+ */
+static size_t fmt_epoch_ms_col(char *b, const PGresult *res, int row, int col)
 {
-    return PQgetisnull(res, row, col) ? fmt_null(b) : fmt_epoch(b, db_get_i64(res, row, col));
+    const char *s = PQgetvalue(res, row, col);
+    size_t len = (size_t)PQgetlength(res, row, col), n;
+
+    if (PQgetisnull(res, row, col))
+        return fmt_null(b);
+    if (len < 4 || len > 18 || !jsonw_is_int_text(s, len) || s[0] == '-' || s[0] == '0')
+        return fmt_epoch_ms(b, db_get_i64(res, row, col));
+    n = len - 3;
+    memcpy(b, s, n);
+    if (s[n] != '0' || s[n + 1] != '0' || s[n + 2] != '0') {
+        size_t f = s[n + 2] != '0' ? 3 : s[n + 1] != '0' ? 2 : 1;
+        b[n] = '.';
+        memcpy(b + n + 1, s + n, f);
+        n += 1 + f;
+    }
+    return n;
 }
 
 /* An integer column as its digits (checked), or null. */
@@ -171,10 +190,10 @@ static size_t fmt_ti_state(char *b, int s)
     return n + 2;
 }
 
-static void write_epoch_us(jsonw_t *w, int64_t us)
+static void write_epoch_ms(jsonw_t *w, int64_t ms)
 {
     char b[FMT_MAX];
-    jsonw_raw(w, b, fmt_epoch(b, us));
+    jsonw_raw(w, b, fmt_epoch_ms(b, ms));
 }
 
 /* A JSON column Postgres wrote (an array or an object), or dflt for SQL NULL. */
@@ -458,17 +477,6 @@ static void write_structure(jsonw_t *w, const ui_tasks_t *t)
     write_json_or(w, t->res, 0, 5, "[]");
 }
 
-typedef struct run_key {
-    int64_t id;
-    int idx;
-} run_key_t;
-
-static int cmp_run_key(const void *a, const void *b)
-{
-    int64_t x = ((const run_key_t *)a)->id, y = ((const run_key_t *)b)->id;
-    return (x > y) - (x < y);
-}
-
 /*
  * The grid's task instances: the rows of run r and task t form a list
  * (head[r * ntasks + t], then next[row]), one row for an unmapped task,
@@ -481,46 +489,54 @@ typedef struct grid {
     int *head, *next;
 } grid_t;
 
+/* The run of task-instance row j: its position in the runs (0-based), or -1. */
+static int row_run(const grid_t *g, int j)
+{
+    const char *s = PQgetvalue(g->tis, j, 0);
+    int n = 0;
+
+    for (int i = 0; s[i]; i++) {
+        if (s[i] < '0' || s[i] > '9' || i >= 9)
+            return -1;
+        n = n * 10 + (s[i] - '0');
+    }
+    return n >= 1 && n <= g->nruns ? n - 1 : -1;
+}
+
 /* Links every task-instance row into its cell; false when out of memory. */
 static bool grid_index(grid_t *g)
 {
     size_t ncells = (size_t)g->nruns * (size_t)g->tasks->n;
-    int ntis = PQntuples(g->tis);
-    run_key_t *keys = malloc(((size_t)g->nruns + 1) * sizeof(*keys));
+    int ntis = PQntuples(g->tis), pos = -1;
 
     g->head = malloc((ncells + 1) * sizeof(int));
     g->next = malloc(((size_t)ntis + 1) * sizeof(int));
-    if (!keys || !g->head || !g->next) {
-        free(keys);
+    if (!g->head || !g->next)
         return false;
-    }
     for (size_t c = 0; c < ncells; c++)
         g->head[c] = -1;
-    for (int i = 0; i < g->nruns; i++)
-        keys[i] = (run_key_t){db_get_i64(g->runs, i, 0), i};
-    qsort(keys, (size_t)g->nruns, sizeof(*keys), cmp_run_key);
-    /* The index hands the rows over by run, then task id: the run and the
-     * task of the row before are tried first. */
-    run_key_t k = {0, 0}, *run = NULL;
-    int pos = -1;
+    /* The rows come by run, then task id: the task after the row before's
+     * is tried first. */
     for (int j = 0; j < ntis; j++) {
         const char *task_id = PQgetvalue(g->tis, j, 1);
-        if (!run || run->id != db_get_i64(g->tis, j, 0)) {
-            k.id = db_get_i64(g->tis, j, 0);
-            run = g->nruns ? bsearch(&k, keys, (size_t)g->nruns, sizeof(k), cmp_run_key) : NULL;
-        }
+        int run = row_run(g, j);
         if (pos >= 0 && pos + 1 < g->tasks->n && strcmp(g->tasks->keys[pos + 1].id, task_id) == 0)
             pos++;
         else
             pos = task_key_pos(g->tasks, task_id);
-        if (!run || pos < 0)
+        if (run < 0 || pos < 0)
             continue; /* a task the DAG's current version no longer has */
-        size_t c = (size_t)run->idx * (size_t)g->tasks->n + (size_t)g->tasks->keys[pos].idx;
+        size_t c = (size_t)run * (size_t)g->tasks->n + (size_t)g->tasks->keys[pos].idx;
         g->next[j] = g->head[c];
         g->head[c] = j;
     }
-    free(keys);
     return true;
+}
+
+/* Whether row j folds mapped instances (its count is not 0). */
+static bool row_is_folded(const PGresult *tis, int j)
+{
+    return PQgetvalue(tis, j, 6)[0] != '0';
 }
 
 /*
@@ -541,7 +557,7 @@ static void write_mapped_cell(jsonw_t *w, const PGresult *tis, const int *next, 
         int64_t try_n = db_get_i64(tis, j, 3);
         if (s >= 0 && (best < 0 || s < best))
             best = s;
-        if (s >= 0 && db_get_i64(tis, j, 6) > 0)
+        if (s >= 0 && row_is_folded(tis, j))
             counts[s] += db_get_int(tis, j, 6);
         try_max = try_n > try_max ? try_n : try_max;
         if (!PQgetisnull(tis, j, 4) && (!has_start || db_get_i64(tis, j, 4) < start)) {
@@ -557,11 +573,11 @@ static void write_mapped_cell(jsonw_t *w, const PGresult *tis, const int *next, 
     write_state(w, best >= 0 ? ti_states[best] : NULL);
     jsonw_i64(w, try_max);
     if (has_start)
-        write_epoch_us(w, start);
+        write_epoch_ms(w, start);
     else
         jsonw_null(w);
     if (has_end)
-        write_epoch_us(w, end);
+        write_epoch_ms(w, end);
     else
         jsonw_null(w);
     jsonw_obj_begin(w);
@@ -592,7 +608,7 @@ static void write_cell(jsonw_t *w, const grid_t *g, int run, int task)
         return;
     }
     for (int j = head; j >= 0 && !mapped; j = g->next[j])
-        mapped = db_get_i64(g->tis, j, 6) > 0;
+        mapped = row_is_folded(g->tis, j);
     if (mapped) {
         write_mapped_cell(w, g->tis, g->next, head);
         return;
@@ -602,9 +618,9 @@ static void write_cell(jsonw_t *w, const grid_t *g, int run, int task)
     b[n++] = ',';
     n += fmt_int_col(b + n, g->tis, head, 3);
     b[n++] = ',';
-    n += fmt_epoch_col(b + n, g->tis, head, 4);
+    n += fmt_epoch_ms_col(b + n, g->tis, head, 4);
     b[n++] = ',';
-    n += fmt_epoch_col(b + n, g->tis, head, 5);
+    n += fmt_epoch_ms_col(b + n, g->tis, head, 5);
     b[n++] = ']';
     jsonw_raw(w, b, n);
 }
@@ -954,7 +970,7 @@ static void write_durations_run(jsonw_t *w, const durations_t *d, int k)
     if (PQgetisnull(d->res, i, 4) || PQgetisnull(d->res, i, 5))
         jsonw_null(w);
     else
-        write_epoch_us(w, db_get_i64(d->res, i, 5) - db_get_i64(d->res, i, 4));
+        write_epoch_ms(w, (db_get_i64(d->res, i, 5) - db_get_i64(d->res, i, 4)) / 1000);
     jsonw_key(w, "task_durations");
     write_aligned(w, d, k, 7);
     jsonw_key(w, "landing_times");

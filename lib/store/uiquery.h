@@ -98,11 +98,11 @@ int uiq_grid_runs(db_t *db, const char *dag_id, ts_us_t before, long limit, PGre
  * statement: an unmapped instance (map_index -1) as itself, the
  * instances of a mapped task folded into one row per (run, task, state).
  * Rows in no particular order. Columns:
- *   0 dag_run_id, 1 task_id, 2 state, 3 try_number (the largest of the
- *   folded rows), 4 start_date (the earliest), 5 end_date (the latest;
- *   NULL while one of the folded rows has none), 6 count: 0 for
- *   map_index -1, else the mapped instances in that state. Times are
- *   epoch microseconds through float8: right to the millisecond.
+ *   0 the run's position in run_ids, from 1, 1 task_id, 2 state,
+ *   3 try_number (the largest of the folded rows), 4 start_date (the
+ *   earliest), 5 end_date (the latest; NULL while one of the folded rows
+ *   has none), 6 count: 0 for map_index -1, else the mapped instances in
+ *   that state. Times are epoch milliseconds.
  */
 int uiq_grid_tis(db_t *db, const int64_t *run_ids, size_t n, PGresult **out);
 

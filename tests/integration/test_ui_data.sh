@@ -205,6 +205,12 @@ check "gantt: the retried task's earlier try" is 200 /ui/gantt/ui_grid/good_1 '
   and .tries[0].hostname == "w1"'
 check "gantt: tasks that ran once have no earlier tries" is 200 /ui/gantt/ui_grid/good_1 \
   '[.task_instances[] | select(.task_id != "flaky") | .tries | length] | add == 0'
+# isoepoch: an ISO timestamp of the API as epoch seconds with its fraction
+ISOEPOCH='def isoepoch: (.[0:19] + "Z" | fromdateiso8601)
+  + ((capture("\\.(?<f>[0-9]+)") | "0." + .f | tonumber) // 0);'
+grid_start=$(jq ".runs[2].tis[$i_first][2]" "$tmp/grid.json")
+check "grid: a cell's epoch seconds are the Gantt's start to the millisecond" is 200 /ui/gantt/ui_grid/good_1 "
+  $ISOEPOCH .task_instances[] | select(.task_id == \"first\") | (.start_date | isoepoch) - $grid_start | fabs < 0.0011"
 check "gantt: unknown run is 404" is 404 /ui/gantt/ui_grid/nosuch '.title == "DAGRun not found"'
 check "gantt: unknown DAG is 404" is 404 /ui/gantt/nosuch/good_1 '.title == "DAG not found"'
 check "gantt: a query parameter is 400" problem 400 "/ui/gantt/ui_grid/good_1?limit=1"
