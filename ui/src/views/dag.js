@@ -158,7 +158,7 @@ function triggerModal(dag) {
     status,
     el('div', { class: 'buttons' },
       el('button', { type: 'button', onclick: close }, 'Cancel'), submit));
-  const back = el('div', { class: 'modal-back', onclick: (e) => { if (e.target === back) close(); } }, form);
+  const back = el('div', { class: 'modal-back', id: 'trigger-back', onclick: (e) => { if (e.target === back) close(); } }, form);
   back.addEventListener('keydown', (e) => { if (e.key === 'Escape') close(); });
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -253,5 +253,9 @@ export async function render(root, params, query) {
   } catch (e) {
     fill(body, errorBox(e));
   }
-  return () => { if (typeof stopTab === 'function') stopTab(); };
+  return () => {
+    const modal = document.getElementById('trigger-back');
+    if (modal) modal.remove();
+    if (typeof stopTab === 'function') stopTab();
+  };
 }

@@ -21,8 +21,8 @@ const COLOURS = {
   scheduled: '#d2b48c', deferred: '#9370db', restarting: '#ee82ee', removed: '#d3d3d3',
 };
 const NODE_H = 40;
-/* Above this many tasks dagre ranks by longest path: network simplex is too slow for them. */
-const BIG = 300;
+/* Above this many tasks dagre takes seconds: the graph is laid out by fastLayout. */
+const BIG = 200;
 
 function shortId(t) {
   return t.group && t.task_id.startsWith(t.group + '.') ? t.task_id.slice(t.group.length + 1) : t.task_id;
@@ -40,12 +40,18 @@ function groupInfo(groups) {
   return info;
 }
 
-/* Lays the DAG out: {g (the laid out graph), width, height}. */
-function layout(dagre, data) {
+const nodeWidth = (t) => Math.min(320, Math.max(90, Math.max(shortId(t).length, (t.operator || '').length * 0.85) * 7.4 + 26));
+
+/*
+ * The layout both ways give: per task {x, y, width, height} (centres),
+ * the groups' boxes {group, label, tooltip, x, y, width, height, depth},
+ * the edges as lists of points, and the size of the whole.
+ */
+
+/* dagre's layout: a compound graph whose clusters are the task groups. */
+function dagreLayout(dagre, data) {
   const g = new dagre.graphlib.Graph({ compound: true });
-  const big = data.tasks.length > BIG;
-  g.setGraph({ rankdir: 'LR', nodesep: big ? 8 : 14, ranksep: big ? 36 : 48, edgesep: 6,
-    marginx: 24, marginy: 24, ranker: big ? 'longest-path' : 'network-simplex' });
+  g.setGraph({ rankdir: 'LR', nodesep: 26, ranksep: 48, edgesep: 6, marginx: 24, marginy: 30 });
   g.setDefaultEdgeLabel(() => ({}));
   const info = groupInfo(data.groups);
   const used = new Set();
@@ -61,9 +67,7 @@ function layout(dagre, data) {
   };
   const ids = new Set(data.tasks.map((t) => t.task_id));
   data.tasks.forEach((t, idx) => {
-    const label = shortId(t);
-    const w = Math.min(320, Math.max(90, Math.max(label.length, (t.operator || '').length * 0.85) * 7.4 + 26));
-    g.setNode('t\u0000' + t.task_id, { width: w, height: NODE_H, idx });
+    g.setNode('t\u0000' + t.task_id, { width: nodeWidth(t), height: NODE_H, idx });
     if (t.group) {
       addGroup(t.group);
       g.setParent('t\u0000' + t.task_id, 'g\u0000' + t.group);
@@ -73,14 +77,117 @@ function layout(dagre, data) {
     for (const u of t.upstream || []) if (ids.has(u)) g.setEdge('t\u0000' + u, 't\u0000' + t.task_id);
   }
   dagre.layout(g);
+  const depth = (v) => { let d = 0; for (let p = g.parent(v); p; p = g.parent(p)) d++; return d; };
   const gr = g.graph();
-  return { g, width: gr.width || 100, height: gr.height || 100 };
+  return {
+    nodes: data.tasks.map((t) => { const n = g.node('t\u0000' + t.task_id); return { x: n.x, y: n.y, width: n.width, height: n.height }; }),
+    clusters: g.nodes().filter((v) => v.startsWith('g\u0000')).map((v) => {
+      const n = g.node(v);
+      /* Room for the label above the tasks. */
+      return { group: n.group, label: n.label, tooltip: n.tooltip, x: n.x, y: n.y - 8, width: n.width, height: n.height + 16, depth: depth(v) };
+    }),
+    edges: g.edges().map((e) => g.edge(e).points),
+    width: gr.width || 100,
+    height: gr.height || 100,
+  };
+}
+
+/*
+ * The layout of large DAGs, where dagre takes many seconds: layers by
+ * longest path from the sources, each layer ordered by the mean place of
+ * its upstream tasks (a few sweeps down and up), each task placed at the
+ * mean height of its upstream ones and pushed down to clear the one
+ * above; groups as the boxes around their tasks. Linear in tasks and
+ * dependencies per sweep.
+ */
+function fastLayout(data) {
+  const n = data.tasks.length;
+  const index = new Map(data.tasks.map((t, i) => [t.task_id, i]));
+  const ups = data.tasks.map((t) => (t.upstream || []).map((u) => index.get(u)).filter((u) => u !== undefined));
+  const downs = data.tasks.map(() => []);
+  ups.forEach((us, i) => us.forEach((u) => downs[u].push(i)));
+  /* Ranks in topological order (Kahn); tasks in a cycle, if any, after the rest. */
+  const indeg = ups.map((us) => us.length), rank = new Array(n).fill(0), queue = [];
+  for (let i = 0; i < n; i++) if (!indeg[i]) queue.push(i);
+  for (let h = 0; h < queue.length; h++) {
+    const u = queue[h];
+    for (const v of downs[u]) {
+      rank[v] = Math.max(rank[v], rank[u] + 1);
+      if (--indeg[v] === 0) queue.push(v);
+    }
+  }
+  const layers = [];
+  for (let i = 0; i < n; i++) (layers[rank[i]] = layers[rank[i]] || []).push(i);
+  for (let r = 0; r < layers.length; r++) layers[r] = layers[r] || [];
+  const pos = new Array(n).fill(0);
+  const number = (layer) => layer.forEach((v, k) => { pos[v] = k; });
+  layers.forEach(number);
+  const sweep = (range, nb) => {
+    for (const r of range) {
+      const key = new Map(layers[r].map((v) => {
+        const ns = nb[v];
+        return [v, ns.length ? ns.reduce((a, u) => a + pos[u], 0) / ns.length : pos[v]];
+      }));
+      layers[r].sort((a, b) => key.get(a) - key.get(b) || pos[a] - pos[b]);
+      number(layers[r]);
+    }
+  };
+  const down = [...layers.keys()].slice(1), up = [...layers.keys()].reverse().slice(1);
+  for (let k = 0; k < 2; k++) { sweep(down, ups); sweep(up, downs); }
+  sweep(down, ups);
+  /* Coordinates. */
+  const SEP = 10, RANKSEP = 60, M = 30;
+  const widths = data.tasks.map(nodeWidth);
+  const nodes = new Array(n);
+  let x = M, height = 0;
+  for (const layer of layers) {
+    const lw = Math.max(0, ...layer.map((v) => widths[v]));
+    let prevBottom = -Infinity;
+    for (const v of layer) {
+      const us = ups[v];
+      let y = us.length ? us.reduce((a, u) => a + nodes[u].y, 0) / us.length : M + NODE_H / 2;
+      y = Math.max(y, prevBottom + SEP + NODE_H / 2, M + NODE_H / 2);
+      nodes[v] = { x: x + lw / 2, y, width: widths[v], height: NODE_H };
+      prevBottom = y + NODE_H / 2;
+    }
+    height = Math.max(height, prevBottom);
+    x += lw + RANKSEP;
+  }
+  const edges = [];
+  ups.forEach((us, v) => us.forEach((u) => {
+    const a = nodes[u], b = nodes[v];
+    edges.push([{ x: a.x + a.width / 2, y: a.y }, { x: b.x - b.width / 2, y: b.y }]);
+  }));
+  /* Groups: the box around their tasks, and around their inner groups' boxes. */
+  const info = groupInfo(data.groups), boxes = new Map();
+  const grow = (id, x0, y0, x1, y1) => {
+    for (let g = id, d = 0; g && d < 50; g = (info.get(g) || {}).parent, d++) {
+      const b = boxes.get(g) || { x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity };
+      const pad = 10 + 4 * d;
+      b.x0 = Math.min(b.x0, x0 - pad); b.y0 = Math.min(b.y0, y0 - pad - 8);
+      b.x1 = Math.max(b.x1, x1 + pad); b.y1 = Math.max(b.y1, y1 + pad);
+      boxes.set(g, b);
+    }
+  };
+  data.tasks.forEach((t, i) => {
+    if (t.group) { const a = nodes[i]; grow(t.group, a.x - a.width / 2, a.y - a.height / 2, a.x + a.width / 2, a.y + a.height / 2); }
+  });
+  const depthOf = (id) => { let d = 0; for (let p = (info.get(id) || {}).parent; p && d < 50; p = (info.get(p) || {}).parent) d++; return d; };
+  const clusters = [...boxes].map(([id, b]) => {
+    const i = info.get(id) || { label: id, tooltip: '' };
+    return { group: id, label: i.label, tooltip: i.tooltip, x: (b.x0 + b.x1) / 2, y: (b.y0 + b.y1) / 2,
+      width: b.x1 - b.x0, height: b.y1 - b.y0, depth: depthOf(id) };
+  });
+  return { nodes, clusters, edges, width: x - RANKSEP + M, height: height + M };
 }
 
 function edgePath(points) {
   if (!points || !points.length) return '';
   let d = `M${points[0].x.toFixed(1)},${points[0].y.toFixed(1)}`;
-  if (points.length === 2) return d + `L${points[1].x.toFixed(1)},${points[1].y.toFixed(1)}`;
+  if (points.length === 2) {
+    const [a, b] = points, m = (a.x + b.x) / 2;
+    return d + `C${m.toFixed(1)},${a.y.toFixed(1)} ${m.toFixed(1)},${b.y.toFixed(1)} ${b.x.toFixed(1)},${b.y.toFixed(1)}`;
+  }
   /* A smooth curve through the points: quadratic segments between midpoints. */
   for (let i = 1; i < points.length - 1; i++) {
     const p = points[i], q = points[i + 1];
@@ -104,10 +211,10 @@ export async function render(container, dag, query) {
 
   let data, dagre;
   try {
-    [data, dagre] = await Promise.all([
-      api(`/ui/grid/${encodeURIComponent(dagId)}` + qs({ limit: 25 })),
-      import('dagre').then((m) => m.default || m),
-    ]);
+    const lib = import('dagre');
+    data = await api(`/ui/grid/${encodeURIComponent(dagId)}` + qs({ limit: 25 }));
+    if (data.tasks.length <= BIG) dagre = await lib.then((m) => m.default || m);
+    else lib.catch(() => {});
   } catch (e) {
     fill(box);
     fill(status, errorBox(e));
@@ -134,7 +241,8 @@ export async function render(container, dag, query) {
   picker.disabled = !data.runs.length;
 
   const t0 = performance.now();
-  const { g, width, height } = layout(dagre, data);
+  const L = dagre ? dagreLayout(dagre, data) : fastLayout(data);
+  const { width, height } = L;
   const t1 = performance.now();
 
   /* ---- drawing ---- */
@@ -142,35 +250,30 @@ export async function render(container, dag, query) {
   const clusters = svg('g'), edges = svg('g'), nodes = svg('g');
   root.append(clusters, edges, nodes);
   const nodeEls = new Array(data.tasks.length);
-  const clusterIds = g.nodes().filter((v) => v.startsWith('g\u0000'));
   /* Outer boxes first, so that inner ones are drawn over them. */
-  const depth = (v) => { let d = 0; for (let p = g.parent(v); p; p = g.parent(p)) d++; return d; };
-  clusterIds.sort((a, b) => depth(a) - depth(b));
-  for (const v of clusterIds) {
-    const n = g.node(v);
-    const x = n.x - n.width / 2, y = n.y - n.height / 2 - 16;
+  for (const n of L.clusters.sort((a, b) => a.depth - b.depth)) {
+    const x = n.x - n.width / 2, y = n.y - n.height / 2;
     const c = svg('g', { class: 'cluster', 'data-group': n.group },
-      svg('rect', { x, y, width: n.width, height: n.height + 16, rx: 8 }),
-      svg('text', { x: x + 8, y: y + 14 }, n.label));
+      svg('rect', { x, y, width: n.width, height: n.height, rx: 8 }),
+      svg('text', { x: x + 8, y: y + 13 }, n.label));
     if (n.tooltip) c.appendChild(svg('title', null, n.tooltip));
     clusters.appendChild(c);
   }
-  for (const e of g.edges()) {
-    const p = g.edge(e);
-    edges.appendChild(svg('path', { class: 'edge', d: edgePath(p.points), 'marker-end': 'url(#arrow)' }));
+  for (const points of L.edges) {
+    edges.appendChild(svg('path', { class: 'edge', d: edgePath(points), 'marker-end': 'url(#arrow)' }));
   }
   data.tasks.forEach((t, idx) => {
-    const n = g.node('t\u0000' + t.task_id);
+    const n = L.nodes[idx];
     const x = n.x - n.width / 2, y = n.y - n.height / 2;
     const body = svg('rect', { class: 'body', x, y, width: n.width, height: n.height, rx: 5 });
     const bar = svg('rect', { class: 'bar', x, y, width: 6, height: n.height, rx: 2 });
     const title = svg('title');
+    const label = svg('text', { x: x + 14, y: y + 17 }, shortId(t));
     const ge = svg('g', { class: 'node', 'data-task': t.task_id, 'data-idx': idx },
-      body, bar,
-      svg('text', { x: x + 14, y: y + 17 }, shortId(t) + (t.is_mapped ? ' [ ]' : '')),
+      body, bar, label,
       svg('text', { class: 'op', x: x + 14, y: y + 32 }, t.operator || ''),
       title);
-    nodeEls[idx] = { ge, body, bar, title };
+    nodeEls[idx] = { ge, body, bar, title, label };
     nodes.appendChild(ge);
   });
   const defs = svg('defs', null,
@@ -180,7 +283,7 @@ export async function render(container, dag, query) {
   sv.style.color = 'var(--muted)';
   fill(box, sv);
   const t2 = performance.now();
-  timing.textContent = `${data.tasks.length} tasks · layout ${Math.round(t1 - t0)} ms, drawing ${Math.round(t2 - t1)} ms`;
+  timing.textContent = `${data.tasks.length} tasks · ${dagre ? 'dagre' : 'layered'} layout ${Math.round(t1 - t0)} ms, drawing ${Math.round(t2 - t1)} ms`;
   box.dataset.layoutMs = String(Math.round(t1 - t0));
 
   /* ---- states of the chosen run ---- */
@@ -197,6 +300,7 @@ export async function render(container, dag, query) {
       n.body.style.strokeWidth = col ? '2' : '';
       n.ge.setAttribute('data-state', s || 'none');
       const counts = cell && cell.length > 4 && cell[4] ? Object.entries(cell[4]).map(([k, v]) => `${k}: ${v}`).join(', ') : '';
+      if (t.is_mapped) n.label.textContent = shortId(t) + ` [${cell && cell[4] ? Object.values(cell[4]).reduce((a, b) => a + b, 0) : ' '}]`;
       n.title.textContent = `${t.task_id}\n${t.operator || ''}\n${run ? (s || 'no status') : 'no run'}${counts ? '\n' + counts : ''}`;
     });
   }

@@ -10,15 +10,16 @@
  * instance's panel, clicking a run's bar opens the run; clicking a group's
  * name folds or unfolds it.
  *
- * Live: while a shown run is queued or running and the page is visible,
- * the grid is read again every 5 s and redrawn when it changed.
+ * Live: live.js's watch() long-polls GET /ui/changes for this DAG while the
+ * page is visible; on a change the grid is read again and redrawn when its
+ * answer differs (no fixed-interval polling).
  */
 import { api, qs } from '../api.js';
 import { el, fill, fmtTime, fmtDuration, secondsBetween, stateBadge, errorBox, path } from '../dom.js';
 import { go } from '../nav.js';
+import { watch } from '../live.js';
 
 const SIZES = [25, 50, 100, 365, 1000];
-const POLL_MS = 5000;
 /* The state a group's (or a mapped task's) cell shows: the first of these any of its instances has. */
 const ORDER = ['failed', 'upstream_failed', 'up_for_retry', 'up_for_reschedule', 'queued',
   'scheduled', 'deferred', 'running', 'restarting', 'none', 'success', 'skipped', 'removed'];
@@ -144,7 +145,7 @@ export async function render(container, dag, query) {
   let data = null, cols = [], rows = [], tree = null, sig = '';
   let sel = null; // {r: row index (-1: the run bars), c: column}
   let panelKey = null; // what the panel shows: {run_id, key}
-  let timer = null, stopped = false;
+  let stopped = false;
 
   const sizeSel = el('select', { id: 'grid-runs', 'aria-label': 'runs shown' },
     SIZES.map((s) => el('option', { value: String(s), selected: s === n }, `${s} runs`)));
@@ -498,38 +499,29 @@ export async function render(container, dag, query) {
       before ? el('a', { class: 'button', href: path.dag(dagId, 'grid') + qs({ runs: n === 25 ? '' : n }) }, 'Newest runs') : null);
   }
 
-  function schedule() {
-    clearTimeout(timer);
-    timer = null;
-    if (stopped) return;
-    const on = active();
-    live.textContent = on ? (document.visibilityState === 'visible' ? '● live' : 'paused while hidden') : '';
-    if (on && document.visibilityState === 'visible') {
-      timer = setTimeout(async () => {
-        try {
-          await load();
-          fill(status);
-        } catch (e) {
-          if (!stopped) fill(status, errorBox(e));
-        }
-        schedule();
-      }, POLL_MS);
-    }
-  }
-  const onVisible = () => schedule();
-  document.addEventListener('visibilitychange', onVisible);
+  const showLive = () => {
+    live.textContent = active() ? '● live' : '';
+  };
 
   try {
     await load();
   } catch (e) {
     fill(status, errorBox(e));
   }
-  schedule();
+  showLive();
+  const stopWatch = watch(dagId, async () => {
+    try {
+      await load();
+      fill(status);
+    } catch (e) {
+      if (!stopped) fill(status, errorBox(e));
+    }
+    showLive();
+  });
   return () => {
     stopped = true;
+    stopWatch();
     resize.disconnect();
     scheme.removeEventListener('change', onScheme);
-    clearTimeout(timer);
-    document.removeEventListener('visibilitychange', onVisible);
   };
 }
