@@ -10,6 +10,7 @@
 import { api, can } from '../api.js';
 import { el, fill, svg, fmtTime, fmtDuration, errorBox, stateBadge, link, path } from '../dom.js';
 import { go } from '../nav.js';
+import { watch } from '../live.js';
 import { ensureStyle, stateColor, legend, latestRuns, tabHref } from './tabs_common.js';
 
 const ROW = 22;
@@ -161,7 +162,7 @@ export async function render(container, dag, query) {
   fill(body, el('div', { class: 'toolbar' }, el('label', { for: 'gantt-run' }, 'Run '), picker, facts),
     area, foot);
 
-  let timer = null, stopped = false;
+  let stopped = false, live = false;
   const draw = async () => {
     let data;
     try {
@@ -186,11 +187,13 @@ export async function render(container, dag, query) {
       ['queued (waiting for a worker)', stateColor('queued'), { opacity: 0.55 }]]),
     retried ? el('p', { class: 'muted' }, 'Earlier tries are drawn paler, before the last one.') : null,
     data.truncated ? el('p', { class: 'muted' }, 'Only the first task instances are shown.') : null);
-    if (!stopped && (data.state === 'running' || data.state === 'queued')) timer = setTimeout(draw, 5000);
+    live = data.state === 'running' || data.state === 'queued';
   };
   await draw();
+  /* While the run is live, draw again when it changes. */
+  const stopWatch = watch(dagId, draw, () => live);
   return () => {
     stopped = true;
-    clearTimeout(timer);
+    stopWatch();
   };
 }
