@@ -33,7 +33,9 @@ static void add_ts(cJSON *o, const char *key, ts_us_t t)
     if (t == TS_NONE)
         cJSON_AddNullToObject(o, key);
     else
-        cJSON_AddStringToObject(o, key, ts_format_iso(t, buf));
+        cJSON_AddStringToObject(o, key, /* as Python's isoformat: no zero fraction */
+                                t % TS_US_PER_SEC ? ts_format_iso(t, buf)
+                                                  : ts_format_iso_sec(t, buf));
 }
 
 /* BackfillResponse; with progress, the UI's "runs" member too. */
