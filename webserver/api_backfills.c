@@ -235,7 +235,9 @@ static int post_backfill(api_req_t *r, bool dry_run)
         status = api_bad_request(r, err);
         goto out;
     }
-    r->ev_dag_id = req.dag_id;
+    /* The event log is written after the body is gone: a copy. */
+    snprintf(r->ev_buf, sizeof(r->ev_buf), "%s", req.dag_id);
+    r->ev_dag_id = r->ev_buf;
     int rc = backfill_create(r->db, &req, dry_run, &items, &n, &id, err, sizeof(err));
     if (rc == UPDRAFT_EINVALID) {
         http_send_problem(r->conn, 422, "Unprocessable Entity", "%s", err);

@@ -138,7 +138,7 @@ export function openBackfillModal(dag, opts = {}) {
       row('Run backwards', f.backwards, 'Newest date first.'),
       row('Conf (JSON)', f.conf, 'Given to every run of the backfill.'),
       preview, msg,
-      el('div', { class: 'buttons' }, el('button', { onclick: () => close() }, 'Cancel'), check, start));
+      el('div', { class: 'buttons' }, el('button', { onclick: () => close() }, 'Close'), check, start));
     const back = el('div', { class: 'modal-back', onclick: (e) => { if (e.target === back) close(); } }, modal);
     document.addEventListener('keydown', onKey);
     document.body.appendChild(back);
