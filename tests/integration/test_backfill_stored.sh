@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Backfills stored and driven by the scheduler (REST API v2, Airflow 3's
-# contract), with no CLI process anywhere: a dry run lists the dates, a
+# contract), with no CLI process, and two schedulers sharing the work: a
+# dry run lists the dates, a
 # backfill created through the API is run by the scheduler and worker
 # within its max_active_runs, a second one for the same DAG is refused
 # (409), pausing stops new runs and unpausing resumes them, the backfill
 # completes, cancelling fails its queued runs and creates no more, and a
-# Viewer may read backfills but not create one (403).
+# Viewer may read backfills but not create one (403). Then `dags
+# backfill` stores one the same way, and stopping it (SIGINT) leaves the
+# backfill running to its end.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source tests/lib/services.sh
@@ -51,6 +54,7 @@ tok_viewer=$(token_of viewer)
 check "tokens are made" test -n "$tok_op" -a -n "$tok_viewer"
 
 start_scheduler scheduler
+start_scheduler scheduler2
 start_worker worker w1 4
 start_webserver webserver
 check "webserver answers" wait_for 10 curl -sf "$base/health"
@@ -173,6 +177,15 @@ req "$tok_op" GET "/backfills/999999"
 check_eq "an unknown backfill: 404" 404 "$code"
 req "$tok_op" GET "/backfills?dag_id=bf_api&order_by=-id"
 check_eq "list: three backfills, newest first" "3 $id3" "$(jb .total_entries) $(jb '.backfills[0].id')"
+
+# ---- the CLI: the same mechanism; Ctrl-C stops only the following ---------
+timeout -s INT 2 "$BIN/updraft" dags backfill bf_api -s 2024-05-01 -e 2024-05-04 >"$tmp/cli.out" 2>&1
+check "the command said the backfill goes on" grep -q 'Ctrl-C stops following' "$tmp/cli.out"
+check_eq "the command stored a backfill" 1 "$(q_tags "select count(*) from backfill where from_date = '2024-05-01'")"
+check "the interrupted command's backfill completes" wait_for 60 q_is 1 \
+  "select count(*) from backfill where from_date = '2024-05-01' and completed_at is not null"
+check_eq "its four runs succeeded" "success 4" \
+  "$(q_tags "select state || ' ' || count(*) from dag_run where dag_id = 'bf_api' and logical_date >= '2024-05-01' group by state")"
 
 no_sanitizer_reports() { ! grep -lE 'AddressSanitizer|LeakSanitizer|runtime error:' "$tmp"/*.log; }
 check "no sanitizer reports" no_sanitizer_reports
