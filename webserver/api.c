@@ -94,6 +94,12 @@ static const char *const p_patch_dags[] = {"limit",       "offset",         "tag
                                            "only_active", "dag_id_pattern", NULL};
 static const char *const p_order[] = {"order_by", NULL};
 static const char *const p_backfills[] = {"dag_id", "limit", "offset", "order_by", NULL};
+static const char *const p_changes[] = {"after", "dag_id", "wait_ms", NULL};
+static const char *const p_ui_dags[] = {"limit", "offset", "order_by", "dag_id_pattern",
+                                        "tags",  "owners", "paused",   NULL};
+static const char *const p_ui_grid[] = {"limit", "before", NULL};
+static const char *const p_ui_limit[] = {"limit", NULL};
+static const char *const p_ui_calendar[] = {"year", NULL};
 
 #define V1 "/api/v1"
 #define V2 "/api/v2"
@@ -136,6 +142,7 @@ static const route_t routes[] = {
     UI("/events"),
     UI("/config"),
     R("GET", "/ui/me", api_get_ui_me, p_none, 0, ACT_READ, RES_WEBSITE),
+    R("GET", "/ui/changes", api_get_ui_changes, p_changes, 0, ACT_READ, RES_DAGS),
     R("GET", V1 "/config", api_get_config, p_config, ROUTE_DB_OPTIONAL, ACT_READ, RES_CONFIG),
     R("GET", V1 "/dags", api_get_dags, p_dags, ROUTE_CACHED, ACT_READ, RES_DAGS),
     R("PATCH", V1 "/dags", api_patch_dags, p_patch_dags, 0, ACT_EDIT, RES_DAGS),
@@ -225,6 +232,12 @@ static const route_t routes[] = {
     R("PUT", V2 "/backfills/{}/cancel", api_put_backfill_cancel, p_none, 0, ACT_CREATE,
       RES_DAG_RUNS),
     R("GET", "/ui/backfills", api_get_ui_backfills, p_backfills, 0, ACT_READ, RES_DAG_RUNS),
+    /* The web UI's aggregated reads (api_ui.c): not Airflow's API, JSON all the same. */
+    R("GET", "/ui/dags", api_get_ui_dags, p_ui_dags, 0, ACT_READ, RES_DAGS),
+    R("GET", "/ui/grid/{}", api_get_ui_grid, p_ui_grid, 0, ACT_READ, RES_TASK_INSTANCES),
+    R("GET", "/ui/gantt/{}/{}", api_get_ui_gantt, p_none, 0, ACT_READ, RES_TASK_INSTANCES),
+    R("GET", "/ui/durations/{}", api_get_ui_durations, p_ui_limit, 0, ACT_READ, RES_TASK_INSTANCES),
+    R("GET", "/ui/calendar/{}", api_get_ui_calendar, p_ui_calendar, 0, ACT_READ, RES_DAG_RUNS),
 };
 
 /* ---- response cache key ------------------------------------------------- */

@@ -90,10 +90,11 @@ int page_redirect_login(api_req_t *r);
 
 /* ---- the web UI (ui.c) -------------------------------------------------- */
 
-int page_get_root(api_req_t *r);  /* / -> /dags */
-int page_get_ui(api_req_t *r);    /* every UI path: the UI's page */
-int page_get_asset(api_req_t *r); /* /assets/{name} */
-int api_get_ui_me(api_req_t *r);  /* who is signed in and what they may do */
+int page_get_root(api_req_t *r);      /* / -> /dags */
+int page_get_ui(api_req_t *r);        /* every UI path: the UI's page */
+int page_get_asset(api_req_t *r);     /* /assets/{name} */
+int api_get_ui_me(api_req_t *r);      /* who is signed in and what they may do */
+int api_get_ui_changes(api_req_t *r); /* waits for a change a live page shows */
 
 /* ---- request bodies (apireq.c) ------------------------------------------ */
 
@@ -291,6 +292,12 @@ int api_get_health(api_req_t *r);
 int api_get_version(api_req_t *r);
 int api_get_config(api_req_t *r);
 
+/*
+ * What Airflow's timetable_description says of a DAG's schedule (NULL:
+ * none): the text of a preset, else the schedule as written.
+ */
+const char *api_schedule_description(const char *schedule);
+
 int api_get_dags(api_req_t *r);
 int api_get_dag(api_req_t *r);
 int api_patch_dag(api_req_t *r);
@@ -368,5 +375,12 @@ int api_put_backfill_cancel(api_req_t *r);
 
 int api_get_event_logs(api_req_t *r);
 int api_get_event_log(api_req_t *r);
+
+/* The web UI's aggregated reads (api_ui.c, docs/api.md "UI endpoints"). */
+int api_get_ui_dags(api_req_t *r);
+int api_get_ui_grid(api_req_t *r);
+int api_get_ui_gantt(api_req_t *r);
+int api_get_ui_durations(api_req_t *r);
+int api_get_ui_calendar(api_req_t *r);
 
 #endif
