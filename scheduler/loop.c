@@ -3,7 +3,10 @@
  *
  * One iteration ("pass"):
  *   1. heartbeat the job row every heartbeat_sec;
- *   2. create the due scheduled runs (runs.c);
+ *   2. create the due scheduled runs (runs.c), then create or clear the
+ *      next runs of the active backfills (sched/backfill.h: one
+ *      statement when there is none; a backfill's step holds its row
+ *      lock, so several schedulers share the work);
  *   3. fail the runs past their dagrun_timeout (planrun_timeout_due);
  *      every zombie_detection_interval_sec, end zombie and stuck queued
  *      tries (reaper.c) and plan their runs;
@@ -45,6 +48,7 @@
 #include "core/log.h"
 #include "core/queue.h"
 #include "core/timeutil.h"
+#include "sched/backfill.h"
 #include "sched/planrun.h"
 #include "store/jobs.h"
 #include "scheduler/enqueue.h"
@@ -230,6 +234,10 @@ static int loop_pass(loop_state_t *s)
         return -1;
     if (created > 0)
         s->again = true; /* catchup: the next interval may be due too */
+
+    size_t bf_acted = 0, bf_done = 0;
+    if (backfill_drive(s->db, &bf_acted, &bf_done) < 0)
+        return -1;
 
     size_t timed_out = 0;
     if (planrun_timeout_due(s->db, &s->plan, LOOP_MAX_TIMEOUTS, &timed_out) < 0)

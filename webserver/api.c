@@ -94,6 +94,7 @@ static const char *const p_dag_stats[] = {"dag_ids", NULL};
 static const char *const p_patch_dags[] = {"limit",       "offset",         "tags", "update_mask",
                                            "only_active", "dag_id_pattern", NULL};
 static const char *const p_order[] = {"order_by", NULL};
+static const char *const p_backfills[] = {"dag_id", "limit", "offset", "order_by", NULL};
 static const char *const p_changes[] = {"after", "dag_id", "wait_ms", NULL};
 static const char *const p_ui_dags[] = {"limit", "offset", "order_by", "dag_id_pattern",
                                         "tags",  "owners", "paused",   NULL};
@@ -102,6 +103,7 @@ static const char *const p_ui_limit[] = {"limit", NULL};
 static const char *const p_ui_calendar[] = {"year", NULL};
 
 #define V1 "/api/v1"
+#define V2 "/api/v2"
 #define RUN V1 "/dags/{}/dagRuns/{}"
 
 /* A route: its handler's name, less "api_", names its events ("api.post_dag_run"). */
@@ -219,6 +221,18 @@ static const route_t routes[] = {
     R("GET", V1 "/permissions", api_get_permissions, p_pools, 0, ACT_READ, RES_PERMISSIONS),
     R("GET", V1 "/eventLogs", api_get_event_logs, p_events, 0, ACT_READ, RES_AUDIT_LOGS),
     R("GET", V1 "/eventLogs/{}", api_get_event_log, p_none, 0, ACT_READ, RES_AUDIT_LOGS),
+    /* Airflow 3's stored backfills (REST API v2); the UI's list adds progress. */
+    R("GET", V2 "/backfills", api_get_backfills, p_backfills, 0, ACT_READ, RES_DAG_RUNS),
+    R("POST", V2 "/backfills", api_post_backfill, p_none, 0, ACT_CREATE, RES_DAG_RUNS),
+    R("POST", V2 "/backfills/dry_run", api_post_backfill_dry_run, p_none, 0, ACT_CREATE,
+      RES_DAG_RUNS),
+    R("GET", V2 "/backfills/{}", api_get_backfill, p_none, 0, ACT_READ, RES_DAG_RUNS),
+    R("PUT", V2 "/backfills/{}/pause", api_put_backfill_pause, p_none, 0, ACT_CREATE, RES_DAG_RUNS),
+    R("PUT", V2 "/backfills/{}/unpause", api_put_backfill_unpause, p_none, 0, ACT_CREATE,
+      RES_DAG_RUNS),
+    R("PUT", V2 "/backfills/{}/cancel", api_put_backfill_cancel, p_none, 0, ACT_CREATE,
+      RES_DAG_RUNS),
+    R("GET", "/ui/backfills", api_get_ui_backfills, p_backfills, 0, ACT_READ, RES_DAG_RUNS),
     /* The web UI's aggregated reads (api_ui.c): not Airflow's API, JSON all the same. */
     R("GET", "/ui/dags", api_get_ui_dags, p_ui_dags, 0, ACT_READ, RES_DAGS),
     R("GET", "/ui/grid/{}", api_get_ui_grid, p_ui_grid, 0, ACT_READ, RES_TASK_INSTANCES),

@@ -364,6 +364,15 @@ int api_get_roles(api_req_t *r);
 int api_get_role(api_req_t *r);
 int api_get_permissions(api_req_t *r);
 
+int api_get_backfills(api_req_t *r);
+int api_get_ui_backfills(api_req_t *r);
+int api_post_backfill(api_req_t *r);
+int api_post_backfill_dry_run(api_req_t *r);
+int api_get_backfill(api_req_t *r);
+int api_put_backfill_pause(api_req_t *r);
+int api_put_backfill_unpause(api_req_t *r);
+int api_put_backfill_cancel(api_req_t *r);
+
 int api_get_event_logs(api_req_t *r);
 int api_get_event_log(api_req_t *r);
 

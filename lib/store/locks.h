@@ -19,6 +19,11 @@
  *
  * All but the migration lock are transaction locks (pg_*advisory_xact_lock),
  * released at commit or rollback.
+ *
+ * A backfill's row lock (store/backfill.h: the scheduler's step takes it
+ * FOR UPDATE SKIP LOCKED, pause and cancel wait for it) is a row lock, not
+ * one of these: it is taken before any of them, and no transaction waits
+ * for it while holding one.
  */
 #ifndef UPDRAFT_STORE_LOCKS_H
 #define UPDRAFT_STORE_LOCKS_H

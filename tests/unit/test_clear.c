@@ -1,10 +1,11 @@
 /* Unit tests for the pure parts of sched/clear.c and sched/backfill.c:
- * task selection with upstream/downstream, backfill intervals, the
- * progress line. */
+ * task selection with upstream/downstream, backfill intervals, a
+ * backfill's plan of existing runs, the progress line. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -194,12 +195,100 @@ static void test_backfill_progress_line_shows_counts_and_eta(void **state)
     assert_string_equal(buf, "[####] 4/4 runs done, 0 failed, ETA 0:00");
 }
 
+/* Five daily intervals from Mar 1; Mar 2 has a successful run, Mar 3 a
+ * failed one, Mar 4 a running one. */
+static const struct plan_case {
+    const char *name;
+    backfill_reprocess_t rp;
+    bool only_failed, backwards;
+    backfill_action_t want[5]; /* in start order */
+    const char *first;         /* the first item's logical date */
+} plan_cases[] = {
+    {"none leaves every existing run alone",
+     BACKFILL_REPROCESS_NONE,
+     false,
+     false,
+     {BACKFILL_CREATE, BACKFILL_SKIP, BACKFILL_SKIP, BACKFILL_SKIP, BACKFILL_CREATE},
+     "2024-03-01"},
+    {"failed clears the failed run only",
+     BACKFILL_REPROCESS_FAILED,
+     false,
+     false,
+     {BACKFILL_CREATE, BACKFILL_SKIP, BACKFILL_CLEAR, BACKFILL_SKIP, BACKFILL_CREATE},
+     "2024-03-01"},
+    {"completed clears failed and successful runs, never a running one",
+     BACKFILL_REPROCESS_COMPLETED,
+     false,
+     false,
+     {BACKFILL_CREATE, BACKFILL_CLEAR, BACKFILL_CLEAR, BACKFILL_SKIP, BACKFILL_CREATE},
+     "2024-03-01"},
+    {"--rerun-failed-tasks clears only the failed tasks of the failed run",
+     BACKFILL_REPROCESS_FAILED,
+     true,
+     false,
+     {BACKFILL_CREATE, BACKFILL_SKIP, BACKFILL_CLEAR_FAILED, BACKFILL_SKIP, BACKFILL_CREATE},
+     "2024-03-01"},
+    {"backwards starts from the newest date",
+     BACKFILL_REPROCESS_NONE,
+     false,
+     true,
+     {BACKFILL_CREATE, BACKFILL_SKIP, BACKFILL_SKIP, BACKFILL_SKIP, BACKFILL_CREATE},
+     "2024-03-05"},
+};
+
+static void test_backfill_plan_treats_existing_runs_by_reprocess_behavior(void **state)
+{
+    (void)state;
+    backfill_interval_t iv[5];
+    for (int i = 0; i < 5; i++) {
+        iv[i].start = T("2024-03-01") + (int64_t)i * 86400 * TS_US_PER_SEC;
+        iv[i].end = iv[i].start + 86400 * TS_US_PER_SEC;
+    }
+    dagrun_ref_t runs[3] = {
+        {.id = 12, .run_id = "scheduled__x", .state = "running", .logical_date = iv[3].start},
+        {.id = 10, .run_id = "manual__y", .state = "success", .logical_date = iv[1].start},
+        {.id = 11, .run_id = "backfill__z", .state = "failed", .logical_date = iv[2].start},
+    };
+    for (size_t c = 0; c < sizeof(plan_cases) / sizeof(plan_cases[0]); c++) {
+        const struct plan_case *pc = &plan_cases[c];
+        backfill_item_t *items = NULL;
+        assert_int_equal(
+            backfill_plan(iv, 5, runs, 3, pc->rp, pc->only_failed, pc->backwards, &items), 0);
+        assert_true(items[0].iv.start == T(pc->first));
+        for (int i = 0; i < 5; i++) {
+            int k = pc->backwards ? 4 - i : i; /* the date's index */
+            if (items[i].act != pc->want[k])
+                printf("# %s: date %d: action %d, want %d\n", pc->name, k, items[i].act,
+                       pc->want[k]);
+            assert_int_equal(items[i].act, pc->want[k]);
+            if (k == 3)
+                assert_string_equal(items[i].reason, BACKFILL_REASON_IN_FLIGHT);
+            else if (items[i].act == BACKFILL_SKIP)
+                assert_string_equal(items[i].reason, BACKFILL_REASON_EXISTS);
+            else
+                assert_null(items[i].reason);
+            if (k == 0)
+                assert_string_equal(items[i].run_id, "backfill__2024-03-01T00:00:00+00:00");
+            if (k == 2) {
+                assert_int_equal(items[i].run_pk, 11);
+                assert_string_equal(items[i].old_state, "failed");
+            }
+        }
+        free(items);
+    }
+    backfill_reprocess_t rp;
+    assert_int_equal(backfill_reprocess_parse("completed", &rp), 0);
+    assert_int_equal(rp, BACKFILL_REPROCESS_COMPLETED);
+    assert_int_equal(backfill_reprocess_parse("all", &rp), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clear_selects_tasks_by_regex_and_relatives),
         cmocka_unit_test(test_backfill_daily_intervals_cover_the_range),
         cmocka_unit_test(test_backfill_intervals_for_deltas_and_crons),
+        cmocka_unit_test(test_backfill_plan_treats_existing_runs_by_reprocess_behavior),
         cmocka_unit_test(test_backfill_intervals_follow_the_dag_timezone),
         cmocka_unit_test(test_backfill_progress_line_shows_counts_and_eta),
     };
