@@ -7,16 +7,18 @@
  * scheduler: closing the page changes nothing.
  *
  *   openBackfillModal(dag, {onStarted})  dag: {dag_id, ...}
- *   backfillPanel(dagId)                 an element; panel.stop() ends its refresh
+ *   backfillPanel(dagId)                 an element, kept current while a backfill is
+ *                                        active; panel.stop() ends that
  *
  * Data: /api/v2/backfills (Airflow 3's REST API v2) and /ui/backfills (the
  * same list with each backfill's runs by state).
  */
 import { api, can, qs } from '../api.js';
 import { el, fill, fmtTime, errorBox, tzMode } from '../dom.js';
+import { watch } from '../live.js';
+import { ask } from './runkit.js';
 
 const V2 = '/api/v2';
-const REFRESH_MS = 3000; /* while a backfill is active */
 const PREVIEW_MAX = 200; /* dates listed in the dry run (the count is always shown) */
 
 /* A datetime-local input's value as an ISO instant, in the zone the user picked. */
@@ -59,20 +61,20 @@ export function openBackfillModal(dag, opts = {}) {
   const dagId = dag.dag_id;
   return new Promise((resolve) => {
     const f = {
-      from: el('input', { type: 'datetime-local', required: true }),
-      to: el('input', { type: 'datetime-local', required: true }),
+      from: el('input', { type: 'datetime-local', required: true, id: 'backfill-from' }),
+      to: el('input', { type: 'datetime-local', required: true, id: 'backfill-to' }),
       reprocess: el('select', null,
         el('option', { value: 'none' }, 'None: skip dates that have a run'),
         el('option', { value: 'failed' }, 'Failed: re-run failed runs'),
         el('option', { value: 'completed' }, 'Completed: re-run failed and successful runs')),
-      max: el('input', { type: 'number', min: 1, max: 1000, value: 10 }),
+      max: el('input', { type: 'number', min: 1, max: 1000, value: 10, id: 'backfill-max' }),
       backwards: el('input', { type: 'checkbox' }),
       conf: el('textarea', { rows: 4, spellcheck: 'false', placeholder: '{}' }),
     };
-    const preview = el('div', { class: 'form-row' });
+    const preview = el('div', { class: 'form-row', id: 'backfill-preview' });
     const msg = el('div');
-    const start = el('button', { class: 'primary', disabled: true }, 'Start backfill');
-    const check = el('button', null, 'Show runs');
+    const start = el('button', { class: 'primary', disabled: true, id: 'backfill-start' }, 'Start backfill');
+    const check = el('button', { id: 'backfill-check' }, 'Show runs');
     let planned = null; /* the body the shown dry run was for */
 
     const close = (result) => {
@@ -128,7 +130,7 @@ export function openBackfillModal(dag, opts = {}) {
     for (const k of Object.keys(f)) f[k].addEventListener('input', stale);
     check.addEventListener('click', dryRun);
     start.addEventListener('click', startIt);
-    const modal = el('div', { class: 'modal', role: 'dialog', 'aria-modal': 'true', 'aria-label': 'Backfill' },
+    const modal = el('div', { class: 'modal', role: 'dialog', 'aria-modal': 'true', 'aria-label': 'Backfill', id: 'backfill-modal' },
       el('h2', null, 'Backfill ', el('code', null, dagId)),
       el('p', { class: 'muted' }, 'The scheduler creates one run per schedule interval whose logical date is in the range.',
         ` Dates are ${tzMode() === 'local' ? 'in your local time' : 'UTC'}; both ends are included.`),
@@ -172,10 +174,11 @@ export function backfillPanel(dagId) {
   const body = el('div', null, el('span', { class: 'muted' }, 'Loading…'));
   const panel = el('section', { class: 'panel backfills' }, el('h3', null, 'Backfills'), body);
   const mayChange = can('can_create', 'DAG Runs');
-  let timer = null, stopped = false, shown = false;
+  let stopped = false, active = false;
 
   async function act(b, what) {
-    if (what === 'cancel' && !confirm(`Cancel backfill ${b.id}? Its queued runs fail and no new run starts.`)) return;
+    if (what === 'cancel' && !(await ask(`Cancel backfill ${b.id}?`,
+      'Its queued runs fail and no new run starts; running runs finish.', 'Cancel backfill', true))) return;
     try {
       await api(`${V2}/backfills/${b.id}/${what}`, { method: 'PUT' });
     } catch (e) {
@@ -193,18 +196,14 @@ export function backfillPanel(dagId) {
   }
 
   async function load() {
-    clearTimeout(timer);
-    /* Taken off the page without stop(): end the refresh anyway. */
-    if (stopped || (shown && !panel.isConnected)) return;
-    shown = true;
-    let active = false;
+    if (stopped) return;
     try {
       const r = await api('/ui/backfills' + qs({ dag_id: dagId, order_by: '-id', limit: 20 }));
       active = r.backfills.some((b) => !b.completed_at);
       fill(body, r.backfills.length === 0 ? el('div', { class: 'muted' }, 'No backfill yet.')
         : el('table', { class: 'list' },
           el('thead', null, el('tr', null, ['Id', 'Range', 'Reprocess', 'Max active', 'Progress', 'State', ''].map((c) => el('th', null, c)))),
-          el('tbody', null, r.backfills.map((b) => el('tr', null,
+          el('tbody', null, r.backfills.map((b) => el('tr', { 'data-backfill-id': b.id, 'data-completed': b.completed_at ? 'yes' : 'no' },
             el('td', null, String(b.id)),
             el('td', null, `${fmtTime(b.from_date)} → ${fmtTime(b.to_date)}`),
             el('td', null, b.reprocess_behavior),
@@ -216,12 +215,13 @@ export function backfillPanel(dagId) {
     } catch (e) {
       fill(body, errorBox(e));
     }
-    if (!stopped && active) timer = setTimeout(load, REFRESH_MS);
   }
 
+  /* While a backfill is active, load again when its DAG's runs change. */
+  const stopWatch = watch(dagId, load, () => active);
   panel.stop = () => {
     stopped = true;
-    clearTimeout(timer);
+    stopWatch();
   };
   panel.refresh = load; /* after a backfill is started */
   load();

@@ -19,6 +19,7 @@ const TABS = [
   ['calendar', 'Calendar', () => import('./tab_calendar.js')],
   ['code', 'Code', () => import('./tab_code.js')],
   ['runs', 'Runs', () => import('./tab_runs.js')],
+  ['backfills', 'Backfills', () => import('./tab_backfills.js')],
   ['events', 'Events', () => import('./tab_events.js')],
   ['details', 'Details', () => import('./tab_details.js')],
 ];
@@ -207,6 +208,12 @@ function header(dag, status) {
       can('can_edit', 'DAGs') ? pauseToggle(dag, status)
         : el('span', { class: 'tag', id: 'pause-state' }, dag.is_paused ? 'Paused' : 'Active'),
       el('span', { class: 'spacer' }),
+      can('can_create', 'DAG Runs')
+        ? el('button', { id: 'backfill', onclick: async () => {
+          const { openBackfillModal } = await import('./backfill.js');
+          openBackfillModal(dag, { onStarted: () => go(path.dag(dag.dag_id, 'backfills')) });
+        } }, 'Backfill…')
+        : null,
       can('can_create', 'DAG Runs')
         ? el('button', { class: 'primary', id: 'trigger', onclick: () => triggerModal(dag) }, '▶ Trigger')
         : null),
