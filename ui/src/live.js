@@ -25,9 +25,11 @@ export function watch(dagId, onChange, active) {
       ctrl = new AbortController();
       try {
         const r = await api('/ui/changes' + qs({ after: token, dag_id: dagId }), { signal: ctrl.signal });
+        /* The first token comes after the view loaded its data: what changed
+         * in between is not known, so the view loads once more. */
         const first = token === null;
         token = r.token;
-        if (!stopped && r.changed && !first) await onChange();
+        if (!stopped && (r.changed || first)) await onChange();
       } catch (e) {
         if (stopped) return;
         await new Promise((res) => setTimeout(res, 5000));
