@@ -93,6 +93,7 @@ static const char *const p_dag_stats[] = {"dag_ids", NULL};
 static const char *const p_patch_dags[] = {"limit",       "offset",         "tags", "update_mask",
                                            "only_active", "dag_id_pattern", NULL};
 static const char *const p_order[] = {"order_by", NULL};
+static const char *const p_ui_jobs[] = {"job_type", NULL};
 
 #define V1 "/api/v1"
 #define RUN V1 "/dags/{}/dagRuns/{}"
@@ -134,6 +135,7 @@ static const route_t routes[] = {
     UI("/events"),
     UI("/config"),
     R("GET", "/ui/me", api_get_ui_me, p_none, 0, ACT_READ, RES_WEBSITE),
+    R("GET", "/ui/jobs", api_get_ui_jobs, p_ui_jobs, 0, ACT_READ, RES_JOBS),
     R("GET", V1 "/config", api_get_config, p_config, ROUTE_DB_OPTIONAL, ACT_READ, RES_CONFIG),
     R("GET", V1 "/dags", api_get_dags, p_dags, ROUTE_CACHED, ACT_READ, RES_DAGS),
     R("PATCH", V1 "/dags", api_patch_dags, p_patch_dags, 0, ACT_EDIT, RES_DAGS),
