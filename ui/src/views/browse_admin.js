@@ -10,7 +10,7 @@
  * when something was typed. A connection's extra comes back with its
  * secrets as "***", so the form sends the extra only when it was changed.
  */
-import { api, can, qs, V1 } from '../api.js';
+import { api, can, qs, V1, whoami } from '../api.js';
 import { el, fill, fmtTime, errorBox } from '../dom.js';
 import { PAGE, readFilters, pager, textFilter, toolbar, listTable, muted, actions, button,
   confirmDelete, formThenRefresh } from './browse_kit.js';
@@ -317,7 +317,7 @@ export async function renderUsers(root, query) {
     actions(
       can('can_edit', 'Users') ? button('Edit', () => formThenRefresh(`Edit user ${u.username}`, userFields(u),
         (v) => api(`${V1}/users/${enc(u.username)}`, { method: 'PATCH', body: userBody(v) })), { class: 'edit' }) : null,
-      can('can_delete', 'Users') ? button('Delete', () => confirmDelete(`user ${u.username}`,
+      can('can_delete', 'Users') && u.username !== (whoami() || {}).username ? button('Delete', () => confirmDelete(`user ${u.username}`,
         () => api(`${V1}/users/${enc(u.username)}`, { method: 'DELETE' })), { class: 'danger delete' }) : null)));
   fill(body,
     listTable('user-list', ['Username', 'Name', 'Email', 'Roles', 'Active', 'Last login', ''], rows),

@@ -145,7 +145,7 @@ export async function renderConfig(root) {
       onclick: (e) => { e.preventDefault(); document.getElementById(`section-${s.name}`).scrollIntoView(); } }, s.name))),
     sections.map((s) => el('section', { class: 'panel', id: `section-${s.name}` },
       el('h2', { style: { marginTop: 0 } }, `[${s.name}]`),
-      listTable(null, ['Key', 'Value'], (s.options || []).map((o) => el('tr', { 'data-key': `${s.name}.${o.key}` },
+      listTable(`config-${s.name}`, ['Key', 'Value'], (s.options || []).map((o) => el('tr', { 'data-key': `${s.name}.${o.key}` },
         el('td', { class: 'mono' }, o.key),
         el('td', { class: 'mono' }, typeof o.value === 'string' ? o.value : JSON.stringify(o.value))))))));
 }
