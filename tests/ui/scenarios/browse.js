@@ -273,6 +273,7 @@ module.exports = {
     await page.click(`#connection-list tr[data-key="${id}"] button.edit`);
     await page.waitFor('#f-password');
     t.equal(await page.evaluate(() => document.querySelector('#f-password').value), '', 'the password field is empty');
+    t.equal(await page.count('#form-test'), 0, 'no Test button while core.test_connection is Disabled');
     await page.screenshot('connection-edit');
     await page.type('#modal-form #f-description', 'edited');
     await page.click('#form-submit');

@@ -215,6 +215,18 @@ function connPatch(c, v) {
   return { body: b, mask };
 }
 
+/* Whether the server tests connections (core.test_connection, Disabled by default, as Airflow). */
+async function testingEnabled() {
+  if (!can('can_read', 'Configurations')) return false;
+  try {
+    const cfg = await api(`${V1}/config` + qs({ section: 'core' }));
+    const opt = ((cfg.sections || [])[0] || { options: [] }).options.find((o) => o.key === 'test_connection');
+    return !!opt && String(opt.value).trim().toLowerCase() === 'enabled';
+  } catch (e) {
+    return false;
+  }
+}
+
 async function testConnection(v, show) {
   const r = await api(`${V1}/connections/test`, { method: 'POST', body: connCreateBody(v) });
   show(el('div', { class: r.status ? 'notice' : 'error', id: 'test-result' },
@@ -226,7 +238,7 @@ export async function renderConnections(root, query) {
   const f = readFilters(query, []);
   const status = el('div', { id: 'page-status' });
   const body = el('div', null, muted('Loading…'));
-  const extra = can('can_create', 'Connections') ? [['Test', testConnection]] : [];
+  const extra = can('can_create', 'Connections') && await testingEnabled() ? [['Test', testConnection]] : [];
   fill(root, toolbar('Connections',
     can('can_create', 'Connections') ? button('Add connection', () => formThenRefresh('Add connection',
       connFields(null), (v) => api(`${V1}/connections`, { method: 'POST', body: connCreateBody(v) }),
