@@ -47,6 +47,11 @@ file /usr/share/nodejs/marked/package.json node-marked
 file /usr/share/nodejs/dompurify/package.json node-dompurify
 file /usr/share/nodejs/diff/package.json node-diff
 file /usr/share/javascript/chart.js/chart.esm.js libjs-chart.js
+# The browser tests (tests/ui, integration/test_ui.sh) drive Debian's
+# Chromium headless over the DevTools protocol; without a font its pages
+# render no text.
+cmd chromium chromium
+file /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf fonts-dejavu-core
 # What the test scripts call besides the above: pgrep/pkill/ps, ip (the
 # multi-host test's network namespaces) and clang-format for the
 # tree checks.

@@ -94,6 +94,12 @@ static const char *const p_patch_dags[] = {"limit",       "offset",         "tag
                                            "only_active", "dag_id_pattern", NULL};
 static const char *const p_order[] = {"order_by", NULL};
 static const char *const p_ui_jobs[] = {"job_type", NULL};
+static const char *const p_changes[] = {"after", "dag_id", "wait_ms", NULL};
+static const char *const p_ui_dags[] = {"limit", "offset", "order_by", "dag_id_pattern",
+                                        "tags",  "owners", "paused",   NULL};
+static const char *const p_ui_grid[] = {"limit", "before", NULL};
+static const char *const p_ui_limit[] = {"limit", NULL};
+static const char *const p_ui_calendar[] = {"year", NULL};
 
 #define V1 "/api/v1"
 #define RUN V1 "/dags/{}/dagRuns/{}"
@@ -135,6 +141,7 @@ static const route_t routes[] = {
     UI("/events"),
     UI("/config"),
     R("GET", "/ui/me", api_get_ui_me, p_none, 0, ACT_READ, RES_WEBSITE),
+    R("GET", "/ui/changes", api_get_ui_changes, p_changes, 0, ACT_READ, RES_DAGS),
     R("GET", "/ui/jobs", api_get_ui_jobs, p_ui_jobs, 0, ACT_READ, RES_JOBS),
     R("GET", V1 "/config", api_get_config, p_config, ROUTE_DB_OPTIONAL, ACT_READ, RES_CONFIG),
     R("GET", V1 "/dags", api_get_dags, p_dags, ROUTE_CACHED, ACT_READ, RES_DAGS),
@@ -213,6 +220,12 @@ static const route_t routes[] = {
     R("GET", V1 "/permissions", api_get_permissions, p_pools, 0, ACT_READ, RES_PERMISSIONS),
     R("GET", V1 "/eventLogs", api_get_event_logs, p_events, 0, ACT_READ, RES_AUDIT_LOGS),
     R("GET", V1 "/eventLogs/{}", api_get_event_log, p_none, 0, ACT_READ, RES_AUDIT_LOGS),
+    /* The web UI's aggregated reads (api_ui.c): not Airflow's API, JSON all the same. */
+    R("GET", "/ui/dags", api_get_ui_dags, p_ui_dags, 0, ACT_READ, RES_DAGS),
+    R("GET", "/ui/grid/{}", api_get_ui_grid, p_ui_grid, 0, ACT_READ, RES_TASK_INSTANCES),
+    R("GET", "/ui/gantt/{}/{}", api_get_ui_gantt, p_none, 0, ACT_READ, RES_TASK_INSTANCES),
+    R("GET", "/ui/durations/{}", api_get_ui_durations, p_ui_limit, 0, ACT_READ, RES_TASK_INSTANCES),
+    R("GET", "/ui/calendar/{}", api_get_ui_calendar, p_ui_calendar, 0, ACT_READ, RES_DAG_RUNS),
 };
 
 /* ---- response cache key ------------------------------------------------- */

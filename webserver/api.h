@@ -19,6 +19,7 @@
 
 #include "core/config.h"
 #include "webserver/apicache.h"
+#include "webserver/livefeed.h"
 #include "webserver/auth.h"
 #include "webserver/dbpool.h"
 #include "webserver/guard.h"
@@ -29,6 +30,7 @@ typedef struct api {
     apicache_t *cache;   /* borrowed; answers of ROUTE_CACHED routes */
     auth_t *auth;        /* borrowed; who is calling */
     guard_t *guard;      /* borrowed; framing, Host and Origin of every request */
+    livefeed_t *feed;    /* borrowed; what changed, for GET /ui/changes (NULL: off) */
     int db_wait_ms;      /* how long a request waits for a lost database */
 } api_t;
 

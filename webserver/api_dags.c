@@ -20,8 +20,7 @@
 
 #define TS HTTP_SQL_TS
 
-/* What Airflow's timetable_description says for the presets. */
-static const char *schedule_description(const char *schedule)
+const char *api_schedule_description(const char *schedule)
 {
     static const struct {
         const char *preset, *text;
@@ -45,7 +44,7 @@ static const char *schedule_description(const char *schedule)
 
 static void write_timetable_description(jsonw_t *w, const char *schedule)
 {
-    jsonw_str(w, schedule_description(schedule));
+    jsonw_str(w, api_schedule_description(schedule));
 }
 
 /*

@@ -90,11 +90,12 @@ int page_redirect_login(api_req_t *r);
 
 /* ---- the web UI (ui.c) -------------------------------------------------- */
 
-int page_get_root(api_req_t *r);   /* / -> /dags */
-int page_get_ui(api_req_t *r);     /* every UI path: the UI's page */
-int page_get_asset(api_req_t *r);  /* /assets/{name} */
-int api_get_ui_me(api_req_t *r);   /* who is signed in and what they may do */
-int api_get_ui_jobs(api_req_t *r); /* the schedulers and workers alive (api_ui_jobs.c) */
+int page_get_root(api_req_t *r);      /* / -> /dags */
+int page_get_ui(api_req_t *r);        /* every UI path: the UI's page */
+int page_get_asset(api_req_t *r);     /* /assets/{name} */
+int api_get_ui_me(api_req_t *r);      /* who is signed in and what they may do */
+int api_get_ui_changes(api_req_t *r); /* waits for a change a live page shows */
+int api_get_ui_jobs(api_req_t *r);    /* the schedulers and workers alive (api_ui_jobs.c) */
 
 /* ---- request bodies (apireq.c) ------------------------------------------ */
 
@@ -292,6 +293,12 @@ int api_get_health(api_req_t *r);
 int api_get_version(api_req_t *r);
 int api_get_config(api_req_t *r);
 
+/*
+ * What Airflow's timetable_description says of a DAG's schedule (NULL:
+ * none): the text of a preset, else the schedule as written.
+ */
+const char *api_schedule_description(const char *schedule);
+
 int api_get_dags(api_req_t *r);
 int api_get_dag(api_req_t *r);
 int api_patch_dag(api_req_t *r);
@@ -360,5 +367,12 @@ int api_get_permissions(api_req_t *r);
 
 int api_get_event_logs(api_req_t *r);
 int api_get_event_log(api_req_t *r);
+
+/* The web UI's aggregated reads (api_ui.c, docs/api.md "UI endpoints"). */
+int api_get_ui_dags(api_req_t *r);
+int api_get_ui_grid(api_req_t *r);
+int api_get_ui_gantt(api_req_t *r);
+int api_get_ui_durations(api_req_t *r);
+int api_get_ui_calendar(api_req_t *r);
 
 #endif

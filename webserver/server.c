@@ -187,6 +187,10 @@ int server_run(const config_t *cfg, const char *listen, volatile sig_atomic_t *s
         log_error("cannot start the api cache listener");
         goto out;
     }
+    if (!(api.feed = livefeed_start(cfg->database.url))) {
+        log_error("cannot start the live update listener");
+        goto out;
+    }
     /* Open connections are at most the worker threads, civetweb's queue
      * and the one being accepted. */
     if (conntrack_start(cfg->webserver.threads + CONNECTION_QUEUE + 8,
@@ -217,6 +221,7 @@ int server_run(const config_t *cfg, const char *listen, volatile sig_atomic_t *s
     log_info("webserver stopping");
     rc = 0;
 out:
+    livefeed_shutdown(api.feed); /* a page waiting for a change gets its answer now */
     if (ctx)
         mg_stop(ctx);
     if (tracking)
@@ -224,6 +229,7 @@ out:
     mg_exit_library();
     guard_free(api.guard);
     apicache_free(api.cache);
+    livefeed_free(api.feed);
     auth_free(api.auth);
     dbpool_free(api.pool);
     return rc;

@@ -7,16 +7,21 @@
  * names live under /assets/ with content-hashed names: they are public
  * (nothing in them is a secret), cached for a year and immutable, and sent
  * gzip'ed to a browser that accepts it. GET /ui/me tells the page who is
- * signed in and what they may do, so it shows only the actions they have.
+ * signed in and what they may do, so it shows only the actions they have;
+ * GET /ui/changes tells a live page when to fetch again.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "core/timeutil.h"
 #include "model/roles.h"
+#include "store/dagrun.h"
 #include "webserver/api_int.h"
+#include "webserver/dbpool.h"
 #include "webserver/http.h"
+#include "webserver/livefeed.h"
 #include "webserver/ui_assets.h"
 
 /* The page's own rules: only this server's scripts, styles and data. */
@@ -158,4 +163,88 @@ int api_get_ui_me(api_req_t *r)
     http_send_json(r->conn, 200, me);
     cJSON_Delete(me);
     return 200;
+}
+
+/*
+ * GET /ui/changes?after=TOKEN[&dag_id=D][&wait_ms=N]: a page that shows
+ * live data asks this and waits. Without after: the current token at once.
+ * With it: the answer comes when something changed since the token (with
+ * dag_id: a run of that DAG, or something that may concern every DAG), or
+ * after wait_ms (at most and by default CHANGES_WAIT_MS) with "changed": false; either way with the
+ * token to ask with next. A token from another webserver (behind the same proxy) or an earlier
+ * start of this one counts from now. The request holds no database connection while it waits.
+ */
+#define CHANGES_WAIT_MS 20000
+#define CHANGES_RUNS 256
+
+static int send_changes(api_req_t *r, uint64_t seq, bool changed)
+{
+    char tok[48];
+    cJSON *o = cJSON_CreateObject();
+
+    snprintf(tok, sizeof(tok), "%08x-%llu", livefeed_id(r->api->feed), (unsigned long long)seq);
+    cJSON_AddStringToObject(o, "token", tok);
+    cJSON_AddBoolToObject(o, "changed", changed);
+    http_send_json(r->conn, 200, o);
+    cJSON_Delete(o);
+    return 200;
+}
+
+int api_get_ui_changes(api_req_t *r)
+{
+    livefeed_t *f = r->api->feed;
+    const char *after_s = httpq_get(&r->q, "after"), *dag_id = httpq_get(&r->q, "dag_id");
+    int64_t deadline, wait_ms;
+    unsigned feed_id;
+    unsigned long long after;
+    int used = 0;
+    bool changed = false;
+    char err[256];
+
+    if (!f) {
+        http_send_problem(r->conn, 503, NULL, "live updates are not running");
+        return 503;
+    }
+    if (httpq_get_i64(&r->q, "wait_ms", CHANGES_WAIT_MS, 0, CHANGES_WAIT_MS, &wait_ms, err,
+                      sizeof(err)) < 0)
+        return api_bad_request(r, err);
+    deadline = ts_mono_us() + wait_ms * 1000;
+    if (!after_s)
+        return send_changes(r, livefeed_seq(f), false);
+    if (sscanf(after_s, "%8x-%llu%n", &feed_id, &after, &used) != 2 || after_s[used])
+        return api_bad_request(r, "after: expected the token of an earlier answer");
+    if (feed_id != livefeed_id(f) || after > livefeed_seq(f))
+        after = livefeed_seq(f);
+    dbpool_release(r->api->pool, r->db);
+    r->db = NULL;
+    for (;;) {
+        int64_t left_ms = (deadline - ts_mono_us()) / 1000, runs[CHANGES_RUNS];
+        size_t n;
+        bool all;
+        uint64_t seq;
+        int rc;
+
+        if (left_ms <= 0)
+            break;
+        seq = livefeed_wait(f, after, (int)left_ms, runs, CHANGES_RUNS, &n, &all);
+        if (seq <= after)
+            break; /* waited long enough, or the webserver is stopping */
+        after = seq;
+        if (all || !dag_id) {
+            changed = true;
+            break;
+        }
+        if (!(r->db = dbpool_acquire(r->api->pool, r->api->db_wait_ms, err, sizeof(err)))) {
+            changed = true; /* cannot tell: let the page look */
+            break;
+        }
+        rc = dagrun_any_of_dag(r->db, dag_id, runs, n);
+        dbpool_release(r->api->pool, r->db);
+        r->db = NULL;
+        if (rc != 0) {
+            changed = true;
+            break;
+        }
+    }
+    return send_changes(r, after, changed);
 }

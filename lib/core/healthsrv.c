@@ -83,7 +83,20 @@ healthsrv_t *healthsrv_start(const char *listen, const char *component, int thre
     snprintf(h->component, sizeof(h->component), "%s", component);
     h->threshold_sec = threshold_sec > 0 ? threshold_sec : 30;
     h->started_us = ts_mono_us();
-    const char *options[] = {"listening_ports", ports, "num_threads", "1", NULL};
+    /* A probe asks and goes: a few threads and a short request timeout, so
+     * idle or slow sockets hold the endpoint for two seconds at most; no
+     * CORS header (civetweb's default allows every origin). */
+    const char *options[] = {"listening_ports",
+                             ports,
+                             "num_threads",
+                             "4",
+                             "request_timeout_ms",
+                             "2000",
+                             "enable_keep_alive",
+                             "no",
+                             "access_control_allow_origin",
+                             "",
+                             NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof(cb));
     cb.log_message = on_log;

@@ -448,6 +448,26 @@ int dagrun_states(db_t *db, const int64_t *ids, size_t n, dagrun_ref_t **out, si
     return rc;
 }
 
+static const char SQL_ANY_OF_DAG[] = "SELECT EXISTS (SELECT 1 FROM dag_run"
+                                     " WHERE id = ANY($1::bigint[]) AND dag_id = $2)";
+
+int dagrun_any_of_dag(db_t *db, const char *dag_id, const int64_t *ids, size_t n)
+{
+    char *arr = pgarray_int64(ids, n);
+    int rc;
+
+    if (!arr)
+        return UPDRAFT_ENOMEM;
+    const char *p[] = {arr, dag_id};
+    PGresult *r = db_query(db, "dagrun_any_of_dag", SQL_ANY_OF_DAG, 2, p);
+    free(arr);
+    if (!r)
+        return UPDRAFT_EDB;
+    rc = PQntuples(r) == 1 && db_get_bool(r, 0, 0) ? 1 : 0;
+    PQclear(r);
+    return rc;
+}
+
 /* The state in the first column of r (at most one row) into state[0..len). */
 static int one_state(PGresult *r, char *state, size_t len)
 {

@@ -142,6 +142,12 @@ int dagrun_list_in_range(db_t *db, const char *dag_id, ts_us_t from, ts_us_t to,
                          size_t *n, char *err, size_t errlen);
 
 /*
+ * Whether any run of ids[0..n) belongs to dag_id: 1 yes, 0 no, or an
+ * error code (core/error.h).
+ */
+int dagrun_any_of_dag(db_t *db, const char *dag_id, const int64_t *ids, size_t n);
+
+/*
  * The state of each run of ids[0..n) that exists, in *out (free()) of
  * *nout; only id and state are set.
  */

@@ -43,6 +43,7 @@ if [ "$QUICK" = 1 ]; then
   PARSE_FILES=200; RESCANS=2; LONG_CHAIN=2000
   HIST_TRIGGERS=5; HIST_RUNS=100             # 100 runs x 100 tasks = 10k rows
   API_DAGS=100;    WRK_SECONDS=2
+  UI_RUNS=200;     UI_TASKS=100;  UI_DAGS=500;   UI_REQS=10
   WAIT_S=90
   OUT=tests/bench/results/quick.json
 else
@@ -53,6 +54,7 @@ else
   PARSE_FILES=10000; RESCANS=5; LONG_CHAIN=20000
   HIST_TRIGGERS=20; HIST_RUNS=10000          # 10,000 runs x 100 tasks = 1M rows
   API_DAGS=100;    WRK_SECONDS=10
+  UI_RUNS=1000;    UI_TASKS=100;  UI_DAGS=10000; UI_REQS=30
   WAIT_S=400
   OUT=tests/bench/results/latest.json
 fi
@@ -565,6 +567,49 @@ done
 if [ ${#v[@]} = 3 ]; then
   fig parse.validate_long_chain ms "$(printf '%s\n' "${v[@]}" | sort -n | sed -n 2p)" "" 3 "<= 2000 ms" "median<=2000" \
     "wall time of updraft dags validate on one DAG of $LONG_CHAIN chained tasks, median of 3"
+fi
+
+# ---------------------------------------------------------------- 8. ui
+# The web UI's data endpoints on rows made with SQL (tests/bench/ui_data.sql),
+# in a database of their own, through a webserver of their own. Each figure
+# is the client's time (curl's time_total) over UI_REQS sequential requests
+# after two unmeasured ones.
+log "8. ui: grid of $UI_RUNS runs x $UI_TASKS tasks, DAG list of $UI_DAGS DAGs"
+URL_UI=${URL%/*}/updraft_ui
+# curl_ms URL N: p50, p99 (ms) and the count of N sequential GETs that answered 200
+curl_ms() {
+  local url=$1 n=$2 i
+  curl -s -o /dev/null "$url"; curl -s -o /dev/null "$url"
+  for i in $(seq 1 "$n"); do curl -s -o /dev/null -w '%{http_code} %{time_total}\n' "$url"; done | python3 -c '
+import sys
+v = sorted(float(t) * 1000 for c, t in (l.split() for l in sys.stdin) if c == "200")
+print(round(v[len(v) // 2], 3), round(v[min(len(v) - 1, int(0.99 * len(v)))], 3), len(v)) if v else print("", "", 0)'
+}
+t0=$(now_ms)
+if q "$URL" "CREATE DATABASE updraft_ui" >/dev/null &&
+   UPDRAFT__DATABASE__URL=$URL_UI "$BIN/updraft" db migrate >>"$tmp/logs/migrate.log" 2>&1 &&
+   UPDRAFT__DATABASE__URL=$URL_UI svc_psql -q -v runs="$UI_RUNS" -v tasks="$UI_TASKS" -v dags="$UI_DAGS" \
+     -f tests/bench/ui_data.sql >"$tmp/logs/ui_data.log" 2>&1 &&
+   q "$URL_UI" "VACUUM ANALYZE task_instance" >/dev/null; then
+  log "   rows made in $(( $(now_ms) - t0 )) ms"
+  UI_PORT=$(svc_free_port)
+  UPDRAFT__WEBSERVER__LISTEN=127.0.0.1:$UI_PORT start_daemon webserver_ui "$URL_UI" "$BIN/updraft-webserver"
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$UI_PORT/health" >/dev/null && break; sleep 0.1; done
+  UI=http://127.0.0.1:$UI_PORT/ui
+  read -r g_p50 g_p99 g_n < <(curl_ms "$UI/grid/bench_grid?limit=$UI_RUNS" "$UI_REQS")
+  [ "$g_n" = "$UI_REQS" ] || err "ui: /ui/grid answered 200 to $g_n of $UI_REQS requests"
+  g_kb=$(curl -s "$UI/grid/bench_grid?limit=$UI_RUNS" | wc -c | awk '{ printf "%d", $1 / 1024 }')
+  fig ui.grid ms "$g_p50" "$g_p99" "$g_n" "p50 <= 100 ms" "median<=100" \
+    "GET /ui/grid/bench_grid?limit=$UI_RUNS: $UI_RUNS runs x $UI_TASKS tasks (one mapped over 4), $g_kb KB, sequential requests"
+  read -r d_p50 d_p99 d_n < <(curl_ms "$UI/dags?limit=100" "$UI_REQS")
+  [ "$d_n" = "$UI_REQS" ] || err "ui: /ui/dags answered 200 to $d_n of $UI_REQS requests"
+  fig ui.dags ms "$d_p50" "$d_p99" "$d_n" "" "" \
+    "GET /ui/dags?limit=100 among $((UI_DAGS + 1)) DAGs, each with its recent runs and latest task states"
+  read -r d_p50 d_p99 d_n < <(curl_ms "$UI/dags?limit=100&offset=$((UI_DAGS - 100))&dag_id_pattern=ui_&order_by=-next_dagrun" "$UI_REQS")
+  fig ui.dags_last_page ms "$d_p50" "$d_p99" "$d_n" "" "" "the same: the last page, filtered, ordered by next_dagrun"
+  stop_daemon webserver_ui
+else
+  err "ui: the rows could not be made: $(tail -3 "$tmp/logs/ui_data.log" 2>/dev/null)"
 fi
 
 # ---------------------------------------------------------------- 7. beside Celery

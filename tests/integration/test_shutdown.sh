@@ -63,6 +63,16 @@ health_ok() { json_ok "http://127.0.0.1:$hport/health" '.status == "healthy" and
 check "worker --health-port: GET /health 200 healthy" wait_for 10 health_ok
 check_eq "worker --health-port: other paths 404" 404 \
   "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$hport/metrics")"
+check "worker --health-port: no CORS header" \
+  bash -c "! curl -s -D- -o /dev/null -H 'Origin: http://evil.example' http://127.0.0.1:$hport/health | grep -qi '^access-control'"
+# Sockets that connect and send nothing hold a thread each until the
+# request timeout (2 s): a probe behind eight of them still gets its answer.
+idlers=()
+for _ in 1 2 3 4 5 6 7 8; do (exec 3<>"/dev/tcp/127.0.0.1/$hport"; sleep 15) & idlers+=($!); done
+sleep 0.3
+check_eq "worker --health-port: answered behind idle sockets" 200 \
+  "$(curl -s -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$hport/health")"
+kill "${idlers[@]}" 2>/dev/null; wait "${idlers[@]}" 2>/dev/null
 kill -STOP "$w0"
 check_eq "a frozen worker does not answer its probe" 000 \
   "$(curl -s -m 1 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$hport/health")"

@@ -106,7 +106,9 @@ const UNDECLARED_STATUSES = {
 /*
  * Reads the route table as `updraft-webserver --routes` prints it: one route
  * a line, METHOD TAB PATTERN TAB permission columns. The browser pages
- * (/login, /logout, /) are not part of the REST API and are left out.
+ * (/login, /logout, /) and the web UI's own JSON reads (/ui/..., checked
+ * by integration/test_ui_data.sh) are not part of the REST API and are
+ * left out.
  */
 function readRoutes(file) {
   const routes = [];

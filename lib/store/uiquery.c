@@ -1,0 +1,383 @@
+/*
+ * uiquery.c - the web UI's aggregated reads (see uiquery.h).
+ *
+ * Every statement is prepared once per connection by name. The DAG
+ * list's filters are parameters that match everything when NULL, so a
+ * request's filters never change the SQL text; only its ORDER BY varies,
+ * one prepared statement per order in the table below, never built from
+ * the caller's text.
+ *
+ * The DAG list pages the dag rows first (a MATERIALIZED CTE, so that the
+ * per-DAG subqueries run for the page only, once per DAG), then joins each
+ * DAG's newest runs through LATERAL on dag_run (dag_id, logical_date DESC).
+ * The grid reads the runs, then the task instances of all of them in one
+ * statement on the unique (dag_run_id, task_id, map_index) index; mapped
+ * instances are folded in SQL (their count is bounded only by
+ * core.max_map_length), unmapped ones go out as they are.
+ */
+#include "store/uiquery.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/errbuf.h"
+#include "core/pgarray.h"
+#include "store/result.h"
+
+#define US(col) STORE_US_COL(col)
+
+/* ---- the DAG list ----------------------------------------------------------- */
+
+#define DAGS_WHERE                                                                                 \
+    " WHERE d.is_active"                                                                           \
+    " AND ($1::text IS NULL OR d.dag_id ILIKE '%' || $1::text || '%')"                             \
+    " AND ($2::jsonb IS NULL OR d.tags && ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))"     \
+    " AND ($3::jsonb IS NULL OR EXISTS (SELECT 1 FROM unnest(string_to_array(d.owners, ',')) o"    \
+    "      WHERE btrim(o) IN (SELECT jsonb_array_elements_text($3::jsonb))))"                      \
+    " AND ($4::boolean IS NULL OR d.is_paused = $4::boolean)"
+
+#define DAGS_FILTER_PARAMS 4
+
+static const char SQL_DAGS_COUNT[] = "SELECT count(*), (SELECT count(*) FROM import_error)"
+                                     " FROM dag d" DAGS_WHERE;
+
+/*
+ * inner orders the dag rows (alias d), outer the page (alias p); both end
+ * with the dag_id so that pages are stable.
+ */
+#define DAGS_PAGE_SQL(inner, outer)                                                                \
+    "WITH p AS MATERIALIZED ("                                                                     \
+    "   SELECT d.dag_id, d.description, d.owners, d.tags, d.is_paused, d.schedule,"                \
+    "   d.next_dagrun, d.next_dagrun_create_after, d.fileloc FROM dag d" DAGS_WHERE                \
+    "   ORDER BY " inner ", d.dag_id LIMIT $5::bigint OFFSET $6::bigint),"                         \
+    " q AS MATERIALIZED (SELECT p.*,"                                                              \
+    "   EXISTS (SELECT 1 FROM import_error ie WHERE ie.filename = p.fileloc) AS has_errors,"       \
+    "   (SELECT json_object_agg(s.state, s.n ORDER BY s.state)::text FROM"                         \
+    "     (SELECT ti.state, count(*) AS n FROM task_instance ti"                                   \
+    "      WHERE ti.dag_run_id = (SELECT lr.id FROM dag_run lr WHERE lr.dag_id = p.dag_id"         \
+    "                             ORDER BY lr.logical_date DESC LIMIT 1)"                          \
+    "      GROUP BY ti.state) s) AS counts"                                                        \
+    "   FROM p)"                                                                                   \
+    " SELECT p.dag_id, p.description,"                                                             \
+    "   array_to_json(ARRAY(SELECT btrim(o) FROM unnest(string_to_array(p.owners, ',')) o"         \
+    "                       WHERE btrim(o) <> ''))::text,"                                         \
+    "   array_to_json(p.tags)::text, p.is_paused, p.schedule, " US("p.next_dagrun") ", " US(       \
+        "p.next_dagrun_create_after") ","                                                          \
+                                      "   p.has_errors, p.counts, r.run_id, r.state, " US(         \
+                                          "r.logical_date") " FROM q p LEFT JOIN LATERAL (SELECT " \
+                                                            "dr.run_id, dr.state, "                \
+                                                            "dr.logical_date FROM dag_run dr"      \
+                                                            "   WHERE dr.dag_id = p.dag_id ORDER " \
+                                                            "BY dr.logical_date DESC LIMIT 8) r "  \
+                                                            "ON true"                              \
+                                                            " ORDER BY " outer                     \
+                                                            ", p.dag_id, r.logical_date DESC"
+
+static const struct {
+    const char *name; /* order_by as the caller writes it */
+    const char *stmt; /* the prepared statement's name */
+    const char *sql;
+} dags_orders[] = {
+    {"dag_id", "uiq_dags_dag_id", DAGS_PAGE_SQL("d.dag_id", "p.dag_id")},
+    {"-dag_id", "uiq_dags_dag_id_desc", DAGS_PAGE_SQL("d.dag_id DESC", "p.dag_id DESC")},
+    {"owners", "uiq_dags_owners", DAGS_PAGE_SQL("d.owners", "p.owners")},
+    {"-owners", "uiq_dags_owners_desc", DAGS_PAGE_SQL("d.owners DESC", "p.owners DESC")},
+    {"is_paused", "uiq_dags_paused", DAGS_PAGE_SQL("d.is_paused", "p.is_paused")},
+    {"-is_paused", "uiq_dags_paused_desc", DAGS_PAGE_SQL("d.is_paused DESC", "p.is_paused DESC")},
+    {"next_dagrun", "uiq_dags_next",
+     DAGS_PAGE_SQL("d.next_dagrun NULLS LAST", "p.next_dagrun NULLS LAST")},
+    {"-next_dagrun", "uiq_dags_next_desc",
+     DAGS_PAGE_SQL("d.next_dagrun DESC NULLS LAST", "p.next_dagrun DESC NULLS LAST")},
+};
+
+_Static_assert(UIQ_RECENT_RUNS == 8, "DAGS_PAGE_SQL's LIMIT 8 is UIQ_RECENT_RUNS");
+
+static void filter_params(const uiq_dags_filter_t *f, const char **p)
+{
+    p[0] = f->dag_id_pattern;
+    p[1] = f->tags_json;
+    p[2] = f->owners_json;
+    p[3] = f->paused < 0 ? NULL : f->paused ? "true" : "false";
+}
+
+int uiq_dags_count(db_t *db, const uiq_dags_filter_t *f, long *total, long *import_errors)
+{
+    const char *p[DAGS_FILTER_PARAMS];
+    PGresult *r;
+
+    filter_params(f, p);
+    if (store_query_rows(db, "uiq_dags_count", SQL_DAGS_COUNT, DAGS_FILTER_PARAMS, p, &r) < 0)
+        return UPDRAFT_EDB;
+    *total = (long)db_get_i64(r, 0, 0);
+    *import_errors = (long)db_get_i64(r, 0, 1);
+    PQclear(r);
+    return 0;
+}
+
+int uiq_dags_page(db_t *db, const uiq_dags_filter_t *f, const char *order_by, long limit,
+                  long offset, PGresult **out, char *err, size_t errlen)
+{
+    const char *name = order_by && *order_by ? order_by : "dag_id";
+    const char *p[DAGS_FILTER_PARAMS + 2];
+    char lb[24], ob[24];
+
+    *out = NULL;
+    for (size_t i = 0; i < sizeof(dags_orders) / sizeof(dags_orders[0]); i++) {
+        if (strcmp(name, dags_orders[i].name) != 0)
+            continue;
+        filter_params(f, p);
+        snprintf(lb, sizeof(lb), "%ld", limit);
+        snprintf(ob, sizeof(ob), "%ld", offset > 0 ? offset : 0);
+        p[DAGS_FILTER_PARAMS] = lb;
+        p[DAGS_FILTER_PARAMS + 1] = ob;
+        if (store_query_rows(db, dags_orders[i].stmt, dags_orders[i].sql, DAGS_FILTER_PARAMS + 2, p,
+                             out) < 0)
+            return store_db_failed(db, err, errlen);
+        return 0;
+    }
+    errbuf_set(err, errlen,
+               "cannot order the DAGs by \"%.64s\": use dag_id, owners, is_paused or next_dagrun, "
+               "with '-' for descending",
+               name);
+    return UPDRAFT_EINVALID;
+}
+
+/* ---- a DAG's structure ------------------------------------------------------ */
+
+/*
+ * The document is read through a CTE referenced more than once, so it is
+ * materialized: each set-returning function detoasts it once, not once
+ * per task. A DAG without a version keeps its one row through LEFT JOIN.
+ */
+static const char SQL_DAG_TASKS[] =
+    "WITH d AS (SELECT v.data FROM dag g LEFT JOIN dag_version v ON v.id = g.version_id"
+    "           WHERE g.dag_id = $1),"
+    " o AS (SELECT x.task_id, x.ord FROM d,"
+    "       jsonb_array_elements_text(d.data->'task_order') WITH ORDINALITY x(task_id, ord)),"
+    " t AS (SELECT x.key, x.value FROM d, jsonb_each(d.data->'tasks') x)"
+    " SELECT o.task_id, t.value->>'task_group', t.value ? 'expand', t.value->>'operator',"
+    "   coalesce(t.value->'upstream_task_ids', '[]')::text,"
+    "   CASE WHEN o.ord = 1 THEN (SELECT (d.data->'task_groups')::text FROM d) END"
+    " FROM d LEFT JOIN (o JOIN t ON t.key = o.task_id) ON true ORDER BY o.ord";
+
+int uiq_dag_tasks(db_t *db, const char *dag_id, PGresult **out)
+{
+    const char *p[] = {dag_id};
+
+    if (store_query_rows(db, "uiq_dag_tasks", SQL_DAG_TASKS, 1, p, out) < 0)
+        return UPDRAFT_EDB;
+    if (PQntuples(*out) == 0) {
+        PQclear(*out);
+        *out = NULL;
+        return UPDRAFT_ENOTFOUND;
+    }
+    return 0;
+}
+
+/* ---- the grid --------------------------------------------------------------- */
+
+static const char SQL_GRID_RUNS[] = "SELECT dr.id, dr.run_id, dr.state, dr.run_type, " US(
+    "dr.logical_date") ","
+                       " " US("dr.start_date") ", " US("dr.end_date") ", " US(
+                           "dr.queued_at") ", dr.note,"
+                                           " " US("dr.data_interval_start") ", " US(
+                                               "dr.data_interval_end") " FROM dag_run dr"
+                                                                       " WHERE dr.dag_id = $1"
+                                                                       "   AND ($2::timestamptz IS "
+                                                                       "NULL OR dr.logical_date < "
+                                                                       "$2::timestamptz)"
+                                                                       " ORDER BY dr.logical_date "
+                                                                       "DESC LIMIT $3::bigint";
+
+int uiq_grid_runs(db_t *db, const char *dag_id, ts_us_t before, long limit, PGresult **out)
+{
+    char bb[TS_ISO_LEN], lb[24];
+    const char *p[] = {dag_id, before == TS_NONE ? NULL : ts_format_iso(before, bb), lb};
+
+    snprintf(lb, sizeof(lb), "%ld", limit);
+    return store_query_rows(db, "uiq_grid_runs", SQL_GRID_RUNS, 3, p, out);
+}
+
+/*
+ * Each run's rows through index-only scans (migration 0016 puts these
+ * columns into the unique index), the run named by its position in the
+ * array (WITH ORDINALITY), so that the caller finds its place without a
+ * lookup: first the unmapped rows, then the mapped ones folded. Times are
+ * epoch milliseconds through float8 (date_part), which costs less than
+ * numeric over 100,000 rows and sends fewer digits.
+ */
+#define MS_FAST(col) "(date_part('epoch', " col ") * 1000)::int8"
+
+static const char SQL_GRID_TIS[] =
+    "SELECT r.n, ti.task_id, ti.state, ti.try_number,"
+    " " MS_FAST("ti.start_date") ", " MS_FAST(
+        "ti.end_date") ", 0"
+                       " FROM unnest($1::bigint[]) WITH ORDINALITY r(id, n)"
+                       " JOIN task_instance ti ON ti.dag_run_id = r.id WHERE ti.map_index = -1"
+                       " UNION ALL"
+                       " SELECT r.n, ti.task_id, ti.state, max(ti.try_number), " MS_FAST(
+                           "min(ti.start_date)") ","
+                                                 " CASE WHEN bool_and(ti.end_date IS NOT NULL) "
+                                                 "THEN " MS_FAST(
+                                                     "max(ti.end_date)") " END,"
+                                                                         " count(*) FROM "
+                                                                         "unnest($1::bigint[]) "
+                                                                         "WITH ORDINALITY r(id, n)"
+                                                                         " JOIN task_instance ti "
+                                                                         "ON ti.dag_run_id = r.id "
+                                                                         "WHERE ti.map_index >= 0"
+                                                                         " GROUP BY r.n, "
+                                                                         "ti.task_id, ti.state";
+
+int uiq_grid_tis(db_t *db, const int64_t *run_ids, size_t n, PGresult **out)
+{
+    char *ids = pgarray_int64(run_ids, n);
+    int rc;
+
+    *out = NULL;
+    if (!ids)
+        return UPDRAFT_ENOMEM;
+    const char *p[] = {ids};
+    rc = store_query_rows(db, "uiq_grid_tis", SQL_GRID_TIS, 1, p, out);
+    free(ids);
+    return rc;
+}
+
+/* ---- one run ---------------------------------------------------------------- */
+
+static const char SQL_RUN[] = "SELECT dr.id, dr.run_id, dr.state, dr.run_type, " US(
+    "dr.logical_date") ","
+                       " " US("dr.queued_at") ", " US("dr.start_date") ", " US(
+                           "dr.end_date") ","
+                                          " " US("dr.data_interval_start") ", " US(
+                                              "dr.data_interval_end") " FROM dag_run dr"
+                                                                      " WHERE dr.dag_id = $1 AND "
+                                                                      "dr.run_id = $2";
+
+int uiq_run(db_t *db, const char *dag_id, const char *run_id, PGresult **out)
+{
+    const char *p[] = {dag_id, run_id};
+
+    if (store_query_rows(db, "uiq_run", SQL_RUN, 2, p, out) < 0)
+        return UPDRAFT_EDB;
+    if (PQntuples(*out) == 0) {
+        PQclear(*out);
+        *out = NULL;
+        return UPDRAFT_ENOTFOUND;
+    }
+    return 0;
+}
+
+static const char SQL_GANTT_TIS[] =
+    "SELECT ti.id, ti.task_id, ti.map_index, ti.state, ti.try_number, " US(
+        "ti.queued_at") ","
+                        " " US("ti.start_date") ", " US(
+                            "ti.end_date") ", ti.duration, ti.hostname"
+                                           " FROM task_instance ti WHERE ti.dag_run_id = $1::bigint"
+                                           " ORDER BY ti.start_date NULLS LAST, ti.task_id, "
+                                           "ti.map_index LIMIT $2::bigint";
+
+int uiq_gantt_tis(db_t *db, int64_t run_id, PGresult **out)
+{
+    char id[24], lb[24];
+    const char *p[] = {id, lb};
+
+    snprintf(id, sizeof(id), "%" PRId64, run_id);
+    snprintf(lb, sizeof(lb), "%d", UIQ_GANTT_MAX_TIS + 1);
+    return store_query_rows(db, "uiq_gantt_tis", SQL_GANTT_TIS, 2, p, out);
+}
+
+/*
+ * The first event of each earlier try: a try that ended has one, written
+ * by the trigger of migration 0009 in the transaction that ended it; a
+ * later mark of the same try (a user's) would be a second.
+ */
+static const char SQL_GANTT_TRIES[] =
+    "SELECT DISTINCT ON (e.ti_id, e.try_number) e.ti_id, e.try_number,"
+    "   CASE e.kind WHEN 'task_retry' THEN 'up_for_retry' WHEN 'task_failure' THEN 'failed'"
+    "               WHEN 'task_success' THEN 'success' ELSE 'skipped' END,"
+    "   " US("e.created_at - make_interval(secs => e.duration)") ", " US(
+        "e.created_at") ","
+                        "   e.hostname"
+                        " FROM callback_event e JOIN task_instance ti ON ti.id = e.ti_id"
+                        " WHERE e.dag_run_id = $1::bigint AND e.try_number < ti.try_number"
+                        "   AND e.kind IN ('task_retry', 'task_failure', 'task_success', "
+                        "'task_skipped')"
+                        " ORDER BY e.ti_id, e.try_number, e.id LIMIT $2::bigint";
+
+int uiq_gantt_tries(db_t *db, int64_t run_id, PGresult **out)
+{
+    char id[24], lb[24];
+    const char *p[] = {id, lb};
+
+    snprintf(id, sizeof(id), "%" PRId64, run_id);
+    snprintf(lb, sizeof(lb), "%d", UIQ_GANTT_MAX_TRIES);
+    return store_query_rows(db, "uiq_gantt_tries", SQL_GANTT_TRIES, 2, p, out);
+}
+
+/* ---- durations and the calendar --------------------------------------------- */
+
+/*
+ * Airflow's landing time: when the task's last instance ended, counted
+ * from the end of the run's data interval.
+ */
+static const char SQL_DURATIONS[] =
+    "WITH r AS (SELECT dr.id, dr.run_id, dr.state, dr.logical_date, dr.data_interval_end,"
+    "   dr.start_date, dr.end_date FROM dag_run dr WHERE dr.dag_id = $1"
+    "   ORDER BY dr.logical_date DESC LIMIT $2::bigint)"
+    " SELECT r.run_id, r.state, " US("r.logical_date") ", " US(
+        "r.data_interval_end") ","
+                               "   " US("r.start_date") ", " US(
+                                   "r.end_date") ", ti.task_id,"
+                                                 "   CASE WHEN NOT bool_and(ti.end_date IS NOT "
+                                                 "NULL) THEN NULL"
+                                                 "        WHEN count(ti.id) = 1 THEN "
+                                                 "max(ti.duration)"
+                                                 "        ELSE extract(epoch FROM max(ti.end_date) "
+                                                 "- min(ti.start_date))::float8 END,"
+                                                 "   CASE WHEN bool_and(ti.end_date IS NOT NULL)"
+                                                 "        THEN extract(epoch FROM max(ti.end_date) "
+                                                 "- r.data_interval_end)::float8 END"
+                                                 " FROM r LEFT JOIN task_instance ti ON "
+                                                 "ti.dag_run_id = r.id"
+                                                 " GROUP BY r.id, r.run_id, r.state, "
+                                                 "r.logical_date, r.data_interval_end, "
+                                                 "r.start_date,"
+                                                 "   r.end_date, ti.task_id"
+                                                 " ORDER BY r.logical_date DESC, ti.task_id";
+
+int uiq_durations(db_t *db, const char *dag_id, long limit, PGresult **out)
+{
+    char lb[24];
+    const char *p[] = {dag_id, lb};
+
+    snprintf(lb, sizeof(lb), "%ld", limit);
+    return store_query_rows(db, "uiq_durations", SQL_DURATIONS, 2, p, out);
+}
+
+static const char SQL_CALENDAR[] =
+    "SELECT to_char(x.day, 'YYYY-MM-DD'), x.state, x.n FROM dag d LEFT JOIN LATERAL"
+    "  (SELECT (dr.logical_date AT TIME ZONE 'UTC')::date AS day, dr.state, count(*) AS n"
+    "   FROM dag_run dr WHERE dr.dag_id = d.dag_id"
+    "   AND dr.logical_date >= make_timestamptz($2::int, 1, 1, 0, 0, 0, 'UTC')"
+    "   AND dr.logical_date < make_timestamptz($2::int + 1, 1, 1, 0, 0, 0, 'UTC')"
+    "   GROUP BY 1, 2) x ON true"
+    " WHERE d.dag_id = $1 ORDER BY x.day, x.state";
+
+int uiq_calendar(db_t *db, const char *dag_id, int year, PGresult **out)
+{
+    char yb[16];
+    const char *p[] = {dag_id, yb};
+
+    snprintf(yb, sizeof(yb), "%d", year);
+    if (store_query_rows(db, "uiq_calendar", SQL_CALENDAR, 2, p, out) < 0)
+        return UPDRAFT_EDB;
+    if (PQntuples(*out) == 0) {
+        PQclear(*out);
+        *out = NULL;
+        return UPDRAFT_ENOTFOUND;
+    }
+    return 0;
+}

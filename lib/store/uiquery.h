@@ -1,0 +1,166 @@
+/*
+ * uiquery.h - the aggregated reads behind the web UI's JSON endpoints
+ * (webserver/api_ui.c, docs/api.md "UI endpoints"): the DAG list with each
+ * DAG's recent runs and the task states of its newest run, the grid (a
+ * DAG's tasks and the task instances of its last N runs), the Gantt chart
+ * of one run (with the earlier tries the schema keeps), the task
+ * durations and landing times of the last N runs, and a year of daily run
+ * outcomes.
+ *
+ * Each read is a fixed number of statements whatever the page size, on
+ * these indexes: dag_run (dag_id, logical_date DESC) for a DAG's runs,
+ * task_instance (dag_run_id, task_id, map_index) for a run's task
+ * instances (covering the grid's columns since migration 0016),
+ * callback_event (dag_run_id) for earlier tries.
+ *
+ * Timestamps are selected as epoch microseconds (bigint; SQL NULL when
+ * unset). Functions that return rows hand over the PGresult (*out, the
+ * caller PQclear()s); its columns are listed with each function. Every
+ * function returns 0, UPDRAFT_ENOTFOUND where said, UPDRAFT_EINVALID where
+ * said (err filled), UPDRAFT_ENOMEM, or UPDRAFT_EDB (db_error() says why).
+ */
+#ifndef UPDRAFT_STORE_UIQUERY_H
+#define UPDRAFT_STORE_UIQUERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/db.h"
+#include "core/error.h"
+#include "core/timeutil.h"
+
+#define UIQ_RECENT_RUNS 8         /* runs per DAG in the DAG list */
+#define UIQ_GANTT_MAX_TIS 20000   /* task instances of one Gantt answer at most */
+#define UIQ_GANTT_MAX_TRIES 50000 /* earlier tries of one Gantt answer at most */
+
+/* ---- the DAG list ----------------------------------------------------------- */
+
+/* Which active DAGs the list shows; NULL / -1 members do not filter. */
+typedef struct uiq_dags_filter {
+    const char *dag_id_pattern; /* a case-insensitive substring (ILIKE) */
+    const char *tags_json;      /* a JSON array of tags: a DAG with any of them */
+    const char *owners_json;    /* a JSON array of owners: a DAG with any of them */
+    int paused;                 /* -1 any, 0 unpaused only, 1 paused only */
+} uiq_dags_filter_t;
+
+/*
+ * How many active DAGs f selects, in *total, and how many files have an
+ * import error, in *import_errors. One statement.
+ */
+int uiq_dags_count(db_t *db, const uiq_dags_filter_t *f, long *total, long *import_errors);
+
+/*
+ * The page (limit, offset) of the DAGs f selects, ordered by order_by
+ * (NULL: "dag_id"; dag_id, owners, is_paused, next_dagrun, each with '-'
+ * for descending; else UPDRAFT_EINVALID with err), then dag_id. One
+ * statement; one row per (DAG, recent run), the DAG's newest
+ * UIQ_RECENT_RUNS runs newest first, or one row with NULL run columns for
+ * a DAG without runs. Columns:
+ *   0 dag_id, 1 description, 2 owners (a JSON array of the trimmed
+ *   names), 3 tags (a JSON array), 4 is_paused ('t'/'f'), 5 schedule,
+ *   6 next_dagrun (us), 7 next_dagrun_create_after (us),
+ *   8 has_import_errors ('t'/'f'), 9 the task-instance states of the
+ *   newest run as a JSON object {state: count} (NULL: no run), 10 run_id,
+ *   11 run state, 12 run logical_date (us).
+ */
+int uiq_dags_page(db_t *db, const uiq_dags_filter_t *f, const char *order_by, long limit,
+                  long offset, PGresult **out, char *err, size_t errlen);
+
+/* ---- a DAG's structure ------------------------------------------------------ */
+
+/*
+ * The tasks of dag_id's parsed version (dag.version_id) in the DAG's
+ * task_order (a topological order). UPDRAFT_ENOTFOUND when there is no
+ * such DAG. One row per task; a DAG without a parsed version or tasks
+ * gives one row with NULL task columns. Columns:
+ *   0 task_id, 1 task_group (its full group id; NULL outside groups),
+ *   2 is_mapped ('t'/'f': the task has expand), 3 operator,
+ *   4 upstream_task_ids (a JSON array), 5 on the first row only: the
+ *   version's task_groups tree as stored (proto/PROTOCOL.md; NULL when
+ *   the DAG has no groups).
+ */
+int uiq_dag_tasks(db_t *db, const char *dag_id, PGresult **out);
+
+/* ---- the grid --------------------------------------------------------------- */
+
+/*
+ * dag_id's newest limit runs whose logical_date is before before
+ * (TS_NONE: any), newest first. Columns:
+ *   0 id, 1 run_id, 2 state, 3 run_type, 4 logical_date, 5 start_date,
+ *   6 end_date, 7 queued_at, 8 note, 9 data_interval_start,
+ *   10 data_interval_end (timestamps in us).
+ */
+int uiq_grid_runs(db_t *db, const char *dag_id, ts_us_t before, long limit, PGresult **out);
+
+/*
+ * The task instances of the runs run_ids[0..n) (dag_run.id) in one
+ * statement: an unmapped instance (map_index -1) as itself, the
+ * instances of a mapped task folded into one row per (run, task, state).
+ * Rows in no particular order. Columns:
+ *   0 the run's position in run_ids, from 1, 1 task_id, 2 state,
+ *   3 try_number (the largest of the folded rows), 4 start_date (the
+ *   earliest), 5 end_date (the latest; NULL while one of the folded rows
+ *   has none), 6 count: 0 for map_index -1, else the mapped instances in
+ *   that state. Times are epoch milliseconds.
+ */
+int uiq_grid_tis(db_t *db, const int64_t *run_ids, size_t n, PGresult **out);
+
+/* ---- one run ---------------------------------------------------------------- */
+
+/*
+ * The run run_id of dag_id. UPDRAFT_ENOTFOUND when there is none (the DAG
+ * or the run). Columns: 0 id, 1 run_id, 2 state, 3 run_type,
+ * 4 logical_date, 5 queued_at, 6 start_date, 7 end_date,
+ * 8 data_interval_start, 9 data_interval_end (us).
+ */
+int uiq_run(db_t *db, const char *dag_id, const char *run_id, PGresult **out);
+
+/*
+ * The task instances of run id (dag_run.id), by start_date (not started
+ * last), task_id, map_index; at most UIQ_GANTT_MAX_TIS + 1 rows (one more
+ * tells the caller that it cut). Columns:
+ *   0 id, 1 task_id, 2 map_index, 3 state, 4 try_number, 5 queued_at,
+ *   6 start_date, 7 end_date (us), 8 duration (seconds, float8),
+ *   9 hostname.
+ */
+int uiq_gantt_tis(db_t *db, int64_t run_id, PGresult **out);
+
+/*
+ * The earlier tries of the task instances of run id, from the callback
+ * events (migration 0009) written when a try that ran ended: one row per
+ * (task instance, try) below the instance's current try, by task
+ * instance id then try; at most UIQ_GANTT_MAX_TRIES rows. An event is
+ * kept alerts.event_retention_days, so older tries are gone. The span is
+ * the event's time less the try's duration up to the event's time (the
+ * try's end, to the commit). Columns:
+ *   0 ti_id, 1 try_number, 2 state (up_for_retry, failed, success or
+ *   skipped: how the try ended), 3 start (us; NULL when the event has no
+ *   duration), 4 end (us), 5 hostname.
+ */
+int uiq_gantt_tries(db_t *db, int64_t run_id, PGresult **out);
+
+/* ---- durations and the calendar --------------------------------------------- */
+
+/*
+ * dag_id's newest limit runs, newest first, with one row per (run, task)
+ * of its task instances (a run without any: one row, NULL task columns).
+ * Columns:
+ *   0 run_id, 1 state, 2 logical_date, 3 data_interval_end,
+ *   4 start_date, 5 end_date (us), 6 task_id, 7 duration (seconds,
+ *   float8: the instance's duration; for a mapped task from its first
+ *   start to its last end; NULL until every instance ended), 8 landing
+ *   time (seconds, float8: the last end less the run's
+ *   data_interval_end; NULL until every instance ended).
+ */
+int uiq_durations(db_t *db, const char *dag_id, long limit, PGresult **out);
+
+/*
+ * dag_id's runs whose logical_date falls in year (UTC), counted per UTC
+ * day and state, by day then state. UPDRAFT_ENOTFOUND when there is no
+ * such DAG; a year without runs gives one row of NULLs. Columns:
+ *   0 day ('YYYY-MM-DD'), 1 state, 2 count.
+ */
+int uiq_calendar(db_t *db, const char *dag_id, int year, PGresult **out);
+
+#endif

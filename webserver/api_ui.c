@@ -1,0 +1,1100 @@
+/*
+ * api_ui.c - the web UI's aggregated JSON reads under /ui/ (docs/api.md
+ * "UI endpoints"), each answered with a fixed number of statements of
+ * store/uiquery.h whatever its size, where the REST API would need one
+ * call per DAG or per run:
+ *
+ *   GET /ui/dags                     the DAG list: each DAG with its newest
+ *                                    runs and the task states of the newest
+ *   GET /ui/grid/{dag_id}            the tasks and the task instances of the
+ *                                    last N runs, one array per run aligned
+ *                                    to the task list
+ *   GET /ui/gantt/{dag_id}/{run_id}  every task instance of a run with its
+ *                                    earlier tries
+ *   GET /ui/durations/{dag_id}       task durations and landing times of the
+ *                                    last N runs
+ *   GET /ui/calendar/{dag_id}        a year of runs counted per UTC day
+ *
+ * Timestamps are ISO 8601 like the REST API's, except in the grid's cells,
+ * which carry epoch seconds (with milliseconds) to keep a 1,000-run grid
+ * small. A task instance's state "none" (not yet scheduled) is written
+ * null, as the REST API does, and counted as "none". Everything is
+ * streamed into one jsonw buffer from the PGresults.
+ */
+#include "webserver/api_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "store/dags.h"
+#include "store/uiquery.h"
+#include "webserver/http.h"
+
+#define UI_RUNS_DEFAULT 25 /* runs of a grid or durations answer by default */
+#define UI_RUNS_MAX 1000   /* and at most */
+/* Cells (runs x tasks) of one grid or durations answer at most: a DAG with
+ * many tasks gets fewer runs, so that memory stays bounded. */
+#define UI_MAX_CELLS 250000
+
+/* ---- writing ---------------------------------------------------------------- */
+
+/*
+ * The task-instance states, in the order that summarises a mapped task
+ * (the first state any of its instances has wins), as Airflow's grid.
+ */
+static const char *const ti_states[] = {
+    "failed",    "upstream_failed", "up_for_retry", "up_for_reschedule", "queued",
+    "scheduled", "deferred",        "running",      "restarting",        "none",
+    "success",   "skipped",         "removed",
+};
+#define N_TI_STATES (sizeof(ti_states) / sizeof(ti_states[0]))
+
+static const char *const run_states[] = {"queued", "running", "success", "failed"};
+#define N_RUN_STATES (sizeof(run_states) / sizeof(run_states[0]))
+
+/* The index of s in states[0..n), or -1. */
+static int state_index(const char *const *states, size_t n, const char *s)
+{
+    for (size_t i = 0; s && i < n; i++)
+        if (strcmp(states[i], s) == 0)
+            return (int)i;
+    return -1;
+}
+
+/*
+ * The index of task-instance state s in ti_states, or -1. Called for
+ * every grid cell: the states most cells have are tried first.
+ */
+static int ti_state_index(const char *s)
+{
+    static const unsigned char probe[] = {10, 11, 0, 7, 9, 5, 4, 1, 2, 3, 6, 8, 12};
+
+    _Static_assert(sizeof(probe) == N_TI_STATES, "probe lists every state");
+    for (size_t k = 0; s && k < sizeof(probe); k++)
+        if (strcmp(ti_states[probe[k]], s) == 0)
+            return probe[k];
+    return -1;
+}
+
+/* Airflow has no "none" state: an instance not yet scheduled has null. */
+static void write_state(jsonw_t *w, const char *state)
+{
+    if (!state || strcmp(state, "none") == 0)
+        jsonw_null(w);
+    else
+        jsonw_str(w, state);
+}
+
+/* An epoch-microseconds column as ISO 8601, or null. */
+static void write_iso(jsonw_t *w, const PGresult *res, int row, int col)
+{
+    if (PQgetisnull(res, row, col))
+        jsonw_null(w);
+    else
+        jsonw_ts(w, db_get_i64(res, row, col));
+}
+
+/*
+ * The grid writes 100,000 cells for 1,000 runs of 100 tasks: each cell is
+ * formatted into a local buffer by the fmt_ functions below (no printf)
+ * and handed to the writer in one piece. Each returns the bytes written,
+ * at most FMT_MAX.
+ */
+#define FMT_MAX 32
+
+/* Epoch milliseconds as epoch seconds: 1704067200.25. */
+static size_t fmt_epoch_ms(char *b, int64_t ms)
+{
+    int64_t sec = ms / 1000 - (ms % 1000 < 0);
+    int frac = (int)(ms - sec * 1000);
+    uint64_t u = sec < 0 ? (uint64_t)0 - (uint64_t)sec : (uint64_t)sec;
+    char tmp[24], *p = tmp + sizeof(tmp);
+    size_t n;
+
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (sec < 0)
+        *--p = '-';
+    n = (size_t)(tmp + sizeof(tmp) - p);
+    memcpy(b, p, n);
+    if (frac) {
+        b[n++] = '.';
+        b[n++] = (char)('0' + frac / 100);
+        if (frac % 100) {
+            b[n++] = (char)('0' + frac / 10 % 10);
+            if (frac % 10)
+                b[n++] = (char)('0' + frac % 10);
+        }
+    }
+    return n;
+}
+
+static size_t fmt_null(char *b)
+{
+    memcpy(b, "null", 4);
+    return 4;
+}
+
+/*
+ * An epoch-milliseconds column as fmt_epoch_ms, or null. The digits of a
+ * time after 1970 are copied with the point put in (no parsing): the
+ * grid has 200,000 of them.
+ */
+static size_t fmt_epoch_ms_col(char *b, const PGresult *res, int row, int col)
+{
+    const char *s = PQgetvalue(res, row, col);
+    size_t len = (size_t)PQgetlength(res, row, col), n;
+
+    if (PQgetisnull(res, row, col))
+        return fmt_null(b);
+    if (len < 4 || len > 18 || !jsonw_is_int_text(s, len) || s[0] == '-' || s[0] == '0')
+        return fmt_epoch_ms(b, db_get_i64(res, row, col));
+    n = len - 3;
+    memcpy(b, s, n);
+    if (s[n] != '0' || s[n + 1] != '0' || s[n + 2] != '0') {
+        size_t f = s[n + 2] != '0' ? 3 : s[n + 1] != '0' ? 2 : 1;
+        b[n] = '.';
+        memcpy(b + n + 1, s + n, f);
+        n += 1 + f;
+    }
+    return n;
+}
+
+/* An integer column as its digits (checked), or null. */
+static size_t fmt_int_col(char *b, const PGresult *res, int row, int col)
+{
+    size_t n = (size_t)PQgetlength(res, row, col);
+
+    if (PQgetisnull(res, row, col) || n >= FMT_MAX ||
+        !jsonw_is_int_text(PQgetvalue(res, row, col), n))
+        return fmt_null(b);
+    memcpy(b, PQgetvalue(res, row, col), n);
+    return n;
+}
+
+/* A task-instance state (its index in ti_states) as a JSON string; "none" and -1 as null. */
+static size_t fmt_ti_state(char *b, int s)
+{
+    size_t n;
+
+    if (s < 0 || strcmp(ti_states[s], "none") == 0)
+        return fmt_null(b);
+    n = strlen(ti_states[s]);
+    b[0] = '"';
+    memcpy(b + 1, ti_states[s], n);
+    b[n + 1] = '"';
+    return n + 2;
+}
+
+static void write_epoch_ms(jsonw_t *w, int64_t ms)
+{
+    char b[FMT_MAX];
+    jsonw_raw(w, b, fmt_epoch_ms(b, ms));
+}
+
+/* A JSON column Postgres wrote (an array or an object), or dflt for SQL NULL. */
+static void write_json_or(jsonw_t *w, const PGresult *res, int row, int col, const char *dflt)
+{
+    if (PQgetisnull(res, row, col))
+        jsonw_raw(w, dflt, strlen(dflt));
+    else
+        jsonw_pg_json(w, res, row, col);
+}
+
+static const char *text_or_null(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+/* The answer for a read that failed in the store. */
+static int store_failed(api_req_t *r, int rc)
+{
+    return api_fail(r, rc, NULL, "%s", updraft_strerror(rc));
+}
+
+static int dag_not_found(api_req_t *r, const char *dag_id)
+{
+    return api_not_found(r, "DAG not found", "DAG with dag_id: '%s' not found", dag_id);
+}
+
+/* A run limit: UI_RUNS_DEFAULT when absent or 0, at most UI_RUNS_MAX. 0 or the 400 answered. */
+static int read_run_limit(api_req_t *r, int64_t *limit)
+{
+    char err[256];
+    int64_t offset;
+
+    if (httpq_get_page(&r->q, UI_RUNS_DEFAULT, UI_RUNS_MAX, limit, &offset, err, sizeof(err)) < 0)
+        return api_bad_request(r, err);
+    return 0;
+}
+
+/* ---- a DAG's tasks ---------------------------------------------------------- */
+
+typedef struct task_key {
+    const char *id;
+    int idx;
+} task_key_t;
+
+/* The tasks of a DAG's parsed version, and their ids sorted for lookups. */
+typedef struct ui_tasks {
+    PGresult *res;
+    int n; /* rows 0..n-1 are tasks */
+    task_key_t *keys;
+} ui_tasks_t;
+
+static int cmp_task_key(const void *a, const void *b)
+{
+    return strcmp(((const task_key_t *)a)->id, ((const task_key_t *)b)->id);
+}
+
+static void tasks_free(ui_tasks_t *t)
+{
+    PQclear(t->res);
+    free(t->keys);
+}
+
+/* Reads dag_id's tasks into t: 0, or the status answered (404 for no DAG). */
+static int load_tasks(api_req_t *r, const char *dag_id, ui_tasks_t *t)
+{
+    int rc = uiq_dag_tasks(r->db, dag_id, &t->res);
+
+    if (rc == UPDRAFT_ENOTFOUND)
+        return dag_not_found(r, dag_id);
+    if (rc < 0)
+        return store_failed(r, rc);
+    while (t->n < PQntuples(t->res) && !PQgetisnull(t->res, t->n, 0))
+        t->n++;
+    if (t->n > 0 && !(t->keys = malloc((size_t)t->n * sizeof(*t->keys))))
+        return api_send_json(r, 500, NULL);
+    for (int i = 0; i < t->n; i++)
+        t->keys[i] = (task_key_t){PQgetvalue(t->res, i, 0), i};
+    if (t->n > 0)
+        qsort(t->keys, (size_t)t->n, sizeof(*t->keys), cmp_task_key);
+    return 0;
+}
+
+/* The position of task id in t->keys, or -1. */
+static int task_key_pos(const ui_tasks_t *t, const char *id)
+{
+    task_key_t k = {id, 0}, *hit;
+
+    if (t->n == 0)
+        return -1;
+    hit = bsearch(&k, t->keys, (size_t)t->n, sizeof(k), cmp_task_key);
+    return hit ? (int)(hit - t->keys) : -1;
+}
+
+/* The position of task id in the task list, or -1. */
+static int task_index(const ui_tasks_t *t, const char *id)
+{
+    int pos = task_key_pos(t, id);
+    return pos < 0 ? -1 : t->keys[pos].idx;
+}
+
+static bool task_is_mapped(const ui_tasks_t *t, int i)
+{
+    return db_get_bool(t->res, i, 2);
+}
+
+/* The run limit bounded so that runs x tasks stays within UI_MAX_CELLS. */
+static int64_t bound_runs(int64_t limit, int ntasks)
+{
+    if (ntasks > 0 && limit * ntasks > UI_MAX_CELLS)
+        limit = UI_MAX_CELLS / ntasks > 0 ? UI_MAX_CELLS / ntasks : 1;
+    return limit;
+}
+
+/* ---- GET /ui/dags ----------------------------------------------------------- */
+
+/*
+ * The non-empty values of the repeated query parameter key as a JSON array
+ * in *out (cJSON_free; NULL when there are none). False when out of memory.
+ */
+static bool values_json(api_req_t *r, const char *key, char **out)
+{
+    size_t n = httpq_count(&r->q, key);
+    cJSON *arr = NULL;
+    bool ok = true;
+
+    *out = NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        const char *v = httpq_get_nth(&r->q, key, i);
+        if (!*v)
+            continue;
+        ok = (arr || (arr = cJSON_CreateArray())) &&
+             cJSON_AddItemToArray(arr, cJSON_CreateString(v));
+    }
+    if (ok && arr)
+        ok = (*out = cJSON_PrintUnformatted(arr)) != NULL;
+    cJSON_Delete(arr);
+    return ok;
+}
+
+/* Opens a DAG's object from row i of the page, up to its open recent_runs array. */
+static void write_dag_head(jsonw_t *w, const PGresult *res, int i)
+{
+    const char *schedule = text_or_null(res, i, 5);
+
+    jsonw_obj_begin(w);
+    jsonw_key(w, "dag_id");
+    jsonw_pg_str(w, res, i, 0);
+    jsonw_key(w, "description");
+    jsonw_pg_str(w, res, i, 1);
+    jsonw_key(w, "owners");
+    write_json_or(w, res, i, 2, "[]");
+    jsonw_key(w, "tags");
+    write_json_or(w, res, i, 3, "[]");
+    jsonw_key(w, "is_paused");
+    jsonw_pg_bool(w, res, i, 4);
+    jsonw_key(w, "schedule");
+    jsonw_str(w, schedule);
+    jsonw_key(w, "timetable_description");
+    jsonw_str(w, api_schedule_description(schedule));
+    jsonw_key(w, "next_dagrun");
+    write_iso(w, res, i, 6);
+    jsonw_key(w, "next_dagrun_create_after");
+    write_iso(w, res, i, 7);
+    jsonw_key(w, "has_import_errors");
+    jsonw_pg_bool(w, res, i, 8);
+    jsonw_key(w, "latest_run_counts");
+    write_json_or(w, res, i, 9, "{}");
+    jsonw_key(w, "recent_runs");
+    jsonw_arr_begin(w);
+}
+
+static void write_dags(jsonw_t *w, const PGresult *page, long total, long import_errors)
+{
+    int n = PQntuples(page);
+
+    jsonw_obj_begin(w);
+    jsonw_key(w, "dags");
+    jsonw_arr_begin(w);
+    for (int i = 0; i < n; i++) {
+        /* One row per (DAG, recent run): a DAG's rows are consecutive. */
+        if (i == 0 || strcmp(PQgetvalue(page, i, 0), PQgetvalue(page, i - 1, 0)) != 0)
+            write_dag_head(w, page, i);
+        if (!PQgetisnull(page, i, 10)) {
+            jsonw_obj_begin(w);
+            jsonw_key(w, "run_id");
+            jsonw_pg_str(w, page, i, 10);
+            jsonw_key(w, "state");
+            jsonw_pg_str(w, page, i, 11);
+            jsonw_key(w, "logical_date");
+            write_iso(w, page, i, 12);
+            jsonw_obj_end(w);
+        }
+        if (i == n - 1 || strcmp(PQgetvalue(page, i, 0), PQgetvalue(page, i + 1, 0)) != 0) {
+            jsonw_arr_end(w);
+            jsonw_obj_end(w);
+        }
+    }
+    jsonw_arr_end(w);
+    jsonw_key(w, "total_entries");
+    jsonw_i64(w, total);
+    jsonw_key(w, "import_errors");
+    jsonw_i64(w, import_errors);
+    jsonw_obj_end(w);
+}
+
+int api_get_ui_dags(api_req_t *r)
+{
+    uiq_dags_filter_t f = {.dag_id_pattern = httpq_get(&r->q, "dag_id_pattern"), .paused = -1};
+    char *tags = NULL, *owners = NULL, err[256];
+    PGresult *page = NULL;
+    int64_t limit, offset;
+    long total = 0, import_errors = 0;
+    bool paused;
+    jsonw_t w;
+    int rc, status;
+
+    jsonw_init(&w, 0);
+    if (httpq_get_page(&r->q, API_PAGE_DEFAULT, API_PAGE_MAX, &limit, &offset, err, sizeof(err)) <
+            0 ||
+        (rc = httpq_get_bool(&r->q, "paused", &paused, err, sizeof(err))) < 0) {
+        status = api_bad_request(r, err);
+        goto out;
+    }
+    if (rc == 1)
+        f.paused = paused;
+    if (!values_json(r, "tags", &tags) || !values_json(r, "owners", &owners)) {
+        status = api_send_json(r, 500, NULL);
+        goto out;
+    }
+    f.tags_json = tags;
+    f.owners_json = owners;
+    rc = uiq_dags_page(r->db, &f, httpq_get(&r->q, "order_by"), (long)limit, (long)offset, &page,
+                       err, sizeof(err));
+    if (rc == UPDRAFT_EINVALID) {
+        status = api_bad_request(r, err);
+        goto out;
+    }
+    if (rc < 0 || (rc = uiq_dags_count(r->db, &f, &total, &import_errors)) < 0) {
+        status = store_failed(r, rc);
+        goto out;
+    }
+    jsonw_init(&w, 2048 + (size_t)PQntuples(page) * 256);
+    write_dags(&w, page, total, import_errors);
+    status = api_send_jsonw(r, &w);
+out:
+    jsonw_free(&w);
+    PQclear(page);
+    cJSON_free(tags);
+    cJSON_free(owners);
+    return status;
+}
+
+/* ---- GET /ui/grid/{dag_id} -------------------------------------------------- */
+
+static void write_task(jsonw_t *w, const ui_tasks_t *t, int i)
+{
+    jsonw_obj_begin(w);
+    jsonw_key(w, "task_id");
+    jsonw_pg_str(w, t->res, i, 0);
+    jsonw_key(w, "group");
+    jsonw_pg_str(w, t->res, i, 1);
+    jsonw_key(w, "is_mapped");
+    jsonw_pg_bool(w, t->res, i, 2);
+    jsonw_key(w, "operator");
+    jsonw_pg_str(w, t->res, i, 3);
+    jsonw_key(w, "upstream");
+    write_json_or(w, t->res, i, 4, "[]");
+    jsonw_obj_end(w);
+}
+
+/* The task list and the group tree: the "tasks" and "groups" members. */
+static void write_structure(jsonw_t *w, const ui_tasks_t *t)
+{
+    jsonw_key(w, "tasks");
+    jsonw_arr_begin(w);
+    for (int i = 0; i < t->n; i++)
+        write_task(w, t, i);
+    jsonw_arr_end(w);
+    jsonw_key(w, "groups");
+    write_json_or(w, t->res, 0, 5, "[]");
+}
+
+/*
+ * The grid's task instances: the rows of run r and task t form a list
+ * (head[r * ntasks + t], then next[row]), one row for an unmapped task,
+ * one per state for a mapped one.
+ */
+typedef struct grid {
+    const ui_tasks_t *tasks;
+    PGresult *runs, *tis;
+    int nruns;
+    int *head, *next;
+} grid_t;
+
+/* The run of task-instance row j: its position in the runs (0-based), or -1. */
+static int row_run(const grid_t *g, int j)
+{
+    const char *s = PQgetvalue(g->tis, j, 0);
+    int n = 0;
+
+    for (int i = 0; s[i]; i++) {
+        if (s[i] < '0' || s[i] > '9' || i >= 9)
+            return -1;
+        n = n * 10 + (s[i] - '0');
+    }
+    return n >= 1 && n <= g->nruns ? n - 1 : -1;
+}
+
+/* Links every task-instance row into its cell; false when out of memory. */
+static bool grid_index(grid_t *g)
+{
+    size_t ncells = (size_t)g->nruns * (size_t)g->tasks->n;
+    int ntis = PQntuples(g->tis), pos = -1;
+
+    g->head = malloc((ncells + 1) * sizeof(int));
+    g->next = malloc(((size_t)ntis + 1) * sizeof(int));
+    if (!g->head || !g->next)
+        return false;
+    for (size_t c = 0; c < ncells; c++)
+        g->head[c] = -1;
+    /* The rows come by run, then task id: the task after the row before's
+     * is tried first. */
+    for (int j = 0; j < ntis; j++) {
+        const char *task_id = PQgetvalue(g->tis, j, 1);
+        int run = row_run(g, j);
+        if (pos >= 0 && pos + 1 < g->tasks->n && strcmp(g->tasks->keys[pos + 1].id, task_id) == 0)
+            pos++;
+        else
+            pos = task_key_pos(g->tasks, task_id);
+        if (run < 0 || pos < 0)
+            continue; /* a task the DAG's current version no longer has */
+        size_t c = (size_t)run * (size_t)g->tasks->n + (size_t)g->tasks->keys[pos].idx;
+        g->next[j] = g->head[c];
+        g->head[c] = j;
+    }
+    return true;
+}
+
+/* Whether row j folds mapped instances (its count is not 0). */
+static bool row_is_folded(const PGresult *tis, int j)
+{
+    return PQgetvalue(tis, j, 6)[0] != '0';
+}
+
+/*
+ * A mapped task's cell: [state, try_number, start, end, {state: count}]
+ * where state summarises the instances (ti_states' order), try_number is
+ * the highest, start the earliest, end the latest (null while one has
+ * not ended). Before it is expanded, its one row (map_index -1) gives
+ * the first four and the counts are {}.
+ */
+static void write_mapped_cell(jsonw_t *w, const PGresult *tis, const int *next, int head)
+{
+    int best = -1, counts[N_TI_STATES] = {0};
+    int64_t try_max = 0, start = 0, end = 0;
+    bool has_start = false, has_end = true;
+
+    for (int j = head; j >= 0; j = next[j]) {
+        int s = ti_state_index(PQgetvalue(tis, j, 2));
+        int64_t try_n = db_get_i64(tis, j, 3);
+        if (s >= 0 && (best < 0 || s < best))
+            best = s;
+        if (s >= 0 && row_is_folded(tis, j))
+            counts[s] += db_get_int(tis, j, 6);
+        try_max = try_n > try_max ? try_n : try_max;
+        if (!PQgetisnull(tis, j, 4) && (!has_start || db_get_i64(tis, j, 4) < start)) {
+            start = db_get_i64(tis, j, 4);
+            has_start = true;
+        }
+        if (PQgetisnull(tis, j, 5))
+            has_end = false;
+        else if (db_get_i64(tis, j, 5) > end)
+            end = db_get_i64(tis, j, 5);
+    }
+    jsonw_arr_begin(w);
+    write_state(w, best >= 0 ? ti_states[best] : NULL);
+    jsonw_i64(w, try_max);
+    if (has_start)
+        write_epoch_ms(w, start);
+    else
+        jsonw_null(w);
+    if (has_end)
+        write_epoch_ms(w, end);
+    else
+        jsonw_null(w);
+    jsonw_obj_begin(w);
+    for (size_t s = 0; s < N_TI_STATES; s++) {
+        if (counts[s] == 0)
+            continue;
+        jsonw_key(w, ti_states[s]);
+        jsonw_i64(w, counts[s]);
+    }
+    jsonw_obj_end(w);
+    jsonw_arr_end(w);
+}
+
+/*
+ * One cell: null when the run has no instance of the task; an unmapped
+ * task's [state, try_number, start, end]; a mapped task's (or one that
+ * has mapped instances from an older version) as write_mapped_cell.
+ */
+static void write_cell(jsonw_t *w, const grid_t *g, int run, int task)
+{
+    int head = g->head[(size_t)run * (size_t)g->tasks->n + (size_t)task];
+    bool mapped = task_is_mapped(g->tasks, task);
+    char b[4 * FMT_MAX + 8];
+    size_t n = 0;
+
+    if (head < 0) {
+        jsonw_null(w);
+        return;
+    }
+    for (int j = head; j >= 0 && !mapped; j = g->next[j])
+        mapped = row_is_folded(g->tis, j);
+    if (mapped) {
+        write_mapped_cell(w, g->tis, g->next, head);
+        return;
+    }
+    b[n++] = '[';
+    n += fmt_ti_state(b + n, ti_state_index(PQgetvalue(g->tis, head, 2)));
+    b[n++] = ',';
+    n += fmt_int_col(b + n, g->tis, head, 3);
+    b[n++] = ',';
+    n += fmt_epoch_ms_col(b + n, g->tis, head, 4);
+    b[n++] = ',';
+    n += fmt_epoch_ms_col(b + n, g->tis, head, 5);
+    b[n++] = ']';
+    jsonw_raw(w, b, n);
+}
+
+static void write_grid_run(jsonw_t *w, const grid_t *g, int i)
+{
+    jsonw_obj_begin(w);
+    jsonw_key(w, "run_id");
+    jsonw_pg_str(w, g->runs, i, 1);
+    jsonw_key(w, "state");
+    jsonw_pg_str(w, g->runs, i, 2);
+    jsonw_key(w, "run_type");
+    jsonw_pg_str(w, g->runs, i, 3);
+    jsonw_key(w, "logical_date");
+    write_iso(w, g->runs, i, 4);
+    jsonw_key(w, "data_interval_start");
+    write_iso(w, g->runs, i, 9);
+    jsonw_key(w, "data_interval_end");
+    write_iso(w, g->runs, i, 10);
+    jsonw_key(w, "queued_at");
+    write_iso(w, g->runs, i, 7);
+    jsonw_key(w, "start_date");
+    write_iso(w, g->runs, i, 5);
+    jsonw_key(w, "end_date");
+    write_iso(w, g->runs, i, 6);
+    jsonw_key(w, "note");
+    jsonw_pg_str(w, g->runs, i, 8);
+    jsonw_key(w, "tis");
+    jsonw_arr_begin(w);
+    for (int t = 0; t < g->tasks->n; t++)
+        write_cell(w, g, i, t);
+    jsonw_arr_end(w);
+    jsonw_obj_end(w);
+}
+
+static void write_grid(jsonw_t *w, const grid_t *g, const char *dag_id, bool more)
+{
+    jsonw_obj_begin(w);
+    jsonw_key(w, "dag_id");
+    jsonw_str(w, dag_id);
+    write_structure(w, g->tasks);
+    jsonw_key(w, "runs");
+    jsonw_arr_begin(w);
+    for (int i = 0; i < g->nruns; i++)
+        write_grid_run(w, g, i);
+    jsonw_arr_end(w);
+    jsonw_key(w, "more");
+    jsonw_bool(w, more);
+    jsonw_obj_end(w);
+}
+
+/* The ids of the grid's runs, for the task-instance read; NULL when out of memory. */
+static int64_t *run_ids(const grid_t *g)
+{
+    int64_t *ids = malloc(((size_t)g->nruns + 1) * sizeof(*ids));
+
+    for (int i = 0; ids && i < g->nruns; i++)
+        ids[i] = db_get_i64(g->runs, i, 0);
+    return ids;
+}
+
+int api_get_ui_grid(api_req_t *r)
+{
+    const char *dag_id = r->cap[0], *before_s = httpq_get(&r->q, "before");
+    ui_tasks_t tasks = {0};
+    grid_t g = {.tasks = &tasks};
+    ts_us_t before = TS_NONE;
+    int64_t limit, *ids = NULL;
+    bool more = false;
+    jsonw_t w;
+    int rc, status;
+
+    jsonw_init(&w, 0);
+    if ((status = read_run_limit(r, &limit)) != 0)
+        goto out;
+    if (before_s && ts_parse(before_s, &before) < 0) {
+        status = api_bad_request(r, "'before' is not a valid datetime");
+        goto out;
+    }
+    if ((status = load_tasks(r, dag_id, &tasks)) != 0)
+        goto out;
+    limit = bound_runs(limit, tasks.n);
+    /* One run more than asked tells whether older runs remain. */
+    if ((rc = uiq_grid_runs(r->db, dag_id, before, (long)limit + 1, &g.runs)) < 0) {
+        status = store_failed(r, rc);
+        goto out;
+    }
+    g.nruns = PQntuples(g.runs);
+    if (g.nruns > limit) {
+        more = true;
+        g.nruns = (int)limit;
+    }
+    if (!(ids = run_ids(&g))) {
+        status = api_send_json(r, 500, NULL);
+        goto out;
+    }
+    if ((rc = uiq_grid_tis(r->db, ids, (size_t)g.nruns, &g.tis)) < 0) {
+        status = store_failed(r, rc);
+        goto out;
+    }
+    if (!grid_index(&g)) {
+        status = api_send_json(r, 500, NULL);
+        goto out;
+    }
+    jsonw_init(&w, 4096 + (size_t)g.nruns * ((size_t)tasks.n * 40 + 400));
+    write_grid(&w, &g, dag_id, more);
+    status = api_send_jsonw(r, &w);
+out:
+    jsonw_free(&w);
+    free(ids);
+    free(g.head);
+    free(g.next);
+    PQclear(g.runs);
+    PQclear(g.tis);
+    tasks_free(&tasks);
+    return status;
+}
+
+/* ---- GET /ui/gantt/{dag_id}/{run_id} ---------------------------------------- */
+
+/* The run's members (uiq_run's row) into an open object. */
+static void write_run_fields(jsonw_t *w, const PGresult *run)
+{
+    jsonw_key(w, "run_id");
+    jsonw_pg_str(w, run, 0, 1);
+    jsonw_key(w, "state");
+    jsonw_pg_str(w, run, 0, 2);
+    jsonw_key(w, "run_type");
+    jsonw_pg_str(w, run, 0, 3);
+    jsonw_key(w, "logical_date");
+    write_iso(w, run, 0, 4);
+    jsonw_key(w, "data_interval_start");
+    write_iso(w, run, 0, 8);
+    jsonw_key(w, "data_interval_end");
+    write_iso(w, run, 0, 9);
+    jsonw_key(w, "queued_at");
+    write_iso(w, run, 0, 5);
+    jsonw_key(w, "start_date");
+    write_iso(w, run, 0, 6);
+    jsonw_key(w, "end_date");
+    write_iso(w, run, 0, 7);
+}
+
+/* The first row of tries (ti_ids[0..n), ascending) of task instance ti_id, or n. */
+static int first_try(const int64_t *ti_ids, int n, int64_t ti_id)
+{
+    int lo = 0, hi = n;
+
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (ti_ids[mid] < ti_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void write_tries(jsonw_t *w, const PGresult *tries, const int64_t *ti_ids, int64_t ti_id)
+{
+    int n = PQntuples(tries);
+
+    jsonw_arr_begin(w);
+    for (int j = first_try(ti_ids, n, ti_id); j < n && ti_ids[j] == ti_id; j++) {
+        jsonw_obj_begin(w);
+        jsonw_key(w, "try_number");
+        jsonw_pg_int(w, tries, j, 1);
+        jsonw_key(w, "state");
+        jsonw_pg_str(w, tries, j, 2);
+        jsonw_key(w, "start_date");
+        write_iso(w, tries, j, 3);
+        jsonw_key(w, "end_date");
+        write_iso(w, tries, j, 4);
+        jsonw_key(w, "hostname");
+        jsonw_pg_str(w, tries, j, 5);
+        jsonw_obj_end(w);
+    }
+    jsonw_arr_end(w);
+}
+
+static void write_gantt_ti(jsonw_t *w, const PGresult *tis, int i, const PGresult *tries,
+                           const int64_t *ti_ids)
+{
+    jsonw_obj_begin(w);
+    jsonw_key(w, "task_id");
+    jsonw_pg_str(w, tis, i, 1);
+    jsonw_key(w, "map_index");
+    jsonw_pg_int(w, tis, i, 2);
+    jsonw_key(w, "state");
+    write_state(w, PQgetvalue(tis, i, 3));
+    jsonw_key(w, "try_number");
+    jsonw_pg_int(w, tis, i, 4);
+    jsonw_key(w, "queued_dttm");
+    write_iso(w, tis, i, 5);
+    jsonw_key(w, "start_date");
+    write_iso(w, tis, i, 6);
+    jsonw_key(w, "end_date");
+    write_iso(w, tis, i, 7);
+    jsonw_key(w, "duration");
+    jsonw_pg_num(w, tis, i, 8);
+    jsonw_key(w, "hostname");
+    jsonw_pg_str(w, tis, i, 9);
+    jsonw_key(w, "tries");
+    write_tries(w, tries, ti_ids, db_get_i64(tis, i, 0));
+    jsonw_obj_end(w);
+}
+
+static void write_gantt(jsonw_t *w, const char *dag_id, const PGresult *run, const PGresult *tis,
+                        const PGresult *tries, const int64_t *ti_ids)
+{
+    int n = PQntuples(tis) > UIQ_GANTT_MAX_TIS ? UIQ_GANTT_MAX_TIS : PQntuples(tis);
+
+    jsonw_obj_begin(w);
+    jsonw_key(w, "dag_id");
+    jsonw_str(w, dag_id);
+    write_run_fields(w, run);
+    jsonw_key(w, "task_instances");
+    jsonw_arr_begin(w);
+    for (int i = 0; i < n; i++)
+        write_gantt_ti(w, tis, i, tries, ti_ids);
+    jsonw_arr_end(w);
+    jsonw_key(w, "truncated");
+    jsonw_bool(w, PQntuples(tis) > UIQ_GANTT_MAX_TIS);
+    jsonw_obj_end(w);
+}
+
+/* 404 for a run that is not there, naming what is missing: the DAG or the run. */
+static int run_not_found(api_req_t *r, const char *dag_id, const char *run_id)
+{
+    bool exists = false;
+    int rc = dags_exists(r->db, dag_id, &exists);
+
+    if (rc < 0)
+        return store_failed(r, rc);
+    if (!exists)
+        return dag_not_found(r, dag_id);
+    return api_not_found(r, "DAGRun not found",
+                         "DAGRun with DAG ID: '%s' and DagRun ID: '%s' not found", dag_id, run_id);
+}
+
+int api_get_ui_gantt(api_req_t *r)
+{
+    const char *dag_id = r->cap[0], *run_id = r->cap[1];
+    PGresult *run = NULL, *tis = NULL, *tries = NULL;
+    int64_t *ti_ids = NULL;
+    jsonw_t w;
+    int rc, status;
+
+    jsonw_init(&w, 0);
+    rc = uiq_run(r->db, dag_id, run_id, &run);
+    if (rc == UPDRAFT_ENOTFOUND) {
+        status = run_not_found(r, dag_id, run_id);
+        goto out;
+    }
+    if (rc < 0 || (rc = uiq_gantt_tis(r->db, db_get_i64(run, 0, 0), &tis)) < 0 ||
+        (rc = uiq_gantt_tries(r->db, db_get_i64(run, 0, 0), &tries)) < 0) {
+        status = store_failed(r, rc);
+        goto out;
+    }
+    if (!(ti_ids = malloc(((size_t)PQntuples(tries) + 1) * sizeof(*ti_ids)))) {
+        status = api_send_json(r, 500, NULL);
+        goto out;
+    }
+    for (int j = 0; j < PQntuples(tries); j++)
+        ti_ids[j] = db_get_i64(tries, j, 0);
+    jsonw_init(&w, 4096 + (size_t)PQntuples(tis) * 320);
+    write_gantt(&w, dag_id, run, tis, tries, ti_ids);
+    status = api_send_jsonw(r, &w);
+out:
+    jsonw_free(&w);
+    free(ti_ids);
+    PQclear(run);
+    PQclear(tis);
+    PQclear(tries);
+    return status;
+}
+
+/* ---- GET /ui/durations/{dag_id} --------------------------------------------- */
+
+/*
+ * The durations rows: one per (run, task), a run's rows consecutive;
+ * first[k] is run k's first row, cell[k * ntasks + t] the row of task t
+ * in run k (-1: none).
+ */
+typedef struct durations {
+    const ui_tasks_t *tasks;
+    PGresult *res;
+    int nruns;
+    int *first, *cell;
+} durations_t;
+
+static bool durations_index(durations_t *d)
+{
+    int n = PQntuples(d->res);
+
+    for (int i = 0; i < n; i++)
+        if (i == 0 || strcmp(PQgetvalue(d->res, i, 0), PQgetvalue(d->res, i - 1, 0)) != 0)
+            d->nruns++;
+    d->first = malloc(((size_t)d->nruns + 1) * sizeof(int));
+    d->cell = malloc(((size_t)d->nruns * (size_t)d->tasks->n + 1) * sizeof(int));
+    if (!d->first || !d->cell)
+        return false;
+    for (size_t c = 0; c < (size_t)d->nruns * (size_t)d->tasks->n; c++)
+        d->cell[c] = -1;
+    for (int i = 0, k = -1; i < n; i++) {
+        int t;
+        if (i == 0 || strcmp(PQgetvalue(d->res, i, 0), PQgetvalue(d->res, i - 1, 0)) != 0)
+            d->first[++k] = i;
+        if (!PQgetisnull(d->res, i, 6) && (t = task_index(d->tasks, PQgetvalue(d->res, i, 6))) >= 0)
+            d->cell[(size_t)k * (size_t)d->tasks->n + (size_t)t] = i;
+    }
+    return true;
+}
+
+/* The float8 column col of each task's row in run k, aligned to the task list. */
+static void write_aligned(jsonw_t *w, const durations_t *d, int k, int col)
+{
+    jsonw_arr_begin(w);
+    for (int t = 0; t < d->tasks->n; t++) {
+        int row = d->cell[(size_t)k * (size_t)d->tasks->n + (size_t)t];
+        if (row < 0)
+            jsonw_null(w);
+        else
+            jsonw_pg_num(w, d->res, row, col);
+    }
+    jsonw_arr_end(w);
+}
+
+static void write_durations_run(jsonw_t *w, const durations_t *d, int k)
+{
+    int i = d->first[k];
+
+    jsonw_obj_begin(w);
+    jsonw_key(w, "run_id");
+    jsonw_pg_str(w, d->res, i, 0);
+    jsonw_key(w, "state");
+    jsonw_pg_str(w, d->res, i, 1);
+    jsonw_key(w, "logical_date");
+    write_iso(w, d->res, i, 2);
+    jsonw_key(w, "data_interval_end");
+    write_iso(w, d->res, i, 3);
+    jsonw_key(w, "start_date");
+    write_iso(w, d->res, i, 4);
+    jsonw_key(w, "end_date");
+    write_iso(w, d->res, i, 5);
+    jsonw_key(w, "duration");
+    if (PQgetisnull(d->res, i, 4) || PQgetisnull(d->res, i, 5))
+        jsonw_null(w);
+    else
+        write_epoch_ms(w, (db_get_i64(d->res, i, 5) - db_get_i64(d->res, i, 4)) / 1000);
+    jsonw_key(w, "task_durations");
+    write_aligned(w, d, k, 7);
+    jsonw_key(w, "landing_times");
+    write_aligned(w, d, k, 8);
+    jsonw_obj_end(w);
+}
+
+static void write_durations(jsonw_t *w, const durations_t *d, const char *dag_id)
+{
+    jsonw_obj_begin(w);
+    jsonw_key(w, "dag_id");
+    jsonw_str(w, dag_id);
+    jsonw_key(w, "tasks");
+    jsonw_arr_begin(w);
+    for (int t = 0; t < d->tasks->n; t++)
+        jsonw_pg_str(w, d->tasks->res, t, 0);
+    jsonw_arr_end(w);
+    jsonw_key(w, "runs");
+    jsonw_arr_begin(w);
+    for (int k = 0; k < d->nruns; k++)
+        write_durations_run(w, d, k);
+    jsonw_arr_end(w);
+    jsonw_obj_end(w);
+}
+
+int api_get_ui_durations(api_req_t *r)
+{
+    const char *dag_id = r->cap[0];
+    ui_tasks_t tasks = {0};
+    durations_t d = {.tasks = &tasks};
+    int64_t limit;
+    jsonw_t w;
+    int rc, status;
+
+    jsonw_init(&w, 0);
+    if ((status = read_run_limit(r, &limit)) != 0 || (status = load_tasks(r, dag_id, &tasks)) != 0)
+        goto out;
+    if ((rc = uiq_durations(r->db, dag_id, (long)bound_runs(limit, tasks.n), &d.res)) < 0) {
+        status = store_failed(r, rc);
+        goto out;
+    }
+    if (!durations_index(&d)) {
+        status = api_send_json(r, 500, NULL);
+        goto out;
+    }
+    jsonw_init(&w, 4096 + (size_t)d.nruns * ((size_t)tasks.n * 40 + 400));
+    write_durations(&w, &d, dag_id);
+    status = api_send_jsonw(r, &w);
+out:
+    jsonw_free(&w);
+    free(d.first);
+    free(d.cell);
+    PQclear(d.res);
+    tasks_free(&tasks);
+    return status;
+}
+
+/* ---- GET /ui/calendar/{dag_id} ---------------------------------------------- */
+
+/* A day as uiq_calendar writes it: YYYY-MM-DD. */
+static bool is_day(const char *s)
+{
+    for (int i = 0; i < 10; i++)
+        if (i == 4 || i == 7 ? s[i] != '-' : (s[i] < '0' || s[i] > '9'))
+            return false;
+    return s[10] == '\0';
+}
+
+/* {"YYYY-MM-DD": {state: count}} from the rows (by day), skipping what is not a day or a state. */
+static void write_days(jsonw_t *w, const PGresult *res)
+{
+    int n = PQntuples(res);
+    const char *open = NULL;
+
+    jsonw_obj_begin(w);
+    for (int i = 0; i < n; i++) {
+        const char *day = PQgetvalue(res, i, 0);
+        int s = state_index(run_states, N_RUN_STATES, PQgetvalue(res, i, 1));
+        if (PQgetisnull(res, i, 0) || !is_day(day) || s < 0)
+            continue;
+        if (!open || strcmp(open, day) != 0) {
+            if (open)
+                jsonw_obj_end(w);
+            jsonw_key(w, day);
+            jsonw_obj_begin(w);
+            open = day;
+        }
+        jsonw_key(w, run_states[s]);
+        jsonw_pg_int(w, res, i, 2);
+    }
+    if (open)
+        jsonw_obj_end(w);
+    jsonw_obj_end(w);
+}
+
+int api_get_ui_calendar(api_req_t *r)
+{
+    const char *dag_id = r->cap[0];
+    PGresult *res = NULL;
+    int64_t year, this_year;
+    int month, day;
+    char err[256];
+    jsonw_t w;
+    int rc, status;
+
+    ts_civil_from_days(ts_now() / 86400000000LL, &this_year, &month, &day);
+    if (httpq_get_i64(&r->q, "year", this_year, 1, 9999, &year, err, sizeof(err)) < 0)
+        return api_bad_request(r, err);
+    rc = uiq_calendar(r->db, dag_id, (int)year, &res);
+    if (rc == UPDRAFT_ENOTFOUND)
+        return dag_not_found(r, dag_id);
+    if (rc < 0)
+        return store_failed(r, rc);
+    jsonw_init(&w, 1024 + (size_t)PQntuples(res) * 48);
+    jsonw_obj_begin(&w);
+    jsonw_key(&w, "dag_id");
+    jsonw_str(&w, dag_id);
+    jsonw_key(&w, "year");
+    jsonw_i64(&w, year);
+    jsonw_key(&w, "days");
+    write_days(&w, res);
+    jsonw_obj_end(&w);
+    status = api_send_jsonw(r, &w);
+    jsonw_free(&w);
+    PQclear(res);
+    return status;
+}
