@@ -59,6 +59,7 @@ static const char *const p_runs[] = {"limit",
                                      "end_date_gte",
                                      "end_date_lte",
                                      "state",
+                                     "run_type",
                                      NULL};
 static const char *const p_tis[] = {"limit",
                                     "offset",

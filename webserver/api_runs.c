@@ -79,6 +79,7 @@ int api_get_dag_runs(api_req_t *r)
         return api_bad_request(r, err);
     }
     api_filter_list(r, &b, "state", "dr.state");
+    api_filter_list(r, &b, "run_type", "dr.run_type");
     status = api_send_collection(r, "dag_runs", &run_resource, &b, p.order, &p);
     sqlb_free(&b);
     return status;
