@@ -95,6 +95,7 @@ static const char *const p_patch_dags[] = {"limit",       "offset",         "tag
                                            "only_active", "dag_id_pattern", NULL};
 static const char *const p_order[] = {"order_by", NULL};
 static const char *const p_backfills[] = {"dag_id", "limit", "offset", "order_by", NULL};
+static const char *const p_ui_jobs[] = {"job_type", NULL};
 static const char *const p_changes[] = {"after", "dag_id", "wait_ms", NULL};
 static const char *const p_ui_dags[] = {"limit", "offset", "order_by", "dag_id_pattern",
                                         "tags",  "owners", "paused",   NULL};
@@ -144,6 +145,7 @@ static const route_t routes[] = {
     UI("/config"),
     R("GET", "/ui/me", api_get_ui_me, p_none, 0, ACT_READ, RES_WEBSITE),
     R("GET", "/ui/changes", api_get_ui_changes, p_changes, 0, ACT_READ, RES_DAGS),
+    R("GET", "/ui/jobs", api_get_ui_jobs, p_ui_jobs, 0, ACT_READ, RES_JOBS),
     R("GET", V1 "/config", api_get_config, p_config, ROUTE_DB_OPTIONAL, ACT_READ, RES_CONFIG),
     R("GET", V1 "/dags", api_get_dags, p_dags, ROUTE_CACHED, ACT_READ, RES_DAGS),
     R("PATCH", V1 "/dags", api_patch_dags, p_patch_dags, 0, ACT_EDIT, RES_DAGS),

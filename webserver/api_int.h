@@ -95,6 +95,7 @@ int page_get_ui(api_req_t *r);        /* every UI path: the UI's page */
 int page_get_asset(api_req_t *r);     /* /assets/{name} */
 int api_get_ui_me(api_req_t *r);      /* who is signed in and what they may do */
 int api_get_ui_changes(api_req_t *r); /* waits for a change a live page shows */
+int api_get_ui_jobs(api_req_t *r);    /* the schedulers and workers alive (api_ui_jobs.c) */
 
 /* ---- request bodies (apireq.c) ------------------------------------------ */
 

@@ -76,6 +76,23 @@ static const api_field_t ti_fields[] = {
 static const api_resource_t ti_resource = {
     "task_instance ti JOIN dag_run dr ON dr.id = ti.dag_run_id", ti_fields, API_NFIELDS(ti_fields)};
 
+/* The batch list's order_by (default id, as the GET list). */
+static const httpq_sort_t ti_sorts[] = {
+    {"id", "ti.id"},
+    {"dag_id", "ti.dag_id"},
+    {"task_id", "ti.task_id"},
+    {"dag_run_id", "ti.run_id"},
+    {"execution_date", "dr.logical_date"},
+    {"start_date", "ti.start_date"},
+    {"end_date", "ti.end_date"},
+    {"duration", "ti.duration"},
+    {"state", "ti.state"},
+    {"try_number", "ti.try_number"},
+    {"map_index", "ti.map_index"},
+};
+
+static const api_sorting_t ti_sorting = {ti_sorts, API_NFIELDS(ti_sorts), "id", true, "ti.id"};
+
 /* duration_gte / duration_lte: seconds, as numbers. */
 static int filter_duration(api_req_t *r, sqlb_t *b, char *err, size_t errlen)
 {
@@ -775,8 +792,8 @@ static int filter_body_duration(sqlb_t *b, const cJSON *body, char *err, size_t 
  * Airflow's ListTaskInstanceForm: dag_ids, dag_run_ids, task_ids, state
  * (null is the state of a task instance not yet scheduled), pool, queue,
  * executor (lists, OR within each), the date and duration ranges, and
- * page_offset / page_limit as Airflow's form takes them. By id, as the
- * GET list.
+ * page_offset / page_limit as Airflow's form takes them, and order_by
+ * (Airflow 2.10's; by id by default, as the GET list).
  */
 int api_post_task_instances_batch(api_req_t *r)
 {
@@ -797,6 +814,7 @@ int api_post_task_instances_batch(api_req_t *r)
                                         "executor",
                                         "page_offset",
                                         "page_limit",
+                                        "order_by",
                                         NULL};
     sqlb_t b = {0};
     api_page_t p;
@@ -806,7 +824,7 @@ int api_post_task_instances_batch(api_req_t *r)
 
     if (!body)
         return status;
-    if ((status = api_read_body_page(r, body, NULL, &p)) != 0)
+    if ((status = api_read_body_page(r, body, &ti_sorting, &p)) != 0)
         goto out;
     if (api_filter_body_list(&b, body, "dag_ids", "dr.dag_id", NULL, err, sizeof(err)) < 0 ||
         api_filter_body_list(&b, body, "dag_run_ids", "ti.run_id", NULL, err, sizeof(err)) < 0 ||
@@ -825,7 +843,7 @@ int api_post_task_instances_batch(api_req_t *r)
         status = api_bad_request(r, err);
         goto out;
     }
-    status = api_send_collection(r, "task_instances", &ti_resource, &b, "ti.id", &p);
+    status = api_send_collection(r, "task_instances", &ti_resource, &b, p.order, &p);
 out:
     sqlb_free(&b);
     cJSON_Delete(body);

@@ -72,6 +72,7 @@ static int user_body(const cJSON *body, user_fields_t *f, const char **roles, ch
     static const char *const strs[] = {"username", "first_name", "last_name", "email", "password"};
     const char **dst[] = {&f->username, &f->first_name, &f->last_name, &f->email, &f->password};
     const cJSON *rl = cJSON_GetObjectItemCaseSensitive(body, "roles");
+    const cJSON *act = cJSON_GetObjectItemCaseSensitive(body, "active");
     const cJSON *it;
 
     memset(f, 0, sizeof(*f));
@@ -83,6 +84,15 @@ static int user_body(const cJSON *body, user_fields_t *f, const char **roles, ch
             snprintf(err, errlen, "{'%s': ['Not a valid string.']}", strs[i]);
             return -1;
         }
+    /* Read-only in Airflow's schema; here it also deactivates (or
+     * reactivates) a user, as the CLI and the UI's user form do. */
+    if (act && !cJSON_IsNull(act)) {
+        if (!cJSON_IsBool(act)) {
+            snprintf(err, errlen, "{'active': ['Not a valid boolean.']}");
+            return -1;
+        }
+        f->active = cJSON_IsTrue(act) ? 1 : 0;
+    }
     if (rl && !cJSON_IsNull(rl)) {
         if (!cJSON_IsArray(rl)) {
             snprintf(err, errlen, "{'roles': ['Not a valid list.']}");
@@ -147,7 +157,7 @@ out:
 int api_patch_user(api_req_t *r)
 {
     static const char *const updatable[] = {"username", "first_name", "last_name", "email",
-                                            "password", "roles",      NULL};
+                                            "password", "roles",      "active",    NULL};
     const char *roles[USERS_MAX_ROLES];
     user_fields_t f;
     char mask[8][API_MASK_FIELD], err[512];
@@ -177,6 +187,8 @@ int api_patch_user(api_req_t *r)
             f.password = NULL;
         if (!api_mask_has(mask, nmask, "roles"))
             f.set_roles = false;
+        if (!api_mask_has(mask, nmask, "active"))
+            f.active = -1;
     }
     rc = users_update(r->db, r->cap[0], &f, err, sizeof(err));
     if (rc == UPDRAFT_ENOTFOUND) {

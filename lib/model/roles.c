@@ -16,7 +16,7 @@ static const char *const action_names[ACT__COUNT] = {"", "can_read", "can_edit",
 static const char *const resource_names[RES__COUNT] = {
     "",      "DAGs",        "DAG Code",   "DAG Runs",  "Task Instances", "Task Logs",      "XComs",
     "Pools", "ImportError", "Audit Logs", "Variables", "Connections",    "Configurations", "Users",
-    "Roles", "Permissions", "Website",
+    "Roles", "Permissions", "Website",    "Jobs",
 };
 
 /* Ordered by resource, then action. */
@@ -59,6 +59,7 @@ static const perm_t table[] = {
     {ACT_READ, RES_ROLES, ROLE_ADMIN},
     {ACT_READ, RES_PERMISSIONS, ROLE_ADMIN},
     {ACT_READ, RES_WEBSITE, ROLE_VIEWER},
+    {ACT_READ, RES_JOBS, ROLE_VIEWER},
 };
 
 const char *roles_name(role_t role)

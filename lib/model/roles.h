@@ -5,7 +5,8 @@
  * ("can_read" on "DAG Runs"). The five roles are Airflow's defaults and
  * nest as they do there: Public (nothing) < Viewer (reads) < User (also
  * changes runs and task instances) < Op (also variables, connections,
- * pools, configuration) < Admin (also users and roles). The table in
+ * pools, configuration) < Admin (also users and roles); Viewer also
+ * reads the jobs (the schedulers and workers alive). The table in
  * roles.c gives each permission the lowest role that has it; a user with
  * several roles has every permission of each. Every API route names the
  * permission it needs (webserver/api.c), and docs/security.md prints the
@@ -50,6 +51,7 @@ typedef enum perm_resource {
     RES_ROLES,
     RES_PERMISSIONS,
     RES_WEBSITE,
+    RES_JOBS,
     RES__COUNT
 } perm_resource_t;
 

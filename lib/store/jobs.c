@@ -134,3 +134,25 @@ int jobs_count_schedulers_alive(db_t *db, long *count)
     return count_one(db_query(db, "jobs_schedulers_alive", SQL_COUNT_SCHEDULERS_ALIVE, 0, NULL),
                      count);
 }
+
+/* ---- the web UI's list ------------------------------------------------- */
+
+static const char SQL_LIST_LIVE[] =
+    "SELECT j.id, j.job_type, j.hostname, j.pid, j.state, array_to_json(j.queues)::text,"
+    " (extract(epoch from j.start_date) * 1000000)::int8,"
+    " (extract(epoch from j.latest_heartbeat) * 1000000)::int8,"
+    " j.latest_heartbeat > now() - interval '" JOBS_HEALTH_THRESHOLD_SEC " seconds',"
+    " coalesce(t.n, 0),"
+    " (extract(epoch from j.dag_processor_heartbeat) * 1000000)::int8"
+    " FROM job j LEFT JOIN (SELECT worker_id, count(*) AS n FROM task_instance"
+    "  WHERE state = 'running' AND worker_id IS NOT NULL GROUP BY worker_id) t"
+    "  ON t.worker_id = j.id"
+    " WHERE j.state = 'running' AND j.job_type IN ('SchedulerJob', 'WorkerJob')"
+    " AND ($1::text IS NULL OR j.job_type = $1)"
+    " ORDER BY j.job_type, j.latest_heartbeat DESC, j.id LIMIT 1000";
+
+int jobs_list_live(db_t *db, const char *job_type, PGresult **out)
+{
+    const char *p[] = {job_type};
+    return store_query_rows(db, "jobs_list_live", SQL_LIST_LIVE, 1, p, out);
+}

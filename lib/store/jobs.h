@@ -79,4 +79,32 @@ int jobs_count_alive(db_t *db, const char *job_type, const char *hostname, int l
  */
 int jobs_count_schedulers_alive(db_t *db, long *count);
 
+/* ---- the web UI's list ------------------------------------------------- */
+
+/* Columns of jobs_list_live's rows. */
+enum {
+    JOBS_LIVE_ID, /* job.id (int8 text) */
+    JOBS_LIVE_TYPE,
+    JOBS_LIVE_HOSTNAME,
+    JOBS_LIVE_PID,
+    JOBS_LIVE_STATE,
+    JOBS_LIVE_QUEUES,              /* JSON array text */
+    JOBS_LIVE_START,               /* start_date, epoch microseconds (int8) */
+    JOBS_LIVE_HEARTBEAT,           /* latest_heartbeat, epoch microseconds (int8) */
+    JOBS_LIVE_HEALTHY,             /* heartbeat within JOBS_HEALTH_THRESHOLD_SEC (bool) */
+    JOBS_LIVE_RUNNING,             /* a worker's task instances in state running (int8) */
+    JOBS_LIVE_PROCESSOR_HEARTBEAT, /* a scheduler's dag_processor_heartbeat, epoch
+                                      microseconds (int8) or NULL */
+};
+
+/*
+ * The scheduler and worker jobs in state running (stale ones included:
+ * a process that died without ending its row stays "running" with an old
+ * heartbeat), of job_type (NULL: any), schedulers first then by latest
+ * heartbeat, at most 1,000, each worker with how many task instances it
+ * runs now (the web UI's /ui/jobs). 0 with *out (the caller PQclear()s
+ * it), or UPDRAFT_EDB.
+ */
+int jobs_list_live(db_t *db, const char *job_type, PGresult **out);
+
 #endif

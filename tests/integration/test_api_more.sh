@@ -293,6 +293,12 @@ jreq POST "$api/dags/~/dagRuns/~/taskInstances/list" '{"executor": ["CeleryExecu
 check_eq "taskInstances/list: an executor list matches none (default executor)" "0" "$(jb .total_entries)"
 jreq POST "$api/dags/~/dagRuns/~/taskInstances/list" '{"duration_gte": "x"}'
 check_problem "taskInstances/list: duration not a number 400" 400
+jreq POST "$api/dags/~/dagRuns/~/taskInstances/list" '{"order_by": "id"}'
+asc=$(jb '[.task_instances[] | .dag_run_id + "/" + .task_id] | join(",")')
+jreq POST "$api/dags/~/dagRuns/~/taskInstances/list" '{"order_by": "-id"}'
+check_eq "taskInstances/list: order_by -id is id reversed" "$asc" "$(jb '[.task_instances[] | .dag_run_id + "/" + .task_id] | reverse | join(",")')"
+jreq POST "$api/dags/~/dagRuns/~/taskInstances/list" '{"order_by": "nosuch"}'
+check_problem "taskInstances/list: unknown order_by 400" 400
 jreq POST "$api/dags/~/dagRuns/~/taskInstances/list" '{"task_ids": [null]}'
 check_problem "taskInstances/list: null task id 400" 400
 jreq POST "$api/dags/~/dagRuns/~/taskInstances/list" '{"page_offset": -1}'
@@ -433,11 +439,35 @@ jreq POST "$api2/connections/test" '{"connection_id": "x", "conn_type": "http", 
 check_problem "connections/test: bad port 400" 400
 check_eq "connections/test: nothing stored" 0 "$(q "SELECT count(*) FROM connection")"
 
+# ---- GET /ui/jobs: the live jobs, stale ones marked ----------------------------------
+q "DELETE FROM job" >/dev/null
+q "INSERT INTO job (job_type, hostname, pid, queues, latest_heartbeat) VALUES
+   ('WorkerJob', 'fresh-host', 11, '{default,etl}', now()),
+   ('WorkerJob', 'stale-host', 12, '{default}', now() - interval '5 minutes'),
+   ('SchedulerJob', 'sched-host', 13, '{}', now())" >/dev/null
+q "INSERT INTO job (job_type, hostname, pid, state, end_date) VALUES ('WorkerJob', 'ended-host', 14, 'success', now())" >/dev/null
+fresh=$(q "SELECT id FROM job WHERE hostname = 'fresh-host'")
+ti=$(q "SELECT id FROM task_instance ORDER BY id LIMIT 1")
+ti_state=$(q "SELECT coalesce(state, '') FROM task_instance WHERE id = $ti")
+q "UPDATE task_instance SET state = 'running', worker_id = $fresh WHERE id = $ti" >/dev/null
+req "$base/ui/jobs"
+check_eq "ui/jobs: 200, the three running jobs (not the ended one)" "200 3 sched-host,fresh-host,stale-host" \
+  "$code $(jb .total_entries) $(jb '[.jobs[].hostname] | join(",")')"
+check "ui/jobs: a fresh worker is healthy with its queues and running task" \
+  jqe '.jobs[] | select(.hostname == "fresh-host") | .id == "'"$fresh"'" and .healthy and .queues == ["default","etl"] and .running_tasks == 1 and .state == "running"'
+check "ui/jobs: an old heartbeat is stale" jqe '.health_threshold_seconds == 30 and (.jobs[] | select(.hostname == "stale-host") | .healthy == false and .running_tasks == 0)'
+check "ui/jobs: a scheduler has no running_tasks" jqe '.jobs[] | select(.hostname == "sched-host") | .running_tasks == null and (.latest_heartbeat | test("^[0-9-]+T"))'
+req "$base/ui/jobs?job_type=WorkerJob"
+check_eq "ui/jobs: job_type narrows" "2" "$(jb .total_entries)"
+req "$base/ui/jobs?job_type=Nope"
+check_problem "ui/jobs: unknown job_type 400" 400
+q "UPDATE task_instance SET state = nullif('$ti_state', ''), worker_id = NULL WHERE id = $ti" >/dev/null
+
 # ---- docs list every route --------------------------------------------------------
 for path in /api/v1/version /api/v1/config /api/v1/dagStats '/api/v1/dagSources/{file_token}' \
   '/api/v1/dags/{dag_id}/details' '/api/v1/dags/{dag_id}/tasks' '/api/v1/dags/{dag_id}/tasks/{task_id}' \
   '/api/v1/dags/{dag_id}/updateTaskInstancesState' /api/v1/dags/~/dagRuns/list \
   /api/v1/dags/~/dagRuns/~/taskInstances/list /api/v1/connections/test \
-  '/setNote'; do
+  '/setNote' /ui/jobs; do
   check "docs/api.md lists $path" grep -qF -- "$path" docs/api.md
 done

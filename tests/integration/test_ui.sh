@@ -38,6 +38,8 @@ base=http://127.0.0.1:$port
 export UPDRAFT__WEBSERVER__LISTEN=127.0.0.1:$port
 export UPDRAFT__WEBSERVER__BASE_URL=$base
 export UPDRAFT__WEBSERVER__THREADS=4
+# Connections with a password and secret variables are stored encrypted (docs/secrets.md).
+export UPDRAFT__CORE__FERNET_KEY=$(openssl rand -base64 32)
 
 check "db migrate" quiet "$BIN/updraft" db migrate
 pw_admin=Admin-$RANDOM-ui-1 pw_viewer=View-$RANDOM-ui-2
