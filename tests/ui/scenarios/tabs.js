@@ -113,16 +113,18 @@ module.exports = {
     t.equal(ids.join(' '), api.dag_runs.map((r) => r.dag_run_id).join(' '), 'runs listed');
     await page.screenshot('tabs-runs');
     await page.select('#runs-state', 'failed');
-    await page.waitFor(() => location.search === '?state=failed' && document.querySelector('#dag-runs'), 5000);
+    const shown = () => { const e = document.querySelector('#dag-runs'); return e && e.dataset.query === location.search; };
+    await page.waitFor({ js: `(${shown})() && location.search === '?state=failed'` }, 5000);
     const failed = await get(page, `/api/v1${D}/dagRuns?state=failed`);
     t.equal(await page.count('#dag-runs tr[data-run-id]'), failed.dag_runs.length, 'failed runs listed');
     await page.select('#runs-type', 'scheduled');
-    await page.waitFor(() => /run_type=scheduled/.test(location.search) && document.querySelector('#dag-runs'), 5000);
+    await page.waitFor({ js: `(${shown})() && /run_type=scheduled/.test(location.search)` }, 5000);
     t.equal(await page.count('#dag-runs tr[data-run-id]'), 0, 'no scheduled failed run');
     if (ids.length) {
       await page.select('#runs-state', '');
+      await page.waitFor({ js: `(${shown})() && !/state=/.test(location.search)` }, 5000);
       await page.select('#runs-type', '');
-      await page.waitFor(() => location.search === '' && document.querySelector('#dag-runs tr[data-run-id]'), 5000);
+      await page.waitFor({ js: `(${shown})() && location.search === '' && !!document.querySelector('#dag-runs tr[data-run-id]')` }, 5000);
       await page.click(`#dag-runs tr[data-run-id="${ids[0]}"] a`);
       await page.waitFor((p) => location.pathname === p, 5000, `${D}/runs/${encodeURIComponent(ids[0])}`);
     }

@@ -63,7 +63,7 @@ export async function render(container, dag, query) {
     r.note || '',
   ]);
   const t = table(['State', 'Run', 'Type', 'Logical date', 'Started', 'Ended', 'Duration', 'Note'], rows,
-    { id: 'dag-runs' });
+    { id: 'dag-runs', 'data-query': location.search });
   runs.forEach((r, i) => t.tBodies[0].rows[i].setAttribute('data-run-id', r.dag_run_id));
   fill(body, t, pager(f.offset, runs.length, data.total_entries || 0, PAGE, (o) => href({ offset: o })));
 }
