@@ -43,7 +43,7 @@ if [ "$QUICK" = 1 ]; then
   PARSE_FILES=200; RESCANS=2; LONG_CHAIN=2000
   HIST_TRIGGERS=5; HIST_RUNS=100             # 100 runs x 100 tasks = 10k rows
   API_DAGS=100;    WRK_SECONDS=2
-  UI_RUNS=200;     UI_TASKS=100;  UI_DAGS=500;   UI_REQS=10
+  UI_RUNS=200;     UI_TASKS=100;  UI_DAGS=500;   UI_REQS=10; UI_PAINTS=2
   WAIT_S=90
   OUT=tests/bench/results/quick.json
 else
@@ -54,7 +54,7 @@ else
   PARSE_FILES=10000; RESCANS=5; LONG_CHAIN=20000
   HIST_TRIGGERS=20; HIST_RUNS=10000          # 10,000 runs x 100 tasks = 1M rows
   API_DAGS=100;    WRK_SECONDS=10
-  UI_RUNS=1000;    UI_TASKS=100;  UI_DAGS=10000; UI_REQS=30
+  UI_RUNS=1000;    UI_TASKS=100;  UI_DAGS=10000; UI_REQS=30; UI_PAINTS=5
   WAIT_S=400
   OUT=tests/bench/results/latest.json
 fi
@@ -607,6 +607,21 @@ if q "$URL" "CREATE DATABASE updraft_ui" >/dev/null &&
     "GET /ui/dags?limit=100 among $((UI_DAGS + 1)) DAGs, each with its recent runs and latest task states"
   read -r d_p50 d_p99 d_n < <(curl_ms "$UI/dags?limit=100&offset=$((UI_DAGS - 100))&dag_id_pattern=ui_&order_by=-next_dagrun" "$UI_REQS")
   fig ui.dags_last_page ms "$d_p50" "$d_p99" "$d_n" "" "" "the same: the last page, filtered, ordered by next_dagrun"
+  # The same views drawn in headless Chromium: from the navigation's start
+  # until the data is on the page (tests/ui/paint.js).
+  if node tests/ui/paint.js "http://127.0.0.1:$UI_PORT" "$UI_PAINTS" >"$tmp/logs/paint.out" 2>"$tmp/logs/paint.err"; then
+    while read -r name p50 pmax pn kb; do
+      case $name in
+      ui.paint_dags) fig "$name" ms "$p50" "$pmax" "$pn" "first paint <= 1000 ms" "median<=1000" \
+        "/dags among $((UI_DAGS + 1)) DAGs drawn in Chromium (max in the p99 column); $kb KB of compressed JavaScript" ;;
+      ui.paint_grid) fig "$name" ms "$p50" "$pmax" "$pn" "first paint <= 1000 ms" "median<=1000" \
+        "the grid of $UI_RUNS runs x $UI_TASKS tasks drawn in Chromium (max in the p99 column)" ;;
+      *) fig "$name" ms "$p50" "$pmax" "$pn" "" "" "bench_grid's graph ($UI_TASKS tasks) laid out and drawn in Chromium" ;;
+      esac
+    done <"$tmp/logs/paint.out"
+  else
+    err "ui: the browser figures failed: $(tail -3 "$tmp/logs/paint.err")"
+  fi
   stop_daemon webserver_ui
 else
   err "ui: the rows could not be made: $(tail -3 "$tmp/logs/ui_data.log" 2>/dev/null)"

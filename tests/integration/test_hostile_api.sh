@@ -55,7 +55,8 @@ while IFS=$'\t' read -r method pattern _a _r minrole _params; do
     got=$(curl -s -o /dev/null -w '%{http_code}' -X "$method" "${A[@]}" "${body[@]}" "$base$path")
     # A list under an unknown parent is an empty list (200), as in Airflow;
     # anything that would change something must be refused.
-    case $method:$got in *:4?? | GET:200) ;; *) bad+=" ${id:0:24}=$got" ;; esac
+    # GET:302: an id of dots the client folds away ("/ui/gantt/../.." is "/", which goes to /dags).
+    case $method:$got in *:4?? | GET:200 | GET:302) ;; *) bad+=" ${id:0:24}=$got" ;; esac
   done
   if [ -z "$bad" ]; then ok "hostile ids: $method $pattern"; else not_ok "hostile ids: $method $pattern" "$bad"; fi
 done <"$tmp/routes.tsv"

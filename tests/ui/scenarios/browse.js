@@ -115,6 +115,7 @@ module.exports = {
     await page.screenshot('browse-pools');
 
     await open(page, t, '/variables', '#variable-list');
+    await page.click(`#variable-list tr[data-key="${key}"] button.show-value`);
     await page.waitFor((k) => {
       const c = document.querySelector(`#variable-list tr[data-key="${k}"] td.value`);
       return c && c.innerText.includes('known-value-1');
@@ -164,6 +165,7 @@ module.exports = {
     await page.click(`#variable-list tr[data-key="${key}"] button.edit`);
     await page.waitFor(() => document.querySelector('#f-value') && document.querySelector('#f-value').value === 'first value');
     await submitForm(page, t, {'#f-value': 'second value'});
+    await page.click(`#variable-list tr[data-key="${key}"] button.show-value`);
     await page.waitFor((k) => {
       const c = document.querySelector(`#variable-list tr[data-key="${k}"] td.value`);
       return c && c.innerText.includes('second value');

@@ -96,17 +96,18 @@ async function allVariables() {
   return out;
 }
 
+/* The value on demand: one request when asked, not one per row per page. */
 function valueCell(v) {
-  const cell = el('td', { class: 'mono value' }, muted('…'));
-  if (isSensitive(v.key)) {
-    fill(cell, '***');
-    return cell;
-  }
-  api(`${V1}/variables/${enc(v.key)}`).then((full) => {
-    const text = full.value.length > 200 ? full.value.slice(0, 200) + '…' : full.value;
-    fill(cell, text);
-  }, (e) => fill(cell, errorBox(e)));
-  return cell;
+  const cell = el('td', { class: 'mono value' });
+  if (isSensitive(v.key)) return fill(cell, '***');
+  const show = el('button', { class: 'linkish show-value', title: 'Show the value' }, 'Show');
+  show.addEventListener('click', () => {
+    fill(cell, muted('…'));
+    api(`${V1}/variables/${enc(v.key)}`).then((full) => {
+      fill(cell, full.value.length > 200 ? full.value.slice(0, 200) + '…' : full.value);
+    }, (e) => fill(cell, errorBox(e)));
+  });
+  return fill(cell, show);
 }
 
 async function editVariable(v) {
