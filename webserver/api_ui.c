@@ -18,8 +18,11 @@
  * Timestamps are ISO 8601 like the REST API's, except in the grid's cells,
  * which carry epoch seconds (with milliseconds) to keep a 1,000-run grid
  * small. A task instance's state "none" (not yet scheduled) is written
- * null, as the REST API does, and counted as "none". Everything is
- * streamed into one jsonw buffer from the PGresults.
+ * null, as the REST API does, and counted as "none". Each answer is
+ * written into one jsonw buffer: the grid from a compact cell per (run,
+ * task) into which its task instances are folded as they arrive in
+ * batches (memory in proportion to the cells, not to the rows), the
+ * others straight from their PGresults.
  */
 #include "webserver/api_int.h"
 
@@ -133,47 +136,25 @@ static size_t fmt_epoch_ms(char *b, int64_t ms)
     return n;
 }
 
+/* A non-negative integer's digits into b; their count. */
+static size_t fmt_uint(char *b, uint32_t v)
+{
+    char tmp[12], *p = tmp + sizeof(tmp);
+    size_t n;
+
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    n = (size_t)(tmp + sizeof(tmp) - p);
+    memcpy(b, p, n);
+    return n;
+}
+
 static size_t fmt_null(char *b)
 {
     memcpy(b, "null", 4);
     return 4;
-}
-
-/*
- * An epoch-milliseconds column as fmt_epoch_ms, or null. The digits of a
- * time after 1970 are copied with the point put in (no parsing): the
- * grid has 200,000 of them.
- */
-static size_t fmt_epoch_ms_col(char *b, const PGresult *res, int row, int col)
-{
-    const char *s = PQgetvalue(res, row, col);
-    size_t len = (size_t)PQgetlength(res, row, col), n;
-
-    if (PQgetisnull(res, row, col))
-        return fmt_null(b);
-    if (len < 4 || len > 18 || !jsonw_is_int_text(s, len) || s[0] == '-' || s[0] == '0')
-        return fmt_epoch_ms(b, db_get_i64(res, row, col));
-    n = len - 3;
-    memcpy(b, s, n);
-    if (s[n] != '0' || s[n + 1] != '0' || s[n + 2] != '0') {
-        size_t f = s[n + 2] != '0' ? 3 : s[n + 1] != '0' ? 2 : 1;
-        b[n] = '.';
-        memcpy(b + n + 1, s + n, f);
-        n += 1 + f;
-    }
-    return n;
-}
-
-/* An integer column as its digits (checked), or null. */
-static size_t fmt_int_col(char *b, const PGresult *res, int row, int col)
-{
-    size_t n = (size_t)PQgetlength(res, row, col);
-
-    if (PQgetisnull(res, row, col) || n >= FMT_MAX ||
-        !jsonw_is_int_text(PQgetvalue(res, row, col), n))
-        return fmt_null(b);
-    memcpy(b, PQgetvalue(res, row, col), n);
-    return n;
 }
 
 /* A task-instance state (its index in ti_states) as a JSON string; "none" and -1 as null. */
@@ -478,110 +459,159 @@ static void write_structure(jsonw_t *w, const ui_tasks_t *t)
 }
 
 /*
- * The grid's task instances: the rows of run r and task t form a list
- * (head[r * ntasks + t], then next[row]), one row for an unmapped task,
- * one per state for a mapped one.
+ * One cell of the grid (a run's instances of a task), folded from its
+ * rows as they stream in: an unmapped task's one row, or a mapped task's
+ * row per state (or its map_index -1 row before it is expanded).
  */
+typedef struct cell {
+    int64_t start; /* the earliest start, epoch ms (CELL_START) */
+    int64_t end;   /* the latest end, epoch ms (CELL_END) */
+    int32_t try_n; /* the highest try */
+    int32_t
+        counts; /* its mapped instances per state: grid_t.counts + counts * N_TI_STATES; -1: none */
+    int8_t best; /* the state first in ti_states' order; -1: none known */
+    uint8_t flags;
+} cell_t;
+
+#define CELL_SEEN 0x1   /* the run has an instance of the task */
+#define CELL_FOLDED 0x2 /* mapped instances were folded in */
+#define CELL_START 0x4  /* start is set */
+#define CELL_END 0x8    /* end is set */
+#define CELL_OPEN 0x10  /* an instance has not ended */
+
+/* The grid: its runs (uiq_grid_runs) and a cell per (run, task), run-major. */
 typedef struct grid {
     const ui_tasks_t *tasks;
-    PGresult *runs, *tis;
+    PGresult *runs;
     int nruns;
-    int *head, *next;
+    cell_t *cells;
+    int *counts; /* N_TI_STATES per cell with mapped instances */
+    size_t ncounts, capcounts;
+    int pos; /* the task key of the row before: rows come by task id */
 } grid_t;
 
-/* The run of task-instance row j: its position in the runs (0-based), or -1. */
-static int row_run(const grid_t *g, int j)
+/* Digits only (at most 18), as the grid's number columns hold them: the value, or -1. */
+static int64_t parse_digits(const char *s)
 {
-    const char *s = PQgetvalue(g->tis, j, 0);
-    int n = 0;
+    int64_t v = 0;
+    int i = 0;
 
-    for (int i = 0; s[i]; i++) {
-        if (s[i] < '0' || s[i] > '9' || i >= 9)
-            return -1;
-        n = n * 10 + (s[i] - '0');
-    }
-    return n >= 1 && n <= g->nruns ? n - 1 : -1;
+    for (; s[i] >= '0' && s[i] <= '9' && i < 18; i++)
+        v = v * 10 + (s[i] - '0');
+    return i > 0 && s[i] == '\0' ? v : -1;
 }
 
-/* Links every task-instance row into its cell; false when out of memory. */
-static bool grid_index(grid_t *g)
+/* An epoch-milliseconds field in *ms; false for SQL NULL. */
+static bool field_ms(const PGresult *res, int row, int col, int64_t *ms)
 {
-    size_t ncells = (size_t)g->nruns * (size_t)g->tasks->n;
-    int ntis = PQntuples(g->tis), pos = -1;
+    int64_t v;
 
-    g->head = malloc((ncells + 1) * sizeof(int));
-    g->next = malloc(((size_t)ntis + 1) * sizeof(int));
-    if (!g->head || !g->next)
+    if (PQgetisnull(res, row, col))
         return false;
-    for (size_t c = 0; c < ncells; c++)
-        g->head[c] = -1;
-    /* The rows come by run, then task id: the task after the row before's
-     * is tried first. */
-    for (int j = 0; j < ntis; j++) {
-        const char *task_id = PQgetvalue(g->tis, j, 1);
-        int run = row_run(g, j);
-        if (pos >= 0 && pos + 1 < g->tasks->n && strcmp(g->tasks->keys[pos + 1].id, task_id) == 0)
-            pos++;
-        else
-            pos = task_key_pos(g->tasks, task_id);
-        if (run < 0 || pos < 0)
-            continue; /* a task the DAG's current version no longer has */
-        size_t c = (size_t)run * (size_t)g->tasks->n + (size_t)g->tasks->keys[pos].idx;
-        g->next[j] = g->head[c];
-        g->head[c] = j;
+    v = parse_digits(PQgetvalue(res, row, col));
+    *ms = v >= 0 ? v : db_get_i64(res, row, col); /* before 1970 */
+    return true;
+}
+
+/* The counts of cell c, taken from the pool at its first mapped row; NULL when out of memory. */
+static int *cell_counts(grid_t *g, cell_t *c)
+{
+    if (c->counts < 0) {
+        if (g->ncounts == g->capcounts) {
+            size_t cap = g->capcounts ? g->capcounts * 2 : 64;
+            int *grown = realloc(g->counts, cap * N_TI_STATES * sizeof(int));
+            if (!grown)
+                return NULL;
+            g->counts = grown;
+            g->capcounts = cap;
+        }
+        memset(g->counts + g->ncounts * N_TI_STATES, 0, N_TI_STATES * sizeof(int));
+        c->counts = (int32_t)g->ncounts++;
+    }
+    return g->counts + (size_t)c->counts * N_TI_STATES;
+}
+
+/* The cell of row j (uiq_grid_tis' columns), or NULL for a task the DAG no longer has. */
+static cell_t *row_cell(grid_t *g, const PGresult *rows, int j)
+{
+    const char *task_id = PQgetvalue(rows, j, 1);
+    int64_t run = parse_digits(PQgetvalue(rows, j, 0)) - 1;
+    const ui_tasks_t *t = g->tasks;
+
+    if (g->pos >= 0 && g->pos + 1 < t->n && strcmp(t->keys[g->pos + 1].id, task_id) == 0)
+        g->pos++;
+    else
+        g->pos = task_key_pos(t, task_id);
+    if (run < 0 || run >= g->nruns || g->pos < 0)
+        return NULL;
+    return &g->cells[(size_t)run * (size_t)t->n + (size_t)t->keys[g->pos].idx];
+}
+
+/* Folds row j into its cell; false when out of memory. */
+static bool fold_row(grid_t *g, const PGresult *rows, int j)
+{
+    cell_t *c = row_cell(g, rows, j);
+    int64_t try_n = parse_digits(PQgetvalue(rows, j, 3)),
+            count = parse_digits(PQgetvalue(rows, j, 6));
+    int s = ti_state_index(PQgetvalue(rows, j, 2)), *counts;
+    int64_t ms;
+
+    if (!c)
+        return true;
+    c->flags |= CELL_SEEN;
+    if (s >= 0 && (c->best < 0 || s < c->best))
+        c->best = (int8_t)s;
+    if (try_n > c->try_n && try_n <= INT32_MAX)
+        c->try_n = (int32_t)try_n;
+    if (field_ms(rows, j, 4, &ms) && (!(c->flags & CELL_START) || ms < c->start)) {
+        c->start = ms;
+        c->flags |= CELL_START;
+    }
+    if (!field_ms(rows, j, 5, &ms)) {
+        c->flags |= CELL_OPEN;
+    } else if (!(c->flags & CELL_END) || ms > c->end) {
+        c->end = ms;
+        c->flags |= CELL_END;
+    }
+    if (count > 0) {
+        c->flags |= CELL_FOLDED;
+        if (!(counts = cell_counts(g, c)))
+            return false;
+        if (s >= 0 && count <= INT32_MAX - counts[s])
+            counts[s] += (int)count;
     }
     return true;
 }
 
-/* Whether row j folds mapped instances (its count is not 0). */
-static bool row_is_folded(const PGresult *tis, int j)
+/* uiq_rows_fn: folds a batch of task-instance rows into the grid's cells. */
+static int fold_rows(const PGresult *rows, void *arg)
 {
-    return PQgetvalue(tis, j, 6)[0] != '0';
+    grid_t *g = arg;
+
+    for (int j = 0; j < PQntuples(rows); j++)
+        if (!fold_row(g, rows, j))
+            return UPDRAFT_ENOMEM;
+    return 0;
 }
 
-/*
- * A mapped task's cell: [state, try_number, start, end, {state: count}]
- * where state summarises the instances (ti_states' order), try_number is
- * the highest, start the earliest, end the latest (null while one has
- * not ended). Before it is expanded, its one row (map_index -1) gives
- * the first four and the counts are {}.
- */
-static void write_mapped_cell(jsonw_t *w, const PGresult *tis, const int *next, int head)
+/* A mapped task's cell: the four members of write_cell, then {state: count}. */
+static void write_mapped_cell(jsonw_t *w, const grid_t *g, const cell_t *c)
 {
-    int best = -1, counts[N_TI_STATES] = {0};
-    int64_t try_max = 0, start = 0, end = 0;
-    bool has_start = false, has_end = true;
+    const int *counts = c->counts >= 0 ? g->counts + (size_t)c->counts * N_TI_STATES : NULL;
 
-    for (int j = head; j >= 0; j = next[j]) {
-        int s = ti_state_index(PQgetvalue(tis, j, 2));
-        int64_t try_n = db_get_i64(tis, j, 3);
-        if (s >= 0 && (best < 0 || s < best))
-            best = s;
-        if (s >= 0 && row_is_folded(tis, j))
-            counts[s] += db_get_int(tis, j, 6);
-        try_max = try_n > try_max ? try_n : try_max;
-        if (!PQgetisnull(tis, j, 4) && (!has_start || db_get_i64(tis, j, 4) < start)) {
-            start = db_get_i64(tis, j, 4);
-            has_start = true;
-        }
-        if (PQgetisnull(tis, j, 5))
-            has_end = false;
-        else if (db_get_i64(tis, j, 5) > end)
-            end = db_get_i64(tis, j, 5);
-    }
     jsonw_arr_begin(w);
-    write_state(w, best >= 0 ? ti_states[best] : NULL);
-    jsonw_i64(w, try_max);
-    if (has_start)
-        write_epoch_ms(w, start);
+    write_state(w, c->best >= 0 ? ti_states[c->best] : NULL);
+    jsonw_i64(w, c->try_n);
+    if (c->flags & CELL_START)
+        write_epoch_ms(w, c->start);
     else
         jsonw_null(w);
-    if (has_end)
-        write_epoch_ms(w, end);
+    if ((c->flags & (CELL_END | CELL_OPEN)) == CELL_END)
+        write_epoch_ms(w, c->end);
     else
         jsonw_null(w);
     jsonw_obj_begin(w);
-    for (size_t s = 0; s < N_TI_STATES; s++) {
+    for (size_t s = 0; counts && s < N_TI_STATES; s++) {
         if (counts[s] == 0)
             continue;
         jsonw_key(w, ti_states[s]);
@@ -592,35 +622,37 @@ static void write_mapped_cell(jsonw_t *w, const PGresult *tis, const int *next, 
 }
 
 /*
- * One cell: null when the run has no instance of the task; an unmapped
- * task's [state, try_number, start, end]; a mapped task's (or one that
- * has mapped instances from an older version) as write_mapped_cell.
+ * One cell: null when the run has no instance of the task, else
+ * [state, try_number, start, end] (times in epoch seconds, null when
+ * unset). A mapped task's cell (or one with mapped instances from an
+ * older version) adds {state: count}, and its first four summarise its
+ * instances: the state first in ti_states' order, the highest try, the
+ * earliest start, the latest end (null while one has not ended); before
+ * it is expanded its counts are {}.
  */
 static void write_cell(jsonw_t *w, const grid_t *g, int run, int task)
 {
-    int head = g->head[(size_t)run * (size_t)g->tasks->n + (size_t)task];
-    bool mapped = task_is_mapped(g->tasks, task);
+    const cell_t *c = &g->cells[(size_t)run * (size_t)g->tasks->n + (size_t)task];
     char b[4 * FMT_MAX + 8];
     size_t n = 0;
 
-    if (head < 0) {
+    if (!(c->flags & CELL_SEEN)) {
         jsonw_null(w);
         return;
     }
-    for (int j = head; j >= 0 && !mapped; j = g->next[j])
-        mapped = row_is_folded(g->tis, j);
-    if (mapped) {
-        write_mapped_cell(w, g->tis, g->next, head);
+    if ((c->flags & CELL_FOLDED) || task_is_mapped(g->tasks, task)) {
+        write_mapped_cell(w, g, c);
         return;
     }
     b[n++] = '[';
-    n += fmt_ti_state(b + n, ti_state_index(PQgetvalue(g->tis, head, 2)));
+    n += fmt_ti_state(b + n, c->best);
     b[n++] = ',';
-    n += fmt_int_col(b + n, g->tis, head, 3);
+    n += fmt_uint(b + n, (uint32_t)c->try_n);
     b[n++] = ',';
-    n += fmt_epoch_ms_col(b + n, g->tis, head, 4);
+    n += c->flags & CELL_START ? fmt_epoch_ms(b + n, c->start) : fmt_null(b + n);
     b[n++] = ',';
-    n += fmt_epoch_ms_col(b + n, g->tis, head, 5);
+    n += c->flags & CELL_END && !(c->flags & CELL_OPEN) ? fmt_epoch_ms(b + n, c->end)
+                                                        : fmt_null(b + n);
     b[n++] = ']';
     jsonw_raw(w, b, n);
 }
@@ -672,6 +704,19 @@ static void write_grid(jsonw_t *w, const grid_t *g, const char *dag_id, bool mor
     jsonw_obj_end(w);
 }
 
+/* Empty cells for the grid's runs and tasks; false when out of memory. */
+static bool grid_alloc(grid_t *g)
+{
+    size_t n = (size_t)g->nruns * (size_t)g->tasks->n;
+
+    if (!(g->cells = malloc((n + 1) * sizeof(*g->cells))))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        g->cells[i] = (cell_t){.counts = -1, .best = -1};
+    g->pos = -1;
+    return true;
+}
+
 /* The ids of the grid's runs, for the task-instance read; NULL when out of memory. */
 static int64_t *run_ids(const grid_t *g)
 {
@@ -713,16 +758,12 @@ int api_get_ui_grid(api_req_t *r)
         more = true;
         g.nruns = (int)limit;
     }
-    if (!(ids = run_ids(&g))) {
+    if (!(ids = run_ids(&g)) || !grid_alloc(&g)) {
         status = api_send_json(r, 500, NULL);
         goto out;
     }
-    if ((rc = uiq_grid_tis(r->db, ids, (size_t)g.nruns, &g.tis)) < 0) {
-        status = store_failed(r, rc);
-        goto out;
-    }
-    if (!grid_index(&g)) {
-        status = api_send_json(r, 500, NULL);
+    if ((rc = uiq_grid_tis(r->db, ids, (size_t)g.nruns, fold_rows, &g)) < 0) {
+        status = rc == UPDRAFT_ENOMEM ? api_send_json(r, 500, NULL) : store_failed(r, rc);
         goto out;
     }
     jsonw_init(&w, 4096 + (size_t)g.nruns * ((size_t)tasks.n * 40 + 400));
@@ -731,10 +772,9 @@ int api_get_ui_grid(api_req_t *r)
 out:
     jsonw_free(&w);
     free(ids);
-    free(g.head);
-    free(g.next);
+    free(g.cells);
+    free(g.counts);
     PQclear(g.runs);
-    PQclear(g.tis);
     tasks_free(&tasks);
     return status;
 }

@@ -207,11 +207,19 @@ int uiq_grid_runs(db_t *db, const char *dag_id, ts_us_t before, long limit, PGre
  * lookup: first the unmapped rows, then the mapped ones folded. Times are
  * epoch milliseconds through float8 (date_part), which costs less than
  * numeric over 100,000 rows and sends fewer digits.
+ *
+ * The rows go to the caller in batches through a cursor: one PGresult of
+ * 100,000 rows is ~17 MB, which glibc gives back to the kernel after each
+ * answer and then faults in again page by page; a batch is small enough
+ * to be reused warm.
  */
 #define MS_FAST(col) "(date_part('epoch', " col ") * 1000)::int8"
+#define STR(x) #x
+#define XSTR(x) STR(x)
 
-static const char SQL_GRID_TIS[] =
-    "SELECT r.n, ti.task_id, ti.state, ti.try_number,"
+static const char SQL_GRID_DECLARE[] =
+    "DECLARE uiq_grid_tis NO SCROLL CURSOR FOR"
+    " SELECT r.n, ti.task_id, ti.state, ti.try_number,"
     " " MS_FAST("ti.start_date") ", " MS_FAST(
         "ti.end_date") ", 0"
                        " FROM unnest($1::bigint[]) WITH ORDINALITY r(id, n)"
@@ -231,16 +239,35 @@ static const char SQL_GRID_TIS[] =
                                                                          " GROUP BY r.n, "
                                                                          "ti.task_id, ti.state";
 
-int uiq_grid_tis(db_t *db, const int64_t *run_ids, size_t n, PGresult **out)
+static const char SQL_GRID_FETCH[] = "FETCH " XSTR(UIQ_GRID_BATCH) " FROM uiq_grid_tis";
+
+int uiq_grid_tis(db_t *db, const int64_t *run_ids, size_t n, uiq_rows_fn fn, void *arg)
 {
     char *ids = pgarray_int64(run_ids, n);
-    int rc;
+    PGresult *r = NULL;
+    int rc = UPDRAFT_EDB;
 
-    *out = NULL;
     if (!ids)
         return UPDRAFT_ENOMEM;
     const char *p[] = {ids};
-    rc = store_query_rows(db, "uiq_grid_tis", SQL_GRID_TIS, 1, p, out);
+    /* The cursor lives in a read-only transaction of its own, which the
+     * rollback below ends (closing the cursor) however the reading ends. */
+    if (db_simple(db, "BEGIN READ ONLY") < 0 || !(r = db_query(db, NULL, SQL_GRID_DECLARE, 1, p)))
+        goto out;
+    for (;;) {
+        PQclear(r);
+        rc = UPDRAFT_EDB;
+        if (!(r = db_query(db, NULL, SQL_GRID_FETCH, 0, NULL)))
+            goto out;
+        if (PQntuples(r) == 0)
+            break;
+        if ((rc = fn(r, arg)) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    PQclear(r);
+    db_rollback(db);
     free(ids);
     return rc;
 }

@@ -93,18 +93,27 @@ int uiq_dag_tasks(db_t *db, const char *dag_id, PGresult **out);
  */
 int uiq_grid_runs(db_t *db, const char *dag_id, ts_us_t before, long limit, PGresult **out);
 
+/* Rows a uiq_rows_fn gets at once at most. */
+#define UIQ_GRID_BATCH 8192
+
+/* Takes one batch of rows (borrowed: valid during the call); 0 to go on, else a code that stops. */
+typedef int (*uiq_rows_fn)(const PGresult *rows, void *arg);
+
 /*
  * The task instances of the runs run_ids[0..n) (dag_run.id) in one
- * statement: an unmapped instance (map_index -1) as itself, the
- * instances of a mapped task folded into one row per (run, task, state).
- * Rows in no particular order. Columns:
+ * statement, handed to fn in batches of at most UIQ_GRID_BATCH rows
+ * (through a cursor, in a read-only transaction that is over when this
+ * returns): an unmapped instance (map_index -1) as itself, the instances
+ * of a mapped task folded into one row per (run, task, state). Rows in no
+ * particular order. Columns:
  *   0 the run's position in run_ids, from 1, 1 task_id, 2 state,
  *   3 try_number (the largest of the folded rows), 4 start_date (the
  *   earliest), 5 end_date (the latest; NULL while one of the folded rows
  *   has none), 6 count: 0 for map_index -1, else the mapped instances in
  *   that state. Times are epoch milliseconds.
+ * 0, what fn returned when it stopped, UPDRAFT_ENOMEM or UPDRAFT_EDB.
  */
-int uiq_grid_tis(db_t *db, const int64_t *run_ids, size_t n, PGresult **out);
+int uiq_grid_tis(db_t *db, const int64_t *run_ids, size_t n, uiq_rows_fn fn, void *arg);
 
 /* ---- one run ---------------------------------------------------------------- */
 
