@@ -269,13 +269,6 @@ static int task_key_pos(const ui_tasks_t *t, const char *id)
     return hit ? (int)(hit - t->keys) : -1;
 }
 
-/* The position of task id in the task list, or -1. */
-static int task_index(const ui_tasks_t *t, const char *id)
-{
-    int pos = task_key_pos(t, id);
-    return pos < 0 ? -1 : t->keys[pos].idx;
-}
-
 static bool task_is_mapped(const ui_tasks_t *t, int i)
 {
     return db_get_bool(t->res, i, 2);
@@ -287,6 +280,16 @@ static int64_t bound_runs(int64_t limit, int ntasks)
     if (ntasks > 0 && limit * ntasks > UI_MAX_CELLS)
         limit = UI_MAX_CELLS / ntasks > 0 ? UI_MAX_CELLS / ntasks : 1;
     return limit;
+}
+
+/* The dag_run ids of runs[0..n) (uiq_grid_runs' rows); NULL when out of memory. */
+static int64_t *ids_of_runs(const PGresult *runs, int n)
+{
+    int64_t *ids = malloc(((size_t)n + 1) * sizeof(*ids));
+
+    for (int i = 0; ids && i < n; i++)
+        ids[i] = db_get_i64(runs, i, 0);
+    return ids;
 }
 
 /* ---- GET /ui/dags ----------------------------------------------------------- */
@@ -717,16 +720,6 @@ static bool grid_alloc(grid_t *g)
     return true;
 }
 
-/* The ids of the grid's runs, for the task-instance read; NULL when out of memory. */
-static int64_t *run_ids(const grid_t *g)
-{
-    int64_t *ids = malloc(((size_t)g->nruns + 1) * sizeof(*ids));
-
-    for (int i = 0; ids && i < g->nruns; i++)
-        ids[i] = db_get_i64(g->runs, i, 0);
-    return ids;
-}
-
 int api_get_ui_grid(api_req_t *r)
 {
     const char *dag_id = r->cap[0], *before_s = httpq_get(&r->q, "before");
@@ -758,7 +751,7 @@ int api_get_ui_grid(api_req_t *r)
         more = true;
         g.nruns = (int)limit;
     }
-    if (!(ids = run_ids(&g)) || !grid_alloc(&g)) {
+    if (!(ids = ids_of_runs(g.runs, g.nruns)) || !grid_alloc(&g)) {
         status = api_send_json(r, 500, NULL);
         goto out;
     }
@@ -940,81 +933,98 @@ out:
 
 /* ---- GET /ui/durations/{dag_id} --------------------------------------------- */
 
-/*
- * The durations rows: one per (run, task), a run's rows consecutive;
- * first[k] is run k's first row, cell[k * ntasks + t] the row of task t
- * in run k (-1: none).
- */
+/* One task's times in one run, epoch ms. */
+typedef struct span {
+    int64_t duration, landing;
+    uint8_t flags;
+} span_t;
+
+#define SPAN_DURATION 0x1 /* duration is set */
+#define SPAN_LANDING 0x2  /* landing is set */
+
+/* The runs (uiq_grid_runs) and a span per (run, task), run-major. */
 typedef struct durations {
     const ui_tasks_t *tasks;
-    PGresult *res;
+    PGresult *runs;
     int nruns;
-    int *first, *cell;
+    span_t *spans;
+    int pos; /* the task key of the row before */
 } durations_t;
 
-static bool durations_index(durations_t *d)
+/* An epoch-milliseconds field of the durations rows: *ms, or false for SQL NULL. */
+static bool field_signed_ms(const PGresult *res, int row, int col, int64_t *ms)
 {
-    int n = PQntuples(d->res);
-
-    for (int i = 0; i < n; i++)
-        if (i == 0 || strcmp(PQgetvalue(d->res, i, 0), PQgetvalue(d->res, i - 1, 0)) != 0)
-            d->nruns++;
-    d->first = malloc(((size_t)d->nruns + 1) * sizeof(int));
-    d->cell = malloc(((size_t)d->nruns * (size_t)d->tasks->n + 1) * sizeof(int));
-    if (!d->first || !d->cell)
+    if (PQgetisnull(res, row, col))
         return false;
-    for (size_t c = 0; c < (size_t)d->nruns * (size_t)d->tasks->n; c++)
-        d->cell[c] = -1;
-    for (int i = 0, k = -1; i < n; i++) {
-        int t;
-        if (i == 0 || strcmp(PQgetvalue(d->res, i, 0), PQgetvalue(d->res, i - 1, 0)) != 0)
-            d->first[++k] = i;
-        if (!PQgetisnull(d->res, i, 6) && (t = task_index(d->tasks, PQgetvalue(d->res, i, 6))) >= 0)
-            d->cell[(size_t)k * (size_t)d->tasks->n + (size_t)t] = i;
-    }
+    *ms = db_get_i64(res, row, col);
     return true;
 }
 
-/* The float8 column col of each task's row in run k, aligned to the task list. */
-static void write_aligned(jsonw_t *w, const durations_t *d, int k, int col)
+/* uiq_rows_fn: a batch of (run, task, duration, landing) rows into the spans. */
+static int fold_spans(const PGresult *rows, void *arg)
+{
+    durations_t *d = arg;
+    const ui_tasks_t *t = d->tasks;
+
+    for (int j = 0; j < PQntuples(rows); j++) {
+        const char *task_id = PQgetvalue(rows, j, 1);
+        int64_t run = parse_digits(PQgetvalue(rows, j, 0)) - 1;
+        span_t *sp;
+        if (d->pos >= 0 && d->pos + 1 < t->n && strcmp(t->keys[d->pos + 1].id, task_id) == 0)
+            d->pos++;
+        else
+            d->pos = task_key_pos(t, task_id);
+        if (run < 0 || run >= d->nruns || d->pos < 0)
+            continue; /* a task the DAG's current version no longer has */
+        sp = &d->spans[(size_t)run * (size_t)t->n + (size_t)t->keys[d->pos].idx];
+        if (field_signed_ms(rows, j, 2, &sp->duration))
+            sp->flags |= SPAN_DURATION;
+        if (field_signed_ms(rows, j, 3, &sp->landing))
+            sp->flags |= SPAN_LANDING;
+    }
+    return 0;
+}
+
+/* Run k's spans of flag (the duration or the landing time) aligned to the task list, seconds. */
+static void write_spans(jsonw_t *w, const durations_t *d, int k, uint8_t flag)
 {
     jsonw_arr_begin(w);
     for (int t = 0; t < d->tasks->n; t++) {
-        int row = d->cell[(size_t)k * (size_t)d->tasks->n + (size_t)t];
-        if (row < 0)
+        const span_t *sp = &d->spans[(size_t)k * (size_t)d->tasks->n + (size_t)t];
+        if (!(sp->flags & flag))
             jsonw_null(w);
         else
-            jsonw_pg_num(w, d->res, row, col);
+            write_epoch_ms(w, flag == SPAN_DURATION ? sp->duration : sp->landing);
     }
     jsonw_arr_end(w);
 }
 
 static void write_durations_run(jsonw_t *w, const durations_t *d, int k)
 {
-    int i = d->first[k];
+    const PGresult *runs = d->runs;
 
     jsonw_obj_begin(w);
     jsonw_key(w, "run_id");
-    jsonw_pg_str(w, d->res, i, 0);
+    jsonw_pg_str(w, runs, k, 1);
     jsonw_key(w, "state");
-    jsonw_pg_str(w, d->res, i, 1);
+    jsonw_pg_str(w, runs, k, 2);
     jsonw_key(w, "logical_date");
-    write_iso(w, d->res, i, 2);
+    write_iso(w, runs, k, 4);
     jsonw_key(w, "data_interval_end");
-    write_iso(w, d->res, i, 3);
+    write_iso(w, runs, k, 10);
     jsonw_key(w, "start_date");
-    write_iso(w, d->res, i, 4);
+    write_iso(w, runs, k, 5);
     jsonw_key(w, "end_date");
-    write_iso(w, d->res, i, 5);
+    write_iso(w, runs, k, 6);
     jsonw_key(w, "duration");
-    if (PQgetisnull(d->res, i, 4) || PQgetisnull(d->res, i, 5))
+    if (PQgetisnull(runs, k, 5) || PQgetisnull(runs, k, 6))
         jsonw_null(w);
     else
-        write_epoch_ms(w, (db_get_i64(d->res, i, 5) - db_get_i64(d->res, i, 4)) / 1000);
+        write_epoch_ms(w, (db_get_i64(runs, k, 6) - db_get_i64(runs, k, 5)) / 1000);
     jsonw_key(w, "task_durations");
-    write_aligned(w, d, k, 7);
+    write_spans(w, d, k, SPAN_DURATION);
     jsonw_key(w, "landing_times");
-    write_aligned(w, d, k, 8);
+    write_spans(w, d, k, SPAN_LANDING);
     jsonw_obj_end(w);
 }
 
@@ -1040,30 +1050,38 @@ int api_get_ui_durations(api_req_t *r)
 {
     const char *dag_id = r->cap[0];
     ui_tasks_t tasks = {0};
-    durations_t d = {.tasks = &tasks};
-    int64_t limit;
+    durations_t d = {.tasks = &tasks, .pos = -1};
+    int64_t limit, *ids = NULL;
+    size_t ncells;
     jsonw_t w;
     int rc, status;
 
     jsonw_init(&w, 0);
     if ((status = read_run_limit(r, &limit)) != 0 || (status = load_tasks(r, dag_id, &tasks)) != 0)
         goto out;
-    if ((rc = uiq_durations(r->db, dag_id, (long)bound_runs(limit, tasks.n), &d.res)) < 0) {
+    rc = uiq_grid_runs(r->db, dag_id, TS_NONE, (long)bound_runs(limit, tasks.n), &d.runs);
+    if (rc < 0) {
         status = store_failed(r, rc);
         goto out;
     }
-    if (!durations_index(&d)) {
+    d.nruns = PQntuples(d.runs);
+    ncells = (size_t)d.nruns * (size_t)tasks.n;
+    if (!(ids = ids_of_runs(d.runs, d.nruns)) || !(d.spans = calloc(ncells + 1, sizeof(span_t)))) {
         status = api_send_json(r, 500, NULL);
         goto out;
     }
-    jsonw_init(&w, 4096 + (size_t)d.nruns * ((size_t)tasks.n * 40 + 400));
+    if ((rc = uiq_durations(r->db, ids, (size_t)d.nruns, fold_spans, &d)) < 0) {
+        status = store_failed(r, rc);
+        goto out;
+    }
+    jsonw_init(&w, 4096 + (size_t)d.nruns * ((size_t)tasks.n * 24 + 400));
     write_durations(&w, &d, dag_id);
     status = api_send_jsonw(r, &w);
 out:
     jsonw_free(&w);
-    free(d.first);
-    free(d.cell);
-    PQclear(d.res);
+    free(ids);
+    free(d.spans);
+    PQclear(d.runs);
     tasks_free(&tasks);
     return status;
 }

@@ -13,7 +13,8 @@
  * The grid reads the runs, then the task instances of all of them in one
  * statement on the unique (dag_run_id, task_id, map_index) index; mapped
  * instances are folded in SQL (their count is bounded only by
- * core.max_map_length), unmapped ones go out as they are.
+ * core.max_map_length), unmapped ones go out as they are. That statement
+ * and the durations' are read through a cursor, batch by batch.
  */
 #include "store/uiquery.h"
 
@@ -213,35 +214,33 @@ int uiq_grid_runs(db_t *db, const char *dag_id, ts_us_t before, long limit, PGre
  * answer and then faults in again page by page; a batch is small enough
  * to be reused warm.
  */
-#define MS_FAST(col) "(date_part('epoch', " col ") * 1000)::int8"
+#define MS_START "(date_part('epoch', ti.start_date) * 1000)::int8"
+#define MS_END "(date_part('epoch', ti.end_date) * 1000)::int8"
+#define MS_FIRST_START "(date_part('epoch', min(ti.start_date)) * 1000)::int8"
+#define MS_LAST_END "(date_part('epoch', max(ti.end_date)) * 1000)::int8"
 #define STR(x) #x
 #define XSTR(x) STR(x)
 
 static const char SQL_GRID_DECLARE[] =
     "DECLARE uiq_grid_tis NO SCROLL CURSOR FOR"
-    " SELECT r.n, ti.task_id, ti.state, ti.try_number,"
-    " " MS_FAST("ti.start_date") ", " MS_FAST(
-        "ti.end_date") ", 0"
-                       " FROM unnest($1::bigint[]) WITH ORDINALITY r(id, n)"
-                       " JOIN task_instance ti ON ti.dag_run_id = r.id WHERE ti.map_index = -1"
-                       " UNION ALL"
-                       " SELECT r.n, ti.task_id, ti.state, max(ti.try_number), " MS_FAST(
-                           "min(ti.start_date)") ","
-                                                 " CASE WHEN bool_and(ti.end_date IS NOT NULL) "
-                                                 "THEN " MS_FAST(
-                                                     "max(ti.end_date)") " END,"
-                                                                         " count(*) FROM "
-                                                                         "unnest($1::bigint[]) "
-                                                                         "WITH ORDINALITY r(id, n)"
-                                                                         " JOIN task_instance ti "
-                                                                         "ON ti.dag_run_id = r.id "
-                                                                         "WHERE ti.map_index >= 0"
-                                                                         " GROUP BY r.n, "
-                                                                         "ti.task_id, ti.state";
+    " SELECT r.n, ti.task_id, ti.state, ti.try_number, " MS_START ", " MS_END ", 0"
+    " FROM unnest($1::bigint[]) WITH ORDINALITY r(id, n)"
+    " JOIN task_instance ti ON ti.dag_run_id = r.id WHERE ti.map_index = -1"
+    " UNION ALL"
+    " SELECT r.n, ti.task_id, ti.state, max(ti.try_number), " MS_FIRST_START ","
+    "   CASE WHEN bool_and(ti.end_date IS NOT NULL) THEN " MS_LAST_END " END, count(*)"
+    " FROM unnest($1::bigint[]) WITH ORDINALITY r(id, n)"
+    " JOIN task_instance ti ON ti.dag_run_id = r.id WHERE ti.map_index >= 0"
+    " GROUP BY r.n, ti.task_id, ti.state";
 
-static const char SQL_GRID_FETCH[] = "FETCH " XSTR(UIQ_GRID_BATCH) " FROM uiq_grid_tis";
-
-int uiq_grid_tis(db_t *db, const int64_t *run_ids, size_t n, uiq_rows_fn fn, void *arg)
+/*
+ * Runs declare (a DECLARE of cursor name with parameter $1 = the run ids)
+ * in a read-only transaction of its own and hands fn what fetch (FETCH
+ * UIQ_GRID_BATCH FROM name) returns, batch by batch; the rollback at the
+ * end closes the cursor however the reading ended.
+ */
+static int stream_runs(db_t *db, const char *declare, const char *fetch, const int64_t *run_ids,
+                       size_t n, uiq_rows_fn fn, void *arg)
 {
     char *ids = pgarray_int64(run_ids, n);
     PGresult *r = NULL;
@@ -250,14 +249,12 @@ int uiq_grid_tis(db_t *db, const int64_t *run_ids, size_t n, uiq_rows_fn fn, voi
     if (!ids)
         return UPDRAFT_ENOMEM;
     const char *p[] = {ids};
-    /* The cursor lives in a read-only transaction of its own, which the
-     * rollback below ends (closing the cursor) however the reading ends. */
-    if (db_simple(db, "BEGIN READ ONLY") < 0 || !(r = db_query(db, NULL, SQL_GRID_DECLARE, 1, p)))
+    if (db_simple(db, "BEGIN READ ONLY") < 0 || !(r = db_query(db, NULL, declare, 1, p)))
         goto out;
     for (;;) {
         PQclear(r);
         rc = UPDRAFT_EDB;
-        if (!(r = db_query(db, NULL, SQL_GRID_FETCH, 0, NULL)))
+        if (!(r = db_query(db, NULL, fetch, 0, NULL)))
             goto out;
         if (PQntuples(r) == 0)
             break;
@@ -270,6 +267,12 @@ out:
     db_rollback(db);
     free(ids);
     return rc;
+}
+
+int uiq_grid_tis(db_t *db, const int64_t *run_ids, size_t n, uiq_rows_fn fn, void *arg)
+{
+    return stream_runs(db, SQL_GRID_DECLARE, "FETCH " XSTR(UIQ_GRID_BATCH) " FROM uiq_grid_tis",
+                       run_ids, n, fn, arg);
 }
 
 /* ---- one run ---------------------------------------------------------------- */
@@ -347,41 +350,28 @@ int uiq_gantt_tries(db_t *db, int64_t run_id, PGresult **out)
 /* ---- durations and the calendar --------------------------------------------- */
 
 /*
- * Airflow's landing time: when the task's last instance ended, counted
- * from the end of the run's data interval.
+ * A task's duration is its last end less its first start: for one
+ * instance what task_instance.duration holds (every writer sets it to
+ * end_date - start_date), read here from the index like the grid's
+ * columns. Airflow's landing time: the task's last end less the run's
+ * data_interval_end.
  */
-static const char SQL_DURATIONS[] =
-    "WITH r AS (SELECT dr.id, dr.run_id, dr.state, dr.logical_date, dr.data_interval_end,"
-    "   dr.start_date, dr.end_date FROM dag_run dr WHERE dr.dag_id = $1"
-    "   ORDER BY dr.logical_date DESC LIMIT $2::bigint)"
-    " SELECT r.run_id, r.state, " US("r.logical_date") ", " US(
-        "r.data_interval_end") ","
-                               "   " US("r.start_date") ", " US(
-                                   "r.end_date") ", ti.task_id,"
-                                                 "   CASE WHEN NOT bool_and(ti.end_date IS NOT "
-                                                 "NULL) THEN NULL"
-                                                 "        WHEN count(ti.id) = 1 THEN "
-                                                 "max(ti.duration)"
-                                                 "        ELSE extract(epoch FROM max(ti.end_date) "
-                                                 "- min(ti.start_date))::float8 END,"
-                                                 "   CASE WHEN bool_and(ti.end_date IS NOT NULL)"
-                                                 "        THEN extract(epoch FROM max(ti.end_date) "
-                                                 "- r.data_interval_end)::float8 END"
-                                                 " FROM r LEFT JOIN task_instance ti ON "
-                                                 "ti.dag_run_id = r.id"
-                                                 " GROUP BY r.id, r.run_id, r.state, "
-                                                 "r.logical_date, r.data_interval_end, "
-                                                 "r.start_date,"
-                                                 "   r.end_date, ti.task_id"
-                                                 " ORDER BY r.logical_date DESC, ti.task_id";
+#define MS_SPAN "(date_part('epoch', max(ti.end_date) - min(ti.start_date)) * 1000)::int8"
+#define MS_LANDING "(date_part('epoch', max(ti.end_date) - dr.data_interval_end) * 1000)::int8"
 
-int uiq_durations(db_t *db, const char *dag_id, long limit, PGresult **out)
+static const char SQL_DURATIONS_DECLARE[] =
+    "DECLARE uiq_durations NO SCROLL CURSOR FOR"
+    " SELECT r.n, ti.task_id,"
+    "   CASE WHEN bool_and(ti.end_date IS NOT NULL) THEN " MS_SPAN " END,"
+    "   CASE WHEN bool_and(ti.end_date IS NOT NULL) THEN " MS_LANDING " END"
+    " FROM unnest($1::bigint[]) WITH ORDINALITY r(id, n) JOIN dag_run dr ON dr.id = r.id"
+    " JOIN task_instance ti ON ti.dag_run_id = r.id"
+    " GROUP BY r.n, dr.data_interval_end, ti.task_id";
+
+int uiq_durations(db_t *db, const int64_t *run_ids, size_t n, uiq_rows_fn fn, void *arg)
 {
-    char lb[24];
-    const char *p[] = {dag_id, lb};
-
-    snprintf(lb, sizeof(lb), "%ld", limit);
-    return store_query_rows(db, "uiq_durations", SQL_DURATIONS, 2, p, out);
+    return stream_runs(db, SQL_DURATIONS_DECLARE,
+                       "FETCH " XSTR(UIQ_GRID_BATCH) " FROM uiq_durations", run_ids, n, fn, arg);
 }
 
 static const char SQL_CALENDAR[] =

@@ -14,8 +14,11 @@
  * callback_event (dag_run_id) for earlier tries.
  *
  * Timestamps are selected as epoch microseconds (bigint; SQL NULL when
- * unset). Functions that return rows hand over the PGresult (*out, the
- * caller PQclear()s); its columns are listed with each function. Every
+ * unset), in the two reads of up to 100,000 rows (the grid's task
+ * instances, the durations) as epoch milliseconds. Functions that return
+ * rows hand over the PGresult (*out, the caller PQclear()s), except those
+ * two, which hand their rows to a callback in batches through a cursor;
+ * the columns are listed with each function. Every
  * function returns 0, UPDRAFT_ENOTFOUND where said, UPDRAFT_EINVALID where
  * said (err filled), UPDRAFT_ENOMEM, or UPDRAFT_EDB (db_error() says why).
  */
@@ -152,17 +155,17 @@ int uiq_gantt_tries(db_t *db, int64_t run_id, PGresult **out);
 /* ---- durations and the calendar --------------------------------------------- */
 
 /*
- * dag_id's newest limit runs, newest first, with one row per (run, task)
- * of its task instances (a run without any: one row, NULL task columns).
+ * For the runs run_ids[0..n) (dag_run.id): one row per (run, task) of
+ * their task instances, handed to fn in batches as uiq_grid_tis does.
  * Columns:
- *   0 run_id, 1 state, 2 logical_date, 3 data_interval_end,
- *   4 start_date, 5 end_date (us), 6 task_id, 7 duration (seconds,
- *   float8: the instance's duration; for a mapped task from its first
- *   start to its last end; NULL until every instance ended), 8 landing
- *   time (seconds, float8: the last end less the run's
- *   data_interval_end; NULL until every instance ended).
+ *   0 the run's position in run_ids, from 1, 1 task_id, 2 duration (epoch
+ *   ms: the last end less the first start, which for one instance is its
+ *   duration; NULL until every instance ended), 3 landing time (ms: the
+ *   last end less the run's data_interval_end; NULL until every instance
+ *   ended).
+ * 0, what fn returned when it stopped, UPDRAFT_ENOMEM or UPDRAFT_EDB.
  */
-int uiq_durations(db_t *db, const char *dag_id, long limit, PGresult **out);
+int uiq_durations(db_t *db, const int64_t *run_ids, size_t n, uiq_rows_fn fn, void *arg);
 
 /*
  * dag_id's runs whose logical_date falls in year (UTC), counted per UTC
