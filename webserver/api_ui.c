@@ -493,7 +493,7 @@ typedef struct grid {
     int pos; /* the task key of the row before: rows come by task id */
 } grid_t;
 
-/* Digits only (at most 18), as the grid's number columns hold them: the value, or -1. */
+/* Digits only (at most 18), as the durations' run column holds them: the value, or -1. */
 static int64_t parse_digits(const char *s)
 {
     int64_t v = 0;
@@ -504,15 +504,14 @@ static int64_t parse_digits(const char *s)
     return i > 0 && s[i] == '\0' ? v : -1;
 }
 
-/* An epoch-milliseconds field in *ms; false for SQL NULL. */
+/* A timestamptz field of the grid's (binary) rows as epoch ms in *ms; false for SQL NULL. */
 static bool field_ms(const PGresult *res, int row, int col, int64_t *ms)
 {
-    int64_t v;
+    ts_us_t us = uiq_field_ts(res, row, col);
 
-    if (PQgetisnull(res, row, col))
+    if (us == TS_NONE)
         return false;
-    v = parse_digits(PQgetvalue(res, row, col));
-    *ms = v >= 0 ? v : db_get_i64(res, row, col); /* before 1970 */
+    *ms = us / 1000 - (us % 1000 < 0);
     return true;
 }
 
@@ -538,9 +537,11 @@ static int *cell_counts(grid_t *g, cell_t *c)
 static cell_t *row_cell(grid_t *g, const PGresult *rows, int j)
 {
     const char *task_id = PQgetvalue(rows, j, 1);
-    int64_t run = parse_digits(PQgetvalue(rows, j, 0)) - 1;
     const ui_tasks_t *t = g->tasks;
+    int64_t run = -1;
 
+    if (uiq_field_int(rows, j, 0, &run))
+        run--; /* from 1 */
     if (g->pos >= 0 && g->pos + 1 < t->n && strcmp(t->keys[g->pos + 1].id, task_id) == 0)
         g->pos++;
     else
@@ -554,13 +555,13 @@ static cell_t *row_cell(grid_t *g, const PGresult *rows, int j)
 static bool fold_row(grid_t *g, const PGresult *rows, int j)
 {
     cell_t *c = row_cell(g, rows, j);
-    int64_t try_n = parse_digits(PQgetvalue(rows, j, 3)),
-            count = parse_digits(PQgetvalue(rows, j, 6));
     int s = ti_state_index(PQgetvalue(rows, j, 2)), *counts;
-    int64_t ms;
+    int64_t try_n = 0, count = 0, ms;
 
     if (!c)
         return true;
+    uiq_field_int(rows, j, 3, &try_n);
+    uiq_field_int(rows, j, 6, &count);
     c->flags |= CELL_SEEN;
     if (s >= 0 && (c->best < 0 || s < c->best))
         c->best = (int8_t)s;

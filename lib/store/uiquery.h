@@ -14,11 +14,11 @@
  * callback_event (dag_run_id) for earlier tries.
  *
  * Timestamps are selected as epoch microseconds (bigint; SQL NULL when
- * unset), in the two reads of up to 100,000 rows (the grid's task
- * instances, the durations) as epoch milliseconds. Functions that return
- * rows hand over the PGresult (*out, the caller PQclear()s), except those
- * two, which hand their rows to a callback in batches through a cursor;
- * the columns are listed with each function. Every
+ * unset); the two reads of up to 100,000 rows (the grid's task
+ * instances, the durations) differ, as said with each. Functions that
+ * return rows hand over the PGresult (*out, the caller PQclear()s),
+ * except those two, which hand their rows to a callback in batches
+ * through a cursor; the columns are listed with each function. Every
  * function returns 0, UPDRAFT_ENOTFOUND where said, UPDRAFT_EINVALID where
  * said (err filled), UPDRAFT_ENOMEM, or UPDRAFT_EDB (db_error() says why).
  */
@@ -106,17 +106,25 @@ typedef int (*uiq_rows_fn)(const PGresult *rows, void *arg);
  * The task instances of the runs run_ids[0..n) (dag_run.id) in one
  * statement, handed to fn in batches of at most UIQ_GRID_BATCH rows
  * (through a cursor, in a read-only transaction that is over when this
- * returns): an unmapped instance (map_index -1) as itself, the instances
- * of a mapped task folded into one row per (run, task, state). Rows in no
- * particular order. Columns:
- *   0 the run's position in run_ids, from 1, 1 task_id, 2 state,
- *   3 try_number (the largest of the folded rows), 4 start_date (the
- *   earliest), 5 end_date (the latest; NULL while one of the folded rows
- *   has none), 6 count: 0 for map_index -1, else the mapped instances in
- *   that state. Times are epoch milliseconds.
+ * returns), in binary (read them with uiq_field_int, uiq_field_ts and
+ * PQgetvalue for text): an unmapped instance (map_index -1) as itself,
+ * the instances of a mapped task folded into one row per (run, task,
+ * state). Rows in no particular order. Columns:
+ *   0 the run's position in run_ids, from 1 (int8), 1 task_id (text),
+ *   2 state (text), 3 try_number (int4: the largest of the folded rows),
+ *   4 start_date (timestamptz: the earliest), 5 end_date (timestamptz:
+ *   the latest; NULL while one of the folded rows has none), 6 count
+ *   (int8: 0 for map_index -1, else the mapped instances in that state).
  * 0, what fn returned when it stopped, UPDRAFT_ENOMEM or UPDRAFT_EDB.
  */
 int uiq_grid_tis(db_t *db, const int64_t *run_ids, size_t n, uiq_rows_fn fn, void *arg);
+
+/* An integer field (int2, int4, int8) of a binary result: *v, or false for SQL NULL (or not one).
+ */
+bool uiq_field_int(const PGresult *rows, int row, int col, int64_t *v);
+
+/* A timestamptz field of a binary result as epoch microseconds; TS_NONE for SQL NULL. */
+ts_us_t uiq_field_ts(const PGresult *rows, int row, int col);
 
 /* ---- one run ---------------------------------------------------------------- */
 
