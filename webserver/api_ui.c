@@ -26,14 +26,12 @@
  */
 #include "webserver/api_int.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "store/dags.h"
 #include "store/uiquery.h"
-#include "webserver/http.h"
 
 #define UI_RUNS_DEFAULT 25 /* runs of a grid or durations answer by default */
 #define UI_RUNS_MAX 1000   /* and at most */
