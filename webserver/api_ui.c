@@ -18,19 +18,20 @@
  * Timestamps are ISO 8601 like the REST API's, except in the grid's cells,
  * which carry epoch seconds (with milliseconds) to keep a 1,000-run grid
  * small. A task instance's state "none" (not yet scheduled) is written
- * null, as the REST API does, and counted as "none". Everything is
- * streamed into one jsonw buffer from the PGresults.
+ * null, as the REST API does, and counted as "none". Each answer is
+ * written into one jsonw buffer: the grid from a compact cell per (run,
+ * task) into which its task instances are folded as they arrive in
+ * batches (memory in proportion to the cells, not to the rows), the
+ * others straight from their PGresults.
  */
 #include "webserver/api_int.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "store/dags.h"
 #include "store/uiquery.h"
-#include "webserver/http.h"
 
 #define UI_RUNS_DEFAULT 25 /* runs of a grid or durations answer by default */
 #define UI_RUNS_MAX 1000   /* and at most */
@@ -133,47 +134,25 @@ static size_t fmt_epoch_ms(char *b, int64_t ms)
     return n;
 }
 
+/* A non-negative integer's digits into b; their count. */
+static size_t fmt_uint(char *b, uint32_t v)
+{
+    char tmp[12], *p = tmp + sizeof(tmp);
+    size_t n;
+
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    n = (size_t)(tmp + sizeof(tmp) - p);
+    memcpy(b, p, n);
+    return n;
+}
+
 static size_t fmt_null(char *b)
 {
     memcpy(b, "null", 4);
     return 4;
-}
-
-/*
- * An epoch-milliseconds column as fmt_epoch_ms, or null. The digits of a
- * time after 1970 are copied with the point put in (no parsing): the
- * grid has 200,000 of them.
- */
-static size_t fmt_epoch_ms_col(char *b, const PGresult *res, int row, int col)
-{
-    const char *s = PQgetvalue(res, row, col);
-    size_t len = (size_t)PQgetlength(res, row, col), n;
-
-    if (PQgetisnull(res, row, col))
-        return fmt_null(b);
-    if (len < 4 || len > 18 || !jsonw_is_int_text(s, len) || s[0] == '-' || s[0] == '0')
-        return fmt_epoch_ms(b, db_get_i64(res, row, col));
-    n = len - 3;
-    memcpy(b, s, n);
-    if (s[n] != '0' || s[n + 1] != '0' || s[n + 2] != '0') {
-        size_t f = s[n + 2] != '0' ? 3 : s[n + 1] != '0' ? 2 : 1;
-        b[n] = '.';
-        memcpy(b + n + 1, s + n, f);
-        n += 1 + f;
-    }
-    return n;
-}
-
-/* An integer column as its digits (checked), or null. */
-static size_t fmt_int_col(char *b, const PGresult *res, int row, int col)
-{
-    size_t n = (size_t)PQgetlength(res, row, col);
-
-    if (PQgetisnull(res, row, col) || n >= FMT_MAX ||
-        !jsonw_is_int_text(PQgetvalue(res, row, col), n))
-        return fmt_null(b);
-    memcpy(b, PQgetvalue(res, row, col), n);
-    return n;
 }
 
 /* A task-instance state (its index in ti_states) as a JSON string; "none" and -1 as null. */
@@ -288,13 +267,6 @@ static int task_key_pos(const ui_tasks_t *t, const char *id)
     return hit ? (int)(hit - t->keys) : -1;
 }
 
-/* The position of task id in the task list, or -1. */
-static int task_index(const ui_tasks_t *t, const char *id)
-{
-    int pos = task_key_pos(t, id);
-    return pos < 0 ? -1 : t->keys[pos].idx;
-}
-
 static bool task_is_mapped(const ui_tasks_t *t, int i)
 {
     return db_get_bool(t->res, i, 2);
@@ -306,6 +278,16 @@ static int64_t bound_runs(int64_t limit, int ntasks)
     if (ntasks > 0 && limit * ntasks > UI_MAX_CELLS)
         limit = UI_MAX_CELLS / ntasks > 0 ? UI_MAX_CELLS / ntasks : 1;
     return limit;
+}
+
+/* The dag_run ids of runs[0..n) (uiq_grid_runs' rows); NULL when out of memory. */
+static int64_t *ids_of_runs(const PGresult *runs, int n)
+{
+    int64_t *ids = malloc(((size_t)n + 1) * sizeof(*ids));
+
+    for (int i = 0; ids && i < n; i++)
+        ids[i] = db_get_i64(runs, i, 0);
+    return ids;
 }
 
 /* ---- GET /ui/dags ----------------------------------------------------------- */
@@ -478,110 +460,160 @@ static void write_structure(jsonw_t *w, const ui_tasks_t *t)
 }
 
 /*
- * The grid's task instances: the rows of run r and task t form a list
- * (head[r * ntasks + t], then next[row]), one row for an unmapped task,
- * one per state for a mapped one.
+ * One cell of the grid (a run's instances of a task), folded from its
+ * rows as they stream in: an unmapped task's one row, or a mapped task's
+ * row per state (or its map_index -1 row before it is expanded).
  */
+typedef struct cell {
+    int64_t start; /* the earliest start, epoch ms (CELL_START) */
+    int64_t end;   /* the latest end, epoch ms (CELL_END) */
+    int32_t try_n; /* the highest try */
+    int32_t
+        counts; /* its mapped instances per state: grid_t.counts + counts * N_TI_STATES; -1: none */
+    int8_t best; /* the state first in ti_states' order; -1: none known */
+    uint8_t flags;
+} cell_t;
+
+#define CELL_SEEN 0x1   /* the run has an instance of the task */
+#define CELL_FOLDED 0x2 /* mapped instances were folded in */
+#define CELL_START 0x4  /* start is set */
+#define CELL_END 0x8    /* end is set */
+#define CELL_OPEN 0x10  /* an instance has not ended */
+
+/* The grid: its runs (uiq_grid_runs) and a cell per (run, task), run-major. */
 typedef struct grid {
     const ui_tasks_t *tasks;
-    PGresult *runs, *tis;
+    PGresult *runs;
     int nruns;
-    int *head, *next;
+    cell_t *cells;
+    int *counts; /* N_TI_STATES per cell with mapped instances */
+    size_t ncounts, capcounts;
+    int pos; /* the task key of the row before: rows come by task id */
 } grid_t;
 
-/* The run of task-instance row j: its position in the runs (0-based), or -1. */
-static int row_run(const grid_t *g, int j)
+/* Digits only (at most 18), as the durations' run column holds them: the value, or -1. */
+static int64_t parse_digits(const char *s)
 {
-    const char *s = PQgetvalue(g->tis, j, 0);
-    int n = 0;
+    int64_t v = 0;
+    int i = 0;
 
-    for (int i = 0; s[i]; i++) {
-        if (s[i] < '0' || s[i] > '9' || i >= 9)
-            return -1;
-        n = n * 10 + (s[i] - '0');
-    }
-    return n >= 1 && n <= g->nruns ? n - 1 : -1;
+    for (; s[i] >= '0' && s[i] <= '9' && i < 18; i++)
+        v = v * 10 + (s[i] - '0');
+    return i > 0 && s[i] == '\0' ? v : -1;
 }
 
-/* Links every task-instance row into its cell; false when out of memory. */
-static bool grid_index(grid_t *g)
+/* A timestamptz field of the grid's (binary) rows as epoch ms in *ms; false for SQL NULL. */
+static bool field_ms(const PGresult *res, int row, int col, int64_t *ms)
 {
-    size_t ncells = (size_t)g->nruns * (size_t)g->tasks->n;
-    int ntis = PQntuples(g->tis), pos = -1;
+    ts_us_t us = uiq_field_ts(res, row, col);
 
-    g->head = malloc((ncells + 1) * sizeof(int));
-    g->next = malloc(((size_t)ntis + 1) * sizeof(int));
-    if (!g->head || !g->next)
+    if (us == TS_NONE)
         return false;
-    for (size_t c = 0; c < ncells; c++)
-        g->head[c] = -1;
-    /* The rows come by run, then task id: the task after the row before's
-     * is tried first. */
-    for (int j = 0; j < ntis; j++) {
-        const char *task_id = PQgetvalue(g->tis, j, 1);
-        int run = row_run(g, j);
-        if (pos >= 0 && pos + 1 < g->tasks->n && strcmp(g->tasks->keys[pos + 1].id, task_id) == 0)
-            pos++;
-        else
-            pos = task_key_pos(g->tasks, task_id);
-        if (run < 0 || pos < 0)
-            continue; /* a task the DAG's current version no longer has */
-        size_t c = (size_t)run * (size_t)g->tasks->n + (size_t)g->tasks->keys[pos].idx;
-        g->next[j] = g->head[c];
-        g->head[c] = j;
+    *ms = us / 1000 - (us % 1000 < 0);
+    return true;
+}
+
+/* The counts of cell c, taken from the pool at its first mapped row; NULL when out of memory. */
+static int *cell_counts(grid_t *g, cell_t *c)
+{
+    if (c->counts < 0) {
+        if (g->ncounts == g->capcounts) {
+            size_t cap = g->capcounts ? g->capcounts * 2 : 64;
+            int *grown = realloc(g->counts, cap * N_TI_STATES * sizeof(int));
+            if (!grown)
+                return NULL;
+            g->counts = grown;
+            g->capcounts = cap;
+        }
+        memset(g->counts + g->ncounts * N_TI_STATES, 0, N_TI_STATES * sizeof(int));
+        c->counts = (int32_t)g->ncounts++;
+    }
+    return g->counts + (size_t)c->counts * N_TI_STATES;
+}
+
+/* The cell of row j (uiq_grid_tis' columns), or NULL for a task the DAG no longer has. */
+static cell_t *row_cell(grid_t *g, const PGresult *rows, int j)
+{
+    const char *task_id = PQgetvalue(rows, j, 1);
+    const ui_tasks_t *t = g->tasks;
+    int64_t run = -1;
+
+    if (uiq_field_int(rows, j, 0, &run))
+        run--; /* from 1 */
+    if (g->pos >= 0 && g->pos + 1 < t->n && strcmp(t->keys[g->pos + 1].id, task_id) == 0)
+        g->pos++;
+    else
+        g->pos = task_key_pos(t, task_id);
+    if (run < 0 || run >= g->nruns || g->pos < 0)
+        return NULL;
+    return &g->cells[(size_t)run * (size_t)t->n + (size_t)t->keys[g->pos].idx];
+}
+
+/* Folds row j into its cell; false when out of memory. */
+static bool fold_row(grid_t *g, const PGresult *rows, int j)
+{
+    cell_t *c = row_cell(g, rows, j);
+    int s = ti_state_index(PQgetvalue(rows, j, 2)), *counts;
+    int64_t try_n = 0, count = 0, ms;
+
+    if (!c)
+        return true;
+    uiq_field_int(rows, j, 3, &try_n);
+    uiq_field_int(rows, j, 6, &count);
+    c->flags |= CELL_SEEN;
+    if (s >= 0 && (c->best < 0 || s < c->best))
+        c->best = (int8_t)s;
+    if (try_n > c->try_n && try_n <= INT32_MAX)
+        c->try_n = (int32_t)try_n;
+    if (field_ms(rows, j, 4, &ms) && (!(c->flags & CELL_START) || ms < c->start)) {
+        c->start = ms;
+        c->flags |= CELL_START;
+    }
+    if (!field_ms(rows, j, 5, &ms)) {
+        c->flags |= CELL_OPEN;
+    } else if (!(c->flags & CELL_END) || ms > c->end) {
+        c->end = ms;
+        c->flags |= CELL_END;
+    }
+    if (count > 0) {
+        c->flags |= CELL_FOLDED;
+        if (!(counts = cell_counts(g, c)))
+            return false;
+        if (s >= 0 && count <= INT32_MAX - counts[s])
+            counts[s] += (int)count;
     }
     return true;
 }
 
-/* Whether row j folds mapped instances (its count is not 0). */
-static bool row_is_folded(const PGresult *tis, int j)
+/* uiq_rows_fn: folds a batch of task-instance rows into the grid's cells. */
+static int fold_rows(const PGresult *rows, void *arg)
 {
-    return PQgetvalue(tis, j, 6)[0] != '0';
+    grid_t *g = arg;
+
+    for (int j = 0; j < PQntuples(rows); j++)
+        if (!fold_row(g, rows, j))
+            return UPDRAFT_ENOMEM;
+    return 0;
 }
 
-/*
- * A mapped task's cell: [state, try_number, start, end, {state: count}]
- * where state summarises the instances (ti_states' order), try_number is
- * the highest, start the earliest, end the latest (null while one has
- * not ended). Before it is expanded, its one row (map_index -1) gives
- * the first four and the counts are {}.
- */
-static void write_mapped_cell(jsonw_t *w, const PGresult *tis, const int *next, int head)
+/* A mapped task's cell: the four members of write_cell, then {state: count}. */
+static void write_mapped_cell(jsonw_t *w, const grid_t *g, const cell_t *c)
 {
-    int best = -1, counts[N_TI_STATES] = {0};
-    int64_t try_max = 0, start = 0, end = 0;
-    bool has_start = false, has_end = true;
+    const int *counts = c->counts >= 0 ? g->counts + (size_t)c->counts * N_TI_STATES : NULL;
 
-    for (int j = head; j >= 0; j = next[j]) {
-        int s = ti_state_index(PQgetvalue(tis, j, 2));
-        int64_t try_n = db_get_i64(tis, j, 3);
-        if (s >= 0 && (best < 0 || s < best))
-            best = s;
-        if (s >= 0 && row_is_folded(tis, j))
-            counts[s] += db_get_int(tis, j, 6);
-        try_max = try_n > try_max ? try_n : try_max;
-        if (!PQgetisnull(tis, j, 4) && (!has_start || db_get_i64(tis, j, 4) < start)) {
-            start = db_get_i64(tis, j, 4);
-            has_start = true;
-        }
-        if (PQgetisnull(tis, j, 5))
-            has_end = false;
-        else if (db_get_i64(tis, j, 5) > end)
-            end = db_get_i64(tis, j, 5);
-    }
     jsonw_arr_begin(w);
-    write_state(w, best >= 0 ? ti_states[best] : NULL);
-    jsonw_i64(w, try_max);
-    if (has_start)
-        write_epoch_ms(w, start);
+    write_state(w, c->best >= 0 ? ti_states[c->best] : NULL);
+    jsonw_i64(w, c->try_n);
+    if (c->flags & CELL_START)
+        write_epoch_ms(w, c->start);
     else
         jsonw_null(w);
-    if (has_end)
-        write_epoch_ms(w, end);
+    if ((c->flags & (CELL_END | CELL_OPEN)) == CELL_END)
+        write_epoch_ms(w, c->end);
     else
         jsonw_null(w);
     jsonw_obj_begin(w);
-    for (size_t s = 0; s < N_TI_STATES; s++) {
+    for (size_t s = 0; counts && s < N_TI_STATES; s++) {
         if (counts[s] == 0)
             continue;
         jsonw_key(w, ti_states[s]);
@@ -592,35 +624,37 @@ static void write_mapped_cell(jsonw_t *w, const PGresult *tis, const int *next, 
 }
 
 /*
- * One cell: null when the run has no instance of the task; an unmapped
- * task's [state, try_number, start, end]; a mapped task's (or one that
- * has mapped instances from an older version) as write_mapped_cell.
+ * One cell: null when the run has no instance of the task, else
+ * [state, try_number, start, end] (times in epoch seconds, null when
+ * unset). A mapped task's cell (or one with mapped instances from an
+ * older version) adds {state: count}, and its first four summarise its
+ * instances: the state first in ti_states' order, the highest try, the
+ * earliest start, the latest end (null while one has not ended); before
+ * it is expanded its counts are {}.
  */
 static void write_cell(jsonw_t *w, const grid_t *g, int run, int task)
 {
-    int head = g->head[(size_t)run * (size_t)g->tasks->n + (size_t)task];
-    bool mapped = task_is_mapped(g->tasks, task);
+    const cell_t *c = &g->cells[(size_t)run * (size_t)g->tasks->n + (size_t)task];
     char b[4 * FMT_MAX + 8];
     size_t n = 0;
 
-    if (head < 0) {
+    if (!(c->flags & CELL_SEEN)) {
         jsonw_null(w);
         return;
     }
-    for (int j = head; j >= 0 && !mapped; j = g->next[j])
-        mapped = row_is_folded(g->tis, j);
-    if (mapped) {
-        write_mapped_cell(w, g->tis, g->next, head);
+    if ((c->flags & CELL_FOLDED) || task_is_mapped(g->tasks, task)) {
+        write_mapped_cell(w, g, c);
         return;
     }
     b[n++] = '[';
-    n += fmt_ti_state(b + n, ti_state_index(PQgetvalue(g->tis, head, 2)));
+    n += fmt_ti_state(b + n, c->best);
     b[n++] = ',';
-    n += fmt_int_col(b + n, g->tis, head, 3);
+    n += fmt_uint(b + n, (uint32_t)c->try_n);
     b[n++] = ',';
-    n += fmt_epoch_ms_col(b + n, g->tis, head, 4);
+    n += c->flags & CELL_START ? fmt_epoch_ms(b + n, c->start) : fmt_null(b + n);
     b[n++] = ',';
-    n += fmt_epoch_ms_col(b + n, g->tis, head, 5);
+    n += c->flags & CELL_END && !(c->flags & CELL_OPEN) ? fmt_epoch_ms(b + n, c->end)
+                                                        : fmt_null(b + n);
     b[n++] = ']';
     jsonw_raw(w, b, n);
 }
@@ -672,14 +706,17 @@ static void write_grid(jsonw_t *w, const grid_t *g, const char *dag_id, bool mor
     jsonw_obj_end(w);
 }
 
-/* The ids of the grid's runs, for the task-instance read; NULL when out of memory. */
-static int64_t *run_ids(const grid_t *g)
+/* Empty cells for the grid's runs and tasks; false when out of memory. */
+static bool grid_alloc(grid_t *g)
 {
-    int64_t *ids = malloc(((size_t)g->nruns + 1) * sizeof(*ids));
+    size_t n = (size_t)g->nruns * (size_t)g->tasks->n;
 
-    for (int i = 0; ids && i < g->nruns; i++)
-        ids[i] = db_get_i64(g->runs, i, 0);
-    return ids;
+    if (!(g->cells = malloc((n + 1) * sizeof(*g->cells))))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        g->cells[i] = (cell_t){.counts = -1, .best = -1};
+    g->pos = -1;
+    return true;
 }
 
 int api_get_ui_grid(api_req_t *r)
@@ -713,16 +750,12 @@ int api_get_ui_grid(api_req_t *r)
         more = true;
         g.nruns = (int)limit;
     }
-    if (!(ids = run_ids(&g))) {
+    if (!(ids = ids_of_runs(g.runs, g.nruns)) || !grid_alloc(&g)) {
         status = api_send_json(r, 500, NULL);
         goto out;
     }
-    if ((rc = uiq_grid_tis(r->db, ids, (size_t)g.nruns, &g.tis)) < 0) {
-        status = store_failed(r, rc);
-        goto out;
-    }
-    if (!grid_index(&g)) {
-        status = api_send_json(r, 500, NULL);
+    if ((rc = uiq_grid_tis(r->db, ids, (size_t)g.nruns, fold_rows, &g)) < 0) {
+        status = rc == UPDRAFT_ENOMEM ? api_send_json(r, 500, NULL) : store_failed(r, rc);
         goto out;
     }
     jsonw_init(&w, 4096 + (size_t)g.nruns * ((size_t)tasks.n * 40 + 400));
@@ -731,10 +764,9 @@ int api_get_ui_grid(api_req_t *r)
 out:
     jsonw_free(&w);
     free(ids);
-    free(g.head);
-    free(g.next);
+    free(g.cells);
+    free(g.counts);
     PQclear(g.runs);
-    PQclear(g.tis);
     tasks_free(&tasks);
     return status;
 }
@@ -900,81 +932,98 @@ out:
 
 /* ---- GET /ui/durations/{dag_id} --------------------------------------------- */
 
-/*
- * The durations rows: one per (run, task), a run's rows consecutive;
- * first[k] is run k's first row, cell[k * ntasks + t] the row of task t
- * in run k (-1: none).
- */
+/* One task's times in one run, epoch ms. */
+typedef struct span {
+    int64_t duration, landing;
+    uint8_t flags;
+} span_t;
+
+#define SPAN_DURATION 0x1 /* duration is set */
+#define SPAN_LANDING 0x2  /* landing is set */
+
+/* The runs (uiq_grid_runs) and a span per (run, task), run-major. */
 typedef struct durations {
     const ui_tasks_t *tasks;
-    PGresult *res;
+    PGresult *runs;
     int nruns;
-    int *first, *cell;
+    span_t *spans;
+    int pos; /* the task key of the row before */
 } durations_t;
 
-static bool durations_index(durations_t *d)
+/* An epoch-milliseconds field of the durations rows: *ms, or false for SQL NULL. */
+static bool field_signed_ms(const PGresult *res, int row, int col, int64_t *ms)
 {
-    int n = PQntuples(d->res);
-
-    for (int i = 0; i < n; i++)
-        if (i == 0 || strcmp(PQgetvalue(d->res, i, 0), PQgetvalue(d->res, i - 1, 0)) != 0)
-            d->nruns++;
-    d->first = malloc(((size_t)d->nruns + 1) * sizeof(int));
-    d->cell = malloc(((size_t)d->nruns * (size_t)d->tasks->n + 1) * sizeof(int));
-    if (!d->first || !d->cell)
+    if (PQgetisnull(res, row, col))
         return false;
-    for (size_t c = 0; c < (size_t)d->nruns * (size_t)d->tasks->n; c++)
-        d->cell[c] = -1;
-    for (int i = 0, k = -1; i < n; i++) {
-        int t;
-        if (i == 0 || strcmp(PQgetvalue(d->res, i, 0), PQgetvalue(d->res, i - 1, 0)) != 0)
-            d->first[++k] = i;
-        if (!PQgetisnull(d->res, i, 6) && (t = task_index(d->tasks, PQgetvalue(d->res, i, 6))) >= 0)
-            d->cell[(size_t)k * (size_t)d->tasks->n + (size_t)t] = i;
-    }
+    *ms = db_get_i64(res, row, col);
     return true;
 }
 
-/* The float8 column col of each task's row in run k, aligned to the task list. */
-static void write_aligned(jsonw_t *w, const durations_t *d, int k, int col)
+/* uiq_rows_fn: a batch of (run, task, duration, landing) rows into the spans. */
+static int fold_spans(const PGresult *rows, void *arg)
+{
+    durations_t *d = arg;
+    const ui_tasks_t *t = d->tasks;
+
+    for (int j = 0; j < PQntuples(rows); j++) {
+        const char *task_id = PQgetvalue(rows, j, 1);
+        int64_t run = parse_digits(PQgetvalue(rows, j, 0)) - 1;
+        span_t *sp;
+        if (d->pos >= 0 && d->pos + 1 < t->n && strcmp(t->keys[d->pos + 1].id, task_id) == 0)
+            d->pos++;
+        else
+            d->pos = task_key_pos(t, task_id);
+        if (run < 0 || run >= d->nruns || d->pos < 0)
+            continue; /* a task the DAG's current version no longer has */
+        sp = &d->spans[(size_t)run * (size_t)t->n + (size_t)t->keys[d->pos].idx];
+        if (field_signed_ms(rows, j, 2, &sp->duration))
+            sp->flags |= SPAN_DURATION;
+        if (field_signed_ms(rows, j, 3, &sp->landing))
+            sp->flags |= SPAN_LANDING;
+    }
+    return 0;
+}
+
+/* Run k's spans of flag (the duration or the landing time) aligned to the task list, seconds. */
+static void write_spans(jsonw_t *w, const durations_t *d, int k, uint8_t flag)
 {
     jsonw_arr_begin(w);
     for (int t = 0; t < d->tasks->n; t++) {
-        int row = d->cell[(size_t)k * (size_t)d->tasks->n + (size_t)t];
-        if (row < 0)
+        const span_t *sp = &d->spans[(size_t)k * (size_t)d->tasks->n + (size_t)t];
+        if (!(sp->flags & flag))
             jsonw_null(w);
         else
-            jsonw_pg_num(w, d->res, row, col);
+            write_epoch_ms(w, flag == SPAN_DURATION ? sp->duration : sp->landing);
     }
     jsonw_arr_end(w);
 }
 
 static void write_durations_run(jsonw_t *w, const durations_t *d, int k)
 {
-    int i = d->first[k];
+    const PGresult *runs = d->runs;
 
     jsonw_obj_begin(w);
     jsonw_key(w, "run_id");
-    jsonw_pg_str(w, d->res, i, 0);
+    jsonw_pg_str(w, runs, k, 1);
     jsonw_key(w, "state");
-    jsonw_pg_str(w, d->res, i, 1);
+    jsonw_pg_str(w, runs, k, 2);
     jsonw_key(w, "logical_date");
-    write_iso(w, d->res, i, 2);
+    write_iso(w, runs, k, 4);
     jsonw_key(w, "data_interval_end");
-    write_iso(w, d->res, i, 3);
+    write_iso(w, runs, k, 10);
     jsonw_key(w, "start_date");
-    write_iso(w, d->res, i, 4);
+    write_iso(w, runs, k, 5);
     jsonw_key(w, "end_date");
-    write_iso(w, d->res, i, 5);
+    write_iso(w, runs, k, 6);
     jsonw_key(w, "duration");
-    if (PQgetisnull(d->res, i, 4) || PQgetisnull(d->res, i, 5))
+    if (PQgetisnull(runs, k, 5) || PQgetisnull(runs, k, 6))
         jsonw_null(w);
     else
-        write_epoch_ms(w, (db_get_i64(d->res, i, 5) - db_get_i64(d->res, i, 4)) / 1000);
+        write_epoch_ms(w, (db_get_i64(runs, k, 6) - db_get_i64(runs, k, 5)) / 1000);
     jsonw_key(w, "task_durations");
-    write_aligned(w, d, k, 7);
+    write_spans(w, d, k, SPAN_DURATION);
     jsonw_key(w, "landing_times");
-    write_aligned(w, d, k, 8);
+    write_spans(w, d, k, SPAN_LANDING);
     jsonw_obj_end(w);
 }
 
@@ -1000,30 +1049,38 @@ int api_get_ui_durations(api_req_t *r)
 {
     const char *dag_id = r->cap[0];
     ui_tasks_t tasks = {0};
-    durations_t d = {.tasks = &tasks};
-    int64_t limit;
+    durations_t d = {.tasks = &tasks, .pos = -1};
+    int64_t limit, *ids = NULL;
+    size_t ncells;
     jsonw_t w;
     int rc, status;
 
     jsonw_init(&w, 0);
     if ((status = read_run_limit(r, &limit)) != 0 || (status = load_tasks(r, dag_id, &tasks)) != 0)
         goto out;
-    if ((rc = uiq_durations(r->db, dag_id, (long)bound_runs(limit, tasks.n), &d.res)) < 0) {
+    rc = uiq_grid_runs(r->db, dag_id, TS_NONE, (long)bound_runs(limit, tasks.n), &d.runs);
+    if (rc < 0) {
         status = store_failed(r, rc);
         goto out;
     }
-    if (!durations_index(&d)) {
+    d.nruns = PQntuples(d.runs);
+    ncells = (size_t)d.nruns * (size_t)tasks.n;
+    if (!(ids = ids_of_runs(d.runs, d.nruns)) || !(d.spans = calloc(ncells + 1, sizeof(span_t)))) {
         status = api_send_json(r, 500, NULL);
         goto out;
     }
-    jsonw_init(&w, 4096 + (size_t)d.nruns * ((size_t)tasks.n * 40 + 400));
+    if ((rc = uiq_durations(r->db, ids, (size_t)d.nruns, fold_spans, &d)) < 0) {
+        status = store_failed(r, rc);
+        goto out;
+    }
+    jsonw_init(&w, 4096 + (size_t)d.nruns * ((size_t)tasks.n * 24 + 400));
     write_durations(&w, &d, dag_id);
     status = api_send_jsonw(r, &w);
 out:
     jsonw_free(&w);
-    free(d.first);
-    free(d.cell);
-    PQclear(d.res);
+    free(ids);
+    free(d.spans);
+    PQclear(d.runs);
     tasks_free(&tasks);
     return status;
 }

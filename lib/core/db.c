@@ -203,8 +203,9 @@ static bool result_ok(const PGresult *r)
     return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 }
 
-PGresult *db_query(db_t *db, const char *name, const char *sql, int nparams,
-                   const char *const *params)
+/* db_query with its results in result_format (0: text, 1: binary). */
+static PGresult *run_query(db_t *db, const char *name, const char *sql, int nparams,
+                           const char *const *params, int result_format)
 {
     PGresult *r;
     db->sqlstate[0] = '\0';
@@ -228,9 +229,9 @@ PGresult *db_query(db_t *db, const char *name, const char *sql, int nparams,
             if (copy)
                 db->prepared[db->nprepared++] = copy;
         }
-        r = PQexecPrepared(db->pg, name, nparams, params, NULL, NULL, 0);
+        r = PQexecPrepared(db->pg, name, nparams, params, NULL, NULL, result_format);
     } else {
-        r = PQexecParams(db->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+        r = PQexecParams(db->pg, sql, nparams, NULL, params, NULL, NULL, result_format);
     }
     if (!r || !result_ok(r)) {
         set_error(db, r);
@@ -242,6 +243,18 @@ PGresult *db_query(db_t *db, const char *name, const char *sql, int nparams,
         return NULL;
     }
     return r;
+}
+
+PGresult *db_query(db_t *db, const char *name, const char *sql, int nparams,
+                   const char *const *params)
+{
+    return run_query(db, name, sql, nparams, params, 0);
+}
+
+PGresult *db_query_binary(db_t *db, const char *name, const char *sql, int nparams,
+                          const char *const *params)
+{
+    return run_query(db, name, sql, nparams, params, 1);
 }
 
 long db_exec(db_t *db, const char *name, const char *sql, int nparams, const char *const *params)

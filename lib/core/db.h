@@ -53,6 +53,14 @@ PGconn *db_pg(db_t *db);
  */
 PGresult *db_query(db_t *db, const char *name, const char *sql, int nparams,
                    const char *const *params);
+/*
+ * db_query with every result column in Postgres's binary format (int8 as 8
+ * bytes in network order, timestamptz as int8 microseconds since
+ * 2000-01-01, text as its bytes): for large results, where formatting and
+ * parsing numbers as text costs more than the rest.
+ */
+PGresult *db_query_binary(db_t *db, const char *name, const char *sql, int nparams,
+                          const char *const *params);
 /* db_query for statements without rows; returns rows affected, or -1. */
 long db_exec(db_t *db, const char *name, const char *sql, int nparams, const char *const *params);
 /* Simple statements with no parameters (BEGIN, COMMIT, LISTEN x). 0 or -1. */

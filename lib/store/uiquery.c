@@ -13,7 +13,8 @@
  * The grid reads the runs, then the task instances of all of them in one
  * statement on the unique (dag_run_id, task_id, map_index) index; mapped
  * instances are folded in SQL (their count is bounded only by
- * core.max_map_length), unmapped ones go out as they are.
+ * core.max_map_length), unmapped ones go out as they are. That statement
+ * and the durations' are read through a cursor, batch by batch.
  */
 #include "store/uiquery.h"
 
@@ -204,45 +205,71 @@ int uiq_grid_runs(db_t *db, const char *dag_id, ts_us_t before, long limit, PGre
  * Each run's rows through index-only scans (migration 0016 puts these
  * columns into the unique index), the run named by its position in the
  * array (WITH ORDINALITY), so that the caller finds its place without a
- * lookup: first the unmapped rows, then the mapped ones folded. Times are
- * epoch milliseconds through float8 (date_part), which costs less than
- * numeric over 100,000 rows and sends fewer digits.
+ * lookup: first the unmapped rows, then the mapped ones folded.
+ *
+ * The rows go to the caller in batches through a cursor, in binary: one
+ * PGresult of 100,000 rows is ~17 MB, which glibc gives back to the
+ * kernel after each answer and then faults in again page by page, while
+ * a batch is small enough to be reused warm; and formatting numbers and
+ * times as text (and parsing them back) was most of the statement's
+ * cost.
  */
-#define MS_FAST(col) "(date_part('epoch', " col ") * 1000)::int8"
+#define STR(x) #x
+#define XSTR(x) STR(x)
 
-static const char SQL_GRID_TIS[] =
-    "SELECT r.n, ti.task_id, ti.state, ti.try_number,"
-    " " MS_FAST("ti.start_date") ", " MS_FAST(
-        "ti.end_date") ", 0"
-                       " FROM unnest($1::bigint[]) WITH ORDINALITY r(id, n)"
-                       " JOIN task_instance ti ON ti.dag_run_id = r.id WHERE ti.map_index = -1"
-                       " UNION ALL"
-                       " SELECT r.n, ti.task_id, ti.state, max(ti.try_number), " MS_FAST(
-                           "min(ti.start_date)") ","
-                                                 " CASE WHEN bool_and(ti.end_date IS NOT NULL) "
-                                                 "THEN " MS_FAST(
-                                                     "max(ti.end_date)") " END,"
-                                                                         " count(*) FROM "
-                                                                         "unnest($1::bigint[]) "
-                                                                         "WITH ORDINALITY r(id, n)"
-                                                                         " JOIN task_instance ti "
-                                                                         "ON ti.dag_run_id = r.id "
-                                                                         "WHERE ti.map_index >= 0"
-                                                                         " GROUP BY r.n, "
-                                                                         "ti.task_id, ti.state";
+static const char SQL_GRID_DECLARE[] =
+    "DECLARE uiq_grid_tis NO SCROLL CURSOR FOR"
+    " SELECT r.n, ti.task_id, ti.state, ti.try_number, ti.start_date, ti.end_date, 0::int8"
+    " FROM unnest($1::bigint[]) WITH ORDINALITY r(id, n)"
+    " JOIN task_instance ti ON ti.dag_run_id = r.id WHERE ti.map_index = -1"
+    " UNION ALL"
+    " SELECT r.n, ti.task_id, ti.state, max(ti.try_number), min(ti.start_date),"
+    "   CASE WHEN bool_and(ti.end_date IS NOT NULL) THEN max(ti.end_date) END, count(*)"
+    " FROM unnest($1::bigint[]) WITH ORDINALITY r(id, n)"
+    " JOIN task_instance ti ON ti.dag_run_id = r.id WHERE ti.map_index >= 0"
+    " GROUP BY r.n, ti.task_id, ti.state";
 
-int uiq_grid_tis(db_t *db, const int64_t *run_ids, size_t n, PGresult **out)
+/*
+ * Runs declare (a DECLARE of cursor name with parameter $1 = the run ids)
+ * in a read-only transaction of its own and hands fn what fetch (FETCH
+ * UIQ_GRID_BATCH FROM name) returns, batch by batch; the rollback at the
+ * end closes the cursor however the reading ended.
+ */
+static int stream_runs(db_t *db, const char *declare, const char *fetch, bool binary,
+                       const int64_t *run_ids, size_t n, uiq_rows_fn fn, void *arg)
 {
     char *ids = pgarray_int64(run_ids, n);
-    int rc;
+    PGresult *r = NULL;
+    int rc = UPDRAFT_EDB;
 
-    *out = NULL;
     if (!ids)
         return UPDRAFT_ENOMEM;
     const char *p[] = {ids};
-    rc = store_query_rows(db, "uiq_grid_tis", SQL_GRID_TIS, 1, p, out);
+    if (db_simple(db, "BEGIN READ ONLY") < 0 || !(r = db_query(db, NULL, declare, 1, p)))
+        goto out;
+    for (;;) {
+        PQclear(r);
+        rc = UPDRAFT_EDB;
+        r = binary ? db_query_binary(db, NULL, fetch, 0, NULL) : db_query(db, NULL, fetch, 0, NULL);
+        if (!r)
+            goto out;
+        if (PQntuples(r) == 0)
+            break;
+        if ((rc = fn(r, arg)) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    PQclear(r);
+    db_rollback(db);
     free(ids);
     return rc;
+}
+
+int uiq_grid_tis(db_t *db, const int64_t *run_ids, size_t n, uiq_rows_fn fn, void *arg)
+{
+    return stream_runs(db, SQL_GRID_DECLARE, "FETCH " XSTR(UIQ_GRID_BATCH) " FROM uiq_grid_tis",
+                       true, run_ids, n, fn, arg);
 }
 
 /* ---- one run ---------------------------------------------------------------- */
@@ -320,41 +347,29 @@ int uiq_gantt_tries(db_t *db, int64_t run_id, PGresult **out)
 /* ---- durations and the calendar --------------------------------------------- */
 
 /*
- * Airflow's landing time: when the task's last instance ended, counted
- * from the end of the run's data interval.
+ * A task's duration is its last end less its first start: for one
+ * instance what task_instance.duration holds (every writer sets it to
+ * end_date - start_date), read here from the index like the grid's
+ * columns. Airflow's landing time: the task's last end less the run's
+ * data_interval_end.
  */
-static const char SQL_DURATIONS[] =
-    "WITH r AS (SELECT dr.id, dr.run_id, dr.state, dr.logical_date, dr.data_interval_end,"
-    "   dr.start_date, dr.end_date FROM dag_run dr WHERE dr.dag_id = $1"
-    "   ORDER BY dr.logical_date DESC LIMIT $2::bigint)"
-    " SELECT r.run_id, r.state, " US("r.logical_date") ", " US(
-        "r.data_interval_end") ","
-                               "   " US("r.start_date") ", " US(
-                                   "r.end_date") ", ti.task_id,"
-                                                 "   CASE WHEN NOT bool_and(ti.end_date IS NOT "
-                                                 "NULL) THEN NULL"
-                                                 "        WHEN count(ti.id) = 1 THEN "
-                                                 "max(ti.duration)"
-                                                 "        ELSE extract(epoch FROM max(ti.end_date) "
-                                                 "- min(ti.start_date))::float8 END,"
-                                                 "   CASE WHEN bool_and(ti.end_date IS NOT NULL)"
-                                                 "        THEN extract(epoch FROM max(ti.end_date) "
-                                                 "- r.data_interval_end)::float8 END"
-                                                 " FROM r LEFT JOIN task_instance ti ON "
-                                                 "ti.dag_run_id = r.id"
-                                                 " GROUP BY r.id, r.run_id, r.state, "
-                                                 "r.logical_date, r.data_interval_end, "
-                                                 "r.start_date,"
-                                                 "   r.end_date, ti.task_id"
-                                                 " ORDER BY r.logical_date DESC, ti.task_id";
+#define MS_SPAN "(date_part('epoch', max(ti.end_date) - min(ti.start_date)) * 1000)::int8"
+#define MS_LANDING "(date_part('epoch', max(ti.end_date) - dr.data_interval_end) * 1000)::int8"
 
-int uiq_durations(db_t *db, const char *dag_id, long limit, PGresult **out)
+static const char SQL_DURATIONS_DECLARE[] =
+    "DECLARE uiq_durations NO SCROLL CURSOR FOR"
+    " SELECT r.n, ti.task_id,"
+    "   CASE WHEN bool_and(ti.end_date IS NOT NULL) THEN " MS_SPAN " END,"
+    "   CASE WHEN bool_and(ti.end_date IS NOT NULL) THEN " MS_LANDING " END"
+    " FROM unnest($1::bigint[]) WITH ORDINALITY r(id, n) JOIN dag_run dr ON dr.id = r.id"
+    " JOIN task_instance ti ON ti.dag_run_id = r.id"
+    " GROUP BY r.n, dr.data_interval_end, ti.task_id";
+
+int uiq_durations(db_t *db, const int64_t *run_ids, size_t n, uiq_rows_fn fn, void *arg)
 {
-    char lb[24];
-    const char *p[] = {dag_id, lb};
-
-    snprintf(lb, sizeof(lb), "%ld", limit);
-    return store_query_rows(db, "uiq_durations", SQL_DURATIONS, 2, p, out);
+    return stream_runs(db, SQL_DURATIONS_DECLARE,
+                       "FETCH " XSTR(UIQ_GRID_BATCH) " FROM uiq_durations", false, run_ids, n, fn,
+                       arg);
 }
 
 static const char SQL_CALENDAR[] =
@@ -380,4 +395,39 @@ int uiq_calendar(db_t *db, const char *dag_id, int year, PGresult **out)
         return UPDRAFT_ENOTFOUND;
     }
     return 0;
+}
+
+/* ---- binary fields ---------------------------------------------------------- */
+
+/* Postgres counts time from 2000-01-01: microseconds from 1970 to then. */
+#define PG_EPOCH_US 946684800000000LL
+
+bool uiq_field_int(const PGresult *rows, int row, int col, int64_t *v)
+{
+    const unsigned char *p = (const unsigned char *)PQgetvalue(rows, row, col);
+    uint64_t u = 0;
+    int len = PQgetlength(rows, row, col);
+
+    if (PQgetisnull(rows, row, col) || PQfformat(rows, col) != 1 ||
+        (len != 2 && len != 4 && len != 8))
+        return false;
+    for (int i = 0; i < len; i++)
+        u = u << 8 | p[i];
+    if (len == 2)
+        *v = (int16_t)(uint16_t)u;
+    else if (len == 4)
+        *v = (int32_t)(uint32_t)u;
+    else
+        *v = (int64_t)u;
+    return true;
+}
+
+ts_us_t uiq_field_ts(const PGresult *rows, int row, int col)
+{
+    int64_t v;
+
+    if (PQgetlength(rows, row, col) != 8 || !uiq_field_int(rows, row, col, &v) ||
+        v > INT64_MAX - PG_EPOCH_US || v < INT64_MIN + PG_EPOCH_US)
+        return TS_NONE;
+    return v + PG_EPOCH_US;
 }

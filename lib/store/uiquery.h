@@ -14,8 +14,11 @@
  * callback_event (dag_run_id) for earlier tries.
  *
  * Timestamps are selected as epoch microseconds (bigint; SQL NULL when
- * unset). Functions that return rows hand over the PGresult (*out, the
- * caller PQclear()s); its columns are listed with each function. Every
+ * unset); the two reads of up to 100,000 rows (the grid's task
+ * instances, the durations) differ, as said with each. Functions that
+ * return rows hand over the PGresult (*out, the caller PQclear()s),
+ * except those two, which hand their rows to a callback in batches
+ * through a cursor; the columns are listed with each function. Every
  * function returns 0, UPDRAFT_ENOTFOUND where said, UPDRAFT_EINVALID where
  * said (err filled), UPDRAFT_ENOMEM, or UPDRAFT_EDB (db_error() says why).
  */
@@ -93,18 +96,35 @@ int uiq_dag_tasks(db_t *db, const char *dag_id, PGresult **out);
  */
 int uiq_grid_runs(db_t *db, const char *dag_id, ts_us_t before, long limit, PGresult **out);
 
+/* Rows a uiq_rows_fn gets at once at most. */
+#define UIQ_GRID_BATCH 8192
+
+/* Takes one batch of rows (borrowed: valid during the call); 0 to go on, else a code that stops. */
+typedef int (*uiq_rows_fn)(const PGresult *rows, void *arg);
+
 /*
  * The task instances of the runs run_ids[0..n) (dag_run.id) in one
- * statement: an unmapped instance (map_index -1) as itself, the
- * instances of a mapped task folded into one row per (run, task, state).
- * Rows in no particular order. Columns:
- *   0 the run's position in run_ids, from 1, 1 task_id, 2 state,
- *   3 try_number (the largest of the folded rows), 4 start_date (the
- *   earliest), 5 end_date (the latest; NULL while one of the folded rows
- *   has none), 6 count: 0 for map_index -1, else the mapped instances in
- *   that state. Times are epoch milliseconds.
+ * statement, handed to fn in batches of at most UIQ_GRID_BATCH rows
+ * (through a cursor, in a read-only transaction that is over when this
+ * returns), in binary (read them with uiq_field_int, uiq_field_ts and
+ * PQgetvalue for text): an unmapped instance (map_index -1) as itself,
+ * the instances of a mapped task folded into one row per (run, task,
+ * state). Rows in no particular order. Columns:
+ *   0 the run's position in run_ids, from 1 (int8), 1 task_id (text),
+ *   2 state (text), 3 try_number (int4: the largest of the folded rows),
+ *   4 start_date (timestamptz: the earliest), 5 end_date (timestamptz:
+ *   the latest; NULL while one of the folded rows has none), 6 count
+ *   (int8: 0 for map_index -1, else the mapped instances in that state).
+ * 0, what fn returned when it stopped, UPDRAFT_ENOMEM or UPDRAFT_EDB.
  */
-int uiq_grid_tis(db_t *db, const int64_t *run_ids, size_t n, PGresult **out);
+int uiq_grid_tis(db_t *db, const int64_t *run_ids, size_t n, uiq_rows_fn fn, void *arg);
+
+/* An integer field (int2, int4, int8) of a binary result: *v, or false for SQL NULL (or not one).
+ */
+bool uiq_field_int(const PGresult *rows, int row, int col, int64_t *v);
+
+/* A timestamptz field of a binary result as epoch microseconds; TS_NONE for SQL NULL. */
+ts_us_t uiq_field_ts(const PGresult *rows, int row, int col);
 
 /* ---- one run ---------------------------------------------------------------- */
 
@@ -143,17 +163,17 @@ int uiq_gantt_tries(db_t *db, int64_t run_id, PGresult **out);
 /* ---- durations and the calendar --------------------------------------------- */
 
 /*
- * dag_id's newest limit runs, newest first, with one row per (run, task)
- * of its task instances (a run without any: one row, NULL task columns).
+ * For the runs run_ids[0..n) (dag_run.id): one row per (run, task) of
+ * their task instances, handed to fn in batches as uiq_grid_tis does.
  * Columns:
- *   0 run_id, 1 state, 2 logical_date, 3 data_interval_end,
- *   4 start_date, 5 end_date (us), 6 task_id, 7 duration (seconds,
- *   float8: the instance's duration; for a mapped task from its first
- *   start to its last end; NULL until every instance ended), 8 landing
- *   time (seconds, float8: the last end less the run's
- *   data_interval_end; NULL until every instance ended).
+ *   0 the run's position in run_ids, from 1, 1 task_id, 2 duration (epoch
+ *   ms: the last end less the first start, which for one instance is its
+ *   duration; NULL until every instance ended), 3 landing time (ms: the
+ *   last end less the run's data_interval_end; NULL until every instance
+ *   ended).
+ * 0, what fn returned when it stopped, UPDRAFT_ENOMEM or UPDRAFT_EDB.
  */
-int uiq_durations(db_t *db, const char *dag_id, long limit, PGresult **out);
+int uiq_durations(db_t *db, const int64_t *run_ids, size_t n, uiq_rows_fn fn, void *arg);
 
 /*
  * dag_id's runs whose logical_date falls in year (UTC), counted per UTC

@@ -573,13 +573,14 @@ fi
 # The web UI's data endpoints on rows made with SQL (tests/bench/ui_data.sql),
 # in a database of their own, through a webserver of their own. Each figure
 # is the client's time (curl's time_total) over UI_REQS sequential requests
-# after two unmeasured ones.
+# after five unmeasured ones (the webserver's threads and the pooled
+# connection warm).
 log "8. ui: grid of $UI_RUNS runs x $UI_TASKS tasks, DAG list of $UI_DAGS DAGs"
 URL_UI=${URL%/*}/updraft_ui
 # curl_ms URL N: p50, p99 (ms) and the count of N sequential GETs that answered 200
 curl_ms() {
   local url=$1 n=$2 i
-  curl -s -o /dev/null "$url"; curl -s -o /dev/null "$url"
+  for i in 1 2 3 4 5; do curl -s -o /dev/null "$url"; done
   for i in $(seq 1 "$n"); do curl -s -o /dev/null -w '%{http_code} %{time_total}\n' "$url"; done | python3 -c '
 import sys
 v = sorted(float(t) * 1000 for c, t in (l.split() for l in sys.stdin) if c == "200")

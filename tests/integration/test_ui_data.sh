@@ -2,7 +2,8 @@
 # The web UI's aggregated JSON reads (webserver/api_ui.c, docs/api.md "UI
 # endpoints") on runs that really ran: a DAG with a task group, a mapped
 # task, a task that fails its first try and one that fails in one run,
-# three manual runs on two days, a paused DAG beside it and a broken file.
+# three manual runs on two days, a paused DAG beside it, a broken file and
+# then the paused DAG's file broken too.
 # Each endpoint's values are checked (states, counts, order, alignment of
 # the grid's cells to its task list, earlier tries), and its 404 and 400
 # problems.
@@ -58,6 +59,8 @@ ui_grid:
       operator: bash
       bash_command: 'echo last'
       dependencies: [maybe_fail]
+EOF
+cat >"$tmp/dags/other.yaml" <<EOF
 ui_other:
   schedule: "@daily"
   start_date: 2024-01-01
@@ -144,6 +147,11 @@ check "dags: unknown order_by is 400" problem 400 "/ui/dags?order_by=fileloc"
 check "dags: bad paused is 400" problem 400 "/ui/dags?paused=maybe"
 check "dags: bad limit is 400" problem 400 "/ui/dags?limit=-3"
 check "dags: an unknown parameter is 400" problem 400 "/ui/dags?only_active=true"
+# A file that stops loading keeps its DAGs: ui_other now has an import error.
+printf 'ui_broken_later:\n  tasks: [\n' >>"$tmp/dags/other.yaml"
+check "other.yaml is an import error too" wait_for 30 json_ok "$api/importErrors" '.total_entries == 2'
+check "dags: has_import_errors for the DAG of a broken file" is 200 /ui/dags \
+  '.import_errors == 2 and ([.dags[] | "\(.dag_id)=\(.has_import_errors)"] == ["ui_grid=false", "ui_other=true"])'
 
 # ---- /ui/grid ------------------------------------------------------------
 
