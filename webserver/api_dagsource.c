@@ -14,10 +14,11 @@
  * DAGS_FILE_TOKEN_SQL), matched in SQL, never decoded into a path; it
  * answers the latest version's text. Text the processor cut at its limit
  * is served as stored followed by a comment line saying so. An unknown
- * token, DAG or version, or one stored before texts were kept, is the
- * same 404. Each source answer is text/plain when the client prefers it,
- * else JSON ({"content"} in v1; {"content", "dag_id", "dag_display_name",
- * "version_number"} in v2).
+ * token, DAG or version, or a v1 token whose version has no text, is the
+ * same 404, but for v2's version parsed before texts were kept: its
+ * content is null (empty as text/plain). Each source answer is text/plain when the client prefers
+ * it, else JSON ({"content"} in v1; {"content", "dag_id", "dag_display_name", "version_number"} in
+ * v2).
  */
 #include "webserver/api_int.h"
 
@@ -70,6 +71,26 @@ static int send_source(api_req_t *r, const dags_code_t *c, const char *dag_id)
     jsonw_t w;
     int status;
 
+    if (!c->source) { /* a version parsed before texts were kept (v2 only) */
+        if (http_prefers_text(r->conn)) {
+            http_send(r->conn, 200, "text/plain", "", 0);
+            return 200;
+        }
+        jsonw_init(&w, 256);
+        jsonw_obj_begin(&w);
+        jsonw_key(&w, "content");
+        jsonw_null(&w);
+        jsonw_key(&w, "dag_id");
+        jsonw_str(&w, dag_id);
+        jsonw_key(&w, "dag_display_name");
+        jsonw_str(&w, dag_id);
+        jsonw_key(&w, "version_number");
+        jsonw_i64(&w, c->version_number);
+        jsonw_obj_end(&w);
+        status = api_send_jsonw(r, &w);
+        jsonw_free(&w);
+        return status;
+    }
     if (full_text(c, &text, &len) < 0)
         return api_fail(r, UPDRAFT_ENOMEM, NULL, "out of memory");
     if (http_prefers_text(r->conn)) {

@@ -460,13 +460,13 @@ static int code_from_row(PGresult *r, dags_code_t *out)
         return UPDRAFT_ENOTFOUND;
     }
     out->source = store_dup_field(r, 0, 0, &oom);
-    if (oom || !out->source) {
+    if (oom) {
         PQclear(r);
         dags_code_clear(out);
         return UPDRAFT_ENOMEM;
     }
     out->len = (size_t)PQgetlength(r, 0, 0);
-    out->size = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    out->size = strtoll(PQgetvalue(r, 0, 1), NULL, 10); /* "" (NULL): 0 */
     out->truncated = PQgetvalue(r, 0, 2)[0] == 't';
     out->version_number = (int)strtol(PQgetvalue(r, 0, 3), NULL, 10);
     PQclear(r);
@@ -489,7 +489,7 @@ int dags_code_of_token(db_t *db, const char *token, dags_code_t *out)
 
 static const char SQL_CODE_OF_VERSION[] =
     "SELECT c.source_code, c.source_size, c.truncated, v.version_number"
-    " FROM dag_version v JOIN dag_code c ON c.dag_version_id = v.id"
+    " FROM dag_version v LEFT JOIN dag_code c ON c.dag_version_id = v.id"
     " WHERE v.dag_id = $1 AND CASE WHEN $2::int >= 1 THEN v.version_number = $2::int"
     "  ELSE v.id = (SELECT version_id FROM dag WHERE dag_id = $1) END";
 

@@ -218,7 +218,8 @@ int dags_check_parsed(db_t *db, const char *dag_id);
 
 /* A DAG file's text as a version keeps it (the dag_code table). Owned. */
 typedef struct dags_code {
-    char *source;       /* NUL-terminated text, cut at the processor's limit when truncated */
+    char *source;       /* NUL-terminated text, cut at the processor's limit when truncated;
+                           NULL: the version has no text stored (dags_code_of_version only) */
     size_t len;         /* bytes of source */
     int64_t size;       /* bytes of the whole file */
     bool truncated;     /* source is the file's first len bytes only */
@@ -238,8 +239,9 @@ int dags_code_of_token(db_t *db, const char *token, dags_code_t *out);
 
 /*
  * The code of dag_id's version version_number (< 1: its latest parsed
- * version). 0, UPDRAFT_ENOTFOUND (no such DAG or version, or no code
- * stored for it), UPDRAFT_ENOMEM or UPDRAFT_EDB.
+ * version); out->source NULL when that version has none stored (it was
+ * parsed before texts were kept). 0, UPDRAFT_ENOTFOUND (no such DAG or
+ * version), UPDRAFT_ENOMEM or UPDRAFT_EDB.
  */
 int dags_code_of_version(db_t *db, const char *dag_id, int version_number, dags_code_t *out);
 

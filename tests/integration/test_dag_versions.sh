@@ -156,6 +156,11 @@ check "version 0 is 400" problem 400 /api/v2/dags/versioned/dagVersions/0
 check "an unknown order_by is 400" problem 400 "/api/v2/dags/versioned/dagVersions?order_by=hash"
 check "an unknown parameter is 400" problem 400 "/api/v2/dags/versioned/dagVersions?bundle_name=x"
 
+# A version parsed before texts were kept has no dag_code row.
+q "DELETE FROM dag_code WHERE dag_version_id = (SELECT id FROM dag_version WHERE dag_id = 'versioned' AND version_number = 1)"
+check "a version without stored text: content null" is 200 "/api/v2/dagSources/versioned?version_number=1" \
+  '.content == null and .version_number == 1 and .dag_id == "versioned"'
+
 # ---- two DAGs of one file, a file past the limit -----------------------------
 check_eq "both DAGs of one file keep its text" "$(cat "$tmp/dags/pair.yaml")|$(cat "$tmp/dags/pair.yaml")" \
   "$(text_of /api/v2/dagSources/pair_a)|$(text_of /api/v2/dagSources/pair_b)"
