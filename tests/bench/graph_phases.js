@@ -2,12 +2,13 @@
 // ui_data.sql: groups of 50, a start, 4 lanes of 12, an end), under Node:
 //
 //   NODE_PATH=/usr/share/nodejs esbuild tests/bench/graph_phases.js --bundle \
-//     --platform=node --log-level=warning | node - [TASKS]
+//     --platform=node --format=esm --log-level=warning | node --input-type=module - [TASKS]
 //
 // Prints, for each way of laying it out, the wall time and dagre's own
 // per-phase times (its debugTiming) summed over the graphs laid out:
 // rank, order (crossing minimisation), position (Brandes-Köpf), the rest.
-// A figure, not a test.
+// The graphs are laid out one after the other here (the page shares them
+// among Web Workers). A figure, not a test.
 import dagre from 'dagre';
 import { layout, nodeWidth, NODE_H } from '../../ui/src/graph_layout.js';
 
@@ -52,10 +53,10 @@ function timedDagre() {
   };
 }
 
-function report(name, fn) {
+async function report(name, fn) {
   phases.clear();
   const t0 = performance.now();
-  const extra = fn() || '';
+  const extra = (await fn()) || '';
   const ms = performance.now() - t0;
   const p = (k) => phases.get(k) || 0;
   const run = p('runLayout');
@@ -84,10 +85,10 @@ const edges = data.tasks.reduce((a, t) => a + t.upstream.length, 0);
 console.log(`${n} tasks, ${edges} dependencies, ${data.groups.length} groups; milliseconds (Node ${process.version})`);
 console.log(['way'.padEnd(44), 'wall'.padStart(6), 'rank'.padStart(6), 'order'.padStart(6), 'posn'.padStart(6), 'other'.padStart(6)].join(' '));
 /* The first layout warms the JIT; every browser page load is cold, so both are shown. */
-report('nested (graph_layout.js), cold', () => { const L = layout(timedDagre(), data); return `${L.graphs} graphs, biggest ${L.biggest}`; });
-report('nested (graph_layout.js), warm', () => { layout(timedDagre(), data); });
-report('nested, groups folded', () => { const L = layout(timedDagre(), data, new Set(data.groups.map((g) => g.group_id))); return `${L.graphs} graph`; });
-report('one compound graph, network-simplex', () => flat(data, 'network-simplex', true));
-report('one compound graph, tight-tree', () => flat(data, 'tight-tree', true));
-report('one flat graph (no groups), network-simplex', () => flat(data, 'network-simplex', false));
-report('one flat graph (no groups), longest-path', () => flat(data, 'longest-path', false));
+await report('nested (graph_layout.js), cold', async () => { const L = await layout(timedDagre(), data); return `${L.graphs} graphs, biggest ${L.biggest}`; });
+await report('nested (graph_layout.js), warm', async () => { await layout(timedDagre(), data); });
+await report('nested, groups folded', async () => { const L = await layout(timedDagre(), data, new Set(data.groups.map((g) => g.group_id))); return `${L.graphs} graph`; });
+await report('one compound graph, network-simplex', () => flat(data, 'network-simplex', true));
+await report('one compound graph, tight-tree', () => flat(data, 'tight-tree', true));
+await report('one flat graph (no groups), network-simplex', () => flat(data, 'network-simplex', false));
+await report('one flat graph (no groups), longest-path', () => flat(data, 'longest-path', false));

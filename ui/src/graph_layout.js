@@ -1,9 +1,11 @@
 /*
  * graph_layout.js - the graph tab's layout, by dagre (left to right).
  *
- * layout(dagre, data, collapsed) places the tasks of data (as /ui/grid
- * gives them: tasks with group and upstream ids, the group tree) with the
- * groups named in the Set collapsed drawn as one node each. It returns
+ * layout(dagre, data, collapsed, run) places the tasks of data (as
+ * /ui/grid gives them: tasks with group and upstream ids, the group tree)
+ * with the groups named in the Set collapsed drawn as one node each; run,
+ * when given, lays out a batch of independent graphs (in Web Workers:
+ * graph_worker.js). It resolves to
  *   nodes:    per task {x, y, width, height} (centres), null when hidden
  *             in a collapsed group
  *   clusters: expanded groups' boxes {group, label, tooltip, x, y, width,
@@ -153,7 +155,7 @@ function compoundLayout(dagre, data, info) {
  * groups, and the outermost collapsed groups. Every expanded group is a
  * container of items and inner containers; the DAG is the root container.
  */
-function nestedLayout(dagre, data, info, collapsed) {
+async function nestedLayout(run, data, info, collapsed) {
   const tasks = data.tasks, n = tasks.length;
   const chains = tasks.map((t) => (t.group ? ancestry(info, t.group).reverse() : [])); /* outermost first */
   /* What shows each task: itself (kind 't') or its outermost collapsed group. */
@@ -228,31 +230,41 @@ function nestedLayout(dagre, data, info, collapsed) {
     edge.container = c;
   }));
 
-  /* Lay out each container, innermost first: its size and its children's local places. */
-  let graphs = 0, biggest = 0;
-  const place = (c) => {
-    for (const g of c.groups) place(containers.get(g));
-    const g = new dagre.graphlib.Graph();
-    const size = c.kids.length + c.groups.length;
-    g.setGraph({ ...GRAPH, ranker: size > SIMPLEX_MAX ? 'longest-path' : 'network-simplex', marginx: 0, marginy: 0 });
-    g.setDefaultEdgeLabel(() => ({}));
-    for (const it of c.kids) g.setNode('i\u0000' + it.key, { width: it.width, height: it.height });
-    for (const id of c.groups) {
-      const s = containers.get(id);
-      g.setNode('c\u0000' + id, { width: s.width, height: s.height });
-    }
-    for (const e of c.edges.values()) g.setEdge(e.v, e.w);
-    dagre.layout(g);
-    graphs++;
-    biggest = Math.max(biggest, size);
-    c.graph = g;
-    const gr = g.graph();
-    const inner = c.id !== '';
-    c.width = (gr.width || 0) + (inner ? 2 * PAD : 48);
-    c.height = (gr.height || 0) + (inner ? 2 * PAD + LABEL_H : 60);
+  /*
+   * Lay out the containers innermost first, a level at a time: the graphs
+   * of one level do not depend on each other, so run() may lay them out
+   * in parallel. Each gives its size and its children's local places.
+   */
+  const levels = [];
+  const depthOf = (c, d) => {
+    (levels[d] = levels[d] || []).push(c);
+    for (const g of c.groups) depthOf(containers.get(g), d + 1);
   };
   const root = containers.get('');
-  place(root);
+  depthOf(root, 0);
+  let graphs = 0, biggest = 0;
+  for (let d = levels.length - 1; d >= 0; d--) {
+    const specs = levels[d].map((c) => {
+      const nodes = c.kids.map((it) => ['i\u0000' + it.key, it.width, it.height]);
+      for (const id of c.groups) {
+        const s = containers.get(id);
+        nodes.push(['c\u0000' + id, s.width, s.height]);
+      }
+      c.edgeList = [...c.edges.values()];
+      graphs++;
+      biggest = Math.max(biggest, nodes.length);
+      return { nodes, edges: c.edgeList.map((e) => [e.v, e.w]) };
+    });
+    const results = await run(specs);
+    levels[d].forEach((c, k) => {
+      const r = results[k];
+      c.pos = r.nodes;
+      c.routes = new Map(c.edgeList.map((e, j) => [e, r.edges[j]]));
+      const inner = c.id !== '';
+      c.width = r.width + (inner ? 2 * PAD : 48);
+      c.height = r.height + (inner ? 2 * PAD + LABEL_H : 60);
+    });
+  }
 
   /* Absolute places, outermost first; (ox, oy) is where the container's graph starts. */
   const nodes = new Array(n).fill(null), clusters = [], folded = [];
@@ -263,7 +275,7 @@ function nestedLayout(dagre, data, info, collapsed) {
     c.ox = ox;
     c.oy = oy;
     for (const it of c.kids) {
-      const p = c.graph.node('i\u0000' + it.key);
+      const p = c.pos['i\u0000' + it.key];
       const box = { x: ox + p.x, y: oy + p.y, width: it.width, height: it.height };
       boxOf.set(it.key, box);
       if (it.task !== undefined) {
@@ -274,7 +286,7 @@ function nestedLayout(dagre, data, info, collapsed) {
       }
     }
     for (const id of c.groups) {
-      const s = containers.get(id), p = c.graph.node('c\u0000' + id);
+      const s = containers.get(id), p = c.pos['c\u0000' + id];
       const x0 = ox + p.x - s.width / 2, y0 = oy + p.y - s.height / 2;
       const gi = info.get(id) || { label: id, tooltip: '' };
       const box = { x: ox + p.x, y: oy + p.y, width: s.width, height: s.height };
@@ -292,7 +304,7 @@ function nestedLayout(dagre, data, info, collapsed) {
     const A = boxOf.get(e.a.key), B = boxOf.get(e.b.key);
     if (e.simple) return { points: [right(A), left(B)], implied: true };
     const c = e.container, le = c.edges.get(e.level);
-    const route = c.graph.edge(le.v, le.w).points.map((p) => ({ x: c.ox + p.x, y: c.oy + p.y }));
+    const route = c.routes.get(le).map((p) => ({ x: c.ox + p.x, y: c.oy + p.y }));
     const pts = [];
     if (e.depth < e.a.chain.length) {
       const outer = boxOf.get('c\u0000' + e.a.chain[e.depth]);
@@ -305,12 +317,39 @@ function nestedLayout(dagre, data, info, collapsed) {
     }
     return { points: pts };
   });
-  return { nodes, clusters, folded, edges, width: root.width, height: root.height, mode: 'nested', graphs, biggest };
+  return { nodes, clusters, folded, edges, width: root.width, height: root.height, mode: 'nested', graphs, biggest, levels: levels.length };
 }
 
-export function layout(dagre, data, collapsed = new Set()) {
+/*
+ * One flat dagre graph: spec {nodes: [[id, width, height]], edges: [[v, w]]}
+ * -> {nodes: {id: {x, y}}, edges: [points] in the spec's order, width,
+ * height}. Plain data both ways, so a Web Worker can run it
+ * (graph_worker.js).
+ */
+export function layoutSpec(dagre, spec) {
+  const g = new dagre.graphlib.Graph();
+  g.setGraph({ ...GRAPH, ranker: spec.nodes.length > SIMPLEX_MAX ? 'longest-path' : 'network-simplex', marginx: 0, marginy: 0 });
+  g.setDefaultEdgeLabel(() => ({}));
+  for (const [id, width, height] of spec.nodes) g.setNode(id, { width, height });
+  for (const [v, w] of spec.edges) g.setEdge(v, w);
+  dagre.layout(g);
+  const nodes = {};
+  for (const [id] of spec.nodes) {
+    const p = g.node(id);
+    nodes[id] = { x: p.x, y: p.y };
+  }
+  const gr = g.graph();
+  return { nodes, edges: spec.edges.map(([v, w]) => g.edge(v, w).points), width: gr.width || 0, height: gr.height || 0 };
+}
+
+/*
+ * The layout (see the top). run(specs) lays out a level's graphs and
+ * resolves to their results (layoutSpec's); by default here, one after
+ * the other.
+ */
+export async function layout(dagre, data, collapsed = new Set(), run = null) {
   const info = groupInfo(data.groups);
   const known = [...collapsed].filter((g) => info.has(g));
   if (data.tasks.length <= COMPOUND_MAX && !known.length) return compoundLayout(dagre, data, info);
-  return nestedLayout(dagre, data, info, new Set(known));
+  return nestedLayout(run || (async (specs) => specs.map((sp) => layoutSpec(dagre, sp))), data, info, new Set(known));
 }

@@ -195,6 +195,8 @@ module.exports = {
     t.equal(g.boxes.length, 20, 'a box per group');
     t.equal(g.layout, 'nested', 'laid out a group at a time');
     t.equal(g.edges, 20 * 52 + 19, 'an edge per dependency');
+    const w = await page.evaluate(() => [document.getElementById('graph').dataset.workers, navigator.hardwareConcurrency]);
+    t.equal(Number(w[0]), w[1] >= 2 ? Math.min(4, w[1]) : 0, `the groups were shared among Web Workers (${w[1]} cores)`);
     const timing = await page.text('#graph-timing');
     t.assert(/^1000 tasks · dagre layout \d+ ms, drawing \d+ ms$/.test(timing), `the timing is shown: ${timing}`);
     await page.screenshot('graph-1000');

@@ -17,7 +17,7 @@
 import { api, qs } from '../api.js';
 import { el, fill, svg, fmtTime, stateBadge, errorBox, path } from '../dom.js';
 import { go } from '../nav.js';
-import { layout, shortId, groupInfo } from '../graph_layout.js';
+import { layout, layoutSpec, shortId, groupInfo, COMPOUND_MAX } from '../graph_layout.js';
 
 /* Airflow's state colours (style.css .st-*), for SVG fills. */
 const COLOURS = {
@@ -35,6 +35,84 @@ const RANK = Object.fromEntries(ORDER.map((s, i) => [s, i]));
  * graphs are more legible as an overview first.
  */
 const FOLD_ABOVE = 2000;
+
+/*
+ * The layout's Web Workers (graph_worker.js; GRAPH_WORKER is its address,
+ * set by ui/build.sh), made once per page when a big graph needs them: as
+ * many as the cores, at most 4. None with one core or without Worker: the
+ * page lays out the graphs itself then.
+ */
+let pool = null;
+function workers() {
+  if (pool) return pool.filter((w) => !w.dead);
+  pool = [];
+  const n = Math.min(4, navigator.hardwareConcurrency || 1);
+  if (n < 2 || typeof Worker === 'undefined' || typeof GRAPH_WORKER === 'undefined') return pool;
+  for (let i = 0; i < n; i++) {
+    try {
+      const w = { worker: new Worker(GRAPH_WORKER), pending: new Map(), next: 0 };
+      const failAll = (why) => {
+        for (const p of w.pending.values()) p.reject(new Error(why));
+        w.pending.clear();
+      };
+      w.worker.onmessage = (e) => {
+        const p = w.pending.get(e.data.id);
+        if (!p) return;
+        w.pending.delete(e.data.id);
+        if (e.data.error) p.reject(new Error(e.data.error));
+        else p.resolve(e.data.results);
+      };
+      w.worker.onerror = (e) => {
+        e.preventDefault();
+        w.dead = true;
+        failAll(`layout worker: ${e.message || 'failed'}`);
+      };
+      pool.push(w);
+    } catch (e) {
+      break;
+    }
+  }
+  return pool.slice();
+}
+
+/*
+ * graph_layout's run(): a level's graphs shared among the workers, the
+ * biggest first to the least loaded; the page does it itself when the
+ * level is small, and when a worker fails.
+ */
+function runner(dagre) {
+  const here = (specs) => specs.map((sp) => layoutSpec(dagre, sp));
+  /* run.used: how many workers shared the last level they laid out (0: none). */
+  const run = async (specs) => {
+    const cost = (sp) => sp.nodes.length + sp.edges.length;
+    const ws = specs.length > 1 && specs.reduce((a, sp) => a + cost(sp), 0) >= 200 ? workers() : [];
+    if (ws.length < 2) return here(specs);
+    const bins = ws.map(() => ({ idx: [], load: 0 }));
+    specs.map((sp, i) => i).sort((a, b) => cost(specs[b]) - cost(specs[a])).forEach((i) => {
+      const b = bins.reduce((m, x) => (x.load < m.load ? x : m));
+      b.idx.push(i);
+      b.load += cost(specs[i]);
+    });
+    try {
+      const parts = await Promise.all(bins.map((b, k) => {
+        if (!b.idx.length) return [];
+        const w = ws[k], id = ++w.next;
+        return new Promise((resolve, reject) => {
+          w.pending.set(id, { resolve, reject });
+          w.worker.postMessage({ id, specs: b.idx.map((i) => specs[i]) });
+        });
+      }));
+      const out = new Array(specs.length);
+      bins.forEach((b, k) => b.idx.forEach((i, j) => { out[i] = parts[k][j]; }));
+      run.used = Math.max(run.used, bins.filter((b) => b.idx.length).length);
+      return out;
+    } catch (e) {
+      return here(specs);
+    }
+  };
+  run.used = 0;
+  return run;
+}
 
 function edgePath(points) {
   if (!points || !points.length) return '';
@@ -125,9 +203,14 @@ export async function render(container, dag, query) {
   const sv = svg('svg', { role: 'img', 'aria-label': `graph of ${dagId}` }, defs, root);
   sv.style.color = 'var(--muted)';
 
-  function draw() {
+  let drawing = 0;
+  async function draw() {
+    const seq = ++drawing;
     const t0 = performance.now();
-    L = layout(dagre, data, folded);
+    if (runLayouts) runLayouts.used = 0;
+    const next = await layout(dagre, data, folded, runLayouts);
+    if (seq !== drawing) return; /* a later fold or unfold won */
+    L = next;
     ({ width, height } = L);
     const t1 = performance.now();
     const clusters = svg('g'), edges = svg('g'), nodes = svg('g');
@@ -181,6 +264,7 @@ export async function render(container, dag, query) {
       ` · dagre layout ${Math.round(t1 - t0)} ms, drawing ${Math.round(t2 - t1)} ms`;
     box.dataset.layoutMs = String(Math.round(t1 - t0));
     box.dataset.layout = L.mode;
+    box.dataset.workers = String(runLayouts ? runLayouts.used : 0);
   }
 
   /* ---- states of the chosen run ---- */
@@ -220,7 +304,8 @@ export async function render(container, dag, query) {
       f.title.textContent = `${f.label}: ${f.count} tasks\n${run ? list || 'no status' : 'no run'}\n(click to unfold)`;
     }
   }
-  draw();
+  const runLayouts = data.tasks.length > COMPOUND_MAX ? runner(dagre) : null;
+  await draw();
   picker.addEventListener('change', () => {
     runIdx = Number(picker.value) || 0;
     paint();
@@ -277,11 +362,11 @@ export async function render(container, dag, query) {
 
   /* One listener for every node and group: open a task's instance in the chosen run, fold or unfold a group. */
   /* Fold or unfold (change), then lay out and draw again; nothing before the first drawing. */
-  function refold(change) {
+  async function refold(change) {
     if (!L) return;
     change();
-    draw();
     fill(status);
+    await draw();
   }
   box.addEventListener('click', (e) => {
     if (drag && drag.moved) return;
