@@ -6,7 +6,7 @@
 //       the output of `kubectl kustomize` for one overlay
 //   node check.js compose RESOLVED.yaml
 //       the output of `docker-compose config`
-//   node check.js dockerfile Dockerfile
+//   node check.js dockerfile Dockerfile [--runtime-packages a,b] [--build-packages c,d]
 //
 // Debian's node-js-yaml (NODE_PATH=/usr/share/nodejs).
 'use strict';
@@ -255,7 +255,7 @@ function checkCompose(file) {
   check('compose: updraft containers drop capabilities and privileges', sec);
 }
 
-function checkDockerfile(file) {
+function checkDockerfile(file, opts) {
   // Continuation lines joined; comments dropped.
   const lines = fs.readFileSync(file, 'utf8').replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
   const stages = [];
@@ -286,6 +286,20 @@ function checkDockerfile(file) {
   check('Dockerfile: the runtime stage installs no build tools or -dev packages', dev);
   const rt = ['libpq5', 'libhiredis0.14', 'libcyaml1', 'libyaml-0-2', 'libcurl4', 'libcjson1', 'libcivetweb1', 'libssl3', 'libcrypt1', 'zlib1g'];
   check('Dockerfile: the runtime stage installs the runtime libraries', rt.filter((p) => !new RegExp(`(^|\\s)${p.replace(/[.+]/g, '\\$&')}(\\s|$)`).test(runs)).map((p) => `no ${p}`));
+  // Against the build as it is: the packages of the libraries the binaries
+  // load (from their NEEDED entries) in the runtime stage, the build
+  // libraries deploy/install-deps.sh installs in the build stage. libc6 is
+  // the base image's own.
+  const has = (text, p) => new RegExp(`(^|\\s)${p.replace(/[.+]/g, '\\$&')}(\\s|$)`).test(text);
+  if (opts.runtime) {
+    check('Dockerfile: the runtime stage installs the package of every library the binaries load',
+      opts.runtime.filter((p) => p !== 'libc6' && !has(runs, p)).map((p) => `no ${p}`));
+  }
+  if (opts.build) {
+    const buildRuns = stages.length > 1 ? stages[0].ins.filter(([i]) => i === 'RUN').map(([, a]) => a).join(' ') : '';
+    check('Dockerfile: the build stage installs the build libraries of install-deps.sh',
+      opts.build.filter((p) => !has(buildRuns, p)).map((p) => `no ${p}`));
+  }
   const copies = last.ins.filter(([i, a]) => i === 'COPY' && /--from=/.test(a)).map(([, a]) => a).join(' ');
   check('Dockerfile: the four binaries come from the build stage',
     ['updraft', 'updraft-scheduler', 'updraft-worker', 'updraft-webserver'].filter((b) => !new RegExp(`bin/${b}(\\s|$)`).test(copies)).map((b) => `no ${b}`));
@@ -299,7 +313,10 @@ try {
     if (si >= 0) opts.stream = rest[si + 1];
     checkK8s(file, rest[0], opts);
   } else if (mode === 'compose') checkCompose(file);
-  else if (mode === 'dockerfile') checkDockerfile(file);
+  else if (mode === 'dockerfile') {
+    const opt = (n) => { const i = rest.indexOf(n); return i >= 0 ? rest[i + 1].split(',').filter(Boolean) : null; };
+    checkDockerfile(file, { runtime: opt('--runtime-packages'), build: opt('--build-packages') });
+  }
   else { console.error('usage: check.js k8s|compose|dockerfile FILE ...'); process.exit(2); }
 } catch (e) {
   fail(`${mode} ${file}`, `cannot check: ${e.message}`);

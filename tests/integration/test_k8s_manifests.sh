@@ -17,6 +17,9 @@
 #     KEDA trigger's SQL runs against a migrated schema, and `updraft db
 #     check` (what the init containers wait on) fails before the migration
 #     and passes after it;
+#   - the Dockerfile's runtime stage installs the package of every library
+#     the built binaries load (readelf), and its build stage the build
+#     libraries of deploy/install-deps.sh;
 #   - `docker-compose config` accepts the Compose file (and refuses it
 #     without the fernet key), and the resolved file and the Dockerfile
 #     pass their structural checks, which also fail on broken copies.
@@ -195,7 +198,21 @@ else
 fi
 
 # ---- Containers ---------------------------------------------------------------
-checks "Dockerfile" pass node "$CHECK" dockerfile deploy/docker/Dockerfile
+# The Debian packages of the shared libraries the binaries load, and the
+# build libraries install-deps.sh installs (cmocka is for the tests only).
+arch=$(uname -m)-linux-gnu
+runtime_pkgs=$(for b in "$BIN"/updraft*; do readelf -d "$b" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; done |
+  sort -u | while read -r so; do dpkg -S "*/$arch/$so" 2>/dev/null | cut -d: -f1 | head -1; done | sort -u | paste -sd, -)
+build_pkgs=$(sed -n -e 's/^pc [^ ]* \([^ ]*\)$/\1/p' -e 's|^file /usr/include/[^ ]* \([^ ]*\)$|\1|p' deploy/install-deps.sh |
+  grep -v '^libcmocka-dev$' | sort -u | paste -sd, -)
+echo "# the binaries load the libraries of: $runtime_pkgs"
+check "the binaries' libraries map to Debian packages (libpq5 among them)" grep -q libpq5 <<<"$runtime_pkgs"
+check "install-deps.sh names the build libraries (libpq-dev among them)" grep -q libpq-dev <<<"$build_pkgs"
+checks "Dockerfile" pass node "$CHECK" dockerfile deploy/docker/Dockerfile --runtime-packages "$runtime_pkgs" --build-packages "$build_pkgs"
+checks "a library the binaries load but the runtime stage lacks is caught" "fail:no libexample9" \
+  node "$CHECK" dockerfile deploy/docker/Dockerfile --runtime-packages "$runtime_pkgs,libexample9"
+checks "a build library install-deps.sh has but the build stage lacks is caught" "fail:no libexample-dev" \
+  node "$CHECK" dockerfile deploy/docker/Dockerfile --build-packages "$build_pkgs,libexample-dev"
 sed -e 's/^USER .*/USER root/' deploy/docker/Dockerfile >"$tmp/Dockerfile.root"
 checks "a final stage running as root is caught" "fail:USER root" node "$CHECK" dockerfile "$tmp/Dockerfile.root"
 sed -e '0,/^FROM debian:12-slim AS build/s//FROM debian AS build/' deploy/docker/Dockerfile >"$tmp/Dockerfile.untagged"
