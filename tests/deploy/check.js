@@ -195,8 +195,22 @@ function checkK8s(file, label, opts) {
 
   // KEDA: the ScaledObject names a rendered Deployment, which leaves its
   // replica count to the autoscaler; the stream is updraft's queue stream.
+  const confMap = byKind('ConfigMap').find((x) => /^updraft-config/.test(x.metadata.name));
+  const conf = confMap ? yaml.load(confMap.data['updraft.yaml']) || {} : {};
+  const concurrency = Number((conf.worker || {}).concurrency || 16);
+  const queue = String((conf.worker || {}).queues || 'default').split(',')[0].trim();
   for (const so of byKind('ScaledObject')) {
     const p = [];
+    // The triggers count in the workers' own slots and queue.
+    for (const t of so.spec.triggers || []) {
+      if (t.type === 'postgresql') {
+        const q = t.metadata.query || '';
+        if (!new RegExp(`/\\s*${concurrency}\\s*\\)`).test(q)) p.push(`postgresql: the query does not divide by worker.concurrency ${concurrency}`);
+        if (!q.includes(`queue = '${queue}'`)) p.push(`postgresql: the query does not count the queue ${queue}`);
+      }
+      if (t.type === 'redis-streams' && Number(t.metadata.streamLength) !== concurrency)
+        p.push(`redis-streams: streamLength ${t.metadata.streamLength}, worker.concurrency ${concurrency}`);
+    }
     const target = deployments.find((d) => d.metadata.name === so.spec.scaleTargetRef.name);
     if (!target) p.push(`target ${so.spec.scaleTargetRef.name} is not rendered`);
     else if (target.spec.replicas !== undefined) p.push(`${target.metadata.name} still sets replicas (${target.spec.replicas})`);

@@ -142,6 +142,8 @@ else
   if [ -f "$tmp/overlays-keda.yaml" ]; then
     mutate "$tmp/overlays-keda.yaml" "$tmp/m12.yaml" 'd("ScaledObject", "updraft-worker").spec.triggers.find((t) => t.type === "redis-streams").metadata.stream = "default"'
     checks "a ScaledObject on another stream is caught" "fail:expected ${queue_prefix}default" node "$CHECK" k8s "$tmp/m12.yaml" m12 --stream "${queue_prefix}default"
+    mutate "$tmp/overlays-keda.yaml" "$tmp/m13.yaml" 'const cm = docs.find((x) => x.kind === "ConfigMap" && /^updraft-config/.test(x.metadata.name)); cm.data["updraft.yaml"] = cm.data["updraft.yaml"].replace(/concurrency: 16/, "concurrency: 8")'
+    checks "KEDA triggers that no longer match worker.concurrency are caught" "fail:worker.concurrency 8" node "$CHECK" k8s "$tmp/m13.yaml" m13
 
     # The KEDA postgresql trigger's query against a migrated schema; what the
     # init containers wait on before and after the migration.
