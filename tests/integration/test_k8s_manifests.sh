@@ -17,6 +17,10 @@
 #     KEDA trigger's SQL runs against a migrated schema, and `updraft db
 #     check` (what the init containers wait on) fails before the migration
 #     and passes after it;
+#   - the three daemons, started with their containers' commands and the
+#     production overlay's configuration, answer the probes on a
+#     non-loopback address and run a DAG from a folder laid out as the
+#     kubelet mounts a ConfigMap;
 #   - the Dockerfile's runtime stage installs the package of every library
 #     the built binaries load (readelf), and its build stage the build
 #     libraries of deploy/install-deps.sh;
@@ -164,10 +168,13 @@ else
     # Each daemon as production runs it: its container's command, the
     # configuration its ConfigMap holds, and the kubelet's probe answered on
     # an address other than loopback (the pod's address, in a cluster). The
-    # ports are free ones instead of 8974 and 8080; the DAG folder is the
-    # base's DAGs.
-    mkdir -p "$tmp/dags"
-    cp deploy/k8s/base/dags/*.yaml "$tmp/dags/"
+    # ports are free ones instead of 8974 and 8080. The DAG folder is laid
+    # out as the kubelet mounts a ConfigMap: the files in a hidden dated
+    # folder, `..data` linking to it, and one link per file through it.
+    mkdir -p "$tmp/dags/..2026_01_01_00_00_00.000000001"
+    cp deploy/k8s/base/dags/*.yaml "$tmp/dags/..2026_01_01_00_00_00.000000001/"
+    ln -s ..2026_01_01_00_00_00.000000001 "$tmp/dags/..data"
+    for f in deploy/k8s/base/dags/*.yaml; do ln -s "..data/${f##*/}" "$tmp/dags/${f##*/}"; done
     addr=$(hostname -I 2>/dev/null | tr ' ' '\n' | grep -v '^127\.' | grep -v : | head -1)
     [ -n "$addr" ] || addr=127.0.0.1
     node -e '
@@ -194,6 +201,17 @@ else
       check "$name starts as production runs it and answers its probe on $addr ($path)" wait_for 30 probe "$port" "$path"
     done <"$tmp/daemons.tsv"
     check_eq "three daemons were started from the manifests" 3 "$(wc -l <"$tmp/daemons.tsv")"
+
+    # Together they run a DAG: loaded once from the ConfigMap's layout (the
+    # hidden folder is not read twice), no import error, and a run of it
+    # succeeds on the worker, whose tasks write under its TMPDIR and HOME.
+    dag_loaded() { [ "$(q "SELECT count(*) FROM dag WHERE dag_id = 'example_hello' AND is_active")" = 1 ]; }
+    check "the DAG of the ConfigMap loads once" wait_for 60 dag_loaded
+    check_eq "no import errors from the ConfigMap's layout" 0 "$(q "SELECT count(*) FROM import_error")"
+    check "unpause example_hello" "$BIN/updraft" dags unpause example_hello
+    check "trigger example_hello" "$BIN/updraft" dags trigger example_hello --run-id k8s1
+    check "a run succeeds on the daemons started from the manifests" wait_run example_hello k8s1 90
+    check_eq "its run is a success" success "$(run_state example_hello k8s1)"
   else
     not_ok "the keda overlay rendered"
   fi
