@@ -26,7 +26,9 @@
 #     libraries of deploy/install-deps.sh;
 #   - `docker-compose config` accepts the Compose file (and refuses it
 #     without the fernet key), and the resolved file and the Dockerfile
-#     pass their structural checks, which also fail on broken copies.
+#     pass their structural checks, which also fail on broken copies; the
+#     init service's script, run twice on the test database, migrates,
+#     creates admin once, and admin logs in with the password it was given.
 #
 # kubectl (Debian's kubernetes-client) and docker-compose come from
 # deploy/install-deps.sh; where either is missing its checks say skip.
@@ -197,6 +199,7 @@ else
         UPDRAFT__WEBSERVER__LISTEN=0.0.0.0:$port UPDRAFT__WEBSERVER__AUTH=password \
         "${argv[@]}" >"$tmp/$name.log" 2>&1 &
       pids+=($!)
+      [ "$name" = updraft-webserver ] && web_port=$port
       probe() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$addr:$1$2")" = 200 ]; }
       check "$name starts as production runs it and answers its probe on $addr ($path)" wait_for 30 probe "$port" "$path"
     done <"$tmp/daemons.tsv"
@@ -260,6 +263,24 @@ else
       docker-compose -f docker-compose.yaml --env-file "$tmp/empty.env" config ) >"$tmp/compose.yaml" 2>"$tmp/compose.err"; then
     ok "docker-compose config accepts the file"
     checks "compose" pass node "$CHECK" compose "$tmp/compose.yaml"
+    # The init service's script, as the container's sh would run it (the
+    # Compose file's $$ is a $), on this test's database: it migrates and
+    # creates admin the first time, and leaves admin alone the second.
+    node -e '
+      const yaml = require("js-yaml"), fs = require("fs");
+      const c = yaml.load(fs.readFileSync(process.argv[1], "utf8")).services["updraft-init"].command;
+      fs.writeFileSync(process.argv[2], c[c.length - 1].replace(/\$\$/g, "$"));
+    ' "$tmp/compose.yaml" "$tmp/init.sh"
+    init_pw=Init-$RANDOM-pw
+    run_init() { PATH=$BIN:$PATH UPDRAFT_ADMIN_PASSWORD=$init_pw sh "$tmp/init.sh" >"$tmp/init.$1.out" 2>&1; }
+    check "compose's init script runs (migrate, create admin)" run_init 1
+    check "compose's init script runs again (admin exists)" run_init 2
+    check "the second run leaves admin as it is" grep -q "user admin exists" "$tmp/init.2.out"
+    check_eq "one admin with the role Admin" 1 "$(q "SELECT count(*) FROM ab_user WHERE username = 'admin' AND 'Admin' = ANY(roles)" 2>&1)"
+    if [ -n "${web_port:-}" ]; then
+      login() { [ "$(curl -s -o /dev/null -w '%{http_code}' -u "admin:$init_pw" "http://127.0.0.1:$web_port/api/v1/dags")" = 200 ]; }
+      check "admin logs in with the password the init script was given" login
+    fi
     mutate "$tmp/compose.yaml" "$tmp/compose.m1" 'docs[0].services["updraft-worker"].container_name = "w"'
     checks "a worker with a fixed name (not scalable) is caught" "fail:container_name set" node "$CHECK" compose "$tmp/compose.m1"
     mutate "$tmp/compose.yaml" "$tmp/compose.m2" 'docs[0].services["updraft-scheduler"].depends_on = ["postgres"]'
