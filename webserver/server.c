@@ -184,6 +184,13 @@ int server_run(const config_t *cfg, const char *listen, volatile sig_atomic_t *s
         log_error("%s", err);
         return -1;
     }
+    api.proxies = proxies_new(cfg->webserver.trusted_proxies, err, sizeof(err));
+    if (!api.proxies) {
+        log_error("%s", err);
+        guard_free(api.guard);
+        proxies_free(api.proxies);
+        return -1;
+    }
     snprintf(threads, sizeof(threads), "%d", cfg->webserver.threads);
     snprintf(timeout, sizeof(timeout), "%d", cfg->webserver.request_timeout_ms);
     snprintf(queue, sizeof(queue), "%d", CONNECTION_QUEUE);
@@ -211,7 +218,7 @@ int server_run(const config_t *cfg, const char *listen, volatile sig_atomic_t *s
     /* Open connections are at most the worker threads, civetweb's queue
      * and the one being accepted. */
     if (conntrack_start(cfg->webserver.threads + CONNECTION_QUEUE + 8,
-                        cfg->webserver.max_connections_per_address,
+                        cfg->webserver.max_connections_per_address, api.proxies,
                         cfg->webserver.request_timeout_ms) < 0) {
         log_error("out of memory");
         goto out;
