@@ -5,7 +5,8 @@
 # READY=1 comes once the daemon is usable (the webserver: not while the
 # database is down), WATCHDOG=1 repeats at half of WATCHDOG_USEC while the
 # daemon's loop turns and stops while it is frozen, STOPPING=1 comes on a
-# stop, and a task never sees the worker's NOTIFY_SOCKET.
+# stop, and a task never sees the worker's NOTIFY_SOCKET. A scheduling loop
+# blocked on a database lock stops sending WATCHDOG=1 while the process lives.
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/services.sh
@@ -26,7 +27,7 @@ export UPDRAFT__CORE__DAGS_FOLDER=$tmp/dags
 export UPDRAFT__CORE__DAGS_ARE_PAUSED_AT_CREATION=false
 export UPDRAFT__SCHEDULER__HEARTBEAT_SEC=1
 export UPDRAFT__WORKER__HEARTBEAT_SEC=1
-check "db migrate" "$BIN/updraft" db migrate >/dev/null
+check "db migrate" bash -c "\"$BIN/updraft\" db migrate >/dev/null"
 
 # listen NAME: a notify socket at $tmp/NAME.sock; each datagram becomes
 # lines of $tmp/NAME.notify (a message may hold several NAME=VALUE lines)
@@ -86,6 +87,20 @@ sleep 2
 n1=$(count sched WATCHDOG=1)
 check "the scheduling loop sends WATCHDOG=1 every 0.5 s: 2 to 6 in 2 s (got $((n1 - n0)))" \
   test $((n1 - n0)) -ge 2 -a $((n1 - n0)) -le 6
+# A loop stuck in the database (its heartbeat waits on a lock) misses the
+# watchdog although the process and its other threads are alive.
+svc_psql -c "BEGIN; LOCK TABLE job IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;" >/dev/null 2>&1 &
+locker=$!
+sleep 1.5
+n0=$(count sched WATCHDOG=1)
+sleep 2
+n1=$(count sched WATCHDOG=1)
+wait "$locker"
+check_eq "a scheduling loop blocked on a lock sends no WATCHDOG=1" "$n0" "$n1"
+check "the process was alive all along" kill -0 "$sched"
+n0=$(count sched WATCHDOG=1)
+sleep 1.5
+check "and WATCHDOG=1 resumes once the loop turns again" test "$(count sched WATCHDOG=1)" -gt "$n0"
 
 # --- the worker: ready once it consumes; its tasks do not inherit the socket -----------
 listen worker

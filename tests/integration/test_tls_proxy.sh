@@ -25,7 +25,7 @@ source tests/lib/harness.sh
 BIN=${UPDRAFT_BIN:-$PWD/bin}
 
 t_setup
-check "db migrate" "$BIN/updraft" db migrate >/dev/null
+check "db migrate" bash -c "\"$BIN/updraft\" db migrate >/dev/null"
 pw=Adm-$RANDOM-pass-9
 "$BIN/updraft" users create --username admin --firstname A --lastname B --email a@example.com \
   --role Admin --password "$pw" >/dev/null 2>&1 || not_ok "create the admin user"
