@@ -61,10 +61,9 @@
 #define LOOP_MAX_LIVE_RUNS 100000 /* runs planned by one full pass */
 #define LOOP_MAX_PENDING 65536    /* notified run ids remembered between passes */
 #define LOOP_VERSION_CACHE 256
-#define RECONNECT_SLICE_MS 5000 /* a reconnect reports to the watchdog this often */
-#define LOOP_MAX_TIMEOUTS 1000  /* timed-out runs failed by one pass */
-#define LOOP_MAX_REAPED 1000    /* zombie (and stuck queued) tries ended by one pass */
-#define LOOP_MAX_RECLAIM 10000  /* stale stream entries dropped by one pass */
+#define LOOP_MAX_TIMEOUTS 1000 /* timed-out runs failed by one pass */
+#define LOOP_MAX_REAPED 1000   /* zombie (and stuck queued) tries ended by one pass */
+#define LOOP_MAX_RECLAIM 10000 /* stale stream entries dropped by one pass */
 
 void loop_wake(int fd)
 {
@@ -381,18 +380,21 @@ static db_t *connect_until_stop(const config_t *cfg, volatile bool *stop, int wa
 }
 
 /*
- * Waits for the database to come back, a few seconds at a time so that
- * the watchdog keeps hearing from a loop that is only waiting. 0, or -1
- * on a stop.
+ * Waits for the database to come back. Under a watchdog, in slices that
+ * end when the next WATCHDOG=1 is due, so that the service manager keeps
+ * hearing from a loop that is only waiting (each slice starts its backoff
+ * afresh). 0, or -1 on a stop.
  */
 static int reconnect(loop_state_t *s)
 {
-    while (db_ensure(s->db, RECONNECT_SLICE_MS, s->a->stop) < 0) {
+    for (;;) {
+        notify_watchdog();
+        int ms = notify_wait_ms(-1); /* -1 without a watchdog: one wait until it is back */
+        if (db_ensure(s->db, ms == 0 ? 1 : ms, s->a->stop) == 0)
+            return 0;
         if (*s->a->stop)
             return -1;
-        notify_watchdog();
     }
-    return 0;
 }
 
 void *loop_thread(void *arg)

@@ -101,6 +101,17 @@ check "the process was alive all along" kill -0 "$sched"
 n0=$(count sched WATCHDOG=1)
 sleep 1.5
 check "and WATCHDOG=1 resumes once the loop turns again" test "$(count sched WATCHDOG=1)" -gt "$n0"
+# Waiting for a lost database is not being stuck: the watchdog keeps coming.
+svc_as_pg "$bindir/pg_ctl" -D "$(svc_pg_data "$tmp")" -m fast -w stop >/dev/null
+lost() { grep -q '^STATUS=database connection lost' "$tmp/sched.notify"; }
+check "the scheduler reports the lost database in its STATUS" wait_for 10 lost
+n0=$(count sched WATCHDOG=1)
+sleep 2
+n1=$(count sched WATCHDOG=1)
+check "and keeps sending WATCHDOG=1 while it waits for it (got $((n1 - n0)) in 2 s)" test $((n1 - n0)) -ge 2
+svc_start_pg "$tmp" >/dev/null || not_ok "postgres starts again"
+back() { [ "$(tail -1 "$tmp/sched.notify")" = STATUS=scheduling ] || [ "$(grep -c '^STATUS=scheduling' "$tmp/sched.notify")" -ge 2 ]; }
+check "STATUS=scheduling once it is back" wait_for 20 back
 
 # --- the worker: ready once it consumes; its tasks do not inherit the socket -----------
 listen worker
