@@ -149,7 +149,8 @@ static int register_job(daemon_t *d)
         fprintf(stderr, "updraft-worker: database schema is not usable: %s\n", err);
         return -1;
     }
-    if (jobs_worker_start(d->db, w->hostname, (int)getpid(), w->queues_csv, &d->job_id) != 0) {
+    if (jobs_worker_start(d->db, w->hostname, (int)getpid(), w->queues_csv, w->concurrency,
+                          &d->job_id) != 0) {
         log_error("cannot register the worker job error=\"%s\"", db_error(d->db));
         return -1;
     }
