@@ -178,6 +178,9 @@ static void thread_opts(const daemon_t *d, supervisor_opts_t *so, consumer_opts_
                               .max_log_bytes = (size_t)w->cfg.worker.max_log_bytes_per_try,
                               .max_xcom_size = (size_t)w->cfg.core.max_xcom_size,
                               .max_map_length = w->cfg.core.max_map_length,
+                              .max_templated_field_length =
+                                  (size_t)w->cfg.core.max_templated_field_length,
+                              .rendered_keep_runs = w->cfg.core.max_num_rendered_ti_fields_per_task,
                               .ring = d->ring,
                               .self_exe = d->exe,
                               .db_url = w->cfg.database.url,

@@ -113,7 +113,8 @@ typedef struct run {
     bool track;      /* follow output lines: do_xcom_push, or a bash branch/short_circuit */
     char **followed; /* bash branch: downstream ids its output named, in order */
     size_t n_followed;
-    char *skipmixin;      /* JSON written as OPERATOR_SKIPMIXIN_KEY with a success, NULL none */
+    char *skipmixin; /* JSON written as OPERATOR_SKIPMIXIN_KEY with a success, NULL none */
+    char *rendered;  /* the rendered fields (JSON text) until a log write stores them, NULL none */
     char spec_path[96];   /* the operator runner's spec file, "" if none */
     char result_path[96]; /* the runner's result file (reschedule delay), "" if none */
     bool reschedule;      /* OPERATOR_EXIT_RESCHEDULE: up_for_reschedule */
@@ -194,6 +195,7 @@ static void run_free(run_t *r)
         free(r->followed[i]);
     free(r->followed);
     free(r->skipmixin);
+    free(r->rendered);
     wtry_free(r->t);
     free(r);
 }
@@ -321,6 +323,11 @@ static void run_spawn(supervisor_t *s, run_t *r)
         run_mark_exited(r, false);
         return;
     }
+    /* Stored with the try's first log write (flush_logs or its outcome). */
+    r->rendered = wrender_fields_json(t, r->log, s->o.max_templated_field_length);
+    if (!r->rendered)
+        log_warn("out of memory, the rendered fields are not stored ti=%" PRId64 " try=%d",
+                 t->ti_id, t->try_number);
     if (!runner && (!t->bash_command || !*t->bash_command)) {
         logbuf_append_line(r->log, "ERROR", "Cannot run the task: it has no bash_command");
         run_mark_exited(r, false);
@@ -872,11 +879,14 @@ static void flush_logs(supervisor_t *s, int64_t now)
             continue;
         if (!db_usable(s, now))
             return;
-        int rc = ti_log(s->o.db, s->o.job_id, r->t->ti_id, r->t->try_number, logbuf_data(r->log));
+        int rc = ti_log(s->o.db, s->o.job_id, r->t->ti_id, r->t->try_number, logbuf_data(r->log),
+                        r->rendered, s->o.rendered_keep_runs);
         r->flush_due_us = now + (int64_t)s->o.log_flush_ms * 1000;
-        if (rc == 0)
+        if (rc == 0) {
             logbuf_consume(r->log, pending);
-        else if (rc == UPDRAFT_ECONFLICT)
+            free(r->rendered);
+            r->rendered = NULL;
+        } else if (rc == UPDRAFT_ECONFLICT)
             lose_run(r, "log write rejected");
         else
             return; /* keep the chunk; try again at the next flush */
@@ -1382,9 +1392,10 @@ static void write_outcomes(supervisor_t *s, run_t **due, ti_outcome_t *o, size_t
                               .no_retry = due[i]->no_retry,
                               .reschedule = due[i]->reschedule,
                               .delay_sec = outcome_delay_sec(due[i]),
-                              .log_tail = logbuf_data(due[i]->log)};
+                              .log_tail = logbuf_data(due[i]->log),
+                              .rendered = due[i]->rendered};
     }
-    if (ti_finish_batch(s->o.db, s->o.job_id, o, n) != 0)
+    if (ti_finish_batch(s->o.db, s->o.job_id, o, n, s->o.rendered_keep_runs) != 0)
         goto out;
     for (i = 0; i < n; i++)
         if (write_xcoms(s, due[i], &o[i]) < 0)
