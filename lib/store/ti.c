@@ -80,7 +80,9 @@ out:
  * row is the instance's latest try; then the rows of the same tasks
  * older than the keep-th latest run of their DAG (by logical date, the
  * index dag_run_dag_logical) are deleted, on the table's trim index: a
- * few index entries per write.
+ * few index entries per write. Rows another transaction holds are skipped
+ * (the next write of the task takes them): the outcome transaction never
+ * waits on another worker's for a trim.
  */
 #define SQL_RENDERED_PUT(keep)                                                                     \
     " rput AS (INSERT INTO rendered_task_instance_fields AS f"                                     \
@@ -91,13 +93,14 @@ out:
     "     logical_date = EXCLUDED.logical_date, rendered_fields = EXCLUDED.rendered_fields,"       \
     "     updated_at = now()"                                                                      \
     "   RETURNING f.dag_id, f.task_id),"                                                           \
-    " rtrim AS (DELETE FROM rendered_task_instance_fields f USING"                                 \
+    " rtrim AS (DELETE FROM rendered_task_instance_fields WHERE ti_id IN ("                        \
+    "   SELECT f.ti_id FROM rendered_task_instance_fields f JOIN"                                  \
     "   (SELECT k.dag_id, k.task_id, (SELECT r.logical_date FROM dag_run r"                        \
     "      WHERE r.dag_id = k.dag_id ORDER BY r.logical_date DESC"                                 \
     "      OFFSET greatest(" keep "::integer - 1, 0) LIMIT 1) AS cutoff"                           \
     "    FROM (SELECT DISTINCT dag_id, task_id FROM rput) k) c"                                    \
-    "  WHERE " keep "::integer > 0 AND f.dag_id = c.dag_id AND f.task_id = c.task_id"              \
-    "    AND f.logical_date < c.cutoff)"
+    "   ON f.dag_id = c.dag_id AND f.task_id = c.task_id AND f.logical_date < c.cutoff"            \
+    "   WHERE " keep "::integer > 0 FOR UPDATE OF f SKIP LOCKED))"
 
 static const char SQL_LOG[] =
     "INSERT INTO task_log (ti_id, try_number, data) "
