@@ -504,7 +504,7 @@ static int mask_leaves(cJSON *node, const logbuf_t *lb)
     return 0;
 }
 
-/* One field's value before masking: a copy, or NULL for a JSON null. */
+/* One field's value before masking: a copy (a JSON null when unset), NULL when out of memory. */
 static cJSON *field_value(const wtry_t *t, const char *name)
 {
     if (strcmp(name, "bash_command") == 0)
