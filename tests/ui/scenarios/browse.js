@@ -107,6 +107,11 @@ module.exports = {
       `/ui/jobs lists a scheduler and a worker: ${JSON.stringify(jobs)}`);
     t.equal(await rows(page, '#job-list'), jobs.total_entries, 'jobs listed');
     t.assert((await page.text('#job-list')).includes('Scheduler'), 'a scheduler shows');
+    const worker = jobs.jobs.find((j) => j.job_type === 'WorkerJob' && j.healthy);
+    t.equal(worker && worker.slots, 2, 'the worker registered its concurrency as its slots');
+    const slots = await page.text(`#job-list tr[data-key="${worker.id}"] td.slots`);
+    t.assert(/^\s*\d+ \/ 2\s*$/.test(slots), `the worker's slots show used / total: "${slots}"`);
+    t.equal(await page.count(`#job-list tr[data-key="${worker.id}"] td.slots meter[max="2"]`), 1, 'a meter of the slots');
     await page.screenshot('browse-jobs');
 
     await open(page, t, '/pools', '#pool-list');
