@@ -26,6 +26,7 @@ file /usr/include/civetweb.h libcivetweb-dev
 pc cmocka libcmocka-dev
 pc libxcrypt libcrypt-dev
 pc openssl libssl-dev
+pc zlib zlib1g-dev
 cmd redis-server redis-server
 cmd redis-cli redis-tools
 cmd curl curl
