@@ -502,11 +502,9 @@ static int64_t parse_digits(const char *s)
     return i > 0 && s[i] == '\0' ? v : -1;
 }
 
-/* A timestamptz field of the grid's (binary) rows as epoch ms in *ms; false for SQL NULL. */
-static bool field_ms(const PGresult *res, int row, int col, int64_t *ms)
+/* Epoch microseconds as epoch ms in *ms; false for TS_NONE. */
+static bool us_to_ms(ts_us_t us, int64_t *ms)
 {
-    ts_us_t us = uiq_field_ts(res, row, col);
-
     if (us == TS_NONE)
         return false;
     *ms = us / 1000 - (us % 1000 < 0);
@@ -531,68 +529,53 @@ static int *cell_counts(grid_t *g, cell_t *c)
     return g->counts + (size_t)c->counts * N_TI_STATES;
 }
 
-/* The cell of row j (uiq_grid_tis' columns), or NULL for a task the DAG no longer has. */
-static cell_t *row_cell(grid_t *g, const PGresult *rows, int j)
+/* The cell of row ti, or NULL for a task the DAG no longer has. */
+static cell_t *row_cell(grid_t *g, const uiq_grid_ti_t *ti)
 {
-    const char *task_id = PQgetvalue(rows, j, 1);
     const ui_tasks_t *t = g->tasks;
-    int64_t run = -1;
+    int64_t run = ti->run - 1; /* from 1 */
 
-    if (uiq_field_int(rows, j, 0, &run))
-        run--; /* from 1 */
-    if (g->pos >= 0 && g->pos + 1 < t->n && strcmp(t->keys[g->pos + 1].id, task_id) == 0)
+    if (g->pos >= 0 && g->pos + 1 < t->n && strcmp(t->keys[g->pos + 1].id, ti->task_id) == 0)
         g->pos++;
     else
-        g->pos = task_key_pos(t, task_id);
+        g->pos = task_key_pos(t, ti->task_id);
     if (run < 0 || run >= g->nruns || g->pos < 0)
         return NULL;
     return &g->cells[(size_t)run * (size_t)t->n + (size_t)t->keys[g->pos].idx];
 }
 
-/* Folds row j into its cell; false when out of memory. */
-static bool fold_row(grid_t *g, const PGresult *rows, int j)
+/* uiq_grid_fn: folds one task-instance row into its cell; UPDRAFT_ENOMEM when out of memory. */
+static int fold_row(const uiq_grid_ti_t *ti, void *arg)
 {
-    cell_t *c = row_cell(g, rows, j);
-    int s = ti_state_index(PQgetvalue(rows, j, 2)), *counts;
-    int64_t try_n = 0, count = 0, ms;
+    grid_t *g = arg;
+    cell_t *c = row_cell(g, ti);
+    int s = ti_state_index(ti->state), *counts;
+    int64_t ms;
 
     if (!c)
-        return true;
-    uiq_field_int(rows, j, 3, &try_n);
-    uiq_field_int(rows, j, 6, &count);
+        return 0;
     c->flags |= CELL_SEEN;
     if (s >= 0 && (c->best < 0 || s < c->best))
         c->best = (int8_t)s;
-    if (try_n > c->try_n && try_n <= INT32_MAX)
-        c->try_n = (int32_t)try_n;
-    if (field_ms(rows, j, 4, &ms) && (!(c->flags & CELL_START) || ms < c->start)) {
+    if (ti->try_number > c->try_n && ti->try_number <= INT32_MAX)
+        c->try_n = (int32_t)ti->try_number;
+    if (us_to_ms(ti->start_date, &ms) && (!(c->flags & CELL_START) || ms < c->start)) {
         c->start = ms;
         c->flags |= CELL_START;
     }
-    if (!field_ms(rows, j, 5, &ms)) {
+    if (!us_to_ms(ti->end_date, &ms)) {
         c->flags |= CELL_OPEN;
     } else if (!(c->flags & CELL_END) || ms > c->end) {
         c->end = ms;
         c->flags |= CELL_END;
     }
-    if (count > 0) {
+    if (ti->count > 0) {
         c->flags |= CELL_FOLDED;
         if (!(counts = cell_counts(g, c)))
-            return false;
-        if (s >= 0 && count <= INT32_MAX - counts[s])
-            counts[s] += (int)count;
-    }
-    return true;
-}
-
-/* uiq_rows_fn: folds a batch of task-instance rows into the grid's cells. */
-static int fold_rows(const PGresult *rows, void *arg)
-{
-    grid_t *g = arg;
-
-    for (int j = 0; j < PQntuples(rows); j++)
-        if (!fold_row(g, rows, j))
             return UPDRAFT_ENOMEM;
+        if (s >= 0 && ti->count <= INT32_MAX - counts[s])
+            counts[s] += (int)ti->count;
+    }
     return 0;
 }
 
@@ -754,7 +737,7 @@ int api_get_ui_grid(api_req_t *r)
         status = api_send_json(r, 500, NULL);
         goto out;
     }
-    if ((rc = uiq_grid_tis(r->db, ids, (size_t)g.nruns, fold_rows, &g)) < 0) {
+    if ((rc = uiq_grid_tis(r->db, ids, (size_t)g.nruns, fold_row, &g)) < 0) {
         status = rc == UPDRAFT_ENOMEM ? api_send_json(r, 500, NULL) : store_failed(r, rc);
         goto out;
     }
