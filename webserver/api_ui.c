@@ -17,11 +17,12 @@
  *
  * Timestamps are ISO 8601 like the REST API's, except in the grid's cells,
  * which carry a state code, epoch seconds (with milliseconds) and a
- * duration to keep a 1,000-run grid small. A task instance's state "none" (not yet scheduled) is
- * written null, as the REST API does, and counted as "none". Each answer is written into one jsonw
- * buffer: the grid from a compact cell per (run, task) into which its task instances are folded as
- * they arrive in batches (memory in proportion to the cells, not to the rows), the others straight
- * from their PGresults.
+ * duration to keep a 1,000-run grid small. A task instance's state "none"
+ * (not yet scheduled) is written null, as the REST API does, and counted
+ * as "none". Each answer is written into one jsonw buffer: the grid from a
+ * compact cell per (run, task) into which its task instances are folded
+ * as they arrive (memory in proportion to the cells, not to the rows), the
+ * others straight from their PGresults.
  */
 #include "webserver/api_int.h"
 
@@ -154,8 +155,7 @@ static size_t fmt_null(char *b)
     return 4;
 }
 
-/* A task-instance state as its index in ti_states (the answer's "states"); "none" and -1 as null.
- */
+/* A task-instance state as its index in ti_states (the grid's "states"); "none", -1: null. */
 static size_t fmt_ti_state(char *b, int s)
 {
     if (s < 0 || strcmp(ti_states[s], "none") == 0)

@@ -292,6 +292,7 @@ static int64_t be_int(const unsigned char *p, int n)
     return n == 4 ? (int64_t)(int32_t)(uint32_t)u : (int64_t)u;
 }
 
+/* Postgres counts time from 2000-01-01: microseconds from 1970 to then. */
 #define PG_EPOCH_US 946684800000000LL
 
 /* A binary timestamptz (us since 2000-01-01) as epoch us; TS_NONE for +-infinity or out of range.
@@ -522,8 +523,6 @@ int uiq_calendar(db_t *db, const char *dag_id, int year, PGresult **out)
 }
 
 /* ---- binary fields ---------------------------------------------------------- */
-
-/* Postgres counts time from 2000-01-01: microseconds from 1970 to then. */
 
 bool uiq_field_int(const PGresult *rows, int row, int col, int64_t *v)
 {
