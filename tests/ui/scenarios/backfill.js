@@ -18,29 +18,7 @@ ${DAG}:
       bash_command: 'echo "day $UPDRAFT_RUN_ID"'
 `;
 
-async function rest(t, who, method, p, body) {
-  const u = t.users[who];
-  const res = await fetch(t.url(p), {
-    method,
-    headers: {
-      Authorization: 'Basic ' + Buffer.from(`${u.username}:${u.password}`).toString('base64'),
-      'Content-Type': 'application/json', Accept: 'application/json',
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-async function until(what, fn, ms = 90000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
+const {rest, until} = require('../rest');
 
 async function loaded(t) {
   fs.writeFileSync(path.join(process.env.UPDRAFT__CORE__DAGS_FOLDER, `${DAG}.yaml`), DAG_FILE);

@@ -9,26 +9,7 @@ const fs = require('fs');
 const path = require('path');
 
 /* The REST API as a user, with basic auth (not the browser's session). */
-async function rest(t, who, method, path, body) {
-  const u = t.users[who];
-  const res = await fetch(t.url(path), {
-    method,
-    headers: {
-      Authorization: 'Basic ' + Buffer.from(`${u.username}:${u.password}`).toString('base64'),
-      Accept: 'application/json',
-      ...(body !== undefined ? {'Content-Type': 'application/json'} : {}),
-    },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  let json = null;
-  try {
-    json = text ? JSON.parse(text) : null;
-  } catch (e) {
-    // not JSON
-  }
-  return {status: res.status, json, text};
-}
+const {rest} = require('../rest');
 
 /* Signs in and lands on the Jobs page (a page of this file's, whatever /dags needs). */
 async function signedIn(t, who) {

@@ -16,7 +16,9 @@ const {execFileSync} = require('child_process');
 
 const DAG = 'ui_scn_dag';
 const XSS = '<img src=x onerror=alert(1)>';
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const shared = require('../rest');
+
+const {until, sleep} = shared;
 const enc = encodeURIComponent;
 
 const DAG_FILE = `# written by tests/ui/scenarios/dag.js
@@ -59,35 +61,8 @@ ${DAG}:
       dependencies: [maybe_fail]
 `;
 
-/* The REST API as the admin (basic auth), from Node. */
-async function rest(t, method, p, body) {
-  const u = t.users.admin;
-  const res = await fetch(t.url('/api/v1' + p), {
-    method,
-    headers: {
-      Authorization: 'Basic ' + Buffer.from(`${u.username}:${u.password}`).toString('base64'),
-      'Content-Type': 'application/json',
-      Accept: 'application/json',
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch (e) { /* not JSON */ }
-  return {status: res.status, json, text};
-}
-
-async function until(what, fn, ms = 90000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await sleep(500);
-  }
-}
+/* The REST API as the admin, from Node. */
+const rest = (t, method, p, body) => shared.rest(t, 'admin', method, '/api/v1' + p, body);
 
 /* The DAG loaded and two finished runs (good_1 succeeds, bad_2 fails), once for every scenario. */
 let ready = null;

@@ -16,41 +16,12 @@ const DAG = 'ui_run_page';
 const FOLLOW = 'ui_follow';
 const RENDERED = 'ui_rendered';
 
+const shared = require('../rest');
+
 /* The REST API as `who` (HTTP Basic): {status, body}. */
-async function api(t, who, method, p, body) {
-  const u = t.users[who];
-  const res = await fetch(t.url('/api/v1' + p), {
-    method,
-    headers: {
-      Authorization: 'Basic ' + Buffer.from(`${u.username}:${u.password}`).toString('base64'),
-      Accept: 'application/json',
-      ...(body === undefined ? {} : {'Content-Type': 'application/json'}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json = text;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    // not JSON: keep the text
-  }
-  return {status: res.status, body: json};
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
+const api = (t, who, method, p, body) => shared.rest(t, who, method, '/api/v1' + p, body);
 /* Polls fn until it returns a truthy value; throws with what after ms. */
-async function until(fn, ms, what) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    last = await fn();
-    if (last) return last;
-    await sleep(200);
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-}
+const until = (fn, ms, what) => shared.until(what, fn, ms);
 
 const enc = encodeURIComponent;
 const runPath = (dag, run) => `/dags/${enc(dag)}/dagRuns/${enc(run)}`;

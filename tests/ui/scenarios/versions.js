@@ -32,29 +32,10 @@ ${DAG}:
       doc_md: 'The task **says** a word.'
 `;
 
-async function api(t, method, p, body) {
-  const u = t.users.admin;
-  const res = await fetch(t.url(p), {
-    method,
-    headers: {
-      Authorization: 'Basic ' + Buffer.from(`${u.username}:${u.password}`).toString('base64'),
-      Accept: 'application/json',
-      ...(body === undefined ? {} : {'Content-Type': 'application/json'}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return {status: res.status, body: await res.json().catch(() => null)};
-}
+const shared = require('../rest');
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-async function until(fn, ms, what) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await fn()) return;
-    await sleep(200);
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-}
+const api = (t, method, p, body) => shared.rest(t, 'admin', method, p, body);
+const until = (fn, ms, what) => shared.until(what, fn, ms);
 
 async function finishedRun(t, run) {
   const r = await api(t, 'POST', `/api/v1${D}/dagRuns`, {dag_run_id: run});
