@@ -55,7 +55,8 @@ enum {
     KEY_CONN_LIST = 1 << 4,    /* comma-separated connection ids, may be empty */
     KEY_AUTH = 1 << 5,         /* "password" or "none" */
     KEY_FERNET = 1 << 6,       /* empty, or keys secrets_keyring_new accepts (none weak) */
-    KEY_ENV_LIST = 1 << 7      /* environment variable names and PREFIX*, comma-separated */
+    KEY_ENV_LIST = 1 << 7,     /* environment variable names and PREFIX*, comma-separated */
+    KEY_IGNORE_SYNTAX = 1 << 8 /* "regexp" or "glob" (.airflowignore) */
 };
 
 typedef struct key_def {
@@ -99,6 +100,8 @@ static const key_def_t config_keys[] = {
     {SEC_CORE, "test_connection", KEY_STRING, "Disabled", 0, 0, 0, OFF(core.test_connection)},
     {SEC_CORE, "dag_env_allowlist", KEY_STRING, "CONFIG_ROOT_DIR,AIRFLOW_HOME", 0, 0, KEY_ENV_LIST,
      OFF(core.dag_env_allowlist)},
+    {SEC_CORE, "dag_ignore_file_syntax", KEY_STRING, "glob", 0, 0, KEY_NONEMPTY | KEY_IGNORE_SYNTAX,
+     OFF(core.dag_ignore_file_syntax)},
     {SEC_DATABASE, "url", KEY_STRING, "postgresql:///updraft", 0, 0, KEY_SECRET | KEY_NONEMPTY,
      OFF(database.url)},
     {SEC_REDIS, "url", KEY_STRING, "redis://127.0.0.1:6379/0", 0, 0, KEY_SECRET | KEY_NONEMPTY,
@@ -366,6 +369,13 @@ static int apply_value(config_t *c, const key_def_t *k, const char *text, const 
             return -1;
         if ((k->flags & KEY_AUTH) && strcmp(text, "password") != 0 && strcmp(text, "none") != 0) {
             errbuf_set(err, errlen, "%s: %s.%s: '%s' is not an auth mode (password, none)", where,
+                       sec, k->key, text);
+            return -1;
+        }
+        if ((k->flags & KEY_IGNORE_SYNTAX) && strcmp(text, "regexp") != 0 &&
+            strcmp(text, "glob") != 0) {
+            errbuf_set(err, errlen,
+                       "%s: %s.%s: '%.200s' is not an ignore file syntax (regexp, glob)", where,
                        sec, k->key, text);
             return -1;
         }

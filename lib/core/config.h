@@ -27,9 +27,10 @@ typedef struct config {
         int max_xcom_size;     /* bytes of one XCom value, default 49152, 1024..1073741824 */
         int max_map_length;    /* mapped instances of one task, default 1024 */
         char *test_connection; /* Enabled lets POST /connections/test reach out; default Disabled */
-        char *dag_env_allowlist; /* what $NAME in DAG files may read: names and PREFIX*,
-                                    comma-separated (core/envname.h); default
-                                    "CONFIG_ROOT_DIR,AIRFLOW_HOME" */
+        char *dag_env_allowlist;      /* what $NAME in DAG files may read: names and PREFIX*,
+                                         comma-separated (core/envname.h); default
+                                         "CONFIG_ROOT_DIR,AIRFLOW_HOME" */
+        char *dag_ignore_file_syntax; /* .airflowignore patterns: "glob" (default) or "regexp" */
     } core;
     struct {
         char *url; /* secret-bearing; default "postgresql:///updraft" */
