@@ -125,6 +125,28 @@ typedef void (*config_visit_fn)(const char *section, const char *key, const char
  */
 int config_visit(const config_t *c, const char *hidden, config_visit_fn fn, void *arg);
 
+/* What a secret's value becomes where it must not be read (Airflow's). */
+#define CONFIG_HIDDEN "< hidden >"
+
+/*
+ * The value of section.key as config_visit gives it (hidden as there),
+ * malloc'd into *out. 0, UPDRAFT_ENOTFOUND for a key the table does not
+ * have, UPDRAFT_ENOMEM.
+ */
+int config_get_text(const config_t *c, const char *section, const char *key, const char *hidden,
+                    char **out);
+
+/* As config_visit, with every key's default as written in the table. Returns 0. */
+int config_visit_defaults(config_visit_fn fn, void *arg);
+
+/*
+ * Writes the key reference of docs/configuration.md (a table per section:
+ * key, environment variable, default, range, description) from the key
+ * table alone, so that the document cannot drift from the code. 0, or -1
+ * with err naming a key the table does not describe (or on a write error).
+ */
+int config_write_markdown(FILE *f, char *err, size_t errlen);
+
 /*
  * Copies url into buf with any password replaced by "***" (postgresql://
  * and redis:// URIs, and libpq "password=" keywords). For logs.
