@@ -63,7 +63,7 @@
 #include "core/timeutil.h"
 #include "store/xcom.h"
 #include "worker/executor.h"
-#include "worker/guard.h"
+#include "worker/taskguard.h"
 #include "worker/logbuf.h"
 #include "worker/opsem.h"
 #include "worker/opspec.h"
@@ -144,7 +144,7 @@ struct supervisor {
         int64_t at_us;
     } * gkills;
     size_t ngkills, gkcap;
-    guard_t *guard;         /* kills the task groups if this process dies (worker/guard.h) */
+    taskguard_t *guard;     /* kills the task groups if this process dies (worker/taskguard.h) */
     int64_t guard_retry_us; /* monotonic: when a failed guard start is tried again */
     char buf[READ_CHUNK];
 };
@@ -211,7 +211,7 @@ void supervisor_free(supervisor_t *s)
     dagver_cache_free(s->specs);
     free(s->hostname);
     free(s->gkills);
-    guard_free(s->guard);
+    taskguard_free(s->guard);
     close(s->sigfd);
     db_close(s->o.db);
     queue_close(s->o.queue);
@@ -308,13 +308,13 @@ static void guard_lost(supervisor_t *s, const char *why)
     if (!s->guard)
         return;
     log_error("task guard lost, starting another reason=\"%s\" pid=%d", why,
-              (int)guard_pid(s->guard));
-    guard_free(s->guard);
+              (int)taskguard_pid(s->guard));
+    taskguard_free(s->guard);
     s->guard = NULL;
 }
 
 /*
- * The guard (worker/guard.h) is started before the first task and again
+ * The guard (worker/taskguard.h) is started before the first task and again
  * whenever it is found gone; a new one is told about every group still
  * running. Without one, tasks still run: they would only outlive a worker
  * killed with SIGKILL, as the warning says.
@@ -326,19 +326,19 @@ static void guard_ensure(supervisor_t *s)
 
     if (s->guard || now < s->guard_retry_us)
         return;
-    s->guard = guard_start(s->o.self_exe, err, sizeof(err));
+    s->guard = taskguard_start(s->o.self_exe, err, sizeof(err));
     if (!s->guard) {
         s->guard_retry_us = now + 10 * TS_US_PER_SEC;
         log_warn("cannot start the task guard, tasks would outlive a killed worker error=\"%s\"",
                  err);
         return;
     }
-    log_info("task guard started pid=%d", (int)guard_pid(s->guard));
+    log_info("task guard started pid=%d", (int)taskguard_pid(s->guard));
     for (size_t i = 0; s->guard && i < s->nruns; i++)
-        if (s->runs[i]->proc.pid > 0 && guard_add(s->guard, s->runs[i]->proc.pid) < 0)
+        if (s->runs[i]->proc.pid > 0 && taskguard_add(s->guard, s->runs[i]->proc.pid) < 0)
             guard_lost(s, "cannot write to the task guard");
     for (size_t i = 0; s->guard && i < s->ngkills; i++)
-        if (guard_add(s->guard, s->gkills[i].pgid) < 0)
+        if (taskguard_add(s->guard, s->gkills[i].pgid) < 0)
             guard_lost(s, "cannot write to the task guard");
 }
 
@@ -436,7 +436,7 @@ static void run_spawn(supervisor_t *s, run_t *r)
         run_mark_exited(r, false);
         return;
     }
-    if (s->guard && guard_add(s->guard, r->proc.pid) < 0) {
+    if (s->guard && taskguard_add(s->guard, r->proc.pid) < 0) {
         guard_lost(s, "cannot write to the task guard");
         guard_ensure(s); /* tells the new one about this group too */
     }
@@ -877,7 +877,7 @@ static void reap(supervisor_t *s)
         pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid <= 0)
             return;
-        if (s->guard && pid == guard_pid(s->guard)) {
+        if (s->guard && pid == taskguard_pid(s->guard)) {
             guard_lost(s, "the guard process exited");
             continue;
         }

@@ -1,5 +1,5 @@
 /*
- * guard.c - the process that kills a dead worker's tasks (see guard.h).
+ * taskguard.c - the process that kills a dead worker's tasks (see taskguard.h).
  *
  * The protocol is one native int32_t per process group, written with a
  * single non-blocking write: 4 bytes are below PIPE_BUF, so a record is
@@ -7,7 +7,7 @@
  * groups in an array; every second, and before growing it, it drops the
  * groups that have no process left (kill(-pgid, 0) fails with ESRCH).
  */
-#include "worker/guard.h"
+#include "worker/taskguard.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,17 +22,17 @@
 
 #include "core/log.h"
 
-#define GUARD_PRUNE_MS 1000
-#define GUARD_GROUPS_MAX (1 << 20) /* far above any worker's concurrency */
+#define TASKGUARD_PRUNE_MS 1000
+#define TASKGUARD_GROUPS_MAX (1 << 20) /* far above any worker's concurrency */
 
-struct guard {
+struct taskguard {
     pid_t pid;
     int fd; /* write end */
 };
 
-guard_t *guard_start(const char *self_exe, char *err, size_t errlen)
+taskguard_t *taskguard_start(const char *self_exe, char *err, size_t errlen)
 {
-    guard_t *g = NULL;
+    taskguard_t *g = NULL;
     int pfd[2] = {-1, -1};
     bool fa_init = false, at_init = false;
     posix_spawn_file_actions_t fa;
@@ -78,11 +78,11 @@ guard_t *guard_start(const char *self_exe, char *err, size_t errlen)
         snprintf(err, errlen, "cannot set up the guard process");
         goto fail;
     }
-    char *const argv[] = {(char *)"updraft-worker", (char *)GUARD_FLAG, NULL};
+    char *const argv[] = {(char *)"updraft-worker", (char *)TASKGUARD_FLAG, NULL};
     char *const envp[] = {NULL};
     int e = posix_spawn(&pid, self_exe, &fa, &at, argv, envp);
     if (e != 0) {
-        snprintf(err, errlen, "cannot start %s %s: %s", self_exe, GUARD_FLAG, strerror(e));
+        snprintf(err, errlen, "cannot start %s %s: %s", self_exe, TASKGUARD_FLAG, strerror(e));
         goto fail;
     }
     close(pfd[0]);
@@ -110,12 +110,12 @@ fail:
     return NULL;
 }
 
-pid_t guard_pid(const guard_t *g)
+pid_t taskguard_pid(const taskguard_t *g)
 {
     return g ? g->pid : 0;
 }
 
-int guard_add(guard_t *g, pid_t pgid)
+int taskguard_add(taskguard_t *g, pid_t pgid)
 {
     int32_t rec = (int32_t)pgid;
     ssize_t n;
@@ -126,7 +126,7 @@ int guard_add(guard_t *g, pid_t pgid)
     return n == (ssize_t)sizeof(rec) ? 0 : -1;
 }
 
-void guard_free(guard_t *g)
+void taskguard_free(taskguard_t *g)
 {
     if (!g)
         return;
@@ -147,7 +147,7 @@ static size_t prune(pid_t *groups, size_t n)
     return k;
 }
 
-int guard_main(void)
+int taskguard_main(void)
 {
     pid_t *groups = NULL;
     size_t n = 0, cap = 0;
@@ -162,7 +162,7 @@ int guard_main(void)
     signal(SIGPIPE, SIG_IGN);
     for (;;) {
         struct pollfd p = {.fd = 0, .events = POLLIN};
-        int rc = poll(&p, 1, GUARD_PRUNE_MS);
+        int rc = poll(&p, 1, TASKGUARD_PRUNE_MS);
         if (rc < 0 && errno != EINTR)
             break;
         if (rc <= 0) {
@@ -180,7 +180,7 @@ int guard_main(void)
                 continue; /* never signal every process, or init's group */
             if (n == cap) {
                 n = prune(groups, n);
-                if (n == cap && cap < GUARD_GROUPS_MAX) {
+                if (n == cap && cap < TASKGUARD_GROUPS_MAX) {
                     size_t ncap = cap ? cap * 2 : 64;
                     pid_t *ng = realloc(groups, ncap * sizeof(*ng));
                     if (ng) {

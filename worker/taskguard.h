@@ -1,5 +1,5 @@
 /*
- * guard.h - a worker's task processes die with the worker.
+ * taskguard.h - a worker's task processes die with the worker.
  *
  * A worker killed with SIGKILL (kill -9, the OOM killer, a crash) runs no
  * code of its own, so it cannot stop its tasks; the scheduler retries them
@@ -39,40 +39,40 @@
  * KillMode). A task started between the spawn and the write of its group
  * id (a few microseconds) is not covered if the worker dies in that window.
  */
-#ifndef UPDRAFT_WORKER_GUARD_H
-#define UPDRAFT_WORKER_GUARD_H
+#ifndef UPDRAFT_WORKER_TASKGUARD_H
+#define UPDRAFT_WORKER_TASKGUARD_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
-#define GUARD_FLAG "--guard"
+#define TASKGUARD_FLAG "--guard"
 
-typedef struct guard guard_t;
+typedef struct taskguard taskguard_t;
 
 /*
  * Starts self_exe --guard. Returns the guard, or NULL with err filled
  * (nothing left behind).
  */
-guard_t *guard_start(const char *self_exe, char *err, size_t errlen);
+taskguard_t *taskguard_start(const char *self_exe, char *err, size_t errlen);
 
 /* The guard's pid (its exit is reaped by the caller's waitpid). */
-pid_t guard_pid(const guard_t *g);
+pid_t taskguard_pid(const taskguard_t *g);
 
 /*
  * Tells the guard about the process group pgid. 0, or -1 when the guard
  * cannot be told (it died, or its pipe is full): the caller starts another
  * one.
  */
-int guard_add(guard_t *g, pid_t pgid);
+int taskguard_add(taskguard_t *g, pid_t pgid);
 
 /*
  * Closes the worker's end: the guard kills the groups that still have
  * processes and exits. NULL is a no-op.
  */
-void guard_free(guard_t *g);
+void taskguard_free(taskguard_t *g);
 
 /* `updraft-worker --guard`: the guard's loop. Returns its exit code. */
-int guard_main(void);
+int taskguard_main(void);
 
 #endif
