@@ -39,6 +39,12 @@ cmd wrk wrk
 cmd node nodejs
 file /usr/share/nodejs/ajv/package.json node-ajv
 file /usr/share/nodejs/js-yaml/package.json node-js-yaml
+# The deployment files' test (integration/test_k8s_manifests.sh) renders the
+# Kubernetes manifests offline with kubectl's kustomize (any kubectl will do;
+# Debian's is kubernetes-client) and validates the Compose file with
+# Debian's docker-compose (16 small Python packages, no Docker engine).
+cmd kubectl kubernetes-client
+cmd docker-compose docker-compose
 # The web UI is bundled at build time by esbuild from Debian's packaged
 # front-end libraries (no package registry; nothing of them runs on the server).
 cmd esbuild esbuild
