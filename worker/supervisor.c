@@ -302,13 +302,21 @@ static int prepare_runner(supervisor_t *s, run_t *r, char *err, size_t errlen)
     return opspec_write(s->o.db, s->o.ring, r->t, &so, r->log, r->spec_path, err, errlen);
 }
 
-/* The guard is gone or cannot be told: the next spawn starts another. */
-static void guard_lost(supervisor_t *s, const char *why)
+/*
+ * The guard is gone or cannot be told: the next spawn starts another.
+ * reaped: its exit was collected (its pid may be reused: not signalled).
+ * Otherwise it may still be alive, and closing its pipe would make it kill
+ * every running task: it is killed first (not yet reaped, so its pid is
+ * still its own).
+ */
+static void guard_lost(supervisor_t *s, const char *why, bool reaped)
 {
     if (!s->guard)
         return;
     log_error("task guard lost, starting another reason=\"%s\" pid=%d", why,
               (int)taskguard_pid(s->guard));
+    if (!reaped)
+        kill(taskguard_pid(s->guard), SIGKILL);
     taskguard_free(s->guard);
     s->guard = NULL;
 }
@@ -336,10 +344,10 @@ static void guard_ensure(supervisor_t *s)
     log_info("task guard started pid=%d", (int)taskguard_pid(s->guard));
     for (size_t i = 0; s->guard && i < s->nruns; i++)
         if (s->runs[i]->proc.pid > 0 && taskguard_add(s->guard, s->runs[i]->proc.pid) < 0)
-            guard_lost(s, "cannot write to the task guard");
+            guard_lost(s, "cannot write to the task guard", false);
     for (size_t i = 0; s->guard && i < s->ngkills; i++)
         if (taskguard_add(s->guard, s->gkills[i].pgid) < 0)
-            guard_lost(s, "cannot write to the task guard");
+            guard_lost(s, "cannot write to the task guard", false);
 }
 
 static void run_spawn(supervisor_t *s, run_t *r)
@@ -437,7 +445,7 @@ static void run_spawn(supervisor_t *s, run_t *r)
         return;
     }
     if (s->guard && taskguard_add(s->guard, r->proc.pid) < 0) {
-        guard_lost(s, "cannot write to the task guard");
+        guard_lost(s, "cannot write to the task guard", false);
         guard_ensure(s); /* tells the new one about this group too */
     }
     logbuf_append_line(r->log, "INFO", "Output:");
@@ -878,7 +886,8 @@ static void reap(supervisor_t *s)
         if (pid <= 0)
             return;
         if (s->guard && pid == taskguard_pid(s->guard)) {
-            guard_lost(s, "the guard process exited");
+            guard_lost(s, "the guard process exited", true);
+            guard_ensure(s); /* at once: the running tasks are not covered meanwhile */
             continue;
         }
         run_t *r = find_pid(s, pid);

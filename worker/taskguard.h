@@ -36,8 +36,9 @@
  * setpgid, a double-forking daemon) is not killed; neither is anything if
  * the guard itself was killed too (e.g. kill -9 of both, or of the whole
  * control group, which kills the tasks anyway under systemd's default
- * KillMode). A task started between the spawn and the write of its group
- * id (a few microseconds) is not covered if the worker dies in that window.
+ * KillMode). A guard that dies alone is replaced by the worker as soon as
+ * it reaps it, and the new one is told every running group. A task started between the spawn and
+ * the write of its group id (a few microseconds) is not covered if the worker dies in that window.
  */
 #ifndef UPDRAFT_WORKER_TASKGUARD_H
 #define UPDRAFT_WORKER_TASKGUARD_H

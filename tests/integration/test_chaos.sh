@@ -97,6 +97,15 @@ done
 for _ in $(seq 1 300); do [ "$(lsleeps)" -ge $((n_linger * 2)) ] && break; sleep 0.1; done
 check_eq "every lingering try runs its two sleeps" $((n_linger * 2)) "$(lsleeps)"
 echo "# $(lcount) processes of the lingering tries before the kill"
+# The guard itself killed first: the worker starts another at once and
+# tells it about every running group.
+guard_of() { pgrep -P "$1" -fx "updraft-worker --guard"; }
+g1=$(guard_of "${wpids[0]}")
+check "the worker runs a guard process" test -n "$g1"
+kill -KILL $g1
+for _ in $(seq 1 50); do g2=$(guard_of "${wpids[0]}"); [ -n "$g2" ] && [ "$g2" != "$g1" ] && break; sleep 0.1; done
+check "a killed guard is replaced at once" test -n "$g2" -a "$g2" != "$g1"
+check_eq "the tries did not die with the guard" $((n_linger * 2)) "$(lsleeps)"
 kill -KILL "${wpids[0]}"
 wait "${wpids[0]}" 2>/dev/null
 for _ in $(seq 1 50); do [ "$(lcount)" = 0 ] && break; sleep 0.1; done
