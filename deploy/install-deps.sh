@@ -26,6 +26,8 @@ file /usr/include/civetweb.h libcivetweb-dev
 pc cmocka libcmocka-dev
 pc libxcrypt libcrypt-dev
 pc openssl libssl-dev
+# sd_notify (Type=notify units, the watchdog: deploy/systemd).
+pc libsystemd libsystemd-dev
 cmd redis-server redis-server
 cmd redis-cli redis-tools
 cmd curl curl
@@ -65,6 +67,13 @@ cmd pgrep procps
 cmd ip iproute2
 cmd clang-format clang-format
 file /usr/share/zoneinfo/UTC tzdata
+# The deployment tests: systemd-analyze verify of deploy/systemd's units,
+# socat as the service manager's notify socket (test_notify.sh), nginx with
+# a certificate openssl makes in front of the webserver (test_tls_proxy.sh).
+cmd systemd-analyze systemd
+cmd socat socat
+cmd openssl openssl
+file /usr/sbin/nginx nginx-light
 pymod celery python3-celery
 pymod redis python3-redis
 # The Postgres server binaries (initdb, pg_ctl, postgres) live outside PATH on Debian.

@@ -102,6 +102,8 @@ static const char *const p_ui_dags[] = {"limit", "offset", "order_by", "dag_id_p
 static const char *const p_ui_grid[] = {"limit", "before", NULL};
 static const char *const p_ui_limit[] = {"limit", NULL};
 static const char *const p_ui_calendar[] = {"year", NULL};
+static const char *const p_version[] = {"version_number", NULL};
+static const char *const p_versions[] = {"limit", "offset", "order_by", "version_number", NULL};
 
 #define V1 "/api/v1"
 #define V2 "/api/v2"
@@ -234,6 +236,10 @@ static const route_t routes[] = {
       RES_DAG_RUNS),
     R("PUT", V2 "/backfills/{}/cancel", api_put_backfill_cancel, p_none, 0, ACT_CREATE,
       RES_DAG_RUNS),
+    /* Airflow 3's DAG versions and the text of each (REST API v2). */
+    R("GET", V2 "/dagSources/{}", api_get_dag_source_v2, p_version, 0, ACT_READ, RES_DAG_CODE),
+    R("GET", V2 "/dags/{}/dagVersions", api_get_dag_versions, p_versions, 0, ACT_READ, RES_DAGS),
+    R("GET", V2 "/dags/{}/dagVersions/{}", api_get_dag_version, p_none, 0, ACT_READ, RES_DAGS),
     R("GET", "/ui/backfills", api_get_ui_backfills, p_backfills, 0, ACT_READ, RES_DAG_RUNS),
     /* The web UI's aggregated reads (api_ui.c): not Airflow's API, JSON all the same. */
     R("GET", "/ui/dags", api_get_ui_dags, p_ui_dags, 0, ACT_READ, RES_DAGS),
@@ -354,7 +360,7 @@ static void audit(const api_req_t *r, const route_t *rt)
 /* The caller of a route that needs a permission: 0, or the status answered. */
 static int check_caller(const api_t *api, api_req_t *r, const route_t *rt, const char *method)
 {
-    int status = auth_identify(api->auth, r->conn, r->db, &r->who);
+    int status = auth_identify(api->auth, r->conn, r->db, r->address, &r->who);
 
     if (status)
         return status;
@@ -384,13 +390,15 @@ static int run_route(const api_t *api, struct mg_connection *conn, const route_t
                      const httpq_path_t *path)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
-    api_req_t r = {.conn = conn, .api = api, .address = ri->remote_addr};
+    api_req_t r = {.conn = conn, .api = api};
     char keybuf[KEY_MAX];
     keyb_t key = {.buf = keybuf, .cap = sizeof(keybuf)};
     bool public = (rt->flags & ROUTE_PUBLIC) != 0;
     char err[256];
     int status;
 
+    proxies_client(api->proxies, conn, r.address_buf, sizeof(r.address_buf));
+    r.address = r.address_buf;
     httpq_path_match(path, rt->pattern, r.cap, 4, &r.ncap);
     if (httpq_parse(&r.q, ri->query_string, err, sizeof(err)) < 0 ||
         (rt->params && httpq_check_allowed(&r.q, rt->params, err, sizeof(err)) < 0)) {

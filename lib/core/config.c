@@ -219,13 +219,24 @@ static const key_def_t config_keys[] = {
      "beyond it is answered `429` and closed as soon as it is accepted. Keep it below `threads`, "
      "so that no single address can hold every worker thread (the webserver warns at start "
      "otherwise). `0`: no limit. Behind a reverse proxy every client shares the proxy's address: "
-     "set it to `threads` or `0` and let the proxy limit its clients."},
+     "list the proxy in `trusted_proxies`, which exempts it from this limit (the proxy limits its "
+     "clients)."},
     {SEC_WEBSERVER, "allowed_hosts", KEY_STRING, "", 0, 0, 0, OFF(webserver.allowed_hosts),
      "comma-separated host names, or `*`",
      "Host names the webserver answers to besides `base_url`'s host and the `listen` address's "
      "(and `localhost` when listening on loopback or on every address; IP addresses always pass). "
      "A request whose `Host` header names anything else is refused with `400`, which defeats DNS "
      "rebinding. Ports are not compared. `*` turns the check off."},
+    {SEC_WEBSERVER, "trusted_proxies", KEY_STRING, "", 0, 0, 0, OFF(webserver.trusted_proxies),
+     "comma-separated IP addresses or `ADDRESS/PREFIX` networks (at most 64)",
+     "Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` headers are believed: the reverse "
+     "proxy in front (`127.0.0.1` for deploy/nginx/updraft.conf on the same host). From such a "
+     "peer the client address used by the login throttling, the audit log and the session record "
+     "is the right-most `X-Forwarded-For` entry that is not itself a trusted proxy, session "
+     "cookies are `Secure` when `X-Forwarded-Proto` is `https`, and `max_connections_per_address` "
+     "does not apply to it. Empty: nobody is trusted and every peer is the client, whatever it "
+     "sends. A value that is not an address stops the webserver at start. See \"Behind a reverse "
+     "proxy\" in docs/security.md."},
     {SEC_SCHEDULER, "dag_dir_list_interval", KEY_INT, "5", 1, 86400, 0,
      OFF(scheduler.dag_dir_list_interval), "1..86400",
      "Seconds between scans of `dags_folder` for new, changed and deleted files."},

@@ -2,7 +2,7 @@
 # The rest of the REST API v1 against DAGs the scheduler parsed from real
 # files and runs created through the API: version, config (secrets hidden,
 # sections, text), health's triggerer and dag_processor, dagStats,
-# dagSources (text and JSON, confined to the DAGs folder), DAG details,
+# dagSources (text and JSON, the text stored with the version), DAG details,
 # tasks, PATCH of several DAGs, DELETE and setNote of a run, setNote of a
 # task instance (mapped too), updateTaskInstancesState, the batch lists
 # and the "~" wildcards, and connections/test (403 by default, real tests
@@ -194,7 +194,7 @@ q "INSERT INTO dag (dag_id, fileloc, is_active) VALUES ('outside', '/etc/passwd'
 req "$api/dags?only_active=false&dag_id_pattern=outside"
 out_token=$(jb '.dags[0].file_token')
 req -H 'Accept: text/plain' "$api/dagSources/$out_token"
-check_problem "dagSources: a DAG's file outside the DAGs folder is 404" 404
+check_problem "dagSources: a DAG without a stored text is 404 (the file is never read)" 404
 check "dagSources: nothing of it served" bash -c "! grep -q root: '$tmp/body'"
 ln -s /etc/passwd "$tmp/dags/link.yaml"
 q "UPDATE dag SET fileloc = '$tmp/dags/link.yaml' WHERE dag_id = 'outside'" >/dev/null

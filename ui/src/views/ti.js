@@ -11,13 +11,15 @@
  * before the log is stored.
  * xcom: the instance's XCom entries with their values. rendered: the
  * templated fields as rendered. details: every field of the instance, its
- * earlier tries and its note. Clear and mark success/failed ask the API
+ * earlier tries and its note. The task's doc_md, when it has one, is
+ * shown above the tabs as sanitized Markdown. Clear and mark success/failed ask the API
  * for a dry run first and act once the user confirms its list.
  */
 import { api, can, qs, V1 } from '../api.js';
 import { el, fill, fmtTime, fmtDuration, secondsBetween, stateBadge, link, errorBox, path } from '../dom.js';
 import { go } from '../nav.js';
 import { runApi, dryRunDialog, noteBox, crumbs, pretty, FINISHED } from './runkit.js';
+import { markdown } from './markdown.js';
 
 const FOLLOW_MS = 2000;
 const TABS = [['logs', 'Logs'], ['xcom', 'XCom'], ['rendered', 'Rendered'], ['details', 'Details']];
@@ -143,6 +145,16 @@ export async function render(root, params, query) {
   };
   drawSummary(ti);
 
+  /* The task's doc_md (its DAG's parsed version), as sanitized Markdown. */
+  const docBox = el('div', { id: 'ti-doc' });
+  api(`${V1}/dags/${encodeURIComponent(dagId)}/tasks`).then(async (r) => {
+    const t = (r.tasks || []).find((x) => x.task_id === taskId);
+    if (t && t.doc_md) {
+      fill(docBox, el('details', { open: true }, el('summary', { class: 'muted' }, 'Task documentation'),
+        await markdown(t.doc_md, 'task-doc-md')));
+    }
+  }).catch((e) => fill(docBox, errorBox(e)));
+
   const keep = new URLSearchParams();
   if (mi !== null) keep.set('map_index', String(mi));
   const tabHref = (name) => path.ti(dagId, runId, taskId, name) + (keep.toString() ? '?' + keep : '');
@@ -153,7 +165,7 @@ export async function render(root, params, query) {
       el('h1', { style: { margin: 0 } }, el('span', { class: 'mono', style: { fontSize: 'inherit' } }, taskId),
         mi !== null ? el('span', { class: 'muted' }, ` [${mi}]`) : null),
       stateBox, el('span', { class: 'spacer' }), tiActions(dagId, runId, taskId, ti, mi, status)),
-    factsBox, status,
+    factsBox, docBox, status,
     el('nav', { class: 'tabs', id: 'ti-tabs' }, TABS.map(([name, title]) =>
       el('a', { href: tabHref(name), class: name === tab ? 'active' : null }, title))),
     body);
