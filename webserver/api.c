@@ -83,6 +83,8 @@ static const char *const p_xcoms[] = {"limit", "offset", "map_index", "xcom_key"
 static const char *const p_mapped[] = {"limit", "offset", "state", "order_by", NULL};
 static const char *const p_xcom[] = {"map_index", "deserialize", "stringify", NULL};
 static const char *const p_page[] = {"limit", "offset", "order_by", NULL};
+static const char *const p_variables[] = {"limit", "offset", "order_by", "variable_key_pattern",
+                                          NULL};
 static const char *const p_pools[] = {"limit", "offset", NULL};
 static const char *const p_login[] = {"next", NULL};
 static const char *const p_events[] = {
@@ -196,7 +198,7 @@ static const route_t routes[] = {
       RES_IMPORT_ERRORS),
     R("GET", V1 "/importErrors/{}", api_get_import_error, p_none, ROUTE_CACHED, ACT_READ,
       RES_IMPORT_ERRORS),
-    R("GET", V1 "/variables", api_get_variables, p_page, 0, ACT_READ, RES_VARIABLES),
+    R("GET", V1 "/variables", api_get_variables, p_variables, 0, ACT_READ, RES_VARIABLES),
     R("POST", V1 "/variables", api_post_variable, p_none, 0, ACT_CREATE, RES_VARIABLES),
     R("GET", V1 "/variables/{}", api_get_variable, p_none, 0, ACT_READ, RES_VARIABLES),
     R("PATCH", V1 "/variables/{}", api_patch_variable, p_patch_dag, 0, ACT_EDIT, RES_VARIABLES),

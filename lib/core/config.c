@@ -105,9 +105,9 @@ static const char *const section_docs[SEC_COUNT] = {
 static const key_def_t config_keys[] = {
     {SEC_CORE, "dags_folder", KEY_STRING, "./dags", 0, 0, KEY_NONEMPTY, OFF(core.dags_folder),
      "non-empty",
-     "Folder the scheduler scans for DAG files (YAML). The scheduler needs it, and the webserver "
-     "for `GET /api/v1/dagSources/{file_token}` (it serves only files inside this folder; without "
-     "it every source is a 404). Workers run tasks from the DAG versions stored in Postgres."},
+     "Folder the scheduler scans for DAG files (YAML). Only the scheduler needs it: workers run "
+     "tasks from the DAG versions stored in Postgres, and the webserver serves a DAG file's text "
+     "(`dagSources`, the Code view) from the copy stored with each version."},
     {SEC_CORE, "dags_are_paused_at_creation", KEY_BOOL, "true", 0, 0, 0,
      OFF(core.dags_are_paused_at_creation), "boolean",
      "Whether a DAG seen for the first time starts paused (as Airflow's setting of the same "
@@ -137,6 +137,19 @@ static const key_def_t config_keys[] = {
      "1..100000",
      "The most task instances one mapped task may expand into (Airflow's `max_map_length`); "
      "expanding into more fails the task. The scheduler and workers both read it."},
+    {SEC_CORE, "max_templated_field_length", KEY_INT, "4096", 100, 1048576, 0,
+     OFF(core.max_templated_field_length), "100..1048576",
+     "The most characters of one rendered templated field the worker stores for the web UI and the "
+     "API's `rendered_fields` (Airflow's setting of the same name): a longer value (a string, or "
+     "the JSON text of `env` or an argument) is stored as Airflow's truncated form, `Truncated. "
+     "You can change this behaviour in [core]max_templated_field_length. '<its first 4017 "
+     "characters>'... `. The task itself gets the whole value. Only workers read it."},
+    {SEC_CORE, "max_num_rendered_ti_fields_per_task", KEY_INT, "30", 0, 100000, 0,
+     OFF(core.max_num_rendered_ti_fields_per_task), "0..100000",
+     "The rendered fields of a task are kept for its instances in the latest this many runs of the "
+     "DAG (by logical date), as Airflow's setting of the same name; older ones are deleted when a "
+     "worker stores new ones for that task. `0` keeps them all (they still go with their run). "
+     "Only workers read it."},
     {SEC_CORE, "test_connection", KEY_STRING, "Disabled", 0, 0, 0, OFF(core.test_connection),
      "string",
      "Whether `POST /api/v1/connections/test` may test a connection (Airflow's setting of the same "
