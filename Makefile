@@ -69,7 +69,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/tests/%)
 
-.PHONY: all libs deps test unit integration asan standalone clean format fuzz-build fuzz bench bench-quick check-tree
+.PHONY: all libs deps test unit integration asan standalone clean format fuzz-build fuzz bench bench-quick check-tree docs-config
 
 all: $(PROGS)
 
@@ -193,6 +193,10 @@ bench-quick: deps
 # lib/store, formatting, no .c included by a test. No build needed.
 check-tree:
 	@ONLY=check bash tests/run.sh
+
+# docs/configuration.md's key reference, from the key table (checked by check-tree).
+docs-config: $(BIN)/updraft
+	@BIN=$(BIN) bash tests/check/config_doc.sh --write
 
 standalone: deps
 	@$(MAKE) --no-print-directory all

@@ -40,6 +40,8 @@ int cli_jobs(const config_t *cfg, int argc, char **argv);
 int cli_users(const config_t *cfg, int argc, char **argv);
 /* `updraft roles list [-p] [-o FMT]` (cmd_users.c): the permission table, no database needed. */
 int cli_roles(int argc, char **argv);
+/* `updraft config list|get-value` (cli/cmd_config.c); cfg NULL only for list --markdown. */
+int cli_config(const config_t *cfg, int argc, char **argv);
 /*
  * A duration: seconds, or a number with s, m, h, d or w ("90m", "30d").
  * 0 with *sec, or -1.

@@ -55,6 +55,8 @@ static void usage(FILE *f)
           "                             users, passwords and API tokens (updraft users -h)\n"
           "  roles list [-p]            the roles and their permissions\n"
           "  jobs check [--job-type T] [--hostname H]          (updraft jobs -h)\n"
+          "  config list [--defaults|--markdown] | config get-value SECTION KEY\n"
+          "                             the settings in effect (secrets hidden)\n"
           "  rotate-fernet-key          re-encrypt every secret with the first core.fernet_key\n"
           "  alerts test CONN_ID        send a test alert through a Slack or webhook connection\n"
           "  standalone                 private Postgres + Redis and every daemon, for trying "
@@ -82,6 +84,10 @@ int main(int argc, char **argv)
     }
     if (argc >= 2 && !strcmp(argv[1], "standalone"))
         return cli_standalone(argv[0], argc - 1, argv + 1);
+    /* The key reference is made from the key table alone (the docs' build). */
+    if (argc == 4 && !strcmp(argv[1], "config") && !strcmp(argv[2], "list") &&
+        !strcmp(argv[3], "--markdown"))
+        return cli_config(NULL, argc - 1, argv + 1);
     int rc = config_from_args(&argc, argv, &cfg);
     if (rc != 0)
         return rc > 0 ? 0 : 1;
@@ -113,6 +119,8 @@ int main(int argc, char **argv)
         rc = cli_alerts(&cfg, argc - 1, argv + 1);
     else if (!strcmp(argv[1], "users"))
         rc = cli_users(&cfg, argc - 1, argv + 1);
+    else if (!strcmp(argv[1], "config"))
+        rc = cli_config(&cfg, argc - 1, argv + 1);
     else if (!strcmp(argv[1], "roles"))
         rc = cli_roles(argc - 1, argv + 1);
     else {

@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "model/dag.h"
+#include "model/dagignore.h"
 #include "core/db.h"
 #include "core/error.h"
 #include "core/hash.h"
@@ -307,7 +308,93 @@ static bool is_defaults_name(const char *name)
     return !strcmp(name, "defaults.yml") || !strcmp(name, "defaults.yaml");
 }
 
-static int list_dir(listing_t *l, processor_status_t *status, const char *dir, int depth)
+/*
+ * The walk's .airflowignore state (model/dagignore.h): the rules of the
+ * folders from the root down to the one being listed, and which ignore
+ * files were reported as holding bad lines (one warning per version of a
+ * file, not one per scan).
+ */
+static int append_line(char **text, const char *line);
+
+typedef struct walk {
+    dagignore_t *ig;
+    size_t root_len;
+    char *reported;     /* "path:size:mtime" lines reported by the previous scan */
+    char *reported_now; /* the same, for this scan */
+} walk_t;
+
+/*
+ * Adds dir's .airflowignore, if it has one, to the walk's rules. rel is
+ * dir relative to the root ("" for the root). -1 only when out of memory.
+ */
+static int load_ignore_file(walk_t *w, const char *dir, const char *rel)
+{
+    char path[PATH_MAX], err[512], key[PATH_MAX + 64];
+    struct stat st;
+    int fd = -1, rc = 0;
+    char *text = NULL;
+
+    int n = snprintf(path, sizeof(path), "%s/%s", dir, DAGIGNORE_FILE);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return 0;
+    int e = regfile_open(path, 0, &fd, &st);
+    if (e == UPDRAFT_ENOTFOUND)
+        return 0;
+    if (e != 0) {
+        log_warn("cannot read ignore file path=%s error=\"%s\"", path,
+                 e == UPDRAFT_EINVALID ? "not a regular file" : strerror(errno));
+        return 0;
+    }
+    if (st.st_size > DAGIGNORE_MAX_BYTES) {
+        log_warn("ignore file too large, not read path=%s bytes=%lld max=%d", path,
+                 (long long)st.st_size, DAGIGNORE_MAX_BYTES);
+        goto out;
+    }
+    if (!(text = malloc((size_t)st.st_size + 1))) {
+        rc = -1;
+        goto out;
+    }
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t r = read(fd, text + got, (size_t)st.st_size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break; /* shrank while read: take what is there */
+        got += (size_t)r;
+    }
+    int skipped = dagignore_add(w->ig, rel, text, got, err, sizeof(err));
+    if (skipped < 0) {
+        rc = -1;
+        goto out;
+    }
+    if (skipped > 0) {
+        snprintf(key, sizeof(key), "%s:%lld:%lld", path, (long long)st.st_size,
+                 (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec);
+        if (append_line(&w->reported_now, key) < 0) {
+            rc = -1;
+            goto out;
+        }
+        size_t klen = strlen(key);
+        const char *seen = w->reported;
+        bool known = false;
+        while (seen && (seen = strstr(seen, key)) != NULL && !known) {
+            known = (seen == w->reported || seen[-1] == '\n') &&
+                    (seen[klen] == '\n' || seen[klen] == '\0');
+            seen += klen;
+        }
+        if (!known)
+            log_warn("ignore file patterns skipped path=%s count=%d first=\"%s\"", path, skipped,
+                     err);
+    }
+out:
+    free(text);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+static int list_dir(listing_t *l, processor_status_t *status, walk_t *w, const char *dir, int depth)
 {
     struct stat st;
     if (depth > PROC_MAX_DEPTH || stat(dir, &st) < 0 || visited(l, &st))
@@ -318,10 +405,12 @@ static int list_dir(listing_t *l, processor_status_t *status, const char *dir, i
         return 0;
     }
     processor_progress(status);
-    int rc = 0;
+    size_t mark = dagignore_mark(w->ig);
+    const char *rel_dir = strlen(dir) > w->root_len ? dir + w->root_len + 1 : "";
+    int rc = load_ignore_file(w, dir, rel_dir);
     struct dirent *e;
     char path[PATH_MAX];
-    while ((e = readdir(d)) != NULL) {
+    while (rc == 0 && (e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.')
             continue; /* hidden, . and .. */
         int n = snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
@@ -329,11 +418,13 @@ static int list_dir(listing_t *l, processor_status_t *status, const char *dir, i
             continue;
         if (stat(path, &st) < 0)
             continue; /* dangling symlink, or gone */
+        if (dagignore_match(w->ig, path + w->root_len + 1, S_ISDIR(st.st_mode)))
+            continue; /* as if it were not there: a folder is not entered */
         /* Anything but a folder under a DAG or defaults file's name is
          * listed, so that a FIFO or a device there becomes an import
          * error; none is ever opened to wait (regfile.h). */
         if (S_ISDIR(st.st_mode)) {
-            rc = list_dir(l, status, path, depth + 1);
+            rc = list_dir(l, status, w, path, depth + 1);
         } else if (dag_is_dag_file(e->d_name)) {
             if (l->n >= PROC_MAX_FILES)
                 l->truncated = true;
@@ -346,6 +437,7 @@ static int list_dir(listing_t *l, processor_status_t *status, const char *dir, i
             break;
     }
     closedir(d);
+    dagignore_truncate(w->ig, mark);
     return rc;
 }
 
@@ -483,9 +575,10 @@ typedef struct proc {
     processor_args_t *a;
     db_t *db;
     char root[PATH_MAX];
-    listing_t mem; /* the previous scan's listing: what change detection needs */
-    listing_t now; /* the scan in progress */
-    bool synced;   /* mem matches the database (else dag_file is the reference) */
+    listing_t mem;         /* the previous scan's listing: what change detection needs */
+    listing_t now;         /* the scan in progress */
+    bool synced;           /* mem matches the database (else dag_file is the reference) */
+    char *ignore_reported; /* ignore files whose bad lines were logged (walk_t) */
     batch_t batch;
     int parsed, changed, removed, errors;
 } proc_t;
@@ -1143,10 +1236,20 @@ static int scan(proc_t *p, bool *changed)
         snprintf(p->root, sizeof(p->root), "%s", real);
     }
     int64_t now_ns = ts_now() * 1000;
-    if (list_dir(&p->now, p->a->status, p->root, 0) < 0) {
+    dagignore_syntax_t syntax = DAGIGNORE_GLOB;
+    (void)dagignore_parse_syntax(p->a->cfg->core.dag_ignore_file_syntax, &syntax);
+    walk_t w = {
+        .ig = dagignore_new(syntax), .root_len = strlen(p->root), .reported = p->ignore_reported};
+    int lrc = w.ig ? list_dir(&p->now, p->a->status, &w, p->root, 0) : -1;
+    dagignore_free(w.ig);
+    if (lrc < 0) {
+        free(w.reported_now);
+        listing_free(&p->now);
         log_error("out of memory listing the dags folder");
         return 0;
     }
+    free(p->ignore_reported);
+    p->ignore_reported = w.reported_now;
     if (p->now.truncated)
         log_warn("too many files in the dags folder; reading the first max=%d", PROC_MAX_FILES);
     /* qsort's pointer must not be NULL, even for zero elements. */
@@ -1245,6 +1348,7 @@ void *processor_thread(void *arg)
     batch_free(&p.batch);
     listing_free(&p.mem);
     listing_free(&p.now);
+    free(p.ignore_reported);
     db_close(p.db);
     log_info("dag processor stopped");
     return NULL;

@@ -20,8 +20,6 @@
 #include "core/strbuf.h"
 #include "webserver/http.h"
 
-#define CONFIG_HIDDEN "< hidden >"
-
 /* What the visitor writes into: one of the two forms, one section or all. */
 typedef struct config_out {
     const char *only;    /* the section asked for, NULL: every section */

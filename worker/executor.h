@@ -6,7 +6,9 @@
  * stdout and stderr into one non-blocking pipe the supervisor reads. It runs
  * in the task's cwd, or in a fresh temporary directory removed afterwards.
  * posix_spawn is used (vfork-like, cheap from a large process); nothing but
- * the task itself is started. An operator that is not a shell command runs
+ * the task itself is started. The supervisor then gives the group to the
+ * worker's guard (worker/taskguard.h), which kills it if the worker dies
+ * before reaping it, even by SIGKILL. An operator that is not a shell command runs
  * the same way with the operator runner (worker/ops.h) in place of the
  * shell.
  */

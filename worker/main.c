@@ -26,7 +26,9 @@
  * shell command (worker/ops.h); main hands it to ops_main before anything
  * else. `updraft-worker --run-as UID GID USER -- PATH ARGV...` is the step
  * that switches a task to its run_as_user before executing it
- * (worker/runas.h).
+ * (worker/runas.h). `updraft-worker --guard` is the process that kills the
+ * worker's task process groups when the worker dies, even by SIGKILL
+ * (worker/taskguard.h).
  *
  * Every mode starts by making the process non-dumpable (PR_SET_DUMPABLE):
  * what it holds in its environment and memory stays out of reach of tasks
@@ -37,6 +39,7 @@
 #include <sys/prctl.h>
 
 #include "worker/daemon.h"
+#include "worker/taskguard.h"
 #include "worker/ops.h"
 #include "worker/options.h"
 #include "worker/runas.h"
@@ -53,6 +56,8 @@ int main(int argc, char **argv)
     }
     if (argc >= 2 && strcmp(argv[1], RUNAS_FLAG) == 0)
         return runas_main(argc, argv);
+    if (argc == 2 && strcmp(argv[1], TASKGUARD_FLAG) == 0)
+        return taskguard_main();
     if (argc == 3 && strcmp(argv[1], "--run-operator") == 0)
         return ops_main(argv[2]);
 

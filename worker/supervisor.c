@@ -64,6 +64,7 @@
 #include "core/timeutil.h"
 #include "store/xcom.h"
 #include "worker/executor.h"
+#include "worker/taskguard.h"
 #include "worker/logbuf.h"
 #include "worker/opsem.h"
 #include "worker/opspec.h"
@@ -146,6 +147,8 @@ struct supervisor {
         int64_t at_us;
     } * gkills;
     size_t ngkills, gkcap;
+    taskguard_t *guard;     /* kills the task groups if this process dies (worker/taskguard.h) */
+    int64_t guard_retry_us; /* monotonic: when a failed guard start is tried again */
     char buf[READ_CHUNK];
 };
 
@@ -212,6 +215,7 @@ void supervisor_free(supervisor_t *s)
     dagver_cache_free(s->specs);
     free(s->hostname);
     free(s->gkills);
+    taskguard_free(s->guard);
     close(s->sigfd);
     db_close(s->o.db);
     queue_close(s->o.queue);
@@ -302,6 +306,54 @@ static int prepare_runner(supervisor_t *s, run_t *r, char *err, size_t errlen)
     return opspec_write(s->o.db, s->o.ring, r->t, &so, r->log, r->spec_path, err, errlen);
 }
 
+/*
+ * The guard is gone or cannot be told: the next spawn starts another.
+ * reaped: its exit was collected (its pid may be reused: not signalled).
+ * Otherwise it may still be alive, and closing its pipe would make it kill
+ * every running task: it is killed first (not yet reaped, so its pid is
+ * still its own).
+ */
+static void guard_lost(supervisor_t *s, const char *why, bool reaped)
+{
+    if (!s->guard)
+        return;
+    log_error("task guard lost, starting another reason=\"%s\" pid=%d", why,
+              (int)taskguard_pid(s->guard));
+    if (!reaped)
+        kill(taskguard_pid(s->guard), SIGKILL);
+    taskguard_free(s->guard);
+    s->guard = NULL;
+}
+
+/*
+ * The guard (worker/taskguard.h) is started before the first task and again
+ * whenever it is found gone; a new one is told about every group still
+ * running. Without one, tasks still run: they would only outlive a worker
+ * killed with SIGKILL, as the warning says.
+ */
+static void guard_ensure(supervisor_t *s)
+{
+    char err[256];
+    int64_t now = ts_mono_us();
+
+    if (s->guard || now < s->guard_retry_us)
+        return;
+    s->guard = taskguard_start(s->o.self_exe, err, sizeof(err));
+    if (!s->guard) {
+        s->guard_retry_us = now + 10 * TS_US_PER_SEC;
+        log_warn("cannot start the task guard, tasks would outlive a killed worker error=\"%s\"",
+                 err);
+        return;
+    }
+    log_info("task guard started pid=%d", (int)taskguard_pid(s->guard));
+    for (size_t i = 0; s->guard && i < s->nruns; i++)
+        if (s->runs[i]->proc.pid > 0 && taskguard_add(s->guard, s->runs[i]->proc.pid) < 0)
+            guard_lost(s, "cannot write to the task guard", false);
+    for (size_t i = 0; s->guard && i < s->ngkills; i++)
+        if (taskguard_add(s->guard, s->gkills[i].pgid) < 0)
+            guard_lost(s, "cannot write to the task guard", false);
+}
+
 static void run_spawn(supervisor_t *s, run_t *r)
 {
     wtry_t *t = r->t;
@@ -378,6 +430,7 @@ static void run_spawn(supervisor_t *s, run_t *r)
     if (who == 0)
         logbuf_append_line(r->log, "INFO", "Running as user %s (uid %lu)", user.name,
                            (unsigned long)user.uid);
+    guard_ensure(s);
     int rc;
     const executor_as_t *asp = who == 0 ? &as : NULL;
     if (runner) {
@@ -395,6 +448,10 @@ static void run_spawn(supervisor_t *s, run_t *r)
                  err);
         run_mark_exited(r, false);
         return;
+    }
+    if (s->guard && taskguard_add(s->guard, r->proc.pid) < 0) {
+        guard_lost(s, "cannot write to the task guard", false);
+        guard_ensure(s); /* tells the new one about this group too */
     }
     logbuf_append_line(r->log, "INFO", "Output:");
     log_info("try started ti=%" PRId64 " try=%d dag_id=%s task_id=%s run_id=%s pid=%d", t->ti_id,
@@ -833,6 +890,11 @@ static void reap(supervisor_t *s)
         pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid <= 0)
             return;
+        if (s->guard && pid == taskguard_pid(s->guard)) {
+            guard_lost(s, "the guard process exited", true);
+            guard_ensure(s); /* at once: the running tasks are not covered meanwhile */
+            continue;
+        }
         run_t *r = find_pid(s, pid);
         if (r)
             on_exit_status(s, r, status);

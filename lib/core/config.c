@@ -19,7 +19,9 @@
  *               found here come from a short libyaml pass over the file;
  *   environment UPDRAFT__SECTION__KEY, upper case, wins over the file;
  *               unknown UPDRAFT__* names only draw a warning;
- *   printing    config_print walks the table, masking secret keys.
+ *   printing    config_print walks the table, masking secret keys;
+ *   docs        each row's range and description make the key reference
+ *               of docs/configuration.md (config_write_markdown).
  */
 #include "core/config.h"
 
@@ -37,6 +39,7 @@
 #include <unistd.h>
 
 #include "core/envname.h"
+#include "core/error.h"
 #include "core/errbuf.h"
 #include "core/log.h"
 #include "core/secrets.h"
@@ -55,7 +58,8 @@ enum {
     KEY_CONN_LIST = 1 << 4,    /* comma-separated connection ids, may be empty */
     KEY_AUTH = 1 << 5,         /* "password" or "none" */
     KEY_FERNET = 1 << 6,       /* empty, or keys secrets_keyring_new accepts (none weak) */
-    KEY_ENV_LIST = 1 << 7      /* environment variable names and PREFIX*, comma-separated */
+    KEY_ENV_LIST = 1 << 7,     /* environment variable names and PREFIX*, comma-separated */
+    KEY_IGNORE_SYNTAX = 1 << 8 /* "regexp" or "glob" (.airflowignore) */
 };
 
 typedef struct key_def {
@@ -65,7 +69,9 @@ typedef struct key_def {
     const char *def;
     long long min, max; /* KEY_INT only */
     unsigned flags;
-    size_t offset; /* into config_t */
+    size_t offset;     /* into config_t */
+    const char *range; /* docs: the values it takes, as docs/configuration.md says them */
+    const char *doc;   /* docs: what it does (Markdown, one paragraph) */
 } key_def_t;
 
 enum {
@@ -84,96 +90,280 @@ static const char *const section_names[SEC_COUNT] = {
     "core", "database", "redis", "webserver", "scheduler", "worker", "logging", "alerts",
 };
 
+/* Docs: what docs/configuration.md says above a section's table ("" none). */
+static const char *const section_docs[SEC_COUNT] = {
+    [SEC_ALERTS] = "Slack and webhook alerts, sent by the scheduler (`docs/alerts.md`). Lists of "
+                   "connection ids are comma-separated (`slack_default, ops_hook`); each id is "
+                   "made of letters, digits, `_`, `.` and `-`.",
+};
+
 #define OFF(m) offsetof(config_t, m)
 
-/* Keep in section order; docs/configuration.md describes every entry. */
+/* Keep in section order. The last two fields are the documentation:
+ * docs/configuration.md's key reference is generated from them
+ * (config_write_markdown, `make docs-config`; `make check-tree` compares). */
 static const key_def_t config_keys[] = {
-    {SEC_CORE, "dags_folder", KEY_STRING, "./dags", 0, 0, KEY_NONEMPTY, OFF(core.dags_folder)},
+    {SEC_CORE, "dags_folder", KEY_STRING, "./dags", 0, 0, KEY_NONEMPTY, OFF(core.dags_folder),
+     "non-empty",
+     "Folder the scheduler scans for DAG files (YAML). Only the scheduler needs it: workers run "
+     "tasks from the DAG versions stored in Postgres, and the webserver serves a DAG file's text "
+     "(`dagSources`, the Code view) from the copy stored with each version."},
     {SEC_CORE, "dags_are_paused_at_creation", KEY_BOOL, "true", 0, 0, 0,
-     OFF(core.dags_are_paused_at_creation)},
-    {SEC_CORE, "hostname", KEY_STRING, "", 0, 0, 0, OFF(core.hostname)},
+     OFF(core.dags_are_paused_at_creation), "boolean",
+     "Whether a DAG seen for the first time starts paused (as Airflow's setting of the same "
+     "name)."},
+    {SEC_CORE, "hostname", KEY_STRING, "", 0, 0, 0, OFF(core.hostname), "string",
+     "The name this process records for itself (task instances, heartbeats, logs). Empty means the "
+     "machine's `gethostname()`, filled in at start."},
     {SEC_CORE, "fernet_key", KEY_STRING, "", 0, 0, KEY_SECRET_VALUE | KEY_FERNET,
-     OFF(core.fernet_key)},
-    {SEC_CORE, "max_xcom_size", KEY_INT, "49152", 1024, 1073741824, 0, OFF(core.max_xcom_size)},
-    {SEC_CORE, "max_map_length", KEY_INT, "1024", 1, 100000, 0, OFF(core.max_map_length)},
+     OFF(core.fernet_key), "base64 of 32 random bytes, comma-separated list; secret",
+     "Key(s) that encrypt connection passwords and extras and variable values at rest "
+     "(AES-256-GCM, see `docs/secrets.md`). The first key encrypts, every key decrypts (as "
+     "Airflow's `fernet_key` with MultiFernet), so rotation is `NEW,OLD` then `updraft "
+     "rotate-fernet-key`. Make one with `openssl rand -base64 32`. A key that is not random (all "
+     "zero, one byte or a short block repeated, a counting sequence, printable text) is a "
+     "configuration error: every program refuses to start with it. Never stored in the database, "
+     "printed as `***` by `--print-config`, never logged. Empty: nothing secret can be stored "
+     "(connections with a password or extra, and variables with sensitive names, are refused). The "
+     "webserver and the CLI need it, and so do workers: a task whose templates use `var` or `conn` "
+     "(variables or connections) cannot be rendered without the key that encrypted them, and "
+     "fails."},
+    {SEC_CORE, "max_xcom_size", KEY_INT, "49152", 1024, 1073741824, 0, OFF(core.max_xcom_size),
+     "1024..1073741824",
+     "The largest XCom value a task may push, in bytes: the last output line pushed as "
+     "`return_value` (`do_xcom_push`) and each value a task writes to its XCom file. A larger "
+     "value fails the try with a message naming this setting. Only workers read it."},
+    {SEC_CORE, "max_map_length", KEY_INT, "1024", 1, 100000, 0, OFF(core.max_map_length),
+     "1..100000",
+     "The most task instances one mapped task may expand into (Airflow's `max_map_length`); "
+     "expanding into more fails the task. The scheduler and workers both read it."},
     {SEC_CORE, "max_templated_field_length", KEY_INT, "4096", 100, 1048576, 0,
-     OFF(core.max_templated_field_length)},
+     OFF(core.max_templated_field_length), "100..1048576",
+     "The most characters of one rendered templated field the worker stores for the web UI and the "
+     "API's `rendered_fields` (Airflow's setting of the same name): a longer value (a string, or "
+     "the JSON text of `env` or an argument) is stored as Airflow's truncated form, `Truncated. "
+     "You can change this behaviour in [core]max_templated_field_length. '<its first 4017 "
+     "characters>'... `. The task itself gets the whole value. Only workers read it."},
     {SEC_CORE, "max_num_rendered_ti_fields_per_task", KEY_INT, "30", 0, 100000, 0,
-     OFF(core.max_num_rendered_ti_fields_per_task)},
-    {SEC_CORE, "test_connection", KEY_STRING, "Disabled", 0, 0, 0, OFF(core.test_connection)},
+     OFF(core.max_num_rendered_ti_fields_per_task), "0..100000",
+     "The rendered fields of a task are kept for its instances in the latest this many runs of the "
+     "DAG (by logical date), as Airflow's setting of the same name; older ones are deleted when a "
+     "worker stores new ones for that task. `0` keeps them all (they still go with their run). "
+     "Only workers read it."},
+    {SEC_CORE, "test_connection", KEY_STRING, "Disabled", 0, 0, 0, OFF(core.test_connection),
+     "string",
+     "Whether `POST /api/v1/connections/test` may test a connection (Airflow's setting of the same "
+     "name and default): `Enabled` (any case) lets it reach out, anything else (`Disabled`, "
+     "Airflow's `Hidden`) answers 403. A test makes the webserver connect to the host the request "
+     "names (an HTTP GET, a Postgres login), so enable it only when everyone who may edit "
+     "connections is trusted with that. Only the webserver reads it."},
     {SEC_CORE, "dag_env_allowlist", KEY_STRING, "CONFIG_ROOT_DIR,AIRFLOW_HOME", 0, 0, KEY_ENV_LIST,
-     OFF(core.dag_env_allowlist)},
+     OFF(core.dag_env_allowlist), "comma-separated names; `PREFIX*` for a prefix; may be empty",
+     "The environment variables that `$NAME` / `${NAME}` in a DAG file may read (dag-factory's "
+     "expansion, `docs/dag-format.md`): a name that is not listed stays as written. The default is "
+     "what dag-factory's examples use. updraft's own variables can never be read, whatever this "
+     "says: every `UPDRAFT_*` (settings such as the fernet key and the database URL, "
+     "`UPDRAFT_CONN_*`, `UPDRAFT_VAR_*`), Airflow's `AIRFLOW__*`, `AIRFLOW_CONN_*`, "
+     "`AIRFLOW_VAR_*`, and libpq's `PG*`: a DAG file naming one is an error at its "
+     "`path:line:col`, and a list naming one is refused at start. Empty: no expansion at all. The "
+     "scheduler and `updraft dags validate` read it."},
+    {SEC_CORE, "dag_ignore_file_syntax", KEY_STRING, "glob", 0, 0, KEY_NONEMPTY | KEY_IGNORE_SYNTAX,
+     OFF(core.dag_ignore_file_syntax), "`glob` or `regexp`",
+     "The syntax of `.airflowignore` files in `dags_folder` and its subfolders "
+     "(`docs/dag-format.md`), as Airflow's: `glob` is gitignore's (Airflow 3's default), `regexp` "
+     "a search for each pattern in the path (Airflow 2's default). The scheduler reads it."},
     {SEC_DATABASE, "url", KEY_STRING, "postgresql:///updraft", 0, 0, KEY_SECRET | KEY_NONEMPTY,
-     OFF(database.url)},
+     OFF(database.url), "non-empty; secret",
+     "The Postgres connection, as a `postgresql://` URI or libpq `key=value` string (anything "
+     "libpq accepts). The default connects over the local Unix socket to database `updraft`. Its "
+     "password is masked whenever it is printed or logged."},
     {SEC_REDIS, "url", KEY_STRING, "redis://127.0.0.1:6379/0", 0, 0, KEY_SECRET | KEY_NONEMPTY,
-     OFF(redis.url)},
-    {SEC_REDIS, "timeout_ms", KEY_INT, "5000", 100, 600000, 0, OFF(redis.timeout_ms)},
+     OFF(redis.url), "non-empty; secret",
+     "The Redis server holding the task queues: `redis://[[user]:password@]host[:port][/db]`. Its "
+     "password is masked whenever it is printed or logged."},
+    {SEC_REDIS, "timeout_ms", KEY_INT, "5000", 100, 600000, 0, OFF(redis.timeout_ms), "100..600000",
+     "Connect and command timeout for Redis, in milliseconds."},
     {SEC_WEBSERVER, "listen", KEY_STRING, "127.0.0.1:8080", 0, 0, KEY_NONEMPTY,
-     OFF(webserver.listen)},
+     OFF(webserver.listen), "non-empty",
+     "Address and port the webserver listens on. Loopback by default: put a TLS reverse proxy in "
+     "front, or set `0.0.0.0:8080` deliberately."},
     {SEC_WEBSERVER, "base_url", KEY_STRING, "http://127.0.0.1:8080", 0, 0, KEY_NONEMPTY,
-     OFF(webserver.base_url)},
-    {SEC_WEBSERVER, "threads", KEY_INT, "32", 1, 256, 0, OFF(webserver.threads)},
-    {SEC_WEBSERVER, "cache_mb", KEY_INT, "32", 0, 4096, 0, OFF(webserver.cache_mb)},
+     OFF(webserver.base_url), "non-empty",
+     "The URL users reach the webserver at (behind the proxy), used in links the server generates, "
+     "such as log URLs and alert messages."},
+    {SEC_WEBSERVER, "threads", KEY_INT, "32", 1, 256, 0, OFF(webserver.threads), "1..256",
+     "Request worker threads. Each serves one keep-alive connection at a time and uses at most one "
+     "database connection, so this also bounds the webserver's Postgres connections."},
+    {SEC_WEBSERVER, "cache_mb", KEY_INT, "32", 0, 4096, 0, OFF(webserver.cache_mb), "0..4096",
+     "Memory for the response cache of the DAG and import-error endpoints (least recently used "
+     "answers go first; an answer over 1 MiB is never kept). `0` turns the cache off. It holds one "
+     "more Postgres connection, for `LISTEN updraft_api`. See \"Caching and consistency\" in "
+     "docs/api.md."},
     {SEC_WEBSERVER, "auth", KEY_STRING, "password", 0, 0, KEY_NONEMPTY | KEY_AUTH,
-     OFF(webserver.auth)},
+     OFF(webserver.auth), "`password` or `none`",
+     "`password`: every request but `/health`, `/api/v1/version` and the login page needs a user "
+     "(session cookie, HTTP Basic or a bearer token; see docs/security.md). `none`: everyone may "
+     "do everything, as Airflow's `auth_backends = airflow.api.auth.backend.default`; the "
+     "webserver refuses to start with it unless `listen` is a loopback address."},
     {SEC_WEBSERVER, "session_idle_minutes", KEY_INT, "480", 1, 525600, 0,
-     OFF(webserver.session_idle_minutes)},
+     OFF(webserver.session_idle_minutes), "1..525600",
+     "A browser session not used for this long ends (the user logs in again)."},
     {SEC_WEBSERVER, "session_max_hours", KEY_INT, "168", 1, 8760, 0,
-     OFF(webserver.session_max_hours)},
+     OFF(webserver.session_max_hours), "1..8760",
+     "A browser session ends this long after its login, used or not."},
     {SEC_WEBSERVER, "login_failures_per_user", KEY_INT, "10", 1, 100000, 0,
-     OFF(webserver.login_failures_per_user)},
+     OFF(webserver.login_failures_per_user), "1..100000",
+     "Failed logins (login page or HTTP Basic) allowed for one username per 5 minutes, in a burst; "
+     "beyond it, attempts for that username get `429` with `Retry-After` until the allowance "
+     "refills. Counted per webserver process."},
     {SEC_WEBSERVER, "login_failures_per_address", KEY_INT, "30", 1, 100000, 0,
-     OFF(webserver.login_failures_per_address)},
+     OFF(webserver.login_failures_per_address), "1..100000",
+     "The same, per client address, whatever username it tries."},
     {SEC_WEBSERVER, "request_timeout_ms", KEY_INT, "10000", 500, 600000, 0,
-     OFF(webserver.request_timeout_ms)},
+     OFF(webserver.request_timeout_ms), "500..600000",
+     "A request's head (request line and headers) must arrive whole within this time, and so must "
+     "its body once the handler reads it; a late head is answered `400`, a late body `408`, and "
+     "the connection is closed. Also the longest wait for one write to a client. Every connection "
+     "holds a worker thread meanwhile, so this is how long a slow client can keep one. See \"HTTP "
+     "hardening\" in docs/security.md."},
     {SEC_WEBSERVER, "max_connections_per_address", KEY_INT, "16", 0, 100000, 0,
-     OFF(webserver.max_connections_per_address)},
-    {SEC_WEBSERVER, "allowed_hosts", KEY_STRING, "", 0, 0, 0, OFF(webserver.allowed_hosts)},
-    {SEC_WEBSERVER, "trusted_proxies", KEY_STRING, "", 0, 0, 0, OFF(webserver.trusted_proxies)},
+     OFF(webserver.max_connections_per_address), "0..100000",
+     "Connections one client address may hold open at once (queued ones included); a connection "
+     "beyond it is answered `429` and closed as soon as it is accepted. Keep it below `threads`, "
+     "so that no single address can hold every worker thread (the webserver warns at start "
+     "otherwise). `0`: no limit. Behind a reverse proxy every client shares the proxy's address: "
+     "list the proxy in `trusted_proxies`, which exempts it from this limit (the proxy limits its "
+     "clients)."},
+    {SEC_WEBSERVER, "allowed_hosts", KEY_STRING, "", 0, 0, 0, OFF(webserver.allowed_hosts),
+     "comma-separated host names, or `*`",
+     "Host names the webserver answers to besides `base_url`'s host and the `listen` address's "
+     "(and `localhost` when listening on loopback or on every address; IP addresses always pass). "
+     "A request whose `Host` header names anything else is refused with `400`, which defeats DNS "
+     "rebinding. Ports are not compared. `*` turns the check off."},
+    {SEC_WEBSERVER, "trusted_proxies", KEY_STRING, "", 0, 0, 0, OFF(webserver.trusted_proxies),
+     "comma-separated IP addresses or `ADDRESS/PREFIX` networks (at most 64)",
+     "Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` headers are believed: the reverse "
+     "proxy in front (`127.0.0.1` for deploy/nginx/updraft.conf on the same host). From such a "
+     "peer the client address used by the login throttling, the audit log and the session record "
+     "is the right-most `X-Forwarded-For` entry that is not itself a trusted proxy, session "
+     "cookies are `Secure` when `X-Forwarded-Proto` is `https`, and `max_connections_per_address` "
+     "does not apply to it. Empty: nobody is trusted and every peer is the client, whatever it "
+     "sends. A value that is not an address stops the webserver at start. See \"Behind a reverse "
+     "proxy\" in docs/security.md."},
     {SEC_SCHEDULER, "dag_dir_list_interval", KEY_INT, "5", 1, 86400, 0,
-     OFF(scheduler.dag_dir_list_interval)},
+     OFF(scheduler.dag_dir_list_interval), "1..86400",
+     "Seconds between scans of `dags_folder` for new, changed and deleted files."},
     {SEC_SCHEDULER, "catchup_by_default", KEY_BOOL, "true", 0, 0, 0,
-     OFF(scheduler.catchup_by_default)},
-    {SEC_SCHEDULER, "heartbeat_sec", KEY_INT, "5", 1, 3600, 0, OFF(scheduler.heartbeat_sec)},
+     OFF(scheduler.catchup_by_default), "boolean",
+     "The `catchup` of DAGs that do not set it: whether runs are created for every interval since "
+     "`start_date` (true) or only the latest one (false), as in Airflow."},
+    {SEC_SCHEDULER, "heartbeat_sec", KEY_INT, "5", 1, 3600, 0, OFF(scheduler.heartbeat_sec),
+     "1..3600", "How often the scheduler heartbeats (records that it is alive)."},
     {SEC_SCHEDULER, "queued_resend_after_sec", KEY_INT, "30", 1, 86400, 0,
-     OFF(scheduler.queued_resend_after_sec)},
+     OFF(scheduler.queued_resend_after_sec), "1..86400",
+     "A task instance still `queued` after this many seconds has its queue message sent again "
+     "(after a crash between commit and enqueue, or a Redis restart). Duplicates are harmless."},
     {SEC_SCHEDULER, "max_tis_per_query", KEY_INT, "512", 1, 100000, 0,
-     OFF(scheduler.max_tis_per_query)},
+     OFF(scheduler.max_tis_per_query), "1..100000",
+     "Most task instances one scheduling statement takes at once, as Airflow's setting of the same "
+     "name."},
     {SEC_SCHEDULER, "zombie_threshold_sec", KEY_INT, "30", 2, 86400, 0,
-     OFF(scheduler.zombie_threshold_sec)},
+     OFF(scheduler.zombie_threshold_sec), "2..86400",
+     "A running try whose worker has not heart-beaten it for this long is a zombie: it fails, or "
+     "retries when tries remain (Airflow's `scheduler_zombie_task_threshold`). Keep it well above "
+     "`worker.heartbeat_sec`. A worker that comes back afterwards kills the try and writes "
+     "nothing."},
     {SEC_SCHEDULER, "zombie_detection_interval_sec", KEY_INT, "10", 1, 3600, 0,
-     OFF(scheduler.zombie_detection_interval_sec)},
+     OFF(scheduler.zombie_detection_interval_sec), "1..3600",
+     "How often the scheduler looks for zombies and stuck queued tries."},
     {SEC_SCHEDULER, "task_queued_timeout_sec", KEY_INT, "600", 1, 604800, 0,
-     OFF(scheduler.task_queued_timeout_sec)},
-    {SEC_WORKER, "queues", KEY_STRING, "default", 0, 0, KEY_NONEMPTY, OFF(worker.queues)},
-    {SEC_WORKER, "concurrency", KEY_INT, "16", 1, 4096, 0, OFF(worker.concurrency)},
-    {SEC_WORKER, "heartbeat_sec", KEY_INT, "5", 1, 3600, 0, OFF(worker.heartbeat_sec)},
-    {SEC_WORKER, "shutdown_grace_sec", KEY_INT, "60", 0, 86400, 0, OFF(worker.shutdown_grace_sec)},
-    {SEC_WORKER, "log_flush_ms", KEY_INT, "200", 10, 60000, 0, OFF(worker.log_flush_ms)},
+     OFF(scheduler.task_queued_timeout_sec), "1..604800",
+     "A try still `queued` after this long (no worker serves its queue) fails, or retries when "
+     "tries remain, as Airflow's `task_queued_timeout`."},
+    {SEC_WORKER, "queues", KEY_STRING, "default", 0, 0, KEY_NONEMPTY, OFF(worker.queues),
+     "non-empty",
+     "Comma-separated queues this worker takes tasks from (`default,gpu`). Tasks choose a queue "
+     "with their `queue` argument."},
+    {SEC_WORKER, "concurrency", KEY_INT, "16", 1, 4096, 0, OFF(worker.concurrency), "1..4096",
+     "Most tasks this worker runs at the same time."},
+    {SEC_WORKER, "heartbeat_sec", KEY_INT, "5", 1, 3600, 0, OFF(worker.heartbeat_sec), "1..3600",
+     "How often the worker heartbeats its running tasks. A task whose heartbeat stops is failed "
+     "(or retried) by the scheduler as a zombie."},
+    {SEC_WORKER, "shutdown_grace_sec", KEY_INT, "60", 0, 86400, 0, OFF(worker.shutdown_grace_sec),
+     "0..86400",
+     "On SIGTERM (warm shutdown) the worker takes no new tries and gives running ones this long to "
+     "finish; then it kills them and hands them back, and another worker runs them as the next try "
+     "without counting a retry. SIGQUIT or a second signal (cold) hands back at once."},
+    {SEC_WORKER, "log_flush_ms", KEY_INT, "200", 10, 60000, 0, OFF(worker.log_flush_ms),
+     "10..60000",
+     "How often captured task output is shipped to Postgres, in milliseconds; lower means livelier "
+     "logs in the UI, more writes."},
     {SEC_WORKER, "max_log_bytes_per_try", KEY_INT, "10485760", 1024, 1073741824, 0,
-     OFF(worker.max_log_bytes_per_try)},
-    {SEC_WORKER, "default_run_as_user", KEY_STRING, "", 0, 0, 0, OFF(worker.default_run_as_user)},
-    {SEC_WORKER, "allow_root_tasks", KEY_BOOL, "false", 0, 0, 0, OFF(worker.allow_root_tasks)},
+     OFF(worker.max_log_bytes_per_try), "1024..1073741824",
+     "Most log bytes kept for one try of a task."},
+    {SEC_WORKER, "default_run_as_user", KEY_STRING, "", 0, 0, 0, OFF(worker.default_run_as_user),
+     "a user name",
+     "The user that tasks without a `run_as_user` of their own run as (Airflow's "
+     "`core.default_impersonation`). Empty: they run as the worker's own user. Switching users "
+     "needs a worker started as root; a worker started as another user refuses to start when this "
+     "names someone else, and so does one that does not find the user. See `docs/security.md` "
+     "\"Task isolation and secrets\". Only workers read it."},
+    {SEC_WORKER, "allow_root_tasks", KEY_BOOL, "false", 0, 0, 0, OFF(worker.allow_root_tasks),
+     "boolean",
+     "Whether a task may run as root (uid 0). False: a task whose `run_as_user` is root fails with "
+     "a message naming this key, and a worker started as root with `default_run_as_user` empty "
+     "refuses to start (its tasks would run as root). Set it only where tasks are as trusted as "
+     "the worker (a developer's container); `updraft standalone` started as root runs tasks as "
+     "`nobody` instead when it can. Only workers read it."},
     {SEC_LOGGING, "level", KEY_STRING, "info", 0, 0, KEY_NONEMPTY | KEY_LOG_LEVEL,
-     OFF(logging.level)},
+     OFF(logging.level), "`debug`, `info`, `warning` (or `warn`), `error`, `off`",
+     "Least severe level written to stderr."},
     {SEC_ALERTS, "on_task_failure", KEY_STRING, "", 0, 0, KEY_CONN_LIST,
-     OFF(alerts.on_task_failure)},
-    {SEC_ALERTS, "on_task_retry", KEY_STRING, "", 0, 0, KEY_CONN_LIST, OFF(alerts.on_task_retry)},
-    {SEC_ALERTS, "on_dag_failure", KEY_STRING, "", 0, 0, KEY_CONN_LIST, OFF(alerts.on_dag_failure)},
-    {SEC_ALERTS, "on_sla_miss", KEY_STRING, "", 0, 0, KEY_CONN_LIST, OFF(alerts.on_sla_miss)},
-    {SEC_ALERTS, "give_up_after_sec", KEY_INT, "3600", 1, 604800, 0, OFF(alerts.give_up_after_sec)},
-    {SEC_ALERTS, "request_timeout_sec", KEY_INT, "10", 1, 300, 0, OFF(alerts.request_timeout_sec)},
+     OFF(alerts.on_task_failure), "connection ids",
+     "Connections alerted when a task fails with no tries left, for every task that sets no "
+     "failure alert itself (`on_failure_callback`/`on_failure_alert`, directly or in "
+     "`default_args`). Slack or webhook by the connection's type. A task's `on_failure_callback: "
+     "null` opts out."},
+    {SEC_ALERTS, "on_task_retry", KEY_STRING, "", 0, 0, KEY_CONN_LIST, OFF(alerts.on_task_retry),
+     "connection ids", "The same for a failed try that will be retried."},
+    {SEC_ALERTS, "on_dag_failure", KEY_STRING, "", 0, 0, KEY_CONN_LIST, OFF(alerts.on_dag_failure),
+     "connection ids",
+     "The same for a failed DAG run, for DAGs that set no DAG-level failure alert."},
+    {SEC_ALERTS, "on_sla_miss", KEY_STRING, "", 0, 0, KEY_CONN_LIST, OFF(alerts.on_sla_miss),
+     "connection ids",
+     "The same for SLA misses, for DAGs that set no `sla_miss_callback`/`sla_miss_alert`."},
+    {SEC_ALERTS, "give_up_after_sec", KEY_INT, "3600", 1, 604800, 0, OFF(alerts.give_up_after_sec),
+     "1..604800",
+     "A delivery still failing (5xx, 429, network errors) this long after it was queued is marked "
+     "failed, with the reason in `alert_delivery.last_error`."},
+    {SEC_ALERTS, "request_timeout_sec", KEY_INT, "10", 1, 300, 0, OFF(alerts.request_timeout_sec),
+     "1..300",
+     "Limit of one HTTP attempt (connect at most 10 s of it). A delivery in flight is leased for "
+     "this + 5 s: after a scheduler dies, another takes it over once the lease ends."},
     {SEC_ALERTS, "max_retry_after_sec", KEY_INT, "300", 1, 86400, 0,
-     OFF(alerts.max_retry_after_sec)},
-    {SEC_ALERTS, "max_backoff_sec", KEY_INT, "300", 1, 86400, 0, OFF(alerts.max_backoff_sec)},
-    {SEC_ALERTS, "max_in_flight", KEY_INT, "8", 1, 256, 0, OFF(alerts.max_in_flight)},
-    {SEC_ALERTS, "sweep_interval_sec", KEY_INT, "30", 1, 3600, 0, OFF(alerts.sweep_interval_sec)},
+     OFF(alerts.max_retry_after_sec), "1..86400",
+     "A 429's `Retry-After` is honoured up to this many seconds."},
+    {SEC_ALERTS, "max_backoff_sec", KEY_INT, "300", 1, 86400, 0, OFF(alerts.max_backoff_sec),
+     "1..86400",
+     "Cap of the exponential backoff (1 s, 2 s, 4 s ..., jittered) between attempts after a 5xx or "
+     "a network error."},
+    {SEC_ALERTS, "max_in_flight", KEY_INT, "8", 1, 256, 0, OFF(alerts.max_in_flight), "1..256",
+     "Deliveries one scheduler sends at the same time (and connections it opens)."},
+    {SEC_ALERTS, "sweep_interval_sec", KEY_INT, "30", 1, 3600, 0, OFF(alerts.sweep_interval_sec),
+     "1..3600",
+     "The sender is woken by `NOTIFY updraft_alerts`; this is the safety timer behind it, for "
+     "notifications lost in a reconnect."},
     {SEC_ALERTS, "sla_check_interval_sec", KEY_INT, "10", 1, 3600, 0,
-     OFF(alerts.sla_check_interval_sec)},
+     OFF(alerts.sla_check_interval_sec), "1..3600",
+     "How often the scheduler looks for SLA misses."},
     {SEC_ALERTS, "sla_lookback_sec", KEY_INT, "86400", 60, 31536000, 0,
-     OFF(alerts.sla_lookback_sec)},
+     OFF(alerts.sla_lookback_sec), "60..31536000",
+     "SLA misses whose deadline is older than this (found after an outage or in a catch-up) are "
+     "not reported."},
     {SEC_ALERTS, "event_retention_days", KEY_INT, "30", 0, 36500, 0,
-     OFF(alerts.event_retention_days)},
+     OFF(alerts.event_retention_days), "0..36500",
+     "Processed callback events older than this are deleted with their finished deliveries, "
+     "hourly, in batches (events of deliveries still pending are kept). 0 keeps them forever."},
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -371,6 +561,13 @@ static int apply_value(config_t *c, const key_def_t *k, const char *text, const 
             return -1;
         if ((k->flags & KEY_AUTH) && strcmp(text, "password") != 0 && strcmp(text, "none") != 0) {
             errbuf_set(err, errlen, "%s: %s.%s: '%s' is not an auth mode (password, none)", where,
+                       sec, k->key, text);
+            return -1;
+        }
+        if ((k->flags & KEY_IGNORE_SYNTAX) && strcmp(text, "regexp") != 0 &&
+            strcmp(text, "glob") != 0) {
+            errbuf_set(err, errlen,
+                       "%s: %s.%s: '%.200s' is not an ignore file syntax (regexp, glob)", where,
                        sec, k->key, text);
             return -1;
         }
@@ -981,6 +1178,79 @@ void config_print(const config_t *c, FILE *f)
     fputs("# updraft configuration (passwords masked)\n", f);
     if (config_visit(c, NULL, print_key, &st) < 0)
         fputs("# out of memory\n", f);
+}
+
+static const key_def_t *find_named_key(const char *section, const char *key)
+{
+    for (int s = 0; s < SEC_COUNT; s++)
+        if (!strcmp(section_names[s], section))
+            return find_key(s, key);
+    return NULL;
+}
+
+int config_get_text(const config_t *c, const char *section, const char *key, const char *hidden,
+                    char **out)
+{
+    const key_def_t *k = section && key ? find_named_key(section, key) : NULL;
+    char num[32], *owned;
+    const char *v;
+
+    *out = NULL;
+    if (!k)
+        return UPDRAFT_ENOTFOUND;
+    if (!(v = value_text(c, k, hidden, num, sizeof(num), &owned)))
+        return UPDRAFT_ENOMEM;
+    *out = owned ? owned : strdup(v);
+    return *out ? 0 : UPDRAFT_ENOMEM;
+}
+
+int config_visit_defaults(config_visit_fn fn, void *arg)
+{
+    for (int s = 0; s < SEC_COUNT; s++)
+        for (size_t i = 0; i < CONFIG_NKEYS; i++)
+            if (config_keys[i].section == s)
+                fn(section_names[s], config_keys[i].key, config_keys[i].def,
+                   config_keys[i].type == KEY_STRING, arg);
+    return 0;
+}
+
+int config_write_markdown(FILE *f, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < CONFIG_NKEYS; i++) {
+        const key_def_t *k = &config_keys[i];
+        if (!k->range || !k->doc || !k->doc[0] || strchr(k->doc, '\n') || strchr(k->range, '\n')) {
+            errbuf_set(err, errlen,
+                       "%s.%s: the key table gives no one-line range and description for it "
+                       "(lib/core/config.c)",
+                       section_names[k->section], k->key);
+            return -1;
+        }
+    }
+    for (int s = 0; s < SEC_COUNT; s++) {
+        fprintf(f, "### %s\n\n", section_names[s]);
+        if (section_docs[s] && section_docs[s][0])
+            fprintf(f, "%s\n\n", section_docs[s]);
+        fputs("| key | environment variable | default | range | what it does |\n", f);
+        fputs("|---|---|---|---|---|\n", f);
+        for (size_t i = 0; i < CONFIG_NKEYS; i++) {
+            const key_def_t *k = &config_keys[i];
+            char env[160];
+            if (k->section != s)
+                continue;
+            env_name(k, env, sizeof(env));
+            fprintf(f, "| `%s` | `%s` | ", k->key, env);
+            if (!k->def[0])
+                fputs("empty", f);
+            else
+                fprintf(f, "`%s`", k->def);
+            long long v = k->type == KEY_INT ? atoll(k->def) : 0;
+            if (v >= 1048576 && v % 1048576 == 0)
+                fprintf(f, " (%lld MiB)", v / 1048576);
+            fprintf(f, " | %s | %s |\n", k->range, k->doc);
+        }
+        fputs(s + 1 < SEC_COUNT ? "\n" : "", f);
+    }
+    return ferror(f) ? -1 : 0;
 }
 
 /* ---- flags ------------------------------------------------------------- */

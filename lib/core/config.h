@@ -30,9 +30,10 @@ typedef struct config {
         int max_num_rendered_ti_fields_per_task; /* runs whose rendered fields a task keeps, 30;
                                                     0 = all */
         char *test_connection; /* Enabled lets POST /connections/test reach out; default Disabled */
-        char *dag_env_allowlist; /* what $NAME in DAG files may read: names and PREFIX*,
-                                    comma-separated (core/envname.h); default
-                                    "CONFIG_ROOT_DIR,AIRFLOW_HOME" */
+        char *dag_env_allowlist;      /* what $NAME in DAG files may read: names and PREFIX*,
+                                         comma-separated (core/envname.h); default
+                                         "CONFIG_ROOT_DIR,AIRFLOW_HOME" */
+        char *dag_ignore_file_syntax; /* .airflowignore patterns: "glob" (default) or "regexp" */
     } core;
     struct {
         char *url; /* secret-bearing; default "postgresql:///updraft" */
@@ -128,6 +129,28 @@ typedef void (*config_visit_fn)(const char *section, const char *key, const char
  * when out of memory (fn has seen only the keys before).
  */
 int config_visit(const config_t *c, const char *hidden, config_visit_fn fn, void *arg);
+
+/* What a secret's value becomes where it must not be read (Airflow's). */
+#define CONFIG_HIDDEN "< hidden >"
+
+/*
+ * The value of section.key as config_visit gives it (hidden as there),
+ * malloc'd into *out. 0, UPDRAFT_ENOTFOUND for a key the table does not
+ * have, UPDRAFT_ENOMEM.
+ */
+int config_get_text(const config_t *c, const char *section, const char *key, const char *hidden,
+                    char **out);
+
+/* As config_visit, with every key's default as written in the table. Returns 0. */
+int config_visit_defaults(config_visit_fn fn, void *arg);
+
+/*
+ * Writes the key reference of docs/configuration.md (a table per section:
+ * key, environment variable, default, range, description) from the key
+ * table alone, so that the document cannot drift from the code. 0, or -1
+ * with err naming a key the table does not describe (or on a write error).
+ */
+int config_write_markdown(FILE *f, char *err, size_t errlen);
 
 /*
  * Copies url into buf with any password replaced by "***" (postgresql://

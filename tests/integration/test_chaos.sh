@@ -6,6 +6,13 @@
 # side-effect file before doing its work. Afterwards: every run is final,
 # no (task instance, try) executed twice, every successful task instance
 # executed its final try, and no try ran that the database does not know.
+#
+# Before that, the kill -9 of a worker must take its tasks' processes with
+# it (worker/guard.h): a DAG whose first tries linger (a shell, a bash and
+# two sleeps in each task's process group, one task as run_as_user nobody
+# when the test runs as root) loses its worker to kill -9; within a few
+# seconds no process of those tries is left, and each retry runs elsewhere
+# exactly once.
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/services.sh
@@ -16,6 +23,7 @@ T_LOG_TAIL=15
 
 t_cleanup_extra() {
   for p in $(pgrep -f "updraft_chaos_$(basename "$tmp")"); do kill -KILL "$p" 2>/dev/null || true; done
+  for p in $(pgrep -f "updraft_linger_$(basename "$tmp")"); do kill -KILL "$p" 2>/dev/null || true; done
   for p in "${wpids[@]:-}"; do [ -n "$p" ] && kill -KILL "$p" 2>/dev/null; done
 }
 wpids=()
@@ -36,7 +44,28 @@ marker=updraft_chaos_$(basename "$tmp")
   done
   printf "    - {task_id: join, operator: bash, bash_command: '%s', dependencies: [%s]}\n" "$cmd" \
     "$(seq -f 't%02g' 1 28 | paste -sd, | sed 's/,/, /g')"
-} >"$tmp/dags/chaos.yaml"
+} >"$tmp/chaos.yaml" # into the DAG folder once the kill -9 phase is over
+
+lmark=updraft_linger_$(basename "$tmp")
+lside=$tmp/linger_side.txt
+: >"$lside"
+chmod 666 "$lside"
+# Try 1 lingers: sh -c (the task) runs bash, which runs two sleeps; every one
+# of them has the marker in its command line. Later tries end at once.
+linger_cmd="echo \"\$UPDRAFT_TASK_ID \$UPDRAFT_TRY_NUMBER\" >> $lside; [ \"\$UPDRAFT_TRY_NUMBER\" -gt 1 ] || bash -c '(exec -a $lmark sleep 300) & (exec -a $lmark sleep 300) & wait'"
+linger_tasks="a b c"
+{
+  printf 'linger:\n  schedule: null\n  start_date: 2024-01-01T00:00:00\n'
+  printf '  default_args: {retries: 2, retry_delay_sec: 0}\n  tasks:\n'
+  for t in a b c; do
+    printf '    - task_id: %s\n      operator: bash\n      bash_command: |\n        %s\n' "$t" "$linger_cmd"
+  done
+  if [ "$(id -u)" = 0 ]; then
+    printf '    - task_id: as_nobody\n      operator: bash\n      run_as_user: nobody\n      bash_command: |\n        %s\n' "$linger_cmd"
+    linger_tasks="a b c as_nobody"
+  fi
+} >"$tmp/dags/linger.yaml"
+n_linger=$(wc -w <<<"$linger_tasks")
 
 export UPDRAFT__CORE__DAGS_FOLDER=$tmp/dags
 export UPDRAFT__CORE__DAGS_ARE_PAUSED_AT_CREATION=false
@@ -45,6 +74,7 @@ export UPDRAFT__SCHEDULER__ZOMBIE_THRESHOLD_SEC=3
 export UPDRAFT__SCHEDULER__ZOMBIE_DETECTION_INTERVAL_SEC=1
 export UPDRAFT__SCHEDULER__QUEUED_RESEND_AFTER_SEC=3
 export UPDRAFT__WORKER__HEARTBEAT_SEC=1
+export UPDRAFT__SCHEDULER__DAG_DIR_LIST_INTERVAL=1
 check "db migrate" "$BIN/updraft" db migrate >/dev/null
 
 start_scheduler scheduler1; s1=$!
@@ -55,7 +85,46 @@ respawn_worker() { # slot: a worker of a new generation in that slot
   "$BIN/updraft-worker" --hostname "w$1-g$gen" --concurrency 16 >>"$tmp/worker$1.log" 2>&1 &
   wpids[$1]=$!
 }
-for w in 0 1 2; do respawn_worker $w; done
+
+# ---- kill -9 takes the worker's task processes with it
+respawn_worker 0
+lcount() { pgrep -f "$lmark" | wc -l; }
+lsleeps() { pgrep -fx "$lmark 300" | wc -l; }
+for _ in $(seq 1 300); do
+  "$BIN/updraft" dags trigger linger --run-id linger1 >/dev/null 2>&1 && break
+  sleep 0.2
+done
+for _ in $(seq 1 300); do [ "$(lsleeps)" -ge $((n_linger * 2)) ] && break; sleep 0.1; done
+check_eq "every lingering try runs its two sleeps" $((n_linger * 2)) "$(lsleeps)"
+echo "# $(lcount) processes of the lingering tries before the kill"
+# The guard itself killed first: the worker starts another at once and
+# tells it about every running group.
+guard_of() { pgrep -P "$1" -fx "updraft-worker --guard"; }
+g1=$(guard_of "${wpids[0]}")
+check "the worker runs a guard process" test -n "$g1"
+kill -KILL $g1
+for _ in $(seq 1 50); do g2=$(guard_of "${wpids[0]}"); [ -n "$g2" ] && [ "$g2" != "$g1" ] && break; sleep 0.1; done
+check "a killed guard is replaced at once" test -n "$g2" -a "$g2" != "$g1"
+check_eq "the tries did not die with the guard" $((n_linger * 2)) "$(lsleeps)"
+kill -KILL "${wpids[0]}"
+wait "${wpids[0]}" 2>/dev/null
+for _ in $(seq 1 50); do [ "$(lcount)" = 0 ] && break; sleep 0.1; done
+check_eq "no process of the killed worker's tries survives it (within 5 s)" 0 "$(lcount)"
+check "the worker's guard said so in its log" grep -q "component=worker-guard.*killed the process groups of its tasks.* groups=$n_linger" "$tmp/worker0.log"
+respawn_worker 1
+linger_done() { [ "$(q "SELECT state FROM dag_run WHERE dag_id = 'linger'")" = success ]; }
+for _ in $(seq 1 600); do linger_done && break; sleep 0.1; done
+check "the killed tries were retried elsewhere and the run succeeded" linger_done
+check_eq "each task ran try 1 once and its retry once, on the new worker" \
+  "$(for t in $linger_tasks; do echo "$t 1 1"; echo "$t 2 1"; done | sort)" \
+  "$(sort "$lside" | uniq -c | awk '{print $2, $3, $1}')"
+check_eq "the retries ran on the new worker" "$n_linger" \
+  "$(q "SELECT count(*) FROM task_instance WHERE dag_id = 'linger' AND try_number = 2 AND hostname LIKE 'w1-%'")"
+
+# ---- chaos
+mv "$tmp/chaos.yaml" "$tmp/dags/chaos.yaml"
+respawn_worker 0
+respawn_worker 2
 
 runs_final() { [ "$(q "SELECT count(*) FROM dag_run WHERE dag_id = 'chaos' AND state IN ('success', 'failed')")" = 100 ]; }
 t0=$(date +%s)

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "core/config.h"
+#include "core/error.h"
 
 static char tmpdir[256];
 static char origdir[4096];
@@ -456,6 +457,67 @@ static void test_visited_config_hides_every_secret_that_has_a_value(void **state
     config_free(&c);
 }
 
+static void test_get_value_and_the_key_reference(void **state)
+{
+    (void)state;
+    config_t c;
+    char err[512] = "", *v = NULL, *md = NULL;
+    size_t len = 0;
+    setenv("UPDRAFT__DATABASE__URL", "postgresql://u:topsecret@db/updraft", 1);
+    setenv("UPDRAFT__SCHEDULER__DAG_DIR_LIST_INTERVAL", "17", 1);
+    setenv("UPDRAFT__CORE__DAG_IGNORE_FILE_SYNTAX", "regexp", 1);
+    assert_int_equal(config_load(NULL, &c, err, sizeof(err)), 0);
+    assert_int_equal(config_get_text(&c, "scheduler", "dag_dir_list_interval", CONFIG_HIDDEN, &v),
+                     0);
+    assert_string_equal(v, "17");
+    free(v);
+    assert_int_equal(config_get_text(&c, "core", "dag_ignore_file_syntax", CONFIG_HIDDEN, &v), 0);
+    assert_string_equal(v, "regexp");
+    free(v);
+    assert_int_equal(config_get_text(&c, "database", "url", CONFIG_HIDDEN, &v), 0);
+    assert_string_equal(v, "< hidden >");
+    free(v);
+    assert_int_equal(config_get_text(&c, "core", "dags_are_paused_at_creation", NULL, &v), 0);
+    assert_string_equal(v, "true");
+    free(v);
+    assert_int_equal(config_get_text(&c, "core", "no_such_key", NULL, &v), UPDRAFT_ENOTFOUND);
+    assert_null(v);
+    assert_int_equal(config_get_text(&c, "nosection", "url", NULL, &v), UPDRAFT_ENOTFOUND);
+    assert_int_equal(config_get_text(&c, "redis", "dags_folder", NULL, &v), UPDRAFT_ENOTFOUND);
+    config_free(&c);
+
+    /* the reference: every key a row with its variable and default, every section a table */
+    FILE *f = open_memstream(&md, &len);
+    assert_non_null(f);
+    assert_int_equal(config_write_markdown(f, err, sizeof(err)), 0);
+    fclose(f);
+    assert_contains(md, "### core\n\n| key | environment variable | default | range | what it "
+                        "does |\n|---|---|---|---|---|\n| `dags_folder` | "
+                        "`UPDRAFT__CORE__DAGS_FOLDER` | `./dags` | non-empty | ");
+    assert_contains(md, "| `dag_ignore_file_syntax` | `UPDRAFT__CORE__DAG_IGNORE_FILE_SYNTAX` | "
+                        "`glob` | `glob` or `regexp` | ");
+    assert_contains(md, "| `hostname` | `UPDRAFT__CORE__HOSTNAME` | empty | ");
+    assert_contains(md, "| `10485760` (10 MiB) | ");
+    assert_contains(md, "### alerts\n\nSlack and webhook alerts");
+    size_t rows = 0;
+    for (const char *p = md; (p = strstr(p, "\n| `")) != NULL; p++)
+        rows++;
+    char *list = NULL;
+    size_t llen = 0;
+    f = open_memstream(&list, &llen);
+    assert_non_null(f);
+    assert_int_equal(config_visit_defaults(collect_option, f), 0);
+    fclose(f);
+    size_t keys = 0;
+    for (const char *p = list; (p = strchr(p, '\n')) != NULL; p++)
+        keys++;
+    assert_true(keys > 50);
+    assert_int_equal(rows, keys);
+    assert_contains(list, "database.url=postgresql:///updraft\n"); /* defaults, not the env */
+    free(list);
+    free(md);
+}
+
 static void test_config_option_is_taken_out_of_argv(void **state)
 {
     (void)state;
@@ -516,6 +578,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_visited_config_hides_every_secret_that_has_a_value,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_option_is_taken_out_of_argv, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_get_value_and_the_key_reference, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dag_env_allowlist_refuses_updrafts_own_names, setup,
                                         teardown),
     };
