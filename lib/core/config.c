@@ -151,6 +151,7 @@ static const key_def_t config_keys[] = {
     {SEC_WORKER, "allow_root_tasks", KEY_BOOL, "false", 0, 0, 0, OFF(worker.allow_root_tasks)},
     {SEC_LOGGING, "level", KEY_STRING, "info", 0, 0, KEY_NONEMPTY | KEY_LOG_LEVEL,
      OFF(logging.level)},
+    {SEC_LOGGING, "retention_days", KEY_INT, "0", 0, 36500, 0, OFF(logging.retention_days)},
     {SEC_ALERTS, "on_task_failure", KEY_STRING, "", 0, 0, KEY_CONN_LIST,
      OFF(alerts.on_task_failure)},
     {SEC_ALERTS, "on_task_retry", KEY_STRING, "", 0, 0, KEY_CONN_LIST, OFF(alerts.on_task_retry)},
