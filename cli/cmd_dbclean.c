@@ -150,7 +150,7 @@ static int clean_table(db_t *db, size_t i, const clean_opts_t *o, const char *be
         done += n;
         if (o->verbose && n > 0)
             printf("%s: batch of %ld rows committed\n", name, n);
-        if (tty)
+        if (tty && n > 0)
             fprintf(stderr, "\r%s: %ld/%ld rows deleted", name, done, total);
     }
     if (tty)

@@ -153,6 +153,18 @@ check_eq "--skip-archive made no archive table" "$before" \
   "$(q "select count(*) from pg_tables where tablename like '\_updraft\_deleted\_\_%'")"
 check "and says so (no archive named)" grep -q '^event_log: 7 rows deleted$' "$tmp/skip.out"
 
+# --- progress on a terminal (script(1) gives the command a pty) --------------------
+q "INSERT INTO event_log (dttm, event) SELECT '2020-05-01', 'old3' FROM generate_series(1, 25)" >/dev/null
+if command -v script >/dev/null; then
+  script -qec "'$BIN/updraft' db clean --clean-before-timestamp '$cut' -t event_log --skip-archive -y --batch-size 10" \
+    /dev/null >"$tmp/tty.out" 2>&1
+  check_eq "on a terminal: the progress line counts up per batch" "10/25 20/25 25/25" \
+    "$(tr '\r' '\n' <"$tmp/tty.out" | sed -n 's|^event_log: \([0-9]*/25\) rows deleted.*|\1|p' | paste -sd' ')"
+else
+  echo "ok - # SKIP progress on a terminal: script(1) is not installed (bsdutils)"
+fi
+check_eq "off a terminal: no progress line" 0 "$(grep -c '/[0-9]* rows deleted' "$tmp/skip.out")"
+
 # --- drop-archived ----------------------------------------------------------------
 "$BIN/updraft" db drop-archived -t dag_run -y >"$tmp/drop1.out" 2>&1
 check_eq "drop-archived -t dag_run exits 0" 0 $?
@@ -166,7 +178,7 @@ check "and names the 5 tables it dropped" grep -q '^dropped 5 archive tables$' "
 check_eq "no archive table is left" 0 \
   "$(q "select count(*) from pg_tables where tablename like '\_updraft\_deleted\_\_%'")"
 check_eq "the clean itself is in the event log" 1 \
-  "$(q "select count(*) from event_log where event = 'cli_db_clean' and extra like '%--skip-archive%'")"
+  "$(q "select count(*) from event_log where event = 'cli_db_clean' and extra = 'updraft db clean --clean-before-timestamp $cut -t event_log --skip-archive -y'")"
 
 # --- task log retention (the scheduler's housekeeping) ----------------------------
 q "
