@@ -41,11 +41,13 @@ static const clean_table_t TABLES[] = {
      " AND a.state IN ('pending', 'sending'))"},
     {"task_instance", "coalesce(t.start_date, t.updated_at)",
      "t.state IN " LIVE_TI " OR NOT " RUN_NOT_LIVE("t.dag_run_id")},
-    /* the latest run of each DAG not triggered from outside stays, as in Airflow; and a run
-     * with an alert still to be sent */
+    /* the latest run of each DAG not triggered from outside stays, as in Airflow (found by one
+     * probe of dag_run_dag_logical per DAG, once per statement); and a run with an alert still
+     * to be sent */
     {"dag_run", "coalesce(t.start_date, t.queued_at)",
-     "t.state IN " LIVE_RUN " OR (NOT t.external_trigger AND NOT EXISTS (SELECT 1 FROM dag_run k"
-     " WHERE k.dag_id = t.dag_id AND NOT k.external_trigger AND k.logical_date > t.logical_date))"
+     "t.state IN " LIVE_RUN " OR t.id IN (SELECT (SELECT k.id FROM dag_run k"
+     " WHERE k.dag_id = d.dag_id AND NOT k.external_trigger ORDER BY k.logical_date DESC LIMIT 1)"
+     " FROM dag d)"
      " OR EXISTS (SELECT 1 FROM callback_event e WHERE e.dag_run_id = t.id"
      " AND e.processed_at IS NULL)"},
     {"backfill", "t.completed_at", NULL},
