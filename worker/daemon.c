@@ -21,6 +21,7 @@
 #include "core/db.h"
 #include "core/healthsrv.h"
 #include "core/log.h"
+#include "core/notify.h"
 #include "core/queue.h"
 #include "core/secrets.h"
 #include "store/jobs.h"
@@ -149,7 +150,8 @@ static int register_job(daemon_t *d)
         fprintf(stderr, "updraft-worker: database schema is not usable: %s\n", err);
         return -1;
     }
-    if (jobs_worker_start(d->db, w->hostname, (int)getpid(), w->queues_csv, &d->job_id) != 0) {
+    if (jobs_worker_start(d->db, w->hostname, (int)getpid(), w->queues_csv, w->concurrency,
+                          &d->job_id) != 0) {
         log_error("cannot register the worker job error=\"%s\"", db_error(d->db));
         return -1;
     }
@@ -177,6 +179,9 @@ static void thread_opts(const daemon_t *d, supervisor_opts_t *so, consumer_opts_
                               .max_log_bytes = (size_t)w->cfg.worker.max_log_bytes_per_try,
                               .max_xcom_size = (size_t)w->cfg.core.max_xcom_size,
                               .max_map_length = w->cfg.core.max_map_length,
+                              .max_templated_field_length =
+                                  (size_t)w->cfg.core.max_templated_field_length,
+                              .rendered_keep_runs = w->cfg.core.max_num_rendered_ti_fields_per_task,
                               .ring = d->ring,
                               .self_exe = d->exe,
                               .db_url = w->cfg.database.url,
@@ -249,6 +254,10 @@ static int start_threads(daemon_t *d)
     }
     log_info("worker started job_id=%" PRId64 " consumer=%s queues=%s concurrency=%d", d->job_id,
              consumer_name(d->cons), w->queues_csv, w->concurrency);
+    char status[2200];
+    snprintf(status, sizeof(status), "consuming queues=%.2048s concurrency=%d", w->queues_csv,
+             w->concurrency);
+    notify_ready(status); /* the job row is written, both threads connected */
     return 0;
 }
 
@@ -261,6 +270,8 @@ static void wait_shutdown(daemon_t *d)
         int sig = wait_signal(&d->sigs, 250);
         if (sig > 0) {
             nsig++;
+            if (nsig == 1)
+                notify_stopping(sig == SIGQUIT ? "cold shutdown" : "warm shutdown");
             if (nsig == 1 && sig != SIGQUIT) {
                 log_info("warm shutdown: no new tries; running tries get up to %d s to finish, "
                          "then are handed back",
@@ -298,6 +309,7 @@ int worker_daemon_run(const worker_options_t *w)
 {
     daemon_t d = {.w = w};
     int rc = 1;
+    notify_init();
     if (register_job(&d) == 0) {
         if (start_threads(&d) == 0) {
             wait_shutdown(&d);

@@ -23,9 +23,12 @@ typedef struct config {
         char *dags_folder;                /* default "./dags" */
         bool dags_are_paused_at_creation; /* default true */
         char *hostname;                   /* default: gethostname() (empty = that) */
-        char *fernet_key;      /* secret; base64 32-byte keys, comma-separated, "" = none */
-        int max_xcom_size;     /* bytes of one XCom value, default 49152, 1024..1073741824 */
-        int max_map_length;    /* mapped instances of one task, default 1024 */
+        char *fernet_key;   /* secret; base64 32-byte keys, comma-separated, "" = none */
+        int max_xcom_size;  /* bytes of one XCom value, default 49152, 1024..1073741824 */
+        int max_map_length; /* mapped instances of one task, default 1024 */
+        int max_templated_field_length;          /* characters of one stored rendered field, 4096 */
+        int max_num_rendered_ti_fields_per_task; /* runs whose rendered fields a task keeps, 30;
+                                                    0 = all */
         char *test_connection; /* Enabled lets POST /connections/test reach out; default Disabled */
         char *dag_env_allowlist; /* what $NAME in DAG files may read: names and PREFIX*,
                                     comma-separated (core/envname.h); default
@@ -50,7 +53,9 @@ typedef struct config {
         int login_failures_per_address;  /* failed logins from one address per 5 minutes, 30 */
         int request_timeout_ms;          /* a request's head, and its body, must arrive within */
         int max_connections_per_address; /* open connections of one client address, 0: no limit */
-        char *allowed_hosts; /* Host names answered besides base_url's and listen's, "*": any */
+        char *allowed_hosts;   /* Host names answered besides base_url's and listen's, "*": any */
+        char *trusted_proxies; /* peers whose X-Forwarded-For/-Proto are believed
+                                  (webserver/proxies.h) */
     } webserver;
     struct {
         int dag_dir_list_interval;   /* seconds between folder scans, default 5, 1..86400 */
