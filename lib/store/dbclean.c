@@ -26,35 +26,38 @@
 
 typedef struct clean_table {
     const char *name;
+    const char *key;     /* a bigint key, unique: batches walk the table by it */
     const char *recency; /* an expression over the row t */
     const char *keep;    /* rows matching this stay whatever their age; NULL: none */
 } clean_table_t;
 
 /* Children before their parents, so that cascades find little left. */
 static const clean_table_t TABLES[] = {
-    {"task_log", "t.created_at",
+    {"task_log", "id", "t.created_at",
      "EXISTS (SELECT 1 FROM task_instance i WHERE i.id = t.ti_id AND i.state IN " LIVE_TI ")"},
-    {"xcom", "t.\"timestamp\"", "NOT " RUN_NOT_LIVE("t.dag_run_id")},
+    {"xcom", "id", "t.\"timestamp\"", "NOT " RUN_NOT_LIVE("t.dag_run_id")},
     /* an event whose alert is still to be sent stays (as store/outbox.c's retention) */
-    {"callback_event", "t.created_at",
+    {"callback_event", "id", "t.created_at",
      "t.processed_at IS NULL OR EXISTS (SELECT 1 FROM alert_delivery a WHERE a.event_id = t.id"
      " AND a.state IN ('pending', 'sending'))"},
-    {"task_instance", "coalesce(t.start_date, t.updated_at)",
+    {"rendered_task_instance_fields", "ti_id", "t.updated_at",
+     "EXISTS (SELECT 1 FROM task_instance i WHERE i.id = t.ti_id AND i.state IN " LIVE_TI ")"},
+    {"task_instance", "id", "coalesce(t.start_date, t.updated_at)",
      "t.state IN " LIVE_TI " OR NOT " RUN_NOT_LIVE("t.dag_run_id")},
     /* the latest run of each DAG not triggered from outside stays, as in Airflow (found by one
      * probe of dag_run_dag_logical per DAG, once per statement); and a run with an alert still
      * to be sent */
-    {"dag_run", "coalesce(t.start_date, t.queued_at)",
+    {"dag_run", "id", "coalesce(t.start_date, t.queued_at)",
      "t.state IN " LIVE_RUN " OR t.id IN (SELECT (SELECT k.id FROM dag_run k"
      " WHERE k.dag_id = d.dag_id AND NOT k.external_trigger ORDER BY k.logical_date DESC LIMIT 1)"
      " FROM dag d)"
      " OR EXISTS (SELECT 1 FROM callback_event e WHERE e.dag_run_id = t.id"
      " AND e.processed_at IS NULL)"},
-    {"backfill", "t.completed_at", NULL},
-    {"event_log", "t.dttm", NULL},
-    {"import_error", "t.\"timestamp\"", NULL},
+    {"backfill", "id", "t.completed_at", NULL},
+    {"event_log", "id", "t.dttm", NULL},
+    {"import_error", "id", "t.\"timestamp\"", NULL},
     /* a job row still marked running is a live daemon's (or the reaper's to close) */
-    {"job", "t.latest_heartbeat", "t.state = 'running'"},
+    {"job", "id", "t.latest_heartbeat", "t.state = 'running'"},
 };
 #define NTABLES (sizeof(TABLES) / sizeof(TABLES[0]))
 
@@ -146,11 +149,11 @@ int dbclean_batch(db_t *db, size_t i, const char *before, const char *archive, i
     if (archive)
         snprintf(arch, sizeof(arch), ", a AS (INSERT INTO \"%s\" SELECT * FROM d)", archive);
     snprintf(sql, sizeof(sql),
-             "WITH b AS (SELECT t.id FROM %s t WHERE t.id > $2::bigint AND %s"
-             " ORDER BY t.id LIMIT $3::int),"
-             " d AS (DELETE FROM %s t WHERE t.id IN (SELECT id FROM b) AND %s RETURNING t.*)%s"
-             " SELECT (SELECT count(*) FROM d), (SELECT max(id) FROM b)",
-             t->name, cond, t->name, cond, arch);
+             "WITH b AS (SELECT t.%s AS k FROM %s t WHERE t.%s > $2::bigint AND %s"
+             " ORDER BY t.%s LIMIT $3::int),"
+             " d AS (DELETE FROM %s t WHERE t.%s IN (SELECT k FROM b) AND %s RETURNING t.*)%s"
+             " SELECT (SELECT count(*) FROM d), (SELECT max(k) FROM b)",
+             t->key, t->name, t->key, cond, t->key, t->name, t->key, cond, arch);
     if (db_begin(db) < 0)
         return UPDRAFT_EDB;
     if (db_simple(db, "SET LOCAL lock_timeout = '" DBCLEAN_LOCK_TIMEOUT "'") < 0)

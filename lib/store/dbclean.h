@@ -9,7 +9,7 @@
  * (queued or running) or a live task instance, and the latest run of each
  * DAG that was not triggered from outside (as Airflow keeps it). Rows go in
  * batches, each its own short transaction (one statement), walking the
- * table by id, so that no lock is held for long and a batch that would
+ * table by its key, so that no lock is held for long and a batch that would
  * wait more than DBCLEAN_LOCK_TIMEOUT for a row lock fails instead of
  * queueing the scheduler behind it. Deleted rows are first copied into an
  * archive table _updraft_deleted__<table>__<YYYYMMDDHHMMSS> in the same
@@ -61,8 +61,8 @@ int dbclean_archive_create(db_t *db, size_t i, const char *stamp, char *archive)
 
 /*
  * One batch: deletes at most batch rows of table i older than before whose
- * id is above *last_id, copying them into archive first unless archive is
- * NULL, in one transaction. *last_id moves past the rows looked at,
+ * key (id; ti_id for rendered_task_instance_fields) is above *last_id, copying them into archive
+ * first unless archive is NULL, in one transaction. *last_id moves past the rows looked at,
  * *deleted is how many went, *more is false once no row was left to look
  * at. Returns 0, UPDRAFT_ECONFLICT (a row lock was held longer than
  * DBCLEAN_LOCK_TIMEOUT: nothing of this batch was deleted, the batch may

@@ -64,6 +64,9 @@ INSERT INTO xcom (dag_run_id, dag_id, run_id, task_id, key, value, timestamp)
    WHERE dag_id = 'd1' AND task_id = 't' AND start_date IS NOT NULL;
 INSERT INTO task_log (ti_id, try_number, data, created_at)
   SELECT id, 1, 'line', start_date FROM task_instance WHERE task_id = 't' AND start_date IS NOT NULL;
+INSERT INTO rendered_task_instance_fields (ti_id, try_number, dag_id, task_id, logical_date, rendered_fields, updated_at)
+  SELECT i.id, 1, i.dag_id, i.task_id, r.logical_date, '{}', i.start_date
+    FROM task_instance i JOIN dag_run r ON r.id = i.dag_run_id WHERE i.task_id = 't' AND i.start_date IS NOT NULL;
 INSERT INTO event_log (dttm, event) SELECT '2020-02-01'::timestamptz + g * interval '1 hour', 'old'
   FROM generate_series(1, 10) g;
 INSERT INTO event_log (dttm, event) VALUES (now(), 'new'), (now(), 'new');
@@ -84,6 +87,8 @@ check_eq "dry run: dag_run rows (live runs and the latest scheduled run of d2 st
 check_eq "dry run: task_instance rows (none of a live run)" 35 "$(count_of task_instance)"
 check_eq "dry run: xcom rows" 35 "$(count_of xcom)"
 check_eq "dry run: task_log rows (not the running try's)" 35 "$(count_of task_log)"
+check_eq "dry run: rendered_task_instance_fields rows (not the running try's)" 35 \
+  "$(count_of rendered_task_instance_fields)"
 check_eq "dry run: event_log rows older than the cut" 10 "$(count_of event_log)"
 check_eq "dry run: import_error rows" 1 "$(count_of import_error)"
 check_eq "dry run: job rows (not a running one)" 1 "$(count_of job)"
@@ -133,6 +138,9 @@ check_eq "the dag_run archive holds the 40 deleted runs" 40 "$(q "select count(*
 check_eq "d2's manual run is archived, its latest scheduled run is not" "manual 0" \
   "$(q "select (select run_id from \"$arch_run\" where dag_id = 'd2' and external_trigger) || ' ' || (select count(*) from \"$arch_run\" where run_id = 'sched_5')")"
 check_eq "xcoms left: the recent run's and the live run's" 2 "$(q "select count(*) from xcom")"
+check_eq "rendered fields left: the recent and the running task instance's" \
+  "live_running:running recent:success" \
+  "$(q "select string_agg(i.run_id || ':' || i.state, ' ' order by i.run_id) from rendered_task_instance_fields f join task_instance i on i.id = f.ti_id")"
 check_eq "event_log: the old rows went, the new ones stay" 0 \
   "$(q "select count(*) from event_log where event = 'old'")"
 check_eq "event_log new rows stay" 2 "$(q "select count(*) from event_log where event = 'new'")"
