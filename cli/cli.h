@@ -18,6 +18,9 @@
 #include "store/eventlog.h"
 
 int cli_db(const config_t *cfg, int argc, char **argv);
+/* `db clean` and `db drop-archived` (cmd_dbclean.c; argv[0] is the verb). */
+int cli_db_clean(const config_t *cfg, int argc, char **argv);
+int cli_db_drop_archived(const config_t *cfg, int argc, char **argv);
 int cli_dags(const config_t *cfg, int argc, char **argv);
 int cli_standalone(const char *argv0, int argc, char **argv);
 int cli_tasks(const config_t *cfg, int argc, char **argv);

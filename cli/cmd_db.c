@@ -26,7 +26,7 @@ db_t *cli_connect(const config_t *cfg, bool check_schema)
 int cli_db(const config_t *cfg, int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: updraft db migrate|check\n");
+        fprintf(stderr, "usage: updraft db migrate|check|clean|drop-archived\n");
         return 2;
     }
     if (!strcmp(argv[1], "migrate")) {
@@ -51,6 +51,10 @@ int cli_db(const config_t *cfg, int argc, char **argv)
         printf("database ok\n");
         return 0;
     }
+    if (!strcmp(argv[1], "clean"))
+        return cli_db_clean(cfg, argc - 1, argv + 1);
+    if (!strcmp(argv[1], "drop-archived"))
+        return cli_db_drop_archived(cfg, argc - 1, argv + 1);
     fprintf(stderr, "updraft: unknown db command '%s'\n", argv[1]);
     return 2;
 }

@@ -1,7 +1,7 @@
 /*
  * updraft - the operator's command line, with Airflow's verbs:
  *
- *   updraft db migrate | check
+ *   updraft db migrate | check | clean ... | drop-archived [-t T] [-y]
  *   updraft dags list [-o table|json] | list-import-errors | validate PATH...
  *   updraft dags trigger DAG_ID [--conf JSON] [--run-id ID] [--logical-date TS]
  *   updraft dags pause DAG_ID | unpause DAG_ID
@@ -36,6 +36,9 @@ static void usage(FILE *f)
           "commands:\n"
           "  db migrate                 apply the schema migrations\n"
           "  db check                   exit 0 when the database is reachable and migrated\n"
+          "  db clean --clean-before-timestamp TS [-t TABLE,...] [--dry-run] [--skip-archive]\n"
+          "                [--batch-size N] [-y]   purge old rows (updraft db clean -h)\n"
+          "  db drop-archived [-t TABLE,...] [-y]  drop the tables db clean archived into\n"
           "  dags list [-o table|json]  list the DAGs in the database\n"
           "  dags list-import-errors    list DAG files that failed to load\n"
           "  dags validate PATH...      check DAG files (no database needed)\n"

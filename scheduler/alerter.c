@@ -40,6 +40,7 @@
 #include "core/timeutil.h"
 #include "store/dags.h"
 #include "store/outbox.h"
+#include "store/tasklog.h"
 
 #define INTAKE_BATCH 500
 #define VCACHE_SIZE 128 /* DAG versions kept for their alert settings */
@@ -77,6 +78,7 @@ typedef struct alerter {
     bool notified;
     int64_t next_sweep_us, next_sla_us; /* monotonic */
     int64_t next_prune_us;              /* monotonic: retention of processed events */
+    int64_t next_log_prune_us;          /* monotonic: retention of task logs */
     int64_t next_intake_us;             /* monotonic: the earliest notified intake */
     int64_t next_due_us;                /* monotonic: the next delivery due, 0 = look now */
     char *sla_since;                    /* database time of the last SLA check; NULL = never */
@@ -530,6 +532,29 @@ static int prune(alerter_t *s)
 }
 
 /*
+ * Task log retention (logging.retention_days): this thread is the
+ * scheduler's housekeeping, off the scheduling loop. Each pass deletes at
+ * most LOG_PRUNE_BATCHES * TASKLOG_PRUNE_BATCH of the oldest rows, so a
+ * pass costs the same however long the history; a backlog (retention just
+ * turned on) goes over the following passes. Every scheduler prunes; two
+ * at once only delete the same rows.
+ */
+#define LOG_PRUNE_EVERY_US (600LL * 1000000)
+#define LOG_PRUNE_BATCHES 20
+static int prune_logs(alerter_t *s)
+{
+    int days = s->cfg->logging.retention_days;
+    long total = 0;
+    if (days <= 0)
+        return 0;
+    if (tasklog_prune(s->db, days, LOG_PRUNE_BATCHES, &total) < 0)
+        return -1;
+    if (total > 0)
+        log_info("pruned task log rows older than %d days count=%ld", days, total);
+    return 0;
+}
+
+/*
  * One turn of work. -1 on a database error. Statements run only when
  * something may have changed: a notification (at most one intake per
  * INTAKE_GAP_US), the sweep and SLA timers, a delivery falling due, new
@@ -564,6 +589,11 @@ static int turn(alerter_t *s)
         if (prune(s) < 0)
             return -1;
         s->next_prune_us = now + PRUNE_EVERY_US;
+    }
+    if (now >= s->next_log_prune_us) {
+        if (prune_logs(s) < 0)
+            return -1;
+        s->next_log_prune_us = now + LOG_PRUNE_EVERY_US;
     }
     if (added > 0)
         s->next_due_us = 0;

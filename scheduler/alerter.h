@@ -14,6 +14,9 @@
  *   4. writes each finished attempt back (delivered, retry later, failed),
  *      guarded by (leased_by, attempts) so that a delivery taken over by
  *      another scheduler is not overwritten.
+ * It is also the scheduler's housekeeping: hourly, processed events older
+ * than alerts.event_retention_days go; every ten minutes, task log rows
+ * older than logging.retention_days (a bounded pass, store/tasklog.h).
  * It sleeps in curl_multi_poll() on curl's sockets, the database socket
  * and wake_fd, for at most the time until the next due delivery, the SLA
  * timer or the safety sweep (alerts.sweep_interval_sec). It never exits

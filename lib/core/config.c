@@ -318,6 +318,12 @@ static const key_def_t config_keys[] = {
     {SEC_LOGGING, "level", KEY_STRING, "info", 0, 0, KEY_NONEMPTY | KEY_LOG_LEVEL,
      OFF(logging.level), "`debug`, `info`, `warning` (or `warn`), `error`, `off`",
      "Least severe level written to stderr."},
+    {SEC_LOGGING, "retention_days", KEY_INT, "0", 0, 36500, 0, OFF(logging.retention_days),
+     "0..36500",
+     "Task log rows (`task_log`, the output of task tries) older than this many days are deleted "
+     "by the schedulers in the background: a bounded pass every ten minutes (at most 100,000 "
+     "rows), the first at start-up; see `docs/operations.md` \"Task log retention\". 0 keeps them "
+     "forever. Only schedulers read it."},
     {SEC_ALERTS, "on_task_failure", KEY_STRING, "", 0, 0, KEY_CONN_LIST,
      OFF(alerts.on_task_failure), "connection ids",
      "Connections alerted when a task fails with no tries left, for every task that sets no "

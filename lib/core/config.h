@@ -80,7 +80,8 @@ typedef struct config {
         bool allow_root_tasks;     /* tasks may run as root (uid 0), default false */
     } worker;
     struct {
-        char *level; /* debug|info|warning|error, default "info" */
+        char *level;        /* debug|info|warning|error, default "info" */
+        int retention_days; /* task logs older than this are deleted, default 0 = kept forever */
     } logging;
     struct {                        /* docs/alerts.md; conn id lists are comma-separated */
         char *on_task_failure;      /* alerts of tasks that declare none, default "" */

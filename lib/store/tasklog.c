@@ -157,3 +157,33 @@ int tasklog_each(db_t *db, int64_t ti_id, int64_t try_number,
     }
     return UPDRAFT_OK;
 }
+
+/*
+ * Retention: only the TASKLOG_PRUNE_BATCH oldest rows (by id, the primary
+ * key) are looked at per statement, so a statement costs the same however
+ * long the history is; rows are appended in time order, so the old ones are
+ * at the head.
+ */
+static const char SQL_PRUNE[] =
+    "WITH head AS (SELECT id, created_at FROM task_log ORDER BY id"
+    " LIMIT " STR(
+        TASKLOG_PRUNE_BATCH) ")"
+                             " DELETE FROM task_log WHERE id IN (SELECT id FROM head"
+                             " WHERE created_at < now() - make_interval(days => $1::int))";
+
+int tasklog_prune(db_t *db, int days, int max_batches, long *deleted)
+{
+    char d[16];
+    const char *p[] = {d};
+    *deleted = 0;
+    snprintf(d, sizeof(d), "%d", days);
+    for (int round = 0; round < max_batches; round++) {
+        long n = db_exec(db, "tasklog_prune", SQL_PRUNE, 1, p);
+        if (n < 0)
+            return UPDRAFT_EDB;
+        *deleted += n;
+        if (n < TASKLOG_PRUNE_BATCH)
+            break;
+    }
+    return UPDRAFT_OK;
+}

@@ -44,4 +44,17 @@ int tasklog_read(db_t *db, int64_t ti_id, int64_t try_number, size_t max_bytes, 
 int tasklog_each(db_t *db, int64_t ti_id, int64_t try_number,
                  void (*each)(const char *chunk, void *ud), void *ud);
 
+/* The oldest rows one retention statement looks at (and deletes at most). */
+#define TASKLOG_PRUNE_BATCH 5000
+
+/*
+ * Retention (logging.retention_days): deletes log rows written more than
+ * days ago, oldest first, in statements of at most TASKLOG_PRUNE_BATCH rows
+ * (each its own transaction), at most max_batches of them; it stops early
+ * once a statement finds fewer old rows than that. The cost of a call is
+ * bounded by max_batches, not by the table's size. *deleted: rows deleted
+ * (also when a later statement failed). Returns 0 or UPDRAFT_EDB.
+ */
+int tasklog_prune(db_t *db, int days, int max_batches, long *deleted);
+
 #endif

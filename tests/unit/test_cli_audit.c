@@ -105,6 +105,13 @@ static void test_nested_verbs_name_the_event(void **state)
     assert_true(DESCRIBE(&e, "rotate-fernet-key"));
     assert_string_equal(e.event, "cli_rotate_fernet_key");
     assert_string_equal(e.extra, "updraft rotate-fernet-key");
+    assert_true(DESCRIBE(&e, "db", "clean", "--clean-before-timestamp", "2026-01-01", "-t",
+                         "dag_run,xcom", "--batch-size", "10", "--skip-archive", "-y"));
+    assert_string_equal(e.event, "cli_db_clean");
+    assert_string_equal(e.extra, "updraft db clean --clean-before-timestamp 2026-01-01 -t "
+                                 "dag_run,xcom --batch-size 10 --skip-archive -y");
+    assert_true(DESCRIBE(&e, "db", "drop-archived", "-t", "job", "-y"));
+    assert_string_equal(e.event, "cli_db_drop_archived");
 }
 
 static void test_reads_help_and_dry_runs_are_not_logged(void **state)
@@ -118,6 +125,9 @@ static void test_reads_help_and_dry_runs_are_not_logged(void **state)
     assert_false(DESCRIBE(&e, "users", "create", "-h"));
     assert_false(DESCRIBE(&e, "dags", "backfill", "etl", "-s", "2024-01-01", "-e", "2024-01-02",
                           "--dry-run"));
+    assert_false(
+        DESCRIBE(&e, "db", "clean", "--clean-before-timestamp", "2026-01-01", "--dry-run"));
+    assert_false(DESCRIBE(&e, "db", "check"));
     assert_false(DESCRIBE(&e, "users"));
     assert_false(cli_audit_describe(1, ARGV("x"), &e));
 }
