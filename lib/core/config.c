@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "core/envname.h"
+#include "core/db.h"
 #include "core/errbuf.h"
 #include "core/log.h"
 #include "core/secrets.h"
@@ -55,7 +56,8 @@ enum {
     KEY_CONN_LIST = 1 << 4,    /* comma-separated connection ids, may be empty */
     KEY_AUTH = 1 << 5,         /* "password" or "none" */
     KEY_FERNET = 1 << 6,       /* empty, or keys secrets_keyring_new accepts (none weak) */
-    KEY_ENV_LIST = 1 << 7      /* environment variable names and PREFIX*, comma-separated */
+    KEY_ENV_LIST = 1 << 7,     /* environment variable names and PREFIX*, comma-separated */
+    KEY_POOLER = 1 << 8        /* "none" or "transaction" */
 };
 
 typedef struct key_def {
@@ -101,6 +103,9 @@ static const key_def_t config_keys[] = {
      OFF(core.dag_env_allowlist)},
     {SEC_DATABASE, "url", KEY_STRING, "postgresql:///updraft", 0, 0, KEY_SECRET | KEY_NONEMPTY,
      OFF(database.url)},
+    {SEC_DATABASE, "pooler", KEY_STRING, "none", 0, 0, KEY_NONEMPTY | KEY_POOLER,
+     OFF(database.pooler)},
+    {SEC_DATABASE, "direct_url", KEY_STRING, "", 0, 0, KEY_SECRET, OFF(database.direct_url)},
     {SEC_REDIS, "url", KEY_STRING, "redis://127.0.0.1:6379/0", 0, 0, KEY_SECRET | KEY_NONEMPTY,
      OFF(redis.url)},
     {SEC_REDIS, "timeout_ms", KEY_INT, "5000", 100, 600000, 0, OFF(redis.timeout_ms)},
@@ -367,6 +372,12 @@ static int apply_value(config_t *c, const key_def_t *k, const char *text, const 
         if ((k->flags & KEY_AUTH) && strcmp(text, "password") != 0 && strcmp(text, "none") != 0) {
             errbuf_set(err, errlen, "%s: %s.%s: '%s' is not an auth mode (password, none)", where,
                        sec, k->key, text);
+            return -1;
+        }
+        if ((k->flags & KEY_POOLER) && strcmp(text, "none") != 0 &&
+            strcmp(text, "transaction") != 0) {
+            errbuf_set(err, errlen, "%s: %s.%s: '%s' is not a pooler mode (none, transaction)",
+                       where, sec, k->key, text);
             return -1;
         }
         if ((k->flags & KEY_FERNET) && text[0]) {
@@ -747,6 +758,14 @@ int config_load(const char *path, config_t *out, char *err, size_t errlen)
         goto out;
     warn_unknown_env();
 
+    /* Behind a transaction pooler the daemons LISTEN on a direct connection. */
+    if (!strcmp(out->database.pooler, "transaction") && out->database.direct_url[0] == '\0') {
+        errbuf_set(err, errlen,
+                   "database.direct_url: must be set when database.pooler is transaction"
+                   " (LISTEN needs a direct connection to Postgres)");
+        goto out;
+    }
+
     if (out->core.hostname[0] == '\0') {
         char host[256];
         if (gethostname(host, sizeof(host)) < 0) {
@@ -763,6 +782,13 @@ out:
     if (rc < 0)
         config_free(out);
     return rc;
+}
+
+void config_db_target(const config_t *c, db_target_t *t)
+{
+    t->url = c->database.url;
+    t->pooled = !strcmp(c->database.pooler, "transaction");
+    t->direct_url = c->database.direct_url;
 }
 
 /* ---- masking ----------------------------------------------------------- */
