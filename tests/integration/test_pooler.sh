@@ -132,7 +132,8 @@ sample_pools() {
 }
 sample_backends() {
   while [ ! -e "$tmp/stop-sampling" ]; do
-    q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+    # not counting this test's own psql sessions
+    q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND application_name <> 'psql'"
     sleep 0.02
   done >"$tmp/backends.txt"
 }
@@ -177,6 +178,35 @@ check_eq "taskInstances of a run" 11 \
 xacts=$(svc_pgb_col "SHOW STATS" updraft total_xact_count)
 echo "# pgbouncer transactions=$xacts"
 check "the daemons' work went through pgbouncer" test "${xacts:-0}" -gt 500
+
+# The direct LISTEN connections die: each program opens its own again, and
+# a waiting page still learns of a new run.
+q "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE 'LISTEN %'" >/dev/null
+check "the LISTEN connections come back" wait_for 30 listens
+tok=$(curl -s "$base/ui/changes" | jq -r .token)
+curl -s "$base/ui/changes?after=$tok&dag_id=pz_target" >"$tmp/wait2.json" &
+waiter=$!
+sleep 0.5
+check "a run after the LISTEN connections died is accepted" \
+  curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' -d '{"dag_run_id": "after_listen"}' \
+  "$api/dags/pz_target/dagRuns"
+wait "$waiter"
+check_eq "and a waiting page learns of it" true "$(jq -r .changed "$tmp/wait2.json")"
+check "and it runs" wait_for 60 run_done pz_target after_listen
+
+# PgBouncer restarts: every program reconnects through it.
+svc_stop_pgbouncer "$tmp"
+gone() { ! svc_pgb_admin "SHOW VERSION" >/dev/null 2>&1; }
+wait_for 10 gone
+check "pgbouncer restarts" svc_start_pgbouncer "$tmp" "$POOL"
+post_after() {
+  curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' -d '{"dag_run_id": "after_restart"}' \
+    "$api/dags/pz_chain/dagRuns" || [ "$(run_state pz_chain after_restart)" != "" ]
+}
+check "the API answers again after the restart" wait_for 30 post_after
+check "a run after the restart finishes" wait_for 90 run_done pz_chain after_restart
+check_eq "and succeeds" success "$(run_state pz_chain after_restart)"
+
 # 26000: prepared statement does not exist; 42P05: it exists already.
 check_eq "no lost or clashing prepared statements in any log" 0 \
   "$(cat "$tmp"/*.log | grep -cE 'sqlstate=(26000|42P05)|prepared statement')"
