@@ -26,6 +26,8 @@ file /usr/include/civetweb.h libcivetweb-dev
 pc cmocka libcmocka-dev
 pc libxcrypt libcrypt-dev
 pc openssl libssl-dev
+# sd_notify (Type=notify units, the watchdog: deploy/systemd).
+pc libsystemd libsystemd-dev
 cmd redis-server redis-server
 cmd redis-cli redis-tools
 cmd curl curl
@@ -39,6 +41,12 @@ cmd wrk wrk
 cmd node nodejs
 file /usr/share/nodejs/ajv/package.json node-ajv
 file /usr/share/nodejs/js-yaml/package.json node-js-yaml
+# The deployment files' test (integration/test_k8s_manifests.sh) renders the
+# Kubernetes manifests offline with kubectl's kustomize (any kubectl will do;
+# Debian's is kubernetes-client) and validates the Compose file with
+# Debian's docker-compose (16 small Python packages, no Docker engine).
+cmd kubectl kubernetes-client
+cmd docker-compose docker-compose
 # The web UI is bundled at build time by esbuild from Debian's packaged
 # front-end libraries (no package registry; nothing of them runs on the server).
 cmd esbuild esbuild
@@ -63,6 +71,13 @@ cmd clang-format clang-format
 # is not used.
 file /usr/sbin/pgbouncer pgbouncer
 file /usr/share/zoneinfo/UTC tzdata
+# The deployment tests: systemd-analyze verify of deploy/systemd's units,
+# socat as the service manager's notify socket (test_notify.sh), nginx with
+# a certificate openssl makes in front of the webserver (test_tls_proxy.sh).
+cmd systemd-analyze systemd
+cmd socat socat
+cmd openssl openssl
+file /usr/sbin/nginx nginx-light
 pymod celery python3-celery
 pymod redis python3-redis
 # The Postgres server binaries (initdb, pg_ctl, postgres) live outside PATH on Debian.

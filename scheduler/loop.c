@@ -46,6 +46,7 @@
 #include "core/healthsrv.h"
 #include "scheduler/processor.h"
 #include "core/log.h"
+#include "core/notify.h"
 #include "core/queue.h"
 #include "core/timeutil.h"
 #include "sched/backfill.h"
@@ -380,6 +381,24 @@ static db_t *connect_until_stop(const config_t *cfg, volatile bool *stop, int wa
     return db_open_retry(&t, &b, stop, err, sizeof(err));
 }
 
+/*
+ * Waits for the database to come back. Under a watchdog, in slices that
+ * end when the next WATCHDOG=1 is due, so that the service manager keeps
+ * hearing from a loop that is only waiting (each slice starts its backoff
+ * afresh). 0, or -1 on a stop.
+ */
+static int reconnect(loop_state_t *s)
+{
+    for (;;) {
+        notify_watchdog();
+        int ms = notify_wait_ms(-1); /* -1 without a watchdog: one wait until it is back */
+        if (db_ensure(s->db, ms == 0 ? 1 : ms, s->a->stop) == 0)
+            return 0;
+        if (*s->a->stop)
+            return -1;
+    }
+}
+
 void *loop_thread(void *arg)
 {
     loop_args_t *a = arg;
@@ -404,11 +423,16 @@ void *loop_thread(void *arg)
     s.pending.all = true;
 
     while (!*a->stop) {
+        /* each turn of this loop is the scheduler's proof of life to the
+         * service manager's watchdog (notify.h) */
+        notify_watchdog();
         if (!db_ok(s.db)) {
             log_warn("database connection lost, reconnecting");
-            if (db_ensure(s.db, -1, a->stop) < 0)
+            notify_status("database connection lost, reconnecting");
+            if (reconnect(&s) < 0)
                 break;
             log_info("database reconnected");
+            notify_status("scheduling");
             s.pending.all = true; /* notifications may have been lost */
         }
         int64_t t0 = ts_mono_us();
@@ -421,17 +445,20 @@ void *loop_thread(void *arg)
             int ms = backoff_step(&retry);
             log_warn("scheduler pass failed, retrying retry_ms=%d error=\"%s\"", ms,
                      db_error(s.db));
-            wake_wait(a->wake_fd, ms);
+            wake_wait(a->wake_fd, notify_wait_ms(ms));
             continue;
         }
         backoff_init(&retry, -1);
+        /* ready once a pass went through with the database, and Redis up */
+        if (s.q && queue_ok(s.q))
+            notify_ready("scheduling");
         /* a stalled DAG processor (a file that hangs it) makes the
          * scheduler unhealthy too, so that a probe restarts it */
         if (processor_stall(a) < (int64_t)PROCESSOR_STALL_SEC * 1000000)
             healthsrv_beat(a->health);
         if (*a->stop)
             break;
-        loop_wait(&s, loop_timeout_ms(&s));
+        loop_wait(&s, notify_wait_ms(loop_timeout_ms(&s)));
     }
     a->exit_code = 0;
     if (s.job_id && db_ok(s.db) &&

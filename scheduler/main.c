@@ -12,6 +12,9 @@
  *   loop       (loop.c) heartbeats, creates runs, plans them, enqueues and
  *              re-sends task instances. Owns its db_t (LISTEN
  *              updraft_scheduler), its queue_t and the version cache.
+ *              Under systemd (Type=notify, core/notify.h) it sends READY=1
+ *              after its first pass with the database and Redis, and
+ *              WATCHDOG=1 from its turns; main sends STOPPING=1.
  *   alerter    (alerter.c) turns callback events into Slack and webhook
  *              deliveries, records SLA misses and sends the alerts. Owns
  *              its db_t (LISTEN updraft_alerts), its curl multi handle, its
@@ -41,6 +44,7 @@
 #include "core/db.h"
 #include "core/healthsrv.h"
 #include "core/log.h"
+#include "core/notify.h"
 #include "core/timeutil.h"
 #include "scheduler/alerter.h"
 #include "scheduler/loop.h"
@@ -177,6 +181,7 @@ int main(int argc, char **argv)
     if (log_parse_level(cfg.logging.level, &level) == 0)
         log_set_level(level);
     resolve_hostname(&cfg, hostname, sizeof(hostname));
+    notify_init();
 
     if (check_database(&cfg) < 0)
         goto out;
@@ -242,6 +247,7 @@ int main(int argc, char **argv)
     while (sigwait(&sigs, &sig) != 0)
         ;
     log_info("stopping signal=%d", sig);
+    notify_stopping("stopping");
     rc = 0;
 stop:
     stop = true;

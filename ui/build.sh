@@ -16,8 +16,15 @@ if ! command -v esbuild >/dev/null 2>&1; then
 fi
 rm -rf "$out"
 mkdir -p "$out/assets"
+# The graph's layout worker first, on its own (a worker loads one script):
+# the page learns its hashed name through GRAPH_WORKER.
+NODE_PATH=/usr/share/nodejs esbuild ui/src/graph_worker.js \
+  --bundle --minify --format=iife --target=es2020 \
+  --outdir="$out/assets" --entry-names='[name]-[hash]' --log-level=warning
+worker=$(cd "$out/assets" && ls graph_worker-*.js)
 NODE_PATH=/usr/share/nodejs esbuild ui/src/main.js ui/src/style.css \
   --bundle --minify --format=esm --splitting --target=es2020 \
+  --define:GRAPH_WORKER="\"/assets/$worker\"" \
   --outdir="$out/assets" --entry-names='[name]-[hash]' --chunk-names='chunk-[hash]' \
   --log-level=warning
 js=$(cd "$out/assets" && ls main-*.js)

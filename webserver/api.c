@@ -354,7 +354,7 @@ static void audit(const api_req_t *r, const route_t *rt)
 /* The caller of a route that needs a permission: 0, or the status answered. */
 static int check_caller(const api_t *api, api_req_t *r, const route_t *rt, const char *method)
 {
-    int status = auth_identify(api->auth, r->conn, r->db, &r->who);
+    int status = auth_identify(api->auth, r->conn, r->db, r->address, &r->who);
 
     if (status)
         return status;
@@ -384,13 +384,15 @@ static int run_route(const api_t *api, struct mg_connection *conn, const route_t
                      const httpq_path_t *path)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
-    api_req_t r = {.conn = conn, .api = api, .address = ri->remote_addr};
+    api_req_t r = {.conn = conn, .api = api};
     char keybuf[KEY_MAX];
     keyb_t key = {.buf = keybuf, .cap = sizeof(keybuf)};
     bool public = (rt->flags & ROUTE_PUBLIC) != 0;
     char err[256];
     int status;
 
+    proxies_client(api->proxies, conn, r.address_buf, sizeof(r.address_buf));
+    r.address = r.address_buf;
     httpq_path_match(path, rt->pattern, r.cap, 4, &r.ncap);
     if (httpq_parse(&r.q, ri->query_string, err, sizeof(err)) < 0 ||
         (rt->params && httpq_check_allowed(&r.q, rt->params, err, sizeof(err)) < 0)) {

@@ -23,6 +23,7 @@
 #include "webserver/auth.h"
 #include "webserver/dbpool.h"
 #include "webserver/guard.h"
+#include "webserver/proxies.h"
 
 typedef struct api {
     const config_t *cfg; /* borrowed, outlives the server */
@@ -30,6 +31,7 @@ typedef struct api {
     apicache_t *cache;   /* borrowed; answers of ROUTE_CACHED routes */
     auth_t *auth;        /* borrowed; who is calling */
     guard_t *guard;      /* borrowed; framing, Host and Origin of every request */
+    proxies_t *proxies;  /* borrowed; peers whose X-Forwarded-For/-Proto are believed */
     livefeed_t *feed;    /* borrowed; what changed, for GET /ui/changes (NULL: off) */
     int db_wait_ms;      /* how long a request waits for a lost database */
 } api_t;

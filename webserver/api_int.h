@@ -47,7 +47,8 @@ typedef struct api_req {
     const char *key;
     size_t klen;
     principal_t who;     /* the caller (user_id 0: anonymous) */
-    const char *address; /* the client's address */
+    const char *address; /* the client's address (proxies.h: forwarded by a trusted proxy) */
+    char address_buf[PROXIES_ADDR_MAX];
     /* What the event log records of a state change, when the path does
      * not say it (a new run's id from the body): NULL = from the path. */
     const char *ev_dag_id, *ev_run_id, *ev_task_id;

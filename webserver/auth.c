@@ -209,10 +209,9 @@ bool auth_basic_decode(const char *b64, char *buf, size_t buflen, char **pw)
     return true;
 }
 
-static int identify_basic(auth_t *a, struct mg_connection *conn, db_t *db, const char *b64,
-                          principal_t *who)
+static int identify_basic(auth_t *a, struct mg_connection *conn, db_t *db, const char *address,
+                          const char *b64, principal_t *who)
 {
-    const char *address = mg_get_request_info(conn)->remote_addr;
     char buf[BASIC_MAX + 4], hash[CREDENTIAL_HASH_MAX], err[256];
     unsigned char mac[32];
     char *pw = NULL;
@@ -305,7 +304,8 @@ static int identify_session(auth_t *a, struct mg_connection *conn, db_t *db, con
     return auth_unauthorized(conn, "the session has ended: log in again");
 }
 
-int auth_identify(auth_t *a, struct mg_connection *conn, db_t *db, principal_t *who)
+int auth_identify(auth_t *a, struct mg_connection *conn, db_t *db, const char *address,
+                  principal_t *who)
 {
     const char *authz = mg_get_header(conn, "Authorization");
     char sid[CREDENTIAL_TOKEN_MAX];
@@ -324,7 +324,7 @@ int auth_identify(auth_t *a, struct mg_connection *conn, db_t *db, principal_t *
             return 503;
         }
         if (strncasecmp(authz, "Basic ", 6) == 0)
-            return identify_basic(a, conn, db, authz + 6 + strspn(authz + 6, " "), who);
+            return identify_basic(a, conn, db, address, authz + 6 + strspn(authz + 6, " "), who);
         if (strncasecmp(authz, "Bearer ", 7) == 0)
             return identify_token(conn, db, authz + 7 + strspn(authz + 7, " "), who);
         return auth_unauthorized(conn, "unsupported Authorization scheme (use Basic or Bearer)");

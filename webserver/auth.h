@@ -53,9 +53,11 @@ bool auth_enabled(const auth_t *a);
  * Identifies the caller of conn: 0 with *who filled (user_id 0 for an
  * anonymous caller), or the HTTP status of the problem it answered: 401
  * (credentials present but not valid), 429 (too many failed logins), 503
- * (no database).
+ * (no database). address is the client's (proxies.h), which failed
+ * Basic logins are counted against.
  */
-int auth_identify(auth_t *a, struct mg_connection *conn, db_t *db, principal_t *who);
+int auth_identify(auth_t *a, struct mg_connection *conn, db_t *db, const char *address,
+                  principal_t *who);
 
 /* Answers 401 (with WWW-Authenticate) with detail; returns 401. */
 int auth_unauthorized(struct mg_connection *conn, const char *detail);

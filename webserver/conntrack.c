@@ -26,6 +26,7 @@
 
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "webserver/proxies.h"
 
 #define REFUSAL_LOG_EVERY_US (10 * 1000000LL)
 
@@ -43,6 +44,7 @@ static struct {
     entry_t *tab;
     int cap;
     int max_per_address;
+    const proxies_t *trusted; /* exempt from max_per_address */
     int body_timeout_ms;
     int64_t last_refusal_log_us;
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -67,26 +69,6 @@ static bool sockaddr_key(const struct sockaddr_storage *ss, uint8_t addr[16], ui
         return true;
     }
     return false;
-}
-
-/* The same from civetweb's text form of a client ("127.0.0.1", "::1", "fe80::1%eth0"). */
-static bool text_key(const char *text, uint8_t addr[16])
-{
-    char buf[64];
-    size_t n = strcspn(text, "%");
-    struct in_addr v4;
-
-    if (n >= sizeof(buf))
-        return false;
-    memcpy(buf, text, n);
-    buf[n] = '\0';
-    if (inet_pton(AF_INET, buf, &v4) == 1) {
-        memset(addr, 0, 10);
-        addr[10] = addr[11] = 0xff;
-        memcpy(addr + 12, &v4, 4);
-        return true;
-    }
-    return inet_pton(AF_INET6, buf, addr) == 1;
 }
 
 /* Whether fd is still connected to addr:port (else its entry outlived its connection). */
@@ -116,7 +98,7 @@ static bool admit_locked(int fd, const uint8_t addr[16], uint16_t port)
             same++;
         }
     }
-    if (g.max_per_address > 0 && same >= g.max_per_address) {
+    if (g.max_per_address > 0 && same >= g.max_per_address && !proxies_trusts(g.trusted, addr)) {
         /* At its share: first drop entries whose connection is gone
          * (a close civetweb did not report), then count again. */
         same = 0;
@@ -201,7 +183,8 @@ int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
     return -1;
 }
 
-int conntrack_start(int max_conns, int max_per_address, int body_timeout_ms)
+int conntrack_start(int max_conns, int max_per_address, const proxies_t *trusted,
+                    int body_timeout_ms)
 {
     entry_t *tab = calloc((size_t)max_conns, sizeof(*tab));
 
@@ -212,6 +195,7 @@ int conntrack_start(int max_conns, int max_per_address, int body_timeout_ms)
     g.tab = tab;
     g.cap = max_conns;
     g.max_per_address = max_per_address;
+    g.trusted = trusted;
     g.body_timeout_ms = body_timeout_ms;
     g.last_refusal_log_us = ts_mono_us();
     pthread_mutex_unlock(&g.mu);
@@ -235,7 +219,7 @@ static entry_t *find_locked(const struct mg_connection *conn)
     const struct mg_request_info *ri = mg_get_request_info(conn);
     uint8_t addr[16];
 
-    if (!ri || !text_key(ri->remote_addr, addr))
+    if (!ri || !proxies_addr_key(ri->remote_addr, addr))
         return NULL;
     for (int i = 0; i < g.cap; i++) {
         entry_t *e = &g.tab[i];

@@ -37,16 +37,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "webserver/proxies.h"
+
 struct mg_connection;
 
 /*
  * Starts tracking connections accepted from now on: at most max_conns open
  * at once (beyond it every new one is refused), at most max_per_address
- * from one address (0: no limit per address). body_timeout_ms is the time
- * a request body has to arrive whole. Returns 0, or -1 when out of memory.
- * One tracker per process.
+ * from one address (0: no limit per address) unless trusted (borrowed,
+ * may be NULL; until conntrack_stop) trusts it as a proxy (proxies.h).
+ * body_timeout_ms is the time a request body has to arrive whole.
+ * Returns 0, or -1 when out of memory. One tracker per process.
  */
-int conntrack_start(int max_conns, int max_per_address, int body_timeout_ms);
+int conntrack_start(int max_conns, int max_per_address, const proxies_t *trusted,
+                    int body_timeout_ms);
 
 /* Stops tracking (accept() passes everything through again) and frees the table. */
 void conntrack_stop(void);

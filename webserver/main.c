@@ -16,6 +16,9 @@
  * database.direct_url and the pool through the pooler). The cache
  * (mutex-guarded table, atomic generation) is the only state requests share
  * (libcurl's global state, for connection tests, is set up before them).
+ * Under systemd (Type=notify, core/notify.h) the main thread sends READY=1
+ * once civetweb listens and a database connection works, WATCHDOG=1 from
+ * its wait loop and STOPPING=1 on a stop.
  */
 #include <curl/curl.h>
 #include <signal.h>
@@ -24,6 +27,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/notify.h"
 #include "webserver/api.h"
 #include "webserver/server.h"
 
@@ -75,6 +79,7 @@ int main(int argc, char **argv)
     if (log_parse_level(cfg.logging.level, &level) < 0)
         level = LOG_LEVEL_INFO;
     log_init("webserver", level);
+    notify_init();
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;

@@ -28,6 +28,7 @@
 #include "webserver/auth.h"
 #include "webserver/guard.h"
 #include "webserver/http.h"
+#include "webserver/proxies.h"
 
 #define FORM_MAX 8192
 #define NEXT_MAX 1024
@@ -245,7 +246,10 @@ static void log_event(api_req_t *r, const char *event, const principal_t *who)
 static void session_cookies(api_req_t *r, const char *sid, const char *csrf, char *c1, char *c2,
                             size_t len)
 {
-    const char *secure = auth_cookie_secure(r->api->auth) ? "; Secure" : "";
+    /* Secure with an https base_url, or behind a trusted proxy that took https */
+    bool https =
+        auth_cookie_secure(r->api->auth) || proxies_forwarded_https(r->api->proxies, r->conn);
+    const char *secure = https ? "; Secure" : "";
     int max = sid ? auth_session_max_sec(r->api->auth) : 0;
 
     snprintf(c1, len, AUTH_SESSION_COOKIE "=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Lax%s",

@@ -30,6 +30,7 @@
 #include <civetweb.h>
 
 #include "core/log.h"
+#include "core/notify.h"
 #include "core/timeutil.h"
 #include "webserver/api.h"
 #include "webserver/conntrack.h"
@@ -116,6 +117,22 @@ static int check_exposure(const config_t *cfg, const char *listen)
     return 0;
 }
 
+/*
+ * Whether a pool connection can be had: the webserver tells the service
+ * manager it is ready only once it listens and reaches the database.
+ */
+static bool database_reachable(dbpool_t *pool)
+{
+    char err[256];
+    db_t *db = dbpool_acquire(pool, 0, err, sizeof(err));
+    if (!db) {
+        log_warn("not ready yet: cannot reach the database error=\"%s\"", err);
+        return false;
+    }
+    dbpool_release(pool, db);
+    return true;
+}
+
 int server_run(const config_t *cfg, const char *listen, volatile sig_atomic_t *stop)
 {
     char threads[16], timeout[16], queue[16];
@@ -167,6 +184,13 @@ int server_run(const config_t *cfg, const char *listen, volatile sig_atomic_t *s
         log_error("%s", err);
         return -1;
     }
+    api.proxies = proxies_new(cfg->webserver.trusted_proxies, err, sizeof(err));
+    if (!api.proxies) {
+        log_error("%s", err);
+        guard_free(api.guard);
+        proxies_free(api.proxies);
+        return -1;
+    }
     snprintf(threads, sizeof(threads), "%d", cfg->webserver.threads);
     snprintf(timeout, sizeof(timeout), "%d", cfg->webserver.request_timeout_ms);
     snprintf(queue, sizeof(queue), "%d", CONNECTION_QUEUE);
@@ -198,7 +222,7 @@ int server_run(const config_t *cfg, const char *listen, volatile sig_atomic_t *s
     /* Open connections are at most the worker threads, civetweb's queue
      * and the one being accepted. */
     if (conntrack_start(cfg->webserver.threads + CONNECTION_QUEUE + 8,
-                        cfg->webserver.max_connections_per_address,
+                        cfg->webserver.max_connections_per_address, api.proxies,
                         cfg->webserver.request_timeout_ms) < 0) {
         log_error("out of memory");
         goto out;
@@ -217,12 +241,25 @@ int server_run(const config_t *cfg, const char *listen, volatile sig_atomic_t *s
     n = mg_get_server_ports(ctx, 4, ports);
     log_info("webserver listening listen=%s port=%d threads=%d cache_mb=%d", listen,
              n > 0 ? ports[0].port : 0, cfg->webserver.threads, cfg->webserver.cache_mb);
+    int64_t next_probe_us = 0;
+    bool ready = false;
     while (!*stop) {
+        /* this loop's turns are the webserver's proof of life to the
+         * service manager's watchdog (core/notify.h) */
+        notify_watchdog();
+        int64_t now = ts_mono_us();
+        if (!ready && now >= next_probe_us) {
+            ready = database_reachable(api.pool);
+            next_probe_us = now + TS_US_PER_SEC;
+            if (ready)
+                notify_ready("serving");
+        }
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
         conntrack_expire(ts_mono_us());
     }
     log_info("webserver stopping");
+    notify_stopping("stopping");
     rc = 0;
 out:
     livefeed_shutdown(api.feed); /* a page waiting for a change gets its answer now */

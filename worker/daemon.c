@@ -21,6 +21,7 @@
 #include "core/db.h"
 #include "core/healthsrv.h"
 #include "core/log.h"
+#include "core/notify.h"
 #include "core/queue.h"
 #include "core/secrets.h"
 #include "store/jobs.h"
@@ -252,6 +253,10 @@ static int start_threads(daemon_t *d)
     }
     log_info("worker started job_id=%" PRId64 " consumer=%s queues=%s concurrency=%d", d->job_id,
              consumer_name(d->cons), w->queues_csv, w->concurrency);
+    char status[2200];
+    snprintf(status, sizeof(status), "consuming queues=%.2048s concurrency=%d", w->queues_csv,
+             w->concurrency);
+    notify_ready(status); /* the job row is written, both threads connected */
     return 0;
 }
 
@@ -264,6 +269,8 @@ static void wait_shutdown(daemon_t *d)
         int sig = wait_signal(&d->sigs, 250);
         if (sig > 0) {
             nsig++;
+            if (nsig == 1)
+                notify_stopping(sig == SIGQUIT ? "cold shutdown" : "warm shutdown");
             if (nsig == 1 && sig != SIGQUIT) {
                 log_info("warm shutdown: no new tries; running tries get up to %d s to finish, "
                          "then are handed back",
@@ -301,6 +308,7 @@ int worker_daemon_run(const worker_options_t *w)
 {
     daemon_t d = {.w = w};
     int rc = 1;
+    notify_init();
     if (register_job(&d) == 0) {
         if (start_threads(&d) == 0) {
             wait_shutdown(&d);

@@ -55,6 +55,7 @@
 #include "core/backoff.h"
 #include "core/healthsrv.h"
 #include "core/log.h"
+#include "core/notify.h"
 #include "sched/planrun.h"
 #include "store/pools.h"
 #include "store/ti.h"
@@ -1647,6 +1648,9 @@ static void *supervisor_main(void *arg)
     s->hb_due_us = ts_mono_us();
     int64_t hand_back_at = 0, give_up_at = 0;
     for (;;) {
+        /* each turn is the worker's proof of life to the service
+         * manager's watchdog (core/notify.h) */
+        notify_watchdog();
         int64_t t0 = ts_mono_us();
         if (*s->o.stop && !hand_back_at)
             hand_back_at = t0 + (int64_t)s->o.shutdown_grace_sec * TS_US_PER_SEC;
@@ -1700,7 +1704,7 @@ static void *supervisor_main(void *arg)
             pruns[n] = r;
             pfds[n++] = (struct pollfd){.fd = r->proc.out_fd, .events = POLLIN};
         }
-        int rc = poll(pfds, n, poll_timeout_ms(s, ts_mono_us()));
+        int rc = poll(pfds, n, notify_wait_ms(poll_timeout_ms(s, ts_mono_us())));
         if (rc < 0 && errno != EINTR) {
             log_error("poll failed: %s", strerror(errno));
             usleep(100000);

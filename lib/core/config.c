@@ -130,6 +130,7 @@ static const key_def_t config_keys[] = {
     {SEC_WEBSERVER, "max_connections_per_address", KEY_INT, "16", 0, 100000, 0,
      OFF(webserver.max_connections_per_address)},
     {SEC_WEBSERVER, "allowed_hosts", KEY_STRING, "", 0, 0, 0, OFF(webserver.allowed_hosts)},
+    {SEC_WEBSERVER, "trusted_proxies", KEY_STRING, "", 0, 0, 0, OFF(webserver.trusted_proxies)},
     {SEC_SCHEDULER, "dag_dir_list_interval", KEY_INT, "5", 1, 86400, 0,
      OFF(scheduler.dag_dir_list_interval)},
     {SEC_SCHEDULER, "catchup_by_default", KEY_BOOL, "true", 0, 0, 0,

@@ -52,7 +52,9 @@ typedef struct config {
         int login_failures_per_address;  /* failed logins from one address per 5 minutes, 30 */
         int request_timeout_ms;          /* a request's head, and its body, must arrive within */
         int max_connections_per_address; /* open connections of one client address, 0: no limit */
-        char *allowed_hosts; /* Host names answered besides base_url's and listen's, "*": any */
+        char *allowed_hosts;   /* Host names answered besides base_url's and listen's, "*": any */
+        char *trusted_proxies; /* peers whose X-Forwarded-For/-Proto are believed
+                                  (webserver/proxies.h) */
     } webserver;
     struct {
         int dag_dir_list_interval;   /* seconds between folder scans, default 5, 1..86400 */

@@ -12,9 +12,20 @@ static bool has_prefix(const char *name, size_t len, const char *prefix)
     return len >= n && memcmp(name, prefix, n) == 0;
 }
 
+/* The service manager's variables, for the daemon alone (core/notify.h). */
+static bool service_manager_name(const char *name, size_t len)
+{
+    static const char *const names[] = {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (len == strlen(names[i]) && memcmp(name, names[i], len) == 0)
+            return true;
+    return false;
+}
+
 bool envname_reserved(const char *name, size_t len)
 {
-    return has_prefix(name, len, "UPDRAFT_") || envname_secret(name, len);
+    return has_prefix(name, len, "UPDRAFT_") || envname_secret(name, len) ||
+           service_manager_name(name, len);
 }
 
 bool envname_secret(const char *name, size_t len)

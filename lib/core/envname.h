@@ -8,7 +8,9 @@
  * such as the fernet key and the database URL, UPDRAFT_CONN_* and
  * UPDRAFT_VAR_* connections and variables, UPDRAFT_CONFIG), Airflow's
  * equivalents (AIRFLOW__*, AIRFLOW_CONN_*, AIRFLOW_VAR_*, AIRFLOW_CONFIG),
- * libpq's PG* (PGPASSWORD, PGHOST, ...) and REDISCLI_AUTH. Names are
+ * libpq's PG* (PGPASSWORD, PGHOST, ...), REDISCLI_AUTH, and the service
+ * manager's NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID (a task must not
+ * speak for the worker to systemd: core/notify.h). Names are
  * case-sensitive, as the environment is. A DAG file's $NAME never reads
  * them (dag_load) and a task never inherits them from the worker
  * (taskenv).

@@ -4,6 +4,7 @@
 #   tests/bench/run.sh            full size  -> tests/bench/results/latest.json
 #   tests/bench/run.sh --quick    small size -> tests/bench/results/quick.json
 #   --keep                        keep the work folder (daemon logs, DAG files)
+#   --only ui                     scenario 8 alone -> tests/bench/results/ui.json
 #
 # Starts its own Postgres (fsync and synchronous_commit on: every state
 # change is durable) and Redis, runs the scenarios, prints one table.
@@ -16,11 +17,15 @@ BIN=${BIN:-bin}
 BIN=$(cd "$BIN" 2>/dev/null && pwd) || { echo "bench: no binary folder ${BIN}; run make first" >&2; exit 1; }
 QUICK=0
 KEEP=0
-for a in "$@"; do
+ONLY=""
+while [ $# -gt 0 ]; do
+  a=$1; shift
   case $a in
     --quick) QUICK=1 ;;
     --keep) KEEP=1 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --only) ONLY=${1:-}; shift || true
+            [ "$ONLY" = ui ] || { echo "bench: --only takes ui" >&2; exit 2; } ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown argument $a" >&2; exit 2 ;;
   esac
 done
@@ -43,7 +48,7 @@ if [ "$QUICK" = 1 ]; then
   PARSE_FILES=200; RESCANS=2; LONG_CHAIN=2000
   HIST_TRIGGERS=5; HIST_RUNS=100             # 100 runs x 100 tasks = 10k rows
   API_DAGS=100;    WRK_SECONDS=2
-  UI_RUNS=200;     UI_TASKS=100;  UI_DAGS=500;   UI_REQS=10; UI_PAINTS=2
+  UI_RUNS=200;     UI_TASKS=100;  UI_DAGS=500;   UI_REQS=10; UI_PAINTS=2; UI_GRAPH=1000
   WAIT_S=90
   OUT=tests/bench/results/quick.json
 else
@@ -54,10 +59,11 @@ else
   PARSE_FILES=10000; RESCANS=5; LONG_CHAIN=20000
   HIST_TRIGGERS=20; HIST_RUNS=10000          # 10,000 runs x 100 tasks = 1M rows
   API_DAGS=100;    WRK_SECONDS=10
-  UI_RUNS=1000;    UI_TASKS=100;  UI_DAGS=10000; UI_REQS=30; UI_PAINTS=5
+  UI_RUNS=1000;    UI_TASKS=100;  UI_DAGS=10000; UI_REQS=30; UI_PAINTS=5; UI_GRAPH=1000
   WAIT_S=400
   OUT=tests/bench/results/latest.json
 fi
+[ "$ONLY" = ui ] && OUT=tests/bench/results/ui.json
 # Two workers on two cores. One process per task: a few tries in flight per
 # core hide the commit latency. Orchestration only: more in flight, since
 # nothing runs but database round trips.
@@ -181,6 +187,8 @@ export UPDRAFT__LOGGING__LEVEL=info
 export UPDRAFT__WEBSERVER__AUTH=none
 unset UPDRAFT_CONFIG
 
+# Scenarios 1-6 (all but the UI's, with --only ui).
+if [ "$ONLY" != ui ]; then
 # DAG files: python3 writes them (10,000 files in a second).
 python3 - "$tmp" "$CHAIN_LEN" "$TP_TASKS" "$TP_RUNS" "$API_DAGS" "$PARSE_FILES" <<'EOF'
 import os, sys
@@ -569,6 +577,8 @@ if [ ${#v[@]} = 3 ]; then
     "wall time of updraft dags validate on one DAG of $LONG_CHAIN chained tasks, median of 3"
 fi
 
+fi # scenarios 1-6
+
 # ---------------------------------------------------------------- 8. ui
 # The web UI's data endpoints on rows made with SQL (tests/bench/ui_data.sql),
 # in a database of their own, through a webserver of their own. Each figure
@@ -590,7 +600,7 @@ t0=$(now_ms)
 if q "$URL" "CREATE DATABASE updraft_ui" >/dev/null &&
    UPDRAFT__DATABASE__URL=$URL_UI "$BIN/updraft" db migrate >>"$tmp/logs/migrate.log" 2>&1 &&
    UPDRAFT__DATABASE__URL=$URL_UI svc_psql -q -v runs="$UI_RUNS" -v tasks="$UI_TASKS" -v dags="$UI_DAGS" \
-     -f tests/bench/ui_data.sql >"$tmp/logs/ui_data.log" 2>&1 &&
+     -v graph_tasks="$UI_GRAPH" -f tests/bench/ui_data.sql >"$tmp/logs/ui_data.log" 2>&1 &&
    q "$URL_UI" "VACUUM ANALYZE task_instance" >/dev/null; then
   log "   rows made in $(( $(now_ms) - t0 )) ms"
   UI_PORT=$(svc_free_port)
@@ -617,7 +627,12 @@ if q "$URL" "CREATE DATABASE updraft_ui" >/dev/null &&
         "/dags among $((UI_DAGS + 1)) DAGs drawn in Chromium (max in the p99 column); $kb KB of compressed JavaScript" ;;
       ui.paint_grid) fig "$name" ms "$p50" "$pmax" "$pn" "first paint <= 1000 ms" "median<=1000" \
         "the grid of $UI_RUNS runs x $UI_TASKS tasks drawn in Chromium (max in the p99 column)" ;;
-      *) fig "$name" ms "$p50" "$pmax" "$pn" "" "" "bench_grid's graph ($UI_TASKS tasks) laid out and drawn in Chromium" ;;
+      ui.paint_graph) fig "$name" ms "$p50" "$pmax" "$pn" "" "" "bench_grid's graph ($UI_TASKS tasks) laid out and drawn in Chromium" ;;
+      ui.paint_graph_1000) fig "$name" ms "$p50" "$pmax" "$pn" "laid out and drawn <= 2000 ms" "median<=2000" \
+        "bench_graph's graph: $UI_GRAPH tasks in groups of 50, every task laid out (dagre, a graph per group) and drawn in Chromium" ;;
+      ui.paint_graph_1000_folded) fig "$name" ms "$p50" "$pmax" "$pn" "" "" \
+        "the same with its groups folded (?groups=folded)" ;;
+      *) fig "$name" ms "$p50" "$pmax" "$pn" "" "" "" ;;
       esac
     done <"$tmp/logs/paint.out"
   else
@@ -630,7 +645,7 @@ fi
 
 # ---------------------------------------------------------------- 7. beside Celery
 CELERY_JSON=""
-if [ -f tests/bench/celery/run.sh ]; then
+if [ "$ONLY" != ui ] && [ -f tests/bench/celery/run.sh ]; then
   log "7. beside Celery (tests/bench/celery/run.sh)"
   cargs=(--redis-url "$UPDRAFT__REDIS__URL"); [ "$QUICK" = 1 ] && cargs+=(--quick)
   if timeout $((QUICK ? 150 : 600)) bash tests/bench/celery/run.sh "${cargs[@]}" >"$tmp/celery.json" 2>"$tmp/logs/celery.log" &&

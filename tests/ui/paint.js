@@ -21,6 +21,12 @@ const views = [
   // Its graph, laid out and drawn.
   ['ui.paint_graph', '/dags/bench_grid/graph',
     () => !!document.querySelector('[data-layout-ms]') && document.querySelectorAll('g.node').length > 0],
+  // The graph of a DAG of 1,000 tasks in groups: every task (as it opens),
+  // then with its groups folded.
+  ['ui.paint_graph_1000', '/dags/bench_graph/graph',
+    () => !!document.querySelector('[data-layout-ms]') && document.querySelectorAll('g.node').length >= 1000],
+  ['ui.paint_graph_1000_folded', '/dags/bench_graph/graph?groups=folded',
+    () => !!document.querySelector('[data-layout-ms]') && document.querySelectorAll('g.folded').length > 0],
 ];
 
 (async () => {

@@ -140,6 +140,9 @@ static void test_task_env_never_inherits_the_workers_secrets(void **state)
         "UPDRAFT_HOME=/opt/updraft",
         "AIRFLOW_HOME=/opt/airflow",
         "PGx=lower-case, not libpq's",
+        "NOTIFY_SOCKET=/run/systemd/notify",
+        "WATCHDOG_USEC=60000000",
+        "WATCHDOG_PID=1234",
         "MY_SETTING=kept",
         NULL,
     };
@@ -159,8 +162,11 @@ static void test_task_env_never_inherits_the_workers_secrets(void **state)
         "PGHOST",
         "PGSSLKEY",
         "REDISCLI_AUTH",
-        "UPDRAFT_HOME", /* every UPDRAFT_* name is updraft's own (core/envname.h) */
-        "PGx",          /* and every PG* name, as a DAG file's $NAME sees them */
+        "UPDRAFT_HOME",  /* every UPDRAFT_* name is updraft's own (core/envname.h) */
+        "PGx",           /* and every PG* name, as a DAG file's $NAME sees them */
+        "NOTIFY_SOCKET", /* a task must not speak for the worker to systemd */
+        "WATCHDOG_USEC",
+        "WATCHDOG_PID",
     };
     taskenv_ctx_t c = ctx_example();
 

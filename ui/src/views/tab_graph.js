@@ -1,9 +1,13 @@
 /*
  * tab_graph.js - /dags/{dag_id}/graph: the DAG's tasks and dependencies
- * laid out by dagre (left to right, task groups as boxes: a compound
- * graph) and drawn as SVG, each task coloured by its state in a chosen
+ * laid out by dagre (graph_layout.js: left to right, task groups as
+ * boxes) and drawn as SVG, each task coloured by its state in a chosen
  * run (?run_id=, the newest by default). Clicking a task opens its task
- * instance in that run; the wheel zooms, dragging pans.
+ * instance in that run; clicking a group's title folds it into one node,
+ * clicking that node unfolds it. A DAG of more than FOLD_ABOVE tasks
+ * opens with its outermost groups folded (as Airflow's graph does);
+ * ?groups=folded or ?groups=unfolded chooses. The wheel zooms, dragging
+ * pans.
  *
  * The structure and the states come from one request, GET
  * /ui/grid/{dag_id} (its tasks carry their group, operator and upstream
@@ -13,6 +17,7 @@
 import { api, qs } from '../api.js';
 import { el, fill, svg, fmtTime, stateBadge, errorBox, path } from '../dom.js';
 import { go } from '../nav.js';
+import { layout, layoutSpec, shortId, groupInfo, COMPOUND_MAX } from '../graph_layout.js';
 
 /* Airflow's state colours (style.css .st-*), for SVG fills. */
 const COLOURS = {
@@ -20,165 +25,93 @@ const COLOURS = {
   skipped: '#ff69b4', up_for_retry: '#ffd700', up_for_reschedule: '#40e0d0', queued: '#808080',
   scheduled: '#d2b48c', deferred: '#9370db', restarting: '#ee82ee', removed: '#d3d3d3',
 };
-const NODE_H = 40;
-/* Above this many tasks dagre takes seconds: the graph is laid out by fastLayout. */
-const BIG = 200;
-
-function shortId(t) {
-  return t.group && t.task_id.startsWith(t.group + '.') ? t.task_id.slice(t.group.length + 1) : t.task_id;
-}
-
-function groupInfo(groups) {
-  const info = new Map();
-  const walk = (gs, parent) => {
-    for (const g of gs || []) {
-      info.set(g.group_id, { parent, label: g.label || g.group_id, tooltip: g.tooltip || '' });
-      walk(g.children, g.group_id);
-    }
-  };
-  walk(groups, null);
-  return info;
-}
-
-const nodeWidth = (t) => Math.min(320, Math.max(90, Math.max(shortId(t).length, (t.operator || '').length * 0.85) * 7.4 + 26));
+/* A folded group shows the first of these states its tasks have in the run (as the grid's group rows). */
+const ORDER = ['failed', 'upstream_failed', 'up_for_retry', 'up_for_reschedule', 'queued',
+  'scheduled', 'deferred', 'running', 'restarting', 'success', 'skipped', 'removed'];
+const RANK = Object.fromEntries(ORDER.map((s, i) => [s, i]));
+/*
+ * Above this many tasks the graph opens with its outermost groups folded:
+ * 1,000 tasks in groups are laid out and drawn in under 2 s, and bigger
+ * graphs are more legible as an overview first.
+ */
+const FOLD_ABOVE = 2000;
 
 /*
- * The layout both ways give: per task {x, y, width, height} (centres),
- * the groups' boxes {group, label, tooltip, x, y, width, height, depth},
- * the edges as lists of points, and the size of the whole.
+ * The layout's Web Workers (graph_worker.js; GRAPH_WORKER is its address,
+ * set by ui/build.sh), made once per page when a big graph needs them: as
+ * many as the cores, at most 4. None with one core or without Worker: the
+ * page lays out the graphs itself then.
  */
-
-/* dagre's layout: a compound graph whose clusters are the task groups. */
-function dagreLayout(dagre, data) {
-  const g = new dagre.graphlib.Graph({ compound: true });
-  g.setGraph({ rankdir: 'LR', nodesep: 26, ranksep: 48, edgesep: 6, marginx: 24, marginy: 30 });
-  g.setDefaultEdgeLabel(() => ({}));
-  const info = groupInfo(data.groups);
-  const used = new Set();
-  const addGroup = (id) => {
-    if (used.has(id)) return;
-    used.add(id);
-    const i = info.get(id) || { parent: null, label: id };
-    g.setNode('g\u0000' + id, { label: i.label, tooltip: i.tooltip, group: id });
-    if (i.parent && i.parent !== id) {
-      addGroup(i.parent);
-      g.setParent('g\u0000' + id, 'g\u0000' + i.parent);
+let pool = null;
+function workers() {
+  if (pool) return pool.filter((w) => !w.dead);
+  pool = [];
+  const n = Math.min(4, navigator.hardwareConcurrency || 1);
+  if (n < 2 || typeof Worker === 'undefined' || typeof GRAPH_WORKER === 'undefined') return pool;
+  for (let i = 0; i < n; i++) {
+    try {
+      const w = { worker: new Worker(GRAPH_WORKER), pending: new Map(), next: 0 };
+      const failAll = (why) => {
+        for (const p of w.pending.values()) p.reject(new Error(why));
+        w.pending.clear();
+      };
+      w.worker.onmessage = (e) => {
+        const p = w.pending.get(e.data.id);
+        if (!p) return;
+        w.pending.delete(e.data.id);
+        if (e.data.error) p.reject(new Error(e.data.error));
+        else p.resolve(e.data.results);
+      };
+      w.worker.onerror = (e) => {
+        e.preventDefault();
+        w.dead = true;
+        failAll(`layout worker: ${e.message || 'failed'}`);
+      };
+      pool.push(w);
+    } catch (e) {
+      break;
     }
-  };
-  const ids = new Set(data.tasks.map((t) => t.task_id));
-  data.tasks.forEach((t, idx) => {
-    g.setNode('t\u0000' + t.task_id, { width: nodeWidth(t), height: NODE_H, idx });
-    if (t.group) {
-      addGroup(t.group);
-      g.setParent('t\u0000' + t.task_id, 'g\u0000' + t.group);
-    }
-  });
-  for (const t of data.tasks) {
-    for (const u of t.upstream || []) if (ids.has(u)) g.setEdge('t\u0000' + u, 't\u0000' + t.task_id);
   }
-  dagre.layout(g);
-  const depth = (v) => { let d = 0; for (let p = g.parent(v); p; p = g.parent(p)) d++; return d; };
-  const gr = g.graph();
-  return {
-    nodes: data.tasks.map((t) => { const n = g.node('t\u0000' + t.task_id); return { x: n.x, y: n.y, width: n.width, height: n.height }; }),
-    clusters: g.nodes().filter((v) => v.startsWith('g\u0000')).map((v) => {
-      const n = g.node(v);
-      /* Room for the label above the tasks. */
-      return { group: n.group, label: n.label, tooltip: n.tooltip, x: n.x, y: n.y - 8, width: n.width, height: n.height + 16, depth: depth(v) };
-    }),
-    edges: g.edges().map((e) => g.edge(e).points),
-    width: gr.width || 100,
-    height: gr.height || 100,
-  };
+  return pool.slice();
 }
 
 /*
- * The layout of large DAGs, where dagre takes many seconds: layers by
- * longest path from the sources, each layer ordered by the mean place of
- * its upstream tasks (a few sweeps down and up), each task placed at the
- * mean height of its upstream ones and pushed down to clear the one
- * above; groups as the boxes around their tasks. Linear in tasks and
- * dependencies per sweep.
+ * graph_layout's run(): a level's graphs shared among the workers, the
+ * biggest first to the least loaded; the page does it itself when the
+ * level is small, and when a worker fails.
  */
-function fastLayout(data) {
-  const n = data.tasks.length;
-  const index = new Map(data.tasks.map((t, i) => [t.task_id, i]));
-  const ups = data.tasks.map((t) => (t.upstream || []).map((u) => index.get(u)).filter((u) => u !== undefined));
-  const downs = data.tasks.map(() => []);
-  ups.forEach((us, i) => us.forEach((u) => downs[u].push(i)));
-  /* Ranks in topological order (Kahn); tasks in a cycle, if any, after the rest. */
-  const indeg = ups.map((us) => us.length), rank = new Array(n).fill(0), queue = [];
-  for (let i = 0; i < n; i++) if (!indeg[i]) queue.push(i);
-  for (let h = 0; h < queue.length; h++) {
-    const u = queue[h];
-    for (const v of downs[u]) {
-      rank[v] = Math.max(rank[v], rank[u] + 1);
-      if (--indeg[v] === 0) queue.push(v);
-    }
-  }
-  const layers = [];
-  for (let i = 0; i < n; i++) (layers[rank[i]] = layers[rank[i]] || []).push(i);
-  for (let r = 0; r < layers.length; r++) layers[r] = layers[r] || [];
-  const pos = new Array(n).fill(0);
-  const number = (layer) => layer.forEach((v, k) => { pos[v] = k; });
-  layers.forEach(number);
-  const sweep = (range, nb) => {
-    for (const r of range) {
-      const key = new Map(layers[r].map((v) => {
-        const ns = nb[v];
-        return [v, ns.length ? ns.reduce((a, u) => a + pos[u], 0) / ns.length : pos[v]];
+function runner(dagre) {
+  const here = (specs) => specs.map((sp) => layoutSpec(dagre, sp));
+  /* run.used: how many workers shared the last level they laid out (0: none). */
+  const run = async (specs) => {
+    const cost = (sp) => sp.nodes.length + sp.edges.length;
+    const ws = specs.length > 1 && specs.reduce((a, sp) => a + cost(sp), 0) >= 200 ? workers() : [];
+    if (ws.length < 2) return here(specs);
+    const bins = ws.map(() => ({ idx: [], load: 0 }));
+    specs.map((sp, i) => i).sort((a, b) => cost(specs[b]) - cost(specs[a])).forEach((i) => {
+      const b = bins.reduce((m, x) => (x.load < m.load ? x : m));
+      b.idx.push(i);
+      b.load += cost(specs[i]);
+    });
+    try {
+      const parts = await Promise.all(bins.map((b, k) => {
+        if (!b.idx.length) return [];
+        const w = ws[k], id = ++w.next;
+        return new Promise((resolve, reject) => {
+          w.pending.set(id, { resolve, reject });
+          w.worker.postMessage({ id, specs: b.idx.map((i) => specs[i]) });
+        });
       }));
-      layers[r].sort((a, b) => key.get(a) - key.get(b) || pos[a] - pos[b]);
-      number(layers[r]);
+      const out = new Array(specs.length);
+      bins.forEach((b, k) => b.idx.forEach((i, j) => { out[i] = parts[k][j]; }));
+      run.used = Math.max(run.used, bins.filter((b) => b.idx.length).length);
+      return out;
+    } catch (e) {
+      return here(specs);
     }
   };
-  const down = [...layers.keys()].slice(1), up = [...layers.keys()].reverse().slice(1);
-  for (let k = 0; k < 2; k++) { sweep(down, ups); sweep(up, downs); }
-  sweep(down, ups);
-  /* Coordinates. */
-  const SEP = 10, RANKSEP = 60, M = 30;
-  const widths = data.tasks.map(nodeWidth);
-  const nodes = new Array(n);
-  let x = M, height = 0;
-  for (const layer of layers) {
-    const lw = Math.max(0, ...layer.map((v) => widths[v]));
-    let prevBottom = -Infinity;
-    for (const v of layer) {
-      const us = ups[v];
-      let y = us.length ? us.reduce((a, u) => a + nodes[u].y, 0) / us.length : M + NODE_H / 2;
-      y = Math.max(y, prevBottom + SEP + NODE_H / 2, M + NODE_H / 2);
-      nodes[v] = { x: x + lw / 2, y, width: widths[v], height: NODE_H };
-      prevBottom = y + NODE_H / 2;
-    }
-    height = Math.max(height, prevBottom);
-    x += lw + RANKSEP;
-  }
-  const edges = [];
-  ups.forEach((us, v) => us.forEach((u) => {
-    const a = nodes[u], b = nodes[v];
-    edges.push([{ x: a.x + a.width / 2, y: a.y }, { x: b.x - b.width / 2, y: b.y }]);
-  }));
-  /* Groups: the box around their tasks, and around their inner groups' boxes. */
-  const info = groupInfo(data.groups), boxes = new Map();
-  const grow = (id, x0, y0, x1, y1) => {
-    for (let g = id, d = 0; g && d < 50; g = (info.get(g) || {}).parent, d++) {
-      const b = boxes.get(g) || { x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity };
-      const pad = 10 + 4 * d;
-      b.x0 = Math.min(b.x0, x0 - pad); b.y0 = Math.min(b.y0, y0 - pad - 8);
-      b.x1 = Math.max(b.x1, x1 + pad); b.y1 = Math.max(b.y1, y1 + pad);
-      boxes.set(g, b);
-    }
-  };
-  data.tasks.forEach((t, i) => {
-    if (t.group) { const a = nodes[i]; grow(t.group, a.x - a.width / 2, a.y - a.height / 2, a.x + a.width / 2, a.y + a.height / 2); }
-  });
-  const depthOf = (id) => { let d = 0; for (let p = (info.get(id) || {}).parent; p && d < 50; p = (info.get(p) || {}).parent) d++; return d; };
-  const clusters = [...boxes].map(([id, b]) => {
-    const i = info.get(id) || { label: id, tooltip: '' };
-    return { group: id, label: i.label, tooltip: i.tooltip, x: (b.x0 + b.x1) / 2, y: (b.y0 + b.y1) / 2,
-      width: b.x1 - b.x0, height: b.y1 - b.y0, depth: depthOf(id) };
-  });
-  return { nodes, clusters, edges, width: x - RANKSEP + M, height: height + M };
+  run.used = 0;
+  return run;
 }
 
 function edgePath(points) {
@@ -200,12 +133,17 @@ function edgePath(points) {
 export async function render(container, dag, query) {
   const dagId = dag.dag_id;
   const status = el('div');
+  /* The groups shown folded; the layout drawn and its elements. */
+  const folded = new Set();
+  let L = null, nodeEls = [], foldEls = [], width = 100, height = 100;
   const picker = el('select', { id: 'graph-run', 'aria-label': 'run' });
   const runInfo = el('span', { id: 'graph-run-state' });
   const box = el('div', { class: 'graph-box', id: 'graph' }, el('p', { class: 'muted', style: { padding: '8px' } }, 'Laying out…'));
   const timing = el('span', { class: 'muted', id: 'graph-timing' });
   fill(container,
     el('div', { class: 'toolbar' }, 'Run ', picker, runInfo, el('span', { class: 'spacer' }), timing,
+      el('button', { id: 'graph-unfold', title: 'unfold every group', onclick: () => folded.size && refold(() => folded.clear()) }, 'Unfold all'),
+      el('button', { id: 'graph-fold', title: 'fold the outermost groups', onclick: () => refold(() => foldTop()) }, 'Fold groups'),
       el('button', { id: 'graph-fit', title: 'fit the graph in the view', onclick: () => fit() }, 'Fit')),
     status, box);
 
@@ -213,8 +151,7 @@ export async function render(container, dag, query) {
   try {
     const lib = import('dagre');
     data = await api(`/ui/grid/${encodeURIComponent(dagId)}` + qs({ limit: 25 }));
-    if (data.tasks.length <= BIG) dagre = await lib.then((m) => m.default || m);
-    else lib.catch(() => {});
+    dagre = await lib.then((m) => m.default || m);
   } catch (e) {
     fill(box);
     fill(status, errorBox(e));
@@ -240,61 +177,106 @@ export async function render(container, dag, query) {
     : el('option', { value: '' }, 'no runs yet'));
   picker.disabled = !data.runs.length;
 
-  const t0 = performance.now();
-  const L = dagre ? dagreLayout(dagre, data) : fastLayout(data);
-  const { width, height } = L;
-  const t1 = performance.now();
+  /* Folded groups: the outermost ones of a big DAG to start with. */
+  const info = groupInfo(data.groups);
+  const members = new Map(); /* group -> indices of the tasks in it, at any depth */
+  data.tasks.forEach((t, i) => {
+    for (let g = t.group, d = 0; g && d < 64; g = (info.get(g) || {}).parent, d++) {
+      if (!members.has(g)) members.set(g, []);
+      members.get(g).push(i);
+    }
+  });
+  function foldTop() {
+    for (const [g, i] of info) if (!i.parent && members.has(g)) folded.add(g);
+  }
+  const groupsMode = query.get('groups');
+  if (groupsMode === 'folded' || (groupsMode !== 'unfolded' && data.tasks.length > FOLD_ABOVE)) foldTop();
+  if (folded.size) {
+    fill(status, el('p', { class: 'muted' }, `${data.tasks.length} tasks: the groups are folded; click one to unfold it.`));
+  }
 
   /* ---- drawing ---- */
   const root = svg('g', { class: 'viewport' });
-  const clusters = svg('g'), edges = svg('g'), nodes = svg('g');
-  root.append(clusters, edges, nodes);
-  const nodeEls = new Array(data.tasks.length);
-  /* Outer boxes first, so that inner ones are drawn over them. */
-  for (const n of L.clusters.sort((a, b) => a.depth - b.depth)) {
-    const x = n.x - n.width / 2, y = n.y - n.height / 2;
-    const c = svg('g', { class: 'cluster', 'data-group': n.group },
-      svg('rect', { x, y, width: n.width, height: n.height, rx: 8 }),
-      svg('text', { x: x + 8, y: y + 13 }, n.label));
-    if (n.tooltip) c.appendChild(svg('title', null, n.tooltip));
-    clusters.appendChild(c);
-  }
-  for (const points of L.edges) {
-    edges.appendChild(svg('path', { class: 'edge', d: edgePath(points), 'marker-end': 'url(#arrow)' }));
-  }
-  data.tasks.forEach((t, idx) => {
-    const n = L.nodes[idx];
-    const x = n.x - n.width / 2, y = n.y - n.height / 2;
-    const body = svg('rect', { class: 'body', x, y, width: n.width, height: n.height, rx: 5 });
-    const bar = svg('rect', { class: 'bar', x, y, width: 6, height: n.height, rx: 2 });
-    const title = svg('title');
-    const label = svg('text', { x: x + 14, y: y + 17 }, shortId(t));
-    const ge = svg('g', { class: 'node', 'data-task': t.task_id, 'data-idx': idx },
-      body, bar, label,
-      svg('text', { class: 'op', x: x + 14, y: y + 32 }, t.operator || ''),
-      title);
-    nodeEls[idx] = { ge, body, bar, title, label };
-    nodes.appendChild(ge);
-  });
   const defs = svg('defs', null,
     svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
       svg('path', { d: 'M0,0L10,5L0,10z', fill: 'currentColor', class: 'arrowhead' })));
   const sv = svg('svg', { role: 'img', 'aria-label': `graph of ${dagId}` }, defs, root);
   sv.style.color = 'var(--muted)';
-  fill(box, sv);
-  const t2 = performance.now();
-  timing.textContent = `${data.tasks.length} tasks · ${dagre ? 'dagre' : 'layered'} layout ${Math.round(t1 - t0)} ms, drawing ${Math.round(t2 - t1)} ms`;
-  box.dataset.layoutMs = String(Math.round(t1 - t0));
+
+  let drawing = 0;
+  async function draw() {
+    const seq = ++drawing;
+    const t0 = performance.now();
+    if (runLayouts) runLayouts.used = 0;
+    const next = await layout(dagre, data, folded, runLayouts);
+    if (seq !== drawing) return; /* a later fold or unfold won */
+    L = next;
+    ({ width, height } = L);
+    const t1 = performance.now();
+    const clusters = svg('g'), edges = svg('g'), nodes = svg('g');
+    nodeEls = new Array(data.tasks.length).fill(null);
+    foldEls = [];
+    /* Outer boxes first, so that inner ones are drawn over them. */
+    for (const n of L.clusters.sort((a, b) => a.depth - b.depth)) {
+      const x = n.x - n.width / 2, y = n.y - n.height / 2;
+      const c = svg('g', { class: 'cluster', 'data-group': n.group },
+        svg('rect', { x, y, width: n.width, height: n.height, rx: 8 }),
+        svg('rect', { class: 'head', x, y, width: n.width, height: 20, rx: 8 }),
+        svg('text', { x: x + 8, y: y + 14 }, '\u25be ' + n.label),
+        svg('title', null, `${n.label}: ${n.count} tasks${n.tooltip ? '\n' + n.tooltip : ''}\n(click the title to fold)`));
+      clusters.appendChild(c);
+    }
+    for (const e of L.edges) {
+      edges.appendChild(svg('path', { class: e.implied ? 'edge implied' : 'edge', d: edgePath(e.points), 'marker-end': 'url(#arrow)' }));
+    }
+    for (const n of L.folded) {
+      const x = n.x - n.width / 2, y = n.y - n.height / 2;
+      const body = svg('rect', { class: 'body', x, y, width: n.width, height: n.height, rx: 5 });
+      const bar = svg('rect', { class: 'bar', x, y, width: 6, height: n.height, rx: 2 });
+      const title = svg('title');
+      const ge = svg('g', { class: 'folded', 'data-group': n.group },
+        body, bar, svg('text', { x: x + 14, y: y + 17 }, '\u25b8 ' + n.label),
+        svg('text', { class: 'op', x: x + 14, y: y + 32 }, `${n.count} tasks`), title);
+      foldEls.push({ ge, body, bar, title, group: n.group, label: n.label, count: n.count });
+      nodes.appendChild(ge);
+    }
+    data.tasks.forEach((t, idx) => {
+      const n = L.nodes[idx];
+      if (!n) return;
+      const x = n.x - n.width / 2, y = n.y - n.height / 2;
+      const body = svg('rect', { class: 'body', x, y, width: n.width, height: n.height, rx: 5 });
+      const bar = svg('rect', { class: 'bar', x, y, width: 6, height: n.height, rx: 2 });
+      const title = svg('title');
+      const label = svg('text', { x: x + 14, y: y + 17 }, shortId(t));
+      const ge = svg('g', { class: 'node', 'data-task': t.task_id, 'data-idx': idx },
+        body, bar, label,
+        svg('text', { class: 'op', x: x + 14, y: y + 32 }, t.operator || ''),
+        title);
+      nodeEls[idx] = { ge, body, bar, title, label };
+      nodes.appendChild(ge);
+    });
+    fill(root, clusters, edges, nodes);
+    if (sv.parentNode !== box) fill(box, sv);
+    paint();
+    const t2 = performance.now();
+    const shown = L.nodes.filter(Boolean).length;
+    timing.textContent = `${data.tasks.length} tasks` + (shown < data.tasks.length ? ` (${shown} shown, ${L.folded.length} folded groups)` : '') +
+      ` · dagre layout ${Math.round(t1 - t0)} ms, drawing ${Math.round(t2 - t1)} ms`;
+    box.dataset.layoutMs = String(Math.round(t1 - t0));
+    box.dataset.layout = L.mode;
+    box.dataset.workers = String(runLayouts ? runLayouts.used : 0);
+  }
 
   /* ---- states of the chosen run ---- */
   function paint() {
     const run = data.runs[runIdx];
     fill(runInfo, run ? [' ', stateBadge(run.state), ' ', el('a', { href: path.run(dagId, run.run_id) }, 'open run')] : null);
     data.tasks.forEach((t, idx) => {
+      const n = nodeEls[idx];
+      if (!n) return;
       const cell = run ? run.tis[idx] : null;
       const s = cell ? cell[0] : null;
       const col = s && COLOURS[s] ? COLOURS[s] : null;
-      const n = nodeEls[idx];
       n.bar.setAttribute('fill', col || 'transparent');
       n.body.style.stroke = col || '';
       n.body.style.strokeWidth = col ? '2' : '';
@@ -303,8 +285,27 @@ export async function render(container, dag, query) {
       if (t.is_mapped) n.label.textContent = shortId(t) + ` [${cell && cell[4] ? Object.values(cell[4]).reduce((a, b) => a + b, 0) : ' '}]`;
       n.title.textContent = `${t.task_id}\n${t.operator || ''}\n${run ? (s || 'no status') : 'no run'}${counts ? '\n' + counts : ''}`;
     });
+    /* A folded group: the first state (in ORDER) of its tasks, and the count of each. */
+    for (const f of foldEls) {
+      let best = null;
+      const counts = {};
+      for (const i of members.get(f.group) || []) {
+        const cell = run ? run.tis[i] : null;
+        if (!cell || !cell[0]) continue;
+        counts[cell[0]] = (counts[cell[0]] || 0) + 1;
+        if (RANK[cell[0]] !== undefined && (best === null || RANK[cell[0]] < RANK[best])) best = cell[0];
+      }
+      const col = best && COLOURS[best] ? COLOURS[best] : null;
+      f.bar.setAttribute('fill', col || 'transparent');
+      f.body.style.stroke = col || '';
+      f.body.style.strokeWidth = col ? '2' : '';
+      f.ge.setAttribute('data-state', best || 'none');
+      const list = Object.entries(counts).map(([k, v]) => `${k}: ${v}`).join(', ');
+      f.title.textContent = `${f.label}: ${f.count} tasks\n${run ? list || 'no status' : 'no run'}\n(click to unfold)`;
+    }
   }
-  paint();
+  const runLayouts = data.tasks.length > COMPOUND_MAX ? runner(dagre) : null;
+  await draw();
   picker.addEventListener('change', () => {
     runIdx = Number(picker.value) || 0;
     paint();
@@ -359,10 +360,23 @@ export async function render(container, dag, query) {
   box.addEventListener('pointerup', endDrag);
   box.addEventListener('pointercancel', endDrag);
 
-  /* One listener for every node: open its task instance in the chosen run. */
+  /* One listener for every node and group: open a task's instance in the chosen run, fold or unfold a group. */
+  /* Fold or unfold (change), then lay out and draw again; nothing before the first drawing. */
+  async function refold(change) {
+    if (!L) return;
+    change();
+    fill(status);
+    await draw();
+  }
   box.addEventListener('click', (e) => {
     if (drag && drag.moved) return;
-    const n = e.target.closest && e.target.closest('g.node');
+    const target = e.target.closest ? e.target : null;
+    if (!target) return;
+    const f = target.closest('g.folded');
+    if (f) return refold(() => folded.delete(f.getAttribute('data-group')));
+    const head = target.closest('g.cluster > rect.head, g.cluster > text');
+    if (head) return refold(() => folded.add(head.parentNode.getAttribute('data-group')));
+    const n = target.closest('g.node');
     if (!n) return;
     const run = data.runs[runIdx];
     const t = data.tasks[Number(n.getAttribute('data-idx'))];
