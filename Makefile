@@ -12,7 +12,7 @@ CC      ?= cc
 O       ?= build
 BIN     ?= bin
 OPT     ?= -O2
-PKGS    := hiredis libpq libcyaml yaml-0.1 libcurl libcjson libxcrypt openssl libsystemd
+PKGS    := hiredis libpq libcyaml yaml-0.1 libcurl libcjson libxcrypt openssl libsystemd zlib
 
 # pkg-config answers only once `make deps` has installed it and the
 # libraries; the targets that install (test, asan, standalone, bench) run

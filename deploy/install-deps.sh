@@ -28,6 +28,8 @@ pc libxcrypt libcrypt-dev
 pc openssl libssl-dev
 # sd_notify (Type=notify units, the watchdog: deploy/systemd).
 pc libsystemd libsystemd-dev
+# gzip of the JSON answers (webserver/http.c).
+pc zlib zlib1g-dev
 cmd redis-server redis-server
 cmd redis-cli redis-tools
 cmd curl curl

@@ -55,6 +55,7 @@
 #include "core/log.h"
 #include "core/regfile.h"
 #include "core/timeutil.h"
+#include "core/utf8.h"
 #include "scheduler/loop.h"
 #include "scheduler/runs.h"
 #include "store/dags.h"
@@ -67,6 +68,7 @@
 #define PROC_BATCH_BYTES (8 << 20) /* serialized DAG bytes per store transaction */
 #define PROC_GONE_BATCH 1000       /* removed files per statement */
 #define PROC_RACY_US 2000000LL
+#define PROC_CODE_MAX (1 << 20) /* a DAG file's text kept per version, at most (cut beyond) */
 
 /* ---- progress ---------------------------------------------------------- */
 
@@ -435,6 +437,7 @@ typedef struct bfile {
     bool ok;       /* and no DAG refused as a duplicate */
     char *errors;  /* import error text, malloc'd */
     cJSON *ids;    /* ids stored from this file (array) */
+    cJSON *code;   /* fileloc, source, source_hash, source_size, truncated; NULL = none */
 } bfile_t;
 
 typedef struct bdag {
@@ -458,6 +461,7 @@ static void batch_clear(batch_t *b)
     for (size_t i = 0; i < b->nf; i++) {
         free(b->files[i].errors);
         cJSON_Delete(b->files[i].ids);
+        cJSON_Delete(b->files[i].code);
     }
     for (size_t i = 0; i < b->nd; i++) {
         free(b->dags[i].dag_id);
@@ -590,12 +594,48 @@ out:
     return rc;
 }
 
+/*
+ * The file's text as its versions keep it (dag_code): cut at PROC_CODE_MAX
+ * on a character boundary, with its full size and hash. Text that is not
+ * UTF-8 (or holds a NUL) is not kept: *out stays NULL. -1 on OOM.
+ */
+static int code_record(const char *path, const char *text, size_t len, cJSON **out)
+{
+    char hash[65];
+    size_t keep = len;
+    char *cut = NULL;
+    cJSON *o = NULL;
+
+    *out = NULL;
+    if (!text || strlen(text) != len || processor_sha256_hex(text, len, hash) < 0)
+        return 0;
+    if (keep > PROC_CODE_MAX)
+        keep = utf8_valid_prefix((const unsigned char *)text, PROC_CODE_MAX);
+    if (!utf8_valid(text, keep))
+        return 0;
+    if (keep < len && !(cut = strndup(text, keep)))
+        return -1;
+    if (!(o = cJSON_CreateObject()) || !add_str(o, "fileloc", path) ||
+        !add_str(o, "source", cut ? cut : text) || !add_str(o, "source_hash", hash) ||
+        !cJSON_AddNumberToObject(o, "source_size", (double)len) ||
+        !cJSON_AddBoolToObject(o, "truncated", keep < len)) {
+        cJSON_Delete(o);
+        free(cut);
+        return -1;
+    }
+    free(cut);
+    *out = o;
+    return 0;
+}
+
 /* Loads one file into the batch. -1 on out-of-memory only. */
 static int batch_add_file(proc_t *p, entry_t *e)
 {
     batch_t *b = &p->batch;
     dag_list_t dags;
     dag_diags_t diags;
+    char *text = NULL;
+    size_t len = 0;
     int rc = -1;
 
     if (b->nf == b->capf) {
@@ -615,17 +655,26 @@ static int batch_add_file(proc_t *p, entry_t *e)
         goto out;
     b->nf++;
     log_debug("parsing dag file path=%s", e->path);
-    int nerr = dag_load_file(e->path, p->root, p->a->cfg->core.dag_env_allowlist, &dags, &diags);
+    int nerr = dag_load_file_text(e->path, p->root, p->a->cfg->core.dag_env_allowlist, &dags,
+                                  &diags, &text, &len);
     f->parse_ok = f->ok = nerr == 0;
     f->unread = nerr < 0 && e->regular;
     processor_progress(p->a->status);
     if (nerr != 0 && !(f->errors = dag_diags_format(&diags, false)))
         goto out;
+    /* The text goes to the database once per file, whatever its DAG count. */
+    if (dags.n > 0) {
+        if (code_record(e->path, text, len, &f->code) < 0)
+            goto out;
+        if (f->code)
+            b->bytes += len < PROC_CODE_MAX ? len : PROC_CODE_MAX;
+    }
     for (size_t i = 0; i < dags.n; i++)
         if (batch_add_dag(p, dags.items[i]) < 0)
             goto out;
     rc = 0;
 out:
+    free(text);
     dag_list_free(&dags);
     dag_diags_free(&diags);
     return rc;
@@ -786,8 +835,8 @@ static int batch_flush(proc_t *p)
 {
     batch_t *b = &p->batch;
     PGresult *own = NULL, *r = NULL;
-    cJSON *ids = NULL, *rows = NULL, *vers = NULL;
-    char *ids_t = NULL, *rows_t = NULL, *vers_t = NULL, *files_t = NULL;
+    cJSON *ids = NULL, *rows = NULL, *vers = NULL, *codes = NULL;
+    char *ids_t = NULL, *rows_t = NULL, *vers_t = NULL, *files_t = NULL, *codes_t = NULL;
     owner_t *owners = NULL;
     int rc = -2;
 
@@ -840,11 +889,19 @@ static int batch_flush(proc_t *p)
         }
         nkept++;
     }
-    if (!(files_t = files_param(b)))
+    if (!(files_t = files_param(b)) || !(codes = cJSON_CreateArray()))
         goto out;
+    for (size_t i = 0; i < b->nf; i++) {
+        if (!b->files[i].code)
+            continue;
+        if (!cJSON_AddItemToArray(codes, b->files[i].code))
+            goto out;
+        b->files[i].code = NULL;
+    }
     rc = -1;
     if (nkept > 0) {
-        if (!(rows_t = print_array(rows)) || !(vers_t = print_array(vers))) {
+        if (!(rows_t = print_array(rows)) || !(vers_t = print_array(vers)) ||
+            !(codes_t = print_array(codes))) {
             rc = -2;
             goto out;
         }
@@ -856,7 +913,7 @@ static int batch_flush(proc_t *p)
                 goto out;
         PQclear(r);
         r = NULL;
-        if (dags_store_versions(p->db, vers_t, &r) < 0)
+        if (dags_store_versions(p->db, vers_t, codes_t, &r) < 0)
             goto out;
         for (int i = 0; i < PQntuples(r); i++)
             log_info("dag version stored dag_id=%s version=%s", PQgetvalue(r, i, 0),
@@ -898,6 +955,8 @@ out:
     cJSON_Delete(ids);
     cJSON_Delete(rows);
     cJSON_Delete(vers);
+    cJSON_Delete(codes);
+    cJSON_free(codes_t);
     cJSON_free(ids_t);
     cJSON_free(rows_t);
     cJSON_free(vers_t);

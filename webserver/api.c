@@ -83,6 +83,8 @@ static const char *const p_xcoms[] = {"limit", "offset", "map_index", "xcom_key"
 static const char *const p_mapped[] = {"limit", "offset", "state", "order_by", NULL};
 static const char *const p_xcom[] = {"map_index", "deserialize", "stringify", NULL};
 static const char *const p_page[] = {"limit", "offset", "order_by", NULL};
+static const char *const p_variables[] = {"limit", "offset", "order_by", "variable_key_pattern",
+                                          NULL};
 static const char *const p_pools[] = {"limit", "offset", NULL};
 static const char *const p_login[] = {"next", NULL};
 static const char *const p_events[] = {
@@ -102,6 +104,8 @@ static const char *const p_ui_dags[] = {"limit", "offset", "order_by", "dag_id_p
 static const char *const p_ui_grid[] = {"limit", "before", NULL};
 static const char *const p_ui_limit[] = {"limit", NULL};
 static const char *const p_ui_calendar[] = {"year", NULL};
+static const char *const p_version[] = {"version_number", NULL};
+static const char *const p_versions[] = {"limit", "offset", "order_by", "version_number", NULL};
 
 #define V1 "/api/v1"
 #define V2 "/api/v2"
@@ -194,7 +198,7 @@ static const route_t routes[] = {
       RES_IMPORT_ERRORS),
     R("GET", V1 "/importErrors/{}", api_get_import_error, p_none, ROUTE_CACHED, ACT_READ,
       RES_IMPORT_ERRORS),
-    R("GET", V1 "/variables", api_get_variables, p_page, 0, ACT_READ, RES_VARIABLES),
+    R("GET", V1 "/variables", api_get_variables, p_variables, 0, ACT_READ, RES_VARIABLES),
     R("POST", V1 "/variables", api_post_variable, p_none, 0, ACT_CREATE, RES_VARIABLES),
     R("GET", V1 "/variables/{}", api_get_variable, p_none, 0, ACT_READ, RES_VARIABLES),
     R("PATCH", V1 "/variables/{}", api_patch_variable, p_patch_dag, 0, ACT_EDIT, RES_VARIABLES),
@@ -234,6 +238,10 @@ static const route_t routes[] = {
       RES_DAG_RUNS),
     R("PUT", V2 "/backfills/{}/cancel", api_put_backfill_cancel, p_none, 0, ACT_CREATE,
       RES_DAG_RUNS),
+    /* Airflow 3's DAG versions and the text of each (REST API v2). */
+    R("GET", V2 "/dagSources/{}", api_get_dag_source_v2, p_version, 0, ACT_READ, RES_DAG_CODE),
+    R("GET", V2 "/dags/{}/dagVersions", api_get_dag_versions, p_versions, 0, ACT_READ, RES_DAGS),
+    R("GET", V2 "/dags/{}/dagVersions/{}", api_get_dag_version, p_none, 0, ACT_READ, RES_DAGS),
     R("GET", "/ui/backfills", api_get_ui_backfills, p_backfills, 0, ACT_READ, RES_DAG_RUNS),
     /* The web UI's aggregated reads (api_ui.c): not Airflow's API, JSON all the same. */
     R("GET", "/ui/dags", api_get_ui_dags, p_ui_dags, 0, ACT_READ, RES_DAGS),

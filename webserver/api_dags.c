@@ -473,7 +473,7 @@ static const api_field_t dag_detail_fields[] = {
     {"concurrency", "d.max_active_tasks", API_INT},
     {"dag_run_timeout", "v.data->>'dagrun_timeout_sec'", API_FN, .fn = write_timedelta},
     {"dataset_expression", NULL, API_CONST, "null"},
-    {"doc_md", NULL, API_CONST, "null"},
+    {"doc_md", "v.data->>'doc_md'", API_STR},
     {"end_date", TS("d.end_date"), API_TS},
     {"is_paused_upon_creation", "(v.data->'is_paused_upon_creation')::text", API_JSON},
     {"last_parsed", TS("d.last_parsed_time"), API_TS},

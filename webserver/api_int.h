@@ -306,6 +306,9 @@ int api_patch_dag(api_req_t *r);
 int api_patch_dags(api_req_t *r);
 int api_get_dag_details(api_req_t *r);
 int api_get_dag_source(api_req_t *r);
+int api_get_dag_source_v2(api_req_t *r);
+int api_get_dag_versions(api_req_t *r);
+int api_get_dag_version(api_req_t *r);
 int api_get_dag_stats(api_req_t *r);
 
 int api_get_tasks(api_req_t *r);

@@ -41,6 +41,10 @@ static const api_field_t run_fields[] = {
     {"external_trigger", "dr.external_trigger", API_BOOL},
     {"conf", "dr.conf::text", API_JSON},
     {"note", "dr.note", API_STR},
+    /* The DAG version the run uses (Airflow 3 lists it in dag_versions). */
+    {"dag_version_id", "dr.dag_version_id::text", API_STR},
+    {"version_number",
+     "(SELECT v.version_number FROM dag_version v WHERE v.id = dr.dag_version_id)", API_INT},
 };
 
 static const api_resource_t run_resource = {"dag_run dr", run_fields, API_NFIELDS(run_fields)};

@@ -6,10 +6,10 @@
  * DAG files.
  *
  * What the document does not hold is Airflow's default: no extra links,
- * the default executor (null), BaseOperator's colours (#fff on #000), no
- * doc_md. A task's start and end dates are its DAG's. The list follows
- * order_by (default task_id; "-" reverses) over any member whose value is
- * a string, a number, a boolean or null, as Airflow sorts by attribute.
+ * the default executor (null), BaseOperator's colours (#fff on #000);
+ * doc_md is the task's own (null when it has none). A task's start and end dates are its DAG's. The
+ * list follows order_by (default task_id; "-" reverses) over any member whose value is a string, a
+ * number, a boolean or null, as Airflow sorts by attribute.
  */
 #include "webserver/api_int.h"
 
@@ -137,7 +137,8 @@ static cJSON *task_json(const cJSON *doc, const cJSON *spec)
         o, "downstream_task_ids",
         member_or(spec, "downstream_task_ids", cJSON_IsArray, cJSON_CreateArray()));
     cJSON_AddBoolToObject(o, "is_mapped", cJSON_GetObjectItemCaseSensitive(spec, "expand") != NULL);
-    cJSON_AddNullToObject(o, "doc_md");
+    cJSON_AddItemToObject(o, "doc_md",
+                          member_or(spec, "doc_md", cJSON_IsString, cJSON_CreateNull()));
     cJSON_AddNullToObject(o, "sub_dag"); /* as Airflow 2 for every task but a SubDagOperator */
     return o;
 }

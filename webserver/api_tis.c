@@ -68,7 +68,11 @@ static const api_field_t ti_fields[] = {
     {"executor_config", NULL, API_CONST, "\"{}\""},
     {"note", "ti.note", API_STR},
     {"sla_miss", NULL, API_CONST, "null"},
-    {"rendered_fields", NULL, API_CONST, "{}"},
+    /* The latest try's, stored by the worker (store/ti.h ti_log); {} before any. */
+    {"rendered_fields",
+     "coalesce((SELECT f.rendered_fields::text FROM rendered_task_instance_fields f"
+     " WHERE f.ti_id = ti.id), '{}')",
+     API_JSON},
     {"trigger", NULL, API_CONST, "null"},
     {"triggerer_job", NULL, API_CONST, "null"},
 };

@@ -16,12 +16,12 @@
  *   GET /ui/calendar/{dag_id}        a year of runs counted per UTC day
  *
  * Timestamps are ISO 8601 like the REST API's, except in the grid's cells,
- * which carry epoch seconds (with milliseconds) to keep a 1,000-run grid
- * small. A task instance's state "none" (not yet scheduled) is written
- * null, as the REST API does, and counted as "none". Each answer is
- * written into one jsonw buffer: the grid from a compact cell per (run,
- * task) into which its task instances are folded as they arrive in
- * batches (memory in proportion to the cells, not to the rows), the
+ * which carry a state code, epoch seconds (with milliseconds) and a
+ * duration to keep a 1,000-run grid small. A task instance's state "none"
+ * (not yet scheduled) is written null, as the REST API does, and counted
+ * as "none". Each answer is written into one jsonw buffer: the grid from a
+ * compact cell per (run, task) into which its task instances are folded
+ * as they arrive (memory in proportion to the cells, not to the rows), the
  * others straight from their PGresults.
  */
 #include "webserver/api_int.h"
@@ -105,12 +105,12 @@ static void write_iso(jsonw_t *w, const PGresult *res, int row, int col)
  */
 #define FMT_MAX 32
 
-/* Epoch milliseconds as epoch seconds: 1704067200.25. */
+/* Milliseconds as seconds: 1704067200.25, -0.5. */
 static size_t fmt_epoch_ms(char *b, int64_t ms)
 {
-    int64_t sec = ms / 1000 - (ms % 1000 < 0);
-    int frac = (int)(ms - sec * 1000);
-    uint64_t u = sec < 0 ? (uint64_t)0 - (uint64_t)sec : (uint64_t)sec;
+    uint64_t abs_ms = ms < 0 ? (uint64_t)0 - (uint64_t)ms : (uint64_t)ms;
+    uint64_t u = abs_ms / 1000;
+    int frac = (int)(abs_ms % 1000);
     char tmp[24], *p = tmp + sizeof(tmp);
     size_t n;
 
@@ -118,7 +118,7 @@ static size_t fmt_epoch_ms(char *b, int64_t ms)
         *--p = (char)('0' + u % 10);
         u /= 10;
     } while (u);
-    if (sec < 0)
+    if (ms < 0)
         *--p = '-';
     n = (size_t)(tmp + sizeof(tmp) - p);
     memcpy(b, p, n);
@@ -155,18 +155,12 @@ static size_t fmt_null(char *b)
     return 4;
 }
 
-/* A task-instance state (its index in ti_states) as a JSON string; "none" and -1 as null. */
+/* A task-instance state as its index in ti_states (the grid's "states"); "none", -1: null. */
 static size_t fmt_ti_state(char *b, int s)
 {
-    size_t n;
-
     if (s < 0 || strcmp(ti_states[s], "none") == 0)
         return fmt_null(b);
-    n = strlen(ti_states[s]);
-    b[0] = '"';
-    memcpy(b + 1, ti_states[s], n);
-    b[n + 1] = '"';
-    return n + 2;
+    return fmt_uint(b, (uint32_t)s);
 }
 
 static void write_epoch_ms(jsonw_t *w, int64_t ms)
@@ -502,11 +496,9 @@ static int64_t parse_digits(const char *s)
     return i > 0 && s[i] == '\0' ? v : -1;
 }
 
-/* A timestamptz field of the grid's (binary) rows as epoch ms in *ms; false for SQL NULL. */
-static bool field_ms(const PGresult *res, int row, int col, int64_t *ms)
+/* Epoch microseconds as epoch ms in *ms; false for TS_NONE. */
+static bool us_to_ms(ts_us_t us, int64_t *ms)
 {
-    ts_us_t us = uiq_field_ts(res, row, col);
-
     if (us == TS_NONE)
         return false;
     *ms = us / 1000 - (us % 1000 < 0);
@@ -531,87 +523,88 @@ static int *cell_counts(grid_t *g, cell_t *c)
     return g->counts + (size_t)c->counts * N_TI_STATES;
 }
 
-/* The cell of row j (uiq_grid_tis' columns), or NULL for a task the DAG no longer has. */
-static cell_t *row_cell(grid_t *g, const PGresult *rows, int j)
+/* The cell of row ti, or NULL for a task the DAG no longer has. */
+static cell_t *row_cell(grid_t *g, const uiq_grid_ti_t *ti)
 {
-    const char *task_id = PQgetvalue(rows, j, 1);
     const ui_tasks_t *t = g->tasks;
-    int64_t run = -1;
+    int64_t run = ti->run - 1; /* from 1 */
 
-    if (uiq_field_int(rows, j, 0, &run))
-        run--; /* from 1 */
-    if (g->pos >= 0 && g->pos + 1 < t->n && strcmp(t->keys[g->pos + 1].id, task_id) == 0)
+    if (g->pos >= 0 && g->pos + 1 < t->n && strcmp(t->keys[g->pos + 1].id, ti->task_id) == 0)
         g->pos++;
     else
-        g->pos = task_key_pos(t, task_id);
+        g->pos = task_key_pos(t, ti->task_id);
     if (run < 0 || run >= g->nruns || g->pos < 0)
         return NULL;
     return &g->cells[(size_t)run * (size_t)t->n + (size_t)t->keys[g->pos].idx];
 }
 
-/* Folds row j into its cell; false when out of memory. */
-static bool fold_row(grid_t *g, const PGresult *rows, int j)
+/* uiq_grid_fn: folds one task-instance row into its cell; UPDRAFT_ENOMEM when out of memory. */
+static int fold_row(const uiq_grid_ti_t *ti, void *arg)
 {
-    cell_t *c = row_cell(g, rows, j);
-    int s = ti_state_index(PQgetvalue(rows, j, 2)), *counts;
-    int64_t try_n = 0, count = 0, ms;
+    grid_t *g = arg;
+    cell_t *c = row_cell(g, ti);
+    int s = ti_state_index(ti->state), *counts;
+    int64_t ms;
 
     if (!c)
-        return true;
-    uiq_field_int(rows, j, 3, &try_n);
-    uiq_field_int(rows, j, 6, &count);
+        return 0;
     c->flags |= CELL_SEEN;
     if (s >= 0 && (c->best < 0 || s < c->best))
         c->best = (int8_t)s;
-    if (try_n > c->try_n && try_n <= INT32_MAX)
-        c->try_n = (int32_t)try_n;
-    if (field_ms(rows, j, 4, &ms) && (!(c->flags & CELL_START) || ms < c->start)) {
+    if (ti->try_number > c->try_n && ti->try_number <= INT32_MAX)
+        c->try_n = (int32_t)ti->try_number;
+    if (us_to_ms(ti->start_date, &ms) && (!(c->flags & CELL_START) || ms < c->start)) {
         c->start = ms;
         c->flags |= CELL_START;
     }
-    if (!field_ms(rows, j, 5, &ms)) {
+    if (!us_to_ms(ti->end_date, &ms)) {
         c->flags |= CELL_OPEN;
     } else if (!(c->flags & CELL_END) || ms > c->end) {
         c->end = ms;
         c->flags |= CELL_END;
     }
-    if (count > 0) {
+    if (ti->count > 0) {
         c->flags |= CELL_FOLDED;
         if (!(counts = cell_counts(g, c)))
-            return false;
-        if (s >= 0 && count <= INT32_MAX - counts[s])
-            counts[s] += (int)count;
+            return UPDRAFT_ENOMEM;
+        if (s >= 0 && ti->count <= INT32_MAX - counts[s])
+            counts[s] += (int)ti->count;
     }
-    return true;
+    return 0;
 }
 
-/* uiq_rows_fn: folds a batch of task-instance rows into the grid's cells. */
-static int fold_rows(const PGresult *rows, void *arg)
+/*
+ * The first four members of a cell, without brackets: state code, try,
+ * start, and the end as a duration from the start (as the end itself
+ * when the start is unset). Returns the bytes written, at most
+ * CELL_HEAD_MAX.
+ */
+#define CELL_HEAD_MAX (4 * FMT_MAX)
+static size_t fmt_cell_head(char *b, const cell_t *c)
 {
-    grid_t *g = arg;
+    bool start = (c->flags & CELL_START) != 0;
+    size_t n = fmt_ti_state(b, c->best);
 
-    for (int j = 0; j < PQntuples(rows); j++)
-        if (!fold_row(g, rows, j))
-            return UPDRAFT_ENOMEM;
-    return 0;
+    b[n++] = ',';
+    n += fmt_uint(b + n, (uint32_t)c->try_n);
+    b[n++] = ',';
+    n += start ? fmt_epoch_ms(b + n, c->start) : fmt_null(b + n);
+    b[n++] = ',';
+    if ((c->flags & (CELL_END | CELL_OPEN)) != CELL_END)
+        n += fmt_null(b + n);
+    else
+        n += fmt_epoch_ms(b + n, start ? c->end - c->start : c->end);
+    return n;
 }
 
 /* A mapped task's cell: the four members of write_cell, then {state: count}. */
 static void write_mapped_cell(jsonw_t *w, const grid_t *g, const cell_t *c)
 {
     const int *counts = c->counts >= 0 ? g->counts + (size_t)c->counts * N_TI_STATES : NULL;
+    char b[CELL_HEAD_MAX];
 
     jsonw_arr_begin(w);
-    write_state(w, c->best >= 0 ? ti_states[c->best] : NULL);
-    jsonw_i64(w, c->try_n);
-    if (c->flags & CELL_START)
-        write_epoch_ms(w, c->start);
-    else
-        jsonw_null(w);
-    if ((c->flags & (CELL_END | CELL_OPEN)) == CELL_END)
-        write_epoch_ms(w, c->end);
-    else
-        jsonw_null(w);
+    jsonw_raw(w, b, fmt_cell_head(b, c)); /* four members, then the object after a comma */
     jsonw_obj_begin(w);
     for (size_t s = 0; counts && s < N_TI_STATES; s++) {
         if (counts[s] == 0)
@@ -625,17 +618,20 @@ static void write_mapped_cell(jsonw_t *w, const grid_t *g, const cell_t *c)
 
 /*
  * One cell: null when the run has no instance of the task, else
- * [state, try_number, start, end] (times in epoch seconds, null when
- * unset). A mapped task's cell (or one with mapped instances from an
- * older version) adds {state: count}, and its first four summarise its
- * instances: the state first in ti_states' order, the highest try, the
- * earliest start, the latest end (null while one has not ended); before
- * it is expanded its counts are {}.
+ * [state, try_number, start, duration]: state is the index of the
+ * instance's state in the answer's "states" (null for none), start in
+ * epoch seconds, duration the seconds from start to end (the end in epoch
+ * seconds when the start is unset; null while it has not ended). A mapped
+ * task's cell (or one with mapped instances from an older version) adds
+ * {state: count}, and its first four summarise its instances: the state
+ * first in ti_states' order, the highest try, the earliest start, the
+ * latest end (null while one has not ended); before it is expanded its
+ * counts are {}.
  */
 static void write_cell(jsonw_t *w, const grid_t *g, int run, int task)
 {
     const cell_t *c = &g->cells[(size_t)run * (size_t)g->tasks->n + (size_t)task];
-    char b[4 * FMT_MAX + 8];
+    char b[CELL_HEAD_MAX + 2];
     size_t n = 0;
 
     if (!(c->flags & CELL_SEEN)) {
@@ -647,14 +643,7 @@ static void write_cell(jsonw_t *w, const grid_t *g, int run, int task)
         return;
     }
     b[n++] = '[';
-    n += fmt_ti_state(b + n, c->best);
-    b[n++] = ',';
-    n += fmt_uint(b + n, (uint32_t)c->try_n);
-    b[n++] = ',';
-    n += c->flags & CELL_START ? fmt_epoch_ms(b + n, c->start) : fmt_null(b + n);
-    b[n++] = ',';
-    n += c->flags & CELL_END && !(c->flags & CELL_OPEN) ? fmt_epoch_ms(b + n, c->end)
-                                                        : fmt_null(b + n);
+    n += fmt_cell_head(b + n, c);
     b[n++] = ']';
     jsonw_raw(w, b, n);
 }
@@ -696,6 +685,11 @@ static void write_grid(jsonw_t *w, const grid_t *g, const char *dag_id, bool mor
     jsonw_key(w, "dag_id");
     jsonw_str(w, dag_id);
     write_structure(w, g->tasks);
+    jsonw_key(w, "states"); /* what the cells' state codes stand for */
+    jsonw_arr_begin(w);
+    for (size_t s = 0; s < N_TI_STATES; s++)
+        jsonw_str(w, ti_states[s]);
+    jsonw_arr_end(w);
     jsonw_key(w, "runs");
     jsonw_arr_begin(w);
     for (int i = 0; i < g->nruns; i++)
@@ -754,7 +748,7 @@ int api_get_ui_grid(api_req_t *r)
         status = api_send_json(r, 500, NULL);
         goto out;
     }
-    if ((rc = uiq_grid_tis(r->db, ids, (size_t)g.nruns, fold_rows, &g)) < 0) {
+    if ((rc = uiq_grid_tis(r->db, ids, (size_t)g.nruns, fold_row, &g)) < 0) {
         status = rc == UPDRAFT_ENOMEM ? api_send_json(r, 500, NULL) : store_failed(r, rc);
         goto out;
     }

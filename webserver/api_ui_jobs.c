@@ -5,13 +5,16 @@
  *
  *   {"jobs": [{"id", "job_type", "hostname", "pid", "state", "queues",
  *              "start_date", "latest_heartbeat", "healthy", "running_tasks",
- *              "dag_processor_heartbeat"}],
+ *              "slots", "dag_processor_heartbeat"}],
  *    "total_entries", "health_threshold_seconds"}
  *
  * A job is listed while its row says running; "healthy" is false once its
  * heartbeat is older than the health threshold (the one /health uses), so
  * a process that died without ending its row shows as stale. job_type
- * (SchedulerJob or WorkerJob) narrows the list.
+ * (SchedulerJob or WorkerJob) narrows the list. A worker's "slots" is its
+ * concurrency (tries it runs at once) as it registered, so the page can
+ * show running_tasks / slots; null for a scheduler or a worker row that
+ * did not record it.
  */
 #include "webserver/api_int.h"
 
@@ -43,6 +46,10 @@ static cJSON *job_json(const PGresult *res, int i)
         cJSON_AddNumberToObject(j, "running_tasks", atof(PQgetvalue(res, i, JOBS_LIVE_RUNNING)));
     else
         cJSON_AddNullToObject(j, "running_tasks");
+    if (worker && !PQgetisnull(res, i, JOBS_LIVE_CONCURRENCY))
+        cJSON_AddNumberToObject(j, "slots", atoi(PQgetvalue(res, i, JOBS_LIVE_CONCURRENCY)));
+    else
+        cJSON_AddNullToObject(j, "slots");
     http_json_add_ts(j, "dag_processor_heartbeat", res, i, JOBS_LIVE_PROCESSOR_HEARTBEAT);
     return j;
 }

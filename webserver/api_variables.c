@@ -40,15 +40,25 @@ static const httpq_sort_t variable_sorts[] = {
 static const api_sorting_t variable_sorting = {variable_sorts, API_NFIELDS(variable_sorts), "id",
                                                false, "v.id"};
 
+/*
+ * The list, a page at a time; variable_key_pattern (Airflow 3's REST API)
+ * keeps the keys that contain it, any case, with LIKE's % and _ as
+ * wildcards, as dag_id_pattern does for DAGs.
+ */
 int api_get_variables(api_req_t *r)
 {
+    const char *pattern = httpq_get(&r->q, "variable_key_pattern");
     sqlb_t b = {0};
     api_page_t p;
     int status = api_read_page(r, &variable_sorting, &p);
 
     if (status != 0)
         return status;
-    return api_send_collection(r, "variables", &variable_item_resource, &b, p.order, &p);
+    if (pattern && *pattern)
+        sqlb_add(&b, " AND v.key ILIKE '%%' || $%d || '%%'", sqlb_param(&b, pattern));
+    status = api_send_collection(r, "variables", &variable_item_resource, &b, p.order, &p);
+    sqlb_free(&b);
+    return status;
 }
 
 /* Sends {"key", "value", "description"} of the stored variable key. */

@@ -3,16 +3,21 @@
  *
  * Every response goes out with an explicit Content-Length so connections
  * can be kept alive, and with Cache-Control: no-store since API answers
- * describe live state.
+ * describe live state. JSON bodies are compressed here, in the one place
+ * every answer passes, as the whole body in one deflate call: they are
+ * already whole in memory, and Content-Length stays exact.
  */
 #include "webserver/http.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <zlib.h>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -30,27 +35,128 @@ int http_send(struct mg_connection *conn, int status, const char *content_type, 
     return http_send_h(conn, status, NULL, content_type, body, len);
 }
 
-int http_send_h(struct mg_connection *conn, int status, const char *const *headers,
-                const char *content_type, const char *body, size_t len)
+/* Whether headers (name, value pairs) name header name. */
+static bool has_header(const char *const *headers, const char *name)
+{
+    for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
+        if (strcasecmp(headers[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* Whether an answer may go out gzip'ed: a JSON body long enough, not already encoded. */
+static bool gzip_candidate(int status, const char *const *headers, const char *content_type,
+                           size_t len)
+{
+    return status >= 200 && status != 204 && status != 304 && len >= HTTP_GZIP_MIN &&
+           (http_media_type_is(content_type, "application/json") ||
+            http_media_type_is(content_type, "application/problem+json")) &&
+           !has_header(headers, "Content-Encoding");
+}
+
+static int send_response(struct mg_connection *conn, int status, const char *const *headers,
+                         const char *content_type, const char *body, size_t len, bool vary,
+                         bool gzipped)
 {
     char clen[32];
-    bool cache_control = false;
 
     snprintf(clen, sizeof(clen), "%zu", len);
-    for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
-        cache_control |= strcasecmp(headers[i], "Cache-Control") == 0;
     if (mg_response_header_start(conn, status) < 0)
         return -1;
     mg_response_header_add(conn, "Content-Type", content_type, -1);
     mg_response_header_add(conn, "Content-Length", clen, -1);
-    if (!cache_control)
+    if (!has_header(headers, "Cache-Control"))
         mg_response_header_add(conn, "Cache-Control", "no-store", -1);
+    if (vary)
+        mg_response_header_add(conn, "Vary", "Accept-Encoding", -1);
+    if (gzipped)
+        mg_response_header_add(conn, "Content-Encoding", "gzip", -1);
     for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
         mg_response_header_add(conn, headers[i], headers[i + 1], -1);
     if (mg_response_header_send(conn) < 0)
         return -1;
     if (len > 0 && mg_write(conn, body, len) < 0)
         return -1;
+    return 0;
+}
+
+int http_send_h(struct mg_connection *conn, int status, const char *const *headers,
+                const char *content_type, const char *body, size_t len)
+{
+    bool vary = gzip_candidate(status, headers, content_type, len);
+    unsigned char *gz = NULL;
+    size_t gzlen = 0;
+    int rc;
+
+    /* A body compression cannot shrink, or that zlib fails on, goes out as it is. */
+    if (vary && http_takes_gzip(mg_get_header(conn, "Accept-Encoding")) &&
+        http_gzip(body, len, HTTP_GZIP_LEVEL, &gz, &gzlen) == 0 && gzlen >= len) {
+        free(gz);
+        gz = NULL;
+    }
+    if (gz)
+        rc =
+            send_response(conn, status, headers, content_type, (const char *)gz, gzlen, vary, true);
+    else
+        rc = send_response(conn, status, headers, content_type, body, len, vary, false);
+    free(gz);
+    return rc;
+}
+
+bool http_takes_gzip(const char *accept_encoding)
+{
+    for (const char *p = accept_encoding; p && *p;) {
+        size_t n;
+
+        p += strspn(p, " \t,");
+        n = strcspn(p, " \t,;");
+        if (n == 4 && strncasecmp(p, "gzip", 4) == 0) {
+            const char *q = p + n + strspn(p + n, " \t");
+
+            if (*q != ';')
+                return true;
+            q += 1 + strspn(q + 1, " \t");
+            return strncasecmp(q, "q=", 2) != 0 || strtod(q + 2, NULL) > 0;
+        }
+        p += n;
+        p += strcspn(p, ",");
+    }
+    return false;
+}
+
+int http_gzip(const void *in, size_t len, int level, unsigned char **out, size_t *outlen)
+{
+    z_stream z = {0};
+    unsigned char *buf;
+    uLong cap;
+    int rc;
+
+    *out = NULL;
+    *outlen = 0;
+    if (level < 0 || level > 9 || len > UINT_MAX / 2)
+        return UPDRAFT_EINVALID;
+    /* windowBits 15 + 16: a gzip header and trailer around the deflate stream. */
+    rc = deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+    if (rc != Z_OK)
+        return rc == Z_MEM_ERROR ? UPDRAFT_ENOMEM : UPDRAFT_EIO;
+    cap = deflateBound(&z, (uLong)len);
+    if (!(buf = malloc(cap))) {
+        deflateEnd(&z);
+        return UPDRAFT_ENOMEM;
+    }
+    z.next_in = (Bytef *)(uintptr_t)in; /* zlib's input is not const, it is not written */
+    z.avail_in = (uInt)len;
+    z.next_out = buf;
+    z.avail_out = (uInt)cap;
+    rc = deflate(&z, Z_FINISH);
+    if (rc != Z_STREAM_END) {
+        deflateEnd(&z);
+        free(buf);
+        return rc == Z_MEM_ERROR ? UPDRAFT_ENOMEM : UPDRAFT_EIO;
+    }
+    *outlen = z.total_out;
+    *out = buf;
+    deflateEnd(&z);
     return 0;
 }
 

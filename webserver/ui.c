@@ -72,33 +72,6 @@ static const ui_asset_t *find_asset(const char *path)
     return NULL;
 }
 
-/*
- * Whether the Accept-Encoding header takes gzip: the token "gzip" (any
- * case), not followed by a q of zero.
- */
-static bool accepts_gzip(struct mg_connection *conn)
-{
-    const char *h = mg_get_header(conn, "Accept-Encoding");
-
-    for (const char *p = h; p && *p;) {
-        size_t n;
-
-        p += strspn(p, " \t,");
-        n = strcspn(p, " \t,;");
-        if (n == 4 && strncasecmp(p, "gzip", 4) == 0) {
-            const char *q = p + n + strspn(p + n, " \t");
-
-            if (*q != ';')
-                return true;
-            q += 1 + strspn(q + 1, " \t");
-            return strncasecmp(q, "q=", 2) != 0 || strtod(q + 2, NULL) > 0;
-        }
-        p += n;
-        p += strcspn(p, ",");
-    }
-    return false;
-}
-
 int page_get_asset(api_req_t *r)
 {
     char path[256];
@@ -107,7 +80,7 @@ int page_get_asset(api_req_t *r)
     if (snprintf(path, sizeof(path), "assets/%s", r->cap[0]) >= (int)sizeof(path) ||
         !(a = find_asset(path)))
         return api_not_found(r, "Not Found", "no such file: /assets/%s", r->cap[0]);
-    if (accepts_gzip(r->conn))
+    if (http_takes_gzip(mg_get_header(r->conn, "Accept-Encoding")))
         http_send_h(r->conn, 200, asset_gz_headers, a->content_type, (const char *)a->gz,
                     a->gz_len);
     else

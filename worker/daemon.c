@@ -152,7 +152,8 @@ static int register_job(daemon_t *d)
         fprintf(stderr, "updraft-worker: database schema is not usable: %s\n", err);
         return -1;
     }
-    if (jobs_worker_start(d->db, w->hostname, (int)getpid(), w->queues_csv, &d->job_id) != 0) {
+    if (jobs_worker_start(d->db, w->hostname, (int)getpid(), w->queues_csv, w->concurrency,
+                          &d->job_id) != 0) {
         log_error("cannot register the worker job error=\"%s\"", db_error(d->db));
         return -1;
     }
@@ -180,6 +181,9 @@ static void thread_opts(const daemon_t *d, supervisor_opts_t *so, consumer_opts_
                               .max_log_bytes = (size_t)w->cfg.worker.max_log_bytes_per_try,
                               .max_xcom_size = (size_t)w->cfg.core.max_xcom_size,
                               .max_map_length = w->cfg.core.max_map_length,
+                              .max_templated_field_length =
+                                  (size_t)w->cfg.core.max_templated_field_length,
+                              .rendered_keep_runs = w->cfg.core.max_num_rendered_ti_fields_per_task,
                               .ring = d->ring,
                               .self_exe = d->exe,
                               .db_url = w->cfg.database.url,

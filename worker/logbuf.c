@@ -5,6 +5,7 @@
  */
 #include "worker/logbuf.h"
 
+#include "core/strbuf.h"
 #include "core/utf8.h"
 
 #include <stdarg.h>
@@ -248,6 +249,37 @@ static bool secret_prefix(const logbuf_t *lb, const char *s, size_t n)
     return false;
 }
 
+/* The first secret in s[0..n) (the longest at one position), NULL if none. */
+static const char *find_secret(const logbuf_t *lb, const char *s, size_t n, size_t *found_len)
+{
+    const char *best = NULL;
+    size_t best_len = 0;
+    for (size_t k = 0; k < lb->nsecrets; k++) {
+        const char *p = memmem(s, n, lb->secrets[k], lb->secret_lens[k]);
+        if (p && (!best || p < best || (p == best && lb->secret_lens[k] > best_len))) {
+            best = p;
+            best_len = lb->secret_lens[k];
+        }
+    }
+    *found_len = best_len;
+    return best;
+}
+
+char *logbuf_mask_copy(const logbuf_t *lb, const char *text)
+{
+    strbuf_t b = {0};
+    size_t n = strlen(text), best_len;
+    const char *p = text, *best;
+
+    while ((best = find_secret(lb, p, n - (size_t)(p - text), &best_len)) != NULL) {
+        strbuf_putn(&b, p, (size_t)(best - p));
+        strbuf_putn(&b, "***", 3);
+        p = best + best_len;
+    }
+    strbuf_putn(&b, p, n - (size_t)(p - text));
+    return strbuf_take(&b);
+}
+
 /*
  * Replaces every secret in buf[mask_from..len) by "***". Unless final, the
  * end of buf that may be the start of a secret moves to hold.
@@ -260,15 +292,8 @@ static int mask_pending(logbuf_t *lb, bool final)
         return 0;
     }
     while (i < lb->len) {
-        const char *best = NULL;
-        size_t best_len = 0;
-        for (size_t k = 0; k < lb->nsecrets; k++) {
-            const char *p = memmem(lb->buf + i, lb->len - i, lb->secrets[k], lb->secret_lens[k]);
-            if (p && (!best || p < best || (p == best && lb->secret_lens[k] > best_len))) {
-                best = p;
-                best_len = lb->secret_lens[k];
-            }
-        }
+        size_t best_len;
+        const char *best = find_secret(lb, lb->buf + i, lb->len - i, &best_len);
         if (!best)
             break;
         size_t pos = (size_t)(best - lb->buf);

@@ -65,6 +65,14 @@ size_t logbuf_secret_count(const logbuf_t *lb);
  */
 int logbuf_add_json_secrets(logbuf_t *lb, const cJSON *doc);
 
+/*
+ * A copy of text with every secret added so far replaced by "***", as the
+ * log masks it (the leftmost match first, the longest at one position):
+ * the task's rendered fields are stored masked the same way. NULL when out
+ * of memory (the caller must not store text then).
+ */
+char *logbuf_mask_copy(const logbuf_t *lb, const char *text);
+
 /* Bytes ready to ship, and a borrowed pointer to them (valid UTF-8, no NUL). */
 size_t logbuf_pending(const logbuf_t *lb);
 const char *logbuf_data(const logbuf_t *lb);

@@ -115,6 +115,8 @@ typedef struct run {
     char **followed; /* bash branch: downstream ids its output named, in order */
     size_t n_followed;
     char *skipmixin;      /* JSON written as OPERATOR_SKIPMIXIN_KEY with a success, NULL none */
+    bool rendered_due;    /* the try's fields were rendered and are not stored yet */
+    char *rendered;       /* their JSON text, made at the first write (rendered_json) */
     char spec_path[96];   /* the operator runner's spec file, "" if none */
     char result_path[96]; /* the runner's result file (reschedule delay), "" if none */
     bool reschedule;      /* OPERATOR_EXIT_RESCHEDULE: up_for_reschedule */
@@ -195,6 +197,7 @@ static void run_free(run_t *r)
         free(r->followed[i]);
     free(r->followed);
     free(r->skipmixin);
+    free(r->rendered);
     wtry_free(r->t);
     free(r);
 }
@@ -324,6 +327,7 @@ static void run_spawn(supervisor_t *s, run_t *r)
         run_mark_exited(r, false);
         return;
     }
+    r->rendered_due = true; /* stored with the try's first log write */
     if (!runner && (!t->bash_command || !*t->bash_command)) {
         logbuf_append_line(r->log, "ERROR", "Cannot run the task: it has no bash_command");
         run_mark_exited(r, false);
@@ -864,6 +868,33 @@ static void lose_run(run_t *r, const char *why)
     }
 }
 
+/*
+ * The try's rendered fields to store with its next log write, NULL when
+ * there are none (not rendered, or stored already). Made at the first
+ * write rather than at the render, so that every secret the log masks
+ * is known by then: the connections handed to the operator runner too.
+ */
+static const char *rendered_json(supervisor_t *s, run_t *r)
+{
+    if (!r->rendered_due)
+        return NULL;
+    if (!r->rendered &&
+        !(r->rendered = wrender_fields_json(r->t, r->log, s->o.max_templated_field_length))) {
+        log_warn("out of memory, the rendered fields are not stored ti=%" PRId64 " try=%d",
+                 r->t->ti_id, r->t->try_number);
+        r->rendered_due = false;
+    }
+    return r->rendered;
+}
+
+/* The rendered fields went with a write that committed. */
+static void rendered_stored(run_t *r)
+{
+    r->rendered_due = false;
+    free(r->rendered);
+    r->rendered = NULL;
+}
+
 static void flush_logs(supervisor_t *s, int64_t now)
 {
     for (size_t i = 0; i < s->nruns; i++) {
@@ -875,11 +906,13 @@ static void flush_logs(supervisor_t *s, int64_t now)
             continue;
         if (!db_usable(s, now))
             return;
-        int rc = ti_log(s->o.db, s->o.job_id, r->t->ti_id, r->t->try_number, logbuf_data(r->log));
+        int rc = ti_log(s->o.db, s->o.job_id, r->t->ti_id, r->t->try_number, logbuf_data(r->log),
+                        rendered_json(s, r), s->o.rendered_keep_runs);
         r->flush_due_us = now + (int64_t)s->o.log_flush_ms * 1000;
-        if (rc == 0)
+        if (rc == 0) {
             logbuf_consume(r->log, pending);
-        else if (rc == UPDRAFT_ECONFLICT)
+            rendered_stored(r);
+        } else if (rc == UPDRAFT_ECONFLICT)
             lose_run(r, "log write rejected");
         else
             return; /* keep the chunk; try again at the next flush */
@@ -1385,9 +1418,10 @@ static void write_outcomes(supervisor_t *s, run_t **due, ti_outcome_t *o, size_t
                               .no_retry = due[i]->no_retry,
                               .reschedule = due[i]->reschedule,
                               .delay_sec = outcome_delay_sec(due[i]),
-                              .log_tail = logbuf_data(due[i]->log)};
+                              .log_tail = logbuf_data(due[i]->log),
+                              .rendered = rendered_json(s, due[i])};
     }
-    if (ti_finish_batch(s->o.db, s->o.job_id, o, n) != 0)
+    if (ti_finish_batch(s->o.db, s->o.job_id, o, n, s->o.rendered_keep_runs) != 0)
         goto out;
     for (i = 0; i < n; i++)
         if (write_xcoms(s, due[i], &o[i]) < 0)

@@ -39,10 +39,12 @@ typedef struct supervisor_opts {
     int pid;
     int heartbeat_sec;
     int log_flush_ms;
-    size_t max_log_bytes;          /* per try */
-    size_t max_xcom_size;          /* bytes of one XCom value (core.max_xcom_size) */
-    int max_map_length;            /* core.max_map_length, for the mini-scheduler's mapping */
-    const secrets_keyring_t *ring; /* borrowed: core.fernet_key, decrypts what templates read */
+    size_t max_log_bytes;              /* per try */
+    size_t max_xcom_size;              /* bytes of one XCom value (core.max_xcom_size) */
+    int max_map_length;                /* core.max_map_length, for the mini-scheduler's mapping */
+    size_t max_templated_field_length; /* core.max_templated_field_length (characters) */
+    int rendered_keep_runs;            /* core.max_num_rendered_ti_fields_per_task (0 = keep all) */
+    const secrets_keyring_t *ring;     /* borrowed: core.fernet_key, decrypts what templates read */
     const char *self_exe;    /* borrowed: this binary, run as the operator runner; NULL = none */
     const char *db_url;      /* borrowed: handed to operators that use updraft's own tables */
     bool db_pooled;          /* db_url is a transaction pooler (database.pooler) */

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/strbuf.h"
+#include "model/sensitive.h"
 #include "model/taskenv.h"
 #include "store/taskrender.h"
 #include "store/xcom.h"
@@ -432,4 +434,148 @@ out:
     free(lens);
     free(picks);
     return rc;
+}
+
+/* ---- the rendered fields as stored ------------------------------------- */
+
+#define TRUNCATED_NOTE                                                                             \
+    "Truncated. You can change this behaviour in [core]max_templated_field_length. "
+#define TRUNCATED_LESS 79 /* Airflow keeps the first max_length - 79 characters */
+#define TEMPLATE_FIELDS_MAX 64
+
+/* Bytes of the first max characters of s (UTF-8), or strlen(s) when it has no more. */
+static size_t prefix_bytes(const char *s, size_t max, bool *longer)
+{
+    size_t i = 0, chars = 0;
+    for (; s[i]; i++) {
+        if (((unsigned char)s[i] & 0xC0) == 0x80)
+            continue;
+        if (chars == max)
+            break;
+        chars++;
+    }
+    *longer = s[i] != '\0';
+    return i;
+}
+
+/* true when s has more than max characters (UTF-8). */
+static bool longer_than(const char *s, size_t max)
+{
+    bool longer;
+    prefix_bytes(s, max, &longer);
+    return longer;
+}
+
+/*
+ * Airflow's truncated form of a value longer than max_len characters:
+ * "Truncated. ... '<its first max_len - 79 characters>'... ". NULL when
+ * out of memory.
+ */
+static cJSON *truncated(const char *text, size_t max_len)
+{
+    bool longer;
+    size_t keep = max_len > TRUNCATED_LESS ? max_len - TRUNCATED_LESS : 0;
+    size_t n = prefix_bytes(text, keep, &longer);
+    strbuf_t b = {0};
+    strbuf_puts(&b, TRUNCATED_NOTE "'");
+    strbuf_putn(&b, text, n);
+    strbuf_puts(&b, "'... ");
+    char *s = strbuf_take(&b);
+    cJSON *v = s ? cJSON_CreateString(s) : NULL;
+    free(s);
+    return v;
+}
+
+/* Masks every string leaf of node in place with lb's secrets. 0 or -1 (out of memory). */
+static int mask_leaves(cJSON *node, const logbuf_t *lb)
+{
+    if (cJSON_IsString(node)) {
+        char *m = logbuf_mask_copy(lb, node->valuestring);
+        int rc = m && cJSON_SetValuestring(node, m) ? 0 : -1;
+        free(m);
+        return rc;
+    }
+    cJSON *it;
+    cJSON_ArrayForEach(it, node)
+    {
+        if (mask_leaves(it, lb) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* One field's value before masking: a copy (a JSON null when unset), NULL when out of memory. */
+static cJSON *field_value(const wtry_t *t, const char *name)
+{
+    if (strcmp(name, "bash_command") == 0)
+        return t->bash_command ? cJSON_CreateString(t->bash_command) : cJSON_CreateNull();
+    if (strcmp(name, "cwd") == 0)
+        return t->cwd ? cJSON_CreateString(t->cwd) : cJSON_CreateNull();
+    if (strcmp(name, "env") == 0) {
+        if (!t->has_env)
+            return cJSON_CreateNull();
+        cJSON *env = cJSON_CreateObject();
+        for (size_t i = 0; env && i < t->n_env; i++)
+            if (!cJSON_AddStringToObject(env, t->env[i].name,
+                                         t->env[i].value ? t->env[i].value : "")) {
+                cJSON_Delete(env);
+                return NULL;
+            }
+        return env;
+    }
+    const cJSON *a = t->args ? cJSON_GetObjectItemCaseSensitive(t->args, name) : NULL;
+    return a ? cJSON_Duplicate(a, true) : cJSON_CreateNull();
+}
+
+/* Masked and bounded: values under secret-looking keys, then lb's secrets, then the length. */
+static cJSON *stored_value(const wtry_t *t, const char *name, const logbuf_t *lb, size_t max_len)
+{
+    cJSON *v = field_value(t, name), *out = NULL;
+    char *text = NULL;
+
+    if (!v || sensitive_json_redact(v) < 0 || mask_leaves(v, lb) < 0)
+        goto out;
+    if (cJSON_IsString(v) && longer_than(v->valuestring, max_len)) {
+        out = truncated(v->valuestring, max_len);
+        goto out;
+    }
+    if (cJSON_IsObject(v) || cJSON_IsArray(v)) {
+        if (!(text = cJSON_PrintUnformatted(v)))
+            goto out;
+        if (longer_than(text, max_len)) {
+            out = truncated(text, max_len);
+            goto out;
+        }
+    }
+    out = v; /* within the bound: the value itself */
+    v = NULL;
+out:
+    cJSON_Delete(v);
+    if (text)
+        cJSON_free(text);
+    return out;
+}
+
+char *wrender_fields_json(const wtry_t *t, const logbuf_t *lb, size_t max_len)
+{
+    const char *names[TEMPLATE_FIELDS_MAX];
+    size_t n = operator_template_fields(t->op, names, TEMPLATE_FIELDS_MAX);
+    cJSON *doc = cJSON_CreateObject();
+    char *json = NULL;
+
+    for (size_t i = 0; doc && i < n; i++) {
+        cJSON *v = stored_value(t, names[i], lb, max_len);
+        if (!v || !cJSON_AddItemToObject(doc, names[i], v)) {
+            cJSON_Delete(v);
+            goto out;
+        }
+    }
+    char *printed = doc ? cJSON_PrintUnformatted(doc) : NULL;
+    if (printed) {
+        json = strdup(printed);
+        cJSON_free(printed);
+    }
+out:
+    cJSON_Delete(doc);
+    return json;
 }

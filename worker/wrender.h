@@ -49,4 +49,19 @@ int wrender_apply_map(db_t *db, wtry_t *t, char *err, size_t errlen);
 int wrender_try(db_t *db, const secrets_keyring_t *ring, wtry_t *t, logbuf_t *lb, char *err,
                 size_t errlen);
 
+/*
+ * The try's templated fields as wrender_try left them, as the JSON text
+ * of Airflow's rendered_fields: one member per template field of the
+ * operator (operator_template_fields: bash_command, env and cwd for the
+ * bash family, then the templated arguments; null when unset). Masked as
+ * the try's log is: the values under secret-looking keys of env and of
+ * the arguments (model/sensitive.h), then every secret value in lb
+ * (logbuf_mask_copy). A string, or the JSON text of an object or list,
+ * longer than max_len characters becomes Airflow's truncated form (a
+ * string that starts "Truncated. You can change this behaviour in
+ * [core]max_templated_field_length. "). The caller frees the text; NULL
+ * when out of memory.
+ */
+char *wrender_fields_json(const wtry_t *t, const logbuf_t *lb, size_t max_len);
+
 #endif

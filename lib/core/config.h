@@ -23,9 +23,12 @@ typedef struct config {
         char *dags_folder;                /* default "./dags" */
         bool dags_are_paused_at_creation; /* default true */
         char *hostname;                   /* default: gethostname() (empty = that) */
-        char *fernet_key;      /* secret; base64 32-byte keys, comma-separated, "" = none */
-        int max_xcom_size;     /* bytes of one XCom value, default 49152, 1024..1073741824 */
-        int max_map_length;    /* mapped instances of one task, default 1024 */
+        char *fernet_key;   /* secret; base64 32-byte keys, comma-separated, "" = none */
+        int max_xcom_size;  /* bytes of one XCom value, default 49152, 1024..1073741824 */
+        int max_map_length; /* mapped instances of one task, default 1024 */
+        int max_templated_field_length;          /* characters of one stored rendered field, 4096 */
+        int max_num_rendered_ti_fields_per_task; /* runs whose rendered fields a task keeps, 30;
+                                                    0 = all */
         char *test_connection; /* Enabled lets POST /connections/test reach out; default Disabled */
         char *dag_env_allowlist; /* what $NAME in DAG files may read: names and PREFIX*,
                                     comma-separated (core/envname.h); default

@@ -136,6 +136,7 @@ void dag_task_clear(dag_task_t *t)
     free(t->queue);
     free(t->pool);
     free(t->trigger_rule);
+    free(t->doc_md);
     free(t->task_group);
     cJSON_Delete(t->args);
     cJSON_Delete(t->expand);
@@ -156,6 +157,7 @@ void dag_free(dag_t *dag)
     free(dag->dag_id);
     free(dag->fileloc);
     free(dag->description);
+    free(dag->doc_md);
     free(dag->schedule);
     free(dag->timezone);
     for (size_t i = 0; i < dag->n_tags; i++)
@@ -419,6 +421,8 @@ static cJSON *task_to_json(const dag_task_t *t)
         ok = ok &&
              cJSON_AddNumberToObject(o, "max_active_tis_per_dagrun", t->max_active_tis_per_dagrun);
     ok = ok && add_str(o, "trigger_rule", t->trigger_rule);
+    if (t->doc_md) /* only when set, so that existing DAGs keep their bytes (and hash) */
+        ok = ok && add_str(o, "doc_md", t->doc_md);
     ok = ok && cJSON_AddNumberToObject(o, "execution_timeout_sec", t->execution_timeout_sec);
     /* Only when not the default, so that existing DAGs keep their bytes (and hash). */
     if (t->retry_exponential_backoff)
@@ -515,6 +519,8 @@ cJSON *dag_to_json(const dag_t *dag)
     ok = ok && add_str(o, "dag_id", dag->dag_id);
     ok = ok && add_str(o, "fileloc", dag->fileloc);
     ok = ok && add_str(o, "description", dag->description);
+    if (dag->doc_md) /* only when set, so that existing DAGs keep their bytes (and hash) */
+        ok = ok && add_str(o, "doc_md", dag->doc_md);
     ok = ok && add_str(o, "schedule", dag->schedule);
     ok = ok && add_ts(o, "start_date", dag->start_date);
     ok = ok && add_ts(o, "end_date", dag->end_date);
@@ -743,6 +749,7 @@ static int task_from_json(const cJSON *o, const char *task_id, dag_task_t *t, ch
         json_int(o, "max_active_tis_per_dagrun", &t->max_active_tis_per_dagrun, sub, sizeof sub) !=
             0 ||
         json_str(o, "trigger_rule", false, &t->trigger_rule, sub, sizeof sub) != 0 ||
+        json_str(o, "doc_md", false, &t->doc_md, sub, sizeof sub) != 0 ||
         json_int(o, "execution_timeout_sec", &t->execution_timeout_sec, sub, sizeof sub) != 0 ||
         json_bool(o, "retry_exponential_backoff", &backoff, sub, sizeof sub) != 0 ||
         json_bool(o, "do_xcom_push", &xcom_push, sub, sizeof sub) != 0 ||
@@ -894,6 +901,7 @@ static int dag_fields_from_json(const cJSON *json, dag_t *dag, char *err, size_t
     if (json_str(json, "dag_id", true, &dag->dag_id, err, errlen) != 0 ||
         json_str(json, "fileloc", false, &dag->fileloc, err, errlen) != 0 ||
         json_str(json, "description", false, &dag->description, err, errlen) != 0 ||
+        json_str(json, "doc_md", false, &dag->doc_md, err, errlen) != 0 ||
         json_str(json, "schedule", false, &dag->schedule, err, errlen) != 0 ||
         json_ts(json, "start_date", &dag->start_date, err, errlen) != 0 ||
         json_ts(json, "end_date", &dag->end_date, err, errlen) != 0 ||

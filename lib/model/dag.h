@@ -25,6 +25,7 @@
 #define DAG_PARAMS_MAX (64 * 1024) /* serialized params (and a run's conf) at most this long */
 #define DAG_GROUP_DEPTH_MAX 32     /* task groups inside task groups, at most */
 #define DAG_SKIP_CODES_MAX 16      /* skip_on_exit_code values per task, at most */
+#define DAG_DOC_MAX (64 * 1024)    /* a doc_md (written or read from doc_md_file_path), at most */
 
 /* Airflow's weight_rule: how a task's effective priority is computed. */
 typedef enum dag_weight_rule {
@@ -76,8 +77,9 @@ typedef struct dag_task {
     cJSON *alerts;           /* NULL = none; {"failure"|"retry"|"success": [{"conn_id", "kind":
                                 "slack"|"webhook"|"auto", "text"?, "channel"?}]} */
     int sla_sec;             /* 0 = none: an SLA miss when not done by interval end + sla */
-    char *task_group;        /* group_id of the innermost task group, NULL = none */
-    char **upstream;         /* task ids this task depends on */
+    char *doc_md;     /* Markdown shown with the task, NULL = none (DAG_DOC_MAX bytes at most) */
+    char *task_group; /* group_id of the innermost task group, NULL = none */
+    char **upstream;  /* task ids this task depends on */
     size_t n_upstream;
     char **downstream; /* computed from upstream */
     size_t n_downstream;
@@ -102,6 +104,7 @@ typedef struct dag {
     char *dag_id;
     char *fileloc; /* path of the file it came from */
     char *description;
+    char *doc_md;       /* Markdown shown with the DAG, NULL = none (DAG_DOC_MAX bytes at most) */
     char *schedule;     /* NULL = manual only; else as written (cron, preset, "1h"),
                            a timedelta mapping normalised to "1h30m" (model/cron.h) */
     char *timezone;     /* zone of the schedule: IANA name or "+02:00"; NULL = UTC */
@@ -178,6 +181,14 @@ void dag_list_free(dag_list_t *l);
  */
 int dag_load_file(const char *path, const char *root, const char *env_allowlist, dag_list_t *out,
                   dag_diags_t *diags);
+
+/*
+ * Same, and hands over the file's text as it was parsed: *text (malloc'd,
+ * NUL-terminated, caller frees) of *len bytes, or NULL when the file could
+ * not be read. What the DAG processor stores as the version's code.
+ */
+int dag_load_file_text(const char *path, const char *root, const char *env_allowlist,
+                       dag_list_t *out, dag_diags_t *diags, char **text, size_t *len);
 
 /*
  * Same from memory (name is used for fileloc and diagnostics; defaults files

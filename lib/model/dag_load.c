@@ -43,6 +43,7 @@
 
 #include "core/error.h"
 #include "core/regfile.h"
+#include "core/utf8.h"
 #include "model/cron.h"
 #include "model/dag_load_int.h"
 #include "model/planner.h"
@@ -59,8 +60,8 @@ static const key_def_t dag_keys[] = {
     {"dagrun_timeout_sec", K_DAGRUN_TIMEOUT_SEC},
     {"max_consecutive_failed_dag_runs", K_MAX_CONSEC_FAILED},
     /* accepted by Airflow or dag-factory, not used by updraft yet */
-    {"default_view", K_DAG_IGNORED}, {"orientation", K_DAG_IGNORED}, {"doc_md", K_DAG_IGNORED},
-    {"doc_md_file_path", K_DAG_IGNORED}, {"doc_md_python_callable_file", K_DAG_IGNORED},
+    {"default_view", K_DAG_IGNORED}, {"orientation", K_DAG_IGNORED}, {"doc_md", K_DOC_MD},
+    {"doc_md_file_path", K_DOC_MD_FILE}, {"doc_md_python_callable_file", K_DAG_IGNORED},
     {"doc_md_python_callable_name", K_DAG_IGNORED}, {"doc_md_python_arguments", K_DAG_IGNORED},
     {"render_template_as_native_obj", K_DAG_IGNORED}, {"sla_miss_callback", K_DAG_SLA_MISS},
     {"on_success_callback", K_DAG_ON_SUCCESS}, {"on_failure_callback", K_DAG_ON_FAILURE},
@@ -228,6 +229,8 @@ static bool localize_dates(ctx_t *c, const date_zone_t *dz, ts_us_t *start, ts_u
 /* What the DAG-level keys leave for later: nodes read once all keys are seen. */
 typedef struct dag_level {
     const ynode_t *tasks, *sched, *sched_iv, *da, *params, *groups_node;
+    const ynode_t
+        *doc_file; /* doc_md_file_path: read once every key is seen (it wins over doc_md) */
     bool start_set, end_set, mar_set; /* written at the DAG level */
     date_zone_t dag_dz;
 } dag_level_t;
@@ -267,6 +270,12 @@ static bool dag_level_keys(ctx_t *c, const ynode_t *cfg, dag_t *dag, dag_level_t
             else
                 ok = dl_get_str(c, v, "description", &s) && dl_set_str(c, &dag->description, s) &&
                      ok;
+            break;
+        case K_DOC_MD:
+            ok = dl_get_doc(c, v, "doc_md", &dag->doc_md) && ok;
+            break;
+        case K_DOC_MD_FILE:
+            lv->doc_file = v;
             break;
         case K_SCHEDULE:
             lv->sched = v;
@@ -527,6 +536,23 @@ static bool parse_tasks(ctx_t *c, const ynode_t *tasks, size_t nt, const char *d
  * default: block) only the DAG-level keys are checked and nothing is
  * built. Returns the DAG, or NULL (errors reported, or check_only).
  */
+bool dl_get_doc(ctx_t *c, const ynode_t *n, const char *what, char **dst)
+{
+    const char *s;
+
+    if (dl_is_null(n))
+        return dl_set_str(c, dst, NULL);
+    if (!dl_get_str(c, n, what, &s))
+        return false;
+    if (strlen(s) > DAG_DOC_MAX) {
+        ERR(c, n, "%s is longer than %d bytes", what, DAG_DOC_MAX);
+        return false;
+    }
+    return dl_set_str(c, dst, s);
+}
+
+static bool read_doc_file(ctx_t *c, const ynode_t *v, dag_t *dag);
+
 static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, const ynode_t *cfg,
                         bool check_only)
 {
@@ -546,6 +572,8 @@ static dag_t *parse_dag(ctx_t *c, const char *dag_id, const ynode_t *idnode, con
     if (!dag_defaults(c, dag, dag_id, &tpl))
         goto fail;
     ok = dag_level_keys(c, cfg, dag, &lv);
+    if (lv.doc_file && !dl_is_null(lv.doc_file))
+        ok = read_doc_file(c, lv.doc_file, dag) && ok;
     if (!dag_level_settle(c, dag_id, idnode, dag, &tpl, &lv, &ok))
         goto fail;
     tasks = lv.tasks;
@@ -907,6 +935,7 @@ static int read_file(ctx_t *c, const char *path, bool missing_ok, char **text, s
         }
     }
     close(fd);
+    buf[got] = '\0';
     *text = buf;
     *len = got;
     return 0;
@@ -924,6 +953,101 @@ static char *dir_of(const char *path)
     if (slash == path)
         return strdup("/");
     return strndup(path, (size_t)(slash - path));
+}
+
+/* Whether path lies strictly inside dir (both real paths). */
+static bool path_inside(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+
+    if (n == 1 && dir[0] == '/')
+        return path[0] == '/' && path[1] != '\0';
+    return strncmp(path, dir, n) == 0 && path[n] == '/' && path[n + 1] != '\0';
+}
+
+/*
+ * doc_md_file_path (dag-factory): the file's text becomes the DAG's
+ * doc_md. A relative path is taken from the DAG file's folder; the file
+ * must lie inside the DAGs folder (the DAG file's own folder without one),
+ * symbolic links resolved, so that a DAG cannot publish other files of the
+ * host; it must be UTF-8 text of DAG_DOC_MAX bytes at most.
+ */
+static bool read_doc_file(ctx_t *c, const ynode_t *v, dag_t *dag)
+{
+    const char *s;
+    char *dir = NULL, *joined = NULL, *real = NULL, *rroot = NULL, *buf = NULL;
+    struct stat st;
+    size_t got = 0;
+    int fd = -1;
+    bool ok = false;
+
+    if (!dl_get_str(c, v, "doc_md_file_path", &s))
+        return false;
+    if (!c->on_disk) {
+        ERR(c, v, "doc_md_file_path can only be read for a DAG file");
+        return false;
+    }
+    if (!(dir = dir_of(c->name))) {
+        c->oom = true;
+        goto out;
+    }
+    if (s[0] != '/' && asprintf(&joined, "%s/%s", dir, s) < 0) {
+        joined = NULL; /* asprintf leaves it undefined on failure */
+        c->oom = true;
+        goto out;
+    }
+    rroot = realpath(c->root ? c->root : dir, NULL);
+    real = realpath(joined ? joined : s, NULL);
+    if (!real) {
+        ERR(c, v, "doc_md_file_path '%.200s': %s", s, strerror(errno));
+        goto out;
+    }
+    if (!rroot || !path_inside(real, rroot)) {
+        ERR(c, v, "doc_md_file_path '%.200s' is not inside the DAGs folder", s);
+        goto out;
+    }
+    if (regfile_open(real, O_NOFOLLOW, &fd, &st) != UPDRAFT_OK) {
+        ERR(c, v, "doc_md_file_path '%.200s' is not a readable regular file", s);
+        goto out;
+    }
+    if (st.st_size > DAG_DOC_MAX) {
+        ERR(c, v, "doc_md_file_path '%.200s' is larger than %d bytes", s, DAG_DOC_MAX);
+        goto out;
+    }
+    if (!(buf = malloc((size_t)st.st_size + 1))) {
+        c->oom = true;
+        goto out;
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            ERR(c, v, "doc_md_file_path '%.200s': %s", s, strerror(errno));
+            goto out;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    buf[got] = '\0';
+    if (strlen(buf) != got || !utf8_valid(buf, got)) {
+        ERR(c, v, "doc_md_file_path '%.200s' is not UTF-8 text", s);
+        goto out;
+    }
+    free(dag->doc_md);
+    dag->doc_md = buf;
+    buf = NULL;
+    ok = true;
+out:
+    if (fd >= 0)
+        close(fd);
+    free(buf);
+    free(real);
+    free(rroot);
+    free(joined);
+    free(dir);
+    return ok;
 }
 
 /*
@@ -998,7 +1122,17 @@ oom:
 int dag_load_file(const char *path, const char *root, const char *env_allowlist, dag_list_t *out,
                   dag_diags_t *diags)
 {
-    ctx_t c = {.name = path, .diags = diags, .env_allowlist = env_allowlist};
+    return dag_load_file_text(path, root, env_allowlist, out, diags, NULL, NULL);
+}
+
+int dag_load_file_text(const char *path, const char *root, const char *env_allowlist,
+                       dag_list_t *out, dag_diags_t *diags, char **text_out, size_t *len_out)
+{
+    ctx_t c = {.name = path,
+               .diags = diags,
+               .env_allowlist = env_allowlist,
+               .root = root,
+               .on_disk = true};
     size_t mark = out->n, n_dirs = 0, n_dfiles = 0;
     char *text = NULL, **dirs = NULL, **dnames = NULL;
     ynode_t **dfiles = NULL;
@@ -1077,7 +1211,12 @@ out:
     for (size_t i = 0; i < n_dirs; i++)
         free(dirs[i]);
     free(dirs);
-    free(text);
+    if (text_out) {
+        *text_out = text;
+        *len_out = text ? len : 0;
+    } else {
+        free(text);
+    }
     return rc;
 }
 

@@ -87,6 +87,8 @@ typedef struct ctx {
     bool oom, too_complex, too_big;
     const char *env_allowlist;  /* what $NAME may read (core.dag_env_allowlist), NULL = nothing */
     const char *defaults_scope; /* messages about default_args other than the DAG's */
+    const char *root; /* the DAGs folder (dag_load_file's root), NULL = the file's folder */
+    bool on_disk;     /* name is a file (doc_md_file_path may be read relative to it) */
 } ctx_t;
 #define ERR(c, at, ...) dl_diag_at((c), (at), false, __VA_ARGS__)
 #define WARN(c, at, ...) dl_diag_at((c), (at), true, __VA_ARGS__)
@@ -101,6 +103,7 @@ typedef enum key_id {
     K_TAGS, K_MAX_ACTIVE_RUNS, K_MAX_ACTIVE_TASKS, K_CONCURRENCY, K_PAUSED, K_DEFAULT_ARGS,
     K_TASKS, K_TASK_GROUPS, K_TIMEZONE, K_PARAMS, K_DAGRUN_TIMEOUT, K_DAGRUN_TIMEOUT_SEC,
     K_MAX_CONSEC_FAILED, K_DAG_IGNORED, K_DAG_ON_FAILURE, K_DAG_ON_SUCCESS, K_DAG_SLA_MISS,
+    K_DOC_MD, K_DOC_MD_FILE,
     /* task level */
     K_TASK_ID, K_OPERATOR, K_DECORATOR, K_BASH_COMMAND, K_ENV, K_APPEND_ENV, K_CWD,
     K_DEPENDENCIES, K_OWNER, K_RUN_AS_USER, K_RETRIES, K_RETRY_DELAY_SEC, K_RETRY_DELAY, K_QUEUE, K_POOL,
@@ -261,6 +264,10 @@ const char *dl_kind_name(const ynode_t *n);
 
 /* A string value (any scalar but null, no NUL bytes). */
 bool dl_get_str(ctx_t *c, const ynode_t *n, const char *what, const char **out);
+
+/* A doc_md value (a string of DAG_DOC_MAX bytes at most, or null) into *dst. false after reporting.
+ */
+bool dl_get_doc(ctx_t *c, const ynode_t *n, const char *what, char **dst);
 
 bool dl_parse_bool(const ynode_t *n, bool *out);
 

@@ -33,7 +33,8 @@ const key_def_t dl_task_keys[] = {
     {"max_active_tis_per_dagrun", K_MAX_TIS_PER_DAGRUN}, {"do_xcom_push", K_DO_XCOM_PUSH},
     {"expand", K_EXPAND}, {"partial", K_PARTIAL},
     /* accepted by Airflow on every task; safe to ignore for now */
-    {"doc", K_TASK_IGNORED}, {"doc_md", K_TASK_IGNORED}, {"doc_json", K_TASK_IGNORED},
+    {"doc_md", K_DOC_MD},
+    {"doc", K_TASK_IGNORED}, {"doc_json", K_TASK_IGNORED},
     {"doc_yaml", K_TASK_IGNORED}, {"doc_rst", K_TASK_IGNORED}, {"email", K_TASK_IGNORED},
     {"email_on_failure", K_TASK_IGNORED}, {"email_on_retry", K_TASK_IGNORED},
     {"task_display_name", K_TASK_IGNORED},
@@ -421,6 +422,8 @@ bool dl_task_apply_key(ctx_t *c, key_id_t id, const ynode_t *k, const ynode_t *v
             return false;
         t->wait_for_downstream = b;
         return true;
+    case K_DOC_MD:
+        return dl_get_doc(c, v, what, &t->doc_md);
     case K_TASK_IGNORED:
         WARN(c, k, "ignored key '%s' in task '%s' (not supported yet)", dl_key_text(k), tid);
         return true;
@@ -510,7 +513,8 @@ static size_t task_bytes(const dag_task_t *t)
 {
     size_t n = sizeof *t + str_bytes(t->bash_command) + str_bytes(t->cwd) + str_bytes(t->owner) +
                str_bytes(t->queue) + str_bytes(t->pool) + str_bytes(t->trigger_rule) +
-               (t->args ? json_bytes(t->args) : 0) + (t->alerts ? json_bytes(t->alerts) : 0);
+               str_bytes(t->doc_md) + (t->args ? json_bytes(t->args) : 0) +
+               (t->alerts ? json_bytes(t->alerts) : 0);
     for (size_t i = 0; i < t->n_env; i++)
         n += str_bytes(t->env[i].name) + str_bytes(t->env[i].value);
     return n;
@@ -551,7 +555,8 @@ bool dl_task_copy(ctx_t *c, const dag_task_t *src, dag_task_t *dst, const ynode_
         !dl_set_str(c, &dst->cwd, src->cwd) || !dl_set_str(c, &dst->owner, src->owner) ||
         !dl_set_str(c, &dst->run_as_user, src->run_as_user) ||
         !dl_set_str(c, &dst->queue, src->queue) || !dl_set_str(c, &dst->pool, src->pool) ||
-        !dl_set_str(c, &dst->trigger_rule, src->trigger_rule))
+        !dl_set_str(c, &dst->trigger_rule, src->trigger_rule) ||
+        !dl_set_str(c, &dst->doc_md, src->doc_md))
         return false;
     if (src->env) { /* declared, even empty: it replaces the inherited environment */
         if (!(dst->env = calloc(src->n_env ? src->n_env : 1, sizeof *dst->env))) {

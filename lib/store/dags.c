@@ -17,6 +17,7 @@
 #include "store/channels.h"
 #include "store/result.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,13 +83,25 @@ static const char SQL_STORE_VERSIONS[] =
     "   RETURNING id, dag_id, version_number),"
     " upd AS (UPDATE dag d SET version_id = coalesce(i.id, l.id)"
     "   FROM latest l LEFT JOIN ins i ON i.dag_id = l.dag_id"
-    "   WHERE d.dag_id = l.dag_id AND d.version_id IS DISTINCT FROM coalesce(i.id, l.id))"
+    "   WHERE d.dag_id = l.dag_id AND d.version_id IS DISTINCT FROM coalesce(i.id, l.id)),"
+    " c AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS c(fileloc text, source text,"
+    "   source_hash text, source_size bigint, truncated bool)),"
+    " code AS (INSERT INTO dag_code (dag_version_id, fileloc, source_code, source_hash,"
+    "   source_size, truncated)"
+    "   SELECT coalesce(i.id, l.id), c.fileloc, c.source, c.source_hash, c.source_size,"
+    "   c.truncated FROM x JOIN c ON c.fileloc = x.fileloc JOIN latest l ON l.dag_id = x.dag_id"
+    "   LEFT JOIN ins i ON i.dag_id = x.dag_id WHERE coalesce(i.id, l.id) IS NOT NULL"
+    "   ON CONFLICT (dag_version_id) DO UPDATE SET fileloc = EXCLUDED.fileloc,"
+    "   source_code = EXCLUDED.source_code, source_hash = EXCLUDED.source_hash,"
+    "   source_size = EXCLUDED.source_size, truncated = EXCLUDED.truncated, last_updated = now()"
+    "   WHERE dag_code.source_hash IS DISTINCT FROM EXCLUDED.source_hash"
+    "   OR dag_code.fileloc IS DISTINCT FROM EXCLUDED.fileloc)"
     " SELECT dag_id, version_number FROM ins";
 
-int dags_store_versions(db_t *db, const char *versions_json, PGresult **out)
+int dags_store_versions(db_t *db, const char *versions_json, const char *code_json, PGresult **out)
 {
-    const char *p[] = {versions_json};
-    return store_query_rows(db, "dags_store_versions", SQL_STORE_VERSIONS, 1, p, out);
+    const char *p[] = {versions_json, code_json};
+    return store_query_rows(db, "dags_store_versions", SQL_STORE_VERSIONS, 2, p, out);
 }
 
 static const char SQL_STORE_FILES[] =
@@ -426,25 +439,66 @@ int dags_check_parsed(db_t *db, const char *dag_id)
     return rc < 0 ? rc : found ? UPDRAFT_OK : UPDRAFT_ENOTFOUND;
 }
 
-static const char SQL_FILELOC_OF_TOKEN[] =
-    "SELECT fileloc FROM dag WHERE " DAGS_FILE_TOKEN_SQL("fileloc") " = $1 LIMIT 1";
-
-int dags_fileloc_of_token(db_t *db, const char *token, char **fileloc)
+void dags_code_clear(dags_code_t *c)
 {
-    const char *p[] = {token};
-    PGresult *r = db_query(db, "dags_fileloc_of_token", SQL_FILELOC_OF_TOKEN, 1, p);
-    int rc = UPDRAFT_ENOTFOUND;
+    if (!c)
+        return;
+    free(c->source);
+    memset(c, 0, sizeof(*c));
+}
+
+/* Row 0 of (source_code, source_size, truncated, version_number) into out. */
+static int code_from_row(PGresult *r, dags_code_t *out)
+{
     bool oom = false;
 
-    *fileloc = NULL;
+    memset(out, 0, sizeof(*out));
     if (!r)
         return UPDRAFT_EDB;
-    if (PQntuples(r) > 0) {
-        *fileloc = store_dup_field(r, 0, 0, &oom);
-        rc = oom ? UPDRAFT_ENOMEM : UPDRAFT_OK;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return UPDRAFT_ENOTFOUND;
     }
+    out->source = store_dup_field(r, 0, 0, &oom);
+    if (oom) {
+        PQclear(r);
+        dags_code_clear(out);
+        return UPDRAFT_ENOMEM;
+    }
+    out->len = (size_t)PQgetlength(r, 0, 0);
+    out->size = strtoll(PQgetvalue(r, 0, 1), NULL, 10); /* "" (NULL): 0 */
+    out->truncated = PQgetvalue(r, 0, 2)[0] == 't';
+    out->version_number = (int)strtol(PQgetvalue(r, 0, 3), NULL, 10);
     PQclear(r);
-    return rc;
+    return UPDRAFT_OK;
+}
+
+static const char SQL_CODE_OF_TOKEN[] =
+    "SELECT c.source_code, c.source_size, c.truncated, v.version_number"
+    " FROM dag d JOIN dag_version v ON v.id = d.version_id"
+    " JOIN dag_code c ON c.dag_version_id = v.id"
+    " WHERE " DAGS_FILE_TOKEN_SQL(
+        "d.fileloc") " = $1"
+                     " ORDER BY c.last_updated DESC, c.dag_version_id DESC LIMIT 1";
+
+int dags_code_of_token(db_t *db, const char *token, dags_code_t *out)
+{
+    const char *p[] = {token};
+    return code_from_row(db_query(db, "dags_code_of_token", SQL_CODE_OF_TOKEN, 1, p), out);
+}
+
+static const char SQL_CODE_OF_VERSION[] =
+    "SELECT c.source_code, c.source_size, c.truncated, v.version_number"
+    " FROM dag_version v LEFT JOIN dag_code c ON c.dag_version_id = v.id"
+    " WHERE v.dag_id = $1 AND CASE WHEN $2::int >= 1 THEN v.version_number = $2::int"
+    "  ELSE v.id = (SELECT version_id FROM dag WHERE dag_id = $1) END";
+
+int dags_code_of_version(db_t *db, const char *dag_id, int version_number, dags_code_t *out)
+{
+    char num[16];
+    const char *p[] = {dag_id, num};
+    snprintf(num, sizeof(num), "%d", version_number);
+    return code_from_row(db_query(db, "dags_code_of_version", SQL_CODE_OF_VERSION, 2, p), out);
 }
 
 static const char SQL_PARSED_DOCUMENT[] =

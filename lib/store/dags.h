@@ -51,10 +51,14 @@ int dags_upsert_batch(db_t *db, const char *rows_json, PGresult **out);
 /*
  * Stores a new dag_version for each entry of versions_json (objects:
  * dag_id, fileloc, hash, data) whose hash differs from the DAG's latest
- * version, and points dag.version_id at the latest. *out: (dag_id,
+ * version, and points dag.version_id at the latest. code_json (a JSON
+ * array of objects: fileloc, source, source_hash, source_size, truncated;
+ * one per file, however many DAGs it holds) gives each DAG's latest
+ * version its dag_code row: written with a new version, updated in place
+ * when only the file's text changed (Airflow 3's DagCode). *out: (dag_id,
  * version_number) of the versions stored.
  */
-int dags_store_versions(db_t *db, const char *versions_json, PGresult **out);
+int dags_store_versions(db_t *db, const char *versions_json, const char *code_json, PGresult **out);
 
 /*
  * Per file of files_json (objects: path, hash, mtime, size, ok, errors,
@@ -206,19 +210,40 @@ int dags_check_parsed(db_t *db, const char *dag_id);
 /*
  * A DAG file's token (the REST API's file_token): the URL-safe base64 of
  * the path, without padding, as SQL over the text column col. The API's
- * DAG answers select it and dags_fileloc_of_token matches it, so the two
+ * DAG answers select it and dags_code_of_token matches it, so the two
  * always agree.
  */
 #define DAGS_FILE_TOKEN_SQL(col)                                                                   \
     "translate(encode(convert_to(" col ", 'UTF8'), 'base64'), E'+/=\\n', '-_')"
 
+/* A DAG file's text as a version keeps it (the dag_code table). Owned. */
+typedef struct dags_code {
+    char *source;       /* NUL-terminated text, cut at the processor's limit when truncated;
+                           NULL: the version has no text stored (dags_code_of_version only) */
+    size_t len;         /* bytes of source */
+    int64_t size;       /* bytes of the whole file */
+    bool truncated;     /* source is the file's first len bytes only */
+    int version_number; /* of the version it belongs to */
+} dags_code_t;
+
+/* Frees what c holds and zeroes it; NULL is a no-op. */
+void dags_code_clear(dags_code_t *c);
+
 /*
- * The fileloc of the DAG whose file token is token, in *fileloc
- * (malloc'd): a path the dag table holds, never one built from the token.
- * 0, UPDRAFT_ENOTFOUND (no DAG has that token), UPDRAFT_ENOMEM or
- * UPDRAFT_EDB.
+ * The code of the latest parsed version of a DAG whose file token is
+ * token (the most recently updated when the file holds several DAGs).
+ * 0, UPDRAFT_ENOTFOUND (no such DAG, or no code stored), UPDRAFT_ENOMEM
+ * or UPDRAFT_EDB.
  */
-int dags_fileloc_of_token(db_t *db, const char *token, char **fileloc);
+int dags_code_of_token(db_t *db, const char *token, dags_code_t *out);
+
+/*
+ * The code of dag_id's version version_number (< 1: its latest parsed
+ * version); out->source NULL when that version has none stored (it was
+ * parsed before texts were kept). 0, UPDRAFT_ENOTFOUND (no such DAG or
+ * version), UPDRAFT_ENOMEM or UPDRAFT_EDB.
+ */
+int dags_code_of_version(db_t *db, const char *dag_id, int version_number, dags_code_t *out);
 
 /*
  * The serialized document (proto/PROTOCOL.md) of dag_id's parsed version

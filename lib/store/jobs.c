@@ -13,8 +13,8 @@
 /* ---- a process's own row ------------------------------------------------- */
 
 static const char SQL_WORKER_START[] =
-    "INSERT INTO job (job_type, hostname, pid, queues) "
-    "VALUES ('WorkerJob', $1, $2::integer, string_to_array($3, ',')) RETURNING id";
+    "INSERT INTO job (job_type, hostname, pid, queues, concurrency) "
+    "VALUES ('WorkerJob', $1, $2::integer, string_to_array($3, ','), $4::integer) RETURNING id";
 
 /* One row back: its id. 0 with *job_id, or UPDRAFT_EDB. */
 static int insert_job(db_t *db, const char *name, const char *sql, int nparams,
@@ -33,12 +33,13 @@ static int insert_job(db_t *db, const char *name, const char *sql, int nparams,
 }
 
 int jobs_worker_start(db_t *db, const char *hostname, int pid, const char *queues_csv,
-                      int64_t *job_id)
+                      int concurrency, int64_t *job_id)
 {
-    char pid_s[16];
+    char pid_s[16], conc_s[16];
     snprintf(pid_s, sizeof(pid_s), "%d", pid);
-    const char *params[] = {hostname, pid_s, queues_csv};
-    return insert_job(db, "worker_job_start", SQL_WORKER_START, 3, params, job_id);
+    snprintf(conc_s, sizeof(conc_s), "%d", concurrency);
+    const char *params[] = {hostname, pid_s, queues_csv, conc_s};
+    return insert_job(db, "worker_job_start", SQL_WORKER_START, 4, params, job_id);
 }
 
 static const char SQL_WORKER_END[] =
@@ -143,7 +144,7 @@ static const char SQL_LIST_LIVE[] =
     " (extract(epoch from j.latest_heartbeat) * 1000000)::int8,"
     " j.latest_heartbeat > now() - interval '" JOBS_HEALTH_THRESHOLD_SEC " seconds',"
     " coalesce(t.n, 0),"
-    " (extract(epoch from j.dag_processor_heartbeat) * 1000000)::int8"
+    " (extract(epoch from j.dag_processor_heartbeat) * 1000000)::int8, j.concurrency"
     " FROM job j LEFT JOIN (SELECT worker_id, count(*) AS n FROM task_instance"
     "  WHERE state = 'running' AND worker_id IS NOT NULL GROUP BY worker_id) t"
     "  ON t.worker_id = j.id"

@@ -25,10 +25,11 @@
 
 /*
  * Inserts a WorkerJob row for the worker on hostname with pid, serving
- * queues_csv (comma-separated). 0 with *job_id, or UPDRAFT_EDB.
+ * queues_csv (comma-separated) with concurrency slots (tries at once).
+ * 0 with *job_id, or UPDRAFT_EDB.
  */
 int jobs_worker_start(db_t *db, const char *hostname, int pid, const char *queues_csv,
-                      int64_t *job_id);
+                      int concurrency, int64_t *job_id);
 /* Marks a worker's job row ended with state ("success" / "failed"). 0 or UPDRAFT_EDB. */
 int jobs_worker_end(db_t *db, int64_t job_id, const char *state);
 
@@ -95,6 +96,7 @@ enum {
     JOBS_LIVE_RUNNING,             /* a worker's task instances in state running (int8) */
     JOBS_LIVE_PROCESSOR_HEARTBEAT, /* a scheduler's dag_processor_heartbeat, epoch
                                       microseconds (int8) or NULL */
+    JOBS_LIVE_CONCURRENCY,         /* a worker's slots (int4), NULL when not recorded */
 };
 
 /*
@@ -102,7 +104,8 @@ enum {
  * a process that died without ending its row stays "running" with an old
  * heartbeat), of job_type (NULL: any), schedulers first then by latest
  * heartbeat, at most 1,000, each worker with how many task instances it
- * runs now (the web UI's /ui/jobs). 0 with *out (the caller PQclear()s
+ * runs now (one aggregate over the running rows, joined) and its slots
+ * (the web UI's /ui/jobs). 0 with *out (the caller PQclear()s
  * it), or UPDRAFT_EDB.
  */
 int jobs_list_live(db_t *db, const char *job_type, PGresult **out);

@@ -72,23 +72,71 @@ out:
 
 /* ---- while the try runs ------------------------------------------------- */
 
+/*
+ * The rendered fields of tries (table rendered_task_instance_fields,
+ * migration 0019), written in the statement that writes their log: from
+ * a CTE "rsrc" of (id, try, dag_id, task_id, dag_run_id, rendered) rows
+ * whose guard held, with the runs kept per task as parameter keep. The
+ * row is the instance's latest try; then the rows of the same tasks
+ * older than the keep-th latest run of their DAG (by logical date, the
+ * index dag_run_dag_logical) are deleted, on the table's trim index: a
+ * few index entries per write. Rows another transaction holds are skipped
+ * (the next write of the task takes them): the outcome transaction never
+ * waits on another worker's for a trim.
+ */
+#define SQL_RENDERED_PUT(keep)                                                                     \
+    " rput AS (INSERT INTO rendered_task_instance_fields AS f"                                     \
+    "   (ti_id, try_number, dag_id, task_id, logical_date, rendered_fields)"                       \
+    "   SELECT s.id, s.try, s.dag_id, s.task_id, dr.logical_date, s.rendered::json"                \
+    "     FROM rsrc s JOIN dag_run dr ON dr.id = s.dag_run_id WHERE s.rendered IS NOT NULL"        \
+    "   ON CONFLICT (ti_id) DO UPDATE SET try_number = EXCLUDED.try_number,"                       \
+    "     logical_date = EXCLUDED.logical_date, rendered_fields = EXCLUDED.rendered_fields,"       \
+    "     updated_at = now()"                                                                      \
+    "   RETURNING f.dag_id, f.task_id),"                                                           \
+    " rtrim AS (DELETE FROM rendered_task_instance_fields WHERE ti_id IN ("                        \
+    "   SELECT f.ti_id FROM rendered_task_instance_fields f JOIN"                                  \
+    "   (SELECT k.dag_id, k.task_id, (SELECT r.logical_date FROM dag_run r"                        \
+    "      WHERE r.dag_id = k.dag_id ORDER BY r.logical_date DESC"                                 \
+    "      OFFSET greatest(" keep "::integer - 1, 0) LIMIT 1) AS cutoff"                           \
+    "    FROM (SELECT DISTINCT dag_id, task_id FROM rput) k) c"                                    \
+    "   ON f.dag_id = c.dag_id AND f.task_id = c.task_id AND f.logical_date < c.cutoff"            \
+    "   WHERE " keep "::integer > 0 FOR UPDATE OF f SKIP LOCKED))"
+
 static const char SQL_LOG[] =
     "INSERT INTO task_log (ti_id, try_number, data) "
     "SELECT $1::bigint, $2::integer, $4::text WHERE EXISTS ("
     " SELECT 1 FROM task_instance WHERE id = $1::bigint AND try_number = $2::integer"
     " AND worker_id = $3::bigint AND state = 'running')";
 
-int ti_log(db_t *db, int64_t job_id, int64_t ti_id, int try_number, const char *data)
+/* The first chunk of a try comes with its rendered fields ($5, json text). */
+static const char SQL_LOG_RENDERED[] =
+    "WITH rsrc AS (SELECT id, try_number AS try, dag_id, task_id, dag_run_id, $5::text AS rendered"
+    "   FROM task_instance WHERE id = $1::bigint AND try_number = $2::integer"
+    "    AND worker_id = $3::bigint AND state = 'running'),"
+    " l AS (INSERT INTO task_log (ti_id, try_number, data) SELECT id, try, $4::text FROM "
+    "rsrc)," SQL_RENDERED_PUT("$6") " SELECT count(*) FROM rsrc";
+
+int ti_log(db_t *db, int64_t job_id, int64_t ti_id, int try_number, const char *data,
+           const char *rendered, int keep_runs)
 {
-    char ti_s[24], try_s[16], job_s[24];
+    char ti_s[24], try_s[16], job_s[24], keep_s[16];
     snprintf(ti_s, sizeof(ti_s), "%" PRId64, ti_id);
     snprintf(try_s, sizeof(try_s), "%d", try_number);
     snprintf(job_s, sizeof(job_s), "%" PRId64, job_id);
-    const char *params[] = {ti_s, try_s, job_s, data};
-    long n = db_exec(db, "worker_log", SQL_LOG, 4, params);
-    if (n < 0)
+    snprintf(keep_s, sizeof(keep_s), "%d", keep_runs);
+    const char *params[] = {ti_s, try_s, job_s, data, rendered, keep_s};
+    if (!rendered) {
+        long n = db_exec(db, "worker_log", SQL_LOG, 4, params);
+        if (n < 0)
+            return UPDRAFT_EDB;
+        return n > 0 ? UPDRAFT_OK : UPDRAFT_ECONFLICT;
+    }
+    PGresult *r = db_query(db, "worker_log_rendered", SQL_LOG_RENDERED, 6, params);
+    if (!r)
         return UPDRAFT_EDB;
-    return n > 0 ? UPDRAFT_OK : UPDRAFT_ECONFLICT;
+    int rc = PQntuples(r) == 1 && db_get_i64(r, 0, 0) > 0 ? UPDRAFT_OK : UPDRAFT_ECONFLICT;
+    PQclear(r);
+    return rc;
 }
 
 /* Only the tries this worker runs are refreshed: a claim whose reply was
@@ -143,8 +191,8 @@ out:
 static const char SQL_FINISH[] =
     "WITH o AS (SELECT * FROM unnest($2::bigint[], $3::integer[], $4::boolean[],"
     "                                $5::double precision[], $6::text[], $7::boolean[],"
-    "                                $8::boolean[], $9::boolean[])"
-    "           AS o(id, try, ok, delay, log, skip, resched, noretry)),"
+    "                                $8::boolean[], $9::boolean[], $10::text[])"
+    "           AS o(id, try, ok, delay, log, skip, resched, noretry, rendered)),"
     " u AS ("
     " UPDATE task_instance t SET"
     "   state = CASE WHEN o.skip THEN 'skipped' WHEN o.ok THEN 'success'"
@@ -167,17 +215,19 @@ static const char SQL_FINISH[] =
     "  FROM o"
     " WHERE t.id = o.id AND t.try_number = o.try AND t.worker_id = $1::bigint"
     "   AND t.state = 'running'"
-    " RETURNING t.id, o.try, t.state),"
+    " RETURNING t.id, o.try, t.state, t.dag_id, t.task_id, t.dag_run_id),"
     " l AS (INSERT INTO task_log (ti_id, try_number, data)"
     "   SELECT u.id, u.try, o.log FROM u JOIN o ON o.id = u.id AND o.try = u.try"
-    "   WHERE coalesce(o.log, '') <> '') "
-    "SELECT id, try, state FROM u";
+    "   WHERE coalesce(o.log, '') <> ''),"
+    " rsrc AS (SELECT u.id, u.try, u.dag_id, u.task_id, u.dag_run_id, o.rendered"
+    "   FROM u JOIN o ON o.id = u.id AND o.try = u.try)," SQL_RENDERED_PUT(
+        "$11") " SELECT id, try, state FROM u";
 
 /* The per-outcome array parameters of SQL_FINISH ($2..$9). */
 typedef struct finish_params {
     int64_t *ids;
     int *tries;
-    char *a_ids, *a_tries, *oks, *delays, *logs, *skips, *rescheds, *noretries;
+    char *a_ids, *a_tries, *oks, *delays, *logs, *skips, *rescheds, *noretries, *rendered;
 } finish_params_t;
 
 static void finish_params_free(finish_params_t *p)
@@ -192,12 +242,14 @@ static void finish_params_free(finish_params_t *p)
     free(p->skips);
     free(p->rescheds);
     free(p->noretries);
+    free(p->rendered);
 }
 
 /* Builds the array literals of n outcomes (and resets their results). 0 or UPDRAFT_ENOMEM. */
 static int finish_params_build(ti_outcome_t *o, size_t n, finish_params_t *p)
 {
-    strbuf_t b_ok = {0}, b_delay = {0}, b_skip = {0}, b_resched = {0}, b_noretry = {0}, b_log = {0};
+    strbuf_t b_ok = {0}, b_delay = {0}, b_skip = {0}, b_resched = {0}, b_noretry = {0}, b_log = {0},
+             b_rendered = {0};
     p->ids = calloc(n + 1, sizeof(*p->ids));
     p->tries = calloc(n + 1, sizeof(*p->tries));
     if (!p->ids || !p->tries)
@@ -208,6 +260,7 @@ static int finish_params_build(ti_outcome_t *o, size_t n, finish_params_t *p)
     pgarray_open(&b_noretry);
     pgarray_open(&b_delay);
     pgarray_open(&b_log);
+    pgarray_open(&b_rendered);
     for (size_t i = 0; i < n; i++) {
         p->ids[i] = o[i].ti_id;
         p->tries[i] = o[i].try_number;
@@ -219,6 +272,7 @@ static int finish_params_build(ti_outcome_t *o, size_t n, finish_params_t *p)
         pgarray_put_raw(&b_noretry, o[i].no_retry ? "t" : "f");
         pgarray_put_int64(&b_delay, o[i].success || o[i].skipped ? 0 : o[i].delay_sec);
         pgarray_put_text(&b_log, o[i].log_tail && *o[i].log_tail ? o[i].log_tail : NULL);
+        pgarray_put_text(&b_rendered, o[i].rendered);
     }
     pgarray_close(&b_ok);
     pgarray_close(&b_delay);
@@ -226,32 +280,35 @@ static int finish_params_build(ti_outcome_t *o, size_t n, finish_params_t *p)
     pgarray_close(&b_resched);
     pgarray_close(&b_noretry);
     pgarray_close(&b_log);
+    pgarray_close(&b_rendered);
     p->oks = strbuf_take(&b_ok);
     p->delays = strbuf_take(&b_delay);
     p->skips = strbuf_take(&b_skip);
     p->rescheds = strbuf_take(&b_resched);
     p->noretries = strbuf_take(&b_noretry);
     p->logs = strbuf_take(&b_log);
+    p->rendered = strbuf_take(&b_rendered);
     p->a_ids = pgarray_int64(p->ids, n);
     p->a_tries = pgarray_int(p->tries, n);
     if (!p->oks || !p->delays || !p->skips || !p->rescheds || !p->noretries || !p->logs ||
-        !p->a_ids || !p->a_tries)
+        !p->rendered || !p->a_ids || !p->a_tries)
         return UPDRAFT_ENOMEM;
     return UPDRAFT_OK;
 }
 
-int ti_finish_batch(db_t *db, int64_t job_id, ti_outcome_t *o, size_t n)
+int ti_finish_batch(db_t *db, int64_t job_id, ti_outcome_t *o, size_t n, int keep_runs)
 {
     finish_params_t fp = {0};
     PGresult *r = NULL;
-    char job_s[24];
+    char job_s[24], keep_s[16];
     int rc = finish_params_build(o, n, &fp);
     if (rc != UPDRAFT_OK)
         goto out;
     snprintf(job_s, sizeof(job_s), "%" PRId64, job_id);
-    const char *params[] = {job_s,   fp.a_ids, fp.a_tries,  fp.oks,      fp.delays,
-                            fp.logs, fp.skips, fp.rescheds, fp.noretries};
-    r = db_query(db, "worker_finish", SQL_FINISH, 9, params);
+    snprintf(keep_s, sizeof(keep_s), "%d", keep_runs);
+    const char *params[] = {job_s,    fp.a_ids,    fp.a_tries,   fp.oks,      fp.delays, fp.logs,
+                            fp.skips, fp.rescheds, fp.noretries, fp.rendered, keep_s};
+    r = db_query(db, "worker_finish", SQL_FINISH, 11, params);
     if (!r) {
         rc = UPDRAFT_EDB;
         goto out;

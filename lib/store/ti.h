@@ -74,11 +74,16 @@ int ti_claim(db_t *db, bool direct, const char *hostname, int pid, int64_t job_i
 /* ---- while the try runs ------------------------------------------------- */
 
 /*
- * Stores one log chunk of a running try (data: valid UTF-8, non-empty).
- * Returns 0 when stored, UPDRAFT_ECONFLICT when the guard rejected it,
- * UPDRAFT_EDB on a database error.
+ * Stores one log chunk of a running try (data: valid UTF-8, non-empty),
+ * and in the same statement, when rendered is not NULL, the try's
+ * rendered fields (JSON text of an object: the instance's row of
+ * rendered_task_instance_fields, replacing an earlier try's), then trims
+ * the rows of the same task outside the DAG's latest keep_runs runs
+ * (0: keep all). Returns 0 when stored, UPDRAFT_ECONFLICT when the guard
+ * rejected it (nothing written), UPDRAFT_EDB on a database error.
  */
-int ti_log(db_t *db, int64_t job_id, int64_t ti_id, int try_number, const char *data);
+int ti_log(db_t *db, int64_t job_id, int64_t ti_id, int try_number, const char *data,
+           const char *rendered, int keep_runs);
 
 /*
  * Refreshes the job's heartbeat and the heartbeat of the n given tries.
@@ -105,6 +110,7 @@ typedef struct ti_outcome {
      */
     long long delay_sec;
     const char *log_tail; /* the last log chunk, NULL or "" for none */
+    const char *rendered; /* the try's rendered fields not stored yet (JSON text), NULL none */
     /* out: whether the guard held (state holds the new state) */
     bool written;
     char state[TI_STATE_LEN];
@@ -121,10 +127,11 @@ typedef struct ti_outcome {
  * same try's log), poke_count + 1, first_poke_at = coalesce(first_poke_at,
  * start_date). Every other outcome resets first_poke_at and poke_count.
  * Each outcome carries the fencing guard; o[i].written says whether it
- * held. Nothing is NOTIFYed here (the caller's mini-scheduler decides).
- * Returns 0, UPDRAFT_ENOMEM or UPDRAFT_EDB (nothing written).
+ * held. The rendered fields of the outcomes that have them are stored and
+ * trimmed as ti_log does (keep_runs). Nothing is NOTIFYed here (the caller's mini-scheduler
+ * decides). Returns 0, UPDRAFT_ENOMEM or UPDRAFT_EDB (nothing written).
  */
-int ti_finish_batch(db_t *db, int64_t job_id, ti_outcome_t *o, size_t n);
+int ti_finish_batch(db_t *db, int64_t job_id, ti_outcome_t *o, size_t n, int keep_runs);
 
 /*
  * Shutdown: gives the n running tries back, in one guarded statement, as

@@ -103,21 +103,47 @@ int uiq_grid_runs(db_t *db, const char *dag_id, ts_us_t before, long limit, PGre
 typedef int (*uiq_rows_fn)(const PGresult *rows, void *arg);
 
 /*
+ * One row of uiq_grid_tis: an unmapped task instance (map_index -1) as
+ * itself, or the instances of a mapped task in one state folded into one.
+ * Strings are borrowed: valid during the call.
+ */
+typedef struct uiq_grid_ti {
+    int64_t run;         /* the run's position in run_ids, from 1 */
+    const char *task_id; /* NUL-terminated */
+    const char *state;   /* NUL-terminated */
+    int64_t try_number;  /* the largest of the folded instances */
+    ts_us_t start_date;  /* the earliest; TS_NONE when unset */
+    ts_us_t end_date;    /* the latest; TS_NONE when unset or while one has none */
+    int64_t count;       /* 0 for an unmapped instance, else the mapped instances folded */
+} uiq_grid_ti_t;
+
+/* Takes one row (borrowed); 0 to go on, else a code that stops. */
+typedef int (*uiq_grid_fn)(const uiq_grid_ti_t *ti, void *arg);
+
+/*
  * The task instances of the runs run_ids[0..n) (dag_run.id) in one
- * statement, handed to fn in batches of at most UIQ_GRID_BATCH rows
- * (through a cursor, in a read-only transaction that is over when this
- * returns), in binary (read them with uiq_field_int, uiq_field_ts and
- * PQgetvalue for text): an unmapped instance (map_index -1) as itself,
- * the instances of a mapped task folded into one row per (run, task,
- * state). Rows in no particular order. Columns:
- *   0 the run's position in run_ids, from 1 (int8), 1 task_id (text),
- *   2 state (text), 3 try_number (int4: the largest of the folded rows),
- *   4 start_date (timestamptz: the earliest), 5 end_date (timestamptz:
- *   the latest; NULL while one of the folded rows has none), 6 count
- *   (int8: 0 for map_index -1, else the mapped instances in that state).
+ * statement (one snapshot), handed to fn one at a time, in no particular
+ * order: an unmapped instance (map_index -1) as itself, the instances of
+ * a mapped task folded into one row per (run, task, state). They are read
+ * through a cursor, UIQ_GRID_FETCH_RUNS runs at a time, in a read-only
+ * transaction that is over when this returns.
  * 0, what fn returned when it stopped, UPDRAFT_ENOMEM or UPDRAFT_EDB.
  */
-int uiq_grid_tis(db_t *db, const int64_t *run_ids, size_t n, uiq_rows_fn fn, void *arg);
+int uiq_grid_tis(db_t *db, const int64_t *run_ids, size_t n, uiq_grid_fn fn, void *arg);
+
+/* Runs whose task instances one FETCH of uiq_grid_tis brings at most. */
+#define UIQ_GRID_FETCH_RUNS 32
+
+/*
+ * Hands fn the unmapped task instances of run (its position, from 1)
+ * packed in p[0..len) as uiq_grid_tis's statement packs them: per
+ * instance try_number (int4), start_date and end_date (timestamptz, -infinity
+ * for unset), all binary big-endian, then state, a NUL byte and task_id;
+ * instances separated by a NUL byte. p[len] must be a NUL byte (libpq ends
+ * every value with one). 0, what fn returned, or UPDRAFT_EDB for a packing
+ * that does not parse.
+ */
+int uiq_grid_unpack(const char *p, size_t len, int64_t run, uiq_grid_fn fn, void *arg);
 
 /* An integer field (int2, int4, int8) of a binary result: *v, or false for SQL NULL (or not one).
  */

@@ -2,7 +2,7 @@
 # The rest of the REST API v1 against DAGs the scheduler parsed from real
 # files and runs created through the API: version, config (secrets hidden,
 # sections, text), health's triggerer and dag_processor, dagStats,
-# dagSources (text and JSON, confined to the DAGs folder), DAG details,
+# dagSources (text and JSON, the text stored with the version), DAG details,
 # tasks, PATCH of several DAGs, DELETE and setNote of a run, setNote of a
 # task instance (mapped too), updateTaskInstancesState, the batch lists
 # and the "~" wildcards, and connections/test (403 by default, real tests
@@ -194,7 +194,7 @@ q "INSERT INTO dag (dag_id, fileloc, is_active) VALUES ('outside', '/etc/passwd'
 req "$api/dags?only_active=false&dag_id_pattern=outside"
 out_token=$(jb '.dags[0].file_token')
 req -H 'Accept: text/plain' "$api/dagSources/$out_token"
-check_problem "dagSources: a DAG's file outside the DAGs folder is 404" 404
+check_problem "dagSources: a DAG without a stored text is 404 (the file is never read)" 404
 check "dagSources: nothing of it served" bash -c "! grep -q root: '$tmp/body'"
 ln -s /etc/passwd "$tmp/dags/link.yaml"
 q "UPDATE dag SET fileloc = '$tmp/dags/link.yaml' WHERE dag_id = 'outside'" >/dev/null
@@ -441,10 +441,10 @@ check_eq "connections/test: nothing stored" 0 "$(q "SELECT count(*) FROM connect
 
 # ---- GET /ui/jobs: the live jobs, stale ones marked ----------------------------------
 q "DELETE FROM job" >/dev/null
-q "INSERT INTO job (job_type, hostname, pid, queues, latest_heartbeat) VALUES
-   ('WorkerJob', 'fresh-host', 11, '{default,etl}', now()),
-   ('WorkerJob', 'stale-host', 12, '{default}', now() - interval '5 minutes'),
-   ('SchedulerJob', 'sched-host', 13, '{}', now())" >/dev/null
+q "INSERT INTO job (job_type, hostname, pid, queues, latest_heartbeat, concurrency) VALUES
+   ('WorkerJob', 'fresh-host', 11, '{default,etl}', now(), 8),
+   ('WorkerJob', 'stale-host', 12, '{default}', now() - interval '5 minutes', NULL),
+   ('SchedulerJob', 'sched-host', 13, '{}', now(), NULL)" >/dev/null
 q "INSERT INTO job (job_type, hostname, pid, state, end_date) VALUES ('WorkerJob', 'ended-host', 14, 'success', now())" >/dev/null
 fresh=$(q "SELECT id FROM job WHERE hostname = 'fresh-host'")
 ti=$(q "SELECT id FROM task_instance ORDER BY id LIMIT 1")
@@ -454,9 +454,10 @@ req "$base/ui/jobs"
 check_eq "ui/jobs: 200, the three running jobs (not the ended one)" "200 3 sched-host,fresh-host,stale-host" \
   "$code $(jb .total_entries) $(jb '[.jobs[].hostname] | join(",")')"
 check "ui/jobs: a fresh worker is healthy with its queues and running task" \
-  jqe '.jobs[] | select(.hostname == "fresh-host") | .id == "'"$fresh"'" and .healthy and .queues == ["default","etl"] and .running_tasks == 1 and .state == "running"'
+  jqe '.jobs[] | select(.hostname == "fresh-host") | .id == "'"$fresh"'" and .healthy and .queues == ["default","etl"] and .running_tasks == 1 and .slots == 8 and .state == "running"'
 check "ui/jobs: an old heartbeat is stale" jqe '.health_threshold_seconds == 30 and (.jobs[] | select(.hostname == "stale-host") | .healthy == false and .running_tasks == 0)'
-check "ui/jobs: a scheduler has no running_tasks" jqe '.jobs[] | select(.hostname == "sched-host") | .running_tasks == null and (.latest_heartbeat | test("^[0-9-]+T"))'
+check "ui/jobs: a worker row without recorded slots answers null" jqe '.jobs[] | select(.hostname == "stale-host") | .slots == null'
+check "ui/jobs: a scheduler has no running_tasks" jqe '.jobs[] | select(.hostname == "sched-host") | .running_tasks == null and .slots == null and (.latest_heartbeat | test("^[0-9-]+T"))'
 req "$base/ui/jobs?job_type=WorkerJob"
 check_eq "ui/jobs: job_type narrows" "2" "$(jb .total_entries)"
 req "$base/ui/jobs?job_type=Nope"

@@ -391,10 +391,12 @@ check "no spec, result, python or XCom file is left behind" \
   bash -c '! ls "$1"/updraft-op-* "$1"/updraft-opres-* "$1"/updraft-py-* "$1"/updraft-pyres-* "$1"/updraft-xcom-* 2>/dev/null | grep -q .' _ "$tmp/wtmp"
 
 # --- secrets
-dump=$("$(svc_pg_bindir)/pg_dump" "$UPDRAFT__DATABASE__URL" 2>/dev/null)
-check "pg_dump works" test -n "$dump"
-check "the http password is in no table" bash -c '! grep -qF -- "$1" <<<"$2"' _ "$HTTP_PW" "$dump"
-check "the sql password is in no table" bash -c '! grep -qF -- "$1" <<<"$2"' _ "$SQL_PW" "$dump"
+# (a file: the dump, rendered fields included, is larger than one argument may be)
+"$(svc_pg_bindir)/pg_dump" "$UPDRAFT__DATABASE__URL" >"$tmp/dump.sql" 2>/dev/null
+check "pg_dump works" test -s "$tmp/dump.sql"
+check "the rendered fields are in the dump" grep -q "rendered_task_instance_fields (ti_id" "$tmp/dump.sql"
+check "the http password is in no table" bash -c '! grep -qF -- "$1" "$2"' _ "$HTTP_PW" "$tmp/dump.sql"
+check "the sql password is in no table" bash -c '! grep -qF -- "$1" "$2"' _ "$SQL_PW" "$tmp/dump.sql"
 check "no password in any daemon log" bash -c '! cat "$1"/*.log | grep -qF -e "$2" -e "$3"' _ "$tmp" "$HTTP_PW" "$SQL_PW"
 
 check_eq "no sanitizer report in the daemon or task logs" 0 \

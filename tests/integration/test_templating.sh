@@ -4,7 +4,9 @@
 # env value using ds, params, var.value, conn.X.password and xcom_pull of an
 # upstream's return_value; the password never stored in task_log; a render
 # error failing the try with its position; return_value and
-# do_xcom_push: false; a new try clearing the old XComs.
+# do_xcom_push: false; a new try clearing the old XComs; the rendered
+# fields stored with the try (masked, a huge one truncated, older runs'
+# trimmed) and answered by the API.
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/services.sh
@@ -19,11 +21,13 @@ check "db migrate" "$BIN/updraft" db migrate
 export UPDRAFT__CORE__FERNET_KEY=$(openssl rand -base64 32)
 export UPDRAFT__WORKER__HEARTBEAT_SEC=1
 export UPDRAFT__WORKER__LOG_FLUSH_MS=100
+export UPDRAFT__CORE__MAX_NUM_RENDERED_TI_FIELDS_PER_TASK=2
 PW='Tpl-s3cret-PW!42'
 check "connection stored" "$BIN/updraft" connections add my_db --conn-type postgres \
   --conn-host db.example --conn-login alice --conn-password "$PW"
 check "variable stored" "$BIN/updraft" variables set bucket my-bucket
 check "sensitive variable stored" "$BIN/updraft" variables set api_token tok-ABCDEF-999
+check "a 6,000-character variable stored" "$BIN/updraft" variables set longval "$(head -c 6000 /dev/zero | tr '\000' y)"
 check "JSON variable with nested secrets stored" "$BIN/updraft" variables set json_cfg \
   '{"db": {"host": "h1", "password": "vj-pw-1111"}, "api": {"keys": [{"token": "vj-tok-2222"}]}}'
 check "connection with a nested secret in its extra stored" "$BIN/updraft" connections add c \
@@ -33,7 +37,7 @@ check "connection with a nested secret in its extra stored" "$BIN/updraft" conne
 
 data=$(jq -n '{
   format: 1, dag_id: "tpl", fileloc: "/dags/tpl.yaml", owner: "airflow",
-  task_order: ["up", "templated", "bad", "quiet", "bigline", "filepush", "badfile", "nested"],
+  task_order: ["up", "templated", "bad", "quiet", "bigline", "filepush", "badfile", "nested", "huge", "slow"],
   tasks: {
     up: {task_id: "up", operator: "BashOperator", bash_command: "echo first; echo \"pushed {{ ds_nodash }}\"; echo"},
     templated: {task_id: "templated", operator: "BashOperator",
@@ -45,6 +49,8 @@ data=$(jq -n '{
     badfile: {task_id: "badfile", operator: "BashOperator", bash_command: "echo not-json > \"$UPDRAFT_XCOM_FILE\""},
     nested: {task_id: "nested", operator: "BashOperator",
       bash_command: "echo \"cfg={{ var.json.json_cfg }}\"; echo \"cfgjson={{ var.json.json_cfg | tojson }}\"; echo \"extra={{ conn.c.extra_dejson | tojson }}\"; echo \"conf={{ dag_run.conf }}\"; echo \"params={{ params | tojson }}\"; echo \"param={{ params.api_token }}\"; echo \"envparam=$UPDRAFT_PARAM_api_token\"; echo \"envconf=$UPDRAFT_DAG_RUN_CONF\""},
+    slow: {task_id: "slow", operator: "BashOperator", bash_command: "echo slow {{ ds }}; sleep 4"},
+    huge: {task_id: "huge", operator: "BashOperator", bash_command: "echo {{ var.value.longval }} | wc -c"},
     bigline: {task_id: "bigline", operator: "BashOperator", bash_command: "head -c 60000 /dev/zero | tr \"\\\\000\" x; echo"}
   }}')
 q "INSERT INTO dag (dag_id, fileloc) VALUES ('tpl', '/dags/tpl.yaml')"
@@ -76,6 +82,24 @@ send "$up" 1
 check "up: reaches success" wait_for 15 state_is "$up" success
 check_eq "up: return_value is the last non-empty line, as a JSON string" '"pushed 20240305"' "$(xcom_of up)"
 
+# --- rendered fields of older runs, to be trimmed (keep the latest 2 runs' per task)
+old_run() {
+  svc_psql -q -c "INSERT INTO dag_run (dag_id, run_id, dag_version_id, run_type, state, logical_date)
+    VALUES ('tpl', 'old_$1', $ver, 'scheduled', 'success', '$1T00:00:00Z') RETURNING id"
+}
+old_rendered() { # run id, logical date, task
+  svc_psql -q -c "WITH t AS (INSERT INTO task_instance (dag_run_id, dag_id, run_id, task_id, state, try_number,
+      operator) VALUES ($1, 'tpl', 'old_$2', '$3', 'success', 1, 'BashOperator') RETURNING id)
+    INSERT INTO rendered_task_instance_fields (ti_id, try_number, dag_id, task_id, logical_date, rendered_fields)
+    SELECT id, 1, 'tpl', '$3', '$2T00:00:00Z', '{\"bash_command\": \"old\"}' FROM t RETURNING ti_id"
+}
+dr3=$(old_run 2024-03-03); dr4=$(old_run 2024-03-04)
+old3=$(old_rendered "$dr3" 2024-03-03 templated); old4=$(old_rendered "$dr4" 2024-03-04 templated)
+old3up=$(old_rendered "$dr3" 2024-03-03 up)
+check "fixture: older rendered rows" test -n "$old3" -a -n "$old4" -a -n "$old3up"
+rf_of() { svc_psql -c "SELECT rendered_fields::text FROM rendered_task_instance_fields WHERE ti_id = $1"; }
+rf_count() { svc_psql -c "SELECT count(*) FROM rendered_task_instance_fields WHERE ti_id = $1"; }
+
 # --- the templated task
 ti=$(new_ti templated 1 0)
 send "$ti" 1
@@ -95,6 +119,40 @@ check_eq "the password is in no xcom row" 0 \
   "$(svc_psql -c "SELECT count(*) FROM xcom WHERE strpos(value::text, '$PW') > 0")"
 check "the password is not in the worker's own log" bash -c '! grep -qF -- "$1" "$2"' _ "$PW" "$tmp/worker.log"
 check_eq "templated: return_value pushed" '"tail"' "$(xcom_of templated)"
+rf=$(rf_of "$ti")
+check_eq "rendered: the fields of BashOperator, in order" "bash_command,env,cwd" "$(jq -r 'keys_unsorted | join(",")' <<<"$rf")"
+check "rendered: bash_command has the date and the sensitive variable masked" \
+  jq -e '.bash_command | startswith("echo \"ds=2024-03-05 p=EU v=my-bucket") and contains("echo \"tok=***\"")' <<<"$rf"
+check_eq "rendered: env rendered, the connection password masked" '*** /usr/bin:/bin' \
+  "$(jq -r '"\(.env.DB_PW) \(.env.PATH)"' <<<"$rf")"
+check_eq "rendered: stored with the try number" 1 \
+  "$(svc_psql -c "SELECT try_number FROM rendered_task_instance_fields WHERE ti_id = $ti")"
+check_eq "rendered: the password and the sensitive variable are in no rendered row" 0 \
+  "$(svc_psql -c "SELECT count(*) FROM rendered_task_instance_fields
+     WHERE strpos(rendered_fields::text, '$PW') > 0 OR strpos(rendered_fields::text, 'tok-ABCDEF-999') > 0")"
+check_eq "rendered: the task's row of the run before the latest 2 is trimmed" 0 "$(rf_count "$old3")"
+check_eq "rendered: the task's row of the second latest run is kept" 1 "$(rf_count "$old4")"
+check_eq "rendered: another task's old row waits for that task's next write" 1 "$(rf_count "$old3up")"
+
+# --- a try still running: its fields came with its first log chunk
+ti=$(new_ti slow 1 0)
+send "$ti" 1
+check "slow: running" wait_for 15 state_is "$ti" running
+rendered_running() { [ "$(rf_count "$1")" = 1 ] && state_is "$1" running; }
+check "slow: the rendered fields are stored while the try runs" wait_for 3 rendered_running "$ti"
+check_eq "slow: rendered" "echo slow 2024-03-05; sleep 4" "$(rf_of "$ti" | jq -r .bash_command)"
+check "slow: reaches success" wait_for 15 state_is "$ti" success
+
+# --- a huge rendered value is stored truncated as Airflow does; the task gets all of it
+ti=$(new_ti huge 1 0)
+send "$ti" 1
+check "huge: reaches success" wait_for 15 state_is "$ti" success
+check "huge: the task got the whole value" grep -qx 6001 <<<"$(log_of "$ti" | grep -x '[0-9]*')"
+rf=$(rf_of "$ti")
+check "huge: stored truncated with Airflow's note" \
+  jq -e '.bash_command | startswith("Truncated. You can change this behaviour in [core]max_templated_field_length. '"'"'echo yyyy") and endswith("yyy'"'"'... ")' <<<"$rf"
+check_eq "huge: bounded by max_templated_field_length (4096 - 79 characters kept)" 4101 \
+  "$(jq -r '.bash_command | length' <<<"$rf")"
 
 # --- values under secret-looking keys, at any depth, printed whole or through the environment
 ti=$(new_ti nested 1 0)
@@ -119,6 +177,8 @@ log=$(log_of "$ti")
 check "bad: log names the field, position and name" \
   grep -q "cannot render bash_command: line 1, column .*'ds_nodsh' is undefined" <<<"$log"
 check "bad: nothing ran" bash -c '! grep -q "Output:" <<<"$1"' _ "$log"
+check_eq "bad: no rendered fields stored" 0 "$(rf_count "$ti")"
+bad=$ti
 
 # --- do_xcom_push: false
 ti=$(new_ti quiet 1 0)
@@ -155,6 +215,9 @@ send "$up" 2
 check "up try 2: success" wait_for 15 state_is "$up" success
 check_eq "up try 2: old keys cleared" "" "$(xcom_of up stale_key)"
 check_eq "up try 2: return_value pushed again" '"pushed 20240305"' "$(xcom_of up)"
+check_eq "up try 2: its rendered fields replace try 1's" "2 echo first" \
+  "$(svc_psql -c "SELECT try_number || ' ' || left(rendered_fields->>'bash_command', 10) FROM rendered_task_instance_fields WHERE ti_id = $up")"
+check_eq "up try 2: its write trimmed up's row of the older run" 0 "$(rf_count "$old3up")"
 
 # --- updraft tasks render
 out=$("$BIN/updraft" tasks render tpl templated "$run_id")
@@ -189,6 +252,16 @@ check_eq "xcomEntries/obj: JSON text by default" '{"a": [1, 2]}' "$(curl -sf "$b
 check_eq "xcomEntries/obj?deserialize&stringify=false: JSON value" 2 \
   "$(curl -sf "$base/obj?deserialize=true&stringify=false" | jq '.value.a | length')"
 check_eq "xcomEntries/missing: 404" 404 "$(curl -s -o /dev/null -w '%{http_code}' "$base/missing")"
+
+# --- rendered_fields in the TaskInstance answers
+tis="http://127.0.0.1:$port/api/v1/dags/tpl/dagRuns/$(jq -rn --arg x "$run_id" '$x|@uri')/taskInstances"
+body=$(curl -sf "$tis/templated")
+check "GET taskInstance: rendered_fields has the rendered command, secrets masked" \
+  jq -e '.rendered_fields.bash_command | startswith("echo \"ds=2024-03-05") and contains("tok=***")' <<<"$body"
+check_eq "GET taskInstance: rendered env" '***' "$(jq -r .rendered_fields.env.DB_PW <<<"$body")"
+check_eq "GET taskInstance: none stored answers {}" '{}' "$(curl -sf "$tis/bad" | jq -c .rendered_fields)"
+check_eq "list: each instance with its rendered_fields" "echo first" \
+  "$(curl -sf "$tis" | jq -r '.task_instances[] | select(.task_id == "up") | .rendered_fields.bash_command[0:10]')"
 
 echo "1..$T_N"
 [ "${T_FAILED:-0}" -eq 0 ]

@@ -42,6 +42,8 @@ export UPDRAFT__WEBSERVER__THREADS=4
 export UPDRAFT__CORE__FERNET_KEY=$(openssl rand -base64 32)
 
 check "db migrate" quiet "$BIN/updraft" db migrate
+# A variable named like a secret, which tests/ui/dags/ui_run_page.yaml's ui_rendered prints.
+check "a sensitive variable" quiet "$BIN/updraft" variables set ui_api_key ui-secret-4711
 pw_admin=Admin-$RANDOM-ui-1 pw_viewer=View-$RANDOM-ui-2
 mkuser() { # NAME FIRSTNAME ROLE PASSWORD
   "$BIN/updraft" users create --username "$1" --firstname "$2" --lastname Tester \

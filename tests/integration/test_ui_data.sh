@@ -176,13 +176,16 @@ check "grid: run fields" gq '.runs[0] | .logical_date == "2024-03-02T18:00:00.00
   and (.end_date | type) == "string" and .note == null'
 check "grid: one cell per task in every run" gq '(.tasks | length) as $n | all(.runs[]; (.tis | length) == $n)'
 i_first=$(idx first) i_mapped=$(idx mapped) i_flaky=$(idx flaky) i_fail=$(idx maybe_fail) i_last=$(idx last)
-check "grid: an unmapped cell is [state, try_number, start, end]" gq ".runs[2].tis[$i_first]
-  | length == 4 and .[0] == \"success\" and .[1] == 1 and (.[2] | type) == \"number\" and .[2] <= .[3]"
-check "grid: the mapped cell counts its instances" gq ".runs[0].tis[$i_mapped]
-  | length == 5 and .[0] == \"success\" and .[1] == 1 and .[4] == {\"success\": 3} and .[2] <= .[3]"
-check "grid: the retried task's cell shows try 2" gq ".runs[0].tis[$i_flaky] | .[0] == \"success\" and .[1] == 2"
+check "grid: the state codes' names, in Airflow's grid order" gq '.states == ["failed", "upstream_failed",
+  "up_for_retry", "up_for_reschedule", "queued", "scheduled", "deferred", "running", "restarting", "none",
+  "success", "skipped", "removed"]'
+check "grid: an unmapped cell is [state code, try_number, start, duration]" gq ".states as \$s | .runs[2].tis[$i_first]
+  | length == 4 and \$s[.[0]] == \"success\" and .[1] == 1 and (.[2] | type) == \"number\" and .[3] >= 0 and .[3] < 600"
+check "grid: the mapped cell counts its instances" gq ".states as \$s | .runs[0].tis[$i_mapped]
+  | length == 5 and \$s[.[0]] == \"success\" and .[1] == 1 and .[4] == {\"success\": 3} and .[3] >= 0"
+check "grid: the retried task's cell shows try 2" gq ".states as \$s | .runs[0].tis[$i_flaky] | \$s[.[0]] == \"success\" and .[1] == 2"
 check_eq "grid: the bad run's cells" '"failed" "upstream_failed"' \
-  "$(jq -r ".runs[1].tis | [.[$i_fail][0], .[$i_last][0]] | map(tojson) | join(\" \")" "$tmp/grid.json")"
+  "$(jq -r ".states as \$s | .runs[1].tis | [\$s[.[$i_fail][0]], \$s[.[$i_last][0]]] | map(tojson) | join(\" \")" "$tmp/grid.json")"
 check "grid: cells agree with the REST API" is 200 "/api/v1/dags/ui_grid/dagRuns/good_1/taskInstances/flaky" \
   ".try_number == $(jq ".runs[2].tis[$i_flaky][1]" "$tmp/grid.json") and .state == \"success\""
 check "grid: limit=1 pages with more" is 200 "/ui/grid/ui_grid?limit=1" '[.runs[].run_id] == ["good_3"] and .more'
@@ -217,8 +220,11 @@ check "gantt: tasks that ran once have no earlier tries" is 200 /ui/gantt/ui_gri
 ISOEPOCH='def isoepoch: (.[0:19] + "Z" | fromdateiso8601)
   + ((capture("\\.(?<f>[0-9]+)") | "0." + .f | tonumber) // 0);'
 grid_start=$(jq ".runs[2].tis[$i_first][2]" "$tmp/grid.json")
+grid_end=$(jq ".runs[2].tis[$i_first] | .[2] + .[3]" "$tmp/grid.json")
 check "grid: a cell's epoch seconds are the Gantt's start to the millisecond" is 200 /ui/gantt/ui_grid/good_1 "
   $ISOEPOCH .task_instances[] | select(.task_id == \"first\") | (.start_date | isoepoch) - $grid_start | fabs < 0.0011"
+check "grid: start plus duration is the Gantt's end to the millisecond" is 200 /ui/gantt/ui_grid/good_1 "
+  $ISOEPOCH .task_instances[] | select(.task_id == \"first\") | (.end_date | isoepoch) - $grid_end | fabs < 0.0011"
 check "gantt: unknown run is 404" is 404 /ui/gantt/ui_grid/nosuch '.title == "DAGRun not found"'
 check "gantt: unknown DAG is 404" is 404 /ui/gantt/nosuch/good_1 '.title == "DAG not found"'
 check "gantt: a query parameter is 400" problem 400 "/ui/gantt/ui_grid/good_1?limit=1"

@@ -59,6 +59,12 @@ const JOB = {
   status: {type: 'string', enum: ['healthy', 'unhealthy']},
 };
 const EXTENSIONS = {
+  /* The DAG version a run uses (Airflow 3's DAGRunResponse lists it in
+   * dag_versions): the web UI opens that version's code from the run. */
+  DAGRun: {
+    dag_version_id: {type: 'string'},
+    version_number: {type: 'integer', nullable: true},
+  },
   /* /health lists every scheduler and worker with its last heartbeat (and
    * a worker its queues), so that one probe shows a cluster (docs/api.md).
    * Their own shape is held as strictly as the spec's. */

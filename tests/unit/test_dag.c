@@ -499,9 +499,9 @@ static void test_bad_keys_are_reported_with_line_and_column(void **state)
         {"a:\n  tasks: [{task_id: t, operator: empty, bash_command: x}]\n",
          "t.yaml:2:41: key 'bash_command' is not valid for EmptyOperator task 't'\n", 0},
         /* warnings only: the DAG still loads */
-        {"a:\n  doc_md: hi\n  vars: &v 1\n  tasks: [{task_id: t, operator: empty, email: x@y}]\n"
+        {"a:\n  doc: hi\n  vars: &v 1\n  tasks: [{task_id: t, operator: empty, email: x@y}]\n"
          "task_groups: {}\n",
-         "t.yaml:2:3: warning: ignored key 'doc_md' (not supported yet)\n"
+         "t.yaml:2:3: warning: ignored key 'doc' (not supported yet)\n"
          "t.yaml:3:3: warning: unknown key 'vars' (ignored)\n"
          "t.yaml:4:41: warning: ignored key 'email' in task 't' (not supported yet)\n"
          "t.yaml:5:1: warning: top-level 'task_groups' is ignored (put task_groups under a dag or "
@@ -1035,6 +1035,186 @@ static void test_run_as_user_loads_and_round_trips(void **state)
     loaded_free(&l);
 }
 
+/*
+ * doc_md on the DAG and on tasks (default_args too), null to undo a
+ * default, DAG_DOC_MAX bytes at most; in the JSON only when set, so that
+ * other DAGs keep their bytes (and their version's hash).
+ */
+static void test_doc_md_loads_and_round_trips(void **state)
+{
+    (void)state;
+    loaded_t l;
+    load_text(&l, "a:\n  doc_md: \"## Title\\n<img src=x onerror=alert(1)>\"\n"
+                  "  default_args: {doc_md: shared}\n"
+                  "  tasks:\n    - {task_id: dflt, operator: empty}\n"
+                  "    - {task_id: own, operator: bash, bash_command: x, doc_md: '**own**'}\n"
+                  "    - {task_id: none, operator: empty, doc_md: null}\n"
+                  "b:\n  tasks: [{task_id: t, operator: empty}]\n");
+    assert_string_equal(l.all, "");
+    const dag_t *d = find_dag(&l, "a");
+    assert_non_null(d);
+    assert_string_equal(d->doc_md, "## Title\n<img src=x onerror=alert(1)>");
+    assert_string_equal(task(d, "dflt")->doc_md, "shared");
+    assert_string_equal(task(d, "own")->doc_md, "**own**");
+    assert_null(task(d, "none")->doc_md);
+    cJSON *j = dag_to_json(d);
+    assert_non_null(j);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(j, "doc_md")->valuestring,
+                        "## Title\n<img src=x onerror=alert(1)>");
+    const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(j, "tasks");
+    assert_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(tasks, "none"),
+                                                 "doc_md"));
+    char err[256];
+    dag_t *back = dag_from_json(j, err, sizeof err);
+    assert_non_null(back);
+    assert_string_equal(back->doc_md, d->doc_md);
+    assert_string_equal(task(back, "own")->doc_md, "**own**");
+    assert_null(task(back, "none")->doc_md);
+    dag_free(back);
+    cJSON_Delete(j);
+    /* a DAG without doc_md has no key at all */
+    j = dag_to_json(find_dag(&l, "b"));
+    assert_non_null(j);
+    assert_null(cJSON_GetObjectItemCaseSensitive(j, "doc_md"));
+    assert_null(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "tasks"), "t"),
+        "doc_md"));
+    cJSON_Delete(j);
+    loaded_free(&l);
+
+    static const err_case_t cases[] = {
+        {"a:\n  doc_md: [x]\n  tasks: [{task_id: t, operator: empty}]\n",
+         "t.yaml:2:11: doc_md must be a string, not a list\n", 0},
+        {"a:\n  tasks: [{task_id: t, operator: empty, doc_md: {x: 1}}]\n",
+         "t.yaml:2:49: doc_md of task 't' must be a string, not a mapping\n", 0},
+        {"a:\n  doc_md_file_path: x.md\n  tasks: [{task_id: t, operator: empty}]\n",
+         "t.yaml:2:21: doc_md_file_path can only be read for a DAG file\n", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_case(&cases[i]);
+
+    /* DAG_DOC_MAX bytes load; one more is an error at the value */
+    size_t n = DAG_DOC_MAX + 1;
+    char *big = malloc(n + 64), *text = malloc(n + 128);
+    assert_non_null(big);
+    assert_non_null(text);
+    memset(big, 'x', n);
+    big[n] = '\0';
+    snprintf(text, n + 128, "a:\n  tasks: [{task_id: t, operator: empty}]\n  doc_md: %s\n", big);
+    load_text(&l, text);
+    assert_int_equal(l.rc, 1);
+    assert_string_equal(l.errors, "t.yaml:3:11: doc_md is longer than 65536 bytes\n");
+    loaded_free(&l);
+    big[n - 1] = '\0';
+    snprintf(text, n + 128, "a:\n  tasks: [{task_id: t, operator: empty}]\n  doc_md: %s\n", big);
+    load_text(&l, text);
+    assert_int_equal(l.rc, 0);
+    assert_int_equal(strlen(l.dags.items[0]->doc_md), DAG_DOC_MAX);
+    loaded_free(&l);
+    free(big);
+    free(text);
+}
+
+/* tmpl with each '@' replaced by at, into dst (cut to len). */
+static void subst_at(char *dst, size_t len, const char *tmpl, const char *at)
+{
+    size_t n = 0;
+    for (; *tmpl && n + 1 < len; tmpl++) {
+        if (*tmpl != '@') {
+            dst[n++] = *tmpl;
+            continue;
+        }
+        for (const char *a = at; *a && n + 1 < len; a++)
+            dst[n++] = *a;
+    }
+    dst[n] = '\0';
+}
+
+/*
+ * doc_md_file_path: the file's text becomes doc_md; relative to the DAG
+ * file; only inside the DAGs folder (symbolic links resolved), UTF-8,
+ * DAG_DOC_MAX bytes at most; each refusal at the value's line:col.
+ */
+static void test_doc_md_file_path_reads_inside_the_folder_only(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/test_doc_XXXXXX", outside[] = "/tmp/test_doc_out_XXXXXX";
+    char path[160], doc[160], far[160], link[160], big[160], bin[160];
+    assert_non_null(mkdtemp(root));
+    assert_non_null(mkdtemp(outside));
+    snprintf(path, sizeof path, "%s/d.yaml", root);
+    snprintf(doc, sizeof doc, "%s/readme.md", root);
+    snprintf(far, sizeof far, "%s/secret.md", outside);
+    snprintf(link, sizeof link, "%s/link.md", root);
+    snprintf(big, sizeof big, "%s/big.md", root);
+    snprintf(bin, sizeof bin, "%s/bin.md", root);
+    write_file(doc, "# Readme\n");
+    write_file(far, "secret\n");
+    assert_int_equal(symlink(far, link), 0);
+    write_file(bin, "a\377b\n");
+    FILE *f = fopen(big, "w");
+    assert_non_null(f);
+    for (int i = 0; i <= DAG_DOC_MAX; i++)
+        fputc('x', f);
+    assert_int_equal(fclose(f), 0);
+
+    static const struct {
+        const char *value; /* doc_md_file_path as written ('@': the outside folder) */
+        const char *error; /* NULL: loads, doc_md "# Readme\n" */
+    } cases[] = {
+        {"readme.md", NULL},
+        {NULL, NULL}, /* absolute, inside the folder (built below) */
+        {"@/secret.md", "doc_md_file_path '@/secret.md' is not inside the DAGs folder"},
+        {"link.md", "doc_md_file_path 'link.md' is not inside the DAGs folder"},
+        {"nope.md", "doc_md_file_path 'nope.md': No such file or directory"},
+        {"big.md", "doc_md_file_path 'big.md' is larger than 65536 bytes"},
+        {"bin.md", "doc_md_file_path 'bin.md' is not UTF-8 text"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char value[320], text[512], error[400];
+        if (!cases[i].value)
+            snprintf(value, sizeof value, "%s/../%s/readme.md", root, strrchr(root, '/') + 1);
+        else
+            subst_at(value, sizeof value, cases[i].value, outside);
+        snprintf(text, sizeof text,
+                 "d:\n  doc_md: ignored\n  doc_md_file_path: '%s'\n"
+                 "  tasks: [{task_id: t, operator: empty}]\n",
+                 value);
+        write_file(path, text);
+        dag_list_t dags;
+        dag_diags_t diags;
+        dag_list_init(&dags);
+        dag_diags_init(&diags);
+        int rc = dag_load_file(path, root, NULL, &dags, &diags);
+        char *got = dag_diags_format(&diags, true);
+        assert_non_null(got);
+        if (!cases[i].error) {
+            assert_string_equal(got, "");
+            assert_int_equal(rc, 0);
+            assert_string_equal(dags.items[0]->doc_md, "# Readme\n");
+        } else {
+            subst_at(error, sizeof error, cases[i].error, outside);
+            size_t pl = strlen(path);
+            assert_true(strncmp(got, path, pl) == 0);
+            assert_true(strncmp(got + pl, ":3:21: ", 7) == 0);
+            assert_string_equal(got + pl + 7, strcat(error, "\n"));
+            assert_int_equal(rc, 1);
+            assert_int_equal(dags.n, 0);
+        }
+        free(got);
+        dag_list_free(&dags);
+        dag_diags_free(&diags);
+    }
+    unlink(path);
+    unlink(doc);
+    unlink(link);
+    unlink(big);
+    unlink(bin);
+    unlink(far);
+    rmdir(root);
+    rmdir(outside);
+}
+
 static void test_only_yaml_files_that_are_not_defaults_are_dag_files(void **state)
 {
     (void)state;
@@ -1142,6 +1322,8 @@ int main(void)
         cmocka_unit_test(test_cycles_are_reported_with_their_path),
         cmocka_unit_test(test_oversized_file_is_refused),
         cmocka_unit_test(test_dag_json_round_trips),
+        cmocka_unit_test(test_doc_md_loads_and_round_trips),
+        cmocka_unit_test(test_doc_md_file_path_reads_inside_the_folder_only),
         cmocka_unit_test(test_only_yaml_files_that_are_not_defaults_are_dag_files),
         cmocka_unit_test(test_example_dags_load_cleanly),
         cmocka_unit_test(test_task_groups_prefix_ids_and_inherit_args),

@@ -1,6 +1,7 @@
 /*
  * test_logmask.c - secrets masking in the per-try log buffer
- * (worker/logbuf.h, linked from libworker).
+ * (worker/logbuf.h, linked from libworker), and the rendered fields
+ * stored with the same masks (worker/wrender.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 
 #include "core/utf8.h"
 #include "worker/logbuf.h"
+#include "worker/wrender.h"
 
 /* Everything the buffer hands out after the output ended, consumed. */
 static char *drain(logbuf_t *lb, char *acc, size_t cap)
@@ -88,12 +90,60 @@ static void test_false_prefix_comes_out_unchanged(void **state)
     logbuf_free(lb);
 }
 
+static void test_mask_copy_masks_as_the_log_does(void **state)
+{
+    (void)state;
+    logbuf_t *lb = logbuf_new(1 << 20);
+    assert_int_equal(logbuf_add_secret(lb, "hunter2"), 0);
+    assert_int_equal(logbuf_add_secret(lb, "hunter2pw"), 0);
+    char *m = logbuf_mask_copy(lb, "a=hunter2pw b=hunter2 c=hunter");
+    assert_string_equal(m, "a=*** b=*** c=hunter"); /* the longest at one position */
+    free(m);
+    m = logbuf_mask_copy(lb, "");
+    assert_string_equal(m, "");
+    free(m);
+    logbuf_free(lb);
+}
+
+static void test_rendered_fields_are_masked_and_bounded(void **state)
+{
+    (void)state;
+    logbuf_t *lb = logbuf_new(1 << 20);
+    assert_int_equal(logbuf_add_secret(lb, "tok-ABCDEF"), 0);
+    char long_cmd[300];
+    memset(long_cmd, 'y', sizeof(long_cmd) - 1);
+    long_cmd[sizeof(long_cmd) - 1] = '\0';
+    taskenv_var_t env[] = {{"API", "x tok-ABCDEF y"}, {"DB_PASSWORD", "plain"}, {"HOME", "/h"}};
+    wtry_t t = {.kind = WTRY_BASH,
+                .op = DAG_OP_BASH,
+                .bash_command = (char *)"echo tok-ABCDEF",
+                .has_env = true,
+                .env = env,
+                .n_env = 3};
+
+    char *json = wrender_fields_json(&t, lb, 100);
+    assert_string_equal(json, "{\"bash_command\":\"echo ***\",\"env\":{\"API\":\"x *** y\","
+                              "\"DB_PASSWORD\":\"***\",\"HOME\":\"/h\"},\"cwd\":null}");
+    free(json);
+
+    t.bash_command = long_cmd; /* 299 characters, 100 allowed: Airflow keeps 100 - 79 */
+    t.has_env = false;
+    json = wrender_fields_json(&t, lb, 100);
+    assert_string_equal(json, "{\"bash_command\":\"Truncated. You can change this behaviour in "
+                              "[core]max_templated_field_length. 'yyyyyyyyyyyyyyyyyyyyy'... \","
+                              "\"env\":null,\"cwd\":null}");
+    free(json);
+    logbuf_free(lb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_whole_secrets_are_masked),
         cmocka_unit_test(test_secret_split_across_reads_is_masked),
         cmocka_unit_test(test_false_prefix_comes_out_unchanged),
+        cmocka_unit_test(test_mask_copy_masks_as_the_log_does),
+        cmocka_unit_test(test_rendered_fields_are_masked_and_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -100,12 +101,115 @@ static void test_timestamps_count_from_postgres_epoch(void **state)
     PQclear(r);
 }
 
+/* Collects what uiq_grid_unpack hands over; stops (returns 99) at the stop-th row when set. */
+typedef struct seen {
+    int n, stop;
+    uiq_grid_ti_t ti[4];
+    char ids[4][32], states[4][32];
+} seen_t;
+
+static int collect(const uiq_grid_ti_t *ti, void *arg)
+{
+    seen_t *s = arg;
+
+    if (s->n == 4)
+        return -1;
+    s->ti[s->n] = *ti;
+    snprintf(s->ids[s->n], sizeof(s->ids[0]), "%s", ti->task_id);
+    snprintf(s->states[s->n], sizeof(s->states[0]), "%s", ti->state);
+    s->n++;
+    return s->stop && s->n == s->stop ? 99 : 0;
+}
+
+/* Appends one packed instance (and the separator before it when not first) to b at *n. */
+static void pack(unsigned char *b, size_t *n, int32_t try_n, int64_t start, int64_t end,
+                 const char *state, const char *task_id)
+{
+    if (*n)
+        b[(*n)++] = 0;
+    for (int i = 3; i >= 0; i--)
+        b[(*n)++] = (unsigned char)((uint32_t)try_n >> (8 * i));
+    for (int i = 7; i >= 0; i--)
+        b[(*n)++] = (unsigned char)((uint64_t)start >> (8 * i));
+    for (int i = 7; i >= 0; i--)
+        b[(*n)++] = (unsigned char)((uint64_t)end >> (8 * i));
+    memcpy(b + *n, state, strlen(state) + 1);
+    *n += strlen(state) + 1;
+    memcpy(b + *n, task_id, strlen(task_id));
+    *n += strlen(task_id);
+    b[*n] = 0; /* as libpq ends every value */
+}
+
+static void test_packed_instances_of_a_run_are_unpacked(void **state)
+{
+    unsigned char b[256];
+    size_t n = 0;
+    seen_t s = {0};
+    (void)state;
+
+    /* start 0: 2000-01-01T00:00:00Z; end -infinity: unset; a time holding zero bytes */
+    pack(b, &n, 2, 0, INT64_MIN, "success", "t1");
+    pack(b, &n, 1, 1000000, 0x0100000000LL, "failed", "grp.t2");
+    assert_int_equal(uiq_grid_unpack((const char *)b, n, 7, collect, &s), 0);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.ti[0].run, 7);
+    assert_string_equal(s.ids[0], "t1");
+    assert_string_equal(s.states[0], "success");
+    assert_int_equal(s.ti[0].try_number, 2);
+    assert_int_equal(s.ti[0].start_date, INT64_C(946684800000000));
+    assert_int_equal(s.ti[0].end_date, TS_NONE);
+    assert_int_equal(s.ti[0].count, 0);
+    assert_string_equal(s.ids[1], "grp.t2");
+    assert_string_equal(s.states[1], "failed");
+    assert_int_equal(s.ti[1].try_number, 1);
+    assert_int_equal(s.ti[1].start_date, INT64_C(946684801000000));
+    assert_int_equal(s.ti[1].end_date, INT64_C(946684800000000) + INT64_C(0x0100000000));
+}
+
+static void test_a_packing_that_does_not_parse_is_refused(void **state)
+{
+    unsigned char b[256];
+    size_t n = 0;
+    seen_t s = {0};
+    (void)state;
+
+    pack(b, &n, 1, 0, 0, "success", "t1");
+    /* cut inside the fixed fields of the instance */
+    assert_int_equal(uiq_grid_unpack((const char *)b, 10, 1, collect, &s), UPDRAFT_EDB);
+    assert_int_equal(s.n, 0);
+    /* no NUL after the state: the value ends inside it */
+    b[20 + 3] = 0;
+    assert_int_equal(uiq_grid_unpack((const char *)b, 23, 1, collect, &s), UPDRAFT_EDB);
+    /* an empty task id */
+    n = 0;
+    pack(b, &n, 1, 0, 0, "success", "");
+    assert_int_equal(uiq_grid_unpack((const char *)b, n, 1, collect, &s), UPDRAFT_EDB);
+    assert_int_equal(uiq_grid_unpack("", 0, 1, collect, &s), 0); /* nothing: nothing handed */
+    assert_int_equal(s.n, 0);
+}
+
+static void test_unpacking_stops_where_the_callback_says(void **state)
+{
+    unsigned char b[256];
+    size_t n = 0;
+    seen_t s = {.stop = 1};
+    (void)state;
+
+    pack(b, &n, 1, 0, 0, "success", "a");
+    pack(b, &n, 1, 0, 0, "success", "b");
+    assert_int_equal(uiq_grid_unpack((const char *)b, n, 1, collect, &s), 99);
+    assert_int_equal(s.n, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_integers_of_each_width_and_sign_are_read),
         cmocka_unit_test(test_fields_that_are_not_binary_integers_are_refused),
         cmocka_unit_test(test_timestamps_count_from_postgres_epoch),
+        cmocka_unit_test(test_packed_instances_of_a_run_are_unpacked),
+        cmocka_unit_test(test_a_packing_that_does_not_parse_is_refused),
+        cmocka_unit_test(test_unpacking_stops_where_the_callback_says),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -74,3 +74,22 @@ export function whoami() {
 export function can(action, resource) {
   return !!me && me.permissions.some(([a, r]) => a === action && r === resource);
 }
+
+/*
+ * GET /ui/grid/{dag_id} (docs/api.md), its cells expanded to what the views
+ * read: [state name or null, try, start, end] (+ the mapped counts), times
+ * in epoch seconds. The answer carries a state as its index in "states"
+ * and the end as a duration from the start, to stay small at 1,000 runs.
+ */
+export async function apiGrid(dagId, params) {
+  const d = await api(`/ui/grid/${encodeURIComponent(dagId)}` + qs(params));
+  const names = d.states.map((s) => (s === 'none' ? null : s));
+  for (const run of d.runs) {
+    for (const c of run.tis) {
+      if (!c) continue;
+      c[0] = c[0] === null ? null : names[c[0]] ?? null;
+      if (c[2] !== null && c[3] !== null) c[3] = Math.round((c[2] + c[3]) * 1000) / 1000;
+    }
+  }
+  return d;
+}

@@ -107,6 +107,11 @@ module.exports = {
       `/ui/jobs lists a scheduler and a worker: ${JSON.stringify(jobs)}`);
     t.equal(await rows(page, '#job-list'), jobs.total_entries, 'jobs listed');
     t.assert((await page.text('#job-list')).includes('Scheduler'), 'a scheduler shows');
+    const worker = jobs.jobs.find((j) => j.job_type === 'WorkerJob' && j.healthy);
+    t.equal(worker && worker.slots, 2, 'the worker registered its concurrency as its slots');
+    const slots = await page.text(`#job-list tr[data-key="${worker.id}"] td.slots`);
+    t.assert(/^\s*\d+ \/ 2\s*$/.test(slots), `the worker's slots show used / total: "${slots}"`);
+    t.equal(await page.count(`#job-list tr[data-key="${worker.id}"] td.slots meter[max="2"]`), 1, 'a meter of the slots');
     await page.screenshot('browse-jobs');
 
     await open(page, t, '/pools', '#pool-list');
@@ -149,6 +154,61 @@ module.exports = {
     await page.screenshot('browse-config');
 
     await rest(t, 'admin', 'DELETE', `/api/v1/variables/${key}`);
+  },
+
+  'the variable list pages and filters on the server, one page per request, never a secret value': async (t) => {
+    const page = await signedIn(t, 'admin');
+    const u = uniq();
+    const prefix = `zz_page_${u}`; // sorts after the other scenarios' variables
+    const keys = [];
+    for (let i = 0; i < 55; i++) keys.push(`${prefix}_${String(i).padStart(2, '0')}`);
+    keys.push(`${prefix}_api_key`); // a sensitive name: its value never asked for
+    const decoy = `zz_pageX${u}_00`; // matches the filter only if its _ were a wildcard
+    const made = [];
+    for (const key of [...keys, decoy]) {
+      made.push((await rest(t, 'admin', 'POST', '/api/v1/variables', {key, value: `value of ${key}`})).status);
+    }
+    t.assert(made.every((c) => c === 200), `57 variables made: ${made.join(' ')}`);
+    const listed = () => page.evaluate(() => performance.getEntriesByType('resource')
+      .map((e) => e.name).filter((n) => n.includes('/api/v1/variables?')));
+
+    await open(page, t, `/variables?key=${prefix}_`, '#variable-list');
+    t.equal(await rows(page, '#variable-list'), 50, 'the first page holds 50 variables');
+    t.equal(await page.text('#total'), '1–50 of 56', 'the pager counts the matches, the decoy not among them');
+    t.equal(await page.count(`#variable-list tr[data-key="${decoy}"]`), 0, 'the filter\'s _ is not a wildcard');
+    t.equal(await page.count(`#variable-list tr[data-key="${keys[0]}"]`), 1, 'ordered by key: the first on page one');
+    let asked = await listed();
+    t.equal(asked.length, 1, `one list request for the page: ${asked.join(' ')}`);
+    const q = new URL(asked[0]).searchParams;
+    t.equal(`${q.get('limit')} ${q.get('offset')} ${q.get('order_by')} ${q.get('variable_key_pattern')}`,
+      `50 0 key ${prefix.replace(/_/g, '\\_')}\\_`, 'the page, its order and the escaped pattern go to the server');
+    await page.screenshot('browse-variables-paged');
+
+    await page.click('.pager a.button');
+    await page.waitFor(() => {
+      const e = document.querySelector('#total');
+      return e && e.innerText.startsWith('51') && document.querySelector('#variable-list');
+    });
+    t.equal(await rows(page, '#variable-list'), 6, 'the second page holds the other 6');
+    t.equal(await page.text('#total'), '51–56 of 56', 'the pager says where it is');
+    t.equal(await page.count(`#variable-list tr[data-key="${keys[55]}"]`), 1, 'the sensitive one is on page two');
+    t.equal(await page.text(`#variable-list tr[data-key="${keys[55]}"] td.value`), '***', 'its value is not shown');
+    t.equal(await page.count(`#variable-list tr[data-key="${keys[55]}"] button.show-value`), 0, 'nor offered');
+    asked = await listed();
+    t.equal(asked.length, 2, 'one list request more for page two');
+    t.equal(new URL(asked[1]).searchParams.get('offset'), '50', 'at offset 50');
+    const gets = await page.evaluate(() => performance.getEntriesByType('resource')
+      .map((e) => e.name).filter((n) => /\/api\/v1\/variables\/[^?]/.test(n)));
+    t.equal(gets.length, 0, `no value asked for without a click: ${gets.join(' ')}`);
+
+    // The API's pattern is LIKE's: unescaped, its _ matches the decoy's X too.
+    const raw = (await rest(t, 'admin', 'GET', `/api/v1/variables?variable_key_pattern=${prefix}&limit=100`)).json;
+    t.equal(raw.total_entries, 57, 'the API\'s pattern: _ is a wildcard, the decoy matches');
+    t.assert(raw.variables.every((v) => !('value' in v)), 'the API\'s list holds no value');
+    const lit = (await rest(t, 'admin', 'GET', '/api/v1/variables' +
+      `?variable_key_pattern=${encodeURIComponent(prefix.replace(/_/g, '\\_'))}&limit=100`)).json;
+    t.equal(lit.total_entries, 56, 'escaped with \\, the decoy does not');
+    for (const key of [...keys, decoy]) await rest(t, 'admin', 'DELETE', `/api/v1/variables/${key}`);
   },
 
   'a variable and a pool are created, edited and deleted through the forms': async (t) => {

@@ -14,6 +14,7 @@ const path = require('path');
 
 const DAG = 'ui_run_page';
 const FOLLOW = 'ui_follow';
+const RENDERED = 'ui_rendered';
 
 /* The REST API as `who` (HTTP Basic): {status, body}. */
 async function api(t, who, method, p, body) {
@@ -59,7 +60,8 @@ let loaded = null;
 function dagsLoaded(t) {
   loaded = loaded || (async () => {
     const have = async () => (await api(t, 'admin', 'GET', `/dags/${FOLLOW}`)).status === 200 &&
-      (await api(t, 'admin', 'GET', `/dags/${DAG}`)).status === 200;
+      (await api(t, 'admin', 'GET', `/dags/${DAG}`)).status === 200 &&
+      (await api(t, 'admin', 'GET', `/dags/${RENDERED}`)).status === 200;
     if (await have()) return;
     const folder = process.env.UPDRAFT__CORE__DAGS_FOLDER;
     if (!folder) throw new Error('UPDRAFT__CORE__DAGS_FOLDER is not set: the scenarios cannot add their DAGs');
@@ -163,9 +165,9 @@ module.exports = {
     await page.screenshot('ti-xcom');
 
     await page.click('#ti-tabs a[href$="/rendered"]');
-    await page.waitFor('#rendered-command');
-    t.assert((await page.text('#rendered-command')).includes('echo'), 'the command as it ran');
-    await page.screenshot('ti-rendered');
+    await page.waitFor('#rendered .rendered-field[data-field="bash_command"] pre');
+    t.assert((await page.text('#rendered .rendered-field[data-field="bash_command"] pre')).includes("echo '{\"rows\": 3"),
+      'the command as it ran');
 
     await page.click('#ti-tabs a[href$="/details"]');
     await page.waitFor('#tries-list');
@@ -184,6 +186,37 @@ module.exports = {
     await page.click('#mapped-list tr[data-map-index="1"] a');
     await page.waitFor(() => (document.querySelector('#log') || {}).textContent.includes('instance 1 of two'));
     t.equal(new URL(await page.url()).search, '?map_index=1', 'the query of a mapped instance');
+  },
+
+  'the rendered tab says "not rendered yet" before the try, then shows each field rendered, secrets masked': async (t) => {
+    await dagsLoaded(t);
+    const page = t.page;
+    const run = `ui_rendered_${Date.now()}`;
+    const r = await api(t, 'admin', 'POST', `/dags/${RENDERED}/dagRuns`, {dag_run_id: run});
+    t.equal(r.status, 200, `triggering ${RENDERED}: ${JSON.stringify(r.body)}`);
+    const day = r.body.logical_date.slice(0, 10);
+    // "templated" waits 10 s for "wait": its try has not started when the page opens.
+    await until(async () => (await api(t, 'admin', 'GET', `${runPath(RENDERED, run)}/taskInstances/templated`)).status === 200,
+      10000, 'the task instance to exist');
+    await open(t, page, 'admin', tiPage(RENDERED, run, 'templated', 'rendered'));
+    await page.waitFor('#not-rendered');
+    t.assert((await page.text('#not-rendered')).startsWith('Not rendered yet'), 'not rendered yet before the try');
+    t.equal(await page.count('#rendered .rendered-field'), 0, 'no field before the try');
+    await page.screenshot('ti-rendered-not-yet');
+
+    await finishedRun(t, RENDERED, run);
+    const ti = (await api(t, 'admin', 'GET', `${runPath(RENDERED, run)}/taskInstances/templated`)).body;
+    t.equal(ti.state, 'success', 'the templated task succeeded');
+    await page.goto(t.url(tiPage(RENDERED, run, 'templated', 'rendered')));
+    await page.waitFor('#rendered .rendered-field[data-field="bash_command"] pre');
+    const command = await page.text('#rendered .rendered-field[data-field="bash_command"] pre');
+    t.equal(command, `echo "day ${day} key ***"`, 'the rendered command: the date, the secret variable masked');
+    t.equal(command, ti.rendered_fields.bash_command, 'as the API has it');
+    t.equal(await page.text('#rendered .rendered-field[data-field="bash_command"] h2'), 'bash_command', 'the field name');
+    t.equal(await page.count('#rendered .rendered-field'), Object.keys(ti.rendered_fields).length, 'one panel per field');
+    t.assert((await page.text('#rendered-by')).includes('try 1'), 'which try rendered them');
+    t.assert(!(await page.text('#ti-tab')).includes('ui-secret-4711'), 'the secret is not on the page');
+    await page.screenshot('ti-rendered');
   },
 
   "a running task's log is followed to its last line without a reload": async (t) => {

@@ -85,15 +85,9 @@ export function isSensitive(name) {
   return SENSITIVE.some((w) => n.includes(w));
 }
 
-/* Every variable's key and description (the API lists no values), at most 10,000. */
-async function allVariables() {
-  const out = [];
-  for (let offset = 0; offset < 10000; offset += 100) {
-    const page = await api(`${V1}/variables` + qs({ limit: 100, offset, order_by: 'key' }));
-    out.push(...page.variables);
-    if (page.variables.length < 100 || out.length >= page.total_entries) break;
-  }
-  return out;
+/* LIKE's wildcards and escape in what was typed, matched as the text itself. */
+function likeLiteral(text) {
+  return text.replace(/[\\%_]/g, (c) => '\\' + c);
 }
 
 /* The value on demand: one request when asked, not one per row per page. */
@@ -138,17 +132,16 @@ export async function renderVariables(root, query) {
     ], (v) => api(`${V1}/variables`, { method: 'POST', body: { key: v.key.trim(), value: v.value,
       description: v.description || null } })), { class: 'primary', id: 'add' }) : null),
   status, body);
-  let all;
+  let data;
   try {
-    all = await allVariables();
+    /* A page at a time, filtered and ordered by the server (the list holds no values). */
+    data = await api(`${V1}/variables` + qs({ limit: PAGE, offset: f.offset, order_by: 'key',
+      variable_key_pattern: f.key ? likeLiteral(f.key) : '' }));
   } catch (e) {
     fill(body, errorBox(e));
     return;
   }
-  const needle = f.key.toLowerCase();
-  const match = needle ? all.filter((v) => v.key.toLowerCase().includes(needle)) : all;
-  const page = match.slice(f.offset, f.offset + PAGE);
-  const rows = page.map((v) => el('tr', { 'data-key': v.key },
+  const rows = data.variables.map((v) => el('tr', { 'data-key': v.key },
     el('td', { class: 'mono' }, el('b', null, v.key)),
     valueCell(v),
     el('td', null, v.description || ''),
@@ -161,8 +154,8 @@ export async function renderVariables(root, query) {
       can('can_delete', 'Variables') ? button('Delete', () => confirmDelete(`variable ${v.key}`,
         () => api(`${V1}/variables/${enc(v.key)}`, { method: 'DELETE' })), { class: 'danger delete' }) : null)));
   fill(body,
-    listTable('variable-list', ['Key', 'Value', 'Description', ''], rows, needle ? 'No key matches.' : 'No variable yet.'),
-    pager(base, f, page.length, match.length));
+    listTable('variable-list', ['Key', 'Value', 'Description', ''], rows, f.key ? 'No key matches.' : 'No variable yet.'),
+    pager(base, f, data.variables.length, data.total_entries));
 }
 
 /* ---- connections ---------------------------------------------------------- */

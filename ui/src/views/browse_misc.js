@@ -1,7 +1,8 @@
 /*
  * browse_misc.js - the read-only pages: /import-errors (the DAG files that
  * failed to load, each message as text), /jobs (the schedulers and workers
- * alive, GET /ui/jobs, refreshed every few seconds), /events (the audit
+ * alive, GET /ui/jobs, refreshed every few seconds; a worker's slots as
+ * running tries / concurrency), /events (the audit
  * log, newest first) and /config (the configuration, secrets already
  * hidden by the server).
  */
@@ -49,6 +50,15 @@ function ago(iso) {
   return s === null ? '' : `${fmtDuration(Math.max(0, s))} ago`;
 }
 
+/* A worker's slots used / total, with a meter; a dash for a scheduler. */
+function slotsCell(j) {
+  if (j.running_tasks === null || j.running_tasks === undefined) return muted('—');
+  if (j.slots === null || j.slots === undefined) return String(j.running_tasks);
+  return el('span', { class: 'slots', title: `${j.running_tasks} of ${j.slots} slots in use` },
+    el('meter', { min: '0', max: String(j.slots), value: String(Math.min(j.running_tasks, j.slots)) }),
+    ` ${j.running_tasks} / ${j.slots}`);
+}
+
 function jobRow(j) {
   const stale = !j.healthy;
   return el('tr', { 'data-key': j.id, class: stale ? 'stale' : null },
@@ -59,7 +69,7 @@ function jobRow(j) {
       ? el('span', { class: 'state st-failed', title: 'no heartbeat within the health threshold' }, 'stale')
       : el('span', { class: 'state st-running' }, j.state)),
     el('td', null, (j.queues || []).map((q) => el('span', { class: 'tag' }, q))),
-    el('td', null, j.running_tasks === null || j.running_tasks === undefined ? muted('—') : String(j.running_tasks)),
+    el('td', { class: 'slots' }, slotsCell(j)),
     el('td', null, fmtTime(j.start_date)),
     el('td', { title: fmtTime(j.latest_heartbeat) }, fmtTime(j.latest_heartbeat), ' ', muted(`(${ago(j.latest_heartbeat)})`)),
     el('td', null, j.dag_processor_heartbeat ? ago(j.dag_processor_heartbeat) : muted('—')));
@@ -85,7 +95,7 @@ export async function renderJobs(root, query) {
     if (stopped) return;
     const stale = data.jobs.filter((j) => !j.healthy).length;
     fill(body,
-      listTable('job-list', ['Type', 'Host', 'PID', 'State', 'Queues', 'Running tasks', 'Started',
+      listTable('job-list', ['Type', 'Host', 'PID', 'State', 'Queues', 'Slots used', 'Started',
         'Latest heartbeat', 'DAG processor'], data.jobs.map(jobRow), 'No scheduler or worker is running.'),
       el('p', { class: 'muted', id: 'total' }, `${data.total_entries} job${data.total_entries === 1 ? '' : 's'}`,
         stale ? `, ${stale} stale (no heartbeat for ${data.health_threshold_seconds} s)` : '',

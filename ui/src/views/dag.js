@@ -9,6 +9,7 @@
 import { api, can, V1 } from '../api.js';
 import { el, fill, fmtTime, errorBox, path } from '../dom.js';
 import { go, refresh } from '../nav.js';
+import { markdown } from './markdown.js';
 
 const TABS = [
   ['grid', 'Grid', () => import('./tab_grid.js')],
@@ -61,14 +62,8 @@ function pauseToggle(dag, status) {
   return el('label', { class: 'toggle', title: 'Pause or unpause the DAG' }, box, ' ', text);
 }
 
-async function docMd(md) {
-  const [{ marked }, purify] = await Promise.all([import('marked'), import('dompurify')]);
-  const DOMPurify = purify.default || purify;
-  const div = el('div', { class: 'markdown panel', id: 'doc-md' });
-  /* The one place Markdown becomes HTML: sanitized by DOMPurify first. */
-  div.innerHTML = DOMPurify.sanitize(marked.parse(String(md)));
-  return div;
-}
+/* Sanitized HTML of the DAG's doc_md (markdown.js). */
+const docMd = (md) => markdown(md, 'doc-md');
 
 /* ---- the trigger form ---------------------------------------------------- */
 

@@ -1,6 +1,7 @@
 /*
  * run.js - /dags/{dag_id}/runs/{run_id}: one DAG run. Its details (state,
- * type, dates, conf, note), its task instances as the REST API has them,
+ * type, dates, conf, note, the DAG version it uses with a link to that
+ * version's code), its task instances as the REST API has them,
  * each a link to its own page, and the actions the user may take: clear
  * the run (the API's dry run lists what would be cleared first), mark it
  * success or failed, delete it. While the run is not finished the page
@@ -28,6 +29,11 @@ function facts(run, queuedAt) {
     ['Duration', run.start_date ? fmtDuration(secondsBetween(run.start_date, run.end_date)) +
       (run.end_date ? '' : ' so far') : '—'],
     ['Externally triggered', run.external_trigger ? 'yes' : 'no'],
+    ['DAG version', run.version_number
+      ? el('span', null, `v${run.version_number} · `,
+        el('a', { id: 'run-code', href: path.dag(run.dag_id, 'code') + `?run_id=${encodeURIComponent(run.dag_run_id)}` },
+          'Code of this run\'s version'))
+      : '—'],
     ['Last scheduling decision', fmtTime(run.last_scheduling_decision) || '—'],
   ].filter(Boolean);
   return el('dl', { class: 'facts', id: 'run-facts' },

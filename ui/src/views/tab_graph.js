@@ -14,7 +14,7 @@
  * ids; its runs the states aligned to them). dagre is imported here, so
  * only this tab loads it.
  */
-import { api, qs } from '../api.js';
+import { api, apiGrid, qs } from '../api.js';
 import { el, fill, svg, fmtTime, stateBadge, errorBox, path } from '../dom.js';
 import { go } from '../nav.js';
 import { layout, layoutSpec, shortId, groupInfo, COMPOUND_MAX } from '../graph_layout.js';
@@ -150,7 +150,7 @@ export async function render(container, dag, query) {
   let data, dagre;
   try {
     const lib = import('dagre');
-    data = await api(`/ui/grid/${encodeURIComponent(dagId)}` + qs({ limit: 25 }));
+    data = await apiGrid(dagId, { limit: 25 });
     dagre = await lib.then((m) => m.default || m);
   } catch (e) {
     fill(box);

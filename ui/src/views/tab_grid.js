@@ -14,7 +14,7 @@
  * page is visible; on a change the grid is read again and redrawn when its
  * answer differs (no fixed-interval polling).
  */
-import { api, qs } from '../api.js';
+import { apiGrid, qs } from '../api.js';
 import { el, fill, fmtTime, fmtDuration, secondsBetween, stateBadge, errorBox, path } from '../dom.js';
 import { go } from '../nav.js';
 import { watch } from '../live.js';
@@ -485,7 +485,7 @@ export async function render(container, dag, query) {
   const active = () => data && data.runs.some((r) => r.state === 'running' || r.state === 'queued');
 
   async function load() {
-    const d = await api(`/ui/grid/${encodeURIComponent(dagId)}` + qs({ limit: n, before }));
+    const d = await apiGrid(dagId, { limit: n, before });
     if (stopped) return;
     const s = JSON.stringify([d.tasks, d.groups, d.runs]);
     if (s === sig) return;

@@ -36,6 +36,10 @@ const CSS = `
 .tabc-code .ln { text-align: right; padding: 0 10px; color: var(--muted); user-select: none; border-right: 1px solid var(--line); }
 .tabc-code .tx { white-space: pre; padding: 0 12px; min-height: 1.5em; }
 .tabc-code.wrap .tx { white-space: pre-wrap; word-break: break-word; }
+.tabc-diff .add { background: rgba(46, 160, 67, 0.15); }
+.tabc-diff .del { background: rgba(248, 81, 73, 0.15); }
+.tabc-diff .tx.add { color: #1a7f37; }
+.tabc-diff .tx.del { color: #cf222e; }
 `;
 
 /* Puts the tabs' style rules into the page once. */

@@ -11,13 +11,15 @@
  * before the log is stored.
  * xcom: the instance's XCom entries with their values. rendered: the
  * templated fields as rendered. details: every field of the instance, its
- * earlier tries and its note. Clear and mark success/failed ask the API
+ * earlier tries and its note. The task's doc_md, when it has one, is
+ * shown above the tabs as sanitized Markdown. Clear and mark success/failed ask the API
  * for a dry run first and act once the user confirms its list.
  */
 import { api, can, qs, V1 } from '../api.js';
 import { el, fill, fmtTime, fmtDuration, secondsBetween, stateBadge, link, errorBox, path } from '../dom.js';
 import { go } from '../nav.js';
 import { runApi, dryRunDialog, noteBox, crumbs, pretty, FINISHED } from './runkit.js';
+import { markdown } from './markdown.js';
 
 const FOLLOW_MS = 2000;
 const TABS = [['logs', 'Logs'], ['xcom', 'XCom'], ['rendered', 'Rendered'], ['details', 'Details']];
@@ -143,6 +145,16 @@ export async function render(root, params, query) {
   };
   drawSummary(ti);
 
+  /* The task's doc_md (its DAG's parsed version), as sanitized Markdown. */
+  const docBox = el('div', { id: 'ti-doc' });
+  api(`${V1}/dags/${encodeURIComponent(dagId)}/tasks`).then(async (r) => {
+    const t = (r.tasks || []).find((x) => x.task_id === taskId);
+    if (t && t.doc_md) {
+      fill(docBox, el('details', { open: true }, el('summary', { class: 'muted' }, 'Task documentation'),
+        await markdown(t.doc_md, 'task-doc-md')));
+    }
+  }).catch((e) => fill(docBox, errorBox(e)));
+
   const keep = new URLSearchParams();
   if (mi !== null) keep.set('map_index', String(mi));
   const tabHref = (name) => path.ti(dagId, runId, taskId, name) + (keep.toString() ? '?' + keep : '');
@@ -153,7 +165,7 @@ export async function render(root, params, query) {
       el('h1', { style: { margin: 0 } }, el('span', { class: 'mono', style: { fontSize: 'inherit' } }, taskId),
         mi !== null ? el('span', { class: 'muted' }, ` [${mi}]`) : null),
       stateBox, el('span', { class: 'spacer' }), tiActions(dagId, runId, taskId, ti, mi, status)),
-    factsBox, status,
+    factsBox, docBox, status,
     el('nav', { class: 'tabs', id: 'ti-tabs' }, TABS.map(([name, title]) =>
       el('a', { href: tabHref(name), class: name === tab ? 'active' : null }, title))),
     body);
@@ -393,17 +405,27 @@ async function renderXcom(ctx) {
   }
 }
 
+/* States in which the instance's current try has not started yet. */
+const NOT_STARTED = new Set([null, undefined, 'none', 'scheduled', 'queued', 'removed', 'upstream_failed']);
+
 /*
- * The templated fields as rendered. The API's rendered_fields when it has
- * them; otherwise the command as the worker ran it, from the try's log
- * ("Running command: ..."), rendered just before the try and masked.
+ * The templated fields as rendered: the API's rendered_fields, which the
+ * worker stores (masked, each field bounded) when a try renders them, and
+ * a later try replaces. Each field is its name and its value as text.
  */
 async function renderRendered(ctx) {
-  const { dagId, taskId, ti, tiBase, mi, body } = ctx;
+  const { dagId, taskId, ti, body } = ctx;
   const fields = ti.rendered_fields || {};
-  if (Object.keys(fields).length) {
-    fill(body, el('div', { id: 'rendered' }, Object.entries(fields).map(([k, v]) =>
-      el('div', { class: 'panel' }, el('h2', { style: { marginTop: 0 }, class: 'mono' }, k), el('pre', null, pretty(v))))));
+  const names = Object.keys(fields);
+  if (names.length) {
+    fill(body, el('div', { id: 'rendered' },
+      el('p', { class: 'muted', id: 'rendered-by' }, ti.try_number && (FINISHED.includes(ti.state) ||
+        ['running', 'up_for_retry', 'up_for_reschedule'].includes(ti.state))
+        ? `As try ${ti.try_number} rendered them, secrets masked.`
+        : 'As the latest try that started rendered them, secrets masked.'),
+      names.map((k) => el('div', { class: 'panel rendered-field', 'data-field': k },
+        el('h2', { style: { marginTop: 0 }, class: 'mono' }, k),
+        el('pre', { class: 'rendered-value' }, fields[k] === null ? 'None' : pretty(fields[k]))))));
     return;
   }
   const out = el('div', { id: 'rendered' }, el('p', { class: 'muted' }, 'Loading…'));
@@ -414,25 +436,19 @@ async function renderRendered(ctx) {
       const task = await api(`${V1}/dags/${encodeURIComponent(dagId)}/tasks/${encodeURIComponent(taskId)}`);
       templateFields = task.template_fields || [];
     }
-    let command = null;
-    if (ti.try_number && can('can_read', 'Task Logs')) {
-      const r = await api(`${tiBase}/logs/${ti.try_number}` + qs({ map_index: mi !== null ? mi : '' }));
-      const m = ((r && r.content) || '').match(/\{[^}]*\}\s+INFO\s+-\s+Running command: ([^\n]*)/);
-      if (m) command = m[1];
-    }
-    fill(out,
-      command !== null
-        ? el('div', { class: 'panel' }, el('h2', { style: { marginTop: 0 }, class: 'mono' }, 'bash_command'),
-          el('pre', { id: 'rendered-command' }, command),
-          el('p', { class: 'muted', style: { marginBottom: 0 } }, `As try ${ti.try_number} ran it (from its log).`))
-        : null,
-      el('p', { class: 'muted' },
-        templateFields.length ? ['Templated fields of this operator: ', templateFields.map((f) => el('code', { style: { marginRight: '6px' } }, f))] : 'This operator has no templated fields.'),
-      el('p', { class: 'muted' }, 'The worker renders templates just before each try and does not store them; ',
-        el('code', null, `updraft tasks render ${dagId} ${taskId} ${ctx.runId}`), ' prints them.'));
   } catch (e) {
     fill(out, errorBox(e));
+    return;
   }
+  fill(out,
+    NOT_STARTED.has(ti.state) || !ti.try_number || ti.state === 'running'
+      ? el('p', { id: 'not-rendered' }, 'Not rendered yet: the worker renders the templated fields when a try starts'
+        + ' and stores them with its first log lines.')
+      : el('p', { id: 'not-rendered' }, 'No rendered fields are stored for this instance (its try did not get as far as rendering them).'),
+    el('p', { class: 'muted' },
+      templateFields.length ? ['Templated fields of this operator: ', templateFields.map((f) => el('code', { style: { marginRight: '6px' } }, f))] : 'This operator has no templated fields.'),
+    el('p', { class: 'muted' }, 'To see them rendered now: ',
+      el('code', null, `updraft tasks render ${dagId} ${taskId} ${ctx.runId}`), '.'));
 }
 
 function value(v) {
