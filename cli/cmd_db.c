@@ -9,7 +9,9 @@
 db_t *cli_connect(const config_t *cfg, bool check_schema)
 {
     char err[512], masked[512];
-    db_t *db = db_connect(cfg->database.url, err, sizeof(err));
+    db_target_t t;
+    config_db_target(cfg, &t);
+    db_t *db = db_open(&t, err, sizeof(err));
     if (!db) {
         config_mask_url(cfg->database.url, masked, sizeof(masked));
         fprintf(stderr, "updraft: cannot connect to the database %s: %s\n", masked, err);

@@ -68,6 +68,10 @@ file /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf fonts-dejavu-core
 cmd pgrep procps
 cmd ip iproute2
 cmd clang-format clang-format
+# The PgBouncer test (tests/integration/test_pooler.sh, UPDRAFT_TEST_POOLER)
+# runs its own pgbouncer on a free loopback port; the package's own service
+# is not used.
+file /usr/sbin/pgbouncer pgbouncer
 file /usr/share/zoneinfo/UTC tzdata
 # The deployment tests: systemd-analyze verify of deploy/systemd's units,
 # socat as the service manager's notify socket (test_notify.sh), nginx with

@@ -2,6 +2,7 @@
 #
 #   source deploy/services.sh       (tests: tests/lib/services.sh)
 #   svc_start_pg DIR      # initdb + start on a free loopback port; exports UPDRAFT__DATABASE__URL
+#                         # (and SVC_PG_URL, the same, which svc_psql uses)
 #   svc_start_redis DIR   # start on a free loopback port; exports UPDRAFT__REDIS__URL
 #   svc_stop DIR          # stop both (leaves data in DIR)
 #
@@ -60,6 +61,7 @@ svc_start_pg() {
     "$bindir/createdb" -h 127.0.0.1 -p "$port" -U updraft updraft
   fi
   export UPDRAFT__DATABASE__URL="postgresql://updraft@127.0.0.1:$port/updraft"
+  export SVC_PG_URL=$UPDRAFT__DATABASE__URL
   export SVC_PG_PORT=$port
 }
 
@@ -92,5 +94,5 @@ svc_stop() {
 }
 
 svc_psql() {
-  "$(svc_pg_bindir)/psql" "$UPDRAFT__DATABASE__URL" -v ON_ERROR_STOP=1 -tAX "$@"
+  "$(svc_pg_bindir)/psql" "${SVC_PG_URL:-$UPDRAFT__DATABASE__URL}" -v ON_ERROR_STOP=1 -tAX "$@"
 }

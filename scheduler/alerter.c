@@ -509,7 +509,9 @@ static db_t *connect_until_stop(alerter_t *s)
     backoff_t b;
     backoff_init(&b, -1);
     backoff_set_nap(&b, wake_nap, &s->a->wake_fd);
-    return db_connect_retry(s->cfg->database.url, &b, s->a->stop, err, sizeof(err));
+    db_target_t t;
+    config_db_target(s->cfg, &t);
+    return db_open_retry(&t, &b, s->a->stop, err, sizeof(err));
 }
 
 /*

@@ -376,7 +376,9 @@ static db_t *connect_until_stop(const config_t *cfg, volatile bool *stop, int wa
     backoff_t b;
     backoff_init(&b, -1);
     backoff_set_nap(&b, wake_nap, &wake_fd);
-    return db_connect_retry(cfg->database.url, &b, stop, err, sizeof(err));
+    db_target_t t;
+    config_db_target(cfg, &t);
+    return db_open_retry(&t, &b, stop, err, sizeof(err));
 }
 
 /*

@@ -19,6 +19,8 @@
  *              deliveries, records SLA misses and sends the alerts. Owns
  *              its db_t (LISTEN updraft_alerts), its curl multi handle, its
  *              keyring and its cache of DAG versions' alert settings.
+ * Behind a transaction pooler (database.pooler) the loop's and the
+ * alerter's LISTEN run on a second, direct connection each (core/db.h).
  * They share only the read-only config, the `stop` flag and the eventfds
  * (processor -> loop after a change; main -> all three at stop). A stop lets
  * the current pass finish (the alerter gives requests in flight a few
@@ -125,7 +127,9 @@ static int check_database(const config_t *cfg)
     char err[512], masked[512];
     backoff_t b;
     backoff_init(&b, CONNECT_WAIT_MS);
-    db_t *db = db_connect_retry(cfg->database.url, &b, NULL, err, sizeof(err));
+    db_target_t t;
+    config_db_target(cfg, &t);
+    db_t *db = db_open_retry(&t, &b, NULL, err, sizeof(err));
     if (!db) {
         config_mask_url(cfg->database.url, masked, sizeof(masked));
         fprintf(stderr, "updraft-scheduler: cannot connect to the database %s: %s\n", masked, err);

@@ -1325,7 +1325,9 @@ void *processor_thread(void *arg)
     backoff_init(&b, -1);
     backoff_set_nap(&b, wake_nap, &a->wake_fd);
     processor_busy(a->status, true);
-    p.db = db_connect_retry(a->cfg->database.url, &b, a->stop, err, sizeof(err));
+    db_target_t t;
+    config_db_target(a->cfg, &t);
+    p.db = db_open_retry(&t, &b, a->stop, err, sizeof(err));
     while (!*a->stop) {
         processor_busy(a->status, true);
         if (!db_ok(p.db) && db_ensure(p.db, -1, a->stop) < 0)

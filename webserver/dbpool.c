@@ -16,12 +16,12 @@
 
 struct dbpool {
     pthread_mutex_t mu;
-    char *conninfo;
+    db_target_t target;
     db_t **idle;
     size_t n_idle, max;
 };
 
-dbpool_t *dbpool_new(const char *conninfo, size_t max)
+dbpool_t *dbpool_new(const db_target_t *target, size_t max)
 {
     dbpool_t *p = calloc(1, sizeof(*p));
 
@@ -29,11 +29,11 @@ dbpool_t *dbpool_new(const char *conninfo, size_t max)
         return NULL;
     if (max == 0)
         max = 1;
-    p->conninfo = strdup(conninfo ? conninfo : "");
+    int copied = db_target_copy(&p->target, target);
     p->idle = calloc(max, sizeof(*p->idle));
     p->max = max;
-    if (!p->conninfo || !p->idle || pthread_mutex_init(&p->mu, NULL) != 0) {
-        free(p->conninfo);
+    if (copied < 0 || !p->idle || pthread_mutex_init(&p->mu, NULL) != 0) {
+        db_target_clear(&p->target);
         free(p->idle);
         free(p);
         return NULL;
@@ -49,7 +49,7 @@ void dbpool_free(dbpool_t *p)
         db_close(p->idle[i]);
     pthread_mutex_destroy(&p->mu);
     free(p->idle);
-    free(p->conninfo);
+    db_target_clear(&p->target);
     free(p);
 }
 
@@ -64,7 +64,7 @@ db_t *dbpool_acquire(dbpool_t *p, int max_wait_ms, char *err, size_t errlen)
     pthread_mutex_unlock(&p->mu);
 
     if (!db)
-        return db_connect(p->conninfo, err, errlen); /* NULL: err says why */
+        return db_open(&p->target, err, errlen); /* NULL: err says why */
     if (db_ok(db))
         return db;
     if (db_ensure(db, max_wait_ms, &stop) == 0)

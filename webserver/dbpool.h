@@ -16,8 +16,8 @@
 
 typedef struct dbpool dbpool_t;
 
-/* conninfo is copied. NULL on out-of-memory. */
-dbpool_t *dbpool_new(const char *conninfo, size_t max);
+/* target is copied. NULL on out-of-memory. */
+dbpool_t *dbpool_new(const db_target_t *target, size_t max);
 /* Closes every idle connection. All connections must have been released. */
 void dbpool_free(dbpool_t *p);
 

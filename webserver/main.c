@@ -10,7 +10,10 @@
  * webserver.threads worker threads run the handlers (api.c), each request
  * borrowing one Postgres connection from the pool (dbpool.c) for its
  * duration; the response cache's listener thread (apicache.c) owns one more
- * connection, LISTENs on updraft_api and invalidates the cache. The cache
+ * connection, LISTENs on updraft_api and invalidates the cache; the live
+ * update listener (livefeed.c) owns one more, LISTENing for /ui/changes
+ * (behind a transaction pooler, database.pooler, both go to
+ * database.direct_url and the pool through the pooler). The cache
  * (mutex-guarded table, atomic generation) is the only state requests share
  * (libcurl's global state, for connection tests, is set up before them).
  * Under systemd (Type=notify, core/notify.h) the main thread sends READY=1

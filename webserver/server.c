@@ -200,18 +200,22 @@ int server_run(const config_t *cfg, const char *listen, volatile sig_atomic_t *s
                  "threads=%d",
                  cfg->webserver.max_connections_per_address, cfg->webserver.threads);
     mg_init_library(0);
-    api.pool = dbpool_new(cfg->database.url, (size_t)cfg->webserver.threads);
+    db_target_t target;
+    config_db_target(cfg, &target);
+    /* The listeners only LISTEN: behind a pooler they go straight to Postgres. */
+    const char *listen_url = target.pooled ? target.direct_url : target.url;
+    api.pool = dbpool_new(&target, (size_t)cfg->webserver.threads);
     api.cache = apicache_new((size_t)cfg->webserver.cache_mb << 20, CACHE_ENTRY_MAX);
     api.auth = auth_new(cfg);
     if (!api.pool || !api.cache || !api.auth) {
         log_error("out of memory");
         goto out;
     }
-    if (apicache_start_listener(api.cache, cfg->database.url) < 0) {
+    if (apicache_start_listener(api.cache, listen_url) < 0) {
         log_error("cannot start the api cache listener");
         goto out;
     }
-    if (!(api.feed = livefeed_start(cfg->database.url))) {
+    if (!(api.feed = livefeed_start(listen_url))) {
         log_error("cannot start the live update listener");
         goto out;
     }

@@ -63,13 +63,15 @@ static bool nap_until_signal(int ms, void *set)
 }
 
 /* Startup connections: retried for CONNECT_WAIT_SEC, NULL on failure or a signal. */
-static db_t *connect_db(const char *url, const sigset_t *sigs)
+static db_t *connect_db(const config_t *cfg, const sigset_t *sigs)
 {
     char err[512];
+    db_target_t t;
+    config_db_target(cfg, &t);
     backoff_t b;
     backoff_init(&b, CONNECT_WAIT_SEC * 1000);
     backoff_set_nap(&b, nap_until_signal, (void *)sigs);
-    db_t *db = db_connect_retry(url, &b, NULL, err, sizeof(err));
+    db_t *db = db_open_retry(&t, &b, NULL, err, sizeof(err));
     if (!db)
         log_error("cannot connect to the database error=\"%s\"", err);
     return db;
@@ -143,7 +145,7 @@ static int register_job(daemon_t *d)
     if (w->orchestration_only)
         log_warn("orchestration-only mode: tries are completed as success without running "
                  "anything; for benchmarks only");
-    if (!(d->db = connect_db(w->cfg.database.url, &d->sigs)))
+    if (!(d->db = connect_db(&w->cfg, &d->sigs)))
         return -1;
     if (db_check_schema(d->db, err, sizeof(err)) != 0) {
         log_error("database schema is not usable, run `updraft db migrate` error=\"%s\"", err);
@@ -185,6 +187,7 @@ static void thread_opts(const daemon_t *d, supervisor_opts_t *so, consumer_opts_
                               .ring = d->ring,
                               .self_exe = d->exe,
                               .db_url = w->cfg.database.url,
+                              .db_pooled = !strcmp(w->cfg.database.pooler, "transaction"),
                               .orchestration_only = w->orchestration_only,
                               .stop = &g_stop,
                               .kill_now = &g_kill,
@@ -225,11 +228,11 @@ static int start_threads(daemon_t *d)
     supervisor_opts_t so;
     consumer_opts_t co;
     thread_opts(d, &so, &co);
-    const char *db_url = w->cfg.database.url, *redis_url = w->cfg.redis.url;
+    const char *redis_url = w->cfg.redis.url;
     int redis_ms = w->cfg.redis.timeout_ms;
-    if (!(so.db = connect_db(db_url, &d->sigs)) ||
+    if (!(so.db = connect_db(&w->cfg, &d->sigs)) ||
         !(so.queue = connect_queue(redis_url, redis_ms, &d->sigs)) ||
-        !(co.db = connect_db(db_url, &d->sigs)) ||
+        !(co.db = connect_db(&w->cfg, &d->sigs)) ||
         !(co.queue = connect_queue(redis_url, redis_ms, &d->sigs))) {
         close_pair(so.db, so.queue);
         close_pair(co.db, co.queue);

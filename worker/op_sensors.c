@@ -577,7 +577,9 @@ ops_poke_t op_external_task_poke(const ops_ctx_t *c)
         goto oom;
     opu_log(c, SENSOR_WHO, "INFO", "Poking for %s on %s ... ", what.s, date);
 
-    if (!(db = db_connect(c->metadata_db, err, sizeof err))) {
+    if (!(db = db_open(
+              &(db_target_t){.url = (char *)c->metadata_db, .pooled = c->metadata_db_pooled}, err,
+              sizeof err))) {
         opu_log(c, SENSOR_WHO, "ERROR", "could not connect to the metadata database: %s", err);
         goto out;
     }

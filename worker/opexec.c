@@ -861,7 +861,9 @@ static int run_trigger(const ops_ctx_t *c)
         goto out;
     if (arg_bool(c, "deferrable", false))
         run_log(c, "INFO", "deferrable is not supported: the task waits in the worker");
-    if (!(db = db_connect(c->metadata_db, err, sizeof(err)))) {
+    if (!(db = db_open(
+              &(db_target_t){.url = (char *)c->metadata_db, .pooled = c->metadata_db_pooled}, err,
+              sizeof(err)))) {
         run_log(c, "ERROR", "Cannot connect to the database: %s", err);
         goto out;
     }
@@ -973,6 +975,8 @@ int ops_main(const char *spec_path)
     c.context = cx;
     c.connections = cn;
     c.metadata_db = cJSON_IsString(md) ? md->valuestring : NULL;
+    c.metadata_db_pooled =
+        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec, "metadata_db_pooled"));
     c.max_xcom_size =
         cJSON_IsNumber(mx) && mx->valuedouble > 0 ? (size_t)mx->valuedouble : XCOM_MAX_SIZE_DEFAULT;
     c.no_return_value = cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(spec, "do_xcom_push"));

@@ -26,6 +26,8 @@
  *    "metadata_db": "postgresql://...", only for operators that read or
  *                   write updraft's own tables (external_task_sensor,
  *                   trigger_dag_run), else absent
+ *    "metadata_db_pooled": true when metadata_db is a transaction pooler
+ *                   (database.pooler), else absent
  *    "max_xcom_size": bytes,
  *    "do_xcom_push": false when the task turned return_value off,
  *    "downstream_task_ids": [...], the task's direct downstream tasks
@@ -57,6 +59,7 @@ typedef struct ops_ctx {
     const cJSON *context;     /* object, never NULL */
     const cJSON *connections; /* object, never NULL */
     const char *metadata_db;  /* NULL when not given */
+    bool metadata_db_pooled;  /* metadata_db is a transaction pooler */
     size_t max_xcom_size;
     FILE *log;            /* the task log (stdout) */
     bool no_return_value; /* do_xcom_push: false: ops_xcom_push drops return_value */

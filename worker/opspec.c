@@ -233,7 +233,8 @@ int opspec_write(db_t *db, const secrets_keyring_t *ring, const wtry_t *t, const
             snprintf(err, errlen, "too many or too long secret values");
             goto out;
         }
-        if (!cJSON_AddStringToObject(spec, "metadata_db", o->db_url))
+        if (!cJSON_AddStringToObject(spec, "metadata_db", o->db_url) ||
+            (o->db_pooled && !cJSON_AddBoolToObject(spec, "metadata_db_pooled", true)))
             goto oom;
     }
     if (!cJSON_AddNumberToObject(spec, "max_xcom_size", (double)o->max_xcom_size) ||

@@ -26,6 +26,7 @@
 typedef struct opspec_opts {
     size_t max_xcom_size;
     const char *db_url;      /* the worker's database URL (metadata_db), may be NULL */
+    bool db_pooled;          /* db_url is a transaction pooler (metadata_db_pooled) */
     const char *result_path; /* the result file the runner writes (reschedule delay) */
 } opspec_opts_t;
 

@@ -301,8 +301,10 @@ static int prepare_runner(supervisor_t *s, run_t *r, char *err, size_t errlen)
     if (fd < 0)
         return -1;
     close(fd);
-    opspec_opts_t so = {
-        .max_xcom_size = s->o.max_xcom_size, .db_url = s->o.db_url, .result_path = r->result_path};
+    opspec_opts_t so = {.max_xcom_size = s->o.max_xcom_size,
+                        .db_url = s->o.db_url,
+                        .db_pooled = s->o.db_pooled,
+                        .result_path = r->result_path};
     return opspec_write(s->o.db, s->o.ring, r->t, &so, r->log, r->spec_path, err, errlen);
 }
 

@@ -47,6 +47,7 @@ typedef struct supervisor_opts {
     const secrets_keyring_t *ring;     /* borrowed: core.fernet_key, decrypts what templates read */
     const char *self_exe;    /* borrowed: this binary, run as the operator runner; NULL = none */
     const char *db_url;      /* borrowed: handed to operators that use updraft's own tables */
+    bool db_pooled;          /* db_url is a transaction pooler (database.pooler) */
     bool orchestration_only; /* benchmarks: complete every try as success, run nothing */
     volatile bool *stop;     /* warm shutdown: no new tries; running ones get shutdown_grace_sec */
     volatile bool *kill_now; /* cold shutdown: hand every running try back now */

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "core/envname.h"
+#include "core/db.h"
 #include "core/error.h"
 #include "core/errbuf.h"
 #include "core/log.h"
@@ -51,15 +52,16 @@
 typedef enum key_type { KEY_BOOL, KEY_INT, KEY_STRING } key_type_t;
 
 enum {
-    KEY_SECRET = 1 << 0,       /* may carry a password: masked when printed */
-    KEY_NONEMPTY = 1 << 1,     /* an empty string is an error */
-    KEY_LOG_LEVEL = 1 << 2,    /* must be a level log_parse_level() knows */
-    KEY_SECRET_VALUE = 1 << 3, /* the whole value is a secret: printed as *** when set */
-    KEY_CONN_LIST = 1 << 4,    /* comma-separated connection ids, may be empty */
-    KEY_AUTH = 1 << 5,         /* "password" or "none" */
-    KEY_FERNET = 1 << 6,       /* empty, or keys secrets_keyring_new accepts (none weak) */
-    KEY_ENV_LIST = 1 << 7,     /* environment variable names and PREFIX*, comma-separated */
-    KEY_IGNORE_SYNTAX = 1 << 8 /* "regexp" or "glob" (.airflowignore) */
+    KEY_SECRET = 1 << 0,        /* may carry a password: masked when printed */
+    KEY_NONEMPTY = 1 << 1,      /* an empty string is an error */
+    KEY_LOG_LEVEL = 1 << 2,     /* must be a level log_parse_level() knows */
+    KEY_SECRET_VALUE = 1 << 3,  /* the whole value is a secret: printed as *** when set */
+    KEY_CONN_LIST = 1 << 4,     /* comma-separated connection ids, may be empty */
+    KEY_AUTH = 1 << 5,          /* "password" or "none" */
+    KEY_FERNET = 1 << 6,        /* empty, or keys secrets_keyring_new accepts (none weak) */
+    KEY_ENV_LIST = 1 << 7,      /* environment variable names and PREFIX*, comma-separated */
+    KEY_IGNORE_SYNTAX = 1 << 8, /* "regexp" or "glob" (.airflowignore) */
+    KEY_POOLER = 1 << 9         /* "none" or "transaction" */
 };
 
 typedef struct key_def {
@@ -177,6 +179,21 @@ static const key_def_t config_keys[] = {
      "The Postgres connection, as a `postgresql://` URI or libpq `key=value` string (anything "
      "libpq accepts). The default connects over the local Unix socket to database `updraft`. Its "
      "password is masked whenever it is printed or logged."},
+    {SEC_DATABASE, "pooler", KEY_STRING, "none", 0, 0, KEY_NONEMPTY | KEY_POOLER,
+     OFF(database.pooler), "`none` or `transaction`",
+     "`transaction` when `url` is a connection pooler in transaction pooling mode (PgBouncer's "
+     "`pool_mode = transaction`, what Airflow's Helm chart deploys): every statement is sent "
+     "unnamed (no named prepared statements, which do not survive transaction pooling) and the "
+     "listening connections use `direct_url`. `none` (Postgres itself, or PgBouncer in session "
+     "mode) prepares each "
+     "statement once per connection, which is faster. Every program reads it; see "
+     "[operations.md](operations.md#behind-pgbouncer)."},
+    {SEC_DATABASE, "direct_url", KEY_STRING, "", 0, 0, KEY_SECRET, OFF(database.direct_url),
+     "secret; required when `pooler` is `transaction`",
+     "Postgres itself, bypassing the pooler, as `url` is written. Used only behind a pooler, and "
+     "only for the LISTEN connections (the scheduler's loop and alerter, the webserver's response "
+     "cache and live updates): two per scheduler, two per webserver. Its password is masked like "
+     "`url`'s."},
     {SEC_REDIS, "url", KEY_STRING, "redis://127.0.0.1:6379/0", 0, 0, KEY_SECRET | KEY_NONEMPTY,
      OFF(redis.url), "non-empty; secret",
      "The Redis server holding the task queues: `redis://[[user]:password@]host[:port][/db]`. Its "
@@ -577,6 +594,12 @@ static int apply_value(config_t *c, const key_def_t *k, const char *text, const 
                        sec, k->key, text);
             return -1;
         }
+        if ((k->flags & KEY_POOLER) && strcmp(text, "none") != 0 &&
+            strcmp(text, "transaction") != 0) {
+            errbuf_set(err, errlen, "%s: %s.%s: '%.200s' is not a pooler mode (none, transaction)",
+                       where, sec, k->key, text);
+            return -1;
+        }
         if ((k->flags & KEY_FERNET) && text[0]) {
             /* Checked here so that every program refuses a malformed or
              * weak key when it starts, not at the first secret it reads. */
@@ -955,6 +978,14 @@ int config_load(const char *path, config_t *out, char *err, size_t errlen)
         goto out;
     warn_unknown_env();
 
+    /* Behind a transaction pooler the daemons LISTEN on a direct connection. */
+    if (!strcmp(out->database.pooler, "transaction") && out->database.direct_url[0] == '\0') {
+        errbuf_set(err, errlen,
+                   "database.direct_url: must be set when database.pooler is transaction"
+                   " (LISTEN needs a direct connection to Postgres)");
+        goto out;
+    }
+
     if (out->core.hostname[0] == '\0') {
         char host[256];
         if (gethostname(host, sizeof(host)) < 0) {
@@ -971,6 +1002,13 @@ out:
     if (rc < 0)
         config_free(out);
     return rc;
+}
+
+void config_db_target(const config_t *c, db_target_t *t)
+{
+    t->url = c->database.url;
+    t->pooled = !strcmp(c->database.pooler, "transaction");
+    t->direct_url = c->database.direct_url;
 }
 
 /* ---- masking ----------------------------------------------------------- */

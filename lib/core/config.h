@@ -36,7 +36,9 @@ typedef struct config {
         char *dag_ignore_file_syntax; /* .airflowignore patterns: "glob" (default) or "regexp" */
     } core;
     struct {
-        char *url; /* secret-bearing; default "postgresql:///updraft" */
+        char *url;        /* secret-bearing; default "postgresql:///updraft" */
+        char *pooler;     /* "none" (default) or "transaction": url is a transaction pooler */
+        char *direct_url; /* secret-bearing; Postgres itself for LISTEN behind a pooler */
     } database;
     struct {
         char *url;      /* secret-bearing; default "redis://127.0.0.1:6379/0" */
@@ -158,6 +160,13 @@ int config_write_markdown(FILE *f, char *err, size_t errlen);
  * and redis:// URIs, and libpq "password=" keywords). For logs.
  */
 void config_mask_url(const char *url, char *buf, size_t buflen);
+
+/*
+ * The database section as core/db.h's target (db_open): its strings are
+ * borrowed from c.
+ */
+struct db_target;
+void config_db_target(const config_t *c, struct db_target *t);
 
 /*
  * Common flag handling for every binary: looks for --config PATH /

@@ -6,6 +6,14 @@
  * server session, so both are forgotten / re-issued on reconnect. Errors are
  * logged once, with the SQLSTATE, never with parameters (they may hold
  * secrets).
+ *
+ * A pooled db_t (db.h) prepares nothing: PQexecParams sends parse, bind
+ * and execute of the unnamed statement before one sync, which a
+ * transaction-mode pooler keeps on one server connection. Its LISTENs live
+ * on a second PGconn to direct_url, opened by the first db_listen() and
+ * re-opened by db_ensure(); its socket is the one db_socket() returns. The
+ * session's time zone (SET TIME ZONE at connect) is a parameter PgBouncer
+ * tracks per client and sets again on whichever server connection it lends.
  */
 #include "core/db.h"
 #include "core/pgarray.h"
@@ -30,6 +38,9 @@
 struct db {
     PGconn *pg;
     char *conninfo;
+    bool pooled;
+    char *direct;                    /* pooled: conninfo of the LISTEN connection, NULL: none */
+    PGconn *lpg;                     /* pooled: the LISTEN connection, once db_listen() opened it */
     char *prepared[DB_MAX_PREPARED]; /* names of statements prepared on this connection */
     int nprepared;
     char *listen[DB_MAX_LISTEN];
@@ -79,16 +90,40 @@ static PGconn *open_conn(const char *conninfo, char *err, size_t errlen)
     return pg;
 }
 
-db_t *db_connect(const char *conninfo, char *err, size_t errlen)
+int db_target_copy(db_target_t *dst, const db_target_t *src)
+{
+    dst->pooled = src->pooled;
+    dst->url = strdup(src->url ? src->url : "");
+    dst->direct_url = src->direct_url ? strdup(src->direct_url) : NULL;
+    if (!dst->url || (src->direct_url && !dst->direct_url)) {
+        db_target_clear(dst);
+        return -1;
+    }
+    return 0;
+}
+
+void db_target_clear(db_target_t *t)
+{
+    if (!t)
+        return;
+    free(t->url);
+    free(t->direct_url);
+    t->url = t->direct_url = NULL;
+}
+
+db_t *db_open(const db_target_t *t, char *err, size_t errlen)
 {
     db_t *db = calloc(1, sizeof(*db));
     if (!db) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    db->conninfo = strdup(conninfo ? conninfo : "");
-    if (!db->conninfo) {
-        free(db);
+    db->pooled = t->pooled;
+    db->conninfo = strdup(t->url ? t->url : "");
+    if (t->pooled && t->direct_url && t->direct_url[0])
+        db->direct = strdup(t->direct_url);
+    if (!db->conninfo || (t->pooled && t->direct_url && t->direct_url[0] && !db->direct)) {
+        db_close(db);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
@@ -98,6 +133,17 @@ db_t *db_connect(const char *conninfo, char *err, size_t errlen)
         return NULL;
     }
     return db;
+}
+
+db_t *db_connect(const char *conninfo, char *err, size_t errlen)
+{
+    db_target_t t = {.url = (char *)conninfo};
+    return db_open(&t, err, errlen);
+}
+
+bool db_pooled(const db_t *db)
+{
+    return db->pooled;
 }
 
 /* Prepared statements live in the server session: forget them with it. */
@@ -115,15 +161,29 @@ void db_close(db_t *db)
     forget_prepared(db);
     if (db->pg)
         PQfinish(db->pg);
+    if (db->lpg)
+        PQfinish(db->lpg);
     for (int i = 0; i < db->nlisten; i++)
         free(db->listen[i]);
     free(db->conninfo);
+    free(db->direct);
     free(db);
+}
+
+static bool conn_ok(const PGconn *pg)
+{
+    return pg && PQstatus(pg) == CONNECTION_OK;
+}
+
+/* Where notifications arrive: the direct connection of a pooled db_t. */
+static PGconn *notify_conn(const db_t *db)
+{
+    return db->pooled ? db->lpg : db->pg;
 }
 
 bool db_ok(const db_t *db)
 {
-    return db && db->pg && PQstatus(db->pg) == CONNECTION_OK;
+    return db && conn_ok(db->pg) && (!db->pooled || db->nlisten == 0 || conn_ok(db->lpg));
 }
 
 PGconn *db_pg(db_t *db)
@@ -131,17 +191,20 @@ PGconn *db_pg(db_t *db)
     return db->pg;
 }
 
-static int relisten(db_t *db)
+/* Issues every remembered LISTEN on pg; 0 or -1 (db's error set). */
+static int relisten(db_t *db, PGconn *pg)
 {
     for (int i = 0; i < db->nlisten; i++) {
-        char *ident = PQescapeIdentifier(db->pg, db->listen[i], strlen(db->listen[i]));
+        char *ident = PQescapeIdentifier(pg, db->listen[i], strlen(db->listen[i]));
         if (!ident)
             return -1;
         char sql[256];
         snprintf(sql, sizeof(sql), "LISTEN %s", ident);
         PQfreemem(ident);
-        PGresult *r = PQexec(db->pg, sql);
+        PGresult *r = PQexec(pg, sql);
         bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (!ok)
+            set_error(db, r);
         PQclear(r);
         if (!ok)
             return -1;
@@ -149,11 +212,43 @@ static int relisten(db_t *db)
     return 0;
 }
 
+/* Opens the direct connection of a pooled db_t and LISTENs there. 0 or -1 (db's error set). */
+static int open_listener(db_t *db)
+{
+    char err[DB_ERR_LEN];
+    if (db->lpg)
+        PQfinish(db->lpg);
+    db->lpg = NULL;
+    if (!db->direct) {
+        snprintf(db->error, sizeof(db->error),
+                 "LISTEN needs database.direct_url behind a transaction pooler");
+        return -1;
+    }
+    db->lpg = open_conn(db->direct, err, sizeof(err));
+    if (!db->lpg) {
+        snprintf(db->error, sizeof(db->error), "%s", err);
+        return -1;
+    }
+    if (relisten(db, db->lpg) != 0) {
+        PQfinish(db->lpg);
+        db->lpg = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 db_t *db_connect_retry(const char *conninfo, backoff_t *b, volatile const bool *stop, char *err,
                        size_t errlen)
 {
+    db_target_t t = {.url = (char *)conninfo};
+    return db_open_retry(&t, b, stop, err, errlen);
+}
+
+db_t *db_open_retry(const db_target_t *t, backoff_t *b, volatile const bool *stop, char *err,
+                    size_t errlen)
+{
     for (;;) {
-        db_t *db = db_connect(conninfo, err, errlen);
+        db_t *db = db_open(t, err, errlen);
         if (db)
             return db;
         log_warn("database unreachable, retrying in %d ms error=\"%s\"", backoff_next_ms(b), err);
@@ -169,19 +264,25 @@ int db_ensure(db_t *db, int max_wait_ms, volatile const bool *stop)
     backoff_t b;
     backoff_init(&b, max_wait_ms);
     for (;;) {
-        if (db->pg) {
-            PQfinish(db->pg);
-            db->pg = NULL;
+        if (!conn_ok(db->pg)) {
+            if (db->pg)
+                PQfinish(db->pg);
+            forget_prepared(db);
+            char err[DB_ERR_LEN];
+            db->pg = open_conn(db->conninfo, err, sizeof(err));
+            if (!db->pg)
+                snprintf(db->error, sizeof(db->error), "%s", err);
+            else if (!db->pooled && relisten(db, db->pg) != 0) {
+                PQfinish(db->pg);
+                db->pg = NULL;
+            }
         }
-        forget_prepared(db);
-        char err[DB_ERR_LEN];
-        db->pg = open_conn(db->conninfo, err, sizeof(err));
-        if (db->pg && relisten(db) == 0) {
+        if (db->pg && db->pooled && db->nlisten > 0 && !conn_ok(db->lpg))
+            open_listener(db);
+        if (db_ok(db)) {
             log_info("database connection established");
             return 0;
         }
-        if (!db->pg)
-            snprintf(db->error, sizeof(db->error), "%s", err);
         log_warn("database unreachable, retrying in %d ms error=\"%s\"", backoff_next_ms(&b),
                  db->error);
         if (!backoff_wait(&b, stop))
@@ -214,7 +315,7 @@ static PGresult *run_query(db_t *db, const char *name, const char *sql, int npar
         snprintf(db->error, sizeof(db->error), "not connected");
         return NULL;
     }
-    if (name && db->nprepared < DB_MAX_PREPARED) {
+    if (name && !db->pooled && db->nprepared < DB_MAX_PREPARED) {
         if (!is_prepared(db, name)) {
             r = PQprepare(db->pg, name, sql, nparams, NULL);
             if (!result_ok(r)) {
@@ -317,10 +418,21 @@ int db_listen(db_t *db, const char *channel)
             return 0;
     if (db->nlisten >= DB_MAX_LISTEN)
         return -1;
+    if (db->pooled && !db->direct) {
+        snprintf(db->error, sizeof(db->error),
+                 "LISTEN needs database.direct_url behind a transaction pooler");
+        return -1;
+    }
     db->listen[db->nlisten] = strdup(channel);
     if (!db->listen[db->nlisten])
         return -1;
     db->nlisten++;
+    if (db->pooled) {
+        /* The first channel opens the connection; later ones LISTEN on it. */
+        if (!conn_ok(db->lpg))
+            return open_listener(db);
+        return relisten(db, db->lpg);
+    }
     if (!db->pg)
         return -1;
     char *ident = PQescapeIdentifier(db->pg, channel, strlen(channel));
@@ -334,18 +446,22 @@ int db_listen(db_t *db, const char *channel)
 
 int db_socket(db_t *db)
 {
-    return db->pg ? PQsocket(db->pg) : -1;
+    PGconn *pg = notify_conn(db) ? notify_conn(db) : db->pg;
+    return pg ? PQsocket(pg) : -1;
 }
 
 int db_drain_notifies(db_t *db, db_notify_fn cb, void *arg)
 {
-    if (!db->pg)
-        return -1;
-    if (!PQconsumeInput(db->pg) || PQstatus(db->pg) != CONNECTION_OK)
+    PGconn *pg = notify_conn(db);
+    if (!pg) {
+        /* Pooled and not listening: nothing can arrive. */
+        return db->pooled && db->nlisten == 0 && conn_ok(db->pg) ? 0 : -1;
+    }
+    if (!PQconsumeInput(pg) || PQstatus(pg) != CONNECTION_OK)
         return -1;
     int n = 0;
     PGnotify *nt;
-    while ((nt = PQnotifies(db->pg)) != NULL) {
+    while ((nt = PQnotifies(pg)) != NULL) {
         if (cb)
             cb(nt->extra, arg);
         n++;
@@ -414,33 +530,67 @@ static int missing_migrations(db_t *db)
     return n;
 }
 
+/* Begins a transaction that holds the migration lock (a transaction lock,
+ * so it holds through a pooler and cannot outlive a broken connection). */
+static int begin_locked(db_t *db)
+{
+    if (db_begin(db) != 0)
+        return -1;
+    if (db_simple(db, "SELECT pg_advisory_xact_lock(" DB_MIGRATE_LOCK ")") != 0) {
+        db_rollback(db);
+        return -1;
+    }
+    return 0;
+}
+
+/* Whether migration version v is recorded: 1 yes, 0 no, -1 error. */
+static int is_applied(db_t *db, int version)
+{
+    char v[16];
+    snprintf(v, sizeof(v), "%d", version);
+    const char *pv[] = {v};
+    PGresult *r = db_query(db, NULL, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, pv);
+    if (!r)
+        return -1;
+    int done = PQntuples(r) > 0;
+    PQclear(r);
+    return done;
+}
+
 int db_migrate(db_t *db, int *applied)
 {
     int n = 0, rc = -1;
     *applied = 0;
+    /* Two concurrent CREATE TABLE IF NOT EXISTS can collide: under the lock too. */
+    if (begin_locked(db) != 0)
+        return -1;
     if (db_simple(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
                       " version integer PRIMARY KEY, name text NOT NULL,"
-                      " applied_at timestamptz NOT NULL DEFAULT now())") != 0)
+                      " applied_at timestamptz NOT NULL DEFAULT now())") != 0 ||
+        db_commit(db) != 0) {
+        db_rollback(db);
         return -1;
-    if (db_simple(db, "SELECT pg_advisory_lock(" DB_MIGRATE_LOCK ")") != 0)
-        return -1;
+    }
     /* Every migration not yet recorded is applied, also one numbered below
-     * the highest applied (branches merged in another order). */
+     * the highest applied (branches merged in another order). Each is
+     * looked for again under the lock, in the transaction that applies it. */
     for (int i = 0; i < migrations_count; i++) {
         const migration_t *m = &migrations[i];
-        char v[16];
-        snprintf(v, sizeof(v), "%d", m->version);
-        const char *pv[] = {v};
-        PGresult *r =
-            db_query(db, NULL, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, pv);
-        if (!r)
+        int done = is_applied(db, m->version);
+        if (done < 0)
             goto out;
-        bool done = PQntuples(r) > 0;
-        PQclear(r);
         if (done)
             continue;
-        if (db_begin(db) != 0)
+        if (begin_locked(db) != 0)
             goto out;
+        done = is_applied(db, m->version);
+        if (done != 0) {
+            if (done < 0 || db_commit(db) != 0) {
+                db_rollback(db);
+                goto out;
+            }
+            continue;
+        }
         if (db_simple(db, m->sql) != 0) {
             log_error("migration failed version=%d name=%s error=\"%s\"", m->version, m->name,
                       db->error);
@@ -461,7 +611,6 @@ int db_migrate(db_t *db, int *applied)
     }
     rc = 0;
 out:
-    db_simple(db, "SELECT pg_advisory_unlock(" DB_MIGRATE_LOCK ")");
     *applied = n;
     return rc;
 }

@@ -6,6 +6,14 @@
  * and re-prepared after a reconnect. A lost connection is re-established
  * with capped, jittered backoff by db_ensure(); callers treat a NULL result
  * as "this attempt failed", roll back their unit of work and retry later.
+ *
+ * Behind a transaction-mode pooler (PgBouncer pool_mode=transaction) each
+ * transaction, or each statement outside one, may run on another server
+ * connection, so nothing may outlive it on the server: a pooled db_t runs
+ * every statement unnamed (PQexecParams: parse, bind and execute in one
+ * message sequence) and LISTENs over a second, direct connection to
+ * Postgres that it opens on the first db_listen(). SET LOCAL, advisory
+ * transaction locks and cursors inside a transaction are fine either way.
  */
 #ifndef UPDRAFT_DB_H
 #define UPDRAFT_DB_H
@@ -20,8 +28,35 @@
 typedef struct db db_t;
 
 /*
- * Connects to conninfo (a libpq keyword string or postgresql:// URI). Makes
- * one attempt; returns NULL and fills err on failure. The string is copied.
+ * Where a db_t connects (config: database.url, database.pooler,
+ * database.direct_url). The strings are libpq keyword strings or
+ * postgresql:// URIs.
+ */
+typedef struct db_target {
+    char *url;        /* statements go here: Postgres, or a pooler */
+    bool pooled;      /* url is a transaction-mode pooler */
+    char *direct_url; /* pooled: Postgres itself, for LISTEN; NULL or "": none */
+} db_target_t;
+
+/* Copies src's strings into dst (dst's own, freed by db_target_clear). 0 or -1 (no memory). */
+int db_target_copy(db_target_t *dst, const db_target_t *src);
+void db_target_clear(db_target_t *t);
+
+/*
+ * Connects to t (copied). Makes one attempt; returns NULL and fills err on
+ * failure. A pooled target's direct connection is opened by db_listen().
+ */
+db_t *db_open(const db_target_t *t, char *err, size_t errlen);
+/* db_open retried as db_connect_retry() retries. */
+db_t *db_open_retry(const db_target_t *t, backoff_t *b, volatile const bool *stop, char *err,
+                    size_t errlen);
+/* Whether db runs through a transaction-mode pooler. */
+bool db_pooled(const db_t *db);
+
+/*
+ * Connects to conninfo, directly (db_open with a target that is not
+ * pooled). Makes one attempt; returns NULL and fills err on failure. The
+ * string is copied.
  */
 db_t *db_connect(const char *conninfo, char *err, size_t errlen);
 /*
@@ -72,9 +107,13 @@ void db_rollback(db_t *db);
 const char *db_sqlstate(const db_t *db);
 const char *db_error(const db_t *db);
 
-/* LISTEN on channel (remembered and re-issued after reconnects). */
+/*
+ * LISTEN on channel (remembered and re-issued after reconnects). Pooled:
+ * on the direct connection, opened on the first call; -1 when the target
+ * has no direct_url.
+ */
 int db_listen(db_t *db, const char *channel);
-/* The socket to poll for notifications, -1 when disconnected. */
+/* The socket to poll for notifications (pooled: the direct connection's), -1 when disconnected. */
 int db_socket(db_t *db);
 /*
  * Reads pending input and calls cb(payload, arg) for each notification
@@ -93,7 +132,8 @@ const char *db_get_str(const PGresult *r, int row, int col);
 
 /*
  * Schema: applies the embedded migrations that are not yet applied, each in
- * its own transaction, serialized by an advisory lock. Returns 0 or -1.
+ * its own transaction, serialized by an advisory transaction lock (so it
+ * works through a pooler too). Returns 0 or -1.
  */
 int db_migrate(db_t *db, int *applied);
 /* 0 if the database is at the version this binary expects; -1 otherwise (err says why). */

@@ -7,7 +7,7 @@
  * earlier one while holding a later one (the try_ forms never wait), so
  * no two updraft processes can deadlock on them:
  *
- *   1. DB_MIGRATE_LOCK     session lock around schema migrations, alone
+ *   1. DB_MIGRATE_LOCK     held by each migration's transaction, alone
  *                          (lib/core/db.c: migrating is below this layer)
  *   2. LOCK_ENQUEUE        the scheduler's critical section (tried)
  *   3. LOCK_DAG_CLASS      per DAG: queueing its tasks (tried by planners
@@ -17,8 +17,10 @@
  *                          waited for while a queued run is planned
  *   5. LOCK_POOL_CLASS     per pool: its slots, in pool-name order
  *
- * All but the migration lock are transaction locks (pg_*advisory_xact_lock),
- * released at commit or rollback.
+ * All are transaction locks (pg_*advisory_xact_lock), released at commit or
+ * rollback: none is a session lock, which a transaction-mode pooler
+ * (database.pooler) would leave on a server connection another client
+ * gets next.
  *
  * A backfill's row lock (store/backfill.h: the scheduler's step takes it
  * FOR UPDATE SKIP LOCKED, pause and cancel wait for it) is a row lock, not

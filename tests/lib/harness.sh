@@ -9,6 +9,11 @@
 # t_cleanup_extra runs when the script defines it, the services stop, and
 # when a check failed the tail (T_LOG_TAIL lines) of every $tmp/*.log is
 # printed as comments.
+# UPDRAFT_TEST_POOLER=transaction puts Debian's pgbouncer in transaction
+# pooling mode between the daemons and Postgres (svc_start_pgbouncer in
+# services.sh), so that any test runs the way a deployment behind PgBouncer
+# does; q and svc_psql still talk to Postgres itself.
+#
 # The webservers of the tests that are about something else than logins
 # run with webserver.auth none (allowed on loopback only); the tests of
 # authentication (test_auth*.sh) set it to password, the default.
@@ -20,12 +25,17 @@ t_setup() {
   trap t_cleanup EXIT
   svc_start_pg "$tmp" || { not_ok "postgres starts"; exit 1; }
   svc_start_redis "$tmp" || { not_ok "redis starts"; exit 1; }
+  if [ "${UPDRAFT_TEST_POOLER:-}" = transaction ]; then
+    svc_start_pgbouncer "$tmp" || { not_ok "pgbouncer starts (UPDRAFT_TEST_POOLER=transaction)"; exit 1; }
+    echo "# through pgbouncer (transaction pooling) on port $SVC_PGB_PORT"
+  fi
 }
 
 t_cleanup() {
   for p in "${pids[@]}"; do kill -"${T_KILL_SIGNAL:-TERM}" "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   if declare -F t_cleanup_extra >/dev/null; then t_cleanup_extra; fi
+  svc_stop_pgbouncer "$tmp"
   svc_stop "$tmp"
   if [ "${T_FAILED:-0}" -ne 0 ]; then
     for f in "$tmp"/*.log; do

@@ -11,3 +11,80 @@ source "$(dirname "${BASH_SOURCE[0]}")/../../deploy/services.sh"
 if [ "$(id -u)" -eq 0 ]; then
   export UPDRAFT__WORKER__ALLOW_ROOT_TASKS=${UPDRAFT__WORKER__ALLOW_ROOT_TASKS:-true}
 fi
+
+# svc_start_pgbouncer DIR [POOL_SIZE]: Debian's pgbouncer in transaction
+# pooling mode on a free loopback port, in front of the Postgres that
+# svc_start_pg started in DIR, as the Postgres user (pgbouncer refuses to
+# run as root). Points the daemons at it the way a deployment behind
+# PgBouncer does: UPDRAFT__DATABASE__URL -> pgbouncer,
+# UPDRAFT__DATABASE__DIRECT_URL -> Postgres (LISTEN),
+# UPDRAFT__DATABASE__POOLER=transaction. svc_psql keeps talking to Postgres.
+# SVC_PGB_PORT is the port; `svc_pgb_admin "SHOW POOLS"` asks its console.
+# Returns 2 when pgbouncer is not installed (deploy/install-deps.sh).
+svc_start_pgbouncer() {
+  local dir=$1 size=${2:-${SVC_PGB_POOL_SIZE:-8}} port conf
+  command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || return 2
+  mkdir -p "$dir/pgbouncer"
+  port=$(cat "$dir/pgbouncer.port" 2>/dev/null || svc_free_port)
+  echo "$port" >"$dir/pgbouncer.port"
+  conf=$dir/pgbouncer/pgbouncer.ini
+  printf '"updraft" ""\n' >"$dir/pgbouncer/userlist.txt"
+  cat >"$conf" <<EOC
+[databases]
+updraft = host=127.0.0.1 port=$SVC_PG_PORT dbname=updraft user=updraft
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/pgbouncer/userlist.txt
+pool_mode = transaction
+default_pool_size = $size
+max_db_connections = $size
+max_client_conn = 1000
+query_wait_timeout = 10
+server_login_retry = 1
+admin_users = updraft
+stats_users = updraft
+pidfile = $dir/pgbouncer/pgbouncer.pid
+logfile = $dir/pgbouncer/pgbouncer.log
+EOC
+  [ "$(id -u)" -eq 0 ] && chown -R "$SVC_PG_USER" "$dir/pgbouncer"
+  svc_as_pg "$(command -v pgbouncer || echo /usr/sbin/pgbouncer)" -d "$conf" >/dev/null 2>&1 || {
+    echo "pgbouncer failed to start:"; tail -20 "$dir/pgbouncer/pgbouncer.log"; return 1; }
+  for _ in $(seq 1 100); do
+    svc_pgb_admin "SHOW VERSION" >/dev/null 2>&1 && break
+    sleep 0.05
+  done
+  export SVC_PGB_PORT=$port
+  export SVC_PG_URL=${SVC_PG_URL:-$UPDRAFT__DATABASE__URL}
+  export UPDRAFT__DATABASE__DIRECT_URL=$SVC_PG_URL
+  export UPDRAFT__DATABASE__URL="postgresql://updraft@127.0.0.1:$port/updraft"
+  export UPDRAFT__DATABASE__POOLER=transaction
+  svc_pgb_admin "SHOW VERSION" >/dev/null 2>&1 || { echo "pgbouncer does not answer"; return 1; }
+}
+
+# svc_pgb_admin SQL: runs SQL on pgbouncer's admin console (SHOW POOLS,
+# SHOW STATS...): a header line of column names, then one line per row,
+# fields separated by spaces. svc_pgb_col SQL DB COLUMN... prints the sum
+# of the named columns in DB's row.
+svc_pgb_admin() {
+  "$(svc_pg_bindir)/psql" "postgresql://updraft@127.0.0.1:${SVC_PGB_PORT:-$(cat "$tmp/pgbouncer.port" 2>/dev/null)}/pgbouncer" \
+    -AX -F ' ' -P footer=off -c "$1"
+}
+svc_pgb_col() {
+  local sql=$1 db=$2
+  shift 2
+  svc_pgb_admin "$sql" | awk -v db="$db" -v cols="$*" '
+    NR == 1 { for (i = 1; i <= NF; i++) at[$i] = i; next }
+    $1 == db { n = split(cols, c, " "); s = 0; for (i = 1; i <= n; i++) s += $(at[c[i]]); print s }'
+}
+
+svc_stop_pgbouncer() {
+  local dir=$1
+  if [ -f "$dir/pgbouncer/pgbouncer.pid" ]; then
+    kill "$(cat "$dir/pgbouncer/pgbouncer.pid")" 2>/dev/null || true
+    rm -f "$dir/pgbouncer/pgbouncer.pid"
+  fi
+}

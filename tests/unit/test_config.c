@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "core/config.h"
+#include "core/db.h"
 #include "core/error.h"
 
 static char tmpdir[256];
@@ -201,6 +202,45 @@ static void test_env_overrides_the_file(void **state)
         assert_false(c.core.dags_are_paused_at_creation);
         config_free(&c);
     }
+}
+
+static void test_pooler_mode_needs_a_direct_url_and_gives_a_pooled_target(void **state)
+{
+    (void)state;
+    config_t c;
+    char err[512] = "";
+    db_target_t t;
+    assert_int_equal(config_load(NULL, &c, err, sizeof(err)), 0);
+    config_db_target(&c, &t);
+    assert_false(t.pooled); /* the default: named prepared statements */
+    assert_string_equal(t.url, "postgresql:///updraft");
+    config_free(&c);
+
+    setenv("UPDRAFT__DATABASE__POOLER", "statement", 1);
+    assert_int_equal(config_load(NULL, &c, err, sizeof(err)), -1);
+    assert_contains(err, "database.pooler");
+    assert_contains(err, "not a pooler mode");
+
+    setenv("UPDRAFT__DATABASE__POOLER", "transaction", 1);
+    assert_int_equal(config_load(NULL, &c, err, sizeof(err)), -1);
+    assert_contains(err, "database.direct_url: must be set");
+
+    setenv("UPDRAFT__DATABASE__URL", "postgresql://u@bouncer:6432/updraft", 1);
+    setenv("UPDRAFT__DATABASE__DIRECT_URL", "postgresql://u:pw@db:5432/updraft", 1);
+    assert_int_equal(config_load(NULL, &c, err, sizeof(err)), 0);
+    config_db_target(&c, &t);
+    assert_true(t.pooled);
+    assert_string_equal(t.url, "postgresql://u@bouncer:6432/updraft");
+    assert_string_equal(t.direct_url, "postgresql://u:pw@db:5432/updraft");
+    char *printed = NULL;
+    size_t plen = 0;
+    FILE *f = open_memstream(&printed, &plen);
+    assert_non_null(f);
+    config_print(&c, f);
+    fclose(f);
+    assert_null(strstr(printed, ":pw@")); /* direct_url's password is masked */
+    free(printed);
+    config_free(&c);
 }
 
 static void test_bad_env_value_is_reported_by_name(void **state)
@@ -567,6 +607,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_config_file_is_found_in_lookup_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_overrides_the_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_env_value_is_reported_by_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_pooler_mode_needs_a_direct_url_and_gives_a_pooled_target, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_file_key_is_reported_with_line_and_column, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_weak_fernet_key_is_a_configuration_error, setup,
