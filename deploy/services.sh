@@ -2,7 +2,9 @@
 #
 #   source deploy/services.sh       (tests: tests/lib/services.sh)
 #   svc_start_pg DIR      # initdb + start on a free loopback port; exports UPDRAFT__DATABASE__URL
-#                         # (and SVC_PG_URL, the same, which svc_psql uses)
+#                         # (and SVC_PG_URL, the same: Postgres itself even behind a pooler)
+#   svc_psql ARGS...      # psql on UPDRAFT__DATABASE__URL (behind a pooler in transaction mode:
+#                         # UPDRAFT__DATABASE__DIRECT_URL)
 #   svc_start_redis DIR   # start on a free loopback port; exports UPDRAFT__REDIS__URL
 #   svc_stop DIR          # stop both (leaves data in DIR)
 #
@@ -94,5 +96,9 @@ svc_stop() {
 }
 
 svc_psql() {
-  "$(svc_pg_bindir)/psql" "${SVC_PG_URL:-$UPDRAFT__DATABASE__URL}" -v ON_ERROR_STOP=1 -tAX "$@"
+  # Behind a pooler in transaction mode, Postgres itself (the direct URL);
+  # else whatever database UPDRAFT__DATABASE__URL names for this call.
+  local url=$UPDRAFT__DATABASE__URL
+  [ "${UPDRAFT__DATABASE__POOLER:-none}" = transaction ] && url=${UPDRAFT__DATABASE__DIRECT_URL:-$url}
+  "$(svc_pg_bindir)/psql" "$url" -v ON_ERROR_STOP=1 -tAX "$@"
 }

@@ -149,7 +149,7 @@ wait_up() {
 fig() {
   jq -nc --arg name "$1" --arg unit "$2" --arg median "$3" --arg p99 "$4" --arg n "$5" \
     --arg target "$6" --arg check "$7" --arg note "${8:-}" '
-    def num: if . == "" then null else tonumber end;
+    def num: if . == "" or . == "-" then null else tonumber end;
     {name: $name, unit: $unit, median: ($median|num), p99: ($p99|num), n: ($n|num),
      target: (if $target == "" then null else $target end),
      check: (if $check == "" then null else $check end),
@@ -588,13 +588,14 @@ fi # scenarios 1-6
 log "8. ui: grid of $UI_RUNS runs x $UI_TASKS tasks, DAG list of $UI_DAGS DAGs"
 URL_UI=${URL%/*}/updraft_ui
 # curl_ms URL N: p50, p99 (ms) and the count of N sequential GETs that answered 200
+# ("- - 0" when none did: no figure, so no target met)
 curl_ms() {
   local url=$1 n=$2 i
   for i in 1 2 3 4 5; do curl -s -o /dev/null "$url"; done
   for i in $(seq 1 "$n"); do curl -s -o /dev/null -w '%{http_code} %{time_total}\n' "$url"; done | python3 -c '
 import sys
 v = sorted(float(t) * 1000 for c, t in (l.split() for l in sys.stdin) if c == "200")
-print(round(v[len(v) // 2], 3), round(v[min(len(v) - 1, int(0.99 * len(v)))], 3), len(v)) if v else print("", "", 0)'
+print(round(v[len(v) // 2], 3), round(v[min(len(v) - 1, int(0.99 * len(v)))], 3), len(v)) if v else print("-", "-", 0)'
 }
 t0=$(now_ms)
 if q "$URL" "CREATE DATABASE updraft_ui" >/dev/null &&
