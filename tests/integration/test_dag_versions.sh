@@ -50,9 +50,10 @@ pair_b:
       operator: airflow.operators.empty.EmptyOperator
 EOF
 printf '# Pair\n\nFrom a file.\n' >"$tmp/dags/docs/pair.md"
-cat >"$tmp/dags/outside.yaml" <<'EOF'
+printf '# Not a DAG document\n' >"$tmp/outside.md"
+cat >"$tmp/dags/outside.yaml" <<EOF
 outside:
-  doc_md_file_path: /etc/hostname
+  doc_md_file_path: $tmp/outside.md
   tasks:
     - task_id: t
       operator: airflow.operators.empty.EmptyOperator
