@@ -20,7 +20,8 @@
  *   UI_ADMIN_USER, UI_ADMIN_PASSWORD, UI_VIEWER_USER, UI_VIEWER_PASSWORD
  *   UI_SCREENS        folder of the screenshots (default build/ui-screens)
  *   UI_TAP_START      checks already printed by the calling script (numbering)
- *   UI_TIMEOUT_MS     one scenario's time limit (default 60000)
+ *   UI_TIMEOUT_MS     one scenario's time limit (default 150000: a scenario may wait
+ *                     90 s for the scheduler, and the first one starts Chromium cold)
  *   CHROMIUM          the browser (default /usr/bin/chromium)
  */
 const fs = require('fs');
@@ -35,7 +36,7 @@ if (!/^https?:\/\//.test(base)) {
 }
 const env = process.env;
 const screens = path.resolve(env.UI_SCREENS || 'build/ui-screens');
-const limitMs = Number(env.UI_TIMEOUT_MS) || 60000;
+const limitMs = Number(env.UI_TIMEOUT_MS) || 150000;
 const users = {
   admin: {username: env.UI_ADMIN_USER || 'admin', password: env.UI_ADMIN_PASSWORD || ''},
   viewer: {username: env.UI_VIEWER_USER || 'viewer', password: env.UI_VIEWER_PASSWORD || ''},
