@@ -28,8 +28,14 @@
  * new, reactivated, or whose schedule, start/end date or catchup changed;
  * a new DAG without a schedule keeps the NULLs it was inserted with.
  *
- * The statements are store/dags.c's (the batch store) and
- * store/import_errors.c's; this file decides what they are given.
+ * Each file parsed records its parse time (dag_processing.last_duration,
+ * labelled with its path under the DAGs folder); each completed scan its
+ * own time, and the active DAGs and import errors as the database counts
+ * them after it (docs/metrics.md).
+ *
+ * The statements are store/dags.c's (the batch store),
+ * store/import_errors.c's and store/gauges.c's; this file decides what they
+ * are given.
  */
 #include "scheduler/processor.h"
 #include "scheduler/wake.h"

@@ -65,7 +65,7 @@ void gauges_free(gauges_t *g)
 
 static int read_queues(gauges_t *g, const char *json)
 {
-    cJSON *a = cJSON_Parse(json);
+    cJSON *a = cJSON_ParseWithLength(json, strlen(json));
     int rc = UPDRAFT_ENOMEM;
     if (!a)
         return rc;

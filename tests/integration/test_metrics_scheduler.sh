@@ -92,17 +92,18 @@ sched() { metric "$sport" "$@"; }
 # the same metric summed over the scheduler and the worker
 both() { local a b; a=$(metric "$sport" "$@"); b=$(metric "$wport" "$@"); echo $(( ${a:-0} + ${b:-0} )); }
 is() { [ "$(sched "${@:2}")" = "$1" ]; }
+at_least() { local v; v=$(sched "${@:2}"); [ -n "$v" ] && awk -v v="$v" -v n="$1" 'BEGIN { exit !(v >= n) }'; }
+has() { [ -n "$(sched "$@")" ]; }
 
-check "the scheduler answers /metrics" curl -sf -o /dev/null "http://127.0.0.1:$sport/metrics"
+check "the scheduler answers /metrics" wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$sport/metrics"
 check "dagbag_size counts the three DAGs" wait_for 30 is 3 updraft_dagbag_size
 check_eq "no import errors yet" 0 "$(sched updraft_dag_processing_import_errors)"
 check "a DAG file's parse time is labelled with its path under the DAGs folder" \
-  wait_for 10 test -n "$(sched updraft_dag_processing_last_duration_seconds 'file="sub/zombie.yaml"')"
-tp=$(sched updraft_dag_processing_total_parse_time_seconds)
-check "total_parse_time is recorded" test -n "$tp"
-check "the loop heartbeats" wait_for 10 test "$(sched updraft_scheduler_heartbeat_total)" -ge 2
-check "each pass is timed" test "$(sched updraft_scheduler_loop_duration_seconds_count)" -ge 1
-check "the Postgres round trip is timed" wait_for 10 test "$(sched updraft_db_round_trip_seconds_count)" -ge 1
+  wait_for 10 has updraft_dag_processing_last_duration_seconds 'file="sub/zombie.yaml"'
+check "total_parse_time is recorded" has updraft_dag_processing_total_parse_time_seconds
+check "the loop heartbeats" wait_for 10 at_least 2 updraft_scheduler_heartbeat_total
+check "each pass is timed" at_least 1 updraft_scheduler_loop_duration_seconds_count
+check "the Postgres round trip is timed" wait_for 10 at_least 1 updraft_db_round_trip_seconds_count
 
 # The scheduled DAG's one run (catchup false): its schedule delay is recorded once.
 daily_done() { [ "$(q "SELECT state FROM dag_run WHERE dag_id = 'ms_daily'")" = success ]; }
@@ -142,8 +143,9 @@ check_eq "executor: the live worker's 4 slots are open" 4 "$(sched updraft_execu
 check_eq "executor: nothing running" 0 "$(sched updraft_executor_running_tasks)"
 check_eq "executor: nothing queued" 0 "$(sched updraft_executor_queued_tasks)"
 check_eq "no alert deliveries pending" 0 "$(sched updraft_alerts_backlog)"
-check "the default queue's stream is measured" test -n "$(sched updraft_queue_length 'queue="default"')"
+check "the default queue's stream is measured" has updraft_queue_length 'queue="default"'
 check_eq "the default queue has nothing pending" 0 "$(sched updraft_queue_pending 'queue="default"')"
+check_eq "the default queue has nothing undelivered (Redis 7's lag)" 0 "$(sched updraft_queue_lag 'queue="default"')"
 
 # A broken file: one import error, the DAG count unchanged.
 printf 'ms_broken:\n  tasks: [\n' >"$tmp/dags/broken.yaml"
