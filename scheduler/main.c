@@ -44,7 +44,6 @@
 #include "core/db.h"
 #include "core/healthsrv.h"
 #include "core/log.h"
-#include "core/metrics.h"
 #include "core/notify.h"
 #include "core/timeutil.h"
 #include "scheduler/alerter.h"
@@ -155,8 +154,7 @@ int main(int argc, char **argv)
     int rc = 1, loop_fd = -1, proc_fd = -1, alert_fd = -1;
     sigset_t sigs;
     pthread_t loop_tid, proc_tid, alert_tid;
-    bool loop_started = false, proc_started = false, alert_started = false, curl_ready = false,
-         metrics_started = false;
+    bool loop_started = false, proc_started = false, alert_started = false, curl_ready = false;
     healthsrv_t *health = NULL;
     processor_status_t proc_status = {0};
 
@@ -207,13 +205,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "updraft-scheduler: eventfd: %s\n", strerror(errno));
         goto out;
     }
-    /* Before any thread records: the sender labels every series with them. */
-    char merr[256];
-    if (metrics_start(&cfg, "scheduler", hostname, merr, sizeof(merr)) < 0) {
-        fprintf(stderr, "updraft-scheduler: %s\n", merr);
-        goto out;
-    }
-    metrics_started = true;
     if (health_port) {
         char herr[256];
         int threshold = cfg.scheduler.heartbeat_sec * 6 > 30 ? cfg.scheduler.heartbeat_sec * 6 : 30;
@@ -279,8 +270,6 @@ stop:
     }
 out:
     healthsrv_stop(health);
-    if (metrics_started)
-        metrics_stop();
     if (loop_fd >= 0)
         close(loop_fd);
     if (proc_fd >= 0)
