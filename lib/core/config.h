@@ -83,6 +83,7 @@ typedef struct config {
     } worker;
     struct {
         char *level;        /* debug|info|warning|error, default "info" */
+        char *format;       /* text|json, default "text" */
         int retention_days; /* task logs older than this are deleted, default 0 = kept forever */
     } logging;
     struct {                        /* docs/alerts.md; conn id lists are comma-separated */
