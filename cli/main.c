@@ -97,9 +97,6 @@ int main(int argc, char **argv)
     log_level_t lvl;
     if (log_parse_level(cfg.logging.level, &lvl) == 0 && lvl > LOG_LEVEL_WARN)
         log_set_level(lvl);
-    log_format_t format;
-    if (log_parse_format(cfg.logging.format, &format) == 0)
-        log_set_format(format);
     if (argc < 2) {
         usage(stderr);
         config_free(&cfg);

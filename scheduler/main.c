@@ -180,9 +180,6 @@ int main(int argc, char **argv)
     }
     if (log_parse_level(cfg.logging.level, &level) == 0)
         log_set_level(level);
-    log_format_t format;
-    if (log_parse_format(cfg.logging.format, &format) == 0)
-        log_set_format(format);
     resolve_hostname(&cfg, hostname, sizeof(hostname));
     notify_init();
 

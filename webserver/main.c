@@ -79,9 +79,6 @@ int main(int argc, char **argv)
     if (log_parse_level(cfg.logging.level, &level) < 0)
         level = LOG_LEVEL_INFO;
     log_init("webserver", level);
-    log_format_t format;
-    if (log_parse_format(cfg.logging.format, &format) == 0)
-        log_set_format(format);
     notify_init();
 
     memset(&sa, 0, sizeof(sa));

@@ -146,9 +146,6 @@ static int settle(worker_options_t *w, const flags_t *f)
         return -1;
     }
     log_init("worker", lvl);
-    log_format_t format;
-    if (log_parse_format(w->cfg.logging.format, &format) == 0)
-        log_set_format(format);
     if (f->hostname) {
         snprintf(w->hostname, sizeof(w->hostname), "%s", f->hostname);
     } else if (gethostname(w->hostname, sizeof(w->hostname)) != 0) {

@@ -993,6 +993,11 @@ int config_load(const char *path, config_t *out, char *err, size_t errlen)
         goto out;
     if (apply_env(out, err, errlen) < 0)
         goto out;
+    /* logging.format applies to every line from here on, the warnings just
+     * below included: each program loads its configuration first thing. */
+    log_format_t format;
+    if (log_parse_format(out->logging.format, &format) == 0)
+        log_set_format(format);
     warn_unknown_env();
 
     /* Behind a transaction pooler the daemons LISTEN on a direct connection. */
