@@ -64,6 +64,7 @@ int main(int argc, char **argv)
         return ops_main(argv[2]);
 
     worker_options_t w;
+    log_init("worker", LOG_LEVEL_INFO); /* the configuration's warnings name us too */
     int rc = worker_options_load(argc, argv, &w);
     if (rc == 0)
         rc = worker_daemon_run(&w);
