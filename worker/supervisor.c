@@ -84,18 +84,6 @@ extern char **environ;
 #define THREAD_STACK (512 * 1024)
 #define MAX_RESCHEDULE_SEC (366LL * 86400) /* a later next poke is brought forward */
 
-/* The ids of a try on every line about it, as the task_instance columns are
- * named, so that a log pipeline can join the lines of one try. */
-#define TRY_FMT "ti=%" PRId64 " try_number=%d dag_id=%s run_id=%s task_id=%s map_index=%d"
-#define TRY_ARGS(t)                                                                                \
-    (t)->ti_id, (t)->try_number, or_dash((t)->dag_id), or_dash((t)->run_id),                       \
-        or_dash((t)->task_id), (t)->map_index
-
-static const char *or_dash(const char *s)
-{
-    return s && s[0] ? s : "-";
-}
-
 typedef struct run {
     wtry_t *t;
     executor_proc_t proc; /* proc.pid > 0 while the process is not reaped */
@@ -379,7 +367,7 @@ static void run_spawn(supervisor_t *s, run_t *r)
     /* A mapped instance's values first: they may hold templates. */
     if (wrender_apply_map(s->o.db, t, err, sizeof(err)) < 0) {
         logbuf_append_line(r->log, "ERROR", "Cannot run the mapped task instance: %s", err);
-        log_warn("task mapping failed " TRY_FMT, TRY_ARGS(t));
+        log_warn("task mapping failed " WTRY_LOG_FMT, WTRY_LOG_ARGS(t));
         run_mark_exited(r, false);
         return;
     }
@@ -387,7 +375,7 @@ static void run_spawn(supervisor_t *s, run_t *r)
      * away fails the try like any render error (normal retry rules). */
     if (wrender_try(s->o.db, s->o.ring, t, r->log, err, sizeof(err)) < 0) {
         logbuf_append_line(r->log, "ERROR", "%s", err);
-        log_warn("task render failed " TRY_FMT, TRY_ARGS(t));
+        log_warn("task render failed " WTRY_LOG_FMT, WTRY_LOG_ARGS(t));
         run_mark_exited(r, false);
         return;
     }
@@ -422,7 +410,7 @@ static void run_spawn(supervisor_t *s, run_t *r)
     int who = choose_user(s, t, &user, &as, err, sizeof(err));
     if (who < 0) {
         logbuf_append_line(r->log, "ERROR", "Cannot run the task: %s", err);
-        log_warn("task refused " TRY_FMT " error=\"%s\"", TRY_ARGS(t), err);
+        log_warn("task refused " WTRY_LOG_FMT " error=\"%s\"", WTRY_LOG_ARGS(t), err);
         run_mark_exited(r, false);
         return;
     }
@@ -458,7 +446,7 @@ static void run_spawn(supervisor_t *s, run_t *r)
     taskenv_free(envp);
     if (rc < 0) {
         logbuf_append_line(r->log, "ERROR", "Cannot start the task: %s", err);
-        log_warn("task start failed " TRY_FMT " error=\"%s\"", TRY_ARGS(t), err);
+        log_warn("task start failed " WTRY_LOG_FMT " error=\"%s\"", WTRY_LOG_ARGS(t), err);
         run_mark_exited(r, false);
         return;
     }
@@ -467,7 +455,7 @@ static void run_spawn(supervisor_t *s, run_t *r)
         guard_ensure(s); /* tells the new one about this group too */
     }
     logbuf_append_line(r->log, "INFO", "Output:");
-    log_info("try started " TRY_FMT " pid=%d", TRY_ARGS(t), (int)r->proc.pid);
+    log_info("try started " WTRY_LOG_FMT " pid=%d", WTRY_LOG_ARGS(t), (int)r->proc.pid);
 }
 
 static int add_run(supervisor_t *s, wtry_t *t)
@@ -518,7 +506,7 @@ static int add_run(supervisor_t *s, wtry_t *t)
     case WTRY_INVALID:
         logbuf_append_line(r->log, "ERROR", "Cannot run the task: %s",
                            t->spec_error ? t->spec_error : "invalid task spec");
-        log_warn("invalid task spec " TRY_FMT " error=\"%s\"", TRY_ARGS(t),
+        log_warn("invalid task spec " WTRY_LOG_FMT " error=\"%s\"", WTRY_LOG_ARGS(t),
                  t->spec_error ? t->spec_error : "");
         run_mark_exited(r, false);
         break;
@@ -533,7 +521,7 @@ static void accept_tries(supervisor_t *s)
     while ((t = handoff_pop(s->o.handoff)) != NULL) {
         if (add_run(s, t) < 0) {
             /* Not run and not acknowledged: the try goes stale and is reaped. */
-            log_error("out of memory, dropping try " TRY_FMT, TRY_ARGS(t));
+            log_error("out of memory, dropping try " WTRY_LOG_FMT, WTRY_LOG_ARGS(t));
             wtry_free(t);
             handoff_release(s->o.handoff);
         }
@@ -624,7 +612,7 @@ static void read_output(supervisor_t *s, run_t *r, int max_reads)
         ssize_t n = read(r->proc.out_fd, s->buf, sizeof(s->buf));
         if (n > 0) {
             if (!r->lost && logbuf_append_output(r->log, s->buf, (size_t)n) < 0)
-                log_error("out of memory, task output lost " TRY_FMT, TRY_ARGS(r->t));
+                log_error("out of memory, task output lost " WTRY_LOG_FMT, WTRY_LOG_ARGS(r->t));
             if (r->track)
                 track_lines(r, s->buf, (size_t)n, s->o.max_xcom_size);
             continue;
@@ -932,7 +920,8 @@ static void lose_run(run_t *r, const char *why)
         return;
     r->lost = true;
     logbuf_consume(r->log, logbuf_pending(r->log));
-    log_warn("try lost its guard, stopping it " TRY_FMT " reason=\"%s\"", TRY_ARGS(r->t), why);
+    log_warn("try lost its guard, stopping it " WTRY_LOG_FMT " reason=\"%s\"", WTRY_LOG_ARGS(r->t),
+             why);
     if (r->proc.pid > 0) {
         executor_signal(&r->proc, SIGTERM);
         r->kill_at_us = ts_mono_us() + KILL_GRACE_US;
@@ -951,7 +940,8 @@ static const char *rendered_json(supervisor_t *s, run_t *r)
         return NULL;
     if (!r->rendered &&
         !(r->rendered = wrender_fields_json(r->t, r->log, s->o.max_templated_field_length))) {
-        log_warn("out of memory, the rendered fields are not stored " TRY_FMT, TRY_ARGS(r->t));
+        log_warn("out of memory, the rendered fields are not stored " WTRY_LOG_FMT,
+                 WTRY_LOG_ARGS(r->t));
         r->rendered_due = false;
     }
     return r->rendered;
@@ -1034,12 +1024,13 @@ static void ack(supervisor_t *s, const wtry_t *t)
     if (!t->delivery.entry_id[0])
         return; /* claimed directly by the mini-scheduler: no stream entry */
     if (!queue_ok(s->o.queue) && queue_ensure(s->o.queue, 0, s->o.stop) < 0) {
-        log_warn("cannot acknowledge, redis unavailable " TRY_FMT " entry=%s", TRY_ARGS(t),
-                 t->delivery.entry_id);
+        log_warn("cannot acknowledge, redis unavailable " WTRY_LOG_FMT " entry=%s",
+                 WTRY_LOG_ARGS(t), t->delivery.entry_id);
         return; /* the entry stays pending; a re-delivery is fenced by the claim */
     }
     if (queue_ack(s->o.queue, &t->delivery) < 0)
-        log_warn("acknowledge failed " TRY_FMT " entry=%s", TRY_ARGS(t), t->delivery.entry_id);
+        log_warn("acknowledge failed " WTRY_LOG_FMT " entry=%s", WTRY_LOG_ARGS(t),
+                 t->delivery.entry_id);
 }
 
 /* Acknowledges the stream entries of n tries in one round trip. */
@@ -1523,8 +1514,8 @@ out:
         db_rollback(s->o.db);
         for (i = 0; i < n; i++) {
             int ms = backoff(due[i], now);
-            log_warn("outcome not written, will retry " TRY_FMT " in_ms=%d", TRY_ARGS(due[i]->t),
-                     ms);
+            log_warn("outcome not written, will retry " WTRY_LOG_FMT " in_ms=%d",
+                     WTRY_LOG_ARGS(due[i]->t), ms);
         }
         minisched_free(&m);
         return;
@@ -1534,10 +1525,10 @@ out:
     for (i = 0; i < n; i++) {
         const wtry_t *t = due[i]->t;
         if (!o[i].written) {
-            log_warn("outcome rejected by the guard " TRY_FMT, TRY_ARGS(t));
+            log_warn("outcome rejected by the guard " WTRY_LOG_FMT, WTRY_LOG_ARGS(t));
         } else {
             snprintf(due[i]->state, sizeof(due[i]->state), "%s", o[i].state);
-            log_info("try finished " TRY_FMT " state=%s", TRY_ARGS(t), o[i].state);
+            log_info("try finished " WTRY_LOG_FMT " state=%s", WTRY_LOG_ARGS(t), o[i].state);
         }
         due[i]->over = true;
     }
@@ -1545,10 +1536,10 @@ out:
     for (i = 0; i < m.n_claimed; i++) {
         wtry_t *t = m.claimed[i];
         m.claimed[i] = NULL;
-        log_debug("claimed directly " TRY_FMT, TRY_ARGS(t));
+        log_debug("claimed directly " WTRY_LOG_FMT, WTRY_LOG_ARGS(t));
         if (add_run(s, t) < 0) {
             /* Claimed but not run: its heartbeat never comes and the scheduler reaps it. */
-            log_error("out of memory, dropping try " TRY_FMT, TRY_ARGS(t));
+            log_error("out of memory, dropping try " WTRY_LOG_FMT, WTRY_LOG_ARGS(t));
             wtry_free(t);
             continue;
         }
@@ -1613,8 +1604,8 @@ static void check_timeouts(supervisor_t *s, int64_t now)
         if (r->proc.pid <= 0)
             continue;
         if (r->kill_at_us && now >= r->kill_at_us) {
-            log_warn("task did not stop after SIGTERM, killing " TRY_FMT " pid=%d", TRY_ARGS(r->t),
-                     (int)r->proc.pid);
+            log_warn("task did not stop after SIGTERM, killing " WTRY_LOG_FMT " pid=%d",
+                     WTRY_LOG_ARGS(r->t), (int)r->proc.pid);
             executor_signal(&r->proc, SIGKILL);
             r->kill_at_us = 0;
         }
@@ -1622,7 +1613,7 @@ static void check_timeouts(supervisor_t *s, int64_t now)
         if (to > 0 && !r->timed_out && !r->lost &&
             now - r->started_us >= (int64_t)to * TS_US_PER_SEC) {
             r->timed_out = true;
-            log_warn("execution timeout, stopping task " TRY_FMT, TRY_ARGS(r->t));
+            log_warn("execution timeout, stopping task " WTRY_LOG_FMT, WTRY_LOG_ARGS(r->t));
             executor_signal(&r->proc, SIGTERM);
             r->kill_at_us = now + KILL_GRACE_US;
         }
@@ -1668,7 +1659,7 @@ static void kill_all(supervisor_t *s)
     for (size_t i = 0; i < s->nruns; i++) {
         run_t *r = s->runs[i];
         if (r->proc.pid > 0) {
-            log_warn("killing task " TRY_FMT " pid=%d", TRY_ARGS(r->t), (int)r->proc.pid);
+            log_warn("killing task " WTRY_LOG_FMT " pid=%d", WTRY_LOG_ARGS(r->t), (int)r->proc.pid);
             executor_signal(&r->proc, SIGKILL);
         }
     }
