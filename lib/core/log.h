@@ -57,13 +57,13 @@ int log_parse_format(const char *s, log_format_t *out);
  *   token that is not key=value (so no text is lost);
  * - a key is [A-Za-z_][A-Za-z0-9_.]* followed by '='; every value is a JSON
  *   string (numbers too, so that a field keeps one type in an index);
- *   `key=` gives "";
+ *   `key=` gives ""; a value without quotes ends at the next space;
  * - a value starting with '"' runs to the first '"' that ends the text or is
  *   followed by spaces and the next key=, so a quoted error holding quotes
  *   stays whole; an unterminated one runs to the end of the text;
  * - a key named like a member above (or "truncated") is written with "log_"
  *   in front; a repeated key gets "_2", "_3"...;
- * - control characters and '"' and '\\' are escaped, bytes that are not UTF-8
+ * - control characters, DEL, '"' and '\\' are escaped, bytes that are not UTF-8
  *   become U+FFFD;
  * - when it does not fit in cap, or cut is true (the text was already cut
  *   short), or there are more than LOG_JSON_MAX_FIELDS pairs, the object

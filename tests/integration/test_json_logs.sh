@@ -25,6 +25,11 @@ jl_dag:
       retries: 1
       retry_delay_sec: 1
       dependencies: [hello]
+jl_sleep:
+  schedule: null
+  start_date: 2024-01-01
+  tasks:
+    - {task_id: long, operator: bash, bash_command: 'sleep 60'}
 YAML
 
 export UPDRAFT__CORE__DAGS_FOLDER=$tmp/dags
@@ -45,8 +50,9 @@ migrate() { "$BIN/updraft" db migrate >/dev/null 2>"$tmp/cli-migrate.log"; }
 check "db migrate" migrate
 start_scheduler scheduler
 start_worker worker w1 2
+wpid=$!
 start_webserver webserver
-dag_in() { q_is 1 "SELECT count(*) FROM dag WHERE dag_id = 'jl_dag' AND version_id IS NOT NULL"; }
+dag_in() { q_is 2 "SELECT count(*) FROM dag WHERE dag_id LIKE 'jl\_%' AND version_id IS NOT NULL"; }
 check "the DAG is parsed" wait_for 30 dag_in
 trigger() { "$BIN/updraft" dags trigger jl_dag --run-id jl_1 >/dev/null 2>"$tmp/cli-trigger.log"; }
 check "dags trigger" trigger
@@ -55,6 +61,14 @@ check_eq "with success" success "$(run_state jl_dag jl_1)"
 check_eq "flaky took two tries" 2 "$(q "SELECT try_number FROM task_instance WHERE dag_id = 'jl_dag' AND task_id = 'flaky'")"
 health() { curl -sf "http://127.0.0.1:$port/api/v1/dags/jl_dag" >/dev/null; }
 check "the webserver answers" wait_for 10 health
+
+# The worker's task guard writes to the worker's stderr, in its format: a
+# worker killed with a try running leaves the guard to stop the task and say so.
+"$BIN/updraft" dags trigger jl_sleep --run-id jl_s >/dev/null 2>&1 || not_ok "trigger jl_sleep"
+check "the long try runs" wait_for 30 q_is running "SELECT state FROM task_instance WHERE dag_id = 'jl_sleep'"
+kill -KILL "$wpid"
+guard_said() { grep -q '"component":"worker-guard"' "$tmp/worker.log"; }
+check "the guard logs the worker's end" wait_for 15 guard_said
 
 # Stop the daemons so that their logs are complete (the stop lines too).
 for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -115,4 +129,6 @@ warned=$(first worker '.message == "unknown configuration variable ignored"')
 check_eq "the warning about the environment is JSON too, from the worker" \
   "UPDRAFT__LOGGING__FROMAT warning worker" "$(jq -r '"\(.var) \(.level) \(.component)"' <<<"${warned:-{\}}")"
 check "the CLI's warning is JSON" test -n "$(first cli-trigger '.component == "cli" and .var == "UPDRAFT__LOGGING__FROMAT"')"
+check "the guard's line is JSON with its fields" \
+  test -n "$(first worker '.component == "worker-guard" and .level == "warning" and (.groups | tonumber) >= 1')"
 check "the webserver logs requests with fields" test -n "$(first webserver '.message == "request" and .method == "GET"')"
