@@ -7,7 +7,8 @@
  *
  * With sentinels (core/sentinel.h) the address is not fixed: open_conn()
  * asks the sentinels for the master each time it connects, and a node that
- * answers READONLY (a demoted master), MASTERDOWN or LOADING marks the
+ * answers READONLY (a demoted master), MASTERDOWN or LOADING, or whose
+ * blocked read was ended by UNBLOCKED (the node became a replica), marks the
  * connection unusable (q->unusable), so that the caller's usual reconnect
  * (queue_ensure) finds the new master. Nothing else changes for callers: a
  * failover looks like a Redis restart, which the scheduler's resend pass
@@ -40,7 +41,7 @@ struct queue {
     int timeout_ms;
     char ensured_groups[16][QUEUE_NAME_MAX];
     int nensured;
-    bool unusable; /* the node answered READONLY/MASTERDOWN/LOADING: reconnect */
+    bool unusable; /* the node answered READONLY/MASTERDOWN/LOADING/UNBLOCKED */
     /* Sentinel discovery, when nsentinels > 0. */
     sentinel_addr_t sentinels[SENTINEL_MAX];
     size_t nsentinels;
@@ -55,7 +56,7 @@ static void note_reply(queue_t *q, const redisReply *r)
     if (!r || r->type != REDIS_REPLY_ERROR || !r->str)
         return;
     if (!strncmp(r->str, "READONLY", 8) || !strncmp(r->str, "MASTERDOWN", 10) ||
-        !strncmp(r->str, "LOADING", 7)) {
+        !strncmp(r->str, "LOADING", 7) || !strncmp(r->str, "UNBLOCKED", 9)) {
         if (!q->unusable)
             log_warn("redis node cannot serve the queues, reconnecting error=\"%.100s\"", r->str);
         q->unusable = true;

@@ -60,8 +60,8 @@ void queue_close(queue_t *q);
  * Reconnects if needed, with capped jittered backoff up to max_wait_ms
  * (<0: until *stop); with sentinels each attempt discovers the master
  * again. A connection is not ok after a connection error, nor after the
- * node answered READONLY, MASTERDOWN or LOADING (a failover demoted it or
- * it is not ready to serve): the next queue_ensure() moves to the master.
+ * node answered READONLY, MASTERDOWN, LOADING or UNBLOCKED (a failover
+ * demoted it or it is not ready to serve): the next queue_ensure() moves to the master.
  */
 int queue_ensure(queue_t *q, int max_wait_ms, volatile const bool *stop);
 bool queue_ok(const queue_t *q);

@@ -10,8 +10,12 @@
 #   - the queues live in database 2 of the promoted node;
 #   - a duplicate message for a finished try, published on the new master,
 #     is dropped by the worker's claim (Postgres's fencing), not run again.
+# Then the killed node comes back (the sentinels make it a replica) and a
+# planned failover (SENTINEL FAILOVER) moves the master back to it while a
+# second run is in flight: the demoted master is alive this time, and the
+# daemons must leave it for the new one. The same checks hold.
 # Messages that Redis lost in the failover are the scheduler's resend pass's
-# to recover; the run must still finish within a bound.
+# to recover; each run must still finish within a bound.
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/services.sh
@@ -109,7 +113,7 @@ mkdir -p "$tmp/dags"
 {
   printf 'failover:\n  schedule: null\n  start_date: 2024-01-01T00:00:00\n  max_active_tasks: 64\n'
   printf '  default_args: {retries: 0}\n  tasks:\n'
-  cmd='echo "$UPDRAFT_TASK_ID $UPDRAFT_TRY_NUMBER" >> '"$side"'; sleep 0.$((RANDOM % 5 + 4))'
+  cmd='echo "$UPDRAFT_RUN_ID $UPDRAFT_TASK_ID $UPDRAFT_TRY_NUMBER" >> '"$side"'; sleep 0.$((RANDOM % 5 + 4))'
   for c in $(seq -w 1 24); do
     for l in 1 2 3 4 5; do
       dep=""
@@ -133,15 +137,26 @@ for _ in $(seq 1 300); do
   "$BIN/updraft" dags trigger failover --run-id r1 >/dev/null 2>&1 && break
   sleep 0.2
 done
-done_count() { q "SELECT count(*) FROM task_instance WHERE dag_id = 'failover' AND state = 'success'"; }
-sixth_done() { [ "$(done_count)" -ge 20 ]; }
-check "a sixth of the tasks ran through the first master" wait_for 120 sixth_done
+done_count() { q "SELECT count(*) FROM task_instance WHERE dag_id = 'failover' AND run_id = '$1' AND state = 'success'"; }
+sixth_done() { [ "$(done_count "$1")" -ge 20 ]; }
+run_state() { q "SELECT state FROM dag_run WHERE dag_id = 'failover' AND run_id = '$1'"; }
+run_final() { case "$(run_state "$1")" in success | failed) return 0 ;; esac; return 1; }
+# run_checks RUN: the run succeeded, every task once, on its first try
+run_checks() {
+  check_eq "$1: the run succeeded" success "$(run_state "$1")"
+  check_eq "$1: every task instance succeeded on its first try" "$ntasks $ntasks" \
+    "$(q "SELECT count(*) || ' ' || count(*) FILTER (WHERE state = 'success' AND try_number = 1)
+            FROM task_instance WHERE dag_id = 'failover' AND run_id = '$1'")"
+  check_eq "$1: every task executed exactly once" "$ntasks 1 1" \
+    "$(grep "^$1 " "$side" | sort | uniq -c | awk '{n++; if ($1 > max) max = $1; if ($4 > t) t = $4} END {print n, max, t}')"
+}
+check "a sixth of the tasks ran through the first master" wait_for 120 sixth_done r1
 check "the queues are in database 2 of the first master" \
   test "$(rc "$mport" -n 2 exists updraft:q:default)" = 1
 
 # ---- the failover
 t0=$(date +%s)
-before=$(done_count)
+before=$(done_count r1)
 kill -KILL "$(cat "$tmp/rs/master/redis.pid")"
 echo "# master killed with $before of $ntasks tasks done"
 promoted() { [ "$(master_addr)" = "127.0.0.1:$rport" ] && rc "$rport" role | head -1 | grep -qx master; }
@@ -151,26 +166,51 @@ moved() { grep -q "redis master from sentinel master=127.0.0.1:$rport" "$tmp/$1.
 for d in scheduler worker1 worker2; do
   check "$d moved to the promoted replica" wait_for 30 moved "$d"
 done
-run_final() { [ "$(q "SELECT state FROM dag_run WHERE dag_id = 'failover' AND run_id = 'r1'")" = success ] ||
-  [ "$(q "SELECT state FROM dag_run WHERE dag_id = 'failover' AND run_id = 'r1'")" = failed ]; }
-check "the run finishes within 180 s of the kill" wait_for 180 run_final
+check "the run finishes within 180 s of the kill" wait_for 180 run_final r1
 echo "# run finished $(( $(date +%s) - t0 ))s after the kill"
-check "tasks ran after the failover" test "$(( $(done_count) - before ))" -ge 30
-
-check_eq "the run succeeded" success \
-  "$(q "SELECT state FROM dag_run WHERE dag_id = 'failover' AND run_id = 'r1'")"
-check_eq "every task instance succeeded on its first try" "$ntasks $ntasks" \
-  "$(q "SELECT count(*) || ' ' || count(*) FILTER (WHERE state = 'success' AND try_number = 1)
-          FROM task_instance WHERE dag_id = 'failover'")"
-check_eq "every task executed exactly once" "$ntasks 1 1" \
-  "$(sort "$side" | uniq -c | awk '{n++; if ($1 > max) max = $1; if ($3 > t) t = $3} END {print n, max, t}')"
+check "tasks ran after the failover" test "$(( $(done_count r1) - before ))" -ge 30
+run_checks r1
 check "the queues are in database 2 of the promoted replica" \
   test "$(rc "$rport" -n 2 exists updraft:q:default)" = 1
 
+# ---- a planned failover back to the restarted node, the old master alive
+start_node master "$mport"
+is_replica() { rc "$mport" info replication | grep -q '^master_link_status:up'; }
+check "the restarted node rejoins as a replica of the promoted one" wait_for 60 is_replica
+sentinels_see_replica() {
+  for p in "${sports[@]}"; do
+    sc "$p" sentinel replicas mymaster | grep -qx "127.0.0.1:$mport" || return 1
+  done
+}
+wait_for 30 sentinels_see_replica
+for _ in $(seq 1 50); do
+  "$BIN/updraft" dags trigger failover --run-id r2 >/dev/null 2>&1 && break
+  sleep 0.2
+done
+check "a sixth of the second run's tasks ran" wait_for 120 sixth_done r2
+t0=$(date +%s)
+before=$(done_count r2)
+on_m() { grep -c "redis master from sentinel master=127.0.0.1:$mport" "$tmp/$1.log"; }
+declare -A seen
+for d in scheduler worker1 worker2; do seen[$d]=$(on_m "$d"); done
+moved_back() { [ "$(on_m "$1")" -gt "${seen[$1]}" ]; }
+check_eq "the sentinels accept a planned failover" OK "$(sc "${sports[0]}" sentinel failover mymaster)"
+echo "# planned failover with $before of $ntasks tasks done"
+back() { [ "$(master_addr)" = "127.0.0.1:$mport" ] && rc "$mport" role | head -1 | grep -qx master &&
+  rc "$rport" role | head -1 | grep -qx slave; }
+check "the master moves back; the old one, alive, becomes a replica" wait_for 30 back
+for d in scheduler worker1 worker2; do
+  check "$d moved back to the restarted node" wait_for 30 moved_back "$d"
+done
+check "the second run finishes within 180 s of the failover" wait_for 180 run_final r2
+echo "# second run finished $(( $(date +%s) - t0 ))s after the failover"
+run_checks r2
+echo "# READONLY/UNBLOCKED replies seen: $(cat "$tmp"/*.log | grep -c 'cannot serve the queues')"
+
 # ---- the fencing claim: a duplicate of a finished try is not run again
-ti=$(q "SELECT id FROM task_instance WHERE dag_id = 'failover' AND task_id = 'c01_1'")
+ti=$(q "SELECT id FROM task_instance WHERE dag_id = 'failover' AND run_id = 'r1' AND task_id = 'c01_1'")
 lines=$(wc -l <"$side")
-rc "$rport" -n 2 xadd updraft:q:default '*' v 1 ti "$ti" try 1 t "$(date +%s)000000" >/dev/null
+rc "$mport" -n 2 xadd updraft:q:default '*' v 1 ti "$ti" try 1 t "$(date +%s)000000" >/dev/null
 dropped() { cat "$tmp"/worker1.log "$tmp"/worker2.log | grep -q "stale message dropped ti=$ti try=1"; }
 check "a worker drops a duplicate message for a finished try (the claim fences it)" wait_for 20 dropped
 sleep 1
