@@ -26,6 +26,7 @@
 #include "core/secrets.h"
 #include "store/jobs.h"
 #include "worker/consumer.h"
+#include "worker/executor.h"
 #include "worker/handoff.h"
 #include "worker/runas.h"
 #include "worker/supervisor.h"
@@ -40,7 +41,8 @@ typedef struct daemon {
     sigset_t sigs; /* the shutdown signals */
     secrets_keyring_t *ring;
     char *exe;
-    db_t *db; /* the main thread's: the job row */
+    char bash[EXECUTOR_BASH_PATH_MAX]; /* what bash tasks run with, found at start */
+    db_t *db;                          /* the main thread's: the job row */
     int64_t job_id;
     healthsrv_t *health;
     handoff_t *h;
@@ -77,13 +79,15 @@ static db_t *connect_db(const config_t *cfg, const sigset_t *sigs)
     return db;
 }
 
-static queue_t *connect_queue(const char *url, int timeout_ms, const sigset_t *sigs)
+static queue_t *connect_queue(const config_t *cfg, const sigset_t *sigs)
 {
     char err[512];
+    queue_target_t t;
+    config_queue_target(cfg, &t);
     backoff_t b;
     backoff_init(&b, CONNECT_WAIT_SEC * 1000);
     backoff_set_nap(&b, nap_until_signal, (void *)sigs);
-    queue_t *q = queue_connect_retry(url, timeout_ms, &b, NULL, err, sizeof(err));
+    queue_t *q = queue_connect_retry(&t, &b, NULL, err, sizeof(err));
     if (!q)
         log_error("cannot connect to redis error=\"%s\"", err);
     return q;
@@ -139,6 +143,14 @@ static int register_job(daemon_t *d)
         log_info("tasks without run_as_user run as user=%s", dflt);
     else if (geteuid() == 0)
         log_warn("tasks without run_as_user run as root (worker.allow_root_tasks is true)");
+    /* Tasks run with `bash -c`, as Airflow's BashOperator: without bash none could run. */
+    if (executor_find_bash(EXECUTOR_BASH, getenv("PATH"), d->bash, sizeof(d->bash), err,
+                           sizeof(err)) < 0) {
+        log_error("tasks cannot run error=\"%s\"", err);
+        fprintf(stderr, "updraft-worker: %s (tasks run with bash -c)\n", err);
+        return -1;
+    }
+    log_debug("bash tasks run with bash=%s", d->bash);
     block_signals(&d->sigs);
     if (!(d->exe = self_exe()))
         log_warn("cannot resolve /proc/self/exe: tasks that need the operator runner will fail");
@@ -186,6 +198,7 @@ static void thread_opts(const daemon_t *d, supervisor_opts_t *so, consumer_opts_
                               .rendered_keep_runs = w->cfg.core.max_num_rendered_ti_fields_per_task,
                               .ring = d->ring,
                               .self_exe = d->exe,
+                              .bash = d->bash,
                               .db_url = w->cfg.database.url,
                               .db_pooled = !strcmp(w->cfg.database.pooler, "transaction"),
                               .orchestration_only = w->orchestration_only,
@@ -228,12 +241,10 @@ static int start_threads(daemon_t *d)
     supervisor_opts_t so;
     consumer_opts_t co;
     thread_opts(d, &so, &co);
-    const char *redis_url = w->cfg.redis.url;
-    int redis_ms = w->cfg.redis.timeout_ms;
     if (!(so.db = connect_db(&w->cfg, &d->sigs)) ||
-        !(so.queue = connect_queue(redis_url, redis_ms, &d->sigs)) ||
+        !(so.queue = connect_queue(&w->cfg, &d->sigs)) ||
         !(co.db = connect_db(&w->cfg, &d->sigs)) ||
-        !(co.queue = connect_queue(redis_url, redis_ms, &d->sigs))) {
+        !(co.queue = connect_queue(&w->cfg, &d->sigs))) {
         close_pair(so.db, so.queue);
         close_pair(co.db, co.queue);
         return -1;

@@ -16,7 +16,7 @@
  * acknowledged once the process is gone. Either way its slot is then given
  * back to the consumer.
  *
- * A try's process is /bin/sh for bash tasks, and the operator runner
+ * A try's process is `bash -c` for bash tasks (the bash found at start), and the operator runner
  * (this binary with --run-operator, worker/ops.h) for the other operators,
  * with the try's spec in a 0600 file (worker/opspec.h). The runner's exit
  * code says how the try ends (model/operator.h): success, skipped,
@@ -385,6 +385,11 @@ static void run_spawn(supervisor_t *s, run_t *r)
         run_mark_exited(r, false);
         return;
     }
+    if (!runner && !s->o.bash) {
+        logbuf_append_line(r->log, "ERROR", "Cannot run the task: the worker has no bash");
+        run_mark_exited(r, false);
+        return;
+    }
     if (runner && !s->o.self_exe) {
         logbuf_append_line(r->log, "ERROR",
                            "Cannot run %s: the worker cannot find its own executable",
@@ -441,7 +446,8 @@ static void run_spawn(supervisor_t *s, run_t *r)
         rc =
             executor_spawn_argv(s->o.self_exe, argv, t->cwd, envp, asp, &r->proc, err, sizeof(err));
     } else {
-        rc = executor_spawn(t->bash_command, t->cwd, envp, asp, &r->proc, err, sizeof(err));
+        rc = executor_spawn(s->o.bash, t->bash_command, t->cwd, envp, asp, &r->proc, err,
+                            sizeof(err));
     }
     taskenv_free(envp);
     if (rc < 0) {

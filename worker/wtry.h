@@ -28,7 +28,7 @@
 #define WTRY_SPEC_MAX (4 << 20) /* a task spec larger than this is refused */
 
 typedef enum wtry_kind {
-    WTRY_BASH = 0, /* /bin/sh -c bash_command (bash, and branch/short_circuit written in bash) */
+    WTRY_BASH = 0, /* bash -c bash_command (bash, and branch/short_circuit written in bash) */
     WTRY_EMPTY,    /* nothing to run (empty; latest_only, which the planner settles) */
     WTRY_RUNNER,   /* the operator runner (worker/ops.h): every other operator */
     WTRY_INVALID   /* spec_error says why */
