@@ -63,7 +63,7 @@ export UPDRAFT__SCHEDULER__DAG_DIR_LIST_INTERVAL=1
 export UPDRAFT__SCHEDULER__ZOMBIE_THRESHOLD_SEC=3
 export UPDRAFT__SCHEDULER__ZOMBIE_DETECTION_INTERVAL_SEC=1
 export UPDRAFT__WORKER__HEARTBEAT_SEC=1
-check "db migrate" "$BIN/updraft" db migrate >/dev/null
+if "$BIN/updraft" db migrate >/dev/null; then ok "db migrate"; else not_ok "db migrate"; fi
 q "INSERT INTO slot_pool (pool, slots) VALUES ('ms_one', 1)" >/dev/null
 
 sport=$(svc_free_port)
