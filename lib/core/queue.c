@@ -728,10 +728,15 @@ static long long info_int(const redisReply *kv, const char *key)
     return -1;
 }
 
-/* Fills st from an XINFO GROUPS reply: the updraft group's lag and pending. */
+/*
+ * Fills st from an XINFO GROUPS reply: the updraft group's lag and pending.
+ * Without the group (no worker has read the queue yet) nothing was
+ * delivered: every entry is lag, none pending.
+ */
 static void group_stats(const redisReply *r, queue_stats_t *st)
 {
-    st->lag = st->pending = 0; /* no group yet: nothing delivered, nothing waiting on one */
+    st->lag = st->length;
+    st->pending = 0;
     if (r->type != REDIS_REPLY_ARRAY)
         return;
     for (size_t g = 0; g < r->elements; g++) {

@@ -123,8 +123,9 @@ typedef struct queue_stats {
 
 /*
  * XLEN and XINFO GROUPS of the n queues' streams, in one pipelined round
- * trip; out[i] for queues[i]. A stream or group that does not exist reads
- * as 0. Returns 0, or -1 on a connection error (out then holds -1s).
+ * trip; out[i] for queues[i]. A stream that does not exist reads as 0;
+ * without the workers' group every entry is lag. Returns 0, or -1 on a
+ * connection error (out then holds -1s).
  */
 int queue_stats(queue_t *q, const char *const *queues, size_t n, queue_stats_t *out);
 

@@ -6,8 +6,9 @@
 # each finished run is counted once in dagrun_duration_success (by the
 # scheduler, or by the worker whose mini-scheduler ended it); a scheduled
 # run records its schedule delay; the executor gauges add up the live
-# workers' slots; a try whose worker is killed (-9) is counted as a zombie
-# by dag_id and task_id.
+# workers' slots; a try on a queue nobody serves is counted as stuck in
+# queued; a try whose worker is killed (-9) is counted as a zombie by
+# dag_id and task_id.
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/services.sh
@@ -42,6 +43,11 @@ ms_daily:
   catchup: false
   tasks:
     - {task_id: t, operator: bash, bash_command: "true"}
+ms_stuck:
+  schedule: null
+  start_date: 2024-01-01
+  tasks:
+    - {task_id: lonely, operator: bash, bash_command: "true", queue: ms_nobody_serves_this}
 YAML
 mkdir -p "$tmp/dags/sub"
 cat >"$tmp/dags/sub/zombie.yaml" <<YAML
@@ -62,6 +68,7 @@ export UPDRAFT__SCHEDULER__HEARTBEAT_SEC=1
 export UPDRAFT__SCHEDULER__DAG_DIR_LIST_INTERVAL=1
 export UPDRAFT__SCHEDULER__ZOMBIE_THRESHOLD_SEC=3
 export UPDRAFT__SCHEDULER__ZOMBIE_DETECTION_INTERVAL_SEC=1
+export UPDRAFT__SCHEDULER__TASK_QUEUED_TIMEOUT_SEC=5
 export UPDRAFT__WORKER__HEARTBEAT_SEC=1
 if "$BIN/updraft" db migrate >/dev/null; then ok "db migrate"; else not_ok "db migrate"; fi
 q "INSERT INTO slot_pool (pool, slots) VALUES ('ms_one', 1)" >/dev/null
@@ -96,7 +103,7 @@ at_least() { local v; v=$(sched "${@:2}"); [ -n "$v" ] && awk -v v="$v" -v n="$1
 has() { [ -n "$(sched "$@")" ]; }
 
 check "the scheduler answers /metrics" wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$sport/metrics"
-check "dagbag_size counts the three DAGs" wait_for 30 is 3 updraft_dagbag_size
+check "dagbag_size counts the four DAGs" wait_for 30 is 4 updraft_dagbag_size
 check_eq "no import errors yet" 0 "$(sched updraft_dag_processing_import_errors)"
 check "a DAG file's parse time is labelled with its path under the DAGs folder" \
   wait_for 10 has updraft_dag_processing_last_duration_seconds 'file="sub/zombie.yaml"'
@@ -150,7 +157,12 @@ check_eq "the default queue has nothing undelivered (Redis 7's lag)" 0 "$(sched 
 # A broken file: one import error, the DAG count unchanged.
 printf 'ms_broken:\n  tasks: [\n' >"$tmp/dags/broken.yaml"
 check "import_errors counts the broken file" wait_for 20 is 1 updraft_dag_processing_import_errors
-check_eq "dagbag_size unchanged by the broken file" 3 "$(sched updraft_dagbag_size)"
+check_eq "dagbag_size unchanged by the broken file" 4 "$(sched updraft_dagbag_size)"
+
+# A try on a queue no worker serves: ended after task_queued_timeout_sec.
+check "ms_stuck: triggered" "$BIN/updraft" dags trigger ms_stuck --run-id s1
+check "the try stuck in queued is counted" wait_for 30 is 1 updraft_scheduler_tasks_stuck_in_queued_total
+check "the unserved queue is measured: one entry, not delivered" wait_for 5 is 1 updraft_queue_lag 'queue="ms_nobody_serves_this"'
 
 # A worker killed mid-task: its try is a zombie after zombie_threshold_sec.
 check "ms_zombie: triggered" "$BIN/updraft" dags trigger ms_zombie --run-id z1
