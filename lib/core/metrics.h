@@ -109,4 +109,7 @@ void metric_observe(metric_id_t m, double v, const char *l1, const char *l2, con
  */
 int metrics_render_prometheus(char **out, size_t *outlen);
 
+/* The Content-Type of what metrics_render_prometheus renders. */
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
 #endif
