@@ -425,7 +425,8 @@ static const key_def_t config_keys[] = {
      OFF(metrics.max_series_per_metric), "1..1000000",
      "The most label sets (series) one metric keeps per process for `/metrics`; a new label set "
      "past it is counted in one series whose labels all read `__overflow__`. Bounds the memory "
-     "and the size of a scrape when DAG, task or pool names are many (about 300 bytes a series; "
+     "and the size of a scrape when DAG, task or pool names are many (up to about 250 bytes a "
+     "series; "
      "see `docs/metrics.md`). StatsD is not bounded by it."},
 };
 

@@ -53,6 +53,7 @@
 #include <unistd.h>
 
 #include "core/errbuf.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/strbuf.h"
 #include "core/utf8.h"
@@ -411,11 +412,11 @@ static struct {
 
 static uint64_t hash_labels(int id, const char *const *ls, const size_t *lens, size_t nl)
 {
-    uint64_t h = 1469598103934665603ULL ^ (uint64_t)id; /* FNV-1a */
+    uint64_t h = HASH_FNV64_OFFSET ^ (uint64_t)id; /* FNV-1a, as core/hash.h */
     for (size_t i = 0; i < nl; i++) {
         for (size_t j = 0; j < lens[i]; j++)
-            h = (h ^ (unsigned char)ls[i][j]) * 1099511628211ULL;
-        h = (h ^ 0xFF) * 1099511628211ULL; /* a separator no UTF-8 text holds */
+            h = (h ^ (unsigned char)ls[i][j]) * HASH_FNV64_PRIME;
+        h = (h ^ 0xFF) * HASH_FNV64_PRIME; /* a separator no UTF-8 text holds */
     }
     return h;
 }
@@ -1075,4 +1076,29 @@ int metrics_render_prometheus(char **out, size_t *outlen)
     *out = s;
     *outlen = len;
     return 0;
+}
+
+/* ---- docs/metrics.md ----------------------------------------------------- */
+
+int metrics_write_markdown(FILE *f)
+{
+    static const char *const types[] = {"counter", "gauge", "histogram"};
+    fputs("| Prometheus | type | labels | StatsD (Airflow's name) | buckets (seconds) | what |\n"
+          "| --- | --- | --- | --- | --- | --- |\n",
+          f);
+    for (int id = 0; id < M__COUNT; id++) {
+        const metric_def_t *d = &metric_defs[id];
+        fprintf(f, "| `%s` | %s | ", d->prom, types[d->kind]);
+        size_t nl = def_nlabels(d);
+        for (size_t i = 0; i < nl; i++)
+            fprintf(f, "%s`%s`", i ? ", " : "", d->labels[i]);
+        fprintf(f, "%s | `%s` | ", nl ? "" : "-", d->statsd);
+        for (size_t i = 0; i < d->nbuckets; i++) {
+            char num[40];
+            fmt_num(d->buckets[i], num, sizeof(num));
+            fprintf(f, "%s%s", i ? ", " : "", num);
+        }
+        fprintf(f, "%s | %s |\n", d->nbuckets ? "" : "-", d->help);
+    }
+    return ferror(f) ? -1 : 0;
 }

@@ -484,6 +484,24 @@ static void test_bad_statsd_settings_are_refused_by_the_config(void **state)
     }
 }
 
+static void test_every_metric_has_a_row_in_the_table(void **state)
+{
+    (void)state;
+    char *doc = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&doc, &len);
+    assert_non_null(f);
+    assert_int_equal(metrics_write_markdown(f), 0);
+    fclose(f);
+    int rows = 0;
+    for (const char *p = doc; (p = strstr(p, "\n| `updraft_")) != NULL; p++)
+        rows++;
+    assert_int_equal(rows, M__COUNT);
+    assert_null(strstr(doc, "(null)"));
+    assert_null(strstr(doc, "``"));
+    free(doc);
+}
+
 /* ---- promtool ------------------------------------------------------------ */
 
 static void test_the_exposition_passes_promtool_check_metrics(void **state)
@@ -540,6 +558,7 @@ int main(void)
         cmocka_unit_test(test_statsd_is_flushed_by_the_sender_without_a_stop),
         cmocka_unit_test(test_a_statsd_host_that_does_not_resolve_is_an_error),
         cmocka_unit_test(test_bad_statsd_settings_are_refused_by_the_config),
+        cmocka_unit_test(test_every_metric_has_a_row_in_the_table),
         cmocka_unit_test(test_the_exposition_passes_promtool_check_metrics),
     };
     int fd = mkstemp(config_path);
