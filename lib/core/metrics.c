@@ -22,7 +22,9 @@
  *               ring, drops the event and counts it (`dropped`).
  *
  *   draining    one consumer at a time (reg.lock): the sender thread every
- *               DRAIN_MS, and metrics_render_prometheus before rendering,
+ *               DRAIN_MS, or sooner when a ring passes half full (its
+ *               producer writes an eventfd once, non-blocking), and
+ *               metrics_render_prometheus before rendering,
  *               so a scrape sees everything recorded before it. Events fold
  *               into the registry (a hash table of series, bounded per
  *               metric; past the bound a new label set lands in the
@@ -31,7 +33,7 @@
  *               most STATSD_DATAGRAM bytes, sent when full and every
  *               metrics.statsd_flush_ms).
  *
- * Lock order: ctl.lock (start/stop and the sender's sleep) before reg.lock;
+ * Lock order: ctl.lock (start and stop) before reg.lock;
  * reg.lock is never held while waiting for anything but a non-blocking
  * send().
  */
@@ -48,6 +50,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -255,12 +259,32 @@ typedef struct ring {
     _Atomic int state;
     _Atomic uint64_t head; /* bytes written (producer) */
     _Atomic uint64_t tail; /* bytes consumed (consumer) */
+    _Atomic bool kicked;   /* the sender was woken for this ring and has not drained it yet */
     _Alignas(64) unsigned char data[RING_BYTES];
 } ring_t;
 
 static ring_t rings[RING_SLOTS];
 static _Atomic uint64_t dropped;
 static _Thread_local ring_t *my_ring;
+/* Wakes the sender early when a ring is half full (an eventfd, never closed:
+ * a recording thread may be about to write to it). */
+static _Atomic int wake_fd = -1;
+static pthread_once_t wake_once = PTHREAD_ONCE_INIT;
+
+static void make_wake_fd(void)
+{
+    atomic_store(&wake_fd, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+}
+
+static void kick(void)
+{
+    int fd = atomic_load_explicit(&wake_fd, memory_order_relaxed);
+    if (fd >= 0) {
+        uint64_t one = 1;
+        ssize_t w = write(fd, &one, sizeof(one)); /* non-blocking; a full counter is awake anyway */
+        (void)w;
+    }
+}
 static pthread_key_t ring_key;
 static pthread_once_t ring_key_once = PTHREAD_ONCE_INIT;
 static bool ring_key_ok;
@@ -353,6 +377,10 @@ static void record(int op, metric_id_t m, double v, const char *l1, const char *
     }
     memcpy(r->data + off, &h, sizeof(h));
     atomic_store_explicit(&r->head, head + total, memory_order_release);
+    if ((size_t)(head + total - tail) > RING_BYTES / 2 &&
+        !atomic_load_explicit(&r->kicked, memory_order_relaxed) &&
+        !atomic_exchange_explicit(&r->kicked, true, memory_order_relaxed))
+        kick();
 }
 
 void metric_count(metric_id_t m, double n, const char *l1, const char *l2, const char *l3)
@@ -708,6 +736,7 @@ static void drain_ring(ring_t *r)
         tail += h.size;
     }
     atomic_store_explicit(&r->tail, tail, memory_order_release);
+    atomic_store_explicit(&r->kicked, false, memory_order_relaxed);
 }
 
 /* Every ring into the registry (and StatsD); reg.lock held. */
@@ -733,12 +762,12 @@ static void drain_locked(void)
 /* ---- the sender ---------------------------------------------------------- */
 
 static struct {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
+    pthread_mutex_t lock; /* start and stop */
     pthread_t tid;
-    bool running, stopping;
+    bool running;
+    _Atomic bool stopping;
     int flush_ms;
-} ctl = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+} ctl = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static int64_t mono_ms(void)
 {
@@ -751,19 +780,16 @@ static void *sender_main(void *arg)
 {
     (void)arg;
     int64_t last_flush = mono_ms();
-    pthread_mutex_lock(&ctl.lock);
-    while (!ctl.stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += DRAIN_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
+    int fd = atomic_load(&wake_fd);
+    while (!atomic_load(&ctl.stopping)) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, fd >= 0 ? 1 : 0, DRAIN_MS) > 0) {
+            uint64_t n;
+            ssize_t r = read(fd, &n, sizeof(n)); /* clears it */
+            (void)r;
         }
-        pthread_cond_timedwait(&ctl.cond, &ctl.lock, &until);
-        if (ctl.stopping)
+        if (atomic_load(&ctl.stopping))
             break;
-        pthread_mutex_unlock(&ctl.lock);
         pthread_mutex_lock(&reg.lock);
         drain_locked();
         int64_t now = mono_ms();
@@ -772,9 +798,7 @@ static void *sender_main(void *arg)
             last_flush = now;
         }
         pthread_mutex_unlock(&reg.lock);
-        pthread_mutex_lock(&ctl.lock);
     }
-    pthread_mutex_unlock(&ctl.lock);
     return NULL;
 }
 
@@ -902,13 +926,8 @@ int metrics_start(const config_t *cfg, const char *component, const char *hostna
     if (src < 0)
         goto out;
     ctl.flush_ms = cfg->metrics.statsd_flush_ms > 0 ? cfg->metrics.statsd_flush_ms : 1000;
-    ctl.stopping = false;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_destroy(&ctl.cond);
-    pthread_cond_init(&ctl.cond, &ca);
-    pthread_condattr_destroy(&ca);
+    atomic_store(&ctl.stopping, false);
+    pthread_once(&wake_once, make_wake_fd);
     if (pthread_create(&ctl.tid, NULL, sender_main, NULL) != 0) {
         errbuf_set(err, errlen, "cannot start the metrics sender thread");
         pthread_mutex_lock(&reg.lock);
@@ -934,9 +953,8 @@ void metrics_stop(void)
         pthread_mutex_unlock(&ctl.lock);
         return;
     }
-    ctl.stopping = true;
-    pthread_cond_signal(&ctl.cond);
-    pthread_mutex_unlock(&ctl.lock);
+    atomic_store(&ctl.stopping, true);
+    kick();
     pthread_join(ctl.tid, NULL);
 
     pthread_mutex_lock(&reg.lock);
@@ -949,7 +967,6 @@ void metrics_stop(void)
     free_lists();
     pthread_mutex_unlock(&reg.lock);
 
-    pthread_mutex_lock(&ctl.lock);
     ctl.running = false;
     pthread_mutex_unlock(&ctl.lock);
 }
