@@ -266,6 +266,51 @@ static void test_buffers_of_ended_threads_are_given_back(void **state)
     assert_true(dropped_total() == before);
 }
 
+/* Records 20,000 events of its own dag_id (arg) as fast as it can. */
+static void *record_burst(void *arg)
+{
+    for (int i = 0; i < 20000; i++)
+        metric_count(M_TI_START, 1, (const char *)arg, "t", NULL);
+    return NULL;
+}
+
+static void test_threads_recording_at_once_lose_nothing_uncounted(void **state)
+{
+    (void)state;
+    config_t cfg;
+    load_config(&cfg, NULL);
+    char err[256];
+    assert_int_equal(metrics_start(&cfg, "scheduler", "host-1", err, sizeof(err)), 0);
+    const char *drop = "updraft_metrics_dropped_total{component=\"scheduler\",hostname=\"host-1\"}";
+    char *t = render();
+    double before = sample(t, drop);
+    free(t);
+    static const char *const dags[] = {"conc_0", "conc_1", "conc_2", "conc_3",
+                                       "conc_4", "conc_5", "conc_6", "conc_7"};
+    pthread_t tids[8];
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(pthread_create(&tids[i], NULL, record_burst, (void *)dags[i]), 0);
+    for (int i = 0; i < 8; i++)
+        pthread_join(tids[i], NULL);
+    metrics_stop();
+    config_free(&cfg);
+    t = render();
+    double kept = 0;
+    for (int i = 0; i < 8; i++) {
+        char pre[256];
+        snprintf(pre, sizeof(pre),
+                 "updraft_ti_start_total{component=\"scheduler\",hostname=\"host-1\","
+                 "dag_id=\"%s\",task_id=\"t\"}",
+                 dags[i]);
+        double v = sample(t, pre);
+        kept += v > 0 ? v : 0;
+    }
+    double dropped = sample(t, drop) - before;
+    free(t);
+    assert_true(kept > 0);
+    assert_true(kept + dropped == 8 * 20000);
+}
+
 /* ---- StatsD on a real socket -------------------------------------------- */
 
 static int udp_listen(int *port)
@@ -551,6 +596,7 @@ int main(void)
         cmocka_unit_test(test_a_full_buffer_drops_events_and_counts_them),
         cmocka_unit_test(test_buffers_of_ended_threads_are_given_back),
         cmocka_unit_test(test_past_the_bound_new_label_sets_fold_into_the_overflow_series),
+        cmocka_unit_test(test_threads_recording_at_once_lose_nothing_uncounted),
         cmocka_unit_test(test_statsd_lines_are_airflows_names_on_a_real_socket),
         cmocka_unit_test(test_statsd_block_list_leaves_out_its_prefixes),
         cmocka_unit_test(test_statsd_allow_list_sends_only_its_prefixes_and_wins),
