@@ -62,8 +62,9 @@ enum {
     KEY_ENV_LIST = 1 << 7,      /* environment variable names and PREFIX*, comma-separated */
     KEY_IGNORE_SYNTAX = 1 << 8, /* "regexp" or "glob" (.airflowignore) */
     KEY_POOLER = 1 << 9,        /* "none" or "transaction" */
-    KEY_STAT_NAME = 1 << 10,    /* a StatsD name: [A-Za-z0-9_.-], at most 100 characters */
-    KEY_STAT_LIST = 1 << 11     /* StatsD name prefixes, comma-separated, may be empty */
+    KEY_LOG_FORMAT = 1 << 10,   /* a format log_parse_format() knows */
+    KEY_STAT_NAME = 1 << 11,    /* a StatsD name: [A-Za-z0-9_.-], at most 100 characters */
+    KEY_STAT_LIST = 1 << 12     /* StatsD name prefixes, comma-separated, may be empty */
 };
 
 typedef struct key_def {
@@ -341,6 +342,14 @@ static const key_def_t config_keys[] = {
     {SEC_LOGGING, "level", KEY_STRING, "info", 0, 0, KEY_NONEMPTY | KEY_LOG_LEVEL,
      OFF(logging.level), "`debug`, `info`, `warning` (or `warn`), `error`, `off`",
      "Least severe level written to stderr."},
+    {SEC_LOGGING, "format", KEY_STRING, "text", 0, 0, KEY_NONEMPTY | KEY_LOG_FORMAT,
+     OFF(logging.format), "`text`, `json`",
+     "How the programs write their lines to stderr (scheduler, worker, webserver, and the CLI's "
+     "own messages). `text`: logfmt, `ts=... level=info component=worker try started "
+     "dag_id=...`. `json`: one JSON object per line with `timestamp`, `level`, `component`, "
+     "`message` and each `key=value` of the text line as a string member (`dag_id`, `run_id`, "
+     "`task_id`, `try_number`...), for a log pipeline (Loki, Elasticsearch); see "
+     "`docs/operations.md` \"Logs\". Task output is stored as it is either way."},
     {SEC_LOGGING, "retention_days", KEY_INT, "0", 0, 36500, 0, OFF(logging.retention_days),
      "0..36500",
      "Task log rows (`task_log`, the output of task tries) older than this many days are deleted "
@@ -701,6 +710,14 @@ static int apply_value(config_t *c, const key_def_t *k, const char *text, const 
                 return -1;
             }
             secrets_keyring_free(ring);
+        }
+        if (k->flags & KEY_LOG_FORMAT) {
+            log_format_t format;
+            if (log_parse_format(text, &format) < 0) {
+                errbuf_set(err, errlen, "%s: %s.%s: '%.200s' is not a log format (text, json)",
+                           where, sec, k->key, text);
+                return -1;
+            }
         }
         if (k->flags & KEY_LOG_LEVEL) {
             log_level_t level;
@@ -1067,6 +1084,11 @@ int config_load(const char *path, config_t *out, char *err, size_t errlen)
         goto out;
     if (apply_env(out, err, errlen) < 0)
         goto out;
+    /* logging.format applies to every line from here on, the warnings just
+     * below included: each program loads its configuration first thing. */
+    log_format_t format;
+    if (log_parse_format(out->logging.format, &format) == 0)
+        log_set_format(format);
     warn_unknown_env();
 
     /* Behind a transaction pooler the daemons LISTEN on a direct connection. */
