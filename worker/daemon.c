@@ -80,13 +80,15 @@ static db_t *connect_db(const config_t *cfg, const sigset_t *sigs)
     return db;
 }
 
-static queue_t *connect_queue(const char *url, int timeout_ms, const sigset_t *sigs)
+static queue_t *connect_queue(const config_t *cfg, const sigset_t *sigs)
 {
     char err[512];
+    queue_target_t t;
+    config_queue_target(cfg, &t);
     backoff_t b;
     backoff_init(&b, CONNECT_WAIT_SEC * 1000);
     backoff_set_nap(&b, nap_until_signal, (void *)sigs);
-    queue_t *q = queue_connect_retry(url, timeout_ms, &b, NULL, err, sizeof(err));
+    queue_t *q = queue_connect_retry(&t, &b, NULL, err, sizeof(err));
     if (!q)
         log_error("cannot connect to redis error=\"%s\"", err);
     return q;
@@ -244,12 +246,10 @@ static int start_threads(daemon_t *d)
     supervisor_opts_t so;
     consumer_opts_t co;
     thread_opts(d, &so, &co);
-    const char *redis_url = w->cfg.redis.url;
-    int redis_ms = w->cfg.redis.timeout_ms;
     if (!(so.db = connect_db(&w->cfg, &d->sigs)) ||
-        !(so.queue = connect_queue(redis_url, redis_ms, &d->sigs)) ||
+        !(so.queue = connect_queue(&w->cfg, &d->sigs)) ||
         !(co.db = connect_db(&w->cfg, &d->sigs)) ||
-        !(co.queue = connect_queue(redis_url, redis_ms, &d->sigs))) {
+        !(co.queue = connect_queue(&w->cfg, &d->sigs))) {
         close_pair(so.db, so.queue);
         close_pair(co.db, co.queue);
         return -1;

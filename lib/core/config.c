@@ -43,7 +43,9 @@
 #include "core/error.h"
 #include "core/errbuf.h"
 #include "core/log.h"
+#include "core/queue.h"
 #include "core/secrets.h"
+#include "core/sentinel.h"
 
 #define CONFIG_MAX_FILE_BYTES (1024 * 1024)
 #define CONFIG_MAX_VALUE_LEN 4096
@@ -207,6 +209,19 @@ static const key_def_t config_keys[] = {
      "password is masked whenever it is printed or logged."},
     {SEC_REDIS, "timeout_ms", KEY_INT, "5000", 100, 600000, 0, OFF(redis.timeout_ms), "100..600000",
      "Connect and command timeout for Redis, in milliseconds."},
+    {SEC_REDIS, "sentinels", KEY_STRING, "", 0, 0, 0, OFF(redis.sentinels),
+     "`host[:port]` list, comma-separated (port 26379 by default); empty: off",
+     "Redis Sentinels to ask for the master instead of connecting to `url`'s host and port: "
+     "every program asks them for the master of `master_name` on each (re)connect, checks that "
+     "the node it names is the master, and asks again after a connection error or a `READONLY` "
+     "reply (a failover). `url`'s password and database number still apply. Use three or more "
+     "sentinels; see [deploy.md](deploy.md#redis-high-availability-with-sentinel)."},
+    {SEC_REDIS, "master_name", KEY_STRING, "mymaster", 0, 0, KEY_NONEMPTY, OFF(redis.master_name),
+     "non-empty", "The name the sentinels monitor the master under (`sentinel monitor NAME ...`)."},
+    {SEC_REDIS, "sentinel_password", KEY_STRING, "", 0, 0, KEY_SECRET_VALUE,
+     OFF(redis.sentinel_password), "secret; empty: none",
+     "Password sent with `AUTH` to the sentinels (their `requirepass`), when they have one. The "
+     "master's own password is the one in `url`."},
     {SEC_WEBSERVER, "listen", KEY_STRING, "127.0.0.1:8080", 0, 0, KEY_NONEMPTY,
      OFF(webserver.listen), "non-empty",
      "Address and port the webserver listens on. Loopback by default: put a TLS reverse proxy in "
@@ -1099,6 +1114,18 @@ int config_load(const char *path, config_t *out, char *err, size_t errlen)
         goto out;
     }
 
+    /* Checked here so that a typo stops every program when it starts. */
+    {
+        sentinel_addr_t sa[SENTINEL_MAX];
+        size_t ns;
+        if (sentinel_parse_list(out->redis.sentinels, sa, SENTINEL_MAX, &ns, err, errlen) < 0)
+            goto out;
+        if (ns > 0 && !strncmp(out->redis.url, "unix://", 7)) {
+            errbuf_set(err, errlen, "redis.sentinels: cannot be used with a unix:// redis.url");
+            goto out;
+        }
+    }
+
     if (out->core.hostname[0] == '\0') {
         char host[256];
         if (gethostname(host, sizeof(host)) < 0) {
@@ -1122,6 +1149,15 @@ void config_db_target(const config_t *c, db_target_t *t)
     t->url = c->database.url;
     t->pooled = !strcmp(c->database.pooler, "transaction");
     t->direct_url = c->database.direct_url;
+}
+
+void config_queue_target(const config_t *c, queue_target_t *t)
+{
+    t->url = c->redis.url;
+    t->sentinels = c->redis.sentinels;
+    t->master_name = c->redis.master_name;
+    t->sentinel_password = c->redis.sentinel_password;
+    t->timeout_ms = c->redis.timeout_ms;
 }
 
 /* ---- masking ----------------------------------------------------------- */
