@@ -21,6 +21,7 @@
 #include "core/db.h"
 #include "core/healthsrv.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/notify.h"
 #include "core/queue.h"
 #include "core/secrets.h"
@@ -220,11 +221,15 @@ static void thread_opts(const daemon_t *d, supervisor_opts_t *so, consumer_opts_
                             .stop = &g_stop};
 }
 
-/* The health endpoint, the hand-off, and the two threads running. 0 or -1. */
+/* The metrics sender, the health endpoint, the hand-off, and the two threads running. 0 or -1. */
 static int start_threads(daemon_t *d)
 {
     const worker_options_t *w = d->w;
     char err[512];
+    if (metrics_start(&w->cfg, "worker", w->hostname, err, sizeof(err)) < 0) {
+        log_error("cannot start the metrics sender error=\"%s\"", err);
+        return -1;
+    }
     if (w->health_port) {
         /* Unhealthy once heartbeats stop being written for six intervals. */
         int threshold = w->cfg.worker.heartbeat_sec * 6 > 30 ? w->cfg.worker.heartbeat_sec * 6 : 30;
@@ -334,6 +339,7 @@ int worker_daemon_run(const worker_options_t *w)
     consumer_free(d.cons);
     supervisor_free(d.sup);
     healthsrv_stop(d.health);
+    metrics_stop();
     handoff_free(d.h);
     secrets_keyring_free(d.ring);
     db_close(d.db);

@@ -105,6 +105,16 @@ typedef struct config {
         int event_retention_days;   /* processed events and their deliveries kept, default 30; 0 =
                                        forever */
     } alerts;
+    struct {                       /* docs/metrics.md */
+        bool statsd_on;            /* send StatsD datagrams, default false */
+        char *statsd_host;         /* default "127.0.0.1" */
+        int statsd_port;           /* default 8125 */
+        char *statsd_prefix;       /* default "airflow" */
+        char *statsd_allow_list;   /* name prefixes sent, comma-separated, "" = all */
+        char *statsd_block_list;   /* name prefixes not sent, comma-separated */
+        int statsd_flush_ms;       /* a partial datagram waits at most this long, default 1000 */
+        int max_series_per_metric; /* label sets per metric before "__overflow__", 1000 */
+    } metrics;
 } config_t;
 
 /*
