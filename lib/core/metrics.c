@@ -65,9 +65,9 @@
 
 #define RING_BYTES (128 * 1024) /* per recording thread */
 #define RING_SLOTS 128          /* recording threads at once; more drop their events */
-#define IDLE_DRAIN_MS 1000 /* StatsD off: a scrape drains first, a half-full ring kicks */
-#define STATSD_DATAGRAM 1432 /* fits one Ethernet frame over IPv4 and IPv6 */
-#define STATSD_NAME_MAX 250  /* Airflow's longest stat name; longer ones are not sent */
+#define IDLE_DRAIN_MS 1000      /* StatsD off: a scrape drains first, a half-full ring kicks */
+#define STATSD_DATAGRAM 1432    /* fits one Ethernet frame over IPv4 and IPv6 */
+#define STATSD_NAME_MAX 250     /* Airflow's longest stat name; longer ones are not sent */
 #define STATSD_PREFIX_MAX 100
 #define STATSD_LIST_MAX 64 /* prefixes in an allow or block list */
 #define DEFAULT_MAX_SERIES 1000
