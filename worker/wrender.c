@@ -122,6 +122,7 @@ int wrender_try(db_t *db, const secrets_keyring_t *ring, wtry_t *t, logbuf_t *lb
     taskrender_init(&tr, db, ring);
     tr.ctx.dag_id = t->dag_id;
     tr.ctx.task_id = t->task_id;
+    tr.ctx.task_type = operator_class_name(t->op);
     tr.ctx.run_id = t->run_id;
     tr.ctx.try_number = t->try_number;
     tr.ctx.map_index = t->map_index;
