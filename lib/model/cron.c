@@ -1238,6 +1238,19 @@ int schedule_next_interval(const schedule_t *s, ts_us_t last_start, ts_us_t last
     return 1;
 }
 
+void schedule_manual_interval(const schedule_t *s, ts_us_t run_after, ts_us_t *istart,
+                              ts_us_t *iend)
+{
+    ts_us_t start, end;
+    *istart = *iend = run_after;
+    if (s == NULL || (s->kind != SCHEDULE_CRON && s->kind != SCHEDULE_DELTA))
+        return;
+    if (align_to_prev(s, run_after, &end) < 0 || get_prev(s, end, &start) < 0)
+        return;
+    *istart = start;
+    *iend = end;
+}
+
 int schedule_following_interval(const schedule_t *s, ts_us_t last_start, ts_us_t last_end,
                                 ts_us_t *istart, ts_us_t *iend)
 {

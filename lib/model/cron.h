@@ -150,4 +150,15 @@ int schedule_next_interval(const schedule_t *s, ts_us_t last_start, ts_us_t last
 int schedule_following_interval(const schedule_t *s, ts_us_t last_start, ts_us_t last_end,
                                 ts_us_t *istart, ts_us_t *iend);
 
+/*
+ * The data interval of a manual run at run_after (its logical date), as
+ * Airflow 2's infer_manual_data_interval: for a cron schedule the last
+ * complete interval ending at or before run_after (@daily at 2024-03-10
+ * 00:00 or 13:00: [03-09, 03-10)); for a fixed interval
+ * [run_after - interval, run_after); for @once, @continuous and none (and
+ * when no fire time exists) the zero-width [run_after, run_after).
+ */
+void schedule_manual_interval(const schedule_t *s, ts_us_t run_after, ts_us_t *istart,
+                              ts_us_t *iend);
+
 #endif

@@ -617,6 +617,49 @@ static void test_following_interval_is_the_next_one(void **state)
     assert_int_equal(schedule_following_interval(&s, 0, 60, &a, &b), 0);
 }
 
+static void check_manual(const char *expr, const char *run_after, const char *want_start,
+                         const char *want_end)
+{
+    schedule_t s;
+    ts_us_t a = 0, b = 0;
+    char x[TS_ISO_LEN], y[TS_ISO_LEN];
+    parse_ok(expr, &s);
+    schedule_manual_interval(&s, T(run_after), &a, &b);
+    if (a != T(want_start) || b != T(want_end))
+        fail_msg("manual '%s' at %s: got [%s, %s), want [%s, %s)", expr, run_after,
+                 ts_format_iso_sec(a, x), ts_format_iso_sec(b, y), want_start, want_end);
+}
+
+static void test_manual_run_interval_is_the_last_complete_one(void **state)
+{
+    (void)state;
+    /* cron: the last complete interval ending at or before the logical date */
+    check_manual("@daily", "2024-03-10T00:00:00Z", "2024-03-09T00:00:00Z", "2024-03-10T00:00:00Z");
+    check_manual("@daily", "2024-03-10T13:45:00Z", "2024-03-09T00:00:00Z", "2024-03-10T00:00:00Z");
+    check_manual("0 6 * * MON", "2024-03-06T00:00:00Z", "2024-02-26T06:00:00Z",
+                 "2024-03-04T06:00:00Z");
+    check_manual("@monthly", "2024-03-01T00:00:00Z", "2024-02-01T00:00:00Z",
+                 "2024-03-01T00:00:00Z");
+    /* fixed interval: the interval that ends at the logical date */
+    check_manual("6h", "2024-03-10T13:45:00Z", "2024-03-10T07:45:00Z", "2024-03-10T13:45:00Z");
+    /* @once, @continuous and none: zero width */
+    check_manual("@once", "2024-03-10T13:45:00Z", "2024-03-10T13:45:00Z", "2024-03-10T13:45:00Z");
+    check_manual("@continuous", "2024-03-10T13:45:00Z", "2024-03-10T13:45:00Z",
+                 "2024-03-10T13:45:00Z");
+    check_manual("None", "2024-03-10T13:45:00Z", "2024-03-10T13:45:00Z", "2024-03-10T13:45:00Z");
+    /* in a zone: midnight of the zone's wall clock */
+    schedule_t s;
+    schedule_tz_t *tz = NULL;
+    char err[256];
+    ts_us_t a, b;
+    parse_ok("@daily", &s);
+    assert_int_equal(schedule_tz_load("Europe/Paris", &tz, err, sizeof(err)), 0);
+    s.tz = tz;
+    schedule_manual_interval(&s, T("2024-03-10T12:00:00Z"), &a, &b);
+    assert_true(a == T("2024-03-08T23:00:00Z") && b == T("2024-03-09T23:00:00Z"));
+    schedule_tz_free(tz);
+}
+
 /* ---- the loader's schedule and timezone keys ----------------------------- */
 
 static dag_t *load_one(const char *yaml, char **diag_text)
@@ -730,6 +773,7 @@ int main(void)
         cmocka_unit_test(test_fire_times_follow_dst_like_airflow),
         cmocka_unit_test(test_delta_and_cron_timetable_intervals),
         cmocka_unit_test(test_following_interval_is_the_next_one),
+        cmocka_unit_test(test_manual_run_interval_is_the_last_complete_one),
         cmocka_unit_test(test_loader_reads_schedule_and_timezone_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
