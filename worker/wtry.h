@@ -68,10 +68,11 @@ typedef struct wtry {
     bool has_downstream;       /* the spec lists downstream tasks: plan the run when it ends */
     cJSON *args;               /* operator arguments (an object, owned), NULL = none */
     cJSON *expand;             /* dynamic task mapping (owned), NULL = not mapped */
-    cJSON *downstream;         /* downstream_task_ids (an array, owned), NULL = none */
-    ts_us_t first_poke_at;     /* sensors in reschedule mode: the try's first poke, TS_NONE */
-    int poke_count;            /* pokes this try made before (reschedule mode) */
-    ts_us_t start_date;        /* the claim's start_date (this poke's start), TS_NONE if unknown */
+    cJSON *var_args;       /* variables_as_arguments (an array, owned), NULL = none: wrender_try */
+    cJSON *downstream;     /* downstream_task_ids (an array, owned), NULL = none */
+    ts_us_t first_poke_at; /* sensors in reschedule mode: the try's first poke, TS_NONE */
+    int poke_count;        /* pokes this try made before (reschedule mode) */
+    ts_us_t start_date;    /* the claim's start_date (this poke's start), TS_NONE if unknown */
 } wtry_t;
 
 /* The ids of a try on every log line about it, named as the task_instance

@@ -7,7 +7,8 @@
 # do_xcom_push: false; a new try clearing the old XComs; the rendered
 # fields stored with the try (masked, a huge one truncated, older runs'
 # trimmed) and answered by the API; {{ task }} and {{ dag }} as Airflow prints
-# them; manual runs at a logical date get the inferred data interval.
+# them; variables_as_arguments; manual runs at a logical date get the
+# inferred data interval.
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/services.sh
@@ -28,6 +29,7 @@ check "connection stored" "$BIN/updraft" connections add my_db --conn-type postg
   --conn-host db.example --conn-login alice --conn-password "$PW"
 check "variable stored" "$BIN/updraft" variables set bucket my-bucket
 check "sensitive variable stored" "$BIN/updraft" variables set api_token tok-ABCDEF-999
+check "command variable stored" "$BIN/updraft" variables set cmd_var 'echo "from-var {{ ds }}"'
 check "a 6,000-character variable stored" "$BIN/updraft" variables set longval "$(head -c 6000 /dev/zero | tr '\000' y)"
 check "JSON variable with nested secrets stored" "$BIN/updraft" variables set json_cfg \
   '{"db": {"host": "h1", "password": "vj-pw-1111"}, "api": {"keys": [{"token": "vj-tok-2222"}]}}'
@@ -38,7 +40,7 @@ check "connection with a nested secret in its extra stored" "$BIN/updraft" conne
 
 data=$(jq -n '{
   format: 1, dag_id: "tpl", fileloc: "/dags/tpl.yaml", owner: "airflow", schedule: "@daily",
-  task_order: ["up", "templated", "bad", "quiet", "bigline", "filepush", "badfile", "nested", "huge", "slow"],
+  task_order: ["up", "templated", "bad", "quiet", "bigline", "filepush", "badfile", "nested", "huge", "slow", "fromvar", "unsetvar"],
   tasks: {
     up: {task_id: "up", operator: "BashOperator", bash_command: "echo first; echo \"pushed {{ ds_nodash }}\"; echo"},
     templated: {task_id: "templated", operator: "BashOperator",
@@ -51,6 +53,10 @@ data=$(jq -n '{
     nested: {task_id: "nested", operator: "BashOperator",
       bash_command: "echo \"cfg={{ var.json.json_cfg }}\"; echo \"cfgjson={{ var.json.json_cfg | tojson }}\"; echo \"extra={{ conn.c.extra_dejson | tojson }}\"; echo \"conf={{ dag_run.conf }}\"; echo \"params={{ params | tojson }}\"; echo \"param={{ params.api_token }}\"; echo \"envparam=$UPDRAFT_PARAM_api_token\"; echo \"envconf=$UPDRAFT_DAG_RUN_CONF\""},
     slow: {task_id: "slow", operator: "BashOperator", bash_command: "echo slow {{ ds }}; sleep 4"},
+    fromvar: {task_id: "fromvar", operator: "BashOperator", bash_command: "echo as-written",
+      variables_as_arguments: [{variable: "cmd_var", attribute: "bash_command"}]},
+    unsetvar: {task_id: "unsetvar", operator: "BashOperator", bash_command: "echo as-written",
+      variables_as_arguments: [{variable: "no_such_var", attribute: "bash_command"}]},
     huge: {task_id: "huge", operator: "BashOperator", bash_command: "echo {{ var.value.longval }} | wc -c"},
     bigline: {task_id: "bigline", operator: "BashOperator", bash_command: "head -c 60000 /dev/zero | tr \"\\\\000\" x; echo"}
   }}')
@@ -182,6 +188,16 @@ check "bad: log names the field, position and name" \
 check "bad: nothing ran" bash -c '! grep -q "Output:" <<<"$1"' _ "$log"
 check_eq "bad: no rendered fields stored" 0 "$(rf_count "$ti")"
 bad=$ti
+
+# --- variables_as_arguments: a set Variable replaces bash_command, then is rendered
+ti=$(new_ti fromvar 1 0)
+send "$ti" 1
+check "fromvar: reaches success" wait_for 15 state_is "$ti" success
+check_eq "fromvar: the Variable's command ran, rendered" '"from-var 2024-03-05"' "$(xcom_of fromvar)"
+ti=$(new_ti unsetvar 1 0)
+send "$ti" 1
+check "unsetvar: reaches success" wait_for 15 state_is "$ti" success
+check_eq "unsetvar: an unset Variable leaves the command as written" '"as-written"' "$(xcom_of unsetvar)"
 
 # --- do_xcom_push: false
 ti=$(new_ti quiet 1 0)

@@ -442,6 +442,47 @@ static void test_relative_start_date_is_days_ago(void **state)
     loaded_free(&l);
 }
 
+/* dag-factory's variables_as_arguments: kept in the spec for the worker. */
+static void test_variables_as_arguments_are_kept_and_checked(void **state)
+{
+    (void)state;
+    loaded_t l;
+    load_text(&l, "a:\n  tasks:\n    - task_id: t\n      operator: bash\n"
+                  "      bash_command: echo 1\n"
+                  "      variables_as_arguments: [{variable: var1, attribute: bash_command}]\n"
+                  "    - task_id: h\n      operator: http\n      http_conn_id: c\n"
+                  "      variables_as_arguments: [{variable: ep, attribute: endpoint}]\n");
+    assert_string_equal(l.all, "");
+    assert_int_equal(l.dags.n, 1);
+    cJSON *j = dag_to_json(l.dags.items[0]);
+    char *text = cJSON_PrintUnformatted(j);
+    assert_non_null(strstr(text, "\"variables_as_arguments\":[{\"variable\":\"var1\","
+                                 "\"attribute\":\"bash_command\"}]"));
+    char err[128];
+    dag_t *back = dag_from_json(j, err, sizeof err);
+    assert_non_null(back);
+    assert_true(cJSON_IsArray(task(back, "h")->var_args));
+    dag_free(back);
+    cJSON_free(text);
+    cJSON_Delete(j);
+    loaded_free(&l);
+
+    load_text(&l,
+              "a:\n  tasks:\n    - task_id: t\n      operator: bash\n"
+              "      bash_command: echo 1\n"
+              "      variables_as_arguments: [{variable: v, attribute: retries}, {variable: v}]\n");
+    assert_string_equal(
+        l.all, "t.yaml:6:57: attribute 'retries' of task 't' cannot come from a variable (use "
+               "bash_command or a templated string argument of its operator)\n");
+    loaded_free(&l);
+    load_text(&l, "a:\n  tasks:\n    - task_id: t\n      operator: bash\n"
+                  "      bash_command: echo 1\n"
+                  "      variables_as_arguments: [{variable: v}]\n");
+    assert_string_equal(l.all, "t.yaml:6:32: each item of variables_as_arguments of task 't' must "
+                               "be a mapping with exactly the keys variable and attribute\n");
+    loaded_free(&l);
+}
+
 static void test_bad_keys_are_reported_with_line_and_column(void **state)
 {
     (void)state;
@@ -1345,6 +1386,7 @@ int main(void)
         cmocka_unit_test(test_allowed_env_variables_are_expanded_and_others_kept),
         cmocka_unit_test(test_yaml11_scalars_and_anchors_load),
         cmocka_unit_test(test_relative_start_date_is_days_ago),
+        cmocka_unit_test(test_variables_as_arguments_are_kept_and_checked),
         cmocka_unit_test(test_bad_keys_are_reported_with_line_and_column),
         cmocka_unit_test(test_cycles_are_reported_with_their_path),
         cmocka_unit_test(test_oversized_file_is_refused),
