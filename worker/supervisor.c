@@ -69,6 +69,7 @@
 #include "worker/opsem.h"
 #include "worker/opspec.h"
 #include "worker/runas.h"
+#include "worker/wmetrics.h"
 #include "worker/wrender.h"
 
 extern char **environ;
@@ -97,6 +98,7 @@ typedef struct run {
     bool in_batch;            /* its outcome is in the transaction being written */
     char state[TI_STATE_LEN]; /* the state the outcome wrote */
     int64_t started_us;       /* monotonic */
+    int64_t exited_us;        /* monotonic: the process's exit (or no process to run) */
     int64_t flush_due_us;
     int64_t kill_at_us;  /* SIGKILL escalation, 0 = none */
     int64_t retry_at_us; /* next outcome attempt */
@@ -148,6 +150,7 @@ struct supervisor {
     } * gkills;
     size_t ngkills, gkcap;
     taskguard_t *guard;     /* kills the task groups if this process dies (worker/taskguard.h) */
+    int slots_used;         /* the slot gauges as last recorded, -1 before the first */
     int64_t guard_retry_us; /* monotonic: when a failed guard start is tried again */
     char buf[READ_CHUNK];
 };
@@ -177,6 +180,7 @@ supervisor_t *supervisor_new(const supervisor_opts_t *o, char *err, size_t errle
         return NULL;
     }
     s->o.hostname = s->hostname;
+    s->slots_used = -1;
     atomic_init(&s->done, false);
     return s;
 }
@@ -228,7 +232,7 @@ static void run_mark_exited(run_t *r, bool success)
 {
     r->exited = true;
     r->success = success;
-    r->retry_at_us = ts_mono_us();
+    r->retry_at_us = r->exited_us = ts_mono_us();
     backoff_init(&r->retry, -1);
 }
 
@@ -460,7 +464,12 @@ static void run_spawn(supervisor_t *s, run_t *r)
              t->try_number, t->dag_id, t->task_id, t->run_id, (int)r->proc.pid);
 }
 
-static int add_run(supervisor_t *s, wtry_t *t)
+/*
+ * Starts t's try. upstream_exit_us: taken directly by the mini-scheduler,
+ * the exit of the upstream try whose outcome transaction claimed it
+ * (monotonic); 0 for a try taken from a queue (wmetrics.h, hop latency).
+ */
+static int add_run(supervisor_t *s, wtry_t *t, int64_t upstream_exit_us)
 {
     run_t *r = calloc(1, sizeof(*r));
     if (!r)
@@ -489,6 +498,7 @@ static int add_run(supervisor_t *s, wtry_t *t)
 
     if (s->o.orchestration_only && t->kind != WTRY_INVALID) {
         run_mark_exited(r, true); /* benchmarks: nothing runs, nothing is logged */
+        wmetrics_hop(t, upstream_exit_us, ts_mono_us());
         return 0;
     }
     switch (t->kind) {
@@ -511,9 +521,21 @@ static int add_run(supervisor_t *s, wtry_t *t)
         log_warn("invalid task spec ti=%" PRId64 " try=%d error=\"%s\"", t->ti_id, t->try_number,
                  t->spec_error ? t->spec_error : "");
         run_mark_exited(r, false);
-        break;
+        return 0; /* nothing started: no hop */
     }
+    wmetrics_hop(t, upstream_exit_us, ts_mono_us());
     return 0;
+}
+
+/* Records the slot gauges when the slots in use changed since the last time. */
+static void record_slots(supervisor_t *s)
+{
+    int used, total;
+    handoff_slots(s->o.handoff, &used, &total);
+    if (used != s->slots_used) {
+        s->slots_used = used;
+        wmetrics_slots(used, total);
+    }
 }
 
 static void accept_tries(supervisor_t *s)
@@ -521,7 +543,7 @@ static void accept_tries(supervisor_t *s)
     wtry_t *t;
     handoff_clear(s->o.handoff);
     while ((t = handoff_pop(s->o.handoff)) != NULL) {
-        if (add_run(s, t) < 0) {
+        if (add_run(s, t, 0) < 0) {
             /* Not run and not acknowledged: the try goes stale and is reaped. */
             log_error("out of memory, dropping try ti=%" PRId64 " try=%d", t->ti_id, t->try_number);
             wtry_free(t);
@@ -1317,6 +1339,8 @@ static int minisched_plan(supervisor_t *s, run_t *const *due, const ti_outcome_t
             m->claimed[m->n_claimed++] = t;
             for (size_t i = 0; i < m->n_queued; i++) {
                 if (m->queued[i].ti_id == t->ti_id) { /* taken: not published */
+                    snprintf(t->delivery.queue, sizeof(t->delivery.queue), "%s",
+                             m->queued[i].queue); /* its queue, for the metrics' label */
                     m->queued[i] = m->queued[--m->n_queued];
                     break;
                 }
@@ -1452,6 +1476,26 @@ static long long outcome_delay_sec(const run_t *r)
 }
 
 /*
+ * The exit of the upstream of a try the mini-scheduler claimed in the
+ * transaction that wrote the n outcomes o of due: the latest exit among
+ * the written tries of the same DAG run (the one that made it runnable
+ * when several ended together), else the latest of all (monotonic).
+ */
+static int64_t upstream_exit(run_t *const *due, const ti_outcome_t *o, size_t n, int64_t run_id)
+{
+    int64_t same = 0, any = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!o[i].written)
+            continue;
+        if (due[i]->exited_us > any)
+            any = due[i]->exited_us;
+        if (due[i]->t->dag_run_id == run_id && due[i]->exited_us > same)
+            same = due[i]->exited_us;
+    }
+    return same ? same : any;
+}
+
+/*
  * Writes the due outcomes: all of them in one statement, the mini-scheduler
  * in the same transaction, one commit (one fsync) however many tries ended
  * together. When that fails each outcome is retried on its own with its
@@ -1531,6 +1575,9 @@ out:
                      t->try_number);
         } else {
             snprintf(due[i]->state, sizeof(due[i]->state), "%s", o[i].state);
+            wmetrics_finished(t, o[i].state,
+                              (double)(due[i]->exited_us - due[i]->started_us) /
+                                  (double)TS_US_PER_SEC);
             log_info("try finished ti=%" PRId64 " try=%d dag_id=%s task_id=%s state=%s", t->ti_id,
                      t->try_number, t->dag_id, t->task_id, o[i].state);
         }
@@ -1541,7 +1588,8 @@ out:
         wtry_t *t = m.claimed[i];
         m.claimed[i] = NULL;
         log_debug("claimed directly ti=%" PRId64 " try=%d", t->ti_id, t->try_number);
-        if (add_run(s, t) < 0) {
+        wmetrics_claimed(t);
+        if (add_run(s, t, upstream_exit(due, o, n, t->dag_run_id)) < 0) {
             /* Claimed but not run: its heartbeat never comes and the scheduler reaps it. */
             log_error("out of memory, dropping try ti=%" PRId64 " try=%d", t->ti_id, t->try_number);
             wtry_free(t);
@@ -1772,6 +1820,7 @@ static void *supervisor_main(void *arg)
         flush_logs(s, now);
         heartbeat(s, now);
         finish_runs(s, now);
+        record_slots(s); /* from this thread only: the gauges' updates stay in order */
         if (closed && s->nruns == 0)
             break;
 
