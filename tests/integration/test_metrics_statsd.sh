@@ -135,6 +135,8 @@ check "claim.latency and hop.latency timers, per queue" \
   test -n "$(sd_timers "$sd" "$p\.claim\.latency(\.default)?")" -a -n "$(sd_timers "$sd" "$p\.hop\.latency(\.default)?")"
 check "worker.slots.used and worker.slots.free gauges" \
   bash -c 'grep -Eq " $1\.worker\.slots\.used:[0-9]+\|g" "$2" && grep -Eq " $1\.worker\.slots\.free:[0-9]+\|g" "$2"' _ "$p" "$sd"
+echo "# claim.latency ms: $(sd_timers "$sd" "$p\.claim\.latency(\.default)?" | paste -sd' ')"
+echo "# hop.latency ms: $(sd_timers "$sd" "$p\.hop\.latency(\.default)?" | paste -sd' ')"
 echo "# $(wc -l <"$sd") StatsD lines received"
 echo "# $T_N checks, ${T_FAILED:-0} failed"
 [ "${T_FAILED:-0}" -eq 0 ]
