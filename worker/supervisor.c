@@ -1566,6 +1566,16 @@ out:
         minisched_free(&m);
         return;
     }
+    /* Committed: counted first, before the round trips below, so that a
+     * kill -9 has the least chance to come between the commit and the
+     * count (docs/metrics.md "Exactness of counts"). */
+    for (i = 0; i < n; i++)
+        if (o[i].written)
+            wmetrics_finished(due[i]->t, o[i].state,
+                              (double)(due[i]->exited_us - due[i]->started_us) /
+                                  (double)TS_US_PER_SEC);
+    for (i = 0; i < m.n_claimed; i++)
+        wmetrics_claimed(m.claimed[i]);
     minisched_publish(s, &m);
     wtry_specs_fill(s->specs, s->o.db, m.claim_res);
     for (i = 0; i < n; i++) {
@@ -1575,9 +1585,6 @@ out:
                      t->try_number);
         } else {
             snprintf(due[i]->state, sizeof(due[i]->state), "%s", o[i].state);
-            wmetrics_finished(t, o[i].state,
-                              (double)(due[i]->exited_us - due[i]->started_us) /
-                                  (double)TS_US_PER_SEC);
             log_info("try finished ti=%" PRId64 " try=%d dag_id=%s task_id=%s state=%s", t->ti_id,
                      t->try_number, t->dag_id, t->task_id, o[i].state);
         }
@@ -1588,7 +1595,6 @@ out:
         wtry_t *t = m.claimed[i];
         m.claimed[i] = NULL;
         log_debug("claimed directly ti=%" PRId64 " try=%d", t->ti_id, t->try_number);
-        wmetrics_claimed(t);
         if (add_run(s, t, upstream_exit(due, o, n, t->dag_run_id)) < 0) {
             /* Claimed but not run: its heartbeat never comes and the scheduler reaps it. */
             log_error("out of memory, dropping try ti=%" PRId64 " try=%d", t->ti_id, t->try_number);
