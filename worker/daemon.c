@@ -21,7 +21,6 @@
 #include "core/db.h"
 #include "core/healthsrv.h"
 #include "core/log.h"
-#include "core/metrics.h"
 #include "core/notify.h"
 #include "core/queue.h"
 #include "core/secrets.h"
@@ -313,15 +312,7 @@ int worker_daemon_run(const worker_options_t *w)
 {
     daemon_t d = {.w = w};
     int rc = 1;
-    char err[512];
     notify_init();
-    /* Before the threads, which record from their first try on; stopped
-     * after they are joined, so that what they recorded is sent. */
-    if (metrics_start(&w->cfg, "worker", w->hostname, err, sizeof(err)) != 0) {
-        log_error("cannot start the metrics error=\"%s\"", err);
-        fprintf(stderr, "updraft-worker: cannot start the metrics: %s\n", err);
-        return 1;
-    }
     if (register_job(&d) == 0) {
         if (start_threads(&d) == 0) {
             wait_shutdown(&d);
@@ -329,7 +320,6 @@ int worker_daemon_run(const worker_options_t *w)
         }
         end_job(&d, rc);
     }
-    metrics_stop();
     consumer_free(d.cons);
     supervisor_free(d.sup);
     healthsrv_stop(d.health);
