@@ -18,8 +18,8 @@
 # of its own (a worker generation "w<slot>g<gen>", the schedulers "s1" and
 # "s2"). A worker stopped at the end sent a ti.finish for exactly each
 # outcome it committed; one killed by kill -9 can have lost only the
-# outcomes it committed in the last T_METRICS_WINDOW seconds before the
-# kill (what its sender had not sent yet); the schedulers' zombie counter
+# outcomes it committed in the last T_METRICS_WINDOW seconds (default 2)
+# before the kill (what its sender had not sent yet; statsd_flush_ms 250); the schedulers' zombie counter
 # likewise (docs/metrics.md "Exactness").
 set -u
 cd "$(dirname "$0")/../.."
@@ -41,6 +41,10 @@ sd=$tmp/statsd.txt
 sd_listen "$sd" || { not_ok "a StatsD receiver listens on loopback"; exit 1; }
 export UPDRAFT__METRICS__STATSD_ON=true UPDRAFT__METRICS__STATSD_HOST=127.0.0.1
 export UPDRAFT__METRICS__STATSD_PORT=$SD_PORT
+# Sent every 250 ms: what a kill -9 can take with it is the last 250 ms
+# (plus the sender's drain interval and this machine's scheduling delays,
+# which T_METRICS_WINDOW covers).
+export UPDRAFT__METRICS__STATSD_FLUSH_MS=250
 mkdir -p "$tmp/dags"
 side=$tmp/side_effects.txt
 : >"$side"
@@ -221,7 +225,7 @@ kill -TERM "$s2" 2>/dev/null
 for w in 0 1 2; do wait "${wpids[$w]}" 2>/dev/null; done
 wait "$s2" 2>/dev/null
 sleep 0.5
-win=${T_METRICS_WINDOW:-3}
+win=${T_METRICS_WINDOW:-2}
 # Outcomes a worker committed: the try events the reaper did not write.
 by_worker="SELECT e.hostname, e.created_at FROM callback_event e
   WHERE e.kind LIKE 'task\_%' AND NOT EXISTS (SELECT 1 FROM task_log l WHERE l.ti_id = e.ti_id
