@@ -83,6 +83,9 @@ cmd systemd-analyze systemd
 cmd socat socat
 cmd openssl openssl
 file /usr/sbin/nginx nginx-light
+# `promtool check metrics` checks what GET /metrics answers (docs/metrics.md;
+# tests/unit/test_metrics.c, integration/test_metrics.sh): Debian's Prometheus.
+cmd promtool prometheus
 pymod celery python3-celery
 pymod redis python3-redis
 # The BullMQ comparison (tests/bench/bullmq) runs on Node.js; npm installs
