@@ -41,9 +41,9 @@ sd=$tmp/statsd.txt
 sd_listen "$sd" || { not_ok "a StatsD receiver listens on loopback"; exit 1; }
 export UPDRAFT__METRICS__STATSD_ON=true UPDRAFT__METRICS__STATSD_HOST=127.0.0.1
 export UPDRAFT__METRICS__STATSD_PORT=$SD_PORT
-# Sent every 250 ms: what a kill -9 can take with it is the last 250 ms
-# (plus the sender's drain interval and this machine's scheduling delays,
-# which T_METRICS_WINDOW covers).
+# Drained and sent every 250 ms: what a kill -9 can take with it is the
+# last 250 ms (plus this machine's scheduling delays, which
+# T_METRICS_WINDOW covers).
 export UPDRAFT__METRICS__STATSD_FLUSH_MS=250
 mkdir -p "$tmp/dags"
 side=$tmp/side_effects.txt
