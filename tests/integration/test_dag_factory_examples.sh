@@ -2,24 +2,14 @@
 # dag-factory's own example files, validated as they are (`updraft dags
 # validate`, no database): every file whose tasks need no Python loads, and
 # the files dag-factory 1.x itself refuses are refused with dag-factory's
-# reason. The examples are not part of this repository (they are
-# dag-factory's, Apache 2.0): the test reads them from $DAG_FACTORY_EXAMPLES
-# or ../shared/reference/dag-factory/examples beside the checkout, and says
-# "skip" when neither is there.
+# reason. The examples are dag-factory's (Apache 2.0), kept unchanged in
+# tests/dag-factory/examples; $DAG_FACTORY_EXAMPLES points elsewhere.
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/assert.sh
 BIN=${UPDRAFT_BIN:-$PWD/bin}
 
-root=${DAG_FACTORY_EXAMPLES:-}
-for cand in ../shared/reference/dag-factory/examples ../../shared/reference/dag-factory/examples; do
-  [ -z "$root" ] && [ -d "$cand/current" ] && root=$cand
-done
-if [ -z "$root" ] || [ ! -d "$root/current" ]; then
-  ok "dag-factory examples validate # SKIP the examples are not here (set DAG_FACTORY_EXAMPLES)"
-  echo "1..$T_N"
-  exit 0
-fi
+root=${DAG_FACTORY_EXAMPLES:-tests/dag-factory/examples}
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
