@@ -325,7 +325,7 @@ static int cmd_next_execution(const config_t *cfg, int argc, char **argv)
     }
     rc = 1;
     if (schedule_parse(ds.schedule, &sched, err, sizeof(err)) < 0 ||
-        schedule_tz_load(ds.timezone, &tz, err, sizeof(err)) < 0) {
+        schedule_tz_load(schedule_zone_name(&sched, ds.timezone), &tz, err, sizeof(err)) < 0) {
         fprintf(stderr, "updraft: dag '%s': %s\n", dag_id, err);
         goto out;
     }

@@ -54,6 +54,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "model/cron.h"
 #include "model/dag.h"
 #include "model/dagignore.h"
 #include "core/db.h"
@@ -623,6 +624,27 @@ static cJSON *add_str(cJSON *o, const char *name, const char *v)
 }
 
 /*
+ * scheduler.create_cron_data_intervals off: a plain cron string is stored
+ * as the trigger timetable Airflow 3 reads it as (model/cron.h), so that the
+ * scheduler, the API and the commands see one schedule text, and flipping
+ * the option changes the stored schedule (the next run is computed again).
+ * -1 when out of memory.
+ */
+static int apply_cron_reading(const config_t *cfg, dag_t *dag)
+{
+    char text[512];
+    if (cfg->scheduler.create_cron_data_intervals || !dag->schedule ||
+        schedule_to_trigger(dag->schedule, text, sizeof text) != 1)
+        return 0;
+    char *copy = strdup(text);
+    if (!copy)
+        return -1;
+    free(dag->schedule);
+    dag->schedule = copy;
+    return 0;
+}
+
+/*
  * Turns one DAG into its dag row and its version document. The dag_t is
  * not kept: only these (and the document's hash) travel to the database.
  */
@@ -783,7 +805,7 @@ static int batch_add_file(proc_t *p, entry_t *e)
             b->bytes += len < PROC_CODE_MAX ? len : PROC_CODE_MAX;
     }
     for (size_t i = 0; i < dags.n; i++)
-        if (batch_add_dag(p, dags.items[i]) < 0)
+        if (apply_cron_reading(p->a->cfg, dags.items[i]) < 0 || batch_add_dag(p, dags.items[i]) < 0)
             goto out;
     rc = 0;
 out:

@@ -34,7 +34,7 @@ static int load_schedule(const char *dag_id, const char *text, const char *zone,
         log_warn("bad schedule dag_id=%s error=\"%s\"", dag_id, err);
         return -1;
     }
-    if (schedule_tz_load(zone, tz, err, sizeof(err)) < 0) {
+    if (schedule_tz_load(schedule_zone_name(s, zone), tz, err, sizeof(err)) < 0) {
         log_warn("bad time zone dag_id=%s error=\"%s\"", dag_id, err);
         return -1;
     }

@@ -20,7 +20,7 @@
 
 #define TS HTTP_SQL_TS
 
-const char *api_schedule_description(const char *schedule)
+const char *api_schedule_description(const char *schedule, char *buf, size_t len)
 {
     static const struct {
         const char *preset, *text;
@@ -36,6 +36,8 @@ const char *api_schedule_description(const char *schedule)
     };
     if (!schedule)
         return "Never, external triggers only";
+    if (schedule_expression(schedule, buf, len))
+        schedule = buf;
     for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++)
         if (strcmp(schedule, presets[i].preset) == 0)
             return presets[i].text;
@@ -44,18 +46,20 @@ const char *api_schedule_description(const char *schedule)
 
 static void write_timetable_description(jsonw_t *w, const char *schedule)
 {
-    jsonw_str(w, api_schedule_description(schedule));
+    char buf[512];
+    jsonw_str(w, api_schedule_description(schedule, buf, sizeof buf));
 }
 
 /*
  * Airflow's ScheduleInterval: a fixed interval is a TimeDelta (days,
  * seconds below a day, microseconds, as Python's timedelta keeps them),
- * anything else the CronExpression it was written as.
+ * anything else the CronExpression it was written as; a CronTriggerTimetable
+ * its cron expression (Airflow 2 keeps a timetable's summary there).
  */
 static void write_schedule_interval(jsonw_t *w, const char *schedule)
 {
     schedule_t parsed;
-    char err[256];
+    char err[256], expr[512];
 
     if (!schedule) {
         jsonw_null(w);
@@ -79,7 +83,7 @@ static void write_schedule_interval(jsonw_t *w, const char *schedule)
     jsonw_key(w, "__type");
     jsonw_str(w, "CronExpression");
     jsonw_key(w, "value");
-    jsonw_str(w, schedule);
+    jsonw_str(w, schedule_expression(schedule, expr, sizeof expr) ? expr : schedule);
     jsonw_obj_end(w);
 }
 

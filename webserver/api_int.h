@@ -297,9 +297,10 @@ int api_get_config(api_req_t *r);
 
 /*
  * What Airflow's timetable_description says of a DAG's schedule (NULL:
- * none): the text of a preset, else the schedule as written.
+ * none): the text of a preset, else the schedule as written (a trigger
+ * timetable's cron expression, in buf when it is not a preset).
  */
-const char *api_schedule_description(const char *schedule);
+const char *api_schedule_description(const char *schedule, char *buf, size_t len);
 
 int api_get_dags(api_req_t *r);
 int api_get_dag(api_req_t *r);

@@ -314,6 +314,7 @@ static bool values_json(api_req_t *r, const char *key, char **out)
 static void write_dag_head(jsonw_t *w, const PGresult *res, int i)
 {
     const char *schedule = text_or_null(res, i, 5);
+    char desc[512];
 
     jsonw_obj_begin(w);
     jsonw_key(w, "dag_id");
@@ -329,7 +330,7 @@ static void write_dag_head(jsonw_t *w, const PGresult *res, int i)
     jsonw_key(w, "schedule");
     jsonw_str(w, schedule);
     jsonw_key(w, "timetable_description");
-    jsonw_str(w, api_schedule_description(schedule));
+    jsonw_str(w, api_schedule_description(schedule, desc, sizeof desc));
     jsonw_key(w, "next_dagrun");
     write_iso(w, res, i, 6);
     jsonw_key(w, "next_dagrun_create_after");

@@ -296,6 +296,13 @@ static const key_def_t config_keys[] = {
      OFF(scheduler.catchup_by_default), "boolean",
      "The `catchup` of DAGs that do not set it: whether runs are created for every interval since "
      "`start_date` (true) or only the latest one (false), as in Airflow."},
+    {SEC_SCHEDULER, "create_cron_data_intervals", KEY_BOOL, "true", 0, 0, 0,
+     OFF(scheduler.create_cron_data_intervals), "boolean",
+     "How a plain cron string or cron preset in `schedule` is read, as Airflow's option of this "
+     "name: true (Airflow 2) gives each run the data interval between two cron times, created "
+     "once it has ended; false (Airflow 3's default) reads it as a `CronTriggerTimetable`, a run "
+     "at each cron time whose data interval is that instant. Applied when DAG files are parsed: "
+     "a change is seen at the next parse of each file."},
     {SEC_SCHEDULER, "heartbeat_sec", KEY_INT, "5", 1, 3600, 0, OFF(scheduler.heartbeat_sec),
      "1..3600", "How often the scheduler heartbeats (records that it is alive)."},
     {SEC_SCHEDULER, "queued_resend_after_sec", KEY_INT, "30", 1, 86400, 0,

@@ -64,11 +64,12 @@ typedef struct config {
                                   (webserver/proxies.h) */
     } webserver;
     struct {
-        int dag_dir_list_interval;   /* seconds between folder scans, default 5, 1..86400 */
-        bool catchup_by_default;     /* default true */
-        int heartbeat_sec;           /* default 5, 1..3600 */
-        int queued_resend_after_sec; /* default 30, 1..86400 */
-        int max_tis_per_query;       /* default 512, 1..100000 */
+        int dag_dir_list_interval;       /* seconds between folder scans, default 5, 1..86400 */
+        bool catchup_by_default;         /* default true */
+        bool create_cron_data_intervals; /* false: cron strings are trigger timetables */
+        int heartbeat_sec;               /* default 5, 1..3600 */
+        int queued_resend_after_sec;     /* default 30, 1..86400 */
+        int max_tis_per_query;           /* default 512, 1..100000 */
         int zombie_threshold_sec; /* a running try without heartbeat this long is a zombie, default
                                      30 */
         int zombie_detection_interval_sec; /* how often to look, default 10 */

@@ -46,7 +46,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define CRON_MAX_TEXT 256
+#define CRON_MAX_TEXT 400 /* a trigger schedule adds its options to a cron text */
 #define YEAR_MIN 1
 #define YEAR_MAX 9999
 /* Any expression that fires at all fires within 8 years; allow margin. */
@@ -563,6 +563,88 @@ char *schedule_format_delta(int64_t seconds, char *buf, size_t len)
     return buf;
 }
 
+/*
+ * "@trigger <cron> [interval=<delta>] [timezone=<zone>]" (text after the
+ * keyword in rest). The zone is only checked for its length here: it is
+ * loaded, and an unknown one reported, where the schedule is used.
+ */
+static int parse_trigger(const parse_ctx_t *px, const char *rest, schedule_t *out)
+{
+    char cron[CRON_MAX_TEXT + 1] = "", zone[SCHEDULE_ZONE_MAX + 1] = "", work[CRON_MAX_TEXT + 1];
+    size_t used = 0;
+    int64_t interval = 0;
+
+    snprintf(work, sizeof work, "%s", rest);
+    for (char *save = NULL, *tok = strtok_r(work, " \t\r\n\v\f", &save); tok != NULL;
+         tok = strtok_r(NULL, " \t\r\n\v\f", &save)) {
+        if (strncasecmp(tok, "interval=", 9) == 0) {
+            if (parse_delta(tok + 9, &interval) != 1 || interval > DELTA_MAX_SEC)
+                return fail(px, "interval '%s' must be a fixed interval such as 1h or 1d", tok + 9);
+        } else if (strncasecmp(tok, "timezone=", 9) == 0) {
+            if (strlen(tok + 9) == 0 || strlen(tok + 9) > SCHEDULE_ZONE_MAX)
+                return fail(px, "timezone must be a zone name of 1 to %d characters",
+                            SCHEDULE_ZONE_MAX);
+            snprintf(zone, sizeof zone, "%s", tok + 9);
+        } else if (strchr(tok, '=')) {
+            return fail(px, "unknown trigger option '%s' (interval= or timezone=)", tok);
+        } else {
+            used += (size_t)snprintf(cron + used, sizeof cron - used, "%s%s", used ? " " : "", tok);
+        }
+    }
+    if (schedule_parse(cron, out, px->err, px->errlen) < 0)
+        return -1;
+    if (out->kind != SCHEDULE_CRON)
+        return fail(px, "a trigger schedule needs a cron expression or a cron preset");
+    out->trigger = true;
+    out->interval_us = interval * TS_US_PER_SEC;
+    snprintf(out->zone, sizeof out->zone, "%s", zone);
+    return 0;
+}
+
+int schedule_to_trigger(const char *text, char *out, size_t len)
+{
+    schedule_t s;
+    if (!text || schedule_parse(text, &s, NULL, 0) < 0 || s.kind != SCHEDULE_CRON || s.trigger)
+        return 0;
+    int n = snprintf(out, len, "@trigger %s", text);
+    return n < 0 || (size_t)n >= len ? -1 : 1;
+}
+
+const char *schedule_expression(const char *text, char *out, size_t len)
+{
+    size_t used = 0;
+    if (!text || len == 0)
+        return NULL;
+    const char *t = text + strspn(text, " \t\r\n\v\f");
+    if (!(strncasecmp(t, "@trigger", 8) == 0 && (t[8] == '\0' || isspace((unsigned char)t[8]))))
+        return (size_t)snprintf(out, len, "%s", text) < len ? out : NULL;
+    const char *p = t + 8;
+    out[0] = '\0';
+    while (*p) {
+        size_t skip = strspn(p, " \t\r\n\v\f"), n;
+        p += skip;
+        n = strcspn(p, " \t\r\n\v\f");
+        if (n == 0)
+            break;
+        if (!memchr(p, '=', n)) {
+            if (used + (used ? 1 : 0) + n >= len)
+                return NULL;
+            if (used)
+                out[used++] = ' ';
+            memcpy(out + used, p, n);
+            used += n;
+            out[used] = '\0';
+        }
+        p += n;
+    }
+    return out;
+}
+
+const char *schedule_zone_name(const schedule_t *s, const char *dag_zone)
+{
+    return s && s->zone[0] ? s->zone : dag_zone;
+}
+
 int schedule_parse(const char *text, schedule_t *out, char *err, size_t errlen)
 {
     char buf[CRON_MAX_TEXT + 1];
@@ -594,6 +676,8 @@ int schedule_parse(const char *text, schedule_t *out, char *err, size_t errlen)
     if (len == 0 || strcasecmp(buf, "none") == 0 || strcasecmp(buf, "null") == 0 ||
         strcmp(buf, "~") == 0)
         return 0;
+    if (strncasecmp(buf, "@trigger", 8) == 0 && (buf[8] == '\0' || isspace((unsigned char)buf[8])))
+        return parse_trigger(&px, buf + 8, out);
     if (strcasecmp(buf, "@once") == 0) {
         out->kind = SCHEDULE_ONCE;
         return 0;
@@ -1214,6 +1298,38 @@ static int continuous_interval(ts_us_t last_start, ts_us_t last_end, ts_us_t sta
     return 1;
 }
 
+/*
+ * Airflow 3's _TriggerTimetable.next_dagrun_info with start_date as the
+ * earliest time (a DAG without one has no scheduled runs here, as in
+ * Airflow 2) and run_immediately off.
+ */
+static int trigger_interval(const schedule_t *s, ts_us_t last_start, ts_us_t last_end,
+                            ts_us_t start_date, ts_us_t end_date, ts_us_t now, bool catchup,
+                            ts_us_t *istart, ts_us_t *iend)
+{
+    ts_us_t next, after_last = TS_NONE, first, latest;
+    if (last_start != TS_NONE && last_end == TS_NONE)
+        last_end = last_start + s->interval_us;
+    if (last_end != TS_NONE && get_next(s, last_end, &after_last) < 0)
+        return 0;
+    if (align_to_next(s, start_date, &first) < 0)
+        return 0;
+    if (catchup) {
+        next = after_last != TS_NONE ? after_last : first;
+    } else {
+        next = first;
+        if (after_last != TS_NONE && after_last > next)
+            next = after_last;
+        if (align_to_prev(s, now, &latest) == 0 && latest > next)
+            next = latest;
+    }
+    if (end_date != TS_NONE && end_date < next)
+        return 0;
+    *istart = next - s->interval_us;
+    *iend = next;
+    return 1;
+}
+
 int schedule_next_interval(const schedule_t *s, ts_us_t last_start, ts_us_t last_end,
                            ts_us_t start_date, ts_us_t end_date, ts_us_t now, bool catchup,
                            ts_us_t *istart, ts_us_t *iend)
@@ -1221,6 +1337,9 @@ int schedule_next_interval(const schedule_t *s, ts_us_t last_start, ts_us_t last
     ts_us_t earliest, start, end;
     if (s == NULL || s->kind == SCHEDULE_NONE || start_date == TS_NONE)
         return 0;
+    if (s->kind == SCHEDULE_CRON && s->trigger)
+        return trigger_interval(s, last_start, last_end, start_date, end_date, now, catchup, istart,
+                                iend);
     if (s->kind == SCHEDULE_ONCE) {
         /* OnceTimetable: one run at start_date whatever catchup says */
         if (last_start != TS_NONE)
@@ -1267,6 +1386,10 @@ void schedule_manual_interval(const schedule_t *s, ts_us_t run_after, ts_us_t *i
     *istart = *iend = run_after;
     if (s == NULL || (s->kind != SCHEDULE_CRON && s->kind != SCHEDULE_DELTA))
         return;
+    if (s->trigger) { /* _TriggerTimetable.infer_manual_data_interval */
+        *istart = run_after - s->interval_us;
+        return;
+    }
     if (align_to_prev(s, run_after, &end) < 0 || get_prev(s, end, &start) < 0)
         return;
     *istart = start;
@@ -1280,6 +1403,15 @@ int schedule_following_interval(const schedule_t *s, ts_us_t last_start, ts_us_t
     if (s == NULL || (s->kind != SCHEDULE_CRON && s->kind != SCHEDULE_DELTA) ||
         last_start == TS_NONE)
         return 0;
+    if (s->trigger) {
+        if (last_end == TS_NONE)
+            last_end = last_start + s->interval_us;
+        if (get_next(s, last_end, &end) < 0)
+            return 0;
+        *istart = end - s->interval_us;
+        *iend = end;
+        return 1;
+    }
     if (last_end == TS_NONE && get_next(s, last_start, &last_end) < 0)
         return 0;
     if (align_to_prev(s, last_end, &start) < 0 || get_next(s, start, &end) < 0)

@@ -9,7 +9,13 @@
  *   @annually, @midnight (cron), @once, @continuous;
  * - a fixed interval (Airflow's timedelta schedule): "30m", "6h", "1d",
  *   "90s", "1h30m", "2w" (units w d h m s, at least one, total > 0);
- * - none (manual runs only: NULL, "", "None", "null", "~").
+ * - none (manual runs only: NULL, "", "None", "null", "~");
+ * - Airflow 3's CronTriggerTimetable: "@trigger " then a cron expression
+ *   or cron preset, then optionally "interval=<fixed interval>" and
+ *   "timezone=<zone>" ("@trigger 0 1 * * 3 interval=1h timezone=UTC").
+ *   A run fires at each cron time t; its data interval is
+ *   [t - interval, t] (zero-width by default) and its logical date the
+ *   interval's start. Without timezone= the DAG's zone applies.
  *
  * Cron syntax, as croniter (which Airflow uses) reads it:
  * - fields: minute 0-59, hour 0-23, day-of-month 1-31, month 1-12 or
@@ -50,6 +56,11 @@
  * ContinuousTimetable. catchup=false follows _skip_to_latest in its default
  * form (catchup_false_no_dagrun_airflow_2_fix off). An interval whose start
  * is after end_date is not scheduled (Airflow compares start > end_date).
+ * A trigger schedule follows Airflow 3's _TriggerTimetable: with catchup
+ * every cron time from start_date on; without it the latest cron time at
+ * or before now (or the next after the last run, or the first at or after
+ * start_date, whichever is latest); a fire time after end_date is not
+ * scheduled.
  */
 #ifndef UPDRAFT_CRON_H
 #define UPDRAFT_CRON_H
@@ -72,22 +83,32 @@ typedef enum schedule_kind {
 } schedule_kind_t;
 
 #define SCHEDULE_DOW_LAST 0x20u
+#define SCHEDULE_ZONE_MAX 63
 
 typedef struct schedule {
     schedule_kind_t kind;
-    uint64_t minute;         /* bit i set: minute i (0..59) */
-    uint32_t hour;           /* 0..23 */
-    uint32_t dom;            /* 1..31 */
-    uint16_t month;          /* 1..12 */
-    uint8_t dow;             /* 0..6, Sunday = 0 (7 accepted as Sunday) */
-    bool dom_star;           /* day-of-month field was '*' (or '?') */
-    bool dow_star;           /* day-of-week field was '*' (or '?') */
-    bool dom_last;           /* 'L' in day-of-month: the last day of the month */
-    uint8_t dow_nth[7];      /* '#': bit n-1 of dow_nth[w] set = the n-th weekday w;
-                                SCHEDULE_DOW_LAST: the last weekday w ("Lw") */
-    int64_t delta_us;        /* SCHEDULE_DELTA: the interval, > 0 */
-    const schedule_tz_t *tz; /* zone of the wall clock; NULL = UTC; borrowed */
+    uint64_t minute;                  /* bit i set: minute i (0..59) */
+    uint32_t hour;                    /* 0..23 */
+    uint32_t dom;                     /* 1..31 */
+    uint16_t month;                   /* 1..12 */
+    uint8_t dow;                      /* 0..6, Sunday = 0 (7 accepted as Sunday) */
+    bool dom_star;                    /* day-of-month field was '*' (or '?') */
+    bool dow_star;                    /* day-of-week field was '*' (or '?') */
+    bool dom_last;                    /* 'L' in day-of-month: the last day of the month */
+    uint8_t dow_nth[7];               /* '#': bit n-1 of dow_nth[w] set = the n-th weekday w;
+                                         SCHEDULE_DOW_LAST: the last weekday w ("Lw") */
+    int64_t delta_us;                 /* SCHEDULE_DELTA: the interval, > 0 */
+    bool trigger;                     /* SCHEDULE_CRON read as Airflow's CronTriggerTimetable */
+    int64_t interval_us;              /* trigger: the data interval before each fire time, >= 0 */
+    char zone[SCHEDULE_ZONE_MAX + 1]; /* trigger: its own zone ("" = the DAG's) */
+    const schedule_tz_t *tz;          /* zone of the wall clock; NULL = UTC; borrowed */
 } schedule_t;
+
+/*
+ * The zone a parsed schedule is computed in: its own (a trigger timetable's
+ * timezone) when it names one, else dag_zone (the DAG's, may be NULL).
+ */
+const char *schedule_zone_name(const schedule_t *s, const char *dag_zone);
 
 /*
  * Parses text (NULL means none); out->tz is set to NULL (attach a zone
@@ -95,6 +116,21 @@ typedef struct schedule {
  * "invalid cron expression '61 * * * *': minute 61 out of range 0-59".
  */
 int schedule_parse(const char *text, schedule_t *out, char *err, size_t errlen);
+
+/*
+ * Airflow 3's reading of a plain cron string (create_cron_data_intervals
+ * off): when text is a cron expression or cron preset that is not already
+ * a trigger schedule, writes "@trigger <text>" to out and returns 1; 0 when
+ * text is anything else (kept as it is), -1 when out is too small.
+ */
+int schedule_to_trigger(const char *text, char *out, size_t len);
+
+/*
+ * The cron expression or preset of a schedule text as it was written: for a
+ * trigger schedule without "@trigger" and its options, else text itself.
+ * Returns out, or NULL when text is NULL or out too small.
+ */
+const char *schedule_expression(const char *text, char *out, size_t len);
 
 /*
  * Formats a fixed interval of seconds (> 0) in the form schedule_parse

@@ -74,7 +74,7 @@ static const key_def_t dag_keys[] = {
     {"owner_links", K_DAG_IGNORED},
     {"jinja_environment_kwargs", K_DAG_IGNORED}, {"template_searchpath", K_DAG_IGNORED},
     {"user_defined_macros", K_DAG_IGNORED}, {"user_defined_filters", K_DAG_IGNORED},
-    {"dag_display_name", K_DAG_IGNORED}, {"timetable", K_DAG_IGNORED},
+    {"dag_display_name", K_DAG_IGNORED}, {"timetable", K_TIMETABLE},
     {"fail_stop", K_DAG_IGNORED}, {"auto_register", K_DAG_IGNORED},
     {"doc", K_DAG_IGNORED},
     {NULL, K_UNKNOWN}};
@@ -120,6 +120,105 @@ out:
     return ok;
 }
 
+/*
+ * Airflow's CronTriggerTimetable(cron, *, timezone, interval=timedelta(),
+ * run_immediately=False) as dag-factory writes it ({__type__: ...,
+ * __args__: [cron] or cron:, timezone:, interval:}), kept as the schedule
+ * text "@trigger <cron> [interval=<delta>] timezone=<zone>" (model/cron.h).
+ * run_immediately only matters for a DAG without start_date, which updraft
+ * does not schedule: anything but false is refused.
+ */
+static bool parse_trigger_timetable(ctx_t *c, const ynode_t *v, dag_t *dag)
+{
+    const ynode_t *cron = NULL, *zone = NULL, *interval = NULL;
+    const char *cron_s, *zone_s;
+    char text[512], iv[32] = "", err[256];
+    schedule_t sched;
+    schedule_tz_t *tz = NULL;
+
+    for (size_t i = 0; i < MAP_PAIRS(v); i++) {
+        const ynode_t *k = MAP_KEY(v, i), *x = MAP_VAL(v, i);
+        if (dl_key_is(k, "__type__"))
+            continue;
+        if (dl_key_is(k, "__args__")) {
+            if (x->kind != Y_SEQ || x->n != 1) {
+                ERR(c, x,
+                    "CronTriggerTimetable of dag '%s' takes one positional argument, "
+                    "the cron expression",
+                    dag->dag_id);
+                return false;
+            }
+            cron = x->kids[0];
+        } else if (dl_key_is(k, "cron")) {
+            cron = x;
+        } else if (dl_key_is(k, "timezone")) {
+            zone = x;
+        } else if (dl_key_is(k, "interval")) {
+            interval = x;
+        } else if (dl_key_is(k, "run_immediately")) {
+            bool b;
+            if (!dl_get_bool(c, x, "run_immediately", &b))
+                return false;
+            if (b) {
+                ERR(c, x,
+                    "run_immediately of dag '%s' is not supported (it only applies to a "
+                    "DAG without start_date, which is not scheduled)",
+                    dag->dag_id);
+                return false;
+            }
+        } else {
+            ERR(c, k,
+                "unknown CronTriggerTimetable argument '%s' (cron, timezone, interval, "
+                "run_immediately)",
+                dl_key_text(k));
+            return false;
+        }
+    }
+    if (!cron) {
+        ERR(c, v, "CronTriggerTimetable of dag '%s' needs its cron expression", dag->dag_id);
+        return false;
+    }
+    if (!zone) {
+        ERR(c, v, "CronTriggerTimetable of dag '%s' needs a timezone (as timezone: UTC)",
+            dag->dag_id);
+        return false;
+    }
+    if (!dl_get_str(c, cron, "cron", &cron_s) || !dl_get_str(c, zone, "timezone", &zone_s))
+        return false;
+    if (schedule_tz_load(zone_s, &tz, err, sizeof err) != 0) {
+        ERR(c, zone, "%s", err);
+        return false;
+    }
+    schedule_tz_free(tz);
+    if (strlen(zone_s) > SCHEDULE_ZONE_MAX || strpbrk(zone_s, " \t")) {
+        ERR(c, zone, "timezone '%.80s' is not a zone name", zone_s);
+        return false;
+    }
+    if (interval) {
+        int secs;
+        if (!dl_get_seconds(c, interval, "interval", &secs))
+            return false;
+        if (secs > 0 && !schedule_format_delta(secs, iv, sizeof iv))
+            return false;
+    }
+    if (schedule_parse(cron_s, &sched, err, sizeof err) != 0) {
+        ERR(c, cron, "%s", err);
+        return false;
+    }
+    if (sched.kind != SCHEDULE_CRON) {
+        ERR(c, cron, "CronTriggerTimetable of dag '%s' needs a cron expression or preset, not '%s'",
+            dag->dag_id, cron_s);
+        return false;
+    }
+    snprintf(text, sizeof text, "@trigger %s%s%s timezone=%s", cron_s, iv[0] ? " interval=" : "",
+             iv, zone_s);
+    if (schedule_parse(text, &sched, err, sizeof err) != 0) {
+        ERR(c, cron, "%s", err);
+        return false;
+    }
+    return dl_set_str(c, &dag->schedule, text);
+}
+
 static bool parse_schedule(ctx_t *c, const ynode_t *v, dag_t *dag)
 {
     schedule_t sched;
@@ -142,11 +241,15 @@ static bool parse_schedule(ctx_t *c, const ynode_t *v, dag_t *dag)
         }
         return dl_set_str(c, &dag->schedule, text);
     }
+    if (v->kind == Y_MAP &&
+        (dl_key_is(dl_map_get(v, "__type__"), "airflow.timetables.trigger.CronTriggerTimetable") ||
+         dl_key_is(dl_map_get(v, "__type__"), "airflow.sdk.CronTriggerTimetable")))
+        return parse_trigger_timetable(c, v, dag);
     if (v->kind != Y_SCALAR) {
         ERR(c, v,
             "schedule of dag '%s' must be a cron expression, a preset, an interval "
-            "(datetime.timedelta) or null (dataset and timetable schedules are not "
-            "supported yet)",
+            "(datetime.timedelta), a CronTriggerTimetable or null (dataset schedules and "
+            "other timetables are not supported yet)",
             dag->dag_id);
         return false;
     }
@@ -228,7 +331,7 @@ static bool localize_dates(ctx_t *c, const date_zone_t *dz, ts_us_t *start, ts_u
 /* ------------------------------------------------------------------ */
 /* What the DAG-level keys leave for later: nodes read once all keys are seen. */
 typedef struct dag_level {
-    const ynode_t *tasks, *sched, *sched_iv, *da, *params, *groups_node;
+    const ynode_t *tasks, *sched, *sched_iv, *timetable, *da, *params, *groups_node;
     const ynode_t
         *doc_file; /* doc_md_file_path: read once every key is seen (it wins over doc_md) */
     bool start_set, end_set, mar_set; /* written at the DAG level */
@@ -282,6 +385,9 @@ static bool dag_level_keys(ctx_t *c, const ynode_t *cfg, dag_t *dag, dag_level_t
             break;
         case K_SCHEDULE_INTERVAL:
             lv->sched_iv = v;
+            break;
+        case K_TIMETABLE:
+            lv->timetable = v;
             break;
         case K_START_DATE:
             ok = dl_get_date(c, v, "start_date", &dag->start_date) && ok;
@@ -388,8 +494,18 @@ static bool dag_level_settle(ctx_t *c, const char *dag_id, const ynode_t *idnode
     if (lv->sched && lv->sched_iv)
         WARN(c, lv->sched_iv,
              "both schedule and schedule_interval are set, schedule_interval is ignored");
-    if (lv->sched || lv->sched_iv)
+    if (lv->timetable && !dl_is_null(lv->timetable) && lv->sched && !dl_is_null(lv->sched)) {
+        /* Airflow 2's DAG takes one of schedule and timetable */
+        ERR(c, lv->timetable, "dag '%s' sets both schedule and timetable, keep one", dag_id);
+        *ok = false;
+    } else if (lv->timetable && lv->timetable->kind != Y_MAP && !dl_is_null(lv->timetable)) {
+        ERR(c, lv->timetable, "timetable of dag '%s' must be a __type__ timetable object", dag_id);
+        *ok = false;
+    } else if (lv->timetable && !dl_is_null(lv->timetable)) {
+        *ok = parse_schedule(c, lv->timetable, dag) && *ok;
+    } else if (lv->sched || lv->sched_iv) {
         *ok = parse_schedule(c, lv->sched ? lv->sched : lv->sched_iv, dag) && *ok;
+    }
     *ok = dl_parse_default_args(c, lv->da, dag_id, tpl, &da_start, &da_end, &da_dz) && *ok;
     *ok = localize_dates(c, &lv->dag_dz, &dag->start_date, &dag->end_date, dag_zone,
                          sizeof dag_zone) &&

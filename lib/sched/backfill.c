@@ -142,7 +142,7 @@ static int plan_intervals(db_t *db, const backfill_request_t *req, backfill_inte
         return rc;
     rc = UPDRAFT_EINVALID;
     if (schedule_parse(ds.schedule, &sched, why, sizeof(why)) < 0 ||
-        schedule_tz_load(ds.timezone, &tz, why, sizeof(why)) < 0 ||
+        schedule_tz_load(schedule_zone_name(&sched, ds.timezone), &tz, why, sizeof(why)) < 0 ||
         (sched.tz = tz, backfill_intervals(&sched, req->from_date, req->to_date, BACKFILL_MAX_RUNS,
                                            iv, n, why, sizeof(why)) < 0)) {
         snprintf(err, errlen, "dag '%s': %s", req->dag_id, why);

@@ -221,7 +221,8 @@ static bool run_is_latest(const pass_t *ps)
     char err[256];
     ts_us_t ns, ne;
     if (schedule_parse(dag->schedule, &sc, err, sizeof(err)) == 0 &&
-        schedule_tz_load(dag->timezone ? dag->timezone : "UTC", &tz, err, sizeof(err)) == 0) {
+        schedule_tz_load(schedule_zone_name(&sc, dag->timezone ? dag->timezone : "UTC"), &tz, err,
+                         sizeof(err)) == 0) {
         sc.tz = tz;
         if (schedule_following_interval(&sc, ps->run.interval_start, ps->run.interval_end, &ns,
                                         &ne) == 1) {

@@ -197,6 +197,7 @@ static void manual_interval(const char *schedule, const char *zone, ts_us_t logi
     if (schedule_parse(schedule, &s, err, sizeof(err)) < 0 ||
         (s.kind != SCHEDULE_CRON && s.kind != SCHEDULE_DELTA))
         return;
+    zone = schedule_zone_name(&s, zone);
     if (zone && schedule_tz_load(zone, &tz, err, sizeof(err)) < 0)
         return;
     s.tz = tz;

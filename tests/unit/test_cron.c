@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -611,6 +612,85 @@ static void test_delta_and_cron_timetable_intervals(void **state)
                    true, "2024-04-01T00:00:00Z", "2024-07-01T00:00:00Z");
 }
 
+/* Airflow 3's CronTriggerTimetable: a run at each cron time, zero-width by default. */
+static void test_trigger_timetable_runs_at_the_cron_time(void **state)
+{
+    (void)state;
+    const char *wed = "@trigger 0 1 * * 3 timezone=UTC";
+    /* catchup: the first cron time at or after start_date, then each next one */
+    check_interval(wed, NULL, NULL, NULL, "2024-11-11T00:00:00Z", "2024-12-01T00:00:00Z", true,
+                   "2024-11-13T01:00:00Z", "2024-11-13T01:00:00Z");
+    check_interval(wed, NULL, "2024-11-13T01:00:00Z", "2024-11-13T01:00:00Z",
+                   "2024-11-11T00:00:00Z", "2024-12-01T00:00:00Z", true, "2024-11-20T01:00:00Z",
+                   "2024-11-20T01:00:00Z");
+    /* a start_date on a cron time is its first run (Airflow 2 would end there) */
+    check_interval("@trigger @daily", NULL, NULL, NULL, "2024-01-01T00:00:00Z",
+                   "2024-01-10T05:00:00Z", true, "2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z");
+    /* no catchup: the latest cron time not after now, whatever ran before */
+    check_interval(wed, NULL, NULL, NULL, "2024-11-11T00:00:00Z", "2024-12-01T00:00:00Z", false,
+                   "2024-11-27T01:00:00Z", "2024-11-27T01:00:00Z");
+    check_interval(wed, NULL, "2024-11-13T01:00:00Z", "2024-11-13T01:00:00Z",
+                   "2024-11-11T00:00:00Z", "2024-12-01T00:00:00Z", false, "2024-11-27T01:00:00Z",
+                   "2024-11-27T01:00:00Z");
+    /* no catchup, the latest already ran: the next one (in the future) */
+    check_interval(wed, NULL, "2024-11-27T01:00:00Z", "2024-11-27T01:00:00Z",
+                   "2024-11-11T00:00:00Z", "2024-12-01T00:00:00Z", false, "2024-12-04T01:00:00Z",
+                   "2024-12-04T01:00:00Z");
+    /* no catchup before start_date: the first cron time at or after it */
+    check_interval(wed, NULL, NULL, NULL, "2025-01-01T00:00:00Z", "2024-12-01T00:00:00Z", false,
+                   "2025-01-01T01:00:00Z", "2025-01-01T01:00:00Z");
+    /* interval=: the data interval ends at the cron time */
+    check_interval("@trigger 0 1 * * 3 interval=1d timezone=UTC", NULL, NULL, NULL,
+                   "2024-11-11T00:00:00Z", "2024-12-01T00:00:00Z", true, "2024-11-12T01:00:00Z",
+                   "2024-11-13T01:00:00Z");
+    /* in a zone: 09:00 New York wall clock (EST then EDT) */
+    check_interval("@trigger 0 9 * * *", "America/New_York", "2024-03-09T14:00:00Z",
+                   "2024-03-09T14:00:00Z", "2024-01-01T00:00:00Z", "2024-03-20T00:00:00Z", true,
+                   "2024-03-10T13:00:00Z", "2024-03-10T13:00:00Z");
+    /* no start_date: no scheduled run */
+    check_interval(wed, NULL, NULL, NULL, NULL, "2024-12-01T00:00:00Z", true, NULL, NULL);
+
+    schedule_t s;
+    ts_us_t a, b;
+    char buf[128], err[256];
+    /* following interval (next-execution) and a manual run's interval */
+    parse_ok("@trigger 0 1 * * 3 interval=2h timezone=UTC", &s);
+    assert_true(s.kind == SCHEDULE_CRON && s.trigger);
+    assert_true(s.interval_us == INT64_C(7200000000));
+    assert_string_equal(schedule_zone_name(&s, "Europe/Paris"), "UTC");
+    assert_int_equal(schedule_following_interval(&s, T("2024-11-12T23:00:00Z"),
+                                                 T("2024-11-13T01:00:00Z"), &a, &b),
+                     1);
+    assert_true(a == T("2024-11-19T23:00:00Z") && b == T("2024-11-20T01:00:00Z"));
+    schedule_manual_interval(&s, T("2024-11-14T10:00:00Z"), &a, &b);
+    assert_true(a == T("2024-11-14T08:00:00Z") && b == T("2024-11-14T10:00:00Z"));
+    parse_ok("@trigger 0 1 * * 3", &s);
+    assert_string_equal(schedule_zone_name(&s, "Europe/Paris"), "Europe/Paris");
+    schedule_manual_interval(&s, T("2024-11-14T10:00:00Z"), &a, &b);
+    assert_true(a == T("2024-11-14T10:00:00Z") && b == T("2024-11-14T10:00:00Z"));
+    /* the expression as written, for the API */
+    assert_string_equal(
+        schedule_expression("@trigger 0 1 * * 3 interval=1h timezone=UTC", buf, sizeof buf),
+        "0 1 * * 3");
+    assert_string_equal(schedule_expression("0  1 * * 3", buf, sizeof buf), "0  1 * * 3");
+    /* Airflow 3's reading of a plain cron string */
+    assert_int_equal(schedule_to_trigger("@daily", buf, sizeof buf), 1);
+    assert_string_equal(buf, "@trigger @daily");
+    assert_int_equal(schedule_to_trigger("0 1 * * 3", buf, sizeof buf), 1);
+    assert_string_equal(buf, "@trigger 0 1 * * 3");
+    assert_int_equal(schedule_to_trigger("@trigger @daily", buf, sizeof buf), 0);
+    assert_int_equal(schedule_to_trigger("1h", buf, sizeof buf), 0);
+    assert_int_equal(schedule_to_trigger("@once", buf, sizeof buf), 0);
+    assert_int_equal(schedule_to_trigger("@continuous", buf, sizeof buf), 0);
+    /* what a trigger schedule refuses */
+    assert_int_equal(schedule_parse("@trigger @once", &s, err, sizeof err), -1);
+    assert_non_null(strstr(err, "needs a cron expression"));
+    assert_int_equal(schedule_parse("@trigger 0 1 * * 3 every=1h", &s, err, sizeof err), -1);
+    assert_non_null(strstr(err, "unknown trigger option 'every=1h'"));
+    assert_int_equal(schedule_parse("@trigger 0 1 * * 3 interval=soon", &s, err, sizeof err), -1);
+    assert_non_null(strstr(err, "interval 'soon'"));
+}
+
 static void test_following_interval_is_the_next_one(void **state)
 {
     (void)state;
@@ -789,6 +869,68 @@ static void test_loader_reads_schedule_and_timezone_keys(void **state)
     free(msg);
 }
 
+/* dag-factory's CronTriggerTimetable object, in schedule (Airflow 3) or timetable (Airflow 2). */
+static void test_loader_reads_cron_trigger_timetable(void **state)
+{
+    (void)state;
+    char *msg = NULL;
+    dag_t *d = load_one("a:\n  start_date: 2024-11-11\n  schedule:\n"
+                        "    __type__: airflow.timetables.trigger.CronTriggerTimetable\n"
+                        "    __args__: ['0 1 * * 3']\n    timezone: Europe/Paris\n"
+                        "  tasks: [{task_id: t, operator: empty}]\n",
+                        &msg);
+    assert_non_null(d);
+    assert_string_equal(d->schedule, "@trigger 0 1 * * 3 timezone=Europe/Paris");
+    dag_free(d);
+    free(msg);
+
+    d = load_one("a:\n  start_date: 2024-11-11\n  timetable:\n"
+                 "    __type__: airflow.timetables.trigger.CronTriggerTimetable\n"
+                 "    cron: '@daily'\n    timezone: UTC\n    run_immediately: false\n"
+                 "    interval: {__type__: datetime.timedelta, hours: 6}\n"
+                 "  tasks: [{task_id: t, operator: empty}]\n",
+                 &msg);
+    assert_non_null(d);
+    assert_string_equal(d->schedule, "@trigger @daily interval=6h timezone=UTC");
+    dag_free(d);
+    free(msg);
+
+    static const struct {
+        const char *yaml, *want;
+    } bad[] = {
+        {"  schedule: {__type__: airflow.timetables.trigger.CronTriggerTimetable, cron: "
+         "'@daily'}\n",
+         "t.yaml:2:13: CronTriggerTimetable of dag 'a' needs a timezone (as timezone: UTC)"},
+        {"  schedule: {__type__: airflow.timetables.trigger.CronTriggerTimetable, cron: '@once',"
+         " timezone: UTC}\n",
+         "needs a cron expression or preset, not '@once'"},
+        {"  schedule: {__type__: airflow.timetables.trigger.CronTriggerTimetable, cron: '@daily',"
+         " timezone: Mars/Base}\n",
+         "unknown time zone 'Mars/Base'"},
+        {"  schedule: {__type__: airflow.timetables.trigger.CronTriggerTimetable, cron: '@daily',"
+         " timezone: UTC, run_immediately: true}\n",
+         "run_immediately of dag 'a' is not supported"},
+        {"  schedule: {__type__: airflow.timetables.trigger.CronTriggerTimetable, cron: '@daily',"
+         " timezone: UTC, every: 2}\n",
+         "unknown CronTriggerTimetable argument 'every'"},
+        {"  schedule: '@daily'\n  timetable: {__type__: "
+         "airflow.timetables.trigger.CronTriggerTimetable, cron: '@daily', timezone: UTC}\n",
+         "dag 'a' sets both schedule and timetable, keep one"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof yaml,
+                 "a:\n%s  start_date: 2024-01-01\n"
+                 "  tasks: [{task_id: t, operator: empty}]\n",
+                 bad[i].yaml);
+        d = load_one(yaml, &msg);
+        assert_null(d);
+        if (!strstr(msg, bad[i].want))
+            fail_msg("case %zu: want '%s' in: %s", i, bad[i].want, msg);
+        free(msg);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -805,9 +947,11 @@ int main(void)
         cmocka_unit_test(test_unknown_timezone_is_refused),
         cmocka_unit_test(test_fire_times_follow_dst_like_airflow),
         cmocka_unit_test(test_delta_and_cron_timetable_intervals),
+        cmocka_unit_test(test_trigger_timetable_runs_at_the_cron_time),
         cmocka_unit_test(test_following_interval_is_the_next_one),
         cmocka_unit_test(test_manual_run_interval_is_the_last_complete_one),
         cmocka_unit_test(test_loader_reads_schedule_and_timezone_keys),
+        cmocka_unit_test(test_loader_reads_cron_trigger_timetable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
