@@ -53,7 +53,9 @@ validates current/dev/dags/example_dag_factory.yml
 validates current/dev/dags/example_callbacks.yml
 validates current/dev/dags/example_dag_factory_default_config_dict.yml
 validates current/dev/dags/example_dag_factory_tasks_taskgroups_as_dict_format.yml
+# CronTriggerTimetable: Airflow 2's timetable: key here, Airflow 3's schedule: below
 validates current/dev/dags/example_timetable_schedule.yml
+validates current/dev/dags/airflow3/example_timetable_schedule.yml
 validates current/dev/dags/example_object_storage.yml
 validates current/dev/dags/example_http_operator_task.yml
 validates current/dev/dags/example_simple_http_operator_task.yml
