@@ -104,6 +104,7 @@ static void test_defaults_apply_without_a_file(void **state)
     assert_int_equal(c.webserver.threads, 32);
     assert_int_equal(c.scheduler.dag_dir_list_interval, 5);
     assert_true(c.scheduler.catchup_by_default);
+    assert_true(c.scheduler.create_cron_data_intervals);
     assert_int_equal(c.scheduler.heartbeat_sec, 5);
     assert_int_equal(c.scheduler.queued_resend_after_sec, 30);
     assert_int_equal(c.scheduler.max_tis_per_query, 512);
