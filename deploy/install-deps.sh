@@ -80,6 +80,11 @@ cmd systemd-analyze systemd
 cmd socat socat
 cmd openssl openssl
 file /usr/sbin/nginx nginx-light
+# The metrics test (integration/test_prometheus.sh) runs Debian's prometheus
+# on a free loopback port (the package's own service is not used) and its
+# promtool checks each daemon's exposition.
+cmd promtool prometheus
+file /usr/bin/prometheus prometheus
 pymod celery python3-celery
 pymod redis python3-redis
 # The Postgres server binaries (initdb, pg_ctl, postgres) live outside PATH on Debian.
