@@ -94,32 +94,44 @@ svc_stop_pgbouncer() {
 # DIR/prometheus. A TARGET is JOB=HOST:PORT, optionally followed by
 # comma-separated options: path=/metrics (the default), bearer_file=FILE
 # (an Authorization: Bearer header read from FILE), basic=USER:FILE (HTTP
-# Basic, the password read from FILE). Exports SVC_PROM_PORT and
-# SVC_PROM_URL; t_cleanup stops it (svc_stop_prometheus). Returns 2 when
-# prometheus is not installed (deploy/install-deps.sh installs it), 1 when
-# its configuration is refused or it does not become ready.
+# Basic, the password read from FILE). Targets of one JOB share one scrape
+# configuration (the options of the JOB's first TARGET). Exports
+# SVC_PROM_PORT and SVC_PROM_URL; t_cleanup stops it (svc_stop_prometheus).
+# Returns 2 when prometheus is not installed (deploy/install-deps.sh
+# installs it), 1 when its configuration is refused or it does not become
+# ready.
 svc_start_prometheus() {
-  local dir=$1 bin port conf t job addr opts o olist path user
+  local dir=$1 bin port conf t job addr opts o olist path user jobs=()
+  local -A addrs=() jopts=()
   shift
   bin=$(command -v prometheus || echo /usr/bin/prometheus)
   [ -x "$bin" ] || return 2
   mkdir -p "$dir/prometheus/data"
   port=$(svc_free_port)
   conf=$dir/prometheus/prometheus.yml
+  for t in "$@"; do
+    job=${t%%=*}
+    addr=${t#*=}
+    opts=""
+    case $addr in *,*) opts=${addr#*,}; addr=${addr%%,*} ;; esac
+    if [ -z "${addrs[$job]+set}" ]; then
+      jobs+=("$job")
+      addrs[$job]="'$addr'"
+      jopts[$job]=$opts
+    else
+      addrs[$job]+=", '$addr'"
+    fi
+  done
   {
     echo "global:"
     echo "  scrape_interval: 1s"
     echo "  scrape_timeout: 1s"
     echo "  evaluation_interval: 1s"
     echo "scrape_configs:"
-    for t in "$@"; do
-      job=${t%%=*}
-      addr=${t#*=}
-      opts=""
-      case $addr in *,*) opts=${addr#*,}; addr=${addr%%,*} ;; esac
+    for job in "${jobs[@]}"; do
       path=/metrics
       echo "  - job_name: '$job'"
-      IFS=, read -ra olist <<<"$opts"
+      IFS=, read -ra olist <<<"${jopts[$job]}"
       for o in "${olist[@]}"; do
         case $o in
           path=*) path=${o#path=} ;;
@@ -131,7 +143,7 @@ svc_start_prometheus() {
       done
       echo "    metrics_path: '$path'"
       echo "    static_configs:"
-      echo "      - targets: ['$addr']"
+      echo "      - targets: [${addrs[$job]}]"
     done
   } >"$conf"
   if command -v promtool >/dev/null 2>&1 && ! promtool check config "$conf" >"$dir/prometheus/check.log" 2>&1; then
