@@ -2,10 +2,10 @@
 """Checks deploy/grafana/updraft.json against what Grafana imports and what
 updraft exposes. Standard library only.
 
-    grafana_check.py DASHBOARD --docs docs/metrics.md
-        the metric names and types from the generated table of docs/metrics.md
-    grafana_check.py DASHBOARD --exposition FILE...
-        the metric names and types from /metrics answers (their # TYPE lines)
+    grafana_check.py DASHBOARD --docs docs/metrics.md [--exposition FILE...]
+        the metric names and types from the generated table of docs/metrics.md;
+        with /metrics answers besides, every metric they expose (their # TYPE
+        lines) must be in that table with the same type
     grafana_check.py DASHBOARD --exprs
         prints every target's expression, the dashboard's variables given
         values that match everything (for a Prometheus to evaluate), one a line
@@ -29,6 +29,8 @@ when one failed. What is checked:
   gauge; a gauge or counter is never read through _bucket.
 - Coverage: every metric of the table is on some panel (ALLOWED_ABSENT lists
   the deliberate exceptions, with their reason).
+- Live (--exposition): the answers expose updraft_ metrics, each of them in
+  the table with the type the table gives.
 """
 import json
 import re
@@ -139,13 +141,17 @@ def main(argv):
         for p, t in targets:
             print(f"{p.get('id')}\t{t.get('refId')}\t{substitute(t.get('expr', ''))}")
         return 0
-    if argv[2] == "--docs":
-        table = names_from_docs(argv[3])
-    elif argv[2] == "--exposition":
-        table = names_from_exposition(argv[3:])
-    else:
+    if argv[2] != "--docs" or len(argv) < 4 or (len(argv) > 4 and argv[4] != "--exposition"):
         sys.exit(__doc__)
+    table = names_from_docs(argv[3])
     check("the metric table names metrics", [] if len(table) >= 20 else [f"only {len(table)} metrics found"])
+    if len(argv) > 5:
+        live = names_from_exposition(argv[5:])
+        probs = [] if live else ["no updraft_ metric in the answers"]
+        probs += [f"{n} ({k}) is not in the table" for n, k in sorted(live.items()) if n not in table]
+        probs += [f"{n} is a {k}, the table says {table[n]}" for n, k in sorted(live.items())
+                  if n in table and table[n] != k]
+        check(f"the {len(live)} metrics the daemons expose are in the table, of its types", probs)
 
     top = []
     if not isinstance(dash, dict):
