@@ -11,6 +11,9 @@ file() { [ -e "$1" ] || need+=("$2"); }
 # Python modules for the Celery comparison benchmark, from Debian (not pip).
 pymod() { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import $1" 2>/dev/null || need+=("$2"); }
 
+# Tasks run with `bash -c` (worker/executor.h), as Airflow's BashOperator:
+# essential on Debian, listed for a base that lacks it.
+cmd bash bash
 cmd cc gcc
 # gcc without its recommends leaves out the C library's headers.
 file /usr/include/stdio.h libc6-dev
@@ -87,6 +90,9 @@ cmd promtool prometheus
 file /usr/bin/prometheus prometheus
 pymod celery python3-celery
 pymod redis python3-redis
+# The BullMQ comparison (tests/bench/bullmq) runs on Node.js; npm installs
+# the exact versions of its package-lock.json into build/bench/bullmq, once.
+cmd npm npm
 # The Postgres server binaries (initdb, pg_ctl, postgres) live outside PATH on Debian.
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need+=(postgresql)

@@ -45,7 +45,7 @@ static size_t publish_rows(queue_t *q, const PGresult *r, bool *failed)
         msgs[m].ti_id = db_get_i64(r, (int)i, 0);
         msgs[m].try_number = db_get_int(r, (int)i, 1);
         msgs[m].enqueued_us = now;
-        log_debug("enqueue ti_id=%lld try=%d queue=%s", (long long)msgs[m].ti_id,
+        log_debug("enqueue ti_id=%lld try_number=%d queue=%s", (long long)msgs[m].ti_id,
                   msgs[m].try_number, queue);
         m++;
     }

@@ -59,9 +59,10 @@ static int end_try(db_t *db, const PGresult *r, int row, ti_sched_stale_t kind, 
     if (ti_sched_end_stale(db, kind, id, try_number, retry, delay, limit_sec, msg, &changed) < 0)
         return -1;
     if (changed)
-        log_warn("%s dag_id=%s task_id=%s ti=%" PRId64 " try=%d state=%s", why,
-                 PQgetvalue(r, row, 4), PQgetvalue(r, row, 5), id, try_number,
-                 retry ? "up_for_retry" : "failed");
+        log_warn("%s dag_id=%s run_id=%s task_id=%s map_index=%s ti=%" PRId64
+                 " try_number=%d state=%s",
+                 why, PQgetvalue(r, row, 4), PQgetvalue(r, row, 10), PQgetvalue(r, row, 5),
+                 PQgetvalue(r, row, 11), id, try_number, retry ? "up_for_retry" : "failed");
     return changed;
 }
 

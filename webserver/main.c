@@ -53,6 +53,7 @@ int main(int argc, char **argv)
     struct sigaction sa;
     int rc;
 
+    log_init("webserver", LOG_LEVEL_INFO); /* the configuration's warnings name us too */
     rc = config_from_args(&argc, argv, &cfg);
     if (rc != 0)
         return rc > 0 ? 0 : 1;

@@ -168,17 +168,17 @@ static void handle(consumer_t *c, size_t n)
         c->taken[i] = true;
         wtry_t *t = wtry_from_row(r, k, &c->d[i], c->specs);
         if (!t) {
-            log_error("out of memory, claimed try not run ti=%" PRId64 " try=%d", id, tn);
+            log_error("out of memory, claimed try not run ti=%" PRId64 " try_number=%d", id, tn);
             continue;
         }
-        log_debug("claimed ti=%" PRId64 " try=%d queue=%s", id, tn, c->d[i].queue);
+        log_debug("claimed " WTRY_LOG_FMT " queue=%s", WTRY_LOG_ARGS(t), c->d[i].queue);
         handoff_push(c->o.handoff, t);
     }
     wtry_specs_fill(c->specs, c->o.db, r); /* after the hand-off: off the tries' path */
     PQclear(r);
     for (size_t i = 0; i < n; i++) {
         if (c->d[i].valid && !c->taken[i]) {
-            log_info("stale message dropped ti=%" PRId64 " try=%" PRId32 " queue=%s",
+            log_info("stale message dropped ti=%" PRId64 " try_number=%" PRId32 " queue=%s",
                      c->d[i].msg.ti_id, c->d[i].msg.try_number, c->d[i].queue);
             ack(c, &c->d[i]);
         }

@@ -26,6 +26,7 @@
 #include "core/secrets.h"
 #include "store/jobs.h"
 #include "worker/consumer.h"
+#include "worker/executor.h"
 #include "worker/handoff.h"
 #include "worker/runas.h"
 #include "worker/supervisor.h"
@@ -40,7 +41,8 @@ typedef struct daemon {
     sigset_t sigs; /* the shutdown signals */
     secrets_keyring_t *ring;
     char *exe;
-    db_t *db; /* the main thread's: the job row */
+    char bash[EXECUTOR_BASH_PATH_MAX]; /* what bash tasks run with, found at start */
+    db_t *db;                          /* the main thread's: the job row */
     int64_t job_id;
     healthsrv_t *health;
     handoff_t *h;
@@ -139,6 +141,14 @@ static int register_job(daemon_t *d)
         log_info("tasks without run_as_user run as user=%s", dflt);
     else if (geteuid() == 0)
         log_warn("tasks without run_as_user run as root (worker.allow_root_tasks is true)");
+    /* Tasks run with `bash -c`, as Airflow's BashOperator: without bash none could run. */
+    if (executor_find_bash(EXECUTOR_BASH, getenv("PATH"), d->bash, sizeof(d->bash), err,
+                           sizeof(err)) < 0) {
+        log_error("tasks cannot run error=\"%s\"", err);
+        fprintf(stderr, "updraft-worker: %s (tasks run with bash -c)\n", err);
+        return -1;
+    }
+    log_debug("bash tasks run with bash=%s", d->bash);
     block_signals(&d->sigs);
     if (!(d->exe = self_exe()))
         log_warn("cannot resolve /proc/self/exe: tasks that need the operator runner will fail");
@@ -186,6 +196,7 @@ static void thread_opts(const daemon_t *d, supervisor_opts_t *so, consumer_opts_
                               .rendered_keep_runs = w->cfg.core.max_num_rendered_ti_fields_per_task,
                               .ring = d->ring,
                               .self_exe = d->exe,
+                              .bash = d->bash,
                               .db_url = w->cfg.database.url,
                               .db_pooled = !strcmp(w->cfg.database.pooler, "transaction"),
                               .orchestration_only = w->orchestration_only,

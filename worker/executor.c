@@ -174,11 +174,44 @@ out:
     return rc;
 }
 
-int executor_spawn(const char *command, const char *cwd, char *const *envp, const executor_as_t *as,
-                   executor_proc_t *p, char *err, size_t errlen)
+static bool is_executable_file(const char *path)
 {
-    char *const argv[] = {(char *)"sh", (char *)"-c", (char *)command, NULL};
-    return spawn(EXECUTOR_SHELL, argv, cwd, envp, as, p, err, errlen);
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+int executor_find_bash(const char *preferred, const char *path_list, char *out, size_t outlen,
+                       char *err, size_t errlen)
+{
+    if (preferred && *preferred == '/' && strlen(preferred) < outlen &&
+        is_executable_file(preferred)) {
+        snprintf(out, outlen, "%s", preferred);
+        return 0;
+    }
+    for (const char *d = path_list && *path_list ? path_list : NULL; d;) {
+        const char *colon = strchr(d, ':');
+        size_t n = colon ? (size_t)(colon - d) : strlen(d);
+        /* Only absolute directories: a relative PATH entry depends on the cwd of the moment. */
+        if (n > 0 && d[0] == '/' && n + sizeof("/bash") <= outlen) {
+            snprintf(out, outlen, "%.*s/bash", (int)n, d);
+            if (is_executable_file(out))
+                return 0;
+        }
+        d = colon ? colon + 1 : NULL;
+    }
+    snprintf(err, errlen,
+             "bash not found: %s is not an executable file and no directory of PATH (%s) has one",
+             preferred ? preferred : "(none)", path_list && *path_list ? path_list : "unset");
+    if (outlen)
+        out[0] = '\0';
+    return -1;
+}
+
+int executor_spawn(const char *bash, const char *command, const char *cwd, char *const *envp,
+                   const executor_as_t *as, executor_proc_t *p, char *err, size_t errlen)
+{
+    char *const argv[] = {(char *)"bash", (char *)"-c", (char *)command, NULL};
+    return spawn(bash, argv, cwd, envp, as, p, err, errlen);
 }
 
 int executor_spawn_argv(const char *path, char *const *argv, const char *cwd, char *const *envp,

@@ -1,7 +1,9 @@
 /*
  * executor.h - starting and stopping a task's process.
  *
- * A bash task runs as `/bin/sh -c <command>` in its own session and process
+ * A bash task runs as `bash -c <command>`, as Airflow's BashOperator runs
+ * it (bash syntax such as [[ ]], arrays, `set -o pipefail` and brace
+ * expansion works; /bin/sh may be dash), in its own session and process
  * group (so the whole tree can be signalled), with stdin from /dev/null and
  * stdout and stderr into one non-blocking pipe the supervisor reads. It runs
  * in the task's cwd, or in a fresh temporary directory removed afterwards.
@@ -18,7 +20,18 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define EXECUTOR_SHELL "/bin/sh"
+#define EXECUTOR_BASH "/bin/bash"
+#define EXECUTOR_BASH_PATH_MAX 4096
+
+/*
+ * Finds the bash that tasks run with, once at start: preferred (normally
+ * EXECUTOR_BASH) when it is an executable file, else the first executable
+ * `bash` in the directories of path_list (a PATH value; NULL or empty: none).
+ * Returns 0 with the absolute path in out, or -1 with err saying where it
+ * looked.
+ */
+int executor_find_bash(const char *preferred, const char *path_list, char *out, size_t outlen,
+                       char *err, size_t errlen);
 
 /*
  * Another user to run the task as (worker/runas.h): the process started is
@@ -39,13 +52,13 @@ typedef struct executor_proc {
 } executor_proc_t;
 
 /*
- * Starts command. cwd NULL: a new directory under $TMPDIR (or /tmp). envp is
- * the complete environment (see taskenv.h). as: another user to run as, or
- * NULL (the worker's own). Returns 0 with *p filled, or -1 with err filled
- * (nothing left behind).
+ * Starts `bash -c command` with bash the path executor_find_bash gave. cwd NULL: a new directory
+ * under $TMPDIR (or /tmp). envp is the complete environment (see taskenv.h). as: another user to
+ * run as, or NULL (the worker's own). Returns 0 with *p filled, or -1 with err filled (nothing left
+ * behind).
  */
-int executor_spawn(const char *command, const char *cwd, char *const *envp, const executor_as_t *as,
-                   executor_proc_t *p, char *err, size_t errlen);
+int executor_spawn(const char *bash, const char *command, const char *cwd, char *const *envp,
+                   const executor_as_t *as, executor_proc_t *p, char *err, size_t errlen);
 
 /* The same for the program path with argv (argv[0] included, NULL-terminated). */
 int executor_spawn_argv(const char *path, char *const *argv, const char *cwd, char *const *envp,

@@ -57,11 +57,14 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], RUNAS_FLAG) == 0)
         return runas_main(argc, argv);
     if (argc == 2 && strcmp(argv[1], TASKGUARD_FLAG) == 0)
-        return taskguard_main();
+        return taskguard_main(LOG_FORMAT_TEXT);
+    if (argc == 3 && strcmp(argv[1], TASKGUARD_FLAG) == 0 && strcmp(argv[2], "json") == 0)
+        return taskguard_main(LOG_FORMAT_JSON);
     if (argc == 3 && strcmp(argv[1], "--run-operator") == 0)
         return ops_main(argv[2]);
 
     worker_options_t w;
+    log_init("worker", LOG_LEVEL_INFO); /* the configuration's warnings name us too */
     int rc = worker_options_load(argc, argv, &w);
     if (rc == 0)
         rc = worker_daemon_run(&w);

@@ -4,7 +4,7 @@
  * OPERATOR_RUNS_RUNNER).
  *
  * The worker starts its own binary as `updraft-worker --run-operator FILE`
- * in the task's process group, exactly where a bash task's /bin/sh would
+ * in the task's process group, exactly where a bash task's bash would
  * be, so logs, secrets masking, execution_timeout and the fencing kill work
  * the same. FILE is a 0600 JSON document the runner reads and unlinks at
  * once (it may hold connection passwords):

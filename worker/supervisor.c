@@ -16,7 +16,7 @@
  * acknowledged once the process is gone. Either way its slot is then given
  * back to the consumer.
  *
- * A try's process is /bin/sh for bash tasks, and the operator runner
+ * A try's process is `bash -c` for bash tasks (the bash found at start), and the operator runner
  * (this binary with --run-operator, worker/ops.h) for the other operators,
  * with the try's spec in a 0600 file (worker/opspec.h). The runner's exit
  * code says how the try ends (model/operator.h): success, skipped,
@@ -367,7 +367,7 @@ static void run_spawn(supervisor_t *s, run_t *r)
     /* A mapped instance's values first: they may hold templates. */
     if (wrender_apply_map(s->o.db, t, err, sizeof(err)) < 0) {
         logbuf_append_line(r->log, "ERROR", "Cannot run the mapped task instance: %s", err);
-        log_warn("task mapping failed ti=%" PRId64 " try=%d", t->ti_id, t->try_number);
+        log_warn("task mapping failed " WTRY_LOG_FMT, WTRY_LOG_ARGS(t));
         run_mark_exited(r, false);
         return;
     }
@@ -375,13 +375,18 @@ static void run_spawn(supervisor_t *s, run_t *r)
      * away fails the try like any render error (normal retry rules). */
     if (wrender_try(s->o.db, s->o.ring, t, r->log, err, sizeof(err)) < 0) {
         logbuf_append_line(r->log, "ERROR", "%s", err);
-        log_warn("task render failed ti=%" PRId64 " try=%d", t->ti_id, t->try_number);
+        log_warn("task render failed " WTRY_LOG_FMT, WTRY_LOG_ARGS(t));
         run_mark_exited(r, false);
         return;
     }
     r->rendered_due = true; /* stored with the try's first log write */
     if (!runner && (!t->bash_command || !*t->bash_command)) {
         logbuf_append_line(r->log, "ERROR", "Cannot run the task: it has no bash_command");
+        run_mark_exited(r, false);
+        return;
+    }
+    if (!runner && !s->o.bash) {
+        logbuf_append_line(r->log, "ERROR", "Cannot run the task: the worker has no bash");
         run_mark_exited(r, false);
         return;
     }
@@ -410,7 +415,7 @@ static void run_spawn(supervisor_t *s, run_t *r)
     int who = choose_user(s, t, &user, &as, err, sizeof(err));
     if (who < 0) {
         logbuf_append_line(r->log, "ERROR", "Cannot run the task: %s", err);
-        log_warn("task refused ti=%" PRId64 " try=%d error=\"%s\"", t->ti_id, t->try_number, err);
+        log_warn("task refused " WTRY_LOG_FMT " error=\"%s\"", WTRY_LOG_ARGS(t), err);
         run_mark_exited(r, false);
         return;
     }
@@ -441,13 +446,13 @@ static void run_spawn(supervisor_t *s, run_t *r)
         rc =
             executor_spawn_argv(s->o.self_exe, argv, t->cwd, envp, asp, &r->proc, err, sizeof(err));
     } else {
-        rc = executor_spawn(t->bash_command, t->cwd, envp, asp, &r->proc, err, sizeof(err));
+        rc = executor_spawn(s->o.bash, t->bash_command, t->cwd, envp, asp, &r->proc, err,
+                            sizeof(err));
     }
     taskenv_free(envp);
     if (rc < 0) {
         logbuf_append_line(r->log, "ERROR", "Cannot start the task: %s", err);
-        log_warn("task start failed ti=%" PRId64 " try=%d error=\"%s\"", t->ti_id, t->try_number,
-                 err);
+        log_warn("task start failed " WTRY_LOG_FMT " error=\"%s\"", WTRY_LOG_ARGS(t), err);
         run_mark_exited(r, false);
         return;
     }
@@ -456,8 +461,7 @@ static void run_spawn(supervisor_t *s, run_t *r)
         guard_ensure(s); /* tells the new one about this group too */
     }
     logbuf_append_line(r->log, "INFO", "Output:");
-    log_info("try started ti=%" PRId64 " try=%d dag_id=%s task_id=%s run_id=%s pid=%d", t->ti_id,
-             t->try_number, t->dag_id, t->task_id, t->run_id, (int)r->proc.pid);
+    log_info("try started " WTRY_LOG_FMT " pid=%d", WTRY_LOG_ARGS(t), (int)r->proc.pid);
 }
 
 static int add_run(supervisor_t *s, wtry_t *t)
@@ -508,7 +512,7 @@ static int add_run(supervisor_t *s, wtry_t *t)
     case WTRY_INVALID:
         logbuf_append_line(r->log, "ERROR", "Cannot run the task: %s",
                            t->spec_error ? t->spec_error : "invalid task spec");
-        log_warn("invalid task spec ti=%" PRId64 " try=%d error=\"%s\"", t->ti_id, t->try_number,
+        log_warn("invalid task spec " WTRY_LOG_FMT " error=\"%s\"", WTRY_LOG_ARGS(t),
                  t->spec_error ? t->spec_error : "");
         run_mark_exited(r, false);
         break;
@@ -523,7 +527,7 @@ static void accept_tries(supervisor_t *s)
     while ((t = handoff_pop(s->o.handoff)) != NULL) {
         if (add_run(s, t) < 0) {
             /* Not run and not acknowledged: the try goes stale and is reaped. */
-            log_error("out of memory, dropping try ti=%" PRId64 " try=%d", t->ti_id, t->try_number);
+            log_error("out of memory, dropping try " WTRY_LOG_FMT, WTRY_LOG_ARGS(t));
             wtry_free(t);
             handoff_release(s->o.handoff);
         }
@@ -614,7 +618,7 @@ static void read_output(supervisor_t *s, run_t *r, int max_reads)
         ssize_t n = read(r->proc.out_fd, s->buf, sizeof(s->buf));
         if (n > 0) {
             if (!r->lost && logbuf_append_output(r->log, s->buf, (size_t)n) < 0)
-                log_error("out of memory, task output lost ti=%" PRId64, r->t->ti_id);
+                log_error("out of memory, task output lost " WTRY_LOG_FMT, WTRY_LOG_ARGS(r->t));
             if (r->track)
                 track_lines(r, s->buf, (size_t)n, s->o.max_xcom_size);
             continue;
@@ -922,8 +926,8 @@ static void lose_run(run_t *r, const char *why)
         return;
     r->lost = true;
     logbuf_consume(r->log, logbuf_pending(r->log));
-    log_warn("try lost its guard, stopping it ti=%" PRId64 " try=%d reason=\"%s\"", r->t->ti_id,
-             r->t->try_number, why);
+    log_warn("try lost its guard, stopping it " WTRY_LOG_FMT " reason=\"%s\"", WTRY_LOG_ARGS(r->t),
+             why);
     if (r->proc.pid > 0) {
         executor_signal(&r->proc, SIGTERM);
         r->kill_at_us = ts_mono_us() + KILL_GRACE_US;
@@ -942,8 +946,8 @@ static const char *rendered_json(supervisor_t *s, run_t *r)
         return NULL;
     if (!r->rendered &&
         !(r->rendered = wrender_fields_json(r->t, r->log, s->o.max_templated_field_length))) {
-        log_warn("out of memory, the rendered fields are not stored ti=%" PRId64 " try=%d",
-                 r->t->ti_id, r->t->try_number);
+        log_warn("out of memory, the rendered fields are not stored " WTRY_LOG_FMT,
+                 WTRY_LOG_ARGS(r->t));
         r->rendered_due = false;
     }
     return r->rendered;
@@ -1026,12 +1030,12 @@ static void ack(supervisor_t *s, const wtry_t *t)
     if (!t->delivery.entry_id[0])
         return; /* claimed directly by the mini-scheduler: no stream entry */
     if (!queue_ok(s->o.queue) && queue_ensure(s->o.queue, 0, s->o.stop) < 0) {
-        log_warn("cannot acknowledge, redis unavailable ti=%" PRId64 " try=%d entry=%s", t->ti_id,
-                 t->try_number, t->delivery.entry_id);
+        log_warn("cannot acknowledge, redis unavailable " WTRY_LOG_FMT " entry=%s",
+                 WTRY_LOG_ARGS(t), t->delivery.entry_id);
         return; /* the entry stays pending; a re-delivery is fenced by the claim */
     }
     if (queue_ack(s->o.queue, &t->delivery) < 0)
-        log_warn("acknowledge failed ti=%" PRId64 " try=%d entry=%s", t->ti_id, t->try_number,
+        log_warn("acknowledge failed " WTRY_LOG_FMT " entry=%s", WTRY_LOG_ARGS(t),
                  t->delivery.entry_id);
 }
 
@@ -1516,8 +1520,8 @@ out:
         db_rollback(s->o.db);
         for (i = 0; i < n; i++) {
             int ms = backoff(due[i], now);
-            log_warn("outcome not written, will retry ti=%" PRId64 " try=%d in_ms=%d",
-                     due[i]->t->ti_id, due[i]->t->try_number, ms);
+            log_warn("outcome not written, will retry " WTRY_LOG_FMT " in_ms=%d",
+                     WTRY_LOG_ARGS(due[i]->t), ms);
         }
         minisched_free(&m);
         return;
@@ -1527,12 +1531,10 @@ out:
     for (i = 0; i < n; i++) {
         const wtry_t *t = due[i]->t;
         if (!o[i].written) {
-            log_warn("outcome rejected by the guard ti=%" PRId64 " try=%d", t->ti_id,
-                     t->try_number);
+            log_warn("outcome rejected by the guard " WTRY_LOG_FMT, WTRY_LOG_ARGS(t));
         } else {
             snprintf(due[i]->state, sizeof(due[i]->state), "%s", o[i].state);
-            log_info("try finished ti=%" PRId64 " try=%d dag_id=%s task_id=%s state=%s", t->ti_id,
-                     t->try_number, t->dag_id, t->task_id, o[i].state);
+            log_info("try finished " WTRY_LOG_FMT " state=%s", WTRY_LOG_ARGS(t), o[i].state);
         }
         due[i]->over = true;
     }
@@ -1540,10 +1542,10 @@ out:
     for (i = 0; i < m.n_claimed; i++) {
         wtry_t *t = m.claimed[i];
         m.claimed[i] = NULL;
-        log_debug("claimed directly ti=%" PRId64 " try=%d", t->ti_id, t->try_number);
+        log_debug("claimed directly " WTRY_LOG_FMT, WTRY_LOG_ARGS(t));
         if (add_run(s, t) < 0) {
             /* Claimed but not run: its heartbeat never comes and the scheduler reaps it. */
-            log_error("out of memory, dropping try ti=%" PRId64 " try=%d", t->ti_id, t->try_number);
+            log_error("out of memory, dropping try " WTRY_LOG_FMT, WTRY_LOG_ARGS(t));
             wtry_free(t);
             continue;
         }
@@ -1608,8 +1610,8 @@ static void check_timeouts(supervisor_t *s, int64_t now)
         if (r->proc.pid <= 0)
             continue;
         if (r->kill_at_us && now >= r->kill_at_us) {
-            log_warn("task did not stop after SIGTERM, killing ti=%" PRId64 " pid=%d", r->t->ti_id,
-                     (int)r->proc.pid);
+            log_warn("task did not stop after SIGTERM, killing " WTRY_LOG_FMT " pid=%d",
+                     WTRY_LOG_ARGS(r->t), (int)r->proc.pid);
             executor_signal(&r->proc, SIGKILL);
             r->kill_at_us = 0;
         }
@@ -1617,8 +1619,7 @@ static void check_timeouts(supervisor_t *s, int64_t now)
         if (to > 0 && !r->timed_out && !r->lost &&
             now - r->started_us >= (int64_t)to * TS_US_PER_SEC) {
             r->timed_out = true;
-            log_warn("execution timeout, stopping task ti=%" PRId64 " try=%d", r->t->ti_id,
-                     r->t->try_number);
+            log_warn("execution timeout, stopping task " WTRY_LOG_FMT, WTRY_LOG_ARGS(r->t));
             executor_signal(&r->proc, SIGTERM);
             r->kill_at_us = now + KILL_GRACE_US;
         }
@@ -1664,8 +1665,7 @@ static void kill_all(supervisor_t *s)
     for (size_t i = 0; i < s->nruns; i++) {
         run_t *r = s->runs[i];
         if (r->proc.pid > 0) {
-            log_warn("killing task ti=%" PRId64 " try=%d pid=%d", r->t->ti_id, r->t->try_number,
-                     (int)r->proc.pid);
+            log_warn("killing task " WTRY_LOG_FMT " pid=%d", WTRY_LOG_ARGS(r->t), (int)r->proc.pid);
             executor_signal(&r->proc, SIGKILL);
         }
     }

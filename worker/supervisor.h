@@ -46,6 +46,7 @@ typedef struct supervisor_opts {
     int rendered_keep_runs;            /* core.max_num_rendered_ti_fields_per_task (0 = keep all) */
     const secrets_keyring_t *ring;     /* borrowed: core.fernet_key, decrypts what templates read */
     const char *self_exe;    /* borrowed: this binary, run as the operator runner; NULL = none */
+    const char *bash;        /* borrowed: the bash bash tasks run with (executor_find_bash) */
     const char *db_url;      /* borrowed: handed to operators that use updraft's own tables */
     bool db_pooled;          /* db_url is a transaction pooler (database.pooler) */
     bool orchestration_only; /* benchmarks: complete every try as success, run nothing */

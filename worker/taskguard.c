@@ -78,7 +78,9 @@ taskguard_t *taskguard_start(const char *self_exe, char *err, size_t errlen)
         snprintf(err, errlen, "cannot set up the guard process");
         goto fail;
     }
-    char *const argv[] = {(char *)"updraft-worker", (char *)TASKGUARD_FLAG, NULL};
+    /* The guard's lines go to the worker's stderr, in the worker's format. */
+    char *const argv[] = {(char *)"updraft-worker", (char *)TASKGUARD_FLAG,
+                          log_get_format() == LOG_FORMAT_JSON ? (char *)"json" : NULL, NULL};
     char *const envp[] = {NULL};
     int e = posix_spawn(&pid, self_exe, &fa, &at, argv, envp);
     if (e != 0) {
@@ -147,7 +149,7 @@ static size_t prune(pid_t *groups, size_t n)
     return k;
 }
 
-int taskguard_main(void)
+int taskguard_main(log_format_t format)
 {
     pid_t *groups = NULL;
     size_t n = 0, cap = 0;
@@ -155,6 +157,7 @@ int taskguard_main(void)
     size_t carry = 0; /* bytes of a record split across reads (not expected) */
 
     log_init("worker-guard", LOG_LEVEL_INFO);
+    log_set_format(format);
     signal(SIGINT, SIG_IGN);
     signal(SIGTERM, SIG_IGN);
     signal(SIGHUP, SIG_IGN);

@@ -47,6 +47,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "core/log.h"
+
 #define TASKGUARD_FLAG "--guard"
 
 typedef struct taskguard taskguard_t;
@@ -73,7 +75,8 @@ int taskguard_add(taskguard_t *g, pid_t pgid);
  */
 void taskguard_free(taskguard_t *g);
 
-/* `updraft-worker --guard`: the guard's loop. Returns its exit code. */
-int taskguard_main(void);
+/* `updraft-worker --guard [json]`: the guard's loop, logging in format
+ * (the worker's, passed as the argument). Returns its exit code. */
+int taskguard_main(log_format_t format);
 
 #endif

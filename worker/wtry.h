@@ -9,6 +9,7 @@
 #ifndef UPDRAFT_WORKER_WTRY_H
 #define UPDRAFT_WORKER_WTRY_H
 
+#include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -27,7 +28,7 @@
 #define WTRY_SPEC_MAX (4 << 20) /* a task spec larger than this is refused */
 
 typedef enum wtry_kind {
-    WTRY_BASH = 0, /* /bin/sh -c bash_command (bash, and branch/short_circuit written in bash) */
+    WTRY_BASH = 0, /* bash -c bash_command (bash, and branch/short_circuit written in bash) */
     WTRY_EMPTY,    /* nothing to run (empty; latest_only, which the planner settles) */
     WTRY_RUNNER,   /* the operator runner (worker/ops.h): every other operator */
     WTRY_INVALID   /* spec_error says why */
@@ -72,6 +73,20 @@ typedef struct wtry {
     int poke_count;            /* pokes this try made before (reschedule mode) */
     ts_us_t start_date;        /* the claim's start_date (this poke's start), TS_NONE if unknown */
 } wtry_t;
+
+/* The ids of a try on every log line about it, named as the task_instance
+ * columns are, so that a log pipeline can join the lines of one try:
+ * log_warn("... " WTRY_LOG_FMT " more=%d", WTRY_LOG_ARGS(t), more). */
+#define WTRY_LOG_FMT "ti=%" PRId64 " try_number=%d dag_id=%s run_id=%s task_id=%s map_index=%d"
+#define WTRY_LOG_ARGS(t)                                                                           \
+    (t)->ti_id, (int)(t)->try_number, wtry_log_str((t)->dag_id), wtry_log_str((t)->run_id),        \
+        wtry_log_str((t)->task_id), (t)->map_index
+
+/* s, or "-" when there is none (an id that is not known yet). */
+static inline const char *wtry_log_str(const char *s)
+{
+    return s && s[0] ? s : "-";
+}
 
 /* The claim's columns, as wtry_from_row reads them (store/ti.h). */
 #define WTRY_COLUMNS TI_CLAIM_COLUMNS

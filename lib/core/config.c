@@ -61,7 +61,8 @@ enum {
     KEY_FERNET = 1 << 6,        /* empty, or keys secrets_keyring_new accepts (none weak) */
     KEY_ENV_LIST = 1 << 7,      /* environment variable names and PREFIX*, comma-separated */
     KEY_IGNORE_SYNTAX = 1 << 8, /* "regexp" or "glob" (.airflowignore) */
-    KEY_POOLER = 1 << 9         /* "none" or "transaction" */
+    KEY_POOLER = 1 << 9,        /* "none" or "transaction" */
+    KEY_LOG_FORMAT = 1 << 10    /* a format log_parse_format() knows */
 };
 
 typedef struct key_def {
@@ -335,6 +336,14 @@ static const key_def_t config_keys[] = {
     {SEC_LOGGING, "level", KEY_STRING, "info", 0, 0, KEY_NONEMPTY | KEY_LOG_LEVEL,
      OFF(logging.level), "`debug`, `info`, `warning` (or `warn`), `error`, `off`",
      "Least severe level written to stderr."},
+    {SEC_LOGGING, "format", KEY_STRING, "text", 0, 0, KEY_NONEMPTY | KEY_LOG_FORMAT,
+     OFF(logging.format), "`text`, `json`",
+     "How the programs write their lines to stderr (scheduler, worker, webserver, and the CLI's "
+     "own messages). `text`: logfmt, `ts=... level=info component=worker try started "
+     "dag_id=...`. `json`: one JSON object per line with `timestamp`, `level`, `component`, "
+     "`message` and each `key=value` of the text line as a string member (`dag_id`, `run_id`, "
+     "`task_id`, `try_number`...), for a log pipeline (Loki, Elasticsearch); see "
+     "`docs/operations.md` \"Logs\". Task output is stored as it is either way."},
     {SEC_LOGGING, "retention_days", KEY_INT, "0", 0, 36500, 0, OFF(logging.retention_days),
      "0..36500",
      "Task log rows (`task_log`, the output of task tries) older than this many days are deleted "
@@ -610,6 +619,14 @@ static int apply_value(config_t *c, const key_def_t *k, const char *text, const 
                 return -1;
             }
             secrets_keyring_free(ring);
+        }
+        if (k->flags & KEY_LOG_FORMAT) {
+            log_format_t format;
+            if (log_parse_format(text, &format) < 0) {
+                errbuf_set(err, errlen, "%s: %s.%s: '%.200s' is not a log format (text, json)",
+                           where, sec, k->key, text);
+                return -1;
+            }
         }
         if (k->flags & KEY_LOG_LEVEL) {
             log_level_t level;
@@ -976,6 +993,11 @@ int config_load(const char *path, config_t *out, char *err, size_t errlen)
         goto out;
     if (apply_env(out, err, errlen) < 0)
         goto out;
+    /* logging.format applies to every line from here on, the warnings just
+     * below included: each program loads its configuration first thing. */
+    log_format_t format;
+    if (log_parse_format(out->logging.format, &format) == 0)
+        log_set_format(format);
     warn_unknown_env();
 
     /* Behind a transaction pooler the daemons LISTEN on a direct connection. */

@@ -83,6 +83,7 @@ typedef struct config {
     } worker;
     struct {
         char *level;        /* debug|info|warning|error, default "info" */
+        char *format;       /* text|json, default "text" */
         int retention_days; /* task logs older than this are deleted, default 0 = kept forever */
     } logging;
     struct {                        /* docs/alerts.md; conn id lists are comma-separated */
@@ -107,7 +108,8 @@ typedef struct config {
  * Loads the configuration. path may be NULL (then $UPDRAFT_CONFIG, then
  * ./updraft.yaml if present, else defaults only). On error returns -1 and
  * writes a message naming the file/key ("path:line:col: ..." for YAML
- * problems) into err. The result is freed with config_free().
+ * problems) into err. The result is freed with config_free(). Sets the
+ * logger's format (logging.format) for the rest of the process.
  */
 int config_load(const char *path, config_t *out, char *err, size_t errlen);
 void config_free(config_t *c);

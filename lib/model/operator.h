@@ -41,7 +41,7 @@ typedef enum dag_operator {
 /* Where a task of an operator runs. */
 typedef enum operator_runs {
     OPERATOR_RUNS_SHELL =
-        0, /* the worker runs bash_command with /bin/sh (bash, and bash branch/short_circuit) */
+        0, /* the worker runs bash_command with bash -c (bash, and bash branch/short_circuit) */
     OPERATOR_RUNS_RUNNER, /* the worker runs the operator runner (updraft-worker --run-operator) */
     OPERATOR_RUNS_PLANNER /* never queued: the planner settles it (empty, latest_only) */
 } operator_runs_t;

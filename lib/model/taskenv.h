@@ -3,7 +3,7 @@
  *
  * Airflow's BashOperator semantics: a task without `env` inherits the
  * worker's environment; a task with `env` and append_env false gets only its
- * `env` (updraft keeps PATH so that /bin/sh finds commands); with append_env
+ * `env` (updraft keeps PATH so that bash finds commands); with append_env
  * true, `env` is layered over the inherited environment. On top of that come
  * the context variables every task sees: UPDRAFT_* and Airflow's
  * AIRFLOW_CTX_* (they win over a task's own `env`, as in Airflow). What

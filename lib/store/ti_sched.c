@@ -69,14 +69,15 @@ int ti_sched_resend(db_t *db, int older_than_sec, int max, PGresult **out)
 
 /* ---- the reaper ----------------------------------------------------------- */
 
-/* Candidates: id, try, max_tries, dag_run_id, dag_id, task_id, logical date (epoch us), retry spec.
- */
+/* Candidates: id, try, max_tries, dag_run_id, dag_id, task_id, logical date (epoch us), retry
+ * spec, run_id, map_index. */
 #define CANDIDATE_COLS                                                                             \
     "t.id, t.try_number, t.max_tries, t.dag_run_id, t.dag_id, t.task_id,"                          \
     " (extract(epoch FROM dr.logical_date) * 1000000)::bigint,"                                    \
     " coalesce((v.data->'tasks'->t.task_id->>'retry_delay_sec')::int, 300),"                       \
     " coalesce((v.data->'tasks'->t.task_id->>'retry_exponential_backoff')::boolean, false),"       \
-    " coalesce((v.data->'tasks'->t.task_id->>'max_retry_delay_sec')::int, 0)"                      \
+    " coalesce((v.data->'tasks'->t.task_id->>'max_retry_delay_sec')::int, 0),"                     \
+    " dr.run_id, t.map_index"                                                                      \
     " FROM task_instance t JOIN dag_run dr ON dr.id = t.dag_run_id"                                \
     " JOIN dag_version v ON v.id = dr.dag_version_id"
 

@@ -65,7 +65,7 @@ int ti_sched_resend(db_t *db, int older_than_sec, int max, PGresult **out);
  * *out: (id, try_number, max_tries, dag_run_id, dag_id, task_id, the run's
  * logical date in epoch microseconds, and the task's retry_delay_sec,
  * retry_exponential_backoff, max_retry_delay_sec from the run's DAG
- * version).
+ * version, then the run's run_id and the map_index).
  */
 int ti_sched_list_zombies(db_t *db, int threshold_sec, size_t max, PGresult **out);
 int ti_sched_list_stuck(db_t *db, int timeout_sec, size_t max, PGresult **out);

@@ -2,7 +2,7 @@
 """Turns the figures a benchmark run collected into one table and a JSON file.
 
     report.py --figures figures.jsonl --out results/latest.json --mode full
-              [--celery celery.json] [--setting key=value ...] [--errors N]
+              [--celery celery.json] [--bullmq bullmq.json] [--setting key=value ...] [--errors N]
 
 figures.jsonl holds one object per line: name, unit, median, p99, n, target
 (text shown), check (what "met" means: space-separated conditions such as
@@ -83,70 +83,128 @@ def dig(obj, *path):
     return obj if isinstance(obj, (int, float)) and not isinstance(obj, bool) else None
 
 
-def celery_figures(cel, figs):
-    """Celery's figures (tests/bench/celery/run.sh), then updraft's as ratios to them.
+# What each system has committed when it reports a task done: printed under
+# the table and kept in the settings, so no ratio is read without it.
+COMMITS = {
+    "updraft": "every state transition committed to Postgres (fsync and synchronous_commit on)",
+    "celery": "broker and result backend only (Redis, no persistence here); no durable database",
+    "bullmq": "Redis only (no persistence here): job state lives in Redis; no durable database",
+}
+
+
+def peer_figures(peer, data, figs, source, describe):
+    """A peer's figures (celery/run.sh, bullmq/run.sh), then updraft's as ratios to them.
 
     Known keys: throughput_noop_per_s.{median,runs}, chain_hop_latency_ms.{p50,p99,samples},
-    chain_per_hop_ms.{median,runs}, worker_rss_mb.{idle,peak}. Any other numeric
-    leaf is kept as a plain figure; strings go to the settings.
+    chain_per_hop_ms.{median,runs}, worker_rss_mb.{idle,peak}, worker_pss_mb.{idle,peak}.
+    Any other numeric leaf is kept as a plain figure; strings go to the settings.
     """
     out = []
     known = set()
 
-    def add(name, unit, median, p99=None, n=None, note="tests/bench/celery/run.sh"):
+    def add(name, unit, median, p99=None, n=None, note=source):
         if median is None:
             return
         out.append({"name": name, "unit": unit, "median": median, "p99": p99, "n": n,
                     "target": None, "check": None, "note": note})
 
     def runs(key):
-        r = cel.get(key, {}).get("runs") if isinstance(cel.get(key), dict) else None
+        r = data.get(key, {}).get("runs") if isinstance(data.get(key), dict) else None
         return len(r) if isinstance(r, list) else None
 
-    conc = cel.get("concurrency")
-    add("celery.throughput_noop", "tasks/s", dig(cel, "throughput_noop_per_s", "median"),
-        n=runs("throughput_noop_per_s"),
-        note=f"Celery {cel.get('celery_version', '')} {cel.get('pool', '')} concurrency {conc}: "
-             f"{cel.get('n_tasks', '?')} no-op tasks, median of runs")
-    add("celery.chain_hop_latency", "ms", dig(cel, "chain_hop_latency_ms", "p50"),
-        dig(cel, "chain_hop_latency_ms", "p99"), dig(cel, "chain_hop_latency_ms", "samples"),
-        note=f"chain of {cel.get('chain_length', '?')}: previous task end -> next task start")
-    add("celery.chain_per_hop", "ms", dig(cel, "chain_per_hop_ms", "median"), n=runs("chain_per_hop_ms"),
+    add(f"{peer}.throughput_noop", "tasks/s", dig(data, "throughput_noop_per_s", "median"),
+        n=runs("throughput_noop_per_s"), note=describe["throughput"])
+    add(f"{peer}.chain_hop_latency", "ms", dig(data, "chain_hop_latency_ms", "p50"),
+        dig(data, "chain_hop_latency_ms", "p99"), dig(data, "chain_hop_latency_ms", "samples"),
+        note=describe["hop"])
+    add(f"{peer}.chain_per_hop", "ms", dig(data, "chain_per_hop_ms", "median"), n=runs("chain_per_hop_ms"),
         note="chain wall time / hops, median of runs")
-    add("celery.worker_idle_rss", "MB", dig(cel, "worker_rss_mb", "idle"),
-        note="all processes of the Celery worker (prefork parent + children)")
-    add("celery.worker_peak_rss", "MB", dig(cel, "worker_rss_mb", "peak"))
-    add("celery.worker_idle_pss", "MB", dig(cel, "worker_pss_mb", "idle"),
+    add(f"{peer}.worker_idle_rss", "MB", dig(data, "worker_rss_mb", "idle"), note=describe["rss"])
+    add(f"{peer}.worker_peak_rss", "MB", dig(data, "worker_rss_mb", "peak"))
+    add(f"{peer}.worker_idle_pss", "MB", dig(data, "worker_pss_mb", "idle"),
         note="proportional set size: shared pages counted once across the worker's processes")
-    add("celery.worker_peak_pss", "MB", dig(cel, "worker_pss_mb", "peak"))
+    add(f"{peer}.worker_peak_pss", "MB", dig(data, "worker_pss_mb", "peak"))
     known.update({"throughput_noop_per_s", "chain_hop_latency_ms", "chain_per_hop_ms", "worker_rss_mb",
-                  "worker_pss_mb", "concurrency", "n_tasks", "chain_length", "worker_processes"})
-    for k, v in cel.items():
+                  "worker_pss_mb", "concurrency", "n_tasks", "n_jobs", "chain_length", "worker_processes",
+                  "workers"})
+    for k, v in data.items():
         if k not in known and "loadavg" not in k:
             for path, val in flatten(v, k):
-                add(f"celery.{path}", "", val)
+                add(f"{peer}.{path}", "", val)
 
     by = {f["name"]: f for f in figs + out}
 
-    def ratio(name, ours, theirs, note):
-        a = by.get(ours, {}).get("median")
-        b = by.get(theirs, {}).get("median")
+    def ratio(name, ours, theirs, note, field="median"):
+        a = by.get(ours, {}).get(field)
+        b = by.get(theirs, {}).get(field)
         if a is None or not b:
             return
         out.append({"name": name, "unit": "x", "median": round(a / b, 3), "p99": None, "n": None,
-                    "target": None, "check": None, "note": f"{ours} / {theirs}; {note}"})
+                    "target": None, "check": None, "note": f"{ours} / {theirs} ({field}); {note}"})
 
-    ratio("vs_celery.throughput_orchestration_only", "throughput.orchestration_only",
-          "celery.throughput_noop", "> 1: updraft moves more tasks per second")
-    ratio("vs_celery.throughput_bash_true", "throughput.bash_true", "celery.throughput_noop",
-          "updraft starting a process per task against Celery's in-process no-op; > 1 is faster")
-    ratio("vs_celery.chain_hop_latency", "chain.hop_latency", "celery.chain_hop_latency",
+    vs = f"vs_{peer}"
+    ratio(f"{vs}.throughput_orchestration_only", "throughput.orchestration_only",
+          f"{peer}.throughput_noop", "> 1: updraft moves more tasks per second, committing each transition")
+    ratio(f"{vs}.throughput_bash_true", "throughput.bash_true", f"{peer}.throughput_noop",
+          f"updraft starting a process per task against {describe['name']}'s in-process no-op; > 1 is faster")
+    ratio(f"{vs}.chain_hop_latency", "chain.hop_latency", f"{peer}.chain_hop_latency",
           "p50 against p50; < 1: updraft hops faster, with every state committed")
-    ratio("vs_celery.worker_idle_rss", "memory.worker_idle_rss", "celery.worker_idle_rss",
+    ratio(f"{vs}.chain_hop_latency_p99", "chain.hop_latency", f"{peer}.chain_hop_latency",
+          "p99 against p99; < 1: updraft hops faster", field="p99")
+    ratio(f"{vs}.worker_idle_rss", "memory.worker_idle_rss", f"{peer}.worker_idle_rss",
           "< 1: updraft's worker is smaller")
-    ratio("vs_celery.worker_peak_rss", "memory.worker_peak_rss", "celery.worker_peak_rss",
+    ratio(f"{vs}.worker_peak_rss", "memory.worker_peak_rss", f"{peer}.worker_peak_rss",
           "< 1: updraft's worker is smaller")
     return out
+
+
+def celery_figures(cel, figs):
+    conc = cel.get("concurrency")
+    return peer_figures("celery", cel, figs, "tests/bench/celery/run.sh", {
+        "name": "Celery",
+        "throughput": f"Celery {cel.get('celery_version', '')} {cel.get('pool', '')} concurrency {conc}: "
+                      f"{cel.get('n_tasks', '?')} no-op tasks, median of runs",
+        "hop": f"chain of {cel.get('chain_length', '?')}: previous task end -> next task start",
+        "rss": "all processes of the Celery worker (prefork parent + children)",
+    })
+
+
+def bullmq_figures(bq, figs):
+    return peer_figures("bullmq", bq, figs, "tests/bench/bullmq/run.sh", {
+        "name": "BullMQ",
+        "throughput": f"BullMQ {bq.get('bullmq_version', '')} on Node {bq.get('node', '')}, "
+                      f"{bq.get('workers', '?')} worker processes x concurrency {bq.get('concurrency', '?')}: "
+                      f"{bq.get('n_jobs', '?')} no-op jobs, first enqueue -> last completion, median of runs",
+        "hop": f"flow chain of {bq.get('chain_length', '?')} (each job the parent of the one before): "
+               "a job's body end -> the next job's body start (monotonic clock)",
+        "rss": "the larger of the worker processes",
+    })
+
+
+def print_peers(figs, peers):
+    """updraft's figures beside each peer's, with updraft's ratio to each."""
+    by = {f["name"]: f for f in figs}
+    rows = [  # label, updraft's figure, field, the peer's figure
+        ("throughput, tasks/s (updraft orchestration-only)", "throughput.orchestration_only", "median",
+         "throughput_noop"),
+        ("throughput, tasks/s (updraft a process per task)", "throughput.bash_true", "median", "throughput_noop"),
+        ("chain hop p50, ms", "chain.hop_latency", "median", "chain_hop_latency"),
+        ("chain hop p99, ms", "chain.hop_latency", "p99", "chain_hop_latency"),
+        ("worker RSS idle, MB", "memory.worker_idle_rss", "median", "worker_idle_rss"),
+    ]
+    head = ["", "updraft"] + peers + [f"updraft/{p}" for p in peers]
+    table = [head]
+    for label, ours, field, theirs in rows:
+        a = by.get(ours, {}).get(field)
+        vals = [by.get(f"{p}.{theirs}", {}).get(field) for p in peers]
+        table.append([label, fmt(a)] + [fmt(v) for v in vals] +
+                     [fmt(round(a / v, 3)) if a is not None and v else "-" for v in vals])
+    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    print()
+    for k, r in enumerate(table):
+        print("| " + " | ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r)) + " |")
+        if k == 0:
+            print("|" + "|".join("-" * (w + 2) if i == 0 else "-" * (w + 1) + ":" for i, w in enumerate(widths)) + "|")
 
 
 def fmt(v):
@@ -165,6 +223,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--mode", required=True)
     ap.add_argument("--celery")
+    ap.add_argument("--bullmq")
     ap.add_argument("--setting", action="append", default=[])
     ap.add_argument("--errors", type=int, default=0)
     a = ap.parse_args()
@@ -183,6 +242,18 @@ def main():
                 a.setting.append(f"{k if k.startswith('celery') else 'celery_' + k}={v}")
             elif "loadavg" in k and isinstance(v, dict):
                 a.setting.append(f"celery_{k}=" + " ".join(f"{kk} {vv}" for kk, vv in v.items()))
+    if a.bullmq:
+        with open(a.bullmq) as f:
+            bq = json.load(f)
+        figs.extend(bullmq_figures(bq, figs))
+        for k, v in bq.items():
+            if isinstance(v, (str, int, float)) and not isinstance(v, bool):
+                a.setting.append(f"{k if k.startswith('bullmq') else 'bullmq_' + k}={v}")
+            elif "loadavg" in k and isinstance(v, dict):
+                a.setting.append(f"bullmq_{k}=" + " ".join(f"{kk} {vv}" for kk, vv in v.items()))
+    peers = ["updraft"] + [p for p, given in (("celery", a.celery), ("bullmq", a.bullmq)) if given]
+    if len(peers) > 1:
+        a.setting.extend(f"commits_{p}={COMMITS[p]}" for p in peers)
     for fig in figs:
         fig["met"] = evaluate(fig)
 
@@ -209,6 +280,11 @@ def main():
     st = dict(x.split("=", 1) for x in a.setting)
     print(f"\nmachine: {m['nproc']} x {m['cpu_model']}, {m['mem_total_mb']} MB, {m['date']}; mode {a.mode}; "
           f"load average {st.get('loadavg_at_start', '?')} at start")
+    if len(peers) > 1:
+        print_peers(figs, peers[1:])
+        print("\nwhat each has committed when a task is done:")
+        for p in peers:
+            print(f"  {p}: {COMMITS[p]}")
     targets = [f for f in figs if f["met"] is not None]
     print(f"targets met: {sum(1 for f in targets if f['met'])} of {len(targets)}")
 

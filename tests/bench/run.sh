@@ -5,7 +5,8 @@
 #   tests/bench/run.sh --quick    small size -> tests/bench/results/quick.json
 #   --keep                        keep the work folder (daemon logs, DAG files)
 #   --only ui                     scenario 8 alone -> tests/bench/results/ui.json
-#   --only metrics                scenario 9 alone -> tests/bench/results/metrics.json
+#   --only LIST                   only these of chain, throughput, peers, ui, metrics (comma-separated)
+#                                 -> tests/bench/results/only-LIST.json (ui alone: ui.json)
 #
 # Starts its own Postgres (fsync and synchronous_commit on: every state
 # change is durable) and Redis, runs the scenarios, prints one table.
@@ -25,8 +26,13 @@ while [ $# -gt 0 ]; do
     --quick) QUICK=1 ;;
     --keep) KEEP=1 ;;
     --only) ONLY=${1:-}; shift || true
-            case $ONLY in ui | metrics) ;; *) echo "bench: --only takes ui or metrics" >&2; exit 2 ;; esac ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+            for s in ${ONLY//,/ }; do
+              case $s in chain|throughput|peers|ui|metrics) ;;
+                *) echo "bench: --only takes a comma-separated list of chain, throughput, peers, ui, metrics" >&2; exit 2 ;;
+              esac
+            done
+            [ -n "$ONLY" ] || { echo "bench: --only needs a list" >&2; exit 2; } ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown argument $a" >&2; exit 2 ;;
   esac
 done
@@ -66,7 +72,11 @@ else
   WAIT_S=400
   OUT=tests/bench/results/latest.json
 fi
-[ -n "$ONLY" ] && OUT=tests/bench/results/$ONLY.json
+# want SCENARIO: run it (every scenario when --only is not given)
+want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
+if [ "$ONLY" = ui ]; then OUT=tests/bench/results/ui.json
+elif [ -n "$ONLY" ]; then OUT=tests/bench/results/only-${ONLY//,/-}.json
+fi
 # Two workers on two cores. One process per task: a few tries in flight per
 # core hide the commit latency. Orchestration only: more in flight, since
 # nothing runs but database round trips.
@@ -168,8 +178,18 @@ log "mode=$MODE bin=$BIN work=$tmp loadavg=$LOAD_START"
 cp "$BIN"/updraft "$BIN"/updraft-scheduler "$BIN"/updraft-worker "$BIN"/updraft-webserver "$tmp/bin/" ||
   { echo "bench: cannot copy the binaries" >&2; exit 1; }
 BIN=$tmp/bin
+# The bash a worker runs tasks with (worker/executor.h: /bin/bash, else PATH).
+BASH_BIN=/bin/bash
+[ -x "$BASH_BIN" ] || BASH_BIN=$(command -v bash)
 cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$tmp/spawn_ceiling" tests/bench/spawn_ceiling.c ||
   { echo "bench: cannot build spawn_ceiling" >&2; exit 1; }
+# BullMQ's pinned npm packages, installed before anything is timed (once:
+# later runs find them in build/bench/bullmq). Without node, npm or the
+# registry the BullMQ figures are skipped, and the report says why.
+BULLMQ_SKIP=""
+if want peers && ! bash tests/bench/bullmq/run.sh --install-only >"$tmp/logs/bullmq-install.log" 2>&1; then
+  BULLMQ_SKIP="its npm packages could not be installed: $(tail -1 "$tmp/logs/bullmq-install.log")"
+fi
 svc_start_pg "$tmp" >"$tmp/logs/pg-start.log" 2>&1 || { cat "$tmp/logs/pg-start.log" >&2; exit 1; }
 svc_start_redis "$tmp" >"$tmp/logs/redis-start.log" 2>&1 || { cat "$tmp/logs/redis-start.log" >&2; exit 1; }
 URL=$UPDRAFT__DATABASE__URL
@@ -205,8 +225,8 @@ wait_run() { # URL DAG RUN_ID TIMEOUT DAEMON...
   [ "$st" = success ] || { err "run $dag $rid ended $st"; return 1; }
 }
 
-# Scenarios 1-6 (not with --only).
-if [ -z "$ONLY" ]; then
+# Scenarios 1-6 (with --only: chain and throughput, on the main database).
+if want chain || want throughput; then
 # DAG files: python3 writes them (10,000 files in a second).
 python3 - "$tmp" "$CHAIN_LEN" "$TP_TASKS" "$TP_RUNS" "$API_DAGS" "$PARSE_FILES" <<'EOF'
 import os, sys
@@ -296,6 +316,7 @@ fig memory.worker_idle_rss MB "$(python3 -c "print(max($w1, $w2))")" "" 2 "<= 10
 fig memory.webserver_idle_rss MB "$(mem_mb "${PIDS[webserver]}" VmRSS)" "" 1 "" "" ""
 
 # ---------------------------------------------------------------- 1. chain
+if want chain; then
 log "1. chain of $CHAIN_LEN tasks (sleep 0.01), up to $CHAIN_RUNS runs"
 chain_ok=0
 t_end=$(( $(now_ms) + CHAIN_BUDGET_S * 1000 ))
@@ -334,6 +355,7 @@ if [ "$chain_ok" -gt 0 ]; then
 else
   err "chain: no run finished"
 fi
+fi # chain
 
 # ---------------------------------------------------------------- 2. throughput (+ 5. peak memory)
 # tp_phase DAG LABEL: triggers TP_RUNS runs, waits, records tasks/s
@@ -362,16 +384,21 @@ hwm_max() { # the larger VmHWM so far of the workers, remembered across restarts
   done
 }
 
+if want throughput; then
 log "2. throughput: $TP_RUNS runs x $TP_TASKS tasks per phase, 2 workers"
+# A bash task's process is `bash -c COMMAND` (worker/executor.h): the bash
+# ceiling is what one process per task is measured against.
 ceil_true=$("$tmp/spawn_ceiling" 2 "$SPAWN_N" /bin/true) || err "spawn_ceiling failed"
-ceil_bash=$("$tmp/spawn_ceiling" 2 "$SPAWN_N" /bin/bash -c true) || err "spawn_ceiling (bash) failed"
-fig throughput.spawn_ceiling_true tasks/s "$ceil_true" "" "$SPAWN_N" "" "" "posix_spawn+waitpid of /bin/true, 2 processes: the machine's ceiling"
-fig throughput.spawn_ceiling_bash tasks/s "$ceil_bash" "" "$SPAWN_N" "" "" "the same with /bin/bash -c true (what a bash task starts)"
+ceil_bash=$("$tmp/spawn_ceiling" 2 "$SPAWN_N" "$BASH_BIN" -c true) || err "spawn_ceiling (bash) failed"
+fig throughput.spawn_ceiling_true tasks/s "$ceil_true" "" "$SPAWN_N" "" "" "posix_spawn+waitpid of /bin/true, 2 processes: the machine's floor cost of a process"
+fig throughput.spawn_ceiling_bash tasks/s "$ceil_bash" "" "$SPAWN_N" "" "" "the same with $BASH_BIN -c true: what a bash task starts, the ceiling for one process per task"
 WORKER_HWM=0
 if alive scheduler && alive worker1 && alive worker2 && tp_phase bench_tp_a; then
   fig throughput.bash_true tasks/s "$TP_RATE" "" "$TP_N" "" "" "one process per task (bash -c true); --concurrency $CONC_A x 2 workers; ${TP_SEC}s"
-  fig throughput.bash_true_vs_ceiling % "$(python3 -c "print(round(100 * $TP_RATE / $ceil_true, 1))")" "" "$TP_N" \
-    ">= 75 %" "median>=75" "throughput (a) / spawn ceiling of /bin/true"
+  fig throughput.bash_true_vs_ceiling % "$(python3 -c "print(round(100 * $TP_RATE / $ceil_bash, 1))")" "" "$TP_N" \
+    ">= 75 %" "median>=75" "throughput (a) / spawn ceiling of bash -c true, the same run"
+  fig throughput.bash_true_vs_true_ceiling % "$(python3 -c "print(round(100 * $TP_RATE / $ceil_true, 1))")" "" "$TP_N" \
+    "" "" "throughput (a) / spawn ceiling of /bin/true (the ratio before tasks ran with bash)"
 fi
 hwm_max
 ORCH_FLAG=0
@@ -393,6 +420,10 @@ else
 fi
 fig memory.scheduler_peak_rss MB "$(mem_mb "${PIDS[scheduler]}" VmHWM)" "" 1 "" "" "VmHWM after scenario 2"
 fig memory.worker_peak_rss MB "$WORKER_HWM" "" 2 "" "" "largest VmHWM of the workers in scenario 2"
+fi # throughput
+
+# Scenarios 6, 4 and 3 run in full runs only (not with --only).
+if [ -z "$ONLY" ]; then
 
 # ---------------------------------------------------------------- 6. api
 # wrk_fig NAME URL TARGET CHECK NOTE
@@ -580,6 +611,7 @@ if [ ${#v[@]} = 3 ]; then
     "wall time of updraft dags validate on one DAG of $LONG_CHAIN chained tasks, median of 3"
 fi
 
+fi # scenarios 6, 4, 3
 fi # scenarios 1-6
 
 # ---------------------------------------------------------------- 9. metrics on beside off
@@ -589,7 +621,7 @@ fi # scenarios 1-6
 # of its own on one database of its own. "Off" means metrics.statsd_on false
 # and nobody scraping: recording itself (one buffer append per call) is never
 # switched off.
-if [ -z "$ONLY" ] || [ "$ONLY" = metrics ]; then
+if want metrics; then
 log "9. metrics on beside off: $M_ROUNDS round(s), chain of $CHAIN_LEN x $M_CHAIN_RUNS, $((M_TP_TASKS * M_TP_RUNS)) tasks per mode"
 URL_M=${URL%/*}/updraft_metrics
 mkdir -p "$tmp/dags_metrics"
@@ -724,7 +756,7 @@ fi # scenario 9
 # is the client's time (curl's time_total) over UI_REQS sequential requests
 # after five unmeasured ones (the webserver's threads and the pooled
 # connection warm).
-if [ -z "$ONLY" ] || [ "$ONLY" = ui ]; then
+if want ui; then
 log "8. ui: grid of $UI_RUNS runs x $UI_TASKS tasks, DAG list of $UI_DAGS DAGs"
 URL_UI=${URL%/*}/updraft_ui
 # curl_ms URL N: p50, p99 (ms) and the count of N sequential GETs that answered 200
@@ -783,31 +815,51 @@ if q "$URL" "CREATE DATABASE updraft_ui" >/dev/null &&
 else
   err "ui: the rows could not be made: $(tail -3 "$tmp/logs/ui_data.log" 2>/dev/null)"
 fi
-fi # scenario 8
+fi # ui
 
-# ---------------------------------------------------------------- 7. beside Celery
+# ---------------------------------------------------------------- 7. peers: Celery, BullMQ
+# Each on the same machine and the same Redis as updraft, after updraft's
+# daemons stopped. What each commits differs (report.py prints it): updraft
+# every transition in Postgres with fsync; Celery and BullMQ only Redis,
+# which runs here without persistence.
 CELERY_JSON=""
-if [ -z "$ONLY" ] && [ -f tests/bench/celery/run.sh ]; then
-  log "7. beside Celery (tests/bench/celery/run.sh)"
-  cargs=(--redis-url "$UPDRAFT__REDIS__URL"); [ "$QUICK" = 1 ] && cargs+=(--quick)
-  if timeout $((QUICK ? 150 : 600)) bash tests/bench/celery/run.sh "${cargs[@]}" >"$tmp/celery.json" 2>"$tmp/logs/celery.log" &&
-     jq -e 'type == "object"' "$tmp/celery.json" >/dev/null 2>&1; then
-    CELERY_JSON=$tmp/celery.json
-  else
-    err "celery comparison failed: $(tail -3 "$tmp/logs/celery.log")"
+BULLMQ_JSON=""
+if want peers; then
+  for d in "${!PIDS[@]}"; do stop_daemon "$d"; done
+  if [ -f tests/bench/celery/run.sh ]; then
+    log "7. beside Celery (tests/bench/celery/run.sh)"
+    cargs=(--redis-url "$UPDRAFT__REDIS__URL"); [ "$QUICK" = 1 ] && cargs+=(--quick)
+    if timeout $((QUICK ? 150 : 600)) bash tests/bench/celery/run.sh "${cargs[@]}" >"$tmp/celery.json" 2>"$tmp/logs/celery.log" &&
+       jq -e 'type == "object"' "$tmp/celery.json" >/dev/null 2>&1; then
+      CELERY_JSON=$tmp/celery.json
+    else
+      err "celery comparison failed: $(tail -3 "$tmp/logs/celery.log")"
+    fi
   fi
-else
-  log "7. beside Celery: tests/bench/celery/run.sh not present, skipped"
+  if [ -n "$BULLMQ_SKIP" ]; then
+    log "7. beside BullMQ: skipped, $BULLMQ_SKIP"
+  else
+    log "7. beside BullMQ (tests/bench/bullmq/run.sh): 2 workers x concurrency $CONC_B, as updraft's orchestration-only phase"
+    bargs=(--redis-url "$UPDRAFT__REDIS__URL" --workers 2 --concurrency "$CONC_B"); [ "$QUICK" = 1 ] && bargs+=(--quick)
+    if timeout $((QUICK ? 300 : 900)) bash tests/bench/bullmq/run.sh "${bargs[@]}" >"$tmp/bullmq.json" 2>"$tmp/logs/bullmq.log" &&
+       jq -e 'type == "object"' "$tmp/bullmq.json" >/dev/null 2>&1; then
+      BULLMQ_JSON=$tmp/bullmq.json
+    else
+      err "bullmq comparison failed: $(tail -3 "$tmp/logs/bullmq.log")"
+    fi
+  fi
 fi
 
 # ---------------------------------------------------------------- report
 log "report"
 mkdir -p "$(dirname "$OUT")"
 python3 tests/bench/report.py --figures "$FIGS" --out "$OUT" --mode "$MODE" ${CELERY_JSON:+--celery "$CELERY_JSON"} \
+  ${BULLMQ_JSON:+--bullmq "$BULLMQ_JSON"} \
   --setting "postgres_fsync=$(q "$URL" "SHOW fsync")" \
   --setting "postgres_synchronous_commit=$(q "$URL" "SHOW synchronous_commit")" \
   --setting "worker_concurrency_a=$CONC_A" --setting "worker_concurrency_b=$CONC_B" \
   --setting "workers=2" --setting "loadavg_at_start=$LOAD_START" \
+  ${BULLMQ_SKIP:+--setting "bullmq_skipped=$BULLMQ_SKIP"} \
   --setting "loadavg_at_end=$(cut -d' ' -f1-3 /proc/loadavg)" --setting "wall_seconds=$(( $(date +%s) - T_START ))" \
   --errors "$ERRORS" || ERRORS=$((ERRORS + 1))
 [ "$ERRORS" -eq 0 ]

@@ -6,8 +6,10 @@
  * Forks PROCS children; each runs posix_spawn + waitpid of PROGRAM (with
  * ARGs) ITERATIONS / PROCS times. Prints one line: the number of spawns per
  * second over the wall time of the whole loop. A task that starts one
- * process cannot run faster than this on the same machine, so it is the
- * ceiling the benchmark compares one-process-per-task throughput with.
+ * process cannot run faster than this on the same machine. The benchmark
+ * runs it for /bin/true (the bare cost of a process) and for `bash -c
+ * true`, what a bash task starts (worker/executor.h): the latter is the
+ * ceiling one-process-per-task throughput is compared with.
  */
 #include <errno.h>
 #include <spawn.h>

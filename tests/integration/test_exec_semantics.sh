@@ -13,6 +13,10 @@
 #     retries: 1 the task times out twice and ends failed on try 2;
 #   - environment: a bash task without env inherits the worker's
 #     environment, env replaces it, append_env layers env over it;
+#   - the shell: bash_command runs with `bash -c`, as Airflow's
+#     BashOperator (Debian's /bin/sh is dash): [[ ]], arrays, brace
+#     expansion, $'..', `set -o pipefail` failing a pipeline with its
+#     status, exit 99 skipping, in the task's cwd;
 #   - examples/dags/example_queues.yaml and example_timeout.yaml run.
 set -u
 cd "$(dirname "$0")/../.."
@@ -81,7 +85,7 @@ export ES_MARK=updraft_es_$(basename "$tmp")
 } >"$tmp/dags/routing.yaml"
 
 # to_tree: a try whose process tree outlives SIGTERM in part. Every pid
-# goes to @PIDS@ (dash: $$ is the shell's own pid in `sh -c`; ${P:?} rather
+# goes to @PIDS@ ($$ is the task's own bash in `bash -c`; ${P:?} rather
 # than $P, which the loader would expand were P set in its environment):
 #   the task's shell; a background sleep; a background shell and its
 #   sleep; a sleep whose parent shell exits at once (re-parented, still in
@@ -137,6 +141,54 @@ ex_env:
        bash_command: 'echo "ES_MARK=${ES_MARK:-unset} ONLY=${ONLY:-unset}"; test "${ES_MARK:-}" = @MARK@ && test "${ONLY:-}" = 1'}
 YAML
 sed -i "s|@MARK@|$ES_MARK|g" "$tmp/dags/env.yaml"
+# ex_bash: bash syntax. Under a POSIX sh (dash) each of these fails or
+# prints something else: [[ is not a command, arrays, $'..' and {1..3}
+# are not expanded, `set -o pipefail` is an illegal option (exit 2, not
+# the pipeline's 3), and a skip behind [[ ]] never reaches exit 99.
+mkdir -p "$tmp/bashcwd"
+cat >"$tmp/dags/bash.yaml" <<'YAML'
+ex_bash:
+  schedule: null
+  start_date: 2024-01-01
+  default_args: {retries: 0}
+  tasks:
+    - task_id: dbl_bracket
+      operator: bash
+      bash_command: |
+        x=abc
+        if [[ $x == a* && -n $x ]]; then echo "out=dbl_ok"; else exit 1; fi
+    - task_id: array
+      operator: bash
+      bash_command: |
+        a=(one "two words" three)
+        echo "out=${a[1]}|${a[@]: -1}"
+    - task_id: brace
+      operator: bash
+      bash_command: echo "out=$(echo x{1..3})"
+    - task_id: ansi_c
+      operator: bash
+      bash_command: |
+        s=$'a\tb'
+        [ "$s" = "$(printf 'a\tb')" ] && echo "out=ansi_ok"
+    - task_id: pipefail
+      operator: bash
+      bash_command: |
+        set -o pipefail
+        echo "out=before"
+        (exit 3) | sort
+    - task_id: no_pipefail
+      operator: bash
+      bash_command: "(exit 3) | sort"
+    - task_id: skip
+      operator: bash
+      bash_command: "[[ -n ${BASH_VERSION:-} ]] && exit 99"
+    - task_id: in_cwd
+      operator: bash
+      cwd: @CWD@
+      bash_command: |
+        [[ $PWD == */bashcwd ]] && echo "out=cwd_ok"
+YAML
+sed -i "s|@CWD@|$tmp/bashcwd|" "$tmp/dags/bash.yaml"
 cp examples/dags/example_queues.yaml examples/dags/example_timeout.yaml "$tmp/dags/"
 validate_examples() {
   "$BIN/updraft" dags validate examples/dags/example_queues.yaml examples/dags/example_timeout.yaml >/dev/null
@@ -156,7 +208,8 @@ TMPDIR=$tmp/work start_worker worker-beta w-beta 4 --queues beta
 TMPDIR=$tmp/work start_worker worker-default w-default 8 --queues default
 TMPDIR=$tmp/work start_worker worker-io-cpu w-io-cpu 2 --queues io,cpu
 dags_in() { [ "$(q "SELECT count(*) FROM dag WHERE dag_id IN ('qr_routing', 'qr_headroom', 'to_tree',
-  'to_retry', 'ex_env', 'example_queues', 'example_timeout') AND version_id IS NOT NULL")" = 7 ]; }
+  'to_retry', 'ex_env', 'ex_bash', 'example_queues', 'example_timeout')
+  AND version_id IS NOT NULL")" = 8 ]; }
 check "DAGs are parsed" wait_for 30 dags_in
 workers_up() { [ "$(q "SELECT count(*) FROM job WHERE job_type = 'WorkerJob' AND state = 'running'")" = 4 ]; }
 check "four workers registered" wait_for 30 workers_up
@@ -168,7 +221,7 @@ ti_field() { # DAG RUN TASK COLUMN
   q "SELECT ti.$4 FROM task_instance ti JOIN dag_run dr ON dr.id = ti.dag_run_id
       WHERE dr.dag_id = '$1' AND dr.run_id = '$2' AND ti.task_id = '$3'"
 }
-for d in qr_routing qr_headroom ex_env example_queues example_timeout; do
+for d in qr_routing qr_headroom ex_env ex_bash example_queues example_timeout; do
   "$BIN/updraft" dags trigger "$d" --run-id r1 >/dev/null 2>&1 || not_ok "trigger $d"
 done
 
@@ -331,6 +384,33 @@ check_eq "ex_env: env replaces the inherited environment (append_env false)" \
   "success: ES_MARK=unset ONLY=1" "$(env_seen replace)"
 check_eq "ex_env: append_env layers env over it" \
   "success: ES_MARK=$ES_MARK ONLY=1" "$(env_seen append)"
+
+# --- the shell: bash -c ----------------------------------------------------------------
+check "ex_bash: the run finishes" wait_run ex_bash r1 30
+bash_seen() { # TASK: its state, then its out=... lines and the exit code the worker logged
+  local log
+  log=$(q "SELECT string_agg(l.data, '' ORDER BY l.id) FROM task_log l
+    JOIN task_instance ti ON ti.id = l.ti_id JOIN dag_run dr ON dr.id = ti.dag_run_id
+    WHERE dr.dag_id = 'ex_bash' AND ti.task_id = '$1'")
+  echo "$(ti_field ex_bash r1 "$1" state):" \
+    $(grep -Eo '^out=.*|exited with return code [0-9]+|exit code [0-9]+\. Skipping' <<<"$log")
+}
+check_eq "ex_bash: [[ ]] works" "success: out=dbl_ok exited with return code 0" "$(bash_seen dbl_bracket)"
+check_eq "ex_bash: arrays work" "success: out=two words|three exited with return code 0" \
+  "$(bash_seen array)"
+check_eq "ex_bash: brace expansion works" "success: out=x1 x2 x3 exited with return code 0" \
+  "$(bash_seen brace)"
+check_eq "ex_bash: \$'..' quoting works" "success: out=ansi_ok exited with return code 0" \
+  "$(bash_seen ansi_c)"
+check_eq "ex_bash: set -o pipefail fails the pipeline with its status (3)" \
+  "failed: out=before exited with return code 3" "$(bash_seen pipefail)"
+check_eq "ex_bash: without pipefail the pipeline's status is its last command's" \
+  "success: exited with return code 0" "$(bash_seen no_pipefail)"
+check_eq "ex_bash: exit 99 after [[ ]] skips the task" \
+  "skipped: exited with return code 99 exit code 99. Skipping" \
+  "$(bash_seen skip)"
+check_eq "ex_bash: the task runs in its cwd" "success: out=cwd_ok exited with return code 0" \
+  "$(bash_seen in_cwd)"
 
 check_eq "no sanitizer report in the daemon logs" 0 "$(cat "$tmp"/*.log | grep -c 'runtime error\|AddressSanitizer')"
 echo "# $T_N checks, ${T_FAILED:-0} failed"

@@ -126,7 +126,7 @@ check_eq "fail_final: no next_try_at, end_date set" "t|t" \
 ti=$(new_ti stale 2 3)
 send "$ti" 1
 check "stale: entry acknowledged" wait_for 10 drained
-stale_logged() { grep -q "stale message dropped ti=$ti try=1" "$tmp/worker.log"; }
+stale_logged() { grep -q "stale message dropped ti=$ti try_number=1" "$tmp/worker.log"; }
 check "stale: logged at info" wait_for 5 stale_logged
 check_eq "stale: row untouched" "queued||" \
   "$(svc_psql -c "SELECT state, hostname, worker_id FROM task_instance WHERE id = $ti")"

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "core/config.h"
+#include "core/log.h"
 #include "core/db.h"
 #include "core/error.h"
 
@@ -112,6 +113,8 @@ static void test_defaults_apply_without_a_file(void **state)
     assert_int_equal(c.worker.log_flush_ms, 200);
     assert_int_equal(c.worker.max_log_bytes_per_try, 10485760);
     assert_string_equal(c.logging.level, "info");
+    assert_string_equal(c.logging.format, "text");
+    assert_int_equal(log_get_format(), LOG_FORMAT_TEXT);
     config_free(&c);
     assert_null(c.database.url);
     config_free(&c); /* twice is harmless */
@@ -273,6 +276,22 @@ static void test_bad_env_value_is_reported_by_name(void **state)
     setenv("UPDRAFT__LOGGING__LEVEL", "chatty", 1);
     assert_int_equal(config_load(NULL, &c, err, sizeof(err)), -1);
     assert_contains(err, "logging.level");
+    unsetenv("UPDRAFT__LOGGING__LEVEL");
+
+    /* logging.format: text or json, and the logger follows what is loaded */
+    setenv("UPDRAFT__LOGGING__FORMAT", "logfmt", 1);
+    assert_int_equal(config_load(NULL, &c, err, sizeof(err)), -1);
+    assert_contains(err, "UPDRAFT__LOGGING__FORMAT: logging.format: 'logfmt' is not a log format "
+                         "(text, json)");
+    setenv("UPDRAFT__LOGGING__FORMAT", "json", 1);
+    assert_int_equal(config_load(NULL, &c, err, sizeof(err)), 0);
+    assert_string_equal(c.logging.format, "json");
+    assert_int_equal(log_get_format(), LOG_FORMAT_JSON);
+    config_free(&c);
+    unsetenv("UPDRAFT__LOGGING__FORMAT");
+    assert_int_equal(config_load(NULL, &c, err, sizeof(err)), 0);
+    assert_int_equal(log_get_format(), LOG_FORMAT_TEXT);
+    config_free(&c);
 }
 
 /*
