@@ -115,6 +115,11 @@ check_eq "PromQL: one task duration observed per try" "$pg_tries" \
 wait_for 10 prom_is "$pg_failed_runs" "sum(updraft_dagrun_duration_failed_seconds_count{dag_id=\"$D\"})"
 check_eq "PromQL: one failed-run duration per failed run" "$pg_failed_runs" \
   "$(promql_vec "sum(updraft_dagrun_duration_failed_seconds_count{dag_id=\"$D\"})")"
+# ti_successes and ti_failures carry no DAG: this cluster runs no other.
+pg_sf=$(q "SELECT count(*) FILTER (WHERE kind = 'task_success') || ' ' || count(*) FILTER (WHERE kind IN ('task_failure', 'task_retry'))
+             FROM callback_event WHERE kind LIKE 'task\_%'")
+check_eq "PromQL: ti_successes and ti_failures (failed and up_for_retry) equal Postgres's" "$pg_sf" \
+  "$(promql_vec 'sum(updraft_ti_successes_total)') $(promql_vec 'sum(updraft_ti_failures_total)')"
 check_eq "PromQL: finished tries by task equal Postgres's" \
   "$(q "SELECT string_agg(task_id || '=' || n, ' ' ORDER BY task_id || '=' || n) FROM (
           SELECT task_id, count(*) AS n FROM callback_event WHERE dag_id = '$D' AND kind LIKE 'task\_%' GROUP BY 1) s")" \
