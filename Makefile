@@ -69,7 +69,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/tests/%)
 
-.PHONY: all libs deps test unit integration asan standalone clean format fuzz-build fuzz bench bench-quick check-tree docs-config
+.PHONY: all libs deps test unit integration asan standalone clean format fuzz-build fuzz bench bench-quick check-tree docs-config docs-metrics
 
 all: $(PROGS)
 
@@ -197,6 +197,10 @@ check-tree:
 # docs/configuration.md's key reference, from the key table (checked by check-tree).
 docs-config: $(BIN)/updraft
 	@BIN=$(BIN) bash tests/check/config_doc.sh --write
+
+# docs/metrics.md's metric table, from the table in lib/core/metrics.c (checked by check-tree).
+docs-metrics: $(BIN)/updraft
+	@BIN=$(BIN) bash tests/check/metrics_doc.sh --write
 
 standalone: deps
 	@$(MAKE) --no-print-directory all

@@ -15,6 +15,7 @@
  *   updraft roles list [-p]
  *   updraft rotate-fernet-key
  *   updraft alerts test CONN_ID
+ *   updraft metrics list --markdown
  *   updraft standalone
  *   updraft version
  *
@@ -27,6 +28,7 @@
 
 #include "cli/cli.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/version.h"
 
 static void usage(FILE *f)
@@ -59,6 +61,7 @@ static void usage(FILE *f)
           "  roles list [-p]            the roles and their permissions\n"
           "  jobs check [--job-type T] [--hostname H]          (updraft jobs -h)\n"
           "  config list [--defaults|--markdown] | config get-value SECTION KEY\n"
+          "  metrics list --markdown    the metric table of docs/metrics.md\n"
           "                             the settings in effect (secrets hidden)\n"
           "  rotate-fernet-key          re-encrypt every secret with the first core.fernet_key\n"
           "  alerts test CONN_ID        send a test alert through a Slack or webhook connection\n"
@@ -91,6 +94,10 @@ int main(int argc, char **argv)
     if (argc == 4 && !strcmp(argv[1], "config") && !strcmp(argv[2], "list") &&
         !strcmp(argv[3], "--markdown"))
         return cli_config(NULL, argc - 1, argv + 1);
+    /* The metric table of docs/metrics.md, from the table in core/metrics.c. */
+    if (argc == 4 && !strcmp(argv[1], "metrics") && !strcmp(argv[2], "list") &&
+        !strcmp(argv[3], "--markdown"))
+        return metrics_write_markdown(stdout) == 0 && fflush(stdout) == 0 ? 0 : 1;
     int rc = config_from_args(&argc, argv, &cfg);
     if (rc != 0)
         return rc > 0 ? 0 : 1;

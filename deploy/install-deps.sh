@@ -83,9 +83,10 @@ cmd systemd-analyze systemd
 cmd socat socat
 cmd openssl openssl
 file /usr/sbin/nginx nginx-light
-# The metrics test (integration/test_prometheus.sh) runs Debian's prometheus
-# on a free loopback port (the package's own service is not used) and its
-# promtool checks each daemon's exposition.
+# `promtool check metrics` checks what GET /metrics answers (docs/metrics.md;
+# tests/unit/test_metrics.c, integration/test_metrics.sh), and the end-to-end
+# metrics test (integration/test_prometheus.sh) runs Debian's prometheus on a
+# free loopback port (the package's own service is not used).
 cmd promtool prometheus
 file /usr/bin/prometheus prometheus
 pymod celery python3-celery

@@ -188,8 +188,10 @@ static void queue_check(loop_state_t *s)
         return;
     bool up = false;
     if (!s->q) {
-        char err[256];
-        s->q = queue_connect(cfg->redis.url, cfg->redis.timeout_ms, err, sizeof(err));
+        char err[512];
+        queue_target_t t;
+        config_queue_target(cfg, &t);
+        s->q = queue_connect(&t, err, sizeof(err));
         up = s->q != NULL;
         if (!up)
             log_warn("redis unavailable error=\"%s\"", err);

@@ -15,6 +15,9 @@
  *              Under systemd (Type=notify, core/notify.h) it sends READY=1
  *              after its first pass with the database and Redis, and
  *              WATCHDOG=1 from its turns; main sends STOPPING=1.
+ *   metrics    (core/metrics.c) drains what every thread records into
+ *              the registry behind GET /metrics on --health-port and sends
+ *              StatsD datagrams (metrics.statsd_on).
  *   alerter    (alerter.c) turns callback events into Slack and webhook
  *              deliveries, records SLA misses and sends the alerts. Owns
  *              its db_t (LISTEN updraft_alerts), its curl multi handle, its
@@ -44,6 +47,7 @@
 #include "core/db.h"
 #include "core/healthsrv.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/notify.h"
 #include "core/timeutil.h"
 #include "scheduler/alerter.h"
@@ -198,6 +202,11 @@ int main(int argc, char **argv)
         goto out;
     }
     curl_ready = true;
+    char merr[256];
+    if (metrics_start(&cfg, "scheduler", hostname, merr, sizeof(merr)) < 0) {
+        fprintf(stderr, "updraft-scheduler: %s\n", merr);
+        goto out;
+    }
     loop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     proc_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     alert_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -270,6 +279,7 @@ stop:
     }
 out:
     healthsrv_stop(health);
+    metrics_stop();
     if (loop_fd >= 0)
         close(loop_fd);
     if (proc_fd >= 0)

@@ -127,6 +127,8 @@ static const route_t routes[] = {
       RES_NONE),
     R("GET", V1 "/version", api_get_version, p_none, ROUTE_PUBLIC | ROUTE_DB_OPTIONAL, ACT_NONE,
       RES_NONE),
+    /* Prometheus: Basic or a bearer token, as the API; whoever may read Jobs. */
+    R("GET", "/metrics", api_get_metrics, p_none, ROUTE_DB_OPTIONAL, ACT_READ, RES_JOBS),
     R("GET", "/login", page_get_login, p_login, ROUTE_PUBLIC | ROUTE_DB_OPTIONAL, ACT_NONE,
       RES_NONE),
     R("POST", "/login", page_post_login, p_login, ROUTE_PUBLIC, ACT_NONE, RES_NONE),

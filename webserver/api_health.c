@@ -9,13 +9,16 @@
  * latest heartbeat and status (healthy: heartbeat within the threshold).
  * Answers without a database connection too (the metadatabase is then
  * unhealthy). GET /api/v1/version: the release and the commit built from
- * (core/version.h).
+ * (core/version.h). GET /metrics: this webserver's metrics in Prometheus's
+ * text format (core/metrics.h), for a caller that may read Jobs (Viewer and
+ * up; docs/metrics.md).
  */
 #include "webserver/api_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/metrics.h"
 #include "core/version.h"
 #include "store/jobs.h"
 #include "webserver/http.h"
@@ -106,4 +109,15 @@ int api_get_version(api_req_t *r)
             cJSON_AddNullToObject(out, "git_version");
     }
     return api_send_json(r, 200, out);
+}
+
+int api_get_metrics(api_req_t *r)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (metrics_render_prometheus(&text, &len) < 0)
+        return api_fail(r, UPDRAFT_ENOMEM, NULL, "cannot render the metrics");
+    int status = http_send(r->conn, 200, METRICS_CONTENT_TYPE, text, len);
+    free(text);
+    return status;
 }

@@ -292,6 +292,7 @@ int api_send_row(api_req_t *r, const api_resource_t *rs, const api_colmap_t *m,
 
 int api_get_health(api_req_t *r);
 int api_get_version(api_req_t *r);
+int api_get_metrics(api_req_t *r); /* Prometheus's text format (core/metrics.h) */
 int api_get_config(api_req_t *r);
 
 /*

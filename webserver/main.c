@@ -16,6 +16,8 @@
  * database.direct_url and the pool through the pooler). The cache
  * (mutex-guarded table, atomic generation) is the only state requests share
  * (libcurl's global state, for connection tests, is set up before them).
+ * The metrics sender (core/metrics.c) drains what the threads record into
+ * the registry behind GET /metrics and sends StatsD datagrams.
  * Under systemd (Type=notify, core/notify.h) the main thread sends READY=1
  * once civetweb listens and a database connection works, WATCHDOG=1 from
  * its wait loop and STOPPING=1 on a stop.
@@ -24,9 +26,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/notify.h"
 #include "webserver/api.h"
 #include "webserver/server.h"
@@ -96,7 +100,19 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 1;
     }
+    char hostname[256] = "", merr[256];
+    if (cfg.core.hostname && cfg.core.hostname[0])
+        snprintf(hostname, sizeof(hostname), "%s", cfg.core.hostname);
+    else if (gethostname(hostname, sizeof(hostname) - 1) < 0)
+        snprintf(hostname, sizeof(hostname), "localhost");
+    if (metrics_start(&cfg, "webserver", hostname, merr, sizeof(merr)) < 0) {
+        log_error("cannot start the metrics sender error=\"%s\"", merr);
+        curl_global_cleanup();
+        config_free(&cfg);
+        return 1;
+    }
     rc = server_run(&cfg, listen ? listen : cfg.webserver.listen, &g_stop);
+    metrics_stop();
     curl_global_cleanup();
     config_free(&cfg);
     return rc == 0 ? 0 : 1;

@@ -21,6 +21,7 @@
 #include "core/db.h"
 #include "core/healthsrv.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/notify.h"
 #include "core/queue.h"
 #include "core/secrets.h"
@@ -79,13 +80,15 @@ static db_t *connect_db(const config_t *cfg, const sigset_t *sigs)
     return db;
 }
 
-static queue_t *connect_queue(const char *url, int timeout_ms, const sigset_t *sigs)
+static queue_t *connect_queue(const config_t *cfg, const sigset_t *sigs)
 {
     char err[512];
+    queue_target_t t;
+    config_queue_target(cfg, &t);
     backoff_t b;
     backoff_init(&b, CONNECT_WAIT_SEC * 1000);
     backoff_set_nap(&b, nap_until_signal, (void *)sigs);
-    queue_t *q = queue_connect_retry(url, timeout_ms, &b, NULL, err, sizeof(err));
+    queue_t *q = queue_connect_retry(&t, &b, NULL, err, sizeof(err));
     if (!q)
         log_error("cannot connect to redis error=\"%s\"", err);
     return q;
@@ -218,11 +221,15 @@ static void thread_opts(const daemon_t *d, supervisor_opts_t *so, consumer_opts_
                             .stop = &g_stop};
 }
 
-/* The health endpoint, the hand-off, and the two threads running. 0 or -1. */
+/* The metrics sender, the health endpoint, the hand-off, and the two threads running. 0 or -1. */
 static int start_threads(daemon_t *d)
 {
     const worker_options_t *w = d->w;
     char err[512];
+    if (metrics_start(&w->cfg, "worker", w->hostname, err, sizeof(err)) < 0) {
+        log_error("cannot start the metrics sender error=\"%s\"", err);
+        return -1;
+    }
     if (w->health_port) {
         /* Unhealthy once heartbeats stop being written for six intervals. */
         int threshold = w->cfg.worker.heartbeat_sec * 6 > 30 ? w->cfg.worker.heartbeat_sec * 6 : 30;
@@ -239,12 +246,10 @@ static int start_threads(daemon_t *d)
     supervisor_opts_t so;
     consumer_opts_t co;
     thread_opts(d, &so, &co);
-    const char *redis_url = w->cfg.redis.url;
-    int redis_ms = w->cfg.redis.timeout_ms;
     if (!(so.db = connect_db(&w->cfg, &d->sigs)) ||
-        !(so.queue = connect_queue(redis_url, redis_ms, &d->sigs)) ||
+        !(so.queue = connect_queue(&w->cfg, &d->sigs)) ||
         !(co.db = connect_db(&w->cfg, &d->sigs)) ||
-        !(co.queue = connect_queue(redis_url, redis_ms, &d->sigs))) {
+        !(co.queue = connect_queue(&w->cfg, &d->sigs))) {
         close_pair(so.db, so.queue);
         close_pair(co.db, co.queue);
         return -1;
@@ -334,6 +339,7 @@ int worker_daemon_run(const worker_options_t *w)
     consumer_free(d.cons);
     supervisor_free(d.sup);
     healthsrv_stop(d.health);
+    metrics_stop();
     handoff_free(d.h);
     secrets_keyring_free(d.ring);
     db_close(d.db);

@@ -43,7 +43,9 @@
 #include "core/error.h"
 #include "core/errbuf.h"
 #include "core/log.h"
+#include "core/queue.h"
 #include "core/secrets.h"
+#include "core/sentinel.h"
 
 #define CONFIG_MAX_FILE_BYTES (1024 * 1024)
 #define CONFIG_MAX_VALUE_LEN 4096
@@ -62,7 +64,9 @@ enum {
     KEY_ENV_LIST = 1 << 7,      /* environment variable names and PREFIX*, comma-separated */
     KEY_IGNORE_SYNTAX = 1 << 8, /* "regexp" or "glob" (.airflowignore) */
     KEY_POOLER = 1 << 9,        /* "none" or "transaction" */
-    KEY_LOG_FORMAT = 1 << 10    /* a format log_parse_format() knows */
+    KEY_LOG_FORMAT = 1 << 10,   /* a format log_parse_format() knows */
+    KEY_STAT_NAME = 1 << 11,    /* a StatsD name: [A-Za-z0-9_.-], at most 100 characters */
+    KEY_STAT_LIST = 1 << 12     /* StatsD name prefixes, comma-separated, may be empty */
 };
 
 typedef struct key_def {
@@ -86,11 +90,12 @@ enum {
     SEC_WORKER,
     SEC_LOGGING,
     SEC_ALERTS,
+    SEC_METRICS,
     SEC_COUNT
 };
 
 static const char *const section_names[SEC_COUNT] = {
-    "core", "database", "redis", "webserver", "scheduler", "worker", "logging", "alerts",
+    "core", "database", "redis", "webserver", "scheduler", "worker", "logging", "alerts", "metrics",
 };
 
 /* Docs: what docs/configuration.md says above a section's table ("" none). */
@@ -98,6 +103,9 @@ static const char *const section_docs[SEC_COUNT] = {
     [SEC_ALERTS] = "Slack and webhook alerts, sent by the scheduler (`docs/alerts.md`). Lists of "
                    "connection ids are comma-separated (`slack_default, ops_hook`); each id is "
                    "made of letters, digits, `_`, `.` and `-`.",
+    [SEC_METRICS] = "Airflow's metrics (`docs/metrics.md`): every daemon keeps them for "
+                    "Prometheus (`GET /metrics` on its `--health-port`, and on the webserver) and, "
+                    "with `statsd_on`, sends them as StatsD datagrams under Airflow's names.",
 };
 
 #define OFF(m) offsetof(config_t, m)
@@ -201,6 +209,19 @@ static const key_def_t config_keys[] = {
      "password is masked whenever it is printed or logged."},
     {SEC_REDIS, "timeout_ms", KEY_INT, "5000", 100, 600000, 0, OFF(redis.timeout_ms), "100..600000",
      "Connect and command timeout for Redis, in milliseconds."},
+    {SEC_REDIS, "sentinels", KEY_STRING, "", 0, 0, 0, OFF(redis.sentinels),
+     "`host[:port]` list, comma-separated (port 26379 by default); empty: off",
+     "Redis Sentinels to ask for the master instead of connecting to `url`'s host and port: "
+     "every program asks them for the master of `master_name` on each (re)connect, checks that "
+     "the node it names is the master, and asks again after a connection error or a `READONLY` "
+     "reply (a failover). `url`'s password and database number still apply. Use three or more "
+     "sentinels; see [deploy.md](deploy.md#redis-high-availability-with-sentinel)."},
+    {SEC_REDIS, "master_name", KEY_STRING, "mymaster", 0, 0, KEY_NONEMPTY, OFF(redis.master_name),
+     "non-empty", "The name the sentinels monitor the master under (`sentinel monitor NAME ...`)."},
+    {SEC_REDIS, "sentinel_password", KEY_STRING, "", 0, 0, KEY_SECRET_VALUE,
+     OFF(redis.sentinel_password), "secret; empty: none",
+     "Password sent with `AUTH` to the sentinels (their `requirepass`), when they have one. The "
+     "master's own password is the one in `url`."},
     {SEC_WEBSERVER, "listen", KEY_STRING, "127.0.0.1:8080", 0, 0, KEY_NONEMPTY,
      OFF(webserver.listen), "non-empty",
      "Address and port the webserver listens on. Loopback by default: put a TLS reverse proxy in "
@@ -396,6 +417,41 @@ static const key_def_t config_keys[] = {
      OFF(alerts.event_retention_days), "0..36500",
      "Processed callback events older than this are deleted with their finished deliveries, "
      "hourly, in batches (events of deliveries still pending are kept). 0 keeps them forever."},
+    {SEC_METRICS, "statsd_on", KEY_BOOL, "false", 0, 0, 0, OFF(metrics.statsd_on), "boolean",
+     "Whether the scheduler, workers and webserver send their metrics as StatsD UDP datagrams to "
+     "`statsd_host`:`statsd_port` (Airflow's `metrics.statsd_on`). `/metrics` for Prometheus "
+     "works either way."},
+    {SEC_METRICS, "statsd_host", KEY_STRING, "127.0.0.1", 0, 0, KEY_NONEMPTY,
+     OFF(metrics.statsd_host), "host name or IP address",
+     "Where the StatsD datagrams go (a StatsD server, or a `statsd_exporter`). Resolved once at "
+     "start; a name that does not resolve stops the daemon when `statsd_on` is set."},
+    {SEC_METRICS, "statsd_port", KEY_INT, "8125", 1, 65535, 0, OFF(metrics.statsd_port), "1..65535",
+     "UDP port of `statsd_host`."},
+    {SEC_METRICS, "statsd_prefix", KEY_STRING, "airflow", 0, 0, KEY_NONEMPTY | KEY_STAT_NAME,
+     OFF(metrics.statsd_prefix), "letters, digits, `_`, `.`, `-`; at most 100 characters",
+     "Put before every StatsD name with a dot (`airflow.ti.start.DAG.TASK`), as Airflow's "
+     "`metrics.statsd_prefix`."},
+    {SEC_METRICS, "statsd_allow_list", KEY_STRING, "", 0, 0, KEY_STAT_LIST,
+     OFF(metrics.statsd_allow_list), "comma-separated name prefixes; may be empty",
+     "When set, only StatsD names (without `statsd_prefix`) starting with one of these prefixes "
+     "are sent, compared without regard to case, as Airflow's `metrics.metrics_allow_list` "
+     "(`scheduler,ti.finish`). Wins over `statsd_block_list`. Prometheus sees every metric "
+     "either way."},
+    {SEC_METRICS, "statsd_block_list", KEY_STRING, "", 0, 0, KEY_STAT_LIST,
+     OFF(metrics.statsd_block_list), "comma-separated name prefixes; may be empty",
+     "StatsD names starting with one of these prefixes are not sent, as Airflow's "
+     "`metrics.metrics_block_list`; ignored when `statsd_allow_list` is set."},
+    {SEC_METRICS, "statsd_flush_ms", KEY_INT, "1000", 10, 60000, 0, OFF(metrics.statsd_flush_ms),
+     "10..60000",
+     "StatsD lines are packed into datagrams of at most 1432 bytes; a datagram that is not full "
+     "is sent after this many milliseconds at most (and when the daemon stops)."},
+    {SEC_METRICS, "max_series_per_metric", KEY_INT, "1000", 1, 1000000, 0,
+     OFF(metrics.max_series_per_metric), "1..1000000",
+     "The most label sets (series) one metric keeps per process for `/metrics`; a new label set "
+     "past it is counted in one series whose labels all read `__overflow__`. Bounds the memory "
+     "and the size of a scrape when DAG, task or pool names are many (up to about 250 bytes a "
+     "series; "
+     "see `docs/metrics.md`). StatsD is not bounded by it."},
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -498,6 +554,42 @@ static bool valid_conn_list(const char *s)
         if (++n > 250)
             return false;
     }
+}
+
+/* A StatsD name of at most max characters: [A-Za-z0-9_.-] (Airflow's stat name check). */
+static bool valid_stat_name(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
+            return false;
+    return true;
+}
+
+/* "scheduler, ti.finish" or "": StatsD name prefixes between commas (blanks around them). */
+static bool valid_stat_list(const char *s)
+{
+    for (const char *p = s; *p;) {
+        size_t n = strcspn(p, ",");
+        const char *item = p;
+        size_t len = n;
+        while (len && *item == ' ')
+            item++, len--;
+        while (len && item[len - 1] == ' ')
+            len--;
+        if (len == 0 || len > 250)
+            return false;
+        for (size_t i = 0; i < len; i++)
+            if (!isalnum((unsigned char)item[i]) && item[i] != '_' && item[i] != '.' &&
+                item[i] != '-')
+                return false;
+        p += n;
+        if (*p == ',' && *++p == '\0')
+            return false; /* a trailing comma */
+    }
+    return true;
 }
 
 /*
@@ -606,6 +698,20 @@ static int apply_value(config_t *c, const key_def_t *k, const char *text, const 
         if ((k->flags & KEY_POOLER) && strcmp(text, "none") != 0 &&
             strcmp(text, "transaction") != 0) {
             errbuf_set(err, errlen, "%s: %s.%s: '%.200s' is not a pooler mode (none, transaction)",
+                       where, sec, k->key, text);
+            return -1;
+        }
+        if ((k->flags & KEY_STAT_NAME) && !valid_stat_name(text, 100)) {
+            errbuf_set(err, errlen,
+                       "%s: %s.%s: '%.200s' is not a StatsD name (letters, digits, '_', '.', '-'; "
+                       "at most 100 characters)",
+                       where, sec, k->key, text);
+            return -1;
+        }
+        if ((k->flags & KEY_STAT_LIST) && !valid_stat_list(text)) {
+            errbuf_set(err, errlen,
+                       "%s: %s.%s: '%.200s' is not a comma-separated list of StatsD name prefixes "
+                       "(letters, digits, '_', '.', '-')",
                        where, sec, k->key, text);
             return -1;
         }
@@ -1008,6 +1114,18 @@ int config_load(const char *path, config_t *out, char *err, size_t errlen)
         goto out;
     }
 
+    /* Checked here so that a typo stops every program when it starts. */
+    {
+        sentinel_addr_t sa[SENTINEL_MAX];
+        size_t ns;
+        if (sentinel_parse_list(out->redis.sentinels, sa, SENTINEL_MAX, &ns, err, errlen) < 0)
+            goto out;
+        if (ns > 0 && !strncmp(out->redis.url, "unix://", 7)) {
+            errbuf_set(err, errlen, "redis.sentinels: cannot be used with a unix:// redis.url");
+            goto out;
+        }
+    }
+
     if (out->core.hostname[0] == '\0') {
         char host[256];
         if (gethostname(host, sizeof(host)) < 0) {
@@ -1031,6 +1149,15 @@ void config_db_target(const config_t *c, db_target_t *t)
     t->url = c->database.url;
     t->pooled = !strcmp(c->database.pooler, "transaction");
     t->direct_url = c->database.direct_url;
+}
+
+void config_queue_target(const config_t *c, queue_target_t *t)
+{
+    t->url = c->redis.url;
+    t->sentinels = c->redis.sentinels;
+    t->master_name = c->redis.master_name;
+    t->sentinel_password = c->redis.sentinel_password;
+    t->timeout_ms = c->redis.timeout_ms;
 }
 
 /* ---- masking ----------------------------------------------------------- */

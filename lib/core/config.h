@@ -41,8 +41,11 @@ typedef struct config {
         char *direct_url; /* secret-bearing; Postgres itself for LISTEN behind a pooler */
     } database;
     struct {
-        char *url;      /* secret-bearing; default "redis://127.0.0.1:6379/0" */
-        int timeout_ms; /* default 5000, 100..600000 */
+        char *url;               /* secret-bearing; default "redis://127.0.0.1:6379/0" */
+        int timeout_ms;          /* default 5000, 100..600000 */
+        char *sentinels;         /* host[:port],... of Redis Sentinels; "" (default): use url */
+        char *master_name;       /* the sentinels' name of the master, default "mymaster" */
+        char *sentinel_password; /* secret; AUTH for the sentinels, default "" */
     } redis;
     struct {
         char *listen;                    /* default "127.0.0.1:8080" */
@@ -102,6 +105,16 @@ typedef struct config {
         int event_retention_days;   /* processed events and their deliveries kept, default 30; 0 =
                                        forever */
     } alerts;
+    struct {                       /* docs/metrics.md */
+        bool statsd_on;            /* send StatsD datagrams, default false */
+        char *statsd_host;         /* default "127.0.0.1" */
+        int statsd_port;           /* default 8125 */
+        char *statsd_prefix;       /* default "airflow" */
+        char *statsd_allow_list;   /* name prefixes sent, comma-separated, "" = all */
+        char *statsd_block_list;   /* name prefixes not sent, comma-separated */
+        int statsd_flush_ms;       /* a partial datagram waits at most this long, default 1000 */
+        int max_series_per_metric; /* label sets per metric before "__overflow__", 1000 */
+    } metrics;
 } config_t;
 
 /*
@@ -169,6 +182,9 @@ void config_mask_url(const char *url, char *buf, size_t buflen);
  */
 struct db_target;
 void config_db_target(const config_t *c, struct db_target *t);
+/* Fills t (core/queue.h) from the redis section; t borrows c's strings. */
+struct queue_target;
+void config_queue_target(const config_t *c, struct queue_target *t);
 
 /*
  * Common flag handling for every binary: looks for --config PATH /

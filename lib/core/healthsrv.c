@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/metrics.h"
 #include "core/timeutil.h"
 
 struct healthsrv {
@@ -54,6 +55,31 @@ static int on_health(struct mg_connection *conn, void *arg)
     if (strcmp(ri->request_method, "HEAD") != 0)
         mg_write(conn, body, (size_t)n);
     return ok ? 200 : 503;
+}
+
+/* GET /metrics: this process's metrics for Prometheus (core/metrics.h). */
+static int on_metrics(struct mg_connection *conn, void *arg)
+{
+    (void)arg;
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    if (strcmp(ri->request_method, "GET") != 0 && strcmp(ri->request_method, "HEAD") != 0) {
+        mg_send_http_error(conn, 405, "%s", "method not allowed");
+        return 405;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    if (metrics_render_prometheus(&text, &len) < 0) {
+        mg_send_http_error(conn, 500, "%s", "out of memory");
+        return 500;
+    }
+    mg_printf(conn,
+              "HTTP/1.1 200 OK\r\nContent-Type: " METRICS_CONTENT_TYPE "\r\n"
+              "Content-Length: %zu\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+              len);
+    if (strcmp(ri->request_method, "HEAD") != 0)
+        mg_write(conn, text, len);
+    free(text);
+    return 200;
 }
 
 static int on_log(const struct mg_connection *conn, const char *msg)
@@ -108,6 +134,7 @@ healthsrv_t *healthsrv_start(const char *listen, const char *component, int thre
         return NULL;
     }
     mg_set_request_handler(h->ctx, "/health", on_health, h);
+    mg_set_request_handler(h->ctx, "/metrics$", on_metrics, h);
     return h;
 }
 

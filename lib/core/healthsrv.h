@@ -5,7 +5,9 @@
  *
  * GET /health answers 200 {"status": "healthy", ...} while the daemon's
  * main loop has reported progress (healthsrv_beat) within threshold_sec,
- * else 503 {"status": "unhealthy", ...}. Anything else is 404. One
+ * else 503 {"status": "unhealthy", ...}. GET /metrics answers the
+ * process's metrics in Prometheus's text format (core/metrics.h), without
+ * authentication, like /health. Anything else is 404. One
  * civetweb thread, loopback by default ("127.0.0.1:PORT"); the probe
  * reads only an atomic timestamp, never the database.
  */

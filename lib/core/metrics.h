@@ -26,6 +26,7 @@
 #define UPDRAFT_METRICS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "core/config.h"
 
@@ -108,5 +109,16 @@ void metric_observe(metric_id_t m, double v, const char *l1, const char *l2, con
  * Returns 0, or -1 when out of memory.
  */
 int metrics_render_prometheus(char **out, size_t *outlen);
+
+/*
+ * Writes the metric table of docs/metrics.md (Prometheus name, type,
+ * labels, StatsD name, buckets, description) from the table in metrics.c,
+ * so that the document cannot drift from the code (`make docs-metrics`).
+ * 0, or -1 on a write error.
+ */
+int metrics_write_markdown(FILE *f);
+
+/* The Content-Type of what metrics_render_prometheus renders. */
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 #endif

@@ -4,6 +4,15 @@
  * hiredis 0.14 synchronous API. A connection error leaves the context in
  * an error state; queue_ensure() replaces it. Every reply is checked for
  * type before use: Redis is an outside process and its replies are input.
+ *
+ * With sentinels (core/sentinel.h) the address is not fixed: open_conn()
+ * asks the sentinels for the master each time it connects, and a node that
+ * answers READONLY (a demoted master), MASTERDOWN or LOADING, or whose
+ * blocked read was ended by UNBLOCKED (the node became a replica), marks the
+ * connection unusable (q->unusable), so that the caller's usual reconnect
+ * (queue_ensure) finds the new master. Nothing else changes for callers: a
+ * failover looks like a Redis restart, which the scheduler's resend pass
+ * and the claim's fencing already make harmless.
  */
 #include "core/queue.h"
 
@@ -17,6 +26,10 @@
 
 #include "core/backoff.h"
 #include "core/log.h"
+#include "core/sentinel.h"
+
+/* A sentinel answers from memory: a slow one is skipped for the next. */
+#define SENTINEL_TIMEOUT_MS 1000
 
 struct queue {
     redisContext *rc;
@@ -28,7 +41,27 @@ struct queue {
     int timeout_ms;
     char ensured_groups[16][QUEUE_NAME_MAX];
     int nensured;
+    bool unusable; /* the node answered READONLY/MASTERDOWN/LOADING/UNBLOCKED */
+    /* Sentinel discovery, when nsentinels > 0. */
+    sentinel_addr_t sentinels[SENTINEL_MAX];
+    size_t nsentinels;
+    size_t first_sentinel; /* the one that answered last: asked first */
+    char master_name[256];
+    char sentinel_password[256];
 };
+
+/* Whether a reply says this node cannot take writes now (see the top). */
+static void note_reply(queue_t *q, const redisReply *r)
+{
+    if (!r || r->type != REDIS_REPLY_ERROR || !r->str)
+        return;
+    if (!strncmp(r->str, "READONLY", 8) || !strncmp(r->str, "MASTERDOWN", 10) ||
+        !strncmp(r->str, "LOADING", 7) || !strncmp(r->str, "UNBLOCKED", 9)) {
+        if (!q->unusable)
+            log_warn("redis node cannot serve the queues, reconnecting error=\"%.100s\"", r->str);
+        q->unusable = true;
+    }
+}
 
 static int parse_url(queue_t *q, const char *url, char *err, size_t errlen)
 {
@@ -92,11 +125,50 @@ static redisReply *command_argv(queue_t *q, int argc, const char **argv, const s
 {
     if (!q->rc || q->rc->err)
         return NULL;
-    return redisCommandArgv(q->rc, argc, argv, lens);
+    redisReply *r = redisCommandArgv(q->rc, argc, argv, lens);
+    note_reply(q, r);
+    return r;
+}
+
+/* redisGetReply() of a pipelined command, with note_reply(). */
+static int get_reply(queue_t *q, redisReply **r)
+{
+    *r = NULL;
+    if (redisGetReply(q->rc, (void **)r) != REDIS_OK || !*r)
+        return -1;
+    note_reply(q, *r);
+    return 0;
+}
+
+/* Whether the node behind rc says it is the master (ROLE). */
+static bool is_master(redisContext *rc)
+{
+    redisReply *r = redisCommand(rc, "ROLE");
+    bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+              r->element[0]->type == REDIS_REPLY_STRING && r->element[0]->len == 6 &&
+              !memcmp(r->element[0]->str, "master", 6);
+    if (r)
+        freeReplyObject(r);
+    return ok;
 }
 
 static int open_conn(queue_t *q, char *err, size_t errlen)
 {
+    if (q->nsentinels > 0) {
+        char host[sizeof(q->host)];
+        int port;
+        int sto = q->timeout_ms < SENTINEL_TIMEOUT_MS ? q->timeout_ms : SENTINEL_TIMEOUT_MS;
+        if (sentinel_get_master(q->sentinels, q->nsentinels, &q->first_sentinel, q->master_name,
+                                q->sentinel_password, sto, host, sizeof(host), &port, err,
+                                errlen) < 0)
+            return -1;
+        if (strcmp(host, q->host) != 0 || port != q->port)
+            log_info("redis master from sentinel master=%s:%d sentinel=%s:%d name=%s", host, port,
+                     q->sentinels[q->first_sentinel].host, q->sentinels[q->first_sentinel].port,
+                     q->master_name);
+        memcpy(q->host, host, sizeof(q->host));
+        q->port = port;
+    }
     struct timeval tv = {q->timeout_ms / 1000, (q->timeout_ms % 1000) * 1000};
     redisContext *rc = q->path[0] ? redisConnectUnixWithTimeout(q->path, tv)
                                   : redisConnectWithTimeout(q->host, q->port, tv);
@@ -112,6 +184,7 @@ static int open_conn(queue_t *q, char *err, size_t errlen)
         redisFree(q->rc);
     q->rc = rc;
     q->nensured = 0;
+    q->unusable = false;
     if (q->password[0]) {
         redisReply *r = redisCommand(rc, "AUTH %s", q->password);
         bool ok = r && r->type == REDIS_REPLY_STATUS;
@@ -119,6 +192,7 @@ static int open_conn(queue_t *q, char *err, size_t errlen)
             freeReplyObject(r);
         if (!ok) {
             snprintf(err, errlen, "redis authentication failed");
+            q->unusable = true;
             return -1;
         }
     }
@@ -129,21 +203,55 @@ static int open_conn(queue_t *q, char *err, size_t errlen)
             freeReplyObject(r);
         if (!ok) {
             snprintf(err, errlen, "redis SELECT %d failed", q->db);
+            q->unusable = true;
             return -1;
         }
+    }
+    /* The sentinels may still name a master that a failover is demoting. */
+    if (q->nsentinels > 0 && !is_master(rc)) {
+        snprintf(err, errlen,
+                 "redis %s:%d named by the sentinels is not a master (failover in "
+                 "progress?)",
+                 q->host, q->port);
+        q->unusable = true;
+        return -1;
     }
     return 0;
 }
 
-queue_t *queue_connect(const char *url, int timeout_ms, char *err, size_t errlen)
+/* Copies t's sentinel settings into q. 0, or -1 with err. */
+static int set_sentinels(queue_t *q, const queue_target_t *t, char *err, size_t errlen)
+{
+    if (sentinel_parse_list(t->sentinels, q->sentinels, SENTINEL_MAX, &q->nsentinels, err, errlen) <
+        0)
+        return -1;
+    if (q->nsentinels == 0)
+        return 0;
+    if (q->path[0]) {
+        snprintf(err, errlen, "redis.sentinels: cannot be used with a unix:// redis url");
+        return -1;
+    }
+    const char *name = t->master_name && t->master_name[0] ? t->master_name : "mymaster";
+    const char *pw = t->sentinel_password ? t->sentinel_password : "";
+    if (strlen(name) >= sizeof(q->master_name) || strlen(pw) >= sizeof(q->sentinel_password)) {
+        snprintf(err, errlen, "redis.master_name or redis.sentinel_password too long");
+        return -1;
+    }
+    snprintf(q->master_name, sizeof(q->master_name), "%s", name);
+    snprintf(q->sentinel_password, sizeof(q->sentinel_password), "%s", pw);
+    return 0;
+}
+
+queue_t *queue_connect(const queue_target_t *t, char *err, size_t errlen)
 {
     queue_t *q = calloc(1, sizeof(*q));
     if (!q) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    q->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
-    if (parse_url(q, url, err, errlen) != 0 || open_conn(q, err, errlen) != 0) {
+    q->timeout_ms = t->timeout_ms > 0 ? t->timeout_ms : 5000;
+    if (parse_url(q, t->url, err, errlen) != 0 || set_sentinels(q, t, err, errlen) != 0 ||
+        open_conn(q, err, errlen) != 0) {
         queue_close(q);
         return NULL;
     }
@@ -157,19 +265,20 @@ void queue_close(queue_t *q)
     if (q->rc)
         redisFree(q->rc);
     memset(q->password, 0, sizeof(q->password));
+    memset(q->sentinel_password, 0, sizeof(q->sentinel_password));
     free(q);
 }
 
 bool queue_ok(const queue_t *q)
 {
-    return q && q->rc && !q->rc->err;
+    return q && q->rc && !q->rc->err && !q->unusable;
 }
 
-queue_t *queue_connect_retry(const char *url, int timeout_ms, backoff_t *b,
-                             volatile const bool *stop, char *err, size_t errlen)
+queue_t *queue_connect_retry(const queue_target_t *t, backoff_t *b, volatile const bool *stop,
+                             char *err, size_t errlen)
 {
     for (;;) {
-        queue_t *q = queue_connect(url, timeout_ms, err, errlen);
+        queue_t *q = queue_connect(t, err, errlen);
         if (q)
             return q;
         log_warn("redis unreachable, retrying in %d ms error=\"%s\"", backoff_next_ms(b), err);
@@ -237,7 +346,7 @@ int queue_publish(queue_t *q, const char *const *queues, const queue_msg_t *msgs
     int rc = (int)sent;
     for (size_t i = 0; i < sent; i++) {
         redisReply *r = NULL;
-        if (redisGetReply(q->rc, (void **)&r) != REDIS_OK || !r) {
+        if (get_reply(q, &r) < 0) {
             log_warn("redis publish failed error=\"%s\"", q->rc->errstr);
             return -1;
         }
@@ -247,7 +356,7 @@ int queue_publish(queue_t *q, const char *const *queues, const queue_msg_t *msgs
         }
         freeReplyObject(r);
     }
-    return rc;
+    return q->unusable ? -1 : rc;
 }
 
 static int ensure_group(queue_t *q, const char *queue)
@@ -357,6 +466,8 @@ int queue_read(queue_t *q, const char *consumer, const char *const *queues, size
         /* NOGROUP after a FLUSHALL or a new Redis: create the groups again. */
         if (r->str && !strncmp(r->str, "NOGROUP", 7))
             q->nensured = 0;
+        else if (q->unusable)
+            rc = -1;
         else
             log_warn("XREADGROUP failed error=\"%s\"", r->str);
         goto out;
@@ -396,7 +507,7 @@ int queue_ack(queue_t *q, const queue_delivery_t *d)
     int rc = 0;
     for (int i = 0; i < 2; i++) {
         redisReply *r = NULL;
-        if (redisGetReply(q->rc, (void **)&r) != REDIS_OK || !r)
+        if (get_reply(q, &r) < 0)
             return -1;
         if (r->type == REDIS_REPLY_ERROR)
             rc = -1;
@@ -455,7 +566,7 @@ int queue_ack_many(queue_t *q, const queue_delivery_t *const *d, size_t n)
     }
     for (int i = 0; i < sent; i++) {
         redisReply *r = NULL;
-        if (redisGetReply(q->rc, (void **)&r) != REDIS_OK || !r) {
+        if (get_reply(q, &r) < 0) {
             rc = -1;
             break;
         }

@@ -31,16 +31,38 @@ typedef struct queue_delivery {
 } queue_delivery_t;
 
 /*
- * url: redis://[:password@]host[:port][/db] or unix:///path/to/redis.sock.
- * One connection attempt; NULL with err filled on failure. Reads and writes
- * time out after timeout_ms (blocking reads add their block time).
+ * Where the queues live. url: redis://[:password@]host[:port][/db] or
+ * unix:///path/to/redis.sock. With sentinels set (host[:port], comma-
+ * separated, core/sentinel.h) the master of master_name is asked of the
+ * sentinels instead of url's host and port, on every (re)connect; url's
+ * password and db still apply. sentinel_password (may be NULL or empty)
+ * is sent to the sentinels. Fill it from the config with
+ * config_queue_target() (core/config.h). Borrowed strings.
  */
-queue_t *queue_connect(const char *url, int timeout_ms, char *err, size_t errlen);
+typedef struct queue_target {
+    const char *url;
+    const char *sentinels;
+    const char *master_name;
+    const char *sentinel_password;
+    int timeout_ms; /* reads and writes; blocking reads add their block time */
+} queue_target_t;
+
+/*
+ * One connection attempt (with sentinels: one discovery, then the node it
+ * names must say it is the master); NULL with err filled on failure.
+ */
+queue_t *queue_connect(const queue_target_t *t, char *err, size_t errlen);
 /* The same, retried as db_connect_retry() retries (core/db.h). */
-queue_t *queue_connect_retry(const char *url, int timeout_ms, backoff_t *b,
-                             volatile const bool *stop, char *err, size_t errlen);
+queue_t *queue_connect_retry(const queue_target_t *t, backoff_t *b, volatile const bool *stop,
+                             char *err, size_t errlen);
 void queue_close(queue_t *q);
-/* Reconnects if needed, with capped jittered backoff up to max_wait_ms (<0: until *stop). */
+/*
+ * Reconnects if needed, with capped jittered backoff up to max_wait_ms
+ * (<0: until *stop); with sentinels each attempt discovers the master
+ * again. A connection is not ok after a connection error, nor after the
+ * node answered READONLY, MASTERDOWN, LOADING or UNBLOCKED (a failover
+ * demoted it or it is not ready to serve): the next queue_ensure() moves to the master.
+ */
 int queue_ensure(queue_t *q, int max_wait_ms, volatile const bool *stop);
 bool queue_ok(const queue_t *q);
 

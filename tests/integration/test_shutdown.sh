@@ -62,6 +62,8 @@ hport=$(svc_free_port)
 health_ok() { json_ok "http://127.0.0.1:$hport/health" '.status == "healthy" and .component == "worker"'; }
 check "worker --health-port: GET /health 200 healthy" wait_for 10 health_ok
 check_eq "worker --health-port: other paths 404" 404 \
+  "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$hport/nothing")"
+check_eq "worker --health-port: GET /metrics 200 (docs/metrics.md)" 200 \
   "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$hport/metrics")"
 check "worker --health-port: no CORS header" \
   bash -c "! curl -s -D- -o /dev/null -H 'Origin: http://evil.example' http://127.0.0.1:$hport/health | grep -qi '^access-control'"
