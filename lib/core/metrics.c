@@ -22,7 +22,8 @@
  *               ring, drops the event and counts it (`dropped`).
  *
  *   draining    one consumer at a time (reg.lock): the sender thread every
- *               DRAIN_MS, or sooner when a ring passes half full (its
+ *               metrics.statsd_flush_ms with StatsD on (else every
+ *               IDLE_DRAIN_MS), or sooner when a ring passes half full (its
  *               producer writes an eventfd once, non-blocking), and
  *               metrics_render_prometheus before rendering,
  *               so a scrape sees everything recorded before it. Events fold
@@ -64,7 +65,7 @@
 
 #define RING_BYTES (128 * 1024) /* per recording thread */
 #define RING_SLOTS 128          /* recording threads at once; more drop their events */
-#define DRAIN_MS 50
+#define IDLE_DRAIN_MS 1000 /* StatsD off: a scrape drains first, a half-full ring kicks */
 #define STATSD_DATAGRAM 1432 /* fits one Ethernet frame over IPv4 and IPv6 */
 #define STATSD_NAME_MAX 250  /* Airflow's longest stat name; longer ones are not sent */
 #define STATSD_PREFIX_MAX 100
@@ -783,7 +784,8 @@ static void *sender_main(void *arg)
     int fd = atomic_load(&wake_fd);
     while (!atomic_load(&ctl.stopping)) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, fd >= 0 ? 1 : 0, DRAIN_MS) > 0) {
+        int wait_ms = sd.on ? ctl.flush_ms : IDLE_DRAIN_MS;
+        if (poll(&p, fd >= 0 ? 1 : 0, wait_ms) > 0) {
             uint64_t n;
             ssize_t r = read(fd, &n, sizeof(n)); /* clears it */
             (void)r;
