@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/timeutil.h"
 #include "store/pools.h"
 #include "store/ti_sched.h"
@@ -83,13 +84,16 @@ int enqueue_scheduled(db_t *db, queue_t *q, int max, size_t *n_queued, bool *pub
      * held by a worker right now wait for the next pass. */
     if (ti_sched_lock_scheduled_dags(db, &dags) < 0)
         goto fail;
-    r = pools_queue_scheduled(db, dags, NULL, max);
+    size_t starving = 0;
+    r = pools_queue_scheduled(db, dags, NULL, max, &starving);
     free(dags);
     if (!r)
         goto fail;
     if (db_commit(db) < 0)
         goto fail;
     *n_queued = (size_t)PQntuples(r);
+    metric_gauge(M_SCHEDULER_TASKS_EXECUTABLE, (double)*n_queued, NULL, NULL, NULL);
+    metric_gauge(M_SCHEDULER_TASKS_STARVING, (double)starving, NULL, NULL, NULL);
     publish_rows(q, r, publish_failed);
     PQclear(r);
     return 0;

@@ -26,7 +26,10 @@
  * and their pool's slots (pools_queue_scheduled, under the DAGs' and
  * pools' advisory locks). Then publishes them (q may be NULL or broken: the rows stay
  * queued for the resend pass). *n_queued: rows queued; *publish_failed:
- * true when the XADDs did not go out. Returns 0, or -1 on a database error.
+ * true when the XADDs did not go out. Each time it holds the lock it sets
+ * the gauges scheduler.tasks.executable (rows queued) and
+ * scheduler.tasks.starving (rows left for lack of pool slots), as
+ * Airflow's critical section does. Returns 0, or -1 on a database error.
  */
 int enqueue_scheduled(db_t *db, queue_t *q, int max, size_t *n_queued, bool *publish_failed);
 

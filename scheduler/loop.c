@@ -16,6 +16,9 @@
  *      have been lost) all live runs instead (planrun.c);
  *   4. enqueue 'scheduled' task instances, then re-send stale 'queued'
  *      ones (enqueue.c).
+ * Each pass is timed (scheduler.scheduler_loop_duration); every
+ * heartbeat_sec, after a pass, the gauges of what is live are recorded
+ * (snapshot.c).
  * Then it sleeps in poll() until a notification, a wake-up from the DAG
  * processor, or the next due time (next run creation, next retry, next
  * resend), bounded by the next full pass.
@@ -46,6 +49,7 @@
 #include "core/healthsrv.h"
 #include "scheduler/processor.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/notify.h"
 #include "core/queue.h"
 #include "core/timeutil.h"
@@ -55,6 +59,7 @@
 #include "scheduler/enqueue.h"
 #include "scheduler/reaper.h"
 #include "scheduler/runs.h"
+#include "scheduler/snapshot.h"
 #include "store/dagrun.h"
 #include "store/ti_sched.h"
 
@@ -159,6 +164,7 @@ typedef struct loop_state {
     int64_t next_queue_try_us; /* monotonic; Redis reconnect backoff */
     int64_t next_reap_us;      /* monotonic; zombie and stuck-queued detection */
     int64_t next_marker_us;    /* monotonic; Redis data-loss check */
+    int64_t next_snapshot_us;  /* monotonic; the periodic gauges (snapshot.h) */
     backoff_t queue_retry;     /* Redis reconnects, from a pass that must not block */
     bool resend_all;           /* Redis failed: re-send every queued row once it is back */
     bool again;                /* more work is likely: do not sleep */
@@ -226,10 +232,12 @@ static int loop_pass(loop_state_t *s)
             return -1;
         log_info("scheduler job started job_id=%" PRId64 " hostname=%s", s->job_id, s->a->hostname);
         s->next_heartbeat_us = now + hb_us;
+        metric_count(M_SCHEDULER_HEARTBEAT, 1, NULL, NULL, NULL);
     } else if (now >= s->next_heartbeat_us) {
         if (jobs_scheduler_update(s->db, s->job_id, "running", processor_stall(s->a)) < 0)
             return -1;
         s->next_heartbeat_us = now + hb_us;
+        metric_count(M_SCHEDULER_HEARTBEAT, 1, NULL, NULL, NULL);
     }
 
     int created = 0;
@@ -439,8 +447,16 @@ void *loop_thread(void *arg)
         }
         int64_t t0 = ts_mono_us();
         int prc = loop_pass(&s);
-        log_debug("scheduler pass ms=%.3f runs=%zu queued=%zu",
-                  (double)(ts_mono_us() - t0) / 1000.0, s.pass_runs, s.pass_queued);
+        int64_t t1 = ts_mono_us();
+        metric_observe(M_SCHEDULER_LOOP_DURATION, (double)(t1 - t0) / 1e6, NULL, NULL, NULL);
+        log_debug("scheduler pass ms=%.3f runs=%zu queued=%zu", (double)(t1 - t0) / 1000.0,
+                  s.pass_runs, s.pass_queued);
+        /* The gauges of what is live, every heartbeat_sec, outside the pass's timing. */
+        if (prc == 0 && t1 >= s.next_snapshot_us) {
+            s.next_snapshot_us = t1 + (int64_t)a->cfg->scheduler.heartbeat_sec * 1000000;
+            if (snapshot_record(s.db, s.q) < 0 && !db_ok(s.db))
+                prc = -1;
+        }
         if (prc < 0) {
             db_rollback(s.db);
             s.pending.all = true;

@@ -28,8 +28,14 @@
  * new, reactivated, or whose schedule, start/end date or catchup changed;
  * a new DAG without a schedule keeps the NULLs it was inserted with.
  *
- * The statements are store/dags.c's (the batch store) and
- * store/import_errors.c's; this file decides what they are given.
+ * Each file parsed records its parse time (dag_processing.last_duration,
+ * labelled with its path under the DAGs folder); each completed scan its
+ * own time, and the active DAGs and import errors as the database counts
+ * them after it (docs/metrics.md).
+ *
+ * The statements are store/dags.c's (the batch store),
+ * store/import_errors.c's and store/gauges.c's; this file decides what they
+ * are given.
  */
 #include "scheduler/processor.h"
 #include "scheduler/wake.h"
@@ -54,12 +60,14 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/regfile.h"
 #include "core/timeutil.h"
 #include "core/utf8.h"
 #include "scheduler/loop.h"
 #include "scheduler/runs.h"
 #include "store/dags.h"
+#include "store/gauges.h"
 #include "store/import_errors.h"
 
 #define PROC_MAX_FILES 100000
@@ -722,6 +730,16 @@ static int code_record(const char *path, const char *text, size_t len, cJSON **o
 }
 
 /* Loads one file into the batch. -1 on out-of-memory only. */
+/* dag_processing.last_duration of one file, named relative to the DAGs folder. */
+static void record_parse_time(const proc_t *p, const char *path, int64_t us)
+{
+    size_t n = strlen(p->root);
+    const char *rel = path;
+    if (!strncmp(path, p->root, n) && path[n] == '/')
+        rel = path + n + 1;
+    metric_gauge(M_DAG_PROCESSING_LAST_DURATION, (double)us / 1e6, rel, NULL, NULL);
+}
+
 static int batch_add_file(proc_t *p, entry_t *e)
 {
     batch_t *b = &p->batch;
@@ -748,8 +766,10 @@ static int batch_add_file(proc_t *p, entry_t *e)
         goto out;
     b->nf++;
     log_debug("parsing dag file path=%s", e->path);
+    int64_t t0 = ts_mono_us();
     int nerr = dag_load_file_text(e->path, p->root, p->a->cfg->core.dag_env_allowlist, &dags,
                                   &diags, &text, &len);
+    record_parse_time(p, e->path, ts_mono_us() - t0);
     f->parse_ok = f->ok = nerr == 0;
     f->unread = nerr < 0 && e->regular;
     processor_progress(p->a->status);
@@ -1315,6 +1335,23 @@ out:
     return rc;
 }
 
+/*
+ * The gauges of a completed scan: its duration (dag_processing.total_parse_time),
+ * and from the database, which every scheduler's processor shares, the
+ * active DAGs (dagbag_size) and the files with import errors.
+ */
+static void record_bag(proc_t *p, int64_t scan_us)
+{
+    long dags = 0, errors = 0;
+    metric_gauge(M_DAG_PROCESSING_TOTAL_PARSE_TIME, (double)scan_us / 1e6, NULL, NULL, NULL);
+    if (gauges_dagbag(p->db, &dags, &errors) < 0) {
+        log_warn("cannot count the dags error=\"%s\"", db_error(p->db));
+        return;
+    }
+    metric_gauge(M_DAGBAG_SIZE, (double)dags, NULL, NULL, NULL);
+    metric_gauge(M_DAG_PROCESSING_IMPORT_ERRORS, (double)errors, NULL, NULL, NULL);
+}
+
 void *processor_thread(void *arg)
 {
     processor_args_t *a = arg;
@@ -1343,6 +1380,8 @@ void *processor_thread(void *arg)
                  p.errors);
         if (rc < 0)
             log_warn("dag scan interrupted by a database error error=\"%s\"", db_error(p.db));
+        else
+            record_bag(&p, ts_mono_us() - t0);
         if (*a->stop)
             break;
         wake_wait(a->wake_fd, a->cfg->scheduler.dag_dir_list_interval * 1000);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/timeutil.h"
 #include "model/planner.h"
 #include "store/ti_sched.h"
@@ -97,10 +98,14 @@ int reaper_run(db_t *db, int threshold_sec, int queued_timeout_sec, size_t max, 
                 return -1;
             }
             if (rc > 0) {
-                if (zombies)
+                if (zombies) {
                     (*n_zombies)++;
-                else
+                    metric_count(M_ZOMBIES_KILLED, 1, PQgetvalue(r, i, 4), PQgetvalue(r, i, 5),
+                                 NULL);
+                } else {
                     (*n_stuck)++;
+                    metric_count(M_SCHEDULER_TASKS_STUCK_IN_QUEUED, 1, NULL, NULL, NULL);
+                }
                 if (add_run(run_ids, n_runs, db_get_i64(r, i, 3)) < 0) {
                     PQclear(r);
                     return -1;

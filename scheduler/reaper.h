@@ -25,7 +25,9 @@
  * threshold_sec) and at most max stuck queued tries (queued_at older than
  * queued_timeout_sec), each in its own transaction, writing a line to the
  * try's log. The runs they belong to are appended to *run_ids (malloc'd,
- * grown; caller frees) so the caller plans them. The caller has no
+ * grown; caller frees) so the caller plans them. Each try ended counts
+ * in task_instances_without_heartbeats_killed (by dag_id, task_id) or
+ * scheduler.tasks.stuck_in_queued. The caller has no
  * transaction open. Returns 0 (counts in *n_zombies, *n_stuck) or -1 on a
  * database error.
  */

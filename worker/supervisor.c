@@ -1172,7 +1172,7 @@ static int fill_headroom(supervisor_t *s, run_t *const *due, const ti_outcome_t 
         char *one = pgarray_text(&dag, 1);
         if (!one)
             goto out;
-        PGresult *q = pools_queue_scheduled(s->o.db, one, NULL, freed[k]);
+        PGresult *q = pools_queue_scheduled(s->o.db, one, NULL, freed[k], NULL);
         free(one);
         if (!q)
             goto out;

@@ -65,9 +65,9 @@
 
 #define RING_BYTES (128 * 1024) /* per recording thread */
 #define RING_SLOTS 128          /* recording threads at once; more drop their events */
-#define IDLE_DRAIN_MS 1000 /* StatsD off: a scrape drains first, a half-full ring kicks */
-#define STATSD_DATAGRAM 1432 /* fits one Ethernet frame over IPv4 and IPv6 */
-#define STATSD_NAME_MAX 250  /* Airflow's longest stat name; longer ones are not sent */
+#define IDLE_DRAIN_MS 1000      /* StatsD off: a scrape drains first, a half-full ring kicks */
+#define STATSD_DATAGRAM 1432    /* fits one Ethernet frame over IPv4 and IPv6 */
+#define STATSD_NAME_MAX 250     /* Airflow's longest stat name; longer ones are not sent */
 #define STATSD_PREFIX_MAX 100
 #define STATSD_LIST_MAX 64 /* prefixes in an allow or block list */
 #define DEFAULT_MAX_SERIES 1000
@@ -181,14 +181,16 @@ static const metric_def_t metric_defs[M__COUNT] = {
     [M_DAGRUN_DURATION_FAILED] = {KIND_HISTOGRAM, "updraft_dagrun_duration_failed_seconds", L_DAG,
                                   "dagrun.duration.failed.{dag_id}",
                                   "Duration of DAG runs that failed.", BUCKETS(B_RUN)},
-    [M_DAGRUN_SCHEDULE_DELAY] = {KIND_HISTOGRAM, "updraft_dagrun_schedule_delay_seconds", L_DAG,
-                                 "dagrun.schedule_delay.{dag_id}",
-                                 "Time between a scheduled run's due time and its creation.",
-                                 BUCKETS(B_DELAY)},
+    [M_DAGRUN_SCHEDULE_DELAY] =
+        {KIND_HISTOGRAM, "updraft_dagrun_schedule_delay_seconds", L_DAG,
+         "dagrun.schedule_delay.{dag_id}",
+         "Time between a scheduled run's due time (its data interval's end) and its start.",
+         BUCKETS(B_DELAY)},
     [M_DAGRUN_FIRST_TASK_SCHEDULING_DELAY] =
         {KIND_HISTOGRAM, "updraft_dagrun_first_task_scheduling_delay_seconds", L_DAG,
          "dagrun.{dag_id}.first_task_scheduling_delay",
-         "Time between a run's start and the start of its first task.", BUCKETS(B_DELAY)},
+         "Time between a scheduled run's due time and the start of its first task.",
+         BUCKETS(B_DELAY)},
     [M_TI_START] = {KIND_COUNTER, "updraft_ti_start_total", L_TASK, "ti.start.{dag_id}.{task_id}",
                     "Tries started."},
     [M_TI_FINISH] = {KIND_COUNTER,

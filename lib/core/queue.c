@@ -713,3 +713,82 @@ int queue_reclaim_stale(queue_t *q, long min_idle_ms, size_t max, size_t *n)
     }
     return 0;
 }
+
+/* The integer value of key in an XINFO reply's flat key/value array; -1 when absent. */
+static long long info_int(const redisReply *kv, const char *key)
+{
+    for (size_t i = 0; i + 1 < kv->elements; i += 2) {
+        const redisReply *k = kv->element[i], *v = kv->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING && k->type != REDIS_REPLY_STATUS)
+            continue;
+        if (strlen(key) != k->len || memcmp(k->str, key, k->len) != 0)
+            continue;
+        return v->type == REDIS_REPLY_INTEGER ? v->integer : -1;
+    }
+    return -1;
+}
+
+/*
+ * Fills st from an XINFO GROUPS reply: the updraft group's lag and pending.
+ * Without the group (no worker has read the queue yet) nothing was
+ * delivered: every entry is lag, none pending.
+ */
+static void group_stats(const redisReply *r, queue_stats_t *st)
+{
+    st->lag = st->length;
+    st->pending = 0;
+    if (r->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t g = 0; g < r->elements; g++) {
+        const redisReply *kv = r->element[g];
+        if (kv->type != REDIS_REPLY_ARRAY)
+            continue;
+        bool ours = false;
+        for (size_t i = 0; i + 1 < kv->elements; i += 2) {
+            const redisReply *k = kv->element[i], *v = kv->element[i + 1];
+            if (k->type == REDIS_REPLY_STRING && k->len == 4 && !memcmp(k->str, "name", 4) &&
+                v->type == REDIS_REPLY_STRING && v->len == strlen(QUEUE_GROUP) &&
+                !memcmp(v->str, QUEUE_GROUP, v->len))
+                ours = true;
+        }
+        if (!ours)
+            continue;
+        st->pending = info_int(kv, "pending");
+        st->lag = info_int(kv, "lag"); /* nil (-1) when Redis cannot tell, absent before 7.0 */
+        return;
+    }
+}
+
+int queue_stats(queue_t *q, const char *const *queues, size_t n, queue_stats_t *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = (queue_stats_t){-1, -1, -1};
+    if (!queue_ok(q))
+        return -1;
+    char stream[sizeof(QUEUE_STREAM_PREFIX) + QUEUE_NAME_MAX];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(stream, sizeof(stream), QUEUE_STREAM_PREFIX "%s", queues[i]);
+        const char *a1[] = {"XLEN", stream};
+        size_t l1[] = {4, strlen(stream)};
+        const char *a2[] = {"XINFO", "GROUPS", stream};
+        size_t l2[] = {5, 6, strlen(stream)};
+        if (redisAppendCommandArgv(q->rc, 2, a1, l1) != REDIS_OK ||
+            redisAppendCommandArgv(q->rc, 3, a2, l2) != REDIS_OK)
+            return -1; /* the context is broken: queue_ensure() replaces it */
+    }
+    /* Every reply is read, even after a bad one, so the connection stays in step. */
+    for (size_t i = 0; i < 2 * n; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(q->rc, (void **)&r) != REDIS_OK || !r)
+            return -1;
+        queue_stats_t *st = &out[i / 2];
+        if (i % 2 == 0)
+            st->length = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+        else if (r->type == REDIS_REPLY_ERROR) /* no such key: an empty queue */
+            st->lag = st->pending = st->length == 0 ? 0 : -1;
+        else
+            group_stats(r, st);
+        freeReplyObject(r);
+    }
+    return 0;
+}

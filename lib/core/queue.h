@@ -114,4 +114,19 @@ int queue_reclaim_stale(queue_t *q, long min_idle_ms, size_t max, size_t *n);
  */
 int queue_check_marker(queue_t *q);
 
+/* What a queue's stream holds; -1 where Redis did not say. */
+typedef struct queue_stats {
+    long long length;  /* XLEN: entries in the stream (not yet acknowledged and deleted) */
+    long long lag;     /* the group's lag: entries not yet delivered (Redis 7+) */
+    long long pending; /* the group's pending entries: delivered, not acknowledged */
+} queue_stats_t;
+
+/*
+ * XLEN and XINFO GROUPS of the n queues' streams, in one pipelined round
+ * trip; out[i] for queues[i]. A stream that does not exist reads as 0;
+ * without the workers' group every entry is lag. Returns 0, or -1 on a
+ * connection error (out then holds -1s).
+ */
+int queue_stats(queue_t *q, const char *const *queues, size_t n, queue_stats_t *out);
+
 #endif

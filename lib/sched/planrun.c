@@ -13,6 +13,12 @@
  * version, start it if it was queued, load its task instances, decide
  * (model/planner.h), apply the decisions, queue the ready tasks, settle the
  * run. The decisions are here; every statement is in store/runplan.c.
+ *
+ * The run's start and end record Airflow's dagrun.* metrics (schedule
+ * delay, duration by state, first task scheduling delay) in the process
+ * that plans them: the scheduler, or the worker whose mini-scheduler ends
+ * the run after its last task. They are recorded before the caller's
+ * commit, from values the start and finish statements return.
  */
 #include "sched/planrun.h"
 #include "core/pgarray.h"
@@ -25,6 +31,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "model/cron.h"
 #include "model/dag.h"
 #include "model/operator.h"
@@ -388,6 +395,12 @@ static int expand_row(pass_t *ps, int t, int ri, size_t n)
  * A queued run starts when runplan_may_start allows it, with its timeout
  * from its version. *started false: it stays queued. 0 or a negative code.
  */
+/* a - b in seconds, at least 0 (a clock step must not record a negative delay) */
+static double delay_sec(ts_us_t a, ts_us_t b)
+{
+    return a > b ? (double)(a - b) / 1e6 : 0.0;
+}
+
 static int start_if_allowed(pass_t *ps, bool *started)
 {
     *started = false;
@@ -399,9 +412,15 @@ static int start_if_allowed(pass_t *ps, bool *started)
         log_debug("dag run stays queued dag_id=%s run_id=%s", ps->dag_id, ps->rid);
         return UPDRAFT_OK;
     }
-    rc = runplan_start(ps->db, ps->run_id, ps->dag->dagrun_timeout_sec);
+    ts_us_t start = TS_NONE;
+    rc = runplan_start(ps->db, ps->run_id, ps->dag->dagrun_timeout_sec, &start);
     if (rc < 0)
         return rc;
+    /* Airflow's dagrun.schedule_delay: a scheduled run's start against the
+     * end of its data interval (when it was due), on its first start. */
+    if (!ps->run.manual && start != TS_NONE && ps->run.interval_end != TS_NONE)
+        metric_observe(M_DAGRUN_SCHEDULE_DELAY, delay_sec(start, ps->run.interval_end), ps->dag_id,
+                       NULL, NULL);
     log_debug("dag run running dag_id=%s run_id=%s", ps->dag_id, ps->rid);
     *started = true;
     return UPDRAFT_OK;
@@ -683,7 +702,7 @@ static int queue_ids(db_t *db, const char *dag_id, const int64_t *ids, size_t n,
         free(arr);
         return UPDRAFT_ENOMEM;
     }
-    PGresult *r = pools_queue_scheduled(db, dags, arr, (int)n);
+    PGresult *r = pools_queue_scheduled(db, dags, arr, (int)n, NULL);
     free(arr);
     free(dags);
     if (!r)
@@ -737,6 +756,24 @@ static int queue_ready(pass_t *ps)
 }
 
 /*
+ * The finished run's metrics, as Airflow's DagRun records them: its
+ * duration by final state, and for a scheduled run how late its first task
+ * started after the end of its data interval (only when late).
+ */
+static void record_finish(const pass_t *ps, run_verdict_t verdict, double duration,
+                          ts_us_t first_start)
+{
+    if (duration >= 0)
+        metric_observe(verdict == RUN_SUCCESS ? M_DAGRUN_DURATION_SUCCESS
+                                              : M_DAGRUN_DURATION_FAILED,
+                       duration, ps->dag_id, NULL, NULL);
+    if (!ps->run.manual && first_start != TS_NONE && ps->run.interval_end != TS_NONE &&
+        first_start > ps->run.interval_end)
+        metric_observe(M_DAGRUN_FIRST_TASK_SCHEDULING_DELAY,
+                       delay_sec(first_start, ps->run.interval_end), ps->dag_id, NULL, NULL);
+}
+
+/*
  * The run's verdict from its leaves (planner_run_verdict_leaves): a final
  * one ends the run (a failure may pause the DAG), else the run is touched.
  */
@@ -752,10 +789,14 @@ static int settle_run(pass_t *ps, run_verdict_t *verdict)
     *verdict = planner_run_verdict_leaves(counts, leaves);
     if (*verdict == RUN_KEEP_RUNNING)
         return runplan_touch(ps->db, ps->run_id);
-    int rc = runplan_finish(ps->db, ps->run_id, *verdict == RUN_SUCCESS ? "success" : "failed");
+    double duration = -1;
+    ts_us_t first_start = TS_NONE;
+    int rc = runplan_finish(ps->db, ps->run_id, *verdict == RUN_SUCCESS ? "success" : "failed",
+                            &duration, &first_start);
     if (rc < 0)
         return rc;
     ps->res->finished = true;
+    record_finish(ps, *verdict, duration, first_start);
     if (*verdict != RUN_FAILED)
         return UPDRAFT_OK;
     bool paused = false;

@@ -75,7 +75,13 @@
     "), slots AS ("                                                                                \
     "  SELECT id, pool, sum(pool_slots) OVER (PARTITION BY pool"                                   \
     "    ORDER BY priority_weight DESC, id) AS want FROM fit"                                      \
-    ")"                                                                                            \
+    "), starving AS ("                                                                             \
+    "  SELECT (SELECT count(*) FROM slots s JOIN slot_pool p ON p.pool = s.pool"                   \
+    "    LEFT JOIN pact ON pact.pool = s.pool"                                                     \
+    "    WHERE p.slots >= 0 AND s.want + coalesce(pact.used, 0) > p.slots)"                        \
+    "  + (SELECT count(*) FROM cand c JOIN slot_pool p ON p.pool = c.pool"                         \
+    "    WHERE p.slots >= 0 AND c.pool_slots > p.slots) AS n"                                      \
+    "), upd AS ("                                                                                  \
     " UPDATE task_instance t SET state = 'queued', try_number = t.try_number + 1,"                 \
     "   queued_at = now(), hostname = '', pid = NULL, worker_id = NULL,"                           \
     "   start_date = NULL, end_date = NULL, duration = NULL, next_try_at = NULL,"                  \
@@ -83,9 +89,12 @@
     " FROM slots s JOIN slot_pool p ON p.pool = s.pool LEFT JOIN pact ON pact.pool = s.pool"       \
     " WHERE t.id = s.id AND t.state = 'scheduled'"                                                 \
     "   AND (p.slots < 0 OR s.want + coalesce(pact.used, 0) <= p.slots)"                           \
-    " RETURNING t.id, t.try_number, t.queue"
+    " RETURNING t.id, t.try_number, t.queue"                                                       \
+    ")"                                                                                            \
+    " SELECT u.id, u.try_number, u.queue, st.n FROM starving st LEFT JOIN upd u ON true"
 
-PGresult *pools_queue_scheduled(db_t *db, const char *dags_arr, const char *ids_arr, int max)
+PGresult *pools_queue_scheduled(db_t *db, const char *dags_arr, const char *ids_arr, int max,
+                                size_t *n_starving)
 {
     char lim[16];
     snprintf(lim, sizeof(lim), "%d", max > 0 ? max : 0);
@@ -111,6 +120,16 @@ PGresult *pools_queue_scheduled(db_t *db, const char *dags_arr, const char *ids_
     r = ids_arr ? db_query(db, "pools_take_ids", TAKE_SQL(CAND_BY_IDS), 4, p2)
                 : db_query(db, "pools_take_dags", TAKE_SQL(CAND_BY_DAGS), 4, p2);
     free(pools);
+    if (!r)
+        return NULL;
+    /* Every row carries the starving count; when nothing was queued the
+     * one row there is names no task instance, and the caller gets none. */
+    if (n_starving)
+        *n_starving = PQntuples(r) > 0 ? (size_t)db_get_i64(r, 0, 3) : 0;
+    if (PQntuples(r) == 1 && PQgetisnull(r, 0, 0)) {
+        PQclear(r);
+        r = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+    }
     return r;
 }
 

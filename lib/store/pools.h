@@ -30,9 +30,13 @@
  * (a pool held by another planner waits for the next pass), and queues
  * (try_number + 1) those within every limit, in one statement. A task
  * whose pool does not exist stays scheduled, with a warning. Returns the
- * RETURNING rows (id, try_number, queue), or NULL on a database error.
+ * rows queued (id, try_number, queue), or NULL on a database error (or out
+ * of memory). *n_starving (when not NULL): candidates left scheduled for
+ * lack of pool slots (Airflow's scheduler.tasks.starving), from the same
+ * statement.
  */
-PGresult *pools_queue_scheduled(db_t *db, const char *dags_arr, const char *ids_arr, int max);
+PGresult *pools_queue_scheduled(db_t *db, const char *dags_arr, const char *ids_arr, int max,
+                                size_t *n_starving);
 
 /* Whether name is a valid pool name (1-256 bytes, no control characters). */
 bool pools_name_valid(const char *name);

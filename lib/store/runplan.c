@@ -157,26 +157,53 @@ static const char SQL_START[] =
     "UPDATE dag_run SET state = 'running', start_date = coalesce(start_date, now()),"
     " timeout_at = CASE WHEN $2::int > 0 THEN coalesce(start_date, now())"
     "   + make_interval(secs => $2::int) END"
-    " WHERE id = $1::bigint";
+    " WHERE id = $1::bigint"
+    /* a start date set now (not kept from before a clear) */
+    " RETURNING CASE WHEN start_date = now() THEN " US("start_date") " END";
 
-int runplan_start(db_t *db, int64_t run_id, int timeout_sec)
+int runplan_start(db_t *db, int64_t run_id, int timeout_sec, ts_us_t *started)
 {
     char id[24], tmo[24];
     snprintf(tmo, sizeof(tmo), "%d", timeout_sec > 0 ? timeout_sec : 0);
     snprintf(id, sizeof(id), "%" PRId64, run_id);
     const char *p[] = {id, tmo};
-    return db_exec(db, "planrun_start", SQL_START, 2, p) < 0 ? UPDRAFT_EDB : UPDRAFT_OK;
+    *started = TS_NONE;
+    PGresult *r = db_query(db, "planrun_start", SQL_START, 2, p);
+    if (!r)
+        return UPDRAFT_EDB;
+    if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+        *started = db_get_i64(r, 0, 0);
+    PQclear(r);
+    return UPDRAFT_OK;
 }
 
-static const char SQL_FINISH[] = "UPDATE dag_run SET state = $2, end_date = now(),"
-                                 " last_scheduling_decision = now() WHERE id = $1::bigint";
+/* The run's duration and its first task's start, read by primary key and
+ * the run's own task instances (dag_run_id leads their unique key). */
+static const char SQL_FINISH[] =
+    "UPDATE dag_run SET state = $2, end_date = now(), last_scheduling_decision = now()"
+    " WHERE id = $1::bigint"
+    " RETURNING extract(epoch FROM end_date - start_date)::float8,"
+    " (SELECT " US("min(t.start_date)") " FROM task_instance t WHERE t.dag_run_id = $1::bigint)";
 
-int runplan_finish(db_t *db, int64_t run_id, const char *state)
+int runplan_finish(db_t *db, int64_t run_id, const char *state, double *duration_sec,
+                   ts_us_t *first_task_start)
 {
     char id[24];
     snprintf(id, sizeof(id), "%" PRId64, run_id);
     const char *p[] = {id, state};
-    return db_exec(db, "planrun_finish", SQL_FINISH, 2, p) < 0 ? UPDRAFT_EDB : UPDRAFT_OK;
+    *duration_sec = -1;
+    *first_task_start = TS_NONE;
+    PGresult *r = db_query(db, "planrun_finish", SQL_FINISH, 2, p);
+    if (!r)
+        return UPDRAFT_EDB;
+    if (PQntuples(r) == 1) {
+        if (!PQgetisnull(r, 0, 0))
+            *duration_sec = strtod(PQgetvalue(r, 0, 0), NULL);
+        if (!PQgetisnull(r, 0, 1))
+            *first_task_start = db_get_i64(r, 0, 1);
+    }
+    PQclear(r);
+    return UPDRAFT_OK;
 }
 
 static const char SQL_TOUCH[] =

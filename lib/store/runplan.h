@@ -80,11 +80,21 @@ int runplan_lock_run(db_t *db, int64_t run_id, bool try_dag_lock, runplan_run_t 
  */
 int runplan_may_start(db_t *db, const char *dag_id, int64_t run_id, bool *may);
 
-/* Starts run run_id (running, start date, timeout_at when timeout_sec > 0). 0 or UPDRAFT_EDB. */
-int runplan_start(db_t *db, int64_t run_id, int timeout_sec);
+/*
+ * Starts run run_id (running, start date, timeout_at when timeout_sec > 0).
+ * *started: the start date set now (epoch microseconds), TS_NONE when the
+ * run kept one from before a clear. 0 or UPDRAFT_EDB.
+ */
+int runplan_start(db_t *db, int64_t run_id, int timeout_sec, ts_us_t *started);
 
-/* Ends run run_id in state ("success" or "failed"). 0 or UPDRAFT_EDB. */
-int runplan_finish(db_t *db, int64_t run_id, const char *state);
+/*
+ * Ends run run_id in state ("success" or "failed"). *duration_sec: end
+ * minus start date (-1 when it has none); *first_task_start: the earliest
+ * start date of its task instances (TS_NONE when none started). 0 or
+ * UPDRAFT_EDB.
+ */
+int runplan_finish(db_t *db, int64_t run_id, const char *state, double *duration_sec,
+                   ts_us_t *first_task_start);
 
 /* Records that run run_id was planned (last_scheduling_decision). 0 or UPDRAFT_EDB. */
 int runplan_touch(db_t *db, int64_t run_id);
