@@ -196,11 +196,11 @@ check-tree:
 
 # docs/configuration.md's key reference, from the key table (checked by check-tree).
 docs-config: $(BIN)/updraft
-	@BIN=$(BIN) bash tests/check/config_doc.sh --write
+	@BIN=$(BIN) bash tests/check/generated_docs.sh --write config
 
 # docs/metrics.md's metric table, from the table in lib/core/metrics.c (checked by check-tree).
 docs-metrics: $(BIN)/updraft
-	@BIN=$(BIN) bash tests/check/metrics_doc.sh --write
+	@BIN=$(BIN) bash tests/check/generated_docs.sh --write metrics
 
 standalone: deps
 	@$(MAKE) --no-print-directory all

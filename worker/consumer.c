@@ -25,6 +25,7 @@
 
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "worker/wmetrics.h"
 #include "worker/wtry.h"
 
 #define CLAIM_ATTEMPTS 5 /* for errors other than a lost connection */
@@ -135,7 +136,8 @@ static PGresult *claim(consumer_t *c, size_t n)
     return r;
 }
 
-static void handle(consumer_t *c, size_t n)
+/* read_us: when the read that returned the n entries did (monotonic). */
+static void handle(consumer_t *c, size_t n, int64_t read_us)
 {
     size_t nvalid = 0;
     for (size_t i = 0; i < n; i++) {
@@ -152,7 +154,8 @@ static void handle(consumer_t *c, size_t n)
 
     PGresult *r = claim(c, n);
     if (!r)
-        return; /* entries stay pending; the scheduler reclaims them */
+        return;                        /* entries stay pending; the scheduler reclaims them */
+    int64_t claimed_us = ts_mono_us(); /* one statement: committed when it returned */
     int rows = PQntuples(r);
     for (int k = 0; k < rows; k++) {
         int64_t id = db_get_i64(r, k, 0);
@@ -172,6 +175,8 @@ static void handle(consumer_t *c, size_t n)
             continue;
         }
         log_debug("claimed " WTRY_LOG_FMT " queue=%s", WTRY_LOG_ARGS(t), c->d[i].queue);
+        wmetrics_claimed(t);
+        wmetrics_claim_latency(c->d[i].queue, read_us, claimed_us);
         handoff_push(c->o.handoff, t);
     }
     wtry_specs_fill(c->specs, c->o.db, r); /* after the hand-off: off the tries' path */
@@ -214,7 +219,7 @@ static void *consumer_main(void *arg)
         int64_t now = ts_mono_us();
         if (n > 0) {
             c->last_work_us = now;
-            handle(c, n);
+            handle(c, n, now);
         } else if (dagver_cache_count(c->specs) > 0 && now - c->last_work_us >= IDLE_TRIM_US) {
             dagver_cache_clear(c->specs); /* idle: give the memory back */
             malloc_trim(0);

@@ -135,6 +135,14 @@ void handoff_release(handoff_t *h)
     pthread_mutex_unlock(&h->mu);
 }
 
+void handoff_slots(handoff_t *h, int *used, int *total)
+{
+    pthread_mutex_lock(&h->mu);
+    *used = h->in_use;
+    *total = h->slots;
+    pthread_mutex_unlock(&h->mu);
+}
+
 void handoff_close(handoff_t *h)
 {
     pthread_mutex_lock(&h->mu);

@@ -40,6 +40,9 @@ wtry_t *handoff_pop(handoff_t *h);
 /* Supervisor: a try is over; its slot is free again. */
 void handoff_release(handoff_t *h);
 
+/* The slots in use (taken by a push, not released yet) and the total. */
+void handoff_slots(handoff_t *h, int *used, int *total);
+
 /* No more pushes will come (after the consumer stopped); wakes both sides. */
 void handoff_close(handoff_t *h);
 bool handoff_closed(handoff_t *h);

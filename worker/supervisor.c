@@ -69,6 +69,7 @@
 #include "worker/opsem.h"
 #include "worker/opspec.h"
 #include "worker/runas.h"
+#include "worker/wmetrics.h"
 #include "worker/wrender.h"
 
 extern char **environ;
@@ -97,6 +98,7 @@ typedef struct run {
     bool in_batch;            /* its outcome is in the transaction being written */
     char state[TI_STATE_LEN]; /* the state the outcome wrote */
     int64_t started_us;       /* monotonic */
+    int64_t exited_us;        /* monotonic: the process's exit (or no process to run) */
     int64_t flush_due_us;
     int64_t kill_at_us;  /* SIGKILL escalation, 0 = none */
     int64_t retry_at_us; /* next outcome attempt */
@@ -148,6 +150,7 @@ struct supervisor {
     } * gkills;
     size_t ngkills, gkcap;
     taskguard_t *guard;     /* kills the task groups if this process dies (worker/taskguard.h) */
+    int slots_used;         /* the slot gauges as last recorded, -1 before the first */
     int64_t guard_retry_us; /* monotonic: when a failed guard start is tried again */
     char buf[READ_CHUNK];
 };
@@ -177,6 +180,7 @@ supervisor_t *supervisor_new(const supervisor_opts_t *o, char *err, size_t errle
         return NULL;
     }
     s->o.hostname = s->hostname;
+    s->slots_used = -1;
     atomic_init(&s->done, false);
     return s;
 }
@@ -228,7 +232,7 @@ static void run_mark_exited(run_t *r, bool success)
 {
     r->exited = true;
     r->success = success;
-    r->retry_at_us = ts_mono_us();
+    r->retry_at_us = r->exited_us = ts_mono_us();
     backoff_init(&r->retry, -1);
 }
 
@@ -464,7 +468,12 @@ static void run_spawn(supervisor_t *s, run_t *r)
     log_info("try started " WTRY_LOG_FMT " pid=%d", WTRY_LOG_ARGS(t), (int)r->proc.pid);
 }
 
-static int add_run(supervisor_t *s, wtry_t *t)
+/*
+ * Starts t's try. upstream_exit_us: taken directly by the mini-scheduler,
+ * the exit of the upstream try whose outcome transaction claimed it
+ * (monotonic); 0 for a try taken from a queue (wmetrics.h, hop latency).
+ */
+static int add_run(supervisor_t *s, wtry_t *t, int64_t upstream_exit_us)
 {
     run_t *r = calloc(1, sizeof(*r));
     if (!r)
@@ -493,6 +502,7 @@ static int add_run(supervisor_t *s, wtry_t *t)
 
     if (s->o.orchestration_only && t->kind != WTRY_INVALID) {
         run_mark_exited(r, true); /* benchmarks: nothing runs, nothing is logged */
+        wmetrics_hop(t, upstream_exit_us, ts_mono_us());
         return 0;
     }
     switch (t->kind) {
@@ -515,9 +525,21 @@ static int add_run(supervisor_t *s, wtry_t *t)
         log_warn("invalid task spec " WTRY_LOG_FMT " error=\"%s\"", WTRY_LOG_ARGS(t),
                  t->spec_error ? t->spec_error : "");
         run_mark_exited(r, false);
-        break;
+        return 0; /* nothing started: no hop */
     }
+    wmetrics_hop(t, upstream_exit_us, ts_mono_us());
     return 0;
+}
+
+/* Records the slot gauges when the slots in use changed since the last time. */
+static void record_slots(supervisor_t *s)
+{
+    int used, total;
+    handoff_slots(s->o.handoff, &used, &total);
+    if (used != s->slots_used) {
+        s->slots_used = used;
+        wmetrics_slots(used, total);
+    }
 }
 
 static void accept_tries(supervisor_t *s)
@@ -525,7 +547,7 @@ static void accept_tries(supervisor_t *s)
     wtry_t *t;
     handoff_clear(s->o.handoff);
     while ((t = handoff_pop(s->o.handoff)) != NULL) {
-        if (add_run(s, t) < 0) {
+        if (add_run(s, t, 0) < 0) {
             /* Not run and not acknowledged: the try goes stale and is reaped. */
             log_error("out of memory, dropping try " WTRY_LOG_FMT, WTRY_LOG_ARGS(t));
             wtry_free(t);
@@ -1321,6 +1343,8 @@ static int minisched_plan(supervisor_t *s, run_t *const *due, const ti_outcome_t
             m->claimed[m->n_claimed++] = t;
             for (size_t i = 0; i < m->n_queued; i++) {
                 if (m->queued[i].ti_id == t->ti_id) { /* taken: not published */
+                    snprintf(t->delivery.queue, sizeof(t->delivery.queue), "%s",
+                             m->queued[i].queue); /* its queue, for the metrics' label */
                     m->queued[i] = m->queued[--m->n_queued];
                     break;
                 }
@@ -1456,6 +1480,26 @@ static long long outcome_delay_sec(const run_t *r)
 }
 
 /*
+ * The exit of the upstream of a try the mini-scheduler claimed in the
+ * transaction that wrote the n outcomes o of due: the latest exit among
+ * the written tries of the same DAG run (the one that made it runnable
+ * when several ended together), else the latest of all (monotonic).
+ */
+static int64_t upstream_exit(run_t *const *due, const ti_outcome_t *o, size_t n, int64_t run_id)
+{
+    int64_t same = 0, any = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!o[i].written)
+            continue;
+        if (due[i]->exited_us > any)
+            any = due[i]->exited_us;
+        if (due[i]->t->dag_run_id == run_id && due[i]->exited_us > same)
+            same = due[i]->exited_us;
+    }
+    return same ? same : any;
+}
+
+/*
  * Writes the due outcomes: all of them in one statement, the mini-scheduler
  * in the same transaction, one commit (one fsync) however many tries ended
  * together. When that fails each outcome is retried on its own with its
@@ -1526,6 +1570,16 @@ out:
         minisched_free(&m);
         return;
     }
+    /* Committed: counted first, before the round trips below, so that a
+     * kill -9 has the least chance to come between the commit and the
+     * count (docs/metrics.md "Exactness of counts"). */
+    for (i = 0; i < n; i++)
+        if (o[i].written)
+            wmetrics_finished(due[i]->t, o[i].state,
+                              (double)(due[i]->exited_us - due[i]->started_us) /
+                                  (double)TS_US_PER_SEC);
+    for (i = 0; i < m.n_claimed; i++)
+        wmetrics_claimed(m.claimed[i]);
     minisched_publish(s, &m);
     wtry_specs_fill(s->specs, s->o.db, m.claim_res);
     for (i = 0; i < n; i++) {
@@ -1543,7 +1597,7 @@ out:
         wtry_t *t = m.claimed[i];
         m.claimed[i] = NULL;
         log_debug("claimed directly " WTRY_LOG_FMT, WTRY_LOG_ARGS(t));
-        if (add_run(s, t) < 0) {
+        if (add_run(s, t, upstream_exit(due, o, n, t->dag_run_id)) < 0) {
             /* Claimed but not run: its heartbeat never comes and the scheduler reaps it. */
             log_error("out of memory, dropping try " WTRY_LOG_FMT, WTRY_LOG_ARGS(t));
             wtry_free(t);
@@ -1772,6 +1826,7 @@ static void *supervisor_main(void *arg)
         flush_logs(s, now);
         heartbeat(s, now);
         finish_runs(s, now);
+        record_slots(s); /* from this thread only: the gauges' updates stay in order */
         if (closed && s->nruns == 0)
             break;
 

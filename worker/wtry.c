@@ -290,6 +290,9 @@ wtry_t *wtry_from_row(const PGresult *r, int row, const queue_delivery_t *d,
     t->data_interval_end = TS_NONE;
     t->first_poke_at = TS_NONE;
     t->start_date = TS_NONE;
+    t->queued_at = TS_NONE;
+    if (PQnfields(r) > WTRY_COL_QUEUED_AT && db_get_str(r, row, WTRY_COL_QUEUED_AT))
+        t->queued_at = db_get_i64(r, row, WTRY_COL_QUEUED_AT);
     if (PQnfields(r) > WTRY_COL_START_DATE) {
         if (db_get_str(r, row, WTRY_COL_FIRST_POKE))
             t->first_poke_at = db_get_i64(r, row, WTRY_COL_FIRST_POKE);

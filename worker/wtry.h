@@ -72,6 +72,7 @@ typedef struct wtry {
     ts_us_t first_poke_at;     /* sensors in reschedule mode: the try's first poke, TS_NONE */
     int poke_count;            /* pokes this try made before (reschedule mode) */
     ts_us_t start_date;        /* the claim's start_date (this poke's start), TS_NONE if unknown */
+    ts_us_t queued_at;         /* the try's queued_dttm, TS_NONE if unknown */
 } wtry_t;
 
 /* The ids of a try on every log line about it, named as the task_instance
@@ -98,6 +99,7 @@ static inline const char *wtry_log_str(const char *s)
 #define WTRY_COL_FIRST_POKE TI_CLAIM_COL_FIRST_POKE
 #define WTRY_COL_POKE_COUNT TI_CLAIM_COL_POKE_COUNT
 #define WTRY_COL_START_DATE TI_CLAIM_COL_START_DATE
+#define WTRY_COL_QUEUED_AT TI_CLAIM_COL_QUEUED_AT
 #define WTRY_CONF_MAX (64 * 1024) /* a larger conf is not handed to the task */
 
 /*

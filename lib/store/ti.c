@@ -39,7 +39,8 @@
     "   (extract(epoch FROM dr.data_interval_start) * 1000000)::bigint,"                           \
     "   (extract(epoch FROM dr.data_interval_end) * 1000000)::bigint,"                             \
     "   (extract(epoch FROM ti.first_poke_at) * 1000000)::bigint, ti.poke_count,"                  \
-    "   (extract(epoch FROM ti.start_date) * 1000000)::bigint"
+    "   (extract(epoch FROM ti.start_date) * 1000000)::bigint,"                                    \
+    "   (extract(epoch FROM ti.queued_at) * 1000000)::bigint"
 
 static const char SQL_CLAIM_QUEUED[] = SQL_CLAIM("now()");
 static const char SQL_CLAIM_DIRECT[] = SQL_CLAIM("clock_timestamp()");

@@ -45,9 +45,10 @@
  * operator, spec (json text; NULL when the version is one of the cached
  * ones), dag_version_id, the run's conf (json text), data_interval_start,
  * data_interval_end, first_poke_at (epoch microseconds), poke_count,
- * start_date (epoch microseconds).
+ * start_date (epoch microseconds), queued_at (epoch microseconds, the
+ * queued_dttm of the try being claimed).
  */
-#define TI_CLAIM_COLUMNS 18
+#define TI_CLAIM_COLUMNS 19
 #define TI_CLAIM_COL_SPEC 10
 #define TI_CLAIM_COL_VERSION 11
 #define TI_CLAIM_COL_CONF 12
@@ -56,6 +57,7 @@
 #define TI_CLAIM_COL_FIRST_POKE 15
 #define TI_CLAIM_COL_POKE_COUNT 16
 #define TI_CLAIM_COL_START_DATE 17
+#define TI_CLAIM_COL_QUEUED_AT 18
 
 /*
  * The claim of proto/PROTOCOL.md for n (id, try) pairs in one statement:

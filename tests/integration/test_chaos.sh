@@ -13,11 +13,20 @@
 # when the test runs as root) loses its worker to kill -9; within a few
 # seconds no process of those tries is left, and each retry runs elsewhere
 # exactly once.
+#
+# Metrics: every process sends StatsD lines to one receiver under a prefix
+# of its own (a worker generation "w<slot>g<gen>", the schedulers "s1" and
+# "s2"). A worker stopped at the end sent a ti.finish for exactly each
+# outcome it committed; one killed by kill -9 can have lost only the
+# outcomes it committed in the last T_METRICS_WINDOW seconds (default 2)
+# before the kill (what its sender had not sent yet; statsd_flush_ms 250); the schedulers' zombie counter
+# likewise (docs/metrics.md "Exactness").
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/services.sh
 source tests/lib/assert.sh
 source tests/lib/harness.sh
+source tests/lib/statsd.sh
 BIN=${UPDRAFT_BIN:-$PWD/bin}
 T_LOG_TAIL=15
 
@@ -26,8 +35,16 @@ t_cleanup_extra() {
   for p in $(pgrep -f "updraft_linger_$(basename "$tmp")"); do kill -KILL "$p" 2>/dev/null || true; done
   for p in "${wpids[@]:-}"; do [ -n "$p" ] && kill -KILL "$p" 2>/dev/null; done
 }
-wpids=()
+wpids=() wgen=() slotgen=() killed_at=()
 t_setup
+sd=$tmp/statsd.txt
+sd_listen "$sd" || { not_ok "a StatsD receiver listens on loopback"; exit 1; }
+export UPDRAFT__METRICS__STATSD_ON=true UPDRAFT__METRICS__STATSD_HOST=127.0.0.1
+export UPDRAFT__METRICS__STATSD_PORT=$SD_PORT
+# Drained and sent every 250 ms: what a kill -9 can take with it is the
+# last 250 ms (plus this machine's scheduling delays, which
+# T_METRICS_WINDOW covers).
+export UPDRAFT__METRICS__STATSD_FLUSH_MS=250
 mkdir -p "$tmp/dags"
 side=$tmp/side_effects.txt
 : >"$side"
@@ -77,13 +94,19 @@ export UPDRAFT__WORKER__HEARTBEAT_SEC=1
 export UPDRAFT__SCHEDULER__DAG_DIR_LIST_INTERVAL=1
 check "db migrate" "$BIN/updraft" db migrate >/dev/null
 
-start_scheduler scheduler1; s1=$!
-start_scheduler scheduler2
+UPDRAFT__METRICS__STATSD_PREFIX=s1 start_scheduler scheduler1; s1=$!
+UPDRAFT__METRICS__STATSD_PREFIX=s2 start_scheduler scheduler2; s2=$!
 gen=0
 respawn_worker() { # slot: a worker of a new generation in that slot
   gen=$((gen + 1))
-  "$BIN/updraft-worker" --hostname "w$1-g$gen" --concurrency 16 >>"$tmp/worker$1.log" 2>&1 &
+  UPDRAFT__METRICS__STATSD_PREFIX="w$1g$gen" \
+    "$BIN/updraft-worker" --hostname "w$1-g$gen" --concurrency 16 >>"$tmp/worker$1.log" 2>&1 &
   wpids[$1]=$!
+  wgen[$gen]=$1 slotgen[$1]=$gen
+}
+kill_worker() { # slot: kill -9 its worker, noting when (the metrics' bound); 1 if it was gone
+  killed_at[${slotgen[$1]}]=$(date +%s.%N)
+  kill -KILL "${wpids[$1]}" 2>/dev/null
 }
 
 # ---- kill -9 takes the worker's task processes with it
@@ -106,7 +129,7 @@ kill -KILL $g1
 for _ in $(seq 1 50); do g2=$(guard_of "${wpids[0]}"); [ -n "$g2" ] && [ "$g2" != "$g1" ] && break; sleep 0.1; done
 check "a killed guard is replaced at once" test -n "$g2" -a "$g2" != "$g1"
 check_eq "the tries did not die with the guard" $((n_linger * 2)) "$(lsleeps)"
-kill -KILL "${wpids[0]}"
+kill_worker 0
 wait "${wpids[0]}" 2>/dev/null
 for _ in $(seq 1 50); do [ "$(lcount)" = 0 ] && break; sleep 0.1; done
 check_eq "no process of the killed worker's tries survives it (within 5 s)" 0 "$(lcount)"
@@ -135,7 +158,7 @@ while ! runs_final && [ "$(date +%s)" -lt "$deadline" ]; do
   el=$(( $(date +%s) - t0 ))
   # a random worker dies without warning; a new one takes its place
   w=$((RANDOM % 3))
-  kill -KILL "${wpids[$w]}" 2>/dev/null && kills=$((kills + 1))
+  kill_worker $w && kills=$((kills + 1))
   wait "${wpids[$w]}" 2>/dev/null
   respawn_worker $w
   if [ $redis_done = 0 ] && [ $el -ge 6 ]; then
@@ -145,6 +168,7 @@ while ! runs_final && [ "$(date +%s)" -lt "$deadline" ]; do
     echo "# redis restarted at ${el}s"
   fi
   if [ $sched_done = 0 ] && [ $el -ge 10 ]; then
+    s1_killed_at=$(date +%s.%N)
     kill -KILL "$s1" && sched_done=1
     echo "# scheduler 1 killed at ${el}s"
   fi
@@ -193,6 +217,53 @@ echo "# tries that never ran: $(q "SELECT count(*) FROM task_instance t, generat
 echo "# tries beyond the first: $(q "SELECT count(*) FROM side WHERE try > 1")"
 check_eq "callback events agree: one success event per task instance" 3000 \
   "$(q "SELECT count(DISTINCT ti_id) FROM callback_event WHERE dag_id = 'chaos' AND kind = 'task_success'")"
+
+# ---- metrics against the database
+# The survivors stop (their senders send what they hold); then the counts.
+for w in 0 1 2; do kill -TERM "${wpids[$w]}" 2>/dev/null; done
+kill -TERM "$s2" 2>/dev/null
+for w in 0 1 2; do wait "${wpids[$w]}" 2>/dev/null; done
+wait "$s2" 2>/dev/null
+sleep 0.5
+win=${T_METRICS_WINDOW:-2}
+# Outcomes a worker committed: the try events the reaper did not write.
+by_worker="SELECT e.hostname, e.created_at FROM callback_event e
+  WHERE e.kind LIKE 'task\_%' AND NOT EXISTS (SELECT 1 FROM task_log l WHERE l.ti_id = e.ti_id
+    AND l.try_number = e.try_number AND l.data LIKE '%[reaper] ERROR - zombie%')"
+by_reaper="SELECT e.created_at FROM callback_event e
+  WHERE e.kind LIKE 'task\_%' AND EXISTS (SELECT 1 FROM task_log l WHERE l.ti_id = e.ti_id
+    AND l.try_number = e.try_number AND l.data LIKE '%[reaper] ERROR - zombie%')"
+vals=
+for g in $(seq 1 $gen); do
+  vals+="${vals:+, }('w${wgen[$g]}-g$g', ${killed_at[$g]:-NULL}::float8)"
+done
+survivors_off= killed_off= recv_all=0 db_all=0 late_all=0
+while read -r host db late; do
+  g=${host#*-g} slot=${host%%-*}
+  recv=$(sd_sum "$sd" "${slot}g$g\.ti\.finish\..*")
+  recv_all=$((recv_all + recv)) db_all=$((db_all + db)) late_all=$((late_all + late))
+  if [ -z "${killed_at[$g]:-}" ]; then
+    [ "$recv" = "$db" ] || survivors_off+=" $host:$recv/$db"
+  elif [ "$recv" -gt "$db" ] || [ $((db - recv)) -gt "$late" ]; then
+    killed_off+=" $host:$recv/$db(late $late)"
+  fi
+done < <(q "WITH k(host, killed) AS (VALUES $vals), e AS ($by_worker)
+  SELECT k.host, count(e.created_at), count(e.created_at) FILTER (WHERE e.created_at > to_timestamp(k.killed - $win))
+    FROM k LEFT JOIN e ON e.hostname = k.host GROUP BY k.host ORDER BY k.host" | tr '|' ' ')
+echo "# ti.finish received $recv_all of the $db_all outcomes workers committed; committed within ${win}s of their worker's kill -9: $late_all"
+check_eq "metrics: a worker stopped at the end sent one ti.finish per outcome it committed (host:sent/committed)" \
+  "" "$survivors_off"
+check_eq "metrics: a kill -9'd worker lost only outcomes of its last ${win}s (T_METRICS_WINDOW)" "" "$killed_off"
+check_eq "metrics: every try event is a worker's outcome or a zombie the reaper ended" \
+  "$(q "SELECT count(*) FROM callback_event WHERE kind LIKE 'task\_%'")" \
+  "$(q "SELECT (SELECT count(*) FROM ($by_worker) w) + (SELECT count(*) FROM ($by_reaper) r)")"
+zdb=$(q "SELECT count(*) FROM ($by_reaper) r")
+zlate=$(q "SELECT count(*) FROM ($by_reaper) r WHERE r.created_at BETWEEN to_timestamp(${s1_killed_at:-0} - $win)
+  AND to_timestamp(${s1_killed_at:-0} + 1)")
+zrecv=$(sd_sum "$sd" "s[12]\.task_instances_without_heartbeats_killed(\..*)?")
+echo "# zombies: the schedulers sent $zrecv, the reaper ended $zdb ($zlate within ${win}s of scheduler 1's kill -9)"
+check "metrics: the schedulers' zombie counter equals the reaper's ends, less at most those of scheduler 1's last ${win}s" \
+  test "$zrecv" -le "$zdb" -a "$zdb" -le $((zrecv + zlate))
 check_eq "no sanitizer report in the daemon logs" 0 "$(cat "$tmp"/*.log | grep -c 'runtime error\|AddressSanitizer')"
 echo "# $T_N checks, ${T_FAILED:-0} failed"
 [ "${T_FAILED:-0}" -eq 0 ]
