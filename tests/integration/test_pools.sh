@@ -51,7 +51,7 @@ sample_max() {
 check "1-slot pool: triggered" "$BIN/updraft" dags trigger pl_prio --run-id r1
 m=$(sample_max pl_prio 1 "SELECT coalesce(sum(pool_slots), 0) FROM task_instance WHERE pool = 'one' AND state IN ('queued', 'running')")
 check_eq "1-slot pool: run succeeded" success "$(q "SELECT state FROM dag_run WHERE dag_id = 'pl_prio'")"
-check_eq "1-slot pool: never two active at once (sampled)" 1 "$m"
+check "1-slot pool: never two active at once (sampled)" [ "$m" -le 1 ]
 check_eq "1-slot pool: no overlapping tries" 0 \
   "$(q "SELECT count(*) FROM task_instance a JOIN task_instance b ON a.pool = b.pool AND a.id < b.id
         WHERE a.pool = 'one' AND a.start_date < b.end_date AND b.start_date < a.end_date")"
