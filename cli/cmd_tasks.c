@@ -278,6 +278,17 @@ static bool take_spec(render_job_t *job, const char *spec_text, const char *dag_
     return true;
 }
 
+/* Airflow's class name of the spec's operator (bash when the spec names none). */
+static const char *spec_task_type(const cJSON *spec)
+{
+    const cJSON *opname = cJSON_GetObjectItemCaseSensitive(spec, "operator");
+    dag_operator_t op = DAG_OP_BASH;
+
+    if (cJSON_IsString(opname) && !operator_parse(opname->valuestring, &op))
+        return NULL;
+    return operator_class_name(op);
+}
+
 /* The context of a found run: its version's spec, dates, conf and predecessors. 0 or -1. */
 static int load_run(db_t *db, taskrender_t *tr, render_job_t *job, const char *dag_id,
                     const char *task_id)
@@ -473,6 +484,7 @@ static int cmd_render(const config_t *cfg, int argc, char **argv)
     if ((found == 0 ? load_run(db, &tr, &job, dag_id, task_id)
                     : load_latest(db, &tr, &job, dag_id, task_id, date)) < 0)
         goto out;
+    tr.ctx.task_type = spec_task_type(job.spec);
     if (render_bash(&tr, job.spec) < 0 || render_env(&tr, job.spec) < 0 ||
         render_operator_args(&tr, job.spec) < 0)
         goto out;

@@ -113,6 +113,52 @@ static int mask_conf(const wtry_t *t, logbuf_t *lb, char *err, size_t errlen)
     return rc;
 }
 
+/*
+ * dag-factory's variables_as_arguments: each set Variable replaces its
+ * field (bash_command or a templated argument) before the fields are
+ * rendered, as dag-factory passes Variable.get(NAME) to the operator and
+ * Airflow then renders it. An unset Variable leaves the field as written.
+ * A Variable under a sensitive name is masked in the log. 0 or -1.
+ */
+static int apply_var_args(taskrender_t *tr, wtry_t *t, logbuf_t *lb, char *err, size_t errlen)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, t->var_args)
+    {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "variable");
+        const cJSON *attr = cJSON_GetObjectItemCaseSensitive(it, "attribute");
+        char *value = NULL;
+        bool secret = false;
+        if (!cJSON_IsString(name) || !cJSON_IsString(attr))
+            continue;
+        int rc = tr->ctx.var_get(tr->ctx.ud, name->valuestring, &value, &secret, err, errlen);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            continue;
+        if (secret && logbuf_add_secret(lb, value) < 0) {
+            snprintf(err, errlen, "cannot mask variable '%s'", name->valuestring);
+            free(value);
+            return -1;
+        }
+        if (strcmp(attr->valuestring, "bash_command") == 0) {
+            free(t->bash_command);
+            t->bash_command = value;
+            continue;
+        }
+        cJSON *s = cJSON_CreateString(value);
+        free(value);
+        if (!s || (!t->args && !(t->args = cJSON_CreateObject()))) {
+            cJSON_Delete(s);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(t->args, attr->valuestring);
+        cJSON_AddItemToObject(t->args, attr->valuestring, s);
+    }
+    return 0;
+}
+
 int wrender_try(db_t *db, const secrets_keyring_t *ring, wtry_t *t, logbuf_t *lb, char *err,
                 size_t errlen)
 {
@@ -122,6 +168,7 @@ int wrender_try(db_t *db, const secrets_keyring_t *ring, wtry_t *t, logbuf_t *lb
     taskrender_init(&tr, db, ring);
     tr.ctx.dag_id = t->dag_id;
     tr.ctx.task_id = t->task_id;
+    tr.ctx.task_type = operator_class_name(t->op);
     tr.ctx.run_id = t->run_id;
     tr.ctx.try_number = t->try_number;
     tr.ctx.map_index = t->map_index;
@@ -130,6 +177,8 @@ int wrender_try(db_t *db, const secrets_keyring_t *ring, wtry_t *t, logbuf_t *lb
     tr.ctx.data_interval_end = t->data_interval_end;
     tr.ctx.params_json = t->conf_json;
     tr.ctx.conf_json = t->conf_json;
+    if (t->var_args && apply_var_args(&tr, t, lb, err, errlen) < 0)
+        return -1;
     if (mentions_prev(t) && taskrender_prev_interval(&tr, t->dag_run_id, err, errlen) < 0)
         return -1;
     if (render_field(&tr, &t->bash_command, "bash_command", lb, err, errlen) < 0)

@@ -174,6 +174,7 @@ static int parse_spec_obj(wtry_t *t, const cJSON *spec, const char *row_operator
     const cJSON *args = cJSON_GetObjectItemCaseSensitive(spec, "args");
     const cJSON *expand = cJSON_GetObjectItemCaseSensitive(spec, "expand");
     const cJSON *downs = cJSON_GetObjectItemCaseSensitive(spec, "downstream_task_ids");
+    const cJSON *vargs = cJSON_GetObjectItemCaseSensitive(spec, "variables_as_arguments");
     if ((args && !cJSON_IsNull(args) && !cJSON_IsObject(args)) ||
         (expand && !cJSON_IsNull(expand) && !cJSON_IsObject(expand))) {
         set_invalid(t, "task spec of %s: args and expand must be mappings", t->task_id);
@@ -181,7 +182,8 @@ static int parse_spec_obj(wtry_t *t, const cJSON *spec, const char *row_operator
     }
     if ((cJSON_IsObject(args) && !(t->args = cJSON_Duplicate(args, 1))) ||
         (cJSON_IsObject(expand) && !(t->expand = cJSON_Duplicate(expand, 1))) ||
-        (cJSON_IsArray(downs) && !(t->downstream = cJSON_Duplicate(downs, 1)))) {
+        (cJSON_IsArray(downs) && !(t->downstream = cJSON_Duplicate(downs, 1))) ||
+        (cJSON_IsArray(vargs) && !(t->var_args = cJSON_Duplicate(vargs, 1)))) {
         rc = -1;
         goto out;
     }
@@ -343,6 +345,7 @@ void wtry_free(wtry_t *t)
     cJSON_Delete(t->args);
     cJSON_Delete(t->expand);
     cJSON_Delete(t->downstream);
+    cJSON_Delete(t->var_args);
     for (size_t i = 0; i < t->n_env; i++) {
         free((char *)t->env[i].name);
         free((char *)t->env[i].value);

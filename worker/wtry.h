@@ -68,6 +68,7 @@ typedef struct wtry {
     bool has_downstream;       /* the spec lists downstream tasks: plan the run when it ends */
     cJSON *args;               /* operator arguments (an object, owned), NULL = none */
     cJSON *expand;             /* dynamic task mapping (owned), NULL = not mapped */
+    cJSON *var_args;           /* variables_as_arguments (an array, owned), NULL = none */
     cJSON *downstream;         /* downstream_task_ids (an array, owned), NULL = none */
     ts_us_t first_poke_at;     /* sensors in reschedule mode: the try's first poke, TS_NONE */
     int poke_count;            /* pokes this try made before (reschedule mode) */

@@ -10,7 +10,8 @@
  * looks at minutes. A search therefore costs at most a few hundred steps
  * per year searched. The only expressions that can never fire (day-of-month
  * restricted without L, day-of-week '*', and no listed month has such a
- * day, as "0 0 30 2 *") are recognised before searching; every other
+ * day, as "0 0 30 2 *") are refused by schedule_parse (and the search
+ * checks again before it starts); every other
  * expression fires at least once every 8 years (Feb 29 across a century
  * year), so the search is also capped at a fixed number of years.
  *
@@ -150,7 +151,8 @@ static bool day_matches(const schedule_t *s, const cal_t *c)
 {
     int w = weekday(c);
     bool dom_ok = ((s->dom >> c->d) & 1u) || (s->dom_last && c->d == ts_days_in_month(c->y, c->mo));
-    bool dow_ok = ((s->dow >> w) & 1u) || ((s->dow_nth[w] >> ((c->d - 1) / 7)) & 1u);
+    bool dow_ok = ((s->dow >> w) & 1u) || ((s->dow_nth[w] >> ((c->d - 1) / 7)) & 1u) ||
+                  ((s->dow_nth[w] & SCHEDULE_DOW_LAST) && c->d + 7 > ts_days_in_month(c->y, c->mo));
     if (s->dom_star || s->dow_star)
         return dom_ok && dow_ok;
     return dom_ok || dow_ok;
@@ -344,7 +346,8 @@ static bool unsupported_syntax(const char *s)
 }
 
 #define UNSUPPORTED_MSG                                                                            \
-    "unsupported syntax '%s' in %s field (W, and L in day-of-week, are not supported)"
+    "unsupported syntax '%s' in %s field (W is not supported; the last weekday of the month "      \
+    "is L<weekday>, as L5)"
 
 /* "w#n" in day-of-week: the n-th (1-5) weekday w of the month. */
 static int parse_nth(const parse_ctx_t *px, const char *item, schedule_t *out)
@@ -359,6 +362,20 @@ static int parse_nth(const parse_ctx_t *px, const char *item, schedule_t *out)
     if (!isdigit((unsigned char)p[0]) || p[1] != '\0' || p[0] < '1' || p[0] > '5')
         return fail(px, "bad nth weekday '%s' in day-of-week field (use 1-5 after '#')", item);
     out->dow_nth[w % 7] |= (uint8_t)(1u << (p[0] - '1'));
+    return 0;
+}
+
+/* "Lw" in day-of-week (croniter's form): the last weekday w (0-7) of the month. */
+static int parse_last_weekday(const parse_ctx_t *px, const char *item, schedule_t *out)
+{
+    const char *p = item + 1;
+    char *end;
+    if (!isdigit((unsigned char)*p))
+        return fail(px, "bad last weekday '%s' in day-of-week field (use L0-L7, as L5)", item);
+    long w = strtol(p, &end, 10);
+    if (*end != '\0' || w > 7)
+        return fail(px, "bad last weekday '%s' in day-of-week field (use L0-L7, as L5)", item);
+    out->dow_nth[w % 7] |= SCHEDULE_DOW_LAST;
     return 0;
 }
 
@@ -380,6 +397,8 @@ static int parse_item(const parse_ctx_t *px, const char *item, int fi, uint64_t 
     }
     if (fi == F_DOW && strchr(item, '#') != NULL)
         return parse_nth(px, item, out);
+    if (fi == F_DOW && (item[0] == 'L' || item[0] == 'l') && item[1] != '\0')
+        return parse_last_weekday(px, item, out);
     if (*p == '*' || *p == '?') {
         if (*p == '?' && fi != F_DOM && fi != F_DOW)
             return fail(px, "'?' is only allowed in day-of-month and day-of-week");
@@ -637,6 +656,9 @@ int schedule_parse(const char *text, schedule_t *out, char *err, size_t errlen)
     /* croniter: a field that covers every value counts as '*' */
     out->dom_star = out->dom == 0xFFFFFFFEu;
     out->dow_star = out->dow == 0x7Fu && !any_nth;
+    if (never_fires(out))
+        return fail(&px, "it can never fire: no month of the month field has a day of the "
+                         "day-of-month field (as February 30 or April 31)");
     return 0;
 }
 
@@ -1236,6 +1258,19 @@ int schedule_next_interval(const schedule_t *s, ts_us_t last_start, ts_us_t last
     *istart = start;
     *iend = end;
     return 1;
+}
+
+void schedule_manual_interval(const schedule_t *s, ts_us_t run_after, ts_us_t *istart,
+                              ts_us_t *iend)
+{
+    ts_us_t start, end;
+    *istart = *iend = run_after;
+    if (s == NULL || (s->kind != SCHEDULE_CRON && s->kind != SCHEDULE_DELTA))
+        return;
+    if (align_to_prev(s, run_after, &end) < 0 || get_prev(s, end, &start) < 0)
+        return;
+    *istart = start;
+    *iend = end;
 }
 
 int schedule_following_interval(const schedule_t *s, ts_us_t last_start, ts_us_t last_end,

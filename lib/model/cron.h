@@ -18,7 +18,8 @@
  *   comma lists; "a/n" means a-max/n; '?' is '*' in the two day fields;
  * - "L" in day-of-month is the last day of the month; "w#n" in
  *   day-of-week (w a day number or name, n 1-5) is the n-th such weekday of
- *   the month ("MON#1", "5#2"); W and L in day-of-week are not supported;
+ *   the month ("MON#1", "5#2"); "Lw" in day-of-week (w 0-7) is the last
+ *   such weekday of the month ("L5": the last Friday); W is not supported;
  * - a day-of-week range may end in Sunday ("FRI-SUN" = 5-7); other
  *   reversed ranges are errors;
  * - a field covering all its values ("*", "*\/1", "0-6") counts as '*'.
@@ -39,8 +40,9 @@
  * in and out are UTC microseconds.
  *
  * Times outside the years 1..9999 have no fire times. An expression that
- * can never fire (as "0 0 30 2 *") is recognised up front; otherwise the
- * search is bounded (every other expression fires within 30 years).
+ * can never fire (as "0 0 30 2 *" or "0 0 31 4 *") is refused by
+ * schedule_parse; the search is bounded (every other expression fires
+ * within 30 years).
  *
  * Data intervals follow Airflow 2's timetables: CronDataIntervalTimetable
  * and DeltaDataIntervalTimetable (a run covers [start, end), its logical
@@ -69,6 +71,8 @@ typedef enum schedule_kind {
     SCHEDULE_CONTINUOUS /* @continuous: one run after another, never two at once */
 } schedule_kind_t;
 
+#define SCHEDULE_DOW_LAST 0x20u
+
 typedef struct schedule {
     schedule_kind_t kind;
     uint64_t minute;         /* bit i set: minute i (0..59) */
@@ -79,7 +83,8 @@ typedef struct schedule {
     bool dom_star;           /* day-of-month field was '*' (or '?') */
     bool dow_star;           /* day-of-week field was '*' (or '?') */
     bool dom_last;           /* 'L' in day-of-month: the last day of the month */
-    uint8_t dow_nth[7];      /* '#': bit n-1 of dow_nth[w] set = the n-th weekday w */
+    uint8_t dow_nth[7];      /* '#': bit n-1 of dow_nth[w] set = the n-th weekday w;
+                                SCHEDULE_DOW_LAST: the last weekday w ("Lw") */
     int64_t delta_us;        /* SCHEDULE_DELTA: the interval, > 0 */
     const schedule_tz_t *tz; /* zone of the wall clock; NULL = UTC; borrowed */
 } schedule_t;
@@ -149,5 +154,16 @@ int schedule_next_interval(const schedule_t *s, ts_us_t last_start, ts_us_t last
  */
 int schedule_following_interval(const schedule_t *s, ts_us_t last_start, ts_us_t last_end,
                                 ts_us_t *istart, ts_us_t *iend);
+
+/*
+ * The data interval of a manual run at run_after (its logical date), as
+ * Airflow 2's infer_manual_data_interval: for a cron schedule the last
+ * complete interval ending at or before run_after (@daily at 2024-03-10
+ * 00:00 or 13:00: [03-09, 03-10)); for a fixed interval
+ * [run_after - interval, run_after); for @once, @continuous and none (and
+ * when no fire time exists) the zero-width [run_after, run_after).
+ */
+void schedule_manual_interval(const schedule_t *s, ts_us_t run_after, ts_us_t *istart,
+                              ts_us_t *iend);
 
 #endif

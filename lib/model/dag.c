@@ -141,6 +141,7 @@ void dag_task_clear(dag_task_t *t)
     cJSON_Delete(t->args);
     cJSON_Delete(t->expand);
     cJSON_Delete(t->alerts);
+    cJSON_Delete(t->var_args);
     for (size_t i = 0; i < t->n_upstream; i++)
         free(t->upstream[i]);
     free(t->upstream);
@@ -458,6 +459,10 @@ static cJSON *task_to_json(const dag_task_t *t)
         cJSON *a = cJSON_Duplicate(t->alerts, 1);
         ok = ok && a && cJSON_AddItemToObject(o, "alerts", a);
     }
+    if (t->var_args) {
+        cJSON *a = cJSON_Duplicate(t->var_args, 1);
+        ok = ok && a && cJSON_AddItemToObject(o, "variables_as_arguments", a);
+    }
     if (t->sla_sec > 0)
         ok = ok && cJSON_AddNumberToObject(o, "sla_sec", t->sla_sec);
     if (t->task_group)
@@ -771,6 +776,9 @@ static int task_from_json(const cJSON *o, const char *task_id, dag_task_t *t, ch
         goto bad;
     const cJSON *jal = cJSON_GetObjectItemCaseSensitive(o, "alerts");
     if (jal && cJSON_IsObject(jal) && !(t->alerts = cJSON_Duplicate(jal, 1)))
+        goto oom;
+    const cJSON *jva = cJSON_GetObjectItemCaseSensitive(o, "variables_as_arguments");
+    if (jva && cJSON_IsArray(jva) && !(t->var_args = cJSON_Duplicate(jva, 1)))
         goto oom;
     const cJSON *ja = cJSON_GetObjectItemCaseSensitive(o, "args");
     const cJSON *je = cJSON_GetObjectItemCaseSensitive(o, "expand");

@@ -76,6 +76,9 @@ typedef struct dag_task {
                                 {"xcom_task": task_id}}; the other fields hold partial's values */
     cJSON *alerts;           /* NULL = none; {"failure"|"retry"|"success": [{"conn_id", "kind":
                                 "slack"|"webhook"|"auto", "text"?, "channel"?}]} */
+    cJSON *var_args;         /* variables_as_arguments, NULL = none: [{"variable": NAME,
+                                "attribute": FIELD}]: at run time a set Variable NAME replaces
+                                FIELD (bash_command or a templated argument) */
     int sla_sec;             /* 0 = none: an SLA miss when not done by interval end + sla */
     char *doc_md;     /* Markdown shown with the task, NULL = none (DAG_DOC_MAX bytes at most) */
     char *task_group; /* group_id of the innermost task group, NULL = none */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "model/dag_load_int.h"
 
@@ -186,6 +187,49 @@ bool dl_get_seconds(ctx_t *c, const ynode_t *n, const char *what, int *out)
     return true;
 }
 
+/*
+ * dag-factory's relative date ("2 days", "3 hours", "1 minute", "30
+ * seconds", any case): midnight at the start of today minus that much, as
+ * a wall-clock value (the caller gives it the DAG's zone, as dag-factory
+ * does). Like Airflow's days_ago, it moves with the day the file is
+ * parsed. "Today" is the UTC date. false when s is not of that form.
+ */
+static bool relative_date(const char *s, ts_us_t *out)
+{
+    static const struct {
+        const char *unit;
+        int64_t sec;
+    } units[] = {{"day", 86400}, {"hour", 3600}, {"minute", 60}, {"second", 1}};
+    char *end;
+
+    if (!isdigit((unsigned char)s[0]))
+        return false;
+    errno = 0;
+    unsigned long long n = strtoull(s, &end, 10);
+    if (errno != 0 || n > 3650ULL * 86400 || !isspace((unsigned char)*end))
+        return false;
+    while (isspace((unsigned char)*end))
+        end++;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        size_t ul = strlen(units[i].unit);
+        if (strncasecmp(end, units[i].unit, ul) != 0)
+            continue;
+        const char *rest = end + ul;
+        if (*rest == 's' || *rest == 'S')
+            rest++;
+        while (isspace((unsigned char)*rest))
+            rest++;
+        if (*rest != '\0' || (int64_t)n > INT64_C(3650) * 86400 / units[i].sec)
+            return false;
+        ts_us_t now = ts_now();
+        ts_us_t day = TS_US_PER_SEC * 86400;
+        ts_us_t midnight = now - ((now % day) + day) % day;
+        *out = midnight - (ts_us_t)n * units[i].sec * TS_US_PER_SEC;
+        return true;
+    }
+    return false;
+}
+
 bool dl_get_date(ctx_t *c, const ynode_t *n, const char *what, ts_us_t *out)
 {
     if (dl_is_null(n)) {
@@ -194,10 +238,14 @@ bool dl_get_date(ctx_t *c, const ynode_t *n, const char *what, ts_us_t *out)
     }
     if (dl_is_scalar(n) && strlen(n->str) == n->len && ts_parse(n->str, out) == 0)
         return true;
+    if (dl_is_scalar(n) && strlen(n->str) == n->len && relative_date(n->str, out))
+        return true;
     if (dl_is_scalar(n) && n->len > 0 && isdigit((unsigned char)n->str[0]) && strchr(n->str, ' ') &&
         !strchr(n->str, '-'))
-        ERR(c, n, "relative %s '%s' is not supported, write a date such as 2024-01-01", what,
-            n->str);
+        ERR(c, n,
+            "relative %s '%s' must be a whole number of days, hours, minutes or seconds "
+            "(as '2 days')",
+            what, n->str);
     else
         ERR(c, n, "%s must be a date such as 2024-01-01 or 2024-01-01T10:00:00, not '%s'", what,
             dl_is_scalar(n) ? n->str : dl_kind_name(n));

@@ -32,6 +32,7 @@ const key_def_t dl_task_keys[] = {
     {"weight_rule", K_WEIGHT_RULE}, {"max_active_tis_per_dag", K_MAX_TIS_PER_DAG},
     {"max_active_tis_per_dagrun", K_MAX_TIS_PER_DAGRUN}, {"do_xcom_push", K_DO_XCOM_PUSH},
     {"expand", K_EXPAND}, {"partial", K_PARTIAL},
+    {"variables_as_arguments", K_VAR_ARGS},
     /* accepted by Airflow on every task; safe to ignore for now */
     {"doc_md", K_DOC_MD},
     {"doc", K_TASK_IGNORED}, {"doc_json", K_TASK_IGNORED},
@@ -514,7 +515,8 @@ static size_t task_bytes(const dag_task_t *t)
     size_t n = sizeof *t + str_bytes(t->bash_command) + str_bytes(t->cwd) + str_bytes(t->owner) +
                str_bytes(t->queue) + str_bytes(t->pool) + str_bytes(t->trigger_rule) +
                str_bytes(t->doc_md) + (t->args ? json_bytes(t->args) : 0) +
-               (t->alerts ? json_bytes(t->alerts) : 0);
+               (t->alerts ? json_bytes(t->alerts) : 0) +
+               (t->var_args ? json_bytes(t->var_args) : 0);
     for (size_t i = 0; i < t->n_env; i++)
         n += str_bytes(t->env[i].name) + str_bytes(t->env[i].value);
     return n;
@@ -542,6 +544,10 @@ bool dl_task_copy(ctx_t *c, const dag_task_t *src, dag_task_t *dst, const ynode_
                         .wait_for_downstream = src->wait_for_downstream,
                         .n_skip_on_exit_code = src->n_skip_on_exit_code};
     dst->sla_sec = src->sla_sec;
+    if (src->var_args && !(dst->var_args = cJSON_Duplicate(src->var_args, 1))) {
+        c->oom = true;
+        return false;
+    }
     if (src->alerts && !(dst->alerts = cJSON_Duplicate(src->alerts, 1))) {
         c->oom = true;
         return false;
@@ -574,6 +580,71 @@ bool dl_task_copy(ctx_t *c, const dag_task_t *src, dag_task_t *dst, const ynode_
 }
 
 /* Reads one key of a task (or of its partial) into t. */
+/*
+ * dag-factory's variables_as_arguments: [{variable: NAME, attribute: FIELD}].
+ * FIELD must be one the worker renders: bash_command (bash operators) or a
+ * templated argument of the operator. Replaces what default_args set.
+ */
+static bool parse_var_args(ctx_t *c, const ynode_t *v, dag_task_t *t, const char *tid,
+                           dag_operator_t op)
+{
+    cJSON *arr = NULL;
+    if (dl_is_null(v)) {
+        cJSON_Delete(t->var_args);
+        t->var_args = NULL;
+        return true;
+    }
+    if (v->kind != Y_SEQ) {
+        ERR(c, v, "variables_as_arguments of task '%s' must be a list of {variable, attribute}",
+            tid);
+        return false;
+    }
+    if (!(arr = cJSON_CreateArray())) {
+        c->oom = true;
+        return false;
+    }
+    for (size_t i = 0; i < v->n; i++) {
+        const ynode_t *e = v->kids[i];
+        const char *name = NULL, *attr = NULL;
+        const ynode_t *nv = e->kind == Y_MAP ? dl_map_get(e, "variable") : NULL;
+        const ynode_t *av = e->kind == Y_MAP ? dl_map_get(e, "attribute") : NULL;
+        if (!nv || !av || MAP_PAIRS(e) != 2) {
+            ERR(c, e,
+                "each item of variables_as_arguments of task '%s' must be a mapping with "
+                "exactly the keys variable and attribute",
+                tid);
+            goto fail;
+        }
+        if (!dl_get_str(c, nv, "variable", &name) || !dl_get_str(c, av, "attribute", &attr))
+            goto fail;
+        const operator_arg_t *a = operator_find_arg(op, attr);
+        bool bash = operator_takes_bash(op) && strcmp(attr, "bash_command") == 0;
+        if (!*name) {
+            ERR(c, nv, "variable name in variables_as_arguments of task '%s' is empty", tid);
+            goto fail;
+        }
+        if (!bash && (!a || !a->templated || a->type != ARG_STRING)) {
+            ERR(c, av,
+                "attribute '%.100s' of task '%s' cannot come from a variable (use bash_command "
+                "or a templated string argument of its operator)",
+                attr, tid);
+            goto fail;
+        }
+        cJSON *o = cJSON_CreateObject();
+        if (!o || !cJSON_AddItemToArray(arr, o) || !cJSON_AddStringToObject(o, "variable", name) ||
+            !cJSON_AddStringToObject(o, "attribute", attr)) {
+            c->oom = true;
+            goto fail;
+        }
+    }
+    cJSON_Delete(t->var_args);
+    t->var_args = arr;
+    return true;
+fail:
+    cJSON_Delete(arr);
+    return false;
+}
+
 static bool task_key(ctx_t *c, const ynode_t *k, const ynode_t *v, dag_task_t *t, const char *tid,
                      dag_operator_t op, task_src_t *src, bool in_partial, bool *has_op, bool *op_ok)
 {
@@ -611,6 +682,8 @@ static bool task_key(ctx_t *c, const ynode_t *k, const ynode_t *v, dag_task_t *t
     }
     if (id == K_EXPAND)
         return dl_parse_expand(c, v, t, tid, op);
+    if (id == K_VAR_ARGS)
+        return parse_var_args(c, v, t, tid, op);
     if (id == K_PARTIAL) {
         if (v->kind != Y_MAP) {
             ERR(c, v, "partial of task '%s' must be a mapping", tid);

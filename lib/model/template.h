@@ -124,6 +124,7 @@ typedef int (*template_xcom_fn)(void *ud, const char *dag_id, const char *task_i
 typedef struct template_ctx {
     const char *dag_id;
     const char *task_id;
+    const char *task_type; /* Airflow's class name ("BashOperator"): str(task); NULL = unknown */
     const char *run_id;
     int try_number;
     int map_index; /* -1 when not mapped, as Airflow */

@@ -530,6 +530,27 @@ int tpl_to_text(render_t *r, const value_t *v, const char **s, size_t *n)
         *n = tmp.slen;
         return 0;
     case V_NS:
+        /* str(task) and str(dag), as Airflow's reprs print them */
+        if ((v->ns == NS_TASK && r->ctx->task_type && r->ctx->task_id) ||
+            (v->ns == NS_DAG && r->ctx->dag_id)) {
+            bool task = v->ns == NS_TASK;
+            const char *id = task ? r->ctx->task_id : r->ctx->dag_id;
+            int rc =
+                task ? (tpl_sb_add(r, &b, v->start, "<Task(", 6) ||
+                        tpl_sb_add(r, &b, v->start, r->ctx->task_type, strlen(r->ctx->task_type)) ||
+                        tpl_sb_add(r, &b, v->start, "): ", 3))
+                     : tpl_sb_add(r, &b, v->start, "<DAG: ", 6);
+            if (rc != 0 || tpl_sb_add(r, &b, v->start, id, strlen(id)) != 0 ||
+                tpl_sb_addc(r, &b, v->start, '>') != 0 ||
+                tpl_sb_finish(r, &b, v->start, &tmp) != 0) {
+                free(b.p);
+                return -1;
+            }
+            *s = tmp.s;
+            *n = tmp.slen;
+            return 0;
+        }
+        /* fall through */
     case V_FUNC: {
         char name[NAME_SHOW_MAX + 8];
         tpl_span_text(r, v->start, v->end, name, sizeof(name));

@@ -28,6 +28,7 @@
 
 #include "core/log.h"
 #include "core/pgarray.h"
+#include "model/cron.h"
 #include "model/dag.h"
 
 const char *dagrun_type_name(dagrun_type_t type)
@@ -141,7 +142,8 @@ out:
 
 /* The latest version and its params; FOR KEY SHARE keeps the DAG from
  * being deleted under us. */
-static const char SQL_VERSION_PARAMS[] = "SELECT d.version_id, v.data->'params' FROM dag d"
+static const char SQL_VERSION_PARAMS[] = "SELECT d.version_id, v.data->'params',"
+                                         " v.data->>'schedule', v.data->>'timezone' FROM dag d"
                                          " LEFT JOIN dag_version v ON v.id = d.version_id"
                                          " WHERE d.dag_id = $1 FOR KEY SHARE OF d";
 
@@ -179,6 +181,29 @@ int dagrun_notify(db_t *db, int64_t id)
     return db_exec(db, "dagrun_notify", SQL_NOTIFY, 1, p) < 0 ? UPDRAFT_EDB : UPDRAFT_OK;
 }
 
+/*
+ * A manual run's data interval from the DAG's schedule, as Airflow 2's
+ * infer_manual_data_interval (model/cron.h). A schedule or zone that no
+ * longer parses leaves the zero-width interval at the logical date.
+ */
+static void manual_interval(const char *schedule, const char *zone, ts_us_t logical,
+                            ts_us_t *istart, ts_us_t *iend)
+{
+    schedule_t s;
+    schedule_tz_t *tz = NULL;
+    char err[256];
+
+    *istart = *iend = logical;
+    if (schedule_parse(schedule, &s, err, sizeof(err)) < 0 ||
+        (s.kind != SCHEDULE_CRON && s.kind != SCHEDULE_DELTA))
+        return;
+    if (zone && schedule_tz_load(zone, &tz, err, sizeof(err)) < 0)
+        return;
+    s.tz = tz;
+    schedule_manual_interval(&s, logical, istart, iend);
+    schedule_tz_free(tz);
+}
+
 int dagrun_create_in_tx(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, char *run_id_out,
                         char *err, size_t errlen)
 {
@@ -199,6 +224,8 @@ int dagrun_create_in_tx(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, ch
     ts_us_t logical = spec->logical_date == TS_NONE ? ts_now() : spec->logical_date;
     ts_us_t istart = spec->interval_start == TS_NONE ? logical : spec->interval_start;
     ts_us_t iend = spec->interval_end == TS_NONE ? logical : spec->interval_end;
+    bool infer = spec->type == DAGRUN_MANUAL && spec->interval_start == TS_NONE &&
+                 spec->interval_end == TS_NONE;
     if (spec->run_id) {
         if (!dagrun_run_id_valid(spec->run_id)) {
             snprintf(err, errlen,
@@ -212,8 +239,6 @@ int dagrun_create_in_tx(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, ch
         dagrun_make_run_id(spec->type, logical, run_id, sizeof(run_id));
     }
     ts_format_iso(logical, ld);
-    ts_format_iso(istart, is);
-    ts_format_iso(iend, ie);
 
     const char *p1[] = {spec->dag_id};
     r = db_query(db, "dagrun_version_params", SQL_VERSION_PARAMS, 1, p1);
@@ -230,6 +255,11 @@ int dagrun_create_in_tx(db_t *db, const dagrun_spec_t *spec, int64_t *id_out, ch
         goto out;
     }
     snprintf(verbuf, sizeof(verbuf), "%s", PQgetvalue(r, 0, 0));
+    if (infer)
+        manual_interval(PQgetisnull(r, 0, 2) ? NULL : PQgetvalue(r, 0, 2),
+                        PQgetisnull(r, 0, 3) ? NULL : PQgetvalue(r, 0, 3), logical, &istart, &iend);
+    ts_format_iso(istart, is);
+    ts_format_iso(iend, ie);
     conf = effective_conf(given, PQgetisnull(r, 0, 1) ? NULL : PQgetvalue(r, 0, 1), err, errlen);
     PQclear(r);
     r = NULL;

@@ -3,7 +3,8 @@
  * presets, fixed intervals), then fire-time and interval queries at a few
  * fixed and input-derived times, in UTC and, when the input selects one, in
  * a DST zone or a fixed offset. Checks the invariants: next > t, prev <= t,
- * next(prev(t)) > prev(t), interval end >= start, and that an error
+ * next(prev(t)) > prev(t), interval end >= start, a manual run's interval
+ * ending at or before its date, and that an error
  * message is always a terminated string.
  */
 #include <stdint.h>
@@ -68,6 +69,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (schedule_following_interval(&s, a, b, &c, &d) == 1 && d < c)
                 abort();
         }
+        /* a manual run's interval ends at or before its logical date */
+        schedule_manual_interval(&s, t, &a, &b);
+        if (b < a || b > t)
+            abort();
     }
     schedule_tz_free(tz);
     return 0;

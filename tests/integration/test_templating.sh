@@ -6,7 +6,9 @@
 # error failing the try with its position; return_value and
 # do_xcom_push: false; a new try clearing the old XComs; the rendered
 # fields stored with the try (masked, a huge one truncated, older runs'
-# trimmed) and answered by the API.
+# trimmed) and answered by the API; {{ task }} and {{ dag }} as Airflow prints
+# them; variables_as_arguments; manual runs at a logical date get the
+# inferred data interval.
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/services.sh
@@ -27,6 +29,7 @@ check "connection stored" "$BIN/updraft" connections add my_db --conn-type postg
   --conn-host db.example --conn-login alice --conn-password "$PW"
 check "variable stored" "$BIN/updraft" variables set bucket my-bucket
 check "sensitive variable stored" "$BIN/updraft" variables set api_token tok-ABCDEF-999
+check "command variable stored" "$BIN/updraft" variables set cmd_var 'echo "from-var {{ ds }}"'
 check "a 6,000-character variable stored" "$BIN/updraft" variables set longval "$(head -c 6000 /dev/zero | tr '\000' y)"
 check "JSON variable with nested secrets stored" "$BIN/updraft" variables set json_cfg \
   '{"db": {"host": "h1", "password": "vj-pw-1111"}, "api": {"keys": [{"token": "vj-tok-2222"}]}}'
@@ -36,12 +39,12 @@ check "connection with a nested secret in its extra stored" "$BIN/updraft" conne
 
 
 data=$(jq -n '{
-  format: 1, dag_id: "tpl", fileloc: "/dags/tpl.yaml", owner: "airflow",
-  task_order: ["up", "templated", "bad", "quiet", "bigline", "filepush", "badfile", "nested", "huge", "slow"],
+  format: 1, dag_id: "tpl", fileloc: "/dags/tpl.yaml", owner: "airflow", schedule: "@daily",
+  task_order: ["up", "templated", "bad", "quiet", "bigline", "filepush", "badfile", "nested", "huge", "slow", "fromvar", "unsetvar"],
   tasks: {
     up: {task_id: "up", operator: "BashOperator", bash_command: "echo first; echo \"pushed {{ ds_nodash }}\"; echo"},
     templated: {task_id: "templated", operator: "BashOperator",
-      bash_command: "echo \"ds={{ ds }} p={{ params.region | upper }} v={{ var.value.bucket }} pull={{ ti.xcom_pull(task_ids=\u0027up\u0027) }} interval={{ data_interval_end }}\"; echo \"pw=$DB_PW\"; echo \"tok={{ var.value.api_token }}\"; echo tail",
+      bash_command: "echo \"ds={{ ds }} p={{ params.region | upper }} v={{ var.value.bucket }} pull={{ ti.xcom_pull(task_ids=\u0027up\u0027) }} interval={{ data_interval_end }}\"; echo \"pw=$DB_PW\"; echo \"tok={{ var.value.api_token }}\"; echo \"task={{ task }} dag={{ dag }}\"; echo tail",
       env: {DB_PW: "{{ conn.my_db.password }}", PATH: "/usr/bin:/bin"}, append_env: false},
     bad: {task_id: "bad", operator: "BashOperator", bash_command: "echo {{ ds_nodsh }}"},
     quiet: {task_id: "quiet", operator: "BashOperator", do_xcom_push: false, bash_command: "echo not-pushed"},
@@ -50,6 +53,10 @@ data=$(jq -n '{
     nested: {task_id: "nested", operator: "BashOperator",
       bash_command: "echo \"cfg={{ var.json.json_cfg }}\"; echo \"cfgjson={{ var.json.json_cfg | tojson }}\"; echo \"extra={{ conn.c.extra_dejson | tojson }}\"; echo \"conf={{ dag_run.conf }}\"; echo \"params={{ params | tojson }}\"; echo \"param={{ params.api_token }}\"; echo \"envparam=$UPDRAFT_PARAM_api_token\"; echo \"envconf=$UPDRAFT_DAG_RUN_CONF\""},
     slow: {task_id: "slow", operator: "BashOperator", bash_command: "echo slow {{ ds }}; sleep 4"},
+    fromvar: {task_id: "fromvar", operator: "BashOperator", bash_command: "echo as-written",
+      variables_as_arguments: [{variable: "cmd_var", attribute: "bash_command"}]},
+    unsetvar: {task_id: "unsetvar", operator: "BashOperator", bash_command: "echo as-written",
+      variables_as_arguments: [{variable: "no_such_var", attribute: "bash_command"}]},
     huge: {task_id: "huge", operator: "BashOperator", bash_command: "echo {{ var.value.longval }} | wc -c"},
     bigline: {task_id: "bigline", operator: "BashOperator", bash_command: "head -c 60000 /dev/zero | tr \"\\\\000\" x; echo"}
   }}')
@@ -108,6 +115,8 @@ log=$(log_of "$ti")
 check_eq "templated: ds, params, var.value, xcom_pull, data_interval_end rendered" \
   "ds=2024-03-05 p=EU v=my-bucket pull=pushed 20240305 interval=2024-03-06T00:00:00+00:00" \
   "$(grep -o '^ds=.*' <<<"$log")"
+check_eq "templated: {{ task }} and {{ dag }} print as Airflow's reprs" \
+  "task=<Task(BashOperator): templated> dag=<DAG: tpl>" "$(grep -o '^task=.*' <<<"$log")"
 check_eq "templated: conn password in env reaches the task, masked in the log" "pw=***" "$(grep -o '^pw=.*' <<<"$log")"
 check_eq "templated: sensitive variable masked" "tok=***" "$(grep -o '^tok=.*' <<<"$log")"
 check "templated: the logged command is the rendered one" grep -q 'Running command: echo "ds=2024-03-05' <<<"$log"
@@ -179,6 +188,16 @@ check "bad: log names the field, position and name" \
 check "bad: nothing ran" bash -c '! grep -q "Output:" <<<"$1"' _ "$log"
 check_eq "bad: no rendered fields stored" 0 "$(rf_count "$ti")"
 bad=$ti
+
+# --- variables_as_arguments: a set Variable replaces bash_command, then is rendered
+ti=$(new_ti fromvar 1 0)
+send "$ti" 1
+check "fromvar: reaches success" wait_for 15 state_is "$ti" success
+check_eq "fromvar: the Variable's command ran, rendered" '"from-var 2024-03-05"' "$(xcom_of fromvar)"
+ti=$(new_ti unsetvar 1 0)
+send "$ti" 1
+check "unsetvar: reaches success" wait_for 15 state_is "$ti" success
+check_eq "unsetvar: an unset Variable leaves the command as written" '"as-written"' "$(xcom_of unsetvar)"
 
 # --- do_xcom_push: false
 ti=$(new_ti quiet 1 0)
@@ -262,6 +281,30 @@ check_eq "GET taskInstance: rendered env" '***' "$(jq -r .rendered_fields.env.DB
 check_eq "GET taskInstance: none stored answers {}" '{}' "$(curl -sf "$tis/bad" | jq -c .rendered_fields)"
 check_eq "list: each instance with its rendered_fields" "echo first" \
   "$(curl -sf "$tis" | jq -r '.task_instances[] | select(.task_id == "up") | .rendered_fields.bash_command[0:10]')"
+
+# --- a manual run at a logical date gets Airflow 2's infer_manual_data_interval
+# (tpl is @daily): the last complete interval ending at or before it
+q "UPDATE dag SET version_id = $ver WHERE dag_id = 'tpl'" >/dev/null
+interval_of() { q "SELECT to_char(data_interval_start AT TIME ZONE 'UTC', 'MM-DD HH24') || ' ' ||
+  to_char(data_interval_end AT TIME ZONE 'UTC', 'MM-DD HH24') FROM dag_run WHERE dag_id = 'tpl' AND run_id = '$1'"; }
+check "trigger at a logical date" "$BIN/updraft" dags trigger tpl --run-id man1 \
+  --logical-date 2024-03-10T00:00:00+00:00 >/dev/null
+check_eq "manual run on a boundary: [03-09, 03-10)" "03-09 00 03-10 00" "$(interval_of man1)"
+check "trigger between boundaries" "$BIN/updraft" dags trigger tpl --run-id man2 \
+  --logical-date 2024-03-11T13:30:00+00:00 >/dev/null
+check_eq "manual run between boundaries: [03-10, 03-11), logical date kept" "03-10 00 03-11 00 2024-03-11 13:30" \
+  "$(interval_of man2) $(q "SELECT to_char(logical_date AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') FROM dag_run WHERE run_id = 'man2'")"
+body=$(curl -s -X POST -H 'Content-Type: application/json' "http://127.0.0.1:$port/api/v1/dags/tpl/dagRuns" \
+  -d '{"dag_run_id": "man3", "logical_date": "2024-03-12T06:00:00+00:00"}')
+check_eq "POST dagRuns with logical_date: the inferred interval" \
+  "2024-03-11T00:00:00.000000+00:00 2024-03-12T00:00:00.000000+00:00" \
+  "$(jq -r '"\(.data_interval_start) \(.data_interval_end)"' <<<"$body")"
+body=$(curl -s -X POST -H 'Content-Type: application/json' "http://127.0.0.1:$port/api/v1/dags/tpl/dagRuns" \
+  -d '{"dag_run_id": "man4", "logical_date": "2024-03-13T06:00:00+00:00",
+       "data_interval_start": "2024-03-13T01:00:00+00:00", "data_interval_end": "2024-03-13T02:00:00+00:00"}')
+check_eq "POST dagRuns with a data interval: kept as given" \
+  "2024-03-13T01:00:00.000000+00:00 2024-03-13T02:00:00.000000+00:00" \
+  "$(jq -r '"\(.data_interval_start) \(.data_interval_end)"' <<<"$body")"
 
 echo "1..$T_N"
 [ "${T_FAILED:-0}" -eq 0 ]

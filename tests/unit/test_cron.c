@@ -96,7 +96,11 @@ static void test_bad_schedule_is_reported_with_the_field(void **state)
     check_error("*/x * * * *", "bad step");
     check_error("? * * * *", "'?' is only allowed");
     check_error("* * 15W * *", "unsupported syntax");
-    check_error("* * * * 5L", "unsupported syntax");
+    check_error("* * * * 5L", "unsupported syntax '5L' in day-of-week field (W is not supported; "
+                              "the last weekday of the month is L<weekday>, as L5)");
+    check_error("* * * * L8", "bad last weekday 'L8' in day-of-week field (use L0-L7, as L5)");
+    check_error("* * * * LFRI", "bad last weekday 'LFRI'");
+    check_error("* * * * L5x", "bad last weekday 'L5x'");
     check_error("* * * * 1#6", "bad nth weekday");
     check_error("* * * * 1#0", "bad nth weekday");
     check_error("* * * * 8#1", "day-of-week 8 out of range 0-7");
@@ -224,17 +228,18 @@ static void test_prev_fire_is_at_or_before(void **state)
     check_prev("45 23 * * 0", "2024-09-02T00:00:00Z", "2024-09-01T23:45:00Z");
 }
 
-static void test_impossible_dates_never_fire(void **state)
+static void test_impossible_dates_are_refused(void **state)
 {
     (void)state;
     schedule_t s;
     ts_us_t out = 0;
-    const char *never[] = {"0 0 30 2 *", "0 0 31 2,4,6,9,11 *", "* * 30-31 feb *"};
-    for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
-        parse_ok(never[i], &s);
-        assert_int_equal(schedule_next_fire(&s, T("2024-01-01T00:00:00Z"), &out), -1);
-        assert_int_equal(schedule_prev_fire(&s, T("2024-01-01T00:00:00Z"), &out), -1);
-    }
+    const char *never[] = {"0 0 30 2 *", "0 0 31 4 *", "0 0 31 2,4,6,9,11 *", "* * 30-31 feb *"};
+    for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+        check_error(never[i], "it can never fire: no month of the month field has a day of the "
+                              "day-of-month field (as February 30 or April 31)");
+    /* February 29 fires in leap years; the 31st in the months that have one */
+    check_next("0 0 29 2 *", "2025-01-01T00:00:00Z", "2028-02-29T00:00:00Z");
+    check_next("0 0 31 4,5 *", "2024-01-01T00:00:00Z", "2024-05-31T00:00:00Z");
     /* with day-of-week also restricted it fires on those weekdays of the
      * listed months (OR): February 2025 starts on a Saturday */
     check_next("0 0 30 2 1", "2024-09-01T00:00:00Z", "2025-02-03T00:00:00Z");
@@ -343,9 +348,6 @@ static void test_next_interval_follows_catchup_rules(void **state)
         {"@once", NULL, "2024-01-01T06:00:00Z", "2024-01-01T00:00:00Z", "2024-01-05T10:00:00Z",
          true, NULL, NULL},
         {"@once", NULL, NULL, NULL, "2024-01-05T10:00:00Z", true, NULL, NULL},
-        /* never fires */
-        {"0 0 30 2 *", NULL, "2024-01-01T00:00:00Z", NULL, "2024-01-05T10:00:00Z", true, NULL,
-         NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         run_interval_case(&cases[i]);
@@ -379,6 +381,19 @@ static void test_last_day_and_nth_weekday_fire(void **state)
     /* two nth days in a list: 1st and 3rd Wednesday; 2024-05-01 is a Wednesday */
     check_next("0 0 * * WED#1,WED#3", "2024-05-01T00:00:00Z", "2024-05-15T00:00:00Z");
     check_prev("0 0 * * 5#2", "2024-03-07T23:59:00Z", "2024-02-09T00:00:00Z");
+    /* croniter's Lw: the last weekday w of the month. The last Fridays of
+     * 2024: 02-23 (February has 29 days), 03-29, 05-31 */
+    check_next("0 0 * * L5", "2024-02-01T00:00:00Z", "2024-02-23T00:00:00Z");
+    check_next("0 0 * * L5", "2024-02-23T00:00:00Z", "2024-03-29T00:00:00Z");
+    check_next("0 0 * * l5", "2024-05-24T00:00:00Z", "2024-05-31T00:00:00Z");
+    check_prev("0 0 * * L5", "2024-03-28T00:00:00Z", "2024-02-23T00:00:00Z");
+    /* L0 and L7 are Sunday: 2024-03-31; a list with a plain weekday */
+    check_next("0 0 * * L7", "2024-03-01T00:00:00Z", "2024-03-31T00:00:00Z");
+    check_next("0 0 * * L0,1", "2024-03-26T00:00:00Z", "2024-03-31T00:00:00Z");
+    check_next("0 0 * * L0,1", "2024-03-31T00:00:00Z", "2024-04-01T00:00:00Z");
+    /* with a restricted day-of-month the two are OR'd: the 1st or the last Friday */
+    check_next("0 0 1 * L5", "2024-03-02T00:00:00Z", "2024-03-29T00:00:00Z");
+    check_next("0 0 1 * L5", "2024-03-29T00:00:00Z", "2024-04-01T00:00:00Z");
 }
 
 static void test_presets_and_deltas_fire_like_airflow(void **state)
@@ -617,6 +632,49 @@ static void test_following_interval_is_the_next_one(void **state)
     assert_int_equal(schedule_following_interval(&s, 0, 60, &a, &b), 0);
 }
 
+static void check_manual(const char *expr, const char *run_after, const char *want_start,
+                         const char *want_end)
+{
+    schedule_t s;
+    ts_us_t a = 0, b = 0;
+    char x[TS_ISO_LEN], y[TS_ISO_LEN];
+    parse_ok(expr, &s);
+    schedule_manual_interval(&s, T(run_after), &a, &b);
+    if (a != T(want_start) || b != T(want_end))
+        fail_msg("manual '%s' at %s: got [%s, %s), want [%s, %s)", expr, run_after,
+                 ts_format_iso_sec(a, x), ts_format_iso_sec(b, y), want_start, want_end);
+}
+
+static void test_manual_run_interval_is_the_last_complete_one(void **state)
+{
+    (void)state;
+    /* cron: the last complete interval ending at or before the logical date */
+    check_manual("@daily", "2024-03-10T00:00:00Z", "2024-03-09T00:00:00Z", "2024-03-10T00:00:00Z");
+    check_manual("@daily", "2024-03-10T13:45:00Z", "2024-03-09T00:00:00Z", "2024-03-10T00:00:00Z");
+    check_manual("0 6 * * MON", "2024-03-06T00:00:00Z", "2024-02-26T06:00:00Z",
+                 "2024-03-04T06:00:00Z");
+    check_manual("@monthly", "2024-03-01T00:00:00Z", "2024-02-01T00:00:00Z",
+                 "2024-03-01T00:00:00Z");
+    /* fixed interval: the interval that ends at the logical date */
+    check_manual("6h", "2024-03-10T13:45:00Z", "2024-03-10T07:45:00Z", "2024-03-10T13:45:00Z");
+    /* @once, @continuous and none: zero width */
+    check_manual("@once", "2024-03-10T13:45:00Z", "2024-03-10T13:45:00Z", "2024-03-10T13:45:00Z");
+    check_manual("@continuous", "2024-03-10T13:45:00Z", "2024-03-10T13:45:00Z",
+                 "2024-03-10T13:45:00Z");
+    check_manual("None", "2024-03-10T13:45:00Z", "2024-03-10T13:45:00Z", "2024-03-10T13:45:00Z");
+    /* in a zone: midnight of the zone's wall clock */
+    schedule_t s;
+    schedule_tz_t *tz = NULL;
+    char err[256];
+    ts_us_t a, b;
+    parse_ok("@daily", &s);
+    assert_int_equal(schedule_tz_load("Europe/Paris", &tz, err, sizeof(err)), 0);
+    s.tz = tz;
+    schedule_manual_interval(&s, T("2024-03-10T12:00:00Z"), &a, &b);
+    assert_true(a == T("2024-03-08T23:00:00Z") && b == T("2024-03-09T23:00:00Z"));
+    schedule_tz_free(tz);
+}
+
 /* ---- the loader's schedule and timezone keys ----------------------------- */
 
 static dag_t *load_one(const char *yaml, char **diag_text)
@@ -711,6 +769,24 @@ static void test_loader_reads_schedule_and_timezone_keys(void **state)
     assert_null(d);
     assert_non_null(strstr(msg, "must be positive"));
     free(msg);
+
+    /* a schedule that can never fire is refused at its position */
+    d = load_one("a:\n  start_date: 2024-01-01\n  schedule: '0 0 31 4 *'\n"
+                 "  tasks: [{task_id: t, operator: empty}]\n",
+                 &msg);
+    assert_null(d);
+    if (!strstr(msg, "t.yaml:3:13: invalid cron expression '0 0 31 4 *': it can never fire"))
+        fail_msg("diagnostic: %s", msg);
+    free(msg);
+
+    /* croniter's last-weekday form loads */
+    d = load_one("a:\n  start_date: 2024-01-01\n  schedule: '0 0 * * L5'\n"
+                 "  tasks: [{task_id: t, operator: empty}]\n",
+                 &msg);
+    assert_non_null(d);
+    assert_string_equal(d->schedule, "0 0 * * L5");
+    dag_free(d);
+    free(msg);
 }
 
 int main(void)
@@ -722,7 +798,7 @@ int main(void)
         cmocka_unit_test(test_next_fire_crosses_month_and_year_ends),
         cmocka_unit_test(test_day_of_month_or_day_of_week),
         cmocka_unit_test(test_prev_fire_is_at_or_before),
-        cmocka_unit_test(test_impossible_dates_never_fire),
+        cmocka_unit_test(test_impossible_dates_are_refused),
         cmocka_unit_test(test_next_interval_follows_catchup_rules),
         cmocka_unit_test(test_last_day_and_nth_weekday_fire),
         cmocka_unit_test(test_presets_and_deltas_fire_like_airflow),
@@ -730,6 +806,7 @@ int main(void)
         cmocka_unit_test(test_fire_times_follow_dst_like_airflow),
         cmocka_unit_test(test_delta_and_cron_timetable_intervals),
         cmocka_unit_test(test_following_interval_is_the_next_one),
+        cmocka_unit_test(test_manual_run_interval_is_the_last_complete_one),
         cmocka_unit_test(test_loader_reads_schedule_and_timezone_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

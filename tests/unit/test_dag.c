@@ -416,6 +416,73 @@ static void check_case(const err_case_t *c)
     loaded_free(&l);
 }
 
+/* dag-factory's relative dates: midnight today (UTC) minus N units, as days_ago. */
+static void test_relative_start_date_is_days_ago(void **state)
+{
+    (void)state;
+    loaded_t l;
+    ts_us_t day = INT64_C(86400000000);
+    ts_us_t before = ts_now();
+    load_text(&l, "a:\n  start_date: 2 days\n  end_date: 3 HOURS\n"
+                  "  tasks: [{task_id: t, operator: empty}]\n"
+                  "b:\n  default_args: {start_date: 1 day}\n"
+                  "  tasks: [{task_id: t, operator: empty}]\n"
+                  "c:\n  start_date: 90 seconds\n  tasks: [{task_id: t, operator: empty}]\n");
+    ts_us_t after = ts_now();
+    assert_string_equal(l.all, "");
+    assert_int_equal(l.dags.n, 3);
+    ts_us_t midnight = before - before % day;
+    if (after - after % day != midnight)
+        skip(); /* parsed across midnight */
+    const dag_t *a = l.dags.items[0], *b = l.dags.items[1], *c = l.dags.items[2];
+    assert_true(a->start_date == midnight - 2 * day);
+    assert_true(a->end_date == midnight - day / 8);
+    assert_true(b->start_date == midnight - day);
+    assert_true(c->start_date == midnight - INT64_C(90000000));
+    loaded_free(&l);
+}
+
+/* dag-factory's variables_as_arguments: kept in the spec for the worker. */
+static void test_variables_as_arguments_are_kept_and_checked(void **state)
+{
+    (void)state;
+    loaded_t l;
+    load_text(&l, "a:\n  tasks:\n    - task_id: t\n      operator: bash\n"
+                  "      bash_command: echo 1\n"
+                  "      variables_as_arguments: [{variable: var1, attribute: bash_command}]\n"
+                  "    - task_id: h\n      operator: http\n      http_conn_id: c\n"
+                  "      variables_as_arguments: [{variable: ep, attribute: endpoint}]\n");
+    assert_string_equal(l.all, "");
+    assert_int_equal(l.dags.n, 1);
+    cJSON *j = dag_to_json(l.dags.items[0]);
+    char *text = cJSON_PrintUnformatted(j);
+    assert_non_null(strstr(text, "\"variables_as_arguments\":[{\"variable\":\"var1\","
+                                 "\"attribute\":\"bash_command\"}]"));
+    char err[128];
+    dag_t *back = dag_from_json(j, err, sizeof err);
+    assert_non_null(back);
+    assert_true(cJSON_IsArray(task(back, "h")->var_args));
+    dag_free(back);
+    cJSON_free(text);
+    cJSON_Delete(j);
+    loaded_free(&l);
+
+    load_text(&l,
+              "a:\n  tasks:\n    - task_id: t\n      operator: bash\n"
+              "      bash_command: echo 1\n"
+              "      variables_as_arguments: [{variable: v, attribute: retries}, {variable: v}]\n");
+    assert_string_equal(
+        l.all, "t.yaml:6:57: attribute 'retries' of task 't' cannot come from a variable (use "
+               "bash_command or a templated string argument of its operator)\n");
+    loaded_free(&l);
+    load_text(&l, "a:\n  tasks:\n    - task_id: t\n      operator: bash\n"
+                  "      bash_command: echo 1\n"
+                  "      variables_as_arguments: [{variable: v}]\n");
+    assert_string_equal(l.all, "t.yaml:6:32: each item of variables_as_arguments of task 't' must "
+                               "be a mapping with exactly the keys variable and attribute\n");
+    loaded_free(&l);
+}
+
 static void test_bad_keys_are_reported_with_line_and_column(void **state)
 {
     (void)state;
@@ -483,9 +550,9 @@ static void test_bad_keys_are_reported_with_line_and_column(void **state)
          0}, /* message comes from cron.c; checked below */
         {"a:\n  catchup: maybe\n  tasks: [{task_id: t, operator: empty}]\n",
          "t.yaml:2:12: catchup must be a boolean (true/false), not 'maybe'\n", 0},
-        {"a:\n  start_date: 2 days\n  tasks: [{task_id: t, operator: empty}]\n",
-         "t.yaml:2:15: relative start_date '2 days' is not supported, write a date such as "
-         "2024-01-01\n",
+        {"a:\n  start_date: 2 weeks\n  tasks: [{task_id: t, operator: empty}]\n",
+         "t.yaml:2:15: relative start_date '2 weeks' must be a whole number of days, hours, "
+         "minutes or seconds (as '2 days')\n",
          0},
         {"a:\n  tasks: [{task_id: t, operator: empty, trigger_rule: one_sucess}]\n",
          "t.yaml:2:55: invalid trigger_rule 'one_sucess' in task 't' (expected all_success, "
@@ -1318,6 +1385,8 @@ int main(void)
         cmocka_unit_test(test_defaults_files_merge_nearest_first),
         cmocka_unit_test(test_allowed_env_variables_are_expanded_and_others_kept),
         cmocka_unit_test(test_yaml11_scalars_and_anchors_load),
+        cmocka_unit_test(test_relative_start_date_is_days_ago),
+        cmocka_unit_test(test_variables_as_arguments_are_kept_and_checked),
         cmocka_unit_test(test_bad_keys_are_reported_with_line_and_column),
         cmocka_unit_test(test_cycles_are_reported_with_their_path),
         cmocka_unit_test(test_oversized_file_is_refused),

@@ -113,6 +113,7 @@ static void ctx_fill(template_ctx_t *ctx)
     template_ctx_init(ctx);
     ctx->dag_id = "etl";
     ctx->task_id = "load";
+    ctx->task_type = "BashOperator";
     ctx->run_id = "scheduled__2024-01-01T00:00:00+00:00";
     ctx->try_number = 2;
     ctx->logical_date = JAN1;
@@ -256,6 +257,20 @@ static void test_run_and_task_names_render(void **state)
     OK("{{ dag_run.run_id }} {{ dag_run.dag_id }}", "scheduled__2024-01-01T00:00:00+00:00 etl");
     OK("{{ dag_run.conf.who }} {{ dag_run.conf['who'] }}", "me me");
     OK("{{ None }} {{ True }} {{ false }} {{ 42 }} {{ -7 }}", "None True False 42 -7");
+}
+
+static void test_task_and_dag_print_as_airflow_reprs(void **state)
+{
+    (void)state;
+    OK("The task is {{ task }}", "The task is <Task(BashOperator): load>");
+    OK("{{ dag }}", "<DAG: etl>");
+
+    /* a context without the operator's class name cannot print the task */
+    template_ctx_t ctx;
+    ctx_fill(&ctx);
+    ctx.task_type = NULL;
+    assert_null(render_ctx(&ctx, "{{ task }}"));
+    assert_string_equal(g_err, "line 1, column 4: 'task' is not a value");
 }
 
 static void test_params_render(void **state)
@@ -722,6 +737,7 @@ int main(void)
         cmocka_unit_test_setup(test_missing_dates_and_microseconds_render, setup),
         cmocka_unit_test_setup(test_template_dates_are_computed, setup),
         cmocka_unit_test_setup(test_run_and_task_names_render, setup),
+        cmocka_unit_test_setup(test_task_and_dag_print_as_airflow_reprs, setup),
         cmocka_unit_test_setup(test_params_render, setup),
         cmocka_unit_test_setup(test_variables_render_with_fallbacks, setup),
         cmocka_unit_test_setup(test_variables_are_looked_up_once, setup),
