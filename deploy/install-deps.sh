@@ -84,8 +84,11 @@ cmd socat socat
 cmd openssl openssl
 file /usr/sbin/nginx nginx-light
 # `promtool check metrics` checks what GET /metrics answers (docs/metrics.md;
-# tests/unit/test_metrics.c, integration/test_metrics.sh): Debian's Prometheus.
+# tests/unit/test_metrics.c, integration/test_metrics.sh), and the end-to-end
+# metrics test (integration/test_prometheus.sh) runs Debian's prometheus on a
+# free loopback port (the package's own service is not used).
 cmd promtool prometheus
+file /usr/bin/prometheus prometheus
 pymod celery python3-celery
 pymod redis python3-redis
 # The BullMQ comparison (tests/bench/bullmq) runs on Node.js; npm installs

@@ -5,7 +5,7 @@
 #   tests/bench/run.sh --quick    small size -> tests/bench/results/quick.json
 #   --keep                        keep the work folder (daemon logs, DAG files)
 #   --only ui                     scenario 8 alone -> tests/bench/results/ui.json
-#   --only LIST                   only these of chain, throughput, peers, ui (comma-separated)
+#   --only LIST                   only these of chain, throughput, peers, ui, metrics (comma-separated)
 #                                 -> tests/bench/results/only-LIST.json (ui alone: ui.json)
 #
 # Starts its own Postgres (fsync and synchronous_commit on: every state
@@ -27,8 +27,8 @@ while [ $# -gt 0 ]; do
     --keep) KEEP=1 ;;
     --only) ONLY=${1:-}; shift || true
             for s in ${ONLY//,/ }; do
-              case $s in chain|throughput|peers|ui) ;;
-                *) echo "bench: --only takes a comma-separated list of chain, throughput, peers, ui" >&2; exit 2 ;;
+              case $s in chain|throughput|peers|ui|metrics) ;;
+                *) echo "bench: --only takes a comma-separated list of chain, throughput, peers, ui, metrics" >&2; exit 2 ;;
               esac
             done
             [ -n "$ONLY" ] || { echo "bench: --only needs a list" >&2; exit 2; } ;;
@@ -56,6 +56,7 @@ if [ "$QUICK" = 1 ]; then
   HIST_TRIGGERS=5; HIST_RUNS=100             # 100 runs x 100 tasks = 10k rows
   API_DAGS=100;    WRK_SECONDS=2
   UI_RUNS=200;     UI_TASKS=100;  UI_DAGS=500;   UI_REQS=10; UI_PAINTS=2; UI_GRAPH=1000
+  M_ROUNDS=1;      M_CHAIN_RUNS=1; M_TP_TASKS=100; M_TP_RUNS=5   # 500 tasks per mode
   WAIT_S=90
   OUT=tests/bench/results/quick.json
 else
@@ -67,6 +68,7 @@ else
   HIST_TRIGGERS=20; HIST_RUNS=10000          # 10,000 runs x 100 tasks = 1M rows
   API_DAGS=100;    WRK_SECONDS=10
   UI_RUNS=1000;    UI_TASKS=100;  UI_DAGS=10000; UI_REQS=30; UI_PAINTS=5; UI_GRAPH=1000
+  M_ROUNDS=4;      M_CHAIN_RUNS=2; M_TP_TASKS=1000; M_TP_RUNS=5  # 5,000 tasks per mode and round
   WAIT_S=400
   OUT=tests/bench/results/latest.json
 fi
@@ -208,6 +210,21 @@ export UPDRAFT__LOGGING__LEVEL=info
 export UPDRAFT__WEBSERVER__AUTH=none
 unset UPDRAFT_CONFIG
 
+# trigger_run URL DAG RUN_ID, then wait_run URL DAG RUN_ID TIMEOUT
+trigger_run() {
+  UPDRAFT__DATABASE__URL=$1 "$BIN/updraft" dags trigger "$2" --run-id "$3" >>"$tmp/logs/trigger.log" 2>&1 ||
+    { err "trigger $2 $3 failed: $(tail -1 "$tmp/logs/trigger.log")"; return 1; }
+}
+wait_run() { # URL DAG RUN_ID TIMEOUT DAEMON...
+  local url=$1 dag=$2 rid=$3 t=$4
+  shift 4
+  wait_up "$url" "$t" "EXISTS (SELECT 1 FROM dag_run WHERE dag_id = '$dag' AND run_id = '$rid' AND state IN ('success', 'failed'))" "$@" ||
+    { err "run $dag $rid did not finish within $t s: $(cat "$tmp/wait.err")"; return 1; }
+  local st
+  st=$(q "$url" "SELECT state FROM dag_run WHERE dag_id = '$dag' AND run_id = '$rid'")
+  [ "$st" = success ] || { err "run $dag $rid ended $st"; return 1; }
+}
+
 # Scenarios 1-6 (with --only: chain and throughput, on the main database).
 if want chain || want throughput; then
 # DAG files: python3 writes them (10,000 files in a second).
@@ -299,21 +316,6 @@ fig memory.worker_idle_rss MB "$(python3 -c "print(max($w1, $w2))")" "" 2 "<= 10
 fig memory.webserver_idle_rss MB "$(mem_mb "${PIDS[webserver]}" VmRSS)" "" 1 "" "" ""
 
 # ---------------------------------------------------------------- 1. chain
-# trigger_run URL DAG RUN_ID, then wait_run URL DAG RUN_ID TIMEOUT
-trigger_run() {
-  UPDRAFT__DATABASE__URL=$1 "$BIN/updraft" dags trigger "$2" --run-id "$3" >>"$tmp/logs/trigger.log" 2>&1 ||
-    { err "trigger $2 $3 failed: $(tail -1 "$tmp/logs/trigger.log")"; return 1; }
-}
-wait_run() { # URL DAG RUN_ID TIMEOUT DAEMON...
-  local url=$1 dag=$2 rid=$3 t=$4
-  shift 4
-  wait_up "$url" "$t" "EXISTS (SELECT 1 FROM dag_run WHERE dag_id = '$dag' AND run_id = '$rid' AND state IN ('success', 'failed'))" "$@" ||
-    { err "run $dag $rid did not finish within $t s: $(cat "$tmp/wait.err")"; return 1; }
-  local st
-  st=$(q "$url" "SELECT state FROM dag_run WHERE dag_id = '$dag' AND run_id = '$rid'")
-  [ "$st" = success ] || { err "run $dag $rid ended $st"; return 1; }
-}
-
 if want chain; then
 log "1. chain of $CHAIN_LEN tasks (sleep 0.01), up to $CHAIN_RUNS runs"
 chain_ok=0
@@ -611,6 +613,144 @@ fi
 
 fi # scenarios 6, 4, 3
 fi # scenarios 1-6
+
+# ---------------------------------------------------------------- 9. metrics on beside off
+# The chain's hop latency and the throughput with metrics on (StatsD sent to a
+# local UDP sink, every daemon's /metrics scraped each second) beside the same
+# with metrics off, in rounds that alternate off and on, each mode with daemons
+# of its own on one database of its own. "Off" means metrics.statsd_on false
+# and nobody scraping: recording itself (one buffer append per call) is never
+# switched off.
+# A quick run (make test) leaves it out unless asked for by --only: its
+# figures need the rounds of a full run to mean anything.
+if want metrics && { [ "$QUICK" = 0 ] || [[ ",$ONLY," == *",metrics,"* ]]; }; then
+log "9. metrics on beside off: $M_ROUNDS round(s), chain of $CHAIN_LEN x $M_CHAIN_RUNS, $((M_TP_TASKS * M_TP_RUNS)) tasks per mode"
+URL_M=${URL%/*}/updraft_metrics
+mkdir -p "$tmp/dags_metrics"
+python3 - "$tmp/dags_metrics" "$CHAIN_LEN" "$M_TP_TASKS" "$M_TP_RUNS" <<'PY'
+import sys
+d, chain_len, tasks, runs = sys.argv[1], *map(int, sys.argv[2:])
+head = "  schedule: null\n  start_date: 2024-01-01\n  is_paused_upon_creation: false\n"
+with open(f"{d}/bench_m_chain.yaml", "w") as f:
+    f.write("bench_m_chain:\n" + head + "  max_active_tasks: 4\n  tasks:\n")
+    for i in range(1, chain_len + 1):
+        f.write(f"    - task_id: t{i:03d}\n      operator: bash\n      bash_command: sleep 0.01\n")
+        if i > 1:
+            f.write(f"      dependencies: [t{i-1:03d}]\n")
+with open(f"{d}/bench_m_tp.yaml", "w") as f:
+    f.write(f"bench_m_tp:\n{head}  max_active_tasks: {tasks}\n  max_active_runs: {runs}\n  tasks:\n")
+    for i in range(1, tasks + 1):
+        f.write(f"    - task_id: t{i:04d}\n      operator: bash\n      bash_command: \"true\"\n")
+PY
+M_ORCH=()
+"$BIN/updraft-worker" --help 2>&1 | grep -q -- '--orchestration-only' && M_ORCH=(--orchestration-only)
+M_SINK=$tmp/statsd_sink
+M_OK=0
+# m_up SINCE: the DAGs loaded and two workers started after SINCE heartbeating
+m_up() {
+  wait_up "$URL_M" 30 "(SELECT count(*) FROM dag WHERE is_active AND dag_id LIKE 'bench\_m\_%') = 2
+    AND (SELECT count(*) FROM job WHERE job_type = 'WorkerJob' AND state = 'running'
+           AND hostname LIKE 'bench-m_' AND start_date >= '$1') >= 2" m_scheduler m_worker1 m_worker2
+}
+# metrics_mode MODE ROUND: a scheduler and two workers with MODE's settings;
+# the chain with workers that run their tasks, then the throughput with
+# --orchestration-only workers (every transition committed, no process: the
+# path where recording weighs most).
+metrics_mode() {
+  local mode=$1 round=$2 hp_s hp_1 hp_2 t0 r env=(UPDRAFT__METRICS__STATSD_ON=false)
+  hp_s=$(svc_free_port); hp_1=$(svc_free_port); hp_2=$(svc_free_port)
+  [ "$mode" = on ] && env=(UPDRAFT__METRICS__STATSD_ON=true UPDRAFT__METRICS__STATSD_HOST=127.0.0.1
+                            UPDRAFT__METRICS__STATSD_PORT="$(cat "$M_SINK.port")")
+  t0=$(q "$URL_M" "SELECT now()")
+  start_daemon m_scheduler "$URL_M" env "${env[@]}" UPDRAFT__CORE__DAGS_FOLDER="$tmp/dags_metrics" \
+    "$BIN/updraft-scheduler" --health-port "$hp_s"
+  start_daemon m_worker1 "$URL_M" env "${env[@]}" "$BIN/updraft-worker" --hostname bench-m1 --concurrency "$CONC_A" --health-port "$hp_1"
+  start_daemon m_worker2 "$URL_M" env "${env[@]}" "$BIN/updraft-worker" --hostname bench-m2 --concurrency "$CONC_A" --health-port "$hp_2"
+  [ "$mode" = on ] && start_daemon m_scraper "" python3 tests/bench/metrics_aux.py scrape "$tmp/scrape_${round}" \
+    "http://127.0.0.1:$hp_s/metrics" "http://127.0.0.1:$hp_1/metrics" "http://127.0.0.1:$hp_2/metrics"
+  m_up "$t0" || { err "metrics $mode: daemons did not come up: $(cat "$tmp/wait.err")"; return 1; }
+  for r in $(seq 1 "$M_CHAIN_RUNS"); do
+    trigger_run "$URL_M" bench_m_chain "${mode}_${round}_$r" &&
+      wait_run "$URL_M" bench_m_chain "${mode}_${round}_$r" "$WAIT_S" m_scheduler m_worker1 m_worker2 || return 1
+  done
+  stop_daemon m_worker1; stop_daemon m_worker2
+  t0=$(q "$URL_M" "SELECT now()")
+  start_daemon m_worker1 "$URL_M" env "${env[@]}" "$BIN/updraft-worker" --hostname bench-m1 --concurrency "$CONC_B" \
+    --health-port "$hp_1" "${M_ORCH[@]}"
+  start_daemon m_worker2 "$URL_M" env "${env[@]}" "$BIN/updraft-worker" --hostname bench-m2 --concurrency "$CONC_B" \
+    --health-port "$hp_2" "${M_ORCH[@]}"
+  m_up "$t0" || { err "metrics $mode: workers did not come back: $(cat "$tmp/wait.err")"; return 1; }
+  for r in $(seq 1 "$M_TP_RUNS"); do trigger_run "$URL_M" bench_m_tp "${mode}_${round}_$r" || return 1; done
+  wait_up "$URL_M" "$WAIT_S" "NOT EXISTS (SELECT 1 FROM dag_run WHERE dag_id = 'bench_m_tp' AND run_id LIKE '${mode}\_${round}\_%'
+                                AND state IN ('queued', 'running'))" m_scheduler m_worker1 m_worker2 ||
+    { err "metrics $mode: throughput runs did not finish: $(cat "$tmp/wait.err")"; return 1; }
+  stop_daemon m_scraper
+  stop_daemon m_worker1; stop_daemon m_worker2; stop_daemon m_scheduler
+}
+if q "$URL" "CREATE DATABASE updraft_metrics" >/dev/null &&
+   UPDRAFT__DATABASE__URL=$URL_M "$BIN/updraft" db migrate >>"$tmp/logs/migrate.log" 2>&1; then
+  start_daemon m_sink "" python3 tests/bench/metrics_aux.py sink "$M_SINK"
+  for _ in $(seq 1 100); do [ -s "$M_SINK.port" ] && break; sleep 0.05; done
+  M_OK=1
+  for round in $(seq 1 "$M_ROUNDS"); do
+    order="off on"; [ $((round % 2)) = 0 ] && order="on off"   # drift weighs on both
+    for mode in $order; do
+      metrics_mode "$mode" "$round" || { M_OK=0; break 2; }
+    done
+  done
+  for d in m_scraper m_worker1 m_worker2 m_scheduler m_sink; do stop_daemon "$d"; done
+else
+  err "metrics: the database could not be made: $(tail -3 "$tmp/logs/migrate.log")"
+fi
+if [ "$M_OK" = 1 ]; then
+  # m_hops MODE: p50 p99 n of the chain's hops (ms)
+  m_hops() {
+    q "$URL_M" "
+      WITH h AS (
+        SELECT extract(epoch FROM ti.start_date - lag(ti.end_date) OVER (PARTITION BY ti.dag_run_id ORDER BY ti.task_id)) * 1000 AS ms
+          FROM task_instance ti JOIN dag_run dr ON dr.id = ti.dag_run_id
+         WHERE dr.dag_id = 'bench_m_chain' AND dr.state = 'success' AND dr.run_id LIKE '$1\_%')
+      SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 3),
+             round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 3), count(ms)
+        FROM h WHERE ms IS NOT NULL" | tr '|' ' '
+  }
+  # m_rate MODE: tasks/s (median over rounds: successes / (last end - first queued_at)), tasks
+  m_rate() {
+    q "$URL_M" "
+      WITH r AS (
+        SELECT split_part(dr.run_id, '_', 2) AS round,
+               count(*) FILTER (WHERE ti.state = 'success') AS n,
+               extract(epoch FROM max(ti.end_date) - min(dr.queued_at)) AS sec
+          FROM dag_run dr JOIN task_instance ti ON ti.dag_run_id = dr.id
+         WHERE dr.dag_id = 'bench_m_tp' AND dr.run_id LIKE '$1\_%' GROUP BY 1)
+      SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY n / sec)::numeric, 1), sum(n) FROM r" | tr '|' ' '
+  }
+  read -r off50 off99 offn < <(m_hops off)
+  read -r on50 on99 onn < <(m_hops on)
+  read -r off_rate off_tasks < <(m_rate off)
+  read -r on_rate on_tasks < <(m_rate on)
+  read -r sd_n sd_lines sd_bytes <"$M_SINK" 2>/dev/null || sd_n=""
+  read -r sc_ok sc_bad sc_bytes sc_ms < <(cat "$tmp"/scrape_* 2>/dev/null |
+    awk '{ ok += $1; bad += $2; b = $3; ms = $4 } END { print ok + 0, bad + 0, b + 0, ms + 0 }')
+  how="workers running bash -c true"
+  [ ${#M_ORCH[@]} -gt 0 ] && how="workers --orchestration-only"
+  fig metrics.chain_hop_off ms "$off50" "$off99" "$offn" "" "" "metrics off: upstream end_date -> downstream start_date, chain of $CHAIN_LEN"
+  fig metrics.chain_hop_on ms "$on50" "$on99" "$onn" "" "" "metrics on: StatsD to a UDP sink, every /metrics scraped each second"
+  fig metrics.chain_hop_ratio x "$(python3 -c "print(round($on50 / $off50, 3) if $off50 > 0 else '')")" "" "$onn" \
+    "within noise (<= 1.2)" "median<=1.2" "p50 on / p50 off; rounds alternate off-on and on-off"
+  fig metrics.throughput_off tasks/s "$off_rate" "" "$off_tasks" "" "" \
+    "metrics off; $how, --concurrency $CONC_B x 2; median over $M_ROUNDS round(s)"
+  fig metrics.throughput_on tasks/s "$on_rate" "" "$on_tasks" "" "" "metrics on, the same"
+  fig metrics.throughput_ratio x "$(python3 -c "print(round($on_rate / $off_rate, 3) if $off_rate > 0 else '')")" "" "$on_tasks" \
+    "within noise (>= 0.9)" "median>=0.9" "tasks/s on / tasks/s off"
+  fig metrics.statsd_datagrams count "${sd_n:-0}" "" "${sd_lines:-0}" "" "" \
+    "datagrams the UDP sink received while metrics were on (n: StatsD lines; ${sd_bytes:-0} bytes)"
+  fig metrics.scrape_bytes bytes "$sc_bytes" "" "$sc_ok" "" "" \
+    "one /metrics answer, median of the last round's scrapes (n: scrapes answered; $sc_bad failed), answered in $sc_ms ms (median)"
+  [ "${sd_n:-0}" -gt 0 ] || err "metrics: the StatsD sink received nothing while metrics were on"
+  [ "${sc_ok:-0}" -gt 0 ] || err "metrics: no /metrics scrape was answered"
+fi
+fi # scenario 9
 
 # ---------------------------------------------------------------- 8. ui
 # The web UI's data endpoints on rows made with SQL (tests/bench/ui_data.sql),

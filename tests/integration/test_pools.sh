@@ -51,7 +51,7 @@ sample_max() {
 check "1-slot pool: triggered" "$BIN/updraft" dags trigger pl_prio --run-id r1
 m=$(sample_max pl_prio 1 "SELECT coalesce(sum(pool_slots), 0) FROM task_instance WHERE pool = 'one' AND state IN ('queued', 'running')")
 check_eq "1-slot pool: run succeeded" success "$(q "SELECT state FROM dag_run WHERE dag_id = 'pl_prio'")"
-check_eq "1-slot pool: never two active at once (sampled)" 1 "$m"
+check "1-slot pool: never two active at once (sampled)" [ "$m" -le 1 ]
 check_eq "1-slot pool: no overlapping tries" 0 \
   "$(q "SELECT count(*) FROM task_instance a JOIN task_instance b ON a.pool = b.pool AND a.id < b.id
         WHERE a.pool = 'one' AND a.start_date < b.end_date AND b.start_date < a.end_date")"
@@ -61,7 +61,13 @@ check_eq "1-slot pool: ran in priority order" "9 7 5 3 2 1" \
 for i in 1 2 3 4 5; do "$BIN/updraft" dags trigger pl_lim --run-id "r$i" >/dev/null; done
 m=$(sample_max pl_lim 5 "SELECT count(*) FROM task_instance WHERE dag_id = 'pl_lim' AND task_id = 't' AND state IN ('queued', 'running')")
 check_eq "max_active_tis_per_dag: runs succeeded" 5 "$(q "SELECT count(*) FROM dag_run WHERE dag_id = 'pl_lim' AND state = 'success'")"
-check_eq "max_active_tis_per_dag: 2 respected (sampled)" 2 "$m"
+check "max_active_tis_per_dag: never more than 2 queued or running (sampled)" [ "$m" -le 2 ]
+# Exact, from the tries' own times: the most that ran at once is the limit.
+check_eq "max_active_tis_per_dag: at most 2 ran at once, and 2 did" 2 \
+  "$(q "SELECT max((SELECT count(*) FROM task_instance b
+                    WHERE b.dag_id = 'pl_lim' AND b.task_id = 't'
+                      AND b.start_date <= a.start_date AND a.start_date < b.end_date))
+        FROM task_instance a WHERE a.dag_id = 'pl_lim' AND a.task_id = 't'")"
 check_eq "max_active_tis_per_dag: on the row" 2 "$(q "SELECT DISTINCT max_active_tis_per_dag FROM task_instance WHERE dag_id = 'pl_lim'")"
 
 check "missing pool: triggered" "$BIN/updraft" dags trigger pl_nopool --run-id r1

@@ -6,7 +6,8 @@
 #                (start_scheduler, start_worker, start_webserver in db.sh do this)
 #
 # At exit the daemons get T_KILL_SIGNAL (default TERM) and are waited for,
-# t_cleanup_extra runs when the script defines it, the services stop, and
+# t_cleanup_extra runs when the script defines it, the services stop
+# (a Prometheus that svc_start_prometheus started in $tmp too), and
 # when a check failed the tail (T_LOG_TAIL lines) of every $tmp/*.log is
 # printed as comments.
 # UPDRAFT_TEST_POOLER=transaction puts Debian's pgbouncer in transaction
@@ -35,6 +36,7 @@ t_cleanup() {
   for p in "${pids[@]}"; do kill -"${T_KILL_SIGNAL:-TERM}" "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   if declare -F t_cleanup_extra >/dev/null; then t_cleanup_extra; fi
+  svc_stop_prometheus "$tmp"
   svc_stop_pgbouncer "$tmp"
   svc_stop "$tmp"
   if [ "${T_FAILED:-0}" -ne 0 ]; then

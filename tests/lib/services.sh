@@ -88,3 +88,94 @@ svc_stop_pgbouncer() {
     rm -f "$dir/pgbouncer/pgbouncer.pid"
   fi
 }
+
+# svc_start_prometheus DIR TARGET...: Debian's prometheus on a free loopback
+# port, scraping every TARGET each second, its data and configuration under
+# DIR/prometheus. A TARGET is JOB=HOST:PORT, optionally followed by
+# comma-separated options: path=/metrics (the default), bearer_file=FILE
+# (an Authorization: Bearer header read from FILE), basic=USER:FILE (HTTP
+# Basic, the password read from FILE). Targets of one JOB share one scrape
+# configuration (the options of the JOB's first TARGET). Exports
+# SVC_PROM_PORT and SVC_PROM_URL; t_cleanup stops it (svc_stop_prometheus).
+# Returns 2 when prometheus is not installed (deploy/install-deps.sh
+# installs it), 1 when its configuration is refused or it does not become
+# ready.
+svc_start_prometheus() {
+  local dir=$1 bin port conf t job addr opts o olist path user jobs=()
+  local -A addrs=() jopts=()
+  shift
+  bin=$(command -v prometheus || echo /usr/bin/prometheus)
+  [ -x "$bin" ] || return 2
+  mkdir -p "$dir/prometheus/data"
+  port=$(svc_free_port)
+  conf=$dir/prometheus/prometheus.yml
+  for t in "$@"; do
+    job=${t%%=*}
+    addr=${t#*=}
+    opts=""
+    case $addr in *,*) opts=${addr#*,}; addr=${addr%%,*} ;; esac
+    if [ -z "${addrs[$job]+set}" ]; then
+      jobs+=("$job")
+      addrs[$job]="'$addr'"
+      jopts[$job]=$opts
+    else
+      addrs[$job]+=", '$addr'"
+    fi
+  done
+  {
+    echo "global:"
+    echo "  scrape_interval: 1s"
+    echo "  scrape_timeout: 1s"
+    echo "  evaluation_interval: 1s"
+    echo "scrape_configs:"
+    for job in "${jobs[@]}"; do
+      path=/metrics
+      echo "  - job_name: '$job'"
+      IFS=, read -ra olist <<<"${jopts[$job]}"
+      for o in "${olist[@]}"; do
+        case $o in
+          path=*) path=${o#path=} ;;
+          bearer_file=*) printf '    authorization:\n      type: Bearer\n      credentials_file: %s\n' "${o#*=}" ;;
+          basic=*) user=${o#basic=}
+                   printf '    basic_auth:\n      username: %s\n      password_file: %s\n' "${user%%:*}" "${user#*:}" ;;
+          *) echo "svc_start_prometheus: unknown option $o of $job" >&2; return 1 ;;
+        esac
+      done
+      echo "    metrics_path: '$path'"
+      echo "    static_configs:"
+      echo "      - targets: [${addrs[$job]}]"
+    done
+  } >"$conf"
+  if command -v promtool >/dev/null 2>&1 && ! promtool check config "$conf" >"$dir/prometheus/check.log" 2>&1; then
+    echo "prometheus configuration refused:"; cat "$dir/prometheus/check.log"; return 1
+  fi
+  "$bin" --config.file="$conf" --storage.tsdb.path="$dir/prometheus/data" \
+    --storage.tsdb.retention.time=1d --web.listen-address="127.0.0.1:$port" \
+    --log.level=warn >"$dir/prometheus/prometheus.log" 2>&1 &
+  echo $! >"$dir/prometheus/prometheus.pid"
+  export SVC_PROM_PORT=$port
+  export SVC_PROM_URL=http://127.0.0.1:$port
+  for _ in $(seq 1 300); do
+    curl -sf "$SVC_PROM_URL/-/ready" >/dev/null 2>&1 && return 0
+    kill -0 "$(cat "$dir/prometheus/prometheus.pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "prometheus did not become ready:"; tail -20 "$dir/prometheus/prometheus.log"
+  return 1
+}
+
+svc_stop_prometheus() {
+  local dir=$1 pid
+  [ -f "$dir/prometheus/prometheus.pid" ] || return 0
+  pid=$(cat "$dir/prometheus/prometheus.pid")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  rm -f "$dir/prometheus/prometheus.pid"
+}
+
+# svc_prom_query PROMQL: the JSON answer of Prometheus's instant query API.
+svc_prom_query() {
+  curl -sf --get --data-urlencode "query=$1" "$SVC_PROM_URL/api/v1/query"
+}
