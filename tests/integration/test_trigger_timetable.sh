@@ -80,6 +80,10 @@ check_eq "the trigger run ids are the cron times" "scheduled__$(date -u +%Y-%m-%
 check_eq "the stored schedules" "explicit|@trigger 0 0 * * * interval=1d timezone=UTC,fixed|1d,plain|@trigger @daily" \
   "$(svc_psql -c "SELECT string_agg(dag_id || '|' || schedule, ',' ORDER BY dag_id) FROM dag")"
 
+check_eq "next-execution: the following cron times" \
+  "$(date -u -d tomorrow +%Y-%m-%d)T00:00:00+00:00 $(date -u -d '2 days' +%Y-%m-%d)T00:00:00+00:00" \
+  "$("$BIN/updraft" dags next-execution plain -n 2 2>/dev/null | paste -sd' ')"
+
 port=$(svc_free_port)
 export UPDRAFT__WEBSERVER__LISTEN=127.0.0.1:$port
 start_webserver webserver
