@@ -130,7 +130,7 @@ check_eq "config: test_connection defaults to Disabled" Disabled \
 req "$api/config?section=worker"
 check_eq "config: ?section= only that section" "200 worker" "$code $(jb '[.sections[].name] | join(",")')"
 req "$api/config?section="
-check_eq "config: an empty section is every section" "200 alerts,core,database,logging,redis,scheduler,webserver,worker" \
+check_eq "config: an empty section is every section" "200 alerts,core,database,logging,metrics,redis,scheduler,webserver,worker" \
   "$code $(jb '[.sections[].name] | sort | join(",")')"
 req "$api/config?section=nope"
 check_problem "config: unknown section 404" 404

@@ -211,7 +211,7 @@ echo "# READONLY/UNBLOCKED replies seen: $(cat "$tmp"/*.log | grep -c 'cannot se
 ti=$(q "SELECT id FROM task_instance WHERE dag_id = 'failover' AND run_id = 'r1' AND task_id = 'c01_1'")
 lines=$(wc -l <"$side")
 rc "$mport" -n 2 xadd updraft:q:default '*' v 1 ti "$ti" try 1 t "$(date +%s)000000" >/dev/null
-dropped() { cat "$tmp"/worker1.log "$tmp"/worker2.log | grep -q "stale message dropped ti=$ti try=1"; }
+dropped() { cat "$tmp"/worker1.log "$tmp"/worker2.log | grep -q "stale message dropped ti=$ti try_number=1"; }
 check "a worker drops a duplicate message for a finished try (the claim fences it)" wait_for 20 dropped
 sleep 1
 check_eq "the duplicate did not execute" "$lines" "$(wc -l <"$side")"
